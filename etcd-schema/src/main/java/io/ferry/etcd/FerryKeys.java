@@ -1,0 +1,300 @@
+package io.ferry.etcd;
+
+import io.ferry.model.Names;
+import io.ferry.model.ValidationException;
+
+import java.util.List;
+import java.util.Objects;
+import java.util.Optional;
+
+/**
+ * The one place that knows Ferry's key layout under a configurable prefix (default {@code /ferry}).
+ *
+ * <p>Every method that builds a key validates the names it is given, so a name carrying {@code /},
+ * {@code ..} or other garbage can never address a key outside the slot it was meant for. Prefix
+ * methods (plural names) end with {@code /} so that {@code volumes/a} never matches {@code volumes/ab}.
+ *
+ * <p>Instances are immutable and thread-safe.
+ */
+public final class FerryKeys {
+
+    public static final String DEFAULT_PREFIX = "/ferry";
+
+    /** What a key under the prefix addresses; {@link #parse(String)} returns it with the names in the key. */
+    public enum Kind {
+        GLOBAL_CONFIG, POOL_CONFIG, VOLUME, SNAPSHOT, ATTACHMENT, PLACEMENT, LEDGER,
+        VOLUME_SCHEDULING, SNAPSHOT_SCHEDULING, CONTROLLER_LEADER,
+        NODE_REGISTRATION, NODE_POOL_STATUS, NODE_WORK, NODE_SNAPSHOT_WORK, NODE_VOLUME_STATUS,
+        NODE_SNAPSHOT_STATUS, NODE_ORPHANS
+    }
+
+    /** A parsed key: its kind and the names it carries, in path order (e.g. node, then volume). */
+    public record KeyRef(Kind kind, List<String> names) {
+        public KeyRef {
+            Objects.requireNonNull(kind, "kind");
+            names = List.copyOf(names);
+        }
+
+        /** The last name in the key, which is the name of the object itself (volume, pool, ...). */
+        public String name() {
+            return names.isEmpty() ? "" : names.get(names.size() - 1);
+        }
+    }
+
+    private final String prefix;
+
+    public FerryKeys() {
+        this(DEFAULT_PREFIX);
+    }
+
+    /**
+     * @param prefix absolute, without a trailing slash, e.g. {@code /ferry} or {@code /prod/ferry}
+     * @throws ValidationException when the prefix is not a clean absolute path
+     */
+    public FerryKeys(String prefix) {
+        this.prefix = validatePrefix(prefix);
+    }
+
+    private static String validatePrefix(String prefix) {
+        if (prefix == null || !prefix.matches("(/[A-Za-z0-9][A-Za-z0-9._-]*)+")) {
+            throw new ValidationException("prefix",
+                    "key prefix \"" + prefix + "\" is invalid: it must be an absolute path such as /ferry "
+                            + "(segments of letters, digits, '.', '_' or '-', no trailing slash)");
+        }
+        for (String segment : prefix.substring(1).split("/")) {
+            if (segment.equals(".") || segment.equals("..")) {
+                throw new ValidationException("prefix", "key prefix \"" + prefix + "\" must not contain '.' or '..' segments");
+            }
+        }
+        return prefix;
+    }
+
+    public String prefix() {
+        return prefix;
+    }
+
+    /** Everything Ferry owns; useful for backups and for tests. */
+    public String all() {
+        return prefix + "/";
+    }
+
+    public String globalConfig() {
+        return prefix + "/config/global";
+    }
+
+    public String poolConfigs() {
+        return prefix + "/config/pools/";
+    }
+
+    public String poolConfig(String pool) {
+        return poolConfigs() + Names.poolName(pool);
+    }
+
+    public String volumes() {
+        return prefix + "/volumes/";
+    }
+
+    public String volume(String volume) {
+        return volumes() + Names.volumeName(volume);
+    }
+
+    public String snapshots() {
+        return prefix + "/snapshots/";
+    }
+
+    public String snapshot(String snapshot) {
+        return snapshots() + Names.snapshotName(snapshot);
+    }
+
+    public String attachments() {
+        return prefix + "/attachments/";
+    }
+
+    public String attachmentsOf(String volume) {
+        return attachments() + Names.volumeName(volume) + "/";
+    }
+
+    public String attachment(String volume, String node) {
+        return attachmentsOf(volume) + Names.nodeName(node);
+    }
+
+    public String placements() {
+        return prefix + "/placements/";
+    }
+
+    public String placement(String volume) {
+        return placements() + Names.volumeName(volume);
+    }
+
+    public String ledgers() {
+        return prefix + "/ledger/";
+    }
+
+    public String ledger(String pool) {
+        return ledgers() + Names.poolName(pool);
+    }
+
+    public String volumeSchedulings() {
+        return prefix + "/controller/volumes/";
+    }
+
+    public String volumeScheduling(String volume) {
+        return volumeSchedulings() + Names.volumeName(volume);
+    }
+
+    public String snapshotSchedulings() {
+        return prefix + "/controller/snapshots/";
+    }
+
+    public String snapshotScheduling(String snapshot) {
+        return snapshotSchedulings() + Names.snapshotName(snapshot);
+    }
+
+    /** The etcd election name the controllers campaign on. */
+    public String controllerLeader() {
+        return prefix + "/controller/leader";
+    }
+
+    public String nodes() {
+        return prefix + "/nodes/";
+    }
+
+    public String node(String node) {
+        return nodes() + Names.nodeName(node) + "/";
+    }
+
+    public String registration(String node) {
+        return node(node) + "registration";
+    }
+
+    public String nodePoolStatuses(String node) {
+        return node(node) + "pools/";
+    }
+
+    public String nodePoolStatus(String node, String pool) {
+        return nodePoolStatuses(node) + Names.poolName(pool);
+    }
+
+    public String workItems(String node) {
+        return node(node) + "work/";
+    }
+
+    public String workItem(String node, String volume) {
+        return workItems(node) + Names.volumeName(volume);
+    }
+
+    public String snapshotWorkItems(String node) {
+        return node(node) + "snapshot-work/";
+    }
+
+    public String snapshotWorkItem(String node, String snapshot) {
+        return snapshotWorkItems(node) + Names.snapshotName(snapshot);
+    }
+
+    public String volumeStatuses(String node) {
+        return node(node) + "volumes/";
+    }
+
+    public String volumeStatus(String node, String volume) {
+        return volumeStatuses(node) + Names.volumeName(volume);
+    }
+
+    public String snapshotStatuses(String node) {
+        return node(node) + "snapshots/";
+    }
+
+    public String snapshotStatus(String node, String snapshot) {
+        return snapshotStatuses(node) + Names.snapshotName(snapshot);
+    }
+
+    public String orphans(String node) {
+        return node(node) + "orphans";
+    }
+
+    /**
+     * Classifies a key read from etcd. Returns empty for keys outside the layout, and for keys whose
+     * names fail validation (someone wrote {@code /ferry/volumes/Bad Name} by hand): callers report
+     * those as bad keys rather than acting on them.
+     */
+    public Optional<KeyRef> parse(String key) {
+        if (key == null || !key.startsWith(prefix + "/")) {
+            return Optional.empty();
+        }
+        String[] p = key.substring(prefix.length() + 1).split("/", -1);
+        try {
+            return Optional.ofNullable(classify(p));
+        } catch (ValidationException e) {
+            return Optional.empty();
+        }
+    }
+
+    private static KeyRef classify(String[] p) {
+        switch (p[0]) {
+            case "config":
+                if (p.length == 2 && p[1].equals("global")) {
+                    return new KeyRef(Kind.GLOBAL_CONFIG, List.of());
+                }
+                if (p.length == 3 && p[1].equals("pools")) {
+                    return new KeyRef(Kind.POOL_CONFIG, List.of(Names.poolName(p[2])));
+                }
+                return null;
+            case "volumes":
+                return p.length == 2 ? new KeyRef(Kind.VOLUME, List.of(Names.volumeName(p[1]))) : null;
+            case "snapshots":
+                return p.length == 2 ? new KeyRef(Kind.SNAPSHOT, List.of(Names.snapshotName(p[1]))) : null;
+            case "attachments":
+                return p.length == 3
+                        ? new KeyRef(Kind.ATTACHMENT, List.of(Names.volumeName(p[1]), Names.nodeName(p[2])))
+                        : null;
+            case "placements":
+                return p.length == 2 ? new KeyRef(Kind.PLACEMENT, List.of(Names.volumeName(p[1]))) : null;
+            case "ledger":
+                return p.length == 2 ? new KeyRef(Kind.LEDGER, List.of(Names.poolName(p[1]))) : null;
+            case "controller":
+                if (p.length >= 2 && p[1].equals("leader")) {
+                    return new KeyRef(Kind.CONTROLLER_LEADER, List.of());
+                }
+                if (p.length == 3 && p[1].equals("volumes")) {
+                    return new KeyRef(Kind.VOLUME_SCHEDULING, List.of(Names.volumeName(p[2])));
+                }
+                if (p.length == 3 && p[1].equals("snapshots")) {
+                    return new KeyRef(Kind.SNAPSHOT_SCHEDULING, List.of(Names.snapshotName(p[2])));
+                }
+                return null;
+            case "nodes":
+                return classifyNodeKey(p);
+            default:
+                return null;
+        }
+    }
+
+    private static KeyRef classifyNodeKey(String[] p) {
+        if (p.length < 3) {
+            return null;
+        }
+        String node = Names.nodeName(p[1]);
+        if (p.length == 3) {
+            return switch (p[2]) {
+                case "registration" -> new KeyRef(Kind.NODE_REGISTRATION, List.of(node));
+                case "orphans" -> new KeyRef(Kind.NODE_ORPHANS, List.of(node));
+                default -> null;
+            };
+        }
+        if (p.length != 4) {
+            return null;
+        }
+        return switch (p[2]) {
+            case "pools" -> new KeyRef(Kind.NODE_POOL_STATUS, List.of(node, Names.poolName(p[3])));
+            case "work" -> new KeyRef(Kind.NODE_WORK, List.of(node, Names.volumeName(p[3])));
+            case "snapshot-work" -> new KeyRef(Kind.NODE_SNAPSHOT_WORK, List.of(node, Names.snapshotName(p[3])));
+            case "volumes" -> new KeyRef(Kind.NODE_VOLUME_STATUS, List.of(node, Names.volumeName(p[3])));
+            case "snapshots" -> new KeyRef(Kind.NODE_SNAPSHOT_STATUS, List.of(node, Names.snapshotName(p[3])));
+            default -> null;
+        };
+    }
+
+    @Override
+    public String toString() {
+        return "FerryKeys[" + prefix + "]";
+    }
+}

@@ -1,0 +1,435 @@
+package io.ferry.etcd.informer;
+
+import io.etcd.jetcd.ByteSequence;
+import io.etcd.jetcd.KeyValue;
+import io.etcd.jetcd.Watch;
+import io.etcd.jetcd.common.exception.CompactedException;
+import io.etcd.jetcd.options.WatchOption;
+import io.etcd.jetcd.watch.WatchEvent;
+import io.etcd.jetcd.watch.WatchResponse;
+import io.ferry.etcd.store.BadValueException;
+import io.ferry.etcd.store.EtcdStore;
+import io.ferry.etcd.store.RawEntry;
+import io.ferry.etcd.store.Versioned;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Metrics;
+import io.vertx.core.Context;
+import io.vertx.core.Future;
+import io.vertx.core.Promise;
+import io.vertx.core.Vertx;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.nio.charset.StandardCharsets;
+import java.util.Collection;
+import java.util.Collections;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ThreadLocalRandom;
+
+/**
+ * Keeps a decoded, local copy of every key under one prefix and tells a handler about each change.
+ *
+ * <p>It lists the prefix at revision R, then watches from R+1. jetcd does not repair a watch by
+ * itself, so the informer does: a watch that reports compaction triggers a fresh listing (compared
+ * with the cache, so only real differences are delivered) and a new watch; a watch that errors or
+ * ends is re-created from the last revision seen + 1 with capped, jittered backoff; a watch that goes
+ * silent is probed with a progress request and replaced if etcd does not answer (this covers etcd
+ * restarts and leader loss, after which jetcd's stream may hang without an error). A periodic resync
+ * lists again and repairs anything missed.
+ *
+ * <p>A value that fails to decode is counted ({@code ferry.informer.decode.failures}), logged,
+ * passed to {@link InformerHandler#onBadValue}, and skipped; later values keep arriving.
+ *
+ * <p>All state changes and handler calls happen on the Vert.x context that called {@link #start()};
+ * the cache can be read from any thread.
+ */
+public final class Informer<T> implements AutoCloseable {
+
+    private static final Logger log = LoggerFactory.getLogger(Informer.class);
+
+    private final Vertx vertx;
+    private final EtcdStore store;
+    private final String prefix;
+    private final Class<T> type;
+    private final InformerHandler<T> handler;
+    private final InformerOptions options;
+
+    private final Map<String, Versioned<T>> cache = new ConcurrentHashMap<>();
+    private final Set<String> badKeys = ConcurrentHashMap.newKeySet();
+    private final Counter decodeFailures;
+    private final Counter watchRestarts;
+    private final Counter relists;
+
+    private Context context;
+    private volatile long revision;
+    private Watch.Watcher watcher;
+    private long watchEpoch;
+    private long lastResponseNanos;
+    private boolean progressRequested;
+    private int failures;
+    private long watchdogTimer = -1;
+    private long resyncTimer = -1;
+    private boolean relisting;
+    private volatile boolean synced;
+    private volatile boolean closed;
+
+    public Informer(Vertx vertx, EtcdStore store, String prefix, Class<T> type, InformerHandler<T> handler,
+                    InformerOptions options, MeterRegistry registry) {
+        this.vertx = vertx;
+        this.store = store;
+        this.prefix = prefix;
+        this.type = type;
+        this.handler = handler;
+        this.options = options;
+        MeterRegistry meters = registry == null ? Metrics.globalRegistry : registry;
+        this.decodeFailures = Counter.builder("ferry.informer.decode.failures")
+                .description("values under the prefix that failed to decode or validate and were skipped")
+                .tag("prefix", prefix).register(meters);
+        this.watchRestarts = Counter.builder("ferry.informer.watch.restarts")
+                .description("watches re-created after an error, end of stream or silence")
+                .tag("prefix", prefix).register(meters);
+        this.relists = Counter.builder("ferry.informer.relists")
+                .description("full listings of the prefix (start, compaction, resync)")
+                .tag("prefix", prefix).register(meters);
+    }
+
+    /**
+     * Lists the prefix, delivers every value to the handler, then starts watching. The future
+     * completes after the first listing was delivered; it retries while etcd is unreachable.
+     */
+    public Future<Void> start() {
+        context = vertx.getOrCreateContext();
+        Promise<Void> started = Promise.promise();
+        context.runOnContext(v -> {
+            relistThenWatch(started);
+            watchdogTimer = vertx.setPeriodic(options.watchdogInterval().toMillis(), t -> watchdog());
+            resyncTimer = vertx.setPeriodic(options.resyncInterval().toMillis(), t -> resync());
+        });
+        return started.future();
+    }
+
+    public String prefix() {
+        return prefix;
+    }
+
+    /** The last good value of a key, if any. */
+    public Optional<Versioned<T>> get(String key) {
+        return Optional.ofNullable(cache.get(key));
+    }
+
+    /** A read-only live view of the cache; iterate it, do not keep it. */
+    public Collection<Versioned<T>> values() {
+        return Collections.unmodifiableCollection(cache.values());
+    }
+
+    public Map<String, Versioned<T>> snapshot() {
+        return Map.copyOf(cache);
+    }
+
+    /** Keys whose latest stored value does not decode. */
+    public Set<String> badKeys() {
+        return Set.copyOf(badKeys);
+    }
+
+    /** The etcd revision up to which every change under the prefix has been delivered. */
+    public long revision() {
+        return revision;
+    }
+
+    /** True once the first listing was delivered. */
+    public boolean synced() {
+        return synced;
+    }
+
+    // ---- listing ----
+
+    private void relistThenWatch(Promise<Void> started) {
+        stopWatch();
+        relisting = true;
+        relists.increment();
+        store.listRaw(prefix).onComplete(ar -> {
+            relisting = false;
+            if (closed) {
+                return;
+            }
+            if (ar.failed()) {
+                retryLater("listing " + prefix + " failed", ar.cause(), () -> relistThenWatch(started));
+                return;
+            }
+            applyListing(ar.result(), true);
+            failures = 0;
+            if (started != null) {
+                started.tryComplete();
+            }
+            startWatch();
+        });
+    }
+
+    /**
+     * Makes the cache equal to a listing and tells the handler what differed.
+     *
+     * @param authoritative true when no watch ran while the listing was taken; false for a resync
+     *                      beside a live watch, where only keys the watch has not moved past are touched
+     */
+    private void applyListing(EtcdStore.RawListing listing, boolean authoritative) {
+        long listed = listing.revision();
+        Set<String> seen = new HashSet<>();
+        for (RawEntry entry : listing.entries()) {
+            seen.add(entry.key());
+            Versioned<T> cached = cache.get(entry.key());
+            if (cached != null && cached.modRevision() >= entry.modRevision()) {
+                continue;
+            }
+            if (!authoritative && badKeys.contains(entry.key())) {
+                continue;
+            }
+            applyPut(entry);
+        }
+        for (String key : List.copyOf(cache.keySet())) {
+            Versioned<T> cached = cache.get(key);
+            if (!seen.contains(key) && (authoritative || cached.modRevision() <= listed)) {
+                applyDelete(key);
+            }
+        }
+        if (authoritative) {
+            badKeys.retainAll(seen);
+        }
+        revision = Math.max(revision, listed);
+        synced = true;
+        safely(() -> handler.onSynced(listed));
+    }
+
+    private void resync() {
+        if (closed || relisting || watcher == null) {
+            return;
+        }
+        relists.increment();
+        store.listRaw(prefix).onComplete(ar -> {
+            if (closed || ar.failed()) {
+                return;
+            }
+            if (revision > ar.result().revision()) {
+                // The watch delivered changes newer than this listing; the listing could undo them.
+                // The watch is evidently alive, so skip this round.
+                return;
+            }
+            applyListing(ar.result(), false);
+        });
+    }
+
+    // ---- watching ----
+
+    private void startWatch() {
+        if (closed) {
+            return;
+        }
+        long epoch = ++watchEpoch;
+        long from = revision + 1;
+        lastResponseNanos = System.nanoTime();
+        progressRequested = false;
+        ByteSequence key = ByteSequence.from(prefix, StandardCharsets.UTF_8);
+        WatchOption option = WatchOption.builder()
+                .isPrefix(true)
+                .withRevision(from)
+                .withProgressNotify(true)
+                .build();
+        try {
+            watcher = store.client().getWatchClient().watch(key, option, new Watch.Listener() {
+                @Override
+                public void onNext(WatchResponse response) {
+                    context.runOnContext(v -> onResponse(epoch, response));
+                }
+
+                @Override
+                public void onError(Throwable error) {
+                    context.runOnContext(v -> onWatchFailure(epoch, error));
+                }
+
+                @Override
+                public void onCompleted() {
+                    context.runOnContext(v -> onWatchFailure(epoch, null));
+                }
+            });
+        } catch (RuntimeException e) {
+            onWatchFailure(epoch, e);
+        }
+    }
+
+    private void onResponse(long epoch, WatchResponse response) {
+        if (epoch != watchEpoch || closed) {
+            return;
+        }
+        lastResponseNanos = System.nanoTime();
+        progressRequested = false;
+        failures = 0;
+        for (WatchEvent event : response.getEvents()) {
+            KeyValue kv = event.getKeyValue();
+            long rev = kv.getModRevision();
+            if (rev <= revision) {
+                continue;
+            }
+            String key = kv.getKey().toString(StandardCharsets.UTF_8);
+            switch (event.getEventType()) {
+                case PUT -> applyPut(new RawEntry(key, kv.getValue().getBytes(), kv.getCreateRevision(), rev,
+                        kv.getVersion(), kv.getLease()));
+                case DELETE -> applyDelete(key);
+                default -> log.warn("ignoring unrecognized watch event for {}", key);
+            }
+            // Revisions within one response can repeat (one transaction, many keys), so only a later
+            // response may skip them: advance after the whole batch.
+        }
+        for (WatchEvent event : response.getEvents()) {
+            revision = Math.max(revision, event.getKeyValue().getModRevision());
+        }
+        if (response.isProgressNotify() && response.getEvents().isEmpty()) {
+            // A progress notification promises every event up to its header revision was sent.
+            revision = Math.max(revision, response.getHeader().getRevision());
+        }
+    }
+
+    private void onWatchFailure(long epoch, Throwable error) {
+        if (epoch != watchEpoch || closed) {
+            return;
+        }
+        stopWatch();
+        if (isCompaction(error)) {
+            log.info("watch on {} fell behind a compaction; listing again", prefix);
+            relistThenWatch(null);
+            return;
+        }
+        watchRestarts.increment();
+        String why = error == null ? "watch on " + prefix + " ended" : "watch on " + prefix + " failed";
+        retryLater(why, error, this::startWatch);
+    }
+
+    private static boolean isCompaction(Throwable error) {
+        for (Throwable t = error; t != null; t = t.getCause()) {
+            if (t instanceof CompactedException || String.valueOf(t.getMessage()).contains("required revision has been compacted")) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /**
+     * Detects a silent watch. etcd answers a progress request on a healthy stream; if nothing at all
+     * came back within a whole interval after asking, the stream is replaced (from revision + 1, so
+     * nothing is lost and nothing repeats beyond what handlers already tolerate).
+     */
+    private void watchdog() {
+        if (closed || watcher == null || relisting) {
+            return;
+        }
+        long silentNanos = System.nanoTime() - lastResponseNanos;
+        if (silentNanos < options.watchdogInterval().toNanos()) {
+            return;
+        }
+        if (!progressRequested) {
+            progressRequested = true;
+            try {
+                store.client().getWatchClient().requestProgress();
+            } catch (RuntimeException e) {
+                log.debug("progress request failed", e);
+            }
+            return;
+        }
+        log.warn("watch on {} silent for {} ms despite a progress request; re-creating it from revision {}",
+                prefix, silentNanos / 1_000_000, revision + 1);
+        watchRestarts.increment();
+        stopWatch();
+        startWatch();
+    }
+
+    private void stopWatch() {
+        watchEpoch++;
+        if (watcher != null) {
+            try {
+                watcher.close();
+            } catch (RuntimeException e) {
+                log.debug("closing watcher failed", e);
+            }
+            watcher = null;
+        }
+    }
+
+    private void retryLater(String what, Throwable cause, Runnable action) {
+        long cap = options.maxBackoff().toMillis();
+        long delay = Math.min(cap, 100L << Math.min(failures++, 10));
+        delay = delay / 2 + ThreadLocalRandom.current().nextLong(delay / 2 + 1);
+        log.warn("{}; retrying in {} ms: {}", what, delay, cause == null ? "stream closed" : cause.getMessage());
+        vertx.setTimer(Math.max(1, delay), t -> {
+            if (!closed) {
+                action.run();
+            }
+        });
+    }
+
+    // ---- applying changes ----
+
+    private void applyPut(RawEntry entry) {
+        Versioned<T> decoded;
+        try {
+            decoded = EtcdStore.decode(entry, type);
+        } catch (BadValueException e) {
+            decodeFailures.increment();
+            badKeys.add(entry.key());
+            log.warn("skipping {} (revision {}): {}", entry.key(), entry.modRevision(), e.getCause().getMessage());
+            safely(() -> handler.onBadValue(entry, e.getCause()));
+            return;
+        }
+        badKeys.remove(entry.key());
+        Versioned<T> previous = cache.put(entry.key(), decoded);
+        safely(() -> handler.onUpsert(decoded, previous));
+    }
+
+    private void applyDelete(String key) {
+        badKeys.remove(key);
+        Versioned<T> previous = cache.remove(key);
+        safely(() -> handler.onDelete(key, previous));
+    }
+
+    private void safely(Runnable call) {
+        try {
+            call.run();
+        } catch (RuntimeException e) {
+            log.error("informer handler for {} threw; the informer carries on", prefix, e);
+        }
+    }
+
+    /**
+     * Test hook: silences the current watch the way a stalled jetcd stream does (no events, no
+     * error), so tests can prove the watchdog notices and recovers.
+     */
+    void silenceWatchForTest() {
+        context.runOnContext(v -> {
+            if (watcher != null) {
+                watchEpoch++;
+                watcher.close();
+            }
+        });
+    }
+
+    @Override
+    public void close() {
+        closed = true;
+        if (context == null) {
+            return;
+        }
+        context.runOnContext(v -> {
+            stopWatch();
+            vertx.cancelTimer(watchdogTimer);
+            vertx.cancelTimer(resyncTimer);
+        });
+    }
+
+    @Override
+    public String toString() {
+        return "Informer[" + prefix + " @" + revision + ", " + cache.size() + " keys]";
+    }
+}

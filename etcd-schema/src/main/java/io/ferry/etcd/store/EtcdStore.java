@@ -1,0 +1,288 @@
+package io.ferry.etcd.store;
+
+import io.etcd.jetcd.ByteSequence;
+import io.etcd.jetcd.Client;
+import io.etcd.jetcd.KeyValue;
+import io.etcd.jetcd.kv.GetResponse;
+import io.etcd.jetcd.options.DeleteOption;
+import io.etcd.jetcd.options.GetOption;
+import io.etcd.jetcd.options.PutOption;
+import io.ferry.etcd.EtcdClients;
+import io.ferry.etcd.EtcdOptions;
+import io.ferry.etcd.FerryKeys;
+import io.ferry.model.Json;
+import io.ferry.model.ValidationException;
+import io.vertx.core.Context;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+
+/**
+ * Typed access to Ferry's keys: the one way every component reads and writes etcd.
+ *
+ * <p>Values are encoded and decoded with {@link Json}; a stored value that fails to decode is
+ * reported as a {@link BadValueException} naming the key. All operations are asynchronous and
+ * bounded by the request timeout; when called on a Vert.x context, completions come back on that
+ * context. Thread-safe.
+ */
+public final class EtcdStore implements AutoCloseable {
+
+    /** Page size for listing: keeps single responses small even with 100,000 placements. */
+    static final int LIST_PAGE = 2000;
+
+    private final Client client;
+    private final FerryKeys keys;
+    private final Duration requestTimeout;
+    private final boolean ownsClient;
+
+    public EtcdStore(Client client, FerryKeys keys, Duration requestTimeout) {
+        this(client, keys, requestTimeout, false);
+    }
+
+    private EtcdStore(Client client, FerryKeys keys, Duration requestTimeout, boolean ownsClient) {
+        this.client = client;
+        this.keys = keys;
+        this.requestTimeout = requestTimeout;
+        this.ownsClient = ownsClient;
+    }
+
+    /** Opens a client from the options; {@link #close()} closes it. */
+    public static EtcdStore connect(EtcdOptions options) {
+        return new EtcdStore(EtcdClients.create(options), options.keys(), options.requestTimeout(), true);
+    }
+
+    public FerryKeys keys() {
+        return keys;
+    }
+
+    public Client client() {
+        return client;
+    }
+
+    public Duration requestTimeout() {
+        return requestTimeout;
+    }
+
+    // ---- reads ----
+
+    public <T> Future<Optional<Versioned<T>>> get(String key, Class<T> type) {
+        return getRaw(key).map(raw -> raw.map(r -> decode(r, type)));
+    }
+
+    public Future<Optional<RawEntry>> getRaw(String key) {
+        return call(client.getKVClient().get(bytes(key)), "get " + key)
+                .map(resp -> resp.getKvs().isEmpty() ? Optional.empty() : Optional.of(raw(resp.getKvs().get(0))));
+    }
+
+    /** Lists every key under the prefix at one consistent revision, decoding each value. */
+    public <T> Future<Listing<T>> list(String prefix, Class<T> type) {
+        return listRaw(prefix).map(page -> {
+            List<Versioned<T>> items = new ArrayList<>(page.entries().size());
+            List<BadValueException> bad = new ArrayList<>();
+            for (RawEntry entry : page.entries()) {
+                try {
+                    items.add(decode(entry, type));
+                } catch (BadValueException e) {
+                    bad.add(e);
+                }
+            }
+            return new Listing<>(page.revision(), items, bad);
+        });
+    }
+
+    /** Raw entries under a prefix and the revision they were all read at. */
+    public record RawListing(long revision, List<RawEntry> entries) {
+    }
+
+    /**
+     * Lists in pages pinned to the first page's revision, so the result is one snapshot even when
+     * writers are busy, without asking etcd for one unbounded response.
+     */
+    public Future<RawListing> listRaw(String prefix) {
+        List<RawEntry> acc = new ArrayList<>();
+        return listPage(prefix, bytes(prefix), 0, acc).map(rev -> new RawListing(rev, acc));
+    }
+
+    private Future<Long> listPage(String prefix, ByteSequence from, long revision, List<RawEntry> acc) {
+        GetOption.Builder opt = GetOption.builder()
+                .withRange(rangeEnd(prefix))
+                .withLimit(LIST_PAGE)
+                .withSortField(GetOption.SortTarget.KEY)
+                .withSortOrder(GetOption.SortOrder.ASCEND);
+        if (revision > 0) {
+            opt.withRevision(revision);
+        }
+        return call(client.getKVClient().get(from, opt.build()), "list " + prefix).compose(resp -> {
+            long rev = revision > 0 ? revision : resp.getHeader().getRevision();
+            List<KeyValue> kvs = resp.getKvs();
+            for (KeyValue kv : kvs) {
+                acc.add(raw(kv));
+            }
+            if (!resp.isMore() || kvs.isEmpty()) {
+                return Future.succeededFuture(rev);
+            }
+            // Continue right after the last key of this page: the key plus a zero byte.
+            byte[] last = kvs.get(kvs.size() - 1).getKey().getBytes();
+            byte[] next = new byte[last.length + 1];
+            System.arraycopy(last, 0, next, 0, last.length);
+            return listPage(prefix, ByteSequence.from(next), rev, acc);
+        });
+    }
+
+    /** The cluster's current revision, without reading any value. */
+    public Future<Long> currentRevision() {
+        GetOption opt = GetOption.builder().withCountOnly(true).build();
+        return call(client.getKVClient().get(bytes(keys.globalConfig()), opt), "read revision")
+                .map(resp -> resp.getHeader().getRevision());
+    }
+
+    /** Number of keys under a prefix, without transferring them. */
+    public Future<Long> count(String prefix) {
+        GetOption opt = GetOption.builder().withRange(rangeEnd(prefix)).withCountOnly(true).build();
+        return call(client.getKVClient().get(bytes(prefix), opt), "count " + prefix).map(GetResponse::getCount);
+    }
+
+    // ---- writes ----
+
+    /** Unconditional write; returns the revision it was written at. Use only for keys this caller alone writes. */
+    public Future<Long> put(String key, Object value) {
+        return put(key, value, 0);
+    }
+
+    /** Unconditional write bound to a lease (0 for none): the key disappears when the lease expires. */
+    public Future<Long> put(String key, Object value, long leaseId) {
+        byte[] encoded = Json.encode(value);
+        PutOption opt = leaseId == 0 ? PutOption.DEFAULT : PutOption.builder().withLeaseId(leaseId).build();
+        return call(client.getKVClient().put(bytes(key), ByteSequence.from(encoded), opt), "put " + key)
+                .map(resp -> resp.getHeader().getRevision());
+    }
+
+    /** Writes raw bytes; only for tools and tests that must store what a careless operator would. */
+    public Future<Long> putRaw(String key, byte[] value) {
+        return call(client.getKVClient().put(bytes(key), ByteSequence.from(value)), "put " + key)
+                .map(resp -> resp.getHeader().getRevision());
+    }
+
+    /** Deletes one key; true when it existed. Deleting a missing key succeeds (idempotent). */
+    public Future<Boolean> delete(String key) {
+        return call(client.getKVClient().delete(bytes(key)), "delete " + key).map(resp -> resp.getDeleted() > 0);
+    }
+
+    /** Deletes every key under a prefix; returns how many were deleted. */
+    public Future<Long> deletePrefix(String prefix) {
+        DeleteOption opt = DeleteOption.builder().withRange(rangeEnd(prefix)).build();
+        return call(client.getKVClient().delete(bytes(prefix), opt), "delete " + prefix + "*")
+                .map(resp -> resp.getDeleted());
+    }
+
+    /**
+     * Writes only if the key's mod revision is still {@code expectedModRevision} (0: only if absent).
+     * Returns false, without writing, when somebody else changed it first.
+     */
+    public Future<Boolean> compareAndPut(String key, Object value, long expectedModRevision) {
+        return txn().requireModRevision(key, expectedModRevision).put(key, value).commit().map(TxnOutcome::succeeded);
+    }
+
+    /** Creates the key only if it does not exist; false when it already did. */
+    public Future<Boolean> putIfAbsent(String key, Object value) {
+        return compareAndPut(key, value, 0);
+    }
+
+    /** Deletes only if the key's mod revision is still {@code expectedModRevision}. */
+    public Future<Boolean> compareAndDelete(String key, long expectedModRevision) {
+        return txn().requireModRevision(key, expectedModRevision).delete(key).commit().map(TxnOutcome::succeeded);
+    }
+
+    /** Starts a multi-key transaction: guards, then writes applied atomically when all guards hold. */
+    public Transaction txn() {
+        return new Transaction(this);
+    }
+
+    /** Compacts history up to a revision; watches older than that must re-list. */
+    public Future<Void> compact(long revision) {
+        return call(client.getKVClient().compact(revision), "compact").mapEmpty();
+    }
+
+    // ---- plumbing shared with Transaction, LeaseKeeper and LeaderElection ----
+
+    /**
+     * Adapts a jetcd future to a Vert.x future on the caller's context, bounded by the request
+     * timeout, with failures that say which operation did not complete.
+     */
+    <R> Future<R> call(CompletableFuture<R> pending, String what) {
+        Context context = Vertx.currentContext();
+        CompletableFuture<R> bounded = pending
+                .orTimeout(requestTimeout.toMillis(), TimeUnit.MILLISECONDS)
+                .exceptionallyCompose(err -> CompletableFuture.failedFuture(describe(err, what)));
+        return context == null ? Future.fromCompletionStage(bounded) : Future.fromCompletionStage(bounded, context);
+    }
+
+    private Throwable describe(Throwable err, String what) {
+        Throwable cause = err;
+        while (cause instanceof CompletionException && cause.getCause() != null) {
+            cause = cause.getCause();
+        }
+        if (cause instanceof TimeoutException) {
+            return new EtcdUnavailableException("etcd did not answer '" + what + "' within " + requestTimeout.toMillis() + " ms", cause);
+        }
+        String detail = cause.getMessage() == null ? cause.getClass().getSimpleName() : cause.getMessage();
+        return new EtcdUnavailableException("etcd request '" + what + "' failed: " + detail, cause);
+    }
+
+    /** True when the error or any of its causes is of the given type. */
+    public static boolean causedBy(Throwable error, Class<? extends Throwable> type) {
+        for (Throwable t = error; t != null; t = t.getCause()) {
+            if (type.isInstance(t)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    static ByteSequence bytes(String s) {
+        return ByteSequence.from(s, StandardCharsets.UTF_8);
+    }
+
+    static ByteSequence rangeEnd(String prefix) {
+        byte[] b = prefix.getBytes(StandardCharsets.UTF_8);
+        byte[] end = b.clone();
+        for (int i = end.length - 1; i >= 0; i--) {
+            if (end[i] != (byte) 0xff) {
+                end[i]++;
+                return ByteSequence.from(java.util.Arrays.copyOf(end, i + 1));
+            }
+        }
+        return ByteSequence.from(new byte[] {0});
+    }
+
+    static RawEntry raw(KeyValue kv) {
+        return new RawEntry(kv.getKey().toString(StandardCharsets.UTF_8), kv.getValue().getBytes(),
+                kv.getCreateRevision(), kv.getModRevision(), kv.getVersion(), kv.getLease());
+    }
+
+    /** Decodes a raw entry; the one place where a stored value becomes a model value. */
+    public static <T> Versioned<T> decode(RawEntry entry, Class<T> type) {
+        try {
+            T value = Json.decode(entry.value(), type);
+            return new Versioned<>(entry.key(), value, entry.createRevision(), entry.modRevision(), entry.version(), entry.leaseId());
+        } catch (ValidationException e) {
+            throw new BadValueException(entry.key(), e);
+        }
+    }
+
+    @Override
+    public void close() {
+        if (ownsClient) {
+            client.close();
+        }
+    }
+}

@@ -1,0 +1,252 @@
+package io.ferry.etcd.testing;
+
+import io.etcd.jetcd.Client;
+import io.ferry.etcd.EtcdOptions;
+import org.junit.jupiter.api.extension.AfterAllCallback;
+import org.junit.jupiter.api.extension.BeforeAllCallback;
+import org.junit.jupiter.api.extension.ExtensionContext;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.HttpURLConnection;
+import java.net.ServerSocket;
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Optional;
+import java.util.UUID;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+
+/**
+ * Runs a real etcd (Debian's {@code etcd-server} package, 3.4) for a test class: free loopback ports,
+ * a temporary data directory, and controls to stop, kill, restart and compact it mid-test.
+ *
+ * <pre>{@code @RegisterExtension static final EtcdExtension etcd = new EtcdExtension();}</pre>
+ *
+ * <p>The binary is looked up in {@code FERRY_ETCD_BINARY}, then on the PATH, then in /usr/bin. A
+ * missing binary fails the test (it does not skip it) with a message saying which package to install.
+ * Tests share one etcd per class; give each test its own key prefix ({@link #uniquePrefix()}).
+ */
+public final class EtcdExtension implements BeforeAllCallback, AfterAllCallback {
+
+    private static final Duration START_TIMEOUT = Duration.ofSeconds(30);
+
+    private Path dataDir;
+    private int clientPort;
+    private int peerPort;
+    private Process process;
+    private Path logFile;
+
+    @Override
+    public void beforeAll(ExtensionContext context) throws Exception {
+        dataDir = Files.createTempDirectory("ferry-etcd-");
+        logFile = dataDir.resolveSibling(dataDir.getFileName() + ".log");
+        clientPort = freePort();
+        peerPort = freePort();
+        start();
+    }
+
+    @Override
+    public void afterAll(ExtensionContext context) throws Exception {
+        kill();
+        deleteRecursively(dataDir);
+        Files.deleteIfExists(logFile);
+    }
+
+    public static Path binary(String name, String packageName) {
+        String override = System.getenv("FERRY_" + name.toUpperCase() + "_BINARY");
+        if (override != null && Files.isExecutable(Path.of(override))) {
+            return Path.of(override);
+        }
+        List<Path> candidates = new ArrayList<>();
+        for (String dir : System.getenv().getOrDefault("PATH", "").split(":")) {
+            if (!dir.isEmpty()) {
+                candidates.add(Path.of(dir, name));
+            }
+        }
+        candidates.add(Path.of("/usr/bin", name));
+        candidates.add(Path.of("/usr/local/bin", name));
+        return candidates.stream().filter(Files::isExecutable).findFirst().orElseThrow(() -> new IllegalStateException(
+                "the '" + name + "' binary was not found on PATH or in /usr/bin: install Debian's " + packageName
+                        + " package (sudo apt-get install -y " + packageName + ") or set FERRY_"
+                        + name.toUpperCase() + "_BINARY to its path"));
+    }
+
+    /** Starts etcd on the same ports and data directory as before (data survives a restart). */
+    public synchronized void start() throws IOException, InterruptedException {
+        if (process != null && process.isAlive()) {
+            return;
+        }
+        Path etcd = binary("etcd", "etcd-server");
+        String client = "http://127.0.0.1:" + clientPort;
+        String peer = "http://127.0.0.1:" + peerPort;
+        ProcessBuilder pb = new ProcessBuilder(etcd.toString(),
+                "--name", "ferry-test",
+                "--data-dir", dataDir.toString(),
+                "--listen-client-urls", client,
+                "--advertise-client-urls", client,
+                "--listen-peer-urls", peer,
+                "--initial-advertise-peer-urls", peer,
+                "--initial-cluster", "ferry-test=" + peer,
+                "--initial-cluster-state", "new",
+                "--logger", "zap",
+                "--log-level", "warn");
+        pb.redirectErrorStream(true);
+        pb.redirectOutput(ProcessBuilder.Redirect.appendTo(logFile.toFile()));
+        process = pb.start();
+        long deadline = System.nanoTime() + START_TIMEOUT.toNanos();
+        while (System.nanoTime() < deadline) {
+            if (!process.isAlive()) {
+                throw new IllegalStateException("etcd exited with " + process.exitValue() + " while starting:\n" + logTail());
+            }
+            if (healthy()) {
+                return;
+            }
+            Thread.sleep(50);
+        }
+        kill();
+        throw new IllegalStateException("etcd did not become healthy within " + START_TIMEOUT + ":\n" + logTail());
+    }
+
+    /** Stops etcd gracefully (SIGTERM) and waits for it to exit. */
+    public synchronized void stop() throws InterruptedException {
+        if (process != null && process.isAlive()) {
+            process.destroy();
+            if (!process.waitFor(20, TimeUnit.SECONDS)) {
+                process.destroyForcibly().waitFor();
+            }
+        }
+    }
+
+    /** Kills etcd with SIGKILL, as a crash would. */
+    public synchronized void kill() throws InterruptedException {
+        if (process != null && process.isAlive()) {
+            process.destroyForcibly().waitFor();
+        }
+    }
+
+    public void restart() throws IOException, InterruptedException {
+        stop();
+        start();
+    }
+
+    public boolean running() {
+        return process != null && process.isAlive();
+    }
+
+    /** Compacts the history up to the current revision; returns that revision. */
+    public long compact() {
+        try (Client client = Client.builder().endpoints(endpoint()).build()) {
+            long revision = client.getKVClient().get(io.etcd.jetcd.ByteSequence.from("/", StandardCharsets.UTF_8)).get(10, TimeUnit.SECONDS)
+                    .getHeader().getRevision();
+            client.getKVClient().compact(revision).get(10, TimeUnit.SECONDS);
+            return revision;
+        } catch (Exception e) {
+            throw new IllegalStateException("compaction failed", e);
+        }
+    }
+
+    /**
+     * Runs Debian's {@code etcdctl} (package etcd-client) against this etcd with the v3 API, the way
+     * an operator would, and returns its standard output.
+     */
+    public String etcdctl(String... args) {
+        List<String> command = new ArrayList<>();
+        command.add(binary("etcdctl", "etcd-client").toString());
+        command.add("--endpoints=" + endpoint());
+        command.addAll(List.of(args));
+        ProcessBuilder pb = new ProcessBuilder(command);
+        pb.environment().put("ETCDCTL_API", "3");
+        try {
+            Process p = pb.start();
+            p.getOutputStream().close();
+            if (!p.waitFor(30, TimeUnit.SECONDS)) {
+                p.destroyForcibly();
+                throw new IllegalStateException("etcdctl " + String.join(" ", args) + " timed out");
+            }
+            String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            String err = new String(p.getErrorStream().readAllBytes(), StandardCharsets.UTF_8);
+            if (p.exitValue() != 0) {
+                throw new IllegalStateException("etcdctl " + String.join(" ", args) + " exited " + p.exitValue() + ": " + err);
+            }
+            return out;
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException(e);
+        }
+    }
+
+    public String endpoint() {
+        return "http://127.0.0.1:" + clientPort;
+    }
+
+    /** Options for this etcd under the given key prefix, with short timeouts suited to tests. */
+    public EtcdOptions options(String prefix) {
+        return new EtcdOptions.Builder().endpoints(endpoint()).prefix(prefix)
+                .connectTimeout(Duration.ofSeconds(2)).requestTimeout(Duration.ofSeconds(5)).build();
+    }
+
+    /** A fresh prefix such as {@code /t3f9c2a}, so tests sharing one etcd never see each other's keys. */
+    public static String uniquePrefix() {
+        return "/t" + UUID.randomUUID().toString().replace("-", "").substring(0, 10);
+    }
+
+    public Path logFile() {
+        return logFile;
+    }
+
+    private boolean healthy() {
+        try {
+            HttpURLConnection conn = (HttpURLConnection) URI.create(endpoint() + "/health").toURL().openConnection();
+            conn.setConnectTimeout(500);
+            conn.setReadTimeout(1000);
+            try {
+                return conn.getResponseCode() == 200
+                        && new String(conn.getInputStream().readAllBytes(), StandardCharsets.UTF_8).contains("true");
+            } finally {
+                conn.disconnect();
+            }
+        } catch (IOException e) {
+            return false;
+        }
+    }
+
+    private String logTail() {
+        try {
+            List<String> lines = Files.readAllLines(logFile);
+            return String.join("\n", lines.subList(Math.max(0, lines.size() - 30), lines.size()));
+        } catch (IOException e) {
+            return "(no log: " + e.getMessage() + ")";
+        }
+    }
+
+    private static int freePort() throws IOException {
+        try (ServerSocket socket = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+            socket.setReuseAddress(true);
+            return socket.getLocalPort();
+        }
+    }
+
+    private static void deleteRecursively(Path dir) throws IOException {
+        if (dir == null || !Files.exists(dir)) {
+            return;
+        }
+        try (Stream<Path> walk = Files.walk(dir)) {
+            for (Path p : walk.sorted(Comparator.reverseOrder()).toList()) {
+                Files.deleteIfExists(p);
+            }
+        }
+    }
+
+    Optional<Process> process() {
+        return Optional.ofNullable(process);
+    }
+}
