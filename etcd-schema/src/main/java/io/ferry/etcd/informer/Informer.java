@@ -375,7 +375,7 @@ public final class Informer<T> implements AutoCloseable {
     private void applyPut(RawEntry entry) {
         Versioned<T> decoded;
         try {
-            decoded = EtcdStore.decode(entry, type);
+            decoded = store.decode(entry, type);
         } catch (BadValueException e) {
             decodeFailures.increment();
             badKeys.add(entry.key());

@@ -251,7 +251,11 @@ public final class ReconcileRuntime implements AutoCloseable {
     }
 
     static boolean isTerminal(Throwable error) {
-        return error instanceof TerminalException || error instanceof ValidationException || error instanceof BadValueException;
+        Throwable e = error;
+        while (e instanceof java.util.concurrent.CompletionException && e.getCause() != null) {
+            e = e.getCause();
+        }
+        return e instanceof TerminalException || e instanceof ValidationException || e instanceof BadValueException;
     }
 
     @Override

@@ -11,6 +11,7 @@ import io.ferry.etcd.EtcdClients;
 import io.ferry.etcd.EtcdOptions;
 import io.ferry.etcd.FerryKeys;
 import io.ferry.model.Json;
+import io.ferry.model.KeyNamed;
 import io.ferry.model.ValidationException;
 import io.vertx.core.Context;
 import io.vertx.core.Future;
@@ -220,10 +221,17 @@ public final class EtcdStore implements AutoCloseable {
      */
     <R> Future<R> call(CompletableFuture<R> pending, String what) {
         Context context = Vertx.currentContext();
-        CompletableFuture<R> bounded = pending
-                .orTimeout(requestTimeout.toMillis(), TimeUnit.MILLISECONDS)
-                .exceptionallyCompose(err -> CompletableFuture.failedFuture(describe(err, what)));
-        return context == null ? Future.fromCompletionStage(bounded) : Future.fromCompletionStage(bounded, context);
+        // Completed directly (not through a dependent stage) so that callers see our exception itself,
+        // not a CompletionException around it.
+        CompletableFuture<R> outcome = new CompletableFuture<>();
+        pending.orTimeout(requestTimeout.toMillis(), TimeUnit.MILLISECONDS).whenComplete((value, err) -> {
+            if (err == null) {
+                outcome.complete(value);
+            } else {
+                outcome.completeExceptionally(describe(err, what));
+            }
+        });
+        return context == null ? Future.fromCompletionStage(outcome) : Future.fromCompletionStage(outcome, context);
     }
 
     private Throwable describe(Throwable err, String what) {
@@ -269,14 +277,30 @@ public final class EtcdStore implements AutoCloseable {
                 kv.getCreateRevision(), kv.getModRevision(), kv.getVersion(), kv.getLease());
     }
 
-    /** Decodes a raw entry; the one place where a stored value becomes a model value. */
-    public static <T> Versioned<T> decode(RawEntry entry, Class<T> type) {
+    /**
+     * Decodes a raw entry: the one place where a stored value becomes a model value. A value that
+     * names itself ({@link KeyNamed}) must carry the same names as the key it was read from.
+     */
+    public <T> Versioned<T> decode(RawEntry entry, Class<T> type) {
         try {
             T value = Json.decode(entry.value(), type);
+            if (value instanceof KeyNamed named) {
+                checkNames(entry.key(), named);
+            }
             return new Versioned<>(entry.key(), value, entry.createRevision(), entry.modRevision(), entry.version(), entry.leaseId());
         } catch (ValidationException e) {
             throw new BadValueException(entry.key(), e);
         }
+    }
+
+    private void checkNames(String key, KeyNamed value) {
+        keys.parse(key).ifPresent(ref -> {
+            if (!ref.names().equals(value.keyNames())) {
+                throw new ValidationException("the value names " + String.join("/", value.keyNames())
+                        + " but its key names " + String.join("/", ref.names())
+                        + "; was it pasted under the wrong key?");
+            }
+        });
     }
 
     @Override

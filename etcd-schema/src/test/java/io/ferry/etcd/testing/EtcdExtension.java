@@ -37,15 +37,38 @@ public final class EtcdExtension implements BeforeAllCallback, AfterAllCallback 
 
     private static final Duration START_TIMEOUT = Duration.ofSeconds(30);
 
+    private final boolean secured;
     private Path dataDir;
+    private Path tlsDir;
     private int clientPort;
     private int peerPort;
     private Process process;
     private Path logFile;
 
+    /** A plain-text etcd. */
+    public EtcdExtension() {
+        this(false);
+    }
+
+    private EtcdExtension(boolean secured) {
+        this.secured = secured;
+    }
+
+    /**
+     * An etcd that serves only TLS and demands a client certificate signed by a CA made for the test
+     * (with Debian's openssl), as a production cluster would.
+     */
+    public static EtcdExtension secured() {
+        return new EtcdExtension(true);
+    }
+
     @Override
     public void beforeAll(ExtensionContext context) throws Exception {
         dataDir = Files.createTempDirectory("ferry-etcd-");
+        if (secured) {
+            tlsDir = Files.createTempDirectory("ferry-etcd-tls-");
+            TestCertificates.create(tlsDir);
+        }
         logFile = dataDir.resolveSibling(dataDir.getFileName() + ".log");
         clientPort = freePort();
         peerPort = freePort();
@@ -56,6 +79,7 @@ public final class EtcdExtension implements BeforeAllCallback, AfterAllCallback 
     public void afterAll(ExtensionContext context) throws Exception {
         kill();
         deleteRecursively(dataDir);
+        deleteRecursively(tlsDir);
         Files.deleteIfExists(logFile);
     }
 
@@ -84,9 +108,9 @@ public final class EtcdExtension implements BeforeAllCallback, AfterAllCallback 
             return;
         }
         Path etcd = binary("etcd", "etcd-server");
-        String client = "http://127.0.0.1:" + clientPort;
+        String client = endpoint();
         String peer = "http://127.0.0.1:" + peerPort;
-        ProcessBuilder pb = new ProcessBuilder(etcd.toString(),
+        List<String> command = new ArrayList<>(List.of(etcd.toString(),
                 "--name", "ferry-test",
                 "--data-dir", dataDir.toString(),
                 "--listen-client-urls", client,
@@ -96,7 +120,15 @@ public final class EtcdExtension implements BeforeAllCallback, AfterAllCallback 
                 "--initial-cluster", "ferry-test=" + peer,
                 "--initial-cluster-state", "new",
                 "--logger", "zap",
-                "--log-level", "warn");
+                "--log-level", "warn"));
+        if (secured) {
+            command.addAll(List.of(
+                    "--cert-file", tlsDir.resolve("server.crt").toString(),
+                    "--key-file", tlsDir.resolve("server.key").toString(),
+                    "--trusted-ca-file", tlsDir.resolve("ca.crt").toString(),
+                    "--client-cert-auth"));
+        }
+        ProcessBuilder pb = new ProcessBuilder(command);
         pb.redirectErrorStream(true);
         pb.redirectOutput(ProcessBuilder.Redirect.appendTo(logFile.toFile()));
         process = pb.start();
@@ -160,6 +192,11 @@ public final class EtcdExtension implements BeforeAllCallback, AfterAllCallback 
         List<String> command = new ArrayList<>();
         command.add(binary("etcdctl", "etcd-client").toString());
         command.add("--endpoints=" + endpoint());
+        if (secured) {
+            command.add("--cacert=" + caFile());
+            command.add("--cert=" + clientCertFile());
+            command.add("--key=" + clientKeyFile());
+        }
         command.addAll(List.of(args));
         ProcessBuilder pb = new ProcessBuilder(command);
         pb.environment().put("ETCDCTL_API", "3");
@@ -185,13 +222,34 @@ public final class EtcdExtension implements BeforeAllCallback, AfterAllCallback 
     }
 
     public String endpoint() {
-        return "http://127.0.0.1:" + clientPort;
+        return (secured ? "https" : "http") + "://127.0.0.1:" + clientPort;
     }
 
-    /** Options for this etcd under the given key prefix, with short timeouts suited to tests. */
+    public Path caFile() {
+        return tlsDir.resolve("ca.crt");
+    }
+
+    public Path clientCertFile() {
+        return tlsDir.resolve("client.crt");
+    }
+
+    public Path clientKeyFile() {
+        return tlsDir.resolve("client.key");
+    }
+
+    /** Options for this etcd under the given key prefix (with its TLS files), with short timeouts. */
     public EtcdOptions options(String prefix) {
-        return new EtcdOptions.Builder().endpoints(endpoint()).prefix(prefix)
-                .connectTimeout(Duration.ofSeconds(2)).requestTimeout(Duration.ofSeconds(5)).build();
+        return builder(prefix).build();
+    }
+
+    /** Like {@link #options(String)}, open for more settings such as credentials. */
+    public EtcdOptions.Builder builder(String prefix) {
+        EtcdOptions.Builder b = new EtcdOptions.Builder().endpoints(endpoint()).prefix(prefix)
+                .connectTimeout(Duration.ofSeconds(2)).requestTimeout(Duration.ofSeconds(5));
+        if (secured) {
+            b.caFile(caFile()).certFile(clientCertFile()).keyFile(clientKeyFile());
+        }
+        return b;
     }
 
     /** A fresh prefix such as {@code /t3f9c2a}, so tests sharing one etcd never see each other's keys. */
@@ -204,6 +262,14 @@ public final class EtcdExtension implements BeforeAllCallback, AfterAllCallback 
     }
 
     private boolean healthy() {
+        if (secured) {
+            try {
+                etcdctl("endpoint", "health");
+                return true;
+            } catch (RuntimeException e) {
+                return false;
+            }
+        }
         try {
             HttpURLConnection conn = (HttpURLConnection) URI.create(endpoint() + "/health").toURL().openConnection();
             conn.setConnectTimeout(500);

@@ -1,0 +1,61 @@
+package io.ferry.etcd;
+
+import io.ferry.model.ValidationException;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Map;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+class EtcdOptionsTest {
+
+    @Test
+    void defaultsToLocalEtcdAndTheFerryPrefix() {
+        EtcdOptions options = EtcdOptions.fromEnvironment(Map.of());
+        assertThat(options.endpoints()).extracting(Object::toString).containsExactly("http://127.0.0.1:2379");
+        assertThat(options.prefix()).isEqualTo("/ferry");
+        assertThat(options.tls()).isFalse();
+    }
+
+    @Test
+    void readsEndpointsAndPrefixFromTheEnvironmentAndAcceptsBareHostPorts() {
+        EtcdOptions options = EtcdOptions.fromEnvironment(Map.of(
+                "FERRY_ETCD_ENDPOINTS", "10.0.0.1:2379, https://etcd-2:2379",
+                "FERRY_PREFIX", "/prod/ferry"));
+        assertThat(options.endpoints()).extracting(Object::toString).containsExactly("http://10.0.0.1:2379", "https://etcd-2:2379");
+        assertThat(options.prefix()).isEqualTo("/prod/ferry");
+        assertThat(options.tls()).isTrue();
+    }
+
+    @Test
+    void rejectsEndpointsWithoutAPortOrWithAnotherScheme() {
+        assertThatThrownBy(() -> EtcdOptions.of("http://etcd")).isInstanceOf(ValidationException.class).hasMessageContaining("http://host:port");
+        assertThatThrownBy(() -> EtcdOptions.of("ftp://etcd:21")).isInstanceOf(ValidationException.class);
+        assertThatThrownBy(() -> new EtcdOptions.Builder().build()).isInstanceOf(ValidationException.class)
+                .hasMessageContaining("at least one etcd endpoint");
+    }
+
+    @Test
+    void tlsFilesNeedHttpsEndpointsAndMustBeReadable(@TempDir Path dir) throws Exception {
+        Path ca = Files.writeString(dir.resolve("ca.crt"), "x");
+        assertThatThrownBy(() -> new EtcdOptions.Builder().endpoints("http://e:2379").caFile(ca).build())
+                .isInstanceOf(ValidationException.class).hasMessageContaining("https://");
+        assertThatThrownBy(() -> new EtcdOptions.Builder().endpoints("https://e:2379").caFile(dir.resolve("missing.crt")).build())
+                .isInstanceOf(ValidationException.class).hasMessageContaining("missing.crt");
+        assertThatThrownBy(() -> new EtcdOptions.Builder().endpoints("https://e:2379").certFile(ca).build())
+                .isInstanceOf(ValidationException.class).hasMessageContaining("both certFile and keyFile");
+        assertThat(new EtcdOptions.Builder().endpoints("https://e:2379").caFile(ca).build().tls()).isTrue();
+    }
+
+    @Test
+    void credentialsComeInPairsAndThePasswordNeverReachesToString() {
+        assertThatThrownBy(() -> new EtcdOptions.Builder().endpoints("e:2379").user("root").build())
+                .isInstanceOf(ValidationException.class);
+        EtcdOptions options = new EtcdOptions.Builder().endpoints("e:2379").user("root").password("hunter2").build();
+        assertThat(options.toString()).contains("root").doesNotContain("hunter2");
+    }
+}

@@ -1,0 +1,72 @@
+package io.ferry.model;
+
+import java.util.List;
+
+import com.fasterxml.jackson.annotation.JsonCreator;
+import com.fasterxml.jackson.annotation.JsonProperty;
+import java.time.Instant;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * A live agent, key {@code <prefix>/nodes/<node>/registration}, written by the agent and bound
+ * to its etcd lease: the key disappears when the agent stops renewing the lease, which is how
+ * the controller learns that a node is gone.
+ *
+ * @param dataAddress  address other nodes connect to for NVMe/TCP (IP or host name, no port)
+ * @param adminAddress {@code host:port} of the agent's admin HTTP endpoint, may be null
+ * @param hostNqn      the node's NVMe host NQN, allowed on exports to this node
+ * @param engines      engines this agent build and host can run
+ * @param labels       node labels (zone, rack, switch, ...), used for failure domains and selectors
+ * @param version      Ferry version of the agent
+ * @param startedAt    when the agent process started
+ */
+public record NodeRegistration(
+        int schemaVersion,
+        String node,
+        String dataAddress,
+        String adminAddress,
+        String hostNqn,
+        Set<Engine> engines,
+        Map<String, String> labels,
+        String version,
+        Instant startedAt) implements KeyNamed {
+
+    public NodeRegistration {
+        Schema.check(schemaVersion);
+        Check.field("node", Check.required(node, "node"), Names::nodeName);
+        Addresses.host(Check.required(dataAddress, "dataAddress"), "dataAddress");
+        Addresses.hostPort(adminAddress, "adminAddress");
+        Check.field("hostNqn", Check.required(hostNqn, "hostNqn"), Nqn::validate);
+        engines = Check.sortedSet(engines, "engines", 16, (e, f) -> e);
+        labels = Check.labels(labels, "labels");
+        Check.token(Check.required(version, "version"), "version", 64);
+        Check.required(startedAt, "startedAt");
+    }
+
+    @JsonCreator
+    static NodeRegistration fromJson(
+            @JsonProperty("schemaVersion") Integer schemaVersion,
+            @JsonProperty("node") String node,
+            @JsonProperty("dataAddress") String dataAddress,
+            @JsonProperty("adminAddress") String adminAddress,
+            @JsonProperty("hostNqn") String hostNqn,
+            @JsonProperty("engines") Set<Engine> engines,
+            @JsonProperty("labels") Map<String, String> labels,
+            @JsonProperty("version") String version,
+            @JsonProperty("startedAt") Instant startedAt) {
+        return new NodeRegistration(Schema.orDefault(schemaVersion), node, dataAddress, adminAddress, hostNqn,
+                engines, labels, version, startedAt);
+    }
+
+    public static NodeRegistration of(String node, String dataAddress, String adminAddress, String hostNqn,
+            Set<Engine> engines, Map<String, String> labels, String version, Instant startedAt) {
+        return new NodeRegistration(Schema.CURRENT_VERSION, node, dataAddress, adminAddress, hostNqn, engines,
+                labels, version, startedAt);
+    }
+
+    @Override
+    public List<String> keyNames() {
+        return List.of(node);
+    }
+}

@@ -1,0 +1,154 @@
+package io.ferry.model;
+
+import java.util.List;
+
+import com.fasterxml.jackson.annotation.JsonCreator;
+import com.fasterxml.jackson.annotation.JsonProperty;
+import com.fasterxml.jackson.databind.annotation.JsonDeserialize;
+import java.util.Map;
+
+/**
+ * A pool, key {@code <prefix>/config/pools/<pool>}, written by the operator. The agent on
+ * {@code node} brings the pool up and reports it under its pool status key; the controller places
+ * volumes on it while it is {@code schedulable} and healthy.
+ *
+ * @param name               pool name, equal to the key's last segment
+ * @param node               node that owns the storage
+ * @param engine             data engine
+ * @param source             where the space comes from; required fields depend on the engine
+ * @param prepare            the agent may create the volume group, thin pool, lvstore or directory
+ *                           from {@code source} if it does not exist (default false: it only uses
+ *                           what exists, so that a typo never formats a disk)
+ * @param overprovisionRatio total virtual size of thin volumes allowed per byte of capacity (>= 1);
+ *                           null means {@link GlobalConfig#defaultOverprovisionRatio()} for engines
+ *                           that hold thin volumes; must be null or 1 for {@code lvm}
+ * @param reservedBytes      capacity kept free and never allocated (>= 0, default 0)
+ * @param labels             e.g. {@code zone}, {@code rack}, {@code switch}, {@code media}; matched
+ *                           by volume pool selectors
+ * @param schedulable        new volumes may be placed here (default true); existing volumes stay
+ */
+public record PoolConfig(
+        int schemaVersion,
+        String name,
+        String node,
+        Engine engine,
+        PoolSource source,
+        boolean prepare,
+        Double overprovisionRatio,
+        long reservedBytes,
+        Map<String, String> labels,
+        boolean schedulable) implements KeyNamed {
+
+    public PoolConfig {
+        Schema.check(schemaVersion);
+        Check.field("name", Check.required(name, "name"), Names::poolName);
+        Check.field("node", Check.required(node, "node"), Names::nodeName);
+        Check.required(engine, "engine");
+        Check.required(source, "source");
+        source.validateFor(engine, prepare);
+        if (overprovisionRatio != null) {
+            Check.range(overprovisionRatio, 1.0, GlobalConfig.MAX_OVERPROVISION_RATIO, "overprovisionRatio");
+            if (!engine.thin() && overprovisionRatio != 1.0) {
+                throw new ValidationException("overprovisionRatio", "overprovisionRatio: " + overprovisionRatio
+                        + " is not allowed for engine " + engine + ", which allocates every byte up front; use 1"
+                        + " or omit it");
+            }
+        }
+        Check.nonNegative(reservedBytes, "reservedBytes");
+        labels = Check.labels(labels, "labels");
+    }
+
+    @JsonCreator
+    static PoolConfig fromJson(
+            @JsonProperty("schemaVersion") Integer schemaVersion,
+            @JsonProperty("name") String name,
+            @JsonProperty("node") String node,
+            @JsonProperty("engine") Engine engine,
+            @JsonProperty("source") PoolSource source,
+            @JsonProperty("prepare") Boolean prepare,
+            @JsonProperty("overprovisionRatio") Double overprovisionRatio,
+            @JsonProperty("reservedBytes") @JsonDeserialize(using = SizeDeserializer.class) Long reservedBytes,
+            @JsonProperty("labels") Map<String, String> labels,
+            @JsonProperty("schedulable") Boolean schedulable) {
+        return new PoolConfig(Schema.orDefault(schemaVersion), name, node, engine, source,
+                Check.orDefault(prepare, false), overprovisionRatio, Check.orDefault(reservedBytes, 0L), labels,
+                Check.orDefault(schedulable, true));
+    }
+
+    /** The ratio in force: 1 for {@code lvm}, else this pool's ratio or the global default. */
+    public double effectiveOverprovisionRatio(GlobalConfig global) {
+        if (!engine.thin()) {
+            return 1.0;
+        }
+        return overprovisionRatio != null ? overprovisionRatio : global.defaultOverprovisionRatio();
+    }
+
+    public static Builder builder(String name, String node, Engine engine, PoolSource source) {
+        return new Builder(name, node, engine, source);
+    }
+
+    public Builder toBuilder() {
+        Builder b = new Builder(name, node, engine, source);
+        b.prepare = prepare;
+        b.overprovisionRatio = overprovisionRatio;
+        b.reservedBytes = reservedBytes;
+        b.labels = labels;
+        b.schedulable = schedulable;
+        return b;
+    }
+
+    /** Mutable builder; {@link #build()} validates. Not thread-safe. */
+    public static final class Builder {
+        private final String name;
+        private final String node;
+        private final Engine engine;
+        private final PoolSource source;
+        private boolean prepare;
+        private Double overprovisionRatio;
+        private long reservedBytes;
+        private Map<String, String> labels = Map.of();
+        private boolean schedulable = true;
+
+        private Builder(String name, String node, Engine engine, PoolSource source) {
+            this.name = name;
+            this.node = node;
+            this.engine = engine;
+            this.source = source;
+        }
+
+        public Builder prepare(boolean v) {
+            prepare = v;
+            return this;
+        }
+
+        public Builder overprovisionRatio(Double v) {
+            overprovisionRatio = v;
+            return this;
+        }
+
+        public Builder reservedBytes(long v) {
+            reservedBytes = v;
+            return this;
+        }
+
+        public Builder labels(Map<String, String> v) {
+            labels = v;
+            return this;
+        }
+
+        public Builder schedulable(boolean v) {
+            schedulable = v;
+            return this;
+        }
+
+        public PoolConfig build() {
+            return new PoolConfig(Schema.CURRENT_VERSION, name, node, engine, source, prepare, overprovisionRatio,
+                    reservedBytes, labels, schedulable);
+        }
+    }
+
+    @Override
+    public List<String> keyNames() {
+        return List.of(name);
+    }
+}

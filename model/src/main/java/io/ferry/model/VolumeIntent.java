@@ -1,0 +1,293 @@
+package io.ferry.model;
+
+import com.fasterxml.jackson.annotation.JsonCreator;
+import com.fasterxml.jackson.annotation.JsonProperty;
+import com.fasterxml.jackson.databind.annotation.JsonDeserialize;
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.regex.Pattern;
+
+/**
+ * A request for a volume, key {@code <prefix>/volumes/<vol>}, written by the CSI controller,
+ * {@code ferryctl} or an operator. The controller places it; raising {@code sizeBytes} later asks
+ * for an expansion; setting {@code deletionRequested} asks for deletion (never delete the key
+ * directly: the controller removes it once the volume is gone everywhere).
+ *
+ * @param name                volume name, equal to the key's last segment
+ * @param sizeBytes           size, rounded up to a multiple of 4 MiB on construction; at most 1 PiB
+ * @param thin                allocate space on write (default false)
+ * @param engine              required engine, or null for any engine that can hold the volume
+ * @param positionAdvice      relation to the consumer node (default {@code PreferLocal})
+ * @param consumerNode        node that will use the volume; required for MustLocal and MustRemote
+ * @param spreadGroup         volumes with the same spread group are kept in different failure domains
+ * @param failureDomainLevel  granularity of that spreading (default {@code node})
+ * @param poolSelector        labels a pool must carry (all of them)
+ * @param nodeSelector        labels the pool's node registration must carry (all of them)
+ * @param sourceSnapshot      create from this snapshot; exclusive with {@code sourceVolume}
+ * @param sourceVolume        create as a clone of this volume; exclusive with {@code sourceSnapshot}
+ * @param fsType              {@code ext4}, {@code xfs}, or null for a raw block volume / unspecified
+ * @param mkfsOptions         extra mkfs arguments, passed as separate arguments, never through a shell
+ * @param deletionRequested   the volume should be deleted
+ * @param createdBy           free-form origin such as {@code csi} or {@code ferryctl}, may be null
+ * @param createdAt           creation time, may be null for hand-written intents
+ */
+public record VolumeIntent(
+        int schemaVersion,
+        String name,
+        long sizeBytes,
+        boolean thin,
+        Engine engine,
+        PositionAdvice positionAdvice,
+        String consumerNode,
+        String spreadGroup,
+        FailureDomainLevel failureDomainLevel,
+        Map<String, String> poolSelector,
+        Map<String, String> nodeSelector,
+        String sourceSnapshot,
+        String sourceVolume,
+        String fsType,
+        List<String> mkfsOptions,
+        boolean deletionRequested,
+        String createdBy,
+        Instant createdAt) implements KeyNamed {
+
+    /** Filesystems the CSI node plugin knows how to create and mount. */
+    public static final Set<String> FS_TYPES = Set.of("ext4", "xfs");
+    public static final int MAX_MKFS_OPTIONS = 16;
+    private static final Pattern MKFS_OPTION = Pattern.compile("[A-Za-z0-9=,._:/+-]{1,128}");
+
+    public VolumeIntent {
+        Schema.check(schemaVersion);
+        Check.field("name", Check.required(name, "name"), Names::volumeName);
+        sizeBytes = Sizes.volumeSize(sizeBytes);
+        if (engine != null) {
+            if (thin && !engine.thin()) {
+                throw new ValidationException("thin", "thin: engine " + engine + " cannot hold thin volumes; use"
+                        + " lvm-thin, spdk or file, or omit engine");
+            }
+            if (!thin && !engine.thick()) {
+                throw new ValidationException("thin", "thin: engine " + engine + " holds only thin volumes; set"
+                        + " \"thin\": true or choose another engine");
+            }
+        }
+        Check.required(positionAdvice, "positionAdvice");
+        Check.nullable("consumerNode", consumerNode, Names::nodeName);
+        if (consumerNode == null
+                && (positionAdvice == PositionAdvice.MUST_LOCAL || positionAdvice == PositionAdvice.MUST_REMOTE)) {
+            throw new ValidationException("consumerNode", "consumerNode: is required when positionAdvice is "
+                    + positionAdvice + ", because the advice is relative to the consumer node");
+        }
+        Check.nullable("spreadGroup", spreadGroup, Names::spreadGroupName);
+        Check.required(failureDomainLevel, "failureDomainLevel");
+        poolSelector = Check.labels(poolSelector, "poolSelector");
+        nodeSelector = Check.labels(nodeSelector, "nodeSelector");
+        Check.nullable("sourceSnapshot", sourceSnapshot, Names::snapshotName);
+        Check.nullable("sourceVolume", sourceVolume, Names::volumeName);
+        if (sourceSnapshot != null && sourceVolume != null) {
+            throw new ValidationException("sourceVolume", "sourceVolume: cannot be combined with sourceSnapshot;"
+                    + " a volume is created from at most one source");
+        }
+        if (name.equals(sourceVolume)) {
+            throw new ValidationException("sourceVolume", "sourceVolume: a volume cannot be a clone of itself");
+        }
+        if (fsType != null && !FS_TYPES.contains(fsType)) {
+            throw new ValidationException("fsType", "fsType: " + Names.quote(fsType) + " is not supported"
+                    + " (allowed: ext4, xfs, or omit it for a raw block volume)");
+        }
+        mkfsOptions = Check.list(mkfsOptions, "mkfsOptions", MAX_MKFS_OPTIONS, VolumeIntent::mkfsOption);
+        if (!mkfsOptions.isEmpty() && fsType == null) {
+            throw new ValidationException("mkfsOptions", "mkfsOptions: given without fsType; options need a"
+                    + " filesystem to apply to");
+        }
+        Check.text(createdBy, "createdBy", 253);
+    }
+
+    @JsonCreator
+    static VolumeIntent fromJson(
+            @JsonProperty("schemaVersion") Integer schemaVersion,
+            @JsonProperty("name") String name,
+            @JsonProperty("sizeBytes") @JsonDeserialize(using = SizeDeserializer.class) Long sizeBytes,
+            @JsonProperty("thin") Boolean thin,
+            @JsonProperty("engine") Engine engine,
+            @JsonProperty("positionAdvice") PositionAdvice positionAdvice,
+            @JsonProperty("consumerNode") String consumerNode,
+            @JsonProperty("spreadGroup") String spreadGroup,
+            @JsonProperty("failureDomainLevel") FailureDomainLevel failureDomainLevel,
+            @JsonProperty("poolSelector") Map<String, String> poolSelector,
+            @JsonProperty("nodeSelector") Map<String, String> nodeSelector,
+            @JsonProperty("sourceSnapshot") String sourceSnapshot,
+            @JsonProperty("sourceVolume") String sourceVolume,
+            @JsonProperty("fsType") String fsType,
+            @JsonProperty("mkfsOptions") List<String> mkfsOptions,
+            @JsonProperty("deletionRequested") Boolean deletionRequested,
+            @JsonProperty("createdBy") String createdBy,
+            @JsonProperty("createdAt") Instant createdAt) {
+        return new VolumeIntent(Schema.orDefault(schemaVersion), name, Check.required(sizeBytes, "sizeBytes"),
+                Check.orDefault(thin, false), engine, Check.orDefault(positionAdvice, PositionAdvice.PREFER_LOCAL),
+                consumerNode, spreadGroup, Check.orDefault(failureDomainLevel, FailureDomainLevel.NODE),
+                poolSelector, nodeSelector, sourceSnapshot, sourceVolume, fsType, mkfsOptions,
+                Check.orDefault(deletionRequested, false), createdBy, createdAt);
+    }
+
+    /** This intent with deletion requested (the only way to delete a volume). */
+    public VolumeIntent withDeletionRequested() {
+        return toBuilder().deletionRequested(true).build();
+    }
+
+    /** This intent with a new size (an expansion request when larger). */
+    public VolumeIntent withSizeBytes(long newSizeBytes) {
+        return toBuilder().sizeBytes(newSizeBytes).build();
+    }
+
+    public static Builder builder(String name, long sizeBytes) {
+        return new Builder(name, sizeBytes);
+    }
+
+    public Builder toBuilder() {
+        Builder b = new Builder(name, sizeBytes);
+        b.thin = thin;
+        b.engine = engine;
+        b.positionAdvice = positionAdvice;
+        b.consumerNode = consumerNode;
+        b.spreadGroup = spreadGroup;
+        b.failureDomainLevel = failureDomainLevel;
+        b.poolSelector = poolSelector;
+        b.nodeSelector = nodeSelector;
+        b.sourceSnapshot = sourceSnapshot;
+        b.sourceVolume = sourceVolume;
+        b.fsType = fsType;
+        b.mkfsOptions = mkfsOptions;
+        b.deletionRequested = deletionRequested;
+        b.createdBy = createdBy;
+        b.createdAt = createdAt;
+        return b;
+    }
+
+    private static String mkfsOption(String option, String field) {
+        if (!MKFS_OPTION.matcher(option).matches()) {
+            throw new ValidationException(field, field + ": " + Names.quote(option) + " is not accepted: an"
+                    + " option is 1-128 letters, digits and = , . _ : / + - (no spaces, quotes or shell"
+                    + " metacharacters; give a flag and its value as two elements)");
+        }
+        return option;
+    }
+
+    /** Mutable builder; {@link #build()} validates. Not thread-safe. */
+    public static final class Builder {
+        private final String name;
+        private long sizeBytes;
+        private boolean thin;
+        private Engine engine;
+        private PositionAdvice positionAdvice = PositionAdvice.PREFER_LOCAL;
+        private String consumerNode;
+        private String spreadGroup;
+        private FailureDomainLevel failureDomainLevel = FailureDomainLevel.NODE;
+        private Map<String, String> poolSelector = Map.of();
+        private Map<String, String> nodeSelector = Map.of();
+        private String sourceSnapshot;
+        private String sourceVolume;
+        private String fsType;
+        private List<String> mkfsOptions = List.of();
+        private boolean deletionRequested;
+        private String createdBy;
+        private Instant createdAt;
+
+        private Builder(String name, long sizeBytes) {
+            this.name = name;
+            this.sizeBytes = sizeBytes;
+        }
+
+        public Builder sizeBytes(long v) {
+            sizeBytes = v;
+            return this;
+        }
+
+        public Builder thin(boolean v) {
+            thin = v;
+            return this;
+        }
+
+        public Builder engine(Engine v) {
+            engine = v;
+            return this;
+        }
+
+        public Builder positionAdvice(PositionAdvice v) {
+            positionAdvice = v;
+            return this;
+        }
+
+        public Builder consumerNode(String v) {
+            consumerNode = v;
+            return this;
+        }
+
+        public Builder spreadGroup(String v) {
+            spreadGroup = v;
+            return this;
+        }
+
+        public Builder failureDomainLevel(FailureDomainLevel v) {
+            failureDomainLevel = v;
+            return this;
+        }
+
+        public Builder poolSelector(Map<String, String> v) {
+            poolSelector = v;
+            return this;
+        }
+
+        public Builder nodeSelector(Map<String, String> v) {
+            nodeSelector = v;
+            return this;
+        }
+
+        public Builder sourceSnapshot(String v) {
+            sourceSnapshot = v;
+            return this;
+        }
+
+        public Builder sourceVolume(String v) {
+            sourceVolume = v;
+            return this;
+        }
+
+        public Builder fsType(String v) {
+            fsType = v;
+            return this;
+        }
+
+        public Builder mkfsOptions(List<String> v) {
+            mkfsOptions = v;
+            return this;
+        }
+
+        public Builder deletionRequested(boolean v) {
+            deletionRequested = v;
+            return this;
+        }
+
+        public Builder createdBy(String v) {
+            createdBy = v;
+            return this;
+        }
+
+        public Builder createdAt(Instant v) {
+            createdAt = v;
+            return this;
+        }
+
+        public VolumeIntent build() {
+            return new VolumeIntent(Schema.CURRENT_VERSION, name, sizeBytes, thin, engine, positionAdvice,
+                    consumerNode, spreadGroup, failureDomainLevel, poolSelector, nodeSelector, sourceSnapshot,
+                    sourceVolume, fsType, mkfsOptions, deletionRequested, createdBy, createdAt);
+        }
+    }
+
+    @Override
+    public List<String> keyNames() {
+        return List.of(name);
+    }
+}

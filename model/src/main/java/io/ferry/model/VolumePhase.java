@@ -1,0 +1,43 @@
+package io.ferry.model;
+
+import com.fasterxml.jackson.annotation.JsonCreator;
+import com.fasterxml.jackson.annotation.JsonValue;
+
+/** Phase of a volume or snapshot as reported by the agent that serves it. */
+public enum VolumePhase {
+    /** Work received, nothing done yet. */
+    PENDING("Pending"),
+    /** Being created or exported. */
+    CREATING("Creating"),
+    /** Exists at the requested size and, if needed, exported. */
+    READY("Ready"),
+    /** Being grown to a new size. */
+    EXPANDING("Expanding"),
+    /** Being removed. */
+    DELETING("Deleting"),
+    /** A terminal error; see the message. Retried when the work item changes. */
+    FAILED("Failed");
+
+    private final String value;
+
+    VolumePhase(String value) {
+        this.value = value;
+    }
+
+    /** The JSON value. */
+    @JsonValue
+    public String value() {
+        return value;
+    }
+
+    /** Parses a JSON value case-insensitively; unknown values throw {@link ValidationException}. */
+    @JsonCreator
+    public static VolumePhase parse(String value) {
+        return Wire.parse(VolumePhase.class, VolumePhase::value, value, "volume phase");
+    }
+
+    @Override
+    public String toString() {
+        return value;
+    }
+}

@@ -1,0 +1,73 @@
+package io.ferry.model;
+
+import java.util.List;
+
+import com.fasterxml.jackson.annotation.JsonCreator;
+import com.fasterxml.jackson.annotation.JsonProperty;
+import com.fasterxml.jackson.databind.annotation.JsonDeserialize;
+
+/**
+ * What one node must converge for one volume, key {@code <prefix>/nodes/<node>/work/<vol>},
+ * written by the controller leader. The agent creates the volume if missing, grows it to
+ * {@code sizeBytes}, exports it as {@code export} says (or withdraws the export when null), and
+ * reports {@code generation} back as {@code observedGeneration}. Removal of the key means: delete
+ * the volume.
+ *
+ * @param source content to create the volume from, null for an empty volume
+ * @param export NVMe/TCP export for a remote consumer; null when the consumer is local or not yet
+ *               attached
+ */
+public record WorkItem(
+        int schemaVersion,
+        String volume,
+        String node,
+        String pool,
+        Engine engine,
+        long sizeBytes,
+        boolean thin,
+        long generation,
+        VolumeSource source,
+        ExportSpec export) implements KeyNamed {
+
+    public WorkItem {
+        Schema.check(schemaVersion);
+        Check.field("volume", Check.required(volume, "volume"), Names::volumeName);
+        Check.field("node", Check.required(node, "node"), Names::nodeName);
+        Check.field("pool", Check.required(pool, "pool"), Names::poolName);
+        Check.required(engine, "engine");
+        Check.positive(sizeBytes, "sizeBytes");
+        Check.positive(generation, "generation");
+        if (export != null && export.consumerNode().equals(node)) {
+            throw new ValidationException("export", "export: consumer " + node + " is the serving node itself;"
+                    + " local consumers use the device directly");
+        }
+    }
+
+    @JsonCreator
+    static WorkItem fromJson(
+            @JsonProperty("schemaVersion") Integer schemaVersion,
+            @JsonProperty("volume") String volume,
+            @JsonProperty("node") String node,
+            @JsonProperty("pool") String pool,
+            @JsonProperty("engine") Engine engine,
+            @JsonProperty("sizeBytes") @JsonDeserialize(using = SizeDeserializer.class) Long sizeBytes,
+            @JsonProperty("thin") Boolean thin,
+            @JsonProperty("generation") Long generation,
+            @JsonProperty("source") VolumeSource source,
+            @JsonProperty("export") ExportSpec export) {
+        return new WorkItem(Schema.orDefault(schemaVersion), volume, node, pool, engine,
+                Check.required(sizeBytes, "sizeBytes"), Check.orDefault(thin, false),
+                Check.required(generation, "generation"), source, export);
+    }
+
+    public static WorkItem of(String volume, String node, String pool, Engine engine, long sizeBytes, boolean thin,
+            long generation, VolumeSource source, ExportSpec export) {
+        return new WorkItem(Schema.CURRENT_VERSION, volume, node, pool, engine, sizeBytes, thin, generation, source,
+                export);
+    }
+
+    @Override
+    public List<String> keyNames() {
+        return List.of(node, volume);
+    }
+}
