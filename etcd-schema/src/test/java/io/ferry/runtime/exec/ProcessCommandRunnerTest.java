@@ -1,0 +1,72 @@
+package io.ferry.runtime.exec;
+
+import org.junit.jupiter.api.Test;
+
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+class ProcessCommandRunnerTest {
+
+    final ProcessCommandRunner runner = new ProcessCommandRunner();
+
+    @Test
+    void passesArgumentsVerbatimWithoutAShellInterpretingThem() {
+        String tricky = "a b; echo pwned $(id) `id` * | cat > /tmp/x";
+        CommandResult result = runner.run(Command.of("printf", "%s", tricky));
+        assertThat(result.stdout()).isEqualTo(tricky);
+    }
+
+    @Test
+    void aNonZeroExitFailsWithTheCommandLineExitCodeAndStderr() {
+        assertThatThrownBy(() -> runner.run(Command.of("ls", "/definitely/not/here")))
+                .isInstanceOf(CommandFailedException.class)
+                .hasMessageContaining("'ls /definitely/not/here' exited with 2")
+                .hasMessageContaining("No such file or directory");
+        CommandResult result = runner.execute(Command.of("ls", "/definitely/not/here"));
+        assertThat(result.succeeded()).isFalse();
+        assertThat(result.stderr()).contains("No such file");
+    }
+
+    @Test
+    void aCommandThatOverrunsItsTimeoutIsKilledAndReported() {
+        long start = System.nanoTime();
+        assertThatThrownBy(() -> runner.run(Command.of("sleep", "30").withTimeout(Duration.ofMillis(300))))
+                .isInstanceOf(CommandFailedException.class)
+                .hasMessageContaining("did not finish within 300 ms")
+                .matches(e -> ((CommandFailedException) e).timedOut());
+        assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(Duration.ofSeconds(10));
+    }
+
+    @Test
+    void aMissingProgramFailsClearly() {
+        assertThatThrownBy(() -> runner.run(Command.of("/nonexistent/ferry-tool")))
+                .isInstanceOf(CommandFailedException.class).hasMessageContaining("could not start");
+    }
+
+    @Test
+    void feedsStdinAndCapturesLargeOutputWithoutDeadlocking() {
+        byte[] input = "x".repeat(1 << 20).getBytes(StandardCharsets.UTF_8);
+        CommandResult result = runner.run(Command.of("cat").withStdin(input));
+        assertThat(result.stdout()).hasSize(1 << 20);
+    }
+
+    @Test
+    void commandsSharingALockKeyRunOneAfterAnother() throws Exception {
+        List<Thread> threads = new ArrayList<>();
+        for (int i = 0; i < 4; i++) {
+            threads.add(new Thread(() -> runner.run(Command.of("sleep", "0.1").serializedBy("vg0"))));
+        }
+        long start = System.nanoTime();
+        threads.forEach(Thread::start);
+        for (Thread t : threads) {
+            t.join();
+        }
+        // A lower bound only: it holds however loaded the machine is.
+        assertThat(Duration.ofNanos(System.nanoTime() - start)).isGreaterThanOrEqualTo(Duration.ofMillis(400));
+    }
+}
