@@ -4,6 +4,7 @@ import java.util.List;
 
 import com.fasterxml.jackson.annotation.JsonCreator;
 import com.fasterxml.jackson.annotation.JsonProperty;
+import com.fasterxml.jackson.databind.annotation.JsonDeserialize;
 import java.time.Instant;
 
 /**
@@ -12,7 +13,7 @@ import java.time.Instant;
  * {@code NoFit} here means the source volume is not placed or its pool cannot take a snapshot.
  */
 public record SnapshotScheduling(int schemaVersion, String snapshot, SchedulingPhase phase, String message,
-        String node, String pool, long observedRevision, Instant updatedAt) implements KeyNamed {
+        String node, String pool, long sizeBytes, long observedRevision, Instant updatedAt) implements KeyNamed {
 
     public SnapshotScheduling {
         Schema.check(schemaVersion);
@@ -24,6 +25,7 @@ public record SnapshotScheduling(int schemaVersion, String snapshot, SchedulingP
         if (phase == SchedulingPhase.PLACED && (node == null || pool == null)) {
             throw new ValidationException("node", "node: phase Placed requires node and pool");
         }
+        Check.nonNegative(sizeBytes, "sizeBytes");
         Check.nonNegative(observedRevision, "observedRevision");
         Check.required(updatedAt, "updatedAt");
     }
@@ -36,16 +38,21 @@ public record SnapshotScheduling(int schemaVersion, String snapshot, SchedulingP
             @JsonProperty("message") String message,
             @JsonProperty("node") String node,
             @JsonProperty("pool") String pool,
+            @JsonProperty("sizeBytes") @JsonDeserialize(using = SizeDeserializer.class) Long sizeBytes,
             @JsonProperty("observedRevision") Long observedRevision,
             @JsonProperty("updatedAt") Instant updatedAt) {
         return new SnapshotScheduling(Schema.orDefault(schemaVersion), snapshot, phase, message, node, pool,
-                Check.orDefault(observedRevision, 0L), updatedAt);
+                Check.orDefault(sizeBytes, 0L), Check.orDefault(observedRevision, 0L), updatedAt);
     }
 
+    /**
+     * @param sizeBytes bytes charged to the pool's ledger for this snapshot (released exactly once,
+     *                  when the snapshot is deleted); 0 until it is placed
+     */
     public static SnapshotScheduling of(String snapshot, SchedulingPhase phase, String message, String node,
-            String pool, long observedRevision, Instant updatedAt) {
-        return new SnapshotScheduling(Schema.CURRENT_VERSION, snapshot, phase, message, node, pool, observedRevision,
-                updatedAt);
+            String pool, long sizeBytes, long observedRevision, Instant updatedAt) {
+        return new SnapshotScheduling(Schema.CURRENT_VERSION, snapshot, phase, message, node, pool, sizeBytes,
+                observedRevision, updatedAt);
     }
 
     @Override

@@ -58,7 +58,7 @@ final class Fixtures {
                 VolumeScheduling.of("data-1", SchedulingPhase.NO_FIT, Map.of("spread rack", 2, "free space", 3),
                         "no pool fits", null, null, true, 17, T),
                 VolumeScheduling.of("data-1", SchedulingPhase.PLACED, null, null, "worker-1", "pool-a", false, 18, T),
-                SnapshotScheduling.of("snap-1", SchedulingPhase.INVALID, "bad", null, null, 3, T),
+                SnapshotScheduling.of("snap-1", SchedulingPhase.INVALID, "bad", null, null, 0, 3, T),
                 OrphanReport.of("worker-1", List.of(Orphan.of(OrphanKind.LV, "vg0/old", "old", "no work item"),
                         Orphan.of(OrphanKind.SPDK_SUBSYSTEM, "nqn.2026-11.io.ferry:vol:x", null, "no work item")), T),
                 OrphanReport.of("worker-1", null, T),

@@ -31,6 +31,7 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ThreadLocalRandom;
+import java.util.function.Function;
 
 /**
  * Keeps a decoded, local copy of every key under one prefix and tells a handler about each change.
@@ -56,7 +57,7 @@ public final class Informer<T> implements AutoCloseable {
     private final Vertx vertx;
     private final EtcdStore store;
     private final String prefix;
-    private final Class<T> type;
+    private final Function<String, Class<? extends T>> typeOfKey;
     private final InformerHandler<T> handler;
     private final InformerOptions options;
 
@@ -81,10 +82,21 @@ public final class Informer<T> implements AutoCloseable {
 
     public Informer(Vertx vertx, EtcdStore store, String prefix, Class<T> type, InformerHandler<T> handler,
                     InformerOptions options, MeterRegistry registry) {
+        this(vertx, store, prefix, key -> type, handler, options, registry);
+    }
+
+    /**
+     * An informer over a prefix that holds several kinds of value (such as {@code /ferry/nodes/}).
+     *
+     * @param typeOfKey the type to decode each key as, or null for keys this informer ignores
+     *                  entirely (they are neither cached nor reported)
+     */
+    public Informer(Vertx vertx, EtcdStore store, String prefix, Function<String, Class<? extends T>> typeOfKey,
+                    InformerHandler<T> handler, InformerOptions options, MeterRegistry registry) {
         this.vertx = vertx;
         this.store = store;
         this.prefix = prefix;
-        this.type = type;
+        this.typeOfKey = typeOfKey;
         this.handler = handler;
         this.options = options;
         MeterRegistry meters = registry == null ? Metrics.globalRegistry : registry;
@@ -373,9 +385,15 @@ public final class Informer<T> implements AutoCloseable {
     // ---- applying changes ----
 
     private void applyPut(RawEntry entry) {
+        Class<? extends T> type = typeOfKey.apply(entry.key());
+        if (type == null) {
+            return;
+        }
         Versioned<T> decoded;
         try {
-            decoded = store.decode(entry, type);
+            @SuppressWarnings("unchecked")
+            Versioned<T> value = (Versioned<T>) store.decode(entry, type);
+            decoded = value;
         } catch (BadValueException e) {
             decodeFailures.increment();
             badKeys.add(entry.key());
@@ -389,6 +407,9 @@ public final class Informer<T> implements AutoCloseable {
     }
 
     private void applyDelete(String key) {
+        if (typeOfKey.apply(key) == null) {
+            return;
+        }
         badKeys.remove(key);
         Versioned<T> previous = cache.remove(key);
         safely(() -> handler.onDelete(key, previous));

@@ -1,0 +1,512 @@
+package io.ferry.controller;
+
+import io.ferry.controller.placement.Candidate;
+import io.ferry.etcd.FerryKeys;
+import io.ferry.etcd.FerryKeys.KeyRef;
+import io.ferry.etcd.informer.Informer;
+import io.ferry.etcd.informer.InformerHandler;
+import io.ferry.etcd.informer.InformerOptions;
+import io.ferry.etcd.store.EtcdStore;
+import io.ferry.etcd.store.RawEntry;
+import io.ferry.etcd.store.Versioned;
+import io.ferry.model.Attachment;
+import io.ferry.model.GlobalConfig;
+import io.ferry.model.Ledger;
+import io.ferry.model.NodeRegistration;
+import io.ferry.model.Placement;
+import io.ferry.model.PoolConfig;
+import io.ferry.model.PoolStatus;
+import io.ferry.model.SnapshotIntent;
+import io.ferry.model.SnapshotScheduling;
+import io.ferry.model.SnapshotStatus;
+import io.ferry.model.SnapshotWorkItem;
+import io.ferry.model.ValidationException;
+import io.ferry.model.VolumeIntent;
+import io.ferry.model.VolumeScheduling;
+import io.ferry.model.VolumeStatus;
+import io.ferry.model.WorkItem;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.function.Consumer;
+import java.util.function.Function;
+
+/**
+ * Everything the controller reads, kept current by informers, plus the indexes a decision needs
+ * (one {@link Candidate} per pool, spread groups, volumes per node, remote volumes served per node).
+ * Indexes are updated incrementally on each event, so a decision never scans all placements.
+ *
+ * <p>Confined to the controller's Vert.x context: informers, reconcilers and the admin API all run
+ * there, so nothing here needs a lock.
+ */
+final class ClusterState {
+
+    /** What changed, in terms the reconcilers act on. */
+    interface Listener {
+        void volumeChanged(String volume);
+
+        void snapshotChanged(String snapshot);
+
+        /** Free capacity, pools or nodes changed: volumes waiting for room may now fit. */
+        void capacityChanged();
+    }
+
+    private final FerryKeys keys;
+    private final Listener listener;
+
+    final Informer<GlobalConfig> global;
+    final Informer<PoolConfig> pools;
+    final Informer<Object> nodes;
+    final Informer<VolumeIntent> volumes;
+    final Informer<SnapshotIntent> snapshots;
+    final Informer<Attachment> attachments;
+    final Informer<Placement> placementInformer;
+    final Informer<Ledger> ledgerInformer;
+    final Informer<Object> scheduling;
+    final Latest<Placement> placements;
+    final Latest<Ledger> ledgers;
+    final Latest<Object> schedulingLatest;
+
+    private final Map<String, Candidate> candidates = new HashMap<>();
+    private final Map<String, Set<String>> poolsByNode = new HashMap<>();
+    private final Map<String, Set<String>> volumesByNode = new HashMap<>();
+    private final Map<String, Integer> remoteServed = new HashMap<>();
+    private final Map<String, Set<String>> spreadGroups = new HashMap<>();
+    private final Map<String, String> badIntents = new HashMap<>();
+    private final Map<String, String> badSnapshots = new HashMap<>();
+
+    ClusterState(Vertx vertx, EtcdStore store, InformerOptions options, MeterRegistry meters, Listener listener) {
+        this.keys = store.keys();
+        this.listener = listener;
+        String globalKey = keys.globalConfig();
+        global = new Informer<>(vertx, store, globalKey, key -> key.equals(globalKey) ? GlobalConfig.class : null,
+                handler(v -> rebuildAllCandidates(), (k, v) -> rebuildAllCandidates(), null), options, meters);
+        pools = new Informer<>(vertx, store, keys.poolConfigs(), PoolConfig.class,
+                handler(v -> poolConfigChanged(v.value().name()), (k, v) -> poolConfigChanged(name(k)), null), options, meters);
+        nodes = new Informer<>(vertx, store, keys.nodes(), this::nodeKeyType,
+                handler(v -> nodeKeyChanged(v.key()), (k, v) -> nodeKeyChanged(k), null), options, meters);
+        volumes = new Informer<>(vertx, store, keys.volumes(), VolumeIntent.class, new InformerHandler<>() {
+            @Override
+            public void onUpsert(Versioned<VolumeIntent> current, Versioned<VolumeIntent> previous) {
+                badIntents.remove(current.value().name());
+                indexSpreadGroup(current.value().name(), previous == null ? null : previous.value().spreadGroup(),
+                        current.value().spreadGroup());
+                listener.volumeChanged(current.value().name());
+            }
+
+            @Override
+            public void onDelete(String key, Versioned<VolumeIntent> lastKnown) {
+                String name = name(key);
+                badIntents.remove(name);
+                indexSpreadGroup(name, lastKnown == null ? null : lastKnown.value().spreadGroup(), null);
+                listener.volumeChanged(name);
+            }
+
+            @Override
+            public void onBadValue(RawEntry raw, ValidationException error) {
+                String name = name(raw.key());
+                if (name != null) {
+                    badIntents.put(name, error.getMessage());
+                    listener.volumeChanged(name);
+                }
+            }
+        }, options, meters);
+        snapshots = new Informer<>(vertx, store, keys.snapshots(), SnapshotIntent.class, new InformerHandler<>() {
+            @Override
+            public void onUpsert(Versioned<SnapshotIntent> current, Versioned<SnapshotIntent> previous) {
+                badSnapshots.remove(current.value().name());
+                listener.snapshotChanged(current.value().name());
+            }
+
+            @Override
+            public void onDelete(String key, Versioned<SnapshotIntent> lastKnown) {
+                badSnapshots.remove(name(key));
+                listener.snapshotChanged(name(key));
+            }
+
+            @Override
+            public void onBadValue(RawEntry raw, ValidationException error) {
+                String name = name(raw.key());
+                if (name != null) {
+                    badSnapshots.put(name, error.getMessage());
+                    listener.snapshotChanged(name);
+                }
+            }
+        }, options, meters);
+        attachments = new Informer<>(vertx, store, keys.attachments(), Attachment.class,
+                handler(v -> listener.volumeChanged(v.value().volume()), (k, v) -> {
+                    if (v != null) {
+                        listener.volumeChanged(v.value().volume());
+                    }
+                }, null), options, meters);
+        placementInformer = new Informer<>(vertx, store, keys.placements(), Placement.class, new InformerHandler<>() {
+            @Override
+            public void onUpsert(Versioned<Placement> current, Versioned<Placement> previous) {
+                indexPlacement(previous == null ? null : previous.value(), current.value());
+                listener.volumeChanged(current.value().volume());
+            }
+
+            @Override
+            public void onDelete(String key, Versioned<Placement> lastKnown) {
+                if (lastKnown != null) {
+                    indexPlacement(lastKnown.value(), null);
+                }
+                listener.volumeChanged(name(key));
+            }
+        }, options, meters);
+        ledgerInformer = new Informer<>(vertx, store, keys.ledgers(), Ledger.class,
+                handler(v -> ledgerChanged(v.value().pool()), (k, v) -> ledgerChanged(name(k)), null), options, meters);
+        String schedulingPrefix = keys.prefix() + "/controller/";
+        scheduling = new Informer<>(vertx, store, schedulingPrefix, key -> {
+            if (key.startsWith(keys.volumeSchedulings())) {
+                return VolumeScheduling.class;
+            }
+            return key.startsWith(keys.snapshotSchedulings()) ? SnapshotScheduling.class : null;
+        }, handler(v -> {
+            if (v.value() instanceof SnapshotScheduling s) {
+                listener.snapshotChanged(s.snapshot());
+                volumesFromSnapshot(s.snapshot()).forEach(listener::volumeChanged);
+            }
+        }, (k, v) -> { }, null), options, meters);
+        placements = new Latest<>(placementInformer);
+        ledgers = new Latest<>(ledgerInformer);
+        schedulingLatest = new Latest<>(scheduling);
+    }
+
+    /** Starts every informer; completes once each has delivered its first listing. */
+    Future<Void> start() {
+        // Ledgers and pools first so that candidates exist before placements index remote counts.
+        return global.start()
+                .compose(v -> ledgerInformer.start())
+                .compose(v -> pools.start())
+                .compose(v -> nodes.start())
+                .compose(v -> placementInformer.start())
+                .compose(v -> scheduling.start())
+                .compose(v -> snapshots.start())
+                .compose(v -> attachments.start())
+                .compose(v -> volumes.start());
+    }
+
+    void close() {
+        List.of(global, pools, nodes, volumes, snapshots, attachments, placementInformer, ledgerInformer, scheduling)
+                .forEach(Informer::close);
+    }
+
+    // ---- reads used by reconcilers and the API ----
+
+    GlobalConfig globalConfig() {
+        return global.get(keys.globalConfig()).map(Versioned::value).orElse(GlobalConfig.defaults());
+    }
+
+    Optional<Versioned<VolumeIntent>> intent(String volume) {
+        return volumes.get(keys.volume(volume));
+    }
+
+    Optional<String> badIntent(String volume) {
+        return Optional.ofNullable(badIntents.get(volume));
+    }
+
+    Optional<String> badSnapshot(String snapshot) {
+        return Optional.ofNullable(badSnapshots.get(snapshot));
+    }
+
+    Optional<Versioned<Placement>> placement(String volume) {
+        return placements.get(keys.placement(volume));
+    }
+
+    Optional<Versioned<Ledger>> ledger(String pool) {
+        return ledgers.get(keys.ledger(pool));
+    }
+
+    Optional<Versioned<VolumeScheduling>> volumeScheduling(String volume) {
+        return schedulingLatest.get(keys.volumeScheduling(volume)).map(ClusterState::cast);
+    }
+
+    Optional<Versioned<SnapshotScheduling>> snapshotScheduling(String snapshot) {
+        return schedulingLatest.get(keys.snapshotScheduling(snapshot)).map(ClusterState::cast);
+    }
+
+    Optional<Versioned<SnapshotIntent>> snapshotIntent(String snapshot) {
+        return snapshots.get(keys.snapshot(snapshot));
+    }
+
+    Optional<NodeRegistration> registration(String node) {
+        return nodes.get(keys.registration(node)).map(v -> (NodeRegistration) v.value());
+    }
+
+    boolean nodeAlive(String node) {
+        return registration(node).isPresent();
+    }
+
+    Optional<Versioned<WorkItem>> workItem(String node, String volume) {
+        return nodes.get(keys.workItem(node, volume)).map(ClusterState::cast);
+    }
+
+    Optional<Versioned<SnapshotWorkItem>> snapshotWorkItem(String node, String snapshot) {
+        return nodes.get(keys.snapshotWorkItem(node, snapshot)).map(ClusterState::cast);
+    }
+
+    Optional<VolumeStatus> volumeStatus(String node, String volume) {
+        return nodes.get(keys.volumeStatus(node, volume)).map(v -> (VolumeStatus) v.value());
+    }
+
+    Optional<SnapshotStatus> snapshotStatus(String node, String snapshot) {
+        return nodes.get(keys.snapshotStatus(node, snapshot)).map(v -> (SnapshotStatus) v.value());
+    }
+
+    Optional<PoolStatus> poolStatus(String node, String pool) {
+        return nodes.get(keys.nodePoolStatus(node, pool)).map(v -> (PoolStatus) v.value());
+    }
+
+    List<Attachment> attachmentsOf(String volume) {
+        String prefix = keys.attachmentsOf(volume);
+        List<Attachment> result = new ArrayList<>();
+        for (Versioned<Attachment> v : attachments.values()) {
+            if (v.key().startsWith(prefix)) {
+                result.add(v.value());
+            }
+        }
+        return result;
+    }
+
+    Iterable<Candidate> candidates() {
+        return candidates.values();
+    }
+
+    Optional<Candidate> candidate(String pool) {
+        return Optional.ofNullable(candidates.get(pool));
+    }
+
+    Set<String> spreadGroupMembers(String group) {
+        return spreadGroups.getOrDefault(group, Set.of());
+    }
+
+    Set<String> volumesOn(String node) {
+        return volumesByNode.getOrDefault(node, Set.of());
+    }
+
+    List<String> snapshotsOf(String volume) {
+        List<String> result = new ArrayList<>();
+        for (Versioned<SnapshotIntent> s : snapshots.values()) {
+            if (s.value().sourceVolume().equals(volume)) {
+                result.add(s.value().name());
+            }
+        }
+        return result;
+    }
+
+    List<String> volumesFromSnapshot(String snapshot) {
+        List<String> result = new ArrayList<>();
+        for (Versioned<VolumeIntent> v : volumes.values()) {
+            if (snapshot.equals(v.value().sourceSnapshot())) {
+                result.add(v.value().name());
+            }
+        }
+        return result;
+    }
+
+    boolean synced() {
+        return List.of(global, pools, nodes, volumes, snapshots, attachments, placementInformer, ledgerInformer, scheduling)
+                .stream().allMatch(Informer::synced);
+    }
+
+    // ---- own writes, visible before the watch delivers them ----
+
+    void wrotePlacement(Placement placement, long revision) {
+        Placement previous = placement(placement.volume()).map(Versioned::value).orElse(null);
+        placements.wrote(keys.placement(placement.volume()), placement, revision);
+        indexPlacement(previous, placement);
+    }
+
+    void removedPlacement(Placement placement, long revision) {
+        placements.removed(keys.placement(placement.volume()), revision);
+        indexPlacement(placement, null);
+    }
+
+    void wroteLedger(Ledger ledger, long revision) {
+        ledgers.wrote(keys.ledger(ledger.pool()), ledger, revision);
+        refreshCandidate(ledger.pool());
+    }
+
+    void wroteScheduling(String key, Object value, long revision) {
+        schedulingLatest.wrote(key, value, revision);
+    }
+
+    void removedScheduling(String key, long revision) {
+        schedulingLatest.removed(key, revision);
+    }
+
+    void forgetOwnWrites() {
+        placements.reset();
+        ledgers.reset();
+        schedulingLatest.reset();
+        rebuildAllCandidates();
+    }
+
+    // ---- index maintenance ----
+
+    private Class<?> nodeKeyType(String key) {
+        Optional<KeyRef> ref = keys.parse(key);
+        if (ref.isEmpty()) {
+            return null;
+        }
+        return switch (ref.get().kind()) {
+            case NODE_REGISTRATION -> NodeRegistration.class;
+            case NODE_POOL_STATUS -> PoolStatus.class;
+            case NODE_WORK -> WorkItem.class;
+            case NODE_SNAPSHOT_WORK -> SnapshotWorkItem.class;
+            case NODE_VOLUME_STATUS -> VolumeStatus.class;
+            case NODE_SNAPSHOT_STATUS -> SnapshotStatus.class;
+            default -> null;
+        };
+    }
+
+    private void nodeKeyChanged(String key) {
+        KeyRef ref = keys.parse(key).orElse(null);
+        if (ref == null) {
+            return;
+        }
+        String node = ref.names().get(0);
+        switch (ref.kind()) {
+            case NODE_REGISTRATION -> {
+                poolsByNode.getOrDefault(node, Set.of()).forEach(this::refreshCandidate);
+                volumesOn(node).forEach(listener::volumeChanged);
+                listener.capacityChanged();
+            }
+            case NODE_POOL_STATUS -> {
+                refreshCandidate(ref.name());
+                listener.capacityChanged();
+            }
+            case NODE_WORK, NODE_VOLUME_STATUS -> listener.volumeChanged(ref.name());
+            case NODE_SNAPSHOT_WORK, NODE_SNAPSHOT_STATUS -> {
+                listener.snapshotChanged(ref.name());
+                volumesFromSnapshot(ref.name()).forEach(listener::volumeChanged);
+            }
+            default -> { }
+        }
+    }
+
+    private void poolConfigChanged(String pool) {
+        if (pool == null) {
+            return;
+        }
+        candidates.values().stream().filter(c -> c.pool().equals(pool)).findFirst()
+                .ifPresent(old -> poolsByNode.getOrDefault(old.node(), new HashSet<>()).remove(pool));
+        refreshCandidate(pool);
+        listener.capacityChanged();
+    }
+
+    private void ledgerChanged(String pool) {
+        if (pool != null) {
+            refreshCandidate(pool);
+            listener.capacityChanged();
+        }
+    }
+
+    private void rebuildAllCandidates() {
+        candidates.clear();
+        poolsByNode.clear();
+        for (Versioned<PoolConfig> pool : pools.values()) {
+            refreshCandidate(pool.value().name());
+        }
+        listener.capacityChanged();
+    }
+
+    void refreshCandidate(String pool) {
+        Optional<Versioned<PoolConfig>> config = pools.get(keys.poolConfig(pool));
+        if (config.isEmpty()) {
+            Candidate gone = candidates.remove(pool);
+            if (gone != null) {
+                poolsByNode.getOrDefault(gone.node(), new HashSet<>()).remove(pool);
+            }
+            return;
+        }
+        PoolConfig c = config.get().value();
+        Versioned<Ledger> ledger = ledger(pool).orElse(null);
+        candidates.put(pool, Candidate.of(c, poolStatus(c.node(), pool).orElse(null), registration(c.node()).orElse(null),
+                ledger == null ? null : ledger.value(), ledger == null ? 0 : ledger.modRevision(),
+                remoteServed.getOrDefault(c.node(), 0), globalConfig()));
+        poolsByNode.computeIfAbsent(c.node(), n -> new HashSet<>()).add(pool);
+    }
+
+    private void indexPlacement(Placement before, Placement after) {
+        if (before != null) {
+            Set<String> onNode = volumesByNode.get(before.node());
+            if (onNode != null) {
+                onNode.remove(before.volume());
+            }
+            if (isRemote(before)) {
+                adjustRemote(before.node(), -1);
+            }
+        }
+        if (after != null) {
+            volumesByNode.computeIfAbsent(after.node(), n -> new HashSet<>()).add(after.volume());
+            if (isRemote(after)) {
+                adjustRemote(after.node(), +1);
+            }
+        }
+    }
+
+    private static boolean isRemote(Placement p) {
+        return p.consumerNode() != null && !p.consumerNode().equals(p.node());
+    }
+
+    private void adjustRemote(String node, int delta) {
+        int value = Math.max(0, remoteServed.getOrDefault(node, 0) + delta);
+        remoteServed.put(node, value);
+        for (String pool : poolsByNode.getOrDefault(node, Set.of())) {
+            Candidate c = candidates.get(pool);
+            if (c != null) {
+                candidates.put(pool, c.withRemoteServed(value));
+            }
+        }
+    }
+
+    private void indexSpreadGroup(String volume, String before, String after) {
+        if (before != null && !before.equals(after)) {
+            Set<String> members = spreadGroups.get(before);
+            if (members != null) {
+                members.remove(volume);
+                if (members.isEmpty()) {
+                    spreadGroups.remove(before);
+                }
+            }
+        }
+        if (after != null) {
+            spreadGroups.computeIfAbsent(after, g -> new HashSet<>()).add(volume);
+        }
+    }
+
+    private String name(String key) {
+        return keys.parse(key).map(KeyRef::name).orElse(null);
+    }
+
+    @SuppressWarnings("unchecked")
+    private static <T> Versioned<T> cast(Versioned<?> v) {
+        return (Versioned<T>) v;
+    }
+
+    private static <T> InformerHandler<T> handler(Consumer<Versioned<T>> upsert,
+                                                  java.util.function.BiConsumer<String, Versioned<T>> delete,
+                                                  Function<RawEntry, Void> bad) {
+        return new InformerHandler<>() {
+            @Override
+            public void onUpsert(Versioned<T> current, Versioned<T> previous) {
+                upsert.accept(current);
+            }
+
+            @Override
+            public void onDelete(String key, Versioned<T> lastKnown) {
+                delete.accept(key, lastKnown);
+            }
+        };
+    }
+}

@@ -1,0 +1,239 @@
+package io.ferry.controller;
+
+import io.ferry.controller.placement.Scheduler;
+import io.ferry.etcd.reconcile.ReconcileRuntime;
+import io.ferry.etcd.store.EtcdStore;
+import io.ferry.etcd.store.LeaderElection;
+import io.ferry.etcd.store.Leadership;
+import io.ferry.etcd.store.Versioned;
+import io.ferry.model.ControllerLeader;
+import io.ferry.model.Json;
+import io.ferry.runtime.admin.AdminServer;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import io.vertx.core.Context;
+import io.vertx.core.Future;
+import io.vertx.core.Promise;
+import io.vertx.core.Vertx;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.time.Clock;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.Callable;
+
+/**
+ * The Ferry controller: informers over the cluster's keys, a leader election, and two reconcile
+ * runtimes (volumes, snapshots) that only act while this instance leads. Standbys keep their
+ * caches warm so that a takeover starts deciding at once.
+ *
+ * <p>Everything runs on one Vert.x context created at {@link #start()}, which is what lets the
+ * cluster state and the serial commit lane live without locks.
+ */
+public final class Controller {
+
+    private static final Logger log = LoggerFactory.getLogger(Controller.class);
+
+    private final Vertx vertx;
+    private final EtcdStore store;
+    private final ControllerOptions options;
+    private final PrometheusMeterRegistry registry;
+    private final Clock clock;
+    private Context context;
+    private ClusterState state;
+    private ReconcileRuntime volumeRuntime;
+    private ReconcileRuntime snapshotRuntime;
+    private VolumeReconciler volumes;
+    private LeaderElection election;
+    private AdminServer admin;
+    private ControllerMetrics metrics;
+    private volatile Leadership leadership;
+    private boolean capacityRetryPending;
+    private long resyncTimer = -1;
+
+    public Controller(Vertx vertx, EtcdStore store, ControllerOptions options, PrometheusMeterRegistry registry) {
+        this.vertx = vertx;
+        this.store = store;
+        this.options = options;
+        this.registry = registry;
+        this.clock = Clock.systemUTC();
+    }
+
+    public Future<Void> start() {
+        context = vertx.getOrCreateContext();
+        Promise<Void> started = Promise.promise();
+        context.runOnContext(v -> doStart().onComplete(started));
+        return started.future();
+    }
+
+    private Future<Void> doStart() {
+        metrics = new ControllerMetrics(registry);
+        metrics.leader(this::isLeader);
+        SerialLane lane = new SerialLane();
+        state = new ClusterState(vertx, store, options.informers(), registry, new ClusterState.Listener() {
+            @Override
+            public void volumeChanged(String volume) {
+                if (volume != null && volumeRuntime != null) {
+                    volumeRuntime.enqueue(volume);
+                }
+            }
+
+            @Override
+            public void snapshotChanged(String snapshot) {
+                if (snapshot != null && snapshotRuntime != null) {
+                    snapshotRuntime.enqueue(snapshot);
+                }
+            }
+
+            @Override
+            public void capacityChanged() {
+                retryWaitingSoon();
+            }
+        });
+        volumes = new VolumeReconciler(store, state, lane, new Scheduler(), metrics, this::currentLeadership, clock);
+        SnapshotReconciler snapshots = new SnapshotReconciler(store, state, lane, metrics, this::currentLeadership, clock);
+        volumeRuntime = new ReconcileRuntime(vertx, "volumes", volumes::reconcile, options.runtime(), registry);
+        snapshotRuntime = new ReconcileRuntime(vertx, "snapshots", snapshots::reconcile, options.runtime(), registry);
+        return state.start()
+                .compose(v -> startAdmin())
+                .compose(v -> {
+                    String identity = Json.encodeToString(ControllerLeader.of(options.id(),
+                            admin == null ? null : admin.url().replace("http://", ""), clock.instant()));
+                    election = new LeaderElection(vertx, store, store.keys().controllerLeader(), identity, options.leaseTtl(),
+                            new LeaderElection.Listener() {
+                                @Override
+                                public void onElected(Leadership won) {
+                                    leadership = won;
+                                    log.info("controller {} leads", options.id());
+                                    state.forgetOwnWrites();
+                                    reconcileEverything(false);
+                                }
+
+                                @Override
+                                public void onDeposed() {
+                                    leadership = null;
+                                    state.forgetOwnWrites();
+                                    log.warn("controller {} is no longer the leader", options.id());
+                                }
+                            });
+                    resyncTimer = vertx.setPeriodic(options.resyncInterval().toMillis(), t -> reconcileEverything(true));
+                    return election.start();
+                });
+    }
+
+    private Future<Void> startAdmin() {
+        if (options.admin() == null) {
+            return Future.succeededFuture();
+        }
+        admin = new AdminServer(vertx, options.admin(), registry, () -> {
+            if (!state.synced()) {
+                return new AdminServer.Readiness(false, "reading the cluster state from etcd");
+            }
+            return new AdminServer.Readiness(true, isLeader() ? "leader" : "standby");
+        });
+        new ControllerApi(state, volumes, metrics, this::isLeader).mount(admin.router());
+        return admin.start().mapEmpty();
+    }
+
+    private Optional<Leadership> currentLeadership() {
+        return Optional.ofNullable(leadership);
+    }
+
+    public boolean isLeader() {
+        return leadership != null;
+    }
+
+    /** The admin API's base URL, or null without an admin endpoint. */
+    public String adminUrl() {
+        return admin == null ? null : admin.url();
+    }
+
+    /** Queues every known volume and snapshot; a resync skips keys that failed terminally. */
+    private void reconcileEverything(boolean resync) {
+        if (!isLeader()) {
+            return;
+        }
+        Set<String> volumeNames = new HashSet<>();
+        state.volumes.values().forEach(v -> volumeNames.add(v.value().name()));
+        state.placementInformer.values().forEach(v -> volumeNames.add(v.value().volume()));
+        state.scheduling.values().forEach(v -> {
+            if (v.value() instanceof io.ferry.model.VolumeScheduling s) {
+                volumeNames.add(s.volume());
+            }
+        });
+        Set<String> snapshotNames = new HashSet<>();
+        state.snapshots.values().forEach(v -> snapshotNames.add(v.value().name()));
+        state.scheduling.values().forEach(v -> {
+            if (v.value() instanceof io.ferry.model.SnapshotScheduling s) {
+                snapshotNames.add(s.snapshot());
+            }
+        });
+        for (String name : volumeNames) {
+            if (resync) {
+                volumeRuntime.resync(name);
+            } else {
+                volumeRuntime.enqueue(name);
+            }
+        }
+        for (String name : snapshotNames) {
+            if (resync) {
+                snapshotRuntime.resync(name);
+            } else {
+                snapshotRuntime.enqueue(name);
+            }
+        }
+        metrics.pools(state.candidates());
+    }
+
+    /**
+     * Volumes without room are retried when capacity changes, batched: a burst of ledger updates
+     * (a thousand placements) triggers one retry round, not a thousand.
+     */
+    private void retryWaitingSoon() {
+        if (capacityRetryPending || volumes == null || volumes.waitingForRoom.isEmpty()) {
+            return;
+        }
+        capacityRetryPending = true;
+        vertx.setTimer(200, t -> {
+            capacityRetryPending = false;
+            if (isLeader()) {
+                List.copyOf(volumes.waitingForRoom).forEach(volumeRuntime::enqueue);
+            }
+        });
+    }
+
+    /** For tests and tools: runs a read against the controller's state on its context. */
+    public <T> Future<T> inspect(Callable<T> read) {
+        Promise<T> result = Promise.promise();
+        context.runOnContext(v -> {
+            try {
+                result.complete(read.call());
+            } catch (Exception e) {
+                result.fail(e);
+            }
+        });
+        return result.future();
+    }
+
+    public Future<Void> stop() {
+        Promise<Void> stopped = Promise.promise();
+        context.runOnContext(v -> {
+            vertx.cancelTimer(resyncTimer);
+            if (election != null) {
+                election.close();
+            }
+            leadership = null;
+            volumeRuntime.close();
+            snapshotRuntime.close();
+            state.close();
+            (admin == null ? Future.<Void>succeededFuture() : admin.close()).onComplete(stopped);
+        });
+        return stopped.future();
+    }
+
+    static <T> Optional<T> value(Optional<Versioned<T>> v) {
+        return v.map(Versioned::value);
+    }
+}

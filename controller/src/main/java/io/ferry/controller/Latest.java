@@ -1,0 +1,67 @@
+package io.ferry.controller;
+
+import io.ferry.etcd.informer.Informer;
+import io.ferry.etcd.store.Versioned;
+
+import java.util.HashMap;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * An informer's view of keys that only the leader writes, overlaid with the leader's own writes
+ * that the watch has not delivered yet. Without it the next decision, made a millisecond after a
+ * commit, would read the old ledger and lose its compare-and-swap for nothing.
+ *
+ * <p>An own write at revision R is dropped as soon as the informer has delivered everything up to
+ * R, because from then on the informer's value is at least as new. Confined to the controller's
+ * context (not thread-safe).
+ */
+final class Latest<T> {
+
+    private final Informer<T> informer;
+    private final Map<String, Versioned<T>> written = new HashMap<>();
+    private final Map<String, Long> deleted = new HashMap<>();
+
+    Latest(Informer<T> informer) {
+        this.informer = informer;
+    }
+
+    Optional<Versioned<T>> get(String key) {
+        long seenUpTo = informer.revision();
+        Versioned<T> mine = written.get(key);
+        if (mine != null && mine.modRevision() <= seenUpTo) {
+            written.remove(key);
+            mine = null;
+        }
+        Long deletedAt = deleted.get(key);
+        if (deletedAt != null && deletedAt <= seenUpTo) {
+            deleted.remove(key);
+            deletedAt = null;
+        }
+        Versioned<T> seen = informer.get(key).orElse(null);
+        Versioned<T> newest = seen == null || mine != null && mine.modRevision() > seen.modRevision() ? mine : seen;
+        if (deletedAt != null && (newest == null || newest.modRevision() < deletedAt)) {
+            return Optional.empty();
+        }
+        return Optional.ofNullable(newest);
+    }
+
+    void wrote(String key, T value, long revision) {
+        Versioned<T> previous = get(key).orElse(null);
+        long created = previous == null ? revision : previous.createRevision();
+        long version = previous == null ? 1 : previous.version() + 1;
+        written.put(key, new Versioned<>(key, value, created, revision, version, 0));
+        deleted.remove(key);
+    }
+
+    void removed(String key, long revision) {
+        written.remove(key);
+        deleted.put(key, revision);
+    }
+
+    /** Forgets own writes, e.g. after losing leadership, so only what etcd says counts. */
+    void reset() {
+        written.clear();
+        deleted.clear();
+    }
+}

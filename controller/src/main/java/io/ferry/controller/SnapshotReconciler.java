@@ -1,0 +1,216 @@
+package io.ferry.controller;
+
+import io.ferry.controller.placement.Candidate;
+import io.ferry.etcd.FerryKeys;
+import io.ferry.etcd.reconcile.ReconcileResult;
+import io.ferry.etcd.store.EtcdStore;
+import io.ferry.etcd.store.Leadership;
+import io.ferry.etcd.store.Transaction;
+import io.ferry.etcd.store.Versioned;
+import io.ferry.model.Ledger;
+import io.ferry.model.Placement;
+import io.ferry.model.SchedulingPhase;
+import io.ferry.model.SnapshotIntent;
+import io.ferry.model.SnapshotScheduling;
+import io.ferry.model.SnapshotWorkItem;
+import io.vertx.core.Future;
+
+import java.time.Clock;
+import java.util.List;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.function.Supplier;
+
+/**
+ * Converges one snapshot. A snapshot lives on its source volume's pool and is charged to that
+ * pool's ledger with the source's size; its {@link SnapshotScheduling} record is the allocation
+ * record (the analogue of a placement), so the charge is released exactly once, in the same
+ * transaction that removes it. Deletion mirrors volumes: withdraw work, wait for the agent, release.
+ */
+final class SnapshotReconciler {
+
+    private final EtcdStore store;
+    private final FerryKeys keys;
+    private final ClusterState state;
+    private final SerialLane lane;
+    private final ControllerMetrics metrics;
+    private final Supplier<Optional<Leadership>> leadership;
+    private final Clock clock;
+
+    SnapshotReconciler(EtcdStore store, ClusterState state, SerialLane lane, ControllerMetrics metrics,
+                       Supplier<Optional<Leadership>> leadership, Clock clock) {
+        this.store = store;
+        this.keys = store.keys();
+        this.state = state;
+        this.lane = lane;
+        this.metrics = metrics;
+        this.leadership = leadership;
+        this.clock = clock;
+    }
+
+    Future<ReconcileResult> reconcile(String snapshot) {
+        Optional<Leadership> leader = leadership.get();
+        if (leader.isEmpty()) {
+            return done();
+        }
+        Optional<String> bad = state.badSnapshot(snapshot);
+        if (bad.isPresent()) {
+            return write(leader.get(), snapshot, SchedulingPhase.INVALID, "invalid snapshot intent: " + bad.get(), null, null, 0)
+                    .map(v -> ReconcileResult.done());
+        }
+        Versioned<SnapshotIntent> intent = state.snapshotIntent(snapshot).orElse(null);
+        Versioned<SnapshotScheduling> scheduled = state.snapshotScheduling(snapshot).orElse(null);
+        boolean placed = scheduled != null && scheduled.value().phase() == SchedulingPhase.PLACED
+                || scheduled != null && scheduled.value().phase() == SchedulingPhase.DELETING;
+        if (intent == null || intent.value().deletionRequested()) {
+            return delete(leader.get(), snapshot, intent, placed ? scheduled : null);
+        }
+        if (!placed) {
+            return lane.submit(() -> place(snapshot)).map(v -> ReconcileResult.done());
+        }
+        SnapshotScheduling s = scheduled.value();
+        if (state.snapshotWorkItem(s.node(), snapshot).isEmpty()) {
+            return store.txn().requireLeadership(leader.get())
+                    .requireModRevision(keys.snapshotScheduling(snapshot), scheduled.modRevision())
+                    .put(keys.snapshotWorkItem(s.node(), snapshot), workFor(intent.value(), s))
+                    .commit().map(v -> ReconcileResult.done());
+        }
+        return done();
+    }
+
+    private Future<Void> place(String snapshot) {
+        Optional<Leadership> leader = leadership.get();
+        Versioned<SnapshotIntent> intent = state.snapshotIntent(snapshot).orElse(null);
+        Versioned<SnapshotScheduling> scheduled = state.snapshotScheduling(snapshot).orElse(null);
+        if (leader.isEmpty() || intent == null || intent.value().deletionRequested()
+                || scheduled != null && scheduled.value().phase() == SchedulingPhase.PLACED) {
+            return Future.succeededFuture();
+        }
+        String source = intent.value().sourceVolume();
+        Placement origin = state.placement(source).map(Versioned::value).orElse(null);
+        if (origin == null) {
+            return write(leader.get(), snapshot, SchedulingPhase.NO_FIT,
+                    "source volume " + source + " is not placed", null, null, 0);
+        }
+        Candidate pool = state.candidate(origin.pool()).orElse(null);
+        if (pool == null || pool.free(origin.thin()) < origin.sizeBytes()) {
+            long free = pool == null ? 0 : Math.max(0, pool.free(origin.thin()));
+            return write(leader.get(), snapshot, SchedulingPhase.NO_FIT, "pool " + origin.pool() + " has " + free
+                    + " bytes free, the snapshot needs " + origin.sizeBytes(), null, null, 0);
+        }
+        Ledger ledger = pool.ledger().add(origin.sizeBytes());
+        SnapshotScheduling next = SnapshotScheduling.of(snapshot, SchedulingPhase.PLACED, null, origin.node(), origin.pool(),
+                origin.sizeBytes(), intent.modRevision(), clock.instant());
+        String key = keys.snapshotScheduling(snapshot);
+        return store.txn().requireLeadership(leader.get())
+                .requireModRevision(keys.snapshot(snapshot), intent.modRevision())
+                .requireModRevision(key, scheduled == null ? 0 : scheduled.modRevision())
+                .requireModRevision(keys.ledger(origin.pool()), pool.ledgerRevision())
+                .put(key, next)
+                .put(keys.ledger(origin.pool()), ledger)
+                .put(keys.snapshotWorkItem(origin.node(), snapshot), workFor(intent.value(), next))
+                .commit().map(outcome -> {
+                    if (outcome.succeeded()) {
+                        state.wroteScheduling(key, next, outcome.revision());
+                        state.wroteLedger(ledger, outcome.revision());
+                        return null;
+                    }
+                    metrics.conflict();
+                    throw new IllegalStateException("placing snapshot " + snapshot + " lost a race; retrying");
+                });
+    }
+
+    private Future<ReconcileResult> delete(Leadership leader, String snapshot, Versioned<SnapshotIntent> intent,
+                                           Versioned<SnapshotScheduling> placed) {
+        if (placed == null) {
+            Transaction txn = store.txn().requireLeadership(leader).delete(keys.snapshotScheduling(snapshot));
+            if (intent != null) {
+                txn.requireModRevision(keys.snapshot(snapshot), intent.modRevision()).delete(keys.snapshot(snapshot));
+            } else if (state.snapshotScheduling(snapshot).isEmpty()) {
+                return done();
+            }
+            return txn.commit().map(v -> ReconcileResult.done());
+        }
+        SnapshotScheduling s = placed.value();
+        List<String> users = state.volumesFromSnapshot(snapshot);
+        if (!users.isEmpty()) {
+            return write(leader, snapshot, SchedulingPhase.DELETING, "waiting for volumes made from it to be placed or deleted: "
+                    + String.join(", ", users), s.node(), s.pool(), s.sizeBytes()).map(v -> ReconcileResult.done());
+        }
+        if (state.snapshotWorkItem(s.node(), snapshot).isPresent()) {
+            return store.txn().requireLeadership(leader).delete(keys.snapshotWorkItem(s.node(), snapshot)).commit()
+                    .map(v -> ReconcileResult.done());
+        }
+        if (state.snapshotStatus(s.node(), snapshot).isPresent()) {
+            return write(leader, snapshot, SchedulingPhase.DELETING, "waiting for " + s.node() + " to remove the snapshot",
+                    s.node(), s.pool(), s.sizeBytes()).map(v -> ReconcileResult.done());
+        }
+        return lane.submit(() -> release(snapshot)).map(v -> ReconcileResult.done());
+    }
+
+    private Future<Void> release(String snapshot) {
+        Optional<Leadership> leader = leadership.get();
+        Versioned<SnapshotScheduling> placed = state.snapshotScheduling(snapshot).orElse(null);
+        if (leader.isEmpty() || placed == null) {
+            return Future.succeededFuture();
+        }
+        SnapshotScheduling s = placed.value();
+        Versioned<Ledger> ledger = state.ledger(s.pool()).orElse(null);
+        Ledger released = ledger == null || s.sizeBytes() == 0 || ledger.value().allocatedBytes() < s.sizeBytes()
+                ? (ledger == null ? Ledger.empty(s.pool()) : ledger.value())
+                : ledger.value().release(s.sizeBytes());
+        Versioned<SnapshotIntent> intent = state.snapshotIntent(snapshot).orElse(null);
+        String key = keys.snapshotScheduling(snapshot);
+        Transaction txn = store.txn().requireLeadership(leader.get())
+                .requireModRevision(key, placed.modRevision())
+                .requireModRevision(keys.ledger(s.pool()), ledger == null ? 0 : ledger.modRevision())
+                .delete(key)
+                .put(keys.ledger(s.pool()), released);
+        if (intent != null) {
+            txn.requireModRevision(keys.snapshot(snapshot), intent.modRevision()).delete(keys.snapshot(snapshot));
+        }
+        return txn.commit().map(outcome -> {
+            if (outcome.succeeded()) {
+                state.removedScheduling(key, outcome.revision());
+                state.wroteLedger(released, outcome.revision());
+                return null;
+            }
+            metrics.conflict();
+            throw new IllegalStateException("releasing snapshot " + snapshot + " lost a race; retrying");
+        });
+    }
+
+    private SnapshotWorkItem workFor(SnapshotIntent intent, SnapshotScheduling s) {
+        Placement origin = state.placement(intent.sourceVolume()).map(Versioned::value).orElse(null);
+        var engine = origin != null ? origin.engine() : state.candidate(s.pool()).map(c -> c.config().engine()).orElseThrow();
+        return SnapshotWorkItem.of(intent.name(), s.node(), intent.sourceVolume(), s.pool(), engine,
+                Math.max(s.sizeBytes(), 1), 1);
+    }
+
+    private Future<Void> write(Leadership leader, String snapshot, SchedulingPhase phase, String message, String node,
+                               String pool, long sizeBytes) {
+        Versioned<SnapshotScheduling> current = state.snapshotScheduling(snapshot).orElse(null);
+        if (current != null) {
+            SnapshotScheduling c = current.value();
+            if (c.phase() == phase && Objects.equals(c.message(), message) && Objects.equals(c.node(), node)
+                    && Objects.equals(c.pool(), pool) && c.sizeBytes() == sizeBytes) {
+                return Future.succeededFuture();
+            }
+        }
+        long observed = state.snapshotIntent(snapshot).map(Versioned::modRevision).orElse(0L);
+        SnapshotScheduling next = SnapshotScheduling.of(snapshot, phase, message, node, pool, sizeBytes, observed, clock.instant());
+        String key = keys.snapshotScheduling(snapshot);
+        return store.txn().requireLeadership(leader)
+                .requireModRevision(key, current == null ? 0 : current.modRevision())
+                .put(key, next).commit().map(outcome -> {
+                    if (outcome.succeeded()) {
+                        state.wroteScheduling(key, next, outcome.revision());
+                    }
+                    return null;
+                });
+    }
+
+    private static Future<ReconcileResult> done() {
+        return Future.succeededFuture(ReconcileResult.done());
+    }
+}

@@ -1,0 +1,465 @@
+package io.ferry.controller;
+
+import io.ferry.controller.placement.Candidate;
+import io.ferry.controller.placement.Decision;
+import io.ferry.controller.placement.Request;
+import io.ferry.controller.placement.Scheduler;
+import io.ferry.controller.placement.ScoringPolicy;
+import io.ferry.etcd.FerryKeys;
+import io.ferry.etcd.reconcile.ReconcileResult;
+import io.ferry.etcd.store.EtcdStore;
+import io.ferry.etcd.store.Leadership;
+import io.ferry.etcd.store.Transaction;
+import io.ferry.etcd.store.TxnOutcome;
+import io.ferry.etcd.store.Versioned;
+import io.ferry.model.Attachment;
+import io.ferry.model.ExportSpec;
+import io.ferry.model.Ledger;
+import io.ferry.model.Placement;
+import io.ferry.model.SchedulingPhase;
+import io.ferry.model.SnapshotScheduling;
+import io.ferry.model.VolumeIntent;
+import io.ferry.model.VolumeScheduling;
+import io.ferry.model.VolumeSource;
+import io.ferry.model.WorkItem;
+import io.vertx.core.Future;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.time.Clock;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.function.Supplier;
+
+/**
+ * Converges one volume: places it, keeps its work item in line with its size and attachments,
+ * grows it, reports whether it is reachable, and deletes it in the crash-safe order
+ * (withdraw work, wait for the agent, then release the ledger and remove the records).
+ *
+ * <p>Every write is a transaction guarded by leadership and by the revisions the decision was made
+ * on, so a stale or deposed controller can lose a race but never corrupt state. Every step is
+ * idempotent: a crash anywhere leaves a state the next run continues from.
+ */
+final class VolumeReconciler {
+
+    private static final Logger log = LoggerFactory.getLogger(VolumeReconciler.class);
+    private static final int MAX_COMMIT_ATTEMPTS = 5;
+
+    private final EtcdStore store;
+    private final FerryKeys keys;
+    private final ClusterState state;
+    private final SerialLane lane;
+    private final Scheduler scheduler;
+    private final ControllerMetrics metrics;
+    private final Supplier<Optional<Leadership>> leadership;
+    private final Clock clock;
+    /** Volumes that found no pool; retried when capacity changes, not on a timer. */
+    final Set<String> waitingForRoom = new HashSet<>();
+
+    VolumeReconciler(EtcdStore store, ClusterState state, SerialLane lane, Scheduler scheduler, ControllerMetrics metrics,
+                     Supplier<Optional<Leadership>> leadership, Clock clock) {
+        this.store = store;
+        this.keys = store.keys();
+        this.state = state;
+        this.lane = lane;
+        this.scheduler = scheduler;
+        this.metrics = metrics;
+        this.leadership = leadership;
+        this.clock = clock;
+    }
+
+    Future<ReconcileResult> reconcile(String volume) {
+        Optional<Leadership> leader = leadership.get();
+        if (leader.isEmpty()) {
+            return done();
+        }
+        Optional<String> bad = state.badIntent(volume);
+        if (bad.isPresent()) {
+            waitingForRoom.remove(volume);
+            return writeScheduling(leader.get(), volume, SchedulingPhase.INVALID, Map.of(), "invalid volume intent: " + bad.get(),
+                    null, null, true).map(v -> ReconcileResult.done());
+        }
+        Versioned<VolumeIntent> intent = state.intent(volume).orElse(null);
+        Versioned<Placement> placement = state.placement(volume).orElse(null);
+        if (intent == null || intent.value().deletionRequested()) {
+            waitingForRoom.remove(volume);
+            return delete(leader.get(), volume, intent, placement);
+        }
+        if (placement == null) {
+            return lane.submit(() -> place(volume, 0)).map(v -> ReconcileResult.done());
+        }
+        waitingForRoom.remove(volume);
+        return converge(leader.get(), intent, placement);
+    }
+
+    // ---- placement ----
+
+    private Future<Void> place(String volume, int attempt) {
+        Optional<Leadership> leader = leadership.get();
+        Versioned<VolumeIntent> intent = state.intent(volume).orElse(null);
+        if (leader.isEmpty() || intent == null || intent.value().deletionRequested() || state.placement(volume).isPresent()) {
+            return Future.succeededFuture();
+        }
+        VolumeIntent spec = intent.value();
+        Sourced sourced = sourceFor(spec);
+        if (sourced.waitingFor() != null) {
+            return writeScheduling(leader.get(), volume, SchedulingPhase.PENDING, Map.of(), sourced.waitingFor(), null, null, true);
+        }
+        VolumeSource source = sourced.source();
+        Request request = new Request(spec, sourced.pool(), takenDomains(spec));
+        Decision decision = scheduler.decide(request, state.candidates(), state.globalConfig(),
+                ScoringPolicy.named(state.globalConfig().schedulerPolicy()), false);
+        if (decision.pool().isEmpty()) {
+            waitingForRoom.add(volume);
+            metrics.refused(decision.reasonCounts());
+            return writeScheduling(leader.get(), volume, SchedulingPhase.NO_FIT, decision.reasonCounts(), decision.refusal(),
+                    null, null, true);
+        }
+        waitingForRoom.remove(volume);
+        Candidate pool = decision.chosen();
+        Placement placement = Placement.of(volume, pool.pool(), pool.node(), pool.config().engine(), spec.sizeBytes(),
+                spec.thin(), 1, spec.consumerNode(), spec.sourceSnapshot(), spec.sourceVolume(), clock.instant());
+        Ledger ledger = pool.ledger().add(spec.sizeBytes());
+        WorkItem work = WorkItem.of(volume, pool.node(), pool.pool(), pool.config().engine(), spec.sizeBytes(), spec.thin(), 1,
+                source, exportFor(volume, pool.node()));
+        VolumeScheduling scheduled = VolumeScheduling.of(volume, SchedulingPhase.PLACED, Map.of(), null, pool.node(), pool.pool(),
+                state.nodeAlive(pool.node()), intent.modRevision(), clock.instant());
+        Transaction txn = store.txn()
+                .requireLeadership(leader.get())
+                .requireModRevision(keys.volume(volume), intent.modRevision())
+                .requireAbsent(keys.placement(volume))
+                .requireModRevision(keys.ledger(pool.pool()), pool.ledgerRevision())
+                .put(keys.placement(volume), placement)
+                .put(keys.ledger(pool.pool()), ledger)
+                .put(keys.workItem(pool.node(), volume), work)
+                .put(keys.volumeScheduling(volume), scheduled);
+        return txn.commit().compose(outcome -> {
+            if (outcome.succeeded()) {
+                state.wrotePlacement(placement, outcome.revision());
+                state.wroteLedger(ledger, outcome.revision());
+                state.wroteScheduling(keys.volumeScheduling(volume), scheduled, outcome.revision());
+                metrics.placed();
+                log.debug("placed {} on {}/{}", volume, pool.node(), pool.pool());
+                return Future.succeededFuture();
+            }
+            metrics.conflict();
+            if (attempt + 1 >= MAX_COMMIT_ATTEMPTS) {
+                return Future.failedFuture(new IllegalStateException("placing " + volume + " lost " + MAX_COMMIT_ATTEMPTS
+                        + " compare-and-swap races in a row; retrying later"));
+            }
+            return refresh(volume, pool.pool()).compose(v -> place(volume, attempt + 1));
+        });
+    }
+
+    /** Where a clone or a volume from a snapshot must go, or what it is still waiting for. */
+    record Sourced(VolumeSource source, String pool, String waitingFor) {
+    }
+
+    Sourced sourceFor(VolumeIntent spec) {
+        if (spec.sourceSnapshot() != null) {
+            SnapshotScheduling snap = state.snapshotScheduling(spec.sourceSnapshot()).map(Versioned::value).orElse(null);
+            if (snap == null || snap.phase() != SchedulingPhase.PLACED) {
+                return new Sourced(null, null, "waiting for snapshot " + spec.sourceSnapshot() + " to be placed");
+            }
+            return new Sourced(VolumeSource.snapshot(spec.sourceSnapshot(), snap.pool()), snap.pool(), null);
+        }
+        if (spec.sourceVolume() != null) {
+            Placement origin = state.placement(spec.sourceVolume()).map(Versioned::value).orElse(null);
+            if (origin == null) {
+                return new Sourced(null, null, "waiting for source volume " + spec.sourceVolume() + " to be placed");
+            }
+            return new Sourced(VolumeSource.volume(spec.sourceVolume(), origin.pool()), origin.pool(), null);
+        }
+        return new Sourced(null, null, null);
+    }
+
+    /** The decision the scheduler would make now, with a verdict for every pool; changes nothing. */
+    Decision explain(VolumeIntent spec) {
+        Sourced sourced = sourceFor(spec);
+        Request request = new Request(spec, sourced.pool(), takenDomains(spec));
+        return scheduler.decide(request, state.candidates(), state.globalConfig(),
+                ScoringPolicy.named(state.globalConfig().schedulerPolicy()), true);
+    }
+
+    private Set<String> takenDomains(VolumeIntent spec) {
+        if (spec.spreadGroup() == null) {
+            return Set.of();
+        }
+        Set<String> taken = new HashSet<>();
+        for (String member : state.spreadGroupMembers(spec.spreadGroup())) {
+            if (member.equals(spec.name())) {
+                continue;
+            }
+            state.placement(member).ifPresent(p -> {
+                String domain = state.candidate(p.value().pool()).map(c -> c.domain(spec.failureDomainLevel()))
+                        .orElse(spec.failureDomainLevel() == io.ferry.model.FailureDomainLevel.NODE ? p.value().node() : null);
+                if (domain != null) {
+                    taken.add(domain);
+                }
+            });
+        }
+        return taken;
+    }
+
+    /** Reloads what a lost compare-and-swap may have been about, straight from etcd. */
+    private Future<Void> refresh(String volume, String pool) {
+        return store.get(keys.ledger(pool), Ledger.class).compose(ledger -> {
+            ledger.ifPresent(l -> state.wroteLedger(l.value(), l.modRevision()));
+            return store.get(keys.placement(volume), Placement.class);
+        }).map(placement -> {
+            placement.ifPresent(p -> state.wrotePlacement(p.value(), p.modRevision()));
+            return null;
+        });
+    }
+
+    // ---- a placed volume ----
+
+    private Future<ReconcileResult> converge(Leadership leader, Versioned<VolumeIntent> intent, Versioned<Placement> placement) {
+        VolumeIntent spec = intent.value();
+        Placement current = placement.value();
+        if (spec.sizeBytes() > current.sizeBytes()) {
+            return lane.submit(() -> grow(spec.name(), 0)).map(v -> ReconcileResult.done());
+        }
+        String message = spec.sizeBytes() < current.sizeBytes()
+                ? "shrinking is not supported: the volume stays at " + current.sizeBytes() + " bytes" : null;
+        WorkItem desired = WorkItem.of(current.volume(), current.node(), current.pool(), current.engine(), current.sizeBytes(),
+                current.thin(), current.generation(), sourceOf(current), exportFor(current.volume(), current.node()));
+        Versioned<WorkItem> existing = state.workItem(current.node(), current.volume()).orElse(null);
+        Future<Void> work = Future.succeededFuture();
+        if (existing == null || !sameWork(existing.value(), desired)) {
+            boolean changed = existing != null && !Objects.equals(existing.value().export(), desired.export());
+            Placement next = changed ? withGeneration(current, current.generation() + 1) : current;
+            WorkItem item = changed ? withGeneration(desired, next.generation()) : desired;
+            Transaction txn = store.txn().requireLeadership(leader)
+                    .requireModRevision(keys.placement(current.volume()), placement.modRevision())
+                    .put(keys.workItem(current.node(), current.volume()), item);
+            if (changed) {
+                txn.put(keys.placement(current.volume()), next);
+            }
+            work = txn.commit().map(outcome -> {
+                if (outcome.succeeded() && changed) {
+                    state.wrotePlacement(next, outcome.revision());
+                } else if (!outcome.succeeded()) {
+                    metrics.conflict();
+                    throw new IllegalStateException("placement of " + current.volume() + " changed while updating its work item");
+                }
+                return null;
+            });
+        }
+        boolean reachable = state.nodeAlive(current.node());
+        String reachability = reachable ? message
+                : join(message, "node " + current.node() + " is down: the volume is unreachable until it returns");
+        return work.compose(v -> writeScheduling(leader, current.volume(), SchedulingPhase.PLACED, Map.of(), reachability,
+                current.node(), current.pool(), reachable)).map(v -> ReconcileResult.done());
+    }
+
+    private Future<Void> grow(String volume, int attempt) {
+        Optional<Leadership> leader = leadership.get();
+        Versioned<VolumeIntent> intent = state.intent(volume).orElse(null);
+        Versioned<Placement> placement = state.placement(volume).orElse(null);
+        if (leader.isEmpty() || intent == null || placement == null || intent.value().sizeBytes() <= placement.value().sizeBytes()) {
+            return Future.succeededFuture();
+        }
+        Placement current = placement.value();
+        long delta = intent.value().sizeBytes() - current.sizeBytes();
+        Candidate pool = state.candidate(current.pool()).orElse(null);
+        if (pool == null || pool.free(current.thin()) < delta) {
+            long free = pool == null ? 0 : Math.max(0, pool.free(current.thin()));
+            return writeScheduling(leader.get(), volume, SchedulingPhase.PLACED, Map.of(),
+                    "cannot grow to " + intent.value().sizeBytes() + " bytes: pool " + current.pool() + " has " + free
+                            + " bytes free and needs " + delta, current.node(), current.pool(), state.nodeAlive(current.node()));
+        }
+        Placement grown = Placement.of(volume, current.pool(), current.node(), current.engine(), intent.value().sizeBytes(),
+                current.thin(), current.generation() + 1, current.consumerNode(), current.sourceSnapshot(),
+                current.sourceVolume(), current.placedAt());
+        Ledger ledger = pool.ledger().add(delta);
+        WorkItem work = WorkItem.of(volume, current.node(), current.pool(), current.engine(), grown.sizeBytes(), current.thin(),
+                grown.generation(), sourceOf(current), exportFor(volume, current.node()));
+        return store.txn().requireLeadership(leader.get())
+                .requireModRevision(keys.placement(volume), placement.modRevision())
+                .requireModRevision(keys.ledger(current.pool()), pool.ledgerRevision())
+                .put(keys.placement(volume), grown)
+                .put(keys.ledger(current.pool()), ledger)
+                .put(keys.workItem(current.node(), volume), work)
+                .commit().compose(outcome -> {
+                    if (outcome.succeeded()) {
+                        state.wrotePlacement(grown, outcome.revision());
+                        state.wroteLedger(ledger, outcome.revision());
+                        return writeScheduling(leader.get(), volume, SchedulingPhase.PLACED, Map.of(), null, current.node(),
+                                current.pool(), state.nodeAlive(current.node()));
+                    }
+                    metrics.conflict();
+                    if (attempt + 1 >= MAX_COMMIT_ATTEMPTS) {
+                        return Future.failedFuture(new IllegalStateException("growing " + volume + " kept losing races"));
+                    }
+                    return refresh(volume, current.pool()).compose(v -> grow(volume, attempt + 1));
+                });
+    }
+
+    // ---- deletion ----
+
+    private Future<ReconcileResult> delete(Leadership leader, String volume, Versioned<VolumeIntent> intent,
+                                           Versioned<Placement> placement) {
+        if (placement == null) {
+            // Nothing was ever allocated (or release already committed): only records remain.
+            Transaction txn = store.txn().requireLeadership(leader).delete(keys.volumeScheduling(volume));
+            if (intent != null) {
+                txn.requireModRevision(keys.volume(volume), intent.modRevision()).delete(keys.volume(volume));
+            } else if (state.volumeScheduling(volume).isEmpty()) {
+                return done();
+            }
+            return txn.commit().map(outcome -> {
+                if (outcome.succeeded()) {
+                    state.removedScheduling(keys.volumeScheduling(volume), outcome.revision());
+                }
+                return ReconcileResult.done();
+            });
+        }
+        Placement p = placement.value();
+        List<String> snapshots = state.snapshotsOf(volume);
+        if (!snapshots.isEmpty()) {
+            return writeScheduling(leader, volume, SchedulingPhase.DELETING, Map.of(),
+                    "waiting for its snapshots to be deleted first: " + String.join(", ", new TreeSet<>(snapshots)),
+                    p.node(), p.pool(), state.nodeAlive(p.node())).map(v -> ReconcileResult.done());
+        }
+        if (state.workItem(p.node(), volume).isPresent()) {
+            return writeScheduling(leader, volume, SchedulingPhase.DELETING, Map.of(), "removing the volume from " + p.node(),
+                    p.node(), p.pool(), state.nodeAlive(p.node()))
+                    .compose(v -> store.txn().requireLeadership(leader).delete(keys.workItem(p.node(), volume)).commit())
+                    .map(v -> ReconcileResult.done());
+        }
+        if (state.volumeStatus(p.node(), volume).isPresent()) {
+            String wait = state.nodeAlive(p.node())
+                    ? "waiting for " + p.node() + " to remove the volume"
+                    : "waiting for node " + p.node() + " to come back and remove the volume (it is down)";
+            return writeScheduling(leader, volume, SchedulingPhase.DELETING, Map.of(), wait, p.node(), p.pool(),
+                    state.nodeAlive(p.node())).map(v -> ReconcileResult.done());
+        }
+        return lane.submit(() -> release(volume, 0)).map(v -> ReconcileResult.done());
+    }
+
+    private Future<Void> release(String volume, int attempt) {
+        Optional<Leadership> leader = leadership.get();
+        Versioned<Placement> placement = state.placement(volume).orElse(null);
+        if (leader.isEmpty() || placement == null) {
+            return Future.succeededFuture();
+        }
+        Placement p = placement.value();
+        Versioned<Ledger> ledger = state.ledger(p.pool()).orElse(null);
+        Ledger released = ledger == null ? Ledger.empty(p.pool()) : releaseSafely(ledger.value(), p.sizeBytes());
+        Versioned<VolumeIntent> intent = state.intent(volume).orElse(null);
+        Transaction txn = store.txn().requireLeadership(leader.get())
+                .requireModRevision(keys.placement(volume), placement.modRevision())
+                .requireModRevision(keys.ledger(p.pool()), ledger == null ? 0 : ledger.modRevision())
+                .delete(keys.placement(volume))
+                .put(keys.ledger(p.pool()), released)
+                .delete(keys.volumeScheduling(volume));
+        if (intent != null) {
+            txn.requireModRevision(keys.volume(volume), intent.modRevision()).delete(keys.volume(volume));
+        }
+        return txn.commit().compose(outcome -> {
+            if (outcome.succeeded()) {
+                state.removedPlacement(p, outcome.revision());
+                state.wroteLedger(released, outcome.revision());
+                state.removedScheduling(keys.volumeScheduling(volume), outcome.revision());
+                metrics.deleted();
+                return Future.succeededFuture();
+            }
+            metrics.conflict();
+            if (attempt + 1 >= MAX_COMMIT_ATTEMPTS) {
+                return Future.failedFuture(new IllegalStateException("releasing " + volume + " kept losing races"));
+            }
+            return refresh(volume, p.pool()).compose(v -> release(volume, attempt + 1));
+        });
+    }
+
+    private static Ledger releaseSafely(Ledger ledger, long bytes) {
+        if (ledger.allocatedBytes() < bytes || ledger.volumeCount() < 1) {
+            // The ledger already lost these bytes (edited by hand?): clamp rather than wedge deletion.
+            log.warn("ledger of {} holds {} bytes, less than the {} being released; clamping to zero",
+                    ledger.pool(), ledger.allocatedBytes(), bytes);
+            return new Ledger(ledger.schemaVersion(), ledger.pool(), Math.max(0, ledger.allocatedBytes() - bytes),
+                    Math.max(0, ledger.volumeCount() - 1));
+        }
+        return ledger.release(bytes);
+    }
+
+    // ---- helpers ----
+
+    /** The export for remote attachments: every attached host NQN that is not on the serving node. */
+    private ExportSpec exportFor(String volume, String servingNode) {
+        Set<String> hosts = new TreeSet<>();
+        String consumer = null;
+        for (Attachment a : state.attachmentsOf(volume)) {
+            if (!a.node().equals(servingNode)) {
+                hosts.add(a.hostNqn());
+                if (consumer == null || a.node().compareTo(consumer) < 0) {
+                    consumer = a.node();
+                }
+            }
+        }
+        return hosts.isEmpty() ? null : ExportSpec.tcp(consumer, hosts);
+    }
+
+    private static VolumeSource sourceOf(Placement p) {
+        if (p.sourceSnapshot() != null) {
+            return VolumeSource.snapshot(p.sourceSnapshot(), p.pool());
+        }
+        return p.sourceVolume() == null ? null : VolumeSource.volume(p.sourceVolume(), p.pool());
+    }
+
+    private static boolean sameWork(WorkItem a, WorkItem b) {
+        return a.sizeBytes() == b.sizeBytes() && a.pool().equals(b.pool()) && a.engine() == b.engine() && a.thin() == b.thin()
+                && Objects.equals(a.source(), b.source()) && Objects.equals(a.export(), b.export());
+    }
+
+    private static Placement withGeneration(Placement p, long generation) {
+        return Placement.of(p.volume(), p.pool(), p.node(), p.engine(), p.sizeBytes(), p.thin(), generation, p.consumerNode(),
+                p.sourceSnapshot(), p.sourceVolume(), p.placedAt());
+    }
+
+    private static WorkItem withGeneration(WorkItem w, long generation) {
+        return WorkItem.of(w.volume(), w.node(), w.pool(), w.engine(), w.sizeBytes(), w.thin(), generation, w.source(), w.export());
+    }
+
+    private static String join(String a, String b) {
+        return a == null ? b : a + "; " + b;
+    }
+
+    /** Writes the controller's status for a volume, only when it says something new. */
+    Future<Void> writeScheduling(Leadership leader, String volume, SchedulingPhase phase, Map<String, Integer> reasons,
+                                 String message, String node, String pool, boolean reachable) {
+        Versioned<VolumeScheduling> current = state.volumeScheduling(volume).orElse(null);
+        long observed = state.intent(volume).map(Versioned::modRevision).orElse(0L);
+        if (current != null) {
+            VolumeScheduling c = current.value();
+            if (c.phase() == phase && c.reasonCounts().equals(reasons) && Objects.equals(c.message(), message)
+                    && Objects.equals(c.node(), node) && Objects.equals(c.pool(), pool) && c.reachable() == reachable) {
+                return Future.succeededFuture();
+            }
+        }
+        VolumeScheduling next = VolumeScheduling.of(volume, phase, reasons, message, node, pool, reachable, observed, clock.instant());
+        String key = keys.volumeScheduling(volume);
+        return store.txn().requireLeadership(leader)
+                .requireModRevision(key, current == null ? 0 : current.modRevision())
+                .put(key, next).commit().map(outcome -> {
+                    if (outcome.succeeded()) {
+                        state.wroteScheduling(key, next, outcome.revision());
+                    }
+                    return null;
+                });
+    }
+
+    private static Future<ReconcileResult> done() {
+        return Future.succeededFuture(ReconcileResult.done());
+    }
+
+    static boolean committed(TxnOutcome outcome) {
+        return outcome.succeeded();
+    }
+}

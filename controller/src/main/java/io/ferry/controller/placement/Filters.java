@@ -1,0 +1,121 @@
+package io.ferry.controller.placement;
+
+import io.ferry.model.GlobalConfig;
+import io.ferry.model.PositionAdvice;
+
+import java.util.List;
+import java.util.Map;
+
+/** The scheduler's filters, cheapest first; a pool is reported under the first filter it fails. */
+public final class Filters {
+
+    private Filters() {
+    }
+
+    public static final Filter NODE_ALIVE = simple("node down", (r, c, g) -> c.registration() != null);
+
+    public static final Filter SCHEDULABLE = simple("unschedulable", (r, c, g) -> c.config().schedulable());
+
+    public static final Filter POOL_REPORTED = simple("pool not reported", (r, c, g) -> c.status() != null);
+
+    public static final Filter POOL_HEALTHY = simple("pool unhealthy", (r, c, g) -> c.status().healthy());
+
+    public static final Filter ENGINE_RUNNING = simple("engine not on node",
+            (r, c, g) -> c.registration().engines().contains(c.config().engine()));
+
+    public static final Filter SOURCE_POOL = simple("not the source's pool",
+            (r, c, g) -> r.requiredPool() == null || r.requiredPool().equals(c.pool()));
+
+    public static final Filter ENGINE = simple("engine", (r, c, g) -> {
+        var engine = c.config().engine();
+        if (r.intent().engine() != null && r.intent().engine() != engine) {
+            return false;
+        }
+        return r.thin() ? engine.thin() : engine.thick();
+    });
+
+    public static final Filter POOL_SELECTOR = simple("pool selector",
+            (r, c, g) -> matches(r.intent().poolSelector(), c.config().labels()));
+
+    public static final Filter NODE_SELECTOR = simple("node selector",
+            (r, c, g) -> matches(r.intent().nodeSelector(), c.registration().labels()));
+
+    public static final Filter POSITION = new Filter() {
+        @Override
+        public String reason(Request request) {
+            return request.intent().positionAdvice() == PositionAdvice.MUST_LOCAL ? "not local" : "not remote";
+        }
+
+        @Override
+        public boolean admits(Request r, Candidate c, GlobalConfig g) {
+            return switch (r.intent().positionAdvice()) {
+                case MUST_LOCAL -> c.node().equals(r.intent().consumerNode());
+                case MUST_REMOTE -> !c.node().equals(r.intent().consumerNode());
+                default -> true;
+            };
+        }
+    };
+
+    public static final Filter REMOTE_CAP = simple("remote cap", (r, c, g) ->
+            g.maxRemoteVolumesPerNode() == 0 || !r.remoteFrom(c) || c.remoteServed() < g.maxRemoteVolumesPerNode());
+
+    public static final Filter SPREAD = new Filter() {
+        @Override
+        public String reason(Request request) {
+            return "spread " + request.intent().failureDomainLevel().value();
+        }
+
+        @Override
+        public boolean admits(Request r, Candidate c, GlobalConfig g) {
+            if (r.intent().spreadGroup() == null || r.takenDomains().isEmpty()) {
+                return true;
+            }
+            String domain = c.domain(r.intent().failureDomainLevel());
+            // A node without the label cannot prove it is elsewhere, so it cannot host a spread member.
+            return domain != null && !r.takenDomains().contains(domain);
+        }
+    };
+
+    public static final Filter FREE_SPACE = simple("free space", (r, c, g) -> c.free(r.thin()) >= r.sizeBytes());
+
+    public static final Filter THIN_DATA = simple("thin data above watermark", (r, c, g) ->
+            !r.thin() || c.status().thinDataPercent() == null
+                    || c.status().thinDataPercent() < g.thinDataHighWatermarkPercent());
+
+    /** In evaluation order. */
+    public static final List<Filter> ALL = List.of(
+            NODE_ALIVE, SCHEDULABLE, POOL_REPORTED, POOL_HEALTHY, ENGINE_RUNNING, SOURCE_POOL, ENGINE,
+            POOL_SELECTOR, NODE_SELECTOR, POSITION, REMOTE_CAP, SPREAD, FREE_SPACE, THIN_DATA);
+
+    static boolean matches(Map<String, String> selector, Map<String, String> labels) {
+        for (Map.Entry<String, String> e : selector.entrySet()) {
+            if (!e.getValue().equals(labels.get(e.getKey()))) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    interface Check {
+        boolean test(Request r, Candidate c, GlobalConfig g);
+    }
+
+    static Filter simple(String reason, Check check) {
+        return new Filter() {
+            @Override
+            public String reason(Request request) {
+                return reason;
+            }
+
+            @Override
+            public boolean admits(Request request, Candidate candidate, GlobalConfig global) {
+                return check.test(request, candidate, global);
+            }
+
+            @Override
+            public String toString() {
+                return reason;
+            }
+        };
+    }
+}

@@ -1,0 +1,89 @@
+package io.ferry.controller.placement;
+
+import io.ferry.model.GlobalConfig;
+import io.ferry.model.PositionAdvice;
+
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Chooses a pool for a volume: every pool goes through every filter (the shared rules no policy
+ * can override), the survivors are scored by the configured policy plus a local-affinity bonus,
+ * and the best wins; ties go to the pool name that sorts first, so decisions are reproducible.
+ *
+ * <p>Pure and stateless apart from its configuration: safe to call from any thread.
+ */
+public final class Scheduler {
+
+    private final List<Filter> filters;
+
+    public Scheduler() {
+        this(Filters.ALL);
+    }
+
+    public Scheduler(List<Filter> filters) {
+        this.filters = List.copyOf(filters);
+    }
+
+    /**
+     * @param explain keep a verdict for every pool (for the explain endpoint); costs an allocation per pool
+     */
+    public Decision decide(Request request, Iterable<Candidate> candidates, GlobalConfig global, ScoringPolicy policy,
+                           boolean explain) {
+        Map<String, Integer> counts = new HashMap<>();
+        List<PoolVerdict> verdicts = explain ? new ArrayList<>() : null;
+        Candidate best = null;
+        double bestScore = Double.NEGATIVE_INFINITY;
+        for (Candidate candidate : candidates) {
+            String failed = firstFailure(request, candidate, global);
+            if (failed != null) {
+                counts.merge(failed, 1, Integer::sum);
+                if (explain) {
+                    verdicts.add(new PoolVerdict(candidate.pool(), candidate.node(), failed, 0, freeOrZero(request, candidate)));
+                }
+                continue;
+            }
+            double score = policy.score(request, candidate) + affinityBonus(request, candidate, global);
+            if (explain) {
+                verdicts.add(new PoolVerdict(candidate.pool(), candidate.node(), null, score, candidate.free(request.thin())));
+            }
+            if (score > bestScore || score == bestScore && candidate.pool().compareTo(best.pool()) < 0) {
+                best = candidate;
+                bestScore = score;
+            }
+        }
+        if (explain) {
+            verdicts.sort((a, b) -> a.passed() != b.passed() ? (a.passed() ? -1 : 1)
+                    : a.passed() ? Double.compare(b.score(), a.score()) : a.pool().compareTo(b.pool()));
+        }
+        return new Decision(best, best == null ? 0 : bestScore, new java.util.TreeMap<>(counts), verdicts);
+    }
+
+    private String firstFailure(Request request, Candidate candidate, GlobalConfig global) {
+        for (Filter filter : filters) {
+            if (!filter.admits(request, candidate, global)) {
+                return filter.reason(request);
+            }
+        }
+        return null;
+    }
+
+    private static long freeOrZero(Request request, Candidate candidate) {
+        return candidate.status() == null ? 0 : candidate.free(request.thin());
+    }
+
+    static double affinityBonus(Request request, Candidate candidate, GlobalConfig global) {
+        String consumer = request.intent().consumerNode();
+        if (consumer == null) {
+            return 0;
+        }
+        boolean local = consumer.equals(candidate.node());
+        PositionAdvice advice = request.intent().positionAdvice();
+        if (advice == PositionAdvice.PREFER_LOCAL && local || advice == PositionAdvice.PREFER_REMOTE && !local) {
+            return global.localAffinityBonus();
+        }
+        return 0;
+    }
+}
