@@ -108,6 +108,10 @@ final class ClusterState {
                 badIntents.remove(name);
                 indexSpreadGroup(name, lastKnown == null ? null : lastKnown.value().spreadGroup(), null);
                 listener.volumeChanged(name);
+                if (lastKnown != null && lastKnown.value().sourceSnapshot() != null) {
+                    // A snapshot waiting to be deleted was held back by this volume.
+                    listener.snapshotChanged(lastKnown.value().sourceSnapshot());
+                }
             }
 
             @Override
@@ -130,6 +134,10 @@ final class ClusterState {
             public void onDelete(String key, Versioned<SnapshotIntent> lastKnown) {
                 badSnapshots.remove(name(key));
                 listener.snapshotChanged(name(key));
+                if (lastKnown != null) {
+                    // Its origin may be waiting for its snapshots to go before it can be deleted.
+                    listener.volumeChanged(lastKnown.value().sourceVolume());
+                }
             }
 
             @Override

@@ -1,0 +1,433 @@
+package io.ferry.controller;
+
+import io.ferry.etcd.FerryKeys;
+import io.ferry.etcd.informer.InformerOptions;
+import io.ferry.etcd.reconcile.RuntimeOptions;
+import io.ferry.etcd.store.EtcdStore;
+import io.ferry.etcd.store.Listing;
+import io.ferry.etcd.store.Versioned;
+import io.ferry.etcd.testing.EtcdExtension;
+import io.ferry.model.Attachment;
+import io.ferry.model.FailureDomainLevel;
+import io.ferry.model.Ledger;
+import io.ferry.model.Placement;
+import io.ferry.model.SchedulingPhase;
+import io.ferry.model.SnapshotIntent;
+import io.ferry.model.SnapshotScheduling;
+import io.ferry.model.VolumeIntent;
+import io.ferry.model.VolumeScheduling;
+import io.ferry.model.WorkItem;
+import io.ferry.runtime.admin.AdminOptions;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.stream.Collectors;
+
+import static io.ferry.controller.SimulatedAgents.GI;
+import static io.ferry.etcd.testing.Await.result;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+/** The controller against a real etcd, with simulated agents answering work items. */
+class ControllerIT {
+
+    @RegisterExtension
+    static final EtcdExtension etcd = new EtcdExtension();
+
+    String prefix;
+    Vertx vertx;
+    EtcdStore store;
+    FerryKeys keys;
+    SimulatedAgents agents;
+    final List<Running> controllers = new ArrayList<>();
+
+    /** One controller process: its own Vert.x and etcd client, so it can be killed alone. */
+    final class Running {
+        final Vertx vertx = Vertx.vertx();
+        final EtcdStore store = EtcdStore.connect(etcd.options(prefix));
+        final PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+        final Controller controller;
+        boolean dead;
+
+        Running(String id, boolean admin) {
+            ControllerOptions options = new ControllerOptions(id, Duration.ofSeconds(3),
+                    admin ? AdminOptions.loopback(0) : null,
+                    InformerOptions.defaults().withWatchdogInterval(Duration.ofSeconds(2)),
+                    RuntimeOptions.defaults().withConcurrency(64).withDelays(Duration.ofMillis(100), Duration.ofSeconds(2)),
+                    Duration.ofMinutes(5));
+            controller = new Controller(vertx, store, options, registry);
+            result(controller.start());
+        }
+
+        /** As a crash would: no resignation, no cleanup; its lease simply stops being renewed. */
+        void kill() {
+            dead = true;
+            store.close();
+            result(vertx.close());
+        }
+
+        void stop() {
+            if (!dead) {
+                dead = true;
+                result(controller.stop());
+                store.close();
+                result(vertx.close());
+            }
+        }
+    }
+
+    @BeforeEach
+    void setUp() {
+        prefix = EtcdExtension.uniquePrefix();
+        vertx = Vertx.vertx();
+        store = EtcdStore.connect(etcd.options(prefix));
+        keys = store.keys();
+        agents = new SimulatedAgents(vertx, store);
+        agents.start();
+    }
+
+    @AfterEach
+    void tearDown() {
+        controllers.forEach(Running::stop);
+        agents.close();
+        store.close();
+        result(vertx.close());
+    }
+
+    Running controller(String id) {
+        return controller(id, false);
+    }
+
+    Running controller(String id, boolean admin) {
+        Running r = new Running(id, admin);
+        controllers.add(r);
+        return r;
+    }
+
+    void sixPoolsOfHundredGi() {
+        for (int i = 1; i <= 6; i++) {
+            String node = "node-" + i;
+            agents.addNode(node, Map.of("rack", "r" + ((i + 1) / 2), "zone", "z1"));
+            agents.addPool(node, "pool-" + i, 100, Map.of());
+        }
+    }
+
+    void createVolumes(int n, long gib) {
+        List<Future<Long>> puts = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            String name = String.format("vol-%04d", i);
+            puts.add(store.put(keys.volume(name), VolumeIntent.builder(name, gib * GI).build()));
+        }
+        result(Future.all(puts));
+    }
+
+    Map<String, VolumeScheduling> schedulings() {
+        Listing<VolumeScheduling> l = result(store.list(keys.volumeSchedulings(), VolumeScheduling.class));
+        assertThat(l.badValues()).isEmpty();
+        return l.items().stream().collect(Collectors.toMap(v -> v.value().volume(), Versioned::value));
+    }
+
+    List<Placement> placements() {
+        return result(store.list(keys.placements(), Placement.class)).items().stream().map(Versioned::value).toList();
+    }
+
+    Map<String, Ledger> ledgers() {
+        return result(store.list(keys.ledgers(), Ledger.class)).items().stream()
+                .collect(Collectors.toMap(v -> v.value().pool(), Versioned::value));
+    }
+
+    void awaitAllDecided(int n) {
+        await().atMost(Duration.ofSeconds(120)).pollInterval(Duration.ofMillis(500)).until(() -> {
+            Map<String, VolumeScheduling> s = schedulings();
+            return s.size() == n && s.values().stream()
+                    .allMatch(v -> v.phase() == SchedulingPhase.PLACED || v.phase() == SchedulingPhase.NO_FIT);
+        });
+    }
+
+    /** Every pool's ledger equals the sum of its placements and never exceeds its capacity. */
+    void assertLedgersMatchPlacements(long capacityGi) {
+        Map<String, Long> placed = new HashMap<>();
+        for (Placement p : placements()) {
+            placed.merge(p.pool(), p.sizeBytes(), Long::sum);
+        }
+        Map<String, Ledger> ledgers = ledgers();
+        placed.forEach((pool, bytes) -> {
+            assertThat(ledgers.get(pool).allocatedBytes()).as("ledger of " + pool).isEqualTo(bytes);
+            assertThat(bytes).as("allocated on " + pool).isLessThanOrEqualTo(capacityGi * GI);
+        });
+    }
+
+    void assertThousandIntentsEndAsSixHundredPlacementsAndFourHundredPreciseRefusals() {
+        awaitAllDecided(1000);
+        Map<String, VolumeScheduling> s = schedulings();
+        List<Placement> placements = placements();
+        assertThat(placements).hasSize(600);
+        assertThat(placements.stream().map(Placement::volume).distinct().count()).isEqualTo(600);
+        assertLedgersMatchPlacements(100);
+        List<VolumeScheduling> refused = s.values().stream().filter(v -> v.phase() == SchedulingPhase.NO_FIT).toList();
+        assertThat(refused).hasSize(400);
+        assertThat(refused).allSatisfy(v -> {
+            assertThat(v.reasonCounts()).isEqualTo(Map.of("free space", 6));
+            assertThat(v.message()).isEqualTo("no pool fits: free space 6");
+        });
+        Listing<WorkItem> work = result(store.list(keys.nodes(), WorkItem.class));
+        assertThat(work.items().stream().filter(w -> w.key().contains("/work/")).count()).isEqualTo(600);
+    }
+
+    @Test
+    void aThousandConcurrentIntentsFillExactlyTheRoomThereIsAndTheRestSayWhy() {
+        sixPoolsOfHundredGi();
+        controller("c1");
+        createVolumes(1000, 1);
+        assertThousandIntentsEndAsSixHundredPlacementsAndFourHundredPreciseRefusals();
+    }
+
+    @Test
+    void twoControllersRunningNeverPlaceTwiceOrOvercommit() {
+        sixPoolsOfHundredGi();
+        controller("c1");
+        controller("c2");
+        createVolumes(1000, 1);
+        assertThousandIntentsEndAsSixHundredPlacementsAndFourHundredPreciseRefusals();
+    }
+
+    @Test
+    void whenTheLeaderIsKilledMidStreamTheStandbyFinishesWithoutDoublePlacement() {
+        sixPoolsOfHundredGi();
+        Running first = controller("c1");
+        await().atMost(Duration.ofSeconds(10)).until(first.controller::isLeader);
+        Running second = controller("c2");
+        createVolumes(1000, 1);
+        await().atMost(Duration.ofSeconds(60)).until(() -> placements().size() >= 150);
+        first.kill();
+        await().atMost(Duration.ofSeconds(20)).until(second.controller::isLeader);
+        assertThousandIntentsEndAsSixHundredPlacementsAndFourHundredPreciseRefusals();
+    }
+
+    @Test
+    void freedCapacityIsGivenToWaitingVolumesWithoutATimerLoop() {
+        agents.addNode("node-1", Map.of());
+        agents.addPool("node-1", "pool-1", 10, Map.of());
+        controller("c1");
+        createVolumes(3, 5);
+        awaitAllDecided(3);
+        String waiting = schedulings().entrySet().stream().filter(e -> e.getValue().phase() == SchedulingPhase.NO_FIT)
+                .map(Map.Entry::getKey).findFirst().orElseThrow();
+        agents.addPool("node-1", "pool-2", 10, Map.of());
+        await().atMost(Duration.ofSeconds(20)).until(() -> schedulings().get(waiting).phase() == SchedulingPhase.PLACED);
+    }
+
+    @Test
+    void deletionFinishesAfterAControllerCrashAtAnyStepAndLeaksNothing() {
+        agents.addNode("node-1", Map.of());
+        agents.addPool("node-1", "pool-1", 100, Map.of());
+        Running first = controller("c1");
+        createVolumes(2, 10);
+        awaitAllDecided(2);
+        await().atMost(Duration.ofSeconds(10)).until(() -> result(store.get(keys.volumeStatus("node-1", "vol-0000"),
+                io.ferry.model.VolumeStatus.class)).isPresent());
+
+        // Crash after the work item is withdrawn, before the agent removed the volume.
+        agents.pause("node-1");
+        result(store.put(keys.volume("vol-0000"), VolumeIntent.builder("vol-0000", 10 * GI).deletionRequested(true).build()));
+        await().atMost(Duration.ofSeconds(10)).until(() -> result(store.get(keys.workItem("node-1", "vol-0000"), WorkItem.class)).isEmpty());
+        first.kill();
+        // The agent finishes its part while no controller runs.
+        agents.resume("node-1");
+        // Crash before anything happened: the flag is set while no controller runs at all.
+        result(store.put(keys.volume("vol-0001"), VolumeIntent.builder("vol-0001", 10 * GI).deletionRequested(true).build()));
+
+        controller("c2");
+        await().atMost(Duration.ofSeconds(30)).until(() -> result(store.count(keys.volumes())) == 0);
+        assertThat(placements()).isEmpty();
+        assertThat(ledgers().get("pool-1").allocatedBytes()).isZero();
+        assertThat(ledgers().get("pool-1").volumeCount()).isZero();
+        assertThat(result(store.count(keys.volumeSchedulings()))).isZero();
+        assertThat(result(store.count(keys.workItems("node-1")))).isZero();
+        assertThat(result(store.count(keys.volumeStatuses("node-1")))).isZero();
+    }
+
+    @Test
+    void aDeadNodesVolumesShowUnreachableItsPoolsTakeNothingAndNothingMovesWhenItReturns() {
+        agents.addNode("node-1", Map.of());
+        agents.addPool("node-1", "pool-1", 100, Map.of());
+        controller("c1");
+        createVolumes(1, 10);
+        awaitAllDecided(1);
+        agents.killNode("node-1");
+        await().atMost(Duration.ofSeconds(10)).until(() -> !schedulings().get("vol-0000").reachable());
+        assertThat(schedulings().get("vol-0000").message()).contains("node-1 is down");
+
+        result(store.put(keys.volume("late"), VolumeIntent.builder("late", GI).build()));
+        await().atMost(Duration.ofSeconds(10)).until(() -> schedulings().containsKey("late"));
+        assertThat(schedulings().get("late").reasonCounts()).isEqualTo(Map.of("node down", 1));
+
+        agents.addNode("node-1", Map.of());
+        await().atMost(Duration.ofSeconds(10)).until(() -> schedulings().get("vol-0000").reachable());
+        assertThat(placements()).filteredOn(p -> p.volume().equals("vol-0000")).extracting(Placement::pool).containsExactly("pool-1");
+        await().atMost(Duration.ofSeconds(10)).until(() -> schedulings().get("late").phase() == SchedulingPhase.PLACED);
+    }
+
+    @Test
+    void expansionGrowsInPlaceWhenThePoolHasRoomAndSaysWhyWhenItDoesNot() {
+        agents.addNode("node-1", Map.of());
+        agents.addPool("node-1", "pool-1", 50, Map.of());
+        controller("c1");
+        createVolumes(1, 10);
+        awaitAllDecided(1);
+        result(store.put(keys.volume("vol-0000"), VolumeIntent.builder("vol-0000", 30 * GI).build()));
+        await().atMost(Duration.ofSeconds(10)).until(() ->
+                result(store.get(keys.workItem("node-1", "vol-0000"), WorkItem.class)).map(w -> w.value().sizeBytes()).orElse(0L) == 30 * GI);
+        assertThat(ledgers().get("pool-1").allocatedBytes()).isEqualTo(30 * GI);
+        assertThat(placements().get(0).generation()).isEqualTo(2);
+
+        result(store.put(keys.volume("vol-0000"), VolumeIntent.builder("vol-0000", 60 * GI).build()));
+        await().atMost(Duration.ofSeconds(10)).until(() -> String.valueOf(schedulings().get("vol-0000").message()).contains("cannot grow"));
+        assertThat(schedulings().get("vol-0000").message()).contains("pool pool-1 has " + 20 * GI + " bytes free");
+        assertThat(ledgers().get("pool-1").allocatedBytes()).isEqualTo(30 * GI);
+    }
+
+    @Test
+    void anInvalidIntentIsReportedAndPlacedOnceFixed() {
+        agents.addNode("node-1", Map.of());
+        agents.addPool("node-1", "pool-1", 50, Map.of());
+        controller("c1");
+        etcd.etcdctl("put", keys.volume("broken"), "{\"name\":\"broken\",\"sizeBytes\":\"-3Gi\"}");
+        await().atMost(Duration.ofSeconds(10)).until(() -> schedulings().containsKey("broken"));
+        assertThat(schedulings().get("broken").phase()).isEqualTo(SchedulingPhase.INVALID);
+        assertThat(schedulings().get("broken").message()).startsWith("invalid volume intent:").contains("sizeBytes");
+
+        etcd.etcdctl("put", keys.volume("broken"), "{\"name\":\"broken\",\"sizeBytes\":\"3Gi\"}");
+        await().atMost(Duration.ofSeconds(10)).until(() -> schedulings().get("broken").phase() == SchedulingPhase.PLACED);
+    }
+
+    @Test
+    void spreadGroupMembersLandInDistinctRacksAndTheOneTooManyIsRefusedWithTheLevel() {
+        sixPoolsOfHundredGi();
+        controller("c1");
+        List<Future<Long>> puts = new ArrayList<>();
+        for (int i = 0; i < 4; i++) {
+            String name = "db-" + i;
+            puts.add(store.put(keys.volume(name), VolumeIntent.builder(name, GI).spreadGroup("db")
+                    .failureDomainLevel(FailureDomainLevel.RACK).build()));
+        }
+        result(Future.all(puts));
+        awaitAllDecided(4);
+        Map<String, String> racks = new HashMap<>();
+        for (Placement p : placements()) {
+            int n = Integer.parseInt(p.node().substring("node-".length()));
+            racks.put(p.volume(), "r" + ((n + 1) / 2));
+        }
+        assertThat(racks).hasSize(3);
+        assertThat(racks.values()).doesNotHaveDuplicates();
+        VolumeScheduling refused = schedulings().values().stream().filter(v -> v.phase() == SchedulingPhase.NO_FIT).findFirst().orElseThrow();
+        assertThat(refused.reasonCounts()).isEqualTo(Map.of("spread rack", 6));
+    }
+
+    @Test
+    void aSnapshotAndAVolumeMadeFromItLiveOnTheOriginsPoolAndAreAccounted() {
+        agents.addNode("node-1", Map.of());
+        agents.addPool("node-1", "pool-1", 100, Map.of());
+        agents.addNode("node-2", Map.of());
+        agents.addPool("node-2", "pool-2", 100, Map.of());
+        controller("c1");
+        result(store.put(keys.volume("origin"), VolumeIntent.builder("origin", 10 * GI).build()));
+        await().atMost(Duration.ofSeconds(10)).until(() -> placements().size() == 1);
+        String pool = placements().get(0).pool();
+
+        result(store.put(keys.snapshot("snap"), SnapshotIntent.of("snap", "origin", "test", Instant.now())));
+        await().atMost(Duration.ofSeconds(10)).until(() -> result(store.get(keys.snapshotScheduling("snap"), SnapshotScheduling.class))
+                .map(s -> s.value().phase() == SchedulingPhase.PLACED).orElse(false));
+        assertThat(ledgers().get(pool).allocatedBytes()).isEqualTo(20 * GI);
+
+        result(store.put(keys.volume("restored"), VolumeIntent.builder("restored", 10 * GI).sourceSnapshot("snap").build()));
+        await().atMost(Duration.ofSeconds(10)).until(() -> placements().size() == 2);
+        Placement restored = placements().stream().filter(p -> p.volume().equals("restored")).findFirst().orElseThrow();
+        assertThat(restored.pool()).isEqualTo(pool);
+        WorkItem work = result(store.get(keys.workItem(restored.node(), "restored"), WorkItem.class)).orElseThrow().value();
+        assertThat(work.source().snapshot()).isEqualTo("snap");
+        assertThat(ledgers().get(pool).allocatedBytes()).isEqualTo(30 * GI);
+
+        // The snapshot cannot go while a volume made from it exists; then it goes and its bytes return.
+        result(store.put(keys.snapshot("snap"), SnapshotIntent.of("snap", "origin", "test", Instant.now()).withDeletionRequested()));
+        result(store.put(keys.volume("restored"), VolumeIntent.builder("restored", 10 * GI).sourceSnapshot("snap")
+                .deletionRequested(true).build()));
+        await().atMost(Duration.ofSeconds(20)).until(() -> result(store.count(keys.snapshots())) == 0
+                && result(store.count(keys.volumes())) == 1);
+        assertThat(ledgers().get(pool).allocatedBytes()).isEqualTo(10 * GI);
+    }
+
+    @Test
+    void attachingFromAnotherNodeExportsTheVolumeToExactlyThatHost() {
+        agents.addNode("node-1", Map.of());
+        agents.addPool("node-1", "pool-1", 100, Map.of());
+        agents.addNode("node-2", Map.of());
+        controller("c1");
+        createVolumes(1, 1);
+        awaitAllDecided(1);
+        WorkItem before = result(store.get(keys.workItem("node-1", "vol-0000"), WorkItem.class)).orElseThrow().value();
+        assertThat(before.export()).isNull();
+
+        result(store.put(keys.attachment("vol-0000", "node-2"),
+                Attachment.of("vol-0000", "node-2", SimulatedAgents.hostNqn("node-2"), false, Instant.now())));
+        await().atMost(Duration.ofSeconds(10)).until(() -> result(store.get(keys.workItem("node-1", "vol-0000"), WorkItem.class))
+                .map(w -> w.value().export() != null).orElse(false));
+        WorkItem after = result(store.get(keys.workItem("node-1", "vol-0000"), WorkItem.class)).orElseThrow().value();
+        assertThat(after.export().allowedHostNqns()).containsExactly(SimulatedAgents.hostNqn("node-2"));
+        assertThat(after.export().consumerNode()).isEqualTo("node-2");
+        assertThat(after.generation()).isGreaterThan(before.generation());
+    }
+
+    @Test
+    void theAdminApiExplainsEveryPoolsVerdictAndServesMetrics() throws Exception {
+        sixPoolsOfHundredGi();
+        agents.killNode("node-6");
+        Running c = controller("c1", true);
+        await().atMost(Duration.ofSeconds(10)).until(c.controller::isLeader);
+        result(store.put(keys.volume("big"), VolumeIntent.builder("big", 150 * GI).build()));
+        await().atMost(Duration.ofSeconds(10)).until(() -> schedulings().containsKey("big"));
+
+        HttpClient http = HttpClient.newHttpClient();
+        String explain = http.send(HttpRequest.newBuilder(URI.create(c.controller.adminUrl() + "/api/v1/volumes/big/explain")).build(),
+                HttpResponse.BodyHandlers.ofString(StandardCharsets.UTF_8)).body();
+        assertThat(explain).contains("\"summary\":\"no pool fits: free space 5, node down 1\"");
+        assertThat(explain).contains("\"pool\":\"pool-6\"").contains("\"failed\":\"node down\"");
+        HttpResponse<String> ready = http.send(HttpRequest.newBuilder(URI.create(c.controller.adminUrl() + "/readyz")).build(),
+                HttpResponse.BodyHandlers.ofString());
+        assertThat(ready.statusCode()).isEqualTo(200);
+        assertThat(ready.body()).contains("leader");
+        String pools = http.send(HttpRequest.newBuilder(URI.create(c.controller.adminUrl() + "/api/v1/pools")).build(),
+                HttpResponse.BodyHandlers.ofString()).body();
+        assertThat(pools).contains("\"pool\":\"pool-1\"");
+        String metrics = http.send(HttpRequest.newBuilder(URI.create(c.controller.adminUrl() + "/metrics")).build(),
+                HttpResponse.BodyHandlers.ofString()).body();
+        assertThat(metrics).contains("ferry_controller_refusals_total{reason=\"free space\"}")
+                .contains("ferry_pool_capacity_bytes{").contains("ferry_reconcile_duration_seconds");
+        assertThat(http.send(HttpRequest.newBuilder(URI.create(c.controller.adminUrl() + "/api/v1/volumes/Bad%20Name/explain")).build(),
+                HttpResponse.BodyHandlers.ofString()).statusCode()).isEqualTo(400);
+        assertThat(http.send(HttpRequest.newBuilder(URI.create(c.controller.adminUrl() + "/api/v1/volumes/nope/explain")).build(),
+                HttpResponse.BodyHandlers.ofString()).statusCode()).isEqualTo(404);
+    }
+
+    static <T> T orNull(Optional<T> o) {
+        return o.orElse(null);
+    }
+}

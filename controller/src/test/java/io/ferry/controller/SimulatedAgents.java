@@ -1,0 +1,158 @@
+package io.ferry.controller;
+
+import io.ferry.etcd.FerryKeys;
+import io.ferry.etcd.informer.Informer;
+import io.ferry.etcd.informer.InformerHandler;
+import io.ferry.etcd.informer.InformerOptions;
+import io.ferry.etcd.store.EtcdStore;
+import io.ferry.etcd.store.LeaseSession;
+import io.ferry.etcd.store.Versioned;
+import io.ferry.model.Engine;
+import io.ferry.model.NodeRegistration;
+import io.ferry.model.PoolConfig;
+import io.ferry.model.PoolSource;
+import io.ferry.model.PoolStatus;
+import io.ferry.model.SnapshotStatus;
+import io.ferry.model.SnapshotWorkItem;
+import io.ferry.model.VolumePhase;
+import io.ferry.model.VolumeStatus;
+import io.ferry.model.WorkItem;
+import io.vertx.core.Vertx;
+
+import java.time.Duration;
+import java.time.Instant;
+import java.util.EnumSet;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+
+import static io.ferry.etcd.testing.Await.result;
+
+/**
+ * Stands in for agents in controller tests: registers nodes under real leases, reports pools, and
+ * answers work items by writing (and, once withdrawn, deleting) volume and snapshot statuses. The
+ * real agent is tested against real devices in the agent module; here only the key protocol matters.
+ */
+final class SimulatedAgents implements AutoCloseable {
+
+    static final long GI = 1L << 30;
+    static final String HOST_NQN_PREFIX = "nqn.2014-08.org.nvmexpress:uuid:00000000-0000-4000-8000-";
+
+    private final Vertx vertx;
+    private final EtcdStore store;
+    private final FerryKeys keys;
+    private final Map<String, LeaseSession> leases = new ConcurrentHashMap<>();
+    private final Set<String> paused = ConcurrentHashMap.newKeySet();
+    private Informer<Object> work;
+
+    SimulatedAgents(Vertx vertx, EtcdStore store) {
+        this.vertx = vertx;
+        this.store = store;
+        this.keys = store.keys();
+    }
+
+    void start() {
+        work = new Informer<>(vertx, store, keys.nodes(), key -> {
+            var ref = keys.parse(key).orElse(null);
+            if (ref == null) {
+                return null;
+            }
+            return switch (ref.kind()) {
+                case NODE_WORK -> WorkItem.class;
+                case NODE_SNAPSHOT_WORK -> SnapshotWorkItem.class;
+                default -> null;
+            };
+        }, new InformerHandler<>() {
+            @Override
+            public void onUpsert(Versioned<Object> current, Versioned<Object> previous) {
+                answer(current.value());
+            }
+
+            @Override
+            public void onDelete(String key, Versioned<Object> lastKnown) {
+                if (lastKnown != null) {
+                    withdraw(lastKnown.value());
+                }
+            }
+        }, InformerOptions.defaults(), null);
+        result(work.start());
+    }
+
+    static String hostNqn(String node) {
+        return HOST_NQN_PREFIX + String.format("%012d", Math.abs(node.hashCode()) % 1_000_000_000_000L);
+    }
+
+    void addNode(String node, Map<String, String> labels) {
+        LeaseSession session = result(LeaseSession.open(vertx, store, Duration.ofSeconds(3),
+                lease -> register(node, labels, lease), () -> { }));
+        leases.put(node, session);
+        register(node, labels, session.leaseId());
+    }
+
+    private void register(String node, Map<String, String> labels, long lease) {
+        result(store.put(keys.registration(node), NodeRegistration.of(node, "10.0.0.1", null, hostNqn(node),
+                EnumSet.of(Engine.FILE, Engine.LVM, Engine.LVM_THIN), labels, "sim", Instant.now()), lease));
+    }
+
+    void addPool(String node, String pool, long capacityGi, Map<String, String> labels) {
+        result(store.put(keys.poolConfig(pool), PoolConfig.builder(pool, node, Engine.FILE, PoolSource.directory("/srv/" + pool))
+                .labels(labels).build()));
+        result(store.put(keys.nodePoolStatus(node, pool), PoolStatus.of(node, pool, Engine.FILE, capacityGi * GI,
+                capacityGi * GI, null, null, List.of(), true, Instant.now())));
+    }
+
+    /** The node's agent dies: its lease is revoked, so its registration disappears at once. */
+    void killNode(String node) {
+        LeaseSession session = leases.remove(node);
+        if (session != null) {
+            result(session.revoke());
+        }
+    }
+
+    /** The node's agent stops answering work (statuses stay as they are) until resumed. */
+    void pause(String node) {
+        paused.add(node);
+    }
+
+    /** Resumes and catches up on every work item and withdrawal it missed. */
+    void resume(String node) {
+        paused.remove(node);
+        Map<String, Object> workNow = new HashMap<>();
+        work.values().forEach(v -> workNow.put(v.key(), v.value()));
+        workNow.values().forEach(this::answer);
+        for (var status : result(store.listRaw(keys.volumeStatuses(node))).entries()) {
+            String volume = keys.parse(status.key()).orElseThrow().name();
+            if (!workNow.containsKey(keys.workItem(node, volume))) {
+                result(store.delete(status.key()));
+            }
+        }
+    }
+
+    private void answer(Object item) {
+        if (item instanceof WorkItem w && !paused.contains(w.node())) {
+            store.put(keys.volumeStatus(w.node(), w.volume()), VolumeStatus.of(w.volume(), w.node(), VolumePhase.READY,
+                    "/dev/loop7", w.sizeBytes(), null, w.generation(), null, Instant.now()));
+        } else if (item instanceof SnapshotWorkItem s && !paused.contains(s.node())) {
+            store.put(keys.snapshotStatus(s.node(), s.snapshot()), SnapshotStatus.of(s.snapshot(), s.sourceVolume(), s.node(),
+                    s.pool(), s.sizeBytes(), true, VolumePhase.READY, null, s.generation(), Instant.now()));
+        }
+    }
+
+    private void withdraw(Object item) {
+        if (item instanceof WorkItem w && !paused.contains(w.node())) {
+            store.delete(keys.volumeStatus(w.node(), w.volume()));
+        } else if (item instanceof SnapshotWorkItem s && !paused.contains(s.node())) {
+            store.delete(keys.snapshotStatus(s.node(), s.snapshot()));
+        }
+    }
+
+    @Override
+    public void close() {
+        if (work != null) {
+            work.close();
+        }
+        leases.values().forEach(LeaseSession::revoke);
+    }
+}
