@@ -37,7 +37,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.function.Consumer;
-import java.util.function.Function;
+import java.util.function.BiConsumer;
 
 /**
  * Everything the controller reads, kept current by informers, plus the indexes a decision needs
@@ -74,6 +74,7 @@ final class ClusterState {
     final Latest<Placement> placements;
     final Latest<Ledger> ledgers;
     final Latest<Object> schedulingLatest;
+    final Latest<Object> nodesLatest;
 
     private final Map<String, Candidate> candidates = new HashMap<>();
     private final Map<String, Set<String>> poolsByNode = new HashMap<>();
@@ -88,11 +89,11 @@ final class ClusterState {
         this.listener = listener;
         String globalKey = keys.globalConfig();
         global = new Informer<>(vertx, store, globalKey, key -> key.equals(globalKey) ? GlobalConfig.class : null,
-                handler(v -> rebuildAllCandidates(), (k, v) -> rebuildAllCandidates(), null), options, meters);
+                handler(v -> rebuildAllCandidates(), (k, v) -> rebuildAllCandidates()), options, meters);
         pools = new Informer<>(vertx, store, keys.poolConfigs(), PoolConfig.class,
-                handler(v -> poolConfigChanged(v.value().name()), (k, v) -> poolConfigChanged(name(k)), null), options, meters);
+                handler(v -> poolConfigChanged(v.value().name()), (k, v) -> poolConfigChanged(name(k))), options, meters);
         nodes = new Informer<>(vertx, store, keys.nodes(), this::nodeKeyType,
-                handler(v -> nodeKeyChanged(v.key()), (k, v) -> nodeKeyChanged(k), null), options, meters);
+                handler(v -> nodeKeyChanged(v.key()), (k, v) -> nodeKeyChanged(k)), options, meters);
         volumes = new Informer<>(vertx, store, keys.volumes(), VolumeIntent.class, new InformerHandler<>() {
             @Override
             public void onUpsert(Versioned<VolumeIntent> current, Versioned<VolumeIntent> previous) {
@@ -154,7 +155,7 @@ final class ClusterState {
                     if (v != null) {
                         listener.volumeChanged(v.value().volume());
                     }
-                }, null), options, meters);
+                }), options, meters);
         placementInformer = new Informer<>(vertx, store, keys.placements(), Placement.class, new InformerHandler<>() {
             @Override
             public void onUpsert(Versioned<Placement> current, Versioned<Placement> previous) {
@@ -171,7 +172,7 @@ final class ClusterState {
             }
         }, options, meters);
         ledgerInformer = new Informer<>(vertx, store, keys.ledgers(), Ledger.class,
-                handler(v -> ledgerChanged(v.value().pool()), (k, v) -> ledgerChanged(name(k)), null), options, meters);
+                handler(v -> ledgerChanged(v.value().pool()), (k, v) -> ledgerChanged(name(k))), options, meters);
         String schedulingPrefix = keys.prefix() + "/controller/";
         scheduling = new Informer<>(vertx, store, schedulingPrefix, key -> {
             if (key.startsWith(keys.volumeSchedulings())) {
@@ -183,10 +184,11 @@ final class ClusterState {
                 listener.snapshotChanged(s.snapshot());
                 volumesFromSnapshot(s.snapshot()).forEach(listener::volumeChanged);
             }
-        }, (k, v) -> { }, null), options, meters);
+        }, (k, v) -> { }), options, meters);
         placements = new Latest<>(placementInformer);
         ledgers = new Latest<>(ledgerInformer);
         schedulingLatest = new Latest<>(scheduling);
+        nodesLatest = new Latest<>(nodes);
     }
 
     /** Starts every informer; completes once each has delivered its first listing. */
@@ -255,11 +257,11 @@ final class ClusterState {
     }
 
     Optional<Versioned<WorkItem>> workItem(String node, String volume) {
-        return nodes.get(keys.workItem(node, volume)).map(ClusterState::cast);
+        return nodesLatest.get(keys.workItem(node, volume)).map(ClusterState::cast);
     }
 
     Optional<Versioned<SnapshotWorkItem>> snapshotWorkItem(String node, String snapshot) {
-        return nodes.get(keys.snapshotWorkItem(node, snapshot)).map(ClusterState::cast);
+        return nodesLatest.get(keys.snapshotWorkItem(node, snapshot)).map(ClusterState::cast);
     }
 
     Optional<VolumeStatus> volumeStatus(String node, String volume) {
@@ -344,6 +346,14 @@ final class ClusterState {
         refreshCandidate(ledger.pool());
     }
 
+    void wroteWorkItem(WorkItem work, long revision) {
+        nodesLatest.wrote(keys.workItem(work.node(), work.volume()), work, revision);
+    }
+
+    void removedWorkItem(String node, String volume, long revision) {
+        nodesLatest.removed(keys.workItem(node, volume), revision);
+    }
+
     void wroteScheduling(String key, Object value, long revision) {
         schedulingLatest.wrote(key, value, revision);
     }
@@ -356,6 +366,7 @@ final class ClusterState {
         placements.reset();
         ledgers.reset();
         schedulingLatest.reset();
+        nodesLatest.reset();
         rebuildAllCandidates();
     }
 
@@ -503,8 +514,7 @@ final class ClusterState {
     }
 
     private static <T> InformerHandler<T> handler(Consumer<Versioned<T>> upsert,
-                                                  java.util.function.BiConsumer<String, Versioned<T>> delete,
-                                                  Function<RawEntry, Void> bad) {
+                                                  BiConsumer<String, Versioned<T>> delete) {
         return new InformerHandler<>() {
             @Override
             public void onUpsert(Versioned<T> current, Versioned<T> previous) {

@@ -10,7 +10,6 @@ import io.ferry.etcd.reconcile.ReconcileResult;
 import io.ferry.etcd.store.EtcdStore;
 import io.ferry.etcd.store.Leadership;
 import io.ferry.etcd.store.Transaction;
-import io.ferry.etcd.store.TxnOutcome;
 import io.ferry.etcd.store.Versioned;
 import io.ferry.model.Attachment;
 import io.ferry.model.ExportSpec;
@@ -142,6 +141,7 @@ final class VolumeReconciler {
             if (outcome.succeeded()) {
                 state.wrotePlacement(placement, outcome.revision());
                 state.wroteLedger(ledger, outcome.revision());
+                state.wroteWorkItem(work, outcome.revision());
                 state.wroteScheduling(keys.volumeScheduling(volume), scheduled, outcome.revision());
                 metrics.placed();
                 log.debug("placed {} on {}/{}", volume, pool.node(), pool.pool());
@@ -242,9 +242,12 @@ final class VolumeReconciler {
                 txn.put(keys.placement(current.volume()), next);
             }
             work = txn.commit().map(outcome -> {
-                if (outcome.succeeded() && changed) {
-                    state.wrotePlacement(next, outcome.revision());
-                } else if (!outcome.succeeded()) {
+                if (outcome.succeeded()) {
+                    state.wroteWorkItem(item, outcome.revision());
+                    if (changed) {
+                        state.wrotePlacement(next, outcome.revision());
+                    }
+                } else {
                     metrics.conflict();
                     throw new IllegalStateException("placement of " + current.volume() + " changed while updating its work item");
                 }
@@ -290,6 +293,7 @@ final class VolumeReconciler {
                     if (outcome.succeeded()) {
                         state.wrotePlacement(grown, outcome.revision());
                         state.wroteLedger(ledger, outcome.revision());
+                        state.wroteWorkItem(work, outcome.revision());
                         return writeScheduling(leader.get(), volume, SchedulingPhase.PLACED, Map.of(), null, current.node(),
                                 current.pool(), state.nodeAlive(current.node()));
                     }
@@ -331,7 +335,12 @@ final class VolumeReconciler {
             return writeScheduling(leader, volume, SchedulingPhase.DELETING, Map.of(), "removing the volume from " + p.node(),
                     p.node(), p.pool(), state.nodeAlive(p.node()))
                     .compose(v -> store.txn().requireLeadership(leader).delete(keys.workItem(p.node(), volume)).commit())
-                    .map(v -> ReconcileResult.done());
+                    .map(outcome -> {
+                        if (outcome.succeeded()) {
+                            state.removedWorkItem(p.node(), volume, outcome.revision());
+                        }
+                        return ReconcileResult.done();
+                    });
         }
         if (state.volumeStatus(p.node(), volume).isPresent()) {
             String wait = state.nodeAlive(p.node())
@@ -457,9 +466,5 @@ final class VolumeReconciler {
 
     private static Future<ReconcileResult> done() {
         return Future.succeededFuture(ReconcileResult.done());
-    }
-
-    static boolean committed(TxnOutcome outcome) {
-        return outcome.succeeded();
     }
 }
