@@ -85,6 +85,15 @@ final class VolumeReconciler {
         }
         Versioned<VolumeIntent> intent = state.intent(volume).orElse(null);
         Versioned<Placement> placement = state.placement(volume).orElse(null);
+        if (intent == null && placement != null) {
+            // Deleting data because a key vanished would turn a slip of `etcdctl del` into data loss;
+            // deletion is only ever the explicit flag.
+            Placement p = placement.value();
+            return writeScheduling(leader.get(), volume, SchedulingPhase.PLACED, Map.of(),
+                    "the intent was removed without deletionRequested; the volume and its data are kept. To delete it,"
+                            + " put the intent back with \"deletionRequested\": true", p.node(), p.pool(), state.nodeAlive(p.node()))
+                    .map(v -> ReconcileResult.done());
+        }
         if (intent == null || intent.value().deletionRequested()) {
             waitingForRoom.remove(volume);
             return delete(leader.get(), volume, intent, placement);

@@ -38,7 +38,6 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
 import java.util.stream.Collectors;
 
 import static io.ferry.controller.SimulatedAgents.GI;
@@ -427,7 +426,21 @@ class ControllerIT {
                 HttpResponse.BodyHandlers.ofString()).statusCode()).isEqualTo(404);
     }
 
-    static <T> T orNull(Optional<T> o) {
-        return o.orElse(null);
+    @Test
+    void anIntentDeletedByHandKeepsTheVolumeUntilDeletionIsAskedForExplicitly() {
+        agents.addNode("node-1", Map.of());
+        agents.addPool("node-1", "pool-1", 100, Map.of());
+        controller("c1");
+        createVolumes(1, 10);
+        awaitAllDecided(1);
+        etcd.etcdctl("del", keys.volume("vol-0000"));
+        await().atMost(Duration.ofSeconds(10)).until(() ->
+                String.valueOf(schedulings().get("vol-0000").message()).contains("removed without deletionRequested"));
+        assertThat(placements()).hasSize(1);
+        assertThat(result(store.get(keys.workItem("node-1", "vol-0000"), WorkItem.class))).isPresent();
+
+        result(store.put(keys.volume("vol-0000"), VolumeIntent.builder("vol-0000", 10 * GI).deletionRequested(true).build()));
+        await().atMost(Duration.ofSeconds(20)).until(() -> placements().isEmpty() && result(store.count(keys.volumes())) == 0);
+        assertThat(ledgers().get("pool-1").allocatedBytes()).isZero();
     }
 }
