@@ -1,0 +1,122 @@
+package io.ferry.tools.cli;
+
+import io.ferry.etcd.store.Versioned;
+import io.ferry.model.Attachment;
+import io.ferry.model.ExportInfo;
+import io.ferry.model.NodeRegistration;
+import io.ferry.model.Placement;
+import io.ferry.model.VolumeStatus;
+import io.ferry.runtime.exec.Command;
+import io.ferry.runtime.exec.ProcessCommandRunner;
+import picocli.CommandLine;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+import java.io.IOException;
+import java.net.InetAddress;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Optional;
+import java.util.stream.Stream;
+
+/**
+ * Attaches a volume to a bare-metal host: records the attachment (so the export allows this host's
+ * NQN), waits for the volume to be ready, then prints the local device path, or connects over
+ * NVMe/TCP with nvme-cli and prints the namespace's device path.
+ */
+@CommandLine.Command(name = "attach", description = "Attach a volume to this host and print its device path.")
+final class AttachCommand extends Base {
+
+    @Parameters(index = "0", description = "volume name")
+    String volume;
+    @Option(names = "--node", description = "this host's node name (default: $FERRY_NODE or the host name)")
+    String node;
+    @Option(names = "--host-nqn", description = "this host's NVMe host NQN (default: its agent's registration, then /etc/nvme/hostnqn)")
+    String hostNqn;
+    @Option(names = "--no-connect", description = "only record the attachment and print how to connect")
+    boolean noConnect;
+    @Option(names = "--timeout", defaultValue = "120", description = "seconds to wait (default: ${DEFAULT-VALUE})")
+    int timeoutSeconds;
+
+    @Override
+    public Integer call() throws Exception {
+        String self = node != null ? node : root().environment().getOrDefault("FERRY_NODE",
+                InetAddress.getLocalHost().getHostName().toLowerCase());
+        String nqn = hostNqn != null ? hostNqn : await(store().get(keys().registration(self), NodeRegistration.class))
+                .map(r -> r.value().hostNqn()).orElseGet(AttachCommand::hostNqnFile);
+        if (nqn == null) {
+            throw new CliException(ExitCodes.USAGE, "cannot tell this host's NVMe host NQN: pass --host-nqn or create /etc/nvme/hostnqn"
+                    + " (nvme gen-hostnqn > /etc/nvme/hostnqn)");
+        }
+        Attachment attachment = Attachment.of(volume, self, nqn, false, Instant.now());
+        String key = keys().attachment(volume, self);
+        Optional<Versioned<Attachment>> existing = await(store().get(key, Attachment.class));
+        if (existing.isPresent() && !existing.get().value().hostNqn().equals(nqn)) {
+            throw new CliException(ExitCodes.CONFLICT, "volume " + volume + " is attached to " + self + " with host NQN "
+                    + existing.get().value().hostNqn());
+        }
+        if (existing.isEmpty()) {
+            await(store().putIfAbsent(key, attachment));
+        }
+        VolumeStatus status = VolumeCommands.waitReady(this, volume, Duration.ofSeconds(timeoutSeconds));
+        Placement placement = await(store().get(keys().placement(volume), Placement.class)).map(Versioned::value).orElseThrow();
+        if (placement.node().equals(self)) {
+            out().line(status.devicePath());
+            return ExitCodes.OK;
+        }
+        ExportInfo export = waitFor(Duration.ofSeconds(timeoutSeconds), "the export of " + volume + " to allow " + nqn, () ->
+                await(store().get(keys().volumeStatus(placement.node(), volume), VolumeStatus.class)).map(Versioned::value)
+                        .map(VolumeStatus::export).filter(e -> e != null && e.allowedHostNqns().contains(nqn)).orElse(null));
+        if (noConnect) {
+            out().line("nvme connect -t " + export.transport() + " -a " + export.address() + " -s " + export.port() + " -n "
+                    + export.nqn() + " --hostnqn " + nqn);
+            return ExitCodes.OK;
+        }
+        ProcessCommandRunner runner = new ProcessCommandRunner();
+        Optional<String> device = deviceWithSerial(export.serial());
+        if (device.isEmpty()) {
+            runner.run(Command.of("nvme", "connect", "-t", export.transport(), "-a", export.address(), "-s",
+                    String.valueOf(export.port()), "-n", export.nqn(), "--hostnqn", nqn).withTimeout(Duration.ofSeconds(60)));
+            device = Optional.ofNullable(waitFor(Duration.ofSeconds(30), "the NVMe namespace with serial " + export.serial(),
+                    () -> deviceWithSerial(export.serial()).orElse(null)));
+        }
+        out().line(device.get());
+        return ExitCodes.OK;
+    }
+
+    static String hostNqnFile() {
+        try {
+            Path file = Path.of("/etc/nvme/hostnqn");
+            return Files.isReadable(file) ? Files.readString(file).trim() : null;
+        } catch (IOException e) {
+            return null;
+        }
+    }
+
+    /** The block device of the NVMe namespace whose controller reports this serial, if connected. */
+    static Optional<String> deviceWithSerial(String serial) {
+        Path classDir = Path.of("/sys/class/nvme");
+        if (!Files.isDirectory(classDir)) {
+            return Optional.empty();
+        }
+        try (Stream<Path> controllers = Files.list(classDir)) {
+            for (Path controller : controllers.toList()) {
+                Path serialFile = controller.resolve("serial");
+                if (Files.isReadable(serialFile) && Files.readString(serialFile).trim().equals(serial)) {
+                    try (Stream<Path> entries = Files.list(controller)) {
+                        Optional<Path> namespace = entries.filter(p -> p.getFileName().toString().matches("nvme\\d+c?\\d*n\\d+"))
+                                .sorted().findFirst();
+                        if (namespace.isPresent()) {
+                            return Optional.of("/dev/" + namespace.get().getFileName().toString().replaceAll("c\\d+n", "n"));
+                        }
+                    }
+                }
+            }
+        } catch (IOException e) {
+            return Optional.empty();
+        }
+        return Optional.empty();
+    }
+}

@@ -1,0 +1,147 @@
+package io.ferry.tools.cli;
+
+import io.ferry.etcd.FerryKeys;
+import io.ferry.etcd.store.EtcdStore;
+import io.ferry.etcd.store.Versioned;
+import io.ferry.model.Sizes;
+import io.vertx.core.Future;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Spec;
+
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.function.Supplier;
+
+/** Shared plumbing of ferryctl's commands: the store, the output, blocking on futures, waiting. */
+abstract class Base implements Callable<Integer> {
+
+    @Spec
+    CommandSpec spec;
+
+    FerryCtl root() {
+        return (FerryCtl) spec.root().userObject();
+    }
+
+    EtcdStore store() {
+        return root().store();
+    }
+
+    FerryKeys keys() {
+        return store().keys();
+    }
+
+    Output out() {
+        return root().output();
+    }
+
+    static <T> T await(Future<T> future) {
+        try {
+            return future.toCompletionStage().toCompletableFuture().get(60, TimeUnit.SECONDS);
+        } catch (ExecutionException e) {
+            Throwable cause = FerryCtl.unwrap(e);
+            if (cause instanceof RuntimeException re) {
+                throw re;
+            }
+            throw new CliException(ExitCodes.FAILED, String.valueOf(cause.getMessage()));
+        } catch (TimeoutException e) {
+            throw new CliException(ExitCodes.ETCD_UNAVAILABLE, "etcd did not answer within 60 s");
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new CliException(ExitCodes.FAILED, "interrupted");
+        }
+    }
+
+    <T> List<Versioned<T>> list(String prefix, Class<T> type) {
+        var listing = await(store().list(prefix, type));
+        listing.badValues().forEach(this::warn);
+        return listing.items();
+    }
+
+    /** Values of one kind under a prefix that holds several (such as a node's keys). */
+    <T> List<Versioned<T>> listOf(String prefix, FerryKeys.Kind kind, Class<T> type) {
+        List<Versioned<T>> result = new java.util.ArrayList<>();
+        for (var raw : await(store().listRaw(prefix)).entries()) {
+            if (keys().parse(raw.key()).map(ref -> ref.kind() == kind).orElse(false)) {
+                try {
+                    result.add(store().decode(raw, type));
+                } catch (io.ferry.etcd.store.BadValueException e) {
+                    warn(e);
+                }
+            }
+        }
+        return result;
+    }
+
+    void warn(Exception e) {
+        root().err().println("warning: " + e.getMessage());
+        root().err().flush();
+    }
+
+    /** Values under a prefix keyed by the last name in their key. */
+    <T> Map<String, T> byName(String prefix, Class<T> type) {
+        Map<String, T> result = new HashMap<>();
+        for (Versioned<T> v : list(prefix, type)) {
+            keys().parse(v.key()).ifPresent(ref -> result.put(ref.name(), v.value()));
+        }
+        return result;
+    }
+
+    /**
+     * Re-checks a condition until it yields a result or the timeout passes. A CLI waits for one
+     * object at a time, so a short, growing poll interval costs etcd next to nothing.
+     */
+    static <T> T waitFor(Duration timeout, String what, Supplier<T> check) {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        long sleep = 50;
+        while (true) {
+            T result = check.get();
+            if (result != null) {
+                return result;
+            }
+            if (System.nanoTime() > deadline) {
+                throw new CliException(ExitCodes.TIMEOUT, "timed out after " + timeout.toSeconds() + " s waiting for " + what);
+            }
+            try {
+                Thread.sleep(sleep);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new CliException(ExitCodes.FAILED, "interrupted while waiting for " + what);
+            }
+            sleep = Math.min(500, sleep * 2);
+        }
+    }
+
+    static String size(long bytes) {
+        return bytes <= 0 ? "0" : Sizes.format(bytes);
+    }
+
+    static String orDash(Object value) {
+        return value == null ? "-" : String.valueOf(value);
+    }
+
+    static Map<String, String> labels(List<String> pairs) {
+        Map<String, String> result = new HashMap<>();
+        if (pairs == null) {
+            return result;
+        }
+        for (String pair : pairs) {
+            for (String item : pair.split(",")) {
+                if (item.isBlank()) {
+                    continue;
+                }
+                int eq = item.indexOf('=');
+                if (eq <= 0) {
+                    throw new CliException(ExitCodes.USAGE, "label \"" + item + "\" must look like key=value");
+                }
+                result.put(item.substring(0, eq).trim(), item.substring(eq + 1).trim());
+            }
+        }
+        return result;
+    }
+}

@@ -1,0 +1,262 @@
+package io.ferry.tools.cli;
+
+import io.ferry.etcd.FerryKeys;
+import io.ferry.etcd.informer.Informer;
+import io.ferry.etcd.informer.InformerHandler;
+import io.ferry.etcd.informer.InformerOptions;
+import io.ferry.etcd.store.Versioned;
+import io.ferry.model.PoolConfig;
+import io.ferry.model.SchedulingPhase;
+import io.ferry.model.Sizes;
+import io.ferry.model.VolumeIntent;
+import io.ferry.model.VolumePhase;
+import io.ferry.model.VolumeScheduling;
+import io.ferry.model.VolumeStatus;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+
+@Command(name = "bench", description = "Benchmarks against a running cluster.", subcommands = BenchCommands.Provision.class)
+final class BenchCommands {
+
+    /**
+     * Creates and deletes N volumes with C requests in flight, timing each from the intent's write to
+     * the agent's Ready status (seen through a watch, not polling), and compares the throughput with
+     * plain etcd puts at the same concurrency in the same run.
+     */
+    @Command(name = "provision", description = "Provision and delete volumes; print volumes/s, latency percentiles,"
+            + " etcd writes per volume, and the same figures for plain etcd puts.")
+    static final class Provision extends Base {
+        @Option(names = "--volumes", defaultValue = "1000", description = "volumes to create (default: ${DEFAULT-VALUE})")
+        int volumes;
+        @Option(names = "--concurrency", defaultValue = "64", description = "requests in flight (default: ${DEFAULT-VALUE})")
+        int concurrency;
+        @Option(names = "--size", defaultValue = "64Mi", description = "size of each volume (default: ${DEFAULT-VALUE})")
+        String size;
+        @Option(names = "--name-prefix", defaultValue = "bench", description = "volume names are <prefix>-<n> (default: ${DEFAULT-VALUE})")
+        String namePrefix;
+        @Option(names = "--timeout", defaultValue = "600", description = "seconds for each phase (default: ${DEFAULT-VALUE})")
+        int timeoutSeconds;
+
+        record Phase(String name, int count, double seconds, double[] latenciesMs, long etcdRevisions) {
+            double perSecond() {
+                return count / seconds;
+            }
+
+            double percentile(double p) {
+                if (latenciesMs.length == 0) {
+                    return Double.NaN;
+                }
+                double[] sorted = latenciesMs.clone();
+                Arrays.sort(sorted);
+                int index = (int) Math.ceil(p / 100.0 * sorted.length) - 1;
+                return sorted[Math.max(0, Math.min(sorted.length - 1, index))];
+            }
+        }
+
+        @Override
+        public Integer call() throws Exception {
+            if (volumes < 1 || concurrency < 1) {
+                throw new CliException(ExitCodes.USAGE, "--volumes and --concurrency must be at least 1");
+            }
+            if (byName(keys().poolConfigs(), PoolConfig.class).isEmpty()) {
+                throw new CliException(ExitCodes.REFUSED, "no pools are configured: add one with `ferryctl pool add` (or run `ferry up`)");
+            }
+            long bytes = Sizes.parse(size);
+            Vertx vertx = Vertx.vertx();
+            try {
+                Tracker tracker = new Tracker(keys());
+                Informer<Object> statuses = new Informer<>(vertx, store(), keys().nodes(),
+                        key -> keys().parse(key).filter(r -> r.kind() == FerryKeys.Kind.NODE_VOLUME_STATUS).isPresent()
+                                ? VolumeStatus.class : null, tracker, InformerOptions.defaults(), null);
+                Informer<Object> scheduling = new Informer<>(vertx, store(), keys().volumeSchedulings(), k -> VolumeScheduling.class,
+                        tracker, InformerOptions.defaults(), null);
+                await(statuses.start());
+                await(scheduling.start());
+
+                Phase create = run("provision", tracker, name -> store().put(keys().volume(name),
+                        VolumeIntent.builder(name, bytes).createdBy("ferryctl-bench").build()), true);
+                Phase delete = run("delete", tracker, name -> store().put(keys().volume(name),
+                        VolumeIntent.builder(name, bytes).createdBy("ferryctl-bench").deletionRequested(true).build()), false);
+                statuses.close();
+                scheduling.close();
+                Phase baseline = baseline();
+                report(create, delete, baseline);
+            } finally {
+                vertx.close().toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
+            }
+            return ExitCodes.OK;
+        }
+
+        interface Action {
+            Future<?> apply(String name);
+        }
+
+        private Phase run(String label, Tracker tracker, Action action, boolean creating) throws InterruptedException {
+            Semaphore inFlight = new Semaphore(concurrency);
+            CountDownLatch finished = new CountDownLatch(volumes);
+            double[] latencies = new double[volumes];
+            AtomicReference<String> failure = new AtomicReference<>();
+            long revisionBefore = await(store().currentRevision());
+            long start = System.nanoTime();
+            for (int i = 0; i < volumes && failure.get() == null; i++) {
+                inFlight.acquire();
+                String name = namePrefix + "-" + i;
+                int slot = i;
+                long began = System.nanoTime();
+                tracker.expect(name, creating, error -> {
+                    if (error != null) {
+                        failure.compareAndSet(null, name + ": " + error);
+                    }
+                    latencies[slot] = (System.nanoTime() - began) / 1e6;
+                    inFlight.release();
+                    finished.countDown();
+                });
+                action.apply(name).onFailure(e -> tracker.fail(name, e.getMessage()));
+            }
+            if (!finished.await(timeoutSeconds, TimeUnit.SECONDS) || failure.get() != null) {
+                throw new CliException(ExitCodes.FAILED, label + " did not complete: "
+                        + (failure.get() != null ? failure.get() : finished.getCount() + " of " + volumes + " still pending after "
+                        + timeoutSeconds + " s"));
+            }
+            double seconds = (System.nanoTime() - start) / 1e9;
+            long revisions = await(store().currentRevision()) - revisionBefore;
+            return new Phase(label, volumes, seconds, latencies, revisions);
+        }
+
+        private Phase baseline() throws InterruptedException {
+            String prefix = keys().prefix() + "/bench-baseline/";
+            String value = io.ferry.model.Json.encodeToString(VolumeIntent.builder("baseline", Sizes.parse(size)).build());
+            Semaphore inFlight = new Semaphore(concurrency);
+            CountDownLatch finished = new CountDownLatch(volumes);
+            double[] latencies = new double[volumes];
+            long revisionBefore = await(store().currentRevision());
+            long start = System.nanoTime();
+            for (int i = 0; i < volumes; i++) {
+                inFlight.acquire();
+                int slot = i;
+                long began = System.nanoTime();
+                store().putRaw(prefix + i, value.getBytes(java.nio.charset.StandardCharsets.UTF_8)).onComplete(ar -> {
+                    latencies[slot] = (System.nanoTime() - began) / 1e6;
+                    inFlight.release();
+                    finished.countDown();
+                });
+            }
+            finished.await(timeoutSeconds, TimeUnit.SECONDS);
+            double seconds = (System.nanoTime() - start) / 1e9;
+            long revisions = await(store().currentRevision()) - revisionBefore;
+            await(store().deletePrefix(prefix));
+            return new Phase("etcd put", volumes, seconds, latencies, revisions);
+        }
+
+        private void report(Phase create, Phase delete, Phase baseline) {
+            List<Map<String, Object>> rows = new ArrayList<>();
+            List<List<String>> cells = new ArrayList<>();
+            for (Phase p : List.of(create, delete, baseline)) {
+                Map<String, Object> row = new LinkedHashMap<>();
+                row.put("phase", p.name());
+                row.put("count", p.count());
+                row.put("seconds", round(p.seconds()));
+                row.put("perSecond", round(p.perSecond()));
+                row.put("p50Ms", round(p.percentile(50)));
+                row.put("p95Ms", round(p.percentile(95)));
+                row.put("p99Ms", round(p.percentile(99)));
+                row.put("etcdRevisionsPerItem", round((double) p.etcdRevisions() / p.count()));
+                rows.add(row);
+                cells.add(List.of(p.name(), String.valueOf(p.count()), fmt(p.perSecond()), fmt(p.percentile(50)),
+                        fmt(p.percentile(95)), fmt(p.percentile(99)), fmt((double) p.etcdRevisions() / p.count())));
+            }
+            Map<String, Object> summary = new LinkedHashMap<>();
+            summary.put("volumes", volumes);
+            summary.put("concurrency", concurrency);
+            summary.put("phases", rows);
+            summary.put("provisionToEtcdPutThroughputRatio", round(create.perSecond() / baseline.perSecond()));
+            if (out().format() != Output.Format.table) {
+                out().structured(summary);
+                return;
+            }
+            out().line("volumes " + volumes + ", concurrency " + concurrency + ", size " + size);
+            out().rows(List.of("PHASE", "N", "PER-SECOND", "P50-MS", "P95-MS", "P99-MS", "ETCD-WRITES/ITEM"), cells, summary);
+            out().line(String.format("provisioning runs at %.1f%% of the throughput of plain etcd puts at the same concurrency",
+                    100 * create.perSecond() / baseline.perSecond()));
+        }
+
+        private static double round(double v) {
+            return Math.round(v * 100) / 100.0;
+        }
+
+        private static String fmt(double v) {
+            return String.format("%.1f", v);
+        }
+    }
+
+    /** Completes each volume's wait when its status says Ready (or gone, when deleting) or it finds no pool. */
+    static final class Tracker implements InformerHandler<Object> {
+        interface Done {
+            void accept(String error);
+        }
+
+        private final FerryKeys keys;
+        private final Map<String, Done> creating = new ConcurrentHashMap<>();
+        private final Map<String, Done> deleting = new ConcurrentHashMap<>();
+
+        Tracker(FerryKeys keys) {
+            this.keys = keys;
+        }
+
+        void expect(String name, boolean create, Done done) {
+            (create ? creating : deleting).put(name, done);
+        }
+
+        void fail(String name, String error) {
+            Done d = creating.remove(name);
+            if (d == null) {
+                d = deleting.remove(name);
+            }
+            if (d != null) {
+                d.accept(error);
+            }
+        }
+
+        @Override
+        public void onUpsert(Versioned<Object> current, Versioned<Object> previous) {
+            if (current.value() instanceof VolumeStatus s && s.phase() == VolumePhase.READY) {
+                Done d = creating.remove(s.volume());
+                if (d != null) {
+                    d.accept(null);
+                }
+            } else if (current.value() instanceof VolumeStatus s && s.phase() == VolumePhase.FAILED) {
+                fail(s.volume(), s.message());
+            } else if (current.value() instanceof VolumeScheduling s
+                    && (s.phase() == SchedulingPhase.NO_FIT || s.phase() == SchedulingPhase.INVALID)) {
+                fail(s.volume(), s.message());
+            }
+        }
+
+        @Override
+        public void onDelete(String key, Versioned<Object> lastKnown) {
+            // The controller removes a volume's scheduling record in the same transaction that
+            // removes its intent: that is the end of a deletion.
+            if (key.startsWith(keys.volumeSchedulings())) {
+                keys.parse(key).ifPresent(ref -> {
+                    Done d = deleting.remove(ref.name());
+                    if (d != null) {
+                        d.accept(null);
+                    }
+                });
+            }
+        }
+    }
+}

@@ -1,0 +1,171 @@
+package io.ferry.tools.cli;
+
+import io.ferry.etcd.EtcdOptions;
+import io.ferry.etcd.store.BadValueException;
+import io.ferry.etcd.store.EtcdStore;
+import io.ferry.etcd.store.EtcdUnavailableException;
+import io.ferry.model.ValidationException;
+import picocli.AutoComplete;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ScopeType;
+
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.Map;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.ExecutionException;
+
+/**
+ * {@code ferryctl}: Ferry's command line. It reads and writes Ferry's etcd keys directly, with the
+ * same endpoint and TLS settings as the daemons, and asks the controller's admin API where that
+ * knows more (explain).
+ */
+@Command(name = "ferryctl", mixinStandardHelpOptions = true, version = "ferryctl 0.1.0",
+        description = "Manage Ferry pools, volumes, snapshots and attachments.",
+        subcommands = {
+                StatusCommand.class, NodeCommands.class, PoolCommands.class, VolumeCommands.class,
+                SnapshotCommands.class, AttachCommand.class, DetachCommand.class, WatchCommand.class,
+                BenchCommands.class, AutoComplete.GenerateCompletion.class},
+        exitCodeListHeading = "%nExit codes:%n",
+        exitCodeList = {
+                "0:done",
+                "1:failed",
+                "2:wrong options or arguments",
+                "3:not found",
+                "4:exists with other settings, or in use",
+                "5:timed out waiting (--wait)",
+                "6:etcd unreachable",
+                "7:refused by the cluster (no pool fits, invalid)"})
+public final class FerryCtl {
+
+    @Option(names = "--etcd-endpoints", scope = ScopeType.INHERIT, paramLabel = "URL[,URL...]",
+            description = "etcd endpoints (default: $FERRY_ETCD_ENDPOINTS or http://127.0.0.1:2379)")
+    String endpoints;
+
+    @Option(names = "--prefix", scope = ScopeType.INHERIT, description = "key prefix (default: $FERRY_PREFIX or /ferry)")
+    String prefix;
+
+    @Option(names = "--etcd-ca", scope = ScopeType.INHERIT, description = "CA certificate for https endpoints ($FERRY_ETCD_CA)")
+    Path ca;
+
+    @Option(names = "--etcd-cert", scope = ScopeType.INHERIT, description = "client certificate ($FERRY_ETCD_CERT)")
+    Path cert;
+
+    @Option(names = "--etcd-key", scope = ScopeType.INHERIT, description = "client key, PKCS#8 PEM ($FERRY_ETCD_KEY)")
+    Path key;
+
+    @Option(names = "--etcd-user", scope = ScopeType.INHERIT, description = "etcd user ($FERRY_ETCD_USER; password in $FERRY_ETCD_PASSWORD)")
+    String user;
+
+    @Option(names = "--admin", scope = ScopeType.INHERIT, defaultValue = "${env:FERRY_ADMIN:-http://127.0.0.1:7360}",
+            description = "controller admin API (default: $FERRY_ADMIN or ${DEFAULT-VALUE})")
+    String admin;
+
+    @Option(names = {"-o", "--output"}, scope = ScopeType.INHERIT, defaultValue = "table",
+            description = "output format: ${COMPLETION-CANDIDATES} (default: ${DEFAULT-VALUE})")
+    Output.Format format;
+
+    private EtcdStore store;
+    private Map<String, String> environment = System.getenv();
+    private PrintWriter out;
+    private PrintWriter err;
+
+    public static void main(String[] args) {
+        System.exit(run(args, System.getenv(), new PrintWriter(System.out, true), new PrintWriter(System.err, true)));
+    }
+
+    /** Runs one invocation; the entry point for tests, which pass their own environment and streams. */
+    public static int run(String[] args, Map<String, String> env, PrintWriter out, PrintWriter err) {
+        FerryCtl root = new FerryCtl();
+        root.environment = env;
+        root.out = out;
+        root.err = err;
+        CommandLine cli = new CommandLine(root);
+        cli.setOut(out);
+        cli.setErr(err);
+        cli.setExecutionExceptionHandler((e, commandLine, parseResult) -> {
+            Throwable cause = unwrap(e);
+            int code = exitCodeFor(cause);
+            err.println("error: " + messageFor(cause));
+            err.flush();
+            return code;
+        });
+        try {
+            return cli.execute(args);
+        } finally {
+            root.close();
+        }
+    }
+
+    EtcdStore store() {
+        if (store == null) {
+            EtcdOptions base = EtcdOptions.fromEnvironment(environment);
+            EtcdOptions.Builder b = new EtcdOptions.Builder()
+                    .endpoints(endpoints != null ? endpoints.split(",")
+                            : base.endpoints().stream().map(Object::toString).toArray(String[]::new))
+                    .prefix(prefix != null ? prefix : base.prefix())
+                    .caFile(ca != null ? ca : base.caFile())
+                    .certFile(cert != null ? cert : base.certFile())
+                    .keyFile(key != null ? key : base.keyFile())
+                    .user(user != null ? user : base.user())
+                    .password(user != null ? environment.get("FERRY_ETCD_PASSWORD") : base.password());
+            store = EtcdStore.connect(b.build());
+        }
+        return store;
+    }
+
+    Output output() {
+        return new Output(out, format);
+    }
+
+    PrintWriter out() {
+        return out;
+    }
+
+    PrintWriter err() {
+        return err;
+    }
+
+    Map<String, String> environment() {
+        return environment;
+    }
+
+    private void close() {
+        if (store != null) {
+            store.close();
+        }
+    }
+
+    static Throwable unwrap(Throwable e) {
+        Throwable t = e;
+        while ((t instanceof CompletionException || t instanceof ExecutionException) && t.getCause() != null) {
+            t = t.getCause();
+        }
+        return t;
+    }
+
+    static int exitCodeFor(Throwable e) {
+        if (e instanceof CliException c) {
+            return c.exitCode();
+        }
+        if (e instanceof ValidationException) {
+            return ExitCodes.USAGE;
+        }
+        if (e instanceof EtcdUnavailableException) {
+            return ExitCodes.ETCD_UNAVAILABLE;
+        }
+        return ExitCodes.FAILED;
+    }
+
+    static String messageFor(Throwable e) {
+        if (e instanceof EtcdUnavailableException) {
+            return e.getMessage() + " (is etcd running? set --etcd-endpoints or FERRY_ETCD_ENDPOINTS; `ferry up` starts a local one)";
+        }
+        if (e instanceof BadValueException b) {
+            return b.getMessage() + " (fix it with etcdctl put; see docs/etcd-schema.md)";
+        }
+        return String.valueOf(e.getMessage());
+    }
+}

@@ -1,0 +1,122 @@
+package io.ferry.tools.cli;
+
+import io.ferry.etcd.store.Versioned;
+import io.ferry.model.SchedulingPhase;
+import io.ferry.model.SnapshotIntent;
+import io.ferry.model.SnapshotScheduling;
+import io.ferry.model.SnapshotStatus;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+@Command(name = "snapshot", description = "Create, list and remove snapshots.",
+        subcommands = {SnapshotCommands.Create.class, SnapshotCommands.Ls.class, SnapshotCommands.Rm.class})
+final class SnapshotCommands {
+
+    @Command(name = "create", description = "Snapshot a volume. Idempotent for the same name and volume.")
+    static final class Create extends Base {
+        @Parameters(index = "0")
+        String name;
+        @Option(names = "--volume", required = true)
+        String volume;
+        @Option(names = "--wait", negatable = true, defaultValue = "true", fallbackValue = "true",
+                description = "wait until it is ready to use (default: ${DEFAULT-VALUE})")
+        boolean await;
+
+        @Override
+        public Integer call() {
+            String key = keys().snapshot(name);
+            Optional<Versioned<SnapshotIntent>> existing = await(store().get(key, SnapshotIntent.class));
+            if (existing.isPresent() && !existing.get().value().sourceVolume().equals(volume)) {
+                throw new CliException(ExitCodes.CONFLICT, "snapshot " + name + " exists for volume "
+                        + existing.get().value().sourceVolume());
+            }
+            if (existing.isEmpty() && !await(store().putIfAbsent(key, SnapshotIntent.of(name, volume, "ferryctl", Instant.now())))) {
+                throw new CliException(ExitCodes.CONFLICT, "snapshot " + name + " was created by someone else meanwhile");
+            }
+            if (await) {
+                waitFor(Duration.ofSeconds(120), "snapshot " + name + " to be ready", () -> {
+                    SnapshotScheduling s = await(store().get(keys().snapshotScheduling(name), SnapshotScheduling.class))
+                            .map(Versioned::value).orElse(null);
+                    if (s == null) {
+                        return null;
+                    }
+                    if (s.phase() == SchedulingPhase.NO_FIT || s.phase() == SchedulingPhase.INVALID) {
+                        throw new CliException(ExitCodes.REFUSED, "snapshot " + name + ": " + s.message());
+                    }
+                    if (s.node() == null) {
+                        return null;
+                    }
+                    return await(store().get(keys().snapshotStatus(s.node(), name), SnapshotStatus.class))
+                            .map(Versioned::value).filter(SnapshotStatus::readyToUse).orElse(null);
+                });
+                out().line("snapshot " + name + " of " + volume + " ready");
+            } else {
+                out().line("snapshot " + name + " of " + volume + " requested");
+            }
+            return ExitCodes.OK;
+        }
+    }
+
+    @Command(name = "ls", description = "List snapshots.")
+    static final class Ls extends Base {
+        @Override
+        public Integer call() {
+            Map<String, SnapshotIntent> intents = byName(keys().snapshots(), SnapshotIntent.class);
+            Map<String, SnapshotScheduling> scheduling = byName(keys().snapshotSchedulings(), SnapshotScheduling.class);
+            List<List<String>> cells = new ArrayList<>();
+            List<Map<String, Object>> rows = new ArrayList<>();
+            for (String name : new java.util.TreeSet<>(intents.keySet())) {
+                SnapshotIntent i = intents.get(name);
+                SnapshotScheduling s = scheduling.get(name);
+                SnapshotStatus st = s == null || s.node() == null ? null
+                        : await(store().get(keys().snapshotStatus(s.node(), name), SnapshotStatus.class)).map(Versioned::value).orElse(null);
+                String state = i.deletionRequested() ? "Deleting" : st != null && st.readyToUse() ? "Ready"
+                        : s == null ? "Pending" : s.phase().value();
+                cells.add(List.of(name, i.sourceVolume(), state, orDash(s == null ? null : s.node()), orDash(s == null ? null : s.pool()),
+                        s == null ? "-" : size(s.sizeBytes()), orDash(s == null ? null : s.message())));
+                Map<String, Object> row = new LinkedHashMap<>();
+                row.put("name", name);
+                row.put("intent", i);
+                row.put("scheduling", s);
+                row.put("status", st);
+                rows.add(row);
+            }
+            out().rows(List.of("NAME", "VOLUME", "STATE", "NODE", "POOL", "SIZE", "MESSAGE"), cells, rows);
+            return ExitCodes.OK;
+        }
+    }
+
+    @Command(name = "rm", description = "Delete a snapshot.")
+    static final class Rm extends Base {
+        @Parameters(index = "0")
+        String name;
+        @Option(names = "--wait", negatable = true, defaultValue = "true", fallbackValue = "true")
+        boolean await;
+
+        @Override
+        public Integer call() {
+            String key = keys().snapshot(name);
+            Versioned<SnapshotIntent> current = await(store().get(key, SnapshotIntent.class))
+                    .orElseThrow(() -> new CliException(ExitCodes.NOT_FOUND, "no snapshot named " + name));
+            if (!current.value().deletionRequested()
+                    && !await(store().compareAndPut(key, current.value().withDeletionRequested(), current.modRevision()))) {
+                throw new CliException(ExitCodes.CONFLICT, "snapshot " + name + " changed meanwhile; run the command again");
+            }
+            if (await) {
+                waitFor(Duration.ofSeconds(120), "snapshot " + name + " to be deleted",
+                        () -> await(store().get(key, SnapshotIntent.class)).isEmpty() ? Boolean.TRUE : null);
+            }
+            out().line("snapshot " + name + (await ? " deleted" : " is being deleted"));
+            return ExitCodes.OK;
+        }
+    }
+}

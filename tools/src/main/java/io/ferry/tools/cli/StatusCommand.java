@@ -1,0 +1,84 @@
+package io.ferry.tools.cli;
+
+import io.etcd.jetcd.ByteSequence;
+import io.ferry.etcd.FerryKeys;
+import io.ferry.model.ControllerLeader;
+import io.ferry.model.Json;
+import io.ferry.model.Ledger;
+import io.ferry.model.NodeRegistration;
+import io.ferry.model.PoolConfig;
+import io.ferry.model.PoolStatus;
+import io.ferry.model.VolumeIntent;
+import io.ferry.model.VolumeScheduling;
+import picocli.CommandLine.Command;
+
+import java.nio.charset.StandardCharsets;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.TimeUnit;
+
+@Command(name = "status", description = "One-screen summary: leader, nodes, pools, capacity, volumes by state.")
+final class StatusCommand extends Base {
+
+    @Override
+    public Integer call() {
+        Map<String, NodeRegistration> nodes = new TreeMap<>();
+        listOf(keys().nodes(), FerryKeys.Kind.NODE_REGISTRATION, NodeRegistration.class)
+                .forEach(v -> nodes.put(v.value().node(), v.value()));
+        Map<String, PoolStatus> poolStatuses = new TreeMap<>();
+        listOf(keys().nodes(), FerryKeys.Kind.NODE_POOL_STATUS, PoolStatus.class)
+                .forEach(v -> poolStatuses.put(v.value().pool(), v.value()));
+        Map<String, PoolConfig> pools = byName(keys().poolConfigs(), PoolConfig.class);
+        Map<String, Ledger> ledgers = byName(keys().ledgers(), Ledger.class);
+        Map<String, VolumeIntent> volumes = byName(keys().volumes(), VolumeIntent.class);
+        Map<String, VolumeScheduling> scheduling = byName(keys().volumeSchedulings(), VolumeScheduling.class);
+
+        long capacity = poolStatuses.values().stream().mapToLong(PoolStatus::capacityBytes).sum();
+        long allocated = ledgers.values().stream().mapToLong(Ledger::allocatedBytes).sum();
+        Map<String, Integer> byPhase = new TreeMap<>();
+        for (String name : volumes.keySet()) {
+            VolumeScheduling s = scheduling.get(name);
+            String phase = volumes.get(name).deletionRequested() ? "Deleting" : s == null ? "Pending" : s.phase().value();
+            byPhase.merge(phase, 1, Integer::sum);
+        }
+        long unreachable = scheduling.values().stream().filter(s -> !s.reachable()).count();
+        Map<String, Object> summary = new LinkedHashMap<>();
+        summary.put("leader", leader());
+        summary.put("nodesAlive", nodes.size());
+        summary.put("pools", pools.size());
+        summary.put("capacityBytes", capacity);
+        summary.put("allocatedBytes", allocated);
+        summary.put("volumes", volumes.size());
+        summary.put("volumesByState", byPhase);
+        summary.put("unreachableVolumes", unreachable);
+        if (out().format() != Output.Format.table) {
+            out().structured(summary);
+            return ExitCodes.OK;
+        }
+        out().line("leader:      " + summary.get("leader"));
+        out().line("nodes:       " + nodes.size() + " alive" + (nodes.isEmpty() ? "" : " (" + String.join(", ", nodes.keySet()) + ")"));
+        out().line("pools:       " + pools.size() + ", capacity " + size(capacity) + ", allocated " + size(allocated)
+                + (capacity > 0 ? String.format(" (%.1f%%)", 100.0 * allocated / capacity) : ""));
+        out().line("volumes:     " + volumes.size() + (byPhase.isEmpty() ? "" : " " + byPhase));
+        if (unreachable > 0) {
+            out().line("unreachable: " + unreachable + " volume(s) on nodes that are down");
+        }
+        return ExitCodes.OK;
+    }
+
+    private String leader() {
+        try {
+            var response = store().client().getElectionClient()
+                    .leader(ByteSequence.from(keys().controllerLeader(), StandardCharsets.UTF_8)).get(5, TimeUnit.SECONDS);
+            String value = response.getKv().getValue().toString(StandardCharsets.UTF_8);
+            try {
+                return Json.decode(value, ControllerLeader.class).identity();
+            } catch (RuntimeException e) {
+                return value;
+            }
+        } catch (Exception e) {
+            return "none (no controller is running)";
+        }
+    }
+}

@@ -1,0 +1,349 @@
+package io.ferry.tools.cli;
+
+import io.ferry.etcd.store.Versioned;
+import io.ferry.model.Attachment;
+import io.ferry.model.Engine;
+import io.ferry.model.FailureDomainLevel;
+import io.ferry.model.Placement;
+import io.ferry.model.PositionAdvice;
+import io.ferry.model.SchedulingPhase;
+import io.ferry.model.Sizes;
+import io.ferry.model.VolumeIntent;
+import io.ferry.model.VolumePhase;
+import io.ferry.model.VolumeScheduling;
+import io.ferry.model.VolumeStatus;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.TreeSet;
+
+@Command(name = "volume", description = "Create, list, describe, resize, remove and explain volumes.",
+        subcommands = {VolumeCommands.Create.class, VolumeCommands.Ls.class, VolumeCommands.Describe.class,
+                VolumeCommands.Resize.class, VolumeCommands.Rm.class, VolumeCommands.Explain.class})
+final class VolumeCommands {
+
+    @Command(name = "create", description = "Ask for a volume. Idempotent: the same request again changes nothing.")
+    static final class Create extends Base {
+        @Parameters(index = "0", description = "volume name (lowercase letters, digits, '-')")
+        String name;
+        @Option(names = "--size", required = true, description = "e.g. 10Gi, 512Mi, 1T (rounded up to 4 MiB)")
+        String size;
+        @Option(names = "--thin", description = "thin-provisioned")
+        boolean thin;
+        @Option(names = "--engine", description = "only pools of this engine")
+        String engine;
+        @Option(names = "--consumer", description = "node that will use the volume")
+        String consumer;
+        @Option(names = "--position", description = "MustLocal, PreferLocal (default), PreferRemote or MustRemote")
+        String position;
+        @Option(names = "--spread-group", description = "volumes of one group land in distinct failure domains")
+        String spreadGroup;
+        @Option(names = "--spread-level", description = "node (default), rack, switch or zone")
+        String spreadLevel;
+        @Option(names = "--pool-selector", description = "key=value pool labels to require (repeatable)")
+        List<String> poolSelector;
+        @Option(names = "--node-selector", description = "key=value node labels to require (repeatable)")
+        List<String> nodeSelector;
+        @Option(names = "--from-snapshot", description = "fill it from this snapshot")
+        String fromSnapshot;
+        @Option(names = "--clone-of", description = "fill it from this volume")
+        String cloneOf;
+        @Option(names = "--fs", description = "ext4 or xfs, made on first attach")
+        String fsType;
+        @Option(names = "--wait", negatable = true, defaultValue = "true", fallbackValue = "true",
+                description = "wait until the volume is ready (default: ${DEFAULT-VALUE})")
+        boolean await;
+        @Option(names = "--timeout", defaultValue = "120", description = "seconds to wait (default: ${DEFAULT-VALUE})")
+        int timeoutSeconds;
+
+        @Override
+        public Integer call() {
+            VolumeIntent.Builder b = VolumeIntent.builder(name, Sizes.parse(size)).thin(thin).createdBy("ferryctl")
+                    .createdAt(Instant.now());
+            if (engine != null) {
+                b.engine(Engine.parse(engine));
+            }
+            if (consumer != null) {
+                b.consumerNode(consumer);
+            }
+            if (position != null) {
+                b.positionAdvice(PositionAdvice.parse(position));
+            }
+            if (spreadGroup != null) {
+                b.spreadGroup(spreadGroup);
+            }
+            if (spreadLevel != null) {
+                b.failureDomainLevel(FailureDomainLevel.parse(spreadLevel));
+            }
+            b.poolSelector(labels(poolSelector)).nodeSelector(labels(nodeSelector));
+            if (fromSnapshot != null) {
+                b.sourceSnapshot(fromSnapshot);
+            }
+            if (cloneOf != null) {
+                b.sourceVolume(cloneOf);
+            }
+            if (fsType != null) {
+                b.fsType(fsType);
+            }
+            VolumeIntent intent = b.build();
+            String key = keys().volume(name);
+            Optional<Versioned<VolumeIntent>> existing = await(store().get(key, VolumeIntent.class));
+            if (existing.isPresent()) {
+                if (!sameRequest(existing.get().value(), intent)) {
+                    throw new CliException(ExitCodes.CONFLICT, "volume " + name + " exists with other settings"
+                            + (existing.get().value().deletionRequested() ? " and is being deleted" : "")
+                            + "; see `ferryctl volume describe " + name + "`");
+                }
+            } else if (!await(store().putIfAbsent(key, intent))) {
+                throw new CliException(ExitCodes.CONFLICT, "volume " + name + " was created by someone else meanwhile");
+            }
+            if (!await) {
+                out().line("volume " + name + " requested (" + Sizes.format(intent.sizeBytes()) + ")");
+                return ExitCodes.OK;
+            }
+            VolumeStatus status = waitReady(this, name, Duration.ofSeconds(timeoutSeconds));
+            out().line("volume " + name + " ready on " + status.node() + (status.devicePath() == null ? "" : " at " + status.devicePath()));
+            return ExitCodes.OK;
+        }
+
+        private static boolean sameRequest(VolumeIntent a, VolumeIntent b) {
+            return a.sizeBytes() == b.sizeBytes() && a.thin() == b.thin() && a.engine() == b.engine()
+                    && java.util.Objects.equals(a.consumerNode(), b.consumerNode()) && a.positionAdvice() == b.positionAdvice()
+                    && java.util.Objects.equals(a.spreadGroup(), b.spreadGroup()) && a.failureDomainLevel() == b.failureDomainLevel()
+                    && a.poolSelector().equals(b.poolSelector()) && a.nodeSelector().equals(b.nodeSelector())
+                    && java.util.Objects.equals(a.sourceSnapshot(), b.sourceSnapshot())
+                    && java.util.Objects.equals(a.sourceVolume(), b.sourceVolume())
+                    && java.util.Objects.equals(a.fsType(), b.fsType()) && !a.deletionRequested();
+        }
+    }
+
+    /** Waits until the agent reports the volume Ready; fails fast on NoFit or Invalid. */
+    static VolumeStatus waitReady(Base cmd, String name, Duration timeout) {
+        return Base.waitFor(timeout, "volume " + name + " to become ready", () -> {
+            VolumeScheduling s = Base.await(cmd.store().get(cmd.keys().volumeScheduling(name), VolumeScheduling.class))
+                    .map(Versioned::value).orElse(null);
+            if (s == null) {
+                return null;
+            }
+            if (s.phase() == SchedulingPhase.NO_FIT || s.phase() == SchedulingPhase.INVALID) {
+                throw new CliException(ExitCodes.REFUSED, "volume " + name + ": " + s.message()
+                        + (s.phase() == SchedulingPhase.NO_FIT ? " (see `ferryctl volume explain " + name + "`)" : ""));
+            }
+            if (s.phase() != SchedulingPhase.PLACED || s.node() == null) {
+                return null;
+            }
+            VolumeStatus status = Base.await(cmd.store().get(cmd.keys().volumeStatus(s.node(), name), VolumeStatus.class))
+                    .map(Versioned::value).orElse(null);
+            if (status != null && status.phase() == VolumePhase.FAILED) {
+                throw new CliException(ExitCodes.FAILED, "volume " + name + " failed on " + s.node() + ": " + status.message());
+            }
+            return status != null && status.phase() == VolumePhase.READY ? status : null;
+        });
+    }
+
+    @Command(name = "ls", description = "List volumes with where they live and their state.")
+    static final class Ls extends Base {
+        @Override
+        public Integer call() {
+            Map<String, VolumeIntent> intents = byName(keys().volumes(), VolumeIntent.class);
+            Map<String, Placement> placements = byName(keys().placements(), Placement.class);
+            Map<String, VolumeScheduling> scheduling = byName(keys().volumeSchedulings(), VolumeScheduling.class);
+            Map<String, VolumeStatus> statuses = new LinkedHashMap<>();
+            for (Versioned<VolumeStatus> v : listOf(keys().nodes(), io.ferry.etcd.FerryKeys.Kind.NODE_VOLUME_STATUS, VolumeStatus.class)) {
+                statuses.put(v.value().volume(), v.value());
+            }
+            TreeSet<String> names = new TreeSet<>(intents.keySet());
+            names.addAll(placements.keySet());
+            List<List<String>> cells = new ArrayList<>();
+            List<Map<String, Object>> structured = new ArrayList<>();
+            for (String n : names) {
+                VolumeIntent i = intents.get(n);
+                Placement p = placements.get(n);
+                VolumeScheduling s = scheduling.get(n);
+                VolumeStatus st = statuses.get(n);
+                String state = st != null ? st.phase().value() : s != null ? s.phase().value() : "Pending";
+                if (i != null && i.deletionRequested()) {
+                    state = "Deleting";
+                }
+                if (s != null && !s.reachable()) {
+                    state += " (unreachable)";
+                }
+                cells.add(List.of(n, size(i != null ? i.sizeBytes() : p.sizeBytes()), state, orDash(p == null ? null : p.node()),
+                        orDash(p == null ? null : p.pool()), orDash(st == null ? null : st.devicePath()),
+                        orDash(s == null ? null : s.message())));
+                Map<String, Object> row = new LinkedHashMap<>();
+                row.put("name", n);
+                row.put("intent", i);
+                row.put("placement", p);
+                row.put("scheduling", s);
+                row.put("status", st);
+                structured.add(row);
+            }
+            out().rows(List.of("NAME", "SIZE", "STATE", "NODE", "POOL", "DEVICE", "MESSAGE"), cells, structured);
+            return ExitCodes.OK;
+        }
+    }
+
+    @Command(name = "describe", description = "Show everything known about a volume.")
+    static final class Describe extends Base {
+        @Parameters(index = "0")
+        String name;
+
+        @Override
+        public Integer call() {
+            Map<String, Object> row = new LinkedHashMap<>();
+            row.put("name", name);
+            await(store().get(keys().volume(name), VolumeIntent.class)).ifPresent(v -> row.put("intent", v.value()));
+            Optional<Placement> p = await(store().get(keys().placement(name), Placement.class)).map(Versioned::value);
+            p.ifPresent(v -> row.put("placement", v));
+            await(store().get(keys().volumeScheduling(name), VolumeScheduling.class)).ifPresent(v -> row.put("scheduling", v.value()));
+            p.flatMap(v -> await(store().get(keys().volumeStatus(v.node(), name), VolumeStatus.class)))
+                    .ifPresent(v -> row.put("status", v.value()));
+            List<Attachment> attachments = list(keys().attachmentsOf(name), Attachment.class).stream().map(Versioned::value).toList();
+            if (!attachments.isEmpty()) {
+                row.put("attachments", attachments);
+            }
+            if (row.size() == 1) {
+                throw new CliException(ExitCodes.NOT_FOUND, "no volume named " + name + " (see `ferryctl volume ls`)");
+            }
+            (out().format() == Output.Format.table ? new Output(root().out(), Output.Format.yaml) : out()).structured(row);
+            return ExitCodes.OK;
+        }
+    }
+
+    @Command(name = "resize", description = "Grow a volume (online). Shrinking is refused.")
+    static final class Resize extends Base {
+        @Parameters(index = "0")
+        String name;
+        @Option(names = "--size", required = true, description = "new size, e.g. 20Gi")
+        String size;
+        @Option(names = "--wait", negatable = true, defaultValue = "true", fallbackValue = "true",
+                description = "wait until the agent has grown it (default: ${DEFAULT-VALUE})")
+        boolean await;
+
+        @Override
+        public Integer call() {
+            String key = keys().volume(name);
+            Versioned<VolumeIntent> current = await(store().get(key, VolumeIntent.class))
+                    .orElseThrow(() -> new CliException(ExitCodes.NOT_FOUND, "no volume named " + name));
+            long target = Sizes.volumeSize(Sizes.parse(size));
+            if (target < current.value().sizeBytes()) {
+                throw new CliException(ExitCodes.REFUSED, "volume " + name + " is " + Sizes.format(current.value().sizeBytes())
+                        + "; shrinking is not supported");
+            }
+            if (target > current.value().sizeBytes()
+                    && !await(store().compareAndPut(key, current.value().withSizeBytes(target), current.modRevision()))) {
+                throw new CliException(ExitCodes.CONFLICT, "volume " + name + " changed meanwhile; run the command again");
+            }
+            if (await) {
+                waitFor(Duration.ofSeconds(120), "volume " + name + " to grow", () -> {
+                    VolumeScheduling s = await(store().get(keys().volumeScheduling(name), VolumeScheduling.class))
+                            .map(Versioned::value).orElse(null);
+                    if (s != null && s.message() != null && s.message().startsWith("cannot grow")) {
+                        throw new CliException(ExitCodes.REFUSED, s.message());
+                    }
+                    Placement p = await(store().get(keys().placement(name), Placement.class)).map(Versioned::value).orElse(null);
+                    if (p == null || p.sizeBytes() < target) {
+                        return null;
+                    }
+                    VolumeStatus st = await(store().get(keys().volumeStatus(p.node(), name), VolumeStatus.class))
+                            .map(Versioned::value).orElse(null);
+                    return st != null && st.sizeBytes() >= target && st.phase() == VolumePhase.READY ? st : null;
+                });
+            }
+            out().line("volume " + name + " is " + Sizes.format(target));
+            return ExitCodes.OK;
+        }
+    }
+
+    @Command(name = "rm", description = "Delete a volume and its data.")
+    static final class Rm extends Base {
+        @Parameters(index = "0")
+        String name;
+        @Option(names = "--wait", negatable = true, defaultValue = "true", fallbackValue = "true",
+                description = "wait until it is gone everywhere (default: ${DEFAULT-VALUE})")
+        boolean await;
+        @Option(names = "--ignore-not-found", description = "succeed when there is no such volume")
+        boolean ignoreNotFound;
+
+        @Override
+        public Integer call() {
+            String key = keys().volume(name);
+            Optional<Versioned<VolumeIntent>> current = await(store().get(key, VolumeIntent.class));
+            if (current.isEmpty()) {
+                if (ignoreNotFound) {
+                    return ExitCodes.OK;
+                }
+                throw new CliException(ExitCodes.NOT_FOUND, "no volume named " + name);
+            }
+            if (!current.get().value().deletionRequested()
+                    && !await(store().compareAndPut(key, current.get().value().withDeletionRequested(), current.get().modRevision()))) {
+                throw new CliException(ExitCodes.CONFLICT, "volume " + name + " changed meanwhile; run the command again");
+            }
+            if (await) {
+                waitFor(Duration.ofSeconds(120), "volume " + name + " to be deleted", () -> {
+                    if (await(store().get(key, VolumeIntent.class)).isEmpty()) {
+                        return Boolean.TRUE;
+                    }
+                    return null;
+                });
+                out().line("volume " + name + " deleted");
+            } else {
+                out().line("volume " + name + " is being deleted");
+            }
+            return ExitCodes.OK;
+        }
+    }
+
+    @Command(name = "explain", description = "Ask the controller why a volume goes (or cannot go) where it does.")
+    static final class Explain extends Base {
+        @Parameters(index = "0")
+        String name;
+
+        @Override
+        public Integer call() throws Exception {
+            io.ferry.model.Names.volumeName(name);
+            URI uri = URI.create(root().admin + "/api/v1/volumes/" + name + "/explain");
+            HttpResponse<String> response;
+            try {
+                response = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build()
+                        .send(HttpRequest.newBuilder(uri).timeout(Duration.ofSeconds(10)).build(), HttpResponse.BodyHandlers.ofString());
+            } catch (java.io.IOException e) {
+                throw new CliException(ExitCodes.FAILED, "cannot reach the controller's admin API at " + root().admin
+                        + " (" + e.getMessage() + "); set --admin or FERRY_ADMIN");
+            }
+            if (response.statusCode() == 404) {
+                throw new CliException(ExitCodes.NOT_FOUND, "no volume named " + name);
+            }
+            if (response.statusCode() != 200) {
+                throw new CliException(ExitCodes.FAILED, "the controller answered " + response.statusCode() + ": " + response.body());
+            }
+            var tree = new com.fasterxml.jackson.databind.ObjectMapper().readTree(response.body());
+            if (out().format() != Output.Format.table) {
+                out().structured(tree);
+                return ExitCodes.OK;
+            }
+            out().line(tree.path("summary").asText() + (tree.has("placedOn") ? "; placed on " + tree.path("placedOn").path("pool").asText() : ""));
+            List<List<String>> cells = new ArrayList<>();
+            for (var pool : tree.path("pools")) {
+                cells.add(List.of(pool.path("pool").asText(), pool.path("node").asText(),
+                        pool.path("passed").asBoolean() ? "fits" : pool.path("failed").asText(),
+                        pool.has("score") ? pool.path("score").asText() : "-", size(pool.path("freeBytes").asLong())));
+            }
+            out().rows(List.of("POOL", "NODE", "VERDICT", "SCORE", "FREE"), cells, tree);
+            return ExitCodes.OK;
+        }
+    }
+}
