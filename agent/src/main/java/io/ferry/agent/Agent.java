@@ -1,0 +1,438 @@
+package io.ferry.agent;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.ferry.agent.engine.FileEngine;
+import io.ferry.agent.engine.VolumeEngine;
+import io.ferry.agent.export.Exporter;
+import io.ferry.agent.export.NvmetExporter;
+import io.ferry.etcd.EtcdOptions;
+import io.ferry.etcd.FerryKeys;
+import io.ferry.etcd.informer.Informer;
+import io.ferry.etcd.informer.InformerHandler;
+import io.ferry.etcd.informer.InformerOptions;
+import io.ferry.etcd.reconcile.ReconcileRuntime;
+import io.ferry.etcd.reconcile.RuntimeOptions;
+import io.ferry.etcd.store.EtcdStore;
+import io.ferry.etcd.store.LeaseSession;
+import io.ferry.etcd.store.RawEntry;
+import io.ferry.etcd.store.Versioned;
+import io.ferry.model.Engine;
+import io.ferry.model.GlobalConfig;
+import io.ferry.model.NodeRegistration;
+import io.ferry.model.PoolConfig;
+import io.ferry.model.SnapshotStatus;
+import io.ferry.model.SnapshotWorkItem;
+import io.ferry.model.ValidationException;
+import io.ferry.model.VolumeStatus;
+import io.ferry.model.WorkItem;
+import io.ferry.runtime.admin.AdminOptions;
+import io.ferry.runtime.admin.AdminServer;
+import io.ferry.runtime.exec.CommandRunner;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import io.vertx.core.Future;
+import io.vertx.core.VerticleBase;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.EnumMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.function.Function;
+
+/**
+ * One storage node's agent. Deploy it as a verticle (or run {@link AgentMain}); everything it does
+ * happens on its context or on worker threads.
+ *
+ * <p>Start-up order matters for crash safety: the status informers are synced before anything
+ * else, because a status key is the agent's record of what it served; leftovers of interrupted
+ * operations are removed before any reconcile can run; only then do the work informers start,
+ * which feed the reconcile runtimes.
+ */
+public final class Agent extends VerticleBase {
+
+    private static final Logger log = LoggerFactory.getLogger(Agent.class);
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    private final AgentOptions options;
+    private final EtcdOptions etcdOptions;
+    private final CommandRunner runner;
+    private final PrometheusMeterRegistry registry;
+    private final Function<AgentMetrics, Map<Engine, VolumeEngine>> engineFactory;
+    private final Instant startedAt = Clock.now();
+
+    private EtcdStore store;
+    private NodeContext ctx;
+    private StatusWriter statuses;
+    private VolumeReconciler volumes;
+    private SnapshotReconciler snapshots;
+    private PoolReconciler poolReconciler;
+    private OrphanScanner orphans;
+    private LeaseSession lease;
+    private AdminServer admin;
+    private String hostNqn;
+    private volatile boolean registered;
+    private volatile boolean crashed;
+    private final List<Long> timers = new ArrayList<>();
+
+    public Agent(AgentOptions options, EtcdOptions etcdOptions, CommandRunner runner) {
+        this(options, etcdOptions, runner, new PrometheusMeterRegistry(PrometheusConfig.DEFAULT), null);
+    }
+
+    /**
+     * @param engineFactory builds the engines from the metrics; null for the standard set (file,
+     *                      LVM, LVM thin, SPDK, each offered only where its tools exist)
+     */
+    public Agent(AgentOptions options, EtcdOptions etcdOptions, CommandRunner runner,
+            PrometheusMeterRegistry registry, Function<AgentMetrics, Map<Engine, VolumeEngine>> engineFactory) {
+        this.options = options;
+        this.etcdOptions = etcdOptions;
+        this.runner = runner;
+        this.registry = registry;
+        this.engineFactory = engineFactory != null ? engineFactory : this::standardEngines;
+    }
+
+    private Map<Engine, VolumeEngine> standardEngines(AgentMetrics metrics) {
+        Map<Engine, VolumeEngine> engines = new EnumMap<>(Engine.class);
+        engines.put(Engine.FILE, new FileEngine(new CountingCommandRunner(runner, "file", metrics)));
+        engines.putAll(EngineSet.optional(options, runner, metrics));
+        return engines;
+    }
+
+    @Override
+    public Future<?> start() {
+        store = EtcdStore.connect(etcdOptions);
+        FerryKeys keys = store.keys();
+        AgentMetrics metrics = new AgentMetrics(registry, Path.of("/sys/block"));
+        ctx = new NodeContext(vertx, store, options.node(), engineFactory.apply(metrics), metrics);
+        statuses = new StatusWriter(store);
+        volumes = new VolumeReconciler(ctx, statuses);
+        snapshots = new SnapshotReconciler(ctx, statuses);
+        poolReconciler = new PoolReconciler(ctx, statuses);
+        orphans = new OrphanScanner(ctx, statuses);
+        RuntimeOptions runtimeOptions = RuntimeOptions.defaults().withConcurrency(options.concurrency());
+        ctx.volumeRuntime = new ReconcileRuntime(vertx, "agent-volumes", volumes::reconcile, runtimeOptions, registry);
+        ctx.snapshotRuntime = new ReconcileRuntime(vertx, "agent-snapshots", snapshots::reconcile, runtimeOptions,
+                registry);
+        ctx.poolRuntime = new ReconcileRuntime(vertx, "agent-pools", poolReconciler::reconcile,
+                runtimeOptions.withConcurrency(2), registry);
+        InformerOptions informerOptions = InformerOptions.defaults();
+        String node = options.node();
+        ctx.volumeStatuses = new Informer<>(vertx, store, keys.volumeStatuses(node), VolumeStatus.class,
+                new StatusHandler<>(ctx.volumeRuntime), informerOptions, registry);
+        ctx.snapshotStatuses = new Informer<>(vertx, store, keys.snapshotStatuses(node), SnapshotStatus.class,
+                new StatusHandler<>(ctx.snapshotRuntime), informerOptions, registry);
+        ctx.pools = new Informer<>(vertx, store, keys.poolConfigs(), PoolConfig.class, new PoolHandler(),
+                informerOptions, registry);
+        ctx.work = new Informer<>(vertx, store, keys.workItems(node), WorkItem.class, new WorkHandler(),
+                informerOptions, registry);
+        ctx.snapshotWork = new Informer<>(vertx, store, keys.snapshotWorkItems(node), SnapshotWorkItem.class,
+                new SnapshotWorkHandler(), informerOptions, registry);
+
+        return vertx.executeBlocking(() -> HostNqn.resolve(options.hostNqnFile(), options.stateDir()), false)
+                .compose(nqn -> {
+                    hostNqn = nqn;
+                    return store.get(keys.globalConfig(), GlobalConfig.class)
+                            .map(v -> v.map(Versioned::value).orElse(GlobalConfig.defaults()))
+                            .recover(err -> {
+                                log.warn("cannot read {} ({}); using the defaults", keys.globalConfig(), err.getMessage());
+                                return Future.succeededFuture(GlobalConfig.defaults());
+                            });
+                })
+                .compose(global -> {
+                    ctx.exporter = exporter(global);
+                    return Future.all(ctx.volumeStatuses.start(), ctx.snapshotStatuses.start(), ctx.pools.start());
+                })
+                .compose(v -> orphans.removeLeftovers())
+                .compose(v -> Future.all(ctx.work.start(), ctx.snapshotWork.start()))
+                .compose(v -> LeaseSession.open(vertx, store, options.leaseTtl(), this::register,
+                        () -> registered = false))
+                .compose(session -> {
+                    lease = session;
+                    return register(session.leaseId());
+                })
+                .compose(v -> {
+                    afterSync();
+                    return startAdmin();
+                })
+                .onSuccess(v -> log.info("agent {} started: engines {}, host NQN {}", node, engines(), hostNqn))
+                .onFailure(err -> log.error("agent {} failed to start", node, err));
+    }
+
+    private Exporter exporter(GlobalConfig global) {
+        NvmetExporter nvmet = new NvmetExporter(options.nvmetRoot(), global.nqnPrefix(), options.dataAddress(),
+                global.exportPortMin(), options.nvmetPortId());
+        return nvmet.available() ? nvmet : Exporter.none("kernel nvmet is not loaded (no " + options.nvmetRoot() + ")");
+    }
+
+    /** Enqueues what the informers alone would not: statuses left without work, and pool timers. */
+    private void afterSync() {
+        for (Versioned<VolumeStatus> s : ctx.volumeStatuses.values()) {
+            ctx.volumeRuntime.enqueue(s.value().volume());
+        }
+        for (Versioned<SnapshotStatus> s : ctx.snapshotStatuses.values()) {
+            ctx.snapshotRuntime.enqueue(s.value().snapshot());
+        }
+        enqueuePools();
+        timers.add(vertx.setPeriodic(options.poolInterval().toMillis(), t -> enqueuePools()));
+        runOrphanScan();
+        timers.add(vertx.setPeriodic(options.orphanInterval().toMillis(), t -> runOrphanScan()));
+    }
+
+    private void enqueuePools() {
+        for (PoolConfig p : ctx.ownPools()) {
+            ctx.poolRuntime.resync(p.name());
+        }
+        for (String bad : ctx.badPoolConfigs.keySet()) {
+            ctx.poolRuntime.resync(bad);
+        }
+    }
+
+    private void runOrphanScan() {
+        orphans.scan().onFailure(err -> log.warn("inventory of node {} failed: {}", options.node(), err.getMessage()));
+    }
+
+    private Future<Void> register(long leaseId) {
+        NodeRegistration registration = NodeRegistration.of(options.node(), options.dataAddress(),
+                admin == null || admin.port() < 0 ? null : adminAddress(), hostNqn, engines(), options.labels(),
+                options.version(), startedAt);
+        return store.put(store.keys().registration(options.node()), registration, leaseId)
+                .<Void>mapEmpty()
+                .onSuccess(v -> registered = true)
+                .recover(err -> {
+                    log.warn("cannot register node {} ({}); retrying", options.node(), err.getMessage());
+                    if (!crashed && lease != null && lease.leaseId() == leaseId) {
+                        vertx.setTimer(1000, t -> register(leaseId));
+                    }
+                    return Future.succeededFuture();
+                });
+    }
+
+    private String adminAddress() {
+        String host = options.adminHost().contains(":") ? "[" + options.adminHost() + "]" : options.adminHost();
+        return host + ":" + admin.port();
+    }
+
+    /** Engines whose tools exist on this host: what the registration offers the scheduler. */
+    public Set<Engine> engines() {
+        Set<Engine> available = new TreeSet<>();
+        ctx.engines.forEach((kind, engine) -> {
+            if (engine.available()) {
+                available.add(kind);
+            }
+        });
+        return available;
+    }
+
+    private Future<Void> startAdmin() {
+        if (options.adminPort() < 0) {
+            return Future.succeededFuture();
+        }
+        admin = new AdminServer(vertx, new AdminOptions(options.adminHost(), options.adminPort(), null), registry,
+                this::readiness);
+        AdminApi.install(admin.router(), ctx, orphans);
+        return admin.start().compose(port -> lease == null ? Future.succeededFuture() : register(lease.leaseId()));
+    }
+
+    private AdminServer.Readiness readiness() {
+        if (!registered) {
+            return new AdminServer.Readiness(false, "not registered in etcd");
+        }
+        if (!ctx.work.synced() || !ctx.pools.synced()) {
+            return new AdminServer.Readiness(false, "informers are not synced with etcd");
+        }
+        return new AdminServer.Readiness(true, "registered as " + options.node());
+    }
+
+    /** The admin server's port, or -1. */
+    public int adminPort() {
+        return admin == null ? -1 : admin.port();
+    }
+
+    public String hostNqn() {
+        return hostNqn;
+    }
+
+    /** Completes when no reconcile is queued, running or waiting; for tests and benchmarks. */
+    public Future<Boolean> idle() {
+        return Future.all(ctx.volumeRuntime.idle(), ctx.snapshotRuntime.idle(), ctx.poolRuntime.idle())
+                .map(all -> all.<Boolean>list().stream().allMatch(b -> b));
+    }
+
+    /**
+     * Makes the next stop behave like a killed process: no lease revocation, no status writes,
+     * nothing but dropping the etcd connection. For crash-safety tests.
+     */
+    public void simulateCrash() {
+        crashed = true;
+    }
+
+    @Override
+    public Future<?> stop() {
+        timers.forEach(vertx::cancelTimer);
+        for (AutoCloseable c : new AutoCloseable[] {ctx.work, ctx.snapshotWork, ctx.pools, ctx.volumeStatuses,
+                ctx.snapshotStatuses, ctx.volumeRuntime, ctx.snapshotRuntime, ctx.poolRuntime}) {
+            try {
+                if (c != null) {
+                    c.close();
+                }
+            } catch (Exception e) {
+                log.debug("close failed", e);
+            }
+        }
+        Future<Void> revoked = crashed || lease == null ? Future.succeededFuture() : lease.revoke();
+        Future<Void> adminClosed = crashed || admin == null ? Future.succeededFuture() : admin.close();
+        return Future.join(revoked, adminClosed).eventually(() -> {
+            store.close();
+            return Future.succeededFuture();
+        });
+    }
+
+    // ---- informer handlers: quick, on the agent's context, only enqueue ----
+
+    private final class WorkHandler implements InformerHandler<WorkItem> {
+        @Override
+        public void onUpsert(Versioned<WorkItem> current, Versioned<WorkItem> previous) {
+            volumes.badWorkItems.remove(current.value().volume());
+            ctx.volumeRuntime.enqueue(current.value().volume());
+        }
+
+        @Override
+        public void onDelete(String key, Versioned<WorkItem> lastKnown) {
+            String volume = NodeContext.lastSegment(key);
+            if (lastKnown != null) {
+                ctx.withdrawnVolumes.put(volume, lastKnown.value());
+            }
+            volumes.badWorkItems.remove(volume);
+            ctx.volumeRuntime.enqueue(volume);
+        }
+
+        @Override
+        public void onBadValue(RawEntry raw, ValidationException error) {
+            String volume = NodeContext.lastSegment(raw.key());
+            volumes.badWorkItems.put(volume, error.getMessage());
+            ctx.volumeRuntime.enqueue(volume);
+        }
+    }
+
+    private final class SnapshotWorkHandler implements InformerHandler<SnapshotWorkItem> {
+        @Override
+        public void onUpsert(Versioned<SnapshotWorkItem> current, Versioned<SnapshotWorkItem> previous) {
+            snapshots.badWorkItems.remove(current.value().snapshot());
+            ctx.snapshotRuntime.enqueue(current.value().snapshot());
+        }
+
+        @Override
+        public void onDelete(String key, Versioned<SnapshotWorkItem> lastKnown) {
+            String snapshot = NodeContext.lastSegment(key);
+            if (lastKnown != null) {
+                ctx.withdrawnSnapshots.put(snapshot, lastKnown.value());
+            }
+            ctx.snapshotRuntime.enqueue(snapshot);
+        }
+
+        @Override
+        public void onBadValue(RawEntry raw, ValidationException error) {
+            String snapshot = NodeContext.lastSegment(raw.key());
+            snapshots.badWorkItems.put(snapshot, error.getMessage());
+            ctx.snapshotRuntime.enqueue(snapshot);
+        }
+    }
+
+    /** Someone else changing or deleting our status key: reconcile, which rewrites it if needed. */
+    private final class StatusHandler<T> implements InformerHandler<T> {
+        private final ReconcileRuntime runtime;
+
+        StatusHandler(ReconcileRuntime runtime) {
+            this.runtime = runtime;
+        }
+
+        @Override
+        public void onUpsert(Versioned<T> current, Versioned<T> previous) {
+            Optional<Object> mine = statuses.last(current.key());
+            if (mine.isPresent() && !mine.get().equals(current.value())) {
+                statuses.forget(current.key());
+                runtime.enqueue(NodeContext.lastSegment(current.key()));
+            }
+        }
+
+        @Override
+        public void onDelete(String key, Versioned<T> lastKnown) {
+            if (statuses.last(key).isPresent()) {
+                statuses.forget(key);
+                runtime.enqueue(NodeContext.lastSegment(key));
+            }
+        }
+    }
+
+    private final class PoolHandler implements InformerHandler<PoolConfig> {
+        @Override
+        public void onUpsert(Versioned<PoolConfig> current, Versioned<PoolConfig> previous) {
+            PoolConfig pool = current.value();
+            boolean mine = pool.node().equals(options.node());
+            boolean wasMine = previous != null && previous.value().node().equals(options.node());
+            ctx.badPoolConfigs.remove(pool.name());
+            if (mine || wasMine || ctx.badPoolConfigs.containsKey(pool.name())) {
+                ctx.poolRuntime.enqueue(pool.name());
+            }
+            if (mine) {
+                // Volumes waiting for this pool (or failed on its old config) get another chance.
+                for (Versioned<WorkItem> w : ctx.work == null ? List.<Versioned<WorkItem>>of() : ctx.work.values()) {
+                    if (w.value().pool().equals(pool.name())) {
+                        ctx.volumeRuntime.enqueue(w.value().volume());
+                    }
+                }
+            }
+        }
+
+        @Override
+        public void onDelete(String key, Versioned<PoolConfig> lastKnown) {
+            String pool = NodeContext.lastSegment(key);
+            if (lastKnown == null || lastKnown.value().node().equals(options.node())
+                    || ctx.badPoolConfigs.containsKey(pool)) {
+                ctx.badPoolConfigs.remove(pool);
+                ctx.poolRuntime.enqueue(pool);
+            }
+        }
+
+        @Override
+        public void onBadValue(RawEntry raw, ValidationException error) {
+            String pool = NodeContext.lastSegment(raw.key());
+            // Only the node named in the broken value reports it; peek at that one field.
+            String named = null;
+            try {
+                JsonNode tree = JSON.readTree(raw.value());
+                named = tree.path("node").asText(null);
+            } catch (Exception e) {
+                // Not even JSON: nobody can tell whose pool it is.
+            }
+            if (options.node().equals(named)) {
+                ctx.badPoolConfigs.put(pool, error.getMessage());
+                ctx.poolRuntime.enqueue(pool);
+            }
+        }
+    }
+
+    /** Exposed for the admin API and tests. */
+    Map<String, Object> describe() {
+        Map<String, Object> d = new LinkedHashMap<>();
+        d.put("node", options.node());
+        d.put("hostNqn", hostNqn);
+        d.put("engines", engines());
+        d.put("exporter", ctx.exporter.available());
+        return d;
+    }
+
+    Duration leaseTtl() {
+        return options.leaseTtl();
+    }
+}

@@ -1,0 +1,115 @@
+package io.ferry.agent;
+
+import io.ferry.agent.engine.VolumeEngine;
+import io.ferry.agent.export.Exporter;
+import io.ferry.etcd.FerryKeys;
+import io.ferry.etcd.informer.Informer;
+import io.ferry.etcd.reconcile.ReconcileRuntime;
+import io.ferry.etcd.store.EtcdStore;
+import io.ferry.etcd.store.Versioned;
+import io.ferry.model.PoolConfig;
+import io.ferry.model.SnapshotStatus;
+import io.ferry.model.SnapshotWorkItem;
+import io.ferry.model.VolumeStatus;
+import io.ferry.model.WorkItem;
+import io.vertx.core.Vertx;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * What the agent's reconcilers share: the node's identity, etcd, the informers' caches, engines
+ * and the exporter. Built once by {@link Agent#start()}; the caches are safe to read from any
+ * thread.
+ */
+final class NodeContext {
+    final Vertx vertx;
+    final EtcdStore store;
+    final FerryKeys keys;
+    final String node;
+    final Map<io.ferry.model.Engine, VolumeEngine> engines;
+    final AgentMetrics metrics;
+    Exporter exporter;
+
+    Informer<PoolConfig> pools;
+    Informer<WorkItem> work;
+    Informer<SnapshotWorkItem> snapshotWork;
+    Informer<VolumeStatus> volumeStatuses;
+    Informer<SnapshotStatus> snapshotStatuses;
+
+    ReconcileRuntime volumeRuntime;
+    ReconcileRuntime snapshotRuntime;
+    ReconcileRuntime poolRuntime;
+
+    /** Last good work item of volumes whose key was deleted while we watched: the delete order. */
+    final Map<String, WorkItem> withdrawnVolumes = new ConcurrentHashMap<>();
+    final Map<String, SnapshotWorkItem> withdrawnSnapshots = new ConcurrentHashMap<>();
+    /** Volumes the orphan scan proved unwanted (no work item, no status, no placement). */
+    final Set<String> confirmedDeletedVolumes = ConcurrentHashMap.newKeySet();
+    final Set<String> confirmedDeletedSnapshots = ConcurrentHashMap.newKeySet();
+    /** Decode errors of pool configs that name this node, by pool. */
+    final Map<String, String> badPoolConfigs = new ConcurrentHashMap<>();
+
+    NodeContext(Vertx vertx, EtcdStore store, String node, Map<io.ferry.model.Engine, VolumeEngine> engines,
+            AgentMetrics metrics) {
+        this.vertx = vertx;
+        this.store = store;
+        this.keys = store.keys();
+        this.node = node;
+        this.engines = engines;
+        this.metrics = metrics;
+    }
+
+    /** This node's pool config by name, if it is this node's and decodes. */
+    Optional<PoolConfig> pool(String name) {
+        return pools.get(keys.poolConfig(name)).map(Versioned::value).filter(p -> p.node().equals(node));
+    }
+
+    List<PoolConfig> ownPools() {
+        List<PoolConfig> own = new ArrayList<>();
+        for (Versioned<PoolConfig> v : pools.values()) {
+            if (v.value().node().equals(node)) {
+                own.add(v.value());
+            }
+        }
+        return own;
+    }
+
+    Optional<VolumeEngine> engine(io.ferry.model.Engine kind) {
+        VolumeEngine e = engines.get(kind);
+        return e != null && e.available() ? Optional.of(e) : Optional.empty();
+    }
+
+    Optional<WorkItem> workItem(String volume) {
+        return work.get(keys.workItem(node, volume)).map(Versioned::value);
+    }
+
+    boolean workItemIsBad(String volume) {
+        return work.badKeys().contains(keys.workItem(node, volume));
+    }
+
+    Optional<SnapshotWorkItem> snapshotWorkItem(String snapshot) {
+        return snapshotWork.get(keys.snapshotWorkItem(node, snapshot)).map(Versioned::value);
+    }
+
+    boolean snapshotWorkItemIsBad(String snapshot) {
+        return snapshotWork.badKeys().contains(keys.snapshotWorkItem(node, snapshot));
+    }
+
+    Optional<VolumeStatus> volumeStatus(String volume) {
+        return volumeStatuses.get(keys.volumeStatus(node, volume)).map(Versioned::value);
+    }
+
+    Optional<SnapshotStatus> snapshotStatus(String snapshot) {
+        return snapshotStatuses.get(keys.snapshotStatus(node, snapshot)).map(Versioned::value);
+    }
+
+    /** Last path segment of a key: the volume, snapshot or pool name. */
+    static String lastSegment(String key) {
+        return key.substring(key.lastIndexOf('/') + 1);
+    }
+}

@@ -1,0 +1,144 @@
+package io.ferry.agent;
+
+import io.ferry.agent.engine.EngineException;
+import io.ferry.agent.engine.LocalSnapshot;
+import io.ferry.agent.engine.VolumeEngine;
+import io.ferry.etcd.reconcile.ReconcileResult;
+import io.ferry.etcd.reconcile.TerminalException;
+import io.ferry.model.PoolConfig;
+import io.ferry.model.SnapshotStatus;
+import io.ferry.model.SnapshotWorkItem;
+import io.ferry.model.VolumePhase;
+import io.vertx.core.Future;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * Converges one snapshot (the key is the snapshot name) to its snapshot work item: cut it once,
+ * report it ready; delete it and its status when the work item is withdrawn. Same crash rules as
+ * volumes: the status key records that this node holds the snapshot.
+ */
+final class SnapshotReconciler {
+
+    private static final Logger log = LoggerFactory.getLogger(SnapshotReconciler.class);
+    private static final Duration WAIT = Duration.ofSeconds(15);
+
+    private final NodeContext ctx;
+    private final StatusWriter statuses;
+    final Map<String, String> badWorkItems = new ConcurrentHashMap<>();
+
+    SnapshotReconciler(NodeContext ctx, StatusWriter statuses) {
+        this.ctx = ctx;
+        this.statuses = statuses;
+    }
+
+    Future<ReconcileResult> reconcile(String snapshot) {
+        if (ctx.snapshotWorkItemIsBad(snapshot)) {
+            Optional<SnapshotStatus> prev = current(snapshot);
+            if (prev.isEmpty()) {
+                // A status needs the source and pool, which only a readable work item names.
+                log.warn("snapshot work item for {} is invalid and left alone: {}", snapshot,
+                        badWorkItems.get(snapshot));
+                return Future.succeededFuture(ReconcileResult.done());
+            }
+            SnapshotStatus p = prev.get();
+            return write(SnapshotStatus.of(snapshot, p.sourceVolume(), ctx.node, p.pool(), p.sizeBytes(), false,
+                    VolumePhase.FAILED, VolumeReconciler.truncate("snapshot work item is invalid; the snapshot is left"
+                            + " as it is: " + badWorkItems.getOrDefault(snapshot, "the value does not decode")),
+                    p.observedGeneration(), p.createdAt())).map(ReconcileResult.done());
+        }
+        Optional<SnapshotWorkItem> item = ctx.snapshotWorkItem(snapshot);
+        if (item.isPresent()) {
+            ctx.withdrawnSnapshots.remove(snapshot);
+            ctx.confirmedDeletedSnapshots.remove(snapshot);
+            return converge(item.get());
+        }
+        return removeIfWithdrawn(snapshot);
+    }
+
+    private Future<ReconcileResult> converge(SnapshotWorkItem item) {
+        Optional<PoolConfig> pool = ctx.pool(item.pool());
+        if (pool.isEmpty()) {
+            return failed(item, "pool " + item.pool() + " has no valid config for node " + ctx.node)
+                    .map(ReconcileResult.requeueAfter(WAIT));
+        }
+        if (pool.get().engine() != item.engine()) {
+            return failed(item, "snapshot work asks for engine " + item.engine() + " but pool " + item.pool()
+                    + " is " + pool.get().engine()).map(ReconcileResult.done());
+        }
+        Optional<VolumeEngine> engine = ctx.engine(pool.get().engine());
+        if (engine.isEmpty()) {
+            return failed(item, "engine " + item.engine() + " is not available on node " + ctx.node)
+                    .map(ReconcileResult.requeueAfter(WAIT));
+        }
+        return ctx.snapshotRuntime.blocking(() -> {
+                    Optional<LocalSnapshot> found = engine.get().findSnapshot(pool.get(), item.snapshot());
+                    return found.isPresent() ? found.get()
+                            : engine.get().createSnapshot(pool.get(), item.snapshot(), item.sourceVolume());
+                })
+                .compose(snap -> write(SnapshotStatus.of(item.snapshot(), item.sourceVolume(), ctx.node, item.pool(),
+                        Math.max(snap.sizeBytes(), item.sizeBytes()), true, VolumePhase.READY, null, item.generation(),
+                        snap.createdAt())))
+                .map(ReconcileResult.done())
+                .recover(err -> failed(item, VolumeReconciler.describe(err)).transform(x -> {
+                    if (err instanceof EngineException ee && ee.permanent()) {
+                        return Future.failedFuture(new TerminalException(err.getMessage(), err));
+                    }
+                    return Future.failedFuture(err);
+                }));
+    }
+
+    private Future<ReconcileResult> removeIfWithdrawn(String snapshot) {
+        Optional<SnapshotStatus> status = current(snapshot);
+        SnapshotWorkItem last = ctx.withdrawnSnapshots.get(snapshot);
+        if (status.isEmpty() && last == null && !ctx.confirmedDeletedSnapshots.contains(snapshot)) {
+            return Future.succeededFuture(ReconcileResult.done());
+        }
+        String poolName = last != null ? last.pool() : status.map(SnapshotStatus::pool).orElse(null);
+        List<PoolConfig> candidates = new ArrayList<>();
+        if (poolName != null && ctx.pool(poolName).isPresent()) {
+            candidates.add(ctx.pool(poolName).get());
+        } else {
+            candidates.addAll(ctx.ownPools());
+        }
+        return ctx.snapshotRuntime.blocking(() -> {
+                    for (PoolConfig pool : candidates) {
+                        VolumeEngine engine = ctx.engine(pool.engine()).orElseThrow(() -> new IllegalStateException(
+                                "cannot delete snapshot " + snapshot + ": engine " + pool.engine() + " is not available"));
+                        engine.deleteSnapshot(pool, snapshot);
+                    }
+                    return null;
+                })
+                .compose(v -> statuses.delete(ctx.keys.snapshotStatus(ctx.node, snapshot)))
+                .map(v -> {
+                    ctx.withdrawnSnapshots.remove(snapshot);
+                    ctx.confirmedDeletedSnapshots.remove(snapshot);
+                    log.info("snapshot {} removed from node {}", snapshot, ctx.node);
+                    return ReconcileResult.done();
+                });
+    }
+
+    private Optional<SnapshotStatus> current(String snapshot) {
+        Optional<SnapshotStatus> mine = statuses.last(ctx.keys.snapshotStatus(ctx.node, snapshot));
+        return mine.isPresent() ? mine : ctx.snapshotStatus(snapshot);
+    }
+
+    private Future<Boolean> failed(SnapshotWorkItem item, String message) {
+        Optional<SnapshotStatus> prev = current(item.snapshot());
+        return write(SnapshotStatus.of(item.snapshot(), item.sourceVolume(), ctx.node, item.pool(), item.sizeBytes(),
+                false, VolumePhase.FAILED, VolumeReconciler.truncate(message),
+                prev.map(SnapshotStatus::observedGeneration).orElse(0L), prev.map(SnapshotStatus::createdAt).orElse(null)));
+    }
+
+    private Future<Boolean> write(SnapshotStatus status) {
+        return statuses.snapshot(ctx.keys.snapshotStatus(ctx.node, status.snapshot()), status,
+                ctx.snapshotStatus(status.snapshot()));
+    }
+}

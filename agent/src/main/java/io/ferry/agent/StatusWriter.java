@@ -1,0 +1,80 @@
+package io.ferry.agent;
+
+import io.ferry.etcd.store.EtcdStore;
+import io.ferry.model.OrphanReport;
+import io.ferry.model.PoolStatus;
+import io.ferry.model.SnapshotStatus;
+import io.ferry.model.VolumeStatus;
+import io.vertx.core.Future;
+
+import java.time.Instant;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.Function;
+
+/**
+ * Writes the agent's status keys only when their content changes (timestamps aside), so a resync
+ * of 10,000 healthy volumes costs no etcd writes. The agent is the only writer of these keys, so
+ * what it last wrote is the truth; the informer caches are only consulted after a restart, when
+ * nothing has been written yet.
+ */
+final class StatusWriter {
+
+    private final EtcdStore store;
+    private final Map<String, Object> lastWritten = new ConcurrentHashMap<>();
+
+    StatusWriter(EtcdStore store) {
+        this.store = store;
+    }
+
+    Future<Boolean> volume(String key, VolumeStatus desired, Optional<VolumeStatus> stored) {
+        return write(key, desired, stored, s -> VolumeStatus.of(s.volume(), s.node(), s.phase(), s.devicePath(),
+                s.sizeBytes(), s.export(), s.observedGeneration(), s.message(), Instant.EPOCH));
+    }
+
+    Future<Boolean> snapshot(String key, SnapshotStatus desired, Optional<SnapshotStatus> stored) {
+        return write(key, desired, stored, s -> s);
+    }
+
+    Future<Boolean> pool(String key, PoolStatus desired, Optional<PoolStatus> stored) {
+        return write(key, desired, stored, s -> PoolStatus.of(s.node(), s.pool(), s.engine(), s.capacityBytes(),
+                s.freeBytes(), s.thinDataPercent(), s.thinMetadataPercent(), s.conditions(), s.healthy(),
+                Instant.EPOCH));
+    }
+
+    Future<Boolean> orphans(String key, OrphanReport desired) {
+        return write(key, desired, Optional.empty(), r -> OrphanReport.of(r.node(), r.orphans(), Instant.EPOCH));
+    }
+
+    /** What this process last wrote under the key, if anything. */
+    @SuppressWarnings("unchecked")
+    <T> Optional<T> last(String key) {
+        return Optional.ofNullable((T) lastWritten.get(key));
+    }
+
+    /** Someone else changed the key: what we wrote is no longer what is stored. */
+    void forget(String key) {
+        lastWritten.remove(key);
+    }
+
+    Future<Boolean> delete(String key) {
+        return store.delete(key).onSuccess(d -> lastWritten.remove(key));
+    }
+
+    @SuppressWarnings("unchecked")
+    private <T> Future<Boolean> write(String key, T desired, Optional<T> stored, Function<T, T> withoutTime) {
+        T current = (T) lastWritten.get(key);
+        if (current == null) {
+            current = stored.orElse(null);
+        }
+        if (current != null && withoutTime.apply(current).equals(withoutTime.apply(desired))) {
+            lastWritten.putIfAbsent(key, current);
+            return Future.succeededFuture(false);
+        }
+        return store.put(key, desired).map(rev -> {
+            lastWritten.put(key, desired);
+            return true;
+        });
+    }
+}

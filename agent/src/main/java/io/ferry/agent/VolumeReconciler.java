@@ -1,0 +1,258 @@
+package io.ferry.agent;
+
+import io.ferry.agent.engine.Content;
+import io.ferry.agent.engine.EngineException;
+import io.ferry.agent.engine.LocalVolume;
+import io.ferry.agent.engine.VolumeEngine;
+import io.ferry.etcd.reconcile.ReconcileResult;
+import io.ferry.etcd.reconcile.TerminalException;
+import io.ferry.model.ExportInfo;
+import io.ferry.model.PoolConfig;
+import io.ferry.model.Sizes;
+import io.ferry.model.VolumePhase;
+import io.ferry.model.VolumeStatus;
+import io.ferry.model.WorkItem;
+import io.vertx.core.Future;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * Converges one volume (the reconcile key is the volume name) to its work item: create, grow,
+ * export, report; or, once the work item is withdrawn, unexport, remove and delete the status.
+ *
+ * <p>Every step starts by looking at what exists, so a reconcile after a crash at any point
+ * continues where the previous one stopped. The status key doubles as the record that this node
+ * served the volume: a volume with a status but no work item is being deleted by the controller.
+ */
+final class VolumeReconciler {
+
+    private static final Logger log = LoggerFactory.getLogger(VolumeReconciler.class);
+    private static final Duration WAIT_FOR_POOL = Duration.ofSeconds(15);
+    private static final Duration WAIT_FOR_ENGINE = Duration.ofSeconds(60);
+    private static final int MAX_MESSAGE = 2000;
+
+    private final NodeContext ctx;
+    private final StatusWriter statuses;
+    /** Decode errors of this node's work items, by volume, for the Failed status. */
+    final Map<String, String> badWorkItems = new ConcurrentHashMap<>();
+
+    VolumeReconciler(NodeContext ctx, StatusWriter statuses) {
+        this.ctx = ctx;
+        this.statuses = statuses;
+    }
+
+    Future<ReconcileResult> reconcile(String volume) {
+        if (ctx.workItemIsBad(volume)) {
+            // Never act on a value we cannot read, least of all by deleting: report and wait for a fix.
+            String why = badWorkItems.getOrDefault(volume, "the value does not decode");
+            return writeStatus(volume, VolumePhase.FAILED, current(volume), "work item "
+                    + ctx.keys.workItem(ctx.node, volume) + " is invalid; the volume is left as it is: " + why)
+                    .map(ReconcileResult.done());
+        }
+        Optional<WorkItem> item = ctx.workItem(volume);
+        if (item.isPresent()) {
+            ctx.withdrawnVolumes.remove(volume);
+            ctx.confirmedDeletedVolumes.remove(volume);
+            return converge(item.get());
+        }
+        return removeIfWithdrawn(volume);
+    }
+
+    // ---- converge ----
+
+    private Future<ReconcileResult> converge(WorkItem item) {
+        String volume = item.volume();
+        Optional<PoolConfig> maybePool = ctx.pool(item.pool());
+        if (maybePool.isEmpty()) {
+            return failed(item, "pool " + item.pool() + " has no valid config for node " + ctx.node
+                    + " under " + ctx.keys.poolConfig(item.pool()))
+                    .map(ReconcileResult.requeueAfter(WAIT_FOR_POOL));
+        }
+        PoolConfig pool = maybePool.get();
+        String invalid = validate(item, pool);
+        if (invalid != null) {
+            // Terminal: nothing changes until the work item or the pool config does, and both enqueue us.
+            return failed(item, invalid).map(ReconcileResult.done());
+        }
+        Optional<VolumeEngine> maybeEngine = ctx.engine(pool.engine());
+        if (maybeEngine.isEmpty()) {
+            return failed(item, "engine " + pool.engine() + " is not available on node " + ctx.node)
+                    .map(ReconcileResult.requeueAfter(WAIT_FOR_ENGINE));
+        }
+        VolumeEngine engine = maybeEngine.get();
+        Content content = item.source() == null ? Content.EMPTY
+                : item.source().snapshot() != null ? Content.ofSnapshot(item.source().snapshot())
+                : Content.ofVolume(item.source().volume());
+
+        return ctx.volumeRuntime.blocking(() -> engine.findVolume(pool, volume))
+                .compose(found -> {
+                    if (found.isEmpty()) {
+                        return writeStatus(volume, VolumePhase.CREATING, current(volume), null)
+                                .compose(v -> ctx.volumeRuntime.blocking(() -> {
+                                    LocalVolume created = engine.createVolume(pool, volume, item.sizeBytes(),
+                                            item.thin(), content);
+                                    ctx.metrics.volumeCreated(pool.engine());
+                                    return created;
+                                }));
+                    }
+                    if (found.get().sizeBytes() < item.sizeBytes()) {
+                        return writeStatus(volume, VolumePhase.EXPANDING, current(volume), null)
+                                .compose(v -> ctx.volumeRuntime.blocking(
+                                        () -> engine.expandVolume(pool, volume, item.sizeBytes(), item.thin())));
+                    }
+                    if (found.get().devicePath() != null) {
+                        return Future.succeededFuture(found.get());
+                    }
+                    return ctx.volumeRuntime.blocking(() -> engine.activate(pool, volume));
+                })
+                .compose(local -> ctx.volumeRuntime.blocking(() -> {
+                    ExportInfo info = null;
+                    if (item.export() != null) {
+                        info = ctx.exporter.export(volume, local.devicePath(), item.export());
+                    } else {
+                        ctx.exporter.unexport(volume);
+                    }
+                    return new Converged(local, info);
+                }))
+                .compose(done -> {
+                    String note = done.local.sizeBytes() > item.sizeBytes()
+                            ? "the volume is " + done.local.sizeBytes() + " bytes, larger than the requested "
+                            + item.sizeBytes() + "; volumes are never shrunk" : null;
+                    VolumeStatus ready = VolumeStatus.of(volume, ctx.node, VolumePhase.READY, done.local.devicePath(),
+                            done.local.sizeBytes(), done.export, item.generation(), note, Clock.now());
+                    ctx.metrics.trackDevice(volume, done.local.devicePath());
+                    return statuses.volume(ctx.keys.volumeStatus(ctx.node, volume), ready, ctx.volumeStatus(volume));
+                })
+                .map(ReconcileResult.done())
+                .recover(err -> failed(item, describe(err)).transform(ignored -> {
+                    if (err instanceof EngineException ee && ee.permanent()) {
+                        return Future.failedFuture(new TerminalException(err.getMessage(), err));
+                    }
+                    return Future.failedFuture(err);
+                }));
+    }
+
+    private record Converged(LocalVolume local, ExportInfo export) {
+    }
+
+    /** Work item rules the model cannot check alone because they need the pool. */
+    private String validate(WorkItem item, PoolConfig pool) {
+        if (pool.engine() != item.engine()) {
+            return "work item asks for engine " + item.engine() + " but pool " + pool.name() + " is "
+                    + pool.engine();
+        }
+        if (item.sizeBytes() > Sizes.MAX_VOLUME_BYTES) {
+            return "sizeBytes " + item.sizeBytes() + " exceeds the largest volume, " + Sizes.MAX_VOLUME_BYTES
+                    + " bytes";
+        }
+        if (item.thin() && !item.engine().thin()) {
+            return "engine " + item.engine() + " cannot hold thin volumes";
+        }
+        if (!item.thin() && !item.engine().thick()) {
+            return "engine " + item.engine() + " holds only thin volumes";
+        }
+        if (item.source() != null && !item.source().pool().equals(item.pool())) {
+            return "the source " + (item.source().snapshot() != null ? "snapshot " + item.source().snapshot()
+                    : "volume " + item.source().volume()) + " is in pool " + item.source().pool()
+                    + "; a volume can only be created from a source in its own pool " + item.pool();
+        }
+        if (item.source() != null && item.source().volume() != null && item.source().volume().equals(item.volume())) {
+            return "a volume cannot be cloned from itself";
+        }
+        return null;
+    }
+
+    // ---- delete ----
+
+    private Future<ReconcileResult> removeIfWithdrawn(String volume) {
+        Optional<VolumeStatus> status = current(volume);
+        WorkItem last = ctx.withdrawnVolumes.get(volume);
+        boolean confirmed = ctx.confirmedDeletedVolumes.contains(volume);
+        if (status.isEmpty() && last == null && !confirmed) {
+            // Nothing says this volume was ever ours to serve; the orphan scan reports it instead.
+            return Future.succeededFuture(ReconcileResult.done());
+        }
+        List<PoolConfig> candidates = new ArrayList<>();
+        if (last != null && ctx.pool(last.pool()).isPresent()) {
+            candidates.add(ctx.pool(last.pool()).get());
+        } else {
+            candidates.addAll(ctx.ownPools());
+        }
+        Future<Boolean> deleting = status.isPresent() && status.get().phase() != VolumePhase.DELETING
+                ? writeStatus(volume, VolumePhase.DELETING, status, null) : Future.succeededFuture(false);
+        return deleting
+                .compose(v -> ctx.volumeRuntime.blocking(() -> {
+                    ctx.exporter.unexport(volume);
+                    for (PoolConfig pool : candidates) {
+                        Optional<VolumeEngine> engine = ctx.engine(pool.engine());
+                        if (engine.isPresent()) {
+                            engine.get().deleteVolume(pool, volume);
+                        } else {
+                            throw new IllegalStateException("cannot delete volume " + volume + ": engine "
+                                    + pool.engine() + " of pool " + pool.name() + " is not available");
+                        }
+                    }
+                    return null;
+                }))
+                .compose(v -> statuses.delete(ctx.keys.volumeStatus(ctx.node, volume)))
+                .map(v -> {
+                    ctx.withdrawnVolumes.remove(volume);
+                    ctx.confirmedDeletedVolumes.remove(volume);
+                    ctx.metrics.volumeDeleted();
+                    ctx.metrics.untrackDevice(volume);
+                    log.info("volume {} removed from node {}", volume, ctx.node);
+                    return ReconcileResult.done();
+                });
+    }
+
+    // ---- status ----
+
+    private Optional<VolumeStatus> current(String volume) {
+        Optional<VolumeStatus> mine = statuses.last(ctx.keys.volumeStatus(ctx.node, volume));
+        return mine.isPresent() ? mine : ctx.volumeStatus(volume);
+    }
+
+    private Future<Boolean> failed(WorkItem item, String message) {
+        return writeStatus(item.volume(), VolumePhase.FAILED, current(item.volume()), message);
+    }
+
+    /** Writes a phase, keeping what is known of the volume (device, size, export, generation). */
+    private Future<Boolean> writeStatus(String volume, VolumePhase phase, Optional<VolumeStatus> previous,
+            String message) {
+        VolumeStatus p = previous.orElse(null);
+        VolumeStatus next = VolumeStatus.of(volume, ctx.node, phase, p == null ? null : p.devicePath(),
+                p == null ? 0 : p.sizeBytes(), p == null ? null : p.export(), p == null ? 0 : p.observedGeneration(),
+                truncate(message), Clock.now());
+        return statuses.volume(ctx.keys.volumeStatus(ctx.node, volume), next, ctx.volumeStatus(volume))
+                .recover(err -> {
+                    log.warn("cannot write the status of volume {}: {}", volume, err.getMessage());
+                    return Future.failedFuture(err);
+                });
+    }
+
+    static String describe(Throwable err) {
+        Throwable e = err;
+        while ((e instanceof java.util.concurrent.CompletionException || e instanceof java.util.concurrent.ExecutionException)
+                && e.getCause() != null) {
+            e = e.getCause();
+        }
+        String m = e.getMessage();
+        return m == null || m.isBlank() ? e.getClass().getSimpleName() : m;
+    }
+
+    static String truncate(String message) {
+        if (message == null) {
+            return null;
+        }
+        String clean = message.replaceAll("[\\p{Cntrl}\u2028\u2029&&[^\n\t]]", " ");
+        return clean.length() > MAX_MESSAGE ? clean.substring(0, MAX_MESSAGE) + "..." : clean;
+    }
+}

@@ -1,0 +1,504 @@
+package io.ferry.agent.engine;
+
+import io.ferry.model.Condition;
+import io.ferry.model.Engine;
+import io.ferry.model.Names;
+import io.ferry.model.PoolConfig;
+import io.ferry.runtime.exec.Command;
+import io.ferry.runtime.exec.CommandRunner;
+
+import java.io.IOException;
+import java.io.RandomAccessFile;
+import java.io.UncheckedIOException;
+import java.nio.channels.FileChannel;
+import java.nio.file.DirectoryStream;
+import java.nio.file.FileStore;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * Volumes as files in a directory ({@code <dir>/<volume>.img}), each used through a loop device;
+ * snapshots as copies ({@code <dir>/<snapshot>.snap}).
+ *
+ * <p>Crash safety comes from the file system: a volume or snapshot file is first written under a
+ * hidden temporary name ({@code .<name>.tmp}) and renamed into place only once complete, so a file
+ * with the final name is always whole, and a temporary file is always garbage. The loop device is
+ * found again through {@code losetup --associated}, so a restart never attaches a second one.
+ *
+ * <p>Snapshots are copies made with {@code cp --sparse=always --reflink=auto}: on a file system
+ * with reflinks (XFS, btrfs) the copy is instant and point-in-time; elsewhere it is a byte copy
+ * that is only consistent if nothing writes to the volume meanwhile (the loop device's buffers are
+ * flushed first, but a consumer writing during the copy yields a torn image). This engine is for
+ * development and tests; production snapshots belong to the LVM thin and SPDK engines.
+ */
+public final class FileEngine implements VolumeEngine {
+
+    private static final String VOLUME_SUFFIX = ".img";
+    private static final String SNAPSHOT_SUFFIX = ".snap";
+    private static final String TMP_SUFFIX = ".tmp";
+
+    private final CommandRunner runner;
+    private final LoopDevices loops;
+    private final Path sysBlock;
+    private final Duration timeout;
+    private final Duration copyTimeout;
+    /**
+     * Which loop device serves which file, as last seen. Rebuilt from one {@code losetup --list}
+     * per inventory and kept current by this engine's own attaches and detaches; every hit is
+     * verified against sysfs before use. Without it each lookup would be a {@code losetup
+     * --associated}, which scans every loop device: quadratic on a node with a thousand volumes.
+     */
+    private final Map<Path, String> deviceIndex = new ConcurrentHashMap<>();
+    private volatile boolean indexed;
+
+    public FileEngine(CommandRunner runner) {
+        this(runner, Path.of("/sys/block"), Duration.ofSeconds(30), Duration.ofHours(2));
+    }
+
+    public FileEngine(CommandRunner runner, Path sysBlock, Duration timeout, Duration copyTimeout) {
+        this.runner = runner;
+        this.loops = new LoopDevices(runner, timeout);
+        this.sysBlock = sysBlock;
+        this.timeout = timeout;
+        this.copyTimeout = copyTimeout;
+    }
+
+    @Override
+    public Engine kind() {
+        return Engine.FILE;
+    }
+
+    @Override
+    public boolean available() {
+        return Tools.exists("losetup") && Tools.exists("cp");
+    }
+
+    public LoopDevices loopDevices() {
+        return loops;
+    }
+
+    // ---- pool ----
+
+    @Override
+    public void preparePool(PoolConfig pool) {
+        Path dir = dir(pool);
+        if (pool.prepare() && !Files.isDirectory(dir)) {
+            io(() -> Files.createDirectories(dir));
+        }
+    }
+
+    @Override
+    public PoolState poolState(PoolConfig pool) {
+        Path dir = dir(pool);
+        if (!Files.isDirectory(dir)) {
+            return PoolState.unavailable("DirectoryNotFound", dir + " does not exist"
+                    + (pool.prepare() ? "" : "; set prepare to let the agent create it"));
+        }
+        if (!Files.isWritable(dir)) {
+            return PoolState.unavailable("DirectoryNotWritable", dir + " is not writable by the agent");
+        }
+        try {
+            FileStore store = Files.getFileStore(dir);
+            long capacity = store.getTotalSpace();
+            long free = store.getUsableSpace();
+            boolean spaceOk = capacity > 0 && free * 20 >= capacity;
+            List<Condition> conditions = List.of(
+                    Condition.of(Condition.AVAILABLE, true, "DirectoryReady", dir.toString()),
+                    Condition.of(Condition.SPACE_OK, spaceOk, spaceOk ? "SpaceAvailable" : "LowSpace",
+                            free + " of " + capacity + " bytes free on the file system"));
+            return new PoolState(capacity, free, null, null, conditions, true);
+        } catch (IOException e) {
+            return PoolState.unavailable("FileSystemError", dir + ": " + e.getMessage());
+        }
+    }
+
+    // ---- volumes ----
+
+    @Override
+    public Optional<LocalVolume> findVolume(PoolConfig pool, String volume) {
+        Path file = volumeFile(pool, volume);
+        if (!Files.isRegularFile(file)) {
+            return Optional.empty();
+        }
+        String device = devicesFor(file).stream().findFirst().orElse(null);
+        return Optional.of(new LocalVolume(volume, length(file), device));
+    }
+
+    @Override
+    public LocalVolume createVolume(PoolConfig pool, String volume, long sizeBytes, boolean thin, Content content) {
+        Path file = volumeFile(pool, volume);
+        if (!Files.isRegularFile(file)) {
+            Path source = null;
+            if (content.snapshot() != null) {
+                source = snapshotFile(pool, content.snapshot());
+                requireExists(source, "snapshot " + content.snapshot());
+            } else if (content.volume() != null) {
+                source = volumeFile(pool, content.volume());
+                requireExists(source, "source volume " + content.volume());
+                flushLoops(source, pool);
+            }
+            Path tmp = tmpFile(file);
+            // A temporary file is the remains of a create that crashed: start over.
+            io(() -> Files.deleteIfExists(tmp));
+            if (source != null) {
+                copy(source, tmp);
+            } else {
+                io(() -> Files.createFile(tmp));
+            }
+            if (length(tmp) < sizeBytes) {
+                setLength(tmp, sizeBytes);
+            }
+            if (!thin) {
+                runner.run(Command.of("fallocate", "--length", Long.toString(sizeBytes), tmp.toString())
+                        .withTimeout(copyTimeout));
+            }
+            publish(tmp, file);
+            // The file is a new inode: no loop device can serve it yet, so skip the lookup.
+            return attachNew(pool, volume, file);
+        }
+        return activate(pool, volume);
+    }
+
+    private LocalVolume attachNew(PoolConfig pool, String volume, Path file) {
+        if (!Files.isDirectory(sysBlock)) {
+            return activate(pool, volume);
+        }
+        String device = loops.attach(file, lockKey(pool));
+        deviceIndex.put(file, device);
+        return new LocalVolume(volume, length(file), device);
+    }
+
+    @Override
+    public LocalVolume expandVolume(PoolConfig pool, String volume, long sizeBytes, boolean thin) {
+        Path file = volumeFile(pool, volume);
+        requireExists(file, "volume " + volume);
+        if (length(file) < sizeBytes) {
+            if (thin) {
+                setLength(file, sizeBytes);
+            } else {
+                runner.run(Command.of("fallocate", "--length", Long.toString(sizeBytes), file.toString())
+                        .withTimeout(copyTimeout));
+            }
+            sync(file);
+        }
+        for (String device : devicesFor(file)) {
+            if (deviceBytes(device) != length(file)) {
+                loops.refreshCapacity(device, lockKey(pool));
+            }
+        }
+        return activate(pool, volume);
+    }
+
+    @Override
+    public LocalVolume activate(PoolConfig pool, String volume) {
+        Path file = volumeFile(pool, volume);
+        requireExists(file, "volume " + volume);
+        List<String> devices = devicesFor(file);
+        String device;
+        if (devices.isEmpty()) {
+            device = loops.attach(file, lockKey(pool));
+            deviceIndex.put(file, device);
+        } else {
+            device = devices.get(0);
+            // Two devices on one file would let two writers cache the same blocks independently.
+            for (String extra : devices.subList(1, devices.size())) {
+                loops.detach(extra, lockKey(pool));
+            }
+            deviceIndex.put(file, device);
+        }
+        long size = length(file);
+        long seen = deviceBytes(device);
+        if (seen >= 0 && seen != size) {
+            loops.refreshCapacity(device, lockKey(pool));
+        }
+        return new LocalVolume(volume, size, device);
+    }
+
+    @Override
+    public void deleteVolume(PoolConfig pool, String volume) {
+        Path file = volumeFile(pool, volume);
+        for (Path f : List.of(file, tmpFile(file))) {
+            for (String device : devicesFor(f)) {
+                loops.detach(device, lockKey(pool));
+            }
+            deviceIndex.remove(f);
+            io(() -> Files.deleteIfExists(f));
+        }
+    }
+
+    // ---- snapshots ----
+
+    @Override
+    public Optional<LocalSnapshot> findSnapshot(PoolConfig pool, String snapshot) {
+        Path file = snapshotFile(pool, snapshot);
+        if (!Files.isRegularFile(file)) {
+            return Optional.empty();
+        }
+        return Optional.of(describeSnapshot(snapshot, file));
+    }
+
+    @Override
+    public LocalSnapshot createSnapshot(PoolConfig pool, String snapshot, String sourceVolume) {
+        Path file = snapshotFile(pool, snapshot);
+        if (!Files.isRegularFile(file)) {
+            Path source = volumeFile(pool, sourceVolume);
+            requireExists(source, "source volume " + sourceVolume);
+            flushLoops(source, pool);
+            Path tmp = tmpFile(file);
+            io(() -> Files.deleteIfExists(tmp));
+            copy(source, tmp);
+            publish(tmp, file);
+        }
+        return describeSnapshot(snapshot, file);
+    }
+
+    @Override
+    public void deleteSnapshot(PoolConfig pool, String snapshot) {
+        Path file = snapshotFile(pool, snapshot);
+        io(() -> Files.deleteIfExists(file));
+        io(() -> Files.deleteIfExists(tmpFile(file)));
+    }
+
+    // ---- inventory ----
+
+    @Override
+    public Inventory inventory(PoolConfig pool) {
+        Path dir = dir(pool);
+        if (!Files.isDirectory(dir)) {
+            return Inventory.empty();
+        }
+        Map<String, String> deviceByFile = new HashMap<>();
+        List<String> leftovers = new ArrayList<>();
+        List<LoopDevices.Loop> all = loops.all();
+        rebuildIndex(all);
+        for (LoopDevices.Loop loop : all) {
+            Path back = Path.of(loop.backingFile());
+            if (!dir.equals(back.getParent())) {
+                continue;
+            }
+            if (loop.backingFileDeleted() || back.getFileName().toString().endsWith(TMP_SUFFIX)) {
+                leftovers.add(loop.device());
+            } else {
+                deviceByFile.merge(back.toString(), loop.device(), (a, b) -> a.compareTo(b) <= 0 ? a : b);
+            }
+        }
+        List<LocalVolume> volumes = new ArrayList<>();
+        List<LocalSnapshot> snapshots = new ArrayList<>();
+        try (DirectoryStream<Path> entries = Files.newDirectoryStream(dir)) {
+            for (Path p : entries) {
+                String name = p.getFileName().toString();
+                if (!Files.isRegularFile(p)) {
+                    continue;
+                }
+                if (name.startsWith(".") && name.endsWith(TMP_SUFFIX)) {
+                    String inner = name.substring(1, name.length() - TMP_SUFFIX.length());
+                    if (baseName(inner, VOLUME_SUFFIX) != null || baseName(inner, SNAPSHOT_SUFFIX) != null) {
+                        leftovers.add(name);
+                    }
+                    continue;
+                }
+                String vol = baseName(name, VOLUME_SUFFIX);
+                if (vol != null && Names.isValidVolumeName(vol)) {
+                    volumes.add(new LocalVolume(vol, length(p), deviceByFile.get(p.toString())));
+                    continue;
+                }
+                String snap = baseName(name, SNAPSHOT_SUFFIX);
+                if (snap != null && Names.isValidSnapshotName(snap)) {
+                    snapshots.add(describeSnapshot(snap, p));
+                }
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot list " + dir, e);
+        }
+        return new Inventory(volumes, snapshots, leftovers);
+    }
+
+    @Override
+    public void removeLeftover(PoolConfig pool, String leftover) {
+        if (leftover.startsWith("/dev/")) {
+            loops.detach(leftover, lockKey(pool));
+            return;
+        }
+        if (!leftover.startsWith(".") || !leftover.endsWith(TMP_SUFFIX) || leftover.contains("/")) {
+            throw new IllegalArgumentException("not a leftover of this engine: " + leftover);
+        }
+        Path file = dir(pool).resolve(leftover);
+        for (LoopDevices.Loop loop : loops.backedBy(file)) {
+            loops.detach(loop.device(), lockKey(pool));
+        }
+        deviceIndex.remove(file);
+        io(() -> Files.deleteIfExists(file));
+    }
+
+    // ---- helpers ----
+
+    /**
+     * Loop devices serving {@code file}, first one first. Uses the index when sysfs can confirm its
+     * answer; otherwise (no sysfs, as in unit tests) asks losetup directly.
+     */
+    private List<String> devicesFor(Path file) {
+        if (!Files.isDirectory(sysBlock)) {
+            return loops.backedBy(file).stream().map(LoopDevices.Loop::device).sorted().toList();
+        }
+        if (!indexed) {
+            rebuildIndex(loops.all());
+        }
+        String device = deviceIndex.get(file);
+        if (device != null && file.toString().equals(sysfsBackingFile(device))) {
+            return List.of(device);
+        }
+        // A miss is rare (a device lost at reboot, a concurrent inventory): ask losetup itself,
+        // since attaching on a wrong "no device" would give the file a second device.
+        List<String> found = loops.backedBy(file).stream().map(LoopDevices.Loop::device).sorted().toList();
+        if (found.isEmpty()) {
+            deviceIndex.remove(file);
+        } else {
+            deviceIndex.put(file, found.get(0));
+        }
+        return found;
+    }
+
+    /** Adds what a full listing shows; stale entries are harmless because every hit is verified. */
+    private void rebuildIndex(List<LoopDevices.Loop> all) {
+        for (LoopDevices.Loop loop : all) {
+            if (!loop.backingFileDeleted()) {
+                deviceIndex.merge(Path.of(loop.backingFile()), loop.device(), (a, b) -> a.compareTo(b) <= 0 ? a : b);
+            }
+        }
+        indexed = true;
+    }
+
+    private String sysfsBackingFile(String device) {
+        try {
+            return Files.readString(sysBlock.resolve(Path.of(device).getFileName()).resolve("loop/backing_file"))
+                    .strip();
+        } catch (IOException e) {
+            return null;
+        }
+    }
+
+    public static Path dir(PoolConfig pool) {
+        return Path.of(pool.source().directory());
+    }
+
+    public static Path volumeFile(PoolConfig pool, String volume) {
+        return dir(pool).resolve(Names.volumeName(volume) + VOLUME_SUFFIX);
+    }
+
+    public static Path snapshotFile(PoolConfig pool, String snapshot) {
+        return dir(pool).resolve(Names.snapshotName(snapshot) + SNAPSHOT_SUFFIX);
+    }
+
+    static Path tmpFile(Path file) {
+        return file.resolveSibling("." + file.getFileName() + TMP_SUFFIX);
+    }
+
+    private static String baseName(String file, String suffix) {
+        return file.endsWith(suffix) && file.length() > suffix.length()
+                ? file.substring(0, file.length() - suffix.length()) : null;
+    }
+
+    private static String lockKey(PoolConfig pool) {
+        return "file:" + pool.source().directory();
+    }
+
+    private LocalSnapshot describeSnapshot(String snapshot, Path file) {
+        try {
+            return new LocalSnapshot(snapshot, null, Files.size(file), Files.getLastModifiedTime(file).toInstant());
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    private void copy(Path source, Path target) {
+        runner.run(Command.of("cp", "--sparse=always", "--reflink=auto", source.toString(), target.toString())
+                .withTimeout(copyTimeout));
+    }
+
+    /**
+     * Writes what a consumer left in the loop device's page cache through to the file, so a copy of
+     * the file sees it. Without this a snapshot would miss recent, acknowledged writes.
+     */
+    private void flushLoops(Path file, PoolConfig pool) {
+        for (String device : devicesFor(file)) {
+            runner.run(Command.of("blockdev", "--flushbufs", device).withTimeout(timeout));
+        }
+    }
+
+    /** fsync, then an atomic rename: the final name only ever points at complete content. */
+    private static void publish(Path tmp, Path file) {
+        sync(tmp);
+        io(() -> Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE));
+        try (FileChannel d = FileChannel.open(file.getParent(), StandardOpenOption.READ)) {
+            d.force(true);
+        } catch (IOException e) {
+            // Some file systems refuse fsync on a directory; the rename is still atomic.
+        }
+    }
+
+    private static void sync(Path file) {
+        try (FileChannel c = FileChannel.open(file, StandardOpenOption.WRITE)) {
+            c.force(true);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot sync " + file, e);
+        }
+    }
+
+    private static void setLength(Path file, long size) {
+        try (RandomAccessFile raf = new RandomAccessFile(file.toFile(), "rw")) {
+            raf.setLength(size);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot set the size of " + file + " to " + size + " bytes: "
+                    + e.getMessage(), e);
+        }
+    }
+
+    private static long length(Path file) {
+        try {
+            return Files.size(file);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    /** The loop device's size from sysfs, or -1 when sysfs does not say (tests, odd hosts). */
+    private long deviceBytes(String device) {
+        Path size = sysBlock.resolve(Path.of(device).getFileName()).resolve("size");
+        try {
+            return Long.parseLong(Files.readString(size).strip()) * 512;
+        } catch (IOException | NumberFormatException e) {
+            return -1;
+        }
+    }
+
+    private static void requireExists(Path file, String what) {
+        if (!Files.isRegularFile(file)) {
+            throw EngineException.transientFailure(what + " does not exist (" + file + ")");
+        }
+    }
+
+    private interface IoAction {
+        void run() throws IOException;
+    }
+
+    private static void io(IoAction action) {
+        try {
+            action.run();
+        } catch (NoSuchFileException e) {
+            throw new UncheckedIOException(e.getFile() + " does not exist", e);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e.getMessage(), e);
+        }
+    }
+
+}

@@ -1,0 +1,377 @@
+package io.ferry.agent.engine;
+
+import io.ferry.model.Condition;
+import io.ferry.model.Engine;
+import io.ferry.model.PoolConfig;
+import io.ferry.runtime.exec.Command;
+import io.ferry.runtime.exec.CommandResult;
+import io.ferry.runtime.exec.CommandRunner;
+
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * Thick LVM ({@code lvm}) and LVM thin ({@code lvm-thin}) volumes.
+ *
+ * <p>An LV is Ferry's volume {@code v} when it is named {@code v} and tagged
+ * {@code ferry.volume=v} and {@code ferry.cluster=<cluster>}; a snapshot {@code s} is the LV
+ * {@code s.snap} tagged {@code ferry.snapshot=s}. Both conditions are required, so an LV that only
+ * inherited a tag (thin snapshots copy their origin's tags) or an operator's LV that happens to
+ * share a name is never taken for Ferry's. Every command on one volume group carries the same lock
+ * key, because concurrent lvm commands on one VG queue on LVM's own lock and then time out.
+ *
+ * <p>Thick clones need a byte copy, which can be interrupted: they are copied into
+ * {@code <volume>.new} and renamed (an atomic metadata change) only when complete; a {@code .new}
+ * LV is a leftover by definition.
+ */
+public final class LvmEngine implements VolumeEngine {
+
+    static final String LV_FIELDS = "lv_name,vg_name,lv_size,lv_tags,lv_path,data_percent,metadata_percent,pool_lv,lv_attr";
+    static final String VG_FIELDS = "vg_name,vg_size,vg_free,vg_extent_size,vg_missing_pv_count";
+    private static final String PARTIAL_SUFFIX = ".new";
+    private static final double HIGH_WATERMARK = 90.0;
+
+    private final Engine kind;
+    private final CommandRunner runner;
+    private final String cluster;
+    private final Duration timeout;
+    private final Duration copyTimeout;
+
+    public LvmEngine(Engine kind, CommandRunner runner, String cluster, Duration timeout, Duration copyTimeout) {
+        if (kind != Engine.LVM && kind != Engine.LVM_THIN) {
+            throw new IllegalArgumentException("not an LVM engine: " + kind);
+        }
+        this.kind = kind;
+        this.runner = runner;
+        this.cluster = cluster;
+        this.timeout = timeout;
+        this.copyTimeout = copyTimeout;
+    }
+
+    public static LvmEngine of(Engine kind, CommandRunner runner, String cluster) {
+        return new LvmEngine(kind, runner, cluster, Duration.ofSeconds(120), Duration.ofHours(6));
+    }
+
+    @Override
+    public Engine kind() {
+        return kind;
+    }
+
+    @Override
+    public boolean available() {
+        return Tools.exists("lvm") && Tools.exists("lvcreate") && (kind == Engine.LVM || Tools.exists("thin_check"));
+    }
+
+    private boolean thin() {
+        return kind == Engine.LVM_THIN;
+    }
+
+    // ---- pool ----
+
+    @Override
+    public void preparePool(PoolConfig pool) {
+        if (!pool.prepare()) {
+            return;
+        }
+        String vg = vg(pool);
+        if (findVg(vg).isEmpty()) {
+            if (pool.source().devices().isEmpty()) {
+                return;
+            }
+            List<String> argv = new ArrayList<>(List.of("vgcreate", "-y", vg));
+            argv.addAll(pool.source().devices());
+            run(argv, vg);
+        }
+        if (thin() && findLv(vg, pool.source().thinPool()).isEmpty()) {
+            run(List.of("lvcreate", "-y", "--type", "thin-pool", "-l", "90%FREE", "-n", pool.source().thinPool(),
+                    "--addtag", "ferry.cluster=" + cluster, vg), vg);
+        }
+    }
+
+    @Override
+    public PoolState poolState(PoolConfig pool) {
+        String vg = vg(pool);
+        Optional<LvmReport.Vg> group = findVg(vg);
+        if (group.isEmpty()) {
+            return PoolState.unavailable("VolumeGroupNotFound", "volume group " + vg + " does not exist");
+        }
+        if (group.get().missingPvs() > 0) {
+            return PoolState.unavailable("MissingPhysicalVolume", "volume group " + vg + " is missing "
+                    + group.get().missingPvs() + " physical volume(s)");
+        }
+        if (!thin()) {
+            LvmReport.Vg g = group.get();
+            return new PoolState(g.sizeBytes(), g.freeBytes(), null, null, List.of(
+                    Condition.of(Condition.AVAILABLE, true, "VolumeGroupActive", vg + " is present"),
+                    Condition.of(Condition.SPACE_OK, g.freeBytes() > 0, g.freeBytes() > 0 ? "SpaceAvailable" : "Full",
+                            null)), true);
+        }
+        String poolLv = pool.source().thinPool();
+        Optional<LvmReport.Lv> tp = findLv(vg, poolLv);
+        if (tp.isEmpty()) {
+            return PoolState.unavailable("ThinPoolNotFound", "thin pool " + vg + "/" + poolLv + " does not exist");
+        }
+        LvmReport.Lv t = tp.get();
+        double data = t.dataPercent() == null ? 0 : t.dataPercent();
+        double meta = t.metadataPercent() == null ? 0 : t.metadataPercent();
+        long free = (long) (t.sizeBytes() * (100 - data) / 100);
+        boolean spaceOk = data < HIGH_WATERMARK && meta < HIGH_WATERMARK;
+        return new PoolState(t.sizeBytes(), free, data, meta, List.of(
+                Condition.of(Condition.AVAILABLE, t.active(), t.active() ? "ThinPoolActive" : "ThinPoolInactive",
+                        vg + "/" + poolLv + (t.active() ? " is active" : " is not active")),
+                Condition.of(Condition.SPACE_OK, spaceOk, spaceOk ? "BelowWatermark" : "AboveWatermark",
+                        "data " + data + "%, metadata " + meta + "%")), t.active() && meta < 95);
+    }
+
+    // ---- volumes ----
+
+    @Override
+    public Optional<LocalVolume> findVolume(PoolConfig pool, String volume) {
+        return findLv(vg(pool), volume).filter(lv -> isVolume(lv, volume))
+                .map(lv -> new LocalVolume(volume, lv.sizeBytes(), lv.active() ? lv.path() : null));
+    }
+
+    @Override
+    public LocalVolume createVolume(PoolConfig pool, String volume, long sizeBytes, boolean thinVolume,
+            Content content) {
+        String vg = vg(pool);
+        Optional<LvmReport.Lv> existing = findLv(vg, volume);
+        if (existing.isPresent()) {
+            if (!isVolume(existing.get(), volume)) {
+                throw EngineException.permanent("an LV named " + vg + "/" + volume + " exists but is not tagged as"
+                        + " Ferry volume " + volume + " of cluster " + cluster + "; refusing to touch it");
+            }
+            return expandVolume(pool, volume, sizeBytes, thinVolume);
+        }
+        List<String> tags = List.of("--addtag", "ferry.volume=" + volume, "--addtag", "ferry.cluster=" + cluster);
+        if (content.isEmpty()) {
+            List<String> argv = new ArrayList<>(List.of("lvcreate", "-y", "-n", volume));
+            if (thin()) {
+                argv.addAll(List.of("-V", sizeBytes + "b", "--thinpool", vg + "/" + pool.source().thinPool()));
+            } else {
+                argv.addAll(List.of("-L", sizeBytes + "b", "-W", "y", "-Z", "y"));
+            }
+            argv.addAll(tags);
+            if (!thin()) {
+                argv.add(vg);
+            }
+            run(argv, vg);
+        } else {
+            String sourceLv = content.snapshot() != null ? snapshotLv(content.snapshot()) : content.volume();
+            LvmReport.Lv source = findLv(vg, sourceLv).orElseThrow(() -> EngineException.transientFailure(
+                    (content.snapshot() != null ? "snapshot " + content.snapshot() : "source volume " + content.volume())
+                            + " does not exist in " + vg));
+            if (thin()) {
+                // A thin snapshot is an instant, writable copy: the clone is one metadata operation.
+                List<String> argv = new ArrayList<>(List.of("lvcreate", "-y", "-s", "-kn", "-ay", "-n", volume));
+                argv.addAll(tags);
+                argv.add(vg + "/" + sourceLv);
+                run(argv, vg);
+            } else {
+                cloneThick(vg, volume, source, sizeBytes);
+            }
+        }
+        return expandVolume(pool, volume, sizeBytes, thinVolume);
+    }
+
+    private void cloneThick(String vg, String volume, LvmReport.Lv source, long sizeBytes) {
+        String partial = volume + PARTIAL_SUFFIX;
+        if (findLv(vg, partial).isPresent()) {
+            run(List.of("lvremove", "-y", vg + "/" + partial), vg);
+        }
+        run(List.of("lvcreate", "-y", "-n", partial, "-L", Math.max(sizeBytes, source.sizeBytes()) + "b", "-W", "y",
+                "--addtag", "ferry.cluster=" + cluster, vg), vg);
+        if (!source.active()) {
+            run(List.of("lvchange", "-ay", "-K", vg + "/" + source.name()), vg);
+        }
+        runner.run(Command.of("dd", "if=/dev/" + vg + "/" + source.name(), "of=/dev/" + vg + "/" + partial, "bs=4M",
+                "oflag=direct", "conv=fsync", "status=none").withTimeout(copyTimeout));
+        run(List.of("lvchange", "--addtag", "ferry.volume=" + volume, vg + "/" + partial), vg);
+        run(List.of("lvrename", vg, partial, volume), vg);
+    }
+
+    @Override
+    public LocalVolume expandVolume(PoolConfig pool, String volume, long sizeBytes, boolean thinVolume) {
+        String vg = vg(pool);
+        LvmReport.Lv lv = findLv(vg, volume).filter(l -> isVolume(l, volume)).orElseThrow(() ->
+                EngineException.transientFailure("volume " + vg + "/" + volume + " does not exist"));
+        if (lv.sizeBytes() < sizeBytes) {
+            run(List.of("lvextend", "-L", sizeBytes + "b", vg + "/" + volume), vg);
+        }
+        return activate(pool, volume);
+    }
+
+    @Override
+    public LocalVolume activate(PoolConfig pool, String volume) {
+        String vg = vg(pool);
+        LvmReport.Lv lv = findLv(vg, volume).filter(l -> isVolume(l, volume)).orElseThrow(() ->
+                EngineException.transientFailure("volume " + vg + "/" + volume + " does not exist"));
+        if (!lv.active()) {
+            run(List.of("lvchange", "-ay", "-K", vg + "/" + volume), vg);
+            lv = findLv(vg, volume).orElseThrow();
+        }
+        String path = lv.path() != null ? lv.path() : "/dev/" + vg + "/" + volume;
+        return new LocalVolume(volume, lv.sizeBytes(), path);
+    }
+
+    @Override
+    public void deleteVolume(PoolConfig pool, String volume) {
+        String vg = vg(pool);
+        for (String name : List.of(volume + PARTIAL_SUFFIX, volume)) {
+            Optional<LvmReport.Lv> lv = findLv(vg, name);
+            if (lv.isPresent() && (isVolume(lv.get(), volume) || (name.endsWith(PARTIAL_SUFFIX) && ours(lv.get())))) {
+                run(List.of("lvremove", "-y", vg + "/" + name), vg);
+            }
+        }
+    }
+
+    // ---- snapshots ----
+
+    @Override
+    public Optional<LocalSnapshot> findSnapshot(PoolConfig pool, String snapshot) {
+        return findLv(vg(pool), snapshotLv(snapshot)).filter(lv -> isSnapshot(lv, snapshot))
+                .map(lv -> new LocalSnapshot(snapshot, null, lv.sizeBytes(), null));
+    }
+
+    @Override
+    public LocalSnapshot createSnapshot(PoolConfig pool, String snapshot, String sourceVolume) {
+        Optional<LocalSnapshot> existing = findSnapshot(pool, snapshot);
+        if (existing.isPresent()) {
+            return existing.get();
+        }
+        String vg = vg(pool);
+        LvmReport.Lv source = findLv(vg, sourceVolume).filter(l -> isVolume(l, sourceVolume)).orElseThrow(() ->
+                EngineException.transientFailure("source volume " + vg + "/" + sourceVolume + " does not exist"));
+        List<String> argv = new ArrayList<>(List.of("lvcreate", "-y", "-s", "-n", snapshotLv(snapshot)));
+        if (!thin()) {
+            // A thick (COW) snapshot needs room for every block the origin may rewrite: size it
+            // like the origin so it can never overflow and become invalid.
+            argv.addAll(List.of("-L", source.sizeBytes() + "b"));
+        }
+        argv.addAll(List.of("--addtag", "ferry.snapshot=" + snapshot, "--addtag", "ferry.cluster=" + cluster,
+                vg + "/" + sourceVolume));
+        run(argv, vg);
+        return new LocalSnapshot(snapshot, sourceVolume, source.sizeBytes(), Instant.now());
+    }
+
+    @Override
+    public void deleteSnapshot(PoolConfig pool, String snapshot) {
+        String vg = vg(pool);
+        Optional<LvmReport.Lv> lv = findLv(vg, snapshotLv(snapshot));
+        if (lv.isPresent() && isSnapshot(lv.get(), snapshot)) {
+            run(List.of("lvremove", "-y", vg + "/" + snapshotLv(snapshot)), vg);
+        }
+    }
+
+    // ---- inventory ----
+
+    @Override
+    public Inventory inventory(PoolConfig pool) {
+        String vg = vg(pool);
+        List<LocalVolume> volumes = new ArrayList<>();
+        List<LocalSnapshot> snapshots = new ArrayList<>();
+        List<String> leftovers = new ArrayList<>();
+        for (LvmReport.Lv lv : listLvs(vg)) {
+            if (!ours(lv) || !inThisPool(lv, pool)) {
+                continue;
+            }
+            String vol = lv.tag("ferry.volume");
+            String snap = lv.tag("ferry.snapshot");
+            if (lv.name().endsWith(PARTIAL_SUFFIX)) {
+                leftovers.add(lv.name());
+            } else if (vol != null && vol.equals(lv.name())) {
+                volumes.add(new LocalVolume(vol, lv.sizeBytes(), lv.active() ? lv.path() : null));
+            } else if (snap != null && lv.name().equals(snapshotLv(snap))) {
+                snapshots.add(new LocalSnapshot(snap, null, lv.sizeBytes(), null));
+            }
+        }
+        return new Inventory(volumes, snapshots, leftovers);
+    }
+
+    @Override
+    public void removeLeftover(PoolConfig pool, String leftover) {
+        if (!leftover.endsWith(PARTIAL_SUFFIX)) {
+            throw new IllegalArgumentException("not a leftover of this engine: " + leftover);
+        }
+        String vg = vg(pool);
+        Optional<LvmReport.Lv> lv = findLv(vg, leftover);
+        if (lv.isPresent() && ours(lv.get())) {
+            run(List.of("lvremove", "-y", vg + "/" + leftover), vg);
+        }
+    }
+
+    // ---- helpers ----
+
+    private boolean ours(LvmReport.Lv lv) {
+        return cluster.equals(lv.tag("ferry.cluster"));
+    }
+
+    private boolean isVolume(LvmReport.Lv lv, String volume) {
+        return ours(lv) && lv.name().equals(volume) && volume.equals(lv.tag("ferry.volume"));
+    }
+
+    private boolean isSnapshot(LvmReport.Lv lv, String snapshot) {
+        return ours(lv) && lv.name().equals(snapshotLv(snapshot)) && snapshot.equals(lv.tag("ferry.snapshot"));
+    }
+
+    /** A thin pool's volumes live in it; thick volumes are plain LVs of the group. */
+    private boolean inThisPool(LvmReport.Lv lv, PoolConfig pool) {
+        return thin() ? pool.source().thinPool().equals(lv.poolLv()) : lv.poolLv() == null;
+    }
+
+    /**
+     * The LV of a snapshot. A prefix rather than a suffix: LVM reserves names that start with
+     * "snapshot", and Kubernetes names its snapshots snapshot-&lt;uuid&gt;.
+     */
+    static String snapshotLv(String snapshot) {
+        return "snap." + snapshot;
+    }
+
+    private static String vg(PoolConfig pool) {
+        return pool.source().volumeGroup();
+    }
+
+    private Optional<LvmReport.Vg> findVg(String vg) {
+        CommandResult r = runner.execute(command(List.of("vgs", "--reportformat", "json", "--units", "b", "--nosuffix",
+                "-o", VG_FIELDS, vg), vg));
+        if (!r.succeeded()) {
+            if (notFound(r)) {
+                return Optional.empty();
+            }
+            throw new io.ferry.runtime.exec.CommandFailedException(r);
+        }
+        return LvmReport.vgs(r.stdout()).stream().filter(g -> g.name().equals(vg)).findFirst();
+    }
+
+    private List<LvmReport.Lv> listLvs(String vg) {
+        CommandResult r = runner.execute(command(List.of("lvs", "--reportformat", "json", "--units", "b", "--nosuffix",
+                "-o", LV_FIELDS, vg), vg));
+        if (!r.succeeded()) {
+            if (notFound(r)) {
+                return List.of();
+            }
+            throw new io.ferry.runtime.exec.CommandFailedException(r);
+        }
+        return LvmReport.lvs(r.stdout());
+    }
+
+    private Optional<LvmReport.Lv> findLv(String vg, String name) {
+        return listLvs(vg).stream().filter(lv -> lv.name().equals(name)).findFirst();
+    }
+
+    private static boolean notFound(CommandResult r) {
+        String err = r.stderr();
+        return err.contains("not found") || err.contains("Failed to find");
+    }
+
+    private void run(List<String> argv, String vg) {
+        runner.run(command(argv, vg));
+    }
+
+    private Command command(List<String> argv, String vg) {
+        return Command.of(argv).withTimeout(timeout).serializedBy("lvm:" + vg);
+    }
+}

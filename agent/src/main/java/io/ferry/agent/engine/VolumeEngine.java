@@ -1,0 +1,55 @@
+package io.ferry.agent.engine;
+
+import io.ferry.model.Engine;
+import io.ferry.model.PoolConfig;
+
+import java.util.Optional;
+
+/**
+ * One data engine on this node. Every method blocks (it runs external commands or file I/O), so
+ * callers run it on a worker thread, and every method is idempotent: the agent may have crashed
+ * anywhere inside the previous call, so each one first looks at what exists and only does what is
+ * missing. Names passed in are valid Ferry names (checked by the model).
+ */
+public interface VolumeEngine {
+
+    Engine kind();
+
+    /** True when this host has what the engine needs (its tools, its socket). */
+    boolean available();
+
+    /** Creates the pool's backing storage from its source if the config allows it ({@code prepare}). */
+    void preparePool(PoolConfig pool);
+
+    /** Capacity, free space and health of the pool, measured now. */
+    PoolState poolState(PoolConfig pool);
+
+    Optional<LocalVolume> findVolume(PoolConfig pool, String volume);
+
+    /**
+     * Creates the volume (or finds the one a crashed earlier call created) and returns it ready for
+     * use, with its device path.
+     */
+    LocalVolume createVolume(PoolConfig pool, String volume, long sizeBytes, boolean thin, Content content);
+
+    /** Grows the volume to at least {@code sizeBytes}; never shrinks. */
+    LocalVolume expandVolume(PoolConfig pool, String volume, long sizeBytes, boolean thin);
+
+    /** Makes an existing volume usable (attaches the loop device, activates the LV) and returns it. */
+    LocalVolume activate(PoolConfig pool, String volume);
+
+    /** Removes the volume and anything attached to it; absent means done. */
+    void deleteVolume(PoolConfig pool, String volume);
+
+    Optional<LocalSnapshot> findSnapshot(PoolConfig pool, String snapshot);
+
+    LocalSnapshot createSnapshot(PoolConfig pool, String snapshot, String sourceVolume);
+
+    void deleteSnapshot(PoolConfig pool, String snapshot);
+
+    /** What exists in the pool, for adoption and the orphan report. */
+    Inventory inventory(PoolConfig pool);
+
+    /** Deletes one of {@link Inventory#leftovers()}. */
+    void removeLeftover(PoolConfig pool, String leftover);
+}

@@ -1,0 +1,223 @@
+package io.ferry.agent.export;
+
+import io.ferry.model.ExportInfo;
+import io.ferry.model.ExportSpec;
+import io.ferry.model.Names;
+import io.ferry.model.Nqn;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.DirectoryNotEmptyException;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.util.Set;
+import java.util.TreeSet;
+
+/**
+ * Kernel NVMe-oF target exports through configfs ({@code /sys/kernel/config/nvmet}).
+ *
+ * <p>Layout per volume: {@code subsystems/<nqn>} with {@code attr_allow_any_host=0} and
+ * {@code attr_serial}, one symlink per allowed host in {@code allowed_hosts} pointing at
+ * {@code hosts/<hostnqn>}, namespace 1 whose {@code device_path} is the volume's device, and a
+ * symlink in {@code ports/<id>/subsystems}. Everything is read before it is written, so calling
+ * {@link #export} again after a crash only adds what is missing. The root is a parameter, so the
+ * same code runs against a plain directory tree in unit tests; on a plain tree the directories
+ * configfs would create by itself are created explicitly.
+ */
+public final class NvmetExporter implements Exporter {
+
+    public static final Path DEFAULT_ROOT = Path.of("/sys/kernel/config/nvmet");
+
+    private final Path root;
+    private final String nqnPrefix;
+    private final String address;
+    private final int port;
+    private final String portId;
+
+    public NvmetExporter(Path root, String nqnPrefix, String address, int port, int portId) {
+        this.root = root;
+        this.nqnPrefix = Nqn.validatePrefix(nqnPrefix);
+        this.address = address;
+        this.port = port;
+        this.portId = Integer.toString(portId);
+    }
+
+    @Override
+    public boolean available() {
+        return Files.isDirectory(root.resolve("subsystems")) && Files.isDirectory(root.resolve("ports"));
+    }
+
+    @Override
+    public ExportInfo export(String volume, String devicePath, ExportSpec spec) {
+        String nqn = Nqn.forVolume(nqnPrefix, volume);
+        String serial = Nqn.serialForVolume(volume);
+        Path sub = root.resolve("subsystems").resolve(nqn);
+        mkdir(sub);
+        // Access control first: the subsystem must never be reachable by any host, even briefly.
+        writeIfDifferent(sub.resolve("attr_allow_any_host"), "0");
+        writeIfDifferent(sub.resolve("attr_serial"), serial);
+
+        Path allowed = sub.resolve("allowed_hosts");
+        mkdir(allowed);
+        for (String host : spec.allowedHostNqns()) {
+            Path hostDir = root.resolve("hosts").resolve(Nqn.validate(host));
+            mkdir(hostDir);
+            Path link = allowed.resolve(host);
+            if (!Files.exists(link, LinkOption.NOFOLLOW_LINKS)) {
+                io(() -> Files.createSymbolicLink(link, hostDir));
+            }
+        }
+        for (Path link : list(allowed)) {
+            if (!spec.allowedHostNqns().contains(link.getFileName().toString())) {
+                io(() -> Files.deleteIfExists(link));
+            }
+        }
+
+        Path ns = sub.resolve("namespaces").resolve("1");
+        mkdir(ns);
+        boolean enabled = "1".equals(read(ns.resolve("enable")));
+        if (!devicePath.equals(read(ns.resolve("device_path")))) {
+            // A loop device can get another number after a reboot; the kernel refuses to change
+            // the path of an enabled namespace, so disable it around the change.
+            if (enabled) {
+                write(ns.resolve("enable"), "0");
+                enabled = false;
+            }
+            write(ns.resolve("device_path"), devicePath);
+        }
+        if (!enabled) {
+            write(ns.resolve("enable"), "1");
+        }
+
+        Path portDir = root.resolve("ports").resolve(portId);
+        mkdir(portDir);
+        writeIfDifferent(portDir.resolve("addr_trtype"), "tcp");
+        writeIfDifferent(portDir.resolve("addr_adrfam"), address.contains(":") ? "ipv6" : "ipv4");
+        writeIfDifferent(portDir.resolve("addr_traddr"), address);
+        writeIfDifferent(portDir.resolve("addr_trsvcid"), Integer.toString(port));
+        Path portSubs = portDir.resolve("subsystems");
+        mkdir(portSubs);
+        Path portLink = portSubs.resolve(nqn);
+        if (!Files.exists(portLink, LinkOption.NOFOLLOW_LINKS)) {
+            io(() -> Files.createSymbolicLink(portLink, sub));
+        }
+        return ExportInfo.tcp(nqn, address, port, serial, spec.allowedHostNqns());
+    }
+
+    @Override
+    public void unexport(String volume) {
+        String nqn = Nqn.forVolume(nqnPrefix, volume);
+        Path sub = root.resolve("subsystems").resolve(nqn);
+        // Unlink from every port first so that no host can connect while the rest is torn down.
+        for (Path portDir : list(root.resolve("ports"))) {
+            Path link = portDir.resolve("subsystems").resolve(nqn);
+            io(() -> Files.deleteIfExists(link));
+        }
+        if (!Files.isDirectory(sub)) {
+            return;
+        }
+        for (Path link : list(sub.resolve("allowed_hosts"))) {
+            io(() -> Files.deleteIfExists(link));
+        }
+        for (Path ns : list(sub.resolve("namespaces"))) {
+            if (Files.exists(ns.resolve("enable"))) {
+                write(ns.resolve("enable"), "0");
+            }
+            removeDir(ns);
+        }
+        removeDir(sub);
+    }
+
+    @Override
+    public Set<String> exportedVolumes() {
+        Set<String> volumes = new TreeSet<>();
+        String marker = nqnPrefix + ":vol:";
+        for (Path sub : list(root.resolve("subsystems"))) {
+            String nqn = sub.getFileName().toString();
+            if (nqn.startsWith(marker) && Names.isValidVolumeName(nqn.substring(marker.length()))) {
+                volumes.add(nqn.substring(marker.length()));
+            }
+        }
+        return volumes;
+    }
+
+    /** configfs removes an item's attributes and default groups with the rmdir; a plain tree does not. */
+    private static void removeDir(Path dir) {
+        try {
+            Files.deleteIfExists(dir);
+        } catch (DirectoryNotEmptyException e) {
+            clearPlainTree(dir);
+            io(() -> Files.deleteIfExists(dir));
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot remove " + dir + ": " + e.getMessage(), e);
+        }
+    }
+
+    private static void clearPlainTree(Path dir) {
+        for (Path p : list(dir)) {
+            if (Files.isDirectory(p, LinkOption.NOFOLLOW_LINKS)) {
+                clearPlainTree(p);
+            }
+            io(() -> Files.deleteIfExists(p));
+        }
+    }
+
+    private static void mkdir(Path dir) {
+        if (!Files.isDirectory(dir)) {
+            io(() -> Files.createDirectories(dir));
+        }
+    }
+
+    private static String read(Path file) {
+        try {
+            return Files.readString(file, StandardCharsets.UTF_8).strip();
+        } catch (NoSuchFileException e) {
+            return "";
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read " + file + ": " + e.getMessage(), e);
+        }
+    }
+
+    private static void writeIfDifferent(Path file, String value) {
+        if (!value.equals(read(file))) {
+            write(file, value);
+        }
+    }
+
+    private static void write(Path file, String value) {
+        try {
+            Files.writeString(file, value + "\n", StandardCharsets.UTF_8);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot write '" + value + "' to " + file + ": " + e.getMessage(), e);
+        }
+    }
+
+    private static java.util.List<Path> list(Path dir) {
+        if (!Files.isDirectory(dir)) {
+            return java.util.List.of();
+        }
+        try (DirectoryStream<Path> entries = Files.newDirectoryStream(dir)) {
+            java.util.List<Path> out = new java.util.ArrayList<>();
+            entries.forEach(out::add);
+            return out;
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot list " + dir + ": " + e.getMessage(), e);
+        }
+    }
+
+    private interface IoAction {
+        Object run() throws IOException;
+    }
+
+    private static void io(IoAction action) {
+        try {
+            action.run();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e.getMessage(), e);
+        }
+    }
+}

@@ -1,0 +1,216 @@
+package io.ferry.agent.spdk;
+
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.StandardProtocolFamily;
+import java.net.UnixDomainSocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.channels.Channels;
+import java.nio.channels.SocketChannel;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.ReentrantLock;
+
+/**
+ * JSON-RPC 2.0 client for the SPDK target's Unix socket ({@code /var/tmp/spdk.sock} by default).
+ * Parameter names follow SPDK's own RPC definitions (python/spdk/rpc/lvol.py, nvmf.py, bdev.py) of
+ * the 23.x/24.x releases, where sizes are given as {@code size_in_mib}.
+ *
+ * <p>One connection per call and one call at a time: SPDK answers on the connection that asked,
+ * and management calls are rare, so simplicity wins over pipelining. A call that gets no answer
+ * within the timeout has its connection closed and fails. Methods block; call them from workers.
+ */
+public final class SpdkClient {
+
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final ScheduledExecutorService WATCHDOG = Executors.newSingleThreadScheduledExecutor(r -> {
+        Thread t = new Thread(r, "spdk-rpc-timeout");
+        t.setDaemon(true);
+        return t;
+    });
+
+    private final Path socket;
+    private final Duration timeout;
+    private final AtomicLong ids = new AtomicLong();
+    private final ReentrantLock lock = new ReentrantLock();
+
+    public SpdkClient(Path socket, Duration timeout) {
+        this.socket = socket;
+        this.timeout = timeout;
+    }
+
+    // ---- lvols ----
+
+    /** Creates an lvol; returns its bdev name (a UUID). SPDK rounds the size up to whole clusters. */
+    public String createLvol(String lvstore, String name, long sizeBytes, boolean thin) {
+        ObjectNode p = JSON.createObjectNode().put("lvol_name", name).put("size_in_mib", mib(sizeBytes))
+                .put("lvs_name", lvstore);
+        if (thin) {
+            p.put("thin_provision", true);
+        }
+        return call("bdev_lvol_create", p).asText();
+    }
+
+    /** {@code bdev} is an alias {@code <lvstore>/<lvol>} or a bdev name. */
+    public void deleteLvol(String bdev) {
+        call("bdev_lvol_delete", JSON.createObjectNode().put("name", bdev));
+    }
+
+    public void resizeLvol(String bdev, long sizeBytes) {
+        call("bdev_lvol_resize", JSON.createObjectNode().put("name", bdev).put("size_in_mib", mib(sizeBytes)));
+    }
+
+    public String snapshotLvol(String bdev, String snapshotName) {
+        return call("bdev_lvol_snapshot", JSON.createObjectNode().put("lvol_name", bdev)
+                .put("snapshot_name", snapshotName)).asText();
+    }
+
+    public String cloneSnapshot(String snapshotBdev, String cloneName) {
+        return call("bdev_lvol_clone", JSON.createObjectNode().put("snapshot_name", snapshotBdev)
+                .put("clone_name", cloneName)).asText();
+    }
+
+    /** A bdev as SPDK describes it: name, aliases, size. */
+    public record Bdev(String name, List<String> aliases, long sizeBytes) {
+    }
+
+    /** All bdevs, or the one named (an empty list when it does not exist). */
+    public List<Bdev> getBdevs(String name) {
+        ObjectNode p = JSON.createObjectNode();
+        if (name != null) {
+            p.put("name", name);
+        }
+        JsonNode result;
+        try {
+            result = call("bdev_get_bdevs", p);
+        } catch (SpdkException e) {
+            if (name != null && e.notFound()) {
+                return List.of();
+            }
+            throw e;
+        }
+        List<Bdev> bdevs = new ArrayList<>();
+        for (JsonNode b : result) {
+            List<String> aliases = new ArrayList<>();
+            b.path("aliases").forEach(a -> aliases.add(a.asText()));
+            bdevs.add(new Bdev(b.path("name").asText(), aliases,
+                    b.path("block_size").asLong() * b.path("num_blocks").asLong()));
+        }
+        return bdevs;
+    }
+
+    // ---- NVMe-oF ----
+
+    public void createSubsystem(String nqn, String serial, String model) {
+        call("nvmf_create_subsystem", JSON.createObjectNode().put("nqn", nqn).put("serial_number", serial)
+                .put("model_number", model).put("allow_any_host", false));
+    }
+
+    public void addNamespace(String nqn, String bdev, int nsid) {
+        ObjectNode ns = JSON.createObjectNode().put("bdev_name", bdev).put("nsid", nsid);
+        ObjectNode p = JSON.createObjectNode().put("nqn", nqn);
+        p.set("namespace", ns);
+        call("nvmf_subsystem_add_ns", p);
+    }
+
+    public void addListener(String nqn, String address, int port) {
+        ObjectNode listen = JSON.createObjectNode().put("trtype", "TCP")
+                .put("adrfam", address.contains(":") ? "IPv6" : "IPv4").put("traddr", address)
+                .put("trsvcid", Integer.toString(port));
+        ObjectNode p = JSON.createObjectNode().put("nqn", nqn);
+        p.set("listen_address", listen);
+        call("nvmf_subsystem_add_listener", p);
+    }
+
+    public void addHost(String nqn, String hostNqn) {
+        call("nvmf_subsystem_add_host", JSON.createObjectNode().put("nqn", nqn).put("host", hostNqn));
+    }
+
+    public void removeHost(String nqn, String hostNqn) {
+        call("nvmf_subsystem_remove_host", JSON.createObjectNode().put("nqn", nqn).put("host", hostNqn));
+    }
+
+    public void deleteSubsystem(String nqn) {
+        call("nvmf_delete_subsystem", JSON.createObjectNode().put("nqn", nqn));
+    }
+
+    /** Subsystem NQNs with their allowed hosts. */
+    public Map<String, List<String>> getSubsystems() {
+        Map<String, List<String>> out = new java.util.TreeMap<>();
+        for (JsonNode s : call("nvmf_get_subsystems", JSON.createObjectNode())) {
+            List<String> hosts = new ArrayList<>();
+            s.path("hosts").forEach(h -> hosts.add(h.path("nqn").asText()));
+            out.put(s.path("nqn").asText(), hosts);
+        }
+        return out;
+    }
+
+    // ---- transport ----
+
+    /** Sends one request and returns its {@code result}; an {@code error} becomes {@link SpdkException}. */
+    public JsonNode call(String method, ObjectNode params) {
+        long id = ids.incrementAndGet();
+        ObjectNode request = JSON.createObjectNode().put("jsonrpc", "2.0").put("method", method).put("id", id);
+        request.set("params", params);
+        lock.lock();
+        try (SocketChannel channel = SocketChannel.open(StandardProtocolFamily.UNIX)) {
+            ScheduledFuture<?> guard = WATCHDOG.schedule(() -> {
+                try {
+                    channel.close();
+                } catch (IOException e) {
+                    // Closing is all the watchdog can do.
+                }
+            }, timeout.toMillis(), TimeUnit.MILLISECONDS);
+            try {
+                channel.connect(UnixDomainSocketAddress.of(socket));
+                ByteBuffer out = ByteBuffer.wrap(JSON.writeValueAsBytes(request));
+                while (out.hasRemaining()) {
+                    channel.write(out);
+                }
+                // SPDK does not frame its answers: read exactly one JSON value off the stream.
+                InputStream in = Channels.newInputStream(channel);
+                JsonNode response;
+                try (JsonParser parser = JSON.getFactory().createParser(in)) {
+                    response = JSON.readTree(parser);
+                }
+                if (response == null) {
+                    throw new SpdkException("SPDK closed the connection without answering " + method, null);
+                }
+                if (response.hasNonNull("error")) {
+                    JsonNode err = response.get("error");
+                    throw new SpdkException(method, err.path("code").asInt(), err.path("message").asText());
+                }
+                if (response.path("id").asLong(-1) != id) {
+                    throw new SpdkException("SPDK answered " + method + " with id " + response.path("id")
+                            + " instead of " + id, null);
+                }
+                return response.path("result");
+            } finally {
+                guard.cancel(false);
+            }
+        } catch (IOException e) {
+            throw new SpdkException("SPDK " + method + " via " + socket + " failed (no answer within "
+                    + timeout.toMillis() + " ms or socket error): " + e.getMessage(), e);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** SPDK takes whole MiB; round up so a volume is never smaller than asked. */
+    static long mib(long bytes) {
+        return (bytes + (1L << 20) - 1) >> 20;
+    }
+}

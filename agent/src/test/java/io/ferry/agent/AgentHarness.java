@@ -1,0 +1,153 @@
+package io.ferry.agent;
+
+import io.ferry.agent.engine.LoopDevices;
+import io.ferry.etcd.EtcdOptions;
+import io.ferry.etcd.FerryKeys;
+import io.ferry.etcd.store.EtcdStore;
+import io.ferry.etcd.store.Versioned;
+import io.ferry.etcd.testing.Await;
+import io.ferry.model.Engine;
+import io.ferry.model.PoolConfig;
+import io.ferry.model.PoolSource;
+import io.ferry.model.VolumeStatus;
+import io.ferry.model.WorkItem;
+import io.ferry.runtime.exec.CommandRunner;
+import io.ferry.runtime.exec.ProcessCommandRunner;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import io.vertx.core.Vertx;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Optional;
+import java.util.stream.Stream;
+
+/**
+ * Runs real agents against a real etcd and real loop devices, playing the controller by writing
+ * pool configs and work items directly. Everything it attaches under its directory is detached
+ * again in {@link #close()}, also after a failed test.
+ */
+public final class AgentHarness implements AutoCloseable {
+
+    public static final String NODE = "node-a";
+
+    public final Path root;
+    public final Path poolDir;
+    public final Path stateDir;
+    public final EtcdOptions etcdOptions;
+    public final EtcdStore store;
+    public final FerryKeys keys;
+    private Vertx vertx;
+    private Agent agent;
+
+    public AgentHarness(EtcdOptions etcdOptions) throws IOException {
+        this.root = Files.createTempDirectory("ferry-agent-it-");
+        this.poolDir = root.resolve("pool");
+        this.stateDir = root.resolve("state");
+        this.etcdOptions = etcdOptions;
+        this.store = EtcdStore.connect(etcdOptions);
+        this.keys = store.keys();
+    }
+
+    public AgentOptions options() {
+        return AgentOptions.defaults(NODE, "127.0.0.1", stateDir)
+                .withHostNqnFile(root.resolve("no-hostnqn"))
+                .withNvmetRoot(root.resolve("no-nvmet"))
+                .withIntervals(Duration.ofSeconds(1), Duration.ofSeconds(2));
+    }
+
+    public Agent start() {
+        return start(new ProcessCommandRunner(), options());
+    }
+
+    public Agent start(CommandRunner runner, AgentOptions options) {
+        vertx = Vertx.vertx();
+        agent = new Agent(options, etcdOptions, runner, new PrometheusMeterRegistry(PrometheusConfig.DEFAULT), null);
+        Await.result(vertx.deployVerticle(agent));
+        return agent;
+    }
+
+    public Vertx vertx() {
+        return vertx;
+    }
+
+    public Agent agent() {
+        return agent;
+    }
+
+    /** A kill -9 as far as etcd and the node can tell: no cleanup, the lease simply stops. */
+    public void crash() {
+        agent.simulateCrash();
+        Vertx v = vertx;
+        vertx = null;
+        agent = null;
+        v.close();
+    }
+
+    public void stop() {
+        if (vertx != null) {
+            Await.result(vertx.close());
+            vertx = null;
+            agent = null;
+        }
+    }
+
+    public PoolConfig filePool(String name) {
+        PoolConfig pool = PoolConfig.builder(name, NODE, Engine.FILE, PoolSource.directory(poolDir.toString()))
+                .prepare(true).build();
+        Await.result(store.put(keys.poolConfig(name), pool));
+        return pool;
+    }
+
+    public void putWork(WorkItem item) {
+        Await.result(store.put(keys.workItem(item.node(), item.volume()), item));
+    }
+
+    public void withdraw(String volume) {
+        Await.result(store.delete(keys.workItem(NODE, volume)));
+    }
+
+    public Optional<VolumeStatus> status(String volume) {
+        return Await.result(store.get(keys.volumeStatus(NODE, volume), VolumeStatus.class)).map(Versioned::value);
+    }
+
+    /** Loop devices whose backing file lies in this harness's directory tree. */
+    public List<LoopDevices.Loop> loops() {
+        return new LoopDevices(new ProcessCommandRunner(), Duration.ofSeconds(10)).all().stream()
+                .filter(l -> l.backingFile().startsWith(root.toString())).toList();
+    }
+
+    public List<String> poolFiles() throws IOException {
+        if (!Files.isDirectory(poolDir)) {
+            return List.of();
+        }
+        try (Stream<Path> s = Files.list(poolDir)) {
+            return s.map(p -> p.getFileName().toString()).sorted().toList();
+        }
+    }
+
+    @Override
+    public void close() throws IOException {
+        try {
+            stop();
+        } catch (RuntimeException e) {
+            // Keep cleaning up.
+        }
+        LoopDevices devices = new LoopDevices(new ProcessCommandRunner(), Duration.ofSeconds(10));
+        for (LoopDevices.Loop loop : loops()) {
+            try {
+                devices.detach(loop.device(), null);
+            } catch (RuntimeException e) {
+                // Reported by the next test's leak check rather than hiding this test's failure.
+            }
+        }
+        store.close();
+        try (Stream<Path> s = Files.walk(root)) {
+            s.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+        }
+    }
+}

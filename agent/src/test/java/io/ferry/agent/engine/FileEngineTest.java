@@ -1,0 +1,146 @@
+package io.ferry.agent.engine;
+
+import io.ferry.model.Engine;
+import io.ferry.model.PoolConfig;
+import io.ferry.model.PoolSource;
+import io.ferry.runtime.exec.Command;
+import io.ferry.runtime.exec.CommandResult;
+import io.ferry.runtime.exec.FakeCommandRunner;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+/** Command lines and file handling of the file engine; the real loop devices are covered by the ITs. */
+class FileEngineTest {
+
+    @TempDir
+    Path dir;
+
+    static final String NONE = "{\"loopdevices\": []}";
+
+    PoolConfig pool() {
+        return PoolConfig.builder("files", "node-a", Engine.FILE, PoolSource.directory(dir.toString())).build();
+    }
+
+    FakeCommandRunner fake() {
+        return new FakeCommandRunner()
+                .on(List.of("losetup", "--json", "--list", "--associated"), NONE)
+                .on(List.of("losetup", "--find", "--show"), "/dev/loop9\n")
+                .on(List.of("fallocate"), "")
+                .on(List.of("cp"), c -> {
+                    try {
+                        Files.copy(Path.of(c.argv().get(3)), Path.of(c.argv().get(4)));
+                    } catch (Exception e) {
+                        throw new IllegalStateException(e);
+                    }
+                    return new CommandResult(c, 0, "", "", Duration.ZERO);
+                });
+    }
+
+    FileEngine engine(FakeCommandRunner fake) {
+        return new FileEngine(fake, dir.resolve("no-sysfs"), Duration.ofSeconds(5), Duration.ofMinutes(1));
+    }
+
+    @Test
+    void createsASparseFileUnderATemporaryNameThenAttachesIt() throws Exception {
+        FakeCommandRunner fake = fake();
+        LocalVolume v = engine(fake).createVolume(pool(), "vol-a", 8 << 20, true, Content.EMPTY);
+        assertThat(v).isEqualTo(new LocalVolume("vol-a", 8 << 20, "/dev/loop9"));
+        assertThat(Files.size(dir.resolve("vol-a.img"))).isEqualTo(8 << 20);
+        assertThat(dir.resolve(".vol-a.img.tmp")).doesNotExist();
+        assertThat(fake.commandLines()).containsExactly(
+                "losetup --json --list --associated " + dir.resolve("vol-a.img"),
+                "losetup --find --show " + dir.resolve("vol-a.img"));
+    }
+
+    @Test
+    void allocatesThickVolumesWithFallocateBeforeTheyGetTheirName() {
+        FakeCommandRunner fake = fake();
+        engine(fake).createVolume(pool(), "vol-t", 8 << 20, false, Content.EMPTY);
+        assertThat(fake.commandLines().get(0))
+                .isEqualTo("fallocate --length 8388608 " + dir.resolve(".vol-t.img.tmp"));
+    }
+
+    @Test
+    void copiesSnapshotsSparselyWithReflinkWhenTheFileSystemHasIt() {
+        FakeCommandRunner fake = fake();
+        FileEngine engine = engine(fake);
+        engine.createVolume(pool(), "vol-a", 8 << 20, true, Content.EMPTY);
+        LocalSnapshot snap = engine.createSnapshot(pool(), "snap-1", "vol-a");
+        assertThat(snap.sizeBytes()).isEqualTo(8 << 20);
+        assertThat(fake.commandLines()).contains("cp --sparse=always --reflink=auto " + dir.resolve("vol-a.img")
+                + " " + dir.resolve(".snap-1.snap.tmp"));
+        LocalVolume clone = engine.createVolume(pool(), "vol-b", 16 << 20, true, Content.ofSnapshot("snap-1"));
+        assertThat(clone.sizeBytes()).isEqualTo(16 << 20);
+        assertThat(engine.findSnapshot(pool(), "snap-1")).isPresent();
+    }
+
+    @Test
+    void findsAnExistingVolumeInsteadOfCreatingASecondOne() throws Exception {
+        Files.write(dir.resolve("vol-a.img"), new byte[4096]);
+        FakeCommandRunner fake = fake().on(List.of("losetup", "--json", "--list", "--associated"),
+                "{\"loopdevices\": [{\"name\": \"/dev/loop2\", \"back-file\": \"" + dir.resolve("vol-a.img") + "\"},"
+                        + "{\"name\": \"/dev/loop5\", \"back-file\": \"" + dir.resolve("vol-a.img") + "\"}]}")
+                .on(List.of("losetup", "--detach"), "");
+        LocalVolume v = engine(fake).createVolume(pool(), "vol-a", 4096, true, Content.EMPTY);
+        assertThat(v.devicePath()).isEqualTo("/dev/loop2");
+        // A duplicate device (two attaches raced before a crash) is detached, the first one kept.
+        assertThat(fake.commandLines()).containsExactly(
+                "losetup --json --list --associated " + dir.resolve("vol-a.img"),
+                "losetup --detach /dev/loop5");
+    }
+
+    @Test
+    void aSnapshotOfAMissingVolumeFailsWithoutLeavingAFile() {
+        assertThatThrownBy(() -> engine(fake()).createSnapshot(pool(), "snap-x", "nope"))
+                .isInstanceOf(EngineException.class).hasMessageContaining("source volume nope does not exist");
+        assertThat(dir.resolve("snap-x.snap")).doesNotExist();
+    }
+
+    @Test
+    void inventoryListsVolumesSnapshotsAndLeftoversButIgnoresForeignFiles() throws Exception {
+        Files.write(dir.resolve("vol-a.img"), new byte[10]);
+        Files.write(dir.resolve("snap-1.snap"), new byte[10]);
+        Files.write(dir.resolve(".vol-b.img.tmp"), new byte[10]);
+        Files.write(dir.resolve("notes.txt"), new byte[10]);
+        Files.write(dir.resolve("Bad_Name.img"), new byte[10]);
+        FakeCommandRunner fake = new FakeCommandRunner().on(List.of("losetup", "--json", "--list"),
+                "{\"loopdevices\": [{\"name\": \"/dev/loop1\", \"back-file\": \"" + dir.resolve("vol-a.img") + "\"},"
+                        + "{\"name\": \"/dev/loop2\", \"back-file\": \"" + dir.resolve("vol-z.img") + " (deleted)\"},"
+                        + "{\"name\": \"/dev/loop3\", \"back-file\": \"/elsewhere/x.img\"}]}");
+        Inventory inv = engine(fake).inventory(pool());
+        assertThat(inv.volumes()).containsExactly(new LocalVolume("vol-a", 10, "/dev/loop1"));
+        assertThat(inv.snapshots()).extracting(LocalSnapshot::name).containsExactly("snap-1");
+        assertThat(inv.leftovers()).containsExactlyInAnyOrder("/dev/loop2", ".vol-b.img.tmp");
+    }
+
+    @Test
+    void deletingAVolumeThatIsAlreadyGoneSucceeds() {
+        FakeCommandRunner fake = fake();
+        engine(fake).deleteVolume(pool(), "never-was");
+        assertThat(fake.executed()).extracting(Command::display).allMatch(l -> l.startsWith("losetup --json"));
+    }
+
+    @Test
+    void reportsAMissingDirectoryAsUnavailableAndPreparesItWhenAllowed() {
+        PoolConfig missing = PoolConfig.builder("files", "node-a", Engine.FILE,
+                PoolSource.directory(dir.resolve("sub").toString())).build();
+        FileEngine engine = engine(fake());
+        PoolState state = engine.poolState(missing);
+        assertThat(state.healthy()).isFalse();
+        assertThat(state.conditions().get(0).reason()).isEqualTo("DirectoryNotFound");
+        engine.preparePool(missing);
+        assertThat(dir.resolve("sub")).doesNotExist();
+        engine.preparePool(missing.toBuilder().prepare(true).build());
+        PoolState ready = engine.poolState(missing);
+        assertThat(ready.healthy()).isTrue();
+        assertThat(ready.capacityBytes()).isPositive();
+    }
+}

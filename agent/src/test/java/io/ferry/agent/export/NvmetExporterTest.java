@@ -1,0 +1,95 @@
+package io.ferry.agent.export;
+
+import io.ferry.model.ExportInfo;
+import io.ferry.model.ExportSpec;
+import io.ferry.model.Nqn;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Set;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** The configfs layout, against a plain directory tree standing in for /sys/kernel/config/nvmet. */
+class NvmetExporterTest {
+
+    static final String PREFIX = "nqn.2026-11.io.ferry";
+    static final String HOST_A = "nqn.2014-08.org.nvmexpress:uuid:aaaaaaaa-0000-0000-0000-000000000001";
+    static final String HOST_B = "nqn.2014-08.org.nvmexpress:uuid:bbbbbbbb-0000-0000-0000-000000000002";
+
+    @TempDir
+    Path root;
+    NvmetExporter exporter;
+
+    @BeforeEach
+    void setUp() throws Exception {
+        Files.createDirectories(root.resolve("subsystems"));
+        Files.createDirectories(root.resolve("ports"));
+        Files.createDirectories(root.resolve("hosts"));
+        exporter = new NvmetExporter(root, PREFIX, "10.0.1.11", 4420, 1);
+    }
+
+    String read(Path p) throws Exception {
+        return Files.readString(p).strip();
+    }
+
+    @Test
+    void exportsOneSubsystemPerVolumeOnlyToTheAllowedHost() throws Exception {
+        assertThat(exporter.available()).isTrue();
+        ExportInfo info = exporter.export("vol-a", "/dev/loop3", ExportSpec.tcp("node-b", Set.of(HOST_A)));
+        String nqn = PREFIX + ":vol:vol-a";
+        assertThat(info).isEqualTo(ExportInfo.tcp(nqn, "10.0.1.11", 4420, Nqn.serialForVolume("vol-a"), Set.of(HOST_A)));
+        Path sub = root.resolve("subsystems").resolve(nqn);
+        assertThat(read(sub.resolve("attr_allow_any_host"))).isEqualTo("0");
+        assertThat(read(sub.resolve("attr_serial"))).isEqualTo(Nqn.serialForVolume("vol-a"));
+        assertThat(Files.readSymbolicLink(sub.resolve("allowed_hosts").resolve(HOST_A)))
+                .isEqualTo(root.resolve("hosts").resolve(HOST_A));
+        assertThat(read(sub.resolve("namespaces/1/device_path"))).isEqualTo("/dev/loop3");
+        assertThat(read(sub.resolve("namespaces/1/enable"))).isEqualTo("1");
+        Path port = root.resolve("ports/1");
+        assertThat(read(port.resolve("addr_trtype"))).isEqualTo("tcp");
+        assertThat(read(port.resolve("addr_adrfam"))).isEqualTo("ipv4");
+        assertThat(read(port.resolve("addr_traddr"))).isEqualTo("10.0.1.11");
+        assertThat(read(port.resolve("addr_trsvcid"))).isEqualTo("4420");
+        assertThat(Files.readSymbolicLink(port.resolve("subsystems").resolve(nqn))).isEqualTo(sub);
+        assertThat(exporter.exportedVolumes()).containsExactly("vol-a");
+    }
+
+    @Test
+    void exportingAgainChangesOnlyWhatDiffers() throws Exception {
+        exporter.export("vol-a", "/dev/loop3", ExportSpec.tcp("node-b", Set.of(HOST_A)));
+        exporter.export("vol-a", "/dev/loop8", ExportSpec.tcp("node-c", Set.of(HOST_B)));
+        Path sub = root.resolve("subsystems").resolve(PREFIX + ":vol:vol-a");
+        try (var links = Files.list(sub.resolve("allowed_hosts"))) {
+            assertThat(links.map(p -> p.getFileName().toString())).containsExactly(HOST_B);
+        }
+        assertThat(read(sub.resolve("namespaces/1/device_path"))).isEqualTo("/dev/loop8");
+        assertThat(read(sub.resolve("namespaces/1/enable"))).isEqualTo("1");
+    }
+
+    @Test
+    void unexportRemovesTheSubsystemAndItsPortLinkAndIsIdempotent() throws Exception {
+        exporter.export("vol-a", "/dev/loop3", ExportSpec.tcp("node-b", Set.of(HOST_A)));
+        exporter.export("vol-b", "/dev/loop4", ExportSpec.tcp("node-b", Set.of(HOST_A)));
+        exporter.unexport("vol-a");
+        exporter.unexport("vol-a");
+        assertThat(root.resolve("subsystems").resolve(PREFIX + ":vol:vol-a")).doesNotExist();
+        assertThat(root.resolve("ports/1/subsystems").resolve(PREFIX + ":vol:vol-a")).doesNotExist();
+        assertThat(exporter.exportedVolumes()).containsExactly("vol-b");
+        assertThat(root.resolve("hosts").resolve(HOST_A)).isDirectory();
+    }
+
+    @Test
+    void ignoresSubsystemsThatAreNotFerrys() throws Exception {
+        Files.createDirectories(root.resolve("subsystems/nqn.2020-01.com.example:other"));
+        assertThat(exporter.exportedVolumes()).isEmpty();
+    }
+
+    @Test
+    void isUnavailableWithoutConfigfs() {
+        assertThat(new NvmetExporter(root.resolve("missing"), PREFIX, "10.0.1.11", 4420, 1).available()).isFalse();
+    }
+}
