@@ -1,0 +1,311 @@
+package io.ferry.tools.bench;
+
+import io.ferry.controller.Controller;
+import io.ferry.controller.ControllerOptions;
+import io.ferry.controller.placement.BinPackPolicy;
+import io.ferry.controller.placement.Candidate;
+import io.ferry.controller.placement.Decision;
+import io.ferry.controller.placement.Request;
+import io.ferry.controller.placement.Scheduler;
+import io.ferry.controller.placement.ScoringPolicy;
+import io.ferry.controller.placement.SpreadPolicy;
+import io.ferry.etcd.EtcdOptions;
+import io.ferry.etcd.FerryKeys;
+import io.ferry.etcd.informer.InformerOptions;
+import io.ferry.etcd.reconcile.RuntimeOptions;
+import io.ferry.etcd.store.EtcdStore;
+import io.ferry.etcd.store.LeaderElection;
+import io.ferry.etcd.store.Leadership;
+import io.ferry.etcd.store.Transaction;
+import io.ferry.model.ControllerLeader;
+import io.ferry.model.Engine;
+import io.ferry.model.FailureDomainLevel;
+import io.ferry.model.GlobalConfig;
+import io.ferry.model.Json;
+import io.ferry.model.PositionAdvice;
+import io.ferry.model.VolumeIntent;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+
+import java.lang.management.ManagementFactory;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collection;
+import java.util.Deque;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+import java.util.SplittableRandom;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Measures one placement decision ({@link Scheduler#decide} without explanation) over 100, 1,000 and
+ * 10,000 pools in a cluster holding 100,000 placements, next to an in-process floor (a bare loop
+ * reading every candidate's free space), and, with {@code heap}, the heap the controller's state
+ * takes at 10,000 pools and 100,000 placements read from a real etcd.
+ *
+ * <pre>
+ * java -cp 'tools/target/ferry-tools-0.1.0-SNAPSHOT.jar:tools/target/lib/*' io.ferry.tools.bench.PlacementBenchmark [decide|heap|all]
+ *      [--sizes 100,1000,10000] [--placements 100000] [--seconds 3] [--rounds 3]
+ * </pre>
+ *
+ * A hand-written harness rather than JMH: each case is warmed up for as long as it is measured, every
+ * call is timed on its own (System.nanoTime costs ~25 ns, far below the figures measured), results go
+ * to a sink the JIT cannot remove, and each case runs several rounds interleaved with the others.
+ */
+public final class PlacementBenchmark {
+
+    static volatile long sink;
+
+    private PlacementBenchmark() {
+    }
+
+    public static void main(String[] args) throws Exception {
+        // Without a logback.xml on the class path logback logs every gRPC frame at DEBUG; keep the figures readable.
+        ((ch.qos.logback.classic.Logger) org.slf4j.LoggerFactory.getLogger(org.slf4j.Logger.ROOT_LOGGER_NAME))
+                .setLevel(ch.qos.logback.classic.Level.WARN);
+        String mode = "decide";
+        int[] sizes = {100, 1_000, 10_000};
+        int placements = 100_000;
+        double seconds = 3;
+        int rounds = 3;
+        for (int i = 0; i < args.length; i++) {
+            switch (args[i]) {
+                case "--sizes" -> sizes = Arrays.stream(args[++i].split(",")).mapToInt(Integer::parseInt).toArray();
+                case "--placements" -> placements = Integer.parseInt(args[++i]);
+                case "--seconds" -> seconds = Double.parseDouble(args[++i]);
+                case "--rounds" -> rounds = Integer.parseInt(args[++i]);
+                case "decide", "heap", "all" -> mode = args[i];
+                default -> throw new IllegalArgumentException("unknown argument " + args[i]
+                        + "; usage: [decide|heap|all] [--sizes 100,1000,10000] [--placements N] [--seconds S] [--rounds R]");
+            }
+        }
+        System.out.printf(Locale.ROOT, "java %s, %d cpus, max heap %d MiB%n", Runtime.version(),
+                Runtime.getRuntime().availableProcessors(), Runtime.getRuntime().maxMemory() >> 20);
+        if (!mode.equals("heap")) {
+            decisions(sizes, placements, seconds, rounds);
+        }
+        if (!mode.equals("decide")) {
+            heap(sizes[sizes.length - 1], placements);
+        }
+        System.exit(0);
+    }
+
+    // ---------------------------------------------------------------- decision latency
+
+    interface Case {
+        long run(int i);
+    }
+
+    static void decisions(int[] sizes, int placements, double seconds, int rounds) {
+        System.out.printf(Locale.ROOT, "%nOne decision, explain=false, %,d existing placements, %.1f s warm-up + %.1f s measured"
+                + " per case and round, %d rounds%n", placements, seconds, seconds, rounds);
+        System.out.printf(Locale.ROOT, "%-7s %-8s %11s %11s %11s %12s %9s%n", "pools", "case", "median µs", "p99 µs",
+                "mean µs", "ops/s", "x floor");
+        Scheduler scheduler = new Scheduler();
+        for (int size : sizes) {
+            BenchCluster cluster = BenchCluster.build(size, placements, 42, false);
+            Map<String, Candidate> candidates = cluster.candidates();
+            Collection<Candidate> values = candidates.values();
+            List<Request> requests = requests(cluster, 64);
+            GlobalConfig global = cluster.global;
+            ScoringPolicy binpack = new BinPackPolicy();
+            ScoringPolicy spread = new SpreadPolicy();
+            Map<String, Case> cases = new java.util.LinkedHashMap<>();
+            cases.put("floor", i -> {
+                long sum = 0;
+                for (Candidate c : values) {
+                    sum += c.free(false);
+                }
+                return sum;
+            });
+            cases.put("binpack", i -> decideOnce(scheduler, requests.get(i & 63), values, global, binpack));
+            cases.put("spread", i -> decideOnce(scheduler, requests.get(i & 63), values, global, spread));
+            Map<String, List<double[]>> results = new java.util.LinkedHashMap<>();
+            for (int r = 0; r < rounds; r++) {
+                for (Map.Entry<String, Case> e : cases.entrySet()) {
+                    results.computeIfAbsent(e.getKey(), k -> new ArrayList<>()).add(measure(e.getValue(), seconds));
+                }
+            }
+            double floor = medianOf(results.get("floor"), 0);
+            for (Map.Entry<String, List<double[]>> e : results.entrySet()) {
+                double median = medianOf(e.getValue(), 0);
+                System.out.printf(Locale.ROOT, "%-7d %-8s %11.2f %11.2f %11.2f %12.0f %9.1f%n", size, e.getKey(), median / 1e3,
+                        medianOf(e.getValue(), 1) / 1e3, medianOf(e.getValue(), 2) / 1e3, 1e9 / medianOf(e.getValue(), 2),
+                        median / floor);
+            }
+            Decision sample = scheduler.decide(requests.get(0), values, global, binpack, false);
+            System.out.printf(Locale.ROOT, "        sample decision: %s, refused %s%n",
+                    sample.pool().map(Candidate::pool).orElse("none"), sample.reasonCounts());
+        }
+    }
+
+    private static long decideOnce(Scheduler scheduler, Request request, Collection<Candidate> values, GlobalConfig global,
+                                   ScoringPolicy policy) {
+        Decision d = scheduler.decide(request, values, global, policy, false);
+        return d.chosen() == null ? d.reasonCounts().size() : d.chosen().ledgerRevision();
+    }
+
+    /**
+     * 64 requests of 64 GiB from random consumer nodes (PreferLocal), each in a spread group of which
+     * two members are already placed: half at rack level, half at node level, so every pool goes
+     * through the spread check against a two-element set of taken domains.
+     */
+    static List<Request> requests(BenchCluster cluster, int count) {
+        SplittableRandom random = new SplittableRandom(7);
+        List<Request> result = new ArrayList<>();
+        int nodes = cluster.nodeCount();
+        for (int i = 0; i < count; i++) {
+            boolean rack = i % 2 == 0;
+            String consumer = BenchCluster.nodeName(random.nextInt(nodes));
+            VolumeIntent intent = VolumeIntent.builder(String.format("bench-%03d", i), 64 * BenchCluster.GI)
+                    .engine(i % 4 == 1 ? null : Engine.LVM).consumerNode(consumer).positionAdvice(PositionAdvice.PREFER_LOCAL)
+                    .spreadGroup(String.format("bench-g%03d", i))
+                    .failureDomainLevel(rack ? FailureDomainLevel.RACK : FailureDomainLevel.NODE).build();
+            Set<String> taken = new HashSet<>();
+            while (taken.size() < Math.min(2, nodes)) {
+                int n = random.nextInt(nodes);
+                taken.add(rack ? BenchCluster.rackOf(n) : BenchCluster.nodeName(n));
+            }
+            result.add(new Request(intent, null, taken));
+        }
+        return result;
+    }
+
+    /** Returns {median, p99, mean} in nanoseconds. */
+    private static double[] measure(Case c, double seconds) {
+        long acc = 0;
+        long warmEnd = System.nanoTime() + (long) (seconds * 1e9);
+        int i = 0;
+        while (System.nanoTime() < warmEnd) {
+            acc += c.run(i++);
+        }
+        long[] samples = new long[2_000_000];
+        int n = 0;
+        long start = System.nanoTime();
+        long end = start + (long) (seconds * 1e9);
+        long now = start;
+        while (now < end && n < samples.length) {
+            long t0 = System.nanoTime();
+            acc += c.run(i++);
+            now = System.nanoTime();
+            samples[n++] = now - t0;
+        }
+        sink += acc;
+        long total = now - start;
+        long[] sorted = Arrays.copyOf(samples, n);
+        Arrays.sort(sorted);
+        return new double[]{sorted[n / 2], sorted[Math.min(n - 1, (int) Math.ceil(n * 0.99) - 1)], (double) total / n};
+    }
+
+    private static double medianOf(List<double[]> rounds, int index) {
+        double[] v = rounds.stream().mapToDouble(r -> r[index]).sorted().toArray();
+        return v[v.length / 2];
+    }
+
+    // ---------------------------------------------------------------- controller heap
+
+    static void heap(int pools, int placements) throws Exception {
+        System.out.printf(Locale.ROOT, "%nController heap: %,d pools, %,d placements in a real etcd, one standby controller%n",
+                pools, placements);
+        try (LocalEtcd etcd = new LocalEtcd()) {
+            EtcdOptions options = new EtcdOptions.Builder().endpoints(etcd.endpoint).requestTimeout(Duration.ofSeconds(60)).build();
+            long keys = populate(options, pools, placements);
+            Vertx vertx = Vertx.vertx();
+            EtcdStore store = EtcdStore.connect(options);
+            // Another candidate holds the election, so the measured controller stays a standby with warm caches.
+            String holderId = Json.encodeToString(ControllerLeader.of("bench-holder", null, Instant.now()));
+            LeaderElection holder = new LeaderElection(vertx, store, store.keys().controllerLeader(), holderId,
+                    Duration.ofSeconds(30), new LeaderElection.Listener() {
+                        @Override
+                        public void onElected(Leadership leadership) {
+                        }
+
+                        @Override
+                        public void onDeposed() {
+                        }
+                    });
+            await(holder.start());
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+            while (!holder.isLeader() && System.nanoTime() < deadline) {
+                Thread.sleep(50);
+            }
+            long before = usedHeapAfterGc();
+            PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+            ControllerOptions controllerOptions = new ControllerOptions("bench-standby", Duration.ofSeconds(10), null,
+                    InformerOptions.defaults(), RuntimeOptions.defaults().withConcurrency(64), Duration.ofMinutes(5));
+            Controller controller = new Controller(vertx, store, controllerOptions, registry);
+            long t0 = System.nanoTime();
+            await(controller.start());
+            long startMillis = (System.nanoTime() - t0) / 1_000_000;
+            Thread.sleep(2000); // let the watches settle
+            long after = usedHeapAfterGc();
+            System.out.printf(Locale.ROOT, "keys in etcd: %,d; controller start (all informers listed): %,d ms; leader: %s%n",
+                    keys, startMillis, controller.isLeader());
+            System.out.printf(Locale.ROOT, "used heap after full GC: before controller %,d MiB, with controller %,d MiB%n",
+                    before >> 20, after >> 20);
+            System.out.printf(Locale.ROOT, "controller state: %,d MiB (%,.0f bytes per placement incl. its intent and work item)%n",
+                    (after - before) >> 20, (double) (after - before) / placements);
+            await(controller.stop());
+            holder.close();
+            store.close();
+            await(vertx.close());
+        }
+    }
+
+    /** Writes the cluster in transactions of 128 puts, eight in flight; returns the number of keys. */
+    private static long populate(EtcdOptions options, int pools, int placements) throws Exception {
+        BenchCluster cluster = BenchCluster.build(pools, placements, 42, true);
+        long t0 = System.nanoTime();
+        List<Object[]> puts = new ArrayList<>();
+        try (EtcdStore store = EtcdStore.connect(options)) {
+            FerryKeys k = store.keys();
+            puts.add(new Object[]{k.globalConfig(), cluster.global});
+            cluster.registrations.forEach(r -> puts.add(new Object[]{k.registration(r.node()), r}));
+            cluster.pools.forEach(p -> puts.add(new Object[]{k.poolConfig(p.name()), p}));
+            cluster.statuses.forEach(s -> puts.add(new Object[]{k.nodePoolStatus(s.node(), s.pool()), s}));
+            cluster.ledgers.forEach(l -> puts.add(new Object[]{k.ledger(l.pool()), l}));
+            cluster.intents.forEach(v -> puts.add(new Object[]{k.volume(v.name()), v}));
+            cluster.placements.forEach(p -> puts.add(new Object[]{k.placement(p.volume()), p}));
+            cluster.workItems.forEach(w -> puts.add(new Object[]{k.workItem(w.node(), w.volume()), w}));
+            Deque<Future<?>> inFlight = new ArrayDeque<>();
+            for (int from = 0; from < puts.size(); from += 128) {
+                Transaction txn = store.txn();
+                for (Object[] put : puts.subList(from, Math.min(puts.size(), from + 128))) {
+                    txn.put((String) put[0], put[1]);
+                }
+                inFlight.add(txn.commit());
+                if (inFlight.size() >= 8) {
+                    await(inFlight.poll());
+                }
+            }
+            while (!inFlight.isEmpty()) {
+                await(inFlight.poll());
+            }
+        }
+        System.out.printf(Locale.ROOT, "wrote %,d keys in %,d ms%n", puts.size(), (System.nanoTime() - t0) / 1_000_000);
+        return puts.size();
+    }
+
+    private static long usedHeapAfterGc() throws InterruptedException {
+        var memory = ManagementFactory.getMemoryMXBean();
+        long used = Long.MAX_VALUE;
+        for (int i = 0; i < 5; i++) {
+            System.gc();
+            Thread.sleep(200);
+            used = Math.min(used, memory.getHeapMemoryUsage().getUsed());
+        }
+        return used;
+    }
+
+    private static <T> T await(Future<T> future) throws Exception {
+        return future.toCompletionStage().toCompletableFuture().get(10, TimeUnit.MINUTES);
+    }
+}
