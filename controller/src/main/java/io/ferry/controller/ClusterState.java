@@ -77,6 +77,9 @@ final class ClusterState {
     final Latest<Object> nodesLatest;
 
     private final Map<String, Candidate> candidates = new HashMap<>();
+    /** The same candidates as a list, rebuilt lazily: iterating it is the inner loop of every decision. */
+    private List<Candidate> candidateList;
+    private final Map<String, Integer> candidateIndex = new HashMap<>();
     private final Map<String, Set<String>> poolsByNode = new HashMap<>();
     private final Map<String, Set<String>> volumesByNode = new HashMap<>();
     private final Map<String, Integer> remoteServed = new HashMap<>();
@@ -288,7 +291,29 @@ final class ClusterState {
     }
 
     Iterable<Candidate> candidates() {
-        return candidates.values();
+        if (candidateList == null) {
+            candidateList = new ArrayList<>(candidates.values());
+            candidateIndex.clear();
+            for (int i = 0; i < candidateList.size(); i++) {
+                candidateIndex.put(candidateList.get(i).pool(), i);
+            }
+        }
+        return candidateList;
+    }
+
+    /** Ledger and status updates replace one element in place; only pool removal rebuilds the list. */
+    private void candidatePut(String pool, Candidate candidate) {
+        candidates.put(pool, candidate);
+        if (candidateList == null) {
+            return;
+        }
+        Integer at = candidateIndex.get(pool);
+        if (at != null) {
+            candidateList.set(at, candidate);
+        } else {
+            candidateIndex.put(pool, candidateList.size());
+            candidateList.add(candidate);
+        }
     }
 
     Optional<Candidate> candidate(String pool) {
@@ -432,6 +457,7 @@ final class ClusterState {
 
     private void rebuildAllCandidates() {
         candidates.clear();
+        candidateList = null;
         poolsByNode.clear();
         for (Versioned<PoolConfig> pool : pools.values()) {
             refreshCandidate(pool.value().name());
@@ -443,6 +469,7 @@ final class ClusterState {
         Optional<Versioned<PoolConfig>> config = pools.get(keys.poolConfig(pool));
         if (config.isEmpty()) {
             Candidate gone = candidates.remove(pool);
+            candidateList = null;
             if (gone != null) {
                 poolsByNode.getOrDefault(gone.node(), new HashSet<>()).remove(pool);
             }
@@ -450,7 +477,7 @@ final class ClusterState {
         }
         PoolConfig c = config.get().value();
         Versioned<Ledger> ledger = ledger(pool).orElse(null);
-        candidates.put(pool, Candidate.of(c, poolStatus(c.node(), pool).orElse(null), registration(c.node()).orElse(null),
+        candidatePut(pool, Candidate.of(c, poolStatus(c.node(), pool).orElse(null), registration(c.node()).orElse(null),
                 ledger == null ? null : ledger.value(), ledger == null ? 0 : ledger.modRevision(),
                 remoteServed.getOrDefault(c.node(), 0), globalConfig()));
         poolsByNode.computeIfAbsent(c.node(), n -> new HashSet<>()).add(pool);
@@ -484,7 +511,7 @@ final class ClusterState {
         for (String pool : poolsByNode.getOrDefault(node, Set.of())) {
             Candidate c = candidates.get(pool);
             if (c != null) {
-                candidates.put(pool, c.withRemoteServed(value));
+                candidatePut(pool, c.withRemoteServed(value));
             }
         }
     }

@@ -30,7 +30,9 @@ public record Candidate(
         int remoteServed,
         Map<String, String> labels,
         long thickCapacity,
-        long thinCapacity) {
+        long thinCapacity,
+        String staticRefusal,
+        String[] domains) {
 
     public static Candidate of(PoolConfig config, PoolStatus status, NodeRegistration registration, Ledger ledger,
                                long ledgerRevision, int remoteServed, GlobalConfig global) {
@@ -43,8 +45,42 @@ public record Candidate(
         long thick = Math.max(0, capacity - config.reservedBytes());
         double ratio = config.effectiveOverprovisionRatio(global);
         long thin = Math.max(0, saturatingMultiply(capacity, ratio) - config.reservedBytes());
+        String[] domains = new String[FailureDomainLevel.values().length];
+        for (FailureDomainLevel level : FailureDomainLevel.values()) {
+            domains[level.ordinal()] = level.domainOf(config.node(), labels);
+        }
         return new Candidate(config, status, registration, ledger == null ? Ledger.empty(config.name()) : ledger,
-                ledgerRevision, remoteServed, Map.copyOf(labels), thick, thin);
+                ledgerRevision, remoteServed, Map.copyOf(labels), thick, thin, staticRefusal(config, status, registration), domains);
+    }
+
+    /** Reasons that depend only on the pool, never on the request. */
+    public static final String NODE_DOWN = "node down";
+    public static final String UNSCHEDULABLE = "unschedulable";
+    public static final String NOT_REPORTED = "pool not reported";
+    public static final String UNHEALTHY = "pool unhealthy";
+    public static final String ENGINE_NOT_ON_NODE = "engine not on node";
+
+    /**
+     * Worked out once when the pool's inputs change rather than for every request: most refusals in
+     * a large cluster are of this kind, and a decision over 10,000 pools cannot afford to re-derive them.
+     */
+    private static String staticRefusal(PoolConfig config, PoolStatus status, NodeRegistration registration) {
+        if (registration == null) {
+            return NODE_DOWN;
+        }
+        if (!config.schedulable()) {
+            return UNSCHEDULABLE;
+        }
+        if (status == null) {
+            return NOT_REPORTED;
+        }
+        if (!status.healthy()) {
+            return UNHEALTHY;
+        }
+        if (!registration.engines().contains(config.engine())) {
+            return ENGINE_NOT_ON_NODE;
+        }
+        return null;
     }
 
     private static long saturatingMultiply(long value, double factor) {
@@ -69,15 +105,18 @@ public record Candidate(
         return effectiveCapacity(thin) - ledger.allocatedBytes();
     }
 
+    /** Precomputed per level: the spread filter asks for it once per pool in every decision. */
     public String domain(FailureDomainLevel level) {
-        return level.domainOf(node(), labels);
+        return domains[level.ordinal()];
     }
 
     public Candidate withLedger(Ledger newLedger, long revision) {
-        return new Candidate(config, status, registration, newLedger, revision, remoteServed, labels, thickCapacity, thinCapacity);
+        return new Candidate(config, status, registration, newLedger, revision, remoteServed, labels, thickCapacity, thinCapacity,
+                staticRefusal, domains);
     }
 
     public Candidate withRemoteServed(int value) {
-        return new Candidate(config, status, registration, ledger, ledgerRevision, value, labels, thickCapacity, thinCapacity);
+        return new Candidate(config, status, registration, ledger, ledgerRevision, value, labels, thickCapacity, thinCapacity,
+                staticRefusal, domains);
     }
 }

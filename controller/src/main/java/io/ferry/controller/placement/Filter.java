@@ -12,4 +12,12 @@ public interface Filter {
     String reason(Request request);
 
     boolean admits(Request request, Candidate candidate, GlobalConfig global);
+
+    /**
+     * False when the filter cannot refuse any pool for this request (no selector, no spread group,
+     * no cap...): the scheduler then skips it for all pools.
+     */
+    default boolean appliesTo(Request request, GlobalConfig global) {
+        return true;
+    }
 }

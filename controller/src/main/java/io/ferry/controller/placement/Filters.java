@@ -12,19 +12,8 @@ public final class Filters {
     private Filters() {
     }
 
-    public static final Filter NODE_ALIVE = simple("node down", (r, c, g) -> c.registration() != null);
-
-    public static final Filter SCHEDULABLE = simple("unschedulable", (r, c, g) -> c.config().schedulable());
-
-    public static final Filter POOL_REPORTED = simple("pool not reported", (r, c, g) -> c.status() != null);
-
-    public static final Filter POOL_HEALTHY = simple("pool unhealthy", (r, c, g) -> c.status().healthy());
-
-    public static final Filter ENGINE_RUNNING = simple("engine not on node",
-            (r, c, g) -> c.registration().engines().contains(c.config().engine()));
-
     public static final Filter SOURCE_POOL = simple("not the source's pool",
-            (r, c, g) -> r.requiredPool() == null || r.requiredPool().equals(c.pool()));
+            (r, c, g) -> r.requiredPool().equals(c.pool()), (r, g) -> r.requiredPool() != null);
 
     public static final Filter ENGINE = simple("engine", (r, c, g) -> {
         var engine = c.config().engine();
@@ -35,10 +24,10 @@ public final class Filters {
     });
 
     public static final Filter POOL_SELECTOR = simple("pool selector",
-            (r, c, g) -> matches(r.intent().poolSelector(), c.config().labels()));
+            (r, c, g) -> matches(r.intent().poolSelector(), c.config().labels()), (r, g) -> !r.intent().poolSelector().isEmpty());
 
     public static final Filter NODE_SELECTOR = simple("node selector",
-            (r, c, g) -> matches(r.intent().nodeSelector(), c.registration().labels()));
+            (r, c, g) -> matches(r.intent().nodeSelector(), c.registration().labels()), (r, g) -> !r.intent().nodeSelector().isEmpty());
 
     public static final Filter POSITION = new Filter() {
         @Override
@@ -54,10 +43,17 @@ public final class Filters {
                 default -> true;
             };
         }
+
+        @Override
+        public boolean appliesTo(Request r, GlobalConfig g) {
+            PositionAdvice advice = r.intent().positionAdvice();
+            return advice == PositionAdvice.MUST_LOCAL || advice == PositionAdvice.MUST_REMOTE;
+        }
     };
 
-    public static final Filter REMOTE_CAP = simple("remote cap", (r, c, g) ->
-            g.maxRemoteVolumesPerNode() == 0 || !r.remoteFrom(c) || c.remoteServed() < g.maxRemoteVolumesPerNode());
+    public static final Filter REMOTE_CAP = simple("remote cap",
+            (r, c, g) -> !r.remoteFrom(c) || c.remoteServed() < g.maxRemoteVolumesPerNode(),
+            (r, g) -> g.maxRemoteVolumesPerNode() > 0 && r.intent().consumerNode() != null);
 
     public static final Filter SPREAD = new Filter() {
         @Override
@@ -67,25 +63,29 @@ public final class Filters {
 
         @Override
         public boolean admits(Request r, Candidate c, GlobalConfig g) {
-            if (r.intent().spreadGroup() == null || r.takenDomains().isEmpty()) {
-                return true;
-            }
             String domain = c.domain(r.intent().failureDomainLevel());
             // A node without the label cannot prove it is elsewhere, so it cannot host a spread member.
             return domain != null && !r.takenDomains().contains(domain);
+        }
+
+        @Override
+        public boolean appliesTo(Request r, GlobalConfig g) {
+            return r.intent().spreadGroup() != null && !r.takenDomains().isEmpty();
         }
     };
 
     public static final Filter FREE_SPACE = simple("free space", (r, c, g) -> c.free(r.thin()) >= r.sizeBytes());
 
     public static final Filter THIN_DATA = simple("thin data above watermark", (r, c, g) ->
-            !r.thin() || c.status().thinDataPercent() == null
-                    || c.status().thinDataPercent() < g.thinDataHighWatermarkPercent());
+            c.status().thinDataPercent() == null || c.status().thinDataPercent() < g.thinDataHighWatermarkPercent(),
+            (r, g) -> r.thin());
 
-    /** In evaluation order. */
+    /**
+     * In evaluation order, after the pool-only checks every candidate carries precomputed
+     * ({@link Candidate#staticRefusal()}: node down, unschedulable, not reported, unhealthy, engine not on node).
+     */
     public static final List<Filter> ALL = List.of(
-            NODE_ALIVE, SCHEDULABLE, POOL_REPORTED, POOL_HEALTHY, ENGINE_RUNNING, SOURCE_POOL, ENGINE,
-            POOL_SELECTOR, NODE_SELECTOR, POSITION, REMOTE_CAP, SPREAD, FREE_SPACE, THIN_DATA);
+            SOURCE_POOL, ENGINE, POOL_SELECTOR, NODE_SELECTOR, POSITION, REMOTE_CAP, SPREAD, FREE_SPACE, THIN_DATA);
 
     static boolean matches(Map<String, String> selector, Map<String, String> labels) {
         for (Map.Entry<String, String> e : selector.entrySet()) {
@@ -100,7 +100,15 @@ public final class Filters {
         boolean test(Request r, Candidate c, GlobalConfig g);
     }
 
+    interface Applies {
+        boolean test(Request r, GlobalConfig g);
+    }
+
     static Filter simple(String reason, Check check) {
+        return simple(reason, check, (r, g) -> true);
+    }
+
+    static Filter simple(String reason, Check check, Applies applies) {
         return new Filter() {
             @Override
             public String reason(Request request) {
@@ -110,6 +118,11 @@ public final class Filters {
             @Override
             public boolean admits(Request request, Candidate candidate, GlobalConfig global) {
                 return check.test(request, candidate, global);
+            }
+
+            @Override
+            public boolean appliesTo(Request request, GlobalConfig global) {
+                return applies.test(request, global);
             }
 
             @Override

@@ -32,14 +32,34 @@ public final class Scheduler {
      */
     public Decision decide(Request request, Iterable<Candidate> candidates, GlobalConfig global, ScoringPolicy policy,
                            boolean explain) {
+        // Only the filters that can refuse something for this request run, and refusals are counted
+        // by index: the per-pool loop allocates nothing unless an explanation was asked for.
+        List<Filter> active = new ArrayList<>(filters.size());
+        for (Filter filter : filters) {
+            if (filter.appliesTo(request, global)) {
+                active.add(filter);
+            }
+        }
+        Filter[] checks = active.toArray(Filter[]::new);
+        int[] refusedBy = new int[checks.length];
         Map<String, Integer> counts = new HashMap<>();
         List<PoolVerdict> verdicts = explain ? new ArrayList<>() : null;
         Candidate best = null;
         double bestScore = Double.NEGATIVE_INFINITY;
         for (Candidate candidate : candidates) {
-            String failed = firstFailure(request, candidate, global);
+            String failed = candidate.staticRefusal();
             if (failed != null) {
                 counts.merge(failed, 1, Integer::sum);
+            } else {
+                for (int i = 0; i < checks.length; i++) {
+                    if (!checks[i].admits(request, candidate, global)) {
+                        refusedBy[i]++;
+                        failed = explain ? checks[i].reason(request) : "";
+                        break;
+                    }
+                }
+            }
+            if (failed != null) {
                 if (explain) {
                     verdicts.add(new PoolVerdict(candidate.pool(), candidate.node(), failed, 0, freeOrZero(request, candidate)));
                 }
@@ -54,6 +74,11 @@ public final class Scheduler {
                 bestScore = score;
             }
         }
+        for (int i = 0; i < checks.length; i++) {
+            if (refusedBy[i] > 0) {
+                counts.merge(checks[i].reason(request), refusedBy[i], Integer::sum);
+            }
+        }
         if (explain) {
             verdicts.sort((a, b) -> a.passed() != b.passed() ? (a.passed() ? -1 : 1)
                     : a.passed() ? Double.compare(b.score(), a.score()) : a.pool().compareTo(b.pool()));
@@ -61,9 +86,13 @@ public final class Scheduler {
         return new Decision(best, best == null ? 0 : bestScore, new java.util.TreeMap<>(counts), verdicts);
     }
 
-    private String firstFailure(Request request, Candidate candidate, GlobalConfig global) {
+    /** The reason the pool would be refused for this request, or null if it passes; for tests and tools. */
+    public String firstFailure(Request request, Candidate candidate, GlobalConfig global) {
+        if (candidate.staticRefusal() != null) {
+            return candidate.staticRefusal();
+        }
         for (Filter filter : filters) {
-            if (!filter.admits(request, candidate, global)) {
+            if (filter.appliesTo(request, global) && !filter.admits(request, candidate, global)) {
                 return filter.reason(request);
             }
         }

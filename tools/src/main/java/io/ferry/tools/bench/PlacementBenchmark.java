@@ -113,7 +113,8 @@ public final class PlacementBenchmark {
         for (int size : sizes) {
             BenchCluster cluster = BenchCluster.build(size, placements, 42, false);
             Map<String, Candidate> candidates = cluster.candidates();
-            Collection<Candidate> values = candidates.values();
+            // The controller keeps its candidates in a list (ClusterState.candidates()); so does the benchmark.
+            Collection<Candidate> values = new ArrayList<>(candidates.values());
             List<Request> requests = requests(cluster, 64);
             GlobalConfig global = cluster.global;
             ScoringPolicy binpack = new BinPackPolicy();
