@@ -1,0 +1,895 @@
+package io.ferry.csi;
+
+import com.google.protobuf.Int64Value;
+import com.google.protobuf.Timestamp;
+import io.ferry.csi.v1.CapacityRange;
+import io.ferry.csi.v1.ControllerExpandVolumeRequest;
+import io.ferry.csi.v1.ControllerExpandVolumeResponse;
+import io.ferry.csi.v1.ControllerGetCapabilitiesRequest;
+import io.ferry.csi.v1.ControllerGetCapabilitiesResponse;
+import io.ferry.csi.v1.ControllerGetVolumeRequest;
+import io.ferry.csi.v1.ControllerGetVolumeResponse;
+import io.ferry.csi.v1.ControllerGrpc;
+import io.ferry.csi.v1.ControllerPublishVolumeRequest;
+import io.ferry.csi.v1.ControllerPublishVolumeResponse;
+import io.ferry.csi.v1.ControllerServiceCapability;
+import io.ferry.csi.v1.ControllerUnpublishVolumeRequest;
+import io.ferry.csi.v1.ControllerUnpublishVolumeResponse;
+import io.ferry.csi.v1.CreateSnapshotRequest;
+import io.ferry.csi.v1.CreateSnapshotResponse;
+import io.ferry.csi.v1.CreateVolumeRequest;
+import io.ferry.csi.v1.CreateVolumeResponse;
+import io.ferry.csi.v1.DeleteSnapshotRequest;
+import io.ferry.csi.v1.DeleteSnapshotResponse;
+import io.ferry.csi.v1.DeleteVolumeRequest;
+import io.ferry.csi.v1.DeleteVolumeResponse;
+import io.ferry.csi.v1.GetCapacityRequest;
+import io.ferry.csi.v1.GetCapacityResponse;
+import io.ferry.csi.v1.ListSnapshotsRequest;
+import io.ferry.csi.v1.ListSnapshotsResponse;
+import io.ferry.csi.v1.ListVolumesRequest;
+import io.ferry.csi.v1.ListVolumesResponse;
+import io.ferry.csi.v1.Snapshot;
+import io.ferry.csi.v1.Topology;
+import io.ferry.csi.v1.TopologyRequirement;
+import io.ferry.csi.v1.ValidateVolumeCapabilitiesRequest;
+import io.ferry.csi.v1.ValidateVolumeCapabilitiesResponse;
+import io.ferry.csi.v1.Volume;
+import io.ferry.csi.v1.VolumeCapability;
+import io.ferry.csi.v1.VolumeCondition;
+import io.ferry.csi.v1.VolumeContentSource;
+import io.ferry.etcd.FerryKeys;
+import io.ferry.etcd.store.EtcdStore;
+import io.ferry.etcd.store.Versioned;
+import io.ferry.model.Attachment;
+import io.ferry.model.GlobalConfig;
+import io.ferry.model.Names;
+import io.ferry.model.NodeRegistration;
+import io.ferry.model.Placement;
+import io.ferry.model.PoolConfig;
+import io.ferry.model.PoolStatus;
+import io.ferry.model.PositionAdvice;
+import io.ferry.model.SchedulingPhase;
+import io.ferry.model.SnapshotIntent;
+import io.ferry.model.SnapshotScheduling;
+import io.ferry.model.SnapshotStatus;
+import io.ferry.model.Sizes;
+import io.ferry.model.ValidationException;
+import io.ferry.model.VolumeIntent;
+import io.ferry.model.VolumePhase;
+import io.ferry.model.VolumeScheduling;
+import io.ferry.model.VolumeStatus;
+import io.grpc.Status;
+import io.grpc.stub.StreamObserver;
+
+import java.time.Clock;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+
+/**
+ * The CSI controller service. It only writes intents ({@code volumes/}, {@code snapshots/},
+ * {@code attachments/}) and then waits, on the watches of a {@link ClusterView}, for the controller's
+ * scheduling status and the agent's volume status, turning terminal statuses into gRPC codes. Calls
+ * are serialized per CSI name and per volume/snapshot id.
+ */
+public final class ControllerService extends ControllerGrpc.ControllerImplBase {
+
+    /** Size given to a volume whose request names no capacity. */
+    static final long DEFAULT_SIZE = Sizes.GIB;
+    static final String TOKEN_PREFIX = "after:";
+
+    private final EtcdStore store;
+    private final FerryKeys keys;
+    private final ClusterView view;
+    private final KeyedLocks locks;
+    private final Clock clock;
+
+    public ControllerService(EtcdStore store, ClusterView view, KeyedLocks locks, Clock clock) {
+        this.store = store;
+        this.keys = store.keys();
+        this.view = view;
+        this.locks = locks;
+        this.clock = clock;
+    }
+
+    // ---- CreateVolume ----
+
+    @Override
+    public void createVolume(CreateVolumeRequest request, StreamObserver<CreateVolumeResponse> observer) {
+        Calls.unary("CreateVolume", observer, () -> createVolume(request));
+    }
+
+    private CreateVolumeResponse createVolume(CreateVolumeRequest request) throws Exception {
+        String csiName = request.getName();
+        Calls.require(!csiName.isEmpty(), "name is required");
+        Calls.require(request.getVolumeCapabilitiesCount() > 0, "volume_capabilities is required");
+        boolean block = false;
+        String capabilityFs = null;
+        for (VolumeCapability cap : request.getVolumeCapabilitiesList()) {
+            String why = Driver.unsupported(cap);
+            if (why != null) {
+                throw Calls.invalid(why);
+            }
+            if (cap.hasBlock()) {
+                block = true;
+            } else if (!cap.getMount().getFsType().isEmpty()) {
+                capabilityFs = cap.getMount().getFsType();
+            }
+        }
+        StorageClassParameters params = StorageClassParameters.parse(request.getParametersMap());
+        long[] range = range(request.hasCapacityRange() ? request.getCapacityRange() : null);
+        long required = range[0];
+        long limit = range[1];
+        long wanted = required > 0 ? required : limit > 0 ? Math.min(limit, DEFAULT_SIZE) : DEFAULT_SIZE;
+        long size = Sizes.volumeSize(wanted);
+        if (limit > 0 && size > limit) {
+            throw Status.OUT_OF_RANGE.withDescription("volumes are sized in multiples of 4Mi: " + wanted
+                    + " bytes rounds up to " + size + ", above limit_bytes " + limit).asRuntimeException();
+        }
+        String fsType = null;
+        List<String> mkfsOptions = List.of();
+        if (!block || capabilityFs != null) {
+            fsType = capabilityFs != null ? capabilityFs : params.fsType() != null ? params.fsType() : Driver.DEFAULT_FS_TYPE;
+            if (params.fsType() != null && capabilityFs != null && !params.fsType().equals(capabilityFs)) {
+                throw Calls.invalid("StorageClass fsType " + params.fsType() + " contradicts the requested filesystem "
+                        + capabilityFs);
+            }
+            mkfsOptions = params.mkfsOptions();
+        } else if (!params.mkfsOptions().isEmpty()) {
+            throw Calls.invalid("mkfsOptions given for a raw block volume");
+        }
+        String name = CsiNames.ferryName(csiName);
+        VolumeIntent.Builder builder = VolumeIntent.builder(name, size)
+                .thin(params.thin())
+                .engine(params.engine())
+                .spreadGroup(params.spreadGroup())
+                .poolSelector(params.poolSelector())
+                .nodeSelector(params.nodeSelector())
+                .fsType(fsType)
+                .mkfsOptions(mkfsOptions)
+                .createdBy(CsiNames.createdBy(csiName))
+                .createdAt(clock.instant());
+        if (params.positionAdvice() != null) {
+            builder.positionAdvice(params.positionAdvice());
+        }
+        if (params.failureDomainLevel() != null) {
+            builder.failureDomainLevel(params.failureDomainLevel());
+        }
+        String consumer = consumerNode(request.hasAccessibilityRequirements() ? request.getAccessibilityRequirements() : null);
+        builder.consumerNode(consumer);
+        if (request.hasVolumeContentSource()) {
+            VolumeContentSource source = request.getVolumeContentSource();
+            switch (source.getTypeCase()) {
+                case SNAPSHOT -> {
+                    String id = source.getSnapshot().getSnapshotId();
+                    if (!Names.isValidSnapshotName(id)
+                            || Calls.await(store.get(keys.snapshot(id), SnapshotIntent.class)).isEmpty()) {
+                        throw Calls.notFound("source snapshot " + id + " does not exist");
+                    }
+                    builder.sourceSnapshot(id);
+                }
+                case VOLUME -> {
+                    String id = source.getVolume().getVolumeId();
+                    if (!Names.isValidVolumeName(id)
+                            || Calls.await(store.get(keys.volume(id), VolumeIntent.class)).isEmpty()) {
+                        throw Calls.notFound("source volume " + id + " does not exist");
+                    }
+                    builder.sourceVolume(id);
+                }
+                default -> throw Calls.invalid("volume_content_source names neither a snapshot nor a volume");
+            }
+        }
+        VolumeIntent desired = builder.build();
+
+        try (KeyedLocks.Held ignored = locks.lock("csi-name:" + csiName, "volume:" + name)) {
+            Optional<Versioned<VolumeIntent>> existing = Calls.await(store.get(keys.volume(name), VolumeIntent.class));
+            long createRevision;
+            if (existing.isPresent()) {
+                VolumeIntent current = existing.get().value();
+                if (!CsiNames.sameOrigin(current.createdBy(), csiName)) {
+                    throw Calls.alreadyExists("volume " + name + " was created for another CSI name (" + current.createdBy() + ")");
+                }
+                if (current.deletionRequested()) {
+                    throw Calls.aborted("volume " + name + " is being deleted; retry once it is gone");
+                }
+                String conflict = conflict(current, desired, required, limit);
+                if (conflict != null) {
+                    throw Calls.alreadyExists("volume " + name + " (for " + csiName + ") exists with different parameters: "
+                            + conflict);
+                }
+                createRevision = existing.get().createRevision();
+            } else {
+                if (!Calls.await(store.putIfAbsent(keys.volume(name), desired))) {
+                    throw Calls.aborted("volume " + name + " was created concurrently; retry");
+                }
+                createRevision = Calls.await(store.get(keys.volume(name), VolumeIntent.class))
+                        .map(Versioned::createRevision).orElse(0L);
+            }
+            Ready ready = Calls.await(view.await(() -> volumeReady(name, createRevision), Calls.remaining()),
+                    "volume " + name + " to become Ready");
+            VolumeIntent intent = view.volume(name).orElse(existing.map(Versioned::value).orElse(desired));
+            Volume.Builder volume = volume(intent, ready.placement());
+            volume.putVolumeContext(Driver.CONTEXT_CSI_NAME, csiName);
+            if (request.hasVolumeContentSource()) {
+                volume.setContentSource(request.getVolumeContentSource());
+            }
+            return CreateVolumeResponse.newBuilder().setVolume(volume).build();
+        }
+    }
+
+    private static long[] range(CapacityRange range) {
+        if (range == null) {
+            return new long[] {0, 0};
+        }
+        long required = range.getRequiredBytes();
+        long limit = range.getLimitBytes();
+        Calls.require(required >= 0 && limit >= 0, "capacity_range must not be negative");
+        if (limit > 0 && required > limit) {
+            throw Status.OUT_OF_RANGE.withDescription("required_bytes " + required + " exceeds limit_bytes " + limit)
+                    .asRuntimeException();
+        }
+        if (required > Sizes.MAX_VOLUME_BYTES) {
+            throw Status.OUT_OF_RANGE.withDescription("required_bytes " + required + " exceeds the largest volume, 1Pi")
+                    .asRuntimeException();
+        }
+        return new long[] {required, limit};
+    }
+
+    /** What makes an existing volume different from the one asked for, or null if it can be returned as is. */
+    static String conflict(VolumeIntent current, VolumeIntent desired, long required, long limit) {
+        List<String> diffs = new ArrayList<>();
+        if (current.sizeBytes() < required || (limit > 0 && current.sizeBytes() > limit)
+                || (required == 0 && limit == 0 && current.sizeBytes() != desired.sizeBytes())) {
+            diffs.add("size " + current.sizeBytes() + " bytes, requested " + desired.sizeBytes());
+        }
+        diff(diffs, "thin", current.thin(), desired.thin());
+        diff(diffs, "engine", current.engine(), desired.engine());
+        diff(diffs, "positionAdvice", current.positionAdvice(), desired.positionAdvice());
+        diff(diffs, "spreadGroup", current.spreadGroup(), desired.spreadGroup());
+        diff(diffs, "failureDomainLevel", current.failureDomainLevel(), desired.failureDomainLevel());
+        diff(diffs, "poolSelector", current.poolSelector(), desired.poolSelector());
+        diff(diffs, "nodeSelector", current.nodeSelector(), desired.nodeSelector());
+        diff(diffs, "fsType", current.fsType(), desired.fsType());
+        diff(diffs, "mkfsOptions", current.mkfsOptions(), desired.mkfsOptions());
+        diff(diffs, "sourceSnapshot", current.sourceSnapshot(), desired.sourceSnapshot());
+        diff(diffs, "sourceVolume", current.sourceVolume(), desired.sourceVolume());
+        return diffs.isEmpty() ? null : String.join("; ", diffs);
+    }
+
+    private static void diff(List<String> diffs, String field, Object current, Object desired) {
+        if (!Objects.equals(current, desired)) {
+            diffs.add(field + " " + current + ", requested " + desired);
+        }
+    }
+
+    /**
+     * The consumer node named by the CO's topology: the first preferred segment that names a node
+     * (with WaitForFirstConsumer that is the node the pod was scheduled to), else the first requisite.
+     */
+    static String consumerNode(TopologyRequirement requirement) {
+        if (requirement == null) {
+            return null;
+        }
+        List<Topology> candidates = new ArrayList<>(requirement.getPreferredList());
+        candidates.addAll(requirement.getRequisiteList());
+        for (Topology t : candidates) {
+            String node = t.getSegmentsMap().get(Driver.TOPOLOGY_NODE);
+            if (node != null && !node.isEmpty()) {
+                if (!Names.isValidNodeName(node)) {
+                    throw Calls.invalid("topology segment " + Driver.TOPOLOGY_NODE + "=" + node + " is not a valid node name");
+                }
+                return node;
+            }
+        }
+        return null;
+    }
+
+    record Ready(Placement placement, VolumeStatus status) {
+    }
+
+    /**
+     * Ready once the agent on the placed node reports the volume Ready at the placement's
+     * generation; NoFit and Invalid for this intent end the wait with their gRPC codes.
+     */
+    private Optional<Ready> volumeReady(String name, long createRevision) {
+        VolumeScheduling scheduling = view.volumeScheduling(name).orElse(null);
+        // The controller rewrites its status only when it changes, so a NoFit recorded for any
+        // revision of this intent (not an older volume of the same name) still stands.
+        if (scheduling != null && scheduling.observedRevision() >= createRevision) {
+            if (scheduling.phase() == SchedulingPhase.NO_FIT) {
+                throw Calls.exhausted(scheduling.message() != null ? scheduling.message()
+                        : "no pool fits: " + scheduling.reasonCounts());
+            }
+            if (scheduling.phase() == SchedulingPhase.INVALID) {
+                throw Calls.invalid("the controller refused volume " + name + ": " + scheduling.message());
+            }
+        }
+        Placement placement = view.placement(name).orElse(null);
+        if (placement == null) {
+            return Optional.empty();
+        }
+        VolumeStatus status = view.volumeStatus(placement.node(), name).orElse(null);
+        if (status == null || status.observedGeneration() < placement.generation()) {
+            return Optional.empty();
+        }
+        if (status.phase() == VolumePhase.READY) {
+            return Optional.of(new Ready(placement, status));
+        }
+        if (status.phase() == VolumePhase.FAILED) {
+            throw Calls.internal("the agent on " + placement.node() + " failed volume " + name + ": " + status.message());
+        }
+        return Optional.empty();
+    }
+
+    private Volume.Builder volume(VolumeIntent intent, Placement placement) {
+        Volume.Builder volume = Volume.newBuilder()
+                .setVolumeId(intent.name())
+                .setCapacityBytes(placement != null ? Math.max(placement.sizeBytes(), intent.sizeBytes()) : intent.sizeBytes());
+        if (intent.fsType() != null) {
+            volume.putVolumeContext(Driver.CONTEXT_FS_TYPE, intent.fsType());
+        }
+        if (intent.sourceSnapshot() != null) {
+            volume.setContentSource(VolumeContentSource.newBuilder().setSnapshot(
+                    VolumeContentSource.SnapshotSource.newBuilder().setSnapshotId(intent.sourceSnapshot())));
+        } else if (intent.sourceVolume() != null) {
+            volume.setContentSource(VolumeContentSource.newBuilder().setVolume(
+                    VolumeContentSource.VolumeSource.newBuilder().setVolumeId(intent.sourceVolume())));
+        }
+        // A MustLocal volume is usable only where it lives; any other can be reached over NVMe/TCP
+        // from every node, so it carries no topology and the CO may schedule consumers anywhere.
+        if (intent.positionAdvice() == PositionAdvice.MUST_LOCAL && placement != null) {
+            volume.addAccessibleTopology(Topology.newBuilder().putSegments(Driver.TOPOLOGY_NODE, placement.node()));
+        }
+        return volume;
+    }
+
+    // ---- DeleteVolume ----
+
+    @Override
+    public void deleteVolume(DeleteVolumeRequest request, StreamObserver<DeleteVolumeResponse> observer) {
+        Calls.unary("DeleteVolume", observer, () -> {
+            String id = request.getVolumeId();
+            Calls.require(!id.isEmpty(), "volume_id is required");
+            if (!Names.isValidVolumeName(id)) {
+                return DeleteVolumeResponse.getDefaultInstance();
+            }
+            try (KeyedLocks.Held ignored = locks.lock("volume:" + id)) {
+                for (int attempt = 0; attempt < 5; attempt++) {
+                    Optional<Versioned<VolumeIntent>> existing = Calls.await(store.get(keys.volume(id), VolumeIntent.class));
+                    if (existing.isEmpty() || existing.get().value().deletionRequested()) {
+                        return DeleteVolumeResponse.getDefaultInstance();
+                    }
+                    long attached = Calls.await(store.count(keys.attachmentsOf(id)));
+                    if (attached > 0) {
+                        throw Calls.failedPrecondition("volume " + id + " is still published to "
+                                + view.attachedNodes(id) + "; unpublish it first");
+                    }
+                    if (Calls.await(store.compareAndPut(keys.volume(id), existing.get().value().withDeletionRequested(),
+                            existing.get().modRevision()))) {
+                        return DeleteVolumeResponse.getDefaultInstance();
+                    }
+                }
+                throw Calls.aborted("volume " + id + " kept changing while it was being deleted; retry");
+            }
+        });
+    }
+
+    // ---- ControllerPublishVolume / ControllerUnpublishVolume ----
+
+    @Override
+    public void controllerPublishVolume(ControllerPublishVolumeRequest request,
+                                        StreamObserver<ControllerPublishVolumeResponse> observer) {
+        Calls.unary("ControllerPublishVolume", observer, () -> {
+            String id = request.getVolumeId();
+            String node = request.getNodeId();
+            Calls.require(!id.isEmpty(), "volume_id is required");
+            Calls.require(!node.isEmpty(), "node_id is required");
+            Calls.require(request.hasVolumeCapability(), "volume_capability is required");
+            String why = Driver.unsupported(request.getVolumeCapability());
+            if (why != null) {
+                throw Calls.invalid(why);
+            }
+            if (!Names.isValidVolumeName(id)) {
+                throw Calls.notFound("volume " + id + " does not exist");
+            }
+            if (!Names.isValidNodeName(node)) {
+                throw Calls.notFound("node " + node + " does not exist");
+            }
+            try (KeyedLocks.Held ignored = locks.lock("volume:" + id)) {
+                VolumeIntent intent = Calls.await(store.get(keys.volume(id), VolumeIntent.class))
+                        .map(Versioned::value).filter(v -> !v.deletionRequested())
+                        .orElseThrow(() -> Calls.notFound("volume " + id + " does not exist"));
+                NodeRegistration registration = Calls.await(store.get(keys.registration(node), NodeRegistration.class))
+                        .map(Versioned::value)
+                        .orElseThrow(() -> Calls.notFound("node " + node + " is not registered (is its Ferry agent running?)"));
+                boolean readOnly = request.getReadonly() || Driver.readOnlyMode(request.getVolumeCapability());
+                Optional<Versioned<Attachment>> existing = Calls.await(store.get(keys.attachment(id, node), Attachment.class));
+                if (existing.isPresent()) {
+                    if (existing.get().value().readOnly() != readOnly) {
+                        throw Calls.alreadyExists("volume " + id + " is already published to " + node + " with readonly="
+                                + existing.get().value().readOnly());
+                    }
+                } else {
+                    List<String> others = Calls.await(store.list(keys.attachmentsOf(id), Attachment.class)).items().stream()
+                            .map(v -> v.value().node()).filter(n -> !n.equals(node)).toList();
+                    if (!others.isEmpty()) {
+                        throw Calls.failedPrecondition("volume " + id + " is already published to " + others
+                                + "; a Ferry volume is attached to one node at a time");
+                    }
+                    Calls.await(store.put(keys.attachment(id, node), Attachment.of(id, node, registration.hostNqn(),
+                            readOnly, clock.instant())));
+                }
+                String hostNqn = registration.hostNqn();
+                Ready ready = Calls.await(view.await(() -> exportedTo(id, node, hostNqn), Calls.remaining()),
+                        "volume " + intent.name() + " to be exported to " + node);
+                ControllerPublishVolumeResponse.Builder response = ControllerPublishVolumeResponse.newBuilder()
+                        .putPublishContext(Driver.PUBLISH_NODE, ready.placement().node());
+                if (ready.status().export() != null && !ready.placement().node().equals(node)) {
+                    response.putPublishContext(Driver.PUBLISH_NQN, ready.status().export().nqn())
+                            .putPublishContext(Driver.PUBLISH_ADDRESS, ready.status().export().address())
+                            .putPublishContext(Driver.PUBLISH_PORT, Integer.toString(ready.status().export().port()))
+                            .putPublishContext(Driver.PUBLISH_SERIAL, ready.status().export().serial());
+                }
+                return response.build();
+            }
+        });
+    }
+
+    private Optional<Ready> exportedTo(String volume, String node, String hostNqn) {
+        Placement placement = view.placement(volume).orElse(null);
+        if (placement == null) {
+            return Optional.empty();
+        }
+        VolumeStatus status = view.volumeStatus(placement.node(), volume).orElse(null);
+        if (status == null || status.phase() != VolumePhase.READY || status.observedGeneration() < placement.generation()) {
+            return Optional.empty();
+        }
+        if (placement.node().equals(node)) {
+            return Optional.of(new Ready(placement, status));
+        }
+        if (status.export() != null && status.export().allowedHostNqns().contains(hostNqn)) {
+            return Optional.of(new Ready(placement, status));
+        }
+        return Optional.empty();
+    }
+
+    @Override
+    public void controllerUnpublishVolume(ControllerUnpublishVolumeRequest request,
+                                          StreamObserver<ControllerUnpublishVolumeResponse> observer) {
+        Calls.unary("ControllerUnpublishVolume", observer, () -> {
+            String id = request.getVolumeId();
+            Calls.require(!id.isEmpty(), "volume_id is required");
+            if (!Names.isValidVolumeName(id)) {
+                return ControllerUnpublishVolumeResponse.getDefaultInstance();
+            }
+            try (KeyedLocks.Held ignored = locks.lock("volume:" + id)) {
+                // Unknown volume or node: nothing is attached, which is what the caller wants.
+                if (request.getNodeId().isEmpty()) {
+                    Calls.await(store.deletePrefix(keys.attachmentsOf(id)));
+                } else if (Names.isValidNodeName(request.getNodeId())) {
+                    Calls.await(store.delete(keys.attachment(id, request.getNodeId())));
+                }
+                return ControllerUnpublishVolumeResponse.getDefaultInstance();
+            }
+        });
+    }
+
+    // ---- ValidateVolumeCapabilities ----
+
+    @Override
+    public void validateVolumeCapabilities(ValidateVolumeCapabilitiesRequest request,
+                                           StreamObserver<ValidateVolumeCapabilitiesResponse> observer) {
+        Calls.unary("ValidateVolumeCapabilities", observer, () -> {
+            String id = request.getVolumeId();
+            Calls.require(!id.isEmpty(), "volume_id is required");
+            Calls.require(request.getVolumeCapabilitiesCount() > 0, "volume_capabilities is required");
+            VolumeIntent intent = (Names.isValidVolumeName(id)
+                    ? Calls.await(store.get(keys.volume(id), VolumeIntent.class)).map(Versioned::value) : Optional.<VolumeIntent>empty())
+                    .orElseThrow(() -> Calls.notFound("volume " + id + " does not exist"));
+            List<String> problems = new ArrayList<>();
+            for (VolumeCapability cap : request.getVolumeCapabilitiesList()) {
+                String why = Driver.unsupported(cap);
+                if (why != null) {
+                    problems.add(why);
+                } else if (cap.hasMount() && intent.fsType() != null && !cap.getMount().getFsType().isEmpty()
+                        && !cap.getMount().getFsType().equals(intent.fsType())) {
+                    problems.add("the volume is formatted as " + intent.fsType() + ", not " + cap.getMount().getFsType());
+                }
+            }
+            try {
+                StorageClassParameters.parse(request.getParametersMap());
+            } catch (ValidationException e) {
+                problems.add(e.getMessage());
+            }
+            if (!problems.isEmpty()) {
+                return ValidateVolumeCapabilitiesResponse.newBuilder().setMessage(String.join("; ", problems)).build();
+            }
+            return ValidateVolumeCapabilitiesResponse.newBuilder().setConfirmed(
+                    ValidateVolumeCapabilitiesResponse.Confirmed.newBuilder()
+                            .putAllVolumeContext(request.getVolumeContextMap())
+                            .addAllVolumeCapabilities(request.getVolumeCapabilitiesList())
+                            .putAllParameters(request.getParametersMap())).build();
+        });
+    }
+
+    // ---- ListVolumes / ControllerGetVolume ----
+
+    @Override
+    public void listVolumes(ListVolumesRequest request, StreamObserver<ListVolumesResponse> observer) {
+        Calls.unary("ListVolumes", observer, () -> {
+            Calls.require(request.getMaxEntries() >= 0, "max_entries must not be negative");
+            String after = afterToken(request.getStartingToken());
+            List<VolumeIntent> all = view.volumes().stream().filter(v -> !v.deletionRequested())
+                    .filter(v -> after == null || v.name().compareTo(after) > 0).toList();
+            int limit = request.getMaxEntries() == 0 ? all.size() : Math.min(request.getMaxEntries(), all.size());
+            ListVolumesResponse.Builder response = ListVolumesResponse.newBuilder();
+            for (VolumeIntent intent : all.subList(0, limit)) {
+                response.addEntries(ListVolumesResponse.Entry.newBuilder()
+                        .setVolume(volume(intent, view.placement(intent.name()).orElse(null)))
+                        .setStatus(ListVolumesResponse.VolumeStatus.newBuilder()
+                                .addAllPublishedNodeIds(view.attachedNodes(intent.name()))
+                                .setVolumeCondition(condition(intent.name()))));
+            }
+            if (limit < all.size()) {
+                response.setNextToken(TOKEN_PREFIX + all.get(limit - 1).name());
+            }
+            return response.build();
+        });
+    }
+
+    /**
+     * Tokens name the last entry returned, so pages stay correct while volumes come and go; anything
+     * else is a token we never issued, which the specification answers with ABORTED.
+     */
+    static String afterToken(String token) {
+        if (token.isEmpty()) {
+            return null;
+        }
+        String name = token.startsWith(TOKEN_PREFIX) ? token.substring(TOKEN_PREFIX.length()) : null;
+        if (name == null || !Names.isValidVolumeName(name)) {
+            throw Calls.aborted("starting_token " + token + " was not issued by this plugin");
+        }
+        return name;
+    }
+
+    private VolumeCondition condition(String volume) {
+        VolumeScheduling scheduling = view.volumeScheduling(volume).orElse(null);
+        if (scheduling != null && !scheduling.reachable()) {
+            return VolumeCondition.newBuilder().setAbnormal(true).setMessage(Objects.requireNonNullElse(scheduling.message(),
+                    "the serving node " + scheduling.node() + " is down")).build();
+        }
+        Placement placement = view.placement(volume).orElse(null);
+        VolumeStatus status = placement == null ? null : view.volumeStatus(placement.node(), volume).orElse(null);
+        if (status != null && status.phase() == VolumePhase.FAILED) {
+            return VolumeCondition.newBuilder().setAbnormal(true)
+                    .setMessage("the agent on " + placement.node() + " reports: " + status.message()).build();
+        }
+        if (placement == null) {
+            return VolumeCondition.newBuilder().setAbnormal(false).setMessage("not placed yet").build();
+        }
+        return VolumeCondition.newBuilder().setAbnormal(false).setMessage("served by " + placement.node()).build();
+    }
+
+    @Override
+    public void controllerGetVolume(ControllerGetVolumeRequest request, StreamObserver<ControllerGetVolumeResponse> observer) {
+        Calls.unary("ControllerGetVolume", observer, () -> {
+            String id = request.getVolumeId();
+            Calls.require(!id.isEmpty(), "volume_id is required");
+            VolumeIntent intent = (Names.isValidVolumeName(id)
+                    ? Calls.await(store.get(keys.volume(id), VolumeIntent.class)).map(Versioned::value) : Optional.<VolumeIntent>empty())
+                    .filter(v -> !v.deletionRequested())
+                    .orElseThrow(() -> Calls.notFound("volume " + id + " does not exist"));
+            return ControllerGetVolumeResponse.newBuilder()
+                    .setVolume(volume(intent, view.placement(id).orElse(null)))
+                    .setStatus(ControllerGetVolumeResponse.VolumeStatus.newBuilder()
+                            .addAllPublishedNodeIds(view.attachedNodes(id))
+                            .setVolumeCondition(condition(id)))
+                    .build();
+        });
+    }
+
+    // ---- GetCapacity ----
+
+    @Override
+    public void getCapacity(GetCapacityRequest request, StreamObserver<GetCapacityResponse> observer) {
+        Calls.unary("GetCapacity", observer, () -> {
+            for (VolumeCapability cap : request.getVolumeCapabilitiesList()) {
+                if (Driver.unsupported(cap) != null) {
+                    return GetCapacityResponse.newBuilder().setAvailableCapacity(0).build();
+                }
+            }
+            StorageClassParameters params = StorageClassParameters.parse(request.getParametersMap());
+            Map<String, String> segments = request.hasAccessibleTopology()
+                    ? request.getAccessibleTopology().getSegmentsMap() : Map.of();
+            long[] totals = capacity(params, segments);
+            return GetCapacityResponse.newBuilder().setAvailableCapacity(totals[0])
+                    .setMaximumVolumeSize(Int64Value.of(totals[1]))
+                    .setMinimumVolumeSize(Int64Value.of(Sizes.ALIGNMENT)).build();
+        });
+    }
+
+    /**
+     * Free bytes a volume of this class could use from the given topology segment: {total, largest
+     * single pool}. Pools count when their node is registered, the pool is schedulable and healthy,
+     * and it matches the class's engine, thinness and selectors; free is capacity (times the
+     * overprovision ratio for thin volumes) minus reserved minus allocated, as the scheduler counts.
+     * A node segment limits the pools to that node only for MustLocal classes (and excludes it for
+     * MustRemote): any other volume can be served to the node from anywhere over NVMe/TCP.
+     */
+    long[] capacity(StorageClassParameters params, Map<String, String> segments) {
+        GlobalConfig global = view.globalConfig();
+        String node = segments.get(Driver.TOPOLOGY_NODE);
+        PositionAdvice advice = params.positionAdvice() == null ? PositionAdvice.PREFER_LOCAL : params.positionAdvice();
+        long total = 0;
+        long largest = 0;
+        for (PoolConfig pool : view.poolConfigs()) {
+            NodeRegistration registration = view.registration(pool.node()).orElse(null);
+            PoolStatus status = view.poolStatus(pool.node(), pool.name()).orElse(null);
+            if (registration == null || status == null || !status.healthy() || !pool.schedulable()) {
+                continue;
+            }
+            if (params.engine() != null && params.engine() != pool.engine()) {
+                continue;
+            }
+            if (params.thin() ? !pool.engine().thin() : !pool.engine().thick()) {
+                continue;
+            }
+            if (!pool.labels().entrySet().containsAll(params.poolSelector().entrySet())
+                    || !registration.labels().entrySet().containsAll(params.nodeSelector().entrySet())) {
+                continue;
+            }
+            if (node != null && advice == PositionAdvice.MUST_LOCAL) {
+                if (!pool.node().equals(node)) {
+                    continue;
+                }
+            } else if (node != null && advice == PositionAdvice.MUST_REMOTE && pool.node().equals(node)) {
+                continue;
+            }
+            if (node == null && !labelsMatch(segments, registration.labels())) {
+                continue;
+            }
+            double ratio = params.thin() ? pool.effectiveOverprovisionRatio(global) : 1.0;
+            long allocated = view.ledger(pool.name()).map(l -> l.allocatedBytes()).orElse(0L);
+            long free = (long) Math.floor(status.capacityBytes() * ratio) - pool.reservedBytes() - allocated;
+            if (free <= 0) {
+                continue;
+            }
+            long usable = free / Sizes.ALIGNMENT * Sizes.ALIGNMENT;
+            total += usable;
+            largest = Math.max(largest, usable);
+        }
+        return new long[] {total, largest};
+    }
+
+    private static boolean labelsMatch(Map<String, String> segments, Map<String, String> labels) {
+        String rack = segments.get(Driver.TOPOLOGY_RACK);
+        String zone = segments.get(Driver.TOPOLOGY_ZONE);
+        return (rack == null || rack.equals(labels.get("rack"))) && (zone == null || zone.equals(labels.get("zone")));
+    }
+
+    // ---- capabilities ----
+
+    @Override
+    public void controllerGetCapabilities(ControllerGetCapabilitiesRequest request,
+                                          StreamObserver<ControllerGetCapabilitiesResponse> observer) {
+        Calls.unary("ControllerGetCapabilities", observer, () -> {
+            ControllerGetCapabilitiesResponse.Builder response = ControllerGetCapabilitiesResponse.newBuilder();
+            for (ControllerServiceCapability.RPC.Type type : List.of(
+                    ControllerServiceCapability.RPC.Type.CREATE_DELETE_VOLUME,
+                    ControllerServiceCapability.RPC.Type.PUBLISH_UNPUBLISH_VOLUME,
+                    ControllerServiceCapability.RPC.Type.LIST_VOLUMES,
+                    ControllerServiceCapability.RPC.Type.GET_CAPACITY,
+                    ControllerServiceCapability.RPC.Type.CREATE_DELETE_SNAPSHOT,
+                    ControllerServiceCapability.RPC.Type.LIST_SNAPSHOTS,
+                    ControllerServiceCapability.RPC.Type.CLONE_VOLUME,
+                    ControllerServiceCapability.RPC.Type.PUBLISH_READONLY,
+                    ControllerServiceCapability.RPC.Type.EXPAND_VOLUME,
+                    ControllerServiceCapability.RPC.Type.LIST_VOLUMES_PUBLISHED_NODES,
+                    ControllerServiceCapability.RPC.Type.VOLUME_CONDITION,
+                    ControllerServiceCapability.RPC.Type.GET_VOLUME,
+                    ControllerServiceCapability.RPC.Type.SINGLE_NODE_MULTI_WRITER)) {
+                response.addCapabilities(ControllerServiceCapability.newBuilder()
+                        .setRpc(ControllerServiceCapability.RPC.newBuilder().setType(type)));
+            }
+            return response.build();
+        });
+    }
+
+    // ---- ControllerExpandVolume ----
+
+    @Override
+    public void controllerExpandVolume(ControllerExpandVolumeRequest request,
+                                       StreamObserver<ControllerExpandVolumeResponse> observer) {
+        Calls.unary("ControllerExpandVolume", observer, () -> {
+            String id = request.getVolumeId();
+            Calls.require(!id.isEmpty(), "volume_id is required");
+            Calls.require(request.hasCapacityRange(), "capacity_range is required");
+            long[] range = range(request.getCapacityRange());
+            long target = Sizes.volumeSize(range[0] > 0 ? range[0] : range[1]);
+            if (range[1] > 0 && target > range[1]) {
+                throw Status.OUT_OF_RANGE.withDescription("volumes grow in multiples of 4Mi: " + range[0] + " rounds up to "
+                        + target + ", above limit_bytes " + range[1]).asRuntimeException();
+            }
+            if (!Names.isValidVolumeName(id)) {
+                throw Calls.notFound("volume " + id + " does not exist");
+            }
+            try (KeyedLocks.Held ignored = locks.lock("volume:" + id)) {
+                Versioned<VolumeIntent> intent = Calls.await(store.get(keys.volume(id), VolumeIntent.class))
+                        .filter(v -> !v.value().deletionRequested())
+                        .orElseThrow(() -> Calls.notFound("volume " + id + " does not exist"));
+                long size = Math.max(target, intent.value().sizeBytes());
+                if (intent.value().sizeBytes() < target
+                        && !Calls.await(store.compareAndPut(keys.volume(id), intent.value().withSizeBytes(target),
+                        intent.modRevision()))) {
+                    throw Calls.aborted("volume " + id + " changed while it was being expanded; retry");
+                }
+                Ready ready = Calls.await(view.await(() -> grown(id, size), Calls.remaining()),
+                        "volume " + id + " to grow to " + size + " bytes");
+                boolean block = request.hasVolumeCapability() ? request.getVolumeCapability().hasBlock()
+                        : intent.value().fsType() == null;
+                return ControllerExpandVolumeResponse.newBuilder()
+                        .setCapacityBytes(Math.max(ready.placement().sizeBytes(), ready.status().sizeBytes()))
+                        .setNodeExpansionRequired(!block).build();
+            }
+        });
+    }
+
+    private Optional<Ready> grown(String volume, long size) {
+        Placement placement = view.placement(volume).orElse(null);
+        if (placement == null) {
+            return Optional.empty();
+        }
+        if (placement.sizeBytes() < size) {
+            VolumeScheduling scheduling = view.volumeScheduling(volume).orElse(null);
+            // The controller leaves the placement as it is and explains in its status message.
+            if (scheduling != null && scheduling.message() != null
+                    && scheduling.message().startsWith("cannot grow to " + size + " ")) {
+                throw Calls.exhausted(scheduling.message());
+            }
+            return Optional.empty();
+        }
+        VolumeStatus status = view.volumeStatus(placement.node(), volume).orElse(null);
+        if (status == null || status.observedGeneration() < placement.generation()) {
+            return Optional.empty();
+        }
+        if (status.phase() == VolumePhase.READY && status.sizeBytes() >= size) {
+            return Optional.of(new Ready(placement, status));
+        }
+        if (status.phase() == VolumePhase.FAILED) {
+            throw Calls.internal("the agent on " + placement.node() + " failed to grow " + volume + ": " + status.message());
+        }
+        return Optional.empty();
+    }
+
+    // ---- snapshots ----
+
+    @Override
+    public void createSnapshot(CreateSnapshotRequest request, StreamObserver<CreateSnapshotResponse> observer) {
+        Calls.unary("CreateSnapshot", observer, () -> {
+            String csiName = request.getName();
+            String source = request.getSourceVolumeId();
+            Calls.require(!csiName.isEmpty(), "name is required");
+            Calls.require(!source.isEmpty(), "source_volume_id is required");
+            Calls.require(request.getParametersMap().keySet().stream()
+                    .allMatch(k -> k.startsWith(StorageClassParameters.SIDECAR_PREFIX)),
+                    "VolumeSnapshotClass parameters are not supported: " + request.getParametersMap().keySet());
+            String name = CsiNames.ferryName(csiName);
+            try (KeyedLocks.Held ignored = locks.lock("csi-name:" + csiName, "snapshot:" + name)) {
+                Optional<Versioned<SnapshotIntent>> existing = Calls.await(store.get(keys.snapshot(name), SnapshotIntent.class));
+                long createRevision;
+                if (existing.isPresent()) {
+                    SnapshotIntent current = existing.get().value();
+                    if (!CsiNames.sameOrigin(current.createdBy(), csiName) || !current.sourceVolume().equals(source)) {
+                        throw Calls.alreadyExists("snapshot " + csiName + " exists for source volume " + current.sourceVolume());
+                    }
+                    if (current.deletionRequested()) {
+                        throw Calls.aborted("snapshot " + name + " is being deleted; retry once it is gone");
+                    }
+                    createRevision = existing.get().createRevision();
+                } else {
+                    if (!Names.isValidVolumeName(source)
+                            || Calls.await(store.get(keys.volume(source), VolumeIntent.class)).filter(v -> !v.value().deletionRequested()).isEmpty()) {
+                        throw Calls.notFound("source volume " + source + " does not exist");
+                    }
+                    if (!Calls.await(store.putIfAbsent(keys.snapshot(name),
+                            SnapshotIntent.of(name, source, CsiNames.createdBy(csiName), clock.instant())))) {
+                        throw Calls.aborted("snapshot " + name + " was created concurrently; retry");
+                    }
+                    createRevision = Calls.await(store.get(keys.snapshot(name), SnapshotIntent.class))
+                            .map(Versioned::createRevision).orElse(0L);
+                }
+                SnapshotStatus status = Calls.await(view.await(() -> snapshotReady(name, createRevision), Calls.remaining()),
+                        "snapshot " + name + " to be ready");
+                return CreateSnapshotResponse.newBuilder().setSnapshot(snapshot(name, source, status)).build();
+            }
+        });
+    }
+
+    private Optional<SnapshotStatus> snapshotReady(String name, long createRevision) {
+        SnapshotScheduling scheduling = view.snapshotScheduling(name).orElse(null);
+        if (scheduling == null || scheduling.observedRevision() < createRevision) {
+            return Optional.empty();
+        }
+        switch (scheduling.phase()) {
+            case NO_FIT -> throw Calls.exhausted("snapshot " + name + " cannot be taken: " + scheduling.message());
+            case INVALID -> throw Calls.invalid("the controller refused snapshot " + name + ": " + scheduling.message());
+            case PLACED -> {
+                SnapshotStatus status = view.snapshotStatus(scheduling.node(), name).orElse(null);
+                if (status != null && status.readyToUse()) {
+                    return Optional.of(status);
+                }
+                if (status != null && status.phase() == VolumePhase.FAILED) {
+                    throw Calls.internal("the agent on " + scheduling.node() + " failed snapshot " + name + ": "
+                            + status.message());
+                }
+                return Optional.empty();
+            }
+            default -> {
+                return Optional.empty();
+            }
+        }
+    }
+
+    private static Snapshot snapshot(String name, String source, SnapshotStatus status) {
+        Snapshot.Builder snapshot = Snapshot.newBuilder().setSnapshotId(name).setSourceVolumeId(source);
+        if (status != null) {
+            snapshot.setSizeBytes(status.sizeBytes()).setReadyToUse(status.readyToUse());
+            if (status.createdAt() != null) {
+                Instant at = status.createdAt();
+                snapshot.setCreationTime(Timestamp.newBuilder().setSeconds(at.getEpochSecond()).setNanos(at.getNano()));
+            }
+        }
+        return snapshot.build();
+    }
+
+    @Override
+    public void deleteSnapshot(DeleteSnapshotRequest request, StreamObserver<DeleteSnapshotResponse> observer) {
+        Calls.unary("DeleteSnapshot", observer, () -> {
+            String id = request.getSnapshotId();
+            Calls.require(!id.isEmpty(), "snapshot_id is required");
+            if (!Names.isValidSnapshotName(id)) {
+                return DeleteSnapshotResponse.getDefaultInstance();
+            }
+            try (KeyedLocks.Held ignored = locks.lock("snapshot:" + id)) {
+                for (int attempt = 0; attempt < 5; attempt++) {
+                    Optional<Versioned<SnapshotIntent>> existing = Calls.await(store.get(keys.snapshot(id), SnapshotIntent.class));
+                    if (existing.isEmpty() || existing.get().value().deletionRequested()) {
+                        return DeleteSnapshotResponse.getDefaultInstance();
+                    }
+                    if (Calls.await(store.compareAndPut(keys.snapshot(id), existing.get().value().withDeletionRequested(),
+                            existing.get().modRevision()))) {
+                        return DeleteSnapshotResponse.getDefaultInstance();
+                    }
+                }
+                throw Calls.aborted("snapshot " + id + " kept changing while it was being deleted; retry");
+            }
+        });
+    }
+
+    @Override
+    public void listSnapshots(ListSnapshotsRequest request, StreamObserver<ListSnapshotsResponse> observer) {
+        Calls.unary("ListSnapshots", observer, () -> {
+            Calls.require(request.getMaxEntries() >= 0, "max_entries must not be negative");
+            String after = afterToken(request.getStartingToken());
+            List<SnapshotIntent> all = view.snapshots().stream().filter(s -> !s.deletionRequested())
+                    .filter(s -> request.getSnapshotId().isEmpty() || s.name().equals(request.getSnapshotId()))
+                    .filter(s -> request.getSourceVolumeId().isEmpty() || s.sourceVolume().equals(request.getSourceVolumeId()))
+                    .filter(s -> after == null || s.name().compareTo(after) > 0).toList();
+            int limit = request.getMaxEntries() == 0 ? all.size() : Math.min(request.getMaxEntries(), all.size());
+            ListSnapshotsResponse.Builder response = ListSnapshotsResponse.newBuilder();
+            for (SnapshotIntent s : all.subList(0, limit)) {
+                SnapshotStatus status = view.snapshotScheduling(s.name()).filter(c -> c.node() != null)
+                        .flatMap(c -> view.snapshotStatus(c.node(), s.name())).orElse(null);
+                response.addEntries(ListSnapshotsResponse.Entry.newBuilder().setSnapshot(snapshot(s.name(), s.sourceVolume(), status)));
+            }
+            if (limit < all.size()) {
+                response.setNextToken(TOKEN_PREFIX + all.get(limit - 1).name());
+            }
+            return response.build();
+        });
+    }
+}

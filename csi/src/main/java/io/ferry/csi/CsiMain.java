@@ -1,0 +1,92 @@
+package io.ferry.csi;
+
+import io.ferry.etcd.EtcdOptions;
+import io.ferry.etcd.informer.InformerOptions;
+import io.ferry.etcd.store.EtcdStore;
+import io.ferry.runtime.exec.ProcessCommandRunner;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.concurrent.Callable;
+
+/** {@code ferry-csi}: the CSI plugin in controller mode, node mode, or both. */
+@Command(name = "ferry-csi", mixinStandardHelpOptions = true, versionProvider = CsiMain.Version.class,
+        description = "Ferry CSI plugin. etcd settings come from FERRY_ETCD_ENDPOINTS, FERRY_PREFIX, FERRY_ETCD_CA, "
+                + "FERRY_ETCD_CERT, FERRY_ETCD_KEY, FERRY_ETCD_USER, FERRY_ETCD_PASSWORD.")
+public final class CsiMain implements Callable<Integer> {
+
+    /** Where the sidecars expect the socket unless told otherwise (the manifests use these paths). */
+    public static final String DEFAULT_ENDPOINT = "unix:///csi/csi.sock";
+
+    @Option(names = "--mode", description = "controller, node or both (default: ${DEFAULT-VALUE})")
+    String mode = "both";
+
+    @Option(names = "--endpoint", description = "unix:///path/to/csi.sock (default: ${DEFAULT-VALUE})")
+    String endpoint = DEFAULT_ENDPOINT;
+
+    @Option(names = "--node-id", description = "this node's name as its Ferry agent registers it; required in node mode")
+    String nodeId;
+
+    @Option(names = "--max-volumes", description = "volumes per node announced to the CO; 0 for no limit")
+    long maxVolumes;
+
+    @Option(names = "--topology", split = ",", description = "extra topology segments key=value, e.g. topology.ferry.csi.io/rack=r1")
+    Map<String, String> topology = new LinkedHashMap<>();
+
+    @Option(names = "--nvme-reconnect-delay", description = "seconds, passed to nvme connect (default: ${DEFAULT-VALUE})")
+    int reconnectDelay = 2;
+
+    @Option(names = "--nvme-ctrl-loss-tmo", description = "seconds, passed to nvme connect; -1 retries forever (default: ${DEFAULT-VALUE})")
+    int ctrlLossTimeout = 600;
+
+    @Override
+    public Integer call() throws Exception {
+        CsiServer.Mode m = parseMode(mode);
+        Path socket = socketPath(endpoint);
+        if (m != CsiServer.Mode.CONTROLLER && (nodeId == null || nodeId.isBlank())) {
+            throw new CommandLine.ParameterException(new CommandLine(this), "--node-id is required in node mode");
+        }
+        NodeService.Options node = m == CsiServer.Mode.CONTROLLER ? null
+                : NodeService.Options.defaults(nodeId).withMaxVolumes(maxVolumes).withTopology(topology)
+                .withNvme(reconnectDelay, ctrlLossTimeout);
+        EtcdOptions etcd = EtcdOptions.fromEnvironment(System.getenv());
+        CsiServer server = new CsiServer(new CsiServer.Options(m, socket, node, InformerOptions.defaults()),
+                EtcdStore.connect(etcd), true, new ProcessCommandRunner());
+        Runtime.getRuntime().addShutdownHook(new Thread(server::close, "csi-shutdown"));
+        server.start().awaitTermination();
+        return 0;
+    }
+
+    static CsiServer.Mode parseMode(String value) {
+        return switch (value.toLowerCase(java.util.Locale.ROOT)) {
+            case "controller" -> CsiServer.Mode.CONTROLLER;
+            case "node" -> CsiServer.Mode.NODE;
+            case "both" -> CsiServer.Mode.BOTH;
+            default -> throw new IllegalArgumentException("--mode must be controller, node or both, not " + value);
+        };
+    }
+
+    /** {@code unix:///csi/csi.sock} (or a bare absolute path) to the socket's path. */
+    public static Path socketPath(String endpoint) {
+        String path = endpoint.startsWith("unix://") ? endpoint.substring("unix://".length()) : endpoint;
+        if (!path.startsWith("/")) {
+            throw new IllegalArgumentException("--endpoint must be unix:///absolute/path, not " + endpoint);
+        }
+        return Path.of(path);
+    }
+
+    static final class Version implements CommandLine.IVersionProvider {
+        @Override
+        public String[] getVersion() {
+            return new String[] {"ferry-csi " + Driver.VERSION};
+        }
+    }
+
+    public static void main(String[] args) {
+        System.exit(new CommandLine(new CsiMain()).execute(args));
+    }
+}

@@ -1,0 +1,144 @@
+package io.ferry.csi;
+
+import io.ferry.etcd.informer.InformerOptions;
+import io.ferry.etcd.store.EtcdStore;
+import io.ferry.runtime.exec.CommandRunner;
+import io.grpc.Server;
+import io.grpc.netty.NettyServerBuilder;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.epoll.EpollIoHandler;
+import io.netty.channel.epoll.EpollServerDomainSocketChannel;
+import io.netty.channel.unix.DomainSocketAddress;
+import io.vertx.core.Vertx;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The plugin process: a gRPC server on a Unix domain socket (netty, native epoll) serving the
+ * identity service and the controller and/or node service, over one etcd client and one watched
+ * {@link ClusterView}.
+ */
+public final class CsiServer implements AutoCloseable {
+
+    private static final Logger log = LoggerFactory.getLogger(CsiServer.class);
+
+    public enum Mode {
+        CONTROLLER, NODE, BOTH;
+
+        boolean controller() {
+            return this != NODE;
+        }
+
+        boolean node() {
+            return this != CONTROLLER;
+        }
+    }
+
+    /**
+     * @param socket the Unix socket path (a stale socket file from a previous run is replaced)
+     * @param node   node-service options; required in node mode
+     */
+    public record Options(Mode mode, Path socket, NodeService.Options node, InformerOptions informers) {
+    }
+
+    private final Options options;
+    private final Vertx vertx;
+    private final EtcdStore store;
+    private final boolean ownsStore;
+    private final ClusterView view;
+    private final KeyedLocks locks = new KeyedLocks();
+    private final CommandRunner runner;
+    private final EventLoopGroup boss;
+    private final EventLoopGroup workers;
+    private final ExecutorService executor;
+    private Server server;
+
+    public CsiServer(Options options, EtcdStore store, boolean ownsStore, CommandRunner runner) {
+        this.options = options;
+        this.store = store;
+        this.ownsStore = ownsStore;
+        this.runner = runner;
+        this.vertx = Vertx.vertx();
+        this.view = new ClusterView(vertx, store, options.informers(), null);
+        this.boss = new MultiThreadIoEventLoopGroup(1, EpollIoHandler.newFactory());
+        this.workers = new MultiThreadIoEventLoopGroup(2, EpollIoHandler.newFactory());
+        // CSI calls block while they wait for etcd; each gets a thread, and the sidecars issue few at a time.
+        this.executor = Executors.newCachedThreadPool(r -> {
+            Thread t = new Thread(r, "csi-call");
+            t.setDaemon(true);
+            return t;
+        });
+    }
+
+    /** Loads the caches, then listens. */
+    public CsiServer start() throws IOException {
+        try {
+            view.start().toCompletionStage().toCompletableFuture().get(5, TimeUnit.MINUTES);
+        } catch (Exception e) {
+            throw new IOException("could not load the etcd state: " + e.getMessage(), e);
+        }
+        Path socket = options.socket();
+        Files.createDirectories(socket.toAbsolutePath().getParent());
+        Files.deleteIfExists(socket);
+        NettyServerBuilder builder = NettyServerBuilder.forAddress(new DomainSocketAddress(socket.toString()))
+                .channelType(EpollServerDomainSocketChannel.class)
+                .bossEventLoopGroup(boss)
+                .workerEventLoopGroup(workers)
+                .executor(executor)
+                .addService(new IdentityService(store, options.mode().controller(), view::synced));
+        if (options.mode().controller()) {
+            builder.addService(new ControllerService(store, view, locks, Clock.systemUTC()));
+        }
+        if (options.mode().node()) {
+            builder.addService(new NodeService(store, view, locks, runner, options.node()));
+        }
+        server = builder.build().start();
+        log.info("ferry-csi {} ({}) listening on unix://{}", Driver.VERSION, options.mode(), socket);
+        return this;
+    }
+
+    public Path socket() {
+        return options.socket();
+    }
+
+    public void awaitTermination() throws InterruptedException {
+        server.awaitTermination();
+    }
+
+    @Override
+    public void close() {
+        if (server != null) {
+            server.shutdown();
+            try {
+                if (!server.awaitTermination(5, TimeUnit.SECONDS)) {
+                    server.shutdownNow();
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                server.shutdownNow();
+            }
+        }
+        view.close();
+        executor.shutdownNow();
+        boss.shutdownGracefully(0, 1, TimeUnit.SECONDS);
+        workers.shutdownGracefully(0, 1, TimeUnit.SECONDS);
+        if (ownsStore) {
+            store.close();
+        }
+        vertx.close();
+        try {
+            Files.deleteIfExists(options.socket());
+        } catch (IOException e) {
+            log.debug("could not remove {}", options.socket(), e);
+        }
+    }
+}

@@ -1,0 +1,62 @@
+package io.ferry.csi;
+
+import io.ferry.csi.v1.VolumeCapability;
+import io.ferry.csi.v1.VolumeCapability.AccessMode.Mode;
+
+import java.util.Set;
+
+/** Names and capabilities shared by the plugin's services, the manifests and the docs. */
+public final class Driver {
+
+    /** The CSI driver name: the CSIDriver object, StorageClass provisioner and kubelet plugin directory use it. */
+    public static final String NAME = "ferry.csi.io";
+    public static final String VERSION = Driver.class.getPackage().getImplementationVersion() != null
+            ? Driver.class.getPackage().getImplementationVersion() : "0.1.0";
+
+    /** Topology segment keys reported by NodeGetInfo and understood by CreateVolume and GetCapacity. */
+    public static final String TOPOLOGY_NODE = "topology.ferry.csi.io/node";
+    public static final String TOPOLOGY_RACK = "topology.ferry.csi.io/rack";
+    public static final String TOPOLOGY_ZONE = "topology.ferry.csi.io/zone";
+
+    /** Volume context keys written by CreateVolume. */
+    public static final String CONTEXT_CSI_NAME = "ferry.csi.io/csi-name";
+    public static final String CONTEXT_FS_TYPE = "ferry.csi.io/fs-type";
+
+    /** Publish context keys written by ControllerPublishVolume. */
+    public static final String PUBLISH_NODE = "ferry.csi.io/serving-node";
+    public static final String PUBLISH_NQN = "ferry.csi.io/nqn";
+    public static final String PUBLISH_ADDRESS = "ferry.csi.io/address";
+    public static final String PUBLISH_PORT = "ferry.csi.io/port";
+    public static final String PUBLISH_SERIAL = "ferry.csi.io/serial";
+
+    public static final String DEFAULT_FS_TYPE = "ext4";
+    public static final Set<String> FS_TYPES = Set.of("ext4", "xfs");
+
+    /** A single-copy block volume is attached to one node at a time. */
+    static final Set<Mode> ACCESS_MODES = Set.of(Mode.SINGLE_NODE_WRITER, Mode.SINGLE_NODE_READER_ONLY,
+            Mode.SINGLE_NODE_SINGLE_WRITER, Mode.SINGLE_NODE_MULTI_WRITER);
+
+    private Driver() {
+    }
+
+    /** Why the plugin cannot serve this capability, or null when it can. Missing parts are the caller's error. */
+    static String unsupported(VolumeCapability cap) {
+        if (!cap.hasAccessMode() || cap.getAccessMode().getMode() == Mode.UNKNOWN) {
+            throw Calls.invalid("volume capability without an access mode");
+        }
+        if (cap.getAccessTypeCase() == VolumeCapability.AccessTypeCase.ACCESSTYPE_NOT_SET) {
+            throw Calls.invalid("volume capability without an access type (block or mount)");
+        }
+        if (!ACCESS_MODES.contains(cap.getAccessMode().getMode())) {
+            return "access mode " + cap.getAccessMode().getMode() + " is not supported: a Ferry volume is attached to one node";
+        }
+        if (cap.hasMount() && !cap.getMount().getFsType().isEmpty() && !FS_TYPES.contains(cap.getMount().getFsType())) {
+            return "filesystem " + cap.getMount().getFsType() + " is not supported (ext4, xfs)";
+        }
+        return null;
+    }
+
+    static boolean readOnlyMode(VolumeCapability cap) {
+        return cap.hasAccessMode() && cap.getAccessMode().getMode() == Mode.SINGLE_NODE_READER_ONLY;
+    }
+}

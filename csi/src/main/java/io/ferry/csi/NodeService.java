@@ -1,0 +1,447 @@
+package io.ferry.csi;
+
+import io.ferry.csi.v1.NodeExpandVolumeRequest;
+import io.ferry.csi.v1.NodeExpandVolumeResponse;
+import io.ferry.csi.v1.NodeGetCapabilitiesRequest;
+import io.ferry.csi.v1.NodeGetCapabilitiesResponse;
+import io.ferry.csi.v1.NodeGetInfoRequest;
+import io.ferry.csi.v1.NodeGetInfoResponse;
+import io.ferry.csi.v1.NodeGetVolumeStatsRequest;
+import io.ferry.csi.v1.NodeGetVolumeStatsResponse;
+import io.ferry.csi.v1.NodeGrpc;
+import io.ferry.csi.v1.NodePublishVolumeRequest;
+import io.ferry.csi.v1.NodePublishVolumeResponse;
+import io.ferry.csi.v1.NodeServiceCapability;
+import io.ferry.csi.v1.NodeStageVolumeRequest;
+import io.ferry.csi.v1.NodeStageVolumeResponse;
+import io.ferry.csi.v1.NodeUnpublishVolumeRequest;
+import io.ferry.csi.v1.NodeUnpublishVolumeResponse;
+import io.ferry.csi.v1.NodeUnstageVolumeRequest;
+import io.ferry.csi.v1.NodeUnstageVolumeResponse;
+import io.ferry.csi.v1.Topology;
+import io.ferry.csi.v1.VolumeCapability;
+import io.ferry.csi.v1.VolumeCondition;
+import io.ferry.csi.v1.VolumeUsage;
+import io.ferry.etcd.FerryKeys;
+import io.ferry.etcd.store.EtcdStore;
+import io.ferry.etcd.store.Versioned;
+import io.ferry.model.Names;
+import io.ferry.model.NodeRegistration;
+import io.ferry.model.Nqn;
+import io.ferry.model.Placement;
+import io.ferry.model.VolumeIntent;
+import io.ferry.model.VolumePhase;
+import io.ferry.model.VolumeScheduling;
+import io.ferry.model.VolumeStatus;
+import io.ferry.runtime.exec.Command;
+import io.ferry.runtime.exec.CommandFailedException;
+import io.ferry.runtime.exec.CommandResult;
+import io.ferry.runtime.exec.CommandRunner;
+import io.grpc.stub.StreamObserver;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * The CSI node service: waits for the volume's status, connects (NVMe/TCP) when the volume lives on
+ * another node, formats a blank device, and mounts. Every step first looks at what is already there
+ * (mount table, sysfs, blkid), so each call can be repeated after a crash or a timeout.
+ */
+public final class NodeService extends NodeGrpc.NodeImplBase {
+
+    /**
+     * @param nodeId       this node's name, as the agent registers it
+     * @param maxVolumes   reported to the CO (0: no limit announced)
+     * @param topology     extra segments (e.g. rack, zone) reported beside the node; the node's
+     *                     registration labels {@code rack} and {@code zone} are added when present
+     */
+    public record Options(String nodeId, long maxVolumes, Map<String, String> topology, Path mountInfo, Path sysRoot,
+                          Path devRoot, NvmeConnector.Options nvme) {
+        public static Options defaults(String nodeId) {
+            return new Options(nodeId, 0, Map.of(), Path.of("/proc/self/mountinfo"), Path.of("/sys"), Path.of("/dev"),
+                    NvmeConnector.Options.defaults());
+        }
+
+        public Options withNvme(int reconnectDelay, int ctrlLossTimeout) {
+            return new Options(nodeId, maxVolumes, topology, mountInfo, sysRoot, devRoot,
+                    new NvmeConnector.Options(reconnectDelay, ctrlLossTimeout, nvme.deviceTimeout()));
+        }
+
+        public Options withMaxVolumes(long value) {
+            return new Options(nodeId, value, topology, mountInfo, sysRoot, devRoot, nvme);
+        }
+
+        public Options withTopology(Map<String, String> value) {
+            return new Options(nodeId, maxVolumes, Map.copyOf(value), mountInfo, sysRoot, devRoot, nvme);
+        }
+    }
+
+    private final EtcdStore store;
+    private final FerryKeys keys;
+    private final ClusterView view;
+    private final KeyedLocks locks;
+    private final CommandRunner runner;
+    private final Options options;
+    private final Mounts mounts;
+    private final NvmeConnector nvme;
+
+    public NodeService(EtcdStore store, ClusterView view, KeyedLocks locks, CommandRunner runner, Options options) {
+        this.store = store;
+        this.keys = store.keys();
+        this.view = view;
+        this.locks = locks;
+        this.runner = runner;
+        this.options = options;
+        this.mounts = new Mounts(options.mountInfo());
+        this.nvme = new NvmeConnector(runner, options.sysRoot(), options.devRoot(), options.nvme());
+    }
+
+    // ---- NodeGetInfo / NodeGetCapabilities ----
+
+    @Override
+    public void nodeGetInfo(NodeGetInfoRequest request, StreamObserver<NodeGetInfoResponse> observer) {
+        Calls.unary("NodeGetInfo", observer, () -> {
+            Topology.Builder topology = Topology.newBuilder().putSegments(Driver.TOPOLOGY_NODE, options.nodeId());
+            Optional<NodeRegistration> registration = Calls.await(store.get(keys.registration(options.nodeId()),
+                    NodeRegistration.class)).map(Versioned::value);
+            registration.map(r -> r.labels().get("rack")).ifPresent(v -> topology.putSegments(Driver.TOPOLOGY_RACK, v));
+            registration.map(r -> r.labels().get("zone")).ifPresent(v -> topology.putSegments(Driver.TOPOLOGY_ZONE, v));
+            topology.putAllSegments(options.topology());
+            return NodeGetInfoResponse.newBuilder().setNodeId(options.nodeId()).setMaxVolumesPerNode(options.maxVolumes())
+                    .setAccessibleTopology(topology).build();
+        });
+    }
+
+    @Override
+    public void nodeGetCapabilities(NodeGetCapabilitiesRequest request, StreamObserver<NodeGetCapabilitiesResponse> observer) {
+        Calls.unary("NodeGetCapabilities", observer, () -> {
+            NodeGetCapabilitiesResponse.Builder response = NodeGetCapabilitiesResponse.newBuilder();
+            for (NodeServiceCapability.RPC.Type type : List.of(NodeServiceCapability.RPC.Type.STAGE_UNSTAGE_VOLUME,
+                    NodeServiceCapability.RPC.Type.GET_VOLUME_STATS, NodeServiceCapability.RPC.Type.EXPAND_VOLUME,
+                    NodeServiceCapability.RPC.Type.VOLUME_CONDITION, NodeServiceCapability.RPC.Type.SINGLE_NODE_MULTI_WRITER)) {
+                response.addCapabilities(NodeServiceCapability.newBuilder()
+                        .setRpc(NodeServiceCapability.RPC.newBuilder().setType(type)));
+            }
+            return response.build();
+        });
+    }
+
+    // ---- NodeStageVolume / NodeUnstageVolume ----
+
+    @Override
+    public void nodeStageVolume(NodeStageVolumeRequest request, StreamObserver<NodeStageVolumeResponse> observer) {
+        Calls.unary("NodeStageVolume", observer, () -> {
+            String id = request.getVolumeId();
+            Calls.require(!id.isEmpty(), "volume_id is required");
+            Path staging = path("staging_target_path", request.getStagingTargetPath());
+            Calls.require(request.hasVolumeCapability(), "volume_capability is required");
+            VolumeCapability cap = request.getVolumeCapability();
+            String why = Driver.unsupported(cap);
+            if (why != null) {
+                throw Calls.invalid(why);
+            }
+            try (KeyedLocks.Held ignored = locks.lock("volume:" + id)) {
+                VolumeIntent intent = intent(id);
+                Path device = attach(id);
+                if (cap.hasBlock()) {
+                    return NodeStageVolumeResponse.getDefaultInstance();
+                }
+                String fsType = !cap.getMount().getFsType().isEmpty() ? cap.getMount().getFsType()
+                        : intent.fsType() != null ? intent.fsType() : Driver.DEFAULT_FS_TYPE;
+                Optional<Mounts.Mount> mounted = mounts.at(staging);
+                if (mounted.isPresent()) {
+                    return NodeStageVolumeResponse.getDefaultInstance();
+                }
+                String existing = filesystemOf(device);
+                if (existing == null) {
+                    List<String> mkfs = new ArrayList<>(List.of("mkfs." + fsType));
+                    if (fsType.equals(intent.fsType())) {
+                        mkfs.addAll(intent.mkfsOptions());
+                    }
+                    mkfs.add(device.toString());
+                    runner.run(Command.of(mkfs).withTimeout(java.time.Duration.ofMinutes(10)).serializedBy("device:" + device));
+                } else if (!existing.equals(fsType)) {
+                    throw Calls.failedPrecondition("volume " + id + " holds a " + existing + " filesystem, not " + fsType
+                            + "; refusing to mount it as " + fsType);
+                }
+                Files.createDirectories(staging);
+                List<String> mount = new ArrayList<>(List.of("mount", "-t", fsType));
+                List<String> flags = new ArrayList<>(cap.getMount().getMountFlagsList());
+                if (fsType.equals("xfs")) {
+                    // A clone or restored snapshot carries its origin's XFS UUID; mounting both needs nouuid.
+                    flags.add("nouuid");
+                }
+                if (!flags.isEmpty()) {
+                    mount.add("-o");
+                    mount.add(String.join(",", flags));
+                }
+                mount.add(device.toString());
+                mount.add(staging.toString());
+                runner.run(Command.of(mount));
+                return NodeStageVolumeResponse.getDefaultInstance();
+            }
+        });
+    }
+
+    private VolumeIntent intent(String id) throws Exception {
+        if (!Names.isValidVolumeName(id)) {
+            throw Calls.notFound("volume " + id + " does not exist");
+        }
+        return Calls.await(store.get(keys.volume(id), VolumeIntent.class)).map(Versioned::value)
+                .orElseThrow(() -> Calls.notFound("volume " + id + " does not exist"));
+    }
+
+    /** The block device of the volume on this node: the local device, or the connected NVMe namespace. */
+    private Path attach(String id) throws Exception {
+        String hostNqn = Calls.await(store.get(keys.registration(options.nodeId()), NodeRegistration.class))
+                .map(v -> v.value().hostNqn())
+                .orElseThrow(() -> Calls.failedPrecondition("node " + options.nodeId()
+                        + " is not registered: its Ferry agent must run to give the node a host NQN"));
+        ControllerService.Ready ready = Calls.await(view.await(() -> usable(id, hostNqn), Calls.remaining()),
+                "volume " + id + " to be Ready and exported to " + options.nodeId());
+        if (ready.placement().node().equals(options.nodeId())) {
+            Path device = Path.of(ready.status().devicePath());
+            if (!Files.exists(device)) {
+                throw Calls.internal("the agent reports device " + device + " for " + id + " but it does not exist");
+            }
+            return device;
+        }
+        return nvme.connect(ready.status().export(), hostNqn);
+    }
+
+    private Optional<ControllerService.Ready> usable(String id, String hostNqn) {
+        Placement placement = view.placement(id).orElse(null);
+        if (placement == null) {
+            return Optional.empty();
+        }
+        VolumeStatus status = view.volumeStatus(placement.node(), id).orElse(null);
+        if (status == null || status.phase() != VolumePhase.READY || status.observedGeneration() < placement.generation()) {
+            return Optional.empty();
+        }
+        boolean local = placement.node().equals(options.nodeId()) && status.devicePath() != null;
+        boolean exported = status.export() != null && status.export().allowedHostNqns().contains(hostNqn);
+        return local || exported ? Optional.of(new ControllerService.Ready(placement, status)) : Optional.empty();
+    }
+
+    /** The filesystem type blkid finds on the device, or null when there is no signature at all. */
+    private String filesystemOf(Path device) {
+        CommandResult result = runner.execute(Command.of("blkid", "-p", "-s", "TYPE", "-o", "value", device.toString()));
+        if (result.exitCode() == 2) {
+            return null;
+        }
+        if (!result.succeeded()) {
+            throw new CommandFailedException(result);
+        }
+        String type = result.stdout().strip();
+        return type.isEmpty() ? null : type;
+    }
+
+    @Override
+    public void nodeUnstageVolume(NodeUnstageVolumeRequest request, StreamObserver<NodeUnstageVolumeResponse> observer) {
+        Calls.unary("NodeUnstageVolume", observer, () -> {
+            String id = request.getVolumeId();
+            Calls.require(!id.isEmpty(), "volume_id is required");
+            Path staging = path("staging_target_path", request.getStagingTargetPath());
+            try (KeyedLocks.Held ignored = locks.lock("volume:" + id)) {
+                unmount(staging);
+                if (Names.isValidVolumeName(id)) {
+                    nvme.disconnect(Nqn.forVolume(view.globalConfig().nqnPrefix(), id));
+                }
+                return NodeUnstageVolumeResponse.getDefaultInstance();
+            }
+        });
+    }
+
+    // ---- NodePublishVolume / NodeUnpublishVolume ----
+
+    @Override
+    public void nodePublishVolume(NodePublishVolumeRequest request, StreamObserver<NodePublishVolumeResponse> observer) {
+        Calls.unary("NodePublishVolume", observer, () -> {
+            String id = request.getVolumeId();
+            Calls.require(!id.isEmpty(), "volume_id is required");
+            Path staging = path("staging_target_path", request.getStagingTargetPath());
+            Path target = path("target_path", request.getTargetPath());
+            Calls.require(request.hasVolumeCapability(), "volume_capability is required");
+            VolumeCapability cap = request.getVolumeCapability();
+            String why = Driver.unsupported(cap);
+            if (why != null) {
+                throw Calls.invalid(why);
+            }
+            boolean readOnly = request.getReadonly() || Driver.readOnlyMode(cap);
+            try (KeyedLocks.Held ignored = locks.lock("volume:" + id)) {
+                intent(id);
+                Optional<Mounts.Mount> existing = mounts.at(target);
+                if (existing.isPresent()) {
+                    if (existing.get().readOnly() != readOnly) {
+                        throw Calls.alreadyExists(target + " is already published with readonly=" + existing.get().readOnly());
+                    }
+                    return NodePublishVolumeResponse.getDefaultInstance();
+                }
+                Path source;
+                if (cap.hasBlock()) {
+                    source = attach(id);
+                    Files.createDirectories(target.getParent());
+                    if (!Files.exists(target, LinkOption.NOFOLLOW_LINKS)) {
+                        Files.createFile(target);
+                    }
+                } else {
+                    if (mounts.at(staging).isEmpty()) {
+                        throw Calls.failedPrecondition("volume " + id + " is not staged at " + staging);
+                    }
+                    source = staging;
+                    Files.createDirectories(target);
+                }
+                runner.run(Command.of("mount", "--bind", source.toString(), target.toString()));
+                if (readOnly) {
+                    runner.run(Command.of("mount", "-o", "remount,bind,ro", target.toString()));
+                }
+                return NodePublishVolumeResponse.getDefaultInstance();
+            }
+        });
+    }
+
+    @Override
+    public void nodeUnpublishVolume(NodeUnpublishVolumeRequest request, StreamObserver<NodeUnpublishVolumeResponse> observer) {
+        Calls.unary("NodeUnpublishVolume", observer, () -> {
+            String id = request.getVolumeId();
+            Calls.require(!id.isEmpty(), "volume_id is required");
+            Path target = path("target_path", request.getTargetPath());
+            try (KeyedLocks.Held ignored = locks.lock("volume:" + id)) {
+                unmount(target);
+                if (Files.isDirectory(target, LinkOption.NOFOLLOW_LINKS)) {
+                    try (var children = Files.list(target)) {
+                        if (children.findAny().isEmpty()) {
+                            Files.delete(target);
+                        }
+                    }
+                } else {
+                    Files.deleteIfExists(target);
+                }
+                return NodeUnpublishVolumeResponse.getDefaultInstance();
+            }
+        });
+    }
+
+    private void unmount(Path path) {
+        // Stacked mounts (a bind mount repeated by a crashed retry) are all removed.
+        for (int i = 0; i < 8 && mounts.at(path).isPresent(); i++) {
+            runner.run(Command.of("umount", path.toString()));
+        }
+    }
+
+    // ---- NodeGetVolumeStats ----
+
+    @Override
+    public void nodeGetVolumeStats(NodeGetVolumeStatsRequest request, StreamObserver<NodeGetVolumeStatsResponse> observer) {
+        Calls.unary("NodeGetVolumeStats", observer, () -> {
+            String id = request.getVolumeId();
+            Calls.require(!id.isEmpty(), "volume_id is required");
+            Path path = path("volume_path", request.getVolumePath());
+            if (!Files.exists(path)) {
+                throw Calls.notFound("volume path " + path + " does not exist");
+            }
+            if (!Names.isValidVolumeName(id) || view.volume(id).isEmpty()) {
+                throw Calls.notFound("volume " + id + " does not exist");
+            }
+            NodeGetVolumeStatsResponse.Builder response = NodeGetVolumeStatsResponse.newBuilder();
+            Optional<Mounts.Mount> mount = mounts.at(path);
+            if (Files.isDirectory(path)) {
+                // total blocks, free, available, fragment size, total inodes, free inodes
+                String[] f = runner.run(Command.of("stat", "-f", "-c", "%b %f %a %S %c %d", path.toString()))
+                        .stdout().strip().split("\\s+");
+                long blocks = Long.parseLong(f[0]);
+                long free = Long.parseLong(f[1]);
+                long avail = Long.parseLong(f[2]);
+                long size = Long.parseLong(f[3]);
+                long inodes = Long.parseLong(f[4]);
+                long freeInodes = Long.parseLong(f[5]);
+                response.addUsage(VolumeUsage.newBuilder().setUnit(VolumeUsage.Unit.BYTES).setTotal(blocks * size)
+                        .setAvailable(avail * size).setUsed((blocks - free) * size));
+                response.addUsage(VolumeUsage.newBuilder().setUnit(VolumeUsage.Unit.INODES).setTotal(inodes)
+                        .setAvailable(freeInodes).setUsed(inodes - freeInodes));
+            } else {
+                long bytes = Long.parseLong(runner.run(Command.of("blockdev", "--getsize64", path.toString())).stdout().strip());
+                response.addUsage(VolumeUsage.newBuilder().setUnit(VolumeUsage.Unit.BYTES).setTotal(bytes));
+            }
+            response.setVolumeCondition(condition(id, mount.isPresent()));
+            return response.build();
+        });
+    }
+
+    private VolumeCondition condition(String id, boolean mounted) {
+        if (!mounted) {
+            return VolumeCondition.newBuilder().setAbnormal(true).setMessage("nothing is mounted at the volume path").build();
+        }
+        VolumeScheduling scheduling = view.volumeScheduling(id).orElse(null);
+        if (scheduling != null && !scheduling.reachable()) {
+            return VolumeCondition.newBuilder().setAbnormal(true)
+                    .setMessage(scheduling.message() != null ? scheduling.message() : "the serving node is down").build();
+        }
+        Placement placement = view.placement(id).orElse(null);
+        VolumeStatus status = placement == null ? null : view.volumeStatus(placement.node(), id).orElse(null);
+        if (status != null && status.phase() == VolumePhase.FAILED) {
+            return VolumeCondition.newBuilder().setAbnormal(true).setMessage("the agent reports: " + status.message()).build();
+        }
+        return VolumeCondition.newBuilder().setAbnormal(false).setMessage("mounted").build();
+    }
+
+    // ---- NodeExpandVolume ----
+
+    @Override
+    public void nodeExpandVolume(NodeExpandVolumeRequest request, StreamObserver<NodeExpandVolumeResponse> observer) {
+        Calls.unary("NodeExpandVolume", observer, () -> {
+            String id = request.getVolumeId();
+            Calls.require(!id.isEmpty(), "volume_id is required");
+            Path path = path("volume_path", request.getVolumePath());
+            if (!Files.exists(path)) {
+                throw Calls.notFound("volume path " + path + " does not exist");
+            }
+            try (KeyedLocks.Held ignored = locks.lock("volume:" + id)) {
+                intent(id);
+                if (request.hasVolumeCapability() && request.getVolumeCapability().hasBlock() || !Files.isDirectory(path)) {
+                    long bytes = Long.parseLong(runner.run(Command.of("blockdev", "--getsize64", path.toString()))
+                            .stdout().strip());
+                    return NodeExpandVolumeResponse.newBuilder().setCapacityBytes(bytes).build();
+                }
+                Mounts.Mount mount = mounts.at(path)
+                        .orElseThrow(() -> Calls.failedPrecondition("nothing is mounted at " + path));
+                String device = mount.source();
+                switch (mount.fsType()) {
+                    case "ext4" -> runner.run(Command.of("resize2fs", device).withTimeout(java.time.Duration.ofMinutes(30)));
+                    case "xfs" -> runner.run(Command.of("xfs_growfs", path.toString()).withTimeout(java.time.Duration.ofMinutes(30)));
+                    default -> throw Calls.invalid("cannot grow a " + mount.fsType() + " filesystem");
+                }
+                long bytes = Long.parseLong(runner.run(Command.of("blockdev", "--getsize64", device)).stdout().strip());
+                return NodeExpandVolumeResponse.newBuilder().setCapacityBytes(bytes).build();
+            }
+        });
+    }
+
+    /** Paths from the CO must be absolute and free of {@code .}/{@code ..} segments. */
+    static Path path(String field, String value) {
+        Calls.require(!value.isEmpty(), field + " is required");
+        Path p = Path.of(value);
+        Calls.require(p.isAbsolute(), field + " must be absolute: " + value);
+        for (Path segment : p) {
+            String s = segment.toString();
+            Calls.require(!s.equals("..") && !s.equals("."), field + " must not contain . or .. segments: " + value);
+        }
+        Calls.require(value.indexOf('\0') < 0, field + " contains a NUL character");
+        return p.normalize();
+    }
+
+    // visible for tests
+    NvmeConnector nvme() {
+        return nvme;
+    }
+
+    static boolean isBlockDevice(Path p) throws IOException {
+        return Files.exists(p) && !Files.isDirectory(p) && !Files.isRegularFile(p);
+    }
+}

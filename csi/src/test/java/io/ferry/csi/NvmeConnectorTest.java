@@ -1,0 +1,83 @@
+package io.ferry.csi;
+
+import io.ferry.model.ExportInfo;
+import io.ferry.runtime.exec.CommandResult;
+import io.ferry.runtime.exec.FakeCommandRunner;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Set;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+/** Command lines and sysfs lookups of the NVMe/TCP path; the real kernel path is the VM testbed's. */
+class NvmeConnectorTest {
+
+    static final String NQN = "nqn.2026-11.io.ferry:vol:data-1";
+    static final String HOST = "nqn.2014-08.org.nvmexpress:uuid:6c1f2a64-8b8e-4d62-9d0e-0f1b5e0c1a77";
+    static final ExportInfo EXPORT = ExportInfo.tcp(NQN, "10.0.1.11", 4420, "87d69e7e86ef0f4dab92", Set.of(HOST));
+
+    @TempDir
+    Path sys;
+
+    NvmeConnector connector(FakeCommandRunner runner) {
+        return new NvmeConnector(runner, sys, Path.of("/dev"), new NvmeConnector.Options(3, 120, Duration.ofSeconds(2)));
+    }
+
+    void controller(String name, String nqn, String serial, String namespace) throws Exception {
+        Path ctrl = Files.createDirectories(sys.resolve("class/nvme").resolve(name));
+        Files.writeString(ctrl.resolve("subsysnqn"), nqn + "\n");
+        Files.writeString(ctrl.resolve("serial"), serial + "  \n");
+        if (namespace != null) {
+            Files.createDirectories(ctrl.resolve(namespace));
+        }
+    }
+
+    @Test
+    void connectsWithTheHostNqnAndTimeoutsThenFindsTheNamespaceBySerial() throws Exception {
+        FakeCommandRunner runner = new FakeCommandRunner();
+        runner.on(List.of("nvme", "connect"), c -> {
+            try {
+                controller("nvme3", NQN, "87d69e7e86ef0f4dab92", "nvme3n1");
+            } catch (Exception e) {
+                throw new IllegalStateException(e);
+            }
+            return new CommandResult(c, 0, "", "", Duration.ZERO);
+        });
+        Path device = connector(runner).connect(EXPORT, HOST);
+        assertThat(device).isEqualTo(Path.of("/dev/nvme3n1"));
+        assertThat(runner.commandLines()).containsExactly("nvme connect -t tcp -a 10.0.1.11 -s 4420 -n " + NQN
+                + " --hostnqn " + HOST + " --reconnect-delay 3 --ctrl-loss-tmo 120");
+    }
+
+    @Test
+    void doesNotConnectTwice() throws Exception {
+        controller("nvme0", "nqn.other", "ffff", "nvme0n1");
+        controller("nvme1", NQN, "87d69e7e86ef0f4dab92", "nvme1c1n1");
+        FakeCommandRunner runner = new FakeCommandRunner();
+        assertThat(connector(runner).connect(EXPORT, HOST)).isEqualTo(Path.of("/dev/nvme1n1"));
+        assertThat(runner.commandLines()).isEmpty();
+    }
+
+    @Test
+    void carriesStderrWhenConnectFails() {
+        FakeCommandRunner runner = new FakeCommandRunner().fail(List.of("nvme", "connect"), 1,
+                "Failed to write to /dev/nvme-fabrics: Connection refused");
+        assertThatThrownBy(() -> connector(runner).connect(EXPORT, HOST)).hasMessageContaining("Connection refused");
+    }
+
+    @Test
+    void disconnectIsIdempotent() throws Exception {
+        FakeCommandRunner runner = new FakeCommandRunner().on(List.of("nvme", "disconnect"), "");
+        connector(runner).disconnect(NQN);
+        assertThat(runner.commandLines()).isEmpty();
+        controller("nvme2", NQN, "87d69e7e86ef0f4dab92", "nvme2n1");
+        connector(runner).disconnect(NQN);
+        assertThat(runner.commandLines()).containsExactly("nvme disconnect -n " + NQN);
+    }
+}

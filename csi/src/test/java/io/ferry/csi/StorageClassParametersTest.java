@@ -1,0 +1,56 @@
+package io.ferry.csi;
+
+import io.ferry.model.Engine;
+import io.ferry.model.FailureDomainLevel;
+import io.ferry.model.PositionAdvice;
+import io.ferry.model.ValidationException;
+import org.junit.jupiter.api.Test;
+
+import java.util.Map;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+class StorageClassParametersTest {
+
+    @Test
+    void parsesEveryParameter() {
+        StorageClassParameters p = StorageClassParameters.parse(Map.of("poolSelector", "media=nvme, zone=z1",
+                "nodeSelector", "rack=r7", "thin", "true", "engine", "lvm-thin", "positionAdvice", "MustLocal",
+                "spreadGroup", "mysql-a", "failureDomainLevel", "rack", "fsType", "XFS", "mkfsOptions", "-m reflink=0",
+                "csi.storage.k8s.io/pvc/name", "data-0"));
+        assertThat(p.poolSelector()).isEqualTo(Map.of("media", "nvme", "zone", "z1"));
+        assertThat(p.nodeSelector()).isEqualTo(Map.of("rack", "r7"));
+        assertThat(p.thin()).isTrue();
+        assertThat(p.engine()).isEqualTo(Engine.LVM_THIN);
+        assertThat(p.positionAdvice()).isEqualTo(PositionAdvice.MUST_LOCAL);
+        assertThat(p.spreadGroup()).isEqualTo("mysql-a");
+        assertThat(p.failureDomainLevel()).isEqualTo(FailureDomainLevel.RACK);
+        assertThat(p.fsType()).isEqualTo("xfs");
+        assertThat(p.mkfsOptions()).containsExactly("-m", "reflink=0");
+    }
+
+    @Test
+    void derivesTheSpreadGroupOfAStatefulSetClaimTemplate() {
+        Map<String, String> base = Map.of("spreadGroup", "statefulset", "csi.storage.k8s.io/pvc/namespace", "db");
+        String a = StorageClassParameters.parse(with(base, "csi.storage.k8s.io/pvc/name", "data-mysql-0")).spreadGroup();
+        String b = StorageClassParameters.parse(with(base, "csi.storage.k8s.io/pvc/name", "data-mysql-1")).spreadGroup();
+        assertThat(a).isEqualTo(b).isEqualTo("db-data-mysql");
+        assertThatThrownBy(() -> StorageClassParameters.parse(Map.of("spreadGroup", "statefulset")))
+                .isInstanceOf(ValidationException.class).hasMessageContaining("extra-create-metadata");
+    }
+
+    @Test
+    void refusesUnknownKeysAndBadValues() {
+        assertThatThrownBy(() -> StorageClassParameters.parse(Map.of("thinn", "true"))).hasMessageContaining("thinn");
+        assertThatThrownBy(() -> StorageClassParameters.parse(Map.of("thin", "yes"))).hasMessageContaining("thin");
+        assertThatThrownBy(() -> StorageClassParameters.parse(Map.of("poolSelector", "novalue"))).hasMessageContaining("key=value");
+        assertThatThrownBy(() -> StorageClassParameters.parse(Map.of("engine", "zfs"))).isInstanceOf(ValidationException.class);
+    }
+
+    private static Map<String, String> with(Map<String, String> base, String k, String v) {
+        var m = new java.util.HashMap<>(base);
+        m.put(k, v);
+        return m;
+    }
+}
