@@ -29,6 +29,7 @@ import java.util.concurrent.TimeUnit;
  *   --cluster=ferry              ferry.cluster tag on LVM volumes
  *   --spdk-socket=/var/tmp/spdk.sock
  *   --nvmet-root=/sys/kernel/config/nvmet
+ *   --host-nqn-file=/etc/nvme/hostnqn   read the host NQN from here; generated into the state dir if absent
  *   --concurrency=8
  * </pre>
  */
@@ -99,6 +100,9 @@ public final class AgentMain {
         }
         if (s.containsKey("spdk-socket")) {
             o = o.withSpdkSocket(Path.of(s.get("spdk-socket")));
+        }
+        if (s.containsKey("host-nqn-file")) {
+            o = o.withHostNqnFile(Path.of(s.get("host-nqn-file")));
         }
         if (s.containsKey("nvmet-root")) {
             o = o.withNvmetRoot(Path.of(s.get("nvmet-root")));

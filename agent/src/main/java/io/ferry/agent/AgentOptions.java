@@ -61,7 +61,7 @@ public record AgentOptions(
     public static AgentOptions defaults(String node, String dataAddress, Path stateDir) {
         return new AgentOptions(node, dataAddress, "127.0.0.1", 0, Map.of(), stateDir, Path.of("/etc/nvme/hostnqn"),
                 "ferry", Path.of("/sys/kernel/config/nvmet"), 1, null, Duration.ofSeconds(10),
-                Duration.ofSeconds(30), Duration.ofSeconds(60), 8, VERSION);
+                Duration.ofSeconds(30), Duration.ofSeconds(60), 32, VERSION);
     }
 
     public AgentOptions withAdmin(String host, int port) {

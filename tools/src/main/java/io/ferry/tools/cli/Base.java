@@ -117,8 +117,21 @@ abstract class Base implements Callable<Integer> {
         }
     }
 
+    /** Sizes for people: the largest binary unit, at most one decimal (exact sizes are in -o json). */
     static String size(long bytes) {
-        return bytes <= 0 ? "0" : Sizes.format(bytes);
+        if (bytes <= 0) {
+            return "0";
+        }
+        String[] units = {"B", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei"};
+        double value = bytes;
+        int unit = 0;
+        while (value >= 1024 && unit < units.length - 1) {
+            value /= 1024;
+            unit++;
+        }
+        String number = value >= 100 || value == Math.floor(value) ? String.valueOf(Math.round(value))
+                : String.format(java.util.Locale.ROOT, "%.1f", value);
+        return number + (unit == 0 ? "" : units[unit]);
     }
 
     static String orDash(Object value) {

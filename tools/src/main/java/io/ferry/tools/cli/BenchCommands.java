@@ -49,6 +49,10 @@ final class BenchCommands {
         String namePrefix;
         @Option(names = "--timeout", defaultValue = "600", description = "seconds for each phase (default: ${DEFAULT-VALUE})")
         int timeoutSeconds;
+        @Option(names = "--consumers", defaultValue = "all",
+                description = "consumer nodes given to the volumes in turn: all (every registered node), none, or a comma list"
+                        + " (default: ${DEFAULT-VALUE}); like pods spread over a cluster, each volume prefers its consumer's node")
+        String consumers;
 
         record Phase(String name, int count, double seconds, double[] latenciesMs, long etcdRevisions) {
             double perSecond() {
@@ -75,6 +79,7 @@ final class BenchCommands {
                 throw new CliException(ExitCodes.REFUSED, "no pools are configured: add one with `ferryctl pool add` (or run `ferry up`)");
             }
             long bytes = Sizes.parse(size);
+            List<String> consumerNodes = consumerNodes();
             Vertx vertx = Vertx.vertx();
             try {
                 Tracker tracker = new Tracker(keys());
@@ -86,10 +91,10 @@ final class BenchCommands {
                 await(statuses.start());
                 await(scheduling.start());
 
-                Phase create = run("provision", tracker, name -> store().put(keys().volume(name),
-                        VolumeIntent.builder(name, bytes).createdBy("ferryctl-bench").build()), true);
-                Phase delete = run("delete", tracker, name -> store().put(keys().volume(name),
-                        VolumeIntent.builder(name, bytes).createdBy("ferryctl-bench").deletionRequested(true).build()), false);
+                Phase create = run("provision", tracker, (name, i) -> store().put(keys().volume(name),
+                        intent(name, bytes, consumerNodes, i).build()), true);
+                Phase delete = run("delete", tracker, (name, i) -> store().put(keys().volume(name),
+                        intent(name, bytes, consumerNodes, i).deletionRequested(true).build()), false);
                 statuses.close();
                 scheduling.close();
                 Phase baseline = baseline();
@@ -101,7 +106,26 @@ final class BenchCommands {
         }
 
         interface Action {
-            Future<?> apply(String name);
+            Future<?> apply(String name, int index);
+        }
+
+        private static VolumeIntent.Builder intent(String name, long bytes, List<String> consumers, int index) {
+            VolumeIntent.Builder b = VolumeIntent.builder(name, bytes).createdBy("ferryctl-bench");
+            if (!consumers.isEmpty()) {
+                b.consumerNode(consumers.get(index % consumers.size()));
+            }
+            return b;
+        }
+
+        private List<String> consumerNodes() {
+            if (consumers.equals("none")) {
+                return List.of();
+            }
+            if (!consumers.equals("all")) {
+                return List.of(consumers.split(","));
+            }
+            return listOf(keys().nodes(), FerryKeys.Kind.NODE_REGISTRATION, io.ferry.model.NodeRegistration.class).stream()
+                    .map(v -> v.value().node()).sorted().toList();
         }
 
         private Phase run(String label, Tracker tracker, Action action, boolean creating) throws InterruptedException {
@@ -124,7 +148,7 @@ final class BenchCommands {
                     inFlight.release();
                     finished.countDown();
                 });
-                action.apply(name).onFailure(e -> tracker.fail(name, e.getMessage()));
+                action.apply(name, slot).onFailure(e -> tracker.fail(name, e.getMessage()));
             }
             if (!finished.await(timeoutSeconds, TimeUnit.SECONDS) || failure.get() != null) {
                 throw new CliException(ExitCodes.FAILED, label + " did not complete: "
@@ -187,7 +211,7 @@ final class BenchCommands {
                 out().structured(summary);
                 return;
             }
-            out().line("volumes " + volumes + ", concurrency " + concurrency + ", size " + size);
+            out().line("volumes " + volumes + ", concurrency " + concurrency + ", size " + size + ", consumers " + consumers);
             out().rows(List.of("PHASE", "N", "PER-SECOND", "P50-MS", "P95-MS", "P99-MS", "ETCD-WRITES/ITEM"), cells, summary);
             out().line(String.format("provisioning runs at %.1f%% of the throughput of plain etcd puts at the same concurrency",
                     100 * create.perSecond() / baseline.perSecond()));

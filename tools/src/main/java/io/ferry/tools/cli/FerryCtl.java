@@ -73,6 +73,10 @@ public final class FerryCtl {
     private PrintWriter err;
 
     public static void main(String[] args) {
+        // A command line prints its own results; library chatter below WARN would only get in the way.
+        if (System.getenv("FERRY_LOG_LEVEL") == null) {
+            System.setProperty("FERRY_LOG_LEVEL", "WARN");
+        }
         System.exit(run(args, System.getenv(), new PrintWriter(System.out, true), new PrintWriter(System.err, true)));
     }
 

@@ -1,0 +1,246 @@
+package io.ferry.tools.up;
+
+import io.ferry.agent.Agent;
+import io.ferry.agent.AgentOptions;
+import io.ferry.controller.Controller;
+import io.ferry.controller.ControllerOptions;
+import io.ferry.csi.CsiServer;
+import io.ferry.csi.NodeService;
+import io.ferry.etcd.EtcdOptions;
+import io.ferry.etcd.informer.InformerOptions;
+import io.ferry.etcd.store.EtcdStore;
+import io.ferry.model.Engine;
+import io.ferry.model.PoolConfig;
+import io.ferry.model.PoolSource;
+import io.ferry.runtime.admin.AdminOptions;
+import io.ferry.runtime.exec.ProcessCommandRunner;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * {@code ferry up}: a whole Ferry cluster on one machine. A local etcd (its data kept under the data
+ * directory), the controller, N agents each with a file pool and its own node name, rack and switch,
+ * the CSI endpoint and the admin APIs; in one JVM as separate verticles (the default, cheap on small
+ * machines) or as separate processes ({@code --processes}). Ctrl-C stops everything cleanly; running
+ * it again with the same data directory brings back every volume.
+ */
+@Command(name = "up", mixinStandardHelpOptions = true,
+        description = "Start etcd, the controller, agents with file pools, the CSI endpoint and the admin APIs on this machine.")
+final class UpCommand implements Callable<Integer> {
+
+    @Option(names = "--agents", defaultValue = "1", description = "agents (nodes) to run, each with its own file pool (default: ${DEFAULT-VALUE})")
+    int agents;
+
+    @Option(names = "--data-dir", defaultValue = "var/ferry", description = "where etcd data, pools, state and logs live (default: ${DEFAULT-VALUE})")
+    Path dataDir;
+
+    @Option(names = "--etcd-port", defaultValue = "2379", description = "local etcd client port; the peer port is the next one (default: ${DEFAULT-VALUE})")
+    int etcdPort;
+
+    @Option(names = "--etcd-endpoints", description = "use this etcd instead of starting one")
+    String externalEtcd;
+
+    @Option(names = "--prefix", defaultValue = "/ferry", description = "etcd key prefix (default: ${DEFAULT-VALUE})")
+    String prefix;
+
+    @Option(names = "--admin-port", defaultValue = "7360",
+            description = "controller admin port; agent i listens on this + i (default: ${DEFAULT-VALUE})")
+    int adminPort;
+
+    @Option(names = "--csi-socket", description = "CSI endpoint socket (default: <data-dir>/csi/csi.sock)")
+    Path csiSocket;
+
+    @Option(names = "--processes", description = "run the controller, each agent and the CSI endpoint as separate processes")
+    boolean processes;
+
+    @Option(names = "--no-csi", negatable = true, defaultValue = "true", fallbackValue = "true", description = "serve the CSI endpoint (default: ${DEFAULT-VALUE})")
+    boolean csi;
+
+    private final PrintWriter out = new PrintWriter(System.out, true);
+    /** Started components, the last started first: stopping walks it from the front. */
+    private final java.util.Deque<AutoCloseable> running = new java.util.concurrent.ConcurrentLinkedDeque<>();
+
+    @Override
+    public Integer call() throws Exception {
+        if (agents < 1 || agents > 32) {
+            throw new IllegalArgumentException("--agents must be between 1 and 32, was " + agents);
+        }
+        Path data = dataDir.toAbsolutePath().normalize();
+        Path logs = data.resolve("logs");
+        Files.createDirectories(logs);
+        Path socket = (csiSocket != null ? csiSocket : data.resolve("csi/csi.sock")).toAbsolutePath();
+        CountDownLatch stopped = new CountDownLatch(1);
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            shutDown();
+            stopped.countDown();
+        }, "ferry-up-shutdown"));
+
+        String endpoint;
+        if (externalEtcd != null) {
+            endpoint = externalEtcd;
+        } else {
+            LocalEtcd etcd = new LocalEtcd(data.resolve("etcd"), logs.resolve("etcd.log"), etcdPort);
+            etcd.start(LocalEtcd.findOrInstall(new ProcessCommandRunner(), out));
+            running.push(etcd);
+            endpoint = etcd.endpoint();
+        }
+        EtcdOptions etcdOptions = new EtcdOptions.Builder().endpoints(endpoint.split(",")).prefix(prefix).build();
+        EtcdStore store = EtcdStore.connect(etcdOptions);
+        running.push(store);
+
+        Map<String, Map<String, String>> nodes = new LinkedHashMap<>();
+        for (int i = 1; i <= agents; i++) {
+            String node = "node-" + i;
+            Map<String, String> labels = Map.of("zone", "zone-1", "rack", "rack-" + ((i - 1) % 4 + 1), "switch",
+                    "switch-" + ((i - 1) % 2 + 1));
+            nodes.put(node, labels);
+            declarePool(store, "pool-" + i, node, data.resolve("pools").resolve(node), labels);
+        }
+
+        if (processes) {
+            startProcesses(etcdOptions, data, logs, socket, nodes);
+        } else {
+            startInProcess(store, etcdOptions, data, socket, nodes);
+        }
+        printSummary(endpoint, data, socket, nodes);
+        stopped.await();
+        return 0;
+    }
+
+    /** Declares the agent's file pool once; an operator's later edits to it are left alone. */
+    private static void declarePool(EtcdStore store, String pool, String node, Path directory, Map<String, String> labels)
+            throws Exception {
+        PoolConfig config = PoolConfig.builder(pool, node, Engine.FILE, PoolSource.directory(directory.toString()))
+                .prepare(true).labels(Map.of("rack", labels.get("rack"), "switch", labels.get("switch"))).build();
+        store.putIfAbsent(store.keys().poolConfig(pool), config).toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);
+    }
+
+    private void startInProcess(EtcdStore store, EtcdOptions etcdOptions, Path data, Path socket,
+                                Map<String, Map<String, String>> nodes) throws Exception {
+        // Agents do their blocking work (fsync, losetup) on worker threads; several agents share this
+        // JVM's pool, so it gets more threads than Vert.x's default 20.
+        Vertx vertx = Vertx.vertx(new io.vertx.core.VertxOptions().setWorkerPoolSize(16 * (agents + 1)));
+        running.push(() -> vertx.close().toCompletionStage().toCompletableFuture().get(20, TimeUnit.SECONDS));
+        PrometheusMeterRegistry controllerMetrics = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+        Controller controller = new Controller(vertx, store,
+                ControllerOptions.defaults("ferry-up-" + ProcessHandle.current().pid()).withAdmin(AdminOptions.loopback(adminPort)),
+                controllerMetrics);
+        await(controller.start());
+        running.push(() -> await(controller.stop()));
+        int i = 0;
+        for (Map.Entry<String, Map<String, String>> node : nodes.entrySet()) {
+            i++;
+            Path state = data.resolve("state").resolve(node.getKey());
+            AgentOptions options = AgentOptions.defaults(node.getKey(), "127.0.0.1", state)
+                    .withAdmin("127.0.0.1", adminPort + i)
+                    .withLabels(node.getValue())
+                    // Every agent of this machine needs its own host NQN, not the host's one.
+                    .withHostNqnFile(state.resolve("hostnqn-of-host-not-used"));
+            Agent agent = new Agent(options, etcdOptions, new ProcessCommandRunner());
+            String id = await(vertx.deployVerticle(agent));
+            running.push(() -> await(vertx.undeploy(id)));
+        }
+        if (csi) {
+            String firstNode = nodes.keySet().iterator().next();
+            CsiServer server = new CsiServer(new CsiServer.Options(CsiServer.Mode.BOTH, socket,
+                    NodeService.Options.defaults(firstNode), InformerOptions.defaults()), store, false, new ProcessCommandRunner());
+            server.start();
+            running.push(server);
+        }
+    }
+
+    private void startProcesses(EtcdOptions etcdOptions, Path data, Path logs, Path socket,
+                                Map<String, Map<String, String>> nodes) throws Exception {
+        String java = ProcessHandle.current().info().command().orElse("java");
+        String classpath = System.getProperty("java.class.path");
+        Map<String, String> env = Map.of("FERRY_ETCD_ENDPOINTS", String.join(",",
+                etcdOptions.endpoints().stream().map(Object::toString).toList()), "FERRY_PREFIX", prefix);
+        spawn("controller", logs, env, java, "-cp", classpath, "io.ferry.controller.ControllerMain",
+                "--id", "ferry-up-controller", "--admin", "127.0.0.1:" + adminPort);
+        int i = 0;
+        for (Map.Entry<String, Map<String, String>> node : nodes.entrySet()) {
+            i++;
+            Path state = data.resolve("state").resolve(node.getKey());
+            StringBuilder labels = new StringBuilder();
+            node.getValue().forEach((k, v) -> labels.append(labels.isEmpty() ? "" : ",").append(k).append('=').append(v));
+            spawn(node.getKey(), logs, env, java, "-cp", classpath, "io.ferry.agent.AgentMain",
+                    "--node=" + node.getKey(), "--data-address=127.0.0.1", "--admin=127.0.0.1:" + (adminPort + i),
+                    "--labels=" + labels, "--state-dir=" + state, "--host-nqn-file=" + state.resolve("hostnqn-of-host-not-used"));
+        }
+        if (csi) {
+            spawn("csi", logs, env, java, "-cp", classpath, "io.ferry.csi.CsiMain", "--mode", "both",
+                    "--endpoint", "unix://" + socket, "--node-id", nodes.keySet().iterator().next());
+        }
+    }
+
+    private void spawn(String name, Path logs, Map<String, String> env, String... command) throws Exception {
+        ProcessBuilder pb = new ProcessBuilder(command);
+        pb.environment().putAll(env);
+        pb.redirectErrorStream(true);
+        pb.redirectOutput(ProcessBuilder.Redirect.appendTo(logs.resolve(name + ".log").toFile()));
+        Process process = pb.start();
+        running.push(() -> {
+            process.destroy();
+            if (!process.waitFor(20, TimeUnit.SECONDS)) {
+                process.destroyForcibly();
+            }
+        });
+        process.onExit().thenAccept(p -> {
+            if (p.exitValue() != 0 && p.exitValue() != 143) {
+                out.println("warning: " + name + " exited with " + p.exitValue() + "; see " + logs.resolve(name + ".log"));
+            }
+        });
+    }
+
+    private void printSummary(String endpoint, Path data, Path socket, Map<String, Map<String, String>> nodes) {
+        out.println();
+        out.println("Ferry is up" + (processes ? " (one process per component)" : " (one JVM)") + ".");
+        out.println("  etcd         " + endpoint + (externalEtcd == null ? "   data " + data.resolve("etcd") : "") + "   prefix " + prefix);
+        out.println("  controller   http://127.0.0.1:" + adminPort + "   (/readyz /metrics /api/v1/pools /api/v1/volumes)");
+        int i = 0;
+        for (Map.Entry<String, Map<String, String>> node : nodes.entrySet()) {
+            i++;
+            out.println("  agent        " + node.getKey() + " http://127.0.0.1:" + (adminPort + i) + "   pool pool-" + i
+                    + " in " + data.resolve("pools").resolve(node.getKey()) + "   " + node.getValue());
+        }
+        if (csi) {
+            out.println("  CSI          unix://" + socket);
+        }
+        out.println("  data dir     " + data + "   logs " + data.resolve("logs"));
+        out.println();
+        out.println("Try:  bin/ferryctl status");
+        out.println("      bin/ferryctl volume create demo --size 1Gi --consumer node-1");
+        out.println("      bin/ferryctl attach demo --node node-1");
+        out.println("Ctrl-C stops everything; volumes are kept for the next `ferry up` with the same --data-dir.");
+    }
+
+    private void shutDown() {
+        out.println("stopping Ferry...");
+        AutoCloseable component;
+        while ((component = running.poll()) != null) {
+            try {
+                component.close();
+            } catch (Exception e) {
+                out.println("warning: " + e.getMessage());
+            }
+        }
+        out.println("stopped.");
+    }
+
+    private static <T> T await(Future<T> future) throws Exception {
+        return future.toCompletionStage().toCompletableFuture().get(60, TimeUnit.SECONDS);
+    }
+}
