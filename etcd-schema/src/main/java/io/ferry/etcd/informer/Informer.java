@@ -255,21 +255,36 @@ public final class Informer<T> implements AutoCloseable {
             watcher = store.client().getWatchClient().watch(key, option, new Watch.Listener() {
                 @Override
                 public void onNext(WatchResponse response) {
-                    context.runOnContext(v -> onResponse(epoch, response));
+                    post(() -> onResponse(epoch, response));
                 }
 
                 @Override
                 public void onError(Throwable error) {
-                    context.runOnContext(v -> onWatchFailure(epoch, error));
+                    post(() -> onWatchFailure(epoch, error));
                 }
 
                 @Override
                 public void onCompleted() {
-                    context.runOnContext(v -> onWatchFailure(epoch, null));
+                    post(() -> onWatchFailure(epoch, null));
                 }
             });
         } catch (RuntimeException e) {
             onWatchFailure(epoch, e);
+        }
+    }
+
+    /**
+     * Hands a watch callback to the informer's context. jetcd completes its watches when its client
+     * closes, which may happen after the application's Vert.x is gone; such late callbacks are dropped.
+     */
+    private void post(Runnable action) {
+        if (closed) {
+            return;
+        }
+        try {
+            context.runOnContext(v -> action.run());
+        } catch (java.util.concurrent.RejectedExecutionException e) {
+            log.debug("informer on {} got a watch callback after its Vert.x closed", prefix);
         }
     }
 

@@ -50,6 +50,13 @@ final class AttachCommand extends Base {
             throw new CliException(ExitCodes.USAGE, "cannot tell this host's NVMe host NQN: pass --host-nqn or create /etc/nvme/hostnqn"
                     + " (nvme gen-hostnqn > /etc/nvme/hostnqn)");
         }
+        // Without this check the attachment would be written for nothing and the wait below would time out.
+        io.ferry.model.VolumeIntent intent = await(store().get(keys().volume(volume), io.ferry.model.VolumeIntent.class))
+                .map(Versioned::value).orElseThrow(() -> new CliException(ExitCodes.NOT_FOUND, "no volume named " + volume
+                        + " (see `ferryctl volume ls`)"));
+        if (intent.deletionRequested()) {
+            throw new CliException(ExitCodes.CONFLICT, "volume " + volume + " is being deleted");
+        }
         Attachment attachment = Attachment.of(volume, self, nqn, false, Instant.now());
         String key = keys().attachment(volume, self);
         Optional<Versioned<Attachment>> existing = await(store().get(key, Attachment.class));

@@ -59,9 +59,12 @@ public final class FerryCtl {
     @Option(names = "--etcd-user", scope = ScopeType.INHERIT, description = "etcd user ($FERRY_ETCD_USER; password in $FERRY_ETCD_PASSWORD)")
     String user;
 
-    @Option(names = "--admin", scope = ScopeType.INHERIT, defaultValue = "${env:FERRY_ADMIN:-http://127.0.0.1:7360}",
-            description = "controller admin API (default: $FERRY_ADMIN or ${DEFAULT-VALUE})")
+    // No picocli default: ${env:...} would read the JVM's environment, not the one given to run().
+    @Option(names = "--admin", scope = ScopeType.INHERIT, paramLabel = "URL",
+            description = "controller admin API (default: $FERRY_ADMIN or " + DEFAULT_ADMIN + ")")
     String admin;
+
+    static final String DEFAULT_ADMIN = "http://127.0.0.1:7360";
 
     @Option(names = {"-o", "--output"}, scope = ScopeType.INHERIT, defaultValue = "table",
             description = "output format: ${COMPLETION-CANDIDATES} (default: ${DEFAULT-VALUE})")
@@ -105,19 +108,31 @@ public final class FerryCtl {
 
     EtcdStore store() {
         if (store == null) {
-            EtcdOptions base = EtcdOptions.fromEnvironment(environment);
-            EtcdOptions.Builder b = new EtcdOptions.Builder()
-                    .endpoints(endpoints != null ? endpoints.split(",")
-                            : base.endpoints().stream().map(Object::toString).toArray(String[]::new))
-                    .prefix(prefix != null ? prefix : base.prefix())
-                    .caFile(ca != null ? ca : base.caFile())
-                    .certFile(cert != null ? cert : base.certFile())
-                    .keyFile(key != null ? key : base.keyFile())
-                    .user(user != null ? user : base.user())
-                    .password(user != null ? environment.get("FERRY_ETCD_PASSWORD") : base.password());
-            store = EtcdStore.connect(b.build());
+            store = EtcdStore.connect(etcdOptions());
         }
         return store;
+    }
+
+    /** The etcd settings: options first, then the environment given to {@link #run}. */
+    EtcdOptions etcdOptions() {
+        EtcdOptions base = EtcdOptions.fromEnvironment(environment);
+        EtcdOptions.Builder b = new EtcdOptions.Builder()
+                .endpoints(endpoints != null ? endpoints.split(",")
+                        : base.endpoints().stream().map(Object::toString).toArray(String[]::new))
+                .prefix(prefix != null ? prefix : base.prefix())
+                .caFile(ca != null ? ca : base.caFile())
+                .certFile(cert != null ? cert : base.certFile())
+                .keyFile(key != null ? key : base.keyFile())
+                .user(user != null ? user : base.user())
+                .password(user != null ? environment.get("FERRY_ETCD_PASSWORD") : base.password());
+        return b.build();
+    }
+
+    /** The admin API's base URL: --admin, then $FERRY_ADMIN, then the controller's default address. */
+    String adminUrl() {
+        String value = admin != null ? admin : environment.getOrDefault("FERRY_ADMIN", DEFAULT_ADMIN);
+        value = value.contains("://") ? value : "http://" + value;
+        return value.endsWith("/") ? value.substring(0, value.length() - 1) : value;
     }
 
     Output output() {
@@ -138,7 +153,12 @@ public final class FerryCtl {
 
     private void close() {
         if (store != null) {
-            store.close();
+            try {
+                store.close();
+            } catch (RuntimeException e) {
+                // The command has finished and its exit code stands; a failure to close the client
+                // (such as a watch callback racing the shutdown) must not turn it into a crash.
+            }
         }
     }
 

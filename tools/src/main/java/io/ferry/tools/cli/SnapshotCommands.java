@@ -107,6 +107,14 @@ final class SnapshotCommands {
             String key = keys().snapshot(name);
             Versioned<SnapshotIntent> current = await(store().get(key, SnapshotIntent.class))
                     .orElseThrow(() -> new CliException(ExitCodes.NOT_FOUND, "no snapshot named " + name));
+            List<String> users = list(keys().volumes(), io.ferry.model.VolumeIntent.class).stream().map(Versioned::value)
+                    .filter(v -> name.equals(v.sourceSnapshot()) && !v.deletionRequested())
+                    .map(io.ferry.model.VolumeIntent::name).sorted().toList();
+            if (!current.value().deletionRequested() && !users.isEmpty()) {
+                // The controller would accept the flag and then wait for those volumes forever.
+                throw new CliException(ExitCodes.CONFLICT, "snapshot " + name + " is the source of volume(s) " + String.join(", ", users)
+                        + "; delete them first with `ferryctl volume rm`");
+            }
             if (!current.value().deletionRequested()
                     && !await(store().compareAndPut(key, current.value().withDeletionRequested(), current.modRevision()))) {
                 throw new CliException(ExitCodes.CONFLICT, "snapshot " + name + " changed meanwhile; run the command again");

@@ -27,7 +27,9 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.TreeSet;
+import java.util.concurrent.atomic.AtomicReference;
 
 @Command(name = "volume", description = "Create, list, describe, resize, remove and explain volumes.",
         subcommands = {VolumeCommands.Create.class, VolumeCommands.Ls.class, VolumeCommands.Describe.class,
@@ -129,28 +131,62 @@ final class VolumeCommands {
         }
     }
 
-    /** Waits until the agent reports the volume Ready; fails fast on NoFit or Invalid. */
+    /**
+     * Reasons that go away by themselves: a pool its agent has not reported yet (just added), a
+     * node whose agent is restarting. A NoFit made only of other reasons (free space, selectors,
+     * spread) will not change without the user, so it is reported at once.
+     */
+    static final Set<String> TRANSIENT_REASONS = Set.of("pool not reported", "pool unhealthy", "node down");
+
+    /**
+     * Waits until the agent reports the volume Ready. Fails at once on Invalid and on a NoFit that
+     * cannot resolve itself; a NoFit that may (a pool not reported yet) is waited out, and reported
+     * with exit code 7 if it is still there when the time is up.
+     */
     static VolumeStatus waitReady(Base cmd, String name, Duration timeout) {
-        return Base.waitFor(timeout, "volume " + name + " to become ready", () -> {
-            VolumeScheduling s = Base.await(cmd.store().get(cmd.keys().volumeScheduling(name), VolumeScheduling.class))
-                    .map(Versioned::value).orElse(null);
-            if (s == null) {
-                return null;
+        AtomicReference<VolumeScheduling> lastNoFit = new AtomicReference<>();
+        try {
+            return Base.waitFor(timeout, "volume " + name + " to become ready", () -> {
+                VolumeScheduling s = Base.await(cmd.store().get(cmd.keys().volumeScheduling(name), VolumeScheduling.class))
+                        .map(Versioned::value).orElse(null);
+                lastNoFit.set(s != null && s.phase() == SchedulingPhase.NO_FIT ? s : null);
+                if (s == null) {
+                    return null;
+                }
+                if (s.phase() == SchedulingPhase.INVALID) {
+                    throw new CliException(ExitCodes.REFUSED, "volume " + name + " is invalid: " + s.message()
+                            + " (fix it with `etcdctl put`, or remove it with `ferryctl volume rm " + name + "`)");
+                }
+                if (s.phase() == SchedulingPhase.NO_FIT) {
+                    boolean mayResolve = s.reasonCounts().keySet().stream().anyMatch(TRANSIENT_REASONS::contains)
+                            || s.reasonCounts().isEmpty() && s.message() != null && s.message().startsWith("waiting for");
+                    if (!mayResolve) {
+                        throw noFit(name, s);
+                    }
+                    return null;
+                }
+                if (s.phase() != SchedulingPhase.PLACED || s.node() == null) {
+                    return null;
+                }
+                VolumeStatus status = Base.await(cmd.store().get(cmd.keys().volumeStatus(s.node(), name), VolumeStatus.class))
+                        .map(Versioned::value).orElse(null);
+                if (status != null && status.phase() == VolumePhase.FAILED) {
+                    throw new CliException(ExitCodes.FAILED, "volume " + name + " failed on " + s.node() + ": " + status.message());
+                }
+                return status != null && status.phase() == VolumePhase.READY ? status : null;
+            });
+        } catch (CliException e) {
+            if (e.exitCode() == ExitCodes.TIMEOUT && lastNoFit.get() != null) {
+                throw noFit(name, lastNoFit.get());
             }
-            if (s.phase() == SchedulingPhase.NO_FIT || s.phase() == SchedulingPhase.INVALID) {
-                throw new CliException(ExitCodes.REFUSED, "volume " + name + ": " + s.message()
-                        + (s.phase() == SchedulingPhase.NO_FIT ? " (see `ferryctl volume explain " + name + "`)" : ""));
-            }
-            if (s.phase() != SchedulingPhase.PLACED || s.node() == null) {
-                return null;
-            }
-            VolumeStatus status = Base.await(cmd.store().get(cmd.keys().volumeStatus(s.node(), name), VolumeStatus.class))
-                    .map(Versioned::value).orElse(null);
-            if (status != null && status.phase() == VolumePhase.FAILED) {
-                throw new CliException(ExitCodes.FAILED, "volume " + name + " failed on " + s.node() + ": " + status.message());
-            }
-            return status != null && status.phase() == VolumePhase.READY ? status : null;
-        });
+            throw e;
+        }
+    }
+
+    private static CliException noFit(String name, VolumeScheduling s) {
+        return new CliException(ExitCodes.REFUSED, "volume " + name + ": " + s.message()
+                + " (see `ferryctl volume explain " + name + "`; the request stays and is placed when room appears,"
+                + " or remove it with `ferryctl volume rm " + name + "`)");
     }
 
     @Command(name = "ls", description = "List volumes with where they live and their state.")
@@ -251,7 +287,9 @@ final class VolumeCommands {
                 waitFor(Duration.ofSeconds(120), "volume " + name + " to grow", () -> {
                     VolumeScheduling s = await(store().get(keys().volumeScheduling(name), VolumeScheduling.class))
                             .map(Versioned::value).orElse(null);
-                    if (s != null && s.message() != null && s.message().startsWith("cannot grow")) {
+                    // Only a refusal of this very size counts: an earlier, larger request that did
+                    // not fit leaves its message until the controller has seen this one.
+                    if (s != null && s.message() != null && s.message().startsWith("cannot grow to " + target + " bytes")) {
                         throw new CliException(ExitCodes.REFUSED, s.message());
                     }
                     Placement p = await(store().get(keys().placement(name), Placement.class)).map(Versioned::value).orElse(null);
@@ -288,6 +326,14 @@ final class VolumeCommands {
                 }
                 throw new CliException(ExitCodes.NOT_FOUND, "no volume named " + name);
             }
+            List<String> snapshots = list(keys().snapshots(), io.ferry.model.SnapshotIntent.class).stream().map(Versioned::value)
+                    .filter(sn -> sn.sourceVolume().equals(name) && !sn.deletionRequested())
+                    .map(io.ferry.model.SnapshotIntent::name).sorted().toList();
+            if (!current.get().value().deletionRequested() && !snapshots.isEmpty()) {
+                // The controller would accept the flag and then wait for the snapshots forever.
+                throw new CliException(ExitCodes.CONFLICT, "volume " + name + " has snapshots: " + String.join(", ", snapshots)
+                        + "; delete them first with `ferryctl snapshot rm`");
+            }
             if (!current.get().value().deletionRequested()
                     && !await(store().compareAndPut(key, current.get().value().withDeletionRequested(), current.get().modRevision()))) {
                 throw new CliException(ExitCodes.CONFLICT, "volume " + name + " changed meanwhile; run the command again");
@@ -315,17 +361,30 @@ final class VolumeCommands {
         @Override
         public Integer call() throws Exception {
             io.ferry.model.Names.volumeName(name);
-            URI uri = URI.create(root().admin + "/api/v1/volumes/" + name + "/explain");
+            String admin = root().adminUrl();
+            URI uri;
+            try {
+                uri = URI.create(admin + "/api/v1/volumes/" + name + "/explain");
+            } catch (IllegalArgumentException e) {
+                throw new CliException(ExitCodes.USAGE, "--admin " + admin + " is not a URL such as http://127.0.0.1:7360");
+            }
             HttpResponse<String> response;
             try {
                 response = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build()
                         .send(HttpRequest.newBuilder(uri).timeout(Duration.ofSeconds(10)).build(), HttpResponse.BodyHandlers.ofString());
             } catch (java.io.IOException e) {
-                throw new CliException(ExitCodes.FAILED, "cannot reach the controller's admin API at " + root().admin
+                throw new CliException(ExitCodes.FAILED, "cannot reach the controller's admin API at " + admin
                         + " (" + e.getMessage() + "); set --admin or FERRY_ADMIN");
             }
             if (response.statusCode() == 404) {
                 throw new CliException(ExitCodes.NOT_FOUND, "no volume named " + name);
+            }
+            if (response.statusCode() == 400) {
+                throw new CliException(ExitCodes.REFUSED, "the controller cannot explain volume " + name + ": " + response.body());
+            }
+            if (response.statusCode() == 401 || response.statusCode() == 403) {
+                throw new CliException(ExitCodes.FAILED, "the controller's admin API at " + admin + " refused the request ("
+                        + response.statusCode() + ")");
             }
             if (response.statusCode() != 200) {
                 throw new CliException(ExitCodes.FAILED, "the controller answered " + response.statusCode() + ": " + response.body());

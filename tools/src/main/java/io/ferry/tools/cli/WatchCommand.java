@@ -11,8 +11,8 @@ import java.nio.charset.StandardCharsets;
 import java.time.LocalTime;
 import java.time.format.DateTimeFormatter;
 import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
 
 @Command(name = "watch", description = "Follow every change under the Ferry prefix (or a part of it) as it happens.")
 final class WatchCommand extends Base {
@@ -28,13 +28,23 @@ final class WatchCommand extends Base {
 
     @Override
     public Integer call() throws Exception {
+        if (count < 0) {
+            throw new CliException(ExitCodes.USAGE, "--count must be 0 (no limit) or more");
+        }
         String prefix = keys().prefix() + "/" + under;
+        // One read first: an unreachable etcd fails here with exit code 6 instead of a watch that
+        // retries silently forever, and the watch starts right after a known revision.
+        long revision = await(store().currentRevision());
         CountDownLatch done = new CountDownLatch(1);
         AtomicInteger seen = new AtomicInteger();
-        out().line("watching " + prefix + " (Ctrl-C to stop)");
+        AtomicReference<Throwable> failure = new AtomicReference<>();
+        out().line("watching " + prefix + " from revision " + (revision + 1) + " (Ctrl-C to stop)");
         Watch.Watcher watcher = store().client().getWatchClient().watch(ByteSequence.from(prefix, StandardCharsets.UTF_8),
-                WatchOption.builder().isPrefix(true).build(), Watch.listener(response -> {
+                WatchOption.builder().isPrefix(true).withRevision(revision + 1).build(), Watch.listener(response -> {
                     for (WatchEvent event : response.getEvents()) {
+                        if (count > 0 && seen.get() >= count) {
+                            return;
+                        }
                         String key = event.getKeyValue().getKey().toString(StandardCharsets.UTF_8);
                         String line = LocalTime.now().format(TIME) + " " + (event.getEventType() == WatchEvent.EventType.PUT ? "put" : "del")
                                 + " " + key;
@@ -47,13 +57,17 @@ final class WatchCommand extends Base {
                         }
                     }
                 }, error -> {
-                    root().err().println("error: the watch ended: " + error.getMessage());
+                    failure.compareAndSet(null, error);
                     done.countDown();
                 }));
         try {
-            done.await(count > 0 ? 10 : Long.MAX_VALUE / 2, count > 0 ? TimeUnit.MINUTES : TimeUnit.SECONDS);
+            done.await();
         } finally {
             watcher.close();
+        }
+        if (failure.get() != null) {
+            throw new CliException(ExitCodes.ETCD_UNAVAILABLE, "the watch on " + prefix + " ended: " + failure.get().getMessage()
+                    + " (is etcd still running?)");
         }
         return ExitCodes.OK;
     }

@@ -1,0 +1,425 @@
+package io.ferry.tools.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.ferry.agent.Agent;
+import io.ferry.agent.AgentOptions;
+import io.ferry.agent.engine.LoopDevices;
+import io.ferry.controller.Controller;
+import io.ferry.controller.ControllerOptions;
+import io.ferry.etcd.FerryKeys;
+import io.ferry.etcd.informer.InformerOptions;
+import io.ferry.etcd.reconcile.RuntimeOptions;
+import io.ferry.etcd.store.EtcdStore;
+import io.ferry.etcd.testing.Await;
+import io.ferry.etcd.testing.EtcdExtension;
+import io.ferry.model.Attachment;
+import io.ferry.runtime.admin.AdminOptions;
+import io.ferry.runtime.exec.ProcessCommandRunner;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import io.vertx.core.Vertx;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.RandomAccessFile;
+import java.io.StringWriter;
+import java.net.ServerSocket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+/**
+ * ferryctl end to end: a real etcd, a real controller with its admin API, and a real file-engine
+ * agent on loop devices, all driven through {@link FerryCtl#run} exactly as a shell would, checking
+ * what is printed and the exit code.
+ */
+class FerryCtlIT {
+
+    @RegisterExtension
+    static final EtcdExtension etcd = new EtcdExtension();
+
+    static final String NODE = "node-a";
+    static final ObjectMapper JSON = new ObjectMapper();
+
+    String prefix;
+    Path root;
+    Path poolDir;
+    Map<String, String> env;
+    EtcdStore store;
+    FerryKeys keys;
+    Vertx controllerVertx;
+    EtcdStore controllerStore;
+    Controller controller;
+    Vertx agentVertx;
+
+    record Result(int code, String out, String err) {
+        @Override
+        public String toString() {
+            return "exit " + code + "\n--- stdout\n" + out + "--- stderr\n" + err;
+        }
+    }
+
+    @BeforeEach
+    void setUp() throws IOException {
+        prefix = EtcdExtension.uniquePrefix();
+        root = Files.createTempDirectory("ferryctl-it-");
+        poolDir = root.resolve("pool");
+        store = EtcdStore.connect(etcd.options(prefix));
+        keys = store.keys();
+        env = new HashMap<>(Map.of("FERRY_ETCD_ENDPOINTS", etcd.endpoint(), "FERRY_PREFIX", prefix, "FERRY_NODE", NODE));
+    }
+
+    @AfterEach
+    void tearDown() throws IOException {
+        List<Throwable> problems = new ArrayList<>();
+        if (agentVertx != null) {
+            quietly(problems, () -> agentVertx.close().toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS));
+        }
+        if (controller != null) {
+            quietly(problems, () -> controller.stop().toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS));
+            quietly(problems, () -> controllerStore.close());
+            quietly(problems, () -> controllerVertx.close().toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS));
+        }
+        // Every loop device backed by a file of this test is detached, whatever happened above.
+        LoopDevices loops = new LoopDevices(new ProcessCommandRunner(), Duration.ofSeconds(10));
+        for (LoopDevices.Loop loop : ourLoops()) {
+            quietly(problems, () -> loops.detach(loop.device(), null));
+        }
+        store.close();
+        try (Stream<Path> s = Files.walk(root)) {
+            s.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+        }
+        assertThat(ourLoops()).as("loop devices left behind").isEmpty();
+        assertThat(problems).as("clean-up problems").isEmpty();
+    }
+
+    interface Step {
+        void run() throws Exception;
+    }
+
+    static void quietly(List<Throwable> problems, Step step) {
+        try {
+            step.run();
+        } catch (Exception | AssertionError e) {
+            problems.add(e);
+        }
+    }
+
+    List<LoopDevices.Loop> ourLoops() {
+        return new LoopDevices(new ProcessCommandRunner(), Duration.ofSeconds(10)).all().stream()
+                .filter(l -> l.backingFile().startsWith(root.toString())).toList();
+    }
+
+    /** Starts the controller (admin API on a free loopback port) and one file-engine agent. */
+    void startCluster() {
+        controllerVertx = Vertx.vertx();
+        controllerStore = EtcdStore.connect(etcd.options(prefix));
+        ControllerOptions options = new ControllerOptions("ctl-it", Duration.ofSeconds(3), AdminOptions.loopback(0),
+                InformerOptions.defaults(), RuntimeOptions.defaults().withConcurrency(64)
+                .withDelays(Duration.ofMillis(100), Duration.ofSeconds(2)), Duration.ofMinutes(5));
+        controller = new Controller(controllerVertx, controllerStore, options, new PrometheusMeterRegistry(PrometheusConfig.DEFAULT));
+        Await.result(controller.start());
+        env.put("FERRY_ADMIN", controller.adminUrl());
+
+        AgentOptions agentOptions = AgentOptions.defaults(NODE, "127.0.0.1", root.resolve("state"))
+                .withHostNqnFile(root.resolve("no-hostnqn"))
+                .withNvmetRoot(root.resolve("no-nvmet"))
+                .withAdmin("127.0.0.1", -1)
+                .withIntervals(Duration.ofSeconds(1), Duration.ofSeconds(2));
+        agentVertx = Vertx.vertx();
+        Await.result(agentVertx.deployVerticle(new Agent(agentOptions, etcd.options(prefix), new ProcessCommandRunner())));
+        await().atMost(Duration.ofSeconds(15)).until(controller::isLeader);
+    }
+
+    Result ctl(String... args) {
+        return ctl(env, args);
+    }
+
+    static Result ctl(Map<String, String> environment, String... args) {
+        StringWriter out = new StringWriter();
+        StringWriter err = new StringWriter();
+        int code = FerryCtl.run(args, environment, new PrintWriter(out, true), new PrintWriter(err, true));
+        return new Result(code, out.toString(), err.toString());
+    }
+
+    Result ok(String... args) {
+        Result r = ctl(args);
+        assertThat(r.code()).as("ferryctl %s\n%s", String.join(" ", args), r).isZero();
+        return r;
+    }
+
+    Result fails(int code, String... args) {
+        Result r = ctl(args);
+        assertThat(r.code()).as("ferryctl %s\n%s", String.join(" ", args), r).isEqualTo(code);
+        return r;
+    }
+
+    void addFilePool() {
+        Result r = ok("pool", "add", "files", "--node", NODE, "--engine", "file", "--directory", poolDir.toString(),
+                "--prepare", "--label", "rack=r1");
+        assertThat(r.out()).contains("pool files added on node " + NODE);
+    }
+
+    // ------------------------------------------------------------------------------------------
+
+    @Test
+    void poolsAreAddedIdempotentlyConflictsAndBadNamesAreRefusedAndListingsParse() throws Exception {
+        startCluster();
+        addFilePool();
+        assertThat(ok("pool", "add", "files", "--node", NODE, "--engine", "file", "--directory", poolDir.toString(),
+                "--prepare", "--label", "rack=r1").out()).contains("pool files unchanged");
+
+        Result conflict = fails(ExitCodes.CONFLICT, "pool", "add", "files", "--node", NODE, "--engine", "file",
+                "--directory", root.resolve("elsewhere").toString(), "--prepare");
+        assertThat(conflict.err()).contains("pool files exists with other settings").contains("--replace");
+
+        Result badName = fails(ExitCodes.USAGE, "pool", "add", "Bad_Pool", "--node", NODE, "--engine", "file",
+                "--directory", poolDir.toString());
+        assertThat(badName.err()).startsWith("error: ").contains("Bad_Pool");
+        Result badEngine = fails(ExitCodes.USAGE, "pool", "add", "p2", "--node", NODE, "--engine", "zfs", "--directory", "/x");
+        assertThat(badEngine.err()).contains("zfs");
+        assertThat(fails(ExitCodes.USAGE, "pool", "add", "p2", "--node", NODE, "--engine", "lvm").err()).contains("--vg");
+
+        // The agent reports the pool: ls shows it healthy, describe shows config and status.
+        await().atMost(Duration.ofSeconds(20)).until(() -> ctl("pool", "ls").out().contains("healthy"));
+        Result ls = ok("pool", "ls");
+        assertThat(ls.out().lines().findFirst().orElseThrow()).startsWith("POOL").contains("CAPACITY").contains("HEALTH");
+        assertThat(ls.out()).containsPattern("files\\s+" + NODE + "\\s+file\\s+");
+
+        JsonNode pools = JSON.readTree(ok("pool", "ls", "-o", "json").out());
+        assertThat(pools.isArray()).isTrue();
+        assertThat(pools.get(0).path("pool").asText()).isEqualTo("files");
+        assertThat(pools.get(0).path("capacityBytes").asLong()).isPositive();
+        assertThat(pools.get(0).path("config").path("source").path("directory").asText()).isEqualTo(poolDir.toString());
+
+        JsonNode described = JSON.readTree(ok("pool", "describe", "files", "-o", "json").out());
+        assertThat(described.path("health").asText()).isEqualTo("healthy");
+        assertThat(described.path("status").path("healthy").asBoolean()).isTrue();
+        assertThat(ok("pool", "describe", "files").out()).contains("pool: \"files\"").contains("healthy");
+        assertThat(fails(ExitCodes.NOT_FOUND, "pool", "describe", "nope").err()).contains("no pool named nope");
+
+        // --replace overwrites; rm removes; rm again is not found.
+        assertThat(ok("pool", "add", "spare", "--node", "node-b", "--engine", "file", "--directory", "/srv/spare").out())
+                .contains("pool spare added on node node-b");
+        assertThat(ok("pool", "add", "spare", "--node", "node-b", "--engine", "file", "--directory", "/srv/spare",
+                "--unschedulable", "--replace").out()).contains("pool spare replaced");
+        assertThat(ok("pool", "rm", "spare").out()).contains("pool spare removed");
+        assertThat(fails(ExitCodes.NOT_FOUND, "pool", "rm", "spare").err()).contains("no pool named spare");
+    }
+
+    @Test
+    void aVolumeIsCreatedListedDescribedGrownExplainedAndDeleted() throws Exception {
+        startCluster();
+        addFilePool();
+        // Right after the pool is declared: the agent may not have reported it yet, and --wait must
+        // ride that out rather than report the momentary NoFit.
+        Result created = ok("volume", "create", "vol-a", "--size", "64Mi", "--wait");
+        assertThat(created.out()).containsPattern("volume vol-a ready on " + NODE + " at /dev/loop\\d+");
+
+        assertThat(ok("volume", "create", "vol-a", "--size", "64Mi").out()).contains("volume vol-a ready on " + NODE);
+        Result conflict = fails(ExitCodes.CONFLICT, "volume", "create", "vol-a", "--size", "128Mi");
+        assertThat(conflict.err()).contains("volume vol-a exists with other settings").contains("ferryctl volume describe vol-a");
+        assertThat(fails(ExitCodes.USAGE, "volume", "create", "vol-x", "--size", "ten").err()).contains("ten");
+        assertThat(fails(ExitCodes.USAGE, "volume", "create", "vol-x").err()).contains("--size");
+
+        Result noFit = fails(ExitCodes.REFUSED, "volume", "create", "huge", "--size", "1Pi");
+        assertThat(noFit.err()).contains("volume huge").contains("no pool fits").contains("free space 1")
+                .contains("ferryctl volume explain huge");
+
+        Result ls = ok("volume", "ls");
+        assertThat(ls.out().lines().findFirst().orElseThrow()).startsWith("NAME").contains("STATE").contains("DEVICE");
+        assertThat(ls.out()).containsPattern("vol-a\\s+64Mi\\s+Ready\\s+" + NODE + "\\s+files\\s+/dev/loop\\d+");
+        assertThat(ls.out()).containsPattern("huge\\s+1Pi\\s+NoFit");
+        JsonNode volumes = JSON.readTree(ok("volume", "ls", "-o", "json").out());
+        assertThat(volumes).hasSize(2);
+
+        JsonNode described = JSON.readTree(ok("volume", "describe", "vol-a", "-o", "json").out());
+        assertThat(described.path("placement").path("pool").asText()).isEqualTo("files");
+        assertThat(described.path("status").path("phase").asText()).isEqualTo("Ready");
+        assertThat(ok("volume", "describe", "vol-a", "-o", "yaml").out()).contains("phase: \"Ready\"");
+        assertThat(fails(ExitCodes.NOT_FOUND, "volume", "describe", "nope").err()).contains("no volume named nope");
+
+        // Grow: the agent's status follows; shrink: refused before anything is written.
+        assertThat(ok("volume", "resize", "vol-a", "--size", "128Mi").out()).contains("volume vol-a is 128Mi");
+        assertThat(JSON.readTree(ok("volume", "describe", "vol-a", "-o", "json").out()).path("status").path("sizeBytes").asLong())
+                .isEqualTo(128L << 20);
+        Result shrink = fails(ExitCodes.REFUSED, "volume", "resize", "vol-a", "--size", "32Mi");
+        assertThat(shrink.err()).contains("volume vol-a is 128Mi").contains("shrinking is not supported");
+        assertThat(fails(ExitCodes.NOT_FOUND, "volume", "resize", "nope", "--size", "1Gi").err()).contains("no volume named nope");
+
+        // explain: a table, JSON, both through the admin API (given as host:port, as the controller's --admin is written).
+        Result explain = ok("volume", "explain", "huge");
+        assertThat(explain.out()).contains("no pool fits: free space 1").contains("POOL").contains("VERDICT");
+        assertThat(explain.out()).containsPattern("files\\s+" + NODE + "\\s+free space");
+        JsonNode explained = JSON.readTree(ok("volume", "explain", "vol-a", "-o", "json",
+                "--admin", controller.adminUrl().replaceFirst("^http://", "")).out());
+        assertThat(explained.path("volume").asText()).isEqualTo("vol-a");
+        assertThat(explained.path("placedOn").path("pool").asText()).isEqualTo("files");
+        assertThat(explained.path("pools").get(0).path("pool").asText()).isEqualTo("files");
+        assertThat(fails(ExitCodes.NOT_FOUND, "volume", "explain", "nope").err()).contains("no volume named nope");
+        Result noController = fails(ExitCodes.FAILED, "volume", "explain", "vol-a", "--admin", "http://127.0.0.1:" + freePort());
+        assertThat(noController.err()).contains("cannot reach the controller's admin API").contains("--admin");
+
+        // Delete: gone everywhere, the file and loop device too; again: not found, unless told to ignore it.
+        assertThat(ok("volume", "rm", "huge").out()).contains("volume huge deleted");
+        assertThat(ok("volume", "rm", "vol-a", "--wait").out()).contains("volume vol-a deleted");
+        assertThat(ok("volume", "ls", "-o", "json").out().strip()).isEqualTo("[ ]");
+        assertThat(ourLoops()).isEmpty();
+        assertThat(fails(ExitCodes.NOT_FOUND, "volume", "rm", "vol-a").err()).contains("no volume named vol-a");
+        assertThat(ok("volume", "rm", "vol-a", "--ignore-not-found").out()).isEmpty();
+    }
+
+    @Test
+    void attachedVolumesCarryDataThroughASnapshotIntoAVolumeMadeFromIt() throws Exception {
+        startCluster();
+        addFilePool();
+        ok("volume", "create", "vol-a", "--size", "64Mi");
+
+        Result attached = ok("attach", "vol-a");
+        String device = attached.out().strip();
+        assertThat(device).matches("/dev/loop\\d+");
+        assertThat(Await.result(store.get(keys.attachment("vol-a", NODE), Attachment.class))).isPresent();
+        byte[] data = "ferryctl was here".getBytes(StandardCharsets.UTF_8);
+        try (RandomAccessFile f = new RandomAccessFile(device, "rw")) {
+            f.seek(8192);
+            f.write(data);
+            f.getFD().sync();
+        }
+        assertThat(readDevice(device, 8192, data.length)).isEqualTo(data);
+        assertThat(ok("attach", "vol-a").out().strip()).isEqualTo(device);
+        assertThat(fails(ExitCodes.NOT_FOUND, "attach", "nope").err()).contains("no volume named nope");
+
+        assertThat(ok("snapshot", "create", "snap-1", "--volume", "vol-a").out()).contains("snapshot snap-1 of vol-a ready");
+        assertThat(ok("snapshot", "create", "snap-1", "--volume", "vol-a").out()).contains("ready");
+        assertThat(fails(ExitCodes.CONFLICT, "snapshot", "create", "snap-1", "--volume", "vol-other").err())
+                .contains("snapshot snap-1 exists for volume vol-a");
+        Result snaps = ok("snapshot", "ls");
+        assertThat(snaps.out()).containsPattern("snap-1\\s+vol-a\\s+Ready\\s+" + NODE + "\\s+files\\s+64Mi");
+        assertThat(JSON.readTree(ok("snapshot", "ls", "-o", "json").out()).get(0).path("status").path("readyToUse").asBoolean())
+                .isTrue();
+
+        assertThat(ok("volume", "create", "vol-b", "--size", "64Mi", "--from-snapshot", "snap-1").out())
+                .contains("volume vol-b ready on " + NODE);
+        String copy = ok("attach", "vol-b").out().strip();
+        assertThat(copy).matches("/dev/loop\\d+").isNotEqualTo(device);
+        assertThat(readDevice(copy, 8192, data.length)).isEqualTo(data);
+
+        // A snapshot still in use by a volume made from it, and a volume with snapshots, are refused at once.
+        assertThat(fails(ExitCodes.CONFLICT, "snapshot", "rm", "snap-1").err()).contains("vol-b");
+        assertThat(fails(ExitCodes.CONFLICT, "volume", "rm", "vol-a").err()).contains("snap-1");
+
+        assertThat(ok("detach", "vol-a").out()).contains("volume vol-a detached from " + NODE);
+        assertThat(ok("detach", "vol-a").out()).contains("volume vol-a was not attached to " + NODE);
+        assertThat(Await.result(store.get(keys.attachment("vol-a", NODE), Attachment.class))).isEmpty();
+        ok("detach", "vol-b");
+
+        ok("volume", "rm", "vol-b");
+        assertThat(ok("snapshot", "rm", "snap-1").out()).contains("snapshot snap-1 deleted");
+        assertThat(fails(ExitCodes.NOT_FOUND, "snapshot", "rm", "snap-1").err()).contains("no snapshot named snap-1");
+        ok("volume", "rm", "vol-a");
+        assertThat(ourLoops()).isEmpty();
+        try (Stream<Path> files = Files.list(poolDir)) {
+            assertThat(files.toList()).isEmpty();
+        }
+    }
+
+    @Test
+    void watchNodeLsAndStatusShowTheLiveCluster() throws Exception {
+        startCluster();
+        CompletableFuture<Result> watch = CompletableFuture.supplyAsync(() -> ctl("watch", "--under", "config/", "--count", "2"));
+        // Keep changing a pool until the watch has seen two changes (it may start after the first ones).
+        int round = 0;
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (!watch.isDone() && System.nanoTime() < deadline) {
+            ctl("pool", "add", "files", "--node", NODE, "--engine", "file", "--directory", poolDir.toString(), "--prepare",
+                    "--label", "round=r" + round++, "--replace");
+            Thread.sleep(200);
+        }
+        Result watched = watch.get(5, TimeUnit.SECONDS);
+        assertThat(watched.code()).as(watched.toString()).isZero();
+        assertThat(watched.out()).contains("watching " + prefix + "/config/");
+        assertThat(watched.out().lines().filter(l -> l.contains(" put " + prefix + "/config/pools/files")).count()).isEqualTo(2);
+
+        await().atMost(Duration.ofSeconds(20)).until(() -> ctl("pool", "ls").out().contains("healthy"));
+        Result nodes = ok("node", "ls");
+        assertThat(nodes.out()).containsPattern("NODE\\s+ALIVE\\s+ADDRESS");
+        assertThat(nodes.out()).containsPattern(NODE + "\\s+yes\\s+127\\.0\\.0\\.1\\s+\\S*file\\S*\\s+-\\s+files");
+        JsonNode nodeJson = JSON.readTree(ok("node", "ls", "-o", "json").out());
+        assertThat(nodeJson.get(0).path("alive").asBoolean()).isTrue();
+        assertThat(nodeJson.get(0).path("registration").path("hostNqn").asText()).startsWith("nqn.");
+
+        ok("volume", "create", "vol-s", "--size", "8Mi");
+        Result status = ok("status");
+        assertThat(status.out()).contains("leader:      ctl-it").contains("nodes:       1 alive (" + NODE + ")")
+                .contains("pools:       1, capacity").contains("volumes:     1 {Placed=1}");
+        JsonNode statusJson = JSON.readTree(ok("status", "-o", "json").out());
+        assertThat(statusJson.path("nodesAlive").asInt()).isEqualTo(1);
+        assertThat(statusJson.path("volumes").asInt()).isEqualTo(1);
+        ok("volume", "rm", "vol-s");
+    }
+
+    @Test
+    void theProvisioningBenchmarkPrintsItsFiguresAndLeavesNothingBehind() throws Exception {
+        startCluster();
+        addFilePool();
+        await().atMost(Duration.ofSeconds(20)).until(() -> ctl("pool", "ls").out().contains("healthy"));
+        Result bench = ok("bench", "provision", "--volumes", "20", "--concurrency", "4", "--size", "4Mi");
+        assertThat(bench.out()).contains("volumes 20, concurrency 4, size 4Mi");
+        assertThat(bench.out()).containsPattern("PHASE\\s+N\\s+PER-SECOND\\s+P50-MS\\s+P95-MS\\s+P99-MS\\s+ETCD-WRITES/ITEM");
+        assertThat(bench.out()).containsPattern("provision\\s+20\\s+\\d").containsPattern("delete\\s+20\\s+\\d")
+                .containsPattern("etcd put\\s+20\\s+\\d");
+        assertThat(bench.out()).contains("of the throughput of plain etcd puts at the same concurrency");
+        assertThat(ok("volume", "ls", "-o", "json").out().strip()).isEqualTo("[ ]");
+        assertThat(Await.result(store.listRaw(prefix + "/bench-baseline/")).entries()).isEmpty();
+        await().atMost(Duration.ofSeconds(20)).until(() -> ourLoops().isEmpty());
+
+        assertThat(fails(ExitCodes.USAGE, "bench", "provision", "--volumes", "0").err()).contains("--volumes");
+    }
+
+    @Test
+    void completionUsageAndAnUnreachableEtcd() throws Exception {
+        Result completion = ok("generate-completion");
+        assertThat(completion.out()).contains("bash").contains("ferryctl").contains("complete -F");
+        assertThat(ok("--help").out()).contains("Exit codes:").contains("etcd unreachable");
+        assertThat(fails(ExitCodes.USAGE, "volume", "frobnicate").err()).contains("frobnicate");
+
+        Map<String, String> nowhere = Map.of("FERRY_ETCD_ENDPOINTS", "http://127.0.0.1:" + freePort(), "FERRY_PREFIX", prefix);
+        Result down = ctl(nowhere, "pool", "ls");
+        assertThat(down.code()).as(down.toString()).isEqualTo(ExitCodes.ETCD_UNAVAILABLE);
+        assertThat(down.err()).startsWith("error: ").contains("etcd").contains("FERRY_ETCD_ENDPOINTS");
+        Result watchDown = ctl(nowhere, "watch", "--count", "1");
+        assertThat(watchDown.code()).as(watchDown.toString()).isEqualTo(ExitCodes.ETCD_UNAVAILABLE);
+    }
+
+    static byte[] readDevice(String device, long offset, int length) throws IOException {
+        try (RandomAccessFile f = new RandomAccessFile(device, "r")) {
+            byte[] buffer = new byte[length];
+            f.seek(offset);
+            f.readFully(buffer);
+            return buffer;
+        }
+    }
+
+    static int freePort() throws IOException {
+        try (ServerSocket s = new ServerSocket(0)) {
+            return s.getLocalPort();
+        }
+    }
+}
