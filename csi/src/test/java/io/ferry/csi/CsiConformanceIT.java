@@ -65,8 +65,10 @@ import static org.awaitility.Awaitility.await;
 
 /**
  * The plugin's conformance to the CSI specification, one test per requirement, with the real plugin
- * on a Unix socket, a real etcd, a real controller, and loop-device agents so that the node service
- * runs mkfs and mount for real. Must run as root (loop devices, mounts).
+ * on a Unix socket, a real etcd, a real controller and the real file-engine agent of the plugin's
+ * node: volumes placed there are sparse files on real loop devices that the node service formats
+ * and mounts for real. Volumes placed on the other node are answered by {@link RemoteAgentStandIn}
+ * (their export would need kernel nvmet). Must run as root (tmpfs, loop devices, mounts).
  */
 class CsiConformanceIT {
 
@@ -246,7 +248,7 @@ class CsiConformanceIT {
                 .containsKey(Driver.PUBLISH_NQN);
         Attachment attachment = result(h.store.get(h.keys.attachment("pvc-pub", CsiHarness.NODE), Attachment.class))
                 .orElseThrow().value();
-        assertThat(attachment.hostNqn()).isEqualTo(LoopAgents.hostNqn(CsiHarness.NODE));
+        assertThat(attachment.hostNqn()).isEqualTo(h.agent.hostNqn());
         // again: same answer
         h.controller().controllerPublishVolume(ControllerPublishVolumeRequest.newBuilder().setVolumeId("pvc-pub")
                 .setNodeId(CsiHarness.NODE).setVolumeCapability(mount("ext4")).build());
@@ -329,7 +331,7 @@ class CsiConformanceIT {
         h.controller().createVolume(create("pvc-down", 8 * MI).putParameters("nodeSelector", "rack=r2").build());
         ControllerGetVolumeRequest get = ControllerGetVolumeRequest.newBuilder().setVolumeId("pvc-down").build();
         assertThat(h.controller().controllerGetVolume(get).getStatus().getVolumeCondition().getAbnormal()).isFalse();
-        h.agents.removeNode(CsiHarness.REMOTE);
+        h.remote.unregister();
         await().atMost(Duration.ofSeconds(20)).until(() ->
                 h.controller().controllerGetVolume(get).getStatus().getVolumeCondition().getAbnormal());
         ControllerGetVolumeResponse down = h.controller().controllerGetVolume(get);
@@ -399,7 +401,11 @@ class CsiConformanceIT {
                 .setStagingTargetPath(staging.toString()).setVolumeCapability(mount("ext4")).build();
         h.node().nodeStageVolume(stage);
         h.node().nodeStageVolume(stage);
-        String device = h.agents.devicePath("pvc-fs");
+        String device = h.devicePath("pvc-fs");
+        assertThat(h.loopDevices()).anySatisfy(loop -> {
+            assertThat(loop.device()).isEqualTo(device);
+            assertThat(loop.backingFile()).endsWith("/" + CsiHarness.POOL + "/pvc-fs.img");
+        });
         assertThat(h.runner.run(Command.of("blkid", "-s", "TYPE", "-o", "value", device)).stdout().strip()).isEqualTo("ext4");
         assertThat(new Mounts(Path.of("/proc/self/mountinfo")).at(staging)).isPresent();
 

@@ -1,8 +1,14 @@
 package io.ferry.csi;
 
+import io.ferry.agent.Agent;
+import io.ferry.agent.AgentOptions;
+import io.ferry.agent.engine.LoopDevices;
 import io.ferry.controller.Controller;
 import io.ferry.controller.ControllerOptions;
 import io.ferry.csi.v1.ControllerGrpc;
+import io.ferry.csi.v1.ControllerUnpublishVolumeRequest;
+import io.ferry.csi.v1.DeleteSnapshotRequest;
+import io.ferry.csi.v1.DeleteVolumeRequest;
 import io.ferry.csi.v1.IdentityGrpc;
 import io.ferry.csi.v1.NodeGrpc;
 import io.ferry.etcd.EtcdOptions;
@@ -10,6 +16,14 @@ import io.ferry.etcd.FerryKeys;
 import io.ferry.etcd.informer.InformerOptions;
 import io.ferry.etcd.reconcile.RuntimeOptions;
 import io.ferry.etcd.store.EtcdStore;
+import io.ferry.etcd.store.Versioned;
+import io.ferry.model.Engine;
+import io.ferry.model.PoolConfig;
+import io.ferry.model.PoolSource;
+import io.ferry.model.PoolStatus;
+import io.ferry.model.SnapshotIntent;
+import io.ferry.model.VolumeIntent;
+import io.ferry.model.VolumeStatus;
 import io.ferry.runtime.exec.Command;
 import io.ferry.runtime.exec.CommandRunner;
 import io.ferry.runtime.exec.ProcessCommandRunner;
@@ -24,10 +38,10 @@ import io.netty.channel.epoll.EpollIoHandler;
 import io.netty.channel.unix.DomainSocketAddress;
 import io.vertx.core.Vertx;
 
-import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
@@ -35,44 +49,89 @@ import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 
 import static io.ferry.etcd.testing.Await.result;
+import static org.awaitility.Awaitility.await;
 
 /**
- * One Ferry cluster for a CSI test: a real controller and loop-device agents against a real etcd,
- * and the real plugin (both services, node {@link #NODE}) on a Unix socket with a gRPC client
- * connected to it. {@link #close()} unmounts everything mounted under its directory and detaches
- * every loop device, even after a failed test.
+ * One Ferry cluster for a CSI test, against a real etcd: a real controller; the real agent (file
+ * engine) of node {@link #NODE}, whose pool {@link #POOL} is a directory on a 10 GiB tmpfs so that
+ * its capacity is exact; a stand-in for the agent of node {@link #REMOTE} (see
+ * {@link RemoteAgentStandIn} for why); and the real plugin (both services, node {@link #NODE}) on a
+ * Unix socket with a gRPC client connected to it.
+ *
+ * <p>{@link #close()} first lets Ferry clean up after itself (every volume and snapshot is deleted
+ * through the plugin and the agent removes its loop devices and files), then, whatever happened,
+ * unmounts everything under its directory, detaches every loop device backed by a file there,
+ * unmounts the tmpfs and fails if anything is left.
  */
 final class CsiHarness implements AutoCloseable {
 
     static final String NODE = "node-a";
     static final String REMOTE = "node-b";
+    static final String POOL = "pool-a";
+    static final String REMOTE_POOL = "pool-b";
+    static final long POOL_BYTES = 10L << 30;
 
     final Path root;
+    final Path poolMount;
     final Vertx vertx = Vertx.vertx();
     final EtcdStore store;
     final FerryKeys keys;
     final CommandRunner runner = new ProcessCommandRunner();
-    final LoopAgents agents;
-    final Controller controller;
-    final CsiServer server;
+    private final LoopDevices loops = new LoopDevices(runner, Duration.ofSeconds(10));
+    private Vertx agentVertx;
+    Agent agent;
+    final RemoteAgentStandIn remote;
+    Controller controller;
+    CsiServer server;
     private final EventLoopGroup clientGroup = new MultiThreadIoEventLoopGroup(1, EpollIoHandler.newFactory());
-    final ManagedChannel channel;
+    ManagedChannel channel;
 
-    CsiHarness(EtcdOptions etcd) throws IOException {
+    CsiHarness(EtcdOptions etcd) throws Exception {
         root = Files.createTempDirectory("ferry-csi-it-");
+        poolMount = root.resolve("pools");
         store = EtcdStore.connect(etcd);
         keys = store.keys();
-        agents = new LoopAgents(vertx, store, runner, root.resolve("agent"));
-        agents.start();
-        agents.addNode(NODE, Map.of("rack", "r1", "zone", "z1"));
-        agents.addNode(REMOTE, Map.of("rack", "r2", "zone", "z1"));
-        agents.addPool(NODE, "pool-a", 10, Map.of("media", "ssd"));
-        agents.addPool(REMOTE, "pool-b", 10, Map.of("media", "ssd"));
-        ControllerOptions options = new ControllerOptions("controller-it", Duration.ofSeconds(3), null,
+        remote = new RemoteAgentStandIn(store, REMOTE);
+        try {
+            start(etcd);
+        } catch (Exception | Error e) {
+            try {
+                close();
+            } catch (Exception suppressed) {
+                e.addSuppressed(suppressed);
+            }
+            throw e;
+        }
+    }
+
+    private void start(EtcdOptions etcd) throws Exception {
+        // The pool lives on its own tmpfs: the file engine reports the file system's size as the
+        // pool's capacity, and the tests count on exactly 10 GiB.
+        Files.createDirectories(poolMount);
+        runner.run(Command.of("mount", "-t", "tmpfs", "-o", "size=" + POOL_BYTES + ",mode=0700",
+                "ferry-csi-it", poolMount.toString()));
+        result(store.put(keys.poolConfig(POOL), PoolConfig.builder(POOL, NODE, Engine.FILE,
+                PoolSource.directory(poolMount.resolve(POOL).toString())).prepare(true)
+                .labels(Map.of("media", "ssd")).build()));
+        AgentOptions options = AgentOptions.defaults(NODE, "127.0.0.1", root.resolve("agent-state"))
+                .withLabels(Map.of("rack", "r1", "zone", "z1"))
+                .withHostNqnFile(root.resolve("no-hostnqn"))
+                .withNvmetRoot(root.resolve("no-nvmet"))
+                .withAdmin("127.0.0.1", -1)
+                .withIntervals(Duration.ofSeconds(1), Duration.ofSeconds(2));
+        agentVertx = Vertx.vertx();
+        agent = new Agent(options, etcd, runner, new PrometheusMeterRegistry(PrometheusConfig.DEFAULT), null);
+        result(agentVertx.deployVerticle(agent));
+        remote.start(vertx, Map.of("rack", "r2", "zone", "z1"), REMOTE_POOL, POOL_BYTES, Map.of("media", "ssd"));
+        // The controller starts once the agent has measured its pool, so its first listing has it.
+        await().atMost(Duration.ofSeconds(30)).until(() -> result(store.get(keys.nodePoolStatus(NODE, POOL),
+                PoolStatus.class)).map(Versioned::value).filter(s -> s.healthy() && s.capacityBytes() == POOL_BYTES)
+                .isPresent());
+        ControllerOptions controllerOptions = new ControllerOptions("controller-it", Duration.ofSeconds(3), null,
                 InformerOptions.defaults().withWatchdogInterval(Duration.ofSeconds(2)),
                 RuntimeOptions.defaults().withConcurrency(16).withDelays(Duration.ofMillis(100), Duration.ofSeconds(2)),
                 Duration.ofMinutes(5));
-        controller = new Controller(vertx, store, options, new PrometheusMeterRegistry(PrometheusConfig.DEFAULT));
+        controller = new Controller(vertx, store, controllerOptions, new PrometheusMeterRegistry(PrometheusConfig.DEFAULT));
         result(controller.start());
         Path socket = root.resolve("plugin/csi.sock");
         server = new CsiServer(new CsiServer.Options(CsiServer.Mode.BOTH, socket, NodeService.Options.defaults(NODE),
@@ -101,23 +160,124 @@ final class CsiHarness implements AutoCloseable {
         return root.resolve("kubelet").resolve(name);
     }
 
+    /** The device the agent of {@link #NODE} reports for a volume it serves. */
+    String devicePath(String volume) {
+        return result(store.get(keys.volumeStatus(NODE, volume), VolumeStatus.class)).orElseThrow().value().devicePath();
+    }
+
+    /** Loop devices backed by a file of this harness (the agent's volumes). */
+    List<LoopDevices.Loop> loopDevices() {
+        return loops.all().stream().filter(l -> l.backingFile().startsWith(root.toString())).toList();
+    }
+
+    /** Mount points under this harness's directory other than the pool's tmpfs, deepest first. */
+    private List<String> mountsBelowRoot(boolean includingPool) {
+        return new Mounts(Path.of("/proc/self/mountinfo")).all().stream().map(Mounts.Mount::mountPoint)
+                .filter(p -> p.startsWith(root + "/"))
+                .filter(p -> includingPool || !p.equals(poolMount.toString()))
+                .sorted(Comparator.reverseOrder()).toList();
+    }
+
     @Override
     public void close() throws Exception {
-        List<String> mounted = new Mounts(Path.of("/proc/self/mountinfo")).all().stream()
-                .map(Mounts.Mount::mountPoint).filter(p -> p.startsWith(root.toString()))
-                .sorted(Comparator.reverseOrder()).toList();
-        for (String path : mounted) {
-            runner.execute(Command.of("umount", "-l", path));
+        List<Throwable> errors = new ArrayList<>();
+        step(errors, () -> {
+            for (String path : mountsBelowRoot(false)) {
+                runner.execute(Command.of("umount", "-l", path));
+            }
+        });
+        step(errors, this::deleteEverythingThroughFerry);
+        step(errors, () -> {
+            if (channel != null) {
+                channel.shutdownNow();
+            }
+        });
+        step(errors, () -> {
+            if (server != null) {
+                server.close();
+            }
+        });
+        step(errors, () -> {
+            if (controller != null) {
+                result(controller.stop());
+            }
+        });
+        step(errors, () -> {
+            if (agentVertx != null) {
+                result(agentVertx.close());
+            }
+        });
+        step(errors, remote::close);
+        step(errors, store::close);
+        step(errors, () -> clientGroup.shutdownGracefully(0, 1, TimeUnit.SECONDS));
+        step(errors, () -> result(vertx.close()));
+        // The harness's own cleanup, whether or not Ferry's succeeded; each step runs even if the
+        // one before it failed.
+        step(errors, () -> {
+            for (String path : mountsBelowRoot(false)) {
+                runner.execute(Command.of("umount", "-l", path));
+            }
+        });
+        step(errors, () -> {
+            for (LoopDevices.Loop loop : loopDevices()) {
+                runner.execute(Command.of("losetup", "-d", loop.device()));
+            }
+        });
+        step(errors, () -> runner.execute(Command.of("umount", "-l", poolMount.toString())));
+        step(errors, () -> {
+            List<String> mountsLeft = mountsBelowRoot(true);
+            List<LoopDevices.Loop> loopsLeft = loopDevices();
+            if (!mountsLeft.isEmpty() || !loopsLeft.isEmpty()) {
+                errors.add(0, new IllegalStateException("left behind: mounts " + mountsLeft + ", loop devices "
+                        + loopsLeft));
+                return;
+            }
+            try (Stream<Path> files = Files.walk(root)) {
+                files.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+            }
+        });
+        if (!errors.isEmpty()) {
+            Throwable first = errors.get(0);
+            errors.subList(1, errors.size()).forEach(first::addSuppressed);
+            if (first instanceof Exception e) {
+                throw e;
+            }
+            throw (Error) first;
         }
-        channel.shutdownNow();
-        server.close();
-        result(controller.stop());
-        agents.close();
-        store.close();
-        clientGroup.shutdownGracefully(0, 1, TimeUnit.SECONDS);
-        result(vertx.close());
-        try (Stream<Path> files = Files.walk(root)) {
-            files.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+    }
+
+    /**
+     * Deletes every snapshot and volume as the CO would and waits (bounded) until the agent has
+     * removed them, so that each test also runs the agent's own cleanup. Whatever remains after
+     * the wait is for the forced cleanup in {@link #close()}.
+     */
+    private void deleteEverythingThroughFerry() {
+        if (channel == null) {
+            return;
+        }
+        for (Versioned<SnapshotIntent> s : result(store.list(keys.snapshots(), SnapshotIntent.class)).items()) {
+            controller().deleteSnapshot(DeleteSnapshotRequest.newBuilder().setSnapshotId(s.value().name()).build());
+        }
+        for (Versioned<VolumeIntent> v : result(store.list(keys.volumes(), VolumeIntent.class)).items()) {
+            controller().controllerUnpublishVolume(ControllerUnpublishVolumeRequest.newBuilder()
+                    .setVolumeId(v.value().name()).build());
+            controller().deleteVolume(DeleteVolumeRequest.newBuilder().setVolumeId(v.value().name()).build());
+        }
+        await("Ferry deleting every volume and snapshot of the test").atMost(Duration.ofSeconds(20))
+                .until(() -> result(store.count(keys.volumeStatuses(NODE))) == 0
+                        && result(store.count(keys.snapshotStatuses(NODE))) == 0 && loopDevices().isEmpty());
+    }
+
+    private interface Step {
+        void run() throws Exception;
+    }
+
+    /** Runs one cleanup step; whatever it throws (errors included) is kept and the next step runs. */
+    private static void step(List<Throwable> errors, Step step) {
+        try {
+            step.run();
+        } catch (Throwable e) {
+            errors.add(e);
         }
     }
 }
