@@ -98,7 +98,17 @@ public final class AgentMetrics {
     }
 
     void untrackDevice(String volume) {
-        devices.remove(volume);
+        if (devices.remove(volume) != null) {
+            // A deleted volume's gauges would otherwise stay, reporting NaN, for as long as the agent runs.
+            Tags tags = Tags.of("volume", volume);
+            for (String name : new String[] {"ferry.agent.volume.read.ops", "ferry.agent.volume.read.bytes",
+                    "ferry.agent.volume.write.ops", "ferry.agent.volume.write.bytes"}) {
+                var gauge = registry.find(name).tags(tags).gauge();
+                if (gauge != null) {
+                    registry.remove(gauge);
+                }
+            }
+        }
     }
 
     private double stat(Map<String, String> m, String volume, int field, long scale) {

@@ -347,6 +347,14 @@ public final class FileEngine implements VolumeEngine {
      * answer; otherwise (no sysfs, as in unit tests) asks losetup directly.
      */
     private List<String> devicesFor(Path file) {
+        if (!Files.exists(file)) {
+            // Only a device attached to an earlier, deleted inode can name a missing path, and such a
+            // device serves nothing this path will ever hold (the orphan scan detaches it). Skipping
+            // losetup here matters: it scans every loop device, and creates and deletes ask this for
+            // temporary files that never have one.
+            deviceIndex.remove(file);
+            return List.of();
+        }
         if (!Files.isDirectory(sysBlock)) {
             return loops.backedBy(file).stream().map(LoopDevices.Loop::device).sorted().toList();
         }

@@ -76,6 +76,14 @@ public final class Filters {
 
     public static final Filter FREE_SPACE = simple("free space", (r, c, g) -> c.free(r.thin()) >= r.sizeBytes());
 
+    /**
+     * The ledger says what Ferry handed out; the agent's report says what the disk still has. They
+     * differ when something else fills the disk, or when several pools share one file system: a
+     * thick volume must fit both.
+     */
+    public static final Filter DISK_FREE = simple("disk full", (r, c, g) -> c.status().freeBytes() >= r.sizeBytes(),
+            (r, g) -> !r.thin());
+
     public static final Filter THIN_DATA = simple("thin data above watermark", (r, c, g) ->
             c.status().thinDataPercent() == null || c.status().thinDataPercent() < g.thinDataHighWatermarkPercent(),
             (r, g) -> r.thin());
@@ -85,7 +93,7 @@ public final class Filters {
      * ({@link Candidate#staticRefusal()}: node down, unschedulable, not reported, unhealthy, engine not on node).
      */
     public static final List<Filter> ALL = List.of(
-            SOURCE_POOL, ENGINE, POOL_SELECTOR, NODE_SELECTOR, POSITION, REMOTE_CAP, SPREAD, FREE_SPACE, THIN_DATA);
+            SOURCE_POOL, ENGINE, POOL_SELECTOR, NODE_SELECTOR, POSITION, REMOTE_CAP, SPREAD, FREE_SPACE, DISK_FREE, THIN_DATA);
 
     static boolean matches(Map<String, String> selector, Map<String, String> labels) {
         for (Map.Entry<String, String> e : selector.entrySet()) {

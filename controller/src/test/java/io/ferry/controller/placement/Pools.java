@@ -46,6 +46,7 @@ final class Pools {
         boolean reported = true;
         boolean healthy = true;
         Double thinData;
+        Long diskFree;
         int remoteServed;
         Map<String, String> poolLabels = new HashMap<>();
         Map<String, String> nodeLabels = new HashMap<>();
@@ -100,6 +101,11 @@ final class Pools {
             return this;
         }
 
+        PoolBuilder diskFreeGi(long gib) {
+            diskFree = gib * GI;
+            return this;
+        }
+
         PoolBuilder thinData(double percent) {
             thinData = percent;
             return this;
@@ -136,7 +142,7 @@ final class Pools {
             if (ratio != null) {
                 config.overprovisionRatio(ratio);
             }
-            PoolStatus status = reported ? PoolStatus.of(node, name, engine, capacity, capacity, thinData, thinData == null ? null : 1.0,
+            PoolStatus status = reported ? PoolStatus.of(node, name, engine, capacity, diskFree == null ? capacity : diskFree, thinData, thinData == null ? null : 1.0,
                     List.of(), healthy, T) : null;
             NodeRegistration registration = alive ? NodeRegistration.of(node, "10.0.0.1", null, HOST_NQN, EnumSet.allOf(Engine.class),
                     nodeLabels, "test", T) : null;

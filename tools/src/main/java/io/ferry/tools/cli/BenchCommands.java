@@ -50,6 +50,11 @@ final class BenchCommands {
         String namePrefix;
         @Option(names = "--timeout", defaultValue = "600", description = "seconds for each phase (default: ${DEFAULT-VALUE})")
         int timeoutSeconds;
+        @Option(names = "--thick", description = "allocate every volume up front (default: thin, so the run measures"
+                + " Ferry rather than the disk filling thousands of files)")
+        boolean thick;
+        @Option(names = "--keep", description = "keep the volumes (skip the delete phase), e.g. to inspect their timestamps")
+        boolean keep;
         @Option(names = "--consumers", defaultValue = "all",
                 description = "consumer nodes given to the volumes in turn: all (every registered node), none, or a comma list"
                         + " (default: ${DEFAULT-VALUE}); like pods spread over a cluster, each volume prefers its consumer's node")
@@ -98,7 +103,7 @@ final class BenchCommands {
 
                 Phase create = run("provision", tracker, (name, i) -> store().put(keys().volume(name),
                         intent(name, bytes, consumerNodes, i).build()), true);
-                Phase delete = run("delete", tracker, (name, i) -> store().put(keys().volume(name),
+                Phase delete = keep ? null : run("delete", tracker, (name, i) -> store().put(keys().volume(name),
                         intent(name, bytes, consumerNodes, i).deletionRequested(true).build()), false);
                 statuses.close();
                 scheduling.close();
@@ -119,8 +124,9 @@ final class BenchCommands {
             Future<?> apply(String name, int index);
         }
 
-        private static VolumeIntent.Builder intent(String name, long bytes, List<String> consumers, int index) {
-            VolumeIntent.Builder b = VolumeIntent.builder(name, bytes).createdBy("ferryctl-bench");
+        private VolumeIntent.Builder intent(String name, long bytes, List<String> consumers, int index) {
+            VolumeIntent.Builder b = VolumeIntent.builder(name, bytes).thin(!thick).createdBy("ferryctl-bench")
+                    .createdAt(java.time.Instant.now());
             if (!consumers.isEmpty()) {
                 b.consumerNode(consumers.get(index % consumers.size()));
             }
@@ -198,7 +204,7 @@ final class BenchCommands {
         private void report(Phase create, Phase delete, Phase baseline) {
             List<Map<String, Object>> rows = new ArrayList<>();
             List<List<String>> cells = new ArrayList<>();
-            for (Phase p : List.of(create, delete, baseline)) {
+            for (Phase p : java.util.stream.Stream.of(create, delete, baseline).filter(java.util.Objects::nonNull).toList()) {
                 Map<String, Object> row = new LinkedHashMap<>();
                 row.put("phase", p.name());
                 row.put("count", p.count());
@@ -221,7 +227,8 @@ final class BenchCommands {
                 out().structured(summary);
                 return;
             }
-            out().line("volumes " + volumes + ", concurrency " + concurrency + ", size " + size + ", consumers " + consumers);
+            out().line("volumes " + volumes + ", concurrency " + concurrency + ", size " + size + (thick ? " thick" : " thin")
+                    + ", consumers " + consumers);
             out().rows(List.of("PHASE", "N", "PER-SECOND", "P50-MS", "P95-MS", "P99-MS", "ETCD-WRITES/ITEM"), cells, summary);
             out().line(String.format("provisioning runs at %.1f%% of the throughput of plain etcd puts at the same concurrency",
                     100 * create.perSecond() / baseline.perSecond()));
