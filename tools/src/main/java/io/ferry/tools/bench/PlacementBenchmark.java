@@ -17,6 +17,7 @@ import io.ferry.etcd.store.EtcdStore;
 import io.ferry.etcd.store.LeaderElection;
 import io.ferry.etcd.store.Leadership;
 import io.ferry.etcd.store.Transaction;
+import io.ferry.tools.up.LocalEtcd;
 import io.ferry.model.ControllerLeader;
 import io.ferry.model.Engine;
 import io.ferry.model.FailureDomainLevel;
@@ -216,8 +217,8 @@ public final class PlacementBenchmark {
     static void heap(int pools, int placements) throws Exception {
         System.out.printf(Locale.ROOT, "%nController heap: %,d pools, %,d placements in a real etcd, one standby controller%n",
                 pools, placements);
-        try (LocalEtcd etcd = new LocalEtcd()) {
-            EtcdOptions options = new EtcdOptions.Builder().endpoints(etcd.endpoint).requestTimeout(Duration.ofSeconds(60)).build();
+        try (LocalEtcd etcd = LocalEtcd.temporary("--quota-backend-bytes", String.valueOf(8L << 30))) {
+            EtcdOptions options = new EtcdOptions.Builder().endpoints(etcd.endpoint()).requestTimeout(Duration.ofSeconds(60)).build();
             long keys = populate(options, pools, placements);
             Vertx vertx = Vertx.vertx();
             EtcdStore store = EtcdStore.connect(options);

@@ -17,25 +17,48 @@ import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 
 /**
- * The etcd that {@code ferry up} runs for a single machine: Debian's etcd binary, on loopback, with
- * its data under Ferry's data directory so that volumes survive a restart.
+ * An etcd process on loopback: the one {@code ferry up} runs for a single machine (its data under
+ * Ferry's data directory, so volumes survive a restart), and throw-away ones for benchmarks.
  */
-final class LocalEtcd implements AutoCloseable {
+public final class LocalEtcd implements AutoCloseable {
 
     private final Path dataDir;
     private final Path logFile;
     private final int clientPort;
     private final int peerPort;
+    private final List<String> extraArgs;
+    private final boolean temporary;
     private Process process;
 
     LocalEtcd(Path dataDir, Path logFile, int clientPort) {
+        this(dataDir, logFile, clientPort, clientPort + 1, List.of(), false);
+    }
+
+    private LocalEtcd(Path dataDir, Path logFile, int clientPort, int peerPort, List<String> extraArgs, boolean temporary) {
         this.dataDir = dataDir;
         this.logFile = logFile;
         this.clientPort = clientPort;
-        this.peerPort = clientPort + 1;
+        this.peerPort = peerPort;
+        this.extraArgs = List.copyOf(extraArgs);
+        this.temporary = temporary;
     }
 
-    String endpoint() {
+    /**
+     * Starts an etcd on free ports with a temporary data directory that {@link #close()} deletes.
+     * The binary is {@code FERRY_ETCD_BINARY}, or etcd from the PATH.
+     *
+     * @param extraArgs more etcd flags, e.g. {@code --quota-backend-bytes} for large benchmarks
+     */
+    public static LocalEtcd temporary(String... extraArgs) throws IOException, InterruptedException {
+        Path dir = Files.createTempDirectory("ferry-etcd-");
+        LocalEtcd etcd = new LocalEtcd(dir.resolve("data"), dir.resolve("etcd.log"), freePort(), freePort(), List.of(extraArgs), true);
+        String override = System.getenv("FERRY_ETCD_BINARY");
+        etcd.start(override != null ? Path.of(override) : find().orElseThrow(() ->
+                new IllegalStateException("etcd is not installed: sudo apt-get install -y etcd-server")));
+        return etcd;
+    }
+
+    public String endpoint() {
         return "http://127.0.0.1:" + clientPort;
     }
 
@@ -80,7 +103,7 @@ final class LocalEtcd implements AutoCloseable {
         Files.createDirectories(logFile.getParent());
         String client = endpoint();
         String peer = "http://127.0.0.1:" + peerPort;
-        ProcessBuilder pb = new ProcessBuilder(binary.toString(),
+        List<String> command = new java.util.ArrayList<>(List.of(binary.toString(),
                 "--name", "ferry-up",
                 "--data-dir", dataDir.toString(),
                 "--listen-client-urls", client,
@@ -89,7 +112,9 @@ final class LocalEtcd implements AutoCloseable {
                 "--initial-advertise-peer-urls", peer,
                 "--initial-cluster", "ferry-up=" + peer,
                 "--logger", "zap",
-                "--log-level", "warn");
+                "--log-level", "warn"));
+        command.addAll(extraArgs);
+        ProcessBuilder pb = new ProcessBuilder(command);
         pb.redirectErrorStream(true);
         pb.redirectOutput(ProcessBuilder.Redirect.appendTo(logFile.toFile()));
         process = pb.start();
@@ -132,8 +157,25 @@ final class LocalEtcd implements AutoCloseable {
         }
     }
 
+    private static int freePort() throws IOException {
+        try (java.net.ServerSocket socket = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+            return socket.getLocalPort();
+        }
+    }
+
     @Override
     public void close() {
+        stop();
+        if (temporary) {
+            try (java.util.stream.Stream<Path> files = Files.walk(dataDir.getParent())) {
+                files.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+            } catch (IOException e) {
+                // A leftover temporary directory is not worth failing a run for.
+            }
+        }
+    }
+
+    private void stop() {
         if (process != null && process.isAlive()) {
             process.destroy();
             try {
