@@ -150,6 +150,7 @@ public final class Agent extends VerticleBase {
                 })
                 .compose(global -> {
                     ctx.exporter = exporter(global);
+                    ctx.spdkExporter = spdkExporter(global);
                     return Future.all(ctx.volumeStatuses.start(), ctx.snapshotStatuses.start(), ctx.pools.start());
                 })
                 .compose(v -> orphans.removeLeftovers())
@@ -172,6 +173,21 @@ public final class Agent extends VerticleBase {
         NvmetExporter nvmet = new NvmetExporter(options.nvmetRoot(), global.nqnPrefix(), options.dataAddress(),
                 global.exportPortMin(), options.nvmetPortId());
         return nvmet.available() ? nvmet : Exporter.none("kernel nvmet is not loaded (no " + options.nvmetRoot() + ")");
+    }
+
+    /**
+     * SPDK exports listen on {@code exportPortMin + 1} when the port range allows it, so that the
+     * kernel target and SPDK can both serve one node; with a one-port range they share
+     * {@code exportPortMin}, which works only when just one of them exports.
+     */
+    private Exporter spdkExporter(GlobalConfig global) {
+        if (!(ctx.engines.get(Engine.SPDK) instanceof io.ferry.agent.engine.SpdkEngine spdk)) {
+            return Exporter.none("no SPDK engine on this node");
+        }
+        int port = global.exportPortMax() > global.exportPortMin() ? global.exportPortMin() + 1
+                : global.exportPortMin();
+        return new io.ferry.agent.export.SpdkExporter(spdk.client(), global.nqnPrefix(), options.dataAddress(), port,
+                spdk::available);
     }
 
     /** Enqueues what the informers alone would not: statuses left without work, and pool timers. */

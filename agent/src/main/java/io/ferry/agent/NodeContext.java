@@ -33,7 +33,10 @@ final class NodeContext {
     final String node;
     final Map<io.ferry.model.Engine, VolumeEngine> engines;
     final AgentMetrics metrics;
+    /** Kernel nvmet: exports volumes of every engine with a kernel block device. */
     Exporter exporter;
+    /** The SPDK target's own NVMe-oF: exports volumes of {@code spdk} pools. */
+    Exporter spdkExporter = Exporter.none("SPDK is not available on this node");
 
     Informer<PoolConfig> pools;
     Informer<WorkItem> work;
@@ -77,6 +80,11 @@ final class NodeContext {
             }
         }
         return own;
+    }
+
+    /** SPDK lvols live in the SPDK target, so the target exports them; everything else goes through nvmet. */
+    Exporter exporterFor(io.ferry.model.Engine kind) {
+        return kind == io.ferry.model.Engine.SPDK ? spdkExporter : exporter;
     }
 
     Optional<VolumeEngine> engine(io.ferry.model.Engine kind) {

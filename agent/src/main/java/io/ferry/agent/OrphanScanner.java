@@ -92,7 +92,7 @@ final class OrphanScanner {
                     }
                     return found;
                 }, false)
-                .compose(found -> ctx.vertx.executeBlocking(() -> ctx.exporter.exportedVolumes(), false)
+                .compose(found -> ctx.vertx.executeBlocking(this::exported, false)
                         .map(exported -> classify(found, exported)))
                 .compose(this::confirm)
                 .compose(orphans -> {
@@ -108,7 +108,17 @@ final class OrphanScanner {
     private record Candidate(OrphanKind kind, String name, String volume, String snapshot) {
     }
 
-    private List<Candidate> classify(List<Found> found, Set<String> exported) {
+    /** Exported volumes with the kind of subsystem that exports them (SPDK asked only when it answers). */
+    private Map<String, OrphanKind> exported() {
+        Map<String, OrphanKind> exported = new java.util.TreeMap<>();
+        ctx.exporter.exportedVolumes().forEach(v -> exported.put(v, OrphanKind.NVMET_SUBSYSTEM));
+        if (ctx.spdkExporter.available()) {
+            ctx.spdkExporter.exportedVolumes().forEach(v -> exported.put(v, OrphanKind.SPDK_SUBSYSTEM));
+        }
+        return exported;
+    }
+
+    private List<Candidate> classify(List<Found> found, Map<String, OrphanKind> exported) {
         List<Candidate> candidates = new ArrayList<>();
         Set<String> localVolumes = new java.util.HashSet<>();
         for (Found f : found) {
@@ -135,9 +145,9 @@ final class OrphanScanner {
                         null, s.name()));
             }
         }
-        for (String volume : exported) {
+        for (String volume : exported.keySet()) {
             if (!localVolumes.contains(volume) && ctx.workItem(volume).isEmpty() && !ctx.workItemIsBad(volume)) {
-                candidates.add(new Candidate(OrphanKind.NVMET_SUBSYSTEM, volume, volume, null));
+                candidates.add(new Candidate(exported.get(volume), volume, volume, null));
             }
         }
         return candidates;

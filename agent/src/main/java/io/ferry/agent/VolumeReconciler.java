@@ -116,9 +116,10 @@ final class VolumeReconciler {
                 .compose(local -> ctx.volumeRuntime.blocking(() -> {
                     ExportInfo info = null;
                     if (item.export() != null) {
-                        info = ctx.exporter.export(volume, local.devicePath(), item.export());
+                        info = ctx.exporterFor(pool.engine()).export(volume, engine.exportSource(pool, local),
+                                item.export());
                     } else {
-                        ctx.exporter.unexport(volume);
+                        ctx.exporterFor(pool.engine()).unexport(volume);
                     }
                     return new Converged(local, info);
                 }))
@@ -126,6 +127,11 @@ final class VolumeReconciler {
                     String note = done.local.sizeBytes() > item.sizeBytes()
                             ? "the volume is " + done.local.sizeBytes() + " bytes, larger than the requested "
                             + item.sizeBytes() + "; volumes are never shrunk" : null;
+                    if (done.local.devicePath() == null && done.export == null) {
+                        String noDevice = "engine " + pool.engine() + " gives this volume no local block device;"
+                                + " a consumer must connect over NVMe/TCP (give the work item an export)";
+                        note = note == null ? noDevice : note + "; " + noDevice;
+                    }
                     VolumeStatus ready = VolumeStatus.of(volume, ctx.node, VolumePhase.READY, done.local.devicePath(),
                             done.local.sizeBytes(), done.export, item.generation(), note, Clock.now());
                     ctx.metrics.trackDevice(volume, done.local.devicePath());
@@ -191,6 +197,11 @@ final class VolumeReconciler {
         return deleting
                 .compose(v -> ctx.volumeRuntime.blocking(() -> {
                     ctx.exporter.unexport(volume);
+                    for (PoolConfig pool : candidates) {
+                        if (pool.engine() == io.ferry.model.Engine.SPDK && ctx.engine(pool.engine()).isPresent()) {
+                            ctx.spdkExporter.unexport(volume);
+                        }
+                    }
                     for (PoolConfig pool : candidates) {
                         Optional<VolumeEngine> engine = ctx.engine(pool.engine());
                         if (engine.isPresent()) {

@@ -38,6 +38,14 @@ public interface VolumeEngine {
     /** Makes an existing volume usable (attaches the loop device, activates the LV) and returns it. */
     LocalVolume activate(PoolConfig pool, String volume);
 
+    /**
+     * What an exporter backs the volume's NVMe-oF namespace with: the local block device for engines
+     * that have one (the default), the SPDK bdev name for {@code spdk}.
+     */
+    default String exportSource(PoolConfig pool, LocalVolume volume) {
+        return volume.devicePath();
+    }
+
     /** Removes the volume and anything attached to it; absent means done. */
     void deleteVolume(PoolConfig pool, String volume);
 

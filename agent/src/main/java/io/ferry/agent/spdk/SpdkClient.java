@@ -112,6 +112,53 @@ public final class SpdkClient {
         return bdevs;
     }
 
+    // ---- lvstores ----
+
+    /** Creates lvstore {@code name} on base bdev {@code bdev}; returns the lvstore's UUID. */
+    public String createLvstore(String bdev, String name) {
+        return call("bdev_lvol_create_lvstore", JSON.createObjectNode().put("bdev_name", bdev).put("lvs_name", name))
+                .asText();
+    }
+
+    /** An lvstore's geometry as {@code bdev_lvol_get_lvstores} reports it. */
+    public record Lvstore(String uuid, String name, String baseBdev, long totalDataClusters, long freeClusters,
+            long clusterSize) {
+
+        public long capacityBytes() {
+            return totalDataClusters * clusterSize;
+        }
+
+        public long freeBytes() {
+            return freeClusters * clusterSize;
+        }
+    }
+
+    /** The lvstore named {@code name}, or empty when SPDK does not know it. */
+    public java.util.Optional<Lvstore> getLvstore(String name) {
+        JsonNode result;
+        try {
+            result = call("bdev_lvol_get_lvstores", JSON.createObjectNode().put("lvs_name", name));
+        } catch (SpdkException e) {
+            if (e.notFound()) {
+                return java.util.Optional.empty();
+            }
+            throw e;
+        }
+        for (JsonNode l : result) {
+            if (name.equals(l.path("name").asText())) {
+                return java.util.Optional.of(new Lvstore(l.path("uuid").asText(), l.path("name").asText(),
+                        l.path("base_bdev").asText(), l.path("total_data_clusters").asLong(),
+                        l.path("free_clusters").asLong(), l.path("cluster_size").asLong()));
+            }
+        }
+        return java.util.Optional.empty();
+    }
+
+    /** The target's version string; used as the liveness probe (the RPC takes no parameters). */
+    public String getVersion() {
+        return call("spdk_get_version", null).path("version").asText();
+    }
+
     // ---- NVMe-oF ----
 
     public void createSubsystem(String nqn, String serial, String model) {
@@ -143,6 +190,14 @@ public final class SpdkClient {
         call("nvmf_subsystem_remove_host", JSON.createObjectNode().put("nqn", nqn).put("host", hostNqn));
     }
 
+    public void removeNamespace(String nqn, int nsid) {
+        call("nvmf_subsystem_remove_ns", JSON.createObjectNode().put("nqn", nqn).put("nsid", nsid));
+    }
+
+    public void setAllowAnyHost(String nqn, boolean allow) {
+        call("nvmf_subsystem_allow_any_host", JSON.createObjectNode().put("nqn", nqn).put("allow_any_host", allow));
+    }
+
     public void deleteSubsystem(String nqn) {
         call("nvmf_delete_subsystem", JSON.createObjectNode().put("nqn", nqn));
     }
@@ -158,13 +213,41 @@ public final class SpdkClient {
         return out;
     }
 
+    /** One NVMe-oF subsystem as {@code nvmf_get_subsystems} describes it. */
+    public record Subsystem(String nqn, boolean allowAnyHost, List<String> hosts, Map<Integer, String> namespaces,
+            List<String> listeners) {
+    }
+
+    /** Every subsystem with its hosts, namespaces (nsid to bdev name) and listeners ({@code traddr:trsvcid}). */
+    public List<Subsystem> subsystems() {
+        List<Subsystem> out = new ArrayList<>();
+        for (JsonNode s : call("nvmf_get_subsystems", JSON.createObjectNode())) {
+            List<String> hosts = new ArrayList<>();
+            s.path("hosts").forEach(h -> hosts.add(h.path("nqn").asText()));
+            Map<Integer, String> namespaces = new java.util.TreeMap<>();
+            s.path("namespaces").forEach(n -> namespaces.put(n.path("nsid").asInt(), n.path("bdev_name").asText()));
+            List<String> listeners = new ArrayList<>();
+            s.path("listen_addresses").forEach(l -> listeners.add(l.path("traddr").asText() + ":"
+                    + l.path("trsvcid").asText()));
+            out.add(new Subsystem(s.path("nqn").asText(), s.path("allow_any_host").asBoolean(false), hosts,
+                    namespaces, listeners));
+        }
+        return out;
+    }
+
     // ---- transport ----
 
-    /** Sends one request and returns its {@code result}; an {@code error} becomes {@link SpdkException}. */
+    /**
+     * Sends one request and returns its {@code result}; an {@code error} becomes {@link SpdkException}.
+     * A null {@code params} sends no {@code params} member.
+     */
     public JsonNode call(String method, ObjectNode params) {
         long id = ids.incrementAndGet();
         ObjectNode request = JSON.createObjectNode().put("jsonrpc", "2.0").put("method", method).put("id", id);
-        request.set("params", params);
+        if (params != null) {
+            // Some RPCs (spdk_get_version, rpc_get_methods' siblings) refuse any params object.
+            request.set("params", params);
+        }
         lock.lock();
         try (SocketChannel channel = SocketChannel.open(StandardProtocolFamily.UNIX)) {
             ScheduledFuture<?> guard = WATCHDOG.schedule(() -> {

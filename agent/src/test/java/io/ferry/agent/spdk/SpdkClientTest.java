@@ -53,7 +53,16 @@ class SpdkClientTest {
             Map.entry("nvmf_subsystem_add_host", new Spec(Set.of("nqn", "host"), Set.of("tgt_name", "psk"))),
             Map.entry("nvmf_subsystem_remove_host", new Spec(Set.of("nqn", "host"), Set.of("tgt_name"))),
             Map.entry("nvmf_delete_subsystem", new Spec(Set.of("nqn"), Set.of("tgt_name"))),
-            Map.entry("nvmf_get_subsystems", new Spec(Set.of(), Set.of("nqn", "tgt_name"))));
+            Map.entry("nvmf_get_subsystems", new Spec(Set.of(), Set.of("nqn", "tgt_name"))),
+            Map.entry("bdev_lvol_create_lvstore", new Spec(Set.of("bdev_name", "lvs_name"),
+                    Set.of("cluster_sz", "clear_method", "num_md_pages_per_cluster_ratio"))),
+            Map.entry("bdev_lvol_get_lvstores", new Spec(Set.of(), Set.of("uuid", "lvs_name"))),
+            Map.entry("nvmf_subsystem_remove_ns", new Spec(Set.of("nqn", "nsid"), Set.of("tgt_name"))),
+            Map.entry("nvmf_subsystem_allow_any_host", new Spec(Set.of("nqn", "allow_any_host"), Set.of("tgt_name"))),
+            Map.entry("spdk_get_version", new Spec(Set.of(), Set.of())));
+
+    /** RPCs whose handlers refuse any params member at all (SPDK: "... requires no parameters"). */
+    static final Set<String> NO_PARAMS = Set.of("spdk_get_version");
 
     static final Spec LISTEN_ADDRESS = new Spec(Set.of("trtype", "traddr"), Set.of("adrfam", "trsvcid"));
     static final Spec NAMESPACE = new Spec(Set.of("bdev_name"), Set.of("nsid", "nguid", "eui64", "uuid", "ptpl_file",
@@ -121,6 +130,9 @@ class SpdkClientTest {
         Spec spec = RPCS.get(request.path("method").asText());
         if (spec == null) {
             return "Method not found: " + request.path("method").asText();
+        }
+        if (NO_PARAMS.contains(request.path("method").asText())) {
+            return request.has("params") ? request.path("method").asText() + " method requires no parameters" : null;
         }
         String p = checkObject(request.path("params"), spec);
         if (p != null) {

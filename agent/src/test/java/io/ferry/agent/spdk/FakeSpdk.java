@@ -1,0 +1,386 @@
+package io.ferry.agent.spdk;
+
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+
+import java.io.IOException;
+import java.net.StandardProtocolFamily;
+import java.net.UnixDomainSocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.channels.Channels;
+import java.nio.channels.ServerSocketChannel;
+import java.nio.channels.SocketChannel;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.UUID;
+import java.util.concurrent.CopyOnWriteArrayList;
+
+/**
+ * A small SPDK target on a real Unix socket: every request is checked against SPDK's parameter
+ * tables ({@link SpdkClientTest#check}), and a tiny in-memory model of lvstores, lvols (with
+ * snapshot/clone parentage) and NVMe-oF subsystems answers the way SPDK 24.x does, including its
+ * error codes (-19 for an unknown bdev, -17 for a duplicate name, -32602 for an unknown subsystem).
+ */
+final class FakeSpdk implements AutoCloseable {
+
+    static final ObjectMapper JSON = new ObjectMapper();
+    static final long BLOCK = 4096;
+
+    record Lvstore(String uuid, String name, String baseBdev, long clusterSize, long totalClusters) {
+    }
+
+    static final class Lvol {
+        final String uuid = UUID.randomUUID().toString();
+        final String lvs;
+        final String name;
+        long size;
+        final boolean thin;
+        final boolean snapshot;
+        String parent;
+
+        Lvol(String lvs, String name, long size, boolean thin, boolean snapshot, String parent) {
+            this.lvs = lvs;
+            this.name = name;
+            this.size = size;
+            this.thin = thin;
+            this.snapshot = snapshot;
+            this.parent = parent;
+        }
+    }
+
+    static final class Subsystem {
+        final String nqn;
+        final String serial;
+        final String model;
+        boolean allowAnyHost;
+        final List<String> hosts = new ArrayList<>();
+        final Map<Integer, String> namespaces = new TreeMap<>();
+        final List<String[]> listeners = new ArrayList<>();
+
+        Subsystem(String nqn, String serial, String model, boolean allowAnyHost) {
+            this.nqn = nqn;
+            this.serial = serial;
+            this.model = model;
+            this.allowAnyHost = allowAnyHost;
+        }
+    }
+
+    final Set<String> baseBdevs = new java.util.HashSet<>(Set.of("Malloc0"));
+    final Map<String, Lvstore> lvstores = new LinkedHashMap<>();
+    final Map<String, Lvol> lvols = new LinkedHashMap<>();
+    final Map<String, Subsystem> subsystems = new LinkedHashMap<>();
+    final List<JsonNode> requests = new CopyOnWriteArrayList<>();
+    final long baseBdevBytes = 1L << 30;
+    final long clusterSize = 4L << 20;
+
+    private final ServerSocketChannel server;
+    private final Thread thread;
+
+    FakeSpdk(Path socket) throws IOException {
+        server = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
+        server.bind(UnixDomainSocketAddress.of(socket));
+        thread = new Thread(this::serve, "fake-spdk-model");
+        thread.setDaemon(true);
+        thread.start();
+    }
+
+    @Override
+    public void close() throws IOException {
+        server.close();
+    }
+
+    /** Methods called since {@link #clear()}, in order. */
+    List<String> methods() {
+        return requests.stream().map(r -> r.path("method").asText()).toList();
+    }
+
+    /** Methods that change something (everything but the get/list calls). */
+    List<String> mutations() {
+        return methods().stream().filter(m -> !m.contains("_get_")).toList();
+    }
+
+    /** The params of the only request of {@code method}. */
+    JsonNode only(String method) {
+        List<JsonNode> found = requests.stream().filter(r -> r.path("method").asText().equals(method)).toList();
+        if (found.size() != 1) {
+            throw new AssertionError("expected one " + method + ", got " + methods());
+        }
+        return found.get(0).path("params");
+    }
+
+    void clear() {
+        requests.clear();
+    }
+
+    private void serve() {
+        while (server.isOpen()) {
+            try (SocketChannel c = server.accept()) {
+                JsonParser p = JSON.getFactory().createParser(Channels.newInputStream(c));
+                JsonNode request = JSON.readTree(p);
+                requests.add(request);
+                String problem = SpdkClientTest.check(request);
+                JsonNode response;
+                if (problem != null) {
+                    response = SpdkClientTest.error(request, -32602, problem);
+                } else {
+                    synchronized (this) {
+                        response = handle(request);
+                    }
+                }
+                c.write(ByteBuffer.wrap(JSON.writeValueAsBytes(response)));
+            } catch (IOException e) {
+                return;
+            }
+        }
+    }
+
+    private static final class Fail extends RuntimeException {
+        final int code;
+
+        Fail(int code, String message) {
+            super(message);
+            this.code = code;
+        }
+    }
+
+    private JsonNode handle(JsonNode req) {
+        ObjectNode ok = JSON.createObjectNode().put("jsonrpc", "2.0").put("id", req.path("id").asLong());
+        try {
+            ok.set("result", dispatch(req.path("method").asText(), req.path("params")));
+            return ok;
+        } catch (Fail f) {
+            return SpdkClientTest.error(req, f.code, f.getMessage());
+        }
+    }
+
+    private Lvol resolve(String name) {
+        for (Lvol l : lvols.values()) {
+            if (l.uuid.equals(name) || (l.lvs + "/" + l.name).equals(name)) {
+                return l;
+            }
+        }
+        return null;
+    }
+
+    private Lvol need(String name) {
+        Lvol l = resolve(name);
+        if (l == null) {
+            throw new Fail(-19, "No such device");
+        }
+        return l;
+    }
+
+    private long roundUp(long mib) {
+        long bytes = mib << 20;
+        return (bytes + clusterSize - 1) / clusterSize * clusterSize;
+    }
+
+    private long usedClusters(String lvs) {
+        long used = 0;
+        for (Lvol l : lvols.values()) {
+            if (l.lvs.equals(lvs) && !l.thin) {
+                used += l.size / clusterSize;
+            }
+        }
+        return used;
+    }
+
+    private Lvol add(String lvs, String name, long size, boolean thin, boolean snapshot, String parent) {
+        for (Lvol l : lvols.values()) {
+            if (l.lvs.equals(lvs) && l.name.equals(name)) {
+                throw new Fail(-17, "File exists");
+            }
+        }
+        Lvol l = new Lvol(lvs, name, size, thin, snapshot, parent);
+        lvols.put(l.uuid, l);
+        return l;
+    }
+
+    private JsonNode dispatch(String method, JsonNode p) {
+        switch (method) {
+            case "spdk_get_version":
+                return JSON.createObjectNode().put("version", "SPDK v24.01");
+            case "bdev_lvol_create_lvstore": {
+                if (!baseBdevs.contains(p.path("bdev_name").asText())) {
+                    throw new Fail(-19, "No such device");
+                }
+                if (lvstores.containsKey(p.path("lvs_name").asText())) {
+                    throw new Fail(-17, "File exists");
+                }
+                Lvstore l = new Lvstore(UUID.randomUUID().toString(), p.path("lvs_name").asText(),
+                        p.path("bdev_name").asText(), clusterSize, baseBdevBytes / clusterSize - 1);
+                lvstores.put(l.name(), l);
+                return JSON.getNodeFactory().textNode(l.uuid());
+            }
+            case "bdev_lvol_get_lvstores": {
+                ArrayNode out = JSON.createArrayNode();
+                for (Lvstore l : lvstores.values()) {
+                    if (p.has("lvs_name") && !p.path("lvs_name").asText().equals(l.name())) {
+                        continue;
+                    }
+                    out.addObject().put("uuid", l.uuid()).put("name", l.name()).put("base_bdev", l.baseBdev())
+                            .put("total_data_clusters", l.totalClusters())
+                            .put("free_clusters", l.totalClusters() - usedClusters(l.name()))
+                            .put("block_size", BLOCK).put("cluster_size", l.clusterSize());
+                }
+                if (p.has("lvs_name") && out.isEmpty()) {
+                    throw new Fail(-19, "No such device");
+                }
+                return out;
+            }
+            case "bdev_lvol_create": {
+                if (!lvstores.containsKey(p.path("lvs_name").asText())) {
+                    throw new Fail(-19, "No such device");
+                }
+                return JSON.getNodeFactory().textNode(add(p.path("lvs_name").asText(), p.path("lvol_name").asText(),
+                        roundUp(p.path("size_in_mib").asLong()), p.path("thin_provision").asBoolean(false), false,
+                        null).uuid);
+            }
+            case "bdev_get_bdevs": {
+                ArrayNode out = JSON.createArrayNode();
+                if (p.has("name")) {
+                    String n = p.path("name").asText();
+                    if (baseBdevs.contains(n)) {
+                        out.addObject().put("name", n).put("block_size", 512).put("num_blocks", baseBdevBytes / 512)
+                                .putArray("aliases");
+                        return out;
+                    }
+                    bdev(out, need(n));
+                    return out;
+                }
+                for (String b : baseBdevs) {
+                    out.addObject().put("name", b).put("block_size", 512).put("num_blocks", baseBdevBytes / 512)
+                            .putArray("aliases");
+                }
+                lvols.values().forEach(l -> bdev(out, l));
+                return out;
+            }
+            case "bdev_lvol_resize": {
+                Lvol l = need(p.path("name").asText());
+                l.size = Math.max(l.size, roundUp(p.path("size_in_mib").asLong()));
+                return JSON.getNodeFactory().booleanNode(true);
+            }
+            case "bdev_lvol_snapshot": {
+                Lvol origin = need(p.path("lvol_name").asText());
+                Lvol snap = add(origin.lvs, p.path("snapshot_name").asText(), origin.size, true, true, origin.parent);
+                origin.parent = snap.uuid;
+                return JSON.getNodeFactory().textNode(snap.uuid);
+            }
+            case "bdev_lvol_clone": {
+                Lvol snap = need(p.path("snapshot_name").asText());
+                if (!snap.snapshot) {
+                    throw new Fail(-22, "Invalid argument: not a snapshot");
+                }
+                return JSON.getNodeFactory().textNode(add(snap.lvs, p.path("clone_name").asText(), snap.size, true,
+                        false, snap.uuid).uuid);
+            }
+            case "bdev_lvol_delete": {
+                Lvol l = need(p.path("name").asText());
+                List<Lvol> clones = lvols.values().stream().filter(c -> l.uuid.equals(c.parent)).toList();
+                if (clones.size() > 1) {
+                    throw new Fail(-1, "Operation not permitted: snapshot has more than one clone");
+                }
+                clones.forEach(c -> c.parent = l.parent);
+                lvols.remove(l.uuid);
+                return JSON.getNodeFactory().booleanNode(true);
+            }
+            case "nvmf_create_subsystem": {
+                String nqn = p.path("nqn").asText();
+                if (subsystems.containsKey(nqn)) {
+                    throw new Fail(-32602, "Invalid parameters");
+                }
+                subsystems.put(nqn, new Subsystem(nqn, p.path("serial_number").asText(), p.path("model_number").asText(),
+                        p.path("allow_any_host").asBoolean(false)));
+                return JSON.getNodeFactory().booleanNode(true);
+            }
+            case "nvmf_get_subsystems": {
+                ArrayNode out = JSON.createArrayNode();
+                out.addObject().put("nqn", "nqn.2014-08.org.nvmexpress.discovery").put("subtype", "Discovery")
+                        .put("allow_any_host", true);
+                for (Subsystem s : subsystems.values()) {
+                    ObjectNode o = out.addObject().put("nqn", s.nqn).put("subtype", "NVMe")
+                            .put("allow_any_host", s.allowAnyHost).put("serial_number", s.serial)
+                            .put("model_number", s.model);
+                    ArrayNode hosts = o.putArray("hosts");
+                    s.hosts.forEach(h -> hosts.addObject().put("nqn", h));
+                    ArrayNode ns = o.putArray("namespaces");
+                    s.namespaces.forEach((id, b) -> ns.addObject().put("nsid", id).put("bdev_name", b)
+                            .put("name", b));
+                    ArrayNode ls = o.putArray("listen_addresses");
+                    s.listeners.forEach(l -> ls.addObject().put("trtype", "TCP").put("adrfam", l[2])
+                            .put("traddr", l[0]).put("trsvcid", l[1]));
+                }
+                return out;
+            }
+            case "nvmf_delete_subsystem":
+                if (subsystems.remove(p.path("nqn").asText()) == null) {
+                    throw new Fail(-32602, "Invalid parameters");
+                }
+                return JSON.getNodeFactory().booleanNode(true);
+            case "nvmf_subsystem_add_host": {
+                Subsystem s = sub(p);
+                if (!s.hosts.contains(p.path("host").asText())) {
+                    s.hosts.add(p.path("host").asText());
+                }
+                return JSON.getNodeFactory().booleanNode(true);
+            }
+            case "nvmf_subsystem_remove_host":
+                sub(p).hosts.remove(p.path("host").asText());
+                return JSON.getNodeFactory().booleanNode(true);
+            case "nvmf_subsystem_allow_any_host":
+                sub(p).allowAnyHost = p.path("allow_any_host").asBoolean();
+                return JSON.getNodeFactory().booleanNode(true);
+            case "nvmf_subsystem_add_ns": {
+                Subsystem s = sub(p);
+                Lvol l = need(p.path("namespace").path("bdev_name").asText());
+                int nsid = p.path("namespace").path("nsid").asInt(1);
+                if (s.namespaces.containsKey(nsid)) {
+                    throw new Fail(-32602, "Invalid parameters");
+                }
+                // SPDK reports the bdev's own name, which for an lvol is its UUID, not the alias.
+                s.namespaces.put(nsid, l.uuid);
+                return JSON.getNodeFactory().numberNode(nsid);
+            }
+            case "nvmf_subsystem_remove_ns":
+                if (sub(p).namespaces.remove(p.path("nsid").asInt()) == null) {
+                    throw new Fail(-32602, "Invalid parameters");
+                }
+                return JSON.getNodeFactory().booleanNode(true);
+            case "nvmf_subsystem_add_listener": {
+                JsonNode a = p.path("listen_address");
+                Subsystem s = sub(p);
+                if (s.listeners.stream().noneMatch(l -> l[0].equals(a.path("traddr").asText())
+                        && l[1].equals(a.path("trsvcid").asText()))) {
+                    s.listeners.add(new String[] {a.path("traddr").asText(), a.path("trsvcid").asText(),
+                            a.path("adrfam").asText()});
+                }
+                return JSON.getNodeFactory().booleanNode(true);
+            }
+            default:
+                throw new Fail(-32601, "Method not found");
+        }
+    }
+
+    private Subsystem sub(JsonNode p) {
+        Subsystem s = subsystems.get(p.path("nqn").asText());
+        if (s == null) {
+            throw new Fail(-32602, "Invalid parameters");
+        }
+        return s;
+    }
+
+    private static void bdev(ArrayNode out, Lvol l) {
+        ObjectNode b = out.addObject().put("name", l.uuid).put("block_size", BLOCK).put("num_blocks", l.size / BLOCK);
+        b.putArray("aliases").add(l.lvs + "/" + l.name);
+        b.putObject("driver_specific").putObject("lvol").put("snapshot", l.snapshot).put("clone", l.parent != null)
+                .put("thin_provision", l.thin);
+    }
+}
