@@ -80,7 +80,9 @@ public final class AgentMain {
     }
 
     static AgentOptions options(Map<String, String> s) throws Exception {
-        String node = s.getOrDefault("node", InetAddress.getLocalHost().getHostName().toLowerCase());
+        // Only ask the resolver when no node name was given: in a guest or container the host name may
+        // not resolve, and that must not stop an agent that was told its name.
+        String node = s.containsKey("node") ? s.get("node") : InetAddress.getLocalHost().getHostName().toLowerCase();
         String data = s.get("data-address");
         if (data == null || data.isBlank()) {
             throw new IllegalArgumentException("--data-address (or FERRY_DATA_ADDRESS) is required");

@@ -1,0 +1,239 @@
+# Shared functions of the Ferry VM testbed; sourced by ./testbed (bash, set -euo pipefail).
+# Cluster layout (one testbed per machine at a time):
+#   network namespace $TB_NS with bridge tb0 = 10.77.0.1/24 (etcd :2379, controller admin on its lo),
+#   guest i (1..N) = node-i, 10.77.0.(10+i), tap tb-tap<i>, a sparse virtio disk /dev/vda,
+#   shared directory $RUN (the guest's /testbed), guest files under $RUN/guests/node-i/.
+
+TB_NS="${TB_NS:-ferrytb}"
+TB_BRIDGE=tb0
+TB_HOST_IP=10.77.0.1
+TB_MEM="${TB_MEM:-1536}"
+TB_SMP="${TB_SMP:-2}"
+TB_DISK_SIZE="${TB_DISK_SIZE:-8G}"
+TB_BOOT_TIMEOUT="${TB_BOOT_TIMEOUT:-240}"
+ETCD_LOCAL="http://127.0.0.1:2379"
+
+PIDS=()        # processes this harness started (killed in reverse order on teardown)
+SCENARIO_PID=  # the scenario running now, if any
+GUESTS=()      # guest names
+T0="${T0:-$(date +%s)}"
+
+log() { printf '[testbed %4ss] %s\n' "$(($(date +%s) - T0))" "$*" >&2; }
+die() { log "FAIL: $*"; exit 1; }
+
+guest_ip() { echo "10.77.0.$((10 + ${1#node-}))"; }
+
+# Records a timing line "<what> <seconds>" in $RUN/timings.
+timing() { printf '%-40s %5ss\n' "$1" "$2" | tee -a "$RUN/timings" >&2; }
+
+in_ns() { ip netns exec "$TB_NS" "$@"; }
+
+etcdctl_ns() { in_ns env ETCDCTL_API=3 etcdctl --endpoints="$ETCD_LOCAL" "$@"; }
+
+# Starts a process inside the namespace in the background, output to a log, and records its pid.
+start_bg() {
+  local logf="$1"; shift
+  # ip netns exec execs the command, so $! is the process itself (a function here would put a
+  # subshell in between and leave its child behind on kill).
+  ip netns exec "$TB_NS" "$@" >"$logf" 2>&1 </dev/null &
+  PIDS+=("$!")
+  echo "$!" >>"$RUN/pids"
+}
+
+java_bin() { readlink -f "$(command -v java)"; }
+ferry_cp() { echo "$REPO/tools/target/ferry-tools-0.1.0-SNAPSHOT.jar:$REPO/tools/target/lib/*"; }
+
+teardown() {
+  local rc=$?
+  trap - EXIT INT TERM
+  set +e
+  log "teardown (exit status $rc)"
+  local i pid
+  if [ -n "${SCENARIO_PID:-}" ]; then
+    kill -TERM "$SCENARIO_PID" 2>/dev/null
+    wait "$SCENARIO_PID" 2>/dev/null
+  fi
+  for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
+    pid="${PIDS[i]}"
+    kill -TERM "$pid" 2>/dev/null
+  done
+  for pid in "${PIDS[@]}"; do
+    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+    kill -KILL "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+  done
+  if ip netns list | grep -qw "$TB_NS"; then ip netns del "$TB_NS"; fi
+  # The disk images and etcd's data (its WAL preallocates 64 MB) are of no use after the run.
+  if [ -n "${RUN:-}" ] && [ -z "${TB_KEEP_DISKS:-}" ]; then rm -rf "$RUN/disks" "$RUN/etcd"; fi
+  [ -n "${RUN:-}" ] && log "results: $RUN"
+  exit "$rc"
+}
+
+net_up() {
+  if ip netns list | grep -qw "$TB_NS"; then
+    die "namespace $TB_NS exists: another testbed runs, or run './testbed down' to clean up"
+  fi
+  ip netns add "$TB_NS"
+  ip -n "$TB_NS" link set lo up
+  ip -n "$TB_NS" link add "$TB_BRIDGE" type bridge
+  ip -n "$TB_NS" addr add "$TB_HOST_IP/24" dev "$TB_BRIDGE"
+  ip -n "$TB_NS" link set "$TB_BRIDGE" up
+  local n
+  for n in "${GUESTS[@]}"; do
+    ip -n "$TB_NS" tuntap add dev "tb-tap${n#node-}" mode tap
+    ip -n "$TB_NS" link set "tb-tap${n#node-}" master "$TB_BRIDGE" up
+  done
+}
+
+etcd_up() {
+  start_bg "$RUN/etcd.log" etcd --name tb --data-dir "$RUN/etcd" \
+    --listen-client-urls "http://$TB_HOST_IP:2379,$ETCD_LOCAL" \
+    --advertise-client-urls "http://$TB_HOST_IP:2379" \
+    --listen-peer-urls http://127.0.0.1:2380 --initial-advertise-peer-urls http://127.0.0.1:2380 \
+    --initial-cluster tb=http://127.0.0.1:2380
+  local i
+  for i in $(seq 1 100); do
+    etcdctl_ns endpoint health >/dev/null 2>&1 && return 0
+    sleep 0.2
+  done
+  tail -n 20 "$RUN/etcd.log" >&2
+  die "etcd did not become healthy"
+}
+
+controller_up() {
+  start_bg "$RUN/controller.log" env FERRY_ETCD_ENDPOINTS="$ETCD_LOCAL" \
+    "$(java_bin)" -Xmx512m -cp "$(ferry_cp)" io.ferry.controller.ControllerMain \
+    --admin 127.0.0.1:7360 --lease-ttl 10
+}
+
+# Writes the guest's boot script (run by stage 2 before it serves commands): starts the agent.
+write_boot_script() {
+  local n="$1" gdir="$RUN/guests/$1"
+  mkdir -p "$gdir/cmd"
+  cat >"$gdir/boot.sh" <<BOOT
+# Written by the testbed host for $n. Starts the Ferry agent in the background.
+mkdir -p /var/lib/ferry
+cat >/testbed/guests/$n/agent-start.sh <<'AGENT'
+export FERRY_ETCD_ENDPOINTS=http://$TB_HOST_IP:2379 DM_DISABLE_UDEV=1
+exec setsid $(java_bin) -Xmx384m -XX:TieredStopAtLevel=1 -cp '$(ferry_cp)' io.ferry.agent.AgentMain \\
+  --node=$n --data-address=$(guest_ip "$n") --labels=zone=z1,rack=r${n#node-} \\
+  --state-dir=/var/lib/ferry --nvmet-root=/sys/kernel/config/nvmet --admin=127.0.0.1:9091 \\
+  >>/testbed/guests/$n/agent.log 2>&1 </dev/null
+AGENT
+bash /testbed/guests/$n/agent-start.sh &
+echo \$! >/run/ferry-agent.pid
+BOOT
+}
+
+guest_up() {
+  local n="$1" i="${1#node-}" gdir="$RUN/guests/$1"
+  mkdir -p "$RUN/disks"
+  truncate -s "$TB_DISK_SIZE" "$RUN/disks/$n.img"
+  write_boot_script "$n"
+  # shellcheck disable=SC2054 # the commas belong to QEMU option values
+  local args=(
+    -name "$n" -nodefaults -no-reboot -uuid "$(printf '5f3e7c2a-0000-4000-8000-%012d' "$i")"
+    -accel tcg,thread=multi -cpu max -smp "$TB_SMP" -m "$TB_MEM"
+    -display none -monitor none -serial "file:$gdir/console.log"
+    -kernel "$KERNEL" -initrd "$INITRD"
+    -append "console=ttyS0 panic=-1 loglevel=4 t.name=$n t.ip=$(guest_ip "$n")/24 t.role=storage t.stage2=$HERE/guest/stage2.sh"
+    -virtfs "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap"
+    -virtfs "local,path=$RUN,mount_tag=results,security_model=none,multidevs=remap"
+    -drive "file=$RUN/disks/$n.img,if=none,id=d0,format=raw,cache=unsafe"
+    -device "virtio-blk-pci,drive=d0,serial=ferry-$n"
+    -netdev "tap,id=n0,ifname=tb-tap$i,script=no,downscript=no"
+    -device "virtio-net-pci,netdev=n0,mac=52:54:00:77:00:$(printf %02x "$i")"
+  )
+  start_bg "$gdir/qemu.log" qemu-system-x86_64 "${args[@]}"
+  echo "${PIDS[-1]}" >"$gdir/qemu.pid"
+}
+
+# Waits for stage 2 of a guest. A guest whose console stays empty for TB_HANG_SECONDS (seen once
+# in ~15 boots under TCG: no output at all, not even stage 1) is restarted once.
+wait_booted() {
+  local n="$1" gdir="$RUN/guests/$1" t=$SECONDS retried=""
+  while [ ! -f "$gdir/booted" ]; do
+    if [ -z "$retried" ] && ((SECONDS - t > ${TB_HANG_SECONDS:-60})) && [ ! -s "$gdir/console.log" ]; then
+      log "$n: no console output after ${TB_HANG_SECONDS:-60}s, restarting its QEMU once"
+      retried=yes
+      kill -TERM "$(cat "$gdir/qemu.pid")" 2>/dev/null || true
+      wait "$(cat "$gdir/qemu.pid")" 2>/dev/null || true
+      mv "$gdir/qemu.log" "$gdir/qemu.hung.log"
+      guest_up "$n"
+      t=$SECONDS
+    fi
+    if ! kill -0 "$(cat "$gdir/qemu.pid")" 2>/dev/null; then
+      tail -n 30 "$gdir/console.log" "$gdir/qemu.log" >&2
+      die "$n: QEMU exited during boot"
+    fi
+    if ((SECONDS - t > TB_BOOT_TIMEOUT)); then
+      tail -n 30 "$gdir/console.log" >&2
+      die "$n: not booted after ${TB_BOOT_TIMEOUT}s"
+    fi
+    sleep 1
+  done
+}
+
+# gexec <guest> <timeout-seconds> <shell script text>: runs it in the guest through the command
+# channel, prints its output, returns its exit status.
+gexec() {
+  local n="$1" timeout="$2" script="$3" gdir="$RUN/guests/$1"
+  local id
+  id="$(date +%s%N)"
+  printf 'set -euo pipefail\n%s\n' "$script" >"$gdir/cmd/$id.tmp"
+  mv "$gdir/cmd/$id.tmp" "$gdir/cmd/$id.sh"
+  local t=$SECONDS
+  while [ ! -f "$gdir/cmd/$id.rc" ]; do
+    if ((SECONDS - t > timeout)); then
+      log "$n: command $id timed out after ${timeout}s"
+      return 124
+    fi
+    sleep 0.3
+  done
+  cat "$gdir/cmd/$id.out"
+  return "$(cat "$gdir/cmd/$id.rc")"
+}
+
+# wait_key <key> <jq-ish grep pattern> <timeout>: waits until the key's value matches (grep -E).
+wait_key() {
+  local key="$1" pattern="$2" timeout="$3" t=$SECONDS v=""
+  while :; do
+    v="$(etcdctl_ns get --print-value-only "$key" 2>/dev/null || true)"
+    if [ -n "$v" ] && grep -Eq "$pattern" <<<"$v"; then
+      printf '%s\n' "$v"
+      return 0
+    fi
+    if ((SECONDS - t > timeout)); then
+      log "timeout waiting for $key to match $pattern; last value: ${v:-<none>}"
+      return 1
+    fi
+    sleep 1
+  done
+}
+
+# Prints the tails of every log, for a failing scenario.
+dump_logs() {
+  local f
+  for f in "$RUN/controller.log" "$RUN"/guests/*/agent.log "$RUN"/guests/*/console.log; do
+    [ -f "$f" ] || continue
+    echo "----- tail $f" >&2
+    tail -n 25 "$f" >&2
+  done
+}
+
+cluster_up() {
+  local count="$1" i
+  for i in $(seq 1 "$count"); do GUESTS+=("node-$i"); done
+  local t=$SECONDS
+  net_up
+  etcd_up
+  controller_up
+  for i in "${GUESTS[@]}"; do guest_up "$i"; done
+  log "booting ${GUESTS[*]}"
+  for i in "${GUESTS[@]}"; do wait_booted "$i"; done
+  timing "boot ${#GUESTS[@]} guest(s) to stage 2" $((SECONDS - t))
+  for i in "${GUESTS[@]}"; do
+    wait_key "/ferry/nodes/$i/registration" '"' 180 >/dev/null || { dump_logs; die "$i: agent did not register"; }
+  done
+  timing "cluster up, agents registered" $((SECONDS - t))
+}

@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# Prepares everything the Ferry VM testbed needs and caches it under tools/testbed/cache/:
+#   - host packages (apt-get, only when missing),
+#   - the Debian kernel (vmlinuz + modules, extracted with dpkg-deb, depmod'ed),
+#   - a busybox initramfs holding only the modules the guests need (and their dependencies).
+# A second run with nothing changed does no work. Prints the cache paths on success.
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+cache="${TESTBED_CACHE:-$here/cache}"
+mkdir -p "$cache"
+
+log() { printf '[prepare] %s\n' "$*" >&2; }
+
+# Modules loaded by the guest's stage-1 init, in this order (dependencies are resolved by modprobe).
+modules_load=(virtio_pci virtio_blk virtio_net crc32c_generic libcrc32c dm-mod dm-thin-pool
+  dm-snapshot configfs nvmet-tcp nvme-tcp raid1 9pnet_virtio 9p loop overlay ext4 xfs)
+# Modules shipped in the initramfs but loaded on demand (by lvm, nvme-cli, later scenarios).
+modules_extra=(nvmet nvme-fabrics nvme-core dm-raid dm-mirror dm-bufio dm-persistent-data
+  dm-bio-prison tun bridge null_blk)
+
+# --- host packages ----------------------------------------------------------------------------
+packages=(qemu-system-x86 busybox-static cpio kmod lvm2 nvme-cli thin-provisioning-tools
+  e2fsprogs xfsprogs iproute2 fio etcd-server etcd-client)
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+    missing+=("$p")
+  fi
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  log "installing: ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+fi
+
+# --- kernel ---------------------------------------------------------------------------------
+resolve_kernel() {
+  apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-[0-9]/ {print $2; exit}'
+}
+kpkg="$(resolve_kernel)"
+if [ -z "$kpkg" ]; then
+  apt-get update -qq || true
+  kpkg="$(resolve_kernel)"
+fi
+if [ -z "$kpkg" ]; then
+  # Offline and no package lists: fall back to the newest kernel already in the cache.
+  cached="$(find "$cache" -maxdepth 2 -path "$cache/kernel-*/.done" -printf '%h\n' 2>/dev/null | sort -V | tail -n 1)"
+  [ -n "$cached" ] || { log "cannot resolve the kernel package from linux-image-amd64"; exit 1; }
+  kpkg="linux-image-${cached##*/kernel-}"
+  log "using the cached $kpkg"
+fi
+kver="${kpkg#linux-image-}"
+kdir="$cache/kernel-$kver"
+if [ ! -f "$kdir/.done" ]; then
+  log "downloading $kpkg"
+  tmp="$(mktemp -d "$cache/dl.XXXXXX")"
+  chmod 0755 "$tmp"
+  trap 'rm -rf "$tmp"' EXIT
+  (cd "$tmp" && apt-get download -qq "$kpkg" >&2)
+  rm -rf "$kdir"
+  mkdir -p "$kdir"
+  dpkg-deb -x "$tmp"/"$kpkg"_*.deb "$kdir"
+  depmod -b "$kdir" "$kver"
+  touch "$kdir/.done"
+  rm -rf "$tmp"
+  trap - EXIT
+fi
+vmlinuz="$kdir/boot/vmlinuz-$kver"
+[ -f "$vmlinuz" ] || { log "no $vmlinuz in the package"; exit 1; }
+
+# --- initramfs -------------------------------------------------------------------------------
+init_src="$here/guest/init"
+stamp="$(cat "$init_src" <(printf '%s\n' "$kver" "${modules_load[@]}" "${modules_extra[@]}") | sha256sum | cut -c1-16)"
+initrd="$cache/initrd-$kver-$stamp.cpio.gz"
+if [ ! -f "$initrd" ]; then
+  log "building $initrd"
+  root="$(mktemp -d "$cache/initramfs.XXXXXX")"
+  trap 'rm -rf "$root"' EXIT
+  mkdir -p "$root"/{bin,sbin,dev,proc,sys,run,host,newroot,ovl,etc,lib/modules/"$kver"}
+  cp /bin/busybox "$root/bin/busybox"
+  for applet in $("$root/bin/busybox" --list); do
+    [ -e "$root/bin/$applet" ] || ln -s busybox "$root/bin/$applet"
+  done
+  # Resolve every module and its dependencies against the extracted tree, copy them decompressed
+  # (busybox modprobe need not understand .xz/.zst), then depmod the initramfs tree.
+  declare -A seen=()
+  for m in "${modules_load[@]}" "${modules_extra[@]}"; do
+    deps="$(modprobe -d "$kdir" -S "$kver" --show-depends "$m" 2>/dev/null || true)"
+    if [ -z "$deps" ]; then log "note: module $m not found (built in or absent)"; continue; fi
+    while read -r kind path _; do
+      [ "$kind" = insmod ] || continue
+      [ -z "${seen[$path]:-}" ] || continue
+      seen[$path]=1
+      rel="${path#"$kdir"/lib/modules/"$kver"/}"
+      dst="$root/lib/modules/$kver/$rel"
+      mkdir -p "$(dirname "$dst")"
+      case "$path" in
+        *.ko.xz) xz -dc "$path" >"${dst%.xz}" ;;
+        *.ko.zst) zstd -qdc "$path" >"${dst%.zst}" ;;
+        *.ko.gz) gzip -dc "$path" >"${dst%.gz}" ;;
+        *) cp "$path" "$dst" ;;
+      esac
+    done <<<"$deps"
+  done
+  cp "$kdir/lib/modules/$kver"/modules.{order,builtin,builtin.modinfo} "$root/lib/modules/$kver/" 2>/dev/null || true
+  depmod -b "$root" "$kver"
+  printf '%s\n' "${modules_load[@]}" >"$root/etc/modules-load"
+  cp "$init_src" "$root/init"
+  chmod 0755 "$root/init"
+  (cd "$root" && find . -print0 | cpio --null -o -H newc --quiet | gzip -1) >"$initrd.tmp"
+  mv "$initrd.tmp" "$initrd"
+  rm -rf "$root"
+  trap - EXIT
+  log "initramfs: $(du -h "$initrd" | cut -f1), ${#seen[@]} modules"
+  # Older initramfs builds (another init, module list or kernel) are of no further use.
+  find "$cache" -maxdepth 1 -name 'initrd-*.cpio.gz' ! -name "$(basename "$initrd")" -delete
+fi
+ln -sfn "$vmlinuz" "$cache/vmlinuz"
+ln -sfn "$initrd" "$cache/initrd.gz"
+printf 'kernel=%s\ninitrd=%s\nversion=%s\n' "$vmlinuz" "$initrd" "$kver"
