@@ -36,6 +36,7 @@ final class SnapshotReconciler {
     private final ControllerMetrics metrics;
     private final Supplier<Optional<Leadership>> leadership;
     private final Clock clock;
+    private final StatusRecords records;
 
     SnapshotReconciler(EtcdStore store, ClusterState state, SerialLane lane, ControllerMetrics metrics,
                        Supplier<Optional<Leadership>> leadership, Clock clock) {
@@ -46,6 +47,7 @@ final class SnapshotReconciler {
         this.metrics = metrics;
         this.leadership = leadership;
         this.clock = clock;
+        this.records = new StatusRecords(store, state);
     }
 
     Future<ReconcileResult> reconcile(String snapshot) {
@@ -200,14 +202,7 @@ final class SnapshotReconciler {
         long observed = state.snapshotIntent(snapshot).map(Versioned::modRevision).orElse(0L);
         SnapshotScheduling next = SnapshotScheduling.of(snapshot, phase, message, node, pool, sizeBytes, observed, clock.instant());
         String key = keys.snapshotScheduling(snapshot);
-        return store.txn().requireLeadership(leader)
-                .requireModRevision(key, current == null ? 0 : current.modRevision())
-                .put(key, next).commit().map(outcome -> {
-                    if (outcome.succeeded()) {
-                        state.wroteScheduling(key, next, outcome.revision());
-                    }
-                    return null;
-                });
+        return records.replace(leader, key, current, next);
     }
 
     private static Future<ReconcileResult> done() {

@@ -57,6 +57,7 @@ final class VolumeReconciler {
     private final ControllerMetrics metrics;
     private final Supplier<Optional<Leadership>> leadership;
     private final Clock clock;
+    private final StatusRecords records;
     /** Volumes that found no pool; retried when capacity changes, not on a timer. */
     final Set<String> waitingForRoom = new HashSet<>();
 
@@ -70,6 +71,7 @@ final class VolumeReconciler {
         this.metrics = metrics;
         this.leadership = leadership;
         this.clock = clock;
+        this.records = new StatusRecords(store, state);
     }
 
     Future<ReconcileResult> reconcile(String volume) {
@@ -463,14 +465,7 @@ final class VolumeReconciler {
         }
         VolumeScheduling next = VolumeScheduling.of(volume, phase, reasons, message, node, pool, reachable, observed, clock.instant());
         String key = keys.volumeScheduling(volume);
-        return store.txn().requireLeadership(leader)
-                .requireModRevision(key, current == null ? 0 : current.modRevision())
-                .put(key, next).commit().map(outcome -> {
-                    if (outcome.succeeded()) {
-                        state.wroteScheduling(key, next, outcome.revision());
-                    }
-                    return null;
-                });
+        return records.replace(leader, key, current, next);
     }
 
     private static Future<ReconcileResult> done() {
