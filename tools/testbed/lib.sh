@@ -1,7 +1,7 @@
 # Shared functions of the Ferry VM testbed; sourced by ./testbed (bash, set -euo pipefail).
 # Cluster layout (one testbed per machine at a time):
 #   network namespace $TB_NS with bridge tb0 = 10.77.0.1/24 (etcd :2379, controller admin on its lo),
-#   guest i (1..N) = node-i, 10.77.0.(10+i), tap tb-tap<i>, a sparse virtio disk /dev/vda,
+#   guest i (1..N) = node-i, 10.77.0.(10+i), tap tb-tap<i>, sparse virtio disks /dev/vda and /dev/vdb,
 #   shared directory $RUN (the guest's /testbed), guest files under $RUN/guests/node-i/.
 
 TB_NS="${TB_NS:-ferrytb}"
@@ -10,6 +10,7 @@ TB_HOST_IP=10.77.0.1
 TB_MEM="${TB_MEM:-1536}"
 TB_SMP="${TB_SMP:-2}"
 TB_DISK_SIZE="${TB_DISK_SIZE:-8G}"
+TB_DISK2_SIZE="${TB_DISK2_SIZE:-1G}"   # second disk, /dev/vdb (scenario 3's thin pool on node-1)
 TB_BOOT_TIMEOUT="${TB_BOOT_TIMEOUT:-240}"
 ETCD_LOCAL="http://127.0.0.1:2379"
 
@@ -129,6 +130,7 @@ guest_up() {
   local n="$1" i="${1#node-}" gdir="$RUN/guests/$1"
   mkdir -p "$RUN/disks"
   truncate -s "$TB_DISK_SIZE" "$RUN/disks/$n.img"
+  truncate -s "$TB_DISK2_SIZE" "$RUN/disks/$n-b.img"
   write_boot_script "$n"
   # shellcheck disable=SC2054 # the commas belong to QEMU option values
   local args=(
@@ -141,6 +143,8 @@ guest_up() {
     -virtfs "local,path=$RUN,mount_tag=results,security_model=none,multidevs=remap"
     -drive "file=$RUN/disks/$n.img,if=none,id=d0,format=raw,cache=unsafe"
     -device "virtio-blk-pci,drive=d0,serial=ferry-$n"
+    -drive "file=$RUN/disks/$n-b.img,if=none,id=d1,format=raw,cache=unsafe"
+    -device "virtio-blk-pci,drive=d1,serial=ferry-$n-b"
     -netdev "tap,id=n0,ifname=tb-tap$i,script=no,downscript=no"
     -device "virtio-net-pci,netdev=n0,mac=52:54:00:77:00:$(printf %02x "$i")"
   )

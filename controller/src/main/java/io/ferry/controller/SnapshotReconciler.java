@@ -136,7 +136,7 @@ final class SnapshotReconciler {
         SnapshotScheduling s = placed.value();
         List<String> users = state.volumesFromSnapshot(snapshot);
         if (!users.isEmpty()) {
-            return write(leader, snapshot, SchedulingPhase.DELETING, "waiting for volumes made from it to be placed or deleted: "
+            return write(leader, snapshot, SchedulingPhase.DELETING, "waiting for the volumes made from it to be deleted first: "
                     + String.join(", ", users), s.node(), s.pool(), s.sizeBytes()).map(v -> ReconcileResult.done());
         }
         if (state.snapshotWorkItem(s.node(), snapshot).isPresent()) {
