@@ -84,6 +84,8 @@ final class ClusterState {
     private final Map<String, Set<String>> volumesByNode = new HashMap<>();
     private final Map<String, Integer> remoteServed = new HashMap<>();
     private final Map<String, Set<String>> spreadGroups = new HashMap<>();
+    /** Attachments per volume: every converge asks for its volume's, so they must not be found by a scan. */
+    private final Map<String, Map<String, Attachment>> attachmentsByVolume = new HashMap<>();
     private final Map<String, String> badIntents = new HashMap<>();
     private final Map<String, String> badSnapshots = new HashMap<>();
 
@@ -154,11 +156,21 @@ final class ClusterState {
             }
         }, options, meters);
         attachments = new Informer<>(vertx, store, keys.attachments(), Attachment.class,
-                handler(v -> listener.volumeChanged(v.value().volume()), (k, v) -> {
-                    if (v != null) {
-                        listener.volumeChanged(v.value().volume());
+                handler(v -> {
+                    attachmentsByVolume.computeIfAbsent(v.value().volume(), k -> new java.util.TreeMap<>())
+                            .put(v.value().node(), v.value());
+                    listener.volumeChanged(v.value().volume());
+                }, (k, v) -> keys.parse(k).ifPresent(ref -> {
+                    String volume = ref.names().get(0);
+                    Map<String, Attachment> byNode = attachmentsByVolume.get(volume);
+                    if (byNode != null) {
+                        byNode.remove(ref.names().get(1));
+                        if (byNode.isEmpty()) {
+                            attachmentsByVolume.remove(volume);
+                        }
                     }
-                }), options, meters);
+                    listener.volumeChanged(volume);
+                })), options, meters);
         placementInformer = new Informer<>(vertx, store, keys.placements(), Placement.class, new InformerHandler<>() {
             @Override
             public void onUpsert(Versioned<Placement> current, Versioned<Placement> previous) {
@@ -280,14 +292,8 @@ final class ClusterState {
     }
 
     List<Attachment> attachmentsOf(String volume) {
-        String prefix = keys.attachmentsOf(volume);
-        List<Attachment> result = new ArrayList<>();
-        for (Versioned<Attachment> v : attachments.values()) {
-            if (v.key().startsWith(prefix)) {
-                result.add(v.value());
-            }
-        }
-        return result;
+        Map<String, Attachment> byNode = attachmentsByVolume.get(volume);
+        return byNode == null ? List.of() : List.copyOf(byNode.values());
     }
 
     Iterable<Candidate> candidates() {
