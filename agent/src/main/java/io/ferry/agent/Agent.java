@@ -103,7 +103,8 @@ public final class Agent extends VerticleBase {
 
     private Map<Engine, VolumeEngine> standardEngines(AgentMetrics metrics) {
         Map<Engine, VolumeEngine> engines = new EnumMap<>(Engine.class);
-        engines.put(Engine.FILE, new FileEngine(new CountingCommandRunner(runner, "file", metrics)));
+        engines.put(Engine.FILE, new FileEngine(new CountingCommandRunner(runner, "file", metrics),
+                options.loopDevices()));
         engines.putAll(EngineSet.optional(options, runner, metrics));
         return engines;
     }

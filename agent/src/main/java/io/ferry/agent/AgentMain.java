@@ -31,6 +31,7 @@ import java.util.concurrent.TimeUnit;
  *   --nvmet-root=/sys/kernel/config/nvmet
  *   --host-nqn-file=/etc/nvme/hostnqn   read the host NQN from here; generated into the state dir if absent
  *   --concurrency=8
+ *   --loop-devices=auto          how the file engine attaches loop devices: auto, ioctl or losetup
  * </pre>
  */
 public final class AgentMain {
@@ -111,6 +112,14 @@ public final class AgentMain {
         }
         if (s.containsKey("concurrency")) {
             o = o.withConcurrency(Integer.parseInt(s.get("concurrency")));
+        }
+        if (s.containsKey("loop-devices")) {
+            String value = s.get("loop-devices");
+            try {
+                o = o.withLoopDevices(io.ferry.agent.engine.LoopDevices.Mechanism.valueOf(value.toUpperCase(java.util.Locale.ROOT)));
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException("--loop-devices must be auto, ioctl or losetup, got " + value);
+            }
         }
         return o;
     }

@@ -1,5 +1,6 @@
 package io.ferry.agent;
 
+import io.ferry.agent.engine.LoopDevices;
 import io.ferry.model.Names;
 
 import java.nio.file.Path;
@@ -25,6 +26,7 @@ import java.util.Objects;
  * @param poolInterval   how often pool status is re-measured
  * @param orphanInterval how often the node is inventoried for orphans
  * @param concurrency    volume reconciles running at once
+ * @param loopDevices    how the file engine attaches loop devices
  * @param version        agent version written into the registration
  */
 public record AgentOptions(
@@ -43,7 +45,9 @@ public record AgentOptions(
         Duration poolInterval,
         Duration orphanInterval,
         int concurrency,
+        LoopDevices.Mechanism loopDevices,
         String version) {
+
 
     public static final String VERSION = "0.1.0";
 
@@ -52,6 +56,7 @@ public record AgentOptions(
         Objects.requireNonNull(dataAddress, "dataAddress");
         labels = Map.copyOf(labels == null ? Map.of() : labels);
         Objects.requireNonNull(stateDir, "stateDir");
+        Objects.requireNonNull(loopDevices, "loopDevices");
         if (concurrency < 1) {
             throw new IllegalArgumentException("concurrency must be at least 1");
         }
@@ -61,46 +66,51 @@ public record AgentOptions(
     public static AgentOptions defaults(String node, String dataAddress, Path stateDir) {
         return new AgentOptions(node, dataAddress, "127.0.0.1", 0, Map.of(), stateDir, Path.of("/etc/nvme/hostnqn"),
                 "ferry", Path.of("/sys/kernel/config/nvmet"), 1, null, Duration.ofSeconds(10),
-                Duration.ofSeconds(30), Duration.ofSeconds(60), 32, VERSION);
+                Duration.ofSeconds(30), Duration.ofSeconds(60), 32, LoopDevices.Mechanism.AUTO, VERSION);
     }
 
     public AgentOptions withAdmin(String host, int port) {
         return new AgentOptions(node, dataAddress, host, port, labels, stateDir, hostNqnFile, cluster, nvmetRoot,
-                nvmetPortId, spdkSocket, leaseTtl, poolInterval, orphanInterval, concurrency, version);
+                nvmetPortId, spdkSocket, leaseTtl, poolInterval, orphanInterval, concurrency, loopDevices, version);
     }
 
     public AgentOptions withLabels(Map<String, String> value) {
         return new AgentOptions(node, dataAddress, adminHost, adminPort, value, stateDir, hostNqnFile, cluster,
-                nvmetRoot, nvmetPortId, spdkSocket, leaseTtl, poolInterval, orphanInterval, concurrency, version);
+                nvmetRoot, nvmetPortId, spdkSocket, leaseTtl, poolInterval, orphanInterval, concurrency, loopDevices, version);
     }
 
     public AgentOptions withHostNqnFile(Path value) {
         return new AgentOptions(node, dataAddress, adminHost, adminPort, labels, stateDir, value, cluster,
-                nvmetRoot, nvmetPortId, spdkSocket, leaseTtl, poolInterval, orphanInterval, concurrency, version);
+                nvmetRoot, nvmetPortId, spdkSocket, leaseTtl, poolInterval, orphanInterval, concurrency, loopDevices, version);
     }
 
     public AgentOptions withNvmetRoot(Path value) {
         return new AgentOptions(node, dataAddress, adminHost, adminPort, labels, stateDir, hostNqnFile, cluster,
-                value, nvmetPortId, spdkSocket, leaseTtl, poolInterval, orphanInterval, concurrency, version);
+                value, nvmetPortId, spdkSocket, leaseTtl, poolInterval, orphanInterval, concurrency, loopDevices, version);
     }
 
     public AgentOptions withCluster(String value) {
         return new AgentOptions(node, dataAddress, adminHost, adminPort, labels, stateDir, hostNqnFile, value,
-                nvmetRoot, nvmetPortId, spdkSocket, leaseTtl, poolInterval, orphanInterval, concurrency, version);
+                nvmetRoot, nvmetPortId, spdkSocket, leaseTtl, poolInterval, orphanInterval, concurrency, loopDevices, version);
     }
 
     public AgentOptions withSpdkSocket(Path value) {
         return new AgentOptions(node, dataAddress, adminHost, adminPort, labels, stateDir, hostNqnFile, cluster,
-                nvmetRoot, nvmetPortId, value, leaseTtl, poolInterval, orphanInterval, concurrency, version);
+                nvmetRoot, nvmetPortId, value, leaseTtl, poolInterval, orphanInterval, concurrency, loopDevices, version);
     }
 
     public AgentOptions withIntervals(Duration pools, Duration orphans) {
         return new AgentOptions(node, dataAddress, adminHost, adminPort, labels, stateDir, hostNqnFile, cluster,
-                nvmetRoot, nvmetPortId, spdkSocket, leaseTtl, pools, orphans, concurrency, version);
+                nvmetRoot, nvmetPortId, spdkSocket, leaseTtl, pools, orphans, concurrency, loopDevices, version);
     }
 
     public AgentOptions withConcurrency(int value) {
         return new AgentOptions(node, dataAddress, adminHost, adminPort, labels, stateDir, hostNqnFile, cluster,
-                nvmetRoot, nvmetPortId, spdkSocket, leaseTtl, poolInterval, orphanInterval, value, version);
+                nvmetRoot, nvmetPortId, spdkSocket, leaseTtl, poolInterval, orphanInterval, value, loopDevices, version);
+    }
+
+    public AgentOptions withLoopDevices(LoopDevices.Mechanism value) {
+        return new AgentOptions(node, dataAddress, adminHost, adminPort, labels, stateDir, hostNqnFile, cluster,
+                nvmetRoot, nvmetPortId, spdkSocket, leaseTtl, poolInterval, orphanInterval, concurrency, value, version);
     }
 }

@@ -61,13 +61,14 @@ public final class FileEngine implements VolumeEngine {
     private final Map<Path, String> deviceIndex = new ConcurrentHashMap<>();
     private volatile boolean indexed;
 
-    public FileEngine(CommandRunner runner) {
-        this(runner, Path.of("/sys/block"), Duration.ofSeconds(30), Duration.ofHours(2));
+    public FileEngine(CommandRunner runner, LoopDevices.Mechanism loopMechanism) {
+        this(runner, LoopDevices.forHost(runner, Duration.ofSeconds(30), loopMechanism), Path.of("/sys/block"),
+                Duration.ofSeconds(30), Duration.ofHours(2));
     }
 
-    public FileEngine(CommandRunner runner, Path sysBlock, Duration timeout, Duration copyTimeout) {
+    public FileEngine(CommandRunner runner, LoopDevices loops, Path sysBlock, Duration timeout, Duration copyTimeout) {
         this.runner = runner;
-        this.loops = new LoopDevices(runner, timeout);
+        this.loops = loops;
         this.sysBlock = sysBlock;
         this.timeout = timeout;
         this.copyTimeout = copyTimeout;

@@ -45,7 +45,7 @@ class FileEngineTest {
     }
 
     FileEngine engine(FakeCommandRunner fake) {
-        return new FileEngine(fake, dir.resolve("no-sysfs"), Duration.ofSeconds(5), Duration.ofMinutes(1));
+        return new FileEngine(fake, new LoopDevices(fake, Duration.ofSeconds(5)), dir.resolve("no-sysfs"), Duration.ofSeconds(5), Duration.ofMinutes(1));
     }
 
     @Test
