@@ -1,6 +1,7 @@
 package io.ferry.controller;
 
 import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.DistributionSummary;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.MultiGauge;
@@ -18,6 +19,7 @@ final class ControllerMetrics {
     private final Counter placements;
     private final Counter deletions;
     private final Counter conflicts;
+    private final DistributionSummary placementBatches;
     private final MultiGauge capacity;
     private final MultiGauge allocated;
     private final MultiGauge free;
@@ -28,6 +30,8 @@ final class ControllerMetrics {
         this.deletions = Counter.builder("ferry.controller.deletions").description("volumes fully deleted").register(registry);
         this.conflicts = Counter.builder("ferry.controller.txn.conflicts")
                 .description("transactions whose guards failed (lost compare-and-swap, lost leadership)").register(registry);
+        this.placementBatches = DistributionSummary.builder("ferry.controller.placement.batch.size")
+                .description("volumes committed together in one placement transaction").register(registry);
         this.capacity = MultiGauge.builder("ferry.pool.capacity.bytes").description("pool capacity reported by its agent").register(registry);
         this.allocated = MultiGauge.builder("ferry.pool.allocated.bytes").description("bytes allocated in the ledger").register(registry);
         this.free = MultiGauge.builder("ferry.pool.free.bytes").description("bytes still placeable (thick)").register(registry);
@@ -39,6 +43,10 @@ final class ControllerMetrics {
 
     void deleted() {
         deletions.increment();
+    }
+
+    void placementBatch(int volumes) {
+        placementBatches.record(volumes);
     }
 
     void conflict() {

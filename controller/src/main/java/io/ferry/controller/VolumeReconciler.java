@@ -22,11 +22,15 @@ import io.ferry.model.VolumeScheduling;
 import io.ferry.model.VolumeSource;
 import io.ferry.model.WorkItem;
 import io.vertx.core.Future;
+import io.vertx.core.Promise;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.time.Clock;
+import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.HashSet;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -48,6 +52,8 @@ final class VolumeReconciler {
 
     private static final Logger log = LoggerFactory.getLogger(VolumeReconciler.class);
     private static final int MAX_COMMIT_ATTEMPTS = 5;
+    /** Volumes per placement transaction: five writes each stay far below etcd's default of 128 operations. */
+    static final int MAX_BATCH = 24;
 
     private final EtcdStore store;
     private final FerryKeys keys;
@@ -60,6 +66,8 @@ final class VolumeReconciler {
     private final StatusRecords records;
     /** Volumes that found no pool; retried when capacity changes, not on a timer. */
     final Set<String> waitingForRoom = new HashSet<>();
+    /** Volumes waiting for the next placement batch, in arrival order. */
+    private final Map<String, Promise<Void>> toPlace = new LinkedHashMap<>();
 
     VolumeReconciler(EtcdStore store, ClusterState state, SerialLane lane, Scheduler scheduler, ControllerMetrics metrics,
                      Supplier<Optional<Leadership>> leadership, Clock clock) {
@@ -101,13 +109,154 @@ final class VolumeReconciler {
             return delete(leader.get(), volume, intent, placement);
         }
         if (placement == null) {
-            return lane.submit(() -> place(volume, 0)).map(v -> ReconcileResult.done());
+            return requestPlacement(volume).map(v -> ReconcileResult.done());
         }
         waitingForRoom.remove(volume);
         return converge(leader.get(), intent, placement);
     }
 
     // ---- placement ----
+
+    /**
+     * Queues the volume for the next placement batch. Placements go through the serial lane, one
+     * etcd round trip per commit; under a burst of intents that round trip was the controller's
+     * limit, so every volume that arrives while a commit is in flight is decided and committed
+     * together in the next one.
+     */
+    private Future<Void> requestPlacement(String volume) {
+        Promise<Void> queued = toPlace.get(volume);
+        if (queued != null) {
+            return queued.future();
+        }
+        Promise<Void> promise = Promise.promise();
+        toPlace.put(volume, promise);
+        lane.submit(this::placeQueued);
+        return promise.future();
+    }
+
+    private Future<Void> placeQueued() {
+        if (toPlace.isEmpty()) {
+            return Future.succeededFuture();
+        }
+        Map<String, Promise<Void>> batch = new LinkedHashMap<>();
+        var it = toPlace.entrySet().iterator();
+        while (it.hasNext() && batch.size() < MAX_BATCH) {
+            var next = it.next();
+            batch.put(next.getKey(), next.getValue());
+            it.remove();
+        }
+        return placeBatch(List.copyOf(batch.keySet())).transform(ar -> {
+            batch.values().forEach(p -> p.handle(ar));
+            return Future.succeededFuture();
+        });
+    }
+
+    /** A volume decided within a batch, with everything its commit writes. */
+    private record Planned(String volume, Versioned<VolumeIntent> intent, Placement placement, WorkItem work,
+                           VolumeScheduling scheduled) {
+    }
+
+    /**
+     * Decides every volume of the batch against one view of the pools in which earlier decisions of
+     * the batch are already counted, then commits them in one transaction. Volumes the batch cannot
+     * decide alone (clones, a second member of a spread group, no fit) and every volume of a batch
+     * whose commit lost a race take the one-at-a-time path, which explains refusals and retries.
+     */
+    private Future<Void> placeBatch(List<String> volumes) {
+        Optional<Leadership> leader = leadership.get();
+        if (leader.isEmpty()) {
+            return Future.succeededFuture();
+        }
+        if (volumes.size() == 1) {
+            return place(volumes.get(0), 0);
+        }
+        List<Candidate> view = new ArrayList<>();
+        state.candidates().forEach(view::add);
+        Map<String, Integer> viewIndex = new HashMap<>();
+        for (int i = 0; i < view.size(); i++) {
+            viewIndex.put(view.get(i).pool(), i);
+        }
+        Map<String, Long> ledgerRevisions = new LinkedHashMap<>();
+        Map<String, Ledger> ledgers = new HashMap<>();
+        Set<String> spreadGroups = new HashSet<>();
+        List<Planned> planned = new ArrayList<>();
+        List<String> alone = new ArrayList<>();
+        for (String volume : volumes) {
+            Versioned<VolumeIntent> intent = state.intent(volume).orElse(null);
+            if (intent == null || intent.value().deletionRequested() || state.placement(volume).isPresent()) {
+                continue;
+            }
+            VolumeIntent spec = intent.value();
+            if (spec.sourceSnapshot() != null || spec.sourceVolume() != null
+                    || (spec.spreadGroup() != null && !spreadGroups.add(spec.spreadGroup()))) {
+                alone.add(volume);
+                continue;
+            }
+            Request request = new Request(spec, null, takenDomains(spec));
+            Decision decision = scheduler.decide(request, view, state.globalConfig(),
+                    ScoringPolicy.named(state.globalConfig().schedulerPolicy()), false);
+            if (decision.pool().isEmpty()) {
+                alone.add(volume);
+                continue;
+            }
+            Candidate pool = decision.chosen();
+            ledgerRevisions.putIfAbsent(pool.pool(), pool.ledgerRevision());
+            Ledger ledger = pool.ledger().add(spec.sizeBytes());
+            ledgers.put(pool.pool(), ledger);
+            Candidate counted = pool.withLedger(ledger, pool.ledgerRevision());
+            if (request.remoteFrom(pool)) {
+                counted = counted.withRemoteServed(pool.remoteServed() + 1);
+            }
+            view.set(viewIndex.get(pool.pool()), counted);
+            Placement placement = Placement.of(volume, pool.pool(), pool.node(), pool.config().engine(), spec.sizeBytes(),
+                    spec.thin(), 1, spec.consumerNode(), null, null, clock.instant());
+            WorkItem work = WorkItem.of(volume, pool.node(), pool.pool(), pool.config().engine(), spec.sizeBytes(),
+                    spec.thin(), 1, null, exportFor(volume, pool.node()));
+            VolumeScheduling scheduled = VolumeScheduling.of(volume, SchedulingPhase.PLACED, Map.of(), null, pool.node(),
+                    pool.pool(), state.nodeAlive(pool.node()), intent.modRevision(), clock.instant());
+            planned.add(new Planned(volume, intent, placement, work, scheduled));
+        }
+        if (planned.size() <= 1) {
+            alone.addAll(0, planned.stream().map(Planned::volume).toList());
+            return placeOneByOne(alone);
+        }
+        Transaction txn = store.txn().requireLeadership(leader.get());
+        ledgerRevisions.forEach((pool, revision) -> txn.requireModRevision(keys.ledger(pool), revision)
+                .put(keys.ledger(pool), ledgers.get(pool)));
+        for (Planned p : planned) {
+            txn.requireModRevision(keys.volume(p.volume()), p.intent().modRevision())
+                    .requireAbsent(keys.placement(p.volume()))
+                    .put(keys.placement(p.volume()), p.placement())
+                    .put(keys.workItem(p.work().node(), p.volume()), p.work())
+                    .put(keys.volumeScheduling(p.volume()), p.scheduled());
+        }
+        return txn.commit().compose(outcome -> {
+            if (outcome.succeeded()) {
+                for (Planned p : planned) {
+                    state.wrotePlacement(p.placement(), outcome.revision());
+                    state.wroteWorkItem(p.work(), outcome.revision());
+                    state.wroteScheduling(keys.volumeScheduling(p.volume()), p.scheduled(), outcome.revision());
+                    waitingForRoom.remove(p.volume());
+                    metrics.placed();
+                }
+                ledgers.values().forEach(l -> state.wroteLedger(l, outcome.revision()));
+                metrics.placementBatch(planned.size());
+                return placeOneByOne(alone);
+            }
+            metrics.conflict();
+            List<String> retry = new ArrayList<>(planned.stream().map(Planned::volume).toList());
+            retry.addAll(alone);
+            return placeOneByOne(retry);
+        });
+    }
+
+    private Future<Void> placeOneByOne(List<String> volumes) {
+        Future<Void> chain = Future.succeededFuture();
+        for (String volume : volumes) {
+            chain = chain.compose(v -> place(volume, 0));
+        }
+        return chain;
+    }
 
     private Future<Void> place(String volume, int attempt) {
         Optional<Leadership> leader = leadership.get();

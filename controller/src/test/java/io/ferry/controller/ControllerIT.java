@@ -194,9 +194,13 @@ class ControllerIT {
     @Test
     void aThousandConcurrentIntentsFillExactlyTheRoomThereIsAndTheRestSayWhy() {
         sixPoolsOfHundredGi();
-        controller("c1");
+        var c1 = controller("c1");
         createVolumes(1000, 1);
         assertThousandIntentsEndAsSixHundredPlacementsAndFourHundredPreciseRefusals();
+        // Decisions committed together must have counted each other's bytes: the ledgers check above.
+        var batches = c1.registry.find("ferry.controller.placement.batch.size").summary();
+        assertThat(batches).isNotNull();
+        assertThat(batches.max()).as("largest placement batch").isGreaterThan(1);
     }
 
     @Test
