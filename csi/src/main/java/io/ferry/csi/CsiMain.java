@@ -8,6 +8,7 @@ import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
+import java.io.IOException;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -25,7 +26,8 @@ public final class CsiMain implements Callable<Integer> {
     @Option(names = "--mode", description = "controller, node or both (default: ${DEFAULT-VALUE})")
     String mode = "both";
 
-    @Option(names = "--endpoint", description = "unix:///path/to/csi.sock (default: ${DEFAULT-VALUE})")
+    @Option(names = "--endpoint", description = "unix:///path/to/csi.sock, or tcp://host:port (no authentication: "
+            + "loopback or a private network only) (default: ${DEFAULT-VALUE})")
     String endpoint = DEFAULT_ENDPOINT;
 
     @Option(names = "--node-id", description = "this node's name as its Ferry agent registers it; required in node mode")
@@ -45,8 +47,14 @@ public final class CsiMain implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        CsiServer.Mode m = parseMode(mode);
-        Path socket = socketPath(endpoint);
+        CsiServer.Mode m;
+        CsiEndpoint listen;
+        try {
+            m = parseMode(mode);
+            listen = CsiEndpoint.parse(endpoint);
+        } catch (IllegalArgumentException e) {
+            throw new CommandLine.ParameterException(new CommandLine(this), e.getMessage());
+        }
         if (m != CsiServer.Mode.CONTROLLER && (nodeId == null || nodeId.isBlank())) {
             throw new CommandLine.ParameterException(new CommandLine(this), "--node-id is required in node mode");
         }
@@ -54,10 +62,17 @@ public final class CsiMain implements Callable<Integer> {
                 : NodeService.Options.defaults(nodeId).withMaxVolumes(maxVolumes).withTopology(topology)
                 .withNvme(reconnectDelay, ctrlLossTimeout);
         EtcdOptions etcd = EtcdOptions.fromEnvironment(System.getenv());
-        CsiServer server = new CsiServer(new CsiServer.Options(m, socket, node, InformerOptions.defaults()),
+        CsiServer server = new CsiServer(new CsiServer.Options(m, listen, node, InformerOptions.defaults()),
                 EtcdStore.connect(etcd), true, new ProcessCommandRunner());
+        try {
+            server.start();
+        } catch (IOException e) {
+            server.close();
+            System.err.println("ferry-csi: " + e.getMessage());
+            return 1;
+        }
         Runtime.getRuntime().addShutdownHook(new Thread(server::close, "csi-shutdown"));
-        server.start().awaitTermination();
+        server.awaitTermination();
         return 0;
     }
 
@@ -70,13 +85,12 @@ public final class CsiMain implements Callable<Integer> {
         };
     }
 
-    /** {@code unix:///csi/csi.sock} (or a bare absolute path) to the socket's path. */
+    /** {@code unix:///csi/csi.sock} (or a bare absolute path) to the socket's path; a tcp endpoint is refused. */
     public static Path socketPath(String endpoint) {
-        String path = endpoint.startsWith("unix://") ? endpoint.substring("unix://".length()) : endpoint;
-        if (!path.startsWith("/")) {
-            throw new IllegalArgumentException("--endpoint must be unix:///absolute/path, not " + endpoint);
+        if (CsiEndpoint.parse(endpoint) instanceof CsiEndpoint.Unix unix) {
+            return unix.socket();
         }
-        return Path.of(path);
+        throw new IllegalArgumentException("--endpoint " + endpoint + " is not a Unix socket");
     }
 
     static final class Version implements CommandLine.IVersionProvider {
