@@ -2,6 +2,7 @@ package io.ferry.csi;
 
 import io.grpc.netty.NettyChannelBuilder;
 import io.grpc.netty.NettyServerBuilder;
+import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.epoll.EpollDomainSocketChannel;
 import io.netty.channel.epoll.EpollServerDomainSocketChannel;
@@ -47,8 +48,11 @@ public sealed interface CsiEndpoint permits CsiEndpoint.Unix, CsiEndpoint.Tcp {
 
         @Override
         public NettyChannelBuilder channelBuilder(EventLoopGroup group) {
+            // grpc-netty asks every client channel for TCP keep-alive; a null value drops the option, which a
+            // Unix socket does not have, instead of netty warning about it on every connection.
             return NettyChannelBuilder.forAddress(new DomainSocketAddress(socket.toString()))
-                    .channelType(EpollDomainSocketChannel.class).eventLoopGroup(group).usePlaintext();
+                    .channelType(EpollDomainSocketChannel.class).eventLoopGroup(group).usePlaintext()
+                    .withOption(ChannelOption.SO_KEEPALIVE, null);
         }
     }
 
