@@ -23,6 +23,9 @@ public final class CsiMain implements Callable<Integer> {
     /** Where the sidecars expect the socket unless told otherwise (the manifests use these paths). */
     public static final String DEFAULT_ENDPOINT = "unix:///csi/csi.sock";
 
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
     @Option(names = "--mode", description = "controller, node or both (default: ${DEFAULT-VALUE})")
     String mode = "both";
 
@@ -53,10 +56,10 @@ public final class CsiMain implements Callable<Integer> {
             m = parseMode(mode);
             listen = CsiEndpoint.parse(endpoint);
         } catch (IllegalArgumentException e) {
-            throw new CommandLine.ParameterException(new CommandLine(this), e.getMessage());
+            throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
         }
         if (m != CsiServer.Mode.CONTROLLER && (nodeId == null || nodeId.isBlank())) {
-            throw new CommandLine.ParameterException(new CommandLine(this), "--node-id is required in node mode");
+            throw new CommandLine.ParameterException(spec.commandLine(), "--node-id is required in node mode");
         }
         NodeService.Options node = m == CsiServer.Mode.CONTROLLER ? null
                 : NodeService.Options.defaults(nodeId).withMaxVolumes(maxVolumes).withTopology(topology)
