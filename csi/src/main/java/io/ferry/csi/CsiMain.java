@@ -8,6 +8,7 @@ import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
+import java.io.IOException;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -22,10 +23,14 @@ public final class CsiMain implements Callable<Integer> {
     /** Where the sidecars expect the socket unless told otherwise (the manifests use these paths). */
     public static final String DEFAULT_ENDPOINT = "unix:///csi/csi.sock";
 
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
     @Option(names = "--mode", description = "controller, node or both (default: ${DEFAULT-VALUE})")
     String mode = "both";
 
-    @Option(names = "--endpoint", description = "unix:///path/to/csi.sock (default: ${DEFAULT-VALUE})")
+    @Option(names = "--endpoint", description = "unix:///path/to/csi.sock, or tcp://host:port (no authentication: "
+            + "loopback or a private network only) (default: ${DEFAULT-VALUE})")
     String endpoint = DEFAULT_ENDPOINT;
 
     @Option(names = "--node-id", description = "this node's name as its Ferry agent registers it; required in node mode")
@@ -45,19 +50,32 @@ public final class CsiMain implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        CsiServer.Mode m = parseMode(mode);
-        Path socket = socketPath(endpoint);
+        CsiServer.Mode m;
+        CsiEndpoint listen;
+        try {
+            m = parseMode(mode);
+            listen = CsiEndpoint.parse(endpoint);
+        } catch (IllegalArgumentException e) {
+            throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
+        }
         if (m != CsiServer.Mode.CONTROLLER && (nodeId == null || nodeId.isBlank())) {
-            throw new CommandLine.ParameterException(new CommandLine(this), "--node-id is required in node mode");
+            throw new CommandLine.ParameterException(spec.commandLine(), "--node-id is required in node mode");
         }
         NodeService.Options node = m == CsiServer.Mode.CONTROLLER ? null
                 : NodeService.Options.defaults(nodeId).withMaxVolumes(maxVolumes).withTopology(topology)
                 .withNvme(reconnectDelay, ctrlLossTimeout);
         EtcdOptions etcd = EtcdOptions.fromEnvironment(System.getenv());
-        CsiServer server = new CsiServer(new CsiServer.Options(m, socket, node, InformerOptions.defaults()),
+        CsiServer server = new CsiServer(new CsiServer.Options(m, listen, node, InformerOptions.defaults()),
                 EtcdStore.connect(etcd), true, new ProcessCommandRunner());
+        try {
+            server.start();
+        } catch (IOException e) {
+            server.close();
+            System.err.println("ferry-csi: " + e.getMessage());
+            return 1;
+        }
         Runtime.getRuntime().addShutdownHook(new Thread(server::close, "csi-shutdown"));
-        server.start().awaitTermination();
+        server.awaitTermination();
         return 0;
     }
 
@@ -70,13 +88,12 @@ public final class CsiMain implements Callable<Integer> {
         };
     }
 
-    /** {@code unix:///csi/csi.sock} (or a bare absolute path) to the socket's path. */
+    /** {@code unix:///csi/csi.sock} (or a bare absolute path) to the socket's path; a tcp endpoint is refused. */
     public static Path socketPath(String endpoint) {
-        String path = endpoint.startsWith("unix://") ? endpoint.substring("unix://".length()) : endpoint;
-        if (!path.startsWith("/")) {
-            throw new IllegalArgumentException("--endpoint must be unix:///absolute/path, not " + endpoint);
+        if (CsiEndpoint.parse(endpoint) instanceof CsiEndpoint.Unix unix) {
+            return unix.socket();
         }
-        return Path.of(path);
+        throw new IllegalArgumentException("--endpoint " + endpoint + " is not a Unix socket");
     }
 
     static final class Version implements CommandLine.IVersionProvider {

@@ -8,24 +8,22 @@ import io.grpc.netty.NettyServerBuilder;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.epoll.EpollIoHandler;
-import io.netty.channel.epoll.EpollServerDomainSocketChannel;
-import io.netty.channel.unix.DomainSocketAddress;
 import io.vertx.core.Vertx;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
+import java.net.InetSocketAddress;
 import java.nio.file.Files;
-import java.nio.file.Path;
 import java.time.Clock;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 
 /**
- * The plugin process: a gRPC server on a Unix domain socket (netty, native epoll) serving the
- * identity service and the controller and/or node service, over one etcd client and one watched
- * {@link ClusterView}.
+ * The plugin process: a gRPC server on a Unix domain socket or a TCP address (netty, native epoll)
+ * serving the identity service and the controller and/or node service, over one etcd client and one
+ * watched {@link ClusterView}.
  */
 public final class CsiServer implements AutoCloseable {
 
@@ -44,10 +42,11 @@ public final class CsiServer implements AutoCloseable {
     }
 
     /**
-     * @param socket the Unix socket path (a stale socket file from a previous run is replaced)
-     * @param node   node-service options; required in node mode
+     * @param endpoint where to listen; a stale Unix socket file from a previous run is replaced. A
+     *                 TCP endpoint has no authentication: bind it to loopback or a private network
+     * @param node     node-service options; required in node mode
      */
-    public record Options(Mode mode, Path socket, NodeService.Options node, InformerOptions informers) {
+    public record Options(Mode mode, CsiEndpoint endpoint, NodeService.Options node, InformerOptions informers) {
     }
 
     private final Options options;
@@ -61,6 +60,7 @@ public final class CsiServer implements AutoCloseable {
     private final EventLoopGroup workers;
     private final ExecutorService executor;
     private Server server;
+    private CsiEndpoint bound;
 
     public CsiServer(Options options, EtcdStore store, boolean ownsStore, CommandRunner runner) {
         this.options = options;
@@ -86,13 +86,11 @@ public final class CsiServer implements AutoCloseable {
         } catch (Exception e) {
             throw new IOException("could not load the etcd state: " + e.getMessage(), e);
         }
-        Path socket = options.socket();
-        Files.createDirectories(socket.toAbsolutePath().getParent());
-        Files.deleteIfExists(socket);
-        NettyServerBuilder builder = NettyServerBuilder.forAddress(new DomainSocketAddress(socket.toString()))
-                .channelType(EpollServerDomainSocketChannel.class)
-                .bossEventLoopGroup(boss)
-                .workerEventLoopGroup(workers)
+        if (options.endpoint() instanceof CsiEndpoint.Unix unix) {
+            Files.createDirectories(unix.socket().toAbsolutePath().getParent());
+            Files.deleteIfExists(unix.socket());
+        }
+        NettyServerBuilder builder = options.endpoint().serverBuilder(boss, workers)
                 .executor(executor)
                 .addService(new IdentityService(store, options.mode().controller(), view::synced));
         if (options.mode().controller()) {
@@ -101,13 +99,26 @@ public final class CsiServer implements AutoCloseable {
         if (options.mode().node()) {
             builder.addService(new NodeService(store, view, locks, runner, options.node()));
         }
-        server = builder.build().start();
-        log.info("ferry-csi {} ({}) listening on unix://{}", Driver.VERSION, options.mode(), socket);
+        try {
+            server = builder.build().start();
+        } catch (IOException e) {
+            throw new IOException("cannot listen on " + options.endpoint().url() + ": " + e.getMessage(), e);
+        }
+        bound = options.endpoint() instanceof CsiEndpoint.Tcp tcp
+                && server.getListenSockets().get(0) instanceof InetSocketAddress address
+                ? new CsiEndpoint.Tcp(tcp.host(), address.getPort()) : options.endpoint();
+        if (bound instanceof CsiEndpoint.Tcp) {
+            log.warn("ferry-csi {} ({}) listening on {}: TCP has no authentication, anyone who can reach it can "
+                    + "mount and format volumes on this node", Driver.VERSION, options.mode(), bound.url());
+        } else {
+            log.info("ferry-csi {} ({}) listening on {}", Driver.VERSION, options.mode(), bound.url());
+        }
         return this;
     }
 
-    public Path socket() {
-        return options.socket();
+    /** Where the server listens once started; for a TCP endpoint with port 0, the port the kernel picked. */
+    public CsiEndpoint endpoint() {
+        return bound != null ? bound : options.endpoint();
     }
 
     public void awaitTermination() throws InterruptedException {
@@ -135,10 +146,12 @@ public final class CsiServer implements AutoCloseable {
             store.close();
         }
         vertx.close();
-        try {
-            Files.deleteIfExists(options.socket());
-        } catch (IOException e) {
-            log.debug("could not remove {}", options.socket(), e);
+        if (options.endpoint() instanceof CsiEndpoint.Unix unix) {
+            try {
+                Files.deleteIfExists(unix.socket());
+            } catch (IOException e) {
+                log.debug("could not remove {}", unix.socket(), e);
+            }
         }
     }
 }

@@ -134,7 +134,7 @@ final class CsiHarness implements AutoCloseable {
         controller = new Controller(vertx, store, controllerOptions, new PrometheusMeterRegistry(PrometheusConfig.DEFAULT));
         result(controller.start());
         Path socket = root.resolve("plugin/csi.sock");
-        server = new CsiServer(new CsiServer.Options(CsiServer.Mode.BOTH, socket, NodeService.Options.defaults(NODE),
+        server = new CsiServer(new CsiServer.Options(CsiServer.Mode.BOTH, new CsiEndpoint.Unix(socket), NodeService.Options.defaults(NODE),
                 InformerOptions.defaults()), EtcdStore.connect(etcd), true, runner).start();
         channel = NettyChannelBuilder.forAddress(new DomainSocketAddress(socket.toString()))
                 .channelType(EpollDomainSocketChannel.class).eventLoopGroup(clientGroup).usePlaintext().build();

@@ -23,11 +23,11 @@ import java.util.concurrent.ExecutionException;
  * knows more (explain).
  */
 @Command(name = "ferryctl", mixinStandardHelpOptions = true, version = "ferryctl 0.1.0",
-        description = "Manage Ferry pools, volumes, snapshots and attachments.",
+        description = "Manage Ferry pools, volumes, snapshots and attachments; call CSI plugins.",
         subcommands = {
                 StatusCommand.class, NodeCommands.class, PoolCommands.class, VolumeCommands.class,
                 SnapshotCommands.class, AttachCommand.class, DetachCommand.class, WatchCommand.class,
-                BenchCommands.class, AutoComplete.GenerateCompletion.class},
+                BenchCommands.class, CsiCommands.class, AutoComplete.GenerateCompletion.class},
         exitCodeListHeading = "%nExit codes:%n",
         exitCodeList = {
                 "0:done",
@@ -36,7 +36,7 @@ import java.util.concurrent.ExecutionException;
                 "3:not found",
                 "4:exists with other settings, or in use",
                 "5:timed out waiting (--wait)",
-                "6:etcd unreachable",
+                "6:etcd unreachable (csi: the CSI endpoint unreachable)",
                 "7:refused by the cluster (no pool fits, invalid)"})
 public final class FerryCtl {
 

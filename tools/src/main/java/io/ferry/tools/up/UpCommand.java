@@ -4,6 +4,7 @@ import io.ferry.agent.Agent;
 import io.ferry.agent.AgentOptions;
 import io.ferry.controller.Controller;
 import io.ferry.controller.ControllerOptions;
+import io.ferry.csi.CsiEndpoint;
 import io.ferry.csi.CsiServer;
 import io.ferry.csi.NodeService;
 import io.ferry.etcd.EtcdOptions;
@@ -155,7 +156,7 @@ final class UpCommand implements Callable<Integer> {
         }
         if (csi) {
             String firstNode = nodes.keySet().iterator().next();
-            CsiServer server = new CsiServer(new CsiServer.Options(CsiServer.Mode.BOTH, socket,
+            CsiServer server = new CsiServer(new CsiServer.Options(CsiServer.Mode.BOTH, new CsiEndpoint.Unix(socket),
                     NodeService.Options.defaults(firstNode), InformerOptions.defaults()), store, false, new ProcessCommandRunner());
             server.start();
             running.push(server);

@@ -1,0 +1,318 @@
+package io.ferry.tools.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.ferry.agent.Agent;
+import io.ferry.agent.AgentOptions;
+import io.ferry.agent.engine.LoopDevices;
+import io.ferry.controller.Controller;
+import io.ferry.controller.ControllerOptions;
+import io.ferry.csi.CsiEndpoint;
+import io.ferry.csi.CsiServer;
+import io.ferry.csi.NodeService;
+import io.ferry.etcd.informer.InformerOptions;
+import io.ferry.etcd.reconcile.RuntimeOptions;
+import io.ferry.etcd.store.EtcdStore;
+import io.ferry.etcd.testing.Await;
+import io.ferry.etcd.testing.EtcdExtension;
+import io.ferry.runtime.admin.AdminOptions;
+import io.ferry.runtime.exec.Command;
+import io.ferry.runtime.exec.CommandRunner;
+import io.ferry.runtime.exec.ProcessCommandRunner;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import io.vertx.core.Vertx;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+/**
+ * {@code ferryctl csi} end to end, the way the QEMU testbed uses it: the real plugin (both services,
+ * node {@link #NODE}) on a TCP endpoint, a real etcd, a real controller and the real file-engine
+ * agent of that node, so staging formats and mounts a real loop device. Must run as root.
+ */
+class FerryCtlCsiIT {
+
+    @RegisterExtension
+    static final EtcdExtension etcd = new EtcdExtension();
+
+    static final String NODE = "node-a";
+    static final ObjectMapper JSON = new ObjectMapper();
+
+    final CommandRunner runner = new ProcessCommandRunner();
+    String prefix;
+    Path root;
+    Map<String, String> env;
+    Vertx controllerVertx;
+    EtcdStore controllerStore;
+    Controller controller;
+    Vertx agentVertx;
+    CsiServer plugin;
+    String endpoint;
+
+    record Result(int code, String out, String err) {
+        @Override
+        public String toString() {
+            return "exit " + code + "\n--- stdout\n" + out + "--- stderr\n" + err;
+        }
+    }
+
+    @BeforeEach
+    void setUp() throws IOException {
+        prefix = EtcdExtension.uniquePrefix();
+        root = Files.createTempDirectory("ferryctl-csi-it-");
+        env = new HashMap<>(Map.of("FERRY_ETCD_ENDPOINTS", etcd.endpoint(), "FERRY_PREFIX", prefix));
+        controllerVertx = Vertx.vertx();
+        controllerStore = EtcdStore.connect(etcd.options(prefix));
+        ControllerOptions options = new ControllerOptions("csi-ctl-it", Duration.ofSeconds(3), AdminOptions.loopback(0),
+                InformerOptions.defaults(), RuntimeOptions.defaults().withConcurrency(16)
+                .withDelays(Duration.ofMillis(100), Duration.ofSeconds(2)), Duration.ofMinutes(5));
+        controller = new Controller(controllerVertx, controllerStore, options, new PrometheusMeterRegistry(PrometheusConfig.DEFAULT));
+        Await.result(controller.start());
+        AgentOptions agentOptions = AgentOptions.defaults(NODE, "127.0.0.1", root.resolve("state"))
+                .withLabels(Map.of("rack", "r1"))
+                .withHostNqnFile(root.resolve("no-hostnqn"))
+                .withNvmetRoot(root.resolve("no-nvmet"))
+                .withAdmin("127.0.0.1", -1)
+                .withIntervals(Duration.ofSeconds(1), Duration.ofSeconds(2));
+        agentVertx = Vertx.vertx();
+        Await.result(agentVertx.deployVerticle(new Agent(agentOptions, etcd.options(prefix), runner)));
+        plugin = new CsiServer(new CsiServer.Options(CsiServer.Mode.BOTH, new CsiEndpoint.Tcp("127.0.0.1", 0),
+                NodeService.Options.defaults(NODE), InformerOptions.defaults()),
+                EtcdStore.connect(etcd.options(prefix)), true, runner).start();
+        endpoint = plugin.endpoint().url();
+        await().atMost(Duration.ofSeconds(15)).until(controller::isLeader);
+    }
+
+    @AfterEach
+    void tearDown() throws IOException {
+        List<Throwable> problems = new ArrayList<>();
+        // Whatever a failed check left mounted goes first, so that Ferry can then delete its volumes.
+        quietly(problems, () -> mountsBelowRoot().forEach(m -> runner.execute(Command.of("umount", "-l", m))));
+        quietly(problems, () -> {
+            for (String volume : List.of("vol-csi", "never-ready")) {
+                csi("controller-unpublish", "--volume-id", volume);
+                ctl("volume", "rm", volume, "--ignore-not-found");
+            }
+        });
+        quietly(problems, () -> plugin.close());
+        quietly(problems, () -> agentVertx.close().toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS));
+        quietly(problems, () -> controller.stop().toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS));
+        quietly(problems, () -> controllerStore.close());
+        quietly(problems, () -> controllerVertx.close().toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS));
+        quietly(problems, () -> mountsBelowRoot().forEach(m -> runner.execute(Command.of("umount", "-l", m))));
+        LoopDevices loops = new LoopDevices(runner, Duration.ofSeconds(10));
+        for (LoopDevices.Loop loop : ourLoops()) {
+            quietly(problems, () -> loops.detach(loop.device(), null));
+        }
+        assertThat(mountsBelowRoot()).as("mounts left behind").isEmpty();
+        assertThat(ourLoops()).as("loop devices left behind").isEmpty();
+        try (Stream<Path> s = Files.walk(root)) {
+            s.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+        }
+        assertThat(problems).as("clean-up problems").isEmpty();
+    }
+
+    interface Step {
+        void run() throws Exception;
+    }
+
+    static void quietly(List<Throwable> problems, Step step) {
+        try {
+            step.run();
+        } catch (Exception | AssertionError e) {
+            problems.add(e);
+        }
+    }
+
+    List<LoopDevices.Loop> ourLoops() {
+        return new LoopDevices(runner, Duration.ofSeconds(10)).all().stream()
+                .filter(l -> l.backingFile().startsWith(root.toString())).toList();
+    }
+
+    /** Mount points under this test's directory, deepest first (field 5 of mountinfo, octal escapes aside). */
+    List<String> mountsBelowRoot() throws IOException {
+        return Files.readAllLines(Path.of("/proc/self/mountinfo")).stream().map(l -> l.split(" ")[4])
+                .filter(p -> p.startsWith(root + "/")).sorted(Comparator.reverseOrder()).toList();
+    }
+
+    Result ctl(String... args) {
+        StringWriter out = new StringWriter();
+        StringWriter err = new StringWriter();
+        int code = FerryCtl.run(args, env, new PrintWriter(out, true), new PrintWriter(err, true));
+        return new Result(code, out.toString(), err.toString());
+    }
+
+    /** {@code ferryctl csi <args> --endpoint <the plugin>}. */
+    Result csi(String... args) {
+        List<String> all = new ArrayList<>(List.of("csi"));
+        all.addAll(List.of(args));
+        all.add("--endpoint");
+        all.add(endpoint);
+        return ctl(all.toArray(String[]::new));
+    }
+
+    Result ok(Result r) {
+        assertThat(r.code()).as("%s", r).isZero();
+        return r;
+    }
+
+    Result fails(int code, Result r) {
+        assertThat(r.code()).as("%s", r).isEqualTo(code);
+        assertThat(r.err()).startsWith("error: ");
+        return r;
+    }
+
+    // ------------------------------------------------------------------------------------------
+
+    @Test
+    void probeAndNodeInfoDescribeThePluginOverTcp() throws Exception {
+        Result probe = ok(csi("probe"));
+        assertThat(probe.out()).containsPattern("plugin:\\s+ferry.csi.io ").containsPattern("ready:\\s+yes")
+                .contains("CONTROLLER_SERVICE").contains("STAGE_UNSTAGE_VOLUME").contains("PUBLISH_UNPUBLISH_VOLUME")
+                .contains(endpoint);
+        JsonNode json = JSON.readTree(ok(csi("probe", "-o", "json")).out());
+        assertThat(json.path("name").asText()).isEqualTo("ferry.csi.io");
+        assertThat(json.path("ready").asBoolean()).isTrue();
+        assertThat(json.path("nodeCapabilities").toString()).contains("GET_VOLUME_STATS").contains("VOLUME_CONDITION");
+        // The endpoint may also come from the environment, and the options may precede the subcommand.
+        env.put("FERRY_CSI_ENDPOINT", endpoint);
+        assertThat(ok(ctl("csi", "probe")).out()).containsPattern("ready:\\s+yes");
+        assertThat(ok(ctl("csi", "--timeout", "30s", "node-info")).out()).containsPattern("node id:\\s+" + NODE);
+
+        await().atMost(Duration.ofSeconds(20)).until(() -> csi("node-info").out().contains("rack"));
+        Result info = ok(csi("node-info"));
+        assertThat(info.out()).containsPattern("node id:\\s+" + NODE)
+                .contains("topology.ferry.csi.io/node=" + NODE).contains("topology.ferry.csi.io/rack=r1");
+        JsonNode infoJson = JSON.readTree(ok(csi("node-info", "-o", "json")).out());
+        assertThat(infoJson.path("nodeId").asText()).isEqualTo(NODE);
+        assertThat(infoJson.path("topology").path("topology.ferry.csi.io/node").asText()).isEqualTo(NODE);
+    }
+
+    @Test
+    void aVolumeIsPublishedStagedMountedMeasuredGrownAndReleased() throws Exception {
+        Path poolDir = root.resolve("pool");
+        ok(ctl("pool", "add", "files", "--node", NODE, "--engine", "file", "--directory", poolDir.toString(), "--prepare"));
+        ok(ctl("volume", "create", "vol-csi", "--size", "64Mi", "--consumer", NODE, "--fs", "ext4"));
+        Path staging = root.resolve("kubelet/staging/vol-csi");
+        Path target = root.resolve("kubelet/pods/p1/volume");
+
+        // The publish context, one KEY=VALUE per line, goes to node-stage unchanged.
+        List<String> context = ok(csi("controller-publish", "--volume-id", "vol-csi", "--node-id", NODE)).out().lines().toList();
+        assertThat(context).contains("ferry.csi.io/serving-node=" + NODE);
+        List<String> stage = new ArrayList<>(List.of("node-stage", "--volume-id", "vol-csi", "--staging-path", staging.toString()));
+        context.forEach(kv -> stage.addAll(List.of("--publish-context", kv)));
+        assertThat(ok(csi(stage.toArray(String[]::new))).out()).contains("volume vol-csi staged at " + staging);
+        ok(csi(stage.toArray(String[]::new)));
+        assertThat(mountsBelowRoot()).contains(staging.toString());
+
+        assertThat(ok(csi("node-publish", "--volume-id", "vol-csi", "--staging-path", staging.toString(),
+                "--target-path", target.toString())).out()).contains("volume vol-csi published at " + target);
+        Files.writeString(target.resolve("hello"), "world");
+        assertThat(Files.readString(staging.resolve("hello"))).isEqualTo("world");
+        Result republish = fails(ExitCodes.CONFLICT, csi("node-publish", "--volume-id", "vol-csi", "--staging-path",
+                staging.toString(), "--target-path", target.toString(), "--readonly"));
+        assertThat(republish.err()).contains("NodePublishVolume failed: ALREADY_EXISTS");
+
+        Result stats = ok(csi("node-stats", "--volume-id", "vol-csi", "--volume-path", target.toString()));
+        assertThat(stats.out().lines().findFirst().orElseThrow()).startsWith("UNIT").contains("TOTAL").contains("AVAILABLE");
+        assertThat(stats.out()).containsPattern("bytes\\s+\\d+").containsPattern("inodes\\s+\\d+").contains("condition: normal: mounted");
+        JsonNode statsJson = JSON.readTree(ok(csi("node-stats", "--volume-id", "vol-csi", "--volume-path", target.toString(),
+                "-o", "json")).out());
+        assertThat(statsJson.path("condition").path("abnormal").asBoolean()).isFalse();
+        assertThat(statsJson.path("usage").get(0).path("unit").asText()).isEqualTo("BYTES");
+        assertThat(statsJson.path("usage").get(0).path("total").asLong()).isBetween(40L << 20, 64L << 20);
+        // A path with nothing mounted is abnormal, and the reason is printed.
+        Path empty = Files.createDirectories(root.resolve("kubelet/pods/p2/volume"));
+        JsonNode abnormal = JSON.readTree(ok(csi("node-stats", "--volume-id", "vol-csi", "--volume-path", empty.toString(),
+                "-o", "json")).out());
+        assertThat(abnormal.path("condition").path("abnormal").asBoolean()).isTrue();
+        assertThat(abnormal.path("condition").path("message").asText()).contains("nothing is mounted");
+        assertThat(ok(csi("node-stats", "--volume-id", "vol-csi", "--volume-path", empty.toString())).out())
+                .contains("condition: abnormal: nothing is mounted at the volume path");
+
+        Result grown = ok(csi("controller-expand", "--volume-id", "vol-csi", "--required-bytes", "128Mi"));
+        assertThat(grown.out()).contains("volume vol-csi is 128Mi (134217728 bytes); node-expand needed: yes");
+        Result nodeExpand = csi("node-expand", "--volume-id", "vol-csi", "--volume-path", target.toString(),
+                "--staging-path", staging.toString(), "--required-bytes", "128Mi");
+        if (nodeExpand.code() == 0) {
+            assertThat(nodeExpand.out()).contains("is 128Mi (134217728 bytes)");
+        } else {
+            // Some sandboxes (this build machine among them) refuse the online-resize ioctl even to
+            // root; the plugin's INTERNAL status must then carry resize2fs's stderr to the user.
+            fails(ExitCodes.FAILED, nodeExpand);
+            assertThat(nodeExpand.err()).contains("NodeExpandVolume failed: INTERNAL").contains("resize2fs");
+        }
+
+        assertThat(ok(csi("node-unpublish", "--volume-id", "vol-csi", "--target-path", target.toString())).out())
+                .contains("volume vol-csi unpublished from " + target);
+        ok(csi("node-unpublish", "--volume-id", "vol-csi", "--target-path", target.toString()));
+        assertThat(target).doesNotExist();
+        assertThat(ok(csi("node-unstage", "--volume-id", "vol-csi", "--staging-path", staging.toString())).out())
+                .contains("volume vol-csi unstaged from " + staging);
+        ok(csi("node-unstage", "--volume-id", "vol-csi", "--staging-path", staging.toString()));
+        assertThat(mountsBelowRoot()).doesNotContain(staging.toString());
+        assertThat(ok(csi("controller-unpublish", "--volume-id", "vol-csi", "--node-id", NODE)).out())
+                .contains("volume vol-csi unpublished from " + NODE);
+        ok(ctl("volume", "rm", "vol-csi"));
+    }
+
+    @Test
+    void pluginErrorsBecomeOneLineWithTheGrpcCodeAndTheDocumentedExitCode() throws Exception {
+        Path staging = root.resolve("kubelet/staging/x");
+        Result unknown = fails(ExitCodes.NOT_FOUND, csi("node-stage", "--volume-id", "no-such-volume", "--staging-path",
+                staging.toString()));
+        assertThat(unknown.err()).contains("NodeStageVolume failed: NOT_FOUND: volume no-such-volume does not exist");
+        Result relative = fails(ExitCodes.USAGE, csi("node-stage", "--volume-id", "v", "--staging-path", "relative/path"));
+        assertThat(relative.err()).contains("INVALID_ARGUMENT").contains("must be absolute");
+        fails(ExitCodes.NOT_FOUND, csi("controller-publish", "--volume-id", "no-such-volume", "--node-id", NODE));
+
+        // A volume that never becomes ready: the call's deadline is --timeout.
+        ok(ctl("volume", "create", "never-ready", "--size", "1Pi", "--no-wait"));
+        Result late = fails(ExitCodes.TIMEOUT, csi("node-stage", "--volume-id", "never-ready", "--staging-path",
+                staging.toString(), "--timeout", "2s"));
+        assertThat(late.err()).contains("DEADLINE_EXCEEDED");
+
+        // Refused before any call: bad endpoint, bad sizes, bad durations, contradicting options.
+        assertThat(fails(ExitCodes.USAGE, ctl("csi", "probe", "--endpoint", "http://127.0.0.1:1")).err())
+                .contains("unsupported scheme http");
+        assertThat(fails(ExitCodes.USAGE, ctl("csi", "probe", "--endpoint", "tcp://127.0.0.1")).err()).contains("missing port");
+        assertThat(fails(ExitCodes.USAGE, csi("controller-expand", "--volume-id", "v", "--required-bytes", "ten")).err())
+                .contains("--required-bytes").contains("ten");
+        assertThat(fails(ExitCodes.USAGE, csi("probe", "--timeout", "soon")).err()).contains("--timeout soon");
+        assertThat(fails(ExitCodes.USAGE, csi("node-stage", "--volume-id", "v", "--staging-path", staging.toString(),
+                "--block", "--fs-type", "ext4")).err()).contains("--block cannot go with --fs-type");
+        assertThat(ctl("csi", "node-stage", "--volume-id", "v").code()).isEqualTo(ExitCodes.USAGE);
+
+        // Nobody listening: exit 6, with the address and the operating system's reason.
+        int closedPort;
+        try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            closedPort = s.getLocalPort();
+        }
+        Result unreachable = fails(ExitCodes.ETCD_UNAVAILABLE, ctl("csi", "probe", "--endpoint", "tcp://127.0.0.1:" + closedPort));
+        assertThat(unreachable.err()).contains("cannot reach the CSI plugin at tcp://127.0.0.1:" + closedPort)
+                .contains("UNAVAILABLE").contains("Connection refused");
+        Result noSocket = fails(ExitCodes.ETCD_UNAVAILABLE, ctl("csi", "probe", "--endpoint", "unix://" + root.resolve("none.sock")));
+        assertThat(noSocket.err()).contains("the socket file does not exist");
+    }
+}
