@@ -17,6 +17,7 @@ TB_BOOT_TIMEOUT="${TB_BOOT_TIMEOUT:-240}"
 ETCD_LOCAL="http://127.0.0.1:2379"
 
 PIDS=()        # processes this harness started (killed in reverse order on teardown)
+PID_LOGS=()    # their logs, same order (says which one it was when one is gone)
 SCENARIO_PID=  # the scenario running now, if any
 GUESTS=()      # guest names
 T0="${T0:-$(date +%s)}"
@@ -44,6 +45,7 @@ start_bg() {
   # subshell in between and leave its child behind on kill).
   ip netns exec "$TB_NS" "$@" >"$logf" 2>&1 </dev/null &
   PIDS+=("$!")
+  PID_LOGS+=("$logf")
   echo "$!" >>"$RUN/pids"
 }
 
@@ -224,9 +226,13 @@ wait_key() {
   done
 }
 
-# Prints the tails of every log, for a failing scenario.
+# Prints the tails of every log, for a failing scenario, after naming any process of the harness
+# that died under it (once seen: etcd killed with SIGKILL from outside the testbed mid-run).
 dump_logs() {
-  local f
+  local f i
+  for i in "${!PIDS[@]}"; do
+    kill -0 "${PIDS[i]}" 2>/dev/null || echo "----- process ${PIDS[i]} ($(basename "${PID_LOGS[i]}" .log)) is no longer running" >&2
+  done
   for f in "$RUN/controller.log" "$RUN"/guests/*/agent.log "$RUN"/guests/*/console.log; do
     [ -f "$f" ] || continue
     echo "----- tail $f" >&2
