@@ -20,8 +20,11 @@ modules_extra=(nvmet nvme-fabrics nvme-core dm-raid dm-mirror dm-bufio dm-persis
   dm-bio-prison tun bridge null_blk)
 
 # --- host packages ----------------------------------------------------------------------------
-packages=(qemu-system-x86 busybox-static cpio kmod lvm2 nvme-cli thin-provisioning-tools
-  e2fsprogs xfsprogs iproute2 fio etcd-server etcd-client)
+# The guests run the host's userspace (9p root), so the tools the scenarios run inside them are
+# host packages too: lvm2, nvme-cli, e2fsprogs, procps (pgrep), util-linux (blockdev), python3.
+packages=(qemu-system-x86 busybox-static cpio kmod xz-utils zstd gzip lvm2 nvme-cli
+  thin-provisioning-tools e2fsprogs xfsprogs util-linux procps iproute2 fio python3 etcd-server
+  etcd-client)
 missing=()
 for p in "${packages[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then

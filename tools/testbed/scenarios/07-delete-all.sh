@@ -84,7 +84,7 @@ sys.exit(1 if bad else 0)' <<<"$out" || die "s7: $n has Ferry-tagged LVs left"
   local ledgers
   ledgers="$(etcdctl_ns get --prefix /ferry/ledger/)"
   printf '%s\n' "$ledgers"
-  [ -n "$ledgers" ] || die "s7: no ledger at all (scenarios 1-3 placed volumes)"
+  [ -n "$ledgers" ] || die "s7: no ledger at all (the earlier scenarios placed volumes)"
   python3 -c '
 import json, sys
 lines = sys.stdin.read().splitlines()

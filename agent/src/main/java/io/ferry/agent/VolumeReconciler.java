@@ -117,7 +117,7 @@ final class VolumeReconciler {
                     ExportInfo info = null;
                     if (item.export() != null) {
                         info = ctx.exporterFor(pool.engine()).export(volume, engine.exportSource(pool, local),
-                                item.export());
+                                local.sizeBytes(), item.export());
                     } else {
                         ctx.exporterFor(pool.engine()).unexport(volume);
                     }

@@ -440,7 +440,7 @@ final class VolumeReconciler {
         Placement grown = Placement.of(volume, current.pool(), current.node(), current.engine(), intent.value().sizeBytes(),
                 current.thin(), current.generation() + 1, current.consumerNode(), current.sourceSnapshot(),
                 current.sourceVolume(), current.placedAt());
-        Ledger ledger = pool.ledger().add(delta);
+        Ledger ledger = pool.ledger().grow(delta);
         WorkItem work = WorkItem.of(volume, current.node(), current.pool(), current.engine(), grown.sizeBytes(), current.thin(),
                 grown.generation(), sourceOf(current), exportFor(volume, current.node()));
         return store.txn().requireLeadership(leader.get())

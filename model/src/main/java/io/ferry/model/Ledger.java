@@ -40,18 +40,33 @@ public record Ledger(int schemaVersion, String pool, long allocatedBytes, int vo
 
     /** This ledger with one more volume of {@code bytes} (> 0); throws on overflow. */
     public Ledger add(long bytes) {
+        if (volumeCount == Integer.MAX_VALUE) {
+            throw new ValidationException("volumeCount", "volumeCount: overflows");
+        }
+        return new Ledger(Schema.CURRENT_VERSION, pool, plus(bytes), volumeCount + 1);
+    }
+
+    /**
+     * This ledger with a volume already counted in it grown by {@code bytes} (> 0): the bytes
+     * change, the number of volumes does not (counting it again would leave the count above zero
+     * after the volume's one release). Throws on overflow.
+     */
+    public Ledger grow(long bytes) {
+        if (volumeCount == 0) {
+            throw new ValidationException("volumeCount", "ledger of pool " + pool + ": growing a volume, but the"
+                    + " ledger counts none");
+        }
+        return new Ledger(Schema.CURRENT_VERSION, pool, plus(bytes), volumeCount);
+    }
+
+    private long plus(long bytes) {
         Check.positive(bytes, "bytes");
-        long sum;
         try {
-            sum = Math.addExact(allocatedBytes, bytes);
+            return Math.addExact(allocatedBytes, bytes);
         } catch (ArithmeticException e) {
             throw new ValidationException("allocatedBytes", "allocatedBytes: adding " + bytes + " to "
                     + allocatedBytes + " overflows");
         }
-        if (volumeCount == Integer.MAX_VALUE) {
-            throw new ValidationException("volumeCount", "volumeCount: overflows");
-        }
-        return new Ledger(Schema.CURRENT_VERSION, pool, sum, volumeCount + 1);
     }
 
     /**

@@ -191,6 +191,18 @@ class RulesTest {
     }
 
     @Test
+    void growingAVolumeAddsBytesButNoVolume() {
+        Ledger grown = Ledger.empty("p").add(256L << 20).grow(256L << 20);
+        assertThat(grown.allocatedBytes()).isEqualTo(512L << 20);
+        assertThat(grown.volumeCount()).isEqualTo(1);
+        // The volume's one release (of its grown size) brings the ledger back to empty.
+        assertThat(grown.release(512L << 20)).isEqualTo(Ledger.empty("p"));
+        assertThatThrownBy(() -> Ledger.empty("p").grow(1)).hasMessageContaining("counts none");
+        assertThatThrownBy(() -> grown.grow(0)).hasMessageContaining("not positive");
+        assertThatThrownBy(() -> grown.grow(Long.MAX_VALUE)).hasMessageContaining("overflows");
+    }
+
+    @Test
     void exportsMustAllowAtLeastOneHostOverTcp() {
         assertThatThrownBy(() -> ExportSpec.tcp("n", Set.of())).hasMessageContaining("at least");
         assertThatThrownBy(() -> new ExportSpec("n", Set.of(Fixtures.HOST_NQN), "rdma"))

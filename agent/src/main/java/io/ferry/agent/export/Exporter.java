@@ -15,8 +15,12 @@ public interface Exporter {
     /** True when this host can export (kernel nvmet's configfs is mounted, or SPDK answers). */
     boolean available();
 
-    /** Creates or corrects the export so that it matches {@code spec} exactly, and describes it. */
-    ExportInfo export(String volume, String devicePath, ExportSpec spec);
+    /**
+     * Creates or corrects the export so that it matches {@code spec} exactly, and describes it.
+     * {@code sizeBytes} is the volume's current size: a target that does not notice a grown device
+     * by itself (kernel nvmet) uses it to tell connected hosts that the namespace grew.
+     */
+    ExportInfo export(String volume, String devicePath, long sizeBytes, ExportSpec spec);
 
     /** Removes the volume's export; absent means done. */
     void unexport(String volume);
@@ -33,7 +37,7 @@ public interface Exporter {
             }
 
             @Override
-            public ExportInfo export(String volume, String devicePath, ExportSpec spec) {
+            public ExportInfo export(String volume, String devicePath, long sizeBytes, ExportSpec spec) {
                 throw new IllegalStateException("volume " + volume + " must be exported to " + spec.consumerNode()
                         + ", but this node cannot export NVMe-oF: " + why);
             }

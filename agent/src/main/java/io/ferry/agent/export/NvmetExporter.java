@@ -4,6 +4,8 @@ import io.ferry.model.ExportInfo;
 import io.ferry.model.ExportSpec;
 import io.ferry.model.Names;
 import io.ferry.model.Nqn;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -14,8 +16,10 @@ import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
+import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * Kernel NVMe-oF target exports through configfs ({@code /sys/kernel/config/nvmet}).
@@ -27,16 +31,27 @@ import java.util.TreeSet;
  * {@link #export} again after a crash only adds what is missing. The root is a parameter, so the
  * same code runs against a plain directory tree in unit tests; on a plain tree the directories
  * configfs would create by itself are created explicitly.
+ *
+ * <p>nvmet reads the backing device's size only when the namespace is enabled; a grown LV stays
+ * invisible to connected hosts until the target is told. {@code revalidate_size} (kernel 5.9 and
+ * later) makes it re-read the size and, when it changed, send the hosts a namespace-attribute-changed
+ * event, after which they rescan. The exporter remembers the size it last exported per volume and
+ * revalidates when it differs; after a restart it knows nothing and revalidates once, which costs
+ * nothing when the size did not change (the kernel sends no event then) and covers a crash between
+ * growing the volume and re-exporting it.
  */
 public final class NvmetExporter implements Exporter {
 
     public static final Path DEFAULT_ROOT = Path.of("/sys/kernel/config/nvmet");
+    private static final Logger log = LoggerFactory.getLogger(NvmetExporter.class);
 
     private final Path root;
     private final String nqnPrefix;
     private final String address;
     private final int port;
     private final String portId;
+    /** Size of each volume when its namespace was last enabled or revalidated by this process. */
+    private final Map<String, Long> exportedSizes = new ConcurrentHashMap<>();
 
     public NvmetExporter(Path root, String nqnPrefix, String address, int port, int portId) {
         this.root = root;
@@ -52,7 +67,7 @@ public final class NvmetExporter implements Exporter {
     }
 
     @Override
-    public ExportInfo export(String volume, String devicePath, ExportSpec spec) {
+    public ExportInfo export(String volume, String devicePath, long sizeBytes, ExportSpec spec) {
         String nqn = Nqn.forVolume(nqnPrefix, volume);
         String serial = Nqn.serialForVolume(volume);
         Path sub = root.resolve("subsystems").resolve(nqn);
@@ -90,7 +105,11 @@ public final class NvmetExporter implements Exporter {
             write(ns.resolve("device_path"), devicePath);
         }
         if (!enabled) {
+            // Enabling opens the device and reads its size: nothing to revalidate.
             write(ns.resolve("enable"), "1");
+            exportedSizes.put(volume, sizeBytes);
+        } else if (!Long.valueOf(sizeBytes).equals(exportedSizes.get(volume))) {
+            revalidate(volume, ns, sizeBytes);
         }
 
         Path portDir = root.resolve("ports").resolve(portId);
@@ -108,8 +127,24 @@ public final class NvmetExporter implements Exporter {
         return ExportInfo.tcp(nqn, address, port, serial, spec.allowedHostNqns());
     }
 
+    /** Makes the kernel re-read the namespace's device size and tell connected hosts if it changed. */
+    private void revalidate(String volume, Path ns, long sizeBytes) {
+        Path attr = ns.resolve("revalidate_size");
+        if (!Files.exists(attr)) {
+            // Kernels before 5.9 lack it; hosts then see the new size only on their own rescan
+            // (nvme ns-rescan). Not a reason to fail the export.
+            log.warn("{} does not exist (kernel older than 5.9?): connected hosts of volume {} will not be told"
+                    + " that it is now {} bytes until they rescan", attr, volume, sizeBytes);
+        } else {
+            write(attr, "1");
+            log.info("volume {}: nvmet namespace revalidated at {} bytes", volume, sizeBytes);
+        }
+        exportedSizes.put(volume, sizeBytes);
+    }
+
     @Override
     public void unexport(String volume) {
+        exportedSizes.remove(volume);
         String nqn = Nqn.forVolume(nqnPrefix, volume);
         Path sub = root.resolve("subsystems").resolve(nqn);
         // Unlink from every port first so that no host can connect while the rest is torn down.

@@ -50,9 +50,12 @@ public final class SpdkExporter implements Exporter {
         return available.getAsBoolean();
     }
 
-    /** {@code bdev} is the lvol's bdev name or alias ({@code <lvstore>/<lvol>}), not a device path. */
+    /**
+     * {@code bdev} is the lvol's bdev name or alias ({@code <lvstore>/<lvol>}), not a device path.
+     * {@code sizeBytes} is not needed: SPDK tells connected hosts itself when an lvol grows.
+     */
     @Override
-    public ExportInfo export(String volume, String bdev, ExportSpec spec) {
+    public ExportInfo export(String volume, String bdev, long sizeBytes, ExportSpec spec) {
         String nqn = Nqn.forVolume(nqnPrefix, volume);
         String serial = Nqn.serialForVolume(volume);
         if (bdev == null) {

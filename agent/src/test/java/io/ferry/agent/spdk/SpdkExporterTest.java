@@ -48,7 +48,7 @@ class SpdkExporterTest {
     @Test
     void exportsReExportsWithOtherHostsAndUnexports() {
         String nqn = Nqn.forVolume(PREFIX, "v1");
-        ExportInfo info = exporter.export("v1", "lvs0/v1", ExportSpec.tcp("node-2", Set.of(HOST_A)));
+        ExportInfo info = exporter.export("v1", "lvs0/v1", 1L << 30, ExportSpec.tcp("node-2", Set.of(HOST_A)));
         assertThat(info).isEqualTo(ExportInfo.tcp(nqn, "10.0.1.11", 4421, Nqn.serialForVolume("v1"), Set.of(HOST_A)));
         assertThat(spdk.mutations()).containsExactly("nvmf_create_subsystem", "nvmf_subsystem_add_host",
                 "nvmf_subsystem_add_ns", "nvmf_subsystem_add_listener");
@@ -65,11 +65,11 @@ class SpdkExporterTest {
         assertThat(exporter.exportedVolumes()).containsExactly("v1");
 
         spdk.clear();
-        exporter.export("v1", "lvs0/v1", ExportSpec.tcp("node-2", Set.of(HOST_A)));
+        exporter.export("v1", "lvs0/v1", 1L << 30, ExportSpec.tcp("node-2", Set.of(HOST_A)));
         assertThat(spdk.mutations()).as("a repeated export changes nothing (namespace matched by UUID)").isEmpty();
 
         spdk.clear();
-        exporter.export("v1", "lvs0/v1", ExportSpec.tcp("node-3", Set.of(HOST_B)));
+        exporter.export("v1", "lvs0/v1", 1L << 30, ExportSpec.tcp("node-3", Set.of(HOST_B)));
         assertThat(spdk.mutations()).containsExactly("nvmf_subsystem_add_host", "nvmf_subsystem_remove_host");
         assertThat(spdk.only("nvmf_subsystem_remove_host").path("host").asText()).isEqualTo(HOST_A);
         assertThat(spdk.subsystems.get(nqn).hosts).containsExactly(HOST_B);
@@ -87,11 +87,11 @@ class SpdkExporterTest {
 
     @Test
     void closesASubsystemSomeoneOpenedToAnyHost() {
-        exporter.export("v1", "lvs0/v1", ExportSpec.tcp("node-2", Set.of(HOST_A)));
+        exporter.export("v1", "lvs0/v1", 1L << 30, ExportSpec.tcp("node-2", Set.of(HOST_A)));
         String nqn = Nqn.forVolume(PREFIX, "v1");
         client.setAllowAnyHost(nqn, true);
         spdk.clear();
-        exporter.export("v1", "lvs0/v1", ExportSpec.tcp("node-2", Set.of(HOST_A)));
+        exporter.export("v1", "lvs0/v1", 1L << 30, ExportSpec.tcp("node-2", Set.of(HOST_A)));
         assertThat(spdk.only("nvmf_subsystem_allow_any_host").toString())
                 .isEqualTo("{\"nqn\":\"" + nqn + "\",\"allow_any_host\":false}");
         assertThat(spdk.subsystems.get(nqn).allowAnyHost).isFalse();
@@ -104,7 +104,7 @@ class SpdkExporterTest {
         client.createSubsystem(nqn, Nqn.serialForVolume("v1"), "Ferry");
         client.addNamespace(nqn, "lvs0/other", 1);
         spdk.clear();
-        exporter.export("v1", "lvs0/v1", ExportSpec.tcp("node-2", Set.of(HOST_A)));
+        exporter.export("v1", "lvs0/v1", 1L << 30, ExportSpec.tcp("node-2", Set.of(HOST_A)));
         assertThat(spdk.mutations()).containsExactly("nvmf_subsystem_add_host", "nvmf_subsystem_remove_ns",
                 "nvmf_subsystem_add_ns", "nvmf_subsystem_add_listener");
     }

@@ -1,0 +1,141 @@
+# Scenario 4: online expansion of a mounted remote volume. Storage on node-2's second disk
+# (/dev/vdb; node-2's /dev/vda belongs to scenario 2), consumer node-1. The consumer connects over
+# NVMe/TCP, makes an ext4 file system, mounts it and writes data; then the intent's sizeBytes is
+# raised (how a resize is asked for, docs/etcd-schema.md). The controller grows the placement, the
+# agent on node-2 grows the LV and makes nvmet re-read the size (revalidate_size), the kernel
+# target tells the initiator, and node-1 sees the larger namespace without reconnecting;
+# resize2fs grows the mounted file system; the old data is unchanged and data beyond the old size
+# can be written and read back. Needs --guests 2 or more.
+#
+# The consumer's part is in the s4_consumer_* functions below, the steps the CSI node service
+# (NodeStageVolume, NodeExpandVolume, NodeUnstageVolume) is to take over later.
+
+S4_MNT=/mnt/s4
+
+# s4_consumer_stage <node> <nqn> <address> <port>: connect, mkfs.ext4, mount; prints dev=<device>.
+s4_consumer_stage() {
+  gexec "$1" 300 "
+    $(nvme_connect_text "$2" "$3" "$4")
+    mkfs.ext4 -q -F \$dev
+    mkdir -p $S4_MNT
+    mount \$dev $S4_MNT
+    echo \$dev >/run/s4.dev
+    echo dev=\$dev
+  "
+}
+
+# s4_consumer_expand <node> <bytes>: waits until the namespace shows the new size (the target's
+# namespace-changed event, no reconnect, no manual rescan), then grows the mounted file system.
+s4_consumer_expand() {
+  gexec "$1" 300 "
+    dev=\$(cat /run/s4.dev)
+    for i in \$(seq 1 150); do
+      [ \"\$(blockdev --getsize64 \$dev)\" = $2 ] && break
+      sleep 0.4
+    done
+    echo size=\$(blockdev --getsize64 \$dev)
+    [ \"\$(blockdev --getsize64 \$dev)\" = $2 ] || { echo \"\$dev did not grow to $2 bytes\" >&2; exit 1; }
+    resize2fs \$dev >&2
+  "
+}
+
+# s4_consumer_unstage <node> <nqn>: unmount and disconnect.
+s4_consumer_unstage() {
+  gexec "$1" 120 "
+    umount $S4_MNT
+    nvme disconnect -n $2 >&2
+  "
+}
+
+# fs_bytes <node>: size of the mounted file system in bytes (df).
+s4_fs_bytes() {
+  gexec "$1" 60 "df -B1 --output=size $S4_MNT | tail -n 1 | tr -d ' '"
+}
+
+scenario() {
+  local target=node-2 consumer=node-1 pool=s4-pool vg=ferry-s4 vol=s4-vol t=$SECONDS
+  local small=268435456 big=536870912
+  [ "${#GUESTS[@]}" -ge 2 ] || die "s4 needs --guests 2"
+
+  log "s4: pool $pool (lvm, prepare, /dev/vdb) on $target, volume $vol (256Mi, MustRemote for $consumer)"
+  etcdctl_ns put "/ferry/config/pools/$pool" \
+    "{\"schemaVersion\":1,\"name\":\"$pool\",\"node\":\"$target\",\"engine\":\"lvm\",\"source\":{\"volumeGroup\":\"$vg\",\"devices\":[\"/dev/vdb\"]},\"prepare\":true}" >/dev/null
+  wait_key "/ferry/nodes/$target/pools/$pool" '"healthy" *: *true' 240 >/dev/null
+  local intent="{\"schemaVersion\":1,\"name\":\"$vol\",\"sizeBytes\":\"256Mi\",\"engine\":\"lvm\",\"positionAdvice\":\"MustRemote\",\"consumerNode\":\"$consumer\",\"fsType\":\"ext4\"}"
+  etcdctl_ns put "/ferry/volumes/$vol" "$intent" >/dev/null
+  local hostnqn
+  hostnqn="$(etcdctl_ns get --print-value-only "/ferry/nodes/$consumer/registration" | json_get hostNqn)"
+  etcdctl_ns put "/ferry/attachments/$vol/$consumer" \
+    "{\"schemaVersion\":1,\"volume\":\"$vol\",\"node\":\"$consumer\",\"hostNqn\":\"$hostnqn\",\"readOnly\":false}" >/dev/null
+  local status nqn addr port gen
+  status="$(wait_key "/ferry/nodes/$target/volumes/$vol" "\"phase\" *: *\"Ready\".*\"allowedHostNqns\" *: *\\[\"$hostnqn\"\\]" 240)"
+  timing "s4: volume Ready and exported" $((SECONDS - t))
+  log "s4: status $status"
+  nqn="$(json_get export.nqn <<<"$status")"
+  addr="$(json_get export.address <<<"$status")"
+  port="$(json_get export.port <<<"$status")"
+  gen="$(json_get observedGeneration <<<"$status")"
+  [ "$(json_get sizeBytes <<<"$status")" = "$small" ] || die "s4: volume is not $small bytes"
+
+  log "s4: $consumer stages it (connect, mkfs.ext4, mount) and writes 64 MiB"
+  local out before_fs
+  out="$(s4_consumer_stage "$consumer" "$nqn" "$addr" "$port")" || die "s4: staging failed: $out"
+  log "s4: $(grep '^dev=' <<<"$out")"
+  out="$(gexec "$consumer" 300 "
+    head -c 67108864 /dev/urandom >$S4_MNT/old
+    sync
+    echo md5=\$(md5sum <$S4_MNT/old | cut -d' ' -f1)
+  ")" || die "s4: first write failed: $out"
+  local sum_old
+  sum_old="$(sed -n 's/^md5=//p' <<<"$out")"
+  before_fs="$(s4_fs_bytes "$consumer")"
+  log "s4: old data md5 $sum_old, file system $before_fs bytes"
+  timing "s4: staged and written" $((SECONDS - t))
+
+  log "s4: intent sizeBytes 256Mi -> 512Mi"
+  etcdctl_ns put "/ferry/volumes/$vol" "${intent/\"256Mi\"/\"512Mi\"}" >/dev/null
+  status="$(wait_key "/ferry/nodes/$target/volumes/$vol" "\"phase\" *: *\"Ready\".*\"sizeBytes\" *: *$big" 240)"
+  timing "s4: volume grown on $target" $((SECONDS - t))
+  log "s4: status $status"
+  [ "$(json_get observedGeneration <<<"$status")" -gt "$gen" ] || die "s4: observedGeneration did not advance"
+  local lvs
+  lvs="$(gexec "$target" 120 "lvs --reportformat json -o lv_name,lv_size,lv_tags --units b --nosuffix $vg")"
+  python3 -c '
+import json, sys
+lvs = json.load(sys.stdin)["report"][0]["lv"]
+ok = len(lvs) == 1 and lvs[0]["lv_name"] == sys.argv[1] and int(lvs[0]["lv_size"]) == int(sys.argv[2]) \
+    and "ferry.volume=" + sys.argv[1] in lvs[0]["lv_tags"].split(",")
+print("lvs:", [(lv["lv_name"], lv["lv_size"]) for lv in lvs])
+sys.exit(0 if ok else 1)' "$vol" "$big" <<<"$lvs" || die "s4: the LV is not one $big-byte LV: $lvs"
+  grep -q "volume $vol: nvmet namespace revalidated at $big bytes" "$RUN/guests/$target/agent.log" \
+    || die "s4: the agent did not revalidate the nvmet namespace"
+
+  log "s4: $consumer sees the new size and grows the mounted file system"
+  out="$(s4_consumer_expand "$consumer" "$big")" || die "s4: expansion on the consumer failed: $out"
+  log "s4: $(grep '^size=' <<<"$out")"
+  local after_fs
+  after_fs="$(s4_fs_bytes "$consumer")"
+  log "s4: file system $before_fs -> $after_fs bytes"
+  ((after_fs > before_fs + 200 * 1048576)) || die "s4: the file system did not grow (df: $before_fs -> $after_fs)"
+  timing "s4: consumer sees and uses the new size" $((SECONDS - t))
+
+  log "s4: old data unchanged; 192 MiB more (64 + 192 MiB do not fit the old file system), unmount, remount, compare"
+  out="$(gexec "$consumer" 600 "
+    echo 3 >/proc/sys/vm/drop_caches
+    echo old=\$(md5sum <$S4_MNT/old | cut -d' ' -f1)
+    a=\$(head -c 201326592 /dev/urandom | tee $S4_MNT/new | md5sum | cut -d' ' -f1)
+    sync
+    umount $S4_MNT
+    mount \$(cat /run/s4.dev) $S4_MNT
+    echo old2=\$(md5sum <$S4_MNT/old | cut -d' ' -f1)
+    b=\$(md5sum <$S4_MNT/new | cut -d' ' -f1)
+    echo new=\$a new2=\$b
+    [ \"\$a\" = \"\$b\" ]
+  ")" || die "s4: writing beyond the old size failed: $out"
+  printf '%s\n' "$out"
+  [ "$(sed -n 's/^old=//p' <<<"$out")" = "$sum_old" ] || die "s4: the old data changed after the expansion"
+  [ "$(sed -n 's/^old2=//p' <<<"$out")" = "$sum_old" ] || die "s4: the old data changed after remount"
+
+  out="$(s4_consumer_unstage "$consumer" "$nqn")" || die "s4: unstage failed: $out"
+  timing "s4: total" $((SECONDS - t))
+}
