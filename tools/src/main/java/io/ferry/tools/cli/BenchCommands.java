@@ -60,16 +60,21 @@ final class BenchCommands {
                         + " (default: ${DEFAULT-VALUE}); like pods spread over a cluster, each volume prefers its consumer's node")
         String consumers;
 
-        record Phase(String name, int count, double seconds, double[] latenciesMs, long etcdRevisions) {
+        /** {@code placedMs}: for provisioning, intent to the controller's placement (NaN when not seen). */
+        record Phase(String name, int count, double seconds, double[] latenciesMs, double[] placedMs, long etcdRevisions) {
             double perSecond() {
                 return count / seconds;
             }
 
             double percentile(double p) {
-                if (latenciesMs.length == 0) {
+                return percentileOf(latenciesMs, p);
+            }
+
+            static double percentileOf(double[] values, double p) {
+                double[] sorted = Arrays.stream(values).filter(v -> !Double.isNaN(v)).toArray();
+                if (sorted.length == 0) {
                     return Double.NaN;
                 }
-                double[] sorted = latenciesMs.clone();
                 Arrays.sort(sorted);
                 int index = (int) Math.ceil(p / 100.0 * sorted.length) - 1;
                 return sorted[Math.max(0, Math.min(sorted.length - 1, index))];
@@ -148,6 +153,7 @@ final class BenchCommands {
             Semaphore inFlight = new Semaphore(concurrency);
             CountDownLatch finished = new CountDownLatch(volumes);
             double[] latencies = new double[volumes];
+            double[] placed = new double[volumes];
             AtomicReference<String> failure = new AtomicReference<>();
             long revisionBefore = await(store().currentRevision());
             long start = System.nanoTime();
@@ -161,6 +167,8 @@ final class BenchCommands {
                         failure.compareAndSet(null, name + ": " + error);
                     }
                     latencies[slot] = (System.nanoTime() - began) / 1e6;
+                    Long placedAt = tracker.placedAt(name);
+                    placed[slot] = placedAt == null ? Double.NaN : (placedAt - began) / 1e6;
                     inFlight.release();
                     finished.countDown();
                 });
@@ -173,7 +181,7 @@ final class BenchCommands {
             }
             double seconds = (System.nanoTime() - start) / 1e9;
             long revisions = await(store().currentRevision()) - revisionBefore;
-            return new Phase(label, volumes, seconds, latencies, revisions);
+            return new Phase(label, volumes, seconds, latencies, creating ? placed : null, revisions);
         }
 
         private Phase baseline() throws InterruptedException {
@@ -198,7 +206,7 @@ final class BenchCommands {
             double seconds = (System.nanoTime() - start) / 1e9;
             long revisions = await(store().currentRevision()) - revisionBefore;
             await(store().deletePrefix(prefix));
-            return new Phase("etcd put", volumes, seconds, latencies, revisions);
+            return new Phase("etcd put", volumes, seconds, latencies, null, revisions);
         }
 
         private void report(Phase create, Phase delete, Phase baseline) {
@@ -223,6 +231,16 @@ final class BenchCommands {
             summary.put("concurrency", concurrency);
             summary.put("phases", rows);
             summary.put("provisionToEtcdPutThroughputRatio", round(create.perSecond() / baseline.perSecond()));
+            double[] ready = new double[create.count()];
+            for (int i = 0; i < ready.length; i++) {
+                ready[i] = create.latenciesMs()[i] - create.placedMs()[i];
+            }
+            Map<String, Object> split = new LinkedHashMap<>();
+            split.put("intentToPlacedP50Ms", round(Phase.percentileOf(create.placedMs(), 50)));
+            split.put("intentToPlacedP99Ms", round(Phase.percentileOf(create.placedMs(), 99)));
+            split.put("placedToReadyP50Ms", round(Phase.percentileOf(ready, 50)));
+            split.put("placedToReadyP99Ms", round(Phase.percentileOf(ready, 99)));
+            summary.put("provisionSplit", split);
             if (out().format() != Output.Format.table) {
                 out().structured(summary);
                 return;
@@ -230,6 +248,9 @@ final class BenchCommands {
             out().line("volumes " + volumes + ", concurrency " + concurrency + ", size " + size + (thick ? " thick" : " thin")
                     + ", consumers " + consumers);
             out().rows(List.of("PHASE", "N", "PER-SECOND", "P50-MS", "P95-MS", "P99-MS", "ETCD-WRITES/ITEM"), cells, summary);
+            out().line(String.format("provision split: intent -> placed p50 %.1f ms, p99 %.1f ms; placed -> Ready p50 %.1f ms,"
+                    + " p99 %.1f ms", split.get("intentToPlacedP50Ms"), split.get("intentToPlacedP99Ms"),
+                    split.get("placedToReadyP50Ms"), split.get("placedToReadyP99Ms")));
             out().line(String.format("provisioning runs at %.1f%% of the throughput of plain etcd puts at the same concurrency",
                     100 * create.perSecond() / baseline.perSecond()));
         }
@@ -252,9 +273,15 @@ final class BenchCommands {
         private final FerryKeys keys;
         private final Map<String, Done> creating = new ConcurrentHashMap<>();
         private final Map<String, Done> deleting = new ConcurrentHashMap<>();
+        private final Map<String, Long> placedNanos = new ConcurrentHashMap<>();
 
         Tracker(FerryKeys keys) {
             this.keys = keys;
+        }
+
+        /** When the placement of a volume being created was seen ({@link System#nanoTime}), once. */
+        Long placedAt(String name) {
+            return placedNanos.remove(name);
         }
 
         void expect(String name, boolean create, Done done) {
@@ -280,6 +307,9 @@ final class BenchCommands {
                 }
             } else if (current.value() instanceof VolumeStatus s && s.phase() == VolumePhase.FAILED) {
                 fail(s.volume(), s.message());
+            } else if (current.value() instanceof VolumeScheduling s && s.phase() == SchedulingPhase.PLACED
+                    && creating.containsKey(s.volume())) {
+                placedNanos.putIfAbsent(s.volume(), System.nanoTime());
             } else if (current.value() instanceof VolumeScheduling s
                     && (s.phase() == SchedulingPhase.NO_FIT || s.phase() == SchedulingPhase.INVALID)) {
                 fail(s.volume(), s.message());
