@@ -174,7 +174,11 @@ final class BenchCommands {
                 });
                 action.apply(name, slot).onFailure(e -> tracker.fail(name, e.getMessage()));
             }
-            if (!finished.await(timeoutSeconds, TimeUnit.SECONDS) || failure.get() != null) {
+            if (failure.get() != null) {
+                // Stop at the first failure, but let what is in flight settle so the report is whole.
+                inFlight.tryAcquire(concurrency, timeoutSeconds, TimeUnit.SECONDS);
+            }
+            if (failure.get() != null || !finished.await(timeoutSeconds, TimeUnit.SECONDS)) {
                 throw new CliException(ExitCodes.FAILED, label + " did not complete: "
                         + (failure.get() != null ? failure.get() : finished.getCount() + " of " + volumes + " still pending after "
                         + timeoutSeconds + " s"));
