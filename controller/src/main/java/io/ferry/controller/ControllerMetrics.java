@@ -20,6 +20,7 @@ final class ControllerMetrics {
     private final Counter deletions;
     private final Counter conflicts;
     private final DistributionSummary placementBatches;
+    private final DistributionSummary releaseBatches;
     private final MultiGauge capacity;
     private final MultiGauge allocated;
     private final MultiGauge free;
@@ -32,6 +33,8 @@ final class ControllerMetrics {
                 .description("transactions whose guards failed (lost compare-and-swap, lost leadership)").register(registry);
         this.placementBatches = DistributionSummary.builder("ferry.controller.placement.batch.size")
                 .description("volumes committed together in one placement transaction").register(registry);
+        this.releaseBatches = DistributionSummary.builder("ferry.controller.release.batch.size")
+                .description("deleted volumes released together in one transaction").register(registry);
         this.capacity = MultiGauge.builder("ferry.pool.capacity.bytes").description("pool capacity reported by its agent").register(registry);
         this.allocated = MultiGauge.builder("ferry.pool.allocated.bytes").description("bytes allocated in the ledger").register(registry);
         this.free = MultiGauge.builder("ferry.pool.free.bytes").description("bytes still placeable (thick)").register(registry);
@@ -47,6 +50,10 @@ final class ControllerMetrics {
 
     void placementBatch(int volumes) {
         placementBatches.record(volumes);
+    }
+
+    void releaseBatch(int volumes) {
+        releaseBatches.record(volumes);
     }
 
     void conflict() {

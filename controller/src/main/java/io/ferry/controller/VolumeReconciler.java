@@ -37,6 +37,7 @@ import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
 import java.util.TreeSet;
+import java.util.function.Function;
 import java.util.function.Supplier;
 
 /**
@@ -68,6 +69,8 @@ final class VolumeReconciler {
     final Set<String> waitingForRoom = new HashSet<>();
     /** Volumes waiting for the next placement batch, in arrival order. */
     private final Map<String, Promise<Void>> toPlace = new LinkedHashMap<>();
+    /** Volumes waiting for the next release batch. */
+    private final Map<String, Promise<Void>> toRelease = new LinkedHashMap<>();
 
     VolumeReconciler(EtcdStore store, ClusterState state, SerialLane lane, Scheduler scheduler, ControllerMetrics metrics,
                      Supplier<Optional<Leadership>> leadership, Clock clock) {
@@ -130,23 +133,34 @@ final class VolumeReconciler {
         }
         Promise<Void> promise = Promise.promise();
         toPlace.put(volume, promise);
-        lane.submit(this::placeQueued);
+        lane.submit(() -> drain(toPlace, this::placeBatch));
         return promise.future();
     }
 
-    private Future<Void> placeQueued() {
-        if (toPlace.isEmpty()) {
+    /**
+     * Takes up to {@link #MAX_BATCH} volumes off a queue and runs them as one batch, completing each
+     * volume's promise with the batch's outcome. An empty queue means an earlier lane task already
+     * took this volume along.
+     */
+    private static Future<Void> drain(Map<String, Promise<Void>> queue, Function<List<String>, Future<Void>> batchOf) {
+        if (queue.isEmpty()) {
             return Future.succeededFuture();
         }
         Map<String, Promise<Void>> batch = new LinkedHashMap<>();
-        var it = toPlace.entrySet().iterator();
+        var it = queue.entrySet().iterator();
         while (it.hasNext() && batch.size() < MAX_BATCH) {
             var next = it.next();
             batch.put(next.getKey(), next.getValue());
             it.remove();
         }
-        return placeBatch(List.copyOf(batch.keySet())).transform(ar -> {
-            batch.values().forEach(p -> p.handle(ar));
+        return batchOf.apply(List.copyOf(batch.keySet())).transform(ar -> {
+            batch.values().forEach(p -> {
+                if (ar.succeeded()) {
+                    p.tryComplete();
+                } else {
+                    p.tryFail(ar.cause());
+                }
+            });
             return Future.succeededFuture();
         });
     }
@@ -509,7 +523,84 @@ final class VolumeReconciler {
             return writeScheduling(leader, volume, SchedulingPhase.DELETING, Map.of(), wait, p.node(), p.pool(),
                     state.nodeAlive(p.node())).map(v -> ReconcileResult.done());
         }
-        return lane.submit(() -> release(volume, 0)).map(v -> ReconcileResult.done());
+        return requestRelease(volume).map(v -> ReconcileResult.done());
+    }
+
+    /** Like placements, releases that arrive during a commit share the next transaction. */
+    private Future<Void> requestRelease(String volume) {
+        Promise<Void> queued = toRelease.get(volume);
+        if (queued != null) {
+            return queued.future();
+        }
+        Promise<Void> promise = Promise.promise();
+        toRelease.put(volume, promise);
+        lane.submit(() -> drain(toRelease, this::releaseBatch));
+        return promise.future();
+    }
+
+    /**
+     * Releases every volume of the batch in one transaction: each pool's ledger is put once, with
+     * all of the batch's bytes taken out. A lost race sends each volume down the one-at-a-time path.
+     */
+    private Future<Void> releaseBatch(List<String> volumes) {
+        Optional<Leadership> leader = leadership.get();
+        if (leader.isEmpty()) {
+            return Future.succeededFuture();
+        }
+        if (volumes.size() == 1) {
+            return release(volumes.get(0), 0);
+        }
+        Map<String, Long> ledgerRevisions = new LinkedHashMap<>();
+        Map<String, Ledger> ledgers = new HashMap<>();
+        List<Placement> released = new ArrayList<>();
+        Transaction txn = store.txn().requireLeadership(leader.get());
+        for (String volume : volumes) {
+            Versioned<Placement> placement = state.placement(volume).orElse(null);
+            if (placement == null) {
+                continue;
+            }
+            Placement p = placement.value();
+            if (!ledgerRevisions.containsKey(p.pool())) {
+                Versioned<Ledger> ledger = state.ledger(p.pool()).orElse(null);
+                ledgerRevisions.put(p.pool(), ledger == null ? 0 : ledger.modRevision());
+                ledgers.put(p.pool(), ledger == null ? null : ledger.value());
+            }
+            // No ledger at all (removed by hand?) is written back empty, as a release alone would.
+            Ledger current = ledgers.get(p.pool());
+            ledgers.put(p.pool(), current == null ? null : releaseSafely(current, p.sizeBytes()));
+            txn.requireModRevision(keys.placement(volume), placement.modRevision())
+                    .delete(keys.placement(volume))
+                    .delete(keys.volumeScheduling(volume));
+            Versioned<VolumeIntent> intent = state.intent(volume).orElse(null);
+            if (intent != null) {
+                txn.requireModRevision(keys.volume(volume), intent.modRevision()).delete(keys.volume(volume));
+            }
+            released.add(p);
+        }
+        if (released.isEmpty()) {
+            return Future.succeededFuture();
+        }
+        ledgers.replaceAll((pool, ledger) -> ledger == null ? Ledger.empty(pool) : ledger);
+        ledgerRevisions.forEach((pool, revision) -> txn.requireModRevision(keys.ledger(pool), revision)
+                .put(keys.ledger(pool), ledgers.get(pool)));
+        return txn.commit().compose(outcome -> {
+            if (outcome.succeeded()) {
+                for (Placement p : released) {
+                    state.removedPlacement(p, outcome.revision());
+                    state.removedScheduling(keys.volumeScheduling(p.volume()), outcome.revision());
+                    metrics.deleted();
+                }
+                ledgers.values().forEach(l -> state.wroteLedger(l, outcome.revision()));
+                metrics.releaseBatch(released.size());
+                return Future.succeededFuture();
+            }
+            metrics.conflict();
+            Future<Void> chain = Future.succeededFuture();
+            for (Placement p : released) {
+                chain = chain.compose(v -> release(p.volume(), 0));
+            }
+            return chain;
+        });
     }
 
     private Future<Void> release(String volume, int attempt) {

@@ -239,6 +239,32 @@ class ControllerIT {
     }
 
     @Test
+    void volumesDeletedTogetherAreReleasedInBatchesAndLeaveEmptyLedgers() {
+        sixPoolsOfHundredGi();
+        var c1 = controller("c1");
+        createVolumes(120, 1);
+        awaitAllDecided(120);
+        await().atMost(Duration.ofSeconds(60)).until(() -> result(store.list(keys.nodes(), io.ferry.model.VolumeStatus.class))
+                .items().stream().filter(v -> v.key().contains("/volumes/")).count() == 120);
+        List<Future<Long>> puts = new ArrayList<>();
+        for (int i = 0; i < 120; i++) {
+            String name = String.format("vol-%04d", i);
+            puts.add(store.put(keys.volume(name), VolumeIntent.builder(name, GI).deletionRequested(true).build()));
+        }
+        result(Future.all(puts));
+        await().atMost(Duration.ofSeconds(120)).until(() -> result(store.count(keys.volumes())) == 0);
+        assertThat(placements()).isEmpty();
+        assertThat(ledgers()).isNotEmpty().allSatisfy((pool, ledger) -> {
+            assertThat(ledger.allocatedBytes()).as("bytes in " + pool).isZero();
+            assertThat(ledger.volumeCount()).as("volumes in " + pool).isZero();
+        });
+        assertThat(result(store.count(keys.volumeSchedulings()))).isZero();
+        var batches = c1.registry.find("ferry.controller.release.batch.size").summary();
+        assertThat(batches).isNotNull();
+        assertThat(batches.max()).as("largest release batch").isGreaterThan(1);
+    }
+
+    @Test
     void deletionFinishesAfterAControllerCrashAtAnyStepAndLeaksNothing() {
         agents.addNode("node-1", Map.of());
         agents.addPool("node-1", "pool-1", 100, Map.of());
