@@ -262,7 +262,11 @@ wait_key() {
 dump_logs() {
   local f i
   for i in "${!PIDS[@]}"; do
-    kill -0 "${PIDS[i]}" 2>/dev/null || echo "----- process ${PIDS[i]} ($(basename "${PID_LOGS[i]}" .log)) is no longer running" >&2
+    kill -0 "${PIDS[i]}" 2>/dev/null && continue
+    # A guest powered off and booted again on purpose (scenario 6) has a new QEMU.
+    f="$(dirname "${PID_LOGS[i]}")/qemu.pid"
+    if [ "$(basename "${PID_LOGS[i]}")" = qemu.log ] && [ "$(cat "$f" 2>/dev/null)" != "${PIDS[i]}" ]; then continue; fi
+    echo "----- process ${PIDS[i]} ($(basename "${PID_LOGS[i]}" .log)) is no longer running" >&2
   done
   for f in "$RUN/controller.log" "$RUN"/guests/*/agent.log "$RUN"/guests/*/csi.log "$RUN"/guests/*/console.log; do
     [ -f "$f" ] || continue
