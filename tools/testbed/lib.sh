@@ -300,8 +300,10 @@ cluster_up() {
 # (inside the namespace), prints ferryctl's output, returns its exit status.
 csi() {
   local n="$1" c="$2"; shift 2
-  in_ns env FERRY_JAVA_OPTS="-XX:TieredStopAtLevel=1 -XX:+UseSerialGC" \
-    "$REPO/bin/ferryctl" csi "$c" -e "tcp://$(guest_ip "$n"):$TB_CSI_PORT" "$@"
+  # The jars directly, not bin/ferryctl: that one rebuilds tools/target when a source is newer,
+  # which must never happen under guests running from it.
+  in_ns "$(java_bin)" -XX:TieredStopAtLevel=1 -XX:+UseSerialGC -cp "$(ferry_cp)" io.ferry.tools.cli.FerryCtl \
+    csi "$c" -e "tcp://$(guest_ip "$n"):$TB_CSI_PORT" "$@"
 }
 
 # The steps of a pod's volume, the way the kubelet calls them: staging at $TB_CSI_STAGING/<vol>,
