@@ -14,6 +14,12 @@ TB_DISK_SIZE="${TB_DISK_SIZE:-8G}"
 TB_DISK2_SIZE="${TB_DISK2_SIZE:-1G}"   # second disk, /dev/vdb (node-1: scenario 3, node-2: scenario 4)
 TB_DISK3_SIZE="${TB_DISK3_SIZE:-1G}"   # third disk, /dev/vdc (node-1: scenario 5)
 TB_BOOT_TIMEOUT="${TB_BOOT_TIMEOUT:-240}"
+# Guests that also run the CSI plugin in node mode (the consumers of remote volumes), on port 10000.
+TB_CSI_NODES="${TB_CSI_NODES:-node-1}"
+TB_CSI_PORT=10000
+# Where the scenarios stage and publish volumes in a guest, like the kubelet's plugin directories.
+TB_CSI_STAGING=/var/lib/ferry-tb/staging
+TB_CSI_PODS=/var/lib/ferry-tb/pods
 ETCD_LOCAL="http://127.0.0.1:2379"
 
 PIDS=()        # processes this harness started (killed in reverse order on teardown)
@@ -71,6 +77,17 @@ teardown() {
     kill -KILL "$pid" 2>/dev/null
     wait "$pid" 2>/dev/null
   done
+  # A guest a scenario powered off and booted again (scenario 6) was started by the scenario's
+  # shell, so its QEMU is only in $RUN/pids, not in PIDS; it must not outlive the run either.
+  if [ -n "${RUN:-}" ] && [ -f "$RUN/pids" ]; then
+    while read -r pid; do
+      [ -n "$pid" ] && [ -d "/proc/$pid" ] || continue
+      [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = qemu-system-x86 ] || continue
+      kill -TERM "$pid" 2>/dev/null
+      for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+      kill -KILL "$pid" 2>/dev/null
+    done <"$RUN/pids"
+  fi
   if ip netns list | grep -qw "$TB_NS"; then ip netns del "$TB_NS"; fi
   # The disk images and etcd's data (its WAL preallocates 64 MB) are of no use after the run.
   if [ -n "${RUN:-}" ] && [ -z "${TB_KEEP_DISKS:-}" ]; then rm -rf "$RUN/disks" "$RUN/etcd"; fi
@@ -131,6 +148,20 @@ exec setsid $(java_bin) -Xmx384m -XX:TieredStopAtLevel=1 -cp '$(ferry_cp)' io.fe
 AGENT
 bash /testbed/guests/$n/agent-start.sh &
 echo \$! >/run/ferry-agent.pid
+BOOT
+  case " $TB_CSI_NODES " in *" $n "*) ;; *) return 0 ;; esac
+  # The CSI node plugin beside the agent, on a TCP port of the guest's address: the host drives it
+  # with 'ferryctl csi' (one JVM on the host per call, never one in the guest). Serial GC and the
+  # client compiler keep its start cheap under TCG; it and the agent fit the guest's memory.
+  cat >>"$gdir/boot.sh" <<BOOT
+cat >/testbed/guests/$n/csi-start.sh <<'CSI'
+export FERRY_ETCD_ENDPOINTS=http://$TB_HOST_IP:2379 DM_DISABLE_UDEV=1
+exec setsid $(java_bin) -Xmx384m -XX:TieredStopAtLevel=1 -XX:+UseSerialGC -cp '$(ferry_cp)' io.ferry.csi.CsiMain \\
+  --mode=node --node-id=$n --endpoint=tcp://0.0.0.0:$TB_CSI_PORT \\
+  >>/testbed/guests/$n/csi.log 2>&1 </dev/null
+CSI
+bash /testbed/guests/$n/csi-start.sh &
+echo \$! >/run/ferry-csi.pid
 BOOT
 }
 
@@ -231,9 +262,13 @@ wait_key() {
 dump_logs() {
   local f i
   for i in "${!PIDS[@]}"; do
-    kill -0 "${PIDS[i]}" 2>/dev/null || echo "----- process ${PIDS[i]} ($(basename "${PID_LOGS[i]}" .log)) is no longer running" >&2
+    kill -0 "${PIDS[i]}" 2>/dev/null && continue
+    # A guest powered off and booted again on purpose (scenario 6) has a new QEMU.
+    f="$(dirname "${PID_LOGS[i]}")/qemu.pid"
+    if [ "$(basename "${PID_LOGS[i]}")" = qemu.log ] && [ "$(cat "$f" 2>/dev/null)" != "${PIDS[i]}" ]; then continue; fi
+    echo "----- process ${PIDS[i]} ($(basename "${PID_LOGS[i]}" .log)) is no longer running" >&2
   done
-  for f in "$RUN/controller.log" "$RUN"/guests/*/agent.log "$RUN"/guests/*/console.log; do
+  for f in "$RUN/controller.log" "$RUN"/guests/*/agent.log "$RUN"/guests/*/csi.log "$RUN"/guests/*/console.log; do
     [ -f "$f" ] || continue
     echo "----- tail $f" >&2
     tail -n 25 "$f" >&2
@@ -255,6 +290,79 @@ cluster_up() {
     wait_key "/ferry/nodes/$i/registration" '"' 180 >/dev/null || { dump_logs; die "$i: agent did not register"; }
   done
   timing "cluster up, agents registered" $((SECONDS - t))
+  for i in "${GUESTS[@]}"; do
+    case " $TB_CSI_NODES " in *" $i "*) csi_wait "$i" 240 || { dump_logs; die "$i: the CSI plugin did not answer"; } ;; esac
+  done
+  timing "cluster up, CSI plugins ready" $((SECONDS - t))
+}
+
+# csi <guest> <ferryctl csi command> [options...]: calls the guest's CSI node plugin from the host
+# (inside the namespace), prints ferryctl's output, returns its exit status.
+csi() {
+  local n="$1" c="$2"; shift 2
+  # The jars directly, not bin/ferryctl: that one rebuilds tools/target when a source is newer,
+  # which must never happen under guests running from it.
+  in_ns "$(java_bin)" -XX:TieredStopAtLevel=1 -XX:+UseSerialGC -cp "$(ferry_cp)" io.ferry.tools.cli.FerryCtl \
+    csi "$c" -e "tcp://$(guest_ip "$n"):$TB_CSI_PORT" "$@"
+}
+
+# The steps of a pod's volume, the way the kubelet calls them: staging at $TB_CSI_STAGING/<vol>,
+# publishing at $TB_CSI_PODS/<pod>/<vol>. The controller side (the attachment) is the scenario's.
+csi_stage() { csi "$1" node-stage --volume-id "$2" --staging-path "$TB_CSI_STAGING/$2" --fs-type ext4; }
+csi_publish() {
+  csi "$1" node-publish --volume-id "$2" --staging-path "$TB_CSI_STAGING/$2" --target-path "$TB_CSI_PODS/$3/$2" --fs-type ext4
+}
+csi_unpublish() { csi "$1" node-unpublish --volume-id "$2" --target-path "$TB_CSI_PODS/$3/$2"; }
+csi_unstage() { csi "$1" node-unstage --volume-id "$2" --staging-path "$TB_CSI_STAGING/$2"; }
+
+# nvme_ctrls_text <nqn>: shell text for a guest that prints its NVMe controllers of that subsystem
+# ("nvme0 live"), nothing when none is connected.
+nvme_ctrls_text() {
+  cat <<TEXT
+for c in /sys/class/nvme/nvme*; do
+  [ -e "\$c/subsysnqn" ] || continue
+  [ "\$(cat "\$c/subsysnqn")" = "$1" ] && echo "\${c##*/} \$(cat "\$c/state")"
+done
+true
+TEXT
+}
+
+# csi_wait <guest> <timeout>: waits until the guest's CSI plugin answers a probe and is ready.
+csi_wait() {
+  local n="$1" timeout="$2" t=$SECONDS
+  until csi "$n" probe >/dev/null 2>&1; do
+    if ((SECONDS - t > timeout)); then
+      csi "$n" probe >&2 || true
+      return 1
+    fi
+    sleep 2
+  done
+}
+
+# guest_poweroff <guest> <timeout>: asks the guest to power off (stage 2 syncs and halts on the
+# poweroff file) and waits until its QEMU is gone; kills the QEMU when it is not gone in time.
+guest_poweroff() {
+  local n="$1" timeout="$2" gdir="$RUN/guests/$1" pid t=$SECONDS
+  pid="$(cat "$gdir/qemu.pid")"
+  touch "$gdir/poweroff"
+  while kill -0 "$pid" 2>/dev/null; do
+    if ((SECONDS - t > timeout)); then
+      log "$n: still running ${timeout}s after the poweroff request, killing its QEMU"
+      kill -KILL "$pid" 2>/dev/null || true
+    fi
+    sleep 0.5
+  done
+}
+
+# guest_boot_again <guest>: boots a powered-off guest again with the same disks (guest_up only
+# creates missing images; truncate to the same size keeps their contents) and waits for stage 2.
+guest_boot_again() {
+  local n="$1" gdir="$RUN/guests/$1" k=1
+  while [ -e "$gdir/console.$k.log" ]; do k=$((k + 1)); done
+  mv "$gdir/console.log" "$gdir/console.$k.log"
+  rm -f "$gdir/booted" "$gdir/poweroff"
+  guest_up "$n"
+  wait_booted "$n"
 }
 
 # nvme_connect_text <nqn> <address> <port>: shell text for a guest that connects to the subsystem

@@ -7,43 +7,47 @@
 # resize2fs grows the mounted file system; the old data is unchanged and data beyond the old size
 # can be written and read back. Needs --guests 2 or more.
 #
-# The consumer's part is in the s4_consumer_* functions below, the steps the CSI node service
-# (NodeStageVolume, NodeExpandVolume, NodeUnstageVolume) is to take over later.
+# The consumer's part goes through the CSI node service on node-1 (the s4_consumer_* functions):
+# NodeStageVolume (connect, mkfs.ext4, mount) and NodePublishVolume, NodeExpandVolume (resize2fs of
+# the mounted file system), NodeUnpublishVolume and NodeUnstageVolume (unmount, disconnect).
 
-S4_MNT=/mnt/s4
+S4_POD=p4
+S4_STAGING="$TB_CSI_STAGING/s4-vol"
+S4_MNT="$TB_CSI_PODS/$S4_POD/s4-vol"
 
-# s4_consumer_stage <node> <nqn> <address> <port>: connect, mkfs.ext4, mount; prints dev=<device>.
+# s4_consumer_stage <node> <vol>: node-stage and node-publish; prints dev=<the staged device>.
 s4_consumer_stage() {
-  gexec "$1" 300 "
-    $(nvme_connect_text "$2" "$3" "$4")
-    mkfs.ext4 -q -F \$dev
-    mkdir -p $S4_MNT
-    mount \$dev $S4_MNT
-    echo \$dev >/run/s4.dev
-    echo dev=\$dev
-  "
+  csi_stage "$1" "$2" >&2 && csi_publish "$1" "$2" "$S4_POD" >&2 || return 1
+  gexec "$1" 60 "echo dev=\$(findmnt -n -o SOURCE $S4_STAGING)"
 }
 
-# s4_consumer_expand <node> <bytes>: waits until the namespace shows the new size (the target's
-# namespace-changed event, no reconnect, no manual rescan), then grows the mounted file system.
+# s4_consumer_expand <node> <vol> <bytes>: waits until the namespace shows the new size (the
+# target's namespace-changed event, no reconnect, no manual rescan), then NodeExpandVolume grows
+# the mounted file system; prints size=<bytes> and capacity=<what NodeExpandVolume reports>.
 s4_consumer_expand() {
   gexec "$1" 300 "
-    dev=\$(cat /run/s4.dev)
+    dev=\$(findmnt -n -o SOURCE $S4_STAGING)
     for i in \$(seq 1 150); do
-      [ \"\$(blockdev --getsize64 \$dev)\" = $2 ] && break
+      [ \"\$(blockdev --getsize64 \$dev)\" = $3 ] && break
       sleep 0.4
     done
     echo size=\$(blockdev --getsize64 \$dev)
-    [ \"\$(blockdev --getsize64 \$dev)\" = $2 ] || { echo \"\$dev did not grow to $2 bytes\" >&2; exit 1; }
-    resize2fs \$dev >&2
-  "
+    [ \"\$(blockdev --getsize64 \$dev)\" = $3 ] || { echo \"\$dev did not grow to $3 bytes\" >&2; exit 1; }
+  " || return 1
+  local json
+  json="$(csi "$1" node-expand --volume-id "$2" --volume-path "$S4_MNT" --staging-path "$S4_STAGING" \
+    --required-bytes "$3" -o json)" || return 1
+  echo "capacity=$(json_get capacityBytes <<<"$json")"
 }
 
-# s4_consumer_unstage <node> <nqn>: unmount and disconnect.
+# s4_consumer_unstage <node> <vol> <nqn>: node-unpublish and node-unstage; then nothing is mounted
+# and no NVMe controller of the subsystem is left.
 s4_consumer_unstage() {
-  gexec "$1" 120 "
-    umount $S4_MNT
-    nvme disconnect -n $2 >&2
+  csi_unpublish "$1" "$2" "$S4_POD" >&2 && csi_unstage "$1" "$2" >&2 || return 1
+  gexec "$1" 60 "
+    if findmnt $S4_STAGING >/dev/null || findmnt $S4_MNT >/dev/null; then echo 'still mounted' >&2; exit 1; fi
+    ctrls=\$($(nvme_ctrls_text "$3"))
+    [ -z \"\$ctrls\" ] || { echo \"still connected: \$ctrls\" >&2; exit 1; }
   "
 }
 
@@ -79,7 +83,7 @@ scenario() {
 
   log "s4: $consumer stages it (connect, mkfs.ext4, mount) and writes 64 MiB"
   local out before_fs
-  out="$(s4_consumer_stage "$consumer" "$nqn" "$addr" "$port")" || die "s4: staging failed: $out"
+  out="$(s4_consumer_stage "$consumer" "$vol")" || die "s4: staging failed: $out"
   log "s4: $(grep '^dev=' <<<"$out")"
   out="$(gexec "$consumer" 300 "
     head -c 67108864 /dev/urandom >$S4_MNT/old
@@ -111,31 +115,36 @@ sys.exit(0 if ok else 1)' "$vol" "$big" <<<"$lvs" || die "s4: the LV is not one 
     || die "s4: the agent did not revalidate the nvmet namespace"
 
   log "s4: $consumer sees the new size and grows the mounted file system"
-  out="$(s4_consumer_expand "$consumer" "$big")" || die "s4: expansion on the consumer failed: $out"
-  log "s4: $(grep '^size=' <<<"$out")"
+  out="$(s4_consumer_expand "$consumer" "$vol" "$big")" || die "s4: expansion on the consumer failed: $out"
+  log "s4: $(grep '^size=' <<<"$out"), NodeExpandVolume: $(grep '^capacity=' <<<"$out")"
+  grep -qx "capacity=$big" <<<"$out" || die "s4: NodeExpandVolume did not report $big bytes"
   local after_fs
   after_fs="$(s4_fs_bytes "$consumer")"
   log "s4: file system $before_fs -> $after_fs bytes"
   ((after_fs > before_fs + 200 * 1048576)) || die "s4: the file system did not grow (df: $before_fs -> $after_fs)"
   timing "s4: consumer sees and uses the new size" $((SECONDS - t))
 
-  log "s4: old data unchanged; 192 MiB more (64 + 192 MiB do not fit the old file system), unmount, remount, compare"
+  log "s4: old data unchanged; 192 MiB more (64 + 192 MiB do not fit the old file system), unstage, stage again, compare"
   out="$(gexec "$consumer" 600 "
     echo 3 >/proc/sys/vm/drop_caches
     echo old=\$(md5sum <$S4_MNT/old | cut -d' ' -f1)
-    a=\$(head -c 201326592 /dev/urandom | tee $S4_MNT/new | md5sum | cut -d' ' -f1)
+    echo new=\$(head -c 201326592 /dev/urandom | tee $S4_MNT/new | md5sum | cut -d' ' -f1)
     sync
-    umount $S4_MNT
-    mount \$(cat /run/s4.dev) $S4_MNT
-    echo old2=\$(md5sum <$S4_MNT/old | cut -d' ' -f1)
-    b=\$(md5sum <$S4_MNT/new | cut -d' ' -f1)
-    echo new=\$a new2=\$b
-    [ \"\$a\" = \"\$b\" ]
   ")" || die "s4: writing beyond the old size failed: $out"
   printf '%s\n' "$out"
   [ "$(sed -n 's/^old=//p' <<<"$out")" = "$sum_old" ] || die "s4: the old data changed after the expansion"
-  [ "$(sed -n 's/^old2=//p' <<<"$out")" = "$sum_old" ] || die "s4: the old data changed after remount"
+  local sum_new
+  sum_new="$(sed -n 's/^new=//p' <<<"$out")"
+  out="$(s4_consumer_unstage "$consumer" "$vol" "$nqn")" || die "s4: unstage failed: $out"
+  out="$(s4_consumer_stage "$consumer" "$vol")" || die "s4: staging again failed: $out"
+  out="$(gexec "$consumer" 600 "
+    echo old2=\$(md5sum <$S4_MNT/old | cut -d' ' -f1)
+    echo new2=\$(md5sum <$S4_MNT/new | cut -d' ' -f1)
+  ")" || die "s4: reading after staging again failed: $out"
+  printf '%s\n' "$out"
+  [ "$(sed -n 's/^old2=//p' <<<"$out")" = "$sum_old" ] || die "s4: the old data changed after staging again"
+  [ "$(sed -n 's/^new2=//p' <<<"$out")" = "$sum_new" ] || die "s4: the new data changed after staging again"
 
-  out="$(s4_consumer_unstage "$consumer" "$nqn")" || die "s4: unstage failed: $out"
+  out="$(s4_consumer_unstage "$consumer" "$vol" "$nqn")" || die "s4: unstage failed: $out"
   timing "s4: total" $((SECONDS - t))
 }

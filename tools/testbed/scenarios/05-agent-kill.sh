@@ -14,9 +14,11 @@ scenario() {
   local gdir="/testbed/guests/$target"
   [ "${#GUESTS[@]}" -ge 2 ] || die "s5 needs --guests 2"
 
+  # The pool selector keeps the volume on this scenario's disk (MustRemote alone lets the scheduler
+  # pick any pool of node-1, e.g. scenario 1's).
   log "s5: pool $pool (lvm, prepare, /dev/vdc) on $target"
   etcdctl_ns put "/ferry/config/pools/$pool" \
-    "{\"schemaVersion\":1,\"name\":\"$pool\",\"node\":\"$target\",\"engine\":\"lvm\",\"source\":{\"volumeGroup\":\"$vg\",\"devices\":[\"/dev/vdc\"]},\"prepare\":true}" >/dev/null
+    "{\"schemaVersion\":1,\"name\":\"$pool\",\"node\":\"$target\",\"engine\":\"lvm\",\"source\":{\"volumeGroup\":\"$vg\",\"devices\":[\"/dev/vdc\"]},\"prepare\":true,\"labels\":{\"scenario\":\"s5\"}}" >/dev/null
   wait_key "/ferry/nodes/$target/pools/$pool" '"healthy" *: *true' 240 >/dev/null
   timing "s5: pool healthy" $((SECONDS - t))
 
@@ -43,7 +45,7 @@ WATCH
 
   log "s5: volume $vol (256Mi, MustRemote for $consumer) and its attachment"
   etcdctl_ns put "/ferry/volumes/$vol" \
-    "{\"schemaVersion\":1,\"name\":\"$vol\",\"sizeBytes\":\"256Mi\",\"engine\":\"lvm\",\"positionAdvice\":\"MustRemote\",\"consumerNode\":\"$consumer\"}" >/dev/null
+    "{\"schemaVersion\":1,\"name\":\"$vol\",\"sizeBytes\":\"256Mi\",\"engine\":\"lvm\",\"positionAdvice\":\"MustRemote\",\"consumerNode\":\"$consumer\",\"poolSelector\":{\"scenario\":\"s5\"}}" >/dev/null
   local hostnqn
   hostnqn="$(etcdctl_ns get --print-value-only "/ferry/nodes/$consumer/registration" | json_get hostNqn)"
   etcdctl_ns put "/ferry/attachments/$vol/$consumer" \

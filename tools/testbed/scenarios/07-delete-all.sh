@@ -6,7 +6,9 @@
 # volume is kept while it has snapshots). The controller must remove the
 # intents once the agents have removed the data; then no guest has an LV tagged as a Ferry volume or
 # snapshot, an nvmet subsystem or a port link, and every ledger is back to 0 bytes and 0 volumes.
-# Pools stay (deleting them is not part of this scenario). Runs last; needs nothing of its own.
+# Before that, whatever a scenario left staged or published through a guest's CSI node plugin is
+# unpublished and unstaged (what the kubelet does before the detach), and at the end no guest has
+# an NVMe controller or a mount under the CSI directories left. Pools stay (deleting them is not part of this scenario). Runs last; needs nothing of its own.
 
 # request_deletion <prefix> [restored|others]: sets deletionRequested on every intent under the
 # prefix; with a second argument only on the volumes made from a snapshot, or only on the others.
@@ -39,8 +41,30 @@ wait_prefix_empty() {
   done
 }
 
+# csi_release_all <guest>: node-unpublish and node-unstage of everything mounted under the
+# guest's CSI directories (a scenario that failed half-way may have left it).
+csi_release_all() {
+  local n="$1" path rel
+  for path in $(gexec "$n" 60 "findmnt -rn -o TARGET | grep -E '^($TB_CSI_PODS|$TB_CSI_STAGING)/' | sort -u || true"); do
+    case "$path" in
+      "$TB_CSI_PODS"/*)
+        rel="${path#"$TB_CSI_PODS"/}"
+        log "s7: node-unpublish ${rel#*/} from $path on $n"
+        csi_unpublish "$n" "${rel#*/}" "${rel%%/*}" || die "s7: node-unpublish of $path on $n failed"
+        ;;
+    esac
+  done
+  for path in $(gexec "$n" 60 "findmnt -rn -o TARGET | grep -E '^$TB_CSI_STAGING/' | sort -u || true"); do
+    log "s7: node-unstage ${path##*/} from $path on $n"
+    csi_unstage "$n" "${path##*/}" || die "s7: node-unstage of $path on $n failed"
+  done
+}
+
 scenario() {
   local t=$SECONDS key n
+  for n in "${GUESTS[@]}"; do
+    case " $TB_CSI_NODES " in *" $n "*) csi_release_all "$n" ;; esac
+  done
   local before
   before="$(etcdctl_ns get --prefix /ferry/volumes/ --keys-only | tr '\n' ' ') $(etcdctl_ns get --prefix /ferry/snapshots/ --keys-only | tr '\n' ' ')"
   log "s7: intents before: $before"
@@ -64,6 +88,8 @@ scenario() {
       lvs --reportformat json -o lv_name,vg_name,lv_tags 2>/dev/null
       echo subsystems: \$(ls /sys/kernel/config/nvmet/subsystems)
       echo port-links: \$(ls /sys/kernel/config/nvmet/ports/*/subsystems 2>/dev/null | grep -v -e '^/' -e '^\$' || true)
+      echo nvme-controllers: \$(ls /sys/class/nvme 2>/dev/null || true)
+      echo csi-mounts: \$(findmnt -rn -o TARGET | grep -E '^($TB_CSI_PODS|$TB_CSI_STAGING)/' || true)
     ")" || die "s7: inspecting $n failed: $out"
     printf '%s\n' "$out"
     if grep -Eq 'ferry\.(volume|snapshot)=' <<<"$out"; then die "s7: $n still has an LV tagged as a Ferry volume or snapshot"; fi
@@ -78,6 +104,8 @@ print("Ferry-tagged LVs left: " + (", ".join(bad) or "none (besides thin pools)"
 sys.exit(1 if bad else 0)' <<<"$out" || die "s7: $n has Ferry-tagged LVs left"
     grep -qx 'subsystems: *' <<<"$(grep '^subsystems:' <<<"$out")" || die "s7: $n still has nvmet subsystems"
     grep -qx 'port-links: *' <<<"$(grep '^port-links:' <<<"$out")" || die "s7: $n still has port links"
+    grep -qx 'nvme-controllers: *' <<<"$(grep '^nvme-controllers:' <<<"$out")" || die "s7: $n still has NVMe controllers"
+    grep -qx 'csi-mounts: *' <<<"$(grep '^csi-mounts:' <<<"$out")" || die "s7: $n still has CSI mounts"
   done
 
   log "s7: ledgers"

@@ -27,7 +27,8 @@ import java.util.concurrent.ConcurrentHashMap;
  * <p>Layout per volume: {@code subsystems/<nqn>} with {@code attr_allow_any_host=0} and
  * {@code attr_serial}, one symlink per allowed host in {@code allowed_hosts} pointing at
  * {@code hosts/<hostnqn>}, namespace 1 whose {@code device_path} is the volume's device, and a
- * symlink in {@code ports/<id>/subsystems}. Everything is read before it is written, so calling
+ * symlink in {@code ports/<id>/subsystems}. The namespace's UUID and NGUID are derived from the NQN
+ * ({@link #namespaceUuid}), so a host reconnecting after the target rebooted finds the same namespace. Everything is read before it is written, so calling
  * {@link #export} again after a crash only adds what is missing. The root is a parameter, so the
  * same code runs against a plain directory tree in unit tests; on a plain tree the directories
  * configfs would create by itself are created explicitly.
@@ -104,7 +105,14 @@ public final class NvmetExporter implements Exporter {
             }
             write(ns.resolve("device_path"), devicePath);
         }
+        String uuid = namespaceUuid(nqn);
         if (!enabled) {
+            // nvmet gives a new namespace a random UUID; after the target node reboots, a host still
+            // connected (reconnecting within its ctrl-loss-tmo) would see "identifiers changed for
+            // nsid 1", drop the namespace and fail every I/O. A UUID and NGUID derived from the NQN
+            // stay the same across reboots. The kernel takes them only while the namespace is disabled.
+            writeIfDifferent(ns.resolve("device_uuid"), uuid);
+            writeIfDifferent(ns.resolve("device_nguid"), uuid);
             // Enabling opens the device and reads its size: nothing to revalidate.
             write(ns.resolve("enable"), "1");
             exportedSizes.put(volume, sizeBytes);
@@ -125,6 +133,31 @@ public final class NvmetExporter implements Exporter {
             io(() -> Files.createSymbolicLink(portLink, sub));
         }
         return ExportInfo.tcp(nqn, address, port, serial, spec.allowedHostNqns());
+    }
+
+    /**
+     * The namespace's UUID (also its NGUID): name-based on the subsystem's NQN (SHA-256, version and
+     * variant bits of RFC 9562's version 8), so it is the same on every export of the volume and
+     * different for every volume and NQN prefix (a host refuses two subsystems whose namespaces
+     * share identifiers). Written the way configfs prints it.
+     */
+    static String namespaceUuid(String nqn) {
+        byte[] h;
+        try {
+            h = java.security.MessageDigest.getInstance("SHA-256").digest(nqn.getBytes(StandardCharsets.US_ASCII));
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException("SHA-256 is required by every Java platform", e);
+        }
+        h[6] = (byte) ((h[6] & 0x0f) | 0x80);
+        h[8] = (byte) ((h[8] & 0x3f) | 0x80);
+        StringBuilder b = new StringBuilder(36);
+        for (int i = 0; i < 16; i++) {
+            if (i == 4 || i == 6 || i == 8 || i == 10) {
+                b.append('-');
+            }
+            b.append(String.format("%02x", h[i] & 0xff));
+        }
+        return b.toString();
     }
 
     /** Makes the kernel re-read the namespace's device size and tell connected hosts if it changed. */

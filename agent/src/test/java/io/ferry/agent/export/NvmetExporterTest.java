@@ -62,6 +62,41 @@ class NvmetExporterTest {
     }
 
     @Test
+    void theNamespaceKeepsItsIdentifiersAcrossATargetReboot() throws Exception {
+        String nqn = PREFIX + ":vol:vol-a";
+        Path ns = root.resolve("subsystems").resolve(nqn).resolve("namespaces/1");
+        exporter.export("vol-a", "/dev/ferry/vol-a", MIB_256, ExportSpec.tcp("node-b", Set.of(HOST_A)));
+        String uuid = read(ns.resolve("device_uuid"));
+        assertThat(uuid).matches("[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}");
+        assertThat(read(ns.resolve("device_nguid"))).isEqualTo(uuid);
+
+        // A reboot empties configfs; the kernel gives the recreated namespace a random UUID again.
+        deleteTree(root.resolve("subsystems"));
+        deleteTree(root.resolve("ports"));
+        Files.createDirectories(root.resolve("subsystems"));
+        Files.createDirectories(root.resolve("ports"));
+        Files.createDirectories(ns);
+        Files.writeString(ns.resolve("device_uuid"), "0b4e2d1c-9f33-4d55-a1e2-3c4d5e6f7a8b\n");
+        new NvmetExporter(root, PREFIX, "10.0.1.11", 4420, 1)
+                .export("vol-a", "/dev/ferry/vol-a", MIB_256, ExportSpec.tcp("node-b", Set.of(HOST_A)));
+        assertThat(read(ns.resolve("device_uuid"))).isEqualTo(uuid);
+        assertThat(read(ns.resolve("device_nguid"))).isEqualTo(uuid);
+        assertThat(read(ns.resolve("enable"))).isEqualTo("1");
+
+        assertThat(NvmetExporter.namespaceUuid(nqn)).isEqualTo(uuid);
+        assertThat(NvmetExporter.namespaceUuid(PREFIX + ":vol:vol-b")).isNotEqualTo(uuid);
+        assertThat(NvmetExporter.namespaceUuid("nqn.2026-12.org.other:vol:vol-a")).isNotEqualTo(uuid);
+    }
+
+    static void deleteTree(Path dir) throws Exception {
+        try (var paths = Files.walk(dir)) {
+            for (Path p : paths.sorted(java.util.Comparator.reverseOrder()).toList()) {
+                Files.delete(p);
+            }
+        }
+    }
+
+    @Test
     void exportingAgainChangesOnlyWhatDiffers() throws Exception {
         exporter.export("vol-a", "/dev/loop3", MIB_256, ExportSpec.tcp("node-b", Set.of(HOST_A)));
         exporter.export("vol-a", "/dev/loop8", MIB_256, ExportSpec.tcp("node-c", Set.of(HOST_B)));
