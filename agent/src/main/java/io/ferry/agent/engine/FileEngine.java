@@ -30,9 +30,11 @@ import java.util.concurrent.ConcurrentHashMap;
  * Volumes as files in a directory ({@code <dir>/<volume>.img}), each used through a loop device;
  * snapshots as copies ({@code <dir>/<snapshot>.snap}).
  *
- * <p>Crash safety comes from the file system: a volume or snapshot file is first written under a
- * hidden temporary name ({@code .<name>.tmp}) and renamed into place only once complete, so a file
- * with the final name is always whole, and a temporary file is always garbage. The loop device is
+ * <p>Crash safety comes from the file system: a volume or snapshot file with content (a copy, a
+ * thick allocation) is first written under a hidden temporary name ({@code .<name>.tmp}) and
+ * renamed into place only once complete, so a file with the final name is always whole, and a
+ * temporary file is always garbage. An empty thin volume is created under its final name: it has
+ * nothing to tear, and one left too short by a crash is grown by the next reconcile. The loop device is
  * found again through {@code losetup --associated}, so a restart never attaches a second one.
  *
  * <p>Snapshots are copies made with {@code cp --sparse=always --reflink=auto}: on a file system
@@ -138,6 +140,14 @@ public final class FileEngine implements VolumeEngine {
     @Override
     public LocalVolume createVolume(PoolConfig pool, String volume, long sizeBytes, boolean thin, Content content) {
         Path file = volumeFile(pool, volume);
+        if (!Files.isRegularFile(file) && thin && content.snapshot() == null && content.volume() == null) {
+            // An empty sparse file has no content a crash could tear, so it skips the temporary name
+            // and the two fsyncs, which waited behind etcd's own on a shared disk. A crash can at
+            // worst leave it shorter than asked, and the next reconcile grows it. A consumer's
+            // fsync through the loop device makes the file durable along with its data.
+            createSparse(file, sizeBytes);
+            return attachNew(pool, volume, file);
+        }
         if (!Files.isRegularFile(file)) {
             Path source = null;
             if (content.snapshot() != null) {
@@ -460,6 +470,16 @@ public final class FileEngine implements VolumeEngine {
             c.force(true);
         } catch (IOException e) {
             throw new UncheckedIOException("cannot sync " + file, e);
+        }
+    }
+
+    private static void createSparse(Path file, long size) {
+        try (RandomAccessFile raf = new RandomAccessFile(file.toFile(), "rw")) {
+            if (raf.length() < size) {
+                raf.setLength(size);
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot create " + file + " with " + size + " bytes: " + e.getMessage(), e);
         }
     }
 

@@ -49,7 +49,18 @@ class FileEngineTest {
     }
 
     @Test
-    void createsASparseFileUnderATemporaryNameThenAttachesIt() throws Exception {
+    void anEmptyFileLeftShortByACrashIsGrownToTheRequestedSize() throws Exception {
+        FakeCommandRunner fake = fake();
+        Files.createFile(dir.resolve("vol-c.img"));
+        FileEngine engine = engine(fake);
+        assertThat(engine.findVolume(pool(), "vol-c").orElseThrow().sizeBytes()).isZero();
+        LocalVolume v = engine.expandVolume(pool(), "vol-c", 8 << 20, true);
+        assertThat(v.sizeBytes()).isEqualTo(8 << 20);
+        assertThat(Files.size(dir.resolve("vol-c.img"))).isEqualTo(8 << 20);
+    }
+
+    @Test
+    void createsAnEmptyThinVolumeAsASparseFileThenAttachesIt() throws Exception {
         FakeCommandRunner fake = fake();
         LocalVolume v = engine(fake).createVolume(pool(), "vol-a", 8 << 20, true, Content.EMPTY);
         assertThat(v).isEqualTo(new LocalVolume("vol-a", 8 << 20, "/dev/loop9"));
