@@ -53,8 +53,12 @@ final class VolumeReconciler {
 
     private static final Logger log = LoggerFactory.getLogger(VolumeReconciler.class);
     private static final int MAX_COMMIT_ATTEMPTS = 5;
-    /** Volumes per placement transaction: five writes each stay far below etcd's default of 128 operations. */
-    static final int MAX_BATCH = 24;
+    /**
+     * Volumes per batch transaction. Each takes three puts (or deletes) plus at most one ledger put:
+     * 32 × 3 + 32 = 128, etcd's default limit of operations per transaction, even when every volume
+     * goes to a different pool.
+     */
+    static final int MAX_BATCH = 32;
 
     private final EtcdStore store;
     private final FerryKeys keys;
