@@ -19,7 +19,12 @@ mkdir -p /dev/pts /dev/shm
 mountpoint -q /dev/pts || mount -t devpts devpts /dev/pts
 mountpoint -q /dev/shm || mount -t tmpfs tmpfs /dev/shm
 mount -t tmpfs -o mode=0755 tmpfs /run
-mount -t tmpfs -o mode=1777 tmpfs /tmp
+# The guests run the project's jars and scripts from the host's root; a tmpfs over /tmp would hide a
+# checkout that lives there (CI may clone into /tmp), so /tmp then stays on the writable overlay.
+case "$0" in
+  /tmp/*) ;;
+  *) mount -t tmpfs -o mode=1777 tmpfs /tmp ;;
+esac
 [ -e /dev/fd ] || ln -s /proc/self/fd /dev/fd
 mkdir -p /run/lock /run/lvm
 
