@@ -22,7 +22,7 @@ import java.util.concurrent.ExecutionException;
  * same endpoint and TLS settings as the daemons, and asks the controller's admin API where that
  * knows more (explain).
  */
-@Command(name = "ferryctl", mixinStandardHelpOptions = true, version = "ferryctl 0.1.0",
+@Command(name = "ferryctl", mixinStandardHelpOptions = true, scope = ScopeType.INHERIT, version = "ferryctl 0.1.0",
         description = "Manage Ferry pools, volumes, snapshots and attachments; call CSI plugins.",
         subcommands = {
                 StatusCommand.class, NodeCommands.class, PoolCommands.class, VolumeCommands.class,
