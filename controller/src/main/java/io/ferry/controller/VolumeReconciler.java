@@ -131,13 +131,18 @@ final class VolumeReconciler {
      * together in the next one.
      */
     private Future<Void> requestPlacement(String volume) {
-        Promise<Void> queued = toPlace.get(volume);
+        return enqueue(toPlace, volume, this::placeBatch);
+    }
+
+    private Future<Void> enqueue(Map<String, Promise<Void>> queue, String volume,
+                                 Function<List<String>, Future<Void>> batchOf) {
+        Promise<Void> queued = queue.get(volume);
         if (queued != null) {
             return queued.future();
         }
         Promise<Void> promise = Promise.promise();
-        toPlace.put(volume, promise);
-        lane.submit(() -> drain(toPlace, this::placeBatch));
+        queue.put(volume, promise);
+        lane.submit(() -> drain(queue, batchOf));
         return promise.future();
     }
 
@@ -169,9 +174,38 @@ final class VolumeReconciler {
         });
     }
 
-    /** A volume decided within a batch, with everything its commit writes. */
+    /** A decided volume with everything its commit writes except the pool's ledger. */
     private record Planned(String volume, Versioned<VolumeIntent> intent, Placement placement, WorkItem work,
                            VolumeScheduling scheduled) {
+    }
+
+    private Planned plan(Versioned<VolumeIntent> intent, Candidate pool, VolumeSource source) {
+        VolumeIntent spec = intent.value();
+        String volume = spec.name();
+        Placement placement = Placement.of(volume, pool.pool(), pool.node(), pool.config().engine(), spec.sizeBytes(),
+                spec.thin(), 1, spec.consumerNode(), spec.sourceSnapshot(), spec.sourceVolume(), clock.instant());
+        WorkItem work = WorkItem.of(volume, pool.node(), pool.pool(), pool.config().engine(), spec.sizeBytes(), spec.thin(), 1,
+                source, exportFor(volume, pool.node()));
+        VolumeScheduling scheduled = VolumeScheduling.of(volume, SchedulingPhase.PLACED, Map.of(), null, pool.node(), pool.pool(),
+                state.nodeAlive(pool.node()), intent.modRevision(), clock.instant());
+        return new Planned(volume, intent, placement, work, scheduled);
+    }
+
+    /** The guards (intent unchanged, not placed yet) and the writes of one placement. */
+    private void addPlacement(Transaction txn, Planned p) {
+        txn.requireModRevision(keys.volume(p.volume()), p.intent().modRevision())
+                .requireAbsent(keys.placement(p.volume()))
+                .put(keys.placement(p.volume()), p.placement())
+                .put(keys.workItem(p.work().node(), p.volume()), p.work())
+                .put(keys.volumeScheduling(p.volume()), p.scheduled());
+    }
+
+    private void placed(Planned p, long revision) {
+        state.wrotePlacement(p.placement(), revision);
+        state.wroteWorkItem(p.work(), revision);
+        state.wroteScheduling(keys.volumeScheduling(p.volume()), p.scheduled(), revision);
+        waitingForRoom.remove(p.volume());
+        metrics.placed();
     }
 
     /**
@@ -226,13 +260,7 @@ final class VolumeReconciler {
                 counted = counted.withRemoteServed(pool.remoteServed() + 1);
             }
             view.set(viewIndex.get(pool.pool()), counted);
-            Placement placement = Placement.of(volume, pool.pool(), pool.node(), pool.config().engine(), spec.sizeBytes(),
-                    spec.thin(), 1, spec.consumerNode(), null, null, clock.instant());
-            WorkItem work = WorkItem.of(volume, pool.node(), pool.pool(), pool.config().engine(), spec.sizeBytes(),
-                    spec.thin(), 1, null, exportFor(volume, pool.node()));
-            VolumeScheduling scheduled = VolumeScheduling.of(volume, SchedulingPhase.PLACED, Map.of(), null, pool.node(),
-                    pool.pool(), state.nodeAlive(pool.node()), intent.modRevision(), clock.instant());
-            planned.add(new Planned(volume, intent, placement, work, scheduled));
+            planned.add(plan(intent, pool, null));
         }
         if (planned.size() <= 1) {
             alone.addAll(0, planned.stream().map(Planned::volume).toList());
@@ -241,22 +269,10 @@ final class VolumeReconciler {
         Transaction txn = store.txn().requireLeadership(leader.get());
         ledgerRevisions.forEach((pool, revision) -> txn.requireModRevision(keys.ledger(pool), revision)
                 .put(keys.ledger(pool), ledgers.get(pool)));
-        for (Planned p : planned) {
-            txn.requireModRevision(keys.volume(p.volume()), p.intent().modRevision())
-                    .requireAbsent(keys.placement(p.volume()))
-                    .put(keys.placement(p.volume()), p.placement())
-                    .put(keys.workItem(p.work().node(), p.volume()), p.work())
-                    .put(keys.volumeScheduling(p.volume()), p.scheduled());
-        }
+        planned.forEach(p -> addPlacement(txn, p));
         return txn.commit().compose(outcome -> {
             if (outcome.succeeded()) {
-                for (Planned p : planned) {
-                    state.wrotePlacement(p.placement(), outcome.revision());
-                    state.wroteWorkItem(p.work(), outcome.revision());
-                    state.wroteScheduling(keys.volumeScheduling(p.volume()), p.scheduled(), outcome.revision());
-                    waitingForRoom.remove(p.volume());
-                    metrics.placed();
-                }
+                planned.forEach(p -> placed(p, outcome.revision()));
                 ledgers.values().forEach(l -> state.wroteLedger(l, outcome.revision()));
                 metrics.placementBatch(planned.size());
                 return placeOneByOne(alone);
@@ -287,7 +303,6 @@ final class VolumeReconciler {
         if (sourced.waitingFor() != null) {
             return writeScheduling(leader.get(), volume, SchedulingPhase.PENDING, Map.of(), sourced.waitingFor(), null, null, true);
         }
-        VolumeSource source = sourced.source();
         Request request = new Request(spec, sourced.pool(), takenDomains(spec));
         Decision decision = scheduler.decide(request, state.candidates(), state.globalConfig(),
                 ScoringPolicy.named(state.globalConfig().schedulerPolicy()), false);
@@ -299,29 +314,16 @@ final class VolumeReconciler {
         }
         waitingForRoom.remove(volume);
         Candidate pool = decision.chosen();
-        Placement placement = Placement.of(volume, pool.pool(), pool.node(), pool.config().engine(), spec.sizeBytes(),
-                spec.thin(), 1, spec.consumerNode(), spec.sourceSnapshot(), spec.sourceVolume(), clock.instant());
+        Planned planned = plan(intent, pool, sourced.source());
         Ledger ledger = pool.ledger().add(spec.sizeBytes());
-        WorkItem work = WorkItem.of(volume, pool.node(), pool.pool(), pool.config().engine(), spec.sizeBytes(), spec.thin(), 1,
-                source, exportFor(volume, pool.node()));
-        VolumeScheduling scheduled = VolumeScheduling.of(volume, SchedulingPhase.PLACED, Map.of(), null, pool.node(), pool.pool(),
-                state.nodeAlive(pool.node()), intent.modRevision(), clock.instant());
-        Transaction txn = store.txn()
-                .requireLeadership(leader.get())
-                .requireModRevision(keys.volume(volume), intent.modRevision())
-                .requireAbsent(keys.placement(volume))
+        Transaction txn = store.txn().requireLeadership(leader.get())
                 .requireModRevision(keys.ledger(pool.pool()), pool.ledgerRevision())
-                .put(keys.placement(volume), placement)
-                .put(keys.ledger(pool.pool()), ledger)
-                .put(keys.workItem(pool.node(), volume), work)
-                .put(keys.volumeScheduling(volume), scheduled);
+                .put(keys.ledger(pool.pool()), ledger);
+        addPlacement(txn, planned);
         return txn.commit().compose(outcome -> {
             if (outcome.succeeded()) {
-                state.wrotePlacement(placement, outcome.revision());
                 state.wroteLedger(ledger, outcome.revision());
-                state.wroteWorkItem(work, outcome.revision());
-                state.wroteScheduling(keys.volumeScheduling(volume), scheduled, outcome.revision());
-                metrics.placed();
+                placed(planned, outcome.revision());
                 log.debug("placed {} on {}/{}", volume, pool.node(), pool.pool());
                 return Future.succeededFuture();
             }
@@ -532,14 +534,7 @@ final class VolumeReconciler {
 
     /** Like placements, releases that arrive during a commit share the next transaction. */
     private Future<Void> requestRelease(String volume) {
-        Promise<Void> queued = toRelease.get(volume);
-        if (queued != null) {
-            return queued.future();
-        }
-        Promise<Void> promise = Promise.promise();
-        toRelease.put(volume, promise);
-        lane.submit(() -> drain(toRelease, this::releaseBatch));
-        return promise.future();
+        return enqueue(toRelease, volume, this::releaseBatch);
     }
 
     /**
@@ -572,13 +567,7 @@ final class VolumeReconciler {
             // No ledger at all (removed by hand?) is written back empty, as a release alone would.
             Ledger current = ledgers.get(p.pool());
             ledgers.put(p.pool(), current == null ? null : releaseSafely(current, p.sizeBytes()));
-            txn.requireModRevision(keys.placement(volume), placement.modRevision())
-                    .delete(keys.placement(volume))
-                    .delete(keys.volumeScheduling(volume));
-            Versioned<VolumeIntent> intent = state.intent(volume).orElse(null);
-            if (intent != null) {
-                txn.requireModRevision(keys.volume(volume), intent.modRevision()).delete(keys.volume(volume));
-            }
+            addRelease(txn, placement);
             released.add(p);
         }
         if (released.isEmpty()) {
@@ -589,11 +578,7 @@ final class VolumeReconciler {
                 .put(keys.ledger(pool), ledgers.get(pool)));
         return txn.commit().compose(outcome -> {
             if (outcome.succeeded()) {
-                for (Placement p : released) {
-                    state.removedPlacement(p, outcome.revision());
-                    state.removedScheduling(keys.volumeScheduling(p.volume()), outcome.revision());
-                    metrics.deleted();
-                }
+                released.forEach(p -> released(p, outcome.revision()));
                 ledgers.values().forEach(l -> state.wroteLedger(l, outcome.revision()));
                 metrics.releaseBatch(released.size());
                 return Future.succeededFuture();
@@ -616,22 +601,14 @@ final class VolumeReconciler {
         Placement p = placement.value();
         Versioned<Ledger> ledger = state.ledger(p.pool()).orElse(null);
         Ledger released = ledger == null ? Ledger.empty(p.pool()) : releaseSafely(ledger.value(), p.sizeBytes());
-        Versioned<VolumeIntent> intent = state.intent(volume).orElse(null);
         Transaction txn = store.txn().requireLeadership(leader.get())
-                .requireModRevision(keys.placement(volume), placement.modRevision())
                 .requireModRevision(keys.ledger(p.pool()), ledger == null ? 0 : ledger.modRevision())
-                .delete(keys.placement(volume))
-                .put(keys.ledger(p.pool()), released)
-                .delete(keys.volumeScheduling(volume));
-        if (intent != null) {
-            txn.requireModRevision(keys.volume(volume), intent.modRevision()).delete(keys.volume(volume));
-        }
+                .put(keys.ledger(p.pool()), released);
+        addRelease(txn, placement);
         return txn.commit().compose(outcome -> {
             if (outcome.succeeded()) {
-                state.removedPlacement(p, outcome.revision());
                 state.wroteLedger(released, outcome.revision());
-                state.removedScheduling(keys.volumeScheduling(volume), outcome.revision());
-                metrics.deleted();
+                released(p, outcome.revision());
                 return Future.succeededFuture();
             }
             metrics.conflict();
@@ -640,6 +617,22 @@ final class VolumeReconciler {
             }
             return refresh(volume, p.pool()).compose(v -> release(volume, attempt + 1));
         });
+    }
+
+    /** The guards (placement and intent unchanged) and the deletions of one release, ledger aside. */
+    private void addRelease(Transaction txn, Versioned<Placement> placement) {
+        String volume = placement.value().volume();
+        txn.requireModRevision(keys.placement(volume), placement.modRevision())
+                .delete(keys.placement(volume))
+                .delete(keys.volumeScheduling(volume));
+        state.intent(volume).ifPresent(intent ->
+                txn.requireModRevision(keys.volume(volume), intent.modRevision()).delete(keys.volume(volume)));
+    }
+
+    private void released(Placement p, long revision) {
+        state.removedPlacement(p, revision);
+        state.removedScheduling(keys.volumeScheduling(p.volume()), revision);
+        metrics.deleted();
     }
 
     private static Ledger releaseSafely(Ledger ledger, long bytes) {

@@ -145,7 +145,7 @@ public final class FileEngine implements VolumeEngine {
             // and the two fsyncs, which waited behind etcd's own on a shared disk. A crash can at
             // worst leave it shorter than asked, and the next reconcile grows it. A consumer's
             // fsync through the loop device makes the file durable along with its data.
-            createSparse(file, sizeBytes);
+            setLength(file, sizeBytes);
             return attachNew(pool, volume, file);
         }
         if (!Files.isRegularFile(file)) {
@@ -470,16 +470,6 @@ public final class FileEngine implements VolumeEngine {
             c.force(true);
         } catch (IOException e) {
             throw new UncheckedIOException("cannot sync " + file, e);
-        }
-    }
-
-    private static void createSparse(Path file, long size) {
-        try (RandomAccessFile raf = new RandomAccessFile(file.toFile(), "rw")) {
-            if (raf.length() < size) {
-                raf.setLength(size);
-            }
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot create " + file + " with " + size + " bytes: " + e.getMessage(), e);
         }
     }
 

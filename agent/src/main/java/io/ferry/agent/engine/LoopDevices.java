@@ -13,7 +13,6 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
-import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * The loop devices of this host. A loop device is the only record of which device serves which
@@ -37,7 +36,6 @@ public final class LoopDevices {
     private final CommandRunner runner;
     private final Duration timeout;
     private final LoopIoctls ioctls;
-    private final AtomicLong attaches = new AtomicLong();
 
     /** Changes devices with {@code losetup} (and its per-lock-key serialization). */
     public LoopDevices(CommandRunner runner, Duration timeout) {
@@ -87,11 +85,6 @@ public final class LoopDevices {
         return ioctls != null ? "ioctl" : "losetup";
     }
 
-    /** Devices this instance attached since it was made. */
-    public long attachCount() {
-        return attaches.get();
-    }
-
     public List<Loop> all() {
         return parse(runner.run(command("losetup", "--json", "--list")).stdout());
     }
@@ -103,7 +96,6 @@ public final class LoopDevices {
 
     /** Attaches a free loop device to {@code file} and returns its path. */
     public String attach(Path file, String lockKey) {
-        attaches.incrementAndGet();
         if (ioctls != null) {
             return ioctls.attach(file);
         }

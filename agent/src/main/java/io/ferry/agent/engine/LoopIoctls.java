@@ -221,7 +221,6 @@ final class LoopIoctls {
                 if (e.getErrorCode() != ENOENT || System.nanoTime() > deadline) {
                     throw failure("open " + device, e);
                 }
-                Thread.onSpinWait();
                 try {
                     Thread.sleep(1);
                 } catch (InterruptedException interrupted) {

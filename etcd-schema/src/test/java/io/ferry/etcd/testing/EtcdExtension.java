@@ -2,15 +2,13 @@ package io.ferry.etcd.testing;
 
 import io.etcd.jetcd.Client;
 import io.ferry.etcd.EtcdOptions;
+import io.ferry.etcd.LocalEtcdProbe;
 import org.junit.jupiter.api.extension.AfterAllCallback;
 import org.junit.jupiter.api.extension.BeforeAllCallback;
 import org.junit.jupiter.api.extension.ExtensionContext;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.net.HttpURLConnection;
-import java.net.ServerSocket;
-import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -70,8 +68,8 @@ public final class EtcdExtension implements BeforeAllCallback, AfterAllCallback 
             TestCertificates.create(tlsDir);
         }
         logFile = dataDir.resolveSibling(dataDir.getFileName() + ".log");
-        clientPort = freePort();
-        peerPort = freePort();
+        clientPort = LocalEtcdProbe.freePort();
+        peerPort = LocalEtcdProbe.freePort();
         start();
     }
 
@@ -270,19 +268,7 @@ public final class EtcdExtension implements BeforeAllCallback, AfterAllCallback 
                 return false;
             }
         }
-        try {
-            HttpURLConnection conn = (HttpURLConnection) URI.create(endpoint() + "/health").toURL().openConnection();
-            conn.setConnectTimeout(500);
-            conn.setReadTimeout(1000);
-            try {
-                return conn.getResponseCode() == 200
-                        && new String(conn.getInputStream().readAllBytes(), StandardCharsets.UTF_8).contains("true");
-            } finally {
-                conn.disconnect();
-            }
-        } catch (IOException e) {
-            return false;
-        }
+        return LocalEtcdProbe.healthy(endpoint());
     }
 
     private String logTail() {
@@ -291,13 +277,6 @@ public final class EtcdExtension implements BeforeAllCallback, AfterAllCallback 
             return String.join("\n", lines.subList(Math.max(0, lines.size() - 30), lines.size()));
         } catch (IOException e) {
             return "(no log: " + e.getMessage() + ")";
-        }
-    }
-
-    private static int freePort() throws IOException {
-        try (ServerSocket socket = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
-            socket.setReuseAddress(true);
-            return socket.getLocalPort();
         }
     }
 

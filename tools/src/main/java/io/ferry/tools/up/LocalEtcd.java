@@ -1,14 +1,12 @@
 package io.ferry.tools.up;
 
+import io.ferry.etcd.LocalEtcdProbe;
 import io.ferry.runtime.exec.Command;
 import io.ferry.runtime.exec.CommandRunner;
 
 import java.io.IOException;
-import java.net.HttpURLConnection;
 import java.net.InetSocketAddress;
 import java.net.Socket;
-import java.net.URI;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -51,7 +49,7 @@ public final class LocalEtcd implements AutoCloseable {
      */
     public static LocalEtcd temporary(String... extraArgs) throws IOException, InterruptedException {
         Path dir = Files.createTempDirectory("ferry-etcd-");
-        LocalEtcd etcd = new LocalEtcd(dir.resolve("data"), dir.resolve("etcd.log"), freePort(), freePort(), List.of(extraArgs), true);
+        LocalEtcd etcd = new LocalEtcd(dir.resolve("data"), dir.resolve("etcd.log"), LocalEtcdProbe.freePort(), LocalEtcdProbe.freePort(), List.of(extraArgs), true);
         String override = System.getenv("FERRY_ETCD_BINARY");
         etcd.start(override != null ? Path.of(override) : find().orElseThrow(() ->
                 new IllegalStateException("etcd is not installed: sudo apt-get install -y etcd-server")));
@@ -133,19 +131,7 @@ public final class LocalEtcd implements AutoCloseable {
     }
 
     private boolean healthy() {
-        try {
-            HttpURLConnection conn = (HttpURLConnection) URI.create(endpoint() + "/health").toURL().openConnection();
-            conn.setConnectTimeout(500);
-            conn.setReadTimeout(1000);
-            try {
-                return conn.getResponseCode() == 200
-                        && new String(conn.getInputStream().readAllBytes(), StandardCharsets.UTF_8).contains("true");
-            } finally {
-                conn.disconnect();
-            }
-        } catch (IOException e) {
-            return false;
-        }
+        return LocalEtcdProbe.healthy(endpoint());
     }
 
     static boolean portInUse(int port) {
@@ -154,12 +140,6 @@ public final class LocalEtcd implements AutoCloseable {
             return true;
         } catch (IOException e) {
             return false;
-        }
-    }
-
-    private static int freePort() throws IOException {
-        try (java.net.ServerSocket socket = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
-            return socket.getLocalPort();
         }
     }
 
