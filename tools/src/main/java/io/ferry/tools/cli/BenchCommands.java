@@ -55,13 +55,20 @@ final class BenchCommands {
         boolean thick;
         @Option(names = "--keep", description = "keep the volumes (skip the delete phase), e.g. to inspect their timestamps")
         boolean keep;
+        @Option(names = "--warmup", defaultValue = "200", paramLabel = "N", description = "first create and delete N"
+                + " other volumes, unmeasured (default: ${DEFAULT-VALUE}; 0 measures from a cold start)")
+        int warmup;
+        @Option(names = "--timings", paramLabel = "FILE", description = "also write every volume's timings (CSV: phase,"
+                + " index, started ms after the phase began, placed ms, done ms) to FILE, to see where a tail comes from")
+        java.nio.file.Path timingsFile;
         @Option(names = "--consumers", defaultValue = "all",
                 description = "consumer nodes given to the volumes in turn: all (every registered node), none, or a comma list"
                         + " (default: ${DEFAULT-VALUE}); like pods spread over a cluster, each volume prefers its consumer's node")
         String consumers;
 
         /** {@code placedMs}: for provisioning, intent to the controller's placement (NaN when not seen). */
-        record Phase(String name, int count, double seconds, double[] latenciesMs, double[] placedMs, long etcdRevisions) {
+        record Phase(String name, int count, double seconds, double[] startedMs, double[] latenciesMs, double[] placedMs,
+                long etcdRevisions) {
             double perSecond() {
                 return count / seconds;
             }
@@ -86,6 +93,9 @@ final class BenchCommands {
             if (volumes < 1 || concurrency < 1) {
                 throw new CliException(ExitCodes.USAGE, "--volumes and --concurrency must be at least 1");
             }
+            if (warmup < 0) {
+                throw new CliException(ExitCodes.USAGE, "--warmup must be 0 or more");
+            }
             if (byName(keys().poolConfigs(), PoolConfig.class).isEmpty()) {
                 throw new CliException(ExitCodes.REFUSED, "no pools are configured: add one with `ferryctl pool add` (or run `ferry up`)");
             }
@@ -106,14 +116,24 @@ final class BenchCommands {
                 await(statuses.start());
                 await(scheduling.start());
 
-                Phase create = run("provision", tracker, (name, i) -> store().put(keys().volume(name),
-                        intent(name, bytes, consumerNodes, i).build()), true);
-                Phase delete = keep ? null : run("delete", tracker, (name, i) -> store().put(keys().volume(name),
-                        intent(name, bytes, consumerNodes, i).deletionRequested(true).build()), false);
+                Action create = (name, i) -> store().put(keys().volume(name), intent(name, bytes, consumerNodes, i).build());
+                Action delete = (name, i) -> store().put(keys().volume(name),
+                        intent(name, bytes, consumerNodes, i).deletionRequested(true).build());
+                if (warmup > 0) {
+                    // Both JVMs compile their hot paths during the first few hundred volumes; that
+                    // start-up cost is not what a cluster in service pays per volume.
+                    run("warm-up provision", tracker, warmup, namePrefix + "-warmup", create, true);
+                    run("warm-up delete", tracker, warmup, namePrefix + "-warmup", delete, false);
+                }
+                Phase created = run("provision", tracker, volumes, namePrefix, create, true);
+                Phase deleted = keep ? null : run("delete", tracker, volumes, namePrefix, delete, false);
                 statuses.close();
                 scheduling.close();
                 Phase baseline = baseline();
-                report(create, delete, baseline);
+                report(created, deleted, baseline);
+                if (timingsFile != null) {
+                    writeTimings(created, deleted, baseline);
+                }
             } finally {
                 try {
                     watchStore.close();
@@ -149,10 +169,12 @@ final class BenchCommands {
                     .map(v -> v.value().node()).sorted().toList();
         }
 
-        private Phase run(String label, Tracker tracker, Action action, boolean creating) throws InterruptedException {
+        private Phase run(String label, Tracker tracker, int volumes, String namePrefix, Action action, boolean creating)
+                throws InterruptedException {
             Semaphore inFlight = new Semaphore(concurrency);
             CountDownLatch finished = new CountDownLatch(volumes);
             double[] latencies = new double[volumes];
+            double[] started = new double[volumes];
             double[] placed = new double[volumes];
             AtomicReference<String> failure = new AtomicReference<>();
             long revisionBefore = await(store().currentRevision());
@@ -162,6 +184,7 @@ final class BenchCommands {
                 String name = namePrefix + "-" + i;
                 int slot = i;
                 long began = System.nanoTime();
+                started[slot] = (began - start) / 1e6;
                 tracker.expect(name, creating, error -> {
                     if (error != null) {
                         failure.compareAndSet(null, name + ": " + error);
@@ -185,7 +208,7 @@ final class BenchCommands {
             }
             double seconds = (System.nanoTime() - start) / 1e9;
             long revisions = await(store().currentRevision()) - revisionBefore;
-            return new Phase(label, volumes, seconds, latencies, creating ? placed : null, revisions);
+            return new Phase(label, volumes, seconds, started, latencies, creating ? placed : null, revisions);
         }
 
         private Phase baseline() throws InterruptedException {
@@ -194,12 +217,14 @@ final class BenchCommands {
             Semaphore inFlight = new Semaphore(concurrency);
             CountDownLatch finished = new CountDownLatch(volumes);
             double[] latencies = new double[volumes];
+            double[] started = new double[volumes];
             long revisionBefore = await(store().currentRevision());
             long start = System.nanoTime();
             for (int i = 0; i < volumes; i++) {
                 inFlight.acquire();
                 int slot = i;
                 long began = System.nanoTime();
+                started[slot] = (began - start) / 1e6;
                 store().putRaw(prefix + i, value.getBytes(java.nio.charset.StandardCharsets.UTF_8)).onComplete(ar -> {
                     latencies[slot] = (System.nanoTime() - began) / 1e6;
                     inFlight.release();
@@ -210,7 +235,7 @@ final class BenchCommands {
             double seconds = (System.nanoTime() - start) / 1e9;
             long revisions = await(store().currentRevision()) - revisionBefore;
             await(store().deletePrefix(prefix));
-            return new Phase("etcd put", volumes, seconds, latencies, null, revisions);
+            return new Phase("etcd put", volumes, seconds, started, latencies, null, revisions);
         }
 
         private void report(Phase create, Phase delete, Phase baseline) {
@@ -257,6 +282,21 @@ final class BenchCommands {
                     split.get("placedToReadyP50Ms"), split.get("placedToReadyP99Ms")));
             out().line(String.format("provisioning runs at %.1f%% of the throughput of plain etcd puts at the same concurrency",
                     100 * create.perSecond() / baseline.perSecond()));
+        }
+
+        private void writeTimings(Phase... phases) throws java.io.IOException {
+            StringBuilder csv = new StringBuilder("phase,index,startedMs,placedMs,doneMs\n");
+            for (Phase p : phases) {
+                if (p == null) {
+                    continue;
+                }
+                for (int i = 0; i < p.count(); i++) {
+                    csv.append(p.name()).append(',').append(i).append(',').append(fmt(p.startedMs()[i])).append(',')
+                            .append(p.placedMs() == null ? "" : fmt(p.placedMs()[i])).append(',')
+                            .append(fmt(p.latenciesMs()[i])).append('\n');
+                }
+            }
+            java.nio.file.Files.writeString(timingsFile, csv);
         }
 
         private static double round(double v) {
