@@ -4,12 +4,14 @@ import io.ferry.model.Engine;
 import io.ferry.model.PoolStatus;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.Meter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Tags;
 
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 
@@ -24,6 +26,7 @@ public final class AgentMetrics {
     private final Path sysBlock;
     private final Map<String, PoolStatus> pools = new ConcurrentHashMap<>();
     private final Map<String, String> devices = new ConcurrentHashMap<>();
+    private final Map<String, List<Meter>> deviceMeters = new ConcurrentHashMap<>();
 
     public AgentMetrics(MeterRegistry registry, Path sysBlock) {
         this.registry = registry;
@@ -90,24 +93,22 @@ public final class AgentMetrics {
             Tags tags = Tags.of("volume", volume);
             // Field positions in /sys/block/<dev>/stat: reads, merged, sectors read, ms, writes,
             // merged, sectors written, ... (Documentation/block/stat.rst).
-            Gauge.builder("ferry.agent.volume.read.ops", devices, m -> stat(m, volume, 0, 1)).tags(tags).register(registry);
-            Gauge.builder("ferry.agent.volume.read.bytes", devices, m -> stat(m, volume, 2, 512)).tags(tags).register(registry);
-            Gauge.builder("ferry.agent.volume.write.ops", devices, m -> stat(m, volume, 4, 1)).tags(tags).register(registry);
-            Gauge.builder("ferry.agent.volume.write.bytes", devices, m -> stat(m, volume, 6, 512)).tags(tags).register(registry);
+            deviceMeters.put(volume, List.of(
+                    Gauge.builder("ferry.agent.volume.read.ops", devices, m -> stat(m, volume, 0, 1)).tags(tags).register(registry),
+                    Gauge.builder("ferry.agent.volume.read.bytes", devices, m -> stat(m, volume, 2, 512)).tags(tags).register(registry),
+                    Gauge.builder("ferry.agent.volume.write.ops", devices, m -> stat(m, volume, 4, 1)).tags(tags).register(registry),
+                    Gauge.builder("ferry.agent.volume.write.bytes", devices, m -> stat(m, volume, 6, 512)).tags(tags)
+                            .register(registry)));
         }
     }
 
     void untrackDevice(String volume) {
-        if (devices.remove(volume) != null) {
-            // A deleted volume's gauges would otherwise stay, reporting NaN, for as long as the agent runs.
-            Tags tags = Tags.of("volume", volume);
-            for (String name : new String[] {"ferry.agent.volume.read.ops", "ferry.agent.volume.read.bytes",
-                    "ferry.agent.volume.write.ops", "ferry.agent.volume.write.bytes"}) {
-                var gauge = registry.find(name).tags(tags).gauge();
-                if (gauge != null) {
-                    registry.remove(gauge);
-                }
-            }
+        devices.remove(volume);
+        // A deleted volume's gauges would otherwise stay, reporting NaN, for as long as the agent
+        // runs. Removing them by reference: a registry search scans every meter, thousands here.
+        List<Meter> meters = deviceMeters.remove(volume);
+        if (meters != null) {
+            meters.forEach(registry::remove);
         }
     }
 

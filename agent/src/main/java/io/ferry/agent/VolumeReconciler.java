@@ -23,7 +23,9 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.Callable;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * Converges one volume (the reconcile key is the volume name) to its work item: create, grow,
@@ -94,36 +96,28 @@ final class VolumeReconciler {
                 : item.source().snapshot() != null ? Content.ofSnapshot(item.source().snapshot())
                 : Content.ofVolume(item.source().volume());
 
-        return ctx.volumeRuntime.blocking(() -> engine.findVolume(pool, volume))
-                .compose(found -> {
+        // One worker-thread pass does the usual case whole (look, create or activate, export):
+        // each hop between the event loop and a worker costs a thread wake-up and a context switch.
+        AtomicBoolean creatingNow = new AtomicBoolean();
+        return reportCreatingIfSlow(volume, creatingNow, () -> {
+                    Optional<LocalVolume> found = engine.findVolume(pool, volume);
+                    LocalVolume local;
                     if (found.isEmpty()) {
-                        return createReportingOnlyIfSlow(volume, () -> {
-                            LocalVolume created = engine.createVolume(pool, volume, item.sizeBytes(), item.thin(),
-                                    content);
-                            ctx.metrics.volumeCreated(pool.engine());
-                            return created;
-                        });
-                    }
-                    if (found.get().sizeBytes() < item.sizeBytes()) {
-                        return writeStatus(volume, VolumePhase.EXPANDING, current(volume), null)
-                                .compose(v -> ctx.volumeRuntime.blocking(
-                                        () -> engine.expandVolume(pool, volume, item.sizeBytes(), item.thin())));
-                    }
-                    if (found.get().devicePath() != null) {
-                        return Future.succeededFuture(found.get());
-                    }
-                    return ctx.volumeRuntime.blocking(() -> engine.activate(pool, volume));
-                })
-                .compose(local -> ctx.volumeRuntime.blocking(() -> {
-                    ExportInfo info = null;
-                    if (item.export() != null) {
-                        info = ctx.exporterFor(pool.engine()).export(volume, engine.exportSource(pool, local),
-                                local.sizeBytes(), item.export());
+                        creatingNow.set(true);
+                        local = engine.createVolume(pool, volume, item.sizeBytes(), item.thin(), content);
+                        ctx.metrics.volumeCreated(pool.engine());
+                    } else if (found.get().sizeBytes() < item.sizeBytes()) {
+                        return null; // grown below, after Expanding is reported
                     } else {
-                        ctx.exporterFor(pool.engine()).unexport(volume);
+                        local = found.get().devicePath() != null ? found.get() : engine.activate(pool, volume);
                     }
-                    return new Converged(local, info);
-                }))
+                    return export(item, pool, engine, volume, local);
+                })
+                .compose(converged -> converged != null ? Future.succeededFuture(converged)
+                        // Growing: report Expanding first, since it can take a while (and may fail halfway).
+                        : writeStatus(volume, VolumePhase.EXPANDING, current(volume), null)
+                                .compose(v -> ctx.volumeRuntime.blocking(() -> export(item, pool, engine, volume,
+                                        engine.expandVolume(pool, volume, item.sizeBytes(), item.thin())))))
                 .compose(done -> {
                     String note = done.local.sizeBytes() > item.sizeBytes()
                             ? "the volume is " + done.local.sizeBytes() + " bytes, larger than the requested "
@@ -150,18 +144,31 @@ final class VolumeReconciler {
     private record Converged(LocalVolume local, ExportInfo export) {
     }
 
+    /** Exports the volume as its work item asks, or withdraws an export it no longer asks for; blocking. */
+    private Converged export(WorkItem item, PoolConfig pool, VolumeEngine engine, String volume, LocalVolume local) {
+        ExportInfo info = null;
+        if (item.export() != null) {
+            info = ctx.exporterFor(pool.engine()).export(volume, engine.exportSource(pool, local), local.sizeBytes(),
+                    item.export());
+        } else {
+            ctx.exporterFor(pool.engine()).unexport(volume);
+        }
+        return new Converged(local, info);
+    }
+
     /**
-     * Runs a create and reports {@code Creating} only when it outlasts {@link #REPORT_CREATING_AFTER}.
-     * Most creates (a sparse file, a thin LV) finish sooner, and a status write before them cost
-     * every volume an etcd round trip and a third of its writes. Nothing depends on that write for
-     * safety: a volume created just before a crash is adopted through its work item, or, when the
-     * work item was withdrawn meanwhile, deleted by the orphan scan because it has no placement.
-     * A {@code Creating} already on its way is waited for, so it can never overwrite what follows.
+     * Runs a converging pass and reports {@code Creating} only when the pass is creating the volume
+     * and outlasts {@link #REPORT_CREATING_AFTER}. Most creates (a sparse file, a thin LV) finish
+     * sooner, and a status write before them cost every volume an etcd round trip and a third of its
+     * writes. Nothing depends on that write for safety: a volume created just before a crash is
+     * adopted through its work item, or, when the work item was withdrawn meanwhile, deleted by the
+     * orphan scan because it has no placement. A {@code Creating} already on its way is waited for,
+     * so it can never overwrite what follows.
      */
-    private Future<LocalVolume> createReportingOnlyIfSlow(String volume, java.util.concurrent.Callable<LocalVolume> create) {
-        Future<LocalVolume> creating = ctx.volumeRuntime.blocking(create);
-        Promise<LocalVolume> done = Promise.promise();
-        io.vertx.core.Handler<io.vertx.core.AsyncResult<LocalVolume>> finish = result -> {
+    private <T> Future<T> reportCreatingIfSlow(String volume, AtomicBoolean creatingNow, Callable<T> pass) {
+        Future<T> running = ctx.volumeRuntime.blocking(pass);
+        Promise<T> done = Promise.promise();
+        io.vertx.core.Handler<io.vertx.core.AsyncResult<T>> finish = result -> {
             if (result.succeeded()) {
                 done.tryComplete(result.result());
             } else {
@@ -169,14 +176,14 @@ final class VolumeReconciler {
             }
         };
         long timer = ctx.vertx.setTimer(REPORT_CREATING_AFTER.toMillis(), id -> {
-            if (creating.isComplete()) {
-                creating.onComplete(finish);
+            if (running.isComplete() || !creatingNow.get()) {
+                running.onComplete(finish);
             } else {
                 writeStatus(volume, VolumePhase.CREATING, current(volume), null)
-                        .onComplete(reported -> creating.onComplete(finish));
+                        .onComplete(reported -> running.onComplete(finish));
             }
         });
-        creating.onComplete(result -> {
+        running.onComplete(result -> {
             if (ctx.vertx.cancelTimer(timer)) {
                 finish.handle(result);
             }
