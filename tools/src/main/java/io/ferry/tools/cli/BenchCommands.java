@@ -96,7 +96,8 @@ final class BenchCommands {
             if (warmup < 0) {
                 throw new CliException(ExitCodes.USAGE, "--warmup must be 0 or more");
             }
-            if (byName(keys().poolConfigs(), PoolConfig.class).isEmpty()) {
+            Map<String, PoolConfig> pools = byName(keys().poolConfigs(), PoolConfig.class);
+            if (pools.isEmpty()) {
                 throw new CliException(ExitCodes.REFUSED, "no pools are configured: add one with `ferryctl pool add` (or run `ferry up`)");
             }
             long bytes = Sizes.parse(size);
@@ -108,12 +109,18 @@ final class BenchCommands {
             EtcdStore watchStore = EtcdStore.connect(root().etcdOptions());
             try {
                 Tracker tracker = new Tracker(keys());
-                Informer<Object> statuses = new Informer<>(vertx, watchStore, keys().nodes(),
-                        key -> keys().parse(key).filter(r -> r.kind() == FerryKeys.Kind.NODE_VOLUME_STATUS).isPresent()
-                                ? VolumeStatus.class : null, tracker, InformerOptions.defaults(), null);
+                // One watch per pool node on its volume statuses only: a watch on all of /nodes/ would
+                // also carry work items and pool reports, CPU taken from the cluster being measured.
+                List<Informer<Object>> statuses = new ArrayList<>();
+                for (String node : pools.values().stream().map(PoolConfig::node).distinct().sorted().toList()) {
+                    statuses.add(new Informer<>(vertx, watchStore, keys().volumeStatuses(node), k -> VolumeStatus.class, tracker,
+                            InformerOptions.defaults(), null));
+                }
                 Informer<Object> scheduling = new Informer<>(vertx, watchStore, keys().volumeSchedulings(), k -> VolumeScheduling.class,
                         tracker, InformerOptions.defaults(), null);
-                await(statuses.start());
+                for (Informer<Object> informer : statuses) {
+                    await(informer.start());
+                }
                 await(scheduling.start());
 
                 Action create = (name, i) -> store().put(keys().volume(name), intent(name, bytes, consumerNodes, i).build());
@@ -127,7 +134,7 @@ final class BenchCommands {
                 }
                 Phase created = run("provision", tracker, volumes, namePrefix, create, true);
                 Phase deleted = keep ? null : run("delete", tracker, volumes, namePrefix, delete, false);
-                statuses.close();
+                statuses.forEach(Informer::close);
                 scheduling.close();
                 Phase baseline = baseline();
                 report(created, deleted, baseline);

@@ -380,17 +380,25 @@ class FerryCtlIT {
         startCluster();
         addFilePool();
         await().atMost(Duration.ofSeconds(20)).until(() -> ctl("pool", "ls").out().contains("healthy"));
-        Result bench = ok("bench", "provision", "--volumes", "20", "--concurrency", "4", "--size", "4Mi");
+        Path timings = Files.createTempFile("bench", ".csv");
+        Result bench = ok("bench", "provision", "--volumes", "20", "--concurrency", "4", "--size", "4Mi", "--warmup", "5",
+                "--timings", timings.toString());
         assertThat(bench.out()).contains("volumes 20, concurrency 4, size 4Mi");
         assertThat(bench.out()).containsPattern("PHASE\\s+N\\s+PER-SECOND\\s+P50-MS\\s+P95-MS\\s+P99-MS\\s+ETCD-WRITES/ITEM");
         assertThat(bench.out()).containsPattern("provision\\s+20\\s+\\d").containsPattern("delete\\s+20\\s+\\d")
                 .containsPattern("etcd put\\s+20\\s+\\d");
         assertThat(bench.out()).contains("of the throughput of plain etcd puts at the same concurrency");
+        List<String> csv = Files.readAllLines(timings);
+        assertThat(csv.get(0)).isEqualTo("phase,index,startedMs,placedMs,doneMs");
+        assertThat(csv).hasSize(61).filteredOn(line -> line.startsWith("provision,")).hasSize(20)
+                .allMatch(line -> line.matches("provision,\\d+,[\\d.]+,[\\d.]+,[\\d.]+"));
+        Files.delete(timings);
         assertThat(ok("volume", "ls", "-o", "json").out().strip()).isEqualTo("[ ]");
         assertThat(Await.result(store.listRaw(prefix + "/bench-baseline/")).entries()).isEmpty();
         await().atMost(Duration.ofSeconds(20)).until(() -> ourLoops().isEmpty());
 
         assertThat(fails(ExitCodes.USAGE, "bench", "provision", "--volumes", "0").err()).contains("--volumes");
+        assertThat(fails(ExitCodes.USAGE, "bench", "provision", "--warmup", "-1").err()).contains("--warmup");
     }
 
     @Test
