@@ -111,7 +111,18 @@ class FileVolumeLifecycleIT {
         Await.result(h.store.delete(h.keys.snapshotWorkItem(AgentHarness.NODE, "snap-a")));
         await().atMost(Duration.ofSeconds(30)).until(() -> h.status("vol-a").isEmpty() && h.status("vol-b").isEmpty()
                 && h.status("vol-c").isEmpty() && snapshotStatus("snap-a").isEmpty());
-        assertThat(h.poolFiles()).isEmpty();
+        // Deleted volumes' files stay behind emptied, as spares for the next volumes.
+        assertThat(h.poolFiles()).hasSize(3).allMatch(name -> name.startsWith(".spare-"));
+        assertThat(h.loops()).isEmpty();
+
+        // The next volume takes a spare that held vol-a's, vol-b's or vol-c's data: it must read zeros.
+        h.putWork(work("vol-d", 64 * Sizes.MIB, 1, null));
+        VolumeStatus fresh = awaitReady("vol-d", 1);
+        assertThat(fresh.sizeBytes()).isEqualTo(64 * Sizes.MIB);
+        assertThat(readDevice(fresh.devicePath(), 4096, data.length)).containsOnly((byte) 0);
+        assertThat(h.poolFiles()).hasSize(3).contains("vol-d.img");
+        h.withdraw("vol-d");
+        await().atMost(Duration.ofSeconds(30)).until(() -> h.status("vol-d").isEmpty());
         assertThat(h.loops()).isEmpty();
     }
 

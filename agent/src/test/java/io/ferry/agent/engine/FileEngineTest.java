@@ -133,6 +133,52 @@ class FileEngineTest {
     }
 
     @Test
+    void aDeletedVolumeLeavesAnEmptiedSpareThatTheNextThinVolumeTakesWithoutItsBytes() throws Exception {
+        FakeCommandRunner fake = fake().on(List.of("losetup", "--json", "--list"), NONE);
+        FileEngine engine = engine(fake);
+        engine.createVolume(pool(), "vol-a", 8 << 20, true, Content.EMPTY);
+        byte[] old = new byte[4096];
+        java.util.Arrays.fill(old, (byte) 7);
+        Files.write(dir.resolve("vol-a.img"), old, java.nio.file.StandardOpenOption.WRITE);
+        Object inode = Files.getAttribute(dir.resolve("vol-a.img"), "unix:ino");
+
+        engine.deleteVolume(pool(), "vol-a");
+        assertThat(dir.resolve("vol-a.img")).doesNotExist();
+        List<Path> spares = sparesIn(dir);
+        assertThat(spares).hasSize(1);
+        assertThat(Files.size(spares.get(0))).isZero();
+        Inventory inv = engine.inventory(pool());
+        assertThat(inv.volumes()).isEmpty();
+        assertThat(inv.leftovers()).isEmpty();
+
+        engine.createVolume(pool(), "vol-b", 16 << 20, true, Content.EMPTY);
+        Path reused = dir.resolve("vol-b.img");
+        assertThat(Files.getAttribute(reused, "unix:ino")).isEqualTo(inode);
+        assertThat(Files.size(reused)).isEqualTo(16 << 20);
+        try (java.io.InputStream in = Files.newInputStream(reused)) {
+            assertThat(in.readNBytes(4096)).containsOnly((byte) 0);
+        }
+        assertThat(sparesIn(dir)).isEmpty();
+    }
+
+    @Test
+    void aSpareLeftByAnEarlierRunIsReusedEmptyEvenIfSomeoneWroteToIt() throws Exception {
+        Files.write(dir.resolve(".spare-42"), new byte[] {1, 2, 3});
+        FakeCommandRunner fake = fake().on(List.of("losetup", "--json", "--list"), NONE);
+        FileEngine engine = engine(fake);
+        assertThat(engine.inventory(pool()).leftovers()).isEmpty();
+        engine.createVolume(pool(), "vol-c", 4096, true, Content.EMPTY);
+        assertThat(Files.readAllBytes(dir.resolve("vol-c.img"))).containsOnly((byte) 0).hasSize(4096);
+        assertThat(sparesIn(dir)).isEmpty();
+    }
+
+    static List<Path> sparesIn(Path dir) throws java.io.IOException {
+        try (java.util.stream.Stream<Path> files = Files.list(dir)) {
+            return files.filter(p -> p.getFileName().toString().startsWith(".spare-")).toList();
+        }
+    }
+
+    @Test
     void deletingAVolumeThatIsAlreadyGoneSucceeds() {
         FakeCommandRunner fake = fake();
         engine(fake).deleteVolume(pool(), "never-was");

@@ -55,7 +55,7 @@ final class BenchCommands {
         boolean thick;
         @Option(names = "--keep", description = "keep the volumes (skip the delete phase), e.g. to inspect their timestamps")
         boolean keep;
-        @Option(names = "--warmup", defaultValue = "200", paramLabel = "N", description = "first create and delete N"
+        @Option(names = "--warmup", defaultValue = "1000", paramLabel = "N", description = "first create and delete N"
                 + " other volumes, unmeasured (default: ${DEFAULT-VALUE}; 0 measures from a cold start)")
         int warmup;
         @Option(names = "--timings", paramLabel = "FILE", description = "also write every volume's timings (CSV: phase,"
@@ -68,7 +68,7 @@ final class BenchCommands {
 
         /** {@code placedMs}: for provisioning, intent to the controller's placement (NaN when not seen). */
         record Phase(String name, int count, double seconds, double[] startedMs, double[] latenciesMs, double[] placedMs,
-                long etcdRevisions) {
+                long etcdRevisions, double clientCpuMs) {
             double perSecond() {
                 return count / seconds;
             }
@@ -185,6 +185,7 @@ final class BenchCommands {
             double[] placed = new double[volumes];
             AtomicReference<String> failure = new AtomicReference<>();
             long revisionBefore = await(store().currentRevision());
+            long cpuBefore = ownCpuNanos();
             long start = System.nanoTime();
             for (int i = 0; i < volumes && failure.get() == null; i++) {
                 inFlight.acquire();
@@ -214,8 +215,9 @@ final class BenchCommands {
                         + timeoutSeconds + " s"));
             }
             double seconds = (System.nanoTime() - start) / 1e9;
+            double cpuMs = (ownCpuNanos() - cpuBefore) / 1e6;
             long revisions = await(store().currentRevision()) - revisionBefore;
-            return new Phase(label, volumes, seconds, started, latencies, creating ? placed : null, revisions);
+            return new Phase(label, volumes, seconds, started, latencies, creating ? placed : null, revisions, cpuMs);
         }
 
         private Phase baseline() throws InterruptedException {
@@ -226,6 +228,7 @@ final class BenchCommands {
             double[] latencies = new double[volumes];
             double[] started = new double[volumes];
             long revisionBefore = await(store().currentRevision());
+            long cpuBefore = ownCpuNanos();
             long start = System.nanoTime();
             for (int i = 0; i < volumes; i++) {
                 inFlight.acquire();
@@ -240,9 +243,10 @@ final class BenchCommands {
             }
             finished.await(timeoutSeconds, TimeUnit.SECONDS);
             double seconds = (System.nanoTime() - start) / 1e9;
+            double cpuMs = (ownCpuNanos() - cpuBefore) / 1e6;
             long revisions = await(store().currentRevision()) - revisionBefore;
             await(store().deletePrefix(prefix));
-            return new Phase("etcd put", volumes, seconds, started, latencies, null, revisions);
+            return new Phase("etcd put", volumes, seconds, started, latencies, null, revisions, cpuMs);
         }
 
         private void report(Phase create, Phase delete, Phase baseline) {
@@ -258,9 +262,11 @@ final class BenchCommands {
                 row.put("p95Ms", round(p.percentile(95)));
                 row.put("p99Ms", round(p.percentile(99)));
                 row.put("etcdRevisionsPerItem", round((double) p.etcdRevisions() / p.count()));
+                row.put("clientCpuMsPerItem", round(p.clientCpuMs() / p.count()));
                 rows.add(row);
                 cells.add(List.of(p.name(), String.valueOf(p.count()), fmt(p.perSecond()), fmt(p.percentile(50)),
-                        fmt(p.percentile(95)), fmt(p.percentile(99)), fmt((double) p.etcdRevisions() / p.count())));
+                        fmt(p.percentile(95)), fmt(p.percentile(99)), fmt((double) p.etcdRevisions() / p.count()),
+                        String.format("%.2f", p.clientCpuMs() / p.count())));
             }
             Map<String, Object> summary = new LinkedHashMap<>();
             summary.put("volumes", volumes);
@@ -283,7 +289,8 @@ final class BenchCommands {
             }
             out().line("volumes " + volumes + ", concurrency " + concurrency + ", size " + size + (thick ? " thick" : " thin")
                     + ", consumers " + consumers);
-            out().rows(List.of("PHASE", "N", "PER-SECOND", "P50-MS", "P95-MS", "P99-MS", "ETCD-WRITES/ITEM"), cells, summary);
+            out().rows(List.of("PHASE", "N", "PER-SECOND", "P50-MS", "P95-MS", "P99-MS", "ETCD-WRITES/ITEM", "CLIENT-CPU-MS/ITEM"), cells,
+                    summary);
             out().line(String.format("provision split: intent -> placed p50 %.1f ms, p99 %.1f ms; placed -> Ready p50 %.1f ms,"
                     + " p99 %.1f ms", split.get("intentToPlacedP50Ms"), split.get("intentToPlacedP99Ms"),
                     split.get("placedToReadyP50Ms"), split.get("placedToReadyP99Ms")));
@@ -308,6 +315,15 @@ final class BenchCommands {
 
         private static double round(double v) {
             return Math.round(v * 100) / 100.0;
+        }
+
+        /**
+         * CPU this benchmark process used, so a reader can see how much of a shared machine the load
+         * generator itself took from the cluster it measures.
+         */
+        private static long ownCpuNanos() {
+            return ((com.sun.management.OperatingSystemMXBean) java.lang.management.ManagementFactory.getOperatingSystemMXBean())
+                    .getProcessCpuTime();
         }
 
         private static String fmt(double v) {

@@ -54,6 +54,11 @@ final class UpCommand implements Callable<Integer> {
     @Option(names = "--etcd-endpoints", description = "use this etcd instead of starting one")
     String externalEtcd;
 
+    @Option(names = "--etcd-data-dir", paramLabel = "DIR", description = "where the local etcd keeps its data (default:"
+            + " <data-dir>/etcd); a dedicated fast disk keeps etcd's fsyncs out of the way of other writes, and a tmpfs"
+            + " such as /dev/shm suits throwaway clusters and benchmarks (everything is lost at reboot)")
+    Path etcdDataDir;
+
     @Option(names = "--prefix", defaultValue = "/ferry", description = "etcd key prefix (default: ${DEFAULT-VALUE})")
     String prefix;
 
@@ -71,6 +76,7 @@ final class UpCommand implements Callable<Integer> {
     boolean csi;
 
     private final PrintWriter out = new PrintWriter(System.out, true);
+    private Path etcdData;
     /** Started components, the last started first: stopping walks it from the front. */
     private final java.util.Deque<AutoCloseable> running = new java.util.concurrent.ConcurrentLinkedDeque<>();
 
@@ -81,6 +87,7 @@ final class UpCommand implements Callable<Integer> {
         }
         Path data = dataDir.toAbsolutePath().normalize();
         Path logs = data.resolve("logs");
+        etcdData = etcdDataDir != null ? etcdDataDir.toAbsolutePath().normalize() : data.resolve("etcd");
         Files.createDirectories(logs);
         Path socket = (csiSocket != null ? csiSocket : data.resolve("csi/csi.sock")).toAbsolutePath();
         CountDownLatch stopped = new CountDownLatch(1);
@@ -93,7 +100,7 @@ final class UpCommand implements Callable<Integer> {
         if (externalEtcd != null) {
             endpoint = externalEtcd;
         } else {
-            LocalEtcd etcd = new LocalEtcd(data.resolve("etcd"), logs.resolve("etcd.log"), etcdPort);
+            LocalEtcd etcd = new LocalEtcd(etcdData, logs.resolve("etcd.log"), etcdPort);
             etcd.start(LocalEtcd.findOrInstall(new ProcessCommandRunner(), out));
             running.push(etcd);
             endpoint = etcd.endpoint();
@@ -209,7 +216,7 @@ final class UpCommand implements Callable<Integer> {
     private void printSummary(String endpoint, Path data, Path socket, Map<String, Map<String, String>> nodes) {
         out.println();
         out.println("Ferry is up" + (processes ? " (one process per component)" : " (one JVM)") + ".");
-        out.println("  etcd         " + endpoint + (externalEtcd == null ? "   data " + data.resolve("etcd") : "") + "   prefix " + prefix);
+        out.println("  etcd         " + endpoint + (externalEtcd == null ? "   data " + etcdData : "") + "   prefix " + prefix);
         out.println("  controller   http://127.0.0.1:" + adminPort + "   (/readyz /metrics /api/v1/pools /api/v1/volumes)");
         int i = 0;
         for (Map.Entry<String, Map<String, String>> node : nodes.entrySet()) {

@@ -384,7 +384,8 @@ class FerryCtlIT {
         Result bench = ok("bench", "provision", "--volumes", "20", "--concurrency", "4", "--size", "4Mi", "--warmup", "5",
                 "--timings", timings.toString());
         assertThat(bench.out()).contains("volumes 20, concurrency 4, size 4Mi");
-        assertThat(bench.out()).containsPattern("PHASE\\s+N\\s+PER-SECOND\\s+P50-MS\\s+P95-MS\\s+P99-MS\\s+ETCD-WRITES/ITEM");
+        assertThat(bench.out()).containsPattern(
+                "PHASE\\s+N\\s+PER-SECOND\\s+P50-MS\\s+P95-MS\\s+P99-MS\\s+ETCD-WRITES/ITEM\\s+CLIENT-CPU-MS/ITEM");
         assertThat(bench.out()).containsPattern("provision\\s+20\\s+\\d").containsPattern("delete\\s+20\\s+\\d")
                 .containsPattern("etcd put\\s+20\\s+\\d");
         assertThat(bench.out()).contains("of the throughput of plain etcd puts at the same concurrency");
