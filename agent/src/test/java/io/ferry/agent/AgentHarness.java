@@ -121,7 +121,16 @@ public final class AgentHarness implements AutoCloseable {
                 .filter(l -> l.backingFile().startsWith(root.toString())).toList();
     }
 
+    /** The pool directory's files, without the emptied spares the file engine keeps for reuse. */
     public List<String> poolFiles() throws IOException {
+        return filesOfPool().stream().filter(name -> !name.startsWith(".spare-")).toList();
+    }
+
+    public List<String> spareFiles() throws IOException {
+        return filesOfPool().stream().filter(name -> name.startsWith(".spare-")).toList();
+    }
+
+    private List<String> filesOfPool() throws IOException {
         if (!Files.isDirectory(poolDir)) {
             return List.of();
         }
