@@ -386,7 +386,7 @@ public final class FileEngine implements VolumeEngine {
                     continue;
                 }
                 if (name.startsWith(SPARE_PREFIX)) {
-                    // Spares of an earlier run (or a crash between emptying and queueing) count again.
+                    // Spares left by an earlier run of the agent are as good as this run's own.
                     if (knownSpares.size() < MAX_SPARES) {
                         knownSpares.add(p);
                     }
