@@ -76,7 +76,6 @@ final class UpCommand implements Callable<Integer> {
     boolean csi;
 
     private final PrintWriter out = new PrintWriter(System.out, true);
-    private Path etcdData;
     /** Started components, the last started first: stopping walks it from the front. */
     private final java.util.Deque<AutoCloseable> running = new java.util.concurrent.ConcurrentLinkedDeque<>();
 
@@ -87,7 +86,6 @@ final class UpCommand implements Callable<Integer> {
         }
         Path data = dataDir.toAbsolutePath().normalize();
         Path logs = data.resolve("logs");
-        etcdData = etcdDataDir != null ? etcdDataDir.toAbsolutePath().normalize() : data.resolve("etcd");
         Files.createDirectories(logs);
         Path socket = (csiSocket != null ? csiSocket : data.resolve("csi/csi.sock")).toAbsolutePath();
         CountDownLatch stopped = new CountDownLatch(1);
@@ -100,7 +98,7 @@ final class UpCommand implements Callable<Integer> {
         if (externalEtcd != null) {
             endpoint = externalEtcd;
         } else {
-            LocalEtcd etcd = new LocalEtcd(etcdData, logs.resolve("etcd.log"), etcdPort);
+            LocalEtcd etcd = new LocalEtcd(etcdData(data), logs.resolve("etcd.log"), etcdPort);
             etcd.start(LocalEtcd.findOrInstall(new ProcessCommandRunner(), out));
             running.push(etcd);
             endpoint = etcd.endpoint();
@@ -213,10 +211,14 @@ final class UpCommand implements Callable<Integer> {
         });
     }
 
+    private Path etcdData(Path data) {
+        return etcdDataDir != null ? etcdDataDir.toAbsolutePath().normalize() : data.resolve("etcd");
+    }
+
     private void printSummary(String endpoint, Path data, Path socket, Map<String, Map<String, String>> nodes) {
         out.println();
         out.println("Ferry is up" + (processes ? " (one process per component)" : " (one JVM)") + ".");
-        out.println("  etcd         " + endpoint + (externalEtcd == null ? "   data " + etcdData : "") + "   prefix " + prefix);
+        out.println("  etcd         " + endpoint + (externalEtcd == null ? "   data " + etcdData(data) : "") + "   prefix " + prefix);
         out.println("  controller   http://127.0.0.1:" + adminPort + "   (/readyz /metrics /api/v1/pools /api/v1/volumes)");
         int i = 0;
         for (Map.Entry<String, Map<String, String>> node : nodes.entrySet()) {
