@@ -11,6 +11,7 @@ import io.ferry.etcd.FerryKeys;
 import io.ferry.etcd.informer.Informer;
 import io.ferry.etcd.informer.InformerHandler;
 import io.ferry.etcd.informer.InformerOptions;
+import io.ferry.etcd.informer.LeasedKey;
 import io.ferry.etcd.reconcile.ReconcileRuntime;
 import io.ferry.etcd.reconcile.RuntimeOptions;
 import io.ferry.etcd.store.EtcdStore;
@@ -80,7 +81,8 @@ public final class Agent extends VerticleBase {
     private LeaseSession lease;
     private AdminServer admin;
     private String hostNqn;
-    private volatile boolean registered;
+    private Map<Engine, VolumeEngine> engines;
+    private LeasedKey<NodeRegistration> registration;
     private volatile boolean crashed;
     private final List<Long> timers = new ArrayList<>();
 
@@ -109,12 +111,31 @@ public final class Agent extends VerticleBase {
         return engines;
     }
 
+    /**
+     * Everything that blocks (the etcd client's first request, engine probes, the host NQN file)
+     * runs on a worker thread first: under an emulated CPU it took 10-20 s, and on the event loop
+     * that let the lease expire before the first registration.
+     */
     @Override
     public Future<?> start() {
-        store = EtcdStore.connect(etcdOptions);
-        FerryKeys keys = store.keys();
+        return vertx.executeBlocking(this::prepare, false)
+                .compose(this::startOnContext)
+                .onSuccess(v -> log.info("agent {} started: engines {}, host NQN {}", options.node(), engines(), hostNqn))
+                .onFailure(err -> log.error("agent {} failed to start", options.node(), err));
+    }
+
+    private AgentMetrics prepare() throws Exception {
+        store = EtcdStore.connectAndWarmUp(etcdOptions);
         AgentMetrics metrics = new AgentMetrics(registry, Path.of("/sys/block"));
-        ctx = new NodeContext(vertx, store, options.node(), engineFactory.apply(metrics), metrics);
+        engines = engineFactory.apply(metrics);
+        engines.values().forEach(VolumeEngine::available);
+        hostNqn = HostNqn.resolve(options.hostNqnFile(), options.stateDir());
+        return metrics;
+    }
+
+    private Future<Void> startOnContext(AgentMetrics metrics) {
+        FerryKeys keys = store.keys();
+        ctx = new NodeContext(vertx, store, options.node(), engines, metrics);
         statuses = new StatusWriter(store);
         volumes = new VolumeReconciler(ctx, statuses);
         snapshots = new SnapshotReconciler(ctx, statuses);
@@ -139,15 +160,11 @@ public final class Agent extends VerticleBase {
         ctx.snapshotWork = new Informer<>(vertx, store, keys.snapshotWorkItems(node), SnapshotWorkItem.class,
                 new SnapshotWorkHandler(), informerOptions, registry);
 
-        return vertx.executeBlocking(() -> HostNqn.resolve(options.hostNqnFile(), options.stateDir()), false)
-                .compose(nqn -> {
-                    hostNqn = nqn;
-                    return store.get(keys.globalConfig(), GlobalConfig.class)
-                            .map(v -> v.map(Versioned::value).orElse(GlobalConfig.defaults()))
-                            .recover(err -> {
-                                log.warn("cannot read {} ({}); using the defaults", keys.globalConfig(), err.getMessage());
-                                return Future.succeededFuture(GlobalConfig.defaults());
-                            });
+        return store.get(keys.globalConfig(), GlobalConfig.class)
+                .map(v -> v.map(Versioned::value).orElse(GlobalConfig.defaults()))
+                .recover(err -> {
+                    log.warn("cannot read {} ({}); using the defaults", keys.globalConfig(), err.getMessage());
+                    return Future.succeededFuture(GlobalConfig.defaults());
                 })
                 .compose(global -> {
                     ctx.exporter = exporter(global);
@@ -156,18 +173,16 @@ public final class Agent extends VerticleBase {
                 })
                 .compose(v -> orphans.removeLeftovers())
                 .compose(v -> Future.all(ctx.work.start(), ctx.snapshotWork.start()))
-                .compose(v -> LeaseSession.open(vertx, store, options.leaseTtl(), this::register,
-                        () -> registered = false))
+                .compose(v -> startAdmin())
+                .compose(v -> LeaseSession.open(vertx, store, options.leaseTtl(),
+                        newLease -> registration.leaseChanged(), () -> { }))
                 .compose(session -> {
                     lease = session;
-                    return register(session.leaseId());
+                    registration = new LeasedKey<>(vertx, store, session, keys.registration(node),
+                            NodeRegistration.class, informerOptions, registry);
+                    return registration.start(registrationValue());
                 })
-                .compose(v -> {
-                    afterSync();
-                    return startAdmin();
-                })
-                .onSuccess(v -> log.info("agent {} started: engines {}, host NQN {}", node, engines(), hostNqn))
-                .onFailure(err -> log.error("agent {} failed to start", node, err));
+                .onSuccess(v -> afterSync());
     }
 
     private Exporter exporter(GlobalConfig global) {
@@ -218,20 +233,10 @@ public final class Agent extends VerticleBase {
         orphans.scan().onFailure(err -> log.warn("inventory of node {} failed: {}", options.node(), err.getMessage()));
     }
 
-    private Future<Void> register(long leaseId) {
-        NodeRegistration registration = NodeRegistration.of(options.node(), options.dataAddress(),
+    private NodeRegistration registrationValue() {
+        return NodeRegistration.of(options.node(), options.dataAddress(),
                 admin == null || admin.port() < 0 ? null : adminAddress(), hostNqn, engines(), options.labels(),
                 options.version(), startedAt);
-        return store.put(store.keys().registration(options.node()), registration, leaseId)
-                .<Void>mapEmpty()
-                .onSuccess(v -> registered = true)
-                .recover(err -> {
-                    log.warn("cannot register node {} ({}); retrying", options.node(), err.getMessage());
-                    if (!crashed && lease != null && lease.leaseId() == leaseId) {
-                        vertx.setTimer(1000, t -> register(leaseId));
-                    }
-                    return Future.succeededFuture();
-                });
     }
 
     private String adminAddress() {
@@ -242,7 +247,7 @@ public final class Agent extends VerticleBase {
     /** Engines whose tools exist on this host: what the registration offers the scheduler. */
     public Set<Engine> engines() {
         Set<Engine> available = new TreeSet<>();
-        ctx.engines.forEach((kind, engine) -> {
+        engines.forEach((kind, engine) -> {
             if (engine.available()) {
                 available.add(kind);
             }
@@ -257,12 +262,13 @@ public final class Agent extends VerticleBase {
         admin = new AdminServer(vertx, new AdminOptions(options.adminHost(), options.adminPort(), null), registry,
                 this::readiness);
         AdminApi.install(admin.router(), ctx, orphans);
-        return admin.start().compose(port -> lease == null ? Future.succeededFuture() : register(lease.leaseId()));
+        return admin.start().mapEmpty();
     }
 
     private AdminServer.Readiness readiness() {
-        if (!registered) {
-            return new AdminServer.Readiness(false, "not registered in etcd");
+        if (registration == null || !registration.present()) {
+            return new AdminServer.Readiness(false, "the registration " + store.keys().registration(options.node())
+                    + " is not in etcd with this agent's lease (yet)");
         }
         if (!ctx.work.synced() || !ctx.pools.synced()) {
             return new AdminServer.Readiness(false, "informers are not synced with etcd");
@@ -296,6 +302,15 @@ public final class Agent extends VerticleBase {
     @Override
     public Future<?> stop() {
         timers.forEach(vertx::cancelTimer);
+        if (registration != null) {
+            registration.close();
+        }
+        if (ctx == null) { // start failed before anything was built
+            if (store != null) {
+                store.close();
+            }
+            return Future.succeededFuture();
+        }
         for (AutoCloseable c : new AutoCloseable[] {ctx.work, ctx.snapshotWork, ctx.pools, ctx.volumeStatuses,
                 ctx.snapshotStatuses, ctx.volumeRuntime, ctx.snapshotRuntime, ctx.poolRuntime}) {
             try {

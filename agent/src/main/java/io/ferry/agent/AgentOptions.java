@@ -113,4 +113,9 @@ public record AgentOptions(
         return new AgentOptions(node, dataAddress, adminHost, adminPort, labels, stateDir, hostNqnFile, cluster,
                 nvmetRoot, nvmetPortId, spdkSocket, leaseTtl, poolInterval, orphanInterval, concurrency, value, version);
     }
+
+    public AgentOptions withLeaseTtl(Duration value) {
+        return new AgentOptions(node, dataAddress, adminHost, adminPort, labels, stateDir, hostNqnFile, cluster,
+                nvmetRoot, nvmetPortId, spdkSocket, value, poolInterval, orphanInterval, concurrency, loopDevices, version);
+    }
 }

@@ -16,6 +16,7 @@ import io.ferry.runtime.exec.ProcessCommandRunner;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.vertx.core.Vertx;
+import io.vertx.core.VertxOptions;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -41,8 +42,8 @@ public final class AgentHarness implements AutoCloseable {
     public final EtcdOptions etcdOptions;
     public final EtcdStore store;
     public final FerryKeys keys;
-    private Vertx vertx;
-    private Agent agent;
+    private volatile Vertx vertx;
+    private volatile Agent agent;
 
     public AgentHarness(EtcdOptions etcdOptions) throws IOException {
         this.root = Files.createTempDirectory("ferry-agent-it-");
@@ -65,7 +66,11 @@ public final class AgentHarness implements AutoCloseable {
     }
 
     public Agent start(CommandRunner runner, AgentOptions options) {
-        vertx = Vertx.vertx();
+        return start(runner, options, new VertxOptions());
+    }
+
+    public Agent start(CommandRunner runner, AgentOptions options, VertxOptions vertxOptions) {
+        vertx = Vertx.vertx(vertxOptions);
         agent = new Agent(options, etcdOptions, runner, new PrometheusMeterRegistry(PrometheusConfig.DEFAULT), null);
         Await.result(vertx.deployVerticle(agent));
         return agent;

@@ -69,7 +69,7 @@ public final class ControllerMain implements Callable<Integer> {
 
         Vertx vertx = Vertx.vertx();
         PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
-        EtcdStore store = EtcdStore.connect(etcd);
+        EtcdStore store = EtcdStore.connectAndWarmUp(etcd);
         Controller controller = new Controller(vertx, store,
                 ControllerOptions.defaults(identity).withAdmin(admin).withLeaseTtl(Duration.ofSeconds(leaseTtlSeconds)), registry);
         controller.start().toCompletionStage().toCompletableFuture().get(60, TimeUnit.SECONDS);

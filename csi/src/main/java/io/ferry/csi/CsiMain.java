@@ -66,7 +66,7 @@ public final class CsiMain implements Callable<Integer> {
                 .withNvme(reconnectDelay, ctrlLossTimeout);
         EtcdOptions etcd = EtcdOptions.fromEnvironment(System.getenv());
         CsiServer server = new CsiServer(new CsiServer.Options(m, listen, node, InformerOptions.defaults()),
-                EtcdStore.connect(etcd), true, new ProcessCommandRunner());
+                EtcdStore.connectAndWarmUp(etcd), true, new ProcessCommandRunner());
         try {
             server.start();
         } catch (IOException e) {

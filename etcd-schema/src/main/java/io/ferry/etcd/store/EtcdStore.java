@@ -16,6 +16,8 @@ import io.ferry.model.ValidationException;
 import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
@@ -36,6 +38,8 @@ import java.util.concurrent.TimeoutException;
  * context. Thread-safe.
  */
 public final class EtcdStore implements AutoCloseable {
+
+    private static final Logger log = LoggerFactory.getLogger(EtcdStore.class);
 
     /** Page size for listing: keeps single responses small even with 100,000 placements. */
     static final int LIST_PAGE = 2000;
@@ -59,6 +63,32 @@ public final class EtcdStore implements AutoCloseable {
     /** Opens a client from the options; {@link #close()} closes it. */
     public static EtcdStore connect(EtcdOptions options) {
         return new EtcdStore(EtcdClients.create(options), options.keys(), options.requestTimeout(), true);
+    }
+
+    /**
+     * Opens a client and makes its first request at once, on the calling thread, which must not be
+     * an event loop. The first request builds the gRPC channel and loads some thousand classes
+     * (gRPC, Netty, protobuf, the retry library): 10-20 s under an emulated CPU. Requests start on
+     * their caller's thread (see {@link EtcdClients}), so without this the first one would block
+     * whichever event loop made it, long enough for an agent's lease to expire before it
+     * registered. The answer itself does not matter: an unreachable etcd is retried by the
+     * component's own start-up, so a failure here is only logged.
+     */
+    public static EtcdStore connectAndWarmUp(EtcdOptions options) {
+        if (Context.isOnEventLoopThread()) {
+            throw new IllegalStateException("connectAndWarmUp blocks; call it from a worker or the main thread");
+        }
+        EtcdStore store = connect(options);
+        GetOption countOnly = GetOption.builder().withCountOnly(true).build();
+        try {
+            store.client.getKVClient().get(bytes(store.keys.globalConfig()), countOnly)
+                    .get(options.requestTimeout().toMillis(), TimeUnit.MILLISECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (Exception e) {
+            log.info("etcd did not answer the first request yet ({}); carrying on", e.toString());
+        }
+        return store;
     }
 
     public FerryKeys keys() {

@@ -63,8 +63,20 @@ public final class LeaseSession implements AutoCloseable {
         return ready.future();
     }
 
+    /** The current lease, or 0 while a lost one is being replaced (write nothing bound to 0). */
     public long leaseId() {
         return leaseId;
+    }
+
+    /**
+     * Declares {@code lease} lost now, because a request bound to it was refused as unknown (see
+     * {@link #isNoSuchLease}), instead of waiting for the next keep-alive to find out. Does nothing
+     * when that lease was already replaced. Call it on the session's context.
+     */
+    public void invalidate(long lease) {
+        if (!closed && lease != 0 && lease == leaseId) {
+            lost("etcd refused a request bound to it: the lease no longer exists");
+        }
     }
 
     public Duration ttl() {
@@ -110,6 +122,9 @@ public final class LeaseSession implements AutoCloseable {
             return;
         }
         long current = leaseId;
+        if (current == 0) {
+            return;
+        }
         store.call(store.client().getLeaseClient().keepAliveOnce(current), "keep lease alive").onComplete(ar -> {
             if (closed || current != leaseId) {
                 return;
@@ -127,7 +142,8 @@ public final class LeaseSession implements AutoCloseable {
         });
     }
 
-    private static boolean isNoSuchLease(Throwable err) {
+    /** True when etcd answered that the lease a request named does not exist (expired or revoked). */
+    public static boolean isNoSuchLease(Throwable err) {
         for (Throwable t = err; t != null; t = t.getCause()) {
             if (t instanceof io.etcd.jetcd.lease.NoSuchLeaseException
                     || (t instanceof EtcdException && String.valueOf(t.getMessage()).contains("requested lease not found"))
@@ -140,6 +156,8 @@ public final class LeaseSession implements AutoCloseable {
 
     private void lost(String why) {
         log.warn("etcd lease {} lost ({}); granting a new one", Long.toHexString(leaseId), why);
+        vertx.cancelTimer(timerId);
+        leaseId = 0;
         onLost.run();
         grant(null);
     }
@@ -151,6 +169,9 @@ public final class LeaseSession implements AutoCloseable {
         }
         closed = true;
         vertx.cancelTimer(timerId);
+        if (leaseId == 0) {
+            return Future.succeededFuture();
+        }
         return store.call(store.client().getLeaseClient().revoke(leaseId), "revoke lease").<Void>mapEmpty()
                 .recover(err -> Future.succeededFuture());
     }
