@@ -341,9 +341,6 @@ public final class Agent extends VerticleBase {
         @Override
         public void onDelete(String key, Versioned<WorkItem> lastKnown) {
             String volume = NodeContext.lastSegment(key);
-            if (lastKnown != null) {
-                ctx.withdrawnVolumes.put(volume, lastKnown.value());
-            }
             volumes.badWorkItems.remove(volume);
             ctx.volumeRuntime.enqueue(volume);
         }
@@ -365,11 +362,7 @@ public final class Agent extends VerticleBase {
 
         @Override
         public void onDelete(String key, Versioned<SnapshotWorkItem> lastKnown) {
-            String snapshot = NodeContext.lastSegment(key);
-            if (lastKnown != null) {
-                ctx.withdrawnSnapshots.put(snapshot, lastKnown.value());
-            }
-            ctx.snapshotRuntime.enqueue(snapshot);
+            ctx.snapshotRuntime.enqueue(NodeContext.lastSegment(key));
         }
 
         @Override

@@ -48,12 +48,6 @@ final class NodeContext {
     ReconcileRuntime snapshotRuntime;
     ReconcileRuntime poolRuntime;
 
-    /** Last good work item of volumes whose key was deleted while we watched: the delete order. */
-    final Map<String, WorkItem> withdrawnVolumes = new ConcurrentHashMap<>();
-    final Map<String, SnapshotWorkItem> withdrawnSnapshots = new ConcurrentHashMap<>();
-    /** Volumes the orphan scan proved unwanted (no work item, no status, no placement). */
-    final Set<String> confirmedDeletedVolumes = ConcurrentHashMap.newKeySet();
-    final Set<String> confirmedDeletedSnapshots = ConcurrentHashMap.newKeySet();
     /** Decode errors of pool configs that name this node, by pool. */
     final Map<String, String> badPoolConfigs = new ConcurrentHashMap<>();
 

@@ -25,11 +25,11 @@ import java.util.Set;
  * Takes stock of what really exists on the node and compares it with the keys.
  *
  * <ul>
- *   <li>A volume with a work item is adopted by its reconcile (which finds it and creates nothing).</li>
- *   <li>A volume with a status but no work item is being deleted by the controller: its reconcile
- *       removes it.</li>
- *   <li>A volume with neither is an orphan. It is deleted only when no placement names it either,
- *       i.e. the controller has no record of it at all; otherwise it is only reported.</li>
+ *   <li>A volume with a work item is adopted by its reconcile (which finds it and creates nothing,
+ *       or removes it when the work item is a deletion order).</li>
+ *   <li>A volume without a work item is an orphan, whatever else is known of it (a status, a
+ *       placement, nothing at all). Orphans are reported, never deleted: a missing key is not a
+ *       request to destroy data, it may be an operator's slip or an etcd restored from a backup.</li>
  *   <li>Leftovers of interrupted operations (temporary files, loop devices of deleted files) are
  *       removed at start, before any reconcile runs, when they cannot belong to work in flight.</li>
  * </ul>
@@ -127,10 +127,6 @@ final class OrphanScanner {
                 if (ctx.workItem(v.name()).isPresent() || ctx.workItemIsBad(v.name())) {
                     continue;
                 }
-                if (ctx.volumeStatus(v.name()).isPresent()) {
-                    ctx.volumeRuntime.enqueue(v.name());
-                    continue;
-                }
                 candidates.add(new Candidate(kindOf(f.pool()), objectName(f.pool(), v.name()), v.name(), null));
             }
             for (LocalSnapshot s : f.inventory().snapshots()) {
@@ -153,7 +149,7 @@ final class OrphanScanner {
         return candidates;
     }
 
-    /** Checks with etcd that the controller has no record; only then is an object deleted. */
+    /** Asks etcd whether the controller still has a record, to say so in the report; deletes nothing. */
     private Future<List<Orphan>> confirm(List<Candidate> candidates) {
         Map<Candidate, Future<Boolean>> checks = new LinkedHashMap<>();
         for (Candidate c : candidates) {
@@ -170,17 +166,10 @@ final class OrphanScanner {
                     orphans.add(Orphan.of(c.kind(), c.name(), tag(c), c.volume() != null
                             ? "no work item, but placement " + ctx.keys.placement(c.volume()) + " exists; kept"
                             : "no snapshot work item, but " + ctx.keys.snapshot(c.snapshot()) + " exists; kept"));
-                } else if (c.volume() != null) {
-                    log.info("{} has no work item, status or placement: deleting it", c.name());
-                    ctx.confirmedDeletedVolumes.add(c.volume());
-                    ctx.volumeRuntime.enqueue(c.volume());
-                    orphans.add(Orphan.of(c.kind(), c.name(), tag(c), "no work item, status or placement; deleting"));
                 } else {
-                    log.info("{} has no snapshot work item, status or intent: deleting it", c.name());
-                    ctx.confirmedDeletedSnapshots.add(c.snapshot());
-                    ctx.snapshotRuntime.enqueue(c.snapshot());
-                    orphans.add(Orphan.of(c.kind(), c.name(), tag(c), "no snapshot work item, status or intent;"
-                            + " deleting"));
+                    orphans.add(Orphan.of(c.kind(), c.name(), tag(c), c.volume() != null
+                            ? "no work item and no placement: unknown to the controller; kept"
+                            : "no snapshot work item and no intent: unknown to the controller; kept"));
                 }
             });
             return Future.succeededFuture(orphans);

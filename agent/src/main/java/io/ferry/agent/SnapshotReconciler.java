@@ -55,12 +55,10 @@ final class SnapshotReconciler {
                     p.observedGeneration(), p.createdAt())).map(ReconcileResult.done());
         }
         Optional<SnapshotWorkItem> item = ctx.snapshotWorkItem(snapshot);
-        if (item.isPresent()) {
-            ctx.withdrawnSnapshots.remove(snapshot);
-            ctx.confirmedDeletedSnapshots.remove(snapshot);
-            return converge(item.get());
+        if (item.isEmpty()) {
+            return forgetAcknowledgedDeletion(snapshot);
         }
-        return removeIfWithdrawn(snapshot);
+        return item.get().deletionRequested() ? remove(item.get()) : converge(item.get());
     }
 
     private Future<ReconcileResult> converge(SnapshotWorkItem item) {
@@ -95,34 +93,43 @@ final class SnapshotReconciler {
                 }));
     }
 
-    private Future<ReconcileResult> removeIfWithdrawn(String snapshot) {
+    /** Carries out a deletion order and acknowledges it with a Deleted status of its generation. */
+    private Future<ReconcileResult> remove(SnapshotWorkItem order) {
+        String snapshot = order.snapshot();
         Optional<SnapshotStatus> status = current(snapshot);
-        SnapshotWorkItem last = ctx.withdrawnSnapshots.get(snapshot);
-        if (status.isEmpty() && last == null && !ctx.confirmedDeletedSnapshots.contains(snapshot)) {
+        if (status.isPresent() && status.get().phase() == VolumePhase.DELETED
+                && status.get().observedGeneration() >= order.generation()) {
             return Future.succeededFuture(ReconcileResult.done());
         }
-        String poolName = last != null ? last.pool() : status.map(SnapshotStatus::pool).orElse(null);
-        List<PoolConfig> candidates = new ArrayList<>();
-        if (poolName != null && ctx.pool(poolName).isPresent()) {
-            candidates.add(ctx.pool(poolName).get());
-        } else {
-            candidates.addAll(ctx.ownPools());
+        Optional<PoolConfig> pool = ctx.pool(order.pool());
+        Optional<VolumeEngine> engine = pool.flatMap(p -> ctx.engine(p.engine()));
+        if (engine.isEmpty()) {
+            return failed(order, "cannot carry out the deletion order: " + (pool.isEmpty()
+                    ? "pool " + order.pool() + " has no valid config for node " + ctx.node
+                    : "engine " + pool.get().engine() + " is not available on node " + ctx.node)
+                    + "; the snapshot is kept").map(ReconcileResult.requeueAfter(WAIT));
         }
         return ctx.snapshotRuntime.blocking(() -> {
-                    for (PoolConfig pool : candidates) {
-                        VolumeEngine engine = ctx.engine(pool.engine()).orElseThrow(() -> new IllegalStateException(
-                                "cannot delete snapshot " + snapshot + ": engine " + pool.engine() + " is not available"));
-                        engine.deleteSnapshot(pool, snapshot);
-                    }
+                    engine.get().deleteSnapshot(pool.get(), snapshot);
                     return null;
                 })
-                .compose(v -> statuses.delete(ctx.keys.snapshotStatus(ctx.node, snapshot)))
+                .compose(v -> write(SnapshotStatus.of(snapshot, order.sourceVolume(), ctx.node, order.pool(),
+                        order.sizeBytes(), false, VolumePhase.DELETED, "removed on the controller's deletion order",
+                        order.generation(), status.map(SnapshotStatus::createdAt).orElse(null))))
                 .map(v -> {
-                    ctx.withdrawnSnapshots.remove(snapshot);
-                    ctx.confirmedDeletedSnapshots.remove(snapshot);
-                    log.info("snapshot {} removed from node {}", snapshot, ctx.node);
+                    log.info("snapshot {} removed from node {} (deletion order, generation {})", snapshot, ctx.node,
+                            order.generation());
                     return ReconcileResult.done();
                 });
+    }
+
+    /** No work item: only an acknowledged deletion's status is removed; anything else is kept as it is. */
+    private Future<ReconcileResult> forgetAcknowledgedDeletion(String snapshot) {
+        Optional<SnapshotStatus> status = current(snapshot);
+        if (status.isPresent() && status.get().phase() == VolumePhase.DELETED) {
+            return statuses.delete(ctx.keys.snapshotStatus(ctx.node, snapshot)).map(v -> ReconcileResult.done());
+        }
+        return Future.succeededFuture(ReconcileResult.done());
     }
 
     private Optional<SnapshotStatus> current(String snapshot) {

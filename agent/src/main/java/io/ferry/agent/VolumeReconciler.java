@@ -29,11 +29,13 @@ import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * Converges one volume (the reconcile key is the volume name) to its work item: create, grow,
- * export, report; or, once the work item is withdrawn, unexport, remove and delete the status.
+ * export, report; or, when the work item is a deletion order, unexport, remove and acknowledge with
+ * a {@code Deleted} status of the order's generation.
  *
  * <p>Every step starts by looking at what exists, so a reconcile after a crash at any point
- * continues where the previous one stopped. The status key doubles as the record that this node
- * served the volume: a volume with a status but no work item is being deleted by the controller.
+ * continues where the previous one stopped. Nothing is ever deleted because a key is missing: a
+ * volume whose work item is gone (removed by hand, or an etcd restored from an older backup) is
+ * left exactly as it is, and the orphan scan reports it.
  */
 final class VolumeReconciler {
 
@@ -62,12 +64,10 @@ final class VolumeReconciler {
                     .map(ReconcileResult.done());
         }
         Optional<WorkItem> item = ctx.workItem(volume);
-        if (item.isPresent()) {
-            ctx.withdrawnVolumes.remove(volume);
-            ctx.confirmedDeletedVolumes.remove(volume);
-            return converge(item.get());
+        if (item.isEmpty()) {
+            return forgetAcknowledgedDeletion(volume);
         }
-        return removeIfWithdrawn(volume);
+        return item.get().deletionRequested() ? remove(item.get()) : converge(item.get());
     }
 
     // ---- converge ----
@@ -220,50 +220,63 @@ final class VolumeReconciler {
 
     // ---- delete ----
 
-    private Future<ReconcileResult> removeIfWithdrawn(String volume) {
+    /** Carries out a deletion order: unexport, remove from the order's pool, acknowledge. */
+    private Future<ReconcileResult> remove(WorkItem order) {
+        String volume = order.volume();
         Optional<VolumeStatus> status = current(volume);
-        WorkItem last = ctx.withdrawnVolumes.get(volume);
-        boolean confirmed = ctx.confirmedDeletedVolumes.contains(volume);
-        if (status.isEmpty() && last == null && !confirmed) {
-            // Nothing says this volume was ever ours to serve; the orphan scan reports it instead.
+        if (status.isPresent() && status.get().phase() == VolumePhase.DELETED
+                && status.get().observedGeneration() >= order.generation()) {
             return Future.succeededFuture(ReconcileResult.done());
         }
-        List<PoolConfig> candidates = new ArrayList<>();
-        if (last != null && ctx.pool(last.pool()).isPresent()) {
-            candidates.add(ctx.pool(last.pool()).get());
-        } else {
-            candidates.addAll(ctx.ownPools());
+        Optional<PoolConfig> pool = ctx.pool(order.pool());
+        if (pool.isEmpty()) {
+            // Without the pool's config there is no telling where the data lives; keep it and say so.
+            // A new pool config enqueues this volume again.
+            return writeStatus(volume, VolumePhase.FAILED, status, "cannot carry out the deletion order: pool "
+                    + order.pool() + " has no valid config for node " + ctx.node + "; the volume is kept")
+                    .map(ReconcileResult.requeueAfter(WAIT_FOR_POOL));
+        }
+        Optional<VolumeEngine> engine = ctx.engine(pool.get().engine());
+        if (engine.isEmpty()) {
+            return writeStatus(volume, VolumePhase.FAILED, status, "cannot carry out the deletion order: engine "
+                    + pool.get().engine() + " is not available on node " + ctx.node + "; the volume is kept")
+                    .map(ReconcileResult.requeueAfter(WAIT_FOR_ENGINE));
         }
         Future<Boolean> deleting = status.isPresent() && status.get().phase() != VolumePhase.DELETING
                 ? writeStatus(volume, VolumePhase.DELETING, status, null) : Future.succeededFuture(false);
         return deleting
                 .compose(v -> ctx.volumeRuntime.blocking(() -> {
-                    ctx.exporter.unexport(volume);
-                    for (PoolConfig pool : candidates) {
-                        if (pool.engine() == io.ferry.model.Engine.SPDK && ctx.engine(pool.engine()).isPresent()) {
-                            ctx.spdkExporter.unexport(volume);
-                        }
-                    }
-                    for (PoolConfig pool : candidates) {
-                        Optional<VolumeEngine> engine = ctx.engine(pool.engine());
-                        if (engine.isPresent()) {
-                            engine.get().deleteVolume(pool, volume);
-                        } else {
-                            throw new IllegalStateException("cannot delete volume " + volume + ": engine "
-                                    + pool.engine() + " of pool " + pool.name() + " is not available");
-                        }
-                    }
+                    ctx.exporterFor(pool.get().engine()).unexport(volume);
+                    engine.get().deleteVolume(pool.get(), volume);
                     return null;
                 }))
-                .compose(v -> statuses.delete(ctx.keys.volumeStatus(ctx.node, volume)))
+                .compose(v -> statuses.volume(ctx.keys.volumeStatus(ctx.node, volume),
+                        VolumeStatus.of(volume, ctx.node, VolumePhase.DELETED, null, 0, null, order.generation(),
+                                "removed on the controller's deletion order", Clock.now()),
+                        ctx.volumeStatus(volume)))
                 .map(v -> {
-                    ctx.withdrawnVolumes.remove(volume);
-                    ctx.confirmedDeletedVolumes.remove(volume);
                     ctx.metrics.volumeDeleted();
                     ctx.metrics.untrackDevice(volume);
-                    log.info("volume {} removed from node {}", volume, ctx.node);
+                    log.info("volume {} removed from node {} (deletion order, generation {})", volume, ctx.node,
+                            order.generation());
                     return ReconcileResult.done();
                 });
+    }
+
+    /**
+     * No work item: only an acknowledged deletion is tidied up (its status removed, since the
+     * controller withdrew the order after reading it). Anything else stays as it is.
+     */
+    private Future<ReconcileResult> forgetAcknowledgedDeletion(String volume) {
+        Optional<VolumeStatus> status = current(volume);
+        if (status.isPresent() && status.get().phase() == VolumePhase.DELETED) {
+            return statuses.delete(ctx.keys.volumeStatus(ctx.node, volume)).map(v -> ReconcileResult.done());
+        }
+        if (status.isPresent()) {
+            log.warn("volume {} has a status on node {} but no work item: it is kept as it is and reported as an"
+                    + " orphan (deletion happens only on the controller's order)", volume, ctx.node);
+        }
+        return Future.succeededFuture(ReconcileResult.done());
     }
 
     // ---- status ----

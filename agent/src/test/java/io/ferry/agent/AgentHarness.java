@@ -9,6 +9,9 @@ import io.ferry.etcd.testing.Await;
 import io.ferry.model.Engine;
 import io.ferry.model.PoolConfig;
 import io.ferry.model.PoolSource;
+import io.ferry.model.SnapshotStatus;
+import io.ferry.model.SnapshotWorkItem;
+import io.ferry.model.VolumePhase;
 import io.ferry.model.VolumeStatus;
 import io.ferry.model.WorkItem;
 import io.ferry.runtime.exec.CommandRunner;
@@ -26,6 +29,8 @@ import java.util.Comparator;
 import java.util.List;
 import java.util.Optional;
 import java.util.stream.Stream;
+
+import static org.awaitility.Awaitility.await;
 
 /**
  * Runs real agents against a real etcd and real loop devices, playing the controller by writing
@@ -112,8 +117,38 @@ public final class AgentHarness implements AutoCloseable {
         Await.result(store.put(keys.workItem(item.node(), item.volume()), item));
     }
 
-    public void withdraw(String volume) {
+    /** The controller's deletion order: the volume's work item rewritten with deletionRequested. */
+    public void orderDeletion(String volume) {
+        WorkItem live = Await.result(store.get(keys.workItem(NODE, volume), WorkItem.class)).orElseThrow().value();
+        Await.result(store.put(keys.workItem(NODE, volume), live.deletion(live.generation() + 1)));
+    }
+
+    /**
+     * The controller's side of a whole deletion: the order, the agent's acknowledgement (a Deleted
+     * status of the order's generation), then the order withdrawn, after which the agent drops its status.
+     */
+    public void deleteVolume(String volume) {
+        orderDeletion(volume);
+        awaitDeletedAndWithdraw(volume);
+    }
+
+    public void awaitDeletedAndWithdraw(String volume) {
+        long order = Await.result(store.get(keys.workItem(NODE, volume), WorkItem.class)).orElseThrow().value().generation();
+        await().atMost(Duration.ofSeconds(30)).until(() -> status(volume)
+                .filter(s -> s.phase() == VolumePhase.DELETED && s.observedGeneration() >= order).isPresent());
         Await.result(store.delete(keys.workItem(NODE, volume)));
+    }
+
+    /** The same for a snapshot. */
+    public void deleteSnapshot(String snapshot) {
+        String key = keys.snapshotWorkItem(NODE, snapshot);
+        SnapshotWorkItem live = Await.result(store.get(key, SnapshotWorkItem.class)).orElseThrow().value();
+        SnapshotWorkItem order = live.deletion(live.generation() + 1);
+        Await.result(store.put(key, order));
+        await().atMost(Duration.ofSeconds(30)).until(() -> Await.result(store.get(keys.snapshotStatus(NODE, snapshot),
+                SnapshotStatus.class)).map(Versioned::value)
+                .filter(s -> s.phase() == VolumePhase.DELETED && s.observedGeneration() >= order.generation()).isPresent());
+        Await.result(store.delete(key));
     }
 
     public Optional<VolumeStatus> status(String volume) {

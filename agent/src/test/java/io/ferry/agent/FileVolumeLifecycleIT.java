@@ -105,10 +105,10 @@ class FileVolumeLifecycleIT {
         assertThat(h.loops()).hasSize(3);
         assertThat(h.poolFiles()).containsExactly("snap-a.snap", "vol-a.img", "vol-b.img", "vol-c.img");
 
-        h.withdraw("vol-c");
-        h.withdraw("vol-b");
-        h.withdraw("vol-a");
-        Await.result(h.store.delete(h.keys.snapshotWorkItem(AgentHarness.NODE, "snap-a")));
+        h.deleteVolume("vol-c");
+        h.deleteVolume("vol-b");
+        h.deleteVolume("vol-a");
+        h.deleteSnapshot("snap-a");
         await().atMost(Duration.ofSeconds(30)).until(() -> h.status("vol-a").isEmpty() && h.status("vol-b").isEmpty()
                 && h.status("vol-c").isEmpty() && snapshotStatus("snap-a").isEmpty());
         // Deleted volumes' files stay behind emptied, as spares for the next volumes.
@@ -123,7 +123,7 @@ class FileVolumeLifecycleIT {
         assertThat(readDevice(fresh.devicePath(), 4096, data.length)).containsOnly((byte) 0);
         assertThat(h.poolFiles()).containsExactly("vol-d.img");
         assertThat(h.spareFiles()).hasSize(2);
-        h.withdraw("vol-d");
+        h.deleteVolume("vol-d");
         await().atMost(Duration.ofSeconds(30)).until(() -> h.status("vol-d").isEmpty());
         assertThat(h.loops()).isEmpty();
     }

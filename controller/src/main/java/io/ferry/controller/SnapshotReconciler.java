@@ -12,7 +12,9 @@ import io.ferry.model.Placement;
 import io.ferry.model.SchedulingPhase;
 import io.ferry.model.SnapshotIntent;
 import io.ferry.model.SnapshotScheduling;
+import io.ferry.model.SnapshotStatus;
 import io.ferry.model.SnapshotWorkItem;
+import io.ferry.model.VolumePhase;
 import io.vertx.core.Future;
 
 import java.time.Clock;
@@ -64,7 +66,9 @@ final class SnapshotReconciler {
         Versioned<SnapshotScheduling> scheduled = state.snapshotScheduling(snapshot).orElse(null);
         boolean placed = scheduled != null && scheduled.value().phase() == SchedulingPhase.PLACED
                 || scheduled != null && scheduled.value().phase() == SchedulingPhase.DELETING;
-        if (intent == null || intent.value().deletionRequested()) {
+        boolean ordered = placed && state.snapshotWorkItem(scheduled.value().node(), snapshot)
+                .map(w -> w.value().deletionRequested()).orElse(false);
+        if (intent == null || intent.value().deletionRequested() || ordered) {
             return delete(leader.get(), snapshot, intent, placed ? scheduled : null);
         }
         if (!placed) {
@@ -139,13 +143,29 @@ final class SnapshotReconciler {
             return write(leader, snapshot, SchedulingPhase.DELETING, "waiting for the volumes made from it to be deleted first: "
                     + String.join(", ", users), s.node(), s.pool(), s.sizeBytes()).map(v -> ReconcileResult.done());
         }
-        if (state.snapshotWorkItem(s.node(), snapshot).isPresent()) {
-            return store.txn().requireLeadership(leader).delete(keys.snapshotWorkItem(s.node(), snapshot)).commit()
+        // As for volumes: the node deletes only on an explicit order and acknowledges it with a
+        // Deleted status of the order's generation; a missing work item deletes nothing.
+        Versioned<SnapshotWorkItem> work = state.snapshotWorkItem(s.node(), snapshot).orElse(null);
+        if (work == null && intent != null || work != null && !work.value().deletionRequested()) {
+            SnapshotWorkItem live = work != null ? work.value() : workFor(intent.value(), s);
+            SnapshotWorkItem order = live.deletion(live.generation() + 1);
+            String workKey = keys.snapshotWorkItem(s.node(), snapshot);
+            return write(leader, snapshot, SchedulingPhase.DELETING, "removing the snapshot from " + s.node(),
+                    s.node(), s.pool(), s.sizeBytes())
+                    .compose(v -> store.txn().requireLeadership(leader)
+                            .requireModRevision(workKey, work == null ? 0 : work.modRevision())
+                            .put(workKey, order).commit())
                     .map(v -> ReconcileResult.done());
         }
-        if (state.snapshotStatus(s.node(), snapshot).isPresent()) {
-            return write(leader, snapshot, SchedulingPhase.DELETING, "waiting for " + s.node() + " to remove the snapshot",
-                    s.node(), s.pool(), s.sizeBytes()).map(v -> ReconcileResult.done());
+        SnapshotStatus status = state.snapshotStatus(s.node(), snapshot).orElse(null);
+        boolean acknowledged = work == null || status != null && status.phase() == VolumePhase.DELETED
+                && status.observedGeneration() >= work.value().generation();
+        boolean neverReported = status == null && !state.nodeAlive(s.node());
+        if (!acknowledged && !neverReported) {
+            String wait = state.nodeAlive(s.node()) ? "waiting for " + s.node() + " to remove the snapshot"
+                    : "waiting for node " + s.node() + " to come back and remove the snapshot (it is down)";
+            return write(leader, snapshot, SchedulingPhase.DELETING, wait, s.node(), s.pool(), s.sizeBytes())
+                    .map(v -> ReconcileResult.done());
         }
         return lane.submit(() -> release(snapshot)).map(v -> ReconcileResult.done());
     }
@@ -167,6 +187,7 @@ final class SnapshotReconciler {
                 .requireModRevision(key, placed.modRevision())
                 .requireModRevision(keys.ledger(s.pool()), ledger == null ? 0 : ledger.modRevision())
                 .delete(key)
+                .delete(keys.snapshotWorkItem(s.node(), snapshot))
                 .put(keys.ledger(s.pool()), released);
         if (intent != null) {
             txn.requireModRevision(keys.snapshot(snapshot), intent.modRevision()).delete(keys.snapshot(snapshot));

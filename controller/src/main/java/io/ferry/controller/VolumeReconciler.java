@@ -18,7 +18,9 @@ import io.ferry.model.Placement;
 import io.ferry.model.SchedulingPhase;
 import io.ferry.model.SnapshotScheduling;
 import io.ferry.model.VolumeIntent;
+import io.ferry.model.VolumePhase;
 import io.ferry.model.VolumeScheduling;
+import io.ferry.model.VolumeStatus;
 import io.ferry.model.VolumeSource;
 import io.ferry.model.WorkItem;
 import io.vertx.core.Future;
@@ -111,7 +113,9 @@ final class VolumeReconciler {
                             + " put the intent back with \"deletionRequested\": true", p.node(), p.pool(), state.nodeAlive(p.node()))
                     .map(v -> ReconcileResult.done());
         }
-        if (intent == null || intent.value().deletionRequested()) {
+        if (intent == null || intent.value().deletionRequested() || deletionOrdered(placement)) {
+            // Once the node was told to delete, the deletion goes on even if the flag is taken back:
+            // the data may already be gone, and a half-deleted volume must not be reported usable.
             waitingForRoom.remove(volume);
             return delete(leader.get(), volume, intent, placement);
         }
@@ -120,6 +124,11 @@ final class VolumeReconciler {
         }
         waitingForRoom.remove(volume);
         return converge(leader.get(), intent, placement);
+    }
+
+    private boolean deletionOrdered(Versioned<Placement> placement) {
+        return placement != null && state.workItem(placement.value().node(), placement.value().volume())
+                .map(w -> w.value().deletionRequested()).orElse(false);
     }
 
     // ---- placement ----
@@ -511,18 +520,17 @@ final class VolumeReconciler {
                     "waiting for its snapshots to be deleted first: " + String.join(", ", new TreeSet<>(snapshots)),
                     p.node(), p.pool(), state.nodeAlive(p.node())).map(v -> ReconcileResult.done());
         }
-        if (state.workItem(p.node(), volume).isPresent()) {
-            return writeScheduling(leader, volume, SchedulingPhase.DELETING, Map.of(), "removing the volume from " + p.node(),
-                    p.node(), p.pool(), state.nodeAlive(p.node()))
-                    .compose(v -> store.txn().requireLeadership(leader).delete(keys.workItem(p.node(), volume)).commit())
-                    .map(outcome -> {
-                        if (outcome.succeeded()) {
-                            state.removedWorkItem(p.node(), volume, outcome.revision());
-                        }
-                        return ReconcileResult.done();
-                    });
+        Versioned<WorkItem> work = state.workItem(p.node(), volume).orElse(null);
+        if (work == null || !work.value().deletionRequested()) {
+            return orderDeletion(leader, placement, work);
         }
-        if (state.volumeStatus(p.node(), volume).isPresent()) {
+        VolumeStatus status = state.volumeStatus(p.node(), volume).orElse(null);
+        boolean acknowledged = status != null && status.phase() == VolumePhase.DELETED
+                && status.observedGeneration() >= work.value().generation();
+        // A node that is down and never reported the volume has nothing to acknowledge; should the
+        // volume turn up there after all, its agent keeps it and reports an orphan.
+        boolean neverReported = status == null && !state.nodeAlive(p.node());
+        if (!acknowledged && !neverReported) {
             String wait = state.nodeAlive(p.node())
                     ? "waiting for " + p.node() + " to remove the volume"
                     : "waiting for node " + p.node() + " to come back and remove the volume (it is down)";
@@ -530,6 +538,39 @@ final class VolumeReconciler {
                     state.nodeAlive(p.node())).map(v -> ReconcileResult.done());
         }
         return requestRelease(volume).map(v -> ReconcileResult.done());
+    }
+
+    /**
+     * Tells the node to delete the volume by rewriting its work item as a deletion order with the next
+     * generation (placement and work item move together, as for an export change). The agent deletes
+     * only on this order, never because a work item is missing, so the order is also written when
+     * the work item is gone (removed by hand): the placement says what to delete.
+     */
+    private Future<ReconcileResult> orderDeletion(Leadership leader, Versioned<Placement> placement,
+                                                  Versioned<WorkItem> work) {
+        Placement p = placement.value();
+        Placement next = withGeneration(p, p.generation() + 1);
+        WorkItem live = work != null ? work.value()
+                : WorkItem.of(p.volume(), p.node(), p.pool(), p.engine(), p.sizeBytes(), p.thin(), p.generation(), null, null);
+        WorkItem order = live.deletion(next.generation());
+        String workKey = keys.workItem(p.node(), p.volume());
+        return writeScheduling(leader, p.volume(), SchedulingPhase.DELETING, Map.of(), "removing the volume from " + p.node(),
+                p.node(), p.pool(), state.nodeAlive(p.node()))
+                .compose(v -> store.txn().requireLeadership(leader)
+                        .requireModRevision(keys.placement(p.volume()), placement.modRevision())
+                        .requireModRevision(workKey, work == null ? 0 : work.modRevision())
+                        .put(workKey, order)
+                        .put(keys.placement(p.volume()), next)
+                        .commit())
+                .map(outcome -> {
+                    if (outcome.succeeded()) {
+                        state.wroteWorkItem(order, outcome.revision());
+                        state.wrotePlacement(next, outcome.revision());
+                    } else {
+                        metrics.conflict();
+                    }
+                    return ReconcileResult.done();
+                });
     }
 
     /** Like placements, releases that arrive during a commit share the next transaction. */
@@ -624,6 +665,7 @@ final class VolumeReconciler {
         String volume = placement.value().volume();
         txn.requireModRevision(keys.placement(volume), placement.modRevision())
                 .delete(keys.placement(volume))
+                .delete(keys.workItem(placement.value().node(), volume))
                 .delete(keys.volumeScheduling(volume));
         state.intent(volume).ifPresent(intent ->
                 txn.requireModRevision(keys.volume(volume), intent.modRevision()).delete(keys.volume(volume)));
@@ -631,6 +673,7 @@ final class VolumeReconciler {
 
     private void released(Placement p, long revision) {
         state.removedPlacement(p, revision);
+        state.removedWorkItem(p.node(), p.volume(), revision);
         state.removedScheduling(keys.volumeScheduling(p.volume()), revision);
         metrics.deleted();
     }

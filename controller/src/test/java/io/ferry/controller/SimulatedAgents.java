@@ -122,21 +122,25 @@ final class SimulatedAgents implements AutoCloseable {
         Map<String, Object> workNow = new HashMap<>();
         work.values().forEach(v -> workNow.put(v.key(), v.value()));
         workNow.values().forEach(this::answer);
-        for (var status : result(store.listRaw(keys.volumeStatuses(node))).entries()) {
-            String volume = keys.parse(status.key()).orElseThrow().name();
-            if (!workNow.containsKey(keys.workItem(node, volume))) {
+        for (var status : result(store.list(keys.volumeStatuses(node), VolumeStatus.class)).items()) {
+            String volume = status.value().volume();
+            if (!workNow.containsKey(keys.workItem(node, volume)) && status.value().phase() == VolumePhase.DELETED) {
                 result(store.delete(status.key()));
             }
         }
     }
 
     private void answer(Object item) {
+        // Like a real agent: a deletion order is carried out and acknowledged with a Deleted status.
         if (item instanceof WorkItem w && !paused.contains(w.node())) {
-            store.put(keys.volumeStatus(w.node(), w.volume()), VolumeStatus.of(w.volume(), w.node(), VolumePhase.READY,
-                    "/dev/loop7", w.sizeBytes(), null, w.generation(), null, Instant.now()));
+            store.put(keys.volumeStatus(w.node(), w.volume()), w.deletionRequested()
+                    ? VolumeStatus.of(w.volume(), w.node(), VolumePhase.DELETED, null, 0, null, w.generation(), null, Instant.now())
+                    : VolumeStatus.of(w.volume(), w.node(), VolumePhase.READY, "/dev/loop7", w.sizeBytes(), null,
+                            w.generation(), null, Instant.now()));
         } else if (item instanceof SnapshotWorkItem s && !paused.contains(s.node())) {
             store.put(keys.snapshotStatus(s.node(), s.snapshot()), SnapshotStatus.of(s.snapshot(), s.sourceVolume(), s.node(),
-                    s.pool(), s.sizeBytes(), true, VolumePhase.READY, null, s.generation(), Instant.now()));
+                    s.pool(), s.sizeBytes(), !s.deletionRequested(),
+                    s.deletionRequested() ? VolumePhase.DELETED : VolumePhase.READY, null, s.generation(), Instant.now()));
         }
     }
 

@@ -69,6 +69,12 @@ final class RemoteAgentStandIn implements AutoCloseable {
             @Override
             public void onUpsert(Versioned<WorkItem> current, Versioned<WorkItem> previous) {
                 WorkItem item = current.value();
+                if (item.deletionRequested()) {
+                    // A real agent removes the volume and acknowledges the order with a Deleted status.
+                    store.put(keys.volumeStatus(node, item.volume()), VolumeStatus.of(item.volume(), node,
+                            VolumePhase.DELETED, null, 0, null, item.generation(), null, Instant.now()));
+                    return;
+                }
                 ExportInfo export = item.export() == null ? null : ExportInfo.tcp(
                         Nqn.forVolume(GlobalConfig.DEFAULT_NQN_PREFIX, item.volume()), "127.0.0.1", 4420,
                         Nqn.serialForVolume(item.volume()), item.export().allowedHostNqns());
@@ -90,7 +96,8 @@ final class RemoteAgentStandIn implements AutoCloseable {
                     public void onUpsert(Versioned<SnapshotWorkItem> current, Versioned<SnapshotWorkItem> previous) {
                         SnapshotWorkItem item = current.value();
                         store.put(keys.snapshotStatus(node, item.snapshot()), SnapshotStatus.of(item.snapshot(),
-                                item.sourceVolume(), node, item.pool(), item.sizeBytes(), true, VolumePhase.READY,
+                                item.sourceVolume(), node, item.pool(), item.sizeBytes(), !item.deletionRequested(),
+                                item.deletionRequested() ? VolumePhase.DELETED : VolumePhase.READY,
                                 null, item.generation(), Instant.now()));
                     }
 

@@ -9,12 +9,13 @@ import com.fasterxml.jackson.databind.annotation.JsonDeserialize;
 /**
  * What one node must do for one snapshot, key {@code <prefix>/nodes/<node>/snapshot-work/<snap>},
  * written by the controller leader: take a snapshot of {@code sourceVolume} in {@code pool}.
- * Removal of the key means: delete the snapshot.
+ * Deletion is the explicit order {@code deletionRequested} (with a new generation), never the
+ * key's absence; see {@link WorkItem}.
  *
  * @param sizeBytes size of the source volume when the snapshot was requested
  */
 public record SnapshotWorkItem(int schemaVersion, String snapshot, String node, String sourceVolume, String pool,
-        Engine engine, long sizeBytes, long generation) implements KeyNamed {
+        Engine engine, long sizeBytes, long generation, boolean deletionRequested) implements KeyNamed {
 
     public SnapshotWorkItem {
         Schema.check(schemaVersion);
@@ -36,15 +37,23 @@ public record SnapshotWorkItem(int schemaVersion, String snapshot, String node, 
             @JsonProperty("pool") String pool,
             @JsonProperty("engine") Engine engine,
             @JsonProperty("sizeBytes") @JsonDeserialize(using = SizeDeserializer.class) Long sizeBytes,
-            @JsonProperty("generation") Long generation) {
+            @JsonProperty("generation") Long generation,
+            @JsonProperty("deletionRequested") Boolean deletionRequested) {
         return new SnapshotWorkItem(Schema.orDefault(schemaVersion), snapshot, node, sourceVolume, pool, engine,
-                Check.required(sizeBytes, "sizeBytes"), Check.required(generation, "generation"));
+                Check.required(sizeBytes, "sizeBytes"), Check.required(generation, "generation"),
+                Check.orDefault(deletionRequested, false));
     }
 
     public static SnapshotWorkItem of(String snapshot, String node, String sourceVolume, String pool, Engine engine,
             long sizeBytes, long generation) {
         return new SnapshotWorkItem(Schema.CURRENT_VERSION, snapshot, node, sourceVolume, pool, engine, sizeBytes,
-                generation);
+                generation, false);
+    }
+
+    /** The order to delete this snapshot, at {@code newGeneration}. */
+    public SnapshotWorkItem deletion(long newGeneration) {
+        return new SnapshotWorkItem(schemaVersion, snapshot, node, sourceVolume, pool, engine, sizeBytes, newGeneration,
+                true);
     }
 
     @Override

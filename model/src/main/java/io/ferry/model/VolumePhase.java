@@ -15,6 +15,11 @@ public enum VolumePhase {
     EXPANDING("Expanding"),
     /** Being removed. */
     DELETING("Deleting"),
+    /**
+     * Removed on the controller's deletion order of {@code observedGeneration}: the agent's
+     * acknowledgement, deleted by the agent itself once the controller has withdrawn the order.
+     */
+    DELETED("Deleted"),
     /** A terminal error; see the message. Retried when the work item changes. */
     FAILED("Failed");
 

@@ -10,8 +10,13 @@ import com.fasterxml.jackson.databind.annotation.JsonDeserialize;
  * What one node must converge for one volume, key {@code <prefix>/nodes/<node>/work/<vol>},
  * written by the controller leader. The agent creates the volume if missing, grows it to
  * {@code sizeBytes}, exports it as {@code export} says (or withdraws the export when null), and
- * reports {@code generation} back as {@code observedGeneration}. Removal of the key means: delete
- * the volume.
+ * reports {@code generation} back as {@code observedGeneration}.
+ *
+ * <p>Deletion is only ever this explicit, durable order: the controller rewrites the work item
+ * with {@code deletionRequested} and a new generation, the agent removes the volume and its status,
+ * and the controller then deletes the work item together with the placement. A work item that is
+ * simply missing (an operator's {@code etcdctl del}, an etcd restored from an old backup) deletes
+ * nothing: the agent keeps the volume and reports it as an orphan.
  *
  * @param source content to create the volume from, null for an empty volume
  * @param export NVMe/TCP export for a remote consumer; null when the consumer is local or not yet
@@ -27,7 +32,8 @@ public record WorkItem(
         boolean thin,
         long generation,
         VolumeSource source,
-        ExportSpec export) implements KeyNamed {
+        ExportSpec export,
+        boolean deletionRequested) implements KeyNamed {
 
     public WorkItem {
         Schema.check(schemaVersion);
@@ -54,16 +60,22 @@ public record WorkItem(
             @JsonProperty("thin") Boolean thin,
             @JsonProperty("generation") Long generation,
             @JsonProperty("source") VolumeSource source,
-            @JsonProperty("export") ExportSpec export) {
+            @JsonProperty("export") ExportSpec export,
+            @JsonProperty("deletionRequested") Boolean deletionRequested) {
         return new WorkItem(Schema.orDefault(schemaVersion), volume, node, pool, engine,
                 Check.required(sizeBytes, "sizeBytes"), Check.orDefault(thin, false),
-                Check.required(generation, "generation"), source, export);
+                Check.required(generation, "generation"), source, export, Check.orDefault(deletionRequested, false));
     }
 
     public static WorkItem of(String volume, String node, String pool, Engine engine, long sizeBytes, boolean thin,
             long generation, VolumeSource source, ExportSpec export) {
         return new WorkItem(Schema.CURRENT_VERSION, volume, node, pool, engine, sizeBytes, thin, generation, source,
-                export);
+                export, false);
+    }
+
+    /** The order to delete this volume, at {@code newGeneration}: no export, nothing to create. */
+    public WorkItem deletion(long newGeneration) {
+        return new WorkItem(schemaVersion, volume, node, pool, engine, sizeBytes, thin, newGeneration, null, null, true);
     }
 
     @Override
