@@ -23,6 +23,7 @@ import io.ferry.model.SnapshotWorkItem;
 import io.ferry.model.ValidationException;
 import io.ferry.model.VolumeIntent;
 import io.ferry.model.VolumeScheduling;
+import io.ferry.model.VolumePhase;
 import io.ferry.model.VolumeStatus;
 import io.ferry.model.WorkItem;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -82,6 +83,8 @@ final class ClusterState {
     private final Map<String, Integer> candidateIndex = new HashMap<>();
     private final Map<String, Set<String>> poolsByNode = new HashMap<>();
     private final Map<String, Set<String>> volumesByNode = new HashMap<>();
+    /** Nodes holding a work item or a status of each volume: where its data is if its placement goes. */
+    private final Map<String, Set<String>> nodesHolding = new HashMap<>();
     private final Map<String, Integer> remoteServed = new HashMap<>();
     private final Map<String, Set<String>> spreadGroups = new HashMap<>();
     /** Attachments per volume: every converge asks for its volume's, so they must not be found by a scan. */
@@ -330,6 +333,24 @@ final class ClusterState {
         return spreadGroups.getOrDefault(group, Set.of());
     }
 
+    /** Nodes with a work item or a status of the volume, whatever the placement says. */
+    Set<String> nodesHolding(String volume) {
+        return Set.copyOf(nodesHolding.getOrDefault(volume, Set.of()));
+    }
+
+    private void indexHolding(String node, String volume) {
+        // An acknowledged deletion (status Deleted) holds nothing any more.
+        if (workItem(node, volume).isPresent()
+                || volumeStatus(node, volume).filter(st -> st.phase() != VolumePhase.DELETED).isPresent()) {
+            nodesHolding.computeIfAbsent(volume, v -> new java.util.TreeSet<>()).add(node);
+        } else {
+            Set<String> holding = nodesHolding.get(volume);
+            if (holding != null && holding.remove(node) && holding.isEmpty()) {
+                nodesHolding.remove(volume);
+            }
+        }
+    }
+
     Set<String> volumesOn(String node) {
         return volumesByNode.getOrDefault(node, Set.of());
     }
@@ -379,10 +400,12 @@ final class ClusterState {
 
     void wroteWorkItem(WorkItem work, long revision) {
         nodesLatest.wrote(keys.workItem(work.node(), work.volume()), work, revision);
+        indexHolding(work.node(), work.volume());
     }
 
     void removedWorkItem(String node, String volume, long revision) {
         nodesLatest.removed(keys.workItem(node, volume), revision);
+        indexHolding(node, volume);
     }
 
     void wroteScheduling(String key, Object value, long revision) {
@@ -435,7 +458,10 @@ final class ClusterState {
                 refreshCandidate(ref.name());
                 listener.capacityChanged();
             }
-            case NODE_WORK, NODE_VOLUME_STATUS -> listener.volumeChanged(ref.name());
+            case NODE_WORK, NODE_VOLUME_STATUS -> {
+                indexHolding(node, ref.name());
+                listener.volumeChanged(ref.name());
+            }
             case NODE_SNAPSHOT_WORK, NODE_SNAPSHOT_STATUS -> {
                 listener.snapshotChanged(ref.name());
                 volumesFromSnapshot(ref.name()).forEach(listener::volumeChanged);

@@ -113,6 +113,9 @@ final class VolumeReconciler {
                             + " put the intent back with \"deletionRequested\": true", p.node(), p.pool(), state.nodeAlive(p.node()))
                     .map(v -> ReconcileResult.done());
         }
+        if (placement == null && intent != null && !state.nodesHolding(volume).isEmpty()) {
+            return recoverPlacement(leader.get(), intent, state.nodesHolding(volume));
+        }
         if (intent == null || intent.value().deletionRequested() || deletionOrdered(placement)) {
             // Once the node was told to delete, the deletion goes on even if the flag is taken back:
             // the data may already be gone, and a half-deleted volume must not be reported usable.
@@ -124,6 +127,46 @@ final class VolumeReconciler {
         }
         waitingForRoom.remove(volume);
         return converge(leader.get(), intent, placement);
+    }
+
+    /**
+     * A volume whose placement is gone while a node still holds it (a work item or a status) is never
+     * placed again: that made a second, empty copy on another node while the first one, its work item
+     * and its ledger charge stayed behind. The placement is rebuilt from the one node's work item; with
+     * no work item, or more than one node claiming the volume, it is held and the record says why.
+     */
+    private Future<ReconcileResult> recoverPlacement(Leadership leader, Versioned<VolumeIntent> intent, Set<String> holders) {
+        VolumeIntent spec = intent.value();
+        String volume = spec.name();
+        List<Versioned<WorkItem>> works = holders.stream().map(node -> state.workItem(node, volume))
+                .flatMap(Optional::stream).toList();
+        if (holders.size() != 1 || works.size() != 1) {
+            String why = "the placement " + keys.placement(volume) + " is missing and " + String.join(", ", holders)
+                    + (works.isEmpty() ? " still hold(s) the volume without a work item" : " claim(s) the volume")
+                    + ": it is not placed again (that would make a second, empty copy); restore the placement by hand";
+            return writeScheduling(leader, volume, SchedulingPhase.PENDING, Map.of(), why, null, null, true)
+                    .map(v -> ReconcileResult.done());
+        }
+        Versioned<WorkItem> found = works.get(0);
+        WorkItem w = found.value();
+        Placement rebuilt = Placement.of(volume, w.pool(), w.node(), w.engine(), w.sizeBytes(), w.thin(), w.generation(),
+                spec.consumerNode(), spec.sourceSnapshot(), spec.sourceVolume(), clock.instant());
+        return store.txn().requireLeadership(leader)
+                .requireModRevision(keys.placement(volume), 0)
+                .requireModRevision(keys.workItem(w.node(), volume), found.modRevision())
+                .put(keys.placement(volume), rebuilt)
+                .commit()
+                .compose(outcome -> {
+                    if (!outcome.succeeded()) {
+                        metrics.conflict();
+                        return done();
+                    }
+                    state.wrotePlacement(rebuilt, outcome.revision());
+                    log.warn("placement of {} was missing; rebuilt from its work item on {} (pool {})", volume, w.node(), w.pool());
+                    return writeScheduling(leader, volume, SchedulingPhase.PLACED, Map.of(),
+                            "placement rebuilt from the work item on " + w.node() + " after it had been removed",
+                            w.node(), w.pool(), state.nodeAlive(w.node())).map(v -> ReconcileResult.done());
+                });
     }
 
     private boolean deletionOrdered(Versioned<Placement> placement) {

@@ -274,10 +274,11 @@ class ControllerIT {
         await().atMost(Duration.ofSeconds(10)).until(() -> result(store.get(keys.volumeStatus("node-1", "vol-0000"),
                 io.ferry.model.VolumeStatus.class)).isPresent());
 
-        // Crash after the work item is withdrawn, before the agent removed the volume.
+        // Crash after the deletion order was written, before the agent removed the volume.
         agents.pause("node-1");
         result(store.put(keys.volume("vol-0000"), VolumeIntent.builder("vol-0000", 10 * GI).deletionRequested(true).build()));
-        await().atMost(Duration.ofSeconds(10)).until(() -> result(store.get(keys.workItem("node-1", "vol-0000"), WorkItem.class)).isEmpty());
+        await().atMost(Duration.ofSeconds(10)).until(() -> result(store.get(keys.workItem("node-1", "vol-0000"), WorkItem.class))
+                .filter(w -> w.value().deletionRequested()).isPresent());
         first.kill();
         // The agent finishes its part while no controller runs.
         agents.resume("node-1");
@@ -292,6 +293,65 @@ class ControllerIT {
         assertThat(result(store.count(keys.volumeSchedulings()))).isZero();
         assertThat(result(store.count(keys.workItems("node-1")))).isZero();
         assertThat(result(store.count(keys.volumeStatuses("node-1")))).isZero();
+    }
+
+    @Test
+    void aPlacementDeletedByHandIsRebuiltFromTheWorkItemAndTheVolumeIsNeverPlacedTwice() {
+        agents.addNode("node-1", Map.of());
+        agents.addPool("node-1", "pool-1", 100, Map.of());
+        agents.addNode("node-2", Map.of());
+        agents.addPool("node-2", "pool-2", 100, Map.of());
+        controller("c1");
+        createVolumes(1, 10);
+        awaitAllDecided(1);
+        Placement before = placements().get(0);
+        await().atMost(Duration.ofSeconds(10)).until(() -> result(store.get(keys.volumeStatus(before.node(), "vol-0000"),
+                io.ferry.model.VolumeStatus.class)).isPresent());
+
+        // The slip of the issue: `etcdctl del /ferry/placements/vol-0000`.
+        etcd.etcdctl("del", keys.placement("vol-0000"));
+
+        await().atMost(Duration.ofSeconds(15)).until(() -> placements().size() == 1);
+        Placement after = placements().get(0);
+        assertThat(after.node()).isEqualTo(before.node());
+        assertThat(after.pool()).isEqualTo(before.pool());
+        Listing<WorkItem> work = result(store.list(keys.nodes(), WorkItem.class));
+        assertThat(work.items().stream().filter(w -> w.key().contains("/work/")).map(w -> w.value().node()))
+                .as("exactly one copy, where it always was").containsExactly(before.node());
+        assertLedgersMatchPlacements(100);
+        assertThat(ledgers().values().stream().mapToLong(Ledger::allocatedBytes).sum()).isEqualTo(10 * GI);
+
+        // Deleted properly, nothing is left anywhere.
+        result(store.put(keys.volume("vol-0000"), VolumeIntent.builder("vol-0000", 10 * GI).deletionRequested(true).build()));
+        await().atMost(Duration.ofSeconds(30)).until(() -> result(store.count(keys.volumes())) == 0);
+        assertThat(placements()).isEmpty();
+        assertThat(ledgers().values()).allSatisfy(l -> assertThat(l.allocatedBytes()).isZero());
+        assertThat(result(store.count(keys.workItems(before.node())))).isZero();
+    }
+
+    @Test
+    void aVolumeWhosePlacementAndWorkItemAreBothGoneIsHeldNotPlacedAgainEmpty() {
+        agents.addNode("node-1", Map.of());
+        agents.addPool("node-1", "pool-1", 100, Map.of());
+        agents.addNode("node-2", Map.of());
+        agents.addPool("node-2", "pool-2", 100, Map.of());
+        controller("c1");
+        createVolumes(1, 10);
+        awaitAllDecided(1);
+        Placement before = placements().get(0);
+        await().atMost(Duration.ofSeconds(10)).until(() -> result(store.get(keys.volumeStatus(before.node(), "vol-0000"),
+                io.ferry.model.VolumeStatus.class)).isPresent());
+
+        // Both in one transaction, as an etcd restored from a backup taken before the volume existed
+        // would have neither, while the node still has the volume and its status.
+        result(store.txn().delete(keys.placement("vol-0000")).delete(keys.workItem(before.node(), "vol-0000")).commit());
+
+        await().atMost(Duration.ofSeconds(15)).until(() -> schedulings().get("vol-0000").message() != null
+                && schedulings().get("vol-0000").message().contains("not placed again"));
+        assertThat(schedulings().get("vol-0000").message()).contains(before.node());
+        assertThat(placements()).isEmpty();
+        Listing<WorkItem> work = result(store.list(keys.nodes(), WorkItem.class));
+        assertThat(work.items().stream().filter(w -> w.key().contains("/work/"))).as("no second, empty copy").isEmpty();
     }
 
     @Test

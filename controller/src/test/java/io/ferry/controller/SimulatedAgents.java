@@ -144,11 +144,16 @@ final class SimulatedAgents implements AutoCloseable {
         }
     }
 
+    /** Like a real agent: a withdrawn order's Deleted status is dropped; any other status is kept. */
     private void withdraw(Object item) {
         if (item instanceof WorkItem w && !paused.contains(w.node())) {
-            store.delete(keys.volumeStatus(w.node(), w.volume()));
+            String key = keys.volumeStatus(w.node(), w.volume());
+            store.get(key, VolumeStatus.class).onSuccess(st -> st.filter(v -> v.value().phase() == VolumePhase.DELETED)
+                    .ifPresent(v -> store.delete(key)));
         } else if (item instanceof SnapshotWorkItem s && !paused.contains(s.node())) {
-            store.delete(keys.snapshotStatus(s.node(), s.snapshot()));
+            String key = keys.snapshotStatus(s.node(), s.snapshot());
+            store.get(key, SnapshotStatus.class).onSuccess(st -> st.filter(v -> v.value().phase() == VolumePhase.DELETED)
+                    .ifPresent(v -> store.delete(key)));
         }
     }
 
