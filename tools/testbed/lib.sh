@@ -14,6 +14,9 @@ TB_DISK_SIZE="${TB_DISK_SIZE:-8G}"
 TB_DISK2_SIZE="${TB_DISK2_SIZE:-1G}"   # second disk, /dev/vdb (node-1: scenario 3, node-2: scenario 4)
 TB_DISK3_SIZE="${TB_DISK3_SIZE:-1G}"   # third disk, /dev/vdc (node-1: scenario 5)
 TB_BOOT_TIMEOUT="${TB_BOOT_TIMEOUT:-240}"
+# From stage 2 to a registered agent (and an answering CSI plugin): 60-90 s on an idle 2-core host,
+# over 180 s when the host is busy with other work, since every JVM start is emulated.
+TB_START_TIMEOUT="${TB_START_TIMEOUT:-420}"
 # Guests that also run the CSI plugin in node mode (the consumers of remote volumes), on port 10000.
 TB_CSI_NODES="${TB_CSI_NODES:-node-1}"
 TB_CSI_PORT=10000
@@ -287,11 +290,11 @@ cluster_up() {
   for i in "${GUESTS[@]}"; do wait_booted "$i"; done
   timing "boot ${#GUESTS[@]} guest(s) to stage 2" $((SECONDS - t))
   for i in "${GUESTS[@]}"; do
-    wait_key "/ferry/nodes/$i/registration" '"' 180 >/dev/null || { dump_logs; die "$i: agent did not register"; }
+    wait_key "/ferry/nodes/$i/registration" '"' "$TB_START_TIMEOUT" >/dev/null || { dump_logs; die "$i: agent did not register"; }
   done
   timing "cluster up, agents registered" $((SECONDS - t))
   for i in "${GUESTS[@]}"; do
-    case " $TB_CSI_NODES " in *" $i "*) csi_wait "$i" 240 || { dump_logs; die "$i: the CSI plugin did not answer"; } ;; esac
+    case " $TB_CSI_NODES " in *" $i "*) csi_wait "$i" "$TB_START_TIMEOUT" || { dump_logs; die "$i: the CSI plugin did not answer"; } ;; esac
   done
   timing "cluster up, CSI plugins ready" $((SECONDS - t))
 }

@@ -92,7 +92,7 @@ sys.exit(0 if c.get("abnormal") is True and c.get("message") else 1)' <<<"$out" 
   log "s6: booting $target again with the same disks"
   guest_boot_again "$target"
   timing "s6: $target booted again" $((SECONDS - t))
-  wait_key "/ferry/nodes/$target/registration" '"' 240 >/dev/null || die "s6: $target did not register again"
+  wait_key "/ferry/nodes/$target/registration" '"' "$TB_START_TIMEOUT" >/dev/null || die "s6: $target did not register again"
   timing "s6: $target registered again" $((SECONDS - t))
   status="$(wait_key "/ferry/controller/volumes/$vol" '"reachable" *: *true' 120)" || die "s6: the volume is not reachable again"
   status="$(wait_key "/ferry/nodes/$target/volumes/$vol" "\"phase\" *: *\"Ready\".*\"allowedHostNqns\" *: *\\[\"$hostnqn\"\\]" 240)" \

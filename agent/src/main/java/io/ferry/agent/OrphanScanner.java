@@ -9,6 +9,7 @@ import io.ferry.model.Orphan;
 import io.ferry.model.OrphanKind;
 import io.ferry.model.OrphanReport;
 import io.ferry.model.PoolConfig;
+import io.ferry.model.VolumePhase;
 import io.vertx.core.Future;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -125,6 +126,9 @@ final class OrphanScanner {
             for (LocalVolume v : f.inventory().volumes()) {
                 localVolumes.add(v.name());
                 if (ctx.workItem(v.name()).isPresent() || ctx.workItemIsBad(v.name())) {
+                    if (ctx.volumeStatus(v.name()).filter(st -> st.phase() == VolumePhase.LOST).isPresent()) {
+                        ctx.volumeRuntime.enqueue(v.name()); // its storage is back
+                    }
                     continue;
                 }
                 candidates.add(new Candidate(kindOf(f.pool()), objectName(f.pool(), v.name()), v.name(), null));

@@ -99,9 +99,17 @@ final class VolumeReconciler {
         // One worker-thread pass does the usual case whole (look, create or activate, export):
         // each hop between the event loop and a worker costs a thread wake-up and a context switch.
         AtomicBoolean creatingNow = new AtomicBoolean();
+        Optional<VolumeStatus> before = current(volume);
+        boolean existed = before.filter(VolumeReconciler::wasCreated).isPresent();
         return reportCreatingIfSlow(volume, creatingNow, () -> {
                     Optional<LocalVolume> found = engine.findVolume(pool, volume);
                     LocalVolume local;
+                    if (found.isEmpty() && existed) {
+                        throw new VolumeLost("volume " + volume + " was created here before (status "
+                                + before.get().phase().value() + ", " + before.get().sizeBytes() + " bytes) but pool "
+                                + pool.name() + " no longer has it; it is not re-created empty. Bring the storage back"
+                                + " (the agent finds it again by itself) or delete the volume");
+                    }
                     if (found.isEmpty()) {
                         creatingNow.set(true);
                         local = engine.createVolume(pool, volume, item.sizeBytes(), item.thin(), content);
@@ -133,7 +141,11 @@ final class VolumeReconciler {
                     return statuses.volume(ctx.keys.volumeStatus(ctx.node, volume), ready, ctx.volumeStatus(volume));
                 })
                 .map(ReconcileResult.done())
-                .recover(err -> failed(item, describe(err)).transform(ignored -> {
+                .recover(err -> err instanceof VolumeLost
+                        // Terminal until an input changes: the work item, the pool, or the inventory
+                        // finding the volume again (the orphan scan enqueues it then).
+                        ? lost(volume, before.get(), err.getMessage())
+                        : failed(item, describe(err)).transform(ignored -> {
                     if (err instanceof EngineException ee && ee.permanent()) {
                         return Future.failedFuture(new TerminalException(err.getMessage(), err));
                     }
@@ -142,6 +154,32 @@ final class VolumeReconciler {
     }
 
     private record Converged(LocalVolume local, ExportInfo export) {
+    }
+
+    /** Reports a lost volume without a device or export: nothing may use a path that now means something else. */
+    private Future<ReconcileResult> lost(String volume, VolumeStatus before, String message) {
+        log.warn("{}", message);
+        ctx.metrics.untrackDevice(volume);
+        VolumeStatus lost = VolumeStatus.of(volume, ctx.node, VolumePhase.LOST, null, before.sizeBytes(), null,
+                before.observedGeneration(), truncate(message), Clock.now());
+        return statuses.volume(ctx.keys.volumeStatus(ctx.node, volume), lost, ctx.volumeStatus(volume))
+                .map(ReconcileResult.done());
+    }
+
+    /** The volume existed and is gone: never answered by creating an empty one. */
+    private static final class VolumeLost extends RuntimeException {
+        VolumeLost(String message) {
+            super(message, null, false, false);
+        }
+    }
+
+    /**
+     * Whether a status records a volume that was created: it had a size (only a created volume has
+     * one) or was already found lost. A {@code Deleted} status belongs to a previous volume of the name.
+     */
+    static boolean wasCreated(VolumeStatus status) {
+        return status.phase() == VolumePhase.LOST
+                || status.phase() != VolumePhase.DELETED && status.sizeBytes() > 0;
     }
 
     /** Exports the volume as its work item asks, or withdraws an export it no longer asks for; blocking. */
@@ -245,11 +283,12 @@ final class VolumeReconciler {
         Future<Boolean> deleting = status.isPresent() && status.get().phase() != VolumePhase.DELETING
                 ? writeStatus(volume, VolumePhase.DELETING, status, null) : Future.succeededFuture(false);
         return deleting
-                .compose(v -> ctx.volumeRuntime.blocking(() -> {
+                .compose(v -> ctx.volumeRuntime.<Void>blocking(() -> {
                     ctx.exporterFor(pool.get().engine()).unexport(volume);
                     engine.get().deleteVolume(pool.get(), volume);
                     return null;
-                }))
+                }).recover(err -> writeStatus(volume, VolumePhase.DELETING, current(volume), describe(err))
+                        .transform(written -> Future.<Void>failedFuture(err))))
                 .compose(v -> statuses.volume(ctx.keys.volumeStatus(ctx.node, volume),
                         VolumeStatus.of(volume, ctx.node, VolumePhase.DELETED, null, 0, null, order.generation(),
                                 "removed on the controller's deletion order", Clock.now()),

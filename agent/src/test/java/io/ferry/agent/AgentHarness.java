@@ -1,5 +1,6 @@
 package io.ferry.agent;
 
+import io.ferry.agent.engine.FileEngine;
 import io.ferry.agent.engine.LoopDevices;
 import io.ferry.etcd.EtcdOptions;
 import io.ferry.etcd.FerryKeys;
@@ -163,7 +164,8 @@ public final class AgentHarness implements AutoCloseable {
 
     /** The pool directory's files, without the emptied spares the file engine keeps for reuse. */
     public List<String> poolFiles() throws IOException {
-        return filesOfPool().stream().filter(name -> !name.startsWith(".spare-")).toList();
+        return filesOfPool().stream().filter(name -> !name.startsWith(".spare-") && !name.equals(FileEngine.POOL_MARKER))
+                .toList();
     }
 
     public List<String> spareFiles() throws IOException {

@@ -1,5 +1,6 @@
 package io.ferry.agent;
 
+import io.ferry.agent.engine.FileEngine;
 import io.ferry.etcd.testing.Await;
 import io.ferry.etcd.testing.EtcdExtension;
 import io.ferry.model.Engine;
@@ -139,5 +140,119 @@ class DataSafetyIT {
         // Withdrawing the acknowledged order is what lets the agent drop its status.
         Await.result(h.store.delete(h.keys.workItem(AgentHarness.NODE, "gone-a")));
         await().atMost(Duration.ofSeconds(30)).until(() -> h.status("gone-a").isEmpty());
+    }
+
+    java.util.Optional<io.ferry.model.PoolStatus> poolStatus(String pool) {
+        return Await.result(h.store.get(h.keys.nodePoolStatus(AgentHarness.NODE, pool), io.ferry.model.PoolStatus.class))
+                .map(io.ferry.etcd.store.Versioned::value);
+    }
+
+    /** What a reboot does to the node's loop devices. */
+    void detachLoops() {
+        var devices = new io.ferry.agent.engine.LoopDevices(new io.ferry.runtime.exec.ProcessCommandRunner(),
+                Duration.ofSeconds(10));
+        h.loops().forEach(loop -> devices.detach(loop.device(), null));
+    }
+
+    @Test
+    void aPoolWhoseFileSystemDidNotMountLeavesItsVolumesLostNotRecreatedEmptyAndTheyReturnWithIt() throws Exception {
+        h.start();
+        String sum = createAndWrite("kept-d");
+        h.crash();
+        detachLoops();
+        // The pool's file system is not mounted after the reboot: its mount point is an empty directory.
+        Path away = h.root.resolve("pool-unmounted");
+        java.nio.file.Files.move(h.poolDir, away);
+        java.nio.file.Files.createDirectory(h.poolDir);
+
+        h.start();
+        await().atMost(Duration.ofSeconds(30)).until(() -> h.status("kept-d")
+                .filter(s -> s.phase() == VolumePhase.LOST).isPresent());
+        VolumeStatus lost = h.status("kept-d").orElseThrow();
+        assertThat(lost.devicePath()).as("a lost volume offers no device").isNull();
+        assertThat(lost.message()).contains("not re-created");
+        assertThat(poolStatus("files")).hasValueSatisfying(p -> {
+            assertThat(p.healthy()).isFalse();
+            assertThat(p.conditions()).anySatisfy(c -> assertThat(c.reason()).isEqualTo("MarkerMissing"));
+        });
+        try (var files = java.nio.file.Files.list(h.poolDir)) {
+            assertThat(files.toList()).as("nothing created on the root file system").isEmpty();
+        }
+
+        // The file system is mounted again: the same volume, the same bytes, without anyone's help.
+        java.nio.file.Files.delete(h.poolDir);
+        java.nio.file.Files.move(away, h.poolDir);
+        await().atMost(Duration.ofSeconds(30)).until(() -> h.status("kept-d")
+                .filter(s -> s.phase() == VolumePhase.READY).isPresent());
+        assertThat(checksum("kept-d")).isEqualTo(sum);
+    }
+
+    @Test
+    void aPoolAddedOverADirectoryWithSomebodyElsesFilesClaimsNothingAndTouchesNothing() throws Exception {
+        Path images = java.nio.file.Files.createDirectories(h.root.resolve("vm-images"));
+        byte[] precious = new byte[1 << 20];
+        new Random(42).nextBytes(precious);
+        java.nio.file.Files.write(images.resolve("precious.img"), precious);
+        Await.result(h.store.put(h.keys.poolConfig("images"), io.ferry.model.PoolConfig.builder("images",
+                AgentHarness.NODE, Engine.FILE, io.ferry.model.PoolSource.directory(images.toString())).prepare(true).build()));
+        h.start();
+        await().atMost(Duration.ofSeconds(30)).until(() -> poolStatus("images").filter(p -> !p.healthy()
+                && p.conditions().stream().anyMatch(c -> c.reason().equals("ForeignFiles"))).isPresent());
+        // Even a work item naming the foreign file's volume gets nothing: no adoption, no truncation.
+        h.putWork(WorkItem.of("precious", AgentHarness.NODE, "images", Engine.FILE, 1 << 20, true, 1, null, null));
+        Thread.sleep(3 * h.options().orphanInterval().toMillis());
+        assertThat(java.nio.file.Files.readAllBytes(images.resolve("precious.img"))).isEqualTo(precious);
+        assertThat(h.status("precious").map(VolumeStatus::phase)).isNotEqualTo(java.util.Optional.of(VolumePhase.READY));
+        assertThat(h.loops()).noneMatch(l -> l.backingFile().startsWith(images.toString()));
+    }
+
+    @Test
+    void systemDirectoriesAndOverlappingDirectoriesAreRefusedAsPoolDirectories() throws Exception {
+        Await.result(h.store.putRaw(h.keys.poolConfig("etc"), ("{\"name\":\"etc\",\"node\":\"" + AgentHarness.NODE
+                + "\",\"engine\":\"file\",\"source\":{\"directory\":\"/etc\"},\"prepare\":true}")
+                .getBytes(java.nio.charset.StandardCharsets.UTF_8)));
+        Await.result(h.store.put(h.keys.poolConfig("inner"), io.ferry.model.PoolConfig.builder("inner",
+                AgentHarness.NODE, Engine.FILE, io.ferry.model.PoolSource.directory(h.poolDir.resolve("inner").toString()))
+                .prepare(true).build()));
+        h.start();
+        await().atMost(Duration.ofSeconds(30)).until(() -> poolStatus("etc").filter(p -> !p.healthy()
+                && p.conditions().stream().anyMatch(c -> c.message() != null && c.message().contains("system directory")))
+                .isPresent());
+        await().atMost(Duration.ofSeconds(30)).until(() -> poolStatus("inner").filter(p -> !p.healthy()
+                && p.conditions().stream().anyMatch(c -> c.reason().equals("OverlapsPool"))).isPresent()
+                && poolStatus("files").filter(p -> !p.healthy()).isPresent());
+        assertThat(h.poolDir.resolve("inner")).doesNotExist();
+        assertThat(Path.of("/etc", FileEngine.POOL_MARKER)).doesNotExist();
+    }
+
+    @Test
+    void aVolumeWhoseDeviceIsStillOpenIsDeletedOnlyOnceItIsClosedAndNoneOfItsBytesReachTheNextVolume() throws Exception {
+        h.start();
+        String sum = createAndWrite("busy");
+        String device = h.status("busy").orElseThrow().devicePath();
+        try (RandomAccessFile holder = new RandomAccessFile(device, "r")) {
+            // A consumer still has it open (a mount would); the controller's order arrives anyway.
+            h.orderDeletion("busy");
+            await().atMost(Duration.ofSeconds(30)).until(() -> h.status("busy")
+                    .filter(s -> s.phase() == VolumePhase.DELETING && s.message() != null
+                            && s.message().contains("in use")).isPresent());
+            assertThat(h.poolFiles()).containsExactly("busy.img");
+            assertThat(checksum("busy")).isEqualTo(sum);
+            assertThat(h.spareFiles()).as("nothing recycled while open").isEmpty();
+            byte[] head = new byte[16];
+            holder.readFully(head);
+        }
+        await().atMost(Duration.ofSeconds(60)).until(() -> h.status("busy")
+                .filter(s -> s.phase() == VolumePhase.DELETED).isPresent());
+        assertThat(h.poolFiles()).isEmpty();
+
+        h.putWork(work("next"));
+        await().atMost(Duration.ofSeconds(30)).until(() -> h.status("next")
+                .filter(s -> s.phase() == VolumePhase.READY).isPresent());
+        byte[] fresh = new byte[1 << 20];
+        try (RandomAccessFile f = new RandomAccessFile(h.status("next").orElseThrow().devicePath(), "r")) {
+            f.readFully(fresh);
+        }
+        assertThat(fresh).containsOnly((byte) 0);
     }
 }

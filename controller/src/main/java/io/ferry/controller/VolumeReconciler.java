@@ -565,6 +565,15 @@ final class VolumeReconciler {
         }
         Versioned<WorkItem> work = state.workItem(p.node(), volume).orElse(null);
         if (work == null || !work.value().deletionRequested()) {
+            List<String> attachedTo = state.attachmentsOf(volume).stream().map(Attachment::node).sorted().toList();
+            if (!attachedTo.isEmpty()) {
+                // A consumer may still be reading and writing it; deleting now would pull the data from
+                // under a mounted file system. Detaching (ControllerUnpublishVolume, ferryctl detach)
+                // removes the attachment, which reconciles this volume again.
+                return writeScheduling(leader, volume, SchedulingPhase.DELETING, Map.of(),
+                        "waiting to be detached before it is deleted: attached to " + String.join(", ", attachedTo),
+                        p.node(), p.pool(), state.nodeAlive(p.node())).map(v -> ReconcileResult.done());
+            }
             return orderDeletion(leader, placement, work);
         }
         VolumeStatus status = state.volumeStatus(p.node(), volume).orElse(null);

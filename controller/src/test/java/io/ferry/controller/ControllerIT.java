@@ -355,6 +355,29 @@ class ControllerIT {
     }
 
     @Test
+    void anAttachedVolumeIsNotDeletedUntilItIsDetached() {
+        agents.addNode("node-1", Map.of());
+        agents.addPool("node-1", "pool-1", 100, Map.of());
+        agents.addNode("node-2", Map.of());
+        controller("c1");
+        createVolumes(1, 10);
+        awaitAllDecided(1);
+        result(store.put(keys.attachment("vol-0000", "node-2"),
+                Attachment.of("vol-0000", "node-2", SimulatedAgents.hostNqn("node-2"), false, Instant.now())));
+
+        result(store.put(keys.volume("vol-0000"), VolumeIntent.builder("vol-0000", 10 * GI).deletionRequested(true).build()));
+        await().atMost(Duration.ofSeconds(10)).until(() -> schedulings().get("vol-0000").phase() == SchedulingPhase.DELETING
+                && schedulings().get("vol-0000").message().contains("attached to node-2"));
+        assertThat(result(store.get(keys.workItem("node-1", "vol-0000"), WorkItem.class)).orElseThrow().value()
+                .deletionRequested()).as("no deletion order while attached").isFalse();
+        assertThat(placements()).hasSize(1);
+
+        result(store.delete(keys.attachment("vol-0000", "node-2")));
+        await().atMost(Duration.ofSeconds(30)).until(() -> result(store.count(keys.volumes())) == 0);
+        assertThat(placements()).isEmpty();
+    }
+
+    @Test
     void aDeadNodesVolumesShowUnreachableItsPoolsTakeNothingAndNothingMovesWhenItReturns() {
         agents.addNode("node-1", Map.of());
         agents.addPool("node-1", "pool-1", 100, Map.of());

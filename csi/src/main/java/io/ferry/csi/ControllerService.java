@@ -319,6 +319,9 @@ public final class ControllerService extends ControllerGrpc.ControllerImplBase {
         if (status.phase() == VolumePhase.READY) {
             return Optional.of(new Ready(placement, status));
         }
+        if (status.phase() == VolumePhase.LOST) {
+            throw Calls.failedPrecondition("volume " + name + " is lost on " + placement.node() + ": " + status.message());
+        }
         if (status.phase() == VolumePhase.FAILED) {
             throw Calls.internal("the agent on " + placement.node() + " failed volume " + name + ": " + status.message());
         }
@@ -564,7 +567,7 @@ public final class ControllerService extends ControllerGrpc.ControllerImplBase {
         }
         Placement placement = view.placement(volume).orElse(null);
         VolumeStatus status = placement == null ? null : view.volumeStatus(placement.node(), volume).orElse(null);
-        if (status != null && status.phase() == VolumePhase.FAILED) {
+        if (status != null && status.phase().isFailure()) {
             return VolumeCondition.newBuilder().setAbnormal(true)
                     .setMessage("the agent on " + placement.node() + " reports: " + status.message()).build();
         }
@@ -758,6 +761,9 @@ public final class ControllerService extends ControllerGrpc.ControllerImplBase {
         }
         if (status.phase() == VolumePhase.READY && status.sizeBytes() >= size) {
             return Optional.of(new Ready(placement, status));
+        }
+        if (status.phase() == VolumePhase.LOST) {
+            throw Calls.failedPrecondition("volume " + volume + " is lost on " + placement.node() + ": " + status.message());
         }
         if (status.phase() == VolumePhase.FAILED) {
             throw Calls.internal("the agent on " + placement.node() + " failed to grow " + volume + ": " + status.message());

@@ -385,7 +385,7 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
         }
         Placement placement = view.placement(id).orElse(null);
         VolumeStatus status = placement == null ? null : view.volumeStatus(placement.node(), id).orElse(null);
-        if (status != null && status.phase() == VolumePhase.FAILED) {
+        if (status != null && status.phase().isFailure()) {
             return VolumeCondition.newBuilder().setAbnormal(true).setMessage("the agent reports: " + status.message()).build();
         }
         return VolumeCondition.newBuilder().setAbnormal(false).setMessage("mounted").build();

@@ -32,8 +32,41 @@ public record PoolSource(String volumeGroup, String thinPool, String lvstore, St
         objectName(thinPool, "thinPool");
         objectName(lvstore, "lvstore");
         objectName(bdev, "bdev");
-        Check.absolutePath(directory, "directory");
+        poolDirectory(directory);
         devices = Check.list(devices, "devices", MAX_DEVICES, Check::absolutePath);
+    }
+
+    /**
+     * Directories a file pool may never use: the roots of the system's own trees, and anything
+     * below the ones that hold the system or the kernel's views. A pool there would put volume
+     * files among system files, and a pool directory is scanned, claimed and filled by the agent.
+     */
+    private static final java.util.Set<String> SYSTEM_ROOTS = java.util.Set.of("/", "/bin", "/boot", "/dev", "/etc",
+            "/home", "/lib", "/lib32", "/lib64", "/libx32", "/media", "/mnt", "/opt", "/proc", "/root", "/run",
+            "/sbin", "/srv", "/sys", "/tmp", "/usr", "/var", "/var/lib", "/var/tmp", "/var/log", "/var/cache",
+            "/var/run", "/var/spool", "/var/mail", "/var/opt", "/var/local", "/var/backups");
+    private static final List<String> SYSTEM_TREES = List.of("/bin/", "/boot/", "/dev/", "/etc/", "/lib/",
+            "/lib32/", "/lib64/", "/libx32/", "/proc/", "/sbin/", "/sys/", "/usr/", "/run/", "/var/log/",
+            "/var/cache/", "/var/spool/", "/var/mail/");
+
+    private static void poolDirectory(String directory) {
+        Check.absolutePath(directory, "directory");
+        if (directory == null) {
+            return;
+        }
+        String dir = directory.length() > 1 && directory.endsWith("/")
+                ? directory.substring(0, directory.length() - 1) : directory;
+        if (SYSTEM_ROOTS.contains(dir)) {
+            throw new ValidationException("directory", "directory: " + Names.quote(directory)
+                    + " is a system directory; give a pool a directory of its own, such as /var/lib/ferry/<pool>");
+        }
+        for (String tree : SYSTEM_TREES) {
+            if ((dir + "/").startsWith(tree)) {
+                throw new ValidationException("directory", "directory: " + Names.quote(directory) + " lies under "
+                        + tree + ", which belongs to the system; give a pool a directory of its own, such as"
+                        + " /var/lib/ferry/<pool>");
+            }
+        }
     }
 
     @JsonCreator

@@ -21,12 +21,23 @@ public enum VolumePhase {
      */
     DELETED("Deleted"),
     /** A terminal error; see the message. Retried when the work item changes. */
-    FAILED("Failed");
+    FAILED("Failed"),
+    /**
+     * The volume was created on this node before and is no longer there (its pool's storage is
+     * missing, not mounted or replaced). It is never re-created empty; it becomes {@code Ready} again
+     * when the storage returns, or is deleted on request.
+     */
+    LOST("Lost");
 
     private final String value;
 
     VolumePhase(String value) {
         this.value = value;
+    }
+
+    /** A phase in which the volume cannot be used and waiting will not change that by itself. */
+    public boolean isFailure() {
+        return this == FAILED || this == LOST;
     }
 
     /** The JSON value. */

@@ -119,6 +119,24 @@ class RulesTest {
         assertThat(msg(json, PoolConfig.class)).contains(expected);
     }
 
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.ValueSource(strings = {"/", "/etc", "/etc/", "/usr", "/var/lib", "/tmp", "/home",
+            "/etc/ferry", "/usr/local/ferry", "/proc/self", "/sys/fs/x", "/dev/shm/pool", "/boot/efi", "/run/ferry",
+            "/var/log/ferry"})
+    void systemDirectoriesAreNeverPoolDirectories(String directory) {
+        String json = "{\"name\":\"p\",\"node\":\"n\",\"engine\":\"file\",\"source\":{\"directory\":\""
+                + directory + "\"}}";
+        assertThat(msg(json, PoolConfig.class)).contains("directory").containsAnyOf("system directory", "belongs to the system");
+    }
+
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.ValueSource(strings = {"/var/lib/ferry/pool-a", "/srv/ferry", "/var/tmp/ferry-extra",
+            "/tmp/ferry-test/pool", "/mnt/nvme0/ferry", "/home/ops/ferry", "/data"})
+    void poolsOfTheirOwnAreAccepted(String directory) {
+        assertThat(PoolConfig.builder("p", "n", Engine.FILE, PoolSource.directory(directory)).build().source().directory())
+                .isEqualTo(directory);
+    }
+
     @Test
     void prepareNeedsSomethingToPrepareFrom() {
         assertThatThrownBy(() -> PoolConfig.builder("p", "n", Engine.LVM, PoolSource.volumeGroup("vg")).prepare(true)

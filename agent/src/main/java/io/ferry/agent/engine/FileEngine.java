@@ -10,6 +10,7 @@ import io.ferry.runtime.exec.CommandRunner;
 import java.io.IOException;
 import java.io.RandomAccessFile;
 import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.channels.FileChannel;
 import java.nio.file.DirectoryStream;
 import java.nio.file.FileStore;
@@ -58,6 +59,8 @@ public final class FileEngine implements VolumeEngine {
     private static final String SNAPSHOT_SUFFIX = ".snap";
     private static final String TMP_SUFFIX = ".tmp";
     private static final String SPARE_PREFIX = ".spare-";
+    /** Marks a directory as a pool's; see {@link #preparePool(PoolConfig, boolean)}. */
+    public static final String POOL_MARKER = ".ferry-pool";
     /** Spares kept per pool directory; more deleted files than this are unlinked as before. */
     static final int MAX_SPARES = 1024;
 
@@ -75,6 +78,8 @@ public final class FileEngine implements VolumeEngine {
     private final Map<Path, String> deviceIndex = new ConcurrentHashMap<>();
     /** Emptied files ready for reuse, per pool directory; filled by deletes and by each inventory. */
     private final Map<Path, Set<Path>> spares = new ConcurrentHashMap<>();
+    /** Why a pool's directory was refused at the last preparation, by directory. */
+    private final Map<Path, PoolState> refusals = new ConcurrentHashMap<>();
     private final AtomicLong spareSequence = new AtomicLong(System.currentTimeMillis());
     private volatile boolean indexed;
 
@@ -109,21 +114,144 @@ public final class FileEngine implements VolumeEngine {
 
     @Override
     public void preparePool(PoolConfig pool) {
+        preparePool(pool, false);
+    }
+
+    /**
+     * Claims the pool's directory with a marker file, but only a directory that is provably
+     * Ferry's to use: one the agent creates itself, an empty one for a pool that holds no volumes
+     * yet, or (pools made before markers existed) one that holds only Ferry's files for a pool that
+     * does hold volumes. Anything else is refused and reported by {@link #poolState}: a directory
+     * with somebody else's files, and above all an empty, unmarked directory of a pool whose volumes
+     * live on this node, which is what a file system that did not mount at boot looks like. Creating
+     * volumes there would hand out empty disks in place of the real ones.
+     */
+    @Override
+    public void preparePool(PoolConfig pool, boolean holdsVolumes) {
         Path dir = dir(pool);
-        if (pool.prepare() && !Files.isDirectory(dir)) {
-            io(() -> Files.createDirectories(dir));
+        refusals.remove(dir);
+        if (!Files.isDirectory(dir)) {
+            if (pool.prepare() && !holdsVolumes) {
+                io(() -> Files.createDirectories(dir));
+                writeMarker(dir, pool);
+            } else if (holdsVolumes) {
+                refusals.put(dir, PoolState.unavailable("DirectoryNotFound", dir + " does not exist, but volumes of"
+                        + " pool " + pool.name() + " live on this node; it is not re-created (is its file system"
+                        + " mounted?)"));
+            }
+            return;
+        }
+        Optional<String> owner = markerOwner(dir);
+        if (owner.isPresent()) {
+            if (!owner.get().equals(pool.name())) {
+                refusals.put(dir, PoolState.unavailable("MarkerOfAnotherPool", dir + " is marked as the directory of"
+                        + " pool " + owner.get() + ", not " + pool.name()));
+            }
+            return;
+        }
+        DirectoryContent content = contentOf(dir);
+        if (!content.foreign().isEmpty()) {
+            refusals.put(dir, PoolState.unavailable("ForeignFiles", dir + " has no pool marker (" + POOL_MARKER
+                    + ") and holds files that are not Ferry's (" + String.join(", ", content.foreign())
+                    + "); use an empty directory"));
+        } else if (holdsVolumes && !content.hasData()) {
+            refusals.put(dir, PoolState.unavailable("MarkerMissing", dir + " is empty and has no pool marker ("
+                    + POOL_MARKER + "), but volumes of pool " + pool.name() + " live on this node: the file system"
+                    + " that holds them is probably not mounted; nothing is created there"));
+        } else if (!holdsVolumes && content.hasData()) {
+            refusals.put(dir, PoolState.unavailable("ForeignFiles", dir + " has no pool marker and holds volume"
+                    + " files no volume of this node accounts for; use an empty directory"));
+        } else {
+            writeMarker(dir, pool);
+        }
+    }
+
+    /** What an unmarked directory holds: Ferry's volume or snapshot files, and anything else. */
+    private record DirectoryContent(boolean hasData, List<String> foreign) {
+    }
+
+    private DirectoryContent contentOf(Path dir) {
+        boolean data = false;
+        List<String> foreign = new ArrayList<>();
+        try (DirectoryStream<Path> entries = Files.newDirectoryStream(dir)) {
+            for (Path p : entries) {
+                String name = p.getFileName().toString();
+                boolean file = Files.isRegularFile(p, java.nio.file.LinkOption.NOFOLLOW_LINKS);
+                if (file && (name.startsWith(SPARE_PREFIX) || name.startsWith(".") && name.endsWith(TMP_SUFFIX))) {
+                    continue;
+                }
+                String vol = baseName(name, VOLUME_SUFFIX);
+                String snap = baseName(name, SNAPSHOT_SUFFIX);
+                if (file && (vol != null && Names.isValidVolumeName(vol) || snap != null && Names.isValidSnapshotName(snap))) {
+                    data = true;
+                } else if (foreign.size() < 5) {
+                    foreign.add(name);
+                } else {
+                    foreign.set(4, "...");
+                }
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot list " + dir, e);
+        }
+        return new DirectoryContent(data, foreign);
+    }
+
+    private static Optional<String> markerOwner(Path dir) {
+        Path marker = dir.resolve(POOL_MARKER);
+        if (!Files.isRegularFile(marker, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+            return Optional.empty();
+        }
+        try {
+            for (String line : Files.readAllLines(marker, StandardCharsets.UTF_8)) {
+                if (line.startsWith("pool=")) {
+                    return Optional.of(line.substring(5).strip());
+                }
+            }
+            return Optional.of("");
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read " + marker, e);
+        }
+    }
+
+    private void writeMarker(Path dir, PoolConfig pool) {
+        Path marker = dir.resolve(POOL_MARKER);
+        Path tmp = dir.resolve(POOL_MARKER + TMP_SUFFIX);
+        String text = "# This directory holds the volumes of Ferry pool " + pool.name() + " on node " + pool.node()
+                + ".\n# Ferry creates volumes only in a directory with this file; do not copy it elsewhere.\n"
+                + "pool=" + pool.name() + "\nnode=" + pool.node() + "\n";
+        io(() -> Files.writeString(tmp, text, StandardCharsets.UTF_8));
+        publish(tmp, marker);
+    }
+
+    /** Volumes and snapshots are created only in a directory that carries this pool's marker. */
+    private void requireMarker(PoolConfig pool) {
+        Path dir = dir(pool);
+        Optional<String> owner = Files.isDirectory(dir) ? markerOwner(dir) : Optional.empty();
+        if (owner.isEmpty() || !owner.get().equals(pool.name())) {
+            PoolState refused = refusals.get(dir);
+            throw EngineException.permanent(refused != null ? refused.conditions().get(0).message()
+                    : dir + " does not carry the marker of pool " + pool.name() + " (" + POOL_MARKER
+                    + "); nothing is created there");
         }
     }
 
     @Override
     public PoolState poolState(PoolConfig pool) {
         Path dir = dir(pool);
+        PoolState refused = refusals.get(dir);
+        if (refused != null) {
+            return refused;
+        }
         if (!Files.isDirectory(dir)) {
             return PoolState.unavailable("DirectoryNotFound", dir + " does not exist"
                     + (pool.prepare() ? "" : "; set prepare to let the agent create it"));
         }
         if (!Files.isWritable(dir)) {
             return PoolState.unavailable("DirectoryNotWritable", dir + " is not writable by the agent");
+        }
+        if (markerOwner(dir).isEmpty()) {
+            return PoolState.unavailable("MarkerMissing", dir + " has no pool marker (" + POOL_MARKER
+                    + "); set prepare to let the agent claim it if it is empty");
         }
         try {
             FileStore store = Files.getFileStore(dir);
@@ -155,6 +283,7 @@ public final class FileEngine implements VolumeEngine {
     @Override
     public LocalVolume createVolume(PoolConfig pool, String volume, long sizeBytes, boolean thin, Content content) {
         Path file = volumeFile(pool, volume);
+        requireMarker(pool);
         if (!Files.isRegularFile(file) && thin && content.snapshot() == null && content.volume() == null) {
             // An empty sparse file has no content a crash could tear, so it skips the temporary name
             // and the two fsyncs, which waited behind etcd's own on a shared disk. A crash can at
@@ -256,10 +385,20 @@ public final class FileEngine implements VolumeEngine {
     public void deleteVolume(PoolConfig pool, String volume) {
         Path file = volumeFile(pool, volume);
         for (Path f : List.of(file, tmpFile(file))) {
-            for (String device : devicesFor(f)) {
+            List<String> devices = devicesFor(f);
+            for (String device : devices) {
                 loops.detach(device, lockKey(pool));
             }
             deviceIndex.remove(f);
+            // The kernel only defers the detach of an open loop device (a mount, a process holding
+            // it): its user can go on reading and writing the file. Emptying or recycling the file
+            // then would hand live data to the next volume, so the deletion waits until it is closed.
+            List<String> open = devices.stream().filter(device -> stillServes(device, f)).toList();
+            if (!open.isEmpty()) {
+                throw EngineException.transientFailure("volume " + volume + " is in use: loop device "
+                        + String.join(", ", open) + " is still open (mounted, or held by a process); the kernel"
+                        + " detaches it once it is closed, and the volume is deleted then");
+            }
             if (!f.equals(file) || !keepAsSpare(pool, f)) {
                 io(() -> Files.deleteIfExists(f));
             }
@@ -333,6 +472,7 @@ public final class FileEngine implements VolumeEngine {
 
     @Override
     public LocalSnapshot createSnapshot(PoolConfig pool, String snapshot, String sourceVolume) {
+        requireMarker(pool);
         Path file = snapshotFile(pool, snapshot);
         if (!Files.isRegularFile(file)) {
             Path source = volumeFile(pool, sourceVolume);
@@ -466,6 +606,13 @@ public final class FileEngine implements VolumeEngine {
             deviceIndex.put(file, found.get(0));
         }
         return found;
+    }
+
+    private boolean stillServes(String device, Path file) {
+        if (!Files.isDirectory(sysBlock)) {
+            return loops.backedBy(file).stream().anyMatch(l -> l.device().equals(device));
+        }
+        return file.toString().equals(sysfsBackingFile(device));
     }
 
     /** Adds what a full listing shows; stale entries are harmless because every hit is verified. */

@@ -21,6 +21,15 @@ public interface VolumeEngine {
     /** Creates the pool's backing storage from its source if the config allows it ({@code prepare}). */
     void preparePool(PoolConfig pool);
 
+    /**
+     * Like {@link #preparePool(PoolConfig)}, told whether volumes of this pool are known to live on
+     * this node: such a pool must be found, never made anew (a fresh, empty pool in place of a
+     * missing one would turn its volumes into empty disks).
+     */
+    default void preparePool(PoolConfig pool, boolean holdsVolumes) {
+        preparePool(pool);
+    }
+
     /** Capacity, free space and health of the pool, measured now. */
     PoolState poolState(PoolConfig pool);
 

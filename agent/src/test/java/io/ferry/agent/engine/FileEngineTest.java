@@ -29,6 +29,17 @@ class FileEngineTest {
         return PoolConfig.builder("files", "node-a", Engine.FILE, PoolSource.directory(dir.toString())).build();
     }
 
+    /** Most tests work in a directory the pool has claimed, as the agent's preparation leaves it. */
+    @org.junit.jupiter.api.BeforeEach
+    void claim() throws Exception {
+        Files.writeString(dir.resolve(FileEngine.POOL_MARKER), "pool=files\n");
+    }
+
+    PoolConfig poolIn(Path directory, boolean prepare) {
+        return PoolConfig.builder("files", "node-a", Engine.FILE, PoolSource.directory(directory.toString()))
+                .prepare(prepare).build();
+    }
+
     FakeCommandRunner fake() {
         return new FakeCommandRunner()
                 .on(List.of("losetup", "--json", "--list", "--associated"), NONE)
@@ -199,5 +210,78 @@ class FileEngineTest {
         PoolState ready = engine.poolState(missing);
         assertThat(ready.healthy()).isTrue();
         assertThat(ready.capacityBytes()).isPositive();
+    }
+
+    @Test
+    void anEmptyUnmarkedDirectoryOfAPoolThatHoldsVolumesIsNotClaimedAndNothingIsCreatedInIt() throws Exception {
+        // What a pool's file system that did not mount at boot looks like: its empty mount point.
+        Path mountPoint = Files.createDirectory(dir.resolve("mnt"));
+        PoolConfig pool = poolIn(mountPoint, true);
+        FileEngine engine = engine(fake());
+        engine.preparePool(pool, true);
+        PoolState state = engine.poolState(pool);
+        assertThat(state.healthy()).isFalse();
+        assertThat(state.conditions().get(0).reason()).isEqualTo("MarkerMissing");
+        assertThat(state.conditions().get(0).message()).contains("not mounted");
+        assertThatThrownBy(() -> engine.createVolume(pool, "vol-a", 1 << 20, true, Content.EMPTY))
+                .isInstanceOf(EngineException.class).hasMessageContaining("not mounted");
+        try (var files = Files.list(mountPoint)) {
+            assertThat(files.toList()).as("nothing written into the mount point").isEmpty();
+        }
+    }
+
+    @Test
+    void aMissingDirectoryOfAPoolThatHoldsVolumesIsNotCreatedEvenWithPrepare() {
+        Path gone = dir.resolve("gone");
+        PoolConfig pool = poolIn(gone, true);
+        FileEngine engine = engine(fake());
+        engine.preparePool(pool, true);
+        assertThat(gone).doesNotExist();
+        assertThat(engine.poolState(pool).conditions().get(0).message()).contains("is it");
+    }
+
+    @Test
+    void aDirectoryWithSomebodyElsesFilesIsRefusedAndTheirBytesAreLeftAlone() throws Exception {
+        Path shared = Files.createDirectory(dir.resolve("images"));
+        byte[] precious = "a VM image that is not Ferry's".getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        Files.write(shared.resolve("precious.img"), precious);
+        Files.writeString(shared.resolve("notes.txt"), "hello");
+        PoolConfig pool = poolIn(shared, true);
+        FileEngine engine = engine(fake());
+        engine.preparePool(pool, false);
+        PoolState state = engine.poolState(pool);
+        assertThat(state.healthy()).isFalse();
+        assertThat(state.conditions().get(0).reason()).isEqualTo("ForeignFiles");
+        assertThat(state.conditions().get(0).message()).contains("notes.txt");
+        assertThatThrownBy(() -> engine.createVolume(pool, "precious", 1 << 20, true, Content.EMPTY))
+                .isInstanceOf(EngineException.class);
+        assertThat(Files.readAllBytes(shared.resolve("precious.img"))).isEqualTo(precious);
+        assertThat(shared.resolve(FileEngine.POOL_MARKER)).doesNotExist();
+    }
+
+    @Test
+    void aPoolMadeBeforeMarkersWithOnlyFerrysFilesIsAdoptedAndAFreshEmptyOneIsClaimed() throws Exception {
+        Path old = Files.createDirectory(dir.resolve("old"));
+        Files.write(old.resolve("vol-a.img"), new byte[4096]);
+        Files.createFile(old.resolve(".spare-17"));
+        FileEngine engine = engine(fake());
+        engine.preparePool(poolIn(old, false), true);
+        assertThat(engine.poolState(poolIn(old, false)).healthy()).isTrue();
+        assertThat(Files.readString(old.resolve(FileEngine.POOL_MARKER))).contains("pool=files");
+
+        Path fresh = Files.createDirectory(dir.resolve("fresh"));
+        engine.preparePool(poolIn(fresh, false), false);
+        assertThat(engine.poolState(poolIn(fresh, false)).healthy()).isTrue();
+    }
+
+    @Test
+    void aDirectoryMarkedForAnotherPoolIsRefused() throws Exception {
+        Path other = Files.createDirectory(dir.resolve("other"));
+        Files.writeString(other.resolve(FileEngine.POOL_MARKER), "pool=someone-else\n");
+        FileEngine engine = engine(fake());
+        engine.preparePool(poolIn(other, true), false);
+        PoolState state = engine.poolState(poolIn(other, true));
+        assertThat(state.healthy()).isFalse();
+        assertThat(state.conditions().get(0).reason()).isEqualTo("MarkerOfAnotherPool");
     }
 }

@@ -372,7 +372,7 @@ final class BenchCommands {
                 if (d != null) {
                     d.accept(null);
                 }
-            } else if (current.value() instanceof VolumeStatus s && s.phase() == VolumePhase.FAILED) {
+            } else if (current.value() instanceof VolumeStatus s && s.phase().isFailure()) {
                 fail(s.volume(), s.message());
             } else if (current.value() instanceof VolumeScheduling s && s.phase() == SchedulingPhase.PLACED
                     && creating.containsKey(s.volume())) {

@@ -170,7 +170,7 @@ final class VolumeCommands {
                 }
                 VolumeStatus status = Base.await(cmd.store().get(cmd.keys().volumeStatus(s.node(), name), VolumeStatus.class))
                         .map(Versioned::value).orElse(null);
-                if (status != null && status.phase() == VolumePhase.FAILED) {
+                if (status != null && status.phase().isFailure()) {
                     throw new CliException(ExitCodes.FAILED, "volume " + name + " failed on " + s.node() + ": " + status.message());
                 }
                 return status != null && status.phase() == VolumePhase.READY ? status : null;
@@ -333,6 +333,13 @@ final class VolumeCommands {
                 // The controller would accept the flag and then wait for the snapshots forever.
                 throw new CliException(ExitCodes.CONFLICT, "volume " + name + " has snapshots: " + String.join(", ", snapshots)
                         + "; delete them first with `ferryctl snapshot rm`");
+            }
+            List<String> attachedTo = list(keys().attachmentsOf(name), io.ferry.model.Attachment.class).stream()
+                    .map(a -> a.value().node()).sorted().toList();
+            if (!current.get().value().deletionRequested() && !attachedTo.isEmpty()) {
+                // The controller would hold the deletion until every attachment is gone; say so now.
+                throw new CliException(ExitCodes.CONFLICT, "volume " + name + " is attached to " + String.join(", ", attachedTo)
+                        + "; detach it first with `ferryctl detach " + name + " --node <node>`");
             }
             if (!current.get().value().deletionRequested()
                     && !await(store().compareAndPut(key, current.get().value().withDeletionRequested(), current.get().modRevision()))) {

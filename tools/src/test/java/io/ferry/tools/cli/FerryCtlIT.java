@@ -324,6 +324,9 @@ class FerryCtlIT {
         // A snapshot still in use by a volume made from it, and a volume with snapshots, are refused at once.
         assertThat(fails(ExitCodes.CONFLICT, "snapshot", "rm", "snap-1").err()).contains("vol-b");
         assertThat(fails(ExitCodes.CONFLICT, "volume", "rm", "vol-a").err()).contains("snap-1");
+        // An attached volume is refused too: its consumer may still be writing to it.
+        assertThat(fails(ExitCodes.CONFLICT, "volume", "rm", "vol-b").err()).contains("attached to " + NODE)
+                .contains("ferryctl detach vol-b");
 
         assertThat(ok("detach", "vol-a").out()).contains("volume vol-a detached from " + NODE);
         assertThat(ok("detach", "vol-a").out()).contains("volume vol-a was not attached to " + NODE);
