@@ -66,6 +66,12 @@ public final class TestDisks implements AutoCloseable {
      */
     public String withDosPartitionTable(String name, long bytes) throws IOException {
         String device = blank(name, bytes);
+        writeDosPartitionTable(device, bytes);
+        return device;
+    }
+
+    /** Writes the partition table of {@link #withDosPartitionTable} into an existing device of {@code bytes}. */
+    public static void writeDosPartitionTable(String device, long bytes) throws IOException {
         ByteBuffer mbr = ByteBuffer.allocate(512).order(ByteOrder.LITTLE_ENDIAN);
         mbr.putInt(440, 0x5eed0001);
         mbr.put(446, (byte) 0x00);
@@ -79,7 +85,6 @@ public final class TestDisks implements AutoCloseable {
             raf.write(mbr.array());
             raf.getFD().sync();
         }
-        return device;
     }
 
     /** SHA-256 of every byte of the device, read through the block layer. */
