@@ -438,6 +438,22 @@ class ControllerIT {
     }
 
     @Test
+    void anIntentWithMkfsOptionsOffTheAllowListIsInvalidAndNeverPlaced() {
+        // Written by hand, past the CSI plugin: "-d /etc" would have mkfs copy the node's /etc into
+        // the volume, as root, on whichever node stages it.
+        agents.addNode("node-1", Map.of());
+        agents.addPool("node-1", "pool-1", 50, Map.of());
+        controller("c1");
+        etcd.etcdctl("put", keys.volume("hostile"), "{\"name\":\"hostile\",\"sizeBytes\":\"1Gi\",\"fsType\":\"ext4\","
+                + "\"mkfsOptions\":[\"-L\",\"data\",\"-d\",\"/etc\"]}");
+        await().atMost(Duration.ofSeconds(10)).until(() -> schedulings().containsKey("hostile"));
+        assertThat(schedulings().get("hostile").phase()).isEqualTo(SchedulingPhase.INVALID);
+        assertThat(schedulings().get("hostile").message()).startsWith("invalid volume intent:")
+                .contains("\"-d\" is not an allowed ext4 option");
+        assertThat(placements()).noneMatch(p -> p.volume().equals("hostile"));
+    }
+
+    @Test
     void spreadGroupMembersLandInDistinctRacksAndTheOneTooManyIsRefusedWithTheLevel() {
         sixPoolsOfHundredGi();
         controller("c1");

@@ -33,9 +33,8 @@ import io.ferry.model.VolumeIntent;
 import io.ferry.model.VolumePhase;
 import io.ferry.model.VolumeScheduling;
 import io.ferry.model.VolumeStatus;
+import io.ferry.runtime.device.SignatureProbe;
 import io.ferry.runtime.exec.Command;
-import io.ferry.runtime.exec.CommandFailedException;
-import io.ferry.runtime.exec.CommandResult;
 import io.ferry.runtime.exec.CommandRunner;
 import io.grpc.stub.StreamObserver;
 
@@ -51,7 +50,8 @@ import java.util.Optional;
 /**
  * The CSI node service: waits for the volume's status, connects (NVMe/TCP) when the volume lives on
  * another node, formats a blank device, and mounts. Every step first looks at what is already there
- * (mount table, sysfs, blkid), so each call can be repeated after a crash or a timeout.
+ * (mount table, sysfs, the device's signatures), so each call can be repeated after a crash or a
+ * timeout. Only a device on which {@link SignatureProbe} finds nothing at all is ever formatted.
  */
 public final class NodeService extends NodeGrpc.NodeImplBase {
 
@@ -87,6 +87,7 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
     private final ClusterView view;
     private final KeyedLocks locks;
     private final CommandRunner runner;
+    private final SignatureProbe probe;
     private final Options options;
     private final Mounts mounts;
     private final NvmeConnector nvme;
@@ -97,6 +98,7 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
         this.view = view;
         this.locks = locks;
         this.runner = runner;
+        this.probe = new SignatureProbe(runner);
         this.options = options;
         this.mounts = new Mounts(options.mountInfo());
         this.nvme = new NvmeConnector(runner, options.sysRoot(), options.devRoot(), options.nvme());
@@ -158,17 +160,20 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
                 if (mounted.isPresent()) {
                     return NodeStageVolumeResponse.getDefaultInstance();
                 }
-                String existing = filesystemOf(device);
-                if (existing == null) {
+                List<SignatureProbe.Signature> found = probe.probe(device.toString());
+                if (found.isEmpty()) {
                     List<String> mkfs = new ArrayList<>(List.of("mkfs." + fsType));
                     if (fsType.equals(intent.fsType())) {
                         mkfs.addAll(intent.mkfsOptions());
                     }
                     mkfs.add(device.toString());
                     runner.run(Command.of(mkfs).withTimeout(java.time.Duration.ofMinutes(10)).serializedBy("device:" + device));
-                } else if (!existing.equals(fsType)) {
-                    throw Calls.failedPrecondition("volume " + id + " holds a " + existing + " filesystem, not " + fsType
-                            + "; refusing to mount it as " + fsType);
+                } else if (found.stream().noneMatch(sig -> sig.isFilesystem(fsType))) {
+                    // mkfs would overwrite whatever this is (mke2fs asks first only on a terminal), and a
+                    // partition table or RAID member is someone's data as surely as a filesystem is.
+                    throw Calls.failedPrecondition("volume " + id + " is not blank and holds no " + fsType
+                            + " filesystem: found " + SignatureProbe.describe(found) + " on " + device
+                            + "; refusing to format or mount it");
                 }
                 Files.createDirectories(staging);
                 List<String> mount = new ArrayList<>(List.of("mount", "-t", fsType));
@@ -227,19 +232,6 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
         boolean local = placement.node().equals(options.nodeId()) && status.devicePath() != null;
         boolean exported = status.export() != null && status.export().allowedHostNqns().contains(hostNqn);
         return local || exported ? Optional.of(new ControllerService.Ready(placement, status)) : Optional.empty();
-    }
-
-    /** The filesystem type blkid finds on the device, or null when there is no signature at all. */
-    private String filesystemOf(Path device) {
-        CommandResult result = runner.execute(Command.of("blkid", "-p", "-s", "TYPE", "-o", "value", device.toString()));
-        if (result.exitCode() == 2) {
-            return null;
-        }
-        if (!result.succeeded()) {
-            throw new CommandFailedException(result);
-        }
-        String type = result.stdout().strip();
-        return type.isEmpty() ? null : type;
     }
 
     @Override

@@ -2,12 +2,12 @@ package io.ferry.csi;
 
 import io.ferry.model.Engine;
 import io.ferry.model.FailureDomainLevel;
+import io.ferry.model.MkfsOptions;
 import io.ferry.model.Names;
 import io.ferry.model.PositionAdvice;
 import io.ferry.model.ValidationException;
 
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -77,8 +77,7 @@ public record StorageClassParameters(
         FailureDomainLevel level = blank(parameters.get(FAILURE_DOMAIN_LEVEL)) ? null
                 : FailureDomainLevel.parse(parameters.get(FAILURE_DOMAIN_LEVEL).trim());
         String fsType = blank(parameters.get(FS_TYPE)) ? null : parameters.get(FS_TYPE).trim().toLowerCase(java.util.Locale.ROOT);
-        List<String> mkfs = blank(parameters.get(MKFS_OPTIONS)) ? List.of()
-                : Arrays.stream(parameters.get(MKFS_OPTIONS).trim().split("\\s+")).toList();
+        List<String> mkfs = MkfsOptions.split(parameters.get(MKFS_OPTIONS));
         return new StorageClassParameters(poolSelector, nodeSelector, thin, engine, advice, spread, level, fsType, mkfs);
     }
 

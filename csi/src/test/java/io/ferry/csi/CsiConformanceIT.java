@@ -39,6 +39,7 @@ import io.ferry.csi.v1.VolumeUsage;
 import io.ferry.etcd.testing.EtcdExtension;
 import io.ferry.model.Attachment;
 import io.ferry.model.VolumeIntent;
+import io.ferry.runtime.device.TestDisks;
 import io.ferry.runtime.exec.Command;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
@@ -199,6 +200,24 @@ class CsiConformanceIT {
                 .isEqualTo(Status.Code.INVALID_ARGUMENT);
         assertThat(code(() -> h.controller().createVolume(create("pvc-x", MI).putParameters("thin", "maybe").build())))
                 .isEqualTo(Status.Code.INVALID_ARGUMENT);
+    }
+
+    @Test
+    void createVolumeRefusesMkfsOptionsOffTheAllowListAndWritesNoIntent() {
+        for (String[] fsAndOptions : List.of(new String[] {"ext4", "-F"}, new String[] {"ext4", "-d /etc"},
+                new String[] {"ext4", "-E root_owner=0:0"}, new String[] {"ext4", "-L data /dev/sda"},
+                new String[] {"xfs", "-l logdev=/dev/sdb"}, new String[] {"xfs", "-f"})) {
+            CreateVolumeRequest request = create("pvc-mkfs", 16 * MI).putParameters("fsType", fsAndOptions[0])
+                    .clearVolumeCapabilities().addVolumeCapabilities(mount(fsAndOptions[0]))
+                    .putParameters("mkfsOptions", fsAndOptions[1]).build();
+            assertThat(code(() -> h.controller().createVolume(request))).as(fsAndOptions[1])
+                    .isEqualTo(Status.Code.INVALID_ARGUMENT);
+            String refused = fsAndOptions[1].contains("root_owner") ? "root_owner"
+                    : fsAndOptions[1].contains("/dev/sda") ? "/dev/sda" : fsAndOptions[1].split(" ")[0];
+            assertThat(message(() -> h.controller().createVolume(request))).startsWith("mkfsOptions")
+                    .contains("\"" + refused + "\"").contains(fsAndOptions[0]);
+        }
+        assertThat(result(h.store.getRaw(h.store.keys().volume("pvc-mkfs")))).isEmpty();
     }
 
     @Test
@@ -461,6 +480,46 @@ class CsiConformanceIT {
         h.node().nodeStageVolume(stage);
         assertThat(Files.readString(staging.resolve("hello"))).isEqualTo("world");
         h.node().nodeUnstageVolume(unstage);
+    }
+
+    @Test
+    void nodeStageRefusesToFormatADeviceThatHoldsOnlyAPartitionTableAndLeavesItUntouched() throws Exception {
+        // A partitioned disk has no filesystem TYPE, which is all a blkid TYPE check looked at
+        // before formatting; mke2fs asks before overwriting a partition table only on a terminal.
+        h.controller().createVolume(create("pvc-pt", 16 * MI).putParameters("positionAdvice", "MustLocal").build());
+        String device = h.devicePath("pvc-pt");
+        TestDisks.writeDosPartitionTable(device, 16 * MI);
+        String before = TestDisks.sha256(device);
+        Path staging = h.dir("staging/pvc-pt");
+        NodeStageVolumeRequest stage = NodeStageVolumeRequest.newBuilder().setVolumeId("pvc-pt")
+                .setStagingTargetPath(staging.toString()).setVolumeCapability(mount("ext4")).build();
+        assertThatThrownBy(() -> h.node().nodeStageVolume(stage)).isInstanceOfSatisfying(StatusRuntimeException.class, e -> {
+            assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.FAILED_PRECONDITION);
+            assertThat(e.getStatus().getDescription()).contains("volume pvc-pt is not blank")
+                    .contains("dos (partition-table) at offset 0x1fe").contains(device);
+        });
+        assertThat(TestDisks.sha256(device)).isEqualTo(before);
+        assertThat(new Mounts(Path.of("/proc/self/mountinfo")).at(staging)).isEmpty();
+        assertThat(h.runner.execute(Command.of("blkid", "-p", "-s", "TYPE", "-o", "value", device)).stdout()).isBlank();
+    }
+
+    @Test
+    void nodeStageRefusesAnotherFilesystemAndMountsTheRequestedOneAsItIs() throws Exception {
+        h.controller().createVolume(create("pvc-xfs", 320 * MI).putParameters("positionAdvice", "MustLocal").build());
+        String device = h.devicePath("pvc-xfs");
+        h.runner.run(Command.of("mkfs.xfs", "-q", "-L", "theirs", device));
+        String before = TestDisks.sha256(device);
+        Path staging = h.dir("staging/pvc-xfs");
+        NodeStageVolumeRequest asExt4 = NodeStageVolumeRequest.newBuilder().setVolumeId("pvc-xfs")
+                .setStagingTargetPath(staging.toString()).setVolumeCapability(mount("ext4")).build();
+        assertThat(message(() -> h.node().nodeStageVolume(asExt4))).contains("holds no ext4 filesystem")
+                .contains("xfs (filesystem) at offset 0x0");
+        assertThat(TestDisks.sha256(device)).isEqualTo(before);
+        h.node().nodeStageVolume(asExt4.toBuilder().setVolumeCapability(mount("xfs")).build());
+        assertThat(h.runner.run(Command.of("blkid", "-p", "-s", "LABEL", "-o", "value", device)).stdout().strip())
+                .isEqualTo("theirs");
+        h.node().nodeUnstageVolume(NodeUnstageVolumeRequest.newBuilder().setVolumeId("pvc-xfs")
+                .setStagingTargetPath(staging.toString()).build());
     }
 
     @Test

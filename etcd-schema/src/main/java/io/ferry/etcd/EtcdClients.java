@@ -21,6 +21,21 @@ import java.util.concurrent.TimeUnit;
 /** Builds jetcd clients from {@link EtcdOptions}; the only place that knows jetcd's builder. */
 public final class EtcdClients {
 
+    /**
+     * The largest single response a client accepts (jetcd's default is gRPC's 4 MiB).
+     *
+     * <p>etcd's {@code --max-request-bytes} (1.5 MiB by default) bounds every value, and with it
+     * every watch response for one revision, but not a range response: a listing page holds many
+     * values, and three values near the limit already passed 4 MiB, after which no component could
+     * list or watch that prefix again. No fixed bound covers a page of values at the limit (2,000 of
+     * them would be 3 GiB), so this bound is set to what a Ferry process can hold in memory at once
+     * with room to spare, far above any one value etcd accepts, and {@code EtcdStore} pages listings
+     * by bytes, shrinking a page that does not fit (see {@code EtcdStore.listRaw}). The margin also
+     * covers a watch that resumes behind: etcd then sends up to 1,000 revisions of events in one
+     * response, which jetcd 0.8.7 cannot ask it to fragment.
+     */
+    public static final int MAX_INBOUND_BYTES = 64 << 20;
+
     private EtcdClients() {
     }
 
@@ -43,6 +58,7 @@ public final class EtcdClients {
                 // jetcd retries unary calls itself; bound it so callers see failures instead of hanging.
                 .retryMaxDuration(options.requestTimeout())
                 .keepaliveWithoutCalls(false)
+                .maxInboundMessageSize(MAX_INBOUND_BYTES)
                 .executorService(new InlineExecutor())
                 .interceptor(CALLBACKS_ON_NETWORK_THREAD);
         if (options.user() != null) {

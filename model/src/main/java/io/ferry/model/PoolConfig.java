@@ -19,6 +19,10 @@ import java.util.Map;
  * @param prepare            the agent may create the volume group, thin pool, lvstore or directory
  *                           from {@code source} if it does not exist (default false: it only uses
  *                           what exists, so that a typo never formats a disk)
+ * @param force              {@code lvm}/{@code lvm-thin} with {@code prepare} only: create the volume
+ *                           group even on devices that carry a filesystem, partition table, RAID or
+ *                           LVM signature, letting LVM wipe them (default false: such a device is
+ *                           refused and the pool status names what was found on it)
  * @param overprovisionRatio total virtual size of thin volumes allowed per byte of capacity (>= 1);
  *                           null means {@link GlobalConfig#defaultOverprovisionRatio()} for engines
  *                           that hold thin volumes; must be null or 1 for {@code lvm}
@@ -34,6 +38,7 @@ public record PoolConfig(
         Engine engine,
         PoolSource source,
         boolean prepare,
+        boolean force,
         Double overprovisionRatio,
         long reservedBytes,
         Map<String, String> labels,
@@ -46,6 +51,11 @@ public record PoolConfig(
         Check.required(engine, "engine");
         Check.required(source, "source");
         source.validateFor(engine, prepare);
+        if (force && !(prepare && (engine == Engine.LVM || engine == Engine.LVM_THIN))) {
+            throw new ValidationException("force", "force: only means something for an lvm or lvm-thin pool with"
+                    + " \"prepare\": true (it lets the agent create the volume group over existing signatures);"
+                    + " remove it");
+        }
         if (overprovisionRatio != null) {
             Check.range(overprovisionRatio, 1.0, GlobalConfig.MAX_OVERPROVISION_RATIO, "overprovisionRatio");
             if (!engine.thin() && overprovisionRatio != 1.0) {
@@ -66,12 +76,13 @@ public record PoolConfig(
             @JsonProperty("engine") Engine engine,
             @JsonProperty("source") PoolSource source,
             @JsonProperty("prepare") Boolean prepare,
+            @JsonProperty("force") Boolean force,
             @JsonProperty("overprovisionRatio") Double overprovisionRatio,
             @JsonProperty("reservedBytes") @JsonDeserialize(using = SizeDeserializer.class) Long reservedBytes,
             @JsonProperty("labels") Map<String, String> labels,
             @JsonProperty("schedulable") Boolean schedulable) {
         return new PoolConfig(Schema.orDefault(schemaVersion), name, node, engine, source,
-                Check.orDefault(prepare, false), overprovisionRatio, Check.orDefault(reservedBytes, 0L), labels,
+                Check.orDefault(prepare, false), Check.orDefault(force, false), overprovisionRatio, Check.orDefault(reservedBytes, 0L), labels,
                 Check.orDefault(schedulable, true));
     }
 
@@ -90,6 +101,7 @@ public record PoolConfig(
     public Builder toBuilder() {
         Builder b = new Builder(name, node, engine, source);
         b.prepare = prepare;
+        b.force = force;
         b.overprovisionRatio = overprovisionRatio;
         b.reservedBytes = reservedBytes;
         b.labels = labels;
@@ -104,6 +116,7 @@ public record PoolConfig(
         private final Engine engine;
         private final PoolSource source;
         private boolean prepare;
+        private boolean force;
         private Double overprovisionRatio;
         private long reservedBytes;
         private Map<String, String> labels = Map.of();
@@ -118,6 +131,11 @@ public record PoolConfig(
 
         public Builder prepare(boolean v) {
             prepare = v;
+            return this;
+        }
+
+        public Builder force(boolean v) {
+            force = v;
             return this;
         }
 
@@ -142,8 +160,8 @@ public record PoolConfig(
         }
 
         public PoolConfig build() {
-            return new PoolConfig(Schema.CURRENT_VERSION, name, node, engine, source, prepare, overprovisionRatio,
-                    reservedBytes, labels, schedulable);
+            return new PoolConfig(Schema.CURRENT_VERSION, name, node, engine, source, prepare, force,
+                    overprovisionRatio, reservedBytes, labels, schedulable);
         }
     }
 

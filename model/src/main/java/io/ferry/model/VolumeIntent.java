@@ -28,7 +28,9 @@ import java.util.regex.Pattern;
  * @param sourceSnapshot      create from this snapshot; exclusive with {@code sourceVolume}
  * @param sourceVolume        create as a clone of this volume; exclusive with {@code sourceSnapshot}
  * @param fsType              {@code ext4}, {@code xfs}, or null for a raw block volume / unspecified
- * @param mkfsOptions         extra mkfs arguments, passed as separate arguments, never through a shell
+ * @param mkfsOptions         extra mkfs arguments, each flag and its value as separate elements, from
+ *                            {@link MkfsOptions}' allow-list for {@code fsType}; passed as arguments,
+ *                            never through a shell
  * @param deletionRequested   the volume should be deleted
  * @param createdBy           free-form origin such as {@code csi} or {@code ferryctl}, may be null
  * @param createdAt           creation time, may be null for hand-written intents
@@ -56,7 +58,7 @@ public record VolumeIntent(
     /** Filesystems the CSI node plugin knows how to create and mount. */
     public static final Set<String> FS_TYPES = Set.of("ext4", "xfs");
     public static final int MAX_MKFS_OPTIONS = 16;
-    private static final Pattern MKFS_OPTION = Pattern.compile("[A-Za-z0-9=,._:/+-]{1,128}");
+    private static final Pattern MKFS_OPTION = Pattern.compile("[A-Za-z0-9=,._:/+^-]{1,128}");
 
     public VolumeIntent {
         Schema.check(schemaVersion);
@@ -101,6 +103,7 @@ public record VolumeIntent(
             throw new ValidationException("mkfsOptions", "mkfsOptions: given without fsType; options need a"
                     + " filesystem to apply to");
         }
+        MkfsOptions.check(fsType, mkfsOptions, "mkfsOptions");
         Check.text(createdBy, "createdBy", 253);
     }
 
@@ -168,7 +171,7 @@ public record VolumeIntent(
     private static String mkfsOption(String option, String field) {
         if (!MKFS_OPTION.matcher(option).matches()) {
             throw new ValidationException(field, field + ": " + Names.quote(option) + " is not accepted: an"
-                    + " option is 1-128 letters, digits and = , . _ : / + - (no spaces, quotes or shell"
+                    + " option is 1-128 letters, digits and = , . _ : / + ^ - (no spaces, quotes or shell"
                     + " metacharacters; give a flag and its value as two elements)");
         }
         return option;

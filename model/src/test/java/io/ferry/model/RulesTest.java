@@ -148,6 +148,23 @@ class RulesTest {
     }
 
     @Test
+    void forceDefaultsToFalseAndOnlyQualifiesAnLvmPrepare() {
+        assertThat(Json.decode("{\"name\":\"p\",\"node\":\"n\",\"engine\":\"lvm\",\"source\":{\"volumeGroup\":\"vg\","
+                + "\"devices\":[\"/dev/vdb\"]},\"prepare\":true}", PoolConfig.class).force()).isFalse();
+        PoolConfig forced = Json.decode("{\"name\":\"p\",\"node\":\"n\",\"engine\":\"lvm-thin\",\"source\":{\"volumeGroup\":"
+                + "\"vg\",\"thinPool\":\"tp\",\"devices\":[\"/dev/vdb\"]},\"prepare\":true,\"force\":true}", PoolConfig.class);
+        assertThat(forced.force()).isTrue();
+        assertThat(forced.toBuilder().build().force()).isTrue();
+        assertThatThrownBy(() -> PoolConfig.builder("p", "n", Engine.LVM,
+                PoolSource.volumeGroup("vg").withDevices(List.of("/dev/vdb"))).force(true).build())
+                .hasMessageStartingWith("force:").hasMessageContaining("\"prepare\": true");
+        assertThatThrownBy(() -> PoolConfig.builder("p", "n", Engine.FILE, PoolSource.directory("/d")).prepare(true)
+                .force(true).build()).hasMessageStartingWith("force:");
+        assertThat(msg("{\"name\":\"p\",\"node\":\"n\",\"engine\":\"lvm\",\"source\":{\"volumeGroup\":\"vg\"},"
+                + "\"force\":\"yes\"}", PoolConfig.class)).contains("force");
+    }
+
+    @Test
     void thickPoolsCannotBeOverprovisioned() {
         assertThatThrownBy(() -> PoolConfig.builder("p", "n", Engine.LVM, PoolSource.volumeGroup("vg"))
                 .overprovisionRatio(2.0).build()).hasMessageContaining("overprovisionRatio: 2.0 is not allowed");

@@ -3,6 +3,7 @@ package io.ferry.agent.engine;
 import io.ferry.model.Condition;
 import io.ferry.model.Engine;
 import io.ferry.model.PoolConfig;
+import io.ferry.runtime.device.SignatureProbe;
 import io.ferry.runtime.exec.Command;
 import io.ferry.runtime.exec.CommandResult;
 import io.ferry.runtime.exec.CommandRunner;
@@ -36,6 +37,7 @@ public final class LvmEngine implements VolumeEngine {
 
     private final Engine kind;
     private final CommandRunner runner;
+    private final SignatureProbe probe;
     private final String cluster;
     private final Duration timeout;
     private final Duration copyTimeout;
@@ -46,6 +48,7 @@ public final class LvmEngine implements VolumeEngine {
         }
         this.kind = kind;
         this.runner = runner;
+        this.probe = new SignatureProbe(runner);
         this.cluster = cluster;
         this.timeout = timeout;
         this.copyTimeout = copyTimeout;
@@ -81,13 +84,42 @@ public final class LvmEngine implements VolumeEngine {
             if (pool.source().devices().isEmpty()) {
                 return;
             }
-            List<String> argv = new ArrayList<>(List.of("vgcreate", "-y", vg));
+            if (!pool.force()) {
+                refuseUnlessBlank(pool, vg);
+            }
+            // Without -y, vgcreate asks before wiping a signature it finds and, with no terminal to
+            // answer, refuses: LVM itself never wipes silently unless the operator said force.
+            List<String> argv = new ArrayList<>(List.of("vgcreate"));
+            if (pool.force()) {
+                argv.add("-y");
+            }
+            argv.addAll(List.of("--addtag", "ferry.cluster=" + cluster, vg));
             argv.addAll(pool.source().devices());
             run(argv, vg);
         }
         if (thin() && findLv(vg, pool.source().thinPool()).isEmpty()) {
             run(List.of("lvcreate", "-y", "--type", "thin-pool", "-l", "90%FREE", "-n", pool.source().thinPool(),
                     "--addtag", "ferry.cluster=" + cluster, vg), vg);
+        }
+    }
+
+    /**
+     * Only reached when the volume group does not exist yet, so a group Ferry already made is never
+     * probed again. A device left as a bare PV by a vgcreate that died half-way is refused too: an
+     * orphan PV looks the same whoever made it, and only the operator can say it is safe to reuse.
+     */
+    private void refuseUnlessBlank(PoolConfig pool, String vg) {
+        List<String> found = new ArrayList<>();
+        for (String device : pool.source().devices()) {
+            List<SignatureProbe.Signature> signatures = probe.probe(device);
+            if (!signatures.isEmpty()) {
+                found.add(device + " carries " + SignatureProbe.describe(signatures));
+            }
+        }
+        if (!found.isEmpty()) {
+            throw EngineException.permanent("refusing to create volume group " + vg + ": " + String.join("; ", found)
+                    + ". Wipe the device(s) yourself if the data is not needed, or set \"force\": true in pool "
+                    + pool.name() + "'s config to let LVM overwrite them");
         }
     }
 

@@ -197,9 +197,12 @@ class LvmEngineTest {
         FakeCommandRunner fake = new FakeCommandRunner()
                 .fail(VGS, 5, "  Volume group \"ferry-vg\" not found\n")
                 .fail(LVS, 5, "  Volume group \"ferry-vg\" not found\n")
-                .on(List.of("vgcreate"), "").on(List.of("lvcreate"), "");
+                .on(List.of("wipefs"), "").on(List.of("vgcreate"), "").on(List.of("lvcreate"), "");
         engine(Engine.LVM_THIN, fake).preparePool(pool);
-        assertThat(fake.commandLines()).contains("vgcreate -y ferry-vg /dev/vdb /dev/vdc",
+        assertThat(fake.commandLines()).contains(
+                "wipefs --noheadings --output TYPE,OFFSET,USAGE /dev/vdb",
+                "wipefs --noheadings --output TYPE,OFFSET,USAGE /dev/vdc",
+                "vgcreate --addtag ferry.cluster=ferry ferry-vg /dev/vdb /dev/vdc",
                 "lvcreate -y --type thin-pool -l '90%FREE' -n ferry-thin --addtag ferry.cluster=ferry ferry-vg");
     }
 

@@ -13,6 +13,7 @@ import io.ferry.etcd.FerryKeys;
 import io.ferry.model.Json;
 import io.ferry.model.KeyNamed;
 import io.ferry.model.ValidationException;
+import io.grpc.Status;
 import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
@@ -41,8 +42,14 @@ public final class EtcdStore implements AutoCloseable {
 
     private static final Logger log = LoggerFactory.getLogger(EtcdStore.class);
 
-    /** Page size for listing: keeps single responses small even with 100,000 placements. */
+    /** Most keys in one listing page: keeps single responses small even with 100,000 placements. */
     static final int LIST_PAGE = 2000;
+
+    /**
+     * Bytes a listing page aims at once the values' size is known: a few MiB keeps each response
+     * well inside {@link EtcdClients#MAX_INBOUND_BYTES} even when values vary in size.
+     */
+    static final long LIST_PAGE_TARGET_BYTES = 8L << 20;
 
     private final Client client;
     private final FerryKeys keys;
@@ -137,16 +144,23 @@ public final class EtcdStore implements AutoCloseable {
     /**
      * Lists in pages pinned to the first page's revision, so the result is one snapshot even when
      * writers are busy, without asking etcd for one unbounded response.
+     *
+     * <p>Pages are bounded by bytes as well as keys. etcd can only limit a range by key count, so the
+     * first page asks for {@link #LIST_PAGE} keys (small values, the usual case, list in one or few
+     * round trips); each later page is sized from the bytes per key seen so far to about
+     * {@link #LIST_PAGE_TARGET_BYTES}; and a page the client refuses as too large is asked again,
+     * from the same key at the same revision, for half as many keys. Only a single value larger
+     * than the client's inbound limit fails the listing, naming the key it starts from.
      */
     public Future<RawListing> listRaw(String prefix) {
         List<RawEntry> acc = new ArrayList<>();
-        return listPage(prefix, bytes(prefix), 0, acc).map(rev -> new RawListing(rev, acc));
+        return listPage(prefix, bytes(prefix), 0, LIST_PAGE, acc).map(rev -> new RawListing(rev, acc));
     }
 
-    private Future<Long> listPage(String prefix, ByteSequence from, long revision, List<RawEntry> acc) {
+    private Future<Long> listPage(String prefix, ByteSequence from, long revision, int limit, List<RawEntry> acc) {
         GetOption.Builder opt = GetOption.builder()
                 .withRange(rangeEnd(prefix))
-                .withLimit(LIST_PAGE)
+                .withLimit(limit)
                 .withSortField(GetOption.SortTarget.KEY)
                 .withSortOrder(GetOption.SortOrder.ASCEND);
         if (revision > 0) {
@@ -155,8 +169,10 @@ public final class EtcdStore implements AutoCloseable {
         return call(client.getKVClient().get(from, opt.build()), "list " + prefix).compose(resp -> {
             long rev = revision > 0 ? revision : resp.getHeader().getRevision();
             List<KeyValue> kvs = resp.getKvs();
+            long pageBytes = 0;
             for (KeyValue kv : kvs) {
                 acc.add(raw(kv));
+                pageBytes += kv.getKey().size() + kv.getValue().size();
             }
             if (!resp.isMore() || kvs.isEmpty()) {
                 return Future.succeededFuture(rev);
@@ -165,8 +181,32 @@ public final class EtcdStore implements AutoCloseable {
             byte[] last = kvs.get(kvs.size() - 1).getKey().getBytes();
             byte[] next = new byte[last.length + 1];
             System.arraycopy(last, 0, next, 0, last.length);
-            return listPage(prefix, ByteSequence.from(next), rev, acc);
+            return listPage(prefix, ByteSequence.from(next), rev, nextPageLimit(kvs.size(), pageBytes), acc);
+        }, err -> {
+            if (!responseTooLarge(err)) {
+                return Future.failedFuture(err);
+            }
+            if (limit == 1) {
+                return Future.failedFuture(new EtcdUnavailableException("etcd request 'list " + prefix + "' failed:"
+                        + " the first value from key " + from.toString(StandardCharsets.UTF_8) + " on is larger than"
+                        + " the client accepts (" + EtcdClients.MAX_INBOUND_BYTES + " bytes)", err));
+            }
+            log.debug("listing {}: a page of {} keys from {} is too large, asking for {}", prefix, limit,
+                    from.toString(StandardCharsets.UTF_8), limit / 2);
+            return listPage(prefix, from, revision, limit / 2, acc);
         });
+    }
+
+    static int nextPageLimit(int keys, long bytes) {
+        long perKey = Math.max(1, bytes / Math.max(1, keys));
+        return (int) Math.max(1, Math.min(LIST_PAGE, LIST_PAGE_TARGET_BYTES / perKey));
+    }
+
+    /** The client refused a response over its inbound limit (not etcd refusing the request). */
+    static boolean responseTooLarge(Throwable err) {
+        Status status = Status.fromThrowable(err);
+        return status.getCode() == Status.Code.RESOURCE_EXHAUSTED && status.getDescription() != null
+                && status.getDescription().contains("exceeds maximum size");
     }
 
     /** The cluster's current revision, without reading any value. */

@@ -44,6 +44,9 @@ final class PoolCommands {
         List<String> devices;
         @Option(names = "--prepare", description = "let the agent create the directory, volume group, thin pool or lvstore")
         boolean prepare;
+        @Option(names = "--force", description = "lvm, lvm-thin with --prepare: create the volume group even over"
+                + " existing filesystems, partition tables or PV labels on the devices, wiping them")
+        boolean force;
         @Option(names = "--overprovision", description = "thin-capable engines: overprovision ratio (>= 1)")
         Double ratio;
         @Option(names = "--reserved", description = "bytes kept free, e.g. 10Gi")
@@ -70,7 +73,8 @@ final class PoolCommands {
             if (bdev != null) {
                 source = source.withBdev(bdev);
             }
-            PoolConfig.Builder b = PoolConfig.builder(name, node, e, source).prepare(prepare).labels(labels(labels))
+            PoolConfig.Builder b = PoolConfig.builder(name, node, e, source).prepare(prepare).force(force)
+                    .labels(labels(labels))
                     .schedulable(!unschedulable);
             if (ratio != null) {
                 b.overprovisionRatio(ratio);
