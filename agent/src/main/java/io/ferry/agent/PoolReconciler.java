@@ -8,6 +8,7 @@ import io.ferry.model.PoolConfig;
 import io.ferry.model.PoolStatus;
 import io.vertx.core.Future;
 
+import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
@@ -21,6 +22,8 @@ final class PoolReconciler {
 
     private final NodeContext ctx;
     private final StatusWriter statuses;
+    /** Whether each pool was healthy at its last measurement: becoming healthy is an input that changed. */
+    private final java.util.Map<String, Boolean> healthy = new java.util.concurrent.ConcurrentHashMap<>();
 
     PoolReconciler(NodeContext ctx, StatusWriter statuses) {
         this.ctx = ctx;
@@ -44,6 +47,11 @@ final class PoolReconciler {
             return statuses.delete(statusKey).map(ReconcileResult.done());
         }
         PoolConfig p = config.get();
+        if (ctx.work == null || !ctx.work.synced()) {
+            // Whether volumes live in this pool decides whether an empty directory may be claimed;
+            // until the work items are known that cannot be told, so the pool waits for them.
+            return Future.succeededFuture(ReconcileResult.requeueAfter(Duration.ofMillis(500)));
+        }
         Optional<VolumeEngine> engine = ctx.engine(p.engine());
         String overlap = overlappingPool(p);
         // Volumes this node created in the pool (their statuses say so): such a pool must be found, not made.
@@ -68,6 +76,11 @@ final class PoolReconciler {
                             state.freeBytes(), state.thinDataPercent(), state.thinMetadataPercent(), conditions,
                             state.healthy(), Clock.now());
                     ctx.metrics.poolMeasured(status);
+                    if (status.healthy() && !Boolean.TRUE.equals(healthy.put(pool, true))) {
+                        retryVolumesOf(pool);
+                    } else if (!status.healthy()) {
+                        healthy.put(pool, false);
+                    }
                     return statuses.pool(statusKey, status, Optional.empty());
                 })
                 .map(ReconcileResult.done());
@@ -97,5 +110,18 @@ final class PoolReconciler {
 
     private static String withSlash(String directory) {
         return directory.endsWith("/") ? directory : directory + "/";
+    }
+
+    /**
+     * A pool that has just become usable (prepared, claimed, mounted again) gives its volumes that
+     * are not Ready another reconcile: their failures were terminal only as long as the pool was not.
+     */
+    private void retryVolumesOf(String pool) {
+        for (var w : ctx.work.values()) {
+            if (w.value().pool().equals(pool) && ctx.volumeStatus(w.value().volume())
+                    .filter(st -> st.phase() == io.ferry.model.VolumePhase.READY).isEmpty()) {
+                ctx.volumeRuntime.enqueue(w.value().volume());
+            }
+        }
     }
 }

@@ -171,10 +171,8 @@ class DataSafetyIT {
         VolumeStatus lost = h.status("kept-d").orElseThrow();
         assertThat(lost.devicePath()).as("a lost volume offers no device").isNull();
         assertThat(lost.message()).contains("not re-created");
-        assertThat(poolStatus("files")).hasValueSatisfying(p -> {
-            assertThat(p.healthy()).isFalse();
-            assertThat(p.conditions()).anySatisfy(c -> assertThat(c.reason()).isEqualTo("MarkerMissing"));
-        });
+        await().atMost(Duration.ofSeconds(30)).until(() -> poolStatus("files").filter(p -> !p.healthy()
+                && p.conditions().stream().anyMatch(c -> c.reason().equals("MarkerMissing"))).isPresent());
         try (var files = java.nio.file.Files.list(h.poolDir)) {
             assertThat(files.toList()).as("nothing created on the root file system").isEmpty();
         }

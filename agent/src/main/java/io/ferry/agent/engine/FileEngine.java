@@ -338,6 +338,7 @@ public final class FileEngine implements VolumeEngine {
     @Override
     public LocalVolume expandVolume(PoolConfig pool, String volume, long sizeBytes, boolean thin) {
         Path file = volumeFile(pool, volume);
+        requireMarker(pool);
         requireExists(file, "volume " + volume);
         if (length(file) < sizeBytes) {
             if (thin) {
@@ -359,6 +360,9 @@ public final class FileEngine implements VolumeEngine {
     @Override
     public LocalVolume activate(PoolConfig pool, String volume) {
         Path file = volumeFile(pool, volume);
+        // A file of the right name in a directory that is not the pool's (somebody else's image, a
+        // directory the pool was pointed at by mistake) is not a volume to hand out.
+        requireMarker(pool);
         requireExists(file, "volume " + volume);
         List<String> devices = devicesFor(file);
         String device;
