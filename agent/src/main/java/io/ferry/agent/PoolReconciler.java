@@ -63,7 +63,7 @@ final class PoolReconciler {
                 : overlap != null ? Future.succeededFuture(PoolState.unavailable("OverlapsPool", overlap))
                 : ctx.poolRuntime.blocking(() -> {
                     engine.get().preparePool(p, holdsVolumes);
-                    return engine.get().poolState(p);
+                    return engine.get().poolState(p, ctx.ownPools());
                 });
         return measured
                 .recover(err -> Future.succeededFuture(PoolState.unavailable("EngineError",

@@ -27,6 +27,9 @@ import java.util.Map;
  *                           null means {@link GlobalConfig#defaultOverprovisionRatio()} for engines
  *                           that hold thin volumes; must be null or 1 for {@code lvm}
  * @param reservedBytes      capacity kept free and never allocated (>= 0, default 0)
+ * @param capacityBytes      {@code file} only: the pool's capacity; null for the default, the file
+ *                           system's size shared evenly by the node's file pools on it that set none.
+ *                           Never more than the file system's size, whatever is written here
  * @param labels             e.g. {@code zone}, {@code rack}, {@code switch}, {@code media}; matched
  *                           by volume pool selectors
  * @param schedulable        new volumes may be placed here (default true); existing volumes stay
@@ -41,6 +44,7 @@ public record PoolConfig(
         boolean force,
         Double overprovisionRatio,
         long reservedBytes,
+        Long capacityBytes,
         Map<String, String> labels,
         boolean schedulable) implements KeyNamed {
 
@@ -65,6 +69,13 @@ public record PoolConfig(
             }
         }
         Check.nonNegative(reservedBytes, "reservedBytes");
+        if (capacityBytes != null) {
+            Check.positive(capacityBytes, "capacityBytes");
+            if (engine != Engine.FILE) {
+                throw new ValidationException("capacityBytes", "capacityBytes: only file pools take a capacity;"
+                        + " an " + engine + " pool measures its own; remove it");
+            }
+        }
         labels = Check.labels(labels, "labels");
     }
 
@@ -79,10 +90,11 @@ public record PoolConfig(
             @JsonProperty("force") Boolean force,
             @JsonProperty("overprovisionRatio") Double overprovisionRatio,
             @JsonProperty("reservedBytes") @JsonDeserialize(using = SizeDeserializer.class) Long reservedBytes,
+            @JsonProperty("capacityBytes") @JsonDeserialize(using = SizeDeserializer.class) Long capacityBytes,
             @JsonProperty("labels") Map<String, String> labels,
             @JsonProperty("schedulable") Boolean schedulable) {
         return new PoolConfig(Schema.orDefault(schemaVersion), name, node, engine, source,
-                Check.orDefault(prepare, false), Check.orDefault(force, false), overprovisionRatio, Check.orDefault(reservedBytes, 0L), labels,
+                Check.orDefault(prepare, false), Check.orDefault(force, false), overprovisionRatio, Check.orDefault(reservedBytes, 0L), capacityBytes, labels,
                 Check.orDefault(schedulable, true));
     }
 
@@ -104,6 +116,7 @@ public record PoolConfig(
         b.force = force;
         b.overprovisionRatio = overprovisionRatio;
         b.reservedBytes = reservedBytes;
+        b.capacityBytes = capacityBytes;
         b.labels = labels;
         b.schedulable = schedulable;
         return b;
@@ -119,6 +132,7 @@ public record PoolConfig(
         private boolean force;
         private Double overprovisionRatio;
         private long reservedBytes;
+        private Long capacityBytes;
         private Map<String, String> labels = Map.of();
         private boolean schedulable = true;
 
@@ -149,6 +163,11 @@ public record PoolConfig(
             return this;
         }
 
+        public Builder capacityBytes(Long v) {
+            capacityBytes = v;
+            return this;
+        }
+
         public Builder labels(Map<String, String> v) {
             labels = v;
             return this;
@@ -161,7 +180,7 @@ public record PoolConfig(
 
         public PoolConfig build() {
             return new PoolConfig(Schema.CURRENT_VERSION, name, node, engine, source, prepare, force,
-                    overprovisionRatio, reservedBytes, labels, schedulable);
+                    overprovisionRatio, reservedBytes, capacityBytes, labels, schedulable);
         }
     }
 

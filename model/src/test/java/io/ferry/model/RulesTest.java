@@ -138,6 +138,17 @@ class RulesTest {
     }
 
     @Test
+    void onlyFilePoolsTakeACapacityAndItMustBePositive() {
+        assertThat(msg("{\"name\":\"p\",\"node\":\"n\",\"engine\":\"lvm\",\"source\":{\"volumeGroup\":\"vg\"},"
+                + "\"capacityBytes\":\"10Gi\"}", PoolConfig.class)).contains("capacityBytes: only file pools");
+        assertThat(msg("{\"name\":\"p\",\"node\":\"n\",\"engine\":\"file\",\"source\":{\"directory\":\"/srv/p\"},"
+                + "\"capacityBytes\":0}", PoolConfig.class)).contains("capacityBytes");
+        PoolConfig ok = Json.decode("{\"name\":\"p\",\"node\":\"n\",\"engine\":\"file\",\"source\":{\"directory\":"
+                + "\"/srv/p\"},\"capacityBytes\":\"10Gi\"}", PoolConfig.class);
+        assertThat(ok.capacityBytes()).isEqualTo(10L << 30);
+    }
+
+    @Test
     void prepareNeedsSomethingToPrepareFrom() {
         assertThatThrownBy(() -> PoolConfig.builder("p", "n", Engine.LVM, PoolSource.volumeGroup("vg")).prepare(true)
                 .build()).hasMessageContaining("no devices");

@@ -237,6 +237,11 @@ public final class FileEngine implements VolumeEngine {
 
     @Override
     public PoolState poolState(PoolConfig pool) {
+        return poolState(pool, List.of(pool));
+    }
+
+    /** Why the pool's directory cannot be used now, or null when it can. */
+    private PoolState unusable(PoolConfig pool) {
         Path dir = dir(pool);
         PoolState refused = refusals.get(dir);
         if (refused != null) {
@@ -253,19 +258,78 @@ public final class FileEngine implements VolumeEngine {
             return PoolState.unavailable("MarkerMissing", dir + " has no pool marker (" + POOL_MARKER
                     + "); set prepare to let the agent claim it if it is empty");
         }
+        return null;
+    }
+
+    /**
+     * A file pool's capacity is its {@code capacityBytes}, else an even share of its file system among
+     * this node's file pools on it that set none (after those that do have taken theirs), and never
+     * more than the file system. Free space is the smaller of what is left of that capacity and what
+     * the file system really has free, so pools sharing a disk, or a disk shared with etcd and the
+     * system, are never promised bytes that are not there.
+     */
+    @Override
+    public PoolState poolState(PoolConfig pool, List<PoolConfig> nodePools) {
+        PoolState unusable = unusable(pool);
+        return unusable != null ? unusable : measure(pool, nodePools);
+    }
+
+    private PoolState measure(PoolConfig pool, List<PoolConfig> nodePools) {
+        Path dir = dir(pool);
         try {
             FileStore store = Files.getFileStore(dir);
-            long capacity = store.getTotalSpace();
-            long free = store.getUsableSpace();
+            long total = store.getTotalSpace();
+            long usable = store.getUsableSpace();
+            Object device = fileSystemOf(dir);
+            long claimed = 0;
+            int sharers = 0;
+            for (PoolConfig other : nodePools) {
+                if (other.engine() != Engine.FILE || other.name().equals(pool.name())) {
+                    continue;
+                }
+                Path otherDir = dir(other);
+                if (!Files.isDirectory(otherDir) || !device.equals(fileSystemOf(otherDir))) {
+                    continue;
+                }
+                if (other.capacityBytes() != null) {
+                    claimed += Math.min(other.capacityBytes(), total);
+                } else {
+                    sharers++;
+                }
+            }
+            long capacity = pool.capacityBytes() != null ? Math.min(pool.capacityBytes(), total)
+                    : Math.max(0, total - claimed) / (sharers + 1);
+            long used = usedBytes(dir);
+            long free = Math.max(0, Math.min(capacity - used, usable));
             boolean spaceOk = capacity > 0 && free * 20 >= capacity;
-            List<Condition> conditions = List.of(
-                    Condition.of(Condition.AVAILABLE, true, "DirectoryReady", dir.toString()),
-                    Condition.of(Condition.SPACE_OK, spaceOk, spaceOk ? "SpaceAvailable" : "LowSpace",
-                            free + " of " + capacity + " bytes free on the file system"));
+            List<Condition> conditions = new ArrayList<>();
+            conditions.add(Condition.of(Condition.AVAILABLE, true, "DirectoryReady", dir.toString()));
+            conditions.add(Condition.of(Condition.SPACE_OK, spaceOk, spaceOk ? "SpaceAvailable" : "LowSpace",
+                    free + " of " + capacity + " bytes free (" + used + " used by the pool's files, " + usable
+                            + " free on the file system)"));
+            if (pool.capacityBytes() != null && pool.capacityBytes() > total) {
+                conditions.add(Condition.of("CapacityClamped", true, "LargerThanFileSystem", "capacityBytes "
+                        + pool.capacityBytes() + " is more than the file system's " + total + " bytes"));
+            }
+            if (sharers > 0 || claimed > 0) {
+                conditions.add(Condition.of("SharedFileSystem", true, "Shared", "the file system is shared with "
+                        + (sharers + (claimed > 0 ? 1 : 0)) + " other pool(s) of this node; each counts only its share"));
+            }
             return new PoolState(capacity, free, null, null, conditions, true);
         } catch (IOException e) {
             return PoolState.unavailable("FileSystemError", dir + ": " + e.getMessage());
         }
+    }
+
+    private static Object fileSystemOf(Path dir) throws IOException {
+        return Files.getAttribute(dir, "unix:dev");
+    }
+
+    /** Bytes the pool's files really occupy (allocated blocks, not their apparent sizes). */
+    private long usedBytes(Path dir) {
+        String out = runner.run(Command.of("du", "--summarize", "--block-size=1", dir.toString()).withTimeout(timeout))
+                .stdout().strip();
+        return Long.parseLong(out.split("\\s+")[0]);
     }
 
     // ---- volumes ----

@@ -3,6 +3,7 @@ package io.ferry.agent.engine;
 import io.ferry.model.Engine;
 import io.ferry.model.PoolConfig;
 
+import java.util.List;
 import java.util.Optional;
 
 /**
@@ -32,6 +33,14 @@ public interface VolumeEngine {
 
     /** Capacity, free space and health of the pool, measured now. */
     PoolState poolState(PoolConfig pool);
+
+    /**
+     * Like {@link #poolState(PoolConfig)}, knowing every pool of this node: engines whose pools can
+     * share one device or file system use it so that they never count the same bytes twice.
+     */
+    default PoolState poolState(PoolConfig pool, List<PoolConfig> nodePools) {
+        return poolState(pool);
+    }
 
     Optional<LocalVolume> findVolume(PoolConfig pool, String volume);
 

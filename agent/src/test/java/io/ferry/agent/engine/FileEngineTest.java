@@ -45,6 +45,8 @@ class FileEngineTest {
                 .on(List.of("losetup", "--json", "--list", "--associated"), NONE)
                 .on(List.of("losetup", "--find", "--show"), "/dev/loop9\n")
                 .on(List.of("fallocate"), "")
+                .on(List.of("du"), c -> new CommandResult(c, 0, usedByFiles(Path.of(c.argv().get(3))) + "\t"
+                        + c.argv().get(3) + "\n", "", Duration.ZERO))
                 .on(List.of("cp"), c -> {
                     try {
                         Files.copy(Path.of(c.argv().get(3)), Path.of(c.argv().get(4)));
@@ -283,5 +285,60 @@ class FileEngineTest {
         PoolState state = engine.poolState(poolIn(other, true));
         assertThat(state.healthy()).isFalse();
         assertThat(state.conditions().get(0).reason()).isEqualTo("MarkerOfAnotherPool");
+    }
+
+    /** What du reports, from the files' apparent sizes (the tests' files are not sparse). */
+    static long usedByFiles(Path directory) {
+        try (var files = Files.list(directory)) {
+            return files.filter(Files::isRegularFile).mapToLong(f -> f.toFile().length()).sum();
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+    }
+
+    @Test
+    void aFilePoolNeverReportsMoreThanItsFileSystemAndPoolsSharingOneSplitIt() throws Exception {
+        FileEngine engine = engine(fake());
+        java.nio.file.FileStore fs = Files.getFileStore(dir);
+        long total = fs.getTotalSpace();
+
+        PoolConfig alone = pool();
+        PoolState whole = engine.poolState(alone, List.of(alone));
+        assertThat(whole.capacityBytes()).isEqualTo(total);
+        assertThat(whole.freeBytes()).isLessThanOrEqualTo(fs.getUsableSpace());
+
+        // Two more pools of this node in the same file system, one with a capacity of its own.
+        Path b = Files.createDirectory(dir.resolve("b"));
+        Path c = Files.createDirectory(dir.resolve("c"));
+        Files.writeString(b.resolve(FileEngine.POOL_MARKER), "pool=b\n");
+        Files.writeString(c.resolve(FileEngine.POOL_MARKER), "pool=c\n");
+        PoolConfig poolB = PoolConfig.builder("b", "node-a", Engine.FILE, PoolSource.directory(b.toString())).build();
+        PoolConfig poolC = PoolConfig.builder("c", "node-a", Engine.FILE, PoolSource.directory(c.toString()))
+                .capacityBytes(total / 4).build();
+        List<PoolConfig> all = List.of(alone, poolB, poolC);
+        long a = engine.poolState(alone, all).capacityBytes();
+        long bb = engine.poolState(poolB, all).capacityBytes();
+        long cc = engine.poolState(poolC, all).capacityBytes();
+        assertThat(cc).isEqualTo(total / 4);
+        assertThat(a).isEqualTo(bb).isEqualTo((total - total / 4) / 2);
+        assertThat(a + bb + cc).as("never more than the disk").isLessThanOrEqualTo(total);
+        assertThat(engine.poolState(alone, all).conditions()).anySatisfy(cond ->
+                assertThat(cond.type()).isEqualTo("SharedFileSystem"));
+
+        // An absurd capacity is clamped to the file system and says so.
+        PoolConfig huge = pool().toBuilder().capacityBytes(Long.MAX_VALUE / 2).build();
+        PoolState clamped = engine.poolState(huge, List.of(huge));
+        assertThat(clamped.capacityBytes()).isEqualTo(total);
+        assertThat(clamped.conditions()).anySatisfy(cond -> assertThat(cond.type()).isEqualTo("CapacityClamped"));
+    }
+
+    @Test
+    void freeSpaceIsWhatIsLeftOfTheCapacityAfterThePoolsOwnFiles() throws Exception {
+        FileEngine engine = engine(fake());
+        PoolConfig small = pool().toBuilder().capacityBytes(64L << 20).build();
+        Files.write(dir.resolve("vol-a.img"), new byte[16 << 20]);
+        PoolState state = engine.poolState(small, List.of(small));
+        assertThat(state.capacityBytes()).isEqualTo(64L << 20);
+        assertThat(state.freeBytes()).isLessThanOrEqualTo((64L << 20) - (16L << 20));
     }
 }

@@ -22,6 +22,7 @@ import io.vertx.core.Vertx;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
+import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -107,13 +108,16 @@ final class UpCommand implements Callable<Integer> {
         EtcdStore store = EtcdStore.connect(etcdOptions);
         running.push(store);
 
+        Path poolsRoot = Files.createDirectories(data.resolve("pools"));
+        long share = poolShare(Files.getFileStore(poolsRoot).getTotalSpace(), agents);
+        warnIfEtcdSharesThePools(data, poolsRoot);
         Map<String, Map<String, String>> nodes = new LinkedHashMap<>();
         for (int i = 1; i <= agents; i++) {
             String node = "node-" + i;
             Map<String, String> labels = Map.of("zone", "zone-1", "rack", "rack-" + ((i - 1) % 4 + 1), "switch",
                     "switch-" + ((i - 1) % 2 + 1));
             nodes.put(node, labels);
-            declarePool(store, "pool-" + i, node, data.resolve("pools").resolve(node), labels);
+            declarePool(store, "pool-" + i, node, poolsRoot.resolve(node), labels, share);
         }
 
         if (processes) {
@@ -126,12 +130,55 @@ final class UpCommand implements Callable<Integer> {
         return 0;
     }
 
-    /** Declares the agent's file pool once; an operator's later edits to it are left alone. */
-    private static void declarePool(EtcdStore store, String pool, String node, Path directory, Map<String, String> labels)
-            throws Exception {
+    /**
+     * Every agent of {@code ferry up} is a node of its own, so none of them can see that the others'
+     * pools sit on the same disk; each would report the whole disk. The pools are given their shares
+     * instead: four fifths of the file system, split evenly, the rest left to etcd and the system.
+     */
+    static long poolShare(long fileSystemBytes, int agents) {
+        long share = fileSystemBytes / 5 * 4 / agents;
+        return Math.max(1L << 20, share - share % (1L << 20));
+    }
+
+    private void warnIfEtcdSharesThePools(Path data, Path poolsRoot) throws IOException {
+        if (externalEtcd != null) {
+            return;
+        }
+        Path etcd = etcdData(data);
+        Path existing = etcd;
+        while (existing != null && !Files.exists(existing)) {
+            existing = existing.getParent();
+        }
+        if (existing != null && Files.getAttribute(existing, "unix:dev").equals(Files.getAttribute(poolsRoot, "unix:dev"))) {
+            out.println("note: etcd keeps its data (" + etcd + ") on the file system the pools fill; if the pools"
+                    + " fill it, etcd stops and the cluster with it. The pools get four fifths of it; for anything"
+                    + " beyond a trial, give --etcd-data-dir on another file system.");
+        }
+    }
+
+    /**
+     * Declares the agent's file pool once; an operator's later edits to it are left alone, except
+     * that a pool declared by an earlier version without a capacity gets its share.
+     */
+    private static void declarePool(EtcdStore store, String pool, String node, Path directory, Map<String, String> labels,
+            long capacityBytes) throws Exception {
         PoolConfig config = PoolConfig.builder(pool, node, Engine.FILE, PoolSource.directory(directory.toString()))
-                .prepare(true).labels(Map.of("rack", labels.get("rack"), "switch", labels.get("switch"))).build();
-        store.putIfAbsent(store.keys().poolConfig(pool), config).toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);
+                .prepare(true).capacityBytes(capacityBytes)
+                .labels(Map.of("rack", labels.get("rack"), "switch", labels.get("switch"))).build();
+        String key = store.keys().poolConfig(pool);
+        if (wait(store.putIfAbsent(key, config))) {
+            return;
+        }
+        java.util.Optional<io.ferry.etcd.store.Versioned<PoolConfig>> existing = wait(store.get(key, PoolConfig.class));
+        if (existing.isPresent() && existing.get().value().capacityBytes() == null
+                && existing.get().value().source().equals(config.source())) {
+            wait(store.compareAndPut(key, existing.get().value().toBuilder().capacityBytes(capacityBytes).build(),
+                    existing.get().modRevision()));
+        }
+    }
+
+    private static <T> T wait(io.vertx.core.Future<T> future) throws Exception {
+        return future.toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);
     }
 
     private void startInProcess(EtcdStore store, EtcdOptions etcdOptions, Path data, Path socket,
