@@ -295,8 +295,8 @@ class ControllerIT {
         assertThat(result(store.count(keys.volumeStatuses("node-1")))).isZero();
     }
 
-    @Test
-    void aPlacementDeletedByHandIsRebuiltFromTheWorkItemAndTheVolumeIsNeverPlacedTwice() {
+    /** Two nodes with a pool each, a controller, and vol-0000 (10 GiB) placed and reported by its agent. */
+    Placement oneVolumeServedOnOneOfTwoNodes() {
         agents.addNode("node-1", Map.of());
         agents.addPool("node-1", "pool-1", 100, Map.of());
         agents.addNode("node-2", Map.of());
@@ -307,6 +307,12 @@ class ControllerIT {
         Placement before = placements().get(0);
         await().atMost(Duration.ofSeconds(10)).until(() -> result(store.get(keys.volumeStatus(before.node(), "vol-0000"),
                 io.ferry.model.VolumeStatus.class)).isPresent());
+        return before;
+    }
+
+    @Test
+    void aPlacementDeletedByHandIsRebuiltFromTheWorkItemAndTheVolumeIsNeverPlacedTwice() {
+        Placement before = oneVolumeServedOnOneOfTwoNodes();
 
         // The slip of the issue: `etcdctl del /ferry/placements/vol-0000`.
         etcd.etcdctl("del", keys.placement("vol-0000"));
@@ -331,16 +337,7 @@ class ControllerIT {
 
     @Test
     void aVolumeWhosePlacementAndWorkItemAreBothGoneIsHeldNotPlacedAgainEmpty() {
-        agents.addNode("node-1", Map.of());
-        agents.addPool("node-1", "pool-1", 100, Map.of());
-        agents.addNode("node-2", Map.of());
-        agents.addPool("node-2", "pool-2", 100, Map.of());
-        controller("c1");
-        createVolumes(1, 10);
-        awaitAllDecided(1);
-        Placement before = placements().get(0);
-        await().atMost(Duration.ofSeconds(10)).until(() -> result(store.get(keys.volumeStatus(before.node(), "vol-0000"),
-                io.ferry.model.VolumeStatus.class)).isPresent());
+        Placement before = oneVolumeServedOnOneOfTwoNodes();
 
         // Both in one transaction, as an etcd restored from a backup taken before the volume existed
         // would have neither, while the node still has the volume and its status.
