@@ -53,7 +53,8 @@ import java.util.Optional;
  * The CSI node service: waits for the volume's status, connects (NVMe/TCP) when the volume lives on
  * another node, formats a blank device, and mounts. Every step first looks at what is already there
  * (mount table, sysfs, the device's signatures), so each call can be repeated after a crash or a
- * timeout. Only a device on which {@link SignatureProbe} finds nothing at all is ever formatted.
+ * timeout. Only a device that {@link DeviceVerifier} traced back to the volume is ever used, and
+ * only one on which {@link SignatureProbe} finds nothing at all is ever formatted.
  */
 public final class NodeService extends NodeGrpc.NodeImplBase {
 
