@@ -235,6 +235,11 @@ public final class ClusterView implements AutoCloseable {
                 .map(PoolConfig.class::cast).sorted(Comparator.comparing(PoolConfig::name)).toList();
     }
 
+    public Optional<PoolConfig> poolConfig(String pool) {
+        return config.get(keys.poolConfig(pool)).map(Versioned::value).filter(PoolConfig.class::isInstance)
+                .map(PoolConfig.class::cast);
+    }
+
     public Optional<NodeRegistration> registration(String node) {
         return nodes.get(keys.registration(node)).map(v -> (NodeRegistration) v.value());
     }

@@ -121,6 +121,11 @@ public final class CsiServer implements AutoCloseable {
         return bound != null ? bound : options.endpoint();
     }
 
+    // visible for tests: they wait until the plugin has seen a key they wrote
+    ClusterView view() {
+        return view;
+    }
+
     public void awaitTermination() throws InterruptedException {
         server.awaitTermination();
     }

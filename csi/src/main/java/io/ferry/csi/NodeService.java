@@ -29,6 +29,7 @@ import io.ferry.model.Names;
 import io.ferry.model.NodeRegistration;
 import io.ferry.model.Nqn;
 import io.ferry.model.Placement;
+import io.ferry.model.PoolConfig;
 import io.ferry.model.VolumeIntent;
 import io.ferry.model.VolumePhase;
 import io.ferry.model.VolumeScheduling;
@@ -36,6 +37,7 @@ import io.ferry.model.VolumeStatus;
 import io.ferry.runtime.device.SignatureProbe;
 import io.ferry.runtime.exec.Command;
 import io.ferry.runtime.exec.CommandRunner;
+import io.grpc.StatusRuntimeException;
 import io.grpc.stub.StreamObserver;
 
 import java.io.IOException;
@@ -51,7 +53,8 @@ import java.util.Optional;
  * The CSI node service: waits for the volume's status, connects (NVMe/TCP) when the volume lives on
  * another node, formats a blank device, and mounts. Every step first looks at what is already there
  * (mount table, sysfs, the device's signatures), so each call can be repeated after a crash or a
- * timeout. Only a device on which {@link SignatureProbe} finds nothing at all is ever formatted.
+ * timeout. Only a device that {@link DeviceVerifier} traced back to the volume is ever used, and
+ * only one on which {@link SignatureProbe} finds nothing at all is ever formatted.
  */
 public final class NodeService extends NodeGrpc.NodeImplBase {
 
@@ -91,6 +94,7 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
     private final Options options;
     private final Mounts mounts;
     private final NvmeConnector nvme;
+    private final DeviceVerifier verifier;
 
     public NodeService(EtcdStore store, ClusterView view, KeyedLocks locks, CommandRunner runner, Options options) {
         this.store = store;
@@ -101,7 +105,8 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
         this.probe = new SignatureProbe(runner);
         this.options = options;
         this.mounts = new Mounts(options.mountInfo());
-        this.nvme = new NvmeConnector(runner, options.sysRoot(), options.devRoot(), options.nvme());
+        this.verifier = new DeviceVerifier(runner, options.sysRoot(), options.devRoot());
+        this.nvme = new NvmeConnector(runner, options.sysRoot(), verifier, options.nvme());
     }
 
     // ---- NodeGetInfo / NodeGetCapabilities ----
@@ -202,7 +207,10 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
                 .orElseThrow(() -> Calls.notFound("volume " + id + " does not exist"));
     }
 
-    /** The block device of the volume on this node: the local device, or the connected NVMe namespace. */
+    /**
+     * The block device of the volume on this node, the local device or the connected NVMe namespace,
+     * once {@link DeviceVerifier} has traced it back to the volume.
+     */
     private Path attach(String id) throws Exception {
         String hostNqn = Calls.await(store.get(keys.registration(options.nodeId()), NodeRegistration.class))
                 .map(v -> v.value().hostNqn())
@@ -210,14 +218,56 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
                         + " is not registered: its Ferry agent must run to give the node a host NQN"));
         ControllerService.Ready ready = Calls.await(view.await(() -> usable(id, hostNqn), Calls.remaining()),
                 "volume " + id + " to be Ready and exported to " + options.nodeId());
-        if (ready.placement().node().equals(options.nodeId())) {
-            Path device = Path.of(ready.status().devicePath());
-            if (!Files.exists(device)) {
-                throw Calls.internal("the agent reports device " + device + " for " + id + " but it does not exist");
-            }
-            return device;
+        if (isLocal(ready)) {
+            return verifier.local(id, pool(id, ready.placement()), ready.status().devicePath());
         }
+        verifier.export(id, view.globalConfig().nqnPrefix(), ready.status().export());
         return nvme.connect(ready.status().export(), hostNqn);
+    }
+
+    private boolean isLocal(ControllerService.Ready ready) {
+        return ready.placement().node().equals(options.nodeId()) && ready.status().devicePath() != null;
+    }
+
+    private PoolConfig pool(String id, Placement placement) {
+        PoolConfig pool = view.poolConfig(placement.pool()).orElseThrow(() -> Calls.failedPrecondition("volume " + id
+                + ": pool " + placement.pool() + " has no config, so its device cannot be verified"));
+        if (!pool.node().equals(placement.node())) {
+            throw Calls.failedPrecondition("volume " + id + ": pool " + pool.name() + " belongs to node " + pool.node()
+                    + ", not to " + placement.node() + " where the volume is placed; its device cannot be verified");
+        }
+        return pool;
+    }
+
+    /**
+     * The device the volume's current status names, verified, when the status is Ready and the
+     * device is at hand (a remote volume only while connected); empty otherwise. Throws
+     * FAILED_PRECONDITION when the status names a device that is not the volume's.
+     */
+    private Optional<Path> currentDevice(String id) {
+        Placement placement = view.placement(id).orElse(null);
+        VolumeStatus status = placement == null ? null : view.volumeStatus(placement.node(), id).orElse(null);
+        if (status == null || status.phase() != VolumePhase.READY) {
+            return Optional.empty();
+        }
+        ControllerService.Ready ready = new ControllerService.Ready(placement, status);
+        if (isLocal(ready)) {
+            return Optional.of(verifier.local(id, pool(id, placement), status.devicePath()));
+        }
+        if (status.export() == null) {
+            return Optional.empty();
+        }
+        verifier.export(id, view.globalConfig().nqnPrefix(), status.export());
+        return verifier.nvmeNamespace(status.export());
+    }
+
+    /** Refuses to act on {@code path} unless it is the volume's verified device (when that is known). */
+    private void requireVolumeDevice(String id, Path path) {
+        Optional<Path> device = currentDevice(id);
+        if (device.isPresent() && !DeviceVerifier.sameDevice(path, device.get())) {
+            throw Calls.failedPrecondition("volume " + id + ": " + path + " is not the volume's device "
+                    + device.get() + "; refusing to act on it");
+        }
     }
 
     private Optional<ControllerService.Ready> usable(String id, String hostNqn) {
@@ -380,6 +430,11 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
         if (status != null && status.phase().isFailure()) {
             return VolumeCondition.newBuilder().setAbnormal(true).setMessage("the agent reports: " + status.message()).build();
         }
+        try {
+            currentDevice(id);
+        } catch (StatusRuntimeException e) {
+            return VolumeCondition.newBuilder().setAbnormal(true).setMessage(e.getStatus().getDescription()).build();
+        }
         return VolumeCondition.newBuilder().setAbnormal(false).setMessage("mounted").build();
     }
 
@@ -397,6 +452,7 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
             try (KeyedLocks.Held ignored = locks.lock("volume:" + id)) {
                 intent(id);
                 if (request.hasVolumeCapability() && request.getVolumeCapability().hasBlock() || !Files.isDirectory(path)) {
+                    requireVolumeDevice(id, path);
                     long bytes = Long.parseLong(runner.run(Command.of("blockdev", "--getsize64", path.toString()))
                             .stdout().strip());
                     return NodeExpandVolumeResponse.newBuilder().setCapacityBytes(bytes).build();
@@ -404,6 +460,7 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
                 Mounts.Mount mount = mounts.at(path)
                         .orElseThrow(() -> Calls.failedPrecondition("nothing is mounted at " + path));
                 String device = mount.source();
+                requireVolumeDevice(id, Path.of(device));
                 switch (mount.fsType()) {
                     case "ext4" -> runner.run(Command.of("resize2fs", device).withTimeout(java.time.Duration.ofMinutes(30)));
                     case "xfs" -> runner.run(Command.of("xfs_growfs", path.toString()).withTimeout(java.time.Duration.ofMinutes(30)));

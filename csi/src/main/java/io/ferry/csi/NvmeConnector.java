@@ -5,20 +5,17 @@ import io.ferry.runtime.exec.Command;
 import io.ferry.runtime.exec.CommandResult;
 import io.ferry.runtime.exec.CommandRunner;
 
-import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
-import java.util.stream.Stream;
 
 /**
  * Connects this node to a volume's NVMe/TCP export with nvme-cli and finds the namespace's block
- * device by the export's serial number in sysfs ({@code <sys>/class/nvme/<ctrl>/serial}); the device
- * is the controller's namespace, or the multipath head of its subsystem when native multipath hides
- * per-controller devices. All commands go through the {@link CommandRunner}.
+ * device through {@link DeviceVerifier#nvmeNamespace}: under a controller of the export's subsystem
+ * whose serial is the export's ({@code <sys>/class/nvme/<ctrl>/subsysnqn} and {@code serial}); the
+ * device is the controller's namespace, or the multipath head of its subsystem when native
+ * multipath hides per-controller devices. All commands go through the {@link CommandRunner}.
  */
 final class NvmeConnector {
 
@@ -34,19 +31,26 @@ final class NvmeConnector {
 
     private final CommandRunner runner;
     private final Path sysRoot;
-    private final Path devRoot;
+    private final DeviceVerifier verifier;
     private final Options options;
 
     NvmeConnector(CommandRunner runner, Path sysRoot, Path devRoot, Options options) {
+        this(runner, sysRoot, new DeviceVerifier(runner, sysRoot, devRoot), options);
+    }
+
+    NvmeConnector(CommandRunner runner, Path sysRoot, DeviceVerifier verifier, Options options) {
         this.runner = runner;
         this.sysRoot = sysRoot;
-        this.devRoot = devRoot;
+        this.verifier = verifier;
         this.options = options;
     }
 
-    /** Connects unless a controller for the subsystem is already there; returns the block device. */
+    /**
+     * Connects unless a controller for the subsystem is already there; returns the block device of
+     * the namespace with the export's serial under a controller of the export's subsystem.
+     */
     Path connect(ExportInfo export, String hostNqn) throws InterruptedException {
-        Optional<Path> device = deviceBySerial(export.serial());
+        Optional<Path> device = verifier.nvmeNamespace(export);
         if (device.isPresent()) {
             return device.get();
         }
@@ -56,11 +60,17 @@ final class NvmeConnector {
         // The kernel creates the namespace device shortly after the controller; a short bounded wait.
         long deadline = System.nanoTime() + options.deviceTimeout().toNanos();
         while (System.nanoTime() < deadline) {
-            device = deviceBySerial(export.serial());
+            device = verifier.nvmeNamespace(export);
             if (device.isPresent()) {
                 return device.get();
             }
             Thread.sleep(200);
+        }
+        List<String> impostors = verifier.impostors(export);
+        if (!impostors.isEmpty()) {
+            throw Calls.failedPrecondition("connected to " + export.nqn() + " but no controller of that subsystem"
+                    + " shows a namespace with serial " + export.serial() + "; the serial is announced by "
+                    + String.join(", ", impostors) + ", which is refused: a serial alone does not identify a volume");
         }
         throw Calls.internal("connected to " + export.nqn() + " but no namespace with serial " + export.serial()
                 + " appeared under " + sysRoot.resolve("class/nvme") + " within " + options.deviceTimeout().toSeconds() + "s");
@@ -90,56 +100,6 @@ final class NvmeConnector {
     }
 
     List<Path> controllersOf(String nqn) {
-        List<Path> out = new ArrayList<>();
-        for (Path ctrl : controllers()) {
-            if (nqn.equals(read(ctrl.resolve("subsysnqn")))) {
-                out.add(ctrl);
-            }
-        }
-        return out;
-    }
-
-    Optional<Path> deviceBySerial(String serial) {
-        for (Path ctrl : controllers()) {
-            if (!serial.equals(read(ctrl.resolve("serial")))) {
-                continue;
-            }
-            String name = ctrl.getFileName().toString();
-            // nvme0n1 (per controller) or nvme0c1n1 (hidden path under native multipath; the head is nvme0n1)
-            try (Stream<Path> children = Files.list(ctrl)) {
-                for (Path child : children.sorted().toList()) {
-                    String n = child.getFileName().toString();
-                    if (n.matches(name + "n[0-9]+")) {
-                        return Optional.of(devRoot.resolve(n));
-                    }
-                    if (n.matches("nvme[0-9]+c[0-9]+n[0-9]+")) {
-                        return Optional.of(devRoot.resolve(n.replaceAll("c[0-9]+n", "n")));
-                    }
-                }
-            } catch (IOException e) {
-                // the controller went away while we looked; try the next one
-            }
-        }
-        return Optional.empty();
-    }
-
-    private List<Path> controllers() {
-        Path dir = sysRoot.resolve("class/nvme");
-        if (!Files.isDirectory(dir)) {
-            return List.of();
-        }
-        try (Stream<Path> s = Files.list(dir)) {
-            return s.sorted().toList();
-        } catch (IOException e) {
-            return List.of();
-        }
-    }
-
-    private static String read(Path file) {
-        try {
-            return Files.readString(file).strip();
-        } catch (IOException e) {
-            return null;
-        }
+        return verifier.controllersOf(nqn);
     }
 }

@@ -39,6 +39,7 @@ import io.ferry.csi.v1.VolumeUsage;
 import io.ferry.etcd.testing.EtcdExtension;
 import io.ferry.model.Attachment;
 import io.ferry.model.VolumeIntent;
+import io.ferry.model.VolumeStatus;
 import io.ferry.runtime.device.TestDisks;
 import io.ferry.runtime.exec.Command;
 import io.grpc.Status;
@@ -520,6 +521,95 @@ class CsiConformanceIT {
                 .isEqualTo("theirs");
         h.node().nodeUnstageVolume(NodeUnstageVolumeRequest.newBuilder().setVolumeId("pvc-xfs")
                 .setStagingTargetPath(staging.toString()).build());
+    }
+
+    /** Writes a status for a volume of {@link CsiHarness#NODE} and waits until the plugin has seen it. */
+    void putStatus(VolumeStatus status) {
+        result(h.store.put(h.keys.volumeStatus(CsiHarness.NODE, status.volume()), status));
+        await().atMost(Duration.ofSeconds(10)).until(() -> h.server.view().volumeStatus(CsiHarness.NODE, status.volume())
+                .filter(status::equals).isPresent());
+    }
+
+    static VolumeStatus withDevice(VolumeStatus s, String devicePath) {
+        return VolumeStatus.of(s.volume(), s.node(), s.phase(), devicePath, s.sizeBytes(), s.export(),
+                s.observedGeneration(), s.message(), s.updatedAt());
+    }
+
+    @Test
+    void nodeStageRefusesADevicePathFromAForgedStatusAndLeavesThatDeviceUntouched() throws Exception {
+        // Whoever can write a volume status in etcd must not get another device formatted and mounted:
+        // a loop device of somebody else's file, another Ferry volume's device, /dev/null, a file.
+        h.controller().createVolume(create("pvc-mine", 16 * MI).putParameters("positionAdvice", "MustLocal").build());
+        h.controller().createVolume(create("pvc-other", 16 * MI).putParameters("positionAdvice", "MustLocal").build());
+        VolumeStatus genuine = result(h.store.get(h.keys.volumeStatus(CsiHarness.NODE, "pvc-mine"), VolumeStatus.class))
+                .orElseThrow().value();
+        String other = h.devicePath("pvc-other");
+        Path outside = Files.createDirectories(h.root.resolve("outside"));
+        Path precious = outside.resolve("precious.img");
+        Path regular = outside.resolve("regular.img");
+        byte[] bytes = new byte[(int) (16 * MI)];
+        new java.util.Random(7).nextBytes(bytes);
+        Files.write(precious, bytes);
+        Files.write(regular, bytes);
+        String foreign = h.runner.run(Command.of("losetup", "--find", "--show", precious.toString())).stdout().strip();
+        Path pool = h.poolMount.resolve(CsiHarness.POOL).toRealPath();
+        Path staging = h.dir("staging/pvc-mine");
+        NodeStageVolumeRequest stage = NodeStageVolumeRequest.newBuilder().setVolumeId("pvc-mine")
+                .setStagingTargetPath(staging.toString()).setVolumeCapability(mount("ext4")).build();
+        try {
+            // The agent would rewrite its status at once; stopped, it leaves the forged one in place.
+            h.stopAgent();
+            Map<String, String> before = new java.util.LinkedHashMap<>();
+            for (String path : List.of(foreign, other, regular.toString())) {
+                before.put(path, TestDisks.sha256(path));
+            }
+            Map<String, String> mismatch = Map.of(
+                    foreign, "its backing file is " + precious.toRealPath() + ", not " + pool.resolve("pvc-mine.img"),
+                    other, "its backing file is " + pool.resolve("pvc-other.img"),
+                    "/dev/null", "whose devices are loop devices /dev/loopN",
+                    regular.toString(), "whose devices are loop devices /dev/loopN");
+            for (Map.Entry<String, String> forged : mismatch.entrySet()) {
+                putStatus(withDevice(genuine, forged.getKey()));
+                for (NodeStageVolumeRequest request : List.of(stage, stage.toBuilder().setVolumeCapability(block()).build())) {
+                    assertThatThrownBy(() -> h.node().nodeStageVolume(request)).isInstanceOfSatisfying(StatusRuntimeException.class, e -> {
+                        assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.FAILED_PRECONDITION);
+                        assertThat(e.getStatus().getDescription()).contains("volume pvc-mine")
+                                .contains("refusing device " + forged.getKey()).contains(forged.getValue());
+                    });
+                }
+                Path target = h.dir("pods/p4/dev/pvc-mine");
+                assertThat(code(() -> h.node().nodePublishVolume(NodePublishVolumeRequest.newBuilder().setVolumeId("pvc-mine")
+                        .setStagingTargetPath(staging.toString()).setTargetPath(target.toString())
+                        .setVolumeCapability(block()).build()))).isEqualTo(Status.Code.FAILED_PRECONDITION);
+                assertThat(new Mounts(Path.of("/proc/self/mountinfo")).at(staging)).isEmpty();
+                assertThat(new Mounts(Path.of("/proc/self/mountinfo")).at(target)).isEmpty();
+            }
+            for (Map.Entry<String, String> e : before.entrySet()) {
+                assertThat(TestDisks.sha256(e.getKey())).as(e.getKey()).isEqualTo(e.getValue());
+            }
+
+            // The genuine status still works; a status forged after staging makes the volume abnormal
+            // and NodeExpandVolume refuses to grow what is mounted.
+            putStatus(genuine);
+            h.node().nodeStageVolume(stage);
+            assertThat(new Mounts(Path.of("/proc/self/mountinfo")).at(staging).orElseThrow().source())
+                    .isEqualTo(genuine.devicePath());
+            putStatus(withDevice(genuine, foreign));
+            NodeGetVolumeStatsResponse stats = h.node().nodeGetVolumeStats(NodeGetVolumeStatsRequest.newBuilder()
+                    .setVolumeId("pvc-mine").setVolumePath(staging.toString()).build());
+            assertThat(stats.getVolumeCondition().getAbnormal()).isTrue();
+            assertThat(stats.getVolumeCondition().getMessage()).contains("refusing device " + foreign);
+            assertThat(message(() -> h.node().nodeExpandVolume(NodeExpandVolumeRequest.newBuilder().setVolumeId("pvc-mine")
+                    .setVolumePath(staging.toString()).build()))).contains("volume pvc-mine").contains(foreign);
+            putStatus(genuine);
+            h.node().nodeUnstageVolume(NodeUnstageVolumeRequest.newBuilder().setVolumeId("pvc-mine")
+                    .setStagingTargetPath(staging.toString()).build());
+            assertThat(TestDisks.sha256(foreign)).isEqualTo(before.get(foreign));
+        } finally {
+            result(h.store.put(h.keys.volumeStatus(CsiHarness.NODE, "pvc-mine"), genuine));
+            h.runner.execute(Command.of("losetup", "-d", foreign));
+            h.startAgent();
+        }
     }
 
     @Test

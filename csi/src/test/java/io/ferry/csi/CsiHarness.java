@@ -18,6 +18,7 @@ import io.ferry.etcd.reconcile.RuntimeOptions;
 import io.ferry.etcd.store.EtcdStore;
 import io.ferry.etcd.store.Versioned;
 import io.ferry.model.Engine;
+import io.ferry.model.NodeRegistration;
 import io.ferry.model.PoolConfig;
 import io.ferry.model.PoolSource;
 import io.ferry.model.PoolStatus;
@@ -79,6 +80,8 @@ final class CsiHarness implements AutoCloseable {
     final CommandRunner runner = new ProcessCommandRunner();
     private final LoopDevices loops = new LoopDevices(runner, Duration.ofSeconds(10));
     private Vertx agentVertx;
+    private EtcdOptions etcdOptions;
+    private AgentOptions agentOptions;
     Agent agent;
     final RemoteAgentStandIn remote;
     Controller controller;
@@ -119,9 +122,9 @@ final class CsiHarness implements AutoCloseable {
                 .withNvmetRoot(root.resolve("no-nvmet"))
                 .withAdmin("127.0.0.1", -1)
                 .withIntervals(Duration.ofSeconds(1), Duration.ofSeconds(2));
-        agentVertx = Vertx.vertx();
-        agent = new Agent(options, etcd, runner, new PrometheusMeterRegistry(PrometheusConfig.DEFAULT), null);
-        result(agentVertx.deployVerticle(agent));
+        etcdOptions = etcd;
+        agentOptions = options;
+        startAgent();
         remote.start(vertx, Map.of("rack", "r2", "zone", "z1"), REMOTE_POOL, POOL_BYTES, Map.of("media", "ssd"));
         // The controller starts once the agent has measured its pool, so its first listing has it.
         await().atMost(Duration.ofSeconds(30)).until(() -> result(store.get(keys.nodePoolStatus(NODE, POOL),
@@ -138,6 +141,25 @@ final class CsiHarness implements AutoCloseable {
                 InformerOptions.defaults()), EtcdStore.connect(etcd), true, runner).start();
         channel = NettyChannelBuilder.forAddress(new DomainSocketAddress(socket.toString()))
                 .channelType(EpollDomainSocketChannel.class).eventLoopGroup(clientGroup).usePlaintext().build();
+    }
+
+    /** Starts the agent of {@link #NODE}; it finds the volumes of a previous run and adopts them. */
+    void startAgent() {
+        agentVertx = Vertx.vertx();
+        agent = new Agent(agentOptions, etcdOptions, runner, new PrometheusMeterRegistry(PrometheusConfig.DEFAULT), null);
+        result(agentVertx.deployVerticle(agent));
+    }
+
+    /**
+     * Stops the agent of {@link #NODE} and puts its registration back without a lease, so that the
+     * plugin still takes the node for registered while nothing repairs a status a test writes.
+     */
+    void stopAgent() {
+        NodeRegistration registration = result(store.get(keys.registration(NODE), NodeRegistration.class)).orElseThrow().value();
+        Vertx stopping = agentVertx;
+        agentVertx = null;
+        result(stopping.close());
+        result(store.put(keys.registration(NODE), registration));
     }
 
     IdentityGrpc.IdentityBlockingStub identity() {

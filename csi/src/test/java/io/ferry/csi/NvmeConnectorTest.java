@@ -3,6 +3,8 @@ package io.ferry.csi;
 import io.ferry.model.ExportInfo;
 import io.ferry.runtime.exec.CommandResult;
 import io.ferry.runtime.exec.FakeCommandRunner;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -62,6 +64,24 @@ class NvmeConnectorTest {
         FakeCommandRunner runner = new FakeCommandRunner();
         assertThat(connector(runner).connect(EXPORT, HOST)).isEqualTo(Path.of("/dev/nvme1n1"));
         assertThat(runner.commandLines()).isEmpty();
+    }
+
+    @Test
+    void refusesTheExportsSerialUnderAnotherSubsystemAndConnectsToTheRightOne() throws Exception {
+        // Any target this host reaches can announce any serial: an already connected controller of
+        // another subsystem showing the volume's serial must not be taken for the volume.
+        controller("nvme0", "nqn.2014-08.org.evil:disk", "87d69e7e86ef0f4dab92", "nvme0n1");
+        FakeCommandRunner runner = new FakeCommandRunner().on(List.of("nvme", "connect"), "");
+        assertThatThrownBy(() -> connector(runner).connect(EXPORT, HOST))
+                .isInstanceOfSatisfying(StatusRuntimeException.class, e -> {
+                    assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.FAILED_PRECONDITION);
+                    assertThat(e.getStatus().getDescription()).contains(NQN).contains("87d69e7e86ef0f4dab92")
+                            .contains("nvme0 (subsystem nqn.2014-08.org.evil:disk)");
+                });
+        assertThat(runner.commandLines()).hasSize(1).allMatch(l -> l.startsWith("nvme connect ") && l.contains(" -n " + NQN));
+
+        controller("nvme1", NQN, "87d69e7e86ef0f4dab92", "nvme1n1");
+        assertThat(connector(runner).connect(EXPORT, HOST)).isEqualTo(Path.of("/dev/nvme1n1"));
     }
 
     @Test
