@@ -1,6 +1,5 @@
 package io.ferry.agent;
 
-import io.ferry.agent.engine.FileEngine;
 import io.ferry.agent.engine.LoopDevices;
 import io.ferry.etcd.EtcdOptions;
 import io.ferry.etcd.FerryKeys;
@@ -17,6 +16,7 @@ import io.ferry.model.VolumeStatus;
 import io.ferry.model.WorkItem;
 import io.ferry.runtime.exec.CommandRunner;
 import io.ferry.runtime.exec.ProcessCommandRunner;
+import io.ferry.runtime.pool.PoolMarker;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.vertx.core.Vertx;
@@ -164,7 +164,7 @@ public final class AgentHarness implements AutoCloseable {
 
     /** The pool directory's files, without the emptied spares the file engine keeps for reuse. */
     public List<String> poolFiles() throws IOException {
-        return filesOfPool().stream().filter(name -> !name.startsWith(".spare-") && !name.equals(FileEngine.POOL_MARKER))
+        return filesOfPool().stream().filter(name -> !name.startsWith(".spare-") && !name.equals(PoolMarker.FILE_NAME))
                 .toList();
     }
 

@@ -1,6 +1,5 @@
 package io.ferry.agent;
 
-import io.ferry.agent.engine.FileEngine;
 import io.ferry.etcd.testing.Await;
 import io.ferry.etcd.testing.EtcdExtension;
 import io.ferry.model.Engine;
@@ -9,6 +8,7 @@ import io.ferry.model.Sizes;
 import io.ferry.model.VolumePhase;
 import io.ferry.model.VolumeStatus;
 import io.ferry.model.WorkItem;
+import io.ferry.runtime.pool.PoolMarker;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -220,7 +220,7 @@ class DataSafetyIT {
                 && p.conditions().stream().anyMatch(c -> c.reason().equals("OverlapsPool"))).isPresent()
                 && poolStatus("files").filter(p -> !p.healthy()).isPresent());
         assertThat(h.poolDir.resolve("inner")).doesNotExist();
-        assertThat(Path.of("/etc", FileEngine.POOL_MARKER)).doesNotExist();
+        assertThat(Path.of("/etc", PoolMarker.FILE_NAME)).doesNotExist();
     }
 
     @Test

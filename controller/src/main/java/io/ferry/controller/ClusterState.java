@@ -335,7 +335,7 @@ final class ClusterState {
 
     /** Nodes with a work item or a status of the volume, whatever the placement says. */
     Set<String> nodesHolding(String volume) {
-        return Set.copyOf(nodesHolding.getOrDefault(volume, Set.of()));
+        return java.util.Collections.unmodifiableSet(nodesHolding.getOrDefault(volume, Set.of()));
     }
 
     private void indexHolding(String node, String volume) {

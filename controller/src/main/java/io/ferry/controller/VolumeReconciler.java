@@ -113,8 +113,9 @@ final class VolumeReconciler {
                             + " put the intent back with \"deletionRequested\": true", p.node(), p.pool(), state.nodeAlive(p.node()))
                     .map(v -> ReconcileResult.done());
         }
-        if (placement == null && intent != null && !state.nodesHolding(volume).isEmpty()) {
-            return recoverPlacement(leader.get(), intent, state.nodesHolding(volume));
+        Set<String> holders = placement == null && intent != null ? state.nodesHolding(volume) : Set.of();
+        if (!holders.isEmpty()) {
+            return recoverPlacement(leader.get(), intent, holders);
         }
         if (intent == null || intent.value().deletionRequested() || deletionOrdered(placement)) {
             // Once the node was told to delete, the deletion goes on even if the flag is taken back:

@@ -7,12 +7,12 @@ import io.ferry.model.PoolConfig;
 import io.ferry.runtime.exec.Command;
 import io.ferry.runtime.exec.CommandResult;
 import io.ferry.runtime.exec.CommandRunner;
+import io.ferry.runtime.pool.PoolMarker;
 import io.grpc.StatusRuntimeException;
 
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
+import java.io.UncheckedIOException;
 import java.nio.file.Files;
-import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -46,8 +46,6 @@ import java.util.stream.Stream;
  */
 final class DeviceVerifier {
 
-    /** The file engine's pool marker (agent {@code FileEngine.POOL_MARKER}). */
-    static final String POOL_MARKER = ".ferry-pool";
     static final String VOLUME_FILE_SUFFIX = ".img";
     static final Duration LVS_TIMEOUT = Duration.ofSeconds(30);
 
@@ -118,8 +116,8 @@ final class DeviceVerifier {
             throw refuse(volume, devicePath, "its backing file is " + backing + ", not " + dir.resolve(file)
                     + " of pool " + pool.name());
         }
-        Path marker = dir.resolve(POOL_MARKER);
-        Optional<String> owner = markerOwner(marker);
+        Path marker = dir.resolve(PoolMarker.FILE_NAME);
+        Optional<String> owner = markerOwner(dir);
         if (owner.isEmpty()) {
             throw refuse(volume, devicePath, "pool directory " + dir + " carries no pool marker (" + marker + ")");
         }
@@ -130,18 +128,11 @@ final class DeviceVerifier {
         return device;
     }
 
-    private static Optional<String> markerOwner(Path marker) {
-        if (!Files.isRegularFile(marker, LinkOption.NOFOLLOW_LINKS)) {
-            return Optional.empty();
-        }
+    /** The marker's pool; an unreadable marker counts as none. */
+    private static Optional<String> markerOwner(Path dir) {
         try {
-            for (String line : Files.readAllLines(marker, StandardCharsets.UTF_8)) {
-                if (line.startsWith("pool=")) {
-                    return Optional.of(line.substring(5).strip());
-                }
-            }
-            return Optional.of("");
-        } catch (IOException e) {
+            return PoolMarker.owner(dir);
+        } catch (UncheckedIOException e) {
             return Optional.empty();
         }
     }

@@ -1,12 +1,12 @@
 package io.ferry.csi;
 
-import io.ferry.agent.engine.FileEngine;
 import io.ferry.model.Engine;
 import io.ferry.model.ExportInfo;
 import io.ferry.model.Nqn;
 import io.ferry.model.PoolConfig;
 import io.ferry.model.PoolSource;
 import io.ferry.runtime.exec.FakeCommandRunner;
+import io.ferry.runtime.pool.PoolMarker;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import org.junit.jupiter.api.BeforeEach;
@@ -176,7 +176,7 @@ class DeviceVerifierTest {
     void acceptsALoopDeviceBackedByTheVolumesFileInAMarkedPoolDirectory() throws Exception {
         PoolConfig pool = filePool("pool-a");
         Path dir = Path.of(pool.source().directory());
-        Files.writeString(dir.resolve(DeviceVerifier.POOL_MARKER), "# Ferry\npool=pool-a\nnode=node-a\n");
+        Files.writeString(dir.resolve(PoolMarker.FILE_NAME), "# Ferry\npool=pool-a\nnode=node-a\n");
         loop("loop7", dir.resolve("data-1.img"));
         assertThat(verifier().local(VOLUME, pool, "/dev/loop7")).isEqualTo(dev.resolve("loop7"));
     }
@@ -199,14 +199,18 @@ class DeviceVerifierTest {
             assertThatThrownBy(() -> verifier().local(VOLUME, pool, path)).satisfies(refused(path, "loop devices /dev/loopN"));
         }
         assertThatThrownBy(() -> verifier().local(VOLUME, pool, "/dev/loop3")).satisfies(refused("carries no pool marker"));
-        Files.writeString(dir.resolve(DeviceVerifier.POOL_MARKER), "pool=pool-b\nnode=node-a\n");
+        Files.writeString(dir.resolve(PoolMarker.FILE_NAME), "pool=pool-b\nnode=node-a\n");
         assertThatThrownBy(() -> verifier().local(VOLUME, pool, "/dev/loop3"))
                 .satisfies(refused("carries the marker of pool \"pool-b\", not of pool pool-a"));
     }
 
     @Test
-    void theMarkerIsTheOneTheAgentWrites() {
-        assertThat(DeviceVerifier.POOL_MARKER).isEqualTo(FileEngine.POOL_MARKER);
+    void theMarkerIsTheOneTheAgentWrites() throws Exception {
+        PoolConfig pool = filePool("pool-a");
+        Path dir = Path.of(pool.source().directory());
+        Files.writeString(dir.resolve(PoolMarker.FILE_NAME), PoolMarker.text("pool-a", "node-a"));
+        loop("loop7", dir.resolve("data-1.img"));
+        assertThat(verifier().local(VOLUME, pool, "/dev/loop7")).isEqualTo(dev.resolve("loop7"));
     }
 
     @Test

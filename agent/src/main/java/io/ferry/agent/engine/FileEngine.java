@@ -6,6 +6,7 @@ import io.ferry.model.Names;
 import io.ferry.model.PoolConfig;
 import io.ferry.runtime.exec.Command;
 import io.ferry.runtime.exec.CommandRunner;
+import io.ferry.runtime.pool.PoolMarker;
 
 import java.io.IOException;
 import java.io.RandomAccessFile;
@@ -59,8 +60,6 @@ public final class FileEngine implements VolumeEngine {
     private static final String SNAPSHOT_SUFFIX = ".snap";
     private static final String TMP_SUFFIX = ".tmp";
     private static final String SPARE_PREFIX = ".spare-";
-    /** Marks a directory as a pool's; see {@link #preparePool(PoolConfig, boolean)}. */
-    public static final String POOL_MARKER = ".ferry-pool";
     /** Spares kept per pool directory; more deleted files than this are unlinked as before. */
     static final int MAX_SPARES = 1024;
 
@@ -141,7 +140,7 @@ public final class FileEngine implements VolumeEngine {
             }
             return;
         }
-        Optional<String> owner = markerOwner(dir);
+        Optional<String> owner = PoolMarker.owner(dir);
         if (owner.isPresent()) {
             if (!owner.get().equals(pool.name())) {
                 refusals.put(dir, PoolState.unavailable("MarkerOfAnotherPool", dir + " is marked as the directory of"
@@ -151,12 +150,12 @@ public final class FileEngine implements VolumeEngine {
         }
         DirectoryContent content = contentOf(dir);
         if (!content.foreign().isEmpty()) {
-            refusals.put(dir, PoolState.unavailable("ForeignFiles", dir + " has no pool marker (" + POOL_MARKER
+            refusals.put(dir, PoolState.unavailable("ForeignFiles", dir + " has no pool marker (" + PoolMarker.FILE_NAME
                     + ") and holds files that are not Ferry's (" + String.join(", ", content.foreign())
                     + "); use an empty directory"));
         } else if (holdsVolumes && !content.hasData()) {
             refusals.put(dir, PoolState.unavailable("MarkerMissing", dir + " is empty and has no pool marker ("
-                    + POOL_MARKER + "), but volumes of pool " + pool.name() + " live on this node: the file system"
+                    + PoolMarker.FILE_NAME + "), but volumes of pool " + pool.name() + " live on this node: the file system"
                     + " that holds them is probably not mounted; nothing is created there"));
         } else if (!holdsVolumes && content.hasData()) {
             refusals.put(dir, PoolState.unavailable("ForeignFiles", dir + " has no pool marker and holds volume"
@@ -196,41 +195,20 @@ public final class FileEngine implements VolumeEngine {
         return new DirectoryContent(data, foreign);
     }
 
-    private static Optional<String> markerOwner(Path dir) {
-        Path marker = dir.resolve(POOL_MARKER);
-        if (!Files.isRegularFile(marker, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
-            return Optional.empty();
-        }
-        try {
-            for (String line : Files.readAllLines(marker, StandardCharsets.UTF_8)) {
-                if (line.startsWith("pool=")) {
-                    return Optional.of(line.substring(5).strip());
-                }
-            }
-            return Optional.of("");
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot read " + marker, e);
-        }
-    }
-
     private void writeMarker(Path dir, PoolConfig pool) {
-        Path marker = dir.resolve(POOL_MARKER);
-        Path tmp = dir.resolve(POOL_MARKER + TMP_SUFFIX);
-        String text = "# This directory holds the volumes of Ferry pool " + pool.name() + " on node " + pool.node()
-                + ".\n# Ferry creates volumes only in a directory with this file; do not copy it elsewhere.\n"
-                + "pool=" + pool.name() + "\nnode=" + pool.node() + "\n";
-        io(() -> Files.writeString(tmp, text, StandardCharsets.UTF_8));
-        publish(tmp, marker);
+        Path tmp = dir.resolve(PoolMarker.FILE_NAME + TMP_SUFFIX);
+        io(() -> Files.writeString(tmp, PoolMarker.text(pool.name(), pool.node()), StandardCharsets.UTF_8));
+        publish(tmp, dir.resolve(PoolMarker.FILE_NAME));
     }
 
     /** Volumes and snapshots are created only in a directory that carries this pool's marker. */
     private void requireMarker(PoolConfig pool) {
         Path dir = dir(pool);
-        Optional<String> owner = Files.isDirectory(dir) ? markerOwner(dir) : Optional.empty();
+        Optional<String> owner = Files.isDirectory(dir) ? PoolMarker.owner(dir) : Optional.empty();
         if (owner.isEmpty() || !owner.get().equals(pool.name())) {
             PoolState refused = refusals.get(dir);
             throw EngineException.permanent(refused != null ? refused.conditions().get(0).message()
-                    : dir + " does not carry the marker of pool " + pool.name() + " (" + POOL_MARKER
+                    : dir + " does not carry the marker of pool " + pool.name() + " (" + PoolMarker.FILE_NAME
                     + "); nothing is created there");
         }
     }
@@ -254,8 +232,8 @@ public final class FileEngine implements VolumeEngine {
         if (!Files.isWritable(dir)) {
             return PoolState.unavailable("DirectoryNotWritable", dir + " is not writable by the agent");
         }
-        if (markerOwner(dir).isEmpty()) {
-            return PoolState.unavailable("MarkerMissing", dir + " has no pool marker (" + POOL_MARKER
+        if (PoolMarker.owner(dir).isEmpty()) {
+            return PoolState.unavailable("MarkerMissing", dir + " has no pool marker (" + PoolMarker.FILE_NAME
                     + "); set prepare to let the agent claim it if it is empty");
         }
         return null;

@@ -6,6 +6,7 @@ import io.ferry.model.PoolSource;
 import io.ferry.runtime.exec.Command;
 import io.ferry.runtime.exec.CommandResult;
 import io.ferry.runtime.exec.FakeCommandRunner;
+import io.ferry.runtime.pool.PoolMarker;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -32,7 +33,7 @@ class FileEngineTest {
     /** Most tests work in a directory the pool has claimed, as the agent's preparation leaves it. */
     @org.junit.jupiter.api.BeforeEach
     void claim() throws Exception {
-        Files.writeString(dir.resolve(FileEngine.POOL_MARKER), "pool=files\n");
+        Files.writeString(dir.resolve(PoolMarker.FILE_NAME), "pool=files\n");
     }
 
     PoolConfig poolIn(Path directory, boolean prepare) {
@@ -258,7 +259,7 @@ class FileEngineTest {
         assertThatThrownBy(() -> engine.createVolume(pool, "precious", 1 << 20, true, Content.EMPTY))
                 .isInstanceOf(EngineException.class);
         assertThat(Files.readAllBytes(shared.resolve("precious.img"))).isEqualTo(precious);
-        assertThat(shared.resolve(FileEngine.POOL_MARKER)).doesNotExist();
+        assertThat(shared.resolve(PoolMarker.FILE_NAME)).doesNotExist();
     }
 
     @Test
@@ -269,7 +270,7 @@ class FileEngineTest {
         FileEngine engine = engine(fake());
         engine.preparePool(poolIn(old, false), true);
         assertThat(engine.poolState(poolIn(old, false)).healthy()).isTrue();
-        assertThat(Files.readString(old.resolve(FileEngine.POOL_MARKER))).contains("pool=files");
+        assertThat(Files.readString(old.resolve(PoolMarker.FILE_NAME))).contains("pool=files");
 
         Path fresh = Files.createDirectory(dir.resolve("fresh"));
         engine.preparePool(poolIn(fresh, false), false);
@@ -279,7 +280,7 @@ class FileEngineTest {
     @Test
     void aDirectoryMarkedForAnotherPoolIsRefused() throws Exception {
         Path other = Files.createDirectory(dir.resolve("other"));
-        Files.writeString(other.resolve(FileEngine.POOL_MARKER), "pool=someone-else\n");
+        Files.writeString(other.resolve(PoolMarker.FILE_NAME), "pool=someone-else\n");
         FileEngine engine = engine(fake());
         engine.preparePool(poolIn(other, true), false);
         PoolState state = engine.poolState(poolIn(other, true));
@@ -310,8 +311,8 @@ class FileEngineTest {
         // Two more pools of this node in the same file system, one with a capacity of its own.
         Path b = Files.createDirectory(dir.resolve("b"));
         Path c = Files.createDirectory(dir.resolve("c"));
-        Files.writeString(b.resolve(FileEngine.POOL_MARKER), "pool=b\n");
-        Files.writeString(c.resolve(FileEngine.POOL_MARKER), "pool=c\n");
+        Files.writeString(b.resolve(PoolMarker.FILE_NAME), "pool=b\n");
+        Files.writeString(c.resolve(PoolMarker.FILE_NAME), "pool=c\n");
         PoolConfig poolB = PoolConfig.builder("b", "node-a", Engine.FILE, PoolSource.directory(b.toString())).build();
         PoolConfig poolC = PoolConfig.builder("c", "node-a", Engine.FILE, PoolSource.directory(c.toString()))
                 .capacityBytes(total / 4).build();

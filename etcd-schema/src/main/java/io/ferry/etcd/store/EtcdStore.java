@@ -86,9 +86,8 @@ public final class EtcdStore implements AutoCloseable {
             throw new IllegalStateException("connectAndWarmUp blocks; call it from a worker or the main thread");
         }
         EtcdStore store = connect(options);
-        GetOption countOnly = GetOption.builder().withCountOnly(true).build();
         try {
-            store.client.getKVClient().get(bytes(store.keys.globalConfig()), countOnly)
+            store.currentRevision().toCompletionStage().toCompletableFuture()
                     .get(options.requestTimeout().toMillis(), TimeUnit.MILLISECONDS);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();

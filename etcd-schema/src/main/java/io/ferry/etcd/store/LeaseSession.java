@@ -1,6 +1,5 @@
 package io.ferry.etcd.store;
 
-import io.etcd.jetcd.common.exception.EtcdException;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
@@ -146,7 +145,6 @@ public final class LeaseSession implements AutoCloseable {
     public static boolean isNoSuchLease(Throwable err) {
         for (Throwable t = err; t != null; t = t.getCause()) {
             if (t instanceof io.etcd.jetcd.lease.NoSuchLeaseException
-                    || (t instanceof EtcdException && String.valueOf(t.getMessage()).contains("requested lease not found"))
                     || String.valueOf(t.getMessage()).contains("requested lease not found")) {
                 return true;
             }
