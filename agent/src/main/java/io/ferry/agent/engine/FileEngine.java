@@ -598,7 +598,9 @@ public final class FileEngine implements VolumeEngine {
         } catch (IOException e) {
             throw new UncheckedIOException("cannot list " + dir, e);
         }
-        return new Inventory(volumes, snapshots, leftovers);
+        // Leftovers are removed without asking anyone: only in a directory this pool has claimed.
+        boolean claimed = PoolMarker.owner(dir).filter(pool.name()::equals).isPresent();
+        return new Inventory(volumes, snapshots, claimed ? leftovers : List.of());
     }
 
     @Override

@@ -342,4 +342,15 @@ class FileEngineTest {
         assertThat(state.capacityBytes()).isEqualTo(64L << 20);
         assertThat(state.freeBytes()).isLessThanOrEqualTo((64L << 20) - (16L << 20));
     }
+
+    @Test
+    void nothingInADirectoryThePoolHasNotClaimedCountsAsALeftoverToRemove() throws Exception {
+        Path foreign = Files.createDirectory(dir.resolve("foreign"));
+        Files.writeString(foreign.resolve(".vol-b.img.tmp"), "somebody else's half-written file");
+        FakeCommandRunner fake = new FakeCommandRunner().on(List.of("losetup", "--json", "--list"),
+                "{\"loopdevices\": [{\"name\": \"/dev/loop2\", \"back-file\": \"" + foreign.resolve("vol-z.img")
+                        + " (deleted)\"}]}");
+        assertThat(engine(fake).inventory(poolIn(foreign, false)).leftovers()).isEmpty();
+        assertThat(foreign.resolve(".vol-b.img.tmp")).exists();
+    }
 }
