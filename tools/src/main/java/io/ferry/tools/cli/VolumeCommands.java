@@ -1,5 +1,7 @@
 package io.ferry.tools.cli;
 
+import io.ferry.etcd.store.BadValueException;
+import io.ferry.etcd.store.Listing;
 import io.ferry.etcd.store.Versioned;
 import io.ferry.model.Attachment;
 import io.ferry.model.Engine;
@@ -23,6 +25,7 @@ import java.net.http.HttpResponse;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -193,7 +196,17 @@ final class VolumeCommands {
     static final class Ls extends Base {
         @Override
         public Integer call() {
-            Map<String, VolumeIntent> intents = byName(keys().volumes(), VolumeIntent.class);
+            Map<String, VolumeIntent> intents = new HashMap<>();
+            // An intent that does not decode is a request nobody can act on: it is listed, as
+            // Invalid with the error, so that it is seen and fixed or removed.
+            Map<String, String> invalid = new HashMap<>();
+            Listing<VolumeIntent> listing = await(store().list(keys().volumes(), VolumeIntent.class));
+            for (Versioned<VolumeIntent> v : listing.items()) {
+                keys().parse(v.key()).ifPresent(ref -> intents.put(ref.name(), v.value()));
+            }
+            for (BadValueException bad : listing.badValues()) {
+                keys().parse(bad.key()).ifPresent(ref -> invalid.put(ref.name(), bad.getCause().getMessage()));
+            }
             Map<String, Placement> placements = byName(keys().placements(), Placement.class);
             Map<String, VolumeScheduling> scheduling = byName(keys().volumeSchedulings(), VolumeScheduling.class);
             Map<String, VolumeStatus> statuses = new LinkedHashMap<>();
@@ -202,6 +215,7 @@ final class VolumeCommands {
             }
             TreeSet<String> names = new TreeSet<>(intents.keySet());
             names.addAll(placements.keySet());
+            names.addAll(invalid.keySet());
             List<List<String>> cells = new ArrayList<>();
             List<Map<String, Object>> structured = new ArrayList<>();
             for (String n : names) {
@@ -209,18 +223,22 @@ final class VolumeCommands {
                 Placement p = placements.get(n);
                 VolumeScheduling s = scheduling.get(n);
                 VolumeStatus st = statuses.get(n);
-                String state = st != null ? st.phase().value() : s != null ? s.phase().value() : "Pending";
-                if (i != null && i.deletionRequested()) {
-                    state = "Deleting";
-                }
-                if (s != null && !s.reachable()) {
-                    state += " (unreachable)";
-                }
-                cells.add(List.of(n, size(i != null ? i.sizeBytes() : p.sizeBytes()), state, orDash(p == null ? null : p.node()),
+                String error = invalid.get(n);
+                String state = error != null ? SchedulingPhase.INVALID.value() : volumeState(i, s, st);
+                // The agent's message says why a volume failed or is lost; otherwise the controller's
+                // says why it waits.
+                String message = error != null ? "invalid volume intent: " + error
+                        : st != null && st.phase().isFailure() ? st.message() : s == null ? null : s.message();
+                long bytes = i != null ? i.sizeBytes() : p != null ? p.sizeBytes() : 0;
+                cells.add(List.of(n, bytes > 0 ? size(bytes) : "-", state, orDash(p == null ? null : p.node()),
                         orDash(p == null ? null : p.pool()), orDash(st == null ? null : st.devicePath()),
-                        orDash(s == null ? null : s.message())));
+                        orDash(message)));
                 Map<String, Object> row = new LinkedHashMap<>();
                 row.put("name", n);
+                row.put("state", state);
+                if (error != null) {
+                    row.put("error", error);
+                }
                 row.put("intent", i);
                 row.put("placement", p);
                 row.put("scheduling", s);
@@ -230,6 +248,21 @@ final class VolumeCommands {
             out().rows(List.of("NAME", "SIZE", "STATE", "NODE", "POOL", "DEVICE", "MESSAGE"), cells, structured);
             return ExitCodes.OK;
         }
+    }
+
+    /**
+     * One word for where a volume is: the agent's phase once it reports one, else the controller's,
+     * Deleting once deletion is asked for, and "(unreachable)" when its node is down.
+     */
+    static String volumeState(VolumeIntent intent, VolumeScheduling scheduling, VolumeStatus status) {
+        String state = status != null ? status.phase().value() : scheduling != null ? scheduling.phase().value() : "Pending";
+        if (intent != null && intent.deletionRequested()) {
+            state = "Deleting";
+        }
+        if (scheduling != null && !scheduling.reachable()) {
+            state += " (unreachable)";
+        }
+        return state;
     }
 
     @Command(name = "describe", description = "Show everything known about a volume.")

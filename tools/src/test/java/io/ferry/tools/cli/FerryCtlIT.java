@@ -12,6 +12,7 @@ import io.ferry.etcd.informer.InformerOptions;
 import io.ferry.etcd.reconcile.RuntimeOptions;
 import io.ferry.etcd.store.EtcdStore;
 import io.ferry.etcd.testing.Await;
+import io.ferry.model.VolumeStatus;
 import io.ferry.etcd.testing.EtcdExtension;
 import io.ferry.model.Attachment;
 import io.ferry.runtime.admin.AdminOptions;
@@ -381,6 +382,46 @@ class FerryCtlIT {
         assertThat(statusJson.path("nodesAlive").asInt()).isEqualTo(1);
         assertThat(statusJson.path("volumes").asInt()).isEqualTo(1);
         ok("volume", "rm", "vol-s");
+    }
+
+    @Test
+    void invalidIntentsAndFailedVolumesAreListedWithTheirErrorsAndCounted() throws Exception {
+        startCluster();
+        addFilePool();
+        ok("volume", "create", "good", "--size", "8Mi");
+        // Typed by hand: a size that is not one, and a value that is not even JSON.
+        Await.result(store.putRaw(store.keys().volume("bad-size"),
+                "{\"name\":\"bad-size\",\"sizeBytes\":\"lots\"}".getBytes(java.nio.charset.StandardCharsets.UTF_8)));
+        Await.result(store.putRaw(store.keys().volume("not-json"), "{oops".getBytes(java.nio.charset.StandardCharsets.UTF_8)));
+
+        Result ls = ok("volume", "ls");
+        assertThat(ls.out()).containsPattern("bad-size\\s+-\\s+Invalid\\s+-\\s+-\\s+-\\s+invalid volume intent: .*sizeBytes");
+        assertThat(ls.out()).containsPattern("not-json\\s+-\\s+Invalid\\s+.*invalid volume intent: ");
+        assertThat(ls.out()).containsPattern("good\\s+8Mi\\s+Ready");
+        JsonNode rows = JSON.readTree(ok("volume", "ls", "-o", "json").out());
+        assertThat(rows).anySatisfy(row -> {
+            assertThat(row.path("name").asText()).isEqualTo("bad-size");
+            assertThat(row.path("state").asText()).isEqualTo("Invalid");
+            assertThat(row.path("error").asText()).contains("sizeBytes");
+        });
+
+        // The agent reports a volume failed: its message is what ls shows, and status counts it.
+        String node = NODE;
+        VolumeStatus ready = Await.result(store.get(store.keys().volumeStatus(node, "good"), VolumeStatus.class))
+                .orElseThrow().value();
+        // Stopped first, so that nothing repairs the status written below.
+        Await.result(agentVertx.close());
+        agentVertx = null;
+        Await.result(store.put(store.keys().volumeStatus(node, "good"), VolumeStatus.of("good", node,
+                io.ferry.model.VolumePhase.FAILED, null, ready.sizeBytes(), null, ready.observedGeneration(),
+                "pool files is not available: disk gone", java.time.Instant.now())));
+        assertThat(ok("volume", "ls").out()).containsPattern("good\\s+8Mi\\s+Failed\\s+.*pool files is not available: disk gone");
+
+        JsonNode status = JSON.readTree(ok("status", "-o", "json").out());
+        assertThat(status.path("volumes").asInt()).isEqualTo(3);
+        assertThat(status.path("volumesByState").path("Invalid").asInt()).isEqualTo(2);
+        assertThat(status.path("volumesByState").path("Failed").asInt()).isEqualTo(1);
+        assertThat(ok("status").out()).contains("volumes:     3");
     }
 
     @Test
