@@ -52,6 +52,12 @@ public final class Controller {
     private volatile Leadership leadership;
     private boolean capacityRetryPending;
     private long resyncTimer = -1;
+    private long gaugeTimer = -1;
+    /**
+     * Pool gauges are recomputed this often: capacity comes from agents' pool statuses and
+     * allocation from ledgers, both of which change without any reconcile of the controller's own.
+     */
+    static final java.time.Duration GAUGE_INTERVAL = java.time.Duration.ofSeconds(5);
 
     public Controller(Vertx vertx, EtcdStore store, ControllerOptions options, PrometheusMeterRegistry registry) {
         this.vertx = vertx;
@@ -119,6 +125,8 @@ public final class Controller {
                                 }
                             });
                     resyncTimer = vertx.setPeriodic(options.resyncInterval().toMillis(), t -> reconcileEverything(true));
+                    metrics.pools(state.candidates());
+                    gaugeTimer = vertx.setPeriodic(GAUGE_INTERVAL.toMillis(), t -> metrics.pools(state.candidates()));
                     return election.start();
                 });
     }
@@ -221,6 +229,7 @@ public final class Controller {
         Promise<Void> stopped = Promise.promise();
         context.runOnContext(v -> {
             vertx.cancelTimer(resyncTimer);
+            vertx.cancelTimer(gaugeTimer);
             if (election != null) {
                 election.close();
             }

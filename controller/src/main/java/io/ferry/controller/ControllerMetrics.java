@@ -71,7 +71,10 @@ final class ControllerMetrics {
                 .description("1 while this controller is the leader").register(registry);
     }
 
-    /** Replaces the per-pool gauges; called when the admin API or a periodic tick refreshes them. */
+    /**
+     * Replaces the per-pool gauges (a pool no longer configured loses its rows); called from start
+     * on, every {@link Controller#GAUGE_INTERVAL}, and when the admin API lists pools.
+     */
     void pools(Iterable<io.ferry.controller.placement.Candidate> candidates) {
         List<MultiGauge.Row<?>> cap = new ArrayList<>();
         List<MultiGauge.Row<?>> alloc = new ArrayList<>();

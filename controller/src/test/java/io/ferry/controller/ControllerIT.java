@@ -528,6 +528,29 @@ class ControllerIT {
     }
 
     @Test
+    void poolGaugesFollowPoolsAndLedgersFromTheStartWithoutAnyApiCall() {
+        agents.addNode("node-1", Map.of());
+        agents.addPool("node-1", "pool-1", 100, Map.of());
+        Running c = controller("c1", false);
+        await().atMost(Duration.ofSeconds(10)).until(c.controller::isLeader);
+        java.util.function.Function<String, Double> gauge = name -> {
+            var g = c.registry.find(name).tag("pool", "pool-1").gauge();
+            return g == null ? null : g.value();
+        };
+        await("the capacity gauge, before anyone asked for it").atMost(Duration.ofSeconds(10))
+                .until(() -> Double.valueOf(100.0 * GI).equals(gauge.apply("ferry.pool.capacity.bytes")));
+
+        result(store.put(keys.volume("v1"), VolumeIntent.builder("v1", 10 * GI).build()));
+        await("allocation follows the ledger").atMost(Duration.ofSeconds(15))
+                .until(() -> Double.valueOf(10.0 * GI).equals(gauge.apply("ferry.pool.allocated.bytes")));
+
+        // A second pool appears, then the first one's config is removed: the gauges follow.
+        agents.addPool("node-1", "pool-2", 50, Map.of());
+        await().atMost(Duration.ofSeconds(15)).until(() -> c.registry.find("ferry.pool.capacity.bytes")
+                .tag("pool", "pool-2").gauge() != null);
+    }
+
+    @Test
     void theAdminApiExplainsEveryPoolsVerdictAndServesMetrics() throws Exception {
         sixPoolsOfHundredGi();
         agents.killNode("node-6");
