@@ -197,10 +197,14 @@ public final class Controller {
 
     /**
      * Volumes without room are retried when capacity changes, batched: a burst of ledger updates
-     * (a thousand placements) triggers one retry round, not a thousand.
+     * (a thousand placements) triggers one retry round, not a thousand. So are volumes whose last
+     * reconcile failed terminally: an intent that is itself invalid is recorded as Invalid without
+     * failing, so such a failure came from another key the volume depends on (a malformed ledger,
+     * pool config or pool status), and that key has just changed.
      */
     private void retryWaitingSoon() {
-        if (capacityRetryPending || volumes == null || volumes.waitingForRoom.isEmpty()) {
+        if (capacityRetryPending || volumes == null
+                || volumes.waitingForRoom.isEmpty() && volumeRuntime.terminalFailures().isEmpty()) {
             return;
         }
         capacityRetryPending = true;
@@ -208,6 +212,7 @@ public final class Controller {
             capacityRetryPending = false;
             if (isLeader()) {
                 List.copyOf(volumes.waitingForRoom).forEach(volumeRuntime::enqueue);
+                volumeRuntime.terminalFailures().keySet().forEach(volumeRuntime::enqueue);
             }
         });
     }

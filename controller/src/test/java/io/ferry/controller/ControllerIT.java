@@ -551,6 +551,25 @@ class ControllerIT {
     }
 
     @Test
+    void aVolumeThatFailedOnAMalformedLedgerIsPlacedAsSoonAsTheLedgerIsRepaired() {
+        agents.addNode("node-1", Map.of());
+        agents.addPool("node-1", "pool-1", 100, Map.of());
+        // Typed by hand, badly: the pool's ledger does not decode.
+        result(store.putRaw(keys.ledger("pool-1"), "{\"pool\":\"pool-1\",\"allocatedBytes\":\"many\"}"
+                .getBytes(StandardCharsets.UTF_8)));
+        Running c = controller("c1");
+        await().atMost(Duration.ofSeconds(10)).until(c.controller::isLeader);
+        result(store.put(keys.volume("v1"), VolumeIntent.builder("v1", 10 * GI).build()));
+        // Give the controller time to try (and fail on the ledger).
+        await().pollDelay(Duration.ofSeconds(2)).atMost(Duration.ofSeconds(5)).until(() -> true);
+        assertThat(result(store.get(keys.placement("v1"), Placement.class))).isEmpty();
+
+        result(store.put(keys.ledger("pool-1"), Ledger.empty("pool-1")));
+        await("placed once the ledger is repaired, well before any resync").atMost(Duration.ofSeconds(10))
+                .until(() -> result(store.get(keys.placement("v1"), Placement.class)).isPresent());
+    }
+
+    @Test
     void theAdminApiExplainsEveryPoolsVerdictAndServesMetrics() throws Exception {
         sixPoolsOfHundredGi();
         agents.killNode("node-6");
