@@ -303,7 +303,11 @@ public final class FileEngine implements VolumeEngine {
                 conditions.add(Condition.of("SharedFileSystem", true, "Shared", "the file system is shared with pool(s) "
                         + String.join(", ", sharers) + "; each counts only its share of its size and free space"));
             }
-            return new PoolState(capacity, free, null, null, conditions, true);
+            // Volume files are sparse and fill as they are written, like a thin pool's data: how much
+            // of the pool's capacity its disk can no longer give is its data usage, so the thin
+            // high watermark stops placing thin volumes on a disk that is filling up, whoever fills it.
+            Double dataPercent = capacity > 0 ? Math.min(100.0, 100.0 * (capacity - free) / capacity) : null;
+            return new PoolState(capacity, free, dataPercent, null, conditions, true);
         } catch (IOException e) {
             return PoolState.unavailable("FileSystemError", dir + ": " + e.getMessage());
         }
