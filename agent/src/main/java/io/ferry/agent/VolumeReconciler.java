@@ -139,6 +139,7 @@ final class VolumeReconciler {
                     VolumeStatus ready = VolumeStatus.of(volume, ctx.node, item.pool(), VolumePhase.READY, done.local.devicePath(),
                             done.local.sizeBytes(), done.export, item.generation(), note, Clock.now());
                     ctx.metrics.trackDevice(volume, done.local.devicePath());
+                    ctx.metrics.volumeLost(volume, false);
                     return statuses.volume(ctx.keys.volumeStatus(ctx.node, volume), ready, ctx.volumeStatus(volume));
                 })
                 .map(ReconcileResult.done())
@@ -162,6 +163,7 @@ final class VolumeReconciler {
         String volume = item.volume();
         log.warn("{}", message);
         ctx.metrics.untrackDevice(volume);
+        ctx.metrics.volumeLost(volume, true);
         // Without a status of its own (removed by hand, etcd restored) the work item is the record.
         long size = before != null && before.sizeBytes() > 0 ? before.sizeBytes() : item.sizeBytes();
         long generation = before != null && before.observedGeneration() > 0 ? before.observedGeneration() : item.generation();
@@ -330,6 +332,7 @@ final class VolumeReconciler {
                 .map(v -> {
                     ctx.metrics.volumeDeleted();
                     ctx.metrics.untrackDevice(volume);
+                    ctx.metrics.volumeLost(volume, false);
                     log.info("volume {} removed from node {} (deletion order, generation {})", volume, ctx.node,
                             order.generation());
                     return ReconcileResult.done();
