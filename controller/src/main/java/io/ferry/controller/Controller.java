@@ -51,6 +51,8 @@ public final class Controller {
     private ControllerMetrics metrics;
     private volatile Leadership leadership;
     private boolean capacityRetryPending;
+    private boolean auditPending;
+    private LedgerAudit ledgers;
     private long resyncTimer = -1;
     private long gaugeTimer = -1;
     /**
@@ -97,8 +99,14 @@ public final class Controller {
             public void capacityChanged() {
                 retryWaitingSoon();
             }
+
+            @Override
+            public void ledgerChanged(String pool) {
+                auditLedgersSoon();
+            }
         });
         volumes = new VolumeReconciler(store, state, lane, new Scheduler(), metrics, this::currentLeadership, clock);
+        ledgers = new LedgerAudit(store, state, lane, metrics, this::currentLeadership, clock);
         SnapshotReconciler snapshots = new SnapshotReconciler(store, state, lane, metrics, this::currentLeadership, clock);
         volumeRuntime = new ReconcileRuntime(vertx, "volumes", volumes::reconcile, options.runtime(), registry);
         snapshotRuntime = new ReconcileRuntime(vertx, "snapshots", snapshots::reconcile, options.runtime(), registry);
@@ -141,7 +149,7 @@ public final class Controller {
             }
             return new AdminServer.Readiness(true, isLeader() ? "leader" : "standby");
         });
-        new ControllerApi(state, volumes, metrics, this::isLeader).mount(admin.router());
+        new ControllerApi(state, volumes, ledgers, metrics, this::isLeader).mount(admin.router());
         return admin.start().mapEmpty();
     }
 
@@ -193,6 +201,22 @@ public final class Controller {
             }
         }
         metrics.pools(state.candidates());
+        auditLedgersSoon();
+    }
+
+    /**
+     * Ledger events come in bursts (every placement moves one), and a ledger changed by hand needs no
+     * instant answer: one audit shortly after a burst compares them all.
+     */
+    private void auditLedgersSoon() {
+        if (auditPending || ledgers == null || !isLeader()) {
+            return;
+        }
+        auditPending = true;
+        vertx.setTimer(500, t -> {
+            auditPending = false;
+            ledgers.auditAll().onFailure(err -> log.warn("ledger audit failed; the next one retries: {}", err.getMessage()));
+        });
     }
 
     /**

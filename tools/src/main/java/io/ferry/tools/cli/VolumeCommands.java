@@ -34,9 +34,10 @@ import java.util.Set;
 import java.util.TreeSet;
 import java.util.concurrent.atomic.AtomicReference;
 
-@Command(name = "volume", description = "Create, list, describe, resize, remove and explain volumes.",
+@Command(name = "volume", description = "Create, list, describe, resize, re-create (lost), remove and explain volumes.",
         subcommands = {VolumeCommands.Create.class, VolumeCommands.Ls.class, VolumeCommands.Describe.class,
-                VolumeCommands.Resize.class, VolumeCommands.Rm.class, VolumeCommands.Explain.class})
+                VolumeCommands.Resize.class, VolumeCommands.Recreate.class, VolumeCommands.Rm.class,
+                VolumeCommands.Explain.class})
 final class VolumeCommands {
 
     @Command(name = "create", description = "Ask for a volume. Idempotent: the same request again changes nothing.")
@@ -278,8 +279,13 @@ final class VolumeCommands {
             Optional<Placement> p = await(store().get(keys().placement(name), Placement.class)).map(Versioned::value);
             p.ifPresent(v -> row.put("placement", v));
             await(store().get(keys().volumeScheduling(name), VolumeScheduling.class)).ifPresent(v -> row.put("scheduling", v.value()));
-            p.flatMap(v -> await(store().get(keys().volumeStatus(v.node(), name), VolumeStatus.class)))
-                    .ifPresent(v -> row.put("status", v.value()));
+            Optional<VolumeStatus> status = p.flatMap(v -> await(store().get(keys().volumeStatus(v.node(), name), VolumeStatus.class)))
+                    .map(Versioned::value);
+            status.ifPresent(v -> row.put("status", v));
+            status.filter(v -> v.phase() == VolumePhase.LOST).ifPresent(v -> row.put("lost", v.message()
+                    + " -- what to do: bring the storage back (the volume returns by itself), or replace it by an empty one"
+                    + " (`ferryctl volume recreate --empty " + name + "`), or delete it (`ferryctl volume rm " + name + "`);"
+                    + " see docs/data-safety.md, \"Operators: lost volumes\""));
             List<Attachment> attachments = list(keys().attachmentsOf(name), Attachment.class).stream().map(Versioned::value).toList();
             if (!attachments.isEmpty()) {
                 row.put("attachments", attachments);
@@ -335,6 +341,73 @@ final class VolumeCommands {
                 });
             }
             out().line("volume " + name + " is " + Sizes.format(target));
+            return ExitCodes.OK;
+        }
+    }
+
+    @Command(name = "recreate", description = "Replace a Lost volume by a new, empty one where it was placed (its old data"
+            + " is given up). Refused unless the volume is Lost, and without --empty.")
+    static final class Recreate extends Base {
+        @Parameters(index = "0")
+        String name;
+        @Option(names = "--empty", description = "required: the new volume is empty; the lost data is not recovered")
+        boolean empty;
+        @Option(names = "--wait", negatable = true, defaultValue = "true", fallbackValue = "true",
+                description = "wait until the new volume is ready (default: ${DEFAULT-VALUE})")
+        boolean await;
+        @Option(names = "--timeout", defaultValue = "120", description = "seconds to wait (default: ${DEFAULT-VALUE})")
+        int timeoutSeconds;
+
+        @Override
+        public Integer call() {
+            io.ferry.model.Names.volumeName(name);
+            if (!empty) {
+                throw new CliException(ExitCodes.USAGE, "`volume recreate` replaces the lost volume " + name + " by an empty one"
+                        + " and gives its data up; say so with --empty");
+            }
+            String key = keys().volume(name);
+            Versioned<VolumeIntent> intent = await(store().get(key, VolumeIntent.class))
+                    .orElseThrow(() -> new CliException(ExitCodes.NOT_FOUND, "no volume named " + name));
+            if (intent.value().deletionRequested()) {
+                throw new CliException(ExitCodes.CONFLICT, "volume " + name + " is being deleted");
+            }
+            Placement placement = await(store().get(keys().placement(name), Placement.class)).map(Versioned::value)
+                    .orElseThrow(() -> new CliException(ExitCodes.CONFLICT, "volume " + name + " has no placement, so it is"
+                            + " not Lost anywhere; see `ferryctl volume describe " + name + "`"));
+            VolumeStatus status = await(store().get(keys().volumeStatus(placement.node(), name), VolumeStatus.class))
+                    .map(Versioned::value).orElse(null);
+            if (status == null || status.phase() != VolumePhase.LOST) {
+                throw new CliException(ExitCodes.CONFLICT, "volume " + name + " is "
+                        + (status == null ? "without a status on " + placement.node() : status.phase().value() + " on " + placement.node())
+                        + ", not Lost; only a Lost volume can be re-created empty");
+            }
+            Instant request = Instant.now().truncatedTo(java.time.temporal.ChronoUnit.MILLIS);
+            if (!await(store().compareAndPut(key, intent.value().withRecreateEmptyRequested(request), intent.modRevision()))) {
+                throw new CliException(ExitCodes.CONFLICT, "volume " + name + " changed meanwhile; run the command again");
+            }
+            if (!await) {
+                out().line("volume " + name + ": re-creation as an empty volume requested");
+                return ExitCodes.OK;
+            }
+            long emptyBefore = placement.emptySinceGeneration();
+            VolumeStatus ready = waitFor(Duration.ofSeconds(timeoutSeconds), "volume " + name + " to be re-created empty", () -> {
+                Placement p = await(store().get(keys().placement(name), Placement.class)).map(Versioned::value).orElse(null);
+                if (p == null || !request.equals(p.recreateEmptyRequestedAt())) {
+                    return null;
+                }
+                if (p.emptySinceGeneration() == emptyBefore) {
+                    throw new CliException(ExitCodes.CONFLICT, "the controller refused to re-create volume " + name
+                            + ": it was no longer Lost when the request arrived; see `ferryctl volume describe " + name + "`");
+                }
+                VolumeStatus st = await(store().get(keys().volumeStatus(p.node(), name), VolumeStatus.class))
+                        .map(Versioned::value).orElse(null);
+                if (st != null && st.phase() == VolumePhase.FAILED && st.observedGeneration() >= p.emptySinceGeneration()) {
+                    throw new CliException(ExitCodes.FAILED, "volume " + name + " failed on " + p.node() + ": " + st.message());
+                }
+                return st != null && st.phase() == VolumePhase.READY && st.observedGeneration() >= p.emptySinceGeneration() ? st : null;
+            });
+            out().line("volume " + name + " re-created empty on " + ready.node()
+                    + (ready.devicePath() == null ? "" : " at " + ready.devicePath()));
             return ExitCodes.OK;
         }
     }
