@@ -601,7 +601,7 @@ public final class ControllerService extends ControllerGrpc.ControllerImplBase {
     public void getCapacity(GetCapacityRequest request, StreamObserver<GetCapacityResponse> observer) {
         Calls.unary("GetCapacity", observer, () -> {
             for (VolumeCapability cap : request.getVolumeCapabilitiesList()) {
-                if (Driver.unsupported(cap) != null) {
+                if (Driver.unsupportedPart(cap) != null) {
                     return GetCapacityResponse.newBuilder().setAvailableCapacity(0).build();
                 }
             }

@@ -47,8 +47,18 @@ public final class Driver {
         if (cap.getAccessTypeCase() == VolumeCapability.AccessTypeCase.ACCESSTYPE_NOT_SET) {
             throw Calls.invalid("volume capability without an access type (block or mount)");
         }
-        if (!ACCESS_MODES.contains(cap.getAccessMode().getMode())) {
-            return "access mode " + cap.getAccessMode().getMode() + " is not supported: a Ferry volume is attached to one node";
+        return unsupportedPart(cap);
+    }
+
+    /**
+     * Why the plugin cannot serve the parts of this capability that are given, or null. For
+     * GetCapacity, where the CO may leave the access mode (external-provisioner's capacity tracking
+     * always sends UNKNOWN) or the access type unspecified: that means "any", not an error.
+     */
+    static String unsupportedPart(VolumeCapability cap) {
+        Mode mode = cap.hasAccessMode() ? cap.getAccessMode().getMode() : Mode.UNKNOWN;
+        if (mode != Mode.UNKNOWN && !ACCESS_MODES.contains(mode)) {
+            return "access mode " + mode + " is not supported: a Ferry volume is attached to one node";
         }
         if (cap.hasMount() && !cap.getMount().getFsType().isEmpty() && !FS_TYPES.contains(cap.getMount().getFsType())) {
             return "filesystem " + cap.getMount().getFsType() + " is not supported (ext4, xfs)";
