@@ -1,0 +1,147 @@
+package io.ferry.csi;
+
+import io.ferry.csi.v1.CapacityRange;
+import io.ferry.csi.v1.CreateVolumeRequest;
+import io.ferry.csi.v1.DeleteVolumeRequest;
+import io.ferry.csi.v1.NodeStageVolumeRequest;
+import io.ferry.csi.v1.NodeUnstageVolumeRequest;
+import io.ferry.csi.v1.Volume;
+import io.ferry.csi.v1.VolumeContentSource;
+import io.ferry.etcd.store.Versioned;
+import io.ferry.etcd.testing.EtcdExtension;
+import io.ferry.model.VolumeIntent;
+import io.ferry.model.VolumePhase;
+import io.ferry.model.VolumeStatus;
+import io.grpc.Status;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+
+import static io.ferry.csi.CsiConformanceIT.MI;
+import static io.ferry.csi.CsiConformanceIT.code;
+import static io.ferry.csi.CsiConformanceIT.create;
+import static io.ferry.csi.CsiConformanceIT.message;
+import static io.ferry.csi.CsiConformanceIT.mount;
+import static io.ferry.etcd.testing.Await.result;
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * The controller service's answers the CSI specification prescribes for deletion and re-creation
+ * of a name, publication with another capability, and clones, against the real controller and the
+ * real file-engine agent ({@link CsiHarness}).
+ */
+class ControllerConformanceIT {
+
+    @RegisterExtension
+    static final EtcdExtension etcd = new EtcdExtension();
+
+    CsiHarness h;
+
+    @BeforeEach
+    void setUp() throws Exception {
+        h = new CsiHarness(etcd.options(EtcdExtension.uniquePrefix()));
+    }
+
+    @AfterEach
+    void tearDown() throws Exception {
+        h.close();
+    }
+
+    Versioned<VolumeIntent> intent(String name) {
+        return result(h.store.get(h.keys.volume(name), VolumeIntent.class)).orElseThrow();
+    }
+
+    @Test
+    void deleteVolumeReturnsOnceTheVolumeIsGoneSoItsNameIsFreeForANewVolumeAtOnce() {
+        CreateVolumeRequest request = create("pvc-again", 16 * MI).putParameters("positionAdvice", "MustLocal").build();
+        h.controller().createVolume(request);
+        long firstCreation = intent("pvc-again").createRevision();
+
+        h.controller().deleteVolume(DeleteVolumeRequest.newBuilder().setVolumeId("pvc-again").build());
+        // Gone when DeleteVolume answers, not some time later: the intent, and the agent's file.
+        assertThat(result(h.store.get(h.keys.volume("pvc-again"), VolumeIntent.class))).isEmpty();
+        assertThat(h.poolMount.resolve(CsiHarness.POOL).resolve("pvc-again.img")).doesNotExist();
+
+        Volume again = h.controller(Duration.ofSeconds(10)).createVolume(request).getVolume();
+        assertThat(again.getVolumeId()).isEqualTo("pvc-again");
+        assertThat(intent("pvc-again").createRevision()).isGreaterThan(firstCreation);
+        assertThat(intent("pvc-again").value().deletionRequested()).isFalse();
+        VolumeStatus status = result(h.store.get(h.keys.volumeStatus(CsiHarness.NODE, "pvc-again"), VolumeStatus.class))
+                .orElseThrow().value();
+        assertThat(status.phase()).isEqualTo(VolumePhase.READY);
+        assertThat(h.poolMount.resolve(CsiHarness.POOL).resolve("pvc-again.img")).exists();
+    }
+
+    @Test
+    void createVolumeWaitsForAPendingDeletionOfItsNameAndThenCreatesANewVolume() {
+        CreateVolumeRequest request = create("pvc-pending", 16 * MI).putParameters("positionAdvice", "MustLocal").build();
+        h.controller().createVolume(request);
+        Versioned<VolumeIntent> first = intent("pvc-pending");
+        // As ferryctl volume rm, or a DeleteVolume that reached its deadline, leaves it: marked only.
+        assertThat(result(h.store.compareAndPut(h.keys.volume("pvc-pending"), first.value().withDeletionRequested(),
+                first.modRevision()))).isTrue();
+
+        Volume again = h.controller(Duration.ofSeconds(10)).createVolume(request).getVolume();
+        assertThat(again.getVolumeId()).isEqualTo("pvc-pending");
+        Versioned<VolumeIntent> second = intent("pvc-pending");
+        assertThat(second.createRevision()).isGreaterThan(first.createRevision());
+        assertThat(second.value().deletionRequested()).isFalse();
+    }
+
+    @Test
+    void createVolumeFromAVolumeClonesItsDataAndRefusesAnImpossibleClone() throws Exception {
+        h.controller().createVolume(create("pvc-origin", 16 * MI).putParameters("positionAdvice", "MustLocal").build());
+        Path staging = h.dir("staging/pvc-origin");
+        NodeStageVolumeRequest stage = NodeStageVolumeRequest.newBuilder().setVolumeId("pvc-origin")
+                .setStagingTargetPath(staging.toString()).setVolumeCapability(mount("ext4")).build();
+        h.node().nodeStageVolume(stage);
+        Files.writeString(staging.resolve("data"), "cloned");
+        h.node().nodeUnstageVolume(NodeUnstageVolumeRequest.newBuilder().setVolumeId("pvc-origin")
+                .setStagingTargetPath(staging.toString()).build());
+
+        VolumeContentSource source = VolumeContentSource.newBuilder().setVolume(
+                VolumeContentSource.VolumeSource.newBuilder().setVolumeId("pvc-origin")).build();
+        Volume clone = h.controller().createVolume(create("pvc-clone", 16 * MI)
+                .putParameters("positionAdvice", "MustLocal").setVolumeContentSource(source).build()).getVolume();
+        assertThat(clone.getContentSource().getVolume().getVolumeId()).isEqualTo("pvc-origin");
+        Path cloneStaging = h.dir("staging/pvc-clone");
+        h.node().nodeStageVolume(stage.toBuilder().setVolumeId("pvc-clone").setStagingTargetPath(cloneStaging.toString()).build());
+        try {
+            assertThat(Files.readString(cloneStaging.resolve("data"))).isEqualTo("cloned");
+        } finally {
+            h.node().nodeUnstageVolume(NodeUnstageVolumeRequest.newBuilder().setVolumeId("pvc-clone")
+                    .setStagingTargetPath(cloneStaging.toString()).build());
+        }
+
+        // Asked smaller than its source, a copy takes the source's size if the range allows it.
+        assertThat(h.controller().createVolume(create("pvc-bigger", 8 * MI).putParameters("positionAdvice", "MustLocal")
+                .setVolumeContentSource(source).build()).getVolume().getCapacityBytes()).isEqualTo(16 * MI);
+        assertThat(code(() -> h.controller(Duration.ofSeconds(5)).createVolume(create("pvc-small", 8 * MI)
+                .setCapacityRange(CapacityRange.newBuilder().setRequiredBytes(8 * MI).setLimitBytes(8 * MI))
+                .setVolumeContentSource(source).build()))).isEqualTo(Status.Code.OUT_OF_RANGE);
+        // Parameters the source's pool cannot serve are refused at once, saying why.
+        for (CreateVolumeRequest impossible : List.of(
+                create("pvc-lvm", 16 * MI).putParameters("engine", "lvm").setVolumeContentSource(source).build(),
+                create("pvc-hdd", 16 * MI).putParameters("poolSelector", "media=hdd").setVolumeContentSource(source).build(),
+                create("pvc-xfs", 16 * MI).clearVolumeCapabilities().addVolumeCapabilities(mount("xfs"))
+                        .setVolumeContentSource(source).build())) {
+            assertThat(code(() -> h.controller(Duration.ofSeconds(5)).createVolume(impossible))).as(impossible.getName())
+                    .isEqualTo(Status.Code.INVALID_ARGUMENT);
+        }
+        assertThat(message(() -> h.controller(Duration.ofSeconds(5)).createVolume(create("pvc-lvm", 16 * MI)
+                .putParameters("engine", "lvm").setVolumeContentSource(source).build())))
+                .contains("cannot make volume pvc-lvm from source volume pvc-origin")
+                .contains("source's pool " + CsiHarness.POOL + " (engine file), not on engine lvm");
+        assertThat(result(h.store.getRaw(h.keys.volume("pvc-lvm")))).isEmpty();
+        assertThat(code(() -> h.controller(Duration.ofSeconds(5)).createVolume(create("pvc-nosrc", 16 * MI)
+                .setVolumeContentSource(VolumeContentSource.newBuilder().setVolume(
+                        VolumeContentSource.VolumeSource.newBuilder().setVolumeId("no-such-volume"))).build())))
+                .isEqualTo(Status.Code.NOT_FOUND);
+    }
+}
