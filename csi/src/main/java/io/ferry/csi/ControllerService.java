@@ -536,11 +536,18 @@ public final class ControllerService extends ControllerGrpc.ControllerImplBase {
                         .map(Versioned::value)
                         .orElseThrow(() -> Calls.notFound("node " + node + " is not registered (is its Ferry agent running?)"));
                 boolean readOnly = request.getReadonly() || Driver.readOnlyMode(request.getVolumeCapability());
+                String capability = Driver.publishedAs(request.getVolumeCapability(), intent.fsType());
                 Optional<Versioned<Attachment>> existing = Calls.await(store.get(keys.attachment(id, node), Attachment.class));
                 if (existing.isPresent()) {
-                    if (existing.get().value().readOnly() != readOnly) {
+                    Attachment published = existing.get().value();
+                    if (published.readOnly() != readOnly) {
                         throw Calls.alreadyExists("volume " + id + " is already published to " + node + " with readonly="
-                                + existing.get().value().readOnly());
+                                + published.readOnly());
+                    }
+                    // An attachment without a capability (ferryctl, an older plugin) is compared by readonly only.
+                    if (published.capability() != null && !published.capability().equals(capability)) {
+                        throw Calls.alreadyExists("volume " + id + " is already published to " + node + " as "
+                                + published.capability() + ", not " + capability);
                     }
                 } else {
                     List<String> others = Calls.await(store.list(keys.attachmentsOf(id), Attachment.class)).items().stream()
@@ -550,7 +557,7 @@ public final class ControllerService extends ControllerGrpc.ControllerImplBase {
                                 + "; a Ferry volume is attached to one node at a time");
                     }
                     Calls.await(store.put(keys.attachment(id, node), Attachment.of(id, node, registration.hostNqn(),
-                            readOnly, clock.instant())));
+                            readOnly, clock.instant()).withCapability(capability)));
                 }
                 String hostNqn = registration.hostNqn();
                 Ready ready = Calls.await(view.await(() -> exportedTo(id, node, hostNqn), Calls.remaining()),

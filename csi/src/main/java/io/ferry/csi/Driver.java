@@ -66,6 +66,18 @@ public final class Driver {
         return null;
     }
 
+    /**
+     * How a publication serves the volume, as stored in its attachment and compared when the same
+     * node asks again: {@code block} or {@code mount:<fs>} (the volume's filesystem when the
+     * capability names none), then the access mode. Mount flags are left out: they are the node's
+     * business, and a publish does not depend on them.
+     */
+    static String publishedAs(VolumeCapability cap, String volumeFsType) {
+        String type = cap.hasBlock() ? "block" : "mount:" + (!cap.getMount().getFsType().isEmpty()
+                ? cap.getMount().getFsType() : volumeFsType != null ? volumeFsType : DEFAULT_FS_TYPE);
+        return type + "/" + cap.getAccessMode().getMode().name();
+    }
+
     static boolean readOnlyMode(VolumeCapability cap) {
         return cap.hasAccessMode() && cap.getAccessMode().getMode() == Mode.SINGLE_NODE_READER_ONLY;
     }

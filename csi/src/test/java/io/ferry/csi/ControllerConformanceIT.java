@@ -1,14 +1,18 @@
 package io.ferry.csi;
 
 import io.ferry.csi.v1.CapacityRange;
+import io.ferry.csi.v1.ControllerPublishVolumeRequest;
+import io.ferry.csi.v1.ControllerUnpublishVolumeRequest;
 import io.ferry.csi.v1.CreateVolumeRequest;
 import io.ferry.csi.v1.DeleteVolumeRequest;
 import io.ferry.csi.v1.NodeStageVolumeRequest;
 import io.ferry.csi.v1.NodeUnstageVolumeRequest;
 import io.ferry.csi.v1.Volume;
+import io.ferry.csi.v1.VolumeCapability;
 import io.ferry.csi.v1.VolumeContentSource;
 import io.ferry.etcd.store.Versioned;
 import io.ferry.etcd.testing.EtcdExtension;
+import io.ferry.model.Attachment;
 import io.ferry.model.VolumeIntent;
 import io.ferry.model.VolumePhase;
 import io.ferry.model.VolumeStatus;
@@ -24,6 +28,7 @@ import java.time.Duration;
 import java.util.List;
 
 import static io.ferry.csi.CsiConformanceIT.MI;
+import static io.ferry.csi.CsiConformanceIT.block;
 import static io.ferry.csi.CsiConformanceIT.code;
 import static io.ferry.csi.CsiConformanceIT.create;
 import static io.ferry.csi.CsiConformanceIT.message;
@@ -143,5 +148,36 @@ class ControllerConformanceIT {
                 .setVolumeContentSource(VolumeContentSource.newBuilder().setVolume(
                         VolumeContentSource.VolumeSource.newBuilder().setVolumeId("no-such-volume"))).build())))
                 .isEqualTo(Status.Code.NOT_FOUND);
+    }
+
+    @Test
+    void controllerPublishAgainWithAnotherCapabilityOrReadonlyIsAlreadyExistsAtOnce() {
+        h.controller().createVolume(create("pvc-pub", 16 * MI).build());
+        ControllerPublishVolumeRequest publish = ControllerPublishVolumeRequest.newBuilder().setVolumeId("pvc-pub")
+                .setNodeId(CsiHarness.NODE).setVolumeCapability(mount("ext4")).build();
+        h.controller().controllerPublishVolume(publish);
+        Attachment attachment = result(h.store.get(h.keys.attachment("pvc-pub", CsiHarness.NODE), Attachment.class))
+                .orElseThrow().value();
+        assertThat(attachment.capability()).isEqualTo("mount:ext4/SINGLE_NODE_WRITER");
+        // The same again, with the filesystem left to the volume: compatible.
+        h.controller().controllerPublishVolume(publish.toBuilder().setVolumeCapability(mount("")).build());
+        VolumeCapability multiWriter = mount("ext4").toBuilder().setAccessMode(VolumeCapability.AccessMode.newBuilder()
+                .setMode(VolumeCapability.AccessMode.Mode.SINGLE_NODE_MULTI_WRITER)).build();
+        for (ControllerPublishVolumeRequest incompatible : List.of(
+                publish.toBuilder().setVolumeCapability(block()).build(),
+                publish.toBuilder().setVolumeCapability(mount("xfs")).build(),
+                publish.toBuilder().setVolumeCapability(multiWriter).build(),
+                publish.toBuilder().setReadonly(true).build())) {
+            // A short deadline: the answer comes at once, without waiting for anything.
+            assertThat(code(() -> h.controller(Duration.ofSeconds(2)).controllerPublishVolume(incompatible)))
+                    .as(incompatible.toString()).isEqualTo(Status.Code.ALREADY_EXISTS);
+        }
+        assertThat(message(() -> h.controller().controllerPublishVolume(publish.toBuilder()
+                .setVolumeCapability(block()).build())))
+                .contains("already published to " + CsiHarness.NODE + " as mount:ext4/SINGLE_NODE_WRITER, not block/SINGLE_NODE_WRITER");
+        assertThat(result(h.store.get(h.keys.attachment("pvc-pub", CsiHarness.NODE), Attachment.class))
+                .orElseThrow().value()).isEqualTo(attachment);
+        h.controller().controllerUnpublishVolume(ControllerUnpublishVolumeRequest.newBuilder().setVolumeId("pvc-pub")
+                .setNodeId(CsiHarness.NODE).build());
     }
 }
