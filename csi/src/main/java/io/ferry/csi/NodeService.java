@@ -314,20 +314,43 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
                     if (existing.get().readOnly() != readOnly) {
                         throw Calls.alreadyExists(target + " is already published with readonly=" + existing.get().readOnly());
                     }
+                    if (cap.hasBlock() == Files.isDirectory(target)) {
+                        throw Calls.alreadyExists(target + " is already published as a "
+                                + (cap.hasBlock() ? "filesystem" : "block device"));
+                    }
                     return NodePublishVolumeResponse.getDefaultInstance();
                 }
                 Path source;
+                List<String> elsewhere;
                 if (cap.hasBlock()) {
                     source = attach(id);
+                    // A device bound onto a file shows in the mount table as the device's own name
+                    // within devtmpfs.
+                    String root = "/" + source.toRealPath().getFileName();
+                    elsewhere = mounts.all().stream().filter(m -> m.root().equals(root) && m.fsType().equals("devtmpfs"))
+                            .map(Mounts.Mount::mountPoint).filter(p -> !p.equals(target.toString())).toList();
+                } else {
+                    Mounts.Mount staged = mounts.at(staging).orElseThrow(() ->
+                            Calls.failedPrecondition("volume " + id + " is not staged at " + staging));
+                    source = staging;
+                    elsewhere = mounts.all().stream().filter(m -> m.source().equals(staged.source()))
+                            .map(Mounts.Mount::mountPoint)
+                            .filter(p -> !p.equals(staging.toString()) && !p.equals(target.toString())).toList();
+                }
+                // SINGLE_NODE_SINGLE_WRITER (Kubernetes' ReadWriteOncePod) promises one target path
+                // (CSI, NodePublishVolume). SINGLE_NODE_WRITER stays usable from several paths: COs
+                // that predate the two new modes publish a ReadWriteOnce volume to every pod of the node.
+                if (cap.getAccessMode().getMode() == VolumeCapability.AccessMode.Mode.SINGLE_NODE_SINGLE_WRITER
+                        && !elsewhere.isEmpty()) {
+                    throw Calls.failedPrecondition("volume " + id + " is SINGLE_NODE_SINGLE_WRITER and already published at "
+                            + elsewhere);
+                }
+                if (cap.hasBlock()) {
                     Files.createDirectories(target.getParent());
                     if (!Files.exists(target, LinkOption.NOFOLLOW_LINKS)) {
                         Files.createFile(target);
                     }
                 } else {
-                    if (mounts.at(staging).isEmpty()) {
-                        throw Calls.failedPrecondition("volume " + id + " is not staged at " + staging);
-                    }
-                    source = staging;
                     Files.createDirectories(target);
                 }
                 runner.run(Command.of("mount", "--bind", source.toString(), target.toString()));

@@ -5,9 +5,11 @@ import io.ferry.csi.v1.ControllerPublishVolumeRequest;
 import io.ferry.csi.v1.ControllerUnpublishVolumeRequest;
 import io.ferry.csi.v1.CreateVolumeRequest;
 import io.ferry.csi.v1.DeleteVolumeRequest;
+import io.ferry.csi.v1.GetCapacityRequest;
 import io.ferry.csi.v1.NodeStageVolumeRequest;
 import io.ferry.csi.v1.NodeUnstageVolumeRequest;
 import io.ferry.csi.v1.Volume;
+import io.ferry.csi.v1.Topology;
 import io.ferry.csi.v1.VolumeCapability;
 import io.ferry.csi.v1.VolumeContentSource;
 import io.ferry.etcd.store.Versioned;
@@ -179,5 +181,29 @@ class ControllerConformanceIT {
                 .orElseThrow().value()).isEqualTo(attachment);
         h.controller().controllerUnpublishVolume(ControllerUnpublishVolumeRequest.newBuilder().setVolumeId("pvc-pub")
                 .setNodeId(CsiHarness.NODE).build());
+    }
+
+    @Test
+    void getCapacityAnswersForAnUnspecifiedAccessModeAndWithoutCapabilities() {
+        // external-provisioner's capacity tracking always asks with access mode UNKNOWN.
+        GetCapacityRequest none = GetCapacityRequest.newBuilder().setAccessibleTopology(
+                Topology.newBuilder().putSegments(Driver.TOPOLOGY_NODE, CsiHarness.NODE)).build();
+        VolumeCapability unknownMode = VolumeCapability.newBuilder()
+                .setMount(VolumeCapability.MountVolume.newBuilder().setFsType("ext4"))
+                .setAccessMode(VolumeCapability.AccessMode.newBuilder().setMode(VolumeCapability.AccessMode.Mode.UNKNOWN))
+                .build();
+        VolumeCapability noMode = VolumeCapability.newBuilder().setBlock(VolumeCapability.BlockVolume.getDefaultInstance())
+                .build();
+        long all = 2 * CsiHarness.POOL_BYTES;
+        assertThat(h.controller().getCapacity(none).getAvailableCapacity()).isEqualTo(all);
+        assertThat(h.controller().getCapacity(none.toBuilder().addVolumeCapabilities(unknownMode).build())
+                .getAvailableCapacity()).isEqualTo(all);
+        assertThat(h.controller().getCapacity(none.toBuilder().addVolumeCapabilities(noMode).build())
+                .getAvailableCapacity()).isEqualTo(all);
+        // A mode Ferry cannot serve has no capacity at all.
+        VolumeCapability multiNode = unknownMode.toBuilder().setAccessMode(VolumeCapability.AccessMode.newBuilder()
+                .setMode(VolumeCapability.AccessMode.Mode.MULTI_NODE_MULTI_WRITER)).build();
+        assertThat(h.controller().getCapacity(none.toBuilder().addVolumeCapabilities(multiNode).build())
+                .getAvailableCapacity()).isZero();
     }
 }

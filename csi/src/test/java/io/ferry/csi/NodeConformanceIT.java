@@ -7,6 +7,7 @@ import io.ferry.csi.v1.NodePublishVolumeRequest;
 import io.ferry.csi.v1.NodeStageVolumeRequest;
 import io.ferry.csi.v1.NodeUnpublishVolumeRequest;
 import io.ferry.csi.v1.NodeUnstageVolumeRequest;
+import io.ferry.csi.v1.VolumeCapability;
 import io.ferry.etcd.testing.EtcdExtension;
 import io.grpc.Status;
 import org.junit.jupiter.api.AfterEach;
@@ -18,6 +19,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 
 import static io.ferry.csi.CsiConformanceIT.MI;
+import static io.ferry.csi.CsiConformanceIT.block;
 import static io.ferry.csi.CsiConformanceIT.code;
 import static io.ferry.csi.CsiConformanceIT.create;
 import static io.ferry.csi.CsiConformanceIT.message;
@@ -115,6 +117,55 @@ class NodeConformanceIT {
                     .isEqualTo(Status.Code.NOT_FOUND);
         } finally {
             unpublishAndUnstage("pvc-grow", target);
+        }
+    }
+
+    static VolumeCapability withMode(VolumeCapability cap, VolumeCapability.AccessMode.Mode mode) {
+        return cap.toBuilder().setAccessMode(VolumeCapability.AccessMode.newBuilder().setMode(mode)).build();
+    }
+
+    @Test
+    void aSingleNodeSingleWriterVolumeIsPublishedAtOneTargetPathOnly() {
+        Path first = stagedAndPublished("pvc-one");
+        Path second = h.dir("pods/second/volume");
+        NodePublishVolumeRequest single = NodePublishVolumeRequest.newBuilder().setVolumeId("pvc-one")
+                .setStagingTargetPath(h.dir("staging/pvc-one").toString()).setTargetPath(second.toString())
+                .setVolumeCapability(withMode(mount("ext4"), VolumeCapability.AccessMode.Mode.SINGLE_NODE_SINGLE_WRITER))
+                .build();
+        h.controller().createVolume(create("pvc-blk", 16 * MI).clearVolumeCapabilities().addVolumeCapabilities(block())
+                .putParameters("positionAdvice", "MustLocal").build());
+        VolumeCapability singleBlock = withMode(block(), VolumeCapability.AccessMode.Mode.SINGLE_NODE_SINGLE_WRITER);
+        NodePublishVolumeRequest blockPublish = NodePublishVolumeRequest.newBuilder().setVolumeId("pvc-blk")
+                .setStagingTargetPath(h.dir("staging/pvc-blk").toString()).setTargetPath(h.dir("pods/b1/dev").toString())
+                .setVolumeCapability(singleBlock).build();
+        try {
+            assertThat(message(() -> h.node().nodePublishVolume(single)))
+                    .contains("volume pvc-one is SINGLE_NODE_SINGLE_WRITER and already published at [" + first + "]");
+            assertThat(code(() -> h.node().nodePublishVolume(single))).isEqualTo(Status.Code.FAILED_PRECONDITION);
+            assertThat(new Mounts(Path.of("/proc/self/mountinfo")).at(second)).isEmpty();
+            // The same target again, or another capability at it.
+            NodePublishVolumeRequest again = single.toBuilder().setTargetPath(first.toString()).build();
+            h.node().nodePublishVolume(again);
+            assertThat(code(() -> h.node().nodePublishVolume(again.toBuilder().setVolumeCapability(block()).build())))
+                    .isEqualTo(Status.Code.ALREADY_EXISTS);
+            // SINGLE_NODE_MULTI_WRITER (and the older SINGLE_NODE_WRITER) may be published at several paths.
+            h.node().nodePublishVolume(single.toBuilder().setVolumeCapability(
+                    withMode(mount("ext4"), VolumeCapability.AccessMode.Mode.SINGLE_NODE_MULTI_WRITER)).build());
+            h.node().nodeUnpublishVolume(NodeUnpublishVolumeRequest.newBuilder().setVolumeId("pvc-one")
+                    .setTargetPath(second.toString()).build());
+
+            h.node().nodeStageVolume(NodeStageVolumeRequest.newBuilder().setVolumeId("pvc-blk")
+                    .setStagingTargetPath(h.dir("staging/pvc-blk").toString()).setVolumeCapability(singleBlock).build());
+            h.node().nodePublishVolume(blockPublish);
+            h.node().nodePublishVolume(blockPublish);
+            assertThat(code(() -> h.node().nodePublishVolume(blockPublish.toBuilder()
+                    .setTargetPath(h.dir("pods/b2/dev").toString()).build()))).isEqualTo(Status.Code.FAILED_PRECONDITION);
+        } finally {
+            unpublishAndUnstage("pvc-one", first);
+            h.node().nodeUnpublishVolume(NodeUnpublishVolumeRequest.newBuilder().setVolumeId("pvc-blk")
+                    .setTargetPath(blockPublish.getTargetPath()).build());
+            h.node().nodeUnstageVolume(NodeUnstageVolumeRequest.newBuilder().setVolumeId("pvc-blk")
+                    .setStagingTargetPath(h.dir("staging/pvc-blk").toString()).build());
         }
     }
 }
