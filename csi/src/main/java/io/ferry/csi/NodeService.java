@@ -163,6 +163,10 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
                         : intent.fsType() != null ? intent.fsType() : Driver.DEFAULT_FS_TYPE;
                 Optional<Mounts.Mount> mounted = mounts.at(staging);
                 if (mounted.isPresent()) {
+                    if (!mounted.get().fsType().equals(fsType)) {
+                        throw Calls.alreadyExists("volume " + id + " is already staged at " + staging + " as "
+                                + mounted.get().fsType() + ", not " + fsType);
+                    }
                     return NodeStageVolumeResponse.getDefaultInstance();
                 }
                 List<SignatureProbe.Signature> found = probe.probe(device.toString());

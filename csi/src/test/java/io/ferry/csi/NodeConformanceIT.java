@@ -99,6 +99,23 @@ class NodeConformanceIT {
     }
 
     @Test
+    void nodeStageAgainWithAnotherFilesystemAtTheSameStagingPathIsAlreadyExists() {
+        Path target = stagedAndPublished("pvc-staged");
+        try {
+            NodeStageVolumeRequest stage = NodeStageVolumeRequest.newBuilder().setVolumeId("pvc-staged")
+                    .setStagingTargetPath(h.dir("staging/pvc-staged").toString()).setVolumeCapability(mount("ext4")).build();
+            h.node().nodeStageVolume(stage);
+            h.node().nodeStageVolume(stage.toBuilder().setVolumeCapability(mount("")).build());
+            assertThat(message(() -> h.node().nodeStageVolume(stage.toBuilder().setVolumeCapability(mount("xfs")).build())))
+                    .contains("already staged at " + h.dir("staging/pvc-staged") + " as ext4, not xfs");
+            assertThat(code(() -> h.node().nodeStageVolume(stage.toBuilder().setVolumeCapability(mount("xfs")).build())))
+                    .isEqualTo(Status.Code.ALREADY_EXISTS);
+        } finally {
+            unpublishAndUnstage("pvc-staged", target);
+        }
+    }
+
+    @Test
     void nodeExpandVolumeAnswersNotFoundForAnUnknownVolumeAndSucceedsOnAPublishedFilesystem() {
         Path target = stagedAndPublished("pvc-grow");
         try {
