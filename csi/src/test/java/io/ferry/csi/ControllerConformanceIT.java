@@ -206,4 +206,26 @@ class ControllerConformanceIT {
         assertThat(h.controller().getCapacity(none.toBuilder().addVolumeCapabilities(multiNode).build())
                 .getAvailableCapacity()).isZero();
     }
+
+    @Test
+    void controllerPublishRefusesMissingFieldsAndASecondNodeAndUnpublishWithoutANodeDetachesEverywhere() {
+        h.controller().createVolume(create("pvc-one-node", 16 * MI).build());
+        ControllerPublishVolumeRequest publish = ControllerPublishVolumeRequest.newBuilder().setVolumeId("pvc-one-node")
+                .setNodeId(CsiHarness.NODE).setVolumeCapability(mount("ext4")).build();
+        for (ControllerPublishVolumeRequest missing : List.of(publish.toBuilder().clearVolumeId().build(),
+                publish.toBuilder().clearNodeId().build(), publish.toBuilder().clearVolumeCapability().build())) {
+            assertThat(code(() -> h.controller().controllerPublishVolume(missing))).isEqualTo(Status.Code.INVALID_ARGUMENT);
+        }
+        h.controller().controllerPublishVolume(publish);
+        ControllerPublishVolumeRequest elsewhere = publish.toBuilder().setNodeId(CsiHarness.REMOTE).build();
+        assertThat(code(() -> h.controller(Duration.ofSeconds(2)).controllerPublishVolume(elsewhere)))
+                .isEqualTo(Status.Code.FAILED_PRECONDITION);
+        assertThat(message(() -> h.controller(Duration.ofSeconds(2)).controllerPublishVolume(elsewhere)))
+                .contains("already published to [" + CsiHarness.NODE + "]");
+        h.controller().controllerUnpublishVolume(ControllerUnpublishVolumeRequest.newBuilder().setVolumeId("pvc-one-node")
+                .build());
+        assertThat(result(h.store.count(h.keys.attachmentsOf("pvc-one-node")))).isZero();
+        assertThat(code(() -> h.controller().controllerUnpublishVolume(ControllerUnpublishVolumeRequest.getDefaultInstance())))
+                .isEqualTo(Status.Code.INVALID_ARGUMENT);
+    }
 }

@@ -185,4 +185,16 @@ class NodeConformanceIT {
                     .setStagingTargetPath(h.dir("staging/pvc-blk").toString()).build());
         }
     }
+
+    @Test
+    void nodePublishRefusesAVolumeThatIsNotStagedOrDoesNotExist() {
+        h.controller().createVolume(create("pvc-unstaged", 16 * MI).putParameters("positionAdvice", "MustLocal").build());
+        NodePublishVolumeRequest publish = NodePublishVolumeRequest.newBuilder().setVolumeId("pvc-unstaged")
+                .setStagingTargetPath(h.dir("staging/pvc-unstaged").toString())
+                .setTargetPath(h.dir("pods/unstaged/volume").toString()).setVolumeCapability(mount("ext4")).build();
+        assertThat(code(() -> h.node().nodePublishVolume(publish))).isEqualTo(Status.Code.FAILED_PRECONDITION);
+        assertThat(code(() -> h.node().nodePublishVolume(publish.toBuilder().setVolumeId("no-such-volume").build())))
+                .isEqualTo(Status.Code.NOT_FOUND);
+        assertThat(h.dir("pods/unstaged/volume")).doesNotExist();
+    }
 }
