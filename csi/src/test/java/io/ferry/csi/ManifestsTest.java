@@ -173,4 +173,30 @@ class ManifestsTest {
                     assertThat(b.path("subjects").get(0).path("name").asText()).isEqualTo(account));
         }
     }
+
+    /** The verbs the controller's ClusterRole grants on a core resource. */
+    static List<String> controllerVerbs(String resource) {
+        List<String> verbs = new ArrayList<>();
+        for (JsonNode rule : named("ClusterRole", "ferry-csi-controller").path("rules")) {
+            boolean core = false;
+            for (JsonNode group : rule.path("apiGroups")) {
+                core |= group.asText().isEmpty();
+            }
+            boolean matches = false;
+            for (JsonNode r : rule.path("resources")) {
+                matches |= r.asText().equals(resource);
+            }
+            if (core && matches) {
+                rule.path("verbs").forEach(v -> verbs.add(v.asText()));
+            }
+        }
+        return verbs;
+    }
+
+    @Test
+    void theControllerMayListAndWatchPodsAsExternalResizerDoes() {
+        // external-resizer keeps an informer on pods (which pods use a volume); with only "get" it
+        // logs forbidden errors forever and never resizes.
+        assertThat(controllerVerbs("pods")).contains("get", "list", "watch");
+    }
 }
