@@ -403,6 +403,27 @@ class FerryCtlIT {
     }
 
     @Test
+    void attachPrintsOnlyADeviceTheVolumesPoolCouldHaveMadeNeverOneAForgedStatusNames() throws Exception {
+        startCluster();
+        addFilePool();
+        ok("volume", "create", "vol-f", "--size", "16Mi");
+        assertThat(ok("attach", "vol-f").out().strip()).matches("/dev/loop\\d+");
+        // Stopped, so that nothing repairs the statuses written below.
+        Await.result(agentVertx.close());
+        agentVertx = null;
+        VolumeStatus real = Await.result(store.get(keys.volumeStatus(NODE, "vol-f"), VolumeStatus.class)).orElseThrow().value();
+        String hostNqn = Await.result(store.get(keys.attachment("vol-f", NODE), Attachment.class)).orElseThrow().value().hostNqn();
+        for (String forged : List.of("/dev/sda", "/etc/passwd", "/dev/loop999")) {
+            Await.result(store.put(keys.volumeStatus(NODE, "vol-f"), VolumeStatus.of("vol-f", NODE,
+                    io.ferry.model.VolumePhase.READY, forged, real.sizeBytes(), null, real.observedGeneration(), null,
+                    java.time.Instant.now())));
+            Result refused = fails(ExitCodes.FAILED, "attach", "vol-f", "--timeout", "10", "--host-nqn", hostNqn);
+            assertThat(refused.out()).as("nothing printed for a script to write to").isEmpty();
+            assertThat(refused.err()).contains("vol-f").contains(forged);
+        }
+    }
+
+    @Test
     void attachedVolumesCarryDataThroughASnapshotIntoAVolumeMadeFromIt() throws Exception {
         startCluster();
         addFilePool();
