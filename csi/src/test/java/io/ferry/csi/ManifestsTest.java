@@ -40,7 +40,7 @@ class ManifestsTest {
 
     static final String NAMESPACE = "ferry-system";
     static final List<JsonNode> docs = new ArrayList<>();
-    static final Map<JsonNode, Path> sources = new HashMap<>();
+    static final Map<JsonNode, Path> sources = new java.util.IdentityHashMap<>();
     static Path deployDir;
 
     /** Values the kubelet would give the downward-API variables of the manifests. */
@@ -53,23 +53,34 @@ class ManifestsTest {
     @BeforeAll
     static void load() throws Exception {
         deployDir = Path.of(System.getProperty("ferry.deploy.dir", "../deploy/kubernetes"));
+        docs.clear();
+        sources.clear();
+        for (Map.Entry<JsonNode, Path> doc : readAll(deployDir)) {
+            docs.add(doc.getKey());
+            sources.put(doc.getKey(), doc.getValue());
+        }
+        assertThat(docs).hasSizeGreaterThan(10);
+    }
+
+    /** Every non-empty YAML document under the directory and its subdirectories, in file order, with its file. */
+    static List<Map.Entry<JsonNode, Path>> readAll(Path dir) throws Exception {
         ObjectMapper yaml = new YAMLMapper();
         List<Path> files;
-        try (Stream<Path> walk = Files.walk(deployDir)) {
+        try (Stream<Path> walk = Files.walk(dir)) {
             files = walk.filter(f -> f.toString().endsWith(".yaml") || f.toString().endsWith(".yml")).sorted().toList();
         }
+        List<Map.Entry<JsonNode, Path>> out = new ArrayList<>();
         for (Path file : files) {
             try (var parser = new YAMLFactory().createParser(file.toFile())) {
                 for (var it = yaml.readValues(parser, JsonNode.class); it.hasNext(); ) {
                     JsonNode doc = it.next();
                     if (doc != null && !doc.isNull() && !doc.isEmpty()) {
-                        docs.add(doc);
-                        sources.put(doc, file);
+                        out.add(Map.entry(doc, file));
                     }
                 }
             }
         }
-        assertThat(docs).hasSizeGreaterThan(10);
+        return out;
     }
 
     static List<JsonNode> kind(String kind) {
