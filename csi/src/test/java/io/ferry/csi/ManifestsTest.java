@@ -538,6 +538,7 @@ class ManifestsTest {
         String guide = Files.readString(deployDir.resolve("../../docs/kubernetes.md"));
         assertThat(guide).as("docs/kubernetes.md names the storage-node label").contains(label + "=" + selector.path(label).asText());
         assertThat(agent.path("securityContext").path("privileged").asBoolean()).isTrue();
+        assertThat(environment(agent)).containsEntry("DM_DISABLE_UDEV", "1");
         Map<String, Boolean> needed = Map.of("/dev", false, "/sys/kernel/config", false, "/run/lvm", false,
                 "/lib/modules", true, "/var/lib/ferry", false);
         needed.forEach((path, readOnly) -> {
