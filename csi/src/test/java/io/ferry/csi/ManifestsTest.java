@@ -588,6 +588,27 @@ class ManifestsTest {
     }
 
     @Test
+    void theControllerMayListAndWatchPodsAsExternalResizerDoes() {
+        // external-resizer watches pods (which ones use a volume); with "get" alone it is refused
+        // forever and never resizes.
+        List<String> verbs = new ArrayList<>();
+        for (JsonNode rule : named("ClusterRole", "ferry-csi-controller").path("rules")) {
+            boolean coreGroup = false;
+            boolean pods = false;
+            for (JsonNode g : rule.path("apiGroups")) {
+                coreGroup |= g.asText().isEmpty();
+            }
+            for (JsonNode r : rule.path("resources")) {
+                pods |= r.asText().equals("pods");
+            }
+            if (coreGroup && pods) {
+                rule.path("verbs").forEach(v -> verbs.add(v.asText()));
+            }
+        }
+        assertThat(verbs).contains("get", "list", "watch");
+    }
+
+    @Test
     void serviceAccountsOfTheCsiPodsAreBound() {
         for (JsonNode workload : List.of(named("Deployment", "ferry-csi-controller"), named("DaemonSet", "ferry-csi-node"))) {
             String account = podSpec(workload).path("serviceAccountName").asText();
