@@ -30,10 +30,12 @@ class FileEngineTest {
         return PoolConfig.builder("files", "node-a", Engine.FILE, PoolSource.directory(dir.toString())).build();
     }
 
+    static final String CLUSTER = "5f0c2a9e-7d1b-4c3e-9a8f-0123456789ab";
+
     /** Most tests work in a directory the pool has claimed, as the agent's preparation leaves it. */
     @org.junit.jupiter.api.BeforeEach
     void claim() throws Exception {
-        Files.writeString(dir.resolve(PoolMarker.FILE_NAME), "pool=files\n");
+        Files.writeString(dir.resolve(PoolMarker.FILE_NAME), "pool=files\ncluster=" + CLUSTER + "\n");
     }
 
     PoolConfig poolIn(Path directory, boolean prepare) {
@@ -58,8 +60,22 @@ class FileEngineTest {
                 });
     }
 
+    /** Marks a file as this cluster's, as the engine does with every file it makes. */
+    static Path mark(Path file) throws java.io.IOException {
+        return mark(file, CLUSTER);
+    }
+
+    static Path mark(Path file, String cluster) throws java.io.IOException {
+        Files.getFileAttributeView(file, java.nio.file.attribute.UserDefinedFileAttributeView.class)
+                .write(FileMarker.ATTRIBUTE, java.nio.charset.StandardCharsets.UTF_8.encode(cluster));
+        return file;
+    }
+
     FileEngine engine(FakeCommandRunner fake) {
-        return new FileEngine(fake, new LoopDevices(fake, Duration.ofSeconds(5)), dir.resolve("no-sysfs"), Duration.ofSeconds(5), Duration.ofMinutes(1));
+        FileEngine engine = new FileEngine(fake, new LoopDevices(fake, Duration.ofSeconds(5)), dir.resolve("no-sysfs"),
+                Duration.ofSeconds(5), Duration.ofMinutes(1));
+        engine.bindCluster(CLUSTER);
+        return engine;
     }
 
     @Test
@@ -131,7 +147,7 @@ class FileEngineTest {
 
     @Test
     void inventoryListsVolumesSnapshotsAndLeftoversButIgnoresForeignFiles() throws Exception {
-        Files.write(dir.resolve("vol-a.img"), new byte[10]);
+        mark(Files.write(dir.resolve("vol-a.img"), new byte[10]));
         Files.write(dir.resolve("snap-1.snap"), new byte[10]);
         Files.write(dir.resolve(".vol-b.img.tmp"), new byte[10]);
         Files.write(dir.resolve("notes.txt"), new byte[10]);
@@ -177,7 +193,7 @@ class FileEngineTest {
 
     @Test
     void aSpareLeftByAnEarlierRunIsReusedEmptyEvenIfSomeoneWroteToIt() throws Exception {
-        Files.write(dir.resolve(".spare-42"), new byte[] {1, 2, 3});
+        mark(Files.write(dir.resolve(".spare-42"), new byte[] {1, 2, 3}));
         FakeCommandRunner fake = fake().on(List.of("losetup", "--json", "--list"), NONE);
         FileEngine engine = engine(fake);
         assertThat(engine.inventory(pool()).leftovers()).isEmpty();
@@ -311,8 +327,8 @@ class FileEngineTest {
         // Two more pools of this node in the same file system, one with a capacity of its own.
         Path b = Files.createDirectory(dir.resolve("b"));
         Path c = Files.createDirectory(dir.resolve("c"));
-        Files.writeString(b.resolve(PoolMarker.FILE_NAME), "pool=b\n");
-        Files.writeString(c.resolve(PoolMarker.FILE_NAME), "pool=c\n");
+        Files.writeString(b.resolve(PoolMarker.FILE_NAME), "pool=b\ncluster=" + CLUSTER + "\n");
+        Files.writeString(c.resolve(PoolMarker.FILE_NAME), "pool=c\ncluster=" + CLUSTER + "\n");
         PoolConfig poolB = PoolConfig.builder("b", "node-a", Engine.FILE, PoolSource.directory(b.toString())).build();
         PoolConfig poolC = PoolConfig.builder("c", "node-a", Engine.FILE, PoolSource.directory(c.toString()))
                 .capacityBytes(total / 4).build();

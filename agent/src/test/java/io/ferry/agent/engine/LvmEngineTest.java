@@ -63,8 +63,11 @@ class LvmEngineTest {
         return PoolConfig.builder("pool-hdd", "node-a", Engine.LVM, PoolSource.volumeGroup("ferry-vg")).build();
     }
 
+    /** Tests of command lines bind the id "ferry", which is also their legacy name: no re-tagging. */
     LvmEngine engine(Engine kind, FakeCommandRunner fake) {
-        return new LvmEngine(kind, fake, "ferry", Duration.ofSeconds(30), Duration.ofHours(1));
+        LvmEngine engine = new LvmEngine(kind, fake, "ferry", Duration.ofSeconds(30), Duration.ofHours(1));
+        engine.bindCluster("ferry");
+        return engine;
     }
 
     @Test
