@@ -360,7 +360,7 @@ class FileEngineTest {
         // its pool's marker. node-c's pool names a directory that exists here too, but without
         // node-c's marker: that path is on node-c's machine, not on this disk.
         Path b = Files.createDirectory(dir.resolve("b"));
-        Files.writeString(b.resolve(PoolMarker.FILE_NAME), PoolMarker.text("pool-b", "node-b"));
+        Files.writeString(b.resolve(PoolMarker.FILE_NAME), PoolMarker.text("pool-b", "node-b", CLUSTER));
         Path c = Files.createDirectory(dir.resolve("c"));
         PoolConfig poolB = PoolConfig.builder("pool-b", "node-b", Engine.FILE, PoolSource.directory(b.toString())).build();
         PoolConfig poolC = PoolConfig.builder("pool-c", "node-c", Engine.FILE, PoolSource.directory(c.toString())).build();
