@@ -242,14 +242,11 @@ class FerryCtlCsiIT {
         assertThat(statsJson.path("condition").path("abnormal").asBoolean()).isFalse();
         assertThat(statsJson.path("usage").get(0).path("unit").asText()).isEqualTo("BYTES");
         assertThat(statsJson.path("usage").get(0).path("total").asLong()).isBetween(40L << 20, 64L << 20);
-        // A path with nothing mounted is abnormal, and the reason is printed.
+        // A path where the volume is not mounted is NOT_FOUND (CSI NodeGetVolumeStats), with the reason.
         Path empty = Files.createDirectories(root.resolve("kubelet/pods/p2/volume"));
-        JsonNode abnormal = JSON.readTree(ok(csi("node-stats", "--volume-id", "vol-csi", "--volume-path", empty.toString(),
-                "-o", "json")).out());
-        assertThat(abnormal.path("condition").path("abnormal").asBoolean()).isTrue();
-        assertThat(abnormal.path("condition").path("message").asText()).contains("nothing is mounted");
-        assertThat(ok(csi("node-stats", "--volume-id", "vol-csi", "--volume-path", empty.toString())).out())
-                .contains("condition: abnormal: nothing is mounted at the volume path");
+        Result notThere = fails(ExitCodes.NOT_FOUND, csi("node-stats", "--volume-id", "vol-csi", "--volume-path",
+                empty.toString()));
+        assertThat(notThere.err()).contains("NOT_FOUND").contains("nothing is mounted");
 
         Result grown = ok(csi("controller-expand", "--volume-id", "vol-csi", "--required-bytes", "128Mi"));
         assertThat(grown.out()).contains("volume vol-csi is 128Mi (134217728 bytes); node-expand needed: yes");
