@@ -98,6 +98,8 @@ public final class Controller {
             @Override
             public void capacityChanged() {
                 retryWaitingSoon();
+                // A pool removed from the config may leave its (empty) ledger behind.
+                auditLedgersSoon();
             }
 
             @Override

@@ -86,9 +86,34 @@ final class LedgerAudit {
             Ledger actual = state.ledger(pool).map(Versioned::value).orElse(null);
             if (!agrees(actual, expected.get(pool))) {
                 chain = chain.compose(v -> lane.submit(() -> recompute(pool)));
+            } else if (actual != null && expected.get(pool) == null && state.pools.get(keys.poolConfig(pool)).isEmpty()) {
+                chain = chain.compose(v -> lane.submit(() -> removeLedgerOfRemovedPool(pool)));
             }
         }
         return chain;
+    }
+
+    /**
+     * A pool's config is removed only while nothing is placed on it, which leaves an empty ledger
+     * behind; it is removed too, guarded so that a pool added again under that name, or a charge
+     * committed meanwhile, keeps it.
+     */
+    private Future<Void> removeLedgerOfRemovedPool(String pool) {
+        Optional<Leadership> leader = leadership.get();
+        Versioned<Ledger> ledger = state.ledger(pool).orElse(null);
+        if (leader.isEmpty() || ledger == null || ledger.value().allocatedBytes() != 0 || ledger.value().volumeCount() != 0) {
+            return Future.succeededFuture();
+        }
+        return store.txn().requireLeadership(leader.get())
+                .requireModRevision(keys.ledger(pool), ledger.modRevision())
+                .requireAbsent(keys.poolConfig(pool))
+                .delete(keys.ledger(pool))
+                .commit().map(outcome -> {
+                    if (outcome.succeeded()) {
+                        log.info("ledger of removed pool {} removed", pool);
+                    }
+                    return null;
+                });
     }
 
     /** Whether a ledger (null: absent) says what the placements add up to (null: nothing). */

@@ -650,6 +650,28 @@ class ControllerIT {
     }
 
     @Test
+    void theEmptyLedgerOfARemovedPoolIsRemovedAndAUsedOneIsKept() {
+        agents.addNode("node-1", Map.of());
+        agents.addPool("node-1", "pool-1", 100, Map.of());
+        agents.addPool("node-1", "pool-2", 100, Map.of());
+        Running c = controller("c1");
+        await().atMost(Duration.ofSeconds(10)).until(c.controller::isLeader);
+        result(store.put(keys.volume("v1"), VolumeIntent.builder("v1", 10 * GI).build()));
+        await().atMost(Duration.ofSeconds(15)).until(() -> result(store.get(keys.placement("v1"), Placement.class)).isPresent());
+        String used = result(store.get(keys.placement("v1"), Placement.class)).orElseThrow().value().pool();
+        String empty = used.equals("pool-1") ? "pool-2" : "pool-1";
+        result(store.put(keys.ledger(empty), Ledger.empty(empty)));
+
+        result(store.delete(keys.poolConfig(empty)));
+        await("the removed pool's empty ledger removed").atMost(Duration.ofSeconds(15))
+                .until(() -> result(store.get(keys.ledger(empty), Ledger.class)).isEmpty());
+        // A ledger still charged with a volume stays, config or not: it is the record of those bytes.
+        result(store.delete(keys.poolConfig(used)));
+        await().pollDelay(Duration.ofSeconds(3)).atMost(Duration.ofSeconds(5)).until(() -> true);
+        assertThat(result(store.get(keys.ledger(used), Ledger.class))).isPresent();
+    }
+
+    @Test
     void theAdminApiExplainsEveryPoolsVerdictAndServesMetrics() throws Exception {
         sixPoolsOfHundredGi();
         agents.killNode("node-6");
