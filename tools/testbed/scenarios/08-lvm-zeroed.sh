@@ -37,7 +37,7 @@ scenario() {
   s8_create s8-old "$target"
   log "s8: s8-old Ready; 64 MiB of the byte 0x5a written over all of it"
   out="$(gexec "$target" 120 "
-    tr '\\000' '\\132' </dev/zero | head -c $size | dd of=/dev/$vg/s8-old bs=1M oflag=direct conv=fsync status=none
+    head -c $size /dev/zero | tr '\\000' '\\132' | dd of=/dev/$vg/s8-old bs=1M oflag=direct conv=fsync status=none
     echo nonzero=\$(dd if=/dev/$vg/s8-old bs=1M iflag=direct status=none | tr -d '\\000' | wc -c)
     echo pe=\$(lvs --noheadings -o seg_pe_ranges $vg/s8-old | tr -d ' ')
   ")" || die "s8: writing the pattern failed: $out"

@@ -78,7 +78,10 @@ scenario() {
     || die "s9: the volume left Lost while its disk was missing"
 
   log "s9: the disk is back on $dev"
-  gexec "$target" 60 "losetup -d $dev; losetup $dev /tmp/s9.img" >/dev/null || die "s9: reattaching failed"
+  # pvscan --cache is what udev's LVM rule runs when a disk appears; without udev in the guest,
+  # LVM's scan hints (/run/lvm/hints) would go on saying the device, same name, holds no PV.
+  gexec "$target" 60 "losetup -d $dev; losetup $dev /tmp/s9.img; pvscan --cache $dev >/dev/null" >/dev/null \
+    || die "s9: reattaching failed"
   wait_key "/ferry/nodes/$target/volumes/$vol" '"phase" *: *"Ready"' 300 >/dev/null \
     || die "s9: the volume did not come back Ready with its disk"
   timing "s9: Ready again" $((SECONDS - t))
@@ -88,7 +91,7 @@ scenario() {
   ")" || die "s9: reading back failed: $out"
   printf '%s\n' "$out"
   grep -qx "md5=$sum" <<<"$out" || die "s9: the data came back different (expected md5 $sum)"
-  grep -qx "lvs=$vol " <<<"$out" || die "s9: $vg holds other LVs than $vol"
+  grep -qx "lvs=$vol" <<<"$out" || die "s9: $vg holds other LVs than $vol"
 
   s9_intent ',"deletionRequested":true'
   local w=$SECONDS
