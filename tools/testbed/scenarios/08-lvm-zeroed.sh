@@ -57,7 +57,7 @@ scenario() {
     echo size=\$(blockdev --getsize64 /dev/$vg/s8-new)
     echo nonzero=\$(dd if=/dev/$vg/s8-new bs=1M iflag=direct status=none | tr -d '\\000' | wc -c)
     for off in 0 4096 65536 1048576 33554432 67104768; do
-      echo at\$off=\$(dd if=/dev/$vg/s8-new bs=4096 skip=\$((off / 4096)) count=1 iflag=direct status=none | od -An -tx1 | tr -d ' \\n' | tr -d 0 | wc -c)
+      echo at\$off=\$(dd if=/dev/$vg/s8-new bs=4096 skip=\$((off / 4096)) count=1 iflag=direct status=none | od -An -v -tx1 | tr -d ' \\n' | tr -d 0 | wc -c)
     done
   ")" || die "s8: reading s8-new failed: $out"
   printf '%s\n' "$out"
