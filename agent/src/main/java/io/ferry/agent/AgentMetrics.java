@@ -27,10 +27,23 @@ public final class AgentMetrics {
     private final Map<String, PoolStatus> pools = new ConcurrentHashMap<>();
     private final Map<String, String> devices = new ConcurrentHashMap<>();
     private final Map<String, List<Meter>> deviceMeters = new ConcurrentHashMap<>();
+    private final java.util.Set<String> lost = ConcurrentHashMap.newKeySet();
 
     public AgentMetrics(MeterRegistry registry, Path sysBlock) {
         this.registry = registry;
         this.sysBlock = sysBlock;
+        Gauge.builder("ferry.agent.volumes.lost", lost, java.util.Set::size)
+                .description("volumes created here before and no longer found (status Lost), waiting for their storage"
+                        + " or an operator's decision").register(registry);
+    }
+
+    /** Whether the volume is currently reported Lost by this agent. */
+    void volumeLost(String volume, boolean isLost) {
+        if (isLost) {
+            lost.add(volume);
+        } else {
+            lost.remove(volume);
+        }
     }
 
     public MeterRegistry registry() {

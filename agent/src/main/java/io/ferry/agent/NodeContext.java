@@ -66,6 +66,15 @@ final class NodeContext {
         return pools.get(keys.poolConfig(name)).map(Versioned::value).filter(p -> p.node().equals(node));
     }
 
+    /** Every pool config that decodes, of every node: pools of other nodes may share this machine's disks. */
+    List<PoolConfig> allPools() {
+        List<PoolConfig> all = new ArrayList<>();
+        for (Versioned<PoolConfig> v : pools.values()) {
+            all.add(v.value());
+        }
+        return all;
+    }
+
     List<PoolConfig> ownPools() {
         List<PoolConfig> own = new ArrayList<>();
         for (Versioned<PoolConfig> v : pools.values()) {

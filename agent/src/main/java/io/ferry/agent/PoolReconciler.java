@@ -53,7 +53,7 @@ final class PoolReconciler {
             return Future.succeededFuture(ReconcileResult.requeueAfter(Duration.ofMillis(500)));
         }
         Optional<VolumeEngine> engine = ctx.engine(p.engine());
-        String overlap = overlappingPool(p);
+        String overlap = PoolOverlap.find(p, ctx.ownPools()).orElse(null);
         // Volumes this node created in the pool (their statuses say so): such a pool must be found, not made.
         boolean holdsVolumes = ctx.work.values().stream().anyMatch(w -> w.value().pool().equals(pool)
                 && ctx.volumeStatus(w.value().volume()).filter(VolumeReconciler::wasCreated).isPresent());
@@ -63,7 +63,7 @@ final class PoolReconciler {
                 : overlap != null ? Future.succeededFuture(PoolState.unavailable("OverlapsPool", overlap))
                 : ctx.poolRuntime.blocking(() -> {
                     engine.get().preparePool(p, holdsVolumes);
-                    return engine.get().poolState(p, ctx.ownPools());
+                    return engine.get().poolState(p, ctx.allPools());
                 });
         return measured
                 .recover(err -> Future.succeededFuture(PoolState.unavailable("EngineError",
@@ -84,32 +84,6 @@ final class PoolReconciler {
                     return statuses.pool(statusKey, status, Optional.empty());
                 })
                 .map(ReconcileResult.done());
-    }
-
-    /**
-     * Two file pools of one node in the same directory, or one inside the other, would claim each
-     * other's files; such a pool is refused (both are, so neither wins by timing).
-     */
-    private String overlappingPool(PoolConfig pool) {
-        if (pool.engine() != io.ferry.model.Engine.FILE) {
-            return null;
-        }
-        String mine = withSlash(pool.source().directory());
-        for (PoolConfig other : ctx.ownPools()) {
-            if (other.name().equals(pool.name()) || other.engine() != io.ferry.model.Engine.FILE) {
-                continue;
-            }
-            String theirs = withSlash(other.source().directory());
-            if (mine.startsWith(theirs) || theirs.startsWith(mine)) {
-                return "directory " + pool.source().directory() + " overlaps " + other.source().directory()
-                        + " of pool " + other.name() + "; every file pool needs a directory of its own";
-            }
-        }
-        return null;
-    }
-
-    private static String withSlash(String directory) {
-        return directory.endsWith("/") ? directory : directory + "/";
     }
 
     /**

@@ -29,7 +29,7 @@ final class StatusWriter {
     }
 
     Future<Boolean> volume(String key, VolumeStatus desired, Optional<VolumeStatus> stored) {
-        return write(key, desired, stored, s -> VolumeStatus.of(s.volume(), s.node(), s.phase(), s.devicePath(),
+        return write(key, desired, stored, s -> VolumeStatus.of(s.volume(), s.node(), s.pool(), s.phase(), s.devicePath(),
                 s.sizeBytes(), s.export(), s.observedGeneration(), s.message(), Instant.EPOCH));
     }
 

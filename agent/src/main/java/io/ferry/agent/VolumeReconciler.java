@@ -3,6 +3,7 @@ package io.ferry.agent;
 import io.ferry.agent.engine.Content;
 import io.ferry.agent.engine.EngineException;
 import io.ferry.agent.engine.LocalVolume;
+import io.ferry.agent.engine.PoolState;
 import io.ferry.agent.engine.VolumeEngine;
 import io.ferry.etcd.reconcile.ReconcileResult;
 import io.ferry.etcd.reconcile.TerminalException;
@@ -100,15 +101,15 @@ final class VolumeReconciler {
         // each hop between the event loop and a worker costs a thread wake-up and a context switch.
         AtomicBoolean creatingNow = new AtomicBoolean();
         Optional<VolumeStatus> before = current(volume);
-        boolean existed = before.filter(VolumeReconciler::wasCreated).isPresent();
+        String createdBefore = createdBefore(item, before);
         return reportCreatingIfSlow(volume, creatingNow, () -> {
                     Optional<LocalVolume> found = engine.findVolume(pool, volume);
                     LocalVolume local;
-                    if (found.isEmpty() && existed) {
-                        throw new VolumeLost("volume " + volume + " was created here before (status "
-                                + before.get().phase().value() + ", " + before.get().sizeBytes() + " bytes) but pool "
-                                + pool.name() + " no longer has it; it is not re-created empty. Bring the storage back"
-                                + " (the agent finds it again by itself) or delete the volume");
+                    if (found.isEmpty() && createdBefore != null) {
+                        throw new VolumeLost("volume " + volume + " was created here before (" + createdBefore
+                                + ") but pool " + pool.name() + " no longer has it" + poolProblem(engine, pool)
+                                + "; it is not re-created empty. Bring the storage back (the agent finds it again by"
+                                + " itself), or decide: `ferryctl volume recreate --empty " + volume + "` or delete it");
                     }
                     if (found.isEmpty()) {
                         creatingNow.set(true);
@@ -135,16 +136,17 @@ final class VolumeReconciler {
                                 + " a consumer must connect over NVMe/TCP (give the work item an export)";
                         note = note == null ? noDevice : note + "; " + noDevice;
                     }
-                    VolumeStatus ready = VolumeStatus.of(volume, ctx.node, VolumePhase.READY, done.local.devicePath(),
+                    VolumeStatus ready = VolumeStatus.of(volume, ctx.node, item.pool(), VolumePhase.READY, done.local.devicePath(),
                             done.local.sizeBytes(), done.export, item.generation(), note, Clock.now());
                     ctx.metrics.trackDevice(volume, done.local.devicePath());
+                    ctx.metrics.volumeLost(volume, false);
                     return statuses.volume(ctx.keys.volumeStatus(ctx.node, volume), ready, ctx.volumeStatus(volume));
                 })
                 .map(ReconcileResult.done())
                 .recover(err -> err instanceof VolumeLost
                         // Terminal until an input changes: the work item, the pool, or the inventory
                         // finding the volume again (the orphan scan enqueues it then).
-                        ? lost(volume, before.get(), err.getMessage())
+                        ? lost(item, before.orElse(null), err.getMessage())
                         : failed(item, describe(err)).transform(ignored -> {
                     if (err instanceof EngineException ee && ee.permanent()) {
                         return Future.failedFuture(new TerminalException(err.getMessage(), err));
@@ -157,13 +159,47 @@ final class VolumeReconciler {
     }
 
     /** Reports a lost volume without a device or export: nothing may use a path that now means something else. */
-    private Future<ReconcileResult> lost(String volume, VolumeStatus before, String message) {
+    private Future<ReconcileResult> lost(WorkItem item, VolumeStatus before, String message) {
+        String volume = item.volume();
         log.warn("{}", message);
         ctx.metrics.untrackDevice(volume);
-        VolumeStatus lost = VolumeStatus.of(volume, ctx.node, VolumePhase.LOST, null, before.sizeBytes(), null,
-                before.observedGeneration(), truncate(message), Clock.now());
+        ctx.metrics.volumeLost(volume, true);
+        // Without a status of its own (removed by hand, etcd restored) the work item is the record.
+        long size = before != null && before.sizeBytes() > 0 ? before.sizeBytes() : item.sizeBytes();
+        long generation = before != null && before.observedGeneration() > 0 ? before.observedGeneration() : item.generation();
+        VolumeStatus lost = VolumeStatus.of(volume, ctx.node, item.pool(), VolumePhase.LOST, null, size, null,
+                generation, truncate(message), Clock.now());
         return statuses.volume(ctx.keys.volumeStatus(ctx.node, volume), lost, ctx.volumeStatus(volume))
                 .map(ReconcileResult.done());
+    }
+
+    /**
+     * Why the volume must already exist, or null when creating it is right. The controller's record
+     * (the work item's {@code mustExist}, from the placement) holds even when this node's status is
+     * gone; the node's own status holds even under a controller that predates the record. Either
+     * counts only from the generation at which an operator last replaced a lost volume by an empty
+     * one: what was recorded before that belonged to the volume the operator gave up.
+     */
+    static String createdBefore(WorkItem item, Optional<VolumeStatus> status) {
+        if (item.mustExist()) {
+            return "the controller's placement records its first creation";
+        }
+        return status.filter(VolumeReconciler::wasCreated)
+                .filter(st -> st.observedGeneration() >= item.emptySinceGeneration())
+                .map(st -> "status " + st.phase().value() + ", " + st.sizeBytes() + " bytes")
+                .orElse(null);
+    }
+
+    /** The pool's own account of what is wrong with it, if anything: the likely reason the volume is gone. */
+    private static String poolProblem(VolumeEngine engine, PoolConfig pool) {
+        try {
+            PoolState state = engine.poolState(pool);
+            List<String> problems = state.conditions().stream().filter(c -> !c.status())
+                    .map(c -> c.reason() + (c.message() == null ? "" : ": " + c.message())).toList();
+            return problems.isEmpty() ? "" : " (pool " + pool.name() + ": " + String.join("; ", problems) + ")";
+        } catch (RuntimeException e) {
+            return " (pool " + pool.name() + " cannot be inspected: " + describe(e) + ")";
+        }
     }
 
     /** The volume existed and is gone: never answered by creating an empty one. */
@@ -290,12 +326,13 @@ final class VolumeReconciler {
                 }).recover(err -> writeStatus(volume, VolumePhase.DELETING, current(volume), describe(err))
                         .transform(written -> Future.<Void>failedFuture(err))))
                 .compose(v -> statuses.volume(ctx.keys.volumeStatus(ctx.node, volume),
-                        VolumeStatus.of(volume, ctx.node, VolumePhase.DELETED, null, 0, null, order.generation(),
+                        VolumeStatus.of(volume, ctx.node, order.pool(), VolumePhase.DELETED, null, 0, null, order.generation(),
                                 "removed on the controller's deletion order", Clock.now()),
                         ctx.volumeStatus(volume)))
                 .map(v -> {
                     ctx.metrics.volumeDeleted();
                     ctx.metrics.untrackDevice(volume);
+                    ctx.metrics.volumeLost(volume, false);
                     log.info("volume {} removed from node {} (deletion order, generation {})", volume, ctx.node,
                             order.generation());
                     return ReconcileResult.done();
@@ -333,7 +370,8 @@ final class VolumeReconciler {
     private Future<Boolean> writeStatus(String volume, VolumePhase phase, Optional<VolumeStatus> previous,
             String message) {
         VolumeStatus p = previous.orElse(null);
-        VolumeStatus next = VolumeStatus.of(volume, ctx.node, phase, p == null ? null : p.devicePath(),
+        String pool = ctx.workItem(volume).map(WorkItem::pool).orElse(p == null ? null : p.pool());
+        VolumeStatus next = VolumeStatus.of(volume, ctx.node, pool, phase, p == null ? null : p.devicePath(),
                 p == null ? 0 : p.sizeBytes(), p == null ? null : p.export(), p == null ? 0 : p.observedGeneration(),
                 truncate(message), Clock.now());
         return statuses.volume(ctx.keys.volumeStatus(ctx.node, volume), next, ctx.volumeStatus(volume))

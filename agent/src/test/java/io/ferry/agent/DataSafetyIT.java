@@ -186,6 +186,76 @@ class DataSafetyIT {
     }
 
     @Test
+    void aVolumeWhoseWorkItemSaysItMustExistIsLostNotRecreatedEvenWithoutItsStatusAndReturnsWithItsFiles() throws Exception {
+        h.start();
+        String sum = createAndWrite("kept-e");
+        h.crash();
+        detachLoops();
+        // Everything the node knew is gone: its status, its work item, and the files (moved away).
+        Await.result(h.store.delete(h.keys.volumeStatus(AgentHarness.NODE, "kept-e")));
+        Await.result(h.store.delete(h.keys.workItem(AgentHarness.NODE, "kept-e")));
+        Path away = java.nio.file.Files.createDirectory(h.root.resolve("moved-away"));
+        java.nio.file.Files.move(h.poolDir.resolve("kept-e.img"), away.resolve("kept-e.img"));
+
+        h.start();
+        // The controller rewrites the work item from the placement, which records the first creation.
+        h.putWork(work("kept-e").withCreationRecord(true, 0));
+        await().atMost(Duration.ofSeconds(30)).until(() -> h.status("kept-e")
+                .filter(s -> s.phase() == VolumePhase.LOST).isPresent());
+        VolumeStatus lost = h.status("kept-e").orElseThrow();
+        assertThat(lost.devicePath()).isNull();
+        assertThat(lost.pool()).isEqualTo("files");
+        assertThat(lost.message()).contains("first creation").contains("not re-created");
+        assertThat(h.poolFiles()).as("no empty volume in its place").isEmpty();
+
+        java.nio.file.Files.move(away.resolve("kept-e.img"), h.poolDir.resolve("kept-e.img"));
+        await().atMost(Duration.ofSeconds(30)).until(() -> h.status("kept-e")
+                .filter(s -> s.phase() == VolumePhase.READY).isPresent());
+        assertThat(checksum("kept-e")).isEqualTo(sum);
+    }
+
+    @Test
+    void anOperatorsEmptyReplacementOfALostVolumeCreatesItEmptyOnceAndThenItMustExistAgain() throws Exception {
+        h.start();
+        createAndWrite("kept-f");
+        h.crash();
+        detachLoops();
+        java.nio.file.Files.delete(h.poolDir.resolve("kept-f.img"));
+        h.start();
+        h.putWork(work("kept-f").withCreationRecord(true, 0));
+        await().atMost(Duration.ofSeconds(30)).until(() -> h.status("kept-f")
+                .filter(s -> s.phase() == VolumePhase.LOST).isPresent());
+
+        // Another generation alone (an export change, say) is no decision: still Lost.
+        WorkItem later = WorkItem.of("kept-f", AgentHarness.NODE, "files", Engine.FILE, 16 * Sizes.MIB, true, 2, null, null);
+        h.putWork(later);
+        Thread.sleep(1000);
+        assertThat(h.status("kept-f").orElseThrow().phase()).isEqualTo(VolumePhase.LOST);
+        assertThat(h.poolFiles()).isEmpty();
+
+        // The operator's decision, as the controller passes it on: empty since generation 3.
+        h.putWork(WorkItem.of("kept-f", AgentHarness.NODE, "files", Engine.FILE, 16 * Sizes.MIB, true, 3, null, null)
+                .withCreationRecord(false, 3));
+        await().atMost(Duration.ofSeconds(30)).until(() -> h.status("kept-f")
+                .filter(s -> s.phase() == VolumePhase.READY && s.observedGeneration() == 3).isPresent());
+        assertThat(h.poolFiles()).containsExactly("kept-f.img");
+        byte[] head = new byte[1 << 20];
+        try (RandomAccessFile f = new RandomAccessFile(h.poolDir.resolve("kept-f.img").toFile(), "r")) {
+            f.readFully(head);
+        }
+        assertThat(head).as("the new volume is empty").containsOnly((byte) 0);
+
+        // The new volume, once created, is not re-created either, even before the controller records it.
+        h.crash();
+        detachLoops();
+        java.nio.file.Files.delete(h.poolDir.resolve("kept-f.img"));
+        h.start();
+        await().atMost(Duration.ofSeconds(30)).until(() -> h.status("kept-f")
+                .filter(s -> s.phase() == VolumePhase.LOST).isPresent());
+        assertThat(h.poolFiles()).isEmpty();
+    }
+
+    @Test
     void aPoolAddedOverADirectoryWithSomebodyElsesFilesClaimsNothingAndTouchesNothing() throws Exception {
         Path images = java.nio.file.Files.createDirectories(h.root.resolve("vm-images"));
         byte[] precious = new byte[1 << 20];

@@ -58,6 +58,10 @@ final class ClusterState {
 
         /** Free capacity, pools or nodes changed: volumes waiting for room may now fit. */
         void capacityChanged();
+
+        /** A ledger key changed or went away (possibly by hand): it may no longer match the placements. */
+        default void ledgerChanged(String pool) {
+        }
     }
 
     private final FerryKeys keys;
@@ -484,6 +488,7 @@ final class ClusterState {
         if (pool != null) {
             refreshCandidate(pool);
             listener.capacityChanged();
+            listener.ledgerChanged(pool);
         }
     }
 

@@ -51,7 +51,15 @@ public final class Controller {
     private ControllerMetrics metrics;
     private volatile Leadership leadership;
     private boolean capacityRetryPending;
+    private boolean auditPending;
+    private LedgerAudit ledgers;
     private long resyncTimer = -1;
+    private long gaugeTimer = -1;
+    /**
+     * Pool gauges are recomputed this often: capacity comes from agents' pool statuses and
+     * allocation from ledgers, both of which change without any reconcile of the controller's own.
+     */
+    static final java.time.Duration GAUGE_INTERVAL = java.time.Duration.ofSeconds(5);
 
     public Controller(Vertx vertx, EtcdStore store, ControllerOptions options, PrometheusMeterRegistry registry) {
         this.vertx = vertx;
@@ -91,8 +99,14 @@ public final class Controller {
             public void capacityChanged() {
                 retryWaitingSoon();
             }
+
+            @Override
+            public void ledgerChanged(String pool) {
+                auditLedgersSoon();
+            }
         });
         volumes = new VolumeReconciler(store, state, lane, new Scheduler(), metrics, this::currentLeadership, clock);
+        ledgers = new LedgerAudit(store, state, lane, metrics, this::currentLeadership, clock);
         SnapshotReconciler snapshots = new SnapshotReconciler(store, state, lane, metrics, this::currentLeadership, clock);
         volumeRuntime = new ReconcileRuntime(vertx, "volumes", volumes::reconcile, options.runtime(), registry);
         snapshotRuntime = new ReconcileRuntime(vertx, "snapshots", snapshots::reconcile, options.runtime(), registry);
@@ -119,6 +133,8 @@ public final class Controller {
                                 }
                             });
                     resyncTimer = vertx.setPeriodic(options.resyncInterval().toMillis(), t -> reconcileEverything(true));
+                    metrics.pools(state.candidates());
+                    gaugeTimer = vertx.setPeriodic(GAUGE_INTERVAL.toMillis(), t -> metrics.pools(state.candidates()));
                     return election.start();
                 });
     }
@@ -133,7 +149,7 @@ public final class Controller {
             }
             return new AdminServer.Readiness(true, isLeader() ? "leader" : "standby");
         });
-        new ControllerApi(state, volumes, metrics, this::isLeader).mount(admin.router());
+        new ControllerApi(state, volumes, ledgers, metrics, this::isLeader).mount(admin.router());
         return admin.start().mapEmpty();
     }
 
@@ -185,14 +201,34 @@ public final class Controller {
             }
         }
         metrics.pools(state.candidates());
+        auditLedgersSoon();
+    }
+
+    /**
+     * Ledger events come in bursts (every placement moves one), and a ledger changed by hand needs no
+     * instant answer: one audit shortly after a burst compares them all.
+     */
+    private void auditLedgersSoon() {
+        if (auditPending || ledgers == null || !isLeader()) {
+            return;
+        }
+        auditPending = true;
+        vertx.setTimer(500, t -> {
+            auditPending = false;
+            ledgers.auditAll().onFailure(err -> log.warn("ledger audit failed; the next one retries: {}", err.getMessage()));
+        });
     }
 
     /**
      * Volumes without room are retried when capacity changes, batched: a burst of ledger updates
-     * (a thousand placements) triggers one retry round, not a thousand.
+     * (a thousand placements) triggers one retry round, not a thousand. So are volumes whose last
+     * reconcile failed terminally: an intent that is itself invalid is recorded as Invalid without
+     * failing, so such a failure came from another key the volume depends on (a malformed ledger,
+     * pool config or pool status), and that key has just changed.
      */
     private void retryWaitingSoon() {
-        if (capacityRetryPending || volumes == null || volumes.waitingForRoom.isEmpty()) {
+        if (capacityRetryPending || volumes == null
+                || volumes.waitingForRoom.isEmpty() && volumeRuntime.terminalFailures().isEmpty()) {
             return;
         }
         capacityRetryPending = true;
@@ -200,6 +236,7 @@ public final class Controller {
             capacityRetryPending = false;
             if (isLeader()) {
                 List.copyOf(volumes.waitingForRoom).forEach(volumeRuntime::enqueue);
+                volumeRuntime.terminalFailures().keySet().forEach(volumeRuntime::enqueue);
             }
         });
     }
@@ -221,6 +258,7 @@ public final class Controller {
         Promise<Void> stopped = Promise.promise();
         context.runOnContext(v -> {
             vertx.cancelTimer(resyncTimer);
+            vertx.cancelTimer(gaugeTimer);
             if (election != null) {
                 election.close();
             }

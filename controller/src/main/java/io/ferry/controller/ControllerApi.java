@@ -32,12 +32,15 @@ final class ControllerApi {
 
     private final ClusterState state;
     private final VolumeReconciler volumes;
+    private final LedgerAudit ledgers;
     private final ControllerMetrics metrics;
     private final Supplier<Boolean> leader;
 
-    ControllerApi(ClusterState state, VolumeReconciler volumes, ControllerMetrics metrics, Supplier<Boolean> leader) {
+    ControllerApi(ClusterState state, VolumeReconciler volumes, LedgerAudit ledgers, ControllerMetrics metrics,
+                  Supplier<Boolean> leader) {
         this.state = state;
         this.volumes = volumes;
+        this.ledgers = ledgers;
         this.metrics = metrics;
         this.leader = leader;
     }
@@ -101,6 +104,7 @@ final class ControllerApi {
             row.put("capacityBytes", c.status() == null ? 0 : c.status().capacityBytes());
             row.put("allocatedBytes", c.ledger().allocatedBytes());
             row.put("volumeCount", c.ledger().volumeCount());
+            ledgers.lastCorrection(c.pool()).ifPresent(fix -> row.put("ledgerCorrection", fix));
             row.put("freeBytes", Math.max(0, c.free(false)));
             row.put("freeThinBytes", Math.max(0, c.free(true)));
             row.put("config", config);

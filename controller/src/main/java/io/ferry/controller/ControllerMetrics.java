@@ -19,6 +19,8 @@ final class ControllerMetrics {
     private final Counter placements;
     private final Counter deletions;
     private final Counter conflicts;
+    private final Counter rebuilt;
+    private final Counter recreated;
     private final DistributionSummary placementBatches;
     private final DistributionSummary releaseBatches;
     private final MultiGauge capacity;
@@ -31,6 +33,10 @@ final class ControllerMetrics {
         this.deletions = Counter.builder("ferry.controller.deletions").description("volumes fully deleted").register(registry);
         this.conflicts = Counter.builder("ferry.controller.txn.conflicts")
                 .description("transactions whose guards failed (lost compare-and-swap, lost leadership)").register(registry);
+        this.rebuilt = Counter.builder("ferry.controller.placements.rebuilt")
+                .description("placements rebuilt from what an agent reports after they had been removed").register(registry);
+        this.recreated = Counter.builder("ferry.controller.volumes.recreated.empty")
+                .description("lost volumes replaced by new, empty ones at an operator's request").register(registry);
         this.placementBatches = DistributionSummary.builder("ferry.controller.placement.batch.size")
                 .description("volumes committed together in one placement transaction").register(registry);
         this.releaseBatches = DistributionSummary.builder("ferry.controller.release.batch.size")
@@ -56,6 +62,23 @@ final class ControllerMetrics {
         releaseBatches.record(volumes);
     }
 
+    void placementRebuilt() {
+        rebuilt.increment();
+    }
+
+    void recreatedEmpty() {
+        recreated.increment();
+    }
+
+    /** A pool's ledger was found to differ from its placements and snapshots, and was recomputed. */
+    void ledgerCorrected(String pool, long differenceBytes) {
+        Counter.builder("ferry.controller.ledger.corrections").description("ledgers recomputed from placements")
+                .tag("pool", pool).register(registry).increment();
+        DistributionSummary.builder("ferry.controller.ledger.correction.bytes")
+                .description("absolute difference in bytes between a corrected ledger and its placements")
+                .tag("pool", pool).register(registry).record(Math.abs((double) differenceBytes));
+    }
+
     void conflict() {
         conflicts.increment();
     }
@@ -71,7 +94,10 @@ final class ControllerMetrics {
                 .description("1 while this controller is the leader").register(registry);
     }
 
-    /** Replaces the per-pool gauges; called when the admin API or a periodic tick refreshes them. */
+    /**
+     * Replaces the per-pool gauges (a pool no longer configured loses its rows); called from start
+     * on, every {@link Controller#GAUGE_INTERVAL}, and when the admin API lists pools.
+     */
     void pools(Iterable<io.ferry.controller.placement.Candidate> candidates) {
         List<MultiGauge.Row<?>> cap = new ArrayList<>();
         List<MultiGauge.Row<?>> alloc = new ArrayList<>();

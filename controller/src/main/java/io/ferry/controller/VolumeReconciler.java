@@ -29,6 +29,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.time.Clock;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
@@ -133,29 +134,100 @@ final class VolumeReconciler {
     /**
      * A volume whose placement is gone while a node still holds it (a work item or a status) is never
      * placed again: that made a second, empty copy on another node while the first one, its work item
-     * and its ledger charge stayed behind. The placement is rebuilt from the one node's work item; with
-     * no work item, or more than one node claiming the volume, it is held and the record says why.
+     * and its ledger charge stayed behind. The placement is rebuilt from the one node's work item or,
+     * with its work item gone too, from that node's status when the status names the pool and a size
+     * (the volume was created there). Anything else (several nodes, a status that cannot say where the
+     * data is) holds the volume and the record says why. No rebuild charges the ledger: the ledger is
+     * recomputed from the placements ({@link LedgerAudit}), so the bytes a ledger still counts are not
+     * counted twice, and bytes it no longer counts come back with the placement.
      */
     private Future<ReconcileResult> recoverPlacement(Leadership leader, Versioned<VolumeIntent> intent, Set<String> holders) {
         VolumeIntent spec = intent.value();
         String volume = spec.name();
         List<Versioned<WorkItem>> works = holders.stream().map(node -> state.workItem(node, volume))
                 .flatMap(Optional::stream).toList();
+        if (holders.size() == 1 && works.isEmpty()) {
+            String node = holders.iterator().next();
+            String unusable = statusUnusableForRebuild(node, volume);
+            if (unusable == null) {
+                return rebuildFromStatus(leader, spec, state.volumeStatus(node, volume).orElseThrow());
+            }
+            return hold(leader, volume, "the placement " + keys.placement(volume) + " and the work item are missing and "
+                    + node + " still holds the volume, but " + unusable + ": it is not placed again (that would make"
+                    + " a second, empty copy); restore the placement by hand");
+        }
         if (holders.size() != 1 || works.size() != 1) {
-            String why = "the placement " + keys.placement(volume) + " is missing and " + String.join(", ", holders)
+            return hold(leader, volume, "the placement " + keys.placement(volume) + " is missing and " + String.join(", ", holders)
                     + (works.isEmpty() ? " still hold(s) the volume without a work item" : " claim(s) the volume")
-                    + ": it is not placed again (that would make a second, empty copy); restore the placement by hand";
-            return writeScheduling(leader, volume, SchedulingPhase.PENDING, Map.of(), why, null, null, true)
-                    .map(v -> ReconcileResult.done());
+                    + ": it is not placed again (that would make a second, empty copy); restore the placement by hand");
         }
         Versioned<WorkItem> found = works.get(0);
         WorkItem w = found.value();
         Placement rebuilt = Placement.of(volume, w.pool(), w.node(), w.engine(), w.sizeBytes(), w.thin(), w.generation(),
                 spec.consumerNode(), spec.sourceSnapshot(), spec.sourceVolume(), clock.instant());
+        if (w.mustExist()) {
+            rebuilt = rebuilt.withCreatedAt(clock.instant());
+        }
+        Placement committed = rebuilt;
         return store.txn().requireLeadership(leader)
                 .requireModRevision(keys.placement(volume), 0)
                 .requireModRevision(keys.workItem(w.node(), volume), found.modRevision())
+                .put(keys.placement(volume), committed)
+                .commit()
+                .compose(outcome -> {
+                    if (!outcome.succeeded()) {
+                        metrics.conflict();
+                        return done();
+                    }
+                    state.wrotePlacement(committed, outcome.revision());
+                    log.warn("placement of {} was missing; rebuilt from its work item on {} (pool {})", volume, w.node(), w.pool());
+                    return writeScheduling(leader, volume, SchedulingPhase.PLACED, Map.of(),
+                            "placement rebuilt from the work item on " + w.node() + " after it had been removed",
+                            w.node(), w.pool(), state.nodeAlive(w.node())).map(v -> ReconcileResult.done());
+                });
+    }
+
+    private Future<ReconcileResult> hold(Leadership leader, String volume, String why) {
+        return writeScheduling(leader, volume, SchedulingPhase.PENDING, Map.of(), why, null, null, true)
+                .map(v -> ReconcileResult.done());
+    }
+
+    /** Why the node's status cannot say where the volume's data is, or null when it can. */
+    private String statusUnusableForRebuild(String node, String volume) {
+        VolumeStatus status = state.volumeStatus(node, volume).orElse(null);
+        if (status == null) {
+            return "it reports no status";
+        }
+        if (status.pool() == null || status.sizeBytes() <= 0) {
+            return "its status names no pool and size (written by an older agent?)";
+        }
+        if (status.phase() == VolumePhase.DELETING || status.phase() == VolumePhase.DELETED) {
+            return "its status says " + status.phase().value() + " (a deletion was under way)";
+        }
+        Candidate pool = state.candidate(status.pool()).orElse(null);
+        if (pool == null || !pool.node().equals(node)) {
+            return "its status names pool " + status.pool() + ", which has no config on " + node;
+        }
+        return null;
+    }
+
+    /**
+     * Rebuilds the placement, and the work item with it, from the status of the one node that holds
+     * the volume. A status with a size is the agent's record of having created the volume, so the
+     * rebuilt placement carries the first-creation record: were the volume not found, it is lost.
+     */
+    private Future<ReconcileResult> rebuildFromStatus(Leadership leader, VolumeIntent spec, VolumeStatus status) {
+        String volume = spec.name();
+        Candidate pool = state.candidate(status.pool()).orElseThrow();
+        Placement rebuilt = Placement.of(volume, status.pool(), status.node(), pool.config().engine(), status.sizeBytes(),
+                spec.thin(), Math.max(1, status.observedGeneration()), spec.consumerNode(), spec.sourceSnapshot(),
+                spec.sourceVolume(), clock.instant()).withCreatedAt(clock.instant());
+        WorkItem work = workFor(rebuilt);
+        return store.txn().requireLeadership(leader)
+                .requireModRevision(keys.placement(volume), 0)
+                .requireModRevision(keys.workItem(status.node(), volume), 0)
                 .put(keys.placement(volume), rebuilt)
+                .put(keys.workItem(status.node(), volume), work)
                 .commit()
                 .compose(outcome -> {
                     if (!outcome.succeeded()) {
@@ -163,10 +235,13 @@ final class VolumeReconciler {
                         return done();
                     }
                     state.wrotePlacement(rebuilt, outcome.revision());
-                    log.warn("placement of {} was missing; rebuilt from its work item on {} (pool {})", volume, w.node(), w.pool());
+                    state.wroteWorkItem(work, outcome.revision());
+                    metrics.placementRebuilt();
+                    log.warn("placement and work item of {} were missing; rebuilt from the status on {} (pool {}, {} bytes,"
+                            + " generation {})", volume, status.node(), status.pool(), status.sizeBytes(), rebuilt.generation());
                     return writeScheduling(leader, volume, SchedulingPhase.PLACED, Map.of(),
-                            "placement rebuilt from the work item on " + w.node() + " after it had been removed",
-                            w.node(), w.pool(), state.nodeAlive(w.node())).map(v -> ReconcileResult.done());
+                            "placement and work item rebuilt from the status on " + status.node() + " after they had been removed",
+                            status.node(), status.pool(), state.nodeAlive(status.node())).map(v -> ReconcileResult.done());
                 });
     }
 
@@ -239,6 +314,7 @@ final class VolumeReconciler {
                 spec.thin(), 1, spec.consumerNode(), spec.sourceSnapshot(), spec.sourceVolume(), clock.instant());
         WorkItem work = WorkItem.of(volume, pool.node(), pool.pool(), pool.config().engine(), spec.sizeBytes(), spec.thin(), 1,
                 source, exportFor(volume, pool.node()));
+        // A new placement has no first-creation record yet: the agent may create the volume.
         VolumeScheduling scheduled = VolumeScheduling.of(volume, SchedulingPhase.PLACED, Map.of(), null, pool.node(), pool.pool(),
                 state.nodeAlive(pool.node()), intent.modRevision(), clock.instant());
         return new Planned(volume, intent, placement, work, scheduled);
@@ -460,25 +536,35 @@ final class VolumeReconciler {
         }
         String message = spec.sizeBytes() < current.sizeBytes()
                 ? "shrinking is not supported: the volume stays at " + current.sizeBytes() + " bytes" : null;
-        WorkItem desired = WorkItem.of(current.volume(), current.node(), current.pool(), current.engine(), current.sizeBytes(),
-                current.thin(), current.generation(), sourceOf(current), exportFor(current.volume(), current.node()));
+        Placement next = creationRecord(spec, current);
+        WorkItem desired = workFor(next);
         Versioned<WorkItem> existing = state.workItem(current.node(), current.volume()).orElse(null);
         Future<Void> work = Future.succeededFuture();
-        if (existing == null || !sameWork(existing.value(), desired)) {
-            boolean changed = existing != null && !Objects.equals(existing.value().export(), desired.export());
-            Placement next = changed ? withGeneration(current, current.generation() + 1) : current;
-            WorkItem item = changed ? withGeneration(desired, next.generation()) : desired;
+        if (existing == null || !sameWork(existing.value(), desired) || !next.equals(current)) {
+            if (existing != null && !Objects.equals(existing.value().export(), desired.export())
+                    && next.generation() == current.generation()) {
+                next = next.withGeneration(current.generation() + 1);
+                desired = workFor(next);
+            }
+            Placement newPlacement = next;
+            WorkItem item = existing == null || !sameWork(existing.value(), desired)
+                    || existing.value().generation() < desired.generation() ? desired : null;
+            boolean placementChanged = !newPlacement.equals(current);
             Transaction txn = store.txn().requireLeadership(leader)
-                    .requireModRevision(keys.placement(current.volume()), placement.modRevision())
-                    .put(keys.workItem(current.node(), current.volume()), item);
-            if (changed) {
-                txn.put(keys.placement(current.volume()), next);
+                    .requireModRevision(keys.placement(current.volume()), placement.modRevision());
+            if (item != null) {
+                txn.put(keys.workItem(current.node(), current.volume()), item);
+            }
+            if (placementChanged) {
+                txn.put(keys.placement(current.volume()), newPlacement);
             }
             work = txn.commit().map(outcome -> {
                 if (outcome.succeeded()) {
-                    state.wroteWorkItem(item, outcome.revision());
-                    if (changed) {
-                        state.wrotePlacement(next, outcome.revision());
+                    if (item != null) {
+                        state.wroteWorkItem(item, outcome.revision());
+                    }
+                    if (placementChanged) {
+                        state.wrotePlacement(newPlacement, outcome.revision());
                     }
                 } else {
                     metrics.conflict();
@@ -492,6 +578,40 @@ final class VolumeReconciler {
                 : join(message, "node " + current.node() + " is down: the volume is unreachable until it returns");
         return work.compose(v -> writeScheduling(leader, current.volume(), SchedulingPhase.PLACED, Map.of(), reachability,
                 current.node(), current.pool(), reachable)).map(v -> ReconcileResult.done());
+    }
+
+    /**
+     * The placement with what is now known of the volume's creation: an operator's new request to
+     * replace it, found Lost, by an empty one (carried out, or refused when it is not Lost); else the
+     * first-creation record, once the serving agent reported it Ready with a size at this generation.
+     * The record is what makes the agent's "not found" mean Lost whatever its own status says, and it
+     * is backfilled this way for placements written before it existed.
+     */
+    private Placement creationRecord(VolumeIntent spec, Placement current) {
+        VolumeStatus status = state.volumeStatus(current.node(), current.volume()).orElse(null);
+        Instant request = spec.recreateEmptyRequestedAt();
+        if (request != null && !request.equals(current.recreateEmptyRequestedAt())) {
+            if (status != null && status.phase() == VolumePhase.LOST) {
+                log.warn("volume {} is lost on {} ({}); replacing it by a new, empty volume at the operator's request of {}",
+                        current.volume(), current.node(), status.message(), request);
+                metrics.recreatedEmpty();
+                return current.recreatedEmpty(request);
+            }
+            log.warn("volume {}: the request of {} to re-create it empty is refused: it is {} on {}, not Lost; nothing changes",
+                    current.volume(), request, status == null ? "without a status" : status.phase().value(), current.node());
+            return current.withRecreateEmptyHandled(request);
+        }
+        if (current.createdAt() == null && status != null && status.phase() == VolumePhase.READY && status.sizeBytes() > 0
+                && status.observedGeneration() >= current.generation()) {
+            return current.withCreatedAt(clock.instant());
+        }
+        return current;
+    }
+
+    /** The work item a placement asks for: one place for what the node is told, creation record included. */
+    private WorkItem workFor(Placement p) {
+        return WorkItem.of(p.volume(), p.node(), p.pool(), p.engine(), p.sizeBytes(), p.thin(), p.generation(), sourceOf(p),
+                exportFor(p.volume(), p.node())).withCreationRecord(p.mustExist(), p.emptySinceGeneration());
     }
 
     private Future<Void> grow(String volume, int attempt) {
@@ -510,12 +630,9 @@ final class VolumeReconciler {
                     "cannot grow to " + intent.value().sizeBytes() + " bytes: pool " + current.pool() + " has " + free
                             + " bytes free and needs " + delta, current.node(), current.pool(), state.nodeAlive(current.node()));
         }
-        Placement grown = Placement.of(volume, current.pool(), current.node(), current.engine(), intent.value().sizeBytes(),
-                current.thin(), current.generation() + 1, current.consumerNode(), current.sourceSnapshot(),
-                current.sourceVolume(), current.placedAt());
+        Placement grown = current.withSize(intent.value().sizeBytes(), current.generation() + 1);
         Ledger ledger = pool.ledger().grow(delta);
-        WorkItem work = WorkItem.of(volume, current.node(), current.pool(), current.engine(), grown.sizeBytes(), current.thin(),
-                grown.generation(), sourceOf(current), exportFor(volume, current.node()));
+        WorkItem work = workFor(grown);
         return store.txn().requireLeadership(leader.get())
                 .requireModRevision(keys.placement(volume), placement.modRevision())
                 .requireModRevision(keys.ledger(current.pool()), pool.ledgerRevision())
@@ -602,9 +719,8 @@ final class VolumeReconciler {
     private Future<ReconcileResult> orderDeletion(Leadership leader, Versioned<Placement> placement,
                                                   Versioned<WorkItem> work) {
         Placement p = placement.value();
-        Placement next = withGeneration(p, p.generation() + 1);
-        WorkItem live = work != null ? work.value()
-                : WorkItem.of(p.volume(), p.node(), p.pool(), p.engine(), p.sizeBytes(), p.thin(), p.generation(), null, null);
+        Placement next = p.withGeneration(p.generation() + 1);
+        WorkItem live = work != null ? work.value() : workFor(p);
         WorkItem order = live.deletion(next.generation());
         String workKey = keys.workItem(p.node(), p.volume());
         return writeScheduling(leader, p.volume(), SchedulingPhase.DELETING, Map.of(), "removing the volume from " + p.node(),
@@ -760,6 +876,10 @@ final class VolumeReconciler {
     }
 
     private static VolumeSource sourceOf(Placement p) {
+        if (p.emptySinceGeneration() > 0) {
+            // The operator replaced the lost volume by an empty one; its source is history.
+            return null;
+        }
         if (p.sourceSnapshot() != null) {
             return VolumeSource.snapshot(p.sourceSnapshot(), p.pool());
         }
@@ -768,16 +888,8 @@ final class VolumeReconciler {
 
     private static boolean sameWork(WorkItem a, WorkItem b) {
         return a.sizeBytes() == b.sizeBytes() && a.pool().equals(b.pool()) && a.engine() == b.engine() && a.thin() == b.thin()
-                && Objects.equals(a.source(), b.source()) && Objects.equals(a.export(), b.export());
-    }
-
-    private static Placement withGeneration(Placement p, long generation) {
-        return Placement.of(p.volume(), p.pool(), p.node(), p.engine(), p.sizeBytes(), p.thin(), generation, p.consumerNode(),
-                p.sourceSnapshot(), p.sourceVolume(), p.placedAt());
-    }
-
-    private static WorkItem withGeneration(WorkItem w, long generation) {
-        return WorkItem.of(w.volume(), w.node(), w.pool(), w.engine(), w.sizeBytes(), w.thin(), generation, w.source(), w.export());
+                && Objects.equals(a.source(), b.source()) && Objects.equals(a.export(), b.export())
+                && a.mustExist() == b.mustExist() && a.emptySinceGeneration() == b.emptySinceGeneration();
     }
 
     private static String join(String a, String b) {

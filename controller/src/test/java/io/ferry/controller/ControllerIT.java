@@ -16,6 +16,7 @@ import io.ferry.model.SnapshotIntent;
 import io.ferry.model.SnapshotScheduling;
 import io.ferry.model.VolumeIntent;
 import io.ferry.model.VolumeScheduling;
+import io.ferry.model.VolumeStatus;
 import io.ferry.model.WorkItem;
 import io.ferry.runtime.admin.AdminOptions;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
@@ -352,6 +353,85 @@ class ControllerIT {
     }
 
     @Test
+    void aPlacementRecordsTheFirstCreationOnceReportedReadyAndOnePlacedBeforeTheRecordExistedIsBackfilled() {
+        Placement before = oneVolumeServedOnOneOfTwoNodes();
+        await().atMost(Duration.ofSeconds(15)).until(() -> placements().get(0).createdAt() != null
+                && result(store.get(keys.workItem(before.node(), "vol-0000"), WorkItem.class)).orElseThrow().value().mustExist());
+        assertThat(placements().get(0).generation()).as("recording the creation asks the agent for nothing new")
+                .isEqualTo(before.generation());
+
+        // A placement as an older controller wrote it: no record. The next look at the volume adds it.
+        Placement old = placements().get(0);
+        result(store.put(keys.placement("vol-0000"), Placement.of(old.volume(), old.pool(), old.node(), old.engine(),
+                old.sizeBytes(), old.thin(), old.generation(), old.consumerNode(), null, null, old.placedAt())));
+        await().atMost(Duration.ofSeconds(15)).until(() -> placements().get(0).createdAt() != null);
+    }
+
+    @Test
+    void aPlacementAndWorkItemDeletedUnderAVolumeWhoseStatusNamesItsPoolAreRebuiltThereWithoutASecondCharge() {
+        Placement before = oneVolumeServedOnOneOfTwoNodes();
+        await().atMost(Duration.ofSeconds(15)).until(() -> placements().get(0).createdAt() != null);
+        VolumeStatus reported = result(store.get(keys.volumeStatus(before.node(), "vol-0000"), VolumeStatus.class))
+                .orElseThrow().value();
+        // What a current agent reports: the pool with the size.
+        result(store.put(keys.volumeStatus(before.node(), "vol-0000"), VolumeStatus.of("vol-0000", before.node(), before.pool(),
+                reported.phase(), reported.devicePath(), reported.sizeBytes(), null, reported.observedGeneration(), null,
+                Instant.now())));
+        Map<String, Ledger> ledgersBefore = ledgers();
+
+        result(store.txn().delete(keys.placement("vol-0000")).delete(keys.workItem(before.node(), "vol-0000")).commit());
+
+        await().atMost(Duration.ofSeconds(15)).until(() -> placements().size() == 1
+                && result(store.get(keys.workItem(before.node(), "vol-0000"), WorkItem.class)).isPresent());
+        Placement after = placements().get(0);
+        assertThat(after.node()).isEqualTo(before.node());
+        assertThat(after.pool()).isEqualTo(before.pool());
+        assertThat(after.sizeBytes()).isEqualTo(before.sizeBytes());
+        assertThat(after.createdAt()).as("a status with a size proves the volume was created").isNotNull();
+        assertThat(result(store.get(keys.workItem(before.node(), "vol-0000"), WorkItem.class)).orElseThrow().value().mustExist())
+                .isTrue();
+        Listing<WorkItem> work = result(store.list(keys.nodes(), WorkItem.class));
+        assertThat(work.items().stream().filter(w -> w.key().contains("/work/")).map(w -> w.value().node()))
+                .as("exactly one copy, where it always was").containsExactly(before.node());
+        assertThat(ledgers()).as("no second charge").isEqualTo(ledgersBefore);
+        assertLedgersMatchPlacements(100);
+    }
+
+    @Test
+    void aLedgerDeletedOrTamperedByHandIsRecomputedFromThePlacementsAndTheDifferenceIsReported() throws Exception {
+        agents.addNode("node-1", Map.of());
+        agents.addPool("node-1", "pool-1", 100, Map.of());
+        Running c = controller("c1", true);
+        createVolumes(3, 10);
+        awaitAllDecided(3);
+        await().atMost(Duration.ofSeconds(10)).until(() -> ledgers().get("pool-1").allocatedBytes() == 30 * GI);
+
+        etcd.etcdctl("del", keys.ledger("pool-1"));
+        await().atMost(Duration.ofSeconds(15)).until(() -> ledgers().containsKey("pool-1"));
+        assertThat(ledgers().get("pool-1").allocatedBytes()).isEqualTo(30 * GI);
+        assertThat(ledgers().get("pool-1").volumeCount()).isEqualTo(3);
+
+        result(store.put(keys.ledger("pool-1"), new Ledger(1, "pool-1", 2 * GI, 7)));
+        await().atMost(Duration.ofSeconds(15)).until(() -> ledgers().get("pool-1").allocatedBytes() == 30 * GI
+                && ledgers().get("pool-1").volumeCount() == 3);
+
+        HttpClient http = HttpClient.newHttpClient();
+        String pools = http.send(HttpRequest.newBuilder(URI.create(c.controller.adminUrl() + "/api/v1/pools")).build(),
+                HttpResponse.BodyHandlers.ofString()).body();
+        assertThat(pools).contains("\"ledgerCorrection\"").contains("\"reason\":\"inconsistent\"")
+                .contains("\"fromBytes\":" + 2 * GI).contains("\"toBytes\":" + 30 * GI);
+        String metrics = http.send(HttpRequest.newBuilder(URI.create(c.controller.adminUrl() + "/metrics")).build(),
+                HttpResponse.BodyHandlers.ofString()).body();
+        assertThat(metrics).contains("ferry_controller_ledger_corrections_total{pool=\"pool-1\"} 2.0");
+
+        // A correct ledger is left alone, and placing still charges it exactly once.
+        createVolumes(4, 10);
+        awaitAllDecided(4);
+        await().atMost(Duration.ofSeconds(10)).until(() -> ledgers().get("pool-1").allocatedBytes() == 40 * GI);
+        assertLedgersMatchPlacements(100);
+    }
+
+    @Test
     void anAttachedVolumeIsNotDeletedUntilItIsDetached() {
         agents.addNode("node-1", Map.of());
         agents.addPool("node-1", "pool-1", 100, Map.of());
@@ -525,6 +605,48 @@ class ControllerIT {
         assertThat(after.export().allowedHostNqns()).containsExactly(SimulatedAgents.hostNqn("node-2"));
         assertThat(after.export().consumerNode()).isEqualTo("node-2");
         assertThat(after.generation()).isGreaterThan(before.generation());
+    }
+
+    @Test
+    void poolGaugesFollowPoolsAndLedgersFromTheStartWithoutAnyApiCall() {
+        agents.addNode("node-1", Map.of());
+        agents.addPool("node-1", "pool-1", 100, Map.of());
+        Running c = controller("c1", false);
+        await().atMost(Duration.ofSeconds(10)).until(c.controller::isLeader);
+        java.util.function.Function<String, Double> gauge = name -> {
+            var g = c.registry.find(name).tag("pool", "pool-1").gauge();
+            return g == null ? null : g.value();
+        };
+        await("the capacity gauge, before anyone asked for it").atMost(Duration.ofSeconds(10))
+                .until(() -> Double.valueOf(100.0 * GI).equals(gauge.apply("ferry.pool.capacity.bytes")));
+
+        result(store.put(keys.volume("v1"), VolumeIntent.builder("v1", 10 * GI).build()));
+        await("allocation follows the ledger").atMost(Duration.ofSeconds(15))
+                .until(() -> Double.valueOf(10.0 * GI).equals(gauge.apply("ferry.pool.allocated.bytes")));
+
+        // A second pool appears, then the first one's config is removed: the gauges follow.
+        agents.addPool("node-1", "pool-2", 50, Map.of());
+        await().atMost(Duration.ofSeconds(15)).until(() -> c.registry.find("ferry.pool.capacity.bytes")
+                .tag("pool", "pool-2").gauge() != null);
+    }
+
+    @Test
+    void aVolumeThatFailedOnAMalformedLedgerIsPlacedAsSoonAsTheLedgerIsRepaired() {
+        agents.addNode("node-1", Map.of());
+        agents.addPool("node-1", "pool-1", 100, Map.of());
+        // Typed by hand, badly: the pool's ledger does not decode.
+        result(store.putRaw(keys.ledger("pool-1"), "{\"pool\":\"pool-1\",\"allocatedBytes\":\"many\"}"
+                .getBytes(StandardCharsets.UTF_8)));
+        Running c = controller("c1");
+        await().atMost(Duration.ofSeconds(10)).until(c.controller::isLeader);
+        result(store.put(keys.volume("v1"), VolumeIntent.builder("v1", 10 * GI).build()));
+        // Give the controller time to try (and fail on the ledger).
+        await().pollDelay(Duration.ofSeconds(2)).atMost(Duration.ofSeconds(5)).until(() -> true);
+        assertThat(result(store.get(keys.placement("v1"), Placement.class))).isEmpty();
+
+        result(store.put(keys.ledger("pool-1"), Ledger.empty("pool-1")));
+        await("placed once the ledger is repaired, well before any resync").atMost(Duration.ofSeconds(10))
+                .until(() -> result(store.get(keys.placement("v1"), Placement.class)).isPresent());
     }
 
     @Test

@@ -34,6 +34,9 @@ import java.util.regex.Pattern;
  * @param deletionRequested   the volume should be deleted
  * @param createdBy           free-form origin such as {@code csi} or {@code ferryctl}, may be null
  * @param createdAt           creation time, may be null for hand-written intents
+ * @param recreateEmptyRequestedAt an operator's decision ({@code ferryctl volume recreate --empty}) to
+ *                            replace this volume, found {@code Lost}, by a new, empty one where it was
+ *                            placed; each distinct value is acted on once, and only while the volume is Lost
  */
 public record VolumeIntent(
         int schemaVersion,
@@ -53,7 +56,8 @@ public record VolumeIntent(
         List<String> mkfsOptions,
         boolean deletionRequested,
         String createdBy,
-        Instant createdAt) implements KeyNamed {
+        Instant createdAt,
+        Instant recreateEmptyRequestedAt) implements KeyNamed {
 
     /** Filesystems the CSI node plugin knows how to create and mount. */
     public static final Set<String> FS_TYPES = Set.of("ext4", "xfs");
@@ -126,17 +130,23 @@ public record VolumeIntent(
             @JsonProperty("mkfsOptions") List<String> mkfsOptions,
             @JsonProperty("deletionRequested") Boolean deletionRequested,
             @JsonProperty("createdBy") String createdBy,
-            @JsonProperty("createdAt") Instant createdAt) {
+            @JsonProperty("createdAt") Instant createdAt,
+            @JsonProperty("recreateEmptyRequestedAt") Instant recreateEmptyRequestedAt) {
         return new VolumeIntent(Schema.orDefault(schemaVersion), name, Check.required(sizeBytes, "sizeBytes"),
                 Check.orDefault(thin, false), engine, Check.orDefault(positionAdvice, PositionAdvice.PREFER_LOCAL),
                 consumerNode, spreadGroup, Check.orDefault(failureDomainLevel, FailureDomainLevel.NODE),
                 poolSelector, nodeSelector, sourceSnapshot, sourceVolume, fsType, mkfsOptions,
-                Check.orDefault(deletionRequested, false), createdBy, createdAt);
+                Check.orDefault(deletionRequested, false), createdBy, createdAt, recreateEmptyRequestedAt);
     }
 
     /** This intent with deletion requested (the only way to delete a volume). */
     public VolumeIntent withDeletionRequested() {
         return toBuilder().deletionRequested(true).build();
+    }
+
+    /** This intent with the operator's request, made at {@code at}, to replace the lost volume by an empty one. */
+    public VolumeIntent withRecreateEmptyRequested(Instant at) {
+        return toBuilder().recreateEmptyRequestedAt(at).build();
     }
 
     /** This intent with a new size (an expansion request when larger). */
@@ -165,6 +175,7 @@ public record VolumeIntent(
         b.deletionRequested = deletionRequested;
         b.createdBy = createdBy;
         b.createdAt = createdAt;
+        b.recreateEmptyRequestedAt = recreateEmptyRequestedAt;
         return b;
     }
 
@@ -196,6 +207,7 @@ public record VolumeIntent(
         private boolean deletionRequested;
         private String createdBy;
         private Instant createdAt;
+        private Instant recreateEmptyRequestedAt;
 
         private Builder(String name, long sizeBytes) {
             this.name = name;
@@ -282,10 +294,15 @@ public record VolumeIntent(
             return this;
         }
 
+        public Builder recreateEmptyRequestedAt(Instant v) {
+            recreateEmptyRequestedAt = v;
+            return this;
+        }
+
         public VolumeIntent build() {
             return new VolumeIntent(Schema.CURRENT_VERSION, name, sizeBytes, thin, engine, positionAdvice,
                     consumerNode, spreadGroup, failureDomainLevel, poolSelector, nodeSelector, sourceSnapshot,
-                    sourceVolume, fsType, mkfsOptions, deletionRequested, createdBy, createdAt);
+                    sourceVolume, fsType, mkfsOptions, deletionRequested, createdBy, createdAt, recreateEmptyRequestedAt);
         }
     }
 

@@ -12,6 +12,9 @@ import java.time.Instant;
  * by that agent. The CSI plugin waits for {@code Ready} with {@code observedGeneration} at least
  * the placement's generation.
  *
+ * @param pool               pool holding the volume, as the agent's work item named it; null in statuses
+ *                           written before Ferry recorded it. With {@code sizeBytes} it is what a lost
+ *                           placement is rebuilt from
  * @param devicePath         local block device or file path, null until created
  * @param sizeBytes          actual size (>= 0; 0 until created)
  * @param export             the NVMe/TCP export, null when not exported
@@ -22,6 +25,7 @@ public record VolumeStatus(
         int schemaVersion,
         String volume,
         String node,
+        String pool,
         VolumePhase phase,
         String devicePath,
         long sizeBytes,
@@ -34,6 +38,7 @@ public record VolumeStatus(
         Schema.check(schemaVersion);
         Check.field("volume", Check.required(volume, "volume"), Names::volumeName);
         Check.field("node", Check.required(node, "node"), Names::nodeName);
+        Check.nullable("pool", pool, Names::poolName);
         Check.required(phase, "phase");
         Check.absolutePath(devicePath, "devicePath");
         Check.nonNegative(sizeBytes, "sizeBytes");
@@ -47,6 +52,7 @@ public record VolumeStatus(
             @JsonProperty("schemaVersion") Integer schemaVersion,
             @JsonProperty("volume") String volume,
             @JsonProperty("node") String node,
+            @JsonProperty("pool") String pool,
             @JsonProperty("phase") VolumePhase phase,
             @JsonProperty("devicePath") String devicePath,
             @JsonProperty("sizeBytes") @JsonDeserialize(using = SizeDeserializer.class) Long sizeBytes,
@@ -54,13 +60,18 @@ public record VolumeStatus(
             @JsonProperty("observedGeneration") Long observedGeneration,
             @JsonProperty("message") String message,
             @JsonProperty("updatedAt") Instant updatedAt) {
-        return new VolumeStatus(Schema.orDefault(schemaVersion), volume, node, phase, devicePath,
+        return new VolumeStatus(Schema.orDefault(schemaVersion), volume, node, pool, phase, devicePath,
                 Check.orDefault(sizeBytes, 0L), export, Check.orDefault(observedGeneration, 0L), message, updatedAt);
     }
 
     public static VolumeStatus of(String volume, String node, VolumePhase phase, String devicePath, long sizeBytes,
             ExportInfo export, long observedGeneration, String message, Instant updatedAt) {
-        return new VolumeStatus(Schema.CURRENT_VERSION, volume, node, phase, devicePath, sizeBytes, export,
+        return of(volume, node, null, phase, devicePath, sizeBytes, export, observedGeneration, message, updatedAt);
+    }
+
+    public static VolumeStatus of(String volume, String node, String pool, VolumePhase phase, String devicePath,
+            long sizeBytes, ExportInfo export, long observedGeneration, String message, Instant updatedAt) {
+        return new VolumeStatus(Schema.CURRENT_VERSION, volume, node, pool, phase, devicePath, sizeBytes, export,
                 observedGeneration, message, updatedAt);
     }
 

@@ -21,6 +21,10 @@ import com.fasterxml.jackson.databind.annotation.JsonDeserialize;
  * @param source content to create the volume from, null for an empty volume
  * @param export NVMe/TCP export for a remote consumer; null when the consumer is local or not yet
  *               attached
+ * @param mustExist the volume was created before (the placement's first-creation record): if the agent
+ *               does not find it, it is lost and reported so, never created again
+ * @param emptySinceGeneration the generation at which an operator replaced a lost volume by a new, empty
+ *               one; the agent's own records of the volume older than it no longer count (0: none)
  */
 public record WorkItem(
         int schemaVersion,
@@ -33,7 +37,9 @@ public record WorkItem(
         long generation,
         VolumeSource source,
         ExportSpec export,
-        boolean deletionRequested) implements KeyNamed {
+        boolean deletionRequested,
+        boolean mustExist,
+        long emptySinceGeneration) implements KeyNamed {
 
     public WorkItem {
         Schema.check(schemaVersion);
@@ -46,6 +52,11 @@ public record WorkItem(
         if (export != null && export.consumerNode().equals(node)) {
             throw new ValidationException("export", "export: consumer " + node + " is the serving node itself;"
                     + " local consumers use the device directly");
+        }
+        Check.nonNegative(emptySinceGeneration, "emptySinceGeneration");
+        if (emptySinceGeneration > generation) {
+            throw new ValidationException("emptySinceGeneration", "emptySinceGeneration: " + emptySinceGeneration
+                    + " is after the work item's generation " + generation);
         }
     }
 
@@ -61,21 +72,31 @@ public record WorkItem(
             @JsonProperty("generation") Long generation,
             @JsonProperty("source") VolumeSource source,
             @JsonProperty("export") ExportSpec export,
-            @JsonProperty("deletionRequested") Boolean deletionRequested) {
+            @JsonProperty("deletionRequested") Boolean deletionRequested,
+            @JsonProperty("mustExist") Boolean mustExist,
+            @JsonProperty("emptySinceGeneration") Long emptySinceGeneration) {
         return new WorkItem(Schema.orDefault(schemaVersion), volume, node, pool, engine,
                 Check.required(sizeBytes, "sizeBytes"), Check.orDefault(thin, false),
-                Check.required(generation, "generation"), source, export, Check.orDefault(deletionRequested, false));
+                Check.required(generation, "generation"), source, export, Check.orDefault(deletionRequested, false),
+                Check.orDefault(mustExist, false), Check.orDefault(emptySinceGeneration, 0L));
     }
 
     public static WorkItem of(String volume, String node, String pool, Engine engine, long sizeBytes, boolean thin,
             long generation, VolumeSource source, ExportSpec export) {
         return new WorkItem(Schema.CURRENT_VERSION, volume, node, pool, engine, sizeBytes, thin, generation, source,
-                export, false);
+                export, false, false, 0);
+    }
+
+    /** This work item with the placement's record of the volume's creation (see {@link Placement#mustExist()}). */
+    public WorkItem withCreationRecord(boolean mustExistNow, long emptySince) {
+        return new WorkItem(schemaVersion, volume, node, pool, engine, sizeBytes, thin, generation, source, export,
+                deletionRequested, mustExistNow, emptySince);
     }
 
     /** The order to delete this volume, at {@code newGeneration}: no export, nothing to create. */
     public WorkItem deletion(long newGeneration) {
-        return new WorkItem(schemaVersion, volume, node, pool, engine, sizeBytes, thin, newGeneration, null, null, true);
+        return new WorkItem(schemaVersion, volume, node, pool, engine, sizeBytes, thin, newGeneration, null, null, true,
+                mustExist, emptySinceGeneration);
     }
 
     @Override

@@ -241,61 +241,90 @@ public final class FileEngine implements VolumeEngine {
 
     /**
      * A file pool's capacity is its {@code capacityBytes}, else an even share of its file system among
-     * this node's file pools on it that set none (after those that do have taken theirs), and never
-     * more than the file system. Free space is the smaller of what is left of that capacity and what
-     * the file system really has free, so pools sharing a disk, or a disk shared with etcd and the
-     * system, are never promised bytes that are not there.
+     * the pools on it that set none (after those that do have taken theirs), and never more than the
+     * file system. The pools on it are this node's file pools whose directories are on it, and other
+     * nodes' file pools whose directories are on it here with their own pool marker: agents of one
+     * machine (such as those of {@code ferry up}) see each other's pools that way, while the same
+     * path on another machine, without that pool's marker here, says nothing about this disk.
+     *
+     * <p>Free space is the smaller of what is left of the pool's capacity after its own files and the
+     * pool's share (in proportion to its capacity) of what the file system really has free, so the
+     * pools on one disk, or a disk shared with etcd and the system, are never promised together more
+     * than is there.
      */
     @Override
-    public PoolState poolState(PoolConfig pool, List<PoolConfig> nodePools) {
+    public PoolState poolState(PoolConfig pool, List<PoolConfig> allPools) {
         PoolState unusable = unusable(pool);
-        return unusable != null ? unusable : measure(pool, nodePools);
+        return unusable != null ? unusable : measure(pool, allPools);
     }
 
-    private PoolState measure(PoolConfig pool, List<PoolConfig> nodePools) {
+    private PoolState measure(PoolConfig pool, List<PoolConfig> allPools) {
         Path dir = dir(pool);
         try {
             FileStore store = Files.getFileStore(dir);
             long total = store.getTotalSpace();
             long usable = store.getUsableSpace();
             Object device = fileSystemOf(dir);
-            long claimed = 0;
-            int sharers = 0;
-            for (PoolConfig other : nodePools) {
-                if (other.engine() != Engine.FILE || other.name().equals(pool.name())) {
+            long claimed = pool.capacityBytes() != null ? Math.min(pool.capacityBytes(), total) : 0;
+            int unset = pool.capacityBytes() != null ? 0 : 1;
+            List<String> sharers = new ArrayList<>();
+            for (PoolConfig other : allPools) {
+                if (other.engine() != Engine.FILE || other.name().equals(pool.name()) || !onThisDisk(other, pool,
+                        device)) {
                     continue;
                 }
-                Path otherDir = dir(other);
-                if (!Files.isDirectory(otherDir) || !device.equals(fileSystemOf(otherDir))) {
-                    continue;
-                }
+                sharers.add(other.node().equals(pool.node()) ? other.name() : other.name() + " (node " + other.node()
+                        + ")");
                 if (other.capacityBytes() != null) {
                     claimed += Math.min(other.capacityBytes(), total);
                 } else {
-                    sharers++;
+                    unset++;
                 }
             }
-            long capacity = pool.capacityBytes() != null ? Math.min(pool.capacityBytes(), total)
-                    : Math.max(0, total - claimed) / (sharers + 1);
+            long evenShare = unset == 0 ? 0 : Math.max(0, total - claimed) / unset;
+            long capacity = pool.capacityBytes() != null ? Math.min(pool.capacityBytes(), total) : evenShare;
+            long allCapacities = Math.max(1, claimed + unset * evenShare);
+            long usableShare = sharers.isEmpty() ? usable
+                    : (long) ((double) usable * Math.min(1.0, (double) capacity / allCapacities));
             long used = usedBytes(dir);
-            long free = Math.max(0, Math.min(capacity - used, usable));
+            long free = Math.max(0, Math.min(capacity - used, usableShare));
             boolean spaceOk = capacity > 0 && free * 20 >= capacity;
             List<Condition> conditions = new ArrayList<>();
             conditions.add(Condition.of(Condition.AVAILABLE, true, "DirectoryReady", dir.toString()));
             conditions.add(Condition.of(Condition.SPACE_OK, spaceOk, spaceOk ? "SpaceAvailable" : "LowSpace",
                     free + " of " + capacity + " bytes free (" + used + " used by the pool's files, " + usable
-                            + " free on the file system)"));
+                            + " free on the file system" + (sharers.isEmpty() ? "" : ", " + usableShare
+                            + " of it this pool's share") + ")"));
             if (pool.capacityBytes() != null && pool.capacityBytes() > total) {
                 conditions.add(Condition.of("CapacityClamped", true, "LargerThanFileSystem", "capacityBytes "
                         + pool.capacityBytes() + " is more than the file system's " + total + " bytes"));
             }
-            if (sharers > 0 || claimed > 0) {
-                conditions.add(Condition.of("SharedFileSystem", true, "Shared", "the file system is shared with "
-                        + (sharers + (claimed > 0 ? 1 : 0)) + " other pool(s) of this node; each counts only its share"));
+            if (!sharers.isEmpty()) {
+                conditions.add(Condition.of("SharedFileSystem", true, "Shared", "the file system is shared with pool(s) "
+                        + String.join(", ", sharers) + "; each counts only its share of its size and free space"));
             }
-            return new PoolState(capacity, free, null, null, conditions, true);
+            // Volume files are sparse and fill as they are written, like a thin pool's data: how much
+            // of the pool's capacity its disk can no longer give is its data usage, so the thin
+            // high watermark stops placing thin volumes on a disk that is filling up, whoever fills it.
+            Double dataPercent = capacity > 0 ? Math.min(100.0, 100.0 * (capacity - free) / capacity) : null;
+            return new PoolState(capacity, free, dataPercent, null, conditions, true);
         } catch (IOException e) {
             return PoolState.unavailable("FileSystemError", dir + ": " + e.getMessage());
+        }
+    }
+
+    private boolean onThisDisk(PoolConfig other, PoolConfig pool, Object device) throws IOException {
+        Path otherDir = dir(other);
+        if (!Files.isDirectory(otherDir) || !device.equals(fileSystemOf(otherDir))) {
+            return false;
+        }
+        if (other.node().equals(pool.node())) {
+            return true;
+        }
+        try {
+            return PoolMarker.owner(otherDir).filter(other.name()::equals).isPresent();
+        } catch (UncheckedIOException e) {
+            return false;
         }
     }
 

@@ -35,10 +35,11 @@ public interface VolumeEngine {
     PoolState poolState(PoolConfig pool);
 
     /**
-     * Like {@link #poolState(PoolConfig)}, knowing every pool of this node: engines whose pools can
-     * share one device or file system use it so that they never count the same bytes twice.
+     * Like {@link #poolState(PoolConfig)}, knowing every pool of the cluster: engines whose pools can
+     * share one device or file system (with pools of this node, or of other agents on this machine)
+     * use it so that they never count the same bytes twice.
      */
-    default PoolState poolState(PoolConfig pool, List<PoolConfig> nodePools) {
+    default PoolState poolState(PoolConfig pool, List<PoolConfig> allPools) {
         return poolState(pool);
     }
 

@@ -370,6 +370,42 @@ class FileEngineTest {
     }
 
     @Test
+    void poolsOfOtherAgentsOnThisMachinesDiskShareItButTheSamePathElsewhereDoesNot() throws Exception {
+        FileEngine engine = engine(fake());
+        java.nio.file.FileStore fs = Files.getFileStore(dir);
+        long total = fs.getTotalSpace();
+        PoolConfig mine = pool();
+
+        // node-b's agent runs on this machine (as ferry up's agents do): its directory is here, with
+        // its pool's marker. node-c's pool names a directory that exists here too, but without
+        // node-c's marker: that path is on node-c's machine, not on this disk.
+        Path b = Files.createDirectory(dir.resolve("b"));
+        Files.writeString(b.resolve(PoolMarker.FILE_NAME), PoolMarker.text("pool-b", "node-b"));
+        Path c = Files.createDirectory(dir.resolve("c"));
+        PoolConfig poolB = PoolConfig.builder("pool-b", "node-b", Engine.FILE, PoolSource.directory(b.toString())).build();
+        PoolConfig poolC = PoolConfig.builder("pool-c", "node-c", Engine.FILE, PoolSource.directory(c.toString())).build();
+        List<PoolConfig> all = List.of(mine, poolB, poolC);
+
+        PoolState a = engine.poolState(mine, all);
+        PoolState bb = engine.poolState(poolB, all);
+        assertThat(a.capacityBytes()).isEqualTo(total / 2);
+        assertThat(bb.capacityBytes()).isEqualTo(total / 2);
+        assertThat(a.freeBytes() + bb.freeBytes()).as("two pools on one disk never promise more than it has free")
+                .isLessThanOrEqualTo(Files.getFileStore(dir).getUsableSpace() + (1 << 20));
+        assertThat(a.conditions()).anySatisfy(cond -> {
+            assertThat(cond.type()).isEqualTo("SharedFileSystem");
+            assertThat(cond.message()).contains("pool-b (node node-b)").doesNotContain("pool-c");
+        });
+
+        // The same pools, each with a capacity larger than the disk: the free space still splits.
+        PoolConfig bigMine = mine.toBuilder().capacityBytes(total).build();
+        PoolConfig bigB = poolB.toBuilder().capacityBytes(total).build();
+        List<PoolConfig> big = List.of(bigMine, bigB);
+        long free = engine.poolState(bigMine, big).freeBytes() + engine.poolState(bigB, big).freeBytes();
+        assertThat(free).isLessThanOrEqualTo(Files.getFileStore(dir).getUsableSpace() + (1 << 20));
+    }
+
+    @Test
     void freeSpaceIsWhatIsLeftOfTheCapacityAfterThePoolsOwnFiles() throws Exception {
         FileEngine engine = engine(fake());
         PoolConfig small = pool().toBuilder().capacityBytes(64L << 20).build();
@@ -377,6 +413,8 @@ class FileEngineTest {
         PoolState state = engine.poolState(small, List.of(small));
         assertThat(state.capacityBytes()).isEqualTo(64L << 20);
         assertThat(state.freeBytes()).isLessThanOrEqualTo((64L << 20) - (16L << 20));
+        // Sparse files fill like a thin pool's data: at least the quarter written counts as used.
+        assertThat(state.thinDataPercent()).isNotNull().isBetween(25.0, 100.0);
     }
 
     @Test

@@ -140,7 +140,10 @@ final class PoolCommands {
             row.put("engine", c.engine().value());
             row.put("capacityBytes", capacity);
             row.put("allocatedBytes", ledger.allocatedBytes());
-            row.put("freeBytes", Math.max(0, capacity - c.reservedBytes() - ledger.allocatedBytes()));
+            // What can still be placed: what the ledger has not handed out, and never more than the
+            // agent says its disk still has (other pools or other data may share that disk).
+            long unallocated = Math.max(0, capacity - c.reservedBytes() - ledger.allocatedBytes());
+            row.put("freeBytes", status == null ? unallocated : Math.min(unallocated, status.freeBytes()));
             row.put("volumes", ledger.volumeCount());
             row.put("health", status == null ? "not reported" : status.healthy() ? "healthy" : "unhealthy");
             row.put("schedulable", c.schedulable());

@@ -9,10 +9,14 @@ import io.ferry.model.NodeRegistration;
 import io.ferry.model.PoolConfig;
 import io.ferry.model.PoolStatus;
 import io.ferry.model.VolumeIntent;
+import io.ferry.model.SchedulingPhase;
 import io.ferry.model.VolumeScheduling;
+import io.ferry.model.VolumeStatus;
+import io.ferry.etcd.store.Listing;
 import picocli.CommandLine.Command;
 
 import java.nio.charset.StandardCharsets;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.TreeMap;
@@ -31,16 +35,29 @@ final class StatusCommand extends Base {
                 .forEach(v -> poolStatuses.put(v.value().pool(), v.value()));
         Map<String, PoolConfig> pools = byName(keys().poolConfigs(), PoolConfig.class);
         Map<String, Ledger> ledgers = byName(keys().ledgers(), Ledger.class);
-        Map<String, VolumeIntent> volumes = byName(keys().volumes(), VolumeIntent.class);
+        Listing<VolumeIntent> intents = await(store().list(keys().volumes(), VolumeIntent.class));
+        Map<String, VolumeIntent> volumes = new HashMap<>();
+        intents.items().forEach(v -> keys().parse(v.key()).ifPresent(ref -> volumes.put(ref.name(), v.value())));
         Map<String, VolumeScheduling> scheduling = byName(keys().volumeSchedulings(), VolumeScheduling.class);
+        Map<String, VolumeStatus> statuses = new HashMap<>();
+        listOf(keys().nodes(), FerryKeys.Kind.NODE_VOLUME_STATUS, VolumeStatus.class)
+                .forEach(v -> statuses.put(v.value().volume(), v.value()));
 
         long capacity = poolStatuses.values().stream().mapToLong(PoolStatus::capacityBytes).sum();
         long allocated = ledgers.values().stream().mapToLong(Ledger::allocatedBytes).sum();
         Map<String, Integer> byPhase = new TreeMap<>();
         for (String name : volumes.keySet()) {
             VolumeScheduling s = scheduling.get(name);
-            String phase = volumes.get(name).deletionRequested() ? "Deleting" : s == null ? "Pending" : s.phase().value();
+            VolumeStatus st = statuses.get(name);
+            // A failed or lost volume is counted as such, not as merely placed: that is what needs a person.
+            String phase = volumes.get(name).deletionRequested() ? "Deleting"
+                    : st != null && st.phase().isFailure() ? st.phase().value()
+                    : s == null ? "Pending" : s.phase().value();
             byPhase.merge(phase, 1, Integer::sum);
+        }
+        // Intents that do not decode are requests too, and nothing acts on them until they are fixed.
+        if (!intents.badValues().isEmpty()) {
+            byPhase.merge(SchedulingPhase.INVALID.value(), intents.badValues().size(), Integer::sum);
         }
         long unreachable = scheduling.values().stream().filter(s -> !s.reachable()).count();
         Map<String, Object> summary = new LinkedHashMap<>();
@@ -49,7 +66,7 @@ final class StatusCommand extends Base {
         summary.put("pools", pools.size());
         summary.put("capacityBytes", capacity);
         summary.put("allocatedBytes", allocated);
-        summary.put("volumes", volumes.size());
+        summary.put("volumes", volumes.size() + intents.badValues().size());
         summary.put("volumesByState", byPhase);
         summary.put("unreachableVolumes", unreachable);
         if (out().format() != Output.Format.table) {
@@ -60,7 +77,7 @@ final class StatusCommand extends Base {
         out().line("nodes:       " + nodes.size() + " alive" + (nodes.isEmpty() ? "" : " (" + String.join(", ", nodes.keySet()) + ")"));
         out().line("pools:       " + pools.size() + ", capacity " + size(capacity) + ", allocated " + size(allocated)
                 + (capacity > 0 ? String.format(" (%.1f%%)", 100.0 * allocated / capacity) : ""));
-        out().line("volumes:     " + volumes.size() + (byPhase.isEmpty() ? "" : " " + byPhase));
+        out().line("volumes:     " + (volumes.size() + intents.badValues().size()) + (byPhase.isEmpty() ? "" : " " + byPhase));
         if (unreachable > 0) {
             out().line("unreachable: " + unreachable + " volume(s) on nodes that are down");
         }

@@ -1,5 +1,7 @@
 package io.ferry.tools.cli;
 
+import io.ferry.etcd.store.BadValueException;
+import io.ferry.etcd.store.Listing;
 import io.ferry.etcd.store.Versioned;
 import io.ferry.model.Attachment;
 import io.ferry.model.Engine;
@@ -23,6 +25,7 @@ import java.net.http.HttpResponse;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -31,9 +34,10 @@ import java.util.Set;
 import java.util.TreeSet;
 import java.util.concurrent.atomic.AtomicReference;
 
-@Command(name = "volume", description = "Create, list, describe, resize, remove and explain volumes.",
+@Command(name = "volume", description = "Create, list, describe, resize, re-create (lost), remove and explain volumes.",
         subcommands = {VolumeCommands.Create.class, VolumeCommands.Ls.class, VolumeCommands.Describe.class,
-                VolumeCommands.Resize.class, VolumeCommands.Rm.class, VolumeCommands.Explain.class})
+                VolumeCommands.Resize.class, VolumeCommands.Recreate.class, VolumeCommands.Rm.class,
+                VolumeCommands.Explain.class})
 final class VolumeCommands {
 
     @Command(name = "create", description = "Ask for a volume. Idempotent: the same request again changes nothing.")
@@ -193,7 +197,17 @@ final class VolumeCommands {
     static final class Ls extends Base {
         @Override
         public Integer call() {
-            Map<String, VolumeIntent> intents = byName(keys().volumes(), VolumeIntent.class);
+            Map<String, VolumeIntent> intents = new HashMap<>();
+            // An intent that does not decode is a request nobody can act on: it is listed, as
+            // Invalid with the error, so that it is seen and fixed or removed.
+            Map<String, String> invalid = new HashMap<>();
+            Listing<VolumeIntent> listing = await(store().list(keys().volumes(), VolumeIntent.class));
+            for (Versioned<VolumeIntent> v : listing.items()) {
+                keys().parse(v.key()).ifPresent(ref -> intents.put(ref.name(), v.value()));
+            }
+            for (BadValueException bad : listing.badValues()) {
+                keys().parse(bad.key()).ifPresent(ref -> invalid.put(ref.name(), bad.getCause().getMessage()));
+            }
             Map<String, Placement> placements = byName(keys().placements(), Placement.class);
             Map<String, VolumeScheduling> scheduling = byName(keys().volumeSchedulings(), VolumeScheduling.class);
             Map<String, VolumeStatus> statuses = new LinkedHashMap<>();
@@ -202,6 +216,7 @@ final class VolumeCommands {
             }
             TreeSet<String> names = new TreeSet<>(intents.keySet());
             names.addAll(placements.keySet());
+            names.addAll(invalid.keySet());
             List<List<String>> cells = new ArrayList<>();
             List<Map<String, Object>> structured = new ArrayList<>();
             for (String n : names) {
@@ -209,18 +224,22 @@ final class VolumeCommands {
                 Placement p = placements.get(n);
                 VolumeScheduling s = scheduling.get(n);
                 VolumeStatus st = statuses.get(n);
-                String state = st != null ? st.phase().value() : s != null ? s.phase().value() : "Pending";
-                if (i != null && i.deletionRequested()) {
-                    state = "Deleting";
-                }
-                if (s != null && !s.reachable()) {
-                    state += " (unreachable)";
-                }
-                cells.add(List.of(n, size(i != null ? i.sizeBytes() : p.sizeBytes()), state, orDash(p == null ? null : p.node()),
+                String error = invalid.get(n);
+                String state = error != null ? SchedulingPhase.INVALID.value() : volumeState(i, s, st);
+                // The agent's message says why a volume failed or is lost; otherwise the controller's
+                // says why it waits.
+                String message = error != null ? "invalid volume intent: " + error
+                        : st != null && st.phase().isFailure() ? st.message() : s == null ? null : s.message();
+                long bytes = i != null ? i.sizeBytes() : p != null ? p.sizeBytes() : 0;
+                cells.add(List.of(n, bytes > 0 ? size(bytes) : "-", state, orDash(p == null ? null : p.node()),
                         orDash(p == null ? null : p.pool()), orDash(st == null ? null : st.devicePath()),
-                        orDash(s == null ? null : s.message())));
+                        orDash(message)));
                 Map<String, Object> row = new LinkedHashMap<>();
                 row.put("name", n);
+                row.put("state", state);
+                if (error != null) {
+                    row.put("error", error);
+                }
                 row.put("intent", i);
                 row.put("placement", p);
                 row.put("scheduling", s);
@@ -230,6 +249,21 @@ final class VolumeCommands {
             out().rows(List.of("NAME", "SIZE", "STATE", "NODE", "POOL", "DEVICE", "MESSAGE"), cells, structured);
             return ExitCodes.OK;
         }
+    }
+
+    /**
+     * One word for where a volume is: the agent's phase once it reports one, else the controller's,
+     * Deleting once deletion is asked for, and "(unreachable)" when its node is down.
+     */
+    static String volumeState(VolumeIntent intent, VolumeScheduling scheduling, VolumeStatus status) {
+        String state = status != null ? status.phase().value() : scheduling != null ? scheduling.phase().value() : "Pending";
+        if (intent != null && intent.deletionRequested()) {
+            state = "Deleting";
+        }
+        if (scheduling != null && !scheduling.reachable()) {
+            state += " (unreachable)";
+        }
+        return state;
     }
 
     @Command(name = "describe", description = "Show everything known about a volume.")
@@ -245,8 +279,13 @@ final class VolumeCommands {
             Optional<Placement> p = await(store().get(keys().placement(name), Placement.class)).map(Versioned::value);
             p.ifPresent(v -> row.put("placement", v));
             await(store().get(keys().volumeScheduling(name), VolumeScheduling.class)).ifPresent(v -> row.put("scheduling", v.value()));
-            p.flatMap(v -> await(store().get(keys().volumeStatus(v.node(), name), VolumeStatus.class)))
-                    .ifPresent(v -> row.put("status", v.value()));
+            Optional<VolumeStatus> status = p.flatMap(v -> await(store().get(keys().volumeStatus(v.node(), name), VolumeStatus.class)))
+                    .map(Versioned::value);
+            status.ifPresent(v -> row.put("status", v));
+            status.filter(v -> v.phase() == VolumePhase.LOST).ifPresent(v -> row.put("lost", v.message()
+                    + " -- what to do: bring the storage back (the volume returns by itself), or replace it by an empty one"
+                    + " (`ferryctl volume recreate --empty " + name + "`), or delete it (`ferryctl volume rm " + name + "`);"
+                    + " see docs/data-safety.md, \"Operators: lost volumes\""));
             List<Attachment> attachments = list(keys().attachmentsOf(name), Attachment.class).stream().map(Versioned::value).toList();
             if (!attachments.isEmpty()) {
                 row.put("attachments", attachments);
@@ -302,6 +341,73 @@ final class VolumeCommands {
                 });
             }
             out().line("volume " + name + " is " + Sizes.format(target));
+            return ExitCodes.OK;
+        }
+    }
+
+    @Command(name = "recreate", description = "Replace a Lost volume by a new, empty one where it was placed (its old data"
+            + " is given up). Refused unless the volume is Lost, and without --empty.")
+    static final class Recreate extends Base {
+        @Parameters(index = "0")
+        String name;
+        @Option(names = "--empty", description = "required: the new volume is empty; the lost data is not recovered")
+        boolean empty;
+        @Option(names = "--wait", negatable = true, defaultValue = "true", fallbackValue = "true",
+                description = "wait until the new volume is ready (default: ${DEFAULT-VALUE})")
+        boolean await;
+        @Option(names = "--timeout", defaultValue = "120", description = "seconds to wait (default: ${DEFAULT-VALUE})")
+        int timeoutSeconds;
+
+        @Override
+        public Integer call() {
+            io.ferry.model.Names.volumeName(name);
+            if (!empty) {
+                throw new CliException(ExitCodes.USAGE, "`volume recreate` replaces the lost volume " + name + " by an empty one"
+                        + " and gives its data up; say so with --empty");
+            }
+            String key = keys().volume(name);
+            Versioned<VolumeIntent> intent = await(store().get(key, VolumeIntent.class))
+                    .orElseThrow(() -> new CliException(ExitCodes.NOT_FOUND, "no volume named " + name));
+            if (intent.value().deletionRequested()) {
+                throw new CliException(ExitCodes.CONFLICT, "volume " + name + " is being deleted");
+            }
+            Placement placement = await(store().get(keys().placement(name), Placement.class)).map(Versioned::value)
+                    .orElseThrow(() -> new CliException(ExitCodes.CONFLICT, "volume " + name + " has no placement, so it is"
+                            + " not Lost anywhere; see `ferryctl volume describe " + name + "`"));
+            VolumeStatus status = await(store().get(keys().volumeStatus(placement.node(), name), VolumeStatus.class))
+                    .map(Versioned::value).orElse(null);
+            if (status == null || status.phase() != VolumePhase.LOST) {
+                throw new CliException(ExitCodes.CONFLICT, "volume " + name + " is "
+                        + (status == null ? "without a status on " + placement.node() : status.phase().value() + " on " + placement.node())
+                        + ", not Lost; only a Lost volume can be re-created empty");
+            }
+            Instant request = Instant.now().truncatedTo(java.time.temporal.ChronoUnit.MILLIS);
+            if (!await(store().compareAndPut(key, intent.value().withRecreateEmptyRequested(request), intent.modRevision()))) {
+                throw new CliException(ExitCodes.CONFLICT, "volume " + name + " changed meanwhile; run the command again");
+            }
+            if (!await) {
+                out().line("volume " + name + ": re-creation as an empty volume requested");
+                return ExitCodes.OK;
+            }
+            long emptyBefore = placement.emptySinceGeneration();
+            VolumeStatus ready = waitFor(Duration.ofSeconds(timeoutSeconds), "volume " + name + " to be re-created empty", () -> {
+                Placement p = await(store().get(keys().placement(name), Placement.class)).map(Versioned::value).orElse(null);
+                if (p == null || !request.equals(p.recreateEmptyRequestedAt())) {
+                    return null;
+                }
+                if (p.emptySinceGeneration() == emptyBefore) {
+                    throw new CliException(ExitCodes.CONFLICT, "the controller refused to re-create volume " + name
+                            + ": it was no longer Lost when the request arrived; see `ferryctl volume describe " + name + "`");
+                }
+                VolumeStatus st = await(store().get(keys().volumeStatus(p.node(), name), VolumeStatus.class))
+                        .map(Versioned::value).orElse(null);
+                if (st != null && st.phase() == VolumePhase.FAILED && st.observedGeneration() >= p.emptySinceGeneration()) {
+                    throw new CliException(ExitCodes.FAILED, "volume " + name + " failed on " + p.node() + ": " + st.message());
+                }
+                return st != null && st.phase() == VolumePhase.READY && st.observedGeneration() >= p.emptySinceGeneration() ? st : null;
+            });
+            out().line("volume " + name + " re-created empty on " + ready.node()
+                    + (ready.devicePath() == null ? "" : " at " + ready.devicePath()));
             return ExitCodes.OK;
         }
     }

@@ -12,6 +12,7 @@ import io.ferry.etcd.informer.InformerOptions;
 import io.ferry.etcd.reconcile.RuntimeOptions;
 import io.ferry.etcd.store.EtcdStore;
 import io.ferry.etcd.testing.Await;
+import io.ferry.model.VolumeStatus;
 import io.ferry.etcd.testing.EtcdExtension;
 import io.ferry.model.Attachment;
 import io.ferry.runtime.admin.AdminOptions;
@@ -138,6 +139,11 @@ class FerryCtlIT {
         Await.result(controller.start());
         env.put("FERRY_ADMIN", controller.adminUrl());
 
+        startAgent();
+        await().atMost(Duration.ofSeconds(15)).until(controller::isLeader);
+    }
+
+    void startAgent() {
         AgentOptions agentOptions = AgentOptions.defaults(NODE, "127.0.0.1", root.resolve("state"))
                 .withHostNqnFile(root.resolve("no-hostnqn"))
                 .withNvmetRoot(root.resolve("no-nvmet"))
@@ -145,7 +151,14 @@ class FerryCtlIT {
                 .withIntervals(Duration.ofSeconds(1), Duration.ofSeconds(2));
         agentVertx = Vertx.vertx();
         Await.result(agentVertx.deployVerticle(new Agent(agentOptions, etcd.options(prefix), new ProcessCommandRunner())));
-        await().atMost(Duration.ofSeconds(15)).until(controller::isLeader);
+    }
+
+    /** The node goes down and reboots: the agent stops and its loop devices are gone. */
+    void stopAgentAndDetachLoops() throws Exception {
+        agentVertx.close().toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);
+        agentVertx = null;
+        LoopDevices loops = new LoopDevices(new ProcessCommandRunner(), Duration.ofSeconds(10));
+        ourLoops().forEach(loop -> loops.detach(loop.device(), null));
     }
 
     Result ctl(String... args) {
@@ -286,6 +299,109 @@ class FerryCtlIT {
         assertThat(ok("volume", "rm", "vol-a", "--ignore-not-found").out()).isEmpty();
     }
 
+    /** Creates a volume, writes random bytes to its first MiB through its device; returns their checksum. */
+    String createAndWrite(String volume) throws Exception {
+        ok("volume", "create", volume, "--size", "16Mi");
+        io.ferry.model.VolumeStatus ready = status(volume).orElseThrow();
+        byte[] data = new byte[1 << 20];
+        new java.util.Random(volume.hashCode()).nextBytes(data);
+        try (RandomAccessFile device = new RandomAccessFile(ready.devicePath(), "rw")) {
+            device.write(data);
+            device.getFD().sync();
+        }
+        return checksum(volume);
+    }
+
+    String checksum(String volume) throws Exception {
+        byte[] head = new byte[1 << 20];
+        try (RandomAccessFile f = new RandomAccessFile(poolDir.resolve(volume + ".img").toFile(), "r")) {
+            f.readFully(head);
+        }
+        return java.util.HexFormat.of().formatHex(java.security.MessageDigest.getInstance("SHA-256").digest(head));
+    }
+
+    java.util.Optional<io.ferry.model.VolumeStatus> status(String volume) {
+        return Await.result(store.get(keys.volumeStatus(NODE, volume), io.ferry.model.VolumeStatus.class))
+                .map(io.ferry.etcd.store.Versioned::value);
+    }
+
+    java.util.Optional<io.ferry.model.Placement> placement(String volume) {
+        return Await.result(store.get(keys.placement(volume), io.ferry.model.Placement.class))
+                .map(io.ferry.etcd.store.Versioned::value);
+    }
+
+    boolean phaseIs(String volume, io.ferry.model.VolumePhase phase) {
+        return status(volume).filter(s -> s.phase() == phase).isPresent();
+    }
+
+    @Test
+    void aLostVolumeStaysLostWithoutItsRecordsReturnsWithItsFilesAndIsReplacedEmptyOnlyOnTheOperatorsRequest() throws Exception {
+        startCluster();
+        addFilePool();
+        String sum = createAndWrite("lost-a");
+        await().atMost(Duration.ofSeconds(15)).until(() -> placement("lost-a").filter(p -> p.createdAt() != null).isPresent());
+
+        // Refused: without --empty, on a Ready volume, on no volume.
+        assertThat(fails(ExitCodes.USAGE, "volume", "recreate", "lost-a").err()).contains("--empty");
+        assertThat(fails(ExitCodes.CONFLICT, "volume", "recreate", "lost-a", "--empty").err())
+                .contains("volume lost-a is Ready on " + NODE + ", not Lost");
+        assertThat(fails(ExitCodes.NOT_FOUND, "volume", "recreate", "nope", "--empty").err()).contains("no volume named nope");
+
+        // The node reboots without the volume's file, and its status and work item are gone too: only
+        // the placement remembers that the volume was created.
+        stopAgentAndDetachLoops();
+        Await.result(store.delete(keys.volumeStatus(NODE, "lost-a")));
+        Await.result(store.delete(keys.workItem(NODE, "lost-a")));
+        Path away = Files.createDirectory(root.resolve("away"));
+        Files.move(poolDir.resolve("lost-a.img"), away.resolve("lost-a.img"));
+        startAgent();
+        await().atMost(Duration.ofSeconds(30)).until(() -> phaseIs("lost-a", io.ferry.model.VolumePhase.LOST));
+        assertThat(Files.exists(poolDir.resolve("lost-a.img"))).as("not re-created empty").isFalse();
+        JsonNode described = JSON.readTree(ok("volume", "describe", "lost-a", "-o", "json").out());
+        assertThat(described.path("lost").asText()).contains("not re-created").contains("ferryctl volume recreate --empty lost-a");
+
+        // The file returns: the same volume, the same bytes.
+        Files.move(away.resolve("lost-a.img"), poolDir.resolve("lost-a.img"));
+        await().atMost(Duration.ofSeconds(30)).until(() -> phaseIs("lost-a", io.ferry.model.VolumePhase.READY));
+        assertThat(checksum("lost-a")).isEqualTo(sum);
+
+        // Gone for good this time; the operator gives the data up and asks for an empty volume.
+        stopAgentAndDetachLoops();
+        Files.delete(poolDir.resolve("lost-a.img"));
+        startAgent();
+        await().atMost(Duration.ofSeconds(30)).until(() -> phaseIs("lost-a", io.ferry.model.VolumePhase.LOST));
+        assertThat(ok("volume", "recreate", "lost-a", "--empty").out()).contains("volume lost-a re-created empty on " + NODE);
+        assertThat(checksum("lost-a")).as("empty").isEqualTo(java.util.HexFormat.of().formatHex(
+                java.security.MessageDigest.getInstance("SHA-256").digest(new byte[1 << 20])));
+        await().atMost(Duration.ofSeconds(15)).until(() -> placement("lost-a").filter(p -> p.createdAt() != null).isPresent());
+        assertThat(fails(ExitCodes.CONFLICT, "volume", "recreate", "lost-a", "--empty").err()).contains("not Lost");
+    }
+
+    @Test
+    void aPlacementAndWorkItemDeletedUnderAWrittenVolumeAreRebuiltFromItsStatusWithItsDataAndOneLedgerCharge() throws Exception {
+        startCluster();
+        addFilePool();
+        String sum = createAndWrite("reb-a");
+        io.ferry.model.Placement before = placement("reb-a").orElseThrow();
+        io.ferry.model.Ledger ledger = Await.result(store.get(keys.ledger("files"), io.ferry.model.Ledger.class)).orElseThrow().value();
+
+        // An etcd restored from a backup older than the volume has neither.
+        Await.result(store.txn().delete(keys.placement("reb-a")).delete(keys.workItem(NODE, "reb-a")).commit());
+
+        await().atMost(Duration.ofSeconds(15)).until(() -> placement("reb-a").isPresent()
+                && Await.result(store.get(keys.workItem(NODE, "reb-a"), io.ferry.model.WorkItem.class)).isPresent());
+        io.ferry.model.Placement after = placement("reb-a").orElseThrow();
+        assertThat(after.node()).isEqualTo(before.node());
+        assertThat(after.pool()).isEqualTo(before.pool());
+        assertThat(after.sizeBytes()).isEqualTo(before.sizeBytes());
+        await().atMost(Duration.ofSeconds(15)).until(() -> phaseIs("reb-a", io.ferry.model.VolumePhase.READY)
+                && status("reb-a").orElseThrow().observedGeneration() >= after.generation());
+        assertThat(checksum("reb-a")).isEqualTo(sum);
+        assertThat(Await.result(store.get(keys.ledger("files"), io.ferry.model.Ledger.class)).orElseThrow().value())
+                .as("charged once").isEqualTo(ledger);
+        assertThat(ok("volume", "ls").out()).containsPattern("reb-a\\s+16Mi\\s+Ready\\s+" + NODE + "\\s+files");
+    }
+
     @Test
     void attachedVolumesCarryDataThroughASnapshotIntoAVolumeMadeFromIt() throws Exception {
         startCluster();
@@ -381,6 +497,46 @@ class FerryCtlIT {
         assertThat(statusJson.path("nodesAlive").asInt()).isEqualTo(1);
         assertThat(statusJson.path("volumes").asInt()).isEqualTo(1);
         ok("volume", "rm", "vol-s");
+    }
+
+    @Test
+    void invalidIntentsAndFailedVolumesAreListedWithTheirErrorsAndCounted() throws Exception {
+        startCluster();
+        addFilePool();
+        ok("volume", "create", "good", "--size", "8Mi");
+        // Typed by hand: a size that is not one, and a value that is not even JSON.
+        Await.result(store.putRaw(store.keys().volume("bad-size"),
+                "{\"name\":\"bad-size\",\"sizeBytes\":\"lots\"}".getBytes(java.nio.charset.StandardCharsets.UTF_8)));
+        Await.result(store.putRaw(store.keys().volume("not-json"), "{oops".getBytes(java.nio.charset.StandardCharsets.UTF_8)));
+
+        Result ls = ok("volume", "ls");
+        assertThat(ls.out()).containsPattern("bad-size\\s+-\\s+Invalid\\s+-\\s+-\\s+-\\s+invalid volume intent: .*sizeBytes");
+        assertThat(ls.out()).containsPattern("not-json\\s+-\\s+Invalid\\s+.*invalid volume intent: ");
+        assertThat(ls.out()).containsPattern("good\\s+8Mi\\s+Ready");
+        JsonNode rows = JSON.readTree(ok("volume", "ls", "-o", "json").out());
+        assertThat(rows).anySatisfy(row -> {
+            assertThat(row.path("name").asText()).isEqualTo("bad-size");
+            assertThat(row.path("state").asText()).isEqualTo("Invalid");
+            assertThat(row.path("error").asText()).contains("sizeBytes");
+        });
+
+        // The agent reports a volume failed: its message is what ls shows, and status counts it.
+        String node = NODE;
+        VolumeStatus ready = Await.result(store.get(store.keys().volumeStatus(node, "good"), VolumeStatus.class))
+                .orElseThrow().value();
+        // Stopped first, so that nothing repairs the status written below.
+        Await.result(agentVertx.close());
+        agentVertx = null;
+        Await.result(store.put(store.keys().volumeStatus(node, "good"), VolumeStatus.of("good", node,
+                io.ferry.model.VolumePhase.FAILED, null, ready.sizeBytes(), null, ready.observedGeneration(),
+                "pool files is not available: disk gone", java.time.Instant.now())));
+        assertThat(ok("volume", "ls").out()).containsPattern("good\\s+8Mi\\s+Failed\\s+.*pool files is not available: disk gone");
+
+        JsonNode status = JSON.readTree(ok("status", "-o", "json").out());
+        assertThat(status.path("volumes").asInt()).isEqualTo(3);
+        assertThat(status.path("volumesByState").path("Invalid").asInt()).isEqualTo(2);
+        assertThat(status.path("volumesByState").path("Failed").asInt()).isEqualTo(1);
+        assertThat(ok("status").out()).contains("volumes:     3");
     }
 
     @Test
