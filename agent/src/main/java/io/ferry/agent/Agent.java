@@ -18,6 +18,8 @@ import io.ferry.etcd.store.EtcdStore;
 import io.ferry.etcd.store.LeaseSession;
 import io.ferry.etcd.store.RawEntry;
 import io.ferry.etcd.store.Versioned;
+import io.ferry.etcd.ClusterIdentities;
+import io.ferry.model.ClusterIdentity;
 import io.ferry.model.Engine;
 import io.ferry.model.GlobalConfig;
 import io.ferry.model.NodeRegistration;
@@ -54,8 +56,10 @@ import java.util.function.Function;
  * One storage node's agent. Deploy it as a verticle (or run {@link AgentMain}); everything it does
  * happens on its context or on worker threads.
  *
- * <p>Start-up order matters for crash safety: the status informers are synced before anything
- * else, because a status key is the agent's record of what it served; leftovers of interrupted
+ * <p>Start-up order matters for crash safety: nothing is inventoried, created, adopted or deleted
+ * before the agent knows its cluster's id ({@code <prefix>/config/cluster}), which every ownership
+ * marker carries; it waits for the key (readiness false, saying so) and stops on a malformed one.
+ * Then the status informers are synced before anything else, because a status key is the agent's record of what it served; leftovers of interrupted
  * operations are removed before any reconcile can run; only then do the work informers start,
  * which feed the reconcile runtimes.
  */
@@ -84,6 +88,8 @@ public final class Agent extends VerticleBase {
     private Map<Engine, VolumeEngine> engines;
     private LeasedKey<NodeRegistration> registration;
     private volatile boolean crashed;
+    private volatile boolean stopping;
+    private OrphanRemovals removals;
     private final List<Long> timers = new ArrayList<>();
 
     public Agent(AgentOptions options, EtcdOptions etcdOptions, CommandRunner runner) {
@@ -141,6 +147,7 @@ public final class Agent extends VerticleBase {
         snapshots = new SnapshotReconciler(ctx, statuses);
         poolReconciler = new PoolReconciler(ctx, statuses);
         orphans = new OrphanScanner(ctx, statuses);
+        removals = new OrphanRemovals(ctx, registry);
         RuntimeOptions runtimeOptions = RuntimeOptions.defaults().withConcurrency(options.concurrency());
         ctx.volumeRuntime = new ReconcileRuntime(vertx, "agent-volumes", volumes::reconcile, runtimeOptions, registry);
         ctx.snapshotRuntime = new ReconcileRuntime(vertx, "agent-snapshots", snapshots::reconcile, runtimeOptions,
@@ -160,7 +167,14 @@ public final class Agent extends VerticleBase {
         ctx.snapshotWork = new Informer<>(vertx, store, keys.snapshotWorkItems(node), SnapshotWorkItem.class,
                 new SnapshotWorkHandler(), informerOptions, registry);
 
-        return store.get(keys.globalConfig(), GlobalConfig.class)
+        return startAdmin()
+                .compose(v -> awaitClusterIdentity())
+                .compose(id -> {
+                    ctx.cluster = id;
+                    engines.values().forEach(e -> e.bindCluster(id.id()));
+                    log.info("agent {} belongs to cluster {}", node, id.id());
+                    return store.get(keys.globalConfig(), GlobalConfig.class);
+                })
                 .map(v -> v.map(Versioned::value).orElse(GlobalConfig.defaults()))
                 .recover(err -> {
                     log.warn("cannot read {} ({}); using the defaults", keys.globalConfig(), err.getMessage());
@@ -173,7 +187,7 @@ public final class Agent extends VerticleBase {
                 })
                 .compose(v -> orphans.removeLeftovers())
                 .compose(v -> Future.all(ctx.work.start(), ctx.snapshotWork.start()))
-                .compose(v -> startAdmin())
+                .compose(v -> removals.start())
                 .compose(v -> LeaseSession.open(vertx, store, options.leaseTtl(),
                         newLease -> registration.leaseChanged(), () -> { }))
                 .compose(session -> {
@@ -183,6 +197,38 @@ public final class Agent extends VerticleBase {
                     return registration.start(registrationValue());
                 })
                 .onSuccess(v -> afterSync());
+    }
+
+    /**
+     * The cluster's identity, waited for while it does not exist (a new cluster whose first
+     * controller has not started yet). A malformed value fails the start: guessing or replacing it
+     * would disown every volume marked with the real one.
+     */
+    private Future<ClusterIdentity> awaitClusterIdentity() {
+        io.vertx.core.Promise<ClusterIdentity> found = io.vertx.core.Promise.promise();
+        tryClusterIdentity(found, true);
+        return found.future();
+    }
+
+    private void tryClusterIdentity(io.vertx.core.Promise<ClusterIdentity> found, boolean first) {
+        if (stopping) {
+            found.tryFail("the agent is stopping");
+            return;
+        }
+        ClusterIdentities.read(store).onComplete(ar -> {
+            if (ar.succeeded() && ar.result().isPresent()) {
+                found.tryComplete(ar.result().get());
+            } else if (ar.failed() && ar.cause() instanceof ClusterIdentities.Unusable) {
+                found.tryFail(ar.cause());
+            } else {
+                if (first) {
+                    log.warn("waiting for {} ({}): it is created by the first controller or by ferry up; until it"
+                            + " exists this agent creates, adopts and deletes nothing", store.keys().clusterIdentity(),
+                            ar.failed() ? ar.cause().getMessage() : "absent");
+                }
+                vertx.setTimer(1000, t -> tryClusterIdentity(found, false));
+            }
+        });
     }
 
     private Exporter exporter(GlobalConfig global) {
@@ -266,6 +312,10 @@ public final class Agent extends VerticleBase {
     }
 
     private AdminServer.Readiness readiness() {
+        if (ctx.cluster == null) {
+            return new AdminServer.Readiness(false, "waiting for the cluster id at " + store.keys().clusterIdentity()
+                    + " (created by the first controller or ferry up)");
+        }
         if (registration == null || !registration.present()) {
             return new AdminServer.Readiness(false, "the registration " + store.keys().registration(options.node())
                     + " is not in etcd with this agent's lease (yet)");
@@ -301,6 +351,7 @@ public final class Agent extends VerticleBase {
 
     @Override
     public Future<?> stop() {
+        stopping = true;
         timers.forEach(vertx::cancelTimer);
         if (registration != null) {
             registration.close();
@@ -311,7 +362,7 @@ public final class Agent extends VerticleBase {
             }
             return Future.succeededFuture();
         }
-        for (AutoCloseable c : new AutoCloseable[] {ctx.work, ctx.snapshotWork, ctx.pools, ctx.volumeStatuses,
+        for (AutoCloseable c : new AutoCloseable[] {removals, ctx.work, ctx.snapshotWork, ctx.pools, ctx.volumeStatuses,
                 ctx.snapshotStatuses, ctx.volumeRuntime, ctx.snapshotRuntime, ctx.poolRuntime}) {
             try {
                 if (c != null) {

@@ -10,7 +10,9 @@ import java.net.InetAddress;
 import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 
@@ -38,12 +40,15 @@ public final class AgentMain {
 
     private static final Logger log = LoggerFactory.getLogger(AgentMain.class);
 
+    /** Every argument name {@link #options} reads; any other argument is refused rather than ignored. */
+    static final Set<String> ARGUMENTS = Set.of("node", "data-address", "admin", "labels", "state-dir", "cluster",
+            "spdk-socket", "nvmet-root", "host-nqn-file", "concurrency", "loop-devices");
+
     private AgentMain() {
     }
 
     public static void main(String[] args) throws Exception {
-        Map<String, String> settings = settings(args, System.getenv());
-        AgentOptions options = options(settings);
+        AgentOptions options = parse(List.of(args), System.getenv());
         EtcdOptions etcd = EtcdOptions.fromEnvironment(System.getenv());
         Vertx vertx = Vertx.vertx();
         Agent agent = new Agent(options, etcd, new ProcessCommandRunner());
@@ -63,6 +68,14 @@ public final class AgentMain {
         stopped.await();
     }
 
+    /**
+     * The agent's options from its arguments and environment, as {@link #main} reads them, without
+     * starting anything (the Kubernetes manifests are checked against this).
+     */
+    public static AgentOptions parse(List<String> args, Map<String, String> env) throws Exception {
+        return options(settings(args.toArray(String[]::new), env));
+    }
+
     /** Merges arguments over environment variables; an argument {@code --foo-bar=x} is {@code FERRY_FOO_BAR}. */
     static Map<String, String> settings(String[] args, Map<String, String> env) {
         Map<String, String> s = new HashMap<>();
@@ -75,7 +88,15 @@ public final class AgentMain {
             if (!arg.startsWith("--") || !arg.contains("=")) {
                 throw new IllegalArgumentException("arguments look like --name=value, got " + arg);
             }
-            s.put(arg.substring(2, arg.indexOf('=')), arg.substring(arg.indexOf('=') + 1));
+            String name = arg.substring(2, arg.indexOf('='));
+            // A misspelt option must not be dropped silently (an agent told --state-dri= would
+            // generate a new host NQN elsewhere). Environment variables are not checked: FERRY_*
+            // also carries the etcd settings every Ferry process shares.
+            if (!ARGUMENTS.contains(name)) {
+                throw new IllegalArgumentException("unknown argument --" + name + "; known: "
+                        + ARGUMENTS.stream().sorted().map(a -> "--" + a).toList());
+            }
+            s.put(name, arg.substring(arg.indexOf('=') + 1));
         }
         return s;
     }

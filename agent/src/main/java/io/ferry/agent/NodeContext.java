@@ -33,6 +33,8 @@ final class NodeContext {
     final String node;
     final Map<io.ferry.model.Engine, VolumeEngine> engines;
     final AgentMetrics metrics;
+    /** This cluster's identity; null until the agent has read it, and nothing is done before. */
+    volatile io.ferry.model.ClusterIdentity cluster;
     /** Kernel nvmet: exports volumes of every engine with a kernel block device. */
     Exporter exporter;
     /** The SPDK target's own NVMe-oF: exports volumes of {@code spdk} pools. */

@@ -7,6 +7,7 @@ import io.ferry.agent.engine.LocalVolume;
 import io.ferry.agent.engine.VolumeEngine;
 import io.ferry.model.Orphan;
 import io.ferry.model.OrphanKind;
+import io.ferry.model.OrphanOwner;
 import io.ferry.model.OrphanReport;
 import io.ferry.model.PoolConfig;
 import io.ferry.model.VolumePhase;
@@ -31,6 +32,9 @@ import java.util.Set;
  *   <li>A volume without a work item is an orphan, whatever else is known of it (a status, a
  *       placement, nothing at all). Orphans are reported, never deleted: a missing key is not a
  *       request to destroy data, it may be an operator's slip or an etcd restored from a backup.</li>
+ *   <li>An object without this cluster's ownership marker (another cluster's, or unmarked) is
+ *       reported with its owner and never adopted unless a work item of this cluster names an
+ *       unmarked one; each orphan keeps the time this agent first saw it, across scans and restarts.</li>
  *   <li>Leftovers of interrupted operations (temporary files, loop devices of deleted files) are
  *       removed at start, before any reconcile runs, when they cannot belong to work in flight.</li>
  * </ul>
@@ -42,6 +46,8 @@ final class OrphanScanner {
     private final NodeContext ctx;
     private final StatusWriter statuses;
     private volatile OrphanReport lastReport;
+    /** When each orphan was first seen, by name; loaded from the last report in etcd at the first scan. */
+    private Map<String, Instant> firstSeen;
 
     OrphanScanner(NodeContext ctx, StatusWriter statuses) {
         this.ctx = ctx;
@@ -96,6 +102,7 @@ final class OrphanScanner {
                 .compose(found -> ctx.vertx.executeBlocking(this::exported, false)
                         .map(exported -> classify(found, exported)))
                 .compose(this::confirm)
+                .compose(orphans -> loadFirstSeen().map(known -> stampFirstSeen(known, orphans)))
                 .compose(orphans -> {
                     OrphanReport report = OrphanReport.of(ctx.node,
                             orphans.size() > OrphanReport.MAX_ORPHANS ? orphans.subList(0, OrphanReport.MAX_ORPHANS)
@@ -105,8 +112,46 @@ final class OrphanScanner {
                 });
     }
 
+    /** The first sightings recorded in the report this node's agent wrote last, read once. */
+    private Future<Map<String, Instant>> loadFirstSeen() {
+        if (firstSeen != null) {
+            return Future.succeededFuture(firstSeen);
+        }
+        return ctx.store.get(ctx.keys.orphans(ctx.node), OrphanReport.class)
+                .map(found -> {
+                    Map<String, Instant> known = new java.util.HashMap<>();
+                    found.ifPresent(v -> v.value().orphans().forEach(o -> {
+                        if (o.firstSeen() != null) {
+                            known.put(o.name(), o.firstSeen());
+                        }
+                    }));
+                    return known;
+                })
+                .recover(err -> {
+                    // Unreadable (or etcd away): the ages restart from now, nothing else depends on them.
+                    log.info("cannot read the last orphan report ({}); orphans' first sightings start now",
+                            err.getMessage());
+                    return Future.succeededFuture(new java.util.HashMap<>());
+                })
+                .onSuccess(known -> firstSeen = known);
+    }
+
+    private List<Orphan> stampFirstSeen(Map<String, Instant> known, List<Orphan> orphans) {
+        Instant now = Clock.now();
+        Map<String, Instant> next = new java.util.HashMap<>();
+        List<Orphan> stamped = new ArrayList<>(orphans.size());
+        for (Orphan o : orphans) {
+            Instant seen = known.getOrDefault(o.name(), now);
+            next.put(o.name(), seen);
+            stamped.add(o.withFirstSeen(seen));
+        }
+        firstSeen = next;
+        return stamped;
+    }
+
     /** An object with no work item and no status, waiting for the placement check. */
-    private record Candidate(OrphanKind kind, String name, String volume, String snapshot) {
+    private record Candidate(OrphanKind kind, String name, String volume, String snapshot, String pool,
+            long sizeBytes, OrphanOwner owner, String markedBy) {
     }
 
     /** Exported volumes with the kind of subsystem that exports them (SPDK asked only when it answers). */
@@ -131,7 +176,16 @@ final class OrphanScanner {
                     }
                     continue;
                 }
-                candidates.add(new Candidate(kindOf(f.pool()), objectName(f.pool(), v.name()), v.name(), null));
+                candidates.add(new Candidate(kindOf(f.pool()), objectName(f.pool(), v.name()), v.name(), null,
+                        f.pool().name(), v.sizeBytes(), OrphanOwner.THIS_CLUSTER, null));
+            }
+            for (io.ferry.agent.engine.Inventory.Unowned u : f.inventory().unowned()) {
+                localVolumes.add(u.volume());
+                if (ctx.workItem(u.volume()).isPresent() || ctx.workItemIsBad(u.volume())) {
+                    continue; // its reconcile marks an unmarked one, or reports another cluster's in the status
+                }
+                candidates.add(new Candidate(kindOf(f.pool()), objectName(f.pool(), u.volume()), u.volume(), null,
+                        f.pool().name(), u.sizeBytes(), u.owner(), u.markedBy()));
             }
             for (LocalSnapshot s : f.inventory().snapshots()) {
                 if (ctx.snapshotWorkItem(s.name()).isPresent() || ctx.snapshotWorkItemIsBad(s.name())) {
@@ -142,12 +196,14 @@ final class OrphanScanner {
                     continue;
                 }
                 candidates.add(new Candidate(kindOf(f.pool()), f.pool().name() + "/" + s.name() + " (snapshot)",
-                        null, s.name()));
+                        null, s.name(), f.pool().name(), s.sizeBytes(), OrphanOwner.THIS_CLUSTER, null));
             }
         }
         for (String volume : exported.keySet()) {
             if (!localVolumes.contains(volume) && ctx.workItem(volume).isEmpty() && !ctx.workItemIsBad(volume)) {
-                candidates.add(new Candidate(exported.get(volume), volume, volume, null));
+                // NQNs carry no cluster id yet: a subsystem with Ferry's prefix may be any cluster's.
+                candidates.add(new Candidate(exported.get(volume), volume, volume, null, null, 0,
+                        OrphanOwner.UNMARKED, null));
             }
         }
         return candidates;
@@ -163,18 +219,29 @@ final class OrphanScanner {
         return Future.join(new ArrayList<>(checks.values())).transform(ignored -> {
             List<Orphan> orphans = new ArrayList<>();
             checks.forEach((c, known) -> {
-                if (known.failed()) {
-                    orphans.add(Orphan.of(c.kind(), c.name(), tag(c), "no work item; etcd could not be asked whether"
-                            + " the controller still knows it: " + known.cause().getMessage()));
+                String reason;
+                if (c.owner() == OrphanOwner.OTHER_CLUSTER) {
+                    reason = "carries the ownership marker of another Ferry cluster (" + c.markedBy() + "); never"
+                            + " adopted, changed or removed by this one";
+                } else if (c.owner() == OrphanOwner.UNMARKED && c.pool() == null) {
+                    reason = "an export with Ferry's NQN prefix and no work item; NQNs carry no cluster id, so it"
+                            + " may be another cluster's on this host; kept";
+                } else if (c.owner() == OrphanOwner.UNMARKED) {
+                    reason = "carries no cluster ownership marker (not made by this cluster, or made before cluster"
+                            + " ids); kept, and never removed by Ferry";
+                } else if (known.failed()) {
+                    reason = "no work item; etcd could not be asked whether the controller still knows it: "
+                            + known.cause().getMessage();
                 } else if (known.result()) {
-                    orphans.add(Orphan.of(c.kind(), c.name(), tag(c), c.volume() != null
+                    reason = c.volume() != null
                             ? "no work item, but placement " + ctx.keys.placement(c.volume()) + " exists; kept"
-                            : "no snapshot work item, but " + ctx.keys.snapshot(c.snapshot()) + " exists; kept"));
+                            : "no snapshot work item, but " + ctx.keys.snapshot(c.snapshot()) + " exists; kept";
                 } else {
-                    orphans.add(Orphan.of(c.kind(), c.name(), tag(c), c.volume() != null
+                    reason = c.volume() != null
                             ? "no work item and no placement: unknown to the controller; kept"
-                            : "no snapshot work item and no intent: unknown to the controller; kept"));
+                            : "no snapshot work item and no intent: unknown to the controller; kept";
                 }
+                orphans.add(Orphan.of(c.kind(), c.name(), tag(c), reason, c.pool(), c.sizeBytes(), null, c.owner()));
             });
             return Future.succeededFuture(orphans);
         });
@@ -184,7 +251,7 @@ final class OrphanScanner {
         return c.volume() != null ? c.volume() : c.snapshot();
     }
 
-    private static OrphanKind kindOf(PoolConfig pool) {
+    static OrphanKind kindOf(PoolConfig pool) {
         return switch (pool.engine()) {
             case FILE -> OrphanKind.FILE;
             case LVM, LVM_THIN -> OrphanKind.LV;
@@ -192,7 +259,8 @@ final class OrphanScanner {
         };
     }
 
-    private static String objectName(PoolConfig pool, String volume) {
+    /** The name an orphan of a pool's volume is reported (and removed) by. */
+    static String objectName(PoolConfig pool, String volume) {
         return switch (pool.engine()) {
             case FILE -> FileEngine.volumeFile(pool, volume).toString();
             case LVM, LVM_THIN -> pool.source().volumeGroup() + "/" + volume;

@@ -1,11 +1,13 @@
 package io.ferry.agent;
 
 import io.ferry.agent.engine.LoopDevices;
+import io.ferry.etcd.ClusterIdentities;
 import io.ferry.etcd.EtcdOptions;
 import io.ferry.etcd.FerryKeys;
 import io.ferry.etcd.store.EtcdStore;
 import io.ferry.etcd.store.Versioned;
 import io.ferry.etcd.testing.Await;
+import io.ferry.model.ClusterIdentity;
 import io.ferry.model.Engine;
 import io.ferry.model.PoolConfig;
 import io.ferry.model.PoolSource;
@@ -51,13 +53,36 @@ public final class AgentHarness implements AutoCloseable {
     private volatile Vertx vertx;
     private volatile Agent agent;
 
+    /** A harness whose cluster exists: it writes the cluster id as the first controller would. */
     public AgentHarness(EtcdOptions etcdOptions) throws IOException {
+        this(etcdOptions, true);
+    }
+
+    /** @param createCluster false to leave {@code <prefix>/config/cluster} absent, as before any controller ran */
+    public AgentHarness(EtcdOptions etcdOptions, boolean createCluster) throws IOException {
         this.root = Files.createTempDirectory("ferry-agent-it-");
         this.poolDir = root.resolve("pool");
         this.stateDir = root.resolve("state");
         this.etcdOptions = etcdOptions;
         this.store = EtcdStore.connect(etcdOptions);
         this.keys = store.keys();
+        if (createCluster) {
+            createCluster();
+        }
+    }
+
+    /** Creates the cluster id if absent, as the first controller or ferry up does; returns the stored one. */
+    public ClusterIdentity createCluster() {
+        return Await.result(ClusterIdentities.ensure(store, java.time.Instant.now()));
+    }
+
+    /** Deploys an agent without waiting for its start to complete (it may be waiting for the cluster id). */
+    public Agent startInBackground() {
+        vertx = Vertx.vertx();
+        agent = new Agent(options(), etcdOptions, new ProcessCommandRunner(),
+                new PrometheusMeterRegistry(PrometheusConfig.DEFAULT), null);
+        vertx.deployVerticle(agent);
+        return agent;
     }
 
     public AgentOptions options() {
@@ -108,7 +133,12 @@ public final class AgentHarness implements AutoCloseable {
     }
 
     public PoolConfig filePool(String name) {
-        PoolConfig pool = PoolConfig.builder(name, NODE, Engine.FILE, PoolSource.directory(poolDir.toString()))
+        return filePool(name, poolDir);
+    }
+
+    /** A file pool over any directory: another harness's, to play a second cluster on the same host. */
+    public PoolConfig filePool(String name, Path directory) {
+        PoolConfig pool = PoolConfig.builder(name, NODE, Engine.FILE, PoolSource.directory(directory.toString()))
                 .prepare(true).build();
         Await.result(store.put(keys.poolConfig(name), pool));
         return pool;

@@ -110,7 +110,11 @@ public final class Controller {
         SnapshotReconciler snapshots = new SnapshotReconciler(store, state, lane, metrics, this::currentLeadership, clock);
         volumeRuntime = new ReconcileRuntime(vertx, "volumes", volumes::reconcile, options.runtime(), registry);
         snapshotRuntime = new ReconcileRuntime(vertx, "snapshots", snapshots::reconcile, options.runtime(), registry);
-        return state.start()
+        // The id is created before anything else so that no agent of a new cluster waits for it
+        // longer than this controller takes to start; a malformed one stops the controller here.
+        return io.ferry.etcd.ClusterIdentities.ensure(store, clock.instant())
+                .onSuccess(id -> log.info("cluster id {} ({})", id.id(), store.keys().clusterIdentity()))
+                .compose(id -> state.start())
                 .compose(v -> startAdmin())
                 .compose(v -> {
                     String identity = Json.encodeToString(ControllerLeader.of(options.id(),

@@ -48,6 +48,38 @@ public final class ControllerMain implements Callable<Integer> {
         System.exit(new CommandLine(new ControllerMain()).execute(args));
     }
 
+    /**
+     * The arguments as {@link #main} reads them, checked as far as that is possible without
+     * starting anything or reading the token file (the Kubernetes manifests are checked against
+     * this); a bad argument throws {@link CommandLine.ParameterException}.
+     */
+    public static ControllerMain parse(String... args) {
+        ControllerMain main = new ControllerMain();
+        new CommandLine(main).parseArgs(args);
+        main.admin(null);
+        return main;
+    }
+
+    /** This controller's identity in the election, or null for the host name and process id. */
+    public String id() {
+        return id;
+    }
+
+    /** The admin server's settings from {@code --admin}, with the given bearer token. */
+    public AdminOptions admin(String token) {
+        int colon = adminAddress.lastIndexOf(':');
+        int port;
+        try {
+            port = colon < 0 ? -1 : Integer.parseInt(adminAddress.substring(colon + 1));
+        } catch (NumberFormatException e) {
+            port = -1;
+        }
+        if (colon < 0 || port < 0 || port > 65535) {
+            throw new CommandLine.ParameterException(new CommandLine(this), "--admin must be host:port, was " + adminAddress);
+        }
+        return new AdminOptions(adminAddress.substring(0, colon), port, token);
+    }
+
     @Override
     public Integer call() throws Exception {
         EtcdOptions etcd = EtcdOptions.fromEnvironment(System.getenv());
@@ -60,12 +92,8 @@ public final class ControllerMain implements Callable<Integer> {
             etcd = etcd.withPrefix(prefix);
         }
         String identity = id != null ? id : InetAddress.getLocalHost().getHostName() + "-" + ProcessHandle.current().pid();
-        int colon = adminAddress.lastIndexOf(':');
-        if (colon < 0) {
-            throw new CommandLine.ParameterException(new CommandLine(this), "--admin must be host:port, was " + adminAddress);
-        }
         String token = adminTokenFile == null ? null : Files.readString(adminTokenFile).trim();
-        AdminOptions admin = new AdminOptions(adminAddress.substring(0, colon), Integer.parseInt(adminAddress.substring(colon + 1)), token);
+        AdminOptions admin = admin(token);
 
         Vertx vertx = Vertx.vertx();
         PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);

@@ -78,6 +78,8 @@ final class VolumeReconciler {
     private final Map<String, Promise<Void>> toPlace = new LinkedHashMap<>();
     /** Volumes waiting for the next release batch. */
     private final Map<String, Promise<Void>> toRelease = new LinkedHashMap<>();
+    /** Volumes whose first creation waits to be recorded in the next batch. */
+    private final Map<String, Promise<Void>> toRecord = new LinkedHashMap<>();
 
     VolumeReconciler(EtcdStore store, ClusterState state, SerialLane lane, Scheduler scheduler, ControllerMetrics metrics,
                      Supplier<Optional<Leadership>> leadership, Clock clock) {
@@ -540,7 +542,12 @@ final class VolumeReconciler {
         WorkItem desired = workFor(next);
         Versioned<WorkItem> existing = state.workItem(current.node(), current.volume()).orElse(null);
         Future<Void> work = Future.succeededFuture();
-        if (existing == null || !sameWork(existing.value(), desired) || !next.equals(current)) {
+        if (onlyFirstCreation(current, next, existing, desired)) {
+            // Every new volume gets this record once, right after it is Ready: under a burst of
+            // creations one transaction per volume doubled the controller's writes, so the records
+            // are committed in batches, like placements.
+            work = enqueue(toRecord, current.volume(), this::recordBatch);
+        } else if (existing == null || !sameWork(existing.value(), desired) || !next.equals(current)) {
             if (existing != null && !Objects.equals(existing.value().export(), desired.export())
                     && next.generation() == current.generation()) {
                 next = next.withGeneration(current.generation() + 1);
@@ -578,6 +585,64 @@ final class VolumeReconciler {
                 : join(message, "node " + current.node() + " is down: the volume is unreachable until it returns");
         return work.compose(v -> writeScheduling(leader, current.volume(), SchedulingPhase.PLACED, Map.of(), reachability,
                 current.node(), current.pool(), reachable)).map(v -> ReconcileResult.done());
+    }
+
+    /** Whether the only news for a placed volume is its first creation, which a batch records. */
+    private static boolean onlyFirstCreation(Placement current, Placement next, Versioned<WorkItem> existing,
+                                             WorkItem desired) {
+        return current.createdAt() == null && next.createdAt() != null
+                && next.equals(current.withCreatedAt(next.createdAt()))
+                && existing != null && existing.value().generation() == desired.generation()
+                && !existing.value().mustExist() && desired.mustExist()
+                && sameWork(existing.value().withCreationRecord(true, desired.emptySinceGeneration()), desired);
+    }
+
+    /**
+     * Records the first creation of up to {@link #MAX_BATCH} volumes in one transaction, each
+     * guarded by its placement's revision; a lost guard fails the batch and each volume's reconcile
+     * runs again against what changed.
+     */
+    private Future<Void> recordBatch(List<String> volumes) {
+        Optional<Leadership> leader = leadership.get();
+        if (leader.isEmpty()) {
+            return Future.succeededFuture();
+        }
+        Transaction txn = store.txn().requireLeadership(leader.get());
+        Map<Placement, WorkItem> records = new LinkedHashMap<>();
+        for (String volume : volumes) {
+            Versioned<VolumeIntent> intent = state.intent(volume).orElse(null);
+            Versioned<Placement> placement = state.placement(volume).orElse(null);
+            if (intent == null || placement == null) {
+                continue;
+            }
+            Placement current = placement.value();
+            Placement next = creationRecord(intent.value(), current);
+            WorkItem desired = workFor(next);
+            Versioned<WorkItem> existing = state.workItem(current.node(), volume).orElse(null);
+            if (!onlyFirstCreation(current, next, existing, desired)) {
+                continue;
+            }
+            txn.requireModRevision(keys.placement(volume), placement.modRevision())
+                    .requireModRevision(keys.workItem(current.node(), volume), existing.modRevision())
+                    .put(keys.placement(volume), next)
+                    .put(keys.workItem(current.node(), volume), desired);
+            records.put(next, desired);
+        }
+        if (records.isEmpty()) {
+            return Future.succeededFuture();
+        }
+        return txn.commit().map(outcome -> {
+            if (!outcome.succeeded()) {
+                metrics.conflict();
+                throw new IllegalStateException("a placement or work item changed while recording the first creation of "
+                        + records.size() + " volume(s)");
+            }
+            records.forEach((placement, work) -> {
+                state.wrotePlacement(placement, outcome.revision());
+                state.wroteWorkItem(work, outcome.revision());
+            });
+            return null;
+        });
     }
 
     /**

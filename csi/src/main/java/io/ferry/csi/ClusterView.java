@@ -186,6 +186,11 @@ public final class ClusterView implements AutoCloseable {
         return volumes.get(keys.volume(name));
     }
 
+    /** The etcd revision up to which the view has every change of the volume intents. */
+    public long volumesRevision() {
+        return volumes.revision();
+    }
+
     /** All volume intents, sorted by name. */
     public List<VolumeIntent> volumes() {
         return volumes.values().stream().map(Versioned::value).sorted(Comparator.comparing(VolumeIntent::name)).toList();

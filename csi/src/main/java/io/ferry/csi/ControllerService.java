@@ -42,6 +42,7 @@ import io.ferry.etcd.FerryKeys;
 import io.ferry.etcd.store.EtcdStore;
 import io.ferry.etcd.store.Versioned;
 import io.ferry.model.Attachment;
+import io.ferry.model.Engine;
 import io.ferry.model.GlobalConfig;
 import io.ferry.model.Names;
 import io.ferry.model.NodeRegistration;
@@ -163,62 +164,171 @@ public final class ControllerService extends ControllerGrpc.ControllerImplBase {
         builder.consumerNode(consumer);
         if (request.hasVolumeContentSource()) {
             VolumeContentSource source = request.getVolumeContentSource();
-            switch (source.getTypeCase()) {
+            Origin origin = switch (source.getTypeCase()) {
                 case SNAPSHOT -> {
                     String id = source.getSnapshot().getSnapshotId();
-                    if (!Names.isValidSnapshotName(id)
-                            || Calls.await(store.get(keys.snapshot(id), SnapshotIntent.class)).isEmpty()) {
-                        throw Calls.notFound("source snapshot " + id + " does not exist");
-                    }
+                    SnapshotIntent snapshot = (Names.isValidSnapshotName(id)
+                            ? Calls.await(store.get(keys.snapshot(id), SnapshotIntent.class)) : Optional.<Versioned<SnapshotIntent>>empty())
+                            .map(Versioned::value).filter(v -> !v.deletionRequested())
+                            .orElseThrow(() -> Calls.notFound("source snapshot " + id + " does not exist"));
                     builder.sourceSnapshot(id);
+                    yield snapshotOrigin(snapshot);
                 }
                 case VOLUME -> {
                     String id = source.getVolume().getVolumeId();
-                    if (!Names.isValidVolumeName(id)
-                            || Calls.await(store.get(keys.volume(id), VolumeIntent.class)).isEmpty()) {
-                        throw Calls.notFound("source volume " + id + " does not exist");
-                    }
+                    VolumeIntent sourceVolume = (Names.isValidVolumeName(id)
+                            ? Calls.await(store.get(keys.volume(id), VolumeIntent.class)) : Optional.<Versioned<VolumeIntent>>empty())
+                            .map(Versioned::value).filter(v -> !v.deletionRequested())
+                            .orElseThrow(() -> Calls.notFound("source volume " + id + " does not exist"));
                     builder.sourceVolume(id);
+                    Placement placement = view.placement(id).orElse(null);
+                    yield new Origin("source volume " + id, Math.max(sourceVolume.sizeBytes(),
+                            placement == null ? 0 : placement.sizeBytes()), placement == null ? null : placement.pool(),
+                            true, sourceVolume.fsType());
                 }
                 default -> throw Calls.invalid("volume_content_source names neither a snapshot nor a volume");
+            };
+            // A copy is never smaller than what it copies: the volume grows to the source's size
+            // when the capacity range allows it.
+            if (origin.sizeBytes() > size) {
+                if (limit > 0 && origin.sizeBytes() > limit) {
+                    throw Status.OUT_OF_RANGE.withDescription(origin.what() + " holds " + origin.sizeBytes()
+                            + " bytes, above limit_bytes " + limit + ": a copy cannot be smaller than its source")
+                            .asRuntimeException();
+                }
+                size = origin.sizeBytes();
+                builder.sizeBytes(size);
+            }
+            String problem = cloneProblem(origin, params, fsType);
+            if (problem != null) {
+                throw Calls.invalid("cannot make volume " + csiName + " from " + origin.what() + ": " + problem);
             }
         }
         VolumeIntent desired = builder.build();
 
-        try (KeyedLocks.Held ignored = locks.lock("csi-name:" + csiName, "volume:" + name)) {
-            Optional<Versioned<VolumeIntent>> existing = Calls.await(store.get(keys.volume(name), VolumeIntent.class));
-            long createRevision;
-            if (existing.isPresent()) {
-                VolumeIntent current = existing.get().value();
-                if (!CsiNames.sameOrigin(current.createdBy(), csiName)) {
-                    throw Calls.alreadyExists("volume " + name + " was created for another CSI name (" + current.createdBy() + ")");
+        while (true) {
+            Versioned<VolumeIntent> deleting;
+            try (KeyedLocks.Held ignored = locks.lock("csi-name:" + csiName, "volume:" + name)) {
+                Optional<Versioned<VolumeIntent>> existing = Calls.await(store.get(keys.volume(name), VolumeIntent.class));
+                if (existing.isEmpty() || !existing.get().value().deletionRequested()
+                        || !CsiNames.sameOrigin(existing.get().value().createdBy(), csiName)) {
+                    return createOrReturn(request, csiName, desired, existing, required, limit);
                 }
-                if (current.deletionRequested()) {
-                    throw Calls.aborted("volume " + name + " is being deleted; retry once it is gone");
-                }
-                String conflict = conflict(current, desired, required, limit);
-                if (conflict != null) {
-                    throw Calls.alreadyExists("volume " + name + " (for " + csiName + ") exists with different parameters: "
-                            + conflict);
-                }
-                createRevision = existing.get().createRevision();
-            } else {
-                if (!Calls.await(store.putIfAbsent(keys.volume(name), desired))) {
-                    throw Calls.aborted("volume " + name + " was created concurrently; retry");
-                }
-                createRevision = Calls.await(store.get(keys.volume(name), VolumeIntent.class))
-                        .map(Versioned::createRevision).orElse(0L);
+                deleting = existing.get();
             }
-            Ready ready = Calls.await(view.await(() -> volumeReady(name, createRevision), Calls.remaining()),
-                    "volume " + name + " to become Ready");
-            VolumeIntent intent = view.volume(name).orElse(existing.map(Versioned::value).orElse(desired));
-            Volume.Builder volume = volume(intent, ready.placement());
-            volume.putVolumeContext(Driver.CONTEXT_CSI_NAME, csiName);
-            if (request.hasVolumeContentSource()) {
-                volume.setContentSource(request.getVolumeContentSource());
-            }
-            return CreateVolumeResponse.newBuilder().setVolume(volume).build();
+            // A volume of this name is still being deleted (DeleteVolume timed out, or ferryctl removed
+            // it): once it is gone the name is free, and this call creates a new volume. The lock is
+            // not held meanwhile, so that the deletion's own calls are not queued behind this one.
+            awaitGone(name, deleting);
         }
+    }
+
+    /**
+     * Waits until the volume intent read as {@code seen} is gone from etcd: removed by the
+     * controller once the agent has removed the volume (or released it from a node that never held
+     * it). The view has delivered {@code seen} or something newer before absence counts, so a cache
+     * that has not yet caught up cannot pass for a deletion.
+     */
+    private void awaitGone(String name, Versioned<VolumeIntent> seen) throws Exception {
+        Calls.await(view.await(() -> {
+            if (view.volumesRevision() < seen.modRevision()) {
+                return Optional.empty();
+            }
+            Optional<Versioned<VolumeIntent>> current = view.volumeVersioned(name);
+            return current.isEmpty() || current.get().createRevision() != seen.createRevision()
+                    ? Optional.of(Boolean.TRUE) : Optional.empty();
+        }, Calls.remaining()), "volume " + name + " to be deleted");
+    }
+
+    /** Creates the intent if absent, or checks the existing one; then waits until the volume is Ready. */
+    private CreateVolumeResponse createOrReturn(CreateVolumeRequest request, String csiName, VolumeIntent desired,
+                                                Optional<Versioned<VolumeIntent>> existing, long required, long limit)
+            throws Exception {
+        String name = desired.name();
+        long createRevision;
+        if (existing.isPresent()) {
+            VolumeIntent current = existing.get().value();
+            if (!CsiNames.sameOrigin(current.createdBy(), csiName)) {
+                throw Calls.alreadyExists("volume " + name + " was created for another CSI name (" + current.createdBy() + ")");
+            }
+            String conflict = conflict(current, desired, required, limit);
+            if (conflict != null) {
+                throw Calls.alreadyExists("volume " + name + " (for " + csiName + ") exists with different parameters: "
+                        + conflict);
+            }
+            createRevision = existing.get().createRevision();
+        } else {
+            if (!Calls.await(store.putIfAbsent(keys.volume(name), desired))) {
+                throw Calls.aborted("volume " + name + " was created concurrently; retry");
+            }
+            createRevision = Calls.await(store.get(keys.volume(name), VolumeIntent.class))
+                    .map(Versioned::createRevision).orElse(0L);
+        }
+        Ready ready = Calls.await(view.await(() -> volumeReady(name, createRevision), Calls.remaining()),
+                "volume " + name + " to become Ready");
+        VolumeIntent intent = view.volume(name).orElse(existing.map(Versioned::value).orElse(desired));
+        Volume.Builder volume = volume(intent, ready.placement());
+        volume.putVolumeContext(Driver.CONTEXT_CSI_NAME, csiName);
+        if (request.hasVolumeContentSource()) {
+            volume.setContentSource(request.getVolumeContentSource());
+        }
+        return CreateVolumeResponse.newBuilder().setVolume(volume).build();
+    }
+
+    /**
+     * What a new volume is made from: its size, the pool it lives in (the copy is made there; null
+     * while not placed yet) and, when known, its filesystem type.
+     */
+    record Origin(String what, long sizeBytes, String pool, boolean fsTypeKnown, String fsType) {
+    }
+
+    private Origin snapshotOrigin(SnapshotIntent snapshot) {
+        SnapshotScheduling scheduling = view.snapshotScheduling(snapshot.name()).orElse(null);
+        long size = scheduling == null ? 0 : scheduling.sizeBytes();
+        if (scheduling != null && scheduling.node() != null) {
+            size = Math.max(size, view.snapshotStatus(scheduling.node(), snapshot.name()).map(SnapshotStatus::sizeBytes)
+                    .orElse(0L));
+        }
+        Optional<VolumeIntent> volume = view.volume(snapshot.sourceVolume());
+        return new Origin("source snapshot " + snapshot.name(), size, scheduling == null ? null : scheduling.pool(),
+                volume.isPresent(), volume.map(VolumeIntent::fsType).orElse(null));
+    }
+
+    /**
+     * Why a copy of {@code origin} cannot be the volume the parameters ask for, or null. Every engine
+     * copies within the pool that holds the source (file: a sparse copy; lvm: a new LV and dd;
+     * lvm-thin: a thin snapshot; spdk: a clone of an lvol snapshot), so the parameters must fit that
+     * pool; the specification wants INVALID_ARGUMENT for a source that cannot serve them, not a
+     * placement failure.
+     */
+    String cloneProblem(Origin origin, StorageClassParameters params, String fsType) {
+        if (origin.fsTypeKnown() && !Objects.equals(origin.fsType(), fsType)) {
+            return "it holds " + (origin.fsType() == null ? "a raw block volume" : "a " + origin.fsType() + " filesystem")
+                    + ", and the new volume is to be " + (fsType == null ? "a raw block volume" : fsType);
+        }
+        PoolConfig pool = origin.pool() == null ? null : view.poolConfig(origin.pool()).orElse(null);
+        if (pool == null) {
+            return null;
+        }
+        String where = "a copy is made in the source's pool " + pool.name() + " (engine " + pool.engine().value() + ")";
+        if (params.engine() != null && params.engine() != pool.engine()) {
+            return where + ", not on engine " + params.engine().value();
+        }
+        if (params.thin() ? !pool.engine().thin() : !pool.engine().thick()) {
+            return where + ", which has no " + (params.thin() ? "thin" : "thick") + " volumes";
+        }
+        if (!params.thin() && pool.engine() == Engine.SPDK) {
+            return where + ": SPDK copies are always thin clones of an lvol snapshot; ask for thin: \"true\"";
+        }
+        if (!pool.labels().entrySet().containsAll(params.poolSelector().entrySet())) {
+            return where + ", whose labels " + pool.labels() + " do not match poolSelector " + params.poolSelector();
+        }
+        Map<String, String> nodeLabels = view.registration(pool.node()).map(NodeRegistration::labels).orElse(null);
+        if (nodeLabels != null && !nodeLabels.entrySet().containsAll(params.nodeSelector().entrySet())) {
+            return where + " on node " + pool.node() + ", whose labels " + nodeLabels + " do not match nodeSelector "
+                    + params.nodeSelector();
+        }
+        return null;
     }
 
     private static long[] range(CapacityRange range) {
@@ -360,25 +470,41 @@ public final class ControllerService extends ControllerGrpc.ControllerImplBase {
             if (!Names.isValidVolumeName(id)) {
                 return DeleteVolumeResponse.getDefaultInstance();
             }
-            try (KeyedLocks.Held ignored = locks.lock("volume:" + id)) {
-                for (int attempt = 0; attempt < 5; attempt++) {
-                    Optional<Versioned<VolumeIntent>> existing = Calls.await(store.get(keys.volume(id), VolumeIntent.class));
-                    if (existing.isEmpty() || existing.get().value().deletionRequested()) {
-                        return DeleteVolumeResponse.getDefaultInstance();
-                    }
-                    long attached = Calls.await(store.count(keys.attachmentsOf(id)));
-                    if (attached > 0) {
-                        throw Calls.failedPrecondition("volume " + id + " is still published to "
-                                + view.attachedNodes(id) + "; unpublish it first");
-                    }
-                    if (Calls.await(store.compareAndPut(keys.volume(id), existing.get().value().withDeletionRequested(),
-                            existing.get().modRevision()))) {
-                        return DeleteVolumeResponse.getDefaultInstance();
-                    }
-                }
-                throw Calls.aborted("volume " + id + " kept changing while it was being deleted; retry");
+            Optional<Versioned<VolumeIntent>> requested = requestDeletion(id);
+            if (requested.isPresent()) {
+                // OK means the volume is gone and its name free for a new CreateVolume: the data is
+                // removed and the intent with it (see docs/csi.md). The deletion itself takes well
+                // under a second; a deadline reached first is DEADLINE_EXCEEDED, and the CO's retry
+                // waits again.
+                awaitGone(id, requested.get());
             }
+            return DeleteVolumeResponse.getDefaultInstance();
         });
+    }
+
+    /**
+     * Marks the volume for deletion (compare-and-swap) unless it is attached; returns the intent as
+     * marked, to wait for, or empty when there is no such volume.
+     */
+    private Optional<Versioned<VolumeIntent>> requestDeletion(String id) throws Exception {
+        try (KeyedLocks.Held ignored = locks.lock("volume:" + id)) {
+            for (int attempt = 0; attempt < 5; attempt++) {
+                Optional<Versioned<VolumeIntent>> existing = Calls.await(store.get(keys.volume(id), VolumeIntent.class));
+                if (existing.isEmpty() || existing.get().value().deletionRequested()) {
+                    return existing;
+                }
+                long attached = Calls.await(store.count(keys.attachmentsOf(id)));
+                if (attached > 0) {
+                    throw Calls.failedPrecondition("volume " + id + " is still published to "
+                            + view.attachedNodes(id) + "; unpublish it first");
+                }
+                if (Calls.await(store.compareAndPut(keys.volume(id), existing.get().value().withDeletionRequested(),
+                        existing.get().modRevision()))) {
+                    return existing;
+                }
+            }
+            throw Calls.aborted("volume " + id + " kept changing while it was being deleted; retry");
+        }
     }
 
     // ---- ControllerPublishVolume / ControllerUnpublishVolume ----
@@ -410,11 +536,18 @@ public final class ControllerService extends ControllerGrpc.ControllerImplBase {
                         .map(Versioned::value)
                         .orElseThrow(() -> Calls.notFound("node " + node + " is not registered (is its Ferry agent running?)"));
                 boolean readOnly = request.getReadonly() || Driver.readOnlyMode(request.getVolumeCapability());
+                String capability = Driver.publishedAs(request.getVolumeCapability(), intent.fsType());
                 Optional<Versioned<Attachment>> existing = Calls.await(store.get(keys.attachment(id, node), Attachment.class));
                 if (existing.isPresent()) {
-                    if (existing.get().value().readOnly() != readOnly) {
+                    Attachment published = existing.get().value();
+                    if (published.readOnly() != readOnly) {
                         throw Calls.alreadyExists("volume " + id + " is already published to " + node + " with readonly="
-                                + existing.get().value().readOnly());
+                                + published.readOnly());
+                    }
+                    // An attachment without a capability (ferryctl, an older plugin) is compared by readonly only.
+                    if (published.capability() != null && !published.capability().equals(capability)) {
+                        throw Calls.alreadyExists("volume " + id + " is already published to " + node + " as "
+                                + published.capability() + ", not " + capability);
                     }
                 } else {
                     List<String> others = Calls.await(store.list(keys.attachmentsOf(id), Attachment.class)).items().stream()
@@ -424,7 +557,7 @@ public final class ControllerService extends ControllerGrpc.ControllerImplBase {
                                 + "; a Ferry volume is attached to one node at a time");
                     }
                     Calls.await(store.put(keys.attachment(id, node), Attachment.of(id, node, registration.hostNqn(),
-                            readOnly, clock.instant())));
+                            readOnly, clock.instant()).withCapability(capability)));
                 }
                 String hostNqn = registration.hostNqn();
                 Ready ready = Calls.await(view.await(() -> exportedTo(id, node, hostNqn), Calls.remaining()),
@@ -601,7 +734,7 @@ public final class ControllerService extends ControllerGrpc.ControllerImplBase {
     public void getCapacity(GetCapacityRequest request, StreamObserver<GetCapacityResponse> observer) {
         Calls.unary("GetCapacity", observer, () -> {
             for (VolumeCapability cap : request.getVolumeCapabilitiesList()) {
-                if (Driver.unsupported(cap) != null) {
+                if (Driver.unsupportedPart(cap) != null) {
                     return GetCapacityResponse.newBuilder().setAvailableCapacity(0).build();
                 }
             }

@@ -48,19 +48,42 @@ public final class CsiMain implements Callable<Integer> {
     @Option(names = "--nvme-ctrl-loss-tmo", description = "seconds, passed to nvme connect; -1 retries forever (default: ${DEFAULT-VALUE})")
     int ctrlLossTimeout = 600;
 
-    @Override
-    public Integer call() throws Exception {
+    /** The checked arguments: what {@link #call} starts the server with. */
+    public record Parsed(CsiServer.Mode mode, CsiEndpoint endpoint, String nodeId) {
+    }
+
+    /**
+     * The arguments as {@link #main} reads and checks them, without starting anything (the
+     * Kubernetes manifests are checked against this); a bad argument throws
+     * {@link CommandLine.ParameterException}.
+     */
+    public static Parsed parse(String... args) {
+        CsiMain main = new CsiMain();
+        CommandLine commandLine = new CommandLine(main);
+        commandLine.parseArgs(args);
+        return main.checked(commandLine);
+    }
+
+    private Parsed checked(CommandLine commandLine) {
         CsiServer.Mode m;
         CsiEndpoint listen;
         try {
             m = parseMode(mode);
             listen = CsiEndpoint.parse(endpoint);
         } catch (IllegalArgumentException e) {
-            throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
+            throw new CommandLine.ParameterException(commandLine, e.getMessage());
         }
         if (m != CsiServer.Mode.CONTROLLER && (nodeId == null || nodeId.isBlank())) {
-            throw new CommandLine.ParameterException(spec.commandLine(), "--node-id is required in node mode");
+            throw new CommandLine.ParameterException(commandLine, "--node-id is required in node mode");
         }
+        return new Parsed(m, listen, nodeId);
+    }
+
+    @Override
+    public Integer call() throws Exception {
+        Parsed parsed = checked(spec.commandLine());
+        CsiServer.Mode m = parsed.mode();
+        CsiEndpoint listen = parsed.endpoint();
         NodeService.Options node = m == CsiServer.Mode.CONTROLLER ? null
                 : NodeService.Options.defaults(nodeId).withMaxVolumes(maxVolumes).withTopology(topology)
                 .withNvme(reconnectDelay, ctrlLossTimeout);

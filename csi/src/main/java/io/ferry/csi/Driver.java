@@ -47,13 +47,35 @@ public final class Driver {
         if (cap.getAccessTypeCase() == VolumeCapability.AccessTypeCase.ACCESSTYPE_NOT_SET) {
             throw Calls.invalid("volume capability without an access type (block or mount)");
         }
-        if (!ACCESS_MODES.contains(cap.getAccessMode().getMode())) {
-            return "access mode " + cap.getAccessMode().getMode() + " is not supported: a Ferry volume is attached to one node";
+        return unsupportedPart(cap);
+    }
+
+    /**
+     * Why the plugin cannot serve the parts of this capability that are given, or null. For
+     * GetCapacity, where the CO may leave the access mode (external-provisioner's capacity tracking
+     * always sends UNKNOWN) or the access type unspecified: that means "any", not an error.
+     */
+    static String unsupportedPart(VolumeCapability cap) {
+        Mode mode = cap.hasAccessMode() ? cap.getAccessMode().getMode() : Mode.UNKNOWN;
+        if (mode != Mode.UNKNOWN && !ACCESS_MODES.contains(mode)) {
+            return "access mode " + mode + " is not supported: a Ferry volume is attached to one node";
         }
         if (cap.hasMount() && !cap.getMount().getFsType().isEmpty() && !FS_TYPES.contains(cap.getMount().getFsType())) {
             return "filesystem " + cap.getMount().getFsType() + " is not supported (ext4, xfs)";
         }
         return null;
+    }
+
+    /**
+     * How a publication serves the volume, as stored in its attachment and compared when the same
+     * node asks again: {@code block} or {@code mount:<fs>} (the volume's filesystem when the
+     * capability names none), then the access mode. Mount flags are left out: they are the node's
+     * business, and a publish does not depend on them.
+     */
+    static String publishedAs(VolumeCapability cap, String volumeFsType) {
+        String type = cap.hasBlock() ? "block" : "mount:" + (!cap.getMount().getFsType().isEmpty()
+                ? cap.getMount().getFsType() : volumeFsType != null ? volumeFsType : DEFAULT_FS_TYPE);
+        return type + "/" + cap.getAccessMode().getMode().name();
     }
 
     static boolean readOnlyMode(VolumeCapability cap) {

@@ -163,6 +163,10 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
                         : intent.fsType() != null ? intent.fsType() : Driver.DEFAULT_FS_TYPE;
                 Optional<Mounts.Mount> mounted = mounts.at(staging);
                 if (mounted.isPresent()) {
+                    if (!mounted.get().fsType().equals(fsType)) {
+                        throw Calls.alreadyExists("volume " + id + " is already staged at " + staging + " as "
+                                + mounted.get().fsType() + ", not " + fsType);
+                    }
                     return NodeStageVolumeResponse.getDefaultInstance();
                 }
                 List<SignatureProbe.Signature> found = probe.probe(device.toString());
@@ -261,15 +265,6 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
         return verifier.nvmeNamespace(status.export());
     }
 
-    /** Refuses to act on {@code path} unless it is the volume's verified device (when that is known). */
-    private void requireVolumeDevice(String id, Path path) {
-        Optional<Path> device = currentDevice(id);
-        if (device.isPresent() && !DeviceVerifier.sameDevice(path, device.get())) {
-            throw Calls.failedPrecondition("volume " + id + ": " + path + " is not the volume's device "
-                    + device.get() + "; refusing to act on it");
-        }
-    }
-
     private Optional<ControllerService.Ready> usable(String id, String hostNqn) {
         Placement placement = view.placement(id).orElse(null);
         if (placement == null) {
@@ -323,20 +318,43 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
                     if (existing.get().readOnly() != readOnly) {
                         throw Calls.alreadyExists(target + " is already published with readonly=" + existing.get().readOnly());
                     }
+                    if (cap.hasBlock() == Files.isDirectory(target)) {
+                        throw Calls.alreadyExists(target + " is already published as a "
+                                + (cap.hasBlock() ? "filesystem" : "block device"));
+                    }
                     return NodePublishVolumeResponse.getDefaultInstance();
                 }
                 Path source;
+                List<String> elsewhere;
                 if (cap.hasBlock()) {
                     source = attach(id);
+                    // A device bound onto a file shows in the mount table as the device's own name
+                    // within devtmpfs.
+                    String root = "/" + source.toRealPath().getFileName();
+                    elsewhere = mounts.all().stream().filter(m -> m.root().equals(root) && m.fsType().equals("devtmpfs"))
+                            .map(Mounts.Mount::mountPoint).filter(p -> !p.equals(target.toString())).toList();
+                } else {
+                    Mounts.Mount staged = mounts.at(staging).orElseThrow(() ->
+                            Calls.failedPrecondition("volume " + id + " is not staged at " + staging));
+                    source = staging;
+                    elsewhere = mounts.all().stream().filter(m -> m.source().equals(staged.source()))
+                            .map(Mounts.Mount::mountPoint)
+                            .filter(p -> !p.equals(staging.toString()) && !p.equals(target.toString())).toList();
+                }
+                // SINGLE_NODE_SINGLE_WRITER (Kubernetes' ReadWriteOncePod) promises one target path
+                // (CSI, NodePublishVolume). SINGLE_NODE_WRITER stays usable from several paths: COs
+                // that predate the two new modes publish a ReadWriteOnce volume to every pod of the node.
+                if (cap.getAccessMode().getMode() == VolumeCapability.AccessMode.Mode.SINGLE_NODE_SINGLE_WRITER
+                        && !elsewhere.isEmpty()) {
+                    throw Calls.failedPrecondition("volume " + id + " is SINGLE_NODE_SINGLE_WRITER and already published at "
+                            + elsewhere);
+                }
+                if (cap.hasBlock()) {
                     Files.createDirectories(target.getParent());
                     if (!Files.exists(target, LinkOption.NOFOLLOW_LINKS)) {
                         Files.createFile(target);
                     }
                 } else {
-                    if (mounts.at(staging).isEmpty()) {
-                        throw Calls.failedPrecondition("volume " + id + " is not staged at " + staging);
-                    }
-                    source = staging;
                     Files.createDirectories(target);
                 }
                 runner.run(Command.of("mount", "--bind", source.toString(), target.toString()));
@@ -384,15 +402,12 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
         Calls.unary("NodeGetVolumeStats", observer, () -> {
             String id = request.getVolumeId();
             Calls.require(!id.isEmpty(), "volume_id is required");
-            Path path = path("volume_path", request.getVolumePath());
-            if (!Files.exists(path)) {
-                throw Calls.notFound("volume path " + path + " does not exist");
-            }
+            Calls.require(!request.getVolumePath().isEmpty(), "volume_path is required");
             if (!Names.isValidVolumeName(id) || view.volume(id).isEmpty()) {
                 throw Calls.notFound("volume " + id + " does not exist");
             }
+            Path path = volumeAt(id, request.getVolumePath(), true);
             NodeGetVolumeStatsResponse.Builder response = NodeGetVolumeStatsResponse.newBuilder();
-            Optional<Mounts.Mount> mount = mounts.at(path);
             if (Files.isDirectory(path)) {
                 // total blocks, free, available, fragment size, total inodes, free inodes
                 String[] f = runner.run(Command.of("stat", "-f", "-c", "%b %f %a %S %c %d", path.toString()))
@@ -411,15 +426,53 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
                 long bytes = Long.parseLong(runner.run(Command.of("blockdev", "--getsize64", path.toString())).stdout().strip());
                 response.addUsage(VolumeUsage.newBuilder().setUnit(VolumeUsage.Unit.BYTES).setTotal(bytes));
             }
-            response.setVolumeCondition(condition(id, mount.isPresent()));
+            response.setVolumeCondition(condition(id));
             return response.build();
         });
     }
 
-    private VolumeCondition condition(String id, boolean mounted) {
-        if (!mounted) {
-            return VolumeCondition.newBuilder().setAbnormal(true).setMessage("nothing is mounted at the volume path").build();
+    /**
+     * The volume path of a stats or expansion call, if the volume is there: a mount point (staged or
+     * published filesystem, or a block device bound onto a file) of the volume's device. Anything
+     * else, a relative or unclean path included, is where the volume is not, which the
+     * specification answers with NOT_FOUND. When the volume's device cannot be told (a remote volume
+     * while disconnected) the mount is taken as it is. A status naming a device that fails
+     * verification ends the call with FAILED_PRECONDITION, except for stats ({@code
+     * forgivingStatus}), whose volume condition reports it instead.
+     */
+    private Path volumeAt(String id, String value, boolean forgivingStatus) {
+        String invalid = pathProblem("volume_path", value);
+        if (invalid != null) {
+            throw Calls.notFound("volume " + id + " is not at " + value + ": " + invalid);
         }
+        Path path = Path.of(value).normalize();
+        if (!Files.exists(path)) {
+            throw Calls.notFound("volume " + id + " is not at " + path + ": the path does not exist");
+        }
+        Mounts.Mount mount = mounts.at(path).orElseThrow(() -> Calls.notFound("volume " + id + " is not at " + path
+                + ": nothing is mounted there"));
+        Optional<Path> device;
+        try {
+            device = currentDevice(id);
+        } catch (StatusRuntimeException e) {
+            if (forgivingStatus) {
+                return path;
+            }
+            throw e;
+        }
+        if (device.isPresent()) {
+            // A filesystem mount names its device as the source; a block volume is the device node
+            // itself, bound onto the path.
+            Path held = Files.isDirectory(path) ? Path.of(mount.source()) : path;
+            if (!DeviceVerifier.sameDevice(held, device.get())) {
+                throw Calls.notFound("volume " + id + " is not at " + path + ": it holds " + mount.source()
+                        + ", not the volume's device " + device.get());
+            }
+        }
+        return path;
+    }
+
+    private VolumeCondition condition(String id) {
         VolumeScheduling scheduling = view.volumeScheduling(id).orElse(null);
         if (scheduling != null && !scheduling.reachable()) {
             return VolumeCondition.newBuilder().setAbnormal(true)
@@ -445,22 +498,18 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
         Calls.unary("NodeExpandVolume", observer, () -> {
             String id = request.getVolumeId();
             Calls.require(!id.isEmpty(), "volume_id is required");
-            Path path = path("volume_path", request.getVolumePath());
-            if (!Files.exists(path)) {
-                throw Calls.notFound("volume path " + path + " does not exist");
-            }
+            Calls.require(!request.getVolumePath().isEmpty(), "volume_path is required");
             try (KeyedLocks.Held ignored = locks.lock("volume:" + id)) {
                 intent(id);
-                if (request.hasVolumeCapability() && request.getVolumeCapability().hasBlock() || !Files.isDirectory(path)) {
-                    requireVolumeDevice(id, path);
+                // Only the volume's own device, verified, is ever grown.
+                Path path = volumeAt(id, request.getVolumePath(), false);
+                if (!Files.isDirectory(path)) {
                     long bytes = Long.parseLong(runner.run(Command.of("blockdev", "--getsize64", path.toString()))
                             .stdout().strip());
                     return NodeExpandVolumeResponse.newBuilder().setCapacityBytes(bytes).build();
                 }
-                Mounts.Mount mount = mounts.at(path)
-                        .orElseThrow(() -> Calls.failedPrecondition("nothing is mounted at " + path));
+                Mounts.Mount mount = mounts.at(path).orElseThrow();
                 String device = mount.source();
-                requireVolumeDevice(id, Path.of(device));
                 switch (mount.fsType()) {
                     case "ext4" -> runner.run(Command.of("resize2fs", device).withTimeout(java.time.Duration.ofMinutes(30)));
                     case "xfs" -> runner.run(Command.of("xfs_growfs", path.toString()).withTimeout(java.time.Duration.ofMinutes(30)));
@@ -474,15 +523,32 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
 
     /** Paths from the CO must be absolute and free of {@code .}/{@code ..} segments. */
     static Path path(String field, String value) {
-        Calls.require(!value.isEmpty(), field + " is required");
+        String problem = pathProblem(field, value);
+        if (problem != null) {
+            throw Calls.invalid(problem);
+        }
+        return Path.of(value).normalize();
+    }
+
+    /** What is wrong with a path from the CO, or null when it is absolute and clean. */
+    static String pathProblem(String field, String value) {
+        if (value.isEmpty()) {
+            return field + " is required";
+        }
+        if (value.indexOf('\0') >= 0) {
+            return field + " contains a NUL character";
+        }
         Path p = Path.of(value);
-        Calls.require(p.isAbsolute(), field + " must be absolute: " + value);
+        if (!p.isAbsolute()) {
+            return field + " must be absolute: " + value;
+        }
         for (Path segment : p) {
             String s = segment.toString();
-            Calls.require(!s.equals("..") && !s.equals("."), field + " must not contain . or .. segments: " + value);
+            if (s.equals("..") || s.equals(".")) {
+                return field + " must not contain . or .. segments: " + value;
+            }
         }
-        Calls.require(value.indexOf('\0') < 0, field + " contains a NUL character");
-        return p.normalize();
+        return null;
     }
 
     // visible for tests

@@ -124,6 +124,9 @@ final class CsiHarness implements AutoCloseable {
                 .withIntervals(Duration.ofSeconds(1), Duration.ofSeconds(2));
         etcdOptions = etcd;
         agentOptions = options;
+        // The agent acts only once the cluster has its id; the controller, which would create it,
+        // starts after the agent here, so the harness creates it as ferry up does.
+        result(io.ferry.etcd.ClusterIdentities.ensure(store, java.time.Instant.now()));
         startAgent();
         remote.start(vertx, Map.of("rack", "r2", "zone", "z1"), REMOTE_POOL, POOL_BYTES, Map.of("media", "ssd"));
         // The controller starts once the agent has measured its pool, so its first listing has it.

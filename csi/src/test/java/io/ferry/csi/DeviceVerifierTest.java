@@ -208,7 +208,7 @@ class DeviceVerifierTest {
     void theMarkerIsTheOneTheAgentWrites() throws Exception {
         PoolConfig pool = filePool("pool-a");
         Path dir = Path.of(pool.source().directory());
-        Files.writeString(dir.resolve(PoolMarker.FILE_NAME), PoolMarker.text("pool-a", "node-a"));
+        Files.writeString(dir.resolve(PoolMarker.FILE_NAME), PoolMarker.text("pool-a", "node-a", "0b6c1e2a-0000-4000-8000-000000000001"));
         loop("loop7", dir.resolve("data-1.img"));
         assertThat(verifier().local(VOLUME, pool, "/dev/loop7")).isEqualTo(dev.resolve("loop7"));
     }

@@ -22,10 +22,10 @@ public final class FerryKeys {
 
     /** What a key under the prefix addresses; {@link #parse(String)} returns it with the names in the key. */
     public enum Kind {
-        GLOBAL_CONFIG, POOL_CONFIG, VOLUME, SNAPSHOT, ATTACHMENT, PLACEMENT, LEDGER,
+        GLOBAL_CONFIG, CLUSTER_IDENTITY, POOL_CONFIG, VOLUME, SNAPSHOT, ATTACHMENT, PLACEMENT, LEDGER,
         VOLUME_SCHEDULING, SNAPSHOT_SCHEDULING, CONTROLLER_LEADER,
         NODE_REGISTRATION, NODE_POOL_STATUS, NODE_WORK, NODE_SNAPSHOT_WORK, NODE_VOLUME_STATUS,
-        NODE_SNAPSHOT_STATUS, NODE_ORPHANS
+        NODE_SNAPSHOT_STATUS, NODE_ORPHANS, ORPHAN_REMOVAL, NODE_ORPHAN_REMOVAL_RESULT
     }
 
     /** A parsed key: its kind and the names it carries, in path order (e.g. node, then volume). */
@@ -80,6 +80,11 @@ public final class FerryKeys {
 
     public String globalConfig() {
         return prefix + "/config/global";
+    }
+
+    /** The cluster's identity, written once by the first controller or {@code ferry up}. */
+    public String clusterIdentity() {
+        return prefix + "/config/cluster";
     }
 
     public String poolConfigs() {
@@ -211,6 +216,29 @@ public final class FerryKeys {
         return node(node) + "orphans";
     }
 
+    /** Operators' orders to remove orphans, all nodes. */
+    public String orphanRemovals() {
+        return prefix + "/orphan-removals/";
+    }
+
+    /** Operators' orders to remove orphans of one node: what that node's agent watches. */
+    public String orphanRemovals(String node) {
+        return orphanRemovals() + Names.nodeName(node) + "/";
+    }
+
+    public String orphanRemoval(String node, String id) {
+        return orphanRemovals(node) + Names.volumeName(id);
+    }
+
+    /** The agent's answers to orphan removal orders. */
+    public String orphanRemovalResults(String node) {
+        return node(node) + "orphan-removals/";
+    }
+
+    public String orphanRemovalResult(String node, String id) {
+        return orphanRemovalResults(node) + Names.volumeName(id);
+    }
+
     /**
      * Classifies a key read from etcd. Returns empty for keys outside the layout, and for keys whose
      * names fail validation (someone wrote {@code /ferry/volumes/Bad Name} by hand): callers report
@@ -233,6 +261,9 @@ public final class FerryKeys {
             case "config":
                 if (p.length == 2 && p[1].equals("global")) {
                     return new KeyRef(Kind.GLOBAL_CONFIG, List.of());
+                }
+                if (p.length == 2 && p[1].equals("cluster")) {
+                    return new KeyRef(Kind.CLUSTER_IDENTITY, List.of());
                 }
                 if (p.length == 3 && p[1].equals("pools")) {
                     return new KeyRef(Kind.POOL_CONFIG, List.of(Names.poolName(p[2])));
@@ -263,6 +294,10 @@ public final class FerryKeys {
                 return null;
             case "nodes":
                 return classifyNodeKey(p);
+            case "orphan-removals":
+                return p.length == 3
+                        ? new KeyRef(Kind.ORPHAN_REMOVAL, List.of(Names.nodeName(p[1]), Names.volumeName(p[2])))
+                        : null;
             default:
                 return null;
         }
@@ -289,6 +324,7 @@ public final class FerryKeys {
             case "snapshot-work" -> new KeyRef(Kind.NODE_SNAPSHOT_WORK, List.of(node, Names.snapshotName(p[3])));
             case "volumes" -> new KeyRef(Kind.NODE_VOLUME_STATUS, List.of(node, Names.volumeName(p[3])));
             case "snapshots" -> new KeyRef(Kind.NODE_SNAPSHOT_STATUS, List.of(node, Names.snapshotName(p[3])));
+            case "orphan-removals" -> new KeyRef(Kind.NODE_ORPHAN_REMOVAL_RESULT, List.of(node, Names.volumeName(p[3])));
             default -> null;
         };
     }

@@ -86,7 +86,11 @@ class FerryKeysTest {
                 Map.entry(keys.snapshotWorkItem("n", "s"), new FerryKeys.KeyRef(Kind.NODE_SNAPSHOT_WORK, List.of("n", "s"))),
                 Map.entry(keys.volumeStatus("n", "v"), new FerryKeys.KeyRef(Kind.NODE_VOLUME_STATUS, List.of("n", "v"))),
                 Map.entry(keys.snapshotStatus("n", "s"), new FerryKeys.KeyRef(Kind.NODE_SNAPSHOT_STATUS, List.of("n", "s"))),
-                Map.entry(keys.orphans("n"), new FerryKeys.KeyRef(Kind.NODE_ORPHANS, List.of("n"))));
+                Map.entry(keys.orphans("n"), new FerryKeys.KeyRef(Kind.NODE_ORPHANS, List.of("n"))),
+                Map.entry(keys.clusterIdentity(), new FerryKeys.KeyRef(Kind.CLUSTER_IDENTITY, List.of())),
+                Map.entry(keys.orphanRemoval("n", "rm-1"), new FerryKeys.KeyRef(Kind.ORPHAN_REMOVAL, List.of("n", "rm-1"))),
+                Map.entry(keys.orphanRemovalResult("n", "rm-1"),
+                        new FerryKeys.KeyRef(Kind.NODE_ORPHAN_REMOVAL_RESULT, List.of("n", "rm-1"))));
         expected.forEach((key, ref) -> assertThat(keys.parse(key)).as(key).contains(ref));
     }
 

@@ -15,7 +15,8 @@ class DocExamplesTest {
     static final List<Class<?>> STORED_TYPES = List.of(GlobalConfig.class, PoolConfig.class, VolumeIntent.class,
             SnapshotIntent.class, Attachment.class, Placement.class, Ledger.class, VolumeScheduling.class,
             SnapshotScheduling.class, ControllerLeader.class, NodeRegistration.class, PoolStatus.class,
-            WorkItem.class, SnapshotWorkItem.class, VolumeStatus.class, SnapshotStatus.class, OrphanReport.class);
+            WorkItem.class, SnapshotWorkItem.class, VolumeStatus.class, SnapshotStatus.class, OrphanReport.class,
+            ClusterIdentity.class, OrphanRemoval.class, OrphanRemovalResult.class);
 
     static Stream<DocExamples.Example> examples() {
         return DocExamples.all().stream();

@@ -62,6 +62,11 @@ final class Fixtures {
                 OrphanReport.of("worker-1", List.of(Orphan.of(OrphanKind.LV, "vg0/old", "old", "no work item"),
                         Orphan.of(OrphanKind.SPDK_SUBSYSTEM, "nqn.2026-11.io.ferry:vol:x", null, "no work item")), T),
                 OrphanReport.of("worker-1", null, T),
-                ControllerLeader.of("ferry-controller-0@host-a", "host-a:9090", T));
+                ControllerLeader.of("ferry-controller-0@host-a", "host-a:9090", T),
+                ClusterIdentity.of("3f0b8c2e-5d7a-4e19-9c41-8a6f2d0b7e53", T),
+                OrphanReport.of("worker-1", List.of(Orphan.of(OrphanKind.FILE, "/p/x.img", "x", "unmarked", "pool-a",
+                        4096, T, OrphanOwner.UNMARKED)), T),
+                OrphanRemoval.of("rm-1", "worker-1", "/p/x.img", "ferryctl@alice", T),
+                OrphanRemovalResult.of("rm-1", "worker-1", "/p/x.img", OrphanRemovalOutcome.REFUSED, "unmarked", T));
     }
 }

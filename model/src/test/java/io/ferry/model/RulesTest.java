@@ -306,4 +306,34 @@ class RulesTest {
         assertThatThrownBy(() -> NodeRegistration.of("n", "10.0.0.1", address, Fixtures.HOST_NQN, null, null, "1",
                 Fixtures.T)).hasMessageStartingWith("adminAddress:");
     }
+
+    @org.junit.jupiter.api.Test
+    void anOrphanReportWrittenBeforeOwnersPoolsSizesAndSightingsStillParses() {
+        OrphanReport old = Json.decode("{\"node\":\"worker-1\",\"orphans\":[{\"kind\":\"lv\",\"name\":\"vg/x\","
+                + "\"volumeTag\":\"x\",\"reason\":\"no work item\"}],\"observedAt\":\"2026-11-02T10:20:00Z\"}",
+                OrphanReport.class);
+        Orphan o = old.orphans().get(0);
+        assertThat(o.owner()).isEqualTo(OrphanOwner.UNMARKED);
+        assertThat(o.pool()).isNull();
+        assertThat(o.sizeBytes()).isZero();
+        assertThat(o.firstSeen()).isNull();
+        Orphan full = Json.decode("{\"kind\":\"file\",\"name\":\"/p/x.img\",\"reason\":\"r\",\"pool\":\"p\","
+                + "\"sizeBytes\":\"1Mi\",\"firstSeen\":\"2026-11-02T10:20:00Z\",\"owner\":\"this-cluster\"}", Orphan.class);
+        assertThat(full.sizeBytes()).isEqualTo(1 << 20);
+        assertThat(full.owner()).isEqualTo(OrphanOwner.THIS_CLUSTER);
+        assertThatThrownBy(() -> Json.decode("{\"kind\":\"file\",\"name\":\"x\",\"reason\":\"r\",\"owner\":\"mine\"}",
+                Orphan.class)).hasMessageContaining("this-cluster");
+    }
+
+    @org.junit.jupiter.api.Test
+    void aClusterIdIsNarrowEnoughForTagsAndAttributes() {
+        ClusterIdentity generated = ClusterIdentity.generate(Fixtures.T);
+        assertThat(ClusterIdentity.isValidId(generated.id())).isTrue();
+        assertThat(generated.shortId()).hasSize(8);
+        for (String bad : new String[] {"short", "UPPER-CASE-ID", "with space x", "-leading-dash", "a,b=c:d/e"}) {
+            assertThatThrownBy(() -> ClusterIdentity.of(bad, Fixtures.T)).as(bad).hasMessageStartingWith("id:");
+        }
+        assertThatThrownBy(() -> OrphanRemoval.of("Bad Id", "n", "x", null, Fixtures.T)).hasMessageStartingWith("id:");
+        assertThatThrownBy(() -> OrphanRemoval.of("rm-1", "n", " ", null, Fixtures.T)).hasMessageStartingWith("object:");
+    }
 }

@@ -3,6 +3,7 @@ package io.ferry.agent.engine;
 import io.ferry.model.Condition;
 import io.ferry.model.Engine;
 import io.ferry.model.Names;
+import io.ferry.model.OrphanOwner;
 import io.ferry.model.PoolConfig;
 import io.ferry.runtime.exec.Command;
 import io.ferry.runtime.exec.CommandRunner;
@@ -81,6 +82,8 @@ public final class FileEngine implements VolumeEngine {
     private final Map<Path, PoolState> refusals = new ConcurrentHashMap<>();
     private final AtomicLong spareSequence = new AtomicLong(System.currentTimeMillis());
     private volatile boolean indexed;
+    /** This cluster's id, the ownership marker of the pool directory and of every file in it. */
+    private volatile String cluster;
 
     public FileEngine(CommandRunner runner, LoopDevices.Mechanism loopMechanism) {
         this(runner, LoopDevices.forHost(runner, Duration.ofSeconds(30), loopMechanism), Path.of("/sys/block"),
@@ -107,6 +110,20 @@ public final class FileEngine implements VolumeEngine {
 
     public LoopDevices loopDevices() {
         return loops;
+    }
+
+    @Override
+    public void bindCluster(String clusterId) {
+        this.cluster = clusterId;
+    }
+
+    private String cluster() {
+        String id = cluster;
+        if (id == null) {
+            throw EngineException.transientFailure("this agent does not know its cluster id yet; nothing is created,"
+                    + " adopted or deleted until it does");
+        }
+        return id;
     }
 
     // ---- pool ----
@@ -140,11 +157,19 @@ public final class FileEngine implements VolumeEngine {
             }
             return;
         }
-        Optional<String> owner = PoolMarker.owner(dir);
-        if (owner.isPresent()) {
-            if (!owner.get().equals(pool.name())) {
+        Optional<PoolMarker.Claim> claim = PoolMarker.claim(dir);
+        if (claim.isPresent()) {
+            String claimedBy = claim.get().cluster();
+            if (claimedBy != null && !claimedBy.equals(cluster())) {
+                refusals.put(dir, PoolState.unavailable("MarkerOfAnotherCluster", dir + " is claimed by pool "
+                        + claim.get().pool() + " of another Ferry cluster (" + claimedBy + "); this is cluster "
+                        + cluster() + ", and nothing of the other cluster's is ever touched"));
+            } else if (!claim.get().pool().equals(pool.name())) {
                 refusals.put(dir, PoolState.unavailable("MarkerOfAnotherPool", dir + " is marked as the directory of"
-                        + " pool " + owner.get() + ", not " + pool.name()));
+                        + " pool " + claim.get().pool() + ", not " + pool.name()));
+            } else if (claimedBy == null) {
+                // Written before cluster ids existed, by this pool: from now on it names this cluster.
+                writeMarker(dir, pool);
             }
             return;
         }
@@ -197,19 +222,50 @@ public final class FileEngine implements VolumeEngine {
 
     private void writeMarker(Path dir, PoolConfig pool) {
         Path tmp = dir.resolve(PoolMarker.FILE_NAME + TMP_SUFFIX);
-        io(() -> Files.writeString(tmp, PoolMarker.text(pool.name(), pool.node()), StandardCharsets.UTF_8));
+        io(() -> Files.writeString(tmp, PoolMarker.text(pool.name(), pool.node(), cluster()), StandardCharsets.UTF_8));
+        // The marker file carries the attribute too: a file system without user attributes is found
+        // out here, before the pool is claimed, rather than at the first volume.
+        try {
+            FileMarker.write(tmp, cluster());
+        } catch (EngineException e) {
+            io(() -> Files.deleteIfExists(tmp));
+            refusals.put(dir, PoolState.unavailable("NoExtendedAttributes", e.getMessage()));
+            return;
+        }
         publish(tmp, dir.resolve(PoolMarker.FILE_NAME));
+    }
+
+    /** True when the directory carries this pool's marker naming this cluster. */
+    private boolean claimedByThisPool(Path dir, PoolConfig pool) {
+        Optional<PoolMarker.Claim> claim = Files.isDirectory(dir) ? PoolMarker.claim(dir) : Optional.empty();
+        return claim.isPresent() && claim.get().pool().equals(pool.name()) && cluster().equals(claim.get().cluster());
     }
 
     /** Volumes and snapshots are created only in a directory that carries this pool's marker. */
     private void requireMarker(PoolConfig pool) {
         Path dir = dir(pool);
-        Optional<String> owner = Files.isDirectory(dir) ? PoolMarker.owner(dir) : Optional.empty();
-        if (owner.isEmpty() || !owner.get().equals(pool.name())) {
+        if (!claimedByThisPool(dir, pool)) {
             PoolState refused = refusals.get(dir);
             throw EngineException.permanent(refused != null ? refused.conditions().get(0).message()
-                    : dir + " does not carry the marker of pool " + pool.name() + " (" + PoolMarker.FILE_NAME
-                    + "); nothing is created there");
+                    : dir + " does not carry the marker of pool " + pool.name() + " of this cluster ("
+                    + PoolMarker.FILE_NAME + "); nothing is created there");
+        }
+    }
+
+    /**
+     * A volume or snapshot file a work item of this cluster names may be used only if it carries
+     * this cluster's marker. One without any marker (made before cluster ids existed) is marked now,
+     * once; one of another cluster is refused, and that refusal becomes the volume's status.
+     */
+    private void claimFile(Path file, String what) {
+        OrphanOwner owner = FileMarker.owner(file, cluster());
+        if (owner == OrphanOwner.OTHER_CLUSTER) {
+            throw EngineException.permanent(what + " (" + file + ") carries the ownership marker of another Ferry"
+                    + " cluster (" + FileMarker.read(file).orElse("?") + "), not this one (" + cluster()
+                    + "); it is never adopted, changed or deleted here");
+        }
+        if (owner == OrphanOwner.UNMARKED) {
+            FileMarker.write(file, cluster());
         }
     }
 
@@ -235,6 +291,10 @@ public final class FileEngine implements VolumeEngine {
         if (PoolMarker.owner(dir).isEmpty()) {
             return PoolState.unavailable("MarkerMissing", dir + " has no pool marker (" + PoolMarker.FILE_NAME
                     + "); set prepare to let the agent claim it if it is empty");
+        }
+        if (!claimedByThisPool(dir, pool)) {
+            return PoolState.unavailable("MarkerMismatch", dir + "'s pool marker (" + PoolMarker.FILE_NAME
+                    + ") does not name pool " + pool.name() + " of this cluster (" + cluster() + ")");
         }
         return null;
     }
@@ -347,6 +407,9 @@ public final class FileEngine implements VolumeEngine {
         if (!Files.isRegularFile(file)) {
             return Optional.empty();
         }
+        if (FileMarker.owner(file, cluster()) == OrphanOwner.OTHER_CLUSTER) {
+            claimFile(file, "volume " + volume);
+        }
         String device = devicesFor(file).stream().findFirst().orElse(null);
         return Optional.of(new LocalVolume(volume, length(file), device));
     }
@@ -362,6 +425,9 @@ public final class FileEngine implements VolumeEngine {
             // fsync through the loop device makes the file durable along with its data.
             if (!reuseSpare(pool, file, sizeBytes)) {
                 setLength(file, sizeBytes);
+                // A crash before this leaves an unmarked file the work item names; its next
+                // reconcile marks it (claimFile) like any volume made before cluster ids.
+                FileMarker.write(file, cluster());
             }
             return attachNew(pool, volume, file);
         }
@@ -390,6 +456,8 @@ public final class FileEngine implements VolumeEngine {
                 runner.run(Command.of("fallocate", "--length", Long.toString(sizeBytes), tmp.toString())
                         .withTimeout(copyTimeout));
             }
+            // cp does not carry attributes over: a copy is marked as this cluster's like a new file.
+            FileMarker.write(tmp, cluster());
             publish(tmp, file);
             // The file is a new inode: no loop device can serve it yet, so skip the lookup.
             return attachNew(pool, volume, file);
@@ -411,6 +479,7 @@ public final class FileEngine implements VolumeEngine {
         Path file = volumeFile(pool, volume);
         requireMarker(pool);
         requireExists(file, "volume " + volume);
+        claimFile(file, "volume " + volume);
         if (length(file) < sizeBytes) {
             if (thin) {
                 setLength(file, sizeBytes);
@@ -435,6 +504,7 @@ public final class FileEngine implements VolumeEngine {
         // directory the pool was pointed at by mistake) is not a volume to hand out.
         requireMarker(pool);
         requireExists(file, "volume " + volume);
+        claimFile(file, "volume " + volume);
         List<String> devices = devicesFor(file);
         String device;
         if (devices.isEmpty()) {
@@ -459,6 +529,9 @@ public final class FileEngine implements VolumeEngine {
     @Override
     public void deleteVolume(PoolConfig pool, String volume) {
         Path file = volumeFile(pool, volume);
+        if (Files.isRegularFile(file)) {
+            claimFile(file, "volume " + volume);
+        }
         for (Path f : List.of(file, tmpFile(file))) {
             List<String> devices = devicesFor(f);
             for (String device : devices) {
@@ -512,6 +585,9 @@ public final class FileEngine implements VolumeEngine {
             if (!known.remove(spare)) {
                 continue;
             }
+            if (FileMarker.owner(spare, cluster()) != OrphanOwner.THIS_CLUSTER) {
+                continue; // not provably ours (copied in, or left by another cluster): never reused
+            }
             try {
                 Files.move(spare, file, StandardCopyOption.ATOMIC_MOVE);
             } catch (IOException e) {
@@ -553,9 +629,11 @@ public final class FileEngine implements VolumeEngine {
             Path source = volumeFile(pool, sourceVolume);
             requireExists(source, "source volume " + sourceVolume);
             flushLoops(source, pool);
+            claimFile(source, "source volume " + sourceVolume);
             Path tmp = tmpFile(file);
             io(() -> Files.deleteIfExists(tmp));
             copy(source, tmp);
+            FileMarker.write(tmp, cluster());
             publish(tmp, file);
         }
         return describeSnapshot(snapshot, file);
@@ -564,6 +642,9 @@ public final class FileEngine implements VolumeEngine {
     @Override
     public void deleteSnapshot(PoolConfig pool, String snapshot) {
         Path file = snapshotFile(pool, snapshot);
+        if (Files.isRegularFile(file)) {
+            claimFile(file, "snapshot " + snapshot);
+        }
         io(() -> Files.deleteIfExists(file));
         io(() -> Files.deleteIfExists(tmpFile(file)));
     }
@@ -593,6 +674,8 @@ public final class FileEngine implements VolumeEngine {
         }
         List<LocalVolume> volumes = new ArrayList<>();
         List<LocalSnapshot> snapshots = new ArrayList<>();
+        List<Inventory.Unowned> unowned = new ArrayList<>();
+        String us = cluster();
         Set<Path> knownSpares = sparesOf(dir);
         try (DirectoryStream<Path> entries = Files.newDirectoryStream(dir)) {
             for (Path p : entries) {
@@ -602,7 +685,7 @@ public final class FileEngine implements VolumeEngine {
                 }
                 if (name.startsWith(SPARE_PREFIX)) {
                     // Spares left by an earlier run of the agent are as good as this run's own.
-                    if (knownSpares.size() < MAX_SPARES) {
+                    if (knownSpares.size() < MAX_SPARES && FileMarker.owner(p, us) == OrphanOwner.THIS_CLUSTER) {
                         knownSpares.add(p);
                     }
                     continue;
@@ -616,7 +699,12 @@ public final class FileEngine implements VolumeEngine {
                 }
                 String vol = baseName(name, VOLUME_SUFFIX);
                 if (vol != null && Names.isValidVolumeName(vol)) {
-                    volumes.add(new LocalVolume(vol, length(p), deviceByFile.get(p.toString())));
+                    OrphanOwner owner = FileMarker.owner(p, us);
+                    if (owner == OrphanOwner.THIS_CLUSTER) {
+                        volumes.add(new LocalVolume(vol, length(p), deviceByFile.get(p.toString())));
+                    } else {
+                        unowned.add(new Inventory.Unowned(vol, length(p), owner, FileMarker.read(p).orElse(null)));
+                    }
                     continue;
                 }
                 String snap = baseName(name, SNAPSHOT_SUFFIX);
@@ -628,8 +716,27 @@ public final class FileEngine implements VolumeEngine {
             throw new UncheckedIOException("cannot list " + dir, e);
         }
         // Leftovers are removed without asking anyone: only in a directory this pool has claimed.
-        boolean claimed = PoolMarker.owner(dir).filter(pool.name()::equals).isPresent();
-        return new Inventory(volumes, snapshots, claimed ? leftovers : List.of());
+        boolean claimed = claimedByThisPool(dir, pool);
+        return new Inventory(volumes, snapshots, claimed ? leftovers : List.of(), unowned);
+    }
+
+    @Override
+    public Optional<OrphanOwner> owner(PoolConfig pool, String volume) {
+        Path file = volumeFile(pool, volume);
+        return Files.isRegularFile(file) ? Optional.of(FileMarker.owner(file, cluster())) : Optional.empty();
+    }
+
+    @Override
+    public void removeOrphan(PoolConfig pool, String volume) {
+        Path file = volumeFile(pool, volume);
+        requireMarker(pool);
+        OrphanOwner owner = owner(pool, volume).orElseThrow(() -> EngineException.permanent(file
+                + " does not exist"));
+        if (owner != OrphanOwner.THIS_CLUSTER) {
+            throw EngineException.permanent(file + " does not carry this cluster's ownership marker (it is "
+                    + owner + "); it is never removed by Ferry");
+        }
+        deleteVolume(pool, volume);
     }
 
     @Override

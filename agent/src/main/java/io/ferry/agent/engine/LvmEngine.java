@@ -2,6 +2,7 @@ package io.ferry.agent.engine;
 
 import io.ferry.model.Condition;
 import io.ferry.model.Engine;
+import io.ferry.model.OrphanOwner;
 import io.ferry.model.PoolConfig;
 import io.ferry.runtime.device.SignatureProbe;
 import io.ferry.runtime.exec.Command;
@@ -20,8 +21,12 @@ import java.util.concurrent.ConcurrentHashMap;
  * Thick LVM ({@code lvm}) and LVM thin ({@code lvm-thin}) volumes.
  *
  * <p>An LV is Ferry's volume {@code v} when it is named {@code v} and tagged
- * {@code ferry.volume=v} and {@code ferry.cluster=<cluster>}; a snapshot {@code s} is the LV
- * {@code s.snap} tagged {@code ferry.snapshot=s}. Both conditions are required, so an LV that only
+ * {@code ferry.volume=v} and {@code ferry.cluster=<cluster id>}; a snapshot {@code s} is the LV
+ * {@code s.snap} tagged {@code ferry.snapshot=s}. LVs made before cluster ids existed carry the
+ * agent's {@code --cluster} name instead (the legacy tag): one that a work item of this cluster
+ * names is re-tagged with the id once, when it is next used; one no work item names is reported
+ * as an unmarked orphan and left alone. An LV tagged with any other cluster is never adopted,
+ * changed or removed. Both conditions are required, so an LV that only
  * inherited a tag (thin snapshots copy their origin's tags) or an operator's LV that happens to
  * share a name is never taken for Ferry's. Every command on one volume group carries the same lock
  * key, because concurrent lvm commands on one VG queue on LVM's own lock and then time out.
@@ -42,26 +47,43 @@ public final class LvmEngine implements VolumeEngine {
     private final Engine kind;
     private final CommandRunner runner;
     private final SignatureProbe probe;
-    private final String cluster;
+    /** The {@code --cluster} name LVs were tagged with before cluster ids. */
+    private final String legacyCluster;
+    /** This cluster's id, set by {@link #bindCluster}; every new tag carries it. */
+    private volatile String cluster;
     private final Duration timeout;
     private final Duration copyTimeout;
     /** Pools found holding volumes at their last preparation, for the message of a missing group. */
     private final Set<String> waitingForStorage = ConcurrentHashMap.newKeySet();
 
-    public LvmEngine(Engine kind, CommandRunner runner, String cluster, Duration timeout, Duration copyTimeout) {
+    /** @param legacyCluster the {@code --cluster} name that tagged LVs before cluster ids existed */
+    public LvmEngine(Engine kind, CommandRunner runner, String legacyCluster, Duration timeout, Duration copyTimeout) {
         if (kind != Engine.LVM && kind != Engine.LVM_THIN) {
             throw new IllegalArgumentException("not an LVM engine: " + kind);
         }
         this.kind = kind;
         this.runner = runner;
         this.probe = new SignatureProbe(runner);
-        this.cluster = cluster;
+        this.legacyCluster = legacyCluster;
         this.timeout = timeout;
         this.copyTimeout = copyTimeout;
     }
 
-    public static LvmEngine of(Engine kind, CommandRunner runner, String cluster) {
-        return new LvmEngine(kind, runner, cluster, Duration.ofSeconds(120), Duration.ofHours(6));
+    public static LvmEngine of(Engine kind, CommandRunner runner, String legacyCluster) {
+        return new LvmEngine(kind, runner, legacyCluster, Duration.ofSeconds(120), Duration.ofHours(6));
+    }
+
+    @Override
+    public void bindCluster(String clusterId) {
+        this.cluster = clusterId;
+    }
+
+    /** Called first by everything that tags, adopts or removes: without the id nothing is Ferry's. */
+    private void requireCluster() {
+        if (cluster == null) {
+            throw EngineException.transientFailure("this agent does not know its cluster id yet; nothing is created,"
+                    + " adopted or deleted until it does");
+        }
     }
 
     @Override
@@ -100,6 +122,7 @@ public final class LvmEngine implements VolumeEngine {
         if (!pool.prepare()) {
             return;
         }
+        requireCluster();
         String vg = vg(pool);
         if (findVg(vg).isEmpty()) {
             if (pool.source().devices().isEmpty()) {
@@ -194,16 +217,22 @@ public final class LvmEngine implements VolumeEngine {
 
     @Override
     public Optional<LocalVolume> findVolume(PoolConfig pool, String volume) {
-        return findLv(vg(pool), volume).filter(lv -> isVolume(lv, volume))
+        return findLv(vg(pool), volume).filter(lv -> isVolume(lv, volume)).map(lv -> restamp(vg(pool), lv))
                 .map(lv -> new LocalVolume(volume, lv.sizeBytes(), lv.active() ? lv.path() : null));
     }
 
     @Override
     public LocalVolume createVolume(PoolConfig pool, String volume, long sizeBytes, boolean thinVolume,
             Content content) {
+        requireCluster();
         String vg = vg(pool);
         Optional<LvmReport.Lv> existing = findLv(vg, volume);
         if (existing.isPresent()) {
+            if (otherCluster(existing.get())) {
+                throw EngineException.permanent("LV " + vg + "/" + volume + " belongs to another Ferry cluster ("
+                        + existing.get().tag("ferry.cluster") + "), not this one (" + cluster + "); it is never"
+                        + " adopted, changed or deleted here");
+            }
             if (!isVolume(existing.get(), volume)) {
                 throw EngineException.permanent("an LV named " + vg + "/" + volume + " exists but is not tagged as"
                         + " Ferry volume " + volume + " of cluster " + cluster + "; refusing to touch it");
@@ -323,8 +352,8 @@ public final class LvmEngine implements VolumeEngine {
     @Override
     public LocalVolume expandVolume(PoolConfig pool, String volume, long sizeBytes, boolean thinVolume) {
         String vg = vg(pool);
-        LvmReport.Lv lv = findLv(vg, volume).filter(l -> isVolume(l, volume)).orElseThrow(() ->
-                EngineException.transientFailure("volume " + vg + "/" + volume + " does not exist"));
+        LvmReport.Lv lv = findLv(vg, volume).filter(l -> isVolume(l, volume)).map(l -> restamp(vg, l))
+                .orElseThrow(() -> EngineException.transientFailure("volume " + vg + "/" + volume + " does not exist"));
         if (lv.sizeBytes() < sizeBytes) {
             run(List.of("lvextend", "-L", sizeBytes + "b", vg + "/" + volume), vg);
         }
@@ -334,8 +363,8 @@ public final class LvmEngine implements VolumeEngine {
     @Override
     public LocalVolume activate(PoolConfig pool, String volume) {
         String vg = vg(pool);
-        LvmReport.Lv lv = findLv(vg, volume).filter(l -> isVolume(l, volume)).orElseThrow(() ->
-                EngineException.transientFailure("volume " + vg + "/" + volume + " does not exist"));
+        LvmReport.Lv lv = findLv(vg, volume).filter(l -> isVolume(l, volume)).map(l -> restamp(vg, l))
+                .orElseThrow(() -> EngineException.transientFailure("volume " + vg + "/" + volume + " does not exist"));
         if (!lv.active()) {
             run(List.of("lvchange", "-ay", "-K", vg + "/" + volume), vg);
             lv = findLv(vg, volume).orElseThrow();
@@ -346,6 +375,7 @@ public final class LvmEngine implements VolumeEngine {
 
     @Override
     public void deleteVolume(PoolConfig pool, String volume) {
+        requireCluster();
         String vg = vg(pool);
         for (String name : List.of(volume + PARTIAL_SUFFIX, volume)) {
             Optional<LvmReport.Lv> lv = findLv(vg, name);
@@ -397,12 +427,22 @@ public final class LvmEngine implements VolumeEngine {
 
     @Override
     public Inventory inventory(PoolConfig pool) {
+        requireCluster();
         String vg = vg(pool);
         List<LocalVolume> volumes = new ArrayList<>();
         List<LocalSnapshot> snapshots = new ArrayList<>();
         List<String> leftovers = new ArrayList<>();
+        List<Inventory.Unowned> unowned = new ArrayList<>();
         for (LvmReport.Lv lv : listLvs(vg)) {
-            if (!ours(lv) || !inThisPool(lv, pool)) {
+            if (!inThisPool(lv, pool)) {
+                continue;
+            }
+            String tagged = lv.tag("ferry.volume");
+            if (!ours(lv)) {
+                // Shaped like a Ferry volume but not this cluster's: reported, never touched.
+                if (tagged != null && tagged.equals(lv.name()) && lv.tag("ferry.snapshot") == null) {
+                    unowned.add(new Inventory.Unowned(tagged, lv.sizeBytes(), ownerOf(lv), lv.tag("ferry.cluster")));
+                }
                 continue;
             }
             String vol = lv.tag("ferry.volume");
@@ -415,7 +455,27 @@ public final class LvmEngine implements VolumeEngine {
                 snapshots.add(new LocalSnapshot(snap, null, lv.sizeBytes(), null));
             }
         }
-        return new Inventory(volumes, snapshots, leftovers);
+        return new Inventory(volumes, snapshots, leftovers, unowned);
+    }
+
+    @Override
+    public Optional<OrphanOwner> owner(PoolConfig pool, String volume) {
+        requireCluster();
+        return findLv(vg(pool), volume).filter(lv -> volume.equals(lv.tag("ferry.volume"))).map(this::ownerOf);
+    }
+
+    @Override
+    public void removeOrphan(PoolConfig pool, String volume) {
+        requireCluster();
+        String vg = vg(pool);
+        LvmReport.Lv lv = findLv(vg, volume).orElseThrow(() -> EngineException.permanent("LV " + vg + "/" + volume
+                + " does not exist"));
+        if (!ours(lv) || !volume.equals(lv.tag("ferry.volume"))) {
+            throw EngineException.permanent("LV " + vg + "/" + volume + " does not carry this cluster's tags"
+                    + " (ferry.cluster=" + cluster + ", ferry.volume=" + volume + "; it has "
+                    + (lv.tags().isEmpty() ? "none" : String.join(",", lv.tags())) + "); it is never removed by Ferry");
+        }
+        run(List.of("lvremove", "-y", vg + "/" + volume), vg);
     }
 
     @Override
@@ -433,15 +493,47 @@ public final class LvmEngine implements VolumeEngine {
     // ---- helpers ----
 
     private boolean ours(LvmReport.Lv lv) {
+        requireCluster();
         return cluster.equals(lv.tag("ferry.cluster"));
     }
 
+    /** Tagged with the {@code --cluster} name of before cluster ids (and not already with the id). */
+    private boolean legacy(LvmReport.Lv lv) {
+        return legacyCluster != null && !legacyCluster.equals(cluster) && legacyCluster.equals(lv.tag("ferry.cluster"));
+    }
+
+    private boolean otherCluster(LvmReport.Lv lv) {
+        return lv.tag("ferry.cluster") != null && !ours(lv) && !legacy(lv);
+    }
+
+    private OrphanOwner ownerOf(LvmReport.Lv lv) {
+        if (ours(lv)) {
+            return OrphanOwner.THIS_CLUSTER;
+        }
+        return otherCluster(lv) ? OrphanOwner.OTHER_CLUSTER : OrphanOwner.UNMARKED;
+    }
+
+    /**
+     * Only ever called for an LV a work item of this cluster names: one with the legacy tag gets
+     * this cluster's id in its place, so it is this cluster's from now on.
+     */
+    private LvmReport.Lv restamp(String vg, LvmReport.Lv lv) {
+        if (!legacy(lv)) {
+            return lv;
+        }
+        run(List.of("lvchange", "--deltag", "ferry.cluster=" + legacyCluster, "--addtag", "ferry.cluster=" + cluster,
+                vg + "/" + lv.name()), vg);
+        return findLv(vg, lv.name()).orElse(lv);
+    }
+
+    /** Used for a work item's volume: this cluster's, or legacy-tagged (re-tagged on use). */
     private boolean isVolume(LvmReport.Lv lv, String volume) {
-        return ours(lv) && lv.name().equals(volume) && volume.equals(lv.tag("ferry.volume"));
+        return (ours(lv) || legacy(lv)) && lv.name().equals(volume) && volume.equals(lv.tag("ferry.volume"));
     }
 
     private boolean isSnapshot(LvmReport.Lv lv, String snapshot) {
-        return ours(lv) && lv.name().equals(snapshotLv(snapshot)) && snapshot.equals(lv.tag("ferry.snapshot"));
+        return (ours(lv) || legacy(lv)) && lv.name().equals(snapshotLv(snapshot))
+                && snapshot.equals(lv.tag("ferry.snapshot"));
     }
 
     /** A thin pool's volumes live in it; thick volumes are plain LVs of the group. */

@@ -5,6 +5,7 @@ import io.ferry.agent.spdk.SpdkException;
 import io.ferry.model.Condition;
 import io.ferry.model.Engine;
 import io.ferry.model.Names;
+import io.ferry.model.OrphanOwner;
 import io.ferry.model.PoolConfig;
 
 import java.nio.charset.StandardCharsets;
@@ -63,6 +64,27 @@ public final class SpdkEngine implements VolumeEngine {
         this.socket = socket;
         this.probeInterval = probeInterval;
         this.nanoClock = nanoClock;
+    }
+
+    /**
+     * SPDK lvols carry no cluster marker yet (their names are the volume names, and renaming them
+     * would orphan every existing export): the id is kept for when they do, and until then no lvol
+     * is ever removed on an operator's orphan order.
+     */
+    @Override
+    public void bindCluster(String clusterId) {
+        // Nothing to mark with yet; see removeOrphan.
+    }
+
+    @Override
+    public Optional<OrphanOwner> owner(PoolConfig pool, String volume) {
+        return findVolume(pool, volume).map(v -> OrphanOwner.UNMARKED);
+    }
+
+    @Override
+    public void removeOrphan(PoolConfig pool, String volume) {
+        throw EngineException.permanent("SPDK lvols carry no cluster ownership marker yet, so " + alias(pool,
+                volumeLvol(volume)) + " cannot be proven this cluster's; remove it with bdev_lvol_delete if it is");
     }
 
     /** The client, shared with the SPDK exporter (one socket, one call at a time). */

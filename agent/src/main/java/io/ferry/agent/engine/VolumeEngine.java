@@ -1,6 +1,7 @@
 package io.ferry.agent.engine;
 
 import io.ferry.model.Engine;
+import io.ferry.model.OrphanOwner;
 import io.ferry.model.PoolConfig;
 
 import java.util.List;
@@ -15,6 +16,13 @@ import java.util.Optional;
 public interface VolumeEngine {
 
     Engine kind();
+
+    /**
+     * Tells the engine this cluster's id, which it writes into every ownership marker and requires
+     * of everything it adopts, changes or deletes. The agent calls it once, before anything else;
+     * until then the engine refuses to act.
+     */
+    void bindCluster(String clusterId);
 
     /** True when this host has what the engine needs (its tools, its socket). */
     boolean available();
@@ -76,6 +84,19 @@ public interface VolumeEngine {
 
     /** What exists in the pool, for adoption and the orphan report. */
     Inventory inventory(PoolConfig pool);
+
+    /**
+     * Whose marker the volume's object carries; empty when it does not exist. Changes nothing (an
+     * unmarked object is reported {@link OrphanOwner#UNMARKED}, not stamped).
+     */
+    Optional<OrphanOwner> owner(PoolConfig pool, String volume);
+
+    /**
+     * Removes an orphaned volume on an operator's order. Only an object carrying this cluster's
+     * marker is removed; anything else is refused with {@link EngineException#permanent} before
+     * anything is changed. The caller has checked that no work item or placement names it.
+     */
+    void removeOrphan(PoolConfig pool, String volume);
 
     /** Deletes one of {@link Inventory#leftovers()}. */
     void removeLeftover(PoolConfig pool, String leftover);

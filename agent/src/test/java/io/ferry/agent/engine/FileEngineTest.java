@@ -30,10 +30,12 @@ class FileEngineTest {
         return PoolConfig.builder("files", "node-a", Engine.FILE, PoolSource.directory(dir.toString())).build();
     }
 
+    static final String CLUSTER = "5f0c2a9e-7d1b-4c3e-9a8f-0123456789ab";
+
     /** Most tests work in a directory the pool has claimed, as the agent's preparation leaves it. */
     @org.junit.jupiter.api.BeforeEach
     void claim() throws Exception {
-        Files.writeString(dir.resolve(PoolMarker.FILE_NAME), "pool=files\n");
+        Files.writeString(dir.resolve(PoolMarker.FILE_NAME), "pool=files\ncluster=" + CLUSTER + "\n");
     }
 
     PoolConfig poolIn(Path directory, boolean prepare) {
@@ -58,8 +60,22 @@ class FileEngineTest {
                 });
     }
 
+    /** Marks a file as this cluster's, as the engine does with every file it makes. */
+    static Path mark(Path file) throws java.io.IOException {
+        return mark(file, CLUSTER);
+    }
+
+    static Path mark(Path file, String cluster) throws java.io.IOException {
+        Files.getFileAttributeView(file, java.nio.file.attribute.UserDefinedFileAttributeView.class)
+                .write(FileMarker.ATTRIBUTE, java.nio.charset.StandardCharsets.UTF_8.encode(cluster));
+        return file;
+    }
+
     FileEngine engine(FakeCommandRunner fake) {
-        return new FileEngine(fake, new LoopDevices(fake, Duration.ofSeconds(5)), dir.resolve("no-sysfs"), Duration.ofSeconds(5), Duration.ofMinutes(1));
+        FileEngine engine = new FileEngine(fake, new LoopDevices(fake, Duration.ofSeconds(5)), dir.resolve("no-sysfs"),
+                Duration.ofSeconds(5), Duration.ofMinutes(1));
+        engine.bindCluster(CLUSTER);
+        return engine;
     }
 
     @Test
@@ -131,7 +147,7 @@ class FileEngineTest {
 
     @Test
     void inventoryListsVolumesSnapshotsAndLeftoversButIgnoresForeignFiles() throws Exception {
-        Files.write(dir.resolve("vol-a.img"), new byte[10]);
+        mark(Files.write(dir.resolve("vol-a.img"), new byte[10]));
         Files.write(dir.resolve("snap-1.snap"), new byte[10]);
         Files.write(dir.resolve(".vol-b.img.tmp"), new byte[10]);
         Files.write(dir.resolve("notes.txt"), new byte[10]);
@@ -177,7 +193,7 @@ class FileEngineTest {
 
     @Test
     void aSpareLeftByAnEarlierRunIsReusedEmptyEvenIfSomeoneWroteToIt() throws Exception {
-        Files.write(dir.resolve(".spare-42"), new byte[] {1, 2, 3});
+        mark(Files.write(dir.resolve(".spare-42"), new byte[] {1, 2, 3}));
         FakeCommandRunner fake = fake().on(List.of("losetup", "--json", "--list"), NONE);
         FileEngine engine = engine(fake);
         assertThat(engine.inventory(pool()).leftovers()).isEmpty();
@@ -347,8 +363,8 @@ class FileEngineTest {
         // Two more pools of this node in the same file system, one with a capacity of its own.
         Path b = Files.createDirectory(dir.resolve("b"));
         Path c = Files.createDirectory(dir.resolve("c"));
-        Files.writeString(b.resolve(PoolMarker.FILE_NAME), "pool=b\n");
-        Files.writeString(c.resolve(PoolMarker.FILE_NAME), "pool=c\n");
+        Files.writeString(b.resolve(PoolMarker.FILE_NAME), "pool=b\ncluster=" + CLUSTER + "\n");
+        Files.writeString(c.resolve(PoolMarker.FILE_NAME), "pool=c\ncluster=" + CLUSTER + "\n");
         PoolConfig poolB = PoolConfig.builder("b", "node-a", Engine.FILE, PoolSource.directory(b.toString())).build();
         PoolConfig poolC = PoolConfig.builder("c", "node-a", Engine.FILE, PoolSource.directory(c.toString()))
                 .capacityBytes(total / 4).build();
@@ -380,7 +396,7 @@ class FileEngineTest {
         // its pool's marker. node-c's pool names a directory that exists here too, but without
         // node-c's marker: that path is on node-c's machine, not on this disk.
         Path b = Files.createDirectory(dir.resolve("b"));
-        Files.writeString(b.resolve(PoolMarker.FILE_NAME), PoolMarker.text("pool-b", "node-b"));
+        Files.writeString(b.resolve(PoolMarker.FILE_NAME), PoolMarker.text("pool-b", "node-b", CLUSTER));
         Path c = Files.createDirectory(dir.resolve("c"));
         PoolConfig poolB = PoolConfig.builder("pool-b", "node-b", Engine.FILE, PoolSource.directory(b.toString())).build();
         PoolConfig poolC = PoolConfig.builder("pool-c", "node-c", Engine.FILE, PoolSource.directory(c.toString())).build();
@@ -426,5 +442,114 @@ class FileEngineTest {
                         + " (deleted)\"}]}");
         assertThat(engine(fake).inventory(poolIn(foreign, false)).leftovers()).isEmpty();
         assertThat(foreign.resolve(".vol-b.img.tmp")).exists();
+    }
+
+    // ---- cluster ownership ----
+
+    static final String OTHER = "0a1b2c3d-4e5f-4a6b-8c7d-9e8f7a6b5c4d";
+
+    @Test
+    void aDirectoryClaimedByAnotherClusterIsRefusedWithItsOwnReasonAndNothingInItChanges() throws Exception {
+        Path theirs = Files.createDirectory(dir.resolve("theirs"));
+        String marker = "pool=files\ncluster=" + OTHER + "\n";
+        Files.writeString(theirs.resolve(PoolMarker.FILE_NAME), marker);
+        byte[] data = "their volume".getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        mark(Files.write(theirs.resolve("vol-a.img"), data), OTHER);
+        mark(Files.write(theirs.resolve(".spare-3"), new byte[0]), OTHER);
+        PoolConfig pool = poolIn(theirs, true);
+        FileEngine engine = engine(fake().on(List.of("losetup", "--json", "--list"), NONE));
+
+        engine.preparePool(pool, true);
+        PoolState state = engine.poolState(pool);
+        assertThat(state.healthy()).isFalse();
+        assertThat(state.conditions().get(0).reason()).isEqualTo("MarkerOfAnotherCluster");
+        assertThat(state.conditions().get(0).message()).contains(OTHER).contains(CLUSTER);
+        assertThatThrownBy(() -> engine.createVolume(pool, "vol-b", 4096, true, Content.EMPTY))
+                .isInstanceOf(EngineException.class).hasMessageContaining(OTHER);
+        assertThatThrownBy(() -> engine.removeOrphan(pool, "vol-a")).isInstanceOf(EngineException.class);
+        assertThat(Files.readString(theirs.resolve(PoolMarker.FILE_NAME))).isEqualTo(marker);
+        assertThat(Files.readAllBytes(theirs.resolve("vol-a.img"))).isEqualTo(data);
+        assertThat(theirs.resolve(".spare-3")).exists();
+        assertThat(theirs.resolve("vol-b.img")).doesNotExist();
+    }
+
+    @Test
+    void aMarkerWrittenBeforeClusterIdsIsUpgradedWhenThisPoolClaimsIt() throws Exception {
+        Files.writeString(dir.resolve(PoolMarker.FILE_NAME), "pool=files\nnode=node-a\n");
+        FileEngine engine = engine(fake());
+        engine.preparePool(pool(), true);
+        assertThat(PoolMarker.claim(dir)).contains(new PoolMarker.Claim("files", CLUSTER));
+        assertThat(FileMarker.read(dir.resolve(PoolMarker.FILE_NAME))).contains(CLUSTER);
+    }
+
+    @Test
+    void everyFileTheEngineMakesCarriesTheClusterAndSurvivesAsASpare() throws Exception {
+        FileEngine engine = engine(fake().on(List.of("losetup", "--json", "--list"), NONE));
+        engine.createVolume(pool(), "vol-a", 8 << 20, true, Content.EMPTY);
+        engine.createVolume(pool(), "vol-t", 8 << 20, false, Content.EMPTY);
+        engine.createSnapshot(pool(), "snap-a", "vol-a");
+        assertThat(FileMarker.read(dir.resolve("vol-a.img"))).contains(CLUSTER);
+        assertThat(FileMarker.read(dir.resolve("vol-t.img"))).contains(CLUSTER);
+        assertThat(FileMarker.read(dir.resolve("snap-a.snap"))).contains(CLUSTER);
+        engine.deleteVolume(pool(), "vol-a");
+        assertThat(sparesIn(dir)).singleElement().satisfies(spare ->
+                assertThat(FileMarker.read(spare)).contains(CLUSTER));
+    }
+
+    @Test
+    void aSpareWithoutThisClustersMarkerIsNeverReused() throws Exception {
+        byte[] theirs = {9, 9, 9};
+        Files.write(dir.resolve(".spare-5"), theirs);
+        mark(Files.write(dir.resolve(".spare-6"), theirs), OTHER);
+        FileEngine engine = engine(fake().on(List.of("losetup", "--json", "--list"), NONE));
+        engine.inventory(pool());
+        engine.createVolume(pool(), "vol-c", 4096, true, Content.EMPTY);
+        assertThat(Files.readAllBytes(dir.resolve(".spare-5"))).isEqualTo(theirs);
+        assertThat(Files.readAllBytes(dir.resolve(".spare-6"))).isEqualTo(theirs);
+        assertThat(FileMarker.read(dir.resolve("vol-c.img"))).contains(CLUSTER);
+    }
+
+    @Test
+    void unmarkedAndForeignVolumeFilesAreInventoriedAsUnownedAndOnlyThisClustersOrphanIsRemoved() throws Exception {
+        Files.write(dir.resolve("copied.img"), new byte[16]);
+        mark(Files.write(dir.resolve("theirs.img"), new byte[32]), OTHER);
+        mark(Files.write(dir.resolve("ours.img"), new byte[64]));
+        FileEngine engine = engine(fake().on(List.of("losetup", "--json", "--list"), NONE));
+
+        Inventory inv = engine.inventory(pool());
+        assertThat(inv.volumes()).extracting(LocalVolume::name).containsExactly("ours");
+        assertThat(inv.unowned()).containsExactlyInAnyOrder(
+                new Inventory.Unowned("copied", 16, io.ferry.model.OrphanOwner.UNMARKED, null),
+                new Inventory.Unowned("theirs", 32, io.ferry.model.OrphanOwner.OTHER_CLUSTER, OTHER));
+
+        assertThatThrownBy(() -> engine.removeOrphan(pool(), "copied")).isInstanceOf(EngineException.class)
+                .hasMessageContaining("unmarked");
+        assertThatThrownBy(() -> engine.removeOrphan(pool(), "theirs")).isInstanceOf(EngineException.class)
+                .hasMessageContaining("other-cluster");
+        assertThatThrownBy(() -> engine.deleteVolume(pool(), "theirs")).isInstanceOf(EngineException.class);
+        assertThatThrownBy(() -> engine.activate(pool(), "theirs")).isInstanceOf(EngineException.class);
+        engine.removeOrphan(pool(), "ours");
+        assertThat(dir.resolve("copied.img")).exists();
+        assertThat(dir.resolve("theirs.img")).exists();
+        assertThat(dir.resolve("ours.img")).doesNotExist();
+        assertThat(FileMarker.read(dir.resolve("copied.img"))).isEmpty();
+    }
+
+    @Test
+    void aFileMadeBeforeClusterIdsIsMarkedWhenAWorkItemUsesIt() throws Exception {
+        Files.write(dir.resolve("vol-old.img"), new byte[4096]);
+        FileEngine engine = engine(fake().on(List.of("losetup", "--json", "--list"), NONE));
+        engine.activate(pool(), "vol-old");
+        assertThat(FileMarker.read(dir.resolve("vol-old.img"))).contains(CLUSTER);
+    }
+
+    @Test
+    void nothingIsDoneBeforeTheClusterIdIsKnown() {
+        FakeCommandRunner fake = fake();
+        FileEngine unbound = new FileEngine(fake, new LoopDevices(fake, Duration.ofSeconds(5)), dir.resolve("no-sysfs"),
+                Duration.ofSeconds(5), Duration.ofMinutes(1));
+        assertThatThrownBy(() -> unbound.createVolume(pool(), "vol-a", 4096, true, Content.EMPTY))
+                .isInstanceOf(EngineException.class).hasMessageContaining("cluster id");
+        assertThat(dir.resolve("vol-a.img")).doesNotExist();
     }
 }

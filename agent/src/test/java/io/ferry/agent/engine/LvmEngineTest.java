@@ -63,8 +63,11 @@ class LvmEngineTest {
         return PoolConfig.builder("pool-hdd", "node-a", Engine.LVM, PoolSource.volumeGroup("ferry-vg")).build();
     }
 
+    /** Tests of command lines bind the id "ferry", which is also their legacy name: no re-tagging. */
     LvmEngine engine(Engine kind, FakeCommandRunner fake) {
-        return new LvmEngine(kind, fake, "ferry", Duration.ofSeconds(30), Duration.ofHours(1));
+        LvmEngine engine = new LvmEngine(kind, fake, "ferry", Duration.ofSeconds(30), Duration.ofHours(1));
+        engine.bindCluster("ferry");
+        return engine;
     }
 
     @Test
@@ -210,5 +213,66 @@ class LvmEngineTest {
     void snapshotLvNamesNeverStartWithTheWordLvmReserves() {
         // Kubernetes names snapshots snapshot-<uuid>; lvcreate refuses LV names starting with "snapshot".
         assertThat(LvmEngine.snapshotLv("snapshot-1f2e")).isEqualTo("snap.snapshot-1f2e").doesNotStartWith("snapshot");
+    }
+
+    // ---- cluster ownership ----
+
+    static final String ID = "5f0c2a9e-7d1b-4c3e-9a8f-0123456789ab";
+
+    /** An engine of cluster ID whose LVs were tagged "ferry" (the old --cluster name) before cluster ids. */
+    LvmEngine upgraded(FakeCommandRunner fake) {
+        LvmEngine engine = new LvmEngine(Engine.LVM_THIN, fake, "ferry", Duration.ofSeconds(30), Duration.ofHours(1));
+        engine.bindCluster(ID);
+        return engine;
+    }
+
+    @Test
+    void anLvOfAnotherClusterIsNeverRemovedChangedOrAdopted() {
+        FakeCommandRunner fake = new FakeCommandRunner().on(LVS, THIN_LVS).on(List.of("lvremove"), "")
+                .on(List.of("lvchange"), "").on(List.of("lvcreate"), "").on(List.of("lvextend"), "");
+        LvmEngine engine = engine(Engine.LVM_THIN, fake);
+        assertThatThrownBy(() -> engine.removeOrphan(thinPool(), "old-one")).isInstanceOf(EngineException.class)
+                .hasMessageContaining("never removed");
+        engine.deleteVolume(thinPool(), "old-one");
+        assertThatThrownBy(() -> engine.createVolume(thinPool(), "old-one", 4194304, true, Content.EMPTY))
+                .isInstanceOf(EngineException.class).hasMessageContaining("another Ferry cluster (other)");
+        assertThat(engine.findVolume(thinPool(), "old-one")).isEmpty();
+        assertThat(engine.owner(thinPool(), "old-one")).contains(io.ferry.model.OrphanOwner.OTHER_CLUSTER);
+        assertThat(engine.inventory(thinPool()).unowned()).containsExactly(new Inventory.Unowned("old-one", 4194304,
+                io.ferry.model.OrphanOwner.OTHER_CLUSTER, "other"));
+        assertThat(fake.commandLines()).noneMatch(l -> l.contains("old-one") && !l.startsWith("lvs"));
+    }
+
+    @Test
+    void anOrphanOfThisClusterIsRemovedOnOrder() {
+        FakeCommandRunner fake = new FakeCommandRunner().on(LVS, THIN_LVS).on(List.of("lvremove"), "");
+        engine(Engine.LVM_THIN, fake).removeOrphan(thinPool(), "mysql-0-data");
+        assertThat(fake.commandLines()).contains("lvremove -y ferry-vg/mysql-0-data");
+    }
+
+    @Test
+    void aLegacyTaggedLvIsReTaggedWithTheIdWhenAWorkItemUsesItAndIsOtherwiseUnmarked() {
+        FakeCommandRunner fake = new FakeCommandRunner().on(LVS, THIN_LVS).on(List.of("lvchange"), "")
+                .on(List.of("lvremove"), "");
+        LvmEngine engine = upgraded(fake);
+        Inventory inv = engine.inventory(thinPool());
+        assertThat(inv.volumes()).isEmpty();
+        assertThat(inv.unowned()).contains(new Inventory.Unowned("mysql-0-data", 1073741824L,
+                io.ferry.model.OrphanOwner.UNMARKED, "ferry"));
+        assertThatThrownBy(() -> engine.removeOrphan(thinPool(), "mysql-0-data")).isInstanceOf(EngineException.class);
+        assertThat(fake.commandLines()).noneMatch(l -> l.startsWith("lvremove") || l.startsWith("lvchange"));
+
+        engine.findVolume(thinPool(), "mysql-0-data");
+        assertThat(fake.commandLines()).contains("lvchange --deltag ferry.cluster=ferry --addtag ferry.cluster=" + ID
+                + " ferry-vg/mysql-0-data");
+    }
+
+    @Test
+    void newVolumesAreTaggedWithTheClusterId() {
+        FakeCommandRunner fake = new FakeCommandRunner().on(LVS, "{\"report\":[{\"lv\":[]}]}").on(List.of("lvcreate"), "");
+        assertThatThrownBy(() -> upgraded(fake).createVolume(thinPool(), "vol-n", 4194304, true, Content.EMPTY))
+                .isInstanceOf(EngineException.class);
+        assertThat(fake.commandLines()).anyMatch(l -> l.startsWith("lvcreate") && l.contains("--addtag ferry.cluster="
+                + ID) && !l.contains("ferry.cluster=ferry"));
     }
 }

@@ -60,7 +60,9 @@ class LvmPrepareBlanknessIT {
     }
 
     static LvmEngine engine(FakeCommandRunner runner) {
-        return new LvmEngine(Engine.LVM, runner, "ferry", Duration.ofSeconds(30), Duration.ofHours(1));
+        LvmEngine engine = new LvmEngine(Engine.LVM, runner, "ferry", Duration.ofSeconds(30), Duration.ofHours(1));
+        engine.bindCluster("ferry");
+        return engine;
     }
 
     static List<String> vgcreates(FakeCommandRunner runner) {

@@ -177,4 +177,17 @@ class SpdkEngineTest {
         assertThat(snap).hasSizeLessThanOrEqualTo(63).endsWith(".snap").isEqualTo(SpdkEngine.snapshotLvol(longName));
         assertThat(SpdkEngine.snapshotLvol("a".repeat(62) + "b")).isNotEqualTo(snap);
     }
+
+    @Test
+    void anLvolCarriesNoClusterMarkerYetSoAnOrphanOrderNeverRemovesIt() {
+        engine.preparePool(pool);
+        engine.createVolume(pool, "left", 8 * MIB, true, Content.EMPTY);
+        spdk.clear();
+        assertThat(engine.owner(pool, "left")).contains(io.ferry.model.OrphanOwner.UNMARKED);
+        assertThat(engine.owner(pool, "absent")).isEmpty();
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> engine.removeOrphan(pool, "left"))
+                .isInstanceOf(io.ferry.agent.engine.EngineException.class).hasMessageContaining("lvs0/left");
+        assertThat(spdk.mutations()).isEmpty();
+        assertThat(engine.findVolume(pool, "left")).isPresent();
+    }
 }

@@ -20,11 +20,46 @@ public final class PoolMarker {
     private PoolMarker() {
     }
 
-    /** The marker's content for a pool of a node. */
-    public static String text(String pool, String node) {
-        return "# This directory holds the volumes of Ferry pool " + pool + " on node " + node + ".\n"
+    /**
+     * What a marker says: the pool, and the cluster whose agent claimed the directory (null in a
+     * marker written before cluster ids existed).
+     */
+    public record Claim(String pool, String cluster) {
+    }
+
+    /** The marker's content for a pool of a node of a cluster. */
+    public static String text(String pool, String node, String cluster) {
+        return "# This directory holds the volumes of Ferry pool " + pool + " on node " + node + " of cluster "
+                + cluster + ".\n"
                 + "# Ferry creates volumes only in a directory with this file; do not copy it elsewhere.\n"
-                + "pool=" + pool + "\nnode=" + node + "\n";
+                + "pool=" + pool + "\nnode=" + node + "\ncluster=" + cluster + "\n";
+    }
+
+    /**
+     * The directory's claim: empty when there is no marker (a symbolic link does not count); an empty
+     * pool name when the marker names none.
+     *
+     * @throws UncheckedIOException when the marker exists but cannot be read
+     */
+    public static Optional<Claim> claim(Path dir) {
+        Path marker = dir.resolve(FILE_NAME);
+        if (!Files.isRegularFile(marker, LinkOption.NOFOLLOW_LINKS)) {
+            return Optional.empty();
+        }
+        try {
+            String pool = "";
+            String cluster = null;
+            for (String line : Files.readAllLines(marker, StandardCharsets.UTF_8)) {
+                if (line.startsWith("pool=")) {
+                    pool = line.substring(5).strip();
+                } else if (line.startsWith("cluster=")) {
+                    cluster = line.substring(8).strip();
+                }
+            }
+            return Optional.of(new Claim(pool, cluster == null || cluster.isEmpty() ? null : cluster));
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read " + marker, e);
+        }
     }
 
     /**
@@ -34,19 +69,6 @@ public final class PoolMarker {
      * @throws UncheckedIOException when the marker exists but cannot be read
      */
     public static Optional<String> owner(Path dir) {
-        Path marker = dir.resolve(FILE_NAME);
-        if (!Files.isRegularFile(marker, LinkOption.NOFOLLOW_LINKS)) {
-            return Optional.empty();
-        }
-        try {
-            for (String line : Files.readAllLines(marker, StandardCharsets.UTF_8)) {
-                if (line.startsWith("pool=")) {
-                    return Optional.of(line.substring(5).strip());
-                }
-            }
-            return Optional.of("");
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot read " + marker, e);
-        }
+        return claim(dir).map(Claim::pool);
     }
 }

@@ -1,12 +1,14 @@
 package io.ferry.tools.cli;
 
+import io.ferry.csi.HostDevices;
 import io.ferry.etcd.store.Versioned;
 import io.ferry.model.Attachment;
 import io.ferry.model.ExportInfo;
+import io.ferry.model.GlobalConfig;
 import io.ferry.model.NodeRegistration;
 import io.ferry.model.Placement;
+import io.ferry.model.PoolConfig;
 import io.ferry.model.VolumeStatus;
-import io.ferry.runtime.exec.Command;
 import io.ferry.runtime.exec.ProcessCommandRunner;
 import picocli.CommandLine;
 import picocli.CommandLine.Option;
@@ -19,7 +21,6 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.Optional;
-import java.util.stream.Stream;
 
 /**
  * Attaches a volume to a bare-metal host: records the attachment (so the export allows this host's
@@ -69,8 +70,14 @@ final class AttachCommand extends Base {
         }
         VolumeStatus status = VolumeCommands.waitReady(this, volume, Duration.ofSeconds(timeoutSeconds));
         Placement placement = await(store().get(keys().placement(volume), Placement.class)).map(Versioned::value).orElseThrow();
+        HostDevices devices = HostDevices.onThisHost(new ProcessCommandRunner());
         if (placement.node().equals(self)) {
-            out().line(status.devicePath());
+            // A status is a key anyone with write access can set: the path is printed only if it
+            // is the device the pool's engine makes for this volume, never a host disk it names.
+            PoolConfig pool = await(store().get(keys().poolConfig(placement.pool()), PoolConfig.class)).map(Versioned::value)
+                    .orElseThrow(() -> new CliException(ExitCodes.FAILED, "volume " + volume + " is placed on pool "
+                            + placement.pool() + ", which has no config"));
+            out().line(trusted(() -> devices.local(volume, pool, status.devicePath())).toString());
             return ExitCodes.OK;
         }
         ExportInfo export = waitFor(Duration.ofSeconds(timeoutSeconds), "the export of " + volume + " to allow " + nqn, () ->
@@ -81,16 +88,22 @@ final class AttachCommand extends Base {
                     + export.nqn() + " --hostnqn " + nqn);
             return ExitCodes.OK;
         }
-        ProcessCommandRunner runner = new ProcessCommandRunner();
-        Optional<String> device = deviceWithSerial(export.serial());
-        if (device.isEmpty()) {
-            runner.run(Command.of("nvme", "connect", "-t", export.transport(), "-a", export.address(), "-s",
-                    String.valueOf(export.port()), "-n", export.nqn(), "--hostnqn", nqn).withTimeout(Duration.ofSeconds(60)));
-            device = Optional.ofNullable(waitFor(Duration.ofSeconds(30), "the NVMe namespace with serial " + export.serial(),
-                    () -> deviceWithSerial(export.serial()).orElse(null)));
-        }
-        out().line(device.get());
+        String nqnPrefix = await(store().get(keys().globalConfig(), GlobalConfig.class)).map(Versioned::value)
+                .orElseGet(GlobalConfig::defaults).nqnPrefix();
+        out().line(trusted(() -> devices.connect(volume, nqnPrefix, export, nqn)).toString());
         return ExitCodes.OK;
+    }
+
+    private interface DeviceLookup {
+        Path find() throws InterruptedException;
+    }
+
+    private Path trusted(DeviceLookup lookup) throws InterruptedException {
+        try {
+            return lookup.find();
+        } catch (HostDevices.UntrustedDeviceException e) {
+            throw new CliException(ExitCodes.FAILED, e.getMessage());
+        }
     }
 
     static String hostNqnFile() {
@@ -100,30 +113,5 @@ final class AttachCommand extends Base {
         } catch (IOException e) {
             return null;
         }
-    }
-
-    /** The block device of the NVMe namespace whose controller reports this serial, if connected. */
-    static Optional<String> deviceWithSerial(String serial) {
-        Path classDir = Path.of("/sys/class/nvme");
-        if (!Files.isDirectory(classDir)) {
-            return Optional.empty();
-        }
-        try (Stream<Path> controllers = Files.list(classDir)) {
-            for (Path controller : controllers.toList()) {
-                Path serialFile = controller.resolve("serial");
-                if (Files.isReadable(serialFile) && Files.readString(serialFile).trim().equals(serial)) {
-                    try (Stream<Path> entries = Files.list(controller)) {
-                        Optional<Path> namespace = entries.filter(p -> p.getFileName().toString().matches("nvme\\d+c?\\d*n\\d+"))
-                                .sorted().findFirst();
-                        if (namespace.isPresent()) {
-                            return Optional.of("/dev/" + namespace.get().getFileName().toString().replaceAll("c\\d+n", "n"));
-                        }
-                    }
-                }
-            }
-        } catch (IOException e) {
-            return Optional.empty();
-        }
-        return Optional.empty();
     }
 }

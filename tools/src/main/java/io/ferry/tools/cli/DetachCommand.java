@@ -1,16 +1,18 @@
 package io.ferry.tools.cli;
 
+import io.ferry.csi.HostDevices;
 import io.ferry.etcd.store.Versioned;
+import io.ferry.model.ExportInfo;
+import io.ferry.model.GlobalConfig;
+import io.ferry.model.Nqn;
 import io.ferry.model.Placement;
 import io.ferry.model.VolumeStatus;
-import io.ferry.runtime.exec.Command;
 import io.ferry.runtime.exec.ProcessCommandRunner;
 import picocli.CommandLine;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 import java.net.InetAddress;
-import java.time.Duration;
 import java.util.Optional;
 
 @CommandLine.Command(name = "detach", description = "Disconnect a volume from this host and remove the attachment. Idempotent.")
@@ -27,12 +29,16 @@ final class DetachCommand extends Base {
                 InetAddress.getLocalHost().getHostName().toLowerCase());
         Optional<Placement> placement = await(store().get(keys().placement(volume), Placement.class)).map(Versioned::value);
         if (placement.isPresent() && !placement.get().node().equals(self)) {
-            Optional<VolumeStatus> status = await(store().get(keys().volumeStatus(placement.get().node(), volume), VolumeStatus.class))
-                    .map(Versioned::value);
-            if (status.isPresent() && status.get().export() != null
-                    && AttachCommand.deviceWithSerial(status.get().export().serial()).isPresent()) {
-                new ProcessCommandRunner().run(Command.of("nvme", "disconnect", "-n", status.get().export().nqn())
-                        .withTimeout(Duration.ofSeconds(60)));
+            // The subsystem is the one the status names, or the one Ferry derives for the volume
+            // when the status is gone: a remote volume is detached from this host either way.
+            String nqn = await(store().get(keys().volumeStatus(placement.get().node(), volume), VolumeStatus.class))
+                    .map(Versioned::value).map(VolumeStatus::export).map(ExportInfo::nqn)
+                    .orElseGet(() -> Nqn.forVolume(await(store().get(keys().globalConfig(), GlobalConfig.class))
+                            .map(Versioned::value).orElseGet(GlobalConfig::defaults).nqnPrefix(), volume));
+            try {
+                HostDevices.onThisHost(new ProcessCommandRunner()).disconnect(nqn);
+            } catch (HostDevices.UntrustedDeviceException e) {
+                throw new CliException(ExitCodes.FAILED, e.getMessage());
             }
         }
         boolean removed = await(store().delete(keys().attachment(volume, self)));

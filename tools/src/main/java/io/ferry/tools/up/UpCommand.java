@@ -107,6 +107,7 @@ final class UpCommand implements Callable<Integer> {
         EtcdOptions etcdOptions = new EtcdOptions.Builder().endpoints(endpoint.split(",")).prefix(prefix).build();
         EtcdStore store = EtcdStore.connect(etcdOptions);
         running.push(store);
+        ensureClusterIdentity(store);
 
         Path poolsRoot = Files.createDirectories(data.resolve("pools"));
         long share = poolShare(Files.getFileStore(poolsRoot).getTotalSpace(), agents);
@@ -160,6 +161,12 @@ final class UpCommand implements Callable<Integer> {
      * Declares the agent's file pool once; an operator's later edits to it are left alone, except
      * that a pool declared by an earlier version without a capacity gets its share.
      */
+    /** Before any agent starts, so that none of them waits for the controller to create it. */
+    private void ensureClusterIdentity(EtcdStore store) throws Exception {
+        io.ferry.model.ClusterIdentity id = wait(io.ferry.etcd.ClusterIdentities.ensure(store, java.time.Instant.now()));
+        out.println("cluster id " + id.id() + " (" + store.keys().clusterIdentity() + ")");
+    }
+
     private static void declarePool(EtcdStore store, String pool, String node, Path directory, Map<String, String> labels,
             long capacityBytes) throws Exception {
         PoolConfig config = PoolConfig.builder(pool, node, Engine.FILE, PoolSource.directory(directory.toString()))

@@ -403,6 +403,27 @@ class FerryCtlIT {
     }
 
     @Test
+    void attachPrintsOnlyADeviceTheVolumesPoolCouldHaveMadeNeverOneAForgedStatusNames() throws Exception {
+        startCluster();
+        addFilePool();
+        ok("volume", "create", "vol-f", "--size", "16Mi");
+        assertThat(ok("attach", "vol-f").out().strip()).matches("/dev/loop\\d+");
+        // Stopped, so that nothing repairs the statuses written below.
+        Await.result(agentVertx.close());
+        agentVertx = null;
+        VolumeStatus real = Await.result(store.get(keys.volumeStatus(NODE, "vol-f"), VolumeStatus.class)).orElseThrow().value();
+        String hostNqn = Await.result(store.get(keys.attachment("vol-f", NODE), Attachment.class)).orElseThrow().value().hostNqn();
+        for (String forged : List.of("/dev/sda", "/etc/passwd", "/dev/loop999")) {
+            Await.result(store.put(keys.volumeStatus(NODE, "vol-f"), VolumeStatus.of("vol-f", NODE,
+                    io.ferry.model.VolumePhase.READY, forged, real.sizeBytes(), null, real.observedGeneration(), null,
+                    java.time.Instant.now())));
+            Result refused = fails(ExitCodes.FAILED, "attach", "vol-f", "--timeout", "10", "--host-nqn", hostNqn);
+            assertThat(refused.out()).as("nothing printed for a script to write to").isEmpty();
+            assertThat(refused.err()).contains("vol-f").contains(forged);
+        }
+    }
+
+    @Test
     void attachedVolumesCarryDataThroughASnapshotIntoAVolumeMadeFromIt() throws Exception {
         startCluster();
         addFilePool();
@@ -537,6 +558,55 @@ class FerryCtlIT {
         assertThat(status.path("volumesByState").path("Invalid").asInt()).isEqualTo(2);
         assertThat(status.path("volumesByState").path("Failed").asInt()).isEqualTo(1);
         assertThat(ok("status").out()).contains("volumes:     3");
+    }
+
+    @Test
+    void orphanLsListsOwnersAndOrphanRmRemovesOnlyThisClustersUnnamedVolume() throws Exception {
+        startCluster();
+        addFilePool();
+        await().atMost(Duration.ofSeconds(20)).until(() -> ctl("pool", "ls").out().contains("healthy"));
+        String clusterId = io.ferry.etcd.testing.Await.result(io.ferry.etcd.ClusterIdentities.read(store)).orElseThrow().id();
+
+        // Somebody's image copied into the pool directory, and a volume file of this cluster nothing names.
+        byte[] foreign = "somebody else's disk image".getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        Path copied = Files.write(poolDir.resolve("copied.img"), foreign);
+        Path ours = Files.write(poolDir.resolve("forgotten.img"), new byte[8192]);
+        Files.getFileAttributeView(ours, java.nio.file.attribute.UserDefinedFileAttributeView.class)
+                .write("ferry.cluster", java.nio.charset.StandardCharsets.UTF_8.encode(clusterId));
+
+        await().atMost(Duration.ofSeconds(30)).until(() -> ctl("orphan", "ls").out().contains("forgotten.img")
+                && ctl("orphan", "ls").out().contains("copied.img"));
+        Result table = ok("orphan", "ls", "--node", NODE);
+        assertThat(table.out()).containsPattern("NODE\\s+NAME\\s+KIND\\s+OWNER\\s+POOL\\s+SIZE\\s+AGE\\s+REASON");
+        assertThat(table.out()).containsPattern(NODE + "\\s+" + java.util.regex.Pattern.quote(copied.toString())
+                + "\\s+file\\s+unmarked\\s+files");
+        assertThat(table.out()).containsPattern(java.util.regex.Pattern.quote(ours.toString())
+                + "\\s+file\\s+this-cluster\\s+files\\s+8Ki");
+        JsonNode json = JSON.readTree(ok("orphan", "ls", "-o", "json").out());
+        assertThat(json).anySatisfy(row -> {
+            assertThat(row.path("node").asText()).isEqualTo(NODE);
+            assertThat(row.path("orphan").path("name").asText()).isEqualTo(ours.toString());
+            assertThat(row.path("orphan").path("owner").asText()).isEqualTo("this-cluster");
+            assertThat(row.path("orphan").path("sizeBytes").asLong()).isEqualTo(8192);
+            assertThat(row.path("orphan").path("firstSeen").asText()).isNotEmpty();
+        });
+        assertThat(ok("orphan", "ls", "--node", "node-z").out()).doesNotContain("copied.img");
+
+        Result refused = fails(ExitCodes.REFUSED, "orphan", "rm", NODE, copied.toString());
+        assertThat(refused.out() + refused.err()).contains("Refused").contains("unmarked");
+        assertThat(Files.readAllBytes(copied)).isEqualTo(foreign);
+
+        Result removed = ok("orphan", "rm", NODE, ours.toString());
+        assertThat(removed.out()).contains("Done: removed " + ours);
+        assertThat(ours).doesNotExist();
+        // The orders were withdrawn after their answers; the agent then drops its answers.
+        await().atMost(Duration.ofSeconds(20)).until(() -> io.ferry.etcd.testing.Await.result(
+                store.count(keys.orphanRemovals())) == 0 && io.ferry.etcd.testing.Await.result(
+                store.count(keys.orphanRemovalResults(NODE))) == 0);
+
+        Result noAgent = fails(ExitCodes.TIMEOUT, "orphan", "rm", "node-z", "/x/y.img", "--timeout", "1");
+        assertThat(noAgent.err()).contains("The order stays in " + prefix + "/orphan-removals/node-z/");
+        fails(ExitCodes.USAGE, "orphan", "rm", "Bad Node", "x");
     }
 
     @Test

@@ -1,0 +1,74 @@
+package io.ferry.agent.engine;
+
+import io.ferry.model.OrphanOwner;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.FileSystemException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.UserDefinedFileAttributeView;
+import java.util.Optional;
+
+/**
+ * The ownership marker of a file pool's volume, snapshot and spare files: the extended attribute
+ * {@code user.ferry.cluster} holding the cluster id. An attribute belongs to the inode, so it
+ * survives reboots, renames (a spare keeps it) and a copy of the directory made with
+ * {@code cp --preserve=xattr}, and it cannot be separated from the file by accident the way a
+ * marker file beside it could. ext4, XFS, btrfs and tmpfs (Linux 6.6 and later) support it.
+ */
+final class FileMarker {
+
+    /** Java adds the {@code user.} namespace itself. */
+    static final String ATTRIBUTE = "ferry.cluster";
+
+    private FileMarker() {
+    }
+
+    /** The cluster id the file is marked with; empty when it has none. */
+    static Optional<String> read(Path file) {
+        UserDefinedFileAttributeView view = Files.getFileAttributeView(file, UserDefinedFileAttributeView.class);
+        if (view == null) {
+            return Optional.empty();
+        }
+        try {
+            if (!view.list().contains(ATTRIBUTE)) {
+                return Optional.empty();
+            }
+            ByteBuffer buffer = ByteBuffer.allocate(view.size(ATTRIBUTE));
+            view.read(ATTRIBUTE, buffer);
+            buffer.flip();
+            return Optional.of(StandardCharsets.UTF_8.decode(buffer).toString());
+        } catch (FileSystemException e) {
+            // Unsupported or unreadable: nothing proves the file is ours.
+            return Optional.empty();
+        } catch (IOException e) {
+            return Optional.empty();
+        }
+    }
+
+    /** Whose file it is, seen from the cluster {@code cluster}. */
+    static OrphanOwner owner(Path file, String cluster) {
+        Optional<String> marked = read(file);
+        if (marked.isEmpty()) {
+            return OrphanOwner.UNMARKED;
+        }
+        return marked.get().equals(cluster) ? OrphanOwner.THIS_CLUSTER : OrphanOwner.OTHER_CLUSTER;
+    }
+
+    /** Marks the file as the cluster's. */
+    static void write(Path file, String cluster) {
+        UserDefinedFileAttributeView view = Files.getFileAttributeView(file, UserDefinedFileAttributeView.class);
+        String refusal = file.getParent() + " is on a file system without user extended attributes, which file"
+                + " pools need to mark their volumes as this cluster's (" + "user." + ATTRIBUTE + ")";
+        if (view == null) {
+            throw EngineException.permanent(refusal);
+        }
+        try {
+            view.write(ATTRIBUTE, StandardCharsets.UTF_8.encode(cluster));
+        } catch (IOException e) {
+            throw EngineException.permanent(refusal + ": " + e.getMessage());
+        }
+    }
+}

@@ -1,0 +1,212 @@
+package io.ferry.agent;
+
+import io.ferry.etcd.EtcdOptions;
+import io.ferry.etcd.testing.Await;
+import io.ferry.etcd.testing.EtcdExtension;
+import io.ferry.model.Engine;
+import io.ferry.model.Orphan;
+import io.ferry.model.OrphanOwner;
+import io.ferry.model.OrphanRemoval;
+import io.ferry.model.OrphanRemovalOutcome;
+import io.ferry.model.OrphanRemovalResult;
+import io.ferry.model.OrphanReport;
+import io.ferry.model.PoolStatus;
+import io.ferry.model.Sizes;
+import io.ferry.model.VolumePhase;
+import io.ferry.model.VolumeStatus;
+import io.ferry.model.WorkItem;
+import io.ferry.runtime.pool.PoolMarker;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+
+import java.io.IOException;
+import java.io.RandomAccessFile;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.HexFormat;
+import java.util.Optional;
+import java.util.Random;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+/**
+ * Two Ferry clusters on one host never touch each other's storage, and an orphan is removed only
+ * on an operator's order, only if it carries this cluster's marker. Real etcd, real loop devices.
+ */
+class ClusterOwnershipIT {
+
+    @RegisterExtension
+    static final EtcdExtension etcd = new EtcdExtension();
+
+    AgentHarness h;
+    AgentHarness other;
+
+    @BeforeEach
+    void setUp() throws Exception {
+        h = new AgentHarness(etcd.options(EtcdExtension.uniquePrefix()));
+        h.filePool("files");
+    }
+
+    @AfterEach
+    void tearDown() throws IOException {
+        if (other != null) {
+            other.close();
+        }
+        h.close();
+    }
+
+    static WorkItem work(String volume) {
+        return WorkItem.of(volume, AgentHarness.NODE, "files", Engine.FILE, 16 * Sizes.MIB, true, 1, null, null);
+    }
+
+    String createAndWrite(String volume) throws Exception {
+        h.putWork(work(volume));
+        await().atMost(Duration.ofSeconds(30)).until(() -> h.status(volume)
+                .filter(s -> s.phase() == VolumePhase.READY).isPresent());
+        VolumeStatus ready = h.status(volume).orElseThrow();
+        byte[] data = new byte[1 << 20];
+        new Random(volume.hashCode()).nextBytes(data);
+        try (RandomAccessFile device = new RandomAccessFile(ready.devicePath(), "rw")) {
+            device.write(data);
+            device.getFD().sync();
+        }
+        return checksum(h.poolDir.resolve(volume + ".img"));
+    }
+
+    static String checksum(Path file) throws Exception {
+        return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(Files.readAllBytes(file)));
+    }
+
+    Optional<Orphan> orphan(AgentHarness harness, String volume) {
+        return Await.result(harness.store.get(harness.keys.orphans(AgentHarness.NODE), OrphanReport.class))
+                .flatMap(v -> v.value().orphans().stream().filter(o -> volume.equals(o.volumeTag())).findFirst());
+    }
+
+    /** Writes the order as ferryctl orphan rm does, and waits for the agent's answer. */
+    OrphanRemovalResult removeOrphan(String id, String object) {
+        Await.result(h.store.put(h.keys.orphanRemoval(AgentHarness.NODE, id),
+                OrphanRemoval.of(id, AgentHarness.NODE, object, "test", Instant.now())));
+        String answer = h.keys.orphanRemovalResult(AgentHarness.NODE, id);
+        await().atMost(Duration.ofSeconds(30)).until(() -> Await.result(h.store.getRaw(answer)).isPresent());
+        return Await.result(h.store.get(answer, OrphanRemovalResult.class)).orElseThrow().value();
+    }
+
+    @Test
+    void aSecondClusterPointedAtTheSamePoolDirectoryRefusesItAndTouchesNothing() throws Exception {
+        h.start();
+        String sum = createAndWrite("mine-a");
+        String marker = Files.readString(h.poolDir.resolve(PoolMarker.FILE_NAME));
+        h.stop();
+        var attached = h.loops();
+
+        // Another cluster (its own etcd prefix, its own id) on the same host, same node name, same directory.
+        other = new AgentHarness(etcd.options(EtcdExtension.uniquePrefix()));
+        other.filePool("files", h.poolDir);
+        other.start();
+        other.putWork(WorkItem.of("mine-a", AgentHarness.NODE, "files", Engine.FILE, 16 * Sizes.MIB, true, 1, null,
+                null));
+        other.putWork(WorkItem.of("theirs-b", AgentHarness.NODE, "files", Engine.FILE, 16 * Sizes.MIB, true, 1, null,
+                null));
+
+        String poolStatus = other.keys.nodePoolStatus(AgentHarness.NODE, "files");
+        await().atMost(Duration.ofSeconds(30)).until(() -> Await.result(other.store.get(poolStatus, PoolStatus.class))
+                .filter(s -> s.value().conditions().stream()
+                        .anyMatch(c -> c.reason().equals("MarkerOfAnotherCluster"))).isPresent());
+        await().atMost(Duration.ofSeconds(30)).until(() -> other.status("mine-a").isPresent()
+                && other.status("theirs-b").isPresent());
+        Thread.sleep(3 * other.options().orphanInterval().toMillis());
+
+        assertThat(other.status("mine-a").orElseThrow().phase()).isNotEqualTo(VolumePhase.READY);
+        assertThat(other.status("theirs-b").orElseThrow().phase()).isNotEqualTo(VolumePhase.READY);
+        assertThat(h.poolFiles()).containsExactly("mine-a.img");
+        assertThat(checksum(h.poolDir.resolve("mine-a.img"))).isEqualTo(sum);
+        assertThat(Files.readString(h.poolDir.resolve(PoolMarker.FILE_NAME))).isEqualTo(marker);
+        assertThat(h.loops()).as("no loop device attached or detached in the directory").isEqualTo(attached);
+    }
+
+    @Test
+    void aForeignImageCopiedIntoTheClaimedDirectoryIsReportedUnmarkedAndAnOrderToRemoveItIsRefused() throws Exception {
+        h.start();
+        createAndWrite("mine-c");
+        byte[] foreign = new byte[3 << 20];
+        new Random(7).nextBytes(foreign);
+        Path copied = Files.write(h.poolDir.resolve("copied.img"), foreign);
+        String sum = checksum(copied);
+
+        await().atMost(Duration.ofSeconds(30)).until(() -> orphan(h, "copied").isPresent());
+        Orphan reported = orphan(h, "copied").orElseThrow();
+        assertThat(reported.owner()).isEqualTo(OrphanOwner.UNMARKED);
+        assertThat(reported.pool()).isEqualTo("files");
+        assertThat(reported.sizeBytes()).isEqualTo(3 << 20);
+        assertThat(reported.firstSeen()).isNotNull();
+        assertThat(reported.name()).isEqualTo(copied.toString());
+
+        OrphanRemovalResult result = removeOrphan("rm-copied", copied.toString());
+        assertThat(result.outcome()).isEqualTo(OrphanRemovalOutcome.REFUSED);
+        assertThat(result.message()).contains("unmarked");
+        Thread.sleep(2 * h.options().orphanInterval().toMillis());
+        assertThat(checksum(copied)).isEqualTo(sum);
+        // Its first sighting is kept from scan to scan.
+        assertThat(orphan(h, "copied").orElseThrow().firstSeen()).isEqualTo(reported.firstSeen());
+        assertThat(h.status("mine-c").orElseThrow().phase()).isEqualTo(VolumePhase.READY);
+    }
+
+    @Test
+    void anOrderRemovesThisClustersUnownedVolumeButNotOneAWorkItemOrPlacementStillNames() throws Exception {
+        h.start();
+        createAndWrite("lost-d");
+        createAndWrite("kept-e");
+        Path file = h.poolDir.resolve("lost-d.img");
+
+        OrphanRemovalResult named = removeOrphan("rm-named", file.toString());
+        assertThat(named.outcome()).isEqualTo(OrphanRemovalOutcome.REFUSED);
+        assertThat(named.message()).contains("work item");
+
+        // The work item goes (a slip, a restored etcd): the agent keeps the volume and reports it.
+        Await.result(h.store.delete(h.keys.workItem(AgentHarness.NODE, "lost-d")));
+        Await.result(h.store.delete(h.keys.workItem(AgentHarness.NODE, "kept-e")));
+        Await.result(h.store.put(h.keys.placement("kept-e"), io.ferry.model.Placement.of("kept-e", "files",
+                AgentHarness.NODE, Engine.FILE, 16 * Sizes.MIB, true, 1, null, null, null, Instant.now())));
+        await().atMost(Duration.ofSeconds(30)).until(() -> orphan(h, "lost-d").isPresent());
+        assertThat(orphan(h, "lost-d").orElseThrow().owner()).isEqualTo(OrphanOwner.THIS_CLUSTER);
+        assertThat(file).exists();
+
+        Path kept = h.poolDir.resolve("kept-e.img");
+        OrphanRemovalResult placed = removeOrphan("rm-placed", kept.toString());
+        assertThat(placed.outcome()).isEqualTo(OrphanRemovalOutcome.REFUSED);
+        assertThat(placed.message()).contains("placement");
+        assertThat(kept).exists();
+
+        OrphanRemovalResult done = removeOrphan("rm-lost", file.toString());
+        assertThat(done.outcome()).as(done.message()).isEqualTo(OrphanRemovalOutcome.DONE);
+        assertThat(file).doesNotExist();
+        await().atMost(Duration.ofSeconds(30)).until(() -> orphan(h, "lost-d").isEmpty());
+
+        // Withdrawing the order lets the agent drop its answer.
+        Await.result(h.store.delete(h.keys.orphanRemoval(AgentHarness.NODE, "rm-lost")));
+        await().atMost(Duration.ofSeconds(30)).until(() -> Await.result(h.store.getRaw(
+                h.keys.orphanRemovalResult(AgentHarness.NODE, "rm-lost"))).isEmpty());
+    }
+
+    @Test
+    void anAgentWaitsForTheClusterIdBeforeCreatingAnything() throws Exception {
+        other = new AgentHarness(etcd.options(EtcdExtension.uniquePrefix()), false);
+        other.filePool("files");
+        other.putWork(work("early-f"));
+        other.startInBackground();
+        Thread.sleep(4000);
+        assertThat(other.poolDir).doesNotExist();
+        assertThat(other.status("early-f")).isEmpty();
+
+        other.createCluster();
+        await().atMost(Duration.ofSeconds(30)).until(() -> other.status("early-f")
+                .filter(s -> s.phase() == VolumePhase.READY).isPresent());
+        assertThat(other.poolFiles()).containsExactly("early-f.img");
+    }
+}

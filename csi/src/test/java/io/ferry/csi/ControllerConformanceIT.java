@@ -1,0 +1,231 @@
+package io.ferry.csi;
+
+import io.ferry.csi.v1.CapacityRange;
+import io.ferry.csi.v1.ControllerPublishVolumeRequest;
+import io.ferry.csi.v1.ControllerUnpublishVolumeRequest;
+import io.ferry.csi.v1.CreateVolumeRequest;
+import io.ferry.csi.v1.DeleteVolumeRequest;
+import io.ferry.csi.v1.GetCapacityRequest;
+import io.ferry.csi.v1.NodeStageVolumeRequest;
+import io.ferry.csi.v1.NodeUnstageVolumeRequest;
+import io.ferry.csi.v1.Volume;
+import io.ferry.csi.v1.Topology;
+import io.ferry.csi.v1.VolumeCapability;
+import io.ferry.csi.v1.VolumeContentSource;
+import io.ferry.etcd.store.Versioned;
+import io.ferry.etcd.testing.EtcdExtension;
+import io.ferry.model.Attachment;
+import io.ferry.model.VolumeIntent;
+import io.ferry.model.VolumePhase;
+import io.ferry.model.VolumeStatus;
+import io.grpc.Status;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+
+import static io.ferry.csi.CsiConformanceIT.MI;
+import static io.ferry.csi.CsiConformanceIT.block;
+import static io.ferry.csi.CsiConformanceIT.code;
+import static io.ferry.csi.CsiConformanceIT.create;
+import static io.ferry.csi.CsiConformanceIT.message;
+import static io.ferry.csi.CsiConformanceIT.mount;
+import static io.ferry.etcd.testing.Await.result;
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * The controller service's answers the CSI specification prescribes for deletion and re-creation
+ * of a name, publication with another capability, and clones, against the real controller and the
+ * real file-engine agent ({@link CsiHarness}).
+ */
+class ControllerConformanceIT {
+
+    @RegisterExtension
+    static final EtcdExtension etcd = new EtcdExtension();
+
+    CsiHarness h;
+
+    @BeforeEach
+    void setUp() throws Exception {
+        h = new CsiHarness(etcd.options(EtcdExtension.uniquePrefix()));
+    }
+
+    @AfterEach
+    void tearDown() throws Exception {
+        h.close();
+    }
+
+    Versioned<VolumeIntent> intent(String name) {
+        return result(h.store.get(h.keys.volume(name), VolumeIntent.class)).orElseThrow();
+    }
+
+    @Test
+    void deleteVolumeReturnsOnceTheVolumeIsGoneSoItsNameIsFreeForANewVolumeAtOnce() {
+        CreateVolumeRequest request = create("pvc-again", 16 * MI).putParameters("positionAdvice", "MustLocal").build();
+        h.controller().createVolume(request);
+        long firstCreation = intent("pvc-again").createRevision();
+
+        h.controller().deleteVolume(DeleteVolumeRequest.newBuilder().setVolumeId("pvc-again").build());
+        // Gone when DeleteVolume answers, not some time later: the intent, and the agent's file.
+        assertThat(result(h.store.get(h.keys.volume("pvc-again"), VolumeIntent.class))).isEmpty();
+        assertThat(h.poolMount.resolve(CsiHarness.POOL).resolve("pvc-again.img")).doesNotExist();
+
+        Volume again = h.controller(Duration.ofSeconds(10)).createVolume(request).getVolume();
+        assertThat(again.getVolumeId()).isEqualTo("pvc-again");
+        assertThat(intent("pvc-again").createRevision()).isGreaterThan(firstCreation);
+        assertThat(intent("pvc-again").value().deletionRequested()).isFalse();
+        VolumeStatus status = result(h.store.get(h.keys.volumeStatus(CsiHarness.NODE, "pvc-again"), VolumeStatus.class))
+                .orElseThrow().value();
+        assertThat(status.phase()).isEqualTo(VolumePhase.READY);
+        assertThat(h.poolMount.resolve(CsiHarness.POOL).resolve("pvc-again.img")).exists();
+    }
+
+    @Test
+    void createVolumeWaitsForAPendingDeletionOfItsNameAndThenCreatesANewVolume() {
+        CreateVolumeRequest request = create("pvc-pending", 16 * MI).putParameters("positionAdvice", "MustLocal").build();
+        h.controller().createVolume(request);
+        Versioned<VolumeIntent> first = intent("pvc-pending");
+        // As ferryctl volume rm, or a DeleteVolume that reached its deadline, leaves it: marked only.
+        assertThat(result(h.store.compareAndPut(h.keys.volume("pvc-pending"), first.value().withDeletionRequested(),
+                first.modRevision()))).isTrue();
+
+        Volume again = h.controller(Duration.ofSeconds(10)).createVolume(request).getVolume();
+        assertThat(again.getVolumeId()).isEqualTo("pvc-pending");
+        Versioned<VolumeIntent> second = intent("pvc-pending");
+        assertThat(second.createRevision()).isGreaterThan(first.createRevision());
+        assertThat(second.value().deletionRequested()).isFalse();
+    }
+
+    @Test
+    void createVolumeFromAVolumeClonesItsDataAndRefusesAnImpossibleClone() throws Exception {
+        h.controller().createVolume(create("pvc-origin", 16 * MI).putParameters("positionAdvice", "MustLocal").build());
+        Path staging = h.dir("staging/pvc-origin");
+        NodeStageVolumeRequest stage = NodeStageVolumeRequest.newBuilder().setVolumeId("pvc-origin")
+                .setStagingTargetPath(staging.toString()).setVolumeCapability(mount("ext4")).build();
+        h.node().nodeStageVolume(stage);
+        Files.writeString(staging.resolve("data"), "cloned");
+        h.node().nodeUnstageVolume(NodeUnstageVolumeRequest.newBuilder().setVolumeId("pvc-origin")
+                .setStagingTargetPath(staging.toString()).build());
+
+        VolumeContentSource source = VolumeContentSource.newBuilder().setVolume(
+                VolumeContentSource.VolumeSource.newBuilder().setVolumeId("pvc-origin")).build();
+        Volume clone = h.controller().createVolume(create("pvc-clone", 16 * MI)
+                .putParameters("positionAdvice", "MustLocal").setVolumeContentSource(source).build()).getVolume();
+        assertThat(clone.getContentSource().getVolume().getVolumeId()).isEqualTo("pvc-origin");
+        Path cloneStaging = h.dir("staging/pvc-clone");
+        h.node().nodeStageVolume(stage.toBuilder().setVolumeId("pvc-clone").setStagingTargetPath(cloneStaging.toString()).build());
+        try {
+            assertThat(Files.readString(cloneStaging.resolve("data"))).isEqualTo("cloned");
+        } finally {
+            h.node().nodeUnstageVolume(NodeUnstageVolumeRequest.newBuilder().setVolumeId("pvc-clone")
+                    .setStagingTargetPath(cloneStaging.toString()).build());
+        }
+
+        // Asked smaller than its source, a copy takes the source's size if the range allows it.
+        assertThat(h.controller().createVolume(create("pvc-bigger", 8 * MI).putParameters("positionAdvice", "MustLocal")
+                .setVolumeContentSource(source).build()).getVolume().getCapacityBytes()).isEqualTo(16 * MI);
+        assertThat(code(() -> h.controller(Duration.ofSeconds(5)).createVolume(create("pvc-small", 8 * MI)
+                .setCapacityRange(CapacityRange.newBuilder().setRequiredBytes(8 * MI).setLimitBytes(8 * MI))
+                .setVolumeContentSource(source).build()))).isEqualTo(Status.Code.OUT_OF_RANGE);
+        // Parameters the source's pool cannot serve are refused at once, saying why.
+        for (CreateVolumeRequest impossible : List.of(
+                create("pvc-lvm", 16 * MI).putParameters("engine", "lvm").setVolumeContentSource(source).build(),
+                create("pvc-hdd", 16 * MI).putParameters("poolSelector", "media=hdd").setVolumeContentSource(source).build(),
+                create("pvc-xfs", 16 * MI).clearVolumeCapabilities().addVolumeCapabilities(mount("xfs"))
+                        .setVolumeContentSource(source).build())) {
+            assertThat(code(() -> h.controller(Duration.ofSeconds(5)).createVolume(impossible))).as(impossible.getName())
+                    .isEqualTo(Status.Code.INVALID_ARGUMENT);
+        }
+        assertThat(message(() -> h.controller(Duration.ofSeconds(5)).createVolume(create("pvc-lvm", 16 * MI)
+                .putParameters("engine", "lvm").setVolumeContentSource(source).build())))
+                .contains("cannot make volume pvc-lvm from source volume pvc-origin")
+                .contains("source's pool " + CsiHarness.POOL + " (engine file), not on engine lvm");
+        assertThat(result(h.store.getRaw(h.keys.volume("pvc-lvm")))).isEmpty();
+        assertThat(code(() -> h.controller(Duration.ofSeconds(5)).createVolume(create("pvc-nosrc", 16 * MI)
+                .setVolumeContentSource(VolumeContentSource.newBuilder().setVolume(
+                        VolumeContentSource.VolumeSource.newBuilder().setVolumeId("no-such-volume"))).build())))
+                .isEqualTo(Status.Code.NOT_FOUND);
+    }
+
+    @Test
+    void controllerPublishAgainWithAnotherCapabilityOrReadonlyIsAlreadyExistsAtOnce() {
+        h.controller().createVolume(create("pvc-pub", 16 * MI).build());
+        ControllerPublishVolumeRequest publish = ControllerPublishVolumeRequest.newBuilder().setVolumeId("pvc-pub")
+                .setNodeId(CsiHarness.NODE).setVolumeCapability(mount("ext4")).build();
+        h.controller().controllerPublishVolume(publish);
+        Attachment attachment = result(h.store.get(h.keys.attachment("pvc-pub", CsiHarness.NODE), Attachment.class))
+                .orElseThrow().value();
+        assertThat(attachment.capability()).isEqualTo("mount:ext4/SINGLE_NODE_WRITER");
+        // The same again, with the filesystem left to the volume: compatible.
+        h.controller().controllerPublishVolume(publish.toBuilder().setVolumeCapability(mount("")).build());
+        VolumeCapability multiWriter = mount("ext4").toBuilder().setAccessMode(VolumeCapability.AccessMode.newBuilder()
+                .setMode(VolumeCapability.AccessMode.Mode.SINGLE_NODE_MULTI_WRITER)).build();
+        for (ControllerPublishVolumeRequest incompatible : List.of(
+                publish.toBuilder().setVolumeCapability(block()).build(),
+                publish.toBuilder().setVolumeCapability(mount("xfs")).build(),
+                publish.toBuilder().setVolumeCapability(multiWriter).build(),
+                publish.toBuilder().setReadonly(true).build())) {
+            // A short deadline: the answer comes at once, without waiting for anything.
+            assertThat(code(() -> h.controller(Duration.ofSeconds(2)).controllerPublishVolume(incompatible)))
+                    .as(incompatible.toString()).isEqualTo(Status.Code.ALREADY_EXISTS);
+        }
+        assertThat(message(() -> h.controller().controllerPublishVolume(publish.toBuilder()
+                .setVolumeCapability(block()).build())))
+                .contains("already published to " + CsiHarness.NODE + " as mount:ext4/SINGLE_NODE_WRITER, not block/SINGLE_NODE_WRITER");
+        assertThat(result(h.store.get(h.keys.attachment("pvc-pub", CsiHarness.NODE), Attachment.class))
+                .orElseThrow().value()).isEqualTo(attachment);
+        h.controller().controllerUnpublishVolume(ControllerUnpublishVolumeRequest.newBuilder().setVolumeId("pvc-pub")
+                .setNodeId(CsiHarness.NODE).build());
+    }
+
+    @Test
+    void getCapacityAnswersForAnUnspecifiedAccessModeAndWithoutCapabilities() {
+        // external-provisioner's capacity tracking always asks with access mode UNKNOWN.
+        GetCapacityRequest none = GetCapacityRequest.newBuilder().setAccessibleTopology(
+                Topology.newBuilder().putSegments(Driver.TOPOLOGY_NODE, CsiHarness.NODE)).build();
+        VolumeCapability unknownMode = VolumeCapability.newBuilder()
+                .setMount(VolumeCapability.MountVolume.newBuilder().setFsType("ext4"))
+                .setAccessMode(VolumeCapability.AccessMode.newBuilder().setMode(VolumeCapability.AccessMode.Mode.UNKNOWN))
+                .build();
+        VolumeCapability noMode = VolumeCapability.newBuilder().setBlock(VolumeCapability.BlockVolume.getDefaultInstance())
+                .build();
+        long all = 2 * CsiHarness.POOL_BYTES;
+        assertThat(h.controller().getCapacity(none).getAvailableCapacity()).isEqualTo(all);
+        assertThat(h.controller().getCapacity(none.toBuilder().addVolumeCapabilities(unknownMode).build())
+                .getAvailableCapacity()).isEqualTo(all);
+        assertThat(h.controller().getCapacity(none.toBuilder().addVolumeCapabilities(noMode).build())
+                .getAvailableCapacity()).isEqualTo(all);
+        // A mode Ferry cannot serve has no capacity at all.
+        VolumeCapability multiNode = unknownMode.toBuilder().setAccessMode(VolumeCapability.AccessMode.newBuilder()
+                .setMode(VolumeCapability.AccessMode.Mode.MULTI_NODE_MULTI_WRITER)).build();
+        assertThat(h.controller().getCapacity(none.toBuilder().addVolumeCapabilities(multiNode).build())
+                .getAvailableCapacity()).isZero();
+    }
+
+    @Test
+    void controllerPublishRefusesMissingFieldsAndASecondNodeAndUnpublishWithoutANodeDetachesEverywhere() {
+        h.controller().createVolume(create("pvc-one-node", 16 * MI).build());
+        ControllerPublishVolumeRequest publish = ControllerPublishVolumeRequest.newBuilder().setVolumeId("pvc-one-node")
+                .setNodeId(CsiHarness.NODE).setVolumeCapability(mount("ext4")).build();
+        for (ControllerPublishVolumeRequest missing : List.of(publish.toBuilder().clearVolumeId().build(),
+                publish.toBuilder().clearNodeId().build(), publish.toBuilder().clearVolumeCapability().build())) {
+            assertThat(code(() -> h.controller().controllerPublishVolume(missing))).isEqualTo(Status.Code.INVALID_ARGUMENT);
+        }
+        h.controller().controllerPublishVolume(publish);
+        ControllerPublishVolumeRequest elsewhere = publish.toBuilder().setNodeId(CsiHarness.REMOTE).build();
+        assertThat(code(() -> h.controller(Duration.ofSeconds(2)).controllerPublishVolume(elsewhere)))
+                .isEqualTo(Status.Code.FAILED_PRECONDITION);
+        assertThat(message(() -> h.controller(Duration.ofSeconds(2)).controllerPublishVolume(elsewhere)))
+                .contains("already published to [" + CsiHarness.NODE + "]");
+        h.controller().controllerUnpublishVolume(ControllerUnpublishVolumeRequest.newBuilder().setVolumeId("pvc-one-node")
+                .build());
+        assertThat(result(h.store.count(h.keys.attachmentsOf("pvc-one-node")))).isZero();
+        assertThat(code(() -> h.controller().controllerUnpublishVolume(ControllerUnpublishVolumeRequest.getDefaultInstance())))
+                .isEqualTo(Status.Code.INVALID_ARGUMENT);
+    }
+}

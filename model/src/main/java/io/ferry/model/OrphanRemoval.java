@@ -1,0 +1,64 @@
+package io.ferry.model;
+
+import com.fasterxml.jackson.annotation.JsonCreator;
+import com.fasterxml.jackson.annotation.JsonProperty;
+
+import java.time.Instant;
+import java.util.List;
+
+/**
+ * An operator's explicit, durable order to remove one orphan from a node, key
+ * {@code <prefix>/orphan-removals/<node>/<id>}, written by {@code ferryctl orphan rm} (or an
+ * operator). The agent of {@code node} carries it out only if the object still exists, carries this
+ * cluster's ownership marker and no work item or placement names it, and answers under
+ * {@code <prefix>/nodes/<node>/orphan-removals/<id>} ({@link OrphanRemovalResult}). An order is
+ * carried out at most once; writing it again under the same id does nothing.
+ *
+ * @param id          names the order; DNS-label rules like a volume name
+ * @param object      the orphan's {@code name} exactly as the orphan report lists it
+ * @param requestedBy who asked (free text, for the record)
+ */
+public record OrphanRemoval(int schemaVersion, String id, String node, String object, String requestedBy,
+        Instant requestedAt) implements KeyNamed {
+
+    public OrphanRemoval {
+        Schema.check(schemaVersion);
+        Check.field("id", Check.required(id, "id"), OrphanRemoval::orderId);
+        Check.field("node", Check.required(node, "node"), Names::nodeName);
+        Check.text(Check.required(object, "object"), "object", 1024);
+        if (object.isBlank()) {
+            throw new ValidationException("object", "object: must name the orphan to remove");
+        }
+        Check.text(requestedBy, "requestedBy", 253);
+        Check.required(requestedAt, "requestedAt");
+    }
+
+    @JsonCreator
+    static OrphanRemoval fromJson(
+            @JsonProperty("schemaVersion") Integer schemaVersion,
+            @JsonProperty("id") String id,
+            @JsonProperty("node") String node,
+            @JsonProperty("object") String object,
+            @JsonProperty("requestedBy") String requestedBy,
+            @JsonProperty("requestedAt") Instant requestedAt) {
+        return new OrphanRemoval(Schema.orDefault(schemaVersion), id, node, object, requestedBy, requestedAt);
+    }
+
+    public static OrphanRemoval of(String id, String node, String object, String requestedBy, Instant requestedAt) {
+        return new OrphanRemoval(Schema.CURRENT_VERSION, id, node, object, requestedBy, requestedAt);
+    }
+
+    /** Order ids follow volume-name rules (they are key segments), with a message about orders. */
+    static String orderId(String id) {
+        if (!Names.isValidVolumeName(id)) {
+            throw new ValidationException("id", "id: " + Names.quote(id) + " is not an order id: 1-63 lowercase"
+                    + " letters, digits and '-', starting and ending with a letter or digit");
+        }
+        return id;
+    }
+
+    @Override
+    public List<String> keyNames() {
+        return List.of(node, id);
+    }
+}

@@ -1,0 +1,51 @@
+package io.ferry.model;
+
+import com.fasterxml.jackson.annotation.JsonCreator;
+import com.fasterxml.jackson.annotation.JsonProperty;
+
+import java.time.Instant;
+import java.util.List;
+
+/**
+ * The agent's answer to an {@link OrphanRemoval}, key
+ * {@code <prefix>/nodes/<node>/orphan-removals/<id>}, written once by the agent of {@code node}.
+ * The agent removes it after the order itself is withdrawn.
+ *
+ * @param object  the object the order named
+ * @param message what was removed, or why nothing was
+ */
+public record OrphanRemovalResult(int schemaVersion, String id, String node, String object,
+        OrphanRemovalOutcome outcome, String message, Instant finishedAt) implements KeyNamed {
+
+    public OrphanRemovalResult {
+        Schema.check(schemaVersion);
+        Check.field("id", Check.required(id, "id"), OrphanRemoval::orderId);
+        Check.field("node", Check.required(node, "node"), Names::nodeName);
+        Check.text(Check.required(object, "object"), "object", 1024);
+        Check.required(outcome, "outcome");
+        Check.text(Check.required(message, "message"), "message", 4096);
+        Check.required(finishedAt, "finishedAt");
+    }
+
+    @JsonCreator
+    static OrphanRemovalResult fromJson(
+            @JsonProperty("schemaVersion") Integer schemaVersion,
+            @JsonProperty("id") String id,
+            @JsonProperty("node") String node,
+            @JsonProperty("object") String object,
+            @JsonProperty("outcome") OrphanRemovalOutcome outcome,
+            @JsonProperty("message") String message,
+            @JsonProperty("finishedAt") Instant finishedAt) {
+        return new OrphanRemovalResult(Schema.orDefault(schemaVersion), id, node, object, outcome, message, finishedAt);
+    }
+
+    public static OrphanRemovalResult of(String id, String node, String object, OrphanRemovalOutcome outcome,
+            String message, Instant finishedAt) {
+        return new OrphanRemovalResult(Schema.CURRENT_VERSION, id, node, object, outcome, message, finishedAt);
+    }
+
+    @Override
+    public List<String> keyNames() {
+        return List.of(node, id);
+    }
+}
