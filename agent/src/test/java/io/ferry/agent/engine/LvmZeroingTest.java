@@ -138,7 +138,13 @@ class LvmZeroingTest {
     }
 
     LvmEngine engine(FakeVg vg) {
-        return new LvmEngine(Engine.LVM, vg.runner, "ferry", Duration.ofSeconds(30), Duration.ofHours(1));
+        return bound(new LvmEngine(Engine.LVM, vg.runner, "ferry", Duration.ofSeconds(30), Duration.ofHours(1)));
+    }
+
+    /** Bound to the id "ferry", which is also the legacy name the LVs here are tagged with. */
+    static LvmEngine bound(LvmEngine engine) {
+        engine.bindCluster("ferry");
+        return engine;
     }
 
     @Test
@@ -242,15 +248,15 @@ class LvmZeroingTest {
 
         FakeCommandRunner zeroing = new FakeCommandRunner().on(LvmEngineTest.VGS, vgs)
                 .on(LvmEngineTest.LVS, LvmEngineTest.THIN_LVS);
-        PoolState on = new LvmEngine(Engine.LVM_THIN, zeroing, "ferry", Duration.ofSeconds(30), Duration.ofHours(1))
-                .poolState(thin);
+        PoolState on = bound(new LvmEngine(Engine.LVM_THIN, zeroing, "ferry", Duration.ofSeconds(30),
+                Duration.ofHours(1))).poolState(thin);
         assertThat(on.conditions()).contains(Condition.of(Condition.ZEROES_NEW_BLOCKS, true, "ThinPoolZeroes", null));
 
         FakeCommandRunner notZeroing = new FakeCommandRunner().on(LvmEngineTest.VGS, vgs)
                 .on(LvmEngineTest.LVS, LvmEngineTest.THIN_LVS.replace("twi-aotz--", "twi-aot---"))
                 .on(List.of("lvcreate"), "");
-        LvmEngine engine = new LvmEngine(Engine.LVM_THIN, notZeroing, "ferry", Duration.ofSeconds(30),
-                Duration.ofHours(1));
+        LvmEngine engine = bound(new LvmEngine(Engine.LVM_THIN, notZeroing, "ferry", Duration.ofSeconds(30),
+                Duration.ofHours(1)));
         PoolState off = engine.poolState(thin);
         Condition c = off.conditions().stream().filter(x -> x.type().equals(Condition.ZEROES_NEW_BLOCKS))
                 .findFirst().orElseThrow();
@@ -270,7 +276,7 @@ class LvmZeroingTest {
         FakeCommandRunner fake = new FakeCommandRunner()
                 .fail(LvmEngineTest.VGS, 5, "  Volume group \"ferry-vg\" not found\n")
                 .on(List.of("wipefs"), "").on(List.of("vgcreate"), "");
-        LvmEngine engine = new LvmEngine(Engine.LVM, fake, "ferry", Duration.ofSeconds(30), Duration.ofHours(1));
+        LvmEngine engine = bound(new LvmEngine(Engine.LVM, fake, "ferry", Duration.ofSeconds(30), Duration.ofHours(1)));
         engine.preparePool(pool, true);
         PoolState state = engine.poolState(pool);
 
