@@ -2,7 +2,8 @@
 # then started again. Storage on node-1's third disk (/dev/vdc; its other disks belong to
 # scenarios 1 and 3), consumer node-2. The volume intent and an attachment are written together,
 # so the agent has to create the LV and then export it; a watcher inside node-1 kills the agent's
-# JVM the moment the agent's lvcreate for the volume runs (or, should it be missed, the moment the
+# JVM the moment the agent's lvcreate for the volume runs (a thick volume is made as <vol>.new and
+# zeroed before it gets its name; or, should the lvcreate be missed, the moment the
 # LV's device appears), before anything was exported. The orphaned lvcreate runs on, as it would
 # after a real crash. After the restart: the volume is Ready and exported, exactly one LV carries
 # its tag and nothing else is in the VG, exactly one nvmet subsystem with namespace 1 on the LV
@@ -30,7 +31,7 @@ pid=\$(cat /run/ferry-agent.pid)
 [ \"\$(cat /proc/\$pid/comm)\" = java ] || { echo \"error: /run/ferry-agent.pid (\$pid) is not the agent's JVM\"; exit 1; }
 what=''
 for i in \$(seq 1 3000); do
-  if pgrep -f 'lvcreate -y -n $vol ' >/dev/null; then what='lvcreate running'; break; fi
+  if pgrep -f 'lvcreate -y -n $vol(\\.new)? ' >/dev/null; then what='lvcreate running'; break; fi
   if [ -e /dev/$vg/$vol ]; then what='LV device present'; break; fi
   sleep 0.1
 done

@@ -19,6 +19,8 @@ public record Condition(String type, boolean status, String reason, String messa
     public static final String AVAILABLE = "Available";
     /** Thin data or metadata usage is below the high watermark. */
     public static final String SPACE_OK = "SpaceOk";
+    /** A thin pool zeroes the chunks it provisions, so a new volume never shows an earlier one's bytes. */
+    public static final String ZEROES_NEW_BLOCKS = "ZeroesNewBlocks";
 
     private static final Pattern CAMEL = Pattern.compile("[A-Z][A-Za-z0-9]{0,63}");
 

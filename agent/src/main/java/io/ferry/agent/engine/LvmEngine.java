@@ -14,6 +14,8 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * Thick LVM ({@code lvm}) and LVM thin ({@code lvm-thin}) volumes.
@@ -39,6 +41,8 @@ public final class LvmEngine implements VolumeEngine {
     static final String VG_FIELDS = "vg_name,vg_size,vg_free,vg_extent_size,vg_missing_pv_count";
     private static final String PARTIAL_SUFFIX = ".new";
     private static final double HIGH_WATERMARK = 90.0;
+    /** The slowest zeroing rate allowed for, in bytes per second: see {@link #zeroTimeout(long)}. */
+    static final long ZERO_FLOOR_BYTES_PER_SECOND = 16L << 20;
 
     private final Engine kind;
     private final CommandRunner runner;
@@ -49,6 +53,8 @@ public final class LvmEngine implements VolumeEngine {
     private volatile String cluster;
     private final Duration timeout;
     private final Duration copyTimeout;
+    /** Pools found holding volumes at their last preparation, for the message of a missing group. */
+    private final Set<String> waitingForStorage = ConcurrentHashMap.newKeySet();
 
     /** @param legacyCluster the {@code --cluster} name that tagged LVs before cluster ids existed */
     public LvmEngine(Engine kind, CommandRunner runner, String legacyCluster, Duration timeout, Duration copyTimeout) {
@@ -98,6 +104,21 @@ public final class LvmEngine implements VolumeEngine {
 
     @Override
     public void preparePool(PoolConfig pool) {
+        preparePool(pool, false);
+    }
+
+    /**
+     * A pool whose volumes live on this node is never prepared: its group missing means its disk is
+     * missing (unplugged, not yet scanned, renamed), and a group made anew on whatever the device
+     * paths name today would be empty and would take the returning disk's group name.
+     */
+    @Override
+    public void preparePool(PoolConfig pool, boolean holdsVolumes) {
+        if (holdsVolumes) {
+            waitingForStorage.add(pool.name());
+            return;
+        }
+        waitingForStorage.remove(pool.name());
         if (!pool.prepare()) {
             return;
         }
@@ -121,8 +142,10 @@ public final class LvmEngine implements VolumeEngine {
             run(argv, vg);
         }
         if (thin() && findLv(vg, pool.source().thinPool()).isEmpty()) {
-            run(List.of("lvcreate", "-y", "--type", "thin-pool", "-l", "90%FREE", "-n", pool.source().thinPool(),
-                    "--addtag", "ferry.cluster=" + cluster, vg), vg);
+            // --zero y: a chunk the pool provisions for a thin volume is zeroed before use, so the
+            // part of it the volume has not written yet never shows an earlier volume's bytes.
+            run(List.of("lvcreate", "-y", "--type", "thin-pool", "--zero", "y", "-l", "90%FREE", "-n",
+                    pool.source().thinPool(), "--addtag", "ferry.cluster=" + cluster, vg), vg);
         }
     }
 
@@ -151,7 +174,9 @@ public final class LvmEngine implements VolumeEngine {
         String vg = vg(pool);
         Optional<LvmReport.Vg> group = findVg(vg);
         if (group.isEmpty()) {
-            return PoolState.unavailable("VolumeGroupNotFound", "volume group " + vg + " does not exist");
+            return PoolState.unavailable("VolumeGroupNotFound", "volume group " + vg + " does not exist"
+                    + (waitingForStorage.contains(pool.name()) ? "; volumes of pool " + pool.name() + " live on"
+                    + " this node, so it is not created again: bring its disk back" : ""));
         }
         if (group.get().missingPvs() > 0) {
             return PoolState.unavailable("MissingPhysicalVolume", "volume group " + vg + " is missing "
@@ -174,11 +199,18 @@ public final class LvmEngine implements VolumeEngine {
         double meta = t.metadataPercent() == null ? 0 : t.metadataPercent();
         long free = (long) (t.sizeBytes() * (100 - data) / 100);
         boolean spaceOk = data < HIGH_WATERMARK && meta < HIGH_WATERMARK;
+        boolean zeroes = t.zeroesNewBlocks();
         return new PoolState(t.sizeBytes(), free, data, meta, List.of(
                 Condition.of(Condition.AVAILABLE, t.active(), t.active() ? "ThinPoolActive" : "ThinPoolInactive",
                         vg + "/" + poolLv + (t.active() ? " is active" : " is not active")),
                 Condition.of(Condition.SPACE_OK, spaceOk, spaceOk ? "BelowWatermark" : "AboveWatermark",
-                        "data " + data + "%, metadata " + meta + "%")), t.active() && meta < 95);
+                        "data " + data + "%, metadata " + meta + "%"),
+                // Reported, not refused: the pool predates Ferry or was changed by hand, and turning
+                // zeroing on is the operator's call (it costs a write of every chunk provisioned).
+                Condition.of(Condition.ZEROES_NEW_BLOCKS, zeroes, zeroes ? "ThinPoolZeroes" : "ThinPoolZeroingOff",
+                        zeroes ? null : "thin pool " + vg + "/" + poolLv + " does not zero the chunks it provisions:"
+                        + " the unwritten part of a chunk a new volume writes to can show an earlier volume's bytes;"
+                        + " lvchange --zero y " + vg + "/" + poolLv + " turns zeroing on")), t.active() && meta < 95);
     }
 
     // ---- volumes ----
@@ -208,17 +240,14 @@ public final class LvmEngine implements VolumeEngine {
             return expandVolume(pool, volume, sizeBytes, thinVolume);
         }
         List<String> tags = List.of("--addtag", "ferry.volume=" + volume, "--addtag", "ferry.cluster=" + cluster);
-        if (content.isEmpty()) {
-            List<String> argv = new ArrayList<>(List.of("lvcreate", "-y", "-n", volume));
-            if (thin()) {
-                argv.addAll(List.of("-V", sizeBytes + "b", "--thinpool", vg + "/" + pool.source().thinPool()));
-            } else {
-                argv.addAll(List.of("-L", sizeBytes + "b", "-W", "y", "-Z", "y"));
-            }
+        if (content.isEmpty() && !thin()) {
+            createZeroedThick(vg, volume, sizeBytes);
+        } else if (content.isEmpty()) {
+            // Unprovisioned blocks of a thin volume read zeros, and the pool zeroes each chunk it
+            // provisions (see preparePool and the ZeroesNewBlocks condition): nothing to wipe.
+            List<String> argv = new ArrayList<>(List.of("lvcreate", "-y", "-n", volume, "-V", sizeBytes + "b",
+                    "--thinpool", vg + "/" + pool.source().thinPool()));
             argv.addAll(tags);
-            if (!thin()) {
-                argv.add(vg);
-            }
             run(argv, vg);
         } else {
             String sourceLv = content.snapshot() != null ? snapshotLv(content.snapshot()) : content.volume();
@@ -238,20 +267,86 @@ public final class LvmEngine implements VolumeEngine {
         return expandVolume(pool, volume, sizeBytes, thinVolume);
     }
 
+    /**
+     * A new thick LV holds whatever its extents held before: another tenant's blocks, or data that
+     * was on the disk before it became a PV ({@code -Z y} clears only the first 4 KiB). It is made
+     * under the leftover name {@code <volume>.new}, zeroed whole, and only then tagged and renamed,
+     * so the volume's name never points at unzeroed blocks: a crash before the rename leaves a
+     * leftover that is removed and made again, never a volume that is served or zeroed later. Only
+     * an LV this call just created is ever zeroed; a volume that exists is never touched.
+     */
+    private void createZeroedThick(String vg, String volume, long sizeBytes) {
+        String partial = freshPartial(vg, volume);
+        run(List.of("lvcreate", "-y", "-n", partial, "-L", sizeBytes + "b", "-W", "y", "-Z", "y",
+                "--addtag", "ferry.cluster=" + cluster, vg), vg);
+        zeroFrom(vg, partial, 0);
+        run(List.of("lvchange", "--addtag", "ferry.volume=" + volume, vg + "/" + partial), vg);
+        run(List.of("lvrename", vg, partial, volume), vg);
+    }
+
     private void cloneThick(String vg, String volume, LvmReport.Lv source, long sizeBytes) {
-        String partial = volume + PARTIAL_SUFFIX;
-        if (findLv(vg, partial).isPresent()) {
-            run(List.of("lvremove", "-y", vg + "/" + partial), vg);
-        }
-        run(List.of("lvcreate", "-y", "-n", partial, "-L", Math.max(sizeBytes, source.sizeBytes()) + "b", "-W", "y",
+        String partial = freshPartial(vg, volume);
+        long size = Math.max(sizeBytes, source.sizeBytes());
+        run(List.of("lvcreate", "-y", "-n", partial, "-L", size + "b", "-W", "y",
                 "--addtag", "ferry.cluster=" + cluster, vg), vg);
         if (!source.active()) {
             run(List.of("lvchange", "-ay", "-K", vg + "/" + source.name()), vg);
         }
         runner.run(Command.of("dd", "if=/dev/" + vg + "/" + source.name(), "of=/dev/" + vg + "/" + partial, "bs=4M",
                 "oflag=direct", "conv=fsync", "status=none").withTimeout(copyTimeout));
+        // The copy covers the source's bytes only; a clone larger than its source would show its
+        // extents' old contents past them. The LV can be larger still (rounded up to whole extents),
+        // so the tail is zeroed to the LV's end, whatever its size.
+        if (size > source.sizeBytes()) {
+            zeroFrom(vg, partial, source.sizeBytes());
+        }
         run(List.of("lvchange", "--addtag", "ferry.volume=" + volume, vg + "/" + partial), vg);
         run(List.of("lvrename", vg, partial, volume), vg);
+    }
+
+    /**
+     * The name a new thick volume is built under, with any earlier attempt's LV of that name
+     * removed: it is a leftover by definition, and starting over is the only way to know every
+     * block of it was written by this attempt. An LV of that name without our cluster tag is not
+     * ours to remove.
+     */
+    private String freshPartial(String vg, String volume) {
+        String partial = volume + PARTIAL_SUFFIX;
+        Optional<LvmReport.Lv> earlier = findLv(vg, partial);
+        if (earlier.isPresent()) {
+            if (!ours(earlier.get())) {
+                throw EngineException.permanent("an LV named " + vg + "/" + partial + " exists but is not tagged"
+                        + " ferry.cluster=" + cluster + "; refusing to remove it to build volume " + volume);
+            }
+            run(List.of("lvremove", "-y", vg + "/" + partial), vg);
+        }
+        return partial;
+    }
+
+    /**
+     * Writes zeros from {@code offset} to the end of the LV. {@code blkdiscard --zeroout} issues
+     * WRITE ZEROES, which thin-provisioned or SSD back ends do without moving data and the kernel
+     * otherwise carries out by writing zero pages. Not serialized with the group's lvm commands: it
+     * takes no LVM lock, and holding the key would stall every other volume of the group meanwhile.
+     */
+    private void zeroFrom(String vg, String lv, long offset) {
+        long size = findLv(vg, lv).map(LvmReport.Lv::sizeBytes).orElseThrow(() -> EngineException.transientFailure(
+                "LV " + vg + "/" + lv + " vanished right after it was created"));
+        List<String> argv = new ArrayList<>(List.of("blkdiscard", "--zeroout"));
+        if (offset > 0) {
+            argv.addAll(List.of("--offset", Long.toString(offset)));
+        }
+        argv.add("/dev/" + vg + "/" + lv);
+        runner.run(Command.of(argv).withTimeout(zeroTimeout(size - offset)));
+    }
+
+    /**
+     * The time allowed for writing {@code bytes} of zeros: the lvm timeout plus the bytes at
+     * {@link #ZERO_FLOOR_BYTES_PER_SECOND}, a rate even a busy spinning disk sustains, so that a
+     * large volume is not killed half-way while a hung device is still noticed.
+     */
+    Duration zeroTimeout(long bytes) {
+        return timeout.plusSeconds(Math.max(0, bytes) / ZERO_FLOOR_BYTES_PER_SECOND + 1);
     }
 
     @Override

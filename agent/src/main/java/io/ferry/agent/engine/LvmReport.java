@@ -36,6 +36,11 @@ public final class LvmReport {
         public boolean active() {
             return attr != null && attr.length() > 4 && attr.charAt(4) == 'a';
         }
+
+        /** lv_attr's eighth character of a thin pool is 'z' when it zeroes the chunks it provisions. */
+        public boolean zeroesNewBlocks() {
+            return attr != null && attr.length() > 7 && attr.charAt(7) == 'z';
+        }
     }
 
     public record Vg(String name, long sizeBytes, long freeBytes, long extentBytes, int missingPvs) {

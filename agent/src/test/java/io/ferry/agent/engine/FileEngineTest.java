@@ -202,6 +202,42 @@ class FileEngineTest {
         assertThat(sparesIn(dir)).isEmpty();
     }
 
+    /**
+     * Issue #13: a pattern written over a whole volume (not only its first 4 KiB), the volume
+     * deleted, and new volumes made in its place, thin (taking the deleted volume's emptied spare,
+     * the same inode) and thick (a new file allocated with the real fallocate): both read zeros
+     * everywhere.
+     */
+    @Test
+    void volumesMadeWhereADeletedOneWasReadZerosOverTheirWholeLength() throws Exception {
+        io.ferry.runtime.exec.ProcessCommandRunner real = new io.ferry.runtime.exec.ProcessCommandRunner();
+        FakeCommandRunner fake = fake().on(List.of("losetup", "--json", "--list"), NONE)
+                .on(List.of("fallocate"), real::run);
+        FileEngine engine = engine(fake);
+        int size = 4 << 20;
+        for (String old : List.of("old-thin", "old-thick")) {
+            engine.createVolume(pool(), old, size, old.equals("old-thin"), Content.EMPTY);
+            byte[] pattern = new byte[size];
+            java.util.Arrays.fill(pattern, (byte) 0x5a);
+            Files.write(dir.resolve(old + ".img"), pattern, java.nio.file.StandardOpenOption.WRITE);
+            engine.deleteVolume(pool(), old);
+        }
+        List<Object> spareInodes = new java.util.ArrayList<>();
+        for (Path spare : sparesIn(dir)) {
+            spareInodes.add(Files.getAttribute(spare, "unix:ino"));
+        }
+        assertThat(spareInodes).hasSize(2);
+
+        engine.createVolume(pool(), "new-thin", size, true, Content.EMPTY);
+        engine.createVolume(pool(), "new-thick", size, false, Content.EMPTY);
+        assertThat(spareInodes).contains(Files.getAttribute(dir.resolve("new-thin.img"), "unix:ino"));
+        assertThat(fake.commandLines()).contains("fallocate --length " + size + " " + dir.resolve(".new-thick.img.tmp"));
+        for (String fresh : List.of("new-thin", "new-thick")) {
+            byte[] read = Files.readAllBytes(dir.resolve(fresh + ".img"));
+            assertThat(read).as(fresh).hasSize(size).containsOnly((byte) 0);
+        }
+    }
+
     static List<Path> sparesIn(Path dir) throws java.io.IOException {
         try (java.util.stream.Stream<Path> files = Files.list(dir)) {
             return files.filter(p -> p.getFileName().toString().startsWith(".spare-")).toList();

@@ -126,8 +126,8 @@ class LvmEngineTest {
         FakeCommandRunner fake = new FakeCommandRunner().on(LVS, "{\"report\":[{\"lv\":[]}]}").on(List.of("lvcreate"), "");
         assertThatThrownBy(() -> engine(Engine.LVM, fake).createVolume(thickPool(), "vol-t", 8388608, false,
                 Content.EMPTY)).isInstanceOf(EngineException.class);
-        assertThat(fake.commandLines()).contains("lvcreate -y -n vol-t -L 8388608b -W y -Z y --addtag"
-                + " ferry.volume=vol-t --addtag ferry.cluster=ferry ferry-vg");
+        assertThat(fake.commandLines()).contains("lvcreate -y -n vol-t.new -L 8388608b -W y -Z y --addtag"
+                + " ferry.cluster=ferry ferry-vg");
     }
 
     @Test
@@ -206,7 +206,7 @@ class LvmEngineTest {
                 "wipefs --noheadings --output TYPE,OFFSET,USAGE /dev/vdb",
                 "wipefs --noheadings --output TYPE,OFFSET,USAGE /dev/vdc",
                 "vgcreate --addtag ferry.cluster=ferry ferry-vg /dev/vdb /dev/vdc",
-                "lvcreate -y --type thin-pool -l '90%FREE' -n ferry-thin --addtag ferry.cluster=ferry ferry-vg");
+                "lvcreate -y --type thin-pool --zero y -l '90%FREE' -n ferry-thin --addtag ferry.cluster=ferry ferry-vg");
     }
 
     @org.junit.jupiter.api.Test
