@@ -392,6 +392,9 @@ TEXT
 }
 
 # json_get <dotted.path>: a field of the JSON document on stdin.
+# The cluster id the first controller wrote; every LV Ferry makes carries it as ferry.cluster=<id>.
+cluster_id() { etcdctl_ns get --print-value-only /ferry/config/cluster | json_get id; }
+
 json_get() {
   python3 -c 'import json,sys
 d=json.load(sys.stdin)

@@ -26,7 +26,9 @@ scenario() {
   printf '%s\n' "$lvs"
   grep -q "\"lv_name\":\"$vol\"" <<<"${lvs// /}" || die "s1: no LV $vol in $vg"
   grep -q "ferry.volume=$vol" <<<"$lvs" || die "s1: LV $vol lacks the tag ferry.volume=$vol"
-  grep -q "ferry.cluster=ferry" <<<"$lvs" || die "s1: LV $vol lacks the tag ferry.cluster=ferry"
+  local cid
+  cid="$(cluster_id)" || die "s1: no cluster id in /ferry/config/cluster"
+  grep -q "ferry.cluster=$cid" <<<"$lvs" || die "s1: LV $vol lacks the tag ferry.cluster=$cid (this cluster's id)"
   [ "$(grep -o '"lv_name"' <<<"$lvs" | wc -l)" = 1 ] || die "s1: expected exactly one LV in $vg"
 
   log "s1: mkfs, mount, write, read back"

@@ -87,7 +87,7 @@ scenario() {
   printf '%s\n' "$lvs"
   python3 -c '
 import json, sys
-vg, tp, vols, snap = sys.argv[1], sys.argv[2], sys.argv[3].split(","), sys.argv[4]
+vg, tp, vols, snap, cid = sys.argv[1], sys.argv[2], sys.argv[3].split(","), sys.argv[4], sys.argv[5]
 lvs = {lv["lv_name"]: lv for lv in json.load(sys.stdin)["report"][0]["lv"]}
 def tags(name): return set(filter(None, lvs[name]["lv_tags"].split(",")))
 errors = []
@@ -96,7 +96,7 @@ for name in expected - set(lvs): errors.append("no LV " + name)
 for name in set(lvs) - expected:
     if not name.startswith("["): errors.append("unexpected LV " + name)
 for name in expected & set(lvs):
-    if "ferry.cluster=ferry" not in tags(name): errors.append(name + " lacks ferry.cluster=ferry")
+    if "ferry.cluster=" + cid not in tags(name): errors.append(name + " lacks ferry.cluster=" + cid)
 for v in vols:
     if v in lvs:
         if "ferry.volume=" + v not in tags(v): errors.append(v + " lacks ferry.volume=" + v)
@@ -106,6 +106,6 @@ if s in lvs and "ferry.snapshot=" + snap not in tags(s): errors.append(s + " lac
 if tp in lvs and lvs[tp]["segtype"] != "thin-pool": errors.append(tp + " is not a thin pool")
 print("\n".join(errors) or "tags ok")
 sys.exit(1 if errors else 0)
-' "$vg" "$tp" "$va,$vb,$clone" "$snap" <<<"$lvs" || die "s3: LVs or tags wrong"
+' "$vg" "$tp" "$va,$vb,$clone" "$snap" "$(cluster_id)" <<<"$lvs" || die "s3: LVs or tags wrong"
   timing "s3: total" $((SECONDS - t))
 }
