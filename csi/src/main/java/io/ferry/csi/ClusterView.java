@@ -7,6 +7,7 @@ import io.ferry.etcd.informer.InformerOptions;
 import io.ferry.etcd.store.EtcdStore;
 import io.ferry.etcd.store.Versioned;
 import io.ferry.model.Attachment;
+import io.ferry.model.ClusterIdentity;
 import io.ferry.model.GlobalConfig;
 import io.ferry.model.Ledger;
 import io.ferry.model.NodeRegistration;
@@ -76,6 +77,7 @@ public final class ClusterView implements AutoCloseable {
                 wake(), options, registry));
         Function<String, Class<?>> configType = key -> keys.parse(key).map(ref -> switch (ref.kind()) {
             case GLOBAL_CONFIG -> GlobalConfig.class;
+            case CLUSTER_IDENTITY -> ClusterIdentity.class;
             case POOL_CONFIG -> PoolConfig.class;
             default -> null;
         }).orElse(null);
@@ -238,6 +240,11 @@ public final class ClusterView implements AutoCloseable {
     public List<PoolConfig> poolConfigs() {
         return config.values().stream().map(Versioned::value).filter(PoolConfig.class::isInstance)
                 .map(PoolConfig.class::cast).sorted(Comparator.comparing(PoolConfig::name)).toList();
+    }
+
+    /** This cluster's id, once the first controller (or ferry up) has written it. */
+    public Optional<String> clusterId() {
+        return config.get(keys.clusterIdentity()).map(v -> ((ClusterIdentity) v.value()).id());
     }
 
     public Optional<PoolConfig> poolConfig(String pool) {

@@ -8,6 +8,7 @@ import io.ferry.runtime.exec.Command;
 import io.ferry.runtime.exec.CommandResult;
 import io.ferry.runtime.exec.CommandRunner;
 import io.ferry.runtime.pool.PoolMarker;
+import io.ferry.runtime.pool.VolumeFileMarker;
 import io.grpc.StatusRuntimeException;
 
 import java.io.IOException;
@@ -74,19 +75,19 @@ final class DeviceVerifier {
      * The device of a volume served by this node, after checking that {@code devicePath} (from its
      * status) is what the pool's engine makes for that volume. Returns the path to open on this host.
      */
-    Path local(String volume, PoolConfig pool, String devicePath) {
+    Path local(String volume, PoolConfig pool, String devicePath, String cluster) {
         if (devicePath == null) {
             throw refuse(volume, null, "its status names no device");
         }
         return switch (pool.engine()) {
-            case FILE -> loop(volume, pool, devicePath);
+            case FILE -> loop(volume, pool, devicePath, cluster);
             case LVM, LVM_THIN -> logicalVolume(volume, pool, devicePath);
             case SPDK -> throw refuse(volume, devicePath, "pool " + pool.name() + " is an spdk pool, whose volumes"
                     + " have no device on their node and are reached only over NVMe/TCP");
         };
     }
 
-    private Path loop(String volume, PoolConfig pool, String devicePath) {
+    private Path loop(String volume, PoolConfig pool, String devicePath, String cluster) {
         Matcher m = LOOP.matcher(devicePath);
         if (!m.matches()) {
             throw refuse(volume, devicePath, "pool " + pool.name() + " uses the file engine, whose devices are loop"
@@ -117,21 +118,41 @@ final class DeviceVerifier {
                     + " of pool " + pool.name());
         }
         Path marker = dir.resolve(PoolMarker.FILE_NAME);
-        Optional<String> owner = markerOwner(dir);
-        if (owner.isEmpty()) {
+        Optional<PoolMarker.Claim> claim = markerClaim(dir);
+        if (claim.isEmpty()) {
             throw refuse(volume, devicePath, "pool directory " + dir + " carries no pool marker (" + marker + ")");
         }
-        if (!owner.get().equals(pool.name())) {
-            throw refuse(volume, devicePath, "pool directory " + dir + " carries the marker of pool \"" + owner.get()
-                    + "\", not of pool " + pool.name());
+        if (!claim.get().pool().equals(pool.name())) {
+            throw refuse(volume, devicePath, "pool directory " + dir + " carries the marker of pool \""
+                    + claim.get().pool() + "\", not of pool " + pool.name());
+        }
+        // Another Ferry cluster on this host may use the same pool and volume names: the directory's
+        // marker and the file's own attribute must both name this cluster.
+        if (cluster == null) {
+            throw refuse(volume, devicePath, "this cluster's id is not known yet, so the volume's file cannot be"
+                    + " told from another cluster's");
+        }
+        if (claim.get().cluster() == null) {
+            throw refuse(volume, devicePath, "pool directory " + dir + " carries a pool marker without a cluster id"
+                    + " (written before cluster ids; the agent adds this cluster's when it claims the directory)");
+        }
+        if (!cluster.equals(claim.get().cluster())) {
+            throw refuse(volume, devicePath, "pool directory " + dir + " is claimed by cluster "
+                    + claim.get().cluster() + ", not by this one (" + cluster + ")");
+        }
+        Optional<String> fileOwner = VolumeFileMarker.read(Path.of(backing));
+        if (!fileOwner.equals(Optional.of(cluster))) {
+            throw refuse(volume, devicePath, "its backing file " + backing + " is marked " + fileOwner.map(
+                    c -> "as cluster " + c + "'s").orElse("as nobody's") + " (user." + VolumeFileMarker.ATTRIBUTE
+                    + "), not as this cluster's (" + cluster + ")");
         }
         return device;
     }
 
-    /** The marker's pool; an unreadable marker counts as none. */
-    private static Optional<String> markerOwner(Path dir) {
+    /** The marker's claim; an unreadable marker counts as none. */
+    private static Optional<PoolMarker.Claim> markerClaim(Path dir) {
         try {
-            return PoolMarker.owner(dir);
+            return PoolMarker.claim(dir);
         } catch (UncheckedIOException e) {
             return Optional.empty();
         }

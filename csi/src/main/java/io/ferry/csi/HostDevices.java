@@ -34,10 +34,13 @@ public final class HostDevices {
         }
     }
 
-    /** The device of a volume served by this host's node, checked against what its pool's engine makes. */
-    public Path local(String volume, PoolConfig pool, String devicePath) {
+    /**
+     * The device of a volume served by this host's node, checked against what its pool's engine makes
+     * for that volume in the cluster {@code cluster} (null while the cluster's id is not known).
+     */
+    public Path local(String volume, PoolConfig pool, String devicePath, String cluster) {
         try {
-            return verifier.local(volume, pool, devicePath);
+            return verifier.local(volume, pool, devicePath, cluster);
         } catch (StatusRuntimeException e) {
             throw new UntrustedDeviceException(e);
         }

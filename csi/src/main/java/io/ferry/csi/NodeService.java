@@ -223,7 +223,7 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
         ControllerService.Ready ready = Calls.await(view.await(() -> usable(id, hostNqn), Calls.remaining()),
                 "volume " + id + " to be Ready and exported to " + options.nodeId());
         if (isLocal(ready)) {
-            return verifier.local(id, pool(id, ready.placement()), ready.status().devicePath());
+            return verifier.local(id, pool(id, ready.placement()), ready.status().devicePath(), view.clusterId().orElse(null));
         }
         verifier.export(id, view.globalConfig().nqnPrefix(), ready.status().export());
         return nvme.connect(ready.status().export(), hostNqn);
@@ -256,7 +256,7 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
         }
         ControllerService.Ready ready = new ControllerService.Ready(placement, status);
         if (isLocal(ready)) {
-            return Optional.of(verifier.local(id, pool(id, placement), status.devicePath()));
+            return Optional.of(verifier.local(id, pool(id, placement), status.devicePath(), view.clusterId().orElse(null)));
         }
         if (status.export() == null) {
             return Optional.empty();

@@ -7,6 +7,7 @@ import io.ferry.model.PoolConfig;
 import io.ferry.model.PoolSource;
 import io.ferry.runtime.exec.FakeCommandRunner;
 import io.ferry.runtime.pool.PoolMarker;
+import io.ferry.runtime.pool.VolumeFileMarker;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import org.junit.jupiter.api.BeforeEach;
@@ -32,6 +33,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 class DeviceVerifierTest {
 
     static final String VOLUME = "data-1";
+    static final String CLUSTER = "0b6c1e2a-0000-4000-8000-000000000001";
     static final PoolConfig LVM = PoolConfig.builder("fast", "node-a", Engine.LVM, PoolSource.volumeGroup("vg-0")).build();
     static final PoolConfig THIN = PoolConfig.builder("thin", "node-a", Engine.LVM_THIN,
             PoolSource.thinPool("vg-0", "tp")).build();
@@ -87,8 +89,8 @@ class DeviceVerifierTest {
     void acceptsTheLogicalVolumeOfThePoolsVolumeGroupTaggedForTheVolume() throws Exception {
         lv("dm-3", "vg--0-data--1");
         runner.on(List.of("lvs"), "  ferry.volume=data-1,ferry.cluster=ferry\n");
-        assertThat(verifier().local(VOLUME, LVM, "/dev/vg-0/data-1")).isEqualTo(dev.resolve("vg-0/data-1"));
-        assertThat(verifier().local(VOLUME, THIN, "/dev/vg-0/data-1")).isEqualTo(dev.resolve("vg-0/data-1"));
+        assertThat(verifier().local(VOLUME, LVM, "/dev/vg-0/data-1", CLUSTER)).isEqualTo(dev.resolve("vg-0/data-1"));
+        assertThat(verifier().local(VOLUME, THIN, "/dev/vg-0/data-1", CLUSTER)).isEqualTo(dev.resolve("vg-0/data-1"));
         assertThat(runner.commandLines()).containsOnly(LVS);
         assertThat(runner.executed().get(0).timeout()).isEqualTo(DeviceVerifier.LVS_TIMEOUT);
     }
@@ -100,27 +102,27 @@ class DeviceVerifierTest {
         Files.createSymbolicLink(dev.resolve("vg-0").resolve(VOLUME), Path.of("../mapper/vg--0-data--1"));
         // a thin clone also carries the tags of the snapshot it was cut from
         runner.on(List.of("lvs"), "  ferry.cluster=ferry,ferry.snapshot=s1,ferry.volume=data-0,ferry.volume=data-1\n");
-        assertThat(verifier().local(VOLUME, LVM, "/dev/vg-0/data-1")).isEqualTo(dev.resolve("vg-0/data-1"));
+        assertThat(verifier().local(VOLUME, LVM, "/dev/vg-0/data-1", CLUSTER)).isEqualTo(dev.resolve("vg-0/data-1"));
     }
 
     @Test
     void refusesALogicalVolumeWithoutTheVolumesTag() throws Exception {
         lv("dm-3", "vg--0-data--1");
         runner.on(List.of("lvs"), "  ferry.cluster=ferry\n");
-        assertThatThrownBy(() -> verifier().local(VOLUME, LVM, "/dev/vg-0/data-1"))
+        assertThatThrownBy(() -> verifier().local(VOLUME, LVM, "/dev/vg-0/data-1", CLUSTER))
                 .satisfies(refused("/dev/vg-0/data-1", "does not carry the tag ferry.volume=data-1", "ferry.cluster=ferry"));
         runner.on(List.of("lvs"), "  \n");
-        assertThatThrownBy(() -> verifier().local(VOLUME, LVM, "/dev/vg-0/data-1")).satisfies(refused("its tags: none"));
+        assertThatThrownBy(() -> verifier().local(VOLUME, LVM, "/dev/vg-0/data-1", CLUSTER)).satisfies(refused("its tags: none"));
         // a tag is matched whole: another volume's tag, or one that merely starts alike, is not this volume's
         runner.on(List.of("lvs"), "  ferry.volume=data-10,ferry.volume=data-2\n");
-        assertThatThrownBy(() -> verifier().local(VOLUME, LVM, "/dev/vg-0/data-1")).satisfies(refused("ferry.volume=data-1"));
+        assertThatThrownBy(() -> verifier().local(VOLUME, LVM, "/dev/vg-0/data-1", CLUSTER)).satisfies(refused("ferry.volume=data-1"));
     }
 
     @Test
     void refusesWhenLvsCannotShowTheVolumeAndCarriesItsStderr() throws Exception {
         lv("dm-3", "vg--0-data--1");
         runner.fail(List.of("lvs"), 5, "  Failed to find logical volume \"vg-0/data-1\"\n");
-        assertThatThrownBy(() -> verifier().local(VOLUME, LVM, "/dev/vg-0/data-1"))
+        assertThatThrownBy(() -> verifier().local(VOLUME, LVM, "/dev/vg-0/data-1", CLUSTER))
                 .satisfies(refused(LVS, "exit 5", "Failed to find logical volume"));
     }
 
@@ -130,7 +132,7 @@ class DeviceVerifierTest {
         lv("dm-3", "vg--0-data--1");
         for (String path : List.of("/dev/sda", "/dev/vg-1/data-1", "/dev/vg-0/data-2", "/dev/vg-0/../sda",
                 "/dev/mapper/vg--0-data--1", "/dev/dm-3", "/dev/vg-0/data-1/")) {
-            assertThatThrownBy(() -> verifier().local(VOLUME, LVM, path))
+            assertThatThrownBy(() -> verifier().local(VOLUME, LVM, path, CLUSTER))
                     .satisfies(refused(path, "pool fast makes it /dev/vg-0/data-1 (volume group vg-0)"));
         }
         assertThat(runner.commandLines()).isEmpty();
@@ -141,21 +143,21 @@ class DeviceVerifierTest {
         node("sda");
         Files.createDirectories(dev.resolve("vg-0"));
         Files.createSymbolicLink(dev.resolve("vg-0").resolve(VOLUME), Path.of("../sda"));
-        assertThatThrownBy(() -> verifier().local(VOLUME, LVM, "/dev/vg-0/data-1"))
+        assertThatThrownBy(() -> verifier().local(VOLUME, LVM, "/dev/vg-0/data-1", CLUSTER))
                 .satisfies(refused("resolves to " + dev.toRealPath().resolve("sda"), "not to a device-mapper device"));
 
         Files.delete(dev.resolve("vg-0").resolve(VOLUME));
         lv("dm-4", "vg--0-other");
-        assertThatThrownBy(() -> verifier().local(VOLUME, LVM, "/dev/vg-0/data-1"))
+        assertThatThrownBy(() -> verifier().local(VOLUME, LVM, "/dev/vg-0/data-1", CLUSTER))
                 .satisfies(refused("dm-4 is device-mapper device \"vg--0-other\"", "not vg--0-data--1"));
 
         Files.delete(dev.resolve("vg-0").resolve(VOLUME));
         Files.createFile(dev.resolve("dm-5"));
         Files.createSymbolicLink(dev.resolve("vg-0").resolve(VOLUME), Path.of("../dm-5"));
-        assertThatThrownBy(() -> verifier().local(VOLUME, LVM, "/dev/vg-0/data-1")).satisfies(refused("is not a block device"));
+        assertThatThrownBy(() -> verifier().local(VOLUME, LVM, "/dev/vg-0/data-1", CLUSTER)).satisfies(refused("is not a block device"));
 
         Files.delete(dev.resolve("vg-0").resolve(VOLUME));
-        assertThatThrownBy(() -> verifier().local(VOLUME, LVM, "/dev/vg-0/data-1")).satisfies(refused("cannot be resolved"));
+        assertThatThrownBy(() -> verifier().local(VOLUME, LVM, "/dev/vg-0/data-1", CLUSTER)).satisfies(refused("cannot be resolved"));
         assertThat(runner.commandLines()).isEmpty();
     }
 
@@ -164,6 +166,16 @@ class DeviceVerifierTest {
     PoolConfig filePool(String name) throws Exception {
         Path dir = Files.createDirectories(tmp.resolve("pools").resolve(name));
         return PoolConfig.builder(name, "node-a", Engine.FILE, PoolSource.directory(dir.toString())).build();
+    }
+
+    /** The volume's file as the agent leaves it: there, and marked with its cluster's attribute. */
+    static Path volumeFile(Path file, String cluster) throws Exception {
+        Files.write(file, new byte[4096]);
+        if (cluster != null) {
+            Files.getFileAttributeView(file, java.nio.file.attribute.UserDefinedFileAttributeView.class)
+                    .write(VolumeFileMarker.ATTRIBUTE, java.nio.charset.StandardCharsets.UTF_8.encode(cluster));
+        }
+        return file;
     }
 
     void loop(String name, Path backing) throws Exception {
@@ -176,9 +188,34 @@ class DeviceVerifierTest {
     void acceptsALoopDeviceBackedByTheVolumesFileInAMarkedPoolDirectory() throws Exception {
         PoolConfig pool = filePool("pool-a");
         Path dir = Path.of(pool.source().directory());
-        Files.writeString(dir.resolve(PoolMarker.FILE_NAME), "# Ferry\npool=pool-a\nnode=node-a\n");
-        loop("loop7", dir.resolve("data-1.img"));
-        assertThat(verifier().local(VOLUME, pool, "/dev/loop7")).isEqualTo(dev.resolve("loop7"));
+        Files.writeString(dir.resolve(PoolMarker.FILE_NAME), "# Ferry\npool=pool-a\nnode=node-a\ncluster=" + CLUSTER + "\n");
+        loop("loop7", volumeFile(dir.resolve("data-1.img"), CLUSTER));
+        assertThat(verifier().local(VOLUME, pool, "/dev/loop7", CLUSTER)).isEqualTo(dev.resolve("loop7"));
+    }
+
+    @Test
+    void refusesAVolumeFileOrPoolDirectoryOfAnotherClusterOrOfNobody() throws Exception {
+        PoolConfig pool = filePool("pool-a");
+        Path dir = Path.of(pool.source().directory());
+        String other = "9e9e9e9e-0000-4000-8000-000000000002";
+        Path file = volumeFile(dir.resolve("data-1.img"), CLUSTER);
+        loop("loop7", file);
+
+        Files.writeString(dir.resolve(PoolMarker.FILE_NAME), PoolMarker.text("pool-a", "node-a", other));
+        assertThatThrownBy(() -> verifier().local(VOLUME, pool, "/dev/loop7", CLUSTER))
+                .satisfies(refused("claimed by cluster " + other, "not by this one (" + CLUSTER + ")"));
+        Files.writeString(dir.resolve(PoolMarker.FILE_NAME), "pool=pool-a\nnode=node-a\n");
+        assertThatThrownBy(() -> verifier().local(VOLUME, pool, "/dev/loop7", CLUSTER))
+                .satisfies(refused("without a cluster id"));
+
+        Files.writeString(dir.resolve(PoolMarker.FILE_NAME), PoolMarker.text("pool-a", "node-a", CLUSTER));
+        volumeFile(file, other);
+        assertThatThrownBy(() -> verifier().local(VOLUME, pool, "/dev/loop7", CLUSTER))
+                .satisfies(refused("marked as cluster " + other + "'s", "user.ferry.cluster"));
+        Files.delete(file);
+        volumeFile(file, null);
+        assertThatThrownBy(() -> verifier().local(VOLUME, pool, "/dev/loop7", CLUSTER)).satisfies(refused("as nobody's"));
+        assertThatThrownBy(() -> verifier().local(VOLUME, pool, "/dev/loop7", null)).satisfies(refused("not known yet"));
     }
 
     @Test
@@ -190,17 +227,17 @@ class DeviceVerifierTest {
         loop("loop3", dir.resolve("data-1.img"));
         Files.createFile(dev.resolve("loop4"));
         node("sda");
-        assertThatThrownBy(() -> verifier().local(VOLUME, pool, "/dev/loop1"))
+        assertThatThrownBy(() -> verifier().local(VOLUME, pool, "/dev/loop1", CLUSTER))
                 .satisfies(refused("/dev/loop1", "its backing file is " + tmp.resolve("precious.img"), "not " + dir.resolve("data-1.img")));
-        assertThatThrownBy(() -> verifier().local(VOLUME, pool, "/dev/loop2")).satisfies(refused("data-2.img"));
-        assertThatThrownBy(() -> verifier().local(VOLUME, pool, "/dev/loop4")).satisfies(refused("is not a block device"));
-        assertThatThrownBy(() -> verifier().local(VOLUME, pool, "/dev/loop9")).satisfies(refused("is not a block device"));
+        assertThatThrownBy(() -> verifier().local(VOLUME, pool, "/dev/loop2", CLUSTER)).satisfies(refused("data-2.img"));
+        assertThatThrownBy(() -> verifier().local(VOLUME, pool, "/dev/loop4", CLUSTER)).satisfies(refused("is not a block device"));
+        assertThatThrownBy(() -> verifier().local(VOLUME, pool, "/dev/loop9", CLUSTER)).satisfies(refused("is not a block device"));
         for (String path : List.of("/dev/sda", "/dev/null", dir.resolve("data-1.img").toString(), "/dev/loop3/", "/dev/loop-control")) {
-            assertThatThrownBy(() -> verifier().local(VOLUME, pool, path)).satisfies(refused(path, "loop devices /dev/loopN"));
+            assertThatThrownBy(() -> verifier().local(VOLUME, pool, path, CLUSTER)).satisfies(refused(path, "loop devices /dev/loopN"));
         }
-        assertThatThrownBy(() -> verifier().local(VOLUME, pool, "/dev/loop3")).satisfies(refused("carries no pool marker"));
+        assertThatThrownBy(() -> verifier().local(VOLUME, pool, "/dev/loop3", CLUSTER)).satisfies(refused("carries no pool marker"));
         Files.writeString(dir.resolve(PoolMarker.FILE_NAME), "pool=pool-b\nnode=node-a\n");
-        assertThatThrownBy(() -> verifier().local(VOLUME, pool, "/dev/loop3"))
+        assertThatThrownBy(() -> verifier().local(VOLUME, pool, "/dev/loop3", CLUSTER))
                 .satisfies(refused("carries the marker of pool \"pool-b\", not of pool pool-a"));
     }
 
@@ -208,16 +245,16 @@ class DeviceVerifierTest {
     void theMarkerIsTheOneTheAgentWrites() throws Exception {
         PoolConfig pool = filePool("pool-a");
         Path dir = Path.of(pool.source().directory());
-        Files.writeString(dir.resolve(PoolMarker.FILE_NAME), PoolMarker.text("pool-a", "node-a", "0b6c1e2a-0000-4000-8000-000000000001"));
-        loop("loop7", dir.resolve("data-1.img"));
-        assertThat(verifier().local(VOLUME, pool, "/dev/loop7")).isEqualTo(dev.resolve("loop7"));
+        Files.writeString(dir.resolve(PoolMarker.FILE_NAME), PoolMarker.text("pool-a", "node-a", CLUSTER));
+        loop("loop7", volumeFile(dir.resolve("data-1.img"), CLUSTER));
+        assertThat(verifier().local(VOLUME, pool, "/dev/loop7", CLUSTER)).isEqualTo(dev.resolve("loop7"));
     }
 
     @Test
     void anSpdkVolumeHasNoLocalDevice() {
-        assertThatThrownBy(() -> verifier().local(VOLUME, SPDK, "/dev/nvme0n1"))
+        assertThatThrownBy(() -> verifier().local(VOLUME, SPDK, "/dev/nvme0n1", CLUSTER))
                 .satisfies(refused("/dev/nvme0n1", "spdk pool", "only over NVMe/TCP"));
-        assertThatThrownBy(() -> verifier().local(VOLUME, LVM, null)).satisfies(refused("names no device"));
+        assertThatThrownBy(() -> verifier().local(VOLUME, LVM, null, CLUSTER)).satisfies(refused("names no device"));
     }
 
     // ---- NVMe/TCP ----

@@ -1,11 +1,10 @@
 package io.ferry.agent.engine;
 
 import io.ferry.model.OrphanOwner;
+import io.ferry.runtime.pool.VolumeFileMarker;
 
 import java.io.IOException;
-import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.FileSystemException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.UserDefinedFileAttributeView;
@@ -20,32 +19,14 @@ import java.util.Optional;
  */
 final class FileMarker {
 
-    /** Java adds the {@code user.} namespace itself. */
-    static final String ATTRIBUTE = "ferry.cluster";
+    static final String ATTRIBUTE = VolumeFileMarker.ATTRIBUTE;
 
     private FileMarker() {
     }
 
     /** The cluster id the file is marked with; empty when it has none. */
     static Optional<String> read(Path file) {
-        UserDefinedFileAttributeView view = Files.getFileAttributeView(file, UserDefinedFileAttributeView.class);
-        if (view == null) {
-            return Optional.empty();
-        }
-        try {
-            if (!view.list().contains(ATTRIBUTE)) {
-                return Optional.empty();
-            }
-            ByteBuffer buffer = ByteBuffer.allocate(view.size(ATTRIBUTE));
-            view.read(ATTRIBUTE, buffer);
-            buffer.flip();
-            return Optional.of(StandardCharsets.UTF_8.decode(buffer).toString());
-        } catch (FileSystemException e) {
-            // Unsupported or unreadable: nothing proves the file is ours.
-            return Optional.empty();
-        } catch (IOException e) {
-            return Optional.empty();
-        }
+        return VolumeFileMarker.read(file);
     }
 
     /** Whose file it is, seen from the cluster {@code cluster}. */

@@ -77,7 +77,9 @@ final class AttachCommand extends Base {
             PoolConfig pool = await(store().get(keys().poolConfig(placement.pool()), PoolConfig.class)).map(Versioned::value)
                     .orElseThrow(() -> new CliException(ExitCodes.FAILED, "volume " + volume + " is placed on pool "
                             + placement.pool() + ", which has no config"));
-            out().line(trusted(() -> devices.local(volume, pool, status.devicePath())).toString());
+            String cluster = await(io.ferry.etcd.ClusterIdentities.read(store())).map(io.ferry.model.ClusterIdentity::id)
+                    .orElse(null);
+            out().line(trusted(() -> devices.local(volume, pool, status.devicePath(), cluster)).toString());
             return ExitCodes.OK;
         }
         ExportInfo export = waitFor(Duration.ofSeconds(timeoutSeconds), "the export of " + volume + " to allow " + nqn, () ->
