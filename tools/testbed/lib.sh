@@ -16,7 +16,7 @@ TB_DISK3_SIZE="${TB_DISK3_SIZE:-1G}"   # third disk, /dev/vdc (node-1: scenario 
 TB_BOOT_TIMEOUT="${TB_BOOT_TIMEOUT:-240}"
 # From stage 2 to a registered agent (and an answering CSI plugin): 60-90 s on an idle 2-core host,
 # over 180 s when the host is busy with other work, since every JVM start is emulated.
-TB_START_TIMEOUT="${TB_START_TIMEOUT:-420}"
+TB_START_TIMEOUT="${TB_START_TIMEOUT:-600}"
 # Guests that also run the CSI plugin in node mode (the consumers of remote volumes), on port 10000.
 TB_CSI_NODES="${TB_CSI_NODES:-node-1}"
 TB_CSI_PORT=10000
