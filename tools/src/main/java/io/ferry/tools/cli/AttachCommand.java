@@ -4,7 +4,6 @@ import io.ferry.csi.HostDevices;
 import io.ferry.etcd.store.Versioned;
 import io.ferry.model.Attachment;
 import io.ferry.model.ExportInfo;
-import io.ferry.model.GlobalConfig;
 import io.ferry.model.NodeRegistration;
 import io.ferry.model.Placement;
 import io.ferry.model.PoolConfig;
@@ -90,8 +89,7 @@ final class AttachCommand extends Base {
                     + export.nqn() + " --hostnqn " + nqn);
             return ExitCodes.OK;
         }
-        String nqnPrefix = await(store().get(keys().globalConfig(), GlobalConfig.class)).map(Versioned::value)
-                .orElseGet(GlobalConfig::defaults).nqnPrefix();
+        String nqnPrefix = globalConfig().nqnPrefix();
         out().line(trusted(() -> devices.connect(volume, nqnPrefix, export, nqn)).toString());
         return ExitCodes.OK;
     }

@@ -83,6 +83,29 @@ abstract class Base implements Callable<Integer> {
         root().err().flush();
     }
 
+    /**
+     * Values under a prefix by the last name in their key, and the names whose values do not decode,
+     * with the reason: a value typed by hand that nothing can act on is shown, not skipped.
+     */
+    record Named<T>(Map<String, T> values, Map<String, String> invalid) {
+    }
+
+    <T> Named<T> byNameWithInvalid(String prefix, Class<T> type) {
+        var listing = await(store().list(prefix, type));
+        Map<String, T> values = new HashMap<>();
+        Map<String, String> invalid = new HashMap<>();
+        listing.items().forEach(v -> keys().parse(v.key()).ifPresent(ref -> values.put(ref.name(), v.value())));
+        listing.badValues().forEach(bad -> keys().parse(bad.key())
+                .ifPresent(ref -> invalid.put(ref.name(), bad.getCause().getMessage())));
+        return new Named<>(values, invalid);
+    }
+
+    /** The cluster-wide settings, or their defaults when nobody has written them. */
+    io.ferry.model.GlobalConfig globalConfig() {
+        return await(store().get(keys().globalConfig(), io.ferry.model.GlobalConfig.class)).map(Versioned::value)
+                .orElseGet(io.ferry.model.GlobalConfig::defaults);
+    }
+
     /** Values under a prefix keyed by the last name in their key. */
     <T> Map<String, T> byName(String prefix, Class<T> type) {
         Map<String, T> result = new HashMap<>();

@@ -3,7 +3,6 @@ package io.ferry.tools.cli;
 import io.ferry.csi.HostDevices;
 import io.ferry.etcd.store.Versioned;
 import io.ferry.model.ExportInfo;
-import io.ferry.model.GlobalConfig;
 import io.ferry.model.Nqn;
 import io.ferry.model.Placement;
 import io.ferry.model.VolumeStatus;
@@ -33,8 +32,7 @@ final class DetachCommand extends Base {
             // when the status is gone: a remote volume is detached from this host either way.
             String nqn = await(store().get(keys().volumeStatus(placement.get().node(), volume), VolumeStatus.class))
                     .map(Versioned::value).map(VolumeStatus::export).map(ExportInfo::nqn)
-                    .orElseGet(() -> Nqn.forVolume(await(store().get(keys().globalConfig(), GlobalConfig.class))
-                            .map(Versioned::value).orElseGet(GlobalConfig::defaults).nqnPrefix(), volume));
+                    .orElseGet(() -> Nqn.forVolume(globalConfig().nqnPrefix(), volume));
             try {
                 HostDevices.onThisHost(new ProcessCommandRunner()).disconnect(nqn);
             } catch (HostDevices.UntrustedDeviceException e) {

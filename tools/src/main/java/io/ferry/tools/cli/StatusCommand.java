@@ -12,7 +12,6 @@ import io.ferry.model.VolumeIntent;
 import io.ferry.model.SchedulingPhase;
 import io.ferry.model.VolumeScheduling;
 import io.ferry.model.VolumeStatus;
-import io.ferry.etcd.store.Listing;
 import picocli.CommandLine.Command;
 
 import java.nio.charset.StandardCharsets;
@@ -35,9 +34,8 @@ final class StatusCommand extends Base {
                 .forEach(v -> poolStatuses.put(v.value().pool(), v.value()));
         Map<String, PoolConfig> pools = byName(keys().poolConfigs(), PoolConfig.class);
         Map<String, Ledger> ledgers = byName(keys().ledgers(), Ledger.class);
-        Listing<VolumeIntent> intents = await(store().list(keys().volumes(), VolumeIntent.class));
-        Map<String, VolumeIntent> volumes = new HashMap<>();
-        intents.items().forEach(v -> keys().parse(v.key()).ifPresent(ref -> volumes.put(ref.name(), v.value())));
+        Named<VolumeIntent> intents = byNameWithInvalid(keys().volumes(), VolumeIntent.class);
+        Map<String, VolumeIntent> volumes = intents.values();
         Map<String, VolumeScheduling> scheduling = byName(keys().volumeSchedulings(), VolumeScheduling.class);
         Map<String, VolumeStatus> statuses = new HashMap<>();
         listOf(keys().nodes(), FerryKeys.Kind.NODE_VOLUME_STATUS, VolumeStatus.class)
@@ -56,8 +54,8 @@ final class StatusCommand extends Base {
             byPhase.merge(phase, 1, Integer::sum);
         }
         // Intents that do not decode are requests too, and nothing acts on them until they are fixed.
-        if (!intents.badValues().isEmpty()) {
-            byPhase.merge(SchedulingPhase.INVALID.value(), intents.badValues().size(), Integer::sum);
+        if (!intents.invalid().isEmpty()) {
+            byPhase.merge(SchedulingPhase.INVALID.value(), intents.invalid().size(), Integer::sum);
         }
         long unreachable = scheduling.values().stream().filter(s -> !s.reachable()).count();
         Map<String, Object> summary = new LinkedHashMap<>();
@@ -66,7 +64,7 @@ final class StatusCommand extends Base {
         summary.put("pools", pools.size());
         summary.put("capacityBytes", capacity);
         summary.put("allocatedBytes", allocated);
-        summary.put("volumes", volumes.size() + intents.badValues().size());
+        summary.put("volumes", volumes.size() + intents.invalid().size());
         summary.put("volumesByState", byPhase);
         summary.put("unreachableVolumes", unreachable);
         if (out().format() != Output.Format.table) {
@@ -77,7 +75,7 @@ final class StatusCommand extends Base {
         out().line("nodes:       " + nodes.size() + " alive" + (nodes.isEmpty() ? "" : " (" + String.join(", ", nodes.keySet()) + ")"));
         out().line("pools:       " + pools.size() + ", capacity " + size(capacity) + ", allocated " + size(allocated)
                 + (capacity > 0 ? String.format(" (%.1f%%)", 100.0 * allocated / capacity) : ""));
-        out().line("volumes:     " + (volumes.size() + intents.badValues().size()) + (byPhase.isEmpty() ? "" : " " + byPhase));
+        out().line("volumes:     " + (volumes.size() + intents.invalid().size()) + (byPhase.isEmpty() ? "" : " " + byPhase));
         if (unreachable > 0) {
             out().line("unreachable: " + unreachable + " volume(s) on nodes that are down");
         }

@@ -1,7 +1,5 @@
 package io.ferry.tools.cli;
 
-import io.ferry.etcd.store.BadValueException;
-import io.ferry.etcd.store.Listing;
 import io.ferry.etcd.store.Versioned;
 import io.ferry.model.Attachment;
 import io.ferry.model.Engine;
@@ -25,7 +23,6 @@ import java.net.http.HttpResponse;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -197,17 +194,11 @@ final class VolumeCommands {
     static final class Ls extends Base {
         @Override
         public Integer call() {
-            Map<String, VolumeIntent> intents = new HashMap<>();
             // An intent that does not decode is a request nobody can act on: it is listed, as
             // Invalid with the error, so that it is seen and fixed or removed.
-            Map<String, String> invalid = new HashMap<>();
-            Listing<VolumeIntent> listing = await(store().list(keys().volumes(), VolumeIntent.class));
-            for (Versioned<VolumeIntent> v : listing.items()) {
-                keys().parse(v.key()).ifPresent(ref -> intents.put(ref.name(), v.value()));
-            }
-            for (BadValueException bad : listing.badValues()) {
-                keys().parse(bad.key()).ifPresent(ref -> invalid.put(ref.name(), bad.getCause().getMessage()));
-            }
+            Named<VolumeIntent> named = byNameWithInvalid(keys().volumes(), VolumeIntent.class);
+            Map<String, VolumeIntent> intents = named.values();
+            Map<String, String> invalid = named.invalid();
             Map<String, Placement> placements = byName(keys().placements(), Placement.class);
             Map<String, VolumeScheduling> scheduling = byName(keys().volumeSchedulings(), VolumeScheduling.class);
             Map<String, VolumeStatus> statuses = new LinkedHashMap<>();
