@@ -35,7 +35,7 @@ import java.util.stream.Stream;
  *   <li>{@code file}: a loop device whose backing file is {@code <pool directory>/<volume>.img},
  *       in a directory that carries the pool's marker;</li>
  *   <li>{@code lvm}, {@code lvm-thin}: {@code /dev/<vg>/<volume>}, a device-mapper device whose LV
- *       carries the tag {@code ferry.volume=<volume>};</li>
+ *       carries the tags {@code ferry.volume=<volume>} and {@code ferry.cluster=<this cluster's id>};</li>
  *   <li>NVMe/TCP (every remote volume, and every {@code spdk} volume): the export's NQN and serial
  *       are the ones Ferry derives from the volume name, and the namespace is found under a
  *       controller of that very subsystem with that serial.</li>
@@ -81,7 +81,7 @@ final class DeviceVerifier {
         }
         return switch (pool.engine()) {
             case FILE -> loop(volume, pool, devicePath, cluster);
-            case LVM, LVM_THIN -> logicalVolume(volume, pool, devicePath);
+            case LVM, LVM_THIN -> logicalVolume(volume, pool, devicePath, cluster);
             case SPDK -> throw refuse(volume, devicePath, "pool " + pool.name() + " is an spdk pool, whose volumes"
                     + " have no device on their node and are reached only over NVMe/TCP");
         };
@@ -158,7 +158,7 @@ final class DeviceVerifier {
         }
     }
 
-    private Path logicalVolume(String volume, PoolConfig pool, String devicePath) {
+    private Path logicalVolume(String volume, PoolConfig pool, String devicePath, String cluster) {
         String vg = pool.source().volumeGroup();
         String expected = "/dev/" + vg + "/" + volume;
         if (!devicePath.equals(expected)) {
@@ -202,10 +202,17 @@ final class DeviceVerifier {
                     + result.stderr().strip());
         }
         List<String> tags = Arrays.stream(result.stdout().strip().split("[,\\s]+")).filter(t -> !t.isEmpty()).toList();
-        String tag = "ferry.volume=" + volume;
-        if (!tags.contains(tag)) {
-            throw refuse(volume, devicePath, "LV " + vg + "/" + volume + " does not carry the tag " + tag
-                    + " (its tags: " + (tags.isEmpty() ? "none" : String.join(",", tags)) + ")");
+        // Another Ferry cluster sharing this volume group may have a volume of the same name: the LV
+        // must carry both the volume's tag and this cluster's.
+        if (cluster == null) {
+            throw refuse(volume, devicePath, "this cluster's id is not known yet, so LV " + vg + "/" + volume
+                    + " cannot be told from another cluster's");
+        }
+        for (String tag : List.of("ferry.volume=" + volume, "ferry.cluster=" + cluster)) {
+            if (!tags.contains(tag)) {
+                throw refuse(volume, devicePath, "LV " + vg + "/" + volume + " does not carry the tag " + tag
+                        + " (its tags: " + (tags.isEmpty() ? "none" : String.join(",", tags)) + ")");
+            }
         }
         return device;
     }

@@ -88,7 +88,7 @@ class DeviceVerifierTest {
     @Test
     void acceptsTheLogicalVolumeOfThePoolsVolumeGroupTaggedForTheVolume() throws Exception {
         lv("dm-3", "vg--0-data--1");
-        runner.on(List.of("lvs"), "  ferry.volume=data-1,ferry.cluster=ferry\n");
+        runner.on(List.of("lvs"), "  ferry.volume=data-1,ferry.cluster=" + CLUSTER + "\n");
         assertThat(verifier().local(VOLUME, LVM, "/dev/vg-0/data-1", CLUSTER)).isEqualTo(dev.resolve("vg-0/data-1"));
         assertThat(verifier().local(VOLUME, THIN, "/dev/vg-0/data-1", CLUSTER)).isEqualTo(dev.resolve("vg-0/data-1"));
         assertThat(runner.commandLines()).containsOnly(LVS);
@@ -101,7 +101,7 @@ class DeviceVerifierTest {
         Files.createDirectories(dev.resolve("vg-0"));
         Files.createSymbolicLink(dev.resolve("vg-0").resolve(VOLUME), Path.of("../mapper/vg--0-data--1"));
         // a thin clone also carries the tags of the snapshot it was cut from
-        runner.on(List.of("lvs"), "  ferry.cluster=ferry,ferry.snapshot=s1,ferry.volume=data-0,ferry.volume=data-1\n");
+        runner.on(List.of("lvs"), "  ferry.cluster=" + CLUSTER + ",ferry.snapshot=s1,ferry.volume=data-0,ferry.volume=data-1\n");
         assertThat(verifier().local(VOLUME, LVM, "/dev/vg-0/data-1", CLUSTER)).isEqualTo(dev.resolve("vg-0/data-1"));
     }
 
@@ -116,6 +116,25 @@ class DeviceVerifierTest {
         // a tag is matched whole: another volume's tag, or one that merely starts alike, is not this volume's
         runner.on(List.of("lvs"), "  ferry.volume=data-10,ferry.volume=data-2\n");
         assertThatThrownBy(() -> verifier().local(VOLUME, LVM, "/dev/vg-0/data-1", CLUSTER)).satisfies(refused("ferry.volume=data-1"));
+    }
+
+    @Test
+    void refusesALogicalVolumeOfAnotherClusterOrOfNoneAndWhileThisClustersIdIsUnknown() throws Exception {
+        lv("dm-3", "vg--0-data--1");
+        // a second Ferry cluster sharing the volume group, with a volume of the same name
+        runner.on(List.of("lvs"), "  ferry.volume=data-1,ferry.cluster=0b6c1e2a-0000-4000-8000-000000000002\n");
+        assertThatThrownBy(() -> verifier().local(VOLUME, LVM, "/dev/vg-0/data-1", CLUSTER))
+                .satisfies(refused("does not carry the tag ferry.cluster=" + CLUSTER, "000000000002"));
+        // the tag of the days before cluster ids (the agent re-tags it when a work item uses the LV)
+        runner.on(List.of("lvs"), "  ferry.volume=data-1,ferry.cluster=ferry\n");
+        assertThatThrownBy(() -> verifier().local(VOLUME, THIN, "/dev/vg-0/data-1", CLUSTER))
+                .satisfies(refused("does not carry the tag ferry.cluster=" + CLUSTER));
+        runner.on(List.of("lvs"), "  ferry.volume=data-1\n");
+        assertThatThrownBy(() -> verifier().local(VOLUME, LVM, "/dev/vg-0/data-1", CLUSTER))
+                .satisfies(refused("does not carry the tag ferry.cluster=" + CLUSTER, "its tags: ferry.volume=data-1"));
+        runner.on(List.of("lvs"), "  ferry.volume=data-1,ferry.cluster=" + CLUSTER + "\n");
+        assertThatThrownBy(() -> verifier().local(VOLUME, LVM, "/dev/vg-0/data-1", null))
+                .satisfies(refused("this cluster's id is not known yet"));
     }
 
     @Test
