@@ -3,12 +3,15 @@
 # guest's tmpfs (every disk of the guests belongs to another scenario): a 64 MiB volume is filled
 # with a non-zero pattern and deleted; the next volume of the same size lands on the same physical
 # extents (checked with lvs seg_pe_ranges) and must read zeros over its whole length, well past the
-# 4 KiB that 'lvcreate -Z y' clears. Cleans up after itself: volumes, pool, VG, loop device.
+# 4 KiB that 'lvcreate -Z y' clears. Then the same for growth: a 32 MiB volume on the first half of
+# those (again dirtied) extents gets a pattern of its own and is grown to 64 MiB; the extents lvextend
+# adds must read zeros while its own 32 MiB keep their pattern. Cleans up after itself: volumes,
+# pool, VG, loop device.
 
 s8_delete() {
-  local vol="$1" node="$2"
+  local vol="$1" node="$2" size="${3:-64Mi}"
   etcdctl_ns put "/ferry/volumes/$vol" \
-    "{\"schemaVersion\":1,\"name\":\"$vol\",\"sizeBytes\":\"64Mi\",\"engine\":\"lvm\",\"positionAdvice\":\"MustLocal\",\"consumerNode\":\"$node\",\"poolSelector\":{\"scenario\":\"s8\"},\"deletionRequested\":true}" >/dev/null
+    "{\"schemaVersion\":1,\"name\":\"$vol\",\"sizeBytes\":\"$size\",\"engine\":\"lvm\",\"positionAdvice\":\"MustLocal\",\"consumerNode\":\"$node\",\"poolSelector\":{\"scenario\":\"s8\"},\"deletionRequested\":true}" >/dev/null
   local w=$SECONDS
   while [ -n "$(etcdctl_ns get --keys-only "/ferry/volumes/$vol")" ]; do
     ((SECONDS - w < 180)) || die "s8: $vol was not deleted within 180 s"
@@ -17,9 +20,9 @@ s8_delete() {
 }
 
 s8_create() {
-  local vol="$1" node="$2"
+  local vol="$1" node="$2" size="${3:-64Mi}"
   etcdctl_ns put "/ferry/volumes/$vol" \
-    "{\"schemaVersion\":1,\"name\":\"$vol\",\"sizeBytes\":\"64Mi\",\"engine\":\"lvm\",\"positionAdvice\":\"MustLocal\",\"consumerNode\":\"$node\",\"poolSelector\":{\"scenario\":\"s8\"}}" >/dev/null
+    "{\"schemaVersion\":1,\"name\":\"$vol\",\"sizeBytes\":\"$size\",\"engine\":\"lvm\",\"positionAdvice\":\"MustLocal\",\"consumerNode\":\"$node\",\"poolSelector\":{\"scenario\":\"s8\"}}" >/dev/null
   wait_key "/ferry/nodes/$node/volumes/$vol" '"phase" *: *"Ready"' 240 >/dev/null || die "s8: $vol did not become Ready"
 }
 
@@ -68,7 +71,40 @@ scenario() {
   if grep -E '^at[0-9]+=' <<<"$out" | grep -vqE '=0$'; then die "s8: a sampled offset of s8-new is not zero"; fi
   timing "s8: new volume reads zeros" $((SECONDS - t))
 
+  # Growth: dirty the extents again, put a 32 MiB volume on their first half, mark it, grow it.
+  local half=$((size / 2))
+  gexec "$target" 120 "head -c $size /dev/zero | tr '\\000' '\\132' | dd of=/dev/$vg/s8-new bs=1M oflag=direct conv=fsync status=none" \
+    >/dev/null || die "s8: writing the pattern into s8-new failed"
   s8_delete s8-new "$target"
+  s8_create s8-grow "$target" 32Mi
+  out="$(gexec "$target" 120 "
+    head -c $half /dev/zero | tr '\\000' '\\063' | dd of=/dev/$vg/s8-grow bs=1M oflag=direct conv=fsync status=none
+    echo head=\$(dd if=/dev/$vg/s8-grow bs=1M iflag=direct status=none | tr -d '\\063' | wc -c)
+  ")" || die "s8: writing s8-grow's own pattern failed: $out"
+  grep -qx 'head=0' <<<"$out" || die "s8: s8-grow does not hold its own pattern before growing: $out"
+  log "s8: s8-grow (32 MiB, the byte 0x33 over all of it) grown to 64 MiB"
+  etcdctl_ns put "/ferry/volumes/s8-grow" \
+    "{\"schemaVersion\":1,\"name\":\"s8-grow\",\"sizeBytes\":\"64Mi\",\"engine\":\"lvm\",\"positionAdvice\":\"MustLocal\",\"consumerNode\":\"$target\",\"poolSelector\":{\"scenario\":\"s8\"}}" >/dev/null
+  wait_key "/ferry/nodes/$target/volumes/s8-grow" "\"phase\" *: *\"Ready\".*\"sizeBytes\" *: *$size" 240 >/dev/null \
+    || die "s8: s8-grow was not reported Ready at $size bytes"
+  out="$(gexec "$target" 120 "
+    echo pe=\$(lvs --noheadings -o seg_pe_ranges $vg/s8-grow | tr -d ' ')
+    echo tags=\$(lvs --noheadings -o lv_tags $vg/s8-grow | tr -d ' ')
+    echo head=\$(dd if=/dev/$vg/s8-grow bs=1M count=$((half >> 20)) iflag=direct status=none | tr -d '\\063' | wc -c)
+    echo tail=\$(dd if=/dev/$vg/s8-grow bs=1M skip=$((half >> 20)) iflag=direct status=none | tr -d '\\000' | wc -c)
+  ")" || die "s8: reading s8-grow failed: $out"
+  printf '%s\n' "$out"
+  # s8-old's range was <pv>:0-<last>; s8-grow must span the same, whether LVM lists it as one
+  # segment or two (its first 32 MiB and the added extents).
+  local pe_grow="$(sed -n 's/^pe=//p' <<<"$out")"
+  [[ "$pe_grow" == "${pe_old%%-*}-"* && "$pe_grow" == *"-${pe_old##*-}" ]] \
+    || die "s8: s8-grow ($pe_grow) is not on the dirtied extents ($pe_old); the check would prove nothing"
+  grep -qx 'head=0' <<<"$out" || die "s8: growing s8-grow changed its own first 32 MiB"
+  grep -qx 'tail=0' <<<"$out" || die "s8: the extents lvextend added to s8-grow show a deleted volume's bytes"
+  if grep -q 'ferry.zero-from' <<<"$out"; then die "s8: s8-grow still carries its ferry.zero-from tag after growing"; fi
+  timing "s8: grown volume reads zeros past its old end" $((SECONDS - t))
+
+  s8_delete s8-grow "$target"
   etcdctl_ns del "/ferry/config/pools/$pool" >/dev/null
   local w=$SECONDS
   while [ -n "$(etcdctl_ns get --keys-only "/ferry/nodes/$target/pools/$pool")" ]; do

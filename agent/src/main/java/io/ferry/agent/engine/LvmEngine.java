@@ -40,6 +40,8 @@ public final class LvmEngine implements VolumeEngine {
     static final String LV_FIELDS = "lv_name,vg_name,lv_size,lv_tags,lv_path,data_percent,metadata_percent,pool_lv,lv_attr";
     static final String VG_FIELDS = "vg_name,vg_size,vg_free,vg_extent_size,vg_missing_pv_count";
     private static final String PARTIAL_SUFFIX = ".new";
+    /** On a thick volume being grown: the byte offset from which its new extents are still to be zeroed. */
+    static final String ZERO_FROM_TAG = "ferry.zero-from";
     private static final double HIGH_WATERMARK = 90.0;
     /** The slowest zeroing rate allowed for, in bytes per second: see {@link #zeroTimeout(long)}. */
     static final long ZERO_FLOOR_BYTES_PER_SECOND = 16L << 20;
@@ -330,9 +332,20 @@ public final class LvmEngine implements VolumeEngine {
      * takes no LVM lock, and holding the key would stall every other volume of the group meanwhile.
      */
     private void zeroFrom(String vg, String lv, long offset) {
+        zeroFrom(vg, lv, offset, false);
+    }
+
+    /**
+     * @param inUse the LV may be open (mounted, exported): blkdiscard opens its device exclusively
+     *              unless forced, and the range written is one no consumer has been given yet
+     */
+    private void zeroFrom(String vg, String lv, long offset, boolean inUse) {
         long size = findLv(vg, lv).map(LvmReport.Lv::sizeBytes).orElseThrow(() -> EngineException.transientFailure(
-                "LV " + vg + "/" + lv + " vanished right after it was created"));
+                "LV " + vg + "/" + lv + " vanished while it was being zeroed"));
         List<String> argv = new ArrayList<>(List.of("blkdiscard", "--zeroout"));
+        if (inUse) {
+            argv.add("--force");
+        }
         if (offset > 0) {
             argv.addAll(List.of("--offset", Long.toString(offset)));
         }
@@ -355,9 +368,48 @@ public final class LvmEngine implements VolumeEngine {
         LvmReport.Lv lv = findLv(vg, volume).filter(l -> isVolume(l, volume)).map(l -> restamp(vg, l))
                 .orElseThrow(() -> EngineException.transientFailure("volume " + vg + "/" + volume + " does not exist"));
         if (lv.sizeBytes() < sizeBytes) {
+            if (!thin()) {
+                // The extents lvextend adds held whatever was there before (a deleted volume's
+                // blocks). The offset they start at is recorded on the LV first, so that a crash
+                // between the extension and the zeroing is finished by whoever activates the
+                // volume next, before it is served at its new size.
+                lv = finishZeroingGrowth(vg, lv);
+                run(List.of("lvchange", "--addtag", ZERO_FROM_TAG + "=" + lv.sizeBytes(), vg + "/" + volume), vg);
+            }
             run(List.of("lvextend", "-L", sizeBytes + "b", vg + "/" + volume), vg);
         }
         return activate(pool, volume);
+    }
+
+    /**
+     * Zeroes a thick volume from the offset its {@value #ZERO_FROM_TAG} tag records (where an
+     * extension began) to its end, then drops the tag. The range has not been reported to anyone
+     * yet: the volume's status carries the new size only after this returns.
+     */
+    private LvmReport.Lv finishZeroingGrowth(String vg, LvmReport.Lv lv) {
+        String recorded = lv.tag(ZERO_FROM_TAG);
+        if (recorded == null) {
+            return lv;
+        }
+        long offset;
+        try {
+            offset = Long.parseLong(recorded);
+        } catch (NumberFormatException e) {
+            offset = -1;
+        }
+        if (offset <= 0) {
+            // Zeroing from a guessed offset could wipe the volume's data; serving it could show
+            // another tenant's blocks. Neither happens without a person looking.
+            throw EngineException.permanent("LV " + vg + "/" + lv.name() + " carries the tag " + ZERO_FROM_TAG + "="
+                    + recorded + ", which is not an offset Ferry wrote; its grown part may not be zeroed, so it is not"
+                    + " served. Check the LV (lvs -o +lv_tags), then remove the tag (lvchange --deltag)");
+        }
+        if (offset < lv.sizeBytes()) {
+            zeroFrom(vg, lv.name(), offset, true);
+        }
+        run(List.of("lvchange", "--deltag", ZERO_FROM_TAG + "=" + recorded, vg + "/" + lv.name()), vg);
+        return findLv(vg, lv.name()).orElseThrow(() -> EngineException.transientFailure("volume " + vg + "/"
+                + lv.name() + " vanished while its grown part was zeroed"));
     }
 
     @Override
@@ -369,6 +421,7 @@ public final class LvmEngine implements VolumeEngine {
             run(List.of("lvchange", "-ay", "-K", vg + "/" + volume), vg);
             lv = findLv(vg, volume).orElseThrow();
         }
+        lv = finishZeroingGrowth(vg, lv);
         String path = lv.path() != null ? lv.path() : "/dev/" + vg + "/" + volume;
         return new LocalVolume(volume, lv.sizeBytes(), path);
     }

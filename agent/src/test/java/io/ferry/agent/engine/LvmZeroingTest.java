@@ -84,6 +84,8 @@ class LvmZeroingTest {
             return step(c, () -> {
                 if (c.argv().get(1).equals("--addtag")) {
                     lvs.get(lvName(last(c))).tags().add(c.argv().get(2));
+                } else if (c.argv().get(1).equals("--deltag")) {
+                    lvs.get(lvName(last(c))).tags().remove(c.argv().get(2));
                 }
             });
         }
@@ -208,13 +210,82 @@ class LvmZeroingTest {
     }
 
     @Test
-    void aVolumeThatExistsIsNeverZeroedWhetherFoundCreatedAgainOrGrown() {
+    void aVolumeThatExistsIsNeverZeroedAndGrowingItZeroesOnlyTheExtentsItGains() {
         FakeVg vg = new FakeVg().with("vol-x", 8L << 20, "ferry.cluster=ferry", "ferry.volume=vol-x");
         LvmEngine engine = engine(vg);
         engine.createVolume(thickPool(), "vol-x", 8L << 20, false, Content.EMPTY);
-        engine.createVolume(thickPool(), "vol-x", 16L << 20, false, Content.EMPTY);
         engine.activate(thickPool(), "vol-x");
-        assertThat(vg.lines()).containsExactly("lvextend -L 16777216b ferry-vg/vol-x");
+        assertThat(vg.lines()).isEmpty();
+
+        LocalVolume grown = engine.createVolume(thickPool(), "vol-x", 14L << 20, false, Content.EMPTY);
+        engine.activate(thickPool(), "vol-x");
+        assertThat(grown.sizeBytes()).isEqualTo(16L << 20);
+        // the offset is recorded before the extension and dropped only after the zeroing; the
+        // volume may be mounted or exported meanwhile, hence --force (blkdiscard opens it exclusively otherwise)
+        assertThat(vg.lines()).containsExactly(
+                "lvchange --addtag ferry.zero-from=8388608 ferry-vg/vol-x",
+                "lvextend -L 14680064b ferry-vg/vol-x",
+                "blkdiscard --zeroout --force --offset 8388608 /dev/ferry-vg/vol-x",
+                "lvchange --deltag ferry.zero-from=8388608 ferry-vg/vol-x");
+        assertThat(vg.lvs.get("vol-x").tags()).containsExactly("ferry.cluster=ferry", "ferry.volume=vol-x");
+    }
+
+    @Test
+    void aCrashBetweenTheExtensionAndTheZeroingIsFinishedBeforeTheVolumeIsServedAgain() {
+        FakeVg vg = new FakeVg().with("vol-g", 8L << 20, "ferry.cluster=ferry", "ferry.volume=vol-g");
+        vg.crashAt = "blkdiscard";
+        LvmEngine engine = engine(vg);
+        assertThatThrownBy(() -> engine.expandVolume(thickPool(), "vol-g", 16L << 20, false))
+                .hasMessageContaining("blkdiscard");
+        assertThat(vg.lvs.get("vol-g").size()).isEqualTo(16L << 20);
+        assertThat(vg.lvs.get("vol-g").tags()).contains("ferry.zero-from=8388608");
+
+        // an agent restarted after the crash only activates the volume it finds
+        LocalVolume served = engine(vg).activate(thickPool(), "vol-g");
+        assertThat(served.sizeBytes()).isEqualTo(16L << 20);
+        assertThat(vg.lines()).endsWith(
+                "blkdiscard --zeroout --force --offset 8388608 /dev/ferry-vg/vol-g",
+                "lvchange --deltag ferry.zero-from=8388608 ferry-vg/vol-g");
+        assertThat(vg.lvs.get("vol-g").tags()).doesNotContain("ferry.zero-from=8388608");
+    }
+
+    @Test
+    void aCrashBeforeTheExtensionLeavesAnOffsetThatZeroesNothingAndIsReplacedByTheRetry() {
+        FakeVg vg = new FakeVg().with("vol-h", 8L << 20, "ferry.cluster=ferry", "ferry.volume=vol-h");
+        vg.crashAt = "lvextend";
+        LvmEngine engine = engine(vg);
+        assertThatThrownBy(() -> engine.expandVolume(thickPool(), "vol-h", 16L << 20, false));
+        assertThat(vg.lvs.get("vol-h").tags()).contains("ferry.zero-from=8388608");
+
+        engine.expandVolume(thickPool(), "vol-h", 16L << 20, false);
+        List<String> retry = vg.lines().subList(vg.lines().indexOf("lvextend -L 16777216b ferry-vg/vol-h") + 1,
+                vg.lines().size());
+        assertThat(retry).containsExactly(
+                "lvchange --deltag ferry.zero-from=8388608 ferry-vg/vol-h",
+                "lvchange --addtag ferry.zero-from=8388608 ferry-vg/vol-h",
+                "lvextend -L 16777216b ferry-vg/vol-h",
+                "blkdiscard --zeroout --force --offset 8388608 /dev/ferry-vg/vol-h",
+                "lvchange --deltag ferry.zero-from=8388608 ferry-vg/vol-h");
+    }
+
+    @Test
+    void anOffsetTagFerryDidNotWriteStopsTheVolumeFromBeingServedAndNothingIsZeroed() {
+        for (String bad : List.of("ferry.zero-from=0", "ferry.zero-from=abc", "ferry.zero-from=-4096")) {
+            FakeVg vg = new FakeVg().with("vol-b", 16L << 20, "ferry.cluster=ferry", "ferry.volume=vol-b", bad);
+            assertThatThrownBy(() -> engine(vg).activate(thickPool(), "vol-b"))
+                    .isInstanceOf(EngineException.class).hasMessageContaining(bad).hasMessageContaining("not served");
+            assertThat(vg.lines()).isEmpty();
+        }
+    }
+
+    @Test
+    void growingAThinVolumeZeroesNothing() {
+        FakeVg vg = new FakeVg().with("vol-n", 8L << 20, "ferry.cluster=ferry", "ferry.volume=vol-n");
+        LvmEngine thin = bound(new LvmEngine(Engine.LVM_THIN, vg.runner, "ferry", Duration.ofSeconds(30),
+                Duration.ofHours(1)));
+        thin.expandVolume(PoolConfig.builder("pool-nvme0", "node-a", Engine.LVM_THIN,
+                PoolSource.thinPool("ferry-vg", "ferry-thin")).build(), "vol-n", 16L << 20, true);
+        assertThat(vg.lines()).containsExactly("lvextend -L 16777216b ferry-vg/vol-n");
     }
 
     @Test
