@@ -232,7 +232,7 @@ public final class Agent extends VerticleBase {
     }
 
     private Exporter exporter(GlobalConfig global) {
-        NvmetExporter nvmet = new NvmetExporter(options.nvmetRoot(), global.nqnPrefix(), options.dataAddress(),
+        NvmetExporter nvmet = new NvmetExporter(options.nvmetRoot(), global.nqnPrefix(), ctx.cluster.id(), options.dataAddress(),
                 global.exportPortMin(), options.nvmetPortId());
         return nvmet.available() ? nvmet : Exporter.none("kernel nvmet is not loaded (no " + options.nvmetRoot() + ")");
     }
@@ -248,7 +248,8 @@ public final class Agent extends VerticleBase {
         }
         int port = global.exportPortMax() > global.exportPortMin() ? global.exportPortMin() + 1
                 : global.exportPortMin();
-        return new io.ferry.agent.export.SpdkExporter(spdk.client(), global.nqnPrefix(), options.dataAddress(), port,
+        return new io.ferry.agent.export.SpdkExporter(spdk.client(), global.nqnPrefix(), ctx.cluster.id(),
+                options.dataAddress(), port,
                 spdk::available);
     }
 

@@ -154,17 +154,17 @@ final class OrphanScanner {
             long sizeBytes, OrphanOwner owner, String markedBy) {
     }
 
-    /** Exported volumes with the kind of subsystem that exports them (SPDK asked only when it answers). */
-    private Map<String, OrphanKind> exported() {
-        Map<String, OrphanKind> exported = new java.util.TreeMap<>();
-        ctx.exporter.exportedVolumes().forEach(v -> exported.put(v, OrphanKind.NVMET_SUBSYSTEM));
+    /** Ferry-named subsystems with the kind of target that serves them (SPDK asked only when it answers). */
+    private Map<io.ferry.agent.export.Exporter.Exported, OrphanKind> exported() {
+        Map<io.ferry.agent.export.Exporter.Exported, OrphanKind> exported = new LinkedHashMap<>();
+        ctx.exporter.exports().forEach(e -> exported.put(e, OrphanKind.NVMET_SUBSYSTEM));
         if (ctx.spdkExporter.available()) {
-            ctx.spdkExporter.exportedVolumes().forEach(v -> exported.put(v, OrphanKind.SPDK_SUBSYSTEM));
+            ctx.spdkExporter.exports().forEach(e -> exported.put(e, OrphanKind.SPDK_SUBSYSTEM));
         }
         return exported;
     }
 
-    private List<Candidate> classify(List<Found> found, Map<String, OrphanKind> exported) {
+    private List<Candidate> classify(List<Found> found, Map<io.ferry.agent.export.Exporter.Exported, OrphanKind> exported) {
         List<Candidate> candidates = new ArrayList<>();
         Set<String> localVolumes = new java.util.HashSet<>();
         for (Found f : found) {
@@ -199,11 +199,14 @@ final class OrphanScanner {
                         null, s.name(), f.pool().name(), s.sizeBytes(), OrphanOwner.THIS_CLUSTER, null));
             }
         }
-        for (String volume : exported.keySet()) {
-            if (!localVolumes.contains(volume) && ctx.workItem(volume).isEmpty() && !ctx.workItemIsBad(volume)) {
-                // NQNs carry no cluster id yet: a subsystem with Ferry's prefix may be any cluster's.
-                candidates.add(new Candidate(exported.get(volume), volume, volume, null, null, 0,
-                        OrphanOwner.UNMARKED, null));
+        for (var e : exported.entrySet()) {
+            String volume = e.getKey().volume();
+            boolean ours = e.getKey().owner() != OrphanOwner.OTHER_CLUSTER;
+            // Another cluster's export is reported even when a volume of ours has the same name;
+            // one of before cluster ids (unmarked) may be anyone's, and is ours to serve if a work item names it.
+            if (!ours || (!localVolumes.contains(volume) && ctx.workItem(volume).isEmpty() && !ctx.workItemIsBad(volume))) {
+                candidates.add(new Candidate(e.getValue(), e.getKey().nqn(), volume, null, null, 0, e.getKey().owner(),
+                        e.getKey().cluster()));
             }
         }
         return candidates;
@@ -224,8 +227,8 @@ final class OrphanScanner {
                     reason = "carries the ownership marker of another Ferry cluster (" + c.markedBy() + "); never"
                             + " adopted, changed or removed by this one";
                 } else if (c.owner() == OrphanOwner.UNMARKED && c.pool() == null) {
-                    reason = "an export with Ferry's NQN prefix and no work item; NQNs carry no cluster id, so it"
-                            + " may be another cluster's on this host; kept";
+                    reason = "an export named as before cluster ids (<prefix>:vol:<volume>) and no work item; it may"
+                            + " be another cluster's on this host; kept";
                 } else if (c.owner() == OrphanOwner.UNMARKED) {
                     reason = "carries no cluster ownership marker (not made by this cluster, or made before cluster"
                             + " ids); kept, and never removed by Ferry";

@@ -36,8 +36,8 @@ import java.util.stream.Stream;
  *       in a directory that carries the pool's marker;</li>
  *   <li>{@code lvm}, {@code lvm-thin}: {@code /dev/<vg>/<volume>}, a device-mapper device whose LV
  *       carries the tags {@code ferry.volume=<volume>} and {@code ferry.cluster=<this cluster's id>};</li>
- *   <li>NVMe/TCP (every remote volume, and every {@code spdk} volume): the export's NQN and serial
- *       are the ones Ferry derives from the volume name, and the namespace is found under a
+ *   <li>NVMe/TCP (every remote volume, and every {@code spdk} volume): the export's NQN (with this
+ *       cluster's id, or of before cluster ids) and serial are the ones Ferry derives from the volume name, and the namespace is found under a
  *       controller of that very subsystem with that serial.</li>
  * </ul>
  *
@@ -218,13 +218,21 @@ final class DeviceVerifier {
     }
 
     /** Checks that a remote volume's export is the subsystem and serial Ferry derives for it. */
-    void export(String volume, String nqnPrefix, ExportInfo export) {
+    void export(String volume, String nqnPrefix, String cluster, ExportInfo export) {
         if (export == null) {
             throw refuse(volume, null, "its status names no device and no export");
         }
-        String nqn = Nqn.forVolume(nqnPrefix, volume);
-        if (!export.nqn().equals(nqn)) {
-            throw refuseExport(volume, export, "its NQN is " + export.nqn() + ", not " + nqn);
+        if (cluster == null) {
+            throw refuseExport(volume, export, "this cluster's id is not known yet, so its NQN cannot be told from"
+                    + " another cluster's");
+        }
+        // An export made before cluster ids keeps its NQN until its volume is unexported, so that
+        // hosts connected across an upgrade keep their path.
+        String nqn = Nqn.forVolume(nqnPrefix, cluster, volume);
+        String legacy = Nqn.legacyForVolume(nqnPrefix, volume);
+        if (!export.nqn().equals(nqn) && !export.nqn().equals(legacy)) {
+            throw refuseExport(volume, export, "its NQN is " + export.nqn() + ", not " + nqn
+                    + " (this cluster's) nor " + legacy + " (of before cluster ids)");
         }
         String serial = Nqn.serialForVolume(volume);
         if (!export.serial().equals(serial)) {

@@ -50,9 +50,10 @@ public final class HostDevices {
      * Connects to the volume's export (unless already connected) after checking that it is the
      * subsystem and serial Ferry derives for the volume, and returns the namespace device.
      */
-    public Path connect(String volume, String nqnPrefix, ExportInfo export, String hostNqn) throws InterruptedException {
+    public Path connect(String volume, String nqnPrefix, String cluster, ExportInfo export, String hostNqn)
+            throws InterruptedException {
         try {
-            verifier.export(volume, nqnPrefix, export);
+            verifier.export(volume, nqnPrefix, cluster, export);
             return connector.connect(export, hostNqn);
         } catch (StatusRuntimeException e) {
             throw new UntrustedDeviceException(e);

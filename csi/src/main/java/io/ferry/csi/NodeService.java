@@ -225,7 +225,7 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
         if (isLocal(ready)) {
             return verifier.local(id, pool(id, ready.placement()), ready.status().devicePath(), view.clusterId().orElse(null));
         }
-        verifier.export(id, view.globalConfig().nqnPrefix(), ready.status().export());
+        verifier.export(id, view.globalConfig().nqnPrefix(), view.clusterId().orElse(null), ready.status().export());
         return nvme.connect(ready.status().export(), hostNqn);
     }
 
@@ -261,7 +261,7 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
         if (status.export() == null) {
             return Optional.empty();
         }
-        verifier.export(id, view.globalConfig().nqnPrefix(), status.export());
+        verifier.export(id, view.globalConfig().nqnPrefix(), view.clusterId().orElse(null), status.export());
         return verifier.nvmeNamespace(status.export());
     }
 
@@ -288,7 +288,14 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
             try (KeyedLocks.Held ignored = locks.lock("volume:" + id)) {
                 unmount(staging);
                 if (Names.isValidVolumeName(id)) {
-                    nvme.disconnect(Nqn.forVolume(view.globalConfig().nqnPrefix(), id));
+                    // Both names an export of this volume may have: this cluster's, and the one
+                    // of before cluster ids that an agent keeps serving until it is unexported.
+                    String prefix = view.globalConfig().nqnPrefix();
+                    Optional<String> cluster = view.clusterId();
+                    if (cluster.isPresent()) {
+                        nvme.disconnect(Nqn.forVolume(prefix, cluster.get(), id));
+                    }
+                    nvme.disconnect(Nqn.legacyForVolume(prefix, id));
                 }
                 return NodeUnstageVolumeResponse.getDefaultInstance();
             }

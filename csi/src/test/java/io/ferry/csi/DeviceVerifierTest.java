@@ -294,21 +294,35 @@ class DeviceVerifierTest {
 
     @Test
     void acceptsOnlyTheExportFerryDerivesForTheVolume() {
-        String nqn = Nqn.forVolume(PREFIX, VOLUME);
+        String nqn = Nqn.forVolume(PREFIX, CLUSTER, VOLUME);
         String serial = Nqn.serialForVolume(VOLUME);
-        verifier().export(VOLUME, PREFIX, export(nqn, serial));
-        assertThatThrownBy(() -> verifier().export(VOLUME, PREFIX, export(Nqn.forVolume(PREFIX, "data-2"), serial)))
-                .satisfies(refused("its NQN is " + PREFIX + ":vol:data-2, not " + nqn));
-        assertThatThrownBy(() -> verifier().export(VOLUME, PREFIX, export("nqn.2014-08.org.evil:disk", serial)))
+        verifier().export(VOLUME, PREFIX, CLUSTER, export(nqn, serial));
+        assertThatThrownBy(() -> verifier().export(VOLUME, PREFIX, CLUSTER,
+                export(Nqn.forVolume(PREFIX, CLUSTER, "data-2"), serial)))
+                .satisfies(refused("its NQN is " + PREFIX + ":" + CLUSTER + ":vol:data-2, not " + nqn));
+        assertThatThrownBy(() -> verifier().export(VOLUME, PREFIX, CLUSTER, export("nqn.2014-08.org.evil:disk", serial)))
                 .satisfies(refused("nqn.2014-08.org.evil:disk"));
-        assertThatThrownBy(() -> verifier().export(VOLUME, PREFIX, export(nqn, Nqn.serialForVolume("data-2"))))
+        assertThatThrownBy(() -> verifier().export(VOLUME, PREFIX, CLUSTER, export(nqn, Nqn.serialForVolume("data-2"))))
                 .satisfies(refused("its serial is " + Nqn.serialForVolume("data-2") + ", not " + serial));
-        assertThatThrownBy(() -> verifier().export(VOLUME, PREFIX, null)).satisfies(refused("no export"));
+        assertThatThrownBy(() -> verifier().export(VOLUME, PREFIX, CLUSTER, null)).satisfies(refused("no export"));
+    }
+
+    @Test
+    void refusesTheSameVolumesExportOfAnotherClusterAcceptsOneOfBeforeClusterIdsAndNeedsTheId() {
+        String serial = Nqn.serialForVolume(VOLUME);
+        String other = "0b6c1e2a-0000-4000-8000-000000000002";
+        // a second Ferry cluster exporting a volume of the same name from the same storage host
+        assertThatThrownBy(() -> verifier().export(VOLUME, PREFIX, CLUSTER, export(Nqn.forVolume(PREFIX, other, VOLUME),
+                serial))).satisfies(refused(other, "not " + Nqn.forVolume(PREFIX, CLUSTER, VOLUME)));
+        // an export made before cluster ids is served under its old name until it is unexported
+        verifier().export(VOLUME, PREFIX, CLUSTER, export(Nqn.legacyForVolume(PREFIX, VOLUME), serial));
+        assertThatThrownBy(() -> verifier().export(VOLUME, PREFIX, null, export(Nqn.forVolume(PREFIX, CLUSTER, VOLUME),
+                serial))).satisfies(refused("this cluster's id is not known yet"));
     }
 
     @Test
     void findsTheNamespaceOnlyUnderAControllerOfTheExportsSubsystemWithItsSerial() throws Exception {
-        String nqn = Nqn.forVolume(PREFIX, VOLUME);
+        String nqn = Nqn.forVolume(PREFIX, CLUSTER, VOLUME);
         String serial = Nqn.serialForVolume(VOLUME);
         controller("nvme0", "nqn.2014-08.org.evil:disk", serial, "nvme0n1");
         controller("nvme1", nqn, "ffffffffffffffffffff", "nvme1n1");

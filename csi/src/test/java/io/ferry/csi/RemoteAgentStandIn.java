@@ -61,6 +61,7 @@ final class RemoteAgentStandIn implements AutoCloseable {
     /** Registers the node with its labels and a file pool of the given size, then answers its work. */
     void start(Vertx vertx, Map<String, String> labels, String pool, long capacityBytes, Map<String, String> poolLabels) {
         register(labels);
+        String cluster = result(io.ferry.etcd.ClusterIdentities.ensure(store, Instant.now())).id();
         result(store.put(keys.poolConfig(pool), PoolConfig.builder(pool, node, Engine.FILE,
                 PoolSource.directory("/var/lib/ferry/" + pool)).labels(poolLabels).build()));
         result(store.put(keys.nodePoolStatus(node, pool), PoolStatus.of(node, pool, Engine.FILE, capacityBytes,
@@ -76,7 +77,7 @@ final class RemoteAgentStandIn implements AutoCloseable {
                     return;
                 }
                 ExportInfo export = item.export() == null ? null : ExportInfo.tcp(
-                        Nqn.forVolume(GlobalConfig.DEFAULT_NQN_PREFIX, item.volume()), "127.0.0.1", 4420,
+                        Nqn.forVolume(GlobalConfig.DEFAULT_NQN_PREFIX, cluster, item.volume()), "127.0.0.1", 4420,
                         Nqn.serialForVolume(item.volume()), item.export().allowedHostNqns());
                 store.put(keys.volumeStatus(node, item.volume()), VolumeStatus.of(item.volume(), node,
                         VolumePhase.READY, "/dev/ferry-remote/" + item.volume(), item.sizeBytes(), export,

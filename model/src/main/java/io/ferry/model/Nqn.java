@@ -3,6 +3,7 @@ package io.ferry.model;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
+import java.util.Optional;
 import java.util.regex.Pattern;
 
 /**
@@ -18,10 +19,11 @@ public final class Nqn {
     /** Longest NQN allowed by the NVMe specification, in bytes. */
     public static final int MAX_LENGTH = 223;
     /**
-     * Longest NQN prefix: {@code prefix + ":vol:" + volume} must fit in {@link #MAX_LENGTH} for every
-     * valid volume name (63 characters), hence 223 - 5 - 63.
+     * Longest NQN prefix: {@code prefix + ":" + cluster + ":vol:" + volume} must fit in
+     * {@link #MAX_LENGTH} for every valid cluster id (64 characters) and volume name (63), hence
+     * 223 - 1 - 64 - 5 - 63.
      */
-    public static final int MAX_PREFIX_LENGTH = MAX_LENGTH - 5 - Names.MAX_NAME_LENGTH;
+    public static final int MAX_PREFIX_LENGTH = MAX_LENGTH - 1 - 64 - 5 - Names.MAX_NAME_LENGTH;
     /** Length of the NVMe serial number field in bytes. */
     public static final int SERIAL_LENGTH = 20;
 
@@ -53,16 +55,61 @@ public final class Nqn {
         char last = prefix.charAt(prefix.length() - 1);
         if (last == ':' || last == '.') {
             throw new ValidationException("NQN prefix " + Names.quote(prefix) + " must not end with '" + last
-                    + "'; Ferry appends \":vol:<volume>\" itself");
+                    + "'; Ferry appends \":<cluster id>:vol:<volume>\" itself");
         }
         return prefix;
     }
 
-    /** The subsystem NQN of a volume: {@code <prefix>:vol:<volume>}. Deterministic, so re-exports match. */
-    public static String forVolume(String prefix, String volume) {
+    /**
+     * The subsystem NQN of a volume: {@code <prefix>:<cluster id>:vol:<volume>}. Deterministic, so
+     * re-exports match; the cluster id keeps two Ferry clusters that export a volume of the same
+     * name from one host apart (nvmet has one subsystem namespace per kernel).
+     */
+    public static String forVolume(String prefix, String cluster, String volume) {
+        validatePrefix(prefix);
+        ClusterIdentity.validId(cluster);
+        Names.volumeName(volume);
+        return prefix + ":" + cluster + ":vol:" + volume;
+    }
+
+    /**
+     * The NQN exports had before cluster ids, {@code <prefix>:vol:<volume>}. An agent keeps serving
+     * an export of this form until the volume is unexported (hosts stay connected through an
+     * upgrade) and then exports it under {@link #forVolume(String, String, String)}. It cannot tell
+     * which cluster made it.
+     */
+    public static String legacyForVolume(String prefix, String volume) {
         validatePrefix(prefix);
         Names.volumeName(volume);
         return prefix + ":vol:" + volume;
+    }
+
+    /** What a subsystem NQN under {@code prefix} says: the volume, and the cluster (null in the legacy form). */
+    public record VolumeNqn(String cluster, String volume) {
+    }
+
+    /** The volume (and cluster) a subsystem NQN names, if it has one of Ferry's forms under {@code prefix}. */
+    public static Optional<VolumeNqn> parse(String prefix, String nqn) {
+        if (nqn == null || !nqn.startsWith(prefix + ":")) {
+            return Optional.empty();
+        }
+        String rest = nqn.substring(prefix.length() + 1);
+        String cluster = null;
+        String volume;
+        if (rest.startsWith("vol:")) {
+            volume = rest.substring(4);
+        } else {
+            int at = rest.indexOf(":vol:");
+            if (at <= 0) {
+                return Optional.empty();
+            }
+            cluster = rest.substring(0, at);
+            volume = rest.substring(at + 5);
+        }
+        if (!Names.isValidVolumeName(volume) || (cluster != null && !ClusterIdentity.isValidId(cluster))) {
+            return Optional.empty();
+        }
+        return Optional.of(new VolumeNqn(cluster, volume));
     }
 
     /**

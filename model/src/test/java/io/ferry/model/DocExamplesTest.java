@@ -67,6 +67,7 @@ class DocExamplesTest {
         VolumeStatus s = DocExamples.all().stream().filter(e -> e.type().equals("VolumeStatus")).findFirst()
                 .map(e -> Json.decode(e.json(), VolumeStatus.class)).orElseThrow();
         assertThat(s.export().serial()).isEqualTo(Nqn.serialForVolume(s.volume()));
-        assertThat(s.export().nqn()).isEqualTo(Nqn.forVolume(GlobalConfig.DEFAULT_NQN_PREFIX, s.volume()));
+        // the cluster id of the documented ClusterIdentity example
+        assertThat(s.export().nqn()).isEqualTo(Nqn.forVolume(GlobalConfig.DEFAULT_NQN_PREFIX, "3f0b8c2e-5d7a-4e19-9c41-8a6f2d0b7e53", s.volume()));
     }
 }

@@ -46,7 +46,7 @@ final class Fixtures {
                 WorkItem.of("data-3", "worker-1", "pool-a", Engine.FILE, 4L << 20, false, 1,
                         VolumeSource.volume("data-1", "pool-a"), null),
                 VolumeStatus.of("data-1", "worker-1", VolumePhase.READY, "/dev/ferry-vg/data-1", 10L << 30,
-                        ExportInfo.tcp(Nqn.forVolume("nqn.2026-11.io.ferry", "data-1"), "10.0.1.11", 4420,
+                        ExportInfo.tcp(Nqn.forVolume("nqn.2026-11.io.ferry", "3f0b8c2e-5d7a-4e19-9c41-8a6f2d0b7e53", "data-1"), "10.0.1.11", 4420,
                                 Nqn.serialForVolume("data-1"), Set.of(HOST_NQN)), 3, null, T),
                 VolumeStatus.of("data-2", "worker-1", VolumePhase.FAILED, null, 0, null, 1, "lvcreate: no space", T),
                 SnapshotIntent.of("snap-1", "data-1", "csi", T),

@@ -29,13 +29,33 @@ class NqnTest {
         assertThat(Nqn.isValid(base + "a".repeat(224 - base.length()))).isFalse();
     }
 
+    static final String CLUSTER = "3f2c9a1e-5b7d-4c2a-9e61-0d8f4b2a7c10";
+
     @Test
-    void buildsVolumeNqnsThatAlwaysFit() {
-        assertThat(Nqn.forVolume("nqn.2026-11.io.ferry", "data-1")).isEqualTo("nqn.2026-11.io.ferry:vol:data-1");
+    void buildsVolumeNqnsThatAlwaysFitAndCarryTheClusterId() {
+        assertThat(Nqn.forVolume("nqn.2026-11.io.ferry", CLUSTER, "data-1"))
+                .isEqualTo("nqn.2026-11.io.ferry:" + CLUSTER + ":vol:data-1");
         String longestPrefix = "nqn.2026-11.io." + "f".repeat(Nqn.MAX_PREFIX_LENGTH - 15);
-        assertThat(Nqn.validate(Nqn.forVolume(longestPrefix, "v".repeat(63)))).hasSize(223);
-        assertThatThrownBy(() -> Nqn.forVolume(longestPrefix + "f", "v")).hasMessageContaining("limit is 155");
-        assertThatThrownBy(() -> Nqn.forVolume("nqn.2026-11.io.ferry", "Bad")).isInstanceOf(ValidationException.class);
+        String longestCluster = "c".repeat(64);
+        assertThat(Nqn.validate(Nqn.forVolume(longestPrefix, longestCluster, "v".repeat(63)))).hasSize(223);
+        assertThatThrownBy(() -> Nqn.forVolume(longestPrefix + "f", CLUSTER, "v")).hasMessageContaining("limit is 90");
+        assertThatThrownBy(() -> Nqn.forVolume("nqn.2026-11.io.ferry", CLUSTER, "Bad"))
+                .isInstanceOf(ValidationException.class);
+        assertThatThrownBy(() -> Nqn.forVolume("nqn.2026-11.io.ferry", "x:vol:y", "data-1"))
+                .isInstanceOf(ValidationException.class);
+        assertThat(Nqn.legacyForVolume("nqn.2026-11.io.ferry", "data-1")).isEqualTo("nqn.2026-11.io.ferry:vol:data-1");
+    }
+
+    @Test
+    void parsesBothFormsAndNothingElse() {
+        String p = "nqn.2026-11.io.ferry";
+        assertThat(Nqn.parse(p, Nqn.forVolume(p, CLUSTER, "data-1"))).contains(new Nqn.VolumeNqn(CLUSTER, "data-1"));
+        assertThat(Nqn.parse(p, Nqn.legacyForVolume(p, "data-1"))).contains(new Nqn.VolumeNqn(null, "data-1"));
+        for (String other : new String[] {"nqn.2026-11.io.ferryx:vol:data-1", "nqn.2014-08.org.nvmexpress:uuid:1",
+                p + ":vol:Bad", p + ":" + CLUSTER + ":vol:", p + "::vol:data-1", p + ":UPPER-CASE-ID:vol:data-1",
+                p + ":" + CLUSTER + ":data-1", p, null}) {
+            assertThat(Nqn.parse(p, other)).as(String.valueOf(other)).isEmpty();
+        }
     }
 
     @Test

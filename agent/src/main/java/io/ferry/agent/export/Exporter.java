@@ -2,11 +2,15 @@ package io.ferry.agent.export;
 
 import io.ferry.model.ExportInfo;
 import io.ferry.model.ExportSpec;
+import io.ferry.model.OrphanOwner;
 
+import java.util.List;
 import java.util.Set;
+import java.util.TreeSet;
 
 /**
- * Exports volumes over NVMe-oF: one subsystem per volume, named {@code <nqnPrefix>:vol:<volume>},
+ * Exports volumes over NVMe-oF: one subsystem per volume, named {@code <nqnPrefix>:<cluster id>:vol:<volume>}
+ * (see {@link VolumeNqns} for the form of before cluster ids),
  * one namespace whose serial is derived from the volume name, only the listed host NQNs allowed.
  * Methods block and are idempotent, like the engines.
  */
@@ -25,8 +29,22 @@ public interface Exporter {
     /** Removes the volume's export; absent means done. */
     void unexport(String volume);
 
-    /** Names of the volumes that currently have a Ferry export on this host. */
-    Set<String> exportedVolumes();
+    /**
+     * A subsystem on this host with one of Ferry's NQN forms: the volume and the cluster its NQN
+     * names ({@code cluster} null for the form of before cluster ids), and whose that makes it.
+     */
+    record Exported(String nqn, String volume, String cluster, OrphanOwner owner) {
+    }
+
+    /** Every subsystem on this host named like a Ferry export under this cluster's prefix, any cluster's. */
+    List<Exported> exports();
+
+    /** Names of the volumes with an export this agent may manage: this cluster's, or of before cluster ids. */
+    default Set<String> exportedVolumes() {
+        Set<String> volumes = new TreeSet<>();
+        exports().stream().filter(e -> e.owner() != OrphanOwner.OTHER_CLUSTER).forEach(e -> volumes.add(e.volume()));
+        return volumes;
+    }
 
     /** An exporter for hosts that cannot export: local consumers still work. */
     static Exporter none(String why) {
@@ -47,8 +65,8 @@ public interface Exporter {
             }
 
             @Override
-            public Set<String> exportedVolumes() {
-                return Set.of();
+            public List<Exported> exports() {
+                return List.of();
             }
         };
     }

@@ -2,7 +2,6 @@ package io.ferry.agent.export;
 
 import io.ferry.model.ExportInfo;
 import io.ferry.model.ExportSpec;
-import io.ferry.model.Names;
 import io.ferry.model.Nqn;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -16,9 +15,9 @@ import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
-import java.util.Set;
-import java.util.TreeSet;
 import java.util.concurrent.ConcurrentHashMap;
 
 /**
@@ -47,16 +46,16 @@ public final class NvmetExporter implements Exporter {
     private static final Logger log = LoggerFactory.getLogger(NvmetExporter.class);
 
     private final Path root;
-    private final String nqnPrefix;
+    private final VolumeNqns nqns;
     private final String address;
     private final int port;
     private final String portId;
     /** Size of each volume when its namespace was last enabled or revalidated by this process. */
     private final Map<String, Long> exportedSizes = new ConcurrentHashMap<>();
 
-    public NvmetExporter(Path root, String nqnPrefix, String address, int port, int portId) {
+    public NvmetExporter(Path root, String nqnPrefix, String cluster, String address, int port, int portId) {
         this.root = root;
-        this.nqnPrefix = Nqn.validatePrefix(nqnPrefix);
+        this.nqns = new VolumeNqns(nqnPrefix, cluster);
         this.address = address;
         this.port = port;
         this.portId = Integer.toString(portId);
@@ -69,9 +68,9 @@ public final class NvmetExporter implements Exporter {
 
     @Override
     public ExportInfo export(String volume, String devicePath, long sizeBytes, ExportSpec spec) {
-        String nqn = Nqn.forVolume(nqnPrefix, volume);
+        String nqn = Files.isDirectory(subsystem(nqns.legacy(volume))) ? nqns.legacy(volume) : nqns.current(volume);
         String serial = Nqn.serialForVolume(volume);
-        Path sub = root.resolve("subsystems").resolve(nqn);
+        Path sub = subsystem(nqn);
         mkdir(sub);
         // Access control first: the subsystem must never be reachable by any host, even briefly.
         writeIfDifferent(sub.resolve("attr_allow_any_host"), "0");
@@ -178,8 +177,16 @@ public final class NvmetExporter implements Exporter {
     @Override
     public void unexport(String volume) {
         exportedSizes.remove(volume);
-        String nqn = Nqn.forVolume(nqnPrefix, volume);
-        Path sub = root.resolve("subsystems").resolve(nqn);
+        for (String nqn : nqns.all(volume)) {
+            unexport(nqn, subsystem(nqn));
+        }
+    }
+
+    private Path subsystem(String nqn) {
+        return root.resolve("subsystems").resolve(nqn);
+    }
+
+    private void unexport(String nqn, Path sub) {
         // Unlink from every port first so that no host can connect while the rest is torn down.
         for (Path portDir : list(root.resolve("ports"))) {
             Path link = portDir.resolve("subsystems").resolve(nqn);
@@ -201,16 +208,12 @@ public final class NvmetExporter implements Exporter {
     }
 
     @Override
-    public Set<String> exportedVolumes() {
-        Set<String> volumes = new TreeSet<>();
-        String marker = nqnPrefix + ":vol:";
+    public List<Exported> exports() {
+        List<Exported> exports = new ArrayList<>();
         for (Path sub : list(root.resolve("subsystems"))) {
-            String nqn = sub.getFileName().toString();
-            if (nqn.startsWith(marker) && Names.isValidVolumeName(nqn.substring(marker.length()))) {
-                volumes.add(nqn.substring(marker.length()));
-            }
+            nqns.exported(sub.getFileName().toString()).ifPresent(exports::add);
         }
-        return volumes;
+        return exports;
     }
 
     /** configfs removes an item's attributes and default groups with the rmdir; a plain tree does not. */

@@ -4,19 +4,17 @@ import io.ferry.agent.spdk.SpdkClient;
 import io.ferry.agent.spdk.SpdkException;
 import io.ferry.model.ExportInfo;
 import io.ferry.model.ExportSpec;
-import io.ferry.model.Names;
 import io.ferry.model.Nqn;
 
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
-import java.util.Set;
-import java.util.TreeSet;
 import java.util.function.BooleanSupplier;
 
 /**
  * NVMe/TCP exports of SPDK lvols through the SPDK target's own NVMe-oF subsystems.
  *
- * <p>Per volume: subsystem {@code <prefix>:vol:<vol>} (the NQN and serial {@link NvmetExporter}
+ * <p>Per volume: subsystem {@code <prefix>:<cluster id>:vol:<vol>} (the NQN and serial {@link NvmetExporter}
  * uses, from {@link Nqn}), model {@code Ferry}, created with {@code allow_any_host=false}; one
  * {@code nvmf_subsystem_add_host} per allowed host and {@code nvmf_subsystem_remove_host} for any
  * other; namespace 1 backed by the lvol's bdev; a TCP listener on the node's data address and the
@@ -31,15 +29,16 @@ public final class SpdkExporter implements Exporter {
     static final int NSID = 1;
 
     private final SpdkClient client;
-    private final String nqnPrefix;
+    private final VolumeNqns nqns;
     private final String address;
     private final int port;
     private final BooleanSupplier available;
 
     /** {@code available} is the SPDK engine's liveness probe (socket present and answering). */
-    public SpdkExporter(SpdkClient client, String nqnPrefix, String address, int port, BooleanSupplier available) {
+    public SpdkExporter(SpdkClient client, String nqnPrefix, String cluster, String address, int port,
+            BooleanSupplier available) {
         this.client = client;
-        this.nqnPrefix = Nqn.validatePrefix(nqnPrefix);
+        this.nqns = new VolumeNqns(nqnPrefix, cluster);
         this.address = address;
         this.port = port;
         this.available = available;
@@ -56,7 +55,7 @@ public final class SpdkExporter implements Exporter {
      */
     @Override
     public ExportInfo export(String volume, String bdev, long sizeBytes, ExportSpec spec) {
-        String nqn = Nqn.forVolume(nqnPrefix, volume);
+        String nqn = find(nqns.legacy(volume)).isPresent() ? nqns.legacy(volume) : nqns.current(volume);
         String serial = Nqn.serialForVolume(volume);
         if (bdev == null) {
             throw new IllegalArgumentException("volume " + volume + " has no SPDK bdev to export");
@@ -107,30 +106,28 @@ public final class SpdkExporter implements Exporter {
 
     @Override
     public void unexport(String volume) {
-        String nqn = Nqn.forVolume(nqnPrefix, volume);
-        if (find(nqn).isEmpty()) {
-            return;
-        }
-        try {
-            client.deleteSubsystem(nqn);
-        } catch (SpdkException e) {
-            // Gone between the look and the delete is still gone.
-            if (find(nqn).isPresent()) {
-                throw e;
+        for (String nqn : nqns.all(volume)) {
+            if (find(nqn).isEmpty()) {
+                continue;
+            }
+            try {
+                client.deleteSubsystem(nqn);
+            } catch (SpdkException e) {
+                // Gone between the look and the delete is still gone.
+                if (find(nqn).isPresent()) {
+                    throw e;
+                }
             }
         }
     }
 
     @Override
-    public Set<String> exportedVolumes() {
-        Set<String> volumes = new TreeSet<>();
-        String marker = nqnPrefix + ":vol:";
+    public List<Exported> exports() {
+        List<Exported> exports = new ArrayList<>();
         for (SpdkClient.Subsystem s : client.subsystems()) {
-            if (s.nqn().startsWith(marker) && Names.isValidVolumeName(s.nqn().substring(marker.length()))) {
-                volumes.add(s.nqn().substring(marker.length()));
-            }
+            nqns.exported(s.nqn()).ifPresent(exports::add);
         }
-        return volumes;
+        return exports;
     }
 
     private Optional<SpdkClient.Subsystem> find(String nqn) {

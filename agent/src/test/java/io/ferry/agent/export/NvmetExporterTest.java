@@ -3,6 +3,7 @@ package io.ferry.agent.export;
 import io.ferry.model.ExportInfo;
 import io.ferry.model.ExportSpec;
 import io.ferry.model.Nqn;
+import io.ferry.model.OrphanOwner;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -17,6 +18,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 class NvmetExporterTest {
 
     static final String PREFIX = "nqn.2026-11.io.ferry";
+    static final String CLUSTER = "0b6c1e2a-0000-4000-8000-000000000001";
+    static final String OURS = PREFIX + ":" + CLUSTER;
     static final String HOST_A = "nqn.2014-08.org.nvmexpress:uuid:aaaaaaaa-0000-0000-0000-000000000001";
     static final String HOST_B = "nqn.2014-08.org.nvmexpress:uuid:bbbbbbbb-0000-0000-0000-000000000002";
 
@@ -32,7 +35,7 @@ class NvmetExporterTest {
         Files.createDirectories(root.resolve("subsystems"));
         Files.createDirectories(root.resolve("ports"));
         Files.createDirectories(root.resolve("hosts"));
-        exporter = new NvmetExporter(root, PREFIX, "10.0.1.11", 4420, 1);
+        exporter = new NvmetExporter(root, PREFIX, CLUSTER, "10.0.1.11", 4420, 1);
     }
 
     String read(Path p) throws Exception {
@@ -43,7 +46,7 @@ class NvmetExporterTest {
     void exportsOneSubsystemPerVolumeOnlyToTheAllowedHost() throws Exception {
         assertThat(exporter.available()).isTrue();
         ExportInfo info = exporter.export("vol-a", "/dev/loop3", MIB_256, ExportSpec.tcp("node-b", Set.of(HOST_A)));
-        String nqn = PREFIX + ":vol:vol-a";
+        String nqn = OURS + ":vol:vol-a";
         assertThat(info).isEqualTo(ExportInfo.tcp(nqn, "10.0.1.11", 4420, Nqn.serialForVolume("vol-a"), Set.of(HOST_A)));
         Path sub = root.resolve("subsystems").resolve(nqn);
         assertThat(read(sub.resolve("attr_allow_any_host"))).isEqualTo("0");
@@ -63,7 +66,7 @@ class NvmetExporterTest {
 
     @Test
     void theNamespaceKeepsItsIdentifiersAcrossATargetReboot() throws Exception {
-        String nqn = PREFIX + ":vol:vol-a";
+        String nqn = OURS + ":vol:vol-a";
         Path ns = root.resolve("subsystems").resolve(nqn).resolve("namespaces/1");
         exporter.export("vol-a", "/dev/ferry/vol-a", MIB_256, ExportSpec.tcp("node-b", Set.of(HOST_A)));
         String uuid = read(ns.resolve("device_uuid"));
@@ -77,14 +80,14 @@ class NvmetExporterTest {
         Files.createDirectories(root.resolve("ports"));
         Files.createDirectories(ns);
         Files.writeString(ns.resolve("device_uuid"), "0b4e2d1c-9f33-4d55-a1e2-3c4d5e6f7a8b\n");
-        new NvmetExporter(root, PREFIX, "10.0.1.11", 4420, 1)
+        new NvmetExporter(root, PREFIX, CLUSTER, "10.0.1.11", 4420, 1)
                 .export("vol-a", "/dev/ferry/vol-a", MIB_256, ExportSpec.tcp("node-b", Set.of(HOST_A)));
         assertThat(read(ns.resolve("device_uuid"))).isEqualTo(uuid);
         assertThat(read(ns.resolve("device_nguid"))).isEqualTo(uuid);
         assertThat(read(ns.resolve("enable"))).isEqualTo("1");
 
         assertThat(NvmetExporter.namespaceUuid(nqn)).isEqualTo(uuid);
-        assertThat(NvmetExporter.namespaceUuid(PREFIX + ":vol:vol-b")).isNotEqualTo(uuid);
+        assertThat(NvmetExporter.namespaceUuid(OURS + ":vol:vol-b")).isNotEqualTo(uuid);
         assertThat(NvmetExporter.namespaceUuid("nqn.2026-12.org.other:vol:vol-a")).isNotEqualTo(uuid);
     }
 
@@ -100,7 +103,7 @@ class NvmetExporterTest {
     void exportingAgainChangesOnlyWhatDiffers() throws Exception {
         exporter.export("vol-a", "/dev/loop3", MIB_256, ExportSpec.tcp("node-b", Set.of(HOST_A)));
         exporter.export("vol-a", "/dev/loop8", MIB_256, ExportSpec.tcp("node-c", Set.of(HOST_B)));
-        Path sub = root.resolve("subsystems").resolve(PREFIX + ":vol:vol-a");
+        Path sub = root.resolve("subsystems").resolve(OURS + ":vol:vol-a");
         try (var links = Files.list(sub.resolve("allowed_hosts"))) {
             assertThat(links.map(p -> p.getFileName().toString())).containsExactly(HOST_B);
         }
@@ -114,8 +117,8 @@ class NvmetExporterTest {
         exporter.export("vol-b", "/dev/loop4", MIB_256, ExportSpec.tcp("node-b", Set.of(HOST_A)));
         exporter.unexport("vol-a");
         exporter.unexport("vol-a");
-        assertThat(root.resolve("subsystems").resolve(PREFIX + ":vol:vol-a")).doesNotExist();
-        assertThat(root.resolve("ports/1/subsystems").resolve(PREFIX + ":vol:vol-a")).doesNotExist();
+        assertThat(root.resolve("subsystems").resolve(OURS + ":vol:vol-a")).doesNotExist();
+        assertThat(root.resolve("ports/1/subsystems").resolve(OURS + ":vol:vol-a")).doesNotExist();
         assertThat(exporter.exportedVolumes()).containsExactly("vol-b");
         assertThat(root.resolve("hosts").resolve(HOST_A)).isDirectory();
     }
@@ -124,11 +127,58 @@ class NvmetExporterTest {
     void ignoresSubsystemsThatAreNotFerrys() throws Exception {
         Files.createDirectories(root.resolve("subsystems/nqn.2020-01.com.example:other"));
         assertThat(exporter.exportedVolumes()).isEmpty();
+        assertThat(exporter.exports()).isEmpty();
+    }
+
+    @Test
+    void anotherClustersExportOfAVolumeOfTheSameNameIsNeverTouchedAndIsReportedAsItsOwn() throws Exception {
+        String other = "0b6c1e2a-0000-4000-8000-000000000002";
+        NvmetExporter theirs = new NvmetExporter(root, PREFIX, other, "10.0.1.11", 4420, 1);
+        theirs.export("vol-a", "/dev/loop7", MIB_256, ExportSpec.tcp("node-c", Set.of(HOST_B)));
+        exporter.export("vol-a", "/dev/loop3", MIB_256, ExportSpec.tcp("node-b", Set.of(HOST_A)));
+        exporter.unexport("vol-a");
+
+        Path theirSub = root.resolve("subsystems").resolve(PREFIX + ":" + other + ":vol:vol-a");
+        assertThat(read(theirSub.resolve("namespaces/1/device_path"))).isEqualTo("/dev/loop7");
+        assertThat(theirSub.resolve("allowed_hosts").resolve(HOST_B)).exists();
+        assertThat(theirSub.resolve("allowed_hosts").resolve(HOST_A)).doesNotExist();
+        assertThat(exporter.exportedVolumes()).isEmpty();
+        assertThat(exporter.exports()).containsExactly(new Exporter.Exported(PREFIX + ":" + other + ":vol:vol-a",
+                "vol-a", other, OrphanOwner.OTHER_CLUSTER));
+    }
+
+    @Test
+    void anExportOfBeforeClusterIdsKeepsItsNameUntilUnexportedAndThenComesBackWithTheId() throws Exception {
+        // what an agent of before cluster ids left in configfs, with a host connected to it
+        String legacy = PREFIX + ":vol:vol-a";
+        NvmetExporterTest.makeLegacy(root, legacy);
+        ExportInfo info = exporter.export("vol-a", "/dev/loop3", MIB_256, ExportSpec.tcp("node-b", Set.of(HOST_A)));
+        assertThat(info.nqn()).isEqualTo(legacy);
+        assertThat(root.resolve("subsystems").resolve(OURS + ":vol:vol-a")).doesNotExist();
+        assertThat(exporter.exports()).containsExactly(new Exporter.Exported(legacy, "vol-a", null, OrphanOwner.UNMARKED));
+        assertThat(exporter.exportedVolumes()).containsExactly("vol-a");
+
+        exporter.unexport("vol-a");
+        assertThat(root.resolve("subsystems").resolve(legacy)).doesNotExist();
+        assertThat(root.resolve("ports/1/subsystems").resolve(legacy)).doesNotExist();
+        assertThat(exporter.export("vol-a", "/dev/loop3", MIB_256, ExportSpec.tcp("node-b", Set.of(HOST_A))).nqn())
+                .isEqualTo(OURS + ":vol:vol-a");
+        assertThat(exporter.exports()).extracting(Exporter.Exported::owner).containsExactly(OrphanOwner.THIS_CLUSTER);
+    }
+
+    static void makeLegacy(Path root, String nqn) throws Exception {
+        Path sub = Files.createDirectories(root.resolve("subsystems").resolve(nqn));
+        Files.createDirectories(sub.resolve("allowed_hosts"));
+        Files.createDirectories(sub.resolve("namespaces/1"));
+        Files.writeString(sub.resolve("namespaces/1/device_path"), "/dev/loop3\n");
+        Files.writeString(sub.resolve("namespaces/1/enable"), "1\n");
+        Files.createDirectories(root.resolve("ports/1/subsystems"));
+        Files.createSymbolicLink(root.resolve("ports/1/subsystems").resolve(nqn), sub);
     }
 
     /** configfs creates a namespace's attributes with the namespace; a plain tree needs them made. */
     Path revalidateAttr(String volume) throws Exception {
-        Path ns = root.resolve("subsystems").resolve(PREFIX + ":vol:" + volume).resolve("namespaces/1");
+        Path ns = root.resolve("subsystems").resolve(OURS + ":vol:" + volume).resolve("namespaces/1");
         Files.createDirectories(ns);
         Path attr = ns.resolve("revalidate_size");
         Files.writeString(attr, "");
@@ -164,7 +214,7 @@ class NvmetExporterTest {
         Path attr = revalidateAttr("vol-a");
         // A crash after the LV grew but before the export was revisited: the new process cannot
         // know whether the kernel has the new size, and a revalidation without change is harmless.
-        NvmetExporter restarted = new NvmetExporter(root, PREFIX, "10.0.1.11", 4420, 1);
+        NvmetExporter restarted = new NvmetExporter(root, PREFIX, CLUSTER, "10.0.1.11", 4420, 1);
         restarted.export("vol-a", "/dev/loop3", MIB_512, ExportSpec.tcp("node-b", Set.of(HOST_A)));
         assertThat(read(attr)).isEqualTo("1");
         Files.writeString(attr, "");
@@ -176,8 +226,8 @@ class NvmetExporterTest {
     void aKernelWithoutRevalidateSizeStillExports() throws Exception {
         exporter.export("vol-a", "/dev/loop3", MIB_256, ExportSpec.tcp("node-b", Set.of(HOST_A)));
         ExportInfo info = exporter.export("vol-a", "/dev/loop3", MIB_512, ExportSpec.tcp("node-b", Set.of(HOST_A)));
-        assertThat(info.nqn()).isEqualTo(PREFIX + ":vol:vol-a");
-        assertThat(root.resolve("subsystems").resolve(PREFIX + ":vol:vol-a").resolve("namespaces/1/revalidate_size"))
+        assertThat(info.nqn()).isEqualTo(OURS + ":vol:vol-a");
+        assertThat(root.resolve("subsystems").resolve(OURS + ":vol:vol-a").resolve("namespaces/1/revalidate_size"))
                 .doesNotExist();
     }
 
@@ -192,6 +242,6 @@ class NvmetExporterTest {
 
     @Test
     void isUnavailableWithoutConfigfs() {
-        assertThat(new NvmetExporter(root.resolve("missing"), PREFIX, "10.0.1.11", 4420, 1).available()).isFalse();
+        assertThat(new NvmetExporter(root.resolve("missing"), PREFIX, CLUSTER, "10.0.1.11", 4420, 1).available()).isFalse();
     }
 }

@@ -20,6 +20,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 class SpdkExporterTest {
 
     static final String PREFIX = "nqn.2026-11.io.ferry";
+    static final String CLUSTER = "0b6c1e2a-0000-4000-8000-000000000001";
     static final String HOST_A = "nqn.2014-08.org.nvmexpress:uuid:6c1f2a64-8b8e-4d62-9d0e-0f1b5e0c1a77";
     static final String HOST_B = "nqn.2014-08.org.nvmexpress:uuid:0b6f0c1e-2f0a-4a57-8a3e-3a1c2d4e5f60";
 
@@ -37,7 +38,7 @@ class SpdkExporterTest {
         client.createLvstore("Malloc0", "lvs0");
         client.createLvol("lvs0", "v1", 8 << 20, true);
         spdk.clear();
-        exporter = new SpdkExporter(client, PREFIX, "10.0.1.11", 4421, () -> true);
+        exporter = new SpdkExporter(client, PREFIX, CLUSTER, "10.0.1.11", 4421, () -> true);
     }
 
     @AfterEach
@@ -47,7 +48,7 @@ class SpdkExporterTest {
 
     @Test
     void exportsReExportsWithOtherHostsAndUnexports() {
-        String nqn = Nqn.forVolume(PREFIX, "v1");
+        String nqn = Nqn.forVolume(PREFIX, CLUSTER, "v1");
         ExportInfo info = exporter.export("v1", "lvs0/v1", 1L << 30, ExportSpec.tcp("node-2", Set.of(HOST_A)));
         assertThat(info).isEqualTo(ExportInfo.tcp(nqn, "10.0.1.11", 4421, Nqn.serialForVolume("v1"), Set.of(HOST_A)));
         assertThat(spdk.mutations()).containsExactly("nvmf_create_subsystem", "nvmf_subsystem_add_host",
@@ -86,9 +87,27 @@ class SpdkExporterTest {
     }
 
     @Test
+    void aSubsystemOfBeforeClusterIdsIsServedUnderItsNameUntilUnexportedAndAnotherClustersIsLeftAlone() {
+        String legacy = Nqn.legacyForVolume(PREFIX, "v1");
+        String theirs = Nqn.forVolume(PREFIX, "0b6c1e2a-0000-4000-8000-000000000002", "v1");
+        client.createSubsystem(legacy, Nqn.serialForVolume("v1"), "Ferry");
+        client.createSubsystem(theirs, Nqn.serialForVolume("v1"), "Ferry");
+        assertThat(exporter.export("v1", "lvs0/v1", 1L << 30, ExportSpec.tcp("node-2", Set.of(HOST_A))).nqn())
+                .isEqualTo(legacy);
+        assertThat(exporter.exportedVolumes()).containsExactly("v1");
+        assertThat(exporter.exports()).extracting(io.ferry.agent.export.Exporter.Exported::owner)
+                .containsExactlyInAnyOrder(io.ferry.model.OrphanOwner.UNMARKED, io.ferry.model.OrphanOwner.OTHER_CLUSTER);
+        exporter.unexport("v1");
+        assertThat(spdk.subsystems).doesNotContainKey(legacy).containsKey(theirs);
+        assertThat(spdk.subsystems.get(theirs).hosts).isEmpty();
+        assertThat(exporter.export("v1", "lvs0/v1", 1L << 30, ExportSpec.tcp("node-2", Set.of(HOST_A))).nqn())
+                .isEqualTo(Nqn.forVolume(PREFIX, CLUSTER, "v1"));
+    }
+
+    @Test
     void closesASubsystemSomeoneOpenedToAnyHost() {
         exporter.export("v1", "lvs0/v1", 1L << 30, ExportSpec.tcp("node-2", Set.of(HOST_A)));
-        String nqn = Nqn.forVolume(PREFIX, "v1");
+        String nqn = Nqn.forVolume(PREFIX, CLUSTER, "v1");
         client.setAllowAnyHost(nqn, true);
         spdk.clear();
         exporter.export("v1", "lvs0/v1", 1L << 30, ExportSpec.tcp("node-2", Set.of(HOST_A)));
@@ -99,7 +118,7 @@ class SpdkExporterTest {
 
     @Test
     void replacesANamespaceBackedByAnotherBdev() {
-        String nqn = Nqn.forVolume(PREFIX, "v1");
+        String nqn = Nqn.forVolume(PREFIX, CLUSTER, "v1");
         client.createLvol("lvs0", "other", 4 << 20, true);
         client.createSubsystem(nqn, Nqn.serialForVolume("v1"), "Ferry");
         client.addNamespace(nqn, "lvs0/other", 1);

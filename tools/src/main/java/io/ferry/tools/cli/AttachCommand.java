@@ -76,8 +76,7 @@ final class AttachCommand extends Base {
             PoolConfig pool = await(store().get(keys().poolConfig(placement.pool()), PoolConfig.class)).map(Versioned::value)
                     .orElseThrow(() -> new CliException(ExitCodes.FAILED, "volume " + volume + " is placed on pool "
                             + placement.pool() + ", which has no config"));
-            String cluster = await(io.ferry.etcd.ClusterIdentities.read(store())).map(io.ferry.model.ClusterIdentity::id)
-                    .orElse(null);
+            String cluster = clusterId();
             out().line(trusted(() -> devices.local(volume, pool, status.devicePath(), cluster)).toString());
             return ExitCodes.OK;
         }
@@ -90,7 +89,8 @@ final class AttachCommand extends Base {
             return ExitCodes.OK;
         }
         String nqnPrefix = globalConfig().nqnPrefix();
-        out().line(trusted(() -> devices.connect(volume, nqnPrefix, export, nqn)).toString());
+        String cluster = clusterId();
+        out().line(trusted(() -> devices.connect(volume, nqnPrefix, cluster, export, nqn)).toString());
         return ExitCodes.OK;
     }
 

@@ -106,6 +106,11 @@ abstract class Base implements Callable<Integer> {
                 .orElseGet(io.ferry.model.GlobalConfig::defaults);
     }
 
+    /** This cluster's id ({@code <prefix>/config/cluster}), or null before anybody made it. */
+    String clusterId() {
+        return await(io.ferry.etcd.ClusterIdentities.read(store())).map(io.ferry.model.ClusterIdentity::id).orElse(null);
+    }
+
     /** Values under a prefix keyed by the last name in their key. */
     <T> Map<String, T> byName(String prefix, Class<T> type) {
         Map<String, T> result = new HashMap<>();

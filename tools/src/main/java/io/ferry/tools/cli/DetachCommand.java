@@ -12,6 +12,7 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 import java.net.InetAddress;
+import java.util.List;
 import java.util.Optional;
 
 @CommandLine.Command(name = "detach", description = "Disconnect a volume from this host and remove the attachment. Idempotent.")
@@ -28,13 +29,17 @@ final class DetachCommand extends Base {
                 InetAddress.getLocalHost().getHostName().toLowerCase());
         Optional<Placement> placement = await(store().get(keys().placement(volume), Placement.class)).map(Versioned::value);
         if (placement.isPresent() && !placement.get().node().equals(self)) {
-            // The subsystem is the one the status names, or the one Ferry derives for the volume
-            // when the status is gone: a remote volume is detached from this host either way.
-            String nqn = await(store().get(keys().volumeStatus(placement.get().node(), volume), VolumeStatus.class))
-                    .map(Versioned::value).map(VolumeStatus::export).map(ExportInfo::nqn)
-                    .orElseGet(() -> Nqn.forVolume(globalConfig().nqnPrefix(), volume));
+            // The subsystem is the one the status names, or the ones Ferry derives for the volume
+            // (with this cluster's id, and of before cluster ids) when the status is gone: a
+            // remote volume is detached from this host either way.
+            Optional<String> named = await(store().get(keys().volumeStatus(placement.get().node(), volume),
+                    VolumeStatus.class)).map(Versioned::value).map(VolumeStatus::export).map(ExportInfo::nqn);
+            List<String> nqns = named.map(List::of).orElseGet(() -> derivedNqns(globalConfig().nqnPrefix(), clusterId()));
             try {
-                HostDevices.onThisHost(new ProcessCommandRunner()).disconnect(nqn);
+                HostDevices devices = HostDevices.onThisHost(new ProcessCommandRunner());
+                for (String nqn : nqns) {
+                    devices.disconnect(nqn);
+                }
             } catch (HostDevices.UntrustedDeviceException e) {
                 throw new CliException(ExitCodes.FAILED, e.getMessage());
             }
@@ -42,5 +47,10 @@ final class DetachCommand extends Base {
         boolean removed = await(store().delete(keys().attachment(volume, self)));
         out().line(removed ? "volume " + volume + " detached from " + self : "volume " + volume + " was not attached to " + self);
         return ExitCodes.OK;
+    }
+
+    private List<String> derivedNqns(String prefix, String cluster) {
+        return cluster == null ? List.of(Nqn.legacyForVolume(prefix, volume))
+                : List.of(Nqn.forVolume(prefix, cluster, volume), Nqn.legacyForVolume(prefix, volume));
     }
 }
