@@ -5,11 +5,14 @@ import io.ferry.agent.engine.EngineException;
 import io.ferry.agent.engine.LocalVolume;
 import io.ferry.agent.engine.PoolState;
 import io.ferry.agent.engine.VolumeEngine;
+import io.ferry.agent.export.ExportUnavailableException;
 import io.ferry.etcd.reconcile.ReconcileResult;
 import io.ferry.etcd.reconcile.TerminalException;
 import io.ferry.model.ExportInfo;
+import io.ferry.model.FailureReason;
 import io.ferry.model.PoolConfig;
 import io.ferry.model.Sizes;
+import io.ferry.model.VolumeFailure;
 import io.ferry.model.VolumePhase;
 import io.ferry.model.VolumeStatus;
 import io.ferry.model.WorkItem;
@@ -77,19 +80,20 @@ final class VolumeReconciler {
         String volume = item.volume();
         Optional<PoolConfig> maybePool = ctx.pool(item.pool());
         if (maybePool.isEmpty()) {
-            return failed(item, "pool " + item.pool() + " has no valid config for node " + ctx.node
-                    + " under " + ctx.keys.poolConfig(item.pool()))
+            return failed(item, FailureReason.POOL_NOT_CONFIGURED, "pool " + item.pool() + " has no valid config for node "
+                    + ctx.node + " under " + ctx.keys.poolConfig(item.pool()))
                     .map(ReconcileResult.requeueAfter(WAIT_FOR_POOL));
         }
         PoolConfig pool = maybePool.get();
         String invalid = validate(item, pool);
         if (invalid != null) {
             // Terminal: nothing changes until the work item or the pool config does, and both enqueue us.
-            return failed(item, invalid).map(ReconcileResult.done());
+            return failed(item, FailureReason.INVALID_WORK_ITEM, invalid).map(ReconcileResult.done());
         }
         Optional<VolumeEngine> maybeEngine = ctx.engine(pool.engine());
         if (maybeEngine.isEmpty()) {
-            return failed(item, "engine " + pool.engine() + " is not available on node " + ctx.node)
+            return failed(item, FailureReason.ENGINE_UNAVAILABLE, "engine " + pool.engine() + " is not available on node "
+                    + ctx.node)
                     .map(ReconcileResult.requeueAfter(WAIT_FOR_ENGINE));
         }
         VolumeEngine engine = maybeEngine.get();
@@ -143,16 +147,16 @@ final class VolumeReconciler {
                     return statuses.volume(ctx.keys.volumeStatus(ctx.node, volume), ready, ctx.volumeStatus(volume));
                 })
                 .map(ReconcileResult.done())
-                .recover(err -> err instanceof VolumeLost
+                .recover(err -> {
+                    if (err instanceof VolumeLost) {
                         // Terminal until an input changes: the work item, the pool, or the inventory
                         // finding the volume again (the orphan scan enqueues it then).
-                        ? lost(item, before.orElse(null), err.getMessage())
-                        : failed(item, describe(err)).transform(ignored -> {
-                    if (err instanceof EngineException ee && ee.permanent()) {
-                        return Future.failedFuture(new TerminalException(err.getMessage(), err));
+                        return lost(item, before.orElse(null), err.getMessage());
                     }
-                    return Future.failedFuture(err);
-                }));
+                    FailureReason reason = classify(err);
+                    return failed(item, reason, describe(err)).transform(ignored -> Future.failedFuture(
+                            reason.terminal() ? new TerminalException(err.getMessage(), err) : err));
+                });
     }
 
     private record Converged(LocalVolume local, ExportInfo export) {
@@ -168,7 +172,8 @@ final class VolumeReconciler {
         long size = before != null && before.sizeBytes() > 0 ? before.sizeBytes() : item.sizeBytes();
         long generation = before != null && before.observedGeneration() > 0 ? before.observedGeneration() : item.generation();
         VolumeStatus lost = VolumeStatus.of(volume, ctx.node, item.pool(), VolumePhase.LOST, null, size, null,
-                generation, truncate(message), Clock.now());
+                generation, truncate(message), Clock.now()).withFailure(VolumeFailure.of(FailureReason.VOLUME_LOST,
+                item.generation()).after(before == null ? null : before.failure()));
         return statuses.volume(ctx.keys.volumeStatus(ctx.node, volume), lost, ctx.volumeStatus(volume))
                 .map(ReconcileResult.done());
     }
@@ -362,18 +367,46 @@ final class VolumeReconciler {
         return mine.isPresent() ? mine : ctx.volumeStatus(volume);
     }
 
-    private Future<Boolean> failed(WorkItem item, String message) {
-        return writeStatus(item.volume(), VolumePhase.FAILED, current(item.volume()), message);
+    /**
+     * Which failure an error is: terminal ones hold for the work item's generation and are not
+     * retried on a timer (an input changing enqueues the volume again); the rest are retried.
+     */
+    static FailureReason classify(Throwable err) {
+        Throwable e = err;
+        while ((e instanceof java.util.concurrent.CompletionException || e instanceof java.util.concurrent.ExecutionException)
+                && e.getCause() != null) {
+            e = e.getCause();
+        }
+        if (e instanceof ExportUnavailableException) {
+            return FailureReason.EXPORT_UNAVAILABLE;
+        }
+        if (e instanceof EngineException ee && ee.permanent()) {
+            return FailureReason.ENGINE_REFUSED;
+        }
+        return FailureReason.RETRYING;
+    }
+
+    /** A Failed status with the typed failure for the work item's generation (attempts counted on). */
+    private Future<Boolean> failed(WorkItem item, FailureReason reason, String message) {
+        Optional<VolumeStatus> previous = current(item.volume());
+        VolumeFailure failure = VolumeFailure.of(reason, item.generation())
+                .after(previous.map(VolumeStatus::failure).orElse(null));
+        return writeStatus(item.volume(), VolumePhase.FAILED, previous, message, failure);
     }
 
     /** Writes a phase, keeping what is known of the volume (device, size, export, generation). */
     private Future<Boolean> writeStatus(String volume, VolumePhase phase, Optional<VolumeStatus> previous,
             String message) {
+        return writeStatus(volume, phase, previous, message, null);
+    }
+
+    private Future<Boolean> writeStatus(String volume, VolumePhase phase, Optional<VolumeStatus> previous,
+            String message, VolumeFailure failure) {
         VolumeStatus p = previous.orElse(null);
         String pool = ctx.workItem(volume).map(WorkItem::pool).orElse(p == null ? null : p.pool());
         VolumeStatus next = VolumeStatus.of(volume, ctx.node, pool, phase, p == null ? null : p.devicePath(),
                 p == null ? 0 : p.sizeBytes(), p == null ? null : p.export(), p == null ? 0 : p.observedGeneration(),
-                truncate(message), Clock.now());
+                truncate(message), Clock.now()).withFailure(failure);
         return statuses.volume(ctx.keys.volumeStatus(ctx.node, volume), next, ctx.volumeStatus(volume))
                 .recover(err -> {
                     log.warn("cannot write the status of volume {}: {}", volume, err.getMessage());

@@ -693,7 +693,8 @@ final class VolumeReconciler {
             long free = pool == null ? 0 : Math.max(0, pool.free(current.thin()));
             return writeScheduling(leader.get(), volume, SchedulingPhase.PLACED, Map.of(),
                     "cannot grow to " + intent.value().sizeBytes() + " bytes: pool " + current.pool() + " has " + free
-                            + " bytes free and needs " + delta, current.node(), current.pool(), state.nodeAlive(current.node()));
+                            + " bytes free and needs " + delta, current.node(), current.pool(), state.nodeAlive(current.node()),
+                    intent.value().sizeBytes());
         }
         Placement grown = current.withSize(intent.value().sizeBytes(), current.generation() + 1);
         Ledger ledger = pool.ledger().grow(delta);
@@ -964,16 +965,24 @@ final class VolumeReconciler {
     /** Writes the controller's status for a volume, only when it says something new. */
     Future<Void> writeScheduling(Leadership leader, String volume, SchedulingPhase phase, Map<String, Integer> reasons,
                                  String message, String node, String pool, boolean reachable) {
+        return writeScheduling(leader, volume, phase, reasons, message, node, pool, reachable, 0);
+    }
+
+    private Future<Void> writeScheduling(Leadership leader, String volume, SchedulingPhase phase,
+            Map<String, Integer> reasons, String message, String node, String pool, boolean reachable,
+            long growRefusedBytes) {
         Versioned<VolumeScheduling> current = state.volumeScheduling(volume).orElse(null);
         long observed = state.intent(volume).map(Versioned::modRevision).orElse(0L);
         if (current != null) {
             VolumeScheduling c = current.value();
             if (c.phase() == phase && c.reasonCounts().equals(reasons) && Objects.equals(c.message(), message)
-                    && Objects.equals(c.node(), node) && Objects.equals(c.pool(), pool) && c.reachable() == reachable) {
+                    && Objects.equals(c.node(), node) && Objects.equals(c.pool(), pool) && c.reachable() == reachable
+                    && c.growRefusedBytes() == growRefusedBytes) {
                 return Future.succeededFuture();
             }
         }
-        VolumeScheduling next = VolumeScheduling.of(volume, phase, reasons, message, node, pool, reachable, observed, clock.instant());
+        VolumeScheduling next = VolumeScheduling.of(volume, phase, reasons, message, node, pool, reachable, observed,
+                clock.instant()).withGrowRefused(growRefusedBytes);
         String key = keys.volumeScheduling(volume);
         return records.replace(leader, key, current, next);
     }

@@ -13,6 +13,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.time.Duration;
+import java.util.Optional;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
@@ -150,6 +151,27 @@ final class Calls {
 
     static StatusRuntimeException internal(String message) {
         return Status.INTERNAL.withDescription(message).asRuntimeException();
+    }
+
+    /** The gRPC answer to a request Ferry knows has failed: one mapping from failure category to code. */
+    static StatusRuntimeException failed(io.ferry.model.VolumeProgress.Failed failed) {
+        return switch (failed.reason().category()) {
+            case INVALID -> invalid(failed.message());
+            case PRECONDITION -> failedPrecondition(failed.message());
+            case NO_CAPACITY -> exhausted(failed.message());
+            case INTERNAL -> internal(failed.message());
+        };
+    }
+
+    /**
+     * Reads a progress outcome the way {@link ClusterView#await} wants it: present when done,
+     * empty while in progress, and a known failure ends the wait at once with its code.
+     */
+    static Optional<io.ferry.model.VolumeProgress.Done> done(io.ferry.model.VolumeProgress.Outcome outcome) {
+        if (outcome instanceof io.ferry.model.VolumeProgress.Failed f) {
+            throw failed(f);
+        }
+        return outcome instanceof io.ferry.model.VolumeProgress.Done d ? Optional.of(d) : Optional.empty();
     }
 
     static void require(boolean ok, String message) {

@@ -59,6 +59,7 @@ import io.ferry.model.ValidationException;
 import io.ferry.model.VolumeIntent;
 import io.ferry.model.VolumePhase;
 import io.ferry.model.VolumeScheduling;
+import io.ferry.model.VolumeProgress;
 import io.ferry.model.VolumeStatus;
 import io.grpc.Status;
 import io.grpc.stub.StreamObserver;
@@ -399,43 +400,17 @@ public final class ControllerService extends ControllerGrpc.ControllerImplBase {
     }
 
     record Ready(Placement placement, VolumeStatus status) {
+        static Ready of(VolumeProgress.Done done) {
+            return new Ready(done.placement(), done.status());
+        }
     }
 
-    /**
-     * Ready once the agent on the placed node reports the volume Ready at the placement's
-     * generation; NoFit and Invalid for this intent end the wait with their gRPC codes.
-     */
+    /** Ready once the agent on the placed node reports the volume Ready at the placement's generation. */
     private Optional<Ready> volumeReady(String name, long createRevision) {
-        VolumeScheduling scheduling = view.volumeScheduling(name).orElse(null);
-        // The controller rewrites its status only when it changes, so a NoFit recorded for any
-        // revision of this intent (not an older volume of the same name) still stands.
-        if (scheduling != null && scheduling.observedRevision() >= createRevision) {
-            if (scheduling.phase() == SchedulingPhase.NO_FIT) {
-                throw Calls.exhausted(scheduling.message() != null ? scheduling.message()
-                        : "no pool fits: " + scheduling.reasonCounts());
-            }
-            if (scheduling.phase() == SchedulingPhase.INVALID) {
-                throw Calls.invalid("the controller refused volume " + name + ": " + scheduling.message());
-            }
-        }
         Placement placement = view.placement(name).orElse(null);
-        if (placement == null) {
-            return Optional.empty();
-        }
-        VolumeStatus status = view.volumeStatus(placement.node(), name).orElse(null);
-        if (status == null || status.observedGeneration() < placement.generation()) {
-            return Optional.empty();
-        }
-        if (status.phase() == VolumePhase.READY) {
-            return Optional.of(new Ready(placement, status));
-        }
-        if (status.phase() == VolumePhase.LOST) {
-            throw Calls.failedPrecondition("volume " + name + " is lost on " + placement.node() + ": " + status.message());
-        }
-        if (status.phase() == VolumePhase.FAILED) {
-            throw Calls.internal("the agent on " + placement.node() + " failed volume " + name + ": " + status.message());
-        }
-        return Optional.empty();
+        return Calls.done(VolumeProgress.created(name, view.volumeScheduling(name).orElse(null), createRevision,
+                placement, placement == null ? null : view.volumeStatus(placement.node(), name).orElse(null)))
+                .map(Ready::of);
     }
 
     private Volume.Builder volume(VolumeIntent intent, Placement placement) {
@@ -577,20 +552,10 @@ public final class ControllerService extends ControllerGrpc.ControllerImplBase {
 
     private Optional<Ready> exportedTo(String volume, String node, String hostNqn) {
         Placement placement = view.placement(volume).orElse(null);
-        if (placement == null) {
-            return Optional.empty();
-        }
-        VolumeStatus status = view.volumeStatus(placement.node(), volume).orElse(null);
-        if (status == null || status.phase() != VolumePhase.READY || status.observedGeneration() < placement.generation()) {
-            return Optional.empty();
-        }
-        if (placement.node().equals(node)) {
-            return Optional.of(new Ready(placement, status));
-        }
-        if (status.export() != null && status.export().allowedHostNqns().contains(hostNqn)) {
-            return Optional.of(new Ready(placement, status));
-        }
-        return Optional.empty();
+        // The node plugin finds the device of a volume on its own node by itself, so the controller
+        // side does not need one yet (an spdk volume has none).
+        return Calls.done(VolumeProgress.servedTo(volume, placement, placement == null ? null
+                : view.volumeStatus(placement.node(), volume).orElse(null), node, hostNqn, false)).map(Ready::of);
     }
 
     @Override
@@ -876,32 +841,9 @@ public final class ControllerService extends ControllerGrpc.ControllerImplBase {
 
     private Optional<Ready> grown(String volume, long size) {
         Placement placement = view.placement(volume).orElse(null);
-        if (placement == null) {
-            return Optional.empty();
-        }
-        if (placement.sizeBytes() < size) {
-            VolumeScheduling scheduling = view.volumeScheduling(volume).orElse(null);
-            // The controller leaves the placement as it is and explains in its status message.
-            if (scheduling != null && scheduling.message() != null
-                    && scheduling.message().startsWith("cannot grow to " + size + " ")) {
-                throw Calls.exhausted(scheduling.message());
-            }
-            return Optional.empty();
-        }
-        VolumeStatus status = view.volumeStatus(placement.node(), volume).orElse(null);
-        if (status == null || status.observedGeneration() < placement.generation()) {
-            return Optional.empty();
-        }
-        if (status.phase() == VolumePhase.READY && status.sizeBytes() >= size) {
-            return Optional.of(new Ready(placement, status));
-        }
-        if (status.phase() == VolumePhase.LOST) {
-            throw Calls.failedPrecondition("volume " + volume + " is lost on " + placement.node() + ": " + status.message());
-        }
-        if (status.phase() == VolumePhase.FAILED) {
-            throw Calls.internal("the agent on " + placement.node() + " failed to grow " + volume + ": " + status.message());
-        }
-        return Optional.empty();
+        return Calls.done(VolumeProgress.grown(volume, view.volumeScheduling(volume).orElse(null), placement,
+                placement == null ? null : view.volumeStatus(placement.node(), volume).orElse(null), size))
+                .map(Ready::of);
     }
 
     // ---- snapshots ----

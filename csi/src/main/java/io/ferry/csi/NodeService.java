@@ -33,6 +33,7 @@ import io.ferry.model.PoolConfig;
 import io.ferry.model.VolumeIntent;
 import io.ferry.model.VolumePhase;
 import io.ferry.model.VolumeScheduling;
+import io.ferry.model.VolumeProgress;
 import io.ferry.model.VolumeStatus;
 import io.ferry.runtime.device.SignatureProbe;
 import io.ferry.runtime.exec.Command;
@@ -267,16 +268,9 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
 
     private Optional<ControllerService.Ready> usable(String id, String hostNqn) {
         Placement placement = view.placement(id).orElse(null);
-        if (placement == null) {
-            return Optional.empty();
-        }
-        VolumeStatus status = view.volumeStatus(placement.node(), id).orElse(null);
-        if (status == null || status.phase() != VolumePhase.READY || status.observedGeneration() < placement.generation()) {
-            return Optional.empty();
-        }
-        boolean local = placement.node().equals(options.nodeId()) && status.devicePath() != null;
-        boolean exported = status.export() != null && status.export().allowedHostNqns().contains(hostNqn);
-        return local || exported ? Optional.of(new ControllerService.Ready(placement, status)) : Optional.empty();
+        return Calls.done(VolumeProgress.servedTo(id, placement, placement == null ? null
+                : view.volumeStatus(placement.node(), id).orElse(null), options.nodeId(), hostNqn, true))
+                .map(ControllerService.Ready::of);
     }
 
     @Override

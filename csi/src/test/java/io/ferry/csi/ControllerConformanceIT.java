@@ -228,4 +228,44 @@ class ControllerConformanceIT {
         assertThat(code(() -> h.controller().controllerUnpublishVolume(ControllerUnpublishVolumeRequest.getDefaultInstance())))
                 .isEqualTo(Status.Code.INVALID_ARGUMENT);
     }
+
+    @Test
+    void aPublishTheServingNodeCannotExportFailsAtOnceWithFailedPreconditionAndIsNotRetriedOnATimer() throws Exception {
+        h.controller().createVolume(create("pvc-noexport", 16 * MI).putParameters("positionAdvice", "MustLocal").build());
+        assertThat(result(h.store.get(h.keys.placement("pvc-noexport"), io.ferry.model.Placement.class))
+                .orElseThrow().value().node()).isEqualTo(CsiHarness.NODE);
+        // node-a's agent runs without kernel nvmet: it can serve node-a, never export to node-b.
+        ControllerPublishVolumeRequest publish = ControllerPublishVolumeRequest.newBuilder().setVolumeId("pvc-noexport")
+                .setNodeId(CsiHarness.REMOTE).setVolumeCapability(mount("ext4")).build();
+        long started = System.nanoTime();
+        // A deadline far beyond the answer: DEADLINE_EXCEEDED would mean the outcome was waited out.
+        assertThat(code(() -> h.controller(Duration.ofSeconds(60)).controllerPublishVolume(publish)))
+                .isEqualTo(Status.Code.FAILED_PRECONDITION);
+        Duration took = Duration.ofNanos(System.nanoTime() - started);
+        assertThat(message(() -> h.controller(Duration.ofSeconds(60)).controllerPublishVolume(publish)))
+                .contains("cannot export to " + CsiHarness.REMOTE + " volume pvc-noexport", "kernel nvmet is not loaded");
+        System.out.println("ControllerPublishVolume to a node the volume cannot be exported to answered in " + took.toMillis()
+                + " ms");
+
+        VolumeStatus failed = status("pvc-noexport");
+        assertThat(failed.phase()).isEqualTo(VolumePhase.FAILED);
+        assertThat(failed.failure().reason()).isEqualTo(io.ferry.model.FailureReason.EXPORT_UNAVAILABLE);
+        long generation = result(h.store.get(h.keys.placement("pvc-noexport"), io.ferry.model.Placement.class))
+                .orElseThrow().value().generation();
+        assertThat(failed.failure().generation()).isEqualTo(generation);
+        // Terminal for this generation: the agent does not try again until an input changes.
+        Thread.sleep(3000);
+        assertThat(status("pvc-noexport").failure().attempts()).isEqualTo(1);
+
+        // The input changes (the attachment goes, the work item asks for no export): served again.
+        h.controller().controllerUnpublishVolume(ControllerUnpublishVolumeRequest.newBuilder().setVolumeId("pvc-noexport")
+                .setNodeId(CsiHarness.REMOTE).build());
+        org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(30)).until(() ->
+                status("pvc-noexport").phase() == VolumePhase.READY && status("pvc-noexport").failure() == null);
+        h.controller().controllerPublishVolume(publish.toBuilder().setNodeId(CsiHarness.NODE).build());
+    }
+
+    VolumeStatus status(String volume) {
+        return result(h.store.get(h.keys.volumeStatus(CsiHarness.NODE, volume), VolumeStatus.class)).orElseThrow().value();
+    }
 }

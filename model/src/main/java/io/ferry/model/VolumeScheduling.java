@@ -3,7 +3,9 @@ package io.ferry.model;
 import java.util.List;
 
 import com.fasterxml.jackson.annotation.JsonCreator;
+import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonProperty;
+import com.fasterxml.jackson.databind.annotation.JsonDeserialize;
 import java.time.Instant;
 import java.util.Map;
 
@@ -18,10 +20,14 @@ import java.util.Map;
  * @param pool               serving pool once placed
  * @param reachable          false when the serving node's registration has expired (default true)
  * @param observedRevision   etcd mod revision of the intent this reflects (>= 0)
+ * @param growRefusedBytes   the size the intent asks for and the placement's pool has no room to grow
+ *                           to (the placement keeps its size); 0 when no growth is refused. Typed so
+ *                           that a resize caller is answered at once without reading the message
  */
 public record VolumeScheduling(int schemaVersion, String volume, SchedulingPhase phase,
         Map<String, Integer> reasonCounts, String message, String node, String pool, boolean reachable,
-        long observedRevision, Instant updatedAt) implements KeyNamed {
+        long observedRevision, Instant updatedAt,
+        @JsonInclude(JsonInclude.Include.NON_DEFAULT) long growRefusedBytes) implements KeyNamed {
 
     public VolumeScheduling {
         Schema.check(schemaVersion);
@@ -36,6 +42,7 @@ public record VolumeScheduling(int schemaVersion, String volume, SchedulingPhase
         }
         Check.nonNegative(observedRevision, "observedRevision");
         Check.required(updatedAt, "updatedAt");
+        Check.nonNegative(growRefusedBytes, "growRefusedBytes");
     }
 
     @JsonCreator
@@ -49,15 +56,22 @@ public record VolumeScheduling(int schemaVersion, String volume, SchedulingPhase
             @JsonProperty("pool") String pool,
             @JsonProperty("reachable") Boolean reachable,
             @JsonProperty("observedRevision") Long observedRevision,
-            @JsonProperty("updatedAt") Instant updatedAt) {
+            @JsonProperty("updatedAt") Instant updatedAt,
+            @JsonProperty("growRefusedBytes") @JsonDeserialize(using = SizeDeserializer.class) Long growRefusedBytes) {
         return new VolumeScheduling(Schema.orDefault(schemaVersion), volume, phase, reasonCounts, message, node, pool,
-                Check.orDefault(reachable, true), Check.orDefault(observedRevision, 0L), updatedAt);
+                Check.orDefault(reachable, true), Check.orDefault(observedRevision, 0L), updatedAt,
+                Check.orDefault(growRefusedBytes, 0L));
     }
 
     public static VolumeScheduling of(String volume, SchedulingPhase phase, Map<String, Integer> reasonCounts,
             String message, String node, String pool, boolean reachable, long observedRevision, Instant updatedAt) {
         return new VolumeScheduling(Schema.CURRENT_VERSION, volume, phase, reasonCounts, message, node, pool,
-                reachable, observedRevision, updatedAt);
+                reachable, observedRevision, updatedAt, 0);
+    }
+
+    public VolumeScheduling withGrowRefused(long sizeBytes) {
+        return new VolumeScheduling(schemaVersion, volume, phase, reasonCounts, message, node, pool, reachable,
+                observedRevision, updatedAt, sizeBytes);
     }
 
     static Map<String, Integer> reasonCounts(Map<String, Integer> in) {

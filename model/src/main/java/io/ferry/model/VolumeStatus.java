@@ -20,6 +20,8 @@ import java.time.Instant;
  * @param export             the NVMe/TCP export, null when not exported
  * @param observedGeneration the work item generation this status reflects (>= 0)
  * @param message            human-readable detail, e.g. the error for {@code Failed}
+ * @param failure            why the last attempt failed (typed, with the generation it applies to);
+ *                           null when it did not. Readers decide on this, never on {@code message}
  */
 public record VolumeStatus(
         int schemaVersion,
@@ -32,7 +34,8 @@ public record VolumeStatus(
         ExportInfo export,
         long observedGeneration,
         String message,
-        Instant updatedAt) implements KeyNamed {
+        Instant updatedAt,
+        VolumeFailure failure) implements KeyNamed {
 
     public VolumeStatus {
         Schema.check(schemaVersion);
@@ -59,9 +62,11 @@ public record VolumeStatus(
             @JsonProperty("export") ExportInfo export,
             @JsonProperty("observedGeneration") Long observedGeneration,
             @JsonProperty("message") String message,
-            @JsonProperty("updatedAt") Instant updatedAt) {
+            @JsonProperty("updatedAt") Instant updatedAt,
+            @JsonProperty("failure") VolumeFailure failure) {
         return new VolumeStatus(Schema.orDefault(schemaVersion), volume, node, pool, phase, devicePath,
-                Check.orDefault(sizeBytes, 0L), export, Check.orDefault(observedGeneration, 0L), message, updatedAt);
+                Check.orDefault(sizeBytes, 0L), export, Check.orDefault(observedGeneration, 0L), message, updatedAt,
+                failure);
     }
 
     public static VolumeStatus of(String volume, String node, VolumePhase phase, String devicePath, long sizeBytes,
@@ -72,7 +77,12 @@ public record VolumeStatus(
     public static VolumeStatus of(String volume, String node, String pool, VolumePhase phase, String devicePath,
             long sizeBytes, ExportInfo export, long observedGeneration, String message, Instant updatedAt) {
         return new VolumeStatus(Schema.CURRENT_VERSION, volume, node, pool, phase, devicePath, sizeBytes, export,
-                observedGeneration, message, updatedAt);
+                observedGeneration, message, updatedAt, null);
+    }
+
+    public VolumeStatus withFailure(VolumeFailure failure) {
+        return new VolumeStatus(schemaVersion, volume, node, pool, phase, devicePath, sizeBytes, export,
+                observedGeneration, message, updatedAt, failure);
     }
 
     @Override

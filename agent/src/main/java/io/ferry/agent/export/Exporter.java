@@ -56,7 +56,7 @@ public interface Exporter {
 
             @Override
             public ExportInfo export(String volume, String devicePath, long sizeBytes, ExportSpec spec) {
-                throw new IllegalStateException("volume " + volume + " must be exported to " + spec.consumerNode()
+                throw new ExportUnavailableException("volume " + volume + " must be exported to " + spec.consumerNode()
                         + ", but this node cannot export NVMe-oF: " + why);
             }
 

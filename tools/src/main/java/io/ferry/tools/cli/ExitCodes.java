@@ -18,4 +18,12 @@ public final class ExitCodes {
 
     private ExitCodes() {
     }
+
+    /** The exit code of a request Ferry knows has failed: one mapping from failure category to code. */
+    public static int of(io.ferry.model.FailureReason.Category category) {
+        return switch (category) {
+            case INVALID, NO_CAPACITY -> REFUSED;
+            case PRECONDITION, INTERNAL -> FAILED;
+        };
+    }
 }

@@ -10,6 +10,7 @@ import io.ferry.model.SchedulingPhase;
 import io.ferry.model.Sizes;
 import io.ferry.model.VolumeIntent;
 import io.ferry.model.VolumePhase;
+import io.ferry.model.VolumeProgress;
 import io.ferry.model.VolumeScheduling;
 import io.ferry.model.VolumeStatus;
 import picocli.CommandLine.Command;
@@ -166,15 +167,11 @@ final class VolumeCommands {
                     }
                     return null;
                 }
-                if (s.phase() != SchedulingPhase.PLACED || s.node() == null) {
-                    return null;
-                }
-                VolumeStatus status = Base.await(cmd.store().get(cmd.keys().volumeStatus(s.node(), name), VolumeStatus.class))
+                Placement p = Base.await(cmd.store().get(cmd.keys().placement(name), Placement.class))
                         .map(Versioned::value).orElse(null);
-                if (status != null && status.phase().isFailure()) {
-                    throw new CliException(ExitCodes.FAILED, "volume " + name + " failed on " + s.node() + ": " + status.message());
-                }
-                return status != null && status.phase() == VolumePhase.READY ? status : null;
+                VolumeStatus status = p == null ? null : Base.await(cmd.store().get(cmd.keys().volumeStatus(p.node(), name),
+                        VolumeStatus.class)).map(Versioned::value).orElse(null);
+                return done(VolumeProgress.created(name, s, 0, p, status));
             });
         } catch (CliException e) {
             if (e.exitCode() == ExitCodes.TIMEOUT && lastNoFit.get() != null) {
@@ -182,6 +179,21 @@ final class VolumeCommands {
             }
             throw e;
         }
+    }
+
+    /** The status once done, null while in progress; a known failure ends the wait with its exit code. */
+    static VolumeStatus done(VolumeProgress.Outcome outcome) {
+        if (outcome instanceof VolumeProgress.Failed f) {
+            String hint = switch (f.reason()) {
+                case INVALID_INTENT -> " (fix it with `etcdctl put`, or remove it with `ferryctl volume rm`)";
+                case NO_FIT -> " (see `ferryctl volume explain`; the request stays and is placed when room appears,"
+                        + " or remove it with `ferryctl volume rm`)";
+                case VOLUME_LOST -> " (see `ferryctl volume describe` and docs/data-safety.md, \"lost volumes\")";
+                default -> "";
+            };
+            throw new CliException(ExitCodes.of(f.reason().category()), f.message() + hint);
+        }
+        return outcome instanceof VolumeProgress.Done d ? d.status() : null;
     }
 
     private static CliException noFit(String name, VolumeScheduling s) {
@@ -317,18 +329,10 @@ final class VolumeCommands {
                 waitFor(Duration.ofSeconds(120), "volume " + name + " to grow", () -> {
                     VolumeScheduling s = await(store().get(keys().volumeScheduling(name), VolumeScheduling.class))
                             .map(Versioned::value).orElse(null);
-                    // Only a refusal of this very size counts: an earlier, larger request that did
-                    // not fit leaves its message until the controller has seen this one.
-                    if (s != null && s.message() != null && s.message().startsWith("cannot grow to " + target + " bytes")) {
-                        throw new CliException(ExitCodes.REFUSED, s.message());
-                    }
                     Placement p = await(store().get(keys().placement(name), Placement.class)).map(Versioned::value).orElse(null);
-                    if (p == null || p.sizeBytes() < target) {
-                        return null;
-                    }
-                    VolumeStatus st = await(store().get(keys().volumeStatus(p.node(), name), VolumeStatus.class))
-                            .map(Versioned::value).orElse(null);
-                    return st != null && st.sizeBytes() >= target && st.phase() == VolumePhase.READY ? st : null;
+                    VolumeStatus st = p == null ? null : await(store().get(keys().volumeStatus(p.node(), name),
+                            VolumeStatus.class)).map(Versioned::value).orElse(null);
+                    return done(VolumeProgress.grown(name, s, p, st, target));
                 });
             }
             out().line("volume " + name + " is " + Sizes.format(target));

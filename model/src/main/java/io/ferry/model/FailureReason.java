@@ -1,0 +1,91 @@
+package io.ferry.model;
+
+import com.fasterxml.jackson.annotation.JsonCreator;
+import com.fasterxml.jackson.annotation.JsonValue;
+
+import java.util.Locale;
+
+/**
+ * Why a request on a volume did not succeed, as one process tells another. Writers (agent,
+ * controller) choose the reason; readers (CSI, ferryctl) act on the reason and its category, never
+ * on the message, which is for people.
+ *
+ * <p>A <em>terminal</em> reason holds for the generation it was written with: retrying the same
+ * request cannot help until an input changes (the work item, the pool config, the storage coming
+ * back), so a caller waiting for that generation is answered at once. A retryable one is being
+ * retried by its writer with backoff; a caller keeps waiting and can show the attempt count.
+ */
+public enum FailureReason {
+    /** The controller refused the intent (it does not decode or validate). */
+    INVALID_INTENT("InvalidIntent", true, Category.INVALID),
+    /** No pool fits the intent (space, labels, spread); the scheduling record counts the reasons. */
+    NO_FIT("NoFit", true, Category.NO_CAPACITY),
+    /** The work item does not decode or does not fit its pool (engine, size, source). */
+    INVALID_WORK_ITEM("InvalidWorkItem", true, Category.INVALID),
+    /** The pool named by the work item has no valid config for this node. */
+    POOL_NOT_CONFIGURED("PoolNotConfigured", true, Category.PRECONDITION),
+    /** The pool's engine is not available on its node (SPDK not running, a tool missing). */
+    ENGINE_UNAVAILABLE("EngineUnavailable", true, Category.PRECONDITION),
+    /** The volume must be exported to another node, and its node cannot export NVMe-oF. */
+    EXPORT_UNAVAILABLE("ExportUnavailable", true, Category.PRECONDITION),
+    /** The volume existed and its node no longer finds it; it is never re-created empty. */
+    VOLUME_LOST("VolumeLost", true, Category.PRECONDITION),
+    /** There is no room: the pool cannot hold the volume, or the growth asked for. */
+    NO_SPACE("NoSpace", true, Category.NO_CAPACITY),
+    /** The engine refused the request for good (e.g. an object of another cluster in the way). */
+    ENGINE_REFUSED("EngineRefused", true, Category.INTERNAL),
+    /** A command or a call failed and is retried with backoff. */
+    RETRYING("Retrying", false, Category.INTERNAL),
+    /** A reason this reader does not know (written by a newer Ferry); treated as retryable. */
+    UNKNOWN("Unknown", false, Category.INTERNAL);
+
+    /** How a caller should answer: each maps to one gRPC code and one ferryctl exit code. */
+    public enum Category {
+        /** The request itself is wrong (gRPC INVALID_ARGUMENT). */
+        INVALID,
+        /** Something the request depends on is not the way it must be (gRPC FAILED_PRECONDITION). */
+        PRECONDITION,
+        /** Not enough space (gRPC RESOURCE_EXHAUSTED). */
+        NO_CAPACITY,
+        /** Anything else (gRPC INTERNAL), with the writer's message. */
+        INTERNAL
+    }
+
+    private final String value;
+    private final boolean terminal;
+    private final Category category;
+
+    FailureReason(String value, boolean terminal, Category category) {
+        this.value = value;
+        this.terminal = terminal;
+        this.category = category;
+    }
+
+    @JsonValue
+    public String value() {
+        return value;
+    }
+
+    public boolean terminal() {
+        return terminal;
+    }
+
+    public Category category() {
+        return category;
+    }
+
+    /** Case-insensitive; a value this version does not know is {@link #UNKNOWN}, so newer writers never break readers. */
+    @JsonCreator
+    public static FailureReason parse(String value) {
+        if (value == null) {
+            throw new ValidationException("failure reason is missing");
+        }
+        String v = value.strip().toLowerCase(Locale.ROOT);
+        for (FailureReason r : values()) {
+            if (r.value.toLowerCase(Locale.ROOT).equals(v)) {
+                return r;
+            }
+        }
+        return UNKNOWN;
+    }
+}

@@ -1,0 +1,138 @@
+package io.ferry.model;
+
+/**
+ * Whether a request on a volume is done, failed or still in progress, decided from the records
+ * every process can read (scheduling record, placement, the serving node's status). One place for
+ * the rule, so that the CSI plugin, ferryctl, the benchmark and the testbed never disagree on
+ * when to stop waiting, and none of them reads a message to decide.
+ *
+ * <p>A request is answered as failed the moment a terminal failure is written for its generation
+ * (or a later one): nobody waits out a deadline for an outcome that is already known. A retryable
+ * failure keeps the request in progress, with the writer's attempt count in its description.
+ */
+public final class VolumeProgress {
+
+    private VolumeProgress() {
+    }
+
+    /** The outcome of one look at the records. */
+    public sealed interface Outcome permits Done, InProgress, Failed {
+    }
+
+    /** The request is carried out: the placement and the status that show it. */
+    public record Done(Placement placement, VolumeStatus status) implements Outcome {
+    }
+
+    /** Not yet; {@code waitingFor} says for what, for a deadline's message. */
+    public record InProgress(String waitingFor) implements Outcome {
+    }
+
+    /** Failed for good (until an input changes); {@link FailureReason#category()} says how to answer. */
+    public record Failed(FailureReason reason, String message) implements Outcome {
+    }
+
+    /**
+     * A volume intent asked for at {@code intentCreateRevision} (an older volume of the same name
+     * does not count): done once its node reports it Ready at the placement's generation.
+     */
+    public static Outcome created(String volume, VolumeScheduling scheduling, long intentCreateRevision,
+            Placement placement, VolumeStatus status) {
+        // The controller rewrites its record only when something changes, so a NoFit or Invalid
+        // written for any revision of this intent still stands.
+        if (scheduling != null && scheduling.observedRevision() >= intentCreateRevision) {
+            if (scheduling.phase() == SchedulingPhase.NO_FIT) {
+                return new Failed(FailureReason.NO_FIT, scheduling.message() != null ? scheduling.message()
+                        : "no pool fits volume " + volume + ": " + scheduling.reasonCounts());
+            }
+            if (scheduling.phase() == SchedulingPhase.INVALID) {
+                return new Failed(FailureReason.INVALID_INTENT, "the controller refused volume " + volume + ": "
+                        + scheduling.message());
+            }
+        }
+        if (placement == null) {
+            return new InProgress("the controller to place volume " + volume);
+        }
+        return atGeneration(volume, placement, status, "create", s -> true);
+    }
+
+    /** A resize to {@code sizeBytes}: done once its node reports it Ready at least that large. */
+    public static Outcome grown(String volume, VolumeScheduling scheduling, Placement placement, VolumeStatus status,
+            long sizeBytes) {
+        if (placement == null) {
+            return new InProgress("the placement of volume " + volume);
+        }
+        if (placement.sizeBytes() < sizeBytes) {
+            // Only a refusal of this very size counts: an earlier, larger request that did not fit
+            // stays recorded until the controller has seen this one.
+            if (scheduling != null && scheduling.growRefusedBytes() == sizeBytes) {
+                return new Failed(FailureReason.NO_SPACE, scheduling.message() != null ? scheduling.message()
+                        : "the pool of volume " + volume + " has no room to grow it to " + sizeBytes + " bytes");
+            }
+            return new InProgress("the controller to grow volume " + volume + " to " + sizeBytes + " bytes");
+        }
+        return atGeneration(volume, placement, status, "grow", s -> s.sizeBytes() >= sizeBytes);
+    }
+
+    /**
+     * Usable by {@code node}, whose initiator is {@code hostNqn}: on the volume's own node (with a
+     * local device when {@code localNeedsDevice}), or exported to that host.
+     */
+    public static Outcome servedTo(String volume, Placement placement, VolumeStatus status, String node,
+            String hostNqn, boolean localNeedsDevice) {
+        if (placement == null) {
+            return new InProgress("the placement of volume " + volume);
+        }
+        boolean local = placement.node().equals(node);
+        return atGeneration(volume, placement, status, local ? "serve" : "export to " + node, s ->
+                (local && (!localNeedsDevice || s.devicePath() != null))
+                        || (s.export() != null && s.export().allowedHostNqns().contains(hostNqn)));
+    }
+
+    private static Outcome atGeneration(String volume, Placement placement, VolumeStatus status, String what,
+            java.util.function.Predicate<VolumeStatus> carriedOut) {
+        String node = placement.node();
+        if (status == null) {
+            return new InProgress("the agent on " + node + " to report volume " + volume);
+        }
+        VolumeFailure failure = status.failure();
+        if (failure != null && failure.terminalFor(placement.generation())) {
+            return new Failed(failure.reason(), "the agent on " + node + " cannot " + what + " volume " + volume + ": "
+                    + status.message());
+        }
+        if (status.observedGeneration() < placement.generation()) {
+            return new InProgress("the agent on " + node + " to " + what + " volume " + volume + " (generation "
+                    + placement.generation() + ")" + retrying(status));
+        }
+        switch (status.phase()) {
+            case READY -> {
+                return carriedOut.test(status) ? new Done(placement, status)
+                        : new InProgress("the agent on " + node + " to " + what + " volume " + volume);
+            }
+            case LOST -> {
+                return new Failed(FailureReason.VOLUME_LOST, "volume " + volume + " is lost on " + node + ": "
+                        + status.message());
+            }
+            case FAILED -> {
+                // A status without a typed failure comes from an agent that predates them: its
+                // Failed at this generation has always ended the wait.
+                if (failure == null) {
+                    return new Failed(FailureReason.UNKNOWN, "the agent on " + node + " failed volume " + volume
+                            + ": " + status.message());
+                }
+                return new InProgress("the agent on " + node + " to " + what + " volume " + volume + retrying(status));
+            }
+            default -> {
+                return new InProgress("the agent on " + node + " to " + what + " volume " + volume + " (now "
+                        + status.phase().value() + ")");
+            }
+        }
+    }
+
+    private static String retrying(VolumeStatus status) {
+        VolumeFailure f = status.failure();
+        if (f == null || status.phase() != VolumePhase.FAILED) {
+            return "";
+        }
+        return "; attempt " + f.attempts() + " failed: " + status.message();
+    }
+}

@@ -1,0 +1,148 @@
+package io.ferry.model;
+
+import org.junit.jupiter.api.Test;
+
+import java.time.Instant;
+import java.util.Map;
+import java.util.Set;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** The one rule for "done, failed or in progress" that the CSI plugin and ferryctl both follow. */
+class VolumeProgressTest {
+
+    static final Instant T = Instant.parse("2026-11-30T04:00:00Z");
+    static final String HOST = "nqn.2014-08.org.nvmexpress:uuid:6c1f2a64-8b8e-4d62-9d0e-0f1b5e0c1a77";
+    static final Placement PLACED = Placement.of("data-1", "pool-a", "node-a", Engine.FILE, 16L << 20, false, 3,
+            "node-b", null, null, T);
+
+    static VolumeStatus status(VolumePhase phase, long generation) {
+        return VolumeStatus.of("data-1", "node-a", "pool-a", phase, phase == VolumePhase.READY ? "/dev/loop3" : null,
+                16L << 20, null, generation, phase == VolumePhase.FAILED ? "it went wrong" : null, T);
+    }
+
+    static VolumeScheduling scheduling(SchedulingPhase phase, long revision) {
+        boolean placed = phase == SchedulingPhase.PLACED;
+        return VolumeScheduling.of("data-1", phase, Map.of(), "no pool has room", placed ? "node-a" : null,
+                placed ? "pool-a" : null, true, revision, T);
+    }
+
+    @Test
+    void aCreateIsDoneOnlyWhenItsNodeReportsReadyAtThePlacementsGeneration() {
+        assertThat(VolumeProgress.created("data-1", null, 7, null, null)).isInstanceOf(VolumeProgress.InProgress.class);
+        assertThat(VolumeProgress.created("data-1", null, 7, PLACED, null)).isInstanceOf(VolumeProgress.InProgress.class);
+        assertThat(VolumeProgress.created("data-1", null, 7, PLACED, status(VolumePhase.READY, 2)))
+                .isInstanceOf(VolumeProgress.InProgress.class);
+        assertThat(VolumeProgress.created("data-1", null, 7, PLACED, status(VolumePhase.READY, 3)))
+                .isEqualTo(new VolumeProgress.Done(PLACED, status(VolumePhase.READY, 3)));
+    }
+
+    @Test
+    void noFitAndInvalidEndACreateOnlyWhenWrittenForThisIntent() {
+        assertThat(VolumeProgress.created("data-1", scheduling(SchedulingPhase.NO_FIT, 6), 7, null, null))
+                .isInstanceOf(VolumeProgress.InProgress.class);
+        assertThat(VolumeProgress.created("data-1", scheduling(SchedulingPhase.NO_FIT, 8), 7, null, null))
+                .isEqualTo(new VolumeProgress.Failed(FailureReason.NO_FIT, "no pool has room"));
+        VolumeProgress.Outcome invalid = VolumeProgress.created("data-1", scheduling(SchedulingPhase.INVALID, 7), 7,
+                null, null);
+        assertThat(((VolumeProgress.Failed) invalid).reason().category()).isEqualTo(FailureReason.Category.INVALID);
+    }
+
+    @Test
+    void aTerminalFailureForThisGenerationEndsTheWaitAtOnceEvenThoughTheStatusKeepsAnOlderGeneration() {
+        // The agent keeps observedGeneration at what the volume last was, and says which
+        // generation the failure is for.
+        VolumeStatus failed = status(VolumePhase.FAILED, 2).withFailure(VolumeFailure.of(FailureReason.EXPORT_UNAVAILABLE, 3));
+        VolumeProgress.Outcome o = VolumeProgress.servedTo("data-1", PLACED, failed, "node-b", HOST, false);
+        assertThat(o).isInstanceOf(VolumeProgress.Failed.class);
+        assertThat(((VolumeProgress.Failed) o).reason().category()).isEqualTo(FailureReason.Category.PRECONDITION);
+        assertThat(((VolumeProgress.Failed) o).message()).contains("node-a", "it went wrong");
+
+        // One for an older generation says nothing about this request.
+        VolumeStatus stale = status(VolumePhase.FAILED, 2).withFailure(VolumeFailure.of(FailureReason.EXPORT_UNAVAILABLE, 2));
+        assertThat(VolumeProgress.servedTo("data-1", PLACED, stale, "node-b", HOST, false))
+                .isInstanceOf(VolumeProgress.InProgress.class);
+    }
+
+    @Test
+    void aRetryableFailureKeepsTheRequestInProgressWithTheAttemptCount() {
+        VolumeFailure first = VolumeFailure.of(FailureReason.RETRYING, 3);
+        VolumeFailure third = first.after(first).after(first.after(first));
+        assertThat(third.attempts()).isEqualTo(3);
+        assertThat(VolumeFailure.of(FailureReason.RETRYING, 4).after(third).attempts()).isEqualTo(1);
+        VolumeStatus retrying = status(VolumePhase.FAILED, 3).withFailure(third);
+        VolumeProgress.Outcome o = VolumeProgress.created("data-1", null, 7, PLACED, retrying);
+        assertThat(o).isInstanceOf(VolumeProgress.InProgress.class);
+        assertThat(((VolumeProgress.InProgress) o).waitingFor()).contains("attempt 3 failed: it went wrong");
+    }
+
+    @Test
+    void aFailedStatusWithoutATypedFailureFromAnOlderAgentStillEndsTheWaitAsBefore() {
+        VolumeProgress.Outcome o = VolumeProgress.created("data-1", null, 7, PLACED, status(VolumePhase.FAILED, 3));
+        assertThat(o).isInstanceOf(VolumeProgress.Failed.class);
+        assertThat(((VolumeProgress.Failed) o).reason()).isEqualTo(FailureReason.UNKNOWN);
+        assertThat(((VolumeProgress.Failed) o).reason().category()).isEqualTo(FailureReason.Category.INTERNAL);
+    }
+
+    @Test
+    void aLostVolumeFailsEveryRequestWithAPrecondition() {
+        VolumeStatus lost = VolumeStatus.of("data-1", "node-a", "pool-a", VolumePhase.LOST, null, 16L << 20, null, 3,
+                "pool directory without its marker", T);
+        for (VolumeProgress.Outcome o : new VolumeProgress.Outcome[] {
+                VolumeProgress.created("data-1", null, 7, PLACED, lost),
+                VolumeProgress.grown("data-1", null, PLACED, lost, 16L << 20),
+                VolumeProgress.servedTo("data-1", PLACED, lost, "node-a", HOST, true)}) {
+            assertThat(o).isEqualTo(new VolumeProgress.Failed(FailureReason.VOLUME_LOST,
+                    "volume data-1 is lost on node-a: pool directory without its marker"));
+        }
+    }
+
+    @Test
+    void aGrowIsRefusedOnlyForTheSizeTheControllerRefusedAndDoneWhenTheNodeReportsTheSize() {
+        VolumeScheduling refused = scheduling(SchedulingPhase.PLACED, 9).withGrowRefused(64L << 20);
+        assertThat(VolumeProgress.grown("data-1", refused, PLACED, status(VolumePhase.READY, 3), 64L << 20))
+                .isInstanceOf(VolumeProgress.Failed.class)
+                .extracting(o -> ((VolumeProgress.Failed) o).reason()).isEqualTo(FailureReason.NO_SPACE);
+        // a smaller request than the refused one is still being worked on
+        assertThat(VolumeProgress.grown("data-1", refused, PLACED, status(VolumePhase.READY, 3), 32L << 20))
+                .isInstanceOf(VolumeProgress.InProgress.class);
+        Placement grown = PLACED.withSize(32L << 20, 4);
+        VolumeStatus small = status(VolumePhase.READY, 4);
+        assertThat(VolumeProgress.grown("data-1", refused, grown, small, 32L << 20))
+                .isInstanceOf(VolumeProgress.InProgress.class);
+        VolumeStatus big = VolumeStatus.of("data-1", "node-a", "pool-a", VolumePhase.READY, "/dev/loop3", 32L << 20, null,
+                4, null, T);
+        assertThat(VolumeProgress.grown("data-1", refused, grown, big, 32L << 20)).isInstanceOf(VolumeProgress.Done.class);
+    }
+
+    @Test
+    void servedToTheVolumesOwnNodeOrToTheHostItIsExportedTo() {
+        VolumeStatus ready = status(VolumePhase.READY, 3);
+        assertThat(VolumeProgress.servedTo("data-1", PLACED, ready, "node-a", HOST, true)).isInstanceOf(VolumeProgress.Done.class);
+        assertThat(VolumeProgress.servedTo("data-1", PLACED, ready, "node-b", HOST, false))
+                .isInstanceOf(VolumeProgress.InProgress.class);
+        VolumeStatus exported = VolumeStatus.of("data-1", "node-a", "pool-a", VolumePhase.READY, null, 16L << 20,
+                ExportInfo.tcp("nqn.2026-11.io.ferry:vol:data-1", "10.0.0.1", 4420, Nqn.serialForVolume("data-1"),
+                        Set.of(HOST)), 3, null, T);
+        assertThat(VolumeProgress.servedTo("data-1", PLACED, exported, "node-b", HOST, false))
+                .isInstanceOf(VolumeProgress.Done.class);
+        // on its own node without a device (an spdk volume) it is usable only through its export
+        assertThat(VolumeProgress.servedTo("data-1", PLACED, exported.withFailure(null), "node-a", "nqn.2014-08.org.other:x",
+                true)).isInstanceOf(VolumeProgress.InProgress.class);
+    }
+
+    @Test
+    void failureReasonsRoundTripAndAnUnknownOneFromANewerWriterDecodesAsRetryable() {
+        VolumeStatus failed = status(VolumePhase.FAILED, 2).withFailure(new VolumeFailure(FailureReason.NO_SPACE, 3, 2));
+        String json = Json.encodeToString(failed);
+        assertThat(json).contains("\"failure\":{\"reason\":\"NoSpace\",\"generation\":3,\"attempts\":2}");
+        assertThat(Json.decode(json, VolumeStatus.class)).isEqualTo(failed);
+        VolumeStatus newer = Json.decode(json.replace("NoSpace", "SomethingNew"), VolumeStatus.class);
+        assertThat(newer.failure().reason()).isEqualTo(FailureReason.UNKNOWN);
+        assertThat(newer.failure().terminalFor(3)).isFalse();
+        assertThat(Json.encodeToString(status(VolumePhase.READY, 3))).doesNotContain("failure");
+        assertThat(Json.encodeToString(scheduling(SchedulingPhase.PLACED, 1))).doesNotContain("growRefusedBytes");
+        assertThat(Json.decode(Json.encodeToString(scheduling(SchedulingPhase.PLACED, 1).withGrowRefused(5)),
+                VolumeScheduling.class).growRefusedBytes()).isEqualTo(5);
+    }
+}
