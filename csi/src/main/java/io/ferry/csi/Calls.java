@@ -149,6 +149,10 @@ final class Calls {
         return Status.RESOURCE_EXHAUSTED.withDescription(message).asRuntimeException();
     }
 
+    static StatusRuntimeException unavailable(String message) {
+        return Status.UNAVAILABLE.withDescription(message).asRuntimeException();
+    }
+
     static StatusRuntimeException internal(String message) {
         return Status.INTERNAL.withDescription(message).asRuntimeException();
     }

@@ -8,6 +8,7 @@ import io.ferry.etcd.store.EtcdStore;
 import io.ferry.etcd.store.Versioned;
 import io.ferry.model.Attachment;
 import io.ferry.model.ClusterIdentity;
+import io.ferry.model.ControllerLeader;
 import io.ferry.model.GlobalConfig;
 import io.ferry.model.Ledger;
 import io.ferry.model.NodeRegistration;
@@ -61,6 +62,8 @@ public final class ClusterView implements AutoCloseable {
     private final Informer<SnapshotScheduling> snapshotSchedulings;
     private final Informer<Object> config;
     private final Informer<Object> nodes;
+    /** Candidates of the controllers' election: one key per running controller, bound to its lease. */
+    private final Informer<ControllerLeader> controllers;
     private final List<Informer<?>> all = new ArrayList<>();
     private final Set<Waiter<?>> waiters = ConcurrentHashMap.newKeySet();
 
@@ -91,6 +94,16 @@ public final class ClusterView implements AutoCloseable {
             default -> null;
         }).orElse(null);
         nodes = add(new Informer<Object>(vertx, store, keys.nodes(), typed(nodeType), wake(), options, registry));
+        controllers = add(new Informer<>(vertx, store, keys.controllerLeader() + "/", ControllerLeader.class, wake(),
+                options, registry));
+    }
+
+    /**
+     * Whether any Ferry controller is running: each one keeps a candidate key in the election
+     * while its lease lives (an unreadable one still counts: somebody holds it).
+     */
+    public boolean controllerRunning() {
+        return !controllers.values().isEmpty() || !controllers.badKeys().isEmpty();
     }
 
     @SuppressWarnings("unchecked")

@@ -408,6 +408,12 @@ public final class ControllerService extends ControllerGrpc.ControllerImplBase {
     /** Ready once the agent on the placed node reports the volume Ready at the placement's generation. */
     private Optional<Ready> volumeReady(String name, long createRevision) {
         Placement placement = view.placement(name).orElse(null);
+        if (placement == null && !view.controllerRunning()) {
+            // Nothing places volumes: say so now rather than at the deadline. The intent stays
+            // and is placed when a controller starts; the CO's retry finds it there.
+            throw Calls.unavailable("no Ferry controller is running (no candidate under " + keys.controllerLeader()
+                    + "/), so volume " + name + " is not placed; it is kept and placed once a controller starts");
+        }
         return Calls.done(VolumeProgress.created(name, view.volumeScheduling(name).orElse(null), createRevision,
                 placement, placement == null ? null : view.volumeStatus(placement.node(), name).orElse(null)))
                 .map(Ready::of);

@@ -268,4 +268,20 @@ class ControllerConformanceIT {
     VolumeStatus status(String volume) {
         return result(h.store.get(h.keys.volumeStatus(CsiHarness.NODE, volume), VolumeStatus.class)).orElseThrow().value();
     }
+
+    @Test
+    void createVolumeWithNoControllerRunningSaysSoAtOnceAndTheVolumeIsPlacedWhenOneStarts() {
+        h.stopController();
+        org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(30)).until(() ->
+                result(h.store.count(h.keys.controllerLeader() + "/")) == 0);
+        CreateVolumeRequest request = create("pvc-nobody", 16 * MI).putParameters("positionAdvice", "MustLocal").build();
+        assertThat(code(() -> h.controller(Duration.ofSeconds(60)).createVolume(request))).isEqualTo(Status.Code.UNAVAILABLE);
+        assertThat(message(() -> h.controller(Duration.ofSeconds(60)).createVolume(request)))
+                .contains("no Ferry controller is running", "pvc-nobody", "placed once a controller starts");
+        assertThat(intent("pvc-nobody").value().deletionRequested()).isFalse();
+
+        h.startController();
+        Volume created = h.controller().createVolume(request).getVolume();
+        assertThat(created.getVolumeId()).isEqualTo("pvc-nobody");
+    }
 }

@@ -85,6 +85,7 @@ final class CsiHarness implements AutoCloseable {
     Agent agent;
     final RemoteAgentStandIn remote;
     Controller controller;
+    private ControllerOptions controllerOptions;
     CsiServer server;
     private final EventLoopGroup clientGroup = new MultiThreadIoEventLoopGroup(1, EpollIoHandler.newFactory());
     ManagedChannel channel;
@@ -133,17 +134,29 @@ final class CsiHarness implements AutoCloseable {
         await().atMost(Duration.ofSeconds(30)).until(() -> result(store.get(keys.nodePoolStatus(NODE, POOL),
                 PoolStatus.class)).map(Versioned::value).filter(s -> s.healthy() && s.capacityBytes() == POOL_BYTES)
                 .isPresent());
-        ControllerOptions controllerOptions = new ControllerOptions("controller-it", Duration.ofSeconds(3), null,
+        controllerOptions = new ControllerOptions("controller-it", Duration.ofSeconds(3), null,
                 InformerOptions.defaults().withWatchdogInterval(Duration.ofSeconds(2)),
                 RuntimeOptions.defaults().withConcurrency(16).withDelays(Duration.ofMillis(100), Duration.ofSeconds(2)),
                 Duration.ofMinutes(5));
-        controller = new Controller(vertx, store, controllerOptions, new PrometheusMeterRegistry(PrometheusConfig.DEFAULT));
-        result(controller.start());
+        startController();
         Path socket = root.resolve("plugin/csi.sock");
         server = new CsiServer(new CsiServer.Options(CsiServer.Mode.BOTH, new CsiEndpoint.Unix(socket), NodeService.Options.defaults(NODE),
                 InformerOptions.defaults()), EtcdStore.connect(etcd), true, runner).start();
         channel = NettyChannelBuilder.forAddress(new DomainSocketAddress(socket.toString()))
                 .channelType(EpollDomainSocketChannel.class).eventLoopGroup(clientGroup).usePlaintext().build();
+    }
+
+    /** Starts a controller (again, after {@link #stopController()}); it takes the lead once the last one's lease is gone. */
+    void startController() {
+        controller = new Controller(vertx, store, controllerOptions, new PrometheusMeterRegistry(PrometheusConfig.DEFAULT));
+        result(controller.start());
+    }
+
+    /** Stops the controller: its election key goes with its lease, so nothing places volumes. */
+    void stopController() {
+        Controller stopping = controller;
+        controller = null;
+        result(stopping.stop());
     }
 
     /** Starts the agent of {@link #NODE}; it finds the volumes of a previous run and adopts them. */
