@@ -13,14 +13,18 @@ import java.util.Optional;
  * commit, would read the old ledger and lose its compare-and-swap for nothing.
  *
  * <p>An own write at revision R is dropped as soon as the informer has delivered everything up to
- * R, because from then on the informer's value is at least as new. Confined to the controller's
- * context (not thread-safe).
+ * R, because from then on the informer's value is at least as new. All of them are dropped when the
+ * informer's revision goes back (etcd restored from a backup): they belong to a history etcd no
+ * longer has, and their revisions, higher than anything etcd holds now, would mask its values until
+ * etcd's revision caught up again, failing every compare-and-swap made from them meanwhile.
+ * Confined to the controller's context (not thread-safe).
  */
 final class Latest<T> {
 
     private final Informer<T> informer;
     private final Map<String, Versioned<T>> written = new HashMap<>();
     private final Map<String, Long> deleted = new HashMap<>();
+    private long lastSeenUpTo;
 
     Latest(Informer<T> informer) {
         this.informer = informer;
@@ -28,6 +32,10 @@ final class Latest<T> {
 
     Optional<Versioned<T>> get(String key) {
         long seenUpTo = informer.revision();
+        if (seenUpTo < lastSeenUpTo) {
+            reset();
+        }
+        lastSeenUpTo = seenUpTo;
         Versioned<T> mine = written.get(key);
         if (mine != null && mine.modRevision() <= seenUpTo) {
             written.remove(key);

@@ -44,6 +44,14 @@ import java.util.function.Function;
  * restarts and leader loss, after which jetcd's stream may hang without an error). A periodic resync
  * lists again and repairs anything missed.
  *
+ * <p>An etcd restored from a backup goes back in time: its revision is the backup's, lower than what
+ * the informer has seen. A watch resumed from the informer's revision would wait silently for a
+ * revision etcd reaches much later, skipping every change until then. Whenever etcd shows a revision
+ * below the informer's (a watch answer, a resync listing, a watch resumed after a failure), the
+ * informer asks etcd for its current revision with a linearizable read; if that too is below, it
+ * counts a rewind ({@code ferry.informer.rewinds}), lists the prefix again as the whole truth (values
+ * going back in time and keys that no longer exist included) and watches from the restored revision.
+ *
  * <p>A value that fails to decode is counted ({@code ferry.informer.decode.failures}), logged,
  * passed to {@link InformerHandler#onBadValue}, and skipped; later values keep arriving.
  *
@@ -66,6 +74,7 @@ public final class Informer<T> implements AutoCloseable {
     private final Counter decodeFailures;
     private final Counter watchRestarts;
     private final Counter relists;
+    private final Counter rewinds;
 
     private Context context;
     private volatile long revision;
@@ -77,6 +86,7 @@ public final class Informer<T> implements AutoCloseable {
     private long watchdogTimer = -1;
     private long resyncTimer = -1;
     private boolean relisting;
+    private boolean checkingRewind;
     private volatile boolean synced;
     private volatile boolean closed;
 
@@ -109,6 +119,9 @@ public final class Informer<T> implements AutoCloseable {
         this.relists = Counter.builder("ferry.informer.relists")
                 .description("full listings of the prefix (start, compaction, resync)")
                 .tag("prefix", prefix).register(meters);
+        this.rewinds = Counter.builder("ferry.informer.rewinds")
+                .description("times etcd's revision was found behind the informer's (etcd restored from a backup)")
+                .tag("prefix", prefix).register(meters);
     }
 
     /**
@@ -119,7 +132,7 @@ public final class Informer<T> implements AutoCloseable {
         context = vertx.getOrCreateContext();
         Promise<Void> started = Promise.promise();
         context.runOnContext(v -> {
-            relistThenWatch(started);
+            relistThenWatch(started, false);
             watchdogTimer = vertx.setPeriodic(options.watchdogInterval().toMillis(), t -> watchdog());
             resyncTimer = vertx.setPeriodic(options.resyncInterval().toMillis(), t -> resync());
         });
@@ -161,7 +174,11 @@ public final class Informer<T> implements AutoCloseable {
 
     // ---- listing ----
 
-    private void relistThenWatch(Promise<Void> started) {
+    /**
+     * @param rewound etcd's history went back (a restored backup): the listing replaces the cache
+     *                whatever the revisions say, and the informer's revision becomes the listing's
+     */
+    private void relistThenWatch(Promise<Void> started, boolean rewound) {
         stopWatch();
         relisting = true;
         relists.increment();
@@ -171,10 +188,14 @@ public final class Informer<T> implements AutoCloseable {
                 return;
             }
             if (ar.failed()) {
-                retryLater("listing " + prefix + " failed", ar.cause(), () -> relistThenWatch(started));
+                retryLater("listing " + prefix + " failed", ar.cause(), () -> relistThenWatch(started, rewound));
                 return;
             }
-            applyListing(ar.result(), true);
+            if (rewound) {
+                applyRewoundListing(ar.result());
+            } else {
+                applyListing(ar.result(), true);
+            }
             failures = 0;
             if (started != null) {
                 started.tryComplete();
@@ -217,6 +238,57 @@ public final class Informer<T> implements AutoCloseable {
         safely(() -> handler.onSynced(listed));
     }
 
+    /**
+     * Makes the cache equal to a listing of an etcd whose history went back. Revisions cannot be
+     * compared with the cache's (they were reused by the restored etcd for other changes), so every
+     * key whose value or revisions differ is delivered, every cached key not listed is deleted, and the
+     * revision is set back to the listing's.
+     */
+    private void applyRewoundListing(EtcdStore.RawListing listing) {
+        Set<String> seen = new HashSet<>();
+        for (RawEntry entry : listing.entries()) {
+            seen.add(entry.key());
+            applyPutUnlessSame(entry);
+        }
+        for (String key : List.copyOf(cache.keySet())) {
+            if (!seen.contains(key)) {
+                applyDelete(key);
+            }
+        }
+        badKeys.retainAll(seen);
+        revision = listing.revision();
+        synced = true;
+        safely(() -> handler.onSynced(listing.revision()));
+    }
+
+    /**
+     * etcd showed a revision below the informer's. That alone does not prove a rewind (a listing
+     * taken just before a watch event arrived, an answer from a member that lags), so ask etcd for
+     * its current revision with a linearizable read: it is at least every revision the informer has
+     * applied, unless etcd's history went back.
+     */
+    private void checkForRewind(String what, long shown) {
+        if (closed || checkingRewind || relisting) {
+            return;
+        }
+        checkingRewind = true;
+        long ours = revision;
+        store.currentRevision().onComplete(ar -> {
+            checkingRewind = false;
+            if (closed || relisting || ar.failed() || ar.result() >= ours) {
+                return;
+            }
+            rewound(what + " showed revision " + shown, ar.result(), ours);
+        });
+    }
+
+    private void rewound(String evidence, long current, long ours) {
+        rewinds.increment();
+        log.warn("etcd went back in time under {}: {}, its current revision is {} but this informer had seen {}"
+                + " (etcd restored from a backup?); listing again as the truth", prefix, evidence, current, ours);
+        relistThenWatch(null, true);
+    }
+
     private void resync() {
         if (closed || relisting || watcher == null) {
             return;
@@ -227,8 +299,9 @@ public final class Informer<T> implements AutoCloseable {
                 return;
             }
             if (revision > ar.result().revision()) {
-                // The watch delivered changes newer than this listing; the listing could undo them.
-                // The watch is evidently alive, so skip this round.
+                // Either the watch delivered changes newer than this listing (the listing could undo
+                // them, so this round is skipped) or etcd went back in time: find out which.
+                checkForRewind("resync listing", ar.result().revision());
                 return;
             }
             applyListing(ar.result(), false);
@@ -295,6 +368,12 @@ public final class Informer<T> implements AutoCloseable {
         lastResponseNanos = System.nanoTime();
         progressRequested = false;
         failures = 0;
+        long shown = response.getHeader() == null ? 0 : response.getHeader().getRevision();
+        if (shown > 0 && shown < revision) {
+            // No healthy etcd answers below a revision it has already sent (a progress answer of a
+            // watch resumed beyond a restored etcd's revision is the usual sign).
+            checkForRewind("a watch answer", shown);
+        }
         for (WatchEvent event : response.getEvents()) {
             KeyValue kv = event.getKeyValue();
             long rev = kv.getModRevision();
@@ -329,12 +408,36 @@ public final class Informer<T> implements AutoCloseable {
         stopWatch();
         if (isCompaction(error)) {
             log.info("watch on {} fell behind a compaction; listing again", prefix);
-            relistThenWatch(null);
+            relistThenWatch(null, false);
             return;
         }
         watchRestarts.increment();
         String why = error == null ? "watch on " + prefix + " ended" : "watch on " + prefix + " failed";
-        retryLater(why, error, this::startWatch);
+        retryLater(why, error, this::resumeWatch);
+    }
+
+    /**
+     * Opens the watch again after a failure, once etcd answers, from the last revision seen; unless
+     * etcd's revision is now below it (etcd came back from a backup), then lists again first.
+     */
+    private void resumeWatch() {
+        if (closed) {
+            return;
+        }
+        long ours = revision;
+        store.currentRevision().onComplete(ar -> {
+            if (closed || relisting || watcher != null) {
+                // Closed, or a listing (after a compaction or a rewind) opens the watch itself.
+                return;
+            }
+            if (ar.failed()) {
+                retryLater("etcd unreachable while resuming the watch on " + prefix, ar.cause(), this::resumeWatch);
+            } else if (ar.result() < ours) {
+                rewound("resuming the watch", ar.result(), ours);
+            } else {
+                startWatch();
+            }
+        });
     }
 
     private static boolean isCompaction(Throwable error) {
@@ -372,7 +475,7 @@ public final class Informer<T> implements AutoCloseable {
                 prefix, silentNanos / 1_000_000, revision + 1);
         watchRestarts.increment();
         stopWatch();
-        startWatch();
+        resumeWatch();
     }
 
     private void stopWatch() {
@@ -402,6 +505,15 @@ public final class Informer<T> implements AutoCloseable {
     // ---- applying changes ----
 
     private void applyPut(RawEntry entry) {
+        applyPut(entry, false);
+    }
+
+    private void applyPutUnlessSame(RawEntry entry) {
+        applyPut(entry, true);
+    }
+
+    /** @param unlessSame deliver nothing when the cache already holds this very value at these revisions */
+    private void applyPut(RawEntry entry, boolean unlessSame) {
         Class<? extends T> type = typeOfKey.apply(entry.key());
         if (type == null) {
             return;
@@ -419,6 +531,9 @@ public final class Informer<T> implements AutoCloseable {
             return;
         }
         badKeys.remove(entry.key());
+        if (unlessSame && decoded.equals(cache.get(entry.key()))) {
+            return;
+        }
         Versioned<T> previous = cache.put(entry.key(), decoded);
         safely(() -> handler.onUpsert(decoded, previous));
     }

@@ -205,6 +205,50 @@ class InformerIT {
         }
     }
 
+    /**
+     * An etcd restored from a backup is a new cluster whose revision is back at the backup's. A watch
+     * resumed from the informer's last revision waits, silently, for a revision the restored etcd
+     * reaches only much later, and its events up to there are lost: the informer must notice that
+     * etcd's revision went back, list again as the truth (values going back in time included) and
+     * watch from the restored revision.
+     */
+    @Test
+    void anEtcdRestoredFromAnOlderBackupIsListedAgainAndItsNewChangesArrive() throws Exception {
+        result(store.put(p + "kept", Item.of("kept", 1)));
+        result(store.put(p + "rolled-back", Item.of("rolled-back", 1)));
+        startInformer(FAST);
+        java.nio.file.Path backup = etcd.saveSnapshot();
+        result(store.put(p + "rolled-back", Item.of("rolled-back", 2)));
+        result(store.put(p + "after-backup", Item.of("after-backup", 1)));
+        // Enough writes after the backup that the first writes after the restore reuse their revisions.
+        for (int i = 0; i < 20; i++) {
+            result(store.put(p + "busy", Item.of("busy", i)));
+        }
+        await().atMost(Duration.ofSeconds(10)).until(() -> informer.get(p + "busy").map(v -> v.value().count()).orElse(-1L) == 19L);
+        long before = informer.revision();
+
+        // The informer and its client keep running throughout, as a component's would.
+        etcd.restoreSnapshot(backup);
+        putWithRetry(p + "new", Item.of("new", 1));
+        assertThat(result(store.currentRevision())).as("the restored etcd's revision is behind the informer's").isLessThan(before);
+
+        await("a key written after the restore reaches the informer").atMost(Duration.ofSeconds(20))
+                .until(() -> informer.get(p + "new").isPresent());
+        await().atMost(Duration.ofSeconds(5)).until(() -> informer.get(p + "after-backup").isEmpty()
+                && informer.get(p + "busy").isEmpty());
+        assertThat(informer.get(p + "rolled-back")).as("the value goes back with etcd").map(v -> v.value().count()).contains(1L);
+        assertThat(informer.revision()).isLessThan(before);
+        // The cache holds etcd's revisions, not the lost history's: compare-and-swap guarded by them works.
+        for (Versioned<Item> cached : informer.values()) {
+            assertThat(result(store.getRaw(cached.key()))).map(RawEntry::modRevision).contains(cached.modRevision());
+        }
+        assertThat(recorder.events).contains("delete after-backup", "delete busy", "put rolled-back 1", "put new 1");
+        assertThat(meters.get("ferry.informer.rewinds").counter().count()).isEqualTo(1.0);
+
+        result(store.put(p + "kept", Item.of("kept", 2)));
+        await().atMost(Duration.ofSeconds(10)).until(() -> informer.get(p + "kept").map(v -> v.value().count()).orElse(0L) == 2L);
+    }
+
     @Test
     void aThrowingHandlerDoesNotStopTheInformer() {
         recorder.throwOn = p + "boom";

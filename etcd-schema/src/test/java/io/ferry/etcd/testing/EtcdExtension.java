@@ -37,6 +37,7 @@ public final class EtcdExtension implements BeforeAllCallback, AfterAllCallback 
 
     private final boolean secured;
     private Path dataDir;
+    private final List<Path> backups = new ArrayList<>();
     private Path tlsDir;
     private int clientPort;
     private int peerPort;
@@ -78,6 +79,9 @@ public final class EtcdExtension implements BeforeAllCallback, AfterAllCallback 
         kill();
         deleteRecursively(dataDir);
         deleteRecursively(tlsDir);
+        for (Path backup : backups) {
+            deleteRecursively(backup);
+        }
         Files.deleteIfExists(logFile);
     }
 
@@ -163,6 +167,41 @@ public final class EtcdExtension implements BeforeAllCallback, AfterAllCallback 
 
     public void restart() throws IOException, InterruptedException {
         stop();
+        start();
+    }
+
+    /**
+     * Saves a snapshot of the running etcd with {@code etcdctl snapshot save}, as an operator's backup
+     * would, and returns its file (in a temporary directory removed with the extension's data).
+     */
+    public Path saveSnapshot() throws IOException {
+        Path file = Files.createTempDirectory(dataDir.getParent(), "ferry-etcd-backup-").resolve("snapshot.db");
+        backups.add(file.getParent());
+        etcdctl("snapshot", "save", file.toString());
+        return file;
+    }
+
+    /**
+     * Restores a backup the way an operator would with etcd 3.4: stops etcd, runs {@code etcdctl snapshot
+     * restore} into a new data directory (same member name and peer URL, a new cluster token, so the
+     * restored etcd is a new cluster with a new cluster id, its revision back at the snapshot's), and
+     * starts etcd from it on the same client URL. The old data directory is removed.
+     */
+    public void restoreSnapshot(Path snapshot) throws IOException, InterruptedException {
+        stop();
+        Path restored = Files.createTempDirectory(dataDir.getParent(), "ferry-etcd-restored-");
+        // etcdctl refuses to restore into an existing directory.
+        Files.delete(restored);
+        String peer = "http://127.0.0.1:" + peerPort;
+        etcdctl("snapshot", "restore", snapshot.toString(),
+                "--data-dir", restored.toString(),
+                "--name", "ferry-test",
+                "--initial-cluster", "ferry-test=" + peer,
+                "--initial-advertise-peer-urls", peer,
+                "--initial-cluster-token", "ferry-restored-" + UUID.randomUUID());
+        Path old = dataDir;
+        dataDir = restored;
+        deleteRecursively(old);
         start();
     }
 

@@ -1,0 +1,270 @@
+package io.ferry.tools.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.ferry.agent.Agent;
+import io.ferry.agent.AgentOptions;
+import io.ferry.agent.engine.LoopDevices;
+import io.ferry.controller.Controller;
+import io.ferry.controller.ControllerOptions;
+import io.ferry.etcd.FerryKeys;
+import io.ferry.etcd.informer.InformerOptions;
+import io.ferry.etcd.reconcile.RuntimeOptions;
+import io.ferry.etcd.store.EtcdStore;
+import io.ferry.etcd.store.Versioned;
+import io.ferry.etcd.testing.Await;
+import io.ferry.etcd.testing.EtcdExtension;
+import io.ferry.model.Ledger;
+import io.ferry.model.Placement;
+import io.ferry.model.VolumePhase;
+import io.ferry.model.VolumeStatus;
+import io.ferry.runtime.admin.AdminOptions;
+import io.ferry.runtime.exec.ProcessCommandRunner;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import io.vertx.core.Vertx;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.RandomAccessFile;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Random;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+/**
+ * Issue #13: etcd restored from a backup taken before a volume was created, with {@code etcdctl snapshot
+ * save} and {@code etcdctl snapshot restore} (etcd 3.4: the restored etcd is a new cluster whose revision
+ * is back at the backup's). The controller and the agent keep running through it and must find their
+ * way by themselves: nothing deleted, truncated, shrunk or re-created, the volume the backup does not
+ * know reported as an orphan, and new volumes provisioned again.
+ */
+class EtcdRestoreIT {
+
+    @RegisterExtension
+    static final EtcdExtension etcd = new EtcdExtension();
+
+    static final String NODE = "node-a";
+    static final ObjectMapper JSON = new ObjectMapper();
+    static final int HEAD = 1 << 20;
+
+    String prefix;
+    Path root;
+    Path poolDir;
+    Map<String, String> env;
+    EtcdStore store;
+    FerryKeys keys;
+    Vertx controllerVertx;
+    EtcdStore controllerStore;
+    Controller controller;
+    Vertx agentVertx;
+
+    record Result(int code, String out, String err) {
+        @Override
+        public String toString() {
+            return "exit " + code + "\n--- stdout\n" + out + "--- stderr\n" + err;
+        }
+    }
+
+    @BeforeEach
+    void setUp() throws IOException {
+        prefix = EtcdExtension.uniquePrefix();
+        root = Files.createTempDirectory("ferry-restore-it-");
+        poolDir = root.resolve("pool");
+        store = EtcdStore.connect(etcd.options(prefix));
+        keys = store.keys();
+        env = new HashMap<>(Map.of("FERRY_ETCD_ENDPOINTS", etcd.endpoint(), "FERRY_PREFIX", prefix, "FERRY_NODE", NODE));
+    }
+
+    @AfterEach
+    void tearDown() throws IOException {
+        List<Throwable> problems = new ArrayList<>();
+        if (agentVertx != null) {
+            quietly(problems, () -> agentVertx.close().toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS));
+        }
+        if (controller != null) {
+            quietly(problems, () -> controller.stop().toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS));
+            quietly(problems, () -> controllerStore.close());
+            quietly(problems, () -> controllerVertx.close().toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS));
+        }
+        LoopDevices loops = new LoopDevices(new ProcessCommandRunner(), Duration.ofSeconds(10));
+        for (LoopDevices.Loop loop : ourLoops()) {
+            quietly(problems, () -> loops.detach(loop.device(), null));
+        }
+        store.close();
+        try (Stream<Path> s = Files.walk(root)) {
+            s.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+        }
+        assertThat(ourLoops()).as("loop devices left behind").isEmpty();
+        assertThat(problems).as("clean-up problems").isEmpty();
+    }
+
+    interface Step {
+        void run() throws Exception;
+    }
+
+    static void quietly(List<Throwable> problems, Step step) {
+        try {
+            step.run();
+        } catch (Exception | AssertionError e) {
+            problems.add(e);
+        }
+    }
+
+    List<LoopDevices.Loop> ourLoops() {
+        return new LoopDevices(new ProcessCommandRunner(), Duration.ofSeconds(10)).all().stream()
+                .filter(l -> l.backingFile().startsWith(root.toString())).toList();
+    }
+
+    /** A controller and one file-engine agent, with the informers' production settings. */
+    void startCluster() {
+        controllerVertx = Vertx.vertx();
+        controllerStore = EtcdStore.connect(etcd.options(prefix));
+        ControllerOptions options = new ControllerOptions("ctl-restore", Duration.ofSeconds(3), AdminOptions.loopback(0),
+                InformerOptions.defaults(), RuntimeOptions.defaults().withDelays(Duration.ofMillis(100), Duration.ofSeconds(2)),
+                Duration.ofMinutes(5));
+        controller = new Controller(controllerVertx, controllerStore, options, new PrometheusMeterRegistry(PrometheusConfig.DEFAULT));
+        Await.result(controller.start());
+        env.put("FERRY_ADMIN", controller.adminUrl());
+
+        AgentOptions agentOptions = AgentOptions.defaults(NODE, "127.0.0.1", root.resolve("state"))
+                .withHostNqnFile(root.resolve("no-hostnqn"))
+                .withNvmetRoot(root.resolve("no-nvmet"))
+                .withAdmin("127.0.0.1", -1)
+                .withIntervals(Duration.ofSeconds(1), Duration.ofSeconds(2));
+        agentVertx = Vertx.vertx();
+        Await.result(agentVertx.deployVerticle(new Agent(agentOptions, etcd.options(prefix), new ProcessCommandRunner())));
+        await().atMost(Duration.ofSeconds(15)).until(controller::isLeader);
+    }
+
+    Result ctl(String... args) {
+        StringWriter out = new StringWriter();
+        StringWriter err = new StringWriter();
+        int code = FerryCtl.run(args, env, new PrintWriter(out, true), new PrintWriter(err, true));
+        return new Result(code, out.toString(), err.toString());
+    }
+
+    Result ok(String... args) {
+        Result r = ctl(args);
+        assertThat(r.code()).as("ferryctl %s\n%s", String.join(" ", args), r).isZero();
+        return r;
+    }
+
+    /** Creates a volume, writes a pattern over its first MiB through its loop device; returns its checksum. */
+    String createAndWrite(String volume) throws Exception {
+        ok("volume", "create", volume, "--size", "16Mi", "--timeout", "60");
+        VolumeStatus ready = status(volume).orElseThrow();
+        byte[] data = new byte[HEAD];
+        new Random(volume.hashCode()).nextBytes(data);
+        try (RandomAccessFile device = new RandomAccessFile(ready.devicePath(), "rw")) {
+            device.write(data);
+            device.getFD().sync();
+        }
+        // Recorded as created (the placement's createdAt), so the controller and the agent know it existed.
+        await().atMost(Duration.ofSeconds(15)).until(() -> placement(volume).filter(p -> p.createdAt() != null).isPresent());
+        return checksum(volume);
+    }
+
+    String checksum(String volume) throws Exception {
+        byte[] head = new byte[HEAD];
+        try (RandomAccessFile f = new RandomAccessFile(poolDir.resolve(volume + ".img").toFile(), "r")) {
+            f.readFully(head);
+        }
+        return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(head));
+    }
+
+    Optional<VolumeStatus> status(String volume) {
+        return Await.result(store.get(keys.volumeStatus(NODE, volume), VolumeStatus.class)).map(Versioned::value);
+    }
+
+    Optional<Placement> placement(String volume) {
+        return Await.result(store.get(keys.placement(volume), Placement.class)).map(Versioned::value);
+    }
+
+    List<String> poolFiles() throws IOException {
+        try (Stream<Path> files = Files.list(poolDir)) {
+            return files.map(f -> f.getFileName().toString()).sorted().toList();
+        }
+    }
+
+    @Test
+    void aVolumeCreatedAfterTheBackupIsKeptAsAnOrphanOlderOnesKeepTheirDataAndProvisioningResumes() throws Exception {
+        startCluster();
+        ok("pool", "add", "files", "--node", NODE, "--engine", "file", "--directory", poolDir.toString(), "--prepare");
+        await().atMost(Duration.ofSeconds(20)).until(() -> ctl("pool", "ls").out().contains("healthy"));
+        String sumA = createAndWrite("vol-a");
+
+        Path backup = etcd.saveSnapshot();
+
+        String sumB = createAndWrite("vol-b");
+        // A grows after the backup: the restored records say it is smaller than it is.
+        assertThat(ok("volume", "resize", "vol-a", "--size", "32Mi").out()).contains("volume vol-a is 32Mi");
+        await().atMost(Duration.ofSeconds(15)).until(() -> status("vol-a").map(VolumeStatus::sizeBytes).orElse(0L) == 32L << 20);
+        assertThat(Files.size(poolDir.resolve("vol-a.img"))).isEqualTo(32L << 20);
+
+        // The controller and the agent keep running while etcd is stopped and replaced by the backup.
+        etcd.restoreSnapshot(backup);
+        assertThat(placement("vol-b")).as("the backup does not know vol-b").isEmpty();
+
+        // Provisioning resumes although etcd's revision went back below everything the components saw.
+        Result created = ctl("volume", "create", "vol-c", "--size", "16Mi", "--timeout", "90");
+        assertThat(created.code()).as("a volume created after the restore becomes Ready (the components' watches"
+                + " resumed on the restored etcd)\n%s", created).isZero();
+
+        // B: kept, same bytes, reported as this cluster's orphan.
+        await("vol-b reported as an orphan of this cluster").atMost(Duration.ofSeconds(60)).until(() ->
+                orphanOwner(poolDir.resolve("vol-b.img")).filter("this-cluster"::equals).isPresent());
+        assertThat(checksum("vol-b")).as("vol-b's data").isEqualTo(sumB);
+        assertThat(Files.size(poolDir.resolve("vol-b.img"))).isEqualTo(16L << 20);
+
+        // A: Ready with its data, never shrunk to the backup's size nor re-created.
+        await("vol-a Ready again").atMost(Duration.ofSeconds(30)).until(() ->
+                status("vol-a").filter(s -> s.phase() == VolumePhase.READY).isPresent());
+        assertThat(checksum("vol-a")).as("vol-a's data").isEqualTo(sumA);
+        assertThat(Files.size(poolDir.resolve("vol-a.img"))).as("vol-a not shrunk").isEqualTo(32L << 20);
+        assertThat(ok("volume", "ls").out()).containsPattern("vol-a\\s+16Mi\\s+Ready\\s+" + NODE + "\\s+files")
+                .containsPattern("vol-c\\s+16Mi\\s+Ready\\s+" + NODE + "\\s+files").doesNotContain("vol-b");
+
+        // No second copy of anything, and the ledger charges exactly the placements etcd now has.
+        assertThat(poolFiles()).containsExactly(".ferry-pool", "vol-a.img", "vol-b.img", "vol-c.img");
+        await("the ledger charges vol-a and vol-c once each").atMost(Duration.ofSeconds(30)).until(() -> {
+            Ledger ledger = Await.result(store.get(keys.ledger("files"), Ledger.class)).orElseThrow().value();
+            return ledger.allocatedBytes() == placement("vol-a").orElseThrow().sizeBytes()
+                    + placement("vol-c").orElseThrow().sizeBytes();
+        });
+        assertThat(placement("vol-b")).as("nothing placed vol-b again").isEmpty();
+        assertThat(checksum("vol-b")).isEqualTo(sumB);
+        assertThat(checksum("vol-a")).isEqualTo(sumA);
+    }
+
+    Optional<String> orphanOwner(Path file) throws IOException {
+        Result r = ctl("orphan", "ls", "--node", NODE, "-o", "json");
+        if (r.code() != 0) {
+            return Optional.empty();
+        }
+        for (JsonNode row : JSON.readTree(r.out())) {
+            if (row.path("orphan").path("name").asText().equals(file.toString())) {
+                return Optional.of(row.path("orphan").path("owner").asText());
+            }
+        }
+        return Optional.empty();
+    }
+}
