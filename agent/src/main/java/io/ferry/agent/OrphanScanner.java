@@ -179,9 +179,14 @@ final class OrphanScanner {
                 candidates.add(new Candidate(kindOf(f.pool()), objectName(f.pool(), v.name()), v.name(), null,
                         f.pool().name(), v.sizeBytes(), OrphanOwner.THIS_CLUSTER, null));
             }
+            Set<String> ours = new java.util.HashSet<>();
+            f.inventory().volumes().forEach(v -> ours.add(v.name()));
             for (io.ferry.agent.engine.Inventory.Unowned u : f.inventory().unowned()) {
                 localVolumes.add(u.volume());
-                if (ctx.workItem(u.volume()).isPresent() || ctx.workItemIsBad(u.volume())) {
+                // Another cluster's volume beside this cluster's of the same name (SPDK lvols, whose
+                // names carry the marker, can be both) is reported: no reconcile will mention it.
+                boolean besideOurs = u.owner() == OrphanOwner.OTHER_CLUSTER && ours.contains(u.volume());
+                if (!besideOurs && (ctx.workItem(u.volume()).isPresent() || ctx.workItemIsBad(u.volume()))) {
                     continue; // its reconcile marks an unmarked one, or reports another cluster's in the status
                 }
                 candidates.add(new Candidate(kindOf(f.pool()), objectName(f.pool(), u.volume()), u.volume(), null,

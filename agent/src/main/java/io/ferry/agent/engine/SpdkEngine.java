@@ -15,8 +15,10 @@ import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.function.LongSupplier;
@@ -24,13 +26,26 @@ import java.util.function.LongSupplier;
 /**
  * SPDK logical volumes in an lvstore, driven over the target's JSON-RPC socket.
  *
- * <p>Names inside the lvstore (SPDK addresses an lvol as {@code <lvstore>/<lvol>}): volume
- * {@code <vol>}, snapshot {@code <snap>.snap}, and {@code <vol>.origin} for the snapshot a volume
- * clone is cut from. Ferry names are DNS labels, so a '.' never appears in them and the three
- * kinds cannot collide. SPDK limits lvol names to 63 bytes; a name that would be longer keeps its
- * first characters and gets an 8-hex-digit hash of the full name before the suffix (still
- * deterministic, but inventory cannot map it back, so such objects are reported as neither volumes
- * nor snapshots).
+ * <p>Ownership marker: the lvol's name. Ferry's lvols are named {@code <marker>_<name>}, where the
+ * marker is the first {@value #MARKER_LENGTH} hex digits of the SHA-256 of this cluster's id:
+ * volume {@code <marker>_<vol>}, snapshot {@code <marker>_<snap>.snap}, and
+ * {@code <marker>_<vol>.origin} for the snapshot a volume clone is cut from. Upstream SPDK (through
+ * 24.x) has no RPC to put anything else on an lvol (xattr RPCs exist only in forks), and the full id
+ * (up to 64 characters) does not fit SPDK's 63-byte names, hence a digest: two clusters share a
+ * marker with a chance of 2^-48, and a hash rather than a prefix of the id because ids need not be
+ * random UUIDs. Ferry names are DNS labels, so '_' and '.' never appear in them and the parts
+ * cannot be confused. A name that would pass 63 bytes keeps its first characters and gets an
+ * 8-hex-digit hash of the full name before the suffix (deterministic, but inventory cannot map it
+ * back, so such objects are reported as neither volumes nor snapshots).
+ *
+ * <p>Lvols named as before cluster ids ({@code <vol>}, {@code <snap>.snap}, {@code <vol>.origin})
+ * carry no marker. A volume lvol of that form that a work item of this cluster uses is renamed to
+ * its marked name ({@code bdev_lvol_rename}: the alias changes, the bdev's UUID, data and any
+ * namespace exported from it stay); one no work item names is an {@code unmarked} orphan, and is
+ * never removed on an orphan order. Snapshots cannot be renamed (SPDK refuses to change a read-only
+ * blob's metadata), so an old snapshot keeps its name and is used by it. An lvol with another
+ * cluster's marker is never adopted, changed or removed: a volume of the same name gets this
+ * cluster's own lvol beside it, and the other one is reported as an {@code other-cluster} orphan.
  *
  * <p>Device path: an lvol is an SPDK bdev in the target's user-space process, not a kernel block
  * device, so {@link LocalVolume#devicePath()} is always null. Remote consumers use the NVMe/TCP
@@ -38,7 +53,7 @@ import java.util.function.LongSupplier;
  * which the agent does not create, and the volume status says so.
  *
  * <p>Every method looks before it acts, so a repeat after a crash only does what is missing.
- * Compound operations (snapshot then clone) are serialized per engine instance.
+ * Compound operations (snapshot then clone, rename) are serialized per engine instance.
  */
 public final class SpdkEngine implements VolumeEngine {
 
@@ -46,6 +61,9 @@ public final class SpdkEngine implements VolumeEngine {
     static final int MAX_LVOL_NAME = 63;
     static final String SNAPSHOT_SUFFIX = ".snap";
     static final String ORIGIN_SUFFIX = ".origin";
+    /** Hex digits of the cluster marker; 13 of the 63 bytes with its separator. */
+    static final int MARKER_LENGTH = 12;
+    static final char MARKER_SEPARATOR = '_';
 
     private final SpdkClient client;
     private final Path socket;
@@ -54,6 +72,8 @@ public final class SpdkEngine implements VolumeEngine {
     private volatile boolean lastProbe;
     private volatile long lastProbeAt;
     private volatile boolean probed;
+    /** This cluster's lvol name prefix {@code <marker>_}, set by {@link #bindCluster}. */
+    private volatile String prefix;
 
     public SpdkEngine(SpdkClient client, Path socket, Duration probeInterval) {
         this(client, socket, probeInterval, System::nanoTime);
@@ -66,25 +86,24 @@ public final class SpdkEngine implements VolumeEngine {
         this.nanoClock = nanoClock;
     }
 
-    /**
-     * SPDK lvols carry no cluster marker yet (their names are the volume names, and renaming them
-     * would orphan every existing export): the id is kept for when they do, and until then no lvol
-     * is ever removed on an operator's orphan order.
-     */
     @Override
     public void bindCluster(String clusterId) {
-        // Nothing to mark with yet; see removeOrphan.
+        this.prefix = marker(clusterId) + MARKER_SEPARATOR;
     }
 
-    @Override
-    public Optional<OrphanOwner> owner(PoolConfig pool, String volume) {
-        return findVolume(pool, volume).map(v -> OrphanOwner.UNMARKED);
+    /** The marker of cluster {@code clusterId} in lvol names. */
+    public static String marker(String clusterId) {
+        return sha256Hex(clusterId).substring(0, MARKER_LENGTH);
     }
 
-    @Override
-    public void removeOrphan(PoolConfig pool, String volume) {
-        throw EngineException.permanent("SPDK lvols carry no cluster ownership marker yet, so " + alias(pool,
-                volumeLvol(volume)) + " cannot be proven this cluster's; remove it with bdev_lvol_delete if it is");
+    /** Called first by everything that names, adopts or removes: without the id nothing is Ferry's. */
+    private String prefix() {
+        String p = prefix;
+        if (p == null) {
+            throw EngineException.transientFailure("this agent does not know its cluster id yet; nothing is created,"
+                    + " adopted or deleted until it does");
+        }
+        return p;
     }
 
     /** The client, shared with the SPDK exporter (one socket, one call at a time). */
@@ -126,25 +145,73 @@ public final class SpdkEngine implements VolumeEngine {
 
     // ---- names ----
 
+    /** A volume's lvol as named before cluster ids (no marker). */
     public static String volumeLvol(String volume) {
-        return lvolName(Names.volumeName(volume), "");
+        return lvolName("", Names.volumeName(volume), "");
     }
 
+    /** A snapshot's lvol as named before cluster ids (no marker). */
     public static String snapshotLvol(String snapshot) {
-        return lvolName(Names.snapshotName(snapshot), SNAPSHOT_SUFFIX);
+        return lvolName("", Names.snapshotName(snapshot), SNAPSHOT_SUFFIX);
     }
 
+    /** The origin of a volume clone as named before cluster ids (no marker). */
     public static String originLvol(String volume) {
-        return lvolName(Names.volumeName(volume), ORIGIN_SUFFIX);
+        return lvolName("", Names.volumeName(volume), ORIGIN_SUFFIX);
     }
 
-    static String lvolName(String base, String suffix) {
-        String full = base + suffix;
+    /** This cluster's lvol of a volume. */
+    String markedVolumeLvol(String volume) {
+        return lvolName(prefix(), Names.volumeName(volume), "");
+    }
+
+    String markedSnapshotLvol(String snapshot) {
+        return lvolName(prefix(), Names.snapshotName(snapshot), SNAPSHOT_SUFFIX);
+    }
+
+    String markedOriginLvol(String volume) {
+        return lvolName(prefix(), Names.volumeName(volume), ORIGIN_SUFFIX);
+    }
+
+    static String lvolName(String prefix, String base, String suffix) {
+        String full = prefix + base + suffix;
         if (full.length() <= MAX_LVOL_NAME) {
             return full;
         }
         String hash = sha256Hex(base).substring(0, 8);
-        return base.substring(0, MAX_LVOL_NAME - suffix.length() - hash.length() - 1) + "-" + hash + suffix;
+        return prefix + base.substring(0, MAX_LVOL_NAME - prefix.length() - suffix.length() - hash.length() - 1)
+                + "-" + hash + suffix;
+    }
+
+    /** What an lvol name says: whose it is (null marker: before cluster ids), what it is, and for which name. */
+    record ParsedLvol(String marker, Kind kind, String name) {
+        enum Kind { VOLUME, SNAPSHOT, ORIGIN }
+    }
+
+    /** Empty for a name Ferry does not make (somebody else's lvol, or a shortened name). */
+    static Optional<ParsedLvol> parse(String lvol) {
+        String marker = null;
+        String rest = lvol;
+        if (lvol.length() > MARKER_LENGTH + 1 && lvol.charAt(MARKER_LENGTH) == MARKER_SEPARATOR
+                && lvol.substring(0, MARKER_LENGTH).matches("[0-9a-f]+")) {
+            marker = lvol.substring(0, MARKER_LENGTH);
+            rest = lvol.substring(MARKER_LENGTH + 1);
+        }
+        String prefix = marker == null ? "" : marker + MARKER_SEPARATOR;
+        if (rest.endsWith(SNAPSHOT_SUFFIX)) {
+            String base = strip(rest, SNAPSHOT_SUFFIX);
+            if (Names.isValidSnapshotName(base) && lvolName(prefix, base, SNAPSHOT_SUFFIX).equals(lvol)) {
+                return Optional.of(new ParsedLvol(marker, ParsedLvol.Kind.SNAPSHOT, base));
+            }
+        } else if (rest.endsWith(ORIGIN_SUFFIX)) {
+            String base = strip(rest, ORIGIN_SUFFIX);
+            if (Names.isValidVolumeName(base) && lvolName(prefix, base, ORIGIN_SUFFIX).equals(lvol)) {
+                return Optional.of(new ParsedLvol(marker, ParsedLvol.Kind.ORIGIN, base));
+            }
+        } else if (Names.isValidVolumeName(rest) && lvolName(prefix, rest, "").equals(lvol)) {
+            return Optional.of(new ParsedLvol(marker, ParsedLvol.Kind.VOLUME, rest));
+        }
+        return Optional.empty();
     }
 
     private static String lvstore(PoolConfig pool) {
@@ -160,10 +227,13 @@ public final class SpdkEngine implements VolumeEngine {
         return lvstore(pool) + "/" + lvol;
     }
 
-    /** What an exporter puts in the NVMe-oF namespace: the lvol's bdev alias. */
+    /**
+     * What an exporter puts in the NVMe-oF namespace: the alias of this cluster's lvol (a volume
+     * made before cluster ids has been renamed to it by the engine call that returned {@code volume}).
+     */
     @Override
     public String exportSource(PoolConfig pool, LocalVolume volume) {
-        return alias(pool, volumeLvol(volume.name()));
+        return alias(pool, markedVolumeLvol(volume.name()));
     }
 
     // ---- pool ----
@@ -216,9 +286,40 @@ public final class SpdkEngine implements VolumeEngine {
         return found.isEmpty() ? Optional.empty() : Optional.of(found.get(0));
     }
 
+    /**
+     * Only ever called for a volume a work item of this cluster names: this cluster's lvol, or one
+     * made before cluster ids, which is renamed to carry the marker from now on.
+     */
     @Override
     public Optional<LocalVolume> findVolume(PoolConfig pool, String volume) {
-        return bdev(pool, volumeLvol(volume)).map(b -> new LocalVolume(volume, b.sizeBytes(), null));
+        Optional<SpdkClient.Bdev> marked = bdev(pool, markedVolumeLvol(volume));
+        if (marked.isPresent()) {
+            return marked.map(b -> new LocalVolume(volume, b.sizeBytes(), null));
+        }
+        if (bdev(pool, volumeLvol(volume)).isEmpty()) {
+            return Optional.empty();
+        }
+        return Optional.of(remark(pool, volume));
+    }
+
+    /** Renames the volume's lvol of before cluster ids to this cluster's name for it. */
+    private synchronized LocalVolume remark(PoolConfig pool, String volume) {
+        String marked = markedVolumeLvol(volume);
+        if (bdev(pool, marked).isEmpty()) {
+            try {
+                client.renameLvol(alias(pool, volumeLvol(volume)), marked);
+            } catch (SpdkException e) {
+                // Renamed meanwhile (or gone) is settled by the look below; anything else is reported.
+                if (bdev(pool, marked).isEmpty()) {
+                    throw EngineException.transientFailure("volume " + volume + " was made before cluster ids ("
+                            + alias(pool, volumeLvol(volume)) + ") and could not be renamed to carry this cluster's"
+                            + " marker (" + marked + "): " + e.getMessage());
+                }
+            }
+        }
+        return bdev(pool, marked).map(b -> new LocalVolume(volume, b.sizeBytes(), null))
+                .orElseThrow(() -> EngineException.transientFailure("SPDK renamed " + alias(pool, volumeLvol(volume))
+                        + " to " + marked + " but bdev_get_bdevs does not list it"));
     }
 
     @Override
@@ -228,27 +329,24 @@ public final class SpdkEngine implements VolumeEngine {
         if (existing.isPresent()) {
             return existing.get();
         }
-        String lvol = volumeLvol(volume);
+        String lvol = markedVolumeLvol(volume);
         if (content.isEmpty()) {
             client.createLvol(lvstore(pool), lvol, sizeBytes, thin);
         } else {
             String origin;
             if (content.snapshot() != null) {
-                origin = snapshotLvol(content.snapshot());
-                if (bdev(pool, origin).isEmpty()) {
-                    throw EngineException.transientFailure("snapshot " + content.snapshot() + " does not exist in"
-                            + " lvstore " + lvstore(pool));
-                }
+                origin = snapshotLvolOf(pool, content.snapshot()).orElseThrow(() -> EngineException.transientFailure(
+                        "snapshot " + content.snapshot() + " does not exist in lvstore " + lvstore(pool)));
             } else {
                 // SPDK clones only snapshots: cut <vol>.origin from the source volume, then clone it.
                 // The origin belongs to the new volume and is removed with it.
-                if (bdev(pool, volumeLvol(content.volume())).isEmpty()) {
+                if (findVolume(pool, content.volume()).isEmpty()) {
                     throw EngineException.transientFailure("source volume " + content.volume() + " does not exist"
                             + " in lvstore " + lvstore(pool));
                 }
-                origin = originLvol(volume);
+                origin = markedOriginLvol(volume);
                 if (bdev(pool, origin).isEmpty()) {
-                    client.snapshotLvol(alias(pool, volumeLvol(content.volume())), origin);
+                    client.snapshotLvol(alias(pool, markedVolumeLvol(content.volume())), origin);
                 }
             }
             // A clone is always thin over its snapshot; SPDK has no thick clone.
@@ -269,7 +367,7 @@ public final class SpdkEngine implements VolumeEngine {
         if (current.sizeBytes() >= sizeBytes) {
             return current;
         }
-        client.resizeLvol(alias(pool, volumeLvol(volume)), sizeBytes);
+        client.resizeLvol(alias(pool, markedVolumeLvol(volume)), sizeBytes);
         return findVolume(pool, volume).orElseThrow();
     }
 
@@ -280,15 +378,34 @@ public final class SpdkEngine implements VolumeEngine {
                 "volume " + volume + " does not exist in lvstore " + lvstore(pool)));
     }
 
+    /**
+     * On a deletion order of this cluster: its lvol, or the one of before cluster ids when it has
+     * none (with both there, the old one is not this order's to judge and stays, unmarked). Another
+     * cluster's lvol of the same name is never touched.
+     */
     @Override
     public synchronized void deleteVolume(PoolConfig pool, String volume) {
-        deleteLvol(pool, volumeLvol(volume));
+        String marked = markedVolumeLvol(volume);
+        if (bdev(pool, marked).isPresent()) {
+            deleteLvol(pool, marked);
+        } else {
+            deleteLvol(pool, volumeLvol(volume));
+        }
         // The origin snapshot of a volume clone; SPDK refuses while another clone still uses it,
-        // which is not ours to break, so that refusal is left for the orphan scan.
+        // which is not ours to break, so that refusal is left for the leftover scan.
         try {
-            deleteLvol(pool, originLvol(volume));
+            deleteLvol(pool, markedOriginLvol(volume));
         } catch (SpdkException e) {
             // Still the parent of the source volume and something else; the leftover scan retries.
+        }
+        // An origin named before cluster ids belonged to the volume this order deletes, once that
+        // volume is gone under either name (deleting it beside its clone would fold it into the clone).
+        if (bdev(pool, volumeLvol(volume)).isEmpty() && bdev(pool, marked).isEmpty()) {
+            try {
+                deleteLvol(pool, originLvol(volume));
+            } catch (SpdkException e) {
+                // As above: still shared; it stays.
+            }
         }
     }
 
@@ -307,9 +424,22 @@ public final class SpdkEngine implements VolumeEngine {
 
     // ---- snapshots ----
 
+    /**
+     * The lvol of a snapshot a work item of this cluster names: this cluster's, or one of before
+     * cluster ids (which SPDK cannot rename: snapshots are read-only blobs).
+     */
+    private Optional<String> snapshotLvolOf(PoolConfig pool, String snapshot) {
+        String marked = markedSnapshotLvol(snapshot);
+        if (bdev(pool, marked).isPresent()) {
+            return Optional.of(marked);
+        }
+        return bdev(pool, snapshotLvol(snapshot)).map(b -> snapshotLvol(snapshot));
+    }
+
     @Override
     public Optional<LocalSnapshot> findSnapshot(PoolConfig pool, String snapshot) {
-        return bdev(pool, snapshotLvol(snapshot)).map(b -> new LocalSnapshot(snapshot, null, b.sizeBytes(), null));
+        return snapshotLvolOf(pool, snapshot).flatMap(lvol -> bdev(pool, lvol))
+                .map(b -> new LocalSnapshot(snapshot, null, b.sizeBytes(), null));
     }
 
     @Override
@@ -322,70 +452,130 @@ public final class SpdkEngine implements VolumeEngine {
             throw EngineException.transientFailure("source volume " + sourceVolume + " does not exist in lvstore "
                     + lvstore(pool));
         }
-        client.snapshotLvol(alias(pool, volumeLvol(sourceVolume)), snapshotLvol(snapshot));
+        client.snapshotLvol(alias(pool, markedVolumeLvol(sourceVolume)), markedSnapshotLvol(snapshot));
         return findSnapshot(pool, snapshot).map(s -> new LocalSnapshot(s.name(), sourceVolume, s.sizeBytes(), null))
                 .orElseThrow(() -> EngineException.transientFailure("SPDK created snapshot "
-                        + alias(pool, snapshotLvol(snapshot)) + " but bdev_get_bdevs does not list it"));
+                        + alias(pool, markedSnapshotLvol(snapshot)) + " but bdev_get_bdevs does not list it"));
     }
 
     @Override
     public synchronized void deleteSnapshot(PoolConfig pool, String snapshot) {
-        deleteLvol(pool, snapshotLvol(snapshot));
+        Optional<String> lvol = snapshotLvolOf(pool, snapshot);
+        if (lvol.isPresent()) {
+            deleteLvol(pool, lvol.get());
+        }
     }
 
     // ---- inventory ----
 
+    /** This lvstore's lvols (bdevs whose alias starts with {@code <lvstore>/}), by what their names say. */
+    private List<ParsedLvol> lvols(PoolConfig pool, Map<ParsedLvol, Long> sizes) {
+        String lvsPrefix = lvstore(pool) + "/";
+        List<ParsedLvol> found = new ArrayList<>();
+        for (SpdkClient.Bdev b : client.getBdevs(null)) {
+            for (String alias : b.aliases()) {
+                if (alias.startsWith(lvsPrefix)) {
+                    parse(alias.substring(lvsPrefix.length())).ifPresent(p -> {
+                        found.add(p);
+                        sizes.put(p, b.sizeBytes());
+                    });
+                }
+            }
+        }
+        return found;
+    }
+
     /**
-     * This lvstore's lvols (bdevs whose alias starts with {@code <lvstore>/}): plain names are
-     * volumes, {@code .snap} names snapshots, and an {@code .origin} whose volume is gone is a
-     * leftover.
+     * This cluster's volumes and snapshots; an origin of this cluster whose volume is gone (under
+     * either name) is a leftover; volumes of another cluster or of before cluster ids are
+     * {@link Inventory#unowned()}. Others' snapshots and origins are nobody's business here.
      */
     @Override
     public Inventory inventory(PoolConfig pool) {
-        String prefix = lvstore(pool) + "/";
+        String marker = prefix().substring(0, MARKER_LENGTH);
+        Map<ParsedLvol, Long> sizes = new HashMap<>();
+        List<ParsedLvol> all = lvols(pool, sizes);
         List<LocalVolume> volumes = new ArrayList<>();
         List<LocalSnapshot> snapshots = new ArrayList<>();
+        List<Inventory.Unowned> unowned = new ArrayList<>();
         List<String> origins = new ArrayList<>();
         Set<String> volumeNames = new HashSet<>();
-        for (SpdkClient.Bdev b : client.getBdevs(null)) {
-            for (String alias : b.aliases()) {
-                if (!alias.startsWith(prefix)) {
-                    continue;
+        for (ParsedLvol p : all) {
+            boolean ours = marker.equals(p.marker());
+            switch (p.kind()) {
+                case VOLUME -> {
+                    volumeNames.add(p.name());
+                    if (ours) {
+                        volumes.add(new LocalVolume(p.name(), sizes.get(p), null));
+                    } else {
+                        unowned.add(new Inventory.Unowned(p.name(), sizes.get(p), p.marker() == null
+                                ? OrphanOwner.UNMARKED : OrphanOwner.OTHER_CLUSTER, p.marker()));
+                    }
                 }
-                String lvol = alias.substring(prefix.length());
-                if (lvol.endsWith(SNAPSHOT_SUFFIX) && valid(lvol, SNAPSHOT_SUFFIX, true)) {
-                    snapshots.add(new LocalSnapshot(strip(lvol, SNAPSHOT_SUFFIX), null, b.sizeBytes(), null));
-                } else if (lvol.endsWith(ORIGIN_SUFFIX) && valid(lvol, ORIGIN_SUFFIX, false)) {
-                    origins.add(strip(lvol, ORIGIN_SUFFIX));
-                } else if (Names.isValidVolumeName(lvol)) {
-                    volumes.add(new LocalVolume(lvol, b.sizeBytes(), null));
-                    volumeNames.add(lvol);
+                case SNAPSHOT -> {
+                    if (ours) {
+                        snapshots.add(new LocalSnapshot(p.name(), null, sizes.get(p), null));
+                    }
+                }
+                case ORIGIN -> {
+                    if (ours) {
+                        origins.add(p.name());
+                    }
                 }
             }
         }
         List<String> leftovers = new ArrayList<>();
         for (String v : origins) {
             if (!volumeNames.contains(v)) {
-                leftovers.add(originLvol(v));
+                leftovers.add(markedOriginLvol(v));
             }
         }
-        return new Inventory(volumes, snapshots, leftovers);
+        return new Inventory(volumes, snapshots, leftovers, unowned);
+    }
+
+    /** This cluster's lvol first: an orphan order names the volume, and only ours may be removed. */
+    @Override
+    public Optional<OrphanOwner> owner(PoolConfig pool, String volume) {
+        if (bdev(pool, markedVolumeLvol(volume)).isPresent()) {
+            return Optional.of(OrphanOwner.THIS_CLUSTER);
+        }
+        if (bdev(pool, volumeLvol(volume)).isPresent()) {
+            return Optional.of(OrphanOwner.UNMARKED);
+        }
+        return lvols(pool, new HashMap<>()).stream().filter(p -> p.kind() == ParsedLvol.Kind.VOLUME
+                && p.name().equals(volume) && p.marker() != null).findFirst().map(p -> OrphanOwner.OTHER_CLUSTER);
+    }
+
+    /**
+     * Removes this cluster's lvol of the volume and nothing else; its clone origin, if any, is then
+     * a leftover of this cluster and goes with the next leftover scan.
+     */
+    @Override
+    public synchronized void removeOrphan(PoolConfig pool, String volume) {
+        String marked = markedVolumeLvol(volume);
+        if (bdev(pool, marked).isEmpty()) {
+            Optional<OrphanOwner> owner = owner(pool, volume);
+            throw EngineException.permanent("lvstore " + lvstore(pool) + " holds no lvol of volume " + volume
+                    + " with this cluster's marker (" + marked + ")" + owner.map(o -> switch (o) {
+                        case UNMARKED -> "; " + alias(pool, volumeLvol(volume)) + " carries no cluster marker";
+                        case OTHER_CLUSTER -> "; the one there carries another cluster's marker";
+                        default -> "";
+                    }).orElse("") + "; it is never removed by Ferry");
+        }
+        deleteLvol(pool, marked);
     }
 
     private static String strip(String lvol, String suffix) {
         return lvol.substring(0, lvol.length() - suffix.length());
     }
 
-    private static boolean valid(String lvol, String suffix, boolean snapshot) {
-        String base = strip(lvol, suffix);
-        return snapshot ? Names.isValidSnapshotName(base) && snapshotLvol(base).equals(lvol)
-                : Names.isValidVolumeName(base) && originLvol(base).equals(lvol);
-    }
-
+    /** Only an origin snapshot carrying this cluster's marker: the only kind of leftover this engine reports. */
     @Override
     public synchronized void removeLeftover(PoolConfig pool, String leftover) {
-        if (!leftover.endsWith(ORIGIN_SUFFIX)) {
-            throw new IllegalArgumentException("not an SPDK leftover of Ferry's: " + leftover);
+        Optional<ParsedLvol> p = parse(leftover);
+        if (p.isEmpty() || p.get().kind() != ParsedLvol.Kind.ORIGIN
+                || !leftover.equals(markedOriginLvol(p.get().name()))) {
+            throw new IllegalArgumentException("not an SPDK leftover of this cluster's: " + leftover);
         }
         deleteLvol(pool, leftover);
     }

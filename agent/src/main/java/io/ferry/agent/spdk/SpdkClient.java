@@ -78,6 +78,15 @@ public final class SpdkClient {
                 .put("snapshot_name", snapshotName)).asText();
     }
 
+    /**
+     * Renames an lvol within its lvstore: only its name, and so its alias {@code <lvstore>/<name>},
+     * changes; its bdev name (a UUID), data and any NVMe-oF namespace backed by it stay. SPDK refuses
+     * a name already taken in the lvstore, and the rename of a snapshot (a read-only blob).
+     */
+    public void renameLvol(String bdev, String newName) {
+        call("bdev_lvol_rename", JSON.createObjectNode().put("old_name", bdev).put("new_name", newName));
+    }
+
     public String cloneSnapshot(String snapshotBdev, String cloneName) {
         return call("bdev_lvol_clone", JSON.createObjectNode().put("snapshot_name", snapshotBdev)
                 .put("clone_name", cloneName)).asText();

@@ -40,7 +40,7 @@ final class FakeSpdk implements AutoCloseable {
     static final class Lvol {
         final String uuid = UUID.randomUUID().toString();
         final String lvs;
-        final String name;
+        String name;
         long size;
         final boolean thin;
         final boolean snapshot;
@@ -193,7 +193,13 @@ final class FakeSpdk implements AutoCloseable {
         return used;
     }
 
+    /** SPDK_LVOL_NAME_MAX is 64 bytes with the terminating NUL: SPDK refuses longer names with -EINVAL. */
+    static final int NAME_MAX = 63;
+
     private Lvol add(String lvs, String name, long size, boolean thin, boolean snapshot, String parent) {
+        if (name.getBytes(java.nio.charset.StandardCharsets.UTF_8).length > NAME_MAX) {
+            throw new Fail(-22, "Invalid argument");
+        }
         for (Lvol l : lvols.values()) {
             if (l.lvs.equals(lvs) && l.name.equals(name)) {
                 throw new Fail(-17, "File exists");
@@ -281,6 +287,27 @@ final class FakeSpdk implements AutoCloseable {
                 }
                 return JSON.getNodeFactory().textNode(add(snap.lvs, p.path("clone_name").asText(), snap.size, true,
                         false, snap.uuid).uuid);
+            }
+            case "bdev_lvol_rename": {
+                // SPDK's handler: -19 for an unknown bdev; otherwise the lvol library's answer
+                // as "Invalid params" with strerror: EEXIST for a name taken in the lvstore,
+                // EPERM for a snapshot (a read-only blob whose metadata cannot change).
+                Lvol l = need(p.path("old_name").asText());
+                String to = p.path("new_name").asText();
+                if (l.name.equals(to)) {
+                    return JSON.getNodeFactory().booleanNode(true);
+                }
+                if (lvols.values().stream().anyMatch(o -> o.lvs.equals(l.lvs) && o.name.equals(to))) {
+                    throw new Fail(-32602, "File exists");
+                }
+                if (l.snapshot) {
+                    throw new Fail(-32602, "Operation not permitted");
+                }
+                if (to.getBytes(java.nio.charset.StandardCharsets.UTF_8).length > NAME_MAX) {
+                    throw new Fail(-32602, "Invalid argument");
+                }
+                l.name = to;
+                return JSON.getNodeFactory().booleanNode(true);
             }
             case "bdev_lvol_delete": {
                 Lvol l = need(p.path("name").asText());

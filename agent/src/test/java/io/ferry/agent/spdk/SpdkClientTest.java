@@ -44,6 +44,7 @@ class SpdkClientTest {
             Map.entry("bdev_lvol_resize", new Spec(Set.of("name", "size_in_mib"), Set.of())),
             Map.entry("bdev_lvol_snapshot", new Spec(Set.of("lvol_name", "snapshot_name"), Set.of())),
             Map.entry("bdev_lvol_clone", new Spec(Set.of("snapshot_name", "clone_name"), Set.of())),
+            Map.entry("bdev_lvol_rename", new Spec(Set.of("old_name", "new_name"), Set.of())),
             Map.entry("bdev_get_bdevs", new Spec(Set.of(), Set.of("name", "timeout"))),
             Map.entry("nvmf_create_subsystem", new Spec(Set.of("nqn"), Set.of("serial_number", "model_number",
                     "allow_any_host", "max_namespaces", "tgt_name", "ana_reporting", "min_cntlid", "max_cntlid"))),
