@@ -281,9 +281,17 @@ public final class Agent extends VerticleBase {
     }
 
     private NodeRegistration registrationValue() {
+        java.util.Set<io.ferry.model.ExportTarget> exporters = java.util.EnumSet.noneOf(io.ferry.model.ExportTarget.class);
+        if (ctx.exporter != null && ctx.exporter.available()) {
+            exporters.add(io.ferry.model.ExportTarget.NVMET);
+        }
+        if (ctx.spdkExporter != null && ctx.spdkExporter.available()) {
+            exporters.add(io.ferry.model.ExportTarget.SPDK);
+        }
+        // The scheduler places a volume for another node's consumer only where it can be exported.
         return NodeRegistration.of(options.node(), options.dataAddress(),
                 admin == null || admin.port() < 0 ? null : adminAddress(), hostNqn, engines(), options.labels(),
-                options.version(), startedAt);
+                options.version(), startedAt).withExporters(exporters);
     }
 
     private String adminAddress() {
