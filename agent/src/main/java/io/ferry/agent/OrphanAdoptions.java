@@ -5,6 +5,7 @@ import io.ferry.etcd.store.Versioned;
 import io.ferry.model.OrphanAdoption;
 import io.ferry.model.OrphanAdoptionResult;
 import io.ferry.model.OrphanRefusal;
+import io.ferry.model.Sizes;
 import io.ferry.model.VolumeIntent;
 import io.ferry.model.VolumePhase;
 import io.ferry.model.VolumeStatus;
@@ -98,6 +99,11 @@ final class OrphanAdoptions {
         if (target.sizeBytes() <= 0) {
             return refused(order, OrphanRefusal.SIZE_UNKNOWN, "engine " + target.pool().engine() + " cannot say how"
                     + " large " + order.object() + " is; without a size the controller cannot account for it");
+        }
+        if (target.sizeBytes() % Sizes.ALIGNMENT != 0 || target.sizeBytes() > Sizes.MAX_VOLUME_BYTES) {
+            return refused(order, OrphanRefusal.NOT_A_VOLUME_SIZE, order.object() + " is " + target.sizeBytes()
+                    + " bytes, not a multiple of " + Sizes.ALIGNMENT + " (or larger than the largest volume) as every"
+                    + " volume Ferry makes; its intent could only name it by growing it, so it is not adopted");
         }
         VolumeStatus adopted = VolumeStatus.of(volume, ctx.node, pool, VolumePhase.PENDING, null, target.sizeBytes(),
                 null, 0, "adopted on order " + order.id() + " (" + order.object() + "); waiting for an intent with"

@@ -21,6 +21,11 @@ public enum OrphanRefusal {
     STATUS_CONFLICT("StatusConflict"),
     /** The engine cannot say how large the volume is. */
     SIZE_UNKNOWN("SizeUnknown"),
+    /**
+     * Its size is not a whole number of {@link Sizes#ALIGNMENT}s (or exceeds the largest volume), as
+     * every volume Ferry makes is: an intent could only name it by growing it.
+     */
+    NOT_A_VOLUME_SIZE("NotAVolumeSize"),
     /** The storage or etcd could not be asked; the order may succeed when given again. */
     CHECK_FAILED("CheckFailed");
 
