@@ -89,7 +89,7 @@ public final class Agent extends VerticleBase {
     private LeasedKey<NodeRegistration> registration;
     private volatile boolean crashed;
     private volatile boolean stopping;
-    private OrphanRemovals removals;
+    private OrphanOrders orphanOrders;
     private final List<Long> timers = new ArrayList<>();
 
     public Agent(AgentOptions options, EtcdOptions etcdOptions, CommandRunner runner) {
@@ -147,7 +147,10 @@ public final class Agent extends VerticleBase {
         snapshots = new SnapshotReconciler(ctx, statuses);
         poolReconciler = new PoolReconciler(ctx, statuses);
         orphans = new OrphanScanner(ctx, statuses);
-        removals = new OrphanRemovals(ctx, registry);
+        orphanOrders = new OrphanOrders(ctx, registry);
+        OrphanTargets orphanTargets = new OrphanTargets(ctx);
+        OrphanRemovals removals = new OrphanRemovals(ctx, orphanTargets);
+        OrphanAdoptions adoptions = new OrphanAdoptions(ctx, orphanTargets, statuses);
         RuntimeOptions runtimeOptions = RuntimeOptions.defaults().withConcurrency(options.concurrency());
         ctx.volumeRuntime = new ReconcileRuntime(vertx, "agent-volumes", volumes::reconcile, runtimeOptions, registry);
         ctx.snapshotRuntime = new ReconcileRuntime(vertx, "agent-snapshots", snapshots::reconcile, runtimeOptions,
@@ -187,7 +190,8 @@ public final class Agent extends VerticleBase {
                 })
                 .compose(v -> orphans.removeLeftovers())
                 .compose(v -> Future.all(ctx.work.start(), ctx.snapshotWork.start()))
-                .compose(v -> removals.start())
+                .compose(v -> orphanOrders.start(removals.kind()))
+                .compose(v -> orphanOrders.start(adoptions.kind()))
                 .compose(v -> LeaseSession.open(vertx, store, options.leaseTtl(),
                         newLease -> registration.leaseChanged(), () -> { }))
                 .compose(session -> {
@@ -281,9 +285,17 @@ public final class Agent extends VerticleBase {
     }
 
     private NodeRegistration registrationValue() {
+        java.util.Set<io.ferry.model.ExportTarget> exporters = java.util.EnumSet.noneOf(io.ferry.model.ExportTarget.class);
+        if (ctx.exporter != null && ctx.exporter.available()) {
+            exporters.add(io.ferry.model.ExportTarget.NVMET);
+        }
+        if (ctx.spdkExporter != null && ctx.spdkExporter.available()) {
+            exporters.add(io.ferry.model.ExportTarget.SPDK);
+        }
+        // The scheduler places a volume for another node's consumer only where it can be exported.
         return NodeRegistration.of(options.node(), options.dataAddress(),
                 admin == null || admin.port() < 0 ? null : adminAddress(), hostNqn, engines(), options.labels(),
-                options.version(), startedAt);
+                options.version(), startedAt).withExporters(exporters);
     }
 
     private String adminAddress() {
@@ -363,7 +375,7 @@ public final class Agent extends VerticleBase {
             }
             return Future.succeededFuture();
         }
-        for (AutoCloseable c : new AutoCloseable[] {removals, ctx.work, ctx.snapshotWork, ctx.pools, ctx.volumeStatuses,
+        for (AutoCloseable c : new AutoCloseable[] {orphanOrders, ctx.work, ctx.snapshotWork, ctx.pools, ctx.volumeStatuses,
                 ctx.snapshotStatuses, ctx.volumeRuntime, ctx.snapshotRuntime, ctx.poolRuntime}) {
             try {
                 if (c != null) {

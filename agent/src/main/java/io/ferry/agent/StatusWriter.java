@@ -33,6 +33,16 @@ final class StatusWriter {
                 s.sizeBytes(), s.export(), s.observedGeneration(), s.message(), Instant.EPOCH));
     }
 
+    /** Writes a volume status only where there is none: false when one exists (nothing is overwritten). */
+    Future<Boolean> volumeIfAbsent(String key, VolumeStatus desired) {
+        return store.putIfAbsent(key, desired).map(written -> {
+            if (written) {
+                lastWritten.put(key, desired);
+            }
+            return written;
+        });
+    }
+
     Future<Boolean> snapshot(String key, SnapshotStatus desired, Optional<SnapshotStatus> stored) {
         return write(key, desired, stored, s -> s);
     }

@@ -5,6 +5,9 @@ import io.ferry.etcd.testing.Await;
 import io.ferry.etcd.testing.EtcdExtension;
 import io.ferry.model.Engine;
 import io.ferry.model.Orphan;
+import io.ferry.model.OrphanAdoption;
+import io.ferry.model.OrphanAdoptionResult;
+import io.ferry.model.OrphanRefusal;
 import io.ferry.model.OrphanOwner;
 import io.ferry.model.OrphanRemoval;
 import io.ferry.model.OrphanRemovalOutcome;
@@ -95,6 +98,88 @@ class ClusterOwnershipIT {
         String answer = h.keys.orphanRemovalResult(AgentHarness.NODE, id);
         await().atMost(Duration.ofSeconds(30)).until(() -> Await.result(h.store.getRaw(answer)).isPresent());
         return Await.result(h.store.get(answer, OrphanRemovalResult.class)).orElseThrow().value();
+    }
+
+    /** Writes the order as ferryctl orphan adopt does, and waits for the agent's answer. */
+    OrphanAdoptionResult adoptOrphan(String id, String object) {
+        Await.result(h.store.put(h.keys.orphanAdoption(AgentHarness.NODE, id),
+                OrphanAdoption.of(id, AgentHarness.NODE, object, "test", Instant.now())));
+        String answer = h.keys.orphanAdoptionResult(AgentHarness.NODE, id);
+        await().atMost(Duration.ofSeconds(30)).until(() -> Await.result(h.store.getRaw(answer)).isPresent());
+        return Await.result(h.store.get(answer, OrphanAdoptionResult.class)).orElseThrow().value();
+    }
+
+    static void markAsCluster(Path file, String clusterId) throws IOException {
+        Files.getFileAttributeView(file, java.nio.file.attribute.UserDefinedFileAttributeView.class)
+                .write("ferry.cluster", java.nio.charset.StandardCharsets.UTF_8.encode(clusterId));
+    }
+
+    @Test
+    void anAdoptionIsRefusedForAnUnmarkedFileAnotherClustersFileAndAVolumeAPlacementNamesAndChangesNothing()
+            throws Exception {
+        h.start();
+        createAndWrite("placed-g");
+        Await.result(h.store.delete(h.keys.workItem(AgentHarness.NODE, "placed-g")));
+        Await.result(h.store.put(h.keys.placement("placed-g"), io.ferry.model.Placement.of("placed-g", "files",
+                AgentHarness.NODE, Engine.FILE, 16 * Sizes.MIB, true, 1, null, null, null, Instant.now())));
+        Await.result(h.store.delete(h.keys.volumeStatus(AgentHarness.NODE, "placed-g")));
+        byte[] bytes = new byte[4 << 20];
+        new Random(11).nextBytes(bytes);
+        Path copied = Files.write(h.poolDir.resolve("copied.img"), bytes);
+        Path theirs = Files.write(h.poolDir.resolve("theirs.img"), bytes);
+        markAsCluster(theirs, "0a1b2c3d-other-cluster");
+        Path placed = h.poolDir.resolve("placed-g.img");
+        String placedSum = checksum(placed);
+        String foreignSum = checksum(copied);
+        await().atMost(Duration.ofSeconds(30)).until(() -> orphan(h, "copied").isPresent()
+                && orphan(h, "theirs").isPresent() && orphan(h, "placed-g").isPresent());
+        assertThat(orphan(h, "theirs").orElseThrow().owner()).isEqualTo(OrphanOwner.OTHER_CLUSTER);
+
+        OrphanAdoptionResult unmarked = adoptOrphan("adopt-copied", copied.toString());
+        assertThat(unmarked.outcome()).isEqualTo(OrphanRemovalOutcome.REFUSED);
+        assertThat(unmarked.reason()).as(unmarked.message()).isEqualTo(OrphanRefusal.UNMARKED);
+        OrphanAdoptionResult foreign = adoptOrphan("adopt-theirs", theirs.toString());
+        assertThat(foreign.reason()).as(foreign.message()).isEqualTo(OrphanRefusal.OTHER_CLUSTER);
+        OrphanAdoptionResult named = adoptOrphan("adopt-placed", placed.toString());
+        assertThat(named.reason()).as(named.message()).isEqualTo(OrphanRefusal.NAMED_BY_PLACEMENT);
+        assertThat(named.volume()).isNull();
+
+        Thread.sleep(2 * h.options().orphanInterval().toMillis());
+        for (String volume : new String[] {"copied", "theirs", "placed-g"}) {
+            assertThat(h.status(volume)).as("no status written for " + volume).isEmpty();
+        }
+        assertThat(checksum(copied)).isEqualTo(foreignSum);
+        assertThat(checksum(theirs)).isEqualTo(foreignSum);
+        assertThat(checksum(placed)).isEqualTo(placedSum);
+        assertThat(h.poolFiles()).containsExactlyInAnyOrder("copied.img", "theirs.img", "placed-g.img");
+    }
+
+    @Test
+    void anAdoptionOrderForAnOrphanThatNoLongerExistsIsAnsweredNotFoundAndChangesNothing() throws Exception {
+        h.start();
+        createAndWrite("gone-h");
+        createAndWrite("other-i");
+        Await.result(h.store.delete(h.keys.workItem(AgentHarness.NODE, "gone-h")));
+        Await.result(h.store.delete(h.keys.volumeStatus(AgentHarness.NODE, "gone-h")));
+        Path file = h.poolDir.resolve("gone-h.img");
+        await().atMost(Duration.ofSeconds(30)).until(() -> orphan(h, "gone-h").isPresent());
+        assertThat(removeOrphan("rm-gone", file.toString()).outcome()).isEqualTo(OrphanRemovalOutcome.DONE);
+        VolumeStatus other = h.status("other-i").orElseThrow();
+
+        OrphanAdoptionResult answer = adoptOrphan("adopt-gone", file.toString());
+        assertThat(answer.outcome()).isEqualTo(OrphanRemovalOutcome.REFUSED);
+        assertThat(answer.reason()).as(answer.message()).isEqualTo(OrphanRefusal.NOT_FOUND);
+        assertThat(answer.message()).contains(file.toString());
+        Thread.sleep(2 * h.options().orphanInterval().toMillis());
+        assertThat(h.status("gone-h")).isEmpty();
+        assertThat(file).doesNotExist();
+        assertThat(h.poolFiles()).containsExactly("other-i.img");
+        assertThat(h.status("other-i").orElseThrow()).isEqualTo(other);
+
+        // Withdrawing the order lets the agent drop its answer.
+        Await.result(h.store.delete(h.keys.orphanAdoption(AgentHarness.NODE, "adopt-gone")));
+        await().atMost(Duration.ofSeconds(30)).until(() -> Await.result(h.store.getRaw(
+                h.keys.orphanAdoptionResult(AgentHarness.NODE, "adopt-gone"))).isEmpty());
     }
 
     @Test

@@ -183,12 +183,19 @@ final class ClusterState {
             public void onUpsert(Versioned<Placement> current, Versioned<Placement> previous) {
                 indexPlacement(previous == null ? null : previous.value(), current.value());
                 listener.volumeChanged(current.value().volume());
+                if (previous == null || !previous.value().pool().equals(current.value().pool())
+                        || previous.value().sizeBytes() != current.value().sizeBytes()) {
+                    // A placement rebuilt (or removed by hand) moves no ledger by itself: the audit
+                    // counts its bytes once, now rather than at the next resync.
+                    listener.ledgerChanged(current.value().pool());
+                }
             }
 
             @Override
             public void onDelete(String key, Versioned<Placement> lastKnown) {
                 if (lastKnown != null) {
                     indexPlacement(lastKnown.value(), null);
+                    listener.ledgerChanged(lastKnown.value().pool());
                 }
                 listener.volumeChanged(name(key));
             }

@@ -117,6 +117,11 @@ final class VolumeReconciler {
                     .map(v -> ReconcileResult.done());
         }
         Set<String> holders = placement == null && intent != null ? state.nodesHolding(volume) : Set.of();
+        String adoptFrom = placement == null && intent != null ? intent.value().adoptFromNode() : null;
+        if (adoptFrom != null && !holders.equals(Set.of(adoptFrom))
+                && !(holders.isEmpty() && intent.value().deletionRequested())) {
+            return holdAdopted(leader.get(), volume, adoptFrom, holders);
+        }
         if (!holders.isEmpty()) {
             return recoverPlacement(leader.get(), intent, holders);
         }
@@ -187,6 +192,23 @@ final class VolumeReconciler {
                             "placement rebuilt from the work item on " + w.node() + " after it had been removed",
                             w.node(), w.pool(), state.nodeAlive(w.node())).map(v -> ReconcileResult.done());
                 });
+    }
+
+    /**
+     * An adopted volume exists on the node its intent names; placing it anywhere as a new volume would
+     * serve an empty one under its name. Its placement is rebuilt only from that node's status (which
+     * the node's agent writes when it carries out the adoption order), so until that status is seen,
+     * or while other nodes claim the volume too, it is held. Waiting for the status also covers the
+     * intent reaching this controller before the status does: they come through different watches.
+     */
+    private Future<ReconcileResult> holdAdopted(Leadership leader, String volume, String node, Set<String> holders) {
+        if (holders.isEmpty()) {
+            return hold(leader, volume, "adopted from node " + node + " (adoptFromNode): waiting for its status "
+                    + keys.volumeStatus(node, volume) + ", which the agent writes when it carries out the adoption order"
+                    + " (`ferryctl orphan adopt`); it is never placed as a new volume");
+        }
+        return hold(leader, volume, "adopted from node " + node + " (adoptFromNode), but " + String.join(", ", holders)
+                + " hold(s) the volume: it is not placed; remove adoptFromNode's intent or the other node's records by hand");
     }
 
     private Future<ReconcileResult> hold(Leadership leader, String volume, String why) {
@@ -366,7 +388,8 @@ final class VolumeReconciler {
         List<String> alone = new ArrayList<>();
         for (String volume : volumes) {
             Versioned<VolumeIntent> intent = state.intent(volume).orElse(null);
-            if (intent == null || intent.value().deletionRequested() || state.placement(volume).isPresent()) {
+            if (intent == null || intent.value().deletionRequested() || intent.value().adoptFromNode() != null
+                    || state.placement(volume).isPresent()) {
                 continue;
             }
             VolumeIntent spec = intent.value();
@@ -426,8 +449,9 @@ final class VolumeReconciler {
     private Future<Void> place(String volume, int attempt) {
         Optional<Leadership> leader = leadership.get();
         Versioned<VolumeIntent> intent = state.intent(volume).orElse(null);
-        if (leader.isEmpty() || intent == null || intent.value().deletionRequested() || state.placement(volume).isPresent()) {
-            return Future.succeededFuture();
+        if (leader.isEmpty() || intent == null || intent.value().deletionRequested() || state.placement(volume).isPresent()
+                || intent.value().adoptFromNode() != null) {
+            return Future.succeededFuture(); // an adopted volume is only ever rebuilt from its node's status
         }
         VolumeIntent spec = intent.value();
         Sourced sourced = sourceFor(spec);

@@ -16,6 +16,7 @@ import io.ferry.model.SnapshotIntent;
 import io.ferry.model.SnapshotScheduling;
 import io.ferry.model.VolumeIntent;
 import io.ferry.model.VolumeScheduling;
+import io.ferry.model.VolumePhase;
 import io.ferry.model.VolumeStatus;
 import io.ferry.model.WorkItem;
 import io.ferry.runtime.admin.AdminOptions;
@@ -394,6 +395,54 @@ class ControllerIT {
         assertThat(work.items().stream().filter(w -> w.key().contains("/work/")).map(w -> w.value().node()))
                 .as("exactly one copy, where it always was").containsExactly(before.node());
         assertThat(ledgers()).as("no second charge").isEqualTo(ledgersBefore);
+        assertLedgersMatchPlacements(100);
+    }
+
+    @Test
+    void anAdoptedVolumeIsNeverPlacedAsANewOneItWaitsForItsNodesStatusAndIsRebuiltThereWithOneCharge() throws Exception {
+        agents.addNode("node-1", Map.of());
+        agents.addPool("node-1", "pool-1", 100, Map.of());
+        agents.addNode("node-2", Map.of());
+        agents.addPool("node-2", "pool-2", 100, Map.of());
+        controller("c1");
+        // The intent arrives before the node's status (they come through different watches, and an
+        // operator may write it by hand first): it must wait, not be placed anywhere empty.
+        result(store.put(keys.volume("adopted"), VolumeIntent.builder("adopted", 10 * GI).adoptFromNode("node-2").build()));
+        result(store.put(keys.volume("elsewhere"), VolumeIntent.builder("elsewhere", 10 * GI).adoptFromNode("node-1")
+                .build()));
+        await().atMost(Duration.ofSeconds(15)).until(() -> schedulings().containsKey("adopted")
+                && schedulings().containsKey("elsewhere"));
+        assertThat(schedulings().get("adopted").phase()).isEqualTo(SchedulingPhase.PENDING);
+        assertThat(schedulings().get("adopted").message()).contains("adopted from node node-2")
+                .contains("never placed as a new volume");
+        Thread.sleep(2000);
+        assertThat(placements()).as("nothing placed while the node's status is missing").isEmpty();
+        assertThat(result(store.list(keys.nodes(), WorkItem.class)).items().stream()
+                .filter(w -> w.key().contains("/work/"))).isEmpty();
+
+        // The statuses the agents write when they carry out the adoption orders: one where the intent
+        // says, one on another node than the intent says.
+        result(store.put(keys.volumeStatus("node-2", "adopted"), VolumeStatus.of("adopted", "node-2", "pool-2",
+                VolumePhase.PENDING, null, 10 * GI, null, 0, "adopted on order adopt-1", Instant.now())));
+        result(store.put(keys.volumeStatus("node-2", "elsewhere"), VolumeStatus.of("elsewhere", "node-2", "pool-2",
+                VolumePhase.PENDING, null, 10 * GI, null, 0, "adopted on order adopt-2", Instant.now())));
+
+        await().atMost(Duration.ofSeconds(15)).until(() -> placements().size() == 1);
+        Placement placed = placements().get(0);
+        assertThat(placed.volume()).isEqualTo("adopted");
+        assertThat(placed.node()).isEqualTo("node-2");
+        assertThat(placed.pool()).isEqualTo("pool-2");
+        assertThat(placed.createdAt()).as("the adopted volume exists: never created again").isNotNull();
+        assertThat(result(store.get(keys.workItem("node-2", "adopted"), WorkItem.class)).orElseThrow().value().mustExist())
+                .isTrue();
+        await().atMost(Duration.ofSeconds(15)).until(() -> ledgers().containsKey("pool-2")
+                && ledgers().get("pool-2").allocatedBytes() == 10 * GI);
+        assertThat(ledgers().get("pool-2").volumeCount()).as("charged once").isEqualTo(1);
+        assertThat(ledgers().getOrDefault("pool-1", new Ledger(1, "pool-1", 0, 0)).allocatedBytes()).isZero();
+
+        await().atMost(Duration.ofSeconds(15)).until(() -> schedulings().get("elsewhere").message().contains("node-2 hold(s)"));
+        Thread.sleep(1000);
+        assertThat(placements()).extracting(Placement::volume).containsExactly("adopted");
         assertLedgersMatchPlacements(100);
     }
 

@@ -62,6 +62,7 @@ import io.ferry.model.VolumeScheduling;
 import io.ferry.model.VolumeProgress;
 import io.ferry.model.VolumeStatus;
 import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
 import io.grpc.stub.StreamObserver;
 
 import java.time.Clock;
@@ -79,6 +80,8 @@ import java.util.Optional;
  * are serialized per CSI name and per volume/snapshot id.
  */
 public final class ControllerService extends ControllerGrpc.ControllerImplBase {
+
+    private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(ControllerService.class);
 
     /** Size given to a volume whose request names no capacity. */
     static final long DEFAULT_SIZE = Sizes.GIB;
@@ -265,8 +268,14 @@ public final class ControllerService extends ControllerGrpc.ControllerImplBase {
             createRevision = Calls.await(store.get(keys.volume(name), VolumeIntent.class))
                     .map(Versioned::createRevision).orElse(0L);
         }
-        Ready ready = Calls.await(view.await(() -> volumeReady(name, createRevision), Calls.remaining()),
-                "volume " + name + " to become Ready");
+        Ready ready;
+        try {
+            ready = Calls.await(view.await(() -> volumeReady(name, createRevision), Calls.remaining()),
+                    "volume " + name + " to become Ready");
+        } catch (StatusRuntimeException e) {
+            withdrawIfRefused(name, createRevision, e);
+            throw e;
+        }
         VolumeIntent intent = view.volume(name).orElse(existing.map(Versioned::value).orElse(desired));
         Volume.Builder volume = volume(intent, ready.placement());
         volume.putVolumeContext(Driver.CONTEXT_CSI_NAME, csiName);
@@ -274,6 +283,35 @@ public final class ControllerService extends ControllerGrpc.ControllerImplBase {
             volume.setContentSource(request.getVolumeContentSource());
         }
         return CreateVolumeResponse.newBuilder().setVolume(volume).build();
+    }
+
+    /**
+     * A CreateVolume the controller refused for good (no pool fits, invalid) gives its caller no
+     * volume, so the caller never deletes one: if its intent stayed, room appearing later would
+     * place a volume nobody owns. It is withdrawn through the deletion protocol (never removed by
+     * hand), which also cleans up should the controller have placed it meanwhile; a retry of the
+     * same name writes it again. Intents another CSI name made are not this call's to withdraw.
+     */
+    private void withdrawIfRefused(String name, long createRevision, StatusRuntimeException refusal) {
+        Status.Code code = refusal.getStatus().getCode();
+        if (code != Status.Code.RESOURCE_EXHAUSTED && code != Status.Code.INVALID_ARGUMENT) {
+            return;
+        }
+        try {
+            Optional<Versioned<VolumeIntent>> current = Calls.await(store.get(keys.volume(name), VolumeIntent.class));
+            if (current.isEmpty() || current.get().createRevision() != createRevision
+                    || current.get().value().deletionRequested() || view.placement(name).isPresent()) {
+                return;
+            }
+            if (Calls.await(store.compareAndPut(keys.volume(name), current.get().value().withDeletionRequested(),
+                    current.get().modRevision()))) {
+                log.info("volume {}: CreateVolume was refused ({}); its intent is withdrawn so that no volume is made"
+                        + " for a caller that was told there is none", name, code);
+            }
+        } catch (Exception e) {
+            log.warn("volume {}: CreateVolume was refused ({}) and its intent could not be withdrawn: {}", name, code,
+                    e.getMessage());
+        }
     }
 
     /**

@@ -284,4 +284,18 @@ class ControllerConformanceIT {
         Volume created = h.controller().createVolume(request).getVolume();
         assertThat(created.getVolumeId()).isEqualTo("pvc-nobody");
     }
+
+    @Test
+    void aCreateVolumeRefusedForLackOfRoomLeavesNoIntentBehindForAVolumeNobodyWouldOwn() {
+        CreateVolumeRequest huge = create("pvc-toolarge", 50 * CsiConformanceIT.GI).build();
+        assertThat(code(() -> h.controller().createVolume(huge))).isEqualTo(Status.Code.RESOURCE_EXHAUSTED);
+        // The caller got no volume and will never delete one: its intent is withdrawn, so room
+        // appearing later places nothing.
+        org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(30)).until(() ->
+                result(h.store.getRaw(h.keys.volume("pvc-toolarge"))).isEmpty());
+        assertThat(result(h.store.getRaw(h.keys.volumeScheduling("pvc-toolarge")))).isEmpty();
+        assertThat(result(h.store.getRaw(h.keys.placement("pvc-toolarge")))).isEmpty();
+        // The CO's retry asks again and is refused again, the same way.
+        assertThat(code(() -> h.controller().createVolume(huge))).isEqualTo(Status.Code.RESOURCE_EXHAUSTED);
+    }
 }

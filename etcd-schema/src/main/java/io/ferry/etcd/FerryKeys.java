@@ -25,7 +25,8 @@ public final class FerryKeys {
         GLOBAL_CONFIG, CLUSTER_IDENTITY, POOL_CONFIG, VOLUME, SNAPSHOT, ATTACHMENT, PLACEMENT, LEDGER,
         VOLUME_SCHEDULING, SNAPSHOT_SCHEDULING, CONTROLLER_LEADER,
         NODE_REGISTRATION, NODE_POOL_STATUS, NODE_WORK, NODE_SNAPSHOT_WORK, NODE_VOLUME_STATUS,
-        NODE_SNAPSHOT_STATUS, NODE_ORPHANS, ORPHAN_REMOVAL, NODE_ORPHAN_REMOVAL_RESULT
+        NODE_SNAPSHOT_STATUS, NODE_ORPHANS, ORPHAN_REMOVAL, NODE_ORPHAN_REMOVAL_RESULT, ORPHAN_ADOPTION,
+        NODE_ORPHAN_ADOPTION_RESULT
     }
 
     /** A parsed key: its kind and the names it carries, in path order (e.g. node, then volume). */
@@ -239,6 +240,29 @@ public final class FerryKeys {
         return orphanRemovalResults(node) + Names.volumeName(id);
     }
 
+    /** Operators' orders to adopt orphans, all nodes. */
+    public String orphanAdoptions() {
+        return prefix + "/orphan-adoptions/";
+    }
+
+    /** Operators' orders to adopt orphans of one node: what that node's agent watches. */
+    public String orphanAdoptions(String node) {
+        return orphanAdoptions() + Names.nodeName(node) + "/";
+    }
+
+    public String orphanAdoption(String node, String id) {
+        return orphanAdoptions(node) + Names.volumeName(id);
+    }
+
+    /** The agent's answers to orphan adoption orders. */
+    public String orphanAdoptionResults(String node) {
+        return node(node) + "orphan-adoptions/";
+    }
+
+    public String orphanAdoptionResult(String node, String id) {
+        return orphanAdoptionResults(node) + Names.volumeName(id);
+    }
+
     /**
      * Classifies a key read from etcd. Returns empty for keys outside the layout, and for keys whose
      * names fail validation (someone wrote {@code /ferry/volumes/Bad Name} by hand): callers report
@@ -298,6 +322,10 @@ public final class FerryKeys {
                 return p.length == 3
                         ? new KeyRef(Kind.ORPHAN_REMOVAL, List.of(Names.nodeName(p[1]), Names.volumeName(p[2])))
                         : null;
+            case "orphan-adoptions":
+                return p.length == 3
+                        ? new KeyRef(Kind.ORPHAN_ADOPTION, List.of(Names.nodeName(p[1]), Names.volumeName(p[2])))
+                        : null;
             default:
                 return null;
         }
@@ -325,6 +353,7 @@ public final class FerryKeys {
             case "volumes" -> new KeyRef(Kind.NODE_VOLUME_STATUS, List.of(node, Names.volumeName(p[3])));
             case "snapshots" -> new KeyRef(Kind.NODE_SNAPSHOT_STATUS, List.of(node, Names.snapshotName(p[3])));
             case "orphan-removals" -> new KeyRef(Kind.NODE_ORPHAN_REMOVAL_RESULT, List.of(node, Names.volumeName(p[3])));
+            case "orphan-adoptions" -> new KeyRef(Kind.NODE_ORPHAN_ADOPTION_RESULT, List.of(node, Names.volumeName(p[3])));
             default -> null;
         };
     }

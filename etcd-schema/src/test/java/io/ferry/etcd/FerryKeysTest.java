@@ -35,6 +35,9 @@ class FerryKeysTest {
         assertThat(keys.volumeStatus("worker-1", "data-1")).isEqualTo("/ferry/nodes/worker-1/volumes/data-1");
         assertThat(keys.snapshotStatus("worker-1", "snap-1")).isEqualTo("/ferry/nodes/worker-1/snapshots/snap-1");
         assertThat(keys.orphans("worker-1")).isEqualTo("/ferry/nodes/worker-1/orphans");
+        assertThat(keys.orphanAdoption("worker-1", "adopt-1")).isEqualTo("/ferry/orphan-adoptions/worker-1/adopt-1");
+        assertThat(keys.orphanAdoptionResult("worker-1", "adopt-1"))
+                .isEqualTo("/ferry/nodes/worker-1/orphan-adoptions/adopt-1");
     }
 
     @Test
@@ -90,7 +93,11 @@ class FerryKeysTest {
                 Map.entry(keys.clusterIdentity(), new FerryKeys.KeyRef(Kind.CLUSTER_IDENTITY, List.of())),
                 Map.entry(keys.orphanRemoval("n", "rm-1"), new FerryKeys.KeyRef(Kind.ORPHAN_REMOVAL, List.of("n", "rm-1"))),
                 Map.entry(keys.orphanRemovalResult("n", "rm-1"),
-                        new FerryKeys.KeyRef(Kind.NODE_ORPHAN_REMOVAL_RESULT, List.of("n", "rm-1"))));
+                        new FerryKeys.KeyRef(Kind.NODE_ORPHAN_REMOVAL_RESULT, List.of("n", "rm-1"))),
+                Map.entry(keys.orphanAdoption("n", "adopt-1"),
+                        new FerryKeys.KeyRef(Kind.ORPHAN_ADOPTION, List.of("n", "adopt-1"))),
+                Map.entry(keys.orphanAdoptionResult("n", "adopt-1"),
+                        new FerryKeys.KeyRef(Kind.NODE_ORPHAN_ADOPTION_RESULT, List.of("n", "adopt-1"))));
         expected.forEach((key, ref) -> assertThat(keys.parse(key)).as(key).contains(ref));
     }
 

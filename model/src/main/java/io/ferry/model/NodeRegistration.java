@@ -20,6 +20,8 @@ import java.util.Set;
  * @param labels       node labels (zone, rack, switch, ...), used for failure domains and selectors
  * @param version      Ferry version of the agent
  * @param startedAt    when the agent process started
+ * @param exporters    the NVMe-oF targets this node can export with right now (empty: it can serve
+ *                     only consumers on itself); null when the agent predates the field (unknown)
  */
 public record NodeRegistration(
         int schemaVersion,
@@ -30,7 +32,8 @@ public record NodeRegistration(
         Set<Engine> engines,
         Map<String, String> labels,
         String version,
-        Instant startedAt) implements KeyNamed {
+        Instant startedAt,
+        Set<ExportTarget> exporters) implements KeyNamed {
 
     public NodeRegistration {
         Schema.check(schemaVersion);
@@ -42,6 +45,7 @@ public record NodeRegistration(
         labels = Check.labels(labels, "labels");
         Check.token(Check.required(version, "version"), "version", 64);
         Check.required(startedAt, "startedAt");
+        exporters = exporters == null ? null : Check.sortedSet(exporters, "exporters", 4, (e, f) -> e);
     }
 
     @JsonCreator
@@ -54,15 +58,26 @@ public record NodeRegistration(
             @JsonProperty("engines") Set<Engine> engines,
             @JsonProperty("labels") Map<String, String> labels,
             @JsonProperty("version") String version,
-            @JsonProperty("startedAt") Instant startedAt) {
+            @JsonProperty("startedAt") Instant startedAt,
+            @JsonProperty("exporters") Set<ExportTarget> exporters) {
         return new NodeRegistration(Schema.orDefault(schemaVersion), node, dataAddress, adminAddress, hostNqn,
-                engines, labels, version, startedAt);
+                engines, labels, version, startedAt, exporters);
     }
 
     public static NodeRegistration of(String node, String dataAddress, String adminAddress, String hostNqn,
             Set<Engine> engines, Map<String, String> labels, String version, Instant startedAt) {
         return new NodeRegistration(Schema.CURRENT_VERSION, node, dataAddress, adminAddress, hostNqn, engines,
-                labels, version, startedAt);
+                labels, version, startedAt, null);
+    }
+
+    public NodeRegistration withExporters(Set<ExportTarget> targets) {
+        return new NodeRegistration(schemaVersion, node, dataAddress, adminAddress, hostNqn, engines, labels, version,
+                startedAt, targets);
+    }
+
+    /** Whether this node can export volumes of {@code engine} to other nodes; true when it does not say (older agent). */
+    public boolean canExport(Engine engine) {
+        return exporters == null || exporters.contains(ExportTarget.forEngine(engine));
     }
 
     @Override

@@ -3,11 +3,11 @@ package io.ferry.model;
 import com.fasterxml.jackson.annotation.JsonCreator;
 import com.fasterxml.jackson.annotation.JsonValue;
 
-/** How an agent answered an {@link OrphanRemoval}. */
+/** How an agent answered an {@link OrphanRemoval} or an {@link OrphanAdoption}. */
 public enum OrphanRemovalOutcome {
-    /** The object was removed. */
+    /** The object was removed (or adopted). */
     DONE("Done"),
-    /** Nothing was removed; the message says why. */
+    /** Nothing was changed; the message says why. */
     REFUSED("Refused");
 
     private final String value;

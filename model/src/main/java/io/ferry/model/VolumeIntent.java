@@ -37,6 +37,9 @@ import java.util.regex.Pattern;
  * @param recreateEmptyRequestedAt an operator's decision ({@code ferryctl volume recreate --empty}) to
  *                            replace this volume, found {@code Lost}, by a new, empty one where it was
  *                            placed; each distinct value is acted on once, and only while the volume is Lost
+ * @param adoptFromNode       the volume already exists on this node, taken back by an operator's adoption order
+ *                            ({@code ferryctl orphan adopt}): the controller never places it as a new volume, it
+ *                            rebuilds the placement from that node's status of the volume, or waits for it
  */
 public record VolumeIntent(
         int schemaVersion,
@@ -57,7 +60,8 @@ public record VolumeIntent(
         boolean deletionRequested,
         String createdBy,
         Instant createdAt,
-        Instant recreateEmptyRequestedAt) implements KeyNamed {
+        Instant recreateEmptyRequestedAt,
+        String adoptFromNode) implements KeyNamed {
 
     /** Filesystems the CSI node plugin knows how to create and mount. */
     public static final Set<String> FS_TYPES = Set.of("ext4", "xfs");
@@ -109,6 +113,11 @@ public record VolumeIntent(
         }
         MkfsOptions.check(fsType, mkfsOptions, "mkfsOptions");
         Check.text(createdBy, "createdBy", 253);
+        Check.nullable("adoptFromNode", adoptFromNode, Names::nodeName);
+        if (adoptFromNode != null && (sourceSnapshot != null || sourceVolume != null)) {
+            throw new ValidationException("adoptFromNode", "adoptFromNode: an adopted volume exists already; it"
+                    + " cannot also be made from a source");
+        }
     }
 
     @JsonCreator
@@ -131,12 +140,13 @@ public record VolumeIntent(
             @JsonProperty("deletionRequested") Boolean deletionRequested,
             @JsonProperty("createdBy") String createdBy,
             @JsonProperty("createdAt") Instant createdAt,
-            @JsonProperty("recreateEmptyRequestedAt") Instant recreateEmptyRequestedAt) {
+            @JsonProperty("recreateEmptyRequestedAt") Instant recreateEmptyRequestedAt,
+            @JsonProperty("adoptFromNode") String adoptFromNode) {
         return new VolumeIntent(Schema.orDefault(schemaVersion), name, Check.required(sizeBytes, "sizeBytes"),
                 Check.orDefault(thin, false), engine, Check.orDefault(positionAdvice, PositionAdvice.PREFER_LOCAL),
                 consumerNode, spreadGroup, Check.orDefault(failureDomainLevel, FailureDomainLevel.NODE),
                 poolSelector, nodeSelector, sourceSnapshot, sourceVolume, fsType, mkfsOptions,
-                Check.orDefault(deletionRequested, false), createdBy, createdAt, recreateEmptyRequestedAt);
+                Check.orDefault(deletionRequested, false), createdBy, createdAt, recreateEmptyRequestedAt, adoptFromNode);
     }
 
     /** This intent with deletion requested (the only way to delete a volume). */
@@ -176,6 +186,7 @@ public record VolumeIntent(
         b.createdBy = createdBy;
         b.createdAt = createdAt;
         b.recreateEmptyRequestedAt = recreateEmptyRequestedAt;
+        b.adoptFromNode = adoptFromNode;
         return b;
     }
 
@@ -208,6 +219,7 @@ public record VolumeIntent(
         private String createdBy;
         private Instant createdAt;
         private Instant recreateEmptyRequestedAt;
+        private String adoptFromNode;
 
         private Builder(String name, long sizeBytes) {
             this.name = name;
@@ -299,10 +311,16 @@ public record VolumeIntent(
             return this;
         }
 
+        public Builder adoptFromNode(String v) {
+            adoptFromNode = v;
+            return this;
+        }
+
         public VolumeIntent build() {
             return new VolumeIntent(Schema.CURRENT_VERSION, name, sizeBytes, thin, engine, positionAdvice,
                     consumerNode, spreadGroup, failureDomainLevel, poolSelector, nodeSelector, sourceSnapshot,
-                    sourceVolume, fsType, mkfsOptions, deletionRequested, createdBy, createdAt, recreateEmptyRequestedAt);
+                    sourceVolume, fsType, mkfsOptions, deletionRequested, createdBy, createdAt, recreateEmptyRequestedAt,
+                    adoptFromNode);
         }
     }
 

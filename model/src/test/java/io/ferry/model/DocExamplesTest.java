@@ -16,7 +16,8 @@ class DocExamplesTest {
             SnapshotIntent.class, Attachment.class, Placement.class, Ledger.class, VolumeScheduling.class,
             SnapshotScheduling.class, ControllerLeader.class, NodeRegistration.class, PoolStatus.class,
             WorkItem.class, SnapshotWorkItem.class, VolumeStatus.class, SnapshotStatus.class, OrphanReport.class,
-            ClusterIdentity.class, OrphanRemoval.class, OrphanRemovalResult.class);
+            ClusterIdentity.class, OrphanRemoval.class, OrphanRemovalResult.class, OrphanAdoption.class,
+            OrphanAdoptionResult.class);
 
     static Stream<DocExamples.Example> examples() {
         return DocExamples.all().stream();

@@ -67,6 +67,11 @@ final class Fixtures {
                 OrphanReport.of("worker-1", List.of(Orphan.of(OrphanKind.FILE, "/p/x.img", "x", "unmarked", "pool-a",
                         4096, T, OrphanOwner.UNMARKED)), T),
                 OrphanRemoval.of("rm-1", "worker-1", "/p/x.img", "ferryctl@alice", T),
-                OrphanRemovalResult.of("rm-1", "worker-1", "/p/x.img", OrphanRemovalOutcome.REFUSED, "unmarked", T));
+                OrphanRemovalResult.of("rm-1", "worker-1", "/p/x.img", OrphanRemovalOutcome.REFUSED, "unmarked", T),
+                OrphanAdoption.of("adopt-1", "worker-1", "/p/x.img", "ferryctl@alice", T),
+                OrphanAdoptionResult.refused("adopt-1", "worker-1", "/p/x.img", OrphanRefusal.UNMARKED, "unmarked", T),
+                OrphanAdoptionResult.done("adopt-2", "worker-1", "/p/y.img", "adopted", "y", "pool-a", Engine.FILE,
+                        8L << 20, T),
+                VolumeIntent.builder("y", 8L << 20).adoptFromNode("worker-1").createdBy("ferryctl orphan adopt").build());
     }
 }

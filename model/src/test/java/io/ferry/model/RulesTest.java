@@ -336,4 +336,19 @@ class RulesTest {
         assertThatThrownBy(() -> OrphanRemoval.of("Bad Id", "n", "x", null, Fixtures.T)).hasMessageStartingWith("id:");
         assertThatThrownBy(() -> OrphanRemoval.of("rm-1", "n", " ", null, Fixtures.T)).hasMessageStartingWith("object:");
     }
+
+    @org.junit.jupiter.api.Test
+    void anAdoptionAnswerSaysWhyItRefusedOrWhatItAdoptedAndAnAdoptedIntentHasNoSource() {
+        assertThatThrownBy(() -> Json.decode("{\"id\":\"a-1\",\"node\":\"n\",\"object\":\"/p/x.img\","
+                + "\"outcome\":\"Refused\",\"message\":\"m\",\"finishedAt\":\"2026-11-02T10:20:00Z\"}",
+                OrphanAdoptionResult.class)).hasMessageContaining("reason");
+        assertThatThrownBy(() -> Json.decode("{\"id\":\"a-1\",\"node\":\"n\",\"object\":\"/p/x.img\","
+                + "\"outcome\":\"Done\",\"message\":\"m\",\"volume\":\"x\",\"finishedAt\":\"2026-11-02T10:20:00Z\"}",
+                OrphanAdoptionResult.class)).hasMessageContaining("sizeBytes");
+        assertThatThrownBy(() -> OrphanRefusal.parse("Whatever")).hasMessageContaining("NotFound");
+        assertThatThrownBy(() -> VolumeIntent.builder("x", 1 << 22).adoptFromNode("n").sourceVolume("y").build())
+                .hasMessageStartingWith("adoptFromNode:");
+        assertThatThrownBy(() -> VolumeIntent.builder("x", 1 << 22).adoptFromNode("Bad Node").build())
+                .hasMessageContaining("Bad Node");
+    }
 }

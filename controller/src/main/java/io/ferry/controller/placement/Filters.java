@@ -51,6 +51,15 @@ public final class Filters {
         }
     };
 
+    /**
+     * A volume for a consumer on another node must be exportable from its node: otherwise it is
+     * placed where it can never be served, and every publish fails. A registration that does not
+     * say (an older agent) is not held against the node.
+     */
+    public static final Filter EXPORTABLE = simple("cannot export",
+            (r, c, g) -> c.node().equals(r.intent().consumerNode()) || c.registration().canExport(c.config().engine()),
+            (r, g) -> r.intent().consumerNode() != null);
+
     public static final Filter REMOTE_CAP = simple("remote cap",
             (r, c, g) -> !r.remoteFrom(c) || c.remoteServed() < g.maxRemoteVolumesPerNode(),
             (r, g) -> g.maxRemoteVolumesPerNode() > 0 && r.intent().consumerNode() != null);
@@ -93,7 +102,8 @@ public final class Filters {
      * ({@link Candidate#staticRefusal()}: node down, unschedulable, not reported, unhealthy, engine not on node).
      */
     public static final List<Filter> ALL = List.of(
-            SOURCE_POOL, ENGINE, POOL_SELECTOR, NODE_SELECTOR, POSITION, REMOTE_CAP, SPREAD, FREE_SPACE, DISK_FREE, THIN_DATA);
+            SOURCE_POOL, ENGINE, POOL_SELECTOR, NODE_SELECTOR, POSITION, EXPORTABLE, REMOTE_CAP, SPREAD, FREE_SPACE,
+            DISK_FREE, THIN_DATA);
 
     static boolean matches(Map<String, String> selector, Map<String, String> labels) {
         for (Map.Entry<String, String> e : selector.entrySet()) {

@@ -50,6 +50,8 @@ final class Pools {
         int remoteServed;
         Map<String, String> poolLabels = new HashMap<>();
         Map<String, String> nodeLabels = new HashMap<>();
+        /** Null: the registration does not say (an agent older than the field). */
+        java.util.Set<io.ferry.model.ExportTarget> exporters;
 
         PoolBuilder(String name, String node) {
             this.name = name;
@@ -126,6 +128,11 @@ final class Pools {
             return this;
         }
 
+        PoolBuilder exporters(io.ferry.model.ExportTarget... targets) {
+            exporters = java.util.Set.of(targets);
+            return this;
+        }
+
         Candidate build() {
             return build(GlobalConfig.defaults());
         }
@@ -145,7 +152,7 @@ final class Pools {
             PoolStatus status = reported ? PoolStatus.of(node, name, engine, capacity, diskFree == null ? capacity : diskFree, thinData, thinData == null ? null : 1.0,
                     List.of(), healthy, T) : null;
             NodeRegistration registration = alive ? NodeRegistration.of(node, "10.0.0.1", null, HOST_NQN, EnumSet.allOf(Engine.class),
-                    nodeLabels, "test", T) : null;
+                    nodeLabels, "test", T).withExporters(exporters) : null;
             Ledger ledger = allocated == 0 ? Ledger.empty(name) : Ledger.empty(name).add(allocated);
             return Candidate.of(config.build(), status, registration, ledger, 7, remoteServed, global);
         }

@@ -4,11 +4,16 @@ import io.ferry.etcd.FerryKeys;
 import io.ferry.etcd.store.Versioned;
 import io.ferry.model.Names;
 import io.ferry.model.Orphan;
+import io.ferry.model.OrphanAdoption;
+import io.ferry.model.OrphanAdoptionResult;
 import io.ferry.model.OrphanRemoval;
 import io.ferry.model.OrphanRemovalOutcome;
 import io.ferry.model.OrphanRemovalResult;
 import io.ferry.model.OrphanReport;
+import io.ferry.model.Sizes;
 import io.ferry.model.ValidationException;
+import io.ferry.model.VolumeIntent;
+import io.ferry.model.VolumeStatus;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -25,7 +30,7 @@ import java.util.Map;
 import java.util.Optional;
 
 @Command(name = "orphan", description = "What agents found on their nodes that no work item accounts for.",
-        subcommands = {OrphanCommands.Ls.class, OrphanCommands.Rm.class})
+        subcommands = {OrphanCommands.Ls.class, OrphanCommands.Rm.class, OrphanCommands.Adopt.class})
 final class OrphanCommands {
 
     private static final SecureRandom RANDOM = new SecureRandom();
@@ -87,26 +92,8 @@ final class OrphanCommands {
             } catch (ValidationException e) {
                 throw new CliException(ExitCodes.USAGE, e.getMessage());
             }
-            String orderKey = keys().orphanRemoval(node, id);
-            if (!await(store().putIfAbsent(orderKey, order))) {
-                throw new CliException(ExitCodes.CONFLICT, orderKey + " exists already; run the command again");
-            }
-            String answerKey = keys().orphanRemovalResult(node, id);
-            OrphanRemovalResult result;
-            try {
-                result = waitFor(Duration.ofSeconds(timeoutSeconds), "node " + node + "'s agent to answer " + orderKey,
-                        () -> await(store().get(answerKey, OrphanRemovalResult.class)).map(Versioned::value)
-                                .orElse(null));
-            } catch (CliException e) {
-                if (e.exitCode() == ExitCodes.TIMEOUT) {
-                    throw new CliException(ExitCodes.TIMEOUT, e.getMessage() + ". The order stays in " + orderKey
-                            + " and the agent carries it out (or refuses it) when it gets to it; withdraw it with"
-                            + " `etcdctl del " + orderKey + "`");
-                }
-                throw e;
-            }
-            // The answer is read: the order has done its work. Its withdrawal lets the agent drop the answer.
-            await(store().delete(orderKey));
+            OrphanRemovalResult result = orderAndAwait(this, keys().orphanRemoval(node, id), order,
+                    keys().orphanRemovalResult(node, id), OrphanRemovalResult.class, node, timeoutSeconds);
             Map<String, Object> structured = new LinkedHashMap<>();
             structured.put("order", order);
             structured.put("result", result);
@@ -117,6 +104,105 @@ final class OrphanCommands {
             }
             return result.outcome() == OrphanRemovalOutcome.DONE ? ExitCodes.OK : ExitCodes.REFUSED;
         }
+    }
+
+    @Command(name = "adopt", description = "Order NODE's agent to take the orphan NAME (as `orphan ls` shows it) back"
+            + " into Ferry's records: the way back for a volume of this cluster Ferry has lost every record of (an etcd"
+            + " restored from a backup older than the volume). The agent adopts it only if it still exists, carries this"
+            + " cluster's ownership marker and no work item or placement names it, and then only writes the volume's"
+            + " status on the node (its pool and size), never touching the data; anything else is refused and left as it"
+            + " is. After the agent's Done, the volume's intent is written (if there is none) with its size and"
+            + " adoptFromNode NODE, so that the controller rebuilds its placement and work item there and never places"
+            + " it anywhere else. Exit codes: 0 adopted (and Ready, with --wait), 7 refused, 5 no answer in time (the"
+            + " order stays and is carried out when the agent gets to it).")
+    static final class Adopt extends Base {
+        @Parameters(index = "0", description = "node name")
+        String node;
+        @Parameters(index = "1", description = "the orphan's name, e.g. /var/lib/ferry/pool-a/old.img or ferry-vg/old")
+        String name;
+        @Option(names = "--wait", description = "wait until the agent reports the adopted volume Ready")
+        boolean await;
+        @Option(names = "--timeout", defaultValue = "120", description = "seconds to wait for the agent's answer, and"
+                + " with --wait for the volume to be Ready (default: ${DEFAULT-VALUE})")
+        int timeoutSeconds;
+
+        @Override
+        public Integer call() {
+            checkNode(node);
+            String id = "adopt-" + Instant.now().getEpochSecond() + "-" + HexFormat.of().toHexDigits(RANDOM.nextInt());
+            OrphanAdoption order;
+            try {
+                order = OrphanAdoption.of(id, node, name, "ferryctl@" + user(), Instant.now());
+            } catch (ValidationException e) {
+                throw new CliException(ExitCodes.USAGE, e.getMessage());
+            }
+            OrphanAdoptionResult result = orderAndAwait(this, keys().orphanAdoption(node, id), order,
+                    keys().orphanAdoptionResult(node, id), OrphanAdoptionResult.class, node, timeoutSeconds);
+            Map<String, Object> structured = new LinkedHashMap<>();
+            structured.put("order", order);
+            structured.put("result", result);
+            boolean table = out().format() == Output.Format.table;
+            if (result.outcome() != OrphanRemovalOutcome.DONE) {
+                if (table) {
+                    out().line(result.outcome().value() + " (" + result.reason().value() + "): " + result.message());
+                } else {
+                    out().structured(structured);
+                }
+                return ExitCodes.REFUSED;
+            }
+            String volume = result.volume();
+            String intentKey = keys().volume(volume);
+            // Only after the agent's Done: its status is what the controller rebuilds from, and the
+            // intent's adoptFromNode keeps the controller from placing the volume anywhere before it.
+            VolumeIntent intent = VolumeIntent.builder(volume, result.sizeBytes()).thin(!result.engine().thick())
+                    .adoptFromNode(node).createdBy("ferryctl orphan adopt").createdAt(Instant.now()).build();
+            boolean written = await(store().putIfAbsent(intentKey, intent));
+            structured.put("intentWritten", written);
+            if (table) {
+                out().line(result.outcome().value() + ": " + result.message());
+                out().line(written ? "intent " + intentKey + " written (" + Sizes.format(intent.sizeBytes())
+                        + ", adoptFromNode " + node + "): the controller rebuilds its placement and work item on " + node
+                        : "intent " + intentKey + " exists already and is kept: the controller rebuilds the placement"
+                        + " from the status on " + node);
+            }
+            if (await) {
+                VolumeStatus ready = VolumeCommands.waitReady(this, volume, Duration.ofSeconds(timeoutSeconds));
+                structured.put("status", ready);
+                if (table) {
+                    out().line("volume " + volume + " ready on " + ready.node()
+                            + (ready.devicePath() == null ? "" : " at " + ready.devicePath()));
+                }
+            }
+            if (!table) {
+                out().structured(structured);
+            }
+            return ExitCodes.OK;
+        }
+    }
+
+    /**
+     * Writes an operator's order about an orphan, waits for the agent's answer and, once it is read,
+     * withdraws the order (which lets the agent drop its answer).
+     */
+    static <R> R orderAndAwait(Base cmd, String orderKey, Object order, String answerKey, Class<R> answerType,
+            String node, int timeoutSeconds) {
+        if (!Base.await(cmd.store().putIfAbsent(orderKey, order))) {
+            throw new CliException(ExitCodes.CONFLICT, orderKey + " exists already; run the command again");
+        }
+        R result;
+        try {
+            result = Base.waitFor(Duration.ofSeconds(timeoutSeconds), "node " + node + "'s agent to answer " + orderKey,
+                    () -> Base.await(cmd.store().get(answerKey, answerType)).map(Versioned::value).orElse(null));
+        } catch (CliException e) {
+            if (e.exitCode() == ExitCodes.TIMEOUT) {
+                throw new CliException(ExitCodes.TIMEOUT, e.getMessage() + ". The order stays in " + orderKey
+                        + " and the agent carries it out (or refuses it) when it gets to it; withdraw it with"
+                        + " `etcdctl del " + orderKey + "`");
+            }
+            throw e;
+        }
+        Base.await(cmd.store().delete(orderKey));
+        return result;
     }
 
     static void checkNode(String node) {

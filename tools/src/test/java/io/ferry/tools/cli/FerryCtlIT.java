@@ -403,6 +403,61 @@ class FerryCtlIT {
     }
 
     @Test
+    void orphanAdoptBringsBackAVolumeEtcdLostEveryRecordOfOnItsNodeWithItsDataAndOneLedgerCharge() throws Exception {
+        startCluster();
+        addFilePool();
+        String sum = createAndWrite("back-a");
+        Path file = poolDir.resolve("back-a.img");
+        io.ferry.model.Placement before = placement("back-a").orElseThrow();
+        io.ferry.model.Ledger charged = Await.result(store.get(keys.ledger("files"), io.ferry.model.Ledger.class))
+                .orElseThrow().value();
+
+        // An etcd restored from a backup older than the volume: no intent, placement, work item,
+        // status or scheduling record, and a ledger that never counted it.
+        stopAgentAndDetachLoops();
+        Await.result(store.txn().delete(keys.volume("back-a")).delete(keys.placement("back-a"))
+                .delete(keys.workItem(NODE, "back-a")).delete(keys.volumeStatus(NODE, "back-a"))
+                .delete(keys.volumeScheduling("back-a")).delete(keys.ledger("files")).commit());
+        startAgent();
+        await().atMost(Duration.ofSeconds(30)).until(() -> ctl("orphan", "ls").out()
+                .contains("no work item and no placement"));
+        assertThat(ok("orphan", "ls").out()).containsPattern(java.util.regex.Pattern.quote(file.toString())
+                + "\\s+file\\s+this-cluster\\s+files\\s+16Mi");
+        assertThat(placement("back-a")).isEmpty();
+
+        // Somebody's image beside it is refused, and no intent is written for it.
+        Path copied = Files.write(poolDir.resolve("copied.img"), new byte[4 << 20]);
+        await().atMost(Duration.ofSeconds(30)).until(() -> ctl("orphan", "ls").out().contains("copied.img"));
+        Result refused = fails(ExitCodes.REFUSED, "orphan", "adopt", NODE, copied.toString());
+        assertThat(refused.out()).contains("Refused (Unmarked)");
+        assertThat(Await.result(store.getRaw(keys.volume("copied")))).isEmpty();
+        assertThat(Await.result(store.getRaw(keys.volumeStatus(NODE, "copied")))).isEmpty();
+
+        Result adopted = ok("orphan", "adopt", NODE, file.toString(), "--wait");
+        assertThat(adopted.out()).contains("Done: adopted " + file + " as volume back-a (16777216 bytes) in pool files")
+                .contains("adoptFromNode " + NODE).contains("volume back-a ready on " + NODE);
+        io.ferry.model.Placement after = placement("back-a").orElseThrow();
+        assertThat(after.node()).isEqualTo(before.node());
+        assertThat(after.pool()).isEqualTo(before.pool());
+        assertThat(after.sizeBytes()).isEqualTo(before.sizeBytes());
+        assertThat(after.createdAt()).as("never created again").isNotNull();
+        assertThat(status("back-a").orElseThrow().observedGeneration()).isGreaterThanOrEqualTo(after.generation());
+        assertThat(checksum("back-a")).isEqualTo(sum);
+        try (Stream<Path> files = Files.list(poolDir)) {
+            assertThat(files.map(p -> p.getFileName().toString()).filter(n -> n.endsWith(".img")))
+                    .as("the one copy, where it always was").containsExactlyInAnyOrder("back-a.img", "copied.img");
+        }
+        await().atMost(Duration.ofSeconds(15)).until(() -> Await.result(store.get(keys.ledger("files"),
+                io.ferry.model.Ledger.class)).map(v -> v.value().allocatedBytes() == charged.allocatedBytes()).orElse(false));
+        assertThat(Await.result(store.get(keys.ledger("files"), io.ferry.model.Ledger.class)).orElseThrow().value())
+                .as("charged once").isEqualTo(charged);
+        assertThat(ok("volume", "ls").out()).containsPattern("back-a\\s+16Mi\\s+Ready\\s+" + NODE + "\\s+files");
+        await().atMost(Duration.ofSeconds(20)).until(() -> Await.result(store.count(keys.orphanAdoptions())) == 0
+                && Await.result(store.count(keys.orphanAdoptionResults(NODE))) == 0
+                && !ctl("orphan", "ls").out().contains("back-a"));
+    }
+
+    @Test
     void attachPrintsOnlyADeviceTheVolumesPoolCouldHaveMadeNeverOneAForgedStatusNames() throws Exception {
         startCluster();
         addFilePool();
