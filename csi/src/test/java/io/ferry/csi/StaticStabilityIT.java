@@ -109,7 +109,10 @@ class StaticStabilityIT {
         Thread.sleep(5000);
         assertThat(writer.blocks.get()).as("the application kept writing").isGreaterThan(writtenDuringOutage);
         writer.stop.set(true);
-        thread.join(10_000);
+        // A loaded machine can keep a write and its fsync waiting for many seconds; the file must be
+        // closed before the harness unmounts and deletes the volume under it.
+        thread.join(120_000);
+        assertThat(thread.isAlive()).as("the application thread finished its last write").isFalse();
         assertThat(writer.failure.get()).as("an application write").isNull();
         assertThat(h.loopDevices()).isEqualTo(loopsBefore);
         assertThat(h.devicePath("pvc-steady")).isEqualTo(device);
