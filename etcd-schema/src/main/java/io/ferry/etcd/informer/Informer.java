@@ -267,7 +267,13 @@ public final class Informer<T> implements AutoCloseable {
             relistingAsTruth = false;
             if (rewound) {
                 applyRewoundListing(ar.result());
-                truthWaiters.removeIf(w -> w.issuedAfter() < issued && w.done().tryComplete());
+                truthWaiters.removeIf(w -> {
+                    boolean answered = w.issuedAfter() < issued;
+                    if (answered) {
+                        w.done().tryComplete();
+                    }
+                    return answered;
+                });
             } else {
                 applyListing(ar.result(), true);
             }
