@@ -234,9 +234,13 @@ final class ClusterState {
                 .compose(v -> volumes.start());
     }
 
+    /** Every informer the controller's decisions read from. */
+    List<Informer<?>> informers() {
+        return List.of(global, pools, nodes, volumes, snapshots, attachments, placementInformer, ledgerInformer, scheduling);
+    }
+
     void close() {
-        List.of(global, pools, nodes, volumes, snapshots, attachments, placementInformer, ledgerInformer, scheduling)
-                .forEach(Informer::close);
+        informers().forEach(Informer::close);
     }
 
     // ---- reads used by reconcilers and the API ----
@@ -387,8 +391,7 @@ final class ClusterState {
     }
 
     boolean synced() {
-        return List.of(global, pools, nodes, volumes, snapshots, attachments, placementInformer, ledgerInformer, scheduling)
-                .stream().allMatch(Informer::synced);
+        return informers().stream().allMatch(Informer::synced);
     }
 
     // ---- own writes, visible before the watch delivers them ----

@@ -53,6 +53,7 @@ public final class Controller {
     private boolean capacityRetryPending;
     private boolean auditPending;
     private LedgerAudit ledgers;
+    private RewindHold rewindHold;
     private long resyncTimer = -1;
     private long gaugeTimer = -1;
     /**
@@ -107,9 +108,17 @@ public final class Controller {
                 auditLedgersSoon();
             }
         });
-        volumes = new VolumeReconciler(store, state, lane, new Scheduler(), metrics, this::currentLeadership, clock);
-        ledgers = new LedgerAudit(store, state, lane, metrics, this::currentLeadership, clock);
-        SnapshotReconciler snapshots = new SnapshotReconciler(store, state, lane, metrics, this::currentLeadership, clock);
+        rewindHold = new RewindHold(vertx, state.informers(), registry, clock, () -> {
+            // Own writes from before the hold may belong to the lost history; etcd's view is complete now.
+            state.forgetOwnWrites();
+            reconcileEverything(false);
+        });
+        // Every decision writes through this view: a transaction decided before the hold began is
+        // still refused while it lasts.
+        EtcdStore decisions = store.holdingCommitsWhile(rewindHold::held);
+        volumes = new VolumeReconciler(decisions, state, lane, new Scheduler(), metrics, this::currentLeadership, clock);
+        ledgers = new LedgerAudit(decisions, state, lane, metrics, this::currentLeadership, clock);
+        SnapshotReconciler snapshots = new SnapshotReconciler(decisions, state, lane, metrics, this::currentLeadership, clock);
         volumeRuntime = new ReconcileRuntime(vertx, "volumes", volumes::reconcile, options.runtime(), registry);
         snapshotRuntime = new ReconcileRuntime(vertx, "snapshots", snapshots::reconcile, options.runtime(), registry);
         // The id is created before anything else so that no agent of a new cluster waits for it
@@ -153,14 +162,23 @@ public final class Controller {
             if (!state.synced()) {
                 return new AdminServer.Readiness(false, "reading the cluster state from etcd");
             }
+            Optional<String> held = rewindHold.held();
+            if (held.isPresent()) {
+                return new AdminServer.Readiness(false, held.get());
+            }
             return new AdminServer.Readiness(true, isLeader() ? "leader" : "standby");
         });
         new ControllerApi(state, volumes, ledgers, metrics, this::isLeader).mount(admin.router());
         return admin.start().mapEmpty();
     }
 
+    /**
+     * The leadership a decision is taken under: none while this controller does not lead, nor while it
+     * holds its decisions after etcd went back in time ({@link RewindHold}). Every reconciler asks
+     * before deciding anything, and does nothing without it.
+     */
     private Optional<Leadership> currentLeadership() {
-        return Optional.ofNullable(leadership);
+        return rewindHold.holding() ? Optional.empty() : Optional.ofNullable(leadership);
     }
 
     public boolean isLeader() {

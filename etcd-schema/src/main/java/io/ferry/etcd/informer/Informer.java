@@ -22,6 +22,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
 import java.util.Collection;
 import java.util.Collections;
 import java.util.HashSet;
@@ -30,6 +31,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.function.Function;
 
@@ -51,6 +53,8 @@ import java.util.function.Function;
  * informer asks etcd for its current revision with a linearizable read; if that too is below, it
  * counts a rewind ({@code ferry.informer.rewinds}), lists the prefix again as the whole truth (values
  * going back in time and keys that no longer exist included) and watches from the restored revision.
+ * {@link RewindListener}s hear of it first; {@link #listAgainAsTruth()} lets an owner of several
+ * informers make the others list the restored etcd too (they may not notice by themselves yet).
  *
  * <p>A value that fails to decode is counted ({@code ferry.informer.decode.failures}), logged,
  * passed to {@link InformerHandler#onBadValue}, and skipped; later values keep arriving.
@@ -61,6 +65,23 @@ import java.util.function.Function;
 public final class Informer<T> implements AutoCloseable {
 
     private static final Logger log = LoggerFactory.getLogger(Informer.class);
+
+    /** Told when an informer has confirmed that etcd's history went back (see the class comment). */
+    @FunctionalInterface
+    public interface RewindListener {
+        /**
+         * Runs on the informer's context, after the informer has started listing the prefix again as
+         * the truth and before any of that listing's changes reach the handler.
+         *
+         * @param etcdRevision     etcd's current revision, read linearizably
+         * @param informerRevision the revision this informer had seen, from the history etcd lost
+         */
+        void rewound(Informer<?> informer, long etcdRevision, long informerRevision);
+    }
+
+    /** A {@link #listAgainAsTruth()} call: done by the first listing as the truth issued after {@code issuedAfter}. */
+    private record TruthWaiter(long issuedAfter, Promise<Void> done) {
+    }
 
     private final Vertx vertx;
     private final EtcdStore store;
@@ -86,6 +107,12 @@ public final class Informer<T> implements AutoCloseable {
     private long watchdogTimer = -1;
     private long resyncTimer = -1;
     private boolean relisting;
+    /** The listing under way (or waiting to be retried) is applied as the truth (a rewind). */
+    private boolean relistingAsTruth;
+    /** Listings issued so far, numbering each one so that a waiter knows which came after it asked. */
+    private long listingsIssued;
+    private final List<TruthWaiter> truthWaiters = new ArrayList<>();
+    private final List<RewindListener> rewindListeners = new CopyOnWriteArrayList<>();
     private boolean checkingRewind;
     private volatile boolean synced;
     private volatile boolean closed;
@@ -172,6 +199,48 @@ public final class Informer<T> implements AutoCloseable {
         return synced;
     }
 
+    /** Adds a listener told whenever this informer finds that etcd went back in time. */
+    public void addRewindListener(RewindListener listener) {
+        rewindListeners.add(listener);
+    }
+
+    /**
+     * Lists the prefix again as the whole truth, as after a rewind this informer found itself: every
+     * key whose value differs is delivered, keys no longer listed are deleted, the revision becomes the
+     * listing's, and the watch starts again from there. For an owner whose other informers found that
+     * etcd was restored from a backup: this one may not notice for a while (a quiet prefix), or ever
+     * (its revision was below the backup's), and its cache may hold values of the lost history.
+     *
+     * <p>The future completes once a listing issued after this call (or the listing as the truth
+     * already under way, which was issued after etcd's rewind was confirmed) has been delivered. A
+     * listing that fails is retried with backoff for as long as it takes (etcd down); the future fails
+     * only if the informer is closed. An informer not started yet completes at once: its first
+     * listing is of the etcd it will watch.
+     */
+    public Future<Void> listAgainAsTruth() {
+        if (context == null) {
+            return Future.succeededFuture();
+        }
+        Promise<Void> done = Promise.promise();
+        try {
+            context.runOnContext(v -> {
+                if (closed) {
+                    done.tryFail(new IllegalStateException("informer on " + prefix + " is closed"));
+                    return;
+                }
+                long after = relisting && relistingAsTruth ? listingsIssued - 1 : listingsIssued;
+                truthWaiters.add(new TruthWaiter(after, done));
+                if (!relisting) {
+                    relistThenWatch(null, true);
+                }
+                // Otherwise the listing under way ends by issuing one as the truth if it does not count.
+            });
+        } catch (java.util.concurrent.RejectedExecutionException e) {
+            done.tryFail(new IllegalStateException("informer on " + prefix + " is closed", e));
+        }
+        return done.future();
+    }
+
     // ---- listing ----
 
     /**
@@ -180,10 +249,13 @@ public final class Informer<T> implements AutoCloseable {
      */
     private void relistThenWatch(Promise<Void> started, boolean rewound) {
         stopWatch();
+        // Stays set while a failed listing waits to be retried, so that nothing else starts a second
+        // listing (and a second watch) meanwhile.
         relisting = true;
+        relistingAsTruth = rewound;
+        long issued = ++listingsIssued;
         relists.increment();
         store.listRaw(prefix).onComplete(ar -> {
-            relisting = false;
             if (closed) {
                 return;
             }
@@ -191,14 +263,28 @@ public final class Informer<T> implements AutoCloseable {
                 retryLater("listing " + prefix + " failed", ar.cause(), () -> relistThenWatch(started, rewound));
                 return;
             }
+            relisting = false;
+            relistingAsTruth = false;
             if (rewound) {
                 applyRewoundListing(ar.result());
+                truthWaiters.removeIf(w -> {
+                    boolean answered = w.issuedAfter() < issued;
+                    if (answered) {
+                        w.done().tryComplete();
+                    }
+                    return answered;
+                });
             } else {
                 applyListing(ar.result(), true);
             }
             failures = 0;
             if (started != null) {
                 started.tryComplete();
+            }
+            if (!truthWaiters.isEmpty()) {
+                // Somebody asked for a listing as the truth after this one was issued.
+                relistThenWatch(null, true);
+                return;
             }
             startWatch();
         });
@@ -287,6 +373,9 @@ public final class Informer<T> implements AutoCloseable {
         log.warn("etcd went back in time under {}: {}, its current revision is {} but this informer had seen {}"
                 + " (etcd restored from a backup?); listing again as the truth", prefix, evidence, current, ours);
         relistThenWatch(null, true);
+        for (RewindListener listener : rewindListeners) {
+            safely(() -> listener.rewound(this, current, ours));
+        }
     }
 
     private void resync() {
@@ -575,6 +664,8 @@ public final class Informer<T> implements AutoCloseable {
             return;
         }
         context.runOnContext(v -> {
+            truthWaiters.forEach(w -> w.done().tryFail(new IllegalStateException("informer on " + prefix + " closed")));
+            truthWaiters.clear();
             stopWatch();
             vertx.cancelTimer(watchdogTimer);
             vertx.cancelTimer(resyncTimer);

@@ -29,6 +29,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.function.Supplier;
 
 /**
  * Typed access to Ferry's keys: the one way every component reads and writes etcd.
@@ -55,21 +56,44 @@ public final class EtcdStore implements AutoCloseable {
     private final FerryKeys keys;
     private final Duration requestTimeout;
     private final boolean ownsClient;
+    /** Why transactions are held back right now (empty: they are sent); see {@link #holdingCommitsWhile}. */
+    private final Supplier<Optional<String>> commitHold;
 
     public EtcdStore(Client client, FerryKeys keys, Duration requestTimeout) {
-        this(client, keys, requestTimeout, false);
+        this(client, keys, requestTimeout, false, Optional::empty);
     }
 
-    private EtcdStore(Client client, FerryKeys keys, Duration requestTimeout, boolean ownsClient) {
+    private EtcdStore(Client client, FerryKeys keys, Duration requestTimeout, boolean ownsClient,
+                      Supplier<Optional<String>> commitHold) {
         this.client = client;
         this.keys = keys;
         this.requestTimeout = requestTimeout;
         this.ownsClient = ownsClient;
+        this.commitHold = commitHold;
     }
 
     /** Opens a client from the options; {@link #close()} closes it. */
     public static EtcdStore connect(EtcdOptions options) {
-        return new EtcdStore(EtcdClients.create(options), options.keys(), options.requestTimeout(), true);
+        return new EtcdStore(EtcdClients.create(options), options.keys(), options.requestTimeout(), true, Optional::empty);
+    }
+
+    /**
+     * A view of this store (same client; closing it closes nothing) whose transactions are sent only
+     * while {@code hold} answers empty. Otherwise {@link Transaction#commit()} fails at once with a
+     * {@link CommitHeldException} carrying the answer, and nothing reaches etcd. For an owner that
+     * must be sure no write decided on a view it no longer trusts can land, even one decided before
+     * it stopped trusting it: the check is made as each transaction is sent. Reads, and the
+     * unconditional writes ({@link #put}, {@link #delete}), are not held.
+     *
+     * @param hold asked on the thread that commits; must be quick
+     */
+    public EtcdStore holdingCommitsWhile(Supplier<Optional<String>> hold) {
+        return new EtcdStore(client, keys, requestTimeout, false, hold);
+    }
+
+    /** Why this store's transactions are held back now, if they are. */
+    Optional<String> commitHeld() {
+        return commitHold.get();
     }
 
     /**

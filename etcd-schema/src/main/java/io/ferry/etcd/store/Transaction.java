@@ -71,13 +71,20 @@ public final class Transaction {
 
     /**
      * Runs the transaction. The outcome says whether the guards held; a failed future means etcd
-     * was not reached, in which case the writes may or may not have applied: callers re-read.
+     * was not reached, in which case the writes may or may not have applied: callers re-read. The
+     * exception is a {@link CommitHeldException} when the store held the transaction back (nothing
+     * was sent).
      */
     public Future<TxnOutcome> commit() {
         if (committed) {
             throw new IllegalStateException("transaction already committed");
         }
         committed = true;
+        java.util.Optional<String> held = store.commitHeld();
+        if (held.isPresent()) {
+            return Future.failedFuture(new CommitHeldException("txn [" + String.join(", ", description) + "] not sent: "
+                    + held.get()));
+        }
         var txn = store.client().getKVClient().txn()
                 .If(guards.toArray(Cmp[]::new))
                 .Then(writes.toArray(Op[]::new));

@@ -249,6 +249,36 @@ class InformerIT {
         await().atMost(Duration.ofSeconds(10)).until(() -> informer.get(p + "kept").map(v -> v.value().count()).orElse(0L) == 2L);
     }
 
+    /**
+     * What an owner of several informers uses once one of them found etcd restored from a backup: the
+     * others list again as the truth, and the owner learns when each has. A listing that cannot be
+     * made (etcd down) is retried for as long as it takes: the answer never comes before a listing.
+     */
+    @Test
+    void aListingAsTheTruthAskedForWhileEtcdIsDownIsMadeOnceItIsBackAndOnlyThenAnswered() throws Exception {
+        result(store.put(p + "kept", Item.of("kept", 1)));
+        startInformer(FAST);
+        double listed = meters.get("ferry.informer.relists").counter().count();
+
+        etcd.stop();
+        io.vertx.core.Future<Void> asked = informer.listAgainAsTruth();
+        Thread.sleep(3000);
+        assertThat(asked.isComplete()).as("no listing was possible, so none is reported").isFalse();
+
+        etcd.start();
+        putWithRetry(p + "while-asked", Item.of("while-asked", 1));
+        await().atMost(Duration.ofSeconds(30)).until(asked::isComplete);
+        assertThat(asked.succeeded()).isTrue();
+        assertThat(informer.get(p + "while-asked")).as("the listing was made after etcd came back").isPresent();
+        assertThat(recorder.events).as("an unchanged value is not delivered again").containsOnlyOnce("put kept 1");
+        assertThat(meters.get("ferry.informer.relists").counter().count()).isGreaterThan(listed);
+
+        result(store.put(p + "after", Item.of("after", 1)));
+        await("the watch runs again").atMost(Duration.ofSeconds(10)).until(() -> informer.get(p + "after").isPresent());
+        // Answered at once when etcd is up.
+        result(informer.listAgainAsTruth());
+    }
+
     @Test
     void aThrowingHandlerDoesNotStopTheInformer() {
         recorder.throwOn = p + "boom";

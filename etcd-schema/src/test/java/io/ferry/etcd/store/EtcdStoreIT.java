@@ -65,6 +65,23 @@ class EtcdStoreIT {
     }
 
     @Test
+    void aViewHoldingCommitsSendsNoTransactionWhileItHoldsAndSaysWhy() {
+        java.util.concurrent.atomic.AtomicReference<String> hold = new java.util.concurrent.atomic.AtomicReference<>("etcd was restored");
+        EtcdStore view = store.holdingCommitsWhile(() -> java.util.Optional.ofNullable(hold.get()));
+        Throwable refused = failure(view.txn().requireAbsent(p + "a").put(p + "a", Item.of("a", 1)).commit());
+        assertThat(refused).isInstanceOf(CommitHeldException.class).hasMessageContaining("etcd was restored")
+                .hasMessageContaining("absent " + p + "a");
+        assertThat(result(store.get(p + "a", Item.class))).as("nothing reached etcd").isEmpty();
+        assertThat(result(view.get(p + "a", Item.class))).as("reads are not held").isEmpty();
+        assertThat(result(store.putIfAbsent(p + "b", Item.of("b", 1)))).as("the store itself is not held").isTrue();
+
+        hold.set(null);
+        assertThat(result(view.txn().requireAbsent(p + "a").put(p + "a", Item.of("a", 1)).commit()).succeeded()).isTrue();
+        view.close();
+        assertThat(result(store.get(p + "a", Item.class))).as("closing the view leaves the client open").isPresent();
+    }
+
+    @Test
     void getOfAMalformedValueFailsNamingTheKey() {
         result(store.putRaw(p + "bad", "{\"name\": ".getBytes(StandardCharsets.UTF_8)));
         Throwable error = failure(store.get(p + "bad", Item.class));

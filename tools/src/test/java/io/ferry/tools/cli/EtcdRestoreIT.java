@@ -223,6 +223,7 @@ class EtcdRestoreIT {
         // The controller and the agent keep running while etcd is stopped and replaced by the backup.
         etcd.restoreSnapshot(backup);
         assertThat(placement("vol-b")).as("the backup does not know vol-b").isEmpty();
+        assertThat(placement("vol-a").orElseThrow().sizeBytes()).as("the backup's vol-a is 16Mi").isEqualTo(16L << 20);
 
         // Provisioning resumes although etcd's revision went back below everything the components saw.
         Result created = ctl("volume", "create", "vol-c", "--size", "16Mi", "--timeout", "90");
@@ -253,6 +254,17 @@ class EtcdRestoreIT {
         assertThat(placement("vol-b")).as("nothing placed vol-b again").isEmpty();
         assertThat(checksum("vol-b")).isEqualTo(sumB);
         assertThat(checksum("vol-a")).isEqualTo(sumA);
+        // The controller held its decisions until every informer had listed the restored etcd, so no
+        // mix of the lost intent (32Mi) and the restored placement grew the placement back.
+        assertThat(placement("vol-a").orElseThrow().sizeBytes()).as("vol-a's restored placement").isEqualTo(16L << 20);
+        assertThat(adminGet("/metrics")).containsPattern("ferry_controller_rewind_holds_total [1-9]")
+                .contains("ferry_controller_rewind_waiting_informers 0.0");
+        assertThat(adminGet("/readyz")).contains("\"ready\":true");
+    }
+
+    String adminGet(String path) throws Exception {
+        return java.net.http.HttpClient.newHttpClient().send(java.net.http.HttpRequest.newBuilder(
+                java.net.URI.create(controller.adminUrl() + path)).build(), java.net.http.HttpResponse.BodyHandlers.ofString()).body();
     }
 
     Optional<String> orphanOwner(Path file) throws IOException {
