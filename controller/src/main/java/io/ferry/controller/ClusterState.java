@@ -1,6 +1,6 @@
 package io.ferry.controller;
 
-import io.ferry.controller.placement.Candidate;
+import io.ferry.placement.Candidate;
 import io.ferry.etcd.FerryKeys;
 import io.ferry.etcd.FerryKeys.KeyRef;
 import io.ferry.etcd.informer.Informer;

@@ -1,4 +1,4 @@
-package io.ferry.controller.placement;
+package io.ferry.placement;
 
 import io.ferry.model.Engine;
 import io.ferry.model.FailureDomainLevel;
@@ -13,8 +13,8 @@ import java.util.Map;
 import java.util.Set;
 import java.util.stream.Stream;
 
-import static io.ferry.controller.placement.Pools.pool;
-import static io.ferry.controller.placement.Pools.volume;
+import static io.ferry.placement.Pools.pool;
+import static io.ferry.placement.Pools.volume;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /** Every filter against a pool it must admit and a pool it must refuse, with the reason users will read. */
