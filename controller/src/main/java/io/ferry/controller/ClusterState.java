@@ -526,21 +526,18 @@ final class ClusterState {
             if (onNode != null) {
                 onNode.remove(before.volume());
             }
-            if (isRemote(before)) {
+            if (before.servedRemotely()) {
                 adjustRemote(before.node(), -1);
             }
         }
         if (after != null) {
             volumesByNode.computeIfAbsent(after.node(), n -> new HashSet<>()).add(after.volume());
-            if (isRemote(after)) {
+            if (after.servedRemotely()) {
                 adjustRemote(after.node(), +1);
             }
         }
     }
 
-    private static boolean isRemote(Placement p) {
-        return p.consumerNode() != null && !p.consumerNode().equals(p.node());
-    }
 
     private void adjustRemote(String node, int delta) {
         int value = Math.max(0, remoteServed.getOrDefault(node, 0) + delta);
