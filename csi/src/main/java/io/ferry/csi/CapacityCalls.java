@@ -5,21 +5,37 @@ import io.ferry.csi.v1.GetCapacityRequest;
 import io.ferry.csi.v1.GetCapacityResponse;
 import io.ferry.csi.v1.VolumeCapability;
 import io.ferry.model.GlobalConfig;
+import io.ferry.model.Names;
 import io.ferry.model.NodeRegistration;
+import io.ferry.model.Placement;
 import io.ferry.model.PoolConfig;
-import io.ferry.model.PoolStatus;
 import io.ferry.model.PositionAdvice;
 import io.ferry.model.Sizes;
+import io.ferry.placement.Candidate;
+import io.ferry.placement.Request;
+import io.ferry.placement.Scheduler;
 
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 
-/** GetCapacity: what a volume of a class could still get from a topology segment. */
+/**
+ * GetCapacity: what a volume of a class could still get from a topology segment, answered by the
+ * scheduler's own rules (its candidates, filters and free-space arithmetic), so that the capacity
+ * Kubernetes plans with is the capacity the controller will place.
+ */
 final class CapacityCalls {
 
-    private final ClusterView view;
+    /** The name of the volume GetCapacity asks the scheduler about; it is never written anywhere. */
+    private static final String PROBE = "capacity-probe";
 
-    CapacityCalls(ClusterView view) {
+    private final ClusterView view;
+    private final Scheduler scheduler;
+
+    CapacityCalls(ClusterView view, Scheduler scheduler) {
         this.view = view;
+        this.scheduler = scheduler;
     }
 
     GetCapacityResponse get(GetCapacityRequest request) throws Exception {
@@ -31,63 +47,74 @@ final class CapacityCalls {
         StorageClassParameters params = StorageClassParameters.parse(request.getParametersMap());
         Map<String, String> segments = request.hasAccessibleTopology()
                 ? request.getAccessibleTopology().getSegmentsMap() : Map.of();
-        long[] totals = capacity(params, segments);
-        return GetCapacityResponse.newBuilder().setAvailableCapacity(totals[0])
-                .setMaximumVolumeSize(Int64Value.of(totals[1]))
+        GlobalConfig global = view.globalConfig();
+        Capacity capacity = capacity(scheduler, probe(params, segments.get(Driver.TOPOLOGY_NODE)),
+                candidates(segments, global), global);
+        return GetCapacityResponse.newBuilder().setAvailableCapacity(capacity.totalBytes())
+                .setMaximumVolumeSize(Int64Value.of(capacity.largestBytes()))
                 .setMinimumVolumeSize(Int64Value.of(Sizes.ALIGNMENT)).build();
     }
 
+    /** Free bytes for a volume in total, and the largest single volume one pool can take. */
+    record Capacity(long totalBytes, long largestBytes) {
+    }
+
     /**
-     * Free bytes a volume of this class could use from the given topology segment: {total, largest
-     * single pool}. Pools count when their node is registered, the pool is schedulable and healthy,
-     * and it matches the class's engine, thinness and selectors; free is capacity (times the
-     * overprovision ratio for thin volumes) minus reserved minus allocated, as the scheduler counts.
-     * A node segment limits the pools to that node only for MustLocal classes (and excludes it for
-     * MustRemote): any other volume can be served to the node from anywhere over NVMe/TCP.
+     * What the pools offer a volume like {@code probe}: each pool counts the largest volume the
+     * scheduler would place on it ({@link Scheduler#largestFit}), so a pool it refuses (node down,
+     * unhealthy, disk full, wrong engine, selectors, position, cannot export, remote cap...) adds
+     * nothing, and thin room is counted with the overprovision ratio just as it is placed.
      */
-    long[] capacity(StorageClassParameters params, Map<String, String> segments) {
-        GlobalConfig global = view.globalConfig();
-        String node = segments.get(Driver.TOPOLOGY_NODE);
-        PositionAdvice advice = params.positionAdvice() == null ? PositionAdvice.PREFER_LOCAL : params.positionAdvice();
+    static Capacity capacity(Scheduler scheduler, Request probe, Iterable<Candidate> candidates, GlobalConfig global) {
         long total = 0;
         long largest = 0;
+        for (Candidate candidate : candidates) {
+            long fit = scheduler.largestFit(probe, candidate, global);
+            total += fit;
+            largest = Math.max(largest, fit);
+        }
+        return new Capacity(total, largest);
+    }
+
+    /**
+     * A volume of the class for a consumer on the segment's node. A node segment limits the pools
+     * to that node only for MustLocal classes (and excludes it for MustRemote): any other volume is
+     * served to the node from anywhere over NVMe/TCP, from nodes that can export it. Without a node
+     * there is no consumer to be local or remote to, and MustLocal/MustRemote say nothing.
+     */
+    static Request probe(StorageClassParameters params, String node) {
+        if (node != null && !Names.isValidNodeName(node)) {
+            throw Calls.invalid("topology segment " + Driver.TOPOLOGY_NODE + "=" + node + " is not a valid node name");
+        }
+        var intent = params.intent(PROBE, Sizes.ALIGNMENT).consumerNode(node);
+        if (node == null) {
+            intent.positionAdvice(PositionAdvice.PREFER_LOCAL);
+        }
+        return Request.of(intent.build());
+    }
+
+    /**
+     * Every pool as the scheduler sees it (the controller builds its candidates from the same
+     * keys); without a node segment, only the pools on nodes in the segment's rack and zone.
+     */
+    private List<Candidate> candidates(Map<String, String> segments, GlobalConfig global) {
+        boolean byNode = segments.containsKey(Driver.TOPOLOGY_NODE);
+        Map<String, Integer> remoteServed = new HashMap<>();
+        for (Placement placement : view.placements()) {
+            if (placement.servedRemotely()) {
+                remoteServed.merge(placement.node(), 1, Integer::sum);
+            }
+        }
+        List<Candidate> candidates = new ArrayList<>();
         for (PoolConfig pool : view.poolConfigs()) {
             NodeRegistration registration = view.registration(pool.node()).orElse(null);
-            PoolStatus status = view.poolStatus(pool.node(), pool.name()).orElse(null);
-            if (registration == null || status == null || !status.healthy() || !pool.schedulable()) {
+            if (!byNode && registration != null && !labelsMatch(segments, registration.labels())) {
                 continue;
             }
-            if (params.engine() != null && params.engine() != pool.engine()) {
-                continue;
-            }
-            if (params.thin() ? !pool.engine().thin() : !pool.engine().thick()) {
-                continue;
-            }
-            if (!pool.labels().entrySet().containsAll(params.poolSelector().entrySet())
-                    || !registration.labels().entrySet().containsAll(params.nodeSelector().entrySet())) {
-                continue;
-            }
-            if (node != null && advice == PositionAdvice.MUST_LOCAL) {
-                if (!pool.node().equals(node)) {
-                    continue;
-                }
-            } else if (node != null && advice == PositionAdvice.MUST_REMOTE && pool.node().equals(node)) {
-                continue;
-            }
-            if (node == null && !labelsMatch(segments, registration.labels())) {
-                continue;
-            }
-            double ratio = params.thin() ? pool.effectiveOverprovisionRatio(global) : 1.0;
-            long allocated = view.ledger(pool.name()).map(l -> l.allocatedBytes()).orElse(0L);
-            long free = (long) Math.floor(status.capacityBytes() * ratio) - pool.reservedBytes() - allocated;
-            if (free <= 0) {
-                continue;
-            }
-            long usable = free / Sizes.ALIGNMENT * Sizes.ALIGNMENT;
-            total += usable;
-            largest = Math.max(largest, usable);
+            candidates.add(Candidate.of(pool, view.poolStatus(pool.node(), pool.name()).orElse(null), registration,
+                    view.ledger(pool.name()).orElse(null), 0, remoteServed.getOrDefault(pool.node(), 0), global));
         }
-        return new long[] {total, largest};
+        return candidates;
     }
 
     private static boolean labelsMatch(Map<String, String> segments, Map<String, String> labels) {

@@ -29,6 +29,7 @@ import io.ferry.csi.v1.ListVolumesResponse;
 import io.ferry.csi.v1.ValidateVolumeCapabilitiesRequest;
 import io.ferry.csi.v1.ValidateVolumeCapabilitiesResponse;
 import io.ferry.etcd.store.EtcdStore;
+import io.ferry.placement.Scheduler;
 import io.grpc.stub.StreamObserver;
 
 import java.time.Clock;
@@ -53,7 +54,7 @@ public final class ControllerService extends ControllerGrpc.ControllerImplBase {
         this.volumes = new VolumeCalls(store, view, locks, clock);
         this.publishing = new PublishCalls(store, view, locks, clock);
         this.snapshots = new SnapshotCalls(store, view, locks, clock);
-        this.capacity = new CapacityCalls(view);
+        this.capacity = new CapacityCalls(view, new Scheduler());
     }
 
     @Override

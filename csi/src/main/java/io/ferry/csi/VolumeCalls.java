@@ -113,22 +113,11 @@ final class VolumeCalls {
             throw Calls.invalid("mkfsOptions given for a raw block volume");
         }
         String name = CsiNames.ferryName(csiName);
-        VolumeIntent.Builder builder = VolumeIntent.builder(name, size)
-                .thin(params.thin())
-                .engine(params.engine())
-                .spreadGroup(params.spreadGroup())
-                .poolSelector(params.poolSelector())
-                .nodeSelector(params.nodeSelector())
+        VolumeIntent.Builder builder = params.intent(name, size)
                 .fsType(fsType)
                 .mkfsOptions(mkfsOptions)
                 .createdBy(CsiNames.createdBy(csiName))
                 .createdAt(clock.instant());
-        if (params.positionAdvice() != null) {
-            builder.positionAdvice(params.positionAdvice());
-        }
-        if (params.failureDomainLevel() != null) {
-            builder.failureDomainLevel(params.failureDomainLevel());
-        }
         String consumer = consumerNode(request.hasAccessibilityRequirements() ? request.getAccessibilityRequirements() : null);
         builder.consumerNode(consumer);
         if (request.hasVolumeContentSource()) {
