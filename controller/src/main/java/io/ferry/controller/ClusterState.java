@@ -538,7 +538,6 @@ final class ClusterState {
         }
     }
 
-
     private void adjustRemote(String node, int delta) {
         int value = Math.max(0, remoteServed.getOrDefault(node, 0) + delta);
         remoteServed.put(node, value);
