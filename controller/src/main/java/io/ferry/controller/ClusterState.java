@@ -1,6 +1,6 @@
 package io.ferry.controller;
 
-import io.ferry.controller.placement.Candidate;
+import io.ferry.placement.Candidate;
 import io.ferry.etcd.FerryKeys;
 import io.ferry.etcd.FerryKeys.KeyRef;
 import io.ferry.etcd.informer.Informer;
@@ -536,20 +536,16 @@ final class ClusterState {
             if (onNode != null) {
                 onNode.remove(before.volume());
             }
-            if (isRemote(before)) {
+            if (before.servedRemotely()) {
                 adjustRemote(before.node(), -1);
             }
         }
         if (after != null) {
             volumesByNode.computeIfAbsent(after.node(), n -> new HashSet<>()).add(after.volume());
-            if (isRemote(after)) {
+            if (after.servedRemotely()) {
                 adjustRemote(after.node(), +1);
             }
         }
-    }
-
-    private static boolean isRemote(Placement p) {
-        return p.consumerNode() != null && !p.consumerNode().equals(p.node());
     }
 
     private void adjustRemote(String node, int delta) {

@@ -1,6 +1,6 @@
 package io.ferry.controller;
 
-import io.ferry.controller.placement.Scheduler;
+import io.ferry.placement.Scheduler;
 import io.ferry.etcd.reconcile.ReconcileRuntime;
 import io.ferry.etcd.store.EtcdStore;
 import io.ferry.etcd.store.LeaderElection;

@@ -1,8 +1,8 @@
 package io.ferry.controller;
 
-import io.ferry.controller.placement.Candidate;
-import io.ferry.controller.placement.Decision;
-import io.ferry.controller.placement.PoolVerdict;
+import io.ferry.placement.Candidate;
+import io.ferry.placement.Decision;
+import io.ferry.placement.PoolVerdict;
 import io.ferry.etcd.store.Versioned;
 import io.ferry.model.Names;
 import io.ferry.model.NodeRegistration;

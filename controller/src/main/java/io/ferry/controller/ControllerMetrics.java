@@ -98,7 +98,7 @@ final class ControllerMetrics {
      * Replaces the per-pool gauges (a pool no longer configured loses its rows); called from start
      * on, every {@link Controller#GAUGE_INTERVAL}, and when the admin API lists pools.
      */
-    void pools(Iterable<io.ferry.controller.placement.Candidate> candidates) {
+    void pools(Iterable<io.ferry.placement.Candidate> candidates) {
         List<MultiGauge.Row<?>> cap = new ArrayList<>();
         List<MultiGauge.Row<?>> alloc = new ArrayList<>();
         List<MultiGauge.Row<?>> fr = new ArrayList<>();

@@ -1,6 +1,6 @@
 package io.ferry.controller;
 
-import io.ferry.controller.placement.Candidate;
+import io.ferry.placement.Candidate;
 import io.ferry.etcd.FerryKeys;
 import io.ferry.etcd.reconcile.ReconcileResult;
 import io.ferry.etcd.store.EtcdStore;

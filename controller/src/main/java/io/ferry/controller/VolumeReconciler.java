@@ -1,10 +1,10 @@
 package io.ferry.controller;
 
-import io.ferry.controller.placement.Candidate;
-import io.ferry.controller.placement.Decision;
-import io.ferry.controller.placement.Request;
-import io.ferry.controller.placement.Scheduler;
-import io.ferry.controller.placement.ScoringPolicy;
+import io.ferry.placement.Candidate;
+import io.ferry.placement.Decision;
+import io.ferry.placement.Request;
+import io.ferry.placement.Scheduler;
+import io.ferry.placement.ScoringPolicy;
 import io.ferry.etcd.FerryKeys;
 import io.ferry.etcd.reconcile.ReconcileResult;
 import io.ferry.etcd.store.EtcdStore;

@@ -223,6 +223,11 @@ public final class ClusterView implements AutoCloseable {
         return placements.get(keys.placement(volume)).map(Versioned::value);
     }
 
+    /** Every placement, in no particular order. */
+    public List<Placement> placements() {
+        return placements.values().stream().map(Versioned::value).toList();
+    }
+
     public Optional<VolumeScheduling> volumeScheduling(String volume) {
         return volumeSchedulings.get(keys.volumeScheduling(volume)).map(Versioned::value);
     }

@@ -1,8 +1,5 @@
 package io.ferry.csi;
 
-import com.google.protobuf.Int64Value;
-import com.google.protobuf.Timestamp;
-import io.ferry.csi.v1.CapacityRange;
 import io.ferry.csi.v1.ControllerExpandVolumeRequest;
 import io.ferry.csi.v1.ControllerExpandVolumeResponse;
 import io.ferry.csi.v1.ControllerGetCapabilitiesRequest;
@@ -29,794 +26,100 @@ import io.ferry.csi.v1.ListSnapshotsRequest;
 import io.ferry.csi.v1.ListSnapshotsResponse;
 import io.ferry.csi.v1.ListVolumesRequest;
 import io.ferry.csi.v1.ListVolumesResponse;
-import io.ferry.csi.v1.Snapshot;
-import io.ferry.csi.v1.Topology;
-import io.ferry.csi.v1.TopologyRequirement;
 import io.ferry.csi.v1.ValidateVolumeCapabilitiesRequest;
 import io.ferry.csi.v1.ValidateVolumeCapabilitiesResponse;
-import io.ferry.csi.v1.Volume;
-import io.ferry.csi.v1.VolumeCapability;
-import io.ferry.csi.v1.VolumeCondition;
-import io.ferry.csi.v1.VolumeContentSource;
-import io.ferry.etcd.FerryKeys;
 import io.ferry.etcd.store.EtcdStore;
-import io.ferry.etcd.store.Versioned;
-import io.ferry.model.Attachment;
-import io.ferry.model.Engine;
-import io.ferry.model.GlobalConfig;
-import io.ferry.model.Names;
-import io.ferry.model.NodeRegistration;
-import io.ferry.model.Placement;
-import io.ferry.model.PoolConfig;
-import io.ferry.model.PoolStatus;
-import io.ferry.model.PositionAdvice;
-import io.ferry.model.SchedulingPhase;
-import io.ferry.model.SnapshotIntent;
-import io.ferry.model.SnapshotScheduling;
-import io.ferry.model.SnapshotStatus;
-import io.ferry.model.Sizes;
-import io.ferry.model.ValidationException;
-import io.ferry.model.VolumeIntent;
-import io.ferry.model.VolumePhase;
-import io.ferry.model.VolumeScheduling;
-import io.ferry.model.VolumeProgress;
-import io.ferry.model.VolumeStatus;
-import io.grpc.Status;
-import io.grpc.StatusRuntimeException;
+import io.ferry.placement.Scheduler;
 import io.grpc.stub.StreamObserver;
 
 import java.time.Clock;
-import java.time.Instant;
-import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
-import java.util.Objects;
-import java.util.Optional;
 
 /**
- * The CSI controller service. It only writes intents ({@code volumes/}, {@code snapshots/},
- * {@code attachments/}) and then waits, on the watches of a {@link ClusterView}, for the controller's
- * scheduling status and the agent's volume status, turning terminal statuses into gRPC codes. Calls
- * are serialized per CSI name and per volume/snapshot id.
+ * The CSI controller service: the gRPC face of {@link VolumeCalls}, {@link PublishCalls},
+ * {@link SnapshotCalls} and {@link CapacityCalls}. Those only write intents ({@code volumes/},
+ * {@code snapshots/}, {@code attachments/}) and then wait, on the watches of a {@link ClusterView},
+ * for the controller's scheduling status and the agent's volume status, turning terminal statuses
+ * into gRPC codes. Calls are serialized per CSI name and per volume/snapshot id through one
+ * {@link KeyedLocks} they share.
  */
 public final class ControllerService extends ControllerGrpc.ControllerImplBase {
 
-    private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(ControllerService.class);
-
-    /** Size given to a volume whose request names no capacity. */
-    static final long DEFAULT_SIZE = Sizes.GIB;
-    static final String TOKEN_PREFIX = "after:";
-
-    private final EtcdStore store;
-    private final FerryKeys keys;
-    private final ClusterView view;
-    private final KeyedLocks locks;
-    private final Clock clock;
+    private final VolumeCalls volumes;
+    private final PublishCalls publishing;
+    private final SnapshotCalls snapshots;
+    private final CapacityCalls capacity;
 
     public ControllerService(EtcdStore store, ClusterView view, KeyedLocks locks, Clock clock) {
-        this.store = store;
-        this.keys = store.keys();
-        this.view = view;
-        this.locks = locks;
-        this.clock = clock;
+        this.volumes = new VolumeCalls(store, view, locks, clock);
+        this.publishing = new PublishCalls(store, view, locks, clock);
+        this.snapshots = new SnapshotCalls(store, view, locks, clock);
+        this.capacity = new CapacityCalls(view, new Scheduler());
     }
-
-    // ---- CreateVolume ----
 
     @Override
     public void createVolume(CreateVolumeRequest request, StreamObserver<CreateVolumeResponse> observer) {
-        Calls.unary("CreateVolume", observer, () -> createVolume(request));
+        Calls.unary("CreateVolume", observer, () -> volumes.create(request));
     }
-
-    private CreateVolumeResponse createVolume(CreateVolumeRequest request) throws Exception {
-        String csiName = request.getName();
-        Calls.require(!csiName.isEmpty(), "name is required");
-        Calls.require(request.getVolumeCapabilitiesCount() > 0, "volume_capabilities is required");
-        boolean block = false;
-        String capabilityFs = null;
-        for (VolumeCapability cap : request.getVolumeCapabilitiesList()) {
-            String why = Driver.unsupported(cap);
-            if (why != null) {
-                throw Calls.invalid(why);
-            }
-            if (cap.hasBlock()) {
-                block = true;
-            } else if (!cap.getMount().getFsType().isEmpty()) {
-                capabilityFs = cap.getMount().getFsType();
-            }
-        }
-        StorageClassParameters params = StorageClassParameters.parse(request.getParametersMap());
-        long[] range = range(request.hasCapacityRange() ? request.getCapacityRange() : null);
-        long required = range[0];
-        long limit = range[1];
-        long wanted = required > 0 ? required : limit > 0 ? Math.min(limit, DEFAULT_SIZE) : DEFAULT_SIZE;
-        long size = Sizes.volumeSize(wanted);
-        if (limit > 0 && size > limit) {
-            throw Status.OUT_OF_RANGE.withDescription("volumes are sized in multiples of 4Mi: " + wanted
-                    + " bytes rounds up to " + size + ", above limit_bytes " + limit).asRuntimeException();
-        }
-        String fsType = null;
-        List<String> mkfsOptions = List.of();
-        if (!block || capabilityFs != null) {
-            fsType = capabilityFs != null ? capabilityFs : params.fsType() != null ? params.fsType() : Driver.DEFAULT_FS_TYPE;
-            if (params.fsType() != null && capabilityFs != null && !params.fsType().equals(capabilityFs)) {
-                throw Calls.invalid("StorageClass fsType " + params.fsType() + " contradicts the requested filesystem "
-                        + capabilityFs);
-            }
-            mkfsOptions = params.mkfsOptions();
-        } else if (!params.mkfsOptions().isEmpty()) {
-            throw Calls.invalid("mkfsOptions given for a raw block volume");
-        }
-        String name = CsiNames.ferryName(csiName);
-        VolumeIntent.Builder builder = VolumeIntent.builder(name, size)
-                .thin(params.thin())
-                .engine(params.engine())
-                .spreadGroup(params.spreadGroup())
-                .poolSelector(params.poolSelector())
-                .nodeSelector(params.nodeSelector())
-                .fsType(fsType)
-                .mkfsOptions(mkfsOptions)
-                .createdBy(CsiNames.createdBy(csiName))
-                .createdAt(clock.instant());
-        if (params.positionAdvice() != null) {
-            builder.positionAdvice(params.positionAdvice());
-        }
-        if (params.failureDomainLevel() != null) {
-            builder.failureDomainLevel(params.failureDomainLevel());
-        }
-        String consumer = consumerNode(request.hasAccessibilityRequirements() ? request.getAccessibilityRequirements() : null);
-        builder.consumerNode(consumer);
-        if (request.hasVolumeContentSource()) {
-            VolumeContentSource source = request.getVolumeContentSource();
-            Origin origin = switch (source.getTypeCase()) {
-                case SNAPSHOT -> {
-                    String id = source.getSnapshot().getSnapshotId();
-                    SnapshotIntent snapshot = (Names.isValidSnapshotName(id)
-                            ? Calls.await(store.get(keys.snapshot(id), SnapshotIntent.class)) : Optional.<Versioned<SnapshotIntent>>empty())
-                            .map(Versioned::value).filter(v -> !v.deletionRequested())
-                            .orElseThrow(() -> Calls.notFound("source snapshot " + id + " does not exist"));
-                    builder.sourceSnapshot(id);
-                    yield snapshotOrigin(snapshot);
-                }
-                case VOLUME -> {
-                    String id = source.getVolume().getVolumeId();
-                    VolumeIntent sourceVolume = (Names.isValidVolumeName(id)
-                            ? Calls.await(store.get(keys.volume(id), VolumeIntent.class)) : Optional.<Versioned<VolumeIntent>>empty())
-                            .map(Versioned::value).filter(v -> !v.deletionRequested())
-                            .orElseThrow(() -> Calls.notFound("source volume " + id + " does not exist"));
-                    builder.sourceVolume(id);
-                    Placement placement = view.placement(id).orElse(null);
-                    yield new Origin("source volume " + id, Math.max(sourceVolume.sizeBytes(),
-                            placement == null ? 0 : placement.sizeBytes()), placement == null ? null : placement.pool(),
-                            true, sourceVolume.fsType());
-                }
-                default -> throw Calls.invalid("volume_content_source names neither a snapshot nor a volume");
-            };
-            // A copy is never smaller than what it copies: the volume grows to the source's size
-            // when the capacity range allows it.
-            if (origin.sizeBytes() > size) {
-                if (limit > 0 && origin.sizeBytes() > limit) {
-                    throw Status.OUT_OF_RANGE.withDescription(origin.what() + " holds " + origin.sizeBytes()
-                            + " bytes, above limit_bytes " + limit + ": a copy cannot be smaller than its source")
-                            .asRuntimeException();
-                }
-                size = origin.sizeBytes();
-                builder.sizeBytes(size);
-            }
-            String problem = cloneProblem(origin, params, fsType);
-            if (problem != null) {
-                throw Calls.invalid("cannot make volume " + csiName + " from " + origin.what() + ": " + problem);
-            }
-        }
-        VolumeIntent desired = builder.build();
-
-        while (true) {
-            Versioned<VolumeIntent> deleting;
-            try (KeyedLocks.Held ignored = locks.lock("csi-name:" + csiName, "volume:" + name)) {
-                Optional<Versioned<VolumeIntent>> existing = Calls.await(store.get(keys.volume(name), VolumeIntent.class));
-                if (existing.isEmpty() || !existing.get().value().deletionRequested()
-                        || !CsiNames.sameOrigin(existing.get().value().createdBy(), csiName)) {
-                    return createOrReturn(request, csiName, desired, existing, required, limit);
-                }
-                deleting = existing.get();
-            }
-            // A volume of this name is still being deleted (DeleteVolume timed out, or ferryctl removed
-            // it): once it is gone the name is free, and this call creates a new volume. The lock is
-            // not held meanwhile, so that the deletion's own calls are not queued behind this one.
-            awaitGone(name, deleting);
-        }
-    }
-
-    /**
-     * Waits until the volume intent read as {@code seen} is gone from etcd: removed by the
-     * controller once the agent has removed the volume (or released it from a node that never held
-     * it). The view has delivered {@code seen} or something newer before absence counts, so a cache
-     * that has not yet caught up cannot pass for a deletion.
-     */
-    private void awaitGone(String name, Versioned<VolumeIntent> seen) throws Exception {
-        Calls.await(view.await(() -> {
-            if (view.volumesRevision() < seen.modRevision()) {
-                return Optional.empty();
-            }
-            Optional<Versioned<VolumeIntent>> current = view.volumeVersioned(name);
-            return current.isEmpty() || current.get().createRevision() != seen.createRevision()
-                    ? Optional.of(Boolean.TRUE) : Optional.empty();
-        }, Calls.remaining()), "volume " + name + " to be deleted");
-    }
-
-    /** Creates the intent if absent, or checks the existing one; then waits until the volume is Ready. */
-    private CreateVolumeResponse createOrReturn(CreateVolumeRequest request, String csiName, VolumeIntent desired,
-                                                Optional<Versioned<VolumeIntent>> existing, long required, long limit)
-            throws Exception {
-        String name = desired.name();
-        long createRevision;
-        if (existing.isPresent()) {
-            VolumeIntent current = existing.get().value();
-            if (!CsiNames.sameOrigin(current.createdBy(), csiName)) {
-                throw Calls.alreadyExists("volume " + name + " was created for another CSI name (" + current.createdBy() + ")");
-            }
-            String conflict = conflict(current, desired, required, limit);
-            if (conflict != null) {
-                throw Calls.alreadyExists("volume " + name + " (for " + csiName + ") exists with different parameters: "
-                        + conflict);
-            }
-            createRevision = existing.get().createRevision();
-        } else {
-            if (!Calls.await(store.putIfAbsent(keys.volume(name), desired))) {
-                throw Calls.aborted("volume " + name + " was created concurrently; retry");
-            }
-            createRevision = Calls.await(store.get(keys.volume(name), VolumeIntent.class))
-                    .map(Versioned::createRevision).orElse(0L);
-        }
-        Ready ready;
-        try {
-            ready = Calls.await(view.await(() -> volumeReady(name, createRevision), Calls.remaining()),
-                    "volume " + name + " to become Ready");
-        } catch (StatusRuntimeException e) {
-            withdrawIfRefused(name, createRevision, e);
-            throw e;
-        }
-        VolumeIntent intent = view.volume(name).orElse(existing.map(Versioned::value).orElse(desired));
-        Volume.Builder volume = volume(intent, ready.placement());
-        volume.putVolumeContext(Driver.CONTEXT_CSI_NAME, csiName);
-        if (request.hasVolumeContentSource()) {
-            volume.setContentSource(request.getVolumeContentSource());
-        }
-        return CreateVolumeResponse.newBuilder().setVolume(volume).build();
-    }
-
-    /**
-     * A CreateVolume the controller refused for good (no pool fits, invalid) gives its caller no
-     * volume, so the caller never deletes one: if its intent stayed, room appearing later would
-     * place a volume nobody owns. It is withdrawn through the deletion protocol (never removed by
-     * hand), which also cleans up should the controller have placed it meanwhile; a retry of the
-     * same name writes it again. Intents another CSI name made are not this call's to withdraw.
-     */
-    private void withdrawIfRefused(String name, long createRevision, StatusRuntimeException refusal) {
-        Status.Code code = refusal.getStatus().getCode();
-        if (code != Status.Code.RESOURCE_EXHAUSTED && code != Status.Code.INVALID_ARGUMENT) {
-            return;
-        }
-        try {
-            Optional<Versioned<VolumeIntent>> current = Calls.await(store.get(keys.volume(name), VolumeIntent.class));
-            if (current.isEmpty() || current.get().createRevision() != createRevision
-                    || current.get().value().deletionRequested() || view.placement(name).isPresent()) {
-                return;
-            }
-            if (Calls.await(store.compareAndPut(keys.volume(name), current.get().value().withDeletionRequested(),
-                    current.get().modRevision()))) {
-                log.info("volume {}: CreateVolume was refused ({}); its intent is withdrawn so that no volume is made"
-                        + " for a caller that was told there is none", name, code);
-            }
-        } catch (Exception e) {
-            log.warn("volume {}: CreateVolume was refused ({}) and its intent could not be withdrawn: {}", name, code,
-                    e.getMessage());
-        }
-    }
-
-    /**
-     * What a new volume is made from: its size, the pool it lives in (the copy is made there; null
-     * while not placed yet) and, when known, its filesystem type.
-     */
-    record Origin(String what, long sizeBytes, String pool, boolean fsTypeKnown, String fsType) {
-    }
-
-    private Origin snapshotOrigin(SnapshotIntent snapshot) {
-        SnapshotScheduling scheduling = view.snapshotScheduling(snapshot.name()).orElse(null);
-        long size = scheduling == null ? 0 : scheduling.sizeBytes();
-        if (scheduling != null && scheduling.node() != null) {
-            size = Math.max(size, view.snapshotStatus(scheduling.node(), snapshot.name()).map(SnapshotStatus::sizeBytes)
-                    .orElse(0L));
-        }
-        Optional<VolumeIntent> volume = view.volume(snapshot.sourceVolume());
-        return new Origin("source snapshot " + snapshot.name(), size, scheduling == null ? null : scheduling.pool(),
-                volume.isPresent(), volume.map(VolumeIntent::fsType).orElse(null));
-    }
-
-    /**
-     * Why a copy of {@code origin} cannot be the volume the parameters ask for, or null. Every engine
-     * copies within the pool that holds the source (file: a sparse copy; lvm: a new LV and dd;
-     * lvm-thin: a thin snapshot; spdk: a clone of an lvol snapshot), so the parameters must fit that
-     * pool; the specification wants INVALID_ARGUMENT for a source that cannot serve them, not a
-     * placement failure.
-     */
-    String cloneProblem(Origin origin, StorageClassParameters params, String fsType) {
-        if (origin.fsTypeKnown() && !Objects.equals(origin.fsType(), fsType)) {
-            return "it holds " + (origin.fsType() == null ? "a raw block volume" : "a " + origin.fsType() + " filesystem")
-                    + ", and the new volume is to be " + (fsType == null ? "a raw block volume" : fsType);
-        }
-        PoolConfig pool = origin.pool() == null ? null : view.poolConfig(origin.pool()).orElse(null);
-        if (pool == null) {
-            return null;
-        }
-        String where = "a copy is made in the source's pool " + pool.name() + " (engine " + pool.engine().value() + ")";
-        if (params.engine() != null && params.engine() != pool.engine()) {
-            return where + ", not on engine " + params.engine().value();
-        }
-        if (params.thin() ? !pool.engine().thin() : !pool.engine().thick()) {
-            return where + ", which has no " + (params.thin() ? "thin" : "thick") + " volumes";
-        }
-        if (!params.thin() && pool.engine() == Engine.SPDK) {
-            return where + ": SPDK copies are always thin clones of an lvol snapshot; ask for thin: \"true\"";
-        }
-        if (!pool.labels().entrySet().containsAll(params.poolSelector().entrySet())) {
-            return where + ", whose labels " + pool.labels() + " do not match poolSelector " + params.poolSelector();
-        }
-        Map<String, String> nodeLabels = view.registration(pool.node()).map(NodeRegistration::labels).orElse(null);
-        if (nodeLabels != null && !nodeLabels.entrySet().containsAll(params.nodeSelector().entrySet())) {
-            return where + " on node " + pool.node() + ", whose labels " + nodeLabels + " do not match nodeSelector "
-                    + params.nodeSelector();
-        }
-        return null;
-    }
-
-    private static long[] range(CapacityRange range) {
-        if (range == null) {
-            return new long[] {0, 0};
-        }
-        long required = range.getRequiredBytes();
-        long limit = range.getLimitBytes();
-        Calls.require(required >= 0 && limit >= 0, "capacity_range must not be negative");
-        if (limit > 0 && required > limit) {
-            throw Status.OUT_OF_RANGE.withDescription("required_bytes " + required + " exceeds limit_bytes " + limit)
-                    .asRuntimeException();
-        }
-        if (required > Sizes.MAX_VOLUME_BYTES) {
-            throw Status.OUT_OF_RANGE.withDescription("required_bytes " + required + " exceeds the largest volume, 1Pi")
-                    .asRuntimeException();
-        }
-        return new long[] {required, limit};
-    }
-
-    /** What makes an existing volume different from the one asked for, or null if it can be returned as is. */
-    static String conflict(VolumeIntent current, VolumeIntent desired, long required, long limit) {
-        List<String> diffs = new ArrayList<>();
-        if (current.sizeBytes() < required || (limit > 0 && current.sizeBytes() > limit)
-                || (required == 0 && limit == 0 && current.sizeBytes() != desired.sizeBytes())) {
-            diffs.add("size " + current.sizeBytes() + " bytes, requested " + desired.sizeBytes());
-        }
-        diff(diffs, "thin", current.thin(), desired.thin());
-        diff(diffs, "engine", current.engine(), desired.engine());
-        diff(diffs, "positionAdvice", current.positionAdvice(), desired.positionAdvice());
-        diff(diffs, "spreadGroup", current.spreadGroup(), desired.spreadGroup());
-        diff(diffs, "failureDomainLevel", current.failureDomainLevel(), desired.failureDomainLevel());
-        diff(diffs, "poolSelector", current.poolSelector(), desired.poolSelector());
-        diff(diffs, "nodeSelector", current.nodeSelector(), desired.nodeSelector());
-        diff(diffs, "fsType", current.fsType(), desired.fsType());
-        diff(diffs, "mkfsOptions", current.mkfsOptions(), desired.mkfsOptions());
-        diff(diffs, "sourceSnapshot", current.sourceSnapshot(), desired.sourceSnapshot());
-        diff(diffs, "sourceVolume", current.sourceVolume(), desired.sourceVolume());
-        return diffs.isEmpty() ? null : String.join("; ", diffs);
-    }
-
-    private static void diff(List<String> diffs, String field, Object current, Object desired) {
-        if (!Objects.equals(current, desired)) {
-            diffs.add(field + " " + current + ", requested " + desired);
-        }
-    }
-
-    /**
-     * The consumer node named by the CO's topology: the first preferred segment that names a node
-     * (with WaitForFirstConsumer that is the node the pod was scheduled to), else the first requisite.
-     */
-    static String consumerNode(TopologyRequirement requirement) {
-        if (requirement == null) {
-            return null;
-        }
-        List<Topology> candidates = new ArrayList<>(requirement.getPreferredList());
-        candidates.addAll(requirement.getRequisiteList());
-        for (Topology t : candidates) {
-            String node = t.getSegmentsMap().get(Driver.TOPOLOGY_NODE);
-            if (node != null && !node.isEmpty()) {
-                if (!Names.isValidNodeName(node)) {
-                    throw Calls.invalid("topology segment " + Driver.TOPOLOGY_NODE + "=" + node + " is not a valid node name");
-                }
-                return node;
-            }
-        }
-        return null;
-    }
-
-    record Ready(Placement placement, VolumeStatus status) {
-        static Ready of(VolumeProgress.Done done) {
-            return new Ready(done.placement(), done.status());
-        }
-    }
-
-    /** Ready once the agent on the placed node reports the volume Ready at the placement's generation. */
-    private Optional<Ready> volumeReady(String name, long createRevision) {
-        Placement placement = view.placement(name).orElse(null);
-        if (placement == null && !view.controllerRunning()) {
-            // Nothing places volumes: say so now rather than at the deadline. The intent stays
-            // and is placed when a controller starts; the CO's retry finds it there.
-            throw Calls.unavailable("no Ferry controller is running (no candidate under " + keys.controllerLeader()
-                    + "/), so volume " + name + " is not placed; it is kept and placed once a controller starts");
-        }
-        return Calls.done(VolumeProgress.created(name, view.volumeScheduling(name).orElse(null), createRevision,
-                placement, placement == null ? null : view.volumeStatus(placement.node(), name).orElse(null)))
-                .map(Ready::of);
-    }
-
-    private Volume.Builder volume(VolumeIntent intent, Placement placement) {
-        Volume.Builder volume = Volume.newBuilder()
-                .setVolumeId(intent.name())
-                .setCapacityBytes(placement != null ? Math.max(placement.sizeBytes(), intent.sizeBytes()) : intent.sizeBytes());
-        if (intent.fsType() != null) {
-            volume.putVolumeContext(Driver.CONTEXT_FS_TYPE, intent.fsType());
-        }
-        if (intent.sourceSnapshot() != null) {
-            volume.setContentSource(VolumeContentSource.newBuilder().setSnapshot(
-                    VolumeContentSource.SnapshotSource.newBuilder().setSnapshotId(intent.sourceSnapshot())));
-        } else if (intent.sourceVolume() != null) {
-            volume.setContentSource(VolumeContentSource.newBuilder().setVolume(
-                    VolumeContentSource.VolumeSource.newBuilder().setVolumeId(intent.sourceVolume())));
-        }
-        // A MustLocal volume is usable only where it lives; any other can be reached over NVMe/TCP
-        // from every node, so it carries no topology and the CO may schedule consumers anywhere.
-        if (intent.positionAdvice() == PositionAdvice.MUST_LOCAL && placement != null) {
-            volume.addAccessibleTopology(Topology.newBuilder().putSegments(Driver.TOPOLOGY_NODE, placement.node()));
-        }
-        return volume;
-    }
-
-    // ---- DeleteVolume ----
 
     @Override
     public void deleteVolume(DeleteVolumeRequest request, StreamObserver<DeleteVolumeResponse> observer) {
-        Calls.unary("DeleteVolume", observer, () -> {
-            String id = request.getVolumeId();
-            Calls.require(!id.isEmpty(), "volume_id is required");
-            if (!Names.isValidVolumeName(id)) {
-                return DeleteVolumeResponse.getDefaultInstance();
-            }
-            Optional<Versioned<VolumeIntent>> requested = requestDeletion(id);
-            if (requested.isPresent()) {
-                // OK means the volume is gone and its name free for a new CreateVolume: the data is
-                // removed and the intent with it (see docs/csi.md). The deletion itself takes well
-                // under a second; a deadline reached first is DEADLINE_EXCEEDED, and the CO's retry
-                // waits again.
-                awaitGone(id, requested.get());
-            }
-            return DeleteVolumeResponse.getDefaultInstance();
-        });
+        Calls.unary("DeleteVolume", observer, () -> volumes.delete(request));
     }
 
-    /**
-     * Marks the volume for deletion (compare-and-swap) unless it is attached; returns the intent as
-     * marked, to wait for, or empty when there is no such volume.
-     */
-    private Optional<Versioned<VolumeIntent>> requestDeletion(String id) throws Exception {
-        try (KeyedLocks.Held ignored = locks.lock("volume:" + id)) {
-            for (int attempt = 0; attempt < 5; attempt++) {
-                Optional<Versioned<VolumeIntent>> existing = Calls.await(store.get(keys.volume(id), VolumeIntent.class));
-                if (existing.isEmpty() || existing.get().value().deletionRequested()) {
-                    return existing;
-                }
-                long attached = Calls.await(store.count(keys.attachmentsOf(id)));
-                if (attached > 0) {
-                    throw Calls.failedPrecondition("volume " + id + " is still published to "
-                            + view.attachedNodes(id) + "; unpublish it first");
-                }
-                if (Calls.await(store.compareAndPut(keys.volume(id), existing.get().value().withDeletionRequested(),
-                        existing.get().modRevision()))) {
-                    return existing;
-                }
-            }
-            throw Calls.aborted("volume " + id + " kept changing while it was being deleted; retry");
-        }
+    @Override
+    public void validateVolumeCapabilities(ValidateVolumeCapabilitiesRequest request,
+                                           StreamObserver<ValidateVolumeCapabilitiesResponse> observer) {
+        Calls.unary("ValidateVolumeCapabilities", observer, () -> volumes.validate(request));
     }
 
-    // ---- ControllerPublishVolume / ControllerUnpublishVolume ----
+    @Override
+    public void listVolumes(ListVolumesRequest request, StreamObserver<ListVolumesResponse> observer) {
+        Calls.unary("ListVolumes", observer, () -> volumes.list(request));
+    }
+
+    @Override
+    public void controllerGetVolume(ControllerGetVolumeRequest request, StreamObserver<ControllerGetVolumeResponse> observer) {
+        Calls.unary("ControllerGetVolume", observer, () -> volumes.get(request));
+    }
+
+    @Override
+    public void controllerExpandVolume(ControllerExpandVolumeRequest request,
+                                       StreamObserver<ControllerExpandVolumeResponse> observer) {
+        Calls.unary("ControllerExpandVolume", observer, () -> volumes.expand(request));
+    }
 
     @Override
     public void controllerPublishVolume(ControllerPublishVolumeRequest request,
                                         StreamObserver<ControllerPublishVolumeResponse> observer) {
-        Calls.unary("ControllerPublishVolume", observer, () -> {
-            String id = request.getVolumeId();
-            String node = request.getNodeId();
-            Calls.require(!id.isEmpty(), "volume_id is required");
-            Calls.require(!node.isEmpty(), "node_id is required");
-            Calls.require(request.hasVolumeCapability(), "volume_capability is required");
-            String why = Driver.unsupported(request.getVolumeCapability());
-            if (why != null) {
-                throw Calls.invalid(why);
-            }
-            if (!Names.isValidVolumeName(id)) {
-                throw Calls.notFound("volume " + id + " does not exist");
-            }
-            if (!Names.isValidNodeName(node)) {
-                throw Calls.notFound("node " + node + " does not exist");
-            }
-            try (KeyedLocks.Held ignored = locks.lock("volume:" + id)) {
-                VolumeIntent intent = Calls.await(store.get(keys.volume(id), VolumeIntent.class))
-                        .map(Versioned::value).filter(v -> !v.deletionRequested())
-                        .orElseThrow(() -> Calls.notFound("volume " + id + " does not exist"));
-                NodeRegistration registration = Calls.await(store.get(keys.registration(node), NodeRegistration.class))
-                        .map(Versioned::value)
-                        .orElseThrow(() -> Calls.notFound("node " + node + " is not registered (is its Ferry agent running?)"));
-                boolean readOnly = request.getReadonly() || Driver.readOnlyMode(request.getVolumeCapability());
-                String capability = Driver.publishedAs(request.getVolumeCapability(), intent.fsType());
-                Optional<Versioned<Attachment>> existing = Calls.await(store.get(keys.attachment(id, node), Attachment.class));
-                if (existing.isPresent()) {
-                    Attachment published = existing.get().value();
-                    if (published.readOnly() != readOnly) {
-                        throw Calls.alreadyExists("volume " + id + " is already published to " + node + " with readonly="
-                                + published.readOnly());
-                    }
-                    // An attachment without a capability (ferryctl, an older plugin) is compared by readonly only.
-                    if (published.capability() != null && !published.capability().equals(capability)) {
-                        throw Calls.alreadyExists("volume " + id + " is already published to " + node + " as "
-                                + published.capability() + ", not " + capability);
-                    }
-                } else {
-                    List<String> others = Calls.await(store.list(keys.attachmentsOf(id), Attachment.class)).items().stream()
-                            .map(v -> v.value().node()).filter(n -> !n.equals(node)).toList();
-                    if (!others.isEmpty()) {
-                        throw Calls.failedPrecondition("volume " + id + " is already published to " + others
-                                + "; a Ferry volume is attached to one node at a time");
-                    }
-                    Calls.await(store.put(keys.attachment(id, node), Attachment.of(id, node, registration.hostNqn(),
-                            readOnly, clock.instant()).withCapability(capability)));
-                }
-                String hostNqn = registration.hostNqn();
-                Ready ready = Calls.await(view.await(() -> exportedTo(id, node, hostNqn), Calls.remaining()),
-                        "volume " + intent.name() + " to be exported to " + node);
-                ControllerPublishVolumeResponse.Builder response = ControllerPublishVolumeResponse.newBuilder()
-                        .putPublishContext(Driver.PUBLISH_NODE, ready.placement().node());
-                if (ready.status().export() != null && !ready.placement().node().equals(node)) {
-                    response.putPublishContext(Driver.PUBLISH_NQN, ready.status().export().nqn())
-                            .putPublishContext(Driver.PUBLISH_ADDRESS, ready.status().export().address())
-                            .putPublishContext(Driver.PUBLISH_PORT, Integer.toString(ready.status().export().port()))
-                            .putPublishContext(Driver.PUBLISH_SERIAL, ready.status().export().serial());
-                }
-                return response.build();
-            }
-        });
-    }
-
-    private Optional<Ready> exportedTo(String volume, String node, String hostNqn) {
-        Placement placement = view.placement(volume).orElse(null);
-        // The node plugin finds the device of a volume on its own node by itself, so the controller
-        // side does not need one yet (an spdk volume has none).
-        return Calls.done(VolumeProgress.servedTo(volume, placement, placement == null ? null
-                : view.volumeStatus(placement.node(), volume).orElse(null), node, hostNqn, false)).map(Ready::of);
+        Calls.unary("ControllerPublishVolume", observer, () -> publishing.publish(request));
     }
 
     @Override
     public void controllerUnpublishVolume(ControllerUnpublishVolumeRequest request,
                                           StreamObserver<ControllerUnpublishVolumeResponse> observer) {
-        Calls.unary("ControllerUnpublishVolume", observer, () -> {
-            String id = request.getVolumeId();
-            Calls.require(!id.isEmpty(), "volume_id is required");
-            if (!Names.isValidVolumeName(id)) {
-                return ControllerUnpublishVolumeResponse.getDefaultInstance();
-            }
-            try (KeyedLocks.Held ignored = locks.lock("volume:" + id)) {
-                // Unknown volume or node: nothing is attached, which is what the caller wants.
-                if (request.getNodeId().isEmpty()) {
-                    Calls.await(store.deletePrefix(keys.attachmentsOf(id)));
-                } else if (Names.isValidNodeName(request.getNodeId())) {
-                    Calls.await(store.delete(keys.attachment(id, request.getNodeId())));
-                }
-                return ControllerUnpublishVolumeResponse.getDefaultInstance();
-            }
-        });
-    }
-
-    // ---- ValidateVolumeCapabilities ----
-
-    @Override
-    public void validateVolumeCapabilities(ValidateVolumeCapabilitiesRequest request,
-                                           StreamObserver<ValidateVolumeCapabilitiesResponse> observer) {
-        Calls.unary("ValidateVolumeCapabilities", observer, () -> {
-            String id = request.getVolumeId();
-            Calls.require(!id.isEmpty(), "volume_id is required");
-            Calls.require(request.getVolumeCapabilitiesCount() > 0, "volume_capabilities is required");
-            VolumeIntent intent = (Names.isValidVolumeName(id)
-                    ? Calls.await(store.get(keys.volume(id), VolumeIntent.class)).map(Versioned::value) : Optional.<VolumeIntent>empty())
-                    .orElseThrow(() -> Calls.notFound("volume " + id + " does not exist"));
-            List<String> problems = new ArrayList<>();
-            for (VolumeCapability cap : request.getVolumeCapabilitiesList()) {
-                String why = Driver.unsupported(cap);
-                if (why != null) {
-                    problems.add(why);
-                } else if (cap.hasMount() && intent.fsType() != null && !cap.getMount().getFsType().isEmpty()
-                        && !cap.getMount().getFsType().equals(intent.fsType())) {
-                    problems.add("the volume is formatted as " + intent.fsType() + ", not " + cap.getMount().getFsType());
-                }
-            }
-            try {
-                StorageClassParameters.parse(request.getParametersMap());
-            } catch (ValidationException e) {
-                problems.add(e.getMessage());
-            }
-            if (!problems.isEmpty()) {
-                return ValidateVolumeCapabilitiesResponse.newBuilder().setMessage(String.join("; ", problems)).build();
-            }
-            return ValidateVolumeCapabilitiesResponse.newBuilder().setConfirmed(
-                    ValidateVolumeCapabilitiesResponse.Confirmed.newBuilder()
-                            .putAllVolumeContext(request.getVolumeContextMap())
-                            .addAllVolumeCapabilities(request.getVolumeCapabilitiesList())
-                            .putAllParameters(request.getParametersMap())).build();
-        });
-    }
-
-    // ---- ListVolumes / ControllerGetVolume ----
-
-    @Override
-    public void listVolumes(ListVolumesRequest request, StreamObserver<ListVolumesResponse> observer) {
-        Calls.unary("ListVolumes", observer, () -> {
-            Calls.require(request.getMaxEntries() >= 0, "max_entries must not be negative");
-            String after = afterToken(request.getStartingToken());
-            List<VolumeIntent> all = view.volumes().stream().filter(v -> !v.deletionRequested())
-                    .filter(v -> after == null || v.name().compareTo(after) > 0).toList();
-            int limit = request.getMaxEntries() == 0 ? all.size() : Math.min(request.getMaxEntries(), all.size());
-            ListVolumesResponse.Builder response = ListVolumesResponse.newBuilder();
-            for (VolumeIntent intent : all.subList(0, limit)) {
-                response.addEntries(ListVolumesResponse.Entry.newBuilder()
-                        .setVolume(volume(intent, view.placement(intent.name()).orElse(null)))
-                        .setStatus(ListVolumesResponse.VolumeStatus.newBuilder()
-                                .addAllPublishedNodeIds(view.attachedNodes(intent.name()))
-                                .setVolumeCondition(condition(intent.name()))));
-            }
-            if (limit < all.size()) {
-                response.setNextToken(TOKEN_PREFIX + all.get(limit - 1).name());
-            }
-            return response.build();
-        });
-    }
-
-    /**
-     * Tokens name the last entry returned, so pages stay correct while volumes come and go; anything
-     * else is a token we never issued, which the specification answers with ABORTED.
-     */
-    static String afterToken(String token) {
-        if (token.isEmpty()) {
-            return null;
-        }
-        String name = token.startsWith(TOKEN_PREFIX) ? token.substring(TOKEN_PREFIX.length()) : null;
-        if (name == null || !Names.isValidVolumeName(name)) {
-            throw Calls.aborted("starting_token " + token + " was not issued by this plugin");
-        }
-        return name;
-    }
-
-    private VolumeCondition condition(String volume) {
-        VolumeScheduling scheduling = view.volumeScheduling(volume).orElse(null);
-        if (scheduling != null && !scheduling.reachable()) {
-            return VolumeCondition.newBuilder().setAbnormal(true).setMessage(Objects.requireNonNullElse(scheduling.message(),
-                    "the serving node " + scheduling.node() + " is down")).build();
-        }
-        Placement placement = view.placement(volume).orElse(null);
-        VolumeStatus status = placement == null ? null : view.volumeStatus(placement.node(), volume).orElse(null);
-        if (status != null && status.phase().isFailure()) {
-            return VolumeCondition.newBuilder().setAbnormal(true)
-                    .setMessage("the agent on " + placement.node() + " reports: " + status.message()).build();
-        }
-        if (placement == null) {
-            return VolumeCondition.newBuilder().setAbnormal(false).setMessage("not placed yet").build();
-        }
-        return VolumeCondition.newBuilder().setAbnormal(false).setMessage("served by " + placement.node()).build();
+        Calls.unary("ControllerUnpublishVolume", observer, () -> publishing.unpublish(request));
     }
 
     @Override
-    public void controllerGetVolume(ControllerGetVolumeRequest request, StreamObserver<ControllerGetVolumeResponse> observer) {
-        Calls.unary("ControllerGetVolume", observer, () -> {
-            String id = request.getVolumeId();
-            Calls.require(!id.isEmpty(), "volume_id is required");
-            VolumeIntent intent = (Names.isValidVolumeName(id)
-                    ? Calls.await(store.get(keys.volume(id), VolumeIntent.class)).map(Versioned::value) : Optional.<VolumeIntent>empty())
-                    .filter(v -> !v.deletionRequested())
-                    .orElseThrow(() -> Calls.notFound("volume " + id + " does not exist"));
-            return ControllerGetVolumeResponse.newBuilder()
-                    .setVolume(volume(intent, view.placement(id).orElse(null)))
-                    .setStatus(ControllerGetVolumeResponse.VolumeStatus.newBuilder()
-                            .addAllPublishedNodeIds(view.attachedNodes(id))
-                            .setVolumeCondition(condition(id)))
-                    .build();
-        });
+    public void createSnapshot(CreateSnapshotRequest request, StreamObserver<CreateSnapshotResponse> observer) {
+        Calls.unary("CreateSnapshot", observer, () -> snapshots.create(request));
     }
 
-    // ---- GetCapacity ----
+    @Override
+    public void deleteSnapshot(DeleteSnapshotRequest request, StreamObserver<DeleteSnapshotResponse> observer) {
+        Calls.unary("DeleteSnapshot", observer, () -> snapshots.delete(request));
+    }
+
+    @Override
+    public void listSnapshots(ListSnapshotsRequest request, StreamObserver<ListSnapshotsResponse> observer) {
+        Calls.unary("ListSnapshots", observer, () -> snapshots.list(request));
+    }
 
     @Override
     public void getCapacity(GetCapacityRequest request, StreamObserver<GetCapacityResponse> observer) {
-        Calls.unary("GetCapacity", observer, () -> {
-            for (VolumeCapability cap : request.getVolumeCapabilitiesList()) {
-                if (Driver.unsupportedPart(cap) != null) {
-                    return GetCapacityResponse.newBuilder().setAvailableCapacity(0).build();
-                }
-            }
-            StorageClassParameters params = StorageClassParameters.parse(request.getParametersMap());
-            Map<String, String> segments = request.hasAccessibleTopology()
-                    ? request.getAccessibleTopology().getSegmentsMap() : Map.of();
-            long[] totals = capacity(params, segments);
-            return GetCapacityResponse.newBuilder().setAvailableCapacity(totals[0])
-                    .setMaximumVolumeSize(Int64Value.of(totals[1]))
-                    .setMinimumVolumeSize(Int64Value.of(Sizes.ALIGNMENT)).build();
-        });
+        Calls.unary("GetCapacity", observer, () -> capacity.get(request));
     }
-
-    /**
-     * Free bytes a volume of this class could use from the given topology segment: {total, largest
-     * single pool}. Pools count when their node is registered, the pool is schedulable and healthy,
-     * and it matches the class's engine, thinness and selectors; free is capacity (times the
-     * overprovision ratio for thin volumes) minus reserved minus allocated, as the scheduler counts.
-     * A node segment limits the pools to that node only for MustLocal classes (and excludes it for
-     * MustRemote): any other volume can be served to the node from anywhere over NVMe/TCP.
-     */
-    long[] capacity(StorageClassParameters params, Map<String, String> segments) {
-        GlobalConfig global = view.globalConfig();
-        String node = segments.get(Driver.TOPOLOGY_NODE);
-        PositionAdvice advice = params.positionAdvice() == null ? PositionAdvice.PREFER_LOCAL : params.positionAdvice();
-        long total = 0;
-        long largest = 0;
-        for (PoolConfig pool : view.poolConfigs()) {
-            NodeRegistration registration = view.registration(pool.node()).orElse(null);
-            PoolStatus status = view.poolStatus(pool.node(), pool.name()).orElse(null);
-            if (registration == null || status == null || !status.healthy() || !pool.schedulable()) {
-                continue;
-            }
-            if (params.engine() != null && params.engine() != pool.engine()) {
-                continue;
-            }
-            if (params.thin() ? !pool.engine().thin() : !pool.engine().thick()) {
-                continue;
-            }
-            if (!pool.labels().entrySet().containsAll(params.poolSelector().entrySet())
-                    || !registration.labels().entrySet().containsAll(params.nodeSelector().entrySet())) {
-                continue;
-            }
-            if (node != null && advice == PositionAdvice.MUST_LOCAL) {
-                if (!pool.node().equals(node)) {
-                    continue;
-                }
-            } else if (node != null && advice == PositionAdvice.MUST_REMOTE && pool.node().equals(node)) {
-                continue;
-            }
-            if (node == null && !labelsMatch(segments, registration.labels())) {
-                continue;
-            }
-            double ratio = params.thin() ? pool.effectiveOverprovisionRatio(global) : 1.0;
-            long allocated = view.ledger(pool.name()).map(l -> l.allocatedBytes()).orElse(0L);
-            long free = (long) Math.floor(status.capacityBytes() * ratio) - pool.reservedBytes() - allocated;
-            if (free <= 0) {
-                continue;
-            }
-            long usable = free / Sizes.ALIGNMENT * Sizes.ALIGNMENT;
-            total += usable;
-            largest = Math.max(largest, usable);
-        }
-        return new long[] {total, largest};
-    }
-
-    private static boolean labelsMatch(Map<String, String> segments, Map<String, String> labels) {
-        String rack = segments.get(Driver.TOPOLOGY_RACK);
-        String zone = segments.get(Driver.TOPOLOGY_ZONE);
-        return (rack == null || rack.equals(labels.get("rack"))) && (zone == null || zone.equals(labels.get("zone")));
-    }
-
-    // ---- capabilities ----
 
     @Override
     public void controllerGetCapabilities(ControllerGetCapabilitiesRequest request,
@@ -839,180 +142,6 @@ public final class ControllerService extends ControllerGrpc.ControllerImplBase {
                     ControllerServiceCapability.RPC.Type.SINGLE_NODE_MULTI_WRITER)) {
                 response.addCapabilities(ControllerServiceCapability.newBuilder()
                         .setRpc(ControllerServiceCapability.RPC.newBuilder().setType(type)));
-            }
-            return response.build();
-        });
-    }
-
-    // ---- ControllerExpandVolume ----
-
-    @Override
-    public void controllerExpandVolume(ControllerExpandVolumeRequest request,
-                                       StreamObserver<ControllerExpandVolumeResponse> observer) {
-        Calls.unary("ControllerExpandVolume", observer, () -> {
-            String id = request.getVolumeId();
-            Calls.require(!id.isEmpty(), "volume_id is required");
-            Calls.require(request.hasCapacityRange(), "capacity_range is required");
-            long[] range = range(request.getCapacityRange());
-            long target = Sizes.volumeSize(range[0] > 0 ? range[0] : range[1]);
-            if (range[1] > 0 && target > range[1]) {
-                throw Status.OUT_OF_RANGE.withDescription("volumes grow in multiples of 4Mi: " + range[0] + " rounds up to "
-                        + target + ", above limit_bytes " + range[1]).asRuntimeException();
-            }
-            if (!Names.isValidVolumeName(id)) {
-                throw Calls.notFound("volume " + id + " does not exist");
-            }
-            try (KeyedLocks.Held ignored = locks.lock("volume:" + id)) {
-                Versioned<VolumeIntent> intent = Calls.await(store.get(keys.volume(id), VolumeIntent.class))
-                        .filter(v -> !v.value().deletionRequested())
-                        .orElseThrow(() -> Calls.notFound("volume " + id + " does not exist"));
-                long size = Math.max(target, intent.value().sizeBytes());
-                if (intent.value().sizeBytes() < target
-                        && !Calls.await(store.compareAndPut(keys.volume(id), intent.value().withSizeBytes(target),
-                        intent.modRevision()))) {
-                    throw Calls.aborted("volume " + id + " changed while it was being expanded; retry");
-                }
-                Ready ready = Calls.await(view.await(() -> grown(id, size), Calls.remaining()),
-                        "volume " + id + " to grow to " + size + " bytes");
-                boolean block = request.hasVolumeCapability() ? request.getVolumeCapability().hasBlock()
-                        : intent.value().fsType() == null;
-                return ControllerExpandVolumeResponse.newBuilder()
-                        .setCapacityBytes(Math.max(ready.placement().sizeBytes(), ready.status().sizeBytes()))
-                        .setNodeExpansionRequired(!block).build();
-            }
-        });
-    }
-
-    private Optional<Ready> grown(String volume, long size) {
-        Placement placement = view.placement(volume).orElse(null);
-        return Calls.done(VolumeProgress.grown(volume, view.volumeScheduling(volume).orElse(null), placement,
-                placement == null ? null : view.volumeStatus(placement.node(), volume).orElse(null), size))
-                .map(Ready::of);
-    }
-
-    // ---- snapshots ----
-
-    @Override
-    public void createSnapshot(CreateSnapshotRequest request, StreamObserver<CreateSnapshotResponse> observer) {
-        Calls.unary("CreateSnapshot", observer, () -> {
-            String csiName = request.getName();
-            String source = request.getSourceVolumeId();
-            Calls.require(!csiName.isEmpty(), "name is required");
-            Calls.require(!source.isEmpty(), "source_volume_id is required");
-            Calls.require(request.getParametersMap().keySet().stream()
-                    .allMatch(k -> k.startsWith(StorageClassParameters.SIDECAR_PREFIX)),
-                    "VolumeSnapshotClass parameters are not supported: " + request.getParametersMap().keySet());
-            String name = CsiNames.ferryName(csiName);
-            try (KeyedLocks.Held ignored = locks.lock("csi-name:" + csiName, "snapshot:" + name)) {
-                Optional<Versioned<SnapshotIntent>> existing = Calls.await(store.get(keys.snapshot(name), SnapshotIntent.class));
-                long createRevision;
-                if (existing.isPresent()) {
-                    SnapshotIntent current = existing.get().value();
-                    if (!CsiNames.sameOrigin(current.createdBy(), csiName) || !current.sourceVolume().equals(source)) {
-                        throw Calls.alreadyExists("snapshot " + csiName + " exists for source volume " + current.sourceVolume());
-                    }
-                    if (current.deletionRequested()) {
-                        throw Calls.aborted("snapshot " + name + " is being deleted; retry once it is gone");
-                    }
-                    createRevision = existing.get().createRevision();
-                } else {
-                    if (!Names.isValidVolumeName(source)
-                            || Calls.await(store.get(keys.volume(source), VolumeIntent.class)).filter(v -> !v.value().deletionRequested()).isEmpty()) {
-                        throw Calls.notFound("source volume " + source + " does not exist");
-                    }
-                    if (!Calls.await(store.putIfAbsent(keys.snapshot(name),
-                            SnapshotIntent.of(name, source, CsiNames.createdBy(csiName), clock.instant())))) {
-                        throw Calls.aborted("snapshot " + name + " was created concurrently; retry");
-                    }
-                    createRevision = Calls.await(store.get(keys.snapshot(name), SnapshotIntent.class))
-                            .map(Versioned::createRevision).orElse(0L);
-                }
-                SnapshotStatus status = Calls.await(view.await(() -> snapshotReady(name, createRevision), Calls.remaining()),
-                        "snapshot " + name + " to be ready");
-                return CreateSnapshotResponse.newBuilder().setSnapshot(snapshot(name, source, status)).build();
-            }
-        });
-    }
-
-    private Optional<SnapshotStatus> snapshotReady(String name, long createRevision) {
-        SnapshotScheduling scheduling = view.snapshotScheduling(name).orElse(null);
-        if (scheduling == null || scheduling.observedRevision() < createRevision) {
-            return Optional.empty();
-        }
-        switch (scheduling.phase()) {
-            case NO_FIT -> throw Calls.exhausted("snapshot " + name + " cannot be taken: " + scheduling.message());
-            case INVALID -> throw Calls.invalid("the controller refused snapshot " + name + ": " + scheduling.message());
-            case PLACED -> {
-                SnapshotStatus status = view.snapshotStatus(scheduling.node(), name).orElse(null);
-                if (status != null && status.readyToUse()) {
-                    return Optional.of(status);
-                }
-                if (status != null && status.phase() == VolumePhase.FAILED) {
-                    throw Calls.internal("the agent on " + scheduling.node() + " failed snapshot " + name + ": "
-                            + status.message());
-                }
-                return Optional.empty();
-            }
-            default -> {
-                return Optional.empty();
-            }
-        }
-    }
-
-    private static Snapshot snapshot(String name, String source, SnapshotStatus status) {
-        Snapshot.Builder snapshot = Snapshot.newBuilder().setSnapshotId(name).setSourceVolumeId(source);
-        if (status != null) {
-            snapshot.setSizeBytes(status.sizeBytes()).setReadyToUse(status.readyToUse());
-            if (status.createdAt() != null) {
-                Instant at = status.createdAt();
-                snapshot.setCreationTime(Timestamp.newBuilder().setSeconds(at.getEpochSecond()).setNanos(at.getNano()));
-            }
-        }
-        return snapshot.build();
-    }
-
-    @Override
-    public void deleteSnapshot(DeleteSnapshotRequest request, StreamObserver<DeleteSnapshotResponse> observer) {
-        Calls.unary("DeleteSnapshot", observer, () -> {
-            String id = request.getSnapshotId();
-            Calls.require(!id.isEmpty(), "snapshot_id is required");
-            if (!Names.isValidSnapshotName(id)) {
-                return DeleteSnapshotResponse.getDefaultInstance();
-            }
-            try (KeyedLocks.Held ignored = locks.lock("snapshot:" + id)) {
-                for (int attempt = 0; attempt < 5; attempt++) {
-                    Optional<Versioned<SnapshotIntent>> existing = Calls.await(store.get(keys.snapshot(id), SnapshotIntent.class));
-                    if (existing.isEmpty() || existing.get().value().deletionRequested()) {
-                        return DeleteSnapshotResponse.getDefaultInstance();
-                    }
-                    if (Calls.await(store.compareAndPut(keys.snapshot(id), existing.get().value().withDeletionRequested(),
-                            existing.get().modRevision()))) {
-                        return DeleteSnapshotResponse.getDefaultInstance();
-                    }
-                }
-                throw Calls.aborted("snapshot " + id + " kept changing while it was being deleted; retry");
-            }
-        });
-    }
-
-    @Override
-    public void listSnapshots(ListSnapshotsRequest request, StreamObserver<ListSnapshotsResponse> observer) {
-        Calls.unary("ListSnapshots", observer, () -> {
-            Calls.require(request.getMaxEntries() >= 0, "max_entries must not be negative");
-            String after = afterToken(request.getStartingToken());
-            List<SnapshotIntent> all = view.snapshots().stream().filter(s -> !s.deletionRequested())
-                    .filter(s -> request.getSnapshotId().isEmpty() || s.name().equals(request.getSnapshotId()))
-                    .filter(s -> request.getSourceVolumeId().isEmpty() || s.sourceVolume().equals(request.getSourceVolumeId()))
-                    .filter(s -> after == null || s.name().compareTo(after) > 0).toList();
-            int limit = request.getMaxEntries() == 0 ? all.size() : Math.min(request.getMaxEntries(), all.size());
-            ListSnapshotsResponse.Builder response = ListSnapshotsResponse.newBuilder();
-            for (SnapshotIntent s : all.subList(0, limit)) {
-                SnapshotStatus status = view.snapshotScheduling(s.name()).filter(c -> c.node() != null)
-                        .flatMap(c -> view.snapshotStatus(c.node(), s.name())).orElse(null);
-                response.addEntries(ListSnapshotsResponse.Entry.newBuilder().setSnapshot(snapshot(s.name(), s.sourceVolume(), status)));
-            }
-            if (limit < all.size()) {
-                response.setNextToken(TOKEN_PREFIX + all.get(limit - 1).name());
             }
             return response.build();
         });

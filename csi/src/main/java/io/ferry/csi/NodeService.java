@@ -221,7 +221,7 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
                 .map(v -> v.value().hostNqn())
                 .orElseThrow(() -> Calls.failedPrecondition("node " + options.nodeId()
                         + " is not registered: its Ferry agent must run to give the node a host NQN"));
-        ControllerService.Ready ready = Calls.await(view.await(() -> usable(id, hostNqn), Calls.remaining()),
+        Ready ready = Calls.await(view.await(() -> usable(id, hostNqn), Calls.remaining()),
                 "volume " + id + " to be Ready and exported to " + options.nodeId());
         if (isLocal(ready)) {
             return verifier.local(id, pool(id, ready.placement()), ready.status().devicePath(), view.clusterId().orElse(null));
@@ -230,7 +230,7 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
         return nvme.connect(ready.status().export(), hostNqn);
     }
 
-    private boolean isLocal(ControllerService.Ready ready) {
+    private boolean isLocal(Ready ready) {
         return ready.placement().node().equals(options.nodeId()) && ready.status().devicePath() != null;
     }
 
@@ -255,7 +255,7 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
         if (status == null || status.phase() != VolumePhase.READY) {
             return Optional.empty();
         }
-        ControllerService.Ready ready = new ControllerService.Ready(placement, status);
+        Ready ready = new Ready(placement, status);
         if (isLocal(ready)) {
             return Optional.of(verifier.local(id, pool(id, placement), status.devicePath(), view.clusterId().orElse(null)));
         }
@@ -266,11 +266,11 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
         return verifier.nvmeNamespace(status.export());
     }
 
-    private Optional<ControllerService.Ready> usable(String id, String hostNqn) {
+    private Optional<Ready> usable(String id, String hostNqn) {
         Placement placement = view.placement(id).orElse(null);
         return Calls.done(VolumeProgress.servedTo(id, placement, placement == null ? null
                 : view.volumeStatus(placement.node(), id).orElse(null), options.nodeId(), hostNqn, true))
-                .map(ControllerService.Ready::of);
+                .map(Ready::of);
     }
 
     @Override

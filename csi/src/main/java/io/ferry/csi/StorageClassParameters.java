@@ -6,6 +6,7 @@ import io.ferry.model.MkfsOptions;
 import io.ferry.model.Names;
 import io.ferry.model.PositionAdvice;
 import io.ferry.model.ValidationException;
+import io.ferry.model.VolumeIntent;
 
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -79,6 +80,27 @@ public record StorageClassParameters(
         String fsType = blank(parameters.get(FS_TYPE)) ? null : parameters.get(FS_TYPE).trim().toLowerCase(java.util.Locale.ROOT);
         List<String> mkfs = MkfsOptions.split(parameters.get(MKFS_OPTIONS));
         return new StorageClassParameters(poolSelector, nodeSelector, thin, engine, advice, spread, level, fsType, mkfs);
+    }
+
+    /**
+     * A volume of this class as the scheduler sees it: every parameter that decides where it may
+     * live. CreateVolume adds what it makes the volume from and how it is formatted; GetCapacity asks
+     * the scheduler about exactly this, so both read the class the same way.
+     */
+    VolumeIntent.Builder intent(String name, long sizeBytes) {
+        VolumeIntent.Builder builder = VolumeIntent.builder(name, sizeBytes)
+                .thin(thin)
+                .engine(engine)
+                .spreadGroup(spreadGroup)
+                .poolSelector(poolSelector)
+                .nodeSelector(nodeSelector);
+        if (positionAdvice != null) {
+            builder.positionAdvice(positionAdvice);
+        }
+        if (failureDomainLevel != null) {
+            builder.failureDomainLevel(failureDomainLevel);
+        }
+        return builder;
     }
 
     private static String spreadGroup(Map<String, String> parameters) {

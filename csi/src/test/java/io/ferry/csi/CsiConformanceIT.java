@@ -336,9 +336,9 @@ class CsiConformanceIT {
     void getCapacityCountsFreeSpacePerTopologySegmentAndParameters() {
         GetCapacityRequest all = GetCapacityRequest.newBuilder().setAccessibleTopology(
                 Topology.newBuilder().putSegments(Driver.TOPOLOGY_NODE, CsiHarness.NODE)).build();
-        assertThat(h.controller().getCapacity(all).getAvailableCapacity()).isEqualTo(20 * GI);
+        assertThat(h.controller().getCapacity(all).getAvailableCapacity()).isEqualTo(10 * GI + h.localRoomBytes());
         GetCapacityRequest local = all.toBuilder().putParameters("positionAdvice", "MustLocal").build();
-        assertThat(h.controller().getCapacity(local).getAvailableCapacity()).isEqualTo(10 * GI);
+        assertThat(h.controller().getCapacity(local).getAvailableCapacity()).isEqualTo(h.localRoomBytes());
         h.controller().createVolume(create("pvc-cap", GI).putParameters("positionAdvice", "MustLocal").build());
         await().atMost(Duration.ofSeconds(10)).until(() -> h.controller().getCapacity(local).getAvailableCapacity() == 9 * GI);
         assertThat(h.controller().getCapacity(local).getMaximumVolumeSize().getValue()).isEqualTo(9 * GI);

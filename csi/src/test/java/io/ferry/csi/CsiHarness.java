@@ -147,6 +147,15 @@ final class CsiHarness implements AutoCloseable {
     }
 
     /** Starts a controller (again, after {@link #stopController()}); it takes the lead once the last one's lease is gone. */
+    /**
+     * The largest thick volume node-a's pool takes: the scheduler wants the disk itself to have the
+     * room too, and the pool's marker takes a few KiB of the tmpfs, so it is a little under POOL_BYTES.
+     */
+    long localRoomBytes() {
+        long diskFree = result(store.get(keys.nodePoolStatus(NODE, POOL), PoolStatus.class)).orElseThrow().value().freeBytes();
+        return Math.min(POOL_BYTES, diskFree) / io.ferry.model.Sizes.ALIGNMENT * io.ferry.model.Sizes.ALIGNMENT;
+    }
+
     void startController() {
         controller = new Controller(vertx, store, controllerOptions, new PrometheusMeterRegistry(PrometheusConfig.DEFAULT));
         result(controller.start());

@@ -131,6 +131,14 @@ public record Placement(
         return createdAt != null;
     }
 
+    /**
+     * Whether its consumer reaches the volume over the network from another node: such volumes
+     * count against the serving node's cap on remote volumes.
+     */
+    public boolean servedRemotely() {
+        return consumerNode != null && !consumerNode.equals(node);
+    }
+
     @Override
     public List<String> keyNames() {
         return List.of(volume);

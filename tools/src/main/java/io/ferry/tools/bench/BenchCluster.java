@@ -1,6 +1,6 @@
 package io.ferry.tools.bench;
 
-import io.ferry.controller.placement.Candidate;
+import io.ferry.placement.Candidate;
 import io.ferry.model.Engine;
 import io.ferry.model.ExportSpec;
 import io.ferry.model.FailureDomainLevel;

@@ -1,14 +1,14 @@
 package io.ferry.tools.bench;
 
-import io.ferry.controller.placement.BinPackPolicy;
-import io.ferry.controller.placement.Candidate;
-import io.ferry.controller.placement.Decision;
-import io.ferry.controller.placement.Filter;
-import io.ferry.controller.placement.Filters;
-import io.ferry.controller.placement.Request;
-import io.ferry.controller.placement.Scheduler;
-import io.ferry.controller.placement.ScoringPolicy;
-import io.ferry.controller.placement.SpreadPolicy;
+import io.ferry.placement.BinPackPolicy;
+import io.ferry.placement.Candidate;
+import io.ferry.placement.Decision;
+import io.ferry.placement.Filter;
+import io.ferry.placement.Filters;
+import io.ferry.placement.Request;
+import io.ferry.placement.Scheduler;
+import io.ferry.placement.ScoringPolicy;
+import io.ferry.placement.SpreadPolicy;
 import io.ferry.model.Engine;
 import io.ferry.model.FailureDomainLevel;
 import io.ferry.model.GlobalConfig;

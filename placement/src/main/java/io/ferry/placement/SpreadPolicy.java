@@ -1,4 +1,4 @@
-package io.ferry.controller.placement;
+package io.ferry.placement;
 
 /** Puts each volume on the emptiest pool, spreading load and blast radius across nodes. */
 public final class SpreadPolicy implements ScoringPolicy {

@@ -1,4 +1,4 @@
-package io.ferry.controller.placement;
+package io.ferry.placement;
 
 import java.util.List;
 import java.util.Map;

@@ -1,4 +1,4 @@
-package io.ferry.controller.placement;
+package io.ferry.placement;
 
 import io.ferry.model.SchedulerPolicyName;
 

@@ -1,9 +1,10 @@
-package io.ferry.controller.placement;
+package io.ferry.placement;
 
 import io.ferry.model.Engine;
 import io.ferry.model.FailureDomainLevel;
 import io.ferry.model.GlobalConfig;
 import io.ferry.model.PositionAdvice;
+import io.ferry.model.Sizes;
 import io.ferry.model.VolumeIntent;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
@@ -13,8 +14,8 @@ import java.util.Map;
 import java.util.Set;
 import java.util.stream.Stream;
 
-import static io.ferry.controller.placement.Pools.pool;
-import static io.ferry.controller.placement.Pools.volume;
+import static io.ferry.placement.Pools.pool;
+import static io.ferry.placement.Pools.volume;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /** Every filter against a pool it must admit and a pool it must refuse, with the reason users will read. */
@@ -127,5 +128,35 @@ class FiltersTest {
             assertThat(d.reasonCounts()).isEqualTo(java.util.Map.of(c.expectedFailure(), 1));
         }
         assertThat(new Scheduler().firstFailure(c.request(), c.candidate(), GLOBAL)).isEqualTo(c.expectedFailure());
+    }
+
+    /**
+     * Capacity reports count what {@link Scheduler#largestFit} says; it must be the exact boundary
+     * of the filters: that size placed, one allocation unit more refused, and nothing at all for a
+     * pool refused for anything but size.
+     */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("cases")
+    void theLargestFitIsExactlyWhereTheFiltersStopAdmitting(Case c) {
+        Scheduler scheduler = new Scheduler();
+        long largest = scheduler.largestFit(c.request(), c.candidate(), GLOBAL);
+        assertThat(largest % Sizes.ALIGNMENT).isZero();
+        if (largest == 0) {
+            assertThat(scheduler.firstFailure(sized(c.request(), Sizes.ALIGNMENT), c.candidate(), GLOBAL)).isNotNull();
+            return;
+        }
+        assertThat(scheduler.firstFailure(sized(c.request(), largest), c.candidate(), GLOBAL)).isNull();
+        assertThat(scheduler.firstFailure(sized(c.request(), largest + Sizes.ALIGNMENT), c.candidate(), GLOBAL))
+                .isIn("free space", "disk full");
+        if (c.expectedFailure() == null) {
+            assertThat(largest).isGreaterThanOrEqualTo(c.request().sizeBytes());
+        } else {
+            assertThat(c.expectedFailure()).isIn("free space", "disk full");
+            assertThat(largest).isLessThan(c.request().sizeBytes());
+        }
+    }
+
+    private static Request sized(Request request, long bytes) {
+        return new Request(request.intent().withSizeBytes(bytes), request.requiredPool(), request.takenDomains());
     }
 }

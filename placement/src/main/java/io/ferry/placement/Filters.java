@@ -1,4 +1,4 @@
-package io.ferry.controller.placement;
+package io.ferry.placement;
 
 import io.ferry.model.GlobalConfig;
 import io.ferry.model.PositionAdvice;
@@ -83,15 +83,14 @@ public final class Filters {
         }
     };
 
-    public static final Filter FREE_SPACE = simple("free space", (r, c, g) -> c.free(r.thin()) >= r.sizeBytes());
+    public static final Filter FREE_SPACE = sized("free space", (r, c, g) -> c.free(r.thin()), (r, g) -> true);
 
     /**
      * The ledger says what Ferry handed out; the agent's report says what the disk still has. They
      * differ when something else fills the disk, or when several pools share one file system: a
      * thick volume must fit both.
      */
-    public static final Filter DISK_FREE = simple("disk full", (r, c, g) -> c.status().freeBytes() >= r.sizeBytes(),
-            (r, g) -> !r.thin());
+    public static final Filter DISK_FREE = sized("disk full", (r, c, g) -> c.status().freeBytes(), (r, g) -> !r.thin());
 
     public static final Filter THIN_DATA = simple("thin data above watermark", (r, c, g) ->
             c.status().thinDataPercent() == null || c.status().thinDataPercent() < g.thinDataHighWatermarkPercent(),
@@ -120,6 +119,43 @@ public final class Filters {
 
     interface Applies {
         boolean test(Request r, GlobalConfig g);
+    }
+
+    interface Limit {
+        long largest(Request r, Candidate c, GlobalConfig g);
+    }
+
+    /**
+     * A filter on the volume's size: it admits up to a limit, and that one limit is both its
+     * verdict and what capacity reports count, so the two cannot drift apart.
+     */
+    static Filter sized(String reason, Limit limit, Applies applies) {
+        return new Filter() {
+            @Override
+            public String reason(Request request) {
+                return reason;
+            }
+
+            @Override
+            public boolean admits(Request request, Candidate candidate, GlobalConfig global) {
+                return request.sizeBytes() <= limit.largest(request, candidate, global);
+            }
+
+            @Override
+            public long largestAdmitted(Request request, Candidate candidate, GlobalConfig global) {
+                return limit.largest(request, candidate, global);
+            }
+
+            @Override
+            public boolean appliesTo(Request request, GlobalConfig global) {
+                return applies.test(request, global);
+            }
+
+            @Override
+            public String toString() {
+                return reason;
+            }
+        };
     }
 
     static Filter simple(String reason, Check check) {

@@ -1,7 +1,8 @@
-package io.ferry.controller.placement;
+package io.ferry.placement;
 
 import io.ferry.model.GlobalConfig;
 import io.ferry.model.PositionAdvice;
+import io.ferry.model.Sizes;
 
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -97,6 +98,25 @@ public final class Scheduler {
             }
         }
         return null;
+    }
+
+    /**
+     * The largest volume like {@code request} (whatever its own size) that the pool would take: the
+     * smallest limit of the filters that apply, in whole allocation units; 0 when the pool refuses
+     * such a volume at any size. What the pool contributes to a capacity report, by the very rules
+     * that place volumes.
+     */
+    public long largestFit(Request request, Candidate candidate, GlobalConfig global) {
+        if (candidate.staticRefusal() != null) {
+            return 0;
+        }
+        long largest = Long.MAX_VALUE;
+        for (Filter filter : filters) {
+            if (filter.appliesTo(request, global)) {
+                largest = Math.min(largest, filter.largestAdmitted(request, candidate, global));
+            }
+        }
+        return largest <= 0 ? 0 : largest / Sizes.ALIGNMENT * Sizes.ALIGNMENT;
     }
 
     private static long freeOrZero(Request request, Candidate candidate) {

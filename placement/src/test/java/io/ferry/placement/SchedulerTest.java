@@ -1,4 +1,4 @@
-package io.ferry.controller.placement;
+package io.ferry.placement;
 
 import io.ferry.model.GlobalConfig;
 import io.ferry.model.PositionAdvice;
@@ -8,8 +8,8 @@ import org.junit.jupiter.api.Test;
 import java.util.List;
 import java.util.Map;
 
-import static io.ferry.controller.placement.Pools.pool;
-import static io.ferry.controller.placement.Pools.volume;
+import static io.ferry.placement.Pools.pool;
+import static io.ferry.placement.Pools.volume;
 import static org.assertj.core.api.Assertions.assertThat;
 
 class SchedulerTest {

@@ -1,4 +1,4 @@
-package io.ferry.controller.placement;
+package io.ferry.placement;
 
 /**
  * Fills the fullest pool that still fits first, keeping large contiguous free space on the other

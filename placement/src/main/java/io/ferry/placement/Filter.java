@@ -1,4 +1,4 @@
-package io.ferry.controller.placement;
+package io.ferry.placement;
 
 import io.ferry.model.GlobalConfig;
 
@@ -12,6 +12,17 @@ public interface Filter {
     String reason(Request request);
 
     boolean admits(Request request, Candidate candidate, GlobalConfig global);
+
+    /**
+     * The largest volume this filter admits on the pool for a request like this one, its size
+     * aside: {@link Long#MAX_VALUE} when the size plays no part and the pool is admitted, negative
+     * when it is refused at every size. Capacity reports (CSI GetCapacity) are answered from this,
+     * so that they never count room the scheduler would refuse; a filter whose verdict depends on
+     * the size must override it and derive {@link #admits} from it (see {@code Filters.sized}).
+     */
+    default long largestAdmitted(Request request, Candidate candidate, GlobalConfig global) {
+        return admits(request, candidate, global) ? Long.MAX_VALUE : -1;
+    }
 
     /**
      * False when the filter cannot refuse any pool for this request (no selector, no spread group,

@@ -1,4 +1,4 @@
-package io.ferry.controller.placement;
+package io.ferry.placement;
 
 /**
  * How one pool fared for one request: the filter it failed (null if it passed every one) and, if

@@ -1,0 +1,127 @@
+package io.ferry.csi;
+
+import io.ferry.csi.v1.ControllerPublishVolumeRequest;
+import io.ferry.csi.v1.ControllerPublishVolumeResponse;
+import io.ferry.csi.v1.ControllerUnpublishVolumeRequest;
+import io.ferry.csi.v1.ControllerUnpublishVolumeResponse;
+import io.ferry.etcd.FerryKeys;
+import io.ferry.etcd.store.EtcdStore;
+import io.ferry.etcd.store.Versioned;
+import io.ferry.model.Attachment;
+import io.ferry.model.Names;
+import io.ferry.model.NodeRegistration;
+import io.ferry.model.Placement;
+import io.ferry.model.VolumeIntent;
+import io.ferry.model.VolumeProgress;
+
+import java.time.Clock;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * ControllerPublishVolume and ControllerUnpublishVolume: they write and delete the volume's
+ * attachments ({@code attachments/<vol>/<node>}) and wait for the export a publish asks for.
+ */
+final class PublishCalls {
+
+    private final EtcdStore store;
+    private final FerryKeys keys;
+    private final ClusterView view;
+    private final KeyedLocks locks;
+    private final Clock clock;
+
+    PublishCalls(EtcdStore store, ClusterView view, KeyedLocks locks, Clock clock) {
+        this.store = store;
+        this.keys = store.keys();
+        this.view = view;
+        this.locks = locks;
+        this.clock = clock;
+    }
+
+    ControllerPublishVolumeResponse publish(ControllerPublishVolumeRequest request) throws Exception {
+        String id = request.getVolumeId();
+        String node = request.getNodeId();
+        Calls.require(!id.isEmpty(), "volume_id is required");
+        Calls.require(!node.isEmpty(), "node_id is required");
+        Calls.require(request.hasVolumeCapability(), "volume_capability is required");
+        String why = Driver.unsupported(request.getVolumeCapability());
+        if (why != null) {
+            throw Calls.invalid(why);
+        }
+        if (!Names.isValidVolumeName(id)) {
+            throw Calls.notFound("volume " + id + " does not exist");
+        }
+        if (!Names.isValidNodeName(node)) {
+            throw Calls.notFound("node " + node + " does not exist");
+        }
+        try (KeyedLocks.Held ignored = locks.lock("volume:" + id)) {
+            VolumeIntent intent = Calls.await(store.get(keys.volume(id), VolumeIntent.class))
+                    .map(Versioned::value).filter(v -> !v.deletionRequested())
+                    .orElseThrow(() -> Calls.notFound("volume " + id + " does not exist"));
+            NodeRegistration registration = Calls.await(store.get(keys.registration(node), NodeRegistration.class))
+                    .map(Versioned::value)
+                    .orElseThrow(() -> Calls.notFound("node " + node + " is not registered (is its Ferry agent running?)"));
+            boolean readOnly = request.getReadonly() || Driver.readOnlyMode(request.getVolumeCapability());
+            String capability = Driver.publishedAs(request.getVolumeCapability(), intent.fsType());
+            Optional<Versioned<Attachment>> existing = Calls.await(store.get(keys.attachment(id, node), Attachment.class));
+            if (existing.isPresent()) {
+                Attachment published = existing.get().value();
+                if (published.readOnly() != readOnly) {
+                    throw Calls.alreadyExists("volume " + id + " is already published to " + node + " with readonly="
+                            + published.readOnly());
+                }
+                // An attachment without a capability (ferryctl, an older plugin) is compared by readonly only.
+                if (published.capability() != null && !published.capability().equals(capability)) {
+                    throw Calls.alreadyExists("volume " + id + " is already published to " + node + " as "
+                            + published.capability() + ", not " + capability);
+                }
+            } else {
+                List<String> others = Calls.await(store.list(keys.attachmentsOf(id), Attachment.class)).items().stream()
+                        .map(v -> v.value().node()).filter(n -> !n.equals(node)).toList();
+                if (!others.isEmpty()) {
+                    throw Calls.failedPrecondition("volume " + id + " is already published to " + others
+                            + "; a Ferry volume is attached to one node at a time");
+                }
+                Calls.await(store.put(keys.attachment(id, node), Attachment.of(id, node, registration.hostNqn(),
+                        readOnly, clock.instant()).withCapability(capability)));
+            }
+            String hostNqn = registration.hostNqn();
+            Ready ready = Calls.await(view.await(() -> exportedTo(id, node, hostNqn), Calls.remaining()),
+                    "volume " + intent.name() + " to be exported to " + node);
+            ControllerPublishVolumeResponse.Builder response = ControllerPublishVolumeResponse.newBuilder()
+                    .putPublishContext(Driver.PUBLISH_NODE, ready.placement().node());
+            if (ready.status().export() != null && !ready.placement().node().equals(node)) {
+                response.putPublishContext(Driver.PUBLISH_NQN, ready.status().export().nqn())
+                        .putPublishContext(Driver.PUBLISH_ADDRESS, ready.status().export().address())
+                        .putPublishContext(Driver.PUBLISH_PORT, Integer.toString(ready.status().export().port()))
+                        .putPublishContext(Driver.PUBLISH_SERIAL, ready.status().export().serial());
+            }
+            return response.build();
+        }
+    }
+
+    private Optional<Ready> exportedTo(String volume, String node, String hostNqn) {
+        Placement placement = view.placement(volume).orElse(null);
+        // The node plugin finds the device of a volume on its own node by itself, so the controller
+        // side does not need one yet (an spdk volume has none).
+        return Calls.done(VolumeProgress.servedTo(volume, placement, placement == null ? null
+                : view.volumeStatus(placement.node(), volume).orElse(null), node, hostNqn, false)).map(Ready::of);
+    }
+
+    ControllerUnpublishVolumeResponse unpublish(ControllerUnpublishVolumeRequest request) throws Exception {
+        String id = request.getVolumeId();
+        Calls.require(!id.isEmpty(), "volume_id is required");
+        if (!Names.isValidVolumeName(id)) {
+            return ControllerUnpublishVolumeResponse.getDefaultInstance();
+        }
+        try (KeyedLocks.Held ignored = locks.lock("volume:" + id)) {
+            // Unknown volume or node: nothing is attached, which is what the caller wants.
+            if (request.getNodeId().isEmpty()) {
+                Calls.await(store.deletePrefix(keys.attachmentsOf(id)));
+            } else if (Names.isValidNodeName(request.getNodeId())) {
+                Calls.await(store.delete(keys.attachment(id, request.getNodeId())));
+            }
+            return ControllerUnpublishVolumeResponse.getDefaultInstance();
+        }
+    }
+}

@@ -1,0 +1,596 @@
+package io.ferry.csi;
+
+import io.ferry.csi.v1.CapacityRange;
+import io.ferry.csi.v1.ControllerExpandVolumeRequest;
+import io.ferry.csi.v1.ControllerExpandVolumeResponse;
+import io.ferry.csi.v1.ControllerGetVolumeRequest;
+import io.ferry.csi.v1.ControllerGetVolumeResponse;
+import io.ferry.csi.v1.CreateVolumeRequest;
+import io.ferry.csi.v1.CreateVolumeResponse;
+import io.ferry.csi.v1.DeleteVolumeRequest;
+import io.ferry.csi.v1.DeleteVolumeResponse;
+import io.ferry.csi.v1.ListVolumesRequest;
+import io.ferry.csi.v1.ListVolumesResponse;
+import io.ferry.csi.v1.Topology;
+import io.ferry.csi.v1.TopologyRequirement;
+import io.ferry.csi.v1.ValidateVolumeCapabilitiesRequest;
+import io.ferry.csi.v1.ValidateVolumeCapabilitiesResponse;
+import io.ferry.csi.v1.Volume;
+import io.ferry.csi.v1.VolumeCapability;
+import io.ferry.csi.v1.VolumeCondition;
+import io.ferry.csi.v1.VolumeContentSource;
+import io.ferry.etcd.FerryKeys;
+import io.ferry.etcd.store.EtcdStore;
+import io.ferry.etcd.store.Versioned;
+import io.ferry.model.Engine;
+import io.ferry.model.Names;
+import io.ferry.model.NodeRegistration;
+import io.ferry.model.Placement;
+import io.ferry.model.PoolConfig;
+import io.ferry.model.PositionAdvice;
+import io.ferry.model.SnapshotIntent;
+import io.ferry.model.SnapshotScheduling;
+import io.ferry.model.SnapshotStatus;
+import io.ferry.model.Sizes;
+import io.ferry.model.ValidationException;
+import io.ferry.model.VolumeIntent;
+import io.ferry.model.VolumeProgress;
+import io.ferry.model.VolumeScheduling;
+import io.ferry.model.VolumeStatus;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+
+import java.time.Clock;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+
+/**
+ * CreateVolume, DeleteVolume, ValidateVolumeCapabilities, ListVolumes, ControllerGetVolume and
+ * ControllerExpandVolume: the volume intents ({@code volumes/<vol>}) written, grown and marked for
+ * deletion, and the waits for the controller's placement and the agent's status.
+ */
+final class VolumeCalls {
+
+    private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(VolumeCalls.class);
+
+    /** Size given to a volume whose request names no capacity. */
+    static final long DEFAULT_SIZE = Sizes.GIB;
+
+    private final EtcdStore store;
+    private final FerryKeys keys;
+    private final ClusterView view;
+    private final KeyedLocks locks;
+    private final Clock clock;
+
+    VolumeCalls(EtcdStore store, ClusterView view, KeyedLocks locks, Clock clock) {
+        this.store = store;
+        this.keys = store.keys();
+        this.view = view;
+        this.locks = locks;
+        this.clock = clock;
+    }
+
+    CreateVolumeResponse create(CreateVolumeRequest request) throws Exception {
+        String csiName = request.getName();
+        Calls.require(!csiName.isEmpty(), "name is required");
+        Calls.require(request.getVolumeCapabilitiesCount() > 0, "volume_capabilities is required");
+        boolean block = false;
+        String capabilityFs = null;
+        for (VolumeCapability cap : request.getVolumeCapabilitiesList()) {
+            String why = Driver.unsupported(cap);
+            if (why != null) {
+                throw Calls.invalid(why);
+            }
+            if (cap.hasBlock()) {
+                block = true;
+            } else if (!cap.getMount().getFsType().isEmpty()) {
+                capabilityFs = cap.getMount().getFsType();
+            }
+        }
+        StorageClassParameters params = StorageClassParameters.parse(request.getParametersMap());
+        long[] range = range(request.hasCapacityRange() ? request.getCapacityRange() : null);
+        long required = range[0];
+        long limit = range[1];
+        long wanted = required > 0 ? required : limit > 0 ? Math.min(limit, DEFAULT_SIZE) : DEFAULT_SIZE;
+        long size = Sizes.volumeSize(wanted);
+        if (limit > 0 && size > limit) {
+            throw Status.OUT_OF_RANGE.withDescription("volumes are sized in multiples of 4Mi: " + wanted
+                    + " bytes rounds up to " + size + ", above limit_bytes " + limit).asRuntimeException();
+        }
+        String fsType = null;
+        List<String> mkfsOptions = List.of();
+        if (!block || capabilityFs != null) {
+            fsType = capabilityFs != null ? capabilityFs : params.fsType() != null ? params.fsType() : Driver.DEFAULT_FS_TYPE;
+            if (params.fsType() != null && capabilityFs != null && !params.fsType().equals(capabilityFs)) {
+                throw Calls.invalid("StorageClass fsType " + params.fsType() + " contradicts the requested filesystem "
+                        + capabilityFs);
+            }
+            mkfsOptions = params.mkfsOptions();
+        } else if (!params.mkfsOptions().isEmpty()) {
+            throw Calls.invalid("mkfsOptions given for a raw block volume");
+        }
+        String name = CsiNames.ferryName(csiName);
+        VolumeIntent.Builder builder = params.intent(name, size)
+                .fsType(fsType)
+                .mkfsOptions(mkfsOptions)
+                .createdBy(CsiNames.createdBy(csiName))
+                .createdAt(clock.instant());
+        String consumer = consumerNode(request.hasAccessibilityRequirements() ? request.getAccessibilityRequirements() : null);
+        builder.consumerNode(consumer);
+        if (request.hasVolumeContentSource()) {
+            VolumeContentSource source = request.getVolumeContentSource();
+            Origin origin = switch (source.getTypeCase()) {
+                case SNAPSHOT -> {
+                    String id = source.getSnapshot().getSnapshotId();
+                    SnapshotIntent snapshot = (Names.isValidSnapshotName(id)
+                            ? Calls.await(store.get(keys.snapshot(id), SnapshotIntent.class)) : Optional.<Versioned<SnapshotIntent>>empty())
+                            .map(Versioned::value).filter(v -> !v.deletionRequested())
+                            .orElseThrow(() -> Calls.notFound("source snapshot " + id + " does not exist"));
+                    builder.sourceSnapshot(id);
+                    yield snapshotOrigin(snapshot);
+                }
+                case VOLUME -> {
+                    String id = source.getVolume().getVolumeId();
+                    VolumeIntent sourceVolume = (Names.isValidVolumeName(id)
+                            ? Calls.await(store.get(keys.volume(id), VolumeIntent.class)) : Optional.<Versioned<VolumeIntent>>empty())
+                            .map(Versioned::value).filter(v -> !v.deletionRequested())
+                            .orElseThrow(() -> Calls.notFound("source volume " + id + " does not exist"));
+                    builder.sourceVolume(id);
+                    Placement placement = view.placement(id).orElse(null);
+                    yield new Origin("source volume " + id, Math.max(sourceVolume.sizeBytes(),
+                            placement == null ? 0 : placement.sizeBytes()), placement == null ? null : placement.pool(),
+                            true, sourceVolume.fsType());
+                }
+                default -> throw Calls.invalid("volume_content_source names neither a snapshot nor a volume");
+            };
+            // A copy is never smaller than what it copies: the volume grows to the source's size
+            // when the capacity range allows it.
+            if (origin.sizeBytes() > size) {
+                if (limit > 0 && origin.sizeBytes() > limit) {
+                    throw Status.OUT_OF_RANGE.withDescription(origin.what() + " holds " + origin.sizeBytes()
+                            + " bytes, above limit_bytes " + limit + ": a copy cannot be smaller than its source")
+                            .asRuntimeException();
+                }
+                size = origin.sizeBytes();
+                builder.sizeBytes(size);
+            }
+            String problem = cloneProblem(origin, params, fsType);
+            if (problem != null) {
+                throw Calls.invalid("cannot make volume " + csiName + " from " + origin.what() + ": " + problem);
+            }
+        }
+        VolumeIntent desired = builder.build();
+
+        while (true) {
+            Versioned<VolumeIntent> deleting;
+            try (KeyedLocks.Held ignored = locks.lock("csi-name:" + csiName, "volume:" + name)) {
+                Optional<Versioned<VolumeIntent>> existing = Calls.await(store.get(keys.volume(name), VolumeIntent.class));
+                if (existing.isEmpty() || !existing.get().value().deletionRequested()
+                        || !CsiNames.sameOrigin(existing.get().value().createdBy(), csiName)) {
+                    return createOrReturn(request, csiName, desired, existing, required, limit);
+                }
+                deleting = existing.get();
+            }
+            // A volume of this name is still being deleted (DeleteVolume timed out, or ferryctl removed
+            // it): once it is gone the name is free, and this call creates a new volume. The lock is
+            // not held meanwhile, so that the deletion's own calls are not queued behind this one.
+            awaitGone(name, deleting);
+        }
+    }
+
+    /**
+     * Waits until the volume intent read as {@code seen} is gone from etcd: removed by the
+     * controller once the agent has removed the volume (or released it from a node that never held
+     * it). The view has delivered {@code seen} or something newer before absence counts, so a cache
+     * that has not yet caught up cannot pass for a deletion.
+     */
+    private void awaitGone(String name, Versioned<VolumeIntent> seen) throws Exception {
+        Calls.await(view.await(() -> {
+            if (view.volumesRevision() < seen.modRevision()) {
+                return Optional.empty();
+            }
+            Optional<Versioned<VolumeIntent>> current = view.volumeVersioned(name);
+            return current.isEmpty() || current.get().createRevision() != seen.createRevision()
+                    ? Optional.of(Boolean.TRUE) : Optional.empty();
+        }, Calls.remaining()), "volume " + name + " to be deleted");
+    }
+
+    /** Creates the intent if absent, or checks the existing one; then waits until the volume is Ready. */
+    private CreateVolumeResponse createOrReturn(CreateVolumeRequest request, String csiName, VolumeIntent desired,
+                                                Optional<Versioned<VolumeIntent>> existing, long required, long limit)
+            throws Exception {
+        String name = desired.name();
+        long createRevision;
+        if (existing.isPresent()) {
+            VolumeIntent current = existing.get().value();
+            if (!CsiNames.sameOrigin(current.createdBy(), csiName)) {
+                throw Calls.alreadyExists("volume " + name + " was created for another CSI name (" + current.createdBy() + ")");
+            }
+            String conflict = conflict(current, desired, required, limit);
+            if (conflict != null) {
+                throw Calls.alreadyExists("volume " + name + " (for " + csiName + ") exists with different parameters: "
+                        + conflict);
+            }
+            createRevision = existing.get().createRevision();
+        } else {
+            if (!Calls.await(store.putIfAbsent(keys.volume(name), desired))) {
+                throw Calls.aborted("volume " + name + " was created concurrently; retry");
+            }
+            createRevision = Calls.await(store.get(keys.volume(name), VolumeIntent.class))
+                    .map(Versioned::createRevision).orElse(0L);
+        }
+        Ready ready;
+        try {
+            ready = Calls.await(view.await(() -> volumeReady(name, createRevision), Calls.remaining()),
+                    "volume " + name + " to become Ready");
+        } catch (StatusRuntimeException e) {
+            withdrawIfRefused(name, createRevision, e);
+            throw e;
+        }
+        VolumeIntent intent = view.volume(name).orElse(existing.map(Versioned::value).orElse(desired));
+        Volume.Builder volume = volume(intent, ready.placement());
+        volume.putVolumeContext(Driver.CONTEXT_CSI_NAME, csiName);
+        if (request.hasVolumeContentSource()) {
+            volume.setContentSource(request.getVolumeContentSource());
+        }
+        return CreateVolumeResponse.newBuilder().setVolume(volume).build();
+    }
+
+    /**
+     * A CreateVolume the controller refused for good (no pool fits, invalid) gives its caller no
+     * volume, so the caller never deletes one: if its intent stayed, room appearing later would
+     * place a volume nobody owns. It is withdrawn through the deletion protocol (never removed by
+     * hand), which also cleans up should the controller have placed it meanwhile; a retry of the
+     * same name writes it again. Intents another CSI name made are not this call's to withdraw.
+     */
+    private void withdrawIfRefused(String name, long createRevision, StatusRuntimeException refusal) {
+        Status.Code code = refusal.getStatus().getCode();
+        if (code != Status.Code.RESOURCE_EXHAUSTED && code != Status.Code.INVALID_ARGUMENT) {
+            return;
+        }
+        try {
+            Optional<Versioned<VolumeIntent>> current = Calls.await(store.get(keys.volume(name), VolumeIntent.class));
+            if (current.isEmpty() || current.get().createRevision() != createRevision
+                    || current.get().value().deletionRequested() || view.placement(name).isPresent()) {
+                return;
+            }
+            if (Calls.await(store.compareAndPut(keys.volume(name), current.get().value().withDeletionRequested(),
+                    current.get().modRevision()))) {
+                log.info("volume {}: CreateVolume was refused ({}); its intent is withdrawn so that no volume is made"
+                        + " for a caller that was told there is none", name, code);
+            }
+        } catch (Exception e) {
+            log.warn("volume {}: CreateVolume was refused ({}) and its intent could not be withdrawn: {}", name, code,
+                    e.getMessage());
+        }
+    }
+
+    /**
+     * What a new volume is made from: its size, the pool it lives in (the copy is made there; null
+     * while not placed yet) and, when known, its filesystem type.
+     */
+    record Origin(String what, long sizeBytes, String pool, boolean fsTypeKnown, String fsType) {
+    }
+
+    private Origin snapshotOrigin(SnapshotIntent snapshot) {
+        SnapshotScheduling scheduling = view.snapshotScheduling(snapshot.name()).orElse(null);
+        long size = scheduling == null ? 0 : scheduling.sizeBytes();
+        if (scheduling != null && scheduling.node() != null) {
+            size = Math.max(size, view.snapshotStatus(scheduling.node(), snapshot.name()).map(SnapshotStatus::sizeBytes)
+                    .orElse(0L));
+        }
+        Optional<VolumeIntent> volume = view.volume(snapshot.sourceVolume());
+        return new Origin("source snapshot " + snapshot.name(), size, scheduling == null ? null : scheduling.pool(),
+                volume.isPresent(), volume.map(VolumeIntent::fsType).orElse(null));
+    }
+
+    /**
+     * Why a copy of {@code origin} cannot be the volume the parameters ask for, or null. Every engine
+     * copies within the pool that holds the source (file: a sparse copy; lvm: a new LV and dd;
+     * lvm-thin: a thin snapshot; spdk: a clone of an lvol snapshot), so the parameters must fit that
+     * pool; the specification wants INVALID_ARGUMENT for a source that cannot serve them, not a
+     * placement failure.
+     */
+    String cloneProblem(Origin origin, StorageClassParameters params, String fsType) {
+        if (origin.fsTypeKnown() && !Objects.equals(origin.fsType(), fsType)) {
+            return "it holds " + (origin.fsType() == null ? "a raw block volume" : "a " + origin.fsType() + " filesystem")
+                    + ", and the new volume is to be " + (fsType == null ? "a raw block volume" : fsType);
+        }
+        PoolConfig pool = origin.pool() == null ? null : view.poolConfig(origin.pool()).orElse(null);
+        if (pool == null) {
+            return null;
+        }
+        String where = "a copy is made in the source's pool " + pool.name() + " (engine " + pool.engine().value() + ")";
+        if (params.engine() != null && params.engine() != pool.engine()) {
+            return where + ", not on engine " + params.engine().value();
+        }
+        if (params.thin() ? !pool.engine().thin() : !pool.engine().thick()) {
+            return where + ", which has no " + (params.thin() ? "thin" : "thick") + " volumes";
+        }
+        if (!params.thin() && pool.engine() == Engine.SPDK) {
+            return where + ": SPDK copies are always thin clones of an lvol snapshot; ask for thin: \"true\"";
+        }
+        if (!pool.labels().entrySet().containsAll(params.poolSelector().entrySet())) {
+            return where + ", whose labels " + pool.labels() + " do not match poolSelector " + params.poolSelector();
+        }
+        Map<String, String> nodeLabels = view.registration(pool.node()).map(NodeRegistration::labels).orElse(null);
+        if (nodeLabels != null && !nodeLabels.entrySet().containsAll(params.nodeSelector().entrySet())) {
+            return where + " on node " + pool.node() + ", whose labels " + nodeLabels + " do not match nodeSelector "
+                    + params.nodeSelector();
+        }
+        return null;
+    }
+
+    private static long[] range(CapacityRange range) {
+        if (range == null) {
+            return new long[] {0, 0};
+        }
+        long required = range.getRequiredBytes();
+        long limit = range.getLimitBytes();
+        Calls.require(required >= 0 && limit >= 0, "capacity_range must not be negative");
+        if (limit > 0 && required > limit) {
+            throw Status.OUT_OF_RANGE.withDescription("required_bytes " + required + " exceeds limit_bytes " + limit)
+                    .asRuntimeException();
+        }
+        if (required > Sizes.MAX_VOLUME_BYTES) {
+            throw Status.OUT_OF_RANGE.withDescription("required_bytes " + required + " exceeds the largest volume, 1Pi")
+                    .asRuntimeException();
+        }
+        return new long[] {required, limit};
+    }
+
+    /** What makes an existing volume different from the one asked for, or null if it can be returned as is. */
+    static String conflict(VolumeIntent current, VolumeIntent desired, long required, long limit) {
+        List<String> diffs = new ArrayList<>();
+        if (current.sizeBytes() < required || (limit > 0 && current.sizeBytes() > limit)
+                || (required == 0 && limit == 0 && current.sizeBytes() != desired.sizeBytes())) {
+            diffs.add("size " + current.sizeBytes() + " bytes, requested " + desired.sizeBytes());
+        }
+        diff(diffs, "thin", current.thin(), desired.thin());
+        diff(diffs, "engine", current.engine(), desired.engine());
+        diff(diffs, "positionAdvice", current.positionAdvice(), desired.positionAdvice());
+        diff(diffs, "spreadGroup", current.spreadGroup(), desired.spreadGroup());
+        diff(diffs, "failureDomainLevel", current.failureDomainLevel(), desired.failureDomainLevel());
+        diff(diffs, "poolSelector", current.poolSelector(), desired.poolSelector());
+        diff(diffs, "nodeSelector", current.nodeSelector(), desired.nodeSelector());
+        diff(diffs, "fsType", current.fsType(), desired.fsType());
+        diff(diffs, "mkfsOptions", current.mkfsOptions(), desired.mkfsOptions());
+        diff(diffs, "sourceSnapshot", current.sourceSnapshot(), desired.sourceSnapshot());
+        diff(diffs, "sourceVolume", current.sourceVolume(), desired.sourceVolume());
+        return diffs.isEmpty() ? null : String.join("; ", diffs);
+    }
+
+    private static void diff(List<String> diffs, String field, Object current, Object desired) {
+        if (!Objects.equals(current, desired)) {
+            diffs.add(field + " " + current + ", requested " + desired);
+        }
+    }
+
+    /**
+     * The consumer node named by the CO's topology: the first preferred segment that names a node
+     * (with WaitForFirstConsumer that is the node the pod was scheduled to), else the first requisite.
+     */
+    static String consumerNode(TopologyRequirement requirement) {
+        if (requirement == null) {
+            return null;
+        }
+        List<Topology> candidates = new ArrayList<>(requirement.getPreferredList());
+        candidates.addAll(requirement.getRequisiteList());
+        for (Topology t : candidates) {
+            String node = t.getSegmentsMap().get(Driver.TOPOLOGY_NODE);
+            if (node != null && !node.isEmpty()) {
+                if (!Names.isValidNodeName(node)) {
+                    throw Calls.invalid("topology segment " + Driver.TOPOLOGY_NODE + "=" + node + " is not a valid node name");
+                }
+                return node;
+            }
+        }
+        return null;
+    }
+
+    /** Ready once the agent on the placed node reports the volume Ready at the placement's generation. */
+    private Optional<Ready> volumeReady(String name, long createRevision) {
+        Placement placement = view.placement(name).orElse(null);
+        if (placement == null && !view.controllerRunning()) {
+            // Nothing places volumes: say so now rather than at the deadline. The intent stays
+            // and is placed when a controller starts; the CO's retry finds it there.
+            throw Calls.unavailable("no Ferry controller is running (no candidate under " + keys.controllerLeader()
+                    + "/), so volume " + name + " is not placed; it is kept and placed once a controller starts");
+        }
+        return Calls.done(VolumeProgress.created(name, view.volumeScheduling(name).orElse(null), createRevision,
+                placement, placement == null ? null : view.volumeStatus(placement.node(), name).orElse(null)))
+                .map(Ready::of);
+    }
+
+    private Volume.Builder volume(VolumeIntent intent, Placement placement) {
+        Volume.Builder volume = Volume.newBuilder()
+                .setVolumeId(intent.name())
+                .setCapacityBytes(placement != null ? Math.max(placement.sizeBytes(), intent.sizeBytes()) : intent.sizeBytes());
+        if (intent.fsType() != null) {
+            volume.putVolumeContext(Driver.CONTEXT_FS_TYPE, intent.fsType());
+        }
+        if (intent.sourceSnapshot() != null) {
+            volume.setContentSource(VolumeContentSource.newBuilder().setSnapshot(
+                    VolumeContentSource.SnapshotSource.newBuilder().setSnapshotId(intent.sourceSnapshot())));
+        } else if (intent.sourceVolume() != null) {
+            volume.setContentSource(VolumeContentSource.newBuilder().setVolume(
+                    VolumeContentSource.VolumeSource.newBuilder().setVolumeId(intent.sourceVolume())));
+        }
+        // A MustLocal volume is usable only where it lives; any other can be reached over NVMe/TCP
+        // from every node, so it carries no topology and the CO may schedule consumers anywhere.
+        if (intent.positionAdvice() == PositionAdvice.MUST_LOCAL && placement != null) {
+            volume.addAccessibleTopology(Topology.newBuilder().putSegments(Driver.TOPOLOGY_NODE, placement.node()));
+        }
+        return volume;
+    }
+
+    DeleteVolumeResponse delete(DeleteVolumeRequest request) throws Exception {
+        String id = request.getVolumeId();
+        Calls.require(!id.isEmpty(), "volume_id is required");
+        if (!Names.isValidVolumeName(id)) {
+            return DeleteVolumeResponse.getDefaultInstance();
+        }
+        Optional<Versioned<VolumeIntent>> requested = requestDeletion(id);
+        if (requested.isPresent()) {
+            // OK means the volume is gone and its name free for a new CreateVolume: the data is
+            // removed and the intent with it (see docs/csi.md). The deletion itself takes well
+            // under a second; a deadline reached first is DEADLINE_EXCEEDED, and the CO's retry
+            // waits again.
+            awaitGone(id, requested.get());
+        }
+        return DeleteVolumeResponse.getDefaultInstance();
+    }
+
+    /**
+     * Marks the volume for deletion (compare-and-swap) unless it is attached; returns the intent as
+     * marked, to wait for, or empty when there is no such volume.
+     */
+    private Optional<Versioned<VolumeIntent>> requestDeletion(String id) throws Exception {
+        try (KeyedLocks.Held ignored = locks.lock("volume:" + id)) {
+            for (int attempt = 0; attempt < 5; attempt++) {
+                Optional<Versioned<VolumeIntent>> existing = Calls.await(store.get(keys.volume(id), VolumeIntent.class));
+                if (existing.isEmpty() || existing.get().value().deletionRequested()) {
+                    return existing;
+                }
+                long attached = Calls.await(store.count(keys.attachmentsOf(id)));
+                if (attached > 0) {
+                    throw Calls.failedPrecondition("volume " + id + " is still published to "
+                            + view.attachedNodes(id) + "; unpublish it first");
+                }
+                if (Calls.await(store.compareAndPut(keys.volume(id), existing.get().value().withDeletionRequested(),
+                        existing.get().modRevision()))) {
+                    return existing;
+                }
+            }
+            throw Calls.aborted("volume " + id + " kept changing while it was being deleted; retry");
+        }
+    }
+
+    ValidateVolumeCapabilitiesResponse validate(ValidateVolumeCapabilitiesRequest request) throws Exception {
+        String id = request.getVolumeId();
+        Calls.require(!id.isEmpty(), "volume_id is required");
+        Calls.require(request.getVolumeCapabilitiesCount() > 0, "volume_capabilities is required");
+        VolumeIntent intent = (Names.isValidVolumeName(id)
+                ? Calls.await(store.get(keys.volume(id), VolumeIntent.class)).map(Versioned::value) : Optional.<VolumeIntent>empty())
+                .orElseThrow(() -> Calls.notFound("volume " + id + " does not exist"));
+        List<String> problems = new ArrayList<>();
+        for (VolumeCapability cap : request.getVolumeCapabilitiesList()) {
+            String why = Driver.unsupported(cap);
+            if (why != null) {
+                problems.add(why);
+            } else if (cap.hasMount() && intent.fsType() != null && !cap.getMount().getFsType().isEmpty()
+                    && !cap.getMount().getFsType().equals(intent.fsType())) {
+                problems.add("the volume is formatted as " + intent.fsType() + ", not " + cap.getMount().getFsType());
+            }
+        }
+        try {
+            StorageClassParameters.parse(request.getParametersMap());
+        } catch (ValidationException e) {
+            problems.add(e.getMessage());
+        }
+        if (!problems.isEmpty()) {
+            return ValidateVolumeCapabilitiesResponse.newBuilder().setMessage(String.join("; ", problems)).build();
+        }
+        return ValidateVolumeCapabilitiesResponse.newBuilder().setConfirmed(
+                ValidateVolumeCapabilitiesResponse.Confirmed.newBuilder()
+                        .putAllVolumeContext(request.getVolumeContextMap())
+                        .addAllVolumeCapabilities(request.getVolumeCapabilitiesList())
+                        .putAllParameters(request.getParametersMap())).build();
+    }
+
+    ListVolumesResponse list(ListVolumesRequest request) throws Exception {
+        Calls.require(request.getMaxEntries() >= 0, "max_entries must not be negative");
+        String after = PageTokens.after(request.getStartingToken());
+        List<VolumeIntent> all = view.volumes().stream().filter(v -> !v.deletionRequested())
+                .filter(v -> after == null || v.name().compareTo(after) > 0).toList();
+        int limit = request.getMaxEntries() == 0 ? all.size() : Math.min(request.getMaxEntries(), all.size());
+        ListVolumesResponse.Builder response = ListVolumesResponse.newBuilder();
+        for (VolumeIntent intent : all.subList(0, limit)) {
+            response.addEntries(ListVolumesResponse.Entry.newBuilder()
+                    .setVolume(volume(intent, view.placement(intent.name()).orElse(null)))
+                    .setStatus(ListVolumesResponse.VolumeStatus.newBuilder()
+                            .addAllPublishedNodeIds(view.attachedNodes(intent.name()))
+                            .setVolumeCondition(condition(intent.name()))));
+        }
+        if (limit < all.size()) {
+            response.setNextToken(PageTokens.next(all.get(limit - 1).name()));
+        }
+        return response.build();
+    }
+
+    private VolumeCondition condition(String volume) {
+        VolumeScheduling scheduling = view.volumeScheduling(volume).orElse(null);
+        if (scheduling != null && !scheduling.reachable()) {
+            return VolumeCondition.newBuilder().setAbnormal(true).setMessage(Objects.requireNonNullElse(scheduling.message(),
+                    "the serving node " + scheduling.node() + " is down")).build();
+        }
+        Placement placement = view.placement(volume).orElse(null);
+        VolumeStatus status = placement == null ? null : view.volumeStatus(placement.node(), volume).orElse(null);
+        if (status != null && status.phase().isFailure()) {
+            return VolumeCondition.newBuilder().setAbnormal(true)
+                    .setMessage("the agent on " + placement.node() + " reports: " + status.message()).build();
+        }
+        if (placement == null) {
+            return VolumeCondition.newBuilder().setAbnormal(false).setMessage("not placed yet").build();
+        }
+        return VolumeCondition.newBuilder().setAbnormal(false).setMessage("served by " + placement.node()).build();
+    }
+
+    ControllerGetVolumeResponse get(ControllerGetVolumeRequest request) throws Exception {
+        String id = request.getVolumeId();
+        Calls.require(!id.isEmpty(), "volume_id is required");
+        VolumeIntent intent = (Names.isValidVolumeName(id)
+                ? Calls.await(store.get(keys.volume(id), VolumeIntent.class)).map(Versioned::value) : Optional.<VolumeIntent>empty())
+                .filter(v -> !v.deletionRequested())
+                .orElseThrow(() -> Calls.notFound("volume " + id + " does not exist"));
+        return ControllerGetVolumeResponse.newBuilder()
+                .setVolume(volume(intent, view.placement(id).orElse(null)))
+                .setStatus(ControllerGetVolumeResponse.VolumeStatus.newBuilder()
+                        .addAllPublishedNodeIds(view.attachedNodes(id))
+                        .setVolumeCondition(condition(id)))
+                .build();
+    }
+
+    ControllerExpandVolumeResponse expand(ControllerExpandVolumeRequest request) throws Exception {
+        String id = request.getVolumeId();
+        Calls.require(!id.isEmpty(), "volume_id is required");
+        Calls.require(request.hasCapacityRange(), "capacity_range is required");
+        long[] range = range(request.getCapacityRange());
+        long target = Sizes.volumeSize(range[0] > 0 ? range[0] : range[1]);
+        if (range[1] > 0 && target > range[1]) {
+            throw Status.OUT_OF_RANGE.withDescription("volumes grow in multiples of 4Mi: " + range[0] + " rounds up to "
+                    + target + ", above limit_bytes " + range[1]).asRuntimeException();
+        }
+        if (!Names.isValidVolumeName(id)) {
+            throw Calls.notFound("volume " + id + " does not exist");
+        }
+        try (KeyedLocks.Held ignored = locks.lock("volume:" + id)) {
+            Versioned<VolumeIntent> intent = Calls.await(store.get(keys.volume(id), VolumeIntent.class))
+                    .filter(v -> !v.value().deletionRequested())
+                    .orElseThrow(() -> Calls.notFound("volume " + id + " does not exist"));
+            long size = Math.max(target, intent.value().sizeBytes());
+            if (intent.value().sizeBytes() < target
+                    && !Calls.await(store.compareAndPut(keys.volume(id), intent.value().withSizeBytes(target),
+                    intent.modRevision()))) {
+                throw Calls.aborted("volume " + id + " changed while it was being expanded; retry");
+            }
+            Ready ready = Calls.await(view.await(() -> grown(id, size), Calls.remaining()),
+                    "volume " + id + " to grow to " + size + " bytes");
+            boolean block = request.hasVolumeCapability() ? request.getVolumeCapability().hasBlock()
+                    : intent.value().fsType() == null;
+            return ControllerExpandVolumeResponse.newBuilder()
+                    .setCapacityBytes(Math.max(ready.placement().sizeBytes(), ready.status().sizeBytes()))
+                    .setNodeExpansionRequired(!block).build();
+        }
+    }
+
+    private Optional<Ready> grown(String volume, long size) {
+        Placement placement = view.placement(volume).orElse(null);
+        return Calls.done(VolumeProgress.grown(volume, view.volumeScheduling(volume).orElse(null), placement,
+                placement == null ? null : view.volumeStatus(placement.node(), volume).orElse(null), size))
+                .map(Ready::of);
+    }
+}
