@@ -59,6 +59,8 @@ import java.util.Optional;
  */
 public final class NodeService extends NodeGrpc.NodeImplBase {
 
+    private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(NodeService.class);
+
     /**
      * @param nodeId       this node's name, as the agent registers it
      * @param maxVolumes   reported to the CO (0: no limit announced)
@@ -184,6 +186,9 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
                     throw Calls.failedPrecondition("volume " + id + " is not blank and holds no " + fsType
                             + " filesystem: found " + SignatureProbe.describe(found) + " on " + device
                             + "; refusing to format or mount it");
+                }
+                if (!found.isEmpty() && fsType.equals("ext4")) {
+                    growExt4ToItsDevice(id, device.toString());
                 }
                 Files.createDirectories(staging);
                 List<String> mount = new ArrayList<>(List.of("mount", "-t", fsType));
@@ -520,6 +525,47 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
                 return NodeExpandVolumeResponse.newBuilder().setCapacityBytes(bytes).build();
             }
         });
+    }
+
+    /**
+     * An ext4 filesystem that was already on the device may be smaller than it: a volume restored
+     * from a snapshot, or cloned, into a larger size, for which the CO never calls
+     * NodeExpandVolume. It is grown before it is mounted (offline, so no online-resize ioctl is
+     * needed; resize2fs wants a fresh check first). Anything unexpected leaves it as it is: the
+     * filesystem is intact and usable at its old size, which beats refusing to stage it.
+     */
+    private void growExt4ToItsDevice(String id, String device) {
+        try {
+            long deviceBytes = Long.parseLong(runner.run(Command.of("blockdev", "--getsize64", device)).stdout().strip());
+            String header = runner.run(Command.of("dumpe2fs", "-h", device)).stdout();
+            long fsBytes = ext4Field(header, "Block count") * ext4Field(header, "Block size");
+            if (fsBytes <= 0 || fsBytes >= deviceBytes) {
+                return;
+            }
+            java.time.Duration timeout = java.time.Duration.ofMinutes(30);
+            io.ferry.runtime.exec.CommandResult check = runner.execute(Command.of("e2fsck", "-f", "-p", device)
+                    .withTimeout(timeout).serializedBy("device:" + device));
+            // 0: clean; 1: errors corrected. Anything else wants a person.
+            if (check.exitCode() > 1) {
+                log.warn("volume {}: its ext4 filesystem ({} bytes) is smaller than {} ({} bytes) but e2fsck -f -p"
+                        + " exited {}: not grown. {}", id, fsBytes, device, deviceBytes, check.exitCode(),
+                        check.stderr().strip());
+                return;
+            }
+            runner.run(Command.of("resize2fs", device).withTimeout(timeout).serializedBy("device:" + device));
+            log.info("volume {}: ext4 filesystem grown from {} to the {} bytes of its device", id, fsBytes, deviceBytes);
+        } catch (RuntimeException e) {
+            log.warn("volume {}: could not grow its ext4 filesystem to the size of {}: {}", id, device, e.getMessage());
+        }
+    }
+
+    private static long ext4Field(String dumpe2fsHeader, String field) {
+        for (String line : dumpe2fsHeader.split("\n")) {
+            if (line.startsWith(field + ":")) {
+                return Long.parseLong(line.substring(field.length() + 1).strip());
+            }
+        }
+        return -1;
     }
 
     /** Paths from the CO must be absolute and free of {@code .}/{@code ..} segments. */

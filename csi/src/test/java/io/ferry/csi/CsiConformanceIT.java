@@ -402,6 +402,37 @@ class CsiConformanceIT {
         h.controller().deleteSnapshot(DeleteSnapshotRequest.newBuilder().setSnapshotId("never-existed").build());
     }
 
+    @Test
+    void aVolumeRestoredFromASnapshotIntoALargerSizeIsStagedWithItsFilesystemGrownToTheDevice() throws Exception {
+        h.controller().createVolume(create("pvc-small", 32 * MI).putParameters("positionAdvice", "MustLocal").build());
+        Path staging = h.dir("staging/pvc-small");
+        NodeStageVolumeRequest stage = NodeStageVolumeRequest.newBuilder().setVolumeId("pvc-small")
+                .setStagingTargetPath(staging.toString()).setVolumeCapability(mount("ext4")).build();
+        h.node().nodeStageVolume(stage);
+        long smallBytes = Files.getFileStore(staging).getTotalSpace();
+        Files.writeString(staging.resolve("kept.txt"), "from the snapshot point");
+        h.node().nodeUnstageVolume(NodeUnstageVolumeRequest.newBuilder().setVolumeId("pvc-small")
+                .setStagingTargetPath(staging.toString()).build());
+        h.controller().createSnapshot(CreateSnapshotRequest.newBuilder().setName("snap-grow").setSourceVolumeId("pvc-small")
+                .build());
+        h.controller().createVolume(create("pvc-bigger", 128 * MI).putParameters("positionAdvice", "MustLocal")
+                .setVolumeContentSource(VolumeContentSource.newBuilder().setSnapshot(VolumeContentSource.SnapshotSource
+                        .newBuilder().setSnapshotId("snap-grow"))).build());
+
+        // Kubernetes never calls NodeExpandVolume for a volume made larger than its snapshot:
+        // staging must leave the filesystem the size of the device, with the snapshot's data.
+        Path bigger = h.dir("staging/pvc-bigger");
+        h.node().nodeStageVolume(stage.toBuilder().setVolumeId("pvc-bigger").setStagingTargetPath(bigger.toString()).build());
+        assertThat(Files.readString(bigger.resolve("kept.txt"))).isEqualTo("from the snapshot point");
+        assertThat(smallBytes).isLessThan(32 * MI);
+        assertThat(Files.getFileStore(bigger).getTotalSpace()).as("the filesystem's size after staging")
+                .isGreaterThan(96 * MI);
+        h.node().nodeUnstageVolume(NodeUnstageVolumeRequest.newBuilder().setVolumeId("pvc-bigger")
+                .setStagingTargetPath(bigger.toString()).build());
+        h.controller().deleteVolume(DeleteVolumeRequest.newBuilder().setVolumeId("pvc-bigger").build());
+        h.controller().deleteSnapshot(DeleteSnapshotRequest.newBuilder().setSnapshotId("snap-grow").build());
+    }
+
     // ---- node ----
 
     @Test
