@@ -372,11 +372,7 @@ final class VolumeReconciler {
      * retried on a timer (an input changing enqueues the volume again); the rest are retried.
      */
     static FailureReason classify(Throwable err) {
-        Throwable e = err;
-        while ((e instanceof java.util.concurrent.CompletionException || e instanceof java.util.concurrent.ExecutionException)
-                && e.getCause() != null) {
-            e = e.getCause();
-        }
+        Throwable e = unwrap(err);
         if (e instanceof ExportUnavailableException) {
             return FailureReason.EXPORT_UNAVAILABLE;
         }
@@ -414,12 +410,18 @@ final class VolumeReconciler {
                 });
     }
 
-    static String describe(Throwable err) {
+    /** The error a future's wrappers carry. */
+    private static Throwable unwrap(Throwable err) {
         Throwable e = err;
         while ((e instanceof java.util.concurrent.CompletionException || e instanceof java.util.concurrent.ExecutionException)
                 && e.getCause() != null) {
             e = e.getCause();
         }
+        return e;
+    }
+
+    static String describe(Throwable err) {
+        Throwable e = unwrap(err);
         String m = e.getMessage();
         return m == null || m.isBlank() ? e.getClass().getSimpleName() : m;
     }

@@ -55,7 +55,13 @@ public final class SpdkExporter implements Exporter {
      */
     @Override
     public ExportInfo export(String volume, String bdev, long sizeBytes, ExportSpec spec) {
-        String nqn = find(nqns.legacy(volume)).isPresent() ? nqns.legacy(volume) : nqns.current(volume);
+        // One listing answers both names: an export of before cluster ids keeps its name.
+        List<SpdkClient.Subsystem> listed = client.subsystems();
+        Optional<SpdkClient.Subsystem> existing = find(listed, nqns.legacy(volume));
+        String nqn = existing.isPresent() ? nqns.legacy(volume) : nqns.current(volume);
+        if (existing.isEmpty()) {
+            existing = find(listed, nqn);
+        }
         String serial = Nqn.serialForVolume(volume);
         if (bdev == null) {
             throw new IllegalArgumentException("volume " + volume + " has no SPDK bdev to export");
@@ -67,7 +73,6 @@ public final class SpdkExporter implements Exporter {
         }
         SpdkClient.Bdev target = found.get(0);
 
-        Optional<SpdkClient.Subsystem> existing = find(nqn);
         if (existing.isEmpty()) {
             client.createSubsystem(nqn, serial, MODEL);
             existing = find(nqn);
@@ -106,8 +111,9 @@ public final class SpdkExporter implements Exporter {
 
     @Override
     public void unexport(String volume) {
+        List<SpdkClient.Subsystem> listed = client.subsystems();
         for (String nqn : nqns.all(volume)) {
-            if (find(nqn).isEmpty()) {
+            if (find(listed, nqn).isEmpty()) {
                 continue;
             }
             try {
@@ -131,6 +137,10 @@ public final class SpdkExporter implements Exporter {
     }
 
     private Optional<SpdkClient.Subsystem> find(String nqn) {
-        return client.subsystems().stream().filter(s -> s.nqn().equals(nqn)).findFirst();
+        return find(client.subsystems(), nqn);
+    }
+
+    private static Optional<SpdkClient.Subsystem> find(List<SpdkClient.Subsystem> listed, String nqn) {
+        return listed.stream().filter(s -> s.nqn().equals(nqn)).findFirst();
     }
 }
