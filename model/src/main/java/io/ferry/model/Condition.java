@@ -48,6 +48,15 @@ public record Condition(String type, boolean status, String reason, String messa
     /** A thin pool zeroes the chunks it provisions, so a new volume never shows an earlier one's bytes. */
     public static final String ZEROES_NEW_BLOCKS = "ZeroesNewBlocks";
 
+    /** A pool's capacity was cut to what its file system can hold. */
+    public static final String CAPACITY_CLAMPED = "CapacityClamped";
+    /** A file pool shares its file system with other pools of the node. */
+    public static final String SHARED_FILE_SYSTEM = "SharedFileSystem";
+    /** A node: it can export volumes to other nodes over NVMe/TCP (reason: {@link NodeReason}). */
+    public static final String CAN_EXPORT = "CanExport";
+    /** A node: which engines this agent found usable (message), {@link NodeReason}. */
+    public static final String ENGINES_AVAILABLE = "EnginesAvailable";
+
     private static final Pattern CAMEL = Pattern.compile("[A-Z][A-Za-z0-9]{0,63}");
 
     public Condition {
@@ -84,6 +93,56 @@ public record Condition(String type, boolean status, String reason, String messa
     /** {@code type} is false because of {@code reason} for the request at {@code generation}, after {@code attempts} tries. */
     public static Condition failed(String type, FailureReason reason, String message, long generation, int attempts) {
         return new Condition(type, false, reason.value(), message, generation, null, attempts);
+    }
+
+    /** A pool condition: its reason is one of {@link PoolReason}. */
+    public static Condition of(String type, boolean status, PoolReason reason, String message) {
+        return new Condition(type, status, reason.value(), message, 0, null, 0);
+    }
+
+    /** A node condition: its reason is one of {@link NodeReason}. */
+    public static Condition of(String type, boolean status, NodeReason reason, String message) {
+        return new Condition(type, status, reason.value(), message, 0, null, 0);
+    }
+
+    /** A {@code Ready}-style condition that is not a failure: carried out (true), or on its way (false). */
+    public static Condition progress(String type, ProgressReason reason, String message, long generation) {
+        return new Condition(type, reason == ProgressReason.CARRIED_OUT, reason.value(), message, generation, null, 0);
+    }
+
+    /**
+     * {@code type} failed once more for {@code reason} at {@code generation}: the attempts count on
+     * from {@code previous} when it holds the same failure at the same generation, and start at 1
+     * otherwise. The one place for counting attempts.
+     */
+    public static Condition failedAgain(String type, FailureReason reason, String message, long generation,
+            List<Condition> previous) {
+        int before = find(previous, type)
+                .filter(c -> c.isFailure() && c.failureReason() == reason && c.observedGeneration == generation)
+                .map(Condition::attempts).orElse(0);
+        return failed(type, reason, message, generation, Math.max(before, 0) + 1);
+    }
+
+    /**
+     * Whether this is a failure: false, with a reason that is not a {@link ProgressReason}. Its
+     * reason is then read with {@link #failureReason()}.
+     */
+    @JsonIgnore
+    public boolean isFailure() {
+        return !status && ProgressReason.of(reason).isEmpty();
+    }
+
+    /**
+     * Whether this failure answers a request for {@code generation} for good: terminal, and written
+     * for that generation or a later one (a newer request starts afresh).
+     */
+    public boolean terminalFor(long generation) {
+        return isFailure() && failureReason().terminal() && observedGeneration >= generation;
+    }
+
+    /** Whether the request at {@code generation} (or a later one) is carried out. */
+    public boolean carriedOut(long generation) {
+        return status && observedGeneration >= generation;
     }
 
     /** The reason read as a failure reason; {@link FailureReason#UNKNOWN} for one this version does not know. */

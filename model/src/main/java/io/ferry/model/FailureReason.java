@@ -32,9 +32,16 @@ public enum FailureReason {
     VOLUME_LOST("VolumeLost", true, Category.PRECONDITION),
     /** There is no room: the pool cannot hold the volume, or the growth asked for. */
     NO_SPACE("NoSpace", true, Category.NO_CAPACITY),
+    /**
+     * The source of a snapshot or clone was created on its node and is no longer there (a lost
+     * volume, a snapshot whose file or lvol is gone); retried when the source comes back.
+     */
+    SOURCE_LOST("SourceLost", true, Category.PRECONDITION),
+    /** The pool's engine cannot take snapshots (or clone) the way the request needs. */
+    SNAPSHOT_UNSUPPORTED("SnapshotUnsupported", true, Category.PRECONDITION),
     /** The engine refused the request for good (e.g. an object of another cluster in the way). */
     ENGINE_REFUSED("EngineRefused", true, Category.INTERNAL),
-    /** A command or a call failed and is retried with backoff. */
+    /** A command or a call failed (etcd unavailable, a busy volume group, a timeout) and is retried with backoff. */
     RETRYING("Retrying", false, Category.INTERNAL),
     /** A reason this reader does not know (written by a newer Ferry); treated as retryable. */
     UNKNOWN("Unknown", false, Category.INTERNAL);

@@ -3,6 +3,7 @@ package io.ferry.model;
 import java.util.List;
 
 import com.fasterxml.jackson.annotation.JsonCreator;
+import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonProperty;
 import java.time.Instant;
 import java.util.Map;
@@ -22,6 +23,9 @@ import java.util.Set;
  * @param startedAt    when the agent process started
  * @param exporters    the NVMe-oF targets this node can export with right now (empty: it can serve
  *                     only consumers on itself); null when the agent predates the field (unknown)
+ * @param conditions   what the node can do, typed ({@link Condition#CAN_EXPORT},
+ *                     {@link Condition#ENGINES_AVAILABLE}, reasons from {@link NodeReason}), for
+ *                     readers that must say why; empty from agents that predate them
  */
 public record NodeRegistration(
         int schemaVersion,
@@ -33,7 +37,8 @@ public record NodeRegistration(
         Map<String, String> labels,
         String version,
         Instant startedAt,
-        Set<ExportTarget> exporters) implements KeyNamed {
+        Set<ExportTarget> exporters,
+        @JsonInclude(JsonInclude.Include.NON_EMPTY) List<Condition> conditions) implements KeyNamed {
 
     public NodeRegistration {
         Schema.check(schemaVersion);
@@ -46,6 +51,7 @@ public record NodeRegistration(
         Check.token(Check.required(version, "version"), "version", 64);
         Check.required(startedAt, "startedAt");
         exporters = exporters == null ? null : Check.sortedSet(exporters, "exporters", 4, (e, f) -> e);
+        conditions = Check.list(conditions, "conditions", 16, (c, f) -> c);
     }
 
     @JsonCreator
@@ -59,20 +65,26 @@ public record NodeRegistration(
             @JsonProperty("labels") Map<String, String> labels,
             @JsonProperty("version") String version,
             @JsonProperty("startedAt") Instant startedAt,
-            @JsonProperty("exporters") Set<ExportTarget> exporters) {
+            @JsonProperty("exporters") Set<ExportTarget> exporters,
+            @JsonProperty("conditions") List<Condition> conditions) {
         return new NodeRegistration(Schema.orDefault(schemaVersion), node, dataAddress, adminAddress, hostNqn,
-                engines, labels, version, startedAt, exporters);
+                engines, labels, version, startedAt, exporters, conditions);
     }
 
     public static NodeRegistration of(String node, String dataAddress, String adminAddress, String hostNqn,
             Set<Engine> engines, Map<String, String> labels, String version, Instant startedAt) {
         return new NodeRegistration(Schema.CURRENT_VERSION, node, dataAddress, adminAddress, hostNqn, engines,
-                labels, version, startedAt, null);
+                labels, version, startedAt, null, List.of());
     }
 
     public NodeRegistration withExporters(Set<ExportTarget> targets) {
         return new NodeRegistration(schemaVersion, node, dataAddress, adminAddress, hostNqn, engines, labels, version,
-                startedAt, targets);
+                startedAt, targets, conditions);
+    }
+
+    public NodeRegistration withConditions(List<Condition> conditions) {
+        return new NodeRegistration(schemaVersion, node, dataAddress, adminAddress, hostNqn, engines, labels, version,
+                startedAt, exporters, conditions);
     }
 
     /** Whether this node can export volumes of {@code engine} to other nodes; true when it does not say (older agent). */

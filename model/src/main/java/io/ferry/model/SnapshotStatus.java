@@ -3,6 +3,7 @@ package io.ferry.model;
 import java.util.List;
 
 import com.fasterxml.jackson.annotation.JsonCreator;
+import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonProperty;
 import com.fasterxml.jackson.databind.annotation.JsonDeserialize;
 import java.time.Instant;
@@ -14,10 +15,13 @@ import java.time.Instant;
  * @param sizeBytes  restore size in bytes (>= 0)
  * @param readyToUse the snapshot can be restored from; implies phase {@code Ready}
  * @param createdAt  when the snapshot was cut (reported to CSI as its creation time); null until then
+ * @param conditions {@link Condition#READY}: the typed outcome, as in a volume status (a failure's
+ *                   reason a {@link FailureReason}); empty in statuses written before it.
+ *                   {@link SnapshotProgress} decides on it
  */
 public record SnapshotStatus(int schemaVersion, String snapshot, String sourceVolume, String node, String pool,
         long sizeBytes, boolean readyToUse, VolumePhase phase, String message, long observedGeneration,
-        Instant createdAt) implements KeyNamed {
+        Instant createdAt, @JsonInclude(JsonInclude.Include.NON_EMPTY) List<Condition> conditions) implements KeyNamed {
 
     public SnapshotStatus {
         Schema.check(schemaVersion);
@@ -33,6 +37,7 @@ public record SnapshotStatus(int schemaVersion, String snapshot, String sourceVo
         }
         Check.text(message, "message", Check.MAX_MESSAGE);
         Check.nonNegative(observedGeneration, "observedGeneration");
+        conditions = Check.list(conditions, "conditions", 16, (c, f) -> c);
     }
 
     @JsonCreator
@@ -47,16 +52,27 @@ public record SnapshotStatus(int schemaVersion, String snapshot, String sourceVo
             @JsonProperty("phase") VolumePhase phase,
             @JsonProperty("message") String message,
             @JsonProperty("observedGeneration") Long observedGeneration,
-            @JsonProperty("createdAt") Instant createdAt) {
+            @JsonProperty("createdAt") Instant createdAt,
+            @JsonProperty("conditions") List<Condition> conditions) {
         return new SnapshotStatus(Schema.orDefault(schemaVersion), snapshot, sourceVolume, node, pool,
                 Check.orDefault(sizeBytes, 0L), Check.orDefault(readyToUse, false), phase, message,
-                Check.orDefault(observedGeneration, 0L), createdAt);
+                Check.orDefault(observedGeneration, 0L), createdAt, conditions);
     }
 
     public static SnapshotStatus of(String snapshot, String sourceVolume, String node, String pool, long sizeBytes,
             boolean readyToUse, VolumePhase phase, String message, long observedGeneration, Instant createdAt) {
         return new SnapshotStatus(Schema.CURRENT_VERSION, snapshot, sourceVolume, node, pool, sizeBytes, readyToUse,
-                phase, message, observedGeneration, createdAt);
+                phase, message, observedGeneration, createdAt, List.of());
+    }
+
+    public SnapshotStatus withConditions(List<Condition> conditions) {
+        return new SnapshotStatus(schemaVersion, snapshot, sourceVolume, node, pool, sizeBytes, readyToUse, phase,
+                message, observedGeneration, createdAt, conditions);
+    }
+
+    /** The {@code Ready} condition; empty in a status written before Ferry had conditions. */
+    public java.util.Optional<Condition> ready() {
+        return Condition.find(conditions, Condition.READY);
     }
 
     @Override

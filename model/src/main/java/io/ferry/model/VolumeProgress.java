@@ -16,7 +16,7 @@ public final class VolumeProgress {
     }
 
     /** The outcome of one look at the records. */
-    public sealed interface Outcome permits Done, InProgress, Failed {
+    public sealed interface Outcome permits Done, InProgress, Failed, SnapshotProgress.Cut {
     }
 
     /** The request is carried out: the placement and the status that show it. */
@@ -94,45 +94,56 @@ public final class VolumeProgress {
         if (status == null) {
             return new InProgress("the agent on " + node + " to report volume " + volume);
         }
-        VolumeFailure failure = status.failure();
-        if (failure != null && failure.terminalFor(placement.generation())) {
-            return new Failed(failure.reason(), "the agent on " + node + " cannot " + what + " volume " + volume + ": "
-                    + status.message());
+        long generation = placement.generation();
+        Condition ready = status.ready().orElse(null);
+        if (ready == null) {
+            return beforeConditions(volume, placement, status, what, carriedOut);
         }
-        if (status.observedGeneration() < placement.generation()) {
-            return new InProgress("the agent on " + node + " to " + what + " volume " + volume + " (generation "
-                    + placement.generation() + ")" + retrying(status));
+        if (ready.terminalFor(generation)) {
+            return new Failed(ready.failureReason(), "the agent on " + node + " cannot " + what + " volume " + volume
+                    + ": " + messageOf(ready, status));
         }
-        switch (status.phase()) {
-            case READY -> {
-                return carriedOut.test(status) ? new Done(placement, status)
-                        : new InProgress("the agent on " + node + " to " + what + " volume " + volume);
-            }
-            case LOST -> {
-                return new Failed(FailureReason.VOLUME_LOST, "volume " + volume + " is lost on " + node + ": "
-                        + status.message());
-            }
-            case FAILED -> {
-                // A status without a typed failure comes from an agent that predates them: its
-                // Failed at this generation has always ended the wait.
-                if (failure == null) {
-                    return new Failed(FailureReason.UNKNOWN, "the agent on " + node + " failed volume " + volume
-                            + ": " + status.message());
-                }
-                return new InProgress("the agent on " + node + " to " + what + " volume " + volume + retrying(status));
-            }
-            default -> {
-                return new InProgress("the agent on " + node + " to " + what + " volume " + volume + " (now "
-                        + status.phase().value() + ")");
-            }
+        if (ready.carriedOut(generation)) {
+            return carriedOut.test(status) ? new Done(placement, status)
+                    : new InProgress("the agent on " + node + " to " + what + " volume " + volume);
         }
+        if (ready.isFailure() && ready.observedGeneration() >= generation) {
+            return new InProgress("the agent on " + node + " to " + what + " volume " + volume + "; attempt "
+                    + Math.max(1, ready.attempts()) + " failed: " + messageOf(ready, status));
+        }
+        return new InProgress("the agent on " + node + " to " + what + " volume " + volume + " (generation "
+                + generation + ", now " + status.phase().value() + ")");
     }
 
-    private static String retrying(VolumeStatus status) {
-        VolumeFailure f = status.failure();
-        if (f == null || status.phase() != VolumePhase.FAILED) {
-            return "";
+    /**
+     * A status written by an agent that predates the Ready condition: its phase at the generation
+     * decides, and its Failed at that generation has always ended the wait.
+     */
+    private static Outcome beforeConditions(String volume, Placement placement, VolumeStatus status, String what,
+            java.util.function.Predicate<VolumeStatus> carriedOut) {
+        String node = placement.node();
+        if (status.observedGeneration() < placement.generation()) {
+            return new InProgress("the agent on " + node + " to " + what + " volume " + volume + " (generation "
+                    + placement.generation() + ")");
         }
-        return "; attempt " + f.attempts() + " failed: " + status.message();
+        return switch (status.phase()) {
+            case READY -> carriedOut.test(status) ? new Done(placement, status)
+                    : new InProgress("the agent on " + node + " to " + what + " volume " + volume);
+            case LOST -> new Failed(FailureReason.VOLUME_LOST, "volume " + volume + " is lost on " + node + ": "
+                    + status.message());
+            case FAILED -> new Failed(FailureReason.UNKNOWN, "the agent on " + node + " failed volume " + volume + ": "
+                    + status.message());
+            default -> new InProgress("the agent on " + node + " to " + what + " volume " + volume + " (now "
+                    + status.phase().value() + ")");
+        };
+    }
+
+    /** What a failure says in words: the condition's message, else the status's. */
+    static String messageOf(Condition condition, String statusMessage) {
+        return condition.message() != null ? condition.message() : statusMessage;
+    }
+
+    private static String messageOf(Condition condition, VolumeStatus status) {
+        return messageOf(condition, status.message());
     }
 }

@@ -3,14 +3,17 @@ package io.ferry.model;
 import java.util.List;
 
 import com.fasterxml.jackson.annotation.JsonCreator;
+import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonProperty;
 import com.fasterxml.jackson.databind.annotation.JsonDeserialize;
 import java.time.Instant;
 
 /**
  * A volume as its serving agent sees it, key {@code <prefix>/nodes/<node>/volumes/<vol>}, written
- * by that agent. The CSI plugin waits for {@code Ready} with {@code observedGeneration} at least
- * the placement's generation.
+ * by that agent. Its {@code Ready} condition is the typed outcome readers decide on (through
+ * {@link VolumeProgress}): true at the generation carried out; false with a {@link ProgressReason}
+ * while the agent works, or with a {@link FailureReason} (the generation it applies to, the attempts
+ * of a failure being retried). {@code phase} and {@code message} are for people.
  *
  * @param pool               pool holding the volume, as the agent's work item named it; null in statuses
  *                           written before Ferry recorded it. With {@code sizeBytes} it is what a lost
@@ -20,8 +23,8 @@ import java.time.Instant;
  * @param export             the NVMe/TCP export, null when not exported
  * @param observedGeneration the work item generation this status reflects (>= 0)
  * @param message            human-readable detail, e.g. the error for {@code Failed}
- * @param failure            why the last attempt failed (typed, with the generation it applies to);
- *                           null when it did not. Readers decide on this, never on {@code message}
+ * @param conditions         observations, {@link Condition#READY} above all; empty in statuses written
+ *                           before Ferry had them (readers then fall back on {@code phase})
  */
 public record VolumeStatus(
         int schemaVersion,
@@ -35,7 +38,7 @@ public record VolumeStatus(
         long observedGeneration,
         String message,
         Instant updatedAt,
-        VolumeFailure failure) implements KeyNamed {
+        @JsonInclude(JsonInclude.Include.NON_EMPTY) List<Condition> conditions) implements KeyNamed {
 
     public VolumeStatus {
         Schema.check(schemaVersion);
@@ -48,6 +51,7 @@ public record VolumeStatus(
         Check.nonNegative(observedGeneration, "observedGeneration");
         Check.text(message, "message", Check.MAX_MESSAGE);
         Check.required(updatedAt, "updatedAt");
+        conditions = Check.list(conditions, "conditions", 16, (c, f) -> c);
     }
 
     @JsonCreator
@@ -63,10 +67,30 @@ public record VolumeStatus(
             @JsonProperty("observedGeneration") Long observedGeneration,
             @JsonProperty("message") String message,
             @JsonProperty("updatedAt") Instant updatedAt,
-            @JsonProperty("failure") VolumeFailure failure) {
+            @JsonProperty("conditions") List<Condition> conditions,
+            @JsonProperty("failure") LegacyFailure failure) {
+        List<Condition> all = conditions == null ? List.of() : conditions;
+        if (failure != null && Condition.find(all, Condition.READY).isEmpty()) {
+            // Written by an agent that kept its typed failure in a field of its own: the same
+            // outcome, read as the Ready condition it now is.
+            all = new java.util.ArrayList<>(all);
+            all.add(Condition.failed(Condition.READY, FailureReason.parse(failure.reason), message,
+                    Check.orDefault(failure.generation, 0L), Math.max(1, Check.orDefault(failure.attempts, 1))));
+        }
         return new VolumeStatus(Schema.orDefault(schemaVersion), volume, node, pool, phase, devicePath,
                 Check.orDefault(sizeBytes, 0L), export, Check.orDefault(observedGeneration, 0L), message, updatedAt,
-                failure);
+                all);
+    }
+
+    /** The {@code failure} field of statuses written before the Ready condition: read, never written. */
+    record LegacyFailure(String reason, Long generation, Integer attempts) {
+        @JsonCreator
+        LegacyFailure(@JsonProperty("reason") String reason, @JsonProperty("generation") Long generation,
+                @JsonProperty("attempts") Integer attempts) {
+            this.reason = Check.required(reason, "failure.reason");
+            this.generation = Check.nonNegative(Check.orDefault(generation, 0L), "failure.generation");
+            this.attempts = Check.orDefault(attempts, 1);
+        }
     }
 
     public static VolumeStatus of(String volume, String node, VolumePhase phase, String devicePath, long sizeBytes,
@@ -77,12 +101,25 @@ public record VolumeStatus(
     public static VolumeStatus of(String volume, String node, String pool, VolumePhase phase, String devicePath,
             long sizeBytes, ExportInfo export, long observedGeneration, String message, Instant updatedAt) {
         return new VolumeStatus(Schema.CURRENT_VERSION, volume, node, pool, phase, devicePath, sizeBytes, export,
-                observedGeneration, message, updatedAt, null);
+                observedGeneration, message, updatedAt, List.of());
     }
 
-    public VolumeStatus withFailure(VolumeFailure failure) {
+    public VolumeStatus withConditions(List<Condition> conditions) {
         return new VolumeStatus(schemaVersion, volume, node, pool, phase, devicePath, sizeBytes, export,
-                observedGeneration, message, updatedAt, failure);
+                observedGeneration, message, updatedAt, conditions);
+    }
+
+    /** This status with its {@code Ready} condition set (any other conditions kept). */
+    public VolumeStatus withReady(Condition ready) {
+        List<Condition> next = new java.util.ArrayList<>(conditions.stream()
+                .filter(c -> !c.type().equals(Condition.READY)).toList());
+        next.add(0, ready);
+        return withConditions(next);
+    }
+
+    /** The {@code Ready} condition; empty in a status written before Ferry had conditions. */
+    public java.util.Optional<Condition> ready() {
+        return Condition.find(conditions, Condition.READY);
     }
 
     @Override

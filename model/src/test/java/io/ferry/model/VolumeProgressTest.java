@@ -3,10 +3,12 @@ package io.ferry.model;
 import org.junit.jupiter.api.Test;
 
 import java.time.Instant;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 /** The one rule for "done, failed or in progress" that the CSI plugin and ferryctl both follow. */
 class VolumeProgressTest {
@@ -52,25 +54,29 @@ class VolumeProgressTest {
     void aTerminalFailureForThisGenerationEndsTheWaitAtOnceEvenThoughTheStatusKeepsAnOlderGeneration() {
         // The agent keeps observedGeneration at what the volume last was, and says which
         // generation the failure is for.
-        VolumeStatus failed = status(VolumePhase.FAILED, 2).withFailure(VolumeFailure.of(FailureReason.EXPORT_UNAVAILABLE, 3));
+        VolumeStatus failed = status(VolumePhase.FAILED, 2).withReady(failure(FailureReason.EXPORT_UNAVAILABLE, 3, 1));
         VolumeProgress.Outcome o = VolumeProgress.servedTo("data-1", PLACED, failed, "node-b", HOST, false);
         assertThat(o).isInstanceOf(VolumeProgress.Failed.class);
         assertThat(((VolumeProgress.Failed) o).reason().category()).isEqualTo(FailureReason.Category.PRECONDITION);
         assertThat(((VolumeProgress.Failed) o).message()).contains("node-a", "it went wrong");
 
         // One for an older generation says nothing about this request.
-        VolumeStatus stale = status(VolumePhase.FAILED, 2).withFailure(VolumeFailure.of(FailureReason.EXPORT_UNAVAILABLE, 2));
+        VolumeStatus stale = status(VolumePhase.FAILED, 2).withReady(failure(FailureReason.EXPORT_UNAVAILABLE, 2, 1));
         assertThat(VolumeProgress.servedTo("data-1", PLACED, stale, "node-b", HOST, false))
                 .isInstanceOf(VolumeProgress.InProgress.class);
     }
 
     @Test
     void aRetryableFailureKeepsTheRequestInProgressWithTheAttemptCount() {
-        VolumeFailure first = VolumeFailure.of(FailureReason.RETRYING, 3);
-        VolumeFailure third = first.after(first).after(first.after(first));
+        Condition first = Condition.failedAgain(Condition.READY, FailureReason.RETRYING, "it went wrong", 3, List.of());
+        Condition second = Condition.failedAgain(Condition.READY, FailureReason.RETRYING, "it went wrong", 3, List.of(first));
+        Condition third = Condition.failedAgain(Condition.READY, FailureReason.RETRYING, "it went wrong", 3, List.of(second));
         assertThat(third.attempts()).isEqualTo(3);
-        assertThat(VolumeFailure.of(FailureReason.RETRYING, 4).after(third).attempts()).isEqualTo(1);
-        VolumeStatus retrying = status(VolumePhase.FAILED, 3).withFailure(third);
+        assertThat(Condition.failedAgain(Condition.READY, FailureReason.RETRYING, "x", 4, List.of(third)).attempts())
+                .isEqualTo(1);
+        assertThat(Condition.failedAgain(Condition.READY, FailureReason.NO_SPACE, "x", 3, List.of(third)).attempts())
+                .isEqualTo(1);
+        VolumeStatus retrying = status(VolumePhase.FAILED, 3).withReady(third);
         VolumeProgress.Outcome o = VolumeProgress.created("data-1", null, 7, PLACED, retrying);
         assertThat(o).isInstanceOf(VolumeProgress.InProgress.class);
         assertThat(((VolumeProgress.InProgress) o).waitingFor()).contains("attempt 3 failed: it went wrong");
@@ -127,22 +133,61 @@ class VolumeProgressTest {
         assertThat(VolumeProgress.servedTo("data-1", PLACED, exported, "node-b", HOST, false))
                 .isInstanceOf(VolumeProgress.Done.class);
         // on its own node without a device (an spdk volume) it is usable only through its export
-        assertThat(VolumeProgress.servedTo("data-1", PLACED, exported.withFailure(null), "node-a", "nqn.2014-08.org.other:x",
+        assertThat(VolumeProgress.servedTo("data-1", PLACED, exported, "node-a", "nqn.2014-08.org.other:x",
                 true)).isInstanceOf(VolumeProgress.InProgress.class);
     }
 
     @Test
-    void failureReasonsRoundTripAndAnUnknownOneFromANewerWriterDecodesAsRetryable() {
-        VolumeStatus failed = status(VolumePhase.FAILED, 2).withFailure(new VolumeFailure(FailureReason.NO_SPACE, 3, 2));
+    void theReadyConditionRoundTripsAndAnUnknownReasonFromANewerWriterDecodesAsRetryable() {
+        VolumeStatus failed = status(VolumePhase.FAILED, 2).withReady(failure(FailureReason.NO_SPACE, 3, 2));
         String json = Json.encodeToString(failed);
-        assertThat(json).contains("\"failure\":{\"reason\":\"NoSpace\",\"generation\":3,\"attempts\":2}");
+        assertThat(json).contains("\"conditions\":[{\"type\":\"Ready\",\"status\":false,\"reason\":\"NoSpace\"");
         assertThat(Json.decode(json, VolumeStatus.class)).isEqualTo(failed);
         VolumeStatus newer = Json.decode(json.replace("NoSpace", "SomethingNew"), VolumeStatus.class);
-        assertThat(newer.failure().reason()).isEqualTo(FailureReason.UNKNOWN);
-        assertThat(newer.failure().terminalFor(3)).isFalse();
-        assertThat(Json.encodeToString(status(VolumePhase.READY, 3))).doesNotContain("failure");
+        assertThat(newer.ready().orElseThrow().failureReason()).isEqualTo(FailureReason.UNKNOWN);
+        assertThat(newer.ready().orElseThrow().terminalFor(3)).isFalse();
+        assertThat(Json.encodeToString(status(VolumePhase.READY, 3))).doesNotContain("conditions", "failure");
         assertThat(Json.encodeToString(scheduling(SchedulingPhase.PLACED, 1))).doesNotContain("growRefusedBytes");
         assertThat(Json.decode(Json.encodeToString(scheduling(SchedulingPhase.PLACED, 1).withGrowRefused(5)),
                 VolumeScheduling.class).growRefusedBytes()).isEqualTo(5);
+    }
+
+    @Test
+    void aStatusWrittenWithTheOlderFailureFieldDecodesIntoItsReadyConditionAndStillEndsTheWait() {
+        String old = "{\"volume\":\"data-1\",\"node\":\"node-a\",\"pool\":\"pool-a\",\"phase\":\"Failed\","
+                + "\"sizeBytes\":0,\"observedGeneration\":0,\"message\":\"nvmet is not loaded\","
+                + "\"updatedAt\":\"2026-11-30T04:00:00Z\","
+                + "\"failure\":{\"reason\":\"ExportUnavailable\",\"generation\":3,\"attempts\":2}}";
+        VolumeStatus decoded = Json.decode(old, VolumeStatus.class);
+        Condition ready = decoded.ready().orElseThrow();
+        assertThat(ready.status()).isFalse();
+        assertThat(ready.failureReason()).isEqualTo(FailureReason.EXPORT_UNAVAILABLE);
+        assertThat(ready.observedGeneration()).isEqualTo(3);
+        assertThat(ready.attempts()).isEqualTo(2);
+        assertThat(ready.message()).isEqualTo("nvmet is not loaded");
+        assertThat(VolumeProgress.servedTo("data-1", PLACED, decoded, "node-b", HOST, false))
+                .isEqualTo(new VolumeProgress.Failed(FailureReason.EXPORT_UNAVAILABLE,
+                        "the agent on node-a cannot export to node-b volume data-1: nvmet is not loaded"));
+        // written back, the failure is the condition, once
+        assertThat(Json.encodeToString(decoded)).doesNotContain("\"failure\"");
+        assertThatThrownBy(() -> Json.decode(old.replace("\"reason\":\"ExportUnavailable\",", ""), VolumeStatus.class))
+                .isInstanceOf(ValidationException.class);
+    }
+
+    @Test
+    void progressWhileWorkingAndCarriedOutAreDecidedOnTheConditionNotOnThePhase() {
+        // Ready carried out at the generation: done, whatever phase text a person reads
+        VolumeStatus carried = status(VolumePhase.EXPANDING, 3).withReady(
+                Condition.progress(Condition.READY, ProgressReason.CARRIED_OUT, null, 3));
+        assertThat(VolumeProgress.created("data-1", null, 7, PLACED, carried)).isInstanceOf(VolumeProgress.Done.class);
+        // Ready says Progressing: not done although the phase says Ready at the generation
+        VolumeStatus working = status(VolumePhase.READY, 3).withReady(
+                Condition.progress(Condition.READY, ProgressReason.PROGRESSING, null, 3));
+        assertThat(VolumeProgress.created("data-1", null, 7, PLACED, working)).isInstanceOf(VolumeProgress.InProgress.class);
+        assertThat(working.ready().orElseThrow().isFailure()).isFalse();
+    }
+
+    static Condition failure(FailureReason reason, long generation, int attempts) {
+        return Condition.failed(Condition.READY, reason, "it went wrong", generation, attempts);
     }
 }
