@@ -292,10 +292,46 @@ public final class Agent extends VerticleBase {
         if (ctx.spdkExporter != null && ctx.spdkExporter.available()) {
             exporters.add(io.ferry.model.ExportTarget.SPDK);
         }
+        Set<Engine> engines = engines();
         // The scheduler places a volume for another node's consumer only where it can be exported.
         return NodeRegistration.of(options.node(), options.dataAddress(),
-                admin == null || admin.port() < 0 ? null : adminAddress(), hostNqn, engines(), options.labels(),
-                options.version(), startedAt).withExporters(exporters);
+                admin == null || admin.port() < 0 ? null : adminAddress(), hostNqn, engines, options.labels(),
+                options.version(), startedAt).withExporters(exporters)
+                .withConditions(capabilities(exporters, engines, ctx.spdkExporter != null, Instant.now()));
+    }
+
+    /**
+     * What the node can do, as conditions with typed reasons: whether it can export (and with which
+     * target, or why not) and which engines it found. A node's capabilities are measured when its
+     * registration is written, so every condition changed then.
+     */
+    static List<io.ferry.model.Condition> capabilities(Set<io.ferry.model.ExportTarget> exporters, Set<Engine> engines,
+            boolean spdkConfigured, Instant now) {
+        io.ferry.model.Condition canExport;
+        if (exporters.contains(io.ferry.model.ExportTarget.NVMET)) {
+            canExport = io.ferry.model.Condition.of(io.ferry.model.Condition.CAN_EXPORT, true,
+                    io.ferry.model.NodeReason.NVMET_LOADED, exporters.contains(io.ferry.model.ExportTarget.SPDK)
+                            ? "kernel nvmet and the SPDK target" : "kernel nvmet");
+        } else if (exporters.contains(io.ferry.model.ExportTarget.SPDK)) {
+            canExport = io.ferry.model.Condition.of(io.ferry.model.Condition.CAN_EXPORT, true,
+                    io.ferry.model.NodeReason.SPDK_RUNNING, "the SPDK target (kernel nvmet is not loaded)");
+        } else if (spdkConfigured && engines.equals(Set.of(Engine.SPDK))) {
+            canExport = io.ferry.model.Condition.of(io.ferry.model.Condition.CAN_EXPORT, false,
+                    io.ferry.model.NodeReason.SPDK_NOT_RUNNING, "the SPDK target does not answer; volumes of this node"
+                            + " serve only consumers on it");
+        } else {
+            canExport = io.ferry.model.Condition.of(io.ferry.model.Condition.CAN_EXPORT, false,
+                    io.ferry.model.NodeReason.NVMET_NOT_LOADED, "kernel nvmet is not loaded (modprobe nvmet nvmet-tcp)"
+                            + (spdkConfigured ? " and the SPDK target does not answer" : "")
+                            + "; volumes of this node serve only consumers on it");
+        }
+        io.ferry.model.Condition available = engines.isEmpty()
+                ? io.ferry.model.Condition.of(io.ferry.model.Condition.ENGINES_AVAILABLE, false,
+                        io.ferry.model.NodeReason.NO_ENGINE, "no engine's tools or socket were found")
+                : io.ferry.model.Condition.of(io.ferry.model.Condition.ENGINES_AVAILABLE, true,
+                        io.ferry.model.NodeReason.ENGINES_PROBED, engines.stream().map(Engine::value).sorted()
+                                .collect(java.util.stream.Collectors.joining(", ")));
+        return io.ferry.model.Condition.carryTransitions(List.of(), List.of(canExport, available), now);
     }
 
     private String adminAddress() {
@@ -474,10 +510,16 @@ public final class Agent extends VerticleBase {
                 ctx.poolRuntime.enqueue(pool.name());
             }
             if (mine) {
-                // Volumes waiting for this pool (or failed on its old config) get another chance.
+                // Volumes and snapshots waiting for this pool (or failed on its old config) get another chance.
                 for (Versioned<WorkItem> w : ctx.work == null ? List.<Versioned<WorkItem>>of() : ctx.work.values()) {
                     if (w.value().pool().equals(pool.name())) {
                         ctx.volumeRuntime.enqueue(w.value().volume());
+                    }
+                }
+                for (Versioned<SnapshotWorkItem> w : ctx.snapshotWork == null ? List.<Versioned<SnapshotWorkItem>>of()
+                        : ctx.snapshotWork.values()) {
+                    if (w.value().pool().equals(pool.name())) {
+                        ctx.snapshotRuntime.enqueue(w.value().snapshot());
                     }
                 }
             }

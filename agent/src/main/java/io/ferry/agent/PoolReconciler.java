@@ -1,5 +1,6 @@
 package io.ferry.agent;
 
+import io.ferry.model.PoolReason;
 import io.ferry.agent.engine.PoolState;
 import io.ferry.agent.engine.VolumeEngine;
 import io.ferry.etcd.reconcile.ReconcileResult;
@@ -35,10 +36,10 @@ final class PoolReconciler {
         String bad = ctx.badPoolConfigs.get(pool);
         if (bad != null && ctx.pools.badKeys().contains(ctx.keys.poolConfig(pool))) {
             PoolStatus status = PoolStatus.of(ctx.node, pool, null, 0, 0, null, null,
-                    List.of(Condition.of(Condition.CONFIG_VALID, false, "InvalidConfig", VolumeReconciler.truncate(bad))),
+                    List.of(Condition.of(Condition.CONFIG_VALID, false, PoolReason.INVALID_CONFIG, VolumeReconciler.truncate(bad))),
                     false, Clock.now());
             ctx.metrics.poolMeasured(status);
-            return statuses.pool(statusKey, status, Optional.empty()).map(ReconcileResult.done());
+            return statuses.pool(statusKey, status).map(ReconcileResult.done());
         }
         Optional<PoolConfig> config = ctx.pool(pool);
         if (config.isEmpty()) {
@@ -58,19 +59,19 @@ final class PoolReconciler {
         boolean holdsVolumes = ctx.work.values().stream().anyMatch(w -> w.value().pool().equals(pool)
                 && ctx.volumeStatus(w.value().volume()).filter(VolumeReconciler::wasCreated).isPresent());
         Future<PoolState> measured = engine.isEmpty()
-                ? Future.succeededFuture(PoolState.unavailable("EngineUnavailable", "engine " + p.engine()
+                ? Future.succeededFuture(PoolState.unavailable(PoolReason.ENGINE_UNAVAILABLE, "engine " + p.engine()
                         + " is not available on node " + ctx.node + " (its tools or socket are missing)"))
-                : overlap != null ? Future.succeededFuture(PoolState.unavailable("OverlapsPool", overlap))
+                : overlap != null ? Future.succeededFuture(PoolState.unavailable(PoolReason.OVERLAPS_POOL, overlap))
                 : ctx.poolRuntime.blocking(() -> {
                     engine.get().preparePool(p, holdsVolumes);
                     return engine.get().poolState(p, ctx.allPools());
                 });
         return measured
-                .recover(err -> Future.succeededFuture(PoolState.unavailable("EngineError",
+                .recover(err -> Future.succeededFuture(PoolState.unavailable(PoolReason.ENGINE_ERROR,
                         VolumeReconciler.truncate(VolumeReconciler.describe(err)))))
                 .compose(state -> {
                     List<Condition> conditions = new ArrayList<>();
-                    conditions.add(Condition.of(Condition.CONFIG_VALID, true, "Valid", null));
+                    conditions.add(Condition.of(Condition.CONFIG_VALID, true, PoolReason.VALID, null));
                     conditions.addAll(state.conditions());
                     PoolStatus status = PoolStatus.of(ctx.node, pool, p.engine(), state.capacityBytes(),
                             state.freeBytes(), state.thinDataPercent(), state.thinMetadataPercent(), conditions,
@@ -81,20 +82,29 @@ final class PoolReconciler {
                     } else if (!status.healthy()) {
                         healthy.put(pool, false);
                     }
-                    return statuses.pool(statusKey, status, Optional.empty());
+                    return statuses.pool(statusKey, status);
                 })
                 .map(ReconcileResult.done());
     }
 
     /**
      * A pool that has just become usable (prepared, claimed, mounted again) gives its volumes that
-     * are not Ready another reconcile: their failures were terminal only as long as the pool was not.
+     * are not Ready, and its snapshots not cut, another reconcile: their failures were terminal only
+     * as long as the pool was not.
      */
     private void retryVolumesOf(String pool) {
         for (var w : ctx.work.values()) {
             if (w.value().pool().equals(pool) && ctx.volumeStatus(w.value().volume())
                     .filter(st -> st.phase() == io.ferry.model.VolumePhase.READY).isEmpty()) {
                 ctx.volumeRuntime.enqueue(w.value().volume());
+            }
+        }
+        if (ctx.snapshotWork != null) {
+            for (var w : ctx.snapshotWork.values()) {
+                if (w.value().pool().equals(pool) && ctx.snapshotStatus(w.value().snapshot())
+                        .filter(io.ferry.model.SnapshotStatus::readyToUse).isEmpty()) {
+                    ctx.snapshotRuntime.enqueue(w.value().snapshot());
+                }
             }
         }
     }

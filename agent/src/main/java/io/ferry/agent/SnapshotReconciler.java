@@ -5,10 +5,14 @@ import io.ferry.agent.engine.LocalSnapshot;
 import io.ferry.agent.engine.VolumeEngine;
 import io.ferry.etcd.reconcile.ReconcileResult;
 import io.ferry.etcd.reconcile.TerminalException;
+import io.ferry.model.Condition;
+import io.ferry.model.FailureReason;
 import io.ferry.model.PoolConfig;
+import io.ferry.model.ProgressReason;
 import io.ferry.model.SnapshotStatus;
 import io.ferry.model.SnapshotWorkItem;
 import io.ferry.model.VolumePhase;
+import io.ferry.model.VolumeStatus;
 import io.vertx.core.Future;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -49,10 +53,12 @@ final class SnapshotReconciler {
                 return Future.succeededFuture(ReconcileResult.done());
             }
             SnapshotStatus p = prev.get();
+            String message = VolumeReconciler.truncate("snapshot work item is invalid; the snapshot is left"
+                    + " as it is: " + badWorkItems.getOrDefault(snapshot, "the value does not decode"));
             return write(SnapshotStatus.of(snapshot, p.sourceVolume(), ctx.node, p.pool(), p.sizeBytes(), false,
-                    VolumePhase.FAILED, VolumeReconciler.truncate("snapshot work item is invalid; the snapshot is left"
-                            + " as it is: " + badWorkItems.getOrDefault(snapshot, "the value does not decode")),
-                    p.observedGeneration(), p.createdAt())).map(ReconcileResult.done());
+                    VolumePhase.FAILED, message, p.observedGeneration(), p.createdAt())
+                    .withConditions(List.of(Condition.failedAgain(Condition.READY, FailureReason.INVALID_WORK_ITEM,
+                            message, p.observedGeneration(), p.conditions())))).map(ReconcileResult.done());
         }
         Optional<SnapshotWorkItem> item = ctx.snapshotWorkItem(snapshot);
         if (item.isEmpty()) {
@@ -64,33 +70,38 @@ final class SnapshotReconciler {
     private Future<ReconcileResult> converge(SnapshotWorkItem item) {
         Optional<PoolConfig> pool = ctx.pool(item.pool());
         if (pool.isEmpty()) {
-            return failed(item, "pool " + item.pool() + " has no valid config for node " + ctx.node)
-                    .map(ReconcileResult.requeueAfter(WAIT));
+            // Terminal: a pool config written for this node enqueues the pool's snapshots again.
+            return failed(item, FailureReason.POOL_NOT_CONFIGURED, "pool " + item.pool()
+                    + " has no valid config for node " + ctx.node).map(ReconcileResult.done());
         }
         if (pool.get().engine() != item.engine()) {
-            return failed(item, "snapshot work asks for engine " + item.engine() + " but pool " + item.pool()
-                    + " is " + pool.get().engine()).map(ReconcileResult.done());
+            return failed(item, FailureReason.INVALID_WORK_ITEM, "snapshot work asks for engine " + item.engine()
+                    + " but pool " + item.pool() + " is " + pool.get().engine()).map(ReconcileResult.done());
         }
         Optional<VolumeEngine> engine = ctx.engine(pool.get().engine());
         if (engine.isEmpty()) {
-            return failed(item, "engine " + item.engine() + " is not available on node " + ctx.node)
-                    .map(ReconcileResult.requeueAfter(WAIT));
+            // As for volumes: nothing reports an engine appearing, so the agent looks again after a while.
+            return failed(item, FailureReason.ENGINE_UNAVAILABLE, "engine " + item.engine()
+                    + " is not available on node " + ctx.node).map(ReconcileResult.requeueAfter(WAIT));
         }
         return ctx.snapshotRuntime.blocking(() -> {
                     Optional<LocalSnapshot> found = engine.get().findSnapshot(pool.get(), item.snapshot());
-                    return found.isPresent() ? found.get()
-                            : engine.get().createSnapshot(pool.get(), item.snapshot(), item.sourceVolume());
+                    if (found.isPresent()) {
+                        return found.get();
+                    }
+                    requireSource(item, pool.get(), engine.get());
+                    return engine.get().createSnapshot(pool.get(), item.snapshot(), item.sourceVolume());
                 })
                 .compose(snap -> write(SnapshotStatus.of(item.snapshot(), item.sourceVolume(), ctx.node, item.pool(),
                         Math.max(snap.sizeBytes(), item.sizeBytes()), true, VolumePhase.READY, null, item.generation(),
-                        snap.createdAt())))
+                        snap.createdAt()).withConditions(List.of(Condition.progress(Condition.READY,
+                                ProgressReason.CARRIED_OUT, null, item.generation())))))
                 .map(ReconcileResult.done())
-                .recover(err -> failed(item, VolumeReconciler.describe(err)).transform(x -> {
-                    if (err instanceof EngineException ee && ee.permanent()) {
-                        return Future.failedFuture(new TerminalException(err.getMessage(), err));
-                    }
-                    return Future.failedFuture(err);
-                }));
+                .recover(err -> {
+                    FailureReason reason = FailureClassifier.classify(err);
+                    return failed(item, reason, VolumeReconciler.describe(err)).transform(x -> Future.failedFuture(
+                            reason.terminal() ? new TerminalException(err.getMessage(), err) : err));
+                });
     }
 
     /** Carries out a deletion order and acknowledges it with a Deleted status of its generation. */
@@ -103,11 +114,15 @@ final class SnapshotReconciler {
         }
         Optional<PoolConfig> pool = ctx.pool(order.pool());
         Optional<VolumeEngine> engine = pool.flatMap(p -> ctx.engine(p.engine()));
+        if (pool.isEmpty()) {
+            return failed(order, FailureReason.POOL_NOT_CONFIGURED, "cannot carry out the deletion order: pool "
+                    + order.pool() + " has no valid config for node " + ctx.node + "; the snapshot is kept")
+                    .map(ReconcileResult.done());
+        }
         if (engine.isEmpty()) {
-            return failed(order, "cannot carry out the deletion order: " + (pool.isEmpty()
-                    ? "pool " + order.pool() + " has no valid config for node " + ctx.node
-                    : "engine " + pool.get().engine() + " is not available on node " + ctx.node)
-                    + "; the snapshot is kept").map(ReconcileResult.requeueAfter(WAIT));
+            return failed(order, FailureReason.ENGINE_UNAVAILABLE, "cannot carry out the deletion order: engine "
+                    + pool.get().engine() + " is not available on node " + ctx.node + "; the snapshot is kept")
+                    .map(ReconcileResult.requeueAfter(WAIT));
         }
         return ctx.snapshotRuntime.blocking(() -> {
                     engine.get().deleteSnapshot(pool.get(), snapshot);
@@ -115,7 +130,9 @@ final class SnapshotReconciler {
                 })
                 .compose(v -> write(SnapshotStatus.of(snapshot, order.sourceVolume(), ctx.node, order.pool(),
                         order.sizeBytes(), false, VolumePhase.DELETED, "removed on the controller's deletion order",
-                        order.generation(), status.map(SnapshotStatus::createdAt).orElse(null))))
+                        order.generation(), status.map(SnapshotStatus::createdAt).orElse(null))
+                        .withConditions(List.of(Condition.progress(Condition.READY, ProgressReason.DELETED, null,
+                                order.generation())))))
                 .map(v -> {
                     log.info("snapshot {} removed from node {} (deletion order, generation {})", snapshot, ctx.node,
                             order.generation());
@@ -137,11 +154,30 @@ final class SnapshotReconciler {
         return mine.isPresent() ? mine : ctx.snapshotStatus(snapshot);
     }
 
-    private Future<Boolean> failed(SnapshotWorkItem item, String message) {
+    /**
+     * The source volume was created on this node and is gone (lost, or its object missing): a
+     * snapshot of it cannot be cut until it is back, which no retry changes. A source not created
+     * yet is the engine's to report, and is retried.
+     */
+    private void requireSource(SnapshotWorkItem item, PoolConfig pool, VolumeEngine engine) {
+        String source = item.sourceVolume();
+        Optional<VolumeStatus> st = ctx.volumeStatus(source).filter(VolumeReconciler::wasCreated);
+        if (st.isPresent() && (st.get().phase() == VolumePhase.LOST || engine.findVolume(pool, source).isEmpty())) {
+            throw EngineException.of(FailureReason.SOURCE_LOST, "source volume " + source + " was created on node "
+                    + ctx.node + " and pool " + pool.name() + " no longer has it; snapshot " + item.snapshot()
+                    + " cannot be cut until it is back");
+        }
+    }
+
+    /** A Failed status whose Ready condition is the typed failure for the work item's generation, attempts counted on. */
+    private Future<Boolean> failed(SnapshotWorkItem item, FailureReason reason, String message) {
         Optional<SnapshotStatus> prev = current(item.snapshot());
+        String text = VolumeReconciler.truncate(message);
         return write(SnapshotStatus.of(item.snapshot(), item.sourceVolume(), ctx.node, item.pool(), item.sizeBytes(),
-                false, VolumePhase.FAILED, VolumeReconciler.truncate(message),
-                prev.map(SnapshotStatus::observedGeneration).orElse(0L), prev.map(SnapshotStatus::createdAt).orElse(null)));
+                false, VolumePhase.FAILED, text,
+                prev.map(SnapshotStatus::observedGeneration).orElse(0L), prev.map(SnapshotStatus::createdAt).orElse(null))
+                .withConditions(List.of(Condition.failedAgain(Condition.READY, reason, text, item.generation(),
+                        prev.map(SnapshotStatus::conditions).orElse(List.of())))));
     }
 
     private Future<Boolean> write(SnapshotStatus status) {

@@ -1,6 +1,7 @@
 package io.ferry.agent;
 
 import io.ferry.etcd.store.EtcdStore;
+import io.ferry.model.Condition;
 import io.ferry.model.OrphanReport;
 import io.ferry.model.PoolStatus;
 import io.ferry.model.SnapshotStatus;
@@ -8,6 +9,7 @@ import io.ferry.model.VolumeStatus;
 import io.vertx.core.Future;
 
 import java.time.Instant;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
@@ -29,8 +31,12 @@ final class StatusWriter {
     }
 
     Future<Boolean> volume(String key, VolumeStatus desired, Optional<VolumeStatus> stored) {
-        return write(key, desired, stored, s -> VolumeStatus.of(s.volume(), s.node(), s.pool(), s.phase(), s.devicePath(),
-                s.sizeBytes(), s.export(), s.observedGeneration(), s.message(), Instant.EPOCH));
+        List<Condition> before = this.<VolumeStatus>previous(key, stored).map(VolumeStatus::conditions).orElse(List.of());
+        VolumeStatus carried = desired.withConditions(Condition.carryTransitions(before, desired.conditions(),
+                desired.updatedAt()));
+        return write(key, carried, stored, s -> VolumeStatus.of(s.volume(), s.node(), s.pool(), s.phase(), s.devicePath(),
+                s.sizeBytes(), s.export(), s.observedGeneration(), s.message(), Instant.EPOCH)
+                .withConditions(s.conditions()));
     }
 
     /** Writes a volume status only where there is none: false when one exists (nothing is overwritten). */
@@ -44,17 +50,47 @@ final class StatusWriter {
     }
 
     Future<Boolean> snapshot(String key, SnapshotStatus desired, Optional<SnapshotStatus> stored) {
-        return write(key, desired, stored, s -> s);
+        List<Condition> before = this.<SnapshotStatus>previous(key, stored).map(SnapshotStatus::conditions)
+                .orElse(List.of());
+        return write(key, desired.withConditions(Condition.carryTransitions(before, desired.conditions(),
+                Instant.now())), stored, s -> s);
     }
 
-    Future<Boolean> pool(String key, PoolStatus desired, Optional<PoolStatus> stored) {
-        return write(key, desired, stored, s -> PoolStatus.of(s.node(), s.pool(), s.engine(), s.capacityBytes(),
+    /**
+     * Pool statuses have no informer on the agent: the first write after a start reads the stored one
+     * (once), so that the conditions' transition times survive a restart.
+     */
+    Future<Boolean> pool(String key, PoolStatus desired) {
+        Future<Optional<PoolStatus>> stored = lastWritten.containsKey(key) ? Future.succeededFuture(Optional.empty())
+                : store.get(key, PoolStatus.class).map(v -> v.map(io.ferry.etcd.store.Versioned::value))
+                        .otherwise(Optional.empty());
+        return stored.compose(s -> pool(key, desired, s));
+    }
+
+    private Future<Boolean> pool(String key, PoolStatus desired, Optional<PoolStatus> stored) {
+        List<Condition> before = this.<PoolStatus>previous(key, stored).map(PoolStatus::conditions).orElse(List.of());
+        PoolStatus carried = PoolStatus.of(desired.node(), desired.pool(), desired.engine(), desired.capacityBytes(),
+                desired.freeBytes(), desired.thinDataPercent(), desired.thinMetadataPercent(),
+                Condition.carryTransitions(before, desired.conditions(), desired.observedAt()), desired.healthy(),
+                desired.observedAt());
+        return write(key, carried, stored, s -> PoolStatus.of(s.node(), s.pool(), s.engine(), s.capacityBytes(),
                 s.freeBytes(), s.thinDataPercent(), s.thinMetadataPercent(), s.conditions(), s.healthy(),
                 Instant.EPOCH));
     }
 
     Future<Boolean> orphans(String key, OrphanReport desired) {
         return write(key, desired, Optional.empty(), r -> OrphanReport.of(r.node(), r.orphans(), Instant.EPOCH));
+    }
+
+    /**
+     * What the key holds as far as this process knows: what it last wrote, else what was stored.
+     * Conditions carry their transition times over from it ({@link Condition#carryTransitions}),
+     * so that a rewrite on every pass does not make a condition look freshly changed.
+     */
+    @SuppressWarnings("unchecked")
+    private <T> Optional<T> previous(String key, Optional<T> stored) {
+        T mine = (T) lastWritten.get(key);
+        return mine != null ? Optional.of(mine) : stored;
     }
 
     /** What this process last wrote under the key, if anything. */

@@ -5,14 +5,15 @@ import io.ferry.agent.engine.EngineException;
 import io.ferry.agent.engine.LocalVolume;
 import io.ferry.agent.engine.PoolState;
 import io.ferry.agent.engine.VolumeEngine;
-import io.ferry.agent.export.ExportUnavailableException;
 import io.ferry.etcd.reconcile.ReconcileResult;
 import io.ferry.etcd.reconcile.TerminalException;
 import io.ferry.model.ExportInfo;
+import io.ferry.model.Condition;
 import io.ferry.model.FailureReason;
 import io.ferry.model.PoolConfig;
+import io.ferry.model.ProgressReason;
+import io.ferry.model.SnapshotStatus;
 import io.ferry.model.Sizes;
-import io.ferry.model.VolumeFailure;
 import io.ferry.model.VolumePhase;
 import io.ferry.model.VolumeStatus;
 import io.ferry.model.WorkItem;
@@ -44,7 +45,6 @@ import java.util.concurrent.atomic.AtomicBoolean;
 final class VolumeReconciler {
 
     private static final Logger log = LoggerFactory.getLogger(VolumeReconciler.class);
-    private static final Duration WAIT_FOR_POOL = Duration.ofSeconds(15);
     private static final Duration WAIT_FOR_ENGINE = Duration.ofSeconds(60);
     private static final int MAX_MESSAGE = 2000;
     static final Duration REPORT_CREATING_AFTER = Duration.ofMillis(250);
@@ -63,8 +63,14 @@ final class VolumeReconciler {
         if (ctx.workItemIsBad(volume)) {
             // Never act on a value we cannot read, least of all by deleting: report and wait for a fix.
             String why = badWorkItems.getOrDefault(volume, "the value does not decode");
-            return writeStatus(volume, VolumePhase.FAILED, current(volume), "work item "
-                    + ctx.keys.workItem(ctx.node, volume) + " is invalid; the volume is left as it is: " + why)
+            Optional<VolumeStatus> previous = current(volume);
+            String message = truncate("work item " + ctx.keys.workItem(ctx.node, volume)
+                    + " is invalid; the volume is left as it is: " + why);
+            // The generation of a value that does not decode is unknown: the failure is about the
+            // last one this node saw, and a readable work item (a new generation) starts afresh.
+            long generation = previous.map(VolumeStatus::observedGeneration).orElse(0L);
+            return writeStatus(volume, VolumePhase.FAILED, previous, message, Condition.failedAgain(Condition.READY,
+                    FailureReason.INVALID_WORK_ITEM, message, generation, conditionsOf(previous)))
                     .map(ReconcileResult.done());
         }
         Optional<WorkItem> item = ctx.workItem(volume);
@@ -80,9 +86,10 @@ final class VolumeReconciler {
         String volume = item.volume();
         Optional<PoolConfig> maybePool = ctx.pool(item.pool());
         if (maybePool.isEmpty()) {
+            // Terminal: a pool config written for this node enqueues every work item of the pool.
             return failed(item, FailureReason.POOL_NOT_CONFIGURED, "pool " + item.pool() + " has no valid config for node "
                     + ctx.node + " under " + ctx.keys.poolConfig(item.pool()))
-                    .map(ReconcileResult.requeueAfter(WAIT_FOR_POOL));
+                    .map(ReconcileResult.done());
         }
         PoolConfig pool = maybePool.get();
         String invalid = validate(item, pool);
@@ -92,6 +99,9 @@ final class VolumeReconciler {
         }
         Optional<VolumeEngine> maybeEngine = ctx.engine(pool.engine());
         if (maybeEngine.isEmpty()) {
+            // Terminal for the generation, but an engine's tools or socket appearing is an input no
+            // informer reports: the agent looks again after a while (not with backoff, and the status
+            // keeps saying EngineUnavailable meanwhile).
             return failed(item, FailureReason.ENGINE_UNAVAILABLE, "engine " + pool.engine() + " is not available on node "
                     + ctx.node)
                     .map(ReconcileResult.requeueAfter(WAIT_FOR_ENGINE));
@@ -106,7 +116,7 @@ final class VolumeReconciler {
         AtomicBoolean creatingNow = new AtomicBoolean();
         Optional<VolumeStatus> before = current(volume);
         String createdBefore = createdBefore(item, before);
-        return reportCreatingIfSlow(volume, creatingNow, () -> {
+        return reportCreatingIfSlow(item, creatingNow, () -> {
                     Optional<LocalVolume> found = engine.findVolume(pool, volume);
                     LocalVolume local;
                     if (found.isEmpty() && createdBefore != null) {
@@ -116,6 +126,7 @@ final class VolumeReconciler {
                                 + " itself), or decide: `ferryctl volume recreate --empty " + volume + "` or delete it");
                     }
                     if (found.isEmpty()) {
+                        requireSource(item, pool, engine);
                         creatingNow.set(true);
                         local = engine.createVolume(pool, volume, item.sizeBytes(), item.thin(), content);
                         ctx.metrics.volumeCreated(pool.engine());
@@ -128,7 +139,7 @@ final class VolumeReconciler {
                 })
                 .compose(converged -> converged != null ? Future.succeededFuture(converged)
                         // Growing: report Expanding first, since it can take a while (and may fail halfway).
-                        : writeStatus(volume, VolumePhase.EXPANDING, current(volume), null)
+                        : writeStatus(volume, VolumePhase.EXPANDING, current(volume), null, progressing(item))
                                 .compose(v -> ctx.volumeRuntime.blocking(() -> export(item, pool, engine, volume,
                                         engine.expandVolume(pool, volume, item.sizeBytes(), item.thin())))))
                 .compose(done -> {
@@ -141,7 +152,9 @@ final class VolumeReconciler {
                         note = note == null ? noDevice : note + "; " + noDevice;
                     }
                     VolumeStatus ready = VolumeStatus.of(volume, ctx.node, item.pool(), VolumePhase.READY, done.local.devicePath(),
-                            done.local.sizeBytes(), done.export, item.generation(), note, Clock.now());
+                            done.local.sizeBytes(), done.export, item.generation(), note, Clock.now())
+                            .withReady(Condition.progress(Condition.READY, ProgressReason.CARRIED_OUT, null,
+                                    item.generation()));
                     ctx.metrics.trackDevice(volume, done.local.devicePath());
                     ctx.metrics.volumeLost(volume, false);
                     return statuses.volume(ctx.keys.volumeStatus(ctx.node, volume), ready, ctx.volumeStatus(volume));
@@ -153,7 +166,7 @@ final class VolumeReconciler {
                         // finding the volume again (the orphan scan enqueues it then).
                         return lost(item, before.orElse(null), err.getMessage());
                     }
-                    FailureReason reason = classify(err);
+                    FailureReason reason = FailureClassifier.classify(err);
                     return failed(item, reason, describe(err)).transform(ignored -> Future.failedFuture(
                             reason.terminal() ? new TerminalException(err.getMessage(), err) : err));
                 });
@@ -172,8 +185,9 @@ final class VolumeReconciler {
         long size = before != null && before.sizeBytes() > 0 ? before.sizeBytes() : item.sizeBytes();
         long generation = before != null && before.observedGeneration() > 0 ? before.observedGeneration() : item.generation();
         VolumeStatus lost = VolumeStatus.of(volume, ctx.node, item.pool(), VolumePhase.LOST, null, size, null,
-                generation, truncate(message), Clock.now()).withFailure(VolumeFailure.of(FailureReason.VOLUME_LOST,
-                item.generation()).after(before == null ? null : before.failure()));
+                generation, truncate(message), Clock.now()).withReady(Condition.failedAgain(Condition.READY,
+                FailureReason.VOLUME_LOST, truncate(message), item.generation(),
+                before == null ? List.of() : before.conditions()));
         return statuses.volume(ctx.keys.volumeStatus(ctx.node, volume), lost, ctx.volumeStatus(volume))
                 .map(ReconcileResult.done());
     }
@@ -204,6 +218,34 @@ final class VolumeReconciler {
             return problems.isEmpty() ? "" : " (pool " + pool.name() + ": " + String.join("; ", problems) + ")";
         } catch (RuntimeException e) {
             return " (pool " + pool.name() + " cannot be inspected: " + describe(e) + ")";
+        }
+    }
+
+    /**
+     * A clone or a volume from a snapshot needs its source; one this node created and no longer finds
+     * is lost, which retrying cannot fix (the source coming back enqueues the work again). A source
+     * not created yet is the engine's to report, and is retried.
+     */
+    private void requireSource(WorkItem item, PoolConfig pool, VolumeEngine engine) {
+        if (item.source() == null) {
+            return;
+        }
+        if (item.source().volume() != null) {
+            String source = item.source().volume();
+            Optional<VolumeStatus> st = ctx.volumeStatus(source).filter(VolumeReconciler::wasCreated);
+            if (st.isPresent() && (st.get().phase() == VolumePhase.LOST || engine.findVolume(pool, source).isEmpty())) {
+                throw EngineException.of(FailureReason.SOURCE_LOST, "source volume " + source + " was created on node "
+                        + ctx.node + " and pool " + pool.name() + " no longer has it; volume " + item.volume()
+                        + " cannot be cloned from it until it is back");
+            }
+        } else if (item.source().snapshot() != null) {
+            String source = item.source().snapshot();
+            if (ctx.snapshotStatus(source).filter(SnapshotStatus::readyToUse).isPresent()
+                    && engine.findSnapshot(pool, source).isEmpty()) {
+                throw EngineException.of(FailureReason.SOURCE_LOST, "snapshot " + source + " was cut on node "
+                        + ctx.node + " and pool " + pool.name() + " no longer has it; volume " + item.volume()
+                        + " cannot be made from it until it is back");
+            }
         }
     }
 
@@ -244,7 +286,8 @@ final class VolumeReconciler {
      * orphan scan because it has no placement. A {@code Creating} already on its way is waited for,
      * so it can never overwrite what follows.
      */
-    private <T> Future<T> reportCreatingIfSlow(String volume, AtomicBoolean creatingNow, Callable<T> pass) {
+    private <T> Future<T> reportCreatingIfSlow(WorkItem item, AtomicBoolean creatingNow, Callable<T> pass) {
+        String volume = item.volume();
         Future<T> running = ctx.volumeRuntime.blocking(pass);
         Promise<T> done = Promise.promise();
         io.vertx.core.Handler<io.vertx.core.AsyncResult<T>> finish = result -> {
@@ -258,7 +301,7 @@ final class VolumeReconciler {
             if (running.isComplete() || !creatingNow.get()) {
                 running.onComplete(finish);
             } else {
-                writeStatus(volume, VolumePhase.CREATING, current(volume), null)
+                writeStatus(volume, VolumePhase.CREATING, current(volume), null, progressing(item))
                         .onComplete(reported -> running.onComplete(finish));
             }
         });
@@ -311,28 +354,36 @@ final class VolumeReconciler {
         if (pool.isEmpty()) {
             // Without the pool's config there is no telling where the data lives; keep it and say so.
             // A new pool config enqueues this volume again.
-            return writeStatus(volume, VolumePhase.FAILED, status, "cannot carry out the deletion order: pool "
+            return failed(order, FailureReason.POOL_NOT_CONFIGURED, "cannot carry out the deletion order: pool "
                     + order.pool() + " has no valid config for node " + ctx.node + "; the volume is kept")
-                    .map(ReconcileResult.requeueAfter(WAIT_FOR_POOL));
+                    .map(ReconcileResult.done());
         }
         Optional<VolumeEngine> engine = ctx.engine(pool.get().engine());
         if (engine.isEmpty()) {
-            return writeStatus(volume, VolumePhase.FAILED, status, "cannot carry out the deletion order: engine "
+            return failed(order, FailureReason.ENGINE_UNAVAILABLE, "cannot carry out the deletion order: engine "
                     + pool.get().engine() + " is not available on node " + ctx.node + "; the volume is kept")
                     .map(ReconcileResult.requeueAfter(WAIT_FOR_ENGINE));
         }
         Future<Boolean> deleting = status.isPresent() && status.get().phase() != VolumePhase.DELETING
-                ? writeStatus(volume, VolumePhase.DELETING, status, null) : Future.succeededFuture(false);
+                ? writeStatus(volume, VolumePhase.DELETING, status, null, Condition.progress(Condition.READY,
+                        ProgressReason.DELETING, null, order.generation())) : Future.succeededFuture(false);
         return deleting
                 .compose(v -> ctx.volumeRuntime.<Void>blocking(() -> {
                     ctx.exporterFor(pool.get().engine()).unexport(volume);
                     engine.get().deleteVolume(pool.get(), volume);
                     return null;
-                }).recover(err -> writeStatus(volume, VolumePhase.DELETING, current(volume), describe(err))
-                        .transform(written -> Future.<Void>failedFuture(err))))
+                }).recover(err -> {
+                    Optional<VolumeStatus> now = current(volume);
+                    String message = truncate(describe(err));
+                    return writeStatus(volume, VolumePhase.DELETING, now, message, Condition.failedAgain(Condition.READY,
+                            FailureClassifier.classify(err), message, order.generation(), conditionsOf(now)))
+                            .transform(written -> Future.<Void>failedFuture(err));
+                }))
                 .compose(v -> statuses.volume(ctx.keys.volumeStatus(ctx.node, volume),
                         VolumeStatus.of(volume, ctx.node, order.pool(), VolumePhase.DELETED, null, 0, null, order.generation(),
-                                "removed on the controller's deletion order", Clock.now()),
+                                "removed on the controller's deletion order", Clock.now())
+                                .withReady(Condition.progress(Condition.READY, ProgressReason.DELETED, null,
+                                        order.generation())),
                         ctx.volumeStatus(volume)))
                 .map(v -> {
                     ctx.metrics.volumeDeleted();
@@ -367,42 +418,30 @@ final class VolumeReconciler {
         return mine.isPresent() ? mine : ctx.volumeStatus(volume);
     }
 
-    /**
-     * Which failure an error is: terminal ones hold for the work item's generation and are not
-     * retried on a timer (an input changing enqueues the volume again); the rest are retried.
-     */
-    static FailureReason classify(Throwable err) {
-        Throwable e = unwrap(err);
-        if (e instanceof ExportUnavailableException) {
-            return FailureReason.EXPORT_UNAVAILABLE;
-        }
-        if (e instanceof EngineException ee && ee.permanent()) {
-            return FailureReason.ENGINE_REFUSED;
-        }
-        return FailureReason.RETRYING;
-    }
-
-    /** A Failed status with the typed failure for the work item's generation (attempts counted on). */
+    /** A Failed status whose Ready condition is the typed failure for the work item's generation, attempts counted on. */
     private Future<Boolean> failed(WorkItem item, FailureReason reason, String message) {
         Optional<VolumeStatus> previous = current(item.volume());
-        VolumeFailure failure = VolumeFailure.of(reason, item.generation())
-                .after(previous.map(VolumeStatus::failure).orElse(null));
-        return writeStatus(item.volume(), VolumePhase.FAILED, previous, message, failure);
+        String text = truncate(message);
+        return writeStatus(item.volume(), VolumePhase.FAILED, previous, text, Condition.failedAgain(Condition.READY,
+                reason, text, item.generation(), conditionsOf(previous)));
     }
 
-    /** Writes a phase, keeping what is known of the volume (device, size, export, generation). */
-    private Future<Boolean> writeStatus(String volume, VolumePhase phase, Optional<VolumeStatus> previous,
-            String message) {
-        return writeStatus(volume, phase, previous, message, null);
+    private static Condition progressing(WorkItem item) {
+        return Condition.progress(Condition.READY, ProgressReason.PROGRESSING, null, item.generation());
     }
 
+    private static List<Condition> conditionsOf(Optional<VolumeStatus> status) {
+        return status.map(VolumeStatus::conditions).orElse(List.of());
+    }
+
+    /** Writes a phase with its Ready condition, keeping what is known of the volume (device, size, export, generation). */
     private Future<Boolean> writeStatus(String volume, VolumePhase phase, Optional<VolumeStatus> previous,
-            String message, VolumeFailure failure) {
+            String message, Condition ready) {
         VolumeStatus p = previous.orElse(null);
         String pool = ctx.workItem(volume).map(WorkItem::pool).orElse(p == null ? null : p.pool());
         VolumeStatus next = VolumeStatus.of(volume, ctx.node, pool, phase, p == null ? null : p.devicePath(),
                 p == null ? 0 : p.sizeBytes(), p == null ? null : p.export(), p == null ? 0 : p.observedGeneration(),
-                truncate(message), Clock.now()).withFailure(failure);
+                truncate(message), Clock.now()).withReady(ready);
         return statuses.volume(ctx.keys.volumeStatus(ctx.node, volume), next, ctx.volumeStatus(volume))
                 .recover(err -> {
                     log.warn("cannot write the status of volume {}: {}", volume, err.getMessage());
@@ -412,12 +451,7 @@ final class VolumeReconciler {
 
     /** The error a future's wrappers carry. */
     private static Throwable unwrap(Throwable err) {
-        Throwable e = err;
-        while ((e instanceof java.util.concurrent.CompletionException || e instanceof java.util.concurrent.ExecutionException)
-                && e.getCause() != null) {
-            e = e.getCause();
-        }
-        return e;
+        return FailureClassifier.unwrap(err);
     }
 
     static String describe(Throwable err) {

@@ -37,8 +37,6 @@ public enum FailureReason {
      * volume, a snapshot whose file or lvol is gone); retried when the source comes back.
      */
     SOURCE_LOST("SourceLost", true, Category.PRECONDITION),
-    /** The pool's engine cannot take snapshots (or clone) the way the request needs. */
-    SNAPSHOT_UNSUPPORTED("SnapshotUnsupported", true, Category.PRECONDITION),
     /** The engine refused the request for good (e.g. an object of another cluster in the way). */
     ENGINE_REFUSED("EngineRefused", true, Category.INTERNAL),
     /** A command or a call failed (etcd unavailable, a busy volume group, a timeout) and is retried with backoff. */

@@ -1,5 +1,6 @@
 package io.ferry.agent.engine;
 
+import io.ferry.model.PoolReason;
 import io.ferry.model.Condition;
 import io.ferry.model.Engine;
 import io.ferry.model.Names;
@@ -151,7 +152,7 @@ public final class FileEngine implements VolumeEngine {
                 io(() -> Files.createDirectories(dir));
                 writeMarker(dir, pool);
             } else if (holdsVolumes) {
-                refusals.put(dir, PoolState.unavailable("DirectoryNotFound", dir + " does not exist, but volumes of"
+                refusals.put(dir, PoolState.unavailable(PoolReason.DIRECTORY_NOT_FOUND, dir + " does not exist, but volumes of"
                         + " pool " + pool.name() + " live on this node; it is not re-created (is its file system"
                         + " mounted?)"));
             }
@@ -161,11 +162,11 @@ public final class FileEngine implements VolumeEngine {
         if (claim.isPresent()) {
             String claimedBy = claim.get().cluster();
             if (claimedBy != null && !claimedBy.equals(cluster())) {
-                refusals.put(dir, PoolState.unavailable("MarkerOfAnotherCluster", dir + " is claimed by pool "
+                refusals.put(dir, PoolState.unavailable(PoolReason.MARKER_OF_ANOTHER_CLUSTER, dir + " is claimed by pool "
                         + claim.get().pool() + " of another Ferry cluster (" + claimedBy + "); this is cluster "
                         + cluster() + ", and nothing of the other cluster's is ever touched"));
             } else if (!claim.get().pool().equals(pool.name())) {
-                refusals.put(dir, PoolState.unavailable("MarkerOfAnotherPool", dir + " is marked as the directory of"
+                refusals.put(dir, PoolState.unavailable(PoolReason.MARKER_OF_ANOTHER_POOL, dir + " is marked as the directory of"
                         + " pool " + claim.get().pool() + ", not " + pool.name()));
             } else if (claimedBy == null) {
                 // Written before cluster ids existed, by this pool: from now on it names this cluster.
@@ -175,15 +176,15 @@ public final class FileEngine implements VolumeEngine {
         }
         DirectoryContent content = contentOf(dir);
         if (!content.foreign().isEmpty()) {
-            refusals.put(dir, PoolState.unavailable("ForeignFiles", dir + " has no pool marker (" + PoolMarker.FILE_NAME
+            refusals.put(dir, PoolState.unavailable(PoolReason.FOREIGN_FILES, dir + " has no pool marker (" + PoolMarker.FILE_NAME
                     + ") and holds files that are not Ferry's (" + String.join(", ", content.foreign())
                     + "); use an empty directory"));
         } else if (holdsVolumes && !content.hasData()) {
-            refusals.put(dir, PoolState.unavailable("MarkerMissing", dir + " is empty and has no pool marker ("
+            refusals.put(dir, PoolState.unavailable(PoolReason.MARKER_MISSING, dir + " is empty and has no pool marker ("
                     + PoolMarker.FILE_NAME + "), but volumes of pool " + pool.name() + " live on this node: the file system"
                     + " that holds them is probably not mounted; nothing is created there"));
         } else if (!holdsVolumes && content.hasData()) {
-            refusals.put(dir, PoolState.unavailable("ForeignFiles", dir + " has no pool marker and holds volume"
+            refusals.put(dir, PoolState.unavailable(PoolReason.FOREIGN_FILES, dir + " has no pool marker and holds volume"
                     + " files no volume of this node accounts for; use an empty directory"));
         } else {
             writeMarker(dir, pool);
@@ -229,7 +230,7 @@ public final class FileEngine implements VolumeEngine {
             FileMarker.write(tmp, cluster());
         } catch (EngineException e) {
             io(() -> Files.deleteIfExists(tmp));
-            refusals.put(dir, PoolState.unavailable("NoExtendedAttributes", e.getMessage()));
+            refusals.put(dir, PoolState.unavailable(PoolReason.NO_EXTENDED_ATTRIBUTES, e.getMessage()));
             return;
         }
         publish(tmp, dir.resolve(PoolMarker.FILE_NAME));
@@ -282,18 +283,18 @@ public final class FileEngine implements VolumeEngine {
             return refused;
         }
         if (!Files.isDirectory(dir)) {
-            return PoolState.unavailable("DirectoryNotFound", dir + " does not exist"
+            return PoolState.unavailable(PoolReason.DIRECTORY_NOT_FOUND, dir + " does not exist"
                     + (pool.prepare() ? "" : "; set prepare to let the agent create it"));
         }
         if (!Files.isWritable(dir)) {
-            return PoolState.unavailable("DirectoryNotWritable", dir + " is not writable by the agent");
+            return PoolState.unavailable(PoolReason.DIRECTORY_NOT_WRITABLE, dir + " is not writable by the agent");
         }
         if (PoolMarker.owner(dir).isEmpty()) {
-            return PoolState.unavailable("MarkerMissing", dir + " has no pool marker (" + PoolMarker.FILE_NAME
+            return PoolState.unavailable(PoolReason.MARKER_MISSING, dir + " has no pool marker (" + PoolMarker.FILE_NAME
                     + "); set prepare to let the agent claim it if it is empty");
         }
         if (!claimedByThisPool(dir, pool)) {
-            return PoolState.unavailable("MarkerMismatch", dir + "'s pool marker (" + PoolMarker.FILE_NAME
+            return PoolState.unavailable(PoolReason.MARKER_MISMATCH, dir + "'s pool marker (" + PoolMarker.FILE_NAME
                     + ") does not name pool " + pool.name() + " of this cluster (" + cluster() + ")");
         }
         return null;
@@ -350,17 +351,17 @@ public final class FileEngine implements VolumeEngine {
             long free = Math.max(0, Math.min(capacity - used, usableShare));
             boolean spaceOk = capacity > 0 && free * 20 >= capacity;
             List<Condition> conditions = new ArrayList<>();
-            conditions.add(Condition.of(Condition.AVAILABLE, true, "DirectoryReady", dir.toString()));
-            conditions.add(Condition.of(Condition.SPACE_OK, spaceOk, spaceOk ? "SpaceAvailable" : "LowSpace",
+            conditions.add(Condition.of(Condition.AVAILABLE, true, PoolReason.DIRECTORY_READY, dir.toString()));
+            conditions.add(Condition.of(Condition.SPACE_OK, spaceOk, spaceOk ? PoolReason.SPACE_AVAILABLE : PoolReason.LOW_SPACE,
                     free + " of " + capacity + " bytes free (" + used + " used by the pool's files, " + usable
                             + " free on the file system" + (sharers.isEmpty() ? "" : ", " + usableShare
                             + " of it this pool's share") + ")"));
             if (pool.capacityBytes() != null && pool.capacityBytes() > total) {
-                conditions.add(Condition.of("CapacityClamped", true, "LargerThanFileSystem", "capacityBytes "
+                conditions.add(Condition.of(Condition.CAPACITY_CLAMPED, true, PoolReason.LARGER_THAN_FILE_SYSTEM, "capacityBytes "
                         + pool.capacityBytes() + " is more than the file system's " + total + " bytes"));
             }
             if (!sharers.isEmpty()) {
-                conditions.add(Condition.of("SharedFileSystem", true, "Shared", "the file system is shared with pool(s) "
+                conditions.add(Condition.of(Condition.SHARED_FILE_SYSTEM, true, PoolReason.SHARED, "the file system is shared with pool(s) "
                         + String.join(", ", sharers) + "; each counts only its share of its size and free space"));
             }
             // Volume files are sparse and fill as they are written, like a thin pool's data: how much
@@ -369,7 +370,7 @@ public final class FileEngine implements VolumeEngine {
             Double dataPercent = capacity > 0 ? Math.min(100.0, 100.0 * (capacity - free) / capacity) : null;
             return new PoolState(capacity, free, dataPercent, null, conditions, true);
         } catch (IOException e) {
-            return PoolState.unavailable("FileSystemError", dir + ": " + e.getMessage());
+            return PoolState.unavailable(PoolReason.FILE_SYSTEM_ERROR, dir + ": " + e.getMessage());
         }
     }
 

@@ -1,5 +1,6 @@
 package io.ferry.agent.engine;
 
+import io.ferry.model.PoolReason;
 import io.ferry.model.Condition;
 import io.ferry.model.Engine;
 import io.ferry.model.OrphanOwner;
@@ -176,25 +177,25 @@ public final class LvmEngine implements VolumeEngine {
         String vg = vg(pool);
         Optional<LvmReport.Vg> group = findVg(vg);
         if (group.isEmpty()) {
-            return PoolState.unavailable("VolumeGroupNotFound", "volume group " + vg + " does not exist"
+            return PoolState.unavailable(PoolReason.VOLUME_GROUP_NOT_FOUND, "volume group " + vg + " does not exist"
                     + (waitingForStorage.contains(pool.name()) ? "; volumes of pool " + pool.name() + " live on"
                     + " this node, so it is not created again: bring its disk back" : ""));
         }
         if (group.get().missingPvs() > 0) {
-            return PoolState.unavailable("MissingPhysicalVolume", "volume group " + vg + " is missing "
+            return PoolState.unavailable(PoolReason.MISSING_PHYSICAL_VOLUME, "volume group " + vg + " is missing "
                     + group.get().missingPvs() + " physical volume(s)");
         }
         if (!thin()) {
             LvmReport.Vg g = group.get();
             return new PoolState(g.sizeBytes(), g.freeBytes(), null, null, List.of(
-                    Condition.of(Condition.AVAILABLE, true, "VolumeGroupActive", vg + " is present"),
-                    Condition.of(Condition.SPACE_OK, g.freeBytes() > 0, g.freeBytes() > 0 ? "SpaceAvailable" : "Full",
+                    Condition.of(Condition.AVAILABLE, true, PoolReason.VOLUME_GROUP_ACTIVE, vg + " is present"),
+                    Condition.of(Condition.SPACE_OK, g.freeBytes() > 0, g.freeBytes() > 0 ? PoolReason.SPACE_AVAILABLE : PoolReason.FULL,
                             null)), true);
         }
         String poolLv = pool.source().thinPool();
         Optional<LvmReport.Lv> tp = findLv(vg, poolLv);
         if (tp.isEmpty()) {
-            return PoolState.unavailable("ThinPoolNotFound", "thin pool " + vg + "/" + poolLv + " does not exist");
+            return PoolState.unavailable(PoolReason.THIN_POOL_NOT_FOUND, "thin pool " + vg + "/" + poolLv + " does not exist");
         }
         LvmReport.Lv t = tp.get();
         double data = t.dataPercent() == null ? 0 : t.dataPercent();
@@ -203,13 +204,13 @@ public final class LvmEngine implements VolumeEngine {
         boolean spaceOk = data < HIGH_WATERMARK && meta < HIGH_WATERMARK;
         boolean zeroes = t.zeroesNewBlocks();
         return new PoolState(t.sizeBytes(), free, data, meta, List.of(
-                Condition.of(Condition.AVAILABLE, t.active(), t.active() ? "ThinPoolActive" : "ThinPoolInactive",
+                Condition.of(Condition.AVAILABLE, t.active(), t.active() ? PoolReason.THIN_POOL_ACTIVE : PoolReason.THIN_POOL_INACTIVE,
                         vg + "/" + poolLv + (t.active() ? " is active" : " is not active")),
-                Condition.of(Condition.SPACE_OK, spaceOk, spaceOk ? "BelowWatermark" : "AboveWatermark",
+                Condition.of(Condition.SPACE_OK, spaceOk, spaceOk ? PoolReason.BELOW_WATERMARK : PoolReason.ABOVE_WATERMARK,
                         "data " + data + "%, metadata " + meta + "%"),
                 // Reported, not refused: the pool predates Ferry or was changed by hand, and turning
                 // zeroing on is the operator's call (it costs a write of every chunk provisioned).
-                Condition.of(Condition.ZEROES_NEW_BLOCKS, zeroes, zeroes ? "ThinPoolZeroes" : "ThinPoolZeroingOff",
+                Condition.of(Condition.ZEROES_NEW_BLOCKS, zeroes, zeroes ? PoolReason.THIN_POOL_ZEROES : PoolReason.THIN_POOL_ZEROING_OFF,
                         zeroes ? null : "thin pool " + vg + "/" + poolLv + " does not zero the chunks it provisions:"
                         + " the unwritten part of a chunk a new volume writes to can show an earlier volume's bytes;"
                         + " lvchange --zero y " + vg + "/" + poolLv + " turns zeroing on")), t.active() && meta < 95);

@@ -1,6 +1,7 @@
 package io.ferry.agent.engine;
 
 import io.ferry.model.Condition;
+import io.ferry.model.PoolReason;
 
 import java.util.List;
 
@@ -13,7 +14,7 @@ public record PoolState(long capacityBytes, long freeBytes, Double thinDataPerce
         freeBytes = Math.max(0, Math.min(freeBytes, capacityBytes));
     }
 
-    public static PoolState unavailable(String reason, String message) {
+    public static PoolState unavailable(PoolReason reason, String message) {
         return new PoolState(0, 0, null, null,
                 List.of(Condition.of(Condition.AVAILABLE, false, reason, message)), false);
     }

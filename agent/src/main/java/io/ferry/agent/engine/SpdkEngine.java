@@ -1,5 +1,6 @@
 package io.ferry.agent.engine;
 
+import io.ferry.model.PoolReason;
 import io.ferry.agent.spdk.SpdkClient;
 import io.ferry.agent.spdk.SpdkException;
 import io.ferry.model.Condition;
@@ -266,15 +267,15 @@ public final class SpdkEngine implements VolumeEngine {
         try {
             found = client.getLvstore(lvs);
         } catch (SpdkException e) {
-            return PoolState.unavailable("SpdkUnreachable", e.getMessage());
+            return PoolState.unavailable(PoolReason.SPDK_UNREACHABLE, e.getMessage());
         }
         if (found.isEmpty()) {
-            return PoolState.unavailable("LvstoreMissing", "lvstore " + lvs + " does not exist in the SPDK target"
+            return PoolState.unavailable(PoolReason.LVSTORE_MISSING, "lvstore " + lvs + " does not exist in the SPDK target"
                     + (pool.prepare() ? "" : " and the pool does not set prepare"));
         }
         SpdkClient.Lvstore l = found.get();
         return new PoolState(l.capacityBytes(), l.freeBytes(), null, null,
-                List.of(Condition.of(Condition.AVAILABLE, true, "LvstoreOnline",
+                List.of(Condition.of(Condition.AVAILABLE, true, PoolReason.LVSTORE_ONLINE,
                         "lvstore " + lvs + " (" + l.uuid() + ") on bdev " + l.baseBdev() + ", cluster "
                                 + l.clusterSize() + " bytes")), true);
     }
