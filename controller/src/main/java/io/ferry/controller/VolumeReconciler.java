@@ -680,7 +680,7 @@ final class VolumeReconciler {
         VolumeStatus status = state.volumeStatus(current.node(), current.volume()).orElse(null);
         Instant request = spec.recreateEmptyRequestedAt();
         if (request != null && !request.equals(current.recreateEmptyRequestedAt())) {
-            if (status != null && status.phase() == VolumePhase.LOST) {
+            if (status != null && status.lost()) {
                 log.warn("volume {} is lost on {} ({}); replacing it by a new, empty volume at the operator's request of {}",
                         current.volume(), current.node(), status.message(), request);
                 metrics.recreatedEmpty();

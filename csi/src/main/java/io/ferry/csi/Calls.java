@@ -178,6 +178,14 @@ final class Calls {
         return outcome instanceof io.ferry.model.VolumeProgress.Done d ? Optional.of(d) : Optional.empty();
     }
 
+    /** {@link #done} for a snapshot: its status once cut, empty while in progress, a known failure at once. */
+    static Optional<io.ferry.model.SnapshotStatus> cut(io.ferry.model.VolumeProgress.Outcome outcome) {
+        if (outcome instanceof io.ferry.model.VolumeProgress.Failed f) {
+            throw failed(f);
+        }
+        return outcome instanceof io.ferry.model.SnapshotProgress.Cut c ? Optional.of(c.status()) : Optional.empty();
+    }
+
     static void require(boolean ok, String message) {
         if (!ok) {
             throw invalid(message);

@@ -31,7 +31,6 @@ import io.ferry.model.Nqn;
 import io.ferry.model.Placement;
 import io.ferry.model.PoolConfig;
 import io.ferry.model.VolumeIntent;
-import io.ferry.model.VolumePhase;
 import io.ferry.model.VolumeScheduling;
 import io.ferry.model.VolumeProgress;
 import io.ferry.model.VolumeStatus;
@@ -257,7 +256,7 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
     private Optional<Path> currentDevice(String id) {
         Placement placement = view.placement(id).orElse(null);
         VolumeStatus status = placement == null ? null : view.volumeStatus(placement.node(), id).orElse(null);
-        if (status == null || status.phase() != VolumePhase.READY) {
+        if (status == null || !status.settled()) {
             return Optional.empty();
         }
         Ready ready = new Ready(placement, status);
@@ -486,7 +485,7 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
         }
         Placement placement = view.placement(id).orElse(null);
         VolumeStatus status = placement == null ? null : view.volumeStatus(placement.node(), id).orElse(null);
-        if (status != null && status.phase().isFailure()) {
+        if (status != null && status.failing()) {
             return VolumeCondition.newBuilder().setAbnormal(true).setMessage("the agent reports: " + status.message()).build();
         }
         try {

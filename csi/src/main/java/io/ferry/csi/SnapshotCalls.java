@@ -13,10 +13,9 @@ import io.ferry.etcd.store.EtcdStore;
 import io.ferry.etcd.store.Versioned;
 import io.ferry.model.Names;
 import io.ferry.model.SnapshotIntent;
-import io.ferry.model.SnapshotScheduling;
+import io.ferry.model.SnapshotProgress;
 import io.ferry.model.SnapshotStatus;
 import io.ferry.model.VolumeIntent;
-import io.ferry.model.VolumePhase;
 
 import java.time.Clock;
 import java.time.Instant;
@@ -76,34 +75,11 @@ final class SnapshotCalls {
                 createRevision = Calls.await(store.get(keys.snapshot(name), SnapshotIntent.class))
                         .map(Versioned::createRevision).orElse(0L);
             }
-            SnapshotStatus status = Calls.await(view.await(() -> snapshotReady(name, createRevision), Calls.remaining()),
-                    "snapshot " + name + " to be ready");
+            SnapshotStatus status = Calls.await(view.await(() -> Calls.cut(SnapshotProgress.cut(name,
+                    view.snapshotScheduling(name).orElse(null), createRevision, view.snapshotScheduling(name)
+                            .filter(s -> s.node() != null).flatMap(s -> view.snapshotStatus(s.node(), name))
+                            .orElse(null))), Calls.remaining()), "snapshot " + name + " to be ready");
             return CreateSnapshotResponse.newBuilder().setSnapshot(snapshot(name, source, status)).build();
-        }
-    }
-
-    private Optional<SnapshotStatus> snapshotReady(String name, long createRevision) {
-        SnapshotScheduling scheduling = view.snapshotScheduling(name).orElse(null);
-        if (scheduling == null || scheduling.observedRevision() < createRevision) {
-            return Optional.empty();
-        }
-        switch (scheduling.phase()) {
-            case NO_FIT -> throw Calls.exhausted("snapshot " + name + " cannot be taken: " + scheduling.message());
-            case INVALID -> throw Calls.invalid("the controller refused snapshot " + name + ": " + scheduling.message());
-            case PLACED -> {
-                SnapshotStatus status = view.snapshotStatus(scheduling.node(), name).orElse(null);
-                if (status != null && status.readyToUse()) {
-                    return Optional.of(status);
-                }
-                if (status != null && status.phase() == VolumePhase.FAILED) {
-                    throw Calls.internal("the agent on " + scheduling.node() + " failed snapshot " + name + ": "
-                            + status.message());
-                }
-                return Optional.empty();
-            }
-            default -> {
-                return Optional.empty();
-            }
         }
     }
 

@@ -529,7 +529,7 @@ final class VolumeCalls {
         }
         Placement placement = view.placement(volume).orElse(null);
         VolumeStatus status = placement == null ? null : view.volumeStatus(placement.node(), volume).orElse(null);
-        if (status != null && status.phase().isFailure()) {
+        if (status != null && status.failing()) {
             return VolumeCondition.newBuilder().setAbnormal(true)
                     .setMessage("the agent on " + placement.node() + " reports: " + status.message()).build();
         }

@@ -249,19 +249,22 @@ class ControllerConformanceIT {
 
         VolumeStatus failed = status("pvc-noexport");
         assertThat(failed.phase()).isEqualTo(VolumePhase.FAILED);
-        assertThat(failed.failure().reason()).isEqualTo(io.ferry.model.FailureReason.EXPORT_UNAVAILABLE);
+        io.ferry.model.Condition ready = failed.ready().orElseThrow();
+        assertThat(ready.failureReason()).isEqualTo(io.ferry.model.FailureReason.EXPORT_UNAVAILABLE);
         long generation = result(h.store.get(h.keys.placement("pvc-noexport"), io.ferry.model.Placement.class))
                 .orElseThrow().value().generation();
-        assertThat(failed.failure().generation()).isEqualTo(generation);
+        assertThat(ready.observedGeneration()).isEqualTo(generation);
+        assertThat(ready.lastTransitionTime()).isNotNull();
         // Terminal for this generation: the agent does not try again until an input changes.
         Thread.sleep(3000);
-        assertThat(status("pvc-noexport").failure().attempts()).isEqualTo(1);
+        assertThat(status("pvc-noexport").ready().orElseThrow().attempts()).isEqualTo(1);
 
         // The input changes (the attachment goes, the work item asks for no export): served again.
         h.controller().controllerUnpublishVolume(ControllerUnpublishVolumeRequest.newBuilder().setVolumeId("pvc-noexport")
                 .setNodeId(CsiHarness.REMOTE).build());
         org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(30)).until(() ->
-                status("pvc-noexport").phase() == VolumePhase.READY && status("pvc-noexport").failure() == null);
+                status("pvc-noexport").phase() == VolumePhase.READY
+                        && status("pvc-noexport").ready().orElseThrow().carriedOut(generation));
         h.controller().controllerPublishVolume(publish.toBuilder().setNodeId(CsiHarness.NODE).build());
     }
 

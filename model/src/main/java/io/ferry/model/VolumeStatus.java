@@ -122,6 +122,28 @@ public record VolumeStatus(
         return Condition.find(conditions, Condition.READY);
     }
 
+    /**
+     * Whether the volume is as its last carried-out request left it and nothing is under way (Ready
+     * true, at whatever generation); for a status written before conditions, phase {@code Ready}.
+     */
+    public boolean settled() {
+        return ready().map(Condition::status).orElse(phase == VolumePhase.READY);
+    }
+
+    /**
+     * Whether the agent reports a failure (Ready false with a failure reason, terminal or being
+     * retried); for a status written before conditions, phase {@code Failed} or {@code Lost}.
+     */
+    public boolean failing() {
+        return ready().map(Condition::isFailure).orElse(phase.isFailure());
+    }
+
+    /** Whether the volume is lost on its node (never re-created empty; see {@link FailureReason#VOLUME_LOST}). */
+    public boolean lost() {
+        return ready().map(c -> c.isFailure() && c.failureReason() == FailureReason.VOLUME_LOST)
+                .orElse(phase == VolumePhase.LOST);
+    }
+
     @Override
     public List<String> keyNames() {
         return List.of(node, volume);

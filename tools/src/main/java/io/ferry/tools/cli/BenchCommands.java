@@ -10,7 +10,6 @@ import io.ferry.model.PoolConfig;
 import io.ferry.model.SchedulingPhase;
 import io.ferry.model.Sizes;
 import io.ferry.model.VolumeIntent;
-import io.ferry.model.VolumePhase;
 import io.ferry.model.VolumeScheduling;
 import io.ferry.model.VolumeStatus;
 import io.vertx.core.Future;
@@ -367,12 +366,12 @@ final class BenchCommands {
 
         @Override
         public void onUpsert(Versioned<Object> current, Versioned<Object> previous) {
-            if (current.value() instanceof VolumeStatus s && s.phase() == VolumePhase.READY) {
+            if (current.value() instanceof VolumeStatus s && s.settled()) {
                 Done d = creating.remove(s.volume());
                 if (d != null) {
                     d.accept(null);
                 }
-            } else if (current.value() instanceof VolumeStatus s && s.phase().isFailure()) {
+            } else if (current.value() instanceof VolumeStatus s && s.failing()) {
                 fail(s.volume(), s.message());
             } else if (current.value() instanceof VolumeScheduling s && s.phase() == SchedulingPhase.PLACED
                     && creating.containsKey(s.volume())) {

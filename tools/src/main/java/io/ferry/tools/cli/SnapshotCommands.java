@@ -1,10 +1,11 @@
 package io.ferry.tools.cli;
 
 import io.ferry.etcd.store.Versioned;
-import io.ferry.model.SchedulingPhase;
 import io.ferry.model.SnapshotIntent;
 import io.ferry.model.SnapshotScheduling;
+import io.ferry.model.SnapshotProgress;
 import io.ferry.model.SnapshotStatus;
+import io.ferry.model.VolumeProgress;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -43,20 +44,19 @@ final class SnapshotCommands {
                 throw new CliException(ExitCodes.CONFLICT, "snapshot " + name + " was created by someone else meanwhile");
             }
             if (await) {
+                long createRevision = await(store().get(key, SnapshotIntent.class)).map(Versioned::createRevision)
+                        .orElse(0L);
                 waitFor(Duration.ofSeconds(120), "snapshot " + name + " to be ready", () -> {
                     SnapshotScheduling s = await(store().get(keys().snapshotScheduling(name), SnapshotScheduling.class))
                             .map(Versioned::value).orElse(null);
-                    if (s == null) {
-                        return null;
+                    SnapshotStatus st = s == null || s.node() == null ? null
+                            : await(store().get(keys().snapshotStatus(s.node(), name), SnapshotStatus.class))
+                                    .map(Versioned::value).orElse(null);
+                    VolumeProgress.Outcome outcome = SnapshotProgress.cut(name, s, createRevision, st);
+                    if (outcome instanceof VolumeProgress.Failed f) {
+                        throw new CliException(ExitCodes.of(f.reason().category()), f.message());
                     }
-                    if (s.phase() == SchedulingPhase.NO_FIT || s.phase() == SchedulingPhase.INVALID) {
-                        throw new CliException(ExitCodes.REFUSED, "snapshot " + name + ": " + s.message());
-                    }
-                    if (s.node() == null) {
-                        return null;
-                    }
-                    return await(store().get(keys().snapshotStatus(s.node(), name), SnapshotStatus.class))
-                            .map(Versioned::value).filter(SnapshotStatus::readyToUse).orElse(null);
+                    return outcome instanceof SnapshotProgress.Cut c ? c.status() : null;
                 });
                 out().line("snapshot " + name + " of " + volume + " ready");
             } else {

@@ -49,7 +49,7 @@ final class StatusCommand extends Base {
             VolumeStatus st = statuses.get(name);
             // A failed or lost volume is counted as such, not as merely placed: that is what needs a person.
             String phase = volumes.get(name).deletionRequested() ? "Deleting"
-                    : st != null && st.phase().isFailure() ? st.phase().value()
+                    : st != null && st.failing() ? st.phase().value()
                     : s == null ? "Pending" : s.phase().value();
             byPhase.merge(phase, 1, Integer::sum);
         }

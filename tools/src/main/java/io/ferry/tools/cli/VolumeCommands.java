@@ -9,7 +9,6 @@ import io.ferry.model.PositionAdvice;
 import io.ferry.model.SchedulingPhase;
 import io.ferry.model.Sizes;
 import io.ferry.model.VolumeIntent;
-import io.ferry.model.VolumePhase;
 import io.ferry.model.VolumeProgress;
 import io.ferry.model.VolumeScheduling;
 import io.ferry.model.VolumeStatus;
@@ -232,7 +231,7 @@ final class VolumeCommands {
                 // The agent's message says why a volume failed or is lost; otherwise the controller's
                 // says why it waits.
                 String message = error != null ? "invalid volume intent: " + error
-                        : st != null && st.phase().isFailure() ? st.message() : s == null ? null : s.message();
+                        : st != null && st.failing() ? st.message() : s == null ? null : s.message();
                 long bytes = i != null ? i.sizeBytes() : p != null ? p.sizeBytes() : 0;
                 cells.add(List.of(n, bytes > 0 ? size(bytes) : "-", state, orDash(p == null ? null : p.node()),
                         orDash(p == null ? null : p.pool()), orDash(st == null ? null : st.devicePath()),
@@ -285,7 +284,7 @@ final class VolumeCommands {
             Optional<VolumeStatus> status = p.flatMap(v -> await(store().get(keys().volumeStatus(v.node(), name), VolumeStatus.class)))
                     .map(Versioned::value);
             status.ifPresent(v -> row.put("status", v));
-            status.filter(v -> v.phase() == VolumePhase.LOST).ifPresent(v -> row.put("lost", v.message()
+            status.filter(VolumeStatus::lost).ifPresent(v -> row.put("lost", v.message()
                     + " -- what to do: bring the storage back (the volume returns by itself), or replace it by an empty one"
                     + " (`ferryctl volume recreate --empty " + name + "`), or delete it (`ferryctl volume rm " + name + "`);"
                     + " see docs/data-safety.md, \"Operators: lost volumes\""));
@@ -371,7 +370,7 @@ final class VolumeCommands {
                             + " not Lost anywhere; see `ferryctl volume describe " + name + "`"));
             VolumeStatus status = await(store().get(keys().volumeStatus(placement.node(), name), VolumeStatus.class))
                     .map(Versioned::value).orElse(null);
-            if (status == null || status.phase() != VolumePhase.LOST) {
+            if (status == null || !status.lost()) {
                 throw new CliException(ExitCodes.CONFLICT, "volume " + name + " is "
                         + (status == null ? "without a status on " + placement.node() : status.phase().value() + " on " + placement.node())
                         + ", not Lost; only a Lost volume can be re-created empty");
@@ -396,10 +395,9 @@ final class VolumeCommands {
                 }
                 VolumeStatus st = await(store().get(keys().volumeStatus(p.node(), name), VolumeStatus.class))
                         .map(Versioned::value).orElse(null);
-                if (st != null && st.phase() == VolumePhase.FAILED && st.observedGeneration() >= p.emptySinceGeneration()) {
-                    throw new CliException(ExitCodes.FAILED, "volume " + name + " failed on " + p.node() + ": " + st.message());
-                }
-                return st != null && st.phase() == VolumePhase.READY && st.observedGeneration() >= p.emptySinceGeneration() ? st : null;
+                // Done or failed as for any request on the volume, at the generation that asked for the
+                // empty volume or a later one.
+                return done(VolumeProgress.servedTo(name, p, st, p.node(), "", false));
             });
             out().line("volume " + name + " re-created empty on " + ready.node()
                     + (ready.devicePath() == null ? "" : " at " + ready.devicePath()));
