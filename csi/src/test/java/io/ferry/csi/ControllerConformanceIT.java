@@ -12,6 +12,7 @@ import io.ferry.csi.v1.Volume;
 import io.ferry.csi.v1.Topology;
 import io.ferry.csi.v1.VolumeCapability;
 import io.ferry.csi.v1.VolumeContentSource;
+import io.ferry.csi.v1.CreateSnapshotRequest;
 import io.ferry.etcd.store.Versioned;
 import io.ferry.etcd.testing.EtcdExtension;
 import io.ferry.model.Attachment;
@@ -266,6 +267,46 @@ class ControllerConformanceIT {
                 status("pvc-noexport").phase() == VolumePhase.READY
                         && status("pvc-noexport").ready().orElseThrow().carriedOut(generation));
         h.controller().controllerPublishVolume(publish.toBuilder().setNodeId(CsiHarness.NODE).build());
+    }
+
+    @Test
+    void aSnapshotOrACloneOfASourceLostOnItsNodeFailsAtOnceWithFailedPrecondition() throws Exception {
+        h.controller().createVolume(create("pvc-gone", 16 * MI).putParameters("positionAdvice", "MustLocal").build());
+        // The source's file leaves its pool directory behind the agent's back (a disk that went
+        // away); it is put back at the end.
+        Path file = h.poolMount.resolve(CsiHarness.POOL).resolve("pvc-gone.img");
+        Path away = Files.createDirectories(h.poolMount.resolve("stash")).resolve("pvc-gone.img");
+        Files.move(file, away);
+        try {
+            CreateSnapshotRequest snapshot = CreateSnapshotRequest.newBuilder().setName("snap-of-gone")
+                    .setSourceVolumeId("pvc-gone").build();
+            long started = System.nanoTime();
+            // A deadline far beyond the answer: DEADLINE_EXCEEDED would mean the outcome was waited out.
+            String refused = message(() -> h.controller(Duration.ofSeconds(60)).createSnapshot(snapshot));
+            Duration took = Duration.ofNanos(System.nanoTime() - started);
+            assertThat(code(() -> h.controller(Duration.ofSeconds(60)).createSnapshot(snapshot)))
+                    .isEqualTo(Status.Code.FAILED_PRECONDITION);
+            assertThat(refused).contains("cannot cut snapshot", "source volume pvc-gone", "no longer has it");
+            assertThat(took).isLessThan(Duration.ofSeconds(2));
+            System.out.println("CreateSnapshot of a lost source answered in " + took.toMillis() + " ms");
+
+            VolumeContentSource source = VolumeContentSource.newBuilder().setVolume(
+                    VolumeContentSource.VolumeSource.newBuilder().setVolumeId("pvc-gone")).build();
+            CreateVolumeRequest clone = create("pvc-clone-of-gone", 16 * MI).putParameters("positionAdvice", "MustLocal")
+                    .setVolumeContentSource(source).build();
+            started = System.nanoTime();
+            assertThat(code(() -> h.controller(Duration.ofSeconds(60)).createVolume(clone)))
+                    .isEqualTo(Status.Code.FAILED_PRECONDITION);
+            took = Duration.ofNanos(System.nanoTime() - started);
+            assertThat(took).isLessThan(Duration.ofSeconds(2));
+            assertThat(message(() -> h.controller(Duration.ofSeconds(60)).createVolume(clone)))
+                    .contains("cannot create volume pvc-clone-of-gone", "source volume pvc-gone");
+            System.out.println("CreateVolume cloning a lost source answered in " + took.toMillis() + " ms");
+            assertThat(status("pvc-clone-of-gone").ready().orElseThrow().failureReason())
+                    .isEqualTo(io.ferry.model.FailureReason.SOURCE_LOST);
+        } finally {
+            Files.move(away, file);
+        }
     }
 
     VolumeStatus status(String volume) {
