@@ -53,7 +53,7 @@ final class StatusWriter {
         List<Condition> before = this.<SnapshotStatus>previous(key, stored).map(SnapshotStatus::conditions)
                 .orElse(List.of());
         return write(key, desired.withConditions(Condition.carryTransitions(before, desired.conditions(),
-                Instant.now())), stored, s -> s);
+                Clock.now())), stored, s -> s);
     }
 
     /**
