@@ -157,7 +157,12 @@ final class VolumeReconciler {
                                     item.generation()));
                     ctx.metrics.trackDevice(volume, done.local.devicePath());
                     ctx.metrics.volumeLost(volume, false);
-                    return statuses.volume(ctx.keys.volumeStatus(ctx.node, volume), ready, ctx.volumeStatus(volume));
+                    return statuses.volume(ctx.keys.volumeStatus(ctx.node, volume), ready, ctx.volumeStatus(volume))
+                            .onSuccess(written -> {
+                                if (before.filter(VolumeStatus::lost).isPresent()) {
+                                    retryDependentsOf(volume);
+                                }
+                            });
                 })
                 .map(ReconcileResult.done())
                 .recover(err -> {
@@ -246,6 +251,23 @@ final class VolumeReconciler {
                         + ctx.node + " and pool " + pool.name() + " no longer has it; volume " + item.volume()
                         + " cannot be made from it until it is back");
             }
+        }
+    }
+
+    /**
+     * A lost volume found again is an input that changed for the snapshots and clones that failed
+     * with {@code SourceLost} because of it: they are tried again.
+     */
+    private void retryDependentsOf(String volume) {
+        if (ctx.snapshotWork != null) {
+            ctx.snapshotWork.values().stream().map(v -> v.value())
+                    .filter(w -> w.sourceVolume().equals(volume) && !w.deletionRequested())
+                    .forEach(w -> ctx.snapshotRuntime.enqueue(w.snapshot()));
+        }
+        if (ctx.work != null) {
+            ctx.work.values().stream().map(v -> v.value())
+                    .filter(w -> w.source() != null && volume.equals(w.source().volume()) && !w.deletionRequested())
+                    .forEach(w -> ctx.volumeRuntime.enqueue(w.volume()));
         }
     }
 

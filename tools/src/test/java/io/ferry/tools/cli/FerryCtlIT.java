@@ -360,10 +360,18 @@ class FerryCtlIT {
         JsonNode described = JSON.readTree(ok("volume", "describe", "lost-a", "-o", "json").out());
         assertThat(described.path("lost").asText()).contains("not re-created").contains("ferryctl volume recreate --empty lost-a");
 
-        // The file returns: the same volume, the same bytes.
+        // A snapshot of it is refused at once (the agent's terminal SourceLost), not waited out.
+        long asked = System.nanoTime();
+        assertThat(fails(ExitCodes.FAILED, "snapshot", "create", "snap-of-lost", "--volume", "lost-a").err())
+                .contains("cannot cut snapshot snap-of-lost", "source volume lost-a");
+        assertThat(Duration.ofNanos(System.nanoTime() - asked)).isLessThan(Duration.ofSeconds(2));
+
+        // The file returns: the same volume, the same bytes, and the snapshot refused meanwhile is cut.
         Files.move(away.resolve("lost-a.img"), poolDir.resolve("lost-a.img"));
         await().atMost(Duration.ofSeconds(30)).until(() -> phaseIs("lost-a", io.ferry.model.VolumePhase.READY));
         assertThat(checksum("lost-a")).isEqualTo(sum);
+        assertThat(ok("snapshot", "create", "snap-of-lost", "--volume", "lost-a").out()).contains("ready");
+        ok("snapshot", "rm", "snap-of-lost");
 
         // Gone for good this time; the operator gives the data up and asks for an empty volume.
         stopAgentAndDetachLoops();
