@@ -27,7 +27,6 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.time.Duration;
-import java.time.Instant;
 import java.util.Map;
 import java.util.Optional;
 
@@ -144,18 +143,18 @@ class FailureClassesIT {
         await().atMost(Duration.ofSeconds(15)).until(() -> poolStatus().filter(PoolStatus::healthy).isPresent());
         Condition available = Condition.find(poolStatus().orElseThrow().conditions(), Condition.AVAILABLE).orElseThrow();
         assertThat(PoolReason.parse(available.reason())).isEqualTo(PoolReason.DIRECTORY_READY);
-        Instant first = poolStatus().orElseThrow().observedAt();
-        // the pool is measured every second; wait for a rewrite
-        await().atMost(Duration.ofSeconds(15)).until(() -> poolStatus().orElseThrow().observedAt().isAfter(first));
+        // A rewrite of the status (the capacity changes) keeps the time of a condition that did not change.
+        Await.result(h.store.put(h.keys.poolConfig("files"), pool.toBuilder().capacityBytes(64 * Sizes.MIB).build()));
+        await().atMost(Duration.ofSeconds(15)).until(() -> poolStatus().orElseThrow().capacityBytes() == 64 * Sizes.MIB);
         assertThat(Condition.find(poolStatus().orElseThrow().conditions(), Condition.AVAILABLE).orElseThrow()
                 .lastTransitionTime()).isEqualTo(available.lastTransitionTime()).isBefore(
                         poolStatus().orElseThrow().observedAt());
 
-        // The agent restarts: the times are still the first ones.
+        // The agent restarts and rewrites it again: the time is still the first one.
         h.stop();
         h.start();
-        Instant afterRestart = Instant.now();
-        await().atMost(Duration.ofSeconds(15)).until(() -> poolStatus().orElseThrow().observedAt().isAfter(afterRestart));
+        Await.result(h.store.put(h.keys.poolConfig("files"), pool.toBuilder().capacityBytes(32 * Sizes.MIB).build()));
+        await().atMost(Duration.ofSeconds(15)).until(() -> poolStatus().orElseThrow().capacityBytes() == 32 * Sizes.MIB);
         assertThat(Condition.find(poolStatus().orElseThrow().conditions(), Condition.AVAILABLE).orElseThrow()
                 .lastTransitionTime()).isEqualTo(available.lastTransitionTime());
 
