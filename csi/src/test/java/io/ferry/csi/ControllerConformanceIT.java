@@ -233,6 +233,11 @@ class ControllerConformanceIT {
     @Test
     void aPublishTheServingNodeCannotExportFailsAtOnceWithFailedPreconditionAndIsNotRetriedOnATimer() throws Exception {
         h.controller().createVolume(create("pvc-noexport", 16 * MI).putParameters("positionAdvice", "MustLocal").build());
+        // The controller records the first creation in the work item (mustExist) once it reads Ready:
+        // an input change of its own, let through before the failure's attempts are counted.
+        org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(30)).until(() -> result(h.store.get(
+                h.keys.workItem(CsiHarness.NODE, "pvc-noexport"), io.ferry.model.WorkItem.class))
+                .map(v -> v.value().mustExist()).orElse(false));
         assertThat(result(h.store.get(h.keys.placement("pvc-noexport"), io.ferry.model.Placement.class))
                 .orElseThrow().value().node()).isEqualTo(CsiHarness.NODE);
         // node-a's agent runs without kernel nvmet: it can serve node-a, never export to node-b.
