@@ -25,6 +25,8 @@ final class StatusWriter {
 
     private final EtcdStore store;
     private final Map<String, Object> lastWritten = new ConcurrentHashMap<>();
+    /** The etcd revision of each of this process's last writes, to tell its own older writes coming back from a change. */
+    private final Map<String, Long> writtenRevision = new ConcurrentHashMap<>();
 
     StatusWriter(EtcdStore store) {
         this.store = store;
@@ -102,10 +104,23 @@ final class StatusWriter {
     /** Someone else changed the key: what we wrote is no longer what is stored. */
     void forget(String key) {
         lastWritten.remove(key);
+        writtenRevision.remove(key);
+    }
+
+    /**
+     * Whether a value seen under the key at {@code modRevision} is one of this process's own writes
+     * older than its last one: the watch delivering it late is no change by anyone else (taking it
+     * for one re-ran the work and counted a failure's attempts twice).
+     */
+    boolean olderThanMine(String key, long modRevision) {
+        return modRevision < writtenRevision.getOrDefault(key, 0L);
     }
 
     Future<Boolean> delete(String key) {
-        return store.delete(key).onSuccess(d -> lastWritten.remove(key));
+        return store.delete(key).onSuccess(d -> {
+            lastWritten.remove(key);
+            writtenRevision.remove(key);
+        });
     }
 
     @SuppressWarnings("unchecked")
@@ -120,6 +135,7 @@ final class StatusWriter {
         }
         return store.put(key, desired).map(rev -> {
             lastWritten.put(key, desired);
+            writtenRevision.put(key, rev);
             return true;
         });
     }
