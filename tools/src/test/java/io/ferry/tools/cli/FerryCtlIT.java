@@ -370,6 +370,9 @@ class FerryCtlIT {
         Files.move(away.resolve("lost-a.img"), poolDir.resolve("lost-a.img"));
         await().atMost(Duration.ofSeconds(30)).until(() -> phaseIs("lost-a", io.ferry.model.VolumePhase.READY));
         assertThat(checksum("lost-a")).isEqualTo(sum);
+        // Its failure was terminal and stands until the agent, seeing the volume back, tries again.
+        await().atMost(Duration.ofSeconds(30)).until(() -> Await.result(store.get(keys.snapshotStatus(NODE,
+                "snap-of-lost"), io.ferry.model.SnapshotStatus.class)).map(v -> v.value().readyToUse()).orElse(false));
         assertThat(ok("snapshot", "create", "snap-of-lost", "--volume", "lost-a").out()).contains("ready");
         ok("snapshot", "rm", "snap-of-lost");
 
