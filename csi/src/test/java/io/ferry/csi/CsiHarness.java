@@ -160,8 +160,16 @@ final class CsiHarness implements AutoCloseable {
      * room too, and the pool's marker takes a few KiB of the tmpfs, so it is a little under POOL_BYTES.
      */
     long localRoomBytes() {
+        return localRoomBytes(0);
+    }
+
+    /**
+     * The largest thick volume node-a's pool takes once {@code allocatedBytes} of it are charged to
+     * volumes: the ledger's room, bounded by what the agent last reported free on the disk.
+     */
+    long localRoomBytes(long allocatedBytes) {
         long diskFree = result(store.get(keys.nodePoolStatus(NODE, POOL), PoolStatus.class)).orElseThrow().value().freeBytes();
-        return Math.min(POOL_BYTES, diskFree) / io.ferry.model.Sizes.ALIGNMENT * io.ferry.model.Sizes.ALIGNMENT;
+        return Math.min(POOL_BYTES - allocatedBytes, diskFree) / io.ferry.model.Sizes.ALIGNMENT * io.ferry.model.Sizes.ALIGNMENT;
     }
 
     /** Starts a controller (again, after {@link #stopController()}); it takes the lead once the last one's lease is gone. */
