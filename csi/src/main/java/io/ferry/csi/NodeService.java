@@ -25,6 +25,7 @@ import io.ferry.csi.v1.VolumeUsage;
 import io.ferry.etcd.FerryKeys;
 import io.ferry.etcd.store.EtcdStore;
 import io.ferry.etcd.store.Versioned;
+import io.ferry.model.MkfsOptions;
 import io.ferry.model.Names;
 import io.ferry.model.NodeRegistration;
 import io.ferry.model.Nqn;
@@ -175,9 +176,8 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
                 List<SignatureProbe.Signature> found = probe.probe(device.toString());
                 if (found.isEmpty()) {
                     List<String> mkfs = new ArrayList<>(List.of("mkfs." + fsType));
-                    if (fsType.equals(intent.fsType())) {
-                        mkfs.addAll(intent.mkfsOptions());
-                    }
+                    List<String> options = fsType.equals(intent.fsType()) ? intent.mkfsOptions() : List.of();
+                    mkfs.addAll(intent.thin() ? options : MkfsOptions.keepingAllocation(fsType, options));
                     mkfs.add(device.toString());
                     runner.run(Command.of(mkfs).withTimeout(java.time.Duration.ofMinutes(10)).serializedBy("device:" + device));
                 } else if (found.stream().noneMatch(sig -> sig.isFilesystem(fsType))) {

@@ -101,6 +101,12 @@ class NodeConformanceIT extends ConformanceTest {
         });
         assertThat(h.runner.run(Command.of("blkid", "-s", "TYPE", "-o", "value", device)).stdout().strip()).isEqualTo("ext4");
         assertThat(new Mounts(Path.of("/proc/self/mountinfo")).at(staging)).isPresent();
+        // A thick volume stays allocated: mkfs's discard through the loop device would punch holes
+        // in its file and leave it sparse (33 MB of 1 GiB was seen).
+        String file = h.loopDevices().stream().filter(l -> l.device().equals(device)).findFirst().orElseThrow().backingFile();
+        String[] blocks = h.runner.run(Command.of("stat", "-c", "%b %B", file)).stdout().strip().split(" ");
+        assertThat(Long.parseLong(blocks[0]) * Long.parseLong(blocks[1])).as("bytes allocated to " + file)
+                .isGreaterThanOrEqualTo(64 * MI);
 
         NodePublishVolumeRequest publish = NodePublishVolumeRequest.newBuilder().setVolumeId("pvc-fs")
                 .setStagingTargetPath(staging.toString()).setTargetPath(target.toString())

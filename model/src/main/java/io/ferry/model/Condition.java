@@ -1,18 +1,44 @@
 package io.ferry.model;
 
 import com.fasterxml.jackson.annotation.JsonCreator;
+import com.fasterxml.jackson.annotation.JsonIgnore;
+import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonProperty;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
 import java.util.regex.Pattern;
 
 /**
- * One observation about a pool, in the style of Kubernetes conditions.
+ * One observation in a status, in the style of Kubernetes conditions. Every status one Ferry
+ * process writes for another (volume, snapshot, pool, node, the controller's records) carries its
+ * observations this way, so that a reader decides on {@code type}, {@code status} and
+ * {@code reason} and never on {@code message}, which is for people.
  *
- * @param type    CamelCase name of the aspect, e.g. {@link #CONFIG_VALID}
- * @param status  whether the aspect holds
- * @param reason  CamelCase machine-readable cause, e.g. {@code VolumeGroupNotFound}
- * @param message human-readable detail, may be null
+ * @param type               CamelCase name of the aspect, e.g. {@link #READY}
+ * @param status             whether the aspect holds
+ * @param reason             CamelCase machine-readable cause. Ferry writes reasons from enums in this
+ *                           package ({@link FailureReason} for a failed request), so that writers and
+ *                           readers share one vocabulary; {@link #failureReason()} reads it back typed
+ * @param message            human-readable detail, may be null
+ * @param observedGeneration the generation of the request (work item, intent) this observation is
+ *                           about; 0 when it is not about a generation (a pool's space, say)
+ * @param lastTransitionTime when {@code status} last changed; null in conditions written before Ferry
+ *                           recorded it. {@link #carryTransitions} keeps it across rewrites
+ * @param attempts           for a failure being retried: consecutive failed attempts (0 when not counted)
  */
-public record Condition(String type, boolean status, String reason, String message) {
+public record Condition(String type, boolean status, String reason, String message,
+        @JsonInclude(JsonInclude.Include.NON_DEFAULT) long observedGeneration,
+        @JsonInclude(JsonInclude.Include.NON_NULL) Instant lastTransitionTime,
+        @JsonInclude(JsonInclude.Include.NON_DEFAULT) int attempts) {
+
+    /** Volume or snapshot: the request at {@code observedGeneration} is carried out. */
+    public static final String READY = "Ready";
+    /** The controller's record: the intent is placed (false: why not, typed). */
+    public static final String SCHEDULED = "Scheduled";
+    /** A node: its agent's registration is in etcd under its current lease. */
+    public static final String REGISTERED = "Registered";
     /** The pool's config key decoded and validated. False: the message holds the decode error. */
     public static final String CONFIG_VALID = "ConfigValid";
     /** The pool's backing storage exists and answers. */
@@ -28,6 +54,8 @@ public record Condition(String type, boolean status, String reason, String messa
         camel(Check.required(type, "type"), "type");
         camel(Check.required(reason, "reason"), "reason");
         Check.text(message, "message", Check.MAX_MESSAGE);
+        Check.nonNegative(observedGeneration, "observedGeneration");
+        Check.nonNegative(attempts, "attempts");
     }
 
     @JsonCreator
@@ -35,12 +63,64 @@ public record Condition(String type, boolean status, String reason, String messa
             @JsonProperty("type") String type,
             @JsonProperty("status") Boolean status,
             @JsonProperty("reason") String reason,
-            @JsonProperty("message") String message) {
-        return new Condition(type, Check.required(status, "status"), reason, message);
+            @JsonProperty("message") String message,
+            @JsonProperty("observedGeneration") Long observedGeneration,
+            @JsonProperty("lastTransitionTime") Instant lastTransitionTime,
+            @JsonProperty("attempts") Integer attempts) {
+        return new Condition(type, Check.required(status, "status"), reason, message,
+                Check.orDefault(observedGeneration, 0L), lastTransitionTime, Check.orDefault(attempts, 0));
     }
 
+    /** An observation not tied to a generation; its transition time is filled in by {@link #carryTransitions}. */
     public static Condition of(String type, boolean status, String reason, String message) {
-        return new Condition(type, status, reason, message);
+        return new Condition(type, status, reason, message, 0, null, 0);
+    }
+
+    /** An observation about the request at {@code generation}. */
+    public static Condition of(String type, boolean status, String reason, String message, long generation) {
+        return new Condition(type, status, reason, message, generation, null, 0);
+    }
+
+    /** {@code type} is false because of {@code reason} for the request at {@code generation}, after {@code attempts} tries. */
+    public static Condition failed(String type, FailureReason reason, String message, long generation, int attempts) {
+        return new Condition(type, false, reason.value(), message, generation, null, attempts);
+    }
+
+    /** The reason read as a failure reason; {@link FailureReason#UNKNOWN} for one this version does not know. */
+    @JsonIgnore
+    public FailureReason failureReason() {
+        return FailureReason.parse(reason);
+    }
+
+    public Condition withTransitionTime(Instant at) {
+        return new Condition(type, status, reason, message, observedGeneration, at, attempts);
+    }
+
+    /** The condition of {@code type} in {@code conditions}, if there is one. */
+    public static Optional<Condition> find(List<Condition> conditions, String type) {
+        if (conditions == null) {
+            return Optional.empty();
+        }
+        return conditions.stream().filter(c -> c.type.equals(type)).findFirst();
+    }
+
+    /**
+     * {@code next} with each condition's transition time kept from {@code previous} when its status
+     * did not change, and set to {@code now} when it did (or is new): the one place for the rule, so
+     * that rewriting a status on every pass does not make every condition look freshly changed.
+     */
+    public static List<Condition> carryTransitions(List<Condition> previous, List<Condition> next, Instant now) {
+        if (next == null) {
+            return List.of();
+        }
+        List<Condition> out = new ArrayList<>(next.size());
+        for (Condition c : next) {
+            Optional<Condition> before = find(previous, c.type);
+            Instant at = before.filter(b -> b.status == c.status && b.lastTransitionTime != null)
+                    .map(Condition::lastTransitionTime).orElse(now);
+            out.add(c.withTransitionTime(at));
+        }
+        return List.copyOf(out);
     }
 
     private static void camel(String v, String field) {
