@@ -110,8 +110,11 @@ final class VolumeCommands {
                             + (existing.get().value().deletionRequested() ? " and is being deleted" : "")
                             + "; see `ferryctl volume describe " + name + "`");
                 }
-            } else if (!await(store().putIfAbsent(key, intent))) {
-                throw new CliException(ExitCodes.CONFLICT, "volume " + name + " was created by someone else meanwhile");
+            } else {
+                requireSource(this, intent);
+                if (!await(store().putIfAbsent(key, intent))) {
+                    throw new CliException(ExitCodes.CONFLICT, "volume " + name + " was created by someone else meanwhile");
+                }
             }
             if (!await) {
                 out().line("volume " + name + " requested (" + Sizes.format(intent.sizeBytes()) + ")");
@@ -181,6 +184,25 @@ final class VolumeCommands {
         }
     }
 
+    /**
+     * A volume made from a source that does not exist (or is being deleted) is never made: the
+     * controller only records that it waits for the source, which may also mean "not placed yet".
+     * So the source is checked here, by its key, and its absence is exit 3 at once, as CSI answers
+     * NOT_FOUND.
+     */
+    static void requireSource(Base cmd, VolumeIntent intent) {
+        if (intent.sourceVolume() != null && Base.await(cmd.store().get(cmd.keys().volume(intent.sourceVolume()),
+                VolumeIntent.class)).filter(v -> !v.value().deletionRequested()).isEmpty()) {
+            throw new CliException(ExitCodes.NOT_FOUND, "volume " + intent.name() + " is to be made from volume "
+                    + intent.sourceVolume() + ", which does not exist (or is being deleted)");
+        }
+        if (intent.sourceSnapshot() != null && Base.await(cmd.store().get(cmd.keys().snapshot(intent.sourceSnapshot()),
+                io.ferry.model.SnapshotIntent.class)).filter(v -> !v.value().deletionRequested()).isEmpty()) {
+            throw new CliException(ExitCodes.NOT_FOUND, "volume " + intent.name() + " is to be made from snapshot "
+                    + intent.sourceSnapshot() + ", which does not exist (or is being deleted)");
+        }
+    }
+
     /** Waits until the volume's node reports it grown to at least {@code sizeBytes}; a refusal ends the wait at once. */
     static VolumeStatus waitGrown(Base cmd, String name, long sizeBytes, Duration timeout) {
         return Base.waitFor(timeout, "volume " + name + " to grow to " + Sizes.format(sizeBytes), () -> {
@@ -239,8 +261,12 @@ final class VolumeCommands {
             var raw = await(store().getRaw(keys().volume(name)))
                     .orElseThrow(() -> new CliException(ExitCodes.NOT_FOUND, "no volume named " + name));
             try {
-                if (store().decode(raw, VolumeIntent.class).value().deletionRequested()) {
+                VolumeIntent intent = store().decode(raw, VolumeIntent.class).value();
+                if (intent.deletionRequested()) {
                     throw new CliException(ExitCodes.CONFLICT, "volume " + name + " is being deleted");
+                }
+                if (condition == Condition.created) {
+                    requireSource(this, intent);
                 }
             } catch (io.ferry.etcd.store.BadValueException e) {
                 // An intent that does not decode is the controller's to refuse: the wait below

@@ -271,6 +271,15 @@ class FerryCtlIT {
                 "{\"schemaVersion\":1,\"name\":\"vol-bad\",\"sizeBytes\":\"ten\"}".getBytes(StandardCharsets.UTF_8)));
         assertThat(failsFast(ExitCodes.REFUSED, "volume", "wait", "vol-bad", "--for", "created", "--timeout", "60").err())
                 .contains("vol-bad").contains("invalid");
+        // A copy of a source that does not exist: refused before anything is written, and a hand-written
+        // intent naming one is not waited for either.
+        assertThat(failsFast(ExitCodes.NOT_FOUND, "volume", "create", "vol-copy", "--size", "16Mi", "--clone-of", "no-such",
+                "--timeout", "60").err()).contains("made from volume no-such, which does not exist");
+        assertThat(Await.result(store.getRaw(keys.volume("vol-copy")))).isEmpty();
+        Await.result(store.put(keys.volume("vol-restored"), io.ferry.model.VolumeIntent.builder("vol-restored", 16L << 20)
+                .sourceSnapshot("no-such-snap").build()));
+        assertThat(failsFast(ExitCodes.NOT_FOUND, "volume", "wait", "vol-restored", "--for", "created", "--timeout", "60")
+                .err()).contains("made from snapshot no-such-snap");
         ok("volume", "resize", "vol-w", "--size", "1Pi", "--no-wait");
         assertThat(failsFast(ExitCodes.REFUSED, "volume", "wait", "vol-w", "--for", "grown", "--size", "1Pi",
                 "--timeout", "60").err()).contains("cannot grow to");
