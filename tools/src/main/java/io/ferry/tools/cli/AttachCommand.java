@@ -80,9 +80,7 @@ final class AttachCommand extends Base {
             out().line(trusted(() -> devices.local(volume, pool, status.devicePath(), cluster)).toString());
             return ExitCodes.OK;
         }
-        ExportInfo export = waitFor(Duration.ofSeconds(timeoutSeconds), "the export of " + volume + " to allow " + nqn, () ->
-                await(store().get(keys().volumeStatus(placement.node(), volume), VolumeStatus.class)).map(Versioned::value)
-                        .map(VolumeStatus::export).filter(e -> e != null && e.allowedHostNqns().contains(nqn)).orElse(null));
+        ExportInfo export = VolumeCommands.waitServed(this, volume, self, nqn, Duration.ofSeconds(timeoutSeconds)).export();
         if (noConnect) {
             out().line("nvme connect -t " + export.transport() + " -a " + export.address() + " -s " + export.port() + " -n "
                     + export.nqn() + " --hostnqn " + nqn);

@@ -35,7 +35,7 @@ import java.util.concurrent.atomic.AtomicReference;
 @Command(name = "volume", description = "Create, list, describe, resize, re-create (lost), remove and explain volumes.",
         subcommands = {VolumeCommands.Create.class, VolumeCommands.Ls.class, VolumeCommands.Describe.class,
                 VolumeCommands.Resize.class, VolumeCommands.Recreate.class, VolumeCommands.Rm.class,
-                VolumeCommands.Explain.class})
+                VolumeCommands.Explain.class, VolumeCommands.Wait.class})
 final class VolumeCommands {
 
     @Command(name = "create", description = "Ask for a volume. Idempotent: the same request again changes nothing.")
@@ -110,8 +110,11 @@ final class VolumeCommands {
                             + (existing.get().value().deletionRequested() ? " and is being deleted" : "")
                             + "; see `ferryctl volume describe " + name + "`");
                 }
-            } else if (!await(store().putIfAbsent(key, intent))) {
-                throw new CliException(ExitCodes.CONFLICT, "volume " + name + " was created by someone else meanwhile");
+            } else {
+                requireSource(this, intent);
+                if (!await(store().putIfAbsent(key, intent))) {
+                    throw new CliException(ExitCodes.CONFLICT, "volume " + name + " was created by someone else meanwhile");
+                }
             }
             if (!await) {
                 out().line("volume " + name + " requested (" + Sizes.format(intent.sizeBytes()) + ")");
@@ -178,6 +181,125 @@ final class VolumeCommands {
                 throw noFit(name, lastNoFit.get());
             }
             throw e;
+        }
+    }
+
+    /**
+     * A volume made from a source that does not exist (or is being deleted) is never made: the
+     * controller only records that it waits for the source, which may also mean "not placed yet".
+     * So the source is checked here, by its key, and its absence is exit 3 at once, as CSI answers
+     * NOT_FOUND.
+     */
+    static void requireSource(Base cmd, VolumeIntent intent) {
+        if (intent.sourceVolume() != null && Base.await(cmd.store().get(cmd.keys().volume(intent.sourceVolume()),
+                VolumeIntent.class)).filter(v -> !v.value().deletionRequested()).isEmpty()) {
+            throw new CliException(ExitCodes.NOT_FOUND, "volume " + intent.name() + " is to be made from volume "
+                    + intent.sourceVolume() + ", which does not exist (or is being deleted)");
+        }
+        if (intent.sourceSnapshot() != null && Base.await(cmd.store().get(cmd.keys().snapshot(intent.sourceSnapshot()),
+                io.ferry.model.SnapshotIntent.class)).filter(v -> !v.value().deletionRequested()).isEmpty()) {
+            throw new CliException(ExitCodes.NOT_FOUND, "volume " + intent.name() + " is to be made from snapshot "
+                    + intent.sourceSnapshot() + ", which does not exist (or is being deleted)");
+        }
+    }
+
+    /** Waits until the volume's node reports it grown to at least {@code sizeBytes}; a refusal ends the wait at once. */
+    static VolumeStatus waitGrown(Base cmd, String name, long sizeBytes, Duration timeout) {
+        return Base.waitFor(timeout, "volume " + name + " to grow to " + Sizes.format(sizeBytes), () -> {
+            VolumeScheduling s = Base.await(cmd.store().get(cmd.keys().volumeScheduling(name), VolumeScheduling.class))
+                    .map(Versioned::value).orElse(null);
+            Placement p = placement(cmd, name);
+            return done(VolumeProgress.grown(name, s, p, status(cmd, p, name), sizeBytes));
+        });
+    }
+
+    /**
+     * Waits until the volume can be used on {@code node} (initiator {@code hostNqn}): a local device
+     * there, or an export allowing that host; a known failure (the node cannot export, the volume
+     * lost) ends the wait at once.
+     */
+    static VolumeStatus waitServed(Base cmd, String name, String node, String hostNqn, Duration timeout) {
+        return Base.waitFor(timeout, "volume " + name + " to be served to " + node, () -> {
+            Placement p = placement(cmd, name);
+            return done(VolumeProgress.servedTo(name, p, status(cmd, p, name), node, hostNqn, true));
+        });
+    }
+
+    private static Placement placement(Base cmd, String name) {
+        return Base.await(cmd.store().get(cmd.keys().placement(name), Placement.class)).map(Versioned::value).orElse(null);
+    }
+
+    private static VolumeStatus status(Base cmd, Placement p, String name) {
+        return p == null ? null : Base.await(cmd.store().get(cmd.keys().volumeStatus(p.node(), name), VolumeStatus.class))
+                .map(Versioned::value).orElse(null);
+    }
+
+    @Command(name = "wait", description = "Wait until a volume is created, grown or served to a node. A failure Ferry"
+            + " already knows ends the wait at once with its exit code (1 or 7); no outcome in time is exit 5.")
+    static final class Wait extends Base {
+        enum Condition { created, grown, served }
+
+        @Parameters(index = "0", description = "volume name")
+        String name;
+        @Option(names = "--for", required = true, description = "created, grown (needs --size) or served (needs --node)")
+        Condition condition;
+        @Option(names = "--size", description = "for grown: the size it must reach, e.g. 20Gi (rounded up to 4 MiB)")
+        String size;
+        @Option(names = "--node", description = "for served: the node that will use it (its agent must be registered)")
+        String node;
+        @Option(names = "--timeout", defaultValue = "120", description = "seconds to wait (default: ${DEFAULT-VALUE})")
+        int timeoutSeconds;
+
+        @Override
+        public Integer call() {
+            if (condition == Condition.grown && size == null) {
+                throw new CliException(ExitCodes.USAGE, "--for grown needs --size");
+            }
+            if (condition == Condition.served && node == null) {
+                throw new CliException(ExitCodes.USAGE, "--for served needs --node");
+            }
+            var raw = await(store().getRaw(keys().volume(name)))
+                    .orElseThrow(() -> new CliException(ExitCodes.NOT_FOUND, "no volume named " + name));
+            try {
+                VolumeIntent intent = store().decode(raw, VolumeIntent.class).value();
+                if (intent.deletionRequested()) {
+                    throw new CliException(ExitCodes.CONFLICT, "volume " + name + " is being deleted");
+                }
+                if (condition == Condition.created) {
+                    requireSource(this, intent);
+                }
+            } catch (io.ferry.etcd.store.BadValueException e) {
+                // An intent that does not decode is the controller's to refuse: the wait below
+                // reports its Invalid record with the documented exit code.
+            }
+            Duration timeout = Duration.ofSeconds(timeoutSeconds);
+            VolumeStatus status;
+            String what;
+            switch (condition) {
+                case created -> {
+                    status = waitReady(this, name, timeout);
+                    what = "ready";
+                }
+                case grown -> {
+                    long target = Sizes.volumeSize(Sizes.parse(size));
+                    status = waitGrown(this, name, target, timeout);
+                    what = "grown to " + Sizes.format(target);
+                }
+                default -> {
+                    String hostNqn = await(store().get(keys().registration(node), io.ferry.model.NodeRegistration.class))
+                            .map(r -> r.value().hostNqn()).orElseThrow(() -> new CliException(ExitCodes.NOT_FOUND,
+                                    "node " + node + " is not registered (is its Ferry agent running?)"));
+                    status = waitServed(this, name, node, hostNqn, timeout);
+                    what = "served to " + node;
+                }
+            }
+            if (out().format() == Output.Format.table) {
+                out().line("volume " + name + " " + what + " on " + status.node()
+                        + (status.devicePath() == null ? "" : " at " + status.devicePath()));
+            } else {
+                out().structured(status);
+            }
+            return ExitCodes.OK;
         }
     }
 
@@ -326,14 +448,7 @@ final class VolumeCommands {
                 throw new CliException(ExitCodes.CONFLICT, "volume " + name + " changed meanwhile; run the command again");
             }
             if (await) {
-                waitFor(Duration.ofSeconds(120), "volume " + name + " to grow", () -> {
-                    VolumeScheduling s = await(store().get(keys().volumeScheduling(name), VolumeScheduling.class))
-                            .map(Versioned::value).orElse(null);
-                    Placement p = await(store().get(keys().placement(name), Placement.class)).map(Versioned::value).orElse(null);
-                    VolumeStatus st = p == null ? null : await(store().get(keys().volumeStatus(p.node(), name),
-                            VolumeStatus.class)).map(Versioned::value).orElse(null);
-                    return done(VolumeProgress.grown(name, s, p, st, target));
-                });
+                waitGrown(this, name, target, Duration.ofSeconds(120));
             }
             out().line("volume " + name + " is " + Sizes.format(target));
             return ExitCodes.OK;
