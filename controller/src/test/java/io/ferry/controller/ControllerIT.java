@@ -844,6 +844,11 @@ class ControllerIT {
                 HttpResponse.BodyHandlers.ofString(StandardCharsets.UTF_8)).body();
         assertThat(explain).contains("\"summary\":\"no pool fits: free space 5, node down 1\"");
         assertThat(explain).contains("\"pool\":\"pool-6\"").contains("\"failed\":\"node down\"");
+        assertThat(explain).as("the recorded refusal, typed").contains("\"recorded\":{\"type\":\"Scheduled\",\"status\":false,"
+                + "\"reason\":\"NoFit\"");
+        String volume = http.send(HttpRequest.newBuilder(URI.create(c.controller.adminUrl() + "/api/v1/volumes/big")).build(),
+                HttpResponse.BodyHandlers.ofString(StandardCharsets.UTF_8)).body();
+        assertThat(volume).contains("\"reason\":\"NoFit\"").contains("\"conditions\":[");
         HttpResponse<String> ready = http.send(HttpRequest.newBuilder(URI.create(c.controller.adminUrl() + "/readyz")).build(),
                 HttpResponse.BodyHandlers.ofString());
         assertThat(ready.statusCode()).isEqualTo(200);

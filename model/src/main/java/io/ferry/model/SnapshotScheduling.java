@@ -89,6 +89,12 @@ public record SnapshotScheduling(int schemaVersion, String snapshot, SchedulingP
                         + " cannot be taken: " + (c.message() != null ? c.message() : c.reason())));
     }
 
+    /** The first false condition ({@code Scheduled}, then {@code Reconciled}), as for volumes. */
+    @com.fasterxml.jackson.annotation.JsonIgnore
+    public Optional<Condition> problem() {
+        return VolumeScheduling.firstFalse(conditions, Condition.SCHEDULED, Condition.RECONCILED);
+    }
+
     /** The {@code Scheduled} condition of a record written before the controller wrote conditions. */
     static List<Condition> derived(SchedulingPhase phase, String node, long revision, String message) {
         return switch (phase) {

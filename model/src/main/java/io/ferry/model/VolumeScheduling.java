@@ -109,6 +109,26 @@ public record VolumeScheduling(int schemaVersion, String volume, SchedulingPhase
         return condition(Condition.SCHEDULED).filter(c -> !c.status() && c.failureReason().terminal());
     }
 
+    /**
+     * What is wrong with the volume as far as the controller knows, for people and listings: the
+     * first false condition of {@code Scheduled}, {@code Reconciled}, {@code Resized},
+     * {@code Reachable}; empty when none is. Its reason is the typed answer to "why".
+     */
+    @JsonIgnore
+    public Optional<Condition> problem() {
+        return firstFalse(conditions, Condition.SCHEDULED, Condition.RECONCILED, Condition.RESIZED, Condition.REACHABLE);
+    }
+
+    static Optional<Condition> firstFalse(List<Condition> conditions, String... types) {
+        for (String type : types) {
+            Optional<Condition> c = Condition.find(conditions, type).filter(x -> !x.status());
+            if (c.isPresent()) {
+                return c;
+            }
+        }
+        return Optional.empty();
+    }
+
     /** The {@code Resized} condition that refuses a growth, as the controller writes it. */
     public static Condition growRefused(long sizeBytes, String message, long revision) {
         return Condition.failed(Condition.RESIZED, FailureReason.NO_SPACE,
