@@ -55,6 +55,20 @@ final class RecordConditions {
         return Condition.failed(Condition.RECONCILED, reasonOf(error), message(error), revision, attempt);
     }
 
+    /**
+     * Whether a failure says the record could not be written either: etcd is unreachable (writing
+     * would only wait for another timeout before the retry), or commits are held after an etcd
+     * restore. Such a failure is shown by the next pass that succeeds, with its count.
+     */
+    static boolean unwritable(Throwable error) {
+        for (Throwable e = error; e != null; e = e.getCause() == e ? null : e.getCause()) {
+            if (e instanceof io.ferry.etcd.store.EtcdUnavailableException || e instanceof io.ferry.etcd.store.CommitHeldException) {
+                return true;
+            }
+        }
+        return false;
+    }
+
     static FailureReason reasonOf(Throwable error) {
         return ReconcileRuntime.isTerminal(error) ? FailureReason.INPUT_INVALID : FailureReason.RETRYING;
     }

@@ -284,7 +284,7 @@ final class SnapshotReconciler {
     private Future<Void> recordFailure(String snapshot, Throwable error, int attempt) {
         Optional<Leadership> leader = leadership.get();
         Versioned<SnapshotIntent> intent = state.snapshotIntent(snapshot).orElse(null);
-        if (leader.isEmpty() || intent == null) {
+        if (leader.isEmpty() || intent == null || RecordConditions.unwritable(error)) {
             return Future.succeededFuture();
         }
         Versioned<SnapshotScheduling> current = state.snapshotScheduling(snapshot).orElse(null);

@@ -1089,7 +1089,7 @@ final class VolumeReconciler {
     private Future<Void> recordFailure(String volume, Throwable error, int attempt) {
         Optional<Leadership> leader = leadership.get();
         Versioned<VolumeIntent> intent = state.intent(volume).orElse(null);
-        if (leader.isEmpty() || intent == null) {
+        if (leader.isEmpty() || intent == null || RecordConditions.unwritable(error)) {
             return Future.succeededFuture();
         }
         Versioned<VolumeScheduling> current = state.volumeScheduling(volume).orElse(null);
