@@ -61,7 +61,9 @@ final class StatusCommand extends Base {
         long unreachable = scheduling.values().stream().filter(s -> s.condition(io.ferry.model.Condition.REACHABLE)
                 .map(c -> !c.status()).orElse(false)).count();
         Map<String, Integer> byReason = new TreeMap<>();
-        for (String name : volumes.keySet()) {
+        java.util.Set<String> requested = new java.util.TreeSet<>(volumes.keySet());
+        requested.addAll(intents.invalid().keySet());
+        for (String name : requested) {
             VolumeScheduling s = scheduling.get(name);
             if (s != null) {
                 s.problem().ifPresent(c -> byReason.merge(c.reason(), 1, Integer::sum));
