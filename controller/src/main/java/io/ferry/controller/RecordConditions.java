@@ -36,12 +36,14 @@ final class RecordConditions {
     /**
      * {@code Reconciled} after a pass that succeeded. The failed attempts before it are shown once
      * (a failure whose record could not be written, etcd being down, is counted here when etcd is back);
-     * a success after a success keeps what the record says, so that it is not rewritten for nothing.
+     * a success after a success keeps what the record says (at the revision it now reflects), so that it
+     * is not rewritten for nothing.
      */
     static Condition reconciled(List<Condition> current, int failedBefore, long revision) {
         Condition previous = Condition.find(current, Condition.RECONCILED).orElse(null);
         if (failedBefore == 0 && previous != null && previous.status()) {
-            return previous;
+            return new Condition(Condition.RECONCILED, true, previous.reason(), previous.message(), revision,
+                    previous.lastTransitionTime(), previous.attempts());
         }
         return new Condition(Condition.RECONCILED, true, Condition.REASON_RECONCILED, null, revision, null, failedBefore);
     }

@@ -33,7 +33,8 @@ class RecordConditionsTest {
         assertThat(afterOutage.status()).isTrue();
         assertThat(afterOutage.attempts()).isEqualTo(4);
         // The next success keeps it as it is, so the record is not rewritten for nothing.
-        assertThat(RecordConditions.reconciled(List.of(afterOutage), 0, 7)).isSameAs(afterOutage);
+        assertThat(RecordConditions.reconciled(List.of(afterOutage), 0, 7)).isEqualTo(afterOutage);
+        assertThat(RecordConditions.reconciled(List.of(afterOutage), 0, 8).observedGeneration()).isEqualTo(8);
         // After a recorded failure, the first success flips it.
         Condition flipped = RecordConditions.reconciled(List.of(retrying), 0, 7);
         assertThat(flipped.status()).isTrue();
