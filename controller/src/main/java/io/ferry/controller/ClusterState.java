@@ -208,12 +208,23 @@ final class ClusterState {
                 return VolumeScheduling.class;
             }
             return key.startsWith(keys.snapshotSchedulings()) ? SnapshotScheduling.class : null;
-        }, handler(v -> {
-            if (v.value() instanceof SnapshotScheduling s) {
-                listener.snapshotChanged(s.snapshot());
-                volumesFromSnapshot(s.snapshot()).forEach(listener::volumeChanged);
+        }, new InformerHandler<>() {
+            @Override
+            public void onUpsert(Versioned<Object> current, Versioned<Object> previous) {
+                // A snapshot's record is its allocation record: a change to where it is (by hand, say)
+                // is an input. What it merely says (message, conditions: a failed pass's attempt
+                // count) is not, or every failure recorded would rerun the snapshot past its backoff.
+                if (current.value() instanceof SnapshotScheduling s && !(previous != null
+                        && previous.value() instanceof SnapshotScheduling p && sameAllocation(p, s))) {
+                    listener.snapshotChanged(s.snapshot());
+                    volumesFromSnapshot(s.snapshot()).forEach(listener::volumeChanged);
+                }
             }
-        }, (k, v) -> { }), options, meters);
+
+            @Override
+            public void onDelete(String key, Versioned<Object> lastKnown) {
+            }
+        }, options, meters);
         placements = new Latest<>(placementInformer);
         ledgers = new Latest<>(ledgerInformer);
         schedulingLatest = new Latest<>(scheduling);
@@ -572,6 +583,11 @@ final class ClusterState {
         if (after != null) {
             spreadGroups.computeIfAbsent(after, g -> new HashSet<>()).add(volume);
         }
+    }
+
+    private static boolean sameAllocation(SnapshotScheduling a, SnapshotScheduling b) {
+        return a.phase() == b.phase() && java.util.Objects.equals(a.node(), b.node())
+                && java.util.Objects.equals(a.pool(), b.pool()) && a.sizeBytes() == b.sizeBytes();
     }
 
     private String name(String key) {

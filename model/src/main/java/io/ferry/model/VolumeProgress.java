@@ -37,16 +37,13 @@ public final class VolumeProgress {
      */
     public static Outcome created(String volume, VolumeScheduling scheduling, long intentCreateRevision,
             Placement placement, VolumeStatus status) {
-        // The controller rewrites its record only when something changes, so a NoFit or Invalid
+        // The controller rewrites its record only when something changes, so a terminal refusal
         // written for any revision of this intent still stands.
         if (scheduling != null && scheduling.observedRevision() >= intentCreateRevision) {
-            if (scheduling.phase() == SchedulingPhase.NO_FIT) {
-                return new Failed(FailureReason.NO_FIT, scheduling.message() != null ? scheduling.message()
-                        : "no pool fits volume " + volume + ": " + scheduling.reasonCounts());
-            }
-            if (scheduling.phase() == SchedulingPhase.INVALID) {
-                return new Failed(FailureReason.INVALID_INTENT, "the controller refused volume " + volume + ": "
-                        + scheduling.message());
+            Condition refused = scheduling.terminalRefusal().orElse(null);
+            if (refused != null) {
+                return new Failed(refused.failureReason(), refused.message() != null ? refused.message()
+                        : "the controller cannot place volume " + volume + " (" + refused.reason() + ")");
             }
         }
         if (placement == null) {
@@ -64,8 +61,11 @@ public final class VolumeProgress {
         if (placement.sizeBytes() < sizeBytes) {
             // Only a refusal of this very size counts: an earlier, larger request that did not fit
             // stays recorded until the controller has seen this one.
-            if (scheduling != null && scheduling.growRefusedBytes() == sizeBytes) {
-                return new Failed(FailureReason.NO_SPACE, scheduling.message() != null ? scheduling.message()
+            Condition refused = scheduling == null || scheduling.growRefusedBytes() != sizeBytes ? null
+                    : scheduling.condition(Condition.RESIZED).filter(c -> !c.status() && c.failureReason().terminal())
+                            .orElse(null);
+            if (refused != null) {
+                return new Failed(refused.failureReason(), refused.message() != null ? refused.message()
                         : "the pool of volume " + volume + " has no room to grow it to " + sizeBytes + " bytes");
             }
             return new InProgress("the controller to grow volume " + volume + " to " + sizeBytes + " bytes");

@@ -1,7 +1,6 @@
 package io.ferry.tools.cli;
 
 import io.ferry.etcd.store.Versioned;
-import io.ferry.model.SchedulingPhase;
 import io.ferry.model.SnapshotIntent;
 import io.ferry.model.SnapshotScheduling;
 import io.ferry.model.SnapshotStatus;
@@ -43,15 +42,17 @@ final class SnapshotCommands {
                 throw new CliException(ExitCodes.CONFLICT, "snapshot " + name + " was created by someone else meanwhile");
             }
             if (await) {
+                long asked = await(store().get(key, SnapshotIntent.class)).map(Versioned::createRevision).orElse(0L);
                 waitFor(Duration.ofSeconds(120), "snapshot " + name + " to be ready", () -> {
                     SnapshotScheduling s = await(store().get(keys().snapshotScheduling(name), SnapshotScheduling.class))
                             .map(Versioned::value).orElse(null);
                     if (s == null) {
                         return null;
                     }
-                    if (s.phase() == SchedulingPhase.NO_FIT || s.phase() == SchedulingPhase.INVALID) {
-                        throw new CliException(ExitCodes.REFUSED, "snapshot " + name + ": " + s.message());
-                    }
+                    // The typed refusal, for this snapshot; a source not placed yet is waited for.
+                    SnapshotScheduling.refusal(s, asked).ifPresent(f -> {
+                        throw new CliException(ExitCodes.of(f.reason().category()), f.message());
+                    });
                     if (s.node() == null) {
                         return null;
                     }
@@ -81,12 +82,19 @@ final class SnapshotCommands {
                         : await(store().get(keys().snapshotStatus(s.node(), name), SnapshotStatus.class)).map(Versioned::value).orElse(null);
                 String state = i.deletionRequested() ? "Deleting" : st != null && st.readyToUse() ? "Ready"
                         : s == null ? "Pending" : s.phase().value();
+                String reason = s == null ? null : s.problem().map(io.ferry.model.Condition::reason).orElse(null);
+                if (reason != null && !reason.equals(state)) {
+                    state += " (" + reason + ")";
+                }
                 cells.add(List.of(name, i.sourceVolume(), state, orDash(s == null ? null : s.node()), orDash(s == null ? null : s.pool()),
                         s == null ? "-" : size(s.sizeBytes()), orDash(s == null ? null : s.message())));
                 Map<String, Object> row = new LinkedHashMap<>();
                 row.put("name", name);
                 row.put("intent", i);
                 row.put("scheduling", s);
+                if (reason != null) {
+                    row.put("reason", reason);
+                }
                 row.put("status", st);
                 rows.add(row);
             }

@@ -4,6 +4,7 @@ import io.ferry.etcd.store.Versioned;
 import io.ferry.model.Attachment;
 import io.ferry.model.Engine;
 import io.ferry.model.FailureDomainLevel;
+import io.ferry.model.FailureReason;
 import io.ferry.model.Placement;
 import io.ferry.model.PositionAdvice;
 import io.ferry.model.SchedulingPhase;
@@ -154,18 +155,19 @@ final class VolumeCommands {
             return Base.waitFor(timeout, "volume " + name + " to become ready", () -> {
                 VolumeScheduling s = Base.await(cmd.store().get(cmd.keys().volumeScheduling(name), VolumeScheduling.class))
                         .map(Versioned::value).orElse(null);
-                lastNoFit.set(s != null && s.phase() == SchedulingPhase.NO_FIT ? s : null);
+                // Decided on the typed refusal (the Scheduled condition), never on the phase's or the message's words.
+                FailureReason refused = s == null ? null
+                        : s.terminalRefusal().map(io.ferry.model.Condition::failureReason).orElse(null);
+                lastNoFit.set(refused == FailureReason.NO_FIT ? s : null);
                 if (s == null) {
                     return null;
                 }
-                if (s.phase() == SchedulingPhase.INVALID) {
+                if (refused == FailureReason.INVALID_INTENT) {
                     throw new CliException(ExitCodes.REFUSED, "volume " + name + " is invalid: " + s.message()
                             + " (fix it with `etcdctl put`, or remove it with `ferryctl volume rm " + name + "`)");
                 }
-                if (s.phase() == SchedulingPhase.NO_FIT) {
-                    boolean mayResolve = s.reasonCounts().keySet().stream().anyMatch(TRANSIENT_REASONS::contains)
-                            || s.reasonCounts().isEmpty() && s.message() != null && s.message().startsWith("waiting for");
-                    if (!mayResolve) {
+                if (refused == FailureReason.NO_FIT) {
+                    if (s.reasonCounts().keySet().stream().noneMatch(TRANSIENT_REASONS::contains)) {
                         throw noFit(name, s);
                     }
                     return null;
@@ -362,6 +364,7 @@ final class VolumeCommands {
                 Map<String, Object> row = new LinkedHashMap<>();
                 row.put("name", n);
                 row.put("state", state);
+                reason(s).ifPresent(r -> row.put("reason", r));
                 if (error != null) {
                     row.put("error", error);
                 }
@@ -385,10 +388,23 @@ final class VolumeCommands {
         if (intent != null && intent.deletionRequested()) {
             state = "Deleting";
         }
-        if (scheduling != null && !scheduling.reachable()) {
+        String reason = reason(scheduling).orElse(null);
+        if (FailureReason.NODE_UNREACHABLE.value().equals(reason)) {
             state += " (unreachable)";
+        } else if (reason != null && !reason.equals(state)) {
+            state += " (" + reason + ")";
         }
         return state;
+    }
+
+    /**
+     * The controller's typed reason for what is wrong with a volume (its record's first false
+     * condition), with the attempt count of a failure being retried: {@code NoFit},
+     * {@code Retrying 3}, {@code NodeUnreachable}.
+     */
+    static Optional<String> reason(VolumeScheduling scheduling) {
+        return scheduling == null ? Optional.empty() : scheduling.problem()
+                .map(c -> c.reason() + (c.attempts() > 0 && !c.failureReason().terminal() ? " " + c.attempts() : ""));
     }
 
     @Command(name = "describe", description = "Show everything known about a volume.")
@@ -618,6 +634,12 @@ final class VolumeCommands {
                 return ExitCodes.OK;
             }
             out().line(tree.path("summary").asText() + (tree.has("placedOn") ? "; placed on " + tree.path("placedOn").path("pool").asText() : ""));
+            if (tree.has("recorded")) {
+                // What the controller last wrote (typed), beside what it would decide now.
+                var recorded = tree.path("recorded");
+                out().line("recorded: " + recorded.path("reason").asText() + (recorded.hasNonNull("message")
+                        ? " (" + recorded.path("message").asText() + ")" : ""));
+            }
             List<List<String>> cells = new ArrayList<>();
             for (var pool : tree.path("pools")) {
                 cells.add(List.of(pool.path("pool").asText(), pool.path("node").asText(),

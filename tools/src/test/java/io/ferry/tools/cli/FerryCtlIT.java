@@ -681,6 +681,10 @@ class FerryCtlIT {
         assertThat(status.path("volumes").asInt()).isEqualTo(3);
         assertThat(status.path("volumesByState").path("Invalid").asInt()).isEqualTo(2);
         assertThat(status.path("volumesByState").path("Failed").asInt()).isEqualTo(1);
+        // The controller's typed reasons, read from its records' conditions.
+        await().atMost(Duration.ofSeconds(10)).until(() -> JSON.readTree(ok("status", "-o", "json").out())
+                .path("volumesByReason").path("InvalidIntent").asInt() == 2);
+        assertThat(ok("status").out()).contains("held:        {InvalidIntent=2");
         assertThat(ok("status").out()).contains("volumes:     3");
     }
 
