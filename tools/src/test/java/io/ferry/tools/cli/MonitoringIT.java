@@ -293,6 +293,12 @@ class MonitoringIT {
         // Each alert the issue asks for is there.
         assertThat(expressions.stream().map(Expression::where)).contains("rule FerryNoControllerLeader", "rule FerryNodeDown",
                 "rule FerryPoolAboveWatermark", "rule FerryVolumeLost", "rule FerryVolumeFailed", "rule FerryEtcdWatchesFailing");
+
+        // What FerryNodeDown reads: the agent gone, its node's gauge drops to 0 once its registration is.
+        Await.result(agentVertx.close());
+        agentVertx = null;
+        await().atMost(Duration.ofSeconds(60)).untilAsserted(() ->
+                assertThat(get(controllerUrl + "/metrics")).contains("ferry_node_alive{node=\"" + NODE + "\"} 0.0"));
     }
 
     @Test
