@@ -9,7 +9,7 @@
 {{- define "ferry.image.csi" -}}
 {{ .Values.images.ferryRepository }}/ferry-csi:{{ .Values.images.ferryTag }}
 {{- end }}
-{{/* The socket the kubelet reaches the node plugin at. */}}
+{{/* The node plugin's directory under the kubelet's: its socket, and the registration path. */}}
 {{- define "ferry.pluginDir" -}}
 /var/lib/kubelet/plugins/{{ .Values.driverName }}
 {{- end }}

@@ -25,7 +25,8 @@ import java.util.stream.Stream;
  * the test instead of being rendered differently from Helm:
  * <ul>
  *   <li>{@code {{ .A.B }}}, {@code {{ $.A.B }}}, {@code {{ $var }}}, {@code {{ $var.A }}}: a string,
- *       integer or boolean; a missing key is an error here (Helm would print {@code <no value>});</li>
+ *       boolean or an integer below a million; a missing key is an error here (Helm would print
+ *       {@code <no value>});</li>
  *   <li>{@code {{ include "name" EXPR }}} of a {@code {{ define "name" }}} in a {@code _*.tpl} file;</li>
  *   <li>{@code {{ if EXPR }} ... {{ else }} ... {{ end }}} with Go's truth (a missing key is false);</li>
  *   <li>{@code {{ range EXPR }}} and {@code {{ range $k, $v := EXPR }}} over a list or a map (keys in
@@ -407,7 +408,13 @@ final class ChartRenderer {
             if (v == MISSING || v == null) {
                 throw unsupported(token, "'" + expr.text + "' has no value (Helm would print <no value>)");
             }
-            if (v instanceof String || v instanceof Boolean || v instanceof Integer || v instanceof Long) {
+            if (v instanceof String || v instanceof Boolean) {
+                out.append(v);
+                return;
+            }
+            // Helm reads every number of values.yaml as a float64, which Go prints in exponent
+            // form from a million on (1e+06): only smaller integers print as they are written.
+            if ((v instanceof Integer || v instanceof Long) && Math.abs(((Number) v).longValue()) < 1_000_000) {
                 out.append(v);
                 return;
             }

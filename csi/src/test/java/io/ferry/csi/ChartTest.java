@@ -198,7 +198,7 @@ class ChartTest {
     static ChartRenderer chart(Path dir, String template, String helpers) throws Exception {
         Files.createDirectories(dir.resolve("templates"));
         Files.writeString(dir.resolve("Chart.yaml"), "apiVersion: v2\nname: t\nversion: 0.0.1\nappVersion: \"9\"\n");
-        Files.writeString(dir.resolve("values.yaml"), "a: x\nflag: false\nn: 3\nm: {b: 2, a: 1}\nl: [{k: p}, {k: q}]\nf: 1.5\n");
+        Files.writeString(dir.resolve("values.yaml"), "a: x\nflag: false\nn: 3\nm: {b: 2, a: 1}\nl: [{k: p}, {k: q}]\nf: 1.5\nbig: 1000000\n");
         Files.writeString(dir.resolve("templates/t.yaml"), template);
         if (helpers != null) {
             Files.writeString(dir.resolve("templates/_h.tpl"), helpers);
@@ -229,7 +229,7 @@ class ChartTest {
     @Test
     void theRendererRefusesWhatItDoesNotImplement(@TempDir Path dir) {
         for (String template : List.of("{{ .Values.a | quote }}", "{{ toYaml .Values.m }}", "{{ with .Values.m }}{{ .a }}{{ end }}",
-                "{{ .Values.missing }}", "{{ .Values.m }}", "{{ .Values.f }}", "{{ if .Values.a }}x", "{{ end }}",
+                "{{ .Values.missing }}", "{{ .Values.m }}", "{{ .Values.f }}", "{{ .Values.big }}", "{{ if .Values.a }}x", "{{ end }}",
                 "{{ range $v := .Values.l }}{{ end }}", "{{ include \"nope\" . }}", "{{ template \"h\" . }}", "{{ \"literal\" }}",
                 "{{ if .Values.a }}{{ else if .Values.n }}{{ end }}", "{{ .Values.a.b }}", "{{ $x }}")) {
             assertThatThrownBy(() -> renderOne(dir, template, null)).as(template)
