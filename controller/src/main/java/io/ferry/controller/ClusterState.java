@@ -300,6 +300,20 @@ final class ClusterState {
         return registration(node).isPresent();
     }
 
+    /** The volume statuses the agents report, counted by phase; every phase is there, zeros included. */
+    Map<VolumePhase, Integer> volumePhases() {
+        Map<VolumePhase, Integer> counts = new java.util.EnumMap<>(VolumePhase.class);
+        for (VolumePhase phase : VolumePhase.values()) {
+            counts.put(phase, 0);
+        }
+        for (Versioned<Object> entry : nodes.values()) {
+            if (entry.value() instanceof VolumeStatus status && status.phase() != null) {
+                counts.merge(status.phase(), 1, Integer::sum);
+            }
+        }
+        return counts;
+    }
+
     Optional<Versioned<WorkItem>> workItem(String node, String volume) {
         return nodesLatest.get(keys.workItem(node, volume)).map(ClusterState::cast);
     }

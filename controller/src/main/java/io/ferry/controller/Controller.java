@@ -151,10 +151,15 @@ public final class Controller {
                                 }
                             });
                     resyncTimer = vertx.setPeriodic(options.resyncInterval().toMillis(), t -> reconcileEverything(true));
-                    metrics.pools(state.candidates());
-                    gaugeTimer = vertx.setPeriodic(GAUGE_INTERVAL.toMillis(), t -> metrics.pools(state.candidates()));
+                    gauges();
+                    gaugeTimer = vertx.setPeriodic(GAUGE_INTERVAL.toMillis(), t -> gauges());
                     return election.start();
                 });
+    }
+
+    private void gauges() {
+        metrics.pools(state.candidates());
+        metrics.volumes(state.volumePhases());
     }
 
     private Future<Void> startAdmin() {
@@ -227,7 +232,7 @@ public final class Controller {
                 snapshotRuntime.enqueue(name);
             }
         }
-        metrics.pools(state.candidates());
+        gauges();
         auditLedgersSoon();
     }
 
