@@ -51,7 +51,12 @@ public record NodeRegistration(
         Check.token(Check.required(version, "version"), "version", 64);
         Check.required(startedAt, "startedAt");
         exporters = exporters == null ? null : Check.sortedSet(exporters, "exporters", 4, (e, f) -> e);
-        Check.token(machineId, "machineId", 64);
+        checkMachineId(machineId);
+    }
+
+    /** The rule for a machine id (1..64 characters of letters, digits and {@code ._:@+=,/-}); null passes. */
+    public static String checkMachineId(String machineId) {
+        return Check.token(machineId, "machineId", 64);
     }
 
     @JsonCreator
