@@ -7,6 +7,7 @@ import io.ferry.model.ExportInfo;
 import io.ferry.model.NodeRegistration;
 import io.ferry.model.Placement;
 import io.ferry.model.PoolConfig;
+import io.ferry.model.Reach;
 import io.ferry.model.VolumeStatus;
 import io.ferry.runtime.exec.ProcessCommandRunner;
 import picocli.CommandLine;
@@ -70,9 +71,11 @@ final class AttachCommand extends Base {
         VolumeStatus status = VolumeCommands.waitReady(this, volume, Duration.ofSeconds(timeoutSeconds));
         Placement placement = await(store().get(keys().placement(volume), Placement.class)).map(Versioned::value).orElseThrow();
         HostDevices devices = HostDevices.onThisHost(new ProcessCommandRunner());
-        if (placement.node().equals(self)) {
-            // A status is a key anyone with write access can set: the path is printed only if it
-            // is the device the pool's engine makes for this volume, never a host disk it names.
+        Reach reach = reach(this, placement, self);
+        if (!reach.needsExport()) {
+            // On the volume's node, or handed its device on that node's machine. A status is a key
+            // anyone with write access can set: the path is printed only if it is the device the
+            // pool's engine makes for this volume, never a host disk it names.
             PoolConfig pool = await(store().get(keys().poolConfig(placement.pool()), PoolConfig.class)).map(Versioned::value)
                     .orElseThrow(() -> new CliException(ExitCodes.FAILED, "volume " + volume + " is placed on pool "
                             + placement.pool() + ", which has no config"));
@@ -92,6 +95,18 @@ final class AttachCommand extends Base {
         String cluster = clusterId();
         out().line(trusted(() -> devices.connect(volume, nqnPrefix, cluster, export, nqn)).toString());
         return ExitCodes.OK;
+    }
+
+    /**
+     * How this host reaches the volume, by the one rule ({@link Reach#of}): a bare host without an
+     * agent has no registration, so it is never taken for the serving node's machine.
+     */
+    static Reach reach(Base command, Placement placement, String self) {
+        NodeRegistration serving = Base.await(command.store().get(command.keys().registration(placement.node()),
+                NodeRegistration.class)).map(Versioned::value).orElse(null);
+        NodeRegistration consumer = Base.await(command.store().get(command.keys().registration(self),
+                NodeRegistration.class)).map(Versioned::value).orElse(null);
+        return Reach.of(placement.node(), serving, placement.engine(), self, consumer);
     }
 
     private interface DeviceLookup {
