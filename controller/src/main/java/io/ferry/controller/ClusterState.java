@@ -93,6 +93,8 @@ final class ClusterState {
     private final Map<String, Set<String>> spreadGroups = new HashMap<>();
     /** Attachments per volume: every converge asks for its volume's, so they must not be found by a scan. */
     private final Map<String, Map<String, Attachment>> attachmentsByVolume = new HashMap<>();
+    /** The last registration this process saw of each node, kept while the node is not registered. */
+    private final Map<String, NodeRegistration> lastRegistrations = new HashMap<>();
     private final Map<String, String> badIntents = new HashMap<>();
     private final Map<String, String> badSnapshots = new HashMap<>();
 
@@ -334,6 +336,29 @@ final class ClusterState {
         return nodes.get(keys.nodePoolStatus(node, pool)).map(v -> (PoolStatus) v.value());
     }
 
+    /**
+     * The node's registration, or while it has none (its agent restarting, its lease lapsed) the last
+     * one this process saw; empty for a node never seen registered since this process started.
+     */
+    Optional<NodeRegistration> lastKnownRegistration(String node) {
+        Optional<NodeRegistration> now = registration(node);
+        return now.isPresent() ? now : Optional.ofNullable(lastRegistrations.get(node));
+    }
+
+    /**
+     * Volumes attached to {@code node}: how it reaches them depends on its registration. A scan, but
+     * only when a registration changes, which is rare.
+     */
+    Set<String> attachedTo(String node) {
+        Set<String> volumes = new HashSet<>();
+        attachmentsByVolume.forEach((volume, byNode) -> {
+            if (byNode.containsKey(node)) {
+                volumes.add(volume);
+            }
+        });
+        return volumes;
+    }
+
     List<Attachment> attachmentsOf(String volume) {
         Map<String, Attachment> byNode = attachmentsByVolume.get(volume);
         return byNode == null ? List.of() : List.copyOf(byNode.values());
@@ -489,8 +514,10 @@ final class ClusterState {
         String node = ref.names().get(0);
         switch (ref.kind()) {
             case NODE_REGISTRATION -> {
+                registration(node).ifPresent(r -> lastRegistrations.put(node, r));
                 poolsByNode.getOrDefault(node, Set.of()).forEach(this::refreshCandidate);
                 volumesOn(node).forEach(listener::volumeChanged);
+                attachedTo(node).forEach(listener::volumeChanged);
                 listener.capacityChanged();
             }
             case NODE_POOL_STATUS -> {

@@ -13,10 +13,13 @@ import io.ferry.etcd.store.Transaction;
 import io.ferry.etcd.store.Versioned;
 import io.ferry.model.Attachment;
 import io.ferry.model.Condition;
+import io.ferry.model.Engine;
 import io.ferry.model.ExportSpec;
 import io.ferry.model.FailureReason;
 import io.ferry.model.Ledger;
+import io.ferry.model.NodeRegistration;
 import io.ferry.model.Placement;
+import io.ferry.model.Reach;
 import io.ferry.model.SchedulingPhase;
 import io.ferry.model.SnapshotScheduling;
 import io.ferry.model.VolumeIntent;
@@ -364,7 +367,7 @@ final class VolumeReconciler {
         Placement placement = Placement.of(volume, pool.pool(), pool.node(), pool.config().engine(), spec.sizeBytes(),
                 spec.thin(), 1, spec.consumerNode(), spec.sourceSnapshot(), spec.sourceVolume(), clock.instant());
         WorkItem work = WorkItem.of(volume, pool.node(), pool.pool(), pool.config().engine(), spec.sizeBytes(), spec.thin(), 1,
-                source, exportFor(volume, pool.node()));
+                source, exportFor(volume, pool.node(), pool.config().engine()));
         // A new placement has no first-creation record yet: the agent may create the volume.
         VolumeScheduling scheduled = record(volume, SchedulingPhase.PLACED, null, Map.of(), null, pool.node(), pool.pool(),
                 state.nodeAlive(pool.node()), intent.modRevision(), 0, null);
@@ -425,7 +428,7 @@ final class VolumeReconciler {
                 alone.add(volume);
                 continue;
             }
-            Request request = new Request(spec, null, takenDomains(spec));
+            Request request = new Request(spec, null, takenDomains(spec), consumerOf(spec));
             Decision decision = scheduler.decide(request, view, state.globalConfig(),
                     ScoringPolicy.named(state.globalConfig().schedulerPolicy()), false);
             if (decision.pool().isEmpty()) {
@@ -486,7 +489,7 @@ final class VolumeReconciler {
             return writeScheduling(leader.get(), volume, SchedulingPhase.PENDING, FailureReason.SOURCE_NOT_PLACED, Map.of(),
                     sourced.waitingFor(), null, null, true, 0, null);
         }
-        Request request = new Request(spec, sourced.pool(), takenDomains(spec));
+        Request request = new Request(spec, sourced.pool(), takenDomains(spec), consumerOf(spec));
         Decision decision = scheduler.decide(request, state.candidates(), state.globalConfig(),
                 ScoringPolicy.named(state.globalConfig().schedulerPolicy()), false);
         if (decision.pool().isEmpty()) {
@@ -544,9 +547,14 @@ final class VolumeReconciler {
     /** The decision the scheduler would make now, with a verdict for every pool; changes nothing. */
     Decision explain(VolumeIntent spec) {
         Sourced sourced = sourceFor(spec);
-        Request request = new Request(spec, sourced.pool(), takenDomains(spec));
+        Request request = new Request(spec, sourced.pool(), takenDomains(spec), consumerOf(spec));
         return scheduler.decide(request, state.candidates(), state.globalConfig(),
                 ScoringPolicy.named(state.globalConfig().schedulerPolicy()), true);
+    }
+
+    /** The registration of the intent's consumer node, which tells the scheduler where it runs. */
+    private NodeRegistration consumerOf(VolumeIntent spec) {
+        return spec.consumerNode() == null ? null : state.registration(spec.consumerNode()).orElse(null);
     }
 
     private Set<String> takenDomains(VolumeIntent spec) {
@@ -729,7 +737,7 @@ final class VolumeReconciler {
     /** The work item a placement asks for: one place for what the node is told, creation record included. */
     private WorkItem workFor(Placement p) {
         return WorkItem.of(p.volume(), p.node(), p.pool(), p.engine(), p.sizeBytes(), p.thin(), p.generation(), sourceOf(p),
-                exportFor(p.volume(), p.node())).withCreationRecord(p.mustExist(), p.emptySinceGeneration());
+                exportFor(p.volume(), p.node(), p.engine())).withCreationRecord(p.mustExist(), p.emptySinceGeneration());
     }
 
     private Future<Void> grow(String volume, int attempt) {
@@ -981,12 +989,25 @@ final class VolumeReconciler {
 
     // ---- helpers ----
 
-    /** The export for remote attachments: every attached host NQN that is not on the serving node. */
-    private ExportSpec exportFor(String volume, String servingNode) {
+    /**
+     * The export for the attachments whose consumers reach the volume over the network
+     * ({@link Reach#EXPORT}): every such host NQN. A consumer on the serving node, or handed the
+     * device on the same machine, needs none.
+     *
+     * <p>Whether a consumer shares the serving node's machine rests on both registrations, and one
+     * goes missing whenever an agent restarts or its lease lapses. Missing says nothing about where a
+     * node runs, so the last registration this controller saw of it stands in: an agent's restart
+     * does not export a handed-over volume and withdraw the export moments later. A node never seen
+     * registered (a bare host attached with ferryctl, or any node after this controller started while
+     * it was down) follows the rule as it is: an export.
+     */
+    private ExportSpec exportFor(String volume, String servingNode, Engine engine) {
+        NodeRegistration serving = state.lastKnownRegistration(servingNode).orElse(null);
         Set<String> hosts = new TreeSet<>();
         String consumer = null;
         for (Attachment a : state.attachmentsOf(volume)) {
-            if (!a.node().equals(servingNode)) {
+            if (Reach.of(servingNode, serving, engine, a.node(), state.lastKnownRegistration(a.node()).orElse(null))
+                    .needsExport()) {
                 hosts.add(a.hostNqn());
                 if (consumer == null || a.node().compareTo(consumer) < 0) {
                     consumer = a.node();

@@ -701,6 +701,47 @@ class ControllerIT {
     }
 
     @Test
+    void aConsumerOnTheServingNodesMachineIsHandedTheVolumeWithoutAnExportAndAnotherMachineGetsOne() {
+        agents.addNode("node-1", Map.of());
+        agents.addPool("node-1", "pool-1", 100, Map.of());
+        agents.addNode("node-2", Map.of());
+        agents.onMachine("node-1", "machine-a");
+        agents.onMachine("node-2", "machine-a");
+        controller("c1");
+        createVolumes(1, 1);
+        awaitAllDecided(1);
+        result(store.put(keys.attachment("vol-0000", "node-2"),
+                Attachment.of("vol-0000", "node-2", SimulatedAgents.hostNqn("node-2"), false, Instant.now())));
+        // The attachment is acted on (the controller reconciles the volume) but asks for no export.
+        await().during(Duration.ofSeconds(2)).atMost(Duration.ofSeconds(5)).until(() ->
+                result(store.get(keys.workItem("node-1", "vol-0000"), WorkItem.class)).orElseThrow().value().export() == null);
+
+        // The consumer's agent restarts: its registration is missing for a while, which says nothing
+        // about where it runs; the decision already made for its attachment stands.
+        WorkItem handedOver = result(store.get(keys.workItem("node-1", "vol-0000"), WorkItem.class)).orElseThrow().value();
+        agents.unregister("node-2");
+        await().during(Duration.ofSeconds(2)).atMost(Duration.ofSeconds(5)).until(() ->
+                result(store.get(keys.workItem("node-1", "vol-0000"), WorkItem.class)).orElseThrow().value()
+                        .equals(handedOver));
+
+        // It comes back on another machine: now the volume must be exported to it.
+        agents.onMachine("node-2", "machine-b");
+        await().atMost(Duration.ofSeconds(10)).until(() -> result(store.get(keys.workItem("node-1", "vol-0000"), WorkItem.class))
+                .map(w -> w.value().export() != null).orElse(false));
+        WorkItem exported = result(store.get(keys.workItem("node-1", "vol-0000"), WorkItem.class)).orElseThrow().value();
+        assertThat(exported.export().allowedHostNqns()).containsExactly(SimulatedAgents.hostNqn("node-2"));
+        assertThat(exported.generation()).isGreaterThan(handedOver.generation());
+
+        // A registration that names no machine (an older agent) is not the same machine either.
+        agents.onMachine("node-2", "machine-a");
+        await().atMost(Duration.ofSeconds(10)).until(() -> result(store.get(keys.workItem("node-1", "vol-0000"), WorkItem.class))
+                .map(w -> w.value().export() == null).orElse(false));
+        agents.onMachine("node-1", null);
+        await().atMost(Duration.ofSeconds(10)).until(() -> result(store.get(keys.workItem("node-1", "vol-0000"), WorkItem.class))
+                .map(w -> w.value().export() != null).orElse(false));
+    }
+
+    @Test
     void poolGaugesFollowPoolsAndLedgersFromTheStartWithoutAnyApiCall() {
         agents.addNode("node-1", Map.of());
         agents.addPool("node-1", "pool-1", 100, Map.of());

@@ -19,8 +19,14 @@ public final class VolumeProgress {
     public sealed interface Outcome permits Done, InProgress, Failed {
     }
 
-    /** The request is carried out: the placement and the status that show it. */
-    public record Done(Placement placement, VolumeStatus status) implements Outcome {
+    /**
+     * The request is carried out: the placement and the status that show it, and for a volume served
+     * to a node how that node reaches it (null for other requests).
+     */
+    public record Done(Placement placement, VolumeStatus status, Reach reach) implements Outcome {
+        public Done(Placement placement, VolumeStatus status) {
+            this(placement, status, null);
+        }
     }
 
     /** Not yet; {@code waitingFor} says for what, for a deadline's message. */
@@ -49,7 +55,7 @@ public final class VolumeProgress {
         if (placement == null) {
             return new InProgress("the controller to place volume " + volume);
         }
-        return atGeneration(volume, placement, status, "create", s -> true);
+        return atGeneration(volume, placement, status, "create", null, s -> true);
     }
 
     /** A resize to {@code sizeBytes}: done once its node reports it Ready at least that large. */
@@ -70,26 +76,38 @@ public final class VolumeProgress {
             }
             return new InProgress("the controller to grow volume " + volume + " to " + sizeBytes + " bytes");
         }
-        return atGeneration(volume, placement, status, "grow", s -> s.sizeBytes() >= sizeBytes);
+        return atGeneration(volume, placement, status, "grow", null, s -> s.sizeBytes() >= sizeBytes);
     }
 
     /**
-     * Usable by {@code node}, whose initiator is {@code hostNqn}: on the volume's own node (with a
-     * local device when {@code localNeedsDevice}), or exported to that host.
+     * Usable by {@code node}, whose initiator is {@code hostNqn}, reached as {@link Reach#of} says:
+     * on the volume's own node (with a local device when {@code localNeedsDevice}), handed over on
+     * the same machine (always with the serving node's device), or exported to that host.
+     *
+     * @param serving  the serving node's registration, null when it is not registered
+     * @param consumer {@code node}'s registration, null when it is not registered (a bare host)
      */
     public static Outcome servedTo(String volume, Placement placement, VolumeStatus status, String node,
-            String hostNqn, boolean localNeedsDevice) {
+            String hostNqn, NodeRegistration serving, NodeRegistration consumer, boolean localNeedsDevice) {
         if (placement == null) {
             return new InProgress("the placement of volume " + volume);
         }
-        boolean local = placement.node().equals(node);
-        return atGeneration(volume, placement, status, local ? "serve" : "export to " + node, s ->
-                (local && (!localNeedsDevice || s.devicePath() != null))
-                        || (s.export() != null && s.export().allowedHostNqns().contains(hostNqn)));
+        Reach reach = Reach.of(placement.node(), serving, placement.engine(), node, consumer);
+        String what = switch (reach) {
+            case LOCAL -> "serve";
+            case HANDOFF -> "hand over to " + node;
+            case EXPORT -> "export to " + node;
+        };
+        return atGeneration(volume, placement, status, what, reach, s -> switch (reach) {
+            case LOCAL -> !localNeedsDevice || s.devicePath() != null
+                    || s.export() != null && s.export().allowedHostNqns().contains(hostNqn);
+            case HANDOFF -> s.devicePath() != null;
+            case EXPORT -> s.export() != null && s.export().allowedHostNqns().contains(hostNqn);
+        });
     }
 
     private static Outcome atGeneration(String volume, Placement placement, VolumeStatus status, String what,
-            java.util.function.Predicate<VolumeStatus> carriedOut) {
+            Reach reach, java.util.function.Predicate<VolumeStatus> carriedOut) {
         String node = placement.node();
         if (status == null) {
             return new InProgress("the agent on " + node + " to report volume " + volume);
@@ -105,7 +123,7 @@ public final class VolumeProgress {
         }
         switch (status.phase()) {
             case READY -> {
-                return carriedOut.test(status) ? new Done(placement, status)
+                return carriedOut.test(status) ? new Done(placement, status, reach)
                         : new InProgress("the agent on " + node + " to " + what + " volume " + volume);
             }
             case LOST -> {

@@ -220,11 +220,25 @@ final class VolumeCommands {
      * there, or an export allowing that host; a known failure (the node cannot export, the volume
      * lost) ends the wait at once.
      */
-    static VolumeStatus waitServed(Base cmd, String name, String node, String hostNqn, Duration timeout) {
+    /**
+     * Waits until {@code node} (whose initiator is {@code hostNqn}) is served the volume the way the
+     * one rule says: its own device, the device handed over on the serving node's machine, or an
+     * export allowing that host. A failure Ferry already knows ends the wait at once.
+     */
+    static VolumeProgress.Done waitServed(Base cmd, String name, String node, String hostNqn, boolean localNeedsDevice,
+            Duration timeout) {
         return Base.waitFor(timeout, "volume " + name + " to be served to " + node, () -> {
             Placement p = placement(cmd, name);
-            return done(VolumeProgress.servedTo(name, p, status(cmd, p, name), node, hostNqn, true));
+            VolumeProgress.Outcome outcome = VolumeProgress.servedTo(name, p, status(cmd, p, name), node, hostNqn,
+                    p == null ? null : registration(cmd, p.node()), registration(cmd, node), localNeedsDevice);
+            done(outcome);
+            return outcome instanceof VolumeProgress.Done d ? d : null;
         });
+    }
+
+    private static io.ferry.model.NodeRegistration registration(Base cmd, String node) {
+        return Base.await(cmd.store().get(cmd.keys().registration(node), io.ferry.model.NodeRegistration.class))
+                .map(Versioned::value).orElse(null);
     }
 
     private static Placement placement(Base cmd, String name) {
@@ -291,7 +305,7 @@ final class VolumeCommands {
                     String hostNqn = await(store().get(keys().registration(node), io.ferry.model.NodeRegistration.class))
                             .map(r -> r.value().hostNqn()).orElseThrow(() -> new CliException(ExitCodes.NOT_FOUND,
                                     "node " + node + " is not registered (is its Ferry agent running?)"));
-                    status = waitServed(this, name, node, hostNqn, timeout);
+                    status = waitServed(this, name, node, hostNqn, true, timeout).status();
                     what = "served to " + node;
                 }
             }

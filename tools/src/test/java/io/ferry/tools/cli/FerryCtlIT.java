@@ -12,6 +12,7 @@ import io.ferry.etcd.informer.InformerOptions;
 import io.ferry.etcd.reconcile.RuntimeOptions;
 import io.ferry.etcd.store.EtcdStore;
 import io.ferry.etcd.testing.Await;
+import io.ferry.model.NodeRegistration;
 import io.ferry.model.VolumeStatus;
 import io.ferry.etcd.testing.EtcdExtension;
 import io.ferry.model.Attachment;
@@ -545,6 +546,35 @@ class FerryCtlIT {
             assertThat(refused.out()).as("nothing printed for a script to write to").isEmpty();
             assertThat(refused.err()).contains("vol-f").contains(forged);
         }
+    }
+
+    @Test
+    void attachOnAnotherNodeOfTheServingNodesMachinePrintsTheHandedOverDeviceAndAsksForNoExport() throws Exception {
+        startCluster();
+        addFilePool();
+        ok("volume", "create", "vol-h", "--size", "16Mi");
+        NodeRegistration serving = Await.result(store.get(keys.registration(NODE), NodeRegistration.class)).orElseThrow().value();
+        // A second node on this machine (the agent of another `ferry up` node), registered as its agent would.
+        String hostNqn = "nqn.2014-08.org.nvmexpress:uuid:0b1c2d3e-4f50-4617-8293-a4b5c6d7e8f9";
+        Await.result(store.put(keys.registration("node-h"), NodeRegistration.of("node-h", "127.0.0.1", null, hostNqn,
+                java.util.Set.of(io.ferry.model.Engine.FILE), java.util.Map.of(), "test", java.time.Instant.now())
+                .withExporters(java.util.Set.of()).withMachineId(serving.machineId())));
+        String device = ok("attach", "vol-h", "--node", "node-h", "--timeout", "30").out().strip();
+        assertThat(device).isEqualTo(Await.result(store.get(keys.volumeStatus(NODE, "vol-h"), VolumeStatus.class))
+                .orElseThrow().value().devicePath());
+        assertThat(Await.result(store.get(keys.workItem(NODE, "vol-h"), io.ferry.model.WorkItem.class)).orElseThrow()
+                .value().export()).isNull();
+        assertThat(ok("detach", "vol-h", "--node", "node-h").out()).contains("volume vol-h detached from node-h");
+
+        // The same node on another machine must be exported to, which this agent (no nvmet) cannot do.
+        Await.result(store.put(keys.registration("node-h"), Await.result(store.get(keys.registration("node-h"),
+                NodeRegistration.class)).orElseThrow().value().withMachineId("machine-elsewhere")));
+        long started = System.nanoTime();
+        Result refused = fails(ExitCodes.FAILED, "attach", "vol-h", "--node", "node-h", "--timeout", "60");
+        // A known outcome: answered when the agent writes it, not when the timeout runs out.
+        assertThat(Duration.ofNanos(System.nanoTime() - started)).isLessThan(Duration.ofSeconds(30));
+        assertThat(refused.err()).contains("must be exported to node-h", "cannot export NVMe-oF");
+        ok("detach", "vol-h", "--node", "node-h");
     }
 
     @Test
