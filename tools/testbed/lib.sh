@@ -260,6 +260,24 @@ wait_key() {
   done
 }
 
+# ferryctl_ns <ferryctl arguments...>: ferryctl on the host (inside the namespace) against the
+# testbed's etcd, from the jars like csi() below; prints its output, returns its exit status.
+ferryctl_ns() {
+  in_ns env FERRY_ETCD_ENDPOINTS="$ETCD_LOCAL" "$(java_bin)" -XX:TieredStopAtLevel=1 -XX:+UseSerialGC -cp "$(ferry_cp)" \
+    io.ferry.tools.cli.FerryCtl "$@"
+}
+
+# wait_volume <vol> <timeout> --for created|grown --size S|served --node N: waits with Ferry's own
+# evaluator (io.ferry.model.VolumeProgress, as the CSI plugin does) and prints the volume's status
+# as JSON. A failure Ferry already knows (no pool fits, the node cannot export, the volume lost)
+# ends it at once with ferryctl's exit code (1 or 7, docs/ferryctl.md); no outcome in time is 5.
+wait_volume() {
+  local vol="$1" timeout="$2" rc=0; shift 2
+  ferryctl_ns volume wait "$vol" --timeout "$timeout" -o json "$@" || rc=$?
+  [ "$rc" = 0 ] || log "ferryctl volume wait $vol $* ended with exit code $rc"
+  return "$rc"
+}
+
 # Prints the tails of every log, for a failing scenario, after naming any process of the harness
 # that died under it (once seen: etcd killed with SIGKILL from outside the testbed mid-run).
 dump_logs() {

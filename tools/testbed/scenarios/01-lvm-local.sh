@@ -14,7 +14,7 @@ scenario() {
   log "s1: volume $vol (256Mi, MustLocal on $node)"
   etcdctl_ns put "/ferry/volumes/$vol" \
     "{\"schemaVersion\":1,\"name\":\"$vol\",\"sizeBytes\":\"256Mi\",\"engine\":\"lvm\",\"positionAdvice\":\"MustLocal\",\"consumerNode\":\"$node\",\"fsType\":\"ext4\"}" >/dev/null
-  status="$(wait_key "/ferry/nodes/$node/volumes/$vol" '"phase" *: *"Ready"' 240)"
+  status="$(wait_volume "$vol" 240 --for created)"
   timing "s1: volume Ready" $((SECONDS - t))
   log "s1: status $status"
   dev="$(sed -n 's/.*"devicePath" *: *"\([^"]*\)".*/\1/p' <<<"$status")"

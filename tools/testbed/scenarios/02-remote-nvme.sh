@@ -20,7 +20,7 @@ scenario() {
   wait_key "/ferry/nodes/$target/pools/$pool" '"healthy" *: *true' 240 >/dev/null
   etcdctl_ns put "/ferry/volumes/$vol" \
     "{\"schemaVersion\":1,\"name\":\"$vol\",\"sizeBytes\":\"128Mi\",\"engine\":\"lvm\",\"positionAdvice\":\"MustRemote\",\"consumerNode\":\"$consumer\"}" >/dev/null
-  wait_key "/ferry/nodes/$target/volumes/$vol" '"phase" *: *"Ready"' 240 >/dev/null
+  wait_volume "$vol" 240 --for created >/dev/null
   timing "s2: remote volume Ready on $target" $((SECONDS - t))
 
   local reg hostnqn
@@ -30,7 +30,7 @@ scenario() {
   etcdctl_ns put "/ferry/attachments/$vol/$consumer" \
     "{\"schemaVersion\":1,\"volume\":\"$vol\",\"node\":\"$consumer\",\"hostNqn\":\"$hostnqn\",\"readOnly\":false}" >/dev/null
   local status nqn addr port dev
-  status="$(wait_key "/ferry/nodes/$target/volumes/$vol" "\"allowedHostNqns\" *: *\\[\"$hostnqn\"\\]" 240)"
+  status="$(wait_volume "$vol" 240 --for served --node "$consumer")"
   timing "s2: export ready" $((SECONDS - t))
   log "s2: status $status"
   nqn="$(json_get export.nqn <<<"$status")"

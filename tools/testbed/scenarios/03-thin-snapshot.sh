@@ -23,7 +23,7 @@ scenario() {
   done
   local status dev
   for v in "$va" "$vb"; do
-    status="$(wait_key "/ferry/nodes/$node/volumes/$v" '"phase" *: *"Ready"' 240)"
+    status="$(wait_volume "$v" 240 --for created)"
     dev="$(sed -n 's/.*"devicePath" *: *"\([^"]*\)".*/\1/p' <<<"$status")"
     [ "$dev" = "/dev/$vg/$v" ] || die "s3: devicePath of $v is '$dev', expected /dev/$vg/$v"
   done
@@ -70,7 +70,7 @@ scenario() {
   log "s3: volume $clone from snapshot $snap"
   etcdctl_ns put "/ferry/volumes/$clone" \
     "{\"schemaVersion\":1,\"name\":\"$clone\",\"sizeBytes\":\"768Mi\",\"thin\":true,\"engine\":\"lvm-thin\",\"positionAdvice\":\"MustLocal\",\"consumerNode\":\"$node\",\"sourceSnapshot\":\"$snap\"}" >/dev/null
-  status="$(wait_key "/ferry/nodes/$node/volumes/$clone" '"phase" *: *"Ready"' 240)"
+  status="$(wait_volume "$clone" 240 --for created)"
   timing "s3: volume from snapshot Ready" $((SECONDS - t))
   log "s3: status $status"
   dev="$(sed -n 's/.*"devicePath" *: *"\([^"]*\)".*/\1/p' <<<"$status")"

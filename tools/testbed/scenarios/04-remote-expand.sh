@@ -72,7 +72,7 @@ scenario() {
   etcdctl_ns put "/ferry/attachments/$vol/$consumer" \
     "{\"schemaVersion\":1,\"volume\":\"$vol\",\"node\":\"$consumer\",\"hostNqn\":\"$hostnqn\",\"readOnly\":false}" >/dev/null
   local status nqn addr port gen
-  status="$(wait_key "/ferry/nodes/$target/volumes/$vol" "\"phase\" *: *\"Ready\".*\"allowedHostNqns\" *: *\\[\"$hostnqn\"\\]" 240)"
+  status="$(wait_volume "$vol" 240 --for served --node "$consumer")"
   timing "s4: volume Ready and exported" $((SECONDS - t))
   log "s4: status $status"
   nqn="$(json_get export.nqn <<<"$status")"
@@ -98,7 +98,7 @@ scenario() {
 
   log "s4: intent sizeBytes 256Mi -> 512Mi"
   etcdctl_ns put "/ferry/volumes/$vol" "${intent/\"256Mi\"/\"512Mi\"}" >/dev/null
-  status="$(wait_key "/ferry/nodes/$target/volumes/$vol" "\"phase\" *: *\"Ready\".*\"sizeBytes\" *: *$big" 240)"
+  status="$(wait_volume "$vol" 240 --for grown --size "$big")"
   timing "s4: volume grown on $target" $((SECONDS - t))
   log "s4: status $status"
   [ "$(json_get observedGeneration <<<"$status")" -gt "$gen" ] || die "s4: observedGeneration did not advance"

@@ -27,7 +27,7 @@ scenario() {
   hostnqn="$(etcdctl_ns get --print-value-only "/ferry/nodes/$consumer/registration" | json_get hostNqn)"
   etcdctl_ns put "/ferry/attachments/$vol/$consumer" \
     "{\"schemaVersion\":1,\"volume\":\"$vol\",\"node\":\"$consumer\",\"hostNqn\":\"$hostnqn\",\"readOnly\":false}" >/dev/null
-  status="$(wait_key "/ferry/nodes/$target/volumes/$vol" "\"phase\" *: *\"Ready\".*\"allowedHostNqns\" *: *\\[\"$hostnqn\"\\]" 240)"
+  status="$(wait_volume "$vol" 240 --for served --node "$consumer")"
   nqn="$(json_get export.nqn <<<"$status")"
   timing "s6: volume Ready and exported" $((SECONDS - t))
 

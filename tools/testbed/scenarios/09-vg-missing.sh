@@ -26,7 +26,7 @@ scenario() {
     "{\"schemaVersion\":1,\"name\":\"$pool\",\"node\":\"$target\",\"engine\":\"lvm\",\"source\":{\"volumeGroup\":\"$vg\",\"devices\":[\"$dev\"]},\"prepare\":true,\"labels\":{\"scenario\":\"s9\"}}" >/dev/null
   wait_key "/ferry/nodes/$target/pools/$pool" '"healthy" *: *true' 240 >/dev/null || die "s9: pool not healthy"
   s9_intent ""
-  wait_key "/ferry/nodes/$target/volumes/$vol" '"phase" *: *"Ready"' 240 >/dev/null || die "s9: $vol not Ready"
+  wait_volume "$vol" 240 --for created >/dev/null || die "s9: $vol not Ready"
   out="$(gexec "$target" 120 "
     head -c 33554432 /dev/urandom | dd of=/dev/$vg/$vol bs=1M oflag=direct conv=fsync status=none
     echo md5=\$(dd if=/dev/$vg/$vol bs=1M iflag=direct status=none | md5sum | cut -d' ' -f1)

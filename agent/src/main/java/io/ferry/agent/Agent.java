@@ -85,6 +85,7 @@ public final class Agent extends VerticleBase {
     private LeaseSession lease;
     private AdminServer admin;
     private String hostNqn;
+    private String machineId;
     private Map<Engine, VolumeEngine> engines;
     private LeasedKey<NodeRegistration> registration;
     private volatile boolean crashed;
@@ -136,6 +137,7 @@ public final class Agent extends VerticleBase {
         engines = engineFactory.apply(metrics);
         engines.values().forEach(VolumeEngine::available);
         hostNqn = HostNqn.resolve(options.hostNqnFile(), options.stateDir());
+        machineId = MachineId.resolve(options.machineId(), MachineId.BOOT_ID);
         return metrics;
     }
 
@@ -296,7 +298,7 @@ public final class Agent extends VerticleBase {
         // The scheduler places a volume for another node's consumer only where it can be exported.
         return NodeRegistration.of(options.node(), options.dataAddress(),
                 admin == null || admin.port() < 0 ? null : adminAddress(), hostNqn, engines, options.labels(),
-                options.version(), startedAt).withExporters(exporters)
+                options.version(), startedAt).withExporters(exporters).withMachineId(machineId)
                 .withConditions(capabilities(exporters, engines, ctx.spdkExporter != null, Instant.now()));
     }
 

@@ -34,6 +34,7 @@ import java.util.concurrent.TimeUnit;
  *   --host-nqn-file=/etc/nvme/hostnqn   read the host NQN from here; generated into the state dir if absent
  *   --concurrency=8
  *   --loop-devices=auto          how the file engine attaches loop devices: auto, ioctl or losetup
+ *   --machine-id=rack7-host3     the machine the registration names (default: the kernel's boot id)
  * </pre>
  */
 public final class AgentMain {
@@ -42,7 +43,7 @@ public final class AgentMain {
 
     /** Every argument name {@link #options} reads; any other argument is refused rather than ignored. */
     static final Set<String> ARGUMENTS = Set.of("node", "data-address", "admin", "labels", "state-dir", "cluster",
-            "spdk-socket", "nvmet-root", "host-nqn-file", "concurrency", "loop-devices");
+            "spdk-socket", "nvmet-root", "host-nqn-file", "concurrency", "loop-devices", "machine-id");
 
     private AgentMain() {
     }
@@ -130,6 +131,9 @@ public final class AgentMain {
         }
         if (s.containsKey("nvmet-root")) {
             o = o.withNvmetRoot(Path.of(s.get("nvmet-root")));
+        }
+        if (s.containsKey("machine-id")) {
+            o = o.withMachineId(s.get("machine-id"));
         }
         if (s.containsKey("concurrency")) {
             o = o.withConcurrency(Integer.parseInt(s.get("concurrency")));

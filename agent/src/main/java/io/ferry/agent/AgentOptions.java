@@ -28,6 +28,7 @@ import java.util.Objects;
  * @param concurrency    volume reconciles running at once
  * @param loopDevices    how the file engine attaches loop devices
  * @param version        agent version written into the registration
+ * @param machineId      the machine the registration names; null: the kernel's boot id (see {@link MachineId})
  */
 public record AgentOptions(
         String node,
@@ -46,7 +47,8 @@ public record AgentOptions(
         Duration orphanInterval,
         int concurrency,
         LoopDevices.Mechanism loopDevices,
-        String version) {
+        String version,
+        String machineId) {
 
 
     public static final String VERSION = "0.1.0";
@@ -57,6 +59,9 @@ public record AgentOptions(
         labels = Map.copyOf(labels == null ? Map.of() : labels);
         Objects.requireNonNull(stateDir, "stateDir");
         Objects.requireNonNull(loopDevices, "loopDevices");
+        if (machineId != null) {
+            io.ferry.model.NodeRegistration.checkMachineId(machineId);
+        }
         if (concurrency < 1) {
             throw new IllegalArgumentException("concurrency must be at least 1");
         }
@@ -66,56 +71,62 @@ public record AgentOptions(
     public static AgentOptions defaults(String node, String dataAddress, Path stateDir) {
         return new AgentOptions(node, dataAddress, "127.0.0.1", 0, Map.of(), stateDir, Path.of("/etc/nvme/hostnqn"),
                 "ferry", Path.of("/sys/kernel/config/nvmet"), 1, null, Duration.ofSeconds(10),
-                Duration.ofSeconds(30), Duration.ofSeconds(60), 32, LoopDevices.Mechanism.AUTO, VERSION);
+                Duration.ofSeconds(30), Duration.ofSeconds(60), 32, LoopDevices.Mechanism.AUTO, VERSION, null);
     }
 
     public AgentOptions withAdmin(String host, int port) {
         return new AgentOptions(node, dataAddress, host, port, labels, stateDir, hostNqnFile, cluster, nvmetRoot,
-                nvmetPortId, spdkSocket, leaseTtl, poolInterval, orphanInterval, concurrency, loopDevices, version);
+                nvmetPortId, spdkSocket, leaseTtl, poolInterval, orphanInterval, concurrency, loopDevices, version, machineId);
     }
 
     public AgentOptions withLabels(Map<String, String> value) {
         return new AgentOptions(node, dataAddress, adminHost, adminPort, value, stateDir, hostNqnFile, cluster,
-                nvmetRoot, nvmetPortId, spdkSocket, leaseTtl, poolInterval, orphanInterval, concurrency, loopDevices, version);
+                nvmetRoot, nvmetPortId, spdkSocket, leaseTtl, poolInterval, orphanInterval, concurrency, loopDevices, version, machineId);
     }
 
     public AgentOptions withHostNqnFile(Path value) {
         return new AgentOptions(node, dataAddress, adminHost, adminPort, labels, stateDir, value, cluster,
-                nvmetRoot, nvmetPortId, spdkSocket, leaseTtl, poolInterval, orphanInterval, concurrency, loopDevices, version);
+                nvmetRoot, nvmetPortId, spdkSocket, leaseTtl, poolInterval, orphanInterval, concurrency, loopDevices, version, machineId);
     }
 
     public AgentOptions withNvmetRoot(Path value) {
         return new AgentOptions(node, dataAddress, adminHost, adminPort, labels, stateDir, hostNqnFile, cluster,
-                value, nvmetPortId, spdkSocket, leaseTtl, poolInterval, orphanInterval, concurrency, loopDevices, version);
+                value, nvmetPortId, spdkSocket, leaseTtl, poolInterval, orphanInterval, concurrency, loopDevices, version, machineId);
     }
 
     public AgentOptions withCluster(String value) {
         return new AgentOptions(node, dataAddress, adminHost, adminPort, labels, stateDir, hostNqnFile, value,
-                nvmetRoot, nvmetPortId, spdkSocket, leaseTtl, poolInterval, orphanInterval, concurrency, loopDevices, version);
+                nvmetRoot, nvmetPortId, spdkSocket, leaseTtl, poolInterval, orphanInterval, concurrency, loopDevices, version, machineId);
     }
 
     public AgentOptions withSpdkSocket(Path value) {
         return new AgentOptions(node, dataAddress, adminHost, adminPort, labels, stateDir, hostNqnFile, cluster,
-                nvmetRoot, nvmetPortId, value, leaseTtl, poolInterval, orphanInterval, concurrency, loopDevices, version);
+                nvmetRoot, nvmetPortId, value, leaseTtl, poolInterval, orphanInterval, concurrency, loopDevices, version, machineId);
     }
 
     public AgentOptions withIntervals(Duration pools, Duration orphans) {
         return new AgentOptions(node, dataAddress, adminHost, adminPort, labels, stateDir, hostNqnFile, cluster,
-                nvmetRoot, nvmetPortId, spdkSocket, leaseTtl, pools, orphans, concurrency, loopDevices, version);
+                nvmetRoot, nvmetPortId, spdkSocket, leaseTtl, pools, orphans, concurrency, loopDevices, version, machineId);
     }
 
     public AgentOptions withConcurrency(int value) {
         return new AgentOptions(node, dataAddress, adminHost, adminPort, labels, stateDir, hostNqnFile, cluster,
-                nvmetRoot, nvmetPortId, spdkSocket, leaseTtl, poolInterval, orphanInterval, value, loopDevices, version);
+                nvmetRoot, nvmetPortId, spdkSocket, leaseTtl, poolInterval, orphanInterval, value, loopDevices, version, machineId);
     }
 
     public AgentOptions withLoopDevices(LoopDevices.Mechanism value) {
         return new AgentOptions(node, dataAddress, adminHost, adminPort, labels, stateDir, hostNqnFile, cluster,
-                nvmetRoot, nvmetPortId, spdkSocket, leaseTtl, poolInterval, orphanInterval, concurrency, value, version);
+                nvmetRoot, nvmetPortId, spdkSocket, leaseTtl, poolInterval, orphanInterval, concurrency, value, version, machineId);
     }
 
     public AgentOptions withLeaseTtl(Duration value) {
         return new AgentOptions(node, dataAddress, adminHost, adminPort, labels, stateDir, hostNqnFile, cluster,
-                nvmetRoot, nvmetPortId, spdkSocket, value, poolInterval, orphanInterval, concurrency, loopDevices, version);
+                nvmetRoot, nvmetPortId, spdkSocket, value, poolInterval, orphanInterval, concurrency, loopDevices, version, machineId);
+    }
+
+    public AgentOptions withMachineId(String value) {
+        return new AgentOptions(node, dataAddress, adminHost, adminPort, labels, stateDir, hostNqnFile, cluster,
+                nvmetRoot, nvmetPortId, spdkSocket, leaseTtl, poolInterval, orphanInterval, concurrency, loopDevices, version,
+                value);
     }
 }

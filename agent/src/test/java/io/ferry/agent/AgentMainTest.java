@@ -23,10 +23,17 @@ class AgentMainTest {
         AgentOptions o = AgentMain.parse(List.of("--node=worker-1", "--data-address=10.0.0.1", "--admin=127.0.0.1:9091",
                 "--labels=rack=r1", "--state-dir=/var/lib/ferry", "--cluster=c1", "--spdk-socket=/var/tmp/spdk.sock",
                 "--nvmet-root=/sys/kernel/config/nvmet", "--host-nqn-file=/etc/nvme/hostnqn", "--concurrency=4",
-                "--loop-devices=losetup"), Map.of());
+                "--loop-devices=losetup", "--machine-id=rack7-host3"), Map.of());
         assertThat(o.node()).isEqualTo("worker-1");
+        assertThat(o.machineId()).isEqualTo("rack7-host3");
         assertThat(o.concurrency()).isEqualTo(4);
         assertThat(o.cluster()).isEqualTo("c1");
+    }
+
+    @Test
+    void aMachineIdThatNoRegistrationCouldCarryIsRefused() {
+        assertThatThrownBy(() -> AgentMain.parse(List.of("--data-address=10.0.0.1", "--machine-id=two words"), Map.of()))
+                .hasMessageContaining("machineId");
     }
 
     @Test

@@ -102,6 +102,9 @@ class AgentRegistrationIT {
         awaitRegistered(agent);
         String key = h.keys.registration(AgentHarness.NODE);
 
+        // The registration names the machine by the kernel's boot id, as every agent here does.
+        assertThat(registration().orElseThrow().value().machineId()).isEqualTo(MachineId.resolve(null, MachineId.BOOT_ID));
+
         Await.result(h.store.delete(key));
         awaitRegistered(agent);
 

@@ -93,6 +93,8 @@ final class ClusterState {
     private final Map<String, Set<String>> spreadGroups = new HashMap<>();
     /** Attachments per volume: every converge asks for its volume's, so they must not be found by a scan. */
     private final Map<String, Map<String, Attachment>> attachmentsByVolume = new HashMap<>();
+    /** The last registration this process saw of each node, kept while the node is not registered. */
+    private final Map<String, NodeRegistration> lastRegistrations = new HashMap<>();
     private final Map<String, String> badIntents = new HashMap<>();
     private final Map<String, String> badSnapshots = new HashMap<>();
 
@@ -208,12 +210,23 @@ final class ClusterState {
                 return VolumeScheduling.class;
             }
             return key.startsWith(keys.snapshotSchedulings()) ? SnapshotScheduling.class : null;
-        }, handler(v -> {
-            if (v.value() instanceof SnapshotScheduling s) {
-                listener.snapshotChanged(s.snapshot());
-                volumesFromSnapshot(s.snapshot()).forEach(listener::volumeChanged);
+        }, new InformerHandler<>() {
+            @Override
+            public void onUpsert(Versioned<Object> current, Versioned<Object> previous) {
+                // A snapshot's record is its allocation record: a change to where it is (by hand, say)
+                // is an input. What it merely says (message, conditions: a failed pass's attempt
+                // count) is not, or every failure recorded would rerun the snapshot past its backoff.
+                if (current.value() instanceof SnapshotScheduling s && !(previous != null
+                        && previous.value() instanceof SnapshotScheduling p && sameAllocation(p, s))) {
+                    listener.snapshotChanged(s.snapshot());
+                    volumesFromSnapshot(s.snapshot()).forEach(listener::volumeChanged);
+                }
             }
-        }, (k, v) -> { }), options, meters);
+
+            @Override
+            public void onDelete(String key, Versioned<Object> lastKnown) {
+            }
+        }, options, meters);
         placements = new Latest<>(placementInformer);
         ledgers = new Latest<>(ledgerInformer);
         schedulingLatest = new Latest<>(scheduling);
@@ -289,6 +302,20 @@ final class ClusterState {
         return registration(node).isPresent();
     }
 
+    /** The volume statuses the agents report, counted by phase; every phase is there, zeros included. */
+    Map<VolumePhase, Integer> volumePhases() {
+        Map<VolumePhase, Integer> counts = new java.util.EnumMap<>(VolumePhase.class);
+        for (VolumePhase phase : VolumePhase.values()) {
+            counts.put(phase, 0);
+        }
+        for (Versioned<Object> entry : nodes.values()) {
+            if (entry.value() instanceof VolumeStatus status && status.phase() != null) {
+                counts.merge(status.phase(), 1, Integer::sum);
+            }
+        }
+        return counts;
+    }
+
     Optional<Versioned<WorkItem>> workItem(String node, String volume) {
         return nodesLatest.get(keys.workItem(node, volume)).map(ClusterState::cast);
     }
@@ -307,6 +334,29 @@ final class ClusterState {
 
     Optional<PoolStatus> poolStatus(String node, String pool) {
         return nodes.get(keys.nodePoolStatus(node, pool)).map(v -> (PoolStatus) v.value());
+    }
+
+    /**
+     * The node's registration, or while it has none (its agent restarting, its lease lapsed) the last
+     * one this process saw; empty for a node never seen registered since this process started.
+     */
+    Optional<NodeRegistration> lastKnownRegistration(String node) {
+        Optional<NodeRegistration> now = registration(node);
+        return now.isPresent() ? now : Optional.ofNullable(lastRegistrations.get(node));
+    }
+
+    /**
+     * Volumes attached to {@code node}: how it reaches them depends on its registration. A scan, but
+     * only when a registration changes, which is rare.
+     */
+    Set<String> attachedTo(String node) {
+        Set<String> volumes = new HashSet<>();
+        attachmentsByVolume.forEach((volume, byNode) -> {
+            if (byNode.containsKey(node)) {
+                volumes.add(volume);
+            }
+        });
+        return volumes;
     }
 
     List<Attachment> attachmentsOf(String volume) {
@@ -464,8 +514,10 @@ final class ClusterState {
         String node = ref.names().get(0);
         switch (ref.kind()) {
             case NODE_REGISTRATION -> {
+                registration(node).ifPresent(r -> lastRegistrations.put(node, r));
                 poolsByNode.getOrDefault(node, Set.of()).forEach(this::refreshCandidate);
                 volumesOn(node).forEach(listener::volumeChanged);
+                attachedTo(node).forEach(listener::volumeChanged);
                 listener.capacityChanged();
             }
             case NODE_POOL_STATUS -> {
@@ -572,6 +624,11 @@ final class ClusterState {
         if (after != null) {
             spreadGroups.computeIfAbsent(after, g -> new HashSet<>()).add(volume);
         }
+    }
+
+    private static boolean sameAllocation(SnapshotScheduling a, SnapshotScheduling b) {
+        return a.phase() == b.phase() && java.util.Objects.equals(a.node(), b.node())
+                && java.util.Objects.equals(a.pool(), b.pool()) && a.sizeBytes() == b.sizeBytes();
     }
 
     private String name(String key) {

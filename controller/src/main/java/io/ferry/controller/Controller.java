@@ -46,6 +46,7 @@ public final class Controller {
     private ReconcileRuntime volumeRuntime;
     private ReconcileRuntime snapshotRuntime;
     private VolumeReconciler volumes;
+    private SnapshotReconciler snapshots;
     private LeaderElection election;
     private AdminServer admin;
     private ControllerMetrics metrics;
@@ -116,9 +117,11 @@ public final class Controller {
         // Every decision writes through this view: a transaction decided before the hold began is
         // still refused while it lasts.
         EtcdStore decisions = store.holdingCommitsWhile(rewindHold::held);
-        volumes = new VolumeReconciler(decisions, state, lane, new Scheduler(), metrics, this::currentLeadership, clock);
+        volumes = new VolumeReconciler(decisions, state, lane, new Scheduler(), metrics, this::currentLeadership, clock,
+                key -> volumeRuntime.failedAttempts(key));
         ledgers = new LedgerAudit(decisions, state, lane, metrics, this::currentLeadership, clock);
-        SnapshotReconciler snapshots = new SnapshotReconciler(decisions, state, lane, metrics, this::currentLeadership, clock);
+        snapshots = new SnapshotReconciler(decisions, state, lane, metrics, this::currentLeadership, clock,
+                key -> snapshotRuntime.failedAttempts(key));
         volumeRuntime = new ReconcileRuntime(vertx, "volumes", volumes::reconcile, options.runtime(), registry);
         snapshotRuntime = new ReconcileRuntime(vertx, "snapshots", snapshots::reconcile, options.runtime(), registry);
         // The id is created before anything else so that no agent of a new cluster waits for it
@@ -148,10 +151,15 @@ public final class Controller {
                                 }
                             });
                     resyncTimer = vertx.setPeriodic(options.resyncInterval().toMillis(), t -> reconcileEverything(true));
-                    metrics.pools(state.candidates());
-                    gaugeTimer = vertx.setPeriodic(GAUGE_INTERVAL.toMillis(), t -> metrics.pools(state.candidates()));
+                    gauges();
+                    gaugeTimer = vertx.setPeriodic(GAUGE_INTERVAL.toMillis(), t -> gauges());
                     return election.start();
                 });
+    }
+
+    private void gauges() {
+        metrics.pools(state.candidates());
+        metrics.volumes(state.volumePhases());
     }
 
     private Future<Void> startAdmin() {
@@ -224,7 +232,7 @@ public final class Controller {
                 snapshotRuntime.enqueue(name);
             }
         }
-        metrics.pools(state.candidates());
+        gauges();
         auditLedgersSoon();
     }
 
@@ -244,15 +252,17 @@ public final class Controller {
     }
 
     /**
-     * Volumes without room are retried when capacity changes, batched: a burst of ledger updates
-     * (a thousand placements) triggers one retry round, not a thousand. So are volumes whose last
+     * Volumes and snapshots without room (to be placed, or for a volume to grow) are retried when
+     * capacity changes, batched: a burst of ledger updates (a thousand placements) triggers one retry
+     * round, not a thousand. So are volumes and snapshots whose last
      * reconcile failed terminally: an intent that is itself invalid is recorded as Invalid without
      * failing, so such a failure came from another key the volume depends on (a malformed ledger,
      * pool config or pool status), and that key has just changed.
      */
     private void retryWaitingSoon() {
         if (capacityRetryPending || volumes == null
-                || volumes.waitingForRoom.isEmpty() && volumeRuntime.terminalFailures().isEmpty()) {
+                || volumes.waitingForRoom.isEmpty() && volumeRuntime.terminalFailures().isEmpty()
+                && snapshots.waitingForRoom.isEmpty() && snapshotRuntime.terminalFailures().isEmpty()) {
             return;
         }
         capacityRetryPending = true;
@@ -261,6 +271,8 @@ public final class Controller {
             if (isLeader()) {
                 List.copyOf(volumes.waitingForRoom).forEach(volumeRuntime::enqueue);
                 volumeRuntime.terminalFailures().keySet().forEach(volumeRuntime::enqueue);
+                List.copyOf(snapshots.waitingForRoom).forEach(snapshotRuntime::enqueue);
+                snapshotRuntime.terminalFailures().keySet().forEach(snapshotRuntime::enqueue);
             }
         });
     }

@@ -4,6 +4,7 @@ import io.ferry.placement.Candidate;
 import io.ferry.placement.Decision;
 import io.ferry.placement.PoolVerdict;
 import io.ferry.etcd.store.Versioned;
+import io.ferry.model.Condition;
 import io.ferry.model.Names;
 import io.ferry.model.NodeRegistration;
 import io.ferry.model.Placement;
@@ -143,7 +144,11 @@ final class ControllerApi {
             row.put("placement", placement.value());
             state.volumeStatus(placement.value().node(), name).ifPresent(s -> row.put("status", s));
         }
-        state.volumeScheduling(name).ifPresent(s -> row.put("scheduling", s.value()));
+        state.volumeScheduling(name).ifPresent(s -> {
+            row.put("scheduling", s.value());
+            // The typed answer to "what is wrong": the record's first false condition, never its words.
+            s.value().problem().ifPresent(c -> row.put("reason", c.reason()));
+        });
         row.put("attachments", state.attachmentsOf(name));
         return row;
     }
@@ -168,6 +173,10 @@ final class ControllerApi {
         result.put("wouldChoose", decision.pool().map(c -> Map.of("node", c.node(), "pool", c.pool())).orElse(null));
         result.put("summary", decision.pool().isPresent() ? "fits " + decision.chosen().pool() : decision.refusal());
         result.put("reasonCounts", decision.reasonCounts());
+        // What the controller last recorded, typed, next to what it would decide now: they differ when
+        // the record is a refusal for a reason the scheduler does not see (a ledger that does not decode).
+        state.volumeScheduling(name).flatMap(s -> s.value().problem().or(() -> s.value().condition(Condition.SCHEDULED)))
+                .ifPresent(c -> result.put("recorded", c));
         List<Map<String, Object>> pools = new ArrayList<>();
         for (PoolVerdict v : decision.verdicts()) {
             Map<String, Object> row = new LinkedHashMap<>();
@@ -196,6 +205,7 @@ final class ControllerApi {
             state.snapshotIntent(name).map(Versioned::value).ifPresent(i -> row.put("intent", i));
             state.snapshotScheduling(name).ifPresent(s -> {
                 row.put("scheduling", s.value());
+                s.value().problem().ifPresent(c -> row.put("reason", c.reason()));
                 if (s.value().node() != null) {
                     state.snapshotStatus(s.value().node(), name).ifPresent(st -> row.put("status", st));
                 }

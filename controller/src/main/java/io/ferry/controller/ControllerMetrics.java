@@ -26,6 +26,8 @@ final class ControllerMetrics {
     private final MultiGauge capacity;
     private final MultiGauge allocated;
     private final MultiGauge free;
+    private final MultiGauge nodeAlive;
+    private final MultiGauge volumes;
 
     ControllerMetrics(MeterRegistry registry) {
         this.registry = registry;
@@ -44,6 +46,11 @@ final class ControllerMetrics {
         this.capacity = MultiGauge.builder("ferry.pool.capacity.bytes").description("pool capacity reported by its agent").register(registry);
         this.allocated = MultiGauge.builder("ferry.pool.allocated.bytes").description("bytes allocated in the ledger").register(registry);
         this.free = MultiGauge.builder("ferry.pool.free.bytes").description("bytes still placeable (thick)").register(registry);
+        this.nodeAlive = MultiGauge.builder("ferry.node.alive")
+                .description("1 while the node's agent is registered on its etcd lease, 0 when not; nodes with pools")
+                .register(registry);
+        this.volumes = MultiGauge.builder("ferry.volumes").description("volume statuses the agents report, by phase")
+                .register(registry);
     }
 
     void placed() {
@@ -102,7 +109,9 @@ final class ControllerMetrics {
         List<MultiGauge.Row<?>> cap = new ArrayList<>();
         List<MultiGauge.Row<?>> alloc = new ArrayList<>();
         List<MultiGauge.Row<?>> fr = new ArrayList<>();
+        Map<String, Boolean> alive = new java.util.TreeMap<>();
         for (var c : candidates) {
+            alive.merge(c.node(), c.registration() != null, Boolean::logicalOr);
             Tags tags = Tags.of("pool", c.pool(), "node", c.node(), "engine", c.config().engine().value());
             cap.add(MultiGauge.Row.of(tags, c.status() == null ? 0 : c.status().capacityBytes()));
             alloc.add(MultiGauge.Row.of(tags, c.ledger().allocatedBytes()));
@@ -111,5 +120,14 @@ final class ControllerMetrics {
         capacity.register(cap, true);
         allocated.register(alloc, true);
         free.register(fr, true);
+        List<MultiGauge.Row<?>> nodes = new ArrayList<>();
+        alive.forEach((node, up) -> nodes.add(MultiGauge.Row.of(Tags.of("node", node), up ? 1 : 0)));
+        nodeAlive.register(nodes, true);
+    }
+
+    void volumes(Map<io.ferry.model.VolumePhase, Integer> byPhase) {
+        List<MultiGauge.Row<?>> rows = new ArrayList<>();
+        byPhase.forEach((phase, count) -> rows.add(MultiGauge.Row.of(Tags.of("phase", phase.value()), count)));
+        volumes.register(rows, true);
     }
 }

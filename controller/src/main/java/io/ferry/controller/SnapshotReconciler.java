@@ -7,6 +7,8 @@ import io.ferry.etcd.store.EtcdStore;
 import io.ferry.etcd.store.Leadership;
 import io.ferry.etcd.store.Transaction;
 import io.ferry.etcd.store.Versioned;
+import io.ferry.model.Condition;
+import io.ferry.model.FailureReason;
 import io.ferry.model.Ledger;
 import io.ferry.model.Placement;
 import io.ferry.model.SchedulingPhase;
@@ -18,10 +20,13 @@ import io.ferry.model.VolumePhase;
 import io.vertx.core.Future;
 
 import java.time.Clock;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.Set;
 import java.util.function.Supplier;
+import java.util.function.ToIntFunction;
 
 /**
  * Converges one snapshot. A snapshot lives on its source volume's pool and is charged to that
@@ -39,10 +44,17 @@ final class SnapshotReconciler {
     private final Supplier<Optional<Leadership>> leadership;
     private final Clock clock;
     private final StatusRecords records;
+    private final ToIntFunction<String> failedAttempts;
+    /**
+     * Snapshots whose pool had no room or whose source was not placed yet: retried when capacity
+     * changes (a new placement moves its pool's ledger, so a source being placed counts), not on a timer.
+     */
+    final Set<String> waitingForRoom = new HashSet<>();
 
     SnapshotReconciler(EtcdStore store, ClusterState state, SerialLane lane, ControllerMetrics metrics,
-                       Supplier<Optional<Leadership>> leadership, Clock clock) {
+                       Supplier<Optional<Leadership>> leadership, Clock clock, ToIntFunction<String> failedAttempts) {
         this.store = store;
+        this.failedAttempts = failedAttempts;
         this.keys = store.keys();
         this.state = state;
         this.lane = lane;
@@ -52,15 +64,29 @@ final class SnapshotReconciler {
         this.records = new StatusRecords(store, state);
     }
 
+    /** One pass; a failed one is shown in the snapshot's record, as for volumes. */
     Future<ReconcileResult> reconcile(String snapshot) {
+        int failedBefore = failedAttempts.applyAsInt(snapshot);
+        Future<ReconcileResult> pass;
+        try {
+            pass = decide(snapshot);
+        } catch (RuntimeException e) {
+            pass = Future.failedFuture(e);
+        }
+        return pass.recover(error -> recordFailure(snapshot, error, failedBefore + 1)
+                .transform(ar -> Future.failedFuture(error)));
+    }
+
+    private Future<ReconcileResult> decide(String snapshot) {
         Optional<Leadership> leader = leadership.get();
         if (leader.isEmpty()) {
             return done();
         }
+        waitingForRoom.remove(snapshot);
         Optional<String> bad = state.badSnapshot(snapshot);
         if (bad.isPresent()) {
-            return write(leader.get(), snapshot, SchedulingPhase.INVALID, "invalid snapshot intent: " + bad.get(), null, null, 0)
-                    .map(v -> ReconcileResult.done());
+            return write(leader.get(), snapshot, SchedulingPhase.INVALID, FailureReason.INVALID_INTENT,
+                    "invalid snapshot intent: " + bad.get(), null, null, 0).map(v -> ReconcileResult.done());
         }
         Versioned<SnapshotIntent> intent = state.snapshotIntent(snapshot).orElse(null);
         Versioned<SnapshotScheduling> scheduled = state.snapshotScheduling(snapshot).orElse(null);
@@ -95,18 +121,27 @@ final class SnapshotReconciler {
         String source = intent.value().sourceVolume();
         Placement origin = state.placement(source).map(Versioned::value).orElse(null);
         if (origin == null) {
-            return write(leader.get(), snapshot, SchedulingPhase.NO_FIT,
+            waitingForRoom.add(snapshot);
+            return write(leader.get(), snapshot, SchedulingPhase.NO_FIT, FailureReason.SOURCE_NOT_PLACED,
                     "source volume " + source + " is not placed", null, null, 0);
         }
         Candidate pool = state.candidate(origin.pool()).orElse(null);
-        if (pool == null || pool.free(origin.thin()) < origin.sizeBytes()) {
-            long free = pool == null ? 0 : Math.max(0, pool.free(origin.thin()));
-            return write(leader.get(), snapshot, SchedulingPhase.NO_FIT, "pool " + origin.pool() + " has " + free
-                    + " bytes free, the snapshot needs " + origin.sizeBytes(), null, null, 0);
+        if (pool == null) {
+            // The pool's config may come back; a config change is a capacity change.
+            waitingForRoom.add(snapshot);
+            return write(leader.get(), snapshot, SchedulingPhase.NO_FIT, FailureReason.POOL_CANNOT_SNAPSHOT,
+                    "pool " + origin.pool() + " of source volume " + source + " has no config: nothing can be charged"
+                            + " for the snapshot", null, null, 0);
+        }
+        if (pool.free(origin.thin()) < origin.sizeBytes()) {
+            waitingForRoom.add(snapshot);
+            long free = Math.max(0, pool.free(origin.thin()));
+            return write(leader.get(), snapshot, SchedulingPhase.NO_FIT, FailureReason.NO_SPACE, "pool " + origin.pool()
+                    + " has " + free + " bytes free, the snapshot needs " + origin.sizeBytes(), null, null, 0);
         }
         Ledger ledger = pool.ledger().add(origin.sizeBytes());
-        SnapshotScheduling next = SnapshotScheduling.of(snapshot, SchedulingPhase.PLACED, null, origin.node(), origin.pool(),
-                origin.sizeBytes(), intent.modRevision(), clock.instant());
+        SnapshotScheduling next = record(snapshot, SchedulingPhase.PLACED, null, null, origin.node(), origin.pool(),
+                origin.sizeBytes(), intent.modRevision());
         String key = keys.snapshotScheduling(snapshot);
         return store.txn().requireLeadership(leader.get())
                 .requireModRevision(keys.snapshot(snapshot), intent.modRevision())
@@ -140,7 +175,7 @@ final class SnapshotReconciler {
         SnapshotScheduling s = placed.value();
         List<String> users = state.volumesFromSnapshot(snapshot);
         if (!users.isEmpty()) {
-            return write(leader, snapshot, SchedulingPhase.DELETING, "waiting for the volumes made from it to be deleted first: "
+            return write(leader, snapshot, SchedulingPhase.DELETING, null, "waiting for the volumes made from it to be deleted first: "
                     + String.join(", ", users), s.node(), s.pool(), s.sizeBytes()).map(v -> ReconcileResult.done());
         }
         // As for volumes: the node deletes only on an explicit order and acknowledges it with a
@@ -150,7 +185,7 @@ final class SnapshotReconciler {
             SnapshotWorkItem live = work != null ? work.value() : workFor(intent.value(), s);
             SnapshotWorkItem order = live.deletion(live.generation() + 1);
             String workKey = keys.snapshotWorkItem(s.node(), snapshot);
-            return write(leader, snapshot, SchedulingPhase.DELETING, "removing the snapshot from " + s.node(),
+            return write(leader, snapshot, SchedulingPhase.DELETING, null, "removing the snapshot from " + s.node(),
                     s.node(), s.pool(), s.sizeBytes())
                     .compose(v -> store.txn().requireLeadership(leader)
                             .requireModRevision(workKey, work == null ? 0 : work.modRevision())
@@ -164,7 +199,7 @@ final class SnapshotReconciler {
         if (!acknowledged && !neverReported) {
             String wait = state.nodeAlive(s.node()) ? "waiting for " + s.node() + " to remove the snapshot"
                     : "waiting for node " + s.node() + " to come back and remove the snapshot (it is down)";
-            return write(leader, snapshot, SchedulingPhase.DELETING, wait, s.node(), s.pool(), s.sizeBytes())
+            return write(leader, snapshot, SchedulingPhase.DELETING, null, wait, s.node(), s.pool(), s.sizeBytes())
                     .map(v -> ReconcileResult.done());
         }
         return lane.submit(() -> release(snapshot)).map(v -> ReconcileResult.done());
@@ -210,20 +245,65 @@ final class SnapshotReconciler {
                 Math.max(s.sizeBytes(), 1), 1);
     }
 
-    private Future<Void> write(Leadership leader, String snapshot, SchedulingPhase phase, String message, String node,
-                               String pool, long sizeBytes) {
+    /** Writes the snapshot's record, only when it says something new; {@code why} types a refusal. */
+    private Future<Void> write(Leadership leader, String snapshot, SchedulingPhase phase, FailureReason why, String message,
+                               String node, String pool, long sizeBytes) {
         Versioned<SnapshotScheduling> current = state.snapshotScheduling(snapshot).orElse(null);
-        if (current != null) {
-            SnapshotScheduling c = current.value();
-            if (c.phase() == phase && Objects.equals(c.message(), message) && Objects.equals(c.node(), node)
-                    && Objects.equals(c.pool(), pool) && c.sizeBytes() == sizeBytes) {
-                return Future.succeededFuture();
-            }
-        }
         long observed = state.snapshotIntent(snapshot).map(Versioned::modRevision).orElse(0L);
-        SnapshotScheduling next = SnapshotScheduling.of(snapshot, phase, message, node, pool, sizeBytes, observed, clock.instant());
+        SnapshotScheduling next = record(snapshot, phase, why, message, node, pool, sizeBytes, observed);
+        if (current != null && sameRecord(current.value(), next)) {
+            return Future.succeededFuture();
+        }
         String key = keys.snapshotScheduling(snapshot);
         return records.replace(leader, key, current, next);
+    }
+
+    /** The record a pass writes, with its conditions, transition times carried from the one it replaces. */
+    private SnapshotScheduling record(String snapshot, SchedulingPhase phase, FailureReason why, String message, String node,
+                                      String pool, long sizeBytes, long observed) {
+        List<Condition> previous = state.snapshotScheduling(snapshot).map(v -> v.value().conditions()).orElse(List.of());
+        boolean placed = node != null && (phase == SchedulingPhase.PLACED || phase == SchedulingPhase.DELETING);
+        List<Condition> conditions = RecordConditions.of(
+                RecordConditions.scheduled(placed, why != null ? why : FailureReason.RETRYING, message, observed),
+                RecordConditions.reconciled(previous, failedAttempts.applyAsInt(snapshot), observed));
+        return SnapshotScheduling.of(snapshot, phase, message, node, pool, sizeBytes, observed, clock.instant())
+                .withConditions(Condition.carryTransitions(previous, conditions, clock.instant()));
+    }
+
+    private static boolean sameRecord(SnapshotScheduling a, SnapshotScheduling b) {
+        return a.phase() == b.phase() && Objects.equals(a.message(), b.message()) && Objects.equals(a.node(), b.node())
+                && Objects.equals(a.pool(), b.pool()) && a.sizeBytes() == b.sizeBytes()
+                && a.observedRevision() == b.observedRevision() && a.conditions().equals(b.conditions());
+    }
+
+    /**
+     * Shows a failed pass in the snapshot's record ({@code Reconciled} false with the attempts or the
+     * terminal reason; for a snapshot without a record yet, {@code Scheduled} false with the same
+     * reason), as for volumes. A record that cannot be written is skipped.
+     */
+    private Future<Void> recordFailure(String snapshot, Throwable error, int attempt) {
+        Optional<Leadership> leader = leadership.get();
+        Versioned<SnapshotIntent> intent = state.snapshotIntent(snapshot).orElse(null);
+        if (leader.isEmpty() || intent == null || RecordConditions.unwritable(error)) {
+            return Future.succeededFuture();
+        }
+        Versioned<SnapshotScheduling> current = state.snapshotScheduling(snapshot).orElse(null);
+        long observed = intent.modRevision();
+        Condition failed = RecordConditions.failed(error, attempt, observed);
+        SnapshotScheduling base = current != null ? current.value()
+                : SnapshotScheduling.of(snapshot, SchedulingPhase.PENDING, failed.message(), null, null, 0, observed,
+                        clock.instant());
+        List<Condition> conditions = Condition.put(base.conditions(), failed);
+        Condition scheduled = base.condition(Condition.SCHEDULED).orElse(null);
+        if (scheduled == null || !scheduled.status() && failed.failureReason().terminal()) {
+            conditions = Condition.put(conditions, RecordConditions.scheduled(false, failed.failureReason(), failed.message(),
+                    observed));
+        }
+        SnapshotScheduling next = base.withConditions(Condition.carryTransitions(base.conditions(), conditions, clock.instant()));
+        if (current != null && sameRecord(current.value(), next)) {
+            return Future.succeededFuture();
+        }
+        return records.replace(leader.get(), keys.snapshotScheduling(snapshot), current, next).otherwiseEmpty();
     }
 
     private static Future<ReconcileResult> done() {

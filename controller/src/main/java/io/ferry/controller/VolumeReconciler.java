@@ -12,9 +12,14 @@ import io.ferry.etcd.store.Leadership;
 import io.ferry.etcd.store.Transaction;
 import io.ferry.etcd.store.Versioned;
 import io.ferry.model.Attachment;
+import io.ferry.model.Condition;
+import io.ferry.model.Engine;
 import io.ferry.model.ExportSpec;
+import io.ferry.model.FailureReason;
 import io.ferry.model.Ledger;
+import io.ferry.model.NodeRegistration;
 import io.ferry.model.Placement;
+import io.ferry.model.Reach;
 import io.ferry.model.SchedulingPhase;
 import io.ferry.model.SnapshotScheduling;
 import io.ferry.model.VolumeIntent;
@@ -42,6 +47,7 @@ import java.util.Set;
 import java.util.TreeSet;
 import java.util.function.Function;
 import java.util.function.Supplier;
+import java.util.function.ToIntFunction;
 
 /**
  * Converges one volume: places it, keeps its work item in line with its size and attachments,
@@ -72,7 +78,9 @@ final class VolumeReconciler {
     private final Supplier<Optional<Leadership>> leadership;
     private final Clock clock;
     private final StatusRecords records;
-    /** Volumes that found no pool; retried when capacity changes, not on a timer. */
+    /** The runtime's count of consecutive failed passes of a volume, shown in its record. */
+    private final ToIntFunction<String> failedAttempts;
+    /** Volumes that found no pool, or no room to grow; retried when capacity changes, not on a timer. */
     final Set<String> waitingForRoom = new HashSet<>();
     /** Volumes waiting for the next placement batch, in arrival order. */
     private final Map<String, Promise<Void>> toPlace = new LinkedHashMap<>();
@@ -82,8 +90,9 @@ final class VolumeReconciler {
     private final Map<String, Promise<Void>> toRecord = new LinkedHashMap<>();
 
     VolumeReconciler(EtcdStore store, ClusterState state, SerialLane lane, Scheduler scheduler, ControllerMetrics metrics,
-                     Supplier<Optional<Leadership>> leadership, Clock clock) {
+                     Supplier<Optional<Leadership>> leadership, Clock clock, ToIntFunction<String> failedAttempts) {
         this.store = store;
+        this.failedAttempts = failedAttempts;
         this.keys = store.keys();
         this.state = state;
         this.lane = lane;
@@ -94,7 +103,24 @@ final class VolumeReconciler {
         this.records = new StatusRecords(store, state);
     }
 
+    /**
+     * One pass over a volume. A pass that fails says so in the volume's record before the runtime
+     * retries it (with the attempt count) or, terminal, leaves it until an input changes: a volume
+     * never sits without a record saying why it is not placed.
+     */
     Future<ReconcileResult> reconcile(String volume) {
+        int failedBefore = failedAttempts.applyAsInt(volume);
+        Future<ReconcileResult> pass;
+        try {
+            pass = decide(volume);
+        } catch (RuntimeException e) {
+            pass = Future.failedFuture(e);
+        }
+        return pass.recover(error -> recordFailure(volume, error, failedBefore + 1)
+                .transform(ar -> Future.failedFuture(error)));
+    }
+
+    private Future<ReconcileResult> decide(String volume) {
         Optional<Leadership> leader = leadership.get();
         if (leader.isEmpty()) {
             return done();
@@ -159,12 +185,14 @@ final class VolumeReconciler {
             if (unusable == null) {
                 return rebuildFromStatus(leader, spec, state.volumeStatus(node, volume).orElseThrow());
             }
-            return hold(leader, volume, "the placement " + keys.placement(volume) + " and the work item are missing and "
+            return hold(leader, volume, FailureReason.PLACEMENT_LOST, "the placement " + keys.placement(volume)
+                    + " and the work item are missing and "
                     + node + " still holds the volume, but " + unusable + ": it is not placed again (that would make"
                     + " a second, empty copy); restore the placement by hand");
         }
         if (holders.size() != 1 || works.size() != 1) {
-            return hold(leader, volume, "the placement " + keys.placement(volume) + " is missing and " + String.join(", ", holders)
+            return hold(leader, volume, FailureReason.PLACEMENT_LOST, "the placement " + keys.placement(volume) + " is missing and "
+                    + String.join(", ", holders)
                     + (works.isEmpty() ? " still hold(s) the volume without a work item" : " claim(s) the volume")
                     + ": it is not placed again (that would make a second, empty copy); restore the placement by hand");
         }
@@ -203,16 +231,18 @@ final class VolumeReconciler {
      */
     private Future<ReconcileResult> holdAdopted(Leadership leader, String volume, String node, Set<String> holders) {
         if (holders.isEmpty()) {
-            return hold(leader, volume, "adopted from node " + node + " (adoptFromNode): waiting for its status "
+            return hold(leader, volume, FailureReason.ADOPTION_PENDING, "adopted from node " + node
+                    + " (adoptFromNode): waiting for its status "
                     + keys.volumeStatus(node, volume) + ", which the agent writes when it carries out the adoption order"
                     + " (`ferryctl orphan adopt`); it is never placed as a new volume");
         }
-        return hold(leader, volume, "adopted from node " + node + " (adoptFromNode), but " + String.join(", ", holders)
+        return hold(leader, volume, FailureReason.PLACEMENT_LOST, "adopted from node " + node + " (adoptFromNode), but "
+                + String.join(", ", holders)
                 + " hold(s) the volume: it is not placed; remove adoptFromNode's intent or the other node's records by hand");
     }
 
-    private Future<ReconcileResult> hold(Leadership leader, String volume, String why) {
-        return writeScheduling(leader, volume, SchedulingPhase.PENDING, Map.of(), why, null, null, true)
+    private Future<ReconcileResult> hold(Leadership leader, String volume, FailureReason reason, String why) {
+        return writeScheduling(leader, volume, SchedulingPhase.PENDING, reason, Map.of(), why, null, null, true, 0, null)
                 .map(v -> ReconcileResult.done());
     }
 
@@ -337,10 +367,10 @@ final class VolumeReconciler {
         Placement placement = Placement.of(volume, pool.pool(), pool.node(), pool.config().engine(), spec.sizeBytes(),
                 spec.thin(), 1, spec.consumerNode(), spec.sourceSnapshot(), spec.sourceVolume(), clock.instant());
         WorkItem work = WorkItem.of(volume, pool.node(), pool.pool(), pool.config().engine(), spec.sizeBytes(), spec.thin(), 1,
-                source, exportFor(volume, pool.node()));
+                source, exportFor(volume, pool.node(), pool.config().engine()));
         // A new placement has no first-creation record yet: the agent may create the volume.
-        VolumeScheduling scheduled = VolumeScheduling.of(volume, SchedulingPhase.PLACED, Map.of(), null, pool.node(), pool.pool(),
-                state.nodeAlive(pool.node()), intent.modRevision(), clock.instant());
+        VolumeScheduling scheduled = record(volume, SchedulingPhase.PLACED, null, Map.of(), null, pool.node(), pool.pool(),
+                state.nodeAlive(pool.node()), intent.modRevision(), 0, null);
         return new Planned(volume, intent, placement, work, scheduled);
     }
 
@@ -398,7 +428,7 @@ final class VolumeReconciler {
                 alone.add(volume);
                 continue;
             }
-            Request request = new Request(spec, null, takenDomains(spec));
+            Request request = new Request(spec, null, takenDomains(spec), consumerOf(spec));
             Decision decision = scheduler.decide(request, view, state.globalConfig(),
                     ScoringPolicy.named(state.globalConfig().schedulerPolicy()), false);
             if (decision.pool().isEmpty()) {
@@ -456,9 +486,10 @@ final class VolumeReconciler {
         VolumeIntent spec = intent.value();
         Sourced sourced = sourceFor(spec);
         if (sourced.waitingFor() != null) {
-            return writeScheduling(leader.get(), volume, SchedulingPhase.PENDING, Map.of(), sourced.waitingFor(), null, null, true);
+            return writeScheduling(leader.get(), volume, SchedulingPhase.PENDING, FailureReason.SOURCE_NOT_PLACED, Map.of(),
+                    sourced.waitingFor(), null, null, true, 0, null);
         }
-        Request request = new Request(spec, sourced.pool(), takenDomains(spec));
+        Request request = new Request(spec, sourced.pool(), takenDomains(spec), consumerOf(spec));
         Decision decision = scheduler.decide(request, state.candidates(), state.globalConfig(),
                 ScoringPolicy.named(state.globalConfig().schedulerPolicy()), false);
         if (decision.pool().isEmpty()) {
@@ -516,9 +547,14 @@ final class VolumeReconciler {
     /** The decision the scheduler would make now, with a verdict for every pool; changes nothing. */
     Decision explain(VolumeIntent spec) {
         Sourced sourced = sourceFor(spec);
-        Request request = new Request(spec, sourced.pool(), takenDomains(spec));
+        Request request = new Request(spec, sourced.pool(), takenDomains(spec), consumerOf(spec));
         return scheduler.decide(request, state.candidates(), state.globalConfig(),
                 ScoringPolicy.named(state.globalConfig().schedulerPolicy()), true);
+    }
+
+    /** The registration of the intent's consumer node, which tells the scheduler where it runs. */
+    private NodeRegistration consumerOf(VolumeIntent spec) {
+        return spec.consumerNode() == null ? null : state.registration(spec.consumerNode()).orElse(null);
     }
 
     private Set<String> takenDomains(VolumeIntent spec) {
@@ -560,8 +596,8 @@ final class VolumeReconciler {
         if (spec.sizeBytes() > current.sizeBytes()) {
             return lane.submit(() -> grow(spec.name(), 0)).map(v -> ReconcileResult.done());
         }
-        String message = spec.sizeBytes() < current.sizeBytes()
-                ? "shrinking is not supported: the volume stays at " + current.sizeBytes() + " bytes" : null;
+        boolean shrink = spec.sizeBytes() < current.sizeBytes();
+        String message = shrink ? "shrinking is not supported: the volume stays at " + current.sizeBytes() + " bytes" : null;
         Placement next = creationRecord(spec, current);
         WorkItem desired = workFor(next);
         Versioned<WorkItem> existing = state.workItem(current.node(), current.volume()).orElse(null);
@@ -607,8 +643,9 @@ final class VolumeReconciler {
         boolean reachable = state.nodeAlive(current.node());
         String reachability = reachable ? message
                 : join(message, "node " + current.node() + " is down: the volume is unreachable until it returns");
-        return work.compose(v -> writeScheduling(leader, current.volume(), SchedulingPhase.PLACED, Map.of(), reachability,
-                current.node(), current.pool(), reachable)).map(v -> ReconcileResult.done());
+        return work.compose(v -> writeScheduling(leader, current.volume(), SchedulingPhase.PLACED, null, Map.of(), reachability,
+                current.node(), current.pool(), reachable, 0, shrink ? FailureReason.SHRINK_REFUSED : null))
+                .map(v -> ReconcileResult.done());
     }
 
     /** Whether the only news for a placed volume is its first creation, which a batch records. */
@@ -700,7 +737,7 @@ final class VolumeReconciler {
     /** The work item a placement asks for: one place for what the node is told, creation record included. */
     private WorkItem workFor(Placement p) {
         return WorkItem.of(p.volume(), p.node(), p.pool(), p.engine(), p.sizeBytes(), p.thin(), p.generation(), sourceOf(p),
-                exportFor(p.volume(), p.node())).withCreationRecord(p.mustExist(), p.emptySinceGeneration());
+                exportFor(p.volume(), p.node(), p.engine())).withCreationRecord(p.mustExist(), p.emptySinceGeneration());
     }
 
     private Future<Void> grow(String volume, int attempt) {
@@ -715,10 +752,12 @@ final class VolumeReconciler {
         Candidate pool = state.candidate(current.pool()).orElse(null);
         if (pool == null || pool.free(current.thin()) < delta) {
             long free = pool == null ? 0 : Math.max(0, pool.free(current.thin()));
-            return writeScheduling(leader.get(), volume, SchedulingPhase.PLACED, Map.of(),
+            // Room may come (a volume deleted, a ledger corrected): capacity changes try again.
+            waitingForRoom.add(volume);
+            return writeScheduling(leader.get(), volume, SchedulingPhase.PLACED, null, Map.of(),
                     "cannot grow to " + intent.value().sizeBytes() + " bytes: pool " + current.pool() + " has " + free
                             + " bytes free and needs " + delta, current.node(), current.pool(), state.nodeAlive(current.node()),
-                    intent.value().sizeBytes());
+                    intent.value().sizeBytes(), FailureReason.NO_SPACE);
         }
         Placement grown = current.withSize(intent.value().sizeBytes(), current.generation() + 1);
         Ledger ledger = pool.ledger().grow(delta);
@@ -950,12 +989,25 @@ final class VolumeReconciler {
 
     // ---- helpers ----
 
-    /** The export for remote attachments: every attached host NQN that is not on the serving node. */
-    private ExportSpec exportFor(String volume, String servingNode) {
+    /**
+     * The export for the attachments whose consumers reach the volume over the network
+     * ({@link Reach#EXPORT}): every such host NQN. A consumer on the serving node, or handed the
+     * device on the same machine, needs none.
+     *
+     * <p>Whether a consumer shares the serving node's machine rests on both registrations, and one
+     * goes missing whenever an agent restarts or its lease lapses. Missing says nothing about where a
+     * node runs, so the last registration this controller saw of it stands in: an agent's restart
+     * does not export a handed-over volume and withdraw the export moments later. A node never seen
+     * registered (a bare host attached with ferryctl, or any node after this controller started while
+     * it was down) follows the rule as it is: an export.
+     */
+    private ExportSpec exportFor(String volume, String servingNode, Engine engine) {
+        NodeRegistration serving = state.lastKnownRegistration(servingNode).orElse(null);
         Set<String> hosts = new TreeSet<>();
         String consumer = null;
         for (Attachment a : state.attachmentsOf(volume)) {
-            if (!a.node().equals(servingNode)) {
+            if (Reach.of(servingNode, serving, engine, a.node(), state.lastKnownRegistration(a.node()).orElse(null))
+                    .needsExport()) {
                 hosts.add(a.hostNqn());
                 if (consumer == null || a.node().compareTo(consumer) < 0) {
                     consumer = a.node();
@@ -989,26 +1041,102 @@ final class VolumeReconciler {
     /** Writes the controller's status for a volume, only when it says something new. */
     Future<Void> writeScheduling(Leadership leader, String volume, SchedulingPhase phase, Map<String, Integer> reasons,
                                  String message, String node, String pool, boolean reachable) {
-        return writeScheduling(leader, volume, phase, reasons, message, node, pool, reachable, 0);
+        return writeScheduling(leader, volume, phase, null, reasons, message, node, pool, reachable, 0, null);
     }
 
-    private Future<Void> writeScheduling(Leadership leader, String volume, SchedulingPhase phase,
+    /**
+     * @param why          the typed reason the volume is not placed (phases other than Placed and
+     *                     Deleting); null takes the phase's own (NoFit, InvalidIntent)
+     * @param resizeRefused why the intent's size is refused (NoSpace with {@code growRefusedBytes},
+     *                     ShrinkRefused), or null
+     */
+    private Future<Void> writeScheduling(Leadership leader, String volume, SchedulingPhase phase, FailureReason why,
             Map<String, Integer> reasons, String message, String node, String pool, boolean reachable,
-            long growRefusedBytes) {
+            long growRefusedBytes, FailureReason resizeRefused) {
         Versioned<VolumeScheduling> current = state.volumeScheduling(volume).orElse(null);
         long observed = state.intent(volume).map(Versioned::modRevision).orElse(0L);
-        if (current != null) {
-            VolumeScheduling c = current.value();
-            if (c.phase() == phase && c.reasonCounts().equals(reasons) && Objects.equals(c.message(), message)
-                    && Objects.equals(c.node(), node) && Objects.equals(c.pool(), pool) && c.reachable() == reachable
-                    && c.growRefusedBytes() == growRefusedBytes) {
-                return Future.succeededFuture();
-            }
+        VolumeScheduling next = record(volume, phase, why, reasons, message, node, pool, reachable, observed,
+                growRefusedBytes, resizeRefused);
+        if (current != null && sameRecord(current.value(), next)) {
+            return Future.succeededFuture();
         }
-        VolumeScheduling next = VolumeScheduling.of(volume, phase, reasons, message, node, pool, reachable, observed,
-                clock.instant()).withGrowRefused(growRefusedBytes);
         String key = keys.volumeScheduling(volume);
         return records.replace(leader, key, current, next);
+    }
+
+    /**
+     * The record a pass writes, conditions included: the one place that turns what the controller
+     * decided into what readers decide on. Transition times are carried from the record it replaces.
+     */
+    private VolumeScheduling record(String volume, SchedulingPhase phase, FailureReason why, Map<String, Integer> reasons,
+            String message, String node, String pool, boolean reachable, long observed, long growRefusedBytes,
+            FailureReason resizeRefused) {
+        List<Condition> previous = state.volumeScheduling(volume).map(v -> v.value().conditions()).orElse(List.of());
+        boolean placed = node != null && (phase == SchedulingPhase.PLACED || phase == SchedulingPhase.DELETING);
+        FailureReason unplaced = why != null ? why
+                : phase == SchedulingPhase.INVALID ? FailureReason.INVALID_INTENT
+                : phase == SchedulingPhase.NO_FIT ? FailureReason.NO_FIT : FailureReason.RETRYING;
+        Condition resized = null;
+        if (resizeRefused == FailureReason.NO_SPACE) {
+            resized = VolumeScheduling.growRefused(growRefusedBytes, message, observed);
+        } else if (resizeRefused != null) {
+            resized = Condition.failed(Condition.RESIZED, resizeRefused, message, observed, 0);
+        }
+        List<Condition> conditions = RecordConditions.of(
+                RecordConditions.scheduled(placed, unplaced, message, observed),
+                resized,
+                node == null ? null : RecordConditions.reachable(node, reachable, observed),
+                RecordConditions.reconciled(previous, failedAttempts.applyAsInt(volume), observed));
+        return VolumeScheduling.of(volume, phase, reasons, message, node, pool, reachable, observed, clock.instant())
+                .withGrowRefused(growRefusedBytes)
+                .withConditions(Condition.carryTransitions(previous, conditions, clock.instant()));
+    }
+
+    /** Whether two records say the same, their time of writing aside. */
+    private static boolean sameRecord(VolumeScheduling a, VolumeScheduling b) {
+        return a.phase() == b.phase() && a.reasonCounts().equals(b.reasonCounts()) && Objects.equals(a.message(), b.message())
+                && Objects.equals(a.node(), b.node()) && Objects.equals(a.pool(), b.pool()) && a.reachable() == b.reachable()
+                && a.growRefusedBytes() == b.growRefusedBytes() && a.observedRevision() == b.observedRevision()
+                && a.conditions().equals(b.conditions());
+    }
+
+    /**
+     * Shows a failed pass in the volume's record: {@code Reconciled} false with the attempt count (or
+     * the terminal reason), and, for a volume not placed yet, {@code Scheduled} false with the same
+     * reason, so that a terminal failure caused by another key (a ledger that does not decode) is
+     * answered at once with the generation it applies to. A record that cannot be written (etcd is
+     * down, leadership lost) is skipped: the next pass that succeeds shows the count.
+     */
+    private Future<Void> recordFailure(String volume, Throwable error, int attempt) {
+        Optional<Leadership> leader = leadership.get();
+        Versioned<VolumeIntent> intent = state.intent(volume).orElse(null);
+        if (leader.isEmpty() || intent == null || RecordConditions.unwritable(error)) {
+            return Future.succeededFuture();
+        }
+        Versioned<VolumeScheduling> current = state.volumeScheduling(volume).orElse(null);
+        long observed = intent.modRevision();
+        Condition failed = RecordConditions.failed(error, attempt, observed);
+        VolumeScheduling base = current != null ? current.value()
+                : VolumeScheduling.of(volume, SchedulingPhase.PENDING, Map.of(), failed.message(), null, null, true, observed,
+                        clock.instant());
+        List<Condition> conditions = Condition.put(base.conditions(), failed);
+        Condition scheduled = base.condition(Condition.SCHEDULED).orElse(null);
+        // A placed volume stays placed; a typed refusal already recorded (NoFit...) is not hidden by
+        // a pass that merely has to be retried, but a terminal failure is what a waiting caller must see.
+        boolean refusal = scheduled == null || !scheduled.status() && failed.failureReason().terminal();
+        if (refusal) {
+            conditions = Condition.put(conditions, RecordConditions.scheduled(false, failed.failureReason(), failed.message(),
+                    observed));
+        }
+        VolumeScheduling next = new VolumeScheduling(base.schemaVersion(), volume, base.phase(), base.reasonCounts(),
+                refusal ? failed.message() : base.message(), base.node(), base.pool(), base.reachable(), observed,
+                clock.instant(), base.growRefusedBytes(), Condition.carryTransitions(base.conditions(), conditions, clock.instant()));
+        if (current != null && sameRecord(current.value(), next)) {
+            return Future.succeededFuture();
+        }
+        return records.replace(leader.get(), keys.volumeScheduling(volume), current, next)
+                .onFailure(e -> log.debug("could not record the failure of {} ({}); the next pass will", volume, e.toString()))
+                .otherwiseEmpty();
     }
 
     private static Future<ReconcileResult> done() {

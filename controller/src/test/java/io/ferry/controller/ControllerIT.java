@@ -8,6 +8,8 @@ import io.ferry.etcd.store.Listing;
 import io.ferry.etcd.store.Versioned;
 import io.ferry.etcd.testing.EtcdExtension;
 import io.ferry.model.Attachment;
+import io.ferry.model.Condition;
+import io.ferry.model.FailureReason;
 import io.ferry.model.FailureDomainLevel;
 import io.ferry.model.Ledger;
 import io.ferry.model.Placement;
@@ -40,6 +42,7 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.stream.Collectors;
 
 import static io.ferry.controller.SimulatedAgents.GI;
@@ -513,6 +516,10 @@ class ControllerIT {
         agents.killNode("node-1");
         await().atMost(Duration.ofSeconds(10)).until(() -> !schedulings().get("vol-0000").reachable());
         assertThat(schedulings().get("vol-0000").message()).contains("node-1 is down");
+        Condition reachable = schedulings().get("vol-0000").condition(Condition.REACHABLE).orElseThrow();
+        assertThat(reachable.failureReason()).isEqualTo(FailureReason.NODE_UNREACHABLE);
+        assertThat(schedulings().get("vol-0000").condition(Condition.SCHEDULED).orElseThrow().status())
+                .as("still placed: nothing moves").isTrue();
 
         result(store.put(keys.volume("late"), VolumeIntent.builder("late", GI).build()));
         await().atMost(Duration.ofSeconds(10)).until(() -> schedulings().containsKey("late"));
@@ -520,6 +527,7 @@ class ControllerIT {
 
         agents.addNode("node-1", Map.of());
         await().atMost(Duration.ofSeconds(10)).until(() -> schedulings().get("vol-0000").reachable());
+        assertThat(schedulings().get("vol-0000").condition(Condition.REACHABLE).orElseThrow().status()).isTrue();
         assertThat(placements()).filteredOn(p -> p.volume().equals("vol-0000")).extracting(Placement::pool).containsExactly("pool-1");
         await().atMost(Duration.ofSeconds(10)).until(() -> schedulings().get("late").phase() == SchedulingPhase.PLACED);
     }
@@ -542,11 +550,39 @@ class ControllerIT {
         await().atMost(Duration.ofSeconds(10)).until(() -> String.valueOf(schedulings().get("vol-0000").message()).contains("cannot grow"));
         assertThat(schedulings().get("vol-0000").message()).contains("pool pool-1 has " + 20 * GI + " bytes free");
         assertThat(ledgers().get("pool-1").allocatedBytes()).isEqualTo(30 * GI);
+        VolumeScheduling refused = schedulings().get("vol-0000");
+        Condition resized = refused.condition(Condition.RESIZED).orElseThrow();
+        assertThat(resized.status()).isFalse();
+        assertThat(resized.failureReason()).isEqualTo(FailureReason.NO_SPACE);
+        assertThat(resized.observedGeneration()).as("the intent revision it answers")
+                .isEqualTo(result(store.get(keys.volume("vol-0000"), VolumeIntent.class)).orElseThrow().modRevision());
+        assertThat(refused.growRefusedBytes()).isEqualTo(60 * GI);
+        assertThat(refused.condition(Condition.SCHEDULED).orElseThrow().status()).isTrue();
+
+        // The refused growth waits for room, not for a timer: a larger pool takes it at once.
+        agents.addPool("node-1", "pool-1", 100, Map.of());
+        await("grown once the pool has room").atMost(Duration.ofSeconds(10)).until(() ->
+                result(store.get(keys.workItem("node-1", "vol-0000"), WorkItem.class)).map(w -> w.value().sizeBytes()).orElse(0L) == 60 * GI);
+        await().atMost(Duration.ofSeconds(10)).until(() -> schedulings().get("vol-0000").condition(Condition.RESIZED).isEmpty());
+        assertThat(schedulings().get("vol-0000").growRefusedBytes()).isZero();
 
         // Deleting the grown volume empties the ledger (the VM testbed's scenario 4 once left volumeCount 1).
         result(store.put(keys.volume("vol-0000"), VolumeIntent.builder("vol-0000", 60 * GI).deletionRequested(true).build()));
         await().atMost(Duration.ofSeconds(30)).until(() -> result(store.count(keys.volumes())) == 0);
         assertThat(ledgers().get("pool-1")).isEqualTo(io.ferry.model.Ledger.empty("pool-1"));
+    }
+
+    @Test
+    void aShrinkIsRefusedWithATypedReason() {
+        agents.addNode("node-1", Map.of());
+        agents.addPool("node-1", "pool-1", 50, Map.of());
+        controller("c1");
+        createVolumes(1, 10);
+        awaitAllDecided(1);
+        result(store.put(keys.volume("vol-0000"), VolumeIntent.builder("vol-0000", 4 * GI).build()));
+        await().atMost(Duration.ofSeconds(10)).until(() -> schedulings().get("vol-0000").condition(Condition.RESIZED)
+                .map(c -> c.failureReason() == FailureReason.SHRINK_REFUSED).orElse(false));
+        assertThat(placements().get(0).sizeBytes()).isEqualTo(10 * GI);
     }
 
     @Test
@@ -558,6 +594,8 @@ class ControllerIT {
         await().atMost(Duration.ofSeconds(10)).until(() -> schedulings().containsKey("broken"));
         assertThat(schedulings().get("broken").phase()).isEqualTo(SchedulingPhase.INVALID);
         assertThat(schedulings().get("broken").message()).startsWith("invalid volume intent:").contains("sizeBytes");
+        assertThat(schedulings().get("broken").terminalRefusal().orElseThrow().failureReason())
+                .isEqualTo(FailureReason.INVALID_INTENT);
 
         etcd.etcdctl("put", keys.volume("broken"), "{\"name\":\"broken\",\"sizeBytes\":\"3Gi\"}");
         await().atMost(Duration.ofSeconds(10)).until(() -> schedulings().get("broken").phase() == SchedulingPhase.PLACED);
@@ -600,6 +638,12 @@ class ControllerIT {
         assertThat(racks.values()).doesNotHaveDuplicates();
         VolumeScheduling refused = schedulings().values().stream().filter(v -> v.phase() == SchedulingPhase.NO_FIT).findFirst().orElseThrow();
         assertThat(refused.reasonCounts()).isEqualTo(Map.of("spread rack", 6));
+        Condition scheduled = refused.condition(Condition.SCHEDULED).orElseThrow();
+        assertThat(scheduled.failureReason()).isEqualTo(FailureReason.NO_FIT);
+        assertThat(scheduled.lastTransitionTime()).isNotNull();
+        assertThat(schedulings().values()).filteredOn(v -> v.phase() == SchedulingPhase.PLACED)
+                .allSatisfy(v -> assertThat(v.condition(Condition.SCHEDULED).orElseThrow().reason())
+                        .isEqualTo(Condition.REASON_PLACED));
     }
 
     @Test
@@ -657,6 +701,47 @@ class ControllerIT {
     }
 
     @Test
+    void aConsumerOnTheServingNodesMachineIsHandedTheVolumeWithoutAnExportAndAnotherMachineGetsOne() {
+        agents.addNode("node-1", Map.of());
+        agents.addPool("node-1", "pool-1", 100, Map.of());
+        agents.addNode("node-2", Map.of());
+        agents.onMachine("node-1", "machine-a");
+        agents.onMachine("node-2", "machine-a");
+        controller("c1");
+        createVolumes(1, 1);
+        awaitAllDecided(1);
+        result(store.put(keys.attachment("vol-0000", "node-2"),
+                Attachment.of("vol-0000", "node-2", SimulatedAgents.hostNqn("node-2"), false, Instant.now())));
+        // The attachment is acted on (the controller reconciles the volume) but asks for no export.
+        await().during(Duration.ofSeconds(2)).atMost(Duration.ofSeconds(5)).until(() ->
+                result(store.get(keys.workItem("node-1", "vol-0000"), WorkItem.class)).orElseThrow().value().export() == null);
+
+        // The consumer's agent restarts: its registration is missing for a while, which says nothing
+        // about where it runs; the decision already made for its attachment stands.
+        WorkItem handedOver = result(store.get(keys.workItem("node-1", "vol-0000"), WorkItem.class)).orElseThrow().value();
+        agents.unregister("node-2");
+        await().during(Duration.ofSeconds(2)).atMost(Duration.ofSeconds(5)).until(() ->
+                result(store.get(keys.workItem("node-1", "vol-0000"), WorkItem.class)).orElseThrow().value()
+                        .equals(handedOver));
+
+        // It comes back on another machine: now the volume must be exported to it.
+        agents.onMachine("node-2", "machine-b");
+        await().atMost(Duration.ofSeconds(10)).until(() -> result(store.get(keys.workItem("node-1", "vol-0000"), WorkItem.class))
+                .map(w -> w.value().export() != null).orElse(false));
+        WorkItem exported = result(store.get(keys.workItem("node-1", "vol-0000"), WorkItem.class)).orElseThrow().value();
+        assertThat(exported.export().allowedHostNqns()).containsExactly(SimulatedAgents.hostNqn("node-2"));
+        assertThat(exported.generation()).isGreaterThan(handedOver.generation());
+
+        // A registration that names no machine (an older agent) is not the same machine either.
+        agents.onMachine("node-2", "machine-a");
+        await().atMost(Duration.ofSeconds(10)).until(() -> result(store.get(keys.workItem("node-1", "vol-0000"), WorkItem.class))
+                .map(w -> w.value().export() == null).orElse(false));
+        agents.onMachine("node-1", null);
+        await().atMost(Duration.ofSeconds(10)).until(() -> result(store.get(keys.workItem("node-1", "vol-0000"), WorkItem.class))
+                .map(w -> w.value().export() != null).orElse(false));
+    }
+
+    @Test
     void poolGaugesFollowPoolsAndLedgersFromTheStartWithoutAnyApiCall() {
         agents.addNode("node-1", Map.of());
         agents.addPool("node-1", "pool-1", 100, Map.of());
@@ -680,7 +765,7 @@ class ControllerIT {
     }
 
     @Test
-    void aVolumeThatFailedOnAMalformedLedgerIsPlacedAsSoonAsTheLedgerIsRepaired() {
+    void aVolumeThatFailedOnAMalformedLedgerSaysSoAtOnceAndIsPlacedAsSoonAsTheLedgerIsRepaired() {
         agents.addNode("node-1", Map.of());
         agents.addPool("node-1", "pool-1", 100, Map.of());
         // Typed by hand, badly: the pool's ledger does not decode.
@@ -688,14 +773,80 @@ class ControllerIT {
                 .getBytes(StandardCharsets.UTF_8)));
         Running c = controller("c1");
         await().atMost(Duration.ofSeconds(10)).until(c.controller::isLeader);
-        result(store.put(keys.volume("v1"), VolumeIntent.builder("v1", 10 * GI).build()));
-        // Give the controller time to try (and fail on the ledger).
-        await().pollDelay(Duration.ofSeconds(2)).atMost(Duration.ofSeconds(5)).until(() -> true);
+        long revision = result(store.put(keys.volume("v1"), VolumeIntent.builder("v1", 10 * GI).build()));
+        // The failure is in the volume's record at once (it used to sit Pending with no record at all),
+        // typed, for this very revision of the intent, and naming the key that caused it.
+        await("the terminal failure recorded").atMost(Duration.ofSeconds(5)).until(() -> schedulings().containsKey("v1"));
+        VolumeScheduling failed = schedulings().get("v1");
+        Condition scheduled = failed.terminalRefusal().orElseThrow();
+        assertThat(scheduled.failureReason()).isEqualTo(FailureReason.INPUT_INVALID);
+        assertThat(scheduled.observedGeneration()).isEqualTo(revision);
+        assertThat(scheduled.message()).contains(keys.ledger("pool-1"));
+        assertThat(failed.condition(Condition.RECONCILED).orElseThrow().failureReason()).isEqualTo(FailureReason.INPUT_INVALID);
+        assertThat(io.ferry.model.VolumeProgress.created("v1", failed, revision, null, null))
+                .as("a caller waiting for this create is answered at once")
+                .isInstanceOf(io.ferry.model.VolumeProgress.Failed.class);
         assertThat(result(store.get(keys.placement("v1"), Placement.class))).isEmpty();
 
+        // Repairing the ledger, the key that caused it, retries the volume: no resync, no change to its intent.
         result(store.put(keys.ledger("pool-1"), Ledger.empty("pool-1")));
         await("placed once the ledger is repaired, well before any resync").atMost(Duration.ofSeconds(10))
                 .until(() -> result(store.get(keys.placement("v1"), Placement.class)).isPresent());
+        VolumeScheduling placed = schedulings().get("v1");
+        assertThat(placed.condition(Condition.SCHEDULED).orElseThrow().status()).isTrue();
+        assertThat(placed.condition(Condition.SCHEDULED).orElseThrow().lastTransitionTime())
+                .isAfterOrEqualTo(scheduled.lastTransitionTime());
+        assertThat(placed.condition(Condition.RECONCILED).orElseThrow().status()).isTrue();
+    }
+
+    @Test
+    void aSnapshotPassThatKeepsFailingShowsItsAttemptCountAndClearsWhenItSucceeds() {
+        agents.addNode("node-1", Map.of());
+        agents.addPool("node-1", "pool-1", 100, Map.of());
+        Running c = controller("c1");
+        await().atMost(Duration.ofSeconds(10)).until(c.controller::isLeader);
+        result(store.put(keys.volume("origin"), VolumeIntent.builder("origin", 10 * GI).build()));
+        await().atMost(Duration.ofSeconds(10)).until(() -> placements().size() == 1);
+        Ledger good = ledgers().get("pool-1");
+        // A ledger mangled by hand: the controller keeps the last good value, whose guard now fails, so
+        // placing the snapshot loses its compare-and-swap and is retried with backoff.
+        result(store.putRaw(keys.ledger("pool-1"), "{\"pool\":\"pool-1\",\"allocatedBytes\":\"many\"}"
+                .getBytes(StandardCharsets.UTF_8)));
+        result(store.put(keys.snapshot("snap"), SnapshotIntent.of("snap", "origin", "test", Instant.now())));
+        java.util.function.Supplier<Optional<SnapshotScheduling>> record = () ->
+                result(store.get(keys.snapshotScheduling("snap"), SnapshotScheduling.class)).map(Versioned::value);
+        await("attempts counted in the record").atMost(Duration.ofSeconds(15)).until(() -> record.get()
+                .flatMap(s -> s.condition(Condition.RECONCILED)).map(r -> !r.status() && r.attempts() >= 3).orElse(false));
+        Condition retrying = record.get().orElseThrow().condition(Condition.RECONCILED).orElseThrow();
+        assertThat(retrying.failureReason()).isEqualTo(FailureReason.RETRYING);
+        assertThat(retrying.failureReason().terminal()).isFalse();
+        assertThat(SnapshotScheduling.refusal(record.get().orElseThrow(), 0)).as("retried, not refused").isEmpty();
+
+        result(store.put(keys.ledger("pool-1"), good));
+        await("placed, and the record says the pass succeeded").atMost(Duration.ofSeconds(15)).until(() -> record.get()
+                .map(s -> s.phase() == SchedulingPhase.PLACED
+                        && s.condition(Condition.RECONCILED).map(Condition::status).orElse(false)).orElse(false));
+        assertThat(record.get().orElseThrow().condition(Condition.SCHEDULED).orElseThrow().status()).isTrue();
+    }
+
+    @Test
+    void aSnapshotOfAPoolWithoutRoomIsRefusedNoSpaceAndPlacedWhenRoomAppears() {
+        agents.addNode("node-1", Map.of());
+        agents.addPool("node-1", "pool-1", 15, Map.of());
+        controller("c1");
+        result(store.put(keys.volume("origin"), VolumeIntent.builder("origin", 10 * GI).build()));
+        await().atMost(Duration.ofSeconds(10)).until(() -> placements().size() == 1);
+        long revision = result(store.put(keys.snapshot("snap"), SnapshotIntent.of("snap", "origin", "test", Instant.now())));
+        java.util.function.Supplier<Optional<SnapshotScheduling>> record = () ->
+                result(store.get(keys.snapshotScheduling("snap"), SnapshotScheduling.class)).map(Versioned::value);
+        await().atMost(Duration.ofSeconds(10)).until(() -> SnapshotScheduling.refusal(record.get().orElse(null), revision)
+                .isPresent());
+        assertThat(SnapshotScheduling.refusal(record.get().orElseThrow(), revision).orElseThrow().reason())
+                .isEqualTo(FailureReason.NO_SPACE);
+
+        agents.addPool("node-1", "pool-1", 100, Map.of());
+        await("placed once the pool has room, without a resync").atMost(Duration.ofSeconds(10)).until(() -> record.get()
+                .map(s -> s.phase() == SchedulingPhase.PLACED).orElse(false));
     }
 
     @Test
@@ -734,6 +885,11 @@ class ControllerIT {
                 HttpResponse.BodyHandlers.ofString(StandardCharsets.UTF_8)).body();
         assertThat(explain).contains("\"summary\":\"no pool fits: free space 5, node down 1\"");
         assertThat(explain).contains("\"pool\":\"pool-6\"").contains("\"failed\":\"node down\"");
+        assertThat(explain).as("the recorded refusal, typed").contains("\"recorded\":{\"type\":\"Scheduled\",\"status\":false,"
+                + "\"reason\":\"NoFit\"");
+        String volume = http.send(HttpRequest.newBuilder(URI.create(c.controller.adminUrl() + "/api/v1/volumes/big")).build(),
+                HttpResponse.BodyHandlers.ofString(StandardCharsets.UTF_8)).body();
+        assertThat(volume).contains("\"reason\":\"NoFit\"").contains("\"conditions\":[");
         HttpResponse<String> ready = http.send(HttpRequest.newBuilder(URI.create(c.controller.adminUrl() + "/readyz")).build(),
                 HttpResponse.BodyHandlers.ofString());
         assertThat(ready.statusCode()).isEqualTo(200);

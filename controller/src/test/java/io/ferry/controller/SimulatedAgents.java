@@ -91,6 +91,19 @@ final class SimulatedAgents implements AutoCloseable {
         register(node, labels, session.leaseId());
     }
 
+    /** Registers the node again, on its lease, saying it runs on machine {@code machineId} (null: not saying). */
+    void onMachine(String node, String machineId) {
+        NodeRegistration current = result(store.get(keys.registration(node), NodeRegistration.class)).map(Versioned::value)
+                .orElseGet(() -> NodeRegistration.of(node, "10.0.0.1", null, hostNqn(node),
+                        EnumSet.of(Engine.FILE, Engine.LVM, Engine.LVM_THIN), Map.of(), "sim", Instant.now()));
+        result(store.put(keys.registration(node), current.withMachineId(machineId), leases.get(node).leaseId()));
+    }
+
+    /** Withdraws the node's registration, as when its agent stops; {@link #onMachine} registers it again. */
+    void unregister(String node) {
+        result(store.delete(keys.registration(node)));
+    }
+
     private void register(String node, Map<String, String> labels, long lease) {
         result(store.put(keys.registration(node), NodeRegistration.of(node, "10.0.0.1", null, hostNqn(node),
                 EnumSet.of(Engine.FILE, Engine.LVM, Engine.LVM_THIN), labels, "sim", Instant.now()), lease));

@@ -48,7 +48,9 @@ final class CapacityCalls {
         Map<String, String> segments = request.hasAccessibleTopology()
                 ? request.getAccessibleTopology().getSegmentsMap() : Map.of();
         GlobalConfig global = view.globalConfig();
-        Capacity capacity = capacity(scheduler, probe(params, segments.get(Driver.TOPOLOGY_NODE)),
+        String node = segments.get(Driver.TOPOLOGY_NODE);
+        Capacity capacity = capacity(scheduler, probe(params, node).withConsumer(node == null ? null
+                        : view.registration(node).orElse(null)),
                 candidates(segments, global), global);
         return GetCapacityResponse.newBuilder().setAvailableCapacity(capacity.totalBytes())
                 .setMaximumVolumeSize(Int64Value.of(capacity.largestBytes()))

@@ -25,11 +25,13 @@ import io.ferry.csi.v1.VolumeUsage;
 import io.ferry.etcd.FerryKeys;
 import io.ferry.etcd.store.EtcdStore;
 import io.ferry.etcd.store.Versioned;
+import io.ferry.model.MkfsOptions;
 import io.ferry.model.Names;
 import io.ferry.model.NodeRegistration;
 import io.ferry.model.Nqn;
 import io.ferry.model.Placement;
 import io.ferry.model.PoolConfig;
+import io.ferry.model.Reach;
 import io.ferry.model.VolumeIntent;
 import io.ferry.model.VolumeScheduling;
 import io.ferry.model.VolumeProgress;
@@ -174,9 +176,8 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
                 List<SignatureProbe.Signature> found = probe.probe(device.toString());
                 if (found.isEmpty()) {
                     List<String> mkfs = new ArrayList<>(List.of("mkfs." + fsType));
-                    if (fsType.equals(intent.fsType())) {
-                        mkfs.addAll(intent.mkfsOptions());
-                    }
+                    List<String> options = fsType.equals(intent.fsType()) ? intent.mkfsOptions() : List.of();
+                    mkfs.addAll(intent.thin() ? options : MkfsOptions.keepingAllocation(fsType, options));
                     mkfs.add(device.toString());
                     runner.run(Command.of(mkfs).withTimeout(java.time.Duration.ofMinutes(10)).serializedBy("device:" + device));
                 } else if (found.stream().noneMatch(sig -> sig.isFilesystem(fsType))) {
@@ -217,8 +218,10 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
     }
 
     /**
-     * The block device of the volume on this node, the local device or the connected NVMe namespace,
-     * once {@link DeviceVerifier} has traced it back to the volume.
+     * The block device of the volume on this node: the local device, the serving node's device
+     * handed over on this machine, or the connected NVMe namespace, once {@link DeviceVerifier} has
+     * traced it back to the volume. A handed-over device passes exactly the checks of a local one
+     * (against the serving node's pool), so a status naming another device is refused either way.
      */
     private Path attach(String id) throws Exception {
         String hostNqn = Calls.await(store.get(keys.registration(options.nodeId()), NodeRegistration.class))
@@ -226,16 +229,18 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
                 .orElseThrow(() -> Calls.failedPrecondition("node " + options.nodeId()
                         + " is not registered: its Ferry agent must run to give the node a host NQN"));
         Ready ready = Calls.await(view.await(() -> usable(id, hostNqn), Calls.remaining()),
-                "volume " + id + " to be Ready and exported to " + options.nodeId());
-        if (isLocal(ready)) {
+                "volume " + id + " to be Ready and served to " + options.nodeId());
+        if (ready.usesDevice()) {
             return verifier.local(id, pool(id, ready.placement()), ready.status().devicePath(), view.clusterId().orElse(null));
         }
         verifier.export(id, view.globalConfig().nqnPrefix(), view.clusterId().orElse(null), ready.status().export());
         return nvme.connect(ready.status().export(), hostNqn);
     }
 
-    private boolean isLocal(Ready ready) {
-        return ready.placement().node().equals(options.nodeId()) && ready.status().devicePath() != null;
+    /** How this node reaches the volume placed as {@code placement}, by the one rule ({@link Reach#of}). */
+    private Reach reach(Placement placement) {
+        return Reach.of(placement.node(), view.registration(placement.node()).orElse(null), placement.engine(),
+                options.nodeId(), view.registration(options.nodeId()).orElse(null));
     }
 
     private PoolConfig pool(String id, Placement placement) {
@@ -259,8 +264,8 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
         if (status == null || !status.settled()) {
             return Optional.empty();
         }
-        Ready ready = new Ready(placement, status);
-        if (isLocal(ready)) {
+        Ready ready = new Ready(placement, status, reach(placement));
+        if (ready.usesDevice()) {
             return Optional.of(verifier.local(id, pool(id, placement), status.devicePath(), view.clusterId().orElse(null)));
         }
         if (status.export() == null) {
@@ -273,8 +278,9 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
     private Optional<Ready> usable(String id, String hostNqn) {
         Placement placement = view.placement(id).orElse(null);
         return Calls.done(VolumeProgress.servedTo(id, placement, placement == null ? null
-                : view.volumeStatus(placement.node(), id).orElse(null), options.nodeId(), hostNqn, true))
-                .map(Ready::of);
+                : view.volumeStatus(placement.node(), id).orElse(null), options.nodeId(), hostNqn,
+                placement == null ? null : view.registration(placement.node()).orElse(null),
+                view.registration(options.nodeId()).orElse(null), true)).map(Ready::of);
     }
 
     @Override
@@ -285,7 +291,7 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
             Path staging = path("staging_target_path", request.getStagingTargetPath());
             try (KeyedLocks.Held ignored = locks.lock("volume:" + id)) {
                 unmount(staging);
-                if (Names.isValidVolumeName(id)) {
+                if (Names.isValidVolumeName(id) && !handedOver(id)) {
                     // Both names an export of this volume may have: this cluster's, and the one
                     // of before cluster ids that an agent keeps serving until it is unexported.
                     String prefix = view.globalConfig().nqnPrefix();
@@ -298,6 +304,14 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
                 return NodeUnstageVolumeResponse.getDefaultInstance();
             }
         });
+    }
+
+    /**
+     * Whether this node is handed the volume's device on the serving node's machine: it then made no
+     * NVMe connection, and one to the volume's subsystem on this kernel is not its to end.
+     */
+    private boolean handedOver(String id) {
+        return view.placement(id).map(p -> reach(p) == Reach.HANDOFF).orElse(false);
     }
 
     // ---- NodePublishVolume / NodeUnpublishVolume ----

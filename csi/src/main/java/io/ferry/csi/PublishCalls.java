@@ -11,6 +11,7 @@ import io.ferry.model.Attachment;
 import io.ferry.model.Names;
 import io.ferry.model.NodeRegistration;
 import io.ferry.model.Placement;
+import io.ferry.model.Reach;
 import io.ferry.model.VolumeIntent;
 import io.ferry.model.VolumeProgress;
 
@@ -87,10 +88,10 @@ final class PublishCalls {
             }
             String hostNqn = registration.hostNqn();
             Ready ready = Calls.await(view.await(() -> exportedTo(id, node, hostNqn), Calls.remaining()),
-                    "volume " + intent.name() + " to be exported to " + node);
+                    "volume " + intent.name() + " to be served to " + node);
             ControllerPublishVolumeResponse.Builder response = ControllerPublishVolumeResponse.newBuilder()
                     .putPublishContext(Driver.PUBLISH_NODE, ready.placement().node());
-            if (ready.status().export() != null && !ready.placement().node().equals(node)) {
+            if (ready.reach() == Reach.EXPORT) {
                 response.putPublishContext(Driver.PUBLISH_NQN, ready.status().export().nqn())
                         .putPublishContext(Driver.PUBLISH_ADDRESS, ready.status().export().address())
                         .putPublishContext(Driver.PUBLISH_PORT, Integer.toString(ready.status().export().port()))
@@ -100,12 +101,18 @@ final class PublishCalls {
         }
     }
 
+    /**
+     * Served to {@code node}: exported to its host, or (on the serving node's machine) with the device
+     * the node plugin there is handed; as {@link io.ferry.model.Reach} decides from both registrations.
+     */
     private Optional<Ready> exportedTo(String volume, String node, String hostNqn) {
         Placement placement = view.placement(volume).orElse(null);
         // The node plugin finds the device of a volume on its own node by itself, so the controller
         // side does not need one yet (an spdk volume has none).
         return Calls.done(VolumeProgress.servedTo(volume, placement, placement == null ? null
-                : view.volumeStatus(placement.node(), volume).orElse(null), node, hostNqn, false)).map(Ready::of);
+                : view.volumeStatus(placement.node(), volume).orElse(null), node, hostNqn,
+                placement == null ? null : view.registration(placement.node()).orElse(null),
+                view.registration(node).orElse(null), false)).map(Ready::of);
     }
 
     ControllerUnpublishVolumeResponse unpublish(ControllerUnpublishVolumeRequest request) throws Exception {

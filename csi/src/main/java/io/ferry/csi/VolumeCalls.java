@@ -445,7 +445,7 @@ final class VolumeCalls {
     }
 
     /**
-     * Marks the volume for deletion (compare-and-swap) unless it is attached; returns the intent as
+     * Marks the volume for deletion (compare-and-swap) unless it is attached or has snapshots; returns the intent as
      * marked, to wait for, or empty when there is no such volume.
      */
     private Optional<Versioned<VolumeIntent>> requestDeletion(String id) throws Exception {
@@ -459,6 +459,17 @@ final class VolumeCalls {
                 if (attached > 0) {
                     throw Calls.failedPrecondition("volume " + id + " is still published to "
                             + view.attachedNodes(id) + "; unpublish it first");
+                }
+                // Ferry's snapshots depend on their source volume (the controller deletes a volume
+                // only after its snapshots), so the specification's answer is FAILED_PRECONDITION,
+                // at once, rather than a deletion that waits for them until the deadline. A
+                // snapshot already being deleted only delays the deletion.
+                List<String> snapshots = Calls.await(store.list(keys.snapshots(), SnapshotIntent.class)).items().stream()
+                        .map(Versioned::value).filter(s -> id.equals(s.sourceVolume()) && !s.deletionRequested())
+                        .map(SnapshotIntent::name).sorted().toList();
+                if (!snapshots.isEmpty()) {
+                    throw Calls.failedPrecondition("volume " + id + " has snapshots " + snapshots
+                            + ", which depend on it; delete them first");
                 }
                 if (Calls.await(store.compareAndPut(keys.volume(id), existing.get().value().withDeletionRequested(),
                         existing.get().modRevision()))) {

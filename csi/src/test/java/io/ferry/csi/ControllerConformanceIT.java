@@ -1,89 +1,170 @@
 package io.ferry.csi;
 
+import io.ferry.csi.v1.ControllerModifyVolumeRequest;
+import io.ferry.csi.v1.ControllerGetCapabilitiesRequest;
+import io.ferry.csi.v1.ControllerServiceCapability;
+import io.ferry.csi.v1.ListSnapshotsResponse;
 import io.ferry.csi.v1.CapacityRange;
+import io.ferry.csi.v1.ControllerExpandVolumeRequest;
+import io.ferry.csi.v1.ControllerGetVolumeRequest;
+import io.ferry.csi.v1.ControllerGetVolumeResponse;
 import io.ferry.csi.v1.ControllerPublishVolumeRequest;
+import io.ferry.csi.v1.ControllerPublishVolumeResponse;
 import io.ferry.csi.v1.ControllerUnpublishVolumeRequest;
+import io.ferry.csi.v1.CreateSnapshotRequest;
 import io.ferry.csi.v1.CreateVolumeRequest;
+import io.ferry.csi.v1.DeleteSnapshotRequest;
 import io.ferry.csi.v1.DeleteVolumeRequest;
 import io.ferry.csi.v1.GetCapacityRequest;
+import io.ferry.csi.v1.ListSnapshotsRequest;
+import io.ferry.csi.v1.ListVolumesRequest;
+import io.ferry.csi.v1.ListVolumesResponse;
 import io.ferry.csi.v1.NodeStageVolumeRequest;
 import io.ferry.csi.v1.NodeUnstageVolumeRequest;
-import io.ferry.csi.v1.Volume;
+import io.ferry.csi.v1.Snapshot;
 import io.ferry.csi.v1.Topology;
+import io.ferry.csi.v1.ValidateVolumeCapabilitiesRequest;
+import io.ferry.csi.v1.Volume;
 import io.ferry.csi.v1.VolumeCapability;
 import io.ferry.csi.v1.VolumeContentSource;
 import io.ferry.csi.v1.CreateSnapshotRequest;
 import io.ferry.etcd.store.Versioned;
-import io.ferry.etcd.testing.EtcdExtension;
 import io.ferry.model.Attachment;
 import io.ferry.model.VolumeIntent;
 import io.ferry.model.VolumePhase;
 import io.ferry.model.VolumeStatus;
 import io.grpc.Status;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.extension.RegisterExtension;
-
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import org.junit.jupiter.api.Test;
 
-import static io.ferry.csi.CsiConformanceIT.MI;
-import static io.ferry.csi.CsiConformanceIT.block;
-import static io.ferry.csi.CsiConformanceIT.code;
-import static io.ferry.csi.CsiConformanceIT.create;
-import static io.ferry.csi.CsiConformanceIT.message;
-import static io.ferry.csi.CsiConformanceIT.mount;
 import static io.ferry.etcd.testing.Await.result;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+import static io.ferry.csi.CsiRequests.MI;
+import static io.ferry.csi.CsiRequests.GI;
+import static io.ferry.csi.CsiRequests.block;
+import static io.ferry.csi.CsiRequests.code;
+import static io.ferry.csi.CsiRequests.create;
+import static io.ferry.csi.CsiRequests.message;
+import static io.ferry.csi.CsiRequests.mount;
 
 /**
- * The controller service's answers the CSI specification prescribes for deletion and re-creation
- * of a name, publication with another capability, and clones, against the real controller and the
- * real file-engine agent ({@link CsiHarness}).
+ * The controller service's conformance to the CSI specification (the rows of docs/csi.md's table
+ * for CreateVolume, DeleteVolume, Controller(Un)PublishVolume, ValidateVolumeCapabilities,
+ * ListVolumes, GetCapacity, ControllerGetVolume, ControllerExpandVolume and the snapshot calls),
+ * against the real plugin, a real controller and the real file-engine agent on a real etcd
+ * ({@link CsiHarness}). No test waits out a deadline: every expected failure is asserted to come
+ * at once.
  */
-class ControllerConformanceIT {
+class ControllerConformanceIT extends ConformanceTest {
 
-    @RegisterExtension
-    static final EtcdExtension etcd = new EtcdExtension();
+    // ---- CreateVolume ----
 
-    CsiHarness h;
-
-    @BeforeEach
-    void setUp() throws Exception {
-        h = new CsiHarness(etcd.options(EtcdExtension.uniquePrefix()));
-    }
-
-    @AfterEach
-    void tearDown() throws Exception {
-        h.close();
-    }
-
-    Versioned<VolumeIntent> intent(String name) {
-        return result(h.store.get(h.keys.volume(name), VolumeIntent.class)).orElseThrow();
+    @Test
+    void createVolumeIsIdempotentByNameAndRefusesADifferentSize() {
+        Volume first = h.controller().createVolume(create("pvc-1", 100 * MI).build()).getVolume();
+        Volume again = h.controller().createVolume(create("pvc-1", 100 * MI).build()).getVolume();
+        assertThat(again.getVolumeId()).isEqualTo(first.getVolumeId()).isEqualTo("pvc-1");
+        assertThat(first.getCapacityBytes()).isEqualTo(100 * MI);
+        assertThat(code(() -> h.controller().createVolume(create("pvc-1", 200 * MI).build())))
+                .isEqualTo(Status.Code.ALREADY_EXISTS);
+        assertThat(result(h.store.count(h.keys.volumes()))).isEqualTo(1);
     }
 
     @Test
-    void deleteVolumeReturnsOnceTheVolumeIsGoneSoItsNameIsFreeForANewVolumeAtOnce() {
-        CreateVolumeRequest request = create("pvc-again", 16 * MI).putParameters("positionAdvice", "MustLocal").build();
-        h.controller().createVolume(request);
-        long firstCreation = intent("pvc-again").createRevision();
+    void concurrentCreateVolumeCallsMakeOneVolume() throws Exception {
+        ExecutorService pool = Executors.newFixedThreadPool(4);
+        try {
+            List<Future<String>> calls = new ArrayList<>();
+            for (int i = 0; i < 4; i++) {
+                calls.add(pool.submit(() -> h.controller().createVolume(create("pvc-race", 64 * MI).build())
+                        .getVolume().getVolumeId()));
+            }
+            for (Future<String> call : calls) {
+                assertThat(call.get()).isEqualTo("pvc-race");
+            }
+        } finally {
+            pool.shutdownNow();
+        }
+        assertThat(result(h.store.count(h.keys.volumes()))).isEqualTo(1);
+    }
 
-        h.controller().deleteVolume(DeleteVolumeRequest.newBuilder().setVolumeId("pvc-again").build());
-        // Gone when DeleteVolume answers, not some time later: the intent, and the agent's file.
-        assertThat(result(h.store.get(h.keys.volume("pvc-again"), VolumeIntent.class))).isEmpty();
-        assertThat(h.poolMount.resolve(CsiHarness.POOL).resolve("pvc-again.img")).doesNotExist();
+    @Test
+    void createVolumeMapsAnInvalidCsiNameToAStableFerryName() {
+        Volume v = h.controller().createVolume(create("PVC_Data.Mixed/Case", 8 * MI).build()).getVolume();
+        assertThat(v.getVolumeId()).startsWith("pvc-data-mixed-case-").isEqualTo(CsiNames.ferryName("PVC_Data.Mixed/Case"));
+        assertThat(h.controller().createVolume(create("PVC_Data.Mixed/Case", 8 * MI).build()).getVolume().getVolumeId())
+                .isEqualTo(v.getVolumeId());
+        VolumeIntent intent = result(h.store.get(h.keys.volume(v.getVolumeId()), VolumeIntent.class)).orElseThrow().value();
+        assertThat(intent.createdBy()).isEqualTo("csi:PVC_Data.Mixed/Case");
+    }
 
-        Volume again = h.controller(Duration.ofSeconds(10)).createVolume(request).getVolume();
-        assertThat(again.getVolumeId()).isEqualTo("pvc-again");
-        assertThat(intent("pvc-again").createRevision()).isGreaterThan(firstCreation);
-        assertThat(intent("pvc-again").value().deletionRequested()).isFalse();
-        VolumeStatus status = result(h.store.get(h.keys.volumeStatus(CsiHarness.NODE, "pvc-again"), VolumeStatus.class))
-                .orElseThrow().value();
-        assertThat(status.phase()).isEqualTo(VolumePhase.READY);
-        assertThat(h.poolMount.resolve(CsiHarness.POOL).resolve("pvc-again.img")).exists();
+    @Test
+    void createVolumeRoundsUpTo4MiAndHonoursTheLimit() {
+        Volume v = h.controller().createVolume(create("pvc-round", 5 * MI).build()).getVolume();
+        assertThat(v.getCapacityBytes()).isEqualTo(8 * MI);
+        assertThat(code(() -> h.controller().createVolume(create("pvc-limit", 5 * MI)
+                .setCapacityRange(CapacityRange.newBuilder().setRequiredBytes(5 * MI).setLimitBytes(6 * MI)).build())))
+                .isEqualTo(Status.Code.OUT_OF_RANGE);
+    }
+
+    @Test
+    void createVolumeRefusesMissingFieldsAndUnknownParameters() {
+        assertThat(code(() -> h.controller().createVolume(create("", MI).build()))).isEqualTo(Status.Code.INVALID_ARGUMENT);
+        assertThat(code(() -> h.controller().createVolume(create("pvc-x", MI).clearVolumeCapabilities().build())))
+                .isEqualTo(Status.Code.INVALID_ARGUMENT);
+        assertThat(code(() -> h.controller().createVolume(create("pvc-x", MI).putParameters("thinn", "true").build())))
+                .isEqualTo(Status.Code.INVALID_ARGUMENT);
+        assertThat(code(() -> h.controller().createVolume(create("pvc-x", MI).putParameters("thin", "maybe").build())))
+                .isEqualTo(Status.Code.INVALID_ARGUMENT);
+    }
+
+    @Test
+    void createVolumeRefusesMkfsOptionsOffTheAllowListAndWritesNoIntent() {
+        for (String[] fsAndOptions : List.of(new String[] {"ext4", "-F"}, new String[] {"ext4", "-d /etc"},
+                new String[] {"ext4", "-E root_owner=0:0"}, new String[] {"ext4", "-L data /dev/sda"},
+                new String[] {"xfs", "-l logdev=/dev/sdb"}, new String[] {"xfs", "-f"})) {
+            CreateVolumeRequest request = create("pvc-mkfs", 16 * MI).putParameters("fsType", fsAndOptions[0])
+                    .clearVolumeCapabilities().addVolumeCapabilities(mount(fsAndOptions[0]))
+                    .putParameters("mkfsOptions", fsAndOptions[1]).build();
+            assertThat(code(() -> h.controller().createVolume(request))).as(fsAndOptions[1])
+                    .isEqualTo(Status.Code.INVALID_ARGUMENT);
+            String refused = fsAndOptions[1].contains("root_owner") ? "root_owner"
+                    : fsAndOptions[1].contains("/dev/sda") ? "/dev/sda" : fsAndOptions[1].split(" ")[0];
+            assertThat(message(() -> h.controller().createVolume(request))).startsWith("mkfsOptions")
+                    .contains("\"" + refused + "\"").contains(fsAndOptions[0]);
+        }
+        assertThat(result(h.store.getRaw(h.store.keys().volume("pvc-mkfs")))).isEmpty();
+    }
+
+    @Test
+    void createVolumeReportsNoFitAsResourceExhaustedWithReasonCounts() {
+        String why = message(() -> h.controller().createVolume(create("pvc-huge", 50 * GI).build()));
+        assertThat(code(() -> h.controller().createVolume(create("pvc-huge", 50 * GI).build())))
+                .isEqualTo(Status.Code.RESOURCE_EXHAUSTED);
+        assertThat(why).contains("free space 2");
+    }
+
+    @Test
+    void createVolumeHonoursParametersAndTopology() {
+        h.controller().createVolume(create("pvc-sel", 8 * MI).clearVolumeCapabilities().addVolumeCapabilities(mount(""))
+                .putParameters("poolSelector", "media=ssd")
+                .putParameters("nodeSelector", "rack=r2").putParameters("positionAdvice", "PreferRemote")
+                .putParameters("fsType", "xfs").putParameters("mkfsOptions", "-m reflink=0").build());
+        VolumeIntent intent = result(h.store.get(h.keys.volume("pvc-sel"), VolumeIntent.class)).orElseThrow().value();
+        assertThat(intent.consumerNode()).isEqualTo(CsiHarness.NODE);
+        assertThat(intent.nodeSelector()).isEqualTo(Map.of("rack", "r2"));
+        assertThat(intent.mkfsOptions()).containsExactly("-m", "reflink=0");
+        assertThat(h.controller().controllerGetVolume(ControllerGetVolumeRequest.newBuilder().setVolumeId("pvc-sel").build())
+                .getVolume().getVolumeContextMap()).containsEntry(Driver.CONTEXT_FS_TYPE, "xfs");
     }
 
     @Test
@@ -154,6 +235,118 @@ class ControllerConformanceIT {
     }
 
     @Test
+    void createVolumeWithNoControllerRunningSaysSoAtOnceAndTheVolumeIsPlacedWhenOneStarts() {
+        h.stopController();
+        org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(30)).until(() ->
+                result(h.store.count(h.keys.controllerLeader() + "/")) == 0);
+        CreateVolumeRequest request = create("pvc-nobody", 16 * MI).putParameters("positionAdvice", "MustLocal").build();
+        assertThat(code(() -> h.controller(Duration.ofSeconds(60)).createVolume(request))).isEqualTo(Status.Code.UNAVAILABLE);
+        assertThat(message(() -> h.controller(Duration.ofSeconds(60)).createVolume(request)))
+                .contains("no Ferry controller is running", "pvc-nobody", "placed once a controller starts");
+        assertThat(intent("pvc-nobody").value().deletionRequested()).isFalse();
+
+        h.startController();
+        // The plugin answers from its watch of the election's candidates: the CO's retry comes
+        // once it has seen the new controller.
+        org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(10)).until(() -> h.server.view().controllerRunning());
+        Volume created = h.controller().createVolume(request).getVolume();
+        assertThat(created.getVolumeId()).isEqualTo("pvc-nobody");
+    }
+
+    @Test
+    void aCreateVolumeRefusedForLackOfRoomLeavesNoIntentBehindForAVolumeNobodyWouldOwn() {
+        CreateVolumeRequest huge = create("pvc-toolarge", 50 * GI).build();
+        assertThat(code(() -> h.controller().createVolume(huge))).isEqualTo(Status.Code.RESOURCE_EXHAUSTED);
+        // The caller got no volume and will never delete one: its intent is withdrawn, so room
+        // appearing later places nothing.
+        org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(30)).until(() ->
+                result(h.store.getRaw(h.keys.volume("pvc-toolarge"))).isEmpty());
+        assertThat(result(h.store.getRaw(h.keys.volumeScheduling("pvc-toolarge")))).isEmpty();
+        assertThat(result(h.store.getRaw(h.keys.placement("pvc-toolarge")))).isEmpty();
+        // The CO's retry asks again and is refused again, the same way.
+        assertThat(code(() -> h.controller().createVolume(huge))).isEqualTo(Status.Code.RESOURCE_EXHAUSTED);
+    }
+
+    // ---- DeleteVolume ----
+
+    @Test
+    void deleteVolumeIsIdempotentAndTreatsUnknownVolumesAsDeleted() {
+        h.controller().createVolume(create("pvc-del", 8 * MI).build());
+        h.controller().deleteVolume(DeleteVolumeRequest.newBuilder().setVolumeId("pvc-del").build());
+        h.controller().deleteVolume(DeleteVolumeRequest.newBuilder().setVolumeId("pvc-del").build());
+        h.controller().deleteVolume(DeleteVolumeRequest.newBuilder().setVolumeId("never-existed").build());
+        h.controller().deleteVolume(DeleteVolumeRequest.newBuilder().setVolumeId("Not A Ferry Name").build());
+        assertThat(code(() -> h.controller().deleteVolume(DeleteVolumeRequest.getDefaultInstance())))
+                .isEqualTo(Status.Code.INVALID_ARGUMENT);
+        await().atMost(Duration.ofSeconds(20)).until(() -> result(h.store.get(h.keys.volume("pvc-del"), VolumeIntent.class)).isEmpty());
+    }
+
+    Versioned<VolumeIntent> intent(String name) {
+        return result(h.store.get(h.keys.volume(name), VolumeIntent.class)).orElseThrow();
+    }
+
+    @Test
+    void deleteVolumeReturnsOnceTheVolumeIsGoneSoItsNameIsFreeForANewVolumeAtOnce() {
+        CreateVolumeRequest request = create("pvc-again", 16 * MI).putParameters("positionAdvice", "MustLocal").build();
+        h.controller().createVolume(request);
+        long firstCreation = intent("pvc-again").createRevision();
+
+        h.controller().deleteVolume(DeleteVolumeRequest.newBuilder().setVolumeId("pvc-again").build());
+        // Gone when DeleteVolume answers, not some time later: the intent, and the agent's file.
+        assertThat(result(h.store.get(h.keys.volume("pvc-again"), VolumeIntent.class))).isEmpty();
+        assertThat(h.poolMount.resolve(CsiHarness.POOL).resolve("pvc-again.img")).doesNotExist();
+
+        Volume again = h.controller(Duration.ofSeconds(10)).createVolume(request).getVolume();
+        assertThat(again.getVolumeId()).isEqualTo("pvc-again");
+        assertThat(intent("pvc-again").createRevision()).isGreaterThan(firstCreation);
+        assertThat(intent("pvc-again").value().deletionRequested()).isFalse();
+        VolumeStatus status = result(h.store.get(h.keys.volumeStatus(CsiHarness.NODE, "pvc-again"), VolumeStatus.class))
+                .orElseThrow().value();
+        assertThat(status.phase()).isEqualTo(VolumePhase.READY);
+        assertThat(h.poolMount.resolve(CsiHarness.POOL).resolve("pvc-again.img")).exists();
+    }
+
+    // ---- ControllerPublishVolume, ControllerUnpublishVolume ----
+
+    @Test
+    void controllerPublishWritesTheAttachmentAndWaitsForTheExport() {
+        h.controller().createVolume(create("pvc-pub", 8 * MI).putParameters("nodeSelector", "rack=r2").build());
+        ControllerPublishVolumeResponse published = h.controller().controllerPublishVolume(ControllerPublishVolumeRequest
+                .newBuilder().setVolumeId("pvc-pub").setNodeId(CsiHarness.NODE).setVolumeCapability(mount("ext4")).build());
+        assertThat(published.getPublishContextMap()).containsEntry(Driver.PUBLISH_NODE, CsiHarness.REMOTE)
+                .containsKey(Driver.PUBLISH_NQN);
+        Attachment attachment = result(h.store.get(h.keys.attachment("pvc-pub", CsiHarness.NODE), Attachment.class))
+                .orElseThrow().value();
+        assertThat(attachment.hostNqn()).isEqualTo(h.agent.hostNqn());
+        // again: same answer
+        h.controller().controllerPublishVolume(ControllerPublishVolumeRequest.newBuilder().setVolumeId("pvc-pub")
+                .setNodeId(CsiHarness.NODE).setVolumeCapability(mount("ext4")).build());
+        assertThat(code(() -> h.controller().controllerPublishVolume(ControllerPublishVolumeRequest.newBuilder()
+                .setVolumeId("pvc-pub").setNodeId(CsiHarness.NODE).setReadonly(true).setVolumeCapability(mount("ext4")).build())))
+                .isEqualTo(Status.Code.ALREADY_EXISTS);
+        assertThat(code(() -> h.controller().deleteVolume(DeleteVolumeRequest.newBuilder().setVolumeId("pvc-pub").build())))
+                .isEqualTo(Status.Code.FAILED_PRECONDITION);
+        h.controller().controllerUnpublishVolume(ControllerUnpublishVolumeRequest.newBuilder().setVolumeId("pvc-pub")
+                .setNodeId(CsiHarness.NODE).build());
+        h.controller().controllerUnpublishVolume(ControllerUnpublishVolumeRequest.newBuilder().setVolumeId("pvc-pub")
+                .setNodeId(CsiHarness.NODE).build());
+        assertThat(result(h.store.count(h.keys.attachmentsOf("pvc-pub")))).isZero();
+    }
+
+    @Test
+    void controllerPublishReturnsNotFoundForUnknownVolumesAndNodes() {
+        h.controller().createVolume(create("pvc-nf", 8 * MI).build());
+        assertThat(code(() -> h.controller().controllerPublishVolume(ControllerPublishVolumeRequest.newBuilder()
+                .setVolumeId("no-such-volume").setNodeId(CsiHarness.NODE).setVolumeCapability(mount("ext4")).build())))
+                .isEqualTo(Status.Code.NOT_FOUND);
+        assertThat(code(() -> h.controller().controllerPublishVolume(ControllerPublishVolumeRequest.newBuilder()
+                .setVolumeId("pvc-nf").setNodeId("no-such-node").setVolumeCapability(mount("ext4")).build())))
+                .isEqualTo(Status.Code.NOT_FOUND);
+        h.controller().controllerUnpublishVolume(ControllerUnpublishVolumeRequest.newBuilder().setVolumeId("no-such-volume")
+                .setNodeId("no-such-node").build());
+    }
+
+    @Test
     void controllerPublishAgainWithAnotherCapabilityOrReadonlyIsAlreadyExistsAtOnce() {
         h.controller().createVolume(create("pvc-pub", 16 * MI).build());
         ControllerPublishVolumeRequest publish = ControllerPublishVolumeRequest.newBuilder().setVolumeId("pvc-pub")
@@ -182,30 +375,6 @@ class ControllerConformanceIT {
                 .orElseThrow().value()).isEqualTo(attachment);
         h.controller().controllerUnpublishVolume(ControllerUnpublishVolumeRequest.newBuilder().setVolumeId("pvc-pub")
                 .setNodeId(CsiHarness.NODE).build());
-    }
-
-    @Test
-    void getCapacityAnswersForAnUnspecifiedAccessModeAndWithoutCapabilities() {
-        // external-provisioner's capacity tracking always asks with access mode UNKNOWN.
-        GetCapacityRequest none = GetCapacityRequest.newBuilder().setAccessibleTopology(
-                Topology.newBuilder().putSegments(Driver.TOPOLOGY_NODE, CsiHarness.NODE)).build();
-        VolumeCapability unknownMode = VolumeCapability.newBuilder()
-                .setMount(VolumeCapability.MountVolume.newBuilder().setFsType("ext4"))
-                .setAccessMode(VolumeCapability.AccessMode.newBuilder().setMode(VolumeCapability.AccessMode.Mode.UNKNOWN))
-                .build();
-        VolumeCapability noMode = VolumeCapability.newBuilder().setBlock(VolumeCapability.BlockVolume.getDefaultInstance())
-                .build();
-        long all = CsiHarness.POOL_BYTES + h.localRoomBytes();
-        assertThat(h.controller().getCapacity(none).getAvailableCapacity()).isEqualTo(all);
-        assertThat(h.controller().getCapacity(none.toBuilder().addVolumeCapabilities(unknownMode).build())
-                .getAvailableCapacity()).isEqualTo(all);
-        assertThat(h.controller().getCapacity(none.toBuilder().addVolumeCapabilities(noMode).build())
-                .getAvailableCapacity()).isEqualTo(all);
-        // A mode Ferry cannot serve has no capacity at all.
-        VolumeCapability multiNode = unknownMode.toBuilder().setAccessMode(VolumeCapability.AccessMode.newBuilder()
-                .setMode(VolumeCapability.AccessMode.Mode.MULTI_NODE_MULTI_WRITER)).build();
-        assertThat(h.controller().getCapacity(none.toBuilder().addVolumeCapabilities(multiNode).build())
-                .getAvailableCapacity()).isZero();
     }
 
     @Test
@@ -243,15 +412,9 @@ class ControllerConformanceIT {
         // node-a's agent runs without kernel nvmet: it can serve node-a, never export to node-b.
         ControllerPublishVolumeRequest publish = ControllerPublishVolumeRequest.newBuilder().setVolumeId("pvc-noexport")
                 .setNodeId(CsiHarness.REMOTE).setVolumeCapability(mount("ext4")).build();
-        long started = System.nanoTime();
-        // A deadline far beyond the answer: DEADLINE_EXCEEDED would mean the outcome was waited out.
-        assertThat(code(() -> h.controller(Duration.ofSeconds(60)).controllerPublishVolume(publish)))
-                .isEqualTo(Status.Code.FAILED_PRECONDITION);
-        Duration took = Duration.ofNanos(System.nanoTime() - started);
+        failsFast(Status.Code.FAILED_PRECONDITION, () -> h.controller(Duration.ofSeconds(60)).controllerPublishVolume(publish));
         assertThat(message(() -> h.controller(Duration.ofSeconds(60)).controllerPublishVolume(publish)))
                 .contains("cannot export to " + CsiHarness.REMOTE + " volume pvc-noexport", "kernel nvmet is not loaded");
-        System.out.println("ControllerPublishVolume to a node the volume cannot be exported to answered in " + took.toMillis()
-                + " ms");
 
         VolumeStatus failed = status("pvc-noexport");
         assertThat(failed.phase()).isEqualTo(VolumePhase.FAILED);
@@ -261,8 +424,10 @@ class ControllerConformanceIT {
                 .orElseThrow().value().generation();
         assertThat(ready.observedGeneration()).isEqualTo(generation);
         assertThat(ready.lastTransitionTime()).isNotNull();
-        // Terminal for this generation: the agent does not try again until an input changes.
-        Thread.sleep(3000);
+        // Terminal for this generation: the agent does not try again until an input changes. Proving
+        // that something does not happen takes time; twice the agent's first retry delay (its
+        // backoff starts there, jittered down from it) is enough for a timer retry to have shown.
+        Thread.sleep(2 * io.ferry.etcd.reconcile.RuntimeOptions.defaults().initialDelay().toMillis());
         assertThat(status("pvc-noexport").ready().orElseThrow().attempts()).isEqualTo(1);
 
         // The input changes (the attachment goes, the work item asks for no export): served again.
@@ -314,37 +479,298 @@ class ControllerConformanceIT {
         }
     }
 
+    // ---- failure propagation: a failure Ferry already knows is answered at once ----
+
+    /**
+     * Makes the call with a deadline far beyond the answer and asserts it fails with {@code expected}
+     * in under 2 s: DEADLINE_EXCEEDED, or a slow answer, would mean a known outcome was waited out.
+     */
+    static void failsFast(Status.Code expected, Runnable call) {
+        long started = System.nanoTime();
+        Status.Code code = code(call);
+        Duration took = Duration.ofNanos(System.nanoTime() - started);
+        assertThat(code).isEqualTo(expected);
+        assertThat(took).as("time to the answer").isLessThan(Duration.ofSeconds(2));
+    }
+
+    @Test
+    void aCreateVolumeNoPoolFitsFailsWithResourceExhaustedInUnderTwoSeconds() {
+        failsFast(Status.Code.RESOURCE_EXHAUSTED, () -> h.controller(Duration.ofSeconds(60))
+                .createVolume(create("pvc-nofit", 50 * GI).build()));
+    }
+
+    @Test
+    void aCreateVolumeWithAnUnsupportedCapabilityFailsWithInvalidArgumentInUnderTwoSecondsAndWritesNoIntent() {
+        VolumeCapability multiNode = mount("ext4").toBuilder().setAccessMode(VolumeCapability.AccessMode.newBuilder()
+                .setMode(VolumeCapability.AccessMode.Mode.MULTI_NODE_MULTI_WRITER)).build();
+        failsFast(Status.Code.INVALID_ARGUMENT, () -> h.controller(Duration.ofSeconds(60)).createVolume(
+                create("pvc-multi", 16 * MI).clearVolumeCapabilities().addVolumeCapabilities(multiNode).build()));
+        assertThat(message(() -> h.controller().createVolume(create("pvc-multi", 16 * MI).clearVolumeCapabilities()
+                .addVolumeCapabilities(multiNode).build()))).contains("MULTI_NODE_MULTI_WRITER");
+        assertThat(result(h.store.getRaw(h.keys.volume("pvc-multi")))).isEmpty();
+    }
+
+    @Test
+    void aGrowthThePoolHasNoRoomForFailsWithResourceExhaustedInUnderTwoSeconds() {
+        h.controller().createVolume(create("pvc-nogrow", 16 * MI).putParameters("positionAdvice", "MustLocal").build());
+        ControllerExpandVolumeRequest grow = ControllerExpandVolumeRequest.newBuilder().setVolumeId("pvc-nogrow")
+                .setCapacityRange(CapacityRange.newBuilder().setRequiredBytes(50 * GI)).build();
+        failsFast(Status.Code.RESOURCE_EXHAUSTED, () -> h.controller(Duration.ofSeconds(60)).controllerExpandVolume(grow));
+        // The volume keeps its size and data: only the growth was refused.
+        assertThat(result(h.store.get(h.keys.placement("pvc-nogrow"), io.ferry.model.Placement.class)).orElseThrow()
+                .value().sizeBytes()).isEqualTo(16 * MI);
+    }
+
+    @Test
+    void aCloneOfAMissingSourceOrOfOneWhosePoolCannotServeItFailsInUnderTwoSeconds() {
+        h.controller().createVolume(create("pvc-src-fast", 16 * MI).putParameters("positionAdvice", "MustLocal").build());
+        VolumeContentSource missing = VolumeContentSource.newBuilder().setVolume(
+                VolumeContentSource.VolumeSource.newBuilder().setVolumeId("no-such-volume")).build();
+        failsFast(Status.Code.NOT_FOUND, () -> h.controller(Duration.ofSeconds(60)).createVolume(
+                create("pvc-clone-missing", 16 * MI).setVolumeContentSource(missing).build()));
+        VolumeContentSource source = VolumeContentSource.newBuilder().setVolume(
+                VolumeContentSource.VolumeSource.newBuilder().setVolumeId("pvc-src-fast")).build();
+        // The source's pool is a file pool: a copy made there cannot be an lvm volume.
+        failsFast(Status.Code.INVALID_ARGUMENT, () -> h.controller(Duration.ofSeconds(60)).createVolume(
+                create("pvc-clone-lvm", 16 * MI).putParameters("engine", "lvm").setVolumeContentSource(source).build()));
+        VolumeContentSource missingSnapshot = VolumeContentSource.newBuilder().setSnapshot(
+                VolumeContentSource.SnapshotSource.newBuilder().setSnapshotId("no-such-snapshot")).build();
+        failsFast(Status.Code.NOT_FOUND, () -> h.controller(Duration.ofSeconds(60)).createVolume(
+                create("pvc-restore-missing", 16 * MI).setVolumeContentSource(missingSnapshot).build()));
+    }
+
+    // ---- rows that had no test ----
+
+    @Test
+    void createVolumeReturnsTheAccessibleTopologyOfAVolumeOnlyItsNodeCanUse() {
+        Volume local = h.controller().createVolume(create("pvc-topo-local", 16 * MI)
+                .putParameters("positionAdvice", "MustLocal").build()).getVolume();
+        assertThat(local.getAccessibleTopologyList()).extracting(t -> t.getSegmentsMap().get(Driver.TOPOLOGY_NODE))
+                .containsExactly(CsiHarness.NODE);
+        // Any other volume is reachable from every node over NVMe/TCP: no constraint is returned.
+        Volume anywhere = h.controller().createVolume(create("pvc-topo-any", 16 * MI).build()).getVolume();
+        assertThat(anywhere.getAccessibleTopologyList()).isEmpty();
+    }
+
+    @Test
+    void deleteVolumeOfAVolumeWithSnapshotsIsFailedPreconditionAndLeavesItIntact() {
+        h.controller().createVolume(create("pvc-snapped", 16 * MI).putParameters("positionAdvice", "MustLocal").build());
+        h.controller().createSnapshot(CreateSnapshotRequest.newBuilder().setName("snap-keep").setSourceVolumeId("pvc-snapped")
+                .build());
+        DeleteVolumeRequest delete = DeleteVolumeRequest.newBuilder().setVolumeId("pvc-snapped").build();
+        failsFast(Status.Code.FAILED_PRECONDITION, () -> h.controller(Duration.ofSeconds(60)).deleteVolume(delete));
+        assertThat(message(() -> h.controller().deleteVolume(delete))).contains("snap-keep");
+        assertThat(intent("pvc-snapped").value().deletionRequested()).isFalse();
+        h.controller().deleteSnapshot(DeleteSnapshotRequest.newBuilder().setSnapshotId("snap-keep").build());
+        h.controller().deleteVolume(delete);
+        assertThat(result(h.store.getRaw(h.keys.volume("pvc-snapped")))).isEmpty();
+    }
+
+    @Test
+    void listVolumesEntriesCarryThePublishedNodesAndTheCondition() {
+        h.controller().createVolume(create("pvc-listed", 16 * MI).putParameters("positionAdvice", "MustLocal").build());
+        h.controller().controllerPublishVolume(ControllerPublishVolumeRequest.newBuilder().setVolumeId("pvc-listed")
+                .setNodeId(CsiHarness.NODE).setVolumeCapability(mount("ext4")).build());
+        org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> {
+            ListVolumesResponse.Entry entry = h.controller().listVolumes(ListVolumesRequest.getDefaultInstance())
+                    .getEntriesList().stream().filter(e -> e.getVolume().getVolumeId().equals("pvc-listed")).findFirst()
+                    .orElseThrow();
+            assertThat(entry.getStatus().getPublishedNodeIdsList()).containsExactly(CsiHarness.NODE);
+            assertThat(entry.getStatus().hasVolumeCondition()).isTrue();
+            assertThat(entry.getStatus().getVolumeCondition().getAbnormal()).isFalse();
+        });
+    }
+
+    @Test
+    void controllerExpandVolumeIsIdempotentAndRefusesAnImpossibleRangeAndMissingFields() {
+        h.controller().createVolume(create("pvc-expand", 16 * MI).putParameters("positionAdvice", "MustLocal").build());
+        ControllerExpandVolumeRequest grow = ControllerExpandVolumeRequest.newBuilder().setVolumeId("pvc-expand")
+                .setCapacityRange(CapacityRange.newBuilder().setRequiredBytes(32 * MI)).build();
+        assertThat(h.controller().controllerExpandVolume(grow).getCapacityBytes()).isEqualTo(32 * MI);
+        assertThat(h.controller().controllerExpandVolume(grow).getCapacityBytes()).isEqualTo(32 * MI);
+        // Asked for less than it has: it already satisfies the request.
+        assertThat(h.controller().controllerExpandVolume(grow.toBuilder().setCapacityRange(CapacityRange.newBuilder()
+                .setRequiredBytes(16 * MI)).build()).getCapacityBytes()).isEqualTo(32 * MI);
+        assertThat(code(() -> h.controller().controllerExpandVolume(grow.toBuilder().setCapacityRange(CapacityRange
+                .newBuilder().setRequiredBytes(64 * MI).setLimitBytes(48 * MI)).build()))).isEqualTo(Status.Code.OUT_OF_RANGE);
+        assertThat(code(() -> h.controller().controllerExpandVolume(grow.toBuilder().clearVolumeId().build())))
+                .isEqualTo(Status.Code.INVALID_ARGUMENT);
+        assertThat(code(() -> h.controller().controllerExpandVolume(grow.toBuilder().clearCapacityRange().build())))
+                .isEqualTo(Status.Code.INVALID_ARGUMENT);
+    }
+
+    @Test
+    void listSnapshotsPaginatesAndAbortsOnATokenItDidNotIssue() {
+        h.controller().createVolume(create("pvc-snaps", 16 * MI).putParameters("positionAdvice", "MustLocal").build());
+        for (String name : List.of("snap-p1", "snap-p2", "snap-p3")) {
+            h.controller().createSnapshot(CreateSnapshotRequest.newBuilder().setName(name).setSourceVolumeId("pvc-snaps")
+                    .build());
+        }
+        ListSnapshotsResponse first = h.controller().listSnapshots(ListSnapshotsRequest.newBuilder().setMaxEntries(2).build());
+        assertThat(first.getEntriesList()).extracting(e -> e.getSnapshot().getSnapshotId()).containsExactly("snap-p1", "snap-p2");
+        assertThat(first.getNextToken()).isNotEmpty();
+        ListSnapshotsResponse second = h.controller().listSnapshots(ListSnapshotsRequest.newBuilder().setMaxEntries(2)
+                .setStartingToken(first.getNextToken()).build());
+        assertThat(second.getEntriesList()).extracting(e -> e.getSnapshot().getSnapshotId()).containsExactly("snap-p3");
+        assertThat(second.getNextToken()).isEmpty();
+        assertThat(code(() -> h.controller().listSnapshots(ListSnapshotsRequest.newBuilder().setStartingToken("garbage")
+                .build()))).isEqualTo(Status.Code.ABORTED);
+    }
+
+    @Test
+    void controllerGetCapabilitiesListsWhatFerryServesAndAnRpcItDoesNotAdvertiseIsUnimplemented() {
+        List<ControllerServiceCapability.RPC.Type> advertised = h.controller().controllerGetCapabilities(
+                ControllerGetCapabilitiesRequest.getDefaultInstance()).getCapabilitiesList().stream()
+                .map(c -> c.getRpc().getType()).toList();
+        assertThat(advertised).contains(ControllerServiceCapability.RPC.Type.CREATE_DELETE_VOLUME,
+                ControllerServiceCapability.RPC.Type.CLONE_VOLUME, ControllerServiceCapability.RPC.Type.GET_VOLUME)
+                .doesNotContain(ControllerServiceCapability.RPC.Type.MODIFY_VOLUME);
+        // The specification: an RPC the plugin does not implement answers UNIMPLEMENTED (the caller
+        // must not retry), never a silent success.
+        h.controller().createVolume(create("pvc-modify", 16 * MI).build());
+        assertThat(code(() -> h.controller().controllerModifyVolume(ControllerModifyVolumeRequest.newBuilder()
+                .setVolumeId("pvc-modify").putMutableParameters("iops", "1000").build())))
+                .isEqualTo(Status.Code.UNIMPLEMENTED);
+    }
+
     VolumeStatus status(String volume) {
         return result(h.store.get(h.keys.volumeStatus(CsiHarness.NODE, volume), VolumeStatus.class)).orElseThrow().value();
     }
 
-    @Test
-    void createVolumeWithNoControllerRunningSaysSoAtOnceAndTheVolumeIsPlacedWhenOneStarts() {
-        h.stopController();
-        org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(30)).until(() ->
-                result(h.store.count(h.keys.controllerLeader() + "/")) == 0);
-        CreateVolumeRequest request = create("pvc-nobody", 16 * MI).putParameters("positionAdvice", "MustLocal").build();
-        assertThat(code(() -> h.controller(Duration.ofSeconds(60)).createVolume(request))).isEqualTo(Status.Code.UNAVAILABLE);
-        assertThat(message(() -> h.controller(Duration.ofSeconds(60)).createVolume(request)))
-                .contains("no Ferry controller is running", "pvc-nobody", "placed once a controller starts");
-        assertThat(intent("pvc-nobody").value().deletionRequested()).isFalse();
+    // ---- ValidateVolumeCapabilities, ListVolumes, GetCapacity, ControllerGetVolume ----
 
-        h.startController();
-        Volume created = h.controller().createVolume(request).getVolume();
-        assertThat(created.getVolumeId()).isEqualTo("pvc-nobody");
+    @Test
+    void validateVolumeCapabilitiesConfirmsOrExplains() {
+        h.controller().createVolume(create("pvc-val", 8 * MI).build());
+        assertThat(h.controller().validateVolumeCapabilities(ValidateVolumeCapabilitiesRequest.newBuilder()
+                .setVolumeId("pvc-val").addVolumeCapabilities(mount("ext4")).build()).hasConfirmed()).isTrue();
+        VolumeCapability multi = mount("ext4").toBuilder().setAccessMode(VolumeCapability.AccessMode.newBuilder()
+                .setMode(VolumeCapability.AccessMode.Mode.MULTI_NODE_MULTI_WRITER)).build();
+        var refused = h.controller().validateVolumeCapabilities(ValidateVolumeCapabilitiesRequest.newBuilder()
+                .setVolumeId("pvc-val").addVolumeCapabilities(multi).build());
+        assertThat(refused.hasConfirmed()).isFalse();
+        assertThat(refused.getMessage()).contains("MULTI_NODE_MULTI_WRITER");
+        assertThat(code(() -> h.controller().validateVolumeCapabilities(ValidateVolumeCapabilitiesRequest.newBuilder()
+                .setVolumeId("no-such-volume").addVolumeCapabilities(mount("ext4")).build()))).isEqualTo(Status.Code.NOT_FOUND);
     }
 
     @Test
-    void aCreateVolumeRefusedForLackOfRoomLeavesNoIntentBehindForAVolumeNobodyWouldOwn() {
-        CreateVolumeRequest huge = create("pvc-toolarge", 50 * CsiConformanceIT.GI).build();
-        assertThat(code(() -> h.controller().createVolume(huge))).isEqualTo(Status.Code.RESOURCE_EXHAUSTED);
-        // The caller got no volume and will never delete one: its intent is withdrawn, so room
-        // appearing later places nothing.
-        org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(30)).until(() ->
-                result(h.store.getRaw(h.keys.volume("pvc-toolarge"))).isEmpty());
-        assertThat(result(h.store.getRaw(h.keys.volumeScheduling("pvc-toolarge")))).isEmpty();
-        assertThat(result(h.store.getRaw(h.keys.placement("pvc-toolarge")))).isEmpty();
-        // The CO's retry asks again and is refused again, the same way.
-        assertThat(code(() -> h.controller().createVolume(huge))).isEqualTo(Status.Code.RESOURCE_EXHAUSTED);
+    void listVolumesPaginatesAndAbortsOnATokenItDidNotIssue() {
+        for (String name : List.of("pvc-l1", "pvc-l2", "pvc-l3")) {
+            h.controller().createVolume(create(name, 8 * MI).build());
+        }
+        await().atMost(Duration.ofSeconds(10)).until(() ->
+                h.controller().listVolumes(ListVolumesRequest.getDefaultInstance()).getEntriesCount() == 3);
+        ListVolumesResponse first = h.controller().listVolumes(ListVolumesRequest.newBuilder().setMaxEntries(2).build());
+        assertThat(first.getEntriesList()).extracting(e -> e.getVolume().getVolumeId()).containsExactly("pvc-l1", "pvc-l2");
+        assertThat(first.getNextToken()).isNotEmpty();
+        ListVolumesResponse second = h.controller().listVolumes(ListVolumesRequest.newBuilder().setMaxEntries(2)
+                .setStartingToken(first.getNextToken()).build());
+        assertThat(second.getEntriesList()).extracting(e -> e.getVolume().getVolumeId()).containsExactly("pvc-l3");
+        assertThat(second.getNextToken()).isEmpty();
+        assertThat(code(() -> h.controller().listVolumes(ListVolumesRequest.newBuilder().setStartingToken("garbage").build())))
+                .isEqualTo(Status.Code.ABORTED);
+    }
+
+    @Test
+    void getCapacityCountsFreeSpacePerTopologySegmentAndParameters() {
+        h.awaitPoolEmpty();
+        GetCapacityRequest all = GetCapacityRequest.newBuilder().setAccessibleTopology(
+                Topology.newBuilder().putSegments(Driver.TOPOLOGY_NODE, CsiHarness.NODE)).build();
+        assertThat(h.controller().getCapacity(all).getAvailableCapacity()).isEqualTo(10 * GI + h.localRoomBytes());
+        GetCapacityRequest local = all.toBuilder().putParameters("positionAdvice", "MustLocal").build();
+        assertThat(h.controller().getCapacity(local).getAvailableCapacity()).isEqualTo(h.localRoomBytes());
+        h.controller().createVolume(create("pvc-cap", GI).putParameters("positionAdvice", "MustLocal").build());
+        // The ledger now has 9 GiB of room; the disk a little less once the agent has measured the
+        // 1 GiB file (the pool's marker takes a few KiB): capacity is the smaller of the two.
+        await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> {
+            long expected = h.localRoomBytes(GI);
+            assertThat(h.controller().getCapacity(local).getAvailableCapacity()).as("local capacity").isEqualTo(expected);
+            assertThat(h.controller().getCapacity(local).getMaximumVolumeSize().getValue()).isEqualTo(expected);
+            assertThat(expected).isBetween(9 * GI - 4 * MI, 9 * GI);
+        });
+        assertThat(h.controller().getCapacity(all.toBuilder().putParameters("poolSelector", "media=hdd").build())
+                .getAvailableCapacity()).isZero();
+    }
+
+    @Test
+    void getCapacityAnswersForAnUnspecifiedAccessModeAndWithoutCapabilities() {
+        h.awaitPoolEmpty();
+        // external-provisioner's capacity tracking always asks with access mode UNKNOWN.
+        GetCapacityRequest none = GetCapacityRequest.newBuilder().setAccessibleTopology(
+                Topology.newBuilder().putSegments(Driver.TOPOLOGY_NODE, CsiHarness.NODE)).build();
+        VolumeCapability unknownMode = VolumeCapability.newBuilder()
+                .setMount(VolumeCapability.MountVolume.newBuilder().setFsType("ext4"))
+                .setAccessMode(VolumeCapability.AccessMode.newBuilder().setMode(VolumeCapability.AccessMode.Mode.UNKNOWN))
+                .build();
+        VolumeCapability noMode = VolumeCapability.newBuilder().setBlock(VolumeCapability.BlockVolume.getDefaultInstance())
+                .build();
+        long all = CsiHarness.POOL_BYTES + h.localRoomBytes();
+        assertThat(h.controller().getCapacity(none).getAvailableCapacity()).isEqualTo(all);
+        assertThat(h.controller().getCapacity(none.toBuilder().addVolumeCapabilities(unknownMode).build())
+                .getAvailableCapacity()).isEqualTo(all);
+        assertThat(h.controller().getCapacity(none.toBuilder().addVolumeCapabilities(noMode).build())
+                .getAvailableCapacity()).isEqualTo(all);
+        // A mode Ferry cannot serve has no capacity at all.
+        VolumeCapability multiNode = unknownMode.toBuilder().setAccessMode(VolumeCapability.AccessMode.newBuilder()
+                .setMode(VolumeCapability.AccessMode.Mode.MULTI_NODE_MULTI_WRITER)).build();
+        assertThat(h.controller().getCapacity(none.toBuilder().addVolumeCapabilities(multiNode).build())
+                .getAvailableCapacity()).isZero();
+    }
+
+    @Test
+    void controllerGetVolumeReportsAnAbnormalConditionWhenTheServingNodeIsDown() {
+        h.controller().createVolume(create("pvc-down", 8 * MI).putParameters("nodeSelector", "rack=r2").build());
+        ControllerGetVolumeRequest get = ControllerGetVolumeRequest.newBuilder().setVolumeId("pvc-down").build();
+        assertThat(h.controller().controllerGetVolume(get).getStatus().getVolumeCondition().getAbnormal()).isFalse();
+        h.unregisterRemote();
+        await().atMost(Duration.ofSeconds(20)).until(() ->
+                h.controller().controllerGetVolume(get).getStatus().getVolumeCondition().getAbnormal());
+        ControllerGetVolumeResponse down = h.controller().controllerGetVolume(get);
+        assertThat(down.getStatus().getVolumeCondition().getMessage()).contains(CsiHarness.REMOTE);
+        assertThat(code(() -> h.controller().controllerGetVolume(ControllerGetVolumeRequest.newBuilder()
+                .setVolumeId("no-such-volume").build()))).isEqualTo(Status.Code.NOT_FOUND);
+    }
+
+    // ---- ControllerExpandVolume, snapshots ----
+
+    @Test
+    void controllerExpandVolumeGrowsThePlacementAndAsksForNodeExpansion() {
+        h.controller().createVolume(create("pvc-grow", 8 * MI).build());
+        var grown = h.controller().controllerExpandVolume(ControllerExpandVolumeRequest.newBuilder().setVolumeId("pvc-grow")
+                .setCapacityRange(CapacityRange.newBuilder().setRequiredBytes(30 * MI)).setVolumeCapability(mount("ext4")).build());
+        assertThat(grown.getCapacityBytes()).isEqualTo(32 * MI);
+        assertThat(grown.getNodeExpansionRequired()).isTrue();
+        assertThat(code(() -> h.controller().controllerExpandVolume(ControllerExpandVolumeRequest.newBuilder()
+                .setVolumeId("no-such-volume").setCapacityRange(CapacityRange.newBuilder().setRequiredBytes(GI)).build())))
+                .isEqualTo(Status.Code.NOT_FOUND);
+    }
+
+    @Test
+    void snapshotsAreCreatedIdempotentlyListedRestoredAndDeleted() {
+        h.controller().createVolume(create("pvc-src", 8 * MI).build());
+        CreateSnapshotRequest request = CreateSnapshotRequest.newBuilder().setName("snap-1").setSourceVolumeId("pvc-src").build();
+        Snapshot snap = h.controller().createSnapshot(request).getSnapshot();
+        assertThat(snap.getReadyToUse()).isTrue();
+        assertThat(snap.getSnapshotId()).isEqualTo("snap-1");
+        assertThat(h.controller().createSnapshot(request).getSnapshot().getSnapshotId()).isEqualTo("snap-1");
+        assertThat(code(() -> h.controller().createSnapshot(request.toBuilder().setSourceVolumeId("other").build())))
+                .isEqualTo(Status.Code.ALREADY_EXISTS);
+        assertThat(code(() -> h.controller().createSnapshot(CreateSnapshotRequest.newBuilder().setName("snap-2")
+                .setSourceVolumeId("no-such-volume").build()))).isEqualTo(Status.Code.NOT_FOUND);
+        assertThat(h.controller().listSnapshots(ListSnapshotsRequest.newBuilder().setSourceVolumeId("pvc-src").build())
+                .getEntriesList()).extracting(e -> e.getSnapshot().getSnapshotId()).containsExactly("snap-1");
+        assertThat(h.controller().listSnapshots(ListSnapshotsRequest.newBuilder().setSnapshotId("nope").build())
+                .getEntriesCount()).isZero();
+        Volume restored = h.controller().createVolume(create("pvc-restored", 8 * MI).setVolumeContentSource(
+                VolumeContentSource.newBuilder().setSnapshot(VolumeContentSource.SnapshotSource.newBuilder()
+                        .setSnapshotId("snap-1"))).build()).getVolume();
+        assertThat(restored.getContentSource().getSnapshot().getSnapshotId()).isEqualTo("snap-1");
+        assertThat(code(() -> h.controller().createVolume(create("pvc-nosrc", 8 * MI).setVolumeContentSource(
+                VolumeContentSource.newBuilder().setSnapshot(VolumeContentSource.SnapshotSource.newBuilder()
+                        .setSnapshotId("missing"))).build()))).isEqualTo(Status.Code.NOT_FOUND);
+        h.controller().deleteSnapshot(DeleteSnapshotRequest.newBuilder().setSnapshotId("snap-1").build());
+        h.controller().deleteSnapshot(DeleteSnapshotRequest.newBuilder().setSnapshotId("snap-1").build());
+        h.controller().deleteSnapshot(DeleteSnapshotRequest.newBuilder().setSnapshotId("never-existed").build());
     }
 }

@@ -59,6 +59,11 @@ import static org.awaitility.Awaitility.await;
  * {@link RemoteAgentStandIn} for why); and the real plugin (both services, node {@link #NODE}) on a
  * Unix socket with a gRPC client connected to it.
  *
+ * <p>One harness serves every test of a conformance class ({@link ConformanceTest}): between tests
+ * {@link #reset()} deletes what the test made through Ferry and checks that nothing is left; a test
+ * that stopped a component or took a node away marks the harness {@link #disturbed()}, and the next
+ * test gets a new one.
+ *
  * <p>{@link #close()} first lets Ferry clean up after itself (every volume and snapshot is deleted
  * through the plugin and the agent removes its loop devices and files), then, whatever happened,
  * unmounts everything under its directory, detaches every loop device backed by a file there,
@@ -87,6 +92,8 @@ final class CsiHarness implements AutoCloseable {
     Controller controller;
     private ControllerOptions controllerOptions;
     CsiServer server;
+    private boolean disturbed;
+    private long emptyPoolFreeBytes;
     private final EventLoopGroup clientGroup = new MultiThreadIoEventLoopGroup(1, EpollIoHandler.newFactory());
     ManagedChannel channel;
 
@@ -134,6 +141,8 @@ final class CsiHarness implements AutoCloseable {
         await().atMost(Duration.ofSeconds(30)).until(() -> result(store.get(keys.nodePoolStatus(NODE, POOL),
                 PoolStatus.class)).map(Versioned::value).filter(s -> s.healthy() && s.capacityBytes() == POOL_BYTES)
                 .isPresent());
+        emptyPoolFreeBytes = result(store.get(keys.nodePoolStatus(NODE, POOL), PoolStatus.class)).orElseThrow().value()
+                .freeBytes();
         controllerOptions = new ControllerOptions("controller-it", Duration.ofSeconds(3), null,
                 InformerOptions.defaults().withWatchdogInterval(Duration.ofSeconds(2)),
                 RuntimeOptions.defaults().withConcurrency(16).withDelays(Duration.ofMillis(100), Duration.ofSeconds(2)),
@@ -146,16 +155,24 @@ final class CsiHarness implements AutoCloseable {
                 .channelType(EpollDomainSocketChannel.class).eventLoopGroup(clientGroup).usePlaintext().build();
     }
 
-    /** Starts a controller (again, after {@link #stopController()}); it takes the lead once the last one's lease is gone. */
     /**
      * The largest thick volume node-a's pool takes: the scheduler wants the disk itself to have the
      * room too, and the pool's marker takes a few KiB of the tmpfs, so it is a little under POOL_BYTES.
      */
     long localRoomBytes() {
-        long diskFree = result(store.get(keys.nodePoolStatus(NODE, POOL), PoolStatus.class)).orElseThrow().value().freeBytes();
-        return Math.min(POOL_BYTES, diskFree) / io.ferry.model.Sizes.ALIGNMENT * io.ferry.model.Sizes.ALIGNMENT;
+        return localRoomBytes(0);
     }
 
+    /**
+     * The largest thick volume node-a's pool takes once {@code allocatedBytes} of it are charged to
+     * volumes: the ledger's room, bounded by what the agent last reported free on the disk.
+     */
+    long localRoomBytes(long allocatedBytes) {
+        long diskFree = result(store.get(keys.nodePoolStatus(NODE, POOL), PoolStatus.class)).orElseThrow().value().freeBytes();
+        return Math.min(POOL_BYTES - allocatedBytes, diskFree) / io.ferry.model.Sizes.ALIGNMENT * io.ferry.model.Sizes.ALIGNMENT;
+    }
+
+    /** Starts a controller (again, after {@link #stopController()}); it takes the lead once the last one's lease is gone. */
     void startController() {
         controller = new Controller(vertx, store, controllerOptions, new PrometheusMeterRegistry(PrometheusConfig.DEFAULT));
         result(controller.start());
@@ -163,6 +180,7 @@ final class CsiHarness implements AutoCloseable {
 
     /** Stops the controller: its election key goes with its lease, so nothing places volumes. */
     void stopController() {
+        disturbed = true;
         Controller stopping = controller;
         controller = null;
         result(stopping.stop());
@@ -180,11 +198,56 @@ final class CsiHarness implements AutoCloseable {
      * plugin still takes the node for registered while nothing repairs a status a test writes.
      */
     void stopAgent() {
+        disturbed = true;
         NodeRegistration registration = result(store.get(keys.registration(NODE), NodeRegistration.class)).orElseThrow().value();
         Vertx stopping = agentVertx;
         agentVertx = null;
         result(stopping.close());
         result(store.put(keys.registration(NODE), registration));
+    }
+
+    /** The node {@link #REMOTE} goes away as a dead agent's lease would take its registration. */
+    void unregisterRemote() {
+        disturbed = true;
+        remote.unregister();
+    }
+
+    /** Whether a test stopped a component or took a node away: the next test needs a new harness. */
+    boolean disturbed() {
+        return disturbed;
+    }
+
+    /**
+     * Waits until node-a's agent reports its pool as empty as it was at the start and the plugin has
+     * seen it, for tests that count capacity exactly after an earlier test's volumes were deleted.
+     */
+    void awaitPoolEmpty() {
+        await("node-a's pool reported empty again").atMost(Duration.ofSeconds(20)).until(() ->
+                server.view().poolStatus(NODE, POOL).map(PoolStatus::freeBytes).orElse(-1L) == emptyPoolFreeBytes);
+    }
+
+    /**
+     * Makes the cluster what the next test expects of a new harness: whatever is mounted under the
+     * test directory is unmounted, every volume and snapshot is deleted through Ferry (the agent's
+     * own cleanup runs), and it fails if a mount or a loop device of this harness is left.
+     */
+    void reset() throws Exception {
+        for (String path : mountsBelowRoot(false)) {
+            runner.execute(Command.of("umount", "-l", path));
+        }
+        deleteEverythingThroughFerry();
+        result(store.deletePrefix(keys.attachments()));
+        List<String> mountsLeft = mountsBelowRoot(false);
+        List<LoopDevices.Loop> loopsLeft = loopDevices();
+        if (!mountsLeft.isEmpty() || !loopsLeft.isEmpty()) {
+            throw new IllegalStateException("left behind: mounts " + mountsLeft + ", loop devices " + loopsLeft);
+        }
+        Path kubelet = root.resolve("kubelet");
+        if (Files.exists(kubelet)) {
+            try (Stream<Path> files = Files.walk(kubelet)) {
+                files.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+            }
+        }
     }
 
     IdentityGrpc.IdentityBlockingStub identity() {

@@ -27,7 +27,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 /**
  * What the node plugin accepts as a volume's device, from the side of someone who can write a
  * volume status: a fake {@code /dev} and sysfs tree and scripted {@code lvs} output. The file
- * engine's checks also run against real loop devices in {@code CsiConformanceIT}; the LVM ones
+ * engine's checks also run against real loop devices in {@code NodeConformanceIT}; the LVM ones
  * against real LVM in the VM testbed.
  */
 class DeviceVerifierTest {

@@ -608,6 +608,118 @@ class ManifestsTest {
         assertThat(verbs).contains("get", "list", "watch");
     }
 
+    /** One permission an upstream sidecar needs: API group, resource, verbs. */
+    record Permission(String group, String resource, List<String> verbs) {
+    }
+
+    static Permission perm(String group, String resource, String... verbs) {
+        return new Permission(group, resource, List.of(verbs));
+    }
+
+    /**
+     * What each sidecar version of the CSI controller asks of the API server, from the RBAC files of
+     * its release (deploy/kubernetes/rbac.yaml of external-provisioner v3.4, external-attacher v4.2,
+     * external-resizer v1.7; deploy/kubernetes/csi-snapshotter/rbac-csi-snapshotter.yaml of
+     * external-snapshotter v6.2), leader election and the provisioner's capacity tracking included.
+     * A sidecar without all of it waits for its informers' caches forever and does nothing.
+     */
+    static final Map<String, List<Permission>> SIDECAR_RBAC = Map.of(
+            "registry.k8s.io/sig-storage/csi-provisioner", List.of(
+                    perm("", "persistentvolumes", "get", "list", "watch", "create", "delete"),
+                    perm("", "persistentvolumeclaims", "get", "list", "watch", "update"),
+                    perm("storage.k8s.io", "storageclasses", "get", "list", "watch"),
+                    perm("", "events", "list", "watch", "create", "update", "patch"),
+                    perm("snapshot.storage.k8s.io", "volumesnapshots", "get", "list"),
+                    perm("snapshot.storage.k8s.io", "volumesnapshotcontents", "get", "list"),
+                    perm("storage.k8s.io", "csinodes", "get", "list", "watch"),
+                    perm("", "nodes", "get", "list", "watch"),
+                    perm("storage.k8s.io", "volumeattachments", "get", "list", "watch"),
+                    perm("coordination.k8s.io", "leases", "get", "watch", "list", "delete", "update", "create"),
+                    perm("storage.k8s.io", "csistoragecapacities", "get", "list", "watch", "create", "update", "patch", "delete"),
+                    perm("", "pods", "get"),
+                    perm("apps", "replicasets", "get")),
+            "registry.k8s.io/sig-storage/csi-attacher", List.of(
+                    perm("", "persistentvolumes", "get", "list", "watch", "patch"),
+                    perm("storage.k8s.io", "csinodes", "get", "list", "watch"),
+                    perm("storage.k8s.io", "volumeattachments", "get", "list", "watch", "patch"),
+                    perm("storage.k8s.io", "volumeattachments/status", "patch"),
+                    perm("coordination.k8s.io", "leases", "get", "watch", "list", "delete", "update", "create")),
+            "registry.k8s.io/sig-storage/csi-resizer", List.of(
+                    perm("", "persistentvolumes", "get", "list", "watch", "patch"),
+                    perm("", "persistentvolumeclaims", "get", "list", "watch"),
+                    perm("", "pods", "get", "list", "watch"),
+                    perm("", "persistentvolumeclaims/status", "patch"),
+                    perm("", "events", "list", "watch", "create", "update", "patch"),
+                    perm("coordination.k8s.io", "leases", "get", "watch", "list", "delete", "update", "create")),
+            "registry.k8s.io/sig-storage/csi-snapshotter", List.of(
+                    perm("", "events", "list", "watch", "create", "update", "patch"),
+                    perm("snapshot.storage.k8s.io", "volumesnapshotclasses", "get", "list", "watch"),
+                    perm("snapshot.storage.k8s.io", "volumesnapshotcontents", "create", "get", "list", "watch", "update", "delete", "patch"),
+                    perm("snapshot.storage.k8s.io", "volumesnapshotcontents/status", "update", "patch"),
+                    perm("coordination.k8s.io", "leases", "get", "watch", "list", "delete", "update", "create")),
+            "registry.k8s.io/sig-storage/livenessprobe", List.of());
+
+    /** Whether one of the rules of a (Cluster)Role grants the verb on the group's resource. */
+    static boolean grants(JsonNode role, String group, String resource, String verb) {
+        for (JsonNode rule : role.path("rules")) {
+            if (rule.has("resourceNames")) {
+                continue;
+            }
+            if (contains(rule.path("apiGroups"), group) && contains(rule.path("resources"), resource)
+                    && contains(rule.path("verbs"), verb)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    static boolean contains(JsonNode list, String value) {
+        for (JsonNode v : list) {
+            if (v.asText().equals(value) || v.asText().equals("*")) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** The ClusterRoles bound to a service account of Ferry's namespace. */
+    static List<JsonNode> clusterRolesOf(String account) {
+        List<JsonNode> roles = new ArrayList<>();
+        for (JsonNode binding : kind("ClusterRoleBinding")) {
+            for (JsonNode subject : binding.path("subjects")) {
+                if (subject.path("kind").asText().equals("ServiceAccount") && subject.path("name").asText().equals(account)
+                        && subject.path("namespace").asText().equals(NAMESPACE)) {
+                    assertThat(binding.path("roleRef").path("kind").asText()).isEqualTo("ClusterRole");
+                    roles.add(named("ClusterRole", binding.path("roleRef").path("name").asText()));
+                }
+            }
+        }
+        return roles;
+    }
+
+    @Test
+    void everyControllerSidecarHasTheRbacItsReleaseNeeds() {
+        JsonNode deployment = named("Deployment", "ferry-csi-controller");
+        List<JsonNode> roles = clusterRolesOf(podSpec(deployment).path("serviceAccountName").asText());
+        assertThat(roles).as("roles of the CSI controller's account").isNotEmpty();
+        List<String> missing = new ArrayList<>();
+        for (JsonNode c : containers(deployment)) {
+            if (ferryBinary(c) != null) {
+                continue;
+            }
+            List<Permission> needs = SIDECAR_RBAC.get(image(c)[0]);
+            assertThat(needs).as(c.path("name").asText() + ": what its release needs of the API is not known to the test").isNotNull();
+            for (Permission p : needs) {
+                for (String verb : p.verbs()) {
+                    if (roles.stream().noneMatch(r -> grants(r, p.group(), p.resource(), verb))) {
+                        missing.add(c.path("name").asText() + ": " + verb + " " + (p.group().isEmpty() ? "" : p.group() + "/") + p.resource());
+                    }
+                }
+            }
+        }
+        assertThat(missing).as("permissions the sidecars need and the ClusterRole does not give").isEmpty();
+    }
+
     @Test
     void serviceAccountsOfTheCsiPodsAreBound() {
         for (JsonNode workload : List.of(named("Deployment", "ferry-csi-controller"), named("DaemonSet", "ferry-csi-node"))) {

@@ -63,16 +63,16 @@ class StaticStabilityIT {
 
     @Test
     void aMountedVolumeKeepsServingWhileEtcdIsDownAndNothingIsTornDownWhenItReturns() throws Exception {
-        h.controller().createVolume(CsiConformanceIT.create("pvc-steady", 64L << 20)
+        h.controller().createVolume(CsiRequests.create("pvc-steady", 64L << 20)
                 .putParameters("positionAdvice", "MustLocal").build());
         Path staging = h.dir("staging/pvc-steady");
         Path target = h.dir("pods/p1/volume");
         NodeStageVolumeRequest stage = NodeStageVolumeRequest.newBuilder().setVolumeId("pvc-steady")
-                .setStagingTargetPath(staging.toString()).setVolumeCapability(CsiConformanceIT.mount("ext4")).build();
+                .setStagingTargetPath(staging.toString()).setVolumeCapability(CsiRequests.mount("ext4")).build();
         h.node().nodeStageVolume(stage);
         NodePublishVolumeRequest publish = NodePublishVolumeRequest.newBuilder().setVolumeId("pvc-steady")
                 .setStagingTargetPath(staging.toString()).setTargetPath(target.toString())
-                .setVolumeCapability(CsiConformanceIT.mount("ext4")).build();
+                .setVolumeCapability(CsiRequests.mount("ext4")).build();
         h.node().nodePublishVolume(publish);
         String device = h.devicePath("pvc-steady");
         List<LoopDevices.Loop> loopsBefore = h.loopDevices();

@@ -37,6 +37,26 @@ public record Condition(String type, boolean status, String reason, String messa
     public static final String READY = "Ready";
     /** The controller's record: the intent is placed (false: why not, typed). */
     public static final String SCHEDULED = "Scheduled";
+    /**
+     * The controller's record: the intent's size is the placement's (false while a growth is refused:
+     * {@link FailureReason#NO_SPACE}, or a shrink: {@link FailureReason#SHRINK_REFUSED}). Present only
+     * while a resize is refused.
+     */
+    public static final String RESIZED = "Resized";
+    /** The controller's record: the serving node is registered (false: {@link FailureReason#NODE_UNREACHABLE}). */
+    public static final String REACHABLE = "Reachable";
+    /**
+     * The controller's record: its last pass over the intent succeeded. False while it fails:
+     * {@link FailureReason#RETRYING} with the attempt count, or a terminal reason (e.g.
+     * {@link FailureReason#INPUT_INVALID}) that stands until an input changes.
+     */
+    public static final String RECONCILED = "Reconciled";
+    /** Reason of a true {@link #SCHEDULED}: a placement exists. */
+    public static final String REASON_PLACED = "Placed";
+    /** Reason of a true {@link #REACHABLE}: the serving node's registration is in etcd. */
+    public static final String REASON_NODE_REGISTERED = "NodeRegistered";
+    /** Reason of a true {@link #RECONCILED}; its attempts count the failures before this success. */
+    public static final String REASON_RECONCILED = "Reconciled";
     /** A node: its agent's registration is in etcd under its current lease. */
     public static final String REGISTERED = "Registered";
     /** The pool's config key decoded and validated. False: the message holds the decode error. */
@@ -161,6 +181,36 @@ public record Condition(String type, boolean status, String reason, String messa
             return Optional.empty();
         }
         return conditions.stream().filter(c -> c.type.equals(type)).findFirst();
+    }
+
+    /** {@code conditions} with {@code c} in place of the condition of its type (added when there is none). */
+    public static List<Condition> put(List<Condition> conditions, Condition c) {
+        List<Condition> out = new ArrayList<>(without(conditions, c.type));
+        out.add(c);
+        return List.copyOf(out);
+    }
+
+    /** {@code conditions} without the one of {@code type}. */
+    public static List<Condition> without(List<Condition> conditions, String type) {
+        if (conditions == null) {
+            return List.of();
+        }
+        return conditions.stream().filter(c -> !c.type.equals(type)).toList();
+    }
+
+    /** Validates a list of conditions: at most one per type. */
+    static List<Condition> checkList(List<Condition> conditions) {
+        if (conditions == null) {
+            return List.of();
+        }
+        java.util.Set<String> types = new java.util.HashSet<>();
+        for (Condition c : conditions) {
+            Check.required(c, "conditions");
+            if (!types.add(c.type)) {
+                throw new ValidationException("conditions", "conditions: type " + c.type + " appears twice");
+            }
+        }
+        return List.copyOf(conditions);
     }
 
     /**

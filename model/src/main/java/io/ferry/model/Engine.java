@@ -43,6 +43,15 @@ public enum Engine {
         return thick;
     }
 
+    /**
+     * True if the engine's volumes are kernel block devices on their node (loop device, LV): such a
+     * device can be used as it is by any process of that machine. False only for {@code spdk}, whose
+     * lvols live in the SPDK target and are reached over NVMe-oF even from the same host.
+     */
+    public boolean hasBlockDevice() {
+        return this != SPDK;
+    }
+
     /** Parses a JSON value case-insensitively; unknown values throw {@link ValidationException}. */
     @JsonCreator
     public static Engine parse(String value) {

@@ -39,6 +39,30 @@ public enum FailureReason {
     SOURCE_LOST("SourceLost", true, Category.PRECONDITION),
     /** The engine refused the request for good (e.g. an object of another cluster in the way). */
     ENGINE_REFUSED("EngineRefused", true, Category.INTERNAL),
+    /**
+     * A clone or a volume made from a snapshot waits for its source to be placed (it must go to the
+     * source's pool); the controller places it as soon as the source is.
+     */
+    SOURCE_NOT_PLACED("SourceNotPlaced", false, Category.PRECONDITION),
+    /**
+     * The volume's placement is gone while nodes still hold it in a way it cannot be rebuilt from
+     * (several claimants, a status that names no pool): the controller holds it rather than place a
+     * second, empty copy, until an operator restores the placement or the records change.
+     */
+    PLACEMENT_LOST("PlacementLost", true, Category.PRECONDITION),
+    /** An adopted volume ({@code adoptFromNode}) waits for its node's status to rebuild its placement from. */
+    ADOPTION_PENDING("AdoptionPending", false, Category.PRECONDITION),
+    /** The volume's node has no registration (its agent's lease expired): nothing reaches it until it returns. */
+    NODE_UNREACHABLE("NodeUnreachable", false, Category.PRECONDITION),
+    /** The intent asks for less than the volume has; volumes never shrink. */
+    SHRINK_REFUSED("ShrinkRefused", true, Category.INVALID),
+    /** The snapshot's source volume is on a pool the controller has no config for, so it cannot take it. */
+    POOL_CANNOT_SNAPSHOT("PoolCannotSnapshot", true, Category.PRECONDITION),
+    /**
+     * Another key the request depends on (a ledger, a pool's config or status, a placement) does not
+     * decode or validate; the message names the key. Retried when that key changes.
+     */
+    INPUT_INVALID("InputInvalid", true, Category.INTERNAL),
     /** A command or a call failed (etcd unavailable, a busy volume group, a timeout) and is retried with backoff. */
     RETRYING("Retrying", false, Category.INTERNAL),
     /** A reason this reader does not know (written by a newer Ferry); treated as retryable. */

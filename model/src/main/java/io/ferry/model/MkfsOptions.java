@@ -1,5 +1,6 @@
 package io.ferry.model;
 
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
@@ -84,6 +85,34 @@ public final class MkfsOptions {
             return List.of();
         }
         return Arrays.asList(text.strip().split("\\s+"));
+    }
+
+    /**
+     * The options to format a thick volume with: {@code options} plus whatever keeps mkfs from
+     * discarding the device first. A discard through a file pool's loop device punches holes in the
+     * volume's file, so a "thick" volume would end up sparse and its space go to whoever writes next;
+     * on an LVM or SPDK volume it only costs time. An explicit {@code -E discard} is the operator's
+     * choice and is kept; any other {@code -E} value gets {@code nodiscard} added, since mke2fs
+     * honours only the last {@code -E}.
+     */
+    public static List<String> keepingAllocation(String fsType, List<String> options) {
+        List<String> out = new ArrayList<>(options);
+        switch (fsType) {
+            case "ext4" -> {
+                int e = out.indexOf("-E");
+                if (e < 0 || e + 1 >= out.size()) {
+                    out.addAll(List.of("-E", "nodiscard"));
+                } else if (!Arrays.asList(out.get(e + 1).split(",")).stream()
+                        .anyMatch(o -> o.equals("discard") || o.equals("nodiscard"))) {
+                    out.set(e + 1, out.get(e + 1) + ",nodiscard");
+                }
+            }
+            case "xfs" -> out.add("-K");
+            default -> {
+                // Other filesystems are not formatted by Ferry (the fsType rule refuses them).
+            }
+        }
+        return List.copyOf(out);
     }
 
     /**

@@ -23,6 +23,10 @@ import java.util.Set;
  * @param startedAt    when the agent process started
  * @param exporters    the NVMe-oF targets this node can export with right now (empty: it can serve
  *                     only consumers on itself); null when the agent predates the field (unknown)
+ * @param machineId    the machine (running kernel) the agent is on: agents with the same id share its
+ *                     block devices, so a volume one serves is handed to another as its device. The
+ *                     kernel's boot id unless the agent is told otherwise; null when the agent predates
+ *                     the field, which is never taken for "same machine"
  * @param conditions   what the node can do, typed ({@link Condition#CAN_EXPORT},
  *                     {@link Condition#ENGINES_AVAILABLE}, reasons from {@link NodeReason}), for
  *                     readers that must say why; empty from agents that predate them
@@ -38,6 +42,7 @@ public record NodeRegistration(
         String version,
         Instant startedAt,
         Set<ExportTarget> exporters,
+        String machineId,
         @JsonInclude(JsonInclude.Include.NON_EMPTY) List<Condition> conditions) implements KeyNamed {
 
     public NodeRegistration {
@@ -51,7 +56,13 @@ public record NodeRegistration(
         Check.token(Check.required(version, "version"), "version", 64);
         Check.required(startedAt, "startedAt");
         exporters = exporters == null ? null : Check.sortedSet(exporters, "exporters", 4, (e, f) -> e);
+        checkMachineId(machineId);
         conditions = Check.list(conditions, "conditions", 16, (c, f) -> c);
+    }
+
+    /** The rule for a machine id (1..64 characters of letters, digits and {@code ._:@+=,/-}); null passes. */
+    public static String checkMachineId(String machineId) {
+        return Check.token(machineId, "machineId", 64);
     }
 
     @JsonCreator
@@ -66,25 +77,36 @@ public record NodeRegistration(
             @JsonProperty("version") String version,
             @JsonProperty("startedAt") Instant startedAt,
             @JsonProperty("exporters") Set<ExportTarget> exporters,
+            @JsonProperty("machineId") String machineId,
             @JsonProperty("conditions") List<Condition> conditions) {
         return new NodeRegistration(Schema.orDefault(schemaVersion), node, dataAddress, adminAddress, hostNqn,
-                engines, labels, version, startedAt, exporters, conditions);
+                engines, labels, version, startedAt, exporters, machineId, conditions);
     }
 
     public static NodeRegistration of(String node, String dataAddress, String adminAddress, String hostNqn,
             Set<Engine> engines, Map<String, String> labels, String version, Instant startedAt) {
         return new NodeRegistration(Schema.CURRENT_VERSION, node, dataAddress, adminAddress, hostNqn, engines,
-                labels, version, startedAt, null, List.of());
+                labels, version, startedAt, null, null, List.of());
     }
 
     public NodeRegistration withExporters(Set<ExportTarget> targets) {
         return new NodeRegistration(schemaVersion, node, dataAddress, adminAddress, hostNqn, engines, labels, version,
-                startedAt, targets, conditions);
+                startedAt, targets, machineId, conditions);
     }
 
     public NodeRegistration withConditions(List<Condition> conditions) {
         return new NodeRegistration(schemaVersion, node, dataAddress, adminAddress, hostNqn, engines, labels, version,
-                startedAt, exporters, conditions);
+                startedAt, exporters, machineId, conditions);
+    }
+
+    public NodeRegistration withMachineId(String id) {
+        return new NodeRegistration(schemaVersion, node, dataAddress, adminAddress, hostNqn, engines, labels, version,
+                startedAt, exporters, id, conditions);
+    }
+
+    /** Whether {@code other} runs on this node's machine: both say which, and it is the same one. */
+    public boolean sameMachineAs(NodeRegistration other) {
+        return other != null && machineId != null && machineId.equals(other.machineId());
     }
 
     /** Whether this node can export volumes of {@code engine} to other nodes; true when it does not say (older agent). */

@@ -25,22 +25,15 @@ public final class SnapshotProgress {
         if (scheduling == null || scheduling.observedRevision() < intentCreateRevision) {
             return new VolumeProgress.InProgress("the controller to place snapshot " + snapshot);
         }
-        switch (scheduling.phase()) {
-            case NO_FIT -> {
-                return new VolumeProgress.Failed(FailureReason.NO_FIT, "snapshot " + snapshot + " cannot be taken: "
-                        + scheduling.message());
-            }
-            case INVALID -> {
-                return new VolumeProgress.Failed(FailureReason.INVALID_INTENT, "the controller refused snapshot "
-                        + snapshot + ": " + scheduling.message());
-            }
-            case PLACED -> {
-                return onNode(snapshot, scheduling, status);
-            }
-            default -> {
-                return new VolumeProgress.InProgress("snapshot " + snapshot + " (now " + scheduling.phase().value() + ")");
-            }
+        java.util.Optional<VolumeProgress.Failed> refused = SnapshotScheduling.refusal(scheduling, intentCreateRevision);
+        if (refused.isPresent()) {
+            return refused.get();
         }
+        if (scheduling.phase() == SchedulingPhase.PLACED && scheduling.node() != null) {
+            return onNode(snapshot, scheduling, status);
+        }
+        return new VolumeProgress.InProgress("snapshot " + snapshot + " (now " + scheduling.phase().value()
+                + scheduling.problem().map(c -> ", " + c.reason()).orElse("") + ")");
     }
 
     private static VolumeProgress.Outcome onNode(String snapshot, SnapshotScheduling scheduling, SnapshotStatus status) {

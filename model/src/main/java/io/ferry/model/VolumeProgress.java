@@ -19,8 +19,14 @@ public final class VolumeProgress {
     public sealed interface Outcome permits Done, InProgress, Failed, SnapshotProgress.Cut {
     }
 
-    /** The request is carried out: the placement and the status that show it. */
-    public record Done(Placement placement, VolumeStatus status) implements Outcome {
+    /**
+     * The request is carried out: the placement and the status that show it, and for a volume served
+     * to a node how that node reaches it (null for other requests).
+     */
+    public record Done(Placement placement, VolumeStatus status, Reach reach) implements Outcome {
+        public Done(Placement placement, VolumeStatus status) {
+            this(placement, status, null);
+        }
     }
 
     /** Not yet; {@code waitingFor} says for what, for a deadline's message. */
@@ -37,22 +43,19 @@ public final class VolumeProgress {
      */
     public static Outcome created(String volume, VolumeScheduling scheduling, long intentCreateRevision,
             Placement placement, VolumeStatus status) {
-        // The controller rewrites its record only when something changes, so a NoFit or Invalid
+        // The controller rewrites its record only when something changes, so a terminal refusal
         // written for any revision of this intent still stands.
         if (scheduling != null && scheduling.observedRevision() >= intentCreateRevision) {
-            if (scheduling.phase() == SchedulingPhase.NO_FIT) {
-                return new Failed(FailureReason.NO_FIT, scheduling.message() != null ? scheduling.message()
-                        : "no pool fits volume " + volume + ": " + scheduling.reasonCounts());
-            }
-            if (scheduling.phase() == SchedulingPhase.INVALID) {
-                return new Failed(FailureReason.INVALID_INTENT, "the controller refused volume " + volume + ": "
-                        + scheduling.message());
+            Condition refused = scheduling.terminalRefusal().orElse(null);
+            if (refused != null) {
+                return new Failed(refused.failureReason(), refused.message() != null ? refused.message()
+                        : "the controller cannot place volume " + volume + " (" + refused.reason() + ")");
             }
         }
         if (placement == null) {
             return new InProgress("the controller to place volume " + volume);
         }
-        return atGeneration(volume, placement, status, "create", s -> true);
+        return atGeneration(volume, placement, status, "create", null, s -> true);
     }
 
     /** A resize to {@code sizeBytes}: done once its node reports it Ready at least that large. */
@@ -64,32 +67,47 @@ public final class VolumeProgress {
         if (placement.sizeBytes() < sizeBytes) {
             // Only a refusal of this very size counts: an earlier, larger request that did not fit
             // stays recorded until the controller has seen this one.
-            if (scheduling != null && scheduling.growRefusedBytes() == sizeBytes) {
-                return new Failed(FailureReason.NO_SPACE, scheduling.message() != null ? scheduling.message()
+            Condition refused = scheduling == null || scheduling.growRefusedBytes() != sizeBytes ? null
+                    : scheduling.condition(Condition.RESIZED).filter(c -> !c.status() && c.failureReason().terminal())
+                            .orElse(null);
+            if (refused != null) {
+                return new Failed(refused.failureReason(), refused.message() != null ? refused.message()
                         : "the pool of volume " + volume + " has no room to grow it to " + sizeBytes + " bytes");
             }
             return new InProgress("the controller to grow volume " + volume + " to " + sizeBytes + " bytes");
         }
-        return atGeneration(volume, placement, status, "grow", s -> s.sizeBytes() >= sizeBytes);
+        return atGeneration(volume, placement, status, "grow", null, s -> s.sizeBytes() >= sizeBytes);
     }
 
     /**
-     * Usable by {@code node}, whose initiator is {@code hostNqn}: on the volume's own node (with a
-     * local device when {@code localNeedsDevice}), or exported to that host.
+     * Usable by {@code node}, whose initiator is {@code hostNqn}, reached as {@link Reach#of} says:
+     * on the volume's own node (with a local device when {@code localNeedsDevice}), handed over on
+     * the same machine (always with the serving node's device), or exported to that host.
+     *
+     * @param serving  the serving node's registration, null when it is not registered
+     * @param consumer {@code node}'s registration, null when it is not registered (a bare host)
      */
     public static Outcome servedTo(String volume, Placement placement, VolumeStatus status, String node,
-            String hostNqn, boolean localNeedsDevice) {
+            String hostNqn, NodeRegistration serving, NodeRegistration consumer, boolean localNeedsDevice) {
         if (placement == null) {
             return new InProgress("the placement of volume " + volume);
         }
-        boolean local = placement.node().equals(node);
-        return atGeneration(volume, placement, status, local ? "serve" : "export to " + node, s ->
-                (local && (!localNeedsDevice || s.devicePath() != null))
-                        || (s.export() != null && s.export().allowedHostNqns().contains(hostNqn)));
+        Reach reach = Reach.of(placement.node(), serving, placement.engine(), node, consumer);
+        String what = switch (reach) {
+            case LOCAL -> "serve";
+            case HANDOFF -> "hand over to " + node;
+            case EXPORT -> "export to " + node;
+        };
+        return atGeneration(volume, placement, status, what, reach, s -> switch (reach) {
+            case LOCAL -> !localNeedsDevice || s.devicePath() != null
+                    || s.export() != null && s.export().allowedHostNqns().contains(hostNqn);
+            case HANDOFF -> s.devicePath() != null;
+            case EXPORT -> s.export() != null && s.export().allowedHostNqns().contains(hostNqn);
+        });
     }
 
     private static Outcome atGeneration(String volume, Placement placement, VolumeStatus status, String what,
-            java.util.function.Predicate<VolumeStatus> carriedOut) {
+            Reach reach, java.util.function.Predicate<VolumeStatus> carriedOut) {
         String node = placement.node();
         if (status == null) {
             return new InProgress("the agent on " + node + " to report volume " + volume);
@@ -97,14 +115,14 @@ public final class VolumeProgress {
         long generation = placement.generation();
         Condition ready = status.ready().orElse(null);
         if (ready == null) {
-            return beforeConditions(volume, placement, status, what, carriedOut);
+            return beforeConditions(volume, placement, status, what, reach, carriedOut);
         }
         if (ready.terminalFor(generation)) {
             return new Failed(ready.failureReason(), "the agent on " + node + " cannot " + what + " volume " + volume
                     + ": " + messageOf(ready, status));
         }
         if (ready.carriedOut(generation)) {
-            return carriedOut.test(status) ? new Done(placement, status)
+            return carriedOut.test(status) ? new Done(placement, status, reach)
                     : new InProgress("the agent on " + node + " to " + what + " volume " + volume);
         }
         if (ready.isFailure() && ready.observedGeneration() >= generation) {
@@ -120,14 +138,14 @@ public final class VolumeProgress {
      * decides, and its Failed at that generation has always ended the wait.
      */
     private static Outcome beforeConditions(String volume, Placement placement, VolumeStatus status, String what,
-            java.util.function.Predicate<VolumeStatus> carriedOut) {
+            Reach reach, java.util.function.Predicate<VolumeStatus> carriedOut) {
         String node = placement.node();
         if (status.observedGeneration() < placement.generation()) {
             return new InProgress("the agent on " + node + " to " + what + " volume " + volume + " (generation "
                     + placement.generation() + ")");
         }
         return switch (status.phase()) {
-            case READY -> carriedOut.test(status) ? new Done(placement, status)
+            case READY -> carriedOut.test(status) ? new Done(placement, status, reach)
                     : new InProgress("the agent on " + node + " to " + what + " volume " + volume);
             case LOST -> new Failed(FailureReason.VOLUME_LOST, "volume " + volume + " is lost on " + node + ": "
                     + status.message());

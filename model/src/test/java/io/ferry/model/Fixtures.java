@@ -32,6 +32,8 @@ final class Fixtures {
                         false, T),
                 NodeRegistration.of("worker-1.dc1", "fd00::11", "[fd00::11]:9091", HOST_NQN,
                         Set.of(Engine.LVM, Engine.FILE), Map.of("zone", "z1"), "0.1.0-SNAPSHOT", T),
+                NodeRegistration.of("worker-2", "10.0.0.12", null, HOST_NQN, Set.of(Engine.FILE), Map.of(), "0.1.0", T)
+                        .withExporters(Set.of()).withMachineId("1c7b2d4e-9f0a-4b3c-8d2e-5f6a7b8c9d0e"),
                 VolumeIntent.builder("data-1", 10L << 30).thin(true).engine(Engine.LVM_THIN)
                         .positionAdvice(PositionAdvice.MUST_REMOTE).consumerNode("worker-2").spreadGroup("g1")
                         .failureDomainLevel(FailureDomainLevel.ZONE).poolSelector(Map.of("media", "nvme"))

@@ -130,4 +130,14 @@ class MkfsOptionsTest {
         assertThatThrownBy(() -> Json.decode(json.getBytes(java.nio.charset.StandardCharsets.UTF_8), VolumeIntent.class))
                 .hasMessageContaining("\"-d\" is not an allowed ext4 option");
     }
+
+    @org.junit.jupiter.api.Test
+    void aThickVolumeIsFormattedWithoutADiscardUnlessTheOperatorAskedForOne() {
+        assertThat(MkfsOptions.keepingAllocation("ext4", List.of())).containsExactly("-E", "nodiscard");
+        assertThat(MkfsOptions.keepingAllocation("ext4", List.of("-E", "stride=4", "-L", "data")))
+                .containsExactly("-E", "stride=4,nodiscard", "-L", "data");
+        assertThat(MkfsOptions.keepingAllocation("ext4", List.of("-E", "discard")))
+                .as("the operator's explicit choice").containsExactly("-E", "discard");
+        assertThat(MkfsOptions.keepingAllocation("xfs", List.of("-L", "data"))).containsExactly("-L", "data", "-K");
+    }
 }

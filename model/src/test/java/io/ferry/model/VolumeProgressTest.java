@@ -55,14 +55,14 @@ class VolumeProgressTest {
         // The agent keeps observedGeneration at what the volume last was, and says which
         // generation the failure is for.
         VolumeStatus failed = status(VolumePhase.FAILED, 2).withReady(failure(FailureReason.EXPORT_UNAVAILABLE, 3, 1));
-        VolumeProgress.Outcome o = VolumeProgress.servedTo("data-1", PLACED, failed, "node-b", HOST, false);
+        VolumeProgress.Outcome o = VolumeProgress.servedTo("data-1", PLACED, failed, "node-b", HOST, null, null, false);
         assertThat(o).isInstanceOf(VolumeProgress.Failed.class);
         assertThat(((VolumeProgress.Failed) o).reason().category()).isEqualTo(FailureReason.Category.PRECONDITION);
         assertThat(((VolumeProgress.Failed) o).message()).contains("node-a", "it went wrong");
 
         // One for an older generation says nothing about this request.
         VolumeStatus stale = status(VolumePhase.FAILED, 2).withReady(failure(FailureReason.EXPORT_UNAVAILABLE, 2, 1));
-        assertThat(VolumeProgress.servedTo("data-1", PLACED, stale, "node-b", HOST, false))
+        assertThat(VolumeProgress.servedTo("data-1", PLACED, stale, "node-b", HOST, null, null, false))
                 .isInstanceOf(VolumeProgress.InProgress.class);
     }
 
@@ -97,7 +97,7 @@ class VolumeProgressTest {
         for (VolumeProgress.Outcome o : new VolumeProgress.Outcome[] {
                 VolumeProgress.created("data-1", null, 7, PLACED, lost),
                 VolumeProgress.grown("data-1", null, PLACED, lost, 16L << 20),
-                VolumeProgress.servedTo("data-1", PLACED, lost, "node-a", HOST, true)}) {
+                VolumeProgress.servedTo("data-1", PLACED, lost, "node-a", HOST, null, null, true)}) {
             assertThat(o).isEqualTo(new VolumeProgress.Failed(FailureReason.VOLUME_LOST,
                     "volume data-1 is lost on node-a: pool directory without its marker"));
         }
@@ -124,17 +124,17 @@ class VolumeProgressTest {
     @Test
     void servedToTheVolumesOwnNodeOrToTheHostItIsExportedTo() {
         VolumeStatus ready = status(VolumePhase.READY, 3);
-        assertThat(VolumeProgress.servedTo("data-1", PLACED, ready, "node-a", HOST, true)).isInstanceOf(VolumeProgress.Done.class);
-        assertThat(VolumeProgress.servedTo("data-1", PLACED, ready, "node-b", HOST, false))
+        assertThat(VolumeProgress.servedTo("data-1", PLACED, ready, "node-a", HOST, null, null, true)).isInstanceOf(VolumeProgress.Done.class);
+        assertThat(VolumeProgress.servedTo("data-1", PLACED, ready, "node-b", HOST, null, null, false))
                 .isInstanceOf(VolumeProgress.InProgress.class);
         VolumeStatus exported = VolumeStatus.of("data-1", "node-a", "pool-a", VolumePhase.READY, null, 16L << 20,
                 ExportInfo.tcp("nqn.2026-11.io.ferry:vol:data-1", "10.0.0.1", 4420, Nqn.serialForVolume("data-1"),
                         Set.of(HOST)), 3, null, T);
-        assertThat(VolumeProgress.servedTo("data-1", PLACED, exported, "node-b", HOST, false))
+        assertThat(VolumeProgress.servedTo("data-1", PLACED, exported, "node-b", HOST, null, null, false))
                 .isInstanceOf(VolumeProgress.Done.class);
         // on its own node without a device (an spdk volume) it is usable only through its export
         assertThat(VolumeProgress.servedTo("data-1", PLACED, exported, "node-a", "nqn.2014-08.org.other:x",
-                true)).isInstanceOf(VolumeProgress.InProgress.class);
+                null, null, true)).isInstanceOf(VolumeProgress.InProgress.class);
     }
 
     @Test
@@ -165,7 +165,7 @@ class VolumeProgressTest {
         assertThat(ready.observedGeneration()).isEqualTo(3);
         assertThat(ready.attempts()).isEqualTo(2);
         assertThat(ready.message()).isEqualTo("nvmet is not loaded");
-        assertThat(VolumeProgress.servedTo("data-1", PLACED, decoded, "node-b", HOST, false))
+        assertThat(VolumeProgress.servedTo("data-1", PLACED, decoded, "node-b", HOST, null, null, false))
                 .isEqualTo(new VolumeProgress.Failed(FailureReason.EXPORT_UNAVAILABLE,
                         "the agent on node-a cannot export to node-b volume data-1: nvmet is not loaded"));
         // written back, the failure is the condition, once

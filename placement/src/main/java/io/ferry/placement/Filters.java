@@ -2,6 +2,7 @@ package io.ferry.placement;
 
 import io.ferry.model.GlobalConfig;
 import io.ferry.model.PositionAdvice;
+import io.ferry.model.Reach;
 
 import java.util.List;
 import java.util.Map;
@@ -52,12 +53,15 @@ public final class Filters {
     };
 
     /**
-     * A volume for a consumer on another node must be exportable from its node: otherwise it is
-     * placed where it can never be served, and every publish fails. A registration that does not
-     * say (an older agent) is not held against the node.
+     * A volume its consumer reaches over the network ({@link Reach#EXPORT}: another machine, or one
+     * nobody can tell) must be exportable from its node: otherwise it is placed where it can never be
+     * served, and every publish fails. A consumer on the same node, or handed the device on the same
+     * machine, needs no export. A registration that does not list its exporters (an older agent) is
+     * not held against the node.
      */
     public static final Filter EXPORTABLE = simple("cannot export",
-            (r, c, g) -> c.node().equals(r.intent().consumerNode()) || c.registration().canExport(c.config().engine()),
+            (r, c, g) -> !Reach.of(c.node(), c.registration(), c.config().engine(), r.intent().consumerNode(),
+                    r.consumer()).needsExport() || c.registration().canExport(c.config().engine()),
             (r, g) -> r.intent().consumerNode() != null);
 
     public static final Filter REMOTE_CAP = simple("remote cap",

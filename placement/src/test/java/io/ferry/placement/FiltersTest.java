@@ -34,6 +34,12 @@ class FiltersTest {
         return Request.of(b.build());
     }
 
+    /** The registration of a consumer node {@code n2}, on machine {@code machine} (null: it does not say). */
+    static io.ferry.model.NodeRegistration consumer(String machine) {
+        return io.ferry.model.NodeRegistration.of("n2", "10.0.0.2", null, Pools.HOST_NQN, Set.of(Engine.FILE), Map.of(),
+                "test", java.time.Instant.EPOCH).withMachineId(machine);
+    }
+
     static Stream<Arguments> cases() {
         VolumeIntent.Builder plain = volume("v", 10);
         return Stream.of(
@@ -71,6 +77,21 @@ class FiltersTest {
                         req(volume("v", 10).consumerNode("n2")), pool("p", "n1").exporters().build(), "cannot export"),
                 new Case("a node that cannot export still serves its own consumer",
                         req(volume("v", 10).consumerNode("n1")), pool("p", "n1").exporters().build(), null),
+                new Case("a node that cannot export serves a consumer on its machine: the device is handed over",
+                        req(volume("v", 10).consumerNode("n2")).withConsumer(consumer("m1")),
+                        pool("p", "n1").exporters().machine("m1").build(), null),
+                new Case("a node that cannot export is refused for a consumer on another machine",
+                        req(volume("v", 10).consumerNode("n2")).withConsumer(consumer("m2")),
+                        pool("p", "n1").exporters().machine("m1").build(), "cannot export"),
+                new Case("a consumer whose registration names no machine is not on the node's machine",
+                        req(volume("v", 10).consumerNode("n2")).withConsumer(consumer(null)),
+                        pool("p", "n1").exporters().machine("m1").build(), "cannot export"),
+                new Case("a node whose registration names no machine is not on the consumer's",
+                        req(volume("v", 10).consumerNode("n2")).withConsumer(consumer("m1")),
+                        pool("p", "n1").exporters().build(), "cannot export"),
+                new Case("an spdk volume on the consumer's machine still needs the SPDK target",
+                        req(volume("v", 10).thin(true).consumerNode("n2")).withConsumer(consumer("m1")),
+                        pool("p", "n1").engine(Engine.SPDK).exporters().machine("m1").build(), "cannot export"),
                 new Case("a node with kernel nvmet exports file, lvm and lvm-thin volumes",
                         req(volume("v", 10).consumerNode("n2")), pool("p", "n1").engine(Engine.LVM)
                                 .exporters(io.ferry.model.ExportTarget.NVMET).build(), null),
@@ -157,6 +178,7 @@ class FiltersTest {
     }
 
     private static Request sized(Request request, long bytes) {
-        return new Request(request.intent().withSizeBytes(bytes), request.requiredPool(), request.takenDomains());
+        return new Request(request.intent().withSizeBytes(bytes), request.requiredPool(), request.takenDomains(),
+                request.consumer());
     }
 }

@@ -52,6 +52,8 @@ final class Pools {
         Map<String, String> nodeLabels = new HashMap<>();
         /** Null: the registration does not say (an agent older than the field). */
         java.util.Set<io.ferry.model.ExportTarget> exporters;
+        /** Null: the registration does not say which machine (an agent older than the field). */
+        String machineId;
 
         PoolBuilder(String name, String node) {
             this.name = name;
@@ -128,6 +130,11 @@ final class Pools {
             return this;
         }
 
+        PoolBuilder machine(String id) {
+            machineId = id;
+            return this;
+        }
+
         PoolBuilder exporters(io.ferry.model.ExportTarget... targets) {
             exporters = java.util.Set.of(targets);
             return this;
@@ -152,7 +159,7 @@ final class Pools {
             PoolStatus status = reported ? PoolStatus.of(node, name, engine, capacity, diskFree == null ? capacity : diskFree, thinData, thinData == null ? null : 1.0,
                     List.of(), healthy, T) : null;
             NodeRegistration registration = alive ? NodeRegistration.of(node, "10.0.0.1", null, HOST_NQN, EnumSet.allOf(Engine.class),
-                    nodeLabels, "test", T).withExporters(exporters) : null;
+                    nodeLabels, "test", T).withExporters(exporters).withMachineId(machineId) : null;
             Ledger ledger = allocated == 0 ? Ledger.empty(name) : Ledger.empty(name).add(allocated);
             return Candidate.of(config.build(), status, registration, ledger, 7, remoteServed, global);
         }

@@ -52,6 +52,7 @@ public final class NvmetExporter implements Exporter {
     private final String portId;
     /** Size of each volume when its namespace was last enabled or revalidated by this process. */
     private final Map<String, Long> exportedSizes = new ConcurrentHashMap<>();
+    private final java.util.concurrent.atomic.AtomicLong fences = new java.util.concurrent.atomic.AtomicLong();
 
     public NvmetExporter(Path root, String nqnPrefix, String cluster, String address, int port, int portId) {
         this.root = root;
@@ -78,17 +79,17 @@ public final class NvmetExporter implements Exporter {
 
         Path allowed = sub.resolve("allowed_hosts");
         mkdir(allowed);
+        List<Path> revoked = list(allowed).stream()
+                .filter(link -> !spec.allowedHostNqns().contains(link.getFileName().toString())).toList();
+        if (!revoked.isEmpty()) {
+            fence(volume, nqn, revoked);
+        }
         for (String host : spec.allowedHostNqns()) {
             Path hostDir = root.resolve("hosts").resolve(Nqn.validate(host));
             mkdir(hostDir);
             Path link = allowed.resolve(host);
             if (!Files.exists(link, LinkOption.NOFOLLOW_LINKS)) {
                 io(() -> Files.createSymbolicLink(link, hostDir));
-            }
-        }
-        for (Path link : list(allowed)) {
-            if (!spec.allowedHostNqns().contains(link.getFileName().toString())) {
-                io(() -> Files.deleteIfExists(link));
             }
         }
 
@@ -132,6 +133,37 @@ public final class NvmetExporter implements Exporter {
             io(() -> Files.createSymbolicLink(portLink, sub));
         }
         return ExportInfo.tcp(nqn, address, port, serial, spec.allowedHostNqns());
+    }
+
+    /**
+     * Cuts off hosts that are no longer allowed. nvmet checks {@code allowed_hosts} only when a host
+     * connects: removing a host's link leaves its existing connection, and its writes, alive, so a
+     * detached consumer (partitioned, or simply not yet unmounted) would go on writing while the next
+     * one mounts the same filesystem. Unlinking the subsystem from its ports deletes every controller
+     * of it on them; the port link comes back further down in {@link #export}, and hosts still allowed
+     * reconnect by themselves (I/O waits, within their controller-loss timeout).
+     *
+     * <p>The port links go first, the host links second: a crash in between leaves the revoked links
+     * in place, so the next export cuts again; the other order could leave a revoked host connected
+     * with nothing left to say so. This runs before any new host is allowed, so a volume moving from
+     * one consumer to another is never reachable by both.
+     */
+    private void fence(String volume, String nqn, List<Path> revoked) {
+        for (Path portDir : list(root.resolve("ports"))) {
+            Path link = portDir.resolve("subsystems").resolve(nqn);
+            io(() -> Files.deleteIfExists(link));
+        }
+        for (Path link : revoked) {
+            io(() -> Files.deleteIfExists(link));
+        }
+        fences.incrementAndGet();
+        log.info("volume {}: host(s) {} no longer allowed; their connections to {} were cut", volume,
+                revoked.stream().map(p -> p.getFileName().toString()).toList(), nqn);
+    }
+
+    /** How many times this exporter cut revoked hosts off (for tests; each cut is also logged). */
+    long fences() {
+        return fences.get();
     }
 
     /**

@@ -244,4 +244,33 @@ class NvmetExporterTest {
     void isUnavailableWithoutConfigfs() {
         assertThat(new NvmetExporter(root.resolve("missing"), PREFIX, CLUSTER, "10.0.1.11", 4420, 1).available()).isFalse();
     }
+
+    @Test
+    void aHostNoLongerAllowedIsCutOffByUnlinkingThePortBeforeItsLinkGoesAndBeforeANewHostIsAllowed() throws Exception {
+        String nqn = OURS + ":vol:vol-a";
+        Path sub = root.resolve("subsystems").resolve(nqn);
+        Path portLink = root.resolve("ports/1/subsystems").resolve(nqn);
+        exporter.export("vol-a", "/dev/loop3", MIB_256, ExportSpec.tcp("node-b", Set.of(HOST_A)));
+        exporter.export("vol-a", "/dev/loop3", MIB_256, ExportSpec.tcp("node-b", Set.of(HOST_A)));
+        assertThat(exporter.fences()).as("nothing revoked, nobody cut").isZero();
+
+        // A crash while revoking: the revoked host's entry cannot be removed (a directory here).
+        Files.delete(sub.resolve("allowed_hosts").resolve(HOST_A));
+        Files.createDirectories(sub.resolve("allowed_hosts").resolve(HOST_A).resolve("stuck"));
+        org.assertj.core.api.Assertions.assertThatThrownBy(() ->
+                exporter.export("vol-a", "/dev/loop3", MIB_256, ExportSpec.tcp("node-c", Set.of(HOST_B))));
+        assertThat(Files.exists(portLink, java.nio.file.LinkOption.NOFOLLOW_LINKS))
+                .as("the port was unlinked (every connection cut) before the revoked host's entry went").isFalse();
+        assertThat(sub.resolve("allowed_hosts").resolve(HOST_B)).as("the new host is not allowed yet").doesNotExist();
+
+        Files.delete(sub.resolve("allowed_hosts").resolve(HOST_A).resolve("stuck"));
+        Files.delete(sub.resolve("allowed_hosts").resolve(HOST_A));
+        Files.createSymbolicLink(sub.resolve("allowed_hosts").resolve(HOST_A), root.resolve("hosts").resolve(HOST_A));
+        ExportInfo info = exporter.export("vol-a", "/dev/loop3", MIB_256, ExportSpec.tcp("node-c", Set.of(HOST_B)));
+        assertThat(info.allowedHostNqns()).containsExactly(HOST_B);
+        assertThat(sub.resolve("allowed_hosts").resolve(HOST_A)).doesNotExist();
+        assertThat(Files.isSymbolicLink(sub.resolve("allowed_hosts").resolve(HOST_B))).isTrue();
+        assertThat(Files.readSymbolicLink(portLink)).as("linked to the port again for the hosts still allowed").isEqualTo(sub);
+        assertThat(exporter.fences()).as("one completed cut; the interrupted one is not counted").isEqualTo(1);
+    }
 }

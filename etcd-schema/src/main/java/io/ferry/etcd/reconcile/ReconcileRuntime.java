@@ -126,6 +126,15 @@ public final class ReconcileRuntime implements AutoCloseable {
         return Map.copyOf(terminal);
     }
 
+    /**
+     * Consecutive retryable failures of the key so far (0 after a success or a terminal failure).
+     * Read on the runtime's context, e.g. in the synchronous part of a reconcile, where it counts
+     * the failures before the run in progress; a reconciler shows it in the records it writes.
+     */
+    public int failedAttempts(String key) {
+        return failures.getOrDefault(key, 0);
+    }
+
     /** Runs blocking work (external commands, file I/O) on a worker thread. */
     public <T> Future<T> blocking(Callable<T> work) {
         return vertx.executeBlocking(work, false);
@@ -250,7 +259,8 @@ public final class ReconcileRuntime implements AutoCloseable {
         }
     }
 
-    static boolean isTerminal(Throwable error) {
+    /** Whether a failure is terminal (not retried until the key is enqueued again): the one rule for it. */
+    public static boolean isTerminal(Throwable error) {
         Throwable e = error;
         while (e instanceof java.util.concurrent.CompletionException && e.getCause() != null) {
             e = e.getCause();

@@ -99,6 +99,26 @@ class ReconcileRuntimeTest {
     }
 
     @Test
+    void aReconcilerSeesHowManyTimesInARowItsKeyFailedBeforeThisRunAndSuccessResetsIt() {
+        List<Integer> seen = new CopyOnWriteArrayList<>();
+        AtomicInteger runs = new AtomicInteger();
+        ReconcileRuntime[] runtime = new ReconcileRuntime[1];
+        runtime[0] = new ReconcileRuntime(vertx, "t", key -> {
+            seen.add(runtime[0].failedAttempts(key));
+            return runs.incrementAndGet() <= 3 ? Future.failedFuture(new IllegalStateException("etcd is down"))
+                    : Future.succeededFuture(ReconcileResult.done());
+        }, RuntimeOptions.defaults().withDelays(Duration.ofMillis(5), Duration.ofMillis(20)), meters);
+        runtime[0].enqueue("k");
+        await().atMost(Duration.ofSeconds(5)).until(() -> runs.get() == 4 && result(runtime[0].idle()));
+        assertThat(seen).containsExactly(0, 1, 2, 3);
+        runtime[0].enqueue("k");
+        await().atMost(Duration.ofSeconds(5)).until(() -> runs.get() == 5 && result(runtime[0].idle()));
+        assertThat(seen.get(4)).as("reset by the success").isZero();
+        assertThat(ReconcileRuntime.isTerminal(new TerminalException("no"))).isTrue();
+        assertThat(ReconcileRuntime.isTerminal(new IllegalStateException("lost a race"))).isFalse();
+    }
+
+    @Test
     void backoffDoublesWithJitterAndStopsAtTheCap() {
         ReconcileRuntime runtime = new ReconcileRuntime(vertx, "t", key -> Future.succeededFuture(ReconcileResult.done()),
                 RuntimeOptions.defaults().withDelays(Duration.ofMillis(100), Duration.ofSeconds(2)), meters);

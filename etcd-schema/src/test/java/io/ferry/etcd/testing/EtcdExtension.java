@@ -2,6 +2,7 @@ package io.ferry.etcd.testing;
 
 import io.etcd.jetcd.Client;
 import io.ferry.etcd.EtcdOptions;
+import io.ferry.etcd.LocalEtcdMember;
 import io.ferry.etcd.LocalEtcdProbe;
 import org.junit.jupiter.api.extension.AfterAllCallback;
 import org.junit.jupiter.api.extension.BeforeAllCallback;
@@ -36,21 +37,35 @@ public final class EtcdExtension implements BeforeAllCallback, AfterAllCallback 
     private static final Duration START_TIMEOUT = Duration.ofSeconds(30);
 
     private final boolean secured;
+    private final int memberCount;
     private Path dataDir;
     private final List<Path> backups = new ArrayList<>();
     private Path tlsDir;
-    private int clientPort;
-    private int peerPort;
-    private Process process;
+    private List<LocalEtcdMember> members = List.of();
+    private final List<Process> processes = new ArrayList<>();
+    private String clusterToken;
     private Path logFile;
 
     /** A plain-text etcd. */
     public EtcdExtension() {
-        this(false);
+        this(false, 1);
     }
 
-    private EtcdExtension(boolean secured) {
+    private EtcdExtension(boolean secured, int memberCount) {
         this.secured = secured;
+        this.memberCount = memberCount;
+    }
+
+    /**
+     * A plain-text etcd cluster of {@code members} processes, for tests of what survives losing a
+     * member or the quorum ({@link #killMember}, {@link #startMember}). Snapshot restore is for a
+     * single member only.
+     */
+    public static EtcdExtension cluster(int members) {
+        if (members < 1) {
+            throw new IllegalArgumentException("a cluster needs at least one member, got " + members);
+        }
+        return new EtcdExtension(false, members);
     }
 
     /**
@@ -58,7 +73,7 @@ public final class EtcdExtension implements BeforeAllCallback, AfterAllCallback 
      * (with Debian's openssl), as a production cluster would.
      */
     public static EtcdExtension secured() {
-        return new EtcdExtension(true);
+        return new EtcdExtension(true, 1);
     }
 
     @Override
@@ -69,8 +84,14 @@ public final class EtcdExtension implements BeforeAllCallback, AfterAllCallback 
             TestCertificates.create(tlsDir);
         }
         logFile = dataDir.resolveSibling(dataDir.getFileName() + ".log");
-        clientPort = LocalEtcdProbe.freePort();
-        peerPort = LocalEtcdProbe.freePort();
+        members = new ArrayList<>();
+        for (int i = 1; i <= memberCount; i++) {
+            members.add(new LocalEtcdMember(memberCount == 1 ? "ferry-test" : "ferry-test-" + i, LocalEtcdProbe.freePort(),
+                    LocalEtcdProbe.freePort(), memberCount == 1 ? dataDir : dataDir.resolve("member-" + i)));
+            processes.add(null);
+        }
+        members = List.copyOf(members);
+        clusterToken = "ferry-test-" + UUID.randomUUID();
         start();
     }
 
@@ -104,25 +125,43 @@ public final class EtcdExtension implements BeforeAllCallback, AfterAllCallback 
                         + name.toUpperCase() + "_BINARY to its path"));
     }
 
-    /** Starts etcd on the same ports and data directory as before (data survives a restart). */
+    /**
+     * Starts every member that is not running, on the same ports and data directories as before (data
+     * survives a restart), and waits until they are healthy.
+     */
     public synchronized void start() throws IOException, InterruptedException {
-        if (process != null && process.isAlive()) {
-            return;
+        List<Integer> started = new ArrayList<>();
+        for (int i = 0; i < members.size(); i++) {
+            if (launch(i)) {
+                started.add(i);
+            }
         }
-        Path etcd = binary("etcd", "etcd-server");
-        String client = endpoint();
-        String peer = "http://127.0.0.1:" + peerPort;
-        List<String> command = new ArrayList<>(List.of(etcd.toString(),
-                "--name", "ferry-test",
-                "--data-dir", dataDir.toString(),
-                "--listen-client-urls", client,
-                "--advertise-client-urls", client,
-                "--listen-peer-urls", peer,
-                "--initial-advertise-peer-urls", peer,
-                "--initial-cluster", "ferry-test=" + peer,
-                "--initial-cluster-state", "new",
-                "--logger", "zap",
-                "--log-level", "warn"));
+        awaitHealthy(started);
+    }
+
+    /** Starts member {@code n} (1-based) again and waits until it is healthy. */
+    public synchronized void startMember(int n) throws IOException, InterruptedException {
+        if (launch(n - 1)) {
+            awaitHealthy(List.of(n - 1));
+        }
+    }
+
+    /** Kills member {@code n} (1-based) with SIGKILL, as a crash of that one machine would. */
+    public synchronized void killMember(int n) throws InterruptedException {
+        Process p = processes.get(n - 1);
+        if (p != null && p.isAlive()) {
+            p.destroyForcibly().waitFor();
+        }
+    }
+
+    private boolean launch(int i) throws IOException {
+        Process running = processes.get(i);
+        if (running != null && running.isAlive()) {
+            return false;
+        }
+        LocalEtcdMember member = members.get(i);
+        List<String> command = new ArrayList<>(member.command(binary("etcd", "etcd-server"), members, clusterToken,
+                secured));
         if (secured) {
             command.addAll(List.of(
                     "--cert-file", tlsDir.resolve("server.crt").toString(),
@@ -133,13 +172,23 @@ public final class EtcdExtension implements BeforeAllCallback, AfterAllCallback 
         ProcessBuilder pb = new ProcessBuilder(command);
         pb.redirectErrorStream(true);
         pb.redirectOutput(ProcessBuilder.Redirect.appendTo(logFile.toFile()));
-        process = pb.start();
+        processes.set(i, pb.start());
+        return true;
+    }
+
+    private void awaitHealthy(List<Integer> started) throws InterruptedException {
         long deadline = System.nanoTime() + START_TIMEOUT.toNanos();
         while (System.nanoTime() < deadline) {
-            if (!process.isAlive()) {
-                throw new IllegalStateException("etcd exited with " + process.exitValue() + " while starting:\n" + logTail());
+            boolean all = true;
+            for (int i : started) {
+                Process p = processes.get(i);
+                if (!p.isAlive()) {
+                    throw new IllegalStateException("etcd " + members.get(i).name() + " exited with " + p.exitValue()
+                            + " while starting:\n" + logTail());
+                }
+                all &= healthy(members.get(i));
             }
-            if (healthy()) {
+            if (all) {
                 return;
             }
             Thread.sleep(50);
@@ -148,20 +197,24 @@ public final class EtcdExtension implements BeforeAllCallback, AfterAllCallback 
         throw new IllegalStateException("etcd did not become healthy within " + START_TIMEOUT + ":\n" + logTail());
     }
 
-    /** Stops etcd gracefully (SIGTERM) and waits for it to exit. */
+    /** Stops every member gracefully (SIGTERM) and waits for them to exit. */
     public synchronized void stop() throws InterruptedException {
-        if (process != null && process.isAlive()) {
-            process.destroy();
-            if (!process.waitFor(20, TimeUnit.SECONDS)) {
-                process.destroyForcibly().waitFor();
+        for (Process p : processes) {
+            if (p != null && p.isAlive()) {
+                p.destroy();
+            }
+        }
+        for (Process p : processes) {
+            if (p != null && !p.waitFor(20, TimeUnit.SECONDS)) {
+                p.destroyForcibly().waitFor();
             }
         }
     }
 
-    /** Kills etcd with SIGKILL, as a crash would. */
+    /** Kills every member with SIGKILL, as a crash would. */
     public synchronized void kill() throws InterruptedException {
-        if (process != null && process.isAlive()) {
-            process.destroyForcibly().waitFor();
+        for (int n = 1; n <= processes.size(); n++) {
+            killMember(n);
         }
     }
 
@@ -188,11 +241,14 @@ public final class EtcdExtension implements BeforeAllCallback, AfterAllCallback 
      * starts etcd from it on the same client URL. The old data directory is removed.
      */
     public void restoreSnapshot(Path snapshot) throws IOException, InterruptedException {
+        if (members.size() != 1) {
+            throw new UnsupportedOperationException("restoreSnapshot is for a single-member etcd");
+        }
         stop();
         Path restored = Files.createTempDirectory(dataDir.getParent(), "ferry-etcd-restored-");
         // etcdctl refuses to restore into an existing directory.
         Files.delete(restored);
-        String peer = "http://127.0.0.1:" + peerPort;
+        String peer = members.get(0).peerUrl();
         etcdctl("snapshot", "restore", snapshot.toString(),
                 "--data-dir", restored.toString(),
                 "--name", "ferry-test",
@@ -201,17 +257,20 @@ public final class EtcdExtension implements BeforeAllCallback, AfterAllCallback 
                 "--initial-cluster-token", "ferry-restored-" + UUID.randomUUID());
         Path old = dataDir;
         dataDir = restored;
+        LocalEtcdMember m = members.get(0);
+        members = List.of(new LocalEtcdMember(m.name(), m.clientPort(), m.peerPort(), restored));
         deleteRecursively(old);
         start();
     }
 
+    /** Whether every member runs. */
     public boolean running() {
-        return process != null && process.isAlive();
+        return processes.stream().allMatch(p -> p != null && p.isAlive());
     }
 
     /** Compacts the history up to the current revision; returns that revision. */
     public long compact() {
-        try (Client client = Client.builder().endpoints(endpoint()).build()) {
+        try (Client client = Client.builder().endpoints(endpoints().toArray(String[]::new)).build()) {
             long revision = client.getKVClient().get(io.etcd.jetcd.ByteSequence.from("/", StandardCharsets.UTF_8)).get(10, TimeUnit.SECONDS)
                     .getHeader().getRevision();
             client.getKVClient().compact(revision).get(10, TimeUnit.SECONDS);
@@ -228,7 +287,7 @@ public final class EtcdExtension implements BeforeAllCallback, AfterAllCallback 
     public String etcdctl(String... args) {
         List<String> command = new ArrayList<>();
         command.add(binary("etcdctl", "etcd-client").toString());
-        command.add("--endpoints=" + endpoint());
+        command.add("--endpoints=" + String.join(",", endpoints()));
         if (secured) {
             command.add("--cacert=" + caFile());
             command.add("--cert=" + clientCertFile());
@@ -258,8 +317,13 @@ public final class EtcdExtension implements BeforeAllCallback, AfterAllCallback 
         }
     }
 
+    /** The first member's client URL; {@link #endpoints()} lists every member's. */
     public String endpoint() {
-        return (secured ? "https" : "http") + "://127.0.0.1:" + clientPort;
+        return members.get(0).clientUrl(secured);
+    }
+
+    public List<String> endpoints() {
+        return members.stream().map(m -> m.clientUrl(secured)).toList();
     }
 
     public Path caFile() {
@@ -281,7 +345,7 @@ public final class EtcdExtension implements BeforeAllCallback, AfterAllCallback 
 
     /** Like {@link #options(String)}, open for more settings such as credentials. */
     public EtcdOptions.Builder builder(String prefix) {
-        EtcdOptions.Builder b = new EtcdOptions.Builder().endpoints(endpoint()).prefix(prefix)
+        EtcdOptions.Builder b = new EtcdOptions.Builder().endpoints(endpoints().toArray(String[]::new)).prefix(prefix)
                 .connectTimeout(Duration.ofSeconds(2)).requestTimeout(Duration.ofSeconds(5));
         if (secured) {
             b.caFile(caFile()).certFile(clientCertFile()).keyFile(clientKeyFile());
@@ -298,7 +362,7 @@ public final class EtcdExtension implements BeforeAllCallback, AfterAllCallback 
         return logFile;
     }
 
-    private boolean healthy() {
+    private boolean healthy(LocalEtcdMember member) {
         if (secured) {
             try {
                 etcdctl("endpoint", "health");
@@ -307,7 +371,7 @@ public final class EtcdExtension implements BeforeAllCallback, AfterAllCallback 
                 return false;
             }
         }
-        return LocalEtcdProbe.healthy(endpoint());
+        return LocalEtcdProbe.healthy(member.clientUrl(false));
     }
 
     private String logTail() {
@@ -331,6 +395,6 @@ public final class EtcdExtension implements BeforeAllCallback, AfterAllCallback 
     }
 
     Optional<Process> process() {
-        return Optional.ofNullable(process);
+        return Optional.ofNullable(processes.isEmpty() ? null : processes.get(0));
     }
 }

@@ -7,6 +7,8 @@ import io.ferry.model.ExportInfo;
 import io.ferry.model.NodeRegistration;
 import io.ferry.model.Placement;
 import io.ferry.model.PoolConfig;
+import io.ferry.model.Reach;
+import io.ferry.model.VolumeProgress;
 import io.ferry.model.VolumeStatus;
 import io.ferry.runtime.exec.ProcessCommandRunner;
 import picocli.CommandLine;
@@ -67,12 +69,21 @@ final class AttachCommand extends Base {
         if (existing.isEmpty()) {
             await(store().putIfAbsent(key, attachment));
         }
-        VolumeStatus status = VolumeCommands.waitReady(this, volume, Duration.ofSeconds(timeoutSeconds));
-        Placement placement = await(store().get(keys().placement(volume), Placement.class)).map(Versioned::value).orElseThrow();
+        VolumeCommands.waitReady(this, volume, Duration.ofSeconds(timeoutSeconds));
+        // Served to this host as the one rule says: its own device, the device handed over on the
+        // serving node's machine, or an export allowing this host's NQN. A terminal failure (the
+        // serving node cannot export) ends the wait at once.
+        // Served to this host as the one rule says; a terminal failure (the serving node cannot
+        // export) ends the wait at once.
+        VolumeProgress.Done served = VolumeCommands.waitServed(this, volume, self, nqn, false,
+                Duration.ofSeconds(timeoutSeconds));
+        Placement placement = served.placement();
+        VolumeStatus status = served.status();
         HostDevices devices = HostDevices.onThisHost(new ProcessCommandRunner());
-        if (placement.node().equals(self)) {
-            // A status is a key anyone with write access can set: the path is printed only if it
-            // is the device the pool's engine makes for this volume, never a host disk it names.
+        if (!served.reach().needsExport()) {
+            // On the volume's node, or handed its device on that node's machine. A status is a key
+            // anyone with write access can set: the path is printed only if it is the device the
+            // pool's engine makes for this volume, never a host disk it names.
             PoolConfig pool = await(store().get(keys().poolConfig(placement.pool()), PoolConfig.class)).map(Versioned::value)
                     .orElseThrow(() -> new CliException(ExitCodes.FAILED, "volume " + volume + " is placed on pool "
                             + placement.pool() + ", which has no config"));
@@ -80,9 +91,7 @@ final class AttachCommand extends Base {
             out().line(trusted(() -> devices.local(volume, pool, status.devicePath(), cluster)).toString());
             return ExitCodes.OK;
         }
-        ExportInfo export = waitFor(Duration.ofSeconds(timeoutSeconds), "the export of " + volume + " to allow " + nqn, () ->
-                await(store().get(keys().volumeStatus(placement.node(), volume), VolumeStatus.class)).map(Versioned::value)
-                        .map(VolumeStatus::export).filter(e -> e != null && e.allowedHostNqns().contains(nqn)).orElse(null));
+        ExportInfo export = status.export();
         if (noConnect) {
             out().line("nvme connect -t " + export.transport() + " -a " + export.address() + " -s " + export.port() + " -n "
                     + export.nqn() + " --hostnqn " + nqn);
@@ -92,6 +101,19 @@ final class AttachCommand extends Base {
         String cluster = clusterId();
         out().line(trusted(() -> devices.connect(volume, nqnPrefix, cluster, export, nqn)).toString());
         return ExitCodes.OK;
+    }
+
+
+    /**
+     * How this host reaches the volume, by the one rule ({@link Reach#of}): a bare host without an
+     * agent has no registration, so it is never taken for the serving node's machine.
+     */
+    static Reach reach(Base command, Placement placement, String self) {
+        NodeRegistration serving = await(command.store().get(command.keys().registration(placement.node()),
+                NodeRegistration.class)).map(Versioned::value).orElse(null);
+        NodeRegistration consumer = await(command.store().get(command.keys().registration(self),
+                NodeRegistration.class)).map(Versioned::value).orElse(null);
+        return Reach.of(placement.node(), serving, placement.engine(), self, consumer);
     }
 
     private interface DeviceLookup {

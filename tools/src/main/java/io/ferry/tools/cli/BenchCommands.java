@@ -6,10 +6,12 @@ import io.ferry.etcd.informer.InformerHandler;
 import io.ferry.etcd.informer.InformerOptions;
 import io.ferry.etcd.store.EtcdStore;
 import io.ferry.etcd.store.Versioned;
+import io.ferry.model.Placement;
 import io.ferry.model.PoolConfig;
 import io.ferry.model.SchedulingPhase;
 import io.ferry.model.Sizes;
 import io.ferry.model.VolumeIntent;
+import io.ferry.model.VolumeProgress;
 import io.ferry.model.VolumeScheduling;
 import io.ferry.model.VolumeStatus;
 import io.vertx.core.Future;
@@ -117,10 +119,14 @@ final class BenchCommands {
                 }
                 Informer<Object> scheduling = new Informer<>(vertx, watchStore, keys().volumeSchedulings(), k -> VolumeScheduling.class,
                         tracker, InformerOptions.defaults(), null);
+                // The placements carry the generation a Ready status must have reached.
+                Informer<Object> placements = new Informer<>(vertx, watchStore, keys().placements(), k -> Placement.class,
+                        tracker, InformerOptions.defaults(), null);
                 for (Informer<Object> informer : statuses) {
                     await(informer.start());
                 }
                 await(scheduling.start());
+                await(placements.start());
 
                 Action create = (name, i) -> store().put(keys().volume(name), intent(name, bytes, consumerNodes, i).build());
                 Action delete = (name, i) -> store().put(keys().volume(name),
@@ -135,6 +141,7 @@ final class BenchCommands {
                 Phase deleted = keep ? null : run("delete", tracker, volumes, namePrefix, delete, false);
                 statuses.forEach(Informer::close);
                 scheduling.close();
+                placements.close();
                 Phase baseline = baseline();
                 report(created, deleted, baseline);
                 if (timingsFile != null) {
@@ -330,7 +337,11 @@ final class BenchCommands {
         }
     }
 
-    /** Completes each volume's wait when its status says Ready (or gone, when deleting) or it finds no pool. */
+    /**
+     * Completes each volume's wait: a creation once {@link VolumeProgress#created} (the rule the CSI
+     * plugin and ferryctl use) says it is done or has failed, a deletion once the controller has
+     * removed the volume's scheduling record.
+     */
     static final class Tracker implements InformerHandler<Object> {
         interface Done {
             void accept(String error);
@@ -340,6 +351,9 @@ final class BenchCommands {
         private final Map<String, Done> creating = new ConcurrentHashMap<>();
         private final Map<String, Done> deleting = new ConcurrentHashMap<>();
         private final Map<String, Long> placedNanos = new ConcurrentHashMap<>();
+        private final Map<String, VolumeScheduling> schedulings = new ConcurrentHashMap<>();
+        private final Map<String, Placement> placements = new ConcurrentHashMap<>();
+        private final Map<String, VolumeStatus> statuses = new ConcurrentHashMap<>();
 
         Tracker(FerryKeys keys) {
             this.keys = keys;
@@ -364,26 +378,52 @@ final class BenchCommands {
             }
         }
 
-        @Override
-        public void onUpsert(Versioned<Object> current, Versioned<Object> previous) {
-            if (current.value() instanceof VolumeStatus s && s.settled()) {
-                Done d = creating.remove(s.volume());
+        private void evaluate(String volume) {
+            if (!creating.containsKey(volume)) {
+                return;
+            }
+            VolumeProgress.Outcome outcome = VolumeProgress.created(volume, schedulings.get(volume), 0,
+                    placements.get(volume), statuses.get(volume));
+            if (outcome instanceof VolumeProgress.Failed f) {
+                fail(volume, f.reason().value() + ": " + f.message());
+            } else if (outcome instanceof VolumeProgress.Done) {
+                Done d = creating.remove(volume);
                 if (d != null) {
                     d.accept(null);
                 }
-            } else if (current.value() instanceof VolumeStatus s && s.failing()) {
-                fail(s.volume(), s.message());
-            } else if (current.value() instanceof VolumeScheduling s && s.phase() == SchedulingPhase.PLACED
-                    && creating.containsKey(s.volume())) {
-                placedNanos.putIfAbsent(s.volume(), System.nanoTime());
-            } else if (current.value() instanceof VolumeScheduling s
-                    && (s.phase() == SchedulingPhase.NO_FIT || s.phase() == SchedulingPhase.INVALID)) {
-                fail(s.volume(), s.message());
             }
         }
 
         @Override
+        public void onUpsert(Versioned<Object> current, Versioned<Object> previous) {
+            String volume;
+            if (current.value() instanceof VolumeStatus s) {
+                statuses.put(s.volume(), s);
+                volume = s.volume();
+            } else if (current.value() instanceof Placement p) {
+                placements.put(p.volume(), p);
+                volume = p.volume();
+            } else if (current.value() instanceof VolumeScheduling s) {
+                schedulings.put(s.volume(), s);
+                volume = s.volume();
+                if (s.phase() == SchedulingPhase.PLACED && creating.containsKey(volume)) {
+                    placedNanos.putIfAbsent(volume, System.nanoTime());
+                }
+            } else {
+                return;
+            }
+            evaluate(volume);
+        }
+
+        @Override
         public void onDelete(String key, Versioned<Object> lastKnown) {
+            if (lastKnown != null && lastKnown.value() instanceof VolumeStatus st) {
+                statuses.remove(st.volume(), st);
+            } else if (lastKnown != null && lastKnown.value() instanceof Placement p) {
+                placements.remove(p.volume(), p);
+            } else if (lastKnown != null && lastKnown.value() instanceof VolumeScheduling sc) {
+                schedulings.remove(sc.volume(), sc);
+            }
             // The controller removes a volume's scheduling record in the same transaction that
             // removes its intent: that is the end of a deletion.
             if (key.startsWith(keys.volumeSchedulings())) {

@@ -28,7 +28,8 @@ final class DetachCommand extends Base {
         String self = node != null ? node : root().environment().getOrDefault("FERRY_NODE",
                 InetAddress.getLocalHost().getHostName().toLowerCase());
         Optional<Placement> placement = await(store().get(keys().placement(volume), Placement.class)).map(Versioned::value);
-        if (placement.isPresent() && !placement.get().node().equals(self)) {
+        // A volume on this node, or handed over on its machine, was never connected: nothing to end.
+        if (placement.isPresent() && AttachCommand.reach(this, placement.get(), self).needsExport()) {
             // The subsystem is the one the status names, or the ones Ferry derives for the volume
             // (with this cluster's id, and of before cluster ids) when the status is gone: a
             // remote volume is detached from this host either way.

@@ -81,12 +81,19 @@ final class SnapshotCommands {
                         : await(store().get(keys().snapshotStatus(s.node(), name), SnapshotStatus.class)).map(Versioned::value).orElse(null);
                 String state = i.deletionRequested() ? "Deleting" : st != null && st.readyToUse() ? "Ready"
                         : s == null ? "Pending" : s.phase().value();
+                String reason = s == null ? null : s.problem().map(io.ferry.model.Condition::reason).orElse(null);
+                if (reason != null && !reason.equals(state)) {
+                    state += " (" + reason + ")";
+                }
                 cells.add(List.of(name, i.sourceVolume(), state, orDash(s == null ? null : s.node()), orDash(s == null ? null : s.pool()),
                         s == null ? "-" : size(s.sizeBytes()), orDash(s == null ? null : s.message())));
                 Map<String, Object> row = new LinkedHashMap<>();
                 row.put("name", name);
                 row.put("intent", i);
                 row.put("scheduling", s);
+                if (reason != null) {
+                    row.put("reason", reason);
+                }
                 row.put("status", st);
                 rows.add(row);
             }

@@ -57,7 +57,18 @@ final class StatusCommand extends Base {
         if (!intents.invalid().isEmpty()) {
             byPhase.merge(SchedulingPhase.INVALID.value(), intents.invalid().size(), Integer::sum);
         }
-        long unreachable = scheduling.values().stream().filter(s -> !s.reachable()).count();
+        // Read from the records' typed conditions: what holds each volume, counted by reason.
+        long unreachable = scheduling.values().stream().filter(s -> s.condition(io.ferry.model.Condition.REACHABLE)
+                .map(c -> !c.status()).orElse(false)).count();
+        Map<String, Integer> byReason = new TreeMap<>();
+        java.util.Set<String> requested = new java.util.TreeSet<>(volumes.keySet());
+        requested.addAll(intents.invalid().keySet());
+        for (String name : requested) {
+            VolumeScheduling s = scheduling.get(name);
+            if (s != null) {
+                s.problem().ifPresent(c -> byReason.merge(c.reason(), 1, Integer::sum));
+            }
+        }
         Map<String, Object> summary = new LinkedHashMap<>();
         summary.put("leader", leader());
         summary.put("nodesAlive", nodes.size());
@@ -67,6 +78,7 @@ final class StatusCommand extends Base {
         summary.put("volumes", volumes.size() + intents.invalid().size());
         summary.put("volumesByState", byPhase);
         summary.put("unreachableVolumes", unreachable);
+        summary.put("volumesByReason", byReason);
         if (out().format() != Output.Format.table) {
             out().structured(summary);
             return ExitCodes.OK;
@@ -76,6 +88,9 @@ final class StatusCommand extends Base {
         out().line("pools:       " + pools.size() + ", capacity " + size(capacity) + ", allocated " + size(allocated)
                 + (capacity > 0 ? String.format(" (%.1f%%)", 100.0 * allocated / capacity) : ""));
         out().line("volumes:     " + (volumes.size() + intents.invalid().size()) + (byPhase.isEmpty() ? "" : " " + byPhase));
+        if (!byReason.isEmpty()) {
+            out().line("held:        " + byReason);
+        }
         if (unreachable > 0) {
             out().line("unreachable: " + unreachable + " volume(s) on nodes that are down");
         }

@@ -4,6 +4,7 @@ import io.ferry.etcd.store.Versioned;
 import io.ferry.model.Attachment;
 import io.ferry.model.Engine;
 import io.ferry.model.FailureDomainLevel;
+import io.ferry.model.FailureReason;
 import io.ferry.model.Placement;
 import io.ferry.model.PositionAdvice;
 import io.ferry.model.SchedulingPhase;
@@ -34,7 +35,7 @@ import java.util.concurrent.atomic.AtomicReference;
 @Command(name = "volume", description = "Create, list, describe, resize, re-create (lost), remove and explain volumes.",
         subcommands = {VolumeCommands.Create.class, VolumeCommands.Ls.class, VolumeCommands.Describe.class,
                 VolumeCommands.Resize.class, VolumeCommands.Recreate.class, VolumeCommands.Rm.class,
-                VolumeCommands.Explain.class})
+                VolumeCommands.Explain.class, VolumeCommands.Wait.class})
 final class VolumeCommands {
 
     @Command(name = "create", description = "Ask for a volume. Idempotent: the same request again changes nothing.")
@@ -109,8 +110,11 @@ final class VolumeCommands {
                             + (existing.get().value().deletionRequested() ? " and is being deleted" : "")
                             + "; see `ferryctl volume describe " + name + "`");
                 }
-            } else if (!await(store().putIfAbsent(key, intent))) {
-                throw new CliException(ExitCodes.CONFLICT, "volume " + name + " was created by someone else meanwhile");
+            } else {
+                requireSource(this, intent);
+                if (!await(store().putIfAbsent(key, intent))) {
+                    throw new CliException(ExitCodes.CONFLICT, "volume " + name + " was created by someone else meanwhile");
+                }
             }
             if (!await) {
                 out().line("volume " + name + " requested (" + Sizes.format(intent.sizeBytes()) + ")");
@@ -150,18 +154,19 @@ final class VolumeCommands {
             return Base.waitFor(timeout, "volume " + name + " to become ready", () -> {
                 VolumeScheduling s = Base.await(cmd.store().get(cmd.keys().volumeScheduling(name), VolumeScheduling.class))
                         .map(Versioned::value).orElse(null);
-                lastNoFit.set(s != null && s.phase() == SchedulingPhase.NO_FIT ? s : null);
+                // Decided on the typed refusal (the Scheduled condition), never on the phase's or the message's words.
+                FailureReason refused = s == null ? null
+                        : s.terminalRefusal().map(io.ferry.model.Condition::failureReason).orElse(null);
+                lastNoFit.set(refused == FailureReason.NO_FIT ? s : null);
                 if (s == null) {
                     return null;
                 }
-                if (s.phase() == SchedulingPhase.INVALID) {
+                if (refused == FailureReason.INVALID_INTENT) {
                     throw new CliException(ExitCodes.REFUSED, "volume " + name + " is invalid: " + s.message()
                             + " (fix it with `etcdctl put`, or remove it with `ferryctl volume rm " + name + "`)");
                 }
-                if (s.phase() == SchedulingPhase.NO_FIT) {
-                    boolean mayResolve = s.reasonCounts().keySet().stream().anyMatch(TRANSIENT_REASONS::contains)
-                            || s.reasonCounts().isEmpty() && s.message() != null && s.message().startsWith("waiting for");
-                    if (!mayResolve) {
+                if (refused == FailureReason.NO_FIT) {
+                    if (s.reasonCounts().keySet().stream().noneMatch(TRANSIENT_REASONS::contains)) {
                         throw noFit(name, s);
                     }
                     return null;
@@ -177,6 +182,139 @@ final class VolumeCommands {
                 throw noFit(name, lastNoFit.get());
             }
             throw e;
+        }
+    }
+
+    /**
+     * A volume made from a source that does not exist (or is being deleted) is never made: the
+     * controller only records that it waits for the source, which may also mean "not placed yet".
+     * So the source is checked here, by its key, and its absence is exit 3 at once, as CSI answers
+     * NOT_FOUND.
+     */
+    static void requireSource(Base cmd, VolumeIntent intent) {
+        if (intent.sourceVolume() != null && Base.await(cmd.store().get(cmd.keys().volume(intent.sourceVolume()),
+                VolumeIntent.class)).filter(v -> !v.value().deletionRequested()).isEmpty()) {
+            throw new CliException(ExitCodes.NOT_FOUND, "volume " + intent.name() + " is to be made from volume "
+                    + intent.sourceVolume() + ", which does not exist (or is being deleted)");
+        }
+        if (intent.sourceSnapshot() != null && Base.await(cmd.store().get(cmd.keys().snapshot(intent.sourceSnapshot()),
+                io.ferry.model.SnapshotIntent.class)).filter(v -> !v.value().deletionRequested()).isEmpty()) {
+            throw new CliException(ExitCodes.NOT_FOUND, "volume " + intent.name() + " is to be made from snapshot "
+                    + intent.sourceSnapshot() + ", which does not exist (or is being deleted)");
+        }
+    }
+
+    /** Waits until the volume's node reports it grown to at least {@code sizeBytes}; a refusal ends the wait at once. */
+    static VolumeStatus waitGrown(Base cmd, String name, long sizeBytes, Duration timeout) {
+        return Base.waitFor(timeout, "volume " + name + " to grow to " + Sizes.format(sizeBytes), () -> {
+            VolumeScheduling s = Base.await(cmd.store().get(cmd.keys().volumeScheduling(name), VolumeScheduling.class))
+                    .map(Versioned::value).orElse(null);
+            Placement p = placement(cmd, name);
+            return done(VolumeProgress.grown(name, s, p, status(cmd, p, name), sizeBytes));
+        });
+    }
+
+    /**
+     * Waits until the volume can be used on {@code node} (initiator {@code hostNqn}): a local device
+     * there, or an export allowing that host; a known failure (the node cannot export, the volume
+     * lost) ends the wait at once.
+     */
+    /**
+     * Waits until {@code node} (whose initiator is {@code hostNqn}) is served the volume the way the
+     * one rule says: its own device, the device handed over on the serving node's machine, or an
+     * export allowing that host. A failure Ferry already knows ends the wait at once.
+     */
+    static VolumeProgress.Done waitServed(Base cmd, String name, String node, String hostNqn, boolean localNeedsDevice,
+            Duration timeout) {
+        return Base.waitFor(timeout, "volume " + name + " to be served to " + node, () -> {
+            Placement p = placement(cmd, name);
+            VolumeProgress.Outcome outcome = VolumeProgress.servedTo(name, p, status(cmd, p, name), node, hostNqn,
+                    p == null ? null : registration(cmd, p.node()), registration(cmd, node), localNeedsDevice);
+            done(outcome);
+            return outcome instanceof VolumeProgress.Done d ? d : null;
+        });
+    }
+
+    private static io.ferry.model.NodeRegistration registration(Base cmd, String node) {
+        return Base.await(cmd.store().get(cmd.keys().registration(node), io.ferry.model.NodeRegistration.class))
+                .map(Versioned::value).orElse(null);
+    }
+
+    private static Placement placement(Base cmd, String name) {
+        return Base.await(cmd.store().get(cmd.keys().placement(name), Placement.class)).map(Versioned::value).orElse(null);
+    }
+
+    private static VolumeStatus status(Base cmd, Placement p, String name) {
+        return p == null ? null : Base.await(cmd.store().get(cmd.keys().volumeStatus(p.node(), name), VolumeStatus.class))
+                .map(Versioned::value).orElse(null);
+    }
+
+    @Command(name = "wait", description = "Wait until a volume is created, grown or served to a node. A failure Ferry"
+            + " already knows ends the wait at once with its exit code (1 or 7); no outcome in time is exit 5.")
+    static final class Wait extends Base {
+        enum Condition { created, grown, served }
+
+        @Parameters(index = "0", description = "volume name")
+        String name;
+        @Option(names = "--for", required = true, description = "created, grown (needs --size) or served (needs --node)")
+        Condition condition;
+        @Option(names = "--size", description = "for grown: the size it must reach, e.g. 20Gi (rounded up to 4 MiB)")
+        String size;
+        @Option(names = "--node", description = "for served: the node that will use it (its agent must be registered)")
+        String node;
+        @Option(names = "--timeout", defaultValue = "120", description = "seconds to wait (default: ${DEFAULT-VALUE})")
+        int timeoutSeconds;
+
+        @Override
+        public Integer call() {
+            if (condition == Condition.grown && size == null) {
+                throw new CliException(ExitCodes.USAGE, "--for grown needs --size");
+            }
+            if (condition == Condition.served && node == null) {
+                throw new CliException(ExitCodes.USAGE, "--for served needs --node");
+            }
+            var raw = await(store().getRaw(keys().volume(name)))
+                    .orElseThrow(() -> new CliException(ExitCodes.NOT_FOUND, "no volume named " + name));
+            try {
+                VolumeIntent intent = store().decode(raw, VolumeIntent.class).value();
+                if (intent.deletionRequested()) {
+                    throw new CliException(ExitCodes.CONFLICT, "volume " + name + " is being deleted");
+                }
+                if (condition == Condition.created) {
+                    requireSource(this, intent);
+                }
+            } catch (io.ferry.etcd.store.BadValueException e) {
+                // An intent that does not decode is the controller's to refuse: the wait below
+                // reports its Invalid record with the documented exit code.
+            }
+            Duration timeout = Duration.ofSeconds(timeoutSeconds);
+            VolumeStatus status;
+            String what;
+            switch (condition) {
+                case created -> {
+                    status = waitReady(this, name, timeout);
+                    what = "ready";
+                }
+                case grown -> {
+                    long target = Sizes.volumeSize(Sizes.parse(size));
+                    status = waitGrown(this, name, target, timeout);
+                    what = "grown to " + Sizes.format(target);
+                }
+                default -> {
+                    String hostNqn = await(store().get(keys().registration(node), io.ferry.model.NodeRegistration.class))
+                            .map(r -> r.value().hostNqn()).orElseThrow(() -> new CliException(ExitCodes.NOT_FOUND,
+                                    "node " + node + " is not registered (is its Ferry agent running?)"));
+                    status = waitServed(this, name, node, hostNqn, true, timeout).status();
+                    what = "served to " + node;
+                }
+            }
+            if (out().format() == Output.Format.table) {
+                out().line("volume " + name + " " + what + " on " + status.node()
+                        + (status.devicePath() == null ? "" : " at " + status.devicePath()));
+            } else {
+                out().structured(status);
+            }
+            return ExitCodes.OK;
         }
     }
 
@@ -239,6 +377,7 @@ final class VolumeCommands {
                 Map<String, Object> row = new LinkedHashMap<>();
                 row.put("name", n);
                 row.put("state", state);
+                reason(s).ifPresent(r -> row.put("reason", r));
                 if (error != null) {
                     row.put("error", error);
                 }
@@ -262,10 +401,23 @@ final class VolumeCommands {
         if (intent != null && intent.deletionRequested()) {
             state = "Deleting";
         }
-        if (scheduling != null && !scheduling.reachable()) {
+        String reason = reason(scheduling).orElse(null);
+        if (FailureReason.NODE_UNREACHABLE.value().equals(reason)) {
             state += " (unreachable)";
+        } else if (reason != null && !reason.equals(state)) {
+            state += " (" + reason + ")";
         }
         return state;
+    }
+
+    /**
+     * The controller's typed reason for what is wrong with a volume (its record's first false
+     * condition), with the attempt count of a failure being retried: {@code NoFit},
+     * {@code Retrying 3}, {@code NodeUnreachable}.
+     */
+    static Optional<String> reason(VolumeScheduling scheduling) {
+        return scheduling == null ? Optional.empty() : scheduling.problem()
+                .map(c -> c.reason() + (c.attempts() > 0 && !c.failureReason().terminal() ? " " + c.attempts() : ""));
     }
 
     @Command(name = "describe", description = "Show everything known about a volume.")
@@ -325,14 +477,7 @@ final class VolumeCommands {
                 throw new CliException(ExitCodes.CONFLICT, "volume " + name + " changed meanwhile; run the command again");
             }
             if (await) {
-                waitFor(Duration.ofSeconds(120), "volume " + name + " to grow", () -> {
-                    VolumeScheduling s = await(store().get(keys().volumeScheduling(name), VolumeScheduling.class))
-                            .map(Versioned::value).orElse(null);
-                    Placement p = await(store().get(keys().placement(name), Placement.class)).map(Versioned::value).orElse(null);
-                    VolumeStatus st = p == null ? null : await(store().get(keys().volumeStatus(p.node(), name),
-                            VolumeStatus.class)).map(Versioned::value).orElse(null);
-                    return done(VolumeProgress.grown(name, s, p, st, target));
-                });
+                waitGrown(this, name, target, Duration.ofSeconds(120));
             }
             out().line("volume " + name + " is " + Sizes.format(target));
             return ExitCodes.OK;
@@ -397,7 +542,7 @@ final class VolumeCommands {
                         .map(Versioned::value).orElse(null);
                 // Done or failed as for any request on the volume, at the generation that asked for the
                 // empty volume or a later one.
-                return done(VolumeProgress.servedTo(name, p, st, p.node(), "", false));
+                return done(VolumeProgress.servedTo(name, p, st, p.node(), "", null, null, false));
             });
             out().line("volume " + name + " re-created empty on " + ready.node()
                     + (ready.devicePath() == null ? "" : " at " + ready.devicePath()));
@@ -501,6 +646,12 @@ final class VolumeCommands {
                 return ExitCodes.OK;
             }
             out().line(tree.path("summary").asText() + (tree.has("placedOn") ? "; placed on " + tree.path("placedOn").path("pool").asText() : ""));
+            if (tree.has("recorded")) {
+                // What the controller last wrote (typed), beside what it would decide now.
+                var recorded = tree.path("recorded");
+                out().line("recorded: " + recorded.path("reason").asText() + (recorded.hasNonNull("message")
+                        ? " (" + recorded.path("message").asText() + ")" : ""));
+            }
             List<List<String>> cells = new ArrayList<>();
             for (var pool : tree.path("pools")) {
                 cells.add(List.of(pool.path("pool").asText(), pool.path("node").asText(),

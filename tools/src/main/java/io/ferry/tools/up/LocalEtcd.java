@@ -1,5 +1,6 @@
 package io.ferry.tools.up;
 
+import io.ferry.etcd.LocalEtcdMember;
 import io.ferry.etcd.LocalEtcdProbe;
 import io.ferry.runtime.exec.Command;
 import io.ferry.runtime.exec.CommandRunner;
@@ -10,35 +11,78 @@ import java.net.Socket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 
 /**
- * An etcd process on loopback: the one {@code ferry up} runs for a single machine (its data under
- * Ferry's data directory, so volumes survive a restart), and throw-away ones for benchmarks.
+ * etcd on loopback: the one {@code ferry up} runs for a single machine (its data under Ferry's data
+ * directory, so volumes survive a restart), as one member or as a cluster of three or five members
+ * (each its own process, so that one can fail while the cluster keeps its quorum), and throw-away ones
+ * for benchmarks.
  */
 public final class LocalEtcd implements AutoCloseable {
 
-    private final Path dataDir;
-    private final Path logFile;
-    private final int clientPort;
-    private final int peerPort;
-    private final List<String> extraArgs;
-    private final boolean temporary;
-    private Process process;
+    /** Member counts {@code ferry up} accepts: an even count tolerates no more failures than the odd one below it. */
+    static final List<Integer> MEMBER_COUNTS = List.of(1, 3, 5);
 
-    LocalEtcd(Path dataDir, Path logFile, int clientPort) {
-        this(dataDir, logFile, clientPort, clientPort + 1, List.of(), false);
+    private final List<LocalEtcdMember> members;
+    private final Path logDir;
+    private final String logName;
+    private final List<String> extraArgs;
+    private final Path temporaryDir;
+    private final List<Process> processes = new ArrayList<>();
+
+    private LocalEtcd(List<LocalEtcdMember> members, Path logDir, String logName, List<String> extraArgs,
+            Path temporaryDir) {
+        this.members = List.copyOf(members);
+        this.logDir = logDir;
+        this.logName = logName;
+        this.extraArgs = List.copyOf(extraArgs);
+        this.temporaryDir = temporaryDir;
     }
 
-    private LocalEtcd(Path dataDir, Path logFile, int clientPort, int peerPort, List<String> extraArgs, boolean temporary) {
-        this.dataDir = dataDir;
-        this.logFile = logFile;
-        this.clientPort = clientPort;
-        this.peerPort = peerPort;
-        this.extraArgs = List.copyOf(extraArgs);
-        this.temporary = temporary;
+    /**
+     * The etcd of {@code ferry up}: {@code memberCount} members whose client ports are
+     * {@code clientPort}, {@code clientPort + 2}, ... (each peer port is the next one). One member
+     * keeps its data directly in {@code dataDir}, as Ferry always did; several keep theirs in
+     * {@code dataDir/member-<n>}. A data directory made for another member count is refused: etcd
+     * would start a second, empty cluster beside the first.
+     */
+    static LocalEtcd forUp(Path dataDir, Path logFile, int clientPort, int memberCount) {
+        if (!MEMBER_COUNTS.contains(memberCount)) {
+            throw new IllegalArgumentException("--etcd-members must be one of " + MEMBER_COUNTS + ", got " + memberCount);
+        }
+        boolean single = memberCount == 1;
+        boolean hasSingle = Files.isDirectory(dataDir.resolve("member"));
+        boolean hasCluster = Files.isDirectory(dataDir.resolve("member-1"));
+        if ((single && hasCluster) || (!single && hasSingle)) {
+            throw new IllegalStateException("the etcd data in " + dataDir + " belongs to a " + (hasSingle ? "1" : "multi")
+                    + "-member etcd; start ferry up with the same --etcd-members as before, or give a new --etcd-data-dir"
+                    + " (moving a cluster between member counts is an etcd member add/remove, not a restart)");
+        }
+        if (!single) {
+            long existing;
+            try (java.util.stream.Stream<Path> dirs = Files.list(dataDir)) {
+                existing = dirs.filter(d -> d.getFileName().toString().matches("member-\\d+")).count();
+            } catch (IOException e) {
+                existing = 0;
+            }
+            if (existing != 0 && existing != memberCount) {
+                throw new IllegalStateException("the etcd data in " + dataDir + " belongs to a " + existing
+                        + "-member etcd; start ferry up with --etcd-members " + existing + ", or give a new --etcd-data-dir");
+            }
+        }
+        List<LocalEtcdMember> members = new ArrayList<>();
+        for (int i = 1; i <= memberCount; i++) {
+            int client = clientPort + 2 * (i - 1);
+            members.add(single ? new LocalEtcdMember("ferry-up", client, client + 1, dataDir)
+                    : new LocalEtcdMember("ferry-up-" + i, client, client + 1, dataDir.resolve("member-" + i)));
+        }
+        String name = logFile.getFileName().toString();
+        return new LocalEtcd(members, logFile.getParent(), name.endsWith(".log") ? name.substring(0, name.length() - 4)
+                : name, List.of(), null);
     }
 
     /**
@@ -49,15 +93,21 @@ public final class LocalEtcd implements AutoCloseable {
      */
     public static LocalEtcd temporary(String... extraArgs) throws IOException, InterruptedException {
         Path dir = Files.createTempDirectory("ferry-etcd-");
-        LocalEtcd etcd = new LocalEtcd(dir.resolve("data"), dir.resolve("etcd.log"), LocalEtcdProbe.freePort(), LocalEtcdProbe.freePort(), List.of(extraArgs), true);
+        LocalEtcd etcd = new LocalEtcd(List.of(new LocalEtcdMember("ferry-temporary", LocalEtcdProbe.freePort(),
+                LocalEtcdProbe.freePort(), dir.resolve("data"))), dir, "etcd", List.of(extraArgs), dir);
         String override = System.getenv("FERRY_ETCD_BINARY");
         etcd.start(override != null ? Path.of(override) : find().orElseThrow(() ->
                 new IllegalStateException("etcd is not installed: sudo apt-get install -y etcd-server")));
         return etcd;
     }
 
+    /** The client endpoints of every member, comma-separated. */
     public String endpoint() {
-        return "http://127.0.0.1:" + clientPort;
+        return LocalEtcdMember.endpoints(members, false);
+    }
+
+    List<LocalEtcdMember> members() {
+        return members;
     }
 
     /**
@@ -92,46 +142,50 @@ public final class LocalEtcd implements AutoCloseable {
         return Files.isExecutable(debian) ? Optional.of(debian) : Optional.empty();
     }
 
+    /**
+     * Starts every member at once (a member of a cluster becomes healthy only once a quorum of them
+     * runs) and waits until all are healthy.
+     */
     void start(Path binary) throws IOException, InterruptedException {
-        if (portInUse(clientPort) || portInUse(peerPort)) {
-            throw new IllegalStateException("port " + clientPort + " or " + peerPort + " on 127.0.0.1 is already in use"
-                    + " (another ferry up or etcd?); stop it or choose --etcd-port");
-        }
-        Files.createDirectories(dataDir);
-        Files.createDirectories(logFile.getParent());
-        String client = endpoint();
-        String peer = "http://127.0.0.1:" + peerPort;
-        List<String> command = new java.util.ArrayList<>(List.of(binary.toString(),
-                "--name", "ferry-up",
-                "--data-dir", dataDir.toString(),
-                "--listen-client-urls", client,
-                "--advertise-client-urls", client,
-                "--listen-peer-urls", peer,
-                "--initial-advertise-peer-urls", peer,
-                "--initial-cluster", "ferry-up=" + peer,
-                "--logger", "zap",
-                "--log-level", "warn"));
-        command.addAll(extraArgs);
-        ProcessBuilder pb = new ProcessBuilder(command);
-        pb.redirectErrorStream(true);
-        pb.redirectOutput(ProcessBuilder.Redirect.appendTo(logFile.toFile()));
-        process = pb.start();
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-        while (System.nanoTime() < deadline) {
-            if (!process.isAlive()) {
-                throw new IllegalStateException("etcd exited with " + process.exitValue() + " while starting; see " + logFile);
+        for (LocalEtcdMember m : members) {
+            if (portInUse(m.clientPort()) || portInUse(m.peerPort())) {
+                throw new IllegalStateException("port " + m.clientPort() + " or " + m.peerPort() + " on 127.0.0.1 is"
+                        + " already in use (another ferry up or etcd?); stop it or choose --etcd-port");
             }
-            if (healthy()) {
+        }
+        Files.createDirectories(logDir);
+        String token = "ferry-" + members.get(0).name() + "-" + members.get(0).clientPort();
+        for (LocalEtcdMember m : members) {
+            Files.createDirectories(m.dataDir());
+            List<String> command = new ArrayList<>(m.command(binary, members, token, false));
+            command.addAll(extraArgs);
+            ProcessBuilder pb = new ProcessBuilder(command);
+            pb.redirectErrorStream(true);
+            pb.redirectOutput(ProcessBuilder.Redirect.appendTo(logFile(m).toFile()));
+            processes.add(pb.start());
+        }
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30 + 10L * (members.size() - 1));
+        while (System.nanoTime() < deadline) {
+            for (int i = 0; i < members.size(); i++) {
+                Process p = processes.get(i);
+                if (!p.isAlive()) {
+                    close();
+                    throw new IllegalStateException("etcd " + members.get(i).name() + " exited with " + p.exitValue()
+                            + " while starting; see " + logFile(members.get(i)));
+                }
+            }
+            if (members.stream().allMatch(m -> LocalEtcdProbe.healthy(m.clientUrl(false)))) {
                 return;
             }
             Thread.sleep(100);
         }
         close();
-        throw new IllegalStateException("etcd did not become healthy within 30 s; see " + logFile);
+        throw new IllegalStateException("etcd did not become healthy within the start timeout; see " + logFile(members.get(0)));
     }
 
-    private boolean healthy() {
-        return LocalEtcdProbe.healthy(endpoint());
+    /** Where member {@code m} logs: the one log file of a single etcd, or one per member. */
+    Path logFile(LocalEtcdMember m) {
+        return logDir.resolve(members.size() == 1 ? logName + ".log" : logName + "-" + m.name() + ".log");
     }
 
     static boolean portInUse(int port) {
@@ -146,8 +200,8 @@ public final class LocalEtcd implements AutoCloseable {
     @Override
     public void close() {
         stop();
-        if (temporary) {
-            try (java.util.stream.Stream<Path> files = Files.walk(dataDir.getParent())) {
+        if (temporaryDir != null) {
+            try (java.util.stream.Stream<Path> files = Files.walk(temporaryDir)) {
                 files.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
             } catch (IOException e) {
                 // A leftover temporary directory is not worth failing a run for.
@@ -156,8 +210,12 @@ public final class LocalEtcd implements AutoCloseable {
     }
 
     private void stop() {
-        if (process != null && process.isAlive()) {
-            process.destroy();
+        for (Process process : processes) {
+            if (process.isAlive()) {
+                process.destroy();
+            }
+        }
+        for (Process process : processes) {
             try {
                 if (!process.waitFor(15, TimeUnit.SECONDS)) {
                     process.destroyForcibly().waitFor(5, TimeUnit.SECONDS);
@@ -167,5 +225,6 @@ public final class LocalEtcd implements AutoCloseable {
                 Thread.currentThread().interrupt();
             }
         }
+        processes.clear();
     }
 }

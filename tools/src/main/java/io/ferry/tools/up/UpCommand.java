@@ -49,8 +49,14 @@ final class UpCommand implements Callable<Integer> {
     @Option(names = "--data-dir", defaultValue = "var/ferry", description = "where etcd data, pools, state and logs live (default: ${DEFAULT-VALUE})")
     Path dataDir;
 
-    @Option(names = "--etcd-port", defaultValue = "2379", description = "local etcd client port; the peer port is the next one (default: ${DEFAULT-VALUE})")
+    @Option(names = "--etcd-port", defaultValue = "2379", description = "local etcd client port; the peer port is the next one,"
+            + " and further members take the ports after those (default: ${DEFAULT-VALUE})")
     int etcdPort;
+
+    @Option(names = "--etcd-members", defaultValue = "1", paramLabel = "N", description = "run the local etcd as a cluster of"
+            + " N members (1, 3 or 5), each its own process; 3 is the least that survives losing one, and the least for"
+            + " production (default: ${DEFAULT-VALUE})")
+    int etcdMembers;
 
     @Option(names = "--etcd-endpoints", description = "use this etcd instead of starting one")
     String externalEtcd;
@@ -85,6 +91,9 @@ final class UpCommand implements Callable<Integer> {
         if (agents < 1 || agents > 32) {
             throw new IllegalArgumentException("--agents must be between 1 and 32, was " + agents);
         }
+        if (externalEtcd != null && etcdMembers != 1) {
+            throw new IllegalArgumentException("--etcd-members starts a local etcd; it cannot be combined with --etcd-endpoints");
+        }
         Path data = dataDir.toAbsolutePath().normalize();
         Path logs = data.resolve("logs");
         Files.createDirectories(logs);
@@ -99,7 +108,7 @@ final class UpCommand implements Callable<Integer> {
         if (externalEtcd != null) {
             endpoint = externalEtcd;
         } else {
-            LocalEtcd etcd = new LocalEtcd(etcdData(data), logs.resolve("etcd.log"), etcdPort);
+            LocalEtcd etcd = LocalEtcd.forUp(etcdData(data), logs.resolve("etcd.log"), etcdPort, etcdMembers);
             etcd.start(LocalEtcd.findOrInstall(new ProcessCommandRunner(), out));
             running.push(etcd);
             endpoint = etcd.endpoint();

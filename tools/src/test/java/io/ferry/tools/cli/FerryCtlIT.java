@@ -12,6 +12,7 @@ import io.ferry.etcd.informer.InformerOptions;
 import io.ferry.etcd.reconcile.RuntimeOptions;
 import io.ferry.etcd.store.EtcdStore;
 import io.ferry.etcd.testing.Await;
+import io.ferry.model.NodeRegistration;
 import io.ferry.model.VolumeStatus;
 import io.ferry.etcd.testing.EtcdExtension;
 import io.ferry.model.Attachment;
@@ -235,6 +236,75 @@ class FerryCtlIT {
                 "--unschedulable", "--replace").out()).contains("pool spare replaced");
         assertThat(ok("pool", "rm", "spare").out()).contains("pool spare removed");
         assertThat(fails(ExitCodes.NOT_FOUND, "pool", "rm", "spare").err()).contains("no pool named spare");
+    }
+
+    /** Runs ferryctl, expects {@code code}, and asserts the answer came in under 2 s (no deadline waited out). */
+    Result failsFast(int code, String... args) {
+        long started = System.nanoTime();
+        Result r = fails(code, args);
+        assertThat(Duration.ofNanos(System.nanoTime() - started)).as("ferryctl %s answered in", String.join(" ", args))
+                .isLessThan(Duration.ofSeconds(2));
+        return r;
+    }
+
+    @Test
+    void volumeWaitSaysWhenAVolumeIsCreatedGrownOrServedAndEndsAtOnceWithItsExitCodeOnAKnownFailure() throws Exception {
+        startCluster();
+        addFilePool();
+        ok("volume", "create", "vol-w", "--size", "16Mi", "--wait");
+        assertThat(ok("volume", "wait", "vol-w", "--for", "created").out())
+                .containsPattern("volume vol-w ready on " + NODE + " at /dev/loop\\d+");
+        JsonNode status = JSON.readTree(ok("volume", "wait", "vol-w", "--for", "created", "-o", "json").out());
+        assertThat(status.path("phase").asText()).isEqualTo("Ready");
+        assertThat(status.path("devicePath").asText()).startsWith("/dev/loop");
+
+        ok("volume", "resize", "vol-w", "--size", "32Mi", "--no-wait");
+        assertThat(ok("volume", "wait", "vol-w", "--for", "grown", "--size", "32Mi").out())
+                .contains("volume vol-w grown to 32Mi on " + NODE);
+        assertThat(ok("volume", "wait", "vol-w", "--for", "served", "--node", NODE).out())
+                .contains("volume vol-w served to " + NODE + " on " + NODE);
+
+        // Known failures end the wait at once with their documented exit codes.
+        ok("volume", "create", "vol-huge", "--size", "1Pi", "--no-wait");
+        assertThat(failsFast(ExitCodes.REFUSED, "volume", "wait", "vol-huge", "--for", "created", "--timeout", "60").err())
+                .contains("no pool fits");
+        Await.result(store.putRaw(keys.volume("vol-bad"),
+                "{\"schemaVersion\":1,\"name\":\"vol-bad\",\"sizeBytes\":\"ten\"}".getBytes(StandardCharsets.UTF_8)));
+        assertThat(failsFast(ExitCodes.REFUSED, "volume", "wait", "vol-bad", "--for", "created", "--timeout", "60").err())
+                .contains("vol-bad").contains("invalid");
+        // A copy of a source that does not exist: refused before anything is written, and a hand-written
+        // intent naming one is not waited for either.
+        assertThat(failsFast(ExitCodes.NOT_FOUND, "volume", "create", "vol-copy", "--size", "16Mi", "--clone-of", "no-such",
+                "--timeout", "60").err()).contains("made from volume no-such, which does not exist");
+        assertThat(Await.result(store.getRaw(keys.volume("vol-copy")))).isEmpty();
+        Await.result(store.put(keys.volume("vol-restored"), io.ferry.model.VolumeIntent.builder("vol-restored", 16L << 20)
+                .sourceSnapshot("no-such-snap").build()));
+        assertThat(failsFast(ExitCodes.NOT_FOUND, "volume", "wait", "vol-restored", "--for", "created", "--timeout", "60")
+                .err()).contains("made from snapshot no-such-snap");
+        ok("volume", "resize", "vol-w", "--size", "1Pi", "--no-wait");
+        assertThat(failsFast(ExitCodes.REFUSED, "volume", "wait", "vol-w", "--for", "grown", "--size", "1Pi",
+                "--timeout", "60").err()).contains("cannot grow to");
+
+        // A node the volume's node cannot export to (this agent has no kernel nvmet): once the
+        // agent has written its terminal failure, waiting for the volume there fails at once.
+        String remoteNqn = "nqn.2014-08.org.nvmexpress:uuid:00000000-0000-4000-8000-000000000002";
+        Await.result(store.put(keys.registration("node-b"), io.ferry.model.NodeRegistration.of("node-b", "127.0.0.2", null,
+                remoteNqn, java.util.EnumSet.of(io.ferry.model.Engine.FILE), Map.of(), "stand-in", java.time.Instant.now())));
+        ok("volume", "create", "vol-x", "--size", "16Mi", "--wait");
+        fails(ExitCodes.FAILED, "attach", "vol-x", "--node", "node-b", "--host-nqn", remoteNqn, "--no-connect", "--timeout", "60");
+        await().atMost(Duration.ofSeconds(20)).until(() -> Await.result(store.get(keys.volumeStatus(NODE, "vol-x"),
+                VolumeStatus.class)).flatMap(v -> v.value().ready()).map(c -> c.failureReason() == io.ferry.model.FailureReason
+                .EXPORT_UNAVAILABLE).orElse(false));
+        assertThat(failsFast(ExitCodes.FAILED, "volume", "wait", "vol-x", "--for", "served", "--node", "node-b",
+                "--timeout", "60").err()).contains("vol-x").contains("node-b");
+
+        assertThat(fails(ExitCodes.NOT_FOUND, "volume", "wait", "nope", "--for", "created").err()).contains("no volume named nope");
+        assertThat(fails(ExitCodes.NOT_FOUND, "volume", "wait", "vol-w", "--for", "served", "--node", "node-z").err())
+                .contains("node node-z is not registered");
+        assertThat(fails(ExitCodes.USAGE, "volume", "wait", "vol-w", "--for", "grown").err()).contains("--size");
+        assertThat(fails(ExitCodes.USAGE, "volume", "wait", "vol-w", "--for", "served").err()).contains("--node");
+        assertThat(fails(ExitCodes.USAGE, "volume", "wait", "vol-w", "--for", "sideways").err()).contains("sideways");
+        ok("detach", "vol-x", "--node", "node-b");
     }
 
     @Test
@@ -490,6 +560,35 @@ class FerryCtlIT {
     }
 
     @Test
+    void attachOnAnotherNodeOfTheServingNodesMachinePrintsTheHandedOverDeviceAndAsksForNoExport() throws Exception {
+        startCluster();
+        addFilePool();
+        ok("volume", "create", "vol-h", "--size", "16Mi");
+        NodeRegistration serving = Await.result(store.get(keys.registration(NODE), NodeRegistration.class)).orElseThrow().value();
+        // A second node on this machine (the agent of another `ferry up` node), registered as its agent would.
+        String hostNqn = "nqn.2014-08.org.nvmexpress:uuid:0b1c2d3e-4f50-4617-8293-a4b5c6d7e8f9";
+        Await.result(store.put(keys.registration("node-h"), NodeRegistration.of("node-h", "127.0.0.1", null, hostNqn,
+                java.util.Set.of(io.ferry.model.Engine.FILE), java.util.Map.of(), "test", java.time.Instant.now())
+                .withExporters(java.util.Set.of()).withMachineId(serving.machineId())));
+        String device = ok("attach", "vol-h", "--node", "node-h", "--timeout", "30").out().strip();
+        assertThat(device).isEqualTo(Await.result(store.get(keys.volumeStatus(NODE, "vol-h"), VolumeStatus.class))
+                .orElseThrow().value().devicePath());
+        assertThat(Await.result(store.get(keys.workItem(NODE, "vol-h"), io.ferry.model.WorkItem.class)).orElseThrow()
+                .value().export()).isNull();
+        assertThat(ok("detach", "vol-h", "--node", "node-h").out()).contains("volume vol-h detached from node-h");
+
+        // The same node on another machine must be exported to, which this agent (no nvmet) cannot do.
+        Await.result(store.put(keys.registration("node-h"), Await.result(store.get(keys.registration("node-h"),
+                NodeRegistration.class)).orElseThrow().value().withMachineId("machine-elsewhere")));
+        long started = System.nanoTime();
+        Result refused = fails(ExitCodes.FAILED, "attach", "vol-h", "--node", "node-h", "--timeout", "60");
+        // A known outcome: answered when the agent writes it, not when the timeout runs out.
+        assertThat(Duration.ofNanos(System.nanoTime() - started)).isLessThan(Duration.ofSeconds(30));
+        assertThat(refused.err()).contains("must be exported to node-h", "cannot export NVMe-oF");
+        ok("detach", "vol-h", "--node", "node-h");
+    }
+
+    @Test
     void attachedVolumesCarryDataThroughASnapshotIntoAVolumeMadeFromIt() throws Exception {
         startCluster();
         addFilePool();
@@ -623,6 +722,10 @@ class FerryCtlIT {
         assertThat(status.path("volumes").asInt()).isEqualTo(3);
         assertThat(status.path("volumesByState").path("Invalid").asInt()).isEqualTo(2);
         assertThat(status.path("volumesByState").path("Failed").asInt()).isEqualTo(1);
+        // The controller's typed reasons, read from its records' conditions.
+        await().atMost(Duration.ofSeconds(10)).until(() -> JSON.readTree(ok("status", "-o", "json").out())
+                .path("volumesByReason").path("InvalidIntent").asInt() == 2);
+        assertThat(ok("status").out()).contains("held:        {InvalidIntent=2");
         assertThat(ok("status").out()).contains("volumes:     3");
     }
 

@@ -1,0 +1,88 @@
+package io.ferry.tools.up;
+
+import io.ferry.etcd.EtcdOptions;
+import io.ferry.etcd.LocalEtcdMember;
+import io.ferry.etcd.LocalEtcdProbe;
+import io.ferry.etcd.store.EtcdStore;
+import io.ferry.model.Json;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+/** {@code ferry up --etcd-members}: the local etcd as one member or as a cluster, and its data across restarts. */
+class LocalEtcdIT {
+
+    @TempDir
+    Path dir;
+
+    @Test
+    void threeMembersFormOneClusterThatKeepsItsDataAcrossARestart() throws Exception {
+        Path data = dir.resolve("etcd");
+        int base = freeRange(6);
+        try (LocalEtcd etcd = LocalEtcd.forUp(data, dir.resolve("logs/etcd.log"), base, 3)) {
+            etcd.start(LocalEtcd.find().orElseThrow());
+            assertThat(etcd.endpoint().split(",")).hasSize(3);
+            assertThat(etcd.members()).extracting(LocalEtcdMember::clientPort).containsExactly(base, base + 2, base + 4);
+            put(etcd, "/up-test/a", "1");
+            for (LocalEtcdMember m : etcd.members()) {
+                assertThat(LocalEtcdProbe.healthy(m.clientUrl(false))).as(m.name()).isTrue();
+                assertThat(Files.isDirectory(m.dataDir().resolve("member"))).as(m.name() + "'s own data").isTrue();
+            }
+        }
+        try (LocalEtcd again = LocalEtcd.forUp(data, dir.resolve("logs/etcd.log"), base, 3)) {
+            again.start(LocalEtcd.find().orElseThrow());
+            try (EtcdStore store = EtcdStore.connect(options(again))) {
+                assertThat(store.get("/up-test/a", Map.class).toCompletionStage().toCompletableFuture()
+                        .get(20, TimeUnit.SECONDS)).isPresent();
+            }
+        }
+        assertThatThrownBy(() -> LocalEtcd.forUp(data, dir.resolve("logs/etcd.log"), base, 1))
+                .hasMessageContaining("multi-member etcd").hasMessageContaining("--etcd-members");
+        assertThatThrownBy(() -> LocalEtcd.forUp(data, dir.resolve("logs/etcd.log"), base, 5))
+                .hasMessageContaining("3-member etcd").hasMessageContaining("--etcd-members 3");
+    }
+
+    @Test
+    void aSingleMembersDataIsNotTakenForAClusterAndOddCountsOnly() throws Exception {
+        Path data = dir.resolve("etcd");
+        Files.createDirectories(data.resolve("member"));
+        assertThatThrownBy(() -> LocalEtcd.forUp(data, dir.resolve("etcd.log"), 2379, 3))
+                .hasMessageContaining("1-member etcd");
+        assertThatThrownBy(() -> LocalEtcd.forUp(data, dir.resolve("etcd.log"), 2379, 2))
+                .hasMessageContaining("must be one of [1, 3, 5]");
+        assertThat(LocalEtcd.forUp(data, dir.resolve("etcd.log"), 2379, 1).endpoint()).isEqualTo("http://127.0.0.1:2379");
+    }
+
+    private static void put(LocalEtcd etcd, String key, String value) throws Exception {
+        try (EtcdStore store = EtcdStore.connect(options(etcd))) {
+            store.put(key, Json.decode("{\"v\":" + value + "}", Map.class)).toCompletionStage().toCompletableFuture()
+                    .get(20, TimeUnit.SECONDS);
+        }
+    }
+
+    private static EtcdOptions options(LocalEtcd etcd) {
+        return new EtcdOptions.Builder().endpoints(etcd.endpoint().split(",")).prefix("/up-test").build();
+    }
+
+    /** The first of {@code n} consecutive ports that are free on loopback now. */
+    private static int freeRange(int n) throws Exception {
+        for (int attempt = 0; attempt < 50; attempt++) {
+            int base = LocalEtcdProbe.freePort();
+            boolean free = base + n < 65535;
+            for (int i = 0; free && i < n; i++) {
+                free = !LocalEtcd.portInUse(base + i);
+            }
+            if (free) {
+                return base;
+            }
+        }
+        throw new IllegalStateException("no " + n + " consecutive free ports");
+    }
+}
