@@ -150,6 +150,8 @@ final class FaultInjector {
             }
         }
         if (targets.isEmpty()) {
+            // Not possible now (an etcd member is still down): drawn again next, so no kind is skipped.
+            bag.add(kind);
             return;
         }
         for (String target : targets) {
