@@ -7,6 +7,8 @@ import io.ferry.etcd.store.EtcdStore;
 import io.ferry.etcd.store.Versioned;
 import io.ferry.model.Attachment;
 import io.ferry.model.ClusterIdentity;
+import io.ferry.model.FailureReason;
+import io.ferry.model.NoFitReasons;
 import io.ferry.model.NodeRegistration;
 import io.ferry.model.Placement;
 import io.ferry.model.PoolConfig;
@@ -139,6 +141,7 @@ final class Workload {
         count("grow");
         // The device is the same after a growth; the new end is what is written now.
         device = attach(name);
+        count("attach");
         Pattern beyond = Pattern.of(SIZE + aligned(random, GROWN - SIZE - PATTERN), PATTERN, random.nextLong());
         beyond.write(device);
         patterns.add(beyond);
@@ -148,7 +151,9 @@ final class Workload {
         createVolume(VolumeIntent.builder(clone, GROWN).thin(true).sourceSnapshot(snapshot).createdBy("chaos")
                 .createdAt(Instant.now()).build());
         count("clone");
-        verify(clone, attach(clone), patterns);
+        Path cloneDevice = attach(clone);
+        count("attach");
+        verify(clone, cloneDevice, patterns);
         count("verify");
         detach(clone);
         count("detach");
@@ -302,6 +307,11 @@ final class Workload {
             VolumeStatus status = placement == null ? null
                     : read(keys.volumeStatus(placement.node(), volume), VolumeStatus.class).orElse(null);
             VolumeProgress.Outcome outcome = evaluation.of(scheduling, placement, status);
+            if (outcome instanceof VolumeProgress.Failed f && f.reason() == FailureReason.NO_FIT && scheduling != null
+                    && NoFitReasons.mayResolveByItself(scheduling)) {
+                // Both agents down, or one restarting: the controller places the volume once they are back.
+                return new Patient.Waiting<>("a pool to come back: " + f.message());
+            }
             if (outcome instanceof VolumeProgress.Failed f) {
                 throw new Violation(what + " failed (" + f.reason() + "): " + f.message());
             }
