@@ -68,6 +68,10 @@ public final class ChaosRun {
     public static Result run(Options options, PrintWriter out) throws Exception {
         Path root = options.dataDir() != null ? Files.createDirectories(options.dataDir().toAbsolutePath())
                 : Files.createTempDirectory("ferry-chaos-");
+        // Every fault makes the etcd client log its retries; the run's own lines are what a reader needs.
+        if (org.slf4j.LoggerFactory.getLogger("io.etcd.jetcd") instanceof ch.qos.logback.classic.Logger jetcd) {
+            jetcd.setLevel(ch.qos.logback.classic.Level.ERROR);
+        }
         Queue<String> violations = new ConcurrentLinkedQueue<>();
         Patient patient = new Patient(options.deadline());
         ChaosCluster cluster = ChaosCluster.start(root, out);
