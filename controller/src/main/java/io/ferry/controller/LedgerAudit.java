@@ -5,8 +5,8 @@ import io.ferry.etcd.store.EtcdStore;
 import io.ferry.etcd.store.Leadership;
 import io.ferry.etcd.store.Versioned;
 import io.ferry.model.Ledger;
+import io.ferry.model.LedgerSums;
 import io.ferry.model.Placement;
-import io.ferry.model.SchedulingPhase;
 import io.ferry.model.SnapshotScheduling;
 import io.vertx.core.Future;
 import org.slf4j.Logger;
@@ -17,7 +17,6 @@ import java.time.Instant;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.Optional;
-import java.util.TreeMap;
 import java.util.TreeSet;
 import java.util.function.Supplier;
 
@@ -116,35 +115,14 @@ final class LedgerAudit {
                 });
     }
 
-    /** Whether a ledger (null: absent) says what the placements add up to (null: nothing). */
     private static boolean agrees(Ledger actual, Ledger expected) {
-        long bytes = expected == null ? 0 : expected.allocatedBytes();
-        int count = expected == null ? 0 : expected.volumeCount();
-        if (actual == null) {
-            // An absent ledger is an empty one: nothing to write for a pool nothing is charged to.
-            return bytes == 0 && count == 0;
-        }
-        return actual.allocatedBytes() == bytes && actual.volumeCount() == count;
+        return LedgerSums.agrees(actual, expected);
     }
 
     private static Map<String, Ledger> expected(Iterable<Versioned<Placement>> placements, Iterable<SnapshotScheduling> snapshots) {
-        Map<String, Ledger> sums = new TreeMap<>();
-        for (Versioned<Placement> v : placements) {
-            Placement p = v.value();
-            sums.put(p.pool(), sums.getOrDefault(p.pool(), Ledger.empty(p.pool())).add(p.sizeBytes()));
-        }
-        for (SnapshotScheduling s : snapshots) {
-            if (charged(s)) {
-                sums.put(s.pool(), sums.getOrDefault(s.pool(), Ledger.empty(s.pool())).add(s.sizeBytes()));
-            }
-        }
-        return sums;
-    }
-
-    /** A snapshot is charged from its placement until the release that removes its record. */
-    private static boolean charged(SnapshotScheduling s) {
-        return (s.phase() == SchedulingPhase.PLACED || s.phase() == SchedulingPhase.DELETING) && s.pool() != null
-                && s.sizeBytes() > 0;
+        java.util.List<Placement> values = new java.util.ArrayList<>();
+        placements.forEach(v -> values.add(v.value()));
+        return LedgerSums.expected(values, snapshots);
     }
 
     /** The ledger key as read: absent, unreadable (value null) or a ledger, with its revision. */

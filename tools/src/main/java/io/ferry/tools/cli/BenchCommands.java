@@ -30,7 +30,8 @@ import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 
-@Command(name = "bench", description = "Benchmarks against a running cluster.", subcommands = BenchCommands.Provision.class)
+@Command(name = "bench", description = "Benchmarks against a running cluster, and the chaos run.",
+        subcommands = {BenchCommands.Provision.class, ChaosCommand.class})
 final class BenchCommands {
 
     /**

@@ -28,7 +28,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.Set;
 import java.util.TreeSet;
 import java.util.concurrent.atomic.AtomicReference;
 
@@ -137,13 +136,6 @@ final class VolumeCommands {
     }
 
     /**
-     * Reasons that go away by themselves: a pool its agent has not reported yet (just added), a
-     * node whose agent is restarting. A NoFit made only of other reasons (free space, selectors,
-     * spread) will not change without the user, so it is reported at once.
-     */
-    static final Set<String> TRANSIENT_REASONS = Set.of("pool not reported", "pool unhealthy", "node down");
-
-    /**
      * Waits until the agent reports the volume Ready. Fails at once on Invalid and on a NoFit that
      * cannot resolve itself; a NoFit that may (a pool not reported yet) is waited out, and reported
      * with exit code 7 if it is still there when the time is up.
@@ -166,7 +158,7 @@ final class VolumeCommands {
                             + " (fix it with `etcdctl put`, or remove it with `ferryctl volume rm " + name + "`)");
                 }
                 if (refused == FailureReason.NO_FIT) {
-                    if (s.reasonCounts().keySet().stream().noneMatch(TRANSIENT_REASONS::contains)) {
+                    if (!io.ferry.model.NoFitReasons.mayResolveByItself(s)) {
                         throw noFit(name, s);
                     }
                     return null;

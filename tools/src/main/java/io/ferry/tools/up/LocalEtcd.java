@@ -33,6 +33,7 @@ public final class LocalEtcd implements AutoCloseable {
     private final List<String> extraArgs;
     private final Path temporaryDir;
     private final List<Process> processes = new ArrayList<>();
+    private Path binary;
 
     private LocalEtcd(List<LocalEtcdMember> members, Path logDir, String logName, List<String> extraArgs,
             Path temporaryDir) {
@@ -95,10 +96,53 @@ public final class LocalEtcd implements AutoCloseable {
         Path dir = Files.createTempDirectory("ferry-etcd-");
         LocalEtcd etcd = new LocalEtcd(List.of(new LocalEtcdMember("ferry-temporary", LocalEtcdProbe.freePort(),
                 LocalEtcdProbe.freePort(), dir.resolve("data"))), dir, "etcd", List.of(extraArgs), dir);
-        String override = System.getenv("FERRY_ETCD_BINARY");
-        etcd.start(override != null ? Path.of(override) : find().orElseThrow(() ->
-                new IllegalStateException("etcd is not installed: sudo apt-get install -y etcd-server")));
+        etcd.start(binary());
         return etcd;
+    }
+
+    /**
+     * A cluster of {@code memberCount} members on free loopback ports, each keeping its data in
+     * {@code dir/member-<n>} and logging to {@code logDir/etcd-<member>.log}; for runs that kill and
+     * restart members ({@link #killMember}, {@link #startMember}). {@code dir} is left to the caller.
+     */
+    public static LocalEtcd cluster(Path dir, Path logDir, int memberCount) throws IOException {
+        List<LocalEtcdMember> members = new ArrayList<>();
+        for (int i = 1; i <= memberCount; i++) {
+            members.add(new LocalEtcdMember("ferry-" + i, LocalEtcdProbe.freePort(), LocalEtcdProbe.freePort(),
+                    dir.resolve("member-" + i)));
+        }
+        return new LocalEtcd(members, logDir, "etcd", List.of(), null);
+    }
+
+    /** {@code FERRY_ETCD_BINARY}, or etcd from the PATH. */
+    public static Path binary() {
+        String override = System.getenv("FERRY_ETCD_BINARY");
+        return override != null ? Path.of(override) : find().orElseThrow(() ->
+                new IllegalStateException("etcd is not installed: sudo apt-get install -y etcd-server"));
+    }
+
+    public int memberCount() {
+        return members.size();
+    }
+
+    /** SIGKILL to member {@code index} (0-based): what a crashed or powered-off etcd host looks like. */
+    public synchronized void killMember(int index) throws InterruptedException {
+        Process p = processes.get(index);
+        if (p.isAlive()) {
+            p.destroyForcibly().waitFor(30, TimeUnit.SECONDS);
+        }
+    }
+
+    /** Starts member {@code index} again with its own data (a no-op while it runs); does not wait for it. */
+    public synchronized void startMember(int index) throws IOException {
+        if (processes.get(index).isAlive()) {
+            return;
+        }
+        processes.set(index, launch(members.get(index)));
+    }
+
+    public synchronized boolean memberAlive(int index) {
+        return processes.get(index).isAlive();
     }
 
     /** The client endpoints of every member, comma-separated. */
@@ -146,7 +190,7 @@ public final class LocalEtcd implements AutoCloseable {
      * Starts every member at once (a member of a cluster becomes healthy only once a quorum of them
      * runs) and waits until all are healthy.
      */
-    void start(Path binary) throws IOException, InterruptedException {
+    public synchronized void start(Path binary) throws IOException, InterruptedException {
         for (LocalEtcdMember m : members) {
             if (portInUse(m.clientPort()) || portInUse(m.peerPort())) {
                 throw new IllegalStateException("port " + m.clientPort() + " or " + m.peerPort() + " on 127.0.0.1 is"
@@ -154,15 +198,9 @@ public final class LocalEtcd implements AutoCloseable {
             }
         }
         Files.createDirectories(logDir);
-        String token = "ferry-" + members.get(0).name() + "-" + members.get(0).clientPort();
+        this.binary = binary;
         for (LocalEtcdMember m : members) {
-            Files.createDirectories(m.dataDir());
-            List<String> command = new ArrayList<>(m.command(binary, members, token, false));
-            command.addAll(extraArgs);
-            ProcessBuilder pb = new ProcessBuilder(command);
-            pb.redirectErrorStream(true);
-            pb.redirectOutput(ProcessBuilder.Redirect.appendTo(logFile(m).toFile()));
-            processes.add(pb.start());
+            processes.add(launch(m));
         }
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30 + 10L * (members.size() - 1));
         while (System.nanoTime() < deadline) {
@@ -181,6 +219,17 @@ public final class LocalEtcd implements AutoCloseable {
         }
         close();
         throw new IllegalStateException("etcd did not become healthy within the start timeout; see " + logFile(members.get(0)));
+    }
+
+    private Process launch(LocalEtcdMember m) throws IOException {
+        Files.createDirectories(m.dataDir());
+        String token = "ferry-" + members.get(0).name() + "-" + members.get(0).clientPort();
+        List<String> command = new ArrayList<>(m.command(binary, members, token, false));
+        command.addAll(extraArgs);
+        ProcessBuilder pb = new ProcessBuilder(command);
+        pb.redirectErrorStream(true);
+        pb.redirectOutput(ProcessBuilder.Redirect.appendTo(logFile(m).toFile()));
+        return pb.start();
     }
 
     /** Where member {@code m} logs: the one log file of a single etcd, or one per member. */
@@ -209,7 +258,7 @@ public final class LocalEtcd implements AutoCloseable {
         }
     }
 
-    private void stop() {
+    private synchronized void stop() {
         for (Process process : processes) {
             if (process.isAlive()) {
                 process.destroy();

@@ -10,9 +10,6 @@ import io.ferry.csi.NodeService;
 import io.ferry.etcd.EtcdOptions;
 import io.ferry.etcd.informer.InformerOptions;
 import io.ferry.etcd.store.EtcdStore;
-import io.ferry.model.Engine;
-import io.ferry.model.PoolConfig;
-import io.ferry.model.PoolSource;
 import io.ferry.runtime.admin.AdminOptions;
 import io.ferry.runtime.exec.ProcessCommandRunner;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
@@ -27,6 +24,7 @@ import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
@@ -127,7 +125,7 @@ final class UpCommand implements Callable<Integer> {
             Map<String, String> labels = Map.of("zone", "zone-1", "rack", "rack-" + ((i - 1) % 4 + 1), "switch",
                     "switch-" + ((i - 1) % 2 + 1));
             nodes.put(node, labels);
-            declarePool(store, "pool-" + i, node, poolsRoot.resolve(node), labels, share);
+            FilePools.declare(store, "pool-" + i, node, poolsRoot.resolve(node), labels, share);
         }
 
         if (processes) {
@@ -166,31 +164,10 @@ final class UpCommand implements Callable<Integer> {
         }
     }
 
-    /**
-     * Declares the agent's file pool once; an operator's later edits to it are left alone, except
-     * that a pool declared by an earlier version without a capacity gets its share.
-     */
     /** Before any agent starts, so that none of them waits for the controller to create it. */
     private void ensureClusterIdentity(EtcdStore store) throws Exception {
         io.ferry.model.ClusterIdentity id = wait(io.ferry.etcd.ClusterIdentities.ensure(store, java.time.Instant.now()));
         out.println("cluster id " + id.id() + " (" + store.keys().clusterIdentity() + ")");
-    }
-
-    private static void declarePool(EtcdStore store, String pool, String node, Path directory, Map<String, String> labels,
-            long capacityBytes) throws Exception {
-        PoolConfig config = PoolConfig.builder(pool, node, Engine.FILE, PoolSource.directory(directory.toString()))
-                .prepare(true).capacityBytes(capacityBytes)
-                .labels(Map.of("rack", labels.get("rack"), "switch", labels.get("switch"))).build();
-        String key = store.keys().poolConfig(pool);
-        if (wait(store.putIfAbsent(key, config))) {
-            return;
-        }
-        java.util.Optional<io.ferry.etcd.store.Versioned<PoolConfig>> existing = wait(store.get(key, PoolConfig.class));
-        if (existing.isPresent() && existing.get().value().capacityBytes() == null
-                && existing.get().value().source().equals(config.source())) {
-            wait(store.compareAndPut(key, existing.get().value().toBuilder().capacityBytes(capacityBytes).build(),
-                    existing.get().modRevision()));
-        }
     }
 
     private static <T> T wait(io.vertx.core.Future<T> future) throws Exception {
@@ -233,45 +210,28 @@ final class UpCommand implements Callable<Integer> {
 
     private void startProcesses(EtcdOptions etcdOptions, Path data, Path logs, Path socket,
                                 Map<String, Map<String, String>> nodes) throws Exception {
-        String java = ProcessHandle.current().info().command().orElse("java");
-        String classpath = System.getProperty("java.class.path");
-        Map<String, String> env = Map.of("FERRY_ETCD_ENDPOINTS", String.join(",",
-                etcdOptions.endpoints().stream().map(Object::toString).toList()), "FERRY_PREFIX", prefix);
-        spawn("controller", logs, env, java, "-cp", classpath, "io.ferry.controller.ControllerMain",
-                "--id", "ferry-up-controller", "--admin", "127.0.0.1:" + adminPort);
+        ComponentProcess.Etcd etcd = new ComponentProcess.Etcd(String.join(",",
+                etcdOptions.endpoints().stream().map(Object::toString).toList()), prefix);
+        start(ComponentProcess.controller("controller", "ferry-up-controller", adminPort, etcd, logs, List.of()));
         int i = 0;
         for (Map.Entry<String, Map<String, String>> node : nodes.entrySet()) {
             i++;
-            Path state = data.resolve("state").resolve(node.getKey());
-            StringBuilder labels = new StringBuilder();
-            node.getValue().forEach((k, v) -> labels.append(labels.isEmpty() ? "" : ",").append(k).append('=').append(v));
-            spawn(node.getKey(), logs, env, java, "-cp", classpath, "io.ferry.agent.AgentMain",
-                    "--node=" + node.getKey(), "--data-address=127.0.0.1", "--admin=127.0.0.1:" + (adminPort + i),
-                    "--labels=" + labels, "--state-dir=" + state, "--host-nqn-file=" + state.resolve("hostnqn-of-host-not-used"));
+            start(ComponentProcess.agent(node.getKey(), adminPort + i, node.getValue(),
+                    data.resolve("state").resolve(node.getKey()), etcd, logs, List.of()));
         }
         if (csi) {
-            spawn("csi", logs, env, java, "-cp", classpath, "io.ferry.csi.CsiMain", "--mode", "both",
-                    "--endpoint", "unix://" + socket, "--node-id", nodes.keySet().iterator().next());
+            start(ComponentProcess.csi("csi", socket, nodes.keySet().iterator().next(), etcd, logs, List.of()));
         }
     }
 
-    private void spawn(String name, Path logs, Map<String, String> env, String... command) throws Exception {
-        ProcessBuilder pb = new ProcessBuilder(command);
-        pb.environment().putAll(env);
-        pb.redirectErrorStream(true);
-        pb.redirectOutput(ProcessBuilder.Redirect.appendTo(logs.resolve(name + ".log").toFile()));
-        Process process = pb.start();
-        running.push(() -> {
-            process.destroy();
-            if (!process.waitFor(20, TimeUnit.SECONDS)) {
-                process.destroyForcibly();
-            }
-        });
-        process.onExit().thenAccept(p -> {
+    private void start(ComponentProcess component) throws Exception {
+        component.start();
+        running.push(() -> component.stop(20));
+        component.process().ifPresent(process -> process.onExit().thenAccept(p -> {
             if (p.exitValue() != 0 && p.exitValue() != 143) {
-                out.println("warning: " + name + " exited with " + p.exitValue() + "; see " + logs.resolve(name + ".log"));
+                out.println("warning: " + component.name() + " exited with " + p.exitValue() + "; see " + component.log());
             }
-        });
+        }));
     }
 
     private Path etcdData(Path data) {
