@@ -55,6 +55,7 @@ public final class Controller {
     private boolean auditPending;
     private LedgerAudit ledgers;
     private RewindHold rewindHold;
+    private volatile boolean stopRequested;
     private long resyncTimer = -1;
     private long gaugeTimer = -1;
     /**
@@ -126,7 +127,9 @@ public final class Controller {
         snapshotRuntime = new ReconcileRuntime(vertx, "snapshots", snapshots::reconcile, options.runtime(), registry);
         // The id is created before anything else so that no agent of a new cluster waits for it
         // longer than this controller takes to start; a malformed one stops the controller here.
-        return io.ferry.etcd.ClusterIdentities.ensure(store, clock.instant())
+        Promise<io.ferry.model.ClusterIdentity> clusterIdentity = Promise.promise();
+        ensureClusterIdentity(clusterIdentity, 1);
+        return clusterIdentity.future()
                 .onSuccess(id -> log.info("cluster id {} ({})", id.id(), store.keys().clusterIdentity()))
                 .compose(id -> state.start())
                 .compose(v -> startAdmin())
@@ -290,7 +293,34 @@ public final class Controller {
         return result.future();
     }
 
+    /**
+     * The controller's first write, retried for as long as etcd cannot answer (no quorum, every member
+     * restarting): a controller started during an outage waits for it like every other component,
+     * rather than exiting and staying down where nothing restarts it. A stored identity that cannot be
+     * used fails the start: that needs an operator, not patience.
+     */
+    private void ensureClusterIdentity(Promise<io.ferry.model.ClusterIdentity> found, int attempt) {
+        if (stopRequested) {
+            found.tryFail("the controller is stopping");
+            return;
+        }
+        io.ferry.etcd.ClusterIdentities.ensure(store, clock.instant()).onComplete(ar -> {
+            if (ar.succeeded()) {
+                found.tryComplete(ar.result());
+            } else if (ar.cause() instanceof io.ferry.etcd.ClusterIdentities.Unusable) {
+                found.tryFail(ar.cause());
+            } else {
+                if (attempt == 1 || attempt % 30 == 0) {
+                    log.warn("etcd does not answer yet ({}); the controller waits for it (attempt {})",
+                            ar.cause().getMessage(), attempt);
+                }
+                vertx.setTimer(Math.min(1000L * attempt, 5000L), t -> ensureClusterIdentity(found, attempt + 1));
+            }
+        });
+    }
+
     public Future<Void> stop() {
+        stopRequested = true;
         Promise<Void> stopped = Promise.promise();
         context.runOnContext(v -> {
             vertx.cancelTimer(resyncTimer);

@@ -100,7 +100,8 @@ public final class ControllerMain implements Callable<Integer> {
         EtcdStore store = EtcdStore.connectAndWarmUp(etcd);
         Controller controller = new Controller(vertx, store,
                 ControllerOptions.defaults(identity).withAdmin(admin).withLeaseTtl(Duration.ofSeconds(leaseTtlSeconds)), registry);
-        controller.start().toCompletionStage().toCompletableFuture().get(60, TimeUnit.SECONDS);
+        // No time limit: a controller started while etcd has no quorum waits for it, as its log says.
+        controller.start().toCompletionStage().toCompletableFuture().get();
         System.out.println("ferry-controller " + identity + " running; etcd " + etcd.endpoints() + " prefix " + etcd.prefix()
                 + "; admin " + controller.adminUrl());
         CountDownLatch stopped = new CountDownLatch(1);
