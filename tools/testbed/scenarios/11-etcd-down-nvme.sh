@@ -58,7 +58,7 @@ WRITER
   " >/dev/null || die "s11: starting the writer failed"
   local k
   for k in $(seq 1 60); do
-    [ "$(gexec "$consumer" 30 "wc -l </tmp/s11.sums 2>/dev/null || echo 0")" -ge 5 ] && break
+    [ "$(gexec "$consumer" 30 "if [ -f /tmp/s11.sums ]; then wc -l </tmp/s11.sums; else echo 0; fi")" -ge 5 ] && break
     sleep 1
   done
   timing "s11: staged, writer running" $((SECONDS - t))
