@@ -46,8 +46,8 @@ final class AttachCommand extends Base {
     public Integer call() throws Exception {
         String self = node != null ? node : root().environment().getOrDefault("FERRY_NODE",
                 InetAddress.getLocalHost().getHostName().toLowerCase());
-        String nqn = hostNqn != null ? hostNqn : await(store().get(keys().registration(self), NodeRegistration.class))
-                .map(r -> r.value().hostNqn()).orElseGet(AttachCommand::hostNqnFile);
+        String nqn = hostNqn != null ? hostNqn : registration(self).map(NodeRegistration::hostNqn)
+                .orElseGet(AttachCommand::hostNqnFile);
         if (nqn == null) {
             throw new CliException(ExitCodes.USAGE, "cannot tell this host's NVMe host NQN: pass --host-nqn or create /etc/nvme/hostnqn"
                     + " (nvme gen-hostnqn > /etc/nvme/hostnqn)");
@@ -109,11 +109,8 @@ final class AttachCommand extends Base {
      * agent has no registration, so it is never taken for the serving node's machine.
      */
     static Reach reach(Base command, Placement placement, String self) {
-        NodeRegistration serving = await(command.store().get(command.keys().registration(placement.node()),
-                NodeRegistration.class)).map(Versioned::value).orElse(null);
-        NodeRegistration consumer = await(command.store().get(command.keys().registration(self),
-                NodeRegistration.class)).map(Versioned::value).orElse(null);
-        return Reach.of(placement.node(), serving, placement.engine(), self, consumer);
+        return Reach.of(placement.node(), command.registration(placement.node()).orElse(null), placement.engine(), self,
+                command.registration(self).orElse(null));
     }
 
     private interface DeviceLookup {

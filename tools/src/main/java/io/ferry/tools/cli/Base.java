@@ -107,6 +107,12 @@ abstract class Base implements Callable<Integer> {
     }
 
     /** This cluster's id ({@code <prefix>/config/cluster}), or null before anybody made it. */
+    /** A node's registration, or empty when its agent is not registered (or never was). */
+    java.util.Optional<io.ferry.model.NodeRegistration> registration(String node) {
+        return await(store().get(keys().registration(node), io.ferry.model.NodeRegistration.class))
+                .map(io.ferry.etcd.store.Versioned::value);
+    }
+
     String clusterId() {
         return await(io.ferry.etcd.ClusterIdentities.read(store())).map(io.ferry.model.ClusterIdentity::id).orElse(null);
     }

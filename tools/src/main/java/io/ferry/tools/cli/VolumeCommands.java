@@ -221,15 +221,11 @@ final class VolumeCommands {
         return Base.waitFor(timeout, "volume " + name + " to be served to " + node, () -> {
             Placement p = placement(cmd, name);
             VolumeProgress.Outcome outcome = VolumeProgress.servedTo(name, p, status(cmd, p, name), node, hostNqn,
-                    p == null ? null : registration(cmd, p.node()), registration(cmd, node), localNeedsDevice);
+                    p == null ? null : cmd.registration(p.node()).orElse(null), cmd.registration(node).orElse(null),
+                    localNeedsDevice);
             done(outcome);
             return outcome instanceof VolumeProgress.Done d ? d : null;
         });
-    }
-
-    private static io.ferry.model.NodeRegistration registration(Base cmd, String node) {
-        return Base.await(cmd.store().get(cmd.keys().registration(node), io.ferry.model.NodeRegistration.class))
-                .map(Versioned::value).orElse(null);
     }
 
     private static Placement placement(Base cmd, String name) {
@@ -293,8 +289,7 @@ final class VolumeCommands {
                     what = "grown to " + Sizes.format(target);
                 }
                 default -> {
-                    String hostNqn = await(store().get(keys().registration(node), io.ferry.model.NodeRegistration.class))
-                            .map(r -> r.value().hostNqn()).orElseThrow(() -> new CliException(ExitCodes.NOT_FOUND,
+                    String hostNqn = registration(node).map(io.ferry.model.NodeRegistration::hostNqn).orElseThrow(() -> new CliException(ExitCodes.NOT_FOUND,
                                     "node " + node + " is not registered (is its Ferry agent running?)"));
                     status = waitServed(this, name, node, hostNqn, true, timeout).status();
                     what = "served to " + node;
