@@ -149,13 +149,16 @@ sys.exit(0 if c.get("abnormal") is True and c.get("message") else 1)' <<<"$out" 
   [ "$(sed -n 's/^md5=//p' <<<"$out")" = "$sum" ] || die "s6: the data differs after $target's reboot"
   timing "s6: reconnected, data intact" $((SECONDS - t))
 
+  local seen=
   for k in $(seq 1 30); do
     out="$(csi "$consumer" node-stats --volume-id "$vol" --volume-path "$target_path")" || die "s6: node-stats failed: $out"
     grep -q '^condition: normal' <<<"$out" && break
+    # Each new answer once, so that a condition stuck on one reason names it in the log.
+    [ "$(grep '^condition' <<<"$out")" = "$seen" ] || { seen="$(grep '^condition' <<<"$out")"; log "s6: node-stats: $seen"; }
     sleep 2
   done
   log "s6: node-stats after: $(grep '^condition' <<<"$out")"
-  grep -q '^condition: normal' <<<"$out" || die "s6: the condition is not normal again"
+  grep -q '^condition: normal' <<<"$out" || die "s6: the condition is not normal again: $(grep '^condition' <<<"$out")"
 
   csi_unpublish "$consumer" "$vol" "$pod" || die "s6: node-unpublish failed"
   csi_unstage "$consumer" "$vol" || die "s6: node-unstage failed"
