@@ -123,12 +123,37 @@ final class PublishCalls {
         }
         try (KeyedLocks.Held ignored = locks.lock("volume:" + id)) {
             // Unknown volume or node: nothing is attached, which is what the caller wants.
-            if (request.getNodeId().isEmpty()) {
+            String node = request.getNodeId();
+            if (node.isEmpty()) {
                 Calls.await(store.deletePrefix(keys.attachmentsOf(id)));
-            } else if (Names.isValidNodeName(request.getNodeId())) {
-                Calls.await(store.delete(keys.attachment(id, request.getNodeId())));
+            } else if (Names.isValidNodeName(node)) {
+                Calls.await(store.delete(keys.attachment(id, node)));
+            } else {
+                return ControllerUnpublishVolumeResponse.getDefaultInstance();
             }
+            // Deleting the attachment only asks; the node is detached once the serving node has cut it
+            // off, live connections included. Until then the next consumer must not be told it is free.
+            Calls.await(view.await(() -> cutOff(id, node), Calls.remaining()),
+                    "the storage node to cut " + (node.isEmpty() ? "every node" : node) + " off volume " + id);
             return ControllerUnpublishVolumeResponse.getDefaultInstance();
         }
+    }
+
+    /**
+     * Whether the serving node no longer lets the detached node ({@code node}, or every node when
+     * empty) in. Its attachment is counted as gone whatever the view says: the view may not have seen
+     * the deletion just made, and counting it would read the old export as the answer.
+     */
+    private Optional<VolumeProgress.Done> cutOff(String volume, String node) {
+        Placement placement = view.placement(volume).orElse(null);
+        java.util.Set<String> attached = new java.util.HashSet<>();
+        for (String other : view.attachedNodes(volume)) {
+            if (!node.isEmpty() && !other.equals(node)) {
+                view.attachment(volume, other).map(Attachment::hostNqn).ifPresent(attached::add);
+            }
+        }
+        return Calls.done(VolumeProgress.cutOff(volume, placement, placement == null ? null
+                : view.volumeStatus(placement.node(), volume).orElse(null), attached,
+                placement == null ? null : view.registration(placement.node()).orElse(null)));
     }
 }

@@ -334,6 +334,60 @@ class ControllerConformanceIT extends ConformanceTest {
     }
 
     @Test
+    void controllerUnpublishReturnsOnlyOnceTheServingNodeHasCutTheHostOff() {
+        h.controller().createVolume(create("pvc-fence", 8 * MI).putParameters("nodeSelector", "rack=r2").build());
+        ControllerPublishVolumeRequest publish = ControllerPublishVolumeRequest.newBuilder().setVolumeId("pvc-fence")
+                .setNodeId(CsiHarness.NODE).setVolumeCapability(mount("ext4")).build();
+        h.controller().controllerPublishVolume(publish);
+        assertThat(remoteStatus("pvc-fence").export().allowedHostNqns()).containsExactly(h.agent.hostNqn());
+        ControllerUnpublishVolumeRequest unpublish = ControllerUnpublishVolumeRequest.newBuilder()
+                .setVolumeId("pvc-fence").setNodeId(CsiHarness.NODE).build();
+
+        // The serving node has not acted on the removed attachment: its export still lets the host
+        // in, so the node is not detached yet, and a retry says the same.
+        h.remote.hold();
+        try {
+            for (int attempt = 0; attempt < 2; attempt++) {
+                assertThat(code(() -> h.controller(Duration.ofSeconds(2)).controllerUnpublishVolume(unpublish)))
+                        .isEqualTo(Status.Code.DEADLINE_EXCEEDED);
+            }
+            assertThat(message(() -> h.controller(Duration.ofSeconds(2)).controllerUnpublishVolume(unpublish)))
+                    .contains("the storage node to cut " + CsiHarness.NODE + " off volume pvc-fence");
+            assertThat(result(h.store.count(h.keys.attachmentsOf("pvc-fence")))).isZero();
+        } finally {
+            h.remote.release();
+        }
+        // Once it reports the export without the host, the same call returns.
+        h.controller(Duration.ofSeconds(30)).controllerUnpublishVolume(unpublish);
+        assertThat(remoteStatus("pvc-fence").export()).isNull();
+        h.controller(Duration.ofSeconds(2)).controllerUnpublishVolume(unpublish);
+    }
+
+    @Test
+    void controllerUnpublishFromAServingNodeThatIsDownFailsAtOnceAndSucceedsOnceItHasCutTheHostOff() {
+        h.controller().createVolume(create("pvc-fence-down", 8 * MI).putParameters("nodeSelector", "rack=r2").build());
+        ControllerPublishVolumeRequest publish = ControllerPublishVolumeRequest.newBuilder()
+                .setVolumeId("pvc-fence-down").setNodeId(CsiHarness.NODE).setVolumeCapability(mount("ext4")).build();
+        h.controller().controllerPublishVolume(publish);
+        ControllerUnpublishVolumeRequest unpublish = ControllerUnpublishVolumeRequest.newBuilder()
+                .setVolumeId("pvc-fence-down").setNodeId(CsiHarness.NODE).build();
+        h.remote.hold();
+        h.unregisterRemote();
+        // Down: its kernel may still serve the host and nobody can confirm otherwise. Known now, said now.
+        failsFast(Status.Code.FAILED_PRECONDITION, () -> h.controller(Duration.ofSeconds(60)).controllerUnpublishVolume(unpublish));
+        assertThat(message(() -> h.controller(Duration.ofSeconds(60)).controllerUnpublishVolume(unpublish)))
+                .contains("node " + CsiHarness.REMOTE + " is down", h.agent.hostNqn());
+        // It returns and its agent converges (the export without the host): the retry succeeds.
+        h.remote.reregister();
+        h.remote.release();
+        h.controller(Duration.ofSeconds(30)).controllerUnpublishVolume(unpublish);
+    }
+
+    private VolumeStatus remoteStatus(String volume) {
+        return result(h.store.get(h.keys.volumeStatus(CsiHarness.REMOTE, volume), VolumeStatus.class)).orElseThrow().value();
+    }
+
+    @Test
     void controllerPublishReturnsNotFoundForUnknownVolumesAndNodes() {
         h.controller().createVolume(create("pvc-nf", 8 * MI).build());
         assertThat(code(() -> h.controller().controllerPublishVolume(ControllerPublishVolumeRequest.newBuilder()

@@ -49,6 +49,9 @@ final class RemoteAgentStandIn implements AutoCloseable {
     private final String hostNqn;
     private Informer<WorkItem> work;
     private Informer<SnapshotWorkItem> snapshotWork;
+    private volatile Map<String, WorkItem> held;
+    private volatile String cluster;
+    private volatile Map<String, String> labels;
 
     RemoteAgentStandIn(EtcdStore store, String node) {
         this.store = store;
@@ -61,7 +64,7 @@ final class RemoteAgentStandIn implements AutoCloseable {
     /** Registers the node with its labels and a file pool of the given size, then answers its work. */
     void start(Vertx vertx, Map<String, String> labels, String pool, long capacityBytes, Map<String, String> poolLabels) {
         register(labels);
-        String cluster = result(io.ferry.etcd.ClusterIdentities.ensure(store, Instant.now())).id();
+        cluster = result(io.ferry.etcd.ClusterIdentities.ensure(store, Instant.now())).id();
         result(store.put(keys.poolConfig(pool), PoolConfig.builder(pool, node, Engine.FILE,
                 PoolSource.directory("/var/lib/ferry/" + pool)).labels(poolLabels).build()));
         result(store.put(keys.nodePoolStatus(node, pool), PoolStatus.of(node, pool, Engine.FILE, capacityBytes,
@@ -69,19 +72,11 @@ final class RemoteAgentStandIn implements AutoCloseable {
         work = new Informer<>(vertx, store, keys.workItems(node), WorkItem.class, new InformerHandler<>() {
             @Override
             public void onUpsert(Versioned<WorkItem> current, Versioned<WorkItem> previous) {
-                WorkItem item = current.value();
-                if (item.deletionRequested()) {
-                    // A real agent removes the volume and acknowledges the order with a Deleted status.
-                    store.put(keys.volumeStatus(node, item.volume()), VolumeStatus.of(item.volume(), node,
-                            VolumePhase.DELETED, null, 0, null, item.generation(), null, Instant.now()));
+                if (held != null) {
+                    held.put(current.value().volume(), current.value());
                     return;
                 }
-                ExportInfo export = item.export() == null ? null : ExportInfo.tcp(
-                        Nqn.forVolume(GlobalConfig.DEFAULT_NQN_PREFIX, cluster, item.volume()), "127.0.0.1", 4420,
-                        Nqn.serialForVolume(item.volume()), item.export().allowedHostNqns());
-                store.put(keys.volumeStatus(node, item.volume()), VolumeStatus.of(item.volume(), node,
-                        VolumePhase.READY, "/dev/ferry-remote/" + item.volume(), item.sizeBytes(), export,
-                        item.generation(), null, Instant.now()));
+                answer(current.value());
             }
 
             @Override
@@ -113,11 +108,49 @@ final class RemoteAgentStandIn implements AutoCloseable {
         result(snapshotWork.start());
     }
 
+    private void answer(WorkItem item) {
+        if (item.deletionRequested()) {
+            // A real agent removes the volume and acknowledges the order with a Deleted status.
+            store.put(keys.volumeStatus(node, item.volume()), VolumeStatus.of(item.volume(), node,
+                    VolumePhase.DELETED, null, 0, null, item.generation(), null, Instant.now()));
+            return;
+        }
+        ExportInfo export = item.export() == null ? null : ExportInfo.tcp(
+                Nqn.forVolume(GlobalConfig.DEFAULT_NQN_PREFIX, cluster, item.volume()), "127.0.0.1", 4420,
+                Nqn.serialForVolume(item.volume()), item.export().allowedHostNqns());
+        store.put(keys.volumeStatus(node, item.volume()), VolumeStatus.of(item.volume(), node,
+                VolumePhase.READY, "/dev/ferry-remote/" + item.volume(), item.sizeBytes(), export,
+                item.generation(), null, Instant.now()));
+    }
+
+    /**
+     * Stops answering work items, as an agent that is slow to act would: statuses stay as they were
+     * until {@link #release}.
+     */
+    void hold() {
+        held = new java.util.concurrent.ConcurrentHashMap<>();
+    }
+
+    /** Answers the work items that came while held (the latest of each volume), and those that follow. */
+    void release() {
+        Map<String, WorkItem> pending = held;
+        held = null;
+        if (pending != null) {
+            pending.values().forEach(this::answer);
+        }
+    }
+
     String hostNqn() {
         return hostNqn;
     }
 
+    /** The node comes back, as a restarted agent registers again. */
+    void reregister() {
+        register(labels);
+    }
+
     private void register(Map<String, String> labels) {
+        this.labels = labels;
         result(store.put(keys.registration(node), NodeRegistration.of(node, "127.0.0.1", null, hostNqn,
                 EnumSet.of(Engine.FILE), labels, "stand-in", Instant.now())));
     }

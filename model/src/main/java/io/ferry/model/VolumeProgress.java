@@ -106,6 +106,50 @@ public final class VolumeProgress {
         });
     }
 
+    /**
+     * Cut off from every host that no attachment names any more: the serving node's agent reports an
+     * export that allows only {@code attachedHosts} (or no export at all). The agent writes that only
+     * after it has cut the revoked hosts' live connections (unlinking the subsystem from its ports),
+     * so a detached consumer can no longer write once this is done. A failed cut keeps the old export
+     * in the status, so a failure never reads as done.
+     *
+     * <p>Nothing placed, nothing to cut. A serving node that is down cannot confirm anything: its
+     * kernel may still serve the old host (an agent that died leaves nvmet as it was), and only its
+     * agent, when it returns, cuts the host off before it serves anyone else.
+     *
+     * @param attachedHosts the host NQNs of the attachments that remain
+     * @param serving       the serving node's registration, null when it is not registered
+     */
+    public static Outcome cutOff(String volume, Placement placement, VolumeStatus status,
+            java.util.Set<String> attachedHosts, NodeRegistration serving) {
+        if (placement == null) {
+            return new Done(null, status);
+        }
+        String node = placement.node();
+        java.util.List<String> revoked = status == null || status.export() == null ? java.util.List.of()
+                : status.export().allowedHostNqns().stream().filter(h -> !attachedHosts.contains(h)).sorted().toList();
+        if (status != null && revoked.isEmpty()) {
+            return new Done(placement, status);
+        }
+        String who = revoked.isEmpty() ? "the detached hosts" : String.join(", ", revoked);
+        if (serving == null) {
+            return new Failed(FailureReason.NODE_UNREACHABLE, "node " + node + " is down: it cannot confirm that "
+                    + who + " can no longer reach volume " + volume + "; its agent cuts them off when it returns,"
+                    + " before it serves anyone else");
+        }
+        if (status == null) {
+            return new InProgress("the agent on " + node + " to report volume " + volume);
+        }
+        Condition ready = status.ready().orElse(null);
+        if (ready != null && ready.terminalFor(placement.generation())) {
+            return new Failed(ready.failureReason(), "the agent on " + node + " cannot cut " + who + " off volume "
+                    + volume + ": " + messageOf(ready, status));
+        }
+        String attempt = ready != null && ready.isFailure() ? "; attempt " + Math.max(1, ready.attempts())
+                + " failed: " + messageOf(ready, status) : "";
+        return new InProgress("the agent on " + node + " to cut " + who + " off volume " + volume + attempt);
+    }
+
     private static Outcome atGeneration(String volume, Placement placement, VolumeStatus status, String what,
             Reach reach, java.util.function.Predicate<VolumeStatus> carriedOut) {
         String node = placement.node();

@@ -138,6 +138,57 @@ class VolumeProgressTest {
     }
 
     @Test
+    void aDetachedHostIsCutOffOnlyOnceTheServingNodeReportsAnExportWithoutIt() {
+        String other = "nqn.2014-08.org.nvmexpress:uuid:0d9e5c1b-0000-4000-8000-00000000000b";
+        NodeRegistration serving = NodeRegistration.of("node-a", "10.0.0.1", null, other, Set.of(Engine.FILE),
+                Map.of(), "test", T);
+        VolumeStatus exportedToHost = exportedTo(Set.of(HOST));
+        // The agent still lets the detached host in: not yet, whatever the phase says.
+        assertThat(VolumeProgress.cutOff("data-1", PLACED, exportedToHost, Set.of(), serving))
+                .isEqualTo(new VolumeProgress.InProgress("the agent on node-a to cut " + HOST + " off volume data-1"));
+        // A host still attached stays allowed; only the others must go.
+        assertThat(VolumeProgress.cutOff("data-1", PLACED, exportedToHost, Set.of(HOST), serving))
+                .isInstanceOf(VolumeProgress.Done.class);
+        // The export now names only hosts still attached, or is gone: done.
+        assertThat(VolumeProgress.cutOff("data-1", PLACED, exportedTo(Set.of(other)), Set.of(other), serving))
+                .isInstanceOf(VolumeProgress.Done.class);
+        assertThat(VolumeProgress.cutOff("data-1", PLACED, status(VolumePhase.READY, 3), Set.of(), serving))
+                .isInstanceOf(VolumeProgress.Done.class);
+        // Nothing placed: nothing can be reached.
+        assertThat(VolumeProgress.cutOff("data-1", null, null, Set.of(), null)).isInstanceOf(VolumeProgress.Done.class);
+        // No status yet: the agent may have exported before it could write one.
+        assertThat(VolumeProgress.cutOff("data-1", PLACED, null, Set.of(), serving))
+                .isInstanceOf(VolumeProgress.InProgress.class);
+    }
+
+    @Test
+    void aCutNobodyCanConfirmFailsAtOnceAndAFailedCutNeverReadsAsDone() {
+        VolumeStatus exportedToHost = exportedTo(Set.of(HOST));
+        // The serving node is down: its kernel may still serve the host, and nobody can say otherwise.
+        VolumeProgress.Outcome down = VolumeProgress.cutOff("data-1", PLACED, exportedToHost, Set.of(), null);
+        assertThat(down).isInstanceOf(VolumeProgress.Failed.class);
+        assertThat(((VolumeProgress.Failed) down).reason()).isEqualTo(FailureReason.NODE_UNREACHABLE);
+        assertThat(((VolumeProgress.Failed) down).message()).contains("node node-a is down", HOST);
+        NodeRegistration serving = NodeRegistration.of("node-a", "10.0.0.1", null, HOST, Set.of(Engine.FILE),
+                Map.of(), "test", T);
+        // A retryable failure keeps the old export: in progress, with the attempt in the words.
+        VolumeStatus retrying = exportedToHost.withReady(failure(FailureReason.UNKNOWN, 3, 2));
+        assertThat(VolumeProgress.cutOff("data-1", PLACED, retrying, Set.of(), serving))
+                .isEqualTo(new VolumeProgress.InProgress("the agent on node-a to cut " + HOST
+                        + " off volume data-1; attempt 2 failed: it went wrong"));
+        // A terminal one for this generation ends the wait with the agent's reason.
+        VolumeStatus stuck = exportedToHost.withReady(failure(FailureReason.POOL_NOT_CONFIGURED, 3, 1));
+        VolumeProgress.Outcome failed = VolumeProgress.cutOff("data-1", PLACED, stuck, Set.of(), serving);
+        assertThat(((VolumeProgress.Failed) failed).reason()).isEqualTo(FailureReason.POOL_NOT_CONFIGURED);
+    }
+
+    static VolumeStatus exportedTo(Set<String> hosts) {
+        return VolumeStatus.of("data-1", "node-a", "pool-a", VolumePhase.READY, "/dev/loop3", 16L << 20,
+                ExportInfo.tcp("nqn.2026-11.io.ferry:vol:data-1", "10.0.0.1", 4420, Nqn.serialForVolume("data-1"), hosts),
+                3, null, T);
+    }
+
+    @Test
     void theReadyConditionRoundTripsAndAnUnknownReasonFromANewerWriterDecodesAsRetryable() {
         VolumeStatus failed = status(VolumePhase.FAILED, 2).withReady(failure(FailureReason.NO_SPACE, 3, 2));
         String json = Json.encodeToString(failed);
