@@ -1006,8 +1006,11 @@ final class VolumeReconciler {
         Set<String> hosts = new TreeSet<>();
         String consumer = null;
         for (Attachment a : state.attachmentsOf(volume)) {
-            if (Reach.of(servingNode, serving, engine, a.node(), state.lastKnownRegistration(a.node()).orElse(null))
-                    .needsExport()) {
+            NodeRegistration consumerRegistration = state.lastKnownRegistration(a.node()).orElse(null);
+            if (refused(a, consumerRegistration)) {
+                continue;
+            }
+            if (Reach.of(servingNode, serving, engine, a.node(), consumerRegistration).needsExport()) {
                 hosts.add(a.hostNqn());
                 if (consumer == null || a.node().compareTo(consumer) < 0) {
                     consumer = a.node();
@@ -1015,6 +1018,29 @@ final class VolumeReconciler {
             }
         }
         return hosts.isEmpty() ? null : ExportSpec.tcp(consumer, hosts);
+    }
+
+    /**
+     * Whether an attachment claims a host NQN its node did not register. The export's allow-list is
+     * the one access control NVMe/TCP has here, so it takes only identities the nodes stated
+     * themselves; a node never seen registered (a bare host attached with ferryctl) has nothing to
+     * compare with and is taken at its word.
+     */
+    private static boolean refused(Attachment a, NodeRegistration registration) {
+        return registration != null && !registration.hostNqn().equals(a.hostNqn());
+    }
+
+    /** The {@code Attached} condition while an attachment of the volume is refused; null otherwise. */
+    private Condition attachmentRefusal(String volume, long observed) {
+        for (Attachment a : state.attachmentsOf(volume)) {
+            NodeRegistration registration = state.lastKnownRegistration(a.node()).orElse(null);
+            if (refused(a, registration)) {
+                return Condition.failed(Condition.ATTACHED, FailureReason.ATTACHMENT_REFUSED, "the attachment to "
+                        + a.node() + " names host NQN " + a.hostNqn() + ", but node " + a.node() + " registered "
+                        + registration.hostNqn() + ": nothing is exported to it", observed, 0);
+            }
+        }
+        return null;
     }
 
     private static VolumeSource sourceOf(Placement p) {
@@ -1086,6 +1112,7 @@ final class VolumeReconciler {
                 RecordConditions.scheduled(placed, unplaced, message, observed),
                 resized,
                 node == null ? null : RecordConditions.reachable(node, reachable, observed),
+                placed ? attachmentRefusal(volume, observed) : null,
                 RecordConditions.reconciled(previous, failedAttempts.applyAsInt(volume), observed));
         return VolumeScheduling.of(volume, phase, reasons, message, node, pool, reachable, observed, clock.instant())
                 .withGrowRefused(growRefusedBytes)

@@ -507,6 +507,34 @@ class ControllerIT {
     }
 
     @Test
+    void anAttachmentClaimingAHostNqnItsNodeDidNotRegisterIsRefusedAndNothingIsExportedToIt() {
+        agents.addNode("node-1", Map.of());
+        agents.addPool("node-1", "pool-1", 100, Map.of());
+        agents.addNode("node-2", Map.of());
+        controller("c1");
+        createVolumes(1, 10);
+        awaitAllDecided(1);
+        // Whoever can write an attachment names the NQN an attacker's initiator will claim.
+        String forged = "nqn.2014-08.org.nvmexpress:uuid:0bad0bad-0000-4000-8000-000000000666";
+        result(store.put(keys.attachment("vol-0000", "node-2"), Attachment.of("vol-0000", "node-2", forged, false, Instant.now())));
+        await().atMost(Duration.ofSeconds(10)).until(() -> schedulings().get("vol-0000").condition(Condition.ATTACHED)
+                .map(c -> c.failureReason() == FailureReason.ATTACHMENT_REFUSED).orElse(false));
+        assertThat(schedulings().get("vol-0000").condition(Condition.ATTACHED).orElseThrow().message())
+                .contains("names host NQN " + forged, "node node-2 registered " + SimulatedAgents.hostNqn("node-2"));
+        assertThat(result(store.get(keys.workItem("node-1", "vol-0000"), WorkItem.class)).orElseThrow().value().export())
+                .as("nothing exported to a host its node did not register").isNull();
+
+        // The attachment as the node registered it: exported to that host, and the refusal is gone.
+        result(store.put(keys.attachment("vol-0000", "node-2"),
+                Attachment.of("vol-0000", "node-2", SimulatedAgents.hostNqn("node-2"), false, Instant.now())));
+        await().atMost(Duration.ofSeconds(10)).until(() -> result(store.get(keys.workItem("node-1", "vol-0000"), WorkItem.class))
+                .map(v -> v.value().export() != null).orElse(false));
+        assertThat(result(store.get(keys.workItem("node-1", "vol-0000"), WorkItem.class)).orElseThrow().value().export()
+                .allowedHostNqns()).containsExactly(SimulatedAgents.hostNqn("node-2"));
+        await().atMost(Duration.ofSeconds(10)).until(() -> schedulings().get("vol-0000").condition(Condition.ATTACHED).isEmpty());
+    }
+
+    @Test
     void aDeadNodesVolumesShowUnreachableItsPoolsTakeNothingAndNothingMovesWhenItReturns() {
         agents.addNode("node-1", Map.of());
         agents.addPool("node-1", "pool-1", 100, Map.of());

@@ -76,6 +76,12 @@ final class PublishCalls {
                     throw Calls.alreadyExists("volume " + id + " is already published to " + node + " as "
                             + published.capability() + ", not " + capability);
                 }
+                if (!published.hostNqn().equals(registration.hostNqn())) {
+                    // The node registered another host NQN since (a new /etc/nvme/hostnqn): the
+                    // controller exports only to the registered one, so the attachment follows it.
+                    Calls.await(store.put(keys.attachment(id, node), Attachment.of(id, node, registration.hostNqn(),
+                            readOnly, clock.instant()).withCapability(published.capability() != null ? capability : null)));
+                }
             } else {
                 List<String> others = Calls.await(store.list(keys.attachmentsOf(id), Attachment.class)).items().stream()
                         .map(v -> v.value().node()).filter(n -> !n.equals(node)).toList();

@@ -46,6 +46,11 @@ public record Condition(String type, boolean status, String reason, String messa
     /** The controller's record: the serving node is registered (false: {@link FailureReason#NODE_UNREACHABLE}). */
     public static final String REACHABLE = "Reachable";
     /**
+     * The controller's record: an attachment is refused ({@link FailureReason#ATTACHMENT_REFUSED}: its
+     * host NQN is not the one its node registered). Present only while one is.
+     */
+    public static final String ATTACHED = "Attached";
+    /**
      * The controller's record: its last pass over the intent succeeded. False while it fails:
      * {@link FailureReason#RETRYING} with the attempt count, or a terminal reason (e.g.
      * {@link FailureReason#INPUT_INVALID}) that stands until an input changes.

@@ -54,6 +54,12 @@ public enum FailureReason {
     ADOPTION_PENDING("AdoptionPending", false, Category.PRECONDITION),
     /** The volume's node has no registration (its agent's lease expired): nothing reaches it until it returns. */
     NODE_UNREACHABLE("NodeUnreachable", false, Category.PRECONDITION),
+    /**
+     * An attachment names a host NQN other than the one its node registered: nothing is exported to it
+     * (whoever can write an attachment must not be able to pick the host a volume is exported to).
+     * Stands until the attachment or the registration changes.
+     */
+    ATTACHMENT_REFUSED("AttachmentRefused", true, Category.PRECONDITION),
     /** The intent asks for less than the volume has; volumes never shrink. */
     SHRINK_REFUSED("ShrinkRefused", true, Category.INVALID),
     /** The snapshot's source volume is on a pool the controller has no config for, so it cannot take it. */

@@ -26,7 +26,10 @@ import java.util.function.Supplier;
  * {@link #router()} before {@link #start()}.
  *
  * <p>Mutating requests (anything but GET/HEAD/OPTIONS) need {@code Authorization: Bearer <token>};
- * without a configured token the API is read-only and such requests get 403.
+ * without a configured token the API is read-only and such requests get 403. With a token, reads
+ * under {@code /api/} need it too: they name host NQNs, addresses and attachments, which is what an
+ * initiator on the storage network needs to claim a volume. Probes and scrapers
+ * ({@code /healthz}, {@code /readyz}, {@code /metrics}) stay open.
  */
 public final class AdminServer {
 
@@ -84,7 +87,8 @@ public final class AdminServer {
 
     private void authorize(RoutingContext ctx) {
         HttpMethod method = ctx.request().method();
-        if (method == HttpMethod.GET || method == HttpMethod.HEAD || method == HttpMethod.OPTIONS) {
+        boolean read = method == HttpMethod.GET || method == HttpMethod.HEAD || method == HttpMethod.OPTIONS;
+        if (read && (options.bearerToken() == null || !ctx.request().path().startsWith("/api/"))) {
             ctx.next();
             return;
         }

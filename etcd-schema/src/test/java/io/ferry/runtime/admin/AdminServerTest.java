@@ -74,7 +74,22 @@ class AdminServerTest {
                 .header("Authorization", "Bearer s3cret").POST(HttpRequest.BodyPublishers.noBody()));
         assertThat(accepted.statusCode()).isEqualTo(200);
         assertThat(accepted.body()).contains("created");
+        assertThat(send(HttpRequest.newBuilder(URI.create(open.url() + "/api/v1/things"))).statusCode())
+                .as("reads of an API without a token need none").isEqualTo(200);
+    }
+
+    @Test
+    void withATokenReadsOfTheApiNeedItTooButProbesAndMetricsDoNot() throws Exception {
+        AdminServer guarded = start("s3cret");
         assertThat(send(HttpRequest.newBuilder(URI.create(guarded.url() + "/api/v1/things"))).statusCode())
-                .as("reads need no token").isEqualTo(200);
+                .as("the API names host NQNs and addresses").isEqualTo(401);
+        assertThat(send(HttpRequest.newBuilder(URI.create(guarded.url() + "/api/v1/things"))
+                .header("Authorization", "Bearer wrong")).statusCode()).isEqualTo(401);
+        assertThat(send(HttpRequest.newBuilder(URI.create(guarded.url() + "/api/v1/things"))
+                .header("Authorization", "Bearer s3cret")).body()).isEqualTo("{\"n\":1}");
+        ready.set(true);
+        for (String open : java.util.List.of("/healthz", "/readyz", "/metrics")) {
+            assertThat(send(HttpRequest.newBuilder(URI.create(guarded.url() + open))).statusCode()).as(open).isEqualTo(200);
+        }
     }
 }

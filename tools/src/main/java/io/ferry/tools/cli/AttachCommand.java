@@ -46,7 +46,13 @@ final class AttachCommand extends Base {
     public Integer call() throws Exception {
         String self = node != null ? node : root().environment().getOrDefault("FERRY_NODE",
                 InetAddress.getLocalHost().getHostName().toLowerCase());
-        String nqn = hostNqn != null ? hostNqn : registration(self).map(NodeRegistration::hostNqn)
+        Optional<NodeRegistration> registered = registration(self);
+        if (hostNqn != null && registered.isPresent() && !registered.get().hostNqn().equals(hostNqn)) {
+            // The controller exports only to the host NQN a node registered itself: this would never be served.
+            throw new CliException(ExitCodes.CONFLICT, "node " + self + " registered host NQN " + registered.get().hostNqn()
+                    + ", not " + hostNqn + "; Ferry exports to a registered node only under its own host NQN");
+        }
+        String nqn = hostNqn != null ? hostNqn : registered.map(NodeRegistration::hostNqn)
                 .orElseGet(AttachCommand::hostNqnFile);
         if (nqn == null) {
             throw new CliException(ExitCodes.USAGE, "cannot tell this host's NVMe host NQN: pass --host-nqn or create /etc/nvme/hostnqn"

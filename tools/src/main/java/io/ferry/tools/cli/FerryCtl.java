@@ -64,6 +64,11 @@ public final class FerryCtl {
             description = "controller admin API (default: $FERRY_ADMIN or " + DEFAULT_ADMIN + ")")
     String admin;
 
+    @Option(names = "--admin-token-file", scope = ScopeType.INHERIT, paramLabel = "FILE",
+            description = "file holding the admin API's bearer token, for a controller started with one"
+                    + " (default: $FERRY_ADMIN_TOKEN_FILE)")
+    String adminTokenFile;
+
     static final String DEFAULT_ADMIN = "http://127.0.0.1:7360";
 
     @Option(names = {"-o", "--output"}, scope = ScopeType.INHERIT, defaultValue = "table",
@@ -126,6 +131,20 @@ public final class FerryCtl {
                 .user(user != null ? user : base.user())
                 .password(user != null ? environment.get("FERRY_ETCD_PASSWORD") : base.password());
         return b.build();
+    }
+
+    /** The admin API's bearer token from --admin-token-file or $FERRY_ADMIN_TOKEN_FILE; null without one. */
+    String adminToken() {
+        String file = adminTokenFile != null ? adminTokenFile : environment.get("FERRY_ADMIN_TOKEN_FILE");
+        if (file == null || file.isBlank()) {
+            return null;
+        }
+        try {
+            String token = java.nio.file.Files.readString(java.nio.file.Path.of(file)).strip();
+            return token.isEmpty() ? null : token;
+        } catch (java.io.IOException e) {
+            throw new CliException(ExitCodes.USAGE, "cannot read the admin token file " + file + ": " + e.getMessage());
+        }
     }
 
     /** The admin API's base URL: --admin, then $FERRY_ADMIN, then the controller's default address. */

@@ -608,8 +608,13 @@ final class VolumeCommands {
             }
             HttpResponse<String> response;
             try {
+                HttpRequest.Builder request = HttpRequest.newBuilder(uri).timeout(Duration.ofSeconds(10));
+                String token = root().adminToken();
+                if (token != null) {
+                    request.header("Authorization", "Bearer " + token);
+                }
                 response = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build()
-                        .send(HttpRequest.newBuilder(uri).timeout(Duration.ofSeconds(10)).build(), HttpResponse.BodyHandlers.ofString());
+                        .send(request.build(), HttpResponse.BodyHandlers.ofString());
             } catch (java.io.IOException e) {
                 throw new CliException(ExitCodes.FAILED, "cannot reach the controller's admin API at " + admin
                         + " (" + e.getMessage() + "); set --admin or FERRY_ADMIN");
@@ -622,7 +627,8 @@ final class VolumeCommands {
             }
             if (response.statusCode() == 401 || response.statusCode() == 403) {
                 throw new CliException(ExitCodes.FAILED, "the controller's admin API at " + admin + " refused the request ("
-                        + response.statusCode() + ")");
+                        + response.statusCode() + "); a controller started with an admin token needs it here too:"
+                        + " --admin-token-file or FERRY_ADMIN_TOKEN_FILE");
             }
             if (response.statusCode() != 200) {
                 throw new CliException(ExitCodes.FAILED, "the controller answered " + response.statusCode() + ": " + response.body());
