@@ -104,6 +104,11 @@ public final class EtcdStore implements AutoCloseable {
      * whichever event loop made it, long enough for an agent's lease to expire before it
      * registered. The answer itself does not matter: an unreachable etcd is retried by the
      * component's own start-up, so a failure here is only logged.
+     *
+     * <p>The lease calls are warmed the same way (a throw-away lease granted, kept alive once and
+     * revoked): in the testbed an agent's first keep-alive, loading its classes on the event loop,
+     * reached etcd only after the first lease had expired, and the node's registration vanished
+     * seconds after it was written.
      */
     public static EtcdStore connectAndWarmUp(EtcdOptions options) {
         if (Context.isOnEventLoopThread()) {
@@ -117,6 +122,21 @@ public final class EtcdStore implements AutoCloseable {
             Thread.currentThread().interrupt();
         } catch (Exception e) {
             log.info("etcd did not answer the first request yet ({}); carrying on", e.toString());
+            return store;
+        }
+        long timeout = options.requestTimeout().toMillis();
+        var leases = store.client().getLeaseClient();
+        try {
+            long lease = leases.grant(10).get(timeout, TimeUnit.MILLISECONDS).getID();
+            try {
+                leases.keepAliveOnce(lease).get(timeout, TimeUnit.MILLISECONDS);
+            } finally {
+                leases.revoke(lease).get(timeout, TimeUnit.MILLISECONDS);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (Exception e) {
+            log.info("warming up etcd's lease calls failed ({}); carrying on", e.toString());
         }
         return store;
     }

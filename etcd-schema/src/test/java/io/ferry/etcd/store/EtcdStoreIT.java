@@ -55,6 +55,20 @@ class EtcdStoreIT {
     }
 
     @Test
+    void warmingUpAClientLeavesNoLeaseBehind() {
+        java.util.Set<String> before = leases();
+        try (EtcdStore warmed = EtcdStore.connectAndWarmUp(etcd.options(EtcdExtension.uniquePrefix()))) {
+            assertThat(leases()).as("the throw-away lease is revoked").isSubsetOf(before);
+            assertThat(result(warmed.currentRevision())).isPositive();
+        }
+    }
+
+    /** The leases etcd holds, as {@code etcdctl lease list} prints them. */
+    private static java.util.Set<String> leases() {
+        return etcd.etcdctl("lease", "list").lines().filter(l -> l.matches("[0-9a-f]+")).collect(java.util.stream.Collectors.toSet());
+    }
+
+    @Test
     void putThenGetRoundTripsAValueWithItsRevisions() {
         long rev = result(store.put(p + "a", Item.of("a", 3)));
         Versioned<Item> got = result(store.get(p + "a", Item.class)).orElseThrow();
