@@ -7,9 +7,11 @@ import io.ferry.agent.engine.PoolState;
 import io.ferry.agent.engine.VolumeEngine;
 import io.ferry.etcd.reconcile.ReconcileResult;
 import io.ferry.etcd.reconcile.TerminalException;
+import io.ferry.etcd.store.Versioned;
 import io.ferry.model.ExportInfo;
 import io.ferry.model.Condition;
 import io.ferry.model.FailureReason;
+import io.ferry.model.Placement;
 import io.ferry.model.PoolConfig;
 import io.ferry.model.ProgressReason;
 import io.ferry.model.SnapshotStatus;
@@ -27,6 +29,7 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.Callable;
 import java.util.concurrent.ConcurrentHashMap;
@@ -126,11 +129,13 @@ final class VolumeReconciler {
                                 + " itself), or decide: `ferryctl volume recreate --empty " + volume + "` or delete it");
                     }
                     if (found.isEmpty()) {
+                        requirePlacement(item);
                         requireSource(item, pool, engine);
                         creatingNow.set(true);
                         local = engine.createVolume(pool, volume, item.sizeBytes(), item.thin(), content);
                         ctx.metrics.volumeCreated(pool.engine());
                     } else if (found.get().sizeBytes() < item.sizeBytes()) {
+                        requirePlacement(item);
                         return null; // grown below, after Expanding is reported
                     } else {
                         local = found.get().devicePath() != null ? found.get() : engine.activate(pool, volume);
@@ -178,6 +183,57 @@ final class VolumeReconciler {
     }
 
     private record Converged(LocalVolume local, ExportInfo export) {
+    }
+
+    /**
+     * Only the controller gives work. It writes a volume's placement (charged to its pool's ledger)
+     * and its work item in one transaction, so a work item asking this node for space that no
+     * placement accounts for was written by someone else: a hand-written or forged key would
+     * otherwise make the agent fill a pool outside the ledger, or copy another volume's data into a
+     * new one. Checked before anything is created or grown (a point read, on this worker thread);
+     * what already exists is left as it is.
+     */
+    private void requirePlacement(WorkItem item) throws Exception {
+        String key = ctx.keys.placement(item.volume());
+        Placement p;
+        try {
+            p = ctx.store.get(key, Placement.class).toCompletionStage().toCompletableFuture()
+                    .get(ctx.store.requestTimeout().toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS)
+                    .map(Versioned::value).orElse(null);
+        } catch (java.util.concurrent.ExecutionException e) {
+            if (FailureClassifier.unwrap(e) instanceof io.ferry.model.ValidationException invalid) {
+                throw unplaced(item, key + " does not decode (" + invalid.getMessage() + ")");
+            }
+            throw e;
+        }
+        String why = p == null ? "no placement exists for it (" + key + ")"
+                : !p.node().equals(ctx.node) ? "its placement is on node " + p.node()
+                : !p.pool().equals(item.pool()) ? "its placement is in pool " + p.pool()
+                : p.engine() != item.engine() ? "its placement is for engine " + p.engine().value()
+                : p.sizeBytes() < item.sizeBytes() ? "its placement holds " + p.sizeBytes() + " bytes, not " + item.sizeBytes()
+                : !Objects.equals(sourceOf(p), sourceOf(item)) ? "its placement's source is " + sourceOf(p)
+                : null;
+        if (why != null) {
+            throw unplaced(item, why);
+        }
+    }
+
+    private EngineException unplaced(WorkItem item, String why) {
+        return new EngineException("work item " + ctx.keys.workItem(ctx.node, item.volume()) + " asks for volume "
+                + item.volume() + " in pool " + item.pool() + " (" + item.sizeBytes() + " bytes), but " + why
+                + "; only work the controller gives is carried out, and nothing was created or grown",
+                FailureReason.UNPLACED_WORK);
+    }
+
+    /** A placement's or a work item's source, in one form for comparing: null, snapshot:NAME or volume:NAME. */
+    private static String sourceOf(Placement p) {
+        return p.emptySinceGeneration() > 0 ? null : p.sourceSnapshot() != null ? "snapshot:" + p.sourceSnapshot()
+                : p.sourceVolume() != null ? "volume:" + p.sourceVolume() : null;
+    }
+
+    private static String sourceOf(WorkItem item) {
+        return item.source() == null ? null : item.source().snapshot() != null ? "snapshot:" + item.source().snapshot()
+                : "volume:" + item.source().volume();
     }
 
     /** Reports a lost volume without a device or export: nothing may use a path that now means something else. */

@@ -144,7 +144,21 @@ public final class AgentHarness implements AutoCloseable {
         return pool;
     }
 
+    /**
+     * The controller's work: the volume's placement and its work item, in one transaction as the
+     * controller writes them (the agent carries out only work a placement accounts for).
+     */
     public void putWork(WorkItem item) {
+        io.ferry.model.VolumeSource source = item.source();
+        io.ferry.model.Placement placement = io.ferry.model.Placement.of(item.volume(), item.pool(), item.node(),
+                item.engine(), item.sizeBytes(), item.thin(), item.generation(), null,
+                source == null ? null : source.snapshot(), source == null ? null : source.volume(), java.time.Instant.now());
+        Await.result(store.txn().put(keys.placement(item.volume()), placement)
+                .put(keys.workItem(item.node(), item.volume()), item).commit());
+    }
+
+    /** A work item alone, as someone other than the controller would write it. */
+    public void putWorkWithoutPlacement(WorkItem item) {
         Await.result(store.put(keys.workItem(item.node(), item.volume()), item));
     }
 

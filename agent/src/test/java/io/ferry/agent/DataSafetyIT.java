@@ -3,6 +3,7 @@ package io.ferry.agent;
 import io.ferry.etcd.testing.Await;
 import io.ferry.etcd.testing.EtcdExtension;
 import io.ferry.model.Engine;
+import io.ferry.model.FailureReason;
 import io.ferry.model.OrphanReport;
 import io.ferry.model.Sizes;
 import io.ferry.model.VolumePhase;
@@ -125,6 +126,41 @@ class DataSafetyIT {
                 .filter(s -> s.phase() == VolumePhase.READY).isPresent() && !reportedAsOrphan("keep-c"));
         assertThat(checksum("keep-c")).isEqualTo(sum);
         assertThat(h.poolFiles()).containsExactly("keep-c.img");
+    }
+
+    @Test
+    void aWorkItemNoPlacementAccountsForCreatesAndGrowsNothing() throws Exception {
+        h.start();
+        // Forged: no placement at all. Nothing is created; the status says why, typed.
+        h.putWorkWithoutPlacement(work("forged"));
+        await().atMost(Duration.ofSeconds(30)).until(() -> h.status("forged").flatMap(VolumeStatus::ready)
+                .map(c -> c.failureReason() == FailureReason.UNPLACED_WORK).orElse(false));
+        assertThat(h.status("forged").orElseThrow().message()).contains("no placement exists for it");
+        assertThat(h.poolFiles()).isEmpty();
+
+        // A placement for another node does not count either.
+        Await.result(h.store.put(h.keys.placement("forged"), io.ferry.model.Placement.of("forged", "files", "node-z",
+                Engine.FILE, 16 * Sizes.MIB, true, 1, null, null, null, java.time.Instant.now())));
+        h.putWorkWithoutPlacement(WorkItem.of("forged", AgentHarness.NODE, "files", Engine.FILE, 16 * Sizes.MIB, true, 2,
+                null, null));
+        await().atMost(Duration.ofSeconds(30)).until(() -> h.status("forged").map(VolumeStatus::message)
+                .filter(m -> m.contains("its placement is on node node-z")).isPresent());
+        assertThat(h.poolFiles()).isEmpty();
+
+        // A real volume: growing it beyond what its placement holds (the ledger's charge) is refused too.
+        String sum = createAndWrite("placed");
+        h.putWorkWithoutPlacement(WorkItem.of("placed", AgentHarness.NODE, "files", Engine.FILE, 64 * Sizes.MIB, true, 2,
+                null, null));
+        await().atMost(Duration.ofSeconds(30)).until(() -> h.status("placed").map(VolumeStatus::message)
+                .filter(m -> m.contains("its placement holds " + 16 * Sizes.MIB + " bytes")).isPresent());
+        assertThat(java.nio.file.Files.size(h.poolDir.resolve("placed.img"))).isEqualTo(16 * Sizes.MIB);
+        assertThat(checksum("placed")).isEqualTo(sum);
+
+        // The controller's own growth (placement and work item together) is carried out.
+        h.putWork(WorkItem.of("placed", AgentHarness.NODE, "files", Engine.FILE, 64 * Sizes.MIB, true, 3, null, null));
+        await().atMost(Duration.ofSeconds(30)).until(() -> h.status("placed")
+                .filter(s -> s.phase() == VolumePhase.READY && s.sizeBytes() == 64 * Sizes.MIB).isPresent());
+        assertThat(checksum("placed")).isEqualTo(sum);
     }
 
     @Test

@@ -60,6 +60,13 @@ public enum FailureReason {
      * Stands until the attachment or the registration changes.
      */
     ATTACHMENT_REFUSED("AttachmentRefused", true, Category.PRECONDITION),
+    /**
+     * A work item asks a node to create or grow a volume that no placement accounts for (none, or one
+     * for another node, pool, engine, source or a smaller size): only the controller gives work, and
+     * it writes both in one transaction, so this one was written by someone else. Nothing is created
+     * or grown; stands until the work item changes.
+     */
+    UNPLACED_WORK("UnplacedWork", true, Category.PRECONDITION),
     /** The intent asks for less than the volume has; volumes never shrink. */
     SHRINK_REFUSED("ShrinkRefused", true, Category.INVALID),
     /** The snapshot's source volume is on a pool the controller has no config for, so it cannot take it. */
