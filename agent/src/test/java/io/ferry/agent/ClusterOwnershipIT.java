@@ -160,6 +160,7 @@ class ClusterOwnershipIT {
         createAndWrite("gone-h");
         createAndWrite("other-i");
         Await.result(h.store.delete(h.keys.workItem(AgentHarness.NODE, "gone-h")));
+        Await.result(h.store.delete(h.keys.placement("gone-h")));
         Await.result(h.store.delete(h.keys.volumeStatus(AgentHarness.NODE, "gone-h")));
         Path file = h.poolDir.resolve("gone-h.img");
         await().atMost(Duration.ofSeconds(30)).until(() -> orphan(h, "gone-h").isPresent());
@@ -255,6 +256,7 @@ class ClusterOwnershipIT {
 
         // The work item goes (a slip, a restored etcd): the agent keeps the volume and reports it.
         Await.result(h.store.delete(h.keys.workItem(AgentHarness.NODE, "lost-d")));
+        Await.result(h.store.delete(h.keys.placement("lost-d")));
         Await.result(h.store.delete(h.keys.workItem(AgentHarness.NODE, "kept-e")));
         Await.result(h.store.put(h.keys.placement("kept-e"), io.ferry.model.Placement.of("kept-e", "files",
                 AgentHarness.NODE, Engine.FILE, 16 * Sizes.MIB, true, 1, null, null, null, Instant.now())));

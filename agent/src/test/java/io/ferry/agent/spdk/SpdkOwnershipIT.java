@@ -120,6 +120,7 @@ class SpdkOwnershipIT {
 
         // The work item of "mine" goes (a slip, a restored etcd): kept and reported as this cluster's.
         Await.result(h.store.delete(h.keys.workItem(AgentHarness.NODE, "mine")));
+        Await.result(h.store.delete(h.keys.placement("mine")));
         await().atMost(Duration.ofSeconds(30)).until(() -> orphans().size() == 4);
         assertThat(orphans()).extracting(Orphan::volumeTag, Orphan::owner).containsExactlyInAnyOrder(
                 org.assertj.core.groups.Tuple.tuple("mine", OrphanOwner.THIS_CLUSTER),
