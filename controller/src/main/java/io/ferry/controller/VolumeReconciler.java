@@ -823,26 +823,17 @@ final class VolumeReconciler {
             });
         }
         Placement p = placement.value();
-        List<String> snapshots = state.snapshotsOf(volume);
-        if (!snapshots.isEmpty()) {
-            return writeScheduling(leader, volume, SchedulingPhase.DELETING, Map.of(),
-                    "waiting for its snapshots to be deleted first: " + String.join(", ", new TreeSet<>(snapshots)),
-                    p.node(), p.pool(), state.nodeAlive(p.node())).map(v -> ReconcileResult.done());
-        }
         Versioned<WorkItem> work = state.workItem(p.node(), volume).orElse(null);
-        if (work == null || !work.value().deletionRequested()) {
-            List<String> attachedTo = state.attachmentsOf(volume).stream().map(Attachment::node).sorted().toList();
-            if (!attachedTo.isEmpty()) {
-                // A consumer may still be reading and writing it; deleting now would pull the data from
-                // under a mounted file system. Detaching (ControllerUnpublishVolume, ferryctl detach)
-                // removes the attachment, which reconciles this volume again.
-                return writeScheduling(leader, volume, SchedulingPhase.DELETING, Map.of(),
-                        "waiting to be detached before it is deleted: attached to " + String.join(", ", attachedTo),
-                        p.node(), p.pool(), state.nodeAlive(p.node())).map(v -> ReconcileResult.done());
-            }
+        boolean ordered = work != null && work.value().deletionRequested();
+        String held = deletionHeldBy(volume, ordered);
+        if (held != null) {
+            return writeScheduling(leader, volume, SchedulingPhase.DELETING, Map.of(), held, p.node(), p.pool(),
+                    state.nodeAlive(p.node())).map(v -> ReconcileResult.done());
+        }
+        if (!ordered) {
             return requestOrder(volume).map(v -> ReconcileResult.done());
         }
-        if (acknowledgement(p, work.value()).isEmpty()) {
+        if (planRelease(volume) == null) {
             // The same record the order was written with, unless the node went down or came back
             // meanwhile: nothing is rewritten while the volume merely waits.
             return writeScheduling(leader, volume, SchedulingPhase.DELETING, Map.of(), deletionWait(p), p.node(), p.pool(),
@@ -851,31 +842,29 @@ final class VolumeReconciler {
         return requestRelease(volume).map(v -> ReconcileResult.done());
     }
 
+    /**
+     * Why the volume's deletion cannot go on now, or null: its snapshots must be deleted first, and,
+     * until the order is written, it must not be attached. A consumer may still be reading and
+     * writing an attached volume; deleting it would pull the data from under a mounted file system.
+     * Detaching (ControllerUnpublishVolume, ferryctl detach) removes the attachment, which reconciles
+     * the volume again.
+     */
+    private String deletionHeldBy(String volume, boolean ordered) {
+        List<String> snapshots = state.snapshotsOf(volume);
+        if (!snapshots.isEmpty()) {
+            return "waiting for its snapshots to be deleted first: " + String.join(", ", new TreeSet<>(snapshots));
+        }
+        List<String> attachedTo = ordered ? List.of()
+                : state.attachmentsOf(volume).stream().map(Attachment::node).sorted().toList();
+        return attachedTo.isEmpty() ? null
+                : "waiting to be detached before it is deleted: attached to " + String.join(", ", attachedTo);
+    }
+
     /** What the record of a volume whose deletion is ordered says until its node has given it up. */
     private String deletionWait(Placement p) {
         return state.nodeAlive(p.node())
                 ? "waiting for " + p.node() + " to remove the volume"
                 : "waiting for node " + p.node() + " to come back and remove the volume (it is down)";
-    }
-
-    /**
-     * How the node gave the volume up under the order in force, or empty while the release must wait.
-     * Either its acknowledgement, the status {@code Deleted} at the order's generation or later
-     * (returned, with its revision: the release removes exactly that acknowledgement, with the order
-     * it answers); or nothing at all from a node that is down and never reported the volume, which
-     * has nothing to acknowledge (should the volume turn up there after all, its agent keeps it and
-     * reports an orphan: a leak, never a loss).
-     */
-    private Optional<Optional<Versioned<VolumeStatus>>> acknowledgement(Placement p, WorkItem order) {
-        Versioned<VolumeStatus> status = state.volumeStatusEntry(p.node(), p.volume()).orElse(null);
-        if (status != null && status.value().phase() == VolumePhase.DELETED
-                && status.value().observedGeneration() >= order.generation()) {
-            return Optional.of(Optional.of(status));
-        }
-        if (status == null && !state.nodeAlive(p.node())) {
-            return Optional.of(Optional.empty());
-        }
-        return Optional.empty();
     }
 
     /** Like placements, deletion orders that arrive during a commit share the next transaction. */
@@ -903,13 +892,12 @@ final class VolumeReconciler {
     private Order planOrder(String volume) {
         Versioned<VolumeIntent> intent = state.intent(volume).orElse(null);
         Versioned<Placement> placement = state.placement(volume).orElse(null);
-        if (intent == null || !intent.value().deletionRequested() || placement == null
-                || !state.snapshotsOf(volume).isEmpty() || !state.attachmentsOf(volume).isEmpty()) {
+        if (intent == null || !intent.value().deletionRequested() || placement == null) {
             return null;
         }
         Placement p = placement.value();
         Versioned<WorkItem> work = state.workItem(p.node(), volume).orElse(null);
-        if (work != null && work.value().deletionRequested()) {
+        if (work != null && work.value().deletionRequested() || deletionHeldBy(volume, false) != null) {
             return null;
         }
         Placement next = p.withGeneration(p.generation() + 1);
@@ -980,7 +968,14 @@ final class VolumeReconciler {
         }
     }
 
-    /** The release of a volume whose node has given it up under the order in force, or null. */
+    /**
+     * The release of a volume whose node has given it up under the order in force, or null while it
+     * must wait. The node gives it up with its acknowledgement, the status {@code Deleted} at the
+     * order's generation or later, which the release removes with the order it answers (guarded by
+     * its revision: exactly that acknowledgement); or, down and never having reported the volume,
+     * with nothing at all, having nothing to acknowledge (should the volume turn up there after all,
+     * its agent keeps it and reports an orphan: a leak, never a loss).
+     */
     private Release planRelease(String volume) {
         Versioned<Placement> placement = state.placement(volume).orElse(null);
         if (placement == null) {
@@ -991,7 +986,12 @@ final class VolumeReconciler {
         if (order == null) {
             return null;
         }
-        return acknowledgement(p, order).map(ack -> new Release(placement, ack.orElse(null))).orElse(null);
+        Versioned<VolumeStatus> status = state.volumeStatusEntry(p.node(), volume).orElse(null);
+        if (status != null && status.value().phase() == VolumePhase.DELETED
+                && status.value().observedGeneration() >= order.generation()) {
+            return new Release(placement, status);
+        }
+        return status == null && !state.nodeAlive(p.node()) ? new Release(placement, null) : null;
     }
 
     /**
