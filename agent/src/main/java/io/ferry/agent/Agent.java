@@ -27,6 +27,7 @@ import io.ferry.model.PoolConfig;
 import io.ferry.model.SnapshotStatus;
 import io.ferry.model.SnapshotWorkItem;
 import io.ferry.model.ValidationException;
+import io.ferry.model.VolumePhase;
 import io.ferry.model.VolumeStatus;
 import io.ferry.model.WorkItem;
 import io.ferry.runtime.admin.AdminOptions;
@@ -495,8 +496,12 @@ public final class Agent extends VerticleBase {
 
         @Override
         public void onDelete(String key, Versioned<T> lastKnown) {
-            if (statuses.last(key).isPresent()) {
+            Optional<Object> mine = statuses.last(key);
+            if (mine.isPresent()) {
                 statuses.forget(key);
+                if (mine.get() instanceof VolumeStatus acknowledgement && acknowledgement.phase() == VolumePhase.DELETED) {
+                    volumes.acknowledgementTaken(acknowledgement);
+                }
                 runtime.enqueue(NodeContext.lastSegment(key));
             }
         }

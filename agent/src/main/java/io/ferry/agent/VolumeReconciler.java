@@ -34,6 +34,7 @@ import java.util.Optional;
 import java.util.concurrent.Callable;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.Supplier;
 
 /**
  * Converges one volume (the reconcile key is the volume name) to its work item: create, grow,
@@ -50,12 +51,20 @@ final class VolumeReconciler {
     private static final Logger log = LoggerFactory.getLogger(VolumeReconciler.class);
     private static final Duration WAIT_FOR_ENGINE = Duration.ofSeconds(60);
     private static final int MAX_MESSAGE = 2000;
-    static final Duration REPORT_CREATING_AFTER = Duration.ofMillis(250);
+    static final Duration REPORT_PROGRESS_AFTER = Duration.ofMillis(250);
+    /**
+     * How long a deletion order whose acknowledgement the controller removed may still be seen
+     * before it counts as standing (the acknowledgement removed by hand): the order's own removal,
+     * in the same transaction, comes through another watch, normally within milliseconds.
+     */
+    static final Duration ACKNOWLEDGEMENT_TAKEN_RECHECK = Duration.ofSeconds(5);
 
     private final NodeContext ctx;
     private final StatusWriter statuses;
     /** Decode errors of this node's work items, by volume, for the Failed status. */
     final Map<String, String> badWorkItems = new ConcurrentHashMap<>();
+    /** Volumes whose acknowledgement the controller removed, with the generation it answered. */
+    private final Map<String, Long> acknowledgementsTaken = new ConcurrentHashMap<>();
 
     VolumeReconciler(NodeContext ctx, StatusWriter statuses) {
         this.ctx = ctx;
@@ -357,15 +366,23 @@ final class VolumeReconciler {
 
     /**
      * Runs a converging pass and reports {@code Creating} only when the pass is creating the volume
-     * and outlasts {@link #REPORT_CREATING_AFTER}. Most creates (a sparse file, a thin LV) finish
+     * and outlasts {@link #REPORT_PROGRESS_AFTER}. Most creates (a sparse file, a thin LV) finish
      * sooner, and a status write before them cost every volume an etcd round trip and a third of its
      * writes. Nothing depends on that write for safety: a volume created just before a crash is
      * adopted through its work item, or, when the work item was withdrawn meanwhile, deleted by the
-     * orphan scan because it has no placement. A {@code Creating} already on its way is waited for,
-     * so it can never overwrite what follows.
+     * orphan scan because it has no placement.
      */
     private <T> Future<T> reportCreatingIfSlow(WorkItem item, AtomicBoolean creatingNow, Callable<T> pass) {
-        String volume = item.volume();
+        return reportIfSlow(creatingNow, () -> writeStatus(item.volume(), VolumePhase.CREATING, current(item.volume()), null,
+                progressing(item)), pass);
+    }
+
+    /**
+     * Runs a blocking pass and writes a progress status only when it outlasts
+     * {@link #REPORT_PROGRESS_AFTER} while {@code worthReporting} holds. A report already on its way
+     * is waited for, so it can never overwrite what the pass writes next.
+     */
+    private <T> Future<T> reportIfSlow(AtomicBoolean worthReporting, Supplier<Future<Boolean>> report, Callable<T> pass) {
         Future<T> running = ctx.volumeRuntime.blocking(pass);
         Promise<T> done = Promise.promise();
         io.vertx.core.Handler<io.vertx.core.AsyncResult<T>> finish = result -> {
@@ -375,12 +392,11 @@ final class VolumeReconciler {
                 done.tryFail(result.cause());
             }
         };
-        long timer = ctx.vertx.setTimer(REPORT_CREATING_AFTER.toMillis(), id -> {
-            if (running.isComplete() || !creatingNow.get()) {
+        long timer = ctx.vertx.setTimer(REPORT_PROGRESS_AFTER.toMillis(), id -> {
+            if (running.isComplete() || !worthReporting.get()) {
                 running.onComplete(finish);
             } else {
-                writeStatus(volume, VolumePhase.CREATING, current(volume), null, progressing(item))
-                        .onComplete(reported -> running.onComplete(finish));
+                report.get().onComplete(reported -> running.onComplete(finish));
             }
         });
         running.onComplete(result -> {
@@ -420,13 +436,27 @@ final class VolumeReconciler {
 
     // ---- delete ----
 
-    /** Carries out a deletion order: unexport, remove from the order's pool, acknowledge. */
+    /**
+     * Carries out a deletion order: unexport, remove from the order's pool, acknowledge with status
+     * {@code Deleted} of the order's generation. That acknowledgement is the one write a deletion
+     * costs the agent: {@code Deleting} is reported only when the removal outlasts
+     * {@link #REPORT_PROGRESS_AFTER} or fails, and the controller removes the acknowledgement together
+     * with the order. No crash needs {@code Deleting}: the order stays until acknowledged, and an
+     * agent that restarts carries it out again over whatever is left (removal finds nothing to remove).
+     */
     private Future<ReconcileResult> remove(WorkItem order) {
         String volume = order.volume();
         Optional<VolumeStatus> status = current(volume);
         if (status.isPresent() && status.get().phase() == VolumePhase.DELETED
                 && status.get().observedGeneration() >= order.generation()) {
             return Future.succeededFuture(ReconcileResult.done());
+        }
+        Long taken = acknowledgementsTaken.remove(volume);
+        if (status.isEmpty() && taken != null && taken >= order.generation()) {
+            // The controller removed the acknowledgement with this order in one transaction; the
+            // order's removal is on its way through the work items' watch. Should the order still
+            // stand after a while, the acknowledgement was removed by hand, and is written again.
+            return Future.succeededFuture(ReconcileResult.requeueAfter(ACKNOWLEDGEMENT_TAKEN_RECHECK));
         }
         Optional<PoolConfig> pool = ctx.pool(order.pool());
         if (pool.isEmpty()) {
@@ -442,21 +472,21 @@ final class VolumeReconciler {
                     + pool.get().engine() + " is not available on node " + ctx.node + "; the volume is kept")
                     .map(ReconcileResult.requeueAfter(WAIT_FOR_ENGINE));
         }
-        Future<Boolean> deleting = status.isPresent() && status.get().phase() != VolumePhase.DELETING
-                ? writeStatus(volume, VolumePhase.DELETING, status, null, Condition.progress(Condition.READY,
-                        ProgressReason.DELETING, null, order.generation())) : Future.succeededFuture(false);
-        return deleting
-                .compose(v -> ctx.volumeRuntime.<Void>blocking(() -> {
+        AtomicBoolean worthReporting = new AtomicBoolean(status.isPresent() && status.get().phase() != VolumePhase.DELETING);
+        return reportIfSlow(worthReporting, () -> writeStatus(volume, VolumePhase.DELETING, current(volume), null,
+                        Condition.progress(Condition.READY, ProgressReason.DELETING, null, order.generation())),
+                () -> {
                     ctx.exporterFor(pool.get().engine()).unexport(volume);
                     engine.get().deleteVolume(pool.get(), volume);
                     return null;
-                }).recover(err -> {
+                })
+                .recover(err -> {
                     Optional<VolumeStatus> now = current(volume);
                     String message = truncate(describe(err));
                     return writeStatus(volume, VolumePhase.DELETING, now, message, Condition.failedAgain(Condition.READY,
                             FailureClassifier.classify(err), message, order.generation(), conditionsOf(now)))
-                            .transform(written -> Future.<Void>failedFuture(err));
-                }))
+                            .transform(written -> Future.failedFuture(err));
+                })
                 .compose(v -> statuses.volume(ctx.keys.volumeStatus(ctx.node, volume),
                         VolumeStatus.of(volume, ctx.node, order.pool(), VolumePhase.DELETED, null, 0, null, order.generation(),
                                 "removed on the controller's deletion order", Clock.now())
@@ -474,10 +504,21 @@ final class VolumeReconciler {
     }
 
     /**
-     * No work item: only an acknowledged deletion is tidied up (its status removed, since the
-     * controller withdrew the order after reading it). Anything else stays as it is.
+     * The controller removed this node's acknowledgement of a deletion order (it does so in the
+     * transaction that withdraws the order): remembered, so that the order, still seen for the
+     * moment its own removal takes to arrive, is not carried out and acknowledged a second time.
+     */
+    void acknowledgementTaken(VolumeStatus acknowledgement) {
+        acknowledgementsTaken.merge(acknowledgement.volume(), acknowledgement.observedGeneration(), Math::max);
+    }
+
+    /**
+     * No work item: nothing is deleted. A {@code Deleted} status still there is removed: an older
+     * controller withdraws the order alone and leaves its acknowledgement to the agent. Anything else
+     * stays as it is.
      */
     private Future<ReconcileResult> forgetAcknowledgedDeletion(String volume) {
+        acknowledgementsTaken.remove(volume);
         Optional<VolumeStatus> status = current(volume);
         if (status.isPresent() && status.get().phase() == VolumePhase.DELETED) {
             return statuses.delete(ctx.keys.volumeStatus(ctx.node, volume)).map(v -> ReconcileResult.done());

@@ -141,6 +141,28 @@ class CrashSafetyIT {
     }
 
     @Test
+    void aCrashAfterTheVolumeWasRemovedAndBeforeTheAcknowledgementIsAcknowledgedByTheNextAgentAndNothingIsMadeAgain()
+            throws Exception {
+        FreezeAfter runner = new FreezeAfter(argv -> argv.contains("--detach"));
+        h.start(runner, h.options().withLoopDevices(LoopDevices.Mechanism.LOSETUP));
+        h.putWork(work("gone-2", true, 1));
+        await().atMost(Duration.ofSeconds(30)).until(() -> h.status("gone-2")
+                .filter(s -> s.phase() == VolumePhase.READY).isPresent());
+        h.orderDeletion("gone-2");
+        crashWhen(runner);
+        // What the dead agent was about to do next: the file goes, and it dies before acknowledging.
+        java.nio.file.Files.delete(h.poolDir.resolve("gone-2.img"));
+        assertThat(h.status("gone-2").orElseThrow().phase()).as("no acknowledgement: nothing may be released yet")
+                .isEqualTo(VolumePhase.READY);
+
+        h.start();
+        await().atMost(Duration.ofSeconds(30)).until(() -> h.status("gone-2")
+                .filter(s -> s.phase() == VolumePhase.DELETED && s.observedGeneration() == 2).isPresent());
+        assertThat(h.poolFiles()).isEmpty();
+        assertThat(h.loops()).isEmpty();
+    }
+
+    @Test
     void aRestartedAgentAdoptsExistingVolumesWithoutRecreatingThem() throws Exception {
         h.start();
         for (int i = 0; i < 5; i++) {

@@ -1,5 +1,6 @@
 package io.ferry.agent;
 
+import io.ferry.etcd.store.Versioned;
 import io.ferry.etcd.testing.Await;
 import io.ferry.etcd.testing.EtcdExtension;
 import io.ferry.model.Engine;
@@ -176,6 +177,48 @@ class DataSafetyIT {
         // Withdrawing the acknowledged order is what lets the agent drop its status.
         Await.result(h.store.delete(h.keys.workItem(AgentHarness.NODE, "gone-a")));
         await().atMost(Duration.ofSeconds(30)).until(() -> h.status("gone-a").isEmpty());
+    }
+
+    /** The volume's status as stored, with its version (how many times it was written since created). */
+    Versioned<VolumeStatus> storedStatus(String volume) {
+        return Await.result(h.store.get(h.keys.volumeStatus(AgentHarness.NODE, volume), VolumeStatus.class)).orElseThrow();
+    }
+
+    @Test
+    void aDeletionCostsTheAgentOneWriteAndAnAcknowledgementTakenWithItsOrderIsNotWrittenAgain() throws Exception {
+        h.start();
+        createAndWrite("gone-b");
+        long readyVersion = storedStatus("gone-b").version();
+        h.orderDeletion("gone-b");
+        await().atMost(Duration.ofSeconds(30)).until(() -> h.status("gone-b")
+                .filter(s -> s.phase() == VolumePhase.DELETED && s.observedGeneration() == 2).isPresent());
+        Versioned<VolumeStatus> acknowledgement = storedStatus("gone-b");
+        assertThat(acknowledgement.version()).as("Ready, then Deleted, nothing in between").isEqualTo(readyVersion + 1);
+
+        // As the controller's release does, the acknowledgement is removed with the order; here the
+        // order's removal comes later, as when the work items' watch runs behind the statuses'.
+        String statusKey = h.keys.volumeStatus(AgentHarness.NODE, "gone-b");
+        Await.result(h.store.delete(statusKey));
+        Thread.sleep(1500);
+        assertThat(h.status("gone-b")).as("not acknowledged a second time while the order is still seen").isEmpty();
+        Await.result(h.store.delete(h.keys.workItem(AgentHarness.NODE, "gone-b")));
+        await().atMost(Duration.ofSeconds(10)).until(() -> Boolean.TRUE.equals(Await.result(h.agent().idle())));
+        assertThat(h.status("gone-b")).isEmpty();
+        assertThat(h.poolFiles()).isEmpty();
+        assertThat(h.loops()).isEmpty();
+    }
+
+    @Test
+    void anAcknowledgementRemovedByHandWhileItsOrderStandsIsWrittenAgain() throws Exception {
+        h.start();
+        createAndWrite("gone-c");
+        h.orderDeletion("gone-c");
+        await().atMost(Duration.ofSeconds(30)).until(() -> h.status("gone-c")
+                .filter(s -> s.phase() == VolumePhase.DELETED).isPresent());
+        Await.result(h.store.delete(h.keys.volumeStatus(AgentHarness.NODE, "gone-c")));
+        await().atMost(VolumeReconciler.ACKNOWLEDGEMENT_TAKEN_RECHECK.plusSeconds(10)).until(() -> h.status("gone-c")
+                .filter(s -> s.phase() == VolumePhase.DELETED && s.observedGeneration() == 2).isPresent());
+        assertThat(h.poolFiles()).isEmpty();
     }
 
     java.util.Optional<io.ferry.model.PoolStatus> poolStatus(String pool) {

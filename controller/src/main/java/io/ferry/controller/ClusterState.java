@@ -325,7 +325,16 @@ final class ClusterState {
     }
 
     Optional<VolumeStatus> volumeStatus(String node, String volume) {
-        return nodes.get(keys.volumeStatus(node, volume)).map(v -> (VolumeStatus) v.value());
+        return volumeStatusEntry(node, volume).map(Versioned::value);
+    }
+
+    /**
+     * The node's status of the volume with its revision. Read through the leader's own writes: the
+     * acknowledgement of a deletion order is removed by the leader in the release, and must be gone
+     * for the next decision before the watch says so.
+     */
+    Optional<Versioned<VolumeStatus>> volumeStatusEntry(String node, String volume) {
+        return nodesLatest.get(keys.volumeStatus(node, volume)).map(ClusterState::cast);
     }
 
     Optional<SnapshotStatus> snapshotStatus(String node, String snapshot) {
@@ -469,6 +478,11 @@ final class ClusterState {
 
     void removedWorkItem(String node, String volume, long revision) {
         nodesLatest.removed(keys.workItem(node, volume), revision);
+        indexHolding(node, volume);
+    }
+
+    void removedVolumeStatus(String node, String volume, long revision) {
+        nodesLatest.removed(keys.volumeStatus(node, volume), revision);
         indexHolding(node, volume);
     }
 

@@ -23,6 +23,7 @@ final class ControllerMetrics {
     private final Counter recreated;
     private final DistributionSummary placementBatches;
     private final DistributionSummary releaseBatches;
+    private final DistributionSummary orderBatches;
     private final MultiGauge capacity;
     private final MultiGauge allocated;
     private final MultiGauge free;
@@ -43,6 +44,8 @@ final class ControllerMetrics {
                 .description("volumes committed together in one placement transaction").register(registry);
         this.releaseBatches = DistributionSummary.builder("ferry.controller.release.batch.size")
                 .description("deleted volumes released together in one transaction").register(registry);
+        this.orderBatches = DistributionSummary.builder("ferry.controller.deletion.order.batch.size")
+                .description("deletion orders written together in one transaction").register(registry);
         this.capacity = MultiGauge.builder("ferry.pool.capacity.bytes").description("pool capacity reported by its agent").register(registry);
         this.allocated = MultiGauge.builder("ferry.pool.allocated.bytes").description("bytes allocated in the ledger").register(registry);
         this.free = MultiGauge.builder("ferry.pool.free.bytes").description("bytes still placeable (thick)").register(registry);
@@ -67,6 +70,10 @@ final class ControllerMetrics {
 
     void releaseBatch(int volumes) {
         releaseBatches.record(volumes);
+    }
+
+    void orderBatch(int volumes) {
+        orderBatches.record(volumes);
     }
 
     void placementRebuilt() {

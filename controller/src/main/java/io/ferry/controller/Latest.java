@@ -9,7 +9,8 @@ import java.util.Optional;
 
 /**
  * An informer's view of keys that only the leader writes, overlaid with the leader's own writes
- * that the watch has not delivered yet. Without it the next decision, made a millisecond after a
+ * that the watch has not delivered yet (and of agents' volume statuses, of which the leader only
+ * ever removes a deletion's acknowledgement: a newer status the agent writes is newer than that removal). Without it the next decision, made a millisecond after a
  * commit, would read the old ledger and lose its compare-and-swap for nothing.
  *
  * <p>An own write at revision R is dropped as soon as the informer has delivered everything up to

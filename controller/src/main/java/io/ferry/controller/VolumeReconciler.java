@@ -62,12 +62,21 @@ final class VolumeReconciler {
 
     private static final Logger log = LoggerFactory.getLogger(VolumeReconciler.class);
     private static final int MAX_COMMIT_ATTEMPTS = 5;
+    /** etcd's default limit (--max-txn-ops) on the writes, and separately on the guards, of one transaction. */
+    static final int MAX_TXN_OPS = 128;
     /**
-     * Volumes per batch transaction. Each takes three puts (or deletes) plus at most one ledger put:
-     * 32 × 3 + 32 = 128, etcd's default limit of operations per transaction, even when every volume
-     * goes to a different pool.
+     * Placements (and first-creation records) per batch transaction. A placement takes three puts
+     * plus at most one ledger put, and two guards plus at most one ledger guard: 32 × 3 + 32 = 128
+     * even when every volume goes to a different pool.
      */
     static final int MAX_BATCH = 32;
+    /** Deletion orders per batch: three puts and four guards each, and the leadership guard. */
+    static final int MAX_ORDER_BATCH = (MAX_TXN_OPS - 1) / 4;
+    /**
+     * Releases per batch: five deletes (placement, work item, record, intent, the node's
+     * acknowledgement) plus at most one ledger put each, even when every volume is in another pool.
+     */
+    static final int MAX_RELEASE_BATCH = MAX_TXN_OPS / 6;
 
     private final EtcdStore store;
     private final FerryKeys keys;
@@ -84,6 +93,8 @@ final class VolumeReconciler {
     final Set<String> waitingForRoom = new HashSet<>();
     /** Volumes waiting for the next placement batch, in arrival order. */
     private final Map<String, Promise<Void>> toPlace = new LinkedHashMap<>();
+    /** Volumes waiting for the next batch of deletion orders. */
+    private final Map<String, Promise<Void>> toOrder = new LinkedHashMap<>();
     /** Volumes waiting for the next release batch. */
     private final Map<String, Promise<Void>> toRelease = new LinkedHashMap<>();
     /** Volumes whose first creation waits to be recorded in the next batch. */
@@ -313,10 +324,10 @@ final class VolumeReconciler {
      * together in the next one.
      */
     private Future<Void> requestPlacement(String volume) {
-        return enqueue(toPlace, volume, this::placeBatch);
+        return enqueue(toPlace, volume, MAX_BATCH, this::placeBatch);
     }
 
-    private Future<Void> enqueue(Map<String, Promise<Void>> queue, String volume,
+    private Future<Void> enqueue(Map<String, Promise<Void>> queue, String volume, int limit,
                                  Function<List<String>, Future<Void>> batchOf) {
         Promise<Void> queued = queue.get(volume);
         if (queued != null) {
@@ -324,22 +335,23 @@ final class VolumeReconciler {
         }
         Promise<Void> promise = Promise.promise();
         queue.put(volume, promise);
-        lane.submit(() -> drain(queue, batchOf));
+        lane.submit(() -> drain(queue, limit, batchOf));
         return promise.future();
     }
 
     /**
-     * Takes up to {@link #MAX_BATCH} volumes off a queue and runs them as one batch, completing each
+     * Takes up to {@code limit} volumes off a queue and runs them as one batch, completing each
      * volume's promise with the batch's outcome. An empty queue means an earlier lane task already
      * took this volume along.
      */
-    private static Future<Void> drain(Map<String, Promise<Void>> queue, Function<List<String>, Future<Void>> batchOf) {
+    private static Future<Void> drain(Map<String, Promise<Void>> queue, int limit,
+                                      Function<List<String>, Future<Void>> batchOf) {
         if (queue.isEmpty()) {
             return Future.succeededFuture();
         }
         Map<String, Promise<Void>> batch = new LinkedHashMap<>();
         var it = queue.entrySet().iterator();
-        while (it.hasNext() && batch.size() < MAX_BATCH) {
+        while (it.hasNext() && batch.size() < limit) {
             var next = it.next();
             batch.put(next.getKey(), next.getValue());
             it.remove();
@@ -606,7 +618,7 @@ final class VolumeReconciler {
             // Every new volume gets this record once, right after it is Ready: under a burst of
             // creations one transaction per volume doubled the controller's writes, so the records
             // are committed in batches, like placements.
-            work = enqueue(toRecord, current.volume(), this::recordBatch);
+            work = enqueue(toRecord, current.volume(), MAX_BATCH, this::recordBatch);
         } else if (existing == null || !sameWork(existing.value(), desired) || !next.equals(current)) {
             if (existing != null && !Objects.equals(existing.value().export(), desired.export())
                     && next.generation() == current.generation()) {
@@ -786,6 +798,13 @@ final class VolumeReconciler {
 
     // ---- deletion ----
 
+    /**
+     * One deletion costs the controller two transactions, both shared with other volumes' under a
+     * burst: the order (placement and work item at the next generation, and the volume's record
+     * saying what it waits for) and the release (ledger, placement, work item, record, intent and the
+     * node's acknowledgement). The steps and the crash window each write covers are listed in
+     * docs/data-safety.md.
+     */
     private Future<ReconcileResult> delete(Leadership leader, String volume, Versioned<VolumeIntent> intent,
                                            Versioned<Placement> placement) {
         if (placement == null) {
@@ -804,76 +823,175 @@ final class VolumeReconciler {
             });
         }
         Placement p = placement.value();
-        List<String> snapshots = state.snapshotsOf(volume);
-        if (!snapshots.isEmpty()) {
-            return writeScheduling(leader, volume, SchedulingPhase.DELETING, Map.of(),
-                    "waiting for its snapshots to be deleted first: " + String.join(", ", new TreeSet<>(snapshots)),
-                    p.node(), p.pool(), state.nodeAlive(p.node())).map(v -> ReconcileResult.done());
-        }
         Versioned<WorkItem> work = state.workItem(p.node(), volume).orElse(null);
-        if (work == null || !work.value().deletionRequested()) {
-            List<String> attachedTo = state.attachmentsOf(volume).stream().map(Attachment::node).sorted().toList();
-            if (!attachedTo.isEmpty()) {
-                // A consumer may still be reading and writing it; deleting now would pull the data from
-                // under a mounted file system. Detaching (ControllerUnpublishVolume, ferryctl detach)
-                // removes the attachment, which reconciles this volume again.
-                return writeScheduling(leader, volume, SchedulingPhase.DELETING, Map.of(),
-                        "waiting to be detached before it is deleted: attached to " + String.join(", ", attachedTo),
-                        p.node(), p.pool(), state.nodeAlive(p.node())).map(v -> ReconcileResult.done());
-            }
-            return orderDeletion(leader, placement, work);
+        boolean ordered = work != null && work.value().deletionRequested();
+        String held = deletionHeldBy(volume, ordered);
+        if (held != null) {
+            return writeScheduling(leader, volume, SchedulingPhase.DELETING, Map.of(), held, p.node(), p.pool(),
+                    state.nodeAlive(p.node())).map(v -> ReconcileResult.done());
         }
-        VolumeStatus status = state.volumeStatus(p.node(), volume).orElse(null);
-        boolean acknowledged = status != null && status.phase() == VolumePhase.DELETED
-                && status.observedGeneration() >= work.value().generation();
-        // A node that is down and never reported the volume has nothing to acknowledge; should the
-        // volume turn up there after all, its agent keeps it and reports an orphan.
-        boolean neverReported = status == null && !state.nodeAlive(p.node());
-        if (!acknowledged && !neverReported) {
-            String wait = state.nodeAlive(p.node())
-                    ? "waiting for " + p.node() + " to remove the volume"
-                    : "waiting for node " + p.node() + " to come back and remove the volume (it is down)";
-            return writeScheduling(leader, volume, SchedulingPhase.DELETING, Map.of(), wait, p.node(), p.pool(),
+        if (!ordered) {
+            return requestOrder(volume).map(v -> ReconcileResult.done());
+        }
+        if (planRelease(volume) == null) {
+            // The same record the order was written with, unless the node went down or came back
+            // meanwhile: nothing is rewritten while the volume merely waits.
+            return writeScheduling(leader, volume, SchedulingPhase.DELETING, Map.of(), deletionWait(p), p.node(), p.pool(),
                     state.nodeAlive(p.node())).map(v -> ReconcileResult.done());
         }
         return requestRelease(volume).map(v -> ReconcileResult.done());
     }
 
     /**
-     * Tells the node to delete the volume by rewriting its work item as a deletion order with the next
-     * generation (placement and work item move together, as for an export change). The agent deletes
-     * only on this order, never because a work item is missing, so the order is also written when
-     * the work item is gone (removed by hand): the placement says what to delete.
+     * Why the volume's deletion cannot go on now, or null: its snapshots must be deleted first, and,
+     * until the order is written, it must not be attached. A consumer may still be reading and
+     * writing an attached volume; deleting it would pull the data from under a mounted file system.
+     * Detaching (ControllerUnpublishVolume, ferryctl detach) removes the attachment, which reconciles
+     * the volume again.
      */
-    private Future<ReconcileResult> orderDeletion(Leadership leader, Versioned<Placement> placement,
-                                                  Versioned<WorkItem> work) {
+    private String deletionHeldBy(String volume, boolean ordered) {
+        List<String> snapshots = state.snapshotsOf(volume);
+        if (!snapshots.isEmpty()) {
+            return "waiting for its snapshots to be deleted first: " + String.join(", ", new TreeSet<>(snapshots));
+        }
+        List<String> attachedTo = ordered ? List.of()
+                : state.attachmentsOf(volume).stream().map(Attachment::node).sorted().toList();
+        return attachedTo.isEmpty() ? null
+                : "waiting to be detached before it is deleted: attached to " + String.join(", ", attachedTo);
+    }
+
+    /** What the record of a volume whose deletion is ordered says until its node has given it up. */
+    private String deletionWait(Placement p) {
+        return state.nodeAlive(p.node())
+                ? "waiting for " + p.node() + " to remove the volume"
+                : "waiting for node " + p.node() + " to come back and remove the volume (it is down)";
+    }
+
+    /** Like placements, deletion orders that arrive during a commit share the next transaction. */
+    private Future<Void> requestOrder(String volume) {
+        return enqueue(toOrder, volume, MAX_ORDER_BATCH, this::orderBatch);
+    }
+
+    /** A deletion order as committed: what it was decided on (each guarded) and what it writes. */
+    private record Order(Versioned<VolumeIntent> intent, Versioned<Placement> placement, Versioned<WorkItem> work,
+                         Versioned<VolumeScheduling> recordBefore, Placement next, WorkItem order, VolumeScheduling record) {
+        String volume() {
+            return next.volume();
+        }
+    }
+
+    /**
+     * The deletion order for a volume that may be told to delete now, or null: its intent asks for
+     * deletion, it is placed, not ordered yet, has no snapshots and no attachment. The order is the
+     * work item rewritten with {@code deletionRequested} at the next generation, with the placement
+     * (they move together, as for an export change); it is written from the placement when the work
+     * item is gone (removed by hand), since the agent deletes only on an order, never because a work
+     * item is missing. The record says what the deletion now waits for, so that the passes which
+     * follow, until the node answers, find it already written.
+     */
+    private Order planOrder(String volume) {
+        Versioned<VolumeIntent> intent = state.intent(volume).orElse(null);
+        Versioned<Placement> placement = state.placement(volume).orElse(null);
+        if (intent == null || !intent.value().deletionRequested() || placement == null) {
+            return null;
+        }
         Placement p = placement.value();
+        Versioned<WorkItem> work = state.workItem(p.node(), volume).orElse(null);
+        if (work != null && work.value().deletionRequested() || deletionHeldBy(volume, false) != null) {
+            return null;
+        }
         Placement next = p.withGeneration(p.generation() + 1);
-        WorkItem live = work != null ? work.value() : workFor(p);
-        WorkItem order = live.deletion(next.generation());
-        String workKey = keys.workItem(p.node(), p.volume());
-        return writeScheduling(leader, p.volume(), SchedulingPhase.DELETING, Map.of(), "removing the volume from " + p.node(),
-                p.node(), p.pool(), state.nodeAlive(p.node()))
-                .compose(v -> store.txn().requireLeadership(leader)
-                        .requireModRevision(keys.placement(p.volume()), placement.modRevision())
-                        .requireModRevision(workKey, work == null ? 0 : work.modRevision())
-                        .put(workKey, order)
-                        .put(keys.placement(p.volume()), next)
-                        .commit())
-                .map(outcome -> {
-                    if (outcome.succeeded()) {
-                        state.wroteWorkItem(order, outcome.revision());
-                        state.wrotePlacement(next, outcome.revision());
-                    } else {
-                        metrics.conflict();
-                    }
-                    return ReconcileResult.done();
-                });
+        WorkItem order = (work != null ? work.value() : workFor(p)).deletion(next.generation());
+        VolumeScheduling record = record(volume, SchedulingPhase.DELETING, null, Map.of(), deletionWait(p), p.node(), p.pool(),
+                state.nodeAlive(p.node()), intent.modRevision(), 0, null);
+        return new Order(intent, placement, work, state.volumeScheduling(volume).orElse(null), next, order, record);
+    }
+
+    /**
+     * Writes the deletion orders of a batch in one transaction, each guarded by the intent, placement,
+     * work item and record it was decided on. A lost guard sends each volume on alone, so that one
+     * volume changed meanwhile does not hold the others back; alone, a lost guard is left to the event
+     * that changed the key, which runs the volume again.
+     */
+    private Future<Void> orderBatch(List<String> volumes) {
+        Optional<Leadership> leader = leadership.get();
+        if (leader.isEmpty()) {
+            return Future.succeededFuture();
+        }
+        List<Order> orders = volumes.stream().map(this::planOrder).filter(Objects::nonNull).toList();
+        if (orders.isEmpty()) {
+            return Future.succeededFuture();
+        }
+        Transaction txn = store.txn().requireLeadership(leader.get());
+        for (Order o : orders) {
+            String volume = o.volume();
+            String workKey = keys.workItem(o.next().node(), volume);
+            txn.requireModRevision(keys.volume(volume), o.intent().modRevision())
+                    .requireModRevision(keys.placement(volume), o.placement().modRevision())
+                    .requireModRevision(workKey, o.work() == null ? 0 : o.work().modRevision())
+                    .requireModRevision(keys.volumeScheduling(volume), o.recordBefore() == null ? 0 : o.recordBefore().modRevision())
+                    .put(workKey, o.order())
+                    .put(keys.placement(volume), o.next())
+                    .put(keys.volumeScheduling(volume), o.record());
+        }
+        return txn.commit().compose(outcome -> {
+            if (outcome.succeeded()) {
+                for (Order o : orders) {
+                    state.wroteWorkItem(o.order(), outcome.revision());
+                    state.wrotePlacement(o.next(), outcome.revision());
+                    state.wroteScheduling(keys.volumeScheduling(o.volume()), o.record(), outcome.revision());
+                }
+                metrics.orderBatch(orders.size());
+                return Future.succeededFuture();
+            }
+            metrics.conflict();
+            if (orders.size() == 1) {
+                return Future.succeededFuture();
+            }
+            Future<Void> chain = Future.succeededFuture();
+            for (Order o : orders) {
+                chain = chain.compose(v -> orderBatch(List.of(o.volume())));
+            }
+            return chain;
+        });
     }
 
     /** Like placements, releases that arrive during a commit share the next transaction. */
     private Future<Void> requestRelease(String volume) {
-        return enqueue(toRelease, volume, this::releaseBatch);
+        return enqueue(toRelease, volume, MAX_RELEASE_BATCH, this::releaseBatch);
+    }
+
+    /** A release as decided: the placement and, when the node answered, its acknowledgement. */
+    private record Release(Versioned<Placement> placement, Versioned<VolumeStatus> acknowledgement) {
+        Placement value() {
+            return placement.value();
+        }
+    }
+
+    /**
+     * The release of a volume whose node has given it up under the order in force, or null while it
+     * must wait. The node gives it up with its acknowledgement, the status {@code Deleted} at the
+     * order's generation or later, which the release removes with the order it answers (guarded by
+     * its revision: exactly that acknowledgement); or, down and never having reported the volume,
+     * with nothing at all, having nothing to acknowledge (should the volume turn up there after all,
+     * its agent keeps it and reports an orphan: a leak, never a loss).
+     */
+    private Release planRelease(String volume) {
+        Versioned<Placement> placement = state.placement(volume).orElse(null);
+        if (placement == null) {
+            return null;
+        }
+        Placement p = placement.value();
+        WorkItem order = state.workItem(p.node(), volume).map(Versioned::value).filter(WorkItem::deletionRequested).orElse(null);
+        if (order == null) {
+            return null;
+        }
+        Versioned<VolumeStatus> status = state.volumeStatusEntry(p.node(), volume).orElse(null);
+        if (status != null && status.value().phase() == VolumePhase.DELETED
+                && status.value().observedGeneration() >= order.generation()) {
+            return new Release(placement, status);
+        }
+        return status == null && !state.nodeAlive(p.node()) ? new Release(placement, null) : null;
     }
 
     /**
@@ -890,14 +1008,14 @@ final class VolumeReconciler {
         }
         Map<String, Long> ledgerRevisions = new LinkedHashMap<>();
         Map<String, Ledger> ledgers = new HashMap<>();
-        List<Placement> released = new ArrayList<>();
+        List<Release> released = new ArrayList<>();
         Transaction txn = store.txn().requireLeadership(leader.get());
         for (String volume : volumes) {
-            Versioned<Placement> placement = state.placement(volume).orElse(null);
-            if (placement == null) {
+            Release release = planRelease(volume);
+            if (release == null) {
                 continue;
             }
-            Placement p = placement.value();
+            Placement p = release.value();
             if (!ledgerRevisions.containsKey(p.pool())) {
                 Versioned<Ledger> ledger = state.ledger(p.pool()).orElse(null);
                 ledgerRevisions.put(p.pool(), ledger == null ? 0 : ledger.modRevision());
@@ -906,8 +1024,8 @@ final class VolumeReconciler {
             // No ledger at all (removed by hand?) is written back empty, as a release alone would.
             Ledger current = ledgers.get(p.pool());
             ledgers.put(p.pool(), current == null ? null : releaseSafely(current, p.sizeBytes()));
-            addRelease(txn, placement);
-            released.add(p);
+            addRelease(txn, release);
+            released.add(release);
         }
         if (released.isEmpty()) {
             return Future.succeededFuture();
@@ -917,15 +1035,15 @@ final class VolumeReconciler {
                 .put(keys.ledger(pool), ledgers.get(pool)));
         return txn.commit().compose(outcome -> {
             if (outcome.succeeded()) {
-                released.forEach(p -> released(p, outcome.revision()));
+                released.forEach(r -> released(r, outcome.revision()));
                 ledgers.values().forEach(l -> state.wroteLedger(l, outcome.revision()));
                 metrics.releaseBatch(released.size());
                 return Future.succeededFuture();
             }
             metrics.conflict();
             Future<Void> chain = Future.succeededFuture();
-            for (Placement p : released) {
-                chain = chain.compose(v -> release(p.volume(), 0));
+            for (Release r : released) {
+                chain = chain.compose(v -> release(r.value().volume(), 0));
             }
             return chain;
         });
@@ -933,21 +1051,21 @@ final class VolumeReconciler {
 
     private Future<Void> release(String volume, int attempt) {
         Optional<Leadership> leader = leadership.get();
-        Versioned<Placement> placement = state.placement(volume).orElse(null);
-        if (leader.isEmpty() || placement == null) {
+        Release release = planRelease(volume);
+        if (leader.isEmpty() || release == null) {
             return Future.succeededFuture();
         }
-        Placement p = placement.value();
+        Placement p = release.value();
         Versioned<Ledger> ledger = state.ledger(p.pool()).orElse(null);
         Ledger released = ledger == null ? Ledger.empty(p.pool()) : releaseSafely(ledger.value(), p.sizeBytes());
         Transaction txn = store.txn().requireLeadership(leader.get())
                 .requireModRevision(keys.ledger(p.pool()), ledger == null ? 0 : ledger.modRevision())
                 .put(keys.ledger(p.pool()), released);
-        addRelease(txn, placement);
+        addRelease(txn, release);
         return txn.commit().compose(outcome -> {
             if (outcome.succeeded()) {
                 state.wroteLedger(released, outcome.revision());
-                released(p, outcome.revision());
+                released(release, outcome.revision());
                 return Future.succeededFuture();
             }
             metrics.conflict();
@@ -958,21 +1076,34 @@ final class VolumeReconciler {
         });
     }
 
-    /** The guards (placement and intent unchanged) and the deletions of one release, ledger aside. */
-    private void addRelease(Transaction txn, Versioned<Placement> placement) {
-        String volume = placement.value().volume();
-        txn.requireModRevision(keys.placement(volume), placement.modRevision())
+    /**
+     * The guards (placement, intent and acknowledgement unchanged) and the deletions of one release,
+     * ledger aside. The node's acknowledgement goes in the same transaction as the order it answers:
+     * the agent has nothing left to tidy up, and there is no moment at which one exists without the other.
+     */
+    private void addRelease(Transaction txn, Release release) {
+        Placement p = release.value();
+        String volume = p.volume();
+        txn.requireModRevision(keys.placement(volume), release.placement().modRevision())
                 .delete(keys.placement(volume))
-                .delete(keys.workItem(placement.value().node(), volume))
+                .delete(keys.workItem(p.node(), volume))
                 .delete(keys.volumeScheduling(volume));
         state.intent(volume).ifPresent(intent ->
                 txn.requireModRevision(keys.volume(volume), intent.modRevision()).delete(keys.volume(volume)));
+        if (release.acknowledgement() != null) {
+            String statusKey = keys.volumeStatus(p.node(), volume);
+            txn.requireModRevision(statusKey, release.acknowledgement().modRevision()).delete(statusKey);
+        }
     }
 
-    private void released(Placement p, long revision) {
+    private void released(Release release, long revision) {
+        Placement p = release.value();
         state.removedPlacement(p, revision);
         state.removedWorkItem(p.node(), p.volume(), revision);
         state.removedScheduling(keys.volumeScheduling(p.volume()), revision);
+        if (release.acknowledgement() != null) {
+            state.removedVolumeStatus(p.node(), p.volume(), revision);
+        }
         metrics.deleted();
     }
 

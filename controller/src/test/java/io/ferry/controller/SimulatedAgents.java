@@ -32,7 +32,7 @@ import static io.ferry.etcd.testing.Await.result;
 
 /**
  * Stands in for agents in controller tests: registers nodes under real leases, reports pools, and
- * answers work items by writing (and, once withdrawn, deleting) volume and snapshot statuses. The
+ * answers work items by writing volume and snapshot statuses (and, once withdrawn, deleting a snapshot's). The
  * real agent is tested against real devices in the agent module; here only the key protocol matters.
  */
 final class SimulatedAgents implements AutoCloseable {
@@ -135,12 +135,6 @@ final class SimulatedAgents implements AutoCloseable {
         Map<String, Object> workNow = new HashMap<>();
         work.values().forEach(v -> workNow.put(v.key(), v.value()));
         workNow.values().forEach(this::answer);
-        for (var status : result(store.list(keys.volumeStatuses(node), VolumeStatus.class)).items()) {
-            String volume = status.value().volume();
-            if (!workNow.containsKey(keys.workItem(node, volume)) && status.value().phase() == VolumePhase.DELETED) {
-                result(store.delete(status.key()));
-            }
-        }
     }
 
     private void answer(Object item) {
@@ -157,13 +151,12 @@ final class SimulatedAgents implements AutoCloseable {
         }
     }
 
-    /** Like a real agent: a withdrawn order's Deleted status is dropped; any other status is kept. */
+    /**
+     * Like a real agent: a withdrawn snapshot order's Deleted status is dropped; any other status is
+     * kept. A volume's Deleted status is left alone: the controller removes it with the order.
+     */
     private void withdraw(Object item) {
-        if (item instanceof WorkItem w && !paused.contains(w.node())) {
-            String key = keys.volumeStatus(w.node(), w.volume());
-            store.get(key, VolumeStatus.class).onSuccess(st -> st.filter(v -> v.value().phase() == VolumePhase.DELETED)
-                    .ifPresent(v -> store.delete(key)));
-        } else if (item instanceof SnapshotWorkItem s && !paused.contains(s.node())) {
+        if (item instanceof SnapshotWorkItem s && !paused.contains(s.node())) {
             String key = keys.snapshotStatus(s.node(), s.snapshot());
             store.get(key, SnapshotStatus.class).onSuccess(st -> st.filter(v -> v.value().phase() == VolumePhase.DELETED)
                     .ifPresent(v -> store.delete(key)));
