@@ -8,6 +8,8 @@ import io.ferry.runtime.exec.CommandRunner;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.net.Socket;
+import java.nio.channels.FileChannel;
+import java.nio.file.StandardOpenOption;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -32,16 +34,20 @@ public final class LocalEtcd implements AutoCloseable {
     private final String logName;
     private final List<String> extraArgs;
     private final Path temporaryDir;
+    /** Where {@code ferry up}'s etcd keeps its lock; null for the etcds of tests and benchmarks, which keep no pid files. */
+    private final Path lockDir;
     private final List<Process> processes = new ArrayList<>();
     private Path binary;
+    private FileChannel lock;
 
     private LocalEtcd(List<LocalEtcdMember> members, Path logDir, String logName, List<String> extraArgs,
-            Path temporaryDir) {
+            Path temporaryDir, Path lockDir) {
         this.members = List.copyOf(members);
         this.logDir = logDir;
         this.logName = logName;
         this.extraArgs = List.copyOf(extraArgs);
         this.temporaryDir = temporaryDir;
+        this.lockDir = lockDir;
     }
 
     /**
@@ -83,7 +89,7 @@ public final class LocalEtcd implements AutoCloseable {
         }
         String name = logFile.getFileName().toString();
         return new LocalEtcd(members, logFile.getParent(), name.endsWith(".log") ? name.substring(0, name.length() - 4)
-                : name, List.of(), null);
+                : name, List.of(), null, dataDir);
     }
 
     /**
@@ -95,7 +101,7 @@ public final class LocalEtcd implements AutoCloseable {
     public static LocalEtcd temporary(String... extraArgs) throws IOException, InterruptedException {
         Path dir = Files.createTempDirectory("ferry-etcd-");
         LocalEtcd etcd = new LocalEtcd(List.of(new LocalEtcdMember("ferry-temporary", LocalEtcdProbe.freePort(),
-                LocalEtcdProbe.freePort(), dir.resolve("data"))), dir, "etcd", List.of(extraArgs), dir);
+                LocalEtcdProbe.freePort(), dir.resolve("data"))), dir, "etcd", List.of(extraArgs), dir, null);
         etcd.start(binary());
         return etcd;
     }
@@ -111,7 +117,7 @@ public final class LocalEtcd implements AutoCloseable {
             members.add(new LocalEtcdMember("ferry-" + i, LocalEtcdProbe.freePort(), LocalEtcdProbe.freePort(),
                     dir.resolve("member-" + i)));
         }
-        return new LocalEtcd(members, logDir, "etcd", List.of(), null);
+        return new LocalEtcd(members, logDir, "etcd", List.of(), null, null);
     }
 
     /** {@code FERRY_ETCD_BINARY}, or etcd from the PATH. */
@@ -143,6 +149,86 @@ public final class LocalEtcd implements AutoCloseable {
 
     public synchronized boolean memberAlive(int index) {
         return processes.get(index).isAlive();
+    }
+
+    /** Member {@code index}'s current process, for a supervisor that reports its exit; empty before the start. */
+    synchronized Optional<Process> memberProcess(int index) {
+        return index < processes.size() ? Optional.of(processes.get(index)) : Optional.empty();
+    }
+
+    /**
+     * Takes this etcd's data directory for this process, and stops what a {@code ferry up} killed
+     * before it could stop its etcd left running there (its pid file names the process; it is
+     * stopped only when that pid's command line is etcd on this very member's data directory, so a
+     * reused pid is never touched). Without the lock a second {@code ferry up} on the same data
+     * would take the first one's etcd for a leftover.
+     */
+    synchronized void claim(java.io.PrintWriter out) throws IOException {
+        if (lockDir == null || lock != null) {
+            return;
+        }
+        Files.createDirectories(lockDir);
+        Path lockFile = lockDir.resolve(LOCK_FILE);
+        FileChannel channel = FileChannel.open(lockFile, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+        if (channel.tryLock() == null) {
+            channel.close();
+            throw new IllegalStateException("the etcd data in " + lockDir + " is in use by another ferry up (it holds "
+                    + lockFile + "); stop that one first, or give a different --etcd-data-dir");
+        }
+        lock = channel;
+        for (LocalEtcdMember m : members) {
+            Path pidFile = m.dataDir().resolve(PID_FILE);
+            Optional<ProcessHandle> leftover = readPid(pidFile).flatMap(ProcessHandle::of).filter(ProcessHandle::isAlive);
+            if (leftover.isPresent() && isEtcdOn(leftover.get().pid(), m.dataDir())) {
+                out.println("stopping etcd " + m.name() + " (pid " + leftover.get().pid() + "), left running on "
+                        + m.dataDir() + " by a ferry up that did not stop it");
+                out.flush();
+                stopProcess(leftover.get());
+            }
+            Files.deleteIfExists(pidFile);
+        }
+    }
+
+    static final String LOCK_FILE = "ferry-up.lock";
+    static final String PID_FILE = "ferry-up.pid";
+
+    private static Optional<Long> readPid(Path pidFile) {
+        try {
+            return Optional.of(Long.parseLong(Files.readString(pidFile).trim()));
+        } catch (IOException | NumberFormatException e) {
+            // No pid file, or one cut short by a crash: nothing to recognise.
+            return Optional.empty();
+        }
+    }
+
+    /** Whether process {@code pid} is an etcd whose {@code --data-dir} is {@code dataDir}, read from /proc. */
+    static boolean isEtcdOn(long pid, Path dataDir) {
+        List<String> args;
+        try {
+            args = List.of(new String(Files.readAllBytes(Path.of("/proc", Long.toString(pid), "cmdline")),
+                    java.nio.charset.StandardCharsets.UTF_8).split("\0"));
+        } catch (IOException e) {
+            return false;
+        }
+        if (args.isEmpty() || !Path.of(args.get(0)).getFileName().toString().equals("etcd")) {
+            return false;
+        }
+        int flag = args.indexOf("--data-dir");
+        return flag >= 0 && flag + 1 < args.size() && args.get(flag + 1).equals(dataDir.toString());
+    }
+
+    private static void stopProcess(ProcessHandle process) {
+        process.destroy();
+        try {
+            process.onExit().get(15, TimeUnit.SECONDS);
+        } catch (Exception e) {
+            process.destroyForcibly();
+            try {
+                process.onExit().get(5, TimeUnit.SECONDS);
+            } catch (Exception ignored) {
+                // Reported by the port check that follows, which names the port still taken.
+            }
+        }
     }
 
     /** The client endpoints of every member, comma-separated. */
@@ -191,6 +277,7 @@ public final class LocalEtcd implements AutoCloseable {
      * runs) and waits until all are healthy.
      */
     public synchronized void start(Path binary) throws IOException, InterruptedException {
+        claim(new java.io.PrintWriter(System.out, true));
         for (LocalEtcdMember m : members) {
             if (portInUse(m.clientPort()) || portInUse(m.peerPort())) {
                 throw new IllegalStateException("port " + m.clientPort() + " or " + m.peerPort() + " on 127.0.0.1 is"
@@ -229,7 +316,11 @@ public final class LocalEtcd implements AutoCloseable {
         ProcessBuilder pb = new ProcessBuilder(command);
         pb.redirectErrorStream(true);
         pb.redirectOutput(ProcessBuilder.Redirect.appendTo(logFile(m).toFile()));
-        return pb.start();
+        Process process = Spawner.start(pb);
+        if (lockDir != null) {
+            Files.writeString(m.dataDir().resolve(PID_FILE), process.pid() + "\n");
+        }
+        return process;
     }
 
     /** Where member {@code m} logs: the one log file of a single etcd, or one per member. */
@@ -275,5 +366,20 @@ public final class LocalEtcd implements AutoCloseable {
             }
         }
         processes.clear();
+        if (lock != null) {
+            for (LocalEtcdMember m : members) {
+                try {
+                    Files.deleteIfExists(m.dataDir().resolve(PID_FILE));
+                } catch (IOException e) {
+                    // A stale pid file is harmless: the next claim checks the pid's command line.
+                }
+            }
+            try {
+                lock.close();
+            } catch (IOException e) {
+                // Closing releases the lock; the process ending does too.
+            }
+            lock = null;
+        }
     }
 }
