@@ -29,6 +29,7 @@ final class Supervisor implements AutoCloseable {
     /** A child that ran this long before it exited is considered to have been healthy: its backoff starts over. */
     static final Duration STABLE = Duration.ofMinutes(1);
     static final int LOG_LINES = 5;
+    private static final java.util.regex.Pattern STACK_FRAME = java.util.regex.Pattern.compile("\\s+(at |\\.\\.\\. \\d+ more).*");
 
     /** A supervised child: how to find its current process, start it again, and where it logs. */
     record Child(String name, java.util.function.Supplier<Optional<Process>> process, Starter start, Path log) {
@@ -132,7 +133,7 @@ final class Supervisor implements AutoCloseable {
                 state.lastExit = new Exit(status, ran, tail.isEmpty() ? "" : tail.get(tail.size() - 1));
                 StringBuilder report = new StringBuilder("ferry up: " + state.child.name() + " exited with status "
                         + describe(status) + " after " + seconds(ran) + "; restarting it in " + delay.toSeconds()
-                        + " s (restart " + (state.restarts + 1) + "). Last lines of " + state.child.log() + ":");
+                        + " s (restart " + (state.restarts + 1) + "). Last lines of " + state.child.log() + ", stack frames left out:");
                 tail.forEach(line -> report.append(System.lineSeparator()).append("    ").append(line));
                 out.println(report);
             } else if (now >= state.restartAtNanos) {
@@ -168,7 +169,11 @@ final class Supervisor implements AutoCloseable {
         return String.format("%.1f s", d.toMillis() / 1000.0);
     }
 
-    /** The last {@code lines} lines of {@code log} (reading at most its last 16 KiB); empty when it cannot be read. */
+    /**
+     * The last {@code lines} lines of {@code log} (reading at most its last 16 KiB), leaving out the
+     * frames of stack traces: the exception's message says why a component died, its frames do not.
+     * Empty when the log cannot be read.
+     */
     static List<String> tail(Path log, int lines) {
         try (RandomAccessFile file = new RandomAccessFile(log.toFile(), "r")) {
             long length = file.length();
@@ -179,7 +184,7 @@ final class Supervisor implements AutoCloseable {
             String[] all = new String(bytes, StandardCharsets.UTF_8).split("\\R");
             List<String> result = new ArrayList<>();
             for (int i = all.length - 1; i >= 0 && result.size() < lines; i--) {
-                if (!all[i].isBlank()) {
+                if (!all[i].isBlank() && !STACK_FRAME.matcher(all[i]).matches()) {
                     result.add(0, all[i]);
                 }
             }

@@ -83,7 +83,8 @@ final class UpCommand implements Callable<Integer> {
             + " up (default: ${DEFAULT-VALUE})")
     int readyTimeoutSeconds;
 
-    @Option(names = "--no-csi", negatable = true, defaultValue = "true", fallbackValue = "true", description = "serve the CSI endpoint (default: ${DEFAULT-VALUE})")
+    // Declared as --csi: picocli's negated form --no-csi then turns it off (declared as --no-csi, both forms left it on).
+    @Option(names = "--csi", negatable = true, defaultValue = "true", fallbackValue = "true", description = "serve the CSI endpoint; --no-csi skips it (default: ${DEFAULT-VALUE})")
     boolean csi;
 
     private final PrintWriter out = new PrintWriter(System.out, true);
@@ -202,7 +203,7 @@ final class UpCommand implements Callable<Integer> {
             if (problems.containsKey(child) || supervisor.down(child)) {
                 supervisor.lastExit(child).ifPresent(exit -> problems.merge(child, "exited with status "
                         + Supervisor.describe(exit.status()) + " after " + exit.ran().toSeconds() + " s ("
-                        + supervisor.restarts().get(child) + " restarts so far); last log line: " + exit.lastLogLine(),
+                        + supervisor.restarts().get(child) + " restart(s) so far); last log line: " + exit.lastLogLine(),
                         (a, b) -> a + "; " + b));
             }
         }
@@ -313,7 +314,7 @@ final class UpCommand implements Callable<Integer> {
         } else {
             out.println("Ferry is NOT up after " + readyTimeoutSeconds + " s:");
             problems.forEach((component, problem) -> out.println("  " + component + ": " + problem));
-            out.println("ferry up keeps running and restarting what exits, and says when Ferry is up; logs in "
+            out.println("ferry up keeps running, restarts what exits, and prints a line once all of it is up; logs in "
                     + data.resolve("logs") + ".");
         }
         out.println("  etcd         " + endpoint + (externalEtcd == null ? "   data " + etcdData(data) : "") + "   prefix " + prefix);
