@@ -168,14 +168,8 @@ public final class LocalEtcd implements AutoCloseable {
             return;
         }
         Files.createDirectories(lockDir);
-        Path lockFile = lockDir.resolve(LOCK_FILE);
-        FileChannel channel = FileChannel.open(lockFile, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
-        if (channel.tryLock() == null) {
-            channel.close();
-            throw new IllegalStateException("the etcd data in " + lockDir + " is in use by another ferry up (it holds "
-                    + lockFile + "); stop that one first, or give a different --etcd-data-dir");
-        }
-        lock = channel;
+        lock = lock(lockDir.resolve(LOCK_FILE), "the etcd data in " + lockDir + " is in use by another ferry up (it holds "
+                + lockDir.resolve(LOCK_FILE) + "); stop that one first, or give a different --etcd-data-dir");
         for (LocalEtcdMember m : members) {
             Path pidFile = m.dataDir().resolve(PID_FILE);
             Optional<ProcessHandle> leftover = readPid(pidFile).flatMap(ProcessHandle::of).filter(ProcessHandle::isAlive);
@@ -190,6 +184,25 @@ public final class LocalEtcd implements AutoCloseable {
     }
 
     static final String LOCK_FILE = "ferry-up.lock";
+
+    /**
+     * An exclusive lock on {@code file}, held until the channel is closed or this process ends
+     * (the kernel releases it however the process ends, so a killed run leaves no stale lock).
+     *
+     * @param taken the error when another holder, in this JVM or another, has it
+     */
+    static FileChannel lock(Path file, String taken) throws IOException {
+        FileChannel channel = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+        try {
+            if (channel.tryLock() != null) {
+                return channel;
+            }
+        } catch (java.nio.channels.OverlappingFileLockException e) {
+            // Held by this JVM: taken all the same.
+        }
+        channel.close();
+        throw new IllegalStateException(taken);
+    }
     static final String PID_FILE = "ferry-up.pid";
 
     private static Optional<Long> readPid(Path pidFile) {

@@ -172,15 +172,9 @@ final class UpCommand implements Callable<Integer> {
     static final String PROCESS_CONTROLLER_ID = "ferry-up-controller";
 
     private void lockDataDir(Path data) throws IOException {
-        java.nio.channels.FileChannel channel = java.nio.channels.FileChannel.open(data.resolve(LocalEtcd.LOCK_FILE),
-                java.nio.file.StandardOpenOption.CREATE, java.nio.file.StandardOpenOption.WRITE);
-        if (channel.tryLock() == null) {
-            channel.close();
-            throw new IllegalStateException("another ferry up is running with the data directory " + data + " (it holds "
-                    + data.resolve(LocalEtcd.LOCK_FILE) + "); stop it first, or give a different --data-dir");
-        }
-        // Released by the kernel when this process ends, however it ends.
-        dataDirLock = channel;
+        dataDirLock = LocalEtcd.lock(data.resolve(LocalEtcd.LOCK_FILE), "another ferry up is running with the data"
+                + " directory " + data + " (it holds " + data.resolve(LocalEtcd.LOCK_FILE) + "); stop it first, or give a"
+                + " different --data-dir");
     }
 
     private Map<String, String> awaitReady(Readiness readiness, EtcdStore store, long deadline) throws InterruptedException {

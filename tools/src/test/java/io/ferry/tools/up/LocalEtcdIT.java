@@ -60,6 +60,37 @@ class LocalEtcdIT {
         assertThat(LocalEtcd.forUp(data, dir.resolve("etcd.log"), 2379, 1).endpoint()).isEqualTo("http://127.0.0.1:2379");
     }
 
+    @Test
+    void anEtcdLeftRunningByAKilledFerryUpIsStoppedByTheNextOneAndAStrangerUnderItsPidIsNot() throws Exception {
+        Path data = dir.resolve("etcd");
+        int base = freeRange(2);
+        LocalEtcdMember member = LocalEtcd.forUp(data, dir.resolve("etcd.log"), base, 1).members().get(0);
+        Files.createDirectories(data);
+        // What a killed ferry up leaves: its etcd running, and the pid file naming it.
+        Process leftover = new ProcessBuilder(member.command(LocalEtcd.find().orElseThrow(), java.util.List.of(member), "t", false))
+                .redirectErrorStream(true).redirectOutput(dir.resolve("leftover.log").toFile()).start();
+        Process stranger = new ProcessBuilder("sleep", "60").start();
+        try {
+            Files.writeString(data.resolve(LocalEtcd.PID_FILE), leftover.pid() + "\n");
+            LocalEtcd next = LocalEtcd.forUp(data, dir.resolve("etcd.log"), base, 1);
+            next.claim(new java.io.PrintWriter(new java.io.StringWriter()));
+            assertThat(leftover.waitFor(20, TimeUnit.SECONDS)).as("the leftover etcd stopped").isTrue();
+            assertThatThrownBy(() -> LocalEtcd.forUp(data, dir.resolve("etcd.log"), base, 1).claim(
+                    new java.io.PrintWriter(new java.io.StringWriter())))
+                    .as("a second ferry up on the same etcd data").hasMessageContaining("in use by another ferry up");
+            next.close();
+
+            Files.writeString(data.resolve(LocalEtcd.PID_FILE), stranger.pid() + "\n");
+            try (LocalEtcd again = LocalEtcd.forUp(data, dir.resolve("etcd.log"), base, 1)) {
+                again.claim(new java.io.PrintWriter(new java.io.StringWriter()));
+                assertThat(stranger.isAlive()).as("a process that is not etcd on this data is left alone").isTrue();
+            }
+        } finally {
+            leftover.destroyForcibly();
+            stranger.destroyForcibly();
+        }
+    }
+
     private static void put(LocalEtcd etcd, String key, String value) throws Exception {
         try (EtcdStore store = EtcdStore.connect(options(etcd))) {
             store.put(key, Json.decode("{\"v\":" + value + "}", Map.class)).toCompletionStage().toCompletableFuture()
