@@ -30,6 +30,8 @@ class UpSupervisionIT {
     Path dir;
 
     private final List<Process> ups = new ArrayList<>();
+    /** Children of a killed ferry up: stopped after the test whatever it found, so that a failure leaves nothing behind. */
+    private final List<ProcessHandle> orphans = new ArrayList<>();
 
     @AfterEach
     void stopEverything() throws Exception {
@@ -41,6 +43,7 @@ class UpSupervisionIT {
             }
             children.forEach(ProcessHandle::destroyForcibly);
         }
+        orphans.forEach(ProcessHandle::destroyForcibly);
     }
 
     @Test
@@ -50,6 +53,7 @@ class UpSupervisionIT {
         Process first = up("first.out", etcdPort, adminPort);
         awaitOutput("first.out", text -> text.contains("Ferry is up"), Duration.ofSeconds(100));
         List<ProcessHandle> children = first.descendants().toList();
+        orphans.addAll(children);
         assertThat(children).as("etcd, the controller, the agent and the CSI endpoint")
                 .anyMatch(commandContains("etcd")).anyMatch(commandContains("io.ferry.controller.ControllerMain"))
                 .anyMatch(commandContains("io.ferry.agent.AgentMain")).anyMatch(commandContains("io.ferry.csi.CsiMain"));
