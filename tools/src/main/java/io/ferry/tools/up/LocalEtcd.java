@@ -34,20 +34,23 @@ public final class LocalEtcd implements AutoCloseable {
     private final String logName;
     private final List<String> extraArgs;
     private final Path temporaryDir;
-    /** Where {@code ferry up}'s etcd keeps its lock; null for the etcds of tests and benchmarks, which keep no pid files. */
-    private final Path lockDir;
+    /**
+     * Where {@code ferry up}'s etcd keeps its lock and pid files (not in etcd's data directory, where
+     * etcd warns of every file it does not know); null for the etcds of tests and benchmarks.
+     */
+    private final Path runDir;
     private final List<Process> processes = new ArrayList<>();
     private Path binary;
     private FileChannel lock;
 
     private LocalEtcd(List<LocalEtcdMember> members, Path logDir, String logName, List<String> extraArgs,
-            Path temporaryDir, Path lockDir) {
+            Path temporaryDir, Path runDir) {
         this.members = List.copyOf(members);
         this.logDir = logDir;
         this.logName = logName;
         this.extraArgs = List.copyOf(extraArgs);
         this.temporaryDir = temporaryDir;
-        this.lockDir = lockDir;
+        this.runDir = runDir;
     }
 
     /**
@@ -56,8 +59,10 @@ public final class LocalEtcd implements AutoCloseable {
      * keeps its data directly in {@code dataDir}, as Ferry always did; several keep theirs in
      * {@code dataDir/member-<n>}. A data directory made for another member count is refused: etcd
      * would start a second, empty cluster beside the first.
+     *
+     * @param runDir where the members' pid files and the lock go ({@link #claim})
      */
-    static LocalEtcd forUp(Path dataDir, Path logFile, int clientPort, int memberCount) {
+    static LocalEtcd forUp(Path dataDir, Path logFile, int clientPort, int memberCount, Path runDir) {
         if (!MEMBER_COUNTS.contains(memberCount)) {
             throw new IllegalArgumentException("--etcd-members must be one of " + MEMBER_COUNTS + ", got " + memberCount);
         }
@@ -89,7 +94,7 @@ public final class LocalEtcd implements AutoCloseable {
         }
         String name = logFile.getFileName().toString();
         return new LocalEtcd(members, logFile.getParent(), name.endsWith(".log") ? name.substring(0, name.length() - 4)
-                : name, List.of(), null, dataDir);
+                : name, List.of(), null, runDir);
     }
 
     /**
@@ -164,14 +169,15 @@ public final class LocalEtcd implements AutoCloseable {
      * would take the first one's etcd for a leftover.
      */
     synchronized void claim(java.io.PrintWriter out) throws IOException {
-        if (lockDir == null || lock != null) {
+        if (runDir == null || lock != null) {
             return;
         }
-        Files.createDirectories(lockDir);
-        lock = lock(lockDir.resolve(LOCK_FILE), "the etcd data in " + lockDir + " is in use by another ferry up (it holds "
-                + lockDir.resolve(LOCK_FILE) + "); stop that one first, or give a different --etcd-data-dir");
+        Files.createDirectories(runDir);
+        Path lockFile = runDir.resolve("etcd.lock");
+        lock = lock(lockFile, "the etcd of " + runDir + " is in use by another ferry up (it holds " + lockFile
+                + "); stop that one first");
         for (LocalEtcdMember m : members) {
-            Path pidFile = m.dataDir().resolve(PID_FILE);
+            Path pidFile = pidFile(m);
             Optional<ProcessHandle> leftover = readPid(pidFile).flatMap(ProcessHandle::of).filter(ProcessHandle::isAlive);
             if (leftover.isPresent() && isEtcdOn(leftover.get().pid(), m.dataDir())) {
                 out.println("stopping etcd " + m.name() + " (pid " + leftover.get().pid() + "), left running on "
@@ -182,8 +188,6 @@ public final class LocalEtcd implements AutoCloseable {
             Files.deleteIfExists(pidFile);
         }
     }
-
-    static final String LOCK_FILE = "ferry-up.lock";
 
     /**
      * An exclusive lock on {@code file}, held until the channel is closed or this process ends
@@ -203,7 +207,10 @@ public final class LocalEtcd implements AutoCloseable {
         channel.close();
         throw new IllegalStateException(taken);
     }
-    static final String PID_FILE = "ferry-up.pid";
+    /** The pid file of member {@code m}, written when it starts and removed when it is stopped. */
+    Path pidFile(LocalEtcdMember m) {
+        return runDir.resolve("etcd-" + m.name() + ".pid");
+    }
 
     private static Optional<Long> readPid(Path pidFile) {
         try {
@@ -330,8 +337,8 @@ public final class LocalEtcd implements AutoCloseable {
         pb.redirectErrorStream(true);
         pb.redirectOutput(ProcessBuilder.Redirect.appendTo(logFile(m).toFile()));
         Process process = Spawner.start(pb);
-        if (lockDir != null) {
-            Files.writeString(m.dataDir().resolve(PID_FILE), process.pid() + "\n");
+        if (runDir != null) {
+            Files.writeString(pidFile(m), process.pid() + "\n");
         }
         return process;
     }
@@ -382,7 +389,7 @@ public final class LocalEtcd implements AutoCloseable {
         if (lock != null) {
             for (LocalEtcdMember m : members) {
                 try {
-                    Files.deleteIfExists(m.dataDir().resolve(PID_FILE));
+                    Files.deleteIfExists(pidFile(m));
                 } catch (IOException e) {
                     // A stale pid file is harmless: the next claim checks the pid's command line.
                 }

@@ -118,7 +118,8 @@ final class UpCommand implements Callable<Integer> {
         if (externalEtcd != null) {
             endpoint = externalEtcd;
         } else {
-            LocalEtcd etcd = LocalEtcd.forUp(etcdData(data), logs.resolve("etcd.log"), etcdPort, etcdMembers);
+            LocalEtcd etcd = LocalEtcd.forUp(etcdData(data), logs.resolve("etcd.log"), etcdPort, etcdMembers,
+                    data.resolve("run"));
             etcd.claim(out);
             etcd.start(LocalEtcd.findOrInstall(new ProcessCommandRunner(), out));
             running.push(etcd);
@@ -172,9 +173,9 @@ final class UpCommand implements Callable<Integer> {
     static final String PROCESS_CONTROLLER_ID = "ferry-up-controller";
 
     private void lockDataDir(Path data) throws IOException {
-        dataDirLock = LocalEtcd.lock(data.resolve(LocalEtcd.LOCK_FILE), "another ferry up is running with the data"
-                + " directory " + data + " (it holds " + data.resolve(LocalEtcd.LOCK_FILE) + "); stop it first, or give a"
-                + " different --data-dir");
+        Path lockFile = Files.createDirectories(data.resolve("run")).resolve("ferry-up.lock");
+        dataDirLock = LocalEtcd.lock(lockFile, "another ferry up is running with the data directory " + data + " (it holds "
+                + lockFile + "); stop it first, or give a different --data-dir");
     }
 
     private Map<String, String> awaitReady(Readiness readiness, EtcdStore store, long deadline) throws InterruptedException {
