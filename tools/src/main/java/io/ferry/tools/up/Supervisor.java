@@ -68,11 +68,14 @@ final class Supervisor implements AutoCloseable {
 
     Supervisor(PrintWriter out) {
         this.out = out;
-        tick.scheduleWithFixedDelay(this::check, 250, 250, TimeUnit.MILLISECONDS);
     }
 
     /** Supervises {@code child}, which has just been started. */
     synchronized void watch(Child child) {
+        if (children.isEmpty()) {
+            // Not before: a ferry up that fails its options or supervises nothing needs no supervisor thread.
+            tick.scheduleWithFixedDelay(this::check, 250, 250, TimeUnit.MILLISECONDS);
+        }
         children.put(child.name(), new State(child));
     }
 
