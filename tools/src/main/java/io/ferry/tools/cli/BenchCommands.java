@@ -123,11 +123,12 @@ final class BenchCommands {
                 // The placements carry the generation a Ready status must have reached.
                 Informer<Object> placements = new Informer<>(vertx, watchStore, keys().placements(), k -> Placement.class,
                         tracker, InformerOptions.defaults(), null);
+                long watchesBy = deadline();
                 for (Informer<Object> informer : statuses) {
-                    await(informer.start());
+                    within(informer.start(), watchesBy, "starting the watches");
                 }
-                await(scheduling.start());
-                await(placements.start());
+                within(scheduling.start(), watchesBy, "starting the watches");
+                within(placements.start(), watchesBy, "starting the watches");
 
                 Action create = (name, i) -> store().put(keys().volume(name), intent(name, bytes, consumerNodes, i).build());
                 Action delete = (name, i) -> store().put(keys().volume(name),
@@ -191,11 +192,15 @@ final class BenchCommands {
             double[] started = new double[volumes];
             double[] placed = new double[volumes];
             AtomicReference<String> failure = new AtomicReference<>();
-            long revisionBefore = await(store().currentRevision());
+            long deadline = deadline();
+            long revisionBefore = within(store().currentRevision(), deadline, label);
             long cpuBefore = ownCpuNanos();
             long start = System.nanoTime();
             for (int i = 0; i < volumes && failure.get() == null; i++) {
-                inFlight.acquire();
+                if (!inFlight.tryAcquire(remaining(deadline), TimeUnit.NANOSECONDS)) {
+                    throw timedOut(label, finished.getCount() + " of " + volumes + " not done (" + (volumes - i)
+                            + " not even sent)");
+                }
                 String name = namePrefix + "-" + i;
                 int slot = i;
                 long began = System.nanoTime();
@@ -214,16 +219,15 @@ final class BenchCommands {
             }
             if (failure.get() != null) {
                 // Stop at the first failure, but let what is in flight settle so the report is whole.
-                inFlight.tryAcquire(concurrency, timeoutSeconds, TimeUnit.SECONDS);
+                inFlight.tryAcquire(concurrency, remaining(deadline), TimeUnit.NANOSECONDS);
+                throw new CliException(ExitCodes.FAILED, label + " did not complete: " + failure.get());
             }
-            if (failure.get() != null || !finished.await(timeoutSeconds, TimeUnit.SECONDS)) {
-                throw new CliException(ExitCodes.FAILED, label + " did not complete: "
-                        + (failure.get() != null ? failure.get() : finished.getCount() + " of " + volumes + " still pending after "
-                        + timeoutSeconds + " s"));
+            if (!finished.await(remaining(deadline), TimeUnit.NANOSECONDS)) {
+                throw timedOut(label, finished.getCount() + " of " + volumes + " still pending");
             }
             double seconds = (System.nanoTime() - start) / 1e9;
             double cpuMs = (ownCpuNanos() - cpuBefore) / 1e6;
-            long revisions = await(store().currentRevision()) - revisionBefore;
+            long revisions = within(store().currentRevision(), deadline, label) - revisionBefore;
             return new Phase(label, volumes, seconds, started, latencies, creating ? placed : null, revisions, cpuMs);
         }
 
@@ -234,11 +238,14 @@ final class BenchCommands {
             CountDownLatch finished = new CountDownLatch(volumes);
             double[] latencies = new double[volumes];
             double[] started = new double[volumes];
-            long revisionBefore = await(store().currentRevision());
+            long deadline = deadline();
+            long revisionBefore = within(store().currentRevision(), deadline, "the etcd put baseline");
             long cpuBefore = ownCpuNanos();
             long start = System.nanoTime();
             for (int i = 0; i < volumes; i++) {
-                inFlight.acquire();
+                if (!inFlight.tryAcquire(remaining(deadline), TimeUnit.NANOSECONDS)) {
+                    throw timedOut("the etcd put baseline", finished.getCount() + " of " + volumes + " puts not answered");
+                }
                 int slot = i;
                 long began = System.nanoTime();
                 started[slot] = (began - start) / 1e6;
@@ -248,12 +255,54 @@ final class BenchCommands {
                     finished.countDown();
                 });
             }
-            finished.await(timeoutSeconds, TimeUnit.SECONDS);
+            if (!finished.await(remaining(deadline), TimeUnit.NANOSECONDS)) {
+                throw timedOut("the etcd put baseline", finished.getCount() + " of " + volumes + " puts not answered");
+            }
             double seconds = (System.nanoTime() - start) / 1e9;
             double cpuMs = (ownCpuNanos() - cpuBefore) / 1e6;
-            long revisions = await(store().currentRevision()) - revisionBefore;
-            await(store().deletePrefix(prefix));
+            long revisions = within(store().currentRevision(), deadline, "the etcd put baseline") - revisionBefore;
+            within(store().deletePrefix(prefix), deadline, "the etcd put baseline");
             return new Phase("etcd put", volumes, seconds, started, latencies, null, revisions, cpuMs);
+        }
+
+        /** When a phase that starts now must be over: {@code --timeout} bounds every wait in it, however the cluster fails. */
+        private long deadline() {
+            return System.nanoTime() + TimeUnit.SECONDS.toNanos(timeoutSeconds);
+        }
+
+        private static long remaining(long deadline) {
+            return Math.max(0, deadline - System.nanoTime());
+        }
+
+        /** {@code future}'s result, or the phase's timeout error once its deadline has passed. */
+        private <T> T within(Future<T> future, long deadline, String label) {
+            try {
+                return future.toCompletionStage().toCompletableFuture().get(remaining(deadline), TimeUnit.NANOSECONDS);
+            } catch (java.util.concurrent.TimeoutException e) {
+                throw timedOut(label, "etcd did not answer");
+            } catch (java.util.concurrent.ExecutionException e) {
+                Throwable cause = FerryCtl.unwrap(e);
+                throw cause instanceof RuntimeException re ? re : new CliException(ExitCodes.FAILED, String.valueOf(cause.getMessage()));
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new CliException(ExitCodes.FAILED, "interrupted");
+            }
+        }
+
+        /**
+         * A phase that ran out of time: etcd unreachable (exit 6) when a last short read says so,
+         * the cluster merely too slow or stuck (exit 5) when etcd still answers.
+         */
+        private CliException timedOut(String label, String state) {
+            String what = label + " did not complete within --timeout " + timeoutSeconds + " s: " + state;
+            try {
+                store().currentRevision().toCompletionStage().toCompletableFuture().get(3, TimeUnit.SECONDS);
+            } catch (Exception e) {
+                return new CliException(ExitCodes.ETCD_UNAVAILABLE, what + "; etcd does not answer (" + FerryCtl.unwrap(e)
+                        + "), so the cluster is down or unreachable");
+            }
+            return new CliException(ExitCodes.TIMEOUT, what + "; etcd answers, so the controller or the agents are stuck or too"
+                    + " slow (see ferryctl status)");
         }
 
         private void report(Phase create, Phase delete, Phase baseline) {

@@ -11,7 +11,8 @@ import java.util.concurrent.TimeUnit;
  * One Ferry component (controller, agent, CSI endpoint) run as a child JVM of this process, on this
  * JVM's class path, logging to {@code <logs>/<name>.log} (appended, so that a component restarted
  * after a kill keeps one log). The one place that knows how {@code ferry up --processes} and the chaos
- * run start each component, so the command lines they test are the ones users run.
+ * run start each component, so the command lines they test are the ones users run. Each child stops
+ * by itself when this process is gone ({@link ExitWithParent}).
  */
 public final class ComponentProcess {
 
@@ -70,6 +71,8 @@ public final class ComponentProcess {
         command.addAll(jvmOptions);
         command.add("-cp");
         command.add(System.getProperty("java.class.path"));
+        // Through ExitWithParent, so that the component stops when this process dies, kill -9 included.
+        command.add(ExitWithParent.class.getName());
         command.add(mainClass);
         command.addAll(args);
         return new ComponentProcess(name, command, etcd.environment(), logs.resolve(name + ".log"));
@@ -92,6 +95,8 @@ public final class ComponentProcess {
         pb.environment().putAll(env);
         pb.redirectErrorStream(true);
         pb.redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()));
+        // Standard input stays a pipe from this process: its end-of-file is how the child learns we died.
+        pb.redirectInput(ProcessBuilder.Redirect.PIPE);
         process = pb.start();
     }
 

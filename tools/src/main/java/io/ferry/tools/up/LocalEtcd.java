@@ -8,6 +8,8 @@ import io.ferry.runtime.exec.CommandRunner;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.net.Socket;
+import java.nio.channels.FileChannel;
+import java.nio.file.StandardOpenOption;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -32,16 +34,23 @@ public final class LocalEtcd implements AutoCloseable {
     private final String logName;
     private final List<String> extraArgs;
     private final Path temporaryDir;
+    /**
+     * Where {@code ferry up}'s etcd keeps its lock and pid files (not in etcd's data directory, where
+     * etcd warns of every file it does not know); null for the etcds of tests and benchmarks.
+     */
+    private final Path runDir;
     private final List<Process> processes = new ArrayList<>();
     private Path binary;
+    private FileChannel lock;
 
     private LocalEtcd(List<LocalEtcdMember> members, Path logDir, String logName, List<String> extraArgs,
-            Path temporaryDir) {
+            Path temporaryDir, Path runDir) {
         this.members = List.copyOf(members);
         this.logDir = logDir;
         this.logName = logName;
         this.extraArgs = List.copyOf(extraArgs);
         this.temporaryDir = temporaryDir;
+        this.runDir = runDir;
     }
 
     /**
@@ -50,8 +59,10 @@ public final class LocalEtcd implements AutoCloseable {
      * keeps its data directly in {@code dataDir}, as Ferry always did; several keep theirs in
      * {@code dataDir/member-<n>}. A data directory made for another member count is refused: etcd
      * would start a second, empty cluster beside the first.
+     *
+     * @param runDir where the members' pid files and the lock go ({@link #claim})
      */
-    static LocalEtcd forUp(Path dataDir, Path logFile, int clientPort, int memberCount) {
+    static LocalEtcd forUp(Path dataDir, Path logFile, int clientPort, int memberCount, Path runDir) {
         if (!MEMBER_COUNTS.contains(memberCount)) {
             throw new IllegalArgumentException("--etcd-members must be one of " + MEMBER_COUNTS + ", got " + memberCount);
         }
@@ -83,7 +94,7 @@ public final class LocalEtcd implements AutoCloseable {
         }
         String name = logFile.getFileName().toString();
         return new LocalEtcd(members, logFile.getParent(), name.endsWith(".log") ? name.substring(0, name.length() - 4)
-                : name, List.of(), null);
+                : name, List.of(), null, runDir);
     }
 
     /**
@@ -95,7 +106,7 @@ public final class LocalEtcd implements AutoCloseable {
     public static LocalEtcd temporary(String... extraArgs) throws IOException, InterruptedException {
         Path dir = Files.createTempDirectory("ferry-etcd-");
         LocalEtcd etcd = new LocalEtcd(List.of(new LocalEtcdMember("ferry-temporary", LocalEtcdProbe.freePort(),
-                LocalEtcdProbe.freePort(), dir.resolve("data"))), dir, "etcd", List.of(extraArgs), dir);
+                LocalEtcdProbe.freePort(), dir.resolve("data"))), dir, "etcd", List.of(extraArgs), dir, null);
         etcd.start(binary());
         return etcd;
     }
@@ -111,7 +122,7 @@ public final class LocalEtcd implements AutoCloseable {
             members.add(new LocalEtcdMember("ferry-" + i, LocalEtcdProbe.freePort(), LocalEtcdProbe.freePort(),
                     dir.resolve("member-" + i)));
         }
-        return new LocalEtcd(members, logDir, "etcd", List.of(), null);
+        return new LocalEtcd(members, logDir, "etcd", List.of(), null, null);
     }
 
     /** {@code FERRY_ETCD_BINARY}, or etcd from the PATH. */
@@ -143,6 +154,101 @@ public final class LocalEtcd implements AutoCloseable {
 
     public synchronized boolean memberAlive(int index) {
         return processes.get(index).isAlive();
+    }
+
+    /** Member {@code index}'s current process, for a supervisor that reports its exit; empty before the start. */
+    synchronized Optional<Process> memberProcess(int index) {
+        return index < processes.size() ? Optional.of(processes.get(index)) : Optional.empty();
+    }
+
+    /**
+     * Takes this etcd's data directory for this process, and stops what a {@code ferry up} killed
+     * before it could stop its etcd left running there (its pid file names the process; it is
+     * stopped only when that pid's command line is etcd on this very member's data directory, so a
+     * reused pid is never touched). Without the lock a second {@code ferry up} on the same data
+     * would take the first one's etcd for a leftover.
+     */
+    synchronized void claim(java.io.PrintWriter out) throws IOException {
+        if (runDir == null || lock != null) {
+            return;
+        }
+        Files.createDirectories(runDir);
+        Path lockFile = runDir.resolve("etcd.lock");
+        lock = lock(lockFile, "the etcd of " + runDir + " is in use by another ferry up (it holds " + lockFile
+                + "); stop that one first");
+        for (LocalEtcdMember m : members) {
+            Path pidFile = pidFile(m);
+            Optional<ProcessHandle> leftover = readPid(pidFile).flatMap(ProcessHandle::of).filter(ProcessHandle::isAlive);
+            if (leftover.isPresent() && isEtcdOn(leftover.get().pid(), m.dataDir())) {
+                out.println("stopping etcd " + m.name() + " (pid " + leftover.get().pid() + "), left running on "
+                        + m.dataDir() + " by a ferry up that did not stop it");
+                out.flush();
+                stopProcess(leftover.get());
+            }
+            Files.deleteIfExists(pidFile);
+        }
+    }
+
+    /**
+     * An exclusive lock on {@code file}, held until the channel is closed or this process ends
+     * (the kernel releases it however the process ends, so a killed run leaves no stale lock).
+     *
+     * @param taken the error when another holder, in this JVM or another, has it
+     */
+    static FileChannel lock(Path file, String taken) throws IOException {
+        FileChannel channel = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+        try {
+            if (channel.tryLock() != null) {
+                return channel;
+            }
+        } catch (java.nio.channels.OverlappingFileLockException e) {
+            // Held by this JVM: taken all the same.
+        }
+        channel.close();
+        throw new IllegalStateException(taken);
+    }
+    /** The pid file of member {@code m}, written when it starts and removed when it is stopped. */
+    Path pidFile(LocalEtcdMember m) {
+        return runDir.resolve("etcd-" + m.name() + ".pid");
+    }
+
+    private static Optional<Long> readPid(Path pidFile) {
+        try {
+            return Optional.of(Long.parseLong(Files.readString(pidFile).trim()));
+        } catch (IOException | NumberFormatException e) {
+            // No pid file, or one cut short by a crash: nothing to recognise.
+            return Optional.empty();
+        }
+    }
+
+    /** Whether process {@code pid} is an etcd whose {@code --data-dir} is {@code dataDir}, read from /proc. */
+    static boolean isEtcdOn(long pid, Path dataDir) {
+        List<String> args;
+        try {
+            args = List.of(new String(Files.readAllBytes(Path.of("/proc", Long.toString(pid), "cmdline")),
+                    java.nio.charset.StandardCharsets.UTF_8).split("\0"));
+        } catch (IOException e) {
+            return false;
+        }
+        if (args.isEmpty() || !Path.of(args.get(0)).getFileName().toString().equals("etcd")) {
+            return false;
+        }
+        int flag = args.indexOf("--data-dir");
+        return flag >= 0 && flag + 1 < args.size() && args.get(flag + 1).equals(dataDir.toString());
+    }
+
+    private static void stopProcess(ProcessHandle process) {
+        process.destroy();
+        try {
+            process.onExit().get(15, TimeUnit.SECONDS);
+        } catch (Exception e) {
+            process.destroyForcibly();
+            try {
+                process.onExit().get(5, TimeUnit.SECONDS);
+            } catch (Exception ignored) {
+                // Reported by the port check that follows, which names the port still taken.
+            }
+        }
     }
 
     /** The client endpoints of every member, comma-separated. */
@@ -191,6 +297,7 @@ public final class LocalEtcd implements AutoCloseable {
      * runs) and waits until all are healthy.
      */
     public synchronized void start(Path binary) throws IOException, InterruptedException {
+        claim(new java.io.PrintWriter(System.out, true));
         for (LocalEtcdMember m : members) {
             if (portInUse(m.clientPort()) || portInUse(m.peerPort())) {
                 throw new IllegalStateException("port " + m.clientPort() + " or " + m.peerPort() + " on 127.0.0.1 is"
@@ -229,7 +336,11 @@ public final class LocalEtcd implements AutoCloseable {
         ProcessBuilder pb = new ProcessBuilder(command);
         pb.redirectErrorStream(true);
         pb.redirectOutput(ProcessBuilder.Redirect.appendTo(logFile(m).toFile()));
-        return pb.start();
+        Process process = Spawner.start(pb);
+        if (runDir != null) {
+            Files.writeString(pidFile(m), process.pid() + "\n");
+        }
+        return process;
     }
 
     /** Where member {@code m} logs: the one log file of a single etcd, or one per member. */
@@ -275,5 +386,20 @@ public final class LocalEtcd implements AutoCloseable {
             }
         }
         processes.clear();
+        if (lock != null) {
+            for (LocalEtcdMember m : members) {
+                try {
+                    Files.deleteIfExists(pidFile(m));
+                } catch (IOException e) {
+                    // A stale pid file is harmless: the next claim checks the pid's command line.
+                }
+            }
+            try {
+                lock.close();
+            } catch (IOException e) {
+                // Closing releases the lock; the process ending does too.
+            }
+            lock = null;
+        }
     }
 }

@@ -8,6 +8,7 @@ import io.ferry.csi.CsiEndpoint;
 import io.ferry.csi.CsiServer;
 import io.ferry.csi.NodeService;
 import io.ferry.etcd.EtcdOptions;
+import io.ferry.etcd.LocalEtcdMember;
 import io.ferry.etcd.informer.InformerOptions;
 import io.ferry.etcd.store.EtcdStore;
 import io.ferry.runtime.admin.AdminOptions;
@@ -77,12 +78,22 @@ final class UpCommand implements Callable<Integer> {
     @Option(names = "--processes", description = "run the controller, each agent and the CSI endpoint as separate processes")
     boolean processes;
 
-    @Option(names = "--no-csi", negatable = true, defaultValue = "true", fallbackValue = "true", description = "serve the CSI endpoint (default: ${DEFAULT-VALUE})")
+    @Option(names = "--ready-timeout", defaultValue = "120", paramLabel = "SECONDS", description = "how long to wait for"
+            + " the controller to lead, every agent to register and the CSI endpoint to answer before saying what is not"
+            + " up (default: ${DEFAULT-VALUE})")
+    int readyTimeoutSeconds;
+
+    // Declared as --csi: picocli's negated form --no-csi then turns it off (declared as --no-csi, both forms left it on).
+    @Option(names = "--csi", negatable = true, defaultValue = "true", fallbackValue = "true", description = "serve the CSI endpoint; --no-csi skips it (default: ${DEFAULT-VALUE})")
     boolean csi;
 
     private final PrintWriter out = new PrintWriter(System.out, true);
     /** Started components, the last started first: stopping walks it from the front. */
     private final java.util.Deque<AutoCloseable> running = new java.util.concurrent.ConcurrentLinkedDeque<>();
+    /** Restarts the child processes that die; closed first on shutdown, so that stopping them is not taken for crashes. */
+    private final Supervisor supervisor = new Supervisor(out);
+    /** Held while this ferry up runs: two of them on one data directory would run two agents on each pool. */
+    private java.nio.channels.FileChannel dataDirLock;
 
     @Override
     public Integer call() throws Exception {
@@ -96,6 +107,7 @@ final class UpCommand implements Callable<Integer> {
         Path logs = data.resolve("logs");
         Files.createDirectories(logs);
         Path socket = (csiSocket != null ? csiSocket : data.resolve("csi/csi.sock")).toAbsolutePath();
+        lockDataDir(data);
         CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             shutDown();
@@ -106,10 +118,18 @@ final class UpCommand implements Callable<Integer> {
         if (externalEtcd != null) {
             endpoint = externalEtcd;
         } else {
-            LocalEtcd etcd = LocalEtcd.forUp(etcdData(data), logs.resolve("etcd.log"), etcdPort, etcdMembers);
+            LocalEtcd etcd = LocalEtcd.forUp(etcdData(data), logs.resolve("etcd.log"), etcdPort, etcdMembers,
+                    data.resolve("run"));
+            etcd.claim(out);
             etcd.start(LocalEtcd.findOrInstall(new ProcessCommandRunner(), out));
             running.push(etcd);
             endpoint = etcd.endpoint();
+            for (int i = 0; i < etcd.memberCount(); i++) {
+                int member = i;
+                LocalEtcdMember m = etcd.members().get(i);
+                supervisor.watch(new Supervisor.Child(etcdMembers == 1 ? "etcd" : "etcd " + m.name(),
+                        () -> etcd.memberProcess(member), () -> etcd.startMember(member), etcd.logFile(m)));
+            }
         }
         EtcdOptions etcdOptions = new EtcdOptions.Builder().endpoints(endpoint.split(",")).prefix(prefix).build();
         EtcdStore store = EtcdStore.connect(etcdOptions);
@@ -128,14 +148,61 @@ final class UpCommand implements Callable<Integer> {
             FilePools.declare(store, "pool-" + i, node, poolsRoot.resolve(node), labels, share);
         }
 
+        // Records older than this are an earlier run's, and say nothing about this one's components.
+        long startRevision = wait(store.currentRevision());
+        String controllerId = processes ? PROCESS_CONTROLLER_ID : "ferry-up-" + ProcessHandle.current().pid();
         if (processes) {
             startProcesses(etcdOptions, data, logs, socket, nodes);
         } else {
-            startInProcess(store, etcdOptions, data, socket, nodes);
+            startInProcess(store, etcdOptions, data, socket, nodes, controllerId);
         }
-        printSummary(endpoint, data, socket, nodes);
-        stopped.await();
+        Readiness readiness = new Readiness(controllerId, List.copyOf(nodes.keySet()), csi ? socket : null, startRevision);
+        long started = System.nanoTime();
+        Map<String, String> problems = awaitReady(readiness, store, started + TimeUnit.SECONDS.toNanos(readyTimeoutSeconds));
+        printSummary(endpoint, data, socket, nodes, problems);
+        // Not up yet: keep looking, and say so once it is (a component may need its restarts first).
+        while (!stopped.await(2, TimeUnit.SECONDS)) {
+            if (!problems.isEmpty() && (problems = whatIsNotUp(readiness, store)).isEmpty()) {
+                out.println("Ferry is up now, " + (System.nanoTime() - started) / 1_000_000_000 + " s after the start.");
+            }
+        }
         return 0;
+    }
+
+    /** The identity of the controller {@code ferry up --processes} runs; ferry up knows its own leader by it. */
+    static final String PROCESS_CONTROLLER_ID = "ferry-up-controller";
+
+    private void lockDataDir(Path data) throws IOException {
+        Path lockFile = Files.createDirectories(data.resolve("run")).resolve("ferry-up.lock");
+        dataDirLock = LocalEtcd.lock(lockFile, "another ferry up is running with the data directory " + data + " (it holds "
+                + lockFile + "); stop it first, or give a different --data-dir");
+    }
+
+    private Map<String, String> awaitReady(Readiness readiness, EtcdStore store, long deadline) throws InterruptedException {
+        while (true) {
+            Map<String, String> problems = whatIsNotUp(readiness, store);
+            if (problems.isEmpty() || System.nanoTime() >= deadline) {
+                return problems;
+            }
+            Thread.sleep(500);
+        }
+    }
+
+    /**
+     * Readiness's findings, each with how its component last exited when it did, and every child
+     * that is down now waiting for its restart.
+     */
+    private Map<String, String> whatIsNotUp(Readiness readiness, EtcdStore store) {
+        Map<String, String> problems = new LinkedHashMap<>(readiness.problems(store));
+        for (String child : supervisor.restarts().keySet()) {
+            if (problems.containsKey(child) || supervisor.down(child)) {
+                supervisor.lastExit(child).ifPresent(exit -> problems.merge(child, "exited with status "
+                        + Supervisor.describe(exit.status()) + " after " + exit.ran().toSeconds() + " s ("
+                        + supervisor.restarts().get(child) + " restart(s) so far); last log line: " + exit.lastLogLine(),
+                        (a, b) -> a + "; " + b));
+            }
+        }
+        return problems;
     }
 
     /**
@@ -175,14 +242,14 @@ final class UpCommand implements Callable<Integer> {
     }
 
     private void startInProcess(EtcdStore store, EtcdOptions etcdOptions, Path data, Path socket,
-                                Map<String, Map<String, String>> nodes) throws Exception {
+                                Map<String, Map<String, String>> nodes, String controllerId) throws Exception {
         // Agents do their blocking work (fsync, losetup) on worker threads; several agents share this
         // JVM's pool, so it gets more threads than Vert.x's default 20.
         Vertx vertx = Vertx.vertx(new io.vertx.core.VertxOptions().setWorkerPoolSize(16 * (agents + 1)));
         running.push(() -> vertx.close().toCompletionStage().toCompletableFuture().get(20, TimeUnit.SECONDS));
         PrometheusMeterRegistry controllerMetrics = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
         Controller controller = new Controller(vertx, store,
-                ControllerOptions.defaults("ferry-up-" + ProcessHandle.current().pid()).withAdmin(AdminOptions.loopback(adminPort)),
+                ControllerOptions.defaults(controllerId).withAdmin(AdminOptions.loopback(adminPort)),
                 controllerMetrics);
         await(controller.start());
         running.push(() -> await(controller.stop()));
@@ -212,7 +279,7 @@ final class UpCommand implements Callable<Integer> {
                                 Map<String, Map<String, String>> nodes) throws Exception {
         ComponentProcess.Etcd etcd = new ComponentProcess.Etcd(String.join(",",
                 etcdOptions.endpoints().stream().map(Object::toString).toList()), prefix);
-        start(ComponentProcess.controller("controller", "ferry-up-controller", adminPort, etcd, logs, List.of()));
+        start(ComponentProcess.controller("controller", PROCESS_CONTROLLER_ID, adminPort, etcd, logs, List.of()));
         int i = 0;
         for (Map.Entry<String, Map<String, String>> node : nodes.entrySet()) {
             i++;
@@ -227,20 +294,24 @@ final class UpCommand implements Callable<Integer> {
     private void start(ComponentProcess component) throws Exception {
         component.start();
         running.push(() -> component.stop(20));
-        component.process().ifPresent(process -> process.onExit().thenAccept(p -> {
-            if (p.exitValue() != 0 && p.exitValue() != 143) {
-                out.println("warning: " + component.name() + " exited with " + p.exitValue() + "; see " + component.log());
-            }
-        }));
+        supervisor.watch(new Supervisor.Child(component.name(), component::process, component::start, component.log()));
     }
 
     private Path etcdData(Path data) {
         return etcdDataDir != null ? etcdDataDir.toAbsolutePath().normalize() : data.resolve("etcd");
     }
 
-    private void printSummary(String endpoint, Path data, Path socket, Map<String, Map<String, String>> nodes) {
+    private void printSummary(String endpoint, Path data, Path socket, Map<String, Map<String, String>> nodes,
+                              Map<String, String> problems) {
         out.println();
-        out.println("Ferry is up" + (processes ? " (one process per component)" : " (one JVM)") + ".");
+        if (problems.isEmpty()) {
+            out.println("Ferry is up" + (processes ? " (one process per component)" : " (one JVM)") + ".");
+        } else {
+            out.println("Ferry is NOT up after " + readyTimeoutSeconds + " s:");
+            problems.forEach((component, problem) -> out.println("  " + component + ": " + problem));
+            out.println("ferry up keeps running, restarts what exits, and prints a line once all of it is up; logs in "
+                    + data.resolve("logs") + ".");
+        }
         out.println("  etcd         " + endpoint + (externalEtcd == null ? "   data " + etcdData(data) : "") + "   prefix " + prefix);
         out.println("  controller   http://127.0.0.1:" + adminPort + "   (/readyz /metrics /api/v1/pools /api/v1/volumes)");
         int i = 0;
@@ -262,6 +333,11 @@ final class UpCommand implements Callable<Integer> {
 
     private void shutDown() {
         out.println("stopping Ferry...");
+        try {
+            supervisor.close();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
         AutoCloseable component;
         while ((component = running.poll()) != null) {
             try {

@@ -26,7 +26,7 @@ class LocalEtcdIT {
     void threeMembersFormOneClusterThatKeepsItsDataAcrossARestart() throws Exception {
         Path data = dir.resolve("etcd");
         int base = freeRange(6);
-        try (LocalEtcd etcd = LocalEtcd.forUp(data, dir.resolve("logs/etcd.log"), base, 3)) {
+        try (LocalEtcd etcd = LocalEtcd.forUp(data, dir.resolve("logs/etcd.log"), base, 3, dir.resolve("run"))) {
             etcd.start(LocalEtcd.find().orElseThrow());
             assertThat(etcd.endpoint().split(",")).hasSize(3);
             assertThat(etcd.members()).extracting(LocalEtcdMember::clientPort).containsExactly(base, base + 2, base + 4);
@@ -36,16 +36,16 @@ class LocalEtcdIT {
                 assertThat(Files.isDirectory(m.dataDir().resolve("member"))).as(m.name() + "'s own data").isTrue();
             }
         }
-        try (LocalEtcd again = LocalEtcd.forUp(data, dir.resolve("logs/etcd.log"), base, 3)) {
+        try (LocalEtcd again = LocalEtcd.forUp(data, dir.resolve("logs/etcd.log"), base, 3, dir.resolve("run"))) {
             again.start(LocalEtcd.find().orElseThrow());
             try (EtcdStore store = EtcdStore.connect(options(again))) {
                 assertThat(store.get("/up-test/a", Map.class).toCompletionStage().toCompletableFuture()
                         .get(20, TimeUnit.SECONDS)).isPresent();
             }
         }
-        assertThatThrownBy(() -> LocalEtcd.forUp(data, dir.resolve("logs/etcd.log"), base, 1))
+        assertThatThrownBy(() -> LocalEtcd.forUp(data, dir.resolve("logs/etcd.log"), base, 1, dir.resolve("run")))
                 .hasMessageContaining("multi-member etcd").hasMessageContaining("--etcd-members");
-        assertThatThrownBy(() -> LocalEtcd.forUp(data, dir.resolve("logs/etcd.log"), base, 5))
+        assertThatThrownBy(() -> LocalEtcd.forUp(data, dir.resolve("logs/etcd.log"), base, 5, dir.resolve("run")))
                 .hasMessageContaining("3-member etcd").hasMessageContaining("--etcd-members 3");
     }
 
@@ -53,11 +53,43 @@ class LocalEtcdIT {
     void aSingleMembersDataIsNotTakenForAClusterAndOddCountsOnly() throws Exception {
         Path data = dir.resolve("etcd");
         Files.createDirectories(data.resolve("member"));
-        assertThatThrownBy(() -> LocalEtcd.forUp(data, dir.resolve("etcd.log"), 2379, 3))
+        assertThatThrownBy(() -> LocalEtcd.forUp(data, dir.resolve("etcd.log"), 2379, 3, dir.resolve("run")))
                 .hasMessageContaining("1-member etcd");
-        assertThatThrownBy(() -> LocalEtcd.forUp(data, dir.resolve("etcd.log"), 2379, 2))
+        assertThatThrownBy(() -> LocalEtcd.forUp(data, dir.resolve("etcd.log"), 2379, 2, dir.resolve("run")))
                 .hasMessageContaining("must be one of [1, 3, 5]");
-        assertThat(LocalEtcd.forUp(data, dir.resolve("etcd.log"), 2379, 1).endpoint()).isEqualTo("http://127.0.0.1:2379");
+        assertThat(LocalEtcd.forUp(data, dir.resolve("etcd.log"), 2379, 1, dir.resolve("run")).endpoint()).isEqualTo("http://127.0.0.1:2379");
+    }
+
+    @Test
+    void anEtcdLeftRunningByAKilledFerryUpIsStoppedByTheNextOneAndAStrangerUnderItsPidIsNot() throws Exception {
+        Path data = dir.resolve("etcd");
+        int base = freeRange(2);
+        LocalEtcdMember member = LocalEtcd.forUp(data, dir.resolve("etcd.log"), base, 1, dir.resolve("run")).members().get(0);
+        Files.createDirectories(data);
+        // What a killed ferry up leaves: its etcd running, and the pid file naming it.
+        Process leftover = new ProcessBuilder(member.command(LocalEtcd.find().orElseThrow(), java.util.List.of(member), "t", false))
+                .redirectErrorStream(true).redirectOutput(dir.resolve("leftover.log").toFile()).start();
+        Process stranger = new ProcessBuilder("sleep", "60").start();
+        try {
+            LocalEtcd next = LocalEtcd.forUp(data, dir.resolve("etcd.log"), base, 1, dir.resolve("run"));
+            Files.createDirectories(dir.resolve("run"));
+            Files.writeString(next.pidFile(member), leftover.pid() + "\n");
+            next.claim(new java.io.PrintWriter(new java.io.StringWriter()));
+            assertThat(leftover.waitFor(20, TimeUnit.SECONDS)).as("the leftover etcd stopped").isTrue();
+            assertThatThrownBy(() -> LocalEtcd.forUp(data, dir.resolve("etcd.log"), base, 1, dir.resolve("run")).claim(
+                    new java.io.PrintWriter(new java.io.StringWriter())))
+                    .as("a second ferry up on the same etcd data").hasMessageContaining("is in use by another ferry up");
+            next.close();
+
+            Files.writeString(next.pidFile(member), stranger.pid() + "\n");
+            try (LocalEtcd again = LocalEtcd.forUp(data, dir.resolve("etcd.log"), base, 1, dir.resolve("run"))) {
+                again.claim(new java.io.PrintWriter(new java.io.StringWriter()));
+                assertThat(stranger.isAlive()).as("a process that is not etcd on this data is left alone").isTrue();
+            }
+        } finally {
+            leftover.destroyForcibly();
+            stranger.destroyForcibly();
+        }
     }
 
     private static void put(LocalEtcd etcd, String key, String value) throws Exception {
