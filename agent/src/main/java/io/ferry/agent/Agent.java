@@ -487,8 +487,7 @@ public final class Agent extends VerticleBase {
         @Override
         public void onUpsert(Versioned<T> current, Versioned<T> previous) {
             Optional<Object> mine = statuses.last(current.key());
-            if (mine.isPresent() && !statuses.olderThanMine(current.key(), current.modRevision())
-                    && !mine.get().equals(current.value())) {
+            if (mine.isPresent() && !statuses.isMine(current.key(), current.value(), current.modRevision())) {
                 statuses.forget(current.key());
                 runtime.enqueue(NodeContext.lastSegment(current.key()));
             }

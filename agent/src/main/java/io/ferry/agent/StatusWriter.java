@@ -27,6 +27,12 @@ final class StatusWriter {
     private final Map<String, Object> lastWritten = new ConcurrentHashMap<>();
     /** The etcd revision of each of this process's last writes, to tell its own older writes coming back from a change. */
     private final Map<String, Long> writtenRevision = new ConcurrentHashMap<>();
+    /**
+     * Values being written, per key: the watch may deliver a write before its own answer arrives,
+     * and taking it then for somebody else's change re-ran the work, whose next write could again
+     * come back first (a failure's attempts climbed by themselves under load).
+     */
+    private final Map<String, java.util.Set<Object>> inFlight = new ConcurrentHashMap<>();
 
     StatusWriter(EtcdStore store) {
         this.store = store;
@@ -116,6 +122,15 @@ final class StatusWriter {
         return modRevision < writtenRevision.getOrDefault(key, 0L);
     }
 
+    /**
+     * Whether a value the watch delivers under the key is this process's own doing: what it last
+     * wrote, one of its writes still waiting for an answer, or an older write of its own.
+     */
+    boolean isMine(String key, Object value, long modRevision) {
+        return olderThanMine(key, modRevision) || value.equals(lastWritten.get(key))
+                || inFlight.getOrDefault(key, java.util.Set.of()).contains(value);
+    }
+
     Future<Boolean> delete(String key) {
         return store.delete(key).onSuccess(d -> {
             lastWritten.remove(key);
@@ -133,10 +148,14 @@ final class StatusWriter {
             lastWritten.putIfAbsent(key, current);
             return Future.succeededFuture(false);
         }
+        inFlight.computeIfAbsent(key, k -> ConcurrentHashMap.newKeySet()).add(desired);
         return store.put(key, desired).map(rev -> {
             lastWritten.put(key, desired);
             writtenRevision.put(key, rev);
             return true;
-        });
+        }).onComplete(ar -> inFlight.computeIfPresent(key, (k, values) -> {
+            values.remove(desired);
+            return values.isEmpty() ? null : values;
+        }));
     }
 }
