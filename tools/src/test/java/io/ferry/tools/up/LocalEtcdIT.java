@@ -25,7 +25,7 @@ class LocalEtcdIT {
     @Test
     void threeMembersFormOneClusterThatKeepsItsDataAcrossARestart() throws Exception {
         Path data = dir.resolve("etcd");
-        int base = freeRange(6);
+        int base = UpSupervisionIT.freeRange(6);
         try (LocalEtcd etcd = LocalEtcd.forUp(data, dir.resolve("logs/etcd.log"), base, 3, dir.resolve("run"))) {
             etcd.start(LocalEtcd.find().orElseThrow());
             assertThat(etcd.endpoint().split(",")).hasSize(3);
@@ -63,7 +63,7 @@ class LocalEtcdIT {
     @Test
     void anEtcdLeftRunningByAKilledFerryUpIsStoppedByTheNextOneAndAStrangerUnderItsPidIsNot() throws Exception {
         Path data = dir.resolve("etcd");
-        int base = freeRange(2);
+        int base = UpSupervisionIT.freeRange(2);
         LocalEtcdMember member = LocalEtcd.forUp(data, dir.resolve("etcd.log"), base, 1, dir.resolve("run")).members().get(0);
         Files.createDirectories(data);
         // What a killed ferry up leaves: its etcd running, and the pid file naming it.
@@ -101,20 +101,5 @@ class LocalEtcdIT {
 
     private static EtcdOptions options(LocalEtcd etcd) {
         return new EtcdOptions.Builder().endpoints(etcd.endpoint().split(",")).prefix("/up-test").build();
-    }
-
-    /** The first of {@code n} consecutive ports that are free on loopback now. */
-    private static int freeRange(int n) throws Exception {
-        for (int attempt = 0; attempt < 50; attempt++) {
-            int base = LocalEtcdProbe.freePort();
-            boolean free = base + n < 65535;
-            for (int i = 0; free && i < n; i++) {
-                free = !LocalEtcd.portInUse(base + i);
-            }
-            if (free) {
-                return base;
-            }
-        }
-        throw new IllegalStateException("no " + n + " consecutive free ports");
     }
 }
