@@ -11,8 +11,10 @@ import java.util.Map;
 
 /**
  * Chooses a pool for a volume: every pool goes through every filter (the shared rules no policy
- * can override), the survivors are scored by the configured policy plus a local-affinity bonus,
- * and the best wins; ties go to the pool name that sorts first, so decisions are reproducible.
+ * can override); the survivors are ranked first by the tier of their position relative to the
+ * consumer ({@link #tier}: a {@code PreferLocal} volume goes to a pool on its consumer's node
+ * whenever one fits), then by the configured policy's score, and the best wins; ties go to the
+ * pool name that sorts first, so decisions are reproducible.
  *
  * <p>Pure and stateless apart from its configuration: safe to call from any thread.
  */
@@ -47,6 +49,8 @@ public final class Scheduler {
         List<PoolVerdict> verdicts = explain ? new ArrayList<>() : null;
         Candidate best = null;
         double bestScore = Double.NEGATIVE_INFINITY;
+        int bestTier = Integer.MAX_VALUE;
+        boolean tiered = isTiered(request);
         for (Candidate candidate : candidates) {
             String failed = candidate.staticRefusal();
             if (failed != null) {
@@ -66,13 +70,16 @@ public final class Scheduler {
                 }
                 continue;
             }
-            double score = policy.score(request, candidate) + affinityBonus(request, candidate, global);
+            int tier = tiered ? tier(request, candidate) : 0;
+            double score = policy.score(request, candidate);
             if (explain) {
-                verdicts.add(new PoolVerdict(candidate.pool(), candidate.node(), null, score, candidate.free(request.thin())));
+                verdicts.add(new PoolVerdict(candidate.pool(), candidate.node(), null, score, candidate.free(request.thin()), tier));
             }
-            if (score > bestScore || score == bestScore && candidate.pool().compareTo(best.pool()) < 0) {
+            if (tier < bestTier || tier == bestTier
+                    && (score > bestScore || score == bestScore && candidate.pool().compareTo(best.pool()) < 0)) {
                 best = candidate;
                 bestScore = score;
+                bestTier = tier;
             }
         }
         for (int i = 0; i < checks.length; i++) {
@@ -82,7 +89,8 @@ public final class Scheduler {
         }
         if (explain) {
             verdicts.sort((a, b) -> a.passed() != b.passed() ? (a.passed() ? -1 : 1)
-                    : a.passed() ? Double.compare(b.score(), a.score()) : a.pool().compareTo(b.pool()));
+                    : !a.passed() ? a.pool().compareTo(b.pool())
+                    : a.tier() != b.tier() ? Integer.compare(a.tier(), b.tier()) : Double.compare(b.score(), a.score()));
         }
         return new Decision(best, best == null ? 0 : bestScore, new java.util.TreeMap<>(counts), verdicts);
     }
@@ -123,16 +131,20 @@ public final class Scheduler {
         return candidate.status() == null ? 0 : candidate.free(request.thin());
     }
 
-    static double affinityBonus(Request request, Candidate candidate, GlobalConfig global) {
-        String consumer = request.intent().consumerNode();
-        if (consumer == null) {
-            return 0;
-        }
-        boolean local = consumer.equals(candidate.node());
+    /** Whether the request's position advice ranks pools in tiers (a preference and a consumer to prefer it to). */
+    static boolean isTiered(Request request) {
         PositionAdvice advice = request.intent().positionAdvice();
-        if (advice == PositionAdvice.PREFER_LOCAL && local || advice == PositionAdvice.PREFER_REMOTE && !local) {
-            return global.localAffinityBonus();
-        }
-        return 0;
+        return request.intent().consumerNode() != null
+                && (advice == PositionAdvice.PREFER_LOCAL || advice == PositionAdvice.PREFER_REMOTE);
+    }
+
+    /**
+     * 0 for the pools the position advice prefers (on the consumer's node for {@code PreferLocal},
+     * off it for {@code PreferRemote}), 1 for the others: a preferred pool that fits always wins
+     * over any other, whatever the policy's scores; the policy ranks pools within a tier.
+     */
+    static int tier(Request request, Candidate candidate) {
+        boolean local = request.localTo(candidate);
+        return request.intent().positionAdvice() == PositionAdvice.PREFER_LOCAL == local ? 0 : 1;
     }
 }
