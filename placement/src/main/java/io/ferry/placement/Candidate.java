@@ -35,7 +35,8 @@ import java.util.Map;
  * @param diskFree     the agent's reported free bytes on the disk, 0 when it never reported
  * @param thinData     the agent's reported thin data usage in percent, NaN when it does not say
  * @param exportsEngine whether the node can export this pool's engine (see {@link NodeRegistration#canExport})
- * @param domainHashes per failure-domain level, the hash of {@link #domain} (0 when absent)
+ * @param nodeDomainHash ... {@code zoneHash}: per failure-domain level, the hash of {@link #domain}
+ *                     (0 when absent); fields rather than an array, which would be one more miss per pool
  */
 public record Candidate(
         PoolConfig config,
@@ -55,7 +56,10 @@ public record Candidate(
         long diskFree,
         double thinData,
         boolean exportsEngine,
-        int[] domainHashes) {
+        int nodeDomainHash,
+        int rackHash,
+        int switchHash,
+        int zoneHash) {
 
     public static Candidate of(PoolConfig config, PoolStatus status, NodeRegistration registration, Ledger ledger,
                                long ledgerRevision, int remoteServed, GlobalConfig global) {
@@ -79,7 +83,9 @@ public record Candidate(
                 staticRefusal(config, status, registration), domains, config.engine(), config.node().hashCode(),
                 own.allocatedBytes(), status == null ? 0 : status.freeBytes(),
                 status == null || status.thinDataPercent() == null ? Double.NaN : status.thinDataPercent(),
-                registration != null && registration.canExport(config.engine()), domainHashes);
+                registration != null && registration.canExport(config.engine()), domainHashes[FailureDomainLevel.NODE.ordinal()],
+                domainHashes[FailureDomainLevel.RACK.ordinal()], domainHashes[FailureDomainLevel.SWITCH.ordinal()],
+                domainHashes[FailureDomainLevel.ZONE.ordinal()]);
     }
 
     /** Reasons that depend only on the pool, never on the request. */
@@ -144,14 +150,25 @@ public record Candidate(
         return domains[level.ordinal()];
     }
 
+    /** The hash of {@link #domain} at this level, 0 when the pool has none. */
+    public int domainHash(FailureDomainLevel level) {
+        return switch (level) {
+            case NODE -> nodeDomainHash;
+            case RACK -> rackHash;
+            case SWITCH -> switchHash;
+            case ZONE -> zoneHash;
+        };
+    }
+
     public Candidate withLedger(Ledger newLedger, long revision) {
         return new Candidate(config, status, registration, newLedger, revision, remoteServed, labels, thickCapacity, thinCapacity,
                 staticRefusal, domains, engine, nodeHash, newLedger.allocatedBytes(), diskFree, thinData, exportsEngine,
-                domainHashes);
+                nodeDomainHash, rackHash, switchHash, zoneHash);
     }
 
     public Candidate withRemoteServed(int value) {
         return new Candidate(config, status, registration, ledger, ledgerRevision, value, labels, thickCapacity, thinCapacity,
-                staticRefusal, domains, engine, nodeHash, allocated, diskFree, thinData, exportsEngine, domainHashes);
+                staticRefusal, domains, engine, nodeHash, allocated, diskFree, thinData, exportsEngine, nodeDomainHash, rackHash,
+                switchHash, zoneHash);
     }
 }

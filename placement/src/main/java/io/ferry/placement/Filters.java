@@ -1,5 +1,6 @@
 package io.ferry.placement;
 
+import io.ferry.model.FailureDomainLevel;
 import io.ferry.model.GlobalConfig;
 import io.ferry.model.PositionAdvice;
 import io.ferry.model.Reach;
@@ -77,9 +78,9 @@ public final class Filters {
 
         @Override
         public boolean admits(Request r, Candidate c, GlobalConfig g) {
-            int level = r.intent().failureDomainLevel().ordinal();
+            FailureDomainLevel level = r.intent().failureDomainLevel();
             // A node without the label cannot prove it is elsewhere, so it cannot host a spread member.
-            if (c.domainHashes()[level] == 0 && c.domains()[level] == null) {
+            if (c.domainHash(level) == 0 && c.domain(level) == null) {
                 return false;
             }
             return !r.domainTaken(c, level);

@@ -1,5 +1,6 @@
 package io.ferry.placement;
 
+import io.ferry.model.FailureDomainLevel;
 import io.ferry.model.NodeRegistration;
 import io.ferry.model.VolumeIntent;
 
@@ -76,11 +77,11 @@ public record Request(VolumeIntent intent, String requiredPool, Set<String> take
     }
 
     /** Whether the candidate's domain at this request's spread level is one the group already uses. */
-    boolean domainTaken(Candidate candidate, int level) {
-        int hash = candidate.domainHashes()[level];
+    boolean domainTaken(Candidate candidate, FailureDomainLevel level) {
+        int hash = candidate.domainHash(level);
         for (int taken : takenHashes) {
             if (taken == hash) {
-                return takenDomains.contains(candidate.domains()[level]);
+                return takenDomains.contains(candidate.domain(level));
             }
         }
         return false;
