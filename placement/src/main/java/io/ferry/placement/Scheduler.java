@@ -51,6 +51,7 @@ public final class Scheduler {
         double bestScore = Double.NEGATIVE_INFINITY;
         int bestTier = Integer.MAX_VALUE;
         boolean tiered = isTiered(request);
+        boolean grouped = request.intent().spreadGroup() != null;
         for (Candidate candidate : candidates) {
             String failed = candidate.staticRefusal();
             if (failed != null) {
@@ -76,7 +77,7 @@ public final class Scheduler {
                 verdicts.add(new PoolVerdict(candidate.pool(), candidate.node(), null, score, candidate.free(request.thin()), tier));
             }
             if (tier < bestTier || tier == bestTier
-                    && (score > bestScore || score == bestScore && candidate.pool().compareTo(best.pool()) < 0)) {
+                    && (score > bestScore || score == bestScore && breaksTie(grouped, candidate, best))) {
                 best = candidate;
                 bestScore = score;
                 bestTier = tier;
@@ -129,6 +130,32 @@ public final class Scheduler {
 
     private static long freeOrZero(Request request, Candidate candidate) {
         return candidate.status() == null ? 0 : candidate.free(request.thin());
+    }
+
+    /**
+     * Whether {@code candidate} wins a tie of tier and score against {@code best}. Normally the pool
+     * name that sorts first. For a member of a spread group, the name whose hash ({@link #scatter})
+     * is smallest: pools named in sequence are on neighbouring nodes of the same racks, and binpack
+     * opening equally empty pools in name order leaves the cluster's last free space in the few
+     * racks whose names sort last, where a group whose first members landed there has no room for
+     * its third (the simulator's seed 3 refused one at 92.9 % full; with this order 99.0 %). A fixed
+     * hash keeps decisions reproducible.
+     */
+    static boolean breaksTie(boolean grouped, Candidate candidate, Candidate best) {
+        if (grouped) {
+            int a = scatter(candidate.pool().hashCode());
+            int b = scatter(best.pool().hashCode());
+            if (a != b) {
+                return a < b;
+            }
+        }
+        return candidate.pool().compareTo(best.pool()) < 0;
+    }
+
+    /** Spreads neighbouring hashes (names differing in their last character) over the int range. */
+    static int scatter(int hash) {
+        int h = hash * 0x9E3779B9;
+        return h ^ (h >>> 16);
     }
 
     /** Whether the request's position advice ranks pools in tiers (a preference and a consumer to prefer it to). */

@@ -173,6 +173,26 @@ class SchedulerTest {
     }
 
     @Test
+    void aSpreadGroupMemberTakesEquallyGoodPoolsInAFixedScatteredOrderNotByName() {
+        // Eight empty pools of one size, named in node order: a plain volume takes the first name, a
+        // group member the pool whose name hashes lowest, the same one every time.
+        List<Candidate> pools = new java.util.ArrayList<>();
+        for (int i = 0; i < 8; i++) {
+            pools.add(pool("pool-" + i, "n" + i).build());
+        }
+        String expected = pools.stream().map(Candidate::pool)
+                .min(java.util.Comparator.comparingInt(n -> Scheduler.scatter(n.hashCode()))).orElseThrow();
+        assertThat(expected).as("the test needs a scattered order that differs from name order").isNotEqualTo("pool-0");
+        Request member = Request.of(volume("v", 10).spreadGroup("db").failureDomainLevel(io.ferry.model.FailureDomainLevel.NODE).build());
+        assertThat(scheduler.decide(member, pools, global, new BinPackPolicy(), false).chosen().pool()).isEqualTo(expected);
+        List<Candidate> reversed = new java.util.ArrayList<>(pools);
+        java.util.Collections.reverse(reversed);
+        assertThat(scheduler.decide(member, reversed, global, new BinPackPolicy(), false).chosen().pool()).isEqualTo(expected);
+        assertThat(scheduler.decide(Request.of(volume("v", 10).build()), pools, global, new BinPackPolicy(), false).chosen().pool())
+                .isEqualTo("pool-0");
+    }
+
+    @Test
     void policiesAreChosenByName() {
         assertThat(ScoringPolicy.named(SchedulerPolicyName.BINPACK)).isInstanceOf(BinPackPolicy.class);
         assertThat(ScoringPolicy.named(SchedulerPolicyName.SPREAD)).isInstanceOf(SpreadPolicy.class);
