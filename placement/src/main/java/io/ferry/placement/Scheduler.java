@@ -14,7 +14,8 @@ import java.util.Map;
  * can override); the survivors are ranked first by the tier of their position relative to the
  * consumer ({@link #tier}: a {@code PreferLocal} volume goes to a pool on its consumer's node
  * whenever one fits), then by the configured policy's score, and the best wins; ties go to the
- * pool name that sorts first, so decisions are reproducible.
+ * pool name that sorts first (for a spread-group member, to a fixed order scattered over the names:
+ * {@link #breaksTie}), so decisions are reproducible.
  *
  * <p>Pure and stateless apart from its configuration: safe to call from any thread.
  */
