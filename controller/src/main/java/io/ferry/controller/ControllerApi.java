@@ -184,6 +184,7 @@ final class ControllerApi {
             row.put("node", v.node());
             row.put("passed", v.passed());
             if (v.passed()) {
+                row.put("tier", v.tier());
                 row.put("score", Math.round(v.score() * 10000) / 10000.0);
             } else {
                 row.put("failed", v.failedReason());

@@ -1,5 +1,6 @@
 package io.ferry.placement;
 
+import io.ferry.model.FailureDomainLevel;
 import io.ferry.model.GlobalConfig;
 import io.ferry.model.PositionAdvice;
 import io.ferry.model.Reach;
@@ -17,7 +18,7 @@ public final class Filters {
             (r, c, g) -> r.requiredPool().equals(c.pool()), (r, g) -> r.requiredPool() != null);
 
     public static final Filter ENGINE = simple("engine", (r, c, g) -> {
-        var engine = c.config().engine();
+        var engine = c.engine();
         if (r.intent().engine() != null && r.intent().engine() != engine) {
             return false;
         }
@@ -39,8 +40,8 @@ public final class Filters {
         @Override
         public boolean admits(Request r, Candidate c, GlobalConfig g) {
             return switch (r.intent().positionAdvice()) {
-                case MUST_LOCAL -> c.node().equals(r.intent().consumerNode());
-                case MUST_REMOTE -> !c.node().equals(r.intent().consumerNode());
+                case MUST_LOCAL -> r.localTo(c);
+                case MUST_REMOTE -> !r.localTo(c);
                 default -> true;
             };
         }
@@ -60,12 +61,13 @@ public final class Filters {
      * not held against the node.
      */
     public static final Filter EXPORTABLE = simple("cannot export",
-            (r, c, g) -> !Reach.of(c.node(), c.registration(), c.config().engine(), r.intent().consumerNode(),
-                    r.consumer()).needsExport() || c.registration().canExport(c.config().engine()),
+            // The precomputed capability first: for nearly every pool it settles the question without Reach.
+            (r, c, g) -> c.exportsEngine() || !Reach.of(c.node(), c.registration(), c.engine(), r.intent().consumerNode(),
+                    r.consumer()).needsExport(),
             (r, g) -> r.intent().consumerNode() != null);
 
     public static final Filter REMOTE_CAP = simple("remote cap",
-            (r, c, g) -> !r.remoteFrom(c) || c.remoteServed() < g.maxRemoteVolumesPerNode(),
+            (r, c, g) -> c.remoteServed() < g.maxRemoteVolumesPerNode() || !r.remoteFrom(c),
             (r, g) -> g.maxRemoteVolumesPerNode() > 0 && r.intent().consumerNode() != null);
 
     public static final Filter SPREAD = new Filter() {
@@ -76,9 +78,12 @@ public final class Filters {
 
         @Override
         public boolean admits(Request r, Candidate c, GlobalConfig g) {
-            String domain = c.domain(r.intent().failureDomainLevel());
+            FailureDomainLevel level = r.intent().failureDomainLevel();
             // A node without the label cannot prove it is elsewhere, so it cannot host a spread member.
-            return domain != null && !r.takenDomains().contains(domain);
+            if (c.domainHash(level) == 0 && c.domain(level) == null) {
+                return false;
+            }
+            return !r.domainTaken(c, level);
         }
 
         @Override
@@ -94,10 +99,10 @@ public final class Filters {
      * differ when something else fills the disk, or when several pools share one file system: a
      * thick volume must fit both.
      */
-    public static final Filter DISK_FREE = sized("disk full", (r, c, g) -> c.status().freeBytes(), (r, g) -> !r.thin());
+    public static final Filter DISK_FREE = sized("disk full", (r, c, g) -> c.diskFree(), (r, g) -> !r.thin());
 
     public static final Filter THIN_DATA = simple("thin data above watermark", (r, c, g) ->
-            c.status().thinDataPercent() == null || c.status().thinDataPercent() < g.thinDataHighWatermarkPercent(),
+            Double.isNaN(c.thinData()) || c.thinData() < g.thinDataHighWatermarkPercent(),
             (r, g) -> r.thin());
 
     /**

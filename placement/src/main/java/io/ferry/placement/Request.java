@@ -1,5 +1,6 @@
 package io.ferry.placement;
 
+import io.ferry.model.FailureDomainLevel;
 import io.ferry.model.NodeRegistration;
 import io.ferry.model.VolumeIntent;
 
@@ -14,11 +15,22 @@ import java.util.Set;
  *                      at the intent's level
  * @param consumer      the registration of the intent's consumer node, or null (none named, or it is
  *                      not registered): it tells whether a candidate shares the consumer's machine
+ * @param consumerHash  derived: the hash of the intent's consumer node (0 without one), compared with
+ *                      {@link Candidate#nodeHash()} before any name is read
+ * @param takenHashes   derived: the hashes of {@code takenDomains}, likewise for the spread filter
  */
-public record Request(VolumeIntent intent, String requiredPool, Set<String> takenDomains, NodeRegistration consumer) {
+public record Request(VolumeIntent intent, String requiredPool, Set<String> takenDomains, NodeRegistration consumer,
+                      int consumerHash, int[] takenHashes) {
 
+    /** The derived components are always recomputed here, whatever a caller passes. */
     public Request {
         takenDomains = takenDomains == null ? Set.of() : Set.copyOf(takenDomains);
+        consumerHash = intent.consumerNode() == null ? 0 : intent.consumerNode().hashCode();
+        takenHashes = takenDomains.stream().mapToInt(String::hashCode).toArray();
+    }
+
+    public Request(VolumeIntent intent, String requiredPool, Set<String> takenDomains, NodeRegistration consumer) {
+        this(intent, requiredPool, takenDomains, consumer, 0, null);
     }
 
     public Request(VolumeIntent intent, String requiredPool, Set<String> takenDomains) {
@@ -34,6 +46,18 @@ public record Request(VolumeIntent intent, String requiredPool, Set<String> take
         return new Request(intent, null, Set.of(), null);
     }
 
+    /** Equal when the four given components are; the derived ones follow from them. */
+    @Override
+    public boolean equals(Object o) {
+        return o instanceof Request r && intent.equals(r.intent) && java.util.Objects.equals(requiredPool, r.requiredPool)
+                && takenDomains.equals(r.takenDomains) && java.util.Objects.equals(consumer, r.consumer);
+    }
+
+    @Override
+    public int hashCode() {
+        return java.util.Objects.hash(intent, requiredPool, takenDomains, consumer);
+    }
+
     public long sizeBytes() {
         return intent.sizeBytes();
     }
@@ -44,6 +68,22 @@ public record Request(VolumeIntent intent, String requiredPool, Set<String> take
 
     /** True when the volume's consumer would reach it over the network from this candidate. */
     public boolean remoteFrom(Candidate candidate) {
-        return intent.consumerNode() != null && !intent.consumerNode().equals(candidate.node());
+        return intent.consumerNode() != null && !candidate.isOn(intent.consumerNode(), consumerHash);
+    }
+
+    /** True when the candidate is on the volume's consumer node. */
+    public boolean localTo(Candidate candidate) {
+        return candidate.isOn(intent.consumerNode(), consumerHash);
+    }
+
+    /** Whether the candidate's domain at this request's spread level is one the group already uses. */
+    boolean domainTaken(Candidate candidate, FailureDomainLevel level) {
+        int hash = candidate.domainHash(level);
+        for (int taken : takenHashes) {
+            if (taken == hash) {
+                return takenDomains.contains(candidate.domain(level));
+            }
+        }
+        return false;
     }
 }

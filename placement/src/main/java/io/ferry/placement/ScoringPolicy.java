@@ -23,7 +23,7 @@ public interface ScoringPolicy {
         if (capacity <= 0) {
             return 1.0;
         }
-        double used = (double) (candidate.ledger().allocatedBytes() + request.sizeBytes()) / capacity;
+        double used = (double) (candidate.allocated() + request.sizeBytes()) / capacity;
         return Math.min(1.0, Math.max(0.0, used));
     }
 }

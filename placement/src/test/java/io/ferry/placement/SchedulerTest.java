@@ -89,6 +89,109 @@ class SchedulerTest {
                 .as("no per-pool verdicts unless asked").isEmpty();
     }
 
+    // ------------------------------------------------------------ position advice as a tier
+
+    private static Request preferLocal(String consumer, long gib) {
+        return Request.of(volume("v", gib).consumerNode(consumer).positionAdvice(PositionAdvice.PREFER_LOCAL).build());
+    }
+
+    @Test
+    void aPoolOnTheConsumersNodeWinsOverAMuchFullerRemotePool() {
+        // Under binpack the remote pool scores 0.99 and the local one 0.11: far more than any bonus could bridge.
+        List<Candidate> pools = List.of(pool("remote", "n2").allocatedGi(89).build(), pool("local", "n1").allocatedGi(1).build());
+        for (ScoringPolicy policy : List.of(new BinPackPolicy(), new SpreadPolicy())) {
+            Decision d = scheduler.decide(preferLocal("n1", 10), pools, global, policy, false);
+            assertThat(d.chosen().pool()).as(policy.toString()).isEqualTo("local");
+        }
+    }
+
+    @Test
+    void amongThePoolsOnTheConsumersNodeThePolicyChooses() {
+        List<Candidate> pools = List.of(pool("remote", "n2").allocatedGi(89).build(), pool("local-empty", "n1").build(),
+                pool("local-half", "n1").allocatedGi(50).build());
+        assertThat(scheduler.decide(preferLocal("n1", 10), pools, global, new BinPackPolicy(), false).chosen().pool())
+                .isEqualTo("local-half");
+        assertThat(scheduler.decide(preferLocal("n1", 10), pools, global, new SpreadPolicy(), false).chosen().pool())
+                .isEqualTo("local-empty");
+    }
+
+    @Test
+    void whenNoLocalPoolFitsTheOthersAreRankedByThePolicy() {
+        List<Candidate> pools = List.of(pool("local", "n1").allocatedGi(95).build(), pool("remote-half", "n2").allocatedGi(50).build(),
+                pool("remote-full", "n3").allocatedGi(80).build());
+        Decision binpack = scheduler.decide(preferLocal("n1", 10), pools, global, new BinPackPolicy(), true);
+        assertThat(binpack.chosen().pool()).isEqualTo("remote-full");
+        assertThat(scheduler.decide(preferLocal("n1", 10), pools, global, new SpreadPolicy(), false).chosen().pool())
+                .isEqualTo("remote-half");
+        assertThat(binpack.verdicts()).filteredOn(PoolVerdict::passed).extracting(PoolVerdict::tier).containsOnly(1);
+    }
+
+    @Test
+    void spreadRulesStillBindAPoolOnTheConsumersNode() {
+        // The consumer's node already holds a member of the group: the local pool is refused, not preferred.
+        Request request = new Request(volume("v", 10).consumerNode("n1").positionAdvice(PositionAdvice.PREFER_LOCAL)
+                .spreadGroup("db").failureDomainLevel(io.ferry.model.FailureDomainLevel.RACK).build(), null, java.util.Set.of("r1"));
+        List<Candidate> pools = List.of(pool("local", "n1").nodeLabel("rack", "r1").build(),
+                pool("remote", "n2").nodeLabel("rack", "r2").allocatedGi(50).build());
+        Decision d = scheduler.decide(request, pools, global, new BinPackPolicy(), false);
+        assertThat(d.chosen().pool()).isEqualTo("remote");
+        assertThat(d.reasonCounts()).containsEntry("spread rack", 1);
+    }
+
+    @Test
+    void explainingRanksTheLocalTierFirst() {
+        List<Candidate> pools = List.of(pool("remote", "n2").allocatedGi(89).build(), pool("local", "n1").build());
+        Decision d = scheduler.decide(preferLocal("n1", 10), pools, global, new BinPackPolicy(), true);
+        assertThat(d.verdicts()).extracting(PoolVerdict::pool).containsExactly("local", "remote");
+        assertThat(d.verdicts()).extracting(PoolVerdict::tier).containsExactly(0, 1);
+    }
+
+    @Test
+    void aPoolIsLocalByItsNodesNameNotByAHashThatHappensToMatch() {
+        // "naan" and "nac0" have the same String hash: the precomputed hash only ever rules a node out.
+        assertThat("naan".hashCode()).isEqualTo("nac0".hashCode());
+        List<Candidate> pools = List.of(pool("on-nac0", "nac0").allocatedGi(50).build(), pool("on-naan", "naan").build());
+        assertThat(scheduler.decide(preferLocal("naan", 10), pools, global, new BinPackPolicy(), false).chosen().pool())
+                .isEqualTo("on-naan");
+    }
+
+    @Test
+    void aTakenDomainIsRecognisedByItsNameNotByItsHash() {
+        Request request = new Request(volume("v", 10).spreadGroup("db").failureDomainLevel(io.ferry.model.FailureDomainLevel.RACK)
+                .build(), null, java.util.Set.of("naan"));
+        assertThat(scheduler.firstFailure(request, pool("p", "n1").nodeLabel("rack", "nac0").build(), global)).isNull();
+        assertThat(scheduler.firstFailure(request, pool("p", "n1").nodeLabel("rack", "naan").build(), global)).isEqualTo("spread rack");
+    }
+
+    @Test
+    void aNewLedgerIsWhatFreeSpaceAndScoresRead() {
+        Candidate pool = pool("p", "n1").build();
+        Candidate fuller = pool.withLedger(pool.ledger().add(60 * Pools.GI), 8);
+        assertThat(fuller.free(false)).isEqualTo(40 * Pools.GI);
+        assertThat(scheduler.firstFailure(Request.of(volume("v", 50).build()), fuller, global)).isEqualTo("free space");
+        assertThat(fuller.withRemoteServed(3).free(false)).isEqualTo(40 * Pools.GI);
+    }
+
+    @Test
+    void aSpreadGroupMemberTakesEquallyGoodPoolsInAFixedScatteredOrderNotByName() {
+        // Eight empty pools of one size, named in node order: a plain volume takes the first name, a
+        // group member the pool whose name hashes lowest, the same one every time.
+        List<Candidate> pools = new java.util.ArrayList<>();
+        for (int i = 0; i < 8; i++) {
+            pools.add(pool("pool-" + i, "n" + i).build());
+        }
+        String expected = pools.stream().map(Candidate::pool)
+                .min(java.util.Comparator.comparingInt(n -> Scheduler.scatter(n.hashCode()))).orElseThrow();
+        assertThat(expected).as("the test needs a scattered order that differs from name order").isNotEqualTo("pool-0");
+        Request member = Request.of(volume("v", 10).spreadGroup("db").failureDomainLevel(io.ferry.model.FailureDomainLevel.NODE).build());
+        assertThat(scheduler.decide(member, pools, global, new BinPackPolicy(), false).chosen().pool()).isEqualTo(expected);
+        List<Candidate> reversed = new java.util.ArrayList<>(pools);
+        java.util.Collections.reverse(reversed);
+        assertThat(scheduler.decide(member, reversed, global, new BinPackPolicy(), false).chosen().pool()).isEqualTo(expected);
+        assertThat(scheduler.decide(Request.of(volume("v", 10).build()), pools, global, new BinPackPolicy(), false).chosen().pool())
+                .isEqualTo("pool-0");
+    }
+
     @Test
     void policiesAreChosenByName() {
         assertThat(ScoringPolicy.named(SchedulerPolicyName.BINPACK)).isInstanceOf(BinPackPolicy.class);

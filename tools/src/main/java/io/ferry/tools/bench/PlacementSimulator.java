@@ -63,7 +63,13 @@ public final class PlacementSimulator {
     }
 
     record Result(String strategy, int requests, int placed, int refusals, int spreadViolations,
-                  double filledAtFirstRefusal, double filledAtEnd, double localShare, Map<String, Integer> refusalReasons) {
+                  double filledAtFirstRefusal, double filledAtEnd, double localShare, int couldBeLocal, int localWhenCould,
+                  Map<String, Integer> refusalReasons) {
+
+        /** Among the PreferLocal requests some pool on the consumer's node could take when they came, those placed there. */
+        double localHitWhenCould() {
+            return couldBeLocal == 0 ? 0 : (double) localWhenCould / couldBeLocal;
+        }
     }
 
     /** Ferry's filters without the spread filter: what a spread-unaware scheduler admits. */
@@ -194,6 +200,8 @@ public final class PlacementSimulator {
         int violations = 0;
         int preferLocal = 0;
         int local = 0;
+        int could = 0;
+        int localWhenCould = 0;
         for (VolumeIntent intent : stream) {
             FailureDomainLevel level = intent.failureDomainLevel();
             // The domains the group's placed members occupy, computed as the controller does it.
@@ -204,7 +212,19 @@ public final class PlacementSimulator {
                     taken.add(domain);
                 }
             }
-            Decision decision = scheduler.decide(new Request(intent, null, taken), pools.values(), global, strategy.policy(), false);
+            Request request = new Request(intent, null, taken);
+            boolean wantsLocal = intent.positionAdvice() == PositionAdvice.PREFER_LOCAL && intent.consumerNode() != null;
+            // Could this request be local at all, at this moment: does a pool on its consumer's node pass every filter?
+            boolean couldBeLocal = false;
+            if (wantsLocal) {
+                for (String pool : poolsByNode.getOrDefault(intent.consumerNode(), List.of())) {
+                    couldBeLocal |= scheduler.firstFailure(request, pools.get(pool), global) == null;
+                }
+            }
+            if (couldBeLocal) {
+                could++;
+            }
+            Decision decision = scheduler.decide(request, pools.values(), global, strategy.policy(), false);
             if (decision.chosen() == null) {
                 refusals++;
                 decision.reasonCounts().forEach((k, v) -> reasons.merge(k, 1, Integer::sum));
@@ -230,6 +250,9 @@ public final class PlacementSimulator {
                 preferLocal++;
                 if (intent.consumerNode().equals(chosen.node())) {
                     local++;
+                    if (couldBeLocal) {
+                        localWhenCould++;
+                    }
                 }
             }
             if (intent.consumerNode() != null && !intent.consumerNode().equals(chosen.node())) {
@@ -241,7 +264,7 @@ public final class PlacementSimulator {
         }
         return new Result(strategy.name(), stream.size(), placed, refusals, violations,
                 atFirstRefusal < 0 ? (double) allocated / capacity : atFirstRefusal, (double) allocated / capacity,
-                preferLocal == 0 ? 0 : (double) local / preferLocal, reasons);
+                preferLocal == 0 ? 0 : (double) local / preferLocal, could, localWhenCould, reasons);
     }
 
     static List<Result> run(Config config) {
@@ -281,13 +304,14 @@ public final class PlacementSimulator {
             System.out.printf(Locale.ROOT, "%nseed %d: %d nodes, %d pools, %.1f TiB; %d requests (%d in spread groups of 3),"
                     + " %.1f TiB requested%n", seed, nodes, cluster.size(), (double) capacity / TI, stream.size(), grouped,
                     stream.stream().mapToLong(VolumeIntent::sizeBytes).sum() / (double) TI);
-            System.out.printf(Locale.ROOT, "%-22s %8s %8s %14s %10s %9s %11s  %s%n", "strategy", "placed", "refused",
-                    "filled@1st-ref", "filled@end", "spread-x", "local-hit", "refused requests per reason");
+            System.out.printf(Locale.ROOT, "%-22s %8s %8s %14s %10s %9s %11s %20s  %s%n", "strategy", "placed", "refused",
+                    "filled@1st-ref", "filled@end", "spread-x", "local-hit", "local-hit/could-be", "refused requests per reason");
             for (Strategy s : strategies(cluster)) {
                 Result r = simulate(cluster, stream, global, s);
-                System.out.printf(Locale.ROOT, "%-22s %8d %8d %13.1f%% %9.1f%% %9d %10.1f%%  %s%n", r.strategy(), r.placed(),
-                        r.refusals(), 100 * r.filledAtFirstRefusal(), 100 * r.filledAtEnd(), r.spreadViolations(),
-                        100 * r.localShare(), r.refusalReasons());
+                System.out.printf(Locale.ROOT, "%-22s %8d %8d %13.1f%% %9.1f%% %9d %10.1f%% %7.1f%% %5d/%-5d  %s%n",
+                        r.strategy(), r.placed(), r.refusals(), 100 * r.filledAtFirstRefusal(), 100 * r.filledAtEnd(),
+                        r.spreadViolations(), 100 * r.localShare(), 100 * r.localHitWhenCould(), r.localWhenCould(),
+                        r.couldBeLocal(), r.refusalReasons());
             }
         }
     }
