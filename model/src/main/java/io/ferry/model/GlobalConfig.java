@@ -8,8 +8,8 @@ import com.fasterxml.jackson.annotation.JsonProperty;
  * is absent every component uses {@link #defaults()}; a field omitted in the JSON takes its default.
  *
  * @param schedulerPolicy              how pools are scored; default {@code binpack}
- * @param localAffinityBonus           score bonus (0..1) for a pool on the consumer node when the
- *                                     advice is {@code PreferLocal}; default 0.2
+ * @param localAffinityBonus           accepted (0..1, default 0.2) for configs written before
+ *                                     position advice became a tier; no longer read by placement
  * @param thinDataHighWatermarkPercent a thin pool whose data usage is at or above this percentage
  *                                     (1..100) receives no new volumes; default 90
  * @param maxRemoteVolumesPerNode      most volumes one node exports to other nodes; 0 (default)

@@ -7,7 +7,10 @@ import com.fasterxml.jackson.annotation.JsonValue;
 public enum PositionAdvice {
     /** Only on the consumer node; no placement if it has no fitting pool. Requires a consumer node. */
     MUST_LOCAL("MustLocal"),
-    /** On the consumer node if possible (scored with GlobalConfig.localAffinityBonus), elsewhere otherwise. */
+    /**
+     * On the consumer node whenever one of its pools can take the volume (a tier above every other
+     * pool, the policy choosing among them), elsewhere otherwise.
+     */
     PREFER_LOCAL("PreferLocal"),
     /** Elsewhere if possible, on the consumer node otherwise. */
     PREFER_REMOTE("PreferRemote"),
