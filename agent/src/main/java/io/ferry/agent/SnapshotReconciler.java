@@ -161,7 +161,7 @@ final class SnapshotReconciler {
      */
     private void requireSource(SnapshotWorkItem item, PoolConfig pool, VolumeEngine engine) {
         String source = item.sourceVolume();
-        Optional<VolumeStatus> st = ctx.volumeStatus(source).filter(VolumeReconciler::wasCreated);
+        Optional<VolumeStatus> st = VolumeReconciler.latestStatus(ctx, statuses, source).filter(VolumeReconciler::wasCreated);
         if (st.isPresent() && (st.get().phase() == VolumePhase.LOST || engine.findVolume(pool, source).isEmpty())) {
             throw EngineException.of(FailureReason.SOURCE_LOST, "source volume " + source + " was created on node "
                     + ctx.node + " and pool " + pool.name() + " no longer has it; snapshot " + item.snapshot()

@@ -296,13 +296,23 @@ final class VolumeReconciler {
      * is lost, which retrying cannot fix (the source coming back enqueues the work again). A source
      * not created yet is the engine's to report, and is retried.
      */
+    /**
+     * A volume's status as this agent last wrote it, else as the watch has it. The dependents of a
+     * volume found again are retried right after its Ready is written, before the watch brings that
+     * back: the cache's Lost would fail them again, for good (a terminal SourceLost).
+     */
+    static Optional<VolumeStatus> latestStatus(NodeContext ctx, StatusWriter statuses, String volume) {
+        Optional<VolumeStatus> written = statuses.last(ctx.keys.volumeStatus(ctx.node, volume));
+        return written.isPresent() ? written : ctx.volumeStatus(volume);
+    }
+
     private void requireSource(WorkItem item, PoolConfig pool, VolumeEngine engine) {
         if (item.source() == null) {
             return;
         }
         if (item.source().volume() != null) {
             String source = item.source().volume();
-            Optional<VolumeStatus> st = ctx.volumeStatus(source).filter(VolumeReconciler::wasCreated);
+            Optional<VolumeStatus> st = latestStatus(ctx, statuses, source).filter(VolumeReconciler::wasCreated);
             if (st.isPresent() && (st.get().phase() == VolumePhase.LOST || engine.findVolume(pool, source).isEmpty())) {
                 throw EngineException.of(FailureReason.SOURCE_LOST, "source volume " + source + " was created on node "
                         + ctx.node + " and pool " + pool.name() + " no longer has it; volume " + item.volume()
