@@ -118,7 +118,7 @@ final class StatusWriter {
      * older than its last one: the watch delivering it late is no change by anyone else (taking it
      * for one re-ran the work and counted a failure's attempts twice).
      */
-    boolean olderThanMine(String key, long modRevision) {
+    private boolean olderThanMine(String key, long modRevision) {
         return modRevision < writtenRevision.getOrDefault(key, 0L);
     }
 

@@ -543,8 +543,7 @@ final class VolumeReconciler {
     // ---- status ----
 
     private Optional<VolumeStatus> current(String volume) {
-        Optional<VolumeStatus> mine = statuses.last(ctx.keys.volumeStatus(ctx.node, volume));
-        return mine.isPresent() ? mine : ctx.volumeStatus(volume);
+        return latestStatus(ctx, statuses, volume);
     }
 
     /** A Failed status whose Ready condition is the typed failure for the work item's generation, attempts counted on. */

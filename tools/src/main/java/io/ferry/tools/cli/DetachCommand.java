@@ -71,10 +71,8 @@ final class DetachCommand extends Base {
      */
     static void waitCutOff(Base cmd, String volume, Duration timeout) {
         Base.waitFor(timeout, "the storage node to cut detached hosts off volume " + volume, () -> {
-            Placement p = await(cmd.store().get(cmd.keys().placement(volume), Placement.class)).map(Versioned::value)
-                    .orElse(null);
-            VolumeStatus status = p == null ? null : await(cmd.store().get(cmd.keys().volumeStatus(p.node(), volume),
-                    VolumeStatus.class)).map(Versioned::value).orElse(null);
+            Placement p = VolumeCommands.placement(cmd, volume);
+            VolumeStatus status = VolumeCommands.status(cmd, p, volume);
             Set<String> attached = await(cmd.store().list(cmd.keys().attachmentsOf(volume), Attachment.class)).items()
                     .stream().map(v -> v.value().hostNqn()).collect(Collectors.toSet());
             VolumeProgress.Outcome outcome = VolumeProgress.cutOff(volume, p, status, attached,

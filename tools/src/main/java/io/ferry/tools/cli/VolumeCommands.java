@@ -228,11 +228,11 @@ final class VolumeCommands {
         });
     }
 
-    private static Placement placement(Base cmd, String name) {
+    static Placement placement(Base cmd, String name) {
         return Base.await(cmd.store().get(cmd.keys().placement(name), Placement.class)).map(Versioned::value).orElse(null);
     }
 
-    private static VolumeStatus status(Base cmd, Placement p, String name) {
+    static VolumeStatus status(Base cmd, Placement p, String name) {
         return p == null ? null : Base.await(cmd.store().get(cmd.keys().volumeStatus(p.node(), name), VolumeStatus.class))
                 .map(Versioned::value).orElse(null);
     }
