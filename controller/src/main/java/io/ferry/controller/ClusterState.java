@@ -62,6 +62,14 @@ final class ClusterState {
         /** A ledger key changed or went away (possibly by hand): it may no longer match the placements. */
         default void ledgerChanged(String pool) {
         }
+
+        /**
+         * A value of a volume's or snapshot's life changed ({@code before} or {@code after} null when
+         * the key was absent): what lifecycle events are recorded from. Called after the indexes are
+         * updated.
+         */
+        default void valueChanged(Object before, Object after) {
+        }
     }
 
     private final FerryKeys keys;
@@ -107,8 +115,8 @@ final class ClusterState {
         pools = new Informer<>(vertx, store, keys.poolConfigs(), PoolConfig.class,
                 handler(v -> poolConfigChanged(v.value().name()), (k, v) -> poolConfigChanged(name(k))), options, meters);
         nodes = new Informer<>(vertx, store, keys.nodes(), this::nodeKeyType,
-                handler(v -> nodeKeyChanged(v.key()), (k, v) -> nodeKeyChanged(k)), options, meters);
-        volumes = new Informer<>(vertx, store, keys.volumes(), VolumeIntent.class, new InformerHandler<>() {
+                observed(handler(v -> nodeKeyChanged(v.key()), (k, v) -> nodeKeyChanged(k))), options, meters);
+        volumes = new Informer<>(vertx, store, keys.volumes(), VolumeIntent.class, observed(new InformerHandler<>() {
             @Override
             public void onUpsert(Versioned<VolumeIntent> current, Versioned<VolumeIntent> previous) {
                 badIntents.remove(current.value().name());
@@ -137,8 +145,8 @@ final class ClusterState {
                     listener.volumeChanged(name);
                 }
             }
-        }, options, meters);
-        snapshots = new Informer<>(vertx, store, keys.snapshots(), SnapshotIntent.class, new InformerHandler<>() {
+        }), options, meters);
+        snapshots = new Informer<>(vertx, store, keys.snapshots(), SnapshotIntent.class, observed(new InformerHandler<>() {
             @Override
             public void onUpsert(Versioned<SnapshotIntent> current, Versioned<SnapshotIntent> previous) {
                 badSnapshots.remove(current.value().name());
@@ -163,9 +171,9 @@ final class ClusterState {
                     listener.snapshotChanged(name);
                 }
             }
-        }, options, meters);
+        }), options, meters);
         attachments = new Informer<>(vertx, store, keys.attachments(), Attachment.class,
-                handler(v -> {
+                observed(handler(v -> {
                     attachmentsByVolume.computeIfAbsent(v.value().volume(), k -> new java.util.TreeMap<>())
                             .put(v.value().node(), v.value());
                     listener.volumeChanged(v.value().volume());
@@ -179,8 +187,8 @@ final class ClusterState {
                         }
                     }
                     listener.volumeChanged(volume);
-                })), options, meters);
-        placementInformer = new Informer<>(vertx, store, keys.placements(), Placement.class, new InformerHandler<>() {
+                }))), options, meters);
+        placementInformer = new Informer<>(vertx, store, keys.placements(), Placement.class, observed(new InformerHandler<>() {
             @Override
             public void onUpsert(Versioned<Placement> current, Versioned<Placement> previous) {
                 indexPlacement(previous == null ? null : previous.value(), current.value());
@@ -201,7 +209,7 @@ final class ClusterState {
                 }
                 listener.volumeChanged(name(key));
             }
-        }, options, meters);
+        }), options, meters);
         ledgerInformer = new Informer<>(vertx, store, keys.ledgers(), Ledger.class,
                 handler(v -> ledgerChanged(v.value().pool()), (k, v) -> ledgerChanged(name(k))), options, meters);
         String schedulingPrefix = keys.prefix() + "/controller/";
@@ -210,7 +218,7 @@ final class ClusterState {
                 return VolumeScheduling.class;
             }
             return key.startsWith(keys.snapshotSchedulings()) ? SnapshotScheduling.class : null;
-        }, new InformerHandler<>() {
+        }, observed(new InformerHandler<>() {
             @Override
             public void onUpsert(Versioned<Object> current, Versioned<Object> previous) {
                 // A snapshot's record is its allocation record: a change to where it is (by hand, say)
@@ -226,7 +234,7 @@ final class ClusterState {
             @Override
             public void onDelete(String key, Versioned<Object> lastKnown) {
             }
-        }, options, meters);
+        }), options, meters);
         placements = new Latest<>(placementInformer);
         ledgers = new Latest<>(ledgerInformer);
         schedulingLatest = new Latest<>(scheduling);
@@ -652,6 +660,35 @@ final class ClusterState {
     @SuppressWarnings("unchecked")
     private static <T> Versioned<T> cast(Versioned<?> v) {
         return (Versioned<T>) v;
+    }
+
+    /** Tells the listener every value's before and after, once {@code inner} has updated the indexes. */
+    private <T> InformerHandler<T> observed(InformerHandler<T> inner) {
+        return new InformerHandler<>() {
+            @Override
+            public void onUpsert(Versioned<T> current, Versioned<T> previous) {
+                inner.onUpsert(current, previous);
+                listener.valueChanged(previous == null ? null : previous.value(), current.value());
+            }
+
+            @Override
+            public void onDelete(String key, Versioned<T> lastKnown) {
+                inner.onDelete(key, lastKnown);
+                if (lastKnown != null) {
+                    listener.valueChanged(lastKnown.value(), null);
+                }
+            }
+
+            @Override
+            public void onBadValue(RawEntry raw, ValidationException error) {
+                inner.onBadValue(raw, error);
+            }
+
+            @Override
+            public void onSynced(long revision) {
+                inner.onSynced(revision);
+            }
+        };
     }
 
     private static <T> InformerHandler<T> handler(Consumer<Versioned<T>> upsert,

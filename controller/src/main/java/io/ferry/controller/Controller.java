@@ -54,6 +54,7 @@ public final class Controller {
     private boolean capacityRetryPending;
     private boolean auditPending;
     private LedgerAudit ledgers;
+    private LifecycleEvents events;
     private RewindHold rewindHold;
     private volatile boolean stopRequested;
     private long resyncTimer = -1;
@@ -83,6 +84,8 @@ public final class Controller {
         metrics = new ControllerMetrics(registry);
         metrics.leader(this::isLeader);
         SerialLane lane = new SerialLane();
+        events = new LifecycleEvents(vertx, store, options.id(), clock, options.eventRetention(), this::currentLeadership,
+                registry);
         state = new ClusterState(vertx, store, options.informers(), registry, new ClusterState.Listener() {
             @Override
             public void volumeChanged(String volume) {
@@ -108,6 +111,11 @@ public final class Controller {
             @Override
             public void ledgerChanged(String pool) {
                 auditLedgersSoon();
+            }
+
+            @Override
+            public void valueChanged(Object before, Object after) {
+                events.changed(before, after);
             }
         });
         rewindHold = new RewindHold(vertx, state.informers(), registry, clock, () -> {
@@ -150,6 +158,7 @@ public final class Controller {
                                 public void onDeposed() {
                                     leadership = null;
                                     state.forgetOwnWrites();
+                                    events.deposed();
                                     log.warn("controller {} is no longer the leader", options.id());
                                 }
                             });
@@ -329,6 +338,7 @@ public final class Controller {
                 election.close();
             }
             leadership = null;
+            events.close();
             volumeRuntime.close();
             snapshotRuntime.close();
             state.close();

@@ -44,6 +44,10 @@ public final class ControllerMain implements Callable<Integer> {
     @Option(names = "--lease-ttl", defaultValue = "10", description = "leader lease TTL in seconds (default ${DEFAULT-VALUE})")
     int leaseTtlSeconds;
 
+    @Option(names = "--event-retention", defaultValue = "60",
+            description = "minutes lifecycle events are kept at least (they expire by 7/6 of it; default ${DEFAULT-VALUE})")
+    int eventRetentionMinutes;
+
     public static void main(String[] args) {
         System.exit(new CommandLine(new ControllerMain()).execute(args));
     }
@@ -91,6 +95,10 @@ public final class ControllerMain implements Callable<Integer> {
         if (prefix != null) {
             etcd = etcd.withPrefix(prefix);
         }
+        if (eventRetentionMinutes < 1) {
+            throw new CommandLine.ParameterException(new CommandLine(this), "--event-retention must be 1 minute or more, was "
+                    + eventRetentionMinutes);
+        }
         String identity = id != null ? id : InetAddress.getLocalHost().getHostName() + "-" + ProcessHandle.current().pid();
         String token = adminTokenFile == null ? null : Files.readString(adminTokenFile).trim();
         AdminOptions admin = admin(token);
@@ -99,7 +107,8 @@ public final class ControllerMain implements Callable<Integer> {
         PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
         EtcdStore store = EtcdStore.connectAndWarmUp(etcd);
         Controller controller = new Controller(vertx, store,
-                ControllerOptions.defaults(identity).withAdmin(admin).withLeaseTtl(Duration.ofSeconds(leaseTtlSeconds)), registry);
+                ControllerOptions.defaults(identity).withAdmin(admin).withLeaseTtl(Duration.ofSeconds(leaseTtlSeconds))
+                        .withEventRetention(Duration.ofMinutes(eventRetentionMinutes)), registry);
         // No time limit: a controller started while etcd has no quorum waits for it, as its log says.
         controller.start().toCompletionStage().toCompletableFuture().get();
         System.out.println("ferry-controller " + identity + " running; etcd " + etcd.endpoints() + " prefix " + etcd.prefix()

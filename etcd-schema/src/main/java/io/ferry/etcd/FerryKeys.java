@@ -19,6 +19,7 @@ import java.util.Optional;
 public final class FerryKeys {
 
     public static final String DEFAULT_PREFIX = "/ferry";
+    private static final String EVENT_ID = "[0-9]{13}-[0-9]{6}";
 
     /** What a key under the prefix addresses; {@link #parse(String)} returns it with the names in the key. */
     public enum Kind {
@@ -26,7 +27,7 @@ public final class FerryKeys {
         VOLUME_SCHEDULING, SNAPSHOT_SCHEDULING, CONTROLLER_LEADER,
         NODE_REGISTRATION, NODE_POOL_STATUS, NODE_WORK, NODE_SNAPSHOT_WORK, NODE_VOLUME_STATUS,
         NODE_SNAPSHOT_STATUS, NODE_ORPHANS, ORPHAN_REMOVAL, NODE_ORPHAN_REMOVAL_RESULT, ORPHAN_ADOPTION,
-        NODE_ORPHAN_ADOPTION_RESULT
+        NODE_ORPHAN_ADOPTION_RESULT, EVENT
     }
 
     /** A parsed key: its kind and the names it carries, in path order (e.g. node, then volume). */
@@ -263,6 +264,35 @@ public final class FerryKeys {
         return orphanAdoptionResults(node) + Names.volumeName(id);
     }
 
+    /** Every lifecycle event, under one prefix so that {@code ferryctl events -w} watches one range. */
+    public String events() {
+        return prefix + "/events/";
+    }
+
+    /** The events of one volume or snapshot ({@code objectKind} is {@code volume} or {@code snapshot}). */
+    public String eventsOf(String objectKind, String object) {
+        return events() + eventKind(objectKind) + "/" + eventObject(objectKind, object) + "/";
+    }
+
+    public String event(String objectKind, String object, String id) {
+        if (id == null || !id.matches(EVENT_ID)) {
+            throw new ValidationException("id", "event id \"" + id + "\" is not 13 digits, '-', 6 digits");
+        }
+        return eventsOf(objectKind, object) + id;
+    }
+
+    private static String eventKind(String objectKind) {
+        if (!"volume".equals(objectKind) && !"snapshot".equals(objectKind)) {
+            throw new ValidationException("objectKind", "an event's object kind is volume or snapshot, not "
+                    + objectKind);
+        }
+        return objectKind;
+    }
+
+    private static String eventObject(String objectKind, String object) {
+        return objectKind.equals("volume") ? Names.volumeName(object) : Names.snapshotName(object);
+    }
+
     /**
      * Classifies a key read from etcd. Returns empty for keys outside the layout, and for keys whose
      * names fail validation (someone wrote {@code /ferry/volumes/Bad Name} by hand): callers report
@@ -326,6 +356,11 @@ public final class FerryKeys {
                 return p.length == 3
                         ? new KeyRef(Kind.ORPHAN_ADOPTION, List.of(Names.nodeName(p[1]), Names.volumeName(p[2])))
                         : null;
+            case "events":
+                if (p.length != 4 || !(p[1].equals("volume") || p[1].equals("snapshot")) || !p[3].matches(EVENT_ID)) {
+                    return null;
+                }
+                return new KeyRef(Kind.EVENT, List.of(p[1], eventObject(p[1], p[2]), p[3]));
             default:
                 return null;
         }

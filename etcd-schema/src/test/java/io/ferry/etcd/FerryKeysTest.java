@@ -38,6 +38,13 @@ class FerryKeysTest {
         assertThat(keys.orphanAdoption("worker-1", "adopt-1")).isEqualTo("/ferry/orphan-adoptions/worker-1/adopt-1");
         assertThat(keys.orphanAdoptionResult("worker-1", "adopt-1"))
                 .isEqualTo("/ferry/nodes/worker-1/orphan-adoptions/adopt-1");
+        assertThat(keys.event("volume", "data-1", "1796032800123-000001"))
+                .isEqualTo("/ferry/events/volume/data-1/1796032800123-000001");
+        assertThat(keys.eventsOf("snapshot", "snap-1")).isEqualTo("/ferry/events/snapshot/snap-1/");
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> keys.event("volume", "data-1", "../x"))
+                .isInstanceOf(io.ferry.model.ValidationException.class);
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> keys.eventsOf("pool", "p"))
+                .isInstanceOf(io.ferry.model.ValidationException.class);
     }
 
     @Test
@@ -97,7 +104,11 @@ class FerryKeysTest {
                 Map.entry(keys.orphanAdoption("n", "adopt-1"),
                         new FerryKeys.KeyRef(Kind.ORPHAN_ADOPTION, List.of("n", "adopt-1"))),
                 Map.entry(keys.orphanAdoptionResult("n", "adopt-1"),
-                        new FerryKeys.KeyRef(Kind.NODE_ORPHAN_ADOPTION_RESULT, List.of("n", "adopt-1"))));
+                        new FerryKeys.KeyRef(Kind.NODE_ORPHAN_ADOPTION_RESULT, List.of("n", "adopt-1"))),
+                Map.entry(keys.event("volume", "v", "1796032800123-000001"),
+                        new FerryKeys.KeyRef(Kind.EVENT, List.of("volume", "v", "1796032800123-000001"))),
+                Map.entry(keys.event("snapshot", "s", "1796032800123-000002"),
+                        new FerryKeys.KeyRef(Kind.EVENT, List.of("snapshot", "s", "1796032800123-000002"))));
         expected.forEach((key, ref) -> assertThat(keys.parse(key)).as(key).contains(ref));
     }
 
@@ -105,7 +116,9 @@ class FerryKeysTest {
     @ValueSource(strings = {
             "/ferry/volumes/Bad Name", "/ferry/volumes/a/b", "/ferry/volumes/", "/ferry/unknown/x",
             "/ferry/nodes/n/work/../x", "/ferry/nodes/n/other/x", "/ferry/nodes/n", "/ferry/config/pools/",
-            "/ferrything/volumes/v", "/other/volumes/v", "/ferry/attachments/v"})
+            "/ferrything/volumes/v", "/other/volumes/v", "/ferry/attachments/v",
+            "/ferry/events/pool/p/1796032800123-000001", "/ferry/events/volume/Bad Name/1796032800123-000001",
+            "/ferry/events/volume/v/12", "/ferry/events/volume/v", "/ferry/events/volume/v/1796032800123-000001/x"})
     void parseReturnsNothingForKeysOutsideTheLayoutOrWithBadNames(String key) {
         assertThat(keys.parse(key)).isEmpty();
     }

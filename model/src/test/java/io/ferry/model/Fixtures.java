@@ -74,6 +74,10 @@ final class Fixtures {
                 OrphanAdoptionResult.refused("adopt-1", "worker-1", "/p/x.img", OrphanRefusal.UNMARKED, "unmarked", T),
                 OrphanAdoptionResult.done("adopt-2", "worker-1", "/p/y.img", "adopted", "y", "pool-a", Engine.FILE,
                         8L << 20, T),
-                VolumeIntent.builder("y", 8L << 20).adoptFromNode("worker-1").createdBy("ferryctl orphan adopt").build());
+                VolumeIntent.builder("y", 8L << 20).adoptFromNode("worker-1").createdBy("ferryctl orphan adopt").build(),
+                LifecycleEvent.of(LifecycleEvent.VOLUME, "data-1", LifecycleEvent.idFor(T, 7), EventReason.PLACED, null,
+                        "worker-1", "placed on pool pool-a of node worker-1", T, "ferry-controller-0@host-a"),
+                LifecycleEvent.of(LifecycleEvent.SNAPSHOT, "snap-1", LifecycleEvent.idFor(T, 8), EventReason.FAILED,
+                        "NoSpace", "worker-1", "no room", T, "ferry-controller-0@host-a"));
     }
 }

@@ -321,6 +321,15 @@ public final class EtcdStore implements AutoCloseable {
         return new Transaction(this);
     }
 
+    /**
+     * Grants a lease nobody keeps alive: keys put on it vanish {@code ttl} later (rounded up to whole
+     * seconds), which is how records that must not pile up (events) expire by themselves.
+     */
+    public Future<Long> grantLease(Duration ttl) {
+        long seconds = Math.max(1, (ttl.toMillis() + 999) / 1000);
+        return call(client.getLeaseClient().grant(seconds), "grant lease").map(resp -> resp.getID());
+    }
+
     /** Compacts history up to a revision; watches older than that must re-list. */
     public Future<Void> compact(long revision) {
         return call(client.getKVClient().compact(revision), "compact").mapEmpty();

@@ -26,7 +26,7 @@ import java.util.concurrent.ExecutionException;
         description = "Manage Ferry pools, volumes, snapshots and attachments; call CSI plugins.",
         subcommands = {
                 StatusCommand.class, NodeCommands.class, PoolCommands.class, VolumeCommands.class,
-                SnapshotCommands.class, OrphanCommands.class, AttachCommand.class, DetachCommand.class, WatchCommand.class,
+                SnapshotCommands.class, OrphanCommands.class, AttachCommand.class, DetachCommand.class, EventsCommand.class, WatchCommand.class,
                 BenchCommands.class, CsiCommands.class, AutoComplete.GenerateCompletion.class},
         exitCodeListHeading = "%nExit codes:%n",
         exitCodeList = {

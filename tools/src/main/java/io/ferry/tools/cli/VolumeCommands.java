@@ -5,6 +5,7 @@ import io.ferry.model.Attachment;
 import io.ferry.model.Engine;
 import io.ferry.model.FailureDomainLevel;
 import io.ferry.model.FailureReason;
+import io.ferry.model.LifecycleEvent;
 import io.ferry.model.Placement;
 import io.ferry.model.PositionAdvice;
 import io.ferry.model.SchedulingPhase;
@@ -430,6 +431,12 @@ final class VolumeCommands {
             List<Attachment> attachments = list(keys().attachmentsOf(name), Attachment.class).stream().map(Versioned::value).toList();
             if (!attachments.isEmpty()) {
                 row.put("attachments", attachments);
+            }
+            // The newest events last, as `ferryctl events` prints them; a deleted volume's stay a while.
+            List<Map<String, Object>> events = list(keys().eventsOf(LifecycleEvent.VOLUME, name), LifecycleEvent.class).stream()
+                    .map(Versioned::value).sorted(EventsCommand.ORDER).map(EventsCommand::structured).toList();
+            if (!events.isEmpty()) {
+                row.put("events", events);
             }
             if (row.size() == 1) {
                 throw new CliException(ExitCodes.NOT_FOUND, "no volume named " + name + " (see `ferryctl volume ls`)");

@@ -405,6 +405,45 @@ class FerryCtlIT {
     }
 
     @Test
+    void eventsTellAVolumesLifeDescribeShowsThemAndWatchFollowsNewOnes() throws Exception {
+        startCluster();
+        addFilePool();
+        ok("volume", "create", "vol-e", "--size", "16Mi", "--wait");
+        await().atMost(Duration.ofSeconds(20)).until(() -> ctl("events", "--volume", "vol-e").out().contains("Ready"));
+        Result listed = ok("events", "--volume", "vol-e");
+        List<String> lines = listed.out().lines().toList();
+        assertThat(lines.get(0)).startsWith("TIME").contains("TYPE").contains("REASON").contains("OBJECT").contains("MESSAGE");
+        // A refusal may come first, while the new pool is not reported yet: that happened too.
+        String placed = lines.stream().filter(l -> l.contains("Placed")).findFirst().orElseThrow();
+        assertThat(placed).contains("Normal").contains("volume/vol-e").contains(NODE).contains("files");
+        assertThat(lines.indexOf(placed)).isLessThan(lines.indexOf(lines.stream().filter(l -> l.contains("Ready")).findFirst()
+                .orElseThrow()));
+        JsonNode described = JSON.readTree(ok("volume", "describe", "vol-e", "-o", "json").out());
+        assertThat(described.path("events").findValuesAsText("reason")).containsSubsequence("Placed", "Ready");
+        JsonNode all = JSON.readTree(ok("events", "-o", "json").out());
+        assertThat(all.findValuesAsText("object")).containsOnly("volume/vol-e");
+
+        ok("volume", "rm", "vol-e", "--wait");
+        await().atMost(Duration.ofSeconds(20)).until(() -> ctl("events", "--volume", "vol-e").out().contains("Deleted"));
+
+        // The watch lists what was recorded, then prints what is recorded after that: volumes created
+        // one by one until it has seen one (whenever its listing happened, a later event comes).
+        CompletableFuture<Result> watching = CompletableFuture.supplyAsync(() -> ctl("events", "-w", "--count", "1"));
+        for (int i = 0; i < 10 && !watching.isDone(); i++) {
+            ok("volume", "create", "vol-w" + i, "--size", "16Mi", "--wait");
+        }
+        Result watched = watching.get(60, TimeUnit.SECONDS);
+        assertThat(watched.code()).as("%s", watched).isZero();
+        List<String> watchedLines = watched.out().lines().toList();
+        assertThat(watchedLines.get(0)).startsWith("TIME");
+        assertThat(watchedLines).anySatisfy(l -> assertThat(l).contains("Deleted").contains("volume/vol-e"));
+        assertThat(watchedLines.get(watchedLines.size() - 1)).contains("volume/vol-w");
+
+        assertThat(fails(ExitCodes.USAGE, "events", "--volume", "Bad Name").err()).contains("Bad Name");
+        assertThat(fails(ExitCodes.USAGE, "events", "--volume", "a", "--snapshot", "b").err()).contains("not both");
+    }
+
+    @Test
     void aLostVolumeStaysLostWithoutItsRecordsReturnsWithItsFilesAndIsReplacedEmptyOnlyOnTheOperatorsRequest() throws Exception {
         startCluster();
         addFilePool();
