@@ -6,6 +6,9 @@
 {{- define "ferry.image.agent" -}}
 {{ .Values.images.ferryRepository }}/ferry-agent:{{ .Values.images.ferryTag }}
 {{- end }}
+{{- define "ferry.image.tools" -}}
+{{ .Values.images.ferryRepository }}/ferry-tools:{{ .Values.images.ferryTag }}
+{{- end }}
 {{- define "ferry.image.csi" -}}
 {{ .Values.images.ferryRepository }}/ferry-csi:{{ .Values.images.ferryTag }}
 {{- end }}

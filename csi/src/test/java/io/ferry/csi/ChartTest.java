@@ -136,6 +136,49 @@ class ChartTest {
         assertSameObjects(render(renderer, renderer.defaultValues()), expected);
     }
 
+    /** Two pools as an operator would declare them; PoolValuesIT (tools) runs the rendered Job's ferryctl calls for real. */
+    static Map<String, Object> twoPools() {
+        return map("pools", List.of(
+                map("name", "files-1", "node", "node-1", "engine", "file", "directory", "/srv/ferry", "prepare", true,
+                        "labels", map("rack", "r1", "media", "ssd")),
+                map("name", "thin-2", "node", "node-2", "engine", "lvm-thin", "vg", "ferry", "thinPool", "thin",
+                        "reserved", "10Gi", "replace", true)));
+    }
+
+    /** The ferryctl arguments of the pool Job's init containers, in order. */
+    static List<List<String>> poolJobArgs(Map<String, JsonNode> rendered) {
+        JsonNode job = rendered.get("Job " + NAMESPACE + "/ferry-pools");
+        assertThat(job).as("the pool Job").isNotNull();
+        List<List<String>> out = new ArrayList<>();
+        for (JsonNode c : job.path("spec").path("template").path("spec").path("initContainers")) {
+            List<String> args = new ArrayList<>();
+            c.path("args").forEach(a -> args.add(a.asText()));
+            out.add(args);
+        }
+        return out;
+    }
+
+    @Test
+    void poolsInTheValuesBecomeAHookJobThatAddsEachPoolWithFerryctlInOrder() throws Exception {
+        ChartRenderer renderer = new ChartRenderer(chartDir);
+        assertThat(render(renderer, renderer.defaultValues()).keySet()).as("no pools, no Job").noneMatch(k -> k.startsWith("Job "));
+        Map<String, JsonNode> rendered = render(renderer, ChartRenderer.merge(renderer.defaultValues(), twoPools()));
+        JsonNode job = rendered.get("Job " + NAMESPACE + "/ferry-pools");
+        assertThat(job.path("metadata").path("annotations").path("helm.sh/hook").asText()).isEqualTo("post-install,post-upgrade");
+        assertThat(poolJobArgs(rendered)).containsExactly(
+                List.of("pool", "add", "files-1", "--directory", "/srv/ferry", "--prepare", "--label", "media=ssd",
+                        "--label", "rack=r1", "--node", "node-1", "--engine", "file"),
+                List.of("pool", "add", "thin-2", "--vg", "ferry", "--thin-pool", "thin", "--reserved", "10Gi", "--replace",
+                        "--node", "node-2", "--engine", "lvm-thin"));
+        JsonNode spec = job.path("spec").path("template").path("spec");
+        assertThat(spec.path("initContainers").get(0).path("name").asText()).isEqualTo("pool-files-1");
+        assertThat(spec.path("initContainers").get(0).path("image").asText()).isEqualTo("ghcr.io/ferry-storage/ferry-tools:0.1.0-SNAPSHOT");
+        assertThat(spec.path("containers").get(0).path("args").toString()).isEqualTo("[\"pool\",\"ls\"]");
+        assertThat(spec.path("automountServiceAccountToken").asBoolean(true)).isFalse();
+        assertThat(spec.path("initContainers").get(1).path("envFrom").get(0).path("configMapRef").path("name").asText())
+                .isEqualTo("ferry-etcd");
+    }
+
     @Test
     void theTlsOptionRendersTheManifestsTlsConfigMapInsteadOfTheTrialEtcd() throws Exception {
         ChartRenderer renderer = new ChartRenderer(chartDir);
