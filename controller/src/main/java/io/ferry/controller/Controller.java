@@ -55,6 +55,7 @@ public final class Controller {
     private boolean auditPending;
     private LedgerAudit ledgers;
     private LifecycleEvents events;
+    private ConsoleStream consoleStream;
     private RewindHold rewindHold;
     private volatile boolean stopRequested;
     private long resyncTimer = -1;
@@ -116,6 +117,9 @@ public final class Controller {
             @Override
             public void valueChanged(Object before, Object after) {
                 events.changed(before, after);
+                if (consoleStream != null) {
+                    consoleStream.changed();
+                }
             }
         });
         rewindHold = new RewindHold(vertx, state.informers(), registry, clock, () -> {
@@ -188,7 +192,8 @@ public final class Controller {
             }
             return new AdminServer.Readiness(true, isLeader() ? "leader" : "standby");
         });
-        new ControllerApi(state, volumes, ledgers, metrics, this::isLeader).mount(admin.router());
+        consoleStream = new ConsoleStream(vertx);
+        new ControllerApi(state, volumes, ledgers, metrics, this::isLeader).mount(admin.router(), consoleStream, store);
         return admin.start().mapEmpty();
     }
 
@@ -339,6 +344,9 @@ public final class Controller {
             }
             leadership = null;
             events.close();
+            if (consoleStream != null) {
+                consoleStream.close();
+            }
             volumeRuntime.close();
             snapshotRuntime.close();
             state.close();

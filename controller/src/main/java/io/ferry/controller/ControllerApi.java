@@ -5,6 +5,7 @@ import io.ferry.placement.Decision;
 import io.ferry.placement.PoolVerdict;
 import io.ferry.etcd.store.Versioned;
 import io.ferry.model.Condition;
+import io.ferry.model.LifecycleEvent;
 import io.ferry.model.Names;
 import io.ferry.model.NodeRegistration;
 import io.ferry.model.Placement;
@@ -44,6 +45,18 @@ final class ControllerApi {
         this.ledgers = ledgers;
         this.metrics = metrics;
         this.leader = leader;
+    }
+
+    void mount(Router router, ConsoleStream stream, io.ferry.etcd.store.EtcdStore store) {
+        router.get("/api/v1/stream").handler(stream::handle);
+        router.get("/api/v1/volumes/:name/events").handler(AdminServer.json(ctx -> store
+                .list(store.keys().eventsOf(LifecycleEvent.VOLUME, name(ctx)), LifecycleEvent.class)
+                .map(l -> l.items().stream().map(Versioned::value).toList())));
+        // The web console: static files from the jar, read-only (it only calls the GETs above).
+        router.get("/").handler(ctx -> ctx.redirect("/console/"));
+        router.route("/console/*").handler(io.vertx.ext.web.handler.StaticHandler.create("io/ferry/console")
+                .setCachingEnabled(false).setDirectoryListing(false));
+        mount(router);
     }
 
     void mount(Router router) {

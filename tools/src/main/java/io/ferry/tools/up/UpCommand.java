@@ -313,7 +313,7 @@ final class UpCommand implements Callable<Integer> {
                     + data.resolve("logs") + ".");
         }
         out.println("  etcd         " + endpoint + (externalEtcd == null ? "   data " + etcdData(data) : "") + "   prefix " + prefix);
-        out.println("  controller   http://127.0.0.1:" + adminPort + "   (/readyz /metrics /api/v1/pools /api/v1/volumes)");
+        out.println("  controller   http://127.0.0.1:" + adminPort + "   (web console at /, /readyz /metrics /api/v1/pools /api/v1/volumes)");
         int i = 0;
         for (Map.Entry<String, Map<String, String>> node : nodes.entrySet()) {
             i++;
