@@ -71,6 +71,9 @@ public final class PlacementBenchmark {
     private PlacementBenchmark() {
     }
 
+    private static final String USAGE = "PlacementBenchmark [decide|heap|all|check] [--sizes 100,1000,10000] [--placements N]"
+            + " [--seconds S] [--rounds R]   (defaults: decide, 100,1000,10000, 100000, 3, 3; see docs/benchmarks.md)";
+
     public static void main(String[] args) throws Exception {
         // Without a logback.xml on the class path logback logs every gRPC frame at DEBUG; keep the figures readable.
         ((ch.qos.logback.classic.Logger) org.slf4j.LoggerFactory.getLogger(org.slf4j.Logger.ROOT_LOGGER_NAME))
@@ -87,8 +90,11 @@ public final class PlacementBenchmark {
                 case "--seconds" -> seconds = Double.parseDouble(args[++i]);
                 case "--rounds" -> rounds = Integer.parseInt(args[++i]);
                 case "decide", "heap", "all", "check" -> mode = args[i];
-                default -> throw new IllegalArgumentException("unknown argument " + args[i]
-                        + "; usage: [decide|heap|all|check] [--sizes 100,1000,10000] [--placements N] [--seconds S] [--rounds R]");
+                case "-h", "--help" -> {
+                    System.out.println(USAGE);
+                    return;
+                }
+                default -> throw new IllegalArgumentException("unknown argument " + args[i] + "; usage: " + USAGE);
             }
         }
         System.out.printf(Locale.ROOT, "java %s, %d cpus, max heap %d MiB%n", Runtime.version(),

@@ -278,6 +278,9 @@ public final class PlacementSimulator {
         return results;
     }
 
+    private static final String USAGE = "PlacementSimulator [--seeds 1,2,3] [--racks-per-switch 4] [--nodes-per-rack 8] [--load 1.3]"
+            + "   (defaults shown; deterministic: the same seeds give the same figures; see docs/benchmarks.md)";
+
     public static void main(String[] args) {
         long[] seeds = {1, 2, 3};
         Config base = Config.defaults(1);
@@ -290,7 +293,11 @@ public final class PlacementSimulator {
                         Integer.parseInt(args[++i]), base.load());
                 case "--load" -> base = new Config(0, base.zones(), base.switchesPerZone(), base.racksPerSwitch(),
                         base.nodesPerRack(), Double.parseDouble(args[++i]));
-                default -> throw new IllegalArgumentException("unknown argument " + args[i]);
+                case "-h", "--help" -> {
+                    System.out.println(USAGE);
+                    return;
+                }
+                default -> throw new IllegalArgumentException("unknown argument " + args[i] + "; usage: " + USAGE);
             }
         }
         for (long seed : seeds) {
