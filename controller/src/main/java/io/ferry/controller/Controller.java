@@ -1,9 +1,9 @@
 package io.ferry.controller;
 
 import io.ferry.placement.Scheduler;
-import io.ferry.etcd.reconcile.ReconcileRuntime;
+import io.ferry.runtime.reconcile.ReconcileRuntime;
 import io.ferry.etcd.store.EtcdStore;
-import io.ferry.etcd.store.LeaderElection;
+import io.ferry.runtime.lease.LeaderElection;
 import io.ferry.etcd.store.Leadership;
 import io.ferry.etcd.store.Versioned;
 import io.ferry.model.ControllerLeader;

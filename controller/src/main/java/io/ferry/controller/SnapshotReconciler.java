@@ -2,7 +2,7 @@ package io.ferry.controller;
 
 import io.ferry.placement.Candidate;
 import io.ferry.etcd.FerryKeys;
-import io.ferry.etcd.reconcile.ReconcileResult;
+import io.ferry.runtime.reconcile.ReconcileResult;
 import io.ferry.etcd.store.EtcdStore;
 import io.ferry.etcd.store.Leadership;
 import io.ferry.etcd.store.Transaction;

@@ -6,7 +6,7 @@ import io.ferry.placement.Request;
 import io.ferry.placement.Scheduler;
 import io.ferry.placement.ScoringPolicy;
 import io.ferry.etcd.FerryKeys;
-import io.ferry.etcd.reconcile.ReconcileResult;
+import io.ferry.runtime.reconcile.ReconcileResult;
 import io.ferry.etcd.store.EtcdStore;
 import io.ferry.etcd.store.Leadership;
 import io.ferry.etcd.store.Transaction;

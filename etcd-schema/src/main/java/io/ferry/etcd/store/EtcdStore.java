@@ -3,7 +3,10 @@ package io.ferry.etcd.store;
 import io.etcd.jetcd.ByteSequence;
 import io.etcd.jetcd.Client;
 import io.etcd.jetcd.KeyValue;
+import io.etcd.jetcd.election.LeaderKey;
+import io.etcd.jetcd.election.NoLeaderException;
 import io.etcd.jetcd.kv.GetResponse;
+import io.etcd.jetcd.lease.NoSuchLeaseException;
 import io.etcd.jetcd.options.DeleteOption;
 import io.etcd.jetcd.options.GetOption;
 import io.etcd.jetcd.options.PutOption;
@@ -326,7 +329,64 @@ public final class EtcdStore implements AutoCloseable {
         return call(client.getKVClient().compact(revision), "compact").mapEmpty();
     }
 
-    // ---- plumbing shared with Transaction, LeaseKeeper and LeaderElection ----
+    // ---- leases and elections: the primitives the runtime's LeaseSession and LeaderElection build on ----
+
+    /** Grants a lease of the given TTL (whole seconds); returns its id. */
+    public Future<Long> grantLease(Duration ttl) {
+        return call(client.getLeaseClient().grant(ttl.toSeconds()), "grant lease").map(resp -> resp.getID());
+    }
+
+    /**
+     * Renews a lease once (a single request, not jetcd's keep-alive stream); returns the TTL etcd
+     * granted, in seconds. A TTL of 0 or less, or a failure for which {@link #isNoSuchLease} holds,
+     * means etcd no longer knows the lease.
+     */
+    public Future<Long> keepLeaseAliveOnce(long leaseId) {
+        return call(client.getLeaseClient().keepAliveOnce(leaseId), "keep lease alive").map(resp -> resp.getTTL());
+    }
+
+    /** Revokes a lease: every key bound to it is deleted at once. */
+    public Future<Void> revokeLease(long leaseId) {
+        return call(client.getLeaseClient().revoke(leaseId), "revoke lease").mapEmpty();
+    }
+
+    /** True when etcd answered that the lease a request named does not exist (expired or revoked). */
+    public static boolean isNoSuchLease(Throwable err) {
+        for (Throwable t = err; t != null; t = t.getCause()) {
+            if (t instanceof NoSuchLeaseException || String.valueOf(t.getMessage()).contains("requested lease not found")) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /**
+     * Campaigns in etcd's election {@code election} on a lease, as {@code candidate}; completes once
+     * elected, with the election key won. Not bounded by the request timeout: etcd answers only when
+     * this candidate leads, which may be never.
+     */
+    public Future<Leadership> campaign(String election, long leaseId, String candidate) {
+        Context context = Vertx.currentContext();
+        CompletableFuture<Leadership> won = client.getElectionClient()
+                .campaign(bytes(election), leaseId, bytes(candidate))
+                .thenApply(resp -> {
+                    LeaderKey key = resp.getLeader();
+                    return new Leadership(election, key.getKey().toString(StandardCharsets.UTF_8), key.getRevision(),
+                            key.getLease());
+                });
+        return context == null ? Future.fromCompletionStage(won) : Future.fromCompletionStage(won, context);
+    }
+
+    /** The candidate value of the election's current leader; empty when nobody leads. */
+    public Future<Optional<String>> electionLeader(String election) {
+        return call(client.getElectionClient().leader(bytes(election)), "read leader of " + election)
+                .map(resp -> Optional.of(resp.getKv().getValue().toString(StandardCharsets.UTF_8)))
+                .recover(err -> causedBy(err, NoLeaderException.class)
+                        ? Future.succeededFuture(Optional.empty())
+                        : Future.failedFuture(err));
+    }
+
+    // ---- plumbing shared with Transaction ----
 
     /**
      * Adapts a jetcd future to a Vert.x future on the caller's context, bounded by the request

@@ -1,4 +1,4 @@
-package io.ferry.etcd.informer;
+package io.ferry.runtime.informer;
 
 import io.etcd.jetcd.ByteSequence;
 import io.etcd.jetcd.KeyValue;

@@ -1,5 +1,6 @@
-package io.ferry.etcd.store;
+package io.ferry.runtime.lease;
 
+import io.ferry.etcd.store.EtcdStore;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
@@ -69,7 +70,7 @@ public final class LeaseSession implements AutoCloseable {
 
     /**
      * Declares {@code lease} lost now, because a request bound to it was refused as unknown (see
-     * {@link #isNoSuchLease}), instead of waiting for the next keep-alive to find out. Does nothing
+     * {@link EtcdStore#isNoSuchLease}), instead of waiting for the next keep-alive to find out. Does nothing
      * when that lease was already replaced. Call it on the session's context.
      */
     public void invalidate(long lease) {
@@ -86,10 +87,10 @@ public final class LeaseSession implements AutoCloseable {
         if (closed) {
             return;
         }
-        store.call(store.client().getLeaseClient().grant(ttl.toSeconds()), "grant lease").onComplete(ar -> {
+        store.grantLease(ttl).onComplete(ar -> {
             if (closed) {
                 if (ar.succeeded()) {
-                    store.client().getLeaseClient().revoke(ar.result().getID());
+                    store.revokeLease(ar.result());
                 }
                 return;
             }
@@ -100,7 +101,7 @@ public final class LeaseSession implements AutoCloseable {
                 return;
             }
             grantFailures = 0;
-            leaseId = ar.result().getID();
+            leaseId = ar.result();
             lastBeatNanos = System.nanoTime();
             log.info("holding etcd lease {} (ttl {} s)", Long.toHexString(leaseId), ttl.toSeconds());
             scheduleBeat();
@@ -124,14 +125,14 @@ public final class LeaseSession implements AutoCloseable {
         if (current == 0) {
             return;
         }
-        store.call(store.client().getLeaseClient().keepAliveOnce(current), "keep lease alive").onComplete(ar -> {
+        store.keepLeaseAliveOnce(current).onComplete(ar -> {
             if (closed || current != leaseId) {
                 return;
             }
-            if (ar.succeeded() && ar.result().getTTL() > 0) {
+            if (ar.succeeded() && ar.result() > 0) {
                 lastBeatNanos = System.nanoTime();
                 scheduleBeat();
-            } else if (ar.succeeded() || isNoSuchLease(ar.cause())) {
+            } else if (ar.succeeded() || EtcdStore.isNoSuchLease(ar.cause())) {
                 lost("etcd no longer knows the lease");
             } else if (System.nanoTime() - lastBeatNanos > ttl.toNanos()) {
                 lost("no keep-alive succeeded for a whole TTL: " + ar.cause().getMessage());
@@ -139,17 +140,6 @@ public final class LeaseSession implements AutoCloseable {
                 scheduleBeat();
             }
         });
-    }
-
-    /** True when etcd answered that the lease a request named does not exist (expired or revoked). */
-    public static boolean isNoSuchLease(Throwable err) {
-        for (Throwable t = err; t != null; t = t.getCause()) {
-            if (t instanceof io.etcd.jetcd.lease.NoSuchLeaseException
-                    || String.valueOf(t.getMessage()).contains("requested lease not found")) {
-                return true;
-            }
-        }
-        return false;
     }
 
     private void lost(String why) {
@@ -170,8 +160,7 @@ public final class LeaseSession implements AutoCloseable {
         if (leaseId == 0) {
             return Future.succeededFuture();
         }
-        return store.call(store.client().getLeaseClient().revoke(leaseId), "revoke lease").<Void>mapEmpty()
-                .recover(err -> Future.succeededFuture());
+        return store.revokeLease(leaseId).recover(err -> Future.succeededFuture());
     }
 
     @Override

@@ -1,7 +1,7 @@
-package io.ferry.etcd.informer;
+package io.ferry.runtime.informer;
 
 import io.ferry.etcd.store.EtcdStore;
-import io.ferry.etcd.store.LeaseSession;
+import io.ferry.runtime.lease.LeaseSession;
 import io.ferry.etcd.store.Versioned;
 import io.ferry.etcd.testing.EtcdExtension;
 import io.ferry.etcd.testing.Item;

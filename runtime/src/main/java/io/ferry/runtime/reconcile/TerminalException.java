@@ -1,4 +1,4 @@
-package io.ferry.etcd.reconcile;
+package io.ferry.runtime.reconcile;
 
 /**
  * A failure that retrying cannot fix (an invalid spec, no capacity anywhere). The runtime records it

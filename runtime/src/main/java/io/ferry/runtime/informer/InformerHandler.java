@@ -1,4 +1,4 @@
-package io.ferry.etcd.informer;
+package io.ferry.runtime.informer;
 
 import io.ferry.etcd.store.RawEntry;
 import io.ferry.etcd.store.Versioned;

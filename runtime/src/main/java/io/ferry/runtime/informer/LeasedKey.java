@@ -1,7 +1,7 @@
-package io.ferry.etcd.informer;
+package io.ferry.runtime.informer;
 
 import io.ferry.etcd.store.EtcdStore;
-import io.ferry.etcd.store.LeaseSession;
+import io.ferry.runtime.lease.LeaseSession;
 import io.ferry.etcd.store.RawEntry;
 import io.ferry.etcd.store.Versioned;
 import io.ferry.model.ValidationException;
@@ -135,7 +135,7 @@ public final class LeasedKey<T> implements AutoCloseable {
                 }
                 return;
             }
-            if (LeaseSession.isNoSuchLease(ar.cause())) {
+            if (EtcdStore.isNoSuchLease(ar.cause())) {
                 log.warn("{}: lease {} no longer exists; moving to a new one", key, Long.toHexString(lease));
                 session.invalidate(lease);
                 return;

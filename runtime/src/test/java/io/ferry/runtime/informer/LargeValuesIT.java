@@ -1,8 +1,14 @@
-package io.ferry.etcd.store;
+package io.ferry.runtime.informer;
 
-import io.ferry.etcd.informer.Informer;
-import io.ferry.etcd.informer.InformerHandler;
-import io.ferry.etcd.informer.InformerOptions;
+import io.ferry.etcd.store.BadValueException;
+import io.ferry.etcd.store.EtcdStore;
+import io.ferry.etcd.store.Listing;
+import io.ferry.etcd.store.RawEntry;
+import io.ferry.etcd.store.Versioned;
+
+import io.ferry.runtime.informer.Informer;
+import io.ferry.runtime.informer.InformerHandler;
+import io.ferry.runtime.informer.InformerOptions;
 import io.ferry.etcd.testing.EtcdExtension;
 import io.ferry.etcd.testing.Item;
 import io.ferry.model.ValidationException;

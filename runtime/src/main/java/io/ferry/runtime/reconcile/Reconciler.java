@@ -1,4 +1,4 @@
-package io.ferry.etcd.reconcile;
+package io.ferry.runtime.reconcile;
 
 import io.vertx.core.Future;
 

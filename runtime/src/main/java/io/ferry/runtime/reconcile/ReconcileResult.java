@@ -1,4 +1,4 @@
-package io.ferry.etcd.reconcile;
+package io.ferry.runtime.reconcile;
 
 import java.time.Duration;
 

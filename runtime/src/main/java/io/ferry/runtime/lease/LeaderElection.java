@@ -1,14 +1,14 @@
-package io.ferry.etcd.store;
+package io.ferry.runtime.lease;
 
-import io.etcd.jetcd.ByteSequence;
-import io.etcd.jetcd.election.LeaderKey;
-import io.etcd.jetcd.election.NoLeaderException;
+import io.ferry.etcd.store.EtcdStore;
+import io.ferry.etcd.store.Leadership;
+import io.ferry.etcd.store.Transaction;
+import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.Optional;
 
@@ -77,10 +77,9 @@ public final class LeaderElection implements AutoCloseable {
             return;
         }
         long epoch = ++campaignEpoch;
-        // Campaign blocks in etcd until elected, so it must not carry the request timeout.
-        Future.fromCompletionStage(store.client().getElectionClient()
-                        .campaign(bytes(electionName), leaseId, bytes(candidate)), vertx.getOrCreateContext())
-                .onComplete(ar -> {
+        Context context = vertx.getOrCreateContext();
+        store.campaign(electionName, leaseId, candidate)
+                .onComplete(ar -> context.runOnContext(v -> {
                     if (closed || epoch != campaignEpoch) {
                         return;
                     }
@@ -93,11 +92,10 @@ public final class LeaderElection implements AutoCloseable {
                         });
                         return;
                     }
-                    LeaderKey key = ar.result().getLeader();
-                    leadership = new Leadership(electionName, key.getKey().toString(StandardCharsets.UTF_8), key.getRevision(), key.getLease());
+                    leadership = ar.result();
                     log.info("{} is now the leader of {}", candidate, electionName);
                     listener.onElected(leadership);
-                });
+                }));
     }
 
     private void leaseLost() {
@@ -111,11 +109,7 @@ public final class LeaderElection implements AutoCloseable {
 
     /** The current leader's candidate id, if any. */
     public Future<Optional<String>> currentLeader() {
-        return store.call(store.client().getElectionClient().leader(bytes(electionName)), "read leader")
-                .map(resp -> Optional.of(resp.getKv().getValue().toString(StandardCharsets.UTF_8)))
-                .recover(err -> EtcdStore.causedBy(err, NoLeaderException.class)
-                        ? Future.succeededFuture(Optional.empty())
-                        : Future.failedFuture(err));
+        return store.electionLeader(electionName);
     }
 
     /** Steps down (if leader) and stops campaigning; revoking the lease hands over immediately. */
@@ -131,9 +125,5 @@ public final class LeaderElection implements AutoCloseable {
         if (wasLeader) {
             listener.onDeposed();
         }
-    }
-
-    private static ByteSequence bytes(String s) {
-        return ByteSequence.from(s, StandardCharsets.UTF_8);
     }
 }
