@@ -6,7 +6,7 @@ import io.ferry.etcd.FerryKeys.KeyRef;
 import io.ferry.runtime.informer.Informer;
 import io.ferry.runtime.informer.InformerHandler;
 import io.ferry.runtime.informer.InformerOptions;
-import io.ferry.etcd.store.EtcdStore;
+import io.ferry.etcd.store.Store;
 import io.ferry.etcd.store.RawEntry;
 import io.ferry.etcd.store.Versioned;
 import io.ferry.model.Attachment;
@@ -98,7 +98,7 @@ final class ClusterState {
     private final Map<String, String> badIntents = new HashMap<>();
     private final Map<String, String> badSnapshots = new HashMap<>();
 
-    ClusterState(Vertx vertx, EtcdStore store, InformerOptions options, MeterRegistry meters, Listener listener) {
+    ClusterState(Vertx vertx, Store store, InformerOptions options, MeterRegistry meters, Listener listener) {
         this.keys = store.keys();
         this.listener = listener;
         String globalKey = keys.globalConfig();

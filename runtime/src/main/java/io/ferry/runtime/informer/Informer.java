@@ -1,16 +1,14 @@
 package io.ferry.runtime.informer;
 
-import io.etcd.jetcd.ByteSequence;
-import io.etcd.jetcd.KeyValue;
-import io.etcd.jetcd.Watch;
-import io.etcd.jetcd.common.exception.CompactedException;
-import io.etcd.jetcd.options.WatchOption;
-import io.etcd.jetcd.watch.WatchEvent;
-import io.etcd.jetcd.watch.WatchResponse;
 import io.ferry.etcd.store.BadValueException;
+import io.ferry.etcd.store.CompactedRevisionException;
 import io.ferry.etcd.store.EtcdStore;
+import io.ferry.etcd.store.KeyChange;
 import io.ferry.etcd.store.RawEntry;
+import io.ferry.etcd.store.Store;
+import io.ferry.etcd.store.StoreWatch;
 import io.ferry.etcd.store.Versioned;
+import io.ferry.etcd.store.WatchListener;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Metrics;
@@ -21,7 +19,6 @@ import io.vertx.core.Vertx;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.Collections;
@@ -38,9 +35,10 @@ import java.util.function.Function;
 /**
  * Keeps a decoded, local copy of every key under one prefix and tells a handler about each change.
  *
- * <p>It lists the prefix at revision R, then watches from R+1. jetcd does not repair a watch by
- * itself, so the informer does: a watch that reports compaction triggers a fresh listing (compared
- * with the cache, so only real differences are delivered) and a new watch; a watch that errors or
+ * <p>It lists the prefix at revision R, then watches from R+1 through its {@link Store}. A store's
+ * watch does not repair itself (jetcd's does not), so the informer does: a watch that reports
+ * compaction triggers a fresh listing (compared with the cache, so only real differences are
+ * delivered) and a new watch; a watch that errors or
  * ends is re-created from the last revision seen + 1 with capped, jittered backoff; a watch that goes
  * silent is probed with a progress request and replaced if etcd does not answer (this covers etcd
  * restarts and leader loss, after which jetcd's stream may hang without an error). A periodic resync
@@ -84,7 +82,7 @@ public final class Informer<T> implements AutoCloseable {
     }
 
     private final Vertx vertx;
-    private final EtcdStore store;
+    private final Store store;
     private final String prefix;
     private final Function<String, Class<? extends T>> typeOfKey;
     private final InformerHandler<T> handler;
@@ -99,7 +97,7 @@ public final class Informer<T> implements AutoCloseable {
 
     private Context context;
     private volatile long revision;
-    private Watch.Watcher watcher;
+    private StoreWatch watcher;
     private long watchEpoch;
     private long lastResponseNanos;
     private boolean progressRequested;
@@ -117,7 +115,7 @@ public final class Informer<T> implements AutoCloseable {
     private volatile boolean synced;
     private volatile boolean closed;
 
-    public Informer(Vertx vertx, EtcdStore store, String prefix, Class<T> type, InformerHandler<T> handler,
+    public Informer(Vertx vertx, Store store, String prefix, Class<T> type, InformerHandler<T> handler,
                     InformerOptions options, MeterRegistry registry) {
         this(vertx, store, prefix, key -> type, handler, options, registry);
     }
@@ -128,7 +126,7 @@ public final class Informer<T> implements AutoCloseable {
      * @param typeOfKey the type to decode each key as, or null for keys this informer ignores
      *                  entirely (they are neither cached nor reported)
      */
-    public Informer(Vertx vertx, EtcdStore store, String prefix, Function<String, Class<? extends T>> typeOfKey,
+    public Informer(Vertx vertx, Store store, String prefix, Function<String, Class<? extends T>> typeOfKey,
                     InformerHandler<T> handler, InformerOptions options, MeterRegistry registry) {
         this.vertx = vertx;
         this.store = store;
@@ -296,7 +294,7 @@ public final class Informer<T> implements AutoCloseable {
      * @param authoritative true when no watch ran while the listing was taken; false for a resync
      *                      beside a live watch, where only keys the watch has not moved past are touched
      */
-    private void applyListing(EtcdStore.RawListing listing, boolean authoritative) {
+    private void applyListing(Store.RawListing listing, boolean authoritative) {
         long listed = listing.revision();
         Set<String> seen = new HashSet<>();
         for (RawEntry entry : listing.entries()) {
@@ -330,7 +328,7 @@ public final class Informer<T> implements AutoCloseable {
      * key whose value or revisions differ is delivered, every cached key not listed is deleted, and the
      * revision is set back to the listing's.
      */
-    private void applyRewoundListing(EtcdStore.RawListing listing) {
+    private void applyRewoundListing(Store.RawListing listing) {
         Set<String> seen = new HashSet<>();
         for (RawEntry entry : listing.entries()) {
             seen.add(entry.key());
@@ -407,17 +405,11 @@ public final class Informer<T> implements AutoCloseable {
         long from = revision + 1;
         lastResponseNanos = System.nanoTime();
         progressRequested = false;
-        ByteSequence key = ByteSequence.from(prefix, StandardCharsets.UTF_8);
-        WatchOption option = WatchOption.builder()
-                .isPrefix(true)
-                .withRevision(from)
-                .withProgressNotify(true)
-                .build();
         try {
-            watcher = store.client().getWatchClient().watch(key, option, new Watch.Listener() {
+            watcher = store.watch(prefix, from, new WatchListener() {
                 @Override
-                public void onNext(WatchResponse response) {
-                    post(() -> onResponse(epoch, response));
+                public void onChanges(long shown, List<KeyChange> changes) {
+                    post(() -> onResponse(epoch, shown, changes));
                 }
 
                 @Override
@@ -450,37 +442,33 @@ public final class Informer<T> implements AutoCloseable {
         }
     }
 
-    private void onResponse(long epoch, WatchResponse response) {
+    private void onResponse(long epoch, long shown, List<KeyChange> changes) {
         if (epoch != watchEpoch || closed) {
             return;
         }
         lastResponseNanos = System.nanoTime();
         progressRequested = false;
         failures = 0;
-        long shown = response.getHeader() == null ? 0 : response.getHeader().getRevision();
         if (shown > 0 && shown < revision) {
             // No healthy etcd answers below a revision it has already sent (a progress answer of a
             // watch resumed beyond a restored etcd's revision is the usual sign).
             checkForRewind("a watch answer", shown);
         }
-        for (WatchEvent event : response.getEvents()) {
-            KeyValue kv = event.getKeyValue();
-            long rev = kv.getModRevision();
-            if (rev <= revision) {
+        for (KeyChange change : changes) {
+            RawEntry entry = change.entry();
+            if (entry.modRevision() <= revision) {
                 continue;
             }
-            String key = kv.getKey().toString(StandardCharsets.UTF_8);
-            switch (event.getEventType()) {
-                case PUT -> applyPut(new RawEntry(key, kv.getValue().getBytes(), kv.getCreateRevision(), rev,
-                        kv.getVersion(), kv.getLease()));
-                case DELETE -> applyDelete(key);
-                default -> log.warn("ignoring unrecognized watch event for {}", key);
+            switch (change.kind()) {
+                case PUT -> applyPut(entry);
+                case DELETE -> applyDelete(entry.key());
+                default -> log.warn("ignoring unrecognized watch event for {}", entry.key());
             }
             // Revisions within one response can repeat (one transaction, many keys), so only a later
             // response may skip them: advance after the whole batch.
         }
-        for (WatchEvent event : response.getEvents()) {
-            revision = Math.max(revision, event.getKeyValue().getModRevision());
+        for (KeyChange change : changes) {
+            revision = Math.max(revision, change.entry().modRevision());
         }
         // A progress notification proves the stream alive (noted above) and nothing more. Its
         // revision is not taken as "everything up to here was delivered": etcd before the fix of its
@@ -530,12 +518,7 @@ public final class Informer<T> implements AutoCloseable {
     }
 
     private static boolean isCompaction(Throwable error) {
-        for (Throwable t = error; t != null; t = t.getCause()) {
-            if (t instanceof CompactedException || String.valueOf(t.getMessage()).contains("required revision has been compacted")) {
-                return true;
-            }
-        }
-        return false;
+        return EtcdStore.causedBy(error, CompactedRevisionException.class);
     }
 
     /**
@@ -554,7 +537,7 @@ public final class Informer<T> implements AutoCloseable {
         if (!progressRequested) {
             progressRequested = true;
             try {
-                store.client().getWatchClient().requestProgress();
+                store.requestWatchProgress();
             } catch (RuntimeException e) {
                 log.debug("progress request failed", e);
             }

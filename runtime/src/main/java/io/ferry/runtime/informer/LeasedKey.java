@@ -1,6 +1,6 @@
 package io.ferry.runtime.informer;
 
-import io.ferry.etcd.store.EtcdStore;
+import io.ferry.etcd.store.Store;
 import io.ferry.runtime.lease.LeaseSession;
 import io.ferry.etcd.store.RawEntry;
 import io.ferry.etcd.store.Versioned;
@@ -37,7 +37,7 @@ public final class LeasedKey<T> implements AutoCloseable {
     private static final long MAX_RETRY_MILLIS = 5000;
 
     private final Vertx vertx;
-    private final EtcdStore store;
+    private final Store store;
     private final LeaseSession session;
     private final String key;
     private final Informer<T> informer;
@@ -52,7 +52,7 @@ public final class LeasedKey<T> implements AutoCloseable {
     private final Promise<Void> firstPresent = Promise.promise();
     private volatile boolean closed;
 
-    public LeasedKey(Vertx vertx, EtcdStore store, LeaseSession session, String key, Class<T> type,
+    public LeasedKey(Vertx vertx, Store store, LeaseSession session, String key, Class<T> type,
             InformerOptions options, MeterRegistry registry) {
         this.vertx = vertx;
         this.store = store;
@@ -135,7 +135,7 @@ public final class LeasedKey<T> implements AutoCloseable {
                 }
                 return;
             }
-            if (EtcdStore.isNoSuchLease(ar.cause())) {
+            if (Store.isNoSuchLease(ar.cause())) {
                 log.warn("{}: lease {} no longer exists; moving to a new one", key, Long.toHexString(lease));
                 session.invalidate(lease);
                 return;

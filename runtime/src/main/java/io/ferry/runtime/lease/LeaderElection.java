@@ -1,6 +1,6 @@
 package io.ferry.runtime.lease;
 
-import io.ferry.etcd.store.EtcdStore;
+import io.ferry.etcd.store.Store;
 import io.ferry.etcd.store.Leadership;
 import io.ferry.etcd.store.Transaction;
 import io.vertx.core.Context;
@@ -36,7 +36,7 @@ public final class LeaderElection implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(LeaderElection.class);
 
     private final Vertx vertx;
-    private final EtcdStore store;
+    private final Store store;
     private final String electionName;
     private final String candidate;
     private final Duration ttl;
@@ -46,7 +46,7 @@ public final class LeaderElection implements AutoCloseable {
     private volatile boolean closed;
     private long campaignEpoch;
 
-    public LeaderElection(Vertx vertx, EtcdStore store, String electionName, String candidate, Duration ttl, Listener listener) {
+    public LeaderElection(Vertx vertx, Store store, String electionName, String candidate, Duration ttl, Listener listener) {
         this.vertx = vertx;
         this.store = store;
         this.electionName = electionName;

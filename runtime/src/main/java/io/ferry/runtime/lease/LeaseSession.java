@@ -1,6 +1,6 @@
 package io.ferry.runtime.lease;
 
-import io.ferry.etcd.store.EtcdStore;
+import io.ferry.etcd.store.Store;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
@@ -28,7 +28,7 @@ public final class LeaseSession implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(LeaseSession.class);
 
     private final Vertx vertx;
-    private final EtcdStore store;
+    private final Store store;
     private final Duration ttl;
     private final LongConsumer onNewLease;
     private final Runnable onLost;
@@ -38,7 +38,7 @@ public final class LeaseSession implements AutoCloseable {
     private volatile boolean closed;
     private int grantFailures;
 
-    private LeaseSession(Vertx vertx, EtcdStore store, Duration ttl, LongConsumer onNewLease, Runnable onLost) {
+    private LeaseSession(Vertx vertx, Store store, Duration ttl, LongConsumer onNewLease, Runnable onLost) {
         this.vertx = vertx;
         this.store = store;
         this.ttl = ttl;
@@ -53,7 +53,7 @@ public final class LeaseSession implements AutoCloseable {
      * @param onNewLease called with every lease granted after the first one (re-bind keys to it)
      * @param onLost     called as soon as the current lease is known lost, before a new one is granted
      */
-    public static Future<LeaseSession> open(Vertx vertx, EtcdStore store, Duration ttl, LongConsumer onNewLease, Runnable onLost) {
+    public static Future<LeaseSession> open(Vertx vertx, Store store, Duration ttl, LongConsumer onNewLease, Runnable onLost) {
         if (ttl.toSeconds() < 2) {
             throw new IllegalArgumentException("lease TTL must be at least 2 seconds, was " + ttl);
         }
@@ -70,7 +70,7 @@ public final class LeaseSession implements AutoCloseable {
 
     /**
      * Declares {@code lease} lost now, because a request bound to it was refused as unknown (see
-     * {@link EtcdStore#isNoSuchLease}), instead of waiting for the next keep-alive to find out. Does nothing
+     * {@link Store#isNoSuchLease}), instead of waiting for the next keep-alive to find out. Does nothing
      * when that lease was already replaced. Call it on the session's context.
      */
     public void invalidate(long lease) {
@@ -132,7 +132,7 @@ public final class LeaseSession implements AutoCloseable {
             if (ar.succeeded() && ar.result() > 0) {
                 lastBeatNanos = System.nanoTime();
                 scheduleBeat();
-            } else if (ar.succeeded() || EtcdStore.isNoSuchLease(ar.cause())) {
+            } else if (ar.succeeded() || Store.isNoSuchLease(ar.cause())) {
                 lost("etcd no longer knows the lease");
             } else if (System.nanoTime() - lastBeatNanos > ttl.toNanos()) {
                 lost("no keep-alive succeeded for a whole TTL: " + ar.cause().getMessage());
