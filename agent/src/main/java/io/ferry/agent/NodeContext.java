@@ -3,9 +3,9 @@ package io.ferry.agent;
 import io.ferry.agent.engine.VolumeEngine;
 import io.ferry.agent.export.Exporter;
 import io.ferry.etcd.FerryKeys;
-import io.ferry.etcd.informer.Informer;
-import io.ferry.etcd.reconcile.ReconcileRuntime;
-import io.ferry.etcd.store.EtcdStore;
+import io.ferry.runtime.informer.Informer;
+import io.ferry.runtime.reconcile.ReconcileRuntime;
+import io.ferry.etcd.store.Store;
 import io.ferry.etcd.store.Versioned;
 import io.ferry.model.PoolConfig;
 import io.ferry.model.SnapshotStatus;
@@ -28,7 +28,7 @@ import java.util.concurrent.ConcurrentHashMap;
  */
 final class NodeContext {
     final Vertx vertx;
-    final EtcdStore store;
+    final Store store;
     final FerryKeys keys;
     final String node;
     final Map<io.ferry.model.Engine, VolumeEngine> engines;
@@ -53,7 +53,7 @@ final class NodeContext {
     /** Decode errors of pool configs that name this node, by pool. */
     final Map<String, String> badPoolConfigs = new ConcurrentHashMap<>();
 
-    NodeContext(Vertx vertx, EtcdStore store, String node, Map<io.ferry.model.Engine, VolumeEngine> engines,
+    NodeContext(Vertx vertx, Store store, String node, Map<io.ferry.model.Engine, VolumeEngine> engines,
             AgentMetrics metrics) {
         this.vertx = vertx;
         this.store = store;

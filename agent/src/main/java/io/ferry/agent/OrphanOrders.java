@@ -1,8 +1,8 @@
 package io.ferry.agent;
 
-import io.ferry.etcd.informer.Informer;
-import io.ferry.etcd.informer.InformerHandler;
-import io.ferry.etcd.informer.InformerOptions;
+import io.ferry.runtime.informer.Informer;
+import io.ferry.runtime.informer.InformerHandler;
+import io.ferry.runtime.informer.InformerOptions;
 import io.ferry.etcd.store.RawEntry;
 import io.ferry.etcd.store.Versioned;
 import io.ferry.model.KeyNamed;

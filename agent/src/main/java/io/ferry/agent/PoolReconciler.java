@@ -3,7 +3,7 @@ package io.ferry.agent;
 import io.ferry.model.PoolReason;
 import io.ferry.agent.engine.PoolState;
 import io.ferry.agent.engine.VolumeEngine;
-import io.ferry.etcd.reconcile.ReconcileResult;
+import io.ferry.runtime.reconcile.ReconcileResult;
 import io.ferry.model.Condition;
 import io.ferry.model.PoolConfig;
 import io.ferry.model.PoolStatus;

@@ -1,6 +1,6 @@
 package io.ferry.agent;
 
-import io.ferry.etcd.store.EtcdStore;
+import io.ferry.etcd.store.Store;
 import io.ferry.model.Condition;
 import io.ferry.model.OrphanReport;
 import io.ferry.model.PoolStatus;
@@ -23,7 +23,7 @@ import java.util.function.Function;
  */
 final class StatusWriter {
 
-    private final EtcdStore store;
+    private final Store store;
     private final Map<String, Object> lastWritten = new ConcurrentHashMap<>();
     /** The etcd revision of each of this process's last writes, to tell its own older writes coming back from a change. */
     private final Map<String, Long> writtenRevision = new ConcurrentHashMap<>();
@@ -34,7 +34,7 @@ final class StatusWriter {
      */
     private final Map<String, java.util.Set<Object>> inFlight = new ConcurrentHashMap<>();
 
-    StatusWriter(EtcdStore store) {
+    StatusWriter(Store store) {
         this.store = store;
     }
 

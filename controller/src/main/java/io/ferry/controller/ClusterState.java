@@ -3,10 +3,10 @@ package io.ferry.controller;
 import io.ferry.placement.Candidate;
 import io.ferry.etcd.FerryKeys;
 import io.ferry.etcd.FerryKeys.KeyRef;
-import io.ferry.etcd.informer.Informer;
-import io.ferry.etcd.informer.InformerHandler;
-import io.ferry.etcd.informer.InformerOptions;
-import io.ferry.etcd.store.EtcdStore;
+import io.ferry.runtime.informer.Informer;
+import io.ferry.runtime.informer.InformerHandler;
+import io.ferry.runtime.informer.InformerOptions;
+import io.ferry.etcd.store.Store;
 import io.ferry.etcd.store.RawEntry;
 import io.ferry.etcd.store.Versioned;
 import io.ferry.model.Attachment;
@@ -106,7 +106,7 @@ final class ClusterState {
     private final Map<String, String> badIntents = new HashMap<>();
     private final Map<String, String> badSnapshots = new HashMap<>();
 
-    ClusterState(Vertx vertx, EtcdStore store, InformerOptions options, MeterRegistry meters, Listener listener) {
+    ClusterState(Vertx vertx, Store store, InformerOptions options, MeterRegistry meters, Listener listener) {
         this.keys = store.keys();
         this.listener = listener;
         String globalKey = keys.globalConfig();

@@ -1,9 +1,9 @@
 package io.ferry.controller;
 
 import io.ferry.placement.Scheduler;
-import io.ferry.etcd.reconcile.ReconcileRuntime;
-import io.ferry.etcd.store.EtcdStore;
-import io.ferry.etcd.store.LeaderElection;
+import io.ferry.runtime.reconcile.ReconcileRuntime;
+import io.ferry.etcd.store.Store;
+import io.ferry.runtime.lease.LeaderElection;
 import io.ferry.etcd.store.Leadership;
 import io.ferry.etcd.store.Versioned;
 import io.ferry.model.ControllerLeader;
@@ -37,7 +37,7 @@ public final class Controller {
     private static final Logger log = LoggerFactory.getLogger(Controller.class);
 
     private final Vertx vertx;
-    private final EtcdStore store;
+    private final Store store;
     private final ControllerOptions options;
     private final PrometheusMeterRegistry registry;
     private final Clock clock;
@@ -66,7 +66,7 @@ public final class Controller {
      */
     static final java.time.Duration GAUGE_INTERVAL = java.time.Duration.ofSeconds(5);
 
-    public Controller(Vertx vertx, EtcdStore store, ControllerOptions options, PrometheusMeterRegistry registry) {
+    public Controller(Vertx vertx, Store store, ControllerOptions options, PrometheusMeterRegistry registry) {
         this.vertx = vertx;
         this.store = store;
         this.options = options;
@@ -129,7 +129,7 @@ public final class Controller {
         });
         // Every decision writes through this view: a transaction decided before the hold began is
         // still refused while it lasts.
-        EtcdStore decisions = store.holdingCommitsWhile(rewindHold::held);
+        Store decisions = store.holdingCommitsWhile(rewindHold::held);
         volumes = new VolumeReconciler(decisions, state, lane, new Scheduler(), metrics, this::currentLeadership, clock,
                 key -> volumeRuntime.failedAttempts(key));
         ledgers = new LedgerAudit(decisions, state, lane, metrics, this::currentLeadership, clock);

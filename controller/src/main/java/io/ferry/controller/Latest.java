@@ -1,6 +1,6 @@
 package io.ferry.controller;
 
-import io.ferry.etcd.informer.Informer;
+import io.ferry.runtime.informer.Informer;
 import io.ferry.etcd.store.Versioned;
 
 import java.util.HashMap;

@@ -1,7 +1,7 @@
 package io.ferry.controller;
 
 import io.ferry.etcd.FerryKeys;
-import io.ferry.etcd.store.EtcdStore;
+import io.ferry.etcd.store.Store;
 import io.ferry.etcd.store.Leadership;
 import io.ferry.etcd.store.Versioned;
 import io.ferry.model.Ledger;
@@ -46,7 +46,7 @@ final class LedgerAudit {
     record Correction(Instant at, long fromBytes, int fromVolumes, long toBytes, int toVolumes, String reason) {
     }
 
-    private final EtcdStore store;
+    private final Store store;
     private final FerryKeys keys;
     private final ClusterState state;
     private final SerialLane lane;
@@ -55,7 +55,7 @@ final class LedgerAudit {
     private final Clock clock;
     private final Map<String, Correction> corrections = new HashMap<>();
 
-    LedgerAudit(EtcdStore store, ClusterState state, SerialLane lane, ControllerMetrics metrics,
+    LedgerAudit(Store store, ClusterState state, SerialLane lane, ControllerMetrics metrics,
                 Supplier<Optional<Leadership>> leadership, Clock clock) {
         this.store = store;
         this.keys = store.keys();

@@ -1,6 +1,6 @@
 package io.ferry.controller;
 
-import io.ferry.etcd.reconcile.ReconcileRuntime;
+import io.ferry.runtime.reconcile.ReconcileRuntime;
 import io.ferry.model.Condition;
 import io.ferry.model.FailureReason;
 

@@ -1,6 +1,6 @@
 package io.ferry.controller;
 
-import io.ferry.etcd.informer.Informer;
+import io.ferry.runtime.informer.Informer;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;

@@ -2,8 +2,8 @@ package io.ferry.controller;
 
 import io.ferry.placement.Candidate;
 import io.ferry.etcd.FerryKeys;
-import io.ferry.etcd.reconcile.ReconcileResult;
-import io.ferry.etcd.store.EtcdStore;
+import io.ferry.runtime.reconcile.ReconcileResult;
+import io.ferry.etcd.store.Store;
 import io.ferry.etcd.store.Leadership;
 import io.ferry.etcd.store.Transaction;
 import io.ferry.etcd.store.Versioned;
@@ -36,7 +36,7 @@ import java.util.function.ToIntFunction;
  */
 final class SnapshotReconciler {
 
-    private final EtcdStore store;
+    private final Store store;
     private final FerryKeys keys;
     private final ClusterState state;
     private final SerialLane lane;
@@ -51,7 +51,7 @@ final class SnapshotReconciler {
      */
     final Set<String> waitingForRoom = new HashSet<>();
 
-    SnapshotReconciler(EtcdStore store, ClusterState state, SerialLane lane, ControllerMetrics metrics,
+    SnapshotReconciler(Store store, ClusterState state, SerialLane lane, ControllerMetrics metrics,
                        Supplier<Optional<Leadership>> leadership, Clock clock, ToIntFunction<String> failedAttempts) {
         this.store = store;
         this.failedAttempts = failedAttempts;

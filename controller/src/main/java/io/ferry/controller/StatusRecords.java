@@ -1,6 +1,6 @@
 package io.ferry.controller;
 
-import io.ferry.etcd.store.EtcdStore;
+import io.ferry.etcd.store.Store;
 import io.ferry.etcd.store.Leadership;
 import io.ferry.etcd.store.Versioned;
 import io.vertx.core.Future;
@@ -12,10 +12,10 @@ import io.vertx.core.Future;
  */
 final class StatusRecords {
 
-    private final EtcdStore store;
+    private final Store store;
     private final ClusterState state;
 
-    StatusRecords(EtcdStore store, ClusterState state) {
+    StatusRecords(Store store, ClusterState state) {
         this.store = store;
         this.state = state;
     }

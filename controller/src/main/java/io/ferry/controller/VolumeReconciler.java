@@ -6,8 +6,8 @@ import io.ferry.placement.Request;
 import io.ferry.placement.Scheduler;
 import io.ferry.placement.ScoringPolicy;
 import io.ferry.etcd.FerryKeys;
-import io.ferry.etcd.reconcile.ReconcileResult;
-import io.ferry.etcd.store.EtcdStore;
+import io.ferry.runtime.reconcile.ReconcileResult;
+import io.ferry.etcd.store.Store;
 import io.ferry.etcd.store.Leadership;
 import io.ferry.etcd.store.Transaction;
 import io.ferry.etcd.store.Versioned;
@@ -78,7 +78,7 @@ final class VolumeReconciler {
      */
     static final int MAX_RELEASE_BATCH = MAX_TXN_OPS / 6;
 
-    private final EtcdStore store;
+    private final Store store;
     private final FerryKeys keys;
     private final ClusterState state;
     private final SerialLane lane;
@@ -100,7 +100,7 @@ final class VolumeReconciler {
     /** Volumes whose first creation waits to be recorded in the next batch. */
     private final Map<String, Promise<Void>> toRecord = new LinkedHashMap<>();
 
-    VolumeReconciler(EtcdStore store, ClusterState state, SerialLane lane, Scheduler scheduler, ControllerMetrics metrics,
+    VolumeReconciler(Store store, ClusterState state, SerialLane lane, Scheduler scheduler, ControllerMetrics metrics,
                      Supplier<Optional<Leadership>> leadership, Clock clock, ToIntFunction<String> failedAttempts) {
         this.store = store;
         this.failedAttempts = failedAttempts;

@@ -1,7 +1,7 @@
 package io.ferry.controller;
 
-import io.ferry.etcd.informer.InformerOptions;
-import io.ferry.etcd.reconcile.RuntimeOptions;
+import io.ferry.runtime.informer.InformerOptions;
+import io.ferry.runtime.reconcile.RuntimeOptions;
 import io.ferry.etcd.store.EtcdStore;
 import io.ferry.etcd.testing.EtcdExtension;
 import io.micrometer.prometheusmetrics.PrometheusConfig;

@@ -1,11 +1,11 @@
 package io.ferry.controller;
 
 import io.ferry.etcd.FerryKeys;
-import io.ferry.etcd.informer.Informer;
-import io.ferry.etcd.informer.InformerHandler;
-import io.ferry.etcd.informer.InformerOptions;
-import io.ferry.etcd.store.EtcdStore;
-import io.ferry.etcd.store.LeaseSession;
+import io.ferry.runtime.informer.Informer;
+import io.ferry.runtime.informer.InformerHandler;
+import io.ferry.runtime.informer.InformerOptions;
+import io.ferry.etcd.store.Store;
+import io.ferry.runtime.lease.LeaseSession;
 import io.ferry.etcd.store.Versioned;
 import io.ferry.model.Engine;
 import io.ferry.model.NodeRegistration;
@@ -41,13 +41,13 @@ final class SimulatedAgents implements AutoCloseable {
     static final String HOST_NQN_PREFIX = "nqn.2014-08.org.nvmexpress:uuid:00000000-0000-4000-8000-";
 
     private final Vertx vertx;
-    private final EtcdStore store;
+    private final Store store;
     private final FerryKeys keys;
     private final Map<String, LeaseSession> leases = new ConcurrentHashMap<>();
     private final Set<String> paused = ConcurrentHashMap.newKeySet();
     private Informer<Object> work;
 
-    SimulatedAgents(Vertx vertx, EtcdStore store) {
+    SimulatedAgents(Vertx vertx, Store store) {
         this.vertx = vertx;
         this.store = store;
         this.keys = store.keys();

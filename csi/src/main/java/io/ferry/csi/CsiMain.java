@@ -1,7 +1,7 @@
 package io.ferry.csi;
 
 import io.ferry.etcd.EtcdOptions;
-import io.ferry.etcd.informer.InformerOptions;
+import io.ferry.runtime.informer.InformerOptions;
 import io.ferry.etcd.store.EtcdStore;
 import io.ferry.runtime.exec.ProcessCommandRunner;
 import picocli.CommandLine;

@@ -1,6 +1,6 @@
 package io.ferry.csi;
 
-import io.ferry.etcd.informer.InformerOptions;
+import io.ferry.runtime.informer.InformerOptions;
 import io.ferry.etcd.store.EtcdStore;
 import io.ferry.runtime.exec.CommandRunner;
 import io.grpc.Server;

@@ -481,7 +481,7 @@ class ControllerConformanceIT extends ConformanceTest {
         // Terminal for this generation: the agent does not try again until an input changes. Proving
         // that something does not happen takes time; twice the agent's first retry delay (its
         // backoff starts there, jittered down from it) is enough for a timer retry to have shown.
-        Thread.sleep(2 * io.ferry.etcd.reconcile.RuntimeOptions.defaults().initialDelay().toMillis());
+        Thread.sleep(2 * io.ferry.runtime.reconcile.RuntimeOptions.defaults().initialDelay().toMillis());
         assertThat(status("pvc-noexport").ready().orElseThrow().attempts()).isEqualTo(1);
 
         // The input changes (the attachment goes, the work item asks for no export): served again.

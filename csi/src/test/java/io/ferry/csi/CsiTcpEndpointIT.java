@@ -6,7 +6,7 @@ import io.ferry.csi.v1.IdentityGrpc;
 import io.ferry.csi.v1.NodeGetInfoRequest;
 import io.ferry.csi.v1.NodeGrpc;
 import io.ferry.csi.v1.ProbeRequest;
-import io.ferry.etcd.informer.InformerOptions;
+import io.ferry.runtime.informer.InformerOptions;
 import io.ferry.etcd.store.EtcdStore;
 import io.ferry.etcd.testing.EtcdExtension;
 import io.ferry.runtime.exec.ProcessCommandRunner;

@@ -1,7 +1,7 @@
 package io.ferry.etcd;
 
 import io.ferry.etcd.store.BadValueException;
-import io.ferry.etcd.store.EtcdStore;
+import io.ferry.etcd.store.Store;
 import io.ferry.etcd.store.Versioned;
 import io.ferry.model.ClusterIdentity;
 import io.vertx.core.Future;
@@ -38,7 +38,7 @@ public final class ClusterIdentities {
     }
 
     /** Creates the identity if the key is absent, and returns whatever is stored afterwards. */
-    public static Future<ClusterIdentity> ensure(EtcdStore store, Instant now) {
+    public static Future<ClusterIdentity> ensure(Store store, Instant now) {
         String key = store.keys().clusterIdentity();
         return store.putIfAbsent(key, ClusterIdentity.generate(now))
                 .compose(created -> read(store))
@@ -47,7 +47,7 @@ public final class ClusterIdentities {
     }
 
     /** The stored identity, or empty when the key does not exist (yet). */
-    public static Future<Optional<ClusterIdentity>> read(EtcdStore store) {
+    public static Future<Optional<ClusterIdentity>> read(Store store) {
         String key = store.keys().clusterIdentity();
         return store.get(key, ClusterIdentity.class)
                 .map(found -> found.map(Versioned::value))

@@ -3,6 +3,16 @@ package io.ferry.etcd.store;
 import io.etcd.jetcd.ByteSequence;
 import io.etcd.jetcd.Client;
 import io.etcd.jetcd.KeyValue;
+import io.etcd.jetcd.Watch;
+import io.etcd.jetcd.common.exception.CompactedException;
+import io.etcd.jetcd.op.Cmp;
+import io.etcd.jetcd.op.CmpTarget;
+import io.etcd.jetcd.op.Op;
+import io.etcd.jetcd.options.WatchOption;
+import io.etcd.jetcd.watch.WatchEvent;
+import io.etcd.jetcd.watch.WatchResponse;
+import io.etcd.jetcd.election.LeaderKey;
+import io.etcd.jetcd.election.NoLeaderException;
 import io.etcd.jetcd.kv.GetResponse;
 import io.etcd.jetcd.options.DeleteOption;
 import io.etcd.jetcd.options.GetOption;
@@ -11,8 +21,6 @@ import io.ferry.etcd.EtcdClients;
 import io.ferry.etcd.EtcdOptions;
 import io.ferry.etcd.FerryKeys;
 import io.ferry.model.Json;
-import io.ferry.model.KeyNamed;
-import io.ferry.model.ValidationException;
 import io.grpc.Status;
 import io.vertx.core.Context;
 import io.vertx.core.Future;
@@ -39,7 +47,7 @@ import java.util.function.Supplier;
  * bounded by the request timeout; when called on a Vert.x context, completions come back on that
  * context. Thread-safe.
  */
-public final class EtcdStore implements AutoCloseable {
+public final class EtcdStore implements Store, AutoCloseable {
 
     private static final Logger log = LoggerFactory.getLogger(EtcdStore.class);
 
@@ -87,13 +95,9 @@ public final class EtcdStore implements AutoCloseable {
      *
      * @param hold asked on the thread that commits; must be quick
      */
+    @Override
     public EtcdStore holdingCommitsWhile(Supplier<Optional<String>> hold) {
         return new EtcdStore(client, keys, requestTimeout, false, hold);
-    }
-
-    /** Why this store's transactions are held back now, if they are. */
-    Optional<String> commitHeld() {
-        return commitHold.get();
     }
 
     /**
@@ -141,47 +145,27 @@ public final class EtcdStore implements AutoCloseable {
         return store;
     }
 
+    @Override
     public FerryKeys keys() {
         return keys;
     }
 
+    /** The jetcd client, for tools and tests that need etcd itself; components go through the {@link Store} API. */
     public Client client() {
         return client;
     }
 
+    @Override
     public Duration requestTimeout() {
         return requestTimeout;
     }
 
     // ---- reads ----
 
-    public <T> Future<Optional<Versioned<T>>> get(String key, Class<T> type) {
-        return getRaw(key).map(raw -> raw.map(r -> decode(r, type)));
-    }
-
+    @Override
     public Future<Optional<RawEntry>> getRaw(String key) {
         return call(client.getKVClient().get(bytes(key)), "get " + key)
                 .map(resp -> resp.getKvs().isEmpty() ? Optional.empty() : Optional.of(raw(resp.getKvs().get(0))));
-    }
-
-    /** Lists every key under the prefix at one consistent revision, decoding each value. */
-    public <T> Future<Listing<T>> list(String prefix, Class<T> type) {
-        return listRaw(prefix).map(page -> {
-            List<Versioned<T>> items = new ArrayList<>(page.entries().size());
-            List<BadValueException> bad = new ArrayList<>();
-            for (RawEntry entry : page.entries()) {
-                try {
-                    items.add(decode(entry, type));
-                } catch (BadValueException e) {
-                    bad.add(e);
-                }
-            }
-            return new Listing<>(page.revision(), items, bad);
-        });
-    }
-
-    /** Raw entries under a prefix and the revision they were all read at. */
-    public record RawListing(long revision, List<RawEntry> entries) {
     }
 
     /**
@@ -195,6 +179,7 @@ public final class EtcdStore implements AutoCloseable {
      * from the same key at the same revision, for half as many keys. Only a single value larger
      * than the client's inbound limit fails the listing, naming the key it starts from.
      */
+    @Override
     public Future<RawListing> listRaw(String prefix) {
         List<RawEntry> acc = new ArrayList<>();
         return listPage(prefix, bytes(prefix), 0, LIST_PAGE, acc).map(rev -> new RawListing(rev, acc));
@@ -253,6 +238,7 @@ public final class EtcdStore implements AutoCloseable {
     }
 
     /** The cluster's current revision, without reading any value. */
+    @Override
     public Future<Long> currentRevision() {
         GetOption opt = GetOption.builder().withCountOnly(true).build();
         return call(client.getKVClient().get(bytes(keys.globalConfig()), opt), "read revision")
@@ -260,6 +246,7 @@ public final class EtcdStore implements AutoCloseable {
     }
 
     /** Number of keys under a prefix, without transferring them. */
+    @Override
     public Future<Long> count(String prefix) {
         GetOption opt = GetOption.builder().withRange(rangeEnd(prefix)).withCountOnly(true).build();
         return call(client.getKVClient().get(bytes(prefix), opt), "count " + prefix).map(GetResponse::getCount);
@@ -267,12 +254,8 @@ public final class EtcdStore implements AutoCloseable {
 
     // ---- writes ----
 
-    /** Unconditional write; returns the revision it was written at. Use only for keys this caller alone writes. */
-    public Future<Long> put(String key, Object value) {
-        return put(key, value, 0);
-    }
-
     /** Unconditional write bound to a lease (0 for none): the key disappears when the lease expires. */
+    @Override
     public Future<Long> put(String key, Object value, long leaseId) {
         byte[] encoded = Json.encode(value);
         PutOption opt = leaseId == 0 ? PutOption.DEFAULT : PutOption.builder().withLeaseId(leaseId).build();
@@ -281,44 +264,52 @@ public final class EtcdStore implements AutoCloseable {
     }
 
     /** Writes raw bytes; only for tools and tests that must store what a careless operator would. */
+    @Override
     public Future<Long> putRaw(String key, byte[] value) {
         return call(client.getKVClient().put(bytes(key), ByteSequence.from(value)), "put " + key)
                 .map(resp -> resp.getHeader().getRevision());
     }
 
     /** Deletes one key; true when it existed. Deleting a missing key succeeds (idempotent). */
+    @Override
     public Future<Boolean> delete(String key) {
         return call(client.getKVClient().delete(bytes(key)), "delete " + key).map(resp -> resp.getDeleted() > 0);
     }
 
     /** Deletes every key under a prefix; returns how many were deleted. */
+    @Override
     public Future<Long> deletePrefix(String prefix) {
         DeleteOption opt = DeleteOption.builder().withRange(rangeEnd(prefix)).build();
         return call(client.getKVClient().delete(bytes(prefix), opt), "delete " + prefix + "*")
                 .map(resp -> resp.getDeleted());
     }
 
-    /**
-     * Writes only if the key's mod revision is still {@code expectedModRevision} (0: only if absent).
-     * Returns false, without writing, when somebody else changed it first.
-     */
-    public Future<Boolean> compareAndPut(String key, Object value, long expectedModRevision) {
-        return txn().requireModRevision(key, expectedModRevision).put(key, value).commit().map(TxnOutcome::succeeded);
-    }
-
-    /** Creates the key only if it does not exist; false when it already did. */
-    public Future<Boolean> putIfAbsent(String key, Object value) {
-        return compareAndPut(key, value, 0);
-    }
-
-    /** Deletes only if the key's mod revision is still {@code expectedModRevision}. */
-    public Future<Boolean> compareAndDelete(String key, long expectedModRevision) {
-        return txn().requireModRevision(key, expectedModRevision).delete(key).commit().map(TxnOutcome::succeeded);
-    }
-
     /** Starts a multi-key transaction: guards, then writes applied atomically when all guards hold. */
+    @Override
     public Transaction txn() {
-        return new Transaction(this);
+        return new Transaction(commitHold, this::send);
+    }
+
+    private Future<TxnOutcome> send(List<Transaction.Guard> guards, List<Transaction.Write> writes, String what) {
+        List<Cmp> cmps = new ArrayList<>(guards.size());
+        for (Transaction.Guard guard : guards) {
+            if (guard instanceof Transaction.CreateRevisionIs g) {
+                cmps.add(new Cmp(bytes(g.key()), Cmp.Op.EQUAL, CmpTarget.createRevision(g.revision())));
+            } else if (guard instanceof Transaction.ModRevisionIs g) {
+                cmps.add(new Cmp(bytes(g.key()), Cmp.Op.EQUAL, CmpTarget.modRevision(g.revision())));
+            }
+        }
+        List<Op> ops = new ArrayList<>(writes.size());
+        for (Transaction.Write write : writes) {
+            if (write instanceof Transaction.Put w) {
+                ops.add(Op.put(bytes(w.key()), ByteSequence.from(w.value()),
+                        w.leaseId() == 0 ? PutOption.DEFAULT : PutOption.builder().withLeaseId(w.leaseId()).build()));
+            } else if (write instanceof Transaction.Delete w) {
+                ops.add(Op.delete(bytes(w.key()), DeleteOption.DEFAULT));
+            }
+        }
+        var txn = client.getKVClient().txn().If(cmps.toArray(Cmp[]::new)).Then(ops.toArray(Op[]::new));
+        return call(txn.commit(), what).map(resp -> new TxnOutcome(resp.isSucceeded(), resp.getHeader().getRevision()));
     }
 
     /**
@@ -331,11 +322,122 @@ public final class EtcdStore implements AutoCloseable {
     }
 
     /** Compacts history up to a revision; watches older than that must re-list. */
+    @Override
     public Future<Void> compact(long revision) {
         return call(client.getKVClient().compact(revision), "compact").mapEmpty();
     }
 
-    // ---- plumbing shared with Transaction, LeaseKeeper and LeaderElection ----
+    // ---- leases and elections: the primitives the runtime's LeaseSession and LeaderElection build on ----
+
+    /** Grants a lease of the given TTL (whole seconds); returns its id. */
+    @Override
+    public Future<Long> grantLease(Duration ttl) {
+        return call(client.getLeaseClient().grant(ttl.toSeconds()), "grant lease").map(resp -> resp.getID());
+    }
+
+    /**
+     * Renews a lease once (a single request, not jetcd's keep-alive stream); returns the TTL etcd
+     * granted, in seconds. A TTL of 0 or less, or a failure for which {@link Store#isNoSuchLease} holds,
+     * means etcd no longer knows the lease.
+     */
+    @Override
+    public Future<Long> keepLeaseAliveOnce(long leaseId) {
+        return call(client.getLeaseClient().keepAliveOnce(leaseId), "keep lease alive").map(resp -> resp.getTTL());
+    }
+
+    /** Revokes a lease: every key bound to it is deleted at once. */
+    @Override
+    public Future<Void> revokeLease(long leaseId) {
+        return call(client.getLeaseClient().revoke(leaseId), "revoke lease").mapEmpty();
+    }
+
+    /**
+     * Campaigns in etcd's election {@code election} on a lease, as {@code candidate}; completes once
+     * elected, with the election key won. Not bounded by the request timeout: etcd answers only when
+     * this candidate leads, which may be never.
+     */
+    @Override
+    public Future<Leadership> campaign(String election, long leaseId, String candidate) {
+        Context context = Vertx.currentContext();
+        CompletableFuture<Leadership> won = client.getElectionClient()
+                .campaign(bytes(election), leaseId, bytes(candidate))
+                .thenApply(resp -> {
+                    LeaderKey key = resp.getLeader();
+                    return new Leadership(election, key.getKey().toString(StandardCharsets.UTF_8), key.getRevision(),
+                            key.getLease());
+                });
+        return context == null ? Future.fromCompletionStage(won) : Future.fromCompletionStage(won, context);
+    }
+
+    /** The candidate value of the election's current leader; empty when nobody leads. */
+    @Override
+    public Future<Optional<String>> electionLeader(String election) {
+        return call(client.getElectionClient().leader(bytes(election)), "read leader of " + election)
+                .map(resp -> Optional.of(resp.getKv().getValue().toString(StandardCharsets.UTF_8)))
+                .recover(err -> causedBy(err, NoLeaderException.class)
+                        ? Future.succeededFuture(Optional.empty())
+                        : Future.failedFuture(err));
+    }
+
+    // ---- watches ----
+
+    @Override
+    public StoreWatch watch(String prefix, long fromRevision, WatchListener listener) {
+        WatchOption option = WatchOption.builder()
+                .isPrefix(true)
+                .withRevision(fromRevision)
+                .withProgressNotify(true)
+                .build();
+        Watch.Watcher watcher = client.getWatchClient().watch(bytes(prefix), option, new Watch.Listener() {
+            @Override
+            public void onNext(WatchResponse response) {
+                long revision = response.getHeader() == null ? 0 : response.getHeader().getRevision();
+                List<KeyChange> changes = new ArrayList<>(response.getEvents().size());
+                for (WatchEvent event : response.getEvents()) {
+                    KeyValue kv = event.getKeyValue();
+                    switch (event.getEventType()) {
+                        case PUT -> changes.add(new KeyChange(KeyChange.Kind.PUT, raw(kv)));
+                        case DELETE -> changes.add(KeyChange.deleted(kv.getKey().toString(StandardCharsets.UTF_8),
+                                kv.getModRevision()));
+                        default -> log.warn("ignoring unrecognized watch event for {}",
+                                kv.getKey().toString(StandardCharsets.UTF_8));
+                    }
+                }
+                listener.onChanges(revision, changes);
+            }
+
+            @Override
+            public void onError(Throwable error) {
+                listener.onError(compacted(error, fromRevision));
+            }
+
+            @Override
+            public void onCompleted() {
+                listener.onCompleted();
+            }
+        });
+        return watcher::close;
+    }
+
+    /** etcd's refusal of a compacted start revision, as the typed error every store reports it with. */
+    private static Throwable compacted(Throwable error, long fromRevision) {
+        for (Throwable t = error; t != null; t = t.getCause()) {
+            if (t instanceof CompactedException compacted) {
+                return new CompactedRevisionException(fromRevision, compacted.getCompactedRevision(), error);
+            }
+            if (String.valueOf(t.getMessage()).contains("required revision has been compacted")) {
+                return new CompactedRevisionException(fromRevision, 0, error);
+            }
+        }
+        return error;
+    }
+
+    @Override
+    public void requestWatchProgress() {
+        client.getWatchClient().requestProgress();
+    }
+
+    // ---- plumbing ----
 
     /**
      * Adapts a jetcd future to a Vert.x future on the caller's context, bounded by the request
@@ -397,32 +499,6 @@ public final class EtcdStore implements AutoCloseable {
     static RawEntry raw(KeyValue kv) {
         return new RawEntry(kv.getKey().toString(StandardCharsets.UTF_8), kv.getValue().getBytes(),
                 kv.getCreateRevision(), kv.getModRevision(), kv.getVersion(), kv.getLease());
-    }
-
-    /**
-     * Decodes a raw entry: the one place where a stored value becomes a model value. A value that
-     * names itself ({@link KeyNamed}) must carry the same names as the key it was read from.
-     */
-    public <T> Versioned<T> decode(RawEntry entry, Class<T> type) {
-        try {
-            T value = Json.decode(entry.value(), type);
-            if (value instanceof KeyNamed named) {
-                checkNames(entry.key(), named);
-            }
-            return new Versioned<>(entry.key(), value, entry.createRevision(), entry.modRevision(), entry.version(), entry.leaseId());
-        } catch (ValidationException e) {
-            throw new BadValueException(entry.key(), e);
-        }
-    }
-
-    private void checkNames(String key, KeyNamed value) {
-        keys.parse(key).ifPresent(ref -> {
-            if (!ref.names().equals(value.keyNames())) {
-                throw new ValidationException("the value names " + String.join("/", value.keyNames())
-                        + " but its key names " + String.join("/", ref.names())
-                        + "; was it pasted under the wrong key?");
-            }
-        });
     }
 
     @Override

@@ -1,50 +1,86 @@
 package io.ferry.etcd.store;
 
-import io.etcd.jetcd.ByteSequence;
-import io.etcd.jetcd.op.Cmp;
-import io.etcd.jetcd.op.CmpTarget;
-import io.etcd.jetcd.op.Op;
-import io.etcd.jetcd.options.DeleteOption;
-import io.etcd.jetcd.options.PutOption;
 import io.ferry.model.Json;
 import io.vertx.core.Future;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
+import java.util.function.Supplier;
 
 /**
- * A multi-key etcd transaction: every guard must hold for the writes to apply, all at once.
- * Not thread-safe; build and commit it on one thread. Committing twice is not allowed.
+ * A multi-key transaction: every guard must hold for the writes to apply, all at once, at one
+ * revision. Not thread-safe; build and commit it on one thread. Committing twice is not allowed.
+ *
+ * <p>The transaction only records guards and writes; its store sends them ({@link Sender}), so the
+ * same rules (the commit hold, the description in errors) hold for every store.
  */
 public final class Transaction {
 
-    private final EtcdStore store;
-    private final List<Cmp> guards = new ArrayList<>();
-    private final List<Op> writes = new ArrayList<>();
+    /** A condition on one key. */
+    public sealed interface Guard permits CreateRevisionIs, ModRevisionIs {
+        String key();
+    }
+
+    /** The key's create revision must be this one; 0 means the key must not exist. */
+    public record CreateRevisionIs(String key, long revision) implements Guard {
+    }
+
+    /** The key's mod revision must be this one; 0 means the key must not exist. */
+    public record ModRevisionIs(String key, long revision) implements Guard {
+    }
+
+    /** A write applied when every guard holds. */
+    public sealed interface Write permits Put, Delete {
+        String key();
+    }
+
+    /** Writes the encoded value, bound to a lease (0 for none). */
+    public record Put(String key, byte[] value, long leaseId) implements Write {
+    }
+
+    public record Delete(String key) implements Write {
+    }
+
+    /** How a store sends a transaction; the description names it in errors. */
+    @FunctionalInterface
+    public interface Sender {
+        Future<TxnOutcome> send(List<Guard> guards, List<Write> writes, String description);
+    }
+
+    private final Supplier<Optional<String>> hold;
+    private final Sender sender;
+    private final List<Guard> guards = new ArrayList<>();
+    private final List<Write> writes = new ArrayList<>();
     private final List<String> description = new ArrayList<>();
     private boolean committed;
 
-    Transaction(EtcdStore store) {
-        this.store = store;
+    /**
+     * @param hold   why transactions are held back right now (empty: they are sent); asked at commit
+     * @param sender sends guards and writes to the store
+     */
+    public Transaction(Supplier<Optional<String>> hold, Sender sender) {
+        this.hold = hold;
+        this.sender = sender;
     }
 
     /** The key must not exist. */
     public Transaction requireAbsent(String key) {
-        guards.add(new Cmp(EtcdStore.bytes(key), Cmp.Op.EQUAL, CmpTarget.createRevision(0)));
+        guards.add(new CreateRevisionIs(key, 0));
         description.add("absent " + key);
         return this;
     }
 
     /** The key must still be at this mod revision; 0 means it must not exist. */
     public Transaction requireModRevision(String key, long modRevision) {
-        guards.add(new Cmp(EtcdStore.bytes(key), Cmp.Op.EQUAL, CmpTarget.modRevision(modRevision)));
+        guards.add(new ModRevisionIs(key, modRevision));
         description.add(key + "@" + modRevision);
         return this;
     }
 
     /** The caller must still hold the election it won: fails once its election key is gone or replaced. */
     public Transaction requireLeadership(Leadership leadership) {
-        guards.add(new Cmp(EtcdStore.bytes(leadership.key()), Cmp.Op.EQUAL, CmpTarget.createRevision(leadership.revision())));
+        guards.add(new CreateRevisionIs(leadership.key(), leadership.revision()));
         description.add("leader " + leadership.key());
         return this;
     }
@@ -54,13 +90,12 @@ public final class Transaction {
     }
 
     public Transaction put(String key, Object value, long leaseId) {
-        PutOption opt = leaseId == 0 ? PutOption.DEFAULT : PutOption.builder().withLeaseId(leaseId).build();
-        writes.add(Op.put(EtcdStore.bytes(key), ByteSequence.from(Json.encode(value)), opt));
+        writes.add(new Put(key, Json.encode(value), leaseId));
         return this;
     }
 
     public Transaction delete(String key) {
-        writes.add(Op.delete(EtcdStore.bytes(key), DeleteOption.DEFAULT));
+        writes.add(new Delete(key));
         return this;
     }
 
@@ -80,15 +115,11 @@ public final class Transaction {
             throw new IllegalStateException("transaction already committed");
         }
         committed = true;
-        java.util.Optional<String> held = store.commitHeld();
+        String what = "txn [" + String.join(", ", description) + "]";
+        Optional<String> held = hold.get();
         if (held.isPresent()) {
-            return Future.failedFuture(new CommitHeldException("txn [" + String.join(", ", description) + "] not sent: "
-                    + held.get()));
+            return Future.failedFuture(new CommitHeldException(what + " not sent: " + held.get()));
         }
-        var txn = store.client().getKVClient().txn()
-                .If(guards.toArray(Cmp[]::new))
-                .Then(writes.toArray(Op[]::new));
-        return store.call(txn.commit(), "txn [" + String.join(", ", description) + "]")
-                .map(resp -> new TxnOutcome(resp.isSucceeded(), resp.getHeader().getRevision()));
+        return sender.send(List.copyOf(guards), List.copyOf(writes), what);
     }
 }

@@ -1,9 +1,9 @@
 package io.ferry.tools.cli;
 
 import io.ferry.etcd.FerryKeys;
-import io.ferry.etcd.informer.Informer;
-import io.ferry.etcd.informer.InformerHandler;
-import io.ferry.etcd.informer.InformerOptions;
+import io.ferry.runtime.informer.Informer;
+import io.ferry.runtime.informer.InformerHandler;
+import io.ferry.runtime.informer.InformerOptions;
 import io.ferry.etcd.store.EtcdStore;
 import io.ferry.etcd.store.Versioned;
 import io.ferry.model.Placement;

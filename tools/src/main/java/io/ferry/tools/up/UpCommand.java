@@ -9,7 +9,7 @@ import io.ferry.csi.CsiServer;
 import io.ferry.csi.NodeService;
 import io.ferry.etcd.EtcdOptions;
 import io.ferry.etcd.LocalEtcdMember;
-import io.ferry.etcd.informer.InformerOptions;
+import io.ferry.runtime.informer.InformerOptions;
 import io.ferry.etcd.store.EtcdStore;
 import io.ferry.runtime.admin.AdminOptions;
 import io.ferry.runtime.exec.ProcessCommandRunner;

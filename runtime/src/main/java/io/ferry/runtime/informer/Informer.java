@@ -1,0 +1,662 @@
+package io.ferry.runtime.informer;
+
+import io.ferry.etcd.store.BadValueException;
+import io.ferry.etcd.store.CompactedRevisionException;
+import io.ferry.etcd.store.EtcdStore;
+import io.ferry.etcd.store.KeyChange;
+import io.ferry.etcd.store.RawEntry;
+import io.ferry.etcd.store.Store;
+import io.ferry.etcd.store.StoreWatch;
+import io.ferry.etcd.store.Versioned;
+import io.ferry.etcd.store.WatchListener;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Metrics;
+import io.vertx.core.Context;
+import io.vertx.core.Future;
+import io.vertx.core.Promise;
+import io.vertx.core.Vertx;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.Collections;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.function.Function;
+
+/**
+ * Keeps a decoded, local copy of every key under one prefix and tells a handler about each change.
+ *
+ * <p>It lists the prefix at revision R, then watches from R+1 through its {@link Store}. A store's
+ * watch does not repair itself (jetcd's does not), so the informer does: a watch that reports
+ * compaction triggers a fresh listing (compared with the cache, so only real differences are
+ * delivered) and a new watch; a watch that errors or
+ * ends is re-created from the last revision seen + 1 with capped, jittered backoff; a watch that goes
+ * silent is probed with a progress request and replaced if etcd does not answer (this covers etcd
+ * restarts and leader loss, after which jetcd's stream may hang without an error). A periodic resync
+ * lists again and repairs anything missed.
+ *
+ * <p>An etcd restored from a backup goes back in time: its revision is the backup's, lower than what
+ * the informer has seen. A watch resumed from the informer's revision would wait silently for a
+ * revision etcd reaches much later, skipping every change until then. Whenever etcd shows a revision
+ * below the informer's (a watch answer, a resync listing, a watch resumed after a failure), the
+ * informer asks etcd for its current revision with a linearizable read; if that too is below, it
+ * counts a rewind ({@code ferry.informer.rewinds}), lists the prefix again as the whole truth (values
+ * going back in time and keys that no longer exist included) and watches from the restored revision.
+ * {@link RewindListener}s hear of it first; {@link #listAgainAsTruth()} lets an owner of several
+ * informers make the others list the restored etcd too (they may not notice by themselves yet).
+ *
+ * <p>A value that fails to decode is counted ({@code ferry.informer.decode.failures}), logged,
+ * passed to {@link InformerHandler#onBadValue}, and skipped; later values keep arriving.
+ *
+ * <p>All state changes and handler calls happen on the Vert.x context that called {@link #start()};
+ * the cache can be read from any thread.
+ */
+public final class Informer<T> implements AutoCloseable {
+
+    private static final Logger log = LoggerFactory.getLogger(Informer.class);
+
+    /** Told when an informer has confirmed that etcd's history went back (see the class comment). */
+    @FunctionalInterface
+    public interface RewindListener {
+        /**
+         * Runs on the informer's context, after the informer has started listing the prefix again as
+         * the truth and before any of that listing's changes reach the handler.
+         *
+         * @param etcdRevision     etcd's current revision, read linearizably
+         * @param informerRevision the revision this informer had seen, from the history etcd lost
+         */
+        void rewound(Informer<?> informer, long etcdRevision, long informerRevision);
+    }
+
+    /** A {@link #listAgainAsTruth()} call: done by the first listing as the truth issued after {@code issuedAfter}. */
+    private record TruthWaiter(long issuedAfter, Promise<Void> done) {
+    }
+
+    private final Vertx vertx;
+    private final Store store;
+    private final String prefix;
+    private final Function<String, Class<? extends T>> typeOfKey;
+    private final InformerHandler<T> handler;
+    private final InformerOptions options;
+
+    private final Map<String, Versioned<T>> cache = new ConcurrentHashMap<>();
+    private final Set<String> badKeys = ConcurrentHashMap.newKeySet();
+    private final Counter decodeFailures;
+    private final Counter watchRestarts;
+    private final Counter relists;
+    private final Counter rewinds;
+
+    private Context context;
+    private volatile long revision;
+    private StoreWatch watcher;
+    private long watchEpoch;
+    private long lastResponseNanos;
+    private boolean progressRequested;
+    private int failures;
+    private long watchdogTimer = -1;
+    private long resyncTimer = -1;
+    private boolean relisting;
+    /** The listing under way (or waiting to be retried) is applied as the truth (a rewind). */
+    private boolean relistingAsTruth;
+    /** Listings issued so far, numbering each one so that a waiter knows which came after it asked. */
+    private long listingsIssued;
+    private final List<TruthWaiter> truthWaiters = new ArrayList<>();
+    private final List<RewindListener> rewindListeners = new CopyOnWriteArrayList<>();
+    private boolean checkingRewind;
+    private volatile boolean synced;
+    private volatile boolean closed;
+
+    public Informer(Vertx vertx, Store store, String prefix, Class<T> type, InformerHandler<T> handler,
+                    InformerOptions options, MeterRegistry registry) {
+        this(vertx, store, prefix, key -> type, handler, options, registry);
+    }
+
+    /**
+     * An informer over a prefix that holds several kinds of value (such as {@code /ferry/nodes/}).
+     *
+     * @param typeOfKey the type to decode each key as, or null for keys this informer ignores
+     *                  entirely (they are neither cached nor reported)
+     */
+    public Informer(Vertx vertx, Store store, String prefix, Function<String, Class<? extends T>> typeOfKey,
+                    InformerHandler<T> handler, InformerOptions options, MeterRegistry registry) {
+        this.vertx = vertx;
+        this.store = store;
+        this.prefix = prefix;
+        this.typeOfKey = typeOfKey;
+        this.handler = handler;
+        this.options = options;
+        MeterRegistry meters = registry == null ? Metrics.globalRegistry : registry;
+        this.decodeFailures = Counter.builder("ferry.informer.decode.failures")
+                .description("values under the prefix that failed to decode or validate and were skipped")
+                .tag("prefix", prefix).register(meters);
+        this.watchRestarts = Counter.builder("ferry.informer.watch.restarts")
+                .description("watches re-created after an error, end of stream or silence")
+                .tag("prefix", prefix).register(meters);
+        this.relists = Counter.builder("ferry.informer.relists")
+                .description("full listings of the prefix (start, compaction, resync)")
+                .tag("prefix", prefix).register(meters);
+        this.rewinds = Counter.builder("ferry.informer.rewinds")
+                .description("times etcd's revision was found behind the informer's (etcd restored from a backup)")
+                .tag("prefix", prefix).register(meters);
+    }
+
+    /**
+     * Lists the prefix, delivers every value to the handler, then starts watching. The future
+     * completes after the first listing was delivered; it retries while etcd is unreachable.
+     */
+    public Future<Void> start() {
+        context = vertx.getOrCreateContext();
+        Promise<Void> started = Promise.promise();
+        context.runOnContext(v -> {
+            relistThenWatch(started, false);
+            watchdogTimer = vertx.setPeriodic(options.watchdogInterval().toMillis(), t -> watchdog());
+            resyncTimer = vertx.setPeriodic(options.resyncInterval().toMillis(), t -> resync());
+        });
+        return started.future();
+    }
+
+    public String prefix() {
+        return prefix;
+    }
+
+    /** The last good value of a key, if any. */
+    public Optional<Versioned<T>> get(String key) {
+        return Optional.ofNullable(cache.get(key));
+    }
+
+    /** A read-only live view of the cache; iterate it, do not keep it. */
+    public Collection<Versioned<T>> values() {
+        return Collections.unmodifiableCollection(cache.values());
+    }
+
+    public Map<String, Versioned<T>> snapshot() {
+        return Map.copyOf(cache);
+    }
+
+    /** Keys whose latest stored value does not decode. */
+    public Set<String> badKeys() {
+        return Set.copyOf(badKeys);
+    }
+
+    /** The etcd revision up to which every change under the prefix has been delivered. */
+    public long revision() {
+        return revision;
+    }
+
+    /** True once the first listing was delivered. */
+    public boolean synced() {
+        return synced;
+    }
+
+    /** Adds a listener told whenever this informer finds that etcd went back in time. */
+    public void addRewindListener(RewindListener listener) {
+        rewindListeners.add(listener);
+    }
+
+    /**
+     * Lists the prefix again as the whole truth, as after a rewind this informer found itself: every
+     * key whose value differs is delivered, keys no longer listed are deleted, the revision becomes the
+     * listing's, and the watch starts again from there. For an owner whose other informers found that
+     * etcd was restored from a backup: this one may not notice for a while (a quiet prefix), or ever
+     * (its revision was below the backup's), and its cache may hold values of the lost history.
+     *
+     * <p>The future completes once a listing issued after this call (or the listing as the truth
+     * already under way, which was issued after etcd's rewind was confirmed) has been delivered. A
+     * listing that fails is retried with backoff for as long as it takes (etcd down); the future fails
+     * only if the informer is closed. An informer not started yet completes at once: its first
+     * listing is of the etcd it will watch.
+     */
+    public Future<Void> listAgainAsTruth() {
+        if (context == null) {
+            return Future.succeededFuture();
+        }
+        Promise<Void> done = Promise.promise();
+        try {
+            context.runOnContext(v -> {
+                if (closed) {
+                    done.tryFail(new IllegalStateException("informer on " + prefix + " is closed"));
+                    return;
+                }
+                long after = relisting && relistingAsTruth ? listingsIssued - 1 : listingsIssued;
+                truthWaiters.add(new TruthWaiter(after, done));
+                if (!relisting) {
+                    relistThenWatch(null, true);
+                }
+                // Otherwise the listing under way ends by issuing one as the truth if it does not count.
+            });
+        } catch (java.util.concurrent.RejectedExecutionException e) {
+            done.tryFail(new IllegalStateException("informer on " + prefix + " is closed", e));
+        }
+        return done.future();
+    }
+
+    // ---- listing ----
+
+    /**
+     * @param rewound etcd's history went back (a restored backup): the listing replaces the cache
+     *                whatever the revisions say, and the informer's revision becomes the listing's
+     */
+    private void relistThenWatch(Promise<Void> started, boolean rewound) {
+        stopWatch();
+        // Stays set while a failed listing waits to be retried, so that nothing else starts a second
+        // listing (and a second watch) meanwhile.
+        relisting = true;
+        relistingAsTruth = rewound;
+        long issued = ++listingsIssued;
+        relists.increment();
+        store.listRaw(prefix).onComplete(ar -> {
+            if (closed) {
+                return;
+            }
+            if (ar.failed()) {
+                retryLater("listing " + prefix + " failed", ar.cause(), () -> relistThenWatch(started, rewound));
+                return;
+            }
+            relisting = false;
+            relistingAsTruth = false;
+            if (rewound) {
+                applyRewoundListing(ar.result());
+                truthWaiters.removeIf(w -> {
+                    boolean answered = w.issuedAfter() < issued;
+                    if (answered) {
+                        w.done().tryComplete();
+                    }
+                    return answered;
+                });
+            } else {
+                applyListing(ar.result(), true);
+            }
+            failures = 0;
+            if (started != null) {
+                started.tryComplete();
+            }
+            if (!truthWaiters.isEmpty()) {
+                // Somebody asked for a listing as the truth after this one was issued.
+                relistThenWatch(null, true);
+                return;
+            }
+            startWatch();
+        });
+    }
+
+    /**
+     * Makes the cache equal to a listing and tells the handler what differed.
+     *
+     * @param authoritative true when no watch ran while the listing was taken; false for a resync
+     *                      beside a live watch, where only keys the watch has not moved past are touched
+     */
+    private void applyListing(Store.RawListing listing, boolean authoritative) {
+        long listed = listing.revision();
+        Set<String> seen = new HashSet<>();
+        for (RawEntry entry : listing.entries()) {
+            seen.add(entry.key());
+            Versioned<T> cached = cache.get(entry.key());
+            if (cached != null && cached.modRevision() >= entry.modRevision()) {
+                continue;
+            }
+            if (!authoritative && badKeys.contains(entry.key())) {
+                continue;
+            }
+            applyPut(entry);
+        }
+        for (String key : List.copyOf(cache.keySet())) {
+            Versioned<T> cached = cache.get(key);
+            if (!seen.contains(key) && (authoritative || cached.modRevision() <= listed)) {
+                applyDelete(key);
+            }
+        }
+        if (authoritative) {
+            badKeys.retainAll(seen);
+        }
+        revision = Math.max(revision, listed);
+        synced = true;
+        safely(() -> handler.onSynced(listed));
+    }
+
+    /**
+     * Makes the cache equal to a listing of an etcd whose history went back. Revisions cannot be
+     * compared with the cache's (they were reused by the restored etcd for other changes), so every
+     * key whose value or revisions differ is delivered, every cached key not listed is deleted, and the
+     * revision is set back to the listing's.
+     */
+    private void applyRewoundListing(Store.RawListing listing) {
+        Set<String> seen = new HashSet<>();
+        for (RawEntry entry : listing.entries()) {
+            seen.add(entry.key());
+            applyPutUnlessSame(entry);
+        }
+        for (String key : List.copyOf(cache.keySet())) {
+            if (!seen.contains(key)) {
+                applyDelete(key);
+            }
+        }
+        badKeys.retainAll(seen);
+        revision = listing.revision();
+        synced = true;
+        safely(() -> handler.onSynced(listing.revision()));
+    }
+
+    /**
+     * etcd showed a revision below the informer's. That alone does not prove a rewind (a listing
+     * taken just before a watch event arrived, an answer from a member that lags), so ask etcd for
+     * its current revision with a linearizable read: it is at least every revision the informer has
+     * applied, unless etcd's history went back.
+     */
+    private void checkForRewind(String what, long shown) {
+        if (closed || checkingRewind || relisting) {
+            return;
+        }
+        checkingRewind = true;
+        long ours = revision;
+        store.currentRevision().onComplete(ar -> {
+            checkingRewind = false;
+            if (closed || relisting || ar.failed() || ar.result() >= ours) {
+                return;
+            }
+            rewound(what + " showed revision " + shown, ar.result(), ours);
+        });
+    }
+
+    private void rewound(String evidence, long current, long ours) {
+        rewinds.increment();
+        log.warn("etcd went back in time under {}: {}, its current revision is {} but this informer had seen {}"
+                + " (etcd restored from a backup?); listing again as the truth", prefix, evidence, current, ours);
+        relistThenWatch(null, true);
+        for (RewindListener listener : rewindListeners) {
+            safely(() -> listener.rewound(this, current, ours));
+        }
+    }
+
+    private void resync() {
+        if (closed || relisting || watcher == null) {
+            return;
+        }
+        relists.increment();
+        store.listRaw(prefix).onComplete(ar -> {
+            if (closed || ar.failed()) {
+                return;
+            }
+            if (revision > ar.result().revision()) {
+                // Either the watch delivered changes newer than this listing (the listing could undo
+                // them, so this round is skipped) or etcd went back in time: find out which.
+                checkForRewind("resync listing", ar.result().revision());
+                return;
+            }
+            applyListing(ar.result(), false);
+        });
+    }
+
+    // ---- watching ----
+
+    private void startWatch() {
+        if (closed) {
+            return;
+        }
+        long epoch = ++watchEpoch;
+        long from = revision + 1;
+        lastResponseNanos = System.nanoTime();
+        progressRequested = false;
+        try {
+            watcher = store.watch(prefix, from, new WatchListener() {
+                @Override
+                public void onChanges(long shown, List<KeyChange> changes) {
+                    post(() -> onResponse(epoch, shown, changes));
+                }
+
+                @Override
+                public void onError(Throwable error) {
+                    post(() -> onWatchFailure(epoch, error));
+                }
+
+                @Override
+                public void onCompleted() {
+                    post(() -> onWatchFailure(epoch, null));
+                }
+            });
+        } catch (RuntimeException e) {
+            onWatchFailure(epoch, e);
+        }
+    }
+
+    /**
+     * Hands a watch callback to the informer's context. jetcd completes its watches when its client
+     * closes, which may happen after the application's Vert.x is gone; such late callbacks are dropped.
+     */
+    private void post(Runnable action) {
+        if (closed) {
+            return;
+        }
+        try {
+            context.runOnContext(v -> action.run());
+        } catch (java.util.concurrent.RejectedExecutionException e) {
+            log.debug("informer on {} got a watch callback after its Vert.x closed", prefix);
+        }
+    }
+
+    private void onResponse(long epoch, long shown, List<KeyChange> changes) {
+        if (epoch != watchEpoch || closed) {
+            return;
+        }
+        lastResponseNanos = System.nanoTime();
+        progressRequested = false;
+        failures = 0;
+        if (shown > 0 && shown < revision) {
+            // No healthy etcd answers below a revision it has already sent (a progress answer of a
+            // watch resumed beyond a restored etcd's revision is the usual sign).
+            checkForRewind("a watch answer", shown);
+        }
+        for (KeyChange change : changes) {
+            RawEntry entry = change.entry();
+            if (entry.modRevision() <= revision) {
+                continue;
+            }
+            switch (change.kind()) {
+                case PUT -> applyPut(entry);
+                case DELETE -> applyDelete(entry.key());
+                default -> log.warn("ignoring unrecognized watch event for {}", entry.key());
+            }
+            // Revisions within one response can repeat (one transaction, many keys), so only a later
+            // response may skip them: advance after the whole batch.
+        }
+        for (KeyChange change : changes) {
+            revision = Math.max(revision, change.entry().modRevision());
+        }
+        // A progress notification proves the stream alive (noted above) and nothing more. Its
+        // revision is not taken as "everything up to here was delivered": etcd before the fix of its
+        // issue 15220 (3.4.23 in Debian among them) can send a requested one ahead of events still
+        // queued for the stream, jetcd asks on every stream of a client at once, and an informer
+        // that advanced on it would skip those events for good (an agent in the provisioning
+        // benchmark missed a work item's deletion until the next resync, minutes later).
+    }
+
+    private void onWatchFailure(long epoch, Throwable error) {
+        if (epoch != watchEpoch || closed) {
+            return;
+        }
+        stopWatch();
+        if (isCompaction(error)) {
+            log.info("watch on {} fell behind a compaction; listing again", prefix);
+            relistThenWatch(null, false);
+            return;
+        }
+        watchRestarts.increment();
+        String why = error == null ? "watch on " + prefix + " ended" : "watch on " + prefix + " failed";
+        retryLater(why, error, this::resumeWatch);
+    }
+
+    /**
+     * Opens the watch again after a failure, once etcd answers, from the last revision seen; unless
+     * etcd's revision is now below it (etcd came back from a backup), then lists again first.
+     */
+    private void resumeWatch() {
+        if (closed) {
+            return;
+        }
+        long ours = revision;
+        store.currentRevision().onComplete(ar -> {
+            if (closed || relisting || watcher != null) {
+                // Closed, or a listing (after a compaction or a rewind) opens the watch itself.
+                return;
+            }
+            if (ar.failed()) {
+                retryLater("etcd unreachable while resuming the watch on " + prefix, ar.cause(), this::resumeWatch);
+            } else if (ar.result() < ours) {
+                rewound("resuming the watch", ar.result(), ours);
+            } else {
+                startWatch();
+            }
+        });
+    }
+
+    private static boolean isCompaction(Throwable error) {
+        return EtcdStore.causedBy(error, CompactedRevisionException.class);
+    }
+
+    /**
+     * Detects a silent watch. etcd answers a progress request on a healthy stream; if nothing at all
+     * came back within a whole interval after asking, the stream is replaced (from revision + 1, so
+     * nothing is lost and nothing repeats beyond what handlers already tolerate).
+     */
+    private void watchdog() {
+        if (closed || watcher == null || relisting) {
+            return;
+        }
+        long silentNanos = System.nanoTime() - lastResponseNanos;
+        if (silentNanos < options.watchdogInterval().toNanos()) {
+            return;
+        }
+        if (!progressRequested) {
+            progressRequested = true;
+            try {
+                store.requestWatchProgress();
+            } catch (RuntimeException e) {
+                log.debug("progress request failed", e);
+            }
+            return;
+        }
+        log.warn("watch on {} silent for {} ms despite a progress request; re-creating it from revision {}",
+                prefix, silentNanos / 1_000_000, revision + 1);
+        watchRestarts.increment();
+        stopWatch();
+        resumeWatch();
+    }
+
+    private void stopWatch() {
+        watchEpoch++;
+        if (watcher != null) {
+            try {
+                watcher.close();
+            } catch (RuntimeException e) {
+                log.debug("closing watcher failed", e);
+            }
+            watcher = null;
+        }
+    }
+
+    private void retryLater(String what, Throwable cause, Runnable action) {
+        long cap = options.maxBackoff().toMillis();
+        long delay = Math.min(cap, 100L << Math.min(failures++, 10));
+        delay = delay / 2 + ThreadLocalRandom.current().nextLong(delay / 2 + 1);
+        log.warn("{}; retrying in {} ms: {}", what, delay, cause == null ? "stream closed" : cause.getMessage());
+        vertx.setTimer(Math.max(1, delay), t -> {
+            if (!closed) {
+                action.run();
+            }
+        });
+    }
+
+    // ---- applying changes ----
+
+    private void applyPut(RawEntry entry) {
+        applyPut(entry, false);
+    }
+
+    private void applyPutUnlessSame(RawEntry entry) {
+        applyPut(entry, true);
+    }
+
+    /** @param unlessSame deliver nothing when the cache already holds this very value at these revisions */
+    private void applyPut(RawEntry entry, boolean unlessSame) {
+        Class<? extends T> type = typeOfKey.apply(entry.key());
+        if (type == null) {
+            return;
+        }
+        Versioned<T> decoded;
+        try {
+            @SuppressWarnings("unchecked")
+            Versioned<T> value = (Versioned<T>) store.decode(entry, type);
+            decoded = value;
+        } catch (BadValueException e) {
+            decodeFailures.increment();
+            badKeys.add(entry.key());
+            log.warn("skipping {} (revision {}): {}", entry.key(), entry.modRevision(), e.getCause().getMessage());
+            safely(() -> handler.onBadValue(entry, e.getCause()));
+            return;
+        }
+        badKeys.remove(entry.key());
+        if (unlessSame && decoded.equals(cache.get(entry.key()))) {
+            return;
+        }
+        Versioned<T> previous = cache.put(entry.key(), decoded);
+        safely(() -> handler.onUpsert(decoded, previous));
+    }
+
+    private void applyDelete(String key) {
+        if (typeOfKey.apply(key) == null) {
+            return;
+        }
+        badKeys.remove(key);
+        Versioned<T> previous = cache.remove(key);
+        safely(() -> handler.onDelete(key, previous));
+    }
+
+    private void safely(Runnable call) {
+        try {
+            call.run();
+        } catch (RuntimeException e) {
+            log.error("informer handler for {} threw; the informer carries on", prefix, e);
+        }
+    }
+
+    /**
+     * Test hook: silences the current watch the way a stalled jetcd stream does (no events, no
+     * error), so tests can prove the watchdog notices and recovers.
+     */
+    void silenceWatchForTest() {
+        context.runOnContext(v -> {
+            if (watcher != null) {
+                watchEpoch++;
+                watcher.close();
+            }
+        });
+    }
+
+    @Override
+    public void close() {
+        closed = true;
+        if (context == null) {
+            return;
+        }
+        context.runOnContext(v -> {
+            truthWaiters.forEach(w -> w.done().tryFail(new IllegalStateException("informer on " + prefix + " closed")));
+            truthWaiters.clear();
+            stopWatch();
+            vertx.cancelTimer(watchdogTimer);
+            vertx.cancelTimer(resyncTimer);
+        });
+    }
+
+    @Override
+    public String toString() {
+        return "Informer[" + prefix + " @" + revision + ", " + cache.size() + " keys]";
+    }
+}
