@@ -47,7 +47,7 @@ final class ControllerApi {
         this.leader = leader;
     }
 
-    void mount(Router router, ConsoleStream stream, io.ferry.etcd.store.EtcdStore store) {
+    void mount(Router router, ConsoleStream stream, io.ferry.etcd.store.Store store) {
         router.get("/api/v1/stream").handler(stream::handle);
         router.get("/api/v1/volumes/:name/events").handler(AdminServer.json(ctx -> store
                 .list(store.keys().eventsOf(LifecycleEvent.VOLUME, name(ctx)), LifecycleEvent.class)

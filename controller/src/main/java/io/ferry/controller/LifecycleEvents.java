@@ -1,7 +1,7 @@
 package io.ferry.controller;
 
 import io.ferry.etcd.FerryKeys;
-import io.ferry.etcd.store.EtcdStore;
+import io.ferry.etcd.store.Store;
 import io.ferry.etcd.store.Leadership;
 import io.ferry.etcd.store.Transaction;
 import io.ferry.model.LifecycleEvent;
@@ -47,7 +47,7 @@ final class LifecycleEvents {
     static final Duration FLUSH_DELAY = Duration.ofMillis(200);
 
     private final Vertx vertx;
-    private final EtcdStore store;
+    private final Store store;
     private final FerryKeys keys;
     private final String reporter;
     private final Clock clock;
@@ -70,7 +70,7 @@ final class LifecycleEvents {
      *                  sixth of it, and a new one is granted every sixth, so no event outlives
      *                  {@code retention * 7/6}
      */
-    LifecycleEvents(Vertx vertx, EtcdStore store, String reporter, Clock clock, Duration retention,
+    LifecycleEvents(Vertx vertx, Store store, String reporter, Clock clock, Duration retention,
                     Supplier<Optional<Leadership>> leadership, MeterRegistry registry) {
         this.vertx = vertx;
         this.store = store;

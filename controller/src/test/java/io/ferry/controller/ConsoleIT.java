@@ -1,8 +1,8 @@
 package io.ferry.controller;
 
 import io.ferry.etcd.FerryKeys;
-import io.ferry.etcd.informer.InformerOptions;
-import io.ferry.etcd.reconcile.RuntimeOptions;
+import io.ferry.runtime.informer.InformerOptions;
+import io.ferry.runtime.reconcile.RuntimeOptions;
 import io.ferry.etcd.store.EtcdStore;
 import io.ferry.etcd.testing.EtcdExtension;
 import io.ferry.model.Attachment;

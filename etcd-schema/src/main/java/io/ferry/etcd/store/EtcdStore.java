@@ -312,15 +312,6 @@ public final class EtcdStore implements Store, AutoCloseable {
         return call(txn.commit(), what).map(resp -> new TxnOutcome(resp.isSucceeded(), resp.getHeader().getRevision()));
     }
 
-    /**
-     * Grants a lease nobody keeps alive: keys put on it vanish {@code ttl} later (rounded up to whole
-     * seconds), which is how records that must not pile up (events) expire by themselves.
-     */
-    public Future<Long> grantLease(Duration ttl) {
-        long seconds = Math.max(1, (ttl.toMillis() + 999) / 1000);
-        return call(client.getLeaseClient().grant(seconds), "grant lease").map(resp -> resp.getID());
-    }
-
     /** Compacts history up to a revision; watches older than that must re-list. */
     @Override
     public Future<Void> compact(long revision) {
