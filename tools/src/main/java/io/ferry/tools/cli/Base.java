@@ -1,5 +1,14 @@
 package io.ferry.tools.cli;
 
+import io.etcd.jetcd.ByteSequence;
+import io.etcd.jetcd.Watch;
+import io.etcd.jetcd.options.WatchOption;
+import io.etcd.jetcd.watch.WatchEvent;
+import java.nio.charset.StandardCharsets;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Predicate;
 import io.ferry.etcd.FerryKeys;
 import io.ferry.etcd.store.EtcdStore;
 import io.ferry.etcd.store.Versioned;
@@ -190,5 +199,44 @@ abstract class Base implements Callable<Integer> {
             }
         }
         return result;
+    }
+
+    /**
+     * Follows every change under {@code prefix} after {@code afterRevision}, handing each to
+     * {@code printed} (which says whether it printed something), until {@code count} were printed
+     * (0: until interrupted). A watch that ends with an error (etcd gone) is exit 6. The one watch
+     * loop of {@code watch} and {@code events -w}.
+     */
+    int follow(String prefix, long afterRevision, int count,
+               Predicate<WatchEvent> printed) throws InterruptedException {
+        CountDownLatch done = new CountDownLatch(1);
+        AtomicInteger seen = new AtomicInteger();
+        AtomicReference<Throwable> failure = new AtomicReference<>();
+        Watch.Watcher watcher = store().client().getWatchClient().watch(
+                ByteSequence.from(prefix, StandardCharsets.UTF_8),
+                WatchOption.builder().isPrefix(true).withRevision(afterRevision + 1).build(),
+                Watch.listener(response -> {
+                    for (WatchEvent event : response.getEvents()) {
+                        if (count > 0 && seen.get() >= count) {
+                            return;
+                        }
+                        if (printed.test(event) && count > 0 && seen.incrementAndGet() >= count) {
+                            done.countDown();
+                        }
+                    }
+                }, error -> {
+                    failure.compareAndSet(null, error);
+                    done.countDown();
+                }));
+        try {
+            done.await();
+        } finally {
+            watcher.close();
+        }
+        if (failure.get() != null) {
+            throw new CliException(ExitCodes.ETCD_UNAVAILABLE, "the watch on " + prefix + " ended: " + failure.get().getMessage()
+                    + " (is etcd still running?)");
+        }
+        return ExitCodes.OK;
     }
 }

@@ -1,8 +1,5 @@
 package io.ferry.tools.cli;
 
-import io.etcd.jetcd.ByteSequence;
-import io.etcd.jetcd.Watch;
-import io.etcd.jetcd.options.WatchOption;
 import io.etcd.jetcd.watch.WatchEvent;
 import io.ferry.etcd.store.BadValueException;
 import io.ferry.etcd.store.RawEntry;
@@ -21,9 +18,6 @@ import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.atomic.AtomicInteger;
-import java.util.concurrent.atomic.AtomicReference;
 
 @Command(name = "events", description = "Show what happened to volumes and snapshots (placed, refused, ready, failed, grown,"
         + " attached, detached, deleted, lost), oldest first. Events are kept about an hour (the controller's"
@@ -68,7 +62,7 @@ final class EventsCommand extends Base {
         if (!watch) {
             return ExitCodes.OK;
         }
-        return follow(prefix, listing.revision());
+        return followEvents(prefix, listing.revision());
     }
 
     /** Oldest first; events of one instant in the order their recorder numbered them. */
@@ -84,44 +78,24 @@ final class EventsCommand extends Base {
         }
     }
 
-    private int follow(String prefix, long revision) throws InterruptedException {
-        CountDownLatch done = new CountDownLatch(1);
-        AtomicInteger seen = new AtomicInteger();
-        AtomicReference<Throwable> failure = new AtomicReference<>();
-        Watch.Watcher watcher = store().client().getWatchClient().watch(ByteSequence.from(prefix, StandardCharsets.UTF_8),
-                WatchOption.builder().isPrefix(true).withRevision(revision + 1).build(), Watch.listener(response -> {
-                    for (WatchEvent event : response.getEvents()) {
-                        if (event.getEventType() != WatchEvent.EventType.PUT || (count > 0 && seen.get() >= count)) {
-                            continue;
-                        }
-                        var kv = event.getKeyValue();
-                        RawEntry raw = new RawEntry(kv.getKey().toString(StandardCharsets.UTF_8), kv.getValue().getBytes(),
-                                kv.getCreateRevision(), kv.getModRevision(), kv.getVersion(), kv.getLease());
-                        decode(raw).ifPresent(e -> {
-                            if (out().format() == Output.Format.table) {
-                                out().line(String.join("  ", cells(e)));
-                            } else {
-                                out().structured(structured(e));
-                            }
-                            if (count > 0 && seen.incrementAndGet() >= count) {
-                                done.countDown();
-                            }
-                        });
-                    }
-                }, error -> {
-                    failure.compareAndSet(null, error);
-                    done.countDown();
-                }));
-        try {
-            done.await();
-        } finally {
-            watcher.close();
-        }
-        if (failure.get() != null) {
-            throw new CliException(ExitCodes.ETCD_UNAVAILABLE, "the watch on " + prefix + " ended: " + failure.get().getMessage()
-                    + " (is etcd still running?)");
-        }
-        return ExitCodes.OK;
+    /** Prints the events recorded after the listing at {@code revision}; deletions (expiry) are not events. */
+    private int followEvents(String prefix, long revision) throws InterruptedException {
+        return follow(prefix, revision, count, event -> {
+            if (event.getEventType() != WatchEvent.EventType.PUT) {
+                return false;
+            }
+            var kv = event.getKeyValue();
+            RawEntry raw = new RawEntry(kv.getKey().toString(StandardCharsets.UTF_8), kv.getValue().getBytes(),
+                    kv.getCreateRevision(), kv.getModRevision(), kv.getVersion(), kv.getLease());
+            return decode(raw).map(e -> {
+                if (out().format() == Output.Format.table) {
+                    out().line(String.join("  ", cells(e)));
+                } else {
+                    out().structured(structured(e));
+                }
+                return true;
+            }).orElse(false);
+        });
     }
 
     static List<String> cells(LifecycleEvent e) {
