@@ -70,6 +70,8 @@ final class ClusterState {
     final Informer<GlobalConfig> global;
     final Informer<PoolConfig> pools;
     final Informer<Object> nodes;
+    /** The work items this controller gave, under {@link FerryKeys#work()}; typed and handled like node keys. */
+    final Informer<Object> work;
     final Informer<VolumeIntent> volumes;
     final Informer<SnapshotIntent> snapshots;
     final Informer<Attachment> attachments;
@@ -80,6 +82,7 @@ final class ClusterState {
     final Latest<Ledger> ledgers;
     final Latest<Object> schedulingLatest;
     final Latest<Object> nodesLatest;
+    final Latest<Object> workLatest;
 
     private final Map<String, Candidate> candidates = new HashMap<>();
     /** The same candidates as a list, rebuilt lazily: iterating it is the inner loop of every decision. */
@@ -107,6 +110,8 @@ final class ClusterState {
         pools = new Informer<>(vertx, store, keys.poolConfigs(), PoolConfig.class,
                 handler(v -> poolConfigChanged(v.value().name()), (k, v) -> poolConfigChanged(name(k))), options, meters);
         nodes = new Informer<>(vertx, store, keys.nodes(), this::nodeKeyType,
+                handler(v -> nodeKeyChanged(v.key()), (k, v) -> nodeKeyChanged(k)), options, meters);
+        work = new Informer<>(vertx, store, keys.work(), this::nodeKeyType,
                 handler(v -> nodeKeyChanged(v.key()), (k, v) -> nodeKeyChanged(k)), options, meters);
         volumes = new Informer<>(vertx, store, keys.volumes(), VolumeIntent.class, new InformerHandler<>() {
             @Override
@@ -231,6 +236,7 @@ final class ClusterState {
         ledgers = new Latest<>(ledgerInformer);
         schedulingLatest = new Latest<>(scheduling);
         nodesLatest = new Latest<>(nodes);
+        workLatest = new Latest<>(work);
     }
 
     /** Starts every informer; completes once each has delivered its first listing. */
@@ -240,6 +246,7 @@ final class ClusterState {
                 .compose(v -> ledgerInformer.start())
                 .compose(v -> pools.start())
                 .compose(v -> nodes.start())
+                .compose(v -> work.start())
                 .compose(v -> placementInformer.start())
                 .compose(v -> scheduling.start())
                 .compose(v -> snapshots.start())
@@ -249,7 +256,7 @@ final class ClusterState {
 
     /** Every informer the controller's decisions read from. */
     List<Informer<?>> informers() {
-        return List.of(global, pools, nodes, volumes, snapshots, attachments, placementInformer, ledgerInformer, scheduling);
+        return List.of(global, pools, nodes, work, volumes, snapshots, attachments, placementInformer, ledgerInformer, scheduling);
     }
 
     void close() {
@@ -317,11 +324,11 @@ final class ClusterState {
     }
 
     Optional<Versioned<WorkItem>> workItem(String node, String volume) {
-        return nodesLatest.get(keys.workItem(node, volume)).map(ClusterState::cast);
+        return workLatest.get(keys.workItem(node, volume)).map(ClusterState::cast);
     }
 
     Optional<Versioned<SnapshotWorkItem>> snapshotWorkItem(String node, String snapshot) {
-        return nodesLatest.get(keys.snapshotWorkItem(node, snapshot)).map(ClusterState::cast);
+        return workLatest.get(keys.snapshotWorkItem(node, snapshot)).map(ClusterState::cast);
     }
 
     Optional<VolumeStatus> volumeStatus(String node, String volume) {
@@ -472,12 +479,12 @@ final class ClusterState {
     }
 
     void wroteWorkItem(WorkItem work, long revision) {
-        nodesLatest.wrote(keys.workItem(work.node(), work.volume()), work, revision);
+        workLatest.wrote(keys.workItem(work.node(), work.volume()), work, revision);
         indexHolding(work.node(), work.volume());
     }
 
     void removedWorkItem(String node, String volume, long revision) {
-        nodesLatest.removed(keys.workItem(node, volume), revision);
+        workLatest.removed(keys.workItem(node, volume), revision);
         indexHolding(node, volume);
     }
 
@@ -499,6 +506,7 @@ final class ClusterState {
         ledgers.reset();
         schedulingLatest.reset();
         nodesLatest.reset();
+        workLatest.reset();
         rebuildAllCandidates();
     }
 

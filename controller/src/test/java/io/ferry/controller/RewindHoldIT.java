@@ -178,7 +178,7 @@ class RewindHoldIT {
         for (String under : new String[] {keys.placements(), keys.ledgers(), keys.prefix() + "/controller/volumes/"}) {
             result(store.listRaw(under)).entries().forEach(e -> records.put(e.key(), e.modRevision()));
         }
-        result(store.listRaw(keys.nodes())).entries().stream().filter(e -> e.key().contains("/work/"))
+        result(store.listRaw(keys.work())).entries().stream().filter(e -> e.key().contains("/volumes/"))
                 .forEach((RawEntry e) -> records.put(e.key(), e.modRevision()));
         return records;
     }

@@ -59,6 +59,12 @@ public final class Transaction {
         return this;
     }
 
+    /** Puts bytes as they are: for moving a value, which must not be re-encoded (nor dropped if it does not decode). */
+    public Transaction putRaw(String key, byte[] value) {
+        writes.add(Op.put(EtcdStore.bytes(key), ByteSequence.from(value), PutOption.DEFAULT));
+        return this;
+    }
+
     public Transaction delete(String key) {
         writes.add(Op.delete(EtcdStore.bytes(key), DeleteOption.DEFAULT));
         return this;
