@@ -275,6 +275,20 @@ final class SecurityCommands {
         return Base64.getUrlEncoder().withoutPadding().encodeToString(raw);
     }
 
+    /**
+     * The messages of an error and its causes: jetcd wraps etcd's answer (such as "etcdserver:
+     * authentication is not enabled") in exceptions whose own message may be empty.
+     */
+    static String reasons(Throwable error) {
+        java.util.LinkedHashSet<String> messages = new java.util.LinkedHashSet<>();
+        for (Throwable t = error; t != null && messages.size() < 8; t = t.getCause()) {
+            if (t.getMessage() != null && !t.getMessage().isBlank()) {
+                messages.add(t.getMessage());
+            }
+        }
+        return messages.isEmpty() ? error.getClass().getSimpleName() : String.join(": ", messages);
+    }
+
     static String readPassword(Path file) {
         try {
             return Files.readString(file).strip();
@@ -311,8 +325,7 @@ final class SecurityCommands {
         try {
             return future.get(30, TimeUnit.SECONDS);
         } catch (ExecutionException e) {
-            Throwable cause = FerryCtl.unwrap(e);
-            throw new CliException(ExitCodes.FAILED, "etcd refused to " + what + ": " + cause.getMessage());
+            throw new CliException(ExitCodes.FAILED, "etcd refused to " + what + ": " + reasons(FerryCtl.unwrap(e)));
         } catch (TimeoutException e) {
             throw new CliException(ExitCodes.ETCD_UNAVAILABLE, "etcd did not answer within 30 s (" + what + ")");
         } catch (InterruptedException e) {
