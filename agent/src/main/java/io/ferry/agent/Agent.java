@@ -22,6 +22,7 @@ import io.ferry.etcd.ClusterIdentities;
 import io.ferry.model.ClusterIdentity;
 import io.ferry.model.Engine;
 import io.ferry.model.GlobalConfig;
+import io.ferry.model.KeyLayout;
 import io.ferry.model.NodeRegistration;
 import io.ferry.model.PoolConfig;
 import io.ferry.model.SnapshotStatus;
@@ -92,6 +93,8 @@ public final class Agent extends VerticleBase {
     private volatile boolean crashed;
     private volatile boolean stopping;
     private OrphanOrders orphanOrders;
+    /** Watches the cluster's key layout while work is also read from its layout-1 place. */
+    private Informer<KeyLayout> keyLayout;
     private final List<Long> timers = new ArrayList<>();
 
     public Agent(AgentOptions options, EtcdOptions etcdOptions, CommandRunner runner) {
@@ -168,10 +171,33 @@ public final class Agent extends VerticleBase {
                 new StatusHandler<>(ctx.snapshotRuntime), informerOptions, registry);
         ctx.pools = new Informer<>(vertx, store, keys.poolConfigs(), PoolConfig.class, new PoolHandler(),
                 informerOptions, registry);
-        ctx.work = new Informer<>(vertx, store, keys.workItems(node), WorkItem.class, new WorkHandler(),
-                informerOptions, registry);
-        ctx.snapshotWork = new Informer<>(vertx, store, keys.snapshotWorkItems(node), SnapshotWorkItem.class,
-                new SnapshotWorkHandler(), informerOptions, registry);
+        ctx.work = new WorkItems<>("volume work", new Informer<>(vertx, store, keys.workItems(node), WorkItem.class,
+                new WorkHandler(), informerOptions, registry), v -> keys.workItem(node, v),
+                new Informer<>(vertx, store, keys.legacyWorkItems(node), WorkItem.class,
+                        new LegacyHandler<>(new WorkHandler()), informerOptions, registry),
+                v -> keys.legacyWorkItem(node, v), WorkItem::volume);
+        ctx.snapshotWork = new WorkItems<>("snapshot work", new Informer<>(vertx, store, keys.snapshotWorkItems(node),
+                SnapshotWorkItem.class, new SnapshotWorkHandler(), informerOptions, registry),
+                s -> keys.snapshotWorkItem(node, s),
+                new Informer<>(vertx, store, keys.legacySnapshotWorkItems(node), SnapshotWorkItem.class,
+                        new LegacyHandler<>(new SnapshotWorkHandler()), informerOptions, registry),
+                s -> keys.legacySnapshotWorkItem(node, s), SnapshotWorkItem::snapshot);
+        String layoutKey = keys.keyLayout();
+        keyLayout = new Informer<>(vertx, store, layoutKey, key -> key.equals(layoutKey) ? KeyLayout.class : null,
+                new InformerHandler<>() {
+                    @Override
+                    public void onUpsert(Versioned<KeyLayout> current, Versioned<KeyLayout> previous) {
+                        if (current.value().migrated()) {
+                            retireLegacyWork();
+                        }
+                    }
+
+                    @Override
+                    public void onDelete(String key, Versioned<KeyLayout> lastKnown) {
+                        // Once retired, the layout-1 places stay unread: a deleted layout key does
+                        // not make this node's own prefix a source of work again.
+                    }
+                }, informerOptions, registry);
 
         return startAdmin()
                 .compose(v -> awaitClusterIdentity())
@@ -192,6 +218,8 @@ public final class Agent extends VerticleBase {
                     return Future.all(ctx.volumeStatuses.start(), ctx.snapshotStatuses.start(), ctx.pools.start());
                 })
                 .compose(v -> orphans.removeLeftovers())
+                // The layout is read before any work: a migrated cluster's layout-1 places are never read.
+                .compose(v -> keyLayout.start())
                 .compose(v -> Future.all(ctx.work.start(), ctx.snapshotWork.start()))
                 .compose(v -> orphanOrders.start(removals.kind()))
                 .compose(v -> orphanOrders.start(adoptions.kind()))
@@ -414,7 +442,7 @@ public final class Agent extends VerticleBase {
             }
             return Future.succeededFuture();
         }
-        for (AutoCloseable c : new AutoCloseable[] {orphanOrders, ctx.work, ctx.snapshotWork, ctx.pools, ctx.volumeStatuses,
+        for (AutoCloseable c : new AutoCloseable[] {orphanOrders, keyLayout, ctx.work, ctx.snapshotWork, ctx.pools, ctx.volumeStatuses,
                 ctx.snapshotStatuses, ctx.volumeRuntime, ctx.snapshotRuntime, ctx.poolRuntime}) {
             try {
                 if (c != null) {
@@ -433,6 +461,45 @@ public final class Agent extends VerticleBase {
     }
 
     // ---- informer handlers: quick, on the agent's context, only enqueue ----
+
+    /** The cluster finished moving to key layout 2: from now on work comes only from {@code work/<node>/}. */
+    private void retireLegacyWork() {
+        if (ctx.work.readingLegacy() || ctx.snapshotWork.readingLegacy()) {
+            log.info("key layout {} recorded at {}: node {} reads work only from {}", KeyLayout.CURRENT,
+                    ctx.keys.keyLayout(), ctx.node, ctx.keys.work(ctx.node));
+        }
+        ctx.work.legacyRetired(ctx.volumeRuntime::enqueue);
+        ctx.snapshotWork.legacyRetired(ctx.snapshotRuntime::enqueue);
+    }
+
+    /**
+     * Work read from its layout-1 place. A delete there is not passed on: the controller's migration
+     * deletes a key only after copying it to the layout-2 place, whose watch may deliver the copy
+     * later, and reconciling in between would find no work at all. A key of the old layout deleted
+     * for good (an older controller releasing a volume) is removed with the volume's status, whose
+     * own event reconciles the volume.
+     */
+    private static final class LegacyHandler<T> implements InformerHandler<T> {
+        private final InformerHandler<T> delegate;
+
+        LegacyHandler(InformerHandler<T> delegate) {
+            this.delegate = delegate;
+        }
+
+        @Override
+        public void onUpsert(Versioned<T> current, Versioned<T> previous) {
+            delegate.onUpsert(current, previous);
+        }
+
+        @Override
+        public void onDelete(String key, Versioned<T> lastKnown) {
+        }
+
+        @Override
+        public void onBadValue(RawEntry raw, ValidationException error) {
+            delegate.onBadValue(raw, error);
+        }
+    }
 
     private final class WorkHandler implements InformerHandler<WorkItem> {
         @Override

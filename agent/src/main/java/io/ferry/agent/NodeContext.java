@@ -41,8 +41,8 @@ final class NodeContext {
     Exporter spdkExporter = Exporter.none("SPDK is not available on this node");
 
     Informer<PoolConfig> pools;
-    Informer<WorkItem> work;
-    Informer<SnapshotWorkItem> snapshotWork;
+    WorkItems<WorkItem> work;
+    WorkItems<SnapshotWorkItem> snapshotWork;
     Informer<VolumeStatus> volumeStatuses;
     Informer<SnapshotStatus> snapshotStatuses;
 
@@ -98,19 +98,19 @@ final class NodeContext {
     }
 
     Optional<WorkItem> workItem(String volume) {
-        return work.get(keys.workItem(node, volume)).map(Versioned::value);
+        return work.get(volume).map(Versioned::value);
     }
 
     boolean workItemIsBad(String volume) {
-        return work.badKeys().contains(keys.workItem(node, volume));
+        return work.isBad(volume);
     }
 
     Optional<SnapshotWorkItem> snapshotWorkItem(String snapshot) {
-        return snapshotWork.get(keys.snapshotWorkItem(node, snapshot)).map(Versioned::value);
+        return snapshotWork.get(snapshot).map(Versioned::value);
     }
 
     boolean snapshotWorkItemIsBad(String snapshot) {
-        return snapshotWork.badKeys().contains(keys.snapshotWorkItem(node, snapshot));
+        return snapshotWork.isBad(snapshot);
     }
 
     Optional<VolumeStatus> volumeStatus(String volume) {

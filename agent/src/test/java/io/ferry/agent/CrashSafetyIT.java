@@ -193,6 +193,7 @@ class CrashSafetyIT {
         h.crash();
         // As if the controller's keys were lost while the node kept its files.
         io.ferry.etcd.testing.Await.result(h.store.deletePrefix(h.keys.node(AgentHarness.NODE)));
+        io.ferry.etcd.testing.Await.result(h.store.deletePrefix(h.keys.work(AgentHarness.NODE)));
         io.ferry.etcd.testing.Await.result(h.store.delete(h.keys.placement("orphan-1")));
         io.ferry.etcd.testing.Await.result(h.store.putRaw(h.keys.placement("orphan-2"),
                 "{}".getBytes(java.nio.charset.StandardCharsets.UTF_8)));

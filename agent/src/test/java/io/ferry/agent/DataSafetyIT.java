@@ -93,6 +93,7 @@ class DataSafetyIT {
 
         // The slip the issue names: every key of the node gone, work items and statuses alike.
         etcd.etcdctl("del", "--prefix", h.keys.node(AgentHarness.NODE));
+        etcd.etcdctl("del", "--prefix", h.keys.work(AgentHarness.NODE));
 
         await().atMost(Duration.ofSeconds(30)).until(() -> reportedAsOrphan("keep-a") && reportedAsOrphan("keep-b"));
         Thread.sleep(3 * h.options().orphanInterval().toMillis());

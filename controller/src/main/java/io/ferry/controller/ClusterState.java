@@ -78,6 +78,8 @@ final class ClusterState {
     final Informer<GlobalConfig> global;
     final Informer<PoolConfig> pools;
     final Informer<Object> nodes;
+    /** The work items this controller gave, under {@link FerryKeys#work()}; typed and handled like node keys. */
+    final Informer<Object> work;
     final Informer<VolumeIntent> volumes;
     final Informer<SnapshotIntent> snapshots;
     final Informer<Attachment> attachments;
@@ -88,6 +90,7 @@ final class ClusterState {
     final Latest<Ledger> ledgers;
     final Latest<Object> schedulingLatest;
     final Latest<Object> nodesLatest;
+    final Latest<Object> workLatest;
 
     private final Map<String, Candidate> candidates = new HashMap<>();
     /** The same candidates as a list, rebuilt lazily: iterating it is the inner loop of every decision. */
@@ -116,6 +119,8 @@ final class ClusterState {
                 handler(v -> poolConfigChanged(v.value().name()), (k, v) -> poolConfigChanged(name(k))), options, meters);
         nodes = new Informer<>(vertx, store, keys.nodes(), this::nodeKeyType,
                 observed(handler(v -> nodeKeyChanged(v.key()), (k, v) -> nodeKeyChanged(k))), options, meters);
+        work = new Informer<>(vertx, store, keys.work(), this::nodeKeyType,
+                handler(v -> nodeKeyChanged(v.key()), (k, v) -> nodeKeyChanged(k)), options, meters);
         volumes = new Informer<>(vertx, store, keys.volumes(), VolumeIntent.class, observed(new InformerHandler<>() {
             @Override
             public void onUpsert(Versioned<VolumeIntent> current, Versioned<VolumeIntent> previous) {
@@ -239,6 +244,7 @@ final class ClusterState {
         ledgers = new Latest<>(ledgerInformer);
         schedulingLatest = new Latest<>(scheduling);
         nodesLatest = new Latest<>(nodes);
+        workLatest = new Latest<>(work);
     }
 
     /** Starts every informer; completes once each has delivered its first listing. */
@@ -248,6 +254,7 @@ final class ClusterState {
                 .compose(v -> ledgerInformer.start())
                 .compose(v -> pools.start())
                 .compose(v -> nodes.start())
+                .compose(v -> work.start())
                 .compose(v -> placementInformer.start())
                 .compose(v -> scheduling.start())
                 .compose(v -> snapshots.start())
@@ -257,7 +264,7 @@ final class ClusterState {
 
     /** Every informer the controller's decisions read from. */
     List<Informer<?>> informers() {
-        return List.of(global, pools, nodes, volumes, snapshots, attachments, placementInformer, ledgerInformer, scheduling);
+        return List.of(global, pools, nodes, work, volumes, snapshots, attachments, placementInformer, ledgerInformer, scheduling);
     }
 
     void close() {
@@ -325,11 +332,11 @@ final class ClusterState {
     }
 
     Optional<Versioned<WorkItem>> workItem(String node, String volume) {
-        return nodesLatest.get(keys.workItem(node, volume)).map(ClusterState::cast);
+        return workLatest.get(keys.workItem(node, volume)).map(ClusterState::cast);
     }
 
     Optional<Versioned<SnapshotWorkItem>> snapshotWorkItem(String node, String snapshot) {
-        return nodesLatest.get(keys.snapshotWorkItem(node, snapshot)).map(ClusterState::cast);
+        return workLatest.get(keys.snapshotWorkItem(node, snapshot)).map(ClusterState::cast);
     }
 
     Optional<VolumeStatus> volumeStatus(String node, String volume) {
@@ -480,12 +487,12 @@ final class ClusterState {
     }
 
     void wroteWorkItem(WorkItem work, long revision) {
-        nodesLatest.wrote(keys.workItem(work.node(), work.volume()), work, revision);
+        workLatest.wrote(keys.workItem(work.node(), work.volume()), work, revision);
         indexHolding(work.node(), work.volume());
     }
 
     void removedWorkItem(String node, String volume, long revision) {
-        nodesLatest.removed(keys.workItem(node, volume), revision);
+        workLatest.removed(keys.workItem(node, volume), revision);
         indexHolding(node, volume);
     }
 
@@ -507,6 +514,7 @@ final class ClusterState {
         ledgers.reset();
         schedulingLatest.reset();
         nodesLatest.reset();
+        workLatest.reset();
         rebuildAllCandidates();
     }
 

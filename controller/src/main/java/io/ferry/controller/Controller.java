@@ -143,7 +143,12 @@ public final class Controller {
         ensureClusterIdentity(clusterIdentity, 1);
         return clusterIdentity.future()
                 .onSuccess(id -> log.info("cluster id {} ({})", id.id(), store.keys().clusterIdentity()))
-                .compose(id -> state.start())
+                .compose(id -> {
+                    Promise<Void> migrated = Promise.promise();
+                    migrateKeyLayout(migrated, 1);
+                    return migrated.future();
+                })
+                .compose(v -> state.start())
                 .compose(v -> startAdmin())
                 .compose(v -> {
                     String identity = Json.encodeToString(ControllerLeader.of(options.id(),
@@ -330,6 +335,30 @@ public final class Controller {
                 }
                 vertx.setTimer(Math.min(1000L * attempt, 5000L), t -> ensureClusterIdentity(found, attempt + 1));
             }
+        });
+    }
+
+    /**
+     * Moves keys of the old layout before the cluster is read ({@link io.ferry.etcd.KeyLayoutMigration}):
+     * the informers watch only the new places, so a controller that started on a half-migrated cluster
+     * would take the unmoved work items for missing ones. Retried until it finishes, as etcd may be
+     * unreachable or a controller of the old version may still be writing old keys.
+     */
+    private void migrateKeyLayout(Promise<Void> done, int attempt) {
+        if (stopRequested) {
+            done.tryFail("the controller is stopping");
+            return;
+        }
+        io.ferry.etcd.KeyLayoutMigration.run(store, clock.instant()).onComplete(ar -> {
+            if (ar.succeeded()) {
+                done.tryComplete();
+                return;
+            }
+            if (attempt == 1 || attempt % 30 == 0) {
+                log.warn("key layout migration not finished ({}); the controller retries before it starts (attempt {})",
+                        ar.cause().getMessage(), attempt);
+            }
+            vertx.setTimer(Math.min(1000L * attempt, 5000L), t -> migrateKeyLayout(done, attempt + 1));
         });
     }
 

@@ -220,8 +220,8 @@ class ControllerIT {
             assertThat(v.reasonCounts()).isEqualTo(Map.of("free space", 6));
             assertThat(v.message()).isEqualTo("no pool fits: free space 6");
         });
-        Listing<WorkItem> work = result(store.list(keys.nodes(), WorkItem.class));
-        assertThat(work.items().stream().filter(w -> w.key().contains("/work/")).count()).isEqualTo(600);
+        Listing<WorkItem> work = result(store.list(keys.work(), WorkItem.class));
+        assertThat(work.items().stream().filter(w -> w.key().contains("/volumes/")).count()).isEqualTo(600);
     }
 
     @Test
@@ -441,8 +441,8 @@ class ControllerIT {
         Placement after = placements().get(0);
         assertThat(after.node()).isEqualTo(before.node());
         assertThat(after.pool()).isEqualTo(before.pool());
-        Listing<WorkItem> work = result(store.list(keys.nodes(), WorkItem.class));
-        assertThat(work.items().stream().filter(w -> w.key().contains("/work/")).map(w -> w.value().node()))
+        Listing<WorkItem> work = result(store.list(keys.work(), WorkItem.class));
+        assertThat(work.items().stream().filter(w -> w.key().contains("/volumes/")).map(w -> w.value().node()))
                 .as("exactly one copy, where it always was").containsExactly(before.node());
         assertLedgersMatchPlacements(100);
         assertThat(ledgers().values().stream().mapToLong(Ledger::allocatedBytes).sum()).isEqualTo(10 * GI);
@@ -467,8 +467,8 @@ class ControllerIT {
                 && schedulings().get("vol-0000").message().contains("not placed again"));
         assertThat(schedulings().get("vol-0000").message()).contains(before.node());
         assertThat(placements()).isEmpty();
-        Listing<WorkItem> work = result(store.list(keys.nodes(), WorkItem.class));
-        assertThat(work.items().stream().filter(w -> w.key().contains("/work/"))).as("no second, empty copy").isEmpty();
+        Listing<WorkItem> work = result(store.list(keys.work(), WorkItem.class));
+        assertThat(work.items().stream().filter(w -> w.key().contains("/volumes/"))).as("no second, empty copy").isEmpty();
     }
 
     @Test
@@ -509,8 +509,8 @@ class ControllerIT {
         assertThat(after.createdAt()).as("a status with a size proves the volume was created").isNotNull();
         assertThat(result(store.get(keys.workItem(before.node(), "vol-0000"), WorkItem.class)).orElseThrow().value().mustExist())
                 .isTrue();
-        Listing<WorkItem> work = result(store.list(keys.nodes(), WorkItem.class));
-        assertThat(work.items().stream().filter(w -> w.key().contains("/work/")).map(w -> w.value().node()))
+        Listing<WorkItem> work = result(store.list(keys.work(), WorkItem.class));
+        assertThat(work.items().stream().filter(w -> w.key().contains("/volumes/")).map(w -> w.value().node()))
                 .as("exactly one copy, where it always was").containsExactly(before.node());
         assertThat(ledgers()).as("no second charge").isEqualTo(ledgersBefore);
         assertLedgersMatchPlacements(100);
@@ -535,8 +535,8 @@ class ControllerIT {
                 .contains("never placed as a new volume");
         Thread.sleep(2000);
         assertThat(placements()).as("nothing placed while the node's status is missing").isEmpty();
-        assertThat(result(store.list(keys.nodes(), WorkItem.class)).items().stream()
-                .filter(w -> w.key().contains("/work/"))).isEmpty();
+        assertThat(result(store.list(keys.work(), WorkItem.class)).items().stream()
+                .filter(w -> w.key().contains("/volumes/"))).isEmpty();
 
         // The statuses the agents write when they carry out the adoption orders: one where the intent
         // says, one on another node than the intent says.

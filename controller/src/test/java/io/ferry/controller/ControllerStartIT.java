@@ -52,4 +52,29 @@ class ControllerStartIT {
             result(vertx.close());
         }
     }
+
+    @Test
+    void aControllerMovesWorkItemsOfTheOldKeyLayoutBeforeItReadsTheCluster() throws Exception {
+        Vertx vertx = Vertx.vertx();
+        EtcdStore store = EtcdStore.connect(etcd.options(EtcdExtension.uniquePrefix()));
+        var keys = store.keys();
+        io.ferry.model.WorkItem item = io.ferry.model.WorkItem.of("vol-a", "node-1", "pool-a", io.ferry.model.Engine.FILE,
+                1L << 30, false, 3, null, null);
+        result(store.put(keys.legacyWorkItem("node-1", "vol-a"), item));
+        Controller controller = new Controller(vertx, store, new ControllerOptions("c1", Duration.ofSeconds(3), null,
+                InformerOptions.defaults(), RuntimeOptions.defaults(), Duration.ofMinutes(5)),
+                new PrometheusMeterRegistry(PrometheusConfig.DEFAULT));
+        try {
+            result(controller.start());
+
+            assertThat(result(store.get(keys.legacyWorkItem("node-1", "vol-a"), io.ferry.model.WorkItem.class))).isEmpty();
+            assertThat(result(store.get(keys.keyLayout(), io.ferry.model.KeyLayout.class))).isPresent();
+            assertThat(result(store.get(keys.workItem("node-1", "vol-a"), io.ferry.model.WorkItem.class)))
+                    .map(v -> v.value()).contains(item);
+        } finally {
+            result(controller.stop());
+            store.close();
+            result(vertx.close());
+        }
+    }
 }

@@ -147,12 +147,12 @@ class RewindHoldIT {
         // deciding on that mix grows the restored placement back. It holds, and says why.
         await("the readiness says what the controller waits for").atMost(Duration.ofSeconds(10)).until(() ->
                 readiness().contains("holding decisions: etcd was restored from a backup")
-                        && readiness().contains("waiting for 1 of 9 informers to list it again (" + keys.volumes() + ")"));
+                        && readiness().contains("waiting for 1 of 10 informers to list it again (" + keys.volumes() + ")"));
         assertThat(registry.get("ferry.controller.rewind.waiting.informers").gauge().value()).isEqualTo(1.0);
         Thread.sleep(3000);
         assertThat(placement("vol-a")).map(Placement::sizeBytes).as("no grow decided on the lost intent").contains(GI);
         assertThat(controllerRecords()).as("nothing the controller writes was written meanwhile").isEqualTo(written);
-        assertThat(readiness()).contains("waiting for 1 of 9 informers");
+        assertThat(readiness()).contains("waiting for 1 of 10 informers");
 
         intentListingsHeld.getAndSet(null).complete(null);
         await("the controller decides again").atMost(Duration.ofSeconds(30)).until(() -> readiness().contains("\"ready\":true"));
@@ -178,7 +178,7 @@ class RewindHoldIT {
         for (String under : new String[] {keys.placements(), keys.ledgers(), keys.prefix() + "/controller/volumes/"}) {
             result(store.listRaw(under)).entries().forEach(e -> records.put(e.key(), e.modRevision()));
         }
-        result(store.listRaw(keys.nodes())).entries().stream().filter(e -> e.key().contains("/work/"))
+        result(store.listRaw(keys.work())).entries().stream().filter(e -> e.key().contains("/volumes/"))
                 .forEach((RawEntry e) -> records.put(e.key(), e.modRevision()));
         return records;
     }

@@ -54,7 +54,7 @@ final class SimulatedAgents implements AutoCloseable {
     }
 
     void start() {
-        work = new Informer<>(vertx, store, keys.nodes(), key -> {
+        work = new Informer<>(vertx, store, keys.work(), key -> {
             var ref = keys.parse(key).orElse(null);
             if (ref == null) {
                 return null;

@@ -76,7 +76,8 @@ public record EtcdOptions(
     /**
      * Reads the options from environment-style variables, so every binary accepts the same ones:
      * {@code FERRY_ETCD_ENDPOINTS} (comma-separated), {@code FERRY_PREFIX}, {@code FERRY_ETCD_CA},
-     * {@code FERRY_ETCD_CERT}, {@code FERRY_ETCD_KEY}, {@code FERRY_ETCD_USER}, {@code FERRY_ETCD_PASSWORD}.
+     * {@code FERRY_ETCD_CERT}, {@code FERRY_ETCD_KEY}, {@code FERRY_ETCD_USER}, and the password either in
+     * {@code FERRY_ETCD_PASSWORD_FILE} (what {@code ferryctl security init} writes) or {@code FERRY_ETCD_PASSWORD}.
      */
     public static EtcdOptions fromEnvironment(Map<String, String> env) {
         Builder b = new Builder();
@@ -86,8 +87,34 @@ public record EtcdOptions(
         b.certFile(pathOrNull(env.get("FERRY_ETCD_CERT")));
         b.keyFile(pathOrNull(env.get("FERRY_ETCD_KEY")));
         b.user(env.get("FERRY_ETCD_USER"));
-        b.password(env.get("FERRY_ETCD_PASSWORD"));
+        b.password(password(env));
         return b.build();
+    }
+
+    /**
+     * The etcd password from {@code FERRY_ETCD_PASSWORD_FILE} (the file's content without its line
+     * end) or {@code FERRY_ETCD_PASSWORD}; null when neither is set. A file keeps the password out
+     * of the process environment, which other users of the host may read in {@code /proc}.
+     */
+    public static String password(Map<String, String> env) {
+        String file = env.get("FERRY_ETCD_PASSWORD_FILE");
+        String inline = env.get("FERRY_ETCD_PASSWORD");
+        if (file == null || file.isBlank()) {
+            return inline;
+        }
+        if (inline != null) {
+            throw new ValidationException("password",
+                    "both FERRY_ETCD_PASSWORD and FERRY_ETCD_PASSWORD_FILE are set; set only one");
+        }
+        try {
+            String password = Files.readString(Path.of(file)).strip();
+            if (password.isEmpty()) {
+                throw new ValidationException("password", "etcd password file " + file + " is empty");
+            }
+            return password;
+        } catch (java.io.IOException e) {
+            throw new ValidationException("password", "cannot read the etcd password file " + file + ": " + e.getMessage());
+        }
     }
 
     private static Path pathOrNull(String s) {
@@ -100,6 +127,11 @@ public record EtcdOptions(
 
     public FerryKeys keys() {
         return new FerryKeys(prefix);
+    }
+
+    /** The same etcd and prefix as another etcd user. */
+    public EtcdOptions withUser(String newUser, String newPassword) {
+        return new EtcdOptions(endpoints, prefix, caFile, certFile, keyFile, newUser, newPassword, connectTimeout, requestTimeout);
     }
 
     public EtcdOptions withPrefix(String newPrefix) {

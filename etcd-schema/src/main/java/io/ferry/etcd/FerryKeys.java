@@ -27,7 +27,11 @@ public final class FerryKeys {
         VOLUME_SCHEDULING, SNAPSHOT_SCHEDULING, CONTROLLER_LEADER,
         NODE_REGISTRATION, NODE_POOL_STATUS, NODE_WORK, NODE_SNAPSHOT_WORK, NODE_VOLUME_STATUS,
         NODE_SNAPSHOT_STATUS, NODE_ORPHANS, ORPHAN_REMOVAL, NODE_ORPHAN_REMOVAL_RESULT, ORPHAN_ADOPTION,
-        NODE_ORPHAN_ADOPTION_RESULT, EVENT
+        NODE_ORPHAN_ADOPTION_RESULT, EVENT, KEY_LAYOUT,
+        /** A work item where key layout 1 kept it; only the migration and agents during it read these. */
+        LEGACY_NODE_WORK,
+        /** A snapshot work item where key layout 1 kept it. */
+        LEGACY_NODE_SNAPSHOT_WORK
     }
 
     /** A parsed key: its kind and the names it carries, in path order (e.g. node, then volume). */
@@ -87,6 +91,11 @@ public final class FerryKeys {
     /** The cluster's identity, written once by the first controller or {@code ferry up}. */
     public String clusterIdentity() {
         return prefix + "/config/cluster";
+    }
+
+    /** Which key layout the cluster's keys are in ({@code io.ferry.model.KeyLayout}); absent means layout 1. */
+    public String keyLayout() {
+        return prefix + "/config/key-layout";
     }
 
     public String poolConfigs() {
@@ -182,8 +191,21 @@ public final class FerryKeys {
         return nodePoolStatuses(node) + Names.poolName(pool);
     }
 
+    /**
+     * The controller's orders to every node. Outside {@link #nodes()} on purpose: an agent may write
+     * its own {@code nodes/<node>/} prefix, and must not be able to give itself work.
+     */
+    public String work() {
+        return prefix + "/work/";
+    }
+
+    /** The controller's orders to one node: what that node's agent reads, and only the controller writes. */
+    public String work(String node) {
+        return work() + Names.nodeName(node) + "/";
+    }
+
     public String workItems(String node) {
-        return node(node) + "work/";
+        return work(node) + "volumes/";
     }
 
     public String workItem(String node, String volume) {
@@ -191,11 +213,29 @@ public final class FerryKeys {
     }
 
     public String snapshotWorkItems(String node) {
-        return node(node) + "snapshot-work/";
+        return work(node) + "snapshots/";
     }
 
     public String snapshotWorkItem(String node, String snapshot) {
         return snapshotWorkItems(node) + Names.snapshotName(snapshot);
+    }
+
+    /** Where key layout 1 kept a node's work items; read only to migrate them and while migrating. */
+    public String legacyWorkItems(String node) {
+        return node(node) + "work/";
+    }
+
+    public String legacyWorkItem(String node, String volume) {
+        return legacyWorkItems(node) + Names.volumeName(volume);
+    }
+
+    /** Where key layout 1 kept a node's snapshot work items. */
+    public String legacySnapshotWorkItems(String node) {
+        return node(node) + "snapshot-work/";
+    }
+
+    public String legacySnapshotWorkItem(String node, String snapshot) {
+        return legacySnapshotWorkItems(node) + Names.snapshotName(snapshot);
     }
 
     public String volumeStatuses(String node) {
@@ -319,6 +359,9 @@ public final class FerryKeys {
                 if (p.length == 2 && p[1].equals("cluster")) {
                     return new KeyRef(Kind.CLUSTER_IDENTITY, List.of());
                 }
+                if (p.length == 2 && p[1].equals("key-layout")) {
+                    return new KeyRef(Kind.KEY_LAYOUT, List.of());
+                }
                 if (p.length == 3 && p[1].equals("pools")) {
                     return new KeyRef(Kind.POOL_CONFIG, List.of(Names.poolName(p[2])));
                 }
@@ -348,6 +391,16 @@ public final class FerryKeys {
                 return null;
             case "nodes":
                 return classifyNodeKey(p);
+            case "work":
+                if (p.length != 4) {
+                    return null;
+                }
+                return switch (p[2]) {
+                    case "volumes" -> new KeyRef(Kind.NODE_WORK, List.of(Names.nodeName(p[1]), Names.volumeName(p[3])));
+                    case "snapshots" -> new KeyRef(Kind.NODE_SNAPSHOT_WORK,
+                            List.of(Names.nodeName(p[1]), Names.snapshotName(p[3])));
+                    default -> null;
+                };
             case "orphan-removals":
                 return p.length == 3
                         ? new KeyRef(Kind.ORPHAN_REMOVAL, List.of(Names.nodeName(p[1]), Names.volumeName(p[2])))
@@ -383,8 +436,8 @@ public final class FerryKeys {
         }
         return switch (p[2]) {
             case "pools" -> new KeyRef(Kind.NODE_POOL_STATUS, List.of(node, Names.poolName(p[3])));
-            case "work" -> new KeyRef(Kind.NODE_WORK, List.of(node, Names.volumeName(p[3])));
-            case "snapshot-work" -> new KeyRef(Kind.NODE_SNAPSHOT_WORK, List.of(node, Names.snapshotName(p[3])));
+            case "work" -> new KeyRef(Kind.LEGACY_NODE_WORK, List.of(node, Names.volumeName(p[3])));
+            case "snapshot-work" -> new KeyRef(Kind.LEGACY_NODE_SNAPSHOT_WORK, List.of(node, Names.snapshotName(p[3])));
             case "volumes" -> new KeyRef(Kind.NODE_VOLUME_STATUS, List.of(node, Names.volumeName(p[3])));
             case "snapshots" -> new KeyRef(Kind.NODE_SNAPSHOT_STATUS, List.of(node, Names.snapshotName(p[3])));
             case "orphan-removals" -> new KeyRef(Kind.NODE_ORPHAN_REMOVAL_RESULT, List.of(node, Names.volumeName(p[3])));

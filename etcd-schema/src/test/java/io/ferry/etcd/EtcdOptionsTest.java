@@ -58,4 +58,21 @@ class EtcdOptionsTest {
         EtcdOptions options = new EtcdOptions.Builder().endpoints("e:2379").user("root").password("hunter2").build();
         assertThat(options.toString()).contains("root").doesNotContain("hunter2");
     }
+
+    @Test
+    void thePasswordIsReadFromTheFileNamedInTheEnvironment(@TempDir Path dir) throws Exception {
+        Path file = dir.resolve("ferry-agent-worker-1.password");
+        Files.writeString(file, "s3cret-from-file\n");
+        EtcdOptions options = EtcdOptions.fromEnvironment(Map.of("FERRY_ETCD_USER", "ferry-agent-worker-1",
+                "FERRY_ETCD_PASSWORD_FILE", file.toString()));
+        assertThat(options.user()).isEqualTo("ferry-agent-worker-1");
+        assertThat(options.password()).isEqualTo("s3cret-from-file");
+
+        assertThatThrownBy(() -> EtcdOptions.fromEnvironment(Map.of("FERRY_ETCD_USER", "u",
+                "FERRY_ETCD_PASSWORD_FILE", file.toString(), "FERRY_ETCD_PASSWORD", "other")))
+                .isInstanceOf(ValidationException.class).hasMessageContaining("set only one");
+        assertThatThrownBy(() -> EtcdOptions.fromEnvironment(Map.of("FERRY_ETCD_USER", "u",
+                "FERRY_ETCD_PASSWORD_FILE", dir.resolve("missing").toString())))
+                .isInstanceOf(ValidationException.class).hasMessageContaining("cannot read the etcd password file");
+    }
 }

@@ -30,8 +30,11 @@ class FerryKeysTest {
         assertThat(keys.controllerLeader()).isEqualTo("/ferry/controller/leader");
         assertThat(keys.registration("worker-1")).isEqualTo("/ferry/nodes/worker-1/registration");
         assertThat(keys.nodePoolStatus("worker-1", "pool-a")).isEqualTo("/ferry/nodes/worker-1/pools/pool-a");
-        assertThat(keys.workItem("worker-1", "data-1")).isEqualTo("/ferry/nodes/worker-1/work/data-1");
-        assertThat(keys.snapshotWorkItem("worker-1", "snap-1")).isEqualTo("/ferry/nodes/worker-1/snapshot-work/snap-1");
+        assertThat(keys.workItem("worker-1", "data-1")).isEqualTo("/ferry/work/worker-1/volumes/data-1");
+        assertThat(keys.snapshotWorkItem("worker-1", "snap-1")).isEqualTo("/ferry/work/worker-1/snapshots/snap-1");
+        assertThat(keys.legacyWorkItem("worker-1", "data-1")).isEqualTo("/ferry/nodes/worker-1/work/data-1");
+        assertThat(keys.legacySnapshotWorkItem("worker-1", "snap-1")).isEqualTo("/ferry/nodes/worker-1/snapshot-work/snap-1");
+        assertThat(keys.keyLayout()).isEqualTo("/ferry/config/key-layout");
         assertThat(keys.volumeStatus("worker-1", "data-1")).isEqualTo("/ferry/nodes/worker-1/volumes/data-1");
         assertThat(keys.snapshotStatus("worker-1", "snap-1")).isEqualTo("/ferry/nodes/worker-1/snapshots/snap-1");
         assertThat(keys.orphans("worker-1")).isEqualTo("/ferry/nodes/worker-1/orphans");
@@ -50,7 +53,9 @@ class FerryKeysTest {
     @Test
     void prefixesEndWithASlashSoThatOneNameNeverMatchesAnother() {
         assertThat(keys.volumes()).isEqualTo("/ferry/volumes/");
-        assertThat(keys.workItems("worker-1")).isEqualTo("/ferry/nodes/worker-1/work/");
+        assertThat(keys.workItems("worker-1")).isEqualTo("/ferry/work/worker-1/volumes/");
+        assertThat(keys.work("worker-1")).isEqualTo("/ferry/work/worker-1/");
+        assertThat(keys.work("worker-10")).doesNotStartWith(keys.work("worker-1"));
         assertThat(keys.node("worker-1")).isEqualTo("/ferry/nodes/worker-1/");
         assertThat(keys.node("worker-10")).doesNotStartWith(keys.node("worker-1"));
     }
@@ -98,6 +103,10 @@ class FerryKeysTest {
                 Map.entry(keys.snapshotStatus("n", "s"), new FerryKeys.KeyRef(Kind.NODE_SNAPSHOT_STATUS, List.of("n", "s"))),
                 Map.entry(keys.orphans("n"), new FerryKeys.KeyRef(Kind.NODE_ORPHANS, List.of("n"))),
                 Map.entry(keys.clusterIdentity(), new FerryKeys.KeyRef(Kind.CLUSTER_IDENTITY, List.of())),
+                Map.entry(keys.keyLayout(), new FerryKeys.KeyRef(Kind.KEY_LAYOUT, List.of())),
+                Map.entry(keys.legacyWorkItem("n", "v"), new FerryKeys.KeyRef(Kind.LEGACY_NODE_WORK, List.of("n", "v"))),
+                Map.entry(keys.legacySnapshotWorkItem("n", "s"),
+                        new FerryKeys.KeyRef(Kind.LEGACY_NODE_SNAPSHOT_WORK, List.of("n", "s"))),
                 Map.entry(keys.orphanRemoval("n", "rm-1"), new FerryKeys.KeyRef(Kind.ORPHAN_REMOVAL, List.of("n", "rm-1"))),
                 Map.entry(keys.orphanRemovalResult("n", "rm-1"),
                         new FerryKeys.KeyRef(Kind.NODE_ORPHAN_REMOVAL_RESULT, List.of("n", "rm-1"))),
@@ -116,7 +125,8 @@ class FerryKeysTest {
     @ValueSource(strings = {
             "/ferry/volumes/Bad Name", "/ferry/volumes/a/b", "/ferry/volumes/", "/ferry/unknown/x",
             "/ferry/nodes/n/work/../x", "/ferry/nodes/n/other/x", "/ferry/nodes/n", "/ferry/config/pools/",
-            "/ferrything/volumes/v", "/other/volumes/v", "/ferry/attachments/v",
+            "/ferrything/volumes/v", "/other/volumes/v", "/ferry/attachments/v", "/ferry/work/n/volumes",
+            "/ferry/work/n/other/v", "/ferry/work/n/volumes/v/x", "/ferry/work/N/volumes/v",
             "/ferry/events/pool/p/1796032800123-000001", "/ferry/events/volume/Bad Name/1796032800123-000001",
             "/ferry/events/volume/v/12", "/ferry/events/volume/v", "/ferry/events/volume/v/1796032800123-000001/x"})
     void parseReturnsNothingForKeysOutsideTheLayoutOrWithBadNames(String key) {

@@ -7,7 +7,7 @@ import com.fasterxml.jackson.annotation.JsonProperty;
 import com.fasterxml.jackson.databind.annotation.JsonDeserialize;
 
 /**
- * What one node must do for one snapshot, key {@code <prefix>/nodes/<node>/snapshot-work/<snap>},
+ * What one node must do for one snapshot, key {@code <prefix>/work/<node>/snapshots/<snap>},
  * written by the controller leader: take a snapshot of {@code sourceVolume} in {@code pool}.
  * Deletion is the explicit order {@code deletionRequested} (with a new generation), never the
  * key's absence; see {@link WorkItem}.

@@ -7,7 +7,7 @@ import com.fasterxml.jackson.annotation.JsonProperty;
 import com.fasterxml.jackson.databind.annotation.JsonDeserialize;
 
 /**
- * What one node must converge for one volume, key {@code <prefix>/nodes/<node>/work/<vol>},
+ * What one node must converge for one volume, key {@code <prefix>/work/<node>/volumes/<vol>},
  * written by the controller leader. The agent creates the volume if missing, grows it to
  * {@code sizeBytes}, exports it as {@code export} says (or withdraws the export when null), and
  * reports {@code generation} back as {@code observedGeneration}.

@@ -94,6 +94,12 @@ public final class Transaction {
         return this;
     }
 
+    /** Puts bytes as they are: for moving a value, which must not be re-encoded (nor dropped if it does not decode). */
+    public Transaction putRaw(String key, byte[] value) {
+        writes.add(new Put(key, value.clone(), 0));
+        return this;
+    }
+
     public Transaction delete(String key) {
         writes.add(new Delete(key));
         return this;

@@ -26,8 +26,8 @@ import java.util.concurrent.ExecutionException;
         description = "Manage Ferry pools, volumes, snapshots and attachments; call CSI plugins.",
         subcommands = {
                 StatusCommand.class, NodeCommands.class, PoolCommands.class, VolumeCommands.class,
-                SnapshotCommands.class, OrphanCommands.class, AttachCommand.class, DetachCommand.class, EventsCommand.class, WatchCommand.class,
-                BenchCommands.class, CsiCommands.class, AutoComplete.GenerateCompletion.class},
+                SnapshotCommands.class, OrphanCommands.class, AttachCommand.class, DetachCommand.class, EventsCommand.class,
+                WatchCommand.class, BenchCommands.class, CsiCommands.class, SecurityCommands.class, AutoComplete.GenerateCompletion.class},
         exitCodeListHeading = "%nExit codes:%n",
         exitCodeList = {
                 "0:done",
@@ -56,7 +56,7 @@ public final class FerryCtl {
     @Option(names = "--etcd-key", scope = ScopeType.INHERIT, description = "client key, PKCS#8 PEM ($FERRY_ETCD_KEY)")
     Path key;
 
-    @Option(names = "--etcd-user", scope = ScopeType.INHERIT, description = "etcd user ($FERRY_ETCD_USER; password in $FERRY_ETCD_PASSWORD)")
+    @Option(names = "--etcd-user", scope = ScopeType.INHERIT, description = "etcd user ($FERRY_ETCD_USER; password in the file $FERRY_ETCD_PASSWORD_FILE, or in $FERRY_ETCD_PASSWORD)")
     String user;
 
     // No picocli default: ${env:...} would read the JVM's environment, not the one given to run().
@@ -129,7 +129,7 @@ public final class FerryCtl {
                 .certFile(cert != null ? cert : base.certFile())
                 .keyFile(key != null ? key : base.keyFile())
                 .user(user != null ? user : base.user())
-                .password(user != null ? environment.get("FERRY_ETCD_PASSWORD") : base.password());
+                .password(user != null ? EtcdOptions.password(environment) : base.password());
         return b.build();
     }
 

@@ -1,0 +1,276 @@
+package io.ferry.tools.cli;
+
+import io.ferry.agent.Agent;
+import io.ferry.agent.AgentOptions;
+import io.ferry.agent.engine.LoopDevices;
+import io.ferry.controller.Controller;
+import io.ferry.controller.ControllerOptions;
+import io.ferry.etcd.EtcdOptions;
+import io.ferry.etcd.EtcdRoles;
+import io.ferry.etcd.FerryKeys;
+import io.ferry.runtime.informer.InformerOptions;
+import io.ferry.runtime.reconcile.RuntimeOptions;
+import io.ferry.etcd.store.EtcdStore;
+import io.ferry.etcd.testing.Await;
+import io.ferry.etcd.testing.EtcdExtension;
+import io.ferry.model.Engine;
+import io.ferry.model.Ledger;
+import io.ferry.model.Placement;
+import io.ferry.model.VolumePhase;
+import io.ferry.model.VolumeStatus;
+import io.ferry.model.WorkItem;
+import io.ferry.runtime.exec.ProcessCommandRunner;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Stream;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+/**
+ * {@code ferryctl security} against a real etcd whose authentication it turns on: every denial is
+ * etcd's own answer to a component's own user, and each component still does its job under its user.
+ * One etcd for the class, since authentication is a setting of the whole etcd.
+ */
+class SecurityIT {
+
+    @RegisterExtension
+    static final EtcdExtension etcd = new EtcdExtension();
+
+    static final String NODE = "node-a";
+    static final String OTHER = "node-b";
+    static final String DENIED = "permission denied";
+
+    static String prefix;
+    static Path root;
+    static Path credentials;
+    static Map<String, String> env;
+    static FerryKeys keys;
+    static String firstInit;
+
+    record Result(int code, String out, String err) {
+    }
+
+    static Result ctl(Map<String, String> environment, String... args) {
+        StringWriter out = new StringWriter();
+        StringWriter err = new StringWriter();
+        int code = FerryCtl.run(args, environment, new PrintWriter(out, true), new PrintWriter(err, true));
+        return new Result(code, out.toString(), err.toString());
+    }
+
+    static Result ok(Map<String, String> environment, String... args) {
+        Result r = ctl(environment, args);
+        assertThat(r.code()).as("ferryctl %s\n%s\n%s", String.join(" ", args), r.out(), r.err()).isZero();
+        return r;
+    }
+
+    @BeforeAll
+    static void turnAuthenticationOn() throws IOException {
+        prefix = EtcdExtension.uniquePrefix();
+        root = Files.createTempDirectory("ferry-security-it-");
+        credentials = root.resolve("etcd");
+        env = new HashMap<>(Map.of("FERRY_ETCD_ENDPOINTS", etcd.endpoint(), "FERRY_PREFIX", prefix));
+        keys = new FerryKeys(prefix);
+        firstInit = ok(env, "security", "init", "--credentials-dir", credentials.toString(), "--node", NODE,
+                "--node", OTHER).out();
+    }
+
+    @AfterAll
+    static void cleanUp() throws IOException {
+        LoopDevices loops = new LoopDevices(new ProcessCommandRunner(), Duration.ofSeconds(10));
+        loops.all().stream().filter(l -> l.backingFile().startsWith(root.toString()))
+                .forEach(l -> loops.detach(l.device(), null));
+        try (Stream<Path> s = Files.walk(root)) {
+            s.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+        }
+    }
+
+    static String password(String user) throws IOException {
+        return Files.readString(credentials.resolve(user + ".password")).strip();
+    }
+
+    static EtcdOptions as(String user) throws IOException {
+        return etcd.options(prefix).withUser(user, password(user));
+    }
+
+    static EtcdStore storeOf(String user) throws IOException {
+        return EtcdStore.connect(as(user));
+    }
+
+    /** etcd's own refusal, as the component gets it. */
+    static void refused(Future<?> write, String because) {
+        Throwable error = Await.failure(write);
+        StringBuilder messages = new StringBuilder();
+        for (Throwable t = error; t != null; t = t.getCause()) {
+            messages.append(t.getMessage()).append(" | ");
+        }
+        assertThat(messages.toString()).contains(because);
+    }
+
+    static WorkItem work(String node, String volume) {
+        return WorkItem.of(volume, node, "files", Engine.FILE, 16L << 20, false, 1, null, null);
+    }
+
+    static Placement placement(String volume) {
+        return Placement.of(volume, "files", NODE, Engine.FILE, 16L << 20, false, 1, null, null, null, Instant.now());
+    }
+
+    @Test
+    void initCreatedAUserPerComponentAndNodeWithPrivatePasswordFilesAndARerunChangesNothing() throws Exception {
+        assertThat(firstInit).contains("user ferry-controller: created", "user ferry-agent-" + NODE + ": created",
+                "etcd authentication: enabled");
+        List<String> users = List.of("root", EtcdRoles.CONTROLLER, EtcdRoles.CSI_CONTROLLER, EtcdRoles.CSI_NODE,
+                EtcdRoles.ADMIN, EtcdRoles.agentRoleName(NODE), EtcdRoles.agentRoleName(OTHER));
+        Map<String, String> before = new HashMap<>();
+        for (String user : users) {
+            Path file = credentials.resolve(user + ".password");
+            assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(file))).as(user).isEqualTo("rw-------");
+            before.put(user, Files.readString(file));
+        }
+        assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(credentials))).isEqualTo("rwx------");
+
+        try (EtcdStore anonymous = EtcdStore.connect(etcd.options(prefix))) {
+            refused(anonymous.put(keys.volume("vol-x"), "{}"), "user name is empty");
+        }
+
+        Result again = ok(env, "security", "init", "--credentials-dir", credentials.toString(), "--node", NODE,
+                "--node", OTHER);
+        assertThat(again.out().strip()).isEqualTo("no change");
+        for (String user : users) {
+            assertThat(Files.readString(credentials.resolve(user + ".password"))).as(user).isEqualTo(before.get(user));
+        }
+        // The passwords still work: nothing was changed behind the files' back.
+        try (EtcdStore controller = storeOf(EtcdRoles.CONTROLLER)) {
+            Await.result(controller.put(keys.placement("vol-rerun"), placement("vol-rerun")));
+        }
+    }
+
+    @Test
+    void anAgentWritesOnlyItsOwnNodesKeysAndNeverItsOwnWork() throws Exception {
+        try (EtcdStore agent = storeOf(EtcdRoles.agentRoleName(NODE))) {
+            Await.result(agent.putRaw(keys.orphans(NODE), "{}".getBytes()));
+            refused(agent.putRaw(keys.orphans(OTHER), "{}".getBytes()), DENIED);
+            refused(agent.put(keys.volumeStatus(OTHER, "vol-x"), "{}"), DENIED);
+            refused(agent.put(keys.workItem(NODE, "vol-x"), work(NODE, "vol-x")), DENIED);
+            refused(agent.put(keys.snapshotWorkItem(NODE, "snap-x"), "{}"), DENIED);
+            refused(agent.put(keys.placement("vol-x"), placement("vol-x")), DENIED);
+            refused(agent.put(keys.ledger("files"), "{}"), DENIED);
+            refused(agent.put(keys.volume("vol-x"), "{}"), DENIED);
+            // Nor can it read another node's work.
+            refused(agent.getRaw(keys.workItem(OTHER, "vol-x")), DENIED);
+        }
+    }
+
+    @Test
+    void onlyTheControllerWritesPlacementsLedgersAndWorkAndACsiNodePluginWritesNothing() throws Exception {
+        try (EtcdStore csiNode = storeOf(EtcdRoles.CSI_NODE);
+             EtcdStore csiController = storeOf(EtcdRoles.CSI_CONTROLLER);
+             EtcdStore controller = storeOf(EtcdRoles.CONTROLLER)) {
+            refused(csiNode.put(keys.volume("vol-y"), "{}"), DENIED);
+            refused(csiNode.put(keys.attachment("vol-y", NODE), "{}"), DENIED);
+            assertThat(Await.result(csiNode.getRaw(keys.volume("vol-y")))).isEmpty();
+
+            refused(csiController.put(keys.placement("vol-y"), placement("vol-y")), DENIED);
+            refused(csiController.put(keys.ledger("files"), "{}"), DENIED);
+            refused(csiController.put(keys.workItem(NODE, "vol-y"), work(NODE, "vol-y")), DENIED);
+
+            Await.result(controller.txn().put(keys.placement("vol-y"), placement("vol-y"))
+                    .put(keys.workItem(NODE, "vol-y"), work(NODE, "vol-y")).commit());
+            refused(controller.put(keys.attachment("vol-y", NODE), "{}"), DENIED);
+            refused(controller.put(keys.poolConfig("files"), "{}"), DENIED);
+            Await.result(controller.txn().delete(keys.placement("vol-y")).delete(keys.workItem(NODE, "vol-y")).commit());
+        }
+    }
+
+    @Test
+    void addNodeAndRemoveNodeConvergeAndRemovingLeavesTheNodesKeys() throws Exception {
+        String node = "node-c";
+        String user = EtcdRoles.agentRoleName(node);
+        assertThat(ok(env, "security", "add-node", node, "--credentials-dir", credentials.toString()).out())
+                .contains("user " + user + ": created");
+        assertThat(ok(env, "security", "add-node", node, "--credentials-dir", credentials.toString()).out().strip())
+                .isEqualTo("no change");
+        EtcdOptions options = as(user);
+        try (EtcdStore agent = EtcdStore.connect(options)) {
+            Await.result(agent.putRaw(keys.orphans(node), "{}".getBytes()));
+        }
+
+        Result removed = ok(env, "security", "remove-node", node, "--credentials-dir", credentials.toString());
+        assertThat(removed.out()).contains("user " + user + ": deleted", "role " + user + ": deleted");
+        assertThat(credentials.resolve(user + ".password")).doesNotExist();
+        assertThat(ok(env, "security", "remove-node", node, "--credentials-dir", credentials.toString()).out().strip())
+                .isEqualTo("no change");
+        try (EtcdStore gone = EtcdStore.connect(options)) {
+            refused(gone.putRaw(keys.orphans(node), "{}".getBytes()), "authentication failed");
+        }
+        try (EtcdStore admin = storeOf(EtcdRoles.ADMIN)) {
+            assertThat(Await.result(admin.getRaw(keys.orphans(node)))).as("the node's keys are kept").isPresent();
+        }
+    }
+
+    @Test
+    void eachComponentDoesItsJobUnderItsOwnUser() throws Exception {
+        Map<String, String> asAdmin = new HashMap<>(env);
+        asAdmin.put("FERRY_ETCD_USER", EtcdRoles.ADMIN);
+        asAdmin.put("FERRY_ETCD_PASSWORD_FILE", credentials.resolve(EtcdRoles.ADMIN + ".password").toString());
+        ok(asAdmin, "pool", "add", "files", "--node", NODE, "--engine", "file", "--directory",
+                root.resolve("pool").toString(), "--prepare");
+
+        Vertx controllerVertx = Vertx.vertx();
+        Vertx agentVertx = Vertx.vertx();
+        EtcdStore controllerStore = storeOf(EtcdRoles.CONTROLLER);
+        Controller controller = new Controller(controllerVertx, controllerStore, new ControllerOptions("ctl-sec",
+                Duration.ofSeconds(3), null, InformerOptions.defaults(), RuntimeOptions.defaults()
+                .withDelays(Duration.ofMillis(100), Duration.ofSeconds(2)), Duration.ofMinutes(5)),
+                new PrometheusMeterRegistry(PrometheusConfig.DEFAULT));
+        try (EtcdStore admin = storeOf(EtcdRoles.ADMIN)) {
+            Await.result(controller.start());
+            await().atMost(Duration.ofSeconds(15)).until(controller::isLeader);
+            AgentOptions agentOptions = AgentOptions.defaults(NODE, "127.0.0.1", root.resolve("state"))
+                    .withHostNqnFile(root.resolve("no-hostnqn"))
+                    .withNvmetRoot(root.resolve("no-nvmet"))
+                    .withAdmin("127.0.0.1", -1)
+                    .withIntervals(Duration.ofSeconds(1), Duration.ofSeconds(2));
+            Await.result(agentVertx.deployVerticle(new Agent(agentOptions, as(EtcdRoles.agentRoleName(NODE)),
+                    new ProcessCommandRunner())));
+            await().atMost(Duration.ofSeconds(30)).until(() -> Await.result(admin.getRaw(keys.registration(NODE))).isPresent()
+                    && Await.result(admin.getRaw(keys.nodePoolStatus(NODE, "files"))).isPresent());
+
+            // The CSI controller's part, through ferryctl under its user: the intent.
+            Map<String, String> asCsi = new HashMap<>(env);
+            asCsi.put("FERRY_ETCD_USER", EtcdRoles.CSI_CONTROLLER);
+            asCsi.put("FERRY_ETCD_PASSWORD_FILE", credentials.resolve(EtcdRoles.CSI_CONTROLLER + ".password").toString());
+            ok(asCsi, "volume", "create", "vol-sec", "--size", "16Mi", "--no-wait");
+
+            await().atMost(Duration.ofSeconds(30)).until(() -> Await.result(admin.get(keys.volumeStatus(NODE, "vol-sec"),
+                    VolumeStatus.class)).map(v -> v.value().phase() == VolumePhase.READY).orElse(false));
+            assertThat(Await.result(admin.get(keys.placement("vol-sec"), Placement.class))).isPresent();
+            assertThat(Await.result(admin.get(keys.ledger("files"), Ledger.class))).isPresent();
+            assertThat(Await.result(admin.get(keys.workItem(NODE, "vol-sec"), WorkItem.class))).isPresent();
+        } finally {
+            Await.result(agentVertx.close());
+            Await.result(controller.stop());
+            controllerStore.close();
+            Await.result(controllerVertx.close());
+        }
+    }
+}
