@@ -68,7 +68,10 @@ public final class CsiServer implements AutoCloseable {
         this.ownsStore = ownsStore;
         this.runner = runner;
         this.vertx = Vertx.vertx();
-        this.view = new ClusterView(vertx, store, options.informers(), null);
+        // A node plugin watches only what concerns its node, so its traffic does not grow with the cluster.
+        this.view = options.mode() == Mode.NODE
+                ? ClusterView.forNode(vertx, store, options.informers(), null, options.node().nodeId())
+                : new ClusterView(vertx, store, options.informers(), null);
         this.boss = new MultiThreadIoEventLoopGroup(1, EpollIoHandler.newFactory());
         this.workers = new MultiThreadIoEventLoopGroup(2, EpollIoHandler.newFactory());
         // CSI calls block while they wait for etcd; each gets a thread, and the sidecars issue few at a time.
