@@ -124,6 +124,14 @@ public final class CsiServer implements AutoCloseable {
         return bound != null ? bound : options.endpoint();
     }
 
+    /**
+     * Changes the plugin's watches have delivered so far: what watching the cluster costs this
+     * plugin (the scale benchmark compares a node plugin's with the controller service's).
+     */
+    public long watchChangesReceived() {
+        return view.changesReceived();
+    }
+
     // visible for tests: they wait until the plugin has seen a key they wrote
     ClusterView view() {
         return view;
