@@ -80,17 +80,19 @@ public final class ScaleRun {
      *                       whose agent is restarted: 10 % puts 10,000 of 100,000 there
      * @param leaseTtlSeconds the controllers' leadership lease: a killed leader holds it this long
      * @param controllerJvm   options of the controllers' JVMs
+     * @param steadySeconds   how long the controllers' CPU is measured once everything is provisioned
+     *                        (after half as long again to let the last work settle)
      * @param stepTimeout     longest wait for any one step before the run counts it as a violation
      */
     public record Options(int nodes, int volumes, int concurrency, int restartPercent, int leaseTtlSeconds,
-                          long volumeBytes, List<String> controllerJvm, Duration stepTimeout) {
+                          long volumeBytes, List<String> controllerJvm, int steadySeconds, Duration stepTimeout) {
         public Options {
             if (nodes < 3) {
                 throw new IllegalArgumentException("--nodes must be at least 3 (the restarted node, the node plugin's "
                         + "node and at least one other)");
             }
-            if (volumes < 1 || concurrency < 1 || leaseTtlSeconds < 1) {
-                throw new IllegalArgumentException("--volumes, --concurrency and --lease-ttl must be at least 1");
+            if (volumes < 1 || concurrency < 1 || leaseTtlSeconds < 1 || steadySeconds < 1) {
+                throw new IllegalArgumentException("--volumes, --concurrency, --lease-ttl and --steady must be at least 1");
             }
             if (restartPercent < 0 || restartPercent > 100) {
                 throw new IllegalArgumentException("--restart-share must be a percentage (0-100)");
@@ -257,14 +259,18 @@ public final class ScaleRun {
                 figure("restart.volumes", onRestarted);
 
                 // ---- steady state: CPU, heap, etcd ----
-                Thread.sleep(5_000);
+                Thread.sleep(options.steadySeconds() * 500L);
+                long[] cpuAtStart = {cpuTicks(controllers.get(0)), cpuTicks(controllers.get(1))};
+                long window = System.nanoTime();
+                Thread.sleep(options.steadySeconds() * 1000L);
+                double windowSeconds = seconds(window);
                 for (int c = 0; c < 2; c++) {
                     String role = c == leaderIndex ? "leader" : "standby";
-                    long before = cpuTicks(controllers.get(c));
-                    long wall = System.nanoTime();
-                    Thread.sleep(10_000);
                     figure("steady." + role + "_cpu_percent",
-                            100 * ticksToSeconds(cpuTicks(controllers.get(c)) - before) / seconds(wall));
+                            100 * ticksToSeconds(cpuTicks(controllers.get(c)) - cpuAtStart[c]) / windowSeconds);
+                }
+                for (int c = 0; c < 2; c++) {
+                    String role = c == leaderIndex ? "leader" : "standby";
                     figure("steady." + role + "_heap_mib_after_gc", heapAfterGc(controllers.get(c)) / (1024.0 * 1024));
                 }
                 long keysAfter = wait(store.count(keys.all()));

@@ -33,6 +33,9 @@ final class ScaleCommand extends Base {
     @Option(names = "--controller-jvm", defaultValue = "-Xmx4g -XX:+UseSerialGC", description = "JVM options of the two"
             + " controller processes (default: ${DEFAULT-VALUE})")
     String controllerJvm;
+    @Option(names = "--steady", defaultValue = "10", description = "seconds over which the controllers' CPU is measured"
+            + " once everything is provisioned (default: ${DEFAULT-VALUE})")
+    int steady;
     @Option(names = "--step-timeout", defaultValue = "1800", description = "seconds any one step may take before the run"
             + " stops and reports it (default: ${DEFAULT-VALUE})")
     int stepTimeout;
@@ -43,7 +46,7 @@ final class ScaleCommand extends Base {
         try {
             options = new ScaleRun.Options(nodes, volumes, concurrency, restartShare, leaseTtl, Sizes.parse(size),
                     controllerJvm.isBlank() ? List.of() : Arrays.asList(controllerJvm.trim().split("\\s+")),
-                    Duration.ofSeconds(stepTimeout));
+                    steady, Duration.ofSeconds(stepTimeout));
         } catch (IllegalArgumentException | io.ferry.model.ValidationException e) {
             throw new CliException(ExitCodes.USAGE, e.getMessage());
         }

@@ -19,7 +19,7 @@ class ScaleRunIT {
     void aSmallScaleRunPlacesEverythingBalancesTheLedgersAndKeepsTheNodePluginsWatchesQuiet() throws Exception {
         StringWriter text = new StringWriter();
         ScaleRun.Result result = ScaleRun.run(new ScaleRun.Options(20, 500, 32, 10, 3, 64L << 20,
-                List.of("-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1"), Duration.ofMinutes(3)),
+                List.of("-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1"), 2, Duration.ofMinutes(3)),
                 new PrintWriter(text, true));
         String report = text.toString();
         System.out.println(report);
