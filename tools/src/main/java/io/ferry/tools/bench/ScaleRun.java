@@ -155,6 +155,8 @@ public final class ScaleRun {
         try (LocalEtcd etcd = LocalEtcd.temporary("--quota-backend-bytes=" + (8L << 30))) {
             EtcdOptions etcdOptions = new EtcdOptions.Builder().endpoints(etcd.endpoint().split(",")).prefix(PREFIX).build();
             EtcdStore store = EtcdStore.connect(etcdOptions);
+            // The agents' own client: their watches' probes do not reach the run's own watches.
+            EtcdStore agentStore = EtcdStore.connect(etcdOptions);
             Vertx vertx = Vertx.vertx();
             List<ComponentProcess> controllers = new ArrayList<>();
             List<SimulatedAgent> agents = new ArrayList<>();
@@ -175,7 +177,7 @@ public final class ScaleRun {
                     String pool0 = "pool-" + node(n);
                     wait(store.put(keys.poolConfig(pool0), PoolConfig.builder(pool0, node(n), Engine.FILE,
                             PoolSource.directory("/nonexistent/ferry-scale/" + pool0)).build()));
-                    SimulatedAgent agent = new SimulatedAgent(vertx, store, node(n), pool0, POOL_CAPACITY,
+                    SimulatedAgent agent = new SimulatedAgent(vertx, agentStore, node(n), pool0, POOL_CAPACITY,
                             Duration.ofSeconds(10), meters);
                     agents.add(agent);
                     starting.add(agent.start());
@@ -307,7 +309,7 @@ public final class ScaleRun {
                 SimulatedAgent restarted = agents.get(0);
                 wait(restarted.stop());
                 require(() -> reachable(records, node(0)) == 0, "the controller to mark " + node(0) + "'s volumes unreachable");
-                SimulatedAgent again = new SimulatedAgent(vertx, store, node(0), restarted.pool(), POOL_CAPACITY,
+                SimulatedAgent again = new SimulatedAgent(vertx, agentStore, node(0), restarted.pool(), POOL_CAPACITY,
                         Duration.ofSeconds(10), meters);
                 agents.set(0, again);
                 long restartedAt = System.nanoTime();
@@ -373,6 +375,7 @@ public final class ScaleRun {
                     }
                 }
                 group.shutdownGracefully(0, 1, TimeUnit.SECONDS);
+                agentStore.close();
                 store.close();
                 vertx.close().toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);
             }
@@ -428,6 +431,7 @@ public final class ScaleRun {
     /** Runs {@code count} calls {@code concurrency} at a time; returns how many failed (the first few are printed). */
     private int inParallel(ExecutorService pool, int count, IntFunction<Runnable> call) throws InterruptedException {
         AtomicInteger failures = new AtomicInteger();
+        AtomicInteger done = new AtomicInteger();
         List<java.util.concurrent.Future<?>> running = new ArrayList<>();
         for (int i = 0; i < count; i++) {
             Runnable r = call.apply(i);
@@ -440,8 +444,21 @@ public final class ScaleRun {
                             out.println("call failed: " + e.getMessage());
                         }
                     }
+                } finally {
+                    done.incrementAndGet();
                 }
             }));
+        }
+        long started = System.nanoTime();
+        while (done.get() < count) {
+            Thread.sleep(200);
+            if (System.nanoTime() - started > TimeUnit.SECONDS.toNanos(15)) {
+                started = System.nanoTime();
+                synchronized (out) {
+                    out.printf("  %d of %d calls done%n", done.get(), count);
+                    out.flush();
+                }
+            }
         }
         for (java.util.concurrent.Future<?> f : running) {
             try {

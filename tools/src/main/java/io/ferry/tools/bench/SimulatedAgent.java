@@ -45,6 +45,14 @@ final class SimulatedAgent {
     private final long capacityBytes;
     private final Duration leaseTtl;
     private final MeterRegistry meters;
+    /**
+     * A thousand simulated agents share one etcd client, where each real agent has its own. An
+     * idle watch's probe (a progress request) goes to every watch stream of its client, so at the
+     * default interval the agents' probes reached each other's two thousand watches and drowned etcd
+     * in progress notifications: a cost of sharing the client that no real cluster pays. They probe
+     * rarely instead.
+     */
+    private static final InformerOptions INFORMERS = InformerOptions.defaults().withWatchdogInterval(Duration.ofMinutes(30));
     private LeaseSession lease;
     private Informer<VolumeStatus> statuses;
     private Informer<WorkItem> work;
@@ -91,7 +99,7 @@ final class SimulatedAgent {
             @Override
             public void onDelete(String key, Versioned<VolumeStatus> lastKnown) {
             }
-        }, InformerOptions.defaults(), meters);
+        }, INFORMERS, meters);
         work = new Informer<>(vertx, store, keys.workItems(node), WorkItem.class, new InformerHandler<>() {
             @Override
             public void onUpsert(Versioned<WorkItem> current, Versioned<WorkItem> previous) {
@@ -109,7 +117,7 @@ final class SimulatedAgent {
                 // The controller withdraws an order once it has taken the Deleted acknowledgement
                 // along with the release: nothing is left for the agent to do.
             }
-        }, InformerOptions.defaults(), meters);
+        }, INFORMERS, meters);
         return LeaseSession.open(vertx, store, leaseTtl, this::register, () -> { })
                 .compose(session -> {
                     lease = session;
