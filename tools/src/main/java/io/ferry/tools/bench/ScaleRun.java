@@ -230,6 +230,7 @@ public final class ScaleRun {
                 }
                 double cpuProvision = ticksToSeconds(cpuTicks(controllers.get(leaderIndex)) - cpuBefore);
                 figure("provision.seconds", provisionSeconds);
+                figure("provision.retried_calls", retries.getAndSet(0));
                 figure("provision.per_second", options.volumes() / provisionSeconds);
                 figure("provision.leader_cpu_ms_per_volume", cpuProvision * 1000 / options.volumes());
                 // The node plugin hosts none of these volumes: whatever reached it came from its watches' scope.
@@ -256,7 +257,7 @@ public final class ScaleRun {
                 if (unplaced > 0) {
                     violations.add(unplaced + " volumes have no placement");
                 }
-                checkLedgers(store, placements, "after provisioning");
+                checkLedgers(store, placements, "after provisioning", "invariant.ledgers_not_equal_to_placements");
                 long onRestarted = placements.stream().filter(p -> p.node().equals(node(0))).count();
                 figure("restart.volumes", onRestarted);
 
@@ -334,6 +335,7 @@ public final class ScaleRun {
                     violations.add(failed + " DeleteVolume calls failed");
                 }
                 figure("delete.seconds", deleteSeconds);
+                figure("delete.retried_calls", retries.getAndSet(0));
                 figure("delete.per_second", (options.volumes() + 1) / deleteSeconds);
                 out.printf("deleted %d volumes in %.1f s: %.0f/s%n", options.volumes() + 1, deleteSeconds,
                         (options.volumes() + 1) / deleteSeconds);
@@ -343,12 +345,9 @@ public final class ScaleRun {
                     violations.add("after deleting every volume " + leftIntents + " intents and " + leftPlacements
                             + " placements are left");
                 }
-                for (Versioned<Ledger> ledger : wait(store.list(keys.ledgers(), Ledger.class)).items()) {
-                    if (ledger.value().allocatedBytes() != 0 || ledger.value().volumeCount() != 0) {
-                        violations.add("ledger of " + ledger.value().pool() + " still holds " + ledger.value().allocatedBytes()
-                                + " bytes after every volume was deleted");
-                    }
-                }
+                List<Placement> left = wait(store.list(keys.placements(), Placement.class)).items().stream()
+                        .map(Versioned::value).toList();
+                checkLedgers(store, left, "after the deletions", "invariant.ledgers_not_equal_to_placements_after_deletion");
             } catch (Exception e) {
                 // A step that failed or waited past its timeout ends the run; what was measured is still reported.
                 violations.add("the run stopped early: " + e.getMessage());
@@ -397,7 +396,8 @@ public final class ScaleRun {
         figures.put(name, value);
     }
 
-    private void checkLedgers(EtcdStore store, List<Placement> placements, String when) {
+    /** Every ledger against the sum of the placements on its pool (the one rule, {@link LedgerSums}); counted as {@code figure}. */
+    private void checkLedgers(EtcdStore store, List<Placement> placements, String when, String figure) {
         Map<String, Ledger> expected = LedgerSums.expected(placements, List.of());
         Map<String, Ledger> actual = new LinkedHashMap<>();
         wait(store.list(store.keys().ledgers(), Ledger.class)).items().forEach(v -> actual.put(v.value().pool(), v.value()));
@@ -413,7 +413,7 @@ public final class ScaleRun {
                 }
             }
         }
-        figure("invariant.ledgers_not_equal_to_placements", wrong);
+        figure(figure, wrong);
     }
 
     private CreateVolumeRequest create(String name, String consumer) {
@@ -429,6 +429,11 @@ public final class ScaleRun {
     }
 
     /** Runs {@code count} calls {@code concurrency} at a time; returns how many failed (the first few are printed). */
+    private static final java.util.Set<io.grpc.Status.Code> RETRIED = java.util.EnumSet.of(io.grpc.Status.Code.UNAVAILABLE,
+            io.grpc.Status.Code.DEADLINE_EXCEEDED, io.grpc.Status.Code.ABORTED);
+    /** Calls made again after UNAVAILABLE, DEADLINE_EXCEEDED or ABORTED. */
+    private final AtomicInteger retries = new AtomicInteger();
+
     private int inParallel(ExecutorService pool, int count, IntFunction<Runnable> call) throws InterruptedException {
         AtomicInteger failures = new AtomicInteger();
         AtomicInteger done = new AtomicInteger();
@@ -437,7 +442,22 @@ public final class ScaleRun {
             Runnable r = call.apply(i);
             running.add(pool.submit(() -> {
                 try {
-                    r.run();
+                    long deadline = System.nanoTime() + options.stepTimeout().toNanos();
+                    while (true) {
+                        try {
+                            r.run();
+                            break;
+                        } catch (io.grpc.StatusRuntimeException e) {
+                            // As a CO does: a call that ran out of time or found etcd slow is made again.
+                            if (!RETRIED.contains(e.getStatus().getCode()) || System.nanoTime() > deadline) {
+                                throw e;
+                            }
+                            retries.incrementAndGet();
+                            Thread.sleep(200);
+                        }
+                    }
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
                 } catch (RuntimeException e) {
                     if (failures.incrementAndGet() <= 5) {
                         synchronized (out) {

@@ -27,6 +27,7 @@ class ScaleRunIT {
         assertThat(result.violations()).as(report).isEmpty();
         assertThat(result.figure("invariant.unplaced_volumes")).as(report).isZero();
         assertThat(result.figure("invariant.ledgers_not_equal_to_placements")).as(report).isZero();
+        assertThat(result.figure("invariant.ledgers_not_equal_to_placements_after_deletion")).as(report).isZero();
         // 10 % of the volumes are consumed on the restarted node, and placed there.
         assertThat(result.figure("restart.volumes")).as(report).isEqualTo(50);
         // Re-adopted volumes already had their status: the restarted agent rewrote none of them.
