@@ -218,6 +218,7 @@ public final class ScaleRun {
                 long keysBefore = wait(store.count(keys.all()));
                 long dbBefore = dbSize(store, etcd, false);
                 int leaderIndex = leader(adminPorts);
+                int provisioningLeader = leaderIndex;
                 long cpuBefore = cpuTicks(controllers.get(leaderIndex));
                 long nodeChangesBefore = nodePlugin.watchChangesReceived();
                 long controllerChangesBefore = csiController.watchChangesReceived();
@@ -234,8 +235,9 @@ public final class ScaleRun {
                 figure("provision.per_second", options.volumes() / provisionSeconds);
                 figure("provision.leader_cpu_ms_per_volume", cpuProvision * 1000 / options.volumes());
                 // The node plugin hosts none of these volumes: whatever reached it came from its watches' scope.
-                figure("node_plugin.changes_per_volume_elsewhere",
-                        (double) (nodePlugin.watchChangesReceived() - nodeChangesBefore) / options.volumes());
+                long nodeChanges = nodePlugin.watchChangesReceived() - nodeChangesBefore;
+                figure("node_plugin.changes_during_provisioning", nodeChanges);
+                figure("node_plugin.changes_per_volume_elsewhere", (double) nodeChanges / options.volumes());
                 figure("csi_controller.changes_per_volume",
                         (double) (csiController.watchChangesReceived() - controllerChangesBefore) / options.volumes());
                 out.printf("provisioned %d volumes in %.1f s: %.0f/s%n", options.volumes(), provisionSeconds,
@@ -263,6 +265,10 @@ public final class ScaleRun {
 
                 // ---- steady state: CPU, heap, etcd ----
                 Thread.sleep(options.steadySeconds() * 500L);
+                // Leadership may have changed hands under load since provisioning began.
+                require(() -> leader(adminPorts) >= 0, "a controller to lead");
+                leaderIndex = leader(adminPorts);
+                figure("provision.leader_changed", leaderIndex == provisioningLeader ? 0 : 1);
                 long[] cpuAtStart = {cpuTicks(controllers.get(0)), cpuTicks(controllers.get(1))};
                 long window = System.nanoTime();
                 Thread.sleep(options.steadySeconds() * 1000L);
@@ -285,8 +291,10 @@ public final class ScaleRun {
                 figure("etcd.db_in_use_mib", dbSize(store, etcd, true) / (1024.0 * 1024));
 
                 // ---- failover ----
-                ComponentProcess oldLeader = controllers.get(leaderIndex);
-                int standby = 1 - leaderIndex;
+                require(() -> leader(adminPorts) >= 0, "a controller to lead");
+                int failing = leader(adminPorts);
+                ComponentProcess oldLeader = controllers.get(failing);
+                int standby = 1 - failing;
                 long killed = System.nanoTime();
                 oldLeader.kill();
                 var fresh = pool.submit(() -> {

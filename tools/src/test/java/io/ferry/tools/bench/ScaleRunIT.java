@@ -34,7 +34,9 @@ class ScaleRunIT {
         assertThat(result.figure("restart.status_writes")).as(report).isZero();
         // The node plugin's node hosts none of the volumes: nothing of theirs reaches its watches,
         // while the controller service's whole-cluster view receives every one (intent, placement, record, status).
-        assertThat(result.figure("node_plugin.changes_per_volume_elsewhere")).as(report).isZero();
+        // Its watches still see the controllers' election (leadership may move under load) and its own
+        // registration: a few changes at most, whatever the number of volumes.
+        assertThat(result.figure("node_plugin.changes_during_provisioning")).as(report).isLessThanOrEqualTo(8);
         assertThat(result.figure("csi_controller.changes_per_volume")).as(report).isGreaterThanOrEqualTo(4);
         assertThat(result.figures()).containsKeys("failover.elected_seconds", "failover.fresh_volume_ready_seconds",
                 "restart.readopted_seconds", "restart.reachable_again_seconds", "steady.leader_heap_mib_after_gc",
