@@ -22,6 +22,7 @@ import io.ferry.model.VolumeIntent;
 import io.ferry.model.VolumeScheduling;
 import io.ferry.model.VolumeStatus;
 import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import org.slf4j.Logger;
@@ -31,11 +32,13 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.LongAdder;
 import java.util.function.Function;
 import java.util.function.Supplier;
 
@@ -47,12 +50,28 @@ import java.util.function.Supplier;
  *
  * <p>Reads that decide whether to write (idempotency checks) go to etcd directly, because the
  * cache may not yet hold the plugin's own latest write; the cache is for waiting and listing.
+ *
+ * <p>A view of the whole cluster ({@link #ClusterView}) serves the controller service. A node plugin
+ * takes a view scoped to its node ({@link #forNode}): watching every volume, placement and agent
+ * status of a thousand-node cluster from every node would send each node every change of every
+ * other. The scoped view watches the configuration, the controllers' election and the node's own
+ * registration, and, per volume the node plugin is asked about ({@link #follow}), that volume's
+ * intent, placement and scheduling record and, on the node serving it, its status and that node's
+ * registration. The key layout puts attachments under the volume ({@code attachments/<vol>/<node>})
+ * and statuses under the serving node, so no single key range holds "what concerns this node":
+ * the scope is a set of small per-volume watches instead.
  */
 public final class ClusterView implements AutoCloseable {
 
     private static final Logger log = LoggerFactory.getLogger(ClusterView.class);
 
     private final FerryKeys keys;
+    private final Vertx vertx;
+    private final EtcdStore store;
+    private final InformerOptions options;
+    /** The node this view is scoped to, or null for the whole cluster. */
+    private final String scopeNode;
+    /** Whole-cluster informers; null in a node-scoped view. */
     private final Informer<VolumeIntent> volumes;
     private final Informer<SnapshotIntent> snapshots;
     private final Informer<Attachment> attachments;
@@ -64,11 +83,58 @@ public final class ClusterView implements AutoCloseable {
     private final Informer<Object> nodes;
     /** Candidates of the controllers' election: one key per running controller, bound to its lease. */
     private final Informer<ControllerLeader> controllers;
+    /** The scoped node's own registration; null in a whole-cluster view (it is in {@link #nodes}). */
+    private final Informer<NodeRegistration> ownRegistration;
+    private final Map<String, Followed> followed = new ConcurrentHashMap<>();
     private final List<Informer<?>> all = new ArrayList<>();
     private final Set<Waiter<?>> waiters = ConcurrentHashMap.newKeySet();
+    /** Changes (upserts and deletions, first listings included) the informers delivered to this view. */
+    private final LongAdder changes = new LongAdder();
 
+    /** A view of the whole cluster, for the controller service (and a plugin serving both). */
     public ClusterView(Vertx vertx, EtcdStore store, InformerOptions options, MeterRegistry registry) {
+        this(vertx, store, options, registry, null);
+    }
+
+    /**
+     * A view for a node plugin serving only {@code node}: see the class comment. Reads of a volume
+     * return empty until {@link #follow} has loaded it.
+     */
+    public static ClusterView forNode(Vertx vertx, EtcdStore store, InformerOptions options, MeterRegistry registry,
+                                      String node) {
+        return new ClusterView(vertx, store, options, registry, io.ferry.model.Names.nodeName(node));
+    }
+
+    private ClusterView(Vertx vertx, EtcdStore store, InformerOptions options, MeterRegistry registry, String scopeNode) {
         this.keys = store.keys();
+        this.vertx = vertx;
+        this.store = store;
+        this.options = options;
+        this.scopeNode = scopeNode;
+        Function<String, Class<?>> configType = key -> keys.parse(key).map(ref -> switch (ref.kind()) {
+            case GLOBAL_CONFIG -> GlobalConfig.class;
+            case CLUSTER_IDENTITY -> ClusterIdentity.class;
+            case POOL_CONFIG -> PoolConfig.class;
+            default -> null;
+        }).orElse(null);
+        config = add(new Informer<Object>(vertx, store, keys.prefix() + "/config/", typed(configType), wake(), options,
+                registry));
+        controllers = add(new Informer<>(vertx, store, keys.controllerLeader() + "/", ControllerLeader.class, wake(),
+                options, registry));
+        if (scopeNode != null) {
+            ownRegistration = add(new Informer<>(vertx, store, keys.registration(scopeNode), NodeRegistration.class,
+                    wake(), options, registry));
+            volumes = null;
+            snapshots = null;
+            attachments = null;
+            placements = null;
+            ledgers = null;
+            volumeSchedulings = null;
+            snapshotSchedulings = null;
+            nodes = null;
+            return;
+        }
+        ownRegistration = null;
         volumes = add(new Informer<>(vertx, store, keys.volumes(), VolumeIntent.class, wake(), options, registry));
         snapshots = add(new Informer<>(vertx, store, keys.snapshots(), SnapshotIntent.class, wake(), options, registry));
         attachments = add(new Informer<>(vertx, store, keys.attachments(), Attachment.class, wake(), options, registry));
@@ -78,14 +144,6 @@ public final class ClusterView implements AutoCloseable {
                 options, registry));
         snapshotSchedulings = add(new Informer<>(vertx, store, keys.snapshotSchedulings(), SnapshotScheduling.class,
                 wake(), options, registry));
-        Function<String, Class<?>> configType = key -> keys.parse(key).map(ref -> switch (ref.kind()) {
-            case GLOBAL_CONFIG -> GlobalConfig.class;
-            case CLUSTER_IDENTITY -> ClusterIdentity.class;
-            case POOL_CONFIG -> PoolConfig.class;
-            default -> null;
-        }).orElse(null);
-        config = add(new Informer<Object>(vertx, store, keys.prefix() + "/config/", typed(configType), wake(), options,
-                registry));
         Function<String, Class<?>> nodeType = key -> keys.parse(key).map(ref -> switch (ref.kind()) {
             case NODE_REGISTRATION -> NodeRegistration.class;
             case NODE_POOL_STATUS -> PoolStatus.class;
@@ -94,8 +152,6 @@ public final class ClusterView implements AutoCloseable {
             default -> null;
         }).orElse(null);
         nodes = add(new Informer<Object>(vertx, store, keys.nodes(), typed(nodeType), wake(), options, registry));
-        controllers = add(new Informer<>(vertx, store, keys.controllerLeader() + "/", ControllerLeader.class, wake(),
-                options, registry));
     }
 
     /**
@@ -120,11 +176,13 @@ public final class ClusterView implements AutoCloseable {
         return new InformerHandler<>() {
             @Override
             public void onUpsert(Versioned<T> current, Versioned<T> previous) {
+                changes.increment();
                 recheck();
             }
 
             @Override
             public void onDelete(String key, Versioned<T> lastKnown) {
+                changes.increment();
                 recheck();
             }
 
@@ -146,6 +204,146 @@ public final class ClusterView implements AutoCloseable {
 
     public boolean synced() {
         return all.stream().allMatch(Informer::synced);
+    }
+
+    /** How many changes this view's informers have delivered so far (what its watches cost the plugin). */
+    public long changesReceived() {
+        return changes.sum();
+    }
+
+    /** The node this view is scoped to; empty for a whole-cluster view. */
+    public Optional<String> scope() {
+        return Optional.ofNullable(scopeNode);
+    }
+
+    // ---- the node scope: volumes followed one by one ----
+
+    /**
+     * Starts watching what the node plugin needs of one volume, if this view is scoped to a node and
+     * does not follow it yet; completes once the volume's keys (and those of its serving node, when
+     * placed) are loaded. A whole-cluster view already has everything.
+     */
+    public Future<Void> follow(String volume) {
+        if (scopeNode == null) {
+            return Future.succeededFuture();
+        }
+        String name = io.ferry.model.Names.volumeName(volume);
+        return followed.computeIfAbsent(name, Followed::new).loaded;
+    }
+
+    /** Stops watching a volume followed with {@link #follow} (the node no longer stages it). */
+    public void unfollow(String volume) {
+        Followed gone = scopeNode == null ? null : followed.remove(volume);
+        if (gone != null) {
+            gone.close();
+        }
+    }
+
+    /** The serving node's keys for one followed volume. */
+    private record Served(String node, Informer<VolumeStatus> status, Informer<NodeRegistration> registration,
+                          Future<Void> loaded) {
+        void close() {
+            status.close();
+            registration.close();
+        }
+    }
+
+    /**
+     * One followed volume's watches. Each key is watched as a prefix (the informer's only mode): a
+     * volume named like the start of another ({@code pvc-1}, {@code pvc-10}) also brings the other's
+     * changes, which cost a little traffic and are never read, since reads are by exact key.
+     */
+    private final class Followed {
+        final String volume;
+        /** Per volume, and dropped with it: per-key informer metrics would grow without bound. */
+        final MeterRegistry meters = new SimpleMeterRegistry();
+        final Informer<VolumeIntent> intent;
+        final Informer<Placement> placement;
+        final Informer<VolumeScheduling> scheduling;
+        final Future<Void> loaded;
+        private Served served;
+        private boolean closed;
+
+        Followed(String volume) {
+            this.volume = volume;
+            intent = new Informer<>(vertx, store, keys.volume(volume), VolumeIntent.class, wake(), options, meters);
+            scheduling = new Informer<>(vertx, store, keys.volumeScheduling(volume), VolumeScheduling.class, wake(),
+                    options, meters);
+            InformerHandler<Placement> woken = wake();
+            placement = new Informer<>(vertx, store, keys.placement(volume), Placement.class, new InformerHandler<>() {
+                @Override
+                public void onUpsert(Versioned<Placement> current, Versioned<Placement> previous) {
+                    serve();
+                    woken.onUpsert(current, previous);
+                }
+
+                @Override
+                public void onDelete(String key, Versioned<Placement> lastKnown) {
+                    serve();
+                    woken.onDelete(key, lastKnown);
+                }
+
+                @Override
+                public void onSynced(long revision) {
+                    woken.onSynced(revision);
+                }
+            }, options, meters);
+            loaded = Future.all(intent.start(), placement.start(), scheduling.start()).compose(v -> serve()).mapEmpty();
+        }
+
+        Optional<Placement> currentPlacement() {
+            return placement.get(keys.placement(volume)).map(Versioned::value);
+        }
+
+        /**
+         * Watches the status and registration of the node the volume is placed on, moving the
+         * watches when the placement names another node; completes once they are loaded.
+         */
+        synchronized Future<Void> serve() {
+            if (closed) {
+                return Future.succeededFuture();
+            }
+            String node = currentPlacement().map(Placement::node).orElse(null);
+            if (served != null && served.node().equals(node)) {
+                return served.loaded();
+            }
+            if (served != null) {
+                served.close();
+                served = null;
+            }
+            if (node == null) {
+                return Future.succeededFuture();
+            }
+            Informer<VolumeStatus> status = new Informer<>(vertx, store, keys.volumeStatus(node, volume),
+                    VolumeStatus.class, wake(), options, meters);
+            Informer<NodeRegistration> registration = new Informer<>(vertx, store, keys.registration(node),
+                    NodeRegistration.class, wake(), options, meters);
+            served = new Served(node, status, registration, Future.all(status.start(), registration.start()).mapEmpty());
+            return served.loaded();
+        }
+
+        synchronized Served served() {
+            return served;
+        }
+
+        synchronized void close() {
+            closed = true;
+            intent.close();
+            placement.close();
+            scheduling.close();
+            if (served != null) {
+                served.close();
+            }
+        }
+    }
+
+    /** A whole-cluster informer, refused in a node-scoped view, which does not watch it. */
+    private <T> Informer<T> whole(Informer<T> informer, String what) {
+        if (informer == null) {
+            throw new IllegalStateException("the view of node " + scopeNode + " does not watch " + what
+                    + "; only a whole-cluster view (controller mode) does");
+        }
+        return informer;
     }
 
     // ---- waiting ----
@@ -194,61 +392,72 @@ public final class ClusterView implements AutoCloseable {
     // ---- reads from the cache ----
 
     public Optional<VolumeIntent> volume(String name) {
+        if (scopeNode != null) {
+            return Optional.ofNullable(followed.get(name)).flatMap(f -> f.intent.get(keys.volume(name)))
+                    .map(Versioned::value);
+        }
         return volumes.get(keys.volume(name)).map(Versioned::value);
     }
 
     public Optional<Versioned<VolumeIntent>> volumeVersioned(String name) {
-        return volumes.get(keys.volume(name));
+        return whole(volumes, "volume intents").get(keys.volume(name));
     }
 
     /** The etcd revision up to which the view has every change of the volume intents. */
     public long volumesRevision() {
-        return volumes.revision();
+        return whole(volumes, "volume intents").revision();
     }
 
     /** All volume intents, sorted by name. */
     public List<VolumeIntent> volumes() {
-        return volumes.values().stream().map(Versioned::value).sorted(Comparator.comparing(VolumeIntent::name)).toList();
+        return whole(volumes, "volume intents").values().stream().map(Versioned::value).sorted(Comparator.comparing(VolumeIntent::name)).toList();
     }
 
     public Optional<SnapshotIntent> snapshot(String name) {
-        return snapshots.get(keys.snapshot(name)).map(Versioned::value);
+        return whole(snapshots, "snapshot intents").get(keys.snapshot(name)).map(Versioned::value);
     }
 
     public List<SnapshotIntent> snapshots() {
-        return snapshots.values().stream().map(Versioned::value).sorted(Comparator.comparing(SnapshotIntent::name)).toList();
+        return whole(snapshots, "snapshot intents").values().stream().map(Versioned::value).sorted(Comparator.comparing(SnapshotIntent::name)).toList();
     }
 
     public Optional<Placement> placement(String volume) {
+        if (scopeNode != null) {
+            return Optional.ofNullable(followed.get(volume)).flatMap(Followed::currentPlacement);
+        }
         return placements.get(keys.placement(volume)).map(Versioned::value);
     }
 
     /** Every placement, in no particular order. */
     public List<Placement> placements() {
-        return placements.values().stream().map(Versioned::value).toList();
+        return whole(placements, "placements").values().stream().map(Versioned::value).toList();
     }
 
     public Optional<VolumeScheduling> volumeScheduling(String volume) {
+        if (scopeNode != null) {
+            return Optional.ofNullable(followed.get(volume))
+                    .flatMap(f -> f.scheduling.get(keys.volumeScheduling(volume))).map(Versioned::value);
+        }
         return volumeSchedulings.get(keys.volumeScheduling(volume)).map(Versioned::value);
     }
 
     public Optional<SnapshotScheduling> snapshotScheduling(String snapshot) {
-        return snapshotSchedulings.get(keys.snapshotScheduling(snapshot)).map(Versioned::value);
+        return whole(snapshotSchedulings, "snapshot scheduling records").get(keys.snapshotScheduling(snapshot)).map(Versioned::value);
     }
 
     /** Nodes the volume is attached to (published on), sorted. */
     public List<String> attachedNodes(String volume) {
         String prefix = keys.attachmentsOf(volume);
-        return attachments.snapshot().entrySet().stream().filter(e -> e.getKey().startsWith(prefix))
+        return whole(attachments, "attachments").snapshot().entrySet().stream().filter(e -> e.getKey().startsWith(prefix))
                 .map(e -> e.getValue().value().node()).sorted().toList();
     }
 
     public Optional<Attachment> attachment(String volume, String node) {
-        return attachments.get(keys.attachment(volume, node)).map(Versioned::value);
+        return whole(attachments, "attachments").get(keys.attachment(volume, node)).map(Versioned::value);
     }
 
     public Optional<Ledger> ledger(String pool) {
-        return ledgers.get(keys.ledger(pool)).map(Versioned::value);
+        return whole(ledgers, "ledgers").get(keys.ledger(pool)).map(Versioned::value);
     }
 
     public GlobalConfig globalConfig() {
@@ -270,20 +479,42 @@ public final class ClusterView implements AutoCloseable {
                 .map(PoolConfig.class::cast);
     }
 
+    /**
+     * A node's registration. A node-scoped view knows its own and those of the nodes serving the
+     * volumes it follows; any other is empty there.
+     */
     public Optional<NodeRegistration> registration(String node) {
+        if (scopeNode != null) {
+            if (node.equals(scopeNode)) {
+                return ownRegistration.get(keys.registration(node)).map(Versioned::value);
+            }
+            for (Followed f : followed.values()) {
+                Served served = f.served();
+                if (served != null && served.node().equals(node)) {
+                    return served.registration().get(keys.registration(node)).map(Versioned::value);
+                }
+            }
+            return Optional.empty();
+        }
         return nodes.get(keys.registration(node)).map(v -> (NodeRegistration) v.value());
     }
 
     public Optional<PoolStatus> poolStatus(String node, String pool) {
-        return nodes.get(keys.nodePoolStatus(node, pool)).map(v -> (PoolStatus) v.value());
+        return whole(nodes, "pool statuses").get(keys.nodePoolStatus(node, pool)).map(v -> (PoolStatus) v.value());
     }
 
+    /** The status {@code node} reports for the volume; a node-scoped view knows it on the node the volume is placed on. */
     public Optional<VolumeStatus> volumeStatus(String node, String volume) {
+        if (scopeNode != null) {
+            Served served = Optional.ofNullable(followed.get(volume)).map(Followed::served).orElse(null);
+            return served == null || !served.node().equals(node) ? Optional.empty()
+                    : served.status().get(keys.volumeStatus(node, volume)).map(Versioned::value);
+        }
         return nodes.get(keys.volumeStatus(node, volume)).map(v -> (VolumeStatus) v.value());
     }
 
     public Optional<SnapshotStatus> snapshotStatus(String node, String snapshot) {
-        return nodes.get(keys.snapshotStatus(node, snapshot)).map(v -> (SnapshotStatus) v.value());
+        return whole(nodes, "snapshot statuses").get(keys.snapshotStatus(node, snapshot)).map(v -> (SnapshotStatus) v.value());
     }
 
     @Override
@@ -295,6 +526,8 @@ public final class ClusterView implements AutoCloseable {
                 log.warn("closing informer {} failed", informer.prefix(), e);
             }
         }
+        followed.values().forEach(Followed::close);
+        followed.clear();
         for (Waiter<?> waiter : waiters) {
             waiter.result.cancel(false);
         }

@@ -68,7 +68,10 @@ public final class CsiServer implements AutoCloseable {
         this.ownsStore = ownsStore;
         this.runner = runner;
         this.vertx = Vertx.vertx();
-        this.view = new ClusterView(vertx, store, options.informers(), null);
+        // A node plugin watches only what concerns its node, so its traffic does not grow with the cluster.
+        this.view = options.mode() == Mode.NODE
+                ? ClusterView.forNode(vertx, store, options.informers(), null, options.node().nodeId())
+                : new ClusterView(vertx, store, options.informers(), null);
         this.boss = new MultiThreadIoEventLoopGroup(1, EpollIoHandler.newFactory());
         this.workers = new MultiThreadIoEventLoopGroup(2, EpollIoHandler.newFactory());
         // CSI calls block while they wait for etcd; each gets a thread, and the sidecars issue few at a time.
@@ -119,6 +122,14 @@ public final class CsiServer implements AutoCloseable {
     /** Where the server listens once started; for a TCP endpoint with port 0, the port the kernel picked. */
     public CsiEndpoint endpoint() {
         return bound != null ? bound : options.endpoint();
+    }
+
+    /**
+     * Changes the plugin's watches have delivered so far: what watching the cluster costs this
+     * plugin (the scale benchmark compares a node plugin's with the controller service's).
+     */
+    public long watchChangesReceived() {
+        return view.changesReceived();
     }
 
     // visible for tests: they wait until the plugin has seen a key they wrote

@@ -159,6 +159,7 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
             }
             try (KeyedLocks.Held ignored = locks.lock("volume:" + id)) {
                 VolumeIntent intent = intent(id);
+                follow(id);
                 Path device = attach(id);
                 if (cap.hasBlock()) {
                     return NodeStageVolumeResponse.getDefaultInstance();
@@ -207,6 +208,16 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
                 return NodeStageVolumeResponse.getDefaultInstance();
             }
         });
+    }
+
+    /**
+     * Loads the volume into a node-scoped view (see {@link ClusterView#forNode}) before anything of
+     * it is read there; a no-op for a whole-cluster view. Every call that reads the view for a
+     * volume calls this first, so a plugin restarted while volumes are staged catches up on the
+     * first call about each.
+     */
+    private void follow(String id) throws Exception {
+        Calls.await(view.follow(id));
     }
 
     private VolumeIntent intent(String id) throws Exception {
@@ -291,6 +302,9 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
             Path staging = path("staging_target_path", request.getStagingTargetPath());
             try (KeyedLocks.Held ignored = locks.lock("volume:" + id)) {
                 unmount(staging);
+                if (Names.isValidVolumeName(id)) {
+                    follow(id);
+                }
                 if (Names.isValidVolumeName(id) && !handedOver(id)) {
                     // Both names an export of this volume may have: this cluster's, and the one
                     // of before cluster ids that an agent keeps serving until it is unexported.
@@ -301,6 +315,8 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
                     }
                     nvme.disconnect(Nqn.legacyForVolume(prefix, id));
                 }
+                // Unstaged, the volume no longer concerns this node until it is staged again.
+                view.unfollow(id);
                 return NodeUnstageVolumeResponse.getDefaultInstance();
             }
         });
@@ -422,6 +438,9 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
             String id = request.getVolumeId();
             Calls.require(!id.isEmpty(), "volume_id is required");
             Calls.require(!request.getVolumePath().isEmpty(), "volume_path is required");
+            if (Names.isValidVolumeName(id)) {
+                follow(id);
+            }
             if (!Names.isValidVolumeName(id) || view.volume(id).isEmpty()) {
                 throw Calls.notFound("volume " + id + " does not exist");
             }
@@ -520,6 +539,7 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
             Calls.require(!request.getVolumePath().isEmpty(), "volume_path is required");
             try (KeyedLocks.Held ignored = locks.lock("volume:" + id)) {
                 intent(id);
+                follow(id);
                 // Only the volume's own device, verified, is ever grown.
                 Path path = volumeAt(id, request.getVolumePath(), false);
                 if (!Files.isDirectory(path)) {

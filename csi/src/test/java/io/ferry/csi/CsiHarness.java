@@ -91,11 +91,18 @@ final class CsiHarness implements AutoCloseable {
     final RemoteAgentStandIn remote;
     Controller controller;
     private ControllerOptions controllerOptions;
+    /** Identity and controller service (with a node service too, as `ferry up` runs it). */
     CsiServer server;
+    /**
+     * The node service as the node plugin of a cluster runs it, alone (`--mode node`): its view
+     * watches only what concerns {@link #NODE}, and every node row runs against it.
+     */
+    CsiServer nodeServer;
     private boolean disturbed;
     private long emptyPoolFreeBytes;
     private final EventLoopGroup clientGroup = new MultiThreadIoEventLoopGroup(1, EpollIoHandler.newFactory());
     ManagedChannel channel;
+    ManagedChannel nodeChannel;
 
     CsiHarness(EtcdOptions etcd) throws Exception {
         root = Files.createTempDirectory("ferry-csi-it-");
@@ -152,6 +159,11 @@ final class CsiHarness implements AutoCloseable {
         server = new CsiServer(new CsiServer.Options(CsiServer.Mode.BOTH, new CsiEndpoint.Unix(socket), NodeService.Options.defaults(NODE),
                 InformerOptions.defaults()), EtcdStore.connect(etcd), true, runner).start();
         channel = NettyChannelBuilder.forAddress(new DomainSocketAddress(socket.toString()))
+                .channelType(EpollDomainSocketChannel.class).eventLoopGroup(clientGroup).usePlaintext().build();
+        Path nodeSocket = root.resolve("plugin/node.sock");
+        nodeServer = new CsiServer(new CsiServer.Options(CsiServer.Mode.NODE, new CsiEndpoint.Unix(nodeSocket),
+                NodeService.Options.defaults(NODE), InformerOptions.defaults()), EtcdStore.connect(etcd), true, runner).start();
+        nodeChannel = NettyChannelBuilder.forAddress(new DomainSocketAddress(nodeSocket.toString()))
                 .channelType(EpollDomainSocketChannel.class).eventLoopGroup(clientGroup).usePlaintext().build();
     }
 
@@ -263,7 +275,7 @@ final class CsiHarness implements AutoCloseable {
     }
 
     NodeGrpc.NodeBlockingStub node() {
-        return NodeGrpc.newBlockingStub(channel).withDeadlineAfter(60, TimeUnit.SECONDS);
+        return NodeGrpc.newBlockingStub(nodeChannel).withDeadlineAfter(60, TimeUnit.SECONDS);
     }
 
     Path dir(String name) {
@@ -300,6 +312,16 @@ final class CsiHarness implements AutoCloseable {
         step(errors, () -> {
             if (channel != null) {
                 channel.shutdownNow();
+            }
+        });
+        step(errors, () -> {
+            if (nodeChannel != null) {
+                nodeChannel.shutdownNow();
+            }
+        });
+        step(errors, () -> {
+            if (nodeServer != null) {
+                nodeServer.close();
             }
         });
         step(errors, () -> {

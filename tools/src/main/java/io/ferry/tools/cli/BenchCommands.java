@@ -31,7 +31,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 
 @Command(name = "bench", description = "Benchmarks against a running cluster, and the chaos run.",
-        subcommands = {BenchCommands.Provision.class, ChaosCommand.class})
+        subcommands = {BenchCommands.Provision.class, ChaosCommand.class, ScaleCommand.class})
 final class BenchCommands {
 
     /**

@@ -45,6 +45,13 @@ public final class ComponentProcess {
                 "--admin", "127.0.0.1:" + adminPort));
     }
 
+    /** A controller as above whose leadership lease lasts {@code leaseTtlSeconds} (how long a dead leader holds it). */
+    public static ComponentProcess controller(String name, String id, int adminPort, int leaseTtlSeconds, Etcd etcd, Path logs,
+            List<String> jvmOptions) {
+        return java(name, etcd, logs, jvmOptions, "io.ferry.controller.ControllerMain", List.of("--id", id,
+                "--admin", "127.0.0.1:" + adminPort, "--lease-ttl", Integer.toString(leaseTtlSeconds)));
+    }
+
     /**
      * An agent serving {@code node}, its own state directory and host NQN file under {@code stateDir}
      * (every agent of one machine needs its own host NQN, not the host's one).
