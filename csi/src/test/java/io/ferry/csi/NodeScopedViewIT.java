@@ -1,7 +1,7 @@
 package io.ferry.csi;
 
 import io.ferry.etcd.FerryKeys;
-import io.ferry.etcd.informer.InformerOptions;
+import io.ferry.runtime.informer.InformerOptions;
 import io.ferry.etcd.store.EtcdStore;
 import io.ferry.etcd.testing.EtcdExtension;
 import io.ferry.model.Attachment;

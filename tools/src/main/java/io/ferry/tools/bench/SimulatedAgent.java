@@ -1,11 +1,11 @@
 package io.ferry.tools.bench;
 
 import io.ferry.etcd.FerryKeys;
-import io.ferry.etcd.informer.Informer;
-import io.ferry.etcd.informer.InformerHandler;
-import io.ferry.etcd.informer.InformerOptions;
+import io.ferry.runtime.informer.Informer;
+import io.ferry.runtime.informer.InformerHandler;
+import io.ferry.runtime.informer.InformerOptions;
 import io.ferry.etcd.store.EtcdStore;
-import io.ferry.etcd.store.LeaseSession;
+import io.ferry.runtime.lease.LeaseSession;
 import io.ferry.etcd.store.Versioned;
 import io.ferry.model.Engine;
 import io.ferry.model.NodeRegistration;
