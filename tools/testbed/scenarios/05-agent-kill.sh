@@ -79,7 +79,8 @@ WATCH
   timing "s5: Ready and exported after the restart" $((SECONDS - t))
   log "s5: status $status"
   local work gen nqn addr port dev
-  work="$(etcdctl_ns get --print-value-only "/ferry/nodes/$target/work/$vol")"
+  work="$(etcdctl_ns get --print-value-only "/ferry/work/$target/volumes/$vol")"
+  [ -n "$work" ] || die "s5: no work item at /ferry/work/$target/volumes/$vol"
   gen="$(json_get generation <<<"$work")"
   [ "$(json_get observedGeneration <<<"$status")" = "$gen" ] || die "s5: observedGeneration is not the work item's $gen"
   nqn="$(json_get export.nqn <<<"$status")"
