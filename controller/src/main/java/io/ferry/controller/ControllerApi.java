@@ -56,10 +56,6 @@ final class ControllerApi {
         router.get("/").handler(ctx -> ctx.redirect("/console/"));
         router.route("/console/*").handler(io.vertx.ext.web.handler.StaticHandler.create("io/ferry/console")
                 .setCachingEnabled(false).setDirectoryListing(false));
-        mount(router);
-    }
-
-    void mount(Router router) {
         router.get("/api/v1/nodes").handler(AdminServer.json(ctx -> Future.succeededFuture(nodes())));
         router.get("/api/v1/pools").handler(AdminServer.json(ctx -> {
             metrics.pools(state.candidates());

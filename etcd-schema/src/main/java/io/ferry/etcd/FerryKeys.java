@@ -1,5 +1,6 @@
 package io.ferry.etcd;
 
+import io.ferry.model.LifecycleEvent;
 import io.ferry.model.Names;
 import io.ferry.model.ValidationException;
 
@@ -322,15 +323,15 @@ public final class FerryKeys {
     }
 
     private static String eventKind(String objectKind) {
-        if (!"volume".equals(objectKind) && !"snapshot".equals(objectKind)) {
-            throw new ValidationException("objectKind", "an event's object kind is volume or snapshot, not "
-                    + objectKind);
+        if (!LifecycleEvent.VOLUME.equals(objectKind) && !LifecycleEvent.SNAPSHOT.equals(objectKind)) {
+            throw new ValidationException("objectKind", "an event's object kind is " + LifecycleEvent.VOLUME + " or "
+                    + LifecycleEvent.SNAPSHOT + ", not " + objectKind);
         }
         return objectKind;
     }
 
     private static String eventObject(String objectKind, String object) {
-        return objectKind.equals("volume") ? Names.volumeName(object) : Names.snapshotName(object);
+        return objectKind.equals(LifecycleEvent.VOLUME) ? Names.volumeName(object) : Names.snapshotName(object);
     }
 
     /**
@@ -410,7 +411,8 @@ public final class FerryKeys {
                         ? new KeyRef(Kind.ORPHAN_ADOPTION, List.of(Names.nodeName(p[1]), Names.volumeName(p[2])))
                         : null;
             case "events":
-                if (p.length != 4 || !(p[1].equals("volume") || p[1].equals("snapshot")) || !p[3].matches(EVENT_ID)) {
+                if (p.length != 4 || !(p[1].equals(LifecycleEvent.VOLUME) || p[1].equals(LifecycleEvent.SNAPSHOT))
+                        || !p[3].matches(EVENT_ID)) {
                     return null;
                 }
                 return new KeyRef(Kind.EVENT, List.of(p[1], eventObject(p[1], p[2]), p[3]));

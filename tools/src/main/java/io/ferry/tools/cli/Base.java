@@ -1,16 +1,14 @@
 package io.ferry.tools.cli;
 
-import io.etcd.jetcd.ByteSequence;
-import io.etcd.jetcd.Watch;
-import io.etcd.jetcd.options.WatchOption;
-import io.etcd.jetcd.watch.WatchEvent;
-import java.nio.charset.StandardCharsets;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Predicate;
 import io.ferry.etcd.FerryKeys;
 import io.ferry.etcd.store.EtcdStore;
+import io.ferry.etcd.store.KeyChange;
+import io.ferry.etcd.store.StoreWatch;
+import io.ferry.etcd.store.WatchListener;
 import io.ferry.etcd.store.Versioned;
 import io.ferry.model.Sizes;
 import io.vertx.core.Future;
@@ -207,31 +205,42 @@ abstract class Base implements Callable<Integer> {
      * (0: until interrupted). A watch that ends with an error (etcd gone) is exit 6. The one watch
      * loop of {@code watch} and {@code events -w}.
      */
-    int follow(String prefix, long afterRevision, int count,
-               Predicate<WatchEvent> printed) throws InterruptedException {
+    int follow(String prefix, long afterRevision, int count, Predicate<KeyChange> printed) throws InterruptedException {
         CountDownLatch done = new CountDownLatch(1);
         AtomicInteger seen = new AtomicInteger();
         AtomicReference<Throwable> failure = new AtomicReference<>();
-        Watch.Watcher watcher = store().client().getWatchClient().watch(
-                ByteSequence.from(prefix, StandardCharsets.UTF_8),
-                WatchOption.builder().isPrefix(true).withRevision(afterRevision + 1).build(),
-                Watch.listener(response -> {
-                    for (WatchEvent event : response.getEvents()) {
-                        if (count > 0 && seen.get() >= count) {
-                            return;
-                        }
-                        if (printed.test(event) && count > 0 && seen.incrementAndGet() >= count) {
-                            done.countDown();
-                        }
+        StoreWatch watch = store().watch(prefix, afterRevision + 1, new WatchListener() {
+            @Override
+            public void onChanges(long revision, List<KeyChange> changes) {
+                for (KeyChange change : changes) {
+                    if (count > 0 && seen.get() >= count) {
+                        return;
                     }
-                }, error -> {
-                    failure.compareAndSet(null, error);
+                    if (printed.test(change) && count > 0 && seen.incrementAndGet() >= count) {
+                        done.countDown();
+                    }
+                }
+            }
+
+            @Override
+            public void onError(Throwable error) {
+                failure.compareAndSet(null, error);
+                done.countDown();
+            }
+
+            @Override
+            public void onCompleted() {
+                // Closing the watch below ends it too: only an end before that is etcd's doing.
+                if (done.getCount() > 0) {
+                    failure.compareAndSet(null, new IllegalStateException("etcd closed the watch"));
                     done.countDown();
-                }));
+                }
+            }
+        });
         try {
             done.await();
         } finally {
-            watcher.close();
+            watch.close();
         }
         if (failure.get() != null) {
             throw new CliException(ExitCodes.ETCD_UNAVAILABLE, "the watch on " + prefix + " ended: " + failure.get().getMessage()

@@ -1,6 +1,6 @@
 package io.ferry.tools.cli;
 
-import io.etcd.jetcd.watch.WatchEvent;
+import io.ferry.etcd.store.KeyChange;
 import io.ferry.etcd.store.BadValueException;
 import io.ferry.etcd.store.RawEntry;
 import io.ferry.etcd.store.Versioned;
@@ -10,7 +10,6 @@ import io.ferry.model.ValidationException;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
-import java.nio.charset.StandardCharsets;
 import java.time.ZoneId;
 import java.time.format.DateTimeFormatter;
 import java.util.ArrayList;
@@ -80,14 +79,11 @@ final class EventsCommand extends Base {
 
     /** Prints the events recorded after the listing at {@code revision}; deletions (expiry) are not events. */
     private int followEvents(String prefix, long revision) throws InterruptedException {
-        return follow(prefix, revision, count, event -> {
-            if (event.getEventType() != WatchEvent.EventType.PUT) {
+        return follow(prefix, revision, count, change -> {
+            if (change.kind() != KeyChange.Kind.PUT) {
                 return false;
             }
-            var kv = event.getKeyValue();
-            RawEntry raw = new RawEntry(kv.getKey().toString(StandardCharsets.UTF_8), kv.getValue().getBytes(),
-                    kv.getCreateRevision(), kv.getModRevision(), kv.getVersion(), kv.getLease());
-            return decode(raw).map(e -> {
+            return decode(change.entry()).map(e -> {
                 if (out().format() == Output.Format.table) {
                     out().line(String.join("  ", cells(e)));
                 } else {

@@ -1,6 +1,6 @@
 package io.ferry.tools.cli;
 
-import io.etcd.jetcd.watch.WatchEvent;
+import io.ferry.etcd.store.KeyChange;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -30,12 +30,11 @@ final class WatchCommand extends Base {
         // retries silently forever, and the watch starts right after a known revision.
         long revision = await(store().currentRevision());
         out().line("watching " + prefix + " from revision " + (revision + 1) + " (Ctrl-C to stop)");
-        return follow(prefix, revision, count, event -> {
-            String key = event.getKeyValue().getKey().toString(StandardCharsets.UTF_8);
-            String line = LocalTime.now().format(TIME) + " " + (event.getEventType() == WatchEvent.EventType.PUT ? "put" : "del")
-                    + " " + key;
-            if (values && event.getEventType() == WatchEvent.EventType.PUT) {
-                line += " " + event.getKeyValue().getValue().toString(StandardCharsets.UTF_8);
+        return follow(prefix, revision, count, change -> {
+            boolean put = change.kind() == KeyChange.Kind.PUT;
+            String line = LocalTime.now().format(TIME) + " " + (put ? "put" : "del") + " " + change.entry().key();
+            if (values && put) {
+                line += " " + new String(change.entry().value(), StandardCharsets.UTF_8);
             }
             out().line(line);
             return true;
