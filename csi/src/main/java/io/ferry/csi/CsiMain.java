@@ -4,6 +4,7 @@ import io.ferry.etcd.EtcdOptions;
 import io.ferry.runtime.informer.InformerOptions;
 import io.ferry.etcd.store.EtcdStore;
 import io.ferry.runtime.exec.ProcessCommandRunner;
+import java.util.Locale;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -103,7 +104,7 @@ public final class CsiMain implements Callable<Integer> {
     }
 
     static CsiServer.Mode parseMode(String value) {
-        return switch (value.toLowerCase(java.util.Locale.ROOT)) {
+        return switch (value.toLowerCase(Locale.ROOT)) {
             case "controller" -> CsiServer.Mode.CONTROLLER;
             case "node" -> CsiServer.Mode.NODE;
             case "both" -> CsiServer.Mode.BOTH;

@@ -3,6 +3,9 @@ package io.ferry.agent.export;
 import io.ferry.model.ExportInfo;
 import io.ferry.model.ExportSpec;
 import io.ferry.model.Nqn;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.concurrent.atomic.AtomicLong;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -52,7 +55,7 @@ public final class NvmetExporter implements Exporter {
     private final String portId;
     /** Size of each volume when its namespace was last enabled or revalidated by this process. */
     private final Map<String, Long> exportedSizes = new ConcurrentHashMap<>();
-    private final java.util.concurrent.atomic.AtomicLong fences = new java.util.concurrent.atomic.AtomicLong();
+    private final AtomicLong fences = new AtomicLong();
 
     public NvmetExporter(Path root, String nqnPrefix, String cluster, String address, int port, int portId) {
         this.root = root;
@@ -175,8 +178,8 @@ public final class NvmetExporter implements Exporter {
     static String namespaceUuid(String nqn) {
         byte[] h;
         try {
-            h = java.security.MessageDigest.getInstance("SHA-256").digest(nqn.getBytes(StandardCharsets.US_ASCII));
-        } catch (java.security.NoSuchAlgorithmException e) {
+            h = MessageDigest.getInstance("SHA-256").digest(nqn.getBytes(StandardCharsets.US_ASCII));
+        } catch (NoSuchAlgorithmException e) {
             throw new IllegalStateException("SHA-256 is required by every Java platform", e);
         }
         h[6] = (byte) ((h[6] & 0x0f) | 0x80);
@@ -299,12 +302,12 @@ public final class NvmetExporter implements Exporter {
         }
     }
 
-    private static java.util.List<Path> list(Path dir) {
+    private static List<Path> list(Path dir) {
         if (!Files.isDirectory(dir)) {
-            return java.util.List.of();
+            return List.of();
         }
         try (DirectoryStream<Path> entries = Files.newDirectoryStream(dir)) {
-            java.util.List<Path> out = new java.util.ArrayList<>();
+            List<Path> out = new ArrayList<>();
             entries.forEach(out::add);
             return out;
         } catch (IOException e) {

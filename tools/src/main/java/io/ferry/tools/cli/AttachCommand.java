@@ -8,6 +8,7 @@ import io.ferry.model.NodeRegistration;
 import io.ferry.model.Placement;
 import io.ferry.model.PoolConfig;
 import io.ferry.model.Reach;
+import io.ferry.model.VolumeIntent;
 import io.ferry.model.VolumeProgress;
 import io.ferry.model.VolumeStatus;
 import io.ferry.runtime.exec.ProcessCommandRunner;
@@ -59,7 +60,7 @@ final class AttachCommand extends Base {
                     + " (nvme gen-hostnqn > /etc/nvme/hostnqn)");
         }
         // Without this check the attachment would be written for nothing and the wait below would time out.
-        io.ferry.model.VolumeIntent intent = await(store().get(keys().volume(volume), io.ferry.model.VolumeIntent.class))
+        VolumeIntent intent = await(store().get(keys().volume(volume), VolumeIntent.class))
                 .map(Versioned::value).orElseThrow(() -> new CliException(ExitCodes.NOT_FOUND, "no volume named " + volume
                         + " (see `ferryctl volume ls`)"));
         if (intent.deletionRequested()) {
