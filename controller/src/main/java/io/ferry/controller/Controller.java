@@ -19,7 +19,6 @@ import org.slf4j.LoggerFactory;
 
 import java.time.Clock;
 import java.util.HashSet;
-import java.util.List;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.Callable;
@@ -283,17 +282,17 @@ public final class Controller {
      */
     private void retryWaitingSoon() {
         if (capacityRetryPending || volumes == null
-                || volumes.waitingForRoom.isEmpty() && volumeRuntime.terminalFailures().isEmpty()
-                && snapshots.waitingForRoom.isEmpty() && snapshotRuntime.terminalFailures().isEmpty()) {
+                || volumes.waitingForRoom().isEmpty() && volumeRuntime.terminalFailures().isEmpty()
+                && snapshots.waitingForRoom().isEmpty() && snapshotRuntime.terminalFailures().isEmpty()) {
             return;
         }
         capacityRetryPending = true;
         vertx.setTimer(200, t -> {
             capacityRetryPending = false;
             if (isLeader()) {
-                List.copyOf(volumes.waitingForRoom).forEach(volumeRuntime::enqueue);
+                volumes.waitingForRoom().names().forEach(volumeRuntime::enqueue);
                 volumeRuntime.terminalFailures().keySet().forEach(volumeRuntime::enqueue);
-                List.copyOf(snapshots.waitingForRoom).forEach(snapshotRuntime::enqueue);
+                snapshots.waitingForRoom().names().forEach(snapshotRuntime::enqueue);
                 snapshotRuntime.terminalFailures().keySet().forEach(snapshotRuntime::enqueue);
             }
         });

@@ -61,9 +61,6 @@ import java.util.function.ToIntFunction;
 final class VolumeReconciler {
 
     private static final Logger log = LoggerFactory.getLogger(VolumeReconciler.class);
-    private static final int MAX_COMMIT_ATTEMPTS = 5;
-    /** etcd's default limit (--max-txn-ops) on the writes, and separately on the guards, of one transaction. */
-    static final int MAX_TXN_OPS = 128;
     /**
      * Placements (and first-creation records) per batch transaction. A placement takes three puts
      * plus at most one ledger put, and two guards plus at most one ledger guard: 32 × 3 + 32 = 128
@@ -71,34 +68,33 @@ final class VolumeReconciler {
      */
     static final int MAX_BATCH = 32;
     /** Deletion orders per batch: three puts and four guards each, and the leadership guard. */
-    static final int MAX_ORDER_BATCH = (MAX_TXN_OPS - 1) / 4;
+    static final int MAX_ORDER_BATCH = (VolumeContext.MAX_TXN_OPS - 1) / 4;
     /**
      * Releases per batch: five deletes (placement, work item, record, intent, the node's
      * acknowledgement) plus at most one ledger put each, even when every volume is in another pool.
      */
-    static final int MAX_RELEASE_BATCH = MAX_TXN_OPS / 6;
+    static final int MAX_RELEASE_BATCH = VolumeContext.MAX_TXN_OPS / 6;
 
     private final Store store;
     private final FerryKeys keys;
     private final ClusterState state;
+    private final VolumeContext ctx;
     private final SerialLane lane;
     private final Scheduler scheduler;
     private final ControllerMetrics metrics;
     private final Supplier<Optional<Leadership>> leadership;
     private final Clock clock;
-    private final StatusRecords records;
+    private final VolumeWork volumeWork;
+    private final VolumeRecord volumeRecord;
     /** The runtime's count of consecutive failed passes of a volume, shown in its record. */
     private final ToIntFunction<String> failedAttempts;
     /** Volumes that found no pool, or no room to grow; retried when capacity changes, not on a timer. */
-    final Set<String> waitingForRoom = new HashSet<>();
-    /** Volumes waiting for the next placement batch, in arrival order. */
-    private final Map<String, Promise<Void>> toPlace = new LinkedHashMap<>();
-    /** Volumes waiting for the next batch of deletion orders. */
-    private final Map<String, Promise<Void>> toOrder = new LinkedHashMap<>();
-    /** Volumes waiting for the next release batch. */
-    private final Map<String, Promise<Void>> toRelease = new LinkedHashMap<>();
+    private final WaitingForRoom waitingForRoom = new WaitingForRoom();
+    private final BatchQueue toPlace;
+    private final BatchQueue toOrder;
+    private final BatchQueue toRelease;
     /** Volumes whose first creation waits to be recorded in the next batch. */
-    private final Map<String, Promise<Void>> toRecord = new LinkedHashMap<>();
+    private final BatchQueue toRecord;
 
     VolumeReconciler(Store store, ClusterState state, SerialLane lane, Scheduler scheduler, ControllerMetrics metrics,
                      Supplier<Optional<Leadership>> leadership, Clock clock, ToIntFunction<String> failedAttempts) {
@@ -111,7 +107,18 @@ final class VolumeReconciler {
         this.metrics = metrics;
         this.leadership = leadership;
         this.clock = clock;
-        this.records = new StatusRecords(store, state);
+        this.ctx = new VolumeContext(store, state, metrics, leadership, clock);
+        this.volumeWork = new VolumeWork(state);
+        this.volumeRecord = new VolumeRecord(ctx, volumeWork, failedAttempts);
+        this.toPlace = new BatchQueue(lane, MAX_BATCH, this::placeBatch);
+        this.toOrder = new BatchQueue(lane, MAX_ORDER_BATCH, this::orderBatch);
+        this.toRelease = new BatchQueue(lane, MAX_RELEASE_BATCH, this::releaseBatch);
+        this.toRecord = new BatchQueue(lane, MAX_BATCH, this::recordBatch);
+    }
+
+    /** Volumes that found no room; the controller retries them when capacity changes. */
+    WaitingForRoom waitingForRoom() {
+        return waitingForRoom;
     }
 
     /**
@@ -127,7 +134,7 @@ final class VolumeReconciler {
         } catch (RuntimeException e) {
             pass = Future.failedFuture(e);
         }
-        return pass.recover(error -> recordFailure(volume, error, failedBefore + 1)
+        return pass.recover(error -> volumeRecord.recordFailure(volume, error, failedBefore + 1)
                 .transform(ar -> Future.failedFuture(error)));
     }
 
@@ -139,7 +146,7 @@ final class VolumeReconciler {
         Optional<String> bad = state.badIntent(volume);
         if (bad.isPresent()) {
             waitingForRoom.remove(volume);
-            return writeScheduling(leader.get(), volume, SchedulingPhase.INVALID, Map.of(), "invalid volume intent: " + bad.get(),
+            return volumeRecord.writeScheduling(leader.get(), volume, SchedulingPhase.INVALID, Map.of(), "invalid volume intent: " + bad.get(),
                     null, null, true).map(v -> ReconcileResult.done());
         }
         Versioned<VolumeIntent> intent = state.intent(volume).orElse(null);
@@ -148,7 +155,7 @@ final class VolumeReconciler {
             // Deleting data because a key vanished would turn a slip of `etcdctl del` into data loss;
             // deletion is only ever the explicit flag.
             Placement p = placement.value();
-            return writeScheduling(leader.get(), volume, SchedulingPhase.PLACED, Map.of(),
+            return volumeRecord.writeScheduling(leader.get(), volume, SchedulingPhase.PLACED, Map.of(),
                     "the intent was removed without deletionRequested; the volume and its data are kept. To delete it,"
                             + " put the intent back with \"deletionRequested\": true", p.node(), p.pool(), state.nodeAlive(p.node()))
                     .map(v -> ReconcileResult.done());
@@ -227,7 +234,7 @@ final class VolumeReconciler {
                     }
                     state.wrotePlacement(committed, outcome.revision());
                     log.warn("placement of {} was missing; rebuilt from its work item on {} (pool {})", volume, w.node(), w.pool());
-                    return writeScheduling(leader, volume, SchedulingPhase.PLACED, Map.of(),
+                    return volumeRecord.writeScheduling(leader, volume, SchedulingPhase.PLACED, Map.of(),
                             "placement rebuilt from the work item on " + w.node() + " after it had been removed",
                             w.node(), w.pool(), state.nodeAlive(w.node())).map(v -> ReconcileResult.done());
                 });
@@ -253,7 +260,7 @@ final class VolumeReconciler {
     }
 
     private Future<ReconcileResult> hold(Leadership leader, String volume, FailureReason reason, String why) {
-        return writeScheduling(leader, volume, SchedulingPhase.PENDING, reason, Map.of(), why, null, null, true, 0, null)
+        return volumeRecord.writeScheduling(leader, volume, SchedulingPhase.PENDING, reason, Map.of(), why, null, null, true, 0, null)
                 .map(v -> ReconcileResult.done());
     }
 
@@ -287,7 +294,7 @@ final class VolumeReconciler {
         Placement rebuilt = Placement.of(volume, status.pool(), status.node(), pool.config().engine(), status.sizeBytes(),
                 spec.thin(), Math.max(1, status.observedGeneration()), spec.consumerNode(), spec.sourceSnapshot(),
                 spec.sourceVolume(), clock.instant()).withCreatedAt(clock.instant());
-        WorkItem work = workFor(rebuilt);
+        WorkItem work = volumeWork.workFor(rebuilt);
         return store.txn().requireLeadership(leader)
                 .requireModRevision(keys.placement(volume), 0)
                 .requireModRevision(keys.workItem(status.node(), volume), 0)
@@ -304,7 +311,7 @@ final class VolumeReconciler {
                     metrics.placementRebuilt();
                     log.warn("placement and work item of {} were missing; rebuilt from the status on {} (pool {}, {} bytes,"
                             + " generation {})", volume, status.node(), status.pool(), status.sizeBytes(), rebuilt.generation());
-                    return writeScheduling(leader, volume, SchedulingPhase.PLACED, Map.of(),
+                    return volumeRecord.writeScheduling(leader, volume, SchedulingPhase.PLACED, Map.of(),
                             "placement and work item rebuilt from the status on " + status.node() + " after they had been removed",
                             status.node(), status.pool(), state.nodeAlive(status.node())).map(v -> ReconcileResult.done());
                 });
@@ -324,48 +331,7 @@ final class VolumeReconciler {
      * together in the next one.
      */
     private Future<Void> requestPlacement(String volume) {
-        return enqueue(toPlace, volume, MAX_BATCH, this::placeBatch);
-    }
-
-    private Future<Void> enqueue(Map<String, Promise<Void>> queue, String volume, int limit,
-                                 Function<List<String>, Future<Void>> batchOf) {
-        Promise<Void> queued = queue.get(volume);
-        if (queued != null) {
-            return queued.future();
-        }
-        Promise<Void> promise = Promise.promise();
-        queue.put(volume, promise);
-        lane.submit(() -> drain(queue, limit, batchOf));
-        return promise.future();
-    }
-
-    /**
-     * Takes up to {@code limit} volumes off a queue and runs them as one batch, completing each
-     * volume's promise with the batch's outcome. An empty queue means an earlier lane task already
-     * took this volume along.
-     */
-    private static Future<Void> drain(Map<String, Promise<Void>> queue, int limit,
-                                      Function<List<String>, Future<Void>> batchOf) {
-        if (queue.isEmpty()) {
-            return Future.succeededFuture();
-        }
-        Map<String, Promise<Void>> batch = new LinkedHashMap<>();
-        var it = queue.entrySet().iterator();
-        while (it.hasNext() && batch.size() < limit) {
-            var next = it.next();
-            batch.put(next.getKey(), next.getValue());
-            it.remove();
-        }
-        return batchOf.apply(List.copyOf(batch.keySet())).transform(ar -> {
-            batch.values().forEach(p -> {
-                if (ar.succeeded()) {
-                    p.tryComplete();
-                } else {
-                    p.tryFail(ar.cause());
-                }
-            });
-            return Future.succeededFuture();
-        });
+        return toPlace.add(volume);
     }
 
     /** A decided volume with everything its commit writes except the pool's ledger. */
@@ -379,9 +345,9 @@ final class VolumeReconciler {
         Placement placement = Placement.of(volume, pool.pool(), pool.node(), pool.config().engine(), spec.sizeBytes(),
                 spec.thin(), 1, spec.consumerNode(), spec.sourceSnapshot(), spec.sourceVolume(), clock.instant());
         WorkItem work = WorkItem.of(volume, pool.node(), pool.pool(), pool.config().engine(), spec.sizeBytes(), spec.thin(), 1,
-                source, exportFor(volume, pool.node(), pool.config().engine()));
+                source, volumeWork.exportFor(volume, pool.node(), pool.config().engine()));
         // A new placement has no first-creation record yet: the agent may create the volume.
-        VolumeScheduling scheduled = record(volume, SchedulingPhase.PLACED, null, Map.of(), null, pool.node(), pool.pool(),
+        VolumeScheduling scheduled = volumeRecord.record(volume, SchedulingPhase.PLACED, null, Map.of(), null, pool.node(), pool.pool(),
                 state.nodeAlive(pool.node()), intent.modRevision(), 0, null);
         return new Planned(volume, intent, placement, work, scheduled);
     }
@@ -498,7 +464,7 @@ final class VolumeReconciler {
         VolumeIntent spec = intent.value();
         Sourced sourced = sourceFor(spec);
         if (sourced.waitingFor() != null) {
-            return writeScheduling(leader.get(), volume, SchedulingPhase.PENDING, FailureReason.SOURCE_NOT_PLACED, Map.of(),
+            return volumeRecord.writeScheduling(leader.get(), volume, SchedulingPhase.PENDING, FailureReason.SOURCE_NOT_PLACED, Map.of(),
                     sourced.waitingFor(), null, null, true, 0, null);
         }
         Request request = new Request(spec, sourced.pool(), takenDomains(spec), consumerOf(spec));
@@ -507,7 +473,7 @@ final class VolumeReconciler {
         if (decision.pool().isEmpty()) {
             waitingForRoom.add(volume);
             metrics.refused(decision.reasonCounts());
-            return writeScheduling(leader.get(), volume, SchedulingPhase.NO_FIT, decision.reasonCounts(), decision.refusal(),
+            return volumeRecord.writeScheduling(leader.get(), volume, SchedulingPhase.NO_FIT, decision.reasonCounts(), decision.refusal(),
                     null, null, true);
         }
         waitingForRoom.remove(volume);
@@ -526,11 +492,11 @@ final class VolumeReconciler {
                 return Future.succeededFuture();
             }
             metrics.conflict();
-            if (attempt + 1 >= MAX_COMMIT_ATTEMPTS) {
-                return Future.failedFuture(new IllegalStateException("placing " + volume + " lost " + MAX_COMMIT_ATTEMPTS
+            if (attempt + 1 >= VolumeContext.MAX_COMMIT_ATTEMPTS) {
+                return Future.failedFuture(new IllegalStateException("placing " + volume + " lost " + VolumeContext.MAX_COMMIT_ATTEMPTS
                         + " compare-and-swap races in a row; retrying later"));
             }
-            return refresh(volume, pool.pool()).compose(v -> place(volume, attempt + 1));
+            return ctx.refresh(volume, pool.pool()).compose(v -> place(volume, attempt + 1));
         });
     }
 
@@ -589,17 +555,6 @@ final class VolumeReconciler {
         return taken;
     }
 
-    /** Reloads what a lost compare-and-swap may have been about, straight from etcd. */
-    private Future<Void> refresh(String volume, String pool) {
-        return store.get(keys.ledger(pool), Ledger.class).compose(ledger -> {
-            ledger.ifPresent(l -> state.wroteLedger(l.value(), l.modRevision()));
-            return store.get(keys.placement(volume), Placement.class);
-        }).map(placement -> {
-            placement.ifPresent(p -> state.wrotePlacement(p.value(), p.modRevision()));
-            return null;
-        });
-    }
-
     // ---- a placed volume ----
 
     private Future<ReconcileResult> converge(Leadership leader, Versioned<VolumeIntent> intent, Versioned<Placement> placement) {
@@ -611,22 +566,22 @@ final class VolumeReconciler {
         boolean shrink = spec.sizeBytes() < current.sizeBytes();
         String message = shrink ? "shrinking is not supported: the volume stays at " + current.sizeBytes() + " bytes" : null;
         Placement next = creationRecord(spec, current);
-        WorkItem desired = workFor(next);
+        WorkItem desired = volumeWork.workFor(next);
         Versioned<WorkItem> existing = state.workItem(current.node(), current.volume()).orElse(null);
         Future<Void> work = Future.succeededFuture();
         if (onlyFirstCreation(current, next, existing, desired)) {
             // Every new volume gets this record once, right after it is Ready: under a burst of
             // creations one transaction per volume doubled the controller's writes, so the records
             // are committed in batches, like placements.
-            work = enqueue(toRecord, current.volume(), MAX_BATCH, this::recordBatch);
-        } else if (existing == null || !sameWork(existing.value(), desired) || !next.equals(current)) {
+            work = toRecord.add(current.volume());
+        } else if (existing == null || !VolumeWork.sameWork(existing.value(), desired) || !next.equals(current)) {
             if (existing != null && !Objects.equals(existing.value().export(), desired.export())
                     && next.generation() == current.generation()) {
                 next = next.withGeneration(current.generation() + 1);
-                desired = workFor(next);
+                desired = volumeWork.workFor(next);
             }
             Placement newPlacement = next;
-            WorkItem item = existing == null || !sameWork(existing.value(), desired)
+            WorkItem item = existing == null || !VolumeWork.sameWork(existing.value(), desired)
                     || existing.value().generation() < desired.generation() ? desired : null;
             boolean placementChanged = !newPlacement.equals(current);
             Transaction txn = store.txn().requireLeadership(leader)
@@ -655,7 +610,7 @@ final class VolumeReconciler {
         boolean reachable = state.nodeAlive(current.node());
         String reachability = reachable ? message
                 : join(message, "node " + current.node() + " is down: the volume is unreachable until it returns");
-        return work.compose(v -> writeScheduling(leader, current.volume(), SchedulingPhase.PLACED, null, Map.of(), reachability,
+        return work.compose(v -> volumeRecord.writeScheduling(leader, current.volume(), SchedulingPhase.PLACED, null, Map.of(), reachability,
                 current.node(), current.pool(), reachable, 0, shrink ? FailureReason.SHRINK_REFUSED : null))
                 .map(v -> ReconcileResult.done());
     }
@@ -667,7 +622,7 @@ final class VolumeReconciler {
                 && next.equals(current.withCreatedAt(next.createdAt()))
                 && existing != null && existing.value().generation() == desired.generation()
                 && !existing.value().mustExist() && desired.mustExist()
-                && sameWork(existing.value().withCreationRecord(true, desired.emptySinceGeneration()), desired);
+                && VolumeWork.sameWork(existing.value().withCreationRecord(true, desired.emptySinceGeneration()), desired);
     }
 
     /**
@@ -690,7 +645,7 @@ final class VolumeReconciler {
             }
             Placement current = placement.value();
             Placement next = creationRecord(intent.value(), current);
-            WorkItem desired = workFor(next);
+            WorkItem desired = volumeWork.workFor(next);
             Versioned<WorkItem> existing = state.workItem(current.node(), volume).orElse(null);
             if (!onlyFirstCreation(current, next, existing, desired)) {
                 continue;
@@ -746,12 +701,6 @@ final class VolumeReconciler {
         return current;
     }
 
-    /** The work item a placement asks for: one place for what the node is told, creation record included. */
-    private WorkItem workFor(Placement p) {
-        return WorkItem.of(p.volume(), p.node(), p.pool(), p.engine(), p.sizeBytes(), p.thin(), p.generation(), sourceOf(p),
-                exportFor(p.volume(), p.node(), p.engine())).withCreationRecord(p.mustExist(), p.emptySinceGeneration());
-    }
-
     private Future<Void> grow(String volume, int attempt) {
         Optional<Leadership> leader = leadership.get();
         Versioned<VolumeIntent> intent = state.intent(volume).orElse(null);
@@ -766,14 +715,14 @@ final class VolumeReconciler {
             long free = pool == null ? 0 : Math.max(0, pool.free(current.thin()));
             // Room may come (a volume deleted, a ledger corrected): capacity changes try again.
             waitingForRoom.add(volume);
-            return writeScheduling(leader.get(), volume, SchedulingPhase.PLACED, null, Map.of(),
+            return volumeRecord.writeScheduling(leader.get(), volume, SchedulingPhase.PLACED, null, Map.of(),
                     "cannot grow to " + intent.value().sizeBytes() + " bytes: pool " + current.pool() + " has " + free
                             + " bytes free and needs " + delta, current.node(), current.pool(), state.nodeAlive(current.node()),
                     intent.value().sizeBytes(), FailureReason.NO_SPACE);
         }
         Placement grown = current.withSize(intent.value().sizeBytes(), current.generation() + 1);
         Ledger ledger = pool.ledger().grow(delta);
-        WorkItem work = workFor(grown);
+        WorkItem work = volumeWork.workFor(grown);
         return store.txn().requireLeadership(leader.get())
                 .requireModRevision(keys.placement(volume), placement.modRevision())
                 .requireModRevision(keys.ledger(current.pool()), pool.ledgerRevision())
@@ -785,14 +734,14 @@ final class VolumeReconciler {
                         state.wrotePlacement(grown, outcome.revision());
                         state.wroteLedger(ledger, outcome.revision());
                         state.wroteWorkItem(work, outcome.revision());
-                        return writeScheduling(leader.get(), volume, SchedulingPhase.PLACED, Map.of(), null, current.node(),
+                        return volumeRecord.writeScheduling(leader.get(), volume, SchedulingPhase.PLACED, Map.of(), null, current.node(),
                                 current.pool(), state.nodeAlive(current.node()));
                     }
                     metrics.conflict();
-                    if (attempt + 1 >= MAX_COMMIT_ATTEMPTS) {
+                    if (attempt + 1 >= VolumeContext.MAX_COMMIT_ATTEMPTS) {
                         return Future.failedFuture(new IllegalStateException("growing " + volume + " kept losing races"));
                     }
-                    return refresh(volume, current.pool()).compose(v -> grow(volume, attempt + 1));
+                    return ctx.refresh(volume, current.pool()).compose(v -> grow(volume, attempt + 1));
                 });
     }
 
@@ -827,7 +776,7 @@ final class VolumeReconciler {
         boolean ordered = work != null && work.value().deletionRequested();
         String held = deletionHeldBy(volume, ordered);
         if (held != null) {
-            return writeScheduling(leader, volume, SchedulingPhase.DELETING, Map.of(), held, p.node(), p.pool(),
+            return volumeRecord.writeScheduling(leader, volume, SchedulingPhase.DELETING, Map.of(), held, p.node(), p.pool(),
                     state.nodeAlive(p.node())).map(v -> ReconcileResult.done());
         }
         if (!ordered) {
@@ -836,7 +785,7 @@ final class VolumeReconciler {
         if (planRelease(volume) == null) {
             // The same record the order was written with, unless the node went down or came back
             // meanwhile: nothing is rewritten while the volume merely waits.
-            return writeScheduling(leader, volume, SchedulingPhase.DELETING, Map.of(), deletionWait(p), p.node(), p.pool(),
+            return volumeRecord.writeScheduling(leader, volume, SchedulingPhase.DELETING, Map.of(), deletionWait(p), p.node(), p.pool(),
                     state.nodeAlive(p.node())).map(v -> ReconcileResult.done());
         }
         return requestRelease(volume).map(v -> ReconcileResult.done());
@@ -869,7 +818,7 @@ final class VolumeReconciler {
 
     /** Like placements, deletion orders that arrive during a commit share the next transaction. */
     private Future<Void> requestOrder(String volume) {
-        return enqueue(toOrder, volume, MAX_ORDER_BATCH, this::orderBatch);
+        return toOrder.add(volume);
     }
 
     /** A deletion order as committed: what it was decided on (each guarded) and what it writes. */
@@ -901,8 +850,8 @@ final class VolumeReconciler {
             return null;
         }
         Placement next = p.withGeneration(p.generation() + 1);
-        WorkItem order = (work != null ? work.value() : workFor(p)).deletion(next.generation());
-        VolumeScheduling record = record(volume, SchedulingPhase.DELETING, null, Map.of(), deletionWait(p), p.node(), p.pool(),
+        WorkItem order = (work != null ? work.value() : volumeWork.workFor(p)).deletion(next.generation());
+        VolumeScheduling record = volumeRecord.record(volume, SchedulingPhase.DELETING, null, Map.of(), deletionWait(p), p.node(), p.pool(),
                 state.nodeAlive(p.node()), intent.modRevision(), 0, null);
         return new Order(intent, placement, work, state.volumeScheduling(volume).orElse(null), next, order, record);
     }
@@ -958,7 +907,7 @@ final class VolumeReconciler {
 
     /** Like placements, releases that arrive during a commit share the next transaction. */
     private Future<Void> requestRelease(String volume) {
-        return enqueue(toRelease, volume, MAX_RELEASE_BATCH, this::releaseBatch);
+        return toRelease.add(volume);
     }
 
     /** A release as decided: the placement and, when the node answered, its acknowledgement. */
@@ -1069,10 +1018,10 @@ final class VolumeReconciler {
                 return Future.succeededFuture();
             }
             metrics.conflict();
-            if (attempt + 1 >= MAX_COMMIT_ATTEMPTS) {
+            if (attempt + 1 >= VolumeContext.MAX_COMMIT_ATTEMPTS) {
                 return Future.failedFuture(new IllegalStateException("releasing " + volume + " kept losing races"));
             }
-            return refresh(volume, p.pool()).compose(v -> release(volume, attempt + 1));
+            return ctx.refresh(volume, p.pool()).compose(v -> release(volume, attempt + 1));
         });
     }
 
@@ -1118,183 +1067,8 @@ final class VolumeReconciler {
         return ledger.release(bytes);
     }
 
-    // ---- helpers ----
-
-    /**
-     * The export for the attachments whose consumers reach the volume over the network
-     * ({@link Reach#EXPORT}): every such host NQN. A consumer on the serving node, or handed the
-     * device on the same machine, needs none.
-     *
-     * <p>Whether a consumer shares the serving node's machine rests on both registrations, and one
-     * goes missing whenever an agent restarts or its lease lapses. Missing says nothing about where a
-     * node runs, so the last registration this controller saw of it stands in: an agent's restart
-     * does not export a handed-over volume and withdraw the export moments later. A node never seen
-     * registered (a bare host attached with ferryctl, or any node after this controller started while
-     * it was down) follows the rule as it is: an export.
-     */
-    private ExportSpec exportFor(String volume, String servingNode, Engine engine) {
-        NodeRegistration serving = state.lastKnownRegistration(servingNode).orElse(null);
-        Set<String> hosts = new TreeSet<>();
-        String consumer = null;
-        for (Attachment a : state.attachmentsOf(volume)) {
-            NodeRegistration consumerRegistration = state.lastKnownRegistration(a.node()).orElse(null);
-            if (refused(a, consumerRegistration)) {
-                continue;
-            }
-            if (Reach.of(servingNode, serving, engine, a.node(), consumerRegistration).needsExport()) {
-                hosts.add(a.hostNqn());
-                if (consumer == null || a.node().compareTo(consumer) < 0) {
-                    consumer = a.node();
-                }
-            }
-        }
-        return hosts.isEmpty() ? null : ExportSpec.tcp(consumer, hosts);
-    }
-
-    /**
-     * Whether an attachment claims a host NQN its node did not register. The export's allow-list is
-     * the one access control NVMe/TCP has here, so it takes only identities the nodes stated
-     * themselves; a node never seen registered (a bare host attached with ferryctl) has nothing to
-     * compare with and is taken at its word.
-     */
-    private static boolean refused(Attachment a, NodeRegistration registration) {
-        return registration != null && !registration.hostNqn().equals(a.hostNqn());
-    }
-
-    /** The {@code Attached} condition while an attachment of the volume is refused; null otherwise. */
-    private Condition attachmentRefusal(String volume, long observed) {
-        for (Attachment a : state.attachmentsOf(volume)) {
-            NodeRegistration registration = state.lastKnownRegistration(a.node()).orElse(null);
-            if (refused(a, registration)) {
-                return Condition.failed(Condition.ATTACHED, FailureReason.ATTACHMENT_REFUSED, "the attachment to "
-                        + a.node() + " names host NQN " + a.hostNqn() + ", but node " + a.node() + " registered "
-                        + registration.hostNqn() + ": nothing is exported to it", observed, 0);
-            }
-        }
-        return null;
-    }
-
-    private static VolumeSource sourceOf(Placement p) {
-        if (p.emptySinceGeneration() > 0) {
-            // The operator replaced the lost volume by an empty one; its source is history.
-            return null;
-        }
-        if (p.sourceSnapshot() != null) {
-            return VolumeSource.snapshot(p.sourceSnapshot(), p.pool());
-        }
-        return p.sourceVolume() == null ? null : VolumeSource.volume(p.sourceVolume(), p.pool());
-    }
-
-    private static boolean sameWork(WorkItem a, WorkItem b) {
-        return a.sizeBytes() == b.sizeBytes() && a.pool().equals(b.pool()) && a.engine() == b.engine() && a.thin() == b.thin()
-                && Objects.equals(a.source(), b.source()) && Objects.equals(a.export(), b.export())
-                && a.mustExist() == b.mustExist() && a.emptySinceGeneration() == b.emptySinceGeneration();
-    }
-
     private static String join(String a, String b) {
         return a == null ? b : a + "; " + b;
-    }
-
-    /** Writes the controller's status for a volume, only when it says something new. */
-    Future<Void> writeScheduling(Leadership leader, String volume, SchedulingPhase phase, Map<String, Integer> reasons,
-                                 String message, String node, String pool, boolean reachable) {
-        return writeScheduling(leader, volume, phase, null, reasons, message, node, pool, reachable, 0, null);
-    }
-
-    /**
-     * @param why          the typed reason the volume is not placed (phases other than Placed and
-     *                     Deleting); null takes the phase's own (NoFit, InvalidIntent)
-     * @param resizeRefused why the intent's size is refused (NoSpace with {@code growRefusedBytes},
-     *                     ShrinkRefused), or null
-     */
-    private Future<Void> writeScheduling(Leadership leader, String volume, SchedulingPhase phase, FailureReason why,
-            Map<String, Integer> reasons, String message, String node, String pool, boolean reachable,
-            long growRefusedBytes, FailureReason resizeRefused) {
-        Versioned<VolumeScheduling> current = state.volumeScheduling(volume).orElse(null);
-        long observed = state.intent(volume).map(Versioned::modRevision).orElse(0L);
-        VolumeScheduling next = record(volume, phase, why, reasons, message, node, pool, reachable, observed,
-                growRefusedBytes, resizeRefused);
-        if (current != null && sameRecord(current.value(), next)) {
-            return Future.succeededFuture();
-        }
-        String key = keys.volumeScheduling(volume);
-        return records.replace(leader, key, current, next);
-    }
-
-    /**
-     * The record a pass writes, conditions included: the one place that turns what the controller
-     * decided into what readers decide on. Transition times are carried from the record it replaces.
-     */
-    private VolumeScheduling record(String volume, SchedulingPhase phase, FailureReason why, Map<String, Integer> reasons,
-            String message, String node, String pool, boolean reachable, long observed, long growRefusedBytes,
-            FailureReason resizeRefused) {
-        List<Condition> previous = state.volumeScheduling(volume).map(v -> v.value().conditions()).orElse(List.of());
-        boolean placed = node != null && (phase == SchedulingPhase.PLACED || phase == SchedulingPhase.DELETING);
-        FailureReason unplaced = why != null ? why
-                : phase == SchedulingPhase.INVALID ? FailureReason.INVALID_INTENT
-                : phase == SchedulingPhase.NO_FIT ? FailureReason.NO_FIT : FailureReason.RETRYING;
-        Condition resized = null;
-        if (resizeRefused == FailureReason.NO_SPACE) {
-            resized = VolumeScheduling.growRefused(growRefusedBytes, message, observed);
-        } else if (resizeRefused != null) {
-            resized = Condition.failed(Condition.RESIZED, resizeRefused, message, observed, 0);
-        }
-        List<Condition> conditions = RecordConditions.of(
-                RecordConditions.scheduled(placed, unplaced, message, observed),
-                resized,
-                node == null ? null : RecordConditions.reachable(node, reachable, observed),
-                placed ? attachmentRefusal(volume, observed) : null,
-                RecordConditions.reconciled(previous, failedAttempts.applyAsInt(volume), observed));
-        return VolumeScheduling.of(volume, phase, reasons, message, node, pool, reachable, observed, clock.instant())
-                .withGrowRefused(growRefusedBytes)
-                .withConditions(Condition.carryTransitions(previous, conditions, clock.instant()));
-    }
-
-    /** Whether two records say the same, their time of writing aside. */
-    private static boolean sameRecord(VolumeScheduling a, VolumeScheduling b) {
-        return a.phase() == b.phase() && a.reasonCounts().equals(b.reasonCounts()) && Objects.equals(a.message(), b.message())
-                && Objects.equals(a.node(), b.node()) && Objects.equals(a.pool(), b.pool()) && a.reachable() == b.reachable()
-                && a.growRefusedBytes() == b.growRefusedBytes() && a.observedRevision() == b.observedRevision()
-                && a.conditions().equals(b.conditions());
-    }
-
-    /**
-     * Shows a failed pass in the volume's record: {@code Reconciled} false with the attempt count (or
-     * the terminal reason), and, for a volume not placed yet, {@code Scheduled} false with the same
-     * reason, so that a terminal failure caused by another key (a ledger that does not decode) is
-     * answered at once with the generation it applies to. A record that cannot be written (etcd is
-     * down, leadership lost) is skipped: the next pass that succeeds shows the count.
-     */
-    private Future<Void> recordFailure(String volume, Throwable error, int attempt) {
-        Optional<Leadership> leader = leadership.get();
-        Versioned<VolumeIntent> intent = state.intent(volume).orElse(null);
-        if (leader.isEmpty() || intent == null || RecordConditions.unwritable(error)) {
-            return Future.succeededFuture();
-        }
-        Versioned<VolumeScheduling> current = state.volumeScheduling(volume).orElse(null);
-        long observed = intent.modRevision();
-        Condition failed = RecordConditions.failed(error, attempt, observed);
-        VolumeScheduling base = current != null ? current.value()
-                : VolumeScheduling.of(volume, SchedulingPhase.PENDING, Map.of(), failed.message(), null, null, true, observed,
-                        clock.instant());
-        List<Condition> conditions = Condition.put(base.conditions(), failed);
-        Condition scheduled = base.condition(Condition.SCHEDULED).orElse(null);
-        // A placed volume stays placed; a typed refusal already recorded (NoFit...) is not hidden by
-        // a pass that merely has to be retried, but a terminal failure is what a waiting caller must see.
-        boolean refusal = scheduled == null || !scheduled.status() && failed.failureReason().terminal();
-        if (refusal) {
-            conditions = Condition.put(conditions, RecordConditions.scheduled(false, failed.failureReason(), failed.message(),
-                    observed));
-        }
-        VolumeScheduling next = new VolumeScheduling(base.schemaVersion(), volume, base.phase(), base.reasonCounts(),
-                refusal ? failed.message() : base.message(), base.node(), base.pool(), base.reachable(), observed,
-                clock.instant(), base.growRefusedBytes(), Condition.carryTransitions(base.conditions(), conditions, clock.instant()));
-        if (current != null && sameRecord(current.value(), next)) {
-            return Future.succeededFuture();
-        }
-        return records.replace(leader.get(), keys.volumeScheduling(volume), current, next)
-                .onFailure(e -> log.debug("could not record the failure of {} ({}); the next pass will", volume, e.toString()))
-                .otherwiseEmpty();
     }
 
     private static Future<ReconcileResult> done() {
