@@ -175,7 +175,7 @@ final class ControllerApi {
         result.put("volume", name);
         result.put("policy", state.globalConfig().schedulerPolicy());
         state.placement(name).ifPresent(p -> result.put("placedOn", Map.of("node", p.value().node(), "pool", p.value().pool())));
-        VolumeReconciler.Sourced sourced = volumes.sourceFor(intent.value());
+        PlaceStep.Sourced sourced = volumes.sourceFor(intent.value());
         if (sourced.waitingFor() != null) {
             result.put("waitingFor", sourced.waitingFor());
         }
