@@ -225,16 +225,16 @@ public final class Controller {
             return;
         }
         Set<String> volumeNames = new HashSet<>();
-        state.volumes.values().forEach(v -> volumeNames.add(v.value().name()));
-        state.placementInformer.values().forEach(v -> volumeNames.add(v.value().volume()));
-        state.scheduling.values().forEach(v -> {
+        state.watchedIntents().forEach(v -> volumeNames.add(v.value().name()));
+        state.watchedPlacements().forEach(v -> volumeNames.add(v.value().volume()));
+        state.watchedRecords().forEach(v -> {
             if (v.value() instanceof io.ferry.model.VolumeScheduling s) {
                 volumeNames.add(s.volume());
             }
         });
         Set<String> snapshotNames = new HashSet<>();
-        state.snapshots.values().forEach(v -> snapshotNames.add(v.value().name()));
-        state.scheduling.values().forEach(v -> {
+        state.watchedSnapshotIntents().forEach(v -> snapshotNames.add(v.value().name()));
+        state.watchedRecords().forEach(v -> {
             if (v.value() instanceof io.ferry.model.SnapshotScheduling s) {
                 snapshotNames.add(s.snapshot());
             }

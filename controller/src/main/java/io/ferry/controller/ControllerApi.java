@@ -75,7 +75,7 @@ final class ControllerApi {
 
     private List<Map<String, Object>> nodes() {
         TreeSet<String> names = new TreeSet<>();
-        state.nodes.values().forEach(v -> {
+        state.watchedNodeKeys().forEach(v -> {
             if (v.value() instanceof NodeRegistration r) {
                 names.add(r.node());
             }
@@ -128,8 +128,8 @@ final class ControllerApi {
 
     private List<Map<String, Object>> volumeList() {
         TreeSet<String> names = new TreeSet<>();
-        state.volumes.values().forEach(v -> names.add(v.value().name()));
-        state.placementInformer.values().forEach(v -> names.add(v.value().volume()));
+        state.watchedIntents().forEach(v -> names.add(v.value().name()));
+        state.watchedPlacements().forEach(v -> names.add(v.value().volume()));
         List<Map<String, Object>> result = new ArrayList<>();
         for (String name : names) {
             result.add(volume(name));
@@ -207,7 +207,7 @@ final class ControllerApi {
 
     private List<Map<String, Object>> snapshots() {
         TreeSet<String> names = new TreeSet<>();
-        state.snapshots.values().forEach(v -> names.add(v.value().name()));
+        state.watchedSnapshotIntents().forEach(v -> names.add(v.value().name()));
         List<Map<String, Object>> result = new ArrayList<>();
         for (String name : names) {
             Map<String, Object> row = new LinkedHashMap<>();
