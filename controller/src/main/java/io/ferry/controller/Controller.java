@@ -282,17 +282,17 @@ public final class Controller {
      */
     private void retryWaitingSoon() {
         if (capacityRetryPending || volumes == null
-                || volumes.waitingForRoom().isEmpty() && volumeRuntime.terminalFailures().isEmpty()
-                && snapshots.waitingForRoom().isEmpty() && snapshotRuntime.terminalFailures().isEmpty()) {
+                || !volumes.anyWaitingForRoom() && volumeRuntime.terminalFailures().isEmpty()
+                && !snapshots.anyWaitingForRoom() && snapshotRuntime.terminalFailures().isEmpty()) {
             return;
         }
         capacityRetryPending = true;
         vertx.setTimer(200, t -> {
             capacityRetryPending = false;
             if (isLeader()) {
-                volumes.waitingForRoom().names().forEach(volumeRuntime::enqueue);
+                volumes.waitingForRoom().forEach(volumeRuntime::enqueue);
                 volumeRuntime.terminalFailures().keySet().forEach(volumeRuntime::enqueue);
-                snapshots.waitingForRoom().names().forEach(snapshotRuntime::enqueue);
+                snapshots.waitingForRoom().forEach(snapshotRuntime::enqueue);
                 snapshotRuntime.terminalFailures().keySet().forEach(snapshotRuntime::enqueue);
             }
         });

@@ -62,9 +62,14 @@ final class SnapshotReconciler {
         this.records = new StatusRecords(store, state);
     }
 
-    /** Snapshots that found no room; the controller retries them when capacity changes. */
-    WaitingForRoom waitingForRoom() {
-        return waitingForRoom;
+    /** Whether any snapshots found no room: the controller then retries them when capacity changes. */
+    boolean anyWaitingForRoom() {
+        return !waitingForRoom.isEmpty();
+    }
+
+    /** The snapshots that found no room, to retry now that capacity changed. */
+    List<String> waitingForRoom() {
+        return waitingForRoom.names();
     }
 
     /** One pass; a failed one is shown in the snapshot's record, as for volumes. */

@@ -12,6 +12,7 @@ import io.ferry.runtime.reconcile.ReconcileResult;
 import io.vertx.core.Future;
 
 import java.time.Clock;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
@@ -57,9 +58,14 @@ final class VolumeReconciler {
         this.delete = new DeleteStep(ctx, lane, work, record, new ReleaseStep(ctx, lane));
     }
 
-    /** Volumes that found no room; the controller retries them when capacity changes. */
-    WaitingForRoom waitingForRoom() {
-        return waitingForRoom;
+    /** Whether any volumes found no room: the controller then retries them when capacity changes. */
+    boolean anyWaitingForRoom() {
+        return !waitingForRoom.isEmpty();
+    }
+
+    /** The volumes that found no room, to retry now that capacity changed. */
+    List<String> waitingForRoom() {
+        return waitingForRoom.names();
     }
 
     /**
