@@ -25,7 +25,6 @@ import org.slf4j.LoggerFactory;
 
 import java.time.Clock;
 import java.util.HashSet;
-import java.util.List;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.Callable;
@@ -232,16 +231,16 @@ public final class Controller {
             return;
         }
         Set<String> volumeNames = new HashSet<>();
-        state.volumes.values().forEach(v -> volumeNames.add(v.value().name()));
-        state.placementInformer.values().forEach(v -> volumeNames.add(v.value().volume()));
-        state.scheduling.values().forEach(v -> {
+        state.watchedIntents().forEach(v -> volumeNames.add(v.value().name()));
+        state.watchedPlacements().forEach(v -> volumeNames.add(v.value().volume()));
+        state.watchedRecords().forEach(v -> {
             if (v.value() instanceof VolumeScheduling s) {
                 volumeNames.add(s.volume());
             }
         });
         Set<String> snapshotNames = new HashSet<>();
-        state.snapshots.values().forEach(v -> snapshotNames.add(v.value().name()));
-        state.scheduling.values().forEach(v -> {
+        state.watchedSnapshotIntents().forEach(v -> snapshotNames.add(v.value().name()));
+        state.watchedRecords().forEach(v -> {
             if (v.value() instanceof SnapshotScheduling s) {
                 snapshotNames.add(s.snapshot());
             }
@@ -289,17 +288,17 @@ public final class Controller {
      */
     private void retryWaitingSoon() {
         if (capacityRetryPending || volumes == null
-                || volumes.waitingForRoom.isEmpty() && volumeRuntime.terminalFailures().isEmpty()
-                && snapshots.waitingForRoom.isEmpty() && snapshotRuntime.terminalFailures().isEmpty()) {
+                || !volumes.anyWaitingForRoom() && volumeRuntime.terminalFailures().isEmpty()
+                && !snapshots.anyWaitingForRoom() && snapshotRuntime.terminalFailures().isEmpty()) {
             return;
         }
         capacityRetryPending = true;
         vertx.setTimer(200, t -> {
             capacityRetryPending = false;
             if (isLeader()) {
-                List.copyOf(volumes.waitingForRoom).forEach(volumeRuntime::enqueue);
+                volumes.waitingForRoom().forEach(volumeRuntime::enqueue);
                 volumeRuntime.terminalFailures().keySet().forEach(volumeRuntime::enqueue);
-                List.copyOf(snapshots.waitingForRoom).forEach(snapshotRuntime::enqueue);
+                snapshots.waitingForRoom().forEach(snapshotRuntime::enqueue);
                 snapshotRuntime.terminalFailures().keySet().forEach(snapshotRuntime::enqueue);
             }
         });

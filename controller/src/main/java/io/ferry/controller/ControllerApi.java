@@ -77,7 +77,7 @@ final class ControllerApi {
 
     private List<Map<String, Object>> nodes() {
         TreeSet<String> names = new TreeSet<>();
-        state.nodes.values().forEach(v -> {
+        state.watchedNodeKeys().forEach(v -> {
             if (v.value() instanceof NodeRegistration r) {
                 names.add(r.node());
             }
@@ -130,8 +130,8 @@ final class ControllerApi {
 
     private List<Map<String, Object>> volumeList() {
         TreeSet<String> names = new TreeSet<>();
-        state.volumes.values().forEach(v -> names.add(v.value().name()));
-        state.placementInformer.values().forEach(v -> names.add(v.value().volume()));
+        state.watchedIntents().forEach(v -> names.add(v.value().name()));
+        state.watchedPlacements().forEach(v -> names.add(v.value().volume()));
         List<Map<String, Object>> result = new ArrayList<>();
         for (String name : names) {
             result.add(volume(name));
@@ -177,7 +177,7 @@ final class ControllerApi {
         result.put("volume", name);
         result.put("policy", state.globalConfig().schedulerPolicy());
         state.placement(name).ifPresent(p -> result.put("placedOn", Map.of("node", p.value().node(), "pool", p.value().pool())));
-        VolumeReconciler.Sourced sourced = volumes.sourceFor(intent.value());
+        PlaceStep.Sourced sourced = volumes.sourceFor(intent.value());
         if (sourced.waitingFor() != null) {
             result.put("waitingFor", sourced.waitingFor());
         }
@@ -209,7 +209,7 @@ final class ControllerApi {
 
     private List<Map<String, Object>> snapshots() {
         TreeSet<String> names = new TreeSet<>();
-        state.snapshots.values().forEach(v -> names.add(v.value().name()));
+        state.watchedSnapshotIntents().forEach(v -> names.add(v.value().name()));
         List<Map<String, Object>> result = new ArrayList<>();
         for (String name : names) {
             Map<String, Object> row = new LinkedHashMap<>();

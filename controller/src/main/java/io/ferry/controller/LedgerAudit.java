@@ -77,17 +77,17 @@ final class LedgerAudit {
         if (leadership.get().isEmpty()) {
             return Future.succeededFuture();
         }
-        Map<String, Ledger> expected = expected(state.placementInformer.values(), state.scheduling.values().stream()
+        Map<String, Ledger> expected = expected(state.watchedPlacements(), state.watchedRecords().stream()
                 .map(Versioned::value).filter(SnapshotScheduling.class::isInstance).map(SnapshotScheduling.class::cast)
                 .toList());
         TreeSet<String> pools = new TreeSet<>(expected.keySet());
-        state.ledgerInformer.values().forEach(l -> pools.add(l.value().pool()));
+        state.watchedLedgers().forEach(l -> pools.add(l.value().pool()));
         Future<Void> chain = Future.succeededFuture();
         for (String pool : pools) {
             Ledger actual = state.ledger(pool).map(Versioned::value).orElse(null);
             if (!agrees(actual, expected.get(pool))) {
                 chain = chain.compose(v -> lane.submit(() -> recompute(pool)));
-            } else if (actual != null && expected.get(pool) == null && state.pools.get(keys.poolConfig(pool)).isEmpty()) {
+            } else if (actual != null && expected.get(pool) == null && state.poolConfig(pool).isEmpty()) {
                 chain = chain.compose(v -> lane.submit(() -> removeLedgerOfRemovedPool(pool)));
             }
         }

@@ -20,11 +20,9 @@ import io.ferry.model.VolumePhase;
 import io.vertx.core.Future;
 
 import java.time.Clock;
-import java.util.HashSet;
 import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
-import java.util.Set;
 import java.util.function.Supplier;
 import java.util.function.ToIntFunction;
 
@@ -49,7 +47,7 @@ final class SnapshotReconciler {
      * Snapshots whose pool had no room or whose source was not placed yet: retried when capacity
      * changes (a new placement moves its pool's ledger, so a source being placed counts), not on a timer.
      */
-    final Set<String> waitingForRoom = new HashSet<>();
+    private final WaitingForRoom waitingForRoom = new WaitingForRoom();
 
     SnapshotReconciler(Store store, ClusterState state, SerialLane lane, ControllerMetrics metrics,
                        Supplier<Optional<Leadership>> leadership, Clock clock, ToIntFunction<String> failedAttempts) {
@@ -62,6 +60,16 @@ final class SnapshotReconciler {
         this.leadership = leadership;
         this.clock = clock;
         this.records = new StatusRecords(store, state);
+    }
+
+    /** Whether any snapshots found no room: the controller then retries them when capacity changes. */
+    boolean anyWaitingForRoom() {
+        return !waitingForRoom.isEmpty();
+    }
+
+    /** The snapshots that found no room, to retry now that capacity changed. */
+    List<String> waitingForRoom() {
+        return waitingForRoom.names();
     }
 
     /** One pass; a failed one is shown in the snapshot's record, as for volumes. */

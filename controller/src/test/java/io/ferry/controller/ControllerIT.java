@@ -300,7 +300,7 @@ class ControllerIT {
         var orders = c1.registry.find("ferry.controller.deletion.order.batch.size").summary();
         assertThat(orders).isNotNull();
         assertThat(orders.max()).as("largest batch of deletion orders").isGreaterThan(1)
-                .isLessThanOrEqualTo(VolumeReconciler.MAX_ORDER_BATCH);
+                .isLessThanOrEqualTo(DeleteStep.MAX_ORDER_BATCH);
         assertThat(placements()).isEmpty();
         assertThat(ledgers()).isNotEmpty().allSatisfy((pool, ledger) -> {
             assertThat(ledger.allocatedBytes()).as("bytes in " + pool).isZero();
@@ -310,7 +310,7 @@ class ControllerIT {
         var batches = c1.registry.find("ferry.controller.release.batch.size").summary();
         assertThat(batches).isNotNull();
         assertThat(batches.max()).as("largest release batch").isGreaterThan(1)
-                .isLessThanOrEqualTo(VolumeReconciler.MAX_RELEASE_BATCH);
+                .isLessThanOrEqualTo(ReleaseStep.MAX_RELEASE_BATCH);
     }
 
     @Test
