@@ -77,26 +77,36 @@ class SecureUpIT {
         }
     }
 
-    @Test
-    void aSecureFerryUpRunsEachComponentAsItsOwnUserAndAnAgentCannotWriteAnotherNodesKeys() throws Exception {
-        int etcdPort = UpSupervisionIT.freeRange(2);
+    int etcdPort;
+    Path data;
+
+    /** Starts {@code ferry up --secure} with two agents and these options, and waits for "Ferry is up". */
+    String upSecure(String... options) throws Exception {
+        etcdPort = UpSupervisionIT.freeRange(2);
         int adminPort = UpSupervisionIT.freeRange(3);
-        Path data = dir.resolve("data");
+        data = dir.resolve("data");
         Path output = dir.resolve("up.out");
-        up = new ProcessBuilder(List.of(ProcessHandle.current().info().command().orElse("java"), "-cp",
-                System.getProperty("java.class.path"), FerryMain.class.getName(), "up", "--secure", "--processes",
-                "--agents", "2", "--no-csi", "--data-dir", data.toString(), "--etcd-port", String.valueOf(etcdPort),
-                "--admin-port", String.valueOf(adminPort), "--ready-timeout", "150"))
-                .redirectErrorStream(true).redirectOutput(output.toFile()).start();
+        List<String> command = new java.util.ArrayList<>(List.of(ProcessHandle.current().info().command().orElse("java"), "-cp",
+                System.getProperty("java.class.path"), FerryMain.class.getName(), "up", "--secure",
+                "--agents", "2", "--data-dir", data.toString(), "--etcd-port", String.valueOf(etcdPort),
+                "--admin-port", String.valueOf(adminPort), "--ready-timeout", "150",
+                "--csi-socket", dir.resolve("csi.sock").toString()));
+        command.addAll(List.of(options));
+        up = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(output.toFile()).start();
         long deadline = System.nanoTime() + Duration.ofSeconds(200).toNanos();
         while (!Files.readString(output).contains("Ferry is up")) {
             assertThat(up.isAlive()).as("ferry up exited:\n" + Files.readString(output)).isTrue();
             assertThat(System.nanoTime()).as("ferry up not up within 200 s:\n" + Files.readString(output)).isLessThan(deadline);
             Thread.sleep(250);
         }
+        return Files.readString(output);
+    }
+
+    @Test
+    void aSecureFerryUpRunsEachComponentProcessAsItsOwnUserAndAnAgentCannotWriteAnotherNodesKeys() throws Exception {
+        String printed = upSecure("--processes", "--no-csi");
         Path credentials = data.resolve("credentials");
         Path adminFile = credentials.resolve(EtcdRoles.ADMIN + ".password");
-        String printed = Files.readString(output);
         assertThat(printed).contains("security: etcd authentication: enabled")
                 .contains("FERRY_ETCD_USER=" + EtcdRoles.ADMIN + " FERRY_ETCD_PASSWORD_FILE=" + adminFile);
         assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(credentials))).isEqualTo("rwx------");
@@ -117,6 +127,18 @@ class SecureUpIT {
                     .doesNotContain("FERRY_ETCD_PASSWORD=");
         });
 
+        provisionsAsAdminAndKeepsEachAgentToItsOwnNode(credentials);
+    }
+
+    @Test
+    void aSecureFerryUpInOneJvmWithCsiProvisionsAndKeepsEachAgentToItsOwnNode() throws Exception {
+        String printed = upSecure();
+        assertThat(printed).contains("security: etcd authentication: enabled", "credentials  " + data.resolve("credentials"));
+        provisionsAsAdminAndKeepsEachAgentToItsOwnNode(data.resolve("credentials"));
+    }
+
+    void provisionsAsAdminAndKeepsEachAgentToItsOwnNode(Path credentials) throws Exception {
+        Path adminFile = credentials.resolve(EtcdRoles.ADMIN + ".password");
         String endpoint = "http://127.0.0.1:" + etcdPort;
         Ctl anonymous = ctl(Map.of("FERRY_ETCD_ENDPOINTS", endpoint), "volume", "create", "vol-anon", "--size", "16Mi");
         assertThat(anonymous.code()).as(anonymous.out() + anonymous.err()).isNotZero();
