@@ -78,20 +78,28 @@ class SecureUpIT {
     }
 
     int etcdPort;
+    int adminPort;
     Path data;
 
     /** Starts {@code ferry up --secure} with two agents and these options, and waits for "Ferry is up". */
     String upSecure(String... options) throws Exception {
         etcdPort = UpSupervisionIT.freeRange(2);
-        int adminPort = UpSupervisionIT.freeRange(3);
+        adminPort = UpSupervisionIT.freeRange(3);
         data = dir.resolve("data");
-        Path output = dir.resolve("up.out");
+        List<String> all = new java.util.ArrayList<>(List.of("--secure"));
+        all.addAll(List.of(options));
+        return up("up.out", all);
+    }
+
+    /** Starts {@code ferry up} on this test's data directory and ports with these options, and waits for "Ferry is up". */
+    String up(String outputName, List<String> options) throws Exception {
+        Path output = dir.resolve(outputName);
         List<String> command = new java.util.ArrayList<>(List.of(ProcessHandle.current().info().command().orElse("java"), "-cp",
-                System.getProperty("java.class.path"), FerryMain.class.getName(), "up", "--secure",
+                System.getProperty("java.class.path"), FerryMain.class.getName(), "up",
                 "--agents", "2", "--data-dir", data.toString(), "--etcd-port", String.valueOf(etcdPort),
                 "--admin-port", String.valueOf(adminPort), "--ready-timeout", "150",
                 "--csi-socket", dir.resolve("csi.sock").toString()));
-        command.addAll(List.of(options));
+        command.addAll(options);
         up = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(output.toFile()).start();
         long deadline = System.nanoTime() + Duration.ofSeconds(200).toNanos();
         while (!Files.readString(output).contains("Ferry is up")) {
@@ -135,6 +143,18 @@ class SecureUpIT {
         String printed = upSecure();
         assertThat(printed).contains("security: etcd authentication: enabled", "credentials  " + data.resolve("credentials"));
         provisionsAsAdminAndKeepsEachAgentToItsOwnNode(data.resolve("credentials"));
+
+        // Started again on the same data, even without --secure: it runs secure, init changes nothing.
+        up.destroy();
+        assertThat(up.waitFor(60, TimeUnit.SECONDS)).isTrue();
+        String again = up("up-again.out", List.of());
+        assertThat(again).contains("running secure", "security: no change", "credentials  " + data.resolve("credentials"))
+                .doesNotContain("created");
+        Ctl listed = ctl(Map.of("FERRY_ETCD_ENDPOINTS", "http://127.0.0.1:" + etcdPort, "FERRY_ETCD_USER", EtcdRoles.ADMIN,
+                "FERRY_ETCD_PASSWORD_FILE", data.resolve("credentials").resolve(EtcdRoles.ADMIN + ".password").toString()),
+                "volume", "ls");
+        assertThat(listed.code()).as(listed.out() + listed.err()).isZero();
+        assertThat(listed.out()).contains("vol-secure");
     }
 
     void provisionsAsAdminAndKeepsEachAgentToItsOwnNode(Path credentials) throws Exception {
