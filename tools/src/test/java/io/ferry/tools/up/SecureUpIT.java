@@ -102,7 +102,8 @@ class SecureUpIT {
         command.addAll(options);
         up = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(output.toFile()).start();
         long deadline = System.nanoTime() + Duration.ofSeconds(200).toNanos();
-        while (!Files.readString(output).contains("Ferry is up")) {
+        // Up, and the whole summary printed (its last line), which the assertions read.
+        while (!Files.readString(output).contains("Ferry is up") || !Files.readString(output).contains("Ctrl-C stops everything")) {
             assertThat(up.isAlive()).as("ferry up exited:\n" + Files.readString(output)).isTrue();
             assertThat(System.nanoTime()).as("ferry up not up within 200 s:\n" + Files.readString(output)).isLessThan(deadline);
             Thread.sleep(250);
