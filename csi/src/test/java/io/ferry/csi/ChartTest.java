@@ -181,6 +181,22 @@ class ChartTest {
     }
 
     @Test
+    void thePoolJobIsHardenedLikeEveryOtherWorkloadAndGetsNoEtcdCredentials() throws Exception {
+        ChartRenderer renderer = new ChartRenderer(chartDir);
+        JsonNode job = render(renderer, ChartRenderer.merge(renderer.defaultValues(), twoPools())).get("Job " + NAMESPACE + "/ferry-pools");
+        ManifestsHardeningTest.assertHardened(job);
+        ManifestsHardeningTest.assertNonRoot(job);
+        // Declaring pools is ferry-admin's, whose password is given to nothing in the cluster.
+        List<String> secrets = new ArrayList<>();
+        job.path("spec").path("template").path("spec").path("volumes").forEach(v -> {
+            if (v.has("secret")) {
+                secrets.add(v.path("secret").path("secretName").asText());
+            }
+        });
+        assertThat(secrets).containsExactly("ferry-etcd-tls");
+    }
+
+    @Test
     void theTlsOptionRendersTheManifestsTlsConfigMapInsteadOfTheTrialEtcd() throws Exception {
         ChartRenderer renderer = new ChartRenderer(chartDir);
         Map<String, JsonNode> expected = manifestObjects(p -> base(p) || p.equals(Path.of("etcd-tls/config.yaml")));

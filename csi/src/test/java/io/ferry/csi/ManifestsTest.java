@@ -700,10 +700,35 @@ class ManifestsTest {
         return roles;
     }
 
+    /**
+     * The Roles of Ferry's namespace bound to one of its service accounts: what the account may do
+     * in that namespace only (leader election, capacity objects), where a sidecar does it.
+     */
+    static List<JsonNode> namespacedRolesOf(String account) {
+        List<JsonNode> roles = new ArrayList<>();
+        for (JsonNode binding : kind("RoleBinding")) {
+            for (JsonNode subject : binding.path("subjects")) {
+                if (subject.path("kind").asText().equals("ServiceAccount") && subject.path("name").asText().equals(account)
+                        && subject.path("namespace").asText().equals(NAMESPACE)) {
+                    assertThat(binding.path("metadata").path("namespace").asText()).isEqualTo(NAMESPACE);
+                    assertThat(binding.path("roleRef").path("kind").asText()).isEqualTo("Role");
+                    JsonNode role = named("Role", binding.path("roleRef").path("name").asText());
+                    assertThat(role.path("metadata").path("namespace").asText()).isEqualTo(NAMESPACE);
+                    roles.add(role);
+                }
+            }
+        }
+        return roles;
+    }
+
     @Test
     void everyControllerSidecarHasTheRbacItsReleaseNeeds() {
         JsonNode deployment = named("Deployment", "ferry-csi-controller");
-        List<JsonNode> roles = clusterRolesOf(podSpec(deployment).path("serviceAccountName").asText());
+        String account = podSpec(deployment).path("serviceAccountName").asText();
+        // The sidecars act on leases, capacity objects and their ReplicaSet in this namespace only,
+        // which a namespaced Role covers; the rest needs the ClusterRole.
+        List<JsonNode> roles = new ArrayList<>(clusterRolesOf(account));
+        roles.addAll(namespacedRolesOf(account));
         assertThat(roles).as("roles of the CSI controller's account").isNotEmpty();
         List<String> missing = new ArrayList<>();
         for (JsonNode c : containers(deployment)) {
@@ -720,7 +745,7 @@ class ManifestsTest {
                 }
             }
         }
-        assertThat(missing).as("permissions the sidecars need and the ClusterRole does not give").isEmpty();
+        assertThat(missing).as("permissions the sidecars need and neither the ClusterRole nor the namespace's Role gives").isEmpty();
     }
 
     @Test

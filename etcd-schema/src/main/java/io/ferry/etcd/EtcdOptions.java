@@ -79,6 +79,12 @@ public record EtcdOptions(
      * {@code FERRY_ETCD_ENDPOINTS} (comma-separated), {@code FERRY_PREFIX}, {@code FERRY_ETCD_CA},
      * {@code FERRY_ETCD_CERT}, {@code FERRY_ETCD_KEY}, {@code FERRY_ETCD_USER}, and the password either in
      * {@code FERRY_ETCD_PASSWORD_FILE} (what {@code ferryctl security init} writes) or {@code FERRY_ETCD_PASSWORD}.
+     *
+     * <p>With {@code FERRY_ETCD_CREDENTIALS_OPTIONAL=true} a password file that does not exist means
+     * no credentials at all: the user is dropped too. Kubernetes mounts each component's credential
+     * Secret as optional, so the same manifests run against an etcd without authentication (no
+     * Secret, no file); once authentication is on, a component whose Secret is missing is refused by
+     * etcd with "user name is empty". Without the variable a missing file stays an error.
      */
     public static EtcdOptions fromEnvironment(Map<String, String> env) {
         Builder b = new Builder();
@@ -87,9 +93,29 @@ public record EtcdOptions(
         b.caFile(pathOrNull(env.get("FERRY_ETCD_CA")));
         b.certFile(pathOrNull(env.get("FERRY_ETCD_CERT")));
         b.keyFile(pathOrNull(env.get("FERRY_ETCD_KEY")));
-        b.user(env.get("FERRY_ETCD_USER"));
-        b.password(password(env));
+        if (!credentialsAbsent(env)) {
+            b.user(env.get("FERRY_ETCD_USER"));
+            b.password(password(env));
+        }
         return b.build();
+    }
+
+    /** Whether optional credentials were asked for and their password file is not there. */
+    static boolean credentialsAbsent(Map<String, String> env) {
+        String file = env.get("FERRY_ETCD_PASSWORD_FILE");
+        String optional = env.get("FERRY_ETCD_CREDENTIALS_OPTIONAL");
+        if (optional == null || optional.isBlank() || optional.equals("false")) {
+            return false;
+        }
+        if (!optional.equals("true")) {
+            throw new ValidationException("credentialsOptional",
+                    "FERRY_ETCD_CREDENTIALS_OPTIONAL must be true or false, was \"" + optional + "\"");
+        }
+        if (file == null || file.isBlank() || env.get("FERRY_ETCD_PASSWORD") != null) {
+            throw new ValidationException("credentialsOptional",
+                    "FERRY_ETCD_CREDENTIALS_OPTIONAL applies to a password file: set FERRY_ETCD_PASSWORD_FILE, not FERRY_ETCD_PASSWORD");
+        }
+        return !Files.exists(Path.of(file));
     }
 
     /**

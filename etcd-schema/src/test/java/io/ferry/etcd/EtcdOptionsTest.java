@@ -75,4 +75,33 @@ class EtcdOptionsTest {
                 "FERRY_ETCD_PASSWORD_FILE", dir.resolve("missing").toString())))
                 .isInstanceOf(ValidationException.class).hasMessageContaining("cannot read the etcd password file");
     }
+
+    @Test
+    void optionalCredentialsWhoseFileIsAbsentMeanNoUserAndWhoseFileIsThereMeanTheUser(@TempDir Path dir) throws Exception {
+        Path file = dir.resolve("password");
+        Map<String, String> env = Map.of("FERRY_ETCD_USER", "ferry-csi-node", "FERRY_ETCD_PASSWORD_FILE", file.toString(),
+                "FERRY_ETCD_CREDENTIALS_OPTIONAL", "true");
+        EtcdOptions without = EtcdOptions.fromEnvironment(env);
+        assertThat(without.user()).isNull();
+        assertThat(without.password()).isNull();
+
+        Files.writeString(file, "s3cret\n");
+        EtcdOptions with = EtcdOptions.fromEnvironment(env);
+        assertThat(with.user()).isEqualTo("ferry-csi-node");
+        assertThat(with.password()).isEqualTo("s3cret");
+    }
+
+    @Test
+    void credentialsAreOptionalOnlyWhenSaidSoAndOnlyForAPasswordFile(@TempDir Path dir) {
+        String missing = dir.resolve("missing").toString();
+        assertThatThrownBy(() -> EtcdOptions.fromEnvironment(Map.of("FERRY_ETCD_USER", "u", "FERRY_ETCD_PASSWORD_FILE", missing,
+                "FERRY_ETCD_CREDENTIALS_OPTIONAL", "false")))
+                .isInstanceOf(ValidationException.class).hasMessageContaining("cannot read the etcd password file");
+        assertThatThrownBy(() -> EtcdOptions.fromEnvironment(Map.of("FERRY_ETCD_USER", "u", "FERRY_ETCD_PASSWORD_FILE", missing,
+                "FERRY_ETCD_CREDENTIALS_OPTIONAL", "yes")))
+                .isInstanceOf(ValidationException.class).hasMessageContaining("must be true or false");
+        assertThatThrownBy(() -> EtcdOptions.fromEnvironment(Map.of("FERRY_ETCD_USER", "u", "FERRY_ETCD_PASSWORD", "p",
+                "FERRY_ETCD_CREDENTIALS_OPTIONAL", "true")))
+                .isInstanceOf(ValidationException.class).hasMessageContaining("applies to a password file");
+    }
 }

@@ -32,11 +32,32 @@ public final class ComponentProcess {
 
     /**
      * How every component reaches etcd: all its endpoints (a component given one member of a cluster
-     * stops with that member) and the key prefix.
+     * stops with that member), the key prefix, and with etcd authentication on the component's own
+     * user and password file (null without).
      */
-    public record Etcd(String endpoints, String prefix) {
+    public record Etcd(String endpoints, String prefix, String user, Path passwordFile) {
+        public Etcd {
+            if ((user == null) != (passwordFile == null)) {
+                throw new IllegalArgumentException("an etcd user needs its password file, and a password file its user");
+            }
+        }
+
+        public Etcd(String endpoints, String prefix) {
+            this(endpoints, prefix, null, null);
+        }
+
+        /** The same etcd as {@code user}, whose password is in {@code passwordFile}. */
+        public Etcd as(String newUser, Path newPasswordFile) {
+            return new Etcd(endpoints, prefix, newUser, newPasswordFile);
+        }
+
+        /** The password travels as a file name, never as its content: a process's environment is readable in /proc. */
         Map<String, String> environment() {
-            return Map.of("FERRY_ETCD_ENDPOINTS", endpoints, "FERRY_PREFIX", prefix);
+            if (user == null) {
+                return Map.of("FERRY_ETCD_ENDPOINTS", endpoints, "FERRY_PREFIX", prefix);
+            }
+            return Map.of("FERRY_ETCD_ENDPOINTS", endpoints, "FERRY_PREFIX", prefix, "FERRY_ETCD_USER", user,
+                    "FERRY_ETCD_PASSWORD_FILE", passwordFile.toString());
         }
     }
 

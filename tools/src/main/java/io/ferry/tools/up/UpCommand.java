@@ -94,6 +94,14 @@ final class UpCommand implements Callable<Integer> {
     @Option(names = "--csi", negatable = true, defaultValue = "true", fallbackValue = "true", description = "serve the CSI endpoint; --no-csi skips it (default: ${DEFAULT-VALUE})")
     boolean csi;
 
+    @Option(names = "--secure", description = "turn etcd authentication on (ferryctl security init) and run each component"
+            + " as its own etcd user; the password files go to <data-dir>/credentials (mode 0600). Once on, every later"
+            + " ferry up on this data directory runs secure")
+    boolean secure;
+
+    /** The etcd users of a secure run; null otherwise. */
+    private UpCredentials credentials;
+
     private final PrintWriter out = new PrintWriter(System.out, true);
     /** Started components, the last started first: stopping walks it from the front. */
     private final Deque<AutoCloseable> running = new ConcurrentLinkedDeque<>();
@@ -138,21 +146,32 @@ final class UpCommand implements Callable<Integer> {
                         () -> etcd.memberProcess(member), () -> etcd.startMember(member), etcd.logFile(m)));
             }
         }
+        Map<String, Map<String, String>> nodes = new LinkedHashMap<>();
+        for (int i = 1; i <= agents; i++) {
+            nodes.put("node-" + i, Map.of("zone", "zone-1", "rack", "rack-" + ((i - 1) % 4 + 1), "switch",
+                    "switch-" + ((i - 1) % 2 + 1)));
+        }
         EtcdOptions etcdOptions = new EtcdOptions.Builder().endpoints(endpoint.split(",")).prefix(prefix).build();
-        EtcdStore store = EtcdStore.connect(etcdOptions);
+        if (!secure && UpCredentials.madeBefore(data)) {
+            out.println("note: an earlier ferry up --secure turned etcd authentication on for this data directory ("
+                    + UpCredentials.directory(data) + "); running secure.");
+            secure = true;
+        }
+        if (secure) {
+            credentials = UpCredentials.init(data, endpoint, prefix, nodes.keySet(), out);
+        }
+        // ferry up itself declares pools and watches readiness as an operator would: as ferry-admin.
+        EtcdStore store = EtcdStore.connect(as(etcdOptions, io.ferry.etcd.EtcdRoles.ADMIN));
         running.push(store);
         ensureClusterIdentity(store);
 
         Path poolsRoot = Files.createDirectories(data.resolve("pools"));
         long share = poolShare(Files.getFileStore(poolsRoot).getTotalSpace(), agents);
         warnIfEtcdSharesThePools(data, poolsRoot);
-        Map<String, Map<String, String>> nodes = new LinkedHashMap<>();
-        for (int i = 1; i <= agents; i++) {
-            String node = "node-" + i;
-            Map<String, String> labels = Map.of("zone", "zone-1", "rack", "rack-" + ((i - 1) % 4 + 1), "switch",
-                    "switch-" + ((i - 1) % 2 + 1));
-            nodes.put(node, labels);
-            FilePools.declare(store, "pool-" + i, node, poolsRoot.resolve(node), labels, share);
+        int n = 0;
+        for (Map.Entry<String, Map<String, String>> node : nodes.entrySet()) {
+            n++;
+            FilePools.declare(store, "pool-" + n, node.getKey(), poolsRoot.resolve(node.getKey()), node.getValue(), share);
         }
 
         // Records older than this are an earlier run's, and say nothing about this one's components.
@@ -174,6 +193,15 @@ final class UpCommand implements Callable<Integer> {
             }
         }
         return 0;
+    }
+
+    /** {@code options} as {@code user} when running secure; unchanged otherwise. */
+    private EtcdOptions as(EtcdOptions options, String user) {
+        return credentials == null ? options : credentials.options(options, user);
+    }
+
+    private ComponentProcess.Etcd as(ComponentProcess.Etcd etcd, String user) {
+        return credentials == null ? etcd : credentials.process(etcd, user);
     }
 
     /** The identity of the controller {@code ferry up --processes} runs; ferry up knows its own leader by it. */
@@ -255,7 +283,13 @@ final class UpCommand implements Callable<Integer> {
         Vertx vertx = Vertx.vertx(new VertxOptions().setWorkerPoolSize(16 * (agents + 1)));
         running.push(() -> vertx.close().toCompletionStage().toCompletableFuture().get(20, TimeUnit.SECONDS));
         PrometheusMeterRegistry controllerMetrics = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
-        Controller controller = new Controller(vertx, store,
+        // Each component on a connection of its own user, so that running in one JVM grants none of
+        // them more than it has in its own process.
+        EtcdStore controllerStore = secure ? EtcdStore.connect(as(etcdOptions, io.ferry.etcd.EtcdRoles.CONTROLLER)) : store;
+        if (controllerStore != store) {
+            running.push(controllerStore);
+        }
+        Controller controller = new Controller(vertx, controllerStore,
                 ControllerOptions.defaults(controllerId).withAdmin(AdminOptions.loopback(adminPort)),
                 controllerMetrics);
         await(controller.start());
@@ -269,14 +303,19 @@ final class UpCommand implements Callable<Integer> {
                     .withLabels(node.getValue())
                     // Every agent of this machine needs its own host NQN, not the host's one.
                     .withHostNqnFile(state.resolve("hostnqn-of-host-not-used"));
-            Agent agent = new Agent(options, etcdOptions, new ProcessCommandRunner());
+            Agent agent = new Agent(options, as(etcdOptions, io.ferry.etcd.EtcdRoles.agentRoleName(node.getKey())),
+                    new ProcessCommandRunner());
             String id = await(vertx.deployVerticle(agent));
             running.push(() -> await(vertx.undeploy(id)));
         }
         if (csi) {
             String firstNode = nodes.keySet().iterator().next();
+            // One endpoint serves both CSI modes here, so it runs as the CSI controller, whose role
+            // includes every read of the node plugin's.
+            EtcdStore csiStore = secure ? EtcdStore.connect(as(etcdOptions, io.ferry.etcd.EtcdRoles.CSI_CONTROLLER)) : store;
             CsiServer server = new CsiServer(new CsiServer.Options(CsiServer.Mode.BOTH, new CsiEndpoint.Unix(socket),
-                    NodeService.Options.defaults(firstNode), InformerOptions.defaults()), store, false, new ProcessCommandRunner());
+                    NodeService.Options.defaults(firstNode), InformerOptions.defaults()), csiStore, csiStore != store,
+                    new ProcessCommandRunner());
             server.start();
             running.push(server);
         }
@@ -286,15 +325,18 @@ final class UpCommand implements Callable<Integer> {
                                 Map<String, Map<String, String>> nodes) throws Exception {
         ComponentProcess.Etcd etcd = new ComponentProcess.Etcd(String.join(",",
                 etcdOptions.endpoints().stream().map(Object::toString).toList()), prefix);
-        start(ComponentProcess.controller("controller", PROCESS_CONTROLLER_ID, adminPort, etcd, logs, List.of()));
+        start(ComponentProcess.controller("controller", PROCESS_CONTROLLER_ID, adminPort,
+                as(etcd, io.ferry.etcd.EtcdRoles.CONTROLLER), logs, List.of()));
         int i = 0;
         for (Map.Entry<String, Map<String, String>> node : nodes.entrySet()) {
             i++;
             start(ComponentProcess.agent(node.getKey(), adminPort + i, node.getValue(),
-                    data.resolve("state").resolve(node.getKey()), etcd, logs, List.of()));
+                    data.resolve("state").resolve(node.getKey()), as(etcd, io.ferry.etcd.EtcdRoles.agentRoleName(node.getKey())),
+                    logs, List.of()));
         }
         if (csi) {
-            start(ComponentProcess.csi("csi", socket, nodes.keySet().iterator().next(), etcd, logs, List.of()));
+            start(ComponentProcess.csi("csi", socket, nodes.keySet().iterator().next(),
+                    as(etcd, io.ferry.etcd.EtcdRoles.CSI_CONTROLLER), logs, List.of()));
         }
     }
 
@@ -331,10 +373,16 @@ final class UpCommand implements Callable<Integer> {
             out.println("  CSI          unix://" + socket);
         }
         out.println("  data dir     " + data + "   logs " + data.resolve("logs"));
+        String ctl = "bin/ferryctl";
+        if (credentials != null) {
+            out.println("  credentials  " + credentials.directory() + "   (etcd authentication on, each component its own user)");
+            out.println("  admin        " + credentials.adminEnvironment());
+            ctl = credentials.adminEnvironment() + " bin/ferryctl";
+        }
         out.println();
-        out.println("Try:  bin/ferryctl status");
-        out.println("      bin/ferryctl volume create demo --size 1Gi --consumer node-1");
-        out.println("      bin/ferryctl attach demo --node node-1");
+        out.println("Try:  " + ctl + " status");
+        out.println("      " + ctl + " volume create demo --size 1Gi --consumer node-1");
+        out.println("      " + ctl + " attach demo --node node-1");
         out.println("Ctrl-C stops everything; volumes are kept for the next `ferry up` with the same --data-dir.");
     }
 
