@@ -37,6 +37,9 @@ final class FailureClassifier {
         if (e instanceof ExportUnavailableException) {
             return FailureReason.EXPORT_UNAVAILABLE;
         }
+        if (e instanceof io.ferry.agent.export.NvmeAuthException auth) {
+            return auth.reason();
+        }
         if (e instanceof EngineException ee) {
             return ee.reason();
         }
