@@ -92,6 +92,11 @@ public record Command(List<String> argv, Duration timeout, byte[] stdin, String 
         StringBuilder sb = new StringBuilder();
         for (String raw : argv) {
             String arg = mask(raw);
+            if (!arg.equals(raw)) {
+                // A masked argument is shown as it is: quoting would suggest it is the literal value.
+                sb.append(sb.isEmpty() ? "" : " ").append(arg);
+                continue;
+            }
             if (!sb.isEmpty()) {
                 sb.append(' ');
             }
