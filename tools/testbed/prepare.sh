@@ -41,18 +41,34 @@ if [ "${#missing[@]}" -gt 0 ]; then
 fi
 
 # --- kernel ---------------------------------------------------------------------------------
+# The guests run Debian's bookworm-backports kernel (6.12 at the time of writing), not bookworm's
+# 6.1: 6.1 is built without CONFIG_NVME_TARGET_AUTH and CONFIG_NVME_AUTH, so NVMe in-band
+# authentication (DH-HMAC-CHAP) cannot be exercised on it. The suite's package lists are kept in a
+# private apt state under the cache, so the host's own apt sources are neither read nor changed; apt
+# still checks the suite's signature with the host's Debian archive keyring.
+# TESTBED_KERNEL_SUITE=bookworm uses the host's default suite instead.
+kernel_suite="${TESTBED_KERNEL_SUITE:-bookworm-backports}"
+kernel_mirror="${TESTBED_DEBIAN_MIRROR:-http://deb.debian.org/debian}"
+aptdir="$cache/apt-$kernel_suite"
+apt_opts=()
+if [ "$kernel_suite" != bookworm ]; then
+  mkdir -p "$aptdir/lists/partial" "$aptdir/cache/archives/partial"
+  printf 'deb %s %s main\n' "$kernel_mirror" "$kernel_suite" >"$aptdir/sources.list"
+  apt_opts=(-o "Dir::Etc::SourceList=$aptdir/sources.list" -o "Dir::Etc::SourceParts=/dev/null"
+    -o "Dir::State::Lists=$aptdir/lists" -o "Dir::Cache=$aptdir/cache")
+fi
 resolve_kernel() {
-  apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-[0-9]/ {print $2; exit}'
+  apt-cache "${apt_opts[@]}" depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-[0-9]/ {print $2; exit}'
 }
-kpkg="$(resolve_kernel)"
+kpkg="$(resolve_kernel || true)"
 if [ -z "$kpkg" ]; then
-  apt-get update -qq || true
-  kpkg="$(resolve_kernel)"
+  apt-get "${apt_opts[@]}" update -qq >&2 || true
+  kpkg="$(resolve_kernel || true)"
 fi
 if [ -z "$kpkg" ]; then
   # Offline and no package lists: fall back to the newest kernel already in the cache.
   cached="$(find "$cache" -maxdepth 2 -path "$cache/kernel-*/.done" -printf '%h\n' 2>/dev/null | sort -V | tail -n 1)"
-  [ -n "$cached" ] || { log "cannot resolve the kernel package from linux-image-amd64"; exit 1; }
+  [ -n "$cached" ] || { log "cannot resolve the kernel package from linux-image-amd64 ($kernel_suite)"; exit 1; }
   kpkg="linux-image-${cached##*/kernel-}"
   log "using the cached $kpkg"
 fi
@@ -63,7 +79,7 @@ if [ ! -f "$kdir/.done" ]; then
   tmp="$(mktemp -d "$cache/dl.XXXXXX")"
   chmod 0755 "$tmp"
   trap 'rm -rf "$tmp"' EXIT
-  (cd "$tmp" && apt-get download -qq "$kpkg" >&2)
+  (cd "$tmp" && apt-get "${apt_opts[@]}" download -qq "$kpkg" >&2)
   rm -rf "$kdir"
   mkdir -p "$kdir"
   dpkg-deb -x "$tmp"/"$kpkg"_*.deb "$kdir"

@@ -3,11 +3,16 @@ package io.ferry.agent;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.ferry.agent.engine.FileEngine;
+import io.ferry.agent.engine.SpdkEngine;
 import io.ferry.agent.engine.VolumeEngine;
 import io.ferry.agent.export.Exporter;
 import io.ferry.agent.export.NvmetExporter;
+import io.ferry.agent.export.SpdkExporter;
 import io.ferry.etcd.EtcdOptions;
 import io.ferry.etcd.FerryKeys;
+import io.ferry.model.Condition;
+import io.ferry.model.ExportTarget;
+import io.ferry.model.NodeReason;
 import io.ferry.runtime.informer.Informer;
 import io.ferry.runtime.informer.InformerHandler;
 import io.ferry.runtime.informer.InformerOptions;
@@ -37,22 +42,25 @@ import io.ferry.runtime.exec.CommandRunner;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.vertx.core.Future;
+import io.vertx.core.Promise;
 import io.vertx.core.VerticleBase;
+import java.util.EnumSet;
+import java.util.stream.Collectors;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.nio.file.Path;
-import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.EnumMap;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.function.Function;
+import io.ferry.model.HostSecret;
+import io.ferry.runtime.auth.HostKeyFile;
 
 /**
  * One storage node's agent. Deploy it as a verticle (or run {@link AgentMain}); everything it does
@@ -87,7 +95,7 @@ public final class Agent extends VerticleBase {
     private LeaseSession lease;
     private AdminServer admin;
     private String hostNqn;
-    private io.ferry.runtime.auth.HostKeyFile.Pair hostKeys;
+    private HostKeyFile.Pair hostKeys;
     private HostAuth hostAuth;
     private String machineId;
     private Map<Engine, VolumeEngine> engines;
@@ -143,8 +151,8 @@ public final class Agent extends VerticleBase {
         engines = engineFactory.apply(metrics);
         engines.values().forEach(VolumeEngine::available);
         hostNqn = HostNqn.resolve(options.hostNqnFile(), options.stateDir());
-        hostKeys = io.ferry.runtime.auth.HostKeyFile.ensure(
-                options.stateDir().resolve(io.ferry.runtime.auth.HostKeyFile.FILE_NAME), Instant.now());
+        hostKeys = HostKeyFile.ensure(
+                options.stateDir().resolve(HostKeyFile.FILE_NAME), Instant.now());
         machineId = MachineId.resolve(options.machineId(), MachineId.BOOT_ID);
         return metrics;
     }
@@ -219,7 +227,7 @@ public final class Agent extends VerticleBase {
                 .compose(global -> {
                     // The pair is published and the copies for this node are read before any work:
                     // an export that needs one finds it at its first attempt.
-                    hostAuth = new HostAuth(vertx, store, node, io.ferry.model.HostSecret.of(node, hostNqn,
+                    hostAuth = new HostAuth(vertx, store, node, HostSecret.of(node, hostNqn,
                             hostKeys.generation(), hostKeys.hostKey(), hostKeys.ctrlKey(), hostKeys.createdAt()),
                             global.nvmeAuth(), this::reconcileExports, informerOptions, registry);
                     ctx.exporter = exporter(global);
@@ -250,12 +258,12 @@ public final class Agent extends VerticleBase {
      * would disown every volume marked with the real one.
      */
     private Future<ClusterIdentity> awaitClusterIdentity() {
-        io.vertx.core.Promise<ClusterIdentity> found = io.vertx.core.Promise.promise();
+        Promise<ClusterIdentity> found = Promise.promise();
         tryClusterIdentity(found, true);
         return found.future();
     }
 
-    private void tryClusterIdentity(io.vertx.core.Promise<ClusterIdentity> found, boolean first) {
+    private void tryClusterIdentity(Promise<ClusterIdentity> found, boolean first) {
         if (stopping) {
             found.tryFail("the agent is stopping");
             return;
@@ -300,14 +308,14 @@ public final class Agent extends VerticleBase {
      * {@code exportPortMin}, which works only when just one of them exports.
      */
     private Exporter spdkExporter(GlobalConfig global) {
-        if (!(ctx.engines.get(Engine.SPDK) instanceof io.ferry.agent.engine.SpdkEngine spdk)) {
+        if (!(ctx.engines.get(Engine.SPDK) instanceof SpdkEngine spdk)) {
             return Exporter.none("no SPDK engine on this node");
         }
         int port = global.exportPortMax() > global.exportPortMin() ? global.exportPortMin() + 1
                 : global.exportPortMin();
-        return io.ferry.agent.export.Exporter.requiringNoAuth(new io.ferry.agent.export.SpdkExporter(spdk.client(),
-                global.nqnPrefix(), ctx.cluster.id(), options.dataAddress(), port, spdk::available), hostAuth, "the SPDK"
-                + " exporter does not set DH-HMAC-CHAP keys (not built yet)");
+        return Exporter.requiringNoAuth(new SpdkExporter(spdk.client(), global.nqnPrefix(), ctx.cluster.id(),
+                options.dataAddress(), port, spdk::available), hostAuth,
+                "the SPDK exporter does not set DH-HMAC-CHAP keys (not built yet)");
     }
 
     /** Enqueues what the informers alone would not: statuses left without work, and pool timers. */
@@ -338,12 +346,12 @@ public final class Agent extends VerticleBase {
     }
 
     private NodeRegistration registrationValue() {
-        java.util.Set<io.ferry.model.ExportTarget> exporters = java.util.EnumSet.noneOf(io.ferry.model.ExportTarget.class);
+        Set<ExportTarget> exporters = EnumSet.noneOf(ExportTarget.class);
         if (ctx.exporter != null && ctx.exporter.available()) {
-            exporters.add(io.ferry.model.ExportTarget.NVMET);
+            exporters.add(ExportTarget.NVMET);
         }
         if (ctx.spdkExporter != null && ctx.spdkExporter.available()) {
-            exporters.add(io.ferry.model.ExportTarget.SPDK);
+            exporters.add(ExportTarget.SPDK);
         }
         Set<Engine> engines = engines();
         // The scheduler places a volume for another node's consumer only where it can be exported.
@@ -358,33 +366,33 @@ public final class Agent extends VerticleBase {
      * target, or why not) and which engines it found. A node's capabilities are measured when its
      * registration is written, so every condition changed then.
      */
-    static List<io.ferry.model.Condition> capabilities(Set<io.ferry.model.ExportTarget> exporters, Set<Engine> engines,
+    static List<Condition> capabilities(Set<ExportTarget> exporters, Set<Engine> engines,
             boolean spdkConfigured, Instant now) {
-        io.ferry.model.Condition canExport;
-        if (exporters.contains(io.ferry.model.ExportTarget.NVMET)) {
-            canExport = io.ferry.model.Condition.of(io.ferry.model.Condition.CAN_EXPORT, true,
-                    io.ferry.model.NodeReason.NVMET_LOADED, exporters.contains(io.ferry.model.ExportTarget.SPDK)
+        Condition canExport;
+        if (exporters.contains(ExportTarget.NVMET)) {
+            canExport = Condition.of(Condition.CAN_EXPORT, true,
+                    NodeReason.NVMET_LOADED, exporters.contains(ExportTarget.SPDK)
                             ? "kernel nvmet and the SPDK target" : "kernel nvmet");
-        } else if (exporters.contains(io.ferry.model.ExportTarget.SPDK)) {
-            canExport = io.ferry.model.Condition.of(io.ferry.model.Condition.CAN_EXPORT, true,
-                    io.ferry.model.NodeReason.SPDK_RUNNING, "the SPDK target (kernel nvmet is not loaded)");
+        } else if (exporters.contains(ExportTarget.SPDK)) {
+            canExport = Condition.of(Condition.CAN_EXPORT, true,
+                    NodeReason.SPDK_RUNNING, "the SPDK target (kernel nvmet is not loaded)");
         } else if (spdkConfigured && engines.equals(Set.of(Engine.SPDK))) {
-            canExport = io.ferry.model.Condition.of(io.ferry.model.Condition.CAN_EXPORT, false,
-                    io.ferry.model.NodeReason.SPDK_NOT_RUNNING, "the SPDK target does not answer; volumes of this node"
+            canExport = Condition.of(Condition.CAN_EXPORT, false,
+                    NodeReason.SPDK_NOT_RUNNING, "the SPDK target does not answer; volumes of this node"
                             + " serve only consumers on it");
         } else {
-            canExport = io.ferry.model.Condition.of(io.ferry.model.Condition.CAN_EXPORT, false,
-                    io.ferry.model.NodeReason.NVMET_NOT_LOADED, "kernel nvmet is not loaded (modprobe nvmet nvmet-tcp)"
+            canExport = Condition.of(Condition.CAN_EXPORT, false,
+                    NodeReason.NVMET_NOT_LOADED, "kernel nvmet is not loaded (modprobe nvmet nvmet-tcp)"
                             + (spdkConfigured ? " and the SPDK target does not answer" : "")
                             + "; volumes of this node serve only consumers on it");
         }
-        io.ferry.model.Condition available = engines.isEmpty()
-                ? io.ferry.model.Condition.of(io.ferry.model.Condition.ENGINES_AVAILABLE, false,
-                        io.ferry.model.NodeReason.NO_ENGINE, "no engine's tools or socket were found")
-                : io.ferry.model.Condition.of(io.ferry.model.Condition.ENGINES_AVAILABLE, true,
-                        io.ferry.model.NodeReason.ENGINES_PROBED, engines.stream().map(Engine::value).sorted()
-                                .collect(java.util.stream.Collectors.joining(", ")));
-        return io.ferry.model.Condition.carryTransitions(List.of(), List.of(canExport, available), now);
+        Condition available = engines.isEmpty()
+                ? Condition.of(Condition.ENGINES_AVAILABLE, false,
+                        NodeReason.NO_ENGINE, "no engine's tools or socket were found")
+                : Condition.of(Condition.ENGINES_AVAILABLE, true,
+                        NodeReason.ENGINES_PROBED, engines.stream().map(Engine::value).sorted()
+                                .collect(Collectors.joining(", ")));
+        return Condition.carryTransitions(List.of(), List.of(canExport, available), now);
     }
 
     private String adminAddress() {
@@ -650,19 +658,5 @@ public final class Agent extends VerticleBase {
                 ctx.poolRuntime.enqueue(pool);
             }
         }
-    }
-
-    /** Exposed for the admin API and tests. */
-    Map<String, Object> describe() {
-        Map<String, Object> d = new LinkedHashMap<>();
-        d.put("node", options.node());
-        d.put("hostNqn", hostNqn);
-        d.put("engines", engines());
-        d.put("exporter", ctx.exporter.available());
-        return d;
-    }
-
-    Duration leaseTtl() {
-        return options.leaseTtl();
     }
 }

@@ -1,8 +1,10 @@
 package io.ferry.agent;
 
+import io.ferry.agent.engine.LoopDevices;
 import io.ferry.etcd.EtcdOptions;
 import io.ferry.runtime.exec.ProcessCommandRunner;
 import io.vertx.core.Vertx;
+import java.util.Locale;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -141,7 +143,7 @@ public final class AgentMain {
         if (s.containsKey("loop-devices")) {
             String value = s.get("loop-devices");
             try {
-                o = o.withLoopDevices(io.ferry.agent.engine.LoopDevices.Mechanism.valueOf(value.toUpperCase(java.util.Locale.ROOT)));
+                o = o.withLoopDevices(LoopDevices.Mechanism.valueOf(value.toUpperCase(Locale.ROOT)));
             } catch (IllegalArgumentException e) {
                 throw new IllegalArgumentException("--loop-devices must be auto, ioctl or losetup, got " + value);
             }

@@ -13,7 +13,9 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.ToDoubleFunction;
 
 /**
  * The agent's own meters. Reconcile counts and latency come from the shared runtime; this adds
@@ -27,12 +29,12 @@ public final class AgentMetrics {
     private final Map<String, PoolStatus> pools = new ConcurrentHashMap<>();
     private final Map<String, String> devices = new ConcurrentHashMap<>();
     private final Map<String, List<Meter>> deviceMeters = new ConcurrentHashMap<>();
-    private final java.util.Set<String> lost = ConcurrentHashMap.newKeySet();
+    private final Set<String> lost = ConcurrentHashMap.newKeySet();
 
     public AgentMetrics(MeterRegistry registry, Path sysBlock) {
         this.registry = registry;
         this.sysBlock = sysBlock;
-        Gauge.builder("ferry.agent.volumes.lost", lost, java.util.Set::size)
+        Gauge.builder("ferry.agent.volumes.lost", lost, Set::size)
                 .description("volumes created here before and no longer found (status Lost), waiting for their storage"
                         + " or an operator's decision").register(registry);
     }
@@ -91,7 +93,7 @@ public final class AgentMetrics {
     }
 
     private static double value(Map<String, PoolStatus> m, String pool,
-            java.util.function.ToDoubleFunction<PoolStatus> f) {
+            ToDoubleFunction<PoolStatus> f) {
         PoolStatus s = m.get(pool);
         return s == null ? Double.NaN : f.applyAsDouble(s);
     }

@@ -3,6 +3,7 @@ package io.ferry.agent;
 import io.ferry.agent.engine.LoopDevices;
 import io.ferry.model.Names;
 
+import io.ferry.model.NodeRegistration;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Map;
@@ -60,7 +61,7 @@ public record AgentOptions(
         Objects.requireNonNull(stateDir, "stateDir");
         Objects.requireNonNull(loopDevices, "loopDevices");
         if (machineId != null) {
-            io.ferry.model.NodeRegistration.checkMachineId(machineId);
+            NodeRegistration.checkMachineId(machineId);
         }
         if (concurrency < 1) {
             throw new IllegalArgumentException("concurrency must be at least 1");

@@ -11,6 +11,7 @@ import java.nio.file.FileSystemException;
 import java.util.Locale;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutionException;
+import io.ferry.agent.export.NvmeAuthException;
 
 /**
  * Which failure an error of the agent's work on a volume or snapshot is; the one place for the rule.
@@ -37,7 +38,7 @@ final class FailureClassifier {
         if (e instanceof ExportUnavailableException) {
             return FailureReason.EXPORT_UNAVAILABLE;
         }
-        if (e instanceof io.ferry.agent.export.NvmeAuthException auth) {
+        if (e instanceof NvmeAuthException auth) {
             return auth.reason();
         }
         if (e instanceof EngineException ee) {

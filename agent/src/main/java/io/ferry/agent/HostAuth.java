@@ -19,6 +19,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.util.Optional;
+import java.time.Duration;
 
 /**
  * The agent's part in NVMe in-band authentication, both ways round.
@@ -36,7 +37,7 @@ import java.util.Optional;
 final class HostAuth implements ExportSecrets {
 
     private static final Logger log = LoggerFactory.getLogger(HostAuth.class);
-    static final java.time.Duration REPUBLISH = java.time.Duration.ofSeconds(30);
+    static final Duration REPUBLISH = Duration.ofSeconds(30);
 
     private final Vertx vertx;
     private final Store store;

@@ -3,6 +3,8 @@ package io.ferry.agent;
 import io.ferry.agent.engine.VolumeEngine;
 import io.ferry.agent.export.Exporter;
 import io.ferry.etcd.FerryKeys;
+import io.ferry.model.ClusterIdentity;
+import io.ferry.model.Engine;
 import io.ferry.runtime.informer.Informer;
 import io.ferry.runtime.reconcile.ReconcileRuntime;
 import io.ferry.etcd.store.Store;
@@ -18,7 +20,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 
 /**
@@ -31,10 +32,10 @@ final class NodeContext {
     final Store store;
     final FerryKeys keys;
     final String node;
-    final Map<io.ferry.model.Engine, VolumeEngine> engines;
+    final Map<Engine, VolumeEngine> engines;
     final AgentMetrics metrics;
     /** This cluster's identity; null until the agent has read it, and nothing is done before. */
-    volatile io.ferry.model.ClusterIdentity cluster;
+    volatile ClusterIdentity cluster;
     /** Kernel nvmet: exports volumes of every engine with a kernel block device. */
     Exporter exporter;
     /** The SPDK target's own NVMe-oF: exports volumes of {@code spdk} pools. */
@@ -53,7 +54,7 @@ final class NodeContext {
     /** Decode errors of pool configs that name this node, by pool. */
     final Map<String, String> badPoolConfigs = new ConcurrentHashMap<>();
 
-    NodeContext(Vertx vertx, Store store, String node, Map<io.ferry.model.Engine, VolumeEngine> engines,
+    NodeContext(Vertx vertx, Store store, String node, Map<Engine, VolumeEngine> engines,
             AgentMetrics metrics) {
         this.vertx = vertx;
         this.store = store;
@@ -88,11 +89,11 @@ final class NodeContext {
     }
 
     /** SPDK lvols live in the SPDK target, so the target exports them; everything else goes through nvmet. */
-    Exporter exporterFor(io.ferry.model.Engine kind) {
-        return kind == io.ferry.model.Engine.SPDK ? spdkExporter : exporter;
+    Exporter exporterFor(Engine kind) {
+        return kind == Engine.SPDK ? spdkExporter : exporter;
     }
 
-    Optional<VolumeEngine> engine(io.ferry.model.Engine kind) {
+    Optional<VolumeEngine> engine(Engine kind) {
         VolumeEngine e = engines.get(kind);
         return e != null && e.available() ? Optional.of(e) : Optional.empty();
     }

@@ -5,6 +5,7 @@ import io.ferry.agent.engine.Inventory;
 import io.ferry.agent.engine.LocalSnapshot;
 import io.ferry.agent.engine.LocalVolume;
 import io.ferry.agent.engine.VolumeEngine;
+import io.ferry.agent.export.Exporter;
 import io.ferry.model.Orphan;
 import io.ferry.model.OrphanKind;
 import io.ferry.model.OrphanOwner;
@@ -12,6 +13,8 @@ import io.ferry.model.OrphanReport;
 import io.ferry.model.PoolConfig;
 import io.ferry.model.VolumePhase;
 import io.vertx.core.Future;
+import java.util.HashMap;
+import java.util.HashSet;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -119,7 +122,7 @@ final class OrphanScanner {
         }
         return ctx.store.get(ctx.keys.orphans(ctx.node), OrphanReport.class)
                 .map(found -> {
-                    Map<String, Instant> known = new java.util.HashMap<>();
+                    Map<String, Instant> known = new HashMap<>();
                     found.ifPresent(v -> v.value().orphans().forEach(o -> {
                         if (o.firstSeen() != null) {
                             known.put(o.name(), o.firstSeen());
@@ -131,14 +134,14 @@ final class OrphanScanner {
                     // Unreadable (or etcd away): the ages restart from now, nothing else depends on them.
                     log.info("cannot read the last orphan report ({}); orphans' first sightings start now",
                             err.getMessage());
-                    return Future.succeededFuture(new java.util.HashMap<>());
+                    return Future.succeededFuture(new HashMap<>());
                 })
                 .onSuccess(known -> firstSeen = known);
     }
 
     private List<Orphan> stampFirstSeen(Map<String, Instant> known, List<Orphan> orphans) {
         Instant now = Clock.now();
-        Map<String, Instant> next = new java.util.HashMap<>();
+        Map<String, Instant> next = new HashMap<>();
         List<Orphan> stamped = new ArrayList<>(orphans.size());
         for (Orphan o : orphans) {
             Instant seen = known.getOrDefault(o.name(), now);
@@ -155,8 +158,8 @@ final class OrphanScanner {
     }
 
     /** Ferry-named subsystems with the kind of target that serves them (SPDK asked only when it answers). */
-    private Map<io.ferry.agent.export.Exporter.Exported, OrphanKind> exported() {
-        Map<io.ferry.agent.export.Exporter.Exported, OrphanKind> exported = new LinkedHashMap<>();
+    private Map<Exporter.Exported, OrphanKind> exported() {
+        Map<Exporter.Exported, OrphanKind> exported = new LinkedHashMap<>();
         ctx.exporter.exports().forEach(e -> exported.put(e, OrphanKind.NVMET_SUBSYSTEM));
         if (ctx.spdkExporter.available()) {
             ctx.spdkExporter.exports().forEach(e -> exported.put(e, OrphanKind.SPDK_SUBSYSTEM));
@@ -164,9 +167,9 @@ final class OrphanScanner {
         return exported;
     }
 
-    private List<Candidate> classify(List<Found> found, Map<io.ferry.agent.export.Exporter.Exported, OrphanKind> exported) {
+    private List<Candidate> classify(List<Found> found, Map<Exporter.Exported, OrphanKind> exported) {
         List<Candidate> candidates = new ArrayList<>();
-        Set<String> localVolumes = new java.util.HashSet<>();
+        Set<String> localVolumes = new HashSet<>();
         for (Found f : found) {
             for (LocalVolume v : f.inventory().volumes()) {
                 localVolumes.add(v.name());
@@ -179,9 +182,9 @@ final class OrphanScanner {
                 candidates.add(new Candidate(kindOf(f.pool()), objectName(f.pool(), v.name()), v.name(), null,
                         f.pool().name(), v.sizeBytes(), OrphanOwner.THIS_CLUSTER, null));
             }
-            Set<String> ours = new java.util.HashSet<>();
+            Set<String> ours = new HashSet<>();
             f.inventory().volumes().forEach(v -> ours.add(v.name()));
-            for (io.ferry.agent.engine.Inventory.Unowned u : f.inventory().unowned()) {
+            for (Inventory.Unowned u : f.inventory().unowned()) {
                 localVolumes.add(u.volume());
                 // Another cluster's volume beside this cluster's of the same name (SPDK lvols, whose
                 // names carry the marker, can be both) is reported: no reconcile will mention it.

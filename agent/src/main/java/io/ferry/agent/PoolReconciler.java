@@ -3,6 +3,8 @@ package io.ferry.agent;
 import io.ferry.model.PoolReason;
 import io.ferry.agent.engine.PoolState;
 import io.ferry.agent.engine.VolumeEngine;
+import io.ferry.model.SnapshotStatus;
+import io.ferry.model.VolumePhase;
 import io.ferry.runtime.reconcile.ReconcileResult;
 import io.ferry.model.Condition;
 import io.ferry.model.PoolConfig;
@@ -10,10 +12,11 @@ import io.ferry.model.PoolStatus;
 import io.vertx.core.Future;
 
 import java.time.Duration;
-import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * Brings up one of this node's pools (prepare) and reports what the engine measures. The key is the
@@ -24,7 +27,7 @@ final class PoolReconciler {
     private final NodeContext ctx;
     private final StatusWriter statuses;
     /** Whether each pool was healthy at its last measurement: becoming healthy is an input that changed. */
-    private final java.util.Map<String, Boolean> healthy = new java.util.concurrent.ConcurrentHashMap<>();
+    private final Map<String, Boolean> healthy = new ConcurrentHashMap<>();
 
     PoolReconciler(NodeContext ctx, StatusWriter statuses) {
         this.ctx = ctx;
@@ -95,14 +98,14 @@ final class PoolReconciler {
     private void retryVolumesOf(String pool) {
         for (var w : ctx.work.values()) {
             if (w.value().pool().equals(pool) && ctx.volumeStatus(w.value().volume())
-                    .filter(st -> st.phase() == io.ferry.model.VolumePhase.READY).isEmpty()) {
+                    .filter(st -> st.phase() == VolumePhase.READY).isEmpty()) {
                 ctx.volumeRuntime.enqueue(w.value().volume());
             }
         }
         if (ctx.snapshotWork != null) {
             for (var w : ctx.snapshotWork.values()) {
                 if (w.value().pool().equals(pool) && ctx.snapshotStatus(w.value().snapshot())
-                        .filter(io.ferry.model.SnapshotStatus::readyToUse).isEmpty()) {
+                        .filter(SnapshotStatus::readyToUse).isEmpty()) {
                     ctx.snapshotRuntime.enqueue(w.value().snapshot());
                 }
             }

@@ -1,6 +1,7 @@
 package io.ferry.agent;
 
 import io.ferry.etcd.store.Store;
+import io.ferry.etcd.store.Versioned;
 import io.ferry.model.Condition;
 import io.ferry.model.OrphanReport;
 import io.ferry.model.PoolStatus;
@@ -12,6 +13,7 @@ import java.time.Instant;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.Function;
 
@@ -32,7 +34,7 @@ final class StatusWriter {
      * and taking it then for somebody else's change re-ran the work, whose next write could again
      * come back first (a failure's attempts climbed by themselves under load).
      */
-    private final Map<String, java.util.Set<Object>> inFlight = new ConcurrentHashMap<>();
+    private final Map<String, Set<Object>> inFlight = new ConcurrentHashMap<>();
 
     StatusWriter(Store store) {
         this.store = store;
@@ -70,7 +72,7 @@ final class StatusWriter {
      */
     Future<Boolean> pool(String key, PoolStatus desired) {
         Future<Optional<PoolStatus>> stored = lastWritten.containsKey(key) ? Future.succeededFuture(Optional.empty())
-                : store.get(key, PoolStatus.class).map(v -> v.map(io.ferry.etcd.store.Versioned::value))
+                : store.get(key, PoolStatus.class).map(v -> v.map(Versioned::value))
                         .otherwise(Optional.empty());
         return stored.compose(s -> pool(key, desired, s));
     }
@@ -128,7 +130,7 @@ final class StatusWriter {
      */
     boolean isMine(String key, Object value, long modRevision) {
         return olderThanMine(key, modRevision) || value.equals(lastWritten.get(key))
-                || inFlight.getOrDefault(key, java.util.Set.of()).contains(value);
+                || inFlight.getOrDefault(key, Set.of()).contains(value);
     }
 
     Future<Boolean> delete(String key) {

@@ -5,6 +5,7 @@ import io.ferry.agent.engine.EngineException;
 import io.ferry.agent.engine.LocalVolume;
 import io.ferry.agent.engine.PoolState;
 import io.ferry.agent.engine.VolumeEngine;
+import io.ferry.model.ValidationException;
 import io.ferry.runtime.reconcile.ReconcileResult;
 import io.ferry.runtime.reconcile.TerminalException;
 import io.ferry.etcd.store.Versioned;
@@ -19,14 +20,16 @@ import io.ferry.model.Sizes;
 import io.ferry.model.VolumePhase;
 import io.ferry.model.VolumeStatus;
 import io.ferry.model.WorkItem;
+import io.vertx.core.AsyncResult;
 import io.vertx.core.Future;
+import io.vertx.core.Handler;
 import io.vertx.core.Promise;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.time.Duration;
-import java.time.Instant;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -207,10 +210,10 @@ final class VolumeReconciler {
         Placement p;
         try {
             p = ctx.store.get(key, Placement.class).toCompletionStage().toCompletableFuture()
-                    .get(ctx.store.requestTimeout().toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS)
+                    .get(ctx.store.requestTimeout().toMillis(), TimeUnit.MILLISECONDS)
                     .map(Versioned::value).orElse(null);
-        } catch (java.util.concurrent.ExecutionException e) {
-            if (FailureClassifier.unwrap(e) instanceof io.ferry.model.ValidationException invalid) {
+        } catch (ExecutionException e) {
+            if (FailureClassifier.unwrap(e) instanceof ValidationException invalid) {
                 throw unplaced(item, key + " does not decode (" + invalid.getMessage() + ")");
             }
             throw e;
@@ -395,7 +398,7 @@ final class VolumeReconciler {
     private <T> Future<T> reportIfSlow(AtomicBoolean worthReporting, Supplier<Future<Boolean>> report, Callable<T> pass) {
         Future<T> running = ctx.volumeRuntime.blocking(pass);
         Promise<T> done = Promise.promise();
-        io.vertx.core.Handler<io.vertx.core.AsyncResult<T>> finish = result -> {
+        Handler<AsyncResult<T>> finish = result -> {
             if (result.succeeded()) {
                 done.tryComplete(result.result());
             } else {

@@ -9,11 +9,13 @@ import io.ferry.etcd.store.Versioned;
 import io.ferry.etcd.testing.Await;
 import io.ferry.model.ClusterIdentity;
 import io.ferry.model.Engine;
+import io.ferry.model.Placement;
 import io.ferry.model.PoolConfig;
 import io.ferry.model.PoolSource;
 import io.ferry.model.SnapshotStatus;
 import io.ferry.model.SnapshotWorkItem;
 import io.ferry.model.VolumePhase;
+import io.ferry.model.VolumeSource;
 import io.ferry.model.VolumeStatus;
 import io.ferry.model.WorkItem;
 import io.ferry.runtime.exec.CommandRunner;
@@ -28,6 +30,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Optional;
@@ -73,7 +76,7 @@ public final class AgentHarness implements AutoCloseable {
 
     /** Creates the cluster id if absent, as the first controller or ferry up does; returns the stored one. */
     public ClusterIdentity createCluster() {
-        return Await.result(ClusterIdentities.ensure(store, java.time.Instant.now()));
+        return Await.result(ClusterIdentities.ensure(store, Instant.now()));
     }
 
     /** Deploys an agent without waiting for its start to complete (it may be waiting for the cluster id). */
@@ -149,10 +152,10 @@ public final class AgentHarness implements AutoCloseable {
      * controller writes them (the agent carries out only work a placement accounts for).
      */
     public void putWork(WorkItem item) {
-        io.ferry.model.VolumeSource source = item.source();
-        io.ferry.model.Placement placement = io.ferry.model.Placement.of(item.volume(), item.pool(), item.node(),
+        VolumeSource source = item.source();
+        Placement placement = Placement.of(item.volume(), item.pool(), item.node(),
                 item.engine(), item.sizeBytes(), item.thin(), item.generation(), null,
-                source == null ? null : source.snapshot(), source == null ? null : source.volume(), java.time.Instant.now());
+                source == null ? null : source.snapshot(), source == null ? null : source.volume(), Instant.now());
         Await.result(store.txn().put(keys.placement(item.volume()), placement)
                 .put(keys.workItem(item.node(), item.volume()), item).commit());
     }

@@ -6,6 +6,7 @@ import io.ferry.etcd.testing.EtcdExtension;
 import io.ferry.model.NodeRegistration;
 import io.ferry.runtime.exec.ProcessCommandRunner;
 import io.vertx.core.VertxOptions;
+import java.util.Map;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -112,7 +113,7 @@ class AgentRegistrationIT {
         // lease, fails, and its lease takes the key with it.
         long duplicateLease = h.store.client().getLeaseClient().grant(60).get(5, TimeUnit.SECONDS).getID();
         NodeRegistration duplicate = NodeRegistration.of(AgentHarness.NODE, "10.9.9.9", null,
-                "nqn.2014-08.org.nvmexpress:uuid:00000000-0000-4000-8000-00000000dead", Set.of(), java.util.Map.of(),
+                "nqn.2014-08.org.nvmexpress:uuid:00000000-0000-4000-8000-00000000dead", Set.of(), Map.of(),
                 "0.0.0", Instant.now());
         Await.result(h.store.put(key, duplicate, duplicateLease));
         awaitRegistered(agent);

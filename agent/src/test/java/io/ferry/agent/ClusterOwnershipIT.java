@@ -1,6 +1,5 @@
 package io.ferry.agent;
 
-import io.ferry.etcd.EtcdOptions;
 import io.ferry.etcd.testing.Await;
 import io.ferry.etcd.testing.EtcdExtension;
 import io.ferry.model.Engine;
@@ -13,12 +12,15 @@ import io.ferry.model.OrphanRemoval;
 import io.ferry.model.OrphanRemovalOutcome;
 import io.ferry.model.OrphanRemovalResult;
 import io.ferry.model.OrphanReport;
+import io.ferry.model.Placement;
 import io.ferry.model.PoolStatus;
 import io.ferry.model.Sizes;
 import io.ferry.model.VolumePhase;
 import io.ferry.model.VolumeStatus;
 import io.ferry.model.WorkItem;
 import io.ferry.runtime.pool.PoolMarker;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.attribute.UserDefinedFileAttributeView;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -110,8 +112,8 @@ class ClusterOwnershipIT {
     }
 
     static void markAsCluster(Path file, String clusterId) throws IOException {
-        Files.getFileAttributeView(file, java.nio.file.attribute.UserDefinedFileAttributeView.class)
-                .write("ferry.cluster", java.nio.charset.StandardCharsets.UTF_8.encode(clusterId));
+        Files.getFileAttributeView(file, UserDefinedFileAttributeView.class)
+                .write("ferry.cluster", StandardCharsets.UTF_8.encode(clusterId));
     }
 
     @Test
@@ -120,7 +122,7 @@ class ClusterOwnershipIT {
         h.start();
         createAndWrite("placed-g");
         Await.result(h.store.delete(h.keys.workItem(AgentHarness.NODE, "placed-g")));
-        Await.result(h.store.put(h.keys.placement("placed-g"), io.ferry.model.Placement.of("placed-g", "files",
+        Await.result(h.store.put(h.keys.placement("placed-g"), Placement.of("placed-g", "files",
                 AgentHarness.NODE, Engine.FILE, 16 * Sizes.MIB, true, 1, null, null, null, Instant.now())));
         Await.result(h.store.delete(h.keys.volumeStatus(AgentHarness.NODE, "placed-g")));
         byte[] bytes = new byte[4 << 20];
@@ -258,7 +260,7 @@ class ClusterOwnershipIT {
         Await.result(h.store.delete(h.keys.workItem(AgentHarness.NODE, "lost-d")));
         Await.result(h.store.delete(h.keys.placement("lost-d")));
         Await.result(h.store.delete(h.keys.workItem(AgentHarness.NODE, "kept-e")));
-        Await.result(h.store.put(h.keys.placement("kept-e"), io.ferry.model.Placement.of("kept-e", "files",
+        Await.result(h.store.put(h.keys.placement("kept-e"), Placement.of("kept-e", "files",
                 AgentHarness.NODE, Engine.FILE, 16 * Sizes.MIB, true, 1, null, null, null, Instant.now())));
         await().atMost(Duration.ofSeconds(30)).until(() -> orphan(h, "lost-d").isPresent());
         assertThat(orphan(h, "lost-d").orElseThrow().owner()).isEqualTo(OrphanOwner.THIS_CLUSTER);

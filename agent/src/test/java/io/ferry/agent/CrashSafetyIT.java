@@ -2,8 +2,10 @@ package io.ferry.agent;
 
 import io.ferry.agent.engine.LoopDevices;
 
+import io.ferry.etcd.testing.Await;
 import io.ferry.etcd.testing.EtcdExtension;
 import io.ferry.model.Engine;
+import io.ferry.model.OrphanReport;
 import io.ferry.model.Sizes;
 import io.ferry.model.VolumePhase;
 import io.ferry.model.WorkItem;
@@ -11,6 +13,11 @@ import io.ferry.runtime.exec.Command;
 import io.ferry.runtime.exec.CommandResult;
 import io.ferry.runtime.exec.CommandRunner;
 import io.ferry.runtime.exec.ProcessCommandRunner;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.util.Optional;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.stream.IntStream;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -95,7 +102,7 @@ class CrashSafetyIT {
         h.putWork(work("vol-1", true, 1));
         crashWhen(runner);
         assertThat(h.loops()).hasSize(1);
-        assertThat(h.status("vol-1").map(s -> s.phase())).isNotEqualTo(java.util.Optional.of(VolumePhase.READY));
+        assertThat(h.status("vol-1").map(s -> s.phase())).isNotEqualTo(Optional.of(VolumePhase.READY));
 
         h.start();
         await().atMost(Duration.ofSeconds(30)).until(() -> h.status("vol-1")
@@ -151,7 +158,7 @@ class CrashSafetyIT {
         h.orderDeletion("gone-2");
         crashWhen(runner);
         // What the dead agent was about to do next: the file goes, and it dies before acknowledging.
-        java.nio.file.Files.delete(h.poolDir.resolve("gone-2.img"));
+        Files.delete(h.poolDir.resolve("gone-2.img"));
         assertThat(h.status("gone-2").orElseThrow().phase()).as("no acknowledgement: nothing may be released yet")
                 .isEqualTo(VolumePhase.READY);
 
@@ -169,7 +176,7 @@ class CrashSafetyIT {
             h.putWork(work("keep-" + i, true, 1));
         }
         await().atMost(Duration.ofSeconds(30)).until(() -> h.loops().size() == 5);
-        await().atMost(Duration.ofSeconds(30)).until(() -> java.util.stream.IntStream.range(0, 5).allMatch(i ->
+        await().atMost(Duration.ofSeconds(30)).until(() -> IntStream.range(0, 5).allMatch(i ->
                 h.status("keep-" + i).filter(s -> s.phase() == VolumePhase.READY).isPresent()));
         List<String> devices = h.loops().stream().map(l -> l.device()).sorted().toList();
         h.crash();
@@ -177,7 +184,7 @@ class CrashSafetyIT {
         RecordingRunner recording = new RecordingRunner();
         h.start(recording, h.options());
         await().atMost(Duration.ofSeconds(10)).until(() -> Boolean.TRUE.equals(
-                io.ferry.etcd.testing.Await.result(h.agent().idle())));
+                Await.result(h.agent().idle())));
         assertThat(h.loops().stream().map(l -> l.device()).sorted().toList()).isEqualTo(devices);
         assertThat(recording.lines()).noneMatch(l -> l.contains("--find") || l.startsWith("cp ")
                 || l.contains("--detach"));
@@ -192,15 +199,15 @@ class CrashSafetyIT {
                 && h.status("orphan-1").isPresent() && h.status("orphan-2").isPresent());
         h.crash();
         // As if the controller's keys were lost while the node kept its files.
-        io.ferry.etcd.testing.Await.result(h.store.deletePrefix(h.keys.node(AgentHarness.NODE)));
-        io.ferry.etcd.testing.Await.result(h.store.deletePrefix(h.keys.work(AgentHarness.NODE)));
-        io.ferry.etcd.testing.Await.result(h.store.delete(h.keys.placement("orphan-1")));
-        io.ferry.etcd.testing.Await.result(h.store.putRaw(h.keys.placement("orphan-2"),
-                "{}".getBytes(java.nio.charset.StandardCharsets.UTF_8)));
+        Await.result(h.store.deletePrefix(h.keys.node(AgentHarness.NODE)));
+        Await.result(h.store.deletePrefix(h.keys.work(AgentHarness.NODE)));
+        Await.result(h.store.delete(h.keys.placement("orphan-1")));
+        Await.result(h.store.putRaw(h.keys.placement("orphan-2"),
+                "{}".getBytes(StandardCharsets.UTF_8)));
 
         h.start();
-        await().atMost(Duration.ofSeconds(30)).until(() -> io.ferry.etcd.testing.Await.result(
-                h.store.get(h.keys.orphans(AgentHarness.NODE), io.ferry.model.OrphanReport.class))
+        await().atMost(Duration.ofSeconds(30)).until(() -> Await.result(
+                h.store.get(h.keys.orphans(AgentHarness.NODE), OrphanReport.class))
                 .map(v -> v.value().orphans().stream().filter(o -> o.volumeTag().equals("orphan-2")
                         && o.reason().contains("placement") || o.volumeTag().equals("orphan-1")
                         && o.reason().contains("no placement")).count() == 2).orElse(false));
@@ -212,7 +219,7 @@ class CrashSafetyIT {
 
     static final class RecordingRunner implements CommandRunner {
         final CommandRunner real = new ProcessCommandRunner();
-        final List<String> lines = new java.util.concurrent.CopyOnWriteArrayList<>();
+        final List<String> lines = new CopyOnWriteArrayList<>();
 
         @Override
         public CommandResult execute(Command command) {

@@ -1,16 +1,26 @@
 package io.ferry.agent;
 
+import io.ferry.agent.engine.LoopDevices;
 import io.ferry.etcd.store.Versioned;
 import io.ferry.etcd.testing.Await;
 import io.ferry.etcd.testing.EtcdExtension;
 import io.ferry.model.Engine;
 import io.ferry.model.FailureReason;
 import io.ferry.model.OrphanReport;
+import io.ferry.model.Placement;
+import io.ferry.model.PoolConfig;
+import io.ferry.model.PoolSource;
+import io.ferry.model.PoolStatus;
 import io.ferry.model.Sizes;
 import io.ferry.model.VolumePhase;
 import io.ferry.model.VolumeStatus;
 import io.ferry.model.WorkItem;
+import io.ferry.runtime.exec.ProcessCommandRunner;
 import io.ferry.runtime.pool.PoolMarker;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.time.Instant;
+import java.util.Optional;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -141,8 +151,8 @@ class DataSafetyIT {
         assertThat(h.poolFiles()).isEmpty();
 
         // A placement for another node does not count either.
-        Await.result(h.store.put(h.keys.placement("forged"), io.ferry.model.Placement.of("forged", "files", "node-z",
-                Engine.FILE, 16 * Sizes.MIB, true, 1, null, null, null, java.time.Instant.now())));
+        Await.result(h.store.put(h.keys.placement("forged"), Placement.of("forged", "files", "node-z",
+                Engine.FILE, 16 * Sizes.MIB, true, 1, null, null, null, Instant.now())));
         h.putWorkWithoutPlacement(WorkItem.of("forged", AgentHarness.NODE, "files", Engine.FILE, 16 * Sizes.MIB, true, 2,
                 null, null));
         await().atMost(Duration.ofSeconds(30)).until(() -> h.status("forged").map(VolumeStatus::message)
@@ -155,7 +165,7 @@ class DataSafetyIT {
                 null, null));
         await().atMost(Duration.ofSeconds(30)).until(() -> h.status("placed").map(VolumeStatus::message)
                 .filter(m -> m.contains("its placement holds " + 16 * Sizes.MIB + " bytes")).isPresent());
-        assertThat(java.nio.file.Files.size(h.poolDir.resolve("placed.img"))).isEqualTo(16 * Sizes.MIB);
+        assertThat(Files.size(h.poolDir.resolve("placed.img"))).isEqualTo(16 * Sizes.MIB);
         assertThat(checksum("placed")).isEqualTo(sum);
 
         // The controller's own growth (placement and work item together) is carried out.
@@ -222,14 +232,14 @@ class DataSafetyIT {
         assertThat(h.poolFiles()).isEmpty();
     }
 
-    java.util.Optional<io.ferry.model.PoolStatus> poolStatus(String pool) {
-        return Await.result(h.store.get(h.keys.nodePoolStatus(AgentHarness.NODE, pool), io.ferry.model.PoolStatus.class))
-                .map(io.ferry.etcd.store.Versioned::value);
+    Optional<PoolStatus> poolStatus(String pool) {
+        return Await.result(h.store.get(h.keys.nodePoolStatus(AgentHarness.NODE, pool), PoolStatus.class))
+                .map(Versioned::value);
     }
 
     /** What a reboot does to the node's loop devices. */
     void detachLoops() {
-        var devices = new io.ferry.agent.engine.LoopDevices(new io.ferry.runtime.exec.ProcessCommandRunner(),
+        var devices = new LoopDevices(new ProcessCommandRunner(),
                 Duration.ofSeconds(10));
         h.loops().forEach(loop -> devices.detach(loop.device(), null));
     }
@@ -242,8 +252,8 @@ class DataSafetyIT {
         detachLoops();
         // The pool's file system is not mounted after the reboot: its mount point is an empty directory.
         Path away = h.root.resolve("pool-unmounted");
-        java.nio.file.Files.move(h.poolDir, away);
-        java.nio.file.Files.createDirectory(h.poolDir);
+        Files.move(h.poolDir, away);
+        Files.createDirectory(h.poolDir);
 
         h.start();
         await().atMost(Duration.ofSeconds(30)).until(() -> h.status("kept-d")
@@ -253,13 +263,13 @@ class DataSafetyIT {
         assertThat(lost.message()).contains("not re-created");
         await().atMost(Duration.ofSeconds(30)).until(() -> poolStatus("files").filter(p -> !p.healthy()
                 && p.conditions().stream().anyMatch(c -> c.reason().equals("MarkerMissing"))).isPresent());
-        try (var files = java.nio.file.Files.list(h.poolDir)) {
+        try (var files = Files.list(h.poolDir)) {
             assertThat(files.toList()).as("nothing created on the root file system").isEmpty();
         }
 
         // The file system is mounted again: the same volume, the same bytes, without anyone's help.
-        java.nio.file.Files.delete(h.poolDir);
-        java.nio.file.Files.move(away, h.poolDir);
+        Files.delete(h.poolDir);
+        Files.move(away, h.poolDir);
         await().atMost(Duration.ofSeconds(30)).until(() -> h.status("kept-d")
                 .filter(s -> s.phase() == VolumePhase.READY).isPresent());
         assertThat(checksum("kept-d")).isEqualTo(sum);
@@ -274,8 +284,8 @@ class DataSafetyIT {
         // Everything the node knew is gone: its status, its work item, and the files (moved away).
         Await.result(h.store.delete(h.keys.volumeStatus(AgentHarness.NODE, "kept-e")));
         Await.result(h.store.delete(h.keys.workItem(AgentHarness.NODE, "kept-e")));
-        Path away = java.nio.file.Files.createDirectory(h.root.resolve("moved-away"));
-        java.nio.file.Files.move(h.poolDir.resolve("kept-e.img"), away.resolve("kept-e.img"));
+        Path away = Files.createDirectory(h.root.resolve("moved-away"));
+        Files.move(h.poolDir.resolve("kept-e.img"), away.resolve("kept-e.img"));
 
         h.start();
         // The controller rewrites the work item from the placement, which records the first creation.
@@ -288,7 +298,7 @@ class DataSafetyIT {
         assertThat(lost.message()).contains("first creation").contains("not re-created");
         assertThat(h.poolFiles()).as("no empty volume in its place").isEmpty();
 
-        java.nio.file.Files.move(away.resolve("kept-e.img"), h.poolDir.resolve("kept-e.img"));
+        Files.move(away.resolve("kept-e.img"), h.poolDir.resolve("kept-e.img"));
         await().atMost(Duration.ofSeconds(30)).until(() -> h.status("kept-e")
                 .filter(s -> s.phase() == VolumePhase.READY).isPresent());
         assertThat(checksum("kept-e")).isEqualTo(sum);
@@ -300,7 +310,7 @@ class DataSafetyIT {
         createAndWrite("kept-f");
         h.crash();
         detachLoops();
-        java.nio.file.Files.delete(h.poolDir.resolve("kept-f.img"));
+        Files.delete(h.poolDir.resolve("kept-f.img"));
         h.start();
         h.putWork(work("kept-f").withCreationRecord(true, 0));
         await().atMost(Duration.ofSeconds(30)).until(() -> h.status("kept-f")
@@ -328,7 +338,7 @@ class DataSafetyIT {
         // The new volume, once created, is not re-created either, even before the controller records it.
         h.crash();
         detachLoops();
-        java.nio.file.Files.delete(h.poolDir.resolve("kept-f.img"));
+        Files.delete(h.poolDir.resolve("kept-f.img"));
         h.start();
         await().atMost(Duration.ofSeconds(30)).until(() -> h.status("kept-f")
                 .filter(s -> s.phase() == VolumePhase.LOST).isPresent());
@@ -337,20 +347,20 @@ class DataSafetyIT {
 
     @Test
     void aPoolAddedOverADirectoryWithSomebodyElsesFilesClaimsNothingAndTouchesNothing() throws Exception {
-        Path images = java.nio.file.Files.createDirectories(h.root.resolve("vm-images"));
+        Path images = Files.createDirectories(h.root.resolve("vm-images"));
         byte[] precious = new byte[1 << 20];
         new Random(42).nextBytes(precious);
-        java.nio.file.Files.write(images.resolve("precious.img"), precious);
-        Await.result(h.store.put(h.keys.poolConfig("images"), io.ferry.model.PoolConfig.builder("images",
-                AgentHarness.NODE, Engine.FILE, io.ferry.model.PoolSource.directory(images.toString())).prepare(true).build()));
+        Files.write(images.resolve("precious.img"), precious);
+        Await.result(h.store.put(h.keys.poolConfig("images"), PoolConfig.builder("images",
+                AgentHarness.NODE, Engine.FILE, PoolSource.directory(images.toString())).prepare(true).build()));
         h.start();
         await().atMost(Duration.ofSeconds(30)).until(() -> poolStatus("images").filter(p -> !p.healthy()
                 && p.conditions().stream().anyMatch(c -> c.reason().equals("ForeignFiles"))).isPresent());
         // Even a work item naming the foreign file's volume gets nothing: no adoption, no truncation.
         h.putWork(WorkItem.of("precious", AgentHarness.NODE, "images", Engine.FILE, 1 << 20, true, 1, null, null));
         Thread.sleep(3 * h.options().orphanInterval().toMillis());
-        assertThat(java.nio.file.Files.readAllBytes(images.resolve("precious.img"))).isEqualTo(precious);
-        assertThat(h.status("precious").map(VolumeStatus::phase)).isNotEqualTo(java.util.Optional.of(VolumePhase.READY));
+        assertThat(Files.readAllBytes(images.resolve("precious.img"))).isEqualTo(precious);
+        assertThat(h.status("precious").map(VolumeStatus::phase)).isNotEqualTo(Optional.of(VolumePhase.READY));
         assertThat(h.loops()).noneMatch(l -> l.backingFile().startsWith(images.toString()));
     }
 
@@ -358,9 +368,9 @@ class DataSafetyIT {
     void systemDirectoriesAndOverlappingDirectoriesAreRefusedAsPoolDirectories() throws Exception {
         Await.result(h.store.putRaw(h.keys.poolConfig("etc"), ("{\"name\":\"etc\",\"node\":\"" + AgentHarness.NODE
                 + "\",\"engine\":\"file\",\"source\":{\"directory\":\"/etc\"},\"prepare\":true}")
-                .getBytes(java.nio.charset.StandardCharsets.UTF_8)));
-        Await.result(h.store.put(h.keys.poolConfig("inner"), io.ferry.model.PoolConfig.builder("inner",
-                AgentHarness.NODE, Engine.FILE, io.ferry.model.PoolSource.directory(h.poolDir.resolve("inner").toString()))
+                .getBytes(StandardCharsets.UTF_8)));
+        Await.result(h.store.put(h.keys.poolConfig("inner"), PoolConfig.builder("inner",
+                AgentHarness.NODE, Engine.FILE, PoolSource.directory(h.poolDir.resolve("inner").toString()))
                 .prepare(true).build()));
         h.start();
         await().atMost(Duration.ofSeconds(30)).until(() -> poolStatus("etc").filter(p -> !p.healthy()

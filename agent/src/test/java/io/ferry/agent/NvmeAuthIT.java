@@ -1,6 +1,5 @@
 package io.ferry.agent;
 
-import io.ferry.etcd.store.Versioned;
 import io.ferry.etcd.testing.Await;
 import io.ferry.etcd.testing.EtcdExtension;
 import io.ferry.model.Condition;
@@ -29,6 +28,8 @@ import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.Set;
+import io.ferry.model.Json;
+import io.ferry.model.PoolStatus;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
@@ -72,7 +73,7 @@ class NvmeAuthIT {
         h.start(new ProcessCommandRunner(), h.options().withNvmetRoot(nvmet));
         // The pool is prepared (its marker written) before any work is given.
         await().atMost(Duration.ofSeconds(20)).until(() -> Await.result(h.store.get(
-                h.keys.nodePoolStatus(AgentHarness.NODE, "files"), io.ferry.model.PoolStatus.class))
+                h.keys.nodePoolStatus(AgentHarness.NODE, "files"), PoolStatus.class))
                 .map(v -> v.value().healthy()).orElse(false));
     }
 
@@ -131,7 +132,7 @@ class NvmeAuthIT {
         Path host = nvmet.resolve("hosts").resolve(CONSUMER_NQN);
         assertThat(Files.readString(host.resolve("dhchap_key")).strip()).isEqualTo(pair.hostKey());
         assertThat(Files.readString(host.resolve("dhchap_ctrl_key")).strip()).isEqualTo(pair.ctrlKey());
-        String status = new String(io.ferry.model.Json.encode(h.status("vol-a").orElseThrow()));
+        String status = new String(Json.encode(h.status("vol-a").orElseThrow()));
         assertThat(status).doesNotContain(pair.hostKey()).doesNotContain(pair.ctrlKey());
     }
 

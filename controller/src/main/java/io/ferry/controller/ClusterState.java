@@ -31,12 +31,17 @@ import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 
 import java.util.ArrayList;
+import java.util.Collections;
+import java.util.EnumMap;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
+import java.util.TreeMap;
+import java.util.TreeSet;
 import java.util.function.Consumer;
 import java.util.function.BiConsumer;
 
@@ -179,7 +184,7 @@ final class ClusterState {
         }), options, meters);
         attachments = new Informer<>(vertx, store, keys.attachments(), Attachment.class,
                 observed(handler(v -> {
-                    attachmentsByVolume.computeIfAbsent(v.value().volume(), k -> new java.util.TreeMap<>())
+                    attachmentsByVolume.computeIfAbsent(v.value().volume(), k -> new TreeMap<>())
                             .put(v.value().node(), v.value());
                     listener.volumeChanged(v.value().volume());
                 }, (k, v) -> keys.parse(k).ifPresent(ref -> {
@@ -319,7 +324,7 @@ final class ClusterState {
 
     /** The volume statuses the agents report, counted by phase; every phase is there, zeros included. */
     Map<VolumePhase, Integer> volumePhases() {
-        Map<VolumePhase, Integer> counts = new java.util.EnumMap<>(VolumePhase.class);
+        Map<VolumePhase, Integer> counts = new EnumMap<>(VolumePhase.class);
         for (VolumePhase phase : VolumePhase.values()) {
             counts.put(phase, 0);
         }
@@ -424,14 +429,14 @@ final class ClusterState {
 
     /** Nodes with a work item or a status of the volume, whatever the placement says. */
     Set<String> nodesHolding(String volume) {
-        return java.util.Collections.unmodifiableSet(nodesHolding.getOrDefault(volume, Set.of()));
+        return Collections.unmodifiableSet(nodesHolding.getOrDefault(volume, Set.of()));
     }
 
     private void indexHolding(String node, String volume) {
         // An acknowledged deletion (status Deleted) holds nothing any more.
         if (workItem(node, volume).isPresent()
                 || volumeStatus(node, volume).filter(st -> st.phase() != VolumePhase.DELETED).isPresent()) {
-            nodesHolding.computeIfAbsent(volume, v -> new java.util.TreeSet<>()).add(node);
+            nodesHolding.computeIfAbsent(volume, v -> new TreeSet<>()).add(node);
         } else {
             Set<String> holding = nodesHolding.get(volume);
             if (holding != null && holding.remove(node) && holding.isEmpty()) {
@@ -657,8 +662,8 @@ final class ClusterState {
     }
 
     private static boolean sameAllocation(SnapshotScheduling a, SnapshotScheduling b) {
-        return a.phase() == b.phase() && java.util.Objects.equals(a.node(), b.node())
-                && java.util.Objects.equals(a.pool(), b.pool()) && a.sizeBytes() == b.sizeBytes();
+        return a.phase() == b.phase() && Objects.equals(a.node(), b.node())
+                && Objects.equals(a.pool(), b.pool()) && a.sizeBytes() == b.sizeBytes();
     }
 
     private String name(String key) {

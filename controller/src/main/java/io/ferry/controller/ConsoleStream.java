@@ -1,5 +1,6 @@
 package io.ferry.controller;
 
+import io.ferry.runtime.admin.AdminServer;
 import io.vertx.core.Vertx;
 import io.vertx.core.http.HttpServerResponse;
 import io.vertx.ext.web.RoutingContext;
@@ -35,7 +36,7 @@ final class ConsoleStream {
 
     void handle(RoutingContext ctx) {
         if (open.size() >= MAX_STREAMS) {
-            io.ferry.runtime.admin.AdminServer.error(ctx, 503, "too many open console streams (" + MAX_STREAMS + ")");
+            AdminServer.error(ctx, 503, "too many open console streams (" + MAX_STREAMS + ")");
             return;
         }
         HttpServerResponse response = ctx.response();

@@ -1,5 +1,10 @@
 package io.ferry.controller;
 
+import io.ferry.etcd.ClusterIdentities;
+import io.ferry.etcd.KeyLayoutMigration;
+import io.ferry.model.ClusterIdentity;
+import io.ferry.model.SnapshotScheduling;
+import io.ferry.model.VolumeScheduling;
 import io.ferry.placement.Scheduler;
 import io.ferry.runtime.reconcile.ReconcileRuntime;
 import io.ferry.etcd.store.Store;
@@ -14,6 +19,7 @@ import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
+import java.time.Duration;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -65,7 +71,7 @@ public final class Controller {
      * Pool gauges are recomputed this often: capacity comes from agents' pool statuses and
      * allocation from ledgers, both of which change without any reconcile of the controller's own.
      */
-    static final java.time.Duration GAUGE_INTERVAL = java.time.Duration.ofSeconds(5);
+    static final Duration GAUGE_INTERVAL = Duration.ofSeconds(5);
 
     public Controller(Vertx vertx, Store store, ControllerOptions options, PrometheusMeterRegistry registry) {
         this.vertx = vertx;
@@ -141,7 +147,7 @@ public final class Controller {
         snapshotRuntime = new ReconcileRuntime(vertx, "snapshots", snapshots::reconcile, options.runtime(), registry);
         // The id is created before anything else so that no agent of a new cluster waits for it
         // longer than this controller takes to start; a malformed one stops the controller here.
-        Promise<io.ferry.model.ClusterIdentity> clusterIdentity = Promise.promise();
+        Promise<ClusterIdentity> clusterIdentity = Promise.promise();
         ensureClusterIdentity(clusterIdentity, 1);
         return clusterIdentity.future()
                 .onSuccess(id -> log.info("cluster id {} ({})", id.id(), store.keys().clusterIdentity()))
@@ -232,14 +238,14 @@ public final class Controller {
         state.volumes.values().forEach(v -> volumeNames.add(v.value().name()));
         state.placementInformer.values().forEach(v -> volumeNames.add(v.value().volume()));
         state.scheduling.values().forEach(v -> {
-            if (v.value() instanceof io.ferry.model.VolumeScheduling s) {
+            if (v.value() instanceof VolumeScheduling s) {
                 volumeNames.add(s.volume());
             }
         });
         Set<String> snapshotNames = new HashSet<>();
         state.snapshots.values().forEach(v -> snapshotNames.add(v.value().name()));
         state.scheduling.values().forEach(v -> {
-            if (v.value() instanceof io.ferry.model.SnapshotScheduling s) {
+            if (v.value() instanceof SnapshotScheduling s) {
                 snapshotNames.add(s.snapshot());
             }
         });
@@ -322,15 +328,15 @@ public final class Controller {
      * rather than exiting and staying down where nothing restarts it. A stored identity that cannot be
      * used fails the start: that needs an operator, not patience.
      */
-    private void ensureClusterIdentity(Promise<io.ferry.model.ClusterIdentity> found, int attempt) {
+    private void ensureClusterIdentity(Promise<ClusterIdentity> found, int attempt) {
         if (stopRequested) {
             found.tryFail("the controller is stopping");
             return;
         }
-        io.ferry.etcd.ClusterIdentities.ensure(store, clock.instant()).onComplete(ar -> {
+        ClusterIdentities.ensure(store, clock.instant()).onComplete(ar -> {
             if (ar.succeeded()) {
                 found.tryComplete(ar.result());
-            } else if (ar.cause() instanceof io.ferry.etcd.ClusterIdentities.Unusable) {
+            } else if (ar.cause() instanceof ClusterIdentities.Unusable) {
                 found.tryFail(ar.cause());
             } else {
                 if (attempt == 1 || attempt % 30 == 0) {
@@ -353,7 +359,7 @@ public final class Controller {
             done.tryFail("the controller is stopping");
             return;
         }
-        io.ferry.etcd.KeyLayoutMigration.run(store, clock.instant()).onComplete(ar -> {
+        KeyLayoutMigration.run(store, clock.instant()).onComplete(ar -> {
             if (ar.succeeded()) {
                 done.tryComplete();
                 return;

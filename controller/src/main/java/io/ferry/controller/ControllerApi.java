@@ -1,5 +1,6 @@
 package io.ferry.controller;
 
+import io.ferry.etcd.store.Store;
 import io.ferry.placement.Candidate;
 import io.ferry.placement.Decision;
 import io.ferry.placement.PoolVerdict;
@@ -17,6 +18,7 @@ import io.vertx.core.Future;
 import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
 
+import io.vertx.ext.web.handler.StaticHandler;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -47,14 +49,14 @@ final class ControllerApi {
         this.leader = leader;
     }
 
-    void mount(Router router, ConsoleStream stream, io.ferry.etcd.store.Store store) {
+    void mount(Router router, ConsoleStream stream, Store store) {
         router.get("/api/v1/stream").handler(stream::handle);
         router.get("/api/v1/volumes/:name/events").handler(AdminServer.json(ctx -> store
                 .list(store.keys().eventsOf(LifecycleEvent.VOLUME, name(ctx)), LifecycleEvent.class)
                 .map(l -> l.items().stream().map(Versioned::value).toList())));
         // The web console: static files from the jar, read-only (it only calls the GETs above).
         router.get("/").handler(ctx -> ctx.redirect("/console/"));
-        router.route("/console/*").handler(io.vertx.ext.web.handler.StaticHandler.create("io/ferry/console")
+        router.route("/console/*").handler(StaticHandler.create("io/ferry/console")
                 .setCachingEnabled(false).setDirectoryListing(false));
         router.get("/api/v1/nodes").handler(AdminServer.json(ctx -> Future.succeededFuture(nodes())));
         router.get("/api/v1/pools").handler(AdminServer.json(ctx -> {

@@ -1,5 +1,7 @@
 package io.ferry.controller;
 
+import io.ferry.model.VolumePhase;
+import io.ferry.placement.Candidate;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.DistributionSummary;
 import io.micrometer.core.instrument.Gauge;
@@ -10,6 +12,7 @@ import io.micrometer.core.instrument.Tags;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.TreeMap;
 import java.util.function.Supplier;
 
 /** The controller's Prometheus metrics; reconcile latency comes from the reconcile runtime itself. */
@@ -112,11 +115,11 @@ final class ControllerMetrics {
      * Replaces the per-pool gauges (a pool no longer configured loses its rows); called from start
      * on, every {@link Controller#GAUGE_INTERVAL}, and when the admin API lists pools.
      */
-    void pools(Iterable<io.ferry.placement.Candidate> candidates) {
+    void pools(Iterable<Candidate> candidates) {
         List<MultiGauge.Row<?>> cap = new ArrayList<>();
         List<MultiGauge.Row<?>> alloc = new ArrayList<>();
         List<MultiGauge.Row<?>> fr = new ArrayList<>();
-        Map<String, Boolean> alive = new java.util.TreeMap<>();
+        Map<String, Boolean> alive = new TreeMap<>();
         for (var c : candidates) {
             alive.merge(c.node(), c.registration() != null, Boolean::logicalOr);
             Tags tags = Tags.of("pool", c.pool(), "node", c.node(), "engine", c.config().engine().value());
@@ -132,7 +135,7 @@ final class ControllerMetrics {
         nodeAlive.register(nodes, true);
     }
 
-    void volumes(Map<io.ferry.model.VolumePhase, Integer> byPhase) {
+    void volumes(Map<VolumePhase, Integer> byPhase) {
         List<MultiGauge.Row<?>> rows = new ArrayList<>();
         byPhase.forEach((phase, count) -> rows.add(MultiGauge.Row.of(Tags.of("phase", phase.value()), count)));
         volumes.register(rows, true);

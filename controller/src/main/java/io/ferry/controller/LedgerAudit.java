@@ -9,6 +9,8 @@ import io.ferry.model.LedgerSums;
 import io.ferry.model.Placement;
 import io.ferry.model.SnapshotScheduling;
 import io.vertx.core.Future;
+import java.util.ArrayList;
+import java.util.List;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -120,7 +122,7 @@ final class LedgerAudit {
     }
 
     private static Map<String, Ledger> expected(Iterable<Versioned<Placement>> placements, Iterable<SnapshotScheduling> snapshots) {
-        java.util.List<Placement> values = new java.util.ArrayList<>();
+        List<Placement> values = new ArrayList<>();
         placements.forEach(v -> values.add(v.value()));
         return LedgerSums.expected(values, snapshots);
     }

@@ -4,6 +4,7 @@ import io.ferry.etcd.FerryKeys;
 import io.ferry.etcd.store.Store;
 import io.ferry.etcd.store.Leadership;
 import io.ferry.etcd.store.Transaction;
+import io.ferry.model.EventReason;
 import io.ferry.model.LifecycleEvent;
 import io.ferry.model.ValidationException;
 import io.micrometer.core.instrument.Counter;
@@ -144,7 +145,7 @@ final class LifecycleEvents {
                 txn.put(keys.event(e.objectKind(), e.object(), e.id()), e, lease);
                 ArrayDeque<String> ids = written.computeIfAbsent(e.objectKind() + "/" + e.object(), k -> new ArrayDeque<>());
                 ids.addLast(e.id());
-                if (e.reason() == io.ferry.model.EventReason.DELETED) {
+                if (e.reason() == EventReason.DELETED) {
                     // Its events expire with their lease; a new object of the same name starts its own count.
                     written.remove(e.objectKind() + "/" + e.object());
                 } else if (ids.size() > PER_OBJECT) {

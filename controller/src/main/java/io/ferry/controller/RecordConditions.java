@@ -1,5 +1,7 @@
 package io.ferry.controller;
 
+import io.ferry.etcd.store.CommitHeldException;
+import io.ferry.etcd.store.EtcdUnavailableException;
 import io.ferry.runtime.reconcile.ReconcileRuntime;
 import io.ferry.model.Condition;
 import io.ferry.model.FailureReason;
@@ -64,7 +66,7 @@ final class RecordConditions {
      */
     static boolean unwritable(Throwable error) {
         for (Throwable e = error; e != null; e = e.getCause() == e ? null : e.getCause()) {
-            if (e instanceof io.ferry.etcd.store.EtcdUnavailableException || e instanceof io.ferry.etcd.store.CommitHeldException) {
+            if (e instanceof EtcdUnavailableException || e instanceof CommitHeldException) {
                 return true;
             }
         }

@@ -21,6 +21,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.TreeMap;
 import java.util.function.Supplier;
+import io.ferry.etcd.store.Transaction;
 
 /**
  * Gives each storage node the DH-HMAC-CHAP pairs of the hosts it exports to, and only those: for
@@ -143,7 +144,7 @@ final class SecretDistributor {
 
     /** Replaces the copy seen (absent, or one that does not decode: not guarded by a revision this informer never had). */
     private Future<?> write(Leadership leader, String key, Optional<Versioned<HostSecret>> seen, HostSecret secret) {
-        io.ferry.etcd.store.Transaction txn = decisions.txn().requireLeadership(leader);
+        Transaction txn = decisions.txn().requireLeadership(leader);
         if (!copies.badKeys().contains(key)) {
             txn.requireModRevision(key, seen.map(Versioned::modRevision).orElse(0L));
         }

@@ -1,5 +1,6 @@
 package io.ferry.controller;
 
+import io.ferry.model.FailureDomainLevel;
 import io.ferry.placement.Candidate;
 import io.ferry.placement.Decision;
 import io.ferry.placement.Request;
@@ -580,7 +581,7 @@ final class VolumeReconciler {
             }
             state.placement(member).ifPresent(p -> {
                 String domain = state.candidate(p.value().pool()).map(c -> c.domain(spec.failureDomainLevel()))
-                        .orElse(spec.failureDomainLevel() == io.ferry.model.FailureDomainLevel.NODE ? p.value().node() : null);
+                        .orElse(spec.failureDomainLevel() == FailureDomainLevel.NODE ? p.value().node() : null);
                 if (domain != null) {
                     taken.add(domain);
                 }

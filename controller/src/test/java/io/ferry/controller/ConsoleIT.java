@@ -1,6 +1,7 @@
 package io.ferry.controller;
 
 import io.ferry.etcd.FerryKeys;
+import io.ferry.model.Placement;
 import io.ferry.runtime.informer.InformerOptions;
 import io.ferry.runtime.reconcile.RuntimeOptions;
 import io.ferry.etcd.store.EtcdStore;
@@ -11,13 +12,16 @@ import io.ferry.runtime.admin.AdminOptions;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.vertx.core.Vertx;
+import java.util.function.Function;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.openqa.selenium.By;
 import org.openqa.selenium.OutputType;
+import org.openqa.selenium.StaleElementReferenceException;
 import org.openqa.selenium.TakesScreenshot;
+import org.openqa.selenium.TimeoutException;
 import org.openqa.selenium.WebDriver;
 import org.openqa.selenium.WebElement;
 import org.openqa.selenium.chrome.ChromeDriver;
@@ -109,12 +113,12 @@ class ConsoleIT {
     }
 
     /** Waits up to 30 s; a timeout says what the page showed, which is what one needs to know. */
-    void until(java.util.function.Function<WebDriver, Boolean> condition) {
+    void until(Function<WebDriver, Boolean> condition) {
         try {
             // The console redraws on every change, so an element found a moment ago may be gone: look again.
             new WebDriverWait(browser, Duration.ofSeconds(30), Duration.ofMillis(100))
-                    .ignoring(org.openqa.selenium.StaleElementReferenceException.class).until(condition::apply);
-        } catch (org.openqa.selenium.TimeoutException e) {
+                    .ignoring(StaleElementReferenceException.class).until(condition::apply);
+        } catch (TimeoutException e) {
             throw new AssertionError("the console did not get there; it showed:\n"
                     + browser.findElement(By.tagName("body")).getText(), e);
         }
@@ -143,13 +147,13 @@ class ConsoleIT {
         result(store.put(keys.volume("vol-local"), VolumeIntent.builder("vol-local", 10 * GI).build()));
         result(store.put(keys.volume("vol-huge"), VolumeIntent.builder("vol-huge", 500 * GI).build()));
         until(b -> !b.findElements(By.cssSelector("a.vol[data-volume='vol-local'][data-state='Ready']")).isEmpty());
-        String pool = result(store.get(keys.placement("vol-local"), io.ferry.model.Placement.class)).orElseThrow().value().pool();
+        String pool = result(store.get(keys.placement("vol-local"), Placement.class)).orElseThrow().value().pool();
         until(b -> b.findElement(By.cssSelector(".pool[data-pool='" + pool + "']")).getText().contains("vol-local"));
         until(b -> b.findElement(By.id("refusals")).getText().contains("vol-huge"));
         until(b -> b.findElement(By.id("refusals")).getText().contains("NoFit"));
 
         // A consumer on the serving node is drawn as local, one on the other node as remote.
-        String served = result(store.get(keys.placement("vol-local"), io.ferry.model.Placement.class)).orElseThrow().value().node();
+        String served = result(store.get(keys.placement("vol-local"), Placement.class)).orElseThrow().value().node();
         String other = served.equals("node-1") ? "node-2" : "node-1";
         result(store.put(keys.attachment("vol-local", served), Attachment.of("vol-local", served,
                 SimulatedAgents.hostNqn(served), false, Instant.now())));

@@ -4,6 +4,7 @@ import io.etcd.jetcd.ByteSequence;
 import io.etcd.jetcd.Watch;
 import io.etcd.jetcd.options.WatchOption;
 import io.ferry.etcd.FerryKeys;
+import io.ferry.model.VolumeProgress;
 import io.ferry.runtime.informer.InformerOptions;
 import io.ferry.runtime.reconcile.RuntimeOptions;
 import io.ferry.etcd.store.EtcdStore;
@@ -29,6 +30,8 @@ import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
+import java.util.function.Function;
+import java.util.function.Supplier;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -277,7 +280,7 @@ class ControllerIT {
         var c1 = controller("c1");
         createVolumes(120, 1);
         awaitAllDecided(120);
-        await().atMost(Duration.ofSeconds(60)).until(() -> result(store.list(keys.nodes(), io.ferry.model.VolumeStatus.class))
+        await().atMost(Duration.ofSeconds(60)).until(() -> result(store.list(keys.nodes(), VolumeStatus.class))
                 .items().stream().filter(v -> v.key().contains("/volumes/")).count() == 120);
         await().atMost(Duration.ofSeconds(60)).until(() -> placements().stream().allMatch(p -> p.createdAt() != null));
         long before = result(store.currentRevision());
@@ -392,7 +395,7 @@ class ControllerIT {
         createVolumes(2, 10);
         awaitAllDecided(2);
         await().atMost(Duration.ofSeconds(10)).until(() -> result(store.get(keys.volumeStatus("node-1", "vol-0000"),
-                io.ferry.model.VolumeStatus.class)).isPresent());
+                VolumeStatus.class)).isPresent());
 
         // Crash after the deletion order was written, before the agent removed the volume.
         agents.pause("node-1");
@@ -426,7 +429,7 @@ class ControllerIT {
         awaitAllDecided(1);
         Placement before = placements().get(0);
         await().atMost(Duration.ofSeconds(10)).until(() -> result(store.get(keys.volumeStatus(before.node(), "vol-0000"),
-                io.ferry.model.VolumeStatus.class)).isPresent());
+                VolumeStatus.class)).isPresent());
         return before;
     }
 
@@ -712,7 +715,7 @@ class ControllerIT {
         // Deleting the grown volume empties the ledger (the VM testbed's scenario 4 once left volumeCount 1).
         result(store.put(keys.volume("vol-0000"), VolumeIntent.builder("vol-0000", 60 * GI).deletionRequested(true).build()));
         await().atMost(Duration.ofSeconds(30)).until(() -> result(store.count(keys.volumes())) == 0);
-        assertThat(ledgers().get("pool-1")).isEqualTo(io.ferry.model.Ledger.empty("pool-1"));
+        assertThat(ledgers().get("pool-1")).isEqualTo(Ledger.empty("pool-1"));
     }
 
     @Test
@@ -890,7 +893,7 @@ class ControllerIT {
         agents.addPool("node-1", "pool-1", 100, Map.of());
         Running c = controller("c1", false);
         await().atMost(Duration.ofSeconds(10)).until(c.controller::isLeader);
-        java.util.function.Function<String, Double> gauge = name -> {
+        Function<String, Double> gauge = name -> {
             var g = c.registry.find(name).tag("pool", "pool-1").gauge();
             return g == null ? null : g.value();
         };
@@ -926,9 +929,9 @@ class ControllerIT {
         assertThat(scheduled.observedGeneration()).isEqualTo(revision);
         assertThat(scheduled.message()).contains(keys.ledger("pool-1"));
         assertThat(failed.condition(Condition.RECONCILED).orElseThrow().failureReason()).isEqualTo(FailureReason.INPUT_INVALID);
-        assertThat(io.ferry.model.VolumeProgress.created("v1", failed, revision, null, null))
+        assertThat(VolumeProgress.created("v1", failed, revision, null, null))
                 .as("a caller waiting for this create is answered at once")
-                .isInstanceOf(io.ferry.model.VolumeProgress.Failed.class);
+                .isInstanceOf(VolumeProgress.Failed.class);
         assertThat(result(store.get(keys.placement("v1"), Placement.class))).isEmpty();
 
         // Repairing the ledger, the key that caused it, retries the volume: no resync, no change to its intent.
@@ -956,7 +959,7 @@ class ControllerIT {
         result(store.putRaw(keys.ledger("pool-1"), "{\"pool\":\"pool-1\",\"allocatedBytes\":\"many\"}"
                 .getBytes(StandardCharsets.UTF_8)));
         result(store.put(keys.snapshot("snap"), SnapshotIntent.of("snap", "origin", "test", Instant.now())));
-        java.util.function.Supplier<Optional<SnapshotScheduling>> record = () ->
+        Supplier<Optional<SnapshotScheduling>> record = () ->
                 result(store.get(keys.snapshotScheduling("snap"), SnapshotScheduling.class)).map(Versioned::value);
         await("attempts counted in the record").atMost(Duration.ofSeconds(15)).until(() -> record.get()
                 .flatMap(s -> s.condition(Condition.RECONCILED)).map(r -> !r.status() && r.attempts() >= 3).orElse(false));
@@ -980,7 +983,7 @@ class ControllerIT {
         result(store.put(keys.volume("origin"), VolumeIntent.builder("origin", 10 * GI).build()));
         await().atMost(Duration.ofSeconds(10)).until(() -> placements().size() == 1);
         long revision = result(store.put(keys.snapshot("snap"), SnapshotIntent.of("snap", "origin", "test", Instant.now())));
-        java.util.function.Supplier<Optional<SnapshotScheduling>> record = () ->
+        Supplier<Optional<SnapshotScheduling>> record = () ->
                 result(store.get(keys.snapshotScheduling("snap"), SnapshotScheduling.class)).map(Versioned::value);
         await().atMost(Duration.ofSeconds(10)).until(() -> SnapshotScheduling.refusal(record.get().orElse(null), revision)
                 .isPresent());

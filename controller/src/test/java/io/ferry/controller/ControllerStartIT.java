@@ -1,5 +1,9 @@
 package io.ferry.controller;
 
+import io.ferry.model.ClusterIdentity;
+import io.ferry.model.Engine;
+import io.ferry.model.KeyLayout;
+import io.ferry.model.WorkItem;
 import io.ferry.runtime.informer.InformerOptions;
 import io.ferry.runtime.reconcile.RuntimeOptions;
 import io.ferry.etcd.store.EtcdStore;
@@ -44,7 +48,7 @@ class ControllerStartIT {
             etcd.start();
             await().atMost(Duration.ofSeconds(60)).until(started::succeeded);
             await().atMost(Duration.ofSeconds(30)).until(controller::isLeader);
-            assertThat(result(store.get(store.keys().clusterIdentity(), io.ferry.model.ClusterIdentity.class))).isPresent();
+            assertThat(result(store.get(store.keys().clusterIdentity(), ClusterIdentity.class))).isPresent();
         } finally {
             etcd.start();
             result(controller.stop());
@@ -58,7 +62,7 @@ class ControllerStartIT {
         Vertx vertx = Vertx.vertx();
         EtcdStore store = EtcdStore.connect(etcd.options(EtcdExtension.uniquePrefix()));
         var keys = store.keys();
-        io.ferry.model.WorkItem item = io.ferry.model.WorkItem.of("vol-a", "node-1", "pool-a", io.ferry.model.Engine.FILE,
+        WorkItem item = WorkItem.of("vol-a", "node-1", "pool-a", Engine.FILE,
                 1L << 30, false, 3, null, null);
         result(store.put(keys.legacyWorkItem("node-1", "vol-a"), item));
         Controller controller = new Controller(vertx, store, new ControllerOptions("c1", Duration.ofSeconds(3), null,
@@ -67,9 +71,9 @@ class ControllerStartIT {
         try {
             result(controller.start());
 
-            assertThat(result(store.get(keys.legacyWorkItem("node-1", "vol-a"), io.ferry.model.WorkItem.class))).isEmpty();
-            assertThat(result(store.get(keys.keyLayout(), io.ferry.model.KeyLayout.class))).isPresent();
-            assertThat(result(store.get(keys.workItem("node-1", "vol-a"), io.ferry.model.WorkItem.class)))
+            assertThat(result(store.get(keys.legacyWorkItem("node-1", "vol-a"), WorkItem.class))).isEmpty();
+            assertThat(result(store.get(keys.keyLayout(), KeyLayout.class))).isPresent();
+            assertThat(result(store.get(keys.workItem("node-1", "vol-a"), WorkItem.class)))
                     .map(v -> v.value()).contains(item);
         } finally {
             result(controller.stop());

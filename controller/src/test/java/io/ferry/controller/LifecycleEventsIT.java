@@ -20,6 +20,7 @@ import io.ferry.model.VolumePhase;
 import io.ferry.model.VolumeStatus;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -149,7 +150,7 @@ class LifecycleEventsIT {
         for (Versioned<LifecycleEvent> v : result(store.list(keys.eventsOf(LifecycleEvent.VOLUME, "vol-a"),
                 LifecycleEvent.class)).items()) {
             assertThat(v.leaseId()).as("lease of " + v.key()).isNotZero();
-            long ttl = result(io.vertx.core.Future.fromCompletionStage(store.client().getLeaseClient()
+            long ttl = result(Future.fromCompletionStage(store.client().getLeaseClient()
                     .timeToLive(v.leaseId(), LeaseOption.DEFAULT))).getTTL();
             assertThat(ttl).isPositive().isLessThanOrEqualTo(Duration.ofMinutes(70).toSeconds());
         }

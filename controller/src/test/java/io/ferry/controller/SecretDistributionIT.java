@@ -23,6 +23,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.Map;
 import java.util.Optional;
+import java.util.stream.Collectors;
 
 import static io.ferry.controller.SimulatedAgents.GI;
 import static io.ferry.etcd.testing.Await.result;
@@ -78,7 +79,7 @@ class SecretDistributionIT {
 
     Map<String, HostSecret> copies() {
         return result(store.list(keys.exportSecrets(), HostSecret.class)).items().stream()
-                .collect(java.util.stream.Collectors.toMap(Versioned::key, Versioned::value));
+                .collect(Collectors.toMap(Versioned::key, Versioned::value));
     }
 
     Optional<WorkItem> work(String node, String volume) {

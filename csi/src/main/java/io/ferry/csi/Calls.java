@@ -1,7 +1,10 @@
 package io.ferry.csi;
 
 import io.ferry.etcd.store.BadValueException;
+import io.ferry.model.SnapshotProgress;
+import io.ferry.model.SnapshotStatus;
 import io.ferry.model.ValidationException;
+import io.ferry.model.VolumeProgress;
 import io.ferry.runtime.exec.CommandFailedException;
 import io.grpc.Context;
 import io.grpc.Deadline;
@@ -9,6 +12,7 @@ import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.stub.StreamObserver;
 import io.vertx.core.Future;
+import java.util.concurrent.CompletionException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -80,7 +84,7 @@ final class Calls {
 
     private static Throwable unwrap(Throwable e) {
         Throwable t = e;
-        while ((t instanceof ExecutionException || t instanceof java.util.concurrent.CompletionException)
+        while ((t instanceof ExecutionException || t instanceof CompletionException)
                 && t.getCause() != null) {
             t = t.getCause();
         }
@@ -158,7 +162,7 @@ final class Calls {
     }
 
     /** The gRPC answer to a request Ferry knows has failed: one mapping from failure category to code. */
-    static StatusRuntimeException failed(io.ferry.model.VolumeProgress.Failed failed) {
+    static StatusRuntimeException failed(VolumeProgress.Failed failed) {
         return switch (failed.reason().category()) {
             case INVALID -> invalid(failed.message());
             case PRECONDITION -> failedPrecondition(failed.message());
@@ -171,19 +175,19 @@ final class Calls {
      * Reads a progress outcome the way {@link ClusterView#await} wants it: present when done,
      * empty while in progress, and a known failure ends the wait at once with its code.
      */
-    static Optional<io.ferry.model.VolumeProgress.Done> done(io.ferry.model.VolumeProgress.Outcome outcome) {
-        if (outcome instanceof io.ferry.model.VolumeProgress.Failed f) {
+    static Optional<VolumeProgress.Done> done(VolumeProgress.Outcome outcome) {
+        if (outcome instanceof VolumeProgress.Failed f) {
             throw failed(f);
         }
-        return outcome instanceof io.ferry.model.VolumeProgress.Done d ? Optional.of(d) : Optional.empty();
+        return outcome instanceof VolumeProgress.Done d ? Optional.of(d) : Optional.empty();
     }
 
     /** {@link #done} for a snapshot: its status once cut, empty while in progress, a known failure at once. */
-    static Optional<io.ferry.model.SnapshotStatus> cut(io.ferry.model.VolumeProgress.Outcome outcome) {
-        if (outcome instanceof io.ferry.model.VolumeProgress.Failed f) {
+    static Optional<SnapshotStatus> cut(VolumeProgress.Outcome outcome) {
+        if (outcome instanceof VolumeProgress.Failed f) {
             throw failed(f);
         }
-        return outcome instanceof io.ferry.model.SnapshotProgress.Cut c ? Optional.of(c.status()) : Optional.empty();
+        return outcome instanceof SnapshotProgress.Cut c ? Optional.of(c.status()) : Optional.empty();
     }
 
     static void require(boolean ok, String message) {

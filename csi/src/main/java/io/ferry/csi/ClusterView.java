@@ -1,6 +1,7 @@
 package io.ferry.csi;
 
 import io.ferry.etcd.FerryKeys;
+import io.ferry.model.Names;
 import io.ferry.runtime.informer.Informer;
 import io.ferry.runtime.informer.InformerHandler;
 import io.ferry.runtime.informer.InformerOptions;
@@ -102,7 +103,7 @@ public final class ClusterView implements AutoCloseable {
      */
     public static ClusterView forNode(Vertx vertx, EtcdStore store, InformerOptions options, MeterRegistry registry,
                                       String node) {
-        return new ClusterView(vertx, store, options, registry, io.ferry.model.Names.nodeName(node));
+        return new ClusterView(vertx, store, options, registry, Names.nodeName(node));
     }
 
     private ClusterView(Vertx vertx, EtcdStore store, InformerOptions options, MeterRegistry registry, String scopeNode) {
@@ -227,7 +228,7 @@ public final class ClusterView implements AutoCloseable {
         if (scopeNode == null) {
             return Future.succeededFuture();
         }
-        String name = io.ferry.model.Names.volumeName(volume);
+        String name = Names.volumeName(volume);
         return followed.computeIfAbsent(name, Followed::new).loaded;
     }
 

@@ -4,6 +4,7 @@ import io.ferry.etcd.EtcdOptions;
 import io.ferry.runtime.informer.InformerOptions;
 import io.ferry.etcd.store.EtcdStore;
 import io.ferry.runtime.exec.ProcessCommandRunner;
+import java.util.Locale;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -13,6 +14,7 @@ import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.Callable;
+import io.ferry.runtime.auth.HostKeyFile;
 
 /** {@code ferry-csi}: the CSI plugin in controller mode, node mode, or both. */
 @Command(name = "ferry-csi", mixinStandardHelpOptions = true, versionProvider = CsiMain.Version.class,
@@ -50,8 +52,8 @@ public final class CsiMain implements Callable<Integer> {
 
     @Option(names = "--nvme-auth-keys", description = "this host's NVMe authentication keys, kept by the node's Ferry agent"
             + " (default: $FERRY_NVME_AUTH_KEYS or ${DEFAULT-VALUE})")
-    java.nio.file.Path authKeys = java.nio.file.Path.of(System.getenv().getOrDefault("FERRY_NVME_AUTH_KEYS",
-            io.ferry.runtime.auth.HostKeyFile.DEFAULT_PATH));
+    Path authKeys = Path.of(System.getenv().getOrDefault("FERRY_NVME_AUTH_KEYS",
+            HostKeyFile.DEFAULT_PATH));
 
     /** The checked arguments: what {@link #call} starts the server with. */
     public record Parsed(CsiServer.Mode mode, CsiEndpoint endpoint, String nodeId) {
@@ -108,7 +110,7 @@ public final class CsiMain implements Callable<Integer> {
     }
 
     static CsiServer.Mode parseMode(String value) {
-        return switch (value.toLowerCase(java.util.Locale.ROOT)) {
+        return switch (value.toLowerCase(Locale.ROOT)) {
             case "controller" -> CsiServer.Mode.CONTROLLER;
             case "node" -> CsiServer.Mode.NODE;
             case "both" -> CsiServer.Mode.BOTH;

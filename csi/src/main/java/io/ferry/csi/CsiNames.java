@@ -6,6 +6,7 @@ import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.HexFormat;
+import java.util.Locale;
 
 /**
  * Maps CSI names (chosen by the CO, e.g. {@code pvc-<uuid>}) to Ferry volume and snapshot names.
@@ -26,7 +27,7 @@ public final class CsiNames {
         if (Names.isValidVolumeName(csiName)) {
             return csiName;
         }
-        String cleaned = csiName.toLowerCase(java.util.Locale.ROOT).replaceAll("[^a-z0-9-]+", "-")
+        String cleaned = csiName.toLowerCase(Locale.ROOT).replaceAll("[^a-z0-9-]+", "-")
                 .replaceAll("-{2,}", "-").replaceAll("^-+", "").replaceAll("-+$", "");
         int keep = Names.MAX_NAME_LENGTH - HASH_CHARS - 1;
         if (cleaned.length() > keep) {

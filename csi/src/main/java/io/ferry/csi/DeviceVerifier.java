@@ -1,6 +1,5 @@
 package io.ferry.csi;
 
-import io.ferry.model.Engine;
 import io.ferry.model.ExportInfo;
 import io.ferry.model.Nqn;
 import io.ferry.model.PoolConfig;

@@ -6,6 +6,8 @@ import io.ferry.runtime.exec.CommandRunner;
 import io.grpc.StatusRuntimeException;
 
 import java.nio.file.Path;
+import io.ferry.model.NvmeAuth;
+import io.ferry.runtime.auth.HostKeyFile;
 
 /**
  * The node plugin's rules for trusting a volume's device, for tools that hand a device to a bare
@@ -24,7 +26,7 @@ public final class HostDevices {
     }
 
     public static HostDevices onThisHost(CommandRunner runner) {
-        return onThisHost(runner, Path.of(io.ferry.runtime.auth.HostKeyFile.DEFAULT_PATH));
+        return onThisHost(runner, Path.of(HostKeyFile.DEFAULT_PATH));
     }
 
     /** @param authKeys this host's DH-HMAC-CHAP pair, used when the cluster requires authentication */
@@ -56,7 +58,7 @@ public final class HostDevices {
      * subsystem and serial Ferry derives for the volume, and returns the namespace device.
      */
     public Path connect(String volume, String nqnPrefix, String cluster, ExportInfo export, String hostNqn,
-            io.ferry.model.NvmeAuth auth) throws InterruptedException {
+            NvmeAuth auth) throws InterruptedException {
         try {
             verifier.export(volume, nqnPrefix, cluster, export);
             return connector.connect(export, hostNqn, auth);

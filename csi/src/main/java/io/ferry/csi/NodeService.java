@@ -38,18 +38,21 @@ import io.ferry.model.VolumeProgress;
 import io.ferry.model.VolumeStatus;
 import io.ferry.runtime.device.SignatureProbe;
 import io.ferry.runtime.exec.Command;
+import io.ferry.runtime.exec.CommandResult;
 import io.ferry.runtime.exec.CommandRunner;
 import io.grpc.StatusRuntimeException;
 import io.grpc.stub.StreamObserver;
 
-import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The CSI node service: waits for the volume's status, connects (NVMe/TCP) when the volume lives on
@@ -60,7 +63,7 @@ import java.util.Optional;
  */
 public final class NodeService extends NodeGrpc.NodeImplBase {
 
-    private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(NodeService.class);
+    private static final Logger log = LoggerFactory.getLogger(NodeService.class);
 
     /**
      * @param nodeId       this node's name, as the agent registers it
@@ -185,7 +188,7 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
                     List<String> options = fsType.equals(intent.fsType()) ? intent.mkfsOptions() : List.of();
                     mkfs.addAll(intent.thin() ? options : MkfsOptions.keepingAllocation(fsType, options));
                     mkfs.add(device.toString());
-                    runner.run(Command.of(mkfs).withTimeout(java.time.Duration.ofMinutes(10)).serializedBy("device:" + device));
+                    runner.run(Command.of(mkfs).withTimeout(Duration.ofMinutes(10)).serializedBy("device:" + device));
                 } else if (found.stream().noneMatch(sig -> sig.isFilesystem(fsType))) {
                     // mkfs would overwrite whatever this is (mke2fs asks first only on a terminal), and a
                     // partition table or RAID member is someone's data as surely as a filesystem is.
@@ -555,8 +558,8 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
                 Mounts.Mount mount = mounts.at(path).orElseThrow();
                 String device = mount.source();
                 switch (mount.fsType()) {
-                    case "ext4" -> runner.run(Command.of("resize2fs", device).withTimeout(java.time.Duration.ofMinutes(30)));
-                    case "xfs" -> runner.run(Command.of("xfs_growfs", path.toString()).withTimeout(java.time.Duration.ofMinutes(30)));
+                    case "ext4" -> runner.run(Command.of("resize2fs", device).withTimeout(Duration.ofMinutes(30)));
+                    case "xfs" -> runner.run(Command.of("xfs_growfs", path.toString()).withTimeout(Duration.ofMinutes(30)));
                     default -> throw Calls.invalid("cannot grow a " + mount.fsType() + " filesystem");
                 }
                 long bytes = Long.parseLong(runner.run(Command.of("blockdev", "--getsize64", device)).stdout().strip());
@@ -580,8 +583,8 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
             if (fsBytes <= 0 || fsBytes >= deviceBytes) {
                 return;
             }
-            java.time.Duration timeout = java.time.Duration.ofMinutes(30);
-            io.ferry.runtime.exec.CommandResult check = runner.execute(Command.of("e2fsck", "-f", "-p", device)
+            Duration timeout = Duration.ofMinutes(30);
+            CommandResult check = runner.execute(Command.of("e2fsck", "-f", "-p", device)
                     .withTimeout(timeout).serializedBy("device:" + device));
             // 0: clean; 1: errors corrected. Anything else wants a person.
             if (check.exitCode() > 1) {
@@ -639,9 +642,5 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
     // visible for tests
     NvmeConnector nvme() {
         return nvme;
-    }
-
-    static boolean isBlockDevice(Path p) throws IOException {
-        return Files.exists(p) && !Files.isDirectory(p) && !Files.isRegularFile(p);
     }
 }

@@ -11,6 +11,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
+import java.util.ArrayList;
 
 /**
  * Connects this node to a volume's NVMe/TCP export with nvme-cli and finds the namespace's block
@@ -106,11 +107,11 @@ final class NvmeConnector {
     }
 
     Command connectCommand(ExportInfo export, String hostNqn, NvmeAuth auth, Optional<HostKeyFile.Pair> keys) {
-        List<String> argv = new java.util.ArrayList<>(List.of("nvme", "connect", "-t", export.transport(), "-a",
+        List<String> argv = new ArrayList<>(List.of("nvme", "connect", "-t", export.transport(), "-a",
                 export.address(), "-s", Integer.toString(export.port()), "-n", export.nqn(), "--hostnqn", hostNqn,
                 "--reconnect-delay", Integer.toString(options.reconnectDelay()),
                 "--ctrl-loss-tmo", Integer.toString(options.ctrlLossTimeout())));
-        List<String> secrets = new java.util.ArrayList<>();
+        List<String> secrets = new ArrayList<>();
         if (auth.on()) {
             HostKeyFile.Pair pair = keys.orElseThrow();
             argv.addAll(List.of("--dhchap-secret", pair.hostKey().value()));

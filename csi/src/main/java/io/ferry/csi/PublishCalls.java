@@ -16,8 +16,10 @@ import io.ferry.model.VolumeIntent;
 import io.ferry.model.VolumeProgress;
 
 import java.time.Clock;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Optional;
+import java.util.Set;
 
 /**
  * ControllerPublishVolume and ControllerUnpublishVolume: they write and delete the volume's
@@ -152,7 +154,7 @@ final class PublishCalls {
      */
     private Optional<VolumeProgress.Done> cutOff(String volume, String node) {
         Placement placement = view.placement(volume).orElse(null);
-        java.util.Set<String> attached = new java.util.HashSet<>();
+        Set<String> attached = new HashSet<>();
         for (String other : view.attachedNodes(volume)) {
             if (!node.isEmpty() && !other.equals(node)) {
                 view.attachment(volume, other).map(Attachment::hostNqn).ifPresent(attached::add);

@@ -11,6 +11,7 @@ import io.ferry.model.VolumeIntent;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 
@@ -77,7 +78,7 @@ public record StorageClassParameters(
         String spread = spreadGroup(parameters);
         FailureDomainLevel level = blank(parameters.get(FAILURE_DOMAIN_LEVEL)) ? null
                 : FailureDomainLevel.parse(parameters.get(FAILURE_DOMAIN_LEVEL).trim());
-        String fsType = blank(parameters.get(FS_TYPE)) ? null : parameters.get(FS_TYPE).trim().toLowerCase(java.util.Locale.ROOT);
+        String fsType = blank(parameters.get(FS_TYPE)) ? null : parameters.get(FS_TYPE).trim().toLowerCase(Locale.ROOT);
         List<String> mkfs = MkfsOptions.split(parameters.get(MKFS_OPTIONS));
         return new StorageClassParameters(poolSelector, nodeSelector, thin, engine, advice, spread, level, fsType, mkfs);
     }
@@ -150,7 +151,7 @@ public record StorageClassParameters(
         if (blank(text)) {
             return false;
         }
-        return switch (text.trim().toLowerCase(java.util.Locale.ROOT)) {
+        return switch (text.trim().toLowerCase(Locale.ROOT)) {
             case "true" -> true;
             case "false" -> false;
             default -> throw new ValidationException(field + ": '" + text + "' is not true or false");

@@ -46,6 +46,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * CreateVolume, DeleteVolume, ValidateVolumeCapabilities, ListVolumes, ControllerGetVolume and
@@ -54,7 +56,7 @@ import java.util.Optional;
  */
 final class VolumeCalls {
 
-    private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(VolumeCalls.class);
+    private static final Logger log = LoggerFactory.getLogger(VolumeCalls.class);
 
     /** Size given to a volume whose request names no capacity. */
     static final long DEFAULT_SIZE = Sizes.GIB;

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
+import java.util.function.Predicate;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -41,7 +42,7 @@ class ChartTest {
     }
 
     /** Objects by "Kind namespace/name", from the manifest files the filter accepts. */
-    static Map<String, JsonNode> manifestObjects(java.util.function.Predicate<Path> files) throws Exception {
+    static Map<String, JsonNode> manifestObjects(Predicate<Path> files) throws Exception {
         Map<String, JsonNode> out = new TreeMap<>();
         for (Map.Entry<JsonNode, Path> doc : ManifestsTest.readAll(manifests)) {
             if (files.test(manifests.relativize(doc.getValue()))) {

@@ -27,12 +27,16 @@ import io.ferry.csi.v1.ValidateVolumeCapabilitiesRequest;
 import io.ferry.csi.v1.Volume;
 import io.ferry.csi.v1.VolumeCapability;
 import io.ferry.csi.v1.VolumeContentSource;
-import io.ferry.csi.v1.CreateSnapshotRequest;
 import io.ferry.etcd.store.Versioned;
 import io.ferry.model.Attachment;
+import io.ferry.model.Condition;
+import io.ferry.model.FailureReason;
+import io.ferry.model.Placement;
 import io.ferry.model.VolumeIntent;
 import io.ferry.model.VolumePhase;
 import io.ferry.model.VolumeStatus;
+import io.ferry.model.WorkItem;
+import io.ferry.runtime.reconcile.RuntimeOptions;
 import io.grpc.Status;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -43,6 +47,7 @@ import java.util.Map;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import org.awaitility.Awaitility;
 import org.junit.jupiter.api.Test;
 
 import static io.ferry.etcd.testing.Await.result;
@@ -237,7 +242,7 @@ class ControllerConformanceIT extends ConformanceTest {
     @Test
     void createVolumeWithNoControllerRunningSaysSoAtOnceAndTheVolumeIsPlacedWhenOneStarts() {
         h.stopController();
-        org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(30)).until(() ->
+        Awaitility.await().atMost(Duration.ofSeconds(30)).until(() ->
                 result(h.store.count(h.keys.controllerLeader() + "/")) == 0);
         CreateVolumeRequest request = create("pvc-nobody", 16 * MI).putParameters("positionAdvice", "MustLocal").build();
         assertThat(code(() -> h.controller(Duration.ofSeconds(60)).createVolume(request))).isEqualTo(Status.Code.UNAVAILABLE);
@@ -248,7 +253,7 @@ class ControllerConformanceIT extends ConformanceTest {
         h.startController();
         // The plugin answers from its watch of the election's candidates: the CO's retry comes
         // once it has seen the new controller.
-        org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(10)).until(() -> h.server.view().controllerRunning());
+        Awaitility.await().atMost(Duration.ofSeconds(10)).until(() -> h.server.view().controllerRunning());
         Volume created = h.controller().createVolume(request).getVolume();
         assertThat(created.getVolumeId()).isEqualTo("pvc-nobody");
     }
@@ -259,7 +264,7 @@ class ControllerConformanceIT extends ConformanceTest {
         assertThat(code(() -> h.controller().createVolume(huge))).isEqualTo(Status.Code.RESOURCE_EXHAUSTED);
         // The caller got no volume and will never delete one: its intent is withdrawn, so room
         // appearing later places nothing.
-        org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(30)).until(() ->
+        Awaitility.await().atMost(Duration.ofSeconds(30)).until(() ->
                 result(h.store.getRaw(h.keys.volume("pvc-toolarge"))).isEmpty());
         assertThat(result(h.store.getRaw(h.keys.volumeScheduling("pvc-toolarge")))).isEmpty();
         assertThat(result(h.store.getRaw(h.keys.placement("pvc-toolarge")))).isEmpty();
@@ -458,10 +463,10 @@ class ControllerConformanceIT extends ConformanceTest {
         h.controller().createVolume(create("pvc-noexport", 16 * MI).putParameters("positionAdvice", "MustLocal").build());
         // The controller records the first creation in the work item (mustExist) once it reads Ready:
         // an input change of its own, let through before the failure's attempts are counted.
-        org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(30)).until(() -> result(h.store.get(
-                h.keys.workItem(CsiHarness.NODE, "pvc-noexport"), io.ferry.model.WorkItem.class))
+        Awaitility.await().atMost(Duration.ofSeconds(30)).until(() -> result(h.store.get(
+                h.keys.workItem(CsiHarness.NODE, "pvc-noexport"), WorkItem.class))
                 .map(v -> v.value().mustExist()).orElse(false));
-        assertThat(result(h.store.get(h.keys.placement("pvc-noexport"), io.ferry.model.Placement.class))
+        assertThat(result(h.store.get(h.keys.placement("pvc-noexport"), Placement.class))
                 .orElseThrow().value().node()).isEqualTo(CsiHarness.NODE);
         // node-a's agent runs without kernel nvmet: it can serve node-a, never export to node-b.
         ControllerPublishVolumeRequest publish = ControllerPublishVolumeRequest.newBuilder().setVolumeId("pvc-noexport")
@@ -472,22 +477,22 @@ class ControllerConformanceIT extends ConformanceTest {
 
         VolumeStatus failed = status("pvc-noexport");
         assertThat(failed.phase()).isEqualTo(VolumePhase.FAILED);
-        io.ferry.model.Condition ready = failed.ready().orElseThrow();
-        assertThat(ready.failureReason()).isEqualTo(io.ferry.model.FailureReason.EXPORT_UNAVAILABLE);
-        long generation = result(h.store.get(h.keys.placement("pvc-noexport"), io.ferry.model.Placement.class))
+        Condition ready = failed.ready().orElseThrow();
+        assertThat(ready.failureReason()).isEqualTo(FailureReason.EXPORT_UNAVAILABLE);
+        long generation = result(h.store.get(h.keys.placement("pvc-noexport"), Placement.class))
                 .orElseThrow().value().generation();
         assertThat(ready.observedGeneration()).isEqualTo(generation);
         assertThat(ready.lastTransitionTime()).isNotNull();
         // Terminal for this generation: the agent does not try again until an input changes. Proving
         // that something does not happen takes time; twice the agent's first retry delay (its
         // backoff starts there, jittered down from it) is enough for a timer retry to have shown.
-        Thread.sleep(2 * io.ferry.runtime.reconcile.RuntimeOptions.defaults().initialDelay().toMillis());
+        Thread.sleep(2 * RuntimeOptions.defaults().initialDelay().toMillis());
         assertThat(status("pvc-noexport").ready().orElseThrow().attempts()).isEqualTo(1);
 
         // The input changes (the attachment goes, the work item asks for no export): served again.
         h.controller().controllerUnpublishVolume(ControllerUnpublishVolumeRequest.newBuilder().setVolumeId("pvc-noexport")
                 .setNodeId(CsiHarness.REMOTE).build());
-        org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(30)).until(() ->
+        Awaitility.await().atMost(Duration.ofSeconds(30)).until(() ->
                 status("pvc-noexport").phase() == VolumePhase.READY
                         && status("pvc-noexport").ready().orElseThrow().carriedOut(generation));
         h.controller().controllerPublishVolume(publish.toBuilder().setNodeId(CsiHarness.NODE).build());
@@ -527,7 +532,7 @@ class ControllerConformanceIT extends ConformanceTest {
                     .contains("cannot create volume pvc-clone-of-gone", "source volume pvc-gone");
             System.out.println("CreateVolume cloning a lost source answered in " + took.toMillis() + " ms");
             assertThat(status("pvc-clone-of-gone").ready().orElseThrow().failureReason())
-                    .isEqualTo(io.ferry.model.FailureReason.SOURCE_LOST);
+                    .isEqualTo(FailureReason.SOURCE_LOST);
         } finally {
             Files.move(away, file);
         }
@@ -571,7 +576,7 @@ class ControllerConformanceIT extends ConformanceTest {
                 .setCapacityRange(CapacityRange.newBuilder().setRequiredBytes(50 * GI)).build();
         failsFast(Status.Code.RESOURCE_EXHAUSTED, () -> h.controller(Duration.ofSeconds(60)).controllerExpandVolume(grow));
         // The volume keeps its size and data: only the growth was refused.
-        assertThat(result(h.store.get(h.keys.placement("pvc-nogrow"), io.ferry.model.Placement.class)).orElseThrow()
+        assertThat(result(h.store.get(h.keys.placement("pvc-nogrow"), Placement.class)).orElseThrow()
                 .value().sizeBytes()).isEqualTo(16 * MI);
     }
 
@@ -625,7 +630,7 @@ class ControllerConformanceIT extends ConformanceTest {
         h.controller().createVolume(create("pvc-listed", 16 * MI).putParameters("positionAdvice", "MustLocal").build());
         h.controller().controllerPublishVolume(ControllerPublishVolumeRequest.newBuilder().setVolumeId("pvc-listed")
                 .setNodeId(CsiHarness.NODE).setVolumeCapability(mount("ext4")).build());
-        org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> {
+        Awaitility.await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> {
             ListVolumesResponse.Entry entry = h.controller().listVolumes(ListVolumesRequest.getDefaultInstance())
                     .getEntriesList().stream().filter(e -> e.getVolume().getVolumeId().equals("pvc-listed")).findFirst()
                     .orElseThrow();

@@ -11,8 +11,10 @@ import io.ferry.csi.v1.DeleteSnapshotRequest;
 import io.ferry.csi.v1.DeleteVolumeRequest;
 import io.ferry.csi.v1.IdentityGrpc;
 import io.ferry.csi.v1.NodeGrpc;
+import io.ferry.etcd.ClusterIdentities;
 import io.ferry.etcd.EtcdOptions;
 import io.ferry.etcd.FerryKeys;
+import io.ferry.model.Sizes;
 import io.ferry.runtime.informer.InformerOptions;
 import io.ferry.runtime.reconcile.RuntimeOptions;
 import io.ferry.etcd.store.EtcdStore;
@@ -42,6 +44,7 @@ import io.vertx.core.Vertx;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
@@ -141,7 +144,7 @@ final class CsiHarness implements AutoCloseable {
         agentOptions = options;
         // The agent acts only once the cluster has its id; the controller, which would create it,
         // starts after the agent here, so the harness creates it as ferry up does.
-        result(io.ferry.etcd.ClusterIdentities.ensure(store, java.time.Instant.now()));
+        result(ClusterIdentities.ensure(store, Instant.now()));
         startAgent();
         remote.start(vertx, Map.of("rack", "r2", "zone", "z1"), REMOTE_POOL, POOL_BYTES, Map.of("media", "ssd"));
         // The controller starts once the agent has measured its pool, so its first listing has it.
@@ -181,7 +184,7 @@ final class CsiHarness implements AutoCloseable {
      */
     long localRoomBytes(long allocatedBytes) {
         long diskFree = result(store.get(keys.nodePoolStatus(NODE, POOL), PoolStatus.class)).orElseThrow().value().freeBytes();
-        return Math.min(POOL_BYTES - allocatedBytes, diskFree) / io.ferry.model.Sizes.ALIGNMENT * io.ferry.model.Sizes.ALIGNMENT;
+        return Math.min(POOL_BYTES - allocatedBytes, diskFree) / Sizes.ALIGNMENT * Sizes.ALIGNMENT;
     }
 
     /** Starts a controller (again, after {@link #stopController()}); it takes the lead once the last one's lease is gone. */

@@ -10,6 +10,8 @@ import io.ferry.runtime.pool.PoolMarker;
 import io.ferry.runtime.pool.VolumeFileMarker;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.attribute.UserDefinedFileAttributeView;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -191,8 +193,8 @@ class DeviceVerifierTest {
     static Path volumeFile(Path file, String cluster) throws Exception {
         Files.write(file, new byte[4096]);
         if (cluster != null) {
-            Files.getFileAttributeView(file, java.nio.file.attribute.UserDefinedFileAttributeView.class)
-                    .write(VolumeFileMarker.ATTRIBUTE, java.nio.charset.StandardCharsets.UTF_8.encode(cluster));
+            Files.getFileAttributeView(file, UserDefinedFileAttributeView.class)
+                    .write(VolumeFileMarker.ATTRIBUTE, StandardCharsets.UTF_8.encode(cluster));
         }
         return file;
     }

@@ -10,6 +10,9 @@ import io.ferry.controller.ControllerMain;
 import io.ferry.etcd.EtcdOptions;
 import io.ferry.model.VolumeIntent;
 import io.ferry.runtime.admin.AdminOptions;
+import java.util.HashSet;
+import java.util.IdentityHashMap;
+import org.assertj.core.api.Assertions;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -40,7 +43,7 @@ class ManifestsTest {
 
     static final String NAMESPACE = "ferry-system";
     static final List<JsonNode> docs = new ArrayList<>();
-    static final Map<JsonNode, Path> sources = new java.util.IdentityHashMap<>();
+    static final Map<JsonNode, Path> sources = new IdentityHashMap<>();
     static Path deployDir;
 
     /** Values the kubelet would give the downward-API variables of the manifests. */
@@ -374,11 +377,11 @@ class ManifestsTest {
     @Test
     void aMisspeltFlagIsRefusedByEachParser() {
         // The checks above mean something only if the parsers refuse what they do not know.
-        org.assertj.core.api.Assertions.assertThatThrownBy(() -> CsiMain.parse("--mode=node", "--node-ide=n1"))
+        Assertions.assertThatThrownBy(() -> CsiMain.parse("--mode=node", "--node-ide=n1"))
                 .hasMessageContaining("--node-ide");
-        org.assertj.core.api.Assertions.assertThatThrownBy(() -> ControllerMain.parse("--admin-address=0.0.0.0:7360"))
+        Assertions.assertThatThrownBy(() -> ControllerMain.parse("--admin-address=0.0.0.0:7360"))
                 .hasMessageContaining("--admin-address");
-        org.assertj.core.api.Assertions.assertThatThrownBy(() -> AgentMain.parse(List.of("--data-address=10.0.0.1",
+        Assertions.assertThatThrownBy(() -> AgentMain.parse(List.of("--data-address=10.0.0.1",
                 "--state-dri=/var/lib/ferry"), Map.of())).hasMessageContaining("--state-dri");
     }
 
@@ -565,7 +568,7 @@ class ManifestsTest {
     @Test
     void everyMountNamesAVolumeOfItsPodAndEveryReferenceExists() {
         for (JsonNode w : workloads()) {
-            Set<String> volumes = new java.util.HashSet<>();
+            Set<String> volumes = new HashSet<>();
             podSpec(w).path("volumes").forEach(v -> volumes.add(v.path("name").asText()));
             w.path("spec").path("volumeClaimTemplates").forEach(v -> volumes.add(v.path("metadata").path("name").asText()));
             for (JsonNode c : containers(w)) {

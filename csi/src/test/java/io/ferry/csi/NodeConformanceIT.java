@@ -25,8 +25,10 @@ import io.grpc.StatusRuntimeException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Random;
 import org.junit.jupiter.api.Test;
 
 import static io.ferry.etcd.testing.Await.result;
@@ -263,7 +265,7 @@ class NodeConformanceIT extends ConformanceTest {
         Path precious = outside.resolve("precious.img");
         Path regular = outside.resolve("regular.img");
         byte[] bytes = new byte[(int) (16 * MI)];
-        new java.util.Random(7).nextBytes(bytes);
+        new Random(7).nextBytes(bytes);
         Files.write(precious, bytes);
         Files.write(regular, bytes);
         String foreign = h.runner.run(Command.of("losetup", "--find", "--show", precious.toString())).stdout().strip();
@@ -274,7 +276,7 @@ class NodeConformanceIT extends ConformanceTest {
         try {
             // The agent would rewrite its status at once; stopped, it leaves the forged one in place.
             h.stopAgent();
-            Map<String, String> before = new java.util.LinkedHashMap<>();
+            Map<String, String> before = new LinkedHashMap<>();
             for (String path : List.of(foreign, other, regular.toString())) {
                 before.put(path, TestDisks.sha256(path));
             }

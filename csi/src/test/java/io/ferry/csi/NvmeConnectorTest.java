@@ -16,6 +16,9 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Set;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Optional;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -102,9 +105,9 @@ class NvmeConnectorTest {
     @Test
     void withAuthItConnectsWithTheHostsPairAndTheCommandLineNeverShowsIt() throws Exception {
         Path keys = sys.resolve("state").resolve(HostKeyFile.FILE_NAME);
-        HostKeyFile.Pair pair = HostKeyFile.ensure(keys, java.time.Instant.EPOCH);
+        HostKeyFile.Pair pair = HostKeyFile.ensure(keys, Instant.EPOCH);
         FakeCommandRunner runner = new FakeCommandRunner();
-        java.util.List<Command> seen = new java.util.ArrayList<>();
+        List<Command> seen = new ArrayList<>();
         runner.on(List.of("nvme", "connect"), c -> {
             seen.add(c);
             try {
@@ -124,14 +127,14 @@ class NvmeConnectorTest {
                 .doesNotContain(pair.hostKey().value()).doesNotContain(pair.ctrlKey().value());
 
         // Unidirectional: the host does not ask the target to prove anything.
-        Command one = connector(runner, keys).connectCommand(EXPORT, HOST, NvmeAuth.UNIDIRECTIONAL, java.util.Optional.of(pair));
+        Command one = connector(runner, keys).connectCommand(EXPORT, HOST, NvmeAuth.UNIDIRECTIONAL, Optional.of(pair));
         assertThat(one.argv()).contains("--dhchap-secret").doesNotContain("--dhchap-ctrl-secret", pair.ctrlKey().value());
     }
 
     @Test
     void aFailedAuthenticatedConnectSaysWhyWithoutTheKeys() throws Exception {
         Path keys = sys.resolve(HostKeyFile.FILE_NAME);
-        HostKeyFile.Pair pair = HostKeyFile.ensure(keys, java.time.Instant.EPOCH);
+        HostKeyFile.Pair pair = HostKeyFile.ensure(keys, Instant.EPOCH);
         FakeCommandRunner runner = new FakeCommandRunner().fail(List.of("nvme", "connect"), 1,
                 "Failed to write to /dev/nvme-fabrics: Operation not permitted");
         assertThatThrownBy(() -> connector(runner, keys).connect(EXPORT, HOST, NvmeAuth.BIDIRECTIONAL))

@@ -1,5 +1,6 @@
 package io.ferry.csi;
 
+import io.ferry.etcd.ClusterIdentities;
 import io.ferry.etcd.FerryKeys;
 import io.ferry.runtime.informer.Informer;
 import io.ferry.runtime.informer.InformerHandler;
@@ -25,6 +26,7 @@ import java.time.Instant;
 import java.util.EnumSet;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 
 import static io.ferry.etcd.testing.Await.result;
 
@@ -64,7 +66,7 @@ final class RemoteAgentStandIn implements AutoCloseable {
     /** Registers the node with its labels and a file pool of the given size, then answers its work. */
     void start(Vertx vertx, Map<String, String> labels, String pool, long capacityBytes, Map<String, String> poolLabels) {
         register(labels);
-        cluster = result(io.ferry.etcd.ClusterIdentities.ensure(store, Instant.now())).id();
+        cluster = result(ClusterIdentities.ensure(store, Instant.now())).id();
         result(store.put(keys.poolConfig(pool), PoolConfig.builder(pool, node, Engine.FILE,
                 PoolSource.directory("/var/lib/ferry/" + pool)).labels(poolLabels).build()));
         result(store.put(keys.nodePoolStatus(node, pool), PoolStatus.of(node, pool, Engine.FILE, capacityBytes,
@@ -128,7 +130,7 @@ final class RemoteAgentStandIn implements AutoCloseable {
      * until {@link #release}.
      */
     void hold() {
-        held = new java.util.concurrent.ConcurrentHashMap<>();
+        held = new ConcurrentHashMap<>();
     }
 
     /** Answers the work items that came while held (the latest of each volume), and those that follow. */

@@ -16,6 +16,9 @@ import io.ferry.csi.v1.NodePublishVolumeRequest;
 import io.ferry.csi.v1.NodeStageVolumeRequest;
 import io.ferry.csi.v1.NodeUnpublishVolumeRequest;
 import io.ferry.csi.v1.NodeUnstageVolumeRequest;
+import io.ferry.csi.v1.Topology;
+import io.ferry.csi.v1.TopologyRequirement;
+import io.ferry.etcd.ClusterIdentities;
 import io.ferry.etcd.EtcdOptions;
 import io.ferry.runtime.informer.InformerOptions;
 import io.ferry.runtime.reconcile.RuntimeOptions;
@@ -48,6 +51,8 @@ import io.netty.channel.epoll.EpollDomainSocketChannel;
 import io.netty.channel.epoll.EpollIoHandler;
 import io.netty.channel.unix.DomainSocketAddress;
 import io.vertx.core.Vertx;
+import java.time.Instant;
+import java.util.Random;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -108,7 +113,7 @@ class SameMachineHandoffIT {
         runner.run(Command.of("mount", "-t", "tmpfs", "-o", "size=1g,mode=0700", "ferry-handoff-it", poolMount.toString()));
         etcdOptions = etcd.options(EtcdExtension.uniquePrefix());
         store = EtcdStore.connect(etcdOptions);
-        result(io.ferry.etcd.ClusterIdentities.ensure(store, java.time.Instant.now()));
+        result(ClusterIdentities.ensure(store, Instant.now()));
         result(store.put(store.keys().poolConfig(POOL), PoolConfig.builder(POOL, SERVER, Engine.FILE,
                 PoolSource.directory(poolMount.resolve(POOL).toString())).prepare(true).build()));
         startAgent(CONSUMER, null);
@@ -164,8 +169,8 @@ class SameMachineHandoffIT {
     static CreateVolumeRequest create(String name, String consumer) {
         CreateVolumeRequest.Builder b = CsiRequests.create(name, 64 * MI).clearAccessibilityRequirements();
         if (consumer != null) {
-            b.setAccessibilityRequirements(io.ferry.csi.v1.TopologyRequirement.newBuilder().addPreferred(
-                    io.ferry.csi.v1.Topology.newBuilder().putSegments(Driver.TOPOLOGY_NODE, consumer)));
+            b.setAccessibilityRequirements(TopologyRequirement.newBuilder().addPreferred(
+                    Topology.newBuilder().putSegments(Driver.TOPOLOGY_NODE, consumer)));
         }
         return b.build();
     }
@@ -224,7 +229,7 @@ class SameMachineHandoffIT {
         Mounts.Mount staged = new Mounts(Path.of("/proc/self/mountinfo")).at(staging).orElseThrow();
         assertThat(DeviceVerifier.sameDevice(Path.of(staged.source()), Path.of(device))).isTrue();
         byte[] data = new byte[(int) (4 * MI)];
-        new java.util.Random(14).nextBytes(data);
+        new Random(14).nextBytes(data);
         Files.write(target.resolve("data.bin"), data);
 
         // Unstaged and staged again: the same bytes come back from the volume.

@@ -7,6 +7,7 @@ import static org.awaitility.Awaitility.await;
 import io.ferry.csi.v1.NodeGetVolumeStatsRequest;
 import io.ferry.csi.v1.NodePublishVolumeRequest;
 import io.ferry.csi.v1.NodeStageVolumeRequest;
+import io.ferry.etcd.store.EtcdUnavailableException;
 import io.ferry.etcd.store.Versioned;
 import io.ferry.etcd.testing.EtcdExtension;
 import io.ferry.model.NodeRegistration;
@@ -98,10 +99,10 @@ class StaticStabilityIT {
         // The test's own client reconnects too: a read that times out meanwhile (a loaded machine)
         // is retried, not taken for an answer.
         await("the agent registered again").atMost(Duration.ofSeconds(60))
-                .ignoreExceptionsInstanceOf(io.ferry.etcd.store.EtcdUnavailableException.class).until(() ->
+                .ignoreExceptionsInstanceOf(EtcdUnavailableException.class).until(() ->
                 result(h.store.get(h.keys.registration(CsiHarness.NODE), NodeRegistration.class)).isPresent());
         await("the volume Ready again").atMost(Duration.ofSeconds(60))
-                .ignoreExceptionsInstanceOf(io.ferry.etcd.store.EtcdUnavailableException.class).until(() ->
+                .ignoreExceptionsInstanceOf(EtcdUnavailableException.class).until(() ->
                 result(h.store.get(h.keys.volumeStatus(CsiHarness.NODE, "pvc-steady"), VolumeStatus.class))
                         .map(Versioned::value).filter(s -> s.phase() == VolumePhase.READY).isPresent());
         await("the controller leading again").atMost(Duration.ofSeconds(60)).until(h.controller::isLeader);

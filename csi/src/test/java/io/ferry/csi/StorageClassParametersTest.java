@@ -4,6 +4,7 @@ import io.ferry.model.Engine;
 import io.ferry.model.FailureDomainLevel;
 import io.ferry.model.PositionAdvice;
 import io.ferry.model.ValidationException;
+import java.util.HashMap;
 import org.junit.jupiter.api.Test;
 
 import java.util.Map;
@@ -49,7 +50,7 @@ class StorageClassParametersTest {
     }
 
     private static Map<String, String> with(Map<String, String> base, String k, String v) {
-        var m = new java.util.HashMap<>(base);
+        var m = new HashMap<>(base);
         m.put(k, v);
         return m;
     }

@@ -2,6 +2,7 @@ package io.ferry.etcd;
 
 import io.ferry.model.ValidationException;
 
+import java.io.IOException;
 import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -112,7 +113,7 @@ public record EtcdOptions(
                 throw new ValidationException("password", "etcd password file " + file + " is empty");
             }
             return password;
-        } catch (java.io.IOException e) {
+        } catch (IOException e) {
             throw new ValidationException("password", "cannot read the etcd password file " + file + ": " + e.getMessage());
         }
     }

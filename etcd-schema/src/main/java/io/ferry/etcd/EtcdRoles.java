@@ -6,6 +6,7 @@ import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Locale;
 import java.util.Objects;
 
 /**
@@ -54,7 +55,7 @@ public final class EtcdRoles {
         /** For people: {@code /ferry/nodes/worker-1/ (prefix) readwrite}. */
         public String describe() {
             String what = rangeEnd.isEmpty() ? key : rangeEnd.equals(prefixEnd(key)) ? key + "*" : "[" + key + ", " + rangeEnd + ")";
-            return what + " " + access.name().toLowerCase(java.util.Locale.ROOT);
+            return what + " " + access.name().toLowerCase(Locale.ROOT);
         }
     }
 

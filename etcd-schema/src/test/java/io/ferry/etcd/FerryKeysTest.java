@@ -2,6 +2,7 @@ package io.ferry.etcd;
 
 import io.ferry.etcd.FerryKeys.Kind;
 import io.ferry.model.ValidationException;
+import org.assertj.core.api.Assertions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -44,10 +45,10 @@ class FerryKeysTest {
         assertThat(keys.event("volume", "data-1", "1796032800123-000001"))
                 .isEqualTo("/ferry/events/volume/data-1/1796032800123-000001");
         assertThat(keys.eventsOf("snapshot", "snap-1")).isEqualTo("/ferry/events/snapshot/snap-1/");
-        org.assertj.core.api.Assertions.assertThatThrownBy(() -> keys.event("volume", "data-1", "../x"))
-                .isInstanceOf(io.ferry.model.ValidationException.class);
-        org.assertj.core.api.Assertions.assertThatThrownBy(() -> keys.eventsOf("pool", "p"))
-                .isInstanceOf(io.ferry.model.ValidationException.class);
+        Assertions.assertThatThrownBy(() -> keys.event("volume", "data-1", "../x"))
+                .isInstanceOf(ValidationException.class);
+        Assertions.assertThatThrownBy(() -> keys.eventsOf("pool", "p"))
+                .isInstanceOf(ValidationException.class);
     }
 
     @Test

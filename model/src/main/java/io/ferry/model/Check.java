@@ -10,6 +10,7 @@ import java.util.SortedSet;
 import java.util.TreeMap;
 import java.util.TreeSet;
 import java.util.function.BiFunction;
+import java.util.function.Function;
 
 /** Shared validation helpers for the records' constructors. Messages start with the field name. */
 final class Check {
@@ -65,7 +66,7 @@ final class Check {
     }
 
     /** Runs a validator that throws without a field, attaching the field path. */
-    static <T> T field(String field, T value, java.util.function.Function<T, T> validator) {
+    static <T> T field(String field, T value, Function<T, T> validator) {
         try {
             return validator.apply(value);
         } catch (ValidationException e) {
@@ -73,7 +74,7 @@ final class Check {
         }
     }
 
-    static <T> T nullable(String field, T value, java.util.function.Function<T, T> validator) {
+    static <T> T nullable(String field, T value, Function<T, T> validator) {
         return value == null ? null : field(field, value, validator);
     }
 

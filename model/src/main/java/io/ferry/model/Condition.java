@@ -6,8 +6,10 @@ import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonProperty;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Optional;
+import java.util.Set;
 import java.util.regex.Pattern;
 
 /**
@@ -208,7 +210,7 @@ public record Condition(String type, boolean status, String reason, String messa
         if (conditions == null) {
             return List.of();
         }
-        java.util.Set<String> types = new java.util.HashSet<>();
+        Set<String> types = new HashSet<>();
         for (Condition c : conditions) {
             Check.required(c, "conditions");
             if (!types.add(c.type)) {

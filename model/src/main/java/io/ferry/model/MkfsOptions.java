@@ -2,6 +2,7 @@ package io.ferry.model;
 
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collections;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -161,7 +162,7 @@ public final class MkfsOptions {
         for (int i = 0; i < flagsAndRules.length; i += 2) {
             m.put((String) flagsAndRules[i], (Rule) flagsAndRules[i + 1]);
         }
-        return java.util.Collections.unmodifiableMap(m);
+        return Collections.unmodifiableMap(m);
     }
 
     private static Rule oneOf(String what, String... values) {

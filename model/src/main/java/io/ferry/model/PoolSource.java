@@ -3,6 +3,7 @@ package io.ferry.model;
 import com.fasterxml.jackson.annotation.JsonCreator;
 import com.fasterxml.jackson.annotation.JsonProperty;
 import java.util.List;
+import java.util.Set;
 import java.util.regex.Pattern;
 
 /**
@@ -41,7 +42,7 @@ public record PoolSource(String volumeGroup, String thinPool, String lvstore, St
      * below the ones that hold the system or the kernel's views. A pool there would put volume
      * files among system files, and a pool directory is scanned, claimed and filled by the agent.
      */
-    private static final java.util.Set<String> SYSTEM_ROOTS = java.util.Set.of("/", "/bin", "/boot", "/dev", "/etc",
+    private static final Set<String> SYSTEM_ROOTS = Set.of("/", "/bin", "/boot", "/dev", "/etc",
             "/home", "/lib", "/lib32", "/lib64", "/libx32", "/media", "/mnt", "/opt", "/proc", "/root", "/run",
             "/sbin", "/srv", "/sys", "/tmp", "/usr", "/var", "/var/lib", "/var/tmp", "/var/log", "/var/cache",
             "/var/run", "/var/spool", "/var/mail", "/var/opt", "/var/local", "/var/backups");

@@ -1,5 +1,7 @@
 package io.ferry.model;
 
+import java.util.Optional;
+
 /**
  * Whether a snapshot asked for is cut, failed or still in progress, decided from the controller's
  * record and the source node's snapshot status: the one rule the CSI plugin and
@@ -25,7 +27,7 @@ public final class SnapshotProgress {
         if (scheduling == null || scheduling.observedRevision() < intentCreateRevision) {
             return new VolumeProgress.InProgress("the controller to place snapshot " + snapshot);
         }
-        java.util.Optional<VolumeProgress.Failed> refused = SnapshotScheduling.refusal(scheduling, intentCreateRevision);
+        Optional<VolumeProgress.Failed> refused = SnapshotScheduling.refusal(scheduling, intentCreateRevision);
         if (refused.isPresent()) {
             return refused.get();
         }

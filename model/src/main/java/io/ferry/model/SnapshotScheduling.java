@@ -1,5 +1,6 @@
 package io.ferry.model;
 
+import com.fasterxml.jackson.annotation.JsonIgnore;
 import java.util.List;
 
 import com.fasterxml.jackson.annotation.JsonCreator;
@@ -90,7 +91,7 @@ public record SnapshotScheduling(int schemaVersion, String snapshot, SchedulingP
     }
 
     /** The first false condition ({@code Scheduled}, then {@code Reconciled}), as for volumes. */
-    @com.fasterxml.jackson.annotation.JsonIgnore
+    @JsonIgnore
     public Optional<Condition> problem() {
         return VolumeScheduling.firstFalse(conditions, Condition.SCHEDULED, Condition.RECONCILED);
     }

@@ -7,6 +7,7 @@ import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonProperty;
 import com.fasterxml.jackson.databind.annotation.JsonDeserialize;
 import java.time.Instant;
+import java.util.Optional;
 
 /**
  * A snapshot as its agent sees it, key {@code <prefix>/nodes/<node>/snapshots/<snap>}, written by
@@ -71,7 +72,7 @@ public record SnapshotStatus(int schemaVersion, String snapshot, String sourceVo
     }
 
     /** The {@code Ready} condition; empty in a status written before Ferry had conditions. */
-    public java.util.Optional<Condition> ready() {
+    public Optional<Condition> ready() {
         return Condition.find(conditions, Condition.READY);
     }
 

@@ -1,5 +1,9 @@
 package io.ferry.model;
 
+import java.util.List;
+import java.util.Set;
+import java.util.function.Predicate;
+
 /**
  * Whether a request on a volume is done, failed or still in progress, decided from the records
  * every process can read (scheduling record, placement, the serving node's status). One place for
@@ -121,12 +125,12 @@ public final class VolumeProgress {
      * @param serving       the serving node's registration, null when it is not registered
      */
     public static Outcome cutOff(String volume, Placement placement, VolumeStatus status,
-            java.util.Set<String> attachedHosts, NodeRegistration serving) {
+            Set<String> attachedHosts, NodeRegistration serving) {
         if (placement == null) {
             return new Done(null, status);
         }
         String node = placement.node();
-        java.util.List<String> revoked = status == null || status.export() == null ? java.util.List.of()
+        List<String> revoked = status == null || status.export() == null ? List.of()
                 : status.export().allowedHostNqns().stream().filter(h -> !attachedHosts.contains(h)).sorted().toList();
         if (status != null && revoked.isEmpty()) {
             return new Done(placement, status);
@@ -151,7 +155,7 @@ public final class VolumeProgress {
     }
 
     private static Outcome atGeneration(String volume, Placement placement, VolumeStatus status, String what,
-            Reach reach, java.util.function.Predicate<VolumeStatus> carriedOut) {
+            Reach reach, Predicate<VolumeStatus> carriedOut) {
         String node = placement.node();
         if (status == null) {
             return new InProgress("the agent on " + node + " to report volume " + volume);
@@ -182,7 +186,7 @@ public final class VolumeProgress {
      * decides, and its Failed at that generation has always ended the wait.
      */
     private static Outcome beforeConditions(String volume, Placement placement, VolumeStatus status, String what,
-            Reach reach, java.util.function.Predicate<VolumeStatus> carriedOut) {
+            Reach reach, Predicate<VolumeStatus> carriedOut) {
         String node = placement.node();
         if (status.observedGeneration() < placement.generation()) {
             return new InProgress("the agent on " + node + " to " + what + " volume " + volume + " (generation "

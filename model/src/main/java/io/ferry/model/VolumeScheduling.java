@@ -1,5 +1,6 @@
 package io.ferry.model;
 
+import java.util.ArrayList;
 import java.util.List;
 
 import com.fasterxml.jackson.annotation.JsonCreator;
@@ -143,7 +144,7 @@ public record VolumeScheduling(int schemaVersion, String volume, SchedulingPhase
      */
     static List<Condition> derived(SchedulingPhase phase, String node, boolean reachable, long revision, String message,
             long growRefusedBytes) {
-        List<Condition> out = new java.util.ArrayList<>();
+        List<Condition> out = new ArrayList<>();
         switch (phase) {
             case NO_FIT -> out.add(Condition.failed(Condition.SCHEDULED, FailureReason.NO_FIT, message, revision, 0));
             case INVALID -> out.add(Condition.failed(Condition.SCHEDULED, FailureReason.INVALID_INTENT, message, revision, 0));

@@ -1,5 +1,6 @@
 package io.ferry.model;
 
+import java.util.ArrayList;
 import java.util.List;
 
 import com.fasterxml.jackson.annotation.JsonCreator;
@@ -7,6 +8,7 @@ import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonProperty;
 import com.fasterxml.jackson.databind.annotation.JsonDeserialize;
 import java.time.Instant;
+import java.util.Optional;
 
 /**
  * A volume as its serving agent sees it, key {@code <prefix>/nodes/<node>/volumes/<vol>}, written
@@ -73,7 +75,7 @@ public record VolumeStatus(
         if (failure != null && Condition.find(all, Condition.READY).isEmpty()) {
             // Written by an agent that kept its typed failure in a field of its own: the same
             // outcome, read as the Ready condition it now is.
-            all = new java.util.ArrayList<>(all);
+            all = new ArrayList<>(all);
             all.add(Condition.failed(Condition.READY, FailureReason.parse(failure.reason), message,
                     Check.orDefault(failure.generation, 0L), Math.max(1, Check.orDefault(failure.attempts, 1))));
         }
@@ -111,14 +113,14 @@ public record VolumeStatus(
 
     /** This status with its {@code Ready} condition set (any other conditions kept). */
     public VolumeStatus withReady(Condition ready) {
-        List<Condition> next = new java.util.ArrayList<>(conditions.stream()
+        List<Condition> next = new ArrayList<>(conditions.stream()
                 .filter(c -> !c.type().equals(Condition.READY)).toList());
         next.add(0, ready);
         return withConditions(next);
     }
 
     /** The {@code Ready} condition; empty in a status written before Ferry had conditions. */
-    public java.util.Optional<Condition> ready() {
+    public Optional<Condition> ready() {
         return Condition.find(conditions, Condition.READY);
     }
 

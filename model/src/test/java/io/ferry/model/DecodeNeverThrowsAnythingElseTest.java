@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.math.BigDecimal;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Iterator;
@@ -146,7 +147,7 @@ class DecodeNeverThrowsAnythingElseTest {
                     }
                 }
             }
-            default -> obj.put(field, new java.math.BigDecimal("1" + "0".repeat(r.nextInt(40)) + "." + r.nextInt(10)));
+            default -> obj.put(field, new BigDecimal("1" + "0".repeat(r.nextInt(40)) + "." + r.nextInt(10)));
         }
     }
 

@@ -3,6 +3,7 @@ package io.ferry.model;
 import org.junit.jupiter.api.Test;
 
 import java.time.Instant;
+import java.nio.charset.StandardCharsets;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -54,7 +55,7 @@ class DhchapKeyTest {
         assertThat(secret.toString()).doesNotContain(host.value().substring(10, 40))
                 .doesNotContain(ctrl.value().substring(10, 40)).contains("n1");
         String json = Json.encodeToString(secret);
-        assertThat(Json.decode(json.getBytes(java.nio.charset.StandardCharsets.UTF_8), HostSecret.class).samePair(secret))
+        assertThat(Json.decode(json.getBytes(StandardCharsets.UTF_8), HostSecret.class).samePair(secret))
                 .isTrue();
     }
 }

@@ -2,6 +2,7 @@ package io.ferry.model;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import java.nio.file.Files;
 import java.util.List;
 import java.util.Set;
 import java.util.stream.Collectors;
@@ -48,7 +49,7 @@ class DocExamplesTest {
 
     @Test
     void everyStoredTypeIsInTheKeyTable() throws Exception {
-        String doc = java.nio.file.Files.readString(DocExamples.doc());
+        String doc = Files.readString(DocExamples.doc());
         for (Class<?> type : STORED_TYPES) {
             assertThat(doc).contains("| [" + type.getSimpleName() + "](");
         }

@@ -4,6 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.nio.charset.StandardCharsets;
+import java.time.Instant;
+import java.util.Map;
 import org.junit.jupiter.api.Test;
 
 class JsonTest {
@@ -179,7 +181,7 @@ class JsonTest {
 
     @Test
     void encodesCanonicallyWithoutNullsAndWithSortedMaps() {
-        VolumeIntent a = VolumeIntent.builder("v", 1L << 30).poolSelector(java.util.Map.of("b", "2", "a", "1"))
+        VolumeIntent a = VolumeIntent.builder("v", 1L << 30).poolSelector(Map.of("b", "2", "a", "1"))
                 .build();
         String json = Json.encodeToString(a);
         assertThat(json).startsWith("{\"schemaVersion\":1,\"name\":\"v\",\"sizeBytes\":1073741824,")
@@ -194,7 +196,7 @@ class JsonTest {
         assertThat(Json.encodeToString(l)).isEqualTo(
                 "{\"schemaVersion\":1,\"pool\":\"p\",\"allocatedBytes\":0,\"volumeCount\":0}");
         Attachment a = Attachment.of("v", "n", "nqn.2014-08.org.nvmexpress:uuid:1", false,
-                java.time.Instant.parse("2026-11-02T10:15:30Z"));
+                Instant.parse("2026-11-02T10:15:30Z"));
         assertThat(Json.encodeToString(a)).contains("\"createdAt\":\"2026-11-02T10:15:30Z\"");
     }
 }

@@ -1,5 +1,6 @@
 package io.ferry.model;
 
+import java.nio.charset.StandardCharsets;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 import org.junit.jupiter.api.Test;
@@ -127,11 +128,11 @@ class MkfsOptionsTest {
     @Test
     void aStoredIntentWithAHostileOptionIsABadValueNotAnInstruction() {
         String json = "{\"name\":\"v\",\"sizeBytes\":\"1Gi\",\"fsType\":\"ext4\",\"mkfsOptions\":[\"-d\",\"/etc\"]}";
-        assertThatThrownBy(() -> Json.decode(json.getBytes(java.nio.charset.StandardCharsets.UTF_8), VolumeIntent.class))
+        assertThatThrownBy(() -> Json.decode(json.getBytes(StandardCharsets.UTF_8), VolumeIntent.class))
                 .hasMessageContaining("\"-d\" is not an allowed ext4 option");
     }
 
-    @org.junit.jupiter.api.Test
+    @Test
     void aThickVolumeIsFormattedWithoutADiscardUnlessTheOperatorAskedForOne() {
         assertThat(MkfsOptions.keepingAllocation("ext4", List.of())).containsExactly("-E", "nodiscard");
         assertThat(MkfsOptions.keepingAllocation("ext4", List.of("-E", "stride=4", "-L", "data")))

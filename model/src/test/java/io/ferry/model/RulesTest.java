@@ -3,6 +3,9 @@ package io.ferry.model;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -74,14 +77,14 @@ class RulesTest {
     @Test
     void boundsAndRequiresContextForMkfsOptions() {
         assertThatThrownBy(() -> VolumeIntent.builder("v", 1).fsType("xfs").mkfsOptions(
-                java.util.Collections.nCopies(17, "-f")).build()).hasMessageContaining("limit is 16");
+                Collections.nCopies(17, "-f")).build()).hasMessageContaining("limit is 16");
         assertThatThrownBy(() -> VolumeIntent.builder("v", 1).mkfsOptions(List.of("-f")).build())
                 .hasMessageContaining("without fsType");
     }
 
     @Test
     void copiesCollectionsDefensivelyAndMakesThemUnmodifiable() {
-        java.util.HashMap<String, String> sel = new java.util.HashMap<>(Map.of("a", "1"));
+        HashMap<String, String> sel = new HashMap<>(Map.of("a", "1"));
         VolumeIntent v = VolumeIntent.builder("v", 1).poolSelector(sel).build();
         sel.put("b", "2");
         assertThat(v.poolSelector()).containsOnlyKeys("a");
@@ -93,7 +96,7 @@ class RulesTest {
     @Test
     void rejectsNullElementsInCollections() {
         assertThatThrownBy(() -> VolumeIntent.builder("v", 1).fsType("xfs")
-                .mkfsOptions(java.util.Arrays.asList("-f", null)).build())
+                .mkfsOptions(Arrays.asList("-f", null)).build())
                 .hasMessageContaining("mkfsOptions[1]");
         assertThat(msg("{\"name\":\"v\",\"sizeBytes\":1,\"poolSelector\":{\"a\":null}}", VolumeIntent.class))
                 .contains("poolSelector");
@@ -119,8 +122,8 @@ class RulesTest {
         assertThat(msg(json, PoolConfig.class)).contains(expected);
     }
 
-    @org.junit.jupiter.params.ParameterizedTest
-    @org.junit.jupiter.params.provider.ValueSource(strings = {"/", "/etc", "/etc/", "/usr", "/var/lib", "/tmp", "/home",
+    @ParameterizedTest
+    @ValueSource(strings = {"/", "/etc", "/etc/", "/usr", "/var/lib", "/tmp", "/home",
             "/etc/ferry", "/usr/local/ferry", "/proc/self", "/sys/fs/x", "/dev/shm/pool", "/boot/efi", "/run/ferry",
             "/var/log/ferry"})
     void systemDirectoriesAreNeverPoolDirectories(String directory) {
@@ -129,8 +132,8 @@ class RulesTest {
         assertThat(msg(json, PoolConfig.class)).contains("directory").containsAnyOf("system directory", "belongs to the system");
     }
 
-    @org.junit.jupiter.params.ParameterizedTest
-    @org.junit.jupiter.params.provider.ValueSource(strings = {"/var/lib/ferry/pool-a", "/srv/ferry", "/var/tmp/ferry-extra",
+    @ParameterizedTest
+    @ValueSource(strings = {"/var/lib/ferry/pool-a", "/srv/ferry", "/var/tmp/ferry-extra",
             "/tmp/ferry-test/pool", "/mnt/nvme0/ferry", "/home/ops/ferry", "/data"})
     void poolsOfTheirOwnAreAccepted(String directory) {
         assertThat(PoolConfig.builder("p", "n", Engine.FILE, PoolSource.directory(directory)).build().source().directory())
@@ -307,7 +310,7 @@ class RulesTest {
                 Fixtures.T)).hasMessageStartingWith("adminAddress:");
     }
 
-    @org.junit.jupiter.api.Test
+    @Test
     void anOrphanReportWrittenBeforeOwnersPoolsSizesAndSightingsStillParses() {
         OrphanReport old = Json.decode("{\"node\":\"worker-1\",\"orphans\":[{\"kind\":\"lv\",\"name\":\"vg/x\","
                 + "\"volumeTag\":\"x\",\"reason\":\"no work item\"}],\"observedAt\":\"2026-11-02T10:20:00Z\"}",
@@ -325,7 +328,7 @@ class RulesTest {
                 Orphan.class)).hasMessageContaining("this-cluster");
     }
 
-    @org.junit.jupiter.api.Test
+    @Test
     void aClusterIdIsNarrowEnoughForTagsAndAttributes() {
         ClusterIdentity generated = ClusterIdentity.generate(Fixtures.T);
         assertThat(ClusterIdentity.isValidId(generated.id())).isTrue();
@@ -337,7 +340,7 @@ class RulesTest {
         assertThatThrownBy(() -> OrphanRemoval.of("rm-1", "n", " ", null, Fixtures.T)).hasMessageStartingWith("object:");
     }
 
-    @org.junit.jupiter.api.Test
+    @Test
     void anAdoptionAnswerSaysWhyItRefusedOrWhatItAdoptedAndAnAdoptedIntentHasNoSource() {
         assertThatThrownBy(() -> Json.decode("{\"id\":\"a-1\",\"node\":\"n\",\"object\":\"/p/x.img\","
                 + "\"outcome\":\"Refused\",\"message\":\"m\",\"finishedAt\":\"2026-11-02T10:20:00Z\"}",

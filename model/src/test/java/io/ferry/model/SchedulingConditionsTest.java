@@ -1,5 +1,6 @@
 package io.ferry.model;
 
+import org.assertj.core.api.Assertions;
 import org.junit.jupiter.api.Test;
 
 import java.time.Instant;
@@ -107,7 +108,7 @@ class SchedulingConditionsTest {
         VolumeScheduling r = VolumeScheduling.of("data-1", SchedulingPhase.PLACED, Map.of(), null, "node-a", "pool-a",
                 true, 3, T).withConditions(List.of(a, new Condition(Condition.RECONCILED, false, "Retrying", "etcd down", 3, T, 4)));
         assertThat(Json.decode(Json.encodeToString(r), VolumeScheduling.class)).isEqualTo(r);
-        org.assertj.core.api.Assertions.assertThatThrownBy(() -> r.withConditions(List.of(a, a)))
+        Assertions.assertThatThrownBy(() -> r.withConditions(List.of(a, a)))
                 .isInstanceOf(ValidationException.class).hasMessageContaining("twice");
     }
 }

@@ -4,6 +4,7 @@ import io.ferry.model.FailureDomainLevel;
 import io.ferry.model.NodeRegistration;
 import io.ferry.model.VolumeIntent;
 
+import java.util.Objects;
 import java.util.Set;
 
 /**
@@ -49,13 +50,13 @@ public record Request(VolumeIntent intent, String requiredPool, Set<String> take
     /** Equal when the four given components are; the derived ones follow from them. */
     @Override
     public boolean equals(Object o) {
-        return o instanceof Request r && intent.equals(r.intent) && java.util.Objects.equals(requiredPool, r.requiredPool)
-                && takenDomains.equals(r.takenDomains) && java.util.Objects.equals(consumer, r.consumer);
+        return o instanceof Request r && intent.equals(r.intent) && Objects.equals(requiredPool, r.requiredPool)
+                && takenDomains.equals(r.takenDomains) && Objects.equals(consumer, r.consumer);
     }
 
     @Override
     public int hashCode() {
-        return java.util.Objects.hash(intent, requiredPool, takenDomains, consumer);
+        return Objects.hash(intent, requiredPool, takenDomains, consumer);
     }
 
     public long sizeBytes() {

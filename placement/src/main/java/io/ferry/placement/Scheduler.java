@@ -8,6 +8,7 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.TreeMap;
 
 /**
  * Chooses a pool for a volume: every pool goes through every filter (the shared rules no policy
@@ -94,7 +95,7 @@ public final class Scheduler {
                     : !a.passed() ? a.pool().compareTo(b.pool())
                     : a.tier() != b.tier() ? Integer.compare(a.tier(), b.tier()) : Double.compare(b.score(), a.score()));
         }
-        return new Decision(best, best == null ? 0 : bestScore, new java.util.TreeMap<>(counts), verdicts);
+        return new Decision(best, best == null ? 0 : bestScore, new TreeMap<>(counts), verdicts);
     }
 
     /** The reason the pool would be refused for this request, or null if it passes; for tests and tools. */

@@ -1,11 +1,15 @@
 package io.ferry.placement;
 
 import io.ferry.model.Engine;
+import io.ferry.model.ExportTarget;
 import io.ferry.model.FailureDomainLevel;
 import io.ferry.model.GlobalConfig;
+import io.ferry.model.NodeRegistration;
 import io.ferry.model.PositionAdvice;
 import io.ferry.model.Sizes;
 import io.ferry.model.VolumeIntent;
+import java.time.Instant;
+import java.util.List;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
@@ -35,9 +39,9 @@ class FiltersTest {
     }
 
     /** The registration of a consumer node {@code n2}, on machine {@code machine} (null: it does not say). */
-    static io.ferry.model.NodeRegistration consumer(String machine) {
-        return io.ferry.model.NodeRegistration.of("n2", "10.0.0.2", null, Pools.HOST_NQN, Set.of(Engine.FILE), Map.of(),
-                "test", java.time.Instant.EPOCH).withMachineId(machine);
+    static NodeRegistration consumer(String machine) {
+        return NodeRegistration.of("n2", "10.0.0.2", null, Pools.HOST_NQN, Set.of(Engine.FILE), Map.of(),
+                "test", Instant.EPOCH).withMachineId(machine);
     }
 
     static Stream<Arguments> cases() {
@@ -94,10 +98,10 @@ class FiltersTest {
                         pool("p", "n1").engine(Engine.SPDK).exporters().machine("m1").build(), "cannot export"),
                 new Case("a node with kernel nvmet exports file, lvm and lvm-thin volumes",
                         req(volume("v", 10).consumerNode("n2")), pool("p", "n1").engine(Engine.LVM)
-                                .exporters(io.ferry.model.ExportTarget.NVMET).build(), null),
+                                .exporters(ExportTarget.NVMET).build(), null),
                 new Case("an spdk pool needs the node's SPDK target, not kernel nvmet",
                         req(volume("v", 10).thin(true).consumerNode("n2")), pool("p", "n1").engine(Engine.SPDK)
-                                .exporters(io.ferry.model.ExportTarget.NVMET).build(), "cannot export"),
+                                .exporters(ExportTarget.NVMET).build(), "cannot export"),
                 new Case("a registration that does not say what it can export is not held against the node",
                         req(volume("v", 10).consumerNode("n2")), pool("p", "n1").build(), null),
                 new Case("a volume without a consumer is not filtered by exports",
@@ -143,10 +147,10 @@ class FiltersTest {
     @MethodSource("cases")
     void eachFilterAdmitsOrRefusesWithItsReason(Case c) {
         // The scheduler's own loop must agree with the reference evaluation.
-        Decision d = new Scheduler().decide(c.request(), java.util.List.of(c.candidate()), GLOBAL, new BinPackPolicy(), true);
+        Decision d = new Scheduler().decide(c.request(), List.of(c.candidate()), GLOBAL, new BinPackPolicy(), true);
         assertThat(d.verdicts().get(0).failedReason()).isEqualTo(c.expectedFailure());
         if (c.expectedFailure() != null) {
-            assertThat(d.reasonCounts()).isEqualTo(java.util.Map.of(c.expectedFailure(), 1));
+            assertThat(d.reasonCounts()).isEqualTo(Map.of(c.expectedFailure(), 1));
         }
         assertThat(new Scheduler().firstFailure(c.request(), c.candidate(), GLOBAL)).isEqualTo(c.expectedFailure());
     }

@@ -1,6 +1,7 @@
 package io.ferry.placement;
 
 import io.ferry.model.Engine;
+import io.ferry.model.ExportTarget;
 import io.ferry.model.GlobalConfig;
 import io.ferry.model.Ledger;
 import io.ferry.model.NodeRegistration;
@@ -14,6 +15,7 @@ import java.util.EnumSet;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 
 /** Builds candidates and requests for scheduler tests. */
 final class Pools {
@@ -51,7 +53,7 @@ final class Pools {
         Map<String, String> poolLabels = new HashMap<>();
         Map<String, String> nodeLabels = new HashMap<>();
         /** Null: the registration does not say (an agent older than the field). */
-        java.util.Set<io.ferry.model.ExportTarget> exporters;
+        Set<ExportTarget> exporters;
         /** Null: the registration does not say which machine (an agent older than the field). */
         String machineId;
 
@@ -135,8 +137,8 @@ final class Pools {
             return this;
         }
 
-        PoolBuilder exporters(io.ferry.model.ExportTarget... targets) {
-            exporters = java.util.Set.of(targets);
+        PoolBuilder exporters(ExportTarget... targets) {
+            exporters = Set.of(targets);
             return this;
         }
 

@@ -1,8 +1,13 @@
 package io.ferry.placement;
 
+import io.ferry.model.FailureDomainLevel;
 import io.ferry.model.GlobalConfig;
 import io.ferry.model.PositionAdvice;
 import io.ferry.model.SchedulerPolicyName;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.Comparator;
+import java.util.Set;
 import org.junit.jupiter.api.Test;
 
 import java.util.List;
@@ -130,7 +135,7 @@ class SchedulerTest {
     void spreadRulesStillBindAPoolOnTheConsumersNode() {
         // The consumer's node already holds a member of the group: the local pool is refused, not preferred.
         Request request = new Request(volume("v", 10).consumerNode("n1").positionAdvice(PositionAdvice.PREFER_LOCAL)
-                .spreadGroup("db").failureDomainLevel(io.ferry.model.FailureDomainLevel.RACK).build(), null, java.util.Set.of("r1"));
+                .spreadGroup("db").failureDomainLevel(FailureDomainLevel.RACK).build(), null, Set.of("r1"));
         List<Candidate> pools = List.of(pool("local", "n1").nodeLabel("rack", "r1").build(),
                 pool("remote", "n2").nodeLabel("rack", "r2").allocatedGi(50).build());
         Decision d = scheduler.decide(request, pools, global, new BinPackPolicy(), false);
@@ -157,8 +162,8 @@ class SchedulerTest {
 
     @Test
     void aTakenDomainIsRecognisedByItsNameNotByItsHash() {
-        Request request = new Request(volume("v", 10).spreadGroup("db").failureDomainLevel(io.ferry.model.FailureDomainLevel.RACK)
-                .build(), null, java.util.Set.of("naan"));
+        Request request = new Request(volume("v", 10).spreadGroup("db").failureDomainLevel(FailureDomainLevel.RACK)
+                .build(), null, Set.of("naan"));
         assertThat(scheduler.firstFailure(request, pool("p", "n1").nodeLabel("rack", "nac0").build(), global)).isNull();
         assertThat(scheduler.firstFailure(request, pool("p", "n1").nodeLabel("rack", "naan").build(), global)).isEqualTo("spread rack");
     }
@@ -176,17 +181,17 @@ class SchedulerTest {
     void aSpreadGroupMemberTakesEquallyGoodPoolsInAFixedScatteredOrderNotByName() {
         // Eight empty pools of one size, named in node order: a plain volume takes the first name, a
         // group member the pool whose name hashes lowest, the same one every time.
-        List<Candidate> pools = new java.util.ArrayList<>();
+        List<Candidate> pools = new ArrayList<>();
         for (int i = 0; i < 8; i++) {
             pools.add(pool("pool-" + i, "n" + i).build());
         }
         String expected = pools.stream().map(Candidate::pool)
-                .min(java.util.Comparator.comparingInt(n -> Scheduler.scatter(n.hashCode()))).orElseThrow();
+                .min(Comparator.comparingInt(n -> Scheduler.scatter(n.hashCode()))).orElseThrow();
         assertThat(expected).as("the test needs a scattered order that differs from name order").isNotEqualTo("pool-0");
-        Request member = Request.of(volume("v", 10).spreadGroup("db").failureDomainLevel(io.ferry.model.FailureDomainLevel.NODE).build());
+        Request member = Request.of(volume("v", 10).spreadGroup("db").failureDomainLevel(FailureDomainLevel.NODE).build());
         assertThat(scheduler.decide(member, pools, global, new BinPackPolicy(), false).chosen().pool()).isEqualTo(expected);
-        List<Candidate> reversed = new java.util.ArrayList<>(pools);
-        java.util.Collections.reverse(reversed);
+        List<Candidate> reversed = new ArrayList<>(pools);
+        Collections.reverse(reversed);
         assertThat(scheduler.decide(member, reversed, global, new BinPackPolicy(), false).chosen().pool()).isEqualTo(expected);
         assertThat(scheduler.decide(Request.of(volume("v", 10).build()), pools, global, new BinPackPolicy(), false).chosen().pool())
                 .isEqualTo("pool-0");

@@ -18,6 +18,7 @@ import java.nio.channels.FileChannel;
 import java.nio.file.DirectoryStream;
 import java.nio.file.FileStore;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
@@ -201,7 +202,7 @@ public final class FileEngine implements VolumeEngine {
         try (DirectoryStream<Path> entries = Files.newDirectoryStream(dir)) {
             for (Path p : entries) {
                 String name = p.getFileName().toString();
-                boolean file = Files.isRegularFile(p, java.nio.file.LinkOption.NOFOLLOW_LINKS);
+                boolean file = Files.isRegularFile(p, LinkOption.NOFOLLOW_LINKS);
                 if (file && (name.startsWith(SPARE_PREFIX) || name.startsWith(".") && name.endsWith(TMP_SUFFIX))) {
                     continue;
                 }

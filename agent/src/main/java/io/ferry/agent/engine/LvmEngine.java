@@ -7,6 +7,7 @@ import io.ferry.model.OrphanOwner;
 import io.ferry.model.PoolConfig;
 import io.ferry.runtime.device.SignatureProbe;
 import io.ferry.runtime.exec.Command;
+import io.ferry.runtime.exec.CommandFailedException;
 import io.ferry.runtime.exec.CommandResult;
 import io.ferry.runtime.exec.CommandRunner;
 
@@ -614,7 +615,7 @@ public final class LvmEngine implements VolumeEngine {
             if (notFound(r)) {
                 return Optional.empty();
             }
-            throw new io.ferry.runtime.exec.CommandFailedException(r);
+            throw new CommandFailedException(r);
         }
         return LvmReport.vgs(r.stdout()).stream().filter(g -> g.name().equals(vg)).findFirst();
     }
@@ -626,7 +627,7 @@ public final class LvmEngine implements VolumeEngine {
             if (notFound(r)) {
                 return List.of();
             }
-            throw new io.ferry.runtime.exec.CommandFailedException(r);
+            throw new CommandFailedException(r);
         }
         return LvmReport.lvs(r.stdout());
     }

@@ -7,6 +7,7 @@ import io.ferry.model.OrphanOwner;
 import java.util.List;
 import java.util.Set;
 import java.util.TreeSet;
+import io.ferry.model.FailureReason;
 
 /**
  * Exports volumes over NVMe-oF: one subsystem per volume, named {@code <nqnPrefix>:<cluster id>:vol:<volume>}
@@ -61,7 +62,7 @@ public interface Exporter {
             @Override
             public ExportInfo export(String volume, String devicePath, long sizeBytes, ExportSpec spec) {
                 if (auth.mode().on()) {
-                    throw new NvmeAuthException(io.ferry.model.FailureReason.NVME_AUTH_UNSUPPORTED, "volume " + volume
+                    throw new NvmeAuthException(FailureReason.NVME_AUTH_UNSUPPORTED, "volume " + volume
                             + " cannot be exported to " + spec.consumerNode() + ": the cluster requires NVMe in-band"
                             + " authentication (nvmeAuth " + auth.mode().value() + " in config/global) and " + why
                             + "; nothing was exported. Set \"nvmeAuth\": \"off\" in config/global to export without it");

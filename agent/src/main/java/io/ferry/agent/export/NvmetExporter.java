@@ -6,6 +6,9 @@ import io.ferry.model.FailureReason;
 import io.ferry.model.HostSecret;
 import io.ferry.model.NvmeAuth;
 import io.ferry.model.Nqn;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.concurrent.atomic.AtomicLong;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -22,6 +25,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.TreeMap;
 
 /**
  * Kernel NVMe-oF target exports through configfs ({@code /sys/kernel/config/nvmet}).
@@ -73,7 +77,7 @@ public final class NvmetExporter implements Exporter {
     private final ExportSecrets secrets;
     /** Size of each volume when its namespace was last enabled or revalidated by this process. */
     private final Map<String, Long> exportedSizes = new ConcurrentHashMap<>();
-    private final java.util.concurrent.atomic.AtomicLong fences = new java.util.concurrent.atomic.AtomicLong();
+    private final AtomicLong fences = new AtomicLong();
 
     public NvmetExporter(Path root, String nqnPrefix, String cluster, String address, int port, int portId) {
         this(root, nqnPrefix, cluster, address, port, portId, ExportSecrets.off());
@@ -98,7 +102,7 @@ public final class NvmetExporter implements Exporter {
     public ExportInfo export(String volume, String devicePath, long sizeBytes, ExportSpec spec) {
         // Decided before anything changes: a host is never linked without its pair when auth is on.
         NvmeAuth auth = secrets.mode();
-        Map<String, HostSecret> pairs = new java.util.TreeMap<>();
+        Map<String, HostSecret> pairs = new TreeMap<>();
         if (auth.on()) {
             for (String host : spec.allowedHostNqns()) {
                 pairs.put(host, secrets.forHost(host).orElseThrow(() -> new NvmeAuthException(
@@ -257,8 +261,8 @@ public final class NvmetExporter implements Exporter {
     static String namespaceUuid(String nqn) {
         byte[] h;
         try {
-            h = java.security.MessageDigest.getInstance("SHA-256").digest(nqn.getBytes(StandardCharsets.US_ASCII));
-        } catch (java.security.NoSuchAlgorithmException e) {
+            h = MessageDigest.getInstance("SHA-256").digest(nqn.getBytes(StandardCharsets.US_ASCII));
+        } catch (NoSuchAlgorithmException e) {
             throw new IllegalStateException("SHA-256 is required by every Java platform", e);
         }
         h[6] = (byte) ((h[6] & 0x0f) | 0x80);
@@ -381,12 +385,12 @@ public final class NvmetExporter implements Exporter {
         }
     }
 
-    private static java.util.List<Path> list(Path dir) {
+    private static List<Path> list(Path dir) {
         if (!Files.isDirectory(dir)) {
-            return java.util.List.of();
+            return List.of();
         }
         try (DirectoryStream<Path> entries = Files.newDirectoryStream(dir)) {
-            java.util.List<Path> out = new java.util.ArrayList<>();
+            List<Path> out = new ArrayList<>();
             entries.forEach(out::add);
             return out;
         } catch (IOException e) {

@@ -17,6 +17,8 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
+import java.util.TreeMap;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
@@ -143,24 +145,24 @@ public final class SpdkClient {
     }
 
     /** The lvstore named {@code name}, or empty when SPDK does not know it. */
-    public java.util.Optional<Lvstore> getLvstore(String name) {
+    public Optional<Lvstore> getLvstore(String name) {
         JsonNode result;
         try {
             result = call("bdev_lvol_get_lvstores", JSON.createObjectNode().put("lvs_name", name));
         } catch (SpdkException e) {
             if (e.notFound()) {
-                return java.util.Optional.empty();
+                return Optional.empty();
             }
             throw e;
         }
         for (JsonNode l : result) {
             if (name.equals(l.path("name").asText())) {
-                return java.util.Optional.of(new Lvstore(l.path("uuid").asText(), l.path("name").asText(),
+                return Optional.of(new Lvstore(l.path("uuid").asText(), l.path("name").asText(),
                         l.path("base_bdev").asText(), l.path("total_data_clusters").asLong(),
                         l.path("free_clusters").asLong(), l.path("cluster_size").asLong()));
             }
         }
-        return java.util.Optional.empty();
+        return Optional.empty();
     }
 
     /** The target's version string; used as the liveness probe (the RPC takes no parameters). */
@@ -211,17 +213,6 @@ public final class SpdkClient {
         call("nvmf_delete_subsystem", JSON.createObjectNode().put("nqn", nqn));
     }
 
-    /** Subsystem NQNs with their allowed hosts. */
-    public Map<String, List<String>> getSubsystems() {
-        Map<String, List<String>> out = new java.util.TreeMap<>();
-        for (JsonNode s : call("nvmf_get_subsystems", JSON.createObjectNode())) {
-            List<String> hosts = new ArrayList<>();
-            s.path("hosts").forEach(h -> hosts.add(h.path("nqn").asText()));
-            out.put(s.path("nqn").asText(), hosts);
-        }
-        return out;
-    }
-
     /** One NVMe-oF subsystem as {@code nvmf_get_subsystems} describes it. */
     public record Subsystem(String nqn, boolean allowAnyHost, List<String> hosts, Map<Integer, String> namespaces,
             List<String> listeners) {
@@ -233,7 +224,7 @@ public final class SpdkClient {
         for (JsonNode s : call("nvmf_get_subsystems", JSON.createObjectNode())) {
             List<String> hosts = new ArrayList<>();
             s.path("hosts").forEach(h -> hosts.add(h.path("nqn").asText()));
-            Map<Integer, String> namespaces = new java.util.TreeMap<>();
+            Map<Integer, String> namespaces = new TreeMap<>();
             s.path("namespaces").forEach(n -> namespaces.put(n.path("nsid").asInt(), n.path("bdev_name").asText()));
             List<String> listeners = new ArrayList<>();
             s.path("listen_addresses").forEach(l -> listeners.add(l.path("traddr").asText() + ":"

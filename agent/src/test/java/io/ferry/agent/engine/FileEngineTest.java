@@ -1,12 +1,25 @@
 package io.ferry.agent.engine;
 
 import io.ferry.model.Engine;
+import io.ferry.model.OrphanOwner;
 import io.ferry.model.PoolConfig;
 import io.ferry.model.PoolSource;
 import io.ferry.runtime.exec.Command;
 import io.ferry.runtime.exec.CommandResult;
 import io.ferry.runtime.exec.FakeCommandRunner;
+import io.ferry.runtime.exec.ProcessCommandRunner;
 import io.ferry.runtime.pool.PoolMarker;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.FileStore;
+import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.UserDefinedFileAttributeView;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -33,7 +46,7 @@ class FileEngineTest {
     static final String CLUSTER = "5f0c2a9e-7d1b-4c3e-9a8f-0123456789ab";
 
     /** Most tests work in a directory the pool has claimed, as the agent's preparation leaves it. */
-    @org.junit.jupiter.api.BeforeEach
+    @BeforeEach
     void claim() throws Exception {
         Files.writeString(dir.resolve(PoolMarker.FILE_NAME), "pool=files\ncluster=" + CLUSTER + "\n");
     }
@@ -61,13 +74,13 @@ class FileEngineTest {
     }
 
     /** Marks a file as this cluster's, as the engine does with every file it makes. */
-    static Path mark(Path file) throws java.io.IOException {
+    static Path mark(Path file) throws IOException {
         return mark(file, CLUSTER);
     }
 
-    static Path mark(Path file, String cluster) throws java.io.IOException {
-        Files.getFileAttributeView(file, java.nio.file.attribute.UserDefinedFileAttributeView.class)
-                .write(FileMarker.ATTRIBUTE, java.nio.charset.StandardCharsets.UTF_8.encode(cluster));
+    static Path mark(Path file, String cluster) throws IOException {
+        Files.getFileAttributeView(file, UserDefinedFileAttributeView.class)
+                .write(FileMarker.ATTRIBUTE, StandardCharsets.UTF_8.encode(cluster));
         return file;
     }
 
@@ -168,8 +181,8 @@ class FileEngineTest {
         FileEngine engine = engine(fake);
         engine.createVolume(pool(), "vol-a", 8 << 20, true, Content.EMPTY);
         byte[] old = new byte[4096];
-        java.util.Arrays.fill(old, (byte) 7);
-        Files.write(dir.resolve("vol-a.img"), old, java.nio.file.StandardOpenOption.WRITE);
+        Arrays.fill(old, (byte) 7);
+        Files.write(dir.resolve("vol-a.img"), old, StandardOpenOption.WRITE);
         Object inode = Files.getAttribute(dir.resolve("vol-a.img"), "unix:ino");
 
         engine.deleteVolume(pool(), "vol-a");
@@ -185,7 +198,7 @@ class FileEngineTest {
         Path reused = dir.resolve("vol-b.img");
         assertThat(Files.getAttribute(reused, "unix:ino")).isEqualTo(inode);
         assertThat(Files.size(reused)).isEqualTo(16 << 20);
-        try (java.io.InputStream in = Files.newInputStream(reused)) {
+        try (InputStream in = Files.newInputStream(reused)) {
             assertThat(in.readNBytes(4096)).containsOnly((byte) 0);
         }
         assertThat(sparesIn(dir)).isEmpty();
@@ -210,7 +223,7 @@ class FileEngineTest {
      */
     @Test
     void volumesMadeWhereADeletedOneWasReadZerosOverTheirWholeLength() throws Exception {
-        io.ferry.runtime.exec.ProcessCommandRunner real = new io.ferry.runtime.exec.ProcessCommandRunner();
+        ProcessCommandRunner real = new ProcessCommandRunner();
         FakeCommandRunner fake = fake().on(List.of("losetup", "--json", "--list"), NONE)
                 .on(List.of("fallocate"), real::run);
         FileEngine engine = engine(fake);
@@ -218,11 +231,11 @@ class FileEngineTest {
         for (String old : List.of("old-thin", "old-thick")) {
             engine.createVolume(pool(), old, size, old.equals("old-thin"), Content.EMPTY);
             byte[] pattern = new byte[size];
-            java.util.Arrays.fill(pattern, (byte) 0x5a);
-            Files.write(dir.resolve(old + ".img"), pattern, java.nio.file.StandardOpenOption.WRITE);
+            Arrays.fill(pattern, (byte) 0x5a);
+            Files.write(dir.resolve(old + ".img"), pattern, StandardOpenOption.WRITE);
             engine.deleteVolume(pool(), old);
         }
-        List<Object> spareInodes = new java.util.ArrayList<>();
+        List<Object> spareInodes = new ArrayList<>();
         for (Path spare : sparesIn(dir)) {
             spareInodes.add(Files.getAttribute(spare, "unix:ino"));
         }
@@ -238,8 +251,8 @@ class FileEngineTest {
         }
     }
 
-    static List<Path> sparesIn(Path dir) throws java.io.IOException {
-        try (java.util.stream.Stream<Path> files = Files.list(dir)) {
+    static List<Path> sparesIn(Path dir) throws IOException {
+        try (Stream<Path> files = Files.list(dir)) {
             return files.filter(p -> p.getFileName().toString().startsWith(".spare-")).toList();
         }
     }
@@ -298,7 +311,7 @@ class FileEngineTest {
     @Test
     void aDirectoryWithSomebodyElsesFilesIsRefusedAndTheirBytesAreLeftAlone() throws Exception {
         Path shared = Files.createDirectory(dir.resolve("images"));
-        byte[] precious = "a VM image that is not Ferry's".getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        byte[] precious = "a VM image that is not Ferry's".getBytes(StandardCharsets.UTF_8);
         Files.write(shared.resolve("precious.img"), precious);
         Files.writeString(shared.resolve("notes.txt"), "hello");
         PoolConfig pool = poolIn(shared, true);
@@ -344,15 +357,15 @@ class FileEngineTest {
     static long usedByFiles(Path directory) {
         try (var files = Files.list(directory)) {
             return files.filter(Files::isRegularFile).mapToLong(f -> f.toFile().length()).sum();
-        } catch (java.io.IOException e) {
-            throw new java.io.UncheckedIOException(e);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
         }
     }
 
     @Test
     void aFilePoolNeverReportsMoreThanItsFileSystemAndPoolsSharingOneSplitIt() throws Exception {
         FileEngine engine = engine(fake());
-        java.nio.file.FileStore fs = Files.getFileStore(dir);
+        FileStore fs = Files.getFileStore(dir);
         long total = fs.getTotalSpace();
 
         PoolConfig alone = pool();
@@ -388,7 +401,7 @@ class FileEngineTest {
     @Test
     void poolsOfOtherAgentsOnThisMachinesDiskShareItButTheSamePathElsewhereDoesNot() throws Exception {
         FileEngine engine = engine(fake());
-        java.nio.file.FileStore fs = Files.getFileStore(dir);
+        FileStore fs = Files.getFileStore(dir);
         long total = fs.getTotalSpace();
         PoolConfig mine = pool();
 
@@ -453,7 +466,7 @@ class FileEngineTest {
         Path theirs = Files.createDirectory(dir.resolve("theirs"));
         String marker = "pool=files\ncluster=" + OTHER + "\n";
         Files.writeString(theirs.resolve(PoolMarker.FILE_NAME), marker);
-        byte[] data = "their volume".getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        byte[] data = "their volume".getBytes(StandardCharsets.UTF_8);
         mark(Files.write(theirs.resolve("vol-a.img"), data), OTHER);
         mark(Files.write(theirs.resolve(".spare-3"), new byte[0]), OTHER);
         PoolConfig pool = poolIn(theirs, true);
@@ -519,8 +532,8 @@ class FileEngineTest {
         Inventory inv = engine.inventory(pool());
         assertThat(inv.volumes()).extracting(LocalVolume::name).containsExactly("ours");
         assertThat(inv.unowned()).containsExactlyInAnyOrder(
-                new Inventory.Unowned("copied", 16, io.ferry.model.OrphanOwner.UNMARKED, null),
-                new Inventory.Unowned("theirs", 32, io.ferry.model.OrphanOwner.OTHER_CLUSTER, OTHER));
+                new Inventory.Unowned("copied", 16, OrphanOwner.UNMARKED, null),
+                new Inventory.Unowned("theirs", 32, OrphanOwner.OTHER_CLUSTER, OTHER));
 
         assertThatThrownBy(() -> engine.removeOrphan(pool(), "copied")).isInstanceOf(EngineException.class)
                 .hasMessageContaining("unmarked");

@@ -1,8 +1,10 @@
 package io.ferry.agent.engine;
 
 import io.ferry.model.Engine;
+import io.ferry.model.OrphanOwner;
 import io.ferry.model.PoolConfig;
 import io.ferry.model.PoolSource;
+import io.ferry.runtime.exec.CommandResult;
 import io.ferry.runtime.exec.FakeCommandRunner;
 import org.junit.jupiter.api.Test;
 
@@ -112,7 +114,7 @@ class LvmEngineTest {
                         "\"lv_tags\":\"ferry.cluster=ferry,ferry.volume=vol-new\", \"lv_path\":\"/dev/ferry-vg/vol-new\"");
         int[] calls = {0};
         FakeCommandRunner fake = new FakeCommandRunner()
-                .on(LVS, c -> new io.ferry.runtime.exec.CommandResult(c, 0, calls[0]++ == 0 ? THIN_LVS : created, "",
+                .on(LVS, c -> new CommandResult(c, 0, calls[0]++ == 0 ? THIN_LVS : created, "",
                         Duration.ZERO))
                 .on(List.of("lvcreate"), "");
         LocalVolume v = engine(Engine.LVM_THIN, fake).createVolume(thinPool(), "vol-new", 4194304, true, Content.EMPTY);
@@ -209,7 +211,7 @@ class LvmEngineTest {
                 "lvcreate -y --type thin-pool --zero y -l '90%FREE' -n ferry-thin --addtag ferry.cluster=ferry ferry-vg");
     }
 
-    @org.junit.jupiter.api.Test
+    @Test
     void snapshotLvNamesNeverStartWithTheWordLvmReserves() {
         // Kubernetes names snapshots snapshot-<uuid>; lvcreate refuses LV names starting with "snapshot".
         assertThat(LvmEngine.snapshotLv("snapshot-1f2e")).isEqualTo("snap.snapshot-1f2e").doesNotStartWith("snapshot");
@@ -237,9 +239,9 @@ class LvmEngineTest {
         assertThatThrownBy(() -> engine.createVolume(thinPool(), "old-one", 4194304, true, Content.EMPTY))
                 .isInstanceOf(EngineException.class).hasMessageContaining("another Ferry cluster (other)");
         assertThat(engine.findVolume(thinPool(), "old-one")).isEmpty();
-        assertThat(engine.owner(thinPool(), "old-one")).contains(io.ferry.model.OrphanOwner.OTHER_CLUSTER);
+        assertThat(engine.owner(thinPool(), "old-one")).contains(OrphanOwner.OTHER_CLUSTER);
         assertThat(engine.inventory(thinPool()).unowned()).containsExactly(new Inventory.Unowned("old-one", 4194304,
-                io.ferry.model.OrphanOwner.OTHER_CLUSTER, "other"));
+                OrphanOwner.OTHER_CLUSTER, "other"));
         assertThat(fake.commandLines()).noneMatch(l -> l.contains("old-one") && !l.startsWith("lvs"));
     }
 
@@ -258,7 +260,7 @@ class LvmEngineTest {
         Inventory inv = engine.inventory(thinPool());
         assertThat(inv.volumes()).isEmpty();
         assertThat(inv.unowned()).contains(new Inventory.Unowned("mysql-0-data", 1073741824L,
-                io.ferry.model.OrphanOwner.UNMARKED, "ferry"));
+                OrphanOwner.UNMARKED, "ferry"));
         assertThatThrownBy(() -> engine.removeOrphan(thinPool(), "mysql-0-data")).isInstanceOf(EngineException.class);
         assertThat(fake.commandLines()).noneMatch(l -> l.startsWith("lvremove") || l.startsWith("lvchange"));
 

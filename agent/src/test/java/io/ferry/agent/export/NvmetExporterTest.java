@@ -4,6 +4,9 @@ import io.ferry.model.ExportInfo;
 import io.ferry.model.ExportSpec;
 import io.ferry.model.Nqn;
 import io.ferry.model.OrphanOwner;
+import java.nio.file.LinkOption;
+import java.util.Comparator;
+import org.assertj.core.api.Assertions;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -93,7 +96,7 @@ class NvmetExporterTest {
 
     static void deleteTree(Path dir) throws Exception {
         try (var paths = Files.walk(dir)) {
-            for (Path p : paths.sorted(java.util.Comparator.reverseOrder()).toList()) {
+            for (Path p : paths.sorted(Comparator.reverseOrder()).toList()) {
                 Files.delete(p);
             }
         }
@@ -257,9 +260,9 @@ class NvmetExporterTest {
         // A crash while revoking: the revoked host's entry cannot be removed (a directory here).
         Files.delete(sub.resolve("allowed_hosts").resolve(HOST_A));
         Files.createDirectories(sub.resolve("allowed_hosts").resolve(HOST_A).resolve("stuck"));
-        org.assertj.core.api.Assertions.assertThatThrownBy(() ->
+        Assertions.assertThatThrownBy(() ->
                 exporter.export("vol-a", "/dev/loop3", MIB_256, ExportSpec.tcp("node-c", Set.of(HOST_B))));
-        assertThat(Files.exists(portLink, java.nio.file.LinkOption.NOFOLLOW_LINKS))
+        assertThat(Files.exists(portLink, LinkOption.NOFOLLOW_LINKS))
                 .as("the port was unlinked (every connection cut) before the revoked host's entry went").isFalse();
         assertThat(sub.resolve("allowed_hosts").resolve(HOST_B)).as("the new host is not allowed yet").doesNotExist();
 

@@ -13,8 +13,10 @@ import java.nio.ByteBuffer;
 import java.nio.channels.Channels;
 import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -73,7 +75,7 @@ final class FakeSpdk implements AutoCloseable {
         }
     }
 
-    final Set<String> baseBdevs = new java.util.HashSet<>(Set.of("Malloc0"));
+    final Set<String> baseBdevs = new HashSet<>(Set.of("Malloc0"));
     final Map<String, Lvstore> lvstores = new LinkedHashMap<>();
     final Map<String, Lvol> lvols = new LinkedHashMap<>();
     final Map<String, Subsystem> subsystems = new LinkedHashMap<>();
@@ -197,7 +199,7 @@ final class FakeSpdk implements AutoCloseable {
     static final int NAME_MAX = 63;
 
     private Lvol add(String lvs, String name, long size, boolean thin, boolean snapshot, String parent) {
-        if (name.getBytes(java.nio.charset.StandardCharsets.UTF_8).length > NAME_MAX) {
+        if (name.getBytes(StandardCharsets.UTF_8).length > NAME_MAX) {
             throw new Fail(-22, "Invalid argument");
         }
         for (Lvol l : lvols.values()) {
@@ -303,7 +305,7 @@ final class FakeSpdk implements AutoCloseable {
                 if (l.snapshot) {
                     throw new Fail(-32602, "Operation not permitted");
                 }
-                if (to.getBytes(java.nio.charset.StandardCharsets.UTF_8).length > NAME_MAX) {
+                if (to.getBytes(StandardCharsets.UTF_8).length > NAME_MAX) {
                     throw new Fail(-32602, "Invalid argument");
                 }
                 l.name = to;

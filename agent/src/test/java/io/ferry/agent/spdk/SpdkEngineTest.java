@@ -7,10 +7,13 @@ import io.ferry.agent.engine.LocalSnapshot;
 import io.ferry.agent.engine.LocalVolume;
 import io.ferry.agent.engine.PoolState;
 import io.ferry.agent.engine.SpdkEngine;
+import io.ferry.agent.export.SpdkExporter;
 import io.ferry.model.Engine;
+import io.ferry.model.ExportSpec;
 import io.ferry.model.OrphanOwner;
 import io.ferry.model.PoolConfig;
 import io.ferry.model.PoolSource;
+import java.util.Set;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -154,7 +157,7 @@ class SpdkEngineTest {
         engine.deleteSnapshot(pool, "s1");
         engine.deleteSnapshot(pool, "s1");
         engine.deleteVolume(pool, "v1");
-        assertThat(engine.inventory(pool)).isEqualTo(io.ferry.agent.engine.Inventory.empty());
+        assertThat(engine.inventory(pool)).isEqualTo(Inventory.empty());
         assertThat(spdk.lvols).isEmpty();
         assertThat(spdk.requests).allMatch(r -> SpdkClientTest.check(r) == null);
     }
@@ -310,10 +313,10 @@ class SpdkEngineTest {
     void anExportOfAVolumeMadeBeforeClusterIdsKeepsServingTheSameBdevAfterTheRename() {
         engine.preparePool(pool);
         String uuid = client.createLvol("lvs0", "old", 8 * MIB, true);
-        io.ferry.agent.export.SpdkExporter exporter = new io.ferry.agent.export.SpdkExporter(client,
+        SpdkExporter exporter = new SpdkExporter(client,
                 "nqn.2026-11.io.ferry", CLUSTER, "10.0.1.11", 4421, () -> true);
-        io.ferry.model.ExportSpec spec = io.ferry.model.ExportSpec.tcp("node-2",
-                java.util.Set.of("nqn.2014-08.org.nvmexpress:uuid:6c1f2a64-8b8e-4d62-9d0e-0f1b5e0c1a77"));
+        ExportSpec spec = ExportSpec.tcp("node-2",
+                Set.of("nqn.2014-08.org.nvmexpress:uuid:6c1f2a64-8b8e-4d62-9d0e-0f1b5e0c1a77"));
         String nqn = exporter.export("old", "lvs0/old", 8 * MIB, spec).nqn();
 
         LocalVolume v = engine.activate(pool, "old");

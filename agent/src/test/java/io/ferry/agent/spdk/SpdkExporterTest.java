@@ -1,9 +1,11 @@
 package io.ferry.agent.spdk;
 
+import io.ferry.agent.export.Exporter;
 import io.ferry.agent.export.SpdkExporter;
 import io.ferry.model.ExportInfo;
 import io.ferry.model.ExportSpec;
 import io.ferry.model.Nqn;
+import io.ferry.model.OrphanOwner;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -95,8 +97,8 @@ class SpdkExporterTest {
         assertThat(exporter.export("v1", "lvs0/v1", 1L << 30, ExportSpec.tcp("node-2", Set.of(HOST_A))).nqn())
                 .isEqualTo(legacy);
         assertThat(exporter.exportedVolumes()).containsExactly("v1");
-        assertThat(exporter.exports()).extracting(io.ferry.agent.export.Exporter.Exported::owner)
-                .containsExactlyInAnyOrder(io.ferry.model.OrphanOwner.UNMARKED, io.ferry.model.OrphanOwner.OTHER_CLUSTER);
+        assertThat(exporter.exports()).extracting(Exporter.Exported::owner)
+                .containsExactlyInAnyOrder(OrphanOwner.UNMARKED, OrphanOwner.OTHER_CLUSTER);
         exporter.unexport("v1");
         assertThat(spdk.subsystems).doesNotContainKey(legacy).containsKey(theirs);
         assertThat(spdk.subsystems.get(theirs).hosts).isEmpty();

@@ -17,6 +17,7 @@ import io.ferry.model.Sizes;
 import io.ferry.model.VolumePhase;
 import io.ferry.model.WorkItem;
 import io.ferry.runtime.exec.ProcessCommandRunner;
+import org.assertj.core.groups.Tuple;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -123,11 +124,11 @@ class SpdkOwnershipIT {
         Await.result(h.store.delete(h.keys.placement("mine")));
         await().atMost(Duration.ofSeconds(30)).until(() -> orphans().size() == 4);
         assertThat(orphans()).extracting(Orphan::volumeTag, Orphan::owner).containsExactlyInAnyOrder(
-                org.assertj.core.groups.Tuple.tuple("mine", OrphanOwner.THIS_CLUSTER),
-                org.assertj.core.groups.Tuple.tuple("kept", OrphanOwner.UNMARKED),
-                org.assertj.core.groups.Tuple.tuple("theirs", OrphanOwner.OTHER_CLUSTER),
+                Tuple.tuple("mine", OrphanOwner.THIS_CLUSTER),
+                Tuple.tuple("kept", OrphanOwner.UNMARKED),
+                Tuple.tuple("theirs", OrphanOwner.OTHER_CLUSTER),
                 // Beside this cluster's v1, which a work item names: reported all the same.
-                org.assertj.core.groups.Tuple.tuple("v1", OrphanOwner.OTHER_CLUSTER));
+                Tuple.tuple("v1", OrphanOwner.OTHER_CLUSTER));
 
         assertThat(removeOrphan("rm-kept", "lvs0/kept").outcome()).isEqualTo(OrphanRemovalOutcome.REFUSED);
         assertThat(removeOrphan("rm-theirs", "lvs0/theirs").outcome()).isEqualTo(OrphanRemovalOutcome.REFUSED);

@@ -25,6 +25,7 @@ import io.grpc.Status;
 import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
+import java.util.Arrays;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -481,7 +482,7 @@ public final class EtcdStore implements Store, AutoCloseable {
         for (int i = end.length - 1; i >= 0; i--) {
             if (end[i] != (byte) 0xff) {
                 end[i]++;
-                return ByteSequence.from(java.util.Arrays.copyOf(end, i + 1));
+                return ByteSequence.from(Arrays.copyOf(end, i + 1));
             }
         }
         return ByteSequence.from(new byte[] {0});

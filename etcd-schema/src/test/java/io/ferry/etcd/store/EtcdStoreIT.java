@@ -4,6 +4,9 @@ import io.ferry.etcd.testing.EtcdExtension;
 import io.ferry.etcd.testing.Item;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
+import java.util.Set;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.stream.Collectors;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
@@ -56,7 +59,7 @@ class EtcdStoreIT {
 
     @Test
     void warmingUpAClientLeavesNoLeaseBehind() {
-        java.util.Set<String> before = leases();
+        Set<String> before = leases();
         try (EtcdStore warmed = EtcdStore.connectAndWarmUp(etcd.options(EtcdExtension.uniquePrefix()))) {
             assertThat(leases()).as("the throw-away lease is revoked").isSubsetOf(before);
             assertThat(result(warmed.currentRevision())).isPositive();
@@ -64,8 +67,8 @@ class EtcdStoreIT {
     }
 
     /** The leases etcd holds, as {@code etcdctl lease list} prints them. */
-    private static java.util.Set<String> leases() {
-        return etcd.etcdctl("lease", "list").lines().filter(l -> l.matches("[0-9a-f]+")).collect(java.util.stream.Collectors.toSet());
+    private static Set<String> leases() {
+        return etcd.etcdctl("lease", "list").lines().filter(l -> l.matches("[0-9a-f]+")).collect(Collectors.toSet());
     }
 
     @Test
@@ -80,8 +83,8 @@ class EtcdStoreIT {
 
     @Test
     void aViewHoldingCommitsSendsNoTransactionWhileItHoldsAndSaysWhy() {
-        java.util.concurrent.atomic.AtomicReference<String> hold = new java.util.concurrent.atomic.AtomicReference<>("etcd was restored");
-        EtcdStore view = store.holdingCommitsWhile(() -> java.util.Optional.ofNullable(hold.get()));
+        AtomicReference<String> hold = new AtomicReference<>("etcd was restored");
+        EtcdStore view = store.holdingCommitsWhile(() -> Optional.ofNullable(hold.get()));
         Throwable refused = failure(view.txn().requireAbsent(p + "a").put(p + "a", Item.of("a", 1)).commit());
         assertThat(refused).isInstanceOf(CommitHeldException.class).hasMessageContaining("etcd was restored")
                 .hasMessageContaining("absent " + p + "a");

@@ -1,5 +1,6 @@
 package io.ferry.etcd.testing;
 
+import io.etcd.jetcd.ByteSequence;
 import io.etcd.jetcd.Client;
 import io.ferry.etcd.EtcdOptions;
 import io.ferry.etcd.LocalEtcdMember;
@@ -271,7 +272,7 @@ public final class EtcdExtension implements BeforeAllCallback, AfterAllCallback 
     /** Compacts the history up to the current revision; returns that revision. */
     public long compact() {
         try (Client client = Client.builder().endpoints(endpoints().toArray(String[]::new)).build()) {
-            long revision = client.getKVClient().get(io.etcd.jetcd.ByteSequence.from("/", StandardCharsets.UTF_8)).get(10, TimeUnit.SECONDS)
+            long revision = client.getKVClient().get(ByteSequence.from("/", StandardCharsets.UTF_8)).get(10, TimeUnit.SECONDS)
                     .getHeader().getRevision();
             client.getKVClient().compact(revision).get(10, TimeUnit.SECONDS);
             return revision;

@@ -1,5 +1,6 @@
 package io.ferry.runtime.admin;
 
+import io.ferry.etcd.store.EtcdUnavailableException;
 import io.ferry.model.Json;
 import io.ferry.model.ValidationException;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
@@ -11,6 +12,7 @@ import io.vertx.core.http.HttpMethod;
 import io.vertx.core.http.HttpServer;
 import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
+import java.util.function.Function;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -119,7 +121,7 @@ public final class AdminServer {
      * Wraps an async handler so that a failed future becomes a JSON error: 400 for a validation
      * error, 503 when etcd is unreachable, 500 otherwise. No handler failure escapes as a hang.
      */
-    public static Handler<RoutingContext> json(java.util.function.Function<RoutingContext, Future<?>> handler) {
+    public static Handler<RoutingContext> json(Function<RoutingContext, Future<?>> handler) {
         return ctx -> {
             Future<?> result;
             try {
@@ -139,7 +141,7 @@ public final class AdminServer {
                     }
                 } else if (ar.cause() instanceof ValidationException) {
                     error(ctx, 400, ar.cause().getMessage());
-                } else if (ar.cause() instanceof io.ferry.etcd.store.EtcdUnavailableException) {
+                } else if (ar.cause() instanceof EtcdUnavailableException) {
                     error(ctx, 503, ar.cause().getMessage());
                 } else {
                     log.warn("admin request {} failed", ctx.request().path(), ar.cause());

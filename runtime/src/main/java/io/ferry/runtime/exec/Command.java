@@ -4,6 +4,7 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Objects;
 import java.util.Set;
+import java.util.HashSet;
 
 /**
  * An external command as an argument list: it is executed directly, never through a shell, so no
@@ -70,7 +71,7 @@ public record Command(List<String> argv, Duration timeout, byte[] stdin, String 
 
     /** The same command, with these values (arguments, or parts of them) never shown. */
     public Command withSecrets(String... values) {
-        Set<String> all = new java.util.HashSet<>(secrets);
+        Set<String> all = new HashSet<>(secrets);
         all.addAll(List.of(values));
         return new Command(argv, timeout, stdin, lockKey, all);
     }

@@ -16,6 +16,7 @@ import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
+import java.util.concurrent.RejectedExecutionException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -233,7 +234,7 @@ public final class Informer<T> implements AutoCloseable {
                 }
                 // Otherwise the listing under way ends by issuing one as the truth if it does not count.
             });
-        } catch (java.util.concurrent.RejectedExecutionException e) {
+        } catch (RejectedExecutionException e) {
             done.tryFail(new IllegalStateException("informer on " + prefix + " is closed", e));
         }
         return done.future();
@@ -437,7 +438,7 @@ public final class Informer<T> implements AutoCloseable {
         }
         try {
             context.runOnContext(v -> action.run());
-        } catch (java.util.concurrent.RejectedExecutionException e) {
+        } catch (RejectedExecutionException e) {
             log.debug("informer on {} got a watch callback after its Vert.x closed", prefix);
         }
     }

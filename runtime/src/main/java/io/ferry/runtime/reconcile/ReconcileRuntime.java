@@ -11,6 +11,7 @@ import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
+import java.util.concurrent.CompletionException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -108,16 +109,6 @@ public final class ReconcileRuntime implements AutoCloseable {
             if (!terminal.containsKey(key) && !timers.containsKey(key)) {
                 schedule(key);
             }
-        });
-    }
-
-    /** Forgets a key whose object is gone: pending retries are cancelled, its terminal failure dropped. */
-    public void forget(String key) {
-        onContext(() -> {
-            cancelTimer(key);
-            terminal.remove(key);
-            failures.remove(key);
-            ready.remove(key);
         });
     }
 
@@ -262,7 +253,7 @@ public final class ReconcileRuntime implements AutoCloseable {
     /** Whether a failure is terminal (not retried until the key is enqueued again): the one rule for it. */
     public static boolean isTerminal(Throwable error) {
         Throwable e = error;
-        while (e instanceof java.util.concurrent.CompletionException && e.getCause() != null) {
+        while (e instanceof CompletionException && e.getCause() != null) {
             e = e.getCause();
         }
         return e instanceof TerminalException || e instanceof ValidationException || e instanceof BadValueException;

@@ -4,6 +4,7 @@ import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
+import java.util.List;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
@@ -88,7 +89,7 @@ class AdminServerTest {
         assertThat(send(HttpRequest.newBuilder(URI.create(guarded.url() + "/api/v1/things"))
                 .header("Authorization", "Bearer s3cret")).body()).isEqualTo("{\"n\":1}");
         ready.set(true);
-        for (String open : java.util.List.of("/healthz", "/readyz", "/metrics")) {
+        for (String open : List.of("/healthz", "/readyz", "/metrics")) {
             assertThat(send(HttpRequest.newBuilder(URI.create(guarded.url() + open))).statusCode()).as(open).isEqualTo(200);
         }
     }

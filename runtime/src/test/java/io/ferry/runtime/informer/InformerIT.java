@@ -7,7 +7,10 @@ import io.ferry.etcd.testing.EtcdExtension;
 import io.ferry.etcd.testing.Item;
 import io.ferry.model.ValidationException;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import io.vertx.core.Future;
 import io.vertx.core.Vertx;
+import java.nio.file.Path;
+import java.util.concurrent.Semaphore;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
@@ -193,7 +196,7 @@ class InformerIT {
         try {
             startInformer(InformerOptions.defaults().withResyncInterval(Duration.ofMinutes(10)));
             int keys = 8000;
-            java.util.concurrent.Semaphore inFlight = new java.util.concurrent.Semaphore(128);
+            Semaphore inFlight = new Semaphore(128);
             for (int i = 0; i < keys; i++) {
                 inFlight.acquireUninterruptibly();
                 store.put(p + "k" + i, Item.of("k" + i, 1)).onComplete(done -> inFlight.release());
@@ -217,7 +220,7 @@ class InformerIT {
         result(store.put(p + "kept", Item.of("kept", 1)));
         result(store.put(p + "rolled-back", Item.of("rolled-back", 1)));
         startInformer(FAST);
-        java.nio.file.Path backup = etcd.saveSnapshot();
+        Path backup = etcd.saveSnapshot();
         result(store.put(p + "rolled-back", Item.of("rolled-back", 2)));
         result(store.put(p + "after-backup", Item.of("after-backup", 1)));
         // Enough writes after the backup that the first writes after the restore reuse their revisions.
@@ -261,7 +264,7 @@ class InformerIT {
         double listed = meters.get("ferry.informer.relists").counter().count();
 
         etcd.stop();
-        io.vertx.core.Future<Void> asked = informer.listAgainAsTruth();
+        Future<Void> asked = informer.listAgainAsTruth();
         Thread.sleep(3000);
         assertThat(asked.isComplete()).as("no listing was possible, so none is reported").isFalse();
 

@@ -1,14 +1,12 @@
 package io.ferry.runtime.informer;
 
+import io.ferry.etcd.EtcdClients;
 import io.ferry.etcd.store.BadValueException;
 import io.ferry.etcd.store.EtcdStore;
 import io.ferry.etcd.store.Listing;
 import io.ferry.etcd.store.RawEntry;
 import io.ferry.etcd.store.Versioned;
 
-import io.ferry.runtime.informer.Informer;
-import io.ferry.runtime.informer.InformerHandler;
-import io.ferry.runtime.informer.InformerOptions;
 import io.ferry.etcd.testing.EtcdExtension;
 import io.ferry.etcd.testing.Item;
 import io.ferry.model.ValidationException;
@@ -134,7 +132,7 @@ class LargeValuesIT {
         // 80 values of 1 MB: more than the client accepts in one response, so the first page is
         // refused and asked again smaller, and the later pages are sized by bytes.
         int count = 80;
-        assertThat((long) count * NEAR_LIMIT).isGreaterThan(io.ferry.etcd.EtcdClients.MAX_INBOUND_BYTES);
+        assertThat((long) count * NEAR_LIMIT).isGreaterThan(EtcdClients.MAX_INBOUND_BYTES);
         long lastRevision = 0;
         for (int i = 0; i < count; i++) {
             String name = String.format("v-%02d", i);

@@ -5,6 +5,7 @@ import io.ferry.etcd.store.Leadership;
 import io.ferry.etcd.testing.EtcdExtension;
 import io.ferry.etcd.testing.Item;
 import io.vertx.core.Vertx;
+import java.util.concurrent.CopyOnWriteArrayList;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
@@ -65,7 +66,7 @@ class LeaseSessionIT {
 
     @Test
     void aLeaseSessionGrantsANewLeaseWhenTheOldOneIsRevokedBehindItsBack() throws Exception {
-        List<Long> newLeases = new java.util.concurrent.CopyOnWriteArrayList<>();
+        List<Long> newLeases = new CopyOnWriteArrayList<>();
         LeaseSession session = result(LeaseSession.open(vertx, store, Duration.ofSeconds(3), newLeases::add, () -> { }));
         long first = session.leaseId();
         store.client().getLeaseClient().revoke(first).get(5, TimeUnit.SECONDS);
@@ -77,7 +78,7 @@ class LeaseSessionIT {
     @Test
     void oneCandidateLeadsAndAStandbyTakesOverWhenItStepsDown() {
         String election = p + "leader";
-        List<String> events = new java.util.concurrent.CopyOnWriteArrayList<>();
+        List<String> events = new CopyOnWriteArrayList<>();
         LeaderElection a = new LeaderElection(vertx, store, election, "a", Duration.ofSeconds(2), listener("a", events));
         result(a.start());
         await().atMost(Duration.ofSeconds(10)).until(a::isLeader);

@@ -41,6 +41,7 @@ import java.util.Collection;
 import java.util.Collections;
 import java.util.Deque;
 import java.util.HashSet;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -48,6 +49,8 @@ import java.util.Random;
 import java.util.Set;
 import java.util.SplittableRandom;
 import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Measures one placement decision ({@link Scheduler#decide} without explanation) over 100, 1,000 and
@@ -76,7 +79,7 @@ public final class PlacementBenchmark {
 
     public static void main(String[] args) throws Exception {
         // Without a logback.xml on the class path logback logs every gRPC frame at DEBUG; keep the figures readable.
-        ((ch.qos.logback.classic.Logger) org.slf4j.LoggerFactory.getLogger(org.slf4j.Logger.ROOT_LOGGER_NAME))
+        ((ch.qos.logback.classic.Logger) LoggerFactory.getLogger(Logger.ROOT_LOGGER_NAME))
                 .setLevel(ch.qos.logback.classic.Level.WARN);
         String mode = "decide";
         int[] sizes = {100, 1_000, 10_000};
@@ -135,11 +138,11 @@ public final class PlacementBenchmark {
             GlobalConfig global = cluster.global;
             ScoringPolicy binpack = new BinPackPolicy();
             ScoringPolicy spread = new SpreadPolicy();
-            Map<String, Case> cases = new java.util.LinkedHashMap<>();
+            Map<String, Case> cases = new LinkedHashMap<>();
             cases.put("floor", floor(values));
             cases.put("binpack", i -> decideOnce(scheduler, requests.get(i & 63), values, global, binpack));
             cases.put("spread", i -> decideOnce(scheduler, requests.get(i & 63), values, global, spread));
-            Map<String, List<double[]>> results = new java.util.LinkedHashMap<>();
+            Map<String, List<double[]>> results = new LinkedHashMap<>();
             for (int r = 0; r < rounds; r++) {
                 for (Map.Entry<String, Case> e : cases.entrySet()) {
                     results.computeIfAbsent(e.getKey(), k -> new ArrayList<>()).add(measure(e.getValue(), seconds));

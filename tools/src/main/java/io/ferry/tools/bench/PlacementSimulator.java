@@ -22,6 +22,7 @@ import io.ferry.model.VolumeIntent;
 
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.EnumSet;
 import java.util.HashMap;
 import java.util.HashSet;
@@ -286,7 +287,7 @@ public final class PlacementSimulator {
         Config base = Config.defaults(1);
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
-                case "--seeds" -> seeds = java.util.Arrays.stream(args[++i].split(",")).mapToLong(Long::parseLong).toArray();
+                case "--seeds" -> seeds = Arrays.stream(args[++i].split(",")).mapToLong(Long::parseLong).toArray();
                 case "--racks-per-switch" -> base = new Config(0, base.zones(), base.switchesPerZone(), Integer.parseInt(args[++i]),
                         base.nodesPerRack(), base.load());
                 case "--nodes-per-rack" -> base = new Config(0, base.zones(), base.switchesPerZone(), base.racksPerSwitch(),

@@ -32,6 +32,8 @@ import io.ferry.runtime.exec.ProcessCommandRunner;
 import io.ferry.tools.up.ComponentProcess;
 import io.ferry.tools.up.LocalEtcd;
 import io.grpc.ManagedChannel;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
@@ -50,9 +52,15 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.EnumSet;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
@@ -247,7 +255,7 @@ public final class ScaleRun {
                 // ---- invariants after provisioning ----
                 List<Placement> placements = wait(store.list(keys.placements(), Placement.class)).items().stream()
                         .map(Versioned::value).toList();
-                java.util.Set<String> placed = new java.util.HashSet<>();
+                Set<String> placed = new HashSet<>();
                 placements.forEach(p -> placed.add(p.volume()));
                 long unplaced = 0;
                 for (int i = 0; i < options.volumes(); i++) {
@@ -409,7 +417,7 @@ public final class ScaleRun {
         Map<String, Ledger> expected = LedgerSums.expected(placements, List.of());
         Map<String, Ledger> actual = new LinkedHashMap<>();
         wait(store.list(store.keys().ledgers(), Ledger.class)).items().forEach(v -> actual.put(v.value().pool(), v.value()));
-        java.util.Set<String> pools = new java.util.TreeSet<>(expected.keySet());
+        Set<String> pools = new TreeSet<>(expected.keySet());
         pools.addAll(actual.keySet());
         int wrong = 0;
         for (String p : pools) {
@@ -437,25 +445,25 @@ public final class ScaleRun {
     }
 
     /** Runs {@code count} calls {@code concurrency} at a time; returns how many failed (the first few are printed). */
-    private static final java.util.Set<io.grpc.Status.Code> RETRIED = java.util.EnumSet.of(io.grpc.Status.Code.UNAVAILABLE,
-            io.grpc.Status.Code.DEADLINE_EXCEEDED, io.grpc.Status.Code.ABORTED);
+    private static final Set<Status.Code> RETRIED = EnumSet.of(Status.Code.UNAVAILABLE,
+            Status.Code.DEADLINE_EXCEEDED, Status.Code.ABORTED);
     /** Calls made again after UNAVAILABLE, DEADLINE_EXCEEDED or ABORTED. */
     private final AtomicInteger retries = new AtomicInteger();
 
     private int inParallel(ExecutorService pool, int count, IntFunction<Runnable> call) throws InterruptedException {
         AtomicInteger failures = new AtomicInteger();
         AtomicInteger done = new AtomicInteger();
-        List<java.util.concurrent.Future<?>> running = new ArrayList<>();
+        List<CompletableFuture<Void>> running = new ArrayList<>();
         for (int i = 0; i < count; i++) {
             Runnable r = call.apply(i);
-            running.add(pool.submit(() -> {
+            running.add(CompletableFuture.runAsync(() -> {
                 try {
                     long deadline = System.nanoTime() + options.stepTimeout().toNanos();
                     while (true) {
                         try {
                             r.run();
                             break;
-                        } catch (io.grpc.StatusRuntimeException e) {
+                        } catch (StatusRuntimeException e) {
                             // As a CO does: a call that ran out of time or found etcd slow is made again.
                             if (!RETRIED.contains(e.getStatus().getCode()) || System.nanoTime() > deadline) {
                                 throw e;
@@ -475,7 +483,7 @@ public final class ScaleRun {
                 } finally {
                     done.incrementAndGet();
                 }
-            }));
+            }, pool));
         }
         long started = System.nanoTime();
         while (done.get() < count) {
@@ -488,10 +496,10 @@ public final class ScaleRun {
                 }
             }
         }
-        for (java.util.concurrent.Future<?> f : running) {
+        for (CompletableFuture<Void> f : running) {
             try {
                 f.get();
-            } catch (java.util.concurrent.ExecutionException e) {
+            } catch (ExecutionException e) {
                 failures.incrementAndGet();
             }
         }

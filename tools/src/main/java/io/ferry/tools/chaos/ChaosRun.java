@@ -18,6 +18,7 @@ import java.util.Queue;
 import java.util.TreeMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.atomic.LongAdder;
+import org.slf4j.LoggerFactory;
 
 /**
  * {@code ferryctl bench chaos}: a Ferry cluster of separate processes on this machine, a steady
@@ -69,7 +70,7 @@ public final class ChaosRun {
         Path root = options.dataDir() != null ? Files.createDirectories(options.dataDir().toAbsolutePath())
                 : Files.createTempDirectory("ferry-chaos-");
         // Every fault makes the etcd client log its retries; the run's own lines are what a reader needs.
-        if (org.slf4j.LoggerFactory.getLogger("io.etcd.jetcd") instanceof ch.qos.logback.classic.Logger jetcd) {
+        if (LoggerFactory.getLogger("io.etcd.jetcd") instanceof ch.qos.logback.classic.Logger jetcd) {
             jetcd.setLevel(ch.qos.logback.classic.Level.ERROR);
         }
         Queue<String> violations = new ConcurrentLinkedQueue<>();

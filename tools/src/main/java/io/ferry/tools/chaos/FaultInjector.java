@@ -8,6 +8,7 @@ import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
 import java.util.Map;
+import java.util.Random;
 import java.util.SplittableRandom;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executors;
@@ -111,7 +112,7 @@ final class FaultInjector {
             bag.add(Kind.CONTROLLER);
             bag.add(Kind.AGENT);
             bag.add(Kind.ETCD_MEMBER);
-            Collections.shuffle(bag, new java.util.Random(random.nextLong()));
+            Collections.shuffle(bag, new Random(random.nextLong()));
         }
         return bag.remove(bag.size() - 1);
     }

@@ -19,12 +19,14 @@ import io.ferry.model.VolumeProgress;
 import io.ferry.model.VolumeScheduling;
 import io.ferry.model.VolumeStatus;
 import io.ferry.model.WorkItem;
+import io.ferry.runtime.pool.PoolMarker;
 import io.ferry.tools.up.ComponentProcess;
 
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -103,7 +105,7 @@ final class Invariants {
         for (ChaosCluster.Node node : cluster.nodes) {
             for (Path file : files(node.poolDir())) {
                 String name = file.getFileName().toString();
-                if (name.equals(io.ferry.runtime.pool.PoolMarker.FILE_NAME)) {
+                if (name.equals(PoolMarker.FILE_NAME)) {
                     continue;
                 }
                 if (name.startsWith(".spare-") && Files.size(file) == 0) {
@@ -117,7 +119,7 @@ final class Invariants {
         return violations;
     }
 
-    private static void leftOver(List<String> violations, String what, java.util.Collection<String> names) {
+    private static void leftOver(List<String> violations, String what, Collection<String> names) {
         if (!names.isEmpty()) {
             violations.add(names.size() + " " + what + " left: " + String.join(", ", new TreeSet<>(names)));
         }
@@ -189,7 +191,7 @@ final class Invariants {
 
     /** Null when a record explains the file; otherwise why nothing does. */
     private static String explain(State s, ChaosCluster.Node node, String name) {
-        if (name.equals(io.ferry.runtime.pool.PoolMarker.FILE_NAME) || name.startsWith(".spare-")) {
+        if (name.equals(PoolMarker.FILE_NAME) || name.startsWith(".spare-")) {
             return null;
         }
         if (name.endsWith(".img")) {

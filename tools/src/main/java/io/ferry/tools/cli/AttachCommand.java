@@ -8,6 +8,7 @@ import io.ferry.model.NodeRegistration;
 import io.ferry.model.Placement;
 import io.ferry.model.PoolConfig;
 import io.ferry.model.Reach;
+import io.ferry.model.VolumeIntent;
 import io.ferry.model.VolumeProgress;
 import io.ferry.model.VolumeStatus;
 import io.ferry.runtime.exec.ProcessCommandRunner;
@@ -26,6 +27,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.Optional;
+import java.io.UncheckedIOException;
 
 /**
  * Attaches a volume to a bare-metal host: records the attachment (so the export allows this host's
@@ -72,7 +74,7 @@ final class AttachCommand extends Base {
             publishOwnKeys(self, nqn, keyFile);
         }
         // Without this check the attachment would be written for nothing and the wait below would time out.
-        io.ferry.model.VolumeIntent intent = await(store().get(keys().volume(volume), io.ferry.model.VolumeIntent.class))
+        VolumeIntent intent = await(store().get(keys().volume(volume), VolumeIntent.class))
                 .map(Versioned::value).orElseThrow(() -> new CliException(ExitCodes.NOT_FOUND, "no volume named " + volume
                         + " (see `ferryctl volume ls`)"));
         if (intent.deletionRequested()) {
@@ -136,7 +138,7 @@ final class AttachCommand extends Base {
         HostKeyFile.Pair pair;
         try {
             pair = HostKeyFile.ensure(keyFile, Instant.now());
-        } catch (HostKeyFile.UnusableException | java.io.UncheckedIOException e) {
+        } catch (HostKeyFile.UnusableException | UncheckedIOException e) {
             throw new CliException(ExitCodes.FAILED, e.getMessage());
         }
         await(HostSecrets.publish(store(), HostSecret.of(self, nqn, pair.generation(), pair.hostKey(), pair.ctrlKey(),

@@ -1,5 +1,13 @@
 package io.ferry.tools.cli;
 
+import io.ferry.etcd.ClusterIdentities;
+import io.ferry.etcd.store.BadValueException;
+import io.ferry.model.ClusterIdentity;
+import io.ferry.model.GlobalConfig;
+import io.ferry.model.NodeRegistration;
+import java.util.ArrayList;
+import java.util.Locale;
+import java.util.Optional;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
@@ -10,7 +18,6 @@ import io.ferry.etcd.store.KeyChange;
 import io.ferry.etcd.store.StoreWatch;
 import io.ferry.etcd.store.WatchListener;
 import io.ferry.etcd.store.Versioned;
-import io.ferry.model.Sizes;
 import io.vertx.core.Future;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Spec;
@@ -72,12 +79,12 @@ abstract class Base implements Callable<Integer> {
 
     /** Values of one kind under a prefix that holds several (such as a node's keys). */
     <T> List<Versioned<T>> listOf(String prefix, FerryKeys.Kind kind, Class<T> type) {
-        List<Versioned<T>> result = new java.util.ArrayList<>();
+        List<Versioned<T>> result = new ArrayList<>();
         for (var raw : await(store().listRaw(prefix)).entries()) {
             if (keys().parse(raw.key()).map(ref -> ref.kind() == kind).orElse(false)) {
                 try {
                     result.add(store().decode(raw, type));
-                } catch (io.ferry.etcd.store.BadValueException e) {
+                } catch (BadValueException e) {
                     warn(e);
                 }
             }
@@ -108,20 +115,20 @@ abstract class Base implements Callable<Integer> {
     }
 
     /** The cluster-wide settings, or their defaults when nobody has written them. */
-    io.ferry.model.GlobalConfig globalConfig() {
-        return await(store().get(keys().globalConfig(), io.ferry.model.GlobalConfig.class)).map(Versioned::value)
-                .orElseGet(io.ferry.model.GlobalConfig::defaults);
+    GlobalConfig globalConfig() {
+        return await(store().get(keys().globalConfig(), GlobalConfig.class)).map(Versioned::value)
+                .orElseGet(GlobalConfig::defaults);
     }
 
     /** This cluster's id ({@code <prefix>/config/cluster}), or null before anybody made it. */
     /** A node's registration, or empty when its agent is not registered (or never was). */
-    java.util.Optional<io.ferry.model.NodeRegistration> registration(String node) {
-        return await(store().get(keys().registration(node), io.ferry.model.NodeRegistration.class))
-                .map(io.ferry.etcd.store.Versioned::value);
+    Optional<NodeRegistration> registration(String node) {
+        return await(store().get(keys().registration(node), NodeRegistration.class))
+                .map(Versioned::value);
     }
 
     String clusterId() {
-        return await(io.ferry.etcd.ClusterIdentities.read(store())).map(io.ferry.model.ClusterIdentity::id).orElse(null);
+        return await(ClusterIdentities.read(store())).map(ClusterIdentity::id).orElse(null);
     }
 
     /** Values under a prefix keyed by the last name in their key. */
@@ -171,7 +178,7 @@ abstract class Base implements Callable<Integer> {
             unit++;
         }
         String number = value >= 100 || value == Math.floor(value) ? String.valueOf(Math.round(value))
-                : String.format(java.util.Locale.ROOT, "%.1f", value);
+                : String.format(Locale.ROOT, "%.1f", value);
         return number + (unit == 0 ? "" : units[unit]);
     }
 

@@ -1,6 +1,9 @@
 package io.ferry.tools.cli;
 
+import com.sun.management.OperatingSystemMXBean;
 import io.ferry.etcd.FerryKeys;
+import io.ferry.model.Json;
+import io.ferry.model.NodeRegistration;
 import io.ferry.runtime.informer.Informer;
 import io.ferry.runtime.informer.InformerHandler;
 import io.ferry.runtime.informer.InformerOptions;
@@ -16,6 +19,16 @@ import io.ferry.model.VolumeScheduling;
 import io.ferry.model.VolumeStatus;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
+import java.io.IOException;
+import java.lang.management.ManagementFactory;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.Objects;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeoutException;
+import java.util.stream.Stream;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -62,7 +75,7 @@ final class BenchCommands {
         int warmup;
         @Option(names = "--timings", paramLabel = "FILE", description = "also write every volume's timings (CSV: phase,"
                 + " index, started ms after the phase began, placed ms, done ms) to FILE, to see where a tail comes from")
-        java.nio.file.Path timingsFile;
+        Path timingsFile;
         @Option(names = "--consumers", defaultValue = "all",
                 description = "consumer nodes given to the volumes in turn: all (every registered node), none, or a comma list"
                         + " (default: ${DEFAULT-VALUE}); like pods spread over a cluster, each volume prefers its consumer's node")
@@ -166,7 +179,7 @@ final class BenchCommands {
 
         private VolumeIntent.Builder intent(String name, long bytes, List<String> consumers, int index) {
             VolumeIntent.Builder b = VolumeIntent.builder(name, bytes).thin(!thick).createdBy("ferryctl-bench")
-                    .createdAt(java.time.Instant.now());
+                    .createdAt(Instant.now());
             if (!consumers.isEmpty()) {
                 b.consumerNode(consumers.get(index % consumers.size()));
             }
@@ -180,7 +193,7 @@ final class BenchCommands {
             if (!consumers.equals("all")) {
                 return List.of(consumers.split(","));
             }
-            return listOf(keys().nodes(), FerryKeys.Kind.NODE_REGISTRATION, io.ferry.model.NodeRegistration.class).stream()
+            return listOf(keys().nodes(), FerryKeys.Kind.NODE_REGISTRATION, NodeRegistration.class).stream()
                     .map(v -> v.value().node()).sorted().toList();
         }
 
@@ -233,7 +246,7 @@ final class BenchCommands {
 
         private Phase baseline() throws InterruptedException {
             String prefix = keys().prefix() + "/bench-baseline/";
-            String value = io.ferry.model.Json.encodeToString(VolumeIntent.builder("baseline", Sizes.parse(size)).build());
+            String value = Json.encodeToString(VolumeIntent.builder("baseline", Sizes.parse(size)).build());
             Semaphore inFlight = new Semaphore(concurrency);
             CountDownLatch finished = new CountDownLatch(volumes);
             double[] latencies = new double[volumes];
@@ -249,7 +262,7 @@ final class BenchCommands {
                 int slot = i;
                 long began = System.nanoTime();
                 started[slot] = (began - start) / 1e6;
-                store().putRaw(prefix + i, value.getBytes(java.nio.charset.StandardCharsets.UTF_8)).onComplete(ar -> {
+                store().putRaw(prefix + i, value.getBytes(StandardCharsets.UTF_8)).onComplete(ar -> {
                     latencies[slot] = (System.nanoTime() - began) / 1e6;
                     inFlight.release();
                     finished.countDown();
@@ -278,9 +291,9 @@ final class BenchCommands {
         private <T> T within(Future<T> future, long deadline, String label) {
             try {
                 return future.toCompletionStage().toCompletableFuture().get(remaining(deadline), TimeUnit.NANOSECONDS);
-            } catch (java.util.concurrent.TimeoutException e) {
+            } catch (TimeoutException e) {
                 throw timedOut(label, "etcd did not answer");
-            } catch (java.util.concurrent.ExecutionException e) {
+            } catch (ExecutionException e) {
                 Throwable cause = FerryCtl.unwrap(e);
                 throw cause instanceof RuntimeException re ? re : new CliException(ExitCodes.FAILED, String.valueOf(cause.getMessage()));
             } catch (InterruptedException e) {
@@ -308,7 +321,7 @@ final class BenchCommands {
         private void report(Phase create, Phase delete, Phase baseline) {
             List<Map<String, Object>> rows = new ArrayList<>();
             List<List<String>> cells = new ArrayList<>();
-            for (Phase p : java.util.stream.Stream.of(create, delete, baseline).filter(java.util.Objects::nonNull).toList()) {
+            for (Phase p : Stream.of(create, delete, baseline).filter(Objects::nonNull).toList()) {
                 Map<String, Object> row = new LinkedHashMap<>();
                 row.put("phase", p.name());
                 row.put("count", p.count());
@@ -354,7 +367,7 @@ final class BenchCommands {
                     100 * create.perSecond() / baseline.perSecond()));
         }
 
-        private void writeTimings(Phase... phases) throws java.io.IOException {
+        private void writeTimings(Phase... phases) throws IOException {
             StringBuilder csv = new StringBuilder("phase,index,startedMs,placedMs,doneMs\n");
             for (Phase p : phases) {
                 if (p == null) {
@@ -366,7 +379,7 @@ final class BenchCommands {
                             .append(fmt(p.latenciesMs()[i])).append('\n');
                 }
             }
-            java.nio.file.Files.writeString(timingsFile, csv);
+            Files.writeString(timingsFile, csv);
         }
 
         private static double round(double v) {
@@ -378,7 +391,7 @@ final class BenchCommands {
          * generator itself took from the cluster it measures.
          */
         private static long ownCpuNanos() {
-            return ((com.sun.management.OperatingSystemMXBean) java.lang.management.ManagementFactory.getOperatingSystemMXBean())
+            return ((OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean())
                     .getProcessCpuTime();
         }
 

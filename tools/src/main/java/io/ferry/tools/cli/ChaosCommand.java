@@ -1,6 +1,8 @@
 package io.ferry.tools.cli;
 
 import io.ferry.tools.chaos.ChaosRun;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -44,7 +46,7 @@ final class ChaosCommand extends Base {
     }
 
     static Duration parseDuration(String text) {
-        java.util.regex.Matcher m = java.util.regex.Pattern.compile("(\\d+)([smh]?)").matcher(text.trim());
+        Matcher m = Pattern.compile("(\\d+)([smh]?)").matcher(text.trim());
         if (!m.matches()) {
             throw new CliException(ExitCodes.USAGE, "--duration must look like 90s, 10m or 1h, was " + text);
         }

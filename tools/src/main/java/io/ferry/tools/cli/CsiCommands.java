@@ -40,6 +40,7 @@ import io.grpc.StatusRuntimeException;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.epoll.EpollIoHandler;
+import java.io.FileNotFoundException;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ScopeType;
@@ -55,6 +56,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import picocli.CommandLine;
 
 /**
  * {@code ferryctl csi ...}: calls a CSI plugin's gRPC endpoint directly, the way the sidecars and
@@ -201,7 +203,7 @@ final class CsiCommands {
                 message = t.getMessage();
             } else if (message == null) {
                 // netty reports a missing Unix socket file as a FileNotFoundException without a message.
-                message = t instanceof java.io.FileNotFoundException ? "the socket file does not exist" : t.getClass().getSimpleName();
+                message = t instanceof FileNotFoundException ? "the socket file does not exist" : t.getClass().getSimpleName();
             }
         }
         return message == null ? "" : ": " + message;
@@ -400,7 +402,7 @@ final class CsiCommands {
         String volumeId;
         @Option(names = "--staging-path", required = true, description = "absolute path on the plugin's node")
         String stagingPath;
-        @picocli.CommandLine.Mixin
+        @CommandLine.Mixin
         CapabilityOptions capability;
         @Option(names = "--publish-context", paramLabel = "KEY=VALUE",
                 description = "from controller-publish (repeatable)")
@@ -446,7 +448,7 @@ final class CsiCommands {
         String targetPath;
         @Option(names = "--readonly", description = "publish read-only")
         boolean readOnly;
-        @picocli.CommandLine.Mixin
+        @CommandLine.Mixin
         CapabilityOptions capability;
         @Option(names = "--publish-context", paramLabel = "KEY=VALUE", description = "from controller-publish (repeatable)")
         Map<String, String> publishContext = new LinkedHashMap<>();
@@ -584,7 +586,7 @@ final class CsiCommands {
         String nodeId;
         @Option(names = "--readonly")
         boolean readOnly;
-        @picocli.CommandLine.Mixin
+        @CommandLine.Mixin
         CapabilityOptions capability;
         @Option(names = "--volume-context", paramLabel = "KEY=VALUE", description = "from CreateVolume (repeatable)")
         Map<String, String> volumeContext = new LinkedHashMap<>();

@@ -7,6 +7,7 @@ import io.ferry.etcd.store.Versioned;
 import io.ferry.model.LifecycleEvent;
 import io.ferry.model.Names;
 import io.ferry.model.ValidationException;
+import java.util.Optional;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -68,12 +69,12 @@ final class EventsCommand extends Base {
     static final Comparator<LifecycleEvent> ORDER = Comparator.comparing(LifecycleEvent::id)
             .thenComparing(LifecycleEvent::objectKind).thenComparing(LifecycleEvent::object);
 
-    private java.util.Optional<LifecycleEvent> decode(RawEntry raw) {
+    private Optional<LifecycleEvent> decode(RawEntry raw) {
         try {
-            return java.util.Optional.of(store().decode(raw, LifecycleEvent.class)).map(Versioned::value);
+            return Optional.of(store().decode(raw, LifecycleEvent.class)).map(Versioned::value);
         } catch (BadValueException e) {
             warn(e);
-            return java.util.Optional.empty();
+            return Optional.empty();
         }
     }
 

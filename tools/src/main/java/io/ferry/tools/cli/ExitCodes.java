@@ -1,5 +1,7 @@
 package io.ferry.tools.cli;
 
+import io.ferry.model.FailureReason;
+
 /** Exit codes scripts can rely on. */
 public final class ExitCodes {
     public static final int OK = 0;
@@ -20,7 +22,7 @@ public final class ExitCodes {
     }
 
     /** The exit code of a request Ferry knows has failed: one mapping from failure category to code. */
-    public static int of(io.ferry.model.FailureReason.Category category) {
+    public static int of(FailureReason.Category category) {
         return switch (category) {
             case INVALID, NO_CAPACITY -> REFUSED;
             case PRECONDITION, INTERNAL -> FAILED;

@@ -5,6 +5,8 @@ import io.ferry.etcd.store.BadValueException;
 import io.ferry.etcd.store.EtcdStore;
 import io.ferry.etcd.store.EtcdUnavailableException;
 import io.ferry.model.ValidationException;
+import java.io.IOException;
+import java.nio.file.Files;
 import picocli.AutoComplete;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -140,9 +142,9 @@ public final class FerryCtl {
             return null;
         }
         try {
-            String token = java.nio.file.Files.readString(java.nio.file.Path.of(file)).strip();
+            String token = Files.readString(Path.of(file)).strip();
             return token.isEmpty() ? null : token;
-        } catch (java.io.IOException e) {
+        } catch (IOException e) {
             throw new CliException(ExitCodes.USAGE, "cannot read the admin token file " + file + ": " + e.getMessage());
         }
     }

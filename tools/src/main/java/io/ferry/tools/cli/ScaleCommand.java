@@ -1,6 +1,7 @@
 package io.ferry.tools.cli;
 
 import io.ferry.model.Sizes;
+import io.ferry.model.ValidationException;
 import io.ferry.tools.bench.ScaleRun;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -47,7 +48,7 @@ final class ScaleCommand extends Base {
             options = new ScaleRun.Options(nodes, volumes, concurrency, restartShare, leaseTtl, Sizes.parse(size),
                     controllerJvm.isBlank() ? List.of() : Arrays.asList(controllerJvm.trim().split("\\s+")),
                     steady, Duration.ofSeconds(stepTimeout));
-        } catch (IllegalArgumentException | io.ferry.model.ValidationException e) {
+        } catch (IllegalArgumentException | ValidationException e) {
             throw new CliException(ExitCodes.USAGE, e.getMessage());
         }
         ScaleRun.Result result = ScaleRun.run(options, root().out());

@@ -5,8 +5,11 @@ import io.etcd.jetcd.ByteSequence;
 import io.etcd.jetcd.auth.Permission;
 import io.ferry.etcd.EtcdOptions;
 import io.ferry.etcd.EtcdRoles;
+import io.ferry.etcd.FerryKeys;
 import io.ferry.etcd.store.EtcdStore;
 import io.ferry.model.Names;
+import java.util.LinkedHashSet;
+import java.util.Locale;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -57,7 +60,7 @@ final class SecurityCommands {
         final List<String> changes = new ArrayList<>();
 
         @Override
-        io.ferry.etcd.FerryKeys keys() {
+        FerryKeys keys() {
             return root().etcdOptions().keys();
         }
 
@@ -120,7 +123,7 @@ final class SecurityCommands {
                     ask(auth.roleRevokePermission(bytes(role.name()), p.getKey(), p.getRangeEnd()),
                             "revoke a grant of role " + role.name());
                     changes.add("role " + role.name() + ": revoked " + p.getKey().toString(StandardCharsets.UTF_8) + " "
-                            + p.getPermType().name().toLowerCase(java.util.Locale.ROOT));
+                            + p.getPermType().name().toLowerCase(Locale.ROOT));
                 }
             }
             for (EtcdRoles.Grant g : role.grants()) {
@@ -280,7 +283,7 @@ final class SecurityCommands {
      * authentication is not enabled") in exceptions whose own message may be empty.
      */
     static String reasons(Throwable error) {
-        java.util.LinkedHashSet<String> messages = new java.util.LinkedHashSet<>();
+        LinkedHashSet<String> messages = new LinkedHashSet<>();
         for (Throwable t = error; t != null && messages.size() < 8; t = t.getCause()) {
             if (t.getMessage() != null && !t.getMessage().isBlank()) {
                 messages.add(t.getMessage());

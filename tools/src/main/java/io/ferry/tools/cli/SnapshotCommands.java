@@ -1,11 +1,14 @@
 package io.ferry.tools.cli;
 
 import io.ferry.etcd.store.Versioned;
+import io.ferry.model.Condition;
 import io.ferry.model.SnapshotIntent;
 import io.ferry.model.SnapshotScheduling;
 import io.ferry.model.SnapshotProgress;
 import io.ferry.model.SnapshotStatus;
+import io.ferry.model.VolumeIntent;
 import io.ferry.model.VolumeProgress;
+import java.util.TreeSet;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -74,14 +77,14 @@ final class SnapshotCommands {
             Map<String, SnapshotScheduling> scheduling = byName(keys().snapshotSchedulings(), SnapshotScheduling.class);
             List<List<String>> cells = new ArrayList<>();
             List<Map<String, Object>> rows = new ArrayList<>();
-            for (String name : new java.util.TreeSet<>(intents.keySet())) {
+            for (String name : new TreeSet<>(intents.keySet())) {
                 SnapshotIntent i = intents.get(name);
                 SnapshotScheduling s = scheduling.get(name);
                 SnapshotStatus st = s == null || s.node() == null ? null
                         : await(store().get(keys().snapshotStatus(s.node(), name), SnapshotStatus.class)).map(Versioned::value).orElse(null);
                 String state = i.deletionRequested() ? "Deleting" : st != null && st.readyToUse() ? "Ready"
                         : s == null ? "Pending" : s.phase().value();
-                String reason = s == null ? null : s.problem().map(io.ferry.model.Condition::reason).orElse(null);
+                String reason = s == null ? null : s.problem().map(Condition::reason).orElse(null);
                 if (reason != null && !reason.equals(state)) {
                     state += " (" + reason + ")";
                 }
@@ -114,9 +117,9 @@ final class SnapshotCommands {
             String key = keys().snapshot(name);
             Versioned<SnapshotIntent> current = await(store().get(key, SnapshotIntent.class))
                     .orElseThrow(() -> new CliException(ExitCodes.NOT_FOUND, "no snapshot named " + name));
-            List<String> users = list(keys().volumes(), io.ferry.model.VolumeIntent.class).stream().map(Versioned::value)
+            List<String> users = list(keys().volumes(), VolumeIntent.class).stream().map(Versioned::value)
                     .filter(v -> name.equals(v.sourceSnapshot()) && !v.deletionRequested())
-                    .map(io.ferry.model.VolumeIntent::name).sorted().toList();
+                    .map(VolumeIntent::name).sorted().toList();
             if (!current.value().deletionRequested() && !users.isEmpty()) {
                 // The controller would accept the flag and then wait for those volumes forever.
                 throw new CliException(ExitCodes.CONFLICT, "snapshot " + name + " is the source of volume(s) " + String.join(", ", users)

@@ -2,6 +2,7 @@ package io.ferry.tools.cli;
 
 import io.etcd.jetcd.ByteSequence;
 import io.ferry.etcd.FerryKeys;
+import io.ferry.model.Condition;
 import io.ferry.model.ControllerLeader;
 import io.ferry.model.Json;
 import io.ferry.model.Ledger;
@@ -12,6 +13,8 @@ import io.ferry.model.VolumeIntent;
 import io.ferry.model.SchedulingPhase;
 import io.ferry.model.VolumeScheduling;
 import io.ferry.model.VolumeStatus;
+import java.util.Set;
+import java.util.TreeSet;
 import picocli.CommandLine.Command;
 
 import java.nio.charset.StandardCharsets;
@@ -58,10 +61,10 @@ final class StatusCommand extends Base {
             byPhase.merge(SchedulingPhase.INVALID.value(), intents.invalid().size(), Integer::sum);
         }
         // Read from the records' typed conditions: what holds each volume, counted by reason.
-        long unreachable = scheduling.values().stream().filter(s -> s.condition(io.ferry.model.Condition.REACHABLE)
+        long unreachable = scheduling.values().stream().filter(s -> s.condition(Condition.REACHABLE)
                 .map(c -> !c.status()).orElse(false)).count();
         Map<String, Integer> byReason = new TreeMap<>();
-        java.util.Set<String> requested = new java.util.TreeSet<>(volumes.keySet());
+        Set<String> requested = new TreeSet<>(volumes.keySet());
         requested.addAll(intents.invalid().keySet());
         for (String name : requested) {
             VolumeScheduling s = scheduling.get(name);

@@ -1,19 +1,30 @@
 package io.ferry.tools.cli;
 
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.ferry.etcd.FerryKeys;
+import io.ferry.etcd.store.BadValueException;
 import io.ferry.etcd.store.Versioned;
+import io.ferry.model.Condition;
 import io.ferry.model.Attachment;
 import io.ferry.model.Engine;
 import io.ferry.model.FailureDomainLevel;
 import io.ferry.model.FailureReason;
 import io.ferry.model.LifecycleEvent;
+import io.ferry.model.Names;
+import io.ferry.model.NoFitReasons;
+import io.ferry.model.NodeRegistration;
 import io.ferry.model.Placement;
 import io.ferry.model.PositionAdvice;
 import io.ferry.model.SchedulingPhase;
 import io.ferry.model.Sizes;
+import io.ferry.model.SnapshotIntent;
 import io.ferry.model.VolumeIntent;
 import io.ferry.model.VolumeProgress;
 import io.ferry.model.VolumeScheduling;
 import io.ferry.model.VolumeStatus;
+import java.io.IOException;
+import java.time.temporal.ChronoUnit;
+import java.util.Objects;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -127,12 +138,12 @@ final class VolumeCommands {
 
         private static boolean sameRequest(VolumeIntent a, VolumeIntent b) {
             return a.sizeBytes() == b.sizeBytes() && a.thin() == b.thin() && a.engine() == b.engine()
-                    && java.util.Objects.equals(a.consumerNode(), b.consumerNode()) && a.positionAdvice() == b.positionAdvice()
-                    && java.util.Objects.equals(a.spreadGroup(), b.spreadGroup()) && a.failureDomainLevel() == b.failureDomainLevel()
+                    && Objects.equals(a.consumerNode(), b.consumerNode()) && a.positionAdvice() == b.positionAdvice()
+                    && Objects.equals(a.spreadGroup(), b.spreadGroup()) && a.failureDomainLevel() == b.failureDomainLevel()
                     && a.poolSelector().equals(b.poolSelector()) && a.nodeSelector().equals(b.nodeSelector())
-                    && java.util.Objects.equals(a.sourceSnapshot(), b.sourceSnapshot())
-                    && java.util.Objects.equals(a.sourceVolume(), b.sourceVolume())
-                    && java.util.Objects.equals(a.fsType(), b.fsType()) && !a.deletionRequested();
+                    && Objects.equals(a.sourceSnapshot(), b.sourceSnapshot())
+                    && Objects.equals(a.sourceVolume(), b.sourceVolume())
+                    && Objects.equals(a.fsType(), b.fsType()) && !a.deletionRequested();
         }
     }
 
@@ -149,7 +160,7 @@ final class VolumeCommands {
                         .map(Versioned::value).orElse(null);
                 // Decided on the typed refusal (the Scheduled condition), never on the phase's or the message's words.
                 FailureReason refused = s == null ? null
-                        : s.terminalRefusal().map(io.ferry.model.Condition::failureReason).orElse(null);
+                        : s.terminalRefusal().map(Condition::failureReason).orElse(null);
                 lastNoFit.set(refused == FailureReason.NO_FIT ? s : null);
                 if (s == null) {
                     return null;
@@ -159,7 +170,7 @@ final class VolumeCommands {
                             + " (fix it with `etcdctl put`, or remove it with `ferryctl volume rm " + name + "`)");
                 }
                 if (refused == FailureReason.NO_FIT) {
-                    if (!io.ferry.model.NoFitReasons.mayResolveByItself(s)) {
+                    if (!NoFitReasons.mayResolveByItself(s)) {
                         throw noFit(name, s);
                     }
                     return null;
@@ -191,7 +202,7 @@ final class VolumeCommands {
                     + intent.sourceVolume() + ", which does not exist (or is being deleted)");
         }
         if (intent.sourceSnapshot() != null && Base.await(cmd.store().get(cmd.keys().snapshot(intent.sourceSnapshot()),
-                io.ferry.model.SnapshotIntent.class)).filter(v -> !v.value().deletionRequested()).isEmpty()) {
+                SnapshotIntent.class)).filter(v -> !v.value().deletionRequested()).isEmpty()) {
             throw new CliException(ExitCodes.NOT_FOUND, "volume " + intent.name() + " is to be made from snapshot "
                     + intent.sourceSnapshot() + ", which does not exist (or is being deleted)");
         }
@@ -241,12 +252,12 @@ final class VolumeCommands {
     @Command(name = "wait", description = "Wait until a volume is created, grown or served to a node. A failure Ferry"
             + " already knows ends the wait at once with its exit code (1 or 7); no outcome in time is exit 5.")
     static final class Wait extends Base {
-        enum Condition { created, grown, served }
+        enum Outcome { created, grown, served }
 
         @Parameters(index = "0", description = "volume name")
         String name;
         @Option(names = "--for", required = true, description = "created, grown (needs --size) or served (needs --node)")
-        Condition condition;
+        Outcome condition;
         @Option(names = "--size", description = "for grown: the size it must reach, e.g. 20Gi (rounded up to 4 MiB)")
         String size;
         @Option(names = "--node", description = "for served: the node that will use it (its agent must be registered)")
@@ -256,10 +267,10 @@ final class VolumeCommands {
 
         @Override
         public Integer call() {
-            if (condition == Condition.grown && size == null) {
+            if (condition == Outcome.grown && size == null) {
                 throw new CliException(ExitCodes.USAGE, "--for grown needs --size");
             }
-            if (condition == Condition.served && node == null) {
+            if (condition == Outcome.served && node == null) {
                 throw new CliException(ExitCodes.USAGE, "--for served needs --node");
             }
             var raw = await(store().getRaw(keys().volume(name)))
@@ -269,10 +280,10 @@ final class VolumeCommands {
                 if (intent.deletionRequested()) {
                     throw new CliException(ExitCodes.CONFLICT, "volume " + name + " is being deleted");
                 }
-                if (condition == Condition.created) {
+                if (condition == Outcome.created) {
                     requireSource(this, intent);
                 }
-            } catch (io.ferry.etcd.store.BadValueException e) {
+            } catch (BadValueException e) {
                 // An intent that does not decode is the controller's to refuse: the wait below
                 // reports its Invalid record with the documented exit code.
             }
@@ -290,7 +301,7 @@ final class VolumeCommands {
                     what = "grown to " + Sizes.format(target);
                 }
                 default -> {
-                    String hostNqn = registration(node).map(io.ferry.model.NodeRegistration::hostNqn).orElseThrow(() -> new CliException(ExitCodes.NOT_FOUND,
+                    String hostNqn = registration(node).map(NodeRegistration::hostNqn).orElseThrow(() -> new CliException(ExitCodes.NOT_FOUND,
                                     "node " + node + " is not registered (is its Ferry agent running?)"));
                     status = waitServed(this, name, node, hostNqn, true, timeout).status();
                     what = "served to " + node;
@@ -339,7 +350,7 @@ final class VolumeCommands {
             Map<String, Placement> placements = byName(keys().placements(), Placement.class);
             Map<String, VolumeScheduling> scheduling = byName(keys().volumeSchedulings(), VolumeScheduling.class);
             Map<String, VolumeStatus> statuses = new LinkedHashMap<>();
-            for (Versioned<VolumeStatus> v : listOf(keys().nodes(), io.ferry.etcd.FerryKeys.Kind.NODE_VOLUME_STATUS, VolumeStatus.class)) {
+            for (Versioned<VolumeStatus> v : listOf(keys().nodes(), FerryKeys.Kind.NODE_VOLUME_STATUS, VolumeStatus.class)) {
                 statuses.put(v.value().volume(), v.value());
             }
             TreeSet<String> names = new TreeSet<>(intents.keySet());
@@ -493,7 +504,7 @@ final class VolumeCommands {
 
         @Override
         public Integer call() {
-            io.ferry.model.Names.volumeName(name);
+            Names.volumeName(name);
             if (!empty) {
                 throw new CliException(ExitCodes.USAGE, "`volume recreate` replaces the lost volume " + name + " by an empty one"
                         + " and gives its data up; say so with --empty");
@@ -514,7 +525,7 @@ final class VolumeCommands {
                         + (status == null ? "without a status on " + placement.node() : status.phase().value() + " on " + placement.node())
                         + ", not Lost; only a Lost volume can be re-created empty");
             }
-            Instant request = Instant.now().truncatedTo(java.time.temporal.ChronoUnit.MILLIS);
+            Instant request = Instant.now().truncatedTo(ChronoUnit.MILLIS);
             if (!await(store().compareAndPut(key, intent.value().withRecreateEmptyRequested(request), intent.modRevision()))) {
                 throw new CliException(ExitCodes.CONFLICT, "volume " + name + " changed meanwhile; run the command again");
             }
@@ -564,15 +575,15 @@ final class VolumeCommands {
                 }
                 throw new CliException(ExitCodes.NOT_FOUND, "no volume named " + name);
             }
-            List<String> snapshots = list(keys().snapshots(), io.ferry.model.SnapshotIntent.class).stream().map(Versioned::value)
+            List<String> snapshots = list(keys().snapshots(), SnapshotIntent.class).stream().map(Versioned::value)
                     .filter(sn -> sn.sourceVolume().equals(name) && !sn.deletionRequested())
-                    .map(io.ferry.model.SnapshotIntent::name).sorted().toList();
+                    .map(SnapshotIntent::name).sorted().toList();
             if (!current.get().value().deletionRequested() && !snapshots.isEmpty()) {
                 // The controller would accept the flag and then wait for the snapshots forever.
                 throw new CliException(ExitCodes.CONFLICT, "volume " + name + " has snapshots: " + String.join(", ", snapshots)
                         + "; delete them first with `ferryctl snapshot rm`");
             }
-            List<String> attachedTo = list(keys().attachmentsOf(name), io.ferry.model.Attachment.class).stream()
+            List<String> attachedTo = list(keys().attachmentsOf(name), Attachment.class).stream()
                     .map(a -> a.value().node()).sorted().toList();
             if (!current.get().value().deletionRequested() && !attachedTo.isEmpty()) {
                 // The controller would hold the deletion until every attachment is gone; say so now.
@@ -605,7 +616,7 @@ final class VolumeCommands {
 
         @Override
         public Integer call() throws Exception {
-            io.ferry.model.Names.volumeName(name);
+            Names.volumeName(name);
             String admin = root().adminUrl();
             URI uri;
             try {
@@ -622,7 +633,7 @@ final class VolumeCommands {
                 }
                 response = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build()
                         .send(request.build(), HttpResponse.BodyHandlers.ofString());
-            } catch (java.io.IOException e) {
+            } catch (IOException e) {
                 throw new CliException(ExitCodes.FAILED, "cannot reach the controller's admin API at " + admin
                         + " (" + e.getMessage() + "); set --admin or FERRY_ADMIN");
             }
@@ -640,7 +651,7 @@ final class VolumeCommands {
             if (response.statusCode() != 200) {
                 throw new CliException(ExitCodes.FAILED, "the controller answered " + response.statusCode() + ": " + response.body());
             }
-            var tree = new com.fasterxml.jackson.databind.ObjectMapper().readTree(response.body());
+            var tree = new ObjectMapper().readTree(response.body());
             if (out().format() != Output.Format.table) {
                 out().structured(tree);
                 return ExitCodes.OK;

@@ -5,6 +5,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -113,8 +114,8 @@ public final class ComponentProcess {
     }
 
     /** The running process, for callers that report its exit; empty before the first start. */
-    public java.util.Optional<Process> process() {
-        return java.util.Optional.ofNullable(process);
+    public Optional<Process> process() {
+        return Optional.ofNullable(process);
     }
 
     /** SIGKILL: no shutdown hook, no lease revoked, nothing flushed; what a crash looks like. */

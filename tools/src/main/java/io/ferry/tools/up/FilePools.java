@@ -6,6 +6,7 @@ import io.ferry.model.Engine;
 import io.ferry.model.PoolConfig;
 import io.ferry.model.PoolSource;
 
+import io.vertx.core.Future;
 import java.nio.file.Path;
 import java.util.Map;
 import java.util.Optional;
@@ -40,7 +41,7 @@ public final class FilePools {
         }
     }
 
-    private static <T> T wait(io.vertx.core.Future<T> future) throws Exception {
+    private static <T> T wait(Future<T> future) throws Exception {
         return future.toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);
     }
 }

@@ -6,17 +6,22 @@ import io.ferry.runtime.exec.Command;
 import io.ferry.runtime.exec.CommandRunner;
 
 import java.io.IOException;
+import java.io.PrintWriter;
 import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.nio.channels.FileChannel;
+import java.nio.channels.OverlappingFileLockException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.StandardOpenOption;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
 
 /**
  * etcd on loopback: the one {@code ferry up} runs for a single machine (its data under Ferry's data
@@ -76,7 +81,7 @@ public final class LocalEtcd implements AutoCloseable {
         }
         if (!single) {
             long existing;
-            try (java.util.stream.Stream<Path> dirs = Files.list(dataDir)) {
+            try (Stream<Path> dirs = Files.list(dataDir)) {
                 existing = dirs.filter(d -> d.getFileName().toString().matches("member-\\d+")).count();
             } catch (IOException e) {
                 existing = 0;
@@ -168,7 +173,7 @@ public final class LocalEtcd implements AutoCloseable {
      * reused pid is never touched). Without the lock a second {@code ferry up} on the same data
      * would take the first one's etcd for a leftover.
      */
-    synchronized void claim(java.io.PrintWriter out) throws IOException {
+    synchronized void claim(PrintWriter out) throws IOException {
         if (runDir == null || lock != null) {
             return;
         }
@@ -201,7 +206,7 @@ public final class LocalEtcd implements AutoCloseable {
             if (channel.tryLock() != null) {
                 return channel;
             }
-        } catch (java.nio.channels.OverlappingFileLockException e) {
+        } catch (OverlappingFileLockException e) {
             // Held by this JVM: taken all the same.
         }
         channel.close();
@@ -226,7 +231,7 @@ public final class LocalEtcd implements AutoCloseable {
         List<String> args;
         try {
             args = List.of(new String(Files.readAllBytes(Path.of("/proc", Long.toString(pid), "cmdline")),
-                    java.nio.charset.StandardCharsets.UTF_8).split("\0"));
+                    StandardCharsets.UTF_8).split("\0"));
         } catch (IOException e) {
             return false;
         }
@@ -264,7 +269,7 @@ public final class LocalEtcd implements AutoCloseable {
      * Finds etcd, installing Debian's etcd-server when running as root and it is missing; otherwise
      * explains how to install it.
      */
-    static Path findOrInstall(CommandRunner runner, java.io.PrintWriter out) {
+    static Path findOrInstall(CommandRunner runner, PrintWriter out) {
         Optional<Path> found = find();
         if (found.isPresent()) {
             return found.get();
@@ -297,7 +302,7 @@ public final class LocalEtcd implements AutoCloseable {
      * runs) and waits until all are healthy.
      */
     public synchronized void start(Path binary) throws IOException, InterruptedException {
-        claim(new java.io.PrintWriter(System.out, true));
+        claim(new PrintWriter(System.out, true));
         for (LocalEtcdMember m : members) {
             if (portInUse(m.clientPort()) || portInUse(m.peerPort())) {
                 throw new IllegalStateException("port " + m.clientPort() + " or " + m.peerPort() + " on 127.0.0.1 is"
@@ -361,8 +366,8 @@ public final class LocalEtcd implements AutoCloseable {
     public void close() {
         stop();
         if (temporaryDir != null) {
-            try (java.util.stream.Stream<Path> files = Files.walk(temporaryDir)) {
-                files.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+            try (Stream<Path> files = Files.walk(temporaryDir)) {
+                files.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
             } catch (IOException e) {
                 // A leftover temporary directory is not worth failing a run for.
             }

@@ -14,6 +14,7 @@ import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.epoll.EpollIoHandler;
 
+import io.vertx.core.Future;
 import java.nio.file.Path;
 import java.util.Comparator;
 import java.util.LinkedHashMap;
@@ -93,7 +94,7 @@ record Readiness(String controllerId, List<String> nodes, Path csiSocket, long s
         }
     }
 
-    private static <T> T wait(io.vertx.core.Future<T> future) throws Exception {
+    private static <T> T wait(Future<T> future) throws Exception {
         return future.toCompletionStage().toCompletableFuture().get(5, TimeUnit.SECONDS);
     }
 }

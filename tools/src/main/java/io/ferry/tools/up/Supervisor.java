@@ -14,6 +14,8 @@ import java.util.Optional;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
+import java.util.regex.Pattern;
 
 /**
  * Keeps the child processes of {@code ferry up} running: a child that exits while {@code ferry up}
@@ -29,10 +31,10 @@ final class Supervisor implements AutoCloseable {
     /** A child that ran this long before it exited is considered to have been healthy: its backoff starts over. */
     static final Duration STABLE = Duration.ofMinutes(1);
     static final int LOG_LINES = 5;
-    private static final java.util.regex.Pattern STACK_FRAME = java.util.regex.Pattern.compile("\\s+(at |\\.\\.\\. \\d+ more).*");
+    private static final Pattern STACK_FRAME = Pattern.compile("\\s+(at |\\.\\.\\. \\d+ more).*");
 
     /** A supervised child: how to find its current process, start it again, and where it logs. */
-    record Child(String name, java.util.function.Supplier<Optional<Process>> process, Starter start, Path log) {
+    record Child(String name, Supplier<Optional<Process>> process, Starter start, Path log) {
         /** Starts the child again; a no-op while it runs. */
         interface Starter {
             void start() throws IOException;

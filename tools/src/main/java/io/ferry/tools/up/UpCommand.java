@@ -7,8 +7,10 @@ import io.ferry.controller.ControllerOptions;
 import io.ferry.csi.CsiEndpoint;
 import io.ferry.csi.CsiServer;
 import io.ferry.csi.NodeService;
+import io.ferry.etcd.ClusterIdentities;
 import io.ferry.etcd.EtcdOptions;
 import io.ferry.etcd.LocalEtcdMember;
+import io.ferry.model.ClusterIdentity;
 import io.ferry.runtime.informer.InformerOptions;
 import io.ferry.etcd.store.EtcdStore;
 import io.ferry.runtime.admin.AdminOptions;
@@ -17,6 +19,11 @@ import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
+import io.vertx.core.VertxOptions;
+import java.nio.channels.FileChannel;
+import java.time.Instant;
+import java.util.Deque;
+import java.util.concurrent.ConcurrentLinkedDeque;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -89,11 +96,11 @@ final class UpCommand implements Callable<Integer> {
 
     private final PrintWriter out = new PrintWriter(System.out, true);
     /** Started components, the last started first: stopping walks it from the front. */
-    private final java.util.Deque<AutoCloseable> running = new java.util.concurrent.ConcurrentLinkedDeque<>();
+    private final Deque<AutoCloseable> running = new ConcurrentLinkedDeque<>();
     /** Restarts the child processes that die; closed first on shutdown, so that stopping them is not taken for crashes. */
     private final Supervisor supervisor = new Supervisor(out);
     /** Held while this ferry up runs: two of them on one data directory would run two agents on each pool. */
-    private java.nio.channels.FileChannel dataDirLock;
+    private FileChannel dataDirLock;
 
     @Override
     public Integer call() throws Exception {
@@ -233,11 +240,11 @@ final class UpCommand implements Callable<Integer> {
 
     /** Before any agent starts, so that none of them waits for the controller to create it. */
     private void ensureClusterIdentity(EtcdStore store) throws Exception {
-        io.ferry.model.ClusterIdentity id = wait(io.ferry.etcd.ClusterIdentities.ensure(store, java.time.Instant.now()));
+        ClusterIdentity id = wait(ClusterIdentities.ensure(store, Instant.now()));
         out.println("cluster id " + id.id() + " (" + store.keys().clusterIdentity() + ")");
     }
 
-    private static <T> T wait(io.vertx.core.Future<T> future) throws Exception {
+    private static <T> T wait(Future<T> future) throws Exception {
         return future.toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);
     }
 
@@ -245,7 +252,7 @@ final class UpCommand implements Callable<Integer> {
                                 Map<String, Map<String, String>> nodes, String controllerId) throws Exception {
         // Agents do their blocking work (fsync, losetup) on worker threads; several agents share this
         // JVM's pool, so it gets more threads than Vert.x's default 20.
-        Vertx vertx = Vertx.vertx(new io.vertx.core.VertxOptions().setWorkerPoolSize(16 * (agents + 1)));
+        Vertx vertx = Vertx.vertx(new VertxOptions().setWorkerPoolSize(16 * (agents + 1)));
         running.push(() -> vertx.close().toCompletionStage().toCompletableFuture().get(20, TimeUnit.SECONDS));
         PrometheusMeterRegistry controllerMetrics = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
         Controller controller = new Controller(vertx, store,

@@ -1,5 +1,6 @@
 package io.ferry.tools.chaos;
 
+import java.io.Writer;
 import org.junit.jupiter.api.Test;
 
 import java.io.PrintWriter;
@@ -34,7 +35,7 @@ class ChaosRunIT {
     }
 
     /** Prints as it goes (a two-minute test is watched) and keeps the text for the failure message. */
-    private static final class TeeWriter extends java.io.Writer {
+    private static final class TeeWriter extends Writer {
         private final StringWriter copy;
 
         TeeWriter(StringWriter copy) {

@@ -1,8 +1,10 @@
 package io.ferry.tools.chaos;
 
 import io.ferry.agent.engine.FileEngine;
+import io.ferry.model.Placement;
 import io.ferry.model.PoolConfig;
 import io.ferry.model.VolumeIntent;
+import java.util.Comparator;
 import org.junit.jupiter.api.Test;
 
 import java.io.PrintWriter;
@@ -66,13 +68,13 @@ class InvariantsIT {
             Files.delete(leftover);
         } finally {
             try (var files = Files.walk(root)) {
-                files.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+                files.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
             }
         }
     }
 
     private static String placedPool(ChaosCluster cluster) throws Exception {
-        return cluster.store.get(cluster.store.keys().placement("iv-1"), io.ferry.model.Placement.class)
+        return cluster.store.get(cluster.store.keys().placement("iv-1"), Placement.class)
                 .toCompletionStage().toCompletableFuture().get().orElseThrow().value().pool();
     }
 

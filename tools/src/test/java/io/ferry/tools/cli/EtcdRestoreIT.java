@@ -23,6 +23,10 @@ import io.ferry.runtime.exec.ProcessCommandRunner;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.vertx.core.Vertx;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -263,8 +267,8 @@ class EtcdRestoreIT {
     }
 
     String adminGet(String path) throws Exception {
-        return java.net.http.HttpClient.newHttpClient().send(java.net.http.HttpRequest.newBuilder(
-                java.net.URI.create(controller.adminUrl() + path)).build(), java.net.http.HttpResponse.BodyHandlers.ofString()).body();
+        return HttpClient.newHttpClient().send(HttpRequest.newBuilder(
+                URI.create(controller.adminUrl() + path)).build(), HttpResponse.BodyHandlers.ofString()).body();
     }
 
     Optional<String> orphanOwner(Path file) throws IOException {

@@ -7,7 +7,17 @@ import io.ferry.agent.AgentOptions;
 import io.ferry.agent.engine.LoopDevices;
 import io.ferry.controller.Controller;
 import io.ferry.controller.ControllerOptions;
+import io.ferry.etcd.ClusterIdentities;
 import io.ferry.etcd.FerryKeys;
+import io.ferry.etcd.store.Versioned;
+import io.ferry.model.Engine;
+import io.ferry.model.FailureReason;
+import io.ferry.model.Ledger;
+import io.ferry.model.Placement;
+import io.ferry.model.SnapshotStatus;
+import io.ferry.model.VolumeIntent;
+import io.ferry.model.VolumePhase;
+import io.ferry.model.WorkItem;
 import io.ferry.runtime.informer.InformerOptions;
 import io.ferry.runtime.reconcile.RuntimeOptions;
 import io.ferry.etcd.store.EtcdStore;
@@ -21,6 +31,15 @@ import io.ferry.runtime.exec.ProcessCommandRunner;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.vertx.core.Vertx;
+import java.nio.file.attribute.UserDefinedFileAttributeView;
+import java.security.MessageDigest;
+import java.time.Instant;
+import java.util.EnumSet;
+import java.util.HexFormat;
+import java.util.Optional;
+import java.util.Random;
+import java.util.Set;
+import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -277,7 +296,7 @@ class FerryCtlIT {
         assertThat(failsFast(ExitCodes.NOT_FOUND, "volume", "create", "vol-copy", "--size", "16Mi", "--clone-of", "no-such",
                 "--timeout", "60").err()).contains("made from volume no-such, which does not exist");
         assertThat(Await.result(store.getRaw(keys.volume("vol-copy")))).isEmpty();
-        Await.result(store.put(keys.volume("vol-restored"), io.ferry.model.VolumeIntent.builder("vol-restored", 16L << 20)
+        Await.result(store.put(keys.volume("vol-restored"), VolumeIntent.builder("vol-restored", 16L << 20)
                 .sourceSnapshot("no-such-snap").build()));
         assertThat(failsFast(ExitCodes.NOT_FOUND, "volume", "wait", "vol-restored", "--for", "created", "--timeout", "60")
                 .err()).contains("made from snapshot no-such-snap");
@@ -288,12 +307,12 @@ class FerryCtlIT {
         // A node the volume's node cannot export to (this agent has no kernel nvmet): once the
         // agent has written its terminal failure, waiting for the volume there fails at once.
         String remoteNqn = "nqn.2014-08.org.nvmexpress:uuid:00000000-0000-4000-8000-000000000002";
-        Await.result(store.put(keys.registration("node-b"), io.ferry.model.NodeRegistration.of("node-b", "127.0.0.2", null,
-                remoteNqn, java.util.EnumSet.of(io.ferry.model.Engine.FILE), Map.of(), "stand-in", java.time.Instant.now())));
+        Await.result(store.put(keys.registration("node-b"), NodeRegistration.of("node-b", "127.0.0.2", null,
+                remoteNqn, EnumSet.of(Engine.FILE), Map.of(), "stand-in", Instant.now())));
         ok("volume", "create", "vol-x", "--size", "16Mi", "--wait");
         fails(ExitCodes.FAILED, "attach", "vol-x", "--node", "node-b", "--host-nqn", remoteNqn, "--no-connect", "--timeout", "60");
         await().atMost(Duration.ofSeconds(20)).until(() -> Await.result(store.get(keys.volumeStatus(NODE, "vol-x"),
-                VolumeStatus.class)).flatMap(v -> v.value().ready()).map(c -> c.failureReason() == io.ferry.model.FailureReason
+                VolumeStatus.class)).flatMap(v -> v.value().ready()).map(c -> c.failureReason() == FailureReason
                 .EXPORT_UNAVAILABLE).orElse(false));
         assertThat(failsFast(ExitCodes.FAILED, "volume", "wait", "vol-x", "--for", "served", "--node", "node-b",
                 "--timeout", "60").err()).contains("vol-x").contains("node-b");
@@ -372,9 +391,9 @@ class FerryCtlIT {
     /** Creates a volume, writes random bytes to its first MiB through its device; returns their checksum. */
     String createAndWrite(String volume) throws Exception {
         ok("volume", "create", volume, "--size", "16Mi");
-        io.ferry.model.VolumeStatus ready = status(volume).orElseThrow();
+        VolumeStatus ready = status(volume).orElseThrow();
         byte[] data = new byte[1 << 20];
-        new java.util.Random(volume.hashCode()).nextBytes(data);
+        new Random(volume.hashCode()).nextBytes(data);
         try (RandomAccessFile device = new RandomAccessFile(ready.devicePath(), "rw")) {
             device.write(data);
             device.getFD().sync();
@@ -387,20 +406,20 @@ class FerryCtlIT {
         try (RandomAccessFile f = new RandomAccessFile(poolDir.resolve(volume + ".img").toFile(), "r")) {
             f.readFully(head);
         }
-        return java.util.HexFormat.of().formatHex(java.security.MessageDigest.getInstance("SHA-256").digest(head));
+        return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(head));
     }
 
-    java.util.Optional<io.ferry.model.VolumeStatus> status(String volume) {
-        return Await.result(store.get(keys.volumeStatus(NODE, volume), io.ferry.model.VolumeStatus.class))
-                .map(io.ferry.etcd.store.Versioned::value);
+    Optional<VolumeStatus> status(String volume) {
+        return Await.result(store.get(keys.volumeStatus(NODE, volume), VolumeStatus.class))
+                .map(Versioned::value);
     }
 
-    java.util.Optional<io.ferry.model.Placement> placement(String volume) {
-        return Await.result(store.get(keys.placement(volume), io.ferry.model.Placement.class))
-                .map(io.ferry.etcd.store.Versioned::value);
+    Optional<Placement> placement(String volume) {
+        return Await.result(store.get(keys.placement(volume), Placement.class))
+                .map(Versioned::value);
     }
 
-    boolean phaseIs(String volume, io.ferry.model.VolumePhase phase) {
+    boolean phaseIs(String volume, VolumePhase phase) {
         return status(volume).filter(s -> s.phase() == phase).isPresent();
     }
 
@@ -464,7 +483,7 @@ class FerryCtlIT {
         Path away = Files.createDirectory(root.resolve("away"));
         Files.move(poolDir.resolve("lost-a.img"), away.resolve("lost-a.img"));
         startAgent();
-        await().atMost(Duration.ofSeconds(30)).until(() -> phaseIs("lost-a", io.ferry.model.VolumePhase.LOST));
+        await().atMost(Duration.ofSeconds(30)).until(() -> phaseIs("lost-a", VolumePhase.LOST));
         assertThat(Files.exists(poolDir.resolve("lost-a.img"))).as("not re-created empty").isFalse();
         JsonNode described = JSON.readTree(ok("volume", "describe", "lost-a", "-o", "json").out());
         assertThat(described.path("lost").asText()).contains("not re-created").contains("ferryctl volume recreate --empty lost-a");
@@ -477,11 +496,11 @@ class FerryCtlIT {
 
         // The file returns: the same volume, the same bytes, and the snapshot refused meanwhile is cut.
         Files.move(away.resolve("lost-a.img"), poolDir.resolve("lost-a.img"));
-        await().atMost(Duration.ofSeconds(30)).until(() -> phaseIs("lost-a", io.ferry.model.VolumePhase.READY));
+        await().atMost(Duration.ofSeconds(30)).until(() -> phaseIs("lost-a", VolumePhase.READY));
         assertThat(checksum("lost-a")).isEqualTo(sum);
         // Its failure was terminal and stands until the agent, seeing the volume back, tries again.
         await().atMost(Duration.ofSeconds(30)).until(() -> Await.result(store.get(keys.snapshotStatus(NODE,
-                "snap-of-lost"), io.ferry.model.SnapshotStatus.class)).map(v -> v.value().readyToUse()).orElse(false));
+                "snap-of-lost"), SnapshotStatus.class)).map(v -> v.value().readyToUse()).orElse(false));
         assertThat(ok("snapshot", "create", "snap-of-lost", "--volume", "lost-a").out()).contains("ready");
         ok("snapshot", "rm", "snap-of-lost");
 
@@ -489,10 +508,10 @@ class FerryCtlIT {
         stopAgentAndDetachLoops();
         Files.delete(poolDir.resolve("lost-a.img"));
         startAgent();
-        await().atMost(Duration.ofSeconds(30)).until(() -> phaseIs("lost-a", io.ferry.model.VolumePhase.LOST));
+        await().atMost(Duration.ofSeconds(30)).until(() -> phaseIs("lost-a", VolumePhase.LOST));
         assertThat(ok("volume", "recreate", "lost-a", "--empty").out()).contains("volume lost-a re-created empty on " + NODE);
-        assertThat(checksum("lost-a")).as("empty").isEqualTo(java.util.HexFormat.of().formatHex(
-                java.security.MessageDigest.getInstance("SHA-256").digest(new byte[1 << 20])));
+        assertThat(checksum("lost-a")).as("empty").isEqualTo(HexFormat.of().formatHex(
+                MessageDigest.getInstance("SHA-256").digest(new byte[1 << 20])));
         await().atMost(Duration.ofSeconds(15)).until(() -> placement("lost-a").filter(p -> p.createdAt() != null).isPresent());
         assertThat(fails(ExitCodes.CONFLICT, "volume", "recreate", "lost-a", "--empty").err()).contains("not Lost");
     }
@@ -502,22 +521,22 @@ class FerryCtlIT {
         startCluster();
         addFilePool();
         String sum = createAndWrite("reb-a");
-        io.ferry.model.Placement before = placement("reb-a").orElseThrow();
-        io.ferry.model.Ledger ledger = Await.result(store.get(keys.ledger("files"), io.ferry.model.Ledger.class)).orElseThrow().value();
+        Placement before = placement("reb-a").orElseThrow();
+        Ledger ledger = Await.result(store.get(keys.ledger("files"), Ledger.class)).orElseThrow().value();
 
         // An etcd restored from a backup older than the volume has neither.
         Await.result(store.txn().delete(keys.placement("reb-a")).delete(keys.workItem(NODE, "reb-a")).commit());
 
         await().atMost(Duration.ofSeconds(15)).until(() -> placement("reb-a").isPresent()
-                && Await.result(store.get(keys.workItem(NODE, "reb-a"), io.ferry.model.WorkItem.class)).isPresent());
-        io.ferry.model.Placement after = placement("reb-a").orElseThrow();
+                && Await.result(store.get(keys.workItem(NODE, "reb-a"), WorkItem.class)).isPresent());
+        Placement after = placement("reb-a").orElseThrow();
         assertThat(after.node()).isEqualTo(before.node());
         assertThat(after.pool()).isEqualTo(before.pool());
         assertThat(after.sizeBytes()).isEqualTo(before.sizeBytes());
-        await().atMost(Duration.ofSeconds(15)).until(() -> phaseIs("reb-a", io.ferry.model.VolumePhase.READY)
+        await().atMost(Duration.ofSeconds(15)).until(() -> phaseIs("reb-a", VolumePhase.READY)
                 && status("reb-a").orElseThrow().observedGeneration() >= after.generation());
         assertThat(checksum("reb-a")).isEqualTo(sum);
-        assertThat(Await.result(store.get(keys.ledger("files"), io.ferry.model.Ledger.class)).orElseThrow().value())
+        assertThat(Await.result(store.get(keys.ledger("files"), Ledger.class)).orElseThrow().value())
                 .as("charged once").isEqualTo(ledger);
         assertThat(ok("volume", "ls").out()).containsPattern("reb-a\\s+16Mi\\s+Ready\\s+" + NODE + "\\s+files");
     }
@@ -528,8 +547,8 @@ class FerryCtlIT {
         addFilePool();
         String sum = createAndWrite("back-a");
         Path file = poolDir.resolve("back-a.img");
-        io.ferry.model.Placement before = placement("back-a").orElseThrow();
-        io.ferry.model.Ledger charged = Await.result(store.get(keys.ledger("files"), io.ferry.model.Ledger.class))
+        Placement before = placement("back-a").orElseThrow();
+        Ledger charged = Await.result(store.get(keys.ledger("files"), Ledger.class))
                 .orElseThrow().value();
 
         // An etcd restored from a backup older than the volume: no intent, placement, work item,
@@ -541,7 +560,7 @@ class FerryCtlIT {
         startAgent();
         await().atMost(Duration.ofSeconds(30)).until(() -> ctl("orphan", "ls").out()
                 .contains("no work item and no placement"));
-        assertThat(ok("orphan", "ls").out()).containsPattern(java.util.regex.Pattern.quote(file.toString())
+        assertThat(ok("orphan", "ls").out()).containsPattern(Pattern.quote(file.toString())
                 + "\\s+file\\s+this-cluster\\s+files\\s+16Mi");
         assertThat(placement("back-a")).isEmpty();
 
@@ -556,7 +575,7 @@ class FerryCtlIT {
         Result adopted = ok("orphan", "adopt", NODE, file.toString(), "--wait");
         assertThat(adopted.out()).contains("Done: adopted " + file + " as volume back-a (16777216 bytes) in pool files")
                 .contains("adoptFromNode " + NODE).contains("volume back-a ready on " + NODE);
-        io.ferry.model.Placement after = placement("back-a").orElseThrow();
+        Placement after = placement("back-a").orElseThrow();
         assertThat(after.node()).isEqualTo(before.node());
         assertThat(after.pool()).isEqualTo(before.pool());
         assertThat(after.sizeBytes()).isEqualTo(before.sizeBytes());
@@ -568,8 +587,8 @@ class FerryCtlIT {
                     .as("the one copy, where it always was").containsExactlyInAnyOrder("back-a.img", "copied.img");
         }
         await().atMost(Duration.ofSeconds(15)).until(() -> Await.result(store.get(keys.ledger("files"),
-                io.ferry.model.Ledger.class)).map(v -> v.value().allocatedBytes() == charged.allocatedBytes()).orElse(false));
-        assertThat(Await.result(store.get(keys.ledger("files"), io.ferry.model.Ledger.class)).orElseThrow().value())
+                Ledger.class)).map(v -> v.value().allocatedBytes() == charged.allocatedBytes()).orElse(false));
+        assertThat(Await.result(store.get(keys.ledger("files"), Ledger.class)).orElseThrow().value())
                 .as("charged once").isEqualTo(charged);
         assertThat(ok("volume", "ls").out()).containsPattern("back-a\\s+16Mi\\s+Ready\\s+" + NODE + "\\s+files");
         await().atMost(Duration.ofSeconds(20)).until(() -> Await.result(store.count(keys.orphanAdoptions())) == 0
@@ -590,8 +609,8 @@ class FerryCtlIT {
         String hostNqn = Await.result(store.get(keys.attachment("vol-f", NODE), Attachment.class)).orElseThrow().value().hostNqn();
         for (String forged : List.of("/dev/sda", "/etc/passwd", "/dev/loop999")) {
             Await.result(store.put(keys.volumeStatus(NODE, "vol-f"), VolumeStatus.of("vol-f", NODE,
-                    io.ferry.model.VolumePhase.READY, forged, real.sizeBytes(), null, real.observedGeneration(), null,
-                    java.time.Instant.now())));
+                    VolumePhase.READY, forged, real.sizeBytes(), null, real.observedGeneration(), null,
+                    Instant.now())));
             Result refused = fails(ExitCodes.FAILED, "attach", "vol-f", "--timeout", "10", "--host-nqn", hostNqn);
             assertThat(refused.out()).as("nothing printed for a script to write to").isEmpty();
             assertThat(refused.err()).contains("vol-f").contains(forged);
@@ -607,12 +626,12 @@ class FerryCtlIT {
         // A second node on this machine (the agent of another `ferry up` node), registered as its agent would.
         String hostNqn = "nqn.2014-08.org.nvmexpress:uuid:0b1c2d3e-4f50-4617-8293-a4b5c6d7e8f9";
         Await.result(store.put(keys.registration("node-h"), NodeRegistration.of("node-h", "127.0.0.1", null, hostNqn,
-                java.util.Set.of(io.ferry.model.Engine.FILE), java.util.Map.of(), "test", java.time.Instant.now())
-                .withExporters(java.util.Set.of()).withMachineId(serving.machineId())));
+                Set.of(Engine.FILE), Map.of(), "test", Instant.now())
+                .withExporters(Set.of()).withMachineId(serving.machineId())));
         String device = ok("attach", "vol-h", "--node", "node-h", "--timeout", "30").out().strip();
         assertThat(device).isEqualTo(Await.result(store.get(keys.volumeStatus(NODE, "vol-h"), VolumeStatus.class))
                 .orElseThrow().value().devicePath());
-        assertThat(Await.result(store.get(keys.workItem(NODE, "vol-h"), io.ferry.model.WorkItem.class)).orElseThrow()
+        assertThat(Await.result(store.get(keys.workItem(NODE, "vol-h"), WorkItem.class)).orElseThrow()
                 .value().export()).isNull();
         assertThat(ok("detach", "vol-h", "--node", "node-h").out()).contains("volume vol-h detached from node-h");
 
@@ -731,8 +750,8 @@ class FerryCtlIT {
         ok("volume", "create", "good", "--size", "8Mi");
         // Typed by hand: a size that is not one, and a value that is not even JSON.
         Await.result(store.putRaw(store.keys().volume("bad-size"),
-                "{\"name\":\"bad-size\",\"sizeBytes\":\"lots\"}".getBytes(java.nio.charset.StandardCharsets.UTF_8)));
-        Await.result(store.putRaw(store.keys().volume("not-json"), "{oops".getBytes(java.nio.charset.StandardCharsets.UTF_8)));
+                "{\"name\":\"bad-size\",\"sizeBytes\":\"lots\"}".getBytes(StandardCharsets.UTF_8)));
+        Await.result(store.putRaw(store.keys().volume("not-json"), "{oops".getBytes(StandardCharsets.UTF_8)));
 
         Result ls = ok("volume", "ls");
         assertThat(ls.out()).containsPattern("bad-size\\s+-\\s+Invalid\\s+-\\s+-\\s+-\\s+invalid volume intent: .*sizeBytes");
@@ -753,8 +772,8 @@ class FerryCtlIT {
         Await.result(agentVertx.close());
         agentVertx = null;
         Await.result(store.put(store.keys().volumeStatus(node, "good"), VolumeStatus.of("good", node,
-                io.ferry.model.VolumePhase.FAILED, null, ready.sizeBytes(), null, ready.observedGeneration(),
-                "pool files is not available: disk gone", java.time.Instant.now())));
+                VolumePhase.FAILED, null, ready.sizeBytes(), null, ready.observedGeneration(),
+                "pool files is not available: disk gone", Instant.now())));
         assertThat(ok("volume", "ls").out()).containsPattern("good\\s+8Mi\\s+Failed\\s+.*pool files is not available: disk gone");
 
         JsonNode status = JSON.readTree(ok("status", "-o", "json").out());
@@ -773,22 +792,22 @@ class FerryCtlIT {
         startCluster();
         addFilePool();
         await().atMost(Duration.ofSeconds(20)).until(() -> ctl("pool", "ls").out().contains("healthy"));
-        String clusterId = io.ferry.etcd.testing.Await.result(io.ferry.etcd.ClusterIdentities.read(store)).orElseThrow().id();
+        String clusterId = Await.result(ClusterIdentities.read(store)).orElseThrow().id();
 
         // Somebody's image copied into the pool directory, and a volume file of this cluster nothing names.
-        byte[] foreign = "somebody else's disk image".getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        byte[] foreign = "somebody else's disk image".getBytes(StandardCharsets.UTF_8);
         Path copied = Files.write(poolDir.resolve("copied.img"), foreign);
         Path ours = Files.write(poolDir.resolve("forgotten.img"), new byte[8192]);
-        Files.getFileAttributeView(ours, java.nio.file.attribute.UserDefinedFileAttributeView.class)
-                .write("ferry.cluster", java.nio.charset.StandardCharsets.UTF_8.encode(clusterId));
+        Files.getFileAttributeView(ours, UserDefinedFileAttributeView.class)
+                .write("ferry.cluster", StandardCharsets.UTF_8.encode(clusterId));
 
         await().atMost(Duration.ofSeconds(30)).until(() -> ctl("orphan", "ls").out().contains("forgotten.img")
                 && ctl("orphan", "ls").out().contains("copied.img"));
         Result table = ok("orphan", "ls", "--node", NODE);
         assertThat(table.out()).containsPattern("NODE\\s+NAME\\s+KIND\\s+OWNER\\s+POOL\\s+SIZE\\s+AGE\\s+REASON");
-        assertThat(table.out()).containsPattern(NODE + "\\s+" + java.util.regex.Pattern.quote(copied.toString())
+        assertThat(table.out()).containsPattern(NODE + "\\s+" + Pattern.quote(copied.toString())
                 + "\\s+file\\s+unmarked\\s+files");
-        assertThat(table.out()).containsPattern(java.util.regex.Pattern.quote(ours.toString())
+        assertThat(table.out()).containsPattern(Pattern.quote(ours.toString())
                 + "\\s+file\\s+this-cluster\\s+files\\s+8Ki");
         JsonNode json = JSON.readTree(ok("orphan", "ls", "-o", "json").out());
         assertThat(json).anySatisfy(row -> {
@@ -808,8 +827,8 @@ class FerryCtlIT {
         assertThat(removed.out()).contains("Done: removed " + ours);
         assertThat(ours).doesNotExist();
         // The orders were withdrawn after their answers; the agent then drops its answers.
-        await().atMost(Duration.ofSeconds(20)).until(() -> io.ferry.etcd.testing.Await.result(
-                store.count(keys.orphanRemovals())) == 0 && io.ferry.etcd.testing.Await.result(
+        await().atMost(Duration.ofSeconds(20)).until(() -> Await.result(
+                store.count(keys.orphanRemovals())) == 0 && Await.result(
                 store.count(keys.orphanRemovalResults(NODE))) == 0);
 
         Result noAgent = fails(ExitCodes.TIMEOUT, "orphan", "rm", "node-z", "/x/y.img", "--timeout", "1");

@@ -5,6 +5,9 @@ import io.ferry.etcd.LocalEtcdMember;
 import io.ferry.etcd.LocalEtcdProbe;
 import io.ferry.etcd.store.EtcdStore;
 import io.ferry.model.Json;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -67,23 +70,23 @@ class LocalEtcdIT {
         LocalEtcdMember member = LocalEtcd.forUp(data, dir.resolve("etcd.log"), base, 1, dir.resolve("run")).members().get(0);
         Files.createDirectories(data);
         // What a killed ferry up leaves: its etcd running, and the pid file naming it.
-        Process leftover = new ProcessBuilder(member.command(LocalEtcd.find().orElseThrow(), java.util.List.of(member), "t", false))
+        Process leftover = new ProcessBuilder(member.command(LocalEtcd.find().orElseThrow(), List.of(member), "t", false))
                 .redirectErrorStream(true).redirectOutput(dir.resolve("leftover.log").toFile()).start();
         Process stranger = new ProcessBuilder("sleep", "60").start();
         try {
             LocalEtcd next = LocalEtcd.forUp(data, dir.resolve("etcd.log"), base, 1, dir.resolve("run"));
             Files.createDirectories(dir.resolve("run"));
             Files.writeString(next.pidFile(member), leftover.pid() + "\n");
-            next.claim(new java.io.PrintWriter(new java.io.StringWriter()));
+            next.claim(new PrintWriter(new StringWriter()));
             assertThat(leftover.waitFor(20, TimeUnit.SECONDS)).as("the leftover etcd stopped").isTrue();
             assertThatThrownBy(() -> LocalEtcd.forUp(data, dir.resolve("etcd.log"), base, 1, dir.resolve("run")).claim(
-                    new java.io.PrintWriter(new java.io.StringWriter())))
+                    new PrintWriter(new StringWriter())))
                     .as("a second ferry up on the same etcd data").hasMessageContaining("is in use by another ferry up");
             next.close();
 
             Files.writeString(next.pidFile(member), stranger.pid() + "\n");
             try (LocalEtcd again = LocalEtcd.forUp(data, dir.resolve("etcd.log"), base, 1, dir.resolve("run"))) {
-                again.claim(new java.io.PrintWriter(new java.io.StringWriter()));
+                again.claim(new PrintWriter(new StringWriter()));
                 assertThat(stranger.isAlive()).as("a process that is not etcd on this data is left alone").isTrue();
             }
         } finally {

@@ -1,5 +1,6 @@
 package io.ferry.tools.up;
 
+import java.util.stream.IntStream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import picocli.CommandLine;
@@ -17,7 +18,7 @@ class SupervisorTest {
 
     @Test
     void theBackoffDoublesFromOneSecondToAtMostThirty() {
-        assertThat(java.util.stream.IntStream.range(0, 8).mapToObj(Supervisor::backoff).map(Duration::toSeconds))
+        assertThat(IntStream.range(0, 8).mapToObj(Supervisor::backoff).map(Duration::toSeconds))
                 .containsExactly(1L, 2L, 4L, 8L, 16L, 30L, 30L, 30L);
         assertThat(Supervisor.backoff(1000)).isEqualTo(Duration.ofSeconds(30));
     }

@@ -1,6 +1,7 @@
 package io.ferry.tools.up;
 
 import io.ferry.etcd.LocalEtcdProbe;
+import java.io.IOException;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -133,7 +134,7 @@ class UpSupervisionIT {
         return p -> {
             try {
                 return new String(Files.readAllBytes(Path.of("/proc", Long.toString(p.pid()), "cmdline"))).contains(part);
-            } catch (java.io.IOException e) {
+            } catch (IOException e) {
                 return false;
             }
         };
