@@ -33,6 +33,8 @@ scenario() {
   grep -q '^auth=yes' <<<"$out" || die "s15: $target's kernel target has no DH-HMAC-CHAP (CONFIG_NVME_TARGET_AUTH): this scenario needs the 6.12 kernel"
 
   etcdctl_ns put /ferry/config/global '{"schemaVersion":1,"nvmeAuth":"bidirectional"}' >/dev/null
+  # Off again however this scenario ends: the scenarios after it connect without keys.
+  trap "etcdctl_ns put /ferry/config/global '{\"schemaVersion\":1,\"nvmeAuth\":\"off\"}' >/dev/null || true" EXIT
   out="$(gexec "$target" 60 "truncate -s 128M /tmp/s15.img; echo dev=\$(losetup --find --show /tmp/s15.img)")" \
     || die "s15: no loop device: $out"
   dev="$(sed -n 's/^dev=//p' <<<"$out")"
