@@ -17,7 +17,10 @@ modules_load=(virtio_pci virtio_blk virtio_net crc32c_generic libcrc32c dm-mod d
   dm-snapshot configfs nvmet-tcp nvme-tcp raid1 9pnet_virtio 9p loop overlay ext4 xfs)
 # Modules shipped in the initramfs but loaded on demand (by lvm, nvme-cli, later scenarios).
 modules_extra=(nvmet nvme-fabrics nvme-core dm-raid dm-mirror dm-bufio dm-persistent-data
-  dm-bio-prison tun bridge null_blk)
+  dm-bio-prison tun bridge null_blk
+  # NVMe in-band authentication (scenario 15): the shared DH-HMAC-CHAP code and the crypto the
+  # kernel asks for by name (hmac(sha256)); kernels that build them in, or lack them, just note it.
+  nvme-auth hmac sha256_generic sha512_generic dh_generic)
 
 # --- host packages ----------------------------------------------------------------------------
 # The guests run the host's userspace (9p root), so the tools the scenarios run inside them are

@@ -59,6 +59,8 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.function.Function;
+import io.ferry.model.HostSecret;
+import io.ferry.runtime.auth.HostKeyFile;
 
 /**
  * One storage node's agent. Deploy it as a verticle (or run {@link AgentMain}); everything it does
@@ -93,6 +95,8 @@ public final class Agent extends VerticleBase {
     private LeaseSession lease;
     private AdminServer admin;
     private String hostNqn;
+    private HostKeyFile.Pair hostKeys;
+    private HostAuth hostAuth;
     private String machineId;
     private Map<Engine, VolumeEngine> engines;
     private LeasedKey<NodeRegistration> registration;
@@ -147,6 +151,8 @@ public final class Agent extends VerticleBase {
         engines = engineFactory.apply(metrics);
         engines.values().forEach(VolumeEngine::available);
         hostNqn = HostNqn.resolve(options.hostNqnFile(), options.stateDir());
+        hostKeys = HostKeyFile.ensure(
+                options.stateDir().resolve(HostKeyFile.FILE_NAME), Instant.now());
         machineId = MachineId.resolve(options.machineId(), MachineId.BOOT_ID);
         return metrics;
     }
@@ -219,10 +225,16 @@ public final class Agent extends VerticleBase {
                     return Future.succeededFuture(GlobalConfig.defaults());
                 })
                 .compose(global -> {
+                    // The pair is published and the copies for this node are read before any work:
+                    // an export that needs one finds it at its first attempt.
+                    hostAuth = new HostAuth(vertx, store, node, HostSecret.of(node, hostNqn,
+                            hostKeys.generation(), hostKeys.hostKey(), hostKeys.ctrlKey(), hostKeys.createdAt()),
+                            global.nvmeAuth(), this::reconcileExports, informerOptions, registry);
                     ctx.exporter = exporter(global);
                     ctx.spdkExporter = spdkExporter(global);
-                    return Future.all(ctx.volumeStatuses.start(), ctx.snapshotStatuses.start(), ctx.pools.start());
+                    return hostAuth.start();
                 })
+                .compose(v -> Future.all(ctx.volumeStatuses.start(), ctx.snapshotStatuses.start(), ctx.pools.start()))
                 .compose(v -> orphans.removeLeftovers())
                 // The layout is read before any work: a migrated cluster's layout-1 places are never read.
                 .compose(v -> keyLayout.start())
@@ -272,9 +284,21 @@ public final class Agent extends VerticleBase {
         });
     }
 
+    /** Every volume whose work item asks for an export: the keys or the auth setting they depend on changed. */
+    private void reconcileExports() {
+        if (ctx.work == null) {
+            return;
+        }
+        for (Versioned<WorkItem> item : ctx.work.values()) {
+            if (item.value().export() != null) {
+                ctx.volumeRuntime.enqueue(item.value().volume());
+            }
+        }
+    }
+
     private Exporter exporter(GlobalConfig global) {
         NvmetExporter nvmet = new NvmetExporter(options.nvmetRoot(), global.nqnPrefix(), ctx.cluster.id(), options.dataAddress(),
-                global.exportPortMin(), options.nvmetPortId());
+                global.exportPortMin(), options.nvmetPortId(), hostAuth);
         return nvmet.available() ? nvmet : Exporter.none("kernel nvmet is not loaded (no " + options.nvmetRoot() + ")");
     }
 
@@ -289,9 +313,9 @@ public final class Agent extends VerticleBase {
         }
         int port = global.exportPortMax() > global.exportPortMin() ? global.exportPortMin() + 1
                 : global.exportPortMin();
-        return new SpdkExporter(spdk.client(), global.nqnPrefix(), ctx.cluster.id(),
-                options.dataAddress(), port,
-                spdk::available);
+        return Exporter.requiringNoAuth(new SpdkExporter(spdk.client(), global.nqnPrefix(), ctx.cluster.id(),
+                options.dataAddress(), port, spdk::available), hostAuth,
+                "the SPDK exporter does not set DH-HMAC-CHAP keys (not built yet)");
     }
 
     /** Enqueues what the informers alone would not: statuses left without work, and pool timers. */
@@ -447,6 +471,9 @@ public final class Agent extends VerticleBase {
                 store.close();
             }
             return Future.succeededFuture();
+        }
+        if (hostAuth != null) {
+            hostAuth.close();
         }
         for (AutoCloseable c : new AutoCloseable[] {orphanOrders, keyLayout, ctx.work, ctx.snapshotWork, ctx.pools, ctx.volumeStatuses,
                 ctx.snapshotStatuses, ctx.volumeRuntime, ctx.snapshotRuntime, ctx.poolRuntime}) {

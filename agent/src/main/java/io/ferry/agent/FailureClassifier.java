@@ -11,6 +11,7 @@ import java.nio.file.FileSystemException;
 import java.util.Locale;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutionException;
+import io.ferry.agent.export.NvmeAuthException;
 
 /**
  * Which failure an error of the agent's work on a volume or snapshot is; the one place for the rule.
@@ -36,6 +37,9 @@ final class FailureClassifier {
         Throwable e = unwrap(err);
         if (e instanceof ExportUnavailableException) {
             return FailureReason.EXPORT_UNAVAILABLE;
+        }
+        if (e instanceof NvmeAuthException auth) {
+            return auth.reason();
         }
         if (e instanceof EngineException ee) {
             return ee.reason();

@@ -62,6 +62,7 @@ public final class Controller {
     private LifecycleEvents events;
     private ConsoleStream consoleStream;
     private RewindHold rewindHold;
+    private SecretDistributor secrets;
     private volatile boolean stopRequested;
     private long resyncTimer = -1;
     private long gaugeTimer = -1;
@@ -140,6 +141,7 @@ public final class Controller {
         ledgers = new LedgerAudit(decisions, state, lane, metrics, this::currentLeadership, clock);
         snapshots = new SnapshotReconciler(decisions, state, lane, metrics, this::currentLeadership, clock,
                 key -> snapshotRuntime.failedAttempts(key));
+        secrets = new SecretDistributor(vertx, store, decisions, this::currentLeadership, options.informers(), registry);
         volumeRuntime = new ReconcileRuntime(vertx, "volumes", volumes::reconcile, options.runtime(), registry);
         snapshotRuntime = new ReconcileRuntime(vertx, "snapshots", snapshots::reconcile, options.runtime(), registry);
         // The id is created before anything else so that no agent of a new cluster waits for it
@@ -154,6 +156,7 @@ public final class Controller {
                     return migrated.future();
                 })
                 .compose(v -> state.start())
+                .compose(v -> secrets.start())
                 .compose(v -> startAdmin())
                 .compose(v -> {
                     String identity = Json.encodeToString(ControllerLeader.of(options.id(),
@@ -261,6 +264,7 @@ public final class Controller {
         }
         gauges();
         auditLedgersSoon();
+        secrets.soon();
     }
 
     /**
@@ -384,6 +388,7 @@ public final class Controller {
             volumeRuntime.close();
             snapshotRuntime.close();
             state.close();
+            secrets.close();
             (admin == null ? Future.<Void>succeededFuture() : admin.close()).onComplete(stopped);
         });
         return stopped.future();

@@ -14,6 +14,7 @@ import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.Callable;
+import io.ferry.runtime.auth.HostKeyFile;
 
 /** {@code ferry-csi}: the CSI plugin in controller mode, node mode, or both. */
 @Command(name = "ferry-csi", mixinStandardHelpOptions = true, versionProvider = CsiMain.Version.class,
@@ -48,6 +49,11 @@ public final class CsiMain implements Callable<Integer> {
 
     @Option(names = "--nvme-ctrl-loss-tmo", description = "seconds, passed to nvme connect; -1 retries forever (default: ${DEFAULT-VALUE})")
     int ctrlLossTimeout = 600;
+
+    @Option(names = "--nvme-auth-keys", description = "this host's NVMe authentication keys, kept by the node's Ferry agent"
+            + " (default: $FERRY_NVME_AUTH_KEYS or ${DEFAULT-VALUE})")
+    Path authKeys = Path.of(System.getenv().getOrDefault("FERRY_NVME_AUTH_KEYS",
+            HostKeyFile.DEFAULT_PATH));
 
     /** The checked arguments: what {@link #call} starts the server with. */
     public record Parsed(CsiServer.Mode mode, CsiEndpoint endpoint, String nodeId) {
@@ -87,7 +93,7 @@ public final class CsiMain implements Callable<Integer> {
         CsiEndpoint listen = parsed.endpoint();
         NodeService.Options node = m == CsiServer.Mode.CONTROLLER ? null
                 : NodeService.Options.defaults(nodeId).withMaxVolumes(maxVolumes).withTopology(topology)
-                .withNvme(reconnectDelay, ctrlLossTimeout);
+                .withNvme(reconnectDelay, ctrlLossTimeout).withNvmeAuthKeys(authKeys);
         EtcdOptions etcd = EtcdOptions.fromEnvironment(System.getenv());
         CsiServer server = new CsiServer(new CsiServer.Options(m, listen, node, InformerOptions.defaults()),
                 EtcdStore.connectAndWarmUp(etcd), true, new ProcessCommandRunner());

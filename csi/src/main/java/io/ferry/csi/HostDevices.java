@@ -6,6 +6,8 @@ import io.ferry.runtime.exec.CommandRunner;
 import io.grpc.StatusRuntimeException;
 
 import java.nio.file.Path;
+import io.ferry.model.NvmeAuth;
+import io.ferry.runtime.auth.HostKeyFile;
 
 /**
  * The node plugin's rules for trusting a volume's device, for tools that hand a device to a bare
@@ -18,13 +20,18 @@ public final class HostDevices {
     private final DeviceVerifier verifier;
     private final NvmeConnector connector;
 
-    private HostDevices(CommandRunner runner, Path sysRoot, Path devRoot) {
+    private HostDevices(CommandRunner runner, Path sysRoot, Path devRoot, Path authKeys) {
         this.verifier = new DeviceVerifier(runner, sysRoot, devRoot);
-        this.connector = new NvmeConnector(runner, sysRoot, verifier, NvmeConnector.Options.defaults());
+        this.connector = new NvmeConnector(runner, sysRoot, verifier, NvmeConnector.Options.defaults().withAuthKeys(authKeys));
     }
 
     public static HostDevices onThisHost(CommandRunner runner) {
-        return new HostDevices(runner, Path.of("/sys"), Path.of("/dev"));
+        return onThisHost(runner, Path.of(HostKeyFile.DEFAULT_PATH));
+    }
+
+    /** @param authKeys this host's DH-HMAC-CHAP pair, used when the cluster requires authentication */
+    public static HostDevices onThisHost(CommandRunner runner, Path authKeys) {
+        return new HostDevices(runner, Path.of("/sys"), Path.of("/dev"), authKeys);
     }
 
     /** A device refused, or an NVMe connection that did not show the volume's namespace. */
@@ -50,11 +57,11 @@ public final class HostDevices {
      * Connects to the volume's export (unless already connected) after checking that it is the
      * subsystem and serial Ferry derives for the volume, and returns the namespace device.
      */
-    public Path connect(String volume, String nqnPrefix, String cluster, ExportInfo export, String hostNqn)
-            throws InterruptedException {
+    public Path connect(String volume, String nqnPrefix, String cluster, ExportInfo export, String hostNqn,
+            NvmeAuth auth) throws InterruptedException {
         try {
             verifier.export(volume, nqnPrefix, cluster, export);
-            return connector.connect(export, hostNqn);
+            return connector.connect(export, hostNqn, auth);
         } catch (StatusRuntimeException e) {
             throw new UntrustedDeviceException(e);
         }

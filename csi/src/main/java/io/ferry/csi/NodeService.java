@@ -90,6 +90,11 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
         public Options withTopology(Map<String, String> value) {
             return new Options(nodeId, maxVolumes, Map.copyOf(value), mountInfo, sysRoot, devRoot, nvme);
         }
+
+        /** Where this host's DH-HMAC-CHAP pair is (the agent's state file; {@code --nvme-auth-keys}). */
+        public Options withNvmeAuthKeys(Path value) {
+            return new Options(nodeId, maxVolumes, topology, mountInfo, sysRoot, devRoot, nvme.withAuthKeys(value));
+        }
     }
 
     private final EtcdStore store;
@@ -248,7 +253,7 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
             return verifier.local(id, pool(id, ready.placement()), ready.status().devicePath(), view.clusterId().orElse(null));
         }
         verifier.export(id, view.globalConfig().nqnPrefix(), view.clusterId().orElse(null), ready.status().export());
-        return nvme.connect(ready.status().export(), hostNqn);
+        return nvme.connect(ready.status().export(), hostNqn, view.globalConfig().nvmeAuth());
     }
 
     /** How this node reaches the volume placed as {@code placement}, by the one rule ({@link Reach#of}). */

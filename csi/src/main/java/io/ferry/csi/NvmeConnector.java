@@ -1,6 +1,8 @@
 package io.ferry.csi;
 
 import io.ferry.model.ExportInfo;
+import io.ferry.model.NvmeAuth;
+import io.ferry.runtime.auth.HostKeyFile;
 import io.ferry.runtime.exec.Command;
 import io.ferry.runtime.exec.CommandResult;
 import io.ferry.runtime.exec.CommandRunner;
@@ -9,6 +11,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
+import java.util.ArrayList;
 
 /**
  * Connects this node to a volume's NVMe/TCP export with nvme-cli and finds the namespace's block
@@ -16,16 +19,31 @@ import java.util.Optional;
  * whose serial is the export's ({@code <sys>/class/nvme/<ctrl>/subsysnqn} and {@code serial}); the
  * device is the controller's namespace, or the multipath head of its subsystem when native
  * multipath hides per-controller devices. All commands go through the {@link CommandRunner}.
+ *
+ * <p>With {@code nvmeAuth} on, it connects with this host's DH-HMAC-CHAP pair from the state file
+ * the node's agent keeps ({@link HostKeyFile}): {@code --dhchap-secret} (the host key, which the
+ * target checks) and, in bidirectional mode, {@code --dhchap-ctrl-secret} (which the host checks the
+ * target against, so a target without the right key is refused). Both are marked secret on the
+ * command, so its rendering in logs and errors shows neither.
  */
 final class NvmeConnector {
 
     /**
      * @param reconnectDelay    seconds between reconnect attempts after the path drops
      * @param ctrlLossTimeout   seconds before a dropped controller is given up (-1: never)
+     * @param authKeys          this host's DH-HMAC-CHAP pair ({@link HostKeyFile#DEFAULT_PATH})
      */
-    record Options(int reconnectDelay, int ctrlLossTimeout, Duration deviceTimeout) {
+    record Options(int reconnectDelay, int ctrlLossTimeout, Duration deviceTimeout, Path authKeys) {
+        Options(int reconnectDelay, int ctrlLossTimeout, Duration deviceTimeout) {
+            this(reconnectDelay, ctrlLossTimeout, deviceTimeout, Path.of(HostKeyFile.DEFAULT_PATH));
+        }
+
         static Options defaults() {
             return new Options(2, 600, Duration.ofSeconds(20));
+        }
+
+        Options withAuthKeys(Path value) {
+            return new Options(reconnectDelay, ctrlLossTimeout, deviceTimeout, value);
         }
     }
 
@@ -49,13 +67,13 @@ final class NvmeConnector {
      * Connects unless a controller for the subsystem is already there; returns the block device of
      * the namespace with the export's serial under a controller of the export's subsystem.
      */
-    Path connect(ExportInfo export, String hostNqn) throws InterruptedException {
+    Path connect(ExportInfo export, String hostNqn, NvmeAuth auth) throws InterruptedException {
         Optional<Path> device = verifier.nvmeNamespace(export);
         if (device.isPresent()) {
             return device.get();
         }
         if (controllersOf(export.nqn()).isEmpty()) {
-            runner.run(connectCommand(export, hostNqn));
+            runner.run(connectCommand(export, hostNqn, auth, auth.on() ? Optional.of(authKeys()) : Optional.empty()));
         }
         // The kernel creates the namespace device shortly after the controller; a short bounded wait.
         long deadline = System.nanoTime() + options.deviceTimeout().toNanos();
@@ -76,12 +94,34 @@ final class NvmeConnector {
                 + " appeared under " + sysRoot.resolve("class/nvme") + " within " + options.deviceTimeout().toSeconds() + "s");
     }
 
-    Command connectCommand(ExportInfo export, String hostNqn) {
-        return Command.of("nvme", "connect", "-t", export.transport(), "-a", export.address(),
-                        "-s", Integer.toString(export.port()), "-n", export.nqn(), "--hostnqn", hostNqn,
-                        "--reconnect-delay", Integer.toString(options.reconnectDelay()),
-                        "--ctrl-loss-tmo", Integer.toString(options.ctrlLossTimeout()))
-                .serializedBy("nvme:" + export.nqn());
+    /** This host's pair; the agent of the node creates it, so a missing file is a node not set up yet. */
+    private HostKeyFile.Pair authKeys() {
+        try {
+            return HostKeyFile.read(options.authKeys()).orElseThrow(() -> Calls.failedPrecondition("the cluster requires"
+                    + " NVMe in-band authentication (nvmeAuth in config/global) and this host has no keys at "
+                    + options.authKeys() + ": the node's Ferry agent creates them at its start (the CSI node plugin"
+                    + " reads them through --nvme-auth-keys, default " + HostKeyFile.DEFAULT_PATH + ")"));
+        } catch (HostKeyFile.UnusableException e) {
+            throw Calls.failedPrecondition(e.getMessage());
+        }
+    }
+
+    Command connectCommand(ExportInfo export, String hostNqn, NvmeAuth auth, Optional<HostKeyFile.Pair> keys) {
+        List<String> argv = new ArrayList<>(List.of("nvme", "connect", "-t", export.transport(), "-a",
+                export.address(), "-s", Integer.toString(export.port()), "-n", export.nqn(), "--hostnqn", hostNqn,
+                "--reconnect-delay", Integer.toString(options.reconnectDelay()),
+                "--ctrl-loss-tmo", Integer.toString(options.ctrlLossTimeout())));
+        List<String> secrets = new ArrayList<>();
+        if (auth.on()) {
+            HostKeyFile.Pair pair = keys.orElseThrow();
+            argv.addAll(List.of("--dhchap-secret", pair.hostKey().value()));
+            secrets.add(pair.hostKey().value());
+            if (auth == NvmeAuth.BIDIRECTIONAL) {
+                argv.addAll(List.of("--dhchap-ctrl-secret", pair.ctrlKey().value()));
+                secrets.add(pair.ctrlKey().value());
+            }
+        }
+        return Command.of(argv).withSecrets(secrets.toArray(String[]::new)).serializedBy("nvme:" + export.nqn());
     }
 
     /** Disconnects every controller of the subsystem; nothing to do when none is connected. */

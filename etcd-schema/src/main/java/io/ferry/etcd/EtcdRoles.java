@@ -79,7 +79,7 @@ public final class EtcdRoles {
 
     /**
      * The controller: placements, ledgers, its records and election, work items, lifecycle events, the
-     * layout key and the cluster's identity; intents (to delete finished ones) and agents' keys (to remove acknowledgements).
+     * layout key and the cluster's identity, the copies of consumers' secrets for storage nodes; intents (to delete finished ones) and agents' keys (to remove acknowledgements).
      */
     public Role controller() {
         return new Role(CONTROLLER, List.of(
@@ -92,22 +92,37 @@ public final class EtcdRoles {
                 Grant.prefix(keys.snapshots(), Access.READWRITE),
                 Grant.prefix(keys.nodes(), Access.READWRITE),
                 Grant.prefix(keys.events(), Access.READWRITE),
+                Grant.prefix(keys.exportSecrets(), Access.READWRITE),
                 Grant.key(keys.clusterIdentity(), Access.READWRITE),
                 Grant.key(keys.keyLayout(), Access.READWRITE)));
     }
 
-    /** The CSI controller plugin: intents, snapshots and attachments; it reads the rest to answer calls. */
+    /**
+     * The CSI controller plugin: intents, snapshots and attachments; it reads the rest to answer
+     * calls, except the secrets.
+     */
     public Role csiController() {
-        return new Role(CSI_CONTROLLER, List.of(
-                Grant.prefix(keys.all(), Access.READ),
-                Grant.prefix(keys.volumes(), Access.READWRITE),
-                Grant.prefix(keys.snapshots(), Access.READWRITE),
-                Grant.prefix(keys.attachments(), Access.READWRITE)));
+        List<Grant> grants = new ArrayList<>(allButSecrets(Access.READ));
+        grants.add(Grant.prefix(keys.volumes(), Access.READWRITE));
+        grants.add(Grant.prefix(keys.snapshots(), Access.READWRITE));
+        grants.add(Grant.prefix(keys.attachments(), Access.READWRITE));
+        return new Role(CSI_CONTROLLER, grants);
     }
 
-    /** The CSI node plugin only reads (the volume's status, its node's registration, the config). */
+    /**
+     * The CSI node plugin only reads (the volume's status, its node's registration, the config), and
+     * no secret: it takes its host's DH-HMAC-CHAP pair from the state file the agent keeps on the
+     * same host, never from etcd.
+     */
     public Role csiNode() {
-        return new Role(CSI_NODE, List.of(Grant.prefix(keys.all(), Access.READ)));
+        return new Role(CSI_NODE, allButSecrets(Access.READ));
+    }
+
+    /** Every Ferry key except {@link FerryKeys#secrets()}: the two ranges on either side of it. */
+    List<Grant> allButSecrets(Access access) {
+        String secrets = keys.secrets();
+        return List.of(new Grant(keys.all(), secrets, access),
+                new Grant(prefixEnd(secrets), prefixEnd(keys.all()), access));
     }
 
     public Role admin() {
@@ -115,8 +130,10 @@ public final class EtcdRoles {
     }
 
     /**
-     * The agent of one node writes only its own {@code nodes/<node>/}; it reads the config, the
-     * intents and placements it checks work against, and its own work and orphan orders.
+     * The agent of one node writes only its own {@code nodes/<node>/} and its host's DH-HMAC-CHAP
+     * pair ({@code secrets/hosts/<node>}, the one key); it reads the config, the intents and
+     * placements it checks work against, its own work and orphan orders, and the pairs of the
+     * hosts it exports to ({@code secrets/exports/<node>/}).
      */
     public Role agent(String node) {
         Names.nodeName(node);
@@ -128,6 +145,8 @@ public final class EtcdRoles {
                 Grant.prefix(keys.work(node), Access.READ),
                 Grant.prefix(keys.orphanRemovals(node), Access.READ),
                 Grant.prefix(keys.orphanAdoptions(node), Access.READ),
+                Grant.prefix(keys.exportSecrets(node), Access.READ),
+                Grant.key(keys.hostSecret(node), Access.READWRITE),
                 Grant.prefix(keys.node(node), Access.READWRITE)));
     }
 

@@ -29,6 +29,10 @@ public final class FerryKeys {
         NODE_REGISTRATION, NODE_POOL_STATUS, NODE_WORK, NODE_SNAPSHOT_WORK, NODE_VOLUME_STATUS,
         NODE_SNAPSHOT_STATUS, NODE_ORPHANS, ORPHAN_REMOVAL, NODE_ORPHAN_REMOVAL_RESULT, ORPHAN_ADOPTION,
         NODE_ORPHAN_ADOPTION_RESULT, EVENT, KEY_LAYOUT,
+        /** A consumer host's DH-HMAC-CHAP pair as its owner publishes it: {@code secrets/hosts/<node>}. */
+        HOST_SECRET,
+        /** The copy of a consumer's pair for a storage node that exports to it: {@code secrets/exports/<storage>/<node>}. */
+        EXPORT_SECRET,
         /** A work item where key layout 1 kept it; only the migration and agents during it read these. */
         LEGACY_NODE_WORK,
         /** A snapshot work item where key layout 1 kept it. */
@@ -305,6 +309,37 @@ public final class FerryKeys {
         return orphanAdoptionResults(node) + Names.volumeName(id);
     }
 
+    /**
+     * Every secret, under one prefix so that etcd roles can leave it out: "everything but secrets" is
+     * the two ranges {@code [<p>/, <p>/secrets/)} and {@code [<p>/secrets0, <p>0)}.
+     */
+    public String secrets() {
+        return prefix + "/secrets/";
+    }
+
+    /** Consumer hosts' DH-HMAC-CHAP pairs, each written by its own host. */
+    public String hostSecrets() {
+        return secrets() + "hosts/";
+    }
+
+    public String hostSecret(String node) {
+        return hostSecrets() + Names.nodeName(node);
+    }
+
+    /** The controller's copies of consumers' pairs, per storage node. */
+    public String exportSecrets() {
+        return secrets() + "exports/";
+    }
+
+    /** The pairs one storage node needs: one per node it exports to. */
+    public String exportSecrets(String storageNode) {
+        return exportSecrets() + Names.nodeName(storageNode) + "/";
+    }
+
+    public String exportSecret(String storageNode, String consumerNode) {
+        return exportSecrets(storageNode) + Names.nodeName(consumerNode);
+    }
+
     /** Every lifecycle event, under one prefix so that {@code ferryctl events -w} watches one range. */
     public String events() {
         return prefix + "/events/";
@@ -402,6 +437,14 @@ public final class FerryKeys {
                             List.of(Names.nodeName(p[1]), Names.snapshotName(p[3])));
                     default -> null;
                 };
+            case "secrets":
+                if (p.length == 3 && p[1].equals("hosts")) {
+                    return new KeyRef(Kind.HOST_SECRET, List.of(Names.nodeName(p[2])));
+                }
+                if (p.length == 4 && p[1].equals("exports")) {
+                    return new KeyRef(Kind.EXPORT_SECRET, List.of(Names.nodeName(p[2]), Names.nodeName(p[3])));
+                }
+                return null;
             case "orphan-removals":
                 return p.length == 3
                         ? new KeyRef(Kind.ORPHAN_REMOVAL, List.of(Names.nodeName(p[1]), Names.volumeName(p[2])))

@@ -66,7 +66,10 @@ class EtcdRolesTest {
                 Map.entry(keys.globalConfig(), Set.of()),
                 Map.entry(keys.poolConfig("p"), Set.of()),
                 Map.entry(keys.orphanRemoval("worker-1", "rm-1"), Set.of()),
-                Map.entry(keys.orphanAdoption("worker-1", "a-1"), Set.of()));
+                Map.entry(keys.orphanAdoption("worker-1", "a-1"), Set.of()),
+                // A host's pair: its own agent; the copies for storage nodes: the controller.
+                Map.entry(keys.hostSecret("worker-1"), Set.of(agent1)),
+                Map.entry(keys.exportSecret("worker-1", "worker-2"), Set.of(ctl)));
         expected.forEach((key, writers) -> assertThat(writers(key)).as(key).containsExactlyInAnyOrderElementsOf(writers));
     }
 
@@ -85,9 +88,24 @@ class EtcdRolesTest {
     @Test
     void aPrefixRangeEndsWhereEtcdctlPrefixWould() {
         assertThat(EtcdRoles.prefixEnd("/ferry/nodes/")).isEqualTo("/ferry/nodes0");
-        assertThat(roles.csiNode().grants()).singleElement().satisfies(g -> {
-            assertThat(g.access()).isEqualTo(EtcdRoles.Access.READ);
-            assertThat(g.describe()).isEqualTo("/prod/ferry/* read");
-        });
+        // The CSI node plugin reads everything around the secrets: two ranges.
+        assertThat(roles.csiNode().grants()).allSatisfy(g -> assertThat(g.access()).isEqualTo(EtcdRoles.Access.READ))
+                .extracting(EtcdRoles.Grant::describe)
+                .containsExactly("[/prod/ferry/, /prod/ferry/secrets/) read", "[/prod/ferry/secrets0, /prod/ferry0) read");
+    }
+
+    @Test
+    void secretsAreReadOnlyByTheControllerTheirOwnerAndTheStorageNodeTheyWereCopiedFor() {
+        String agent1 = EtcdRoles.agentRoleName("worker-1");
+        String agent2 = EtcdRoles.agentRoleName("worker-2");
+        assertThat(readers(keys.hostSecret("worker-1")))
+                .containsExactlyInAnyOrder(EtcdRoles.CONTROLLER, EtcdRoles.ADMIN, agent1);
+        assertThat(readers(keys.exportSecret("worker-2", "worker-1")))
+                .containsExactlyInAnyOrder(EtcdRoles.CONTROLLER, EtcdRoles.ADMIN, agent2);
+        // Everything around the secrets stays readable to the CSI plugins.
+        assertThat(readers(keys.volume("v"))).contains(EtcdRoles.CSI_NODE, EtcdRoles.CSI_CONTROLLER);
+        assertThat(readers(keys.event("volume", "v", "1796032800123-000001"))).contains(EtcdRoles.CSI_NODE);
+        assertThat(readers(keys.orphanAdoption("worker-1", "a-1"))).contains(EtcdRoles.CSI_NODE);
+        assertThat(readers(keys.work("worker-1") + "volumes/v")).contains(EtcdRoles.CSI_NODE);
     }
 }

@@ -118,7 +118,11 @@ class FerryKeysTest {
                 Map.entry(keys.event("volume", "v", "1796032800123-000001"),
                         new FerryKeys.KeyRef(Kind.EVENT, List.of("volume", "v", "1796032800123-000001"))),
                 Map.entry(keys.event("snapshot", "s", "1796032800123-000002"),
-                        new FerryKeys.KeyRef(Kind.EVENT, List.of("snapshot", "s", "1796032800123-000002"))));
+                        new FerryKeys.KeyRef(Kind.EVENT, List.of("snapshot", "s", "1796032800123-000002"))),
+                Map.entry(keys.hostSecret("n"), new FerryKeys.KeyRef(Kind.HOST_SECRET, List.of("n"))),
+                Map.entry(keys.exportSecret("s1", "n"), new FerryKeys.KeyRef(Kind.EXPORT_SECRET, List.of("s1", "n"))));
+        assertThat(keys.hostSecret("n")).isEqualTo("/ferry/secrets/hosts/n");
+        assertThat(keys.exportSecret("s1", "n")).isEqualTo("/ferry/secrets/exports/s1/n");
         expected.forEach((key, ref) -> assertThat(keys.parse(key)).as(key).contains(ref));
     }
 
@@ -129,7 +133,8 @@ class FerryKeysTest {
             "/ferrything/volumes/v", "/other/volumes/v", "/ferry/attachments/v", "/ferry/work/n/volumes",
             "/ferry/work/n/other/v", "/ferry/work/n/volumes/v/x", "/ferry/work/N/volumes/v",
             "/ferry/events/pool/p/1796032800123-000001", "/ferry/events/volume/Bad Name/1796032800123-000001",
-            "/ferry/events/volume/v/12", "/ferry/events/volume/v", "/ferry/events/volume/v/1796032800123-000001/x"})
+            "/ferry/events/volume/v/12", "/ferry/events/volume/v", "/ferry/events/volume/v/1796032800123-000001/x",
+            "/ferry/secrets/hosts/", "/ferry/secrets/hosts/n/x", "/ferry/secrets/exports/s1", "/ferry/secrets/other/n"})
     void parseReturnsNothingForKeysOutsideTheLayoutOrWithBadNames(String key) {
         assertThat(keys.parse(key)).isEmpty();
     }

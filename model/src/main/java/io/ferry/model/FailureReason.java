@@ -67,6 +67,19 @@ public enum FailureReason {
      * or grown; stands until the work item changes.
      */
     UNPLACED_WORK("UnplacedWork", true, Category.PRECONDITION),
+    /**
+     * The cluster requires NVMe in-band authentication ({@code nvmeAuth}) and the serving node does
+     * not have the consumer's DH-HMAC-CHAP pair yet (the consumer has not published it, or the
+     * controller has not copied it to this node): nothing is exported until it arrives, and the
+     * export follows by itself when it does.
+     */
+    NVME_AUTH_PENDING("NvmeAuthPending", false, Category.PRECONDITION),
+    /**
+     * The cluster requires NVMe in-band authentication and this node's kernel target cannot do it
+     * (built without {@code CONFIG_NVME_TARGET_AUTH}): nothing is exported without it. Stands until
+     * the node's kernel or the setting changes.
+     */
+    NVME_AUTH_UNSUPPORTED("NvmeAuthUnsupported", true, Category.PRECONDITION),
     /** The intent asks for less than the volume has; volumes never shrink. */
     SHRINK_REFUSED("ShrinkRefused", true, Category.INVALID),
     /** The snapshot's source volume is on a pool the controller has no config for, so it cannot take it. */

@@ -19,6 +19,8 @@ import com.fasterxml.jackson.annotation.JsonProperty;
  * @param nqnPrefix                    prefix of subsystem NQNs; default {@code nqn.2026-11.io.ferry}
  * @param exportPortMin                lowest NVMe/TCP port an agent may listen on; default 4420
  * @param exportPortMax                highest such port; default 4420 (one port serves all subsystems)
+ * @param nvmeAuth                     whether exports require DH-HMAC-CHAP ({@link NvmeAuth}); default
+ *                                     {@code bidirectional}
  */
 public record GlobalConfig(
         int schemaVersion,
@@ -29,7 +31,8 @@ public record GlobalConfig(
         double defaultOverprovisionRatio,
         String nqnPrefix,
         int exportPortMin,
-        int exportPortMax) {
+        int exportPortMax,
+        NvmeAuth nvmeAuth) {
 
     public static final SchedulerPolicyName DEFAULT_SCHEDULER_POLICY = SchedulerPolicyName.BINPACK;
     public static final double DEFAULT_LOCAL_AFFINITY_BONUS = 0.2;
@@ -37,6 +40,7 @@ public record GlobalConfig(
     public static final double DEFAULT_OVERPROVISION_RATIO = 4.0;
     public static final String DEFAULT_NQN_PREFIX = "nqn.2026-11.io.ferry";
     public static final int DEFAULT_EXPORT_PORT = 4420;
+    public static final NvmeAuth DEFAULT_NVME_AUTH = NvmeAuth.BIDIRECTIONAL;
     /** Largest overprovision ratio accepted; anything bigger is almost certainly a typo. */
     public static final double MAX_OVERPROVISION_RATIO = 100.0;
 
@@ -50,6 +54,7 @@ public record GlobalConfig(
         Check.field("nqnPrefix", Check.required(nqnPrefix, "nqnPrefix"), Nqn::validatePrefix);
         Check.range(exportPortMin, 1, 65535, "exportPortMin");
         Check.range(exportPortMax, 1, 65535, "exportPortMax");
+        Check.required(nvmeAuth, "nvmeAuth");
         if (exportPortMin > exportPortMax) {
             throw new ValidationException("exportPortMin", "exportPortMin: " + exportPortMin
                     + " is greater than exportPortMax " + exportPortMax);
@@ -66,7 +71,8 @@ public record GlobalConfig(
             @JsonProperty("defaultOverprovisionRatio") Double defaultOverprovisionRatio,
             @JsonProperty("nqnPrefix") String nqnPrefix,
             @JsonProperty("exportPortMin") Integer exportPortMin,
-            @JsonProperty("exportPortMax") Integer exportPortMax) {
+            @JsonProperty("exportPortMax") Integer exportPortMax,
+            @JsonProperty("nvmeAuth") NvmeAuth nvmeAuth) {
         return new GlobalConfig(Schema.orDefault(schemaVersion),
                 Check.orDefault(schedulerPolicy, DEFAULT_SCHEDULER_POLICY),
                 Check.orDefault(localAffinityBonus, DEFAULT_LOCAL_AFFINITY_BONUS),
@@ -75,7 +81,8 @@ public record GlobalConfig(
                 Check.orDefault(defaultOverprovisionRatio, DEFAULT_OVERPROVISION_RATIO),
                 Check.orDefault(nqnPrefix, DEFAULT_NQN_PREFIX),
                 Check.orDefault(exportPortMin, DEFAULT_EXPORT_PORT),
-                Check.orDefault(exportPortMax, DEFAULT_EXPORT_PORT));
+                Check.orDefault(exportPortMax, DEFAULT_EXPORT_PORT),
+                Check.orDefault(nvmeAuth, DEFAULT_NVME_AUTH));
     }
 
     /** The configuration in force when {@code /config/global} is absent. */
@@ -97,6 +104,7 @@ public record GlobalConfig(
         b.nqnPrefix = nqnPrefix;
         b.exportPortMin = exportPortMin;
         b.exportPortMax = exportPortMax;
+        b.nvmeAuth = nvmeAuth;
         return b;
     }
 
@@ -110,6 +118,7 @@ public record GlobalConfig(
         private String nqnPrefix = DEFAULT_NQN_PREFIX;
         private int exportPortMin = DEFAULT_EXPORT_PORT;
         private int exportPortMax = DEFAULT_EXPORT_PORT;
+        private NvmeAuth nvmeAuth = DEFAULT_NVME_AUTH;
 
         private Builder() {
         }
@@ -150,10 +159,15 @@ public record GlobalConfig(
             return this;
         }
 
+        public Builder nvmeAuth(NvmeAuth v) {
+            nvmeAuth = v;
+            return this;
+        }
+
         public GlobalConfig build() {
             return new GlobalConfig(Schema.CURRENT_VERSION, schedulerPolicy, localAffinityBonus,
                     thinDataHighWatermarkPercent, maxRemoteVolumesPerNode, defaultOverprovisionRatio, nqnPrefix,
-                    exportPortMin, exportPortMax);
+                    exportPortMin, exportPortMax, nvmeAuth);
         }
     }
 }

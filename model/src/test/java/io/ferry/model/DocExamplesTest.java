@@ -18,7 +18,7 @@ class DocExamplesTest {
             SnapshotScheduling.class, ControllerLeader.class, NodeRegistration.class, PoolStatus.class,
             WorkItem.class, SnapshotWorkItem.class, VolumeStatus.class, SnapshotStatus.class, OrphanReport.class,
             ClusterIdentity.class, OrphanRemoval.class, OrphanRemovalResult.class, OrphanAdoption.class,
-            OrphanAdoptionResult.class, LifecycleEvent.class, KeyLayout.class);
+            OrphanAdoptionResult.class, LifecycleEvent.class, KeyLayout.class, HostSecret.class);
 
     static Stream<DocExamples.Example> examples() {
         return DocExamples.all().stream();

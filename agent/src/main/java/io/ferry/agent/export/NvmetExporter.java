@@ -2,6 +2,9 @@ package io.ferry.agent.export;
 
 import io.ferry.model.ExportInfo;
 import io.ferry.model.ExportSpec;
+import io.ferry.model.FailureReason;
+import io.ferry.model.HostSecret;
+import io.ferry.model.NvmeAuth;
 import io.ferry.model.Nqn;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
@@ -22,6 +25,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.TreeMap;
 
 /**
  * Kernel NVMe-oF target exports through configfs ({@code /sys/kernel/config/nvmet}).
@@ -42,10 +46,27 @@ import java.util.concurrent.ConcurrentHashMap;
  * revalidates when it differs; after a restart it knows nothing and revalidates once, which costs
  * nothing when the size did not change (the kernel sends no event then) and covers a crash between
  * growing the volume and re-exporting it.
+ *
+ * <p>With {@code nvmeAuth} on (the cluster's default), a host is linked into {@code allowed_hosts}
+ * only after its {@code hosts/<nqn>} entry carries its DH-HMAC-CHAP pair: {@code dhchap_key} (what
+ * the host proves), in bidirectional mode {@code dhchap_ctrl_key} (what the target proves back),
+ * {@code dhchap_hash} {@value #DHCHAP_HASH} and {@code dhchap_dhgroup} {@value #DHCHAP_DHGROUP}.
+ * The group is {@code null} (no Diffie-Hellman exchange) because the pair is the secret that
+ * matters here: an ephemeral DH exchange adds forward secrecy for the session key that only
+ * secure channel concatenation (TLS over NVMe/TCP, which Ferry does not set up) would use, at the
+ * cost of a modular exponentiation per queue and per reconnect, and it needs {@code dh_generic} on
+ * both ends. nvmet checks keys only when a host (re)authenticates, so writing a new pair on an
+ * existing entry keeps live connections. Without the pair the export waits
+ * ({@link FailureReason#NVME_AUTH_PENDING}); on a kernel built without
+ * {@code CONFIG_NVME_TARGET_AUTH} (no {@code dhchap_key} attribute) it fails
+ * ({@link FailureReason#NVME_AUTH_UNSUPPORTED}). Either way nothing is linked without
+ * authentication.
  */
 public final class NvmetExporter implements Exporter {
 
     public static final Path DEFAULT_ROOT = Path.of("/sys/kernel/config/nvmet");
+    static final String DHCHAP_HASH = "hmac(sha256)";
+    static final String DHCHAP_DHGROUP = "null";
     private static final Logger log = LoggerFactory.getLogger(NvmetExporter.class);
 
     private final Path root;
@@ -53,11 +74,18 @@ public final class NvmetExporter implements Exporter {
     private final String address;
     private final int port;
     private final String portId;
+    private final ExportSecrets secrets;
     /** Size of each volume when its namespace was last enabled or revalidated by this process. */
     private final Map<String, Long> exportedSizes = new ConcurrentHashMap<>();
     private final AtomicLong fences = new AtomicLong();
 
     public NvmetExporter(Path root, String nqnPrefix, String cluster, String address, int port, int portId) {
+        this(root, nqnPrefix, cluster, address, port, portId, ExportSecrets.off());
+    }
+
+    public NvmetExporter(Path root, String nqnPrefix, String cluster, String address, int port, int portId,
+            ExportSecrets secrets) {
+        this.secrets = secrets;
         this.root = root;
         this.nqns = new VolumeNqns(nqnPrefix, cluster);
         this.address = address;
@@ -72,6 +100,18 @@ public final class NvmetExporter implements Exporter {
 
     @Override
     public ExportInfo export(String volume, String devicePath, long sizeBytes, ExportSpec spec) {
+        // Decided before anything changes: a host is never linked without its pair when auth is on.
+        NvmeAuth auth = secrets.mode();
+        Map<String, HostSecret> pairs = new TreeMap<>();
+        if (auth.on()) {
+            for (String host : spec.allowedHostNqns()) {
+                pairs.put(host, secrets.forHost(host).orElseThrow(() -> new NvmeAuthException(
+                        FailureReason.NVME_AUTH_PENDING, "volume " + volume + " waits for the NVMe authentication keys of"
+                        + " host " + host + " (node " + spec.consumerNode() + "): nvmeAuth is " + auth.value()
+                        + " and this node has no copy of that host's keys yet; its agent publishes them and the"
+                        + " controller copies them here")));
+            }
+        }
         String nqn = Files.isDirectory(subsystem(nqns.legacy(volume))) ? nqns.legacy(volume) : nqns.current(volume);
         String serial = Nqn.serialForVolume(volume);
         Path sub = subsystem(nqn);
@@ -90,6 +130,10 @@ public final class NvmetExporter implements Exporter {
         for (String host : spec.allowedHostNqns()) {
             Path hostDir = root.resolve("hosts").resolve(Nqn.validate(host));
             mkdir(hostDir);
+            if (auth.on()) {
+                requireAuth(volume, hostDir);
+                setPair(hostDir, pairs.get(host), auth);
+            }
             Path link = allowed.resolve(host);
             if (!Files.exists(link, LinkOption.NOFOLLOW_LINKS)) {
                 io(() -> Files.createSymbolicLink(link, hostDir));
@@ -136,6 +180,45 @@ public final class NvmetExporter implements Exporter {
             io(() -> Files.createSymbolicLink(portLink, sub));
         }
         return ExportInfo.tcp(nqn, address, port, serial, spec.allowedHostNqns());
+    }
+
+    /** configfs creates the attributes with the host's directory when the kernel can authenticate. */
+    private void requireAuth(String volume, Path hostDir) {
+        if (!Files.exists(hostDir.resolve("dhchap_key"))) {
+            throw new NvmeAuthException(FailureReason.NVME_AUTH_UNSUPPORTED, "volume " + volume + " cannot be exported:"
+                    + " the cluster requires NVMe in-band authentication (nvmeAuth in config/global) and this"
+                    + " node's kernel target has no " + hostDir.resolve("dhchap_key") + " (built without"
+                    + " CONFIG_NVME_TARGET_AUTH); nothing was exported. Run a kernel with it, or set \"nvmeAuth\": \"off\""
+                    + " in config/global to export without authentication");
+        }
+    }
+
+    /**
+     * Writes the host's pair on its entry. Hash and group go first: the kernel uses them with the key
+     * at the next authentication. A changed key takes effect at each host's next (re)authentication
+     * only; live connections stay. Unidirectional mode leaves a controller key there alone: the
+     * target answers with it only when a host asks (a host given one), and then it is the right one.
+     */
+    private static void setPair(Path hostDir, HostSecret pair, NvmeAuth auth) {
+        writeIfDifferent(hostDir.resolve("dhchap_hash"), DHCHAP_HASH);
+        writeIfDifferent(hostDir.resolve("dhchap_dhgroup"), DHCHAP_DHGROUP);
+        writeSecretIfDifferent(hostDir.resolve("dhchap_key"), pair.hostKey());
+        if (auth == NvmeAuth.BIDIRECTIONAL) {
+            writeSecretIfDifferent(hostDir.resolve("dhchap_ctrl_key"), pair.ctrlKey());
+        }
+    }
+
+    /** Like {@link #writeIfDifferent}, but no message ever carries the value. */
+    private static void writeSecretIfDifferent(Path file, String secret) {
+        if (secret.equals(read(file))) {
+            return;
+        }
+        try {
+            Files.writeString(file, secret + "\n", StandardCharsets.UTF_8);
+        } catch (IOException e) {
+            // The exception names the file and the kernel's answer (e.g. EINVAL), never the data written.
+            throw new UncheckedIOException("cannot write a DH-HMAC-CHAP key to " + file + ": " + e.getMessage(), e);
+        }
     }
 
     /**

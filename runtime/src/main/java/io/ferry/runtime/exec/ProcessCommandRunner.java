@@ -87,10 +87,12 @@ public final class ProcessCommandRunner implements CommandRunner {
                 process.descendants().forEach(ProcessHandle::destroyForcibly);
                 process.destroyForcibly();
                 process.waitFor(5, TimeUnit.SECONDS);
-                throw CommandFailedException.timedOut(command, stderr.getNow(""));
+                throw CommandFailedException.timedOut(command, command.mask(stderr.getNow("")));
             }
+            // A program may echo an argument back (in a usage error, say): secrets are masked here,
+            // before any caller can log or quote the output.
             CommandResult result = new CommandResult(command, process.exitValue(),
-                    stdout.get(5, TimeUnit.SECONDS), stderr.get(5, TimeUnit.SECONDS),
+                    command.mask(stdout.get(5, TimeUnit.SECONDS)), command.mask(stderr.get(5, TimeUnit.SECONDS)),
                     Duration.ofNanos(System.nanoTime() - started));
             log.debug("{} -> {} in {} ms", command.display(), result.exitCode(), result.elapsed().toMillis());
             return result;

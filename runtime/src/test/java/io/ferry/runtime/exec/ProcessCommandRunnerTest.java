@@ -33,6 +33,25 @@ class ProcessCommandRunnerTest {
     }
 
     @Test
+    void aSecretArgumentIsMaskedInTheCommandLineItsOutputAndTheErrorOfAFailedRun() {
+        String secret = "DHHC-1:00:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh+KfiaR:";
+        // The program echoes its argument to both streams and fails, as a usage error might.
+        Command command = Command.of("sh", "-c", "echo \"bad key $1\"; echo \"bad key $1\" >&2; exit 3", "sh",
+                "--dhchap-secret=" + secret).withSecrets(secret);
+        assertThat(command.display()).doesNotContain(secret).contains("--dhchap-secret=" + Command.MASK);
+        assertThat(command.toString()).doesNotContain(secret);
+        assertThatThrownBy(() -> runner.run(command)).isInstanceOf(CommandFailedException.class)
+                .hasMessageContaining("exited with 3").hasMessageContaining("bad key --dhchap-secret=" + Command.MASK)
+                .hasMessageNotContaining(secret);
+        CommandResult result = runner.execute(command);
+        assertThat(result.stdout() + result.stderr()).doesNotContain(secret);
+        // The process itself got the real value.
+        assertThat(runner.run(Command.of("printf", "%s", secret).withSecrets(secret)).stdout()).isEqualTo(Command.MASK);
+        assertThat(runner.run(Command.of("sh", "-c", "test \"$1\" = " + "'" + secret + "'", "sh", secret)
+                .withSecrets(secret)).succeeded()).isTrue();
+    }
+
+    @Test
     void aCommandThatOverrunsItsTimeoutIsKilledAndReported() {
         long start = System.nanoTime();
         assertThatThrownBy(() -> runner.run(Command.of("sleep", "30").withTimeout(Duration.ofMillis(300))))

@@ -12,6 +12,10 @@ import io.ferry.model.VolumeIntent;
 import io.ferry.model.VolumeProgress;
 import io.ferry.model.VolumeStatus;
 import io.ferry.runtime.exec.ProcessCommandRunner;
+import io.ferry.etcd.HostSecrets;
+import io.ferry.model.HostSecret;
+import io.ferry.model.NvmeAuth;
+import io.ferry.runtime.auth.HostKeyFile;
 import picocli.CommandLine;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -23,6 +27,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.Optional;
+import java.io.UncheckedIOException;
 
 /**
  * Attaches a volume to a bare-metal host: records the attachment (so the export allows this host's
@@ -42,6 +47,9 @@ final class AttachCommand extends Base {
     boolean noConnect;
     @Option(names = "--timeout", defaultValue = "120", description = "seconds to wait (default: ${DEFAULT-VALUE})")
     int timeoutSeconds;
+    @Option(names = "--nvme-auth-keys", description = "this host's NVMe authentication keys (default: $FERRY_NVME_AUTH_KEYS or "
+            + HostKeyFile.DEFAULT_PATH + "); created and published here on a host without an agent")
+    Path authKeys;
 
     @Override
     public Integer call() throws Exception {
@@ -58,6 +66,12 @@ final class AttachCommand extends Base {
         if (nqn == null) {
             throw new CliException(ExitCodes.USAGE, "cannot tell this host's NVMe host NQN: pass --host-nqn or create /etc/nvme/hostnqn"
                     + " (nvme gen-hostnqn > /etc/nvme/hostnqn)");
+        }
+        NvmeAuth auth = globalConfig().nvmeAuth();
+        Path keyFile = authKeys != null ? authKeys : Path.of(root().environment().getOrDefault("FERRY_NVME_AUTH_KEYS",
+                HostKeyFile.DEFAULT_PATH));
+        if (auth.on() && registered.isEmpty()) {
+            publishOwnKeys(self, nqn, keyFile);
         }
         // Without this check the attachment would be written for nothing and the wait below would time out.
         VolumeIntent intent = await(store().get(keys().volume(volume), VolumeIntent.class))
@@ -100,16 +114,36 @@ final class AttachCommand extends Base {
         }
         ExportInfo export = status.export();
         if (noConnect) {
+            // The keys themselves are never printed: the line says where they are.
             out().line("nvme connect -t " + export.transport() + " -a " + export.address() + " -s " + export.port() + " -n "
-                    + export.nqn() + " --hostnqn " + nqn);
+                    + export.nqn() + " --hostnqn " + nqn
+                    + (auth.on() ? " --dhchap-secret <hostKey of " + keyFile + ">" : "")
+                    + (auth == NvmeAuth.BIDIRECTIONAL ? " --dhchap-ctrl-secret <ctrlKey of " + keyFile + ">" : ""));
             return ExitCodes.OK;
         }
         String nqnPrefix = globalConfig().nqnPrefix();
         String cluster = clusterId();
-        out().line(trusted(() -> devices.connect(volume, nqnPrefix, cluster, export, nqn)).toString());
+        HostDevices authDevices = HostDevices.onThisHost(new ProcessCommandRunner(), keyFile);
+        out().line(trusted(() -> authDevices.connect(volume, nqnPrefix, cluster, export, nqn, auth)).toString());
         return ExitCodes.OK;
     }
 
+
+    /**
+     * A host without an agent is its own publisher: it keeps its pair in {@code keyFile} (created once,
+     * reused after) and publishes it at {@code secrets/hosts/<node>}, as an agent would, so the
+     * controller can give it to the storage node before the export is made.
+     */
+    private void publishOwnKeys(String self, String nqn, Path keyFile) {
+        HostKeyFile.Pair pair;
+        try {
+            pair = HostKeyFile.ensure(keyFile, Instant.now());
+        } catch (HostKeyFile.UnusableException | UncheckedIOException e) {
+            throw new CliException(ExitCodes.FAILED, e.getMessage());
+        }
+        await(HostSecrets.publish(store(), HostSecret.of(self, nqn, pair.generation(), pair.hostKey(), pair.ctrlKey(),
+                pair.createdAt())));
+    }
 
     /**
      * How this host reaches the volume, by the one rule ({@link Reach#of}): a bare host without an

@@ -16,6 +16,8 @@ import io.ferry.etcd.testing.EtcdExtension;
 import io.ferry.model.Engine;
 import io.ferry.model.Ledger;
 import io.ferry.model.Placement;
+import io.ferry.model.DhchapKey;
+import io.ferry.model.HostSecret;
 import io.ferry.model.VolumePhase;
 import io.ferry.model.VolumeStatus;
 import io.ferry.model.WorkItem;
@@ -202,6 +204,51 @@ class SecurityIT {
     }
 
     @Test
+    void secretsAreReadOnlyByTheirOwnerTheNodeTheyWereCopiedForAndTheController() throws Exception {
+        HostSecret pairOfOther = HostSecret.of(OTHER, "nqn.2014-08.org.nvmexpress:uuid:bbbbbbbb-0000-4000-8000-000000000002",
+                1, DhchapKey.generate(), DhchapKey.generate(), Instant.now());
+        HostSecret pairOfNode = HostSecret.of(NODE, "nqn.2014-08.org.nvmexpress:uuid:aaaaaaaa-0000-4000-8000-000000000001",
+                1, DhchapKey.generate(), DhchapKey.generate(), Instant.now());
+        try (EtcdStore agent = storeOf(EtcdRoles.agentRoleName(NODE));
+             EtcdStore otherAgent = storeOf(EtcdRoles.agentRoleName(OTHER));
+             EtcdStore controller = storeOf(EtcdRoles.CONTROLLER);
+             EtcdStore csiNode = storeOf(EtcdRoles.CSI_NODE);
+             EtcdStore csiController = storeOf(EtcdRoles.CSI_CONTROLLER)) {
+            // Each agent publishes its own host's pair, and only that.
+            Await.result(agent.put(keys.hostSecret(NODE), pairOfNode));
+            Await.result(otherAgent.put(keys.hostSecret(OTHER), pairOfOther));
+            refused(agent.put(keys.hostSecret(OTHER), pairOfNode), DENIED);
+            refused(agent.getRaw(keys.hostSecret(OTHER)), DENIED);
+            refused(agent.put(keys.exportSecret(NODE, OTHER), pairOfOther), DENIED);
+
+            // The controller reads the published pairs and copies them for a storage node.
+            assertThat(Await.result(controller.get(keys.hostSecret(OTHER), HostSecret.class))).isPresent();
+            Await.result(controller.put(keys.exportSecret(NODE, OTHER), pairOfOther));
+            Await.result(controller.put(keys.exportSecret(OTHER, NODE), pairOfNode));
+            refused(controller.put(keys.hostSecret(OTHER), pairOfOther), DENIED);
+
+            // A storage node reads the copies made for it, and no other node's.
+            assertThat(Await.result(agent.list(keys.exportSecrets(NODE), HostSecret.class)).items()).hasSize(1);
+            refused(agent.getRaw(keys.exportSecret(OTHER, NODE)), DENIED);
+            refused(agent.listRaw(keys.exportSecrets(OTHER)), DENIED);
+            refused(agent.listRaw(keys.secrets()), DENIED);
+
+            // The CSI plugins read everything else, and no secret.
+            for (EtcdStore csi : List.of(csiNode, csiController)) {
+                refused(csi.getRaw(keys.hostSecret(NODE)), DENIED);
+                refused(csi.getRaw(keys.exportSecret(NODE, OTHER)), DENIED);
+                refused(csi.listRaw(keys.all()), DENIED);
+                assertThat(Await.result(csi.getRaw(keys.volume("vol-z")))).isEmpty();
+                assertThat(Await.result(csi.getRaw(keys.workItem(NODE, "vol-z")))).isEmpty();
+                Await.result(csi.listRaw(keys.volumes()));
+                Await.result(csi.listRaw(keys.nodes()));
+            }
+            Await.result(controller.txn().delete(keys.exportSecret(NODE, OTHER)).delete(keys.exportSecret(OTHER, NODE))
+                    .commit());
+        }
+    }
+
+    @Test
     void addNodeAndRemoveNodeConvergeAndRemovingLeavesTheNodesKeys() throws Exception {
         String node = "node-c";
         String user = EtcdRoles.agentRoleName(node);
@@ -266,6 +313,8 @@ class SecurityIT {
             assertThat(Await.result(admin.get(keys.placement("vol-sec"), Placement.class))).isPresent();
             assertThat(Await.result(admin.get(keys.ledger("files"), Ledger.class))).isPresent();
             assertThat(Await.result(admin.get(keys.workItem(NODE, "vol-sec"), WorkItem.class))).isPresent();
+            // The agent published its host's pair under its own user.
+            assertThat(Await.result(admin.get(keys.hostSecret(NODE), HostSecret.class))).isPresent();
         } finally {
             Await.result(agentVertx.close());
             Await.result(controller.stop());
