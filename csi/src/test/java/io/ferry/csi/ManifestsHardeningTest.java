@@ -1,6 +1,7 @@
 package io.ferry.csi;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.MissingNode;
 import io.ferry.etcd.EtcdOptions;
 import io.ferry.etcd.EtcdRoles;
 import org.junit.jupiter.api.BeforeAll;
@@ -242,7 +243,7 @@ class ManifestsHardeningTest {
                 return v;
             }
         }
-        return com.fasterxml.jackson.databind.node.MissingNode.getInstance();
+        return MissingNode.getInstance();
     }
 
     @Test

@@ -9,6 +9,7 @@ import io.ferry.csi.CsiServer;
 import io.ferry.csi.NodeService;
 import io.ferry.etcd.ClusterIdentities;
 import io.ferry.etcd.EtcdOptions;
+import io.ferry.etcd.EtcdRoles;
 import io.ferry.etcd.LocalEtcdMember;
 import io.ferry.model.ClusterIdentity;
 import io.ferry.runtime.informer.InformerOptions;
@@ -161,7 +162,7 @@ final class UpCommand implements Callable<Integer> {
             credentials = UpCredentials.init(data, endpoint, prefix, nodes.keySet(), out);
         }
         // ferry up itself declares pools and watches readiness as an operator would: as ferry-admin.
-        EtcdStore store = EtcdStore.connect(as(etcdOptions, io.ferry.etcd.EtcdRoles.ADMIN));
+        EtcdStore store = EtcdStore.connect(as(etcdOptions, EtcdRoles.ADMIN));
         running.push(store);
         ensureClusterIdentity(store);
 
@@ -285,7 +286,7 @@ final class UpCommand implements Callable<Integer> {
         PrometheusMeterRegistry controllerMetrics = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
         // Each component on a connection of its own user, so that running in one JVM grants none of
         // them more than it has in its own process.
-        EtcdStore controllerStore = secure ? EtcdStore.connect(as(etcdOptions, io.ferry.etcd.EtcdRoles.CONTROLLER)) : store;
+        EtcdStore controllerStore = secure ? EtcdStore.connect(as(etcdOptions, EtcdRoles.CONTROLLER)) : store;
         if (controllerStore != store) {
             running.push(controllerStore);
         }
@@ -303,7 +304,7 @@ final class UpCommand implements Callable<Integer> {
                     .withLabels(node.getValue())
                     // Every agent of this machine needs its own host NQN, not the host's one.
                     .withHostNqnFile(state.resolve("hostnqn-of-host-not-used"));
-            Agent agent = new Agent(options, as(etcdOptions, io.ferry.etcd.EtcdRoles.agentRoleName(node.getKey())),
+            Agent agent = new Agent(options, as(etcdOptions, EtcdRoles.agentRoleName(node.getKey())),
                     new ProcessCommandRunner());
             String id = await(vertx.deployVerticle(agent));
             running.push(() -> await(vertx.undeploy(id)));
@@ -312,7 +313,7 @@ final class UpCommand implements Callable<Integer> {
             String firstNode = nodes.keySet().iterator().next();
             // One endpoint serves both CSI modes here, so it runs as the CSI controller, whose role
             // includes every read of the node plugin's.
-            EtcdStore csiStore = secure ? EtcdStore.connect(as(etcdOptions, io.ferry.etcd.EtcdRoles.CSI_CONTROLLER)) : store;
+            EtcdStore csiStore = secure ? EtcdStore.connect(as(etcdOptions, EtcdRoles.CSI_CONTROLLER)) : store;
             CsiServer server = new CsiServer(new CsiServer.Options(CsiServer.Mode.BOTH, new CsiEndpoint.Unix(socket),
                     NodeService.Options.defaults(firstNode), InformerOptions.defaults()), csiStore, csiStore != store,
                     new ProcessCommandRunner());
@@ -326,17 +327,17 @@ final class UpCommand implements Callable<Integer> {
         ComponentProcess.Etcd etcd = new ComponentProcess.Etcd(String.join(",",
                 etcdOptions.endpoints().stream().map(Object::toString).toList()), prefix);
         start(ComponentProcess.controller("controller", PROCESS_CONTROLLER_ID, adminPort,
-                as(etcd, io.ferry.etcd.EtcdRoles.CONTROLLER), logs, List.of()));
+                as(etcd, EtcdRoles.CONTROLLER), logs, List.of()));
         int i = 0;
         for (Map.Entry<String, Map<String, String>> node : nodes.entrySet()) {
             i++;
             start(ComponentProcess.agent(node.getKey(), adminPort + i, node.getValue(),
-                    data.resolve("state").resolve(node.getKey()), as(etcd, io.ferry.etcd.EtcdRoles.agentRoleName(node.getKey())),
+                    data.resolve("state").resolve(node.getKey()), as(etcd, EtcdRoles.agentRoleName(node.getKey())),
                     logs, List.of()));
         }
         if (csi) {
             start(ComponentProcess.csi("csi", socket, nodes.keySet().iterator().next(),
-                    as(etcd, io.ferry.etcd.EtcdRoles.CSI_CONTROLLER), logs, List.of()));
+                    as(etcd, EtcdRoles.CSI_CONTROLLER), logs, List.of()));
         }
     }
 

@@ -8,6 +8,8 @@ import io.ferry.etcd.testing.Await;
 import io.ferry.model.Engine;
 import io.ferry.model.WorkItem;
 import io.ferry.tools.cli.FerryCtl;
+import java.io.IOException;
+import java.util.ArrayList;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -64,7 +66,7 @@ class SecureUpIT {
         try {
             return new String(Files.readAllBytes(Path.of("/proc", Long.toString(p.pid()), "environ")), StandardCharsets.UTF_8)
                     .replace('\0', '\n');
-        } catch (java.io.IOException e) {
+        } catch (IOException e) {
             return "";
         }
     }
@@ -72,7 +74,7 @@ class SecureUpIT {
     static String cmdline(ProcessHandle p) {
         try {
             return new String(Files.readAllBytes(Path.of("/proc", Long.toString(p.pid()), "cmdline")), StandardCharsets.UTF_8);
-        } catch (java.io.IOException e) {
+        } catch (IOException e) {
             return "";
         }
     }
@@ -86,7 +88,7 @@ class SecureUpIT {
         etcdPort = UpSupervisionIT.freeRange(2);
         adminPort = UpSupervisionIT.freeRange(3);
         data = dir.resolve("data");
-        List<String> all = new java.util.ArrayList<>(List.of("--secure"));
+        List<String> all = new ArrayList<>(List.of("--secure"));
         all.addAll(List.of(options));
         return up("up.out", all);
     }
@@ -94,7 +96,7 @@ class SecureUpIT {
     /** Starts {@code ferry up} on this test's data directory and ports with these options, and waits for "Ferry is up". */
     String up(String outputName, List<String> options) throws Exception {
         Path output = dir.resolve(outputName);
-        List<String> command = new java.util.ArrayList<>(List.of(ProcessHandle.current().info().command().orElse("java"), "-cp",
+        List<String> command = new ArrayList<>(List.of(ProcessHandle.current().info().command().orElse("java"), "-cp",
                 System.getProperty("java.class.path"), FerryMain.class.getName(), "up",
                 "--agents", "2", "--data-dir", data.toString(), "--etcd-port", String.valueOf(etcdPort),
                 "--admin-port", String.valueOf(adminPort), "--ready-timeout", "150",
