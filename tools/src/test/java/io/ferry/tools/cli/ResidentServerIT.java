@@ -9,6 +9,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.FileTime;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -106,15 +107,15 @@ class ResidentServerIT {
 
     @Test
     void aSecondCommandIsAnsweredByTheServerTheFirstLeftWithTheCallersEnvironmentOutputAndStatus() throws Exception {
-        Run first = ferryctl("volume", "create", "vol-a", "--size", "1Gi");
+        Run first = ferryctl("volume", "create", "vol-a", "--size", "1Gi", "--no-wait");
         assertThat(first.code()).as(first.err()).isZero();
         long server = awaitServer();
-        assertThat(Files.getPosixFilePermissions(stateDir)).hasToString("[OWNER_READ, OWNER_WRITE, OWNER_EXECUTE]");
-        assertThat(Files.getPosixFilePermissions(addressFiles().get(0))).hasToString("[OWNER_READ, OWNER_WRITE]");
+        assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(stateDir))).isEqualTo("rwx------");
+        assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(addressFiles().get(0)))).isEqualTo("rw-------");
 
         // The server ran it: no new JVM, so no new process besides the server; the prefix comes from
         // this call's environment, not the server's.
-        Run other = ferryctl(Map.of("FERRY_PREFIX", "/elsewhere"), "volume", "create", "vol-b", "--size", "2Gi");
+        Run other = ferryctl(Map.of("FERRY_PREFIX", "/elsewhere"), "volume", "create", "vol-b", "--size", "2Gi", "--no-wait");
         assertThat(other.code()).as(other.err()).isZero();
         assertThat(etcd.etcdctl("get", "--prefix", "--keys-only", "/elsewhere/volumes/")).contains("/elsewhere/volumes/vol-b");
         assertThat(etcd.etcdctl("get", "--prefix", "--keys-only", "/ferry/volumes/")).contains("/ferry/volumes/vol-a")
@@ -169,7 +170,7 @@ class ResidentServerIT {
         // does not think the sources newer and rebuild it).
         Files.setLastModifiedTime(jar, FileTime.from(Instant.now().plusSeconds(1)));
         try {
-            Run run = ferryctl("volume", "create", "vol-after", "--size", "1Gi");
+            Run run = ferryctl("volume", "create", "vol-after", "--size", "1Gi", "--no-wait");
             assertThat(run.code()).as(run.err()).isZero();
             assertThat(etcd.etcdctl("get", "--prefix", "--keys-only", "/ferry/volumes/")).contains("vol-after");
             await().atMost(Duration.ofSeconds(30)).until(() -> ProcessHandle.of(old).isEmpty());
