@@ -125,14 +125,6 @@ public final class ResidentServer {
         }
     }
 
-    int port() {
-        return socket.getLocalPort();
-    }
-
-    String token() {
-        return token;
-    }
-
     /** Accepts clients until nobody has come for the idle time, then withdraws its address and returns. */
     void serve() throws IOException {
         try (socket) {
