@@ -20,7 +20,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * What the agent's reconcilers share: the node's identity, etcd, the informers' caches, engines
@@ -52,7 +51,11 @@ final class NodeContext {
     ReconcileRuntime poolRuntime;
 
     /** Decode errors of pool configs that name this node, by pool. */
-    final Map<String, String> badPoolConfigs = new ConcurrentHashMap<>();
+    final BadValues badPoolConfigs = new BadValues();
+    /** Decode errors of this node's work items, by volume, for the Failed status. */
+    final BadValues badWork = new BadValues();
+    /** Decode errors of this node's snapshot work items, by snapshot. */
+    final BadValues badSnapshotWork = new BadValues();
 
     NodeContext(Vertx vertx, Store store, String node, Map<Engine, VolumeEngine> engines,
             AgentMetrics metrics) {

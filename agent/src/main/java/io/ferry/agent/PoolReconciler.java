@@ -36,7 +36,7 @@ final class PoolReconciler {
 
     Future<ReconcileResult> reconcile(String pool) {
         String statusKey = ctx.keys.nodePoolStatus(ctx.node, pool);
-        String bad = ctx.badPoolConfigs.get(pool);
+        String bad = ctx.badPoolConfigs.why(pool).orElse(null);
         if (bad != null && ctx.pools.badKeys().contains(ctx.keys.poolConfig(pool))) {
             PoolStatus status = PoolStatus.of(ctx.node, pool, null, 0, 0, null, null,
                     List.of(Condition.of(Condition.CONFIG_VALID, false, PoolReason.INVALID_CONFIG, VolumeReconciler.truncate(bad))),

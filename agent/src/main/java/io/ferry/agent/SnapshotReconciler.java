@@ -19,9 +19,7 @@ import org.slf4j.LoggerFactory;
 
 import java.time.Duration;
 import java.util.List;
-import java.util.Map;
 import java.util.Optional;
-import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * Converges one snapshot (the key is the snapshot name) to its snapshot work item: cut it once,
@@ -35,7 +33,6 @@ final class SnapshotReconciler {
 
     private final NodeContext ctx;
     private final StatusWriter statuses;
-    final Map<String, String> badWorkItems = new ConcurrentHashMap<>();
 
     SnapshotReconciler(NodeContext ctx, StatusWriter statuses) {
         this.ctx = ctx;
@@ -48,12 +45,12 @@ final class SnapshotReconciler {
             if (prev.isEmpty()) {
                 // A status needs the source and pool, which only a readable work item names.
                 log.warn("snapshot work item for {} is invalid and left alone: {}", snapshot,
-                        badWorkItems.get(snapshot));
+                        ctx.badSnapshotWork.why(snapshot).orElse("the value does not decode"));
                 return Future.succeededFuture(ReconcileResult.done());
             }
             SnapshotStatus p = prev.get();
             String message = VolumeReconciler.truncate("snapshot work item is invalid; the snapshot is left"
-                    + " as it is: " + badWorkItems.getOrDefault(snapshot, "the value does not decode"));
+                    + " as it is: " + ctx.badSnapshotWork.why(snapshot).orElse("the value does not decode"));
             return write(SnapshotStatus.of(snapshot, p.sourceVolume(), ctx.node, p.pool(), p.sizeBytes(), false,
                     VolumePhase.FAILED, message, p.observedGeneration(), p.createdAt())
                     .withConditions(List.of(Condition.failedAgain(Condition.READY, FailureReason.INVALID_WORK_ITEM,

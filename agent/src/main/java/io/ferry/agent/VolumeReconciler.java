@@ -64,8 +64,6 @@ final class VolumeReconciler {
 
     private final NodeContext ctx;
     private final StatusWriter statuses;
-    /** Decode errors of this node's work items, by volume, for the Failed status. */
-    final Map<String, String> badWorkItems = new ConcurrentHashMap<>();
     /** Volumes whose acknowledgement the controller removed, with the generation it answered. */
     private final Map<String, Long> acknowledgementsTaken = new ConcurrentHashMap<>();
 
@@ -77,7 +75,7 @@ final class VolumeReconciler {
     Future<ReconcileResult> reconcile(String volume) {
         if (ctx.workItemIsBad(volume)) {
             // Never act on a value we cannot read, least of all by deleting: report and wait for a fix.
-            String why = badWorkItems.getOrDefault(volume, "the value does not decode");
+            String why = ctx.badWork.why(volume).orElse("the value does not decode");
             Optional<VolumeStatus> previous = current(volume);
             String message = truncate("work item " + ctx.keys.workItem(ctx.node, volume)
                     + " is invalid; the volume is left as it is: " + why);
