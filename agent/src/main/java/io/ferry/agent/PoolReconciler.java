@@ -39,7 +39,7 @@ final class PoolReconciler {
         String bad = ctx.badPoolConfigs.why(pool).orElse(null);
         if (bad != null && ctx.pools.badKeys().contains(ctx.keys.poolConfig(pool))) {
             PoolStatus status = PoolStatus.of(ctx.node, pool, null, 0, 0, null, null,
-                    List.of(Condition.of(Condition.CONFIG_VALID, false, PoolReason.INVALID_CONFIG, VolumeReconciler.truncate(bad))),
+                    List.of(Condition.of(Condition.CONFIG_VALID, false, PoolReason.INVALID_CONFIG, StatusMessages.truncate(bad))),
                     false, Clock.now());
             ctx.metrics.poolMeasured(status);
             return statuses.pool(statusKey, status).map(ReconcileResult.done());
@@ -60,7 +60,7 @@ final class PoolReconciler {
         String overlap = PoolOverlap.find(p, ctx.ownPools()).orElse(null);
         // Volumes this node created in the pool (their statuses say so): such a pool must be found, not made.
         boolean holdsVolumes = ctx.work.values().stream().anyMatch(w -> w.value().pool().equals(pool)
-                && ctx.volumeStatus(w.value().volume()).filter(VolumeReconciler::wasCreated).isPresent());
+                && ctx.volumeStatus(w.value().volume()).filter(VolumeStatuses::wasCreated).isPresent());
         Future<PoolState> measured = engine.isEmpty()
                 ? Future.succeededFuture(PoolState.unavailable(PoolReason.ENGINE_UNAVAILABLE, "engine " + p.engine()
                         + " is not available on node " + ctx.node + " (its tools or socket are missing)"))
@@ -71,7 +71,7 @@ final class PoolReconciler {
                 });
         return measured
                 .recover(err -> Future.succeededFuture(PoolState.unavailable(PoolReason.ENGINE_ERROR,
-                        VolumeReconciler.truncate(VolumeReconciler.describe(err)))))
+                        StatusMessages.truncate(StatusMessages.describe(err)))))
                 .compose(state -> {
                     List<Condition> conditions = new ArrayList<>();
                     conditions.add(Condition.of(Condition.CONFIG_VALID, true, PoolReason.VALID, null));

@@ -49,7 +49,7 @@ final class SnapshotReconciler {
                 return Future.succeededFuture(ReconcileResult.done());
             }
             SnapshotStatus p = prev.get();
-            String message = VolumeReconciler.truncate("snapshot work item is invalid; the snapshot is left"
+            String message = StatusMessages.truncate("snapshot work item is invalid; the snapshot is left"
                     + " as it is: " + ctx.badSnapshotWork.why(snapshot).orElse("the value does not decode"));
             return write(SnapshotStatus.of(snapshot, p.sourceVolume(), ctx.node, p.pool(), p.sizeBytes(), false,
                     VolumePhase.FAILED, message, p.observedGeneration(), p.createdAt())
@@ -95,7 +95,7 @@ final class SnapshotReconciler {
                 .map(ReconcileResult.done())
                 .recover(err -> {
                     FailureReason reason = FailureClassifier.classify(err);
-                    return failed(item, reason, VolumeReconciler.describe(err)).transform(x -> Future.failedFuture(
+                    return failed(item, reason, StatusMessages.describe(err)).transform(x -> Future.failedFuture(
                             reason.terminal() ? new TerminalException(err.getMessage(), err) : err));
                 });
     }
@@ -157,7 +157,7 @@ final class SnapshotReconciler {
      */
     private void requireSource(SnapshotWorkItem item, PoolConfig pool, VolumeEngine engine) {
         String source = item.sourceVolume();
-        Optional<VolumeStatus> st = VolumeReconciler.latestStatus(ctx, statuses, source).filter(VolumeReconciler::wasCreated);
+        Optional<VolumeStatus> st = VolumeStatuses.latestStatus(ctx, statuses, source).filter(VolumeStatuses::wasCreated);
         if (st.isPresent() && (st.get().phase() == VolumePhase.LOST || engine.findVolume(pool, source).isEmpty())) {
             throw EngineException.of(FailureReason.SOURCE_LOST, "source volume " + source + " was created on node "
                     + ctx.node + " and pool " + pool.name() + " no longer has it; snapshot " + item.snapshot()
@@ -168,7 +168,7 @@ final class SnapshotReconciler {
     /** A Failed status whose Ready condition is the typed failure for the work item's generation, attempts counted on. */
     private Future<Boolean> failed(SnapshotWorkItem item, FailureReason reason, String message) {
         Optional<SnapshotStatus> prev = current(item.snapshot());
-        String text = VolumeReconciler.truncate(message);
+        String text = StatusMessages.truncate(message);
         return write(SnapshotStatus.of(item.snapshot(), item.sourceVolume(), ctx.node, item.pool(), item.sizeBytes(),
                 false, VolumePhase.FAILED, text,
                 prev.map(SnapshotStatus::observedGeneration).orElse(0L), prev.map(SnapshotStatus::createdAt).orElse(null))
