@@ -155,35 +155,37 @@ public final class Agent extends VerticleBase {
         OrphanRemovals removals = new OrphanRemovals(ctx, orphanTargets);
         OrphanAdoptions adoptions = new OrphanAdoptions(ctx, orphanTargets, statuses);
         RuntimeOptions runtimeOptions = RuntimeOptions.defaults().withConcurrency(options.concurrency());
-        ctx.volumeRuntime = new ReconcileRuntime(vertx, "agent-volumes", volumes::reconcile, runtimeOptions, registry);
-        ctx.snapshotRuntime = new ReconcileRuntime(vertx, "agent-snapshots", snapshots::reconcile, runtimeOptions,
+        ReconcileRuntime volumeRuntime = new ReconcileRuntime(vertx, "agent-volumes", volumes::reconcile, runtimeOptions, registry);
+        ReconcileRuntime snapshotRuntime = new ReconcileRuntime(vertx, "agent-snapshots", snapshots::reconcile, runtimeOptions,
                 registry);
-        ctx.poolRuntime = new ReconcileRuntime(vertx, "agent-pools", poolReconciler::reconcile,
+        ReconcileRuntime poolRuntime = new ReconcileRuntime(vertx, "agent-pools", poolReconciler::reconcile,
                 runtimeOptions.withConcurrency(2), registry);
+        ctx.bindRuntimes(volumeRuntime, snapshotRuntime, poolRuntime);
         InformerOptions informerOptions = InformerOptions.defaults();
         String node = options.node();
-        ctx.volumeStatuses = new Informer<>(vertx, store, keys.volumeStatuses(node), VolumeStatus.class,
-                new StatusHandler<>(statuses, ctx.volumeRuntime::enqueue, volumes::acknowledgementTaken),
+        Informer<VolumeStatus> volumeStatuses = new Informer<>(vertx, store, keys.volumeStatuses(node), VolumeStatus.class,
+                new StatusHandler<>(statuses, volumeRuntime::enqueue, volumes::acknowledgementTaken),
                 informerOptions, registry);
-        ctx.snapshotStatuses = new Informer<>(vertx, store, keys.snapshotStatuses(node), SnapshotStatus.class,
-                new StatusHandler<>(statuses, ctx.snapshotRuntime::enqueue, ack -> { }), informerOptions, registry);
-        ctx.pools = new Informer<>(vertx, store, keys.poolConfigs(), PoolConfig.class, new PoolHandler(node, ctx.badPoolConfigs,
-                ctx.poolRuntime::enqueue, this::retryWorkOfPool), informerOptions, registry);
+        Informer<SnapshotStatus> snapshotStatuses = new Informer<>(vertx, store, keys.snapshotStatuses(node), SnapshotStatus.class,
+                new StatusHandler<>(statuses, snapshotRuntime::enqueue, ack -> { }), informerOptions, registry);
+        Informer<PoolConfig> pools = new Informer<>(vertx, store, keys.poolConfigs(), PoolConfig.class, new PoolHandler(node, ctx.badPoolConfigs,
+                poolRuntime::enqueue, this::retryWorkOfPool), informerOptions, registry);
         WorkHandler<WorkItem> workHandler = new WorkHandler<>(ctx.badWork, WorkItem::volume,
-                ctx.volumeRuntime::enqueue);
-        ctx.work = new WorkItems<>("volume work", new Informer<>(vertx, store, keys.workItems(node), WorkItem.class,
+                volumeRuntime::enqueue);
+        WorkItems<WorkItem> work = new WorkItems<>("volume work", new Informer<>(vertx, store, keys.workItems(node), WorkItem.class,
                 workHandler, informerOptions, registry), v -> keys.workItem(node, v),
                 new Informer<>(vertx, store, keys.legacyWorkItems(node), WorkItem.class,
                         new LegacyWorkHandler<>(workHandler), informerOptions, registry),
                 v -> keys.legacyWorkItem(node, v), WorkItem::volume);
         WorkHandler<SnapshotWorkItem> snapshotWorkHandler = new WorkHandler<>(ctx.badSnapshotWork,
-                SnapshotWorkItem::snapshot, ctx.snapshotRuntime::enqueue);
-        ctx.snapshotWork = new WorkItems<>("snapshot work", new Informer<>(vertx, store, keys.snapshotWorkItems(node),
+                SnapshotWorkItem::snapshot, snapshotRuntime::enqueue);
+        WorkItems<SnapshotWorkItem> snapshotWork = new WorkItems<>("snapshot work", new Informer<>(vertx, store, keys.snapshotWorkItems(node),
                 SnapshotWorkItem.class, snapshotWorkHandler, informerOptions, registry),
                 s -> keys.snapshotWorkItem(node, s),
                 new Informer<>(vertx, store, keys.legacySnapshotWorkItems(node), SnapshotWorkItem.class,
                         new LegacyWorkHandler<>(snapshotWorkHandler), informerOptions, registry),
                 s -> keys.legacySnapshotWorkItem(node, s), SnapshotWorkItem::snapshot);
+        ctx.bindInformers(pools, work, snapshotWork, volumeStatuses, snapshotStatuses);
         String layoutKey = keys.keyLayout();
         keyLayout = new Informer<>(vertx, store, layoutKey, key -> key.equals(layoutKey) ? KeyLayout.class : null,
                 new KeyLayoutHandler(this::retireLegacyWork), informerOptions, registry);
@@ -191,7 +193,7 @@ public final class Agent extends VerticleBase {
         return startAdmin()
                 .compose(v -> new ClusterIdentityWait(vertx, store, () -> stopping).await())
                 .compose(id -> {
-                    ctx.cluster = id;
+                    ctx.bindCluster(id);
                     engines.values().forEach(e -> e.bindCluster(id.id()));
                     log.info("agent {} belongs to cluster {}", node, id.id());
                     return store.get(keys.globalConfig(), GlobalConfig.class);
@@ -207,15 +209,14 @@ public final class Agent extends VerticleBase {
                     hostAuth = new HostAuth(vertx, store, node, HostSecret.of(node, hostNqn,
                             hostKeys.generation(), hostKeys.hostKey(), hostKeys.ctrlKey(), hostKeys.createdAt()),
                             global.nvmeAuth(), this::reconcileExports, informerOptions, registry);
-                    ctx.exporter = exporter(global);
-                    ctx.spdkExporter = spdkExporter(global);
+                    ctx.bindExporters(exporter(global), spdkExporter(global));
                     return hostAuth.start();
                 })
-                .compose(v -> Future.all(ctx.volumeStatuses.start(), ctx.snapshotStatuses.start(), ctx.pools.start()))
+                .compose(v -> Future.all(ctx.volumeStatuses().start(), ctx.snapshotStatuses().start(), ctx.pools().start()))
                 .compose(v -> orphans.removeLeftovers())
                 // The layout is read before any work: a migrated cluster's layout-1 places are never read.
                 .compose(v -> keyLayout.start())
-                .compose(v -> Future.all(ctx.work.start(), ctx.snapshotWork.start()))
+                .compose(v -> Future.all(ctx.work().start(), ctx.snapshotWork().start()))
                 .compose(v -> orphanOrders.start(removals.kind()))
                 .compose(v -> orphanOrders.start(adoptions.kind()))
                 .compose(v -> LeaseSession.open(vertx, store, options.leaseTtl(),
@@ -231,18 +232,18 @@ public final class Agent extends VerticleBase {
 
     /** Every volume whose work item asks for an export: the keys or the auth setting they depend on changed. */
     private void reconcileExports() {
-        if (ctx.work == null) {
+        if (ctx.work() == null) {
             return;
         }
-        for (Versioned<WorkItem> item : ctx.work.values()) {
+        for (Versioned<WorkItem> item : ctx.work().values()) {
             if (item.value().export() != null) {
-                ctx.volumeRuntime.enqueue(item.value().volume());
+                ctx.volumeRuntime().enqueue(item.value().volume());
             }
         }
     }
 
     private Exporter exporter(GlobalConfig global) {
-        NvmetExporter nvmet = new NvmetExporter(options.nvmetRoot(), global.nqnPrefix(), ctx.cluster.id(), options.dataAddress(),
+        NvmetExporter nvmet = new NvmetExporter(options.nvmetRoot(), global.nqnPrefix(), ctx.cluster().id(), options.dataAddress(),
                 global.exportPortMin(), options.nvmetPortId(), hostAuth);
         return nvmet.available() ? nvmet : Exporter.none("kernel nvmet is not loaded (no " + options.nvmetRoot() + ")");
     }
@@ -258,18 +259,18 @@ public final class Agent extends VerticleBase {
         }
         int port = global.exportPortMax() > global.exportPortMin() ? global.exportPortMin() + 1
                 : global.exportPortMin();
-        return Exporter.requiringNoAuth(new SpdkExporter(spdk.client(), global.nqnPrefix(), ctx.cluster.id(),
+        return Exporter.requiringNoAuth(new SpdkExporter(spdk.client(), global.nqnPrefix(), ctx.cluster().id(),
                 options.dataAddress(), port, spdk::available), hostAuth,
                 "the SPDK exporter does not set DH-HMAC-CHAP keys (not built yet)");
     }
 
     /** Enqueues what the informers alone would not: statuses left without work, and pool timers. */
     private void afterSync() {
-        for (Versioned<VolumeStatus> s : ctx.volumeStatuses.values()) {
-            ctx.volumeRuntime.enqueue(s.value().volume());
+        for (Versioned<VolumeStatus> s : ctx.volumeStatuses().values()) {
+            ctx.volumeRuntime().enqueue(s.value().volume());
         }
-        for (Versioned<SnapshotStatus> s : ctx.snapshotStatuses.values()) {
-            ctx.snapshotRuntime.enqueue(s.value().snapshot());
+        for (Versioned<SnapshotStatus> s : ctx.snapshotStatuses().values()) {
+            ctx.snapshotRuntime().enqueue(s.value().snapshot());
         }
         enqueuePools();
         timers.add(vertx.setPeriodic(options.poolInterval().toMillis(), t -> enqueuePools()));
@@ -279,10 +280,10 @@ public final class Agent extends VerticleBase {
 
     private void enqueuePools() {
         for (PoolConfig p : ctx.ownPools()) {
-            ctx.poolRuntime.resync(p.name());
+            ctx.poolRuntime().resync(p.name());
         }
         for (String bad : ctx.badPoolConfigs.names()) {
-            ctx.poolRuntime.resync(bad);
+            ctx.poolRuntime().resync(bad);
         }
     }
 
@@ -291,22 +292,22 @@ public final class Agent extends VerticleBase {
     }
 
     private NodeRegistration registrationValue() {
-        return registrations.value(ctx.exporter, ctx.spdkExporter, ctx.spdkExporter != null, engines(),
+        return registrations.value(ctx.exporter(), ctx.spdkExporter(), ctx.spdkExporter() != null, engines(),
                 admin == null || admin.port() < 0 ? null
                         : NodeRegistrations.adminAddress(options.adminHost(), admin.port()));
     }
 
     /** Volumes and snapshots of a pool that just became this node's, or changed: they get another chance. */
     private void retryWorkOfPool(String pool) {
-        for (Versioned<WorkItem> w : ctx.work == null ? List.<Versioned<WorkItem>>of() : ctx.work.values()) {
+        for (Versioned<WorkItem> w : ctx.work() == null ? List.<Versioned<WorkItem>>of() : ctx.work().values()) {
             if (w.value().pool().equals(pool)) {
-                ctx.volumeRuntime.enqueue(w.value().volume());
+                ctx.volumeRuntime().enqueue(w.value().volume());
             }
         }
-        for (Versioned<SnapshotWorkItem> w : ctx.snapshotWork == null ? List.<Versioned<SnapshotWorkItem>>of()
-                : ctx.snapshotWork.values()) {
+        for (Versioned<SnapshotWorkItem> w : ctx.snapshotWork() == null ? List.<Versioned<SnapshotWorkItem>>of()
+                : ctx.snapshotWork().values()) {
             if (w.value().pool().equals(pool)) {
-                ctx.snapshotRuntime.enqueue(w.value().snapshot());
+                ctx.snapshotRuntime().enqueue(w.value().snapshot());
             }
         }
     }
@@ -333,7 +334,7 @@ public final class Agent extends VerticleBase {
     }
 
     private AdminServer.Readiness readiness() {
-        if (ctx.cluster == null) {
+        if (ctx.cluster() == null) {
             return new AdminServer.Readiness(false, "waiting for the cluster id at " + store.keys().clusterIdentity()
                     + " (created by the first controller or ferry up)");
         }
@@ -341,7 +342,7 @@ public final class Agent extends VerticleBase {
             return new AdminServer.Readiness(false, "the registration " + store.keys().registration(options.node())
                     + " is not in etcd with this agent's lease (yet)");
         }
-        if (!ctx.work.synced() || !ctx.pools.synced()) {
+        if (!ctx.work().synced() || !ctx.pools().synced()) {
             return new AdminServer.Readiness(false, "informers are not synced with etcd");
         }
         return new AdminServer.Readiness(true, "registered as " + options.node());
@@ -358,7 +359,7 @@ public final class Agent extends VerticleBase {
 
     /** Completes when no reconcile is queued, running or waiting; for tests and benchmarks. */
     public Future<Boolean> idle() {
-        return Future.all(ctx.volumeRuntime.idle(), ctx.snapshotRuntime.idle(), ctx.poolRuntime.idle())
+        return Future.all(ctx.volumeRuntime().idle(), ctx.snapshotRuntime().idle(), ctx.poolRuntime().idle())
                 .map(all -> all.<Boolean>list().stream().allMatch(b -> b));
     }
 
@@ -386,8 +387,8 @@ public final class Agent extends VerticleBase {
         if (hostAuth != null) {
             hostAuth.close();
         }
-        for (AutoCloseable c : new AutoCloseable[] {orphanOrders, keyLayout, ctx.work, ctx.snapshotWork, ctx.pools, ctx.volumeStatuses,
-                ctx.snapshotStatuses, ctx.volumeRuntime, ctx.snapshotRuntime, ctx.poolRuntime}) {
+        for (AutoCloseable c : new AutoCloseable[] {orphanOrders, keyLayout, ctx.work(), ctx.snapshotWork(), ctx.pools(), ctx.volumeStatuses(),
+                ctx.snapshotStatuses(), ctx.volumeRuntime(), ctx.snapshotRuntime(), ctx.poolRuntime()}) {
             try {
                 if (c != null) {
                     c.close();
@@ -406,12 +407,12 @@ public final class Agent extends VerticleBase {
 
     /** The cluster finished moving to key layout 2: from now on work comes only from {@code work/<node>/}. */
     private void retireLegacyWork() {
-        if (ctx.work.readingLegacy() || ctx.snapshotWork.readingLegacy()) {
+        if (ctx.work().readingLegacy() || ctx.snapshotWork().readingLegacy()) {
             log.info("key layout {} recorded at {}: node {} reads work only from {}", KeyLayout.CURRENT,
                     ctx.keys.keyLayout(), ctx.node, ctx.keys.work(ctx.node));
         }
-        ctx.work.legacyRetired(ctx.volumeRuntime::enqueue);
-        ctx.snapshotWork.legacyRetired(ctx.snapshotRuntime::enqueue);
+        ctx.work().legacyRetired(ctx.volumeRuntime()::enqueue);
+        ctx.snapshotWork().legacyRetired(ctx.snapshotRuntime()::enqueue);
     }
 
 }

@@ -31,7 +31,7 @@ final class SlowPassReports {
      * is waited for, so it can never overwrite what the pass writes next.
      */
     <T> Future<T> run(AtomicBoolean worthReporting, Supplier<Future<Boolean>> report, Callable<T> pass) {
-        Future<T> running = ctx.volumeRuntime.blocking(pass);
+        Future<T> running = ctx.volumeRuntime().blocking(pass);
         Promise<T> done = Promise.promise();
         Handler<AsyncResult<T>> finish = result -> {
             if (result.succeeded()) {

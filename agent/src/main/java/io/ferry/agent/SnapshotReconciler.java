@@ -80,7 +80,7 @@ final class SnapshotReconciler {
             return failed(item, FailureReason.ENGINE_UNAVAILABLE, "engine " + item.engine()
                     + " is not available on node " + ctx.node).map(ReconcileResult.requeueAfter(WAIT));
         }
-        return ctx.snapshotRuntime.blocking(() -> {
+        return ctx.snapshotRuntime().blocking(() -> {
                     Optional<LocalSnapshot> found = engine.get().findSnapshot(pool.get(), item.snapshot());
                     if (found.isPresent()) {
                         return found.get();
@@ -120,7 +120,7 @@ final class SnapshotReconciler {
                     + pool.get().engine() + " is not available on node " + ctx.node + "; the snapshot is kept")
                     .map(ReconcileResult.requeueAfter(WAIT));
         }
-        return ctx.snapshotRuntime.blocking(() -> {
+        return ctx.snapshotRuntime().blocking(() -> {
                     engine.get().deleteSnapshot(pool.get(), snapshot);
                     return null;
                 })

@@ -145,7 +145,7 @@ final class VolumeReconciler {
                 .compose(converged -> converged != null ? Future.succeededFuture(converged)
                         // Growing: report Expanding first, since it can take a while (and may fail halfway).
                         : reports.write(volume, VolumePhase.EXPANDING, reports.current(volume), null, VolumeStatuses.progressing(item))
-                                .compose(v -> ctx.volumeRuntime.blocking(() -> export(item, pool, engine, volume,
+                                .compose(v -> ctx.volumeRuntime().blocking(() -> export(item, pool, engine, volume,
                                         engine.expandVolume(pool, volume, item.sizeBytes(), item.thin())))))
                 .compose(done -> {
                     String note = done.local.sizeBytes() > item.sizeBytes()
@@ -219,15 +219,15 @@ final class VolumeReconciler {
      * with {@code SourceLost} because of it: they are tried again.
      */
     private void retryDependentsOf(String volume) {
-        if (ctx.snapshotWork != null) {
-            ctx.snapshotWork.values().stream().map(v -> v.value())
+        if (ctx.snapshotWork() != null) {
+            ctx.snapshotWork().values().stream().map(v -> v.value())
                     .filter(w -> w.sourceVolume().equals(volume) && !w.deletionRequested())
-                    .forEach(w -> ctx.snapshotRuntime.enqueue(w.snapshot()));
+                    .forEach(w -> ctx.snapshotRuntime().enqueue(w.snapshot()));
         }
-        if (ctx.work != null) {
-            ctx.work.values().stream().map(v -> v.value())
+        if (ctx.work() != null) {
+            ctx.work().values().stream().map(v -> v.value())
                     .filter(w -> w.source() != null && volume.equals(w.source().volume()) && !w.deletionRequested())
-                    .forEach(w -> ctx.volumeRuntime.enqueue(w.volume()));
+                    .forEach(w -> ctx.volumeRuntime().enqueue(w.volume()));
         }
     }
 
