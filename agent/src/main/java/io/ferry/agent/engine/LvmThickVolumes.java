@@ -86,7 +86,7 @@ final class LvmThickVolumes {
         if (earlier.isPresent()) {
             if (!ownership.ours(earlier.get())) {
                 throw EngineException.permanent("an LV named " + vg + "/" + partial + " exists but is not tagged"
-                        + " ferry.cluster=" + cluster + "; refusing to remove it to build volume " + volume);
+                        + " ferry.cluster=" + cluster.require() + "; refusing to remove it to build volume " + volume);
             }
             lvm.run(List.of("lvremove", "-y", vg + "/" + partial), vg);
         }
