@@ -21,13 +21,13 @@ final class AdminApi {
                 Future.succeededFuture(ctx.volumeStatus(rc.pathParam("volume")).orElse(null))));
         router.get("/api/v1/pools").handler(AdminServer.json(rc -> Future.succeededFuture(
                 ctx.ownPools().stream().map(p -> Map.of("config", p, "terminalFailures",
-                        ctx.poolRuntime.terminalFailures().getOrDefault(p.name(), ""))).toList())));
+                        ctx.poolRuntime().terminalFailures().getOrDefault(p.name(), ""))).toList())));
         router.get("/api/v1/orphans").handler(AdminServer.json(rc -> Future.succeededFuture(
                 orphans.lastReport() == null ? Map.of("orphans", List.of()) : orphans.lastReport())));
     }
 
     private static List<VolumeStatus> volumes(NodeContext ctx) {
-        return ctx.volumeStatuses.values().stream().map(Versioned::value)
+        return ctx.volumeStatuses().values().stream().map(Versioned::value)
                 .sorted(Comparator.comparing(VolumeStatus::volume)).toList();
     }
 }

@@ -1,7 +1,5 @@
 package io.ferry.agent;
 
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import io.ferry.agent.engine.FileEngine;
 import io.ferry.agent.engine.SpdkEngine;
 import io.ferry.agent.engine.VolumeEngine;
@@ -10,21 +8,14 @@ import io.ferry.agent.export.NvmetExporter;
 import io.ferry.agent.export.SpdkExporter;
 import io.ferry.etcd.EtcdOptions;
 import io.ferry.etcd.FerryKeys;
-import io.ferry.model.Condition;
-import io.ferry.model.ExportTarget;
-import io.ferry.model.NodeReason;
 import io.ferry.runtime.informer.Informer;
-import io.ferry.runtime.informer.InformerHandler;
 import io.ferry.runtime.informer.InformerOptions;
 import io.ferry.runtime.informer.LeasedKey;
 import io.ferry.runtime.reconcile.ReconcileRuntime;
 import io.ferry.runtime.reconcile.RuntimeOptions;
 import io.ferry.etcd.store.EtcdStore;
 import io.ferry.runtime.lease.LeaseSession;
-import io.ferry.etcd.store.RawEntry;
 import io.ferry.etcd.store.Versioned;
-import io.ferry.etcd.ClusterIdentities;
-import io.ferry.model.ClusterIdentity;
 import io.ferry.model.Engine;
 import io.ferry.model.GlobalConfig;
 import io.ferry.model.KeyLayout;
@@ -32,8 +23,6 @@ import io.ferry.model.NodeRegistration;
 import io.ferry.model.PoolConfig;
 import io.ferry.model.SnapshotStatus;
 import io.ferry.model.SnapshotWorkItem;
-import io.ferry.model.ValidationException;
-import io.ferry.model.VolumePhase;
 import io.ferry.model.VolumeStatus;
 import io.ferry.model.WorkItem;
 import io.ferry.runtime.admin.AdminOptions;
@@ -42,10 +31,7 @@ import io.ferry.runtime.exec.CommandRunner;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.vertx.core.Future;
-import io.vertx.core.Promise;
 import io.vertx.core.VerticleBase;
-import java.util.EnumSet;
-import java.util.stream.Collectors;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -55,7 +41,6 @@ import java.util.ArrayList;
 import java.util.EnumMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.function.Function;
@@ -76,7 +61,6 @@ import io.ferry.runtime.auth.HostKeyFile;
 public final class Agent extends VerticleBase {
 
     private static final Logger log = LoggerFactory.getLogger(Agent.class);
-    private static final ObjectMapper JSON = new ObjectMapper();
 
     private final AgentOptions options;
     private final EtcdOptions etcdOptions;
@@ -97,7 +81,7 @@ public final class Agent extends VerticleBase {
     private String hostNqn;
     private HostKeyFile.Pair hostKeys;
     private HostAuth hostAuth;
-    private String machineId;
+    private NodeRegistrations registrations;
     private Map<Engine, VolumeEngine> engines;
     private LeasedKey<NodeRegistration> registration;
     private volatile boolean crashed;
@@ -153,7 +137,8 @@ public final class Agent extends VerticleBase {
         hostNqn = HostNqn.resolve(options.hostNqnFile(), options.stateDir());
         hostKeys = HostKeyFile.ensure(
                 options.stateDir().resolve(HostKeyFile.FILE_NAME), Instant.now());
-        machineId = MachineId.resolve(options.machineId(), MachineId.BOOT_ID);
+        registrations = new NodeRegistrations(options, hostNqn,
+                MachineId.resolve(options.machineId(), MachineId.BOOT_ID), startedAt);
         return metrics;
     }
 
@@ -170,51 +155,45 @@ public final class Agent extends VerticleBase {
         OrphanRemovals removals = new OrphanRemovals(ctx, orphanTargets);
         OrphanAdoptions adoptions = new OrphanAdoptions(ctx, orphanTargets, statuses);
         RuntimeOptions runtimeOptions = RuntimeOptions.defaults().withConcurrency(options.concurrency());
-        ctx.volumeRuntime = new ReconcileRuntime(vertx, "agent-volumes", volumes::reconcile, runtimeOptions, registry);
-        ctx.snapshotRuntime = new ReconcileRuntime(vertx, "agent-snapshots", snapshots::reconcile, runtimeOptions,
+        ReconcileRuntime volumeRuntime = new ReconcileRuntime(vertx, "agent-volumes", volumes::reconcile, runtimeOptions, registry);
+        ReconcileRuntime snapshotRuntime = new ReconcileRuntime(vertx, "agent-snapshots", snapshots::reconcile, runtimeOptions,
                 registry);
-        ctx.poolRuntime = new ReconcileRuntime(vertx, "agent-pools", poolReconciler::reconcile,
+        ReconcileRuntime poolRuntime = new ReconcileRuntime(vertx, "agent-pools", poolReconciler::reconcile,
                 runtimeOptions.withConcurrency(2), registry);
+        ctx.bindRuntimes(volumeRuntime, snapshotRuntime, poolRuntime);
         InformerOptions informerOptions = InformerOptions.defaults();
         String node = options.node();
-        ctx.volumeStatuses = new Informer<>(vertx, store, keys.volumeStatuses(node), VolumeStatus.class,
-                new StatusHandler<>(ctx.volumeRuntime), informerOptions, registry);
-        ctx.snapshotStatuses = new Informer<>(vertx, store, keys.snapshotStatuses(node), SnapshotStatus.class,
-                new StatusHandler<>(ctx.snapshotRuntime), informerOptions, registry);
-        ctx.pools = new Informer<>(vertx, store, keys.poolConfigs(), PoolConfig.class, new PoolHandler(),
+        Informer<VolumeStatus> volumeStatuses = new Informer<>(vertx, store, keys.volumeStatuses(node), VolumeStatus.class,
+                new StatusHandler<>(statuses, volumeRuntime::enqueue, volumes::acknowledgementTaken),
                 informerOptions, registry);
-        ctx.work = new WorkItems<>("volume work", new Informer<>(vertx, store, keys.workItems(node), WorkItem.class,
-                new WorkHandler(), informerOptions, registry), v -> keys.workItem(node, v),
+        Informer<SnapshotStatus> snapshotStatuses = new Informer<>(vertx, store, keys.snapshotStatuses(node), SnapshotStatus.class,
+                new StatusHandler<>(statuses, snapshotRuntime::enqueue, ack -> { }), informerOptions, registry);
+        Informer<PoolConfig> pools = new Informer<>(vertx, store, keys.poolConfigs(), PoolConfig.class, new PoolHandler(node, ctx.badPoolConfigs,
+                poolRuntime::enqueue, this::retryWorkOfPool), informerOptions, registry);
+        WorkHandler<WorkItem> workHandler = new WorkHandler<>(ctx.badWork, WorkItem::volume,
+                volumeRuntime::enqueue);
+        WorkItems<WorkItem> work = new WorkItems<>("volume work", new Informer<>(vertx, store, keys.workItems(node), WorkItem.class,
+                workHandler, informerOptions, registry), v -> keys.workItem(node, v),
                 new Informer<>(vertx, store, keys.legacyWorkItems(node), WorkItem.class,
-                        new LegacyHandler<>(new WorkHandler()), informerOptions, registry),
+                        new LegacyWorkHandler<>(workHandler), informerOptions, registry),
                 v -> keys.legacyWorkItem(node, v), WorkItem::volume);
-        ctx.snapshotWork = new WorkItems<>("snapshot work", new Informer<>(vertx, store, keys.snapshotWorkItems(node),
-                SnapshotWorkItem.class, new SnapshotWorkHandler(), informerOptions, registry),
+        WorkHandler<SnapshotWorkItem> snapshotWorkHandler = new WorkHandler<>(ctx.badSnapshotWork,
+                SnapshotWorkItem::snapshot, snapshotRuntime::enqueue);
+        WorkItems<SnapshotWorkItem> snapshotWork = new WorkItems<>("snapshot work", new Informer<>(vertx, store, keys.snapshotWorkItems(node),
+                SnapshotWorkItem.class, snapshotWorkHandler, informerOptions, registry),
                 s -> keys.snapshotWorkItem(node, s),
                 new Informer<>(vertx, store, keys.legacySnapshotWorkItems(node), SnapshotWorkItem.class,
-                        new LegacyHandler<>(new SnapshotWorkHandler()), informerOptions, registry),
+                        new LegacyWorkHandler<>(snapshotWorkHandler), informerOptions, registry),
                 s -> keys.legacySnapshotWorkItem(node, s), SnapshotWorkItem::snapshot);
+        ctx.bindInformers(pools, work, snapshotWork, volumeStatuses, snapshotStatuses);
         String layoutKey = keys.keyLayout();
         keyLayout = new Informer<>(vertx, store, layoutKey, key -> key.equals(layoutKey) ? KeyLayout.class : null,
-                new InformerHandler<>() {
-                    @Override
-                    public void onUpsert(Versioned<KeyLayout> current, Versioned<KeyLayout> previous) {
-                        if (current.value().migrated()) {
-                            retireLegacyWork();
-                        }
-                    }
-
-                    @Override
-                    public void onDelete(String key, Versioned<KeyLayout> lastKnown) {
-                        // Once retired, the layout-1 places stay unread: a deleted layout key does
-                        // not make this node's own prefix a source of work again.
-                    }
-                }, informerOptions, registry);
+                new KeyLayoutHandler(this::retireLegacyWork), informerOptions, registry);
 
         return startAdmin()
-                .compose(v -> awaitClusterIdentity())
+                .compose(v -> new ClusterIdentityWait(vertx, store, () -> stopping).await())
                 .compose(id -> {
-                    ctx.cluster = id;
+                    ctx.bindCluster(id);
                     engines.values().forEach(e -> e.bindCluster(id.id()));
                     log.info("agent {} belongs to cluster {}", node, id.id());
                     return store.get(keys.globalConfig(), GlobalConfig.class);
@@ -230,15 +209,14 @@ public final class Agent extends VerticleBase {
                     hostAuth = new HostAuth(vertx, store, node, HostSecret.of(node, hostNqn,
                             hostKeys.generation(), hostKeys.hostKey(), hostKeys.ctrlKey(), hostKeys.createdAt()),
                             global.nvmeAuth(), this::reconcileExports, informerOptions, registry);
-                    ctx.exporter = exporter(global);
-                    ctx.spdkExporter = spdkExporter(global);
+                    ctx.bindExporters(exporter(global), spdkExporter(global));
                     return hostAuth.start();
                 })
-                .compose(v -> Future.all(ctx.volumeStatuses.start(), ctx.snapshotStatuses.start(), ctx.pools.start()))
+                .compose(v -> Future.all(ctx.volumeStatuses().start(), ctx.snapshotStatuses().start(), ctx.pools().start()))
                 .compose(v -> orphans.removeLeftovers())
                 // The layout is read before any work: a migrated cluster's layout-1 places are never read.
                 .compose(v -> keyLayout.start())
-                .compose(v -> Future.all(ctx.work.start(), ctx.snapshotWork.start()))
+                .compose(v -> Future.all(ctx.work().start(), ctx.snapshotWork().start()))
                 .compose(v -> orphanOrders.start(removals.kind()))
                 .compose(v -> orphanOrders.start(adoptions.kind()))
                 .compose(v -> LeaseSession.open(vertx, store, options.leaseTtl(),
@@ -252,52 +230,20 @@ public final class Agent extends VerticleBase {
                 .onSuccess(v -> afterSync());
     }
 
-    /**
-     * The cluster's identity, waited for while it does not exist (a new cluster whose first
-     * controller has not started yet). A malformed value fails the start: guessing or replacing it
-     * would disown every volume marked with the real one.
-     */
-    private Future<ClusterIdentity> awaitClusterIdentity() {
-        Promise<ClusterIdentity> found = Promise.promise();
-        tryClusterIdentity(found, true);
-        return found.future();
-    }
-
-    private void tryClusterIdentity(Promise<ClusterIdentity> found, boolean first) {
-        if (stopping) {
-            found.tryFail("the agent is stopping");
-            return;
-        }
-        ClusterIdentities.read(store).onComplete(ar -> {
-            if (ar.succeeded() && ar.result().isPresent()) {
-                found.tryComplete(ar.result().get());
-            } else if (ar.failed() && ar.cause() instanceof ClusterIdentities.Unusable) {
-                found.tryFail(ar.cause());
-            } else {
-                if (first) {
-                    log.warn("waiting for {} ({}): it is created by the first controller or by ferry up; until it"
-                            + " exists this agent creates, adopts and deletes nothing", store.keys().clusterIdentity(),
-                            ar.failed() ? ar.cause().getMessage() : "absent");
-                }
-                vertx.setTimer(1000, t -> tryClusterIdentity(found, false));
-            }
-        });
-    }
-
     /** Every volume whose work item asks for an export: the keys or the auth setting they depend on changed. */
     private void reconcileExports() {
-        if (ctx.work == null) {
+        if (ctx.work() == null) {
             return;
         }
-        for (Versioned<WorkItem> item : ctx.work.values()) {
+        for (Versioned<WorkItem> item : ctx.work().values()) {
             if (item.value().export() != null) {
-                ctx.volumeRuntime.enqueue(item.value().volume());
+                ctx.volumeRuntime().enqueue(item.value().volume());
             }
         }
     }
 
     private Exporter exporter(GlobalConfig global) {
-        NvmetExporter nvmet = new NvmetExporter(options.nvmetRoot(), global.nqnPrefix(), ctx.cluster.id(), options.dataAddress(),
+        NvmetExporter nvmet = new NvmetExporter(options.nvmetRoot(), global.nqnPrefix(), ctx.cluster().id(), options.dataAddress(),
                 global.exportPortMin(), options.nvmetPortId(), hostAuth);
         return nvmet.available() ? nvmet : Exporter.none("kernel nvmet is not loaded (no " + options.nvmetRoot() + ")");
     }
@@ -313,18 +259,18 @@ public final class Agent extends VerticleBase {
         }
         int port = global.exportPortMax() > global.exportPortMin() ? global.exportPortMin() + 1
                 : global.exportPortMin();
-        return Exporter.requiringNoAuth(new SpdkExporter(spdk.client(), global.nqnPrefix(), ctx.cluster.id(),
+        return Exporter.requiringNoAuth(new SpdkExporter(spdk.client(), global.nqnPrefix(), ctx.cluster().id(),
                 options.dataAddress(), port, spdk::available), hostAuth,
                 "the SPDK exporter does not set DH-HMAC-CHAP keys (not built yet)");
     }
 
     /** Enqueues what the informers alone would not: statuses left without work, and pool timers. */
     private void afterSync() {
-        for (Versioned<VolumeStatus> s : ctx.volumeStatuses.values()) {
-            ctx.volumeRuntime.enqueue(s.value().volume());
+        for (Versioned<VolumeStatus> s : ctx.volumeStatuses().values()) {
+            ctx.volumeRuntime().enqueue(s.value().volume());
         }
-        for (Versioned<SnapshotStatus> s : ctx.snapshotStatuses.values()) {
-            ctx.snapshotRuntime.enqueue(s.value().snapshot());
+        for (Versioned<SnapshotStatus> s : ctx.snapshotStatuses().values()) {
+            ctx.snapshotRuntime().enqueue(s.value().snapshot());
         }
         enqueuePools();
         timers.add(vertx.setPeriodic(options.poolInterval().toMillis(), t -> enqueuePools()));
@@ -334,10 +280,10 @@ public final class Agent extends VerticleBase {
 
     private void enqueuePools() {
         for (PoolConfig p : ctx.ownPools()) {
-            ctx.poolRuntime.resync(p.name());
+            ctx.poolRuntime().resync(p.name());
         }
-        for (String bad : ctx.badPoolConfigs.keySet()) {
-            ctx.poolRuntime.resync(bad);
+        for (String bad : ctx.badPoolConfigs.names()) {
+            ctx.poolRuntime().resync(bad);
         }
     }
 
@@ -346,58 +292,24 @@ public final class Agent extends VerticleBase {
     }
 
     private NodeRegistration registrationValue() {
-        Set<ExportTarget> exporters = EnumSet.noneOf(ExportTarget.class);
-        if (ctx.exporter != null && ctx.exporter.available()) {
-            exporters.add(ExportTarget.NVMET);
-        }
-        if (ctx.spdkExporter != null && ctx.spdkExporter.available()) {
-            exporters.add(ExportTarget.SPDK);
-        }
-        Set<Engine> engines = engines();
-        // The scheduler places a volume for another node's consumer only where it can be exported.
-        return NodeRegistration.of(options.node(), options.dataAddress(),
-                admin == null || admin.port() < 0 ? null : adminAddress(), hostNqn, engines, options.labels(),
-                options.version(), startedAt).withExporters(exporters).withMachineId(machineId)
-                .withConditions(capabilities(exporters, engines, ctx.spdkExporter != null, Instant.now()));
+        return registrations.value(ctx.exporter(), ctx.spdkExporter(), ctx.spdkExporter() != null, engines(),
+                admin == null || admin.port() < 0 ? null
+                        : NodeRegistrations.adminAddress(options.adminHost(), admin.port()));
     }
 
-    /**
-     * What the node can do, as conditions with typed reasons: whether it can export (and with which
-     * target, or why not) and which engines it found. A node's capabilities are measured when its
-     * registration is written, so every condition changed then.
-     */
-    static List<Condition> capabilities(Set<ExportTarget> exporters, Set<Engine> engines,
-            boolean spdkConfigured, Instant now) {
-        Condition canExport;
-        if (exporters.contains(ExportTarget.NVMET)) {
-            canExport = Condition.of(Condition.CAN_EXPORT, true,
-                    NodeReason.NVMET_LOADED, exporters.contains(ExportTarget.SPDK)
-                            ? "kernel nvmet and the SPDK target" : "kernel nvmet");
-        } else if (exporters.contains(ExportTarget.SPDK)) {
-            canExport = Condition.of(Condition.CAN_EXPORT, true,
-                    NodeReason.SPDK_RUNNING, "the SPDK target (kernel nvmet is not loaded)");
-        } else if (spdkConfigured && engines.equals(Set.of(Engine.SPDK))) {
-            canExport = Condition.of(Condition.CAN_EXPORT, false,
-                    NodeReason.SPDK_NOT_RUNNING, "the SPDK target does not answer; volumes of this node"
-                            + " serve only consumers on it");
-        } else {
-            canExport = Condition.of(Condition.CAN_EXPORT, false,
-                    NodeReason.NVMET_NOT_LOADED, "kernel nvmet is not loaded (modprobe nvmet nvmet-tcp)"
-                            + (spdkConfigured ? " and the SPDK target does not answer" : "")
-                            + "; volumes of this node serve only consumers on it");
+    /** Volumes and snapshots of a pool that just became this node's, or changed: they get another chance. */
+    private void retryWorkOfPool(String pool) {
+        for (Versioned<WorkItem> w : ctx.work() == null ? List.<Versioned<WorkItem>>of() : ctx.work().values()) {
+            if (w.value().pool().equals(pool)) {
+                ctx.volumeRuntime().enqueue(w.value().volume());
+            }
         }
-        Condition available = engines.isEmpty()
-                ? Condition.of(Condition.ENGINES_AVAILABLE, false,
-                        NodeReason.NO_ENGINE, "no engine's tools or socket were found")
-                : Condition.of(Condition.ENGINES_AVAILABLE, true,
-                        NodeReason.ENGINES_PROBED, engines.stream().map(Engine::value).sorted()
-                                .collect(Collectors.joining(", ")));
-        return Condition.carryTransitions(List.of(), List.of(canExport, available), now);
-    }
-
-    private String adminAddress() {
-        String host = options.adminHost().contains(":") ? "[" + options.adminHost() + "]" : options.adminHost();
-        return host + ":" + admin.port();
+        for (Versioned<SnapshotWorkItem> w : ctx.snapshotWork() == null ? List.<Versioned<SnapshotWorkItem>>of()
+                : ctx.snapshotWork().values()) {
+            if (w.value().pool().equals(pool)) {
+                ctx.snapshotRuntime().enqueue(w.value().snapshot());
+            }
+        }
     }
 
     /** Engines whose tools exist on this host: what the registration offers the scheduler. */
@@ -422,7 +334,7 @@ public final class Agent extends VerticleBase {
     }
 
     private AdminServer.Readiness readiness() {
-        if (ctx.cluster == null) {
+        if (ctx.cluster() == null) {
             return new AdminServer.Readiness(false, "waiting for the cluster id at " + store.keys().clusterIdentity()
                     + " (created by the first controller or ferry up)");
         }
@@ -430,7 +342,7 @@ public final class Agent extends VerticleBase {
             return new AdminServer.Readiness(false, "the registration " + store.keys().registration(options.node())
                     + " is not in etcd with this agent's lease (yet)");
         }
-        if (!ctx.work.synced() || !ctx.pools.synced()) {
+        if (!ctx.work().synced() || !ctx.pools().synced()) {
             return new AdminServer.Readiness(false, "informers are not synced with etcd");
         }
         return new AdminServer.Readiness(true, "registered as " + options.node());
@@ -447,7 +359,7 @@ public final class Agent extends VerticleBase {
 
     /** Completes when no reconcile is queued, running or waiting; for tests and benchmarks. */
     public Future<Boolean> idle() {
-        return Future.all(ctx.volumeRuntime.idle(), ctx.snapshotRuntime.idle(), ctx.poolRuntime.idle())
+        return Future.all(ctx.volumeRuntime().idle(), ctx.snapshotRuntime().idle(), ctx.poolRuntime().idle())
                 .map(all -> all.<Boolean>list().stream().allMatch(b -> b));
     }
 
@@ -475,8 +387,8 @@ public final class Agent extends VerticleBase {
         if (hostAuth != null) {
             hostAuth.close();
         }
-        for (AutoCloseable c : new AutoCloseable[] {orphanOrders, keyLayout, ctx.work, ctx.snapshotWork, ctx.pools, ctx.volumeStatuses,
-                ctx.snapshotStatuses, ctx.volumeRuntime, ctx.snapshotRuntime, ctx.poolRuntime}) {
+        for (AutoCloseable c : new AutoCloseable[] {orphanOrders, keyLayout, ctx.work(), ctx.snapshotWork(), ctx.pools(), ctx.volumeStatuses(),
+                ctx.snapshotStatuses(), ctx.volumeRuntime(), ctx.snapshotRuntime(), ctx.poolRuntime()}) {
             try {
                 if (c != null) {
                     c.close();
@@ -493,170 +405,14 @@ public final class Agent extends VerticleBase {
         });
     }
 
-    // ---- informer handlers: quick, on the agent's context, only enqueue ----
-
     /** The cluster finished moving to key layout 2: from now on work comes only from {@code work/<node>/}. */
     private void retireLegacyWork() {
-        if (ctx.work.readingLegacy() || ctx.snapshotWork.readingLegacy()) {
+        if (ctx.work().readingLegacy() || ctx.snapshotWork().readingLegacy()) {
             log.info("key layout {} recorded at {}: node {} reads work only from {}", KeyLayout.CURRENT,
                     ctx.keys.keyLayout(), ctx.node, ctx.keys.work(ctx.node));
         }
-        ctx.work.legacyRetired(ctx.volumeRuntime::enqueue);
-        ctx.snapshotWork.legacyRetired(ctx.snapshotRuntime::enqueue);
+        ctx.work().legacyRetired(ctx.volumeRuntime()::enqueue);
+        ctx.snapshotWork().legacyRetired(ctx.snapshotRuntime()::enqueue);
     }
 
-    /**
-     * Work read from its layout-1 place. A delete there is not passed on: the controller's migration
-     * deletes a key only after copying it to the layout-2 place, whose watch may deliver the copy
-     * later, and reconciling in between would find no work at all. A key of the old layout deleted
-     * for good (an older controller releasing a volume) is removed with the volume's status, whose
-     * own event reconciles the volume.
-     */
-    private static final class LegacyHandler<T> implements InformerHandler<T> {
-        private final InformerHandler<T> delegate;
-
-        LegacyHandler(InformerHandler<T> delegate) {
-            this.delegate = delegate;
-        }
-
-        @Override
-        public void onUpsert(Versioned<T> current, Versioned<T> previous) {
-            delegate.onUpsert(current, previous);
-        }
-
-        @Override
-        public void onDelete(String key, Versioned<T> lastKnown) {
-        }
-
-        @Override
-        public void onBadValue(RawEntry raw, ValidationException error) {
-            delegate.onBadValue(raw, error);
-        }
-    }
-
-    private final class WorkHandler implements InformerHandler<WorkItem> {
-        @Override
-        public void onUpsert(Versioned<WorkItem> current, Versioned<WorkItem> previous) {
-            volumes.badWorkItems.remove(current.value().volume());
-            ctx.volumeRuntime.enqueue(current.value().volume());
-        }
-
-        @Override
-        public void onDelete(String key, Versioned<WorkItem> lastKnown) {
-            String volume = NodeContext.lastSegment(key);
-            volumes.badWorkItems.remove(volume);
-            ctx.volumeRuntime.enqueue(volume);
-        }
-
-        @Override
-        public void onBadValue(RawEntry raw, ValidationException error) {
-            String volume = NodeContext.lastSegment(raw.key());
-            volumes.badWorkItems.put(volume, error.getMessage());
-            ctx.volumeRuntime.enqueue(volume);
-        }
-    }
-
-    private final class SnapshotWorkHandler implements InformerHandler<SnapshotWorkItem> {
-        @Override
-        public void onUpsert(Versioned<SnapshotWorkItem> current, Versioned<SnapshotWorkItem> previous) {
-            snapshots.badWorkItems.remove(current.value().snapshot());
-            ctx.snapshotRuntime.enqueue(current.value().snapshot());
-        }
-
-        @Override
-        public void onDelete(String key, Versioned<SnapshotWorkItem> lastKnown) {
-            ctx.snapshotRuntime.enqueue(NodeContext.lastSegment(key));
-        }
-
-        @Override
-        public void onBadValue(RawEntry raw, ValidationException error) {
-            String snapshot = NodeContext.lastSegment(raw.key());
-            snapshots.badWorkItems.put(snapshot, error.getMessage());
-            ctx.snapshotRuntime.enqueue(snapshot);
-        }
-    }
-
-    /** Someone else changing or deleting our status key: reconcile, which rewrites it if needed. */
-    private final class StatusHandler<T> implements InformerHandler<T> {
-        private final ReconcileRuntime runtime;
-
-        StatusHandler(ReconcileRuntime runtime) {
-            this.runtime = runtime;
-        }
-
-        @Override
-        public void onUpsert(Versioned<T> current, Versioned<T> previous) {
-            Optional<Object> mine = statuses.last(current.key());
-            if (mine.isPresent() && !statuses.isMine(current.key(), current.value(), current.modRevision())) {
-                statuses.forget(current.key());
-                runtime.enqueue(NodeContext.lastSegment(current.key()));
-            }
-        }
-
-        @Override
-        public void onDelete(String key, Versioned<T> lastKnown) {
-            Optional<Object> mine = statuses.last(key);
-            if (mine.isPresent()) {
-                statuses.forget(key);
-                if (mine.get() instanceof VolumeStatus acknowledgement && acknowledgement.phase() == VolumePhase.DELETED) {
-                    volumes.acknowledgementTaken(acknowledgement);
-                }
-                runtime.enqueue(NodeContext.lastSegment(key));
-            }
-        }
-    }
-
-    private final class PoolHandler implements InformerHandler<PoolConfig> {
-        @Override
-        public void onUpsert(Versioned<PoolConfig> current, Versioned<PoolConfig> previous) {
-            PoolConfig pool = current.value();
-            boolean mine = pool.node().equals(options.node());
-            boolean wasMine = previous != null && previous.value().node().equals(options.node());
-            ctx.badPoolConfigs.remove(pool.name());
-            if (mine || wasMine || ctx.badPoolConfigs.containsKey(pool.name())) {
-                ctx.poolRuntime.enqueue(pool.name());
-            }
-            if (mine) {
-                // Volumes and snapshots waiting for this pool (or failed on its old config) get another chance.
-                for (Versioned<WorkItem> w : ctx.work == null ? List.<Versioned<WorkItem>>of() : ctx.work.values()) {
-                    if (w.value().pool().equals(pool.name())) {
-                        ctx.volumeRuntime.enqueue(w.value().volume());
-                    }
-                }
-                for (Versioned<SnapshotWorkItem> w : ctx.snapshotWork == null ? List.<Versioned<SnapshotWorkItem>>of()
-                        : ctx.snapshotWork.values()) {
-                    if (w.value().pool().equals(pool.name())) {
-                        ctx.snapshotRuntime.enqueue(w.value().snapshot());
-                    }
-                }
-            }
-        }
-
-        @Override
-        public void onDelete(String key, Versioned<PoolConfig> lastKnown) {
-            String pool = NodeContext.lastSegment(key);
-            if (lastKnown == null || lastKnown.value().node().equals(options.node())
-                    || ctx.badPoolConfigs.containsKey(pool)) {
-                ctx.badPoolConfigs.remove(pool);
-                ctx.poolRuntime.enqueue(pool);
-            }
-        }
-
-        @Override
-        public void onBadValue(RawEntry raw, ValidationException error) {
-            String pool = NodeContext.lastSegment(raw.key());
-            // Only the node named in the broken value reports it; peek at that one field.
-            String named = null;
-            try {
-                JsonNode tree = JSON.readTree(raw.value());
-                named = tree.path("node").asText(null);
-            } catch (Exception e) {
-                // Not even JSON: nobody can tell whose pool it is.
-            }
-            if (options.node().equals(named)) {
-                ctx.badPoolConfigs.put(pool, error.getMessage());
-                ctx.poolRuntime.enqueue(pool);
-            }
-        }
-    }
 }

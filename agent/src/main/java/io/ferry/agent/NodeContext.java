@@ -20,12 +20,15 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * What the agent's reconcilers share: the node's identity, etcd, the informers' caches, engines
- * and the exporter. Built once by {@link Agent#start()}; the caches are safe to read from any
- * thread.
+ * and the exporters. Built by {@link Agent#start()} in the order its start-up needs: the runtimes
+ * and informers first, the cluster's identity once it is read, the exporters after it. Each part
+ * is bound once, through its own method (a second binding is a programming error), and only read
+ * afterwards; everything here is safe to read from any thread. The decode errors of work items and
+ * pool configs are written by the informer handlers through {@link BadValues} and read by the
+ * reconcilers.
  */
 final class NodeContext {
     final Vertx vertx;
@@ -35,24 +38,28 @@ final class NodeContext {
     final Map<Engine, VolumeEngine> engines;
     final AgentMetrics metrics;
     /** This cluster's identity; null until the agent has read it, and nothing is done before. */
-    volatile ClusterIdentity cluster;
+    private volatile ClusterIdentity cluster;
     /** Kernel nvmet: exports volumes of every engine with a kernel block device. */
-    Exporter exporter;
+    private volatile Exporter exporter;
     /** The SPDK target's own NVMe-oF: exports volumes of {@code spdk} pools. */
-    Exporter spdkExporter = Exporter.none("SPDK is not available on this node");
+    private volatile Exporter spdkExporter = Exporter.none("SPDK is not available on this node");
 
-    Informer<PoolConfig> pools;
-    WorkItems<WorkItem> work;
-    WorkItems<SnapshotWorkItem> snapshotWork;
-    Informer<VolumeStatus> volumeStatuses;
-    Informer<SnapshotStatus> snapshotStatuses;
+    private volatile Informer<PoolConfig> pools;
+    private volatile WorkItems<WorkItem> work;
+    private volatile WorkItems<SnapshotWorkItem> snapshotWork;
+    private volatile Informer<VolumeStatus> volumeStatuses;
+    private volatile Informer<SnapshotStatus> snapshotStatuses;
 
-    ReconcileRuntime volumeRuntime;
-    ReconcileRuntime snapshotRuntime;
-    ReconcileRuntime poolRuntime;
+    private volatile ReconcileRuntime volumeRuntime;
+    private volatile ReconcileRuntime snapshotRuntime;
+    private volatile ReconcileRuntime poolRuntime;
 
     /** Decode errors of pool configs that name this node, by pool. */
-    final Map<String, String> badPoolConfigs = new ConcurrentHashMap<>();
+    final BadValues badPoolConfigs = new BadValues();
+    /** Decode errors of this node's work items, by volume, for the Failed status. */
+    final BadValues badWork = new BadValues();
+    /** Decode errors of this node's snapshot work items, by snapshot. */
+    final BadValues badSnapshotWork = new BadValues();
 
     NodeContext(Vertx vertx, Store store, String node, Map<Engine, VolumeEngine> engines,
             AgentMetrics metrics) {
@@ -62,6 +69,89 @@ final class NodeContext {
         this.node = node;
         this.engines = engines;
         this.metrics = metrics;
+    }
+
+    void bindRuntimes(ReconcileRuntime volumes, ReconcileRuntime snapshots, ReconcileRuntime poolsRuntime) {
+        requireUnbound(volumeRuntime, "the reconcile runtimes");
+        this.volumeRuntime = volumes;
+        this.snapshotRuntime = snapshots;
+        this.poolRuntime = poolsRuntime;
+    }
+
+    void bindInformers(Informer<PoolConfig> poolConfigs, WorkItems<WorkItem> workItems,
+            WorkItems<SnapshotWorkItem> snapshotWorkItems, Informer<VolumeStatus> volumeStatusInformer,
+            Informer<SnapshotStatus> snapshotStatusInformer) {
+        requireUnbound(pools, "the informers");
+        this.pools = poolConfigs;
+        this.work = workItems;
+        this.snapshotWork = snapshotWorkItems;
+        this.volumeStatuses = volumeStatusInformer;
+        this.snapshotStatuses = snapshotStatusInformer;
+    }
+
+    void bindCluster(ClusterIdentity identity) {
+        requireUnbound(cluster, "the cluster identity");
+        this.cluster = identity;
+    }
+
+    void bindExporters(Exporter nvmet, Exporter spdk) {
+        requireUnbound(exporter, "the exporters");
+        this.exporter = nvmet;
+        this.spdkExporter = spdk;
+    }
+
+    private static void requireUnbound(Object current, String what) {
+        if (current != null) {
+            throw new IllegalStateException(what + " of this node are already bound");
+        }
+    }
+
+    /** This cluster's identity, or null while the agent has not read it. */
+    ClusterIdentity cluster() {
+        return cluster;
+    }
+
+    /** Kernel nvmet, or null before the cluster's identity is known. */
+    Exporter exporter() {
+        return exporter;
+    }
+
+    Exporter spdkExporter() {
+        return spdkExporter;
+    }
+
+    /** Null only during the agent's start-up, before its informers are built. */
+    Informer<PoolConfig> pools() {
+        return pools;
+    }
+
+    /** Null only during the agent's start-up, before its informers are built. */
+    WorkItems<WorkItem> work() {
+        return work;
+    }
+
+    WorkItems<SnapshotWorkItem> snapshotWork() {
+        return snapshotWork;
+    }
+
+    Informer<VolumeStatus> volumeStatuses() {
+        return volumeStatuses;
+    }
+
+    Informer<SnapshotStatus> snapshotStatuses() {
+        return snapshotStatuses;
+    }
+
+    ReconcileRuntime volumeRuntime() {
+        return volumeRuntime;
+    }
+
+    ReconcileRuntime snapshotRuntime() {
+        return snapshotRuntime;
+    }
+
+    ReconcileRuntime poolRuntime() {
+        return poolRuntime;
     }
 
     /** This node's pool config by name, if it is this node's and decodes. */

@@ -59,7 +59,7 @@ final class OrphanAdoptions {
                             ? refused(order, refusal.get().reason(), refusal.get().message())
                             : record(order, target)));
         }).recover(err -> refused(order, OrphanRefusal.CHECK_FAILED, "not adopted: the checks could not be made: "
-                + VolumeReconciler.describe(err)));
+                + StatusMessages.describe(err)));
     }
 
     /** An intent of the volume that asks for its deletion would have the adopted volume deleted at once. */

@@ -39,7 +39,7 @@ final class OrphanRemovals {
             }
             return ctx.vertx.executeBlocking(() -> remove(order, located.target()), false);
         }).recover(err -> Future.succeededFuture(result(order, OrphanRemovalOutcome.REFUSED, "not removed: the checks"
-                + " could not be made: " + VolumeReconciler.describe(err))));
+                + " could not be made: " + StatusMessages.describe(err))));
     }
 
     /** On a worker: the last checks against the storage itself, then the removal. */

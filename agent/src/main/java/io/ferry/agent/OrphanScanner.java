@@ -160,9 +160,9 @@ final class OrphanScanner {
     /** Ferry-named subsystems with the kind of target that serves them (SPDK asked only when it answers). */
     private Map<Exporter.Exported, OrphanKind> exported() {
         Map<Exporter.Exported, OrphanKind> exported = new LinkedHashMap<>();
-        ctx.exporter.exports().forEach(e -> exported.put(e, OrphanKind.NVMET_SUBSYSTEM));
-        if (ctx.spdkExporter.available()) {
-            ctx.spdkExporter.exports().forEach(e -> exported.put(e, OrphanKind.SPDK_SUBSYSTEM));
+        ctx.exporter().exports().forEach(e -> exported.put(e, OrphanKind.NVMET_SUBSYSTEM));
+        if (ctx.spdkExporter().available()) {
+            ctx.spdkExporter().exports().forEach(e -> exported.put(e, OrphanKind.SPDK_SUBSYSTEM));
         }
         return exported;
     }
@@ -175,7 +175,7 @@ final class OrphanScanner {
                 localVolumes.add(v.name());
                 if (ctx.workItem(v.name()).isPresent() || ctx.workItemIsBad(v.name())) {
                     if (ctx.volumeStatus(v.name()).filter(st -> st.phase() == VolumePhase.LOST).isPresent()) {
-                        ctx.volumeRuntime.enqueue(v.name()); // its storage is back
+                        ctx.volumeRuntime().enqueue(v.name()); // its storage is back
                     }
                     continue;
                 }
@@ -200,7 +200,7 @@ final class OrphanScanner {
                     continue;
                 }
                 if (ctx.snapshotStatus(s.name()).isPresent()) {
-                    ctx.snapshotRuntime.enqueue(s.name());
+                    ctx.snapshotRuntime().enqueue(s.name());
                     continue;
                 }
                 candidates.add(new Candidate(kindOf(f.pool()), f.pool().name() + "/" + s.name() + " (snapshot)",

@@ -36,10 +36,10 @@ final class PoolReconciler {
 
     Future<ReconcileResult> reconcile(String pool) {
         String statusKey = ctx.keys.nodePoolStatus(ctx.node, pool);
-        String bad = ctx.badPoolConfigs.get(pool);
-        if (bad != null && ctx.pools.badKeys().contains(ctx.keys.poolConfig(pool))) {
+        String bad = ctx.badPoolConfigs.why(pool).orElse(null);
+        if (bad != null && ctx.pools().badKeys().contains(ctx.keys.poolConfig(pool))) {
             PoolStatus status = PoolStatus.of(ctx.node, pool, null, 0, 0, null, null,
-                    List.of(Condition.of(Condition.CONFIG_VALID, false, PoolReason.INVALID_CONFIG, VolumeReconciler.truncate(bad))),
+                    List.of(Condition.of(Condition.CONFIG_VALID, false, PoolReason.INVALID_CONFIG, StatusMessages.truncate(bad))),
                     false, Clock.now());
             ctx.metrics.poolMeasured(status);
             return statuses.pool(statusKey, status).map(ReconcileResult.done());
@@ -51,7 +51,7 @@ final class PoolReconciler {
             return statuses.delete(statusKey).map(ReconcileResult.done());
         }
         PoolConfig p = config.get();
-        if (ctx.work == null || !ctx.work.synced()) {
+        if (ctx.work() == null || !ctx.work().synced()) {
             // Whether volumes live in this pool decides whether an empty directory may be claimed;
             // until the work items are known that cannot be told, so the pool waits for them.
             return Future.succeededFuture(ReconcileResult.requeueAfter(Duration.ofMillis(500)));
@@ -59,19 +59,19 @@ final class PoolReconciler {
         Optional<VolumeEngine> engine = ctx.engine(p.engine());
         String overlap = PoolOverlap.find(p, ctx.ownPools()).orElse(null);
         // Volumes this node created in the pool (their statuses say so): such a pool must be found, not made.
-        boolean holdsVolumes = ctx.work.values().stream().anyMatch(w -> w.value().pool().equals(pool)
-                && ctx.volumeStatus(w.value().volume()).filter(VolumeReconciler::wasCreated).isPresent());
+        boolean holdsVolumes = ctx.work().values().stream().anyMatch(w -> w.value().pool().equals(pool)
+                && ctx.volumeStatus(w.value().volume()).filter(VolumeStatuses::wasCreated).isPresent());
         Future<PoolState> measured = engine.isEmpty()
                 ? Future.succeededFuture(PoolState.unavailable(PoolReason.ENGINE_UNAVAILABLE, "engine " + p.engine()
                         + " is not available on node " + ctx.node + " (its tools or socket are missing)"))
                 : overlap != null ? Future.succeededFuture(PoolState.unavailable(PoolReason.OVERLAPS_POOL, overlap))
-                : ctx.poolRuntime.blocking(() -> {
+                : ctx.poolRuntime().blocking(() -> {
                     engine.get().preparePool(p, holdsVolumes);
                     return engine.get().poolState(p, ctx.allPools());
                 });
         return measured
                 .recover(err -> Future.succeededFuture(PoolState.unavailable(PoolReason.ENGINE_ERROR,
-                        VolumeReconciler.truncate(VolumeReconciler.describe(err)))))
+                        StatusMessages.truncate(StatusMessages.describe(err)))))
                 .compose(state -> {
                     List<Condition> conditions = new ArrayList<>();
                     conditions.add(Condition.of(Condition.CONFIG_VALID, true, PoolReason.VALID, null));
@@ -96,17 +96,17 @@ final class PoolReconciler {
      * as long as the pool was not.
      */
     private void retryVolumesOf(String pool) {
-        for (var w : ctx.work.values()) {
+        for (var w : ctx.work().values()) {
             if (w.value().pool().equals(pool) && ctx.volumeStatus(w.value().volume())
                     .filter(st -> st.phase() == VolumePhase.READY).isEmpty()) {
-                ctx.volumeRuntime.enqueue(w.value().volume());
+                ctx.volumeRuntime().enqueue(w.value().volume());
             }
         }
-        if (ctx.snapshotWork != null) {
-            for (var w : ctx.snapshotWork.values()) {
+        if (ctx.snapshotWork() != null) {
+            for (var w : ctx.snapshotWork().values()) {
                 if (w.value().pool().equals(pool) && ctx.snapshotStatus(w.value().snapshot())
                         .filter(SnapshotStatus::readyToUse).isEmpty()) {
-                    ctx.snapshotRuntime.enqueue(w.value().snapshot());
+                    ctx.snapshotRuntime().enqueue(w.value().snapshot());
                 }
             }
         }

@@ -19,9 +19,7 @@ import org.slf4j.LoggerFactory;
 
 import java.time.Duration;
 import java.util.List;
-import java.util.Map;
 import java.util.Optional;
-import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * Converges one snapshot (the key is the snapshot name) to its snapshot work item: cut it once,
@@ -35,7 +33,6 @@ final class SnapshotReconciler {
 
     private final NodeContext ctx;
     private final StatusWriter statuses;
-    final Map<String, String> badWorkItems = new ConcurrentHashMap<>();
 
     SnapshotReconciler(NodeContext ctx, StatusWriter statuses) {
         this.ctx = ctx;
@@ -48,12 +45,12 @@ final class SnapshotReconciler {
             if (prev.isEmpty()) {
                 // A status needs the source and pool, which only a readable work item names.
                 log.warn("snapshot work item for {} is invalid and left alone: {}", snapshot,
-                        badWorkItems.get(snapshot));
+                        ctx.badSnapshotWork.why(snapshot).orElse("the value does not decode"));
                 return Future.succeededFuture(ReconcileResult.done());
             }
             SnapshotStatus p = prev.get();
-            String message = VolumeReconciler.truncate("snapshot work item is invalid; the snapshot is left"
-                    + " as it is: " + badWorkItems.getOrDefault(snapshot, "the value does not decode"));
+            String message = StatusMessages.truncate("snapshot work item is invalid; the snapshot is left"
+                    + " as it is: " + ctx.badSnapshotWork.why(snapshot).orElse("the value does not decode"));
             return write(SnapshotStatus.of(snapshot, p.sourceVolume(), ctx.node, p.pool(), p.sizeBytes(), false,
                     VolumePhase.FAILED, message, p.observedGeneration(), p.createdAt())
                     .withConditions(List.of(Condition.failedAgain(Condition.READY, FailureReason.INVALID_WORK_ITEM,
@@ -83,7 +80,7 @@ final class SnapshotReconciler {
             return failed(item, FailureReason.ENGINE_UNAVAILABLE, "engine " + item.engine()
                     + " is not available on node " + ctx.node).map(ReconcileResult.requeueAfter(WAIT));
         }
-        return ctx.snapshotRuntime.blocking(() -> {
+        return ctx.snapshotRuntime().blocking(() -> {
                     Optional<LocalSnapshot> found = engine.get().findSnapshot(pool.get(), item.snapshot());
                     if (found.isPresent()) {
                         return found.get();
@@ -98,7 +95,7 @@ final class SnapshotReconciler {
                 .map(ReconcileResult.done())
                 .recover(err -> {
                     FailureReason reason = FailureClassifier.classify(err);
-                    return failed(item, reason, VolumeReconciler.describe(err)).transform(x -> Future.failedFuture(
+                    return failed(item, reason, StatusMessages.describe(err)).transform(x -> Future.failedFuture(
                             reason.terminal() ? new TerminalException(err.getMessage(), err) : err));
                 });
     }
@@ -123,7 +120,7 @@ final class SnapshotReconciler {
                     + pool.get().engine() + " is not available on node " + ctx.node + "; the snapshot is kept")
                     .map(ReconcileResult.requeueAfter(WAIT));
         }
-        return ctx.snapshotRuntime.blocking(() -> {
+        return ctx.snapshotRuntime().blocking(() -> {
                     engine.get().deleteSnapshot(pool.get(), snapshot);
                     return null;
                 })
@@ -160,7 +157,7 @@ final class SnapshotReconciler {
      */
     private void requireSource(SnapshotWorkItem item, PoolConfig pool, VolumeEngine engine) {
         String source = item.sourceVolume();
-        Optional<VolumeStatus> st = VolumeReconciler.latestStatus(ctx, statuses, source).filter(VolumeReconciler::wasCreated);
+        Optional<VolumeStatus> st = VolumeStatuses.latestStatus(ctx, statuses, source).filter(VolumeStatuses::wasCreated);
         if (st.isPresent() && (st.get().phase() == VolumePhase.LOST || engine.findVolume(pool, source).isEmpty())) {
             throw EngineException.of(FailureReason.SOURCE_LOST, "source volume " + source + " was created on node "
                     + ctx.node + " and pool " + pool.name() + " no longer has it; snapshot " + item.snapshot()
@@ -171,7 +168,7 @@ final class SnapshotReconciler {
     /** A Failed status whose Ready condition is the typed failure for the work item's generation, attempts counted on. */
     private Future<Boolean> failed(SnapshotWorkItem item, FailureReason reason, String message) {
         Optional<SnapshotStatus> prev = current(item.snapshot());
-        String text = VolumeReconciler.truncate(message);
+        String text = StatusMessages.truncate(message);
         return write(SnapshotStatus.of(item.snapshot(), item.sourceVolume(), ctx.node, item.pool(), item.sizeBytes(),
                 false, VolumePhase.FAILED, text,
                 prev.map(SnapshotStatus::observedGeneration).orElse(0L), prev.map(SnapshotStatus::createdAt).orElse(null))

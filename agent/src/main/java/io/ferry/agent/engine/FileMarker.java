@@ -52,4 +52,21 @@ final class FileMarker {
             throw EngineException.permanent(refusal + ": " + e.getMessage());
         }
     }
+
+    /**
+     * A volume or snapshot file a work item of this cluster names may be used only if it carries
+     * this cluster's marker. One without any marker (made before cluster ids existed) is marked now,
+     * once; one of another cluster is refused, and that refusal becomes the volume's status.
+     */
+    static void claim(Path file, String cluster, String what) {
+        OrphanOwner owner = owner(file, cluster);
+        if (owner == OrphanOwner.OTHER_CLUSTER) {
+            throw EngineException.permanent(what + " (" + file + ") carries the ownership marker of another Ferry"
+                    + " cluster (" + read(file).orElse("?") + "), not this one (" + cluster
+                    + "); it is never adopted, changed or deleted here");
+        }
+        if (owner == OrphanOwner.UNMARKED) {
+            write(file, cluster);
+        }
+    }
 }

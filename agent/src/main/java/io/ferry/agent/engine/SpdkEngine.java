@@ -1,43 +1,25 @@
 package io.ferry.agent.engine;
 
-import io.ferry.model.PoolReason;
 import io.ferry.agent.spdk.SpdkClient;
 import io.ferry.agent.spdk.SpdkException;
-import io.ferry.model.Condition;
 import io.ferry.model.Engine;
 import io.ferry.model.Names;
 import io.ferry.model.OrphanOwner;
 import io.ferry.model.PoolConfig;
 
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
-import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.Set;
 import java.util.function.LongSupplier;
 
 /**
  * SPDK logical volumes in an lvstore, driven over the target's JSON-RPC socket.
  *
- * <p>Ownership marker: the lvol's name. Ferry's lvols are named {@code <marker>_<name>}, where the
- * marker is the first {@value #MARKER_LENGTH} hex digits of the SHA-256 of this cluster's id:
- * volume {@code <marker>_<vol>}, snapshot {@code <marker>_<snap>.snap}, and
- * {@code <marker>_<vol>.origin} for the snapshot a volume clone is cut from. Upstream SPDK (through
- * 24.x) has no RPC to put anything else on an lvol (xattr RPCs exist only in forks), and the full id
- * (up to 64 characters) does not fit SPDK's 63-byte names, hence a digest: two clusters share a
- * marker with a chance of 2^-48, and a hash rather than a prefix of the id because ids need not be
- * random UUIDs. Ferry names are DNS labels, so '_' and '.' never appear in them and the parts
- * cannot be confused. A name that would pass 63 bytes keeps its first characters and gets an
- * 8-hex-digit hash of the full name before the suffix (deterministic, but inventory cannot map it
- * back, so such objects are reported as neither volumes nor snapshots).
+ * <p>Ownership marker: the lvol's name, see {@link SpdkLvolNames}.
  *
  * <p>Lvols named as before cluster ids ({@code <vol>}, {@code <snap>.snap}, {@code <vol>.origin})
  * carry no marker. A volume lvol of that form that a work item of this cluster uses is renamed to
@@ -58,21 +40,9 @@ import java.util.function.LongSupplier;
  */
 public final class SpdkEngine implements VolumeEngine {
 
-    /** SPDK_LVOL_NAME_MAX is 64 bytes including the terminating NUL. */
-    static final int MAX_LVOL_NAME = 63;
-    static final String SNAPSHOT_SUFFIX = ".snap";
-    static final String ORIGIN_SUFFIX = ".origin";
-    /** Hex digits of the cluster marker; 13 of the 63 bytes with its separator. */
-    static final int MARKER_LENGTH = 12;
-    static final char MARKER_SEPARATOR = '_';
-
     private final SpdkClient client;
-    private final Path socket;
-    private final Duration probeInterval;
-    private final LongSupplier nanoClock;
-    private volatile boolean lastProbe;
-    private volatile long lastProbeAt;
-    private volatile boolean probed;
+    private final SpdkProbe probe;
+    private final SpdkPools pools;
     /** This cluster's lvol name prefix {@code <marker>_}, set by {@link #bindCluster}. */
     private volatile String prefix;
 
@@ -82,19 +52,28 @@ public final class SpdkEngine implements VolumeEngine {
 
     SpdkEngine(SpdkClient client, Path socket, Duration probeInterval, LongSupplier nanoClock) {
         this.client = client;
-        this.socket = socket;
-        this.probeInterval = probeInterval;
-        this.nanoClock = nanoClock;
-    }
-
-    @Override
-    public void bindCluster(String clusterId) {
-        this.prefix = marker(clusterId) + MARKER_SEPARATOR;
+        this.probe = new SpdkProbe(client, socket, probeInterval, nanoClock);
+        this.pools = new SpdkPools(client);
     }
 
     /** The marker of cluster {@code clusterId} in lvol names. */
     public static String marker(String clusterId) {
-        return sha256Hex(clusterId).substring(0, MARKER_LENGTH);
+        return SpdkLvolNames.marker(clusterId);
+    }
+
+    /** A volume's lvol as named before cluster ids (no marker). */
+    public static String volumeLvol(String volume) {
+        return SpdkLvolNames.volumeLvol(volume);
+    }
+
+    /** A snapshot's lvol as named before cluster ids (no marker). */
+    public static String snapshotLvol(String snapshot) {
+        return SpdkLvolNames.snapshotLvol(snapshot);
+    }
+
+    @Override
+    public void bindCluster(String clusterId) {
+        this.prefix = SpdkLvolNames.marker(clusterId) + SpdkLvolNames.MARKER_SEPARATOR;
     }
 
     /** Called first by everything that names, adopts or removes: without the id nothing is Ferry's. */
@@ -117,105 +96,28 @@ public final class SpdkEngine implements VolumeEngine {
         return Engine.SPDK;
     }
 
-    /**
-     * True when the socket exists and the target answers {@code spdk_get_version}. The answer is
-     * cached for the probe interval, because the agent asks before every reconcile.
-     */
+    /** True when the target answers; see {@link SpdkProbe}. */
     @Override
     public boolean available() {
-        long now = nanoClock.getAsLong();
-        if (probed && now - lastProbeAt < probeInterval.toNanos()) {
-            return lastProbe;
-        }
-        boolean ok;
-        if (socket == null || !Files.exists(socket)) {
-            ok = false;
-        } else {
-            try {
-                client.getVersion();
-                ok = true;
-            } catch (SpdkException e) {
-                ok = false;
-            }
-        }
-        lastProbe = ok;
-        lastProbeAt = now;
-        probed = true;
-        return ok;
+        return probe.available();
     }
 
     // ---- names ----
 
-    /** A volume's lvol as named before cluster ids (no marker). */
-    public static String volumeLvol(String volume) {
-        return lvolName("", Names.volumeName(volume), "");
-    }
-
-    /** A snapshot's lvol as named before cluster ids (no marker). */
-    public static String snapshotLvol(String snapshot) {
-        return lvolName("", Names.snapshotName(snapshot), SNAPSHOT_SUFFIX);
-    }
-
-    /** The origin of a volume clone as named before cluster ids (no marker). */
-    public static String originLvol(String volume) {
-        return lvolName("", Names.volumeName(volume), ORIGIN_SUFFIX);
-    }
-
     /** This cluster's lvol of a volume. */
     String markedVolumeLvol(String volume) {
-        return lvolName(prefix(), Names.volumeName(volume), "");
+        return SpdkLvolNames.lvolName(prefix(), Names.volumeName(volume), "");
     }
 
     String markedSnapshotLvol(String snapshot) {
-        return lvolName(prefix(), Names.snapshotName(snapshot), SNAPSHOT_SUFFIX);
+        return SpdkLvolNames.lvolName(prefix(), Names.snapshotName(snapshot), SpdkLvolNames.SNAPSHOT_SUFFIX);
     }
 
     String markedOriginLvol(String volume) {
-        return lvolName(prefix(), Names.volumeName(volume), ORIGIN_SUFFIX);
+        return SpdkLvolNames.lvolName(prefix(), Names.volumeName(volume), SpdkLvolNames.ORIGIN_SUFFIX);
     }
 
-    static String lvolName(String prefix, String base, String suffix) {
-        String full = prefix + base + suffix;
-        if (full.length() <= MAX_LVOL_NAME) {
-            return full;
-        }
-        String hash = sha256Hex(base).substring(0, 8);
-        return prefix + base.substring(0, MAX_LVOL_NAME - prefix.length() - suffix.length() - hash.length() - 1)
-                + "-" + hash + suffix;
-    }
-
-    /** What an lvol name says: whose it is (null marker: before cluster ids), what it is, and for which name. */
-    record ParsedLvol(String marker, Kind kind, String name) {
-        enum Kind { VOLUME, SNAPSHOT, ORIGIN }
-    }
-
-    /** Empty for a name Ferry does not make (somebody else's lvol, or a shortened name). */
-    static Optional<ParsedLvol> parse(String lvol) {
-        String marker = null;
-        String rest = lvol;
-        if (lvol.length() > MARKER_LENGTH + 1 && lvol.charAt(MARKER_LENGTH) == MARKER_SEPARATOR
-                && lvol.substring(0, MARKER_LENGTH).matches("[0-9a-f]+")) {
-            marker = lvol.substring(0, MARKER_LENGTH);
-            rest = lvol.substring(MARKER_LENGTH + 1);
-        }
-        String prefix = marker == null ? "" : marker + MARKER_SEPARATOR;
-        if (rest.endsWith(SNAPSHOT_SUFFIX)) {
-            String base = strip(rest, SNAPSHOT_SUFFIX);
-            if (Names.isValidSnapshotName(base) && lvolName(prefix, base, SNAPSHOT_SUFFIX).equals(lvol)) {
-                return Optional.of(new ParsedLvol(marker, ParsedLvol.Kind.SNAPSHOT, base));
-            }
-        } else if (rest.endsWith(ORIGIN_SUFFIX)) {
-            String base = strip(rest, ORIGIN_SUFFIX);
-            if (Names.isValidVolumeName(base) && lvolName(prefix, base, ORIGIN_SUFFIX).equals(lvol)) {
-                return Optional.of(new ParsedLvol(marker, ParsedLvol.Kind.ORIGIN, base));
-            }
-        } else if (Names.isValidVolumeName(rest) && lvolName(prefix, rest, "").equals(lvol)) {
-            return Optional.of(new ParsedLvol(marker, ParsedLvol.Kind.VOLUME, rest));
-        }
-        return Optional.empty();
-    }
-
-    private static String lvstore(PoolConfig pool) {
+    static String lvstore(PoolConfig pool) {
         String lvs = pool.source().lvstore();
         if (lvs == null) {
             throw EngineException.permanent("pool " + pool.name() + " has no source.lvstore");
@@ -239,45 +141,15 @@ public final class SpdkEngine implements VolumeEngine {
 
     // ---- pool ----
 
+    /** See {@link SpdkPools#prepare}; serialised with the engine's compound operations. */
     @Override
     public synchronized void preparePool(PoolConfig pool) {
-        String lvs = lvstore(pool);
-        if (client.getLvstore(lvs).isPresent()) {
-            return;
-        }
-        if (!pool.prepare()) {
-            throw EngineException.transientFailure("lvstore " + lvs + " does not exist and pool " + pool.name()
-                    + " does not set prepare");
-        }
-        String bdev = pool.source().bdev();
-        if (bdev == null) {
-            throw EngineException.permanent("pool " + pool.name() + " sets prepare but names no source.bdev");
-        }
-        if (client.getBdevs(bdev).isEmpty()) {
-            throw EngineException.transientFailure("base bdev " + bdev + " of pool " + pool.name()
-                    + " does not exist in the SPDK target");
-        }
-        client.createLvstore(bdev, lvs);
+        pools.prepare(pool);
     }
 
     @Override
     public PoolState poolState(PoolConfig pool) {
-        String lvs = lvstore(pool);
-        Optional<SpdkClient.Lvstore> found;
-        try {
-            found = client.getLvstore(lvs);
-        } catch (SpdkException e) {
-            return PoolState.unavailable(PoolReason.SPDK_UNREACHABLE, e.getMessage());
-        }
-        if (found.isEmpty()) {
-            return PoolState.unavailable(PoolReason.LVSTORE_MISSING, "lvstore " + lvs + " does not exist in the SPDK target"
-                    + (pool.prepare() ? "" : " and the pool does not set prepare"));
-        }
-        SpdkClient.Lvstore l = found.get();
-        return new PoolState(l.capacityBytes(), l.freeBytes(), null, null,
-                List.of(Condition.of(Condition.AVAILABLE, true, PoolReason.LVSTORE_ONLINE,
-                        "lvstore " + lvs + " (" + l.uuid() + ") on bdev " + l.baseBdev() + ", cluster "
-                                + l.clusterSize() + " bytes")), true);
+        return pools.state(pool);
     }
 
     // ---- volumes ----
@@ -403,7 +275,7 @@ public final class SpdkEngine implements VolumeEngine {
         // volume is gone under either name (deleting it beside its clone would fold it into the clone).
         if (bdev(pool, volumeLvol(volume)).isEmpty() && bdev(pool, marked).isEmpty()) {
             try {
-                deleteLvol(pool, originLvol(volume));
+                deleteLvol(pool, SpdkLvolNames.originLvol(volume));
             } catch (SpdkException e) {
                 // As above: still shared; it stays.
             }
@@ -470,13 +342,13 @@ public final class SpdkEngine implements VolumeEngine {
     // ---- inventory ----
 
     /** This lvstore's lvols (bdevs whose alias starts with {@code <lvstore>/}), by what their names say. */
-    private List<ParsedLvol> lvols(PoolConfig pool, Map<ParsedLvol, Long> sizes) {
+    private List<SpdkLvolNames.ParsedLvol> lvols(PoolConfig pool, Map<SpdkLvolNames.ParsedLvol, Long> sizes) {
         String lvsPrefix = lvstore(pool) + "/";
-        List<ParsedLvol> found = new ArrayList<>();
+        List<SpdkLvolNames.ParsedLvol> found = new ArrayList<>();
         for (SpdkClient.Bdev b : client.getBdevs(null)) {
             for (String alias : b.aliases()) {
                 if (alias.startsWith(lvsPrefix)) {
-                    parse(alias.substring(lvsPrefix.length())).ifPresent(p -> {
+                    SpdkLvolNames.parse(alias.substring(lvsPrefix.length())).ifPresent(p -> {
                         found.add(p);
                         sizes.put(p, b.sizeBytes());
                     });
@@ -493,45 +365,10 @@ public final class SpdkEngine implements VolumeEngine {
      */
     @Override
     public Inventory inventory(PoolConfig pool) {
-        String marker = prefix().substring(0, MARKER_LENGTH);
-        Map<ParsedLvol, Long> sizes = new HashMap<>();
-        List<ParsedLvol> all = lvols(pool, sizes);
-        List<LocalVolume> volumes = new ArrayList<>();
-        List<LocalSnapshot> snapshots = new ArrayList<>();
-        List<Inventory.Unowned> unowned = new ArrayList<>();
-        List<String> origins = new ArrayList<>();
-        Set<String> volumeNames = new HashSet<>();
-        for (ParsedLvol p : all) {
-            boolean ours = marker.equals(p.marker());
-            switch (p.kind()) {
-                case VOLUME -> {
-                    volumeNames.add(p.name());
-                    if (ours) {
-                        volumes.add(new LocalVolume(p.name(), sizes.get(p), null));
-                    } else {
-                        unowned.add(new Inventory.Unowned(p.name(), sizes.get(p), p.marker() == null
-                                ? OrphanOwner.UNMARKED : OrphanOwner.OTHER_CLUSTER, p.marker()));
-                    }
-                }
-                case SNAPSHOT -> {
-                    if (ours) {
-                        snapshots.add(new LocalSnapshot(p.name(), null, sizes.get(p), null));
-                    }
-                }
-                case ORIGIN -> {
-                    if (ours) {
-                        origins.add(p.name());
-                    }
-                }
-            }
-        }
-        List<String> leftovers = new ArrayList<>();
-        for (String v : origins) {
-            if (!volumeNames.contains(v)) {
-                leftovers.add(markedOriginLvol(v));
-            }
-        }
-        return new Inventory(volumes, snapshots, leftovers, unowned);
+        String marker = prefix().substring(0, SpdkLvolNames.MARKER_LENGTH);
+        Map<SpdkLvolNames.ParsedLvol, Long> sizes = new HashMap<>();
+        List<SpdkLvolNames.ParsedLvol> all = lvols(pool, sizes);
+        return SpdkInventory.of(marker, all, sizes, this::markedOriginLvol);
     }
 
     /** This cluster's lvol first: an orphan order names the volume, and only ours may be removed. */
@@ -543,7 +380,7 @@ public final class SpdkEngine implements VolumeEngine {
         if (bdev(pool, volumeLvol(volume)).isPresent()) {
             return Optional.of(OrphanOwner.UNMARKED);
         }
-        return lvols(pool, new HashMap<>()).stream().filter(p -> p.kind() == ParsedLvol.Kind.VOLUME
+        return lvols(pool, new HashMap<>()).stream().filter(p -> p.kind() == SpdkLvolNames.ParsedLvol.Kind.VOLUME
                 && p.name().equals(volume) && p.marker() != null).findFirst().map(p -> OrphanOwner.OTHER_CLUSTER);
     }
 
@@ -566,31 +403,16 @@ public final class SpdkEngine implements VolumeEngine {
         deleteLvol(pool, marked);
     }
 
-    private static String strip(String lvol, String suffix) {
-        return lvol.substring(0, lvol.length() - suffix.length());
-    }
-
     /** Only an origin snapshot carrying this cluster's marker: the only kind of leftover this engine reports. */
     @Override
     public synchronized void removeLeftover(PoolConfig pool, String leftover) {
-        Optional<ParsedLvol> p = parse(leftover);
-        if (p.isEmpty() || p.get().kind() != ParsedLvol.Kind.ORIGIN
+        Optional<SpdkLvolNames.ParsedLvol> p = SpdkLvolNames.parse(leftover);
+        if (p.isEmpty() || p.get().kind() != SpdkLvolNames.ParsedLvol.Kind.ORIGIN
                 || !leftover.equals(markedOriginLvol(p.get().name()))) {
             throw new IllegalArgumentException("not an SPDK leftover of this cluster's: " + leftover);
         }
         deleteLvol(pool, leftover);
     }
 
-    private static String sha256Hex(String s) {
-        try {
-            byte[] h = MessageDigest.getInstance("SHA-256").digest(s.getBytes(StandardCharsets.UTF_8));
-            StringBuilder b = new StringBuilder();
-            for (byte x : h) {
-                b.append(String.format("%02x", x & 0xff));
-            }
-            return b.toString();
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
-        }
-    }
+
 }
