@@ -44,6 +44,7 @@ import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.VerticleBase;
+import java.util.Arrays;
 import java.util.EnumSet;
 import java.util.stream.Collectors;
 import org.slf4j.Logger;
@@ -59,7 +60,6 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.function.Function;
-import io.ferry.model.HostSecret;
 import io.ferry.runtime.auth.HostKeyFile;
 
 /**
@@ -95,7 +95,6 @@ public final class Agent extends VerticleBase {
     private LeaseSession lease;
     private AdminServer admin;
     private String hostNqn;
-    private HostKeyFile.Pair hostKeys;
     private HostAuth hostAuth;
     private String machineId;
     private Map<Engine, VolumeEngine> engines;
@@ -151,8 +150,7 @@ public final class Agent extends VerticleBase {
         engines = engineFactory.apply(metrics);
         engines.values().forEach(VolumeEngine::available);
         hostNqn = HostNqn.resolve(options.hostNqnFile(), options.stateDir());
-        hostKeys = HostKeyFile.ensure(
-                options.stateDir().resolve(HostKeyFile.FILE_NAME), Instant.now());
+        HostKeyFile.ensure(options.stateDir().resolve(HostKeyFile.FILE_NAME), Instant.now());
         machineId = MachineId.resolve(options.machineId(), MachineId.BOOT_ID);
         return metrics;
     }
@@ -227,11 +225,12 @@ public final class Agent extends VerticleBase {
                 .compose(global -> {
                     // The pair is published and the copies for this node are read before any work:
                     // an export that needs one finds it at its first attempt.
-                    hostAuth = new HostAuth(vertx, store, node, HostSecret.of(node, hostNqn,
-                            hostKeys.generation(), hostKeys.hostKey(), hostKeys.ctrlKey(), hostKeys.createdAt()),
+                    hostAuth = new HostAuth(vertx, store, node, hostNqn,
+                            options.stateDir().resolve(HostKeyFile.FILE_NAME), new LiveControllerKeys(options.nvmeSysfsRoot()),
                             global.nvmeAuth(), this::reconcileExports, informerOptions, registry);
                     ctx.exporter = exporter(global);
                     ctx.spdkExporter = spdkExporter(global);
+                    hostAuth.serveWith(() -> Arrays.asList(ctx.exporter, ctx.spdkExporter));
                     return hostAuth.start();
                 })
                 .compose(v -> Future.all(ctx.volumeStatuses.start(), ctx.snapshotStatuses.start(), ctx.pools.start()))
