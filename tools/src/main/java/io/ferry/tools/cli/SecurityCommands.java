@@ -360,6 +360,11 @@ final class SecurityCommands {
         @Override
         public Integer call() {
             Names.nodeName(node);
+            if (registration(node).isEmpty()) {
+                throw new CliException(ExitCodes.NOT_FOUND, "node " + node + " has no agent registered: its agent"
+                        + " generates, publishes and switches the new keys (a host attached with ferryctl attach alone"
+                        + " cannot be rotated this way)");
+            }
             long inUse = generationInUse().orElseThrow(() -> new CliException(ExitCodes.NOT_FOUND, "node " + node
                     + " has published no NVMe authentication keys (" + keys().hostSecret(node) + "): its agent"
                     + " publishes them when it starts"));
