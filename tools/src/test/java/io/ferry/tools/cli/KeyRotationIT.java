@@ -15,7 +15,6 @@ import io.ferry.model.HostKeyStatus;
 import io.ferry.model.HostSecret;
 import io.ferry.model.NodeRegistration;
 import io.ferry.model.ServedHostKey;
-import io.ferry.model.VolumeIntent;
 import io.ferry.model.VolumeStatus;
 import io.ferry.runtime.auth.HostKeyFile;
 import io.ferry.runtime.exec.ProcessCommandRunner;
@@ -32,6 +31,7 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.StringWriter;
+import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
@@ -128,7 +128,9 @@ class KeyRotationIT {
                 .withNvmetRoot(node.equals(STORAGE) ? nvmet : root.resolve("no-nvmet"))
                 .withNvmeSysfsRoot(node.equals(CONSUMER) ? sys : root.resolve("no-sys"))
                 .withAdmin("127.0.0.1", -1)
-                .withIntervals(Duration.ofSeconds(1), Duration.ofSeconds(2));
+                .withIntervals(Duration.ofSeconds(1), Duration.ofSeconds(2))
+                // Two machines: agents of one machine share its devices, and nothing is exported between them.
+                .withMachineId("machine-" + node);
     }
 
     void startStorage() {
@@ -167,7 +169,7 @@ class KeyRotationIT {
         try {
             return Files.readString(file).strip();
         } catch (IOException e) {
-            throw new java.io.UncheckedIOException(e);
+            throw new UncheckedIOException(e);
         }
     }
 
@@ -196,10 +198,22 @@ class KeyRotationIT {
         assertThat(ctl("volume", "create", "vol-r", "--size", "16Mi", "--no-wait").code()).isZero();
         Await.result(store.put(keys.attachment("vol-r", CONSUMER), Attachment.of("vol-r", CONSUMER, consumerNqn, false,
                 Instant.now())));
-        await().atMost(Duration.ofSeconds(40)).until(() -> Await.result(store.get(keys.volumeStatus(STORAGE, "vol-r"),
-                VolumeStatus.class)).map(v -> v.value().export() != null).orElse(false));
+        await().atMost(Duration.ofSeconds(40)).untilAsserted(() -> assertThat(Await.result(store.get(
+                keys.volumeStatus(STORAGE, "vol-r"), VolumeStatus.class)).map(v -> v.value().export() != null).orElse(false))
+                .as("exported; etcd holds %s", dump()).isTrue());
         assertThat(read(hostEntry().resolve("dhchap_key"))).isEqualTo(first.hostKey().value());
         return first;
+    }
+
+    /** Every key but the secrets, with its value: what a failed wait shows. */
+    String dump() {
+        StringBuilder all = new StringBuilder();
+        for (var e : Await.result(store.listRaw(keys.all())).entries()) {
+            if (!e.key().startsWith(keys.secrets())) {
+                all.append('\n').append(e.key()).append(' ').append(new String(e.value()));
+            }
+        }
+        return all.toString();
     }
 
     void controller(int n, String hostNqn, String secret, String ctrlSecret) throws IOException {
