@@ -37,7 +37,10 @@ scenario() {
   etcdctl_ns put "/ferry/volumes/$vol" "$intent}" >/dev/null
   wait_volume "$vol" 240 --for created >/dev/null || die "s16: the volume was not created"
   local hostnqn status nqn addr port
+  # On a loaded host an agent's lease can lapse and its registration be written again a moment later.
+  wait_key "/ferry/nodes/$consumer/registration" '"hostNqn"' 120 >/dev/null || die "s16: $consumer is not registered"
   hostnqn="$(etcdctl_ns get --print-value-only "/ferry/nodes/$consumer/registration" | json_get hostNqn)"
+  [ -n "$hostnqn" ] || die "s16: no host NQN in $consumer's registration"
   etcdctl_ns put "/ferry/attachments/$vol/$consumer" \
     "{\"schemaVersion\":1,\"volume\":\"$vol\",\"node\":\"$consumer\",\"hostNqn\":\"$hostnqn\",\"readOnly\":false}" >/dev/null
   status="$(wait_volume "$vol" 240 --for served --node "$consumer")" || die "s16: the volume was not exported to $consumer"
