@@ -38,13 +38,13 @@ import org.slf4j.LoggerFactory;
 import java.nio.file.Path;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.EnumMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.function.Function;
-import io.ferry.model.HostSecret;
 import io.ferry.runtime.auth.HostKeyFile;
 
 /**
@@ -79,7 +79,6 @@ public final class Agent extends VerticleBase {
     private LeaseSession lease;
     private AdminServer admin;
     private String hostNqn;
-    private HostKeyFile.Pair hostKeys;
     private HostAuth hostAuth;
     private NodeRegistrations registrations;
     private Map<Engine, VolumeEngine> engines;
@@ -135,8 +134,7 @@ public final class Agent extends VerticleBase {
         engines = engineFactory.apply(metrics);
         engines.values().forEach(VolumeEngine::available);
         hostNqn = HostNqn.resolve(options.hostNqnFile(), options.stateDir());
-        hostKeys = HostKeyFile.ensure(
-                options.stateDir().resolve(HostKeyFile.FILE_NAME), Instant.now());
+        HostKeyFile.ensure(options.stateDir().resolve(HostKeyFile.FILE_NAME), Instant.now());
         registrations = new NodeRegistrations(options, hostNqn,
                 MachineId.resolve(options.machineId(), MachineId.BOOT_ID), startedAt);
         return metrics;
@@ -206,10 +204,11 @@ public final class Agent extends VerticleBase {
                 .compose(global -> {
                     // The pair is published and the copies for this node are read before any work:
                     // an export that needs one finds it at its first attempt.
-                    hostAuth = new HostAuth(vertx, store, node, HostSecret.of(node, hostNqn,
-                            hostKeys.generation(), hostKeys.hostKey(), hostKeys.ctrlKey(), hostKeys.createdAt()),
+                    hostAuth = new HostAuth(vertx, store, node, hostNqn,
+                            options.stateDir().resolve(HostKeyFile.FILE_NAME), new LiveControllerKeys(options.nvmeSysfsRoot()),
                             global.nvmeAuth(), this::reconcileExports, informerOptions, registry);
                     ctx.bindExporters(exporter(global), spdkExporter(global));
+                    hostAuth.serveWith(() -> Arrays.asList(ctx.exporter(), ctx.spdkExporter()));
                     return hostAuth.start();
                 })
                 .compose(v -> Future.all(ctx.volumeStatuses().start(), ctx.snapshotStatuses().start(), ctx.pools().start()))

@@ -30,6 +30,8 @@ import java.util.Objects;
  * @param loopDevices    how the file engine attaches loop devices
  * @param version        agent version written into the registration
  * @param machineId      the machine the registration names; null: the kernel's boot id (see {@link MachineId})
+ * @param nvmeSysfsRoot  where the host's NVMe controllers are ({@code /sys/class/nvme}): a key rotation
+ *                       gives the live ones the new pair there
  */
 public record AgentOptions(
         String node,
@@ -49,7 +51,8 @@ public record AgentOptions(
         int concurrency,
         LoopDevices.Mechanism loopDevices,
         String version,
-        String machineId) {
+        String machineId,
+        Path nvmeSysfsRoot) {
 
 
     public static final String VERSION = "0.1.0";
@@ -72,62 +75,69 @@ public record AgentOptions(
     public static AgentOptions defaults(String node, String dataAddress, Path stateDir) {
         return new AgentOptions(node, dataAddress, "127.0.0.1", 0, Map.of(), stateDir, Path.of("/etc/nvme/hostnqn"),
                 "ferry", Path.of("/sys/kernel/config/nvmet"), 1, null, Duration.ofSeconds(10),
-                Duration.ofSeconds(30), Duration.ofSeconds(60), 32, LoopDevices.Mechanism.AUTO, VERSION, null);
+                Duration.ofSeconds(30), Duration.ofSeconds(60), 32, LoopDevices.Mechanism.AUTO, VERSION, null,
+                LiveControllerKeys.DEFAULT_ROOT);
     }
 
     public AgentOptions withAdmin(String host, int port) {
         return new AgentOptions(node, dataAddress, host, port, labels, stateDir, hostNqnFile, cluster, nvmetRoot,
-                nvmetPortId, spdkSocket, leaseTtl, poolInterval, orphanInterval, concurrency, loopDevices, version, machineId);
+                nvmetPortId, spdkSocket, leaseTtl, poolInterval, orphanInterval, concurrency, loopDevices, version, machineId, nvmeSysfsRoot);
     }
 
     public AgentOptions withLabels(Map<String, String> value) {
         return new AgentOptions(node, dataAddress, adminHost, adminPort, value, stateDir, hostNqnFile, cluster,
-                nvmetRoot, nvmetPortId, spdkSocket, leaseTtl, poolInterval, orphanInterval, concurrency, loopDevices, version, machineId);
+                nvmetRoot, nvmetPortId, spdkSocket, leaseTtl, poolInterval, orphanInterval, concurrency, loopDevices, version, machineId, nvmeSysfsRoot);
     }
 
     public AgentOptions withHostNqnFile(Path value) {
         return new AgentOptions(node, dataAddress, adminHost, adminPort, labels, stateDir, value, cluster,
-                nvmetRoot, nvmetPortId, spdkSocket, leaseTtl, poolInterval, orphanInterval, concurrency, loopDevices, version, machineId);
+                nvmetRoot, nvmetPortId, spdkSocket, leaseTtl, poolInterval, orphanInterval, concurrency, loopDevices, version, machineId, nvmeSysfsRoot);
     }
 
     public AgentOptions withNvmetRoot(Path value) {
         return new AgentOptions(node, dataAddress, adminHost, adminPort, labels, stateDir, hostNqnFile, cluster,
-                value, nvmetPortId, spdkSocket, leaseTtl, poolInterval, orphanInterval, concurrency, loopDevices, version, machineId);
+                value, nvmetPortId, spdkSocket, leaseTtl, poolInterval, orphanInterval, concurrency, loopDevices, version, machineId, nvmeSysfsRoot);
     }
 
     public AgentOptions withCluster(String value) {
         return new AgentOptions(node, dataAddress, adminHost, adminPort, labels, stateDir, hostNqnFile, value,
-                nvmetRoot, nvmetPortId, spdkSocket, leaseTtl, poolInterval, orphanInterval, concurrency, loopDevices, version, machineId);
+                nvmetRoot, nvmetPortId, spdkSocket, leaseTtl, poolInterval, orphanInterval, concurrency, loopDevices, version, machineId, nvmeSysfsRoot);
     }
 
     public AgentOptions withSpdkSocket(Path value) {
         return new AgentOptions(node, dataAddress, adminHost, adminPort, labels, stateDir, hostNqnFile, cluster,
-                nvmetRoot, nvmetPortId, value, leaseTtl, poolInterval, orphanInterval, concurrency, loopDevices, version, machineId);
+                nvmetRoot, nvmetPortId, value, leaseTtl, poolInterval, orphanInterval, concurrency, loopDevices, version, machineId, nvmeSysfsRoot);
     }
 
     public AgentOptions withIntervals(Duration pools, Duration orphans) {
         return new AgentOptions(node, dataAddress, adminHost, adminPort, labels, stateDir, hostNqnFile, cluster,
-                nvmetRoot, nvmetPortId, spdkSocket, leaseTtl, pools, orphans, concurrency, loopDevices, version, machineId);
+                nvmetRoot, nvmetPortId, spdkSocket, leaseTtl, pools, orphans, concurrency, loopDevices, version, machineId, nvmeSysfsRoot);
     }
 
     public AgentOptions withConcurrency(int value) {
         return new AgentOptions(node, dataAddress, adminHost, adminPort, labels, stateDir, hostNqnFile, cluster,
-                nvmetRoot, nvmetPortId, spdkSocket, leaseTtl, poolInterval, orphanInterval, value, loopDevices, version, machineId);
+                nvmetRoot, nvmetPortId, spdkSocket, leaseTtl, poolInterval, orphanInterval, value, loopDevices, version, machineId, nvmeSysfsRoot);
     }
 
     public AgentOptions withLoopDevices(LoopDevices.Mechanism value) {
         return new AgentOptions(node, dataAddress, adminHost, adminPort, labels, stateDir, hostNqnFile, cluster,
-                nvmetRoot, nvmetPortId, spdkSocket, leaseTtl, poolInterval, orphanInterval, concurrency, value, version, machineId);
+                nvmetRoot, nvmetPortId, spdkSocket, leaseTtl, poolInterval, orphanInterval, concurrency, value, version, machineId, nvmeSysfsRoot);
     }
 
     public AgentOptions withLeaseTtl(Duration value) {
         return new AgentOptions(node, dataAddress, adminHost, adminPort, labels, stateDir, hostNqnFile, cluster,
-                nvmetRoot, nvmetPortId, spdkSocket, value, poolInterval, orphanInterval, concurrency, loopDevices, version, machineId);
+                nvmetRoot, nvmetPortId, spdkSocket, value, poolInterval, orphanInterval, concurrency, loopDevices, version, machineId, nvmeSysfsRoot);
     }
 
     public AgentOptions withMachineId(String value) {
         return new AgentOptions(node, dataAddress, adminHost, adminPort, labels, stateDir, hostNqnFile, cluster,
                 nvmetRoot, nvmetPortId, spdkSocket, leaseTtl, poolInterval, orphanInterval, concurrency, loopDevices, version,
-                value);
+                value, nvmeSysfsRoot);
+    }
+
+    public AgentOptions withNvmeSysfsRoot(Path value) {
+        return new AgentOptions(node, dataAddress, adminHost, adminPort, labels, stateDir, hostNqnFile, cluster,
+                nvmetRoot, nvmetPortId, spdkSocket, leaseTtl, poolInterval, orphanInterval, concurrency, loopDevices, version,
+                machineId, value);
     }
 }

@@ -1,14 +1,14 @@
 package io.ferry.agent;
 
 import io.ferry.agent.export.ExportSecrets;
+import io.ferry.agent.export.Exporter;
 import io.ferry.etcd.FerryKeys;
-import io.ferry.etcd.HostSecrets;
 import io.ferry.etcd.store.Store;
 import io.ferry.etcd.store.Versioned;
 import io.ferry.model.GlobalConfig;
 import io.ferry.model.HostSecret;
 import io.ferry.model.NvmeAuth;
-import io.ferry.runtime.auth.HostKeyFile;
+import io.ferry.model.ServedHostKey;
 import io.ferry.runtime.informer.Informer;
 import io.ferry.runtime.informer.InformerHandler;
 import io.ferry.runtime.informer.InformerOptions;
@@ -18,48 +18,64 @@ import io.vertx.core.Vertx;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.List;
 import java.util.Optional;
-import java.time.Duration;
+import java.util.function.Supplier;
 
 /**
  * The agent's part in NVMe in-band authentication, both ways round.
  *
- * <p>As a consumer: it publishes its host's pair (kept in its state directory by
- * {@link HostKeyFile}) at {@code secrets/hosts/<self>}, and checks it every {@link #REPUBLISH}: a key
- * removed or changed by anyone else gets the pair the host connects with again. (A point read, not a
- * watch: the agent's role grants the one key, and an informer lists a range, which etcd would refuse.)
+ * <p>As a consumer: {@link OwnHostKeys} keeps, publishes and rotates its host's pair.
  *
  * <p>As a storage node: it watches the copies the controller makes for it
  * ({@code secrets/exports/<self>/}) and the cluster's {@code nvmeAuth} setting, and is the
- * {@link ExportSecrets} of its nvmet exporter; whenever either changes, every volume is reconciled
- * again so that waiting exports go ahead and host entries get a replaced pair.
+ * {@link ExportSecrets} of its exporters; whenever either changes, every volume is reconciled
+ * again so that waiting exports go ahead. A changed copy is also set at once on the host's entry
+ * of every exporter ({@link Exporter#setHostPair}), after which the node reports the generation
+ * it serves that host at {@code nodes/<self>/served-keys/<host's node>}: what a key rotation waits
+ * for before the host switches.
  */
 final class HostAuth implements ExportSecrets {
 
     private static final Logger log = LoggerFactory.getLogger(HostAuth.class);
-    static final Duration REPUBLISH = Duration.ofSeconds(30);
 
     private final Vertx vertx;
     private final Store store;
     private final String node;
-    private final HostSecret own;
     private final Runnable exportsChanged;
-    private long republishTimer = -1;
+    private final OwnHostKeys own;
     private final Informer<HostSecret> copies;
     private final Informer<GlobalConfig> global;
     private volatile NvmeAuth mode;
+    private Supplier<List<Exporter>> exporters = List::of;
 
-    HostAuth(Vertx vertx, Store store, String node, HostSecret own, NvmeAuth initialMode, Runnable exportsChanged,
-            InformerOptions options, MeterRegistry registry) {
+    HostAuth(Vertx vertx, Store store, String node, String hostNqn, Path keyFile, LiveControllerKeys live,
+            NvmeAuth initialMode, Runnable exportsChanged, InformerOptions options, MeterRegistry registry) {
         this.vertx = vertx;
         this.store = store;
         this.node = node;
-        this.own = own;
         this.mode = initialMode;
         this.exportsChanged = exportsChanged;
+        this.own = new OwnHostKeys(vertx, store, node, hostNqn, keyFile, live, options, registry);
         FerryKeys keys = store.keys();
-        copies = new Informer<>(vertx, store, keys.exportSecrets(node), HostSecret.class, new Changed<>(), options,
-                registry);
+        copies = new Informer<>(vertx, store, keys.exportSecrets(node), HostSecret.class, new InformerHandler<>() {
+            @Override
+            public void onUpsert(Versioned<HostSecret> current, Versioned<HostSecret> previous) {
+                exportsChanged.run();
+                serve(current);
+            }
+
+            @Override
+            public void onDelete(String key, Versioned<HostSecret> lastKnown) {
+                // An export keeps the keys its host entry has; nothing to do until the copy returns.
+                if (lastKnown != null) {
+                    store.delete(keys.servedHostKey(node, lastKnown.value().node()))
+                            .onFailure(err -> log.debug("cannot remove a served-key report: {}", err.getMessage()));
+                }
+            }
+        }, options, registry);
         String globalKey = keys.globalConfig();
         global = new Informer<>(vertx, store, globalKey, key -> key.equals(globalKey) ? GlobalConfig.class : null,
                 new InformerHandler<>() {
@@ -75,35 +91,49 @@ final class HostAuth implements ExportSecrets {
                 }, options, registry);
     }
 
-    /** Publishes the pair if etcd does not hold it, then follows the three keys. */
+    /** The exporters whose host entries get a changed pair (set once they exist, before {@link #start()}). */
+    void serveWith(Supplier<List<Exporter>> exporters) {
+        this.exporters = exporters;
+    }
+
+    /** Publishes this host's pair, then follows it, the copies for this node and the cluster's setting. */
     Future<Void> start() {
-        return HostSecrets.publish(store, own)
-                .onSuccess(wrote -> {
-                    if (wrote) {
-                        log.info("published this host's NVMe authentication keys (generation {}) at {}", own.generation(),
-                                store.keys().hostSecret(node));
-                    }
-                })
-                .recover(err -> {
-                    // The periodic check publishes it once etcd answers.
-                    log.warn("cannot publish this host's NVMe authentication keys yet: {}", err.getMessage());
-                    return Future.succeededFuture(false);
-                })
+        return own.start()
                 .compose(v -> Future.all(copies.start(), global.start()))
-                .onSuccess(v -> republishTimer = vertx.setPeriodic(REPUBLISH.toMillis(), t -> republish()))
+                .onSuccess(v -> copies.values().forEach(this::serve))
                 .mapEmpty();
     }
 
-    private void republish() {
-        HostSecrets.publish(store, own)
-                .onSuccess(wrote -> {
-                    if (wrote) {
-                        log.warn("{} was missing or held another pair; published this host's pair (generation {}) again",
-                                store.keys().hostSecret(node), own.generation());
-                    }
-                })
-                .onFailure(err -> log.warn("cannot check this host's published NVMe authentication keys: {}",
-                        err.getMessage()));
+    /**
+     * Sets a copy's pair on every exporter's host entry, then reports the generation served. A copy
+     * pasted under another node's key is not used (as in {@link #forHost}).
+     */
+    private void serve(Versioned<HostSecret> copy) {
+        HostSecret pair = copy.value();
+        if (!copy.key().equals(store.keys().exportSecret(node, pair.node()))) {
+            return;
+        }
+        List<Exporter> targets = exporters.get();
+        vertx.executeBlocking(() -> {
+            for (Exporter exporter : targets) {
+                if (exporter != null && exporter.available()) {
+                    exporter.setHostPair(pair);
+                }
+            }
+            return null;
+        }, false).compose(v -> {
+            String key = store.keys().servedHostKey(node, pair.node());
+            return store.get(key, ServedHostKey.class)
+                    .map(found -> found.map(Versioned::value).filter(s -> s.generation() == pair.generation()).isPresent())
+                    .recover(err -> Future.succeededFuture(false))
+                    .compose(same -> same ? Future.succeededFuture()
+                            : store.put(key, ServedHostKey.of(pair.node(), pair.generation(), Instant.now())).mapEmpty());
+        }).onSuccess(v -> log.debug("serving generation {} of {}'s keys", pair.generation(), pair.node()))
+                .onFailure(err -> {
+                    log.warn("cannot serve generation {} of the NVMe authentication keys of {}: {}; retrying",
+                            pair.generation(), pair.node(), err.getMessage());
+                    vertx.setTimer(OwnHostKeys.RETRY.toMillis(), t -> copies.get(copy.key()).ifPresent(this::serve));
+                });
     }
 
     private void setMode(NvmeAuth next) {
@@ -111,6 +141,7 @@ final class HostAuth implements ExportSecrets {
             log.info("nvmeAuth is now {} (was {})", next.value(), mode.value());
             mode = next;
             exportsChanged.run();
+            copies.values().forEach(this::serve);
         }
     }
 
@@ -133,20 +164,8 @@ final class HostAuth implements ExportSecrets {
     }
 
     void close() {
-        vertx.cancelTimer(republishTimer);
+        own.close();
         copies.close();
         global.close();
-    }
-
-    private final class Changed<T> implements InformerHandler<T> {
-        @Override
-        public void onUpsert(Versioned<T> current, Versioned<T> previous) {
-            exportsChanged.run();
-        }
-
-        @Override
-        public void onDelete(String key, Versioned<T> lastKnown) {
-            // An export keeps the keys its host entry has; nothing to do until the copy returns.
-        }
     }
 }

@@ -63,6 +63,7 @@ public final class Controller {
     private ConsoleStream consoleStream;
     private RewindHold rewindHold;
     private SecretDistributor secrets;
+    private KeyRotations rotations;
     private volatile boolean stopRequested;
     private long resyncTimer = -1;
     private long gaugeTimer = -1;
@@ -142,6 +143,8 @@ public final class Controller {
         snapshots = new SnapshotReconciler(decisions, state, lane, metrics, this::currentLeadership, clock,
                 key -> snapshotRuntime.failedAttempts(key));
         secrets = new SecretDistributor(vertx, store, decisions, this::currentLeadership, options.informers(), registry);
+        rotations = new KeyRotations(vertx, store, decisions, this::currentLeadership, secrets, options.informers(),
+                registry);
         volumeRuntime = new ReconcileRuntime(vertx, "volumes", volumes::reconcile, options.runtime(), registry);
         snapshotRuntime = new ReconcileRuntime(vertx, "snapshots", snapshots::reconcile, options.runtime(), registry);
         // The id is created before anything else so that no agent of a new cluster waits for it
@@ -157,6 +160,7 @@ public final class Controller {
                 })
                 .compose(v -> state.start())
                 .compose(v -> secrets.start())
+                .compose(v -> rotations.start())
                 .compose(v -> startAdmin())
                 .compose(v -> {
                     String identity = Json.encodeToString(ControllerLeader.of(options.id(),
@@ -388,6 +392,7 @@ public final class Controller {
             volumeRuntime.close();
             snapshotRuntime.close();
             state.close();
+            rotations.close();
             secrets.close();
             (admin == null ? Future.<Void>succeededFuture() : admin.close()).onComplete(stopped);
         });

@@ -19,6 +19,8 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
+import java.util.TreeSet;
 import java.util.TreeMap;
 import java.util.function.Supplier;
 import io.ferry.etcd.store.Transaction;
@@ -193,8 +195,25 @@ final class SecretDistributor {
                 : Optional.empty();
     }
 
+    /** True once every informer has listed etcd: before that, an empty answer means "not read yet". */
+    boolean synced() {
+        return work.synced() && published.synced() && copies.synced();
+    }
+
+    /** The storage nodes with a work item that exports to {@code consumer}. */
+    Set<String> exportersTo(String consumer) {
+        Set<String> storage = new TreeSet<>();
+        for (Versioned<WorkItem> v : work.values()) {
+            Optional<FerryKeys.KeyRef> ref = keys.parse(v.key());
+            if (ref.isPresent() && v.value().export() != null && v.value().export().consumerNode().equals(consumer)) {
+                storage.add(ref.get().names().get(0));
+            }
+        }
+        return storage;
+    }
+
     /** The pair a node published, when its value names the node of its key. */
-    private Optional<HostSecret> published(String node) {
+    Optional<HostSecret> published(String node) {
         return published.get(keys.hostSecret(node)).map(Versioned::value).filter(s -> s.node().equals(node));
     }
 

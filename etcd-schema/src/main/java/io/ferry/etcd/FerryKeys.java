@@ -33,6 +33,14 @@ public final class FerryKeys {
         HOST_SECRET,
         /** The copy of a consumer's pair for a storage node that exports to it: {@code secrets/exports/<storage>/<node>}. */
         EXPORT_SECRET,
+        /** An operator's request to rotate a host's pair: {@code key-rotations/<node>}. */
+        KEY_ROTATION,
+        /** The controller's rotation order to a consumer's agent: {@code work/<node>/host-keys}. */
+        HOST_KEY_ORDER,
+        /** A storage node's report of the generation it serves a consumer: {@code nodes/<storage>/served-keys/<node>}. */
+        SERVED_HOST_KEY,
+        /** A consumer's report on its own pair: {@code nodes/<node>/host-key}. */
+        HOST_KEY_STATUS,
         /** A work item where key layout 1 kept it; only the migration and agents during it read these. */
         LEGACY_NODE_WORK,
         /** A snapshot work item where key layout 1 kept it. */
@@ -209,6 +217,11 @@ public final class FerryKeys {
         return work() + Names.nodeName(node) + "/";
     }
 
+    /** The controller's order to a consumer's agent in a key rotation (see {@code HostKeyOrder}). */
+    public String hostKeyOrder(String node) {
+        return work(node) + "host-keys";
+    }
+
     public String workItems(String node) {
         return work(node) + "volumes/";
     }
@@ -307,6 +320,29 @@ public final class FerryKeys {
 
     public String orphanAdoptionResult(String node, String id) {
         return orphanAdoptionResults(node) + Names.volumeName(id);
+    }
+
+    /** Operators' requests to rotate a host's pair; not secrets (they name a generation, not keys). */
+    public String keyRotations() {
+        return prefix + "/key-rotations/";
+    }
+
+    public String keyRotation(String node) {
+        return keyRotations() + Names.nodeName(node);
+    }
+
+    /** The generations of consumers' pairs a storage node's target serves. */
+    public String servedHostKeys(String storageNode) {
+        return node(storageNode) + "served-keys/";
+    }
+
+    public String servedHostKey(String storageNode, String consumerNode) {
+        return servedHostKeys(storageNode) + Names.nodeName(consumerNode);
+    }
+
+    /** A consumer's report on its own pair (generation in use, pending). */
+    public String hostKeyStatus(String node) {
+        return node(node) + "host-key";
     }
 
     /**
@@ -428,6 +464,9 @@ public final class FerryKeys {
             case "nodes":
                 return classifyNodeKey(p);
             case "work":
+                if (p.length == 3 && p[2].equals("host-keys")) {
+                    return new KeyRef(Kind.HOST_KEY_ORDER, List.of(Names.nodeName(p[1])));
+                }
                 if (p.length != 4) {
                     return null;
                 }
@@ -445,6 +484,8 @@ public final class FerryKeys {
                     return new KeyRef(Kind.EXPORT_SECRET, List.of(Names.nodeName(p[2]), Names.nodeName(p[3])));
                 }
                 return null;
+            case "key-rotations":
+                return p.length == 2 ? new KeyRef(Kind.KEY_ROTATION, List.of(Names.nodeName(p[1]))) : null;
             case "orphan-removals":
                 return p.length == 3
                         ? new KeyRef(Kind.ORPHAN_REMOVAL, List.of(Names.nodeName(p[1]), Names.volumeName(p[2])))
@@ -473,6 +514,7 @@ public final class FerryKeys {
             return switch (p[2]) {
                 case "registration" -> new KeyRef(Kind.NODE_REGISTRATION, List.of(node));
                 case "orphans" -> new KeyRef(Kind.NODE_ORPHANS, List.of(node));
+                case "host-key" -> new KeyRef(Kind.HOST_KEY_STATUS, List.of(node));
                 default -> null;
             };
         }
@@ -487,6 +529,7 @@ public final class FerryKeys {
             case "snapshots" -> new KeyRef(Kind.NODE_SNAPSHOT_STATUS, List.of(node, Names.snapshotName(p[3])));
             case "orphan-removals" -> new KeyRef(Kind.NODE_ORPHAN_REMOVAL_RESULT, List.of(node, Names.volumeName(p[3])));
             case "orphan-adoptions" -> new KeyRef(Kind.NODE_ORPHAN_ADOPTION_RESULT, List.of(node, Names.volumeName(p[3])));
+            case "served-keys" -> new KeyRef(Kind.SERVED_HOST_KEY, List.of(node, Names.nodeName(p[3])));
             default -> null;
         };
     }

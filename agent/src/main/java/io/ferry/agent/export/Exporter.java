@@ -1,5 +1,6 @@
 package io.ferry.agent.export;
 
+import io.ferry.model.HostSecret;
 import io.ferry.model.ExportInfo;
 import io.ferry.model.ExportSpec;
 import io.ferry.model.OrphanOwner;
@@ -39,6 +40,17 @@ public interface Exporter {
 
     /** Every subsystem on this host named like a Ferry export under this cluster's prefix, any cluster's. */
     List<Exported> exports();
+
+    /**
+     * Sets the DH-HMAC-CHAP pair of host {@code pair.hostNqn()} to {@code pair} wherever this target
+     * already admits that host (a key rotation; a later export uses the pair {@link ExportSecrets}
+     * gives it anyway). Connections already authenticated stay; the host's next (re)authentication
+     * must use this pair. A target that authenticates nobody has nothing to set.
+     *
+     * @throws java.io.UncheckedIOException naming the file and the target's answer, never the keys
+     */
+    default void setHostPair(HostSecret pair) {
+    }
 
     /** Names of the volumes with an export this agent may manage: this cluster's, or of before cluster ids. */
     default Set<String> exportedVolumes() {

@@ -182,6 +182,21 @@ public final class NvmetExporter implements Exporter {
         return ExportInfo.tcp(nqn, address, port, serial, spec.allowedHostNqns());
     }
 
+    /**
+     * nvmet keeps one {@code hosts/<nqn>} entry per host, shared by every subsystem that allows it, so
+     * one write serves them all. Only an entry that exists is touched, only while authentication is on
+     * and only on a kernel that can authenticate: the next export creates a missing entry with the
+     * pair {@link ExportSecrets} gives.
+     */
+    @Override
+    public void setHostPair(HostSecret pair) {
+        NvmeAuth auth = secrets.mode();
+        Path hostDir = root.resolve("hosts").resolve(Nqn.validate(pair.hostNqn()));
+        if (auth.on() && Files.isDirectory(hostDir) && Files.exists(hostDir.resolve("dhchap_key"))) {
+            setPair(hostDir, pair, auth);
+        }
+    }
+
     /** configfs creates the attributes with the host's directory when the kernel can authenticate. */
     private void requireAuth(String volume, Path hostDir) {
         if (!Files.exists(hostDir.resolve("dhchap_key"))) {

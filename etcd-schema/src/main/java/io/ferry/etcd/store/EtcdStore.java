@@ -186,6 +186,13 @@ public final class EtcdStore implements Store, AutoCloseable {
         return listPage(prefix, bytes(prefix), 0, LIST_PAGE, acc).map(rev -> new RawListing(rev, acc));
     }
 
+    @Override
+    public Future<RawListing> listKeyRaw(String key) {
+        return call(client.getKVClient().get(bytes(key)), "get " + key)
+                .map(resp -> new RawListing(resp.getHeader().getRevision(),
+                        resp.getKvs().isEmpty() ? List.of() : List.of(raw(resp.getKvs().get(0)))));
+    }
+
     private Future<Long> listPage(String prefix, ByteSequence from, long revision, int limit, List<RawEntry> acc) {
         GetOption.Builder opt = GetOption.builder()
                 .withRange(rangeEnd(prefix))
@@ -375,8 +382,17 @@ public final class EtcdStore implements Store, AutoCloseable {
 
     @Override
     public StoreWatch watch(String prefix, long fromRevision, WatchListener listener) {
+        return watch(prefix, true, fromRevision, listener);
+    }
+
+    @Override
+    public StoreWatch watchKey(String key, long fromRevision, WatchListener listener) {
+        return watch(key, false, fromRevision, listener);
+    }
+
+    private StoreWatch watch(String prefix, boolean isPrefix, long fromRevision, WatchListener listener) {
         WatchOption option = WatchOption.builder()
-                .isPrefix(true)
+                .isPrefix(isPrefix)
                 .withRevision(fromRevision)
                 .withProgressNotify(true)
                 .build();

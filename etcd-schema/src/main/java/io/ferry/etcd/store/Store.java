@@ -46,6 +46,17 @@ public interface Store {
     /** Every key under the prefix at one consistent revision. */
     Future<RawListing> listRaw(String prefix);
 
+    /**
+     * Exactly one key (no entry when it does not exist) and the revision it was read at: what a
+     * follower of one key lists. etcd refuses a range read to a role granted only the key itself,
+     * so {@link EtcdStore} reads the key alone; a store without access control may list the key as
+     * a prefix and keep the exact match.
+     */
+    default Future<RawListing> listKeyRaw(String key) {
+        return listRaw(key).map(listing -> new RawListing(listing.revision(),
+                listing.entries().stream().filter(e -> e.key().equals(key)).toList()));
+    }
+
     /** Lists every key under the prefix at one consistent revision, decoding each value. */
     default <T> Future<Listing<T>> list(String prefix, Class<T> type) {
         return listRaw(prefix).map(page -> {
@@ -149,6 +160,31 @@ public interface Store {
      * Listener calls come from the store's own threads; hand them to your context.
      */
     StoreWatch watch(String prefix, long fromRevision, WatchListener listener);
+
+    /**
+     * Watches exactly one key, as {@link #watch} watches a prefix ({@code node-1} never hears of
+     * {@code node-10}). The default watches the key as a prefix and drops the other keys' changes,
+     * which only a store without access control may do: etcd refuses a range watch to a role granted
+     * the one key, so {@link EtcdStore} watches the key alone.
+     */
+    default StoreWatch watchKey(String key, long fromRevision, WatchListener listener) {
+        return watch(key, fromRevision, new WatchListener() {
+            @Override
+            public void onChanges(long revision, List<KeyChange> changes) {
+                listener.onChanges(revision, changes.stream().filter(c -> c.entry().key().equals(key)).toList());
+            }
+
+            @Override
+            public void onError(Throwable error) {
+                listener.onError(error);
+            }
+
+            @Override
+            public void onCompleted() {
+                listener.onCompleted();
+            }
+        });
+    }
 
     /**
      * Asks every open watch to answer, even with no change, so a silent stream can be told from a

@@ -13,6 +13,7 @@ import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Instant;
 import java.util.Optional;
 import java.nio.channels.FileChannel;
+import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 
 /**
@@ -27,6 +28,12 @@ import java.nio.file.StandardOpenOption;
  * processes creating it at once (an agent and {@code ferryctl attach}) exactly one wins and both
  * use its pair. A file that does not hold a valid pair is never overwritten: it is reported, and
  * an operator decides (moving it away makes the next start generate a new pair).
+ *
+ * <p>During a key rotation the file holds two generations: the pair in use ({@link #read}, what
+ * every connect uses) and the next one ({@link #prepareNext}), published while targets switch to it;
+ * {@link #promoteNext} makes the next one the pair in use and drops the old one. Both replace the
+ * file the same way it was created (a private temporary file, synced, renamed over it), so a crash
+ * leaves either the old content or the new, and a restarted agent carries on from whichever.
  */
 public final class HostKeyFile {
 
@@ -50,15 +57,29 @@ public final class HostKeyFile {
         }
     }
 
+    /** The pair in use and, during a rotation, the next one. */
+    public record Generations(Pair current, Optional<Pair> next) {
+    }
+
+    record StoredPair(@JsonProperty("generation") long generation, @JsonProperty("hostKey") String hostKey,
+                      @JsonProperty("ctrlKey") String ctrlKey, @JsonProperty("createdAt") Instant createdAt) {
+    }
+
     record Stored(@JsonProperty("generation") long generation, @JsonProperty("hostKey") String hostKey,
-                          @JsonProperty("ctrlKey") String ctrlKey, @JsonProperty("createdAt") Instant createdAt) {
+                  @JsonProperty("ctrlKey") String ctrlKey, @JsonProperty("createdAt") Instant createdAt,
+                  @JsonProperty("next") StoredPair next) {
     }
 
     private HostKeyFile() {
     }
 
-    /** The pair in {@code file}, or empty when there is no file. */
+    /** The pair in use in {@code file}, or empty when there is no file. */
     public static Optional<Pair> read(Path file) {
+        return readGenerations(file).map(Generations::current);
+    }
+
+    /** Both generations in {@code file}, or empty when there is no file. */
+    public static Optional<Generations> readGenerations(Path file) {
         if (!Files.exists(file)) {
             return Optional.empty();
         }
@@ -71,12 +92,24 @@ public final class HostKeyFile {
         } catch (RuntimeException e) {
             throw unusable(file, "it is not the JSON Ferry writes");
         }
-        if (stored == null || stored.generation() < 1 || !DhchapKey.isValid(stored.hostKey())
-                || !DhchapKey.isValid(stored.ctrlKey()) || stored.createdAt() == null) {
+        if (stored == null) {
+            throw unusable(file, "it is empty");
+        }
+        Pair current = pair(file, new StoredPair(stored.generation(), stored.hostKey(), stored.ctrlKey(), stored.createdAt()));
+        Optional<Pair> next = Optional.ofNullable(stored.next()).map(n -> pair(file, n));
+        if (next.isPresent() && next.get().generation() <= current.generation()) {
+            throw unusable(file, "its next generation is not after the one in use");
+        }
+        return Optional.of(new Generations(current, next));
+    }
+
+    private static Pair pair(Path file, StoredPair stored) {
+        if (stored.generation() < 1 || !DhchapKey.isValid(stored.hostKey()) || !DhchapKey.isValid(stored.ctrlKey())
+                || stored.createdAt() == null) {
             throw unusable(file, "it does not hold a generation and two valid DHHC-1 keys");
         }
-        return Optional.of(new Pair(stored.generation(), DhchapKey.parse(stored.hostKey(), "hostKey"),
-                DhchapKey.parse(stored.ctrlKey(), "ctrlKey"), stored.createdAt()));
+        return new Pair(stored.generation(), DhchapKey.parse(stored.hostKey(), "hostKey"),
+                DhchapKey.parse(stored.ctrlKey(), "ctrlKey"), stored.createdAt());
     }
 
     /** The pair in {@code file}, generated (generation 1) and kept there first if there is none. */
@@ -86,22 +119,86 @@ public final class HostKeyFile {
             return kept.get();
         }
         Pair pair = new Pair(1, DhchapKey.generate(), DhchapKey.generate(), now);
+        // A hard link fails when the name exists: whoever linked first wins, nobody replaces it.
+        write(file, new Generations(pair, Optional.empty()), false);
+        return read(file).orElseThrow(() -> new IllegalStateException(file + " vanished right after it was created"));
+    }
+
+    /**
+     * Keeps a new pair of generation {@code generation} beside the one in use (the first step of a
+     * rotation) and returns it; when the file already holds that next generation, returns it as it
+     * is (a restarted agent publishes the pair it had generated, never a third one).
+     *
+     * @throws IllegalStateException when the pair in use is already at or past {@code generation},
+     *                               or another next generation is kept
+     */
+    public static Pair prepareNext(Path file, long generation, Instant now) {
+        Generations kept = readGenerations(file).orElseThrow(() -> new IllegalStateException(file
+                + " holds no pair to rotate from"));
+        if (kept.next().isPresent()) {
+            if (kept.next().get().generation() == generation) {
+                return kept.next().get();
+            }
+            throw new IllegalStateException(file + " already keeps generation " + kept.next().get().generation()
+                    + " as the next one; generation " + generation + " waits until that one is in use");
+        }
+        if (generation <= kept.current().generation()) {
+            throw new IllegalStateException("generation " + generation + " is not after generation "
+                    + kept.current().generation() + ", the one in use");
+        }
+        Pair next = new Pair(generation, DhchapKey.generate(), DhchapKey.generate(), now);
+        write(file, new Generations(kept.current(), Optional.of(next)), true);
+        return next;
+    }
+
+    /**
+     * Makes the next generation the pair in use and forgets the old one (the last step of a
+     * rotation, once the host's live controllers use the next one). Nothing to do when the pair in
+     * use is already {@code generation}.
+     *
+     * @return the pair in use afterwards
+     * @throws IllegalStateException when neither the pair in use nor the next one is {@code generation}
+     */
+    public static Pair promoteNext(Path file, long generation) {
+        Generations kept = readGenerations(file).orElseThrow(() -> new IllegalStateException(file
+                + " holds no pair"));
+        if (kept.current().generation() == generation && kept.next().isEmpty()) {
+            return kept.current();
+        }
+        Pair next = kept.next().filter(n -> n.generation() == generation).orElseThrow(() -> new IllegalStateException(
+                file + " keeps no generation " + generation + " to switch to"));
+        write(file, new Generations(next, Optional.empty()), true);
+        return next;
+    }
+
+    /**
+     * Writes a private temporary file, syncs it, and puts it in place: by hard link when the file
+     * must not exist yet ({@code replace} false, the loser of a race keeps the winner's pair), by an
+     * atomic rename over it otherwise.
+     */
+    private static void write(Path file, Generations generations, boolean replace) {
         Path dir = file.toAbsolutePath().getParent();
         Path tmp = dir.resolve(file.getFileName() + ".tmp-" + ProcessHandle.current().pid());
+        Pair current = generations.current();
+        StoredPair next = generations.next().map(n -> new StoredPair(n.generation(), n.hostKey().value(),
+                n.ctrlKey().value(), n.createdAt())).orElse(null);
         try {
             Files.createDirectories(dir);
             Files.deleteIfExists(tmp);
             Files.createFile(tmp, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
-            Files.write(tmp, Json.encode(new Stored(pair.generation(), pair.hostKey().value(), pair.ctrlKey().value(),
-                    pair.createdAt())));
+            Files.write(tmp, Json.encode(new Stored(current.generation(), current.hostKey().value(),
+                    current.ctrlKey().value(), current.createdAt(), next)));
             try (var channel = FileChannel.open(tmp, StandardOpenOption.WRITE)) {
                 channel.force(true);
             }
-            try {
-                // A hard link fails when the name exists: whoever linked first wins, nobody replaces it.
-                Files.createLink(file, tmp);
-            } catch (FileAlreadyExistsException raced) {
-                // Another process created it meanwhile; its pair is the host's.
+            if (replace) {
+                Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+            } else {
+                try {
+                    Files.createLink(file, tmp);
+                } catch (FileAlreadyExistsException raced) {
+                    // Another process created it meanwhile; its pair is the host's.
+                }
             }
         } catch (IOException e) {
             throw new UncheckedIOException("cannot keep this host's NVMe authentication keys in " + file + ": "
@@ -113,7 +210,6 @@ public final class HostKeyFile {
                 // A leftover temporary file is harmless: it is never read.
             }
         }
-        return read(file).orElseThrow(() -> new IllegalStateException(file + " vanished right after it was created"));
     }
 
     private static UnusableException unusable(Path file, String why) {

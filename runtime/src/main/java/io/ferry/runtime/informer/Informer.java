@@ -1,40 +1,34 @@
 package io.ferry.runtime.informer;
 
-import io.ferry.etcd.store.BadValueException;
 import io.ferry.etcd.store.CompactedRevisionException;
 import io.ferry.etcd.store.EtcdStore;
 import io.ferry.etcd.store.KeyChange;
 import io.ferry.etcd.store.RawEntry;
 import io.ferry.etcd.store.Store;
-import io.ferry.etcd.store.StoreWatch;
 import io.ferry.etcd.store.Versioned;
-import io.ferry.etcd.store.WatchListener;
-import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
-import io.micrometer.core.instrument.Metrics;
 import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
-import java.util.concurrent.RejectedExecutionException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.Collections;
-import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.function.Function;
 
 /**
- * Keeps a decoded, local copy of every key under one prefix and tells a handler about each change.
+ * Keeps a decoded, local copy of every key under one prefix (or of exactly one key, {@link #ofKey})
+ * and tells a handler about each change.
  *
  * <p>It lists the prefix at revision R, then watches from R+1 through its {@link Store}. A store's
  * watch does not repair itself (jetcd's does not), so the informer does: a watch that reports
@@ -59,7 +53,8 @@ import java.util.function.Function;
  * passed to {@link InformerHandler#onBadValue}, and skipped; later values keep arriving.
  *
  * <p>All state changes and handler calls happen on the Vert.x context that called {@link #start()};
- * the cache can be read from any thread.
+ * the cache can be read from any thread. The cache and its rules are {@link InformerCache}'s, the
+ * watch stream and its liveness {@link InformerStream}'s; this class decides when to list and watch.
  */
 public final class Informer<T> implements AutoCloseable {
 
@@ -84,24 +79,14 @@ public final class Informer<T> implements AutoCloseable {
 
     private final Vertx vertx;
     private final Store store;
-    private final String prefix;
-    private final Function<String, Class<? extends T>> typeOfKey;
-    private final InformerHandler<T> handler;
+    private final InformerScope scope;
     private final InformerOptions options;
-
-    private final Map<String, Versioned<T>> cache = new ConcurrentHashMap<>();
-    private final Set<String> badKeys = ConcurrentHashMap.newKeySet();
-    private final Counter decodeFailures;
-    private final Counter watchRestarts;
-    private final Counter relists;
-    private final Counter rewinds;
+    private final InformerCache<T> cache;
+    private final InformerMeters meters;
 
     private Context context;
+    private InformerStream stream;
     private volatile long revision;
-    private StoreWatch watcher;
-    private long watchEpoch;
-    private long lastResponseNanos;
-    private boolean progressRequested;
     private int failures;
     private long watchdogTimer = -1;
     private long resyncTimer = -1;
@@ -129,25 +114,27 @@ public final class Informer<T> implements AutoCloseable {
      */
     public Informer(Vertx vertx, Store store, String prefix, Function<String, Class<? extends T>> typeOfKey,
                     InformerHandler<T> handler, InformerOptions options, MeterRegistry registry) {
+        this(vertx, store, InformerScope.prefix(prefix), typeOfKey, handler, options, registry);
+    }
+
+    private Informer(Vertx vertx, Store store, InformerScope scope, Function<String, Class<? extends T>> typeOfKey,
+                     InformerHandler<T> handler, InformerOptions options, MeterRegistry registry) {
         this.vertx = vertx;
         this.store = store;
-        this.prefix = prefix;
-        this.typeOfKey = typeOfKey;
-        this.handler = handler;
+        this.scope = scope;
         this.options = options;
-        MeterRegistry meters = registry == null ? Metrics.globalRegistry : registry;
-        this.decodeFailures = Counter.builder("ferry.informer.decode.failures")
-                .description("values under the prefix that failed to decode or validate and were skipped")
-                .tag("prefix", prefix).register(meters);
-        this.watchRestarts = Counter.builder("ferry.informer.watch.restarts")
-                .description("watches re-created after an error, end of stream or silence")
-                .tag("prefix", prefix).register(meters);
-        this.relists = Counter.builder("ferry.informer.relists")
-                .description("full listings of the prefix (start, compaction, resync)")
-                .tag("prefix", prefix).register(meters);
-        this.rewinds = Counter.builder("ferry.informer.rewinds")
-                .description("times etcd's revision was found behind the informer's (etcd restored from a backup)")
-                .tag("prefix", prefix).register(meters);
+        this.meters = InformerMeters.register(registry, scope.path());
+        this.cache = new InformerCache<>(store, scope.path(), typeOfKey, handler, meters.decodeFailures());
+    }
+
+    /**
+     * An informer that follows exactly one key: its listing reads that key alone and its watch
+     * watches that key alone, so a role granted only the key may run it, and {@code .../node-1} never
+     * sees {@code .../node-10}. Everything else (rewinds, compaction, silence, resync) is as for a prefix.
+     */
+    public static <T> Informer<T> ofKey(Vertx vertx, Store store, String key, Class<T> type, InformerHandler<T> handler,
+            InformerOptions options, MeterRegistry registry) {
+        return new Informer<>(vertx, store, InformerScope.key(key), k -> type, handler, options, registry);
     }
 
     /**
@@ -156,6 +143,17 @@ public final class Informer<T> implements AutoCloseable {
      */
     public Future<Void> start() {
         context = vertx.getOrCreateContext();
+        stream = new InformerStream(context, store, scope, options.watchdogInterval(), new InformerStream.Events() {
+            @Override
+            public void onResponse(long shown, List<KeyChange> changes) {
+                Informer.this.onResponse(shown, changes);
+            }
+
+            @Override
+            public void onFailure(Throwable error) {
+                onWatchFailure(error);
+            }
+        });
         Promise<Void> started = Promise.promise();
         context.runOnContext(v -> {
             relistThenWatch(started, false);
@@ -165,27 +163,28 @@ public final class Informer<T> implements AutoCloseable {
         return started.future();
     }
 
+    /** The prefix followed, or the one key. */
     public String prefix() {
-        return prefix;
+        return scope.path();
     }
 
     /** The last good value of a key, if any. */
     public Optional<Versioned<T>> get(String key) {
-        return Optional.ofNullable(cache.get(key));
+        return Optional.ofNullable(cache.entries.get(key));
     }
 
     /** A read-only live view of the cache; iterate it, do not keep it. */
     public Collection<Versioned<T>> values() {
-        return Collections.unmodifiableCollection(cache.values());
+        return Collections.unmodifiableCollection(cache.entries.values());
     }
 
     public Map<String, Versioned<T>> snapshot() {
-        return Map.copyOf(cache);
+        return Map.copyOf(cache.entries);
     }
 
     /** Keys whose latest stored value does not decode. */
     public Set<String> badKeys() {
-        return Set.copyOf(badKeys);
+        return Set.copyOf(cache.badKeys);
     }
 
     /** The etcd revision up to which every change under the prefix has been delivered. */
@@ -224,7 +223,7 @@ public final class Informer<T> implements AutoCloseable {
         try {
             context.runOnContext(v -> {
                 if (closed) {
-                    done.tryFail(new IllegalStateException("informer on " + prefix + " is closed"));
+                    done.tryFail(new IllegalStateException("informer on " + scope.path() + " is closed"));
                     return;
                 }
                 long after = relisting && relistingAsTruth ? listingsIssued - 1 : listingsIssued;
@@ -235,7 +234,7 @@ public final class Informer<T> implements AutoCloseable {
                 // Otherwise the listing under way ends by issuing one as the truth if it does not count.
             });
         } catch (RejectedExecutionException e) {
-            done.tryFail(new IllegalStateException("informer on " + prefix + " is closed", e));
+            done.tryFail(new IllegalStateException("informer on " + scope.path() + " is closed", e));
         }
         return done.future();
     }
@@ -253,13 +252,13 @@ public final class Informer<T> implements AutoCloseable {
         relisting = true;
         relistingAsTruth = rewound;
         long issued = ++listingsIssued;
-        relists.increment();
-        store.listRaw(prefix).onComplete(ar -> {
+        meters.relists().increment();
+        scope.list(store).onComplete(ar -> {
             if (closed) {
                 return;
             }
             if (ar.failed()) {
-                retryLater("listing " + prefix + " failed", ar.cause(), () -> relistThenWatch(started, rewound));
+                retryLater("listing " + scope.path() + " failed", ar.cause(), () -> relistThenWatch(started, rewound));
                 return;
             }
             relisting = false;
@@ -289,61 +288,20 @@ public final class Informer<T> implements AutoCloseable {
         });
     }
 
-    /**
-     * Makes the cache equal to a listing and tells the handler what differed.
-     *
-     * @param authoritative true when no watch ran while the listing was taken; false for a resync
-     *                      beside a live watch, where only keys the watch has not moved past are touched
-     */
+    /** @param authoritative see {@link InformerCache#applyListing} */
     private void applyListing(Store.RawListing listing, boolean authoritative) {
-        long listed = listing.revision();
-        Set<String> seen = new HashSet<>();
-        for (RawEntry entry : listing.entries()) {
-            seen.add(entry.key());
-            Versioned<T> cached = cache.get(entry.key());
-            if (cached != null && cached.modRevision() >= entry.modRevision()) {
-                continue;
-            }
-            if (!authoritative && badKeys.contains(entry.key())) {
-                continue;
-            }
-            applyPut(entry);
-        }
-        for (String key : List.copyOf(cache.keySet())) {
-            Versioned<T> cached = cache.get(key);
-            if (!seen.contains(key) && (authoritative || cached.modRevision() <= listed)) {
-                applyDelete(key);
-            }
-        }
-        if (authoritative) {
-            badKeys.retainAll(seen);
-        }
-        revision = Math.max(revision, listed);
+        cache.applyListing(listing, authoritative);
+        revision = Math.max(revision, listing.revision());
         synced = true;
-        safely(() -> handler.onSynced(listed));
+        cache.synced(listing.revision());
     }
 
-    /**
-     * Makes the cache equal to a listing of an etcd whose history went back. Revisions cannot be
-     * compared with the cache's (they were reused by the restored etcd for other changes), so every
-     * key whose value or revisions differ is delivered, every cached key not listed is deleted, and the
-     * revision is set back to the listing's.
-     */
+    /** After a rewind the revision goes back to the listing's, whatever the cache had seen. */
     private void applyRewoundListing(Store.RawListing listing) {
-        Set<String> seen = new HashSet<>();
-        for (RawEntry entry : listing.entries()) {
-            seen.add(entry.key());
-            applyPutUnlessSame(entry);
-        }
-        for (String key : List.copyOf(cache.keySet())) {
-            if (!seen.contains(key)) {
-                applyDelete(key);
-            }
-        }
-        badKeys.retainAll(seen);
+        cache.applyRewoundListing(listing);
         revision = listing.revision();
         synced = true;
-        safely(() -> handler.onSynced(listing.revision()));
+        cache.synced(listing.revision());
     }
 
     /**
@@ -368,21 +326,21 @@ public final class Informer<T> implements AutoCloseable {
     }
 
     private void rewound(String evidence, long current, long ours) {
-        rewinds.increment();
+        meters.rewinds().increment();
         log.warn("etcd went back in time under {}: {}, its current revision is {} but this informer had seen {}"
-                + " (etcd restored from a backup?); listing again as the truth", prefix, evidence, current, ours);
+                + " (etcd restored from a backup?); listing again as the truth", scope.path(), evidence, current, ours);
         relistThenWatch(null, true);
         for (RewindListener listener : rewindListeners) {
-            safely(() -> listener.rewound(this, current, ours));
+            cache.safely(() -> listener.rewound(this, current, ours));
         }
     }
 
     private void resync() {
-        if (closed || relisting || watcher == null) {
+        if (closed || relisting || !stream.isOpen()) {
             return;
         }
-        relists.increment();
-        store.listRaw(prefix).onComplete(ar -> {
+        meters.relists().increment();
+        scope.list(store).onComplete(ar -> {
             if (closed || ar.failed()) {
                 return;
             }
@@ -402,53 +360,10 @@ public final class Informer<T> implements AutoCloseable {
         if (closed) {
             return;
         }
-        long epoch = ++watchEpoch;
-        long from = revision + 1;
-        lastResponseNanos = System.nanoTime();
-        progressRequested = false;
-        try {
-            watcher = store.watch(prefix, from, new WatchListener() {
-                @Override
-                public void onChanges(long shown, List<KeyChange> changes) {
-                    post(() -> onResponse(epoch, shown, changes));
-                }
-
-                @Override
-                public void onError(Throwable error) {
-                    post(() -> onWatchFailure(epoch, error));
-                }
-
-                @Override
-                public void onCompleted() {
-                    post(() -> onWatchFailure(epoch, null));
-                }
-            });
-        } catch (RuntimeException e) {
-            onWatchFailure(epoch, e);
-        }
+        stream.open(revision + 1);
     }
 
-    /**
-     * Hands a watch callback to the informer's context. jetcd completes its watches when its client
-     * closes, which may happen after the application's Vert.x is gone; such late callbacks are dropped.
-     */
-    private void post(Runnable action) {
-        if (closed) {
-            return;
-        }
-        try {
-            context.runOnContext(v -> action.run());
-        } catch (RejectedExecutionException e) {
-            log.debug("informer on {} got a watch callback after its Vert.x closed", prefix);
-        }
-    }
-
-    private void onResponse(long epoch, long shown, List<KeyChange> changes) {
-        if (epoch != watchEpoch || closed) {
-            return;
-        }
-        lastResponseNanos = System.nanoTime();
-        progressRequested = false;
+    private void onResponse(long shown, List<KeyChange> changes) {
         failures = 0;
         if (shown > 0 && shown < revision) {
             // No healthy etcd answers below a revision it has already sent (a progress answer of a
@@ -461,8 +376,8 @@ public final class Informer<T> implements AutoCloseable {
                 continue;
             }
             switch (change.kind()) {
-                case PUT -> applyPut(entry);
-                case DELETE -> applyDelete(entry.key());
+                case PUT -> cache.applyPut(entry, false);
+                case DELETE -> cache.applyDelete(entry.key());
                 default -> log.warn("ignoring unrecognized watch event for {}", entry.key());
             }
             // Revisions within one response can repeat (one transaction, many keys), so only a later
@@ -479,18 +394,15 @@ public final class Informer<T> implements AutoCloseable {
         // benchmark missed a work item's deletion until the next resync, minutes later).
     }
 
-    private void onWatchFailure(long epoch, Throwable error) {
-        if (epoch != watchEpoch || closed) {
-            return;
-        }
+    private void onWatchFailure(Throwable error) {
         stopWatch();
         if (isCompaction(error)) {
-            log.info("watch on {} fell behind a compaction; listing again", prefix);
+            log.info("watch on {} fell behind a compaction; listing again", scope.path());
             relistThenWatch(null, false);
             return;
         }
-        watchRestarts.increment();
-        String why = error == null ? "watch on " + prefix + " ended" : "watch on " + prefix + " failed";
+        meters.watchRestarts().increment();
+        String why = error == null ? "watch on " + scope.path() + " ended" : "watch on " + scope.path() + " failed";
         retryLater(why, error, this::resumeWatch);
     }
 
@@ -504,12 +416,12 @@ public final class Informer<T> implements AutoCloseable {
         }
         long ours = revision;
         store.currentRevision().onComplete(ar -> {
-            if (closed || relisting || watcher != null) {
+            if (closed || relisting || stream.isOpen()) {
                 // Closed, or a listing (after a compaction or a rewind) opens the watch itself.
                 return;
             }
             if (ar.failed()) {
-                retryLater("etcd unreachable while resuming the watch on " + prefix, ar.cause(), this::resumeWatch);
+                retryLater("etcd unreachable while resuming the watch on " + scope.path(), ar.cause(), this::resumeWatch);
             } else if (ar.result() < ours) {
                 rewound("resuming the watch", ar.result(), ours);
             } else {
@@ -523,44 +435,26 @@ public final class Informer<T> implements AutoCloseable {
     }
 
     /**
-     * Detects a silent watch. etcd answers a progress request on a healthy stream; if nothing at all
-     * came back within a whole interval after asking, the stream is replaced (from revision + 1, so
-     * nothing is lost and nothing repeats beyond what handlers already tolerate).
+     * Replaces a silent watch (see {@link InformerStream#silentDespiteProgressRequest}) from
+     * revision + 1, so nothing is lost and nothing repeats beyond what handlers already tolerate.
      */
     private void watchdog() {
-        if (closed || watcher == null || relisting) {
+        if (closed || !stream.isOpen() || relisting) {
             return;
         }
-        long silentNanos = System.nanoTime() - lastResponseNanos;
-        if (silentNanos < options.watchdogInterval().toNanos()) {
-            return;
-        }
-        if (!progressRequested) {
-            progressRequested = true;
-            try {
-                store.requestWatchProgress();
-            } catch (RuntimeException e) {
-                log.debug("progress request failed", e);
-            }
+        long silentMillis = stream.silentDespiteProgressRequest();
+        if (silentMillis < 0) {
             return;
         }
         log.warn("watch on {} silent for {} ms despite a progress request; re-creating it from revision {}",
-                prefix, silentNanos / 1_000_000, revision + 1);
-        watchRestarts.increment();
+                scope.path(), silentMillis, revision + 1);
+        meters.watchRestarts().increment();
         stopWatch();
         resumeWatch();
     }
 
     private void stopWatch() {
-        watchEpoch++;
-        if (watcher != null) {
-            try {
-                watcher.close();
-            } catch (RuntimeException e) {
-                log.debug("closing watcher failed", e);
-            }
-            watcher = null;
-        }
+        stream.stop();
     }
 
     private void retryLater(String what, Throwable cause, Runnable action) {
@@ -575,70 +469,12 @@ public final class Informer<T> implements AutoCloseable {
         });
     }
 
-    // ---- applying changes ----
-
-    private void applyPut(RawEntry entry) {
-        applyPut(entry, false);
-    }
-
-    private void applyPutUnlessSame(RawEntry entry) {
-        applyPut(entry, true);
-    }
-
-    /** @param unlessSame deliver nothing when the cache already holds this very value at these revisions */
-    private void applyPut(RawEntry entry, boolean unlessSame) {
-        Class<? extends T> type = typeOfKey.apply(entry.key());
-        if (type == null) {
-            return;
-        }
-        Versioned<T> decoded;
-        try {
-            @SuppressWarnings("unchecked")
-            Versioned<T> value = (Versioned<T>) store.decode(entry, type);
-            decoded = value;
-        } catch (BadValueException e) {
-            decodeFailures.increment();
-            badKeys.add(entry.key());
-            log.warn("skipping {} (revision {}): {}", entry.key(), entry.modRevision(), e.getCause().getMessage());
-            safely(() -> handler.onBadValue(entry, e.getCause()));
-            return;
-        }
-        badKeys.remove(entry.key());
-        if (unlessSame && decoded.equals(cache.get(entry.key()))) {
-            return;
-        }
-        Versioned<T> previous = cache.put(entry.key(), decoded);
-        safely(() -> handler.onUpsert(decoded, previous));
-    }
-
-    private void applyDelete(String key) {
-        if (typeOfKey.apply(key) == null) {
-            return;
-        }
-        badKeys.remove(key);
-        Versioned<T> previous = cache.remove(key);
-        safely(() -> handler.onDelete(key, previous));
-    }
-
-    private void safely(Runnable call) {
-        try {
-            call.run();
-        } catch (RuntimeException e) {
-            log.error("informer handler for {} threw; the informer carries on", prefix, e);
-        }
-    }
-
     /**
      * Test hook: silences the current watch the way a stalled jetcd stream does (no events, no
      * error), so tests can prove the watchdog notices and recovers.
      */
     void silenceWatchForTest() {
-        context.runOnContext(v -> {
-            if (watcher != null) {
-                watchEpoch++;
-                watcher.close();
-            }
-        });
+        context.runOnContext(v -> stream.silenceForTest());
     }
 
     @Override
@@ -647,8 +483,9 @@ public final class Informer<T> implements AutoCloseable {
         if (context == null) {
             return;
         }
+        stream.close();
         context.runOnContext(v -> {
-            truthWaiters.forEach(w -> w.done().tryFail(new IllegalStateException("informer on " + prefix + " closed")));
+            truthWaiters.forEach(w -> w.done().tryFail(new IllegalStateException("informer on " + scope.path() + " closed")));
             truthWaiters.clear();
             stopWatch();
             vertx.cancelTimer(watchdogTimer);
@@ -658,6 +495,6 @@ public final class Informer<T> implements AutoCloseable {
 
     @Override
     public String toString() {
-        return "Informer[" + prefix + " @" + revision + ", " + cache.size() + " keys]";
+        return "Informer[" + scope.path() + " @" + revision + ", " + cache.entries.size() + " keys]";
     }
 }

@@ -180,6 +180,47 @@ class InformerIT {
         await().atMost(Duration.ofSeconds(10)).until(() -> informer.get(p + "after").isPresent());
     }
 
+    @Test
+    void aKeyFollowerSeesOnlyItsKeyNotLongerKeysThatStartWithIt() {
+        result(store.put(p + "node-1", Item.of("node-1", 1)));
+        result(store.put(p + "node-10", Item.of("node-10", 1)));
+        informer = Informer.ofKey(vertx, store, p + "node-1", Item.class, recorder, FAST, meters);
+        result(informer.start());
+        assertThat(recorder.events).containsExactly("put node-1 1", "synced");
+
+        result(store.put(p + "node-10", Item.of("node-10", 2)));
+        result(store.put(p + "node-1", Item.of("node-1", 2)));
+        result(store.delete(p + "node-10"));
+        result(store.delete(p + "node-1"));
+        result(store.put(p + "node-1", Item.of("node-1", 3)));
+        await().atMost(Duration.ofSeconds(10)).until(() -> recorder.events.contains("put node-1 3"));
+        assertThat(recorder.events).containsExactly("put node-1 1", "synced", "put node-1 2", "delete node-1",
+                "put node-1 3");
+        assertThat(informer.values()).extracting(Versioned::key).containsExactly(p + "node-1");
+    }
+
+    @Test
+    void aKeyFollowerListsItsKeyAgainAfterACompaction() {
+        result(store.put(p + "node-1", Item.of("node-1", 1)));
+        informer = Informer.ofKey(vertx, store, p + "node-1", Item.class, recorder, FAST, meters);
+        result(informer.start());
+        informer.silenceWatchForTest();
+
+        result(store.put(p + "node-1", Item.of("node-1", 2)));
+        result(store.put(p + "node-10", Item.of("node-10", 1)));
+        result(store.put(p + "node-1", Item.of("node-1", 3)));
+        etcd.compact();
+
+        await().atMost(Duration.ofSeconds(15)).until(() -> recorder.events.contains("put node-1 3"));
+        assertThat(meters.get("ferry.informer.relists").counter().count()).isGreaterThanOrEqualTo(2.0);
+        List<String> afterFirstSync = recorder.events.subList(recorder.events.indexOf("synced") + 1, recorder.events.size());
+        assertThat(afterFirstSync).containsExactly("put node-1 3", "synced");
+
+        result(store.put(p + "node-1", Item.of("node-1", 4)));
+        await().atMost(Duration.ofSeconds(10)).until(() -> recorder.events.contains("put node-1 4"));
+        assertThat(recorder.events).doesNotContain("put node-10 1");
+    }
+
     /**
      * jetcd runs every watch of a client on one stream, so the progress request an idle informer's
      * watchdog makes is answered to all of them, and etcd before the fix of its issue 15220 can send

@@ -18,6 +18,10 @@ import io.ferry.model.Ledger;
 import io.ferry.model.Placement;
 import io.ferry.model.DhchapKey;
 import io.ferry.model.HostSecret;
+import io.ferry.model.HostKeyOrder;
+import io.ferry.model.HostKeyRotation;
+import io.ferry.model.HostKeyStatus;
+import io.ferry.model.ServedHostKey;
 import io.ferry.model.VolumePhase;
 import io.ferry.model.VolumeStatus;
 import io.ferry.model.WorkItem;
@@ -245,6 +249,38 @@ class SecurityIT {
             }
             Await.result(controller.txn().delete(keys.exportSecret(NODE, OTHER)).delete(keys.exportSecret(OTHER, NODE))
                     .commit());
+        }
+    }
+
+    @Test
+    void keyRotationKeysAreWrittenOnlyByTheirOwnersAndAnAgentFollowsItsOwnPairByExactKey() throws Exception {
+        HostKeyRotation request = HostKeyRotation.of(NODE, 2, Instant.now());
+        HostKeyOrder order = HostKeyOrder.of(NODE, 2, false);
+        try (EtcdStore agent = storeOf(EtcdRoles.agentRoleName(NODE));
+             EtcdStore controller = storeOf(EtcdRoles.CONTROLLER);
+             EtcdStore csiController = storeOf(EtcdRoles.CSI_CONTROLLER);
+             EtcdStore admin = storeOf(EtcdRoles.ADMIN)) {
+            // Only an operator asks for a rotation.
+            refused(agent.put(keys.keyRotation(NODE), request), DENIED);
+            refused(csiController.put(keys.keyRotation(NODE), request), DENIED);
+            refused(controller.put(keys.keyRotation(NODE), request), DENIED);
+            Await.result(admin.put(keys.keyRotation(NODE), request));
+            // Only the controller orders; the agent reads its own order and no other node's.
+            refused(agent.put(keys.hostKeyOrder(NODE), order), DENIED);
+            refused(csiController.put(keys.hostKeyOrder(NODE), order), DENIED);
+            Await.result(controller.put(keys.hostKeyOrder(NODE), order));
+            assertThat(Await.result(agent.listKeyRaw(keys.hostKeyOrder(NODE))).entries()).hasSize(1);
+            refused(agent.getRaw(keys.hostKeyOrder(OTHER)), DENIED);
+            // An agent reports for its own node only.
+            Await.result(agent.put(keys.servedHostKey(NODE, OTHER), ServedHostKey.of(OTHER, 1, Instant.now())));
+            Await.result(agent.put(keys.hostKeyStatus(NODE), HostKeyStatus.of(NODE, 1, 2, 0, "", Instant.now())));
+            refused(agent.put(keys.servedHostKey(OTHER, NODE), ServedHostKey.of(NODE, 1, Instant.now())), DENIED);
+            refused(agent.put(keys.hostKeyStatus(OTHER), HostKeyStatus.of(OTHER, 1, 2, 0, "", Instant.now())), DENIED);
+            // Its own pair is granted as one key: a range read of it is refused, the exact read is not.
+            refused(agent.listRaw(keys.hostSecret(NODE)), DENIED);
+            Await.result(agent.listKeyRaw(keys.hostSecret(NODE)));
+            Await.result(admin.txn().delete(keys.keyRotation(NODE)).delete(keys.hostKeyOrder(NODE))
+                    .delete(keys.servedHostKey(NODE, OTHER)).delete(keys.hostKeyStatus(NODE)).commit());
         }
     }
 
