@@ -313,9 +313,8 @@ public final class Agent extends VerticleBase {
         }
         int port = global.exportPortMax() > global.exportPortMin() ? global.exportPortMin() + 1
                 : global.exportPortMin();
-        return Exporter.requiringNoAuth(new SpdkExporter(spdk.client(), global.nqnPrefix(), ctx.cluster.id(),
-                options.dataAddress(), port, spdk::available), hostAuth,
-                "the SPDK exporter does not set DH-HMAC-CHAP keys (not built yet)");
+        return new SpdkExporter(spdk.client(), global.nqnPrefix(), ctx.cluster.id(), options.dataAddress(), port,
+                spdk::available, hostAuth, options.stateDir().resolve(SpdkExporter.KEY_DIR));
     }
 
     /** Enqueues what the informers alone would not: statuses left without work, and pool timers. */
