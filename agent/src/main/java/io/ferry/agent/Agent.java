@@ -170,10 +170,11 @@ public final class Agent extends VerticleBase {
         OrphanRemovals removals = new OrphanRemovals(ctx, orphanTargets);
         OrphanAdoptions adoptions = new OrphanAdoptions(ctx, orphanTargets, statuses);
         RuntimeOptions runtimeOptions = RuntimeOptions.defaults().withConcurrency(options.concurrency());
-        ctx.volumeRuntime = new ReconcileRuntime(vertx, "agent-volumes", volumes::reconcile, runtimeOptions, registry);
-        ctx.snapshotRuntime = new ReconcileRuntime(vertx, "agent-snapshots", snapshots::reconcile, runtimeOptions,
-                registry);
-        ctx.poolRuntime = new ReconcileRuntime(vertx, "agent-pools", poolReconciler::reconcile,
+        ctx.volumeRuntime = new ReconcileRuntime(vertx, "agent-volumes", options.node(), volumes::reconcile,
+                runtimeOptions, registry);
+        ctx.snapshotRuntime = new ReconcileRuntime(vertx, "agent-snapshots", options.node(), snapshots::reconcile,
+                runtimeOptions, registry);
+        ctx.poolRuntime = new ReconcileRuntime(vertx, "agent-pools", options.node(), poolReconciler::reconcile,
                 runtimeOptions.withConcurrency(2), registry);
         InformerOptions informerOptions = InformerOptions.defaults();
         String node = options.node();

@@ -2,6 +2,7 @@ package io.ferry.runtime.reconcile;
 
 import ch.qos.logback.classic.Level;
 import ch.qos.logback.classic.Logger;
+import ch.qos.logback.classic.PatternLayout;
 import ch.qos.logback.classic.spi.ILoggingEvent;
 import ch.qos.logback.core.read.ListAppender;
 import io.ferry.runtime.logging.LogContext;
@@ -14,6 +15,7 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.slf4j.LoggerFactory;
 
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
@@ -120,6 +122,25 @@ class ReconcileLogContextTest {
             assertThat(e.getMDCPropertyMap()).as(e.getFormattedMessage())
                     .doesNotContainKeys(LogContext.ID, LogContext.NODE);
         }
+    }
+
+    @Test
+    void theProcessesPatternPrintsTheTagsAndNothingWithoutThem() throws Exception {
+        String xml;
+        try (var in = getClass().getClassLoader().getResourceAsStream("logback.xml")) {
+            xml = new String(in.readAllBytes(), StandardCharsets.UTF_8);
+        }
+        String pattern = xml.substring(xml.indexOf("<pattern>") + 9, xml.indexOf("</pattern>"));
+        PatternLayout layout = new PatternLayout();
+        layout.setContext(LOG.getLoggerContext());
+        layout.setPattern(pattern);
+        layout.start();
+        try (LogContext.Scope scope = LogContext.open(new LogContext.Tags("node-1", "vol-x"))) {
+            LOG.info("tagged");
+        }
+        LOG.info("untagged");
+        assertThat(layout.doLayout(lines.list.get(0))).endsWith("reconcile-log [node-1 vol-x] - tagged\n");
+        assertThat(layout.doLayout(lines.list.get(1))).endsWith("reconcile-log - untagged\n");
     }
 
     @Test
