@@ -153,10 +153,11 @@ public final class Agent extends VerticleBase {
         OrphanRemovals removals = new OrphanRemovals(ctx, orphanTargets);
         OrphanAdoptions adoptions = new OrphanAdoptions(ctx, orphanTargets, statuses);
         RuntimeOptions runtimeOptions = RuntimeOptions.defaults().withConcurrency(options.concurrency());
-        ReconcileRuntime volumeRuntime = new ReconcileRuntime(vertx, "agent-volumes", volumes::reconcile, runtimeOptions, registry);
-        ReconcileRuntime snapshotRuntime = new ReconcileRuntime(vertx, "agent-snapshots", snapshots::reconcile, runtimeOptions,
-                registry);
-        ReconcileRuntime poolRuntime = new ReconcileRuntime(vertx, "agent-pools", poolReconciler::reconcile,
+        ReconcileRuntime volumeRuntime = new ReconcileRuntime(vertx, "agent-volumes", options.node(), volumes::reconcile,
+                runtimeOptions, registry);
+        ReconcileRuntime snapshotRuntime = new ReconcileRuntime(vertx, "agent-snapshots", options.node(),
+                snapshots::reconcile, runtimeOptions, registry);
+        ReconcileRuntime poolRuntime = new ReconcileRuntime(vertx, "agent-pools", options.node(), poolReconciler::reconcile,
                 runtimeOptions.withConcurrency(2), registry);
         ctx.bindRuntimes(volumeRuntime, snapshotRuntime, poolRuntime);
         InformerOptions informerOptions = InformerOptions.defaults();
@@ -258,9 +259,8 @@ public final class Agent extends VerticleBase {
         }
         int port = global.exportPortMax() > global.exportPortMin() ? global.exportPortMin() + 1
                 : global.exportPortMin();
-        return Exporter.requiringNoAuth(new SpdkExporter(spdk.client(), global.nqnPrefix(), ctx.cluster().id(),
-                options.dataAddress(), port, spdk::available), hostAuth,
-                "the SPDK exporter does not set DH-HMAC-CHAP keys (not built yet)");
+        return new SpdkExporter(spdk.client(), global.nqnPrefix(), ctx.cluster().id(), options.dataAddress(), port,
+                spdk::available, hostAuth, options.stateDir().resolve(SpdkExporter.KEY_DIR));
     }
 
     /** Enqueues what the informers alone would not: statuses left without work, and pool timers. */

@@ -95,6 +95,7 @@ public final class CsiServer implements AutoCloseable {
         }
         NettyServerBuilder builder = options.endpoint().serverBuilder(boss, workers)
                 .executor(executor)
+                .intercept(new LogContextInterceptor(options.mode().node() ? options.node().nodeId() : null))
                 .addService(new IdentityService(store, options.mode().controller(), view::synced));
         if (options.mode().controller()) {
             builder.addService(new ControllerService(store, view, locks, Clock.systemUTC()));

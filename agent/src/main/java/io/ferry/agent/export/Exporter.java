@@ -8,7 +8,6 @@ import io.ferry.model.OrphanOwner;
 import java.util.List;
 import java.util.Set;
 import java.util.TreeSet;
-import io.ferry.model.FailureReason;
 
 /**
  * Exports volumes over NVMe-oF: one subsystem per volume, named {@code <nqnPrefix>:<cluster id>:vol:<volume>}
@@ -57,41 +56,6 @@ public interface Exporter {
         Set<String> volumes = new TreeSet<>();
         exports().stream().filter(e -> e.owner() != OrphanOwner.OTHER_CLUSTER).forEach(e -> volumes.add(e.volume()));
         return volumes;
-    }
-
-    /**
-     * {@code exporter} for a target that cannot authenticate hosts: it exports only while
-     * {@code nvmeAuth} is off, and otherwise fails with {@link io.ferry.model.FailureReason#NVME_AUTH_UNSUPPORTED}
-     * saying {@code why}, so nothing is exported without authentication the cluster asks for.
-     */
-    static Exporter requiringNoAuth(Exporter exporter, ExportSecrets auth, String why) {
-        return new Exporter() {
-            @Override
-            public boolean available() {
-                return exporter.available();
-            }
-
-            @Override
-            public ExportInfo export(String volume, String devicePath, long sizeBytes, ExportSpec spec) {
-                if (auth.mode().on()) {
-                    throw new NvmeAuthException(FailureReason.NVME_AUTH_UNSUPPORTED, "volume " + volume
-                            + " cannot be exported to " + spec.consumerNode() + ": the cluster requires NVMe in-band"
-                            + " authentication (nvmeAuth " + auth.mode().value() + " in config/global) and " + why
-                            + "; nothing was exported. Set \"nvmeAuth\": \"off\" in config/global to export without it");
-                }
-                return exporter.export(volume, devicePath, sizeBytes, spec);
-            }
-
-            @Override
-            public void unexport(String volume) {
-                exporter.unexport(volume);
-            }
-
-            @Override
-            public List<Exported> exports() {
-                return exporter.exports();
-            }
-        };
     }
 
     /** An exporter for hosts that cannot export: local consumers still work. */

@@ -25,6 +25,8 @@ import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.ReentrantLock;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 /**
  * JSON-RPC 2.0 client for the SPDK target's Unix socket ({@code /var/tmp/spdk.sock} by default).
@@ -170,6 +172,67 @@ public final class SpdkClient {
         return call("spdk_get_version", null).path("version").asText();
     }
 
+    /**
+     * A target's release as {@code spdk_get_version} reports it: {@code major} and {@code minor} from
+     * its {@code fields} (e.g. 24 and 9 for v24.09), {@code text} the version string as sent.
+     * {@code major} is -1 when the answer carries no version Ferry can read.
+     */
+    public record Version(int major, int minor, String text) {
+
+        private static final Pattern TEXT = Pattern.compile("v(\\d+)\\.(\\d+)");
+
+        /** True when this release is {@code major.minor} or later. */
+        public boolean atLeast(int wantMajor, int wantMinor) {
+            return major > wantMajor || (major == wantMajor && minor >= wantMinor);
+        }
+
+        static Version of(JsonNode result) {
+            String text = result.path("version").asText("");
+            JsonNode fields = result.path("fields");
+            if (fields.path("major").isIntegralNumber() && fields.path("minor").isIntegralNumber()) {
+                return new Version(fields.path("major").asInt(), fields.path("minor").asInt(), text);
+            }
+            // Releases before the fields member: the string alone ("SPDK v23.01 git sha1 ...").
+            Matcher m = TEXT.matcher(text);
+            return m.find() ? new Version(Integer.parseInt(m.group(1)), Integer.parseInt(m.group(2)), text)
+                    : new Version(-1, 0, text);
+        }
+    }
+
+    public Version version() {
+        return Version.of(call("spdk_get_version", null));
+    }
+
+    // ---- keyring (SPDK 24.01 and later) ----
+
+    /**
+     * Registers the key in {@code path} under {@code name} ({@code keyring_file_add_key}). SPDK reads
+     * the file itself: the request carries only its path, never the key. SPDK refuses a relative
+     * path, a file readable by group or others, or one owned by another user (-EPERM), and a name
+     * already registered (-EEXIST).
+     */
+    public void addKeyFile(String name, Path path) {
+        call("keyring_file_add_key", JSON.createObjectNode().put("name", name).put("path", path.toString()));
+    }
+
+    /** Unregisters a file key; a key still used by a host stays alive in SPDK until that host lets go. */
+    public void removeKeyFile(String name) {
+        call("keyring_file_remove_key", JSON.createObjectNode().put("name", name));
+    }
+
+    /** A key SPDK's keyring holds: {@code removed} when unregistered but still referenced. */
+    public record Key(String name, boolean removed) {
+    }
+
+    /** Every key in SPDK's keyring ({@code keyring_get_keys}; names only, never material). */
+    public List<Key> keys() {
+        List<Key> out = new ArrayList<>();
+        for (JsonNode k : call("keyring_get_keys", JSON.createObjectNode())) {
+            out.add(new Key(k.path("name").asText(), k.path("removed").asBoolean(false)));
+        }
+        return out;
+    }
+
     // ---- NVMe-oF ----
 
     public void createSubsystem(String nqn, String serial, String model) {
@@ -197,6 +260,39 @@ public final class SpdkClient {
         call("nvmf_subsystem_add_host", JSON.createObjectNode().put("nqn", nqn).put("host", hostNqn));
     }
 
+    /**
+     * Allows a host that must authenticate (SPDK 24.05 and later): {@code dhchapKey} and
+     * {@code ctrlrKey} (null for unidirectional) are names of keys in SPDK's keyring, not keys.
+     */
+    public void addHost(String nqn, String hostNqn, HostKeys keys) {
+        call("nvmf_subsystem_add_host", keys.into(JSON.createObjectNode().put("nqn", nqn).put("host", hostNqn)));
+    }
+
+    /**
+     * Replaces an allowed host's DH-HMAC-CHAP keys ({@code nvmf_subsystem_set_keys}, SPDK 24.09 and
+     * later). SPDK checks keys when a host authenticates, so connected hosts stay connected and
+     * prove the new key at their next (re)authentication.
+     */
+    public void setKeys(String nqn, String hostNqn, HostKeys keys) {
+        call("nvmf_subsystem_set_keys", keys.into(JSON.createObjectNode().put("nqn", nqn).put("host", hostNqn)));
+    }
+
+    /** Key names (in SPDK's keyring) a host authenticates with; {@code ctrlrKey} null when unidirectional. */
+    public record HostKeys(String dhchapKey, String ctrlrKey) {
+
+        public static final HostKeys NONE = new HostKeys(null, null);
+
+        ObjectNode into(ObjectNode p) {
+            if (dhchapKey != null) {
+                p.put("dhchap_key", dhchapKey);
+            }
+            if (ctrlrKey != null) {
+                p.put("dhchap_ctrlr_key", ctrlrKey);
+            }
+            return p;
+        }
+    }
+
     public void removeHost(String nqn, String hostNqn) {
         call("nvmf_subsystem_remove_host", JSON.createObjectNode().put("nqn", nqn).put("host", hostNqn));
     }
@@ -215,7 +311,12 @@ public final class SpdkClient {
 
     /** One NVMe-oF subsystem as {@code nvmf_get_subsystems} describes it. */
     public record Subsystem(String nqn, boolean allowAnyHost, List<String> hosts, Map<Integer, String> namespaces,
-            List<String> listeners) {
+            List<String> listeners, Map<String, HostKeys> hostKeys) {
+
+        /** The key names the host authenticates with here ({@link HostKeys#NONE} when none). */
+        public HostKeys keysOf(String host) {
+            return hostKeys.getOrDefault(host, HostKeys.NONE);
+        }
     }
 
     /** Every subsystem with its hosts, namespaces (nsid to bdev name) and listeners ({@code traddr:trsvcid}). */
@@ -223,14 +324,21 @@ public final class SpdkClient {
         List<Subsystem> out = new ArrayList<>();
         for (JsonNode s : call("nvmf_get_subsystems", JSON.createObjectNode())) {
             List<String> hosts = new ArrayList<>();
-            s.path("hosts").forEach(h -> hosts.add(h.path("nqn").asText()));
+            Map<String, HostKeys> hostKeys = new TreeMap<>();
+            s.path("hosts").forEach(h -> {
+                hosts.add(h.path("nqn").asText());
+                if (h.has("dhchap_key") || h.has("dhchap_ctrlr_key")) {
+                    hostKeys.put(h.path("nqn").asText(), new HostKeys(h.path("dhchap_key").asText(null),
+                            h.path("dhchap_ctrlr_key").asText(null)));
+                }
+            });
             Map<Integer, String> namespaces = new TreeMap<>();
             s.path("namespaces").forEach(n -> namespaces.put(n.path("nsid").asInt(), n.path("bdev_name").asText()));
             List<String> listeners = new ArrayList<>();
             s.path("listen_addresses").forEach(l -> listeners.add(l.path("traddr").asText() + ":"
                     + l.path("trsvcid").asText()));
             out.add(new Subsystem(s.path("nqn").asText(), s.path("allow_any_host").asBoolean(false), hosts,
-                    namespaces, listeners));
+                    namespaces, listeners, hostKeys));
         }
         return out;
     }

@@ -14,7 +14,9 @@ import java.nio.channels.Channels;
 import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermission;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
@@ -64,6 +66,8 @@ final class FakeSpdk implements AutoCloseable {
         final String model;
         boolean allowAnyHost;
         final List<String> hosts = new ArrayList<>();
+        /** Per host: its DH-HMAC-CHAP key name and controller key name (either may be null). */
+        final Map<String, String[]> hostKeys = new LinkedHashMap<>();
         final Map<Integer, String> namespaces = new TreeMap<>();
         final List<String[]> listeners = new ArrayList<>();
 
@@ -75,7 +79,23 @@ final class FakeSpdk implements AutoCloseable {
         }
     }
 
+    /** A key of SPDK's file keyring: SPDK keeps a removed key until no host holds it. */
+    static final class Key {
+        final String name;
+        final String path;
+        boolean removed;
+
+        Key(String name, String path) {
+            this.name = name;
+            this.path = path;
+        }
+    }
+
     final Set<String> baseBdevs = new HashSet<>(Set.of("Malloc0"));
+    final Map<String, Key> keys = new LinkedHashMap<>();
+    /** The release this target claims; what it accepts follows (keyring 24.01, DH-HMAC-CHAP 24.05, set_keys 24.09). */
+    volatile int major = 24;
+    volatile int minor = 9;
     final Map<String, Lvstore> lvstores = new LinkedHashMap<>();
     final Map<String, Lvol> lvols = new LinkedHashMap<>();
     final Map<String, Subsystem> subsystems = new LinkedHashMap<>();
@@ -214,8 +234,67 @@ final class FakeSpdk implements AutoCloseable {
 
     private JsonNode dispatch(String method, JsonNode p) {
         switch (method) {
-            case "spdk_get_version":
-                return JSON.createObjectNode().put("version", "SPDK v24.01");
+            case "spdk_get_version": {
+                ObjectNode v = JSON.createObjectNode().put("version", String.format("SPDK v%d.%02d", major, minor));
+                v.putObject("fields").put("major", major).put("minor", minor).put("patch", 0).put("suffix", "");
+                return v;
+            }
+            case "keyring_file_add_key": {
+                since(24, 1);
+                String name = p.path("name").asText();
+                String path = p.path("path").asText();
+                // SPDK's file keyring: an absolute path to a file only its own user can read.
+                if (!path.startsWith("/")) {
+                    throw new Fail(-1, "Operation not permitted");
+                }
+                Path file = Path.of(path);
+                if (!Files.exists(file)) {
+                    throw new Fail(-2, "No such file or directory");
+                }
+                try {
+                    Set<PosixFilePermission> perms = Files.getPosixFilePermissions(file);
+                    if (perms.stream().anyMatch(x -> x.name().startsWith("GROUP") || x.name().startsWith("OTHERS"))
+                            || !Files.getOwner(file).getName().equals(System.getProperty("user.name"))) {
+                        throw new Fail(-1, "Operation not permitted");
+                    }
+                } catch (IOException e) {
+                    throw new Fail(-5, "Input/output error");
+                }
+                if (keys.containsKey(name)) {
+                    throw new Fail(-17, "File exists");
+                }
+                keys.put(name, new Key(name, path));
+                return JSON.getNodeFactory().booleanNode(true);
+            }
+            case "keyring_file_remove_key": {
+                since(24, 1);
+                Key k = keys.get(p.path("name").asText());
+                if (k == null || k.removed) {
+                    throw new Fail(-126, "Required key not available");
+                }
+                k.removed = true;
+                dropUnused();
+                return JSON.getNodeFactory().booleanNode(true);
+            }
+            case "keyring_get_keys": {
+                since(24, 1);
+                ArrayNode out = JSON.createArrayNode();
+                keys.values().forEach(k -> out.addObject().put("name", k.name).put("removed", k.removed)
+                        .put("probed", false).put("refcnt", 1 + refs(k.name)).put("module", "keyring_file")
+                        .put("path", k.path));
+                return out;
+            }
+            case "nvmf_subsystem_set_keys": {
+                since(24, 9);
+                Subsystem s = sub(p);
+                String host = p.path("host").asText();
+                if (!s.hosts.contains(host)) {
+                    throw new Fail(-2, "No such file or directory");
+                }
+                s.hostKeys.put(host, hostKeys(p));
+                dropUnused();
+                return JSON.getNodeFactory().booleanNode(true);
+            }
             case "bdev_lvol_create_lvstore": {
                 if (!baseBdevs.contains(p.path("bdev_name").asText())) {
                     throw new Fail(-19, "No such device");
@@ -339,7 +418,16 @@ final class FakeSpdk implements AutoCloseable {
                             .put("allow_any_host", s.allowAnyHost).put("serial_number", s.serial)
                             .put("model_number", s.model);
                     ArrayNode hosts = o.putArray("hosts");
-                    s.hosts.forEach(h -> hosts.addObject().put("nqn", h));
+                    for (String h : s.hosts) {
+                        ObjectNode entry = hosts.addObject().put("nqn", h);
+                        String[] hk = s.hostKeys.get(h);
+                        if (hk != null && hk[0] != null) {
+                            entry.put("dhchap_key", hk[0]);
+                        }
+                        if (hk != null && hk[1] != null) {
+                            entry.put("dhchap_ctrlr_key", hk[1]);
+                        }
+                    }
                     ArrayNode ns = o.putArray("namespaces");
                     s.namespaces.forEach((id, b) -> ns.addObject().put("nsid", id).put("bdev_name", b)
                             .put("name", b));
@@ -353,17 +441,30 @@ final class FakeSpdk implements AutoCloseable {
                 if (subsystems.remove(p.path("nqn").asText()) == null) {
                     throw new Fail(-32602, "Invalid parameters");
                 }
+                dropUnused();
                 return JSON.getNodeFactory().booleanNode(true);
             case "nvmf_subsystem_add_host": {
                 Subsystem s = sub(p);
-                if (!s.hosts.contains(p.path("host").asText())) {
-                    s.hosts.add(p.path("host").asText());
+                String host = p.path("host").asText();
+                if (s.hosts.contains(host)) {
+                    throw new Fail(-32603, "Internal error");
+                }
+                // Before 24.05 SPDK decodes add_host's params relaxed and knows no dhchap_*: the keys
+                // would be ignored and the host let in without authentication.
+                String[] hk = atLeast(24, 5) ? hostKeys(p) : new String[2];
+                s.hosts.add(host);
+                if (hk[0] != null) {
+                    s.hostKeys.put(host, hk);
                 }
                 return JSON.getNodeFactory().booleanNode(true);
             }
-            case "nvmf_subsystem_remove_host":
-                sub(p).hosts.remove(p.path("host").asText());
+            case "nvmf_subsystem_remove_host": {
+                Subsystem s = sub(p);
+                s.hosts.remove(p.path("host").asText());
+                s.hostKeys.remove(p.path("host").asText());
+                dropUnused();
                 return JSON.getNodeFactory().booleanNode(true);
+            }
             case "nvmf_subsystem_allow_any_host":
                 sub(p).allowAnyHost = p.path("allow_any_host").asBoolean();
                 return JSON.getNodeFactory().booleanNode(true);
@@ -396,6 +497,48 @@ final class FakeSpdk implements AutoCloseable {
             default:
                 throw new Fail(-32601, "Method not found");
         }
+    }
+
+    private boolean atLeast(int wantMajor, int wantMinor) {
+        return major > wantMajor || (major == wantMajor && minor >= wantMinor);
+    }
+
+    /** An RPC this release does not have answers as SPDK answers any unknown method. */
+    private void since(int wantMajor, int wantMinor) {
+        if (!atLeast(wantMajor, wantMinor)) {
+            throw new Fail(-32601, "Method not found");
+        }
+    }
+
+    /** add_host's and set_keys' key names: each must name a live key; a controller key needs a host key. */
+    private String[] hostKeys(JsonNode p) {
+        String key = p.has("dhchap_key") ? p.path("dhchap_key").asText() : null;
+        String ckey = p.has("dhchap_ctrlr_key") ? p.path("dhchap_ctrlr_key").asText() : null;
+        for (String name : new String[] {key, ckey}) {
+            if (name != null && (!keys.containsKey(name) || keys.get(name).removed)) {
+                throw new Fail(-32602, "Invalid parameters");
+            }
+        }
+        if (ckey != null && key == null) {
+            throw new Fail(-32603, "Internal error");
+        }
+        return new String[] {key, ckey};
+    }
+
+    /** How many host entries hold the key. */
+    int refs(String name) {
+        int n = 0;
+        for (Subsystem s : subsystems.values()) {
+            for (String[] hk : s.hostKeys.values()) {
+                n += (name.equals(hk[0]) ? 1 : 0) + (name.equals(hk[1]) ? 1 : 0);
+            }
+        }
+        return n;
+    }
+
+    /** A removed key lives while a host holds it; the last reference gone, SPDK forgets it. */
+    private void dropUnused() {
+        keys.values().removeIf(k -> k.removed && refs(k.name) == 0);
     }
 
     private Subsystem sub(JsonNode p) {

@@ -30,7 +30,11 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 /**
  * The SPDK client against a JSON-RPC server on a real Unix socket that checks every request the
  * way SPDK's decoders do: required parameters present, no unknown parameter, right JSON types.
- * The parameter tables are SPDK 24.x's (python/spdk/rpc and the C decoders behind them).
+ * The parameter tables are SPDK 24.x's (python/spdk/rpc and the C decoders behind them); the
+ * keyring and DH-HMAC-CHAP ones are those of SPDK 24.09 (lib/nvmf/nvmf_rpc.c,
+ * module/keyring/file/keyring_rpc.c). SPDK decodes {@code nvmf_subsystem_add_host} and
+ * {@code keyring_file_add_key} relaxed (unknown names ignored); these tables refuse them anyway,
+ * because a misspelt {@code dhchap_key} ignored would let a host in without authentication.
  */
 class SpdkClientTest {
 
@@ -51,7 +55,13 @@ class SpdkClientTest {
             Map.entry("nvmf_subsystem_add_ns", new Spec(Set.of("nqn", "namespace"), Set.of("tgt_name"))),
             Map.entry("nvmf_subsystem_add_listener", new Spec(Set.of("nqn", "listen_address"),
                     Set.of("tgt_name", "secure_channel"))),
-            Map.entry("nvmf_subsystem_add_host", new Spec(Set.of("nqn", "host"), Set.of("tgt_name", "psk"))),
+            Map.entry("nvmf_subsystem_add_host", new Spec(Set.of("nqn", "host"), Set.of("tgt_name", "psk",
+                    "dhchap_key", "dhchap_ctrlr_key"))),
+            Map.entry("nvmf_subsystem_set_keys", new Spec(Set.of("nqn", "host"), Set.of("tgt_name", "dhchap_key",
+                    "dhchap_ctrlr_key"))),
+            Map.entry("keyring_file_add_key", new Spec(Set.of("name", "path"), Set.of())),
+            Map.entry("keyring_file_remove_key", new Spec(Set.of("name"), Set.of())),
+            Map.entry("keyring_get_keys", new Spec(Set.of(), Set.of())),
             Map.entry("nvmf_subsystem_remove_host", new Spec(Set.of("nqn", "host"), Set.of("tgt_name"))),
             Map.entry("nvmf_delete_subsystem", new Spec(Set.of("nqn"), Set.of("tgt_name"))),
             Map.entry("nvmf_get_subsystems", new Spec(Set.of(), Set.of("nqn", "tgt_name"))),

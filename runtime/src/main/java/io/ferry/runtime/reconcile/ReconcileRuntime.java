@@ -2,6 +2,7 @@ package io.ferry.runtime.reconcile;
 
 import io.ferry.etcd.store.BadValueException;
 import io.ferry.model.ValidationException;
+import io.ferry.runtime.logging.LogContext;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -11,6 +12,7 @@ import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
+import io.vertx.core.internal.ContextInternal;
 import java.util.concurrent.CompletionException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -42,6 +44,10 @@ import java.util.concurrent.ThreadLocalRandom;
  * <p>Bookkeeping happens on one Vert.x context, so there are no locks; reconcilers run their
  * non-blocking steps there too and must push blocking work through {@link #blocking(Callable)}.
  * {@code enqueue} and {@code resync} may be called from any thread.
+ *
+ * <p>Each reconcile runs on a Vert.x context of its own carrying the key (and the node) for the log
+ * ({@link LogContext}): every line logged by the reconcile, in its first step or in any continuation
+ * (etcd answers, blocking work, timers), carries them as {@code %X{id}} and {@code %X{node}}.
  */
 public final class ReconcileRuntime implements AutoCloseable {
 
@@ -50,6 +56,7 @@ public final class ReconcileRuntime implements AutoCloseable {
     private final Vertx vertx;
     private final Context context;
     private final String name;
+    private final String node;
     private final Reconciler reconciler;
     private final RuntimeOptions options;
 
@@ -67,9 +74,16 @@ public final class ReconcileRuntime implements AutoCloseable {
     private final Timer latency;
 
     public ReconcileRuntime(Vertx vertx, String name, Reconciler reconciler, RuntimeOptions options, MeterRegistry registry) {
+        this(vertx, name, null, reconciler, options, registry);
+    }
+
+    /** {@code node}: the node this runtime works for, on every line its reconciles log (null: none, the controller). */
+    public ReconcileRuntime(Vertx vertx, String name, String node, Reconciler reconciler, RuntimeOptions options,
+            MeterRegistry registry) {
         this.vertx = vertx;
         this.context = vertx.getOrCreateContext();
         this.name = name;
+        this.node = node;
         this.reconciler = reconciler;
         this.options = options;
         MeterRegistry meters = registry == null ? Metrics.globalRegistry : registry;
@@ -169,26 +183,33 @@ public final class ReconcileRuntime implements AutoCloseable {
     private void run(String key) {
         running.add(key);
         Timer.Sample sample = Timer.start();
-        Future<ReconcileResult> outcome;
-        try {
-            outcome = reconciler.reconcile(key);
-            if (outcome == null) {
-                outcome = Future.failedFuture(new IllegalStateException("reconciler returned no future"));
+        ContextInternal work = LogContext.forWork(context, new LogContext.Tags(node, key));
+        Promise<ReconcileResult> outcome = Promise.promise();
+        // dispatch runs at once, on this thread, with the key's context as the current one: the
+        // futures the reconciler creates complete on it, and so carry the key into the log.
+        work.dispatch(v -> {
+            try {
+                Future<ReconcileResult> started = reconciler.reconcile(key);
+                if (started == null) {
+                    outcome.fail(new IllegalStateException("reconciler returned no future"));
+                } else {
+                    started.onComplete(outcome);
+                }
+            } catch (RuntimeException e) {
+                outcome.fail(e);
             }
-        } catch (RuntimeException e) {
-            outcome = Future.failedFuture(e);
-        }
+        });
         // Always hop through the context queue: a reconcile that completes synchronously must not
         // recurse into pump() and grow the stack with the queue length.
-        outcome.onComplete(ar -> context.runOnContext(v -> {
+        outcome.future().onComplete(ar -> context.runOnContext(v -> {
             sample.stop(latency);
             running.remove(key);
             if (ar.succeeded()) {
                 onSuccess(key, ar.result());
             } else if (isTerminal(ar.cause())) {
-                onTerminal(key, ar.cause());
+                onTerminal(key, ar.cause(), work);
             } else {
-                onRetryable(key, ar.cause());
+                onRetryable(key, ar.cause(), work);
             }
             if (rerun.remove(key)) {
                 cancelTimer(key);
@@ -206,19 +227,21 @@ public final class ReconcileRuntime implements AutoCloseable {
         }
     }
 
-    private void onTerminal(String key, Throwable cause) {
+    /** {@code work}: the key's context, so that the line about its outcome carries the key too. */
+    private void onTerminal(String key, Throwable cause, ContextInternal work) {
         terminated.increment();
         failures.remove(key);
         String message = String.valueOf(cause.getMessage());
         terminal.put(key, message);
-        log.warn("[{}] {} failed and will not be retried until it changes: {}", name, key, message);
+        work.dispatch(v -> log.warn("[{}] {} failed and will not be retried until it changes: {}", name, key, message));
     }
 
-    private void onRetryable(String key, Throwable cause) {
+    private void onRetryable(String key, Throwable cause, ContextInternal work) {
         retried.increment();
         int attempt = failures.merge(key, 1, Integer::sum);
         Duration delay = backoff(attempt);
-        log.info("[{}] {} failed (attempt {}), retrying in {} ms: {}", name, key, attempt, delay.toMillis(), cause.toString());
+        work.dispatch(v -> log.info("[{}] {} failed (attempt {}), retrying in {} ms: {}", name, key, attempt,
+                delay.toMillis(), cause.toString()));
         after(key, delay);
     }
 
