@@ -29,6 +29,14 @@ final class CsiNodeCommands {
     private CsiNodeCommands() {
     }
 
+    /** The contexts a CO passes on from earlier calls, which node-stage and node-publish send alike. */
+    static final class Contexts {
+        @Option(names = "--publish-context", paramLabel = "KEY=VALUE", description = "from controller-publish (repeatable)")
+        Map<String, String> publishContext = new LinkedHashMap<>();
+        @Option(names = "--volume-context", paramLabel = "KEY=VALUE", description = "from CreateVolume (repeatable)")
+        Map<String, String> volumeContext = new LinkedHashMap<>();
+    }
+
     @Command(name = "node-info", description = "NodeGetInfo: the node id, volume limit and topology the plugin reports.")
     static final class NodeInfo extends CsiCommands.CsiCall {
         @Override
@@ -62,17 +70,14 @@ final class CsiNodeCommands {
         String stagingPath;
         @CommandLine.Mixin
         CsiCapabilityOptions capability;
-        @Option(names = "--publish-context", paramLabel = "KEY=VALUE",
-                description = "from controller-publish (repeatable)")
-        Map<String, String> publishContext = new LinkedHashMap<>();
-        @Option(names = "--volume-context", paramLabel = "KEY=VALUE", description = "from CreateVolume (repeatable)")
-        Map<String, String> volumeContext = new LinkedHashMap<>();
+        @CommandLine.Mixin
+        Contexts contexts;
 
         @Override
         int run(CsiConnection c) {
             NodeStageVolumeRequest request = NodeStageVolumeRequest.newBuilder().setVolumeId(volumeId)
                     .setStagingTargetPath(stagingPath).setVolumeCapability(capability.capability())
-                    .putAllPublishContext(publishContext).putAllVolumeContext(volumeContext).build();
+                    .putAllPublishContext(contexts.publishContext).putAllVolumeContext(contexts.volumeContext).build();
             c.call("NodeStageVolume", () -> c.node().nodeStageVolume(request));
             out().line("volume " + volumeId + " staged at " + stagingPath);
             return ExitCodes.OK;
@@ -108,17 +113,15 @@ final class CsiNodeCommands {
         boolean readOnly;
         @CommandLine.Mixin
         CsiCapabilityOptions capability;
-        @Option(names = "--publish-context", paramLabel = "KEY=VALUE", description = "from controller-publish (repeatable)")
-        Map<String, String> publishContext = new LinkedHashMap<>();
-        @Option(names = "--volume-context", paramLabel = "KEY=VALUE", description = "from CreateVolume (repeatable)")
-        Map<String, String> volumeContext = new LinkedHashMap<>();
+        @CommandLine.Mixin
+        Contexts contexts;
 
         @Override
         int run(CsiConnection c) {
             NodePublishVolumeRequest request = NodePublishVolumeRequest.newBuilder().setVolumeId(volumeId)
                     .setStagingTargetPath(stagingPath).setTargetPath(targetPath).setReadonly(readOnly)
                     .setVolumeCapability(capability.capability())
-                    .putAllPublishContext(publishContext).putAllVolumeContext(volumeContext).build();
+                    .putAllPublishContext(contexts.publishContext).putAllVolumeContext(contexts.volumeContext).build();
             c.call("NodePublishVolume", () -> c.node().nodePublishVolume(request));
             out().line("volume " + volumeId + " published at " + targetPath + (readOnly ? " (read-only)" : ""));
             return ExitCodes.OK;
