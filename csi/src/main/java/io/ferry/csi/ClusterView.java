@@ -23,7 +23,6 @@ import io.ferry.model.VolumeIntent;
 import io.ferry.model.VolumeScheduling;
 import io.ferry.model.VolumeStatus;
 import io.micrometer.core.instrument.MeterRegistry;
-import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import org.slf4j.Logger;
@@ -35,11 +34,8 @@ import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.LongAdder;
 import java.util.function.Function;
 import java.util.function.Supplier;
 
@@ -86,11 +82,9 @@ public final class ClusterView implements AutoCloseable {
     private final Informer<ControllerLeader> controllers;
     /** The scoped node's own registration; null in a whole-cluster view (it is in {@link #nodes}). */
     private final Informer<NodeRegistration> ownRegistration;
-    private final Map<String, Followed> followed = new ConcurrentHashMap<>();
+    private final Map<String, FollowedVolume> followed = new ConcurrentHashMap<>();
     private final List<Informer<?>> all = new ArrayList<>();
-    private final Set<Waiter<?>> waiters = ConcurrentHashMap.newKeySet();
-    /** Changes (upserts and deletions, first listings included) the informers delivered to this view. */
-    private final LongAdder changes = new LongAdder();
+    private final ViewWaits waits = new ViewWaits();
 
     /** A view of the whole cluster, for the controller service (and a plugin serving both). */
     public ClusterView(Vertx vertx, EtcdStore store, InformerOptions options, MeterRegistry registry) {
@@ -174,24 +168,7 @@ public final class ClusterView implements AutoCloseable {
     }
 
     private <T> InformerHandler<T> wake() {
-        return new InformerHandler<>() {
-            @Override
-            public void onUpsert(Versioned<T> current, Versioned<T> previous) {
-                changes.increment();
-                recheck();
-            }
-
-            @Override
-            public void onDelete(String key, Versioned<T> lastKnown) {
-                changes.increment();
-                recheck();
-            }
-
-            @Override
-            public void onSynced(long revision) {
-                recheck();
-            }
-        };
+        return waits.wake();
     }
 
     /** Completes once every informer has delivered its first listing. */
@@ -209,7 +186,7 @@ public final class ClusterView implements AutoCloseable {
 
     /** How many changes this view's informers have delivered so far (what its watches cost the plugin). */
     public long changesReceived() {
-        return changes.sum();
+        return waits.changesReceived();
     }
 
     /** The node this view is scoped to; empty for a whole-cluster view. */
@@ -229,112 +206,14 @@ public final class ClusterView implements AutoCloseable {
             return Future.succeededFuture();
         }
         String name = Names.volumeName(volume);
-        return followed.computeIfAbsent(name, Followed::new).loaded;
+        return followed.computeIfAbsent(name, v -> new FollowedVolume(vertx, store, options, waits, v)).loaded;
     }
 
     /** Stops watching a volume followed with {@link #follow} (the node no longer stages it). */
     public void unfollow(String volume) {
-        Followed gone = scopeNode == null ? null : followed.remove(volume);
+        FollowedVolume gone = scopeNode == null ? null : followed.remove(volume);
         if (gone != null) {
             gone.close();
-        }
-    }
-
-    /** The serving node's keys for one followed volume. */
-    private record Served(String node, Informer<VolumeStatus> status, Informer<NodeRegistration> registration,
-                          Future<Void> loaded) {
-        void close() {
-            status.close();
-            registration.close();
-        }
-    }
-
-    /**
-     * One followed volume's watches. Each key is watched as a prefix (the informer's only mode): a
-     * volume named like the start of another ({@code pvc-1}, {@code pvc-10}) also brings the other's
-     * changes, which cost a little traffic and are never read, since reads are by exact key.
-     */
-    private final class Followed {
-        final String volume;
-        /** Per volume, and dropped with it: per-key informer metrics would grow without bound. */
-        final MeterRegistry meters = new SimpleMeterRegistry();
-        final Informer<VolumeIntent> intent;
-        final Informer<Placement> placement;
-        final Informer<VolumeScheduling> scheduling;
-        final Future<Void> loaded;
-        private Served served;
-        private boolean closed;
-
-        Followed(String volume) {
-            this.volume = volume;
-            intent = new Informer<>(vertx, store, keys.volume(volume), VolumeIntent.class, wake(), options, meters);
-            scheduling = new Informer<>(vertx, store, keys.volumeScheduling(volume), VolumeScheduling.class, wake(),
-                    options, meters);
-            InformerHandler<Placement> woken = wake();
-            placement = new Informer<>(vertx, store, keys.placement(volume), Placement.class, new InformerHandler<>() {
-                @Override
-                public void onUpsert(Versioned<Placement> current, Versioned<Placement> previous) {
-                    serve();
-                    woken.onUpsert(current, previous);
-                }
-
-                @Override
-                public void onDelete(String key, Versioned<Placement> lastKnown) {
-                    serve();
-                    woken.onDelete(key, lastKnown);
-                }
-
-                @Override
-                public void onSynced(long revision) {
-                    woken.onSynced(revision);
-                }
-            }, options, meters);
-            loaded = Future.all(intent.start(), placement.start(), scheduling.start()).compose(v -> serve()).mapEmpty();
-        }
-
-        Optional<Placement> currentPlacement() {
-            return placement.get(keys.placement(volume)).map(Versioned::value);
-        }
-
-        /**
-         * Watches the status and registration of the node the volume is placed on, moving the
-         * watches when the placement names another node; completes once they are loaded.
-         */
-        synchronized Future<Void> serve() {
-            if (closed) {
-                return Future.succeededFuture();
-            }
-            String node = currentPlacement().map(Placement::node).orElse(null);
-            if (served != null && served.node().equals(node)) {
-                return served.loaded();
-            }
-            if (served != null) {
-                served.close();
-                served = null;
-            }
-            if (node == null) {
-                return Future.succeededFuture();
-            }
-            Informer<VolumeStatus> status = new Informer<>(vertx, store, keys.volumeStatus(node, volume),
-                    VolumeStatus.class, wake(), options, meters);
-            Informer<NodeRegistration> registration = new Informer<>(vertx, store, keys.registration(node),
-                    NodeRegistration.class, wake(), options, meters);
-            served = new Served(node, status, registration, Future.all(status.start(), registration.start()).mapEmpty());
-            return served.loaded();
-        }
-
-        synchronized Served served() {
-            return served;
-        }
-
-        synchronized void close() {
-            closed = true;
-            intent.close();
-            placement.close();
-            scheduling.close();
-            if (served != null) {
-                served.close();
-            }
         }
     }
 
@@ -351,43 +230,10 @@ public final class ClusterView implements AutoCloseable {
 
     /**
      * Waits until {@code condition} returns a value, re-evaluating it after every change the
-     * watches deliver. The condition runs on informer threads and must only read this view; it may
-     * throw (typically a gRPC status) to end the wait with that failure.
+     * watches deliver; see {@link ViewWaits#await}.
      */
     public <T> CompletableFuture<T> await(Supplier<Optional<T>> condition, Duration timeout) {
-        Waiter<T> waiter = new Waiter<>(condition);
-        // Registered before the first evaluation, so a change landing in between is not missed.
-        waiters.add(waiter);
-        waiter.check();
-        waiter.result.orTimeout(Math.max(1, timeout.toMillis()), TimeUnit.MILLISECONDS)
-                .whenComplete((v, e) -> waiters.remove(waiter));
-        return waiter.result;
-    }
-
-    private void recheck() {
-        for (Waiter<?> waiter : waiters) {
-            waiter.check();
-        }
-    }
-
-    private static final class Waiter<T> {
-        final Supplier<Optional<T>> condition;
-        final CompletableFuture<T> result = new CompletableFuture<>();
-
-        Waiter(Supplier<Optional<T>> condition) {
-            this.condition = condition;
-        }
-
-        void check() {
-            if (result.isDone()) {
-                return;
-            }
-            try {
-                condition.get().ifPresent(result::complete);
-            } catch (RuntimeException e) {
-                result.completeExceptionally(e);
-            }
-        }
+        return waits.await(condition, timeout);
     }
 
     // ---- reads from the cache ----
@@ -424,7 +270,7 @@ public final class ClusterView implements AutoCloseable {
 
     public Optional<Placement> placement(String volume) {
         if (scopeNode != null) {
-            return Optional.ofNullable(followed.get(volume)).flatMap(Followed::currentPlacement);
+            return Optional.ofNullable(followed.get(volume)).flatMap(FollowedVolume::currentPlacement);
         }
         return placements.get(keys.placement(volume)).map(Versioned::value);
     }
@@ -489,8 +335,8 @@ public final class ClusterView implements AutoCloseable {
             if (node.equals(scopeNode)) {
                 return ownRegistration.get(keys.registration(node)).map(Versioned::value);
             }
-            for (Followed f : followed.values()) {
-                Served served = f.served();
+            for (FollowedVolume f : followed.values()) {
+                FollowedVolume.Served served = f.served();
                 if (served != null && served.node().equals(node)) {
                     return served.registration().get(keys.registration(node)).map(Versioned::value);
                 }
@@ -507,7 +353,7 @@ public final class ClusterView implements AutoCloseable {
     /** The status {@code node} reports for the volume; a node-scoped view knows it on the node the volume is placed on. */
     public Optional<VolumeStatus> volumeStatus(String node, String volume) {
         if (scopeNode != null) {
-            Served served = Optional.ofNullable(followed.get(volume)).map(Followed::served).orElse(null);
+            FollowedVolume.Served served = Optional.ofNullable(followed.get(volume)).map(FollowedVolume::served).orElse(null);
             return served == null || !served.node().equals(node) ? Optional.empty()
                     : served.status().get(keys.volumeStatus(node, volume)).map(Versioned::value);
         }
@@ -527,10 +373,8 @@ public final class ClusterView implements AutoCloseable {
                 log.warn("closing informer {} failed", informer.prefix(), e);
             }
         }
-        followed.values().forEach(Followed::close);
+        followed.values().forEach(FollowedVolume::close);
         followed.clear();
-        for (Waiter<?> waiter : waiters) {
-            waiter.result.cancel(false);
-        }
+        waits.cancelAll();
     }
 }

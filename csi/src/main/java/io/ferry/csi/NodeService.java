@@ -20,25 +20,14 @@ import io.ferry.csi.v1.NodeUnstageVolumeRequest;
 import io.ferry.csi.v1.NodeUnstageVolumeResponse;
 import io.ferry.csi.v1.Topology;
 import io.ferry.csi.v1.VolumeCapability;
-import io.ferry.csi.v1.VolumeCondition;
-import io.ferry.csi.v1.VolumeUsage;
 import io.ferry.etcd.FerryKeys;
 import io.ferry.etcd.store.EtcdStore;
 import io.ferry.etcd.store.Versioned;
-import io.ferry.model.MkfsOptions;
 import io.ferry.model.Names;
 import io.ferry.model.NodeRegistration;
-import io.ferry.model.Nqn;
-import io.ferry.model.Placement;
-import io.ferry.model.PoolConfig;
-import io.ferry.model.Reach;
 import io.ferry.model.VolumeIntent;
-import io.ferry.model.VolumeScheduling;
-import io.ferry.model.VolumeProgress;
-import io.ferry.model.VolumeStatus;
 import io.ferry.runtime.device.SignatureProbe;
 import io.ferry.runtime.exec.Command;
-import io.ferry.runtime.exec.CommandResult;
 import io.ferry.runtime.exec.CommandRunner;
 import io.grpc.StatusRuntimeException;
 import io.grpc.stub.StreamObserver;
@@ -46,8 +35,6 @@ import io.grpc.stub.StreamObserver;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
-import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -102,11 +89,11 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
     private final ClusterView view;
     private final KeyedLocks locks;
     private final CommandRunner runner;
-    private final SignatureProbe probe;
     private final Options options;
     private final Mounts mounts;
     private final NvmeConnector nvme;
-    private final DeviceVerifier verifier;
+    private final VolumeDevices devices;
+    private final Filesystems filesystems;
 
     public NodeService(EtcdStore store, ClusterView view, KeyedLocks locks, CommandRunner runner, Options options) {
         this.store = store;
@@ -114,11 +101,12 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
         this.view = view;
         this.locks = locks;
         this.runner = runner;
-        this.probe = new SignatureProbe(runner);
         this.options = options;
         this.mounts = new Mounts(options.mountInfo());
-        this.verifier = new DeviceVerifier(runner, options.sysRoot(), options.devRoot());
+        DeviceVerifier verifier = new DeviceVerifier(runner, options.sysRoot(), options.devRoot());
         this.nvme = new NvmeConnector(runner, options.sysRoot(), verifier, options.nvme());
+        this.devices = new VolumeDevices(store, view, options.nodeId(), verifier, nvme);
+        this.filesystems = new Filesystems(runner);
     }
 
     // ---- NodeGetInfo / NodeGetCapabilities ----
@@ -158,7 +146,7 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
         Calls.unary("NodeStageVolume", observer, () -> {
             String id = request.getVolumeId();
             Calls.require(!id.isEmpty(), "volume_id is required");
-            Path staging = path("staging_target_path", request.getStagingTargetPath());
+            Path staging = CsiPaths.path("staging_target_path", request.getStagingTargetPath());
             Calls.require(request.hasVolumeCapability(), "volume_capability is required");
             VolumeCapability cap = request.getVolumeCapability();
             String why = Driver.unsupported(cap);
@@ -166,9 +154,9 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
                 throw Calls.invalid(why);
             }
             try (KeyedLocks.Held ignored = locks.lock("volume:" + id)) {
-                VolumeIntent intent = intent(id);
-                follow(id);
-                Path device = attach(id);
+                VolumeIntent intent = devices.intent(id);
+                devices.follow(id);
+                Path device = devices.attach(id);
                 if (cap.hasBlock()) {
                     return NodeStageVolumeResponse.getDefaultInstance();
                 }
@@ -182,124 +170,12 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
                     }
                     return NodeStageVolumeResponse.getDefaultInstance();
                 }
-                List<SignatureProbe.Signature> found = probe.probe(device.toString());
-                if (found.isEmpty()) {
-                    List<String> mkfs = new ArrayList<>(List.of("mkfs." + fsType));
-                    List<String> options = fsType.equals(intent.fsType()) ? intent.mkfsOptions() : List.of();
-                    mkfs.addAll(intent.thin() ? options : MkfsOptions.keepingAllocation(fsType, options));
-                    mkfs.add(device.toString());
-                    runner.run(Command.of(mkfs).withTimeout(Duration.ofMinutes(10)).serializedBy("device:" + device));
-                } else if (found.stream().noneMatch(sig -> sig.isFilesystem(fsType))) {
-                    // mkfs would overwrite whatever this is (mke2fs asks first only on a terminal), and a
-                    // partition table or RAID member is someone's data as surely as a filesystem is.
-                    throw Calls.failedPrecondition("volume " + id + " is not blank and holds no " + fsType
-                            + " filesystem: found " + SignatureProbe.describe(found) + " on " + device
-                            + "; refusing to format or mount it");
-                }
-                if (!found.isEmpty() && fsType.equals("ext4")) {
-                    growExt4ToItsDevice(id, device.toString());
-                }
+                filesystems.formatIfBlank(id, device, fsType, intent);
                 Files.createDirectories(staging);
-                List<String> mount = new ArrayList<>(List.of("mount", "-t", fsType));
-                List<String> flags = new ArrayList<>(cap.getMount().getMountFlagsList());
-                if (fsType.equals("xfs")) {
-                    // A clone or restored snapshot carries its origin's XFS UUID; mounting both needs nouuid.
-                    flags.add("nouuid");
-                }
-                if (!flags.isEmpty()) {
-                    mount.add("-o");
-                    mount.add(String.join(",", flags));
-                }
-                mount.add(device.toString());
-                mount.add(staging.toString());
-                runner.run(Command.of(mount));
+                filesystems.mount(device, staging, fsType, cap.getMount().getMountFlagsList());
                 return NodeStageVolumeResponse.getDefaultInstance();
             }
         });
-    }
-
-    /**
-     * Loads the volume into a node-scoped view (see {@link ClusterView#forNode}) before anything of
-     * it is read there; a no-op for a whole-cluster view. Every call that reads the view for a
-     * volume calls this first, so a plugin restarted while volumes are staged catches up on the
-     * first call about each.
-     */
-    private void follow(String id) throws Exception {
-        Calls.await(view.follow(id));
-    }
-
-    private VolumeIntent intent(String id) throws Exception {
-        if (!Names.isValidVolumeName(id)) {
-            throw Calls.notFound("volume " + id + " does not exist");
-        }
-        return Calls.await(store.get(keys.volume(id), VolumeIntent.class)).map(Versioned::value)
-                .orElseThrow(() -> Calls.notFound("volume " + id + " does not exist"));
-    }
-
-    /**
-     * The block device of the volume on this node: the local device, the serving node's device
-     * handed over on this machine, or the connected NVMe namespace, once {@link DeviceVerifier} has
-     * traced it back to the volume. A handed-over device passes exactly the checks of a local one
-     * (against the serving node's pool), so a status naming another device is refused either way.
-     */
-    private Path attach(String id) throws Exception {
-        String hostNqn = Calls.await(store.get(keys.registration(options.nodeId()), NodeRegistration.class))
-                .map(v -> v.value().hostNqn())
-                .orElseThrow(() -> Calls.failedPrecondition("node " + options.nodeId()
-                        + " is not registered: its Ferry agent must run to give the node a host NQN"));
-        Ready ready = Calls.await(view.await(() -> usable(id, hostNqn), Calls.remaining()),
-                "volume " + id + " to be Ready and served to " + options.nodeId());
-        if (ready.usesDevice()) {
-            return verifier.local(id, pool(id, ready.placement()), ready.status().devicePath(), view.clusterId().orElse(null));
-        }
-        verifier.export(id, view.globalConfig().nqnPrefix(), view.clusterId().orElse(null), ready.status().export());
-        return nvme.connect(ready.status().export(), hostNqn, view.globalConfig().nvmeAuth());
-    }
-
-    /** How this node reaches the volume placed as {@code placement}, by the one rule ({@link Reach#of}). */
-    private Reach reach(Placement placement) {
-        return Reach.of(placement.node(), view.registration(placement.node()).orElse(null), placement.engine(),
-                options.nodeId(), view.registration(options.nodeId()).orElse(null));
-    }
-
-    private PoolConfig pool(String id, Placement placement) {
-        PoolConfig pool = view.poolConfig(placement.pool()).orElseThrow(() -> Calls.failedPrecondition("volume " + id
-                + ": pool " + placement.pool() + " has no config, so its device cannot be verified"));
-        if (!pool.node().equals(placement.node())) {
-            throw Calls.failedPrecondition("volume " + id + ": pool " + pool.name() + " belongs to node " + pool.node()
-                    + ", not to " + placement.node() + " where the volume is placed; its device cannot be verified");
-        }
-        return pool;
-    }
-
-    /**
-     * The device the volume's current status names, verified, when the status is Ready and the
-     * device is at hand (a remote volume only while connected); empty otherwise. Throws
-     * FAILED_PRECONDITION when the status names a device that is not the volume's.
-     */
-    private Optional<Path> currentDevice(String id) {
-        Placement placement = view.placement(id).orElse(null);
-        VolumeStatus status = placement == null ? null : view.volumeStatus(placement.node(), id).orElse(null);
-        if (status == null || !status.settled()) {
-            return Optional.empty();
-        }
-        Ready ready = new Ready(placement, status, reach(placement));
-        if (ready.usesDevice()) {
-            return Optional.of(verifier.local(id, pool(id, placement), status.devicePath(), view.clusterId().orElse(null)));
-        }
-        if (status.export() == null) {
-            return Optional.empty();
-        }
-        verifier.export(id, view.globalConfig().nqnPrefix(), view.clusterId().orElse(null), status.export());
-        return verifier.nvmeNamespace(status.export());
-    }
-
-    private Optional<Ready> usable(String id, String hostNqn) {
-        Placement placement = view.placement(id).orElse(null);
-        return Calls.done(VolumeProgress.servedTo(id, placement, placement == null ? null
-                : view.volumeStatus(placement.node(), id).orElse(null), options.nodeId(), hostNqn,
-                placement == null ? null : view.registration(placement.node()).orElse(null),
-                view.registration(options.nodeId()).orElse(null), true)).map(Ready::of);
     }
 
     @Override
@@ -307,35 +183,20 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
         Calls.unary("NodeUnstageVolume", observer, () -> {
             String id = request.getVolumeId();
             Calls.require(!id.isEmpty(), "volume_id is required");
-            Path staging = path("staging_target_path", request.getStagingTargetPath());
+            Path staging = CsiPaths.path("staging_target_path", request.getStagingTargetPath());
             try (KeyedLocks.Held ignored = locks.lock("volume:" + id)) {
                 unmount(staging);
                 if (Names.isValidVolumeName(id)) {
-                    follow(id);
+                    devices.follow(id);
                 }
-                if (Names.isValidVolumeName(id) && !handedOver(id)) {
-                    // Both names an export of this volume may have: this cluster's, and the one
-                    // of before cluster ids that an agent keeps serving until it is unexported.
-                    String prefix = view.globalConfig().nqnPrefix();
-                    Optional<String> cluster = view.clusterId();
-                    if (cluster.isPresent()) {
-                        nvme.disconnect(Nqn.forVolume(prefix, cluster.get(), id));
-                    }
-                    nvme.disconnect(Nqn.legacyForVolume(prefix, id));
+                if (Names.isValidVolumeName(id)) {
+                    devices.disconnect(id);
                 }
                 // Unstaged, the volume no longer concerns this node until it is staged again.
                 view.unfollow(id);
                 return NodeUnstageVolumeResponse.getDefaultInstance();
             }
         });
-    }
-
-    /**
-     * Whether this node is handed the volume's device on the serving node's machine: it then made no
-     * NVMe connection, and one to the volume's subsystem on this kernel is not its to end.
-     */
-    private boolean handedOver(String id) {
-        return view.placement(id).map(p -> reach(p) == Reach.HANDOFF).orElse(false);
     }
 
     // ---- NodePublishVolume / NodeUnpublishVolume ----
@@ -345,8 +206,8 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
         Calls.unary("NodePublishVolume", observer, () -> {
             String id = request.getVolumeId();
             Calls.require(!id.isEmpty(), "volume_id is required");
-            Path staging = path("staging_target_path", request.getStagingTargetPath());
-            Path target = path("target_path", request.getTargetPath());
+            Path staging = CsiPaths.path("staging_target_path", request.getStagingTargetPath());
+            Path target = CsiPaths.path("target_path", request.getTargetPath());
             Calls.require(request.hasVolumeCapability(), "volume_capability is required");
             VolumeCapability cap = request.getVolumeCapability();
             String why = Driver.unsupported(cap);
@@ -355,7 +216,7 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
             }
             boolean readOnly = request.getReadonly() || Driver.readOnlyMode(cap);
             try (KeyedLocks.Held ignored = locks.lock("volume:" + id)) {
-                intent(id);
+                devices.intent(id);
                 Optional<Mounts.Mount> existing = mounts.at(target);
                 if (existing.isPresent()) {
                     if (existing.get().readOnly() != readOnly) {
@@ -370,7 +231,7 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
                 Path source;
                 List<String> elsewhere;
                 if (cap.hasBlock()) {
-                    source = attach(id);
+                    source = devices.attach(id);
                     // A device bound onto a file shows in the mount table as the device's own name
                     // within devtmpfs.
                     String root = "/" + source.toRealPath().getFileName();
@@ -414,7 +275,7 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
         Calls.unary("NodeUnpublishVolume", observer, () -> {
             String id = request.getVolumeId();
             Calls.require(!id.isEmpty(), "volume_id is required");
-            Path target = path("target_path", request.getTargetPath());
+            Path target = CsiPaths.path("target_path", request.getTargetPath());
             try (KeyedLocks.Held ignored = locks.lock("volume:" + id)) {
                 unmount(target);
                 if (Files.isDirectory(target, LinkOption.NOFOLLOW_LINKS)) {
@@ -447,32 +308,15 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
             Calls.require(!id.isEmpty(), "volume_id is required");
             Calls.require(!request.getVolumePath().isEmpty(), "volume_path is required");
             if (Names.isValidVolumeName(id)) {
-                follow(id);
+                devices.follow(id);
             }
             if (!Names.isValidVolumeName(id) || view.volume(id).isEmpty()) {
                 throw Calls.notFound("volume " + id + " does not exist");
             }
             Path path = volumeAt(id, request.getVolumePath(), true);
             NodeGetVolumeStatsResponse.Builder response = NodeGetVolumeStatsResponse.newBuilder();
-            if (Files.isDirectory(path)) {
-                // total blocks, free, available, fragment size, total inodes, free inodes
-                String[] f = runner.run(Command.of("stat", "-f", "-c", "%b %f %a %S %c %d", path.toString()))
-                        .stdout().strip().split("\\s+");
-                long blocks = Long.parseLong(f[0]);
-                long free = Long.parseLong(f[1]);
-                long avail = Long.parseLong(f[2]);
-                long size = Long.parseLong(f[3]);
-                long inodes = Long.parseLong(f[4]);
-                long freeInodes = Long.parseLong(f[5]);
-                response.addUsage(VolumeUsage.newBuilder().setUnit(VolumeUsage.Unit.BYTES).setTotal(blocks * size)
-                        .setAvailable(avail * size).setUsed((blocks - free) * size));
-                response.addUsage(VolumeUsage.newBuilder().setUnit(VolumeUsage.Unit.INODES).setTotal(inodes)
-                        .setAvailable(freeInodes).setUsed(inodes - freeInodes));
-            } else {
-                long bytes = Long.parseLong(runner.run(Command.of("blockdev", "--getsize64", path.toString())).stdout().strip());
-                response.addUsage(VolumeUsage.newBuilder().setUnit(VolumeUsage.Unit.BYTES).setTotal(bytes));
-            }
-            response.setVolumeCondition(condition(id));
+            filesystems.addUsage(path, Files.isDirectory(path), response);
+            response.setVolumeCondition(devices.condition(id));
             return response.build();
         });
     }
@@ -487,7 +331,7 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
      * forgivingStatus}), whose volume condition reports it instead.
      */
     private Path volumeAt(String id, String value, boolean forgivingStatus) {
-        String invalid = pathProblem("volume_path", value);
+        String invalid = CsiPaths.pathProblem("volume_path", value);
         if (invalid != null) {
             throw Calls.notFound("volume " + id + " is not at " + value + ": " + invalid);
         }
@@ -499,7 +343,7 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
                 + ": nothing is mounted there"));
         Optional<Path> device;
         try {
-            device = currentDevice(id);
+            device = devices.currentDevice(id);
         } catch (StatusRuntimeException e) {
             if (forgivingStatus) {
                 return path;
@@ -518,25 +362,6 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
         return path;
     }
 
-    private VolumeCondition condition(String id) {
-        VolumeScheduling scheduling = view.volumeScheduling(id).orElse(null);
-        if (scheduling != null && !scheduling.reachable()) {
-            return VolumeCondition.newBuilder().setAbnormal(true)
-                    .setMessage(scheduling.message() != null ? scheduling.message() : "the serving node is down").build();
-        }
-        Placement placement = view.placement(id).orElse(null);
-        VolumeStatus status = placement == null ? null : view.volumeStatus(placement.node(), id).orElse(null);
-        if (status != null && status.failing()) {
-            return VolumeCondition.newBuilder().setAbnormal(true).setMessage("the agent reports: " + status.message()).build();
-        }
-        try {
-            currentDevice(id);
-        } catch (StatusRuntimeException e) {
-            return VolumeCondition.newBuilder().setAbnormal(true).setMessage(e.getStatus().getDescription()).build();
-        }
-        return VolumeCondition.newBuilder().setAbnormal(false).setMessage("mounted").build();
-    }
-
     // ---- NodeExpandVolume ----
 
     @Override
@@ -546,97 +371,15 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
             Calls.require(!id.isEmpty(), "volume_id is required");
             Calls.require(!request.getVolumePath().isEmpty(), "volume_path is required");
             try (KeyedLocks.Held ignored = locks.lock("volume:" + id)) {
-                intent(id);
-                follow(id);
+                devices.intent(id);
+                devices.follow(id);
                 // Only the volume's own device, verified, is ever grown.
                 Path path = volumeAt(id, request.getVolumePath(), false);
-                if (!Files.isDirectory(path)) {
-                    long bytes = Long.parseLong(runner.run(Command.of("blockdev", "--getsize64", path.toString()))
-                            .stdout().strip());
-                    return NodeExpandVolumeResponse.newBuilder().setCapacityBytes(bytes).build();
-                }
-                Mounts.Mount mount = mounts.at(path).orElseThrow();
-                String device = mount.source();
-                switch (mount.fsType()) {
-                    case "ext4" -> runner.run(Command.of("resize2fs", device).withTimeout(Duration.ofMinutes(30)));
-                    case "xfs" -> runner.run(Command.of("xfs_growfs", path.toString()).withTimeout(Duration.ofMinutes(30)));
-                    default -> throw Calls.invalid("cannot grow a " + mount.fsType() + " filesystem");
-                }
-                long bytes = Long.parseLong(runner.run(Command.of("blockdev", "--getsize64", device)).stdout().strip());
+                long bytes = Files.isDirectory(path) ? filesystems.grow(mounts.at(path).orElseThrow(), path)
+                        : filesystems.deviceBytes(path.toString());
                 return NodeExpandVolumeResponse.newBuilder().setCapacityBytes(bytes).build();
             }
         });
-    }
-
-    /**
-     * An ext4 filesystem that was already on the device may be smaller than it: a volume restored
-     * from a snapshot, or cloned, into a larger size, for which the CO never calls
-     * NodeExpandVolume. It is grown before it is mounted (offline, so no online-resize ioctl is
-     * needed; resize2fs wants a fresh check first). Anything unexpected leaves it as it is: the
-     * filesystem is intact and usable at its old size, which beats refusing to stage it.
-     */
-    private void growExt4ToItsDevice(String id, String device) {
-        try {
-            long deviceBytes = Long.parseLong(runner.run(Command.of("blockdev", "--getsize64", device)).stdout().strip());
-            String header = runner.run(Command.of("dumpe2fs", "-h", device)).stdout();
-            long fsBytes = ext4Field(header, "Block count") * ext4Field(header, "Block size");
-            if (fsBytes <= 0 || fsBytes >= deviceBytes) {
-                return;
-            }
-            Duration timeout = Duration.ofMinutes(30);
-            CommandResult check = runner.execute(Command.of("e2fsck", "-f", "-p", device)
-                    .withTimeout(timeout).serializedBy("device:" + device));
-            // 0: clean; 1: errors corrected. Anything else wants a person.
-            if (check.exitCode() > 1) {
-                log.warn("volume {}: its ext4 filesystem ({} bytes) is smaller than {} ({} bytes) but e2fsck -f -p"
-                        + " exited {}: not grown. {}", id, fsBytes, device, deviceBytes, check.exitCode(),
-                        check.stderr().strip());
-                return;
-            }
-            runner.run(Command.of("resize2fs", device).withTimeout(timeout).serializedBy("device:" + device));
-            log.info("volume {}: ext4 filesystem grown from {} to the {} bytes of its device", id, fsBytes, deviceBytes);
-        } catch (RuntimeException e) {
-            log.warn("volume {}: could not grow its ext4 filesystem to the size of {}: {}", id, device, e.getMessage());
-        }
-    }
-
-    private static long ext4Field(String dumpe2fsHeader, String field) {
-        for (String line : dumpe2fsHeader.split("\n")) {
-            if (line.startsWith(field + ":")) {
-                return Long.parseLong(line.substring(field.length() + 1).strip());
-            }
-        }
-        return -1;
-    }
-
-    /** Paths from the CO must be absolute and free of {@code .}/{@code ..} segments. */
-    static Path path(String field, String value) {
-        String problem = pathProblem(field, value);
-        if (problem != null) {
-            throw Calls.invalid(problem);
-        }
-        return Path.of(value).normalize();
-    }
-
-    /** What is wrong with a path from the CO, or null when it is absolute and clean. */
-    static String pathProblem(String field, String value) {
-        if (value.isEmpty()) {
-            return field + " is required";
-        }
-        if (value.indexOf('\0') >= 0) {
-            return field + " contains a NUL character";
-        }
-        Path p = Path.of(value);
-        if (!p.isAbsolute()) {
-            return field + " must be absolute: " + value;
-        }
-        for (Path segment : p) {
-            String s = segment.toString();
-            if (s.equals("..") || s.equals(".")) {
-                return field + " must not contain . or .. segments: " + value;
-            }
-        }
-        return null;
     }
 
     // visible for tests

@@ -20,7 +20,10 @@ import java.util.Optional;
 public final class FerryKeys {
 
     public static final String DEFAULT_PREFIX = "/ferry";
-    private static final String EVENT_ID = "[0-9]{13}-[0-9]{6}";
+    private static final String ORPHAN_REMOVALS = "orphan-removals";
+    private static final String ORPHAN_ADOPTIONS = "orphan-adoptions";
+    /** An event id: milliseconds since the epoch, then a sequence number. */
+    static final String EVENT_ID = "[0-9]{13}-[0-9]{6}";
 
     /** What a key under the prefix addresses; {@link #parse(String)} returns it with the names in the key. */
     public enum Kind {
@@ -278,48 +281,62 @@ public final class FerryKeys {
 
     /** Operators' orders to remove orphans, all nodes. */
     public String orphanRemovals() {
-        return prefix + "/orphan-removals/";
+        return orders(ORPHAN_REMOVALS);
     }
 
     /** Operators' orders to remove orphans of one node: what that node's agent watches. */
     public String orphanRemovals(String node) {
-        return orphanRemovals() + Names.nodeName(node) + "/";
+        return ordersOf(ORPHAN_REMOVALS, node);
     }
 
     public String orphanRemoval(String node, String id) {
-        return orphanRemovals(node) + Names.volumeName(id);
+        return ordersOf(ORPHAN_REMOVALS, node) + Names.volumeName(id);
     }
 
     /** The agent's answers to orphan removal orders. */
     public String orphanRemovalResults(String node) {
-        return node(node) + "orphan-removals/";
+        return answersOf(ORPHAN_REMOVALS, node);
     }
 
     public String orphanRemovalResult(String node, String id) {
-        return orphanRemovalResults(node) + Names.volumeName(id);
+        return answersOf(ORPHAN_REMOVALS, node) + Names.volumeName(id);
     }
 
     /** Operators' orders to adopt orphans, all nodes. */
     public String orphanAdoptions() {
-        return prefix + "/orphan-adoptions/";
+        return orders(ORPHAN_ADOPTIONS);
     }
 
     /** Operators' orders to adopt orphans of one node: what that node's agent watches. */
     public String orphanAdoptions(String node) {
-        return orphanAdoptions() + Names.nodeName(node) + "/";
+        return ordersOf(ORPHAN_ADOPTIONS, node);
     }
 
     public String orphanAdoption(String node, String id) {
-        return orphanAdoptions(node) + Names.volumeName(id);
+        return ordersOf(ORPHAN_ADOPTIONS, node) + Names.volumeName(id);
     }
 
     /** The agent's answers to orphan adoption orders. */
     public String orphanAdoptionResults(String node) {
-        return node(node) + "orphan-adoptions/";
+        return answersOf(ORPHAN_ADOPTIONS, node);
     }
 
     public String orphanAdoptionResult(String node, String id) {
-        return orphanAdoptionResults(node) + Names.volumeName(id);
+        return answersOf(ORPHAN_ADOPTIONS, node) + Names.volumeName(id);
+    }
+
+    // An operator's order about orphans lives at <prefix>/<orders>/<node>/<id> and the agent's answer
+    // at nodes/<node>/<orders>/<id>: removals and adoptions share the layout, so one place spells it.
+    private String orders(String orders) {
+        return prefix + "/" + orders + "/";
+    }
+
+    private String ordersOf(String orders, String node) {
+        return orders(orders) + Names.nodeName(node) + "/";
+    }
+
+    private String answersOf(String orders, String node) {
+        return node(node) + orders + "/";
     }
 
     /** Operators' requests to rotate a host's pair; not secrets (they name a generation, not keys). */
@@ -401,7 +418,7 @@ public final class FerryKeys {
         return objectKind;
     }
 
-    private static String eventObject(String objectKind, String object) {
+    static String eventObject(String objectKind, String object) {
         return objectKind.equals(LifecycleEvent.VOLUME) ? Names.volumeName(object) : Names.snapshotName(object);
     }
 
@@ -416,122 +433,10 @@ public final class FerryKeys {
         }
         String[] p = key.substring(prefix.length() + 1).split("/", -1);
         try {
-            return Optional.ofNullable(classify(p));
+            return Optional.ofNullable(KeyClassifier.classify(p));
         } catch (ValidationException e) {
             return Optional.empty();
         }
-    }
-
-    private static KeyRef classify(String[] p) {
-        switch (p[0]) {
-            case "config":
-                if (p.length == 2 && p[1].equals("global")) {
-                    return new KeyRef(Kind.GLOBAL_CONFIG, List.of());
-                }
-                if (p.length == 2 && p[1].equals("cluster")) {
-                    return new KeyRef(Kind.CLUSTER_IDENTITY, List.of());
-                }
-                if (p.length == 2 && p[1].equals("key-layout")) {
-                    return new KeyRef(Kind.KEY_LAYOUT, List.of());
-                }
-                if (p.length == 3 && p[1].equals("pools")) {
-                    return new KeyRef(Kind.POOL_CONFIG, List.of(Names.poolName(p[2])));
-                }
-                return null;
-            case "volumes":
-                return p.length == 2 ? new KeyRef(Kind.VOLUME, List.of(Names.volumeName(p[1]))) : null;
-            case "snapshots":
-                return p.length == 2 ? new KeyRef(Kind.SNAPSHOT, List.of(Names.snapshotName(p[1]))) : null;
-            case "attachments":
-                return p.length == 3
-                        ? new KeyRef(Kind.ATTACHMENT, List.of(Names.volumeName(p[1]), Names.nodeName(p[2])))
-                        : null;
-            case "placements":
-                return p.length == 2 ? new KeyRef(Kind.PLACEMENT, List.of(Names.volumeName(p[1]))) : null;
-            case "ledger":
-                return p.length == 2 ? new KeyRef(Kind.LEDGER, List.of(Names.poolName(p[1]))) : null;
-            case "controller":
-                if (p.length >= 2 && p[1].equals("leader")) {
-                    return new KeyRef(Kind.CONTROLLER_LEADER, List.of());
-                }
-                if (p.length == 3 && p[1].equals("volumes")) {
-                    return new KeyRef(Kind.VOLUME_SCHEDULING, List.of(Names.volumeName(p[2])));
-                }
-                if (p.length == 3 && p[1].equals("snapshots")) {
-                    return new KeyRef(Kind.SNAPSHOT_SCHEDULING, List.of(Names.snapshotName(p[2])));
-                }
-                return null;
-            case "nodes":
-                return classifyNodeKey(p);
-            case "work":
-                if (p.length == 3 && p[2].equals("host-keys")) {
-                    return new KeyRef(Kind.HOST_KEY_ORDER, List.of(Names.nodeName(p[1])));
-                }
-                if (p.length != 4) {
-                    return null;
-                }
-                return switch (p[2]) {
-                    case "volumes" -> new KeyRef(Kind.NODE_WORK, List.of(Names.nodeName(p[1]), Names.volumeName(p[3])));
-                    case "snapshots" -> new KeyRef(Kind.NODE_SNAPSHOT_WORK,
-                            List.of(Names.nodeName(p[1]), Names.snapshotName(p[3])));
-                    default -> null;
-                };
-            case "secrets":
-                if (p.length == 3 && p[1].equals("hosts")) {
-                    return new KeyRef(Kind.HOST_SECRET, List.of(Names.nodeName(p[2])));
-                }
-                if (p.length == 4 && p[1].equals("exports")) {
-                    return new KeyRef(Kind.EXPORT_SECRET, List.of(Names.nodeName(p[2]), Names.nodeName(p[3])));
-                }
-                return null;
-            case "key-rotations":
-                return p.length == 2 ? new KeyRef(Kind.KEY_ROTATION, List.of(Names.nodeName(p[1]))) : null;
-            case "orphan-removals":
-                return p.length == 3
-                        ? new KeyRef(Kind.ORPHAN_REMOVAL, List.of(Names.nodeName(p[1]), Names.volumeName(p[2])))
-                        : null;
-            case "orphan-adoptions":
-                return p.length == 3
-                        ? new KeyRef(Kind.ORPHAN_ADOPTION, List.of(Names.nodeName(p[1]), Names.volumeName(p[2])))
-                        : null;
-            case "events":
-                if (p.length != 4 || !(p[1].equals(LifecycleEvent.VOLUME) || p[1].equals(LifecycleEvent.SNAPSHOT))
-                        || !p[3].matches(EVENT_ID)) {
-                    return null;
-                }
-                return new KeyRef(Kind.EVENT, List.of(p[1], eventObject(p[1], p[2]), p[3]));
-            default:
-                return null;
-        }
-    }
-
-    private static KeyRef classifyNodeKey(String[] p) {
-        if (p.length < 3) {
-            return null;
-        }
-        String node = Names.nodeName(p[1]);
-        if (p.length == 3) {
-            return switch (p[2]) {
-                case "registration" -> new KeyRef(Kind.NODE_REGISTRATION, List.of(node));
-                case "orphans" -> new KeyRef(Kind.NODE_ORPHANS, List.of(node));
-                case "host-key" -> new KeyRef(Kind.HOST_KEY_STATUS, List.of(node));
-                default -> null;
-            };
-        }
-        if (p.length != 4) {
-            return null;
-        }
-        return switch (p[2]) {
-            case "pools" -> new KeyRef(Kind.NODE_POOL_STATUS, List.of(node, Names.poolName(p[3])));
-            case "work" -> new KeyRef(Kind.LEGACY_NODE_WORK, List.of(node, Names.volumeName(p[3])));
-            case "snapshot-work" -> new KeyRef(Kind.LEGACY_NODE_SNAPSHOT_WORK, List.of(node, Names.snapshotName(p[3])));
-            case "volumes" -> new KeyRef(Kind.NODE_VOLUME_STATUS, List.of(node, Names.volumeName(p[3])));
-            case "snapshots" -> new KeyRef(Kind.NODE_SNAPSHOT_STATUS, List.of(node, Names.snapshotName(p[3])));
-            case "orphan-removals" -> new KeyRef(Kind.NODE_ORPHAN_REMOVAL_RESULT, List.of(node, Names.volumeName(p[3])));
-            case "orphan-adoptions" -> new KeyRef(Kind.NODE_ORPHAN_ADOPTION_RESULT, List.of(node, Names.volumeName(p[3])));
-            case "served-keys" -> new KeyRef(Kind.SERVED_HOST_KEY, List.of(node, Names.nodeName(p[3])));
-            default -> null;
-        };
     }
 
     @Override

@@ -23,14 +23,7 @@ public record OrphanAdoption(int schemaVersion, String id, String node, String o
 
     public OrphanAdoption {
         Schema.check(schemaVersion);
-        Check.field("id", Check.required(id, "id"), OrphanRemoval::orderId);
-        Check.field("node", Check.required(node, "node"), Names::nodeName);
-        Check.text(Check.required(object, "object"), "object", 1024);
-        if (object.isBlank()) {
-            throw new ValidationException("object", "object: must name the orphan to adopt");
-        }
-        Check.text(requestedBy, "requestedBy", 253);
-        Check.required(requestedAt, "requestedAt");
+        OrphanOrders.checkOrder(id, node, object, requestedBy, requestedAt, "adopt");
     }
 
     @JsonCreator

@@ -23,11 +23,7 @@ public record OrphanAdoptionResult(int schemaVersion, String id, String node, St
 
     public OrphanAdoptionResult {
         Schema.check(schemaVersion);
-        Check.field("id", Check.required(id, "id"), OrphanRemoval::orderId);
-        Check.field("node", Check.required(node, "node"), Names::nodeName);
-        Check.text(Check.required(object, "object"), "object", 1024);
-        Check.required(outcome, "outcome");
-        Check.text(Check.required(message, "message"), "message", 4096);
+        OrphanOrders.checkAnswer(id, node, object, outcome, message);
         Check.nullable("volume", volume, Names::volumeName);
         Check.nullable("pool", pool, Names::poolName);
         Check.nonNegative(sizeBytes, "sizeBytes");

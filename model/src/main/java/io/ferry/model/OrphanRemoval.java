@@ -23,14 +23,7 @@ public record OrphanRemoval(int schemaVersion, String id, String node, String ob
 
     public OrphanRemoval {
         Schema.check(schemaVersion);
-        Check.field("id", Check.required(id, "id"), OrphanRemoval::orderId);
-        Check.field("node", Check.required(node, "node"), Names::nodeName);
-        Check.text(Check.required(object, "object"), "object", 1024);
-        if (object.isBlank()) {
-            throw new ValidationException("object", "object: must name the orphan to remove");
-        }
-        Check.text(requestedBy, "requestedBy", 253);
-        Check.required(requestedAt, "requestedAt");
+        OrphanOrders.checkOrder(id, node, object, requestedBy, requestedAt, "remove");
     }
 
     @JsonCreator
@@ -46,15 +39,6 @@ public record OrphanRemoval(int schemaVersion, String id, String node, String ob
 
     public static OrphanRemoval of(String id, String node, String object, String requestedBy, Instant requestedAt) {
         return new OrphanRemoval(Schema.CURRENT_VERSION, id, node, object, requestedBy, requestedAt);
-    }
-
-    /** Order ids follow volume-name rules (they are key segments), with a message about orders. */
-    static String orderId(String id) {
-        if (!Names.isValidVolumeName(id)) {
-            throw new ValidationException("id", "id: " + Names.quote(id) + " is not an order id: 1-63 lowercase"
-                    + " letters, digits and '-', starting and ending with a letter or digit");
-        }
-        return id;
     }
 
     @Override

@@ -139,12 +139,7 @@ public final class Filters {
      * verdict and what capacity reports count, so the two cannot drift apart.
      */
     static Filter sized(String reason, Limit limit, Applies applies) {
-        return new Filter() {
-            @Override
-            public String reason(Request request) {
-                return reason;
-            }
-
+        return new Named(reason, applies) {
             @Override
             public boolean admits(Request request, Candidate candidate, GlobalConfig global) {
                 return request.sizeBytes() <= limit.largest(request, candidate, global);
@@ -154,16 +149,6 @@ public final class Filters {
             public long largestAdmitted(Request request, Candidate candidate, GlobalConfig global) {
                 return limit.largest(request, candidate, global);
             }
-
-            @Override
-            public boolean appliesTo(Request request, GlobalConfig global) {
-                return applies.test(request, global);
-            }
-
-            @Override
-            public String toString() {
-                return reason;
-            }
         };
     }
 
@@ -172,26 +157,37 @@ public final class Filters {
     }
 
     static Filter simple(String reason, Check check, Applies applies) {
-        return new Filter() {
-            @Override
-            public String reason(Request request) {
-                return reason;
-            }
-
+        return new Named(reason, applies) {
             @Override
             public boolean admits(Request request, Candidate candidate, GlobalConfig global) {
                 return check.test(request, candidate, global);
             }
-
-            @Override
-            public boolean appliesTo(Request request, GlobalConfig global) {
-                return applies.test(request, global);
-            }
-
-            @Override
-            public String toString() {
-                return reason;
-            }
         };
+    }
+
+    /** What every built filter shares: one fixed reason, also its name, and when it applies. */
+    private abstract static class Named implements Filter {
+        private final String reason;
+        private final Applies applies;
+
+        Named(String reason, Applies applies) {
+            this.reason = reason;
+            this.applies = applies;
+        }
+
+        @Override
+        public String reason(Request request) {
+            return reason;
+        }
+
+        @Override
+        public boolean appliesTo(Request request, GlobalConfig global) {
+            return applies.test(request, global);
+        }
+
+        @Override
+        public String toString() {
+            return reason;
+        }
     }
 }

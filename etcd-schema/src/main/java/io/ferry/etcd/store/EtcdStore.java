@@ -2,15 +2,9 @@ package io.ferry.etcd.store;
 
 import io.etcd.jetcd.ByteSequence;
 import io.etcd.jetcd.Client;
-import io.etcd.jetcd.KeyValue;
-import io.etcd.jetcd.Watch;
-import io.etcd.jetcd.common.exception.CompactedException;
 import io.etcd.jetcd.op.Cmp;
 import io.etcd.jetcd.op.CmpTarget;
 import io.etcd.jetcd.op.Op;
-import io.etcd.jetcd.options.WatchOption;
-import io.etcd.jetcd.watch.WatchEvent;
-import io.etcd.jetcd.watch.WatchResponse;
 import io.etcd.jetcd.election.LeaderKey;
 import io.etcd.jetcd.election.NoLeaderException;
 import io.etcd.jetcd.kv.GetResponse;
@@ -21,11 +15,9 @@ import io.ferry.etcd.EtcdClients;
 import io.ferry.etcd.EtcdOptions;
 import io.ferry.etcd.FerryKeys;
 import io.ferry.model.Json;
-import io.grpc.Status;
 import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
-import java.util.Arrays;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -35,10 +27,12 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionException;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
 import java.util.function.Supplier;
+
+import static io.ferry.etcd.store.EtcdRequests.bytes;
+import static io.ferry.etcd.store.EtcdRequests.rangeEnd;
+import static io.ferry.etcd.store.EtcdRequests.raw;
 
 /**
  * Typed access to Ferry's keys: the one way every component reads and writes etcd.
@@ -52,18 +46,14 @@ public final class EtcdStore implements Store, AutoCloseable {
 
     private static final Logger log = LoggerFactory.getLogger(EtcdStore.class);
 
-    /** Most keys in one listing page: keeps single responses small even with 100,000 placements. */
-    static final int LIST_PAGE = 2000;
-
-    /**
-     * Bytes a listing page aims at once the values' size is known: a few MiB keeps each response
-     * well inside {@link EtcdClients#MAX_INBOUND_BYTES} even when values vary in size.
-     */
-    static final long LIST_PAGE_TARGET_BYTES = 8L << 20;
+    /** Most keys in one listing page; see {@link PagedListing}. */
+    static final int LIST_PAGE = PagedListing.LIST_PAGE;
 
     private final Client client;
     private final FerryKeys keys;
-    private final Duration requestTimeout;
+    private final EtcdRequests requests;
+    private final PagedListing listing;
+    private final EtcdWatches watches;
     private final boolean ownsClient;
     /** Why transactions are held back right now (empty: they are sent); see {@link #holdingCommitsWhile}. */
     private final Supplier<Optional<String>> commitHold;
@@ -76,7 +66,9 @@ public final class EtcdStore implements Store, AutoCloseable {
                       Supplier<Optional<String>> commitHold) {
         this.client = client;
         this.keys = keys;
-        this.requestTimeout = requestTimeout;
+        this.requests = new EtcdRequests(requestTimeout);
+        this.listing = new PagedListing(client.getKVClient(), requests);
+        this.watches = new EtcdWatches(client.getWatchClient());
         this.ownsClient = ownsClient;
         this.commitHold = commitHold;
     }
@@ -98,7 +90,7 @@ public final class EtcdStore implements Store, AutoCloseable {
      */
     @Override
     public EtcdStore holdingCommitsWhile(Supplier<Optional<String>> hold) {
-        return new EtcdStore(client, keys, requestTimeout, false, hold);
+        return new EtcdStore(client, keys, requests.requestTimeout(), false, hold);
     }
 
     /**
@@ -158,7 +150,7 @@ public final class EtcdStore implements Store, AutoCloseable {
 
     @Override
     public Duration requestTimeout() {
-        return requestTimeout;
+        return requests.requestTimeout();
     }
 
     // ---- reads ----
@@ -169,21 +161,10 @@ public final class EtcdStore implements Store, AutoCloseable {
                 .map(resp -> resp.getKvs().isEmpty() ? Optional.empty() : Optional.of(raw(resp.getKvs().get(0))));
     }
 
-    /**
-     * Lists in pages pinned to the first page's revision, so the result is one snapshot even when
-     * writers are busy, without asking etcd for one unbounded response.
-     *
-     * <p>Pages are bounded by bytes as well as keys. etcd can only limit a range by key count, so the
-     * first page asks for {@link #LIST_PAGE} keys (small values, the usual case, list in one or few
-     * round trips); each later page is sized from the bytes per key seen so far to about
-     * {@link #LIST_PAGE_TARGET_BYTES}; and a page the client refuses as too large is asked again,
-     * from the same key at the same revision, for half as many keys. Only a single value larger
-     * than the client's inbound limit fails the listing, naming the key it starts from.
-     */
+    /** Lists in pages pinned to one revision and bounded by bytes; see {@link PagedListing}. */
     @Override
     public Future<RawListing> listRaw(String prefix) {
-        List<RawEntry> acc = new ArrayList<>();
-        return listPage(prefix, bytes(prefix), 0, LIST_PAGE, acc).map(rev -> new RawListing(rev, acc));
+        return listing.list(prefix);
     }
 
     @Override
@@ -191,58 +172,6 @@ public final class EtcdStore implements Store, AutoCloseable {
         return call(client.getKVClient().get(bytes(key)), "get " + key)
                 .map(resp -> new RawListing(resp.getHeader().getRevision(),
                         resp.getKvs().isEmpty() ? List.of() : List.of(raw(resp.getKvs().get(0)))));
-    }
-
-    private Future<Long> listPage(String prefix, ByteSequence from, long revision, int limit, List<RawEntry> acc) {
-        GetOption.Builder opt = GetOption.builder()
-                .withRange(rangeEnd(prefix))
-                .withLimit(limit)
-                .withSortField(GetOption.SortTarget.KEY)
-                .withSortOrder(GetOption.SortOrder.ASCEND);
-        if (revision > 0) {
-            opt.withRevision(revision);
-        }
-        return call(client.getKVClient().get(from, opt.build()), "list " + prefix).compose(resp -> {
-            long rev = revision > 0 ? revision : resp.getHeader().getRevision();
-            List<KeyValue> kvs = resp.getKvs();
-            long pageBytes = 0;
-            for (KeyValue kv : kvs) {
-                acc.add(raw(kv));
-                pageBytes += kv.getKey().size() + kv.getValue().size();
-            }
-            if (!resp.isMore() || kvs.isEmpty()) {
-                return Future.succeededFuture(rev);
-            }
-            // Continue right after the last key of this page: the key plus a zero byte.
-            byte[] last = kvs.get(kvs.size() - 1).getKey().getBytes();
-            byte[] next = new byte[last.length + 1];
-            System.arraycopy(last, 0, next, 0, last.length);
-            return listPage(prefix, ByteSequence.from(next), rev, nextPageLimit(kvs.size(), pageBytes), acc);
-        }, err -> {
-            if (!responseTooLarge(err)) {
-                return Future.failedFuture(err);
-            }
-            if (limit == 1) {
-                return Future.failedFuture(new EtcdUnavailableException("etcd request 'list " + prefix + "' failed:"
-                        + " the first value from key " + from.toString(StandardCharsets.UTF_8) + " on is larger than"
-                        + " the client accepts (" + EtcdClients.MAX_INBOUND_BYTES + " bytes)", err));
-            }
-            log.debug("listing {}: a page of {} keys from {} is too large, asking for {}", prefix, limit,
-                    from.toString(StandardCharsets.UTF_8), limit / 2);
-            return listPage(prefix, from, revision, limit / 2, acc);
-        });
-    }
-
-    static int nextPageLimit(int keys, long bytes) {
-        long perKey = Math.max(1, bytes / Math.max(1, keys));
-        return (int) Math.max(1, Math.min(LIST_PAGE, LIST_PAGE_TARGET_BYTES / perKey));
-    }
-
-    /** The client refused a response over its inbound limit (not etcd refusing the request). */
-    static boolean responseTooLarge(Throwable err) {
-        Status status = Status.fromThrowable(err);
-        return status.getCode() == Status.Code.RESOURCE_EXHAUSTED && status.getDescription() != null
-                && status.getDescription().contains("exceeds maximum size");
     }
 
     /** The cluster's current revision, without reading any value. */
@@ -365,7 +294,7 @@ public final class EtcdStore implements Store, AutoCloseable {
                     return new Leadership(election, key.getKey().toString(StandardCharsets.UTF_8), key.getRevision(),
                             key.getLease());
                 });
-        return context == null ? Future.fromCompletionStage(won) : Future.fromCompletionStage(won, context);
+        return EtcdRequests.onCallerContext(won, context);
     }
 
     /** The candidate value of the election's current leader; empty when nobody leads. */
@@ -382,100 +311,23 @@ public final class EtcdStore implements Store, AutoCloseable {
 
     @Override
     public StoreWatch watch(String prefix, long fromRevision, WatchListener listener) {
-        return watch(prefix, true, fromRevision, listener);
+        return watches.watch(prefix, true, fromRevision, listener);
     }
 
     @Override
     public StoreWatch watchKey(String key, long fromRevision, WatchListener listener) {
-        return watch(key, false, fromRevision, listener);
-    }
-
-    private StoreWatch watch(String prefix, boolean isPrefix, long fromRevision, WatchListener listener) {
-        WatchOption option = WatchOption.builder()
-                .isPrefix(isPrefix)
-                .withRevision(fromRevision)
-                .withProgressNotify(true)
-                .build();
-        Watch.Watcher watcher = client.getWatchClient().watch(bytes(prefix), option, new Watch.Listener() {
-            @Override
-            public void onNext(WatchResponse response) {
-                long revision = response.getHeader() == null ? 0 : response.getHeader().getRevision();
-                List<KeyChange> changes = new ArrayList<>(response.getEvents().size());
-                for (WatchEvent event : response.getEvents()) {
-                    KeyValue kv = event.getKeyValue();
-                    switch (event.getEventType()) {
-                        case PUT -> changes.add(new KeyChange(KeyChange.Kind.PUT, raw(kv)));
-                        case DELETE -> changes.add(KeyChange.deleted(kv.getKey().toString(StandardCharsets.UTF_8),
-                                kv.getModRevision()));
-                        default -> log.warn("ignoring unrecognized watch event for {}",
-                                kv.getKey().toString(StandardCharsets.UTF_8));
-                    }
-                }
-                listener.onChanges(revision, changes);
-            }
-
-            @Override
-            public void onError(Throwable error) {
-                listener.onError(compacted(error, fromRevision));
-            }
-
-            @Override
-            public void onCompleted() {
-                listener.onCompleted();
-            }
-        });
-        return watcher::close;
-    }
-
-    /** etcd's refusal of a compacted start revision, as the typed error every store reports it with. */
-    private static Throwable compacted(Throwable error, long fromRevision) {
-        for (Throwable t = error; t != null; t = t.getCause()) {
-            if (t instanceof CompactedException compacted) {
-                return new CompactedRevisionException(fromRevision, compacted.getCompactedRevision(), error);
-            }
-            if (String.valueOf(t.getMessage()).contains("required revision has been compacted")) {
-                return new CompactedRevisionException(fromRevision, 0, error);
-            }
-        }
-        return error;
+        return watches.watch(key, false, fromRevision, listener);
     }
 
     @Override
     public void requestWatchProgress() {
-        client.getWatchClient().requestProgress();
+        watches.requestProgress();
     }
 
     // ---- plumbing ----
 
-    /**
-     * Adapts a jetcd future to a Vert.x future on the caller's context, bounded by the request
-     * timeout, with failures that say which operation did not complete.
-     */
-    <R> Future<R> call(CompletableFuture<R> pending, String what) {
-        Context context = Vertx.currentContext();
-        // Completed directly (not through a dependent stage) so that callers see our exception itself,
-        // not a CompletionException around it.
-        CompletableFuture<R> outcome = new CompletableFuture<>();
-        pending.orTimeout(requestTimeout.toMillis(), TimeUnit.MILLISECONDS).whenComplete((value, err) -> {
-            if (err == null) {
-                outcome.complete(value);
-            } else {
-                outcome.completeExceptionally(describe(err, what));
-            }
-        });
-        return context == null ? Future.fromCompletionStage(outcome) : Future.fromCompletionStage(outcome, context);
-    }
-
-    private Throwable describe(Throwable err, String what) {
-        Throwable cause = err;
-        while (cause instanceof CompletionException && cause.getCause() != null) {
-            cause = cause.getCause();
-        }
-        if (cause instanceof TimeoutException) {
-            return new EtcdUnavailableException("etcd did not answer '" + what + "' within " + requestTimeout.toMillis() + " ms", cause);
-        }
-        String detail = cause.getMessage() == null ? cause.getClass().getSimpleName() : cause.getMessage();
-        return new EtcdUnavailableException("etcd request '" + what + "' failed: " + detail, cause);
+    private <R> Future<R> call(CompletableFuture<R> pending, String what) {
+        return requests.call(pending, what);
     }
 
     /** True when the error or any of its causes is of the given type. */
@@ -486,27 +338,6 @@ public final class EtcdStore implements Store, AutoCloseable {
             }
         }
         return false;
-    }
-
-    static ByteSequence bytes(String s) {
-        return ByteSequence.from(s, StandardCharsets.UTF_8);
-    }
-
-    static ByteSequence rangeEnd(String prefix) {
-        byte[] b = prefix.getBytes(StandardCharsets.UTF_8);
-        byte[] end = b.clone();
-        for (int i = end.length - 1; i >= 0; i--) {
-            if (end[i] != (byte) 0xff) {
-                end[i]++;
-                return ByteSequence.from(Arrays.copyOf(end, i + 1));
-            }
-        }
-        return ByteSequence.from(new byte[] {0});
-    }
-
-    static RawEntry raw(KeyValue kv) {
-        return new RawEntry(kv.getKey().toString(StandardCharsets.UTF_8), kv.getValue().getBytes(),
-                kv.getCreateRevision(), kv.getModRevision(), kv.getVersion(), kv.getLease());
     }
 
     @Override

@@ -90,13 +90,13 @@ final class AttachCommand extends Base {
         if (existing.isEmpty()) {
             await(store().putIfAbsent(key, attachment));
         }
-        VolumeCommands.waitReady(this, volume, Duration.ofSeconds(timeoutSeconds));
+        VolumeWaits.waitReady(this, volume, Duration.ofSeconds(timeoutSeconds));
         // Served to this host as the one rule says: its own device, the device handed over on the
         // serving node's machine, or an export allowing this host's NQN. A terminal failure (the
         // serving node cannot export) ends the wait at once.
         // Served to this host as the one rule says; a terminal failure (the serving node cannot
         // export) ends the wait at once.
-        VolumeProgress.Done served = VolumeCommands.waitServed(this, volume, self, nqn, false,
+        VolumeProgress.Done served = VolumeWaits.waitServed(this, volume, self, nqn, false,
                 Duration.ofSeconds(timeoutSeconds));
         Placement placement = served.placement();
         VolumeStatus status = served.status();

@@ -5,39 +5,29 @@ import io.ferry.etcd.FerryKeys;
 import io.ferry.model.Json;
 import io.ferry.model.NodeRegistration;
 import io.ferry.runtime.informer.Informer;
-import io.ferry.runtime.informer.InformerHandler;
 import io.ferry.runtime.informer.InformerOptions;
 import io.ferry.etcd.store.EtcdStore;
-import io.ferry.etcd.store.Versioned;
 import io.ferry.model.Placement;
 import io.ferry.model.PoolConfig;
-import io.ferry.model.SchedulingPhase;
 import io.ferry.model.Sizes;
 import io.ferry.model.VolumeIntent;
-import io.ferry.model.VolumeProgress;
 import io.ferry.model.VolumeScheduling;
 import io.ferry.model.VolumeStatus;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
-import java.io.IOException;
 import java.lang.management.ManagementFactory;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Instant;
-import java.util.Objects;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeoutException;
-import java.util.stream.Stream;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 import java.util.ArrayList;
-import java.util.Arrays;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
@@ -81,28 +71,6 @@ final class BenchCommands {
                         + " (default: ${DEFAULT-VALUE}); like pods spread over a cluster, each volume prefers its consumer's node")
         String consumers;
 
-        /** {@code placedMs}: for provisioning, intent to the controller's placement (NaN when not seen). */
-        record Phase(String name, int count, double seconds, double[] startedMs, double[] latenciesMs, double[] placedMs,
-                long etcdRevisions, double clientCpuMs) {
-            double perSecond() {
-                return count / seconds;
-            }
-
-            double percentile(double p) {
-                return percentileOf(latenciesMs, p);
-            }
-
-            static double percentileOf(double[] values, double p) {
-                double[] sorted = Arrays.stream(values).filter(v -> !Double.isNaN(v)).toArray();
-                if (sorted.length == 0) {
-                    return Double.NaN;
-                }
-                Arrays.sort(sorted);
-                int index = (int) Math.ceil(p / 100.0 * sorted.length) - 1;
-                return sorted[Math.max(0, Math.min(sorted.length - 1, index))];
-            }
-        }
-
         @Override
         public Integer call() throws Exception {
             if (volumes < 1 || concurrency < 1) {
@@ -123,7 +91,7 @@ final class BenchCommands {
             // shared client, closed last by FerryCtl, used to fail with "event executor terminated").
             EtcdStore watchStore = EtcdStore.connect(root().etcdOptions());
             try {
-                Tracker tracker = new Tracker(keys());
+                ProvisionTracker tracker = new ProvisionTracker(keys());
                 // One watch per pool node on its volume statuses only: a watch on all of /nodes/ would
                 // also carry work items and pool reports, CPU taken from the cluster being measured.
                 List<Informer<Object>> statuses = new ArrayList<>();
@@ -152,15 +120,17 @@ final class BenchCommands {
                     run("warm-up provision", tracker, warmup, namePrefix + "-warmup", create, true);
                     run("warm-up delete", tracker, warmup, namePrefix + "-warmup", delete, false);
                 }
-                Phase created = run("provision", tracker, volumes, namePrefix, create, true);
-                Phase deleted = keep ? null : run("delete", tracker, volumes, namePrefix, delete, false);
+                ProvisionPhase created = run("provision", tracker, volumes, namePrefix, create, true);
+                ProvisionPhase deleted = keep ? null : run("delete", tracker, volumes, namePrefix, delete, false);
                 statuses.forEach(Informer::close);
                 scheduling.close();
                 placements.close();
-                Phase baseline = baseline();
-                report(created, deleted, baseline);
+                ProvisionPhase baseline = baseline();
+                ProvisionReport.report(out(), "volumes " + volumes + ", concurrency " + concurrency + ", size " + size
+                        + (thick ? " thick" : " thin") + ", consumers " + consumers, volumes, concurrency, created, deleted,
+                        baseline);
                 if (timingsFile != null) {
-                    writeTimings(created, deleted, baseline);
+                    Files.writeString(timingsFile, ProvisionReport.timingsCsv(created, deleted, baseline));
                 }
             } finally {
                 try {
@@ -197,7 +167,7 @@ final class BenchCommands {
                     .map(v -> v.value().node()).sorted().toList();
         }
 
-        private Phase run(String label, Tracker tracker, int volumes, String namePrefix, Action action, boolean creating)
+        private ProvisionPhase run(String label, ProvisionTracker tracker, int volumes, String namePrefix, Action action, boolean creating)
                 throws InterruptedException {
             Semaphore inFlight = new Semaphore(concurrency);
             CountDownLatch finished = new CountDownLatch(volumes);
@@ -241,10 +211,10 @@ final class BenchCommands {
             double seconds = (System.nanoTime() - start) / 1e9;
             double cpuMs = (ownCpuNanos() - cpuBefore) / 1e6;
             long revisions = within(store().currentRevision(), deadline, label) - revisionBefore;
-            return new Phase(label, volumes, seconds, started, latencies, creating ? placed : null, revisions, cpuMs);
+            return new ProvisionPhase(label, volumes, seconds, started, latencies, creating ? placed : null, revisions, cpuMs);
         }
 
-        private Phase baseline() throws InterruptedException {
+        private ProvisionPhase baseline() throws InterruptedException {
             String prefix = keys().prefix() + "/bench-baseline/";
             String value = Json.encodeToString(VolumeIntent.builder("baseline", Sizes.parse(size)).build());
             Semaphore inFlight = new Semaphore(concurrency);
@@ -275,7 +245,7 @@ final class BenchCommands {
             double cpuMs = (ownCpuNanos() - cpuBefore) / 1e6;
             long revisions = within(store().currentRevision(), deadline, "the etcd put baseline") - revisionBefore;
             within(store().deletePrefix(prefix), deadline, "the etcd put baseline");
-            return new Phase("etcd put", volumes, seconds, started, latencies, null, revisions, cpuMs);
+            return new ProvisionPhase("etcd put", volumes, seconds, started, latencies, null, revisions, cpuMs);
         }
 
         /** When a phase that starts now must be over: {@code --timeout} bounds every wait in it, however the cluster fails. */
@@ -318,74 +288,6 @@ final class BenchCommands {
                     + " slow (see ferryctl status)");
         }
 
-        private void report(Phase create, Phase delete, Phase baseline) {
-            List<Map<String, Object>> rows = new ArrayList<>();
-            List<List<String>> cells = new ArrayList<>();
-            for (Phase p : Stream.of(create, delete, baseline).filter(Objects::nonNull).toList()) {
-                Map<String, Object> row = new LinkedHashMap<>();
-                row.put("phase", p.name());
-                row.put("count", p.count());
-                row.put("seconds", round(p.seconds()));
-                row.put("perSecond", round(p.perSecond()));
-                row.put("p50Ms", round(p.percentile(50)));
-                row.put("p95Ms", round(p.percentile(95)));
-                row.put("p99Ms", round(p.percentile(99)));
-                row.put("etcdRevisionsPerItem", round((double) p.etcdRevisions() / p.count()));
-                row.put("clientCpuMsPerItem", round(p.clientCpuMs() / p.count()));
-                rows.add(row);
-                cells.add(List.of(p.name(), String.valueOf(p.count()), fmt(p.perSecond()), fmt(p.percentile(50)),
-                        fmt(p.percentile(95)), fmt(p.percentile(99)), fmt((double) p.etcdRevisions() / p.count()),
-                        String.format("%.2f", p.clientCpuMs() / p.count())));
-            }
-            Map<String, Object> summary = new LinkedHashMap<>();
-            summary.put("volumes", volumes);
-            summary.put("concurrency", concurrency);
-            summary.put("phases", rows);
-            summary.put("provisionToEtcdPutThroughputRatio", round(create.perSecond() / baseline.perSecond()));
-            double[] ready = new double[create.count()];
-            for (int i = 0; i < ready.length; i++) {
-                ready[i] = create.latenciesMs()[i] - create.placedMs()[i];
-            }
-            Map<String, Object> split = new LinkedHashMap<>();
-            split.put("intentToPlacedP50Ms", round(Phase.percentileOf(create.placedMs(), 50)));
-            split.put("intentToPlacedP99Ms", round(Phase.percentileOf(create.placedMs(), 99)));
-            split.put("placedToReadyP50Ms", round(Phase.percentileOf(ready, 50)));
-            split.put("placedToReadyP99Ms", round(Phase.percentileOf(ready, 99)));
-            summary.put("provisionSplit", split);
-            if (out().format() != Output.Format.table) {
-                out().structured(summary);
-                return;
-            }
-            out().line("volumes " + volumes + ", concurrency " + concurrency + ", size " + size + (thick ? " thick" : " thin")
-                    + ", consumers " + consumers);
-            out().rows(List.of("PHASE", "N", "PER-SECOND", "P50-MS", "P95-MS", "P99-MS", "ETCD-WRITES/ITEM", "CLIENT-CPU-MS/ITEM"), cells,
-                    summary);
-            out().line(String.format("provision split: intent -> placed p50 %.1f ms, p99 %.1f ms; placed -> Ready p50 %.1f ms,"
-                    + " p99 %.1f ms", split.get("intentToPlacedP50Ms"), split.get("intentToPlacedP99Ms"),
-                    split.get("placedToReadyP50Ms"), split.get("placedToReadyP99Ms")));
-            out().line(String.format("provisioning runs at %.1f%% of the throughput of plain etcd puts at the same concurrency",
-                    100 * create.perSecond() / baseline.perSecond()));
-        }
-
-        private void writeTimings(Phase... phases) throws IOException {
-            StringBuilder csv = new StringBuilder("phase,index,startedMs,placedMs,doneMs\n");
-            for (Phase p : phases) {
-                if (p == null) {
-                    continue;
-                }
-                for (int i = 0; i < p.count(); i++) {
-                    csv.append(p.name()).append(',').append(i).append(',').append(fmt(p.startedMs()[i])).append(',')
-                            .append(p.placedMs() == null ? "" : fmt(p.placedMs()[i])).append(',')
-                            .append(fmt(p.latenciesMs()[i])).append('\n');
-                }
-            }
-            Files.writeString(timingsFile, csv);
-        }
-
-        private static double round(double v) {
-            return Math.round(v * 100) / 100.0;
-        }
-
         /**
          * CPU this benchmark process used, so a reader can see how much of a shared machine the load
          * generator itself took from the cluster it measures.
@@ -393,110 +295,6 @@ final class BenchCommands {
         private static long ownCpuNanos() {
             return ((OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean())
                     .getProcessCpuTime();
-        }
-
-        private static String fmt(double v) {
-            return String.format("%.1f", v);
-        }
-    }
-
-    /**
-     * Completes each volume's wait: a creation once {@link VolumeProgress#created} (the rule the CSI
-     * plugin and ferryctl use) says it is done or has failed, a deletion once the controller has
-     * removed the volume's scheduling record.
-     */
-    static final class Tracker implements InformerHandler<Object> {
-        interface Done {
-            void accept(String error);
-        }
-
-        private final FerryKeys keys;
-        private final Map<String, Done> creating = new ConcurrentHashMap<>();
-        private final Map<String, Done> deleting = new ConcurrentHashMap<>();
-        private final Map<String, Long> placedNanos = new ConcurrentHashMap<>();
-        private final Map<String, VolumeScheduling> schedulings = new ConcurrentHashMap<>();
-        private final Map<String, Placement> placements = new ConcurrentHashMap<>();
-        private final Map<String, VolumeStatus> statuses = new ConcurrentHashMap<>();
-
-        Tracker(FerryKeys keys) {
-            this.keys = keys;
-        }
-
-        /** When the placement of a volume being created was seen ({@link System#nanoTime}), once. */
-        Long placedAt(String name) {
-            return placedNanos.remove(name);
-        }
-
-        void expect(String name, boolean create, Done done) {
-            (create ? creating : deleting).put(name, done);
-        }
-
-        void fail(String name, String error) {
-            Done d = creating.remove(name);
-            if (d == null) {
-                d = deleting.remove(name);
-            }
-            if (d != null) {
-                d.accept(error);
-            }
-        }
-
-        private void evaluate(String volume) {
-            if (!creating.containsKey(volume)) {
-                return;
-            }
-            VolumeProgress.Outcome outcome = VolumeProgress.created(volume, schedulings.get(volume), 0,
-                    placements.get(volume), statuses.get(volume));
-            if (outcome instanceof VolumeProgress.Failed f) {
-                fail(volume, f.reason().value() + ": " + f.message());
-            } else if (outcome instanceof VolumeProgress.Done) {
-                Done d = creating.remove(volume);
-                if (d != null) {
-                    d.accept(null);
-                }
-            }
-        }
-
-        @Override
-        public void onUpsert(Versioned<Object> current, Versioned<Object> previous) {
-            String volume;
-            if (current.value() instanceof VolumeStatus s) {
-                statuses.put(s.volume(), s);
-                volume = s.volume();
-            } else if (current.value() instanceof Placement p) {
-                placements.put(p.volume(), p);
-                volume = p.volume();
-            } else if (current.value() instanceof VolumeScheduling s) {
-                schedulings.put(s.volume(), s);
-                volume = s.volume();
-                if (s.phase() == SchedulingPhase.PLACED && creating.containsKey(volume)) {
-                    placedNanos.putIfAbsent(volume, System.nanoTime());
-                }
-            } else {
-                return;
-            }
-            evaluate(volume);
-        }
-
-        @Override
-        public void onDelete(String key, Versioned<Object> lastKnown) {
-            if (lastKnown != null && lastKnown.value() instanceof VolumeStatus st) {
-                statuses.remove(st.volume(), st);
-            } else if (lastKnown != null && lastKnown.value() instanceof Placement p) {
-                placements.remove(p.volume(), p);
-            } else if (lastKnown != null && lastKnown.value() instanceof VolumeScheduling sc) {
-                schedulings.remove(sc.volume(), sc);
-            }
-            // The controller removes a volume's scheduling record in the same transaction that
-            // removes its intent: that is the end of a deletion.
-            if (key.startsWith(keys.volumeSchedulings())) {
-                keys.parse(key).ifPresent(ref -> {
-                    Done d = deleting.remove(ref.name());
-                    if (d != null) {
-                        d.accept(null);
-                    }
-                });
-            }
         }
     }
 }

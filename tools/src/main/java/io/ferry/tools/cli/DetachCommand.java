@@ -71,13 +71,13 @@ final class DetachCommand extends Base {
      */
     static void waitCutOff(Base cmd, String volume, Duration timeout) {
         Base.waitFor(timeout, "the storage node to cut detached hosts off volume " + volume, () -> {
-            Placement p = VolumeCommands.placement(cmd, volume);
-            VolumeStatus status = VolumeCommands.status(cmd, p, volume);
+            Placement p = VolumeWaits.placement(cmd, volume);
+            VolumeStatus status = VolumeWaits.status(cmd, p, volume);
             Set<String> attached = await(cmd.store().list(cmd.keys().attachmentsOf(volume), Attachment.class)).items()
                     .stream().map(v -> v.value().hostNqn()).collect(Collectors.toSet());
             VolumeProgress.Outcome outcome = VolumeProgress.cutOff(volume, p, status, attached,
                     p == null ? null : cmd.registration(p.node()).orElse(null));
-            VolumeCommands.done(outcome);
+            VolumeWaits.done(outcome);
             return outcome instanceof VolumeProgress.Done d ? d : null;
         });
     }

@@ -166,7 +166,7 @@ final class OrphanCommands {
                         + " from the status on " + node);
             }
             if (await) {
-                VolumeStatus ready = VolumeCommands.waitReady(this, volume, Duration.ofSeconds(timeoutSeconds));
+                VolumeStatus ready = VolumeWaits.waitReady(this, volume, Duration.ofSeconds(timeoutSeconds));
                 structured.put("status", ready);
                 if (table) {
                     out().line("volume " + volume + " ready on " + ready.node()

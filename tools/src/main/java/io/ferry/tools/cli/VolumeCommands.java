@@ -1,18 +1,13 @@
 package io.ferry.tools.cli;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
 import io.ferry.etcd.FerryKeys;
-import io.ferry.etcd.store.BadValueException;
 import io.ferry.etcd.store.Versioned;
-import io.ferry.model.Condition;
 import io.ferry.model.Attachment;
 import io.ferry.model.Engine;
 import io.ferry.model.FailureDomainLevel;
 import io.ferry.model.FailureReason;
 import io.ferry.model.LifecycleEvent;
 import io.ferry.model.Names;
-import io.ferry.model.NoFitReasons;
-import io.ferry.model.NodeRegistration;
 import io.ferry.model.Placement;
 import io.ferry.model.PositionAdvice;
 import io.ferry.model.SchedulingPhase;
@@ -22,17 +17,12 @@ import io.ferry.model.VolumeIntent;
 import io.ferry.model.VolumeProgress;
 import io.ferry.model.VolumeScheduling;
 import io.ferry.model.VolumeStatus;
-import java.io.IOException;
 import java.time.temporal.ChronoUnit;
 import java.util.Objects;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -41,12 +31,11 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.TreeSet;
-import java.util.concurrent.atomic.AtomicReference;
 
 @Command(name = "volume", description = "Create, list, describe, resize, re-create (lost), remove and explain volumes.",
         subcommands = {VolumeCommands.Create.class, VolumeCommands.Ls.class, VolumeCommands.Describe.class,
                 VolumeCommands.Resize.class, VolumeCommands.Recreate.class, VolumeCommands.Rm.class,
-                VolumeCommands.Explain.class, VolumeCommands.Wait.class})
+                VolumeExplainCommand.class, VolumeWaitCommand.class})
 final class VolumeCommands {
 
     @Command(name = "create", description = "Ask for a volume. Idempotent: the same request again changes nothing.")
@@ -122,7 +111,7 @@ final class VolumeCommands {
                             + "; see `ferryctl volume describe " + name + "`");
                 }
             } else {
-                requireSource(this, intent);
+                VolumeWaits.requireSource(this, intent);
                 if (!await(store().putIfAbsent(key, intent))) {
                     throw new CliException(ExitCodes.CONFLICT, "volume " + name + " was created by someone else meanwhile");
                 }
@@ -131,7 +120,7 @@ final class VolumeCommands {
                 out().line("volume " + name + " requested (" + Sizes.format(intent.sizeBytes()) + ")");
                 return ExitCodes.OK;
             }
-            VolumeStatus status = waitReady(this, name, Duration.ofSeconds(timeoutSeconds));
+            VolumeStatus status = VolumeWaits.waitReady(this, name, Duration.ofSeconds(timeoutSeconds));
             out().line("volume " + name + " ready on " + status.node() + (status.devicePath() == null ? "" : " at " + status.devicePath()));
             return ExitCodes.OK;
         }
@@ -145,197 +134,6 @@ final class VolumeCommands {
                     && Objects.equals(a.sourceVolume(), b.sourceVolume())
                     && Objects.equals(a.fsType(), b.fsType()) && !a.deletionRequested();
         }
-    }
-
-    /**
-     * Waits until the agent reports the volume Ready. Fails at once on Invalid and on a NoFit that
-     * cannot resolve itself; a NoFit that may (a pool not reported yet) is waited out, and reported
-     * with exit code 7 if it is still there when the time is up.
-     */
-    static VolumeStatus waitReady(Base cmd, String name, Duration timeout) {
-        AtomicReference<VolumeScheduling> lastNoFit = new AtomicReference<>();
-        try {
-            return Base.waitFor(timeout, "volume " + name + " to become ready", () -> {
-                VolumeScheduling s = Base.await(cmd.store().get(cmd.keys().volumeScheduling(name), VolumeScheduling.class))
-                        .map(Versioned::value).orElse(null);
-                // Decided on the typed refusal (the Scheduled condition), never on the phase's or the message's words.
-                FailureReason refused = s == null ? null
-                        : s.terminalRefusal().map(Condition::failureReason).orElse(null);
-                lastNoFit.set(refused == FailureReason.NO_FIT ? s : null);
-                if (s == null) {
-                    return null;
-                }
-                if (refused == FailureReason.INVALID_INTENT) {
-                    throw new CliException(ExitCodes.REFUSED, "volume " + name + " is invalid: " + s.message()
-                            + " (fix it with `etcdctl put`, or remove it with `ferryctl volume rm " + name + "`)");
-                }
-                if (refused == FailureReason.NO_FIT) {
-                    if (!NoFitReasons.mayResolveByItself(s)) {
-                        throw noFit(name, s);
-                    }
-                    return null;
-                }
-                Placement p = Base.await(cmd.store().get(cmd.keys().placement(name), Placement.class))
-                        .map(Versioned::value).orElse(null);
-                VolumeStatus status = p == null ? null : Base.await(cmd.store().get(cmd.keys().volumeStatus(p.node(), name),
-                        VolumeStatus.class)).map(Versioned::value).orElse(null);
-                return done(VolumeProgress.created(name, s, 0, p, status));
-            });
-        } catch (CliException e) {
-            if (e.exitCode() == ExitCodes.TIMEOUT && lastNoFit.get() != null) {
-                throw noFit(name, lastNoFit.get());
-            }
-            throw e;
-        }
-    }
-
-    /**
-     * A volume made from a source that does not exist (or is being deleted) is never made: the
-     * controller only records that it waits for the source, which may also mean "not placed yet".
-     * So the source is checked here, by its key, and its absence is exit 3 at once, as CSI answers
-     * NOT_FOUND.
-     */
-    static void requireSource(Base cmd, VolumeIntent intent) {
-        if (intent.sourceVolume() != null && Base.await(cmd.store().get(cmd.keys().volume(intent.sourceVolume()),
-                VolumeIntent.class)).filter(v -> !v.value().deletionRequested()).isEmpty()) {
-            throw new CliException(ExitCodes.NOT_FOUND, "volume " + intent.name() + " is to be made from volume "
-                    + intent.sourceVolume() + ", which does not exist (or is being deleted)");
-        }
-        if (intent.sourceSnapshot() != null && Base.await(cmd.store().get(cmd.keys().snapshot(intent.sourceSnapshot()),
-                SnapshotIntent.class)).filter(v -> !v.value().deletionRequested()).isEmpty()) {
-            throw new CliException(ExitCodes.NOT_FOUND, "volume " + intent.name() + " is to be made from snapshot "
-                    + intent.sourceSnapshot() + ", which does not exist (or is being deleted)");
-        }
-    }
-
-    /** Waits until the volume's node reports it grown to at least {@code sizeBytes}; a refusal ends the wait at once. */
-    static VolumeStatus waitGrown(Base cmd, String name, long sizeBytes, Duration timeout) {
-        return Base.waitFor(timeout, "volume " + name + " to grow to " + Sizes.format(sizeBytes), () -> {
-            VolumeScheduling s = Base.await(cmd.store().get(cmd.keys().volumeScheduling(name), VolumeScheduling.class))
-                    .map(Versioned::value).orElse(null);
-            Placement p = placement(cmd, name);
-            return done(VolumeProgress.grown(name, s, p, status(cmd, p, name), sizeBytes));
-        });
-    }
-
-    /**
-     * Waits until the volume can be used on {@code node} (initiator {@code hostNqn}): a local device
-     * there, or an export allowing that host; a known failure (the node cannot export, the volume
-     * lost) ends the wait at once.
-     */
-    /**
-     * Waits until {@code node} (whose initiator is {@code hostNqn}) is served the volume the way the
-     * one rule says: its own device, the device handed over on the serving node's machine, or an
-     * export allowing that host. A failure Ferry already knows ends the wait at once.
-     */
-    static VolumeProgress.Done waitServed(Base cmd, String name, String node, String hostNqn, boolean localNeedsDevice,
-            Duration timeout) {
-        return Base.waitFor(timeout, "volume " + name + " to be served to " + node, () -> {
-            Placement p = placement(cmd, name);
-            VolumeProgress.Outcome outcome = VolumeProgress.servedTo(name, p, status(cmd, p, name), node, hostNqn,
-                    p == null ? null : cmd.registration(p.node()).orElse(null), cmd.registration(node).orElse(null),
-                    localNeedsDevice);
-            done(outcome);
-            return outcome instanceof VolumeProgress.Done d ? d : null;
-        });
-    }
-
-    static Placement placement(Base cmd, String name) {
-        return Base.await(cmd.store().get(cmd.keys().placement(name), Placement.class)).map(Versioned::value).orElse(null);
-    }
-
-    static VolumeStatus status(Base cmd, Placement p, String name) {
-        return p == null ? null : Base.await(cmd.store().get(cmd.keys().volumeStatus(p.node(), name), VolumeStatus.class))
-                .map(Versioned::value).orElse(null);
-    }
-
-    @Command(name = "wait", description = "Wait until a volume is created, grown or served to a node. A failure Ferry"
-            + " already knows ends the wait at once with its exit code (1 or 7); no outcome in time is exit 5.")
-    static final class Wait extends Base {
-        enum Outcome { created, grown, served }
-
-        @Parameters(index = "0", description = "volume name")
-        String name;
-        @Option(names = "--for", required = true, description = "created, grown (needs --size) or served (needs --node)")
-        Outcome condition;
-        @Option(names = "--size", description = "for grown: the size it must reach, e.g. 20Gi (rounded up to 4 MiB)")
-        String size;
-        @Option(names = "--node", description = "for served: the node that will use it (its agent must be registered)")
-        String node;
-        @Option(names = "--timeout", defaultValue = "120", description = "seconds to wait (default: ${DEFAULT-VALUE})")
-        int timeoutSeconds;
-
-        @Override
-        public Integer call() {
-            if (condition == Outcome.grown && size == null) {
-                throw new CliException(ExitCodes.USAGE, "--for grown needs --size");
-            }
-            if (condition == Outcome.served && node == null) {
-                throw new CliException(ExitCodes.USAGE, "--for served needs --node");
-            }
-            var raw = await(store().getRaw(keys().volume(name)))
-                    .orElseThrow(() -> new CliException(ExitCodes.NOT_FOUND, "no volume named " + name));
-            try {
-                VolumeIntent intent = store().decode(raw, VolumeIntent.class).value();
-                if (intent.deletionRequested()) {
-                    throw new CliException(ExitCodes.CONFLICT, "volume " + name + " is being deleted");
-                }
-                if (condition == Outcome.created) {
-                    requireSource(this, intent);
-                }
-            } catch (BadValueException e) {
-                // An intent that does not decode is the controller's to refuse: the wait below
-                // reports its Invalid record with the documented exit code.
-            }
-            Duration timeout = Duration.ofSeconds(timeoutSeconds);
-            VolumeStatus status;
-            String what;
-            switch (condition) {
-                case created -> {
-                    status = waitReady(this, name, timeout);
-                    what = "ready";
-                }
-                case grown -> {
-                    long target = Sizes.volumeSize(Sizes.parse(size));
-                    status = waitGrown(this, name, target, timeout);
-                    what = "grown to " + Sizes.format(target);
-                }
-                default -> {
-                    String hostNqn = registration(node).map(NodeRegistration::hostNqn).orElseThrow(() -> new CliException(ExitCodes.NOT_FOUND,
-                                    "node " + node + " is not registered (is its Ferry agent running?)"));
-                    status = waitServed(this, name, node, hostNqn, true, timeout).status();
-                    what = "served to " + node;
-                }
-            }
-            if (out().format() == Output.Format.table) {
-                out().line("volume " + name + " " + what + " on " + status.node()
-                        + (status.devicePath() == null ? "" : " at " + status.devicePath()));
-            } else {
-                out().structured(status);
-            }
-            return ExitCodes.OK;
-        }
-    }
-
-    /** The status once done, null while in progress; a known failure ends the wait with its exit code. */
-    static VolumeStatus done(VolumeProgress.Outcome outcome) {
-        if (outcome instanceof VolumeProgress.Failed f) {
-            String hint = switch (f.reason()) {
-                case INVALID_INTENT -> " (fix it with `etcdctl put`, or remove it with `ferryctl volume rm`)";
-                case NO_FIT -> " (see `ferryctl volume explain`; the request stays and is placed when room appears,"
-                        + " or remove it with `ferryctl volume rm`)";
-                case VOLUME_LOST -> " (see `ferryctl volume describe` and docs/data-safety.md, \"lost volumes\")";
-                default -> "";
-            };
-            throw new CliException(ExitCodes.of(f.reason().category()), f.message() + hint);
-        }
-        return outcome instanceof VolumeProgress.Done d ? d.status() : null;
-    }
-
-    private static CliException noFit(String name, VolumeScheduling s) {
-        return new CliException(ExitCodes.REFUSED, "volume " + name + ": " + s.message()
-                + " (see `ferryctl volume explain " + name + "`; the request stays and is placed when room appears,"
-                + " or remove it with `ferryctl volume rm " + name + "`)");
     }
 
     @Command(name = "ls", description = "List volumes with where they live and their state.")
@@ -482,7 +280,7 @@ final class VolumeCommands {
                 throw new CliException(ExitCodes.CONFLICT, "volume " + name + " changed meanwhile; run the command again");
             }
             if (await) {
-                waitGrown(this, name, target, Duration.ofSeconds(120));
+                VolumeWaits.waitGrown(this, name, target, Duration.ofSeconds(120));
             }
             out().line("volume " + name + " is " + Sizes.format(target));
             return ExitCodes.OK;
@@ -547,7 +345,7 @@ final class VolumeCommands {
                         .map(Versioned::value).orElse(null);
                 // Done or failed as for any request on the volume, at the generation that asked for the
                 // empty volume or a later one.
-                return done(VolumeProgress.servedTo(name, p, st, p.node(), "", null, null, false));
+                return VolumeWaits.done(VolumeProgress.servedTo(name, p, st, p.node(), "", null, null, false));
             });
             out().line("volume " + name + " re-created empty on " + ready.node()
                     + (ready.devicePath() == null ? "" : " at " + ready.devicePath()));
@@ -605,71 +403,6 @@ final class VolumeCommands {
             } else {
                 out().line("volume " + name + " is being deleted");
             }
-            return ExitCodes.OK;
-        }
-    }
-
-    @Command(name = "explain", description = "Ask the controller why a volume goes (or cannot go) where it does.")
-    static final class Explain extends Base {
-        @Parameters(index = "0")
-        String name;
-
-        @Override
-        public Integer call() throws Exception {
-            Names.volumeName(name);
-            String admin = root().adminUrl();
-            URI uri;
-            try {
-                uri = URI.create(admin + "/api/v1/volumes/" + name + "/explain");
-            } catch (IllegalArgumentException e) {
-                throw new CliException(ExitCodes.USAGE, "--admin " + admin + " is not a URL such as http://127.0.0.1:7360");
-            }
-            HttpResponse<String> response;
-            try {
-                HttpRequest.Builder request = HttpRequest.newBuilder(uri).timeout(Duration.ofSeconds(10));
-                String token = root().adminToken();
-                if (token != null) {
-                    request.header("Authorization", "Bearer " + token);
-                }
-                response = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build()
-                        .send(request.build(), HttpResponse.BodyHandlers.ofString());
-            } catch (IOException e) {
-                throw new CliException(ExitCodes.FAILED, "cannot reach the controller's admin API at " + admin
-                        + " (" + e.getMessage() + "); set --admin or FERRY_ADMIN");
-            }
-            if (response.statusCode() == 404) {
-                throw new CliException(ExitCodes.NOT_FOUND, "no volume named " + name);
-            }
-            if (response.statusCode() == 400) {
-                throw new CliException(ExitCodes.REFUSED, "the controller cannot explain volume " + name + ": " + response.body());
-            }
-            if (response.statusCode() == 401 || response.statusCode() == 403) {
-                throw new CliException(ExitCodes.FAILED, "the controller's admin API at " + admin + " refused the request ("
-                        + response.statusCode() + "); a controller started with an admin token needs it here too:"
-                        + " --admin-token-file or FERRY_ADMIN_TOKEN_FILE");
-            }
-            if (response.statusCode() != 200) {
-                throw new CliException(ExitCodes.FAILED, "the controller answered " + response.statusCode() + ": " + response.body());
-            }
-            var tree = new ObjectMapper().readTree(response.body());
-            if (out().format() != Output.Format.table) {
-                out().structured(tree);
-                return ExitCodes.OK;
-            }
-            out().line(tree.path("summary").asText() + (tree.has("placedOn") ? "; placed on " + tree.path("placedOn").path("pool").asText() : ""));
-            if (tree.has("recorded")) {
-                // What the controller last wrote (typed), beside what it would decide now.
-                var recorded = tree.path("recorded");
-                out().line("recorded: " + recorded.path("reason").asText() + (recorded.hasNonNull("message")
-                        ? " (" + recorded.path("message").asText() + ")" : ""));
-            }
-            List<List<String>> cells = new ArrayList<>();
-            for (var pool : tree.path("pools")) {
-                cells.add(List.of(pool.path("pool").asText(), pool.path("node").asText(),
-                        pool.path("passed").asBoolean() ? "fits" : pool.path("failed").asText(),
-                        pool.has("score") ? pool.path("score").asText() : "-", size(pool.path("freeBytes").asLong())));
-            }
-            out().rows(List.of("POOL", "NODE", "VERDICT", "SCORE", "FREE"), cells, tree);
             return ExitCodes.OK;
         }
     }

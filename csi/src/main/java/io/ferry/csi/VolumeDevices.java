@@ -1,0 +1,171 @@
+package io.ferry.csi;
+
+import io.ferry.csi.v1.VolumeCondition;
+import io.ferry.etcd.FerryKeys;
+import io.ferry.etcd.store.EtcdStore;
+import io.ferry.etcd.store.Versioned;
+import io.ferry.model.Names;
+import io.ferry.model.NodeRegistration;
+import io.ferry.model.Nqn;
+import io.ferry.model.Placement;
+import io.ferry.model.PoolConfig;
+import io.ferry.model.Reach;
+import io.ferry.model.VolumeIntent;
+import io.ferry.model.VolumeProgress;
+import io.ferry.model.VolumeScheduling;
+import io.ferry.model.VolumeStatus;
+import io.grpc.StatusRuntimeException;
+
+import java.nio.file.Path;
+import java.util.Optional;
+
+/**
+ * Where a volume's block device is on this node, and only ever one traced back to the volume: the
+ * node service's answer to "which device is this volume" for staging, publishing, stats and
+ * expansion, apart from what those calls then do with it.
+ */
+final class VolumeDevices {
+
+    private final EtcdStore store;
+    private final FerryKeys keys;
+    private final ClusterView view;
+    private final String nodeId;
+    private final DeviceVerifier verifier;
+    private final NvmeConnector nvme;
+
+    VolumeDevices(EtcdStore store, ClusterView view, String nodeId, DeviceVerifier verifier, NvmeConnector nvme) {
+        this.store = store;
+        this.keys = store.keys();
+        this.view = view;
+        this.nodeId = nodeId;
+        this.verifier = verifier;
+        this.nvme = nvme;
+    }
+
+    /**
+     * Loads the volume into a node-scoped view (see {@link ClusterView#forNode}) before anything of
+     * it is read there; a no-op for a whole-cluster view. Every call that reads the view for a
+     * volume calls this first, so a plugin restarted while volumes are staged catches up on the
+     * first call about each.
+     */
+    void follow(String id) throws Exception {
+        Calls.await(view.follow(id));
+    }
+
+    VolumeIntent intent(String id) throws Exception {
+        if (!Names.isValidVolumeName(id)) {
+            throw Calls.notFound("volume " + id + " does not exist");
+        }
+        return Calls.await(store.get(keys.volume(id), VolumeIntent.class)).map(Versioned::value)
+                .orElseThrow(() -> Calls.notFound("volume " + id + " does not exist"));
+    }
+
+    /**
+     * The block device of the volume on this node: the local device, the serving node's device
+     * handed over on this machine, or the connected NVMe namespace, once {@link DeviceVerifier} has
+     * traced it back to the volume. A handed-over device passes exactly the checks of a local one
+     * (against the serving node's pool), so a status naming another device is refused either way.
+     */
+    Path attach(String id) throws Exception {
+        String hostNqn = Calls.await(store.get(keys.registration(nodeId), NodeRegistration.class))
+                .map(v -> v.value().hostNqn())
+                .orElseThrow(() -> Calls.failedPrecondition("node " + nodeId
+                        + " is not registered: its Ferry agent must run to give the node a host NQN"));
+        Ready ready = Calls.await(view.await(() -> usable(id, hostNqn), Calls.remaining()),
+                "volume " + id + " to be Ready and served to " + nodeId);
+        if (ready.usesDevice()) {
+            return verifier.local(id, pool(id, ready.placement()), ready.status().devicePath(), view.clusterId().orElse(null));
+        }
+        verifier.export(id, view.globalConfig().nqnPrefix(), view.clusterId().orElse(null), ready.status().export());
+        return nvme.connect(ready.status().export(), hostNqn, view.globalConfig().nvmeAuth());
+    }
+
+    /** How this node reaches the volume placed as {@code placement}, by the one rule ({@link Reach#of}). */
+    private Reach reach(Placement placement) {
+        return Reach.of(placement.node(), view.registration(placement.node()).orElse(null), placement.engine(),
+                nodeId, view.registration(nodeId).orElse(null));
+    }
+
+    private PoolConfig pool(String id, Placement placement) {
+        PoolConfig pool = view.poolConfig(placement.pool()).orElseThrow(() -> Calls.failedPrecondition("volume " + id
+                + ": pool " + placement.pool() + " has no config, so its device cannot be verified"));
+        if (!pool.node().equals(placement.node())) {
+            throw Calls.failedPrecondition("volume " + id + ": pool " + pool.name() + " belongs to node " + pool.node()
+                    + ", not to " + placement.node() + " where the volume is placed; its device cannot be verified");
+        }
+        return pool;
+    }
+
+    /**
+     * The device the volume's current status names, verified, when the status is Ready and the
+     * device is at hand (a remote volume only while connected); empty otherwise. Throws
+     * FAILED_PRECONDITION when the status names a device that is not the volume's.
+     */
+    Optional<Path> currentDevice(String id) {
+        Placement placement = view.placement(id).orElse(null);
+        VolumeStatus status = placement == null ? null : view.volumeStatus(placement.node(), id).orElse(null);
+        if (status == null || !status.settled()) {
+            return Optional.empty();
+        }
+        Ready ready = new Ready(placement, status, reach(placement));
+        if (ready.usesDevice()) {
+            return Optional.of(verifier.local(id, pool(id, placement), status.devicePath(), view.clusterId().orElse(null)));
+        }
+        if (status.export() == null) {
+            return Optional.empty();
+        }
+        verifier.export(id, view.globalConfig().nqnPrefix(), view.clusterId().orElse(null), status.export());
+        return verifier.nvmeNamespace(status.export());
+    }
+
+    private Optional<Ready> usable(String id, String hostNqn) {
+        Placement placement = view.placement(id).orElse(null);
+        return Calls.done(VolumeProgress.servedTo(id, placement, placement == null ? null
+                : view.volumeStatus(placement.node(), id).orElse(null), nodeId, hostNqn,
+                placement == null ? null : view.registration(placement.node()).orElse(null),
+                view.registration(nodeId).orElse(null), true)).map(Ready::of);
+    }
+
+    /** Whether this node is handed the volume's device on the serving node's machine. */
+    private boolean handedOver(String id) {
+        return view.placement(id).map(p -> reach(p) == Reach.HANDOFF).orElse(false);
+    }
+
+    /**
+     * Ends this node's NVMe connection to the volume, if it made one; a device handed over on this
+     * machine was never connected, and a connection to its subsystem here is not this node's to end.
+     */
+    void disconnect(String id) {
+        if (handedOver(id)) {
+        return;
+        }
+        // Both names an export of this volume may have: this cluster's, and the one
+        // of before cluster ids that an agent keeps serving until it is unexported.
+        String prefix = view.globalConfig().nqnPrefix();
+        Optional<String> cluster = view.clusterId();
+        if (cluster.isPresent()) {
+            nvme.disconnect(Nqn.forVolume(prefix, cluster.get(), id));
+        }
+        nvme.disconnect(Nqn.legacyForVolume(prefix, id));
+    }
+
+    /** How the volume looks from this node, as NodeGetVolumeStats reports it. */
+    VolumeCondition condition(String id) {
+        VolumeScheduling scheduling = view.volumeScheduling(id).orElse(null);
+        if (scheduling != null && !scheduling.reachable()) {
+            return VolumeCondition.newBuilder().setAbnormal(true)
+                    .setMessage(scheduling.message() != null ? scheduling.message() : "the serving node is down").build();
+        }
+        Placement placement = view.placement(id).orElse(null);
+        VolumeStatus status = placement == null ? null : view.volumeStatus(placement.node(), id).orElse(null);
+        if (status != null && status.failing()) {
+            return VolumeCondition.newBuilder().setAbnormal(true).setMessage("the agent reports: " + status.message()).build();
+        }
+        try {
+            currentDevice(id);
+        } catch (StatusRuntimeException e) {
+            return VolumeCondition.newBuilder().setAbnormal(true).setMessage(e.getStatus().getDescription()).build();
+        }
+        return VolumeCondition.newBuilder().setAbnormal(false).setMessage("mounted").build();
+    }
+}

@@ -1,0 +1,238 @@
+package io.ferry.tools.cli;
+
+import io.ferry.csi.v1.CapacityRange;
+import io.ferry.csi.v1.NodeExpandVolumeRequest;
+import io.ferry.csi.v1.NodeGetInfoRequest;
+import io.ferry.csi.v1.NodeGetInfoResponse;
+import io.ferry.csi.v1.NodeGetVolumeStatsRequest;
+import io.ferry.csi.v1.NodeGetVolumeStatsResponse;
+import io.ferry.csi.v1.NodePublishVolumeRequest;
+import io.ferry.csi.v1.NodeStageVolumeRequest;
+import io.ferry.csi.v1.NodeUnpublishVolumeRequest;
+import io.ferry.csi.v1.NodeUnstageVolumeRequest;
+import io.ferry.csi.v1.VolumeCapability;
+import io.ferry.csi.v1.VolumeUsage;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.TreeMap;
+import picocli.CommandLine;
+
+/** The {@code ferryctl csi node-*} commands: one per call of the CSI node service. */
+final class CsiNodeCommands {
+
+    private CsiNodeCommands() {
+    }
+
+    /** The contexts a CO passes on from earlier calls, which node-stage and node-publish send alike. */
+    static final class Contexts {
+        @Option(names = "--publish-context", paramLabel = "KEY=VALUE", description = "from controller-publish (repeatable)")
+        Map<String, String> publishContext = new LinkedHashMap<>();
+        @Option(names = "--volume-context", paramLabel = "KEY=VALUE", description = "from CreateVolume (repeatable)")
+        Map<String, String> volumeContext = new LinkedHashMap<>();
+    }
+
+    @Command(name = "node-info", description = "NodeGetInfo: the node id, volume limit and topology the plugin reports.")
+    static final class NodeInfo extends CsiCommands.CsiCall {
+        @Override
+        int run(CsiConnection c) {
+            NodeGetInfoResponse info = c.call("NodeGetInfo", () -> c.node().nodeGetInfo(NodeGetInfoRequest.getDefaultInstance()));
+            Map<String, String> topology = new TreeMap<>(info.getAccessibleTopology().getSegmentsMap());
+            if (out().format() == Output.Format.table) {
+                Map<String, String> f = new LinkedHashMap<>();
+                f.put("node id", info.getNodeId());
+                f.put("max volumes", info.getMaxVolumesPerNode() == 0 ? "not announced" : Long.toString(info.getMaxVolumesPerNode()));
+                f.put("topology", topology.isEmpty() ? "-" : String.join(", ",
+                        topology.entrySet().stream().map(e -> e.getKey() + "=" + e.getValue()).toList()));
+                CsiCommands.fields(out(), f);
+            } else {
+                Map<String, Object> result = new LinkedHashMap<>();
+                result.put("nodeId", info.getNodeId());
+                result.put("maxVolumesPerNode", info.getMaxVolumesPerNode());
+                result.put("topology", topology);
+                out().structured(result);
+            }
+            return ExitCodes.OK;
+        }
+    }
+
+    @Command(name = "node-stage", description = "NodeStageVolume: attach the volume to the plugin's node (NVMe/TCP "
+            + "when it lives elsewhere), format it if blank, mount it at the staging path. Idempotent.")
+    static final class NodeStage extends CsiCommands.CsiCall {
+        @Option(names = "--volume-id", required = true)
+        String volumeId;
+        @Option(names = "--staging-path", required = true, description = "absolute path on the plugin's node")
+        String stagingPath;
+        @CommandLine.Mixin
+        CsiCapabilityOptions capability;
+        @CommandLine.Mixin
+        Contexts contexts;
+
+        @Override
+        int run(CsiConnection c) {
+            NodeStageVolumeRequest request = NodeStageVolumeRequest.newBuilder().setVolumeId(volumeId)
+                    .setStagingTargetPath(stagingPath).setVolumeCapability(capability.capability())
+                    .putAllPublishContext(contexts.publishContext).putAllVolumeContext(contexts.volumeContext).build();
+            c.call("NodeStageVolume", () -> c.node().nodeStageVolume(request));
+            out().line("volume " + volumeId + " staged at " + stagingPath);
+            return ExitCodes.OK;
+        }
+    }
+
+    @Command(name = "node-unstage", description = "NodeUnstageVolume: unmount the staging path and disconnect. Idempotent.")
+    static final class NodeUnstage extends CsiCommands.CsiCall {
+        @Option(names = "--volume-id", required = true)
+        String volumeId;
+        @Option(names = "--staging-path", required = true)
+        String stagingPath;
+
+        @Override
+        int run(CsiConnection c) {
+            c.call("NodeUnstageVolume", () -> c.node().nodeUnstageVolume(NodeUnstageVolumeRequest.newBuilder()
+                    .setVolumeId(volumeId).setStagingTargetPath(stagingPath).build()));
+            out().line("volume " + volumeId + " unstaged from " + stagingPath);
+            return ExitCodes.OK;
+        }
+    }
+
+    @Command(name = "node-publish", description = "NodePublishVolume: bind-mount the staged volume (or, with --block, "
+            + "the device) at the target path. Idempotent.")
+    static final class NodePublish extends CsiCommands.CsiCall {
+        @Option(names = "--volume-id", required = true)
+        String volumeId;
+        @Option(names = "--staging-path", required = true)
+        String stagingPath;
+        @Option(names = "--target-path", required = true)
+        String targetPath;
+        @Option(names = "--readonly", description = "publish read-only")
+        boolean readOnly;
+        @CommandLine.Mixin
+        CsiCapabilityOptions capability;
+        @CommandLine.Mixin
+        Contexts contexts;
+
+        @Override
+        int run(CsiConnection c) {
+            NodePublishVolumeRequest request = NodePublishVolumeRequest.newBuilder().setVolumeId(volumeId)
+                    .setStagingTargetPath(stagingPath).setTargetPath(targetPath).setReadonly(readOnly)
+                    .setVolumeCapability(capability.capability())
+                    .putAllPublishContext(contexts.publishContext).putAllVolumeContext(contexts.volumeContext).build();
+            c.call("NodePublishVolume", () -> c.node().nodePublishVolume(request));
+            out().line("volume " + volumeId + " published at " + targetPath + (readOnly ? " (read-only)" : ""));
+            return ExitCodes.OK;
+        }
+    }
+
+    @Command(name = "node-unpublish", description = "NodeUnpublishVolume: unmount and remove the target path. Idempotent.")
+    static final class NodeUnpublish extends CsiCommands.CsiCall {
+        @Option(names = "--volume-id", required = true)
+        String volumeId;
+        @Option(names = "--target-path", required = true)
+        String targetPath;
+
+        @Override
+        int run(CsiConnection c) {
+            c.call("NodeUnpublishVolume", () -> c.node().nodeUnpublishVolume(NodeUnpublishVolumeRequest.newBuilder()
+                    .setVolumeId(volumeId).setTargetPath(targetPath).build()));
+            out().line("volume " + volumeId + " unpublished from " + targetPath);
+            return ExitCodes.OK;
+        }
+    }
+
+    @Command(name = "node-stats", description = "NodeGetVolumeStats: usage (bytes, inodes) and the volume condition "
+            + "(abnormal or not, and why). The call succeeding is exit 0 even when the volume is abnormal.")
+    static final class NodeStats extends CsiCommands.CsiCall {
+        @Option(names = "--volume-id", required = true)
+        String volumeId;
+        @Option(names = "--volume-path", required = true, description = "the staging or the target path")
+        String volumePath;
+
+        @Override
+        int run(CsiConnection c) {
+            NodeGetVolumeStatsResponse stats = c.call("NodeGetVolumeStats", () -> c.node().nodeGetVolumeStats(
+                    NodeGetVolumeStatsRequest.newBuilder().setVolumeId(volumeId).setVolumePath(volumePath).build()));
+            List<List<String>> cells = new ArrayList<>();
+            List<Map<String, Object>> usage = new ArrayList<>();
+            for (VolumeUsage u : stats.getUsageList()) {
+                boolean bytes = u.getUnit() == VolumeUsage.Unit.BYTES;
+                cells.add(List.of(u.getUnit().name().toLowerCase(Locale.ROOT), amount(u.getTotal(), bytes),
+                        amount(u.getUsed(), bytes), amount(u.getAvailable(), bytes)));
+                Map<String, Object> row = new LinkedHashMap<>();
+                row.put("unit", u.getUnit().name());
+                row.put("total", u.getTotal());
+                row.put("used", u.getUsed());
+                row.put("available", u.getAvailable());
+                usage.add(row);
+            }
+            Map<String, Object> condition = null;
+            if (stats.hasVolumeCondition()) {
+                condition = new LinkedHashMap<>();
+                condition.put("abnormal", stats.getVolumeCondition().getAbnormal());
+                condition.put("message", stats.getVolumeCondition().getMessage());
+            }
+            if (out().format() == Output.Format.table) {
+                out().rows(List.of("UNIT", "TOTAL", "USED", "AVAILABLE"), cells, null);
+                out().line("condition: " + (condition == null ? "not reported"
+                        : (stats.getVolumeCondition().getAbnormal() ? "abnormal: " : "normal: ")
+                        + stats.getVolumeCondition().getMessage()));
+            } else {
+                Map<String, Object> result = new LinkedHashMap<>();
+                result.put("volumeId", volumeId);
+                result.put("volumePath", volumePath);
+                result.put("usage", usage);
+                result.put("condition", condition);
+                out().structured(result);
+            }
+            return ExitCodes.OK;
+        }
+
+        private static String amount(long value, boolean bytes) {
+            return bytes ? size(value) : Long.toString(value);
+        }
+    }
+
+    @Command(name = "node-expand", description = "NodeExpandVolume: grow the filesystem to the volume's size "
+            + "(after controller-expand).")
+    static final class NodeExpand extends CsiCommands.CsiCall {
+        @Option(names = "--volume-id", required = true)
+        String volumeId;
+        @Option(names = "--volume-path", required = true, description = "the target (or staging) path")
+        String volumePath;
+        @Option(names = "--staging-path")
+        String stagingPath;
+        @Option(names = "--required-bytes", required = true, paramLabel = "SIZE", description = "e.g. 128Mi, 2Gi, 1073741824")
+        String requiredBytes;
+        @Option(names = "--block", description = "the volume is a raw block volume: nothing to grow but report its size")
+        boolean block;
+
+        @Override
+        int run(CsiConnection c) {
+            NodeExpandVolumeRequest.Builder request = NodeExpandVolumeRequest.newBuilder().setVolumeId(volumeId)
+                    .setVolumePath(volumePath)
+                    .setCapacityRange(CapacityRange.newBuilder().setRequiredBytes(CsiCommands.bytes("--required-bytes", requiredBytes)));
+            if (stagingPath != null) {
+                request.setStagingTargetPath(stagingPath);
+            }
+            if (block) {
+                request.setVolumeCapability(VolumeCapability.newBuilder().setBlock(VolumeCapability.BlockVolume.getDefaultInstance())
+                        .setAccessMode(VolumeCapability.AccessMode.newBuilder()
+                                .setMode(VolumeCapability.AccessMode.Mode.SINGLE_NODE_WRITER)));
+            }
+            long capacity = c.call("NodeExpandVolume", () -> c.node().nodeExpandVolume(request.build())).getCapacityBytes();
+            if (out().format() == Output.Format.table) {
+                out().line("volume " + volumeId + " at " + volumePath + " is " + size(capacity) + " (" + capacity + " bytes)");
+            } else {
+                Map<String, Object> result = new LinkedHashMap<>();
+                result.put("volumeId", volumeId);
+                result.put("capacityBytes", capacity);
+                out().structured(result);
+            }
+            return ExitCodes.OK;
+        }
+    }
+}
