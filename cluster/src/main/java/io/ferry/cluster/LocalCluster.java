@@ -190,7 +190,7 @@ public final class LocalCluster implements AutoCloseable {
     }
 
     /** Stops controller {@code id}: its election key goes with its lease. */
-    public void stopController(String id) throws Exception {
+    public void stopController(String id) {
         controller(id);
         stop("controller " + id);
     }
@@ -220,7 +220,7 @@ public final class LocalCluster implements AutoCloseable {
     }
 
     /** Stops the agent of {@code node}, as a node going down would; its registration goes with its lease. */
-    public void stopAgent(String node) throws Exception {
+    public void stopAgent(String node) {
         if (!agentDeployments.containsKey(node)) {
             throw new NoSuchElementException("no agent of " + node + " runs in this cluster; running: "
                     + agentDeployments.keySet());
@@ -235,11 +235,17 @@ public final class LocalCluster implements AutoCloseable {
         return started;
     }
 
-    private void stop(String name) throws Exception {
+    private void stop(String name) {
         for (Running r : running) {
             if (r.name().equals(name)) {
                 running.remove(r);
-                r.stop().close();
+                try {
+                    r.stop().close();
+                } catch (RuntimeException e) {
+                    throw e;
+                } catch (Exception e) {
+                    throw new IllegalStateException("stopping " + name + " failed: " + e.getMessage(), e);
+                }
                 return;
             }
         }

@@ -105,7 +105,7 @@ class StaticStabilityIT {
                 .ignoreExceptionsInstanceOf(EtcdUnavailableException.class).until(() ->
                 result(h.store.get(h.keys.volumeStatus(CsiHarness.NODE, "pvc-steady"), VolumeStatus.class))
                         .map(Versioned::value).filter(s -> s.phase() == VolumePhase.READY).isPresent());
-        await("the controller leading again").atMost(Duration.ofSeconds(60)).until(h.controller::isLeader);
+        await("the controller leading again").atMost(Duration.ofSeconds(60)).until(h.runningController()::isLeader);
         // A few reconcile rounds of every component after the return: still nothing torn down.
         Thread.sleep(5000);
         assertThat(writer.blocks.get()).as("the application kept writing").isGreaterThan(writtenDuringOutage);

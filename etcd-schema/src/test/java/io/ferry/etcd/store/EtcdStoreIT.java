@@ -1,15 +1,12 @@
 package io.ferry.etcd.store;
 
+import io.ferry.etcd.testing.EtcdSession;
 import io.ferry.etcd.testing.EtcdExtension;
 import io.ferry.etcd.testing.Item;
 import io.vertx.core.Future;
-import io.vertx.core.Vertx;
 import java.util.Set;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.stream.Collectors;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -28,33 +25,18 @@ import static org.awaitility.Awaitility.await;
 
 class EtcdStoreIT {
 
-    @RegisterExtension
     static final EtcdExtension etcd = new EtcdExtension();
+    @RegisterExtension
+    static final EtcdSession session = new EtcdSession(etcd);
 
-    static Vertx vertx;
     EtcdStore store;
     String p;
 
-    @BeforeAll
-    static void startVertx() {
-        vertx = Vertx.vertx();
-    }
-
-    @AfterAll
-    static void stopVertx() {
-        result(vertx.close());
-    }
-
     @BeforeEach
     void connect() {
-        String prefix = EtcdExtension.uniquePrefix();
-        store = EtcdStore.connect(etcd.options(prefix));
+        String prefix = session.prefix();
+        store = session.store();
         p = prefix + "/items/";
-    }
-
-    @AfterEach
-    void close() {
-        store.close();
     }
 
     @Test

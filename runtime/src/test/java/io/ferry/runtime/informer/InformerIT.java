@@ -1,5 +1,6 @@
 package io.ferry.runtime.informer;
 
+import io.ferry.etcd.testing.EtcdSession;
 import io.ferry.etcd.store.EtcdStore;
 import io.ferry.etcd.store.RawEntry;
 import io.ferry.etcd.store.Versioned;
@@ -8,12 +9,9 @@ import io.ferry.etcd.testing.Item;
 import io.ferry.model.ValidationException;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import io.vertx.core.Future;
-import io.vertx.core.Vertx;
 import java.nio.file.Path;
 import java.util.concurrent.Semaphore;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -31,10 +29,10 @@ import static org.awaitility.Awaitility.await;
 
 class InformerIT {
 
-    @RegisterExtension
     static final EtcdExtension etcd = new EtcdExtension();
+    @RegisterExtension
+    static final EtcdSession session = new EtcdSession(etcd);
 
-    static Vertx vertx;
     EtcdStore store;
     String p;
     SimpleMeterRegistry meters;
@@ -45,23 +43,10 @@ class InformerIT {
             .withWatchdogInterval(Duration.ofMillis(500))
             .withResyncInterval(Duration.ofMinutes(10));
 
-    @BeforeAll
-    static void startVertx() {
-        vertx = Vertx.vertx();
-    }
-
-    @AfterAll
-    static void stopVertx() {
-        result(vertx.close());
-    }
-
     @BeforeEach
     void connect() throws Exception {
-        if (!etcd.running()) {
-            etcd.start();
-        }
-        String prefix = EtcdExtension.uniquePrefix();
-        store = EtcdStore.connect(etcd.options(prefix));
+        String prefix = session.prefix();
+        store = session.store();
         p = prefix + "/items/";
         meters = new SimpleMeterRegistry();
         recorder = new Recorder();
@@ -72,11 +57,10 @@ class InformerIT {
         if (informer != null) {
             informer.close();
         }
-        store.close();
     }
 
     private Informer<Item> startInformer(InformerOptions options) {
-        informer = new Informer<>(vertx, store, p, Item.class, recorder, options, meters);
+        informer = new Informer<>(session.vertx(), store, p, Item.class, recorder, options, meters);
         result(informer.start());
         return informer;
     }
@@ -189,7 +173,7 @@ class InformerIT {
      */
     @Test
     void progressAnswersProvokedByAnIdleInformerNeverHideEventsFromABusyOne() {
-        Informer<Item> idle = new Informer<>(vertx, store, p.replace("/items/", "/idle/"), Item.class, new Recorder(),
+        Informer<Item> idle = new Informer<>(session.vertx(), store, p.replace("/items/", "/idle/"), Item.class, new Recorder(),
                 InformerOptions.defaults().withWatchdogInterval(Duration.ofMillis(10)).withResyncInterval(Duration.ofMinutes(10)),
                 meters);
         result(idle.start());
