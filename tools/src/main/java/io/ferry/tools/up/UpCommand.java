@@ -207,7 +207,7 @@ final class UpCommand implements Callable<Integer> {
 
     private void lockDataDir(Path data) throws IOException {
         Path lockFile = Files.createDirectories(data.resolve("run")).resolve("ferry-up.lock");
-        dataDirLock = LocalEtcd.lock(lockFile, "another ferry up is running with the data directory " + data + " (it holds "
+        dataDirLock = FileLocks.exclusive(lockFile, "another ferry up is running with the data directory " + data + " (it holds "
                 + lockFile + "); stop it first, or give a different --data-dir");
     }
 
