@@ -97,7 +97,7 @@ public final class ScaleRun {
     /** Everything the run measured, and what broke an invariant (empty when none did). */
     public record Result(Map<String, Double> figures, List<String> violations) {
         public double figure(String name) {
-            Double value = findings.get(name);
+            Double value = figures.get(name);
             if (value == null) {
                 throw new IllegalArgumentException("no figure " + name + " in " + figures.keySet());
             }
