@@ -54,7 +54,7 @@ class EtcdStoreIT {
     }
 
     @Test
-    void putThenGetRoundTripsAValueWithItsRevisions() {
+    void aValuePutIsReadBackWithItsRevisions() {
         long rev = result(store.put(p + "a", Item.of("a", 3)));
         Versioned<Item> got = result(store.get(p + "a", Item.class)).orElseThrow();
         assertThat(got.value()).isEqualTo(Item.of("a", 3));
@@ -81,7 +81,7 @@ class EtcdStoreIT {
     }
 
     @Test
-    void getOfAMalformedValueFailsNamingTheKey() {
+    void readingAMalformedValueFailsNamingTheKey() {
         result(store.putRaw(p + "bad", "{\"name\": ".getBytes(StandardCharsets.UTF_8)));
         Throwable error = failure(store.get(p + "bad", Item.class));
         assertThat(error).isInstanceOf(BadValueException.class).hasMessageContaining(p + "bad");
@@ -121,7 +121,7 @@ class EtcdStoreIT {
     }
 
     @Test
-    void multiKeyTransactionAppliesAllWritesOrNone() {
+    void aMultiKeyTransactionAppliesAllItsWritesOrNone() {
         long ledgerRev = result(store.put(p + "ledger", Item.of("ledger", 10)));
         result(store.put(p + "stale", Item.of("stale", 0)));
 
@@ -152,7 +152,7 @@ class EtcdStoreIT {
     }
 
     @Test
-    void listReadsEveryKeyAcrossPagesAtOneRevision() {
+    void aListingReadsEveryKeyAcrossPagesAtOneRevision() {
         int n = EtcdStore.LIST_PAGE + 345;
         List<Future<Long>> puts = new ArrayList<>();
         for (int i = 0; i < n; i++) {
@@ -171,7 +171,7 @@ class EtcdStoreIT {
     }
 
     @Test
-    void listReportsBadValuesWithoutLosingTheGoodOnes() {
+    void aListingReportsBadValuesWithoutLosingTheGoodOnes() {
         result(store.put(p + "a", Item.of("a", 1)));
         result(store.putRaw(p + "b", "not json".getBytes(StandardCharsets.UTF_8)));
         result(store.putRaw(p + "c", "{\"schemaVersion\":1,\"name\":\"c\",\"count\":-4}".getBytes(StandardCharsets.UTF_8)));

@@ -66,7 +66,7 @@ class InformerIT {
     }
 
     @Test
-    void deliversExistingKeysThenLaterChangesInRevisionOrder() {
+    void anInformerDeliversExistingKeysThenLaterChangesInRevisionOrder() {
         result(store.put(p + "a", Item.of("a", 1)));
         result(store.put(p + "b", Item.of("b", 1)));
         startInformer(FAST);
@@ -105,7 +105,7 @@ class InformerIT {
     }
 
     @Test
-    void resumesAfterEtcdIsKilledAndRestartedMidWatchWithoutLosingAChange() throws Exception {
+    void anInformerResumesAfterEtcdIsKilledAndRestartedMidWatchWithoutLosingAChange() throws Exception {
         startInformer(FAST);
         int n = 150;
         Map<String, Long> written = new HashMap<>();
@@ -127,7 +127,7 @@ class InformerIT {
     }
 
     @Test
-    void recoversFromASilentWatchAndDeliversWhatHappenedMeanwhile() {
+    void anInformerRecoversFromASilentWatchAndDeliversWhatHappenedMeanwhile() {
         result(store.put(p + "a", Item.of("a", 1)));
         startInformer(FAST);
         informer.silenceWatchForTest();
@@ -141,7 +141,7 @@ class InformerIT {
     }
 
     @Test
-    void listsAgainAfterACompactionAndDeliversOnlyTheDifference() {
+    void anInformerListsAgainAfterACompactionAndDeliversOnlyTheDifference() {
         result(store.put(p + "same", Item.of("same", 1)));
         result(store.put(p + "changed", Item.of("changed", 1)));
         result(store.put(p + "gone", Item.of("gone", 1)));

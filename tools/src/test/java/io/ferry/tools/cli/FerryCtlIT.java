@@ -829,7 +829,7 @@ class FerryCtlIT {
     }
 
     @Test
-    void completionUsageAndAnUnreachableEtcd() throws Exception {
+    void completionAndHelpArePrintedAnUnknownCommandIsAUsageErrorAndAnUnreachableEtcdSaysSoWithItsExitCode() throws Exception {
         Result completion = ok("generate-completion");
         assertThat(completion.out()).contains("bash").contains("ferryctl").contains("complete -F");
         assertThat(ok("--help").out()).contains("Exit codes:").contains("etcd unreachable");
