@@ -1,12 +1,9 @@
 package io.ferry.etcd.store;
 
-import io.ferry.etcd.testing.EtcdSession;
 import io.ferry.etcd.testing.EtcdExtension;
+import io.ferry.etcd.testing.EtcdSession;
 import io.ferry.etcd.testing.Item;
 import io.vertx.core.Future;
-import java.util.Set;
-import java.util.concurrent.atomic.AtomicReference;
-import java.util.stream.Collectors;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -16,7 +13,10 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.stream.Collectors;
 
 import static io.ferry.etcd.testing.Await.failure;
 import static io.ferry.etcd.testing.Await.result;

@@ -1,27 +1,27 @@
 package io.ferry.runtime.informer;
 
-import io.ferry.etcd.testing.EtcdSession;
 import io.ferry.etcd.store.EtcdStore;
 import io.ferry.etcd.store.RawEntry;
 import io.ferry.etcd.store.Versioned;
 import io.ferry.etcd.testing.EtcdExtension;
+import io.ferry.etcd.testing.EtcdSession;
 import io.ferry.etcd.testing.Item;
 import io.ferry.model.ValidationException;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import io.vertx.core.Future;
-import java.nio.file.Path;
-import java.util.concurrent.Semaphore;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.Semaphore;
 
 import static io.ferry.etcd.testing.Await.result;
 import static org.assertj.core.api.Assertions.assertThat;

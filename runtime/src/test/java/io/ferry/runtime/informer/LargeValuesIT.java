@@ -1,14 +1,13 @@
 package io.ferry.runtime.informer;
 
-import io.ferry.etcd.testing.EtcdSession;
 import io.ferry.etcd.EtcdClients;
 import io.ferry.etcd.store.BadValueException;
 import io.ferry.etcd.store.EtcdStore;
 import io.ferry.etcd.store.Listing;
 import io.ferry.etcd.store.RawEntry;
 import io.ferry.etcd.store.Versioned;
-
 import io.ferry.etcd.testing.EtcdExtension;
+import io.ferry.etcd.testing.EtcdSession;
 import io.ferry.etcd.testing.Item;
 import io.ferry.model.ValidationException;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;

@@ -1,11 +1,10 @@
 package io.ferry.runtime.lease;
 
-import io.ferry.etcd.testing.EtcdSession;
 import io.ferry.etcd.store.EtcdStore;
 import io.ferry.etcd.store.Leadership;
 import io.ferry.etcd.testing.EtcdExtension;
+import io.ferry.etcd.testing.EtcdSession;
 import io.ferry.etcd.testing.Item;
-import java.util.concurrent.CopyOnWriteArrayList;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -13,6 +12,7 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 
 import static io.ferry.etcd.testing.Await.result;

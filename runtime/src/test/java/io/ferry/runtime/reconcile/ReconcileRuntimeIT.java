@@ -1,13 +1,13 @@
 package io.ferry.runtime.reconcile;
 
-import io.ferry.etcd.testing.EtcdSession;
-import io.ferry.runtime.informer.Informer;
-import io.ferry.runtime.informer.InformerHandler;
-import io.ferry.runtime.informer.InformerOptions;
 import io.ferry.etcd.store.EtcdStore;
 import io.ferry.etcd.store.Versioned;
 import io.ferry.etcd.testing.EtcdExtension;
+import io.ferry.etcd.testing.EtcdSession;
 import io.ferry.etcd.testing.Item;
+import io.ferry.runtime.informer.Informer;
+import io.ferry.runtime.informer.InformerHandler;
+import io.ferry.runtime.informer.InformerOptions;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;

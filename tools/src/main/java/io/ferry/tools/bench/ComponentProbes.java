@@ -1,8 +1,8 @@
 package io.ferry.tools.bench;
 
+import io.ferry.etcd.store.EtcdStore;
 import io.ferry.runtime.exec.Command;
 import io.ferry.runtime.exec.CommandRunner;
-import io.ferry.etcd.store.EtcdStore;
 import io.ferry.tools.up.ComponentProcess;
 import io.ferry.tools.up.LocalEtcd;
 

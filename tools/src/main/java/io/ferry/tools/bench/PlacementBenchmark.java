@@ -1,5 +1,10 @@
 package io.ferry.tools.bench;
 
+import io.ferry.model.Engine;
+import io.ferry.model.FailureDomainLevel;
+import io.ferry.model.GlobalConfig;
+import io.ferry.model.PositionAdvice;
+import io.ferry.model.VolumeIntent;
 import io.ferry.placement.BinPackPolicy;
 import io.ferry.placement.Candidate;
 import io.ferry.placement.Decision;
@@ -7,11 +12,8 @@ import io.ferry.placement.Request;
 import io.ferry.placement.Scheduler;
 import io.ferry.placement.ScoringPolicy;
 import io.ferry.placement.SpreadPolicy;
-import io.ferry.model.Engine;
-import io.ferry.model.FailureDomainLevel;
-import io.ferry.model.GlobalConfig;
-import io.ferry.model.PositionAdvice;
-import io.ferry.model.VolumeIntent;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 import java.lang.management.ManagementFactory;
 import java.lang.management.ThreadMXBean;
@@ -27,8 +29,6 @@ import java.util.Map;
 import java.util.Random;
 import java.util.Set;
 import java.util.SplittableRandom;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * Measures one placement decision ({@link Scheduler#decide} without explanation) over 100, 1,000 and

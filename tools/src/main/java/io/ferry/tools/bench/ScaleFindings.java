@@ -1,7 +1,7 @@
 package io.ferry.tools.bench;
 
-import io.ferry.model.LedgerSums;
 import io.ferry.model.Ledger;
+import io.ferry.model.LedgerSums;
 import io.ferry.model.Placement;
 
 import java.io.PrintWriter;

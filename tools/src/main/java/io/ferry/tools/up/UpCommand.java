@@ -8,27 +8,27 @@ import io.ferry.etcd.ClusterIdentities;
 import io.ferry.etcd.EtcdOptions;
 import io.ferry.etcd.EtcdRoles;
 import io.ferry.etcd.LocalEtcdMember;
-import io.ferry.runtime.exec.ProcessCommandRunner;
-import io.ferry.model.ClusterIdentity;
 import io.ferry.etcd.store.EtcdStore;
+import io.ferry.model.ClusterIdentity;
 import io.ferry.runtime.admin.AdminOptions;
+import io.ferry.runtime.exec.ProcessCommandRunner;
 import io.vertx.core.Future;
-import java.nio.channels.FileChannel;
-import java.time.Instant;
-import java.util.Deque;
-import java.util.concurrent.ConcurrentLinkedDeque;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 import java.io.IOException;
 import java.io.PrintWriter;
+import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Deque;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
+import java.util.concurrent.ConcurrentLinkedDeque;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 
@@ -294,17 +294,8 @@ final class UpCommand implements Callable<Integer> {
     private void startProcesses(ClusterPlan plan, EtcdOptions etcdOptions, Path logs) throws Exception {
         ComponentProcess.Etcd etcd = new ComponentProcess.Etcd(String.join(",",
                 etcdOptions.endpoints().stream().map(Object::toString).toList()), prefix);
-        for (ControllerOptions controller : plan.controllers()) {
-            start(ComponentProcess.controller("controller", controller.id(), controller.admin().port(),
-                    as(etcd, EtcdRoles.CONTROLLER), logs, List.of()));
-        }
-        for (AgentOptions agent : plan.agents()) {
-            start(ComponentProcess.agent(agent.node(), agent.adminPort(), agent.labels(), agent.stateDir(),
-                    as(etcd, EtcdRoles.agentRoleName(agent.node())), logs, List.of()));
-        }
-        if (plan.csi() != null) {
-            start(ComponentProcess.csi("csi", plan.csi().socket(), plan.csi().node(), as(etcd, EtcdRoles.CSI_CONTROLLER),
-                    logs, List.of()));
+        for (ComponentProcess component : PlanProcesses.of(plan, role -> as(etcd, role), logs, List.of())) {
+            start(component);
         }
     }
 

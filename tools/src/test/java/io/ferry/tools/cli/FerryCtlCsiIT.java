@@ -1,21 +1,21 @@
 package io.ferry.tools.cli;
 
-import io.ferry.tools.up.CsiComponent;
-import io.ferry.etcd.testing.Cleanup;
-import io.ferry.csi.ScratchDirectory;
-import io.ferry.cluster.LocalCluster;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.ferry.agent.AgentOptions;
+import io.ferry.cluster.LocalCluster;
 import io.ferry.controller.Controller;
 import io.ferry.controller.ControllerOptions;
 import io.ferry.csi.CsiEndpoint;
 import io.ferry.csi.CsiServer;
-import io.ferry.runtime.informer.InformerOptions;
-import io.ferry.runtime.reconcile.RuntimeOptions;
+import io.ferry.csi.ScratchDirectory;
+import io.ferry.etcd.testing.Cleanup;
 import io.ferry.etcd.testing.EtcdExtension;
 import io.ferry.runtime.admin.AdminOptions;
 import io.ferry.runtime.exec.ProcessCommandRunner;
+import io.ferry.runtime.informer.InformerOptions;
+import io.ferry.runtime.reconcile.RuntimeOptions;
+import io.ferry.tools.up.CsiComponent;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
