@@ -3,6 +3,7 @@ package io.ferry.csi;
 import io.ferry.agent.Agent;
 import io.ferry.agent.AgentOptions;
 import io.ferry.agent.engine.LoopDevices;
+import io.ferry.cluster.LocalCluster;
 import io.ferry.controller.Controller;
 import io.ferry.controller.ControllerOptions;
 import io.ferry.csi.v1.ControllerGrpc;
@@ -11,41 +12,37 @@ import io.ferry.csi.v1.DeleteSnapshotRequest;
 import io.ferry.csi.v1.DeleteVolumeRequest;
 import io.ferry.csi.v1.IdentityGrpc;
 import io.ferry.csi.v1.NodeGrpc;
-import io.ferry.etcd.ClusterIdentities;
 import io.ferry.etcd.EtcdOptions;
+import io.ferry.etcd.EtcdRoles;
 import io.ferry.etcd.FerryKeys;
-import io.ferry.model.Sizes;
-import io.ferry.runtime.informer.InformerOptions;
-import io.ferry.runtime.reconcile.RuntimeOptions;
 import io.ferry.etcd.store.EtcdStore;
 import io.ferry.etcd.store.Versioned;
+import io.ferry.etcd.testing.Cleanup;
 import io.ferry.model.Engine;
 import io.ferry.model.NodeRegistration;
 import io.ferry.model.PoolConfig;
 import io.ferry.model.PoolSource;
 import io.ferry.model.PoolStatus;
+import io.ferry.model.Sizes;
 import io.ferry.model.SnapshotIntent;
 import io.ferry.model.VolumeIntent;
 import io.ferry.model.VolumeStatus;
 import io.ferry.runtime.exec.Command;
 import io.ferry.runtime.exec.CommandRunner;
 import io.ferry.runtime.exec.ProcessCommandRunner;
+import io.ferry.runtime.informer.InformerOptions;
+import io.ferry.runtime.reconcile.RuntimeOptions;
 import io.grpc.ManagedChannel;
 import io.grpc.netty.NettyChannelBuilder;
-import io.micrometer.prometheusmetrics.PrometheusConfig;
-import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.epoll.EpollDomainSocketChannel;
 import io.netty.channel.epoll.EpollIoHandler;
 import io.netty.channel.unix.DomainSocketAddress;
-import io.vertx.core.Vertx;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.time.Instant;
-import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
@@ -60,7 +57,8 @@ import static org.awaitility.Awaitility.await;
  * engine) of node {@link #NODE}, whose pool {@link #POOL} is a directory on a 10 GiB tmpfs so that
  * its capacity is exact; a stand-in for the agent of node {@link #REMOTE} (see
  * {@link RemoteAgentStandIn} for why); and the real plugin (both services, node {@link #NODE}) on a
- * Unix socket with a gRPC client connected to it.
+ * Unix socket with a gRPC client connected to it. The controller, the agent and the plugins are a
+ * {@link LocalCluster}, the plugins plugged in as its components.
  *
  * <p>One harness serves every test of a conformance class ({@link ConformanceTest}): between tests
  * {@link #reset()} deletes what the test made through Ferry and checks that nothing is left; a test
@@ -69,8 +67,8 @@ import static org.awaitility.Awaitility.await;
  *
  * <p>{@link #close()} first lets Ferry clean up after itself (every volume and snapshot is deleted
  * through the plugin and the agent removes its loop devices and files), then, whatever happened,
- * unmounts everything under its directory, detaches every loop device backed by a file there,
- * unmounts the tmpfs and fails if anything is left.
+ * its {@link ScratchDirectory} unmounts everything under its directory, detaches every loop device
+ * backed by a file there, unmounts the tmpfs and fails if anything is left.
  */
 final class CsiHarness implements AutoCloseable {
 
@@ -79,20 +77,18 @@ final class CsiHarness implements AutoCloseable {
     static final String POOL = "pool-a";
     static final String REMOTE_POOL = "pool-b";
     static final long POOL_BYTES = 10L << 30;
+    private static final String CONTROLLER_ID = "controller-it";
 
+    final CommandRunner runner = new ProcessCommandRunner();
+    private final ScratchDirectory scratch;
     final Path root;
     final Path poolMount;
-    final Vertx vertx = Vertx.vertx();
+    private final LocalCluster cluster;
     final EtcdStore store;
     final FerryKeys keys;
-    final CommandRunner runner = new ProcessCommandRunner();
-    private final LoopDevices loops = new LoopDevices(runner, Duration.ofSeconds(10));
-    private Vertx agentVertx;
-    private EtcdOptions etcdOptions;
     private AgentOptions agentOptions;
     Agent agent;
     final RemoteAgentStandIn remote;
-    Controller controller;
     private ControllerOptions controllerOptions;
     /** Identity and controller service (with a node service too, as `ferry up` runs it). */
     CsiServer server;
@@ -108,13 +104,15 @@ final class CsiHarness implements AutoCloseable {
     ManagedChannel nodeChannel;
 
     CsiHarness(EtcdOptions etcd) throws Exception {
-        root = Files.createTempDirectory("ferry-csi-it-");
+        scratch = ScratchDirectory.create("ferry-csi-it-", runner);
+        root = scratch.root();
         poolMount = root.resolve("pools");
-        store = EtcdStore.connect(etcd);
+        cluster = LocalCluster.on(etcd, LocalCluster.Access.open(), runner, 1);
+        store = cluster.store();
         keys = store.keys();
         remote = new RemoteAgentStandIn(store, REMOTE);
         try {
-            start(etcd);
+            start();
         } catch (Exception | Error e) {
             try {
                 close();
@@ -125,49 +123,52 @@ final class CsiHarness implements AutoCloseable {
         }
     }
 
-    private void start(EtcdOptions etcd) throws Exception {
+    private void start() throws Exception {
         // The pool lives on its own tmpfs: the file engine reports the file system's size as the
         // pool's capacity, and the tests count on exactly 10 GiB.
         Files.createDirectories(poolMount);
         runner.run(Command.of("mount", "-t", "tmpfs", "-o", "size=" + POOL_BYTES + ",mode=0700",
                 "ferry-csi-it", poolMount.toString()));
+        scratch.mountedBase(poolMount);
         result(store.put(keys.poolConfig(POOL), PoolConfig.builder(POOL, NODE, Engine.FILE,
                 PoolSource.directory(poolMount.resolve(POOL).toString())).prepare(true)
                 .labels(Map.of("media", "ssd")).build()));
-        AgentOptions options = AgentOptions.defaults(NODE, "127.0.0.1", root.resolve("agent-state"))
+        agentOptions = AgentOptions.defaults(NODE, "127.0.0.1", root.resolve("agent-state"))
                 .withLabels(Map.of("rack", "r1", "zone", "z1"))
                 .withHostNqnFile(root.resolve("no-hostnqn"))
                 .withNvmetRoot(root.resolve("no-nvmet"))
                 .withAdmin("127.0.0.1", -1)
                 .withIntervals(Duration.ofSeconds(1), Duration.ofSeconds(2));
-        etcdOptions = etcd;
-        agentOptions = options;
         // The agent acts only once the cluster has its id; the controller, which would create it,
         // starts after the agent here, so the harness creates it as ferry up does.
-        result(ClusterIdentities.ensure(store, Instant.now()));
+        cluster.ensureIdentity();
         startAgent();
-        remote.start(vertx, Map.of("rack", "r2", "zone", "z1"), REMOTE_POOL, POOL_BYTES, Map.of("media", "ssd"));
+        remote.start(cluster.vertx(), Map.of("rack", "r2", "zone", "z1"), REMOTE_POOL, POOL_BYTES, Map.of("media", "ssd"));
         // The controller starts once the agent has measured its pool, so its first listing has it.
         await().atMost(Duration.ofSeconds(30)).until(() -> result(store.get(keys.nodePoolStatus(NODE, POOL),
                 PoolStatus.class)).map(Versioned::value).filter(s -> s.healthy() && s.capacityBytes() == POOL_BYTES)
                 .isPresent());
         emptyPoolFreeBytes = result(store.get(keys.nodePoolStatus(NODE, POOL), PoolStatus.class)).orElseThrow().value()
                 .freeBytes();
-        controllerOptions = new ControllerOptions("controller-it", Duration.ofSeconds(3), null,
+        controllerOptions = new ControllerOptions(CONTROLLER_ID, Duration.ofSeconds(3), null,
                 InformerOptions.defaults().withWatchdogInterval(Duration.ofSeconds(2)),
                 RuntimeOptions.defaults().withConcurrency(16).withDelays(Duration.ofMillis(100), Duration.ofSeconds(2)),
                 Duration.ofMinutes(5));
         startController();
         Path socket = root.resolve("plugin/csi.sock");
-        server = new CsiServer(new CsiServer.Options(CsiServer.Mode.BOTH, new CsiEndpoint.Unix(socket), NodeService.Options.defaults(NODE),
-                InformerOptions.defaults()), EtcdStore.connect(etcd), true, runner).start();
+        server = cluster.startComponent("csi", plugin(CsiServer.Mode.BOTH, socket));
         channel = NettyChannelBuilder.forAddress(new DomainSocketAddress(socket.toString()))
                 .channelType(EpollDomainSocketChannel.class).eventLoopGroup(clientGroup).usePlaintext().build();
         Path nodeSocket = root.resolve("plugin/node.sock");
-        nodeServer = new CsiServer(new CsiServer.Options(CsiServer.Mode.NODE, new CsiEndpoint.Unix(nodeSocket),
-                NodeService.Options.defaults(NODE), InformerOptions.defaults()), EtcdStore.connect(etcd), true, runner).start();
+        nodeServer = cluster.startComponent("csi node plugin", plugin(CsiServer.Mode.NODE, nodeSocket));
         nodeChannel = NettyChannelBuilder.forAddress(new DomainSocketAddress(nodeSocket.toString()))
                 .channelType(EpollDomainSocketChannel.class).eventLoopGroup(clientGroup).usePlaintext().build();
+    }
+
+    /** The plugin of node {@link #NODE} in {@code mode} on {@code socket}, on a connection of its own. */
+    private static LocalCluster.Component<CsiServer> plugin(CsiServer.Mode mode, Path socket) {
+        return c -> new CsiServer(new CsiServer.Options(mode, new CsiEndpoint.Unix(socket), NodeService.Options.defaults(NODE),
+                InformerOptions.defaults()), EtcdStore.connect(c.options(EtcdRoles.CSI_CONTROLLER)), true, c.runner()).start();
     }
 
     /**
@@ -189,23 +190,24 @@ final class CsiHarness implements AutoCloseable {
 
     /** Starts a controller (again, after {@link #stopController()}); it takes the lead once the last one's lease is gone. */
     void startController() {
-        controller = new Controller(vertx, store, controllerOptions, new PrometheusMeterRegistry(PrometheusConfig.DEFAULT));
-        result(controller.start());
+        cluster.startController(controllerOptions);
+    }
+
+    /** The running controller. */
+    Controller runningController() {
+        return cluster.controller(CONTROLLER_ID);
     }
 
     /** Stops the controller: its election key goes with its lease, so nothing places volumes. */
     void stopController() {
         disturbed = true;
-        Controller stopping = controller;
-        controller = null;
-        result(stopping.stop());
+        cluster.stopController(CONTROLLER_ID);
     }
 
     /** Starts the agent of {@link #NODE}; it finds the volumes of a previous run and adopts them. */
     void startAgent() {
-        agentVertx = Vertx.vertx();
-        agent = new Agent(agentOptions, etcdOptions, runner, new PrometheusMeterRegistry(PrometheusConfig.DEFAULT), null);
-        result(agentVertx.deployVerticle(agent));
+        agent = new Agent(agentOptions, cluster.options(EtcdRoles.agentRoleName(NODE)), runner);
+        cluster.startAgent(agentOptions, agent);
     }
 
     /**
@@ -215,9 +217,7 @@ final class CsiHarness implements AutoCloseable {
     void stopAgent() {
         disturbed = true;
         NodeRegistration registration = result(store.get(keys.registration(NODE), NodeRegistration.class)).orElseThrow().value();
-        Vertx stopping = agentVertx;
-        agentVertx = null;
-        result(stopping.close());
+        cluster.stopAgent(NODE);
         result(store.put(keys.registration(NODE), registration));
     }
 
@@ -247,16 +247,10 @@ final class CsiHarness implements AutoCloseable {
      * own cleanup runs), and it fails if a mount or a loop device of this harness is left.
      */
     void reset() throws Exception {
-        for (String path : mountsBelowRoot(false)) {
-            runner.execute(Command.of("umount", "-l", path));
-        }
+        scratch.unmountAll();
         deleteEverythingThroughFerry();
         result(store.deletePrefix(keys.attachments()));
-        List<String> mountsLeft = mountsBelowRoot(false);
-        List<LoopDevices.Loop> loopsLeft = loopDevices();
-        if (!mountsLeft.isEmpty() || !loopsLeft.isEmpty()) {
-            throw new IllegalStateException("left behind: mounts " + mountsLeft + ", loop devices " + loopsLeft);
-        }
+        scratch.checkNothingLeft();
         Path kubelet = root.resolve("kubelet");
         if (Files.exists(kubelet)) {
             try (Stream<Path> files = Files.walk(kubelet)) {
@@ -292,93 +286,35 @@ final class CsiHarness implements AutoCloseable {
 
     /** Loop devices backed by a file of this harness (the agent's volumes). */
     List<LoopDevices.Loop> loopDevices() {
-        return loops.all().stream().filter(l -> l.backingFile().startsWith(root.toString())).toList();
+        return scratch.loops();
     }
 
-    /** Mount points under this harness's directory other than the pool's tmpfs, deepest first. */
-    private List<String> mountsBelowRoot(boolean includingPool) {
-        return new Mounts(Path.of("/proc/self/mountinfo")).all().stream().map(Mounts.Mount::mountPoint)
-                .filter(p -> p.startsWith(root + "/"))
-                .filter(p -> includingPool || !p.equals(poolMount.toString()))
-                .sorted(Comparator.reverseOrder()).toList();
-    }
-
+    /**
+     * Lets Ferry clean up after itself first (every volume and snapshot deleted through the plugin),
+     * then stops the cluster and, whatever happened, cleans the harness's directory up.
+     */
     @Override
     public void close() throws Exception {
-        List<Throwable> errors = new ArrayList<>();
-        step(errors, () -> {
-            for (String path : mountsBelowRoot(false)) {
-                runner.execute(Command.of("umount", "-l", path));
-            }
-        });
-        step(errors, this::deleteEverythingThroughFerry);
-        step(errors, () -> {
+        Cleanup cleanup = new Cleanup();
+        cleanup.step(scratch::unmountAll);
+        cleanup.step(this::deleteEverythingThroughFerry);
+        cleanup.step(() -> {
             if (channel != null) {
                 channel.shutdownNow();
             }
         });
-        step(errors, () -> {
+        cleanup.step(() -> {
             if (nodeChannel != null) {
                 nodeChannel.shutdownNow();
             }
         });
-        step(errors, () -> {
-            if (nodeServer != null) {
-                nodeServer.close();
-            }
-        });
-        step(errors, () -> {
-            if (server != null) {
-                server.close();
-            }
-        });
-        step(errors, () -> {
-            if (controller != null) {
-                result(controller.stop());
-            }
-        });
-        step(errors, () -> {
-            if (agentVertx != null) {
-                result(agentVertx.close());
-            }
-        });
-        step(errors, remote::close);
-        step(errors, store::close);
-        step(errors, () -> clientGroup.shutdownGracefully(0, 1, TimeUnit.SECONDS));
-        step(errors, () -> result(vertx.close()));
-        // The harness's own cleanup, whether or not Ferry's succeeded; each step runs even if the
-        // one before it failed.
-        step(errors, () -> {
-            for (String path : mountsBelowRoot(false)) {
-                runner.execute(Command.of("umount", "-l", path));
-            }
-        });
-        step(errors, () -> {
-            for (LoopDevices.Loop loop : loopDevices()) {
-                runner.execute(Command.of("losetup", "-d", loop.device()));
-            }
-        });
-        step(errors, () -> runner.execute(Command.of("umount", "-l", poolMount.toString())));
-        step(errors, () -> {
-            List<String> mountsLeft = mountsBelowRoot(true);
-            List<LoopDevices.Loop> loopsLeft = loopDevices();
-            if (!mountsLeft.isEmpty() || !loopsLeft.isEmpty()) {
-                errors.add(0, new IllegalStateException("left behind: mounts " + mountsLeft + ", loop devices "
-                        + loopsLeft));
-                return;
-            }
-            try (Stream<Path> files = Files.walk(root)) {
-                files.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-            }
-        });
-        if (!errors.isEmpty()) {
-            Throwable first = errors.get(0);
-            errors.subList(1, errors.size()).forEach(first::addSuppressed);
-            if (first instanceof Exception e) {
-                throw e;
-            }
-            throw (Error) first;
-        }
+        cleanup.step(remote::close);
+        // The plugins, the controller and the agent, the last started first; then Vert.x and the store.
+        cleanup.step(cluster::close);
+        cleanup.step(() -> clientGroup.shutdownGracefully(0, 1, TimeUnit.SECONDS));
+        // The harness's own cleanup, whether or not Ferry's succeeded.
+        cleanup.step(scratch::close);
+        cleanup.rethrow();
     }
 
     /**
@@ -401,18 +337,5 @@ final class CsiHarness implements AutoCloseable {
         await("Ferry deleting every volume and snapshot of the test").atMost(Duration.ofSeconds(20))
                 .until(() -> result(store.count(keys.volumeStatuses(NODE))) == 0
                         && result(store.count(keys.snapshotStatuses(NODE))) == 0 && loopDevices().isEmpty());
-    }
-
-    private interface Step {
-        void run() throws Exception;
-    }
-
-    /** Runs one cleanup step; whatever it throws (errors included) is kept and the next step runs. */
-    private static void step(List<Throwable> errors, Step step) {
-        try {
-            step.run();
-        } catch (Throwable e) {
-            errors.add(e);
-        }
     }
 }

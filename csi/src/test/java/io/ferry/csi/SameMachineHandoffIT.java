@@ -1,9 +1,8 @@
 package io.ferry.csi;
 
-import io.ferry.agent.Agent;
 import io.ferry.agent.AgentOptions;
 import io.ferry.agent.engine.LoopDevices;
-import io.ferry.controller.Controller;
+import io.ferry.cluster.LocalCluster;
 import io.ferry.controller.ControllerOptions;
 import io.ferry.csi.v1.ControllerGrpc;
 import io.ferry.csi.v1.ControllerPublishVolumeRequest;
@@ -18,12 +17,10 @@ import io.ferry.csi.v1.NodeUnpublishVolumeRequest;
 import io.ferry.csi.v1.NodeUnstageVolumeRequest;
 import io.ferry.csi.v1.Topology;
 import io.ferry.csi.v1.TopologyRequirement;
-import io.ferry.etcd.ClusterIdentities;
-import io.ferry.etcd.EtcdOptions;
-import io.ferry.runtime.informer.InformerOptions;
-import io.ferry.runtime.reconcile.RuntimeOptions;
+import io.ferry.etcd.EtcdRoles;
 import io.ferry.etcd.store.EtcdStore;
 import io.ferry.etcd.store.Versioned;
+import io.ferry.etcd.testing.Cleanup;
 import io.ferry.etcd.testing.EtcdExtension;
 import io.ferry.model.Engine;
 import io.ferry.model.FailureReason;
@@ -39,20 +36,17 @@ import io.ferry.runtime.device.TestDisks;
 import io.ferry.runtime.exec.Command;
 import io.ferry.runtime.exec.CommandRunner;
 import io.ferry.runtime.exec.ProcessCommandRunner;
+import io.ferry.runtime.informer.InformerOptions;
+import io.ferry.runtime.reconcile.RuntimeOptions;
 import io.grpc.ManagedChannel;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.netty.NettyChannelBuilder;
-import io.micrometer.prometheusmetrics.PrometheusConfig;
-import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.epoll.EpollDomainSocketChannel;
 import io.netty.channel.epoll.EpollIoHandler;
 import io.netty.channel.unix.DomainSocketAddress;
-import io.vertx.core.Vertx;
-import java.time.Instant;
-import java.util.Random;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -60,13 +54,8 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
-import java.util.Comparator;
-import java.util.HashMap;
-import java.util.List;
-import java.util.Map;
+import java.util.Random;
 import java.util.concurrent.TimeUnit;
-import java.util.stream.Stream;
 
 import static io.ferry.csi.CsiRequests.code;
 import static io.ferry.csi.CsiRequests.message;
@@ -94,26 +83,26 @@ class SameMachineHandoffIT {
 
     private final CommandRunner runner = new ProcessCommandRunner();
     private final LoopDevices loops = new LoopDevices(runner, Duration.ofSeconds(10));
-    private final Map<String, Vertx> agents = new HashMap<>();
-    private final Vertx vertx = Vertx.vertx();
     private final EventLoopGroup clientGroup = new MultiThreadIoEventLoopGroup(1, EpollIoHandler.newFactory());
+    private ScratchDirectory scratch;
     private Path root;
     private Path poolMount;
-    private EtcdOptions etcdOptions;
+    private LocalCluster cluster;
     private EtcdStore store;
-    private Controller controller;
     private CsiServer server;
     private ManagedChannel channel;
 
     /** Starts the cluster; the server's agent names {@code serverMachine}, or the kernel's boot id when null. */
     void start(String serverMachine) throws Exception {
-        root = Files.createTempDirectory("ferry-handoff-it-");
+        scratch = ScratchDirectory.create("ferry-handoff-it-", runner);
+        root = scratch.root();
         poolMount = root.resolve("pools");
         Files.createDirectories(poolMount);
         runner.run(Command.of("mount", "-t", "tmpfs", "-o", "size=1g,mode=0700", "ferry-handoff-it", poolMount.toString()));
-        etcdOptions = etcd.options(EtcdExtension.uniquePrefix());
-        store = EtcdStore.connect(etcdOptions);
-        result(ClusterIdentities.ensure(store, Instant.now()));
+        scratch.mountedBase(poolMount);
+        cluster = LocalCluster.on(etcd.options(EtcdExtension.uniquePrefix()), LocalCluster.Access.open(), runner, 2);
+        store = cluster.store();
+        cluster.ensureIdentity();
         result(store.put(store.keys().poolConfig(POOL), PoolConfig.builder(POOL, SERVER, Engine.FILE,
                 PoolSource.directory(poolMount.resolve(POOL).toString())).prepare(true).build()));
         startAgent(CONSUMER, null);
@@ -121,36 +110,31 @@ class SameMachineHandoffIT {
         await().atMost(Duration.ofSeconds(30)).until(() -> result(store.get(store.keys().nodePoolStatus(SERVER, POOL),
                 PoolStatus.class)).map(Versioned::value).filter(PoolStatus::healthy).isPresent()
                 && registration(CONSUMER) != null);
-        controller = new Controller(vertx, store, new ControllerOptions("controller-handoff", Duration.ofSeconds(3), null,
+        cluster.startController(new ControllerOptions("controller-handoff", Duration.ofSeconds(3), null,
                 InformerOptions.defaults().withWatchdogInterval(Duration.ofSeconds(2)),
                 RuntimeOptions.defaults().withConcurrency(4).withDelays(Duration.ofMillis(100), Duration.ofSeconds(2)),
-                Duration.ofMinutes(5)), new PrometheusMeterRegistry(PrometheusConfig.DEFAULT));
-        result(controller.start());
+                Duration.ofMinutes(5)));
         Path socket = root.resolve("plugin/csi.sock");
-        server = new CsiServer(new CsiServer.Options(CsiServer.Mode.BOTH, new CsiEndpoint.Unix(socket),
-                NodeService.Options.defaults(CONSUMER), InformerOptions.defaults()), EtcdStore.connect(etcdOptions), true,
-                runner).start();
+        server = cluster.startComponent("csi", c -> new CsiServer(new CsiServer.Options(CsiServer.Mode.BOTH,
+                new CsiEndpoint.Unix(socket), NodeService.Options.defaults(CONSUMER), InformerOptions.defaults()),
+                EtcdStore.connect(c.options(EtcdRoles.CSI_CONTROLLER)), true, runner).start());
         channel = NettyChannelBuilder.forAddress(new DomainSocketAddress(socket.toString()))
                 .channelType(EpollDomainSocketChannel.class).eventLoopGroup(clientGroup).usePlaintext().build();
     }
 
     private void startAgent(String node, String machineId) {
-        AgentOptions options = AgentOptions.defaults(node, "127.0.0.1", root.resolve("state-" + node))
+        cluster.startAgent(AgentOptions.defaults(node, "127.0.0.1", root.resolve("state-" + node))
                 .withHostNqnFile(root.resolve("no-hostnqn"))
                 .withNvmetRoot(root.resolve("no-nvmet"))
                 .withAdmin("127.0.0.1", -1)
                 .withIntervals(Duration.ofSeconds(1), Duration.ofSeconds(2))
-                .withMachineId(machineId);
-        Vertx agentVertx = Vertx.vertx();
-        agents.put(node, agentVertx);
-        result(agentVertx.deployVerticle(new Agent(options, etcdOptions, runner,
-                new PrometheusMeterRegistry(PrometheusConfig.DEFAULT), null)));
+                .withMachineId(machineId));
     }
 
     /** Stops an agent and puts its registration back without a lease, so that nothing repairs what a test writes. */
     private void stopAgent(String node) {
         NodeRegistration registration = registration(node);
-        result(agents.remove(node).close());
+        cluster.stopAgent(node);
         result(store.put(store.keys().registration(node), registration));
     }
 
@@ -301,13 +285,11 @@ class SameMachineHandoffIT {
 
     @AfterEach
     void close() throws Exception {
-        List<Throwable> errors = new ArrayList<>();
-        step(errors, () -> {
-            for (String path : mountsBelowRoot(false)) {
-                runner.execute(Command.of("umount", "-l", path));
-            }
-        });
-        step(errors, () -> {
+        Cleanup cleanup = new Cleanup();
+        if (scratch != null) {
+            cleanup.step(scratch::unmountAll);
+        }
+        cleanup.step(() -> {
             if (channel == null) {
                 return;
             }
@@ -317,82 +299,21 @@ class SameMachineHandoffIT {
                 controller().deleteVolume(DeleteVolumeRequest.newBuilder().setVolumeId(v.value().name()).build());
             }
             await("Ferry deleting every volume").atMost(Duration.ofSeconds(20))
-                    .until(() -> result(store.count(store.keys().volumeStatuses(SERVER))) == 0 && ownLoops().isEmpty());
+                    .until(() -> result(store.count(store.keys().volumeStatuses(SERVER))) == 0 && scratch.loops().isEmpty());
         });
-        step(errors, () -> {
+        cleanup.step(() -> {
             if (channel != null) {
                 channel.shutdownNow();
             }
         });
-        step(errors, () -> {
-            if (server != null) {
-                server.close();
-            }
-        });
-        step(errors, () -> {
-            if (controller != null) {
-                result(controller.stop());
-            }
-        });
-        for (Vertx agent : agents.values()) {
-            step(errors, () -> result(agent.close()));
+        if (cluster != null) {
+            // The plugin, the controller and the agents, the last started first; then Vert.x and the store.
+            cleanup.step(cluster::close);
         }
-        step(errors, () -> {
-            if (store != null) {
-                store.close();
-            }
-        });
-        step(errors, () -> clientGroup.shutdownGracefully(0, 1, TimeUnit.SECONDS));
-        step(errors, () -> result(vertx.close()));
-        step(errors, () -> {
-            for (String path : mountsBelowRoot(false)) {
-                runner.execute(Command.of("umount", "-l", path));
-            }
-            for (LoopDevices.Loop loop : ownLoops()) {
-                runner.execute(Command.of("losetup", "-d", loop.device()));
-            }
-            if (poolMount != null) {
-                runner.execute(Command.of("umount", "-l", poolMount.toString()));
-            }
-            if (root != null) {
-                try (Stream<Path> files = Files.walk(root)) {
-                    files.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-                }
-            }
-        });
-        if (!errors.isEmpty()) {
-            Throwable first = errors.get(0);
-            errors.subList(1, errors.size()).forEach(first::addSuppressed);
-            if (first instanceof Exception e) {
-                throw e;
-            }
-            throw (Error) first;
+        cleanup.step(() -> clientGroup.shutdownGracefully(0, 1, TimeUnit.SECONDS));
+        if (scratch != null) {
+            cleanup.step(scratch::close);
         }
-    }
-
-    private List<LoopDevices.Loop> ownLoops() {
-        return root == null ? List.of() : loops.all().stream().filter(l -> l.backingFile().startsWith(root.toString())).toList();
-    }
-
-    private List<String> mountsBelowRoot(boolean includingPool) {
-        if (root == null) {
-            return List.of();
-        }
-        return new Mounts(Path.of("/proc/self/mountinfo")).all().stream().map(Mounts.Mount::mountPoint)
-                .filter(p -> p.startsWith(root + "/"))
-                .filter(p -> includingPool || !p.equals(poolMount.toString()))
-                .sorted(Comparator.reverseOrder()).toList();
-    }
-
-    private interface Step {
-        void run() throws Exception;
-    }
-
-    private static void step(List<Throwable> errors, Step step) {
-        try {
-            step.run();
-        } catch (Throwable e) {
-            errors.add(e);
-        }
+        cleanup.rethrow();
     }
 }

@@ -1,9 +1,6 @@
 package io.ferry.csi;
 
-import static io.ferry.etcd.testing.Await.result;
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.awaitility.Awaitility.await;
-
+import io.ferry.agent.engine.LoopDevices;
 import io.ferry.csi.v1.NodeGetVolumeStatsRequest;
 import io.ferry.csi.v1.NodePublishVolumeRequest;
 import io.ferry.csi.v1.NodeStageVolumeRequest;
@@ -13,7 +10,11 @@ import io.ferry.etcd.testing.EtcdExtension;
 import io.ferry.model.NodeRegistration;
 import io.ferry.model.VolumePhase;
 import io.ferry.model.VolumeStatus;
-import io.ferry.agent.engine.LoopDevices;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
@@ -27,10 +28,10 @@ import java.util.Random;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.extension.RegisterExtension;
+
+import static io.ferry.etcd.testing.Await.result;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
 /**
  * Static stability: while the control plane is unreachable, volumes in use keep serving. etcd is
@@ -105,7 +106,7 @@ class StaticStabilityIT {
                 .ignoreExceptionsInstanceOf(EtcdUnavailableException.class).until(() ->
                 result(h.store.get(h.keys.volumeStatus(CsiHarness.NODE, "pvc-steady"), VolumeStatus.class))
                         .map(Versioned::value).filter(s -> s.phase() == VolumePhase.READY).isPresent());
-        await("the controller leading again").atMost(Duration.ofSeconds(60)).until(h.controller::isLeader);
+        await("the controller leading again").atMost(Duration.ofSeconds(60)).until(h.runningController()::isLeader);
         // A few reconcile rounds of every component after the return: still nothing torn down.
         Thread.sleep(5000);
         assertThat(writer.blocks.get()).as("the application kept writing").isGreaterThan(writtenDuringOutage);

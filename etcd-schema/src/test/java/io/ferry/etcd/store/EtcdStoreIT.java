@@ -1,15 +1,9 @@
 package io.ferry.etcd.store;
 
 import io.ferry.etcd.testing.EtcdExtension;
+import io.ferry.etcd.testing.EtcdSession;
 import io.ferry.etcd.testing.Item;
 import io.vertx.core.Future;
-import io.vertx.core.Vertx;
-import java.util.Set;
-import java.util.concurrent.atomic.AtomicReference;
-import java.util.stream.Collectors;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -19,7 +13,10 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.stream.Collectors;
 
 import static io.ferry.etcd.testing.Await.failure;
 import static io.ferry.etcd.testing.Await.result;
@@ -28,33 +25,18 @@ import static org.awaitility.Awaitility.await;
 
 class EtcdStoreIT {
 
-    @RegisterExtension
     static final EtcdExtension etcd = new EtcdExtension();
+    @RegisterExtension
+    static final EtcdSession session = new EtcdSession(etcd);
 
-    static Vertx vertx;
     EtcdStore store;
     String p;
 
-    @BeforeAll
-    static void startVertx() {
-        vertx = Vertx.vertx();
-    }
-
-    @AfterAll
-    static void stopVertx() {
-        result(vertx.close());
-    }
-
     @BeforeEach
     void connect() {
-        String prefix = EtcdExtension.uniquePrefix();
-        store = EtcdStore.connect(etcd.options(prefix));
+        String prefix = session.prefix();
+        store = session.store();
         p = prefix + "/items/";
-    }
-
-    @AfterEach
-    void close() {
-        store.close();
     }
 
     @Test
@@ -72,7 +54,7 @@ class EtcdStoreIT {
     }
 
     @Test
-    void putThenGetRoundTripsAValueWithItsRevisions() {
+    void aValuePutIsReadBackWithItsRevisions() {
         long rev = result(store.put(p + "a", Item.of("a", 3)));
         Versioned<Item> got = result(store.get(p + "a", Item.class)).orElseThrow();
         assertThat(got.value()).isEqualTo(Item.of("a", 3));
@@ -99,7 +81,7 @@ class EtcdStoreIT {
     }
 
     @Test
-    void getOfAMalformedValueFailsNamingTheKey() {
+    void readingAMalformedValueFailsNamingTheKey() {
         result(store.putRaw(p + "bad", "{\"name\": ".getBytes(StandardCharsets.UTF_8)));
         Throwable error = failure(store.get(p + "bad", Item.class));
         assertThat(error).isInstanceOf(BadValueException.class).hasMessageContaining(p + "bad");
@@ -139,7 +121,7 @@ class EtcdStoreIT {
     }
 
     @Test
-    void multiKeyTransactionAppliesAllWritesOrNone() {
+    void aMultiKeyTransactionAppliesAllItsWritesOrNone() {
         long ledgerRev = result(store.put(p + "ledger", Item.of("ledger", 10)));
         result(store.put(p + "stale", Item.of("stale", 0)));
 
@@ -170,7 +152,7 @@ class EtcdStoreIT {
     }
 
     @Test
-    void listReadsEveryKeyAcrossPagesAtOneRevision() {
+    void aListingReadsEveryKeyAcrossPagesAtOneRevision() {
         int n = EtcdStore.LIST_PAGE + 345;
         List<Future<Long>> puts = new ArrayList<>();
         for (int i = 0; i < n; i++) {
@@ -189,7 +171,7 @@ class EtcdStoreIT {
     }
 
     @Test
-    void listReportsBadValuesWithoutLosingTheGoodOnes() {
+    void aListingReportsBadValuesWithoutLosingTheGoodOnes() {
         result(store.put(p + "a", Item.of("a", 1)));
         result(store.putRaw(p + "b", "not json".getBytes(StandardCharsets.UTF_8)));
         result(store.putRaw(p + "c", "{\"schemaVersion\":1,\"name\":\"c\",\"count\":-4}".getBytes(StandardCharsets.UTF_8)));

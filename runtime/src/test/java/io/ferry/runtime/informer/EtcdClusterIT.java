@@ -4,13 +4,10 @@ import io.ferry.etcd.store.EtcdStore;
 import io.ferry.etcd.store.RawEntry;
 import io.ferry.etcd.store.Versioned;
 import io.ferry.etcd.testing.EtcdExtension;
+import io.ferry.etcd.testing.EtcdSession;
 import io.ferry.etcd.testing.Item;
 import io.ferry.model.ValidationException;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
-import io.vertx.core.Vertx;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -31,34 +28,18 @@ import static org.awaitility.Awaitility.await;
  */
 class EtcdClusterIT {
 
-    @RegisterExtension
     static final EtcdExtension etcd = EtcdExtension.cluster(3);
+    @RegisterExtension
+    static final EtcdSession session = new EtcdSession(etcd);
 
-    static Vertx vertx;
     EtcdStore store;
     String p;
 
-    @BeforeAll
-    static void startVertx() {
-        vertx = Vertx.vertx();
-    }
-
-    @AfterAll
-    static void stopVertx() {
-        result(vertx.close());
-    }
-
     @BeforeEach
     void connect() throws Exception {
-        etcd.start();
-        String prefix = EtcdExtension.uniquePrefix();
-        store = EtcdStore.connect(etcd.options(prefix));
+        String prefix = session.prefix();
+        store = session.store();
         p = prefix + "/items/";
-    }
-
-    @AfterEach
-    void close() {
-        store.close();
     }
 
     @Test
@@ -111,7 +92,7 @@ class EtcdClusterIT {
             public void onBadValue(RawEntry raw, ValidationException error) {
             }
         };
-        Informer<Item> informer = new Informer<>(vertx, store, p, Item.class, handler,
+        Informer<Item> informer = new Informer<>(session.vertx(), store, p, Item.class, handler,
                 InformerOptions.defaults().withWatchdogInterval(Duration.ofMillis(500)), new SimpleMeterRegistry());
         try {
             result(informer.start());

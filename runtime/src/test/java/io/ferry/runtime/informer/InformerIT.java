@@ -4,26 +4,24 @@ import io.ferry.etcd.store.EtcdStore;
 import io.ferry.etcd.store.RawEntry;
 import io.ferry.etcd.store.Versioned;
 import io.ferry.etcd.testing.EtcdExtension;
+import io.ferry.etcd.testing.EtcdSession;
 import io.ferry.etcd.testing.Item;
 import io.ferry.model.ValidationException;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import io.vertx.core.Future;
-import io.vertx.core.Vertx;
-import java.nio.file.Path;
-import java.util.concurrent.Semaphore;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.Semaphore;
 
 import static io.ferry.etcd.testing.Await.result;
 import static org.assertj.core.api.Assertions.assertThat;
@@ -31,10 +29,10 @@ import static org.awaitility.Awaitility.await;
 
 class InformerIT {
 
-    @RegisterExtension
     static final EtcdExtension etcd = new EtcdExtension();
+    @RegisterExtension
+    static final EtcdSession session = new EtcdSession(etcd);
 
-    static Vertx vertx;
     EtcdStore store;
     String p;
     SimpleMeterRegistry meters;
@@ -45,23 +43,10 @@ class InformerIT {
             .withWatchdogInterval(Duration.ofMillis(500))
             .withResyncInterval(Duration.ofMinutes(10));
 
-    @BeforeAll
-    static void startVertx() {
-        vertx = Vertx.vertx();
-    }
-
-    @AfterAll
-    static void stopVertx() {
-        result(vertx.close());
-    }
-
     @BeforeEach
     void connect() throws Exception {
-        if (!etcd.running()) {
-            etcd.start();
-        }
-        String prefix = EtcdExtension.uniquePrefix();
-        store = EtcdStore.connect(etcd.options(prefix));
+        String prefix = session.prefix();
+        store = session.store();
         p = prefix + "/items/";
         meters = new SimpleMeterRegistry();
         recorder = new Recorder();
@@ -72,17 +57,16 @@ class InformerIT {
         if (informer != null) {
             informer.close();
         }
-        store.close();
     }
 
     private Informer<Item> startInformer(InformerOptions options) {
-        informer = new Informer<>(vertx, store, p, Item.class, recorder, options, meters);
+        informer = new Informer<>(session.vertx(), store, p, Item.class, recorder, options, meters);
         result(informer.start());
         return informer;
     }
 
     @Test
-    void deliversExistingKeysThenLaterChangesInRevisionOrder() {
+    void anInformerDeliversExistingKeysThenLaterChangesInRevisionOrder() {
         result(store.put(p + "a", Item.of("a", 1)));
         result(store.put(p + "b", Item.of("b", 1)));
         startInformer(FAST);
@@ -121,7 +105,7 @@ class InformerIT {
     }
 
     @Test
-    void resumesAfterEtcdIsKilledAndRestartedMidWatchWithoutLosingAChange() throws Exception {
+    void anInformerResumesAfterEtcdIsKilledAndRestartedMidWatchWithoutLosingAChange() throws Exception {
         startInformer(FAST);
         int n = 150;
         Map<String, Long> written = new HashMap<>();
@@ -143,7 +127,7 @@ class InformerIT {
     }
 
     @Test
-    void recoversFromASilentWatchAndDeliversWhatHappenedMeanwhile() {
+    void anInformerRecoversFromASilentWatchAndDeliversWhatHappenedMeanwhile() {
         result(store.put(p + "a", Item.of("a", 1)));
         startInformer(FAST);
         informer.silenceWatchForTest();
@@ -157,7 +141,7 @@ class InformerIT {
     }
 
     @Test
-    void listsAgainAfterACompactionAndDeliversOnlyTheDifference() {
+    void anInformerListsAgainAfterACompactionAndDeliversOnlyTheDifference() {
         result(store.put(p + "same", Item.of("same", 1)));
         result(store.put(p + "changed", Item.of("changed", 1)));
         result(store.put(p + "gone", Item.of("gone", 1)));
@@ -184,7 +168,7 @@ class InformerIT {
     void aKeyFollowerSeesOnlyItsKeyNotLongerKeysThatStartWithIt() {
         result(store.put(p + "node-1", Item.of("node-1", 1)));
         result(store.put(p + "node-10", Item.of("node-10", 1)));
-        informer = Informer.ofKey(vertx, store, p + "node-1", Item.class, recorder, FAST, meters);
+        informer = Informer.ofKey(session.vertx(), store, p + "node-1", Item.class, recorder, FAST, meters);
         result(informer.start());
         assertThat(recorder.events).containsExactly("put node-1 1", "synced");
 
@@ -202,7 +186,7 @@ class InformerIT {
     @Test
     void aKeyFollowerListsItsKeyAgainAfterACompaction() {
         result(store.put(p + "node-1", Item.of("node-1", 1)));
-        informer = Informer.ofKey(vertx, store, p + "node-1", Item.class, recorder, FAST, meters);
+        informer = Informer.ofKey(session.vertx(), store, p + "node-1", Item.class, recorder, FAST, meters);
         result(informer.start());
         informer.silenceWatchForTest();
 
@@ -230,7 +214,7 @@ class InformerIT {
      */
     @Test
     void progressAnswersProvokedByAnIdleInformerNeverHideEventsFromABusyOne() {
-        Informer<Item> idle = new Informer<>(vertx, store, p.replace("/items/", "/idle/"), Item.class, new Recorder(),
+        Informer<Item> idle = new Informer<>(session.vertx(), store, p.replace("/items/", "/idle/"), Item.class, new Recorder(),
                 InformerOptions.defaults().withWatchdogInterval(Duration.ofMillis(10)).withResyncInterval(Duration.ofMinutes(10)),
                 meters);
         result(idle.start());

@@ -6,15 +6,12 @@ import io.ferry.etcd.store.EtcdStore;
 import io.ferry.etcd.store.Listing;
 import io.ferry.etcd.store.RawEntry;
 import io.ferry.etcd.store.Versioned;
-
 import io.ferry.etcd.testing.EtcdExtension;
+import io.ferry.etcd.testing.EtcdSession;
 import io.ferry.etcd.testing.Item;
 import io.ferry.model.ValidationException;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
-import io.vertx.core.Vertx;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -37,8 +34,9 @@ import static org.awaitility.Awaitility.await;
  */
 class LargeValuesIT {
 
-    @RegisterExtension
     static final EtcdExtension etcd = new EtcdExtension();
+    @RegisterExtension
+    static final EtcdSession session = new EtcdSession(etcd);
 
     /** About 1.4 MiB: fits under etcd's default 1.5 MiB request limit with its key. */
     static final int LARGE = 1_468_000;
@@ -46,25 +44,14 @@ class LargeValuesIT {
     /** Just under Ferry's own 1 MiB limit for a value, so these decode. */
     static final int NEAR_LIMIT = 1_000_000;
 
-    static Vertx vertx;
     EtcdStore store;
     String p;
     Informer<Item> informer;
 
-    @BeforeAll
-    static void startVertx() {
-        vertx = Vertx.vertx();
-    }
-
-    @AfterAll
-    static void stopVertx() {
-        result(vertx.close());
-    }
-
     @BeforeEach
     void connect() {
-        String prefix = EtcdExtension.uniquePrefix();
-        store = EtcdStore.connect(etcd.options(prefix));
+        String prefix = session.prefix();
+        store = session.store();
         p = prefix + "/items/";
     }
 
@@ -73,7 +60,6 @@ class LargeValuesIT {
         if (informer != null) {
             informer.close();
         }
-        store.close();
     }
 
     /** A valid Item of exactly {@code bytes} bytes: JSON allows any amount of whitespace. */
@@ -112,7 +98,7 @@ class LargeValuesIT {
                 .containsExactlyInAnyOrderElementsOf(big.stream().map(n -> p + n).toList());
 
         Recorder recorder = new Recorder();
-        informer = new Informer<>(vertx, store, p, Item.class, recorder, InformerOptions.defaults(),
+        informer = new Informer<>(session.vertx(), store, p, Item.class, recorder, InformerOptions.defaults(),
                 new SimpleMeterRegistry());
         result(informer.start());
         assertThat(informer.values()).extracting(v -> v.value().name()).containsExactlyInAnyOrderElementsOf(good);

@@ -3,12 +3,8 @@ package io.ferry.runtime.lease;
 import io.ferry.etcd.store.EtcdStore;
 import io.ferry.etcd.store.Leadership;
 import io.ferry.etcd.testing.EtcdExtension;
+import io.ferry.etcd.testing.EtcdSession;
 import io.ferry.etcd.testing.Item;
-import io.vertx.core.Vertx;
-import java.util.concurrent.CopyOnWriteArrayList;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -16,6 +12,7 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 
 import static io.ferry.etcd.testing.Await.result;
@@ -25,38 +22,23 @@ import static org.awaitility.Awaitility.await;
 /** Lease sessions and leader elections against a real etcd. */
 class LeaseSessionIT {
 
-    @RegisterExtension
     static final EtcdExtension etcd = new EtcdExtension();
+    @RegisterExtension
+    static final EtcdSession etcdSession = new EtcdSession(etcd);
 
-    static Vertx vertx;
     EtcdStore store;
     String p;
 
-    @BeforeAll
-    static void startVertx() {
-        vertx = Vertx.vertx();
-    }
-
-    @AfterAll
-    static void stopVertx() {
-        result(vertx.close());
-    }
-
     @BeforeEach
     void connect() {
-        String prefix = EtcdExtension.uniquePrefix();
-        store = EtcdStore.connect(etcd.options(prefix));
+        String prefix = etcdSession.prefix();
+        store = etcdSession.store();
         p = prefix + "/items/";
-    }
-
-    @AfterEach
-    void close() {
-        store.close();
     }
 
     @Test
     void aLeaseSessionKeepsItsKeyAliveBeyondTheTtlAndRevokesItOnClose() throws Exception {
-        LeaseSession session = result(LeaseSession.open(vertx, store, Duration.ofSeconds(2), id -> { }, () -> { }));
+        LeaseSession session = result(LeaseSession.open(etcdSession.vertx(), store, Duration.ofSeconds(2), id -> { }, () -> { }));
         result(store.put(p + "held", Item.of("held", 1), session.leaseId()));
         Thread.sleep(4500);
         assertThat(result(store.get(p + "held", Item.class))).as("kept alive past two TTLs").isPresent();
@@ -67,7 +49,7 @@ class LeaseSessionIT {
     @Test
     void aLeaseSessionGrantsANewLeaseWhenTheOldOneIsRevokedBehindItsBack() throws Exception {
         List<Long> newLeases = new CopyOnWriteArrayList<>();
-        LeaseSession session = result(LeaseSession.open(vertx, store, Duration.ofSeconds(3), newLeases::add, () -> { }));
+        LeaseSession session = result(LeaseSession.open(etcdSession.vertx(), store, Duration.ofSeconds(3), newLeases::add, () -> { }));
         long first = session.leaseId();
         store.client().getLeaseClient().revoke(first).get(5, TimeUnit.SECONDS);
         await().atMost(Duration.ofSeconds(10)).until(() -> !newLeases.isEmpty());
@@ -79,10 +61,10 @@ class LeaseSessionIT {
     void oneCandidateLeadsAndAStandbyTakesOverWhenItStepsDown() {
         String election = p + "leader";
         List<String> events = new CopyOnWriteArrayList<>();
-        LeaderElection a = new LeaderElection(vertx, store, election, "a", Duration.ofSeconds(2), listener("a", events));
+        LeaderElection a = new LeaderElection(etcdSession.vertx(), store, election, "a", Duration.ofSeconds(2), listener("a", events));
         result(a.start());
         await().atMost(Duration.ofSeconds(10)).until(a::isLeader);
-        LeaderElection b = new LeaderElection(vertx, store, election, "b", Duration.ofSeconds(2), listener("b", events));
+        LeaderElection b = new LeaderElection(etcdSession.vertx(), store, election, "b", Duration.ofSeconds(2), listener("b", events));
         result(b.start());
         assertThat(result(b.currentLeader())).contains("a");
         Leadership old = a.leadership().orElseThrow();

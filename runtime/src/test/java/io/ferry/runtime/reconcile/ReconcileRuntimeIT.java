@@ -1,19 +1,17 @@
 package io.ferry.runtime.reconcile;
 
-import io.ferry.runtime.informer.Informer;
-import io.ferry.runtime.informer.InformerHandler;
-import io.ferry.runtime.informer.InformerOptions;
 import io.ferry.etcd.store.EtcdStore;
 import io.ferry.etcd.store.Versioned;
 import io.ferry.etcd.testing.EtcdExtension;
+import io.ferry.etcd.testing.EtcdSession;
 import io.ferry.etcd.testing.Item;
+import io.ferry.runtime.informer.Informer;
+import io.ferry.runtime.informer.InformerHandler;
+import io.ferry.runtime.informer.InformerOptions;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
-import io.vertx.core.Vertx;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -35,10 +33,10 @@ import static org.awaitility.Awaitility.await;
  */
 class ReconcileRuntimeIT {
 
-    @RegisterExtension
     static final EtcdExtension etcd = new EtcdExtension();
+    @RegisterExtension
+    static final EtcdSession session = new EtcdSession(etcd);
 
-    static Vertx vertx;
     EtcdStore store;
     String intents;
     String statuses;
@@ -49,23 +47,10 @@ class ReconcileRuntimeIT {
     final AtomicInteger overlaps = new AtomicInteger();
     final AtomicInteger runs = new AtomicInteger();
 
-    @BeforeAll
-    static void startVertx() {
-        vertx = Vertx.vertx();
-    }
-
-    @AfterAll
-    static void stopVertx() {
-        result(vertx.close());
-    }
-
     @BeforeEach
     void connect() throws Exception {
-        if (!etcd.running()) {
-            etcd.start();
-        }
-        String prefix = EtcdExtension.uniquePrefix();
-        store = EtcdStore.connect(etcd.options(prefix));
+        String prefix = session.prefix();
+        store = session.store();
         intents = prefix + "/intents/";
         statuses = prefix + "/statuses/";
     }
@@ -78,7 +63,6 @@ class ReconcileRuntimeIT {
         if (runtime != null) {
             runtime.close();
         }
-        store.close();
     }
 
     /** Copies an intent's count into its status after a little simulated work. */
@@ -88,7 +72,7 @@ class ReconcileRuntimeIT {
             overlaps.incrementAndGet();
         }
         Promise<Void> work = Promise.promise();
-        vertx.setTimer(20, t -> work.complete());
+        session.vertx().setTimer(20, t -> work.complete());
         return work.future()
                 .compose(v -> store.get(key, Item.class))
                 .compose(current -> {
@@ -103,8 +87,8 @@ class ReconcileRuntimeIT {
     }
 
     private void start(RuntimeOptions options) {
-        runtime = new ReconcileRuntime(vertx, "it", this::reconcile, options, meters);
-        informer = new Informer<>(vertx, store, intents, Item.class, new InformerHandler<>() {
+        runtime = new ReconcileRuntime(session.vertx(), "it", this::reconcile, options, meters);
+        informer = new Informer<>(session.vertx(), store, intents, Item.class, new InformerHandler<>() {
             @Override
             public void onUpsert(Versioned<Item> current, Versioned<Item> previous) {
                 runtime.enqueue(current.key());

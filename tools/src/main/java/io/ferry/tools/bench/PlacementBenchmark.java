@@ -1,7 +1,10 @@
 package io.ferry.tools.bench;
 
-import io.ferry.controller.Controller;
-import io.ferry.controller.ControllerOptions;
+import io.ferry.model.Engine;
+import io.ferry.model.FailureDomainLevel;
+import io.ferry.model.GlobalConfig;
+import io.ferry.model.PositionAdvice;
+import io.ferry.model.VolumeIntent;
 import io.ferry.placement.BinPackPolicy;
 import io.ferry.placement.Candidate;
 import io.ferry.placement.Decision;
@@ -9,37 +12,15 @@ import io.ferry.placement.Request;
 import io.ferry.placement.Scheduler;
 import io.ferry.placement.ScoringPolicy;
 import io.ferry.placement.SpreadPolicy;
-import io.ferry.etcd.EtcdOptions;
-import io.ferry.etcd.FerryKeys;
-import io.ferry.runtime.informer.InformerOptions;
-import io.ferry.runtime.reconcile.RuntimeOptions;
-import io.ferry.etcd.store.EtcdStore;
-import io.ferry.runtime.lease.LeaderElection;
-import io.ferry.etcd.store.Leadership;
-import io.ferry.etcd.store.Transaction;
-import io.ferry.tools.up.LocalEtcd;
-import io.ferry.model.ControllerLeader;
-import io.ferry.model.Engine;
-import io.ferry.model.FailureDomainLevel;
-import io.ferry.model.GlobalConfig;
-import io.ferry.model.Json;
-import io.ferry.model.PositionAdvice;
-import io.ferry.model.VolumeIntent;
-import io.micrometer.prometheusmetrics.PrometheusConfig;
-import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
-import io.vertx.core.Future;
-import io.vertx.core.Vertx;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 import java.lang.management.ManagementFactory;
 import java.lang.management.ThreadMXBean;
-import java.time.Duration;
-import java.time.Instant;
-import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collection;
 import java.util.Collections;
-import java.util.Deque;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -48,9 +29,6 @@ import java.util.Map;
 import java.util.Random;
 import java.util.Set;
 import java.util.SplittableRandom;
-import java.util.concurrent.TimeUnit;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * Measures one placement decision ({@link Scheduler#decide} without explanation) over 100, 1,000 and
@@ -114,7 +92,7 @@ public final class PlacementBenchmark {
             decisions(sizes, placements, seconds, rounds);
         }
         if (!mode.equals("decide")) {
-            heap(sizes[sizes.length - 1], placements);
+            ControllerHeap.measure(sizes[sizes.length - 1], placements);
         }
         System.exit(0);
     }
@@ -311,104 +289,5 @@ public final class PlacementBenchmark {
     private static double medianOf(List<double[]> rounds, int index) {
         double[] v = rounds.stream().mapToDouble(r -> r[index]).sorted().toArray();
         return v[v.length / 2];
-    }
-
-    // ---------------------------------------------------------------- controller heap
-
-    static void heap(int pools, int placements) throws Exception {
-        System.out.printf(Locale.ROOT, "%nController heap: %,d pools, %,d placements in a real etcd, one standby controller%n",
-                pools, placements);
-        try (LocalEtcd etcd = LocalEtcd.temporary("--quota-backend-bytes", String.valueOf(8L << 30))) {
-            EtcdOptions options = new EtcdOptions.Builder().endpoints(etcd.endpoint()).requestTimeout(Duration.ofSeconds(60)).build();
-            long keys = populate(options, pools, placements);
-            Vertx vertx = Vertx.vertx();
-            EtcdStore store = EtcdStore.connect(options);
-            // Another candidate holds the election, so the measured controller stays a standby with warm caches.
-            String holderId = Json.encodeToString(ControllerLeader.of("bench-holder", null, Instant.now()));
-            LeaderElection holder = new LeaderElection(vertx, store, store.keys().controllerLeader(), holderId,
-                    Duration.ofSeconds(30), new LeaderElection.Listener() {
-                        @Override
-                        public void onElected(Leadership leadership) {
-                        }
-
-                        @Override
-                        public void onDeposed() {
-                        }
-                    });
-            await(holder.start());
-            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-            while (!holder.isLeader() && System.nanoTime() < deadline) {
-                Thread.sleep(50);
-            }
-            long before = usedHeapAfterGc();
-            PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
-            ControllerOptions controllerOptions = new ControllerOptions("bench-standby", Duration.ofSeconds(10), null,
-                    InformerOptions.defaults(), RuntimeOptions.defaults().withConcurrency(64), Duration.ofMinutes(5));
-            Controller controller = new Controller(vertx, store, controllerOptions, registry);
-            long t0 = System.nanoTime();
-            await(controller.start());
-            long startMillis = (System.nanoTime() - t0) / 1_000_000;
-            Thread.sleep(2000); // let the watches settle
-            long after = usedHeapAfterGc();
-            System.out.printf(Locale.ROOT, "keys in etcd: %,d; controller start (all informers listed): %,d ms; leader: %s%n",
-                    keys, startMillis, controller.isLeader());
-            System.out.printf(Locale.ROOT, "used heap after full GC: before controller %,d MiB, with controller %,d MiB%n",
-                    before >> 20, after >> 20);
-            System.out.printf(Locale.ROOT, "controller state: %,d MiB (%,.0f bytes per placement incl. its intent and work item)%n",
-                    (after - before) >> 20, (double) (after - before) / placements);
-            await(controller.stop());
-            holder.close();
-            store.close();
-            await(vertx.close());
-        }
-    }
-
-    /** Writes the cluster in transactions of 128 puts, eight in flight; returns the number of keys. */
-    private static long populate(EtcdOptions options, int pools, int placements) throws Exception {
-        BenchCluster cluster = BenchCluster.build(pools, placements, 42, true);
-        long t0 = System.nanoTime();
-        List<Object[]> puts = new ArrayList<>();
-        try (EtcdStore store = EtcdStore.connect(options)) {
-            FerryKeys k = store.keys();
-            puts.add(new Object[]{k.globalConfig(), cluster.global});
-            cluster.registrations.forEach(r -> puts.add(new Object[]{k.registration(r.node()), r}));
-            cluster.pools.forEach(p -> puts.add(new Object[]{k.poolConfig(p.name()), p}));
-            cluster.statuses.forEach(s -> puts.add(new Object[]{k.nodePoolStatus(s.node(), s.pool()), s}));
-            cluster.ledgers.forEach(l -> puts.add(new Object[]{k.ledger(l.pool()), l}));
-            cluster.intents.forEach(v -> puts.add(new Object[]{k.volume(v.name()), v}));
-            cluster.placements.forEach(p -> puts.add(new Object[]{k.placement(p.volume()), p}));
-            cluster.workItems.forEach(w -> puts.add(new Object[]{k.workItem(w.node(), w.volume()), w}));
-            Deque<Future<?>> inFlight = new ArrayDeque<>();
-            for (int from = 0; from < puts.size(); from += 128) {
-                Transaction txn = store.txn();
-                for (Object[] put : puts.subList(from, Math.min(puts.size(), from + 128))) {
-                    txn.put((String) put[0], put[1]);
-                }
-                inFlight.add(txn.commit());
-                if (inFlight.size() >= 8) {
-                    await(inFlight.poll());
-                }
-            }
-            while (!inFlight.isEmpty()) {
-                await(inFlight.poll());
-            }
-        }
-        System.out.printf(Locale.ROOT, "wrote %,d keys in %,d ms%n", puts.size(), (System.nanoTime() - t0) / 1_000_000);
-        return puts.size();
-    }
-
-    private static long usedHeapAfterGc() throws InterruptedException {
-        var memory = ManagementFactory.getMemoryMXBean();
-        long used = Long.MAX_VALUE;
-        for (int i = 0; i < 5; i++) {
-            System.gc();
-            Thread.sleep(200);
-            used = Math.min(used, memory.getHeapMemoryUsage().getUsed());
-        }
-        return used;
-    }
-
-    private static <T> T await(Future<T> future) throws Exception {
-        return future.toCompletionStage().toCompletableFuture().get(10, TimeUnit.MINUTES);
     }
 }

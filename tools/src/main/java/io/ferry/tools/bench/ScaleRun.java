@@ -1,5 +1,6 @@
 package io.ferry.tools.bench;
 
+import io.ferry.cluster.LocalCluster;
 import io.ferry.csi.CsiEndpoint;
 import io.ferry.csi.CsiServer;
 import io.ferry.csi.Driver;
@@ -15,25 +16,21 @@ import io.ferry.etcd.ClusterIdentities;
 import io.ferry.etcd.EtcdOptions;
 import io.ferry.etcd.FerryKeys;
 import io.ferry.etcd.LocalEtcdProbe;
-import io.ferry.runtime.informer.Informer;
-import io.ferry.runtime.informer.InformerHandler;
-import io.ferry.runtime.informer.InformerOptions;
 import io.ferry.etcd.store.EtcdStore;
 import io.ferry.etcd.store.Versioned;
 import io.ferry.model.Engine;
 import io.ferry.model.Ledger;
-import io.ferry.model.LedgerSums;
 import io.ferry.model.Placement;
 import io.ferry.model.PoolConfig;
 import io.ferry.model.PoolSource;
 import io.ferry.model.VolumeScheduling;
-import io.ferry.runtime.exec.Command;
 import io.ferry.runtime.exec.ProcessCommandRunner;
+import io.ferry.runtime.informer.Informer;
+import io.ferry.runtime.informer.InformerHandler;
+import io.ferry.runtime.informer.InformerOptions;
 import io.ferry.tools.up.ComponentProcess;
 import io.ferry.tools.up.LocalEtcd;
 import io.grpc.ManagedChannel;
-import io.grpc.Status;
-import io.grpc.StatusRuntimeException;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
@@ -41,32 +38,20 @@ import io.netty.channel.epoll.EpollIoHandler;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 
-import java.io.IOException;
 import java.io.PrintWriter;
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
-import java.util.EnumSet;
 import java.util.HashSet;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.TreeSet;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.BooleanSupplier;
-import java.util.function.IntFunction;
 
 /**
  * {@code ferryctl bench scale}: the real controller (two of them, as child processes, electing a
@@ -122,10 +107,9 @@ public final class ScaleRun {
 
     private final Options options;
     private final PrintWriter out;
-    private final Map<String, Double> figures = new LinkedHashMap<>();
-    private final List<String> violations = new ArrayList<>();
+    private final ScaleFindings findings = new ScaleFindings();
     private final ProcessCommandRunner runner = new ProcessCommandRunner();
-    private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
+    private final ComponentProbes probes = new ComponentProbes(runner);
 
     private ScaleRun(Options options, PrintWriter out) {
         this.options = options;
@@ -162,10 +146,13 @@ public final class ScaleRun {
         // etcd's default 2 GiB quota is too small for the largest runs' history.
         try (LocalEtcd etcd = LocalEtcd.temporary("--quota-backend-bytes=" + (8L << 30))) {
             EtcdOptions etcdOptions = new EtcdOptions.Builder().endpoints(etcd.endpoint().split(",")).prefix(PREFIX).build();
-            EtcdStore store = EtcdStore.connect(etcdOptions);
+            // The CSI endpoints run in this JVM as components of a LocalCluster; the controllers are child
+            // processes, measured from outside, and the agents simulated.
+            LocalCluster cluster = LocalCluster.on(etcdOptions);
+            EtcdStore store = cluster.store();
             // The agents' own client: their watches' probes do not reach the run's own watches.
             EtcdStore agentStore = EtcdStore.connect(etcdOptions);
-            Vertx vertx = Vertx.vertx();
+            Vertx vertx = cluster.vertx();
             List<ComponentProcess> controllers = new ArrayList<>();
             List<SimulatedAgent> agents = new ArrayList<>();
             CsiServer csiController = null;
@@ -173,6 +160,7 @@ public final class ScaleRun {
             EventLoopGroup group = new MultiThreadIoEventLoopGroup(1, EpollIoHandler.newFactory());
             ManagedChannel channel = null;
             ExecutorService pool = Executors.newFixedThreadPool(options.concurrency());
+            ParallelCalls calls = new ParallelCalls(pool, options.stepTimeout(), out);
             List<Informer<?>> informers = new ArrayList<>();
             try {
                 FerryKeys keys = store.keys();
@@ -180,21 +168,17 @@ public final class ScaleRun {
                 // ---- agents ----
                 long started = System.nanoTime();
                 SimpleMeterRegistry meters = new SimpleMeterRegistry();
-                List<Future<?>> starting = new ArrayList<>();
                 for (int n = 0; n < options.nodes(); n++) {
                     String pool0 = "pool-" + node(n);
                     wait(store.put(keys.poolConfig(pool0), PoolConfig.builder(pool0, node(n), Engine.FILE,
                             PoolSource.directory("/nonexistent/ferry-scale/" + pool0)).build()));
-                    SimulatedAgent agent = new SimulatedAgent(vertx, agentStore, node(n), pool0, POOL_CAPACITY,
-                            Duration.ofSeconds(10), meters);
-                    agents.add(agent);
-                    starting.add(agent.start());
-                    if (starting.size() >= 50) {
-                        wait(Future.all(new ArrayList<>(starting)));
-                        starting.clear();
-                    }
+                    agents.add(new SimulatedAgent(vertx, agentStore, node(n), pool0, POOL_CAPACITY, Duration.ofSeconds(10), meters));
                 }
-                wait(Future.all(new ArrayList<>(starting)));
+                // Fifty registrations at a time: etcd keeps up, and the run does not wait for each in turn.
+                for (int from = 0; from < agents.size(); from += 50) {
+                    wait(Future.all(agents.subList(from, Math.min(agents.size(), from + 50)).stream()
+                            .map(SimulatedAgent::start).toList()));
+                }
                 out.printf("%d simulated agents registered in %.1f s%n", agents.size(), seconds(started));
                 out.flush();
 
@@ -207,14 +191,14 @@ public final class ScaleRun {
                     controller.start();
                     controllers.add(controller);
                 }
-                require(() -> leader(adminPorts) >= 0, "a controller to lead");
-                csiController = new CsiServer(new CsiServer.Options(CsiServer.Mode.CONTROLLER,
-                        new CsiEndpoint.Tcp("127.0.0.1", 0), null, InformerOptions.defaults()), EtcdStore.connect(etcdOptions),
-                        true, runner).start();
+                require(() -> probes.leader(adminPorts) >= 0, "a controller to lead");
+                csiController = cluster.startComponent("csi controller", c -> new CsiServer(new CsiServer.Options(
+                        CsiServer.Mode.CONTROLLER, new CsiEndpoint.Tcp("127.0.0.1", 0), null, InformerOptions.defaults()),
+                        EtcdStore.connect(etcdOptions), true, runner).start());
                 String pluginNode = node(options.nodes() - 1);
-                nodePlugin = new CsiServer(new CsiServer.Options(CsiServer.Mode.NODE, new CsiEndpoint.Tcp("127.0.0.1", 0),
-                        NodeService.Options.defaults(pluginNode), InformerOptions.defaults()), EtcdStore.connect(etcdOptions),
-                        true, runner).start();
+                nodePlugin = cluster.startComponent("csi node plugin", c -> new CsiServer(new CsiServer.Options(
+                        CsiServer.Mode.NODE, new CsiEndpoint.Tcp("127.0.0.1", 0), NodeService.Options.defaults(pluginNode),
+                        InformerOptions.defaults()), EtcdStore.connect(etcdOptions), true, runner).start());
                 channel = csiController.endpoint().channelBuilder(group).build();
                 ControllerGrpc.ControllerBlockingStub csi = ControllerGrpc.newBlockingStub(channel);
                 Informer<VolumeScheduling> records = new Informer<>(vertx, store, keys.volumeSchedulings(),
@@ -224,22 +208,22 @@ public final class ScaleRun {
 
                 // ---- provisioning ----
                 long keysBefore = wait(store.count(keys.all()));
-                long dbBefore = dbSize(store, etcd, false);
-                int leaderIndex = leader(adminPorts);
+                long dbBefore = ComponentProbes.dbSize(store, etcd, false);
+                int leaderIndex = probes.leader(adminPorts);
                 int provisioningLeader = leaderIndex;
-                long cpuBefore = cpuTicks(controllers.get(leaderIndex));
+                long cpuBefore = ComponentProbes.cpuTicks(controllers.get(leaderIndex));
                 long nodeChangesBefore = nodePlugin.watchChangesReceived();
                 long controllerChangesBefore = csiController.watchChangesReceived();
                 started = System.nanoTime();
-                int failed = inParallel(pool, options.volumes(), i -> () -> csi.withDeadlineAfter(
+                int failed = calls.run(options.volumes(), i -> () -> csi.withDeadlineAfter(
                         options.stepTimeout().toSeconds(), TimeUnit.SECONDS).createVolume(create(volume(i), node(consumer(i)))));
                 double provisionSeconds = seconds(started);
                 if (failed > 0) {
-                    violations.add(failed + " CreateVolume calls failed");
+                    findings.violation(failed + " CreateVolume calls failed");
                 }
-                double cpuProvision = ticksToSeconds(cpuTicks(controllers.get(leaderIndex)) - cpuBefore);
+                double cpuProvision = ComponentProbes.ticksToSeconds(ComponentProbes.cpuTicks(controllers.get(leaderIndex)) - cpuBefore);
                 figure("provision.seconds", provisionSeconds);
-                figure("provision.retried_calls", retries.getAndSet(0));
+                figure("provision.retried_calls", calls.takeRetries());
                 figure("provision.per_second", options.volumes() / provisionSeconds);
                 figure("provision.leader_cpu_ms_per_volume", cpuProvision * 1000 / options.volumes());
                 // The node plugin hosts none of these volumes: whatever reached it came from its watches' scope.
@@ -265,7 +249,7 @@ public final class ScaleRun {
                 }
                 figure("invariant.unplaced_volumes", unplaced);
                 if (unplaced > 0) {
-                    violations.add(unplaced + " volumes have no placement");
+                    findings.violation(unplaced + " volumes have no placement");
                 }
                 checkLedgers(store, placements, "after provisioning", "invariant.ledgers_not_equal_to_placements");
                 long onRestarted = placements.stream().filter(p -> p.node().equals(node(0))).count();
@@ -274,33 +258,33 @@ public final class ScaleRun {
                 // ---- steady state: CPU, heap, etcd ----
                 Thread.sleep(options.steadySeconds() * 500L);
                 // Leadership may have changed hands under load since provisioning began.
-                require(() -> leader(adminPorts) >= 0, "a controller to lead");
-                leaderIndex = leader(adminPorts);
+                require(() -> probes.leader(adminPorts) >= 0, "a controller to lead");
+                leaderIndex = probes.leader(adminPorts);
                 figure("provision.leader_changed", leaderIndex == provisioningLeader ? 0 : 1);
-                long[] cpuAtStart = {cpuTicks(controllers.get(0)), cpuTicks(controllers.get(1))};
+                long[] cpuAtStart = {ComponentProbes.cpuTicks(controllers.get(0)), ComponentProbes.cpuTicks(controllers.get(1))};
                 long window = System.nanoTime();
                 Thread.sleep(options.steadySeconds() * 1000L);
                 double windowSeconds = seconds(window);
                 for (int c = 0; c < 2; c++) {
                     String role = c == leaderIndex ? "leader" : "standby";
                     figure("steady." + role + "_cpu_percent",
-                            100 * ticksToSeconds(cpuTicks(controllers.get(c)) - cpuAtStart[c]) / windowSeconds);
+                            100 * ComponentProbes.ticksToSeconds(ComponentProbes.cpuTicks(controllers.get(c)) - cpuAtStart[c]) / windowSeconds);
                 }
                 for (int c = 0; c < 2; c++) {
                     String role = c == leaderIndex ? "leader" : "standby";
-                    figure("steady." + role + "_heap_mib_after_gc", heapAfterGc(controllers.get(c)) / (1024.0 * 1024));
+                    figure("steady." + role + "_heap_mib_after_gc", probes.heapAfterGc(controllers.get(c)) / (1024.0 * 1024));
                 }
                 long keysAfter = wait(store.count(keys.all()));
                 figure("etcd.keys", keysAfter);
                 figure("etcd.keys_per_volume", (double) (keysAfter - keysBefore) / options.volumes());
-                long db = dbSize(store, etcd, false);
+                long db = ComponentProbes.dbSize(store, etcd, false);
                 figure("etcd.db_mib", db / (1024.0 * 1024));
                 figure("etcd.db_kib_per_volume", (db - dbBefore) / 1024.0 / options.volumes());
-                figure("etcd.db_in_use_mib", dbSize(store, etcd, true) / (1024.0 * 1024));
+                figure("etcd.db_in_use_mib", ComponentProbes.dbSize(store, etcd, true) / (1024.0 * 1024));
 
                 // ---- failover ----
-                require(() -> leader(adminPorts) >= 0, "a controller to lead");
-                int failing = leader(adminPorts);
+                require(() -> probes.leader(adminPorts) >= 0, "a controller to lead");
+                int failing = probes.leader(adminPorts);
                 ComponentProcess oldLeader = controllers.get(failing);
                 int standby = 1 - failing;
                 long killed = System.nanoTime();
@@ -310,16 +294,16 @@ public final class ScaleRun {
                             .createVolume(create("scale-after-failover", node(1)));
                     return System.nanoTime();
                 });
-                require(() -> leads(adminPorts[standby]), "the standby to lead after the leader was killed");
+                require(() -> probes.leads(adminPorts[standby]), "the standby to lead after the leader was killed");
                 figure("failover.elected_seconds", seconds(killed));
                 try {
                     long ready = fresh.get(options.stepTimeout().toSeconds(), TimeUnit.SECONDS);
                     figure("failover.fresh_volume_ready_seconds", (ready - killed) / 1e9);
                 } catch (Exception e) {
-                    violations.add("no fresh volume was placed after the failover: " + e.getMessage());
+                    findings.violation("no fresh volume was placed after the failover: " + e.getMessage());
                 }
                 out.printf("failover: new leader elected after %.1f s, a fresh volume Ready after %.1f s%n",
-                        figures.get("failover.elected_seconds"), figures.getOrDefault("failover.fresh_volume_ready_seconds", -1.0));
+                        findings.get("failover.elected_seconds"), findings.getOrDefault("failover.fresh_volume_ready_seconds", -1.0));
                 out.flush();
 
                 // ---- one agent restarted ----
@@ -337,28 +321,28 @@ public final class ScaleRun {
                 require(() -> reachable(records, node(0)) == expected, "every volume of " + node(0) + " to be reachable again");
                 figure("restart.reachable_again_seconds", seconds(restartedAt));
                 out.printf("agent restart: %d volumes re-adopted in %.1f s (%d status writes), reachable again after %.1f s%n",
-                        onRestarted, figures.get("restart.readopted_seconds"), again.statusWrites(),
-                        figures.get("restart.reachable_again_seconds"));
+                        onRestarted, findings.get("restart.readopted_seconds"), again.statusWrites(),
+                        findings.get("restart.reachable_again_seconds"));
                 out.flush();
 
                 // ---- deletion ----
                 started = System.nanoTime();
-                failed = inParallel(pool, options.volumes() + 1, i -> () -> csi.withDeadlineAfter(
+                failed = calls.run(options.volumes() + 1, i -> () -> csi.withDeadlineAfter(
                         options.stepTimeout().toSeconds(), TimeUnit.SECONDS).deleteVolume(DeleteVolumeRequest.newBuilder()
                         .setVolumeId(i == options.volumes() ? "scale-after-failover" : volume(i)).build()));
                 double deleteSeconds = seconds(started);
                 if (failed > 0) {
-                    violations.add(failed + " DeleteVolume calls failed");
+                    findings.violation(failed + " DeleteVolume calls failed");
                 }
                 figure("delete.seconds", deleteSeconds);
-                figure("delete.retried_calls", retries.getAndSet(0));
+                figure("delete.retried_calls", calls.takeRetries());
                 figure("delete.per_second", (options.volumes() + 1) / deleteSeconds);
                 out.printf("deleted %d volumes in %.1f s: %.0f/s%n", options.volumes() + 1, deleteSeconds,
                         (options.volumes() + 1) / deleteSeconds);
                 long leftPlacements = wait(store.count(keys.placements()));
                 long leftIntents = wait(store.count(keys.volumes()));
                 if (leftPlacements + leftIntents > 0) {
-                    violations.add("after deleting every volume " + leftIntents + " intents and " + leftPlacements
+                    findings.violation("after deleting every volume " + leftIntents + " intents and " + leftPlacements
                             + " placements are left");
                 }
                 List<Placement> left = wait(store.list(keys.placements(), Placement.class)).items().stream()
@@ -366,18 +350,12 @@ public final class ScaleRun {
                 checkLedgers(store, left, "after the deletions", "invariant.ledgers_not_equal_to_placements_after_deletion");
             } catch (Exception e) {
                 // A step that failed or waited past its timeout ends the run; what was measured is still reported.
-                violations.add("the run stopped early: " + e.getMessage());
+                findings.violation("the run stopped early: " + e.getMessage());
             } finally {
                 informers.forEach(Informer::close);
                 pool.shutdownNow();
                 if (channel != null) {
                     channel.shutdownNow();
-                }
-                if (nodePlugin != null) {
-                    nodePlugin.close();
-                }
-                if (csiController != null) {
-                    csiController.close();
                 }
                 for (ComponentProcess controller : controllers) {
                     controller.stop(5);
@@ -391,45 +369,21 @@ public final class ScaleRun {
                 }
                 group.shutdownGracefully(0, 1, TimeUnit.SECONDS);
                 agentStore.close();
-                store.close();
-                vertx.close().toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);
+                // The CSI endpoints, then Vert.x and the run's own connection.
+                cluster.close();
             }
         }
-        report();
-        return new Result(Map.copyOf(figures), List.copyOf(violations));
-    }
-
-    private void report() {
-        out.println();
-        figures.forEach((name, value) -> out.printf("%-45s %s%n", name, value == Math.rint(value) && Math.abs(value) < 1e15
-                ? String.valueOf(value.longValue()) : String.format("%.3f", value)));
-        out.println("violations: " + violations.size());
-        violations.forEach(v -> out.println("  " + v));
-        out.flush();
+        findings.report(out);
+        return findings.result();
     }
 
     private void figure(String name, double value) {
-        figures.put(name, value);
+        findings.figure(name, value);
     }
 
-    /** Every ledger against the sum of the placements on its pool (the one rule, {@link LedgerSums}); counted as {@code figure}. */
     private void checkLedgers(EtcdStore store, List<Placement> placements, String when, String figure) {
-        Map<String, Ledger> expected = LedgerSums.expected(placements, List.of());
-        Map<String, Ledger> actual = new LinkedHashMap<>();
-        wait(store.list(store.keys().ledgers(), Ledger.class)).items().forEach(v -> actual.put(v.value().pool(), v.value()));
-        Set<String> pools = new TreeSet<>(expected.keySet());
-        pools.addAll(actual.keySet());
-        int wrong = 0;
-        for (String p : pools) {
-            if (!LedgerSums.agrees(actual.get(p), expected.get(p))) {
-                wrong++;
-                if (wrong <= 10) {
-                    violations.add("ledger of " + p + " " + when + " says " + actual.get(p) + ", its placements sum to "
-                            + expected.get(p));
-                }
-            }
-        }
-        figure(figure, wrong);
+        findings.checkLedgers(wait(store.list(store.keys().ledgers(), Ledger.class)).items().stream().map(Versioned::value)
+                .toList(), placements, when, figure);
     }
 
     private CreateVolumeRequest create(String name, String consumer) {
@@ -444,93 +398,8 @@ public final class ScaleRun {
                 .build();
     }
 
-    /** Runs {@code count} calls {@code concurrency} at a time; returns how many failed (the first few are printed). */
-    private static final Set<Status.Code> RETRIED = EnumSet.of(Status.Code.UNAVAILABLE,
-            Status.Code.DEADLINE_EXCEEDED, Status.Code.ABORTED);
-    /** Calls made again after UNAVAILABLE, DEADLINE_EXCEEDED or ABORTED. */
-    private final AtomicInteger retries = new AtomicInteger();
-
-    private int inParallel(ExecutorService pool, int count, IntFunction<Runnable> call) throws InterruptedException {
-        AtomicInteger failures = new AtomicInteger();
-        AtomicInteger done = new AtomicInteger();
-        List<CompletableFuture<Void>> running = new ArrayList<>();
-        for (int i = 0; i < count; i++) {
-            Runnable r = call.apply(i);
-            running.add(CompletableFuture.runAsync(() -> {
-                try {
-                    long deadline = System.nanoTime() + options.stepTimeout().toNanos();
-                    while (true) {
-                        try {
-                            r.run();
-                            break;
-                        } catch (StatusRuntimeException e) {
-                            // As a CO does: a call that ran out of time or found etcd slow is made again.
-                            if (!RETRIED.contains(e.getStatus().getCode()) || System.nanoTime() > deadline) {
-                                throw e;
-                            }
-                            retries.incrementAndGet();
-                            Thread.sleep(200);
-                        }
-                    }
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                } catch (RuntimeException e) {
-                    if (failures.incrementAndGet() <= 5) {
-                        synchronized (out) {
-                            out.println("call failed: " + e.getMessage());
-                        }
-                    }
-                } finally {
-                    done.incrementAndGet();
-                }
-            }, pool));
-        }
-        long started = System.nanoTime();
-        while (done.get() < count) {
-            Thread.sleep(200);
-            if (System.nanoTime() - started > TimeUnit.SECONDS.toNanos(15)) {
-                started = System.nanoTime();
-                synchronized (out) {
-                    out.printf("  %d of %d calls done%n", done.get(), count);
-                    out.flush();
-                }
-            }
-        }
-        for (CompletableFuture<Void> f : running) {
-            try {
-                f.get();
-            } catch (ExecutionException e) {
-                failures.incrementAndGet();
-            }
-        }
-        return failures.get();
-    }
-
     private static long reachable(Informer<VolumeScheduling> records, String node) {
         return records.values().stream().map(Versioned::value).filter(r -> node.equals(r.node()) && r.reachable()).count();
-    }
-
-    /** Index of the controller whose admin API says it leads, or -1. */
-    private int leader(int[] ports) {
-        for (int i = 0; i < ports.length; i++) {
-            if (leads(ports[i])) {
-                return i;
-            }
-        }
-        return -1;
-    }
-
-    private boolean leads(int port) {
-        try {
-            HttpResponse<String> response = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/readyz"))
-                    .timeout(Duration.ofSeconds(2)).build(), HttpResponse.BodyHandlers.ofString());
-            return response.statusCode() == 200 && response.body().contains("leader");
-        } catch (IOException e) {
-            return false;
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            return false;
-        }
     }
 
     /** Polls every 50 ms; past the step timeout it is a violation and the run stops. */
@@ -542,42 +411,6 @@ public final class ScaleRun {
             }
             Thread.sleep(50);
         }
-    }
-
-    private long dbSize(EtcdStore store, LocalEtcd etcd, boolean inUse) throws Exception {
-        var status = store.client().getMaintenanceClient().statusMember(etcd.endpoint().split(",")[0])
-                .get(30, TimeUnit.SECONDS);
-        return inUse ? status.getDbSizeInUse() : status.getDbSize();
-    }
-
-    /** User and system CPU of the process so far, in clock ticks, from /proc. */
-    private static long cpuTicks(ComponentProcess process) throws IOException {
-        long pid = process.process().orElseThrow().pid();
-        String stat = Files.readString(Path.of("/proc/" + pid + "/stat"));
-        // The command name may hold spaces: the fields are counted from its closing parenthesis.
-        String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
-        return Long.parseLong(f[11]) + Long.parseLong(f[12]);
-    }
-
-    private static double ticksToSeconds(long ticks) {
-        return ticks / 100.0;
-    }
-
-    /** Heap in use right after a full collection the JVM is asked for (jcmd), as jstat reports it. */
-    private long heapAfterGc(ComponentProcess process) {
-        String pid = Long.toString(process.process().orElseThrow().pid());
-        runner.run(Command.of("jcmd", pid, "GC.run").withTimeout(Duration.ofSeconds(60)));
-        String[] lines = runner.run(Command.of("jstat", "-gc", pid).withTimeout(Duration.ofSeconds(30))).stdout().strip()
-                .split("\n");
-        String[] names = lines[0].trim().split("\\s+");
-        String[] values = lines[1].trim().split("\\s+");
-        double kib = 0;
-        for (int i = 0; i < names.length; i++) {
-            if (List.of("S0U", "S1U", "EU", "OU").contains(names[i])) {
-                kib += Double.parseDouble(values[i]);
-            }
-        }
-        return (long) (kib * 1024);
     }
 
     private static double seconds(long since) {

@@ -1,14 +1,19 @@
 package io.ferry.tools.chaos;
 
+import io.ferry.agent.AgentOptions;
 import io.ferry.agent.engine.LoopDevices;
+import io.ferry.cluster.ClusterPlan;
+import io.ferry.controller.ControllerOptions;
 import io.ferry.etcd.ClusterIdentities;
 import io.ferry.etcd.EtcdOptions;
 import io.ferry.etcd.LocalEtcdProbe;
 import io.ferry.etcd.store.EtcdStore;
+import io.ferry.runtime.admin.AdminOptions;
 import io.ferry.runtime.exec.ProcessCommandRunner;
 import io.ferry.tools.up.ComponentProcess;
 import io.ferry.tools.up.FilePools;
 import io.ferry.tools.up.LocalEtcd;
+import io.ferry.tools.up.PlanProcesses;
 
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -18,6 +23,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Comparator;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
@@ -48,12 +54,15 @@ final class ChaosCluster implements AutoCloseable {
     final ComponentProcess csi;
     final EtcdStore store;
 
-    private ChaosCluster(Path root, LocalEtcd etcd, EtcdStore store, ComponentProcess csi) {
+    private ChaosCluster(Path root, LocalEtcd etcd, EtcdStore store, List<ComponentProcess> controllers, List<Node> nodes,
+            ComponentProcess csi) {
         this.root = root;
         this.poolsRoot = root.resolve("pools");
         this.logs = root.resolve("logs");
         this.etcd = etcd;
         this.store = store;
+        this.controllers.addAll(controllers);
+        this.nodes.addAll(nodes);
         this.csi = csi;
     }
 
@@ -64,22 +73,34 @@ final class ChaosCluster implements AutoCloseable {
         ComponentProcess.Etcd endpoints = new ComponentProcess.Etcd(etcd.endpoint(), PREFIX);
         EtcdStore store = EtcdStore.connect(new EtcdOptions.Builder().endpoints(etcd.endpoint().split(",")).prefix(PREFIX)
                 .build());
-        ChaosCluster cluster = new ChaosCluster(root, etcd, store, ComponentProcess.csi("csi", root.resolve("csi/csi.sock"),
-                "node-1", endpoints, logs, JVM_OPTIONS));
+        // What runs is a ClusterPlan, as for ferry up, each entry its own process.
+        List<ControllerOptions> controllerOptions = new ArrayList<>();
+        for (int i = 1; i <= 2; i++) {
+            controllerOptions.add(ControllerOptions.defaults("chaos-controller-" + i)
+                    .withAdmin(AdminOptions.loopback(LocalEtcdProbe.freePort())));
+        }
+        Map<String, Map<String, String>> labels = new LinkedHashMap<>();
+        List<AgentOptions> agentOptions = new ArrayList<>();
+        for (int i = 1; i <= 2; i++) {
+            String node = "node-" + i;
+            labels.put(node, Map.of("zone", "zone-1", "rack", "rack-" + i, "switch", "switch-1"));
+            agentOptions.add(AgentOptions.defaults(node, "127.0.0.1", root.resolve("state").resolve(node))
+                    .withAdmin("127.0.0.1", LocalEtcdProbe.freePort()).withLabels(labels.get(node)));
+        }
+        ClusterPlan plan = new ClusterPlan(controllerOptions, agentOptions, new ClusterPlan.Csi(root.resolve("csi/csi.sock"),
+                "node-1"));
+        List<ComponentProcess> processes = PlanProcesses.of(plan, role -> endpoints, logs, JVM_OPTIONS);
+        List<Node> nodes = new ArrayList<>();
+        for (int i = 1; i <= agentOptions.size(); i++) {
+            nodes.add(new Node("node-" + i, "pool-" + i, root.resolve("pools").resolve("node-" + i), processes.get(1 + i)));
+        }
+        ChaosCluster cluster = new ChaosCluster(root, etcd, store, processes.subList(0, 2), nodes,
+                processes.get(processes.size() - 1));
         try {
             ClusterIdentities.ensure(store, Instant.now()).toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);
             Files.createDirectories(root.resolve("csi"));
-            for (int i = 1; i <= 2; i++) {
-                String node = "node-" + i;
-                Map<String, String> labels = Map.of("zone", "zone-1", "rack", "rack-" + i, "switch", "switch-1");
-                Path dir = cluster.poolsRoot.resolve(node);
-                FilePools.declare(store, "pool-" + i, node, dir, labels, POOL_CAPACITY);
-                cluster.nodes.add(new Node(node, "pool-" + i, dir, ComponentProcess.agent(node, LocalEtcdProbe.freePort(),
-                        labels, root.resolve("state").resolve(node), endpoints, logs, JVM_OPTIONS)));
-            }
-            for (int i = 1; i <= 2; i++) {
-                cluster.controllers.add(ComponentProcess.controller("controller-" + i, "chaos-controller-" + i,
-                        LocalEtcdProbe.freePort(), endpoints, logs, JVM_OPTIONS));
+            for (Node node : nodes) {
+                FilePools.declare(store, node.pool(), node.name(), node.poolDir(), labels.get(node.name()), POOL_CAPACITY);
             }
             for (ComponentProcess c : cluster.components()) {
                 c.start();

@@ -10,9 +10,7 @@ import java.io.PrintWriter;
 import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.nio.channels.FileChannel;
-import java.nio.channels.OverlappingFileLockException;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.StandardOpenOption;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -179,7 +177,7 @@ public final class LocalEtcd implements AutoCloseable {
         }
         Files.createDirectories(runDir);
         Path lockFile = runDir.resolve("etcd.lock");
-        lock = lock(lockFile, "the etcd of " + runDir + " is in use by another ferry up (it holds " + lockFile
+        lock = FileLocks.exclusive(lockFile, "the etcd of " + runDir + " is in use by another ferry up (it holds " + lockFile
                 + "); stop that one first");
         for (LocalEtcdMember m : members) {
             Path pidFile = pidFile(m);
@@ -194,24 +192,6 @@ public final class LocalEtcd implements AutoCloseable {
         }
     }
 
-    /**
-     * An exclusive lock on {@code file}, held until the channel is closed or this process ends
-     * (the kernel releases it however the process ends, so a killed run leaves no stale lock).
-     *
-     * @param taken the error when another holder, in this JVM or another, has it
-     */
-    static FileChannel lock(Path file, String taken) throws IOException {
-        FileChannel channel = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
-        try {
-            if (channel.tryLock() != null) {
-                return channel;
-            }
-        } catch (OverlappingFileLockException e) {
-            // Held by this JVM: taken all the same.
-        }
-        channel.close();
-        throw new IllegalStateException(taken);
-    }
     /** The pid file of member {@code m}, written when it starts and removed when it is stopped. */
     Path pidFile(LocalEtcdMember m) {
         return runDir.resolve("etcd-" + m.name() + ".pid");

@@ -1,41 +1,34 @@
 package io.ferry.tools.up;
 
-import io.ferry.agent.Agent;
 import io.ferry.agent.AgentOptions;
-import io.ferry.controller.Controller;
+import io.ferry.cluster.ClusterPlan;
+import io.ferry.cluster.LocalCluster;
 import io.ferry.controller.ControllerOptions;
-import io.ferry.csi.CsiEndpoint;
-import io.ferry.csi.CsiServer;
-import io.ferry.csi.NodeService;
 import io.ferry.etcd.ClusterIdentities;
 import io.ferry.etcd.EtcdOptions;
 import io.ferry.etcd.EtcdRoles;
 import io.ferry.etcd.LocalEtcdMember;
-import io.ferry.model.ClusterIdentity;
-import io.ferry.runtime.informer.InformerOptions;
 import io.ferry.etcd.store.EtcdStore;
+import io.ferry.model.ClusterIdentity;
 import io.ferry.runtime.admin.AdminOptions;
 import io.ferry.runtime.exec.ProcessCommandRunner;
-import io.micrometer.prometheusmetrics.PrometheusConfig;
-import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.vertx.core.Future;
-import io.vertx.core.Vertx;
-import io.vertx.core.VertxOptions;
-import java.nio.channels.FileChannel;
-import java.time.Instant;
-import java.util.Deque;
-import java.util.concurrent.ConcurrentLinkedDeque;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 import java.io.IOException;
 import java.io.PrintWriter;
+import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Deque;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
+import java.util.concurrent.ConcurrentLinkedDeque;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 
@@ -178,10 +171,14 @@ final class UpCommand implements Callable<Integer> {
         // Records older than this are an earlier run's, and say nothing about this one's components.
         long startRevision = wait(store.currentRevision());
         String controllerId = processes ? PROCESS_CONTROLLER_ID : "ferry-up-" + ProcessHandle.current().pid();
+        ClusterPlan plan = plan(data, socket, nodes, controllerId);
         if (processes) {
-            startProcesses(etcdOptions, data, logs, socket, nodes);
+            startProcesses(plan, etcdOptions, logs);
         } else {
-            startInProcess(store, etcdOptions, data, socket, nodes, controllerId);
+            // Each component on a connection of its own user, so that running in one JVM grants none
+            // of them more than it has in its own process.
+            running.push(LocalCluster.start(etcdOptions, this::as, plan,
+                    plan.csi() == null ? null : CsiComponent.serving(plan.csi())));
         }
         Readiness readiness = new Readiness(controllerId, List.copyOf(nodes.keySet()), csi ? socket : null, startRevision);
         long started = System.nanoTime();
@@ -210,7 +207,7 @@ final class UpCommand implements Callable<Integer> {
 
     private void lockDataDir(Path data) throws IOException {
         Path lockFile = Files.createDirectories(data.resolve("run")).resolve("ferry-up.lock");
-        dataDirLock = LocalEtcd.lock(lockFile, "another ferry up is running with the data directory " + data + " (it holds "
+        dataDirLock = FileLocks.exclusive(lockFile, "another ferry up is running with the data directory " + data + " (it holds "
                 + lockFile + "); stop it first, or give a different --data-dir");
     }
 
@@ -277,67 +274,28 @@ final class UpCommand implements Callable<Integer> {
         return future.toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);
     }
 
-    private void startInProcess(EtcdStore store, EtcdOptions etcdOptions, Path data, Path socket,
-                                Map<String, Map<String, String>> nodes, String controllerId) throws Exception {
-        // Agents do their blocking work (fsync, losetup) on worker threads; several agents share this
-        // JVM's pool, so it gets more threads than Vert.x's default 20.
-        Vertx vertx = Vertx.vertx(new VertxOptions().setWorkerPoolSize(16 * (agents + 1)));
-        running.push(() -> vertx.close().toCompletionStage().toCompletableFuture().get(20, TimeUnit.SECONDS));
-        PrometheusMeterRegistry controllerMetrics = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
-        // Each component on a connection of its own user, so that running in one JVM grants none of
-        // them more than it has in its own process.
-        EtcdStore controllerStore = secure ? EtcdStore.connect(as(etcdOptions, EtcdRoles.CONTROLLER)) : store;
-        if (controllerStore != store) {
-            running.push(controllerStore);
-        }
-        Controller controller = new Controller(vertx, controllerStore,
-                ControllerOptions.defaults(controllerId).withAdmin(AdminOptions.loopback(adminPort)),
-                controllerMetrics);
-        await(controller.start());
-        running.push(() -> await(controller.stop()));
+    /** What this ferry up runs, in its JVM or as child processes alike. */
+    private ClusterPlan plan(Path data, Path socket, Map<String, Map<String, String>> nodes, String controllerId) {
+        List<AgentOptions> agentOptions = new ArrayList<>();
         int i = 0;
         for (Map.Entry<String, Map<String, String>> node : nodes.entrySet()) {
             i++;
             Path state = data.resolve("state").resolve(node.getKey());
-            AgentOptions options = AgentOptions.defaults(node.getKey(), "127.0.0.1", state)
+            agentOptions.add(AgentOptions.defaults(node.getKey(), "127.0.0.1", state)
                     .withAdmin("127.0.0.1", adminPort + i)
                     .withLabels(node.getValue())
                     // Every agent of this machine needs its own host NQN, not the host's one.
-                    .withHostNqnFile(state.resolve("hostnqn-of-host-not-used"));
-            Agent agent = new Agent(options, as(etcdOptions, EtcdRoles.agentRoleName(node.getKey())),
-                    new ProcessCommandRunner());
-            String id = await(vertx.deployVerticle(agent));
-            running.push(() -> await(vertx.undeploy(id)));
+                    .withHostNqnFile(state.resolve("hostnqn-of-host-not-used")));
         }
-        if (csi) {
-            String firstNode = nodes.keySet().iterator().next();
-            // One endpoint serves both CSI modes here, so it runs as the CSI controller, whose role
-            // includes every read of the node plugin's.
-            EtcdStore csiStore = secure ? EtcdStore.connect(as(etcdOptions, EtcdRoles.CSI_CONTROLLER)) : store;
-            CsiServer server = new CsiServer(new CsiServer.Options(CsiServer.Mode.BOTH, new CsiEndpoint.Unix(socket),
-                    NodeService.Options.defaults(firstNode), InformerOptions.defaults()), csiStore, csiStore != store,
-                    new ProcessCommandRunner());
-            server.start();
-            running.push(server);
-        }
+        return new ClusterPlan(List.of(ControllerOptions.defaults(controllerId).withAdmin(AdminOptions.loopback(adminPort))),
+                agentOptions, csi ? new ClusterPlan.Csi(socket, nodes.keySet().iterator().next()) : null);
     }
 
-    private void startProcesses(EtcdOptions etcdOptions, Path data, Path logs, Path socket,
-                                Map<String, Map<String, String>> nodes) throws Exception {
+    private void startProcesses(ClusterPlan plan, EtcdOptions etcdOptions, Path logs) throws Exception {
         ComponentProcess.Etcd etcd = new ComponentProcess.Etcd(String.join(",",
                 etcdOptions.endpoints().stream().map(Object::toString).toList()), prefix);
-        start(ComponentProcess.controller("controller", PROCESS_CONTROLLER_ID, adminPort,
-                as(etcd, EtcdRoles.CONTROLLER), logs, List.of()));
-        int i = 0;
-        for (Map.Entry<String, Map<String, String>> node : nodes.entrySet()) {
-            i++;
-            start(ComponentProcess.agent(node.getKey(), adminPort + i, node.getValue(),
-                    data.resolve("state").resolve(node.getKey()), as(etcd, EtcdRoles.agentRoleName(node.getKey())),
-                    logs, List.of()));
-        }
-        if (csi) {
-            start(ComponentProcess.csi("csi", socket, nodes.keySet().iterator().next(),
-                    as(etcd, EtcdRoles.CSI_CONTROLLER), logs, List.of()));
+        for (ComponentProcess component : PlanProcesses.of(plan, role -> as(etcd, role), logs, List.of())) {
+            start(component);
         }
     }
 
@@ -405,7 +363,4 @@ final class UpCommand implements Callable<Integer> {
         out.println("stopped.");
     }
 
-    private static <T> T await(Future<T> future) throws Exception {
-        return future.toCompletionStage().toCompletableFuture().get(60, TimeUnit.SECONDS);
-    }
 }

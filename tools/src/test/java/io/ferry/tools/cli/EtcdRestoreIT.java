@@ -2,17 +2,16 @@ package io.ferry.tools.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import io.ferry.agent.Agent;
 import io.ferry.agent.AgentOptions;
-import io.ferry.agent.engine.LoopDevices;
+import io.ferry.cluster.LocalCluster;
 import io.ferry.controller.Controller;
 import io.ferry.controller.ControllerOptions;
+import io.ferry.csi.ScratchDirectory;
 import io.ferry.etcd.FerryKeys;
-import io.ferry.runtime.informer.InformerOptions;
-import io.ferry.runtime.reconcile.RuntimeOptions;
 import io.ferry.etcd.store.EtcdStore;
 import io.ferry.etcd.store.Versioned;
 import io.ferry.etcd.testing.Await;
+import io.ferry.etcd.testing.Cleanup;
 import io.ferry.etcd.testing.EtcdExtension;
 import io.ferry.model.Ledger;
 import io.ferry.model.Placement;
@@ -20,13 +19,8 @@ import io.ferry.model.VolumePhase;
 import io.ferry.model.VolumeStatus;
 import io.ferry.runtime.admin.AdminOptions;
 import io.ferry.runtime.exec.ProcessCommandRunner;
-import io.micrometer.prometheusmetrics.PrometheusConfig;
-import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
-import io.vertx.core.Vertx;
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
+import io.ferry.runtime.informer.InformerOptions;
+import io.ferry.runtime.reconcile.RuntimeOptions;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -36,19 +30,20 @@ import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.RandomAccessFile;
 import java.io.StringWriter;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.time.Duration;
-import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.HashMap;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Random;
-import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -71,15 +66,14 @@ class EtcdRestoreIT {
     static final int HEAD = 1 << 20;
 
     String prefix;
+    ScratchDirectory scratch;
     Path root;
     Path poolDir;
     Map<String, String> env;
+    LocalCluster cluster;
     EtcdStore store;
     FerryKeys keys;
-    Vertx controllerVertx;
-    EtcdStore controllerStore;
     Controller controller;
-    Vertx agentVertx;
 
     record Result(int code, String out, String err) {
         @Override
@@ -91,71 +85,36 @@ class EtcdRestoreIT {
     @BeforeEach
     void setUp() throws IOException {
         prefix = EtcdExtension.uniquePrefix();
-        root = Files.createTempDirectory("ferry-restore-it-");
+        scratch = ScratchDirectory.create("ferry-restore-it-", new ProcessCommandRunner());
+        root = scratch.root();
         poolDir = root.resolve("pool");
-        store = EtcdStore.connect(etcd.options(prefix));
+        cluster = LocalCluster.on(etcd.options(prefix));
+        store = cluster.store();
         keys = store.keys();
         env = new HashMap<>(Map.of("FERRY_ETCD_ENDPOINTS", etcd.endpoint(), "FERRY_PREFIX", prefix, "FERRY_NODE", NODE));
     }
 
     @AfterEach
-    void tearDown() throws IOException {
-        List<Throwable> problems = new ArrayList<>();
-        if (agentVertx != null) {
-            quietly(problems, () -> agentVertx.close().toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS));
-        }
-        if (controller != null) {
-            quietly(problems, () -> controller.stop().toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS));
-            quietly(problems, () -> controllerStore.close());
-            quietly(problems, () -> controllerVertx.close().toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS));
-        }
-        LoopDevices loops = new LoopDevices(new ProcessCommandRunner(), Duration.ofSeconds(10));
-        for (LoopDevices.Loop loop : ourLoops()) {
-            quietly(problems, () -> loops.detach(loop.device(), null));
-        }
-        store.close();
-        try (Stream<Path> s = Files.walk(root)) {
-            s.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-        }
-        assertThat(ourLoops()).as("loop devices left behind").isEmpty();
-        assertThat(problems).as("clean-up problems").isEmpty();
-    }
-
-    interface Step {
-        void run() throws Exception;
-    }
-
-    static void quietly(List<Throwable> problems, Step step) {
-        try {
-            step.run();
-        } catch (Exception | AssertionError e) {
-            problems.add(e);
-        }
-    }
-
-    List<LoopDevices.Loop> ourLoops() {
-        return new LoopDevices(new ProcessCommandRunner(), Duration.ofSeconds(10)).all().stream()
-                .filter(l -> l.backingFile().startsWith(root.toString())).toList();
+    void tearDown() {
+        Cleanup cleanup = new Cleanup();
+        cleanup.step(cluster::close);
+        // Every loop device backed by a file of this test is detached, whatever happened above, and none may be left.
+        cleanup.step(scratch::close);
+        assertThat(cleanup.problems()).as("clean-up problems").isEmpty();
     }
 
     /** A controller and one file-engine agent, with the informers' production settings. */
     void startCluster() {
-        controllerVertx = Vertx.vertx();
-        controllerStore = EtcdStore.connect(etcd.options(prefix));
-        ControllerOptions options = new ControllerOptions("ctl-restore", Duration.ofSeconds(3), AdminOptions.loopback(0),
-                InformerOptions.defaults(), RuntimeOptions.defaults().withDelays(Duration.ofMillis(100), Duration.ofSeconds(2)),
-                Duration.ofMinutes(5));
-        controller = new Controller(controllerVertx, controllerStore, options, new PrometheusMeterRegistry(PrometheusConfig.DEFAULT));
-        Await.result(controller.start());
+        controller = cluster.startController(new ControllerOptions("ctl-restore", Duration.ofSeconds(3),
+                AdminOptions.loopback(0), InformerOptions.defaults(),
+                RuntimeOptions.defaults().withDelays(Duration.ofMillis(100), Duration.ofSeconds(2)), Duration.ofMinutes(5)));
         env.put("FERRY_ADMIN", controller.adminUrl());
 
-        AgentOptions agentOptions = AgentOptions.defaults(NODE, "127.0.0.1", root.resolve("state"))
+        cluster.startAgent(AgentOptions.defaults(NODE, "127.0.0.1", root.resolve("state"))
                 .withHostNqnFile(root.resolve("no-hostnqn"))
                 .withNvmetRoot(root.resolve("no-nvmet"))
                 .withAdmin("127.0.0.1", -1)
-                .withIntervals(Duration.ofSeconds(1), Duration.ofSeconds(2));
-        agentVertx = Vertx.vertx();
-        Await.result(agentVertx.deployVerticle(new Agent(agentOptions, etcd.options(prefix), new ProcessCommandRunner())));
+                .withIntervals(Duration.ofSeconds(1), Duration.ofSeconds(2)));
         await().atMost(Duration.ofSeconds(15)).until(controller::isLeader);
     }
 

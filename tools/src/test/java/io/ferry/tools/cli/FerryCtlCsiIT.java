@@ -2,32 +2,25 @@ package io.ferry.tools.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import io.ferry.agent.Agent;
 import io.ferry.agent.AgentOptions;
-import io.ferry.agent.engine.LoopDevices;
+import io.ferry.cluster.LocalCluster;
 import io.ferry.controller.Controller;
 import io.ferry.controller.ControllerOptions;
 import io.ferry.csi.CsiEndpoint;
 import io.ferry.csi.CsiServer;
-import io.ferry.csi.NodeService;
-import io.ferry.runtime.informer.InformerOptions;
-import io.ferry.runtime.reconcile.RuntimeOptions;
-import io.ferry.etcd.store.EtcdStore;
-import io.ferry.etcd.testing.Await;
+import io.ferry.csi.ScratchDirectory;
+import io.ferry.etcd.testing.Cleanup;
 import io.ferry.etcd.testing.EtcdExtension;
 import io.ferry.runtime.admin.AdminOptions;
-import io.ferry.runtime.exec.Command;
-import io.ferry.runtime.exec.CommandRunner;
 import io.ferry.runtime.exec.ProcessCommandRunner;
-import io.micrometer.prometheusmetrics.PrometheusConfig;
-import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
-import io.vertx.core.Vertx;
+import io.ferry.runtime.informer.InformerOptions;
+import io.ferry.runtime.reconcile.RuntimeOptions;
+import io.ferry.tools.up.CsiComponent;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
-import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.net.InetAddress;
@@ -36,12 +29,9 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
-import java.util.stream.Stream;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
@@ -59,14 +49,11 @@ class FerryCtlCsiIT {
     static final String NODE = "node-a";
     static final ObjectMapper JSON = new ObjectMapper();
 
-    final CommandRunner runner = new ProcessCommandRunner();
     String prefix;
+    ScratchDirectory scratch;
     Path root;
     Map<String, String> env;
-    Vertx controllerVertx;
-    EtcdStore controllerStore;
-    Controller controller;
-    Vertx agentVertx;
+    LocalCluster cluster;
     CsiServer plugin;
     String endpoint;
 
@@ -78,82 +65,46 @@ class FerryCtlCsiIT {
     }
 
     @BeforeEach
-    void setUp() throws IOException {
+    void setUp() throws Exception {
         prefix = EtcdExtension.uniquePrefix();
-        root = Files.createTempDirectory("ferryctl-csi-it-");
+        scratch = ScratchDirectory.create("ferryctl-csi-it-", new ProcessCommandRunner());
+        root = scratch.root();
         env = new HashMap<>(Map.of("FERRY_ETCD_ENDPOINTS", etcd.endpoint(), "FERRY_PREFIX", prefix));
-        controllerVertx = Vertx.vertx();
-        controllerStore = EtcdStore.connect(etcd.options(prefix));
-        ControllerOptions options = new ControllerOptions("csi-ctl-it", Duration.ofSeconds(3), AdminOptions.loopback(0),
-                InformerOptions.defaults(), RuntimeOptions.defaults().withConcurrency(16)
-                .withDelays(Duration.ofMillis(100), Duration.ofSeconds(2)), Duration.ofMinutes(5));
-        controller = new Controller(controllerVertx, controllerStore, options, new PrometheusMeterRegistry(PrometheusConfig.DEFAULT));
-        Await.result(controller.start());
-        AgentOptions agentOptions = AgentOptions.defaults(NODE, "127.0.0.1", root.resolve("state"))
+        cluster = LocalCluster.on(etcd.options(prefix));
+        Controller controller = cluster.startController(new ControllerOptions("csi-ctl-it", Duration.ofSeconds(3),
+                AdminOptions.loopback(0), InformerOptions.defaults(), RuntimeOptions.defaults().withConcurrency(16)
+                .withDelays(Duration.ofMillis(100), Duration.ofSeconds(2)), Duration.ofMinutes(5)));
+        cluster.startAgent(AgentOptions.defaults(NODE, "127.0.0.1", root.resolve("state"))
                 .withLabels(Map.of("rack", "r1"))
                 .withHostNqnFile(root.resolve("no-hostnqn"))
                 .withNvmetRoot(root.resolve("no-nvmet"))
                 .withAdmin("127.0.0.1", -1)
-                .withIntervals(Duration.ofSeconds(1), Duration.ofSeconds(2));
-        agentVertx = Vertx.vertx();
-        Await.result(agentVertx.deployVerticle(new Agent(agentOptions, etcd.options(prefix), runner)));
-        plugin = new CsiServer(new CsiServer.Options(CsiServer.Mode.BOTH, new CsiEndpoint.Tcp("127.0.0.1", 0),
-                NodeService.Options.defaults(NODE), InformerOptions.defaults()),
-                EtcdStore.connect(etcd.options(prefix)), true, runner).start();
+                .withIntervals(Duration.ofSeconds(1), Duration.ofSeconds(2)));
+        plugin = cluster.startComponent("csi", CsiComponent.both(new CsiEndpoint.Tcp("127.0.0.1", 0), NODE));
         endpoint = plugin.endpoint().url();
         await().atMost(Duration.ofSeconds(15)).until(controller::isLeader);
     }
 
     @AfterEach
-    void tearDown() throws IOException {
-        List<Throwable> problems = new ArrayList<>();
+    void tearDown() throws Exception {
+        Cleanup cleanup = new Cleanup();
         // Whatever a failed check left mounted goes first, so that Ferry can then delete its volumes.
-        quietly(problems, () -> mountsBelowRoot().forEach(m -> runner.execute(Command.of("umount", "-l", m))));
-        quietly(problems, () -> {
+        cleanup.step(scratch::unmountAll);
+        cleanup.step(() -> {
             for (String volume : List.of("vol-csi", "never-ready")) {
                 csi("controller-unpublish", "--volume-id", volume);
                 ctl("volume", "rm", volume, "--ignore-not-found");
             }
         });
-        quietly(problems, () -> plugin.close());
-        quietly(problems, () -> agentVertx.close().toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS));
-        quietly(problems, () -> controller.stop().toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS));
-        quietly(problems, () -> controllerStore.close());
-        quietly(problems, () -> controllerVertx.close().toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS));
-        quietly(problems, () -> mountsBelowRoot().forEach(m -> runner.execute(Command.of("umount", "-l", m))));
-        LoopDevices loops = new LoopDevices(runner, Duration.ofSeconds(10));
-        for (LoopDevices.Loop loop : ourLoops()) {
-            quietly(problems, () -> loops.detach(loop.device(), null));
-        }
-        assertThat(mountsBelowRoot()).as("mounts left behind").isEmpty();
-        assertThat(ourLoops()).as("loop devices left behind").isEmpty();
-        try (Stream<Path> s = Files.walk(root)) {
-            s.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-        }
-        assertThat(problems).as("clean-up problems").isEmpty();
+        cleanup.step(cluster::close);
+        // Then, whatever happened, mounts and loop devices of the test go, and none may be left.
+        cleanup.step(scratch::close);
+        assertThat(cleanup.problems()).as("clean-up problems").isEmpty();
     }
 
-    interface Step {
-        void run() throws Exception;
-    }
-
-    static void quietly(List<Throwable> problems, Step step) {
-        try {
-            step.run();
-        } catch (Exception | AssertionError e) {
-            problems.add(e);
-        }
-    }
-
-    List<LoopDevices.Loop> ourLoops() {
-        return new LoopDevices(runner, Duration.ofSeconds(10)).all().stream()
-                .filter(l -> l.backingFile().startsWith(root.toString())).toList();
-    }
-
-    /** Mount points under this test's directory, deepest first (field 5 of mountinfo, octal escapes aside). */
-    List<String> mountsBelowRoot() throws IOException {
-        return Files.readAllLines(Path.of("/proc/self/mountinfo")).stream().map(l -> l.split(" ")[4])
-                .filter(p -> p.startsWith(root + "/")).sorted(Comparator.reverseOrder()).toList();
+    /** Mount points under this test's directory, deepest first. */
+    List<String> mountsBelowRoot() {
+        return scratch.mounts();
     }
 
     Result ctl(String... args) {

@@ -2,44 +2,34 @@ package io.ferry.tools.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import io.ferry.agent.Agent;
 import io.ferry.agent.AgentOptions;
 import io.ferry.agent.engine.LoopDevices;
+import io.ferry.cluster.LocalCluster;
 import io.ferry.controller.Controller;
 import io.ferry.controller.ControllerOptions;
+import io.ferry.csi.ScratchDirectory;
 import io.ferry.etcd.ClusterIdentities;
 import io.ferry.etcd.FerryKeys;
+import io.ferry.etcd.store.EtcdStore;
 import io.ferry.etcd.store.Versioned;
+import io.ferry.etcd.testing.Await;
+import io.ferry.etcd.testing.Cleanup;
+import io.ferry.etcd.testing.EtcdExtension;
+import io.ferry.model.Attachment;
 import io.ferry.model.Engine;
 import io.ferry.model.FailureReason;
 import io.ferry.model.Ledger;
+import io.ferry.model.NodeRegistration;
 import io.ferry.model.Placement;
 import io.ferry.model.SnapshotStatus;
 import io.ferry.model.VolumeIntent;
 import io.ferry.model.VolumePhase;
-import io.ferry.model.WorkItem;
-import io.ferry.runtime.informer.InformerOptions;
-import io.ferry.runtime.reconcile.RuntimeOptions;
-import io.ferry.etcd.store.EtcdStore;
-import io.ferry.etcd.testing.Await;
-import io.ferry.model.NodeRegistration;
 import io.ferry.model.VolumeStatus;
-import io.ferry.etcd.testing.EtcdExtension;
-import io.ferry.model.Attachment;
+import io.ferry.model.WorkItem;
 import io.ferry.runtime.admin.AdminOptions;
 import io.ferry.runtime.exec.ProcessCommandRunner;
-import io.micrometer.prometheusmetrics.PrometheusConfig;
-import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
-import io.vertx.core.Vertx;
-import java.nio.file.attribute.UserDefinedFileAttributeView;
-import java.security.MessageDigest;
-import java.time.Instant;
-import java.util.EnumSet;
-import java.util.HexFormat;
-import java.util.Optional;
-import java.util.Random;
-import java.util.Set;
-import java.util.regex.Pattern;
+import io.ferry.runtime.informer.InformerOptions;
+import io.ferry.runtime.reconcile.RuntimeOptions;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -53,14 +43,21 @@ import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.UserDefinedFileAttributeView;
+import java.security.MessageDigest;
 import java.time.Duration;
-import java.util.ArrayList;
-import java.util.Comparator;
+import java.time.Instant;
+import java.util.EnumSet;
 import java.util.HashMap;
+import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
+import java.util.Random;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.regex.Pattern;
 import java.util.stream.Stream;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -80,15 +77,14 @@ class FerryCtlIT {
     static final ObjectMapper JSON = new ObjectMapper();
 
     String prefix;
+    ScratchDirectory scratch;
     Path root;
     Path poolDir;
     Map<String, String> env;
+    LocalCluster cluster;
     EtcdStore store;
     FerryKeys keys;
-    Vertx controllerVertx;
-    EtcdStore controllerStore;
     Controller controller;
-    Vertx agentVertx;
 
     record Result(int code, String out, String err) {
         @Override
@@ -100,63 +96,33 @@ class FerryCtlIT {
     @BeforeEach
     void setUp() throws IOException {
         prefix = EtcdExtension.uniquePrefix();
-        root = Files.createTempDirectory("ferryctl-it-");
+        scratch = ScratchDirectory.create("ferryctl-it-", new ProcessCommandRunner());
+        root = scratch.root();
         poolDir = root.resolve("pool");
-        store = EtcdStore.connect(etcd.options(prefix));
+        cluster = LocalCluster.on(etcd.options(prefix));
+        store = cluster.store();
         keys = store.keys();
         env = new HashMap<>(Map.of("FERRY_ETCD_ENDPOINTS", etcd.endpoint(), "FERRY_PREFIX", prefix, "FERRY_NODE", NODE));
     }
 
     @AfterEach
-    void tearDown() throws IOException {
-        List<Throwable> problems = new ArrayList<>();
-        if (agentVertx != null) {
-            quietly(problems, () -> agentVertx.close().toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS));
-        }
-        if (controller != null) {
-            quietly(problems, () -> controller.stop().toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS));
-            quietly(problems, () -> controllerStore.close());
-            quietly(problems, () -> controllerVertx.close().toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS));
-        }
-        // Every loop device backed by a file of this test is detached, whatever happened above.
-        LoopDevices loops = new LoopDevices(new ProcessCommandRunner(), Duration.ofSeconds(10));
-        for (LoopDevices.Loop loop : ourLoops()) {
-            quietly(problems, () -> loops.detach(loop.device(), null));
-        }
-        store.close();
-        try (Stream<Path> s = Files.walk(root)) {
-            s.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-        }
-        assertThat(ourLoops()).as("loop devices left behind").isEmpty();
-        assertThat(problems).as("clean-up problems").isEmpty();
-    }
-
-    interface Step {
-        void run() throws Exception;
-    }
-
-    static void quietly(List<Throwable> problems, Step step) {
-        try {
-            step.run();
-        } catch (Exception | AssertionError e) {
-            problems.add(e);
-        }
+    void tearDown() {
+        Cleanup cleanup = new Cleanup();
+        cleanup.step(cluster::close);
+        // Every loop device backed by a file of this test is detached, whatever happened above, and none may be left.
+        cleanup.step(scratch::close);
+        assertThat(cleanup.problems()).as("clean-up problems").isEmpty();
     }
 
     List<LoopDevices.Loop> ourLoops() {
-        return new LoopDevices(new ProcessCommandRunner(), Duration.ofSeconds(10)).all().stream()
-                .filter(l -> l.backingFile().startsWith(root.toString())).toList();
+        return scratch.loops();
     }
 
     /** Starts the controller (admin API on a free loopback port) and one file-engine agent. */
     void startCluster() {
-        controllerVertx = Vertx.vertx();
-        controllerStore = EtcdStore.connect(etcd.options(prefix));
-        ControllerOptions options = new ControllerOptions("ctl-it", Duration.ofSeconds(3), AdminOptions.loopback(0),
+        controller = cluster.startController(new ControllerOptions("ctl-it", Duration.ofSeconds(3), AdminOptions.loopback(0),
                 InformerOptions.defaults(), RuntimeOptions.defaults().withConcurrency(64)
-                .withDelays(Duration.ofMillis(100), Duration.ofSeconds(2)), Duration.ofMinutes(5));
-        controller = new Controller(controllerVertx, controllerStore, options, new PrometheusMeterRegistry(PrometheusConfig.DEFAULT));
-        Await.result(controller.start());
+                .withDelays(Duration.ofMillis(100), Duration.ofSeconds(2)), Duration.ofMinutes(5)));
         env.put("FERRY_ADMIN", controller.adminUrl());
 
         startAgent();
@@ -164,21 +130,22 @@ class FerryCtlIT {
     }
 
     void startAgent() {
-        AgentOptions agentOptions = AgentOptions.defaults(NODE, "127.0.0.1", root.resolve("state"))
+        cluster.startAgent(AgentOptions.defaults(NODE, "127.0.0.1", root.resolve("state"))
                 .withHostNqnFile(root.resolve("no-hostnqn"))
                 .withNvmetRoot(root.resolve("no-nvmet"))
                 .withAdmin("127.0.0.1", -1)
-                .withIntervals(Duration.ofSeconds(1), Duration.ofSeconds(2));
-        agentVertx = Vertx.vertx();
-        Await.result(agentVertx.deployVerticle(new Agent(agentOptions, etcd.options(prefix), new ProcessCommandRunner())));
+                .withIntervals(Duration.ofSeconds(1), Duration.ofSeconds(2)));
+    }
+
+    /** Stops the agent, so that nothing repairs what a test writes in its place. */
+    void stopAgent() {
+        cluster.stopAgent(NODE);
     }
 
     /** The node goes down and reboots: the agent stops and its loop devices are gone. */
-    void stopAgentAndDetachLoops() throws Exception {
-        agentVertx.close().toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);
-        agentVertx = null;
-        LoopDevices loops = new LoopDevices(new ProcessCommandRunner(), Duration.ofSeconds(10));
-        ourLoops().forEach(loop -> loops.detach(loop.device(), null));
+    void stopAgentAndDetachLoops() {
+        stopAgent();
+        scratch.detachLoops();
     }
 
     Result ctl(String... args) {
@@ -603,8 +570,7 @@ class FerryCtlIT {
         ok("volume", "create", "vol-f", "--size", "16Mi");
         assertThat(ok("attach", "vol-f").out().strip()).matches("/dev/loop\\d+");
         // Stopped, so that nothing repairs the statuses written below.
-        Await.result(agentVertx.close());
-        agentVertx = null;
+        stopAgent();
         VolumeStatus real = Await.result(store.get(keys.volumeStatus(NODE, "vol-f"), VolumeStatus.class)).orElseThrow().value();
         String hostNqn = Await.result(store.get(keys.attachment("vol-f", NODE), Attachment.class)).orElseThrow().value().hostNqn();
         for (String forged : List.of("/dev/sda", "/etc/passwd", "/dev/loop999")) {
@@ -769,8 +735,7 @@ class FerryCtlIT {
         VolumeStatus ready = Await.result(store.get(store.keys().volumeStatus(node, "good"), VolumeStatus.class))
                 .orElseThrow().value();
         // Stopped first, so that nothing repairs the status written below.
-        Await.result(agentVertx.close());
-        agentVertx = null;
+        stopAgent();
         Await.result(store.put(store.keys().volumeStatus(node, "good"), VolumeStatus.of("good", node,
                 VolumePhase.FAILED, null, ready.sizeBytes(), null, ready.observedGeneration(),
                 "pool files is not available: disk gone", Instant.now())));
@@ -864,7 +829,7 @@ class FerryCtlIT {
     }
 
     @Test
-    void completionUsageAndAnUnreachableEtcd() throws Exception {
+    void completionAndHelpArePrintedAnUnknownCommandIsAUsageErrorAndAnUnreachableEtcdSaysSoWithItsExitCode() throws Exception {
         Result completion = ok("generate-completion");
         assertThat(completion.out()).contains("bash").contains("ferryctl").contains("complete -F");
         assertThat(ok("--help").out()).contains("Exit codes:").contains("etcd unreachable");

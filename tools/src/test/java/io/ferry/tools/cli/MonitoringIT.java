@@ -5,19 +5,16 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
 import io.ferry.agent.Agent;
 import io.ferry.agent.AgentOptions;
-import io.ferry.agent.engine.LoopDevices;
+import io.ferry.cluster.LocalCluster;
 import io.ferry.controller.Controller;
 import io.ferry.controller.ControllerOptions;
-import io.ferry.runtime.informer.InformerOptions;
-import io.ferry.runtime.reconcile.RuntimeOptions;
-import io.ferry.etcd.store.EtcdStore;
-import io.ferry.etcd.testing.Await;
+import io.ferry.csi.ScratchDirectory;
+import io.ferry.etcd.testing.Cleanup;
 import io.ferry.etcd.testing.EtcdExtension;
 import io.ferry.runtime.admin.AdminOptions;
 import io.ferry.runtime.exec.ProcessCommandRunner;
-import io.micrometer.prometheusmetrics.PrometheusConfig;
-import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
-import io.vertx.core.Vertx;
+import io.ferry.runtime.informer.InformerOptions;
+import io.ferry.runtime.reconcile.RuntimeOptions;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -29,21 +26,17 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
-import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
-import java.util.stream.Stream;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
@@ -65,40 +58,26 @@ class MonitoringIT {
     static final Path MONITORING = Path.of(System.getProperty("ferry.monitoring.dir", "../deploy/monitoring"));
 
     String prefix;
+    ScratchDirectory scratch;
     Path root;
     Map<String, String> env;
-    Vertx controllerVertx;
-    EtcdStore controllerStore;
-    Controller controller;
-    Vertx agentVertx;
-    Agent agent;
+    LocalCluster cluster;
 
     @BeforeEach
     void setUp() throws Exception {
         prefix = EtcdExtension.uniquePrefix();
-        root = Files.createTempDirectory("ferry-monitoring-it-");
+        scratch = ScratchDirectory.create("ferry-monitoring-it-", new ProcessCommandRunner());
+        root = scratch.root();
+        cluster = LocalCluster.on(etcd.options(prefix));
         env = new HashMap<>(Map.of("FERRY_ETCD_ENDPOINTS", etcd.endpoint(), "FERRY_PREFIX", prefix, "FERRY_NODE", NODE));
     }
 
     @AfterEach
     void tearDown() throws Exception {
-        if (agentVertx != null) {
-            agentVertx.close().toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);
-        }
-        if (controller != null) {
-            controller.stop().toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);
-            controllerStore.close();
-            controllerVertx.close().toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);
-        }
-        LoopDevices loops = new LoopDevices(new ProcessCommandRunner(), Duration.ofSeconds(10));
-        for (LoopDevices.Loop loop : loops.all()) {
-            if (loop.backingFile() != null && loop.backingFile().startsWith(root.toString())) {
-                loops.detach(loop.device(), null);
-            }
-        }
-        try (Stream<Path> s = Files.walk(root)) {
-            s.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-        }
+        Cleanup cleanup = new Cleanup();
+        cleanup.step(cluster::close);
+        cleanup.step(scratch::close);
+        cleanup.rethrow();
     }
 
     int ctl(String... args) {
@@ -242,21 +221,17 @@ class MonitoringIT {
 
     @Test
     void everyMetricLabelAndValueTheDashboardAndTheAlertsUseIsExportedByARunningControllerAndAgent() throws Exception {
-        controllerVertx = Vertx.vertx();
-        controllerStore = EtcdStore.connect(etcd.options(prefix));
-        controller = new Controller(controllerVertx, controllerStore, new ControllerOptions("ctl-monitoring", Duration.ofSeconds(3),
+        Controller controller = cluster.startController(new ControllerOptions("ctl-monitoring", Duration.ofSeconds(3),
                 AdminOptions.loopback(0), InformerOptions.defaults(), RuntimeOptions.defaults().withDelays(Duration.ofMillis(100),
-                Duration.ofSeconds(2)), Duration.ofMinutes(5)), new PrometheusMeterRegistry(PrometheusConfig.DEFAULT));
-        Await.result(controller.start());
+                Duration.ofSeconds(2)), Duration.ofMinutes(5)));
         env.put("FERRY_ADMIN", controller.adminUrl());
         AgentOptions agentOptions = AgentOptions.defaults(NODE, "127.0.0.1", root.resolve("state"))
                 .withHostNqnFile(root.resolve("no-hostnqn"))
                 .withNvmetRoot(root.resolve("no-nvmet"))
                 .withAdmin("127.0.0.1", 0)
                 .withIntervals(Duration.ofSeconds(1), Duration.ofSeconds(2));
-        agentVertx = Vertx.vertx();
-        agent = new Agent(agentOptions, etcd.options(prefix), new ProcessCommandRunner());
-        Await.result(agentVertx.deployVerticle(agent));
+        Agent agent = new Agent(agentOptions, etcd.options(prefix), new ProcessCommandRunner());
+        cluster.startAgent(agentOptions, agent);
         await().atMost(Duration.ofSeconds(15)).until(controller::isLeader);
 
         assertThat(ctl("pool", "add", "files", "--node", NODE, "--engine", "file", "--directory", root.resolve("pool").toString(),
@@ -295,8 +270,7 @@ class MonitoringIT {
                 "rule FerryPoolAboveWatermark", "rule FerryVolumeLost", "rule FerryVolumeFailed", "rule FerryEtcdWatchesFailing");
 
         // What FerryNodeDown reads: the agent gone, its node's gauge drops to 0 once its registration is.
-        Await.result(agentVertx.close());
-        agentVertx = null;
+        cluster.stopAgent(NODE);
         await().atMost(Duration.ofSeconds(60)).untilAsserted(() ->
                 assertThat(get(controllerUrl + "/metrics")).contains("ferry_node_alive{node=\"" + NODE + "\"} 0.0"));
     }

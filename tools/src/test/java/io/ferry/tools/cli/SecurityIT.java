@@ -1,23 +1,21 @@
 package io.ferry.tools.cli;
 
-import io.ferry.agent.Agent;
 import io.ferry.agent.AgentOptions;
 import io.ferry.agent.engine.LoopDevices;
+import io.ferry.cluster.LocalCluster;
 import io.ferry.controller.Controller;
 import io.ferry.controller.ControllerOptions;
 import io.ferry.etcd.EtcdOptions;
 import io.ferry.etcd.EtcdRoles;
 import io.ferry.etcd.FerryKeys;
-import io.ferry.runtime.informer.InformerOptions;
-import io.ferry.runtime.reconcile.RuntimeOptions;
 import io.ferry.etcd.store.EtcdStore;
 import io.ferry.etcd.testing.Await;
 import io.ferry.etcd.testing.EtcdExtension;
+import io.ferry.model.DhchapKey;
 import io.ferry.model.Engine;
+import io.ferry.model.HostSecret;
 import io.ferry.model.Ledger;
 import io.ferry.model.Placement;
-import io.ferry.model.DhchapKey;
-import io.ferry.model.HostSecret;
 import io.ferry.model.HostKeyOrder;
 import io.ferry.model.HostKeyRotation;
 import io.ferry.model.HostKeyStatus;
@@ -26,10 +24,9 @@ import io.ferry.model.VolumePhase;
 import io.ferry.model.VolumeStatus;
 import io.ferry.model.WorkItem;
 import io.ferry.runtime.exec.ProcessCommandRunner;
-import io.micrometer.prometheusmetrics.PrometheusConfig;
-import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import io.ferry.runtime.informer.InformerOptions;
+import io.ferry.runtime.reconcile.RuntimeOptions;
 import io.vertx.core.Future;
-import io.vertx.core.Vertx;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -38,6 +35,7 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.StringWriter;
+import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
@@ -318,23 +316,25 @@ class SecurityIT {
         ok(asAdmin, "pool", "add", "files", "--node", NODE, "--engine", "file", "--directory",
                 root.resolve("pool").toString(), "--prepare");
 
-        Vertx controllerVertx = Vertx.vertx();
-        Vertx agentVertx = Vertx.vertx();
-        EtcdStore controllerStore = storeOf(EtcdRoles.CONTROLLER);
-        Controller controller = new Controller(controllerVertx, controllerStore, new ControllerOptions("ctl-sec",
-                Duration.ofSeconds(3), null, InformerOptions.defaults(), RuntimeOptions.defaults()
-                .withDelays(Duration.ofMillis(100), Duration.ofSeconds(2)), Duration.ofMinutes(5)),
-                new PrometheusMeterRegistry(PrometheusConfig.DEFAULT));
-        try (EtcdStore admin = storeOf(EtcdRoles.ADMIN)) {
-            Await.result(controller.start());
+        // Each component on a connection of its own user, as ferry up --secure runs them.
+        LocalCluster.Access users = (options, role) -> {
+            try {
+                return as(role);
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+        };
+        try (LocalCluster cluster = LocalCluster.on(etcd.options(prefix), users, new ProcessCommandRunner(), 1)) {
+            EtcdStore admin = cluster.store();
+            Controller controller = cluster.startController(new ControllerOptions("ctl-sec", Duration.ofSeconds(3), null,
+                    InformerOptions.defaults(), RuntimeOptions.defaults().withDelays(Duration.ofMillis(100), Duration.ofSeconds(2)),
+                    Duration.ofMinutes(5)));
             await().atMost(Duration.ofSeconds(15)).until(controller::isLeader);
-            AgentOptions agentOptions = AgentOptions.defaults(NODE, "127.0.0.1", root.resolve("state"))
+            cluster.startAgent(AgentOptions.defaults(NODE, "127.0.0.1", root.resolve("state"))
                     .withHostNqnFile(root.resolve("no-hostnqn"))
                     .withNvmetRoot(root.resolve("no-nvmet"))
                     .withAdmin("127.0.0.1", -1)
-                    .withIntervals(Duration.ofSeconds(1), Duration.ofSeconds(2));
-            Await.result(agentVertx.deployVerticle(new Agent(agentOptions, as(EtcdRoles.agentRoleName(NODE)),
-                    new ProcessCommandRunner())));
+                    .withIntervals(Duration.ofSeconds(1), Duration.ofSeconds(2)));
             await().atMost(Duration.ofSeconds(30)).until(() -> Await.result(admin.getRaw(keys.registration(NODE))).isPresent()
                     && Await.result(admin.getRaw(keys.nodePoolStatus(NODE, "files"))).isPresent());
 
@@ -351,11 +351,6 @@ class SecurityIT {
             assertThat(Await.result(admin.get(keys.workItem(NODE, "vol-sec"), WorkItem.class))).isPresent();
             // The agent published its host's pair under its own user.
             assertThat(Await.result(admin.get(keys.hostSecret(NODE), HostSecret.class))).isPresent();
-        } finally {
-            Await.result(agentVertx.close());
-            Await.result(controller.stop());
-            controllerStore.close();
-            Await.result(controllerVertx.close());
         }
     }
 }
