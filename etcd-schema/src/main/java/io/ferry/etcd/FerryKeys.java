@@ -1,6 +1,5 @@
 package io.ferry.etcd;
 
-import io.ferry.model.LifecycleEvent;
 import io.ferry.model.Names;
 import io.ferry.model.ValidationException;
 
@@ -20,10 +19,6 @@ import java.util.Optional;
 public final class FerryKeys {
 
     public static final String DEFAULT_PREFIX = "/ferry";
-    private static final String ORPHAN_REMOVALS = "orphan-removals";
-    private static final String ORPHAN_ADOPTIONS = "orphan-adoptions";
-    /** An event id: milliseconds since the epoch, then a sequence number. */
-    static final String EVENT_ID = "[0-9]{13}-[0-9]{6}";
 
     /** What a key under the prefix addresses; {@link #parse(String)} returns it with the names in the key. */
     public enum Kind {
@@ -64,6 +59,8 @@ public final class FerryKeys {
     }
 
     private final String prefix;
+    private final OrderKeys removals = new OrderKeys(this, "orphan-removals");
+    private final OrderKeys adoptions = new OrderKeys(this, "orphan-adoptions");
 
     public FerryKeys() {
         this(DEFAULT_PREFIX);
@@ -74,21 +71,7 @@ public final class FerryKeys {
      * @throws ValidationException when the prefix is not a clean absolute path
      */
     public FerryKeys(String prefix) {
-        this.prefix = validatePrefix(prefix);
-    }
-
-    private static String validatePrefix(String prefix) {
-        if (prefix == null || !prefix.matches("(/[A-Za-z0-9][A-Za-z0-9._-]*)+")) {
-            throw new ValidationException("prefix",
-                    "key prefix \"" + prefix + "\" is invalid: it must be an absolute path such as /ferry "
-                            + "(segments of letters, digits, '.', '_' or '-', no trailing slash)");
-        }
-        for (String segment : prefix.substring(1).split("/")) {
-            if (segment.equals(".") || segment.equals("..")) {
-                throw new ValidationException("prefix", "key prefix \"" + prefix + "\" must not contain '.' or '..' segments");
-            }
-        }
-        return prefix;
+        this.prefix = KeySegments.prefix(prefix);
     }
 
     public String prefix() {
@@ -281,62 +264,48 @@ public final class FerryKeys {
 
     /** Operators' orders to remove orphans, all nodes. */
     public String orphanRemovals() {
-        return orders(ORPHAN_REMOVALS);
+        return removals.all();
     }
 
     /** Operators' orders to remove orphans of one node: what that node's agent watches. */
     public String orphanRemovals(String node) {
-        return ordersOf(ORPHAN_REMOVALS, node);
+        return removals.of(node);
     }
 
     public String orphanRemoval(String node, String id) {
-        return ordersOf(ORPHAN_REMOVALS, node) + Names.volumeName(id);
+        return removals.order(node, id);
     }
 
     /** The agent's answers to orphan removal orders. */
     public String orphanRemovalResults(String node) {
-        return answersOf(ORPHAN_REMOVALS, node);
+        return removals.answersOf(node);
     }
 
     public String orphanRemovalResult(String node, String id) {
-        return answersOf(ORPHAN_REMOVALS, node) + Names.volumeName(id);
+        return removals.answer(node, id);
     }
 
     /** Operators' orders to adopt orphans, all nodes. */
     public String orphanAdoptions() {
-        return orders(ORPHAN_ADOPTIONS);
+        return adoptions.all();
     }
 
     /** Operators' orders to adopt orphans of one node: what that node's agent watches. */
     public String orphanAdoptions(String node) {
-        return ordersOf(ORPHAN_ADOPTIONS, node);
+        return adoptions.of(node);
     }
 
     public String orphanAdoption(String node, String id) {
-        return ordersOf(ORPHAN_ADOPTIONS, node) + Names.volumeName(id);
+        return adoptions.order(node, id);
     }
 
     /** The agent's answers to orphan adoption orders. */
     public String orphanAdoptionResults(String node) {
-        return answersOf(ORPHAN_ADOPTIONS, node);
+        return adoptions.answersOf(node);
     }
 
     public String orphanAdoptionResult(String node, String id) {
-        return answersOf(ORPHAN_ADOPTIONS, node) + Names.volumeName(id);
-    }
-
-    // An operator's order about orphans lives at <prefix>/<orders>/<node>/<id> and the agent's answer
-    // at nodes/<node>/<orders>/<id>: removals and adoptions share the layout, so one place spells it.
-    private String orders(String orders) {
-        return prefix + "/" + orders + "/";
-    }
-
-    private String ordersOf(String orders, String node) {
-        return orders(orders) + Names.nodeName(node) + "/";
-    }
-
-    private String answersOf(String orders, String node) {
-        return node(node) + orders + "/";
+        return adoptions.answer(node, id);
     }
 
     /** Operators' requests to rotate a host's pair; not secrets (they name a generation, not keys). */
@@ -400,26 +369,12 @@ public final class FerryKeys {
 
     /** The events of one volume or snapshot ({@code objectKind} is {@code volume} or {@code snapshot}). */
     public String eventsOf(String objectKind, String object) {
-        return events() + eventKind(objectKind) + "/" + eventObject(objectKind, object) + "/";
+        return events() + KeySegments.eventKind(objectKind) + "/" + KeySegments.eventObject(objectKind, object) + "/";
     }
 
     public String event(String objectKind, String object, String id) {
-        if (id == null || !id.matches(EVENT_ID)) {
-            throw new ValidationException("id", "event id \"" + id + "\" is not 13 digits, '-', 6 digits");
-        }
-        return eventsOf(objectKind, object) + id;
-    }
-
-    private static String eventKind(String objectKind) {
-        if (!LifecycleEvent.VOLUME.equals(objectKind) && !LifecycleEvent.SNAPSHOT.equals(objectKind)) {
-            throw new ValidationException("objectKind", "an event's object kind is " + LifecycleEvent.VOLUME + " or "
-                    + LifecycleEvent.SNAPSHOT + ", not " + objectKind);
-        }
-        return objectKind;
-    }
-
-    static String eventObject(String objectKind, String object) {
-        return objectKind.equals(LifecycleEvent.VOLUME) ? Names.volumeName(object) : Names.snapshotName(object);
+        String checkedId = KeySegments.eventId(id);
+        return eventsOf(objectKind, object) + checkedId;
     }
 
     /**

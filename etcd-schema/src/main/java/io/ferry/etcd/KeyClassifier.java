@@ -93,10 +93,10 @@ final class KeyClassifier {
                         : null;
             case "events":
                 if (p.length != 4 || !(p[1].equals(LifecycleEvent.VOLUME) || p[1].equals(LifecycleEvent.SNAPSHOT))
-                        || !p[3].matches(FerryKeys.EVENT_ID)) {
+                        || !p[3].matches(KeySegments.EVENT_ID)) {
                     return null;
                 }
-                return new KeyRef(Kind.EVENT, List.of(p[1], FerryKeys.eventObject(p[1], p[2]), p[3]));
+                return new KeyRef(Kind.EVENT, List.of(p[1], KeySegments.eventObject(p[1], p[2]), p[3]));
             default:
                 return null;
         }

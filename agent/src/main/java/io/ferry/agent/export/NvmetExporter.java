@@ -1,31 +1,32 @@
 package io.ferry.agent.export;
 
+import static io.ferry.agent.export.ConfigfsFiles.io;
+import static io.ferry.agent.export.ConfigfsFiles.list;
+import static io.ferry.agent.export.ConfigfsFiles.mkdir;
+import static io.ferry.agent.export.ConfigfsFiles.read;
+import static io.ferry.agent.export.ConfigfsFiles.removeDir;
+import static io.ferry.agent.export.ConfigfsFiles.write;
+import static io.ferry.agent.export.ConfigfsFiles.writeIfDifferent;
+
 import io.ferry.model.ExportInfo;
 import io.ferry.model.ExportSpec;
-import io.ferry.model.FailureReason;
 import io.ferry.model.HostSecret;
 import io.ferry.model.NvmeAuth;
 import io.ferry.model.Nqn;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
-import java.util.concurrent.atomic.AtomicLong;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.DirectoryNotEmptyException;
-import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.TreeMap;
+import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * Kernel NVMe-oF target exports through configfs ({@code /sys/kernel/config/nvmet}).
@@ -48,25 +49,11 @@ import java.util.TreeMap;
  * growing the volume and re-exporting it.
  *
  * <p>With {@code nvmeAuth} on (the cluster's default), a host is linked into {@code allowed_hosts}
- * only after its {@code hosts/<nqn>} entry carries its DH-HMAC-CHAP pair: {@code dhchap_key} (what
- * the host proves), in bidirectional mode {@code dhchap_ctrl_key} (what the target proves back),
- * {@code dhchap_hash} {@value #DHCHAP_HASH} and {@code dhchap_dhgroup} {@value #DHCHAP_DHGROUP}.
- * The group is {@code null} (no Diffie-Hellman exchange) because the pair is the secret that
- * matters here: an ephemeral DH exchange adds forward secrecy for the session key that only
- * secure channel concatenation (TLS over NVMe/TCP, which Ferry does not set up) would use, at the
- * cost of a modular exponentiation per queue and per reconnect, and it needs {@code dh_generic} on
- * both ends. nvmet checks keys only when a host (re)authenticates, so writing a new pair on an
- * existing entry keeps live connections. Without the pair the export waits
- * ({@link FailureReason#NVME_AUTH_PENDING}); on a kernel built without
- * {@code CONFIG_NVME_TARGET_AUTH} (no {@code dhchap_key} attribute) it fails
- * ({@link FailureReason#NVME_AUTH_UNSUPPORTED}). Either way nothing is linked without
- * authentication.
+ * only after its {@code hosts/<nqn>} entry carries its DH-HMAC-CHAP pair ({@link NvmetHostAuth}).
  */
 public final class NvmetExporter implements Exporter {
 
     public static final Path DEFAULT_ROOT = Path.of("/sys/kernel/config/nvmet");
-    static final String DHCHAP_HASH = "hmac(sha256)";
-    static final String DHCHAP_DHGROUP = "null";
     private static final Logger log = LoggerFactory.getLogger(NvmetExporter.class);
 
     private final Path root;
@@ -102,16 +89,7 @@ public final class NvmetExporter implements Exporter {
     public ExportInfo export(String volume, String devicePath, long sizeBytes, ExportSpec spec) {
         // Decided before anything changes: a host is never linked without its pair when auth is on.
         NvmeAuth auth = secrets.mode();
-        Map<String, HostSecret> pairs = new TreeMap<>();
-        if (auth.on()) {
-            for (String host : spec.allowedHostNqns()) {
-                pairs.put(host, secrets.forHost(host).orElseThrow(() -> new NvmeAuthException(
-                        FailureReason.NVME_AUTH_PENDING, "volume " + volume + " waits for the NVMe authentication keys of"
-                        + " host " + host + " (node " + spec.consumerNode() + "): nvmeAuth is " + auth.value()
-                        + " and this node has no copy of that host's keys yet; its agent publishes them and the"
-                        + " controller copies them here")));
-            }
-        }
+        Map<String, HostSecret> pairs = NvmetHostAuth.pairs(volume, spec, auth, secrets);
         String nqn = Files.isDirectory(subsystem(nqns.legacy(volume))) ? nqns.legacy(volume) : nqns.current(volume);
         String serial = Nqn.serialForVolume(volume);
         Path sub = subsystem(nqn);
@@ -131,8 +109,8 @@ public final class NvmetExporter implements Exporter {
             Path hostDir = root.resolve("hosts").resolve(Nqn.validate(host));
             mkdir(hostDir);
             if (auth.on()) {
-                requireAuth(volume, hostDir);
-                setPair(hostDir, pairs.get(host), auth);
+                NvmetHostAuth.requireAuth(volume, hostDir);
+                NvmetHostAuth.setPair(hostDir, pairs.get(host), auth);
             }
             Path link = allowed.resolve(host);
             if (!Files.exists(link, LinkOption.NOFOLLOW_LINKS)) {
@@ -192,47 +170,8 @@ public final class NvmetExporter implements Exporter {
     public void setHostPair(HostSecret pair) {
         NvmeAuth auth = secrets.mode();
         Path hostDir = root.resolve("hosts").resolve(Nqn.validate(pair.hostNqn()));
-        if (auth.on() && Files.isDirectory(hostDir) && Files.exists(hostDir.resolve("dhchap_key"))) {
-            setPair(hostDir, pair, auth);
-        }
-    }
-
-    /** configfs creates the attributes with the host's directory when the kernel can authenticate. */
-    private void requireAuth(String volume, Path hostDir) {
-        if (!Files.exists(hostDir.resolve("dhchap_key"))) {
-            throw new NvmeAuthException(FailureReason.NVME_AUTH_UNSUPPORTED, "volume " + volume + " cannot be exported:"
-                    + " the cluster requires NVMe in-band authentication (nvmeAuth in config/global) and this"
-                    + " node's kernel target has no " + hostDir.resolve("dhchap_key") + " (built without"
-                    + " CONFIG_NVME_TARGET_AUTH); nothing was exported. Run a kernel with it, or set \"nvmeAuth\": \"off\""
-                    + " in config/global to export without authentication");
-        }
-    }
-
-    /**
-     * Writes the host's pair on its entry. Hash and group go first: the kernel uses them with the key
-     * at the next authentication. A changed key takes effect at each host's next (re)authentication
-     * only; live connections stay. Unidirectional mode leaves a controller key there alone: the
-     * target answers with it only when a host asks (a host given one), and then it is the right one.
-     */
-    private static void setPair(Path hostDir, HostSecret pair, NvmeAuth auth) {
-        writeIfDifferent(hostDir.resolve("dhchap_hash"), DHCHAP_HASH);
-        writeIfDifferent(hostDir.resolve("dhchap_dhgroup"), DHCHAP_DHGROUP);
-        writeSecretIfDifferent(hostDir.resolve("dhchap_key"), pair.hostKey());
-        if (auth == NvmeAuth.BIDIRECTIONAL) {
-            writeSecretIfDifferent(hostDir.resolve("dhchap_ctrl_key"), pair.ctrlKey());
-        }
-    }
-
-    /** Like {@link #writeIfDifferent}, but no message ever carries the value. */
-    private static void writeSecretIfDifferent(Path file, String secret) {
-        if (secret.equals(read(file))) {
-            return;
-        }
-        try {
-            Files.writeString(file, secret + "\n", StandardCharsets.UTF_8);
-        } catch (IOException e) {
-            // The exception names the file and the kernel's answer (e.g. EINVAL), never the data written.
-            throw new UncheckedIOException("cannot write a DH-HMAC-CHAP key to " + file + ": " + e.getMessage(), e);
+        if (auth.on() && Files.isDirectory(hostDir) && NvmetHostAuth.canAuthenticate(hostDir)) {
+            NvmetHostAuth.setPair(hostDir, pair, auth);
         }
     }
 
@@ -347,81 +286,5 @@ public final class NvmetExporter implements Exporter {
             nqns.exported(sub.getFileName().toString()).ifPresent(exports::add);
         }
         return exports;
-    }
-
-    /** configfs removes an item's attributes and default groups with the rmdir; a plain tree does not. */
-    private static void removeDir(Path dir) {
-        try {
-            Files.deleteIfExists(dir);
-        } catch (DirectoryNotEmptyException e) {
-            clearPlainTree(dir);
-            io(() -> Files.deleteIfExists(dir));
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot remove " + dir + ": " + e.getMessage(), e);
-        }
-    }
-
-    private static void clearPlainTree(Path dir) {
-        for (Path p : list(dir)) {
-            if (Files.isDirectory(p, LinkOption.NOFOLLOW_LINKS)) {
-                clearPlainTree(p);
-            }
-            io(() -> Files.deleteIfExists(p));
-        }
-    }
-
-    private static void mkdir(Path dir) {
-        if (!Files.isDirectory(dir)) {
-            io(() -> Files.createDirectories(dir));
-        }
-    }
-
-    private static String read(Path file) {
-        try {
-            return Files.readString(file, StandardCharsets.UTF_8).strip();
-        } catch (NoSuchFileException e) {
-            return "";
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot read " + file + ": " + e.getMessage(), e);
-        }
-    }
-
-    private static void writeIfDifferent(Path file, String value) {
-        if (!value.equals(read(file))) {
-            write(file, value);
-        }
-    }
-
-    private static void write(Path file, String value) {
-        try {
-            Files.writeString(file, value + "\n", StandardCharsets.UTF_8);
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot write '" + value + "' to " + file + ": " + e.getMessage(), e);
-        }
-    }
-
-    private static List<Path> list(Path dir) {
-        if (!Files.isDirectory(dir)) {
-            return List.of();
-        }
-        try (DirectoryStream<Path> entries = Files.newDirectoryStream(dir)) {
-            List<Path> out = new ArrayList<>();
-            entries.forEach(out::add);
-            return out;
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot list " + dir + ": " + e.getMessage(), e);
-        }
-    }
-
-    private interface IoAction {
-        Object run() throws IOException;
-    }
-
-    private static void io(IoAction action) {
-        try {
-            action.run();
-        } catch (IOException e) {
-            throw new UncheckedIOException(e.getMessage(), e);
-        }
     }
 }

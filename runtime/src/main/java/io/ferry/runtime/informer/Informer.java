@@ -14,14 +14,12 @@ import io.vertx.core.Vertx;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-import java.util.ArrayList;
 import java.util.Collection;
 import java.util.Collections;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
-import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.function.Function;
@@ -54,7 +52,8 @@ import java.util.function.Function;
  *
  * <p>All state changes and handler calls happen on the Vert.x context that called {@link #start()};
  * the cache can be read from any thread. The cache and its rules are {@link InformerCache}'s, the
- * watch stream and its liveness {@link InformerStream}'s; this class decides when to list and watch.
+ * watch stream and its liveness {@link InformerStream}'s, when to list and what a listing means
+ * (compaction, resync, rewind) {@link InformerListings}'; this class runs the watch and its retries.
  */
 public final class Informer<T> implements AutoCloseable {
 
@@ -73,16 +72,13 @@ public final class Informer<T> implements AutoCloseable {
         void rewound(Informer<?> informer, long etcdRevision, long informerRevision);
     }
 
-    /** A {@link #listAgainAsTruth()} call: done by the first listing as the truth issued after {@code issuedAfter}. */
-    private record TruthWaiter(long issuedAfter, Promise<Void> done) {
-    }
-
     private final Vertx vertx;
     private final Store store;
     private final InformerScope scope;
     private final InformerOptions options;
     private final InformerCache<T> cache;
     private final InformerMeters meters;
+    private final InformerListings<T> listings;
 
     private Context context;
     private InformerStream stream;
@@ -90,14 +86,6 @@ public final class Informer<T> implements AutoCloseable {
     private int failures;
     private long watchdogTimer = -1;
     private long resyncTimer = -1;
-    private boolean relisting;
-    /** The listing under way (or waiting to be retried) is applied as the truth (a rewind). */
-    private boolean relistingAsTruth;
-    /** Listings issued so far, numbering each one so that a waiter knows which came after it asked. */
-    private long listingsIssued;
-    private final List<TruthWaiter> truthWaiters = new ArrayList<>();
-    private final List<RewindListener> rewindListeners = new CopyOnWriteArrayList<>();
-    private boolean checkingRewind;
     private volatile boolean synced;
     private volatile boolean closed;
 
@@ -125,6 +113,7 @@ public final class Informer<T> implements AutoCloseable {
         this.options = options;
         this.meters = InformerMeters.register(registry, scope.path());
         this.cache = new InformerCache<>(store, scope.path(), typeOfKey, handler, meters.decodeFailures());
+        this.listings = new InformerListings<>(this, store, scope, cache, meters);
     }
 
     /**
@@ -156,9 +145,9 @@ public final class Informer<T> implements AutoCloseable {
         });
         Promise<Void> started = Promise.promise();
         context.runOnContext(v -> {
-            relistThenWatch(started, false);
+            listings.relistThenWatch(started, false);
             watchdogTimer = vertx.setPeriodic(options.watchdogInterval().toMillis(), t -> watchdog());
-            resyncTimer = vertx.setPeriodic(options.resyncInterval().toMillis(), t -> resync());
+            resyncTimer = vertx.setPeriodic(options.resyncInterval().toMillis(), t -> listings.resync());
         });
         return started.future();
     }
@@ -199,7 +188,7 @@ public final class Informer<T> implements AutoCloseable {
 
     /** Adds a listener told whenever this informer finds that etcd went back in time. */
     public void addRewindListener(RewindListener listener) {
-        rewindListeners.add(listener);
+        listings.addRewindListener(listener);
     }
 
     /**
@@ -226,12 +215,7 @@ public final class Informer<T> implements AutoCloseable {
                     done.tryFail(new IllegalStateException("informer on " + scope.path() + " is closed"));
                     return;
                 }
-                long after = relisting && relistingAsTruth ? listingsIssued - 1 : listingsIssued;
-                truthWaiters.add(new TruthWaiter(after, done));
-                if (!relisting) {
-                    relistThenWatch(null, true);
-                }
-                // Otherwise the listing under way ends by issuing one as the truth if it does not count.
+                listings.awaitTruth(done);
             });
         } catch (RejectedExecutionException e) {
             done.tryFail(new IllegalStateException("informer on " + scope.path() + " is closed", e));
@@ -239,124 +223,28 @@ public final class Informer<T> implements AutoCloseable {
         return done.future();
     }
 
-    // ---- listing ----
-
-    /**
-     * @param rewound etcd's history went back (a restored backup): the listing replaces the cache
-     *                whatever the revisions say, and the informer's revision becomes the listing's
-     */
-    private void relistThenWatch(Promise<Void> started, boolean rewound) {
-        stopWatch();
-        // Stays set while a failed listing waits to be retried, so that nothing else starts a second
-        // listing (and a second watch) meanwhile.
-        relisting = true;
-        relistingAsTruth = rewound;
-        long issued = ++listingsIssued;
-        meters.relists().increment();
-        scope.list(store).onComplete(ar -> {
-            if (closed) {
-                return;
-            }
-            if (ar.failed()) {
-                retryLater("listing " + scope.path() + " failed", ar.cause(), () -> relistThenWatch(started, rewound));
-                return;
-            }
-            relisting = false;
-            relistingAsTruth = false;
-            if (rewound) {
-                applyRewoundListing(ar.result());
-                truthWaiters.removeIf(w -> {
-                    boolean answered = w.issuedAfter() < issued;
-                    if (answered) {
-                        w.done().tryComplete();
-                    }
-                    return answered;
-                });
-            } else {
-                applyListing(ar.result(), true);
-            }
-            failures = 0;
-            if (started != null) {
-                started.tryComplete();
-            }
-            if (!truthWaiters.isEmpty()) {
-                // Somebody asked for a listing as the truth after this one was issued.
-                relistThenWatch(null, true);
-                return;
-            }
-            startWatch();
-        });
-    }
-
-    /** @param authoritative see {@link InformerCache#applyListing} */
-    private void applyListing(Store.RawListing listing, boolean authoritative) {
-        cache.applyListing(listing, authoritative);
-        revision = Math.max(revision, listing.revision());
+    /** A listing was applied: the revision becomes the listing's after a rewind, else never goes back. */
+    void listed(long listingRevision, boolean asTruth) {
+        revision = asTruth ? listingRevision : Math.max(revision, listingRevision);
         synced = true;
-        cache.synced(listing.revision());
     }
 
-    /** After a rewind the revision goes back to the listing's, whatever the cache had seen. */
-    private void applyRewoundListing(Store.RawListing listing) {
-        cache.applyRewoundListing(listing);
-        revision = listing.revision();
-        synced = true;
-        cache.synced(listing.revision());
+    /** A listing went through: the next failure starts the backoff from its shortest delay again. */
+    void succeeded() {
+        failures = 0;
     }
 
-    /**
-     * etcd showed a revision below the informer's. That alone does not prove a rewind (a listing
-     * taken just before a watch event arrived, an answer from a member that lags), so ask etcd for
-     * its current revision with a linearizable read: it is at least every revision the informer has
-     * applied, unless etcd's history went back.
-     */
-    private void checkForRewind(String what, long shown) {
-        if (closed || checkingRewind || relisting) {
-            return;
-        }
-        checkingRewind = true;
-        long ours = revision;
-        store.currentRevision().onComplete(ar -> {
-            checkingRewind = false;
-            if (closed || relisting || ar.failed() || ar.result() >= ours) {
-                return;
-            }
-            rewound(what + " showed revision " + shown, ar.result(), ours);
-        });
+    boolean isClosed() {
+        return closed;
     }
 
-    private void rewound(String evidence, long current, long ours) {
-        meters.rewinds().increment();
-        log.warn("etcd went back in time under {}: {}, its current revision is {} but this informer had seen {}"
-                + " (etcd restored from a backup?); listing again as the truth", scope.path(), evidence, current, ours);
-        relistThenWatch(null, true);
-        for (RewindListener listener : rewindListeners) {
-            cache.safely(() -> listener.rewound(this, current, ours));
-        }
-    }
-
-    private void resync() {
-        if (closed || relisting || !stream.isOpen()) {
-            return;
-        }
-        meters.relists().increment();
-        scope.list(store).onComplete(ar -> {
-            if (closed || ar.failed()) {
-                return;
-            }
-            if (revision > ar.result().revision()) {
-                // Either the watch delivered changes newer than this listing (the listing could undo
-                // them, so this round is skipped) or etcd went back in time: find out which.
-                checkForRewind("resync listing", ar.result().revision());
-                return;
-            }
-            applyListing(ar.result(), false);
-        });
+    boolean watchOpen() {
+        return stream.isOpen();
     }
 
     // ---- watching ----
 
-    private void startWatch() {
+    void startWatch() {
         if (closed) {
             return;
         }
@@ -368,7 +256,7 @@ public final class Informer<T> implements AutoCloseable {
         if (shown > 0 && shown < revision) {
             // No healthy etcd answers below a revision it has already sent (a progress answer of a
             // watch resumed beyond a restored etcd's revision is the usual sign).
-            checkForRewind("a watch answer", shown);
+            listings.checkForRewind("a watch answer", shown);
         }
         for (KeyChange change : changes) {
             RawEntry entry = change.entry();
@@ -398,7 +286,7 @@ public final class Informer<T> implements AutoCloseable {
         stopWatch();
         if (isCompaction(error)) {
             log.info("watch on {} fell behind a compaction; listing again", scope.path());
-            relistThenWatch(null, false);
+            listings.relistThenWatch(null, false);
             return;
         }
         meters.watchRestarts().increment();
@@ -416,14 +304,14 @@ public final class Informer<T> implements AutoCloseable {
         }
         long ours = revision;
         store.currentRevision().onComplete(ar -> {
-            if (closed || relisting || stream.isOpen()) {
+            if (closed || listings.relisting() || stream.isOpen()) {
                 // Closed, or a listing (after a compaction or a rewind) opens the watch itself.
                 return;
             }
             if (ar.failed()) {
                 retryLater("etcd unreachable while resuming the watch on " + scope.path(), ar.cause(), this::resumeWatch);
             } else if (ar.result() < ours) {
-                rewound("resuming the watch", ar.result(), ours);
+                listings.rewound("resuming the watch", ar.result(), ours);
             } else {
                 startWatch();
             }
@@ -439,7 +327,7 @@ public final class Informer<T> implements AutoCloseable {
      * revision + 1, so nothing is lost and nothing repeats beyond what handlers already tolerate.
      */
     private void watchdog() {
-        if (closed || !stream.isOpen() || relisting) {
+        if (closed || !stream.isOpen() || listings.relisting()) {
             return;
         }
         long silentMillis = stream.silentDespiteProgressRequest();
@@ -453,11 +341,12 @@ public final class Informer<T> implements AutoCloseable {
         resumeWatch();
     }
 
-    private void stopWatch() {
+    void stopWatch() {
         stream.stop();
     }
 
-    private void retryLater(String what, Throwable cause, Runnable action) {
+    /** The watch and the listings are retried after a capped, jittered backoff that grows with each failure. */
+    void retryLater(String what, Throwable cause, Runnable action) {
         long cap = options.maxBackoff().toMillis();
         long delay = Math.min(cap, 100L << Math.min(failures++, 10));
         delay = delay / 2 + ThreadLocalRandom.current().nextLong(delay / 2 + 1);
@@ -485,8 +374,7 @@ public final class Informer<T> implements AutoCloseable {
         }
         stream.close();
         context.runOnContext(v -> {
-            truthWaiters.forEach(w -> w.done().tryFail(new IllegalStateException("informer on " + scope.path() + " closed")));
-            truthWaiters.clear();
+            listings.failWaiters();
             stopWatch();
             vertx.cancelTimer(watchdogTimer);
             vertx.cancelTimer(resyncTimer);

@@ -3,15 +3,9 @@ package io.ferry.tools.bench;
 import io.ferry.cluster.LocalCluster;
 import io.ferry.csi.CsiEndpoint;
 import io.ferry.csi.CsiServer;
-import io.ferry.csi.Driver;
 import io.ferry.csi.NodeService;
-import io.ferry.csi.v1.CapacityRange;
 import io.ferry.csi.v1.ControllerGrpc;
-import io.ferry.csi.v1.CreateVolumeRequest;
 import io.ferry.csi.v1.DeleteVolumeRequest;
-import io.ferry.csi.v1.Topology;
-import io.ferry.csi.v1.TopologyRequirement;
-import io.ferry.csi.v1.VolumeCapability;
 import io.ferry.etcd.ClusterIdentities;
 import io.ferry.etcd.EtcdOptions;
 import io.ferry.etcd.FerryKeys;
@@ -44,14 +38,15 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
-import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
+
+import static io.ferry.tools.bench.ScaleWorkload.node;
+import static io.ferry.tools.bench.ScaleWorkload.volume;
 
 /**
  * {@code ferryctl bench scale}: the real controller (two of them, as child processes, electing a
@@ -110,30 +105,16 @@ public final class ScaleRun {
     private final ScaleFindings findings = new ScaleFindings();
     private final ProcessCommandRunner runner = new ProcessCommandRunner();
     private final ComponentProbes probes = new ComponentProbes(runner);
+    private final ScaleWorkload workload;
 
     private ScaleRun(Options options, PrintWriter out) {
         this.options = options;
         this.out = out;
+        this.workload = new ScaleWorkload(options);
     }
 
     public static Result run(Options options, PrintWriter out) throws Exception {
         return new ScaleRun(options, out).run();
-    }
-
-    static String node(int i) {
-        return String.format("n%05d", i);
-    }
-
-    static String volume(int i) {
-        return String.format("scale-%07d", i);
-    }
-
-    /** The node the i-th volume is consumed on: the restarted node for its share, else the others in turn (never the node plugin's). */
-    int consumer(int i) {
-        if (i % 100 < options.restartPercent()) {
-            return 0;
-        }
-        return 1 + i % (options.nodes() - 2);
     }
 
     private Result run() throws Exception {
@@ -216,7 +197,7 @@ public final class ScaleRun {
                 long controllerChangesBefore = csiController.watchChangesReceived();
                 started = System.nanoTime();
                 int failed = calls.run(options.volumes(), i -> () -> csi.withDeadlineAfter(
-                        options.stepTimeout().toSeconds(), TimeUnit.SECONDS).createVolume(create(volume(i), node(consumer(i)))));
+                        options.stepTimeout().toSeconds(), TimeUnit.SECONDS).createVolume(workload.create(volume(i), node(workload.consumer(i)))));
                 double provisionSeconds = seconds(started);
                 if (failed > 0) {
                     findings.violation(failed + " CreateVolume calls failed");
@@ -239,14 +220,7 @@ public final class ScaleRun {
                 // ---- invariants after provisioning ----
                 List<Placement> placements = wait(store.list(keys.placements(), Placement.class)).items().stream()
                         .map(Versioned::value).toList();
-                Set<String> placed = new HashSet<>();
-                placements.forEach(p -> placed.add(p.volume()));
-                long unplaced = 0;
-                for (int i = 0; i < options.volumes(); i++) {
-                    if (!placed.contains(volume(i))) {
-                        unplaced++;
-                    }
-                }
+                long unplaced = workload.unplaced(placements);
                 figure("invariant.unplaced_volumes", unplaced);
                 if (unplaced > 0) {
                     findings.violation(unplaced + " volumes have no placement");
@@ -291,7 +265,7 @@ public final class ScaleRun {
                 oldLeader.kill();
                 var fresh = pool.submit(() -> {
                     csi.withDeadlineAfter(options.stepTimeout().toSeconds(), TimeUnit.SECONDS)
-                            .createVolume(create("scale-after-failover", node(1)));
+                            .createVolume(workload.create("scale-after-failover", node(1)));
                     return System.nanoTime();
                 });
                 require(() -> probes.leads(adminPorts[standby]), "the standby to lead after the leader was killed");
@@ -384,18 +358,6 @@ public final class ScaleRun {
     private void checkLedgers(EtcdStore store, List<Placement> placements, String when, String figure) {
         findings.checkLedgers(wait(store.list(store.keys().ledgers(), Ledger.class)).items().stream().map(Versioned::value)
                 .toList(), placements, when, figure);
-    }
-
-    private CreateVolumeRequest create(String name, String consumer) {
-        return CreateVolumeRequest.newBuilder().setName(name)
-                .addVolumeCapabilities(VolumeCapability.newBuilder()
-                        .setMount(VolumeCapability.MountVolume.newBuilder().setFsType("ext4"))
-                        .setAccessMode(VolumeCapability.AccessMode.newBuilder()
-                                .setMode(VolumeCapability.AccessMode.Mode.SINGLE_NODE_WRITER)))
-                .setCapacityRange(CapacityRange.newBuilder().setRequiredBytes(options.volumeBytes()))
-                .setAccessibilityRequirements(TopologyRequirement.newBuilder().addPreferred(
-                        Topology.newBuilder().putSegments(Driver.TOPOLOGY_NODE, consumer)))
-                .build();
     }
 
     private static long reachable(Informer<VolumeScheduling> records, String node) {
