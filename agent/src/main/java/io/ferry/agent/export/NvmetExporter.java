@@ -89,7 +89,7 @@ public final class NvmetExporter implements Exporter {
     public ExportInfo export(String volume, String devicePath, long sizeBytes, ExportSpec spec) {
         // Decided before anything changes: a host is never linked without its pair when auth is on.
         NvmeAuth auth = secrets.mode();
-        Map<String, HostSecret> pairs = NvmetHostAuth.pairs(volume, spec, auth, secrets);
+        Map<String, HostSecret> pairs = secrets.pairsFor(volume, spec, auth);
         String nqn = Files.isDirectory(subsystem(nqns.legacy(volume))) ? nqns.legacy(volume) : nqns.current(volume);
         String serial = Nqn.serialForVolume(volume);
         Path sub = subsystem(nqn);

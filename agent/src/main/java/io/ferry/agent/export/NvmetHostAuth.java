@@ -3,15 +3,12 @@ package io.ferry.agent.export;
 import static io.ferry.agent.export.ConfigfsFiles.writeIfDifferent;
 import static io.ferry.agent.export.ConfigfsFiles.writeSecretIfDifferent;
 
-import io.ferry.model.ExportSpec;
 import io.ferry.model.FailureReason;
 import io.ferry.model.HostSecret;
 import io.ferry.model.NvmeAuth;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Map;
-import java.util.TreeMap;
 
 /**
  * DH-HMAC-CHAP on nvmet's {@code hosts/<nqn>} entries. With {@code nvmeAuth} on (the cluster's
@@ -37,26 +34,6 @@ final class NvmetHostAuth {
     static final String DHCHAP_DHGROUP = "null";
 
     private NvmetHostAuth() {
-    }
-
-    /**
-     * The pair of every host the spec allows, looked up before the export changes anything; empty
-     * when authentication is off.
-     *
-     * @throws NvmeAuthException ({@link FailureReason#NVME_AUTH_PENDING}) when a host's pair has not reached this node
-     */
-    static Map<String, HostSecret> pairs(String volume, ExportSpec spec, NvmeAuth auth, ExportSecrets secrets) {
-        Map<String, HostSecret> pairs = new TreeMap<>();
-        if (auth.on()) {
-            for (String host : spec.allowedHostNqns()) {
-                pairs.put(host, secrets.forHost(host).orElseThrow(() -> new NvmeAuthException(
-                        FailureReason.NVME_AUTH_PENDING, "volume " + volume + " waits for the NVMe authentication keys of"
-                        + " host " + host + " (node " + spec.consumerNode() + "): nvmeAuth is " + auth.value()
-                        + " and this node has no copy of that host's keys yet; its agent publishes them and the"
-                        + " controller copies them here")));
-            }
-        }
-        return pairs;
     }
 
     /** Whether configfs gave the entry its DH-HMAC-CHAP attributes, which it does when the kernel can authenticate. */

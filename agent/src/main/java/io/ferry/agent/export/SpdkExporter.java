@@ -17,7 +17,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.TreeMap;
 import java.util.function.BooleanSupplier;
 
 /**
@@ -95,17 +94,10 @@ public final class SpdkExporter implements Exporter {
     public synchronized ExportInfo export(String volume, String bdev, long sizeBytes, ExportSpec spec) {
         // Decided before anything changes: a host is never added without its keys when auth is on.
         NvmeAuth auth = secrets.mode();
-        Map<String, HostSecret> pairs = new TreeMap<>();
         if (auth.on()) {
             requireAuthSupport("volume " + volume + " cannot be exported to " + spec.consumerNode());
-            for (String host : spec.allowedHostNqns()) {
-                pairs.put(host, secrets.forHost(host).orElseThrow(() -> new NvmeAuthException(
-                        FailureReason.NVME_AUTH_PENDING, "volume " + volume + " waits for the NVMe authentication keys of"
-                        + " host " + host + " (node " + spec.consumerNode() + "): nvmeAuth is " + auth.value()
-                        + " and this node has no copy of that host's keys yet; its agent publishes them and the"
-                        + " controller copies them here")));
-            }
         }
+        Map<String, HostSecret> pairs = secrets.pairsFor(volume, spec, auth);
         // One listing answers both names: an export of before cluster ids keeps its name.
         List<SpdkClient.Subsystem> listed = client.subsystems();
         Optional<SpdkClient.Subsystem> existing = find(listed, nqns.legacy(volume));
