@@ -1,3 +1,4 @@
+# not-in-all: on the 6.12 testbed kernel, the live-controller switch made nvmet raise a fatal error on the controller and the consumer's reset hang (2 of 3 runs, 2026-11-30); issue #15 stays open
 # Scenario 16 (issue #15 item 5): rotating a host's DH-HMAC-CHAP keys under a mounted volume.
 # nvmeAuth is turned to bidirectional for the scenario (the testbed runs with it off, lib.sh). A
 # 64 MiB LVM volume on node-2 (a VG on a loop device in node-2's tmpfs) is staged and published
@@ -83,9 +84,14 @@ scenario() {
   new_ctrl="$(json_get ctrlKey <<<"$keys")"
   out="$(gexec "$target" 30 "cat /sys/kernel/config/nvmet/hosts/$hostnqn/dhchap_key /sys/kernel/config/nvmet/hosts/$hostnqn/dhchap_ctrl_key")"
   grep -Fq "$new_host" <<<"$out" && grep -Fq "$new_ctrl" <<<"$out" || die "s16: $target's host entry does not carry generation 2"
-  out="$(gexec "$consumer" 30 "cat /sys/class/nvme/$ctrl/dhchap_secret /sys/class/nvme/$ctrl/dhchap_ctrl_secret; cat /sys/class/nvme/$ctrl/state")"
+  out="$(gexec "$consumer" 30 "cat /sys/class/nvme/$ctrl/dhchap_secret /sys/class/nvme/$ctrl/dhchap_ctrl_secret")"
   grep -Fq "$new_host" <<<"$out" && grep -Fq "$new_ctrl" <<<"$out" || die "s16: the live controller $ctrl does not carry generation 2"
-  grep -q '^live' <<<"$out" || die "s16: the live controller $ctrl is not live after the rotation: $(tail -1 <<<"$out")"
+  # The re-authentication the first of the two sysfs writes starts (new controller key, old host
+  # key) fails against a target that already switched; 6.12 may then reset the controller, which
+  # reconnects with both new keys while I/O waits. The controller must be live again, the same one.
+  out="$(gexec "$consumer" 120 "seen=''; for i in \$(seq 1 300); do s=\$(cat /sys/class/nvme/$ctrl/state); case \" \$seen \" in *\" \$s \"*) ;; *) seen=\"\$seen \$s\" ;; esac; [ \"\$s\" = live ] && break; sleep 0.3; done; echo states:\$seen; echo state=\$s")"
+  log "s16: $ctrl after the rotation: $(tr '\n' ' ' <<<"$out")"
+  grep -q '^state=live' <<<"$out" || die "s16: the live controller $ctrl is not live again after the rotation: $out"
   out="$(gexec "$consumer" 30 "dmesg | tail -n +$((before_c + 1))")"
   log "s16: $consumer's kernel during the rotation: $(grep -i "$ctrl" <<<"$out" | tr '\n' ' ' | cut -c1-400)"
   grep -q "$ctrl: re-authenticating controller" <<<"$out" || die "s16: $consumer's kernel did not re-authenticate $ctrl"
