@@ -1,9 +1,11 @@
 package io.ferry.tools.up;
 
+import io.ferry.csi.ScratchDirectory;
+import io.ferry.runtime.exec.ProcessCommandRunner;
 import io.ferry.tools.cli.FerryCtl;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 import org.openqa.selenium.By;
 import org.openqa.selenium.StaleElementReferenceException;
 import org.openqa.selenium.TimeoutException;
@@ -34,10 +36,18 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  */
 class ConsoleUpIT {
 
-    @TempDir
+    // Not a @TempDir: ferry up's file pool leaves its loop devices attached when it stops, and the
+    // scratch directory detaches them before it deletes their files.
+    ScratchDirectory scratch;
     Path dir;
     Process up;
     WebDriver browser;
+
+    @BeforeEach
+    void scratch() throws Exception {
+        scratch = ScratchDirectory.create("ferry-console-up-it-", new ProcessCommandRunner());
+        dir = scratch.root();
+    }
 
     @AfterEach
     void tearDown() throws Exception {
@@ -51,6 +61,7 @@ class ConsoleUpIT {
                 up.destroyForcibly();
             }
         }
+        scratch.close();
     }
 
     void until(Function<WebDriver, Boolean> condition) {

@@ -1,5 +1,6 @@
 package io.ferry.tools.up;
 
+import io.ferry.csi.ScratchDirectory;
 import io.ferry.etcd.EtcdOptions;
 import io.ferry.etcd.EtcdRoles;
 import io.ferry.etcd.FerryKeys;
@@ -7,12 +8,13 @@ import io.ferry.etcd.store.EtcdStore;
 import io.ferry.etcd.testing.Await;
 import io.ferry.model.Engine;
 import io.ferry.model.WorkItem;
+import io.ferry.runtime.exec.ProcessCommandRunner;
 import io.ferry.tools.cli.FerryCtl;
 import java.io.IOException;
 import java.util.ArrayList;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
 import java.io.PrintWriter;
 import java.io.StringWriter;
@@ -37,9 +39,17 @@ import static org.assertj.core.api.Assertions.assertThat;
  */
 class SecureUpIT {
 
-    @TempDir
+    // Not a @TempDir: ferry up's file pool leaves its loop devices attached when it stops, and the
+    // scratch directory detaches them before it deletes their files.
+    ScratchDirectory scratch;
     Path dir;
     Process up;
+
+    @BeforeEach
+    void scratch() throws Exception {
+        scratch = ScratchDirectory.create("ferry-secure-up-it-", new ProcessCommandRunner());
+        dir = scratch.root();
+    }
 
     @AfterEach
     void tearDown() throws Exception {
@@ -50,6 +60,7 @@ class SecureUpIT {
                 up.destroyForcibly();
             }
         }
+        scratch.close();
     }
 
     record Ctl(int code, String out, String err) {
