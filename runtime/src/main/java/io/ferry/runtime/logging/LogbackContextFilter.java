@@ -21,6 +21,11 @@ final class LogbackContextFilter extends TurboFilter {
 
     @Override
     public FilterReply decide(Marker marker, Logger logger, Level level, String format, Object[] params, Throwable t) {
+        // Called for every log call, disabled ones included: only a line that will be written is tagged.
+        // (The effective level, not isEnabledFor, which would call the turbo filters again.)
+        if (level == null || !level.isGreaterOrEqual(logger.getEffectiveLevel())) {
+            return FilterReply.NEUTRAL;
+        }
         LogContext.Tags tags = LogContext.current();
         if (tags != null) {
             LogContext.set(tags);
@@ -28,14 +33,22 @@ final class LogbackContextFilter extends TurboFilter {
         return FilterReply.NEUTRAL;
     }
 
+    /** The filter installed last; a configuration reset stops it, which is what makes it installed again. */
+    private static volatile LogbackContextFilter installed;
+
     static void install() {
+        LogbackContextFilter current = installed;
+        if (current != null && current.isStarted()) {
+            return;
+        }
         LoggerContext context = (LoggerContext) LoggerFactory.getILoggerFactory();
         synchronized (LogbackContextFilter.class) {
-            if (context.getTurboFilterList().stream().noneMatch(f -> f instanceof LogbackContextFilter)) {
+            if (context.getTurboFilterList().stream().noneMatch(f -> f instanceof LogbackContextFilter && f.isStarted())) {
                 LogbackContextFilter filter = new LogbackContextFilter();
                 filter.setName("ferry-log-context");
                 filter.start();
                 context.addTurboFilter(filter);
+                installed = filter;
             }
         }
     }
