@@ -124,11 +124,12 @@ final class HostAuth implements ExportSecrets {
         }, false).compose(v -> {
             String key = store.keys().servedHostKey(node, pair.node());
             return store.get(key, ServedHostKey.class)
-                    .map(found -> found.map(Versioned::value).filter(s -> s.generation() == pair.generation()).isPresent())
+                    .map(found -> found.map(Versioned::value).filter(s -> s.generation() == pair.generation()
+                            && s.hostKeyGeneration() == pair.hostKeyGeneration()).isPresent())
                     .recover(err -> Future.succeededFuture(false))
                     .compose(same -> same ? Future.succeededFuture()
-                            : store.put(key, ServedHostKey.of(pair.node(), pair.generation(), Instant.now())).mapEmpty());
-        }).onSuccess(v -> log.debug("serving generation {} of {}'s keys", pair.generation(), pair.node()))
+                            : store.put(key, ServedHostKey.of(pair, Instant.now())).mapEmpty());
+        }).onSuccess(v -> log.debug("serving {}", pair))
                 .onFailure(err -> {
                     log.warn("cannot serve generation {} of the NVMe authentication keys of {}: {}; retrying",
                             pair.generation(), pair.node(), err.getMessage());

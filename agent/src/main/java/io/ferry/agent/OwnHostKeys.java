@@ -7,6 +7,7 @@ import io.ferry.etcd.store.Store;
 import io.ferry.etcd.store.Versioned;
 import io.ferry.model.HostKeyOrder;
 import io.ferry.model.HostKeyStatus;
+import io.ferry.model.HostKeyStep;
 import io.ferry.model.HostSecret;
 import io.ferry.model.ValidationException;
 import io.ferry.runtime.auth.HostKeyFile;
@@ -34,14 +35,16 @@ import java.util.Optional;
  * that one key, and a prefix watch would also see {@code <self>0}); a value removed, replaced or
  * undecodable is published again at once.
  *
- * <p>Rotating to generation G: (1) the order without {@code switchNow} makes the agent keep a new
- * pair G beside the one in use, in the file, and publish G (connects still use the old one; the
- * controller copies G to the storage nodes); (2) the order with {@code switchNow}, given once every
- * storage node exporting to this host serves G, makes it write G into the host's live controllers
- * ({@link LiveControllerKeys}) and then promote G in the file, dropping the old one. Each step is
- * idempotent and starts from the file, so an agent restarted anywhere in between carries on. The
- * agent reports at {@code nodes/<self>/host-key} (generations only). A step that fails is retried
- * every {@link #RETRY}.
+ * <p>Rotating from generation O to G, on the controller's order, one key at a time
+ * ({@link HostKeyStep}): (1) {@code prepare} keeps a new pair G beside O in the file and publishes G's
+ * controller key with O's host key, for the targets to serve first (connects still use O);
+ * (2) {@code switchCtrlKey}, once every target serves that, writes G's controller key into the
+ * host's live controllers ({@link LiveControllerKeys}), records it in the file (connects now use
+ * O's host key with G's controller key) and publishes the whole of G; (3) {@code switchHostKey},
+ * once every target serves G, writes G's host key into the live controllers and makes G the pair
+ * in use, dropping O. Each step is idempotent and starts from the file, so an agent restarted
+ * anywhere in between carries on. The agent reports at {@code nodes/<self>/host-key} (generations
+ * only). A step that fails is retried every {@link #RETRY}.
  */
 final class OwnHostKeys {
 
@@ -100,15 +103,10 @@ final class OwnHostKeys {
         }, options, registry);
     }
 
-    /** The newest pair this host has, as published. */
+    /** What this host publishes for its targets to serve, from its file ({@link HostKeyFile.Generations#published}). */
     HostSecret newest() {
-        HostKeyFile.Generations kept = HostKeyFile.readGenerations(file).orElseThrow(() -> new IllegalStateException(
-                file + " is gone"));
-        return secret(kept.next().orElse(kept.current()));
-    }
-
-    private HostSecret secret(HostKeyFile.Pair pair) {
-        return HostSecret.of(node, hostNqn, pair.generation(), pair.hostKey(), pair.ctrlKey(), pair.createdAt());
+        return HostKeyFile.readGenerations(file).orElseThrow(() -> new IllegalStateException(file + " is gone"))
+                .published(node, hostNqn);
     }
 
     /** Publishes the newest pair if etcd does not hold it, then follows the published key and the order. */
@@ -163,7 +161,7 @@ final class OwnHostKeys {
                 });
     }
 
-    /** @param retry the switch failed (the status says why): try again later */
+    /** @param retry the step failed (the status says why): try again later */
     private record Step(HostSecret newest, HostKeyStatus status, boolean retry) {
     }
 
@@ -174,28 +172,53 @@ final class OwnHostKeys {
         int switched = 0;
         String message = "";
         if (wanted.isPresent() && wanted.get().generation() > kept.current().generation()) {
-            long g = wanted.get().generation();
+            HostKeyOrder order = wanted.get();
+            long g = order.generation();
             HostKeyFile.Pair next = HostKeyFile.prepareNext(file, g, Instant.now());
             if (kept.next().isEmpty()) {
-                log.info("generated generation {} of this host's NVMe authentication keys; publishing it", g);
+                log.info("generated generation {} of this host's NVMe authentication keys; publishing its controller"
+                        + " key for the targets to serve first", g);
             }
-            if (wanted.get().switchNow()) {
-                try {
-                    switched = live.switchTo(hostNqn, kept.current(), next);
-                    HostKeyFile.promoteNext(file, g);
-                    log.info("this host now uses generation {} of its NVMe authentication keys ({} live controllers"
-                            + " switched); generation {} is dropped", g, switched, kept.current().generation());
-                } catch (RuntimeException e) {
-                    // The old generation stays in use and kept: nothing is lost, the switch is tried again.
-                    message = "cannot give the live controllers generation " + g + ": " + e.getMessage();
-                    log.warn("{}; retrying in {} s", message, RETRY.toSeconds());
-                }
+            try {
+                switched = switchLive(order, kept.current(), next);
+            } catch (RuntimeException e) {
+                // The keys the file says are in use stay in use and kept: nothing is lost, the step is tried again.
+                message = "cannot give the live controllers generation " + g + " (" + order.step() + "): " + e.getMessage();
+                log.warn("{}; retrying in {} s", message, RETRY.toSeconds());
             }
         }
         HostKeyFile.Generations now = HostKeyFile.readGenerations(file).orElseThrow();
         HostKeyStatus status = HostKeyStatus.of(node, now.current().generation(),
                 now.next().map(HostKeyFile.Pair::generation).orElse(0L), switched, message, Instant.now());
-        return new Step(secret(now.next().orElse(now.current())), status, !message.isEmpty());
+        return new Step(now.published(node, hostNqn), status, !message.isEmpty());
+    }
+
+    /**
+     * The live part of the order's step, each key once: the controller key when the targets serve
+     * it (then the file records it in use, and the whole pair is published), the host key when they
+     * serve the whole pair (then the next pair becomes the one in use).
+     *
+     * @return how many live controllers hold the keys of the step afterwards
+     */
+    private int switchLive(HostKeyOrder order, HostKeyFile.Pair old, HostKeyFile.Pair next) {
+        long g = next.generation();
+        int switched = 0;
+        if (order.atLeast(HostKeyStep.SWITCH_CTRL_KEY)
+                && !HostKeyFile.readGenerations(file).orElseThrow().nextCtrlKeyInUse()) {
+            LiveControllerKeys.Switched done = live.useCtrlKey(hostNqn, old, next);
+            HostKeyFile.useNextCtrlKey(file, g);
+            switched = done.controllers();
+            log.info("this host uses the controller key of generation {} ({}); publishing the whole generation", g,
+                    done.describe());
+        }
+        if (order.atLeast(HostKeyStep.SWITCH_HOST_KEY)) {
+            LiveControllerKeys.Switched done = live.useHostKey(hostNqn, old, next);
+            HostKeyFile.promoteNext(file, g);
+            switched = done.controllers();
+            log.info("this host now uses generation {} of its NVMe authentication keys ({}); generation {} is dropped",
+                    g, done.describe(), old.generation());
+        }
+        return switched;
     }
 
     private Future<Void> publishAndReport(Step step) {

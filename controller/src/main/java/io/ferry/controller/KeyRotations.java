@@ -8,6 +8,7 @@ import io.ferry.etcd.store.Versioned;
 import io.ferry.model.HostKeyOrder;
 import io.ferry.model.HostKeyRotation;
 import io.ferry.model.HostKeyStatus;
+import io.ferry.model.HostKeyStep;
 import io.ferry.model.HostSecret;
 import io.ferry.model.ServedHostKey;
 import io.ferry.runtime.informer.Informer;
@@ -24,6 +25,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.Set;
+import java.util.function.Predicate;
 import java.util.function.Supplier;
 
 /**
@@ -32,15 +34,18 @@ import java.util.function.Supplier;
  * its host's pair:
  *
  * <ol>
- *   <li>A request for generation G of node N's pair, while N uses an older one, gives the order
- *       "prepare G" ({@code switchNow} false). N's agent keeps G beside the pair in use and publishes
- *       it; {@link SecretDistributor} copies it to every storage node that exports to N; each of them
- *       sets it on N's host entry and reports {@code nodes/<S>/served-keys/<N>} = G.</li>
- *   <li>Once N's published pair is G and every storage node exporting to N reports G, the order
- *       becomes "switch to G" ({@code switchNow} true, never taken back): N's agent writes G into its
- *       live controllers, drops the old generation and reports {@code nodes/<N>/host-key} = G.</li>
+ *   <li>A request for generation G of node N's pair, while N uses an older one O, gives the order
+ *       {@code prepare}. N's agent keeps G beside O and publishes G's controller key with O's host
+ *       key; {@link SecretDistributor} copies that to every storage node that exports to N; each of
+ *       them sets it on N's host entry and reports {@code nodes/<S>/served-keys/<N>}.</li>
+ *   <li>Once every one of them serves G's controller key, {@code switchCtrlKey}: N's agent writes it
+ *       into its live controllers (whose re-authentications then meet targets holding exactly that
+ *       pair) and publishes the whole of G, which is copied and served the same way.</li>
+ *   <li>Once every one of them serves the whole of G, {@code switchHostKey}: N's agent writes G's host
+ *       key into its live controllers, drops O and reports {@code nodes/<N>/host-key} = G.</li>
  * </ol>
  *
+ * The step never goes back.
  * A storage node that is down or cannot set the pair holds the rotation at step 1: the host keeps
  * connecting with the old pair, which every target that has not switched still accepts, and the
  * rotation goes on when the node reports. Writes happen only while this controller leads, each
@@ -136,7 +141,13 @@ final class KeyRotations {
         });
     }
 
-    /** The order a request calls for now; empty when the host already uses that generation or a later one. */
+    /**
+     * The order a request calls for now; empty when the host already uses that generation or a later
+     * one. The step only moves forward: {@code switchCtrlKey} once the host publishes G's controller
+     * key and every storage node exporting to it serves that key; {@code switchHostKey} once the host
+     * publishes the whole of G (it does after its live controllers took G's controller key) and every
+     * storage node serves it.
+     */
     Optional<HostKeyOrder> desiredOrder(HostKeyRotation rotation) {
         String node = rotation.node();
         long g = rotation.generation();
@@ -144,15 +155,23 @@ final class KeyRotations {
         if (status.isPresent() && status.get().generation() >= g) {
             return Optional.empty();
         }
-        Optional<HostKeyOrder> seen = orders.get(keys.hostKeyOrder(node)).map(Versioned::value);
-        if (seen.isPresent() && seen.get().generation() == g && seen.get().switchNow()) {
-            return seen;
-        }
-        boolean publishedG = secrets.published(node).map(HostSecret::generation).filter(p -> p == g).isPresent();
+        HostKeyStep seen = orders.get(keys.hostKeyOrder(node)).map(Versioned::value).filter(o -> o.generation() == g)
+                .map(HostKeyOrder::step).orElse(HostKeyStep.PREPARE);
+        Optional<HostSecret> published = secrets.published(node).filter(p -> p.generation() == g);
         Set<String> storage = secrets.exportersTo(node);
-        boolean allServe = storage.stream().allMatch(s -> reports.get(keys.servedHostKey(s, node))
-                .map(v -> ((ServedHostKey) v.value()).generation() >= g).orElse(false));
-        return Optional.of(HostKeyOrder.of(node, g, publishedG && allServe));
+        HostKeyStep step = HostKeyStep.PREPARE;
+        if (published.isPresent() && allServe(storage, node, served -> served.servesCtrlKeyOf(g))) {
+            step = HostKeyStep.SWITCH_CTRL_KEY;
+            if (published.get().hostKeyGeneration() == g && allServe(storage, node, served -> served.servesPairOf(g))) {
+                step = HostKeyStep.SWITCH_HOST_KEY;
+            }
+        }
+        return Optional.of(HostKeyOrder.of(node, g, step.compareTo(seen) >= 0 ? step : seen));
+    }
+
+    private boolean allServe(Set<String> storage, String consumer, Predicate<ServedHostKey> serves) {
+        return storage.stream().allMatch(s -> reports.get(keys.servedHostKey(s, consumer))
+                .map(v -> serves.test((ServedHostKey) v.value())).orElse(false));
     }
 
     private Future<?> write(Leadership leader, Optional<Versioned<HostKeyOrder>> seen, HostKeyOrder order) {
@@ -163,9 +182,13 @@ final class KeyRotations {
         }
         return txn.put(key, order).commit().onSuccess(o -> {
             if (o.succeeded()) {
-                log.info(order.switchNow()
-                        ? "every storage node exporting to {} serves generation {} of its keys: it switches now"
-                        : "{} is to prepare and publish generation {} of its keys", order.node(), order.generation());
+                log.info(switch (order.step()) {
+                    case PREPARE -> "{} is to prepare generation {} of its keys and publish its controller key";
+                    case SWITCH_CTRL_KEY -> "every storage node exporting to {} serves the controller key of generation {}:"
+                            + " its live controllers take it now";
+                    case SWITCH_HOST_KEY -> "every storage node exporting to {} serves generation {} of its keys:"
+                            + " its live controllers take the host key now";
+                }, order.node(), order.generation());
             }
         });
     }

@@ -55,8 +55,10 @@ final class SpdkKeyring {
 
     /** The key names a host's entry should carry for {@code pair} in {@code mode} (no RPC, no file). */
     SpdkClient.HostKeys namesFor(HostSecret pair, NvmeAuth mode) {
-        String base = marker + pair.node() + "-" + pair.generation();
-        return new SpdkClient.HostKeys(base + HOST, mode == NvmeAuth.BIDIRECTIONAL ? base + CTRL : null);
+        // Each key is named by its own generation: half-way through a rotation the pair mixes two.
+        String base = marker + pair.node() + "-";
+        return new SpdkClient.HostKeys(base + pair.hostKeyGeneration() + HOST,
+                mode == NvmeAuth.BIDIRECTIONAL ? base + pair.generation() + CTRL : null);
     }
 
     /**

@@ -2,6 +2,7 @@ package io.ferry.runtime.auth;
 
 import com.fasterxml.jackson.annotation.JsonProperty;
 import io.ferry.model.DhchapKey;
+import io.ferry.model.HostSecret;
 import io.ferry.model.Json;
 
 import java.io.IOException;
@@ -29,11 +30,13 @@ import java.nio.file.StandardOpenOption;
  * use its pair. A file that does not hold a valid pair is never overwritten: it is reported, and
  * an operator decides (moving it away makes the next start generate a new pair).
  *
- * <p>During a key rotation the file holds two generations: the pair in use ({@link #read}, what
- * every connect uses) and the next one ({@link #prepareNext}), published while targets switch to it;
- * {@link #promoteNext} makes the next one the pair in use and drops the old one. Both replace the
- * file the same way it was created (a private temporary file, synced, renamed over it), so a crash
- * leaves either the old content or the new, and a restarted agent carries on from whichever.
+ * <p>During a key rotation the file holds two generations: the pair in use and the next one
+ * ({@link #prepareNext}). The host switches one key at a time (see {@code HostKeyStep}): first the
+ * controller key ({@link #useNextCtrlKey}: from then on connects use the old host key with the new
+ * controller key), then the host key with {@link #promoteNext}, which makes the next pair the one in
+ * use and drops the old one. {@link #read} is always what a connect must use. Every change replaces
+ * the file the same way it was created (a private temporary file, synced, renamed over it), so a
+ * crash leaves either the old content or the new, and a restarted agent carries on from whichever.
  */
 public final class HostKeyFile {
 
@@ -57,12 +60,43 @@ public final class HostKeyFile {
         }
     }
 
-    /** The pair in use and, during a rotation, the next one. */
-    public record Generations(Pair current, Optional<Pair> next) {
+    /**
+     * The pair in use and, during a rotation, the next one, with whether the host has switched to
+     * the next one's controller key already.
+     */
+    public record Generations(Pair current, Optional<Pair> next, boolean nextCtrlKeyInUse) {
+
+        public Generations {
+            nextCtrlKeyInUse = nextCtrlKeyInUse && next.isPresent();
+        }
+
+        /** The keys a connect uses now (named by the generation of its host key). */
+        public Pair connectPair() {
+            return nextCtrlKeyInUse ? new Pair(current.generation(), current.hostKey(), next.orElseThrow().ctrlKey(),
+                    current.createdAt()) : current;
+        }
+
+        /**
+         * What the host publishes for its targets to serve: the pair in use; during a rotation, the
+         * next controller key with the host key in use until the host uses that controller key, then
+         * the whole next pair. Each target is thus always one key ahead of the host's live
+         * controllers, the key their next write gives them.
+         */
+        public HostSecret published(String node, String hostNqn) {
+            if (next.isEmpty()) {
+                return HostSecret.of(node, hostNqn, current.generation(), current.hostKey(), current.ctrlKey(),
+                        current.createdAt());
+            }
+            Pair n = next.get();
+            return nextCtrlKeyInUse ? HostSecret.of(node, hostNqn, n.generation(), n.hostKey(), n.ctrlKey(), n.createdAt())
+                    : HostSecret.mixed(node, hostNqn, n.generation(), current.generation(), current.hostKey(), n.ctrlKey(),
+                            n.createdAt());
+        }
     }
 
     record StoredPair(@JsonProperty("generation") long generation, @JsonProperty("hostKey") String hostKey,
-                      @JsonProperty("ctrlKey") String ctrlKey, @JsonProperty("createdAt") Instant createdAt) {
+                      @JsonProperty("ctrlKey") String ctrlKey, @JsonProperty("createdAt") Instant createdAt,
+                      @JsonProperty("ctrlKeyInUse") Boolean ctrlKeyInUse) {
     }
 
     record Stored(@JsonProperty("generation") long generation, @JsonProperty("hostKey") String hostKey,
@@ -73,9 +107,12 @@ public final class HostKeyFile {
     private HostKeyFile() {
     }
 
-    /** The pair in use in {@code file}, or empty when there is no file. */
+    /**
+     * The keys a connect uses, or empty when there is no file: the pair in use, but half-way through
+     * a rotation its host key with the next controller key ({@link Generations#connectPair}).
+     */
     public static Optional<Pair> read(Path file) {
-        return readGenerations(file).map(Generations::current);
+        return readGenerations(file).map(Generations::connectPair);
     }
 
     /** Both generations in {@code file}, or empty when there is no file. */
@@ -95,12 +132,14 @@ public final class HostKeyFile {
         if (stored == null) {
             throw unusable(file, "it is empty");
         }
-        Pair current = pair(file, new StoredPair(stored.generation(), stored.hostKey(), stored.ctrlKey(), stored.createdAt()));
+        Pair current = pair(file, new StoredPair(stored.generation(), stored.hostKey(), stored.ctrlKey(), stored.createdAt(),
+                false));
         Optional<Pair> next = Optional.ofNullable(stored.next()).map(n -> pair(file, n));
         if (next.isPresent() && next.get().generation() <= current.generation()) {
             throw unusable(file, "its next generation is not after the one in use");
         }
-        return Optional.of(new Generations(current, next));
+        return Optional.of(new Generations(current, next, stored.next() != null
+                && Boolean.TRUE.equals(stored.next().ctrlKeyInUse())));
     }
 
     private static Pair pair(Path file, StoredPair stored) {
@@ -120,7 +159,7 @@ public final class HostKeyFile {
         }
         Pair pair = new Pair(1, DhchapKey.generate(), DhchapKey.generate(), now);
         // A hard link fails when the name exists: whoever linked first wins, nobody replaces it.
-        write(file, new Generations(pair, Optional.empty()), false);
+        write(file, new Generations(pair, Optional.empty(), false), false);
         return read(file).orElseThrow(() -> new IllegalStateException(file + " vanished right after it was created"));
     }
 
@@ -147,8 +186,27 @@ public final class HostKeyFile {
                     + kept.current().generation() + ", the one in use");
         }
         Pair next = new Pair(generation, DhchapKey.generate(), DhchapKey.generate(), now);
-        write(file, new Generations(kept.current(), Optional.of(next)), true);
+        write(file, new Generations(kept.current(), Optional.of(next), false), true);
         return next;
+    }
+
+    /**
+     * Records that the host's live controllers now hold the next generation's controller key, so
+     * that connects use it too (with the host key in use) and the host publishes the whole next pair.
+     * Nothing to do when that is recorded already, or when {@code generation} is in use already.
+     *
+     * @throws IllegalStateException when the file keeps no next generation {@code generation}
+     */
+    public static void useNextCtrlKey(Path file, long generation) {
+        Generations kept = readGenerations(file).orElseThrow(() -> new IllegalStateException(file
+                + " holds no pair"));
+        if (kept.current().generation() >= generation || kept.nextCtrlKeyInUse()
+                && kept.next().get().generation() == generation) {
+            return;
+        }
+        Pair next = kept.next().filter(n -> n.generation() == generation).orElseThrow(() -> new IllegalStateException(
+                file + " keeps no generation " + generation + " whose controller key could be used"));
+        write(file, new Generations(kept.current(), Optional.of(next), true), true);
     }
 
     /**
@@ -167,7 +225,7 @@ public final class HostKeyFile {
         }
         Pair next = kept.next().filter(n -> n.generation() == generation).orElseThrow(() -> new IllegalStateException(
                 file + " keeps no generation " + generation + " to switch to"));
-        write(file, new Generations(next, Optional.empty()), true);
+        write(file, new Generations(next, Optional.empty(), false), true);
         return next;
     }
 
@@ -181,7 +239,7 @@ public final class HostKeyFile {
         Path tmp = dir.resolve(file.getFileName() + ".tmp-" + ProcessHandle.current().pid());
         Pair current = generations.current();
         StoredPair next = generations.next().map(n -> new StoredPair(n.generation(), n.hostKey().value(),
-                n.ctrlKey().value(), n.createdAt())).orElse(null);
+                n.ctrlKey().value(), n.createdAt(), generations.nextCtrlKeyInUse())).orElse(null);
         try {
             Files.createDirectories(dir);
             Files.deleteIfExists(tmp);

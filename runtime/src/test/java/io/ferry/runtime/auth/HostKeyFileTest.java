@@ -1,5 +1,6 @@
 package io.ferry.runtime.auth;
 
+import io.ferry.model.HostSecret;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -12,6 +13,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 class HostKeyFileTest {
+
+    static final String NQN = "nqn.2014-08.org.nvmexpress:uuid:bbbbbbbb-0000-4000-8000-000000000002";
 
     @TempDir
     Path dir;
@@ -74,6 +77,54 @@ class HostKeyFileTest {
         assertThatThrownBy(() -> HostKeyFile.promoteNext(file, 3)).isInstanceOf(IllegalStateException.class);
         assertThatThrownBy(() -> HostKeyFile.prepareNext(file, 2, Instant.now()))
                 .as("a generation already in use is not generated again").isInstanceOf(IllegalStateException.class);
+    }
+
+    @Test
+    void halfWayThroughARotationConnectsUseTheOldHostKeyWithTheNewControllerKeyAndTheTargetsAreAlwaysOneKeyAhead()
+            throws Exception {
+        Path file = dir.resolve(HostKeyFile.FILE_NAME);
+        HostKeyFile.Pair first = HostKeyFile.ensure(file, Instant.EPOCH);
+        assertThat(HostKeyFile.readGenerations(file).orElseThrow().published("node-b", NQN))
+                .satisfies(p -> assertThat(p.samePair(HostSecret.of("node-b", NQN, 1, first.hostKey(), first.ctrlKey(),
+                        Instant.EPOCH))).isTrue());
+        HostKeyFile.Pair next = HostKeyFile.prepareNext(file, 2, Instant.EPOCH);
+
+        HostSecret prepared = HostKeyFile.readGenerations(file).orElseThrow().published("node-b", NQN);
+        assertThat(prepared.generation()).isEqualTo(2);
+        assertThat(prepared.hostKeyGeneration()).isEqualTo(1);
+        assertThat(prepared.hostKey()).isEqualTo(first.hostKey().value());
+        assertThat(prepared.ctrlKey()).isEqualTo(next.ctrlKey().value());
+        assertThat(HostKeyFile.read(file)).as("connects use the pair in use until the host takes a new key").contains(first);
+
+        HostKeyFile.useNextCtrlKey(file, 2);
+        HostKeyFile.useNextCtrlKey(file, 2);
+        HostKeyFile.Generations half = HostKeyFile.readGenerations(file).orElseThrow();
+        assertThat(half.nextCtrlKeyInUse()).isTrue();
+        assertThat(half.current()).isEqualTo(first);
+        assertThat(HostKeyFile.read(file)).contains(new HostKeyFile.Pair(1, first.hostKey(), next.ctrlKey(), Instant.EPOCH));
+        HostSecret whole = half.published("node-b", NQN);
+        assertThat(whole.generation()).isEqualTo(2);
+        assertThat(whole.hostKeyGeneration()).isEqualTo(2);
+        assertThat(whole.hostKey()).isEqualTo(next.hostKey().value());
+        assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(file))).isEqualTo("rw-------");
+        assertThatThrownBy(() -> HostKeyFile.useNextCtrlKey(file, 3)).isInstanceOf(IllegalStateException.class);
+
+        HostKeyFile.promoteNext(file, 2);
+        assertThat(HostKeyFile.read(file)).contains(next);
+        assertThat(HostKeyFile.readGenerations(file).orElseThrow().nextCtrlKeyInUse()).isFalse();
+        HostKeyFile.useNextCtrlKey(file, 2);
+        assertThat(HostKeyFile.read(file)).as("a repeat after the switch changes nothing").contains(next);
+    }
+
+    @Test
+    void aFileWrittenBeforeTheStepsExistedReadsAsNotHalfWay() throws Exception {
+        Path file = dir.resolve(HostKeyFile.FILE_NAME);
+        HostKeyFile.Pair first = HostKeyFile.ensure(file, Instant.EPOCH);
+        HostKeyFile.prepareNext(file, 2, Instant.EPOCH);
+        Files.writeString(file, Files.readString(file).replace(",\"ctrlKeyInUse\":false", ""));
+        assertThat(Files.readString(file)).doesNotContain("ctrlKeyInUse");
+        assertThat(HostKeyFile.readGenerations(file).orElseThrow().nextCtrlKeyInUse()).isFalse();
+        assertThat(HostKeyFile.read(file)).contains(first);
     }
 
     @Test

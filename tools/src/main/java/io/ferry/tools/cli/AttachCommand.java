@@ -135,14 +135,15 @@ final class AttachCommand extends Base {
      * controller can give it to the storage node before the export is made.
      */
     private void publishOwnKeys(String self, String nqn, Path keyFile) {
-        HostKeyFile.Pair pair;
+        HostSecret published;
         try {
-            pair = HostKeyFile.ensure(keyFile, Instant.now());
+            HostKeyFile.ensure(keyFile, Instant.now());
+            // Mid-rotation (an agent's host) the file says what the targets are to serve: the same as the agent publishes.
+            published = HostKeyFile.readGenerations(keyFile).orElseThrow().published(self, nqn);
         } catch (HostKeyFile.UnusableException | UncheckedIOException e) {
             throw new CliException(ExitCodes.FAILED, e.getMessage());
         }
-        await(HostSecrets.publish(store(), HostSecret.of(self, nqn, pair.generation(), pair.hostKey(), pair.ctrlKey(),
-                pair.createdAt())));
+        await(HostSecrets.publish(store(), published));
     }
 
     /**

@@ -2,6 +2,7 @@ package io.ferry.tools.cli;
 
 import io.ferry.etcd.FerryKeys;
 import io.ferry.etcd.store.Versioned;
+import io.ferry.model.HostKeyOrder;
 import io.ferry.model.HostKeyRotation;
 import io.ferry.model.HostKeyStatus;
 import io.ferry.model.HostSecret;
@@ -83,7 +84,7 @@ final class RotateKeysCommand extends Base {
         if (status.isPresent()) {
             return Optional.of(status.get().generation());
         }
-        return await(store().get(keys().hostSecret(node), HostSecret.class)).map(v -> v.value().generation());
+        return await(store().get(keys().hostSecret(node), HostSecret.class)).map(v -> v.value().hostKeyGeneration());
     }
 
     /** Which storage nodes serve which generation to this host, and what the host says: never keys. */
@@ -91,12 +92,19 @@ final class RotateKeysCommand extends Base {
         List<String> served = new ArrayList<>();
         for (var raw : await(store().listRaw(keys().nodes())).entries()) {
             keys().parse(raw.key()).filter(ref -> ref.kind() == FerryKeys.Kind.SERVED_HOST_KEY
-                    && ref.name().equals(node)).ifPresent(ref -> served.add(ref.names().get(0) + " serves generation "
-                    + store().decode(raw, ServedHostKey.class).value().generation()));
+                    && ref.name().equals(node)).ifPresent(ref -> served.add(ref.names().get(0) + " serves "
+                    + describe(store().decode(raw, ServedHostKey.class).value())));
         }
         String host = status().map(s -> "the host uses generation " + s.generation()
                 + (s.pending() > 0 ? " and has published " + s.pending() : "")
                 + (s.message().isEmpty() ? "" : " (" + s.message() + ")")).orElse("the host has not reported");
-        return (served.isEmpty() ? "no storage node reports serving it" : String.join(", ", served)) + "; " + host;
+        String step = await(store().get(keys().hostKeyOrder(node), HostKeyOrder.class)).map(Versioned::value)
+                .filter(o -> o.generation() == generation).map(o -> "; the rotation is at step " + o.step()).orElse("");
+        return (served.isEmpty() ? "no storage node reports serving it" : String.join(", ", served)) + "; " + host + step;
+    }
+
+    private static String describe(ServedHostKey served) {
+        return "generation " + served.generation() + (served.hostKeyGeneration() == served.generation() ? ""
+                : " (controller key; host key of generation " + served.hostKeyGeneration() + ")");
     }
 }

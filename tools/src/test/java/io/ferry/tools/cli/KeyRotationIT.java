@@ -7,10 +7,14 @@ import io.ferry.controller.Controller;
 import io.ferry.controller.ControllerOptions;
 import io.ferry.etcd.FerryKeys;
 import io.ferry.etcd.store.EtcdStore;
+import io.ferry.etcd.store.KeyChange;
+import io.ferry.etcd.store.StoreWatch;
+import io.ferry.etcd.store.WatchListener;
 import io.ferry.etcd.store.Versioned;
 import io.ferry.etcd.testing.Await;
 import io.ferry.etcd.testing.EtcdExtension;
 import io.ferry.model.Attachment;
+import io.ferry.model.HostKeyOrder;
 import io.ferry.model.HostKeyStatus;
 import io.ferry.model.HostSecret;
 import io.ferry.model.NodeRegistration;
@@ -38,8 +42,10 @@ import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.Comparator;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.stream.Stream;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -224,13 +230,77 @@ class KeyRotationIT {
         Files.writeString(dir.resolve("dhchap_ctrl_secret"), ctrlSecret + "\n");
     }
 
+    /**
+     * The rotation's keys as they changed since {@code fromRevision}, in etcd's order, one line a
+     * change: {@code order <step>}, {@code published <generation>/<host key generation>},
+     * {@code served ...} (node-a's report) and {@code status <generation>} (the host's), up to the
+     * host reporting {@code generation}.
+     */
+    List<String> timeline(long fromRevision, long generation) {
+        List<String> seen = new CopyOnWriteArrayList<>();
+        try (StoreWatch watch = store.watch(keys.all(), fromRevision, new WatchListener() {
+            @Override
+            public void onChanges(long revision, List<KeyChange> changes) {
+                for (KeyChange change : changes) {
+                    String key = change.entry().key();
+                    if (change.kind() != KeyChange.Kind.PUT) {
+                        continue;
+                    }
+                    if (key.equals(keys.hostKeyOrder(CONSUMER))) {
+                        seen.add("order " + store.decode(change.entry(), HostKeyOrder.class).value().step());
+                    } else if (key.equals(keys.hostSecret(CONSUMER))) {
+                        HostSecret p = store.decode(change.entry(), HostSecret.class).value();
+                        seen.add("published " + p.generation() + "/" + p.hostKeyGeneration());
+                    } else if (key.equals(keys.servedHostKey(STORAGE, CONSUMER))) {
+                        ServedHostKey p = store.decode(change.entry(), ServedHostKey.class).value();
+                        seen.add("served " + p.generation() + "/" + p.hostKeyGeneration());
+                    } else if (key.equals(keys.hostKeyStatus(CONSUMER))) {
+                        seen.add("status " + store.decode(change.entry(), HostKeyStatus.class).value().generation());
+                    }
+                }
+            }
+
+            @Override
+            public void onError(Throwable error) {
+                seen.add("error " + error);
+            }
+
+            @Override
+            public void onCompleted() {
+            }
+        })) {
+            await().atMost(Duration.ofSeconds(20)).until(() -> seen.contains("status " + generation));
+        }
+        return List.copyOf(seen);
+    }
+
+    static void assertBefore(List<String> timeline, String earlier, String later) {
+        assertThat(timeline).as("timeline").contains(earlier, later);
+        assertThat(timeline.indexOf(earlier)).as("%s before %s in %s", earlier, later, timeline)
+                .isLessThan(timeline.indexOf(later));
+    }
+
     @Test
-    void rotateKeysSwitchesTargetsThenLiveControllersAndDropsTheOldGenerationWithoutPrintingAKey() throws Exception {
+    void rotateKeysMovesTargetsAndLiveControllersOneKeyAtATimeAndDropsTheOldGenerationWithoutPrintingAKey()
+            throws Exception {
         HostKeyFile.Pair first = exportedWithLiveController();
+        long before = Await.result(store.currentRevision());
 
         Result rotated = ctl("security", "rotate-keys", CONSUMER, "--timeout", "60");
         assertThat(rotated.code()).as(rotated.out()).isZero();
         assertThat(rotated.out()).contains("generation 2", STORAGE + " serves generation 2");
+
+        // Each live key write must meet targets that already serve the pair the host holds after it.
+        List<String> timeline = timeline(before + 1, 2);
+        assertBefore(timeline, "published 2/1", "served 2/1");
+        assertBefore(timeline, "served 2/1", "order switchCtrlKey");
+        assertBefore(timeline, "order switchCtrlKey", "published 2/2");
+        assertBefore(timeline, "published 2/2", "served 2/2");
+        assertBefore(timeline, "served 2/2", "order switchHostKey");
+        assertBefore(timeline, "order switchHostKey", "status 2");
+        assertThat(timeline).as("the controller key goes first: no order skips the middle step")
+                .filteredOn(line -> line.startsWith("order")).containsExactly("order prepare", "order switchCtrlKey",
+                        "order switchHostKey");
 
         HostKeyFile.Generations now = HostKeyFile.readGenerations(keyFile()).orElseThrow();
         assertThat(now.current().generation()).isEqualTo(2);

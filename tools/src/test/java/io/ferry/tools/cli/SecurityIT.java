@@ -17,6 +17,7 @@ import io.ferry.model.HostSecret;
 import io.ferry.model.Ledger;
 import io.ferry.model.Placement;
 import io.ferry.model.HostKeyOrder;
+import io.ferry.model.HostKeyStep;
 import io.ferry.model.HostKeyRotation;
 import io.ferry.model.HostKeyStatus;
 import io.ferry.model.ServedHostKey;
@@ -253,7 +254,7 @@ class SecurityIT {
     @Test
     void keyRotationKeysAreWrittenOnlyByTheirOwnersAndAnAgentFollowsItsOwnPairByExactKey() throws Exception {
         HostKeyRotation request = HostKeyRotation.of(NODE, 2, Instant.now());
-        HostKeyOrder order = HostKeyOrder.of(NODE, 2, false);
+        HostKeyOrder order = HostKeyOrder.of(NODE, 2, HostKeyStep.PREPARE);
         try (EtcdStore agent = storeOf(EtcdRoles.agentRoleName(NODE));
              EtcdStore controller = storeOf(EtcdRoles.CONTROLLER);
              EtcdStore csiController = storeOf(EtcdRoles.CSI_CONTROLLER);
