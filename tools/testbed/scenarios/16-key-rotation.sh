@@ -103,6 +103,8 @@ scenario() {
   log "s16: $consumer's kernel during the rotation: $(grep -i "$ctrl" <<<"$out" | tr '\n' ' ' | cut -c1-400)"
   [ "$(grep -c "$ctrl: re-authenticating controller" <<<"$out")" -ge 2 ] \
     || die "s16: $consumer's kernel did not re-authenticate $ctrl once per key"
+  [ "$(grep -c "$ctrl: qid 0: controller authenticated" <<<"$out")" -ge 2 ] \
+    || die "s16: $consumer's kernel did not complete both re-authentications of $ctrl"
   grep -Ei "$ctrl.*(authentication failed|error)" <<<"$out" && die "s16: $consumer's kernel reported an authentication error"
 
   log "s16: the mounted filesystem keeps reading and writing"

@@ -27,7 +27,8 @@ import java.util.stream.Stream;
  * controller key is written when the targets serve the new controller key with the old host key,
  * the host key when they serve the whole new pair ({@code HostKeyStep}).
  *
- * <p>The kernel says nothing when a re-authentication completes, so after writing, a step waits
+ * <p>The kernel tells only its log when a re-authentication completes ("controller authenticated",
+ * 1.4 s after the write on the testbed's emulated CPUs), so after writing, a step waits
  * {@code settle} and then until every controller it wrote is {@code live} again (up to
  * {@code liveWait}) before it lets the rotation go on: the targets must not move to the next
  * pair while a re-authentication with this one is still in flight. A controller that is not live
@@ -38,7 +39,7 @@ import java.util.stream.Stream;
 final class LiveControllerKeys {
 
     static final Path DEFAULT_ROOT = Path.of("/sys/class/nvme");
-    static final Duration DEFAULT_SETTLE = Duration.ofSeconds(3);
+    static final Duration DEFAULT_SETTLE = Duration.ofSeconds(5);
     static final Duration DEFAULT_LIVE_WAIT = Duration.ofSeconds(30);
 
     private final Path root;

@@ -52,14 +52,16 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 /**
- * {@code ferryctl security} against a real etcd whose authentication it turns on: every denial is
- * etcd's own answer to a component's own user, and each component still does its job under its user.
+ * {@code ferryctl security} against a real etcd (TLS only, client certificates required) whose
+ * authentication it turns on: every denial is etcd's own answer to a component's own user, and each
+ * component still does its job under its user.
  * One etcd for the class, since authentication is a setting of the whole etcd.
  */
 class SecurityIT {
 
+    /** As in production: TLS only, client certificates required, then the roles of {@code security init}. */
     @RegisterExtension
-    static final EtcdExtension etcd = new EtcdExtension();
+    static final EtcdExtension etcd = EtcdExtension.secured();
 
     static final String NODE = "node-a";
     static final String OTHER = "node-b";
@@ -93,7 +95,9 @@ class SecurityIT {
         prefix = EtcdExtension.uniquePrefix();
         root = Files.createTempDirectory("ferry-security-it-");
         credentials = root.resolve("etcd");
-        env = new HashMap<>(Map.of("FERRY_ETCD_ENDPOINTS", etcd.endpoint(), "FERRY_PREFIX", prefix));
+        env = new HashMap<>(Map.of("FERRY_ETCD_ENDPOINTS", etcd.endpoint(), "FERRY_PREFIX", prefix,
+                "FERRY_ETCD_CA", etcd.caFile().toString(), "FERRY_ETCD_CERT", etcd.clientCertFile().toString(),
+                "FERRY_ETCD_KEY", etcd.clientKeyFile().toString()));
         keys = new FerryKeys(prefix);
         firstInit = ok(env, "security", "init", "--credentials-dir", credentials.toString(), "--node", NODE,
                 "--node", OTHER).out();
@@ -153,8 +157,9 @@ class SecurityIT {
         }
         assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(credentials))).isEqualTo("rwx------");
 
+        // Without a user, etcd takes the client certificate's common name for one, which has no role.
         try (EtcdStore anonymous = EtcdStore.connect(etcd.options(prefix))) {
-            refused(anonymous.put(keys.volume("vol-x"), "{}"), "user name is empty");
+            refused(anonymous.put(keys.volume("vol-x"), "{}"), DENIED);
         }
 
         Result again = ok(env, "security", "init", "--credentials-dir", credentials.toString(), "--node", NODE,
