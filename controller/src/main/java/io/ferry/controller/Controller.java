@@ -137,11 +137,10 @@ public final class Controller {
         // Every decision writes through this view: a transaction decided before the hold began is
         // still refused while it lasts.
         Store decisions = store.holdingCommitsWhile(rewindHold::held);
-        volumes = new VolumeReconciler(decisions, state, lane, new Scheduler(), metrics, this::currentLeadership, clock,
-                key -> volumeRuntime.failedAttempts(key));
-        ledgers = new LedgerAudit(decisions, state, lane, metrics, this::currentLeadership, clock);
-        snapshots = new SnapshotReconciler(decisions, state, lane, metrics, this::currentLeadership, clock,
-                key -> snapshotRuntime.failedAttempts(key));
+        DecisionContext ctx = new DecisionContext(decisions, state, metrics, this::currentLeadership, clock);
+        volumes = new VolumeReconciler(ctx, lane, new Scheduler(), key -> volumeRuntime.failedAttempts(key));
+        ledgers = new LedgerAudit(ctx, lane);
+        snapshots = new SnapshotReconciler(ctx, lane, key -> snapshotRuntime.failedAttempts(key));
         secrets = new SecretDistributor(vertx, store, decisions, this::currentLeadership, options.informers(), registry);
         rotations = new KeyRotations(vertx, store, decisions, this::currentLeadership, secrets, options.informers(),
                 registry);
