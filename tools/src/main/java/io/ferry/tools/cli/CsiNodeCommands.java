@@ -33,8 +33,13 @@ final class CsiNodeCommands {
     private CsiNodeCommands() {
     }
 
-    /** The contexts a CO passes on from earlier calls, which node-stage and node-publish send alike. */
-    static final class Contexts {
+    /**
+     * What node-stage and node-publish send alike: the volume's capability and the contexts a CO
+     * passes on from earlier calls.
+     */
+    static final class CapabilityAndContexts {
+        @Mixin
+        CsiCapabilityOptions capability;
         @Option(names = "--publish-context", paramLabel = "KEY=VALUE", description = "from controller-publish (repeatable)")
         Map<String, String> publishContext = new LinkedHashMap<>();
         @Option(names = "--volume-context", paramLabel = "KEY=VALUE", description = "from CreateVolume (repeatable)")
@@ -73,15 +78,13 @@ final class CsiNodeCommands {
         @Mixin
         StagingPath staging;
         @Mixin
-        CsiCapabilityOptions capability;
-        @Mixin
-        Contexts contexts;
+        CapabilityAndContexts sent;
 
         @Override
         int run(CsiConnection c) {
             NodeStageVolumeRequest request = NodeStageVolumeRequest.newBuilder().setVolumeId(volume.id)
-                    .setStagingTargetPath(staging.path).setVolumeCapability(capability.capability())
-                    .putAllPublishContext(contexts.publishContext).putAllVolumeContext(contexts.volumeContext).build();
+                    .setStagingTargetPath(staging.path).setVolumeCapability(sent.capability.capability())
+                    .putAllPublishContext(sent.publishContext).putAllVolumeContext(sent.volumeContext).build();
             c.call("NodeStageVolume", () -> c.node().nodeStageVolume(request));
             out().line("volume " + volume.id + " staged at " + staging.path);
             return ExitCodes.OK;
@@ -116,16 +119,14 @@ final class CsiNodeCommands {
         @Option(names = "--readonly", description = "publish read-only")
         boolean readOnly;
         @Mixin
-        CsiCapabilityOptions capability;
-        @Mixin
-        Contexts contexts;
+        CapabilityAndContexts sent;
 
         @Override
         int run(CsiConnection c) {
             NodePublishVolumeRequest request = NodePublishVolumeRequest.newBuilder().setVolumeId(volume.id)
                     .setStagingTargetPath(staging.path).setTargetPath(target.path).setReadonly(readOnly)
-                    .setVolumeCapability(capability.capability())
-                    .putAllPublishContext(contexts.publishContext).putAllVolumeContext(contexts.volumeContext).build();
+                    .setVolumeCapability(sent.capability.capability())
+                    .putAllPublishContext(sent.publishContext).putAllVolumeContext(sent.volumeContext).build();
             c.call("NodePublishVolume", () -> c.node().nodePublishVolume(request));
             out().line("volume " + volume.id + " published at " + target.path + (readOnly ? " (read-only)" : ""));
             return ExitCodes.OK;
