@@ -25,8 +25,6 @@ import io.ferry.model.SnapshotStatus;
 import io.ferry.model.SnapshotWorkItem;
 import io.ferry.model.VolumeStatus;
 import io.ferry.model.WorkItem;
-import io.ferry.runtime.admin.AdminOptions;
-import io.ferry.runtime.admin.AdminServer;
 import io.ferry.runtime.exec.CommandRunner;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
@@ -77,7 +75,7 @@ public final class Agent extends VerticleBase {
     private PoolReconciler poolReconciler;
     private OrphanScanner orphans;
     private LeaseSession lease;
-    private AdminServer admin;
+    private AgentAdmin admin;
     private String hostNqn;
     private HostAuth hostAuth;
     private NodeRegistrations registrations;
@@ -189,7 +187,8 @@ public final class Agent extends VerticleBase {
         keyLayout = new Informer<>(vertx, store, layoutKey, key -> key.equals(layoutKey) ? KeyLayout.class : null,
                 new KeyLayoutHandler(this::retireLegacyWork), informerOptions, registry);
 
-        return startAdmin()
+        admin = new AgentAdmin(vertx, options, registry, ctx, orphans, () -> registration != null && registration.present());
+        return admin.start()
                 .compose(v -> new ClusterIdentityWait(vertx, store, () -> stopping).await())
                 .compose(id -> {
                     ctx.bindCluster(id);
@@ -292,8 +291,7 @@ public final class Agent extends VerticleBase {
 
     private NodeRegistration registrationValue() {
         return registrations.value(ctx.exporter(), ctx.spdkExporter(), ctx.spdkExporter() != null, engines(),
-                admin == null || admin.port() < 0 ? null
-                        : NodeRegistrations.adminAddress(options.adminHost(), admin.port()));
+                admin.registeredAddress());
     }
 
     /** Volumes and snapshots of a pool that just became this node's, or changed: they get another chance. */
@@ -320,31 +318,6 @@ public final class Agent extends VerticleBase {
             }
         });
         return available;
-    }
-
-    private Future<Void> startAdmin() {
-        if (options.adminPort() < 0) {
-            return Future.succeededFuture();
-        }
-        admin = new AdminServer(vertx, new AdminOptions(options.adminHost(), options.adminPort(), null), registry,
-                this::readiness);
-        AdminApi.install(admin.router(), ctx, orphans);
-        return admin.start().mapEmpty();
-    }
-
-    private AdminServer.Readiness readiness() {
-        if (ctx.cluster() == null) {
-            return new AdminServer.Readiness(false, "waiting for the cluster id at " + store.keys().clusterIdentity()
-                    + " (created by the first controller or ferry up)");
-        }
-        if (registration == null || !registration.present()) {
-            return new AdminServer.Readiness(false, "the registration " + store.keys().registration(options.node())
-                    + " is not in etcd with this agent's lease (yet)");
-        }
-        if (!ctx.work().synced() || !ctx.pools().synced()) {
-            return new AdminServer.Readiness(false, "informers are not synced with etcd");
-        }
-        return new AdminServer.Readiness(true, "registered as " + options.node());
     }
 
     /** The admin server's port, or -1. */

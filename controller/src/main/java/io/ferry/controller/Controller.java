@@ -1,8 +1,5 @@
 package io.ferry.controller;
 
-import io.ferry.etcd.ClusterIdentities;
-import io.ferry.etcd.KeyLayoutMigration;
-import io.ferry.model.ClusterIdentity;
 import io.ferry.model.SnapshotScheduling;
 import io.ferry.model.VolumeScheduling;
 import io.ferry.placement.Scheduler;
@@ -137,27 +134,19 @@ public final class Controller {
         // Every decision writes through this view: a transaction decided before the hold began is
         // still refused while it lasts.
         Store decisions = store.holdingCommitsWhile(rewindHold::held);
-        volumes = new VolumeReconciler(decisions, state, lane, new Scheduler(), metrics, this::currentLeadership, clock,
-                key -> volumeRuntime.failedAttempts(key));
-        ledgers = new LedgerAudit(decisions, state, lane, metrics, this::currentLeadership, clock);
-        snapshots = new SnapshotReconciler(decisions, state, lane, metrics, this::currentLeadership, clock,
-                key -> snapshotRuntime.failedAttempts(key));
+        DecisionContext ctx = new DecisionContext(decisions, state, metrics, this::currentLeadership, clock);
+        volumes = new VolumeReconciler(ctx, lane, new Scheduler(), key -> volumeRuntime.failedAttempts(key));
+        ledgers = new LedgerAudit(ctx, lane);
+        snapshots = new SnapshotReconciler(ctx, lane, key -> snapshotRuntime.failedAttempts(key));
         secrets = new SecretDistributor(vertx, store, decisions, this::currentLeadership, options.informers(), registry);
         rotations = new KeyRotations(vertx, store, decisions, this::currentLeadership, secrets, options.informers(),
                 registry);
         volumeRuntime = new ReconcileRuntime(vertx, "volumes", volumes::reconcile, options.runtime(), registry);
         snapshotRuntime = new ReconcileRuntime(vertx, "snapshots", snapshots::reconcile, options.runtime(), registry);
-        // The id is created before anything else so that no agent of a new cluster waits for it
-        // longer than this controller takes to start; a malformed one stops the controller here.
-        Promise<ClusterIdentity> clusterIdentity = Promise.promise();
-        ensureClusterIdentity(clusterIdentity, 1);
-        return clusterIdentity.future()
+        StartupWrites startup = new StartupWrites(vertx, store, clock, () -> stopRequested);
+        return startup.clusterIdentity()
                 .onSuccess(id -> log.info("cluster id {} ({})", id.id(), store.keys().clusterIdentity()))
-                .compose(id -> {
-                    Promise<Void> migrated = Promise.promise();
-                    migrateKeyLayout(migrated, 1);
-                    return migrated.future();
-                })
+                .compose(id -> startup.keyLayout())
                 .compose(v -> state.start())
                 .compose(v -> secrets.start())
                 .compose(v -> rotations.start())
@@ -323,56 +312,6 @@ public final class Controller {
             }
         });
         return result.future();
-    }
-
-    /**
-     * The controller's first write, retried for as long as etcd cannot answer (no quorum, every member
-     * restarting): a controller started during an outage waits for it like every other component,
-     * rather than exiting and staying down where nothing restarts it. A stored identity that cannot be
-     * used fails the start: that needs an operator, not patience.
-     */
-    private void ensureClusterIdentity(Promise<ClusterIdentity> found, int attempt) {
-        if (stopRequested) {
-            found.tryFail("the controller is stopping");
-            return;
-        }
-        ClusterIdentities.ensure(store, clock.instant()).onComplete(ar -> {
-            if (ar.succeeded()) {
-                found.tryComplete(ar.result());
-            } else if (ar.cause() instanceof ClusterIdentities.Unusable) {
-                found.tryFail(ar.cause());
-            } else {
-                if (attempt == 1 || attempt % 30 == 0) {
-                    log.warn("etcd does not answer yet ({}); the controller waits for it (attempt {})",
-                            ar.cause().getMessage(), attempt);
-                }
-                vertx.setTimer(Math.min(1000L * attempt, 5000L), t -> ensureClusterIdentity(found, attempt + 1));
-            }
-        });
-    }
-
-    /**
-     * Moves keys of the old layout before the cluster is read ({@link io.ferry.etcd.KeyLayoutMigration}):
-     * the informers watch only the new places, so a controller that started on a half-migrated cluster
-     * would take the unmoved work items for missing ones. Retried until it finishes, as etcd may be
-     * unreachable or a controller of the old version may still be writing old keys.
-     */
-    private void migrateKeyLayout(Promise<Void> done, int attempt) {
-        if (stopRequested) {
-            done.tryFail("the controller is stopping");
-            return;
-        }
-        KeyLayoutMigration.run(store, clock.instant()).onComplete(ar -> {
-            if (ar.succeeded()) {
-                done.tryComplete();
-                return;
-            }
-            if (attempt == 1 || attempt % 30 == 0) {
-                log.warn("key layout migration not finished ({}); the controller retries before it starts (attempt {})",
-                        ar.cause().getMessage(), attempt);
-            }
-            vertx.setTimer(Math.min(1000L * attempt, 5000L), t -> migrateKeyLayout(done, attempt + 1));
-        });
     }
 
     public Future<Void> stop() {

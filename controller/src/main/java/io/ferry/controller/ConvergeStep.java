@@ -33,7 +33,7 @@ final class ConvergeStep {
 
     private static final Logger log = LoggerFactory.getLogger(ConvergeStep.class);
 
-    private final VolumeContext ctx;
+    private final DecisionContext ctx;
     private final ClusterState state;
     private final FerryKeys keys;
     private final VolumeWork volumeWork;
@@ -42,7 +42,7 @@ final class ConvergeStep {
     /** Volumes whose first creation waits to be recorded in the next batch. */
     private final BatchQueue toRecord;
 
-    ConvergeStep(VolumeContext ctx, SerialLane lane, VolumeWork volumeWork, VolumeRecord volumeRecord, GrowStep grow) {
+    ConvergeStep(DecisionContext ctx, SerialLane lane, VolumeWork volumeWork, VolumeRecord volumeRecord, GrowStep grow) {
         this.ctx = ctx;
         this.state = ctx.state();
         this.keys = ctx.keys();

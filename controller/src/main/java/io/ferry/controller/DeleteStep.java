@@ -33,9 +33,9 @@ import java.util.TreeSet;
 final class DeleteStep {
 
     /** Deletion orders per batch: three puts and four guards each, and the leadership guard. */
-    static final int MAX_ORDER_BATCH = (VolumeContext.MAX_TXN_OPS - 1) / 4;
+    static final int MAX_ORDER_BATCH = (DecisionContext.MAX_TXN_OPS - 1) / 4;
 
-    private final VolumeContext ctx;
+    private final DecisionContext ctx;
     private final ClusterState state;
     private final FerryKeys keys;
     private final VolumeWork volumeWork;
@@ -44,7 +44,7 @@ final class DeleteStep {
     /** Like placements, deletion orders that arrive during a commit share the next transaction. */
     private final BatchQueue toOrder;
 
-    DeleteStep(VolumeContext ctx, SerialLane lane, VolumeWork volumeWork, VolumeRecord volumeRecord, ReleaseStep release) {
+    DeleteStep(DecisionContext ctx, SerialLane lane, VolumeWork volumeWork, VolumeRecord volumeRecord, ReleaseStep release) {
         this.ctx = ctx;
         this.state = ctx.state();
         this.keys = ctx.keys();

@@ -23,7 +23,7 @@ import java.util.Optional;
  */
 final class GrowStep {
 
-    private final VolumeContext ctx;
+    private final DecisionContext ctx;
     private final ClusterState state;
     private final FerryKeys keys;
     private final SerialLane lane;
@@ -31,7 +31,7 @@ final class GrowStep {
     private final VolumeRecord volumeRecord;
     private final WaitingForRoom waitingForRoom;
 
-    GrowStep(VolumeContext ctx, SerialLane lane, VolumeWork volumeWork, VolumeRecord volumeRecord,
+    GrowStep(DecisionContext ctx, SerialLane lane, VolumeWork volumeWork, VolumeRecord volumeRecord,
              WaitingForRoom waitingForRoom) {
         this.ctx = ctx;
         this.state = ctx.state();
@@ -84,7 +84,7 @@ final class GrowStep {
                                 current.pool(), state.nodeAlive(current.node()));
                     }
                     ctx.metrics().conflict();
-                    if (attempt + 1 >= VolumeContext.MAX_COMMIT_ATTEMPTS) {
+                    if (attempt + 1 >= DecisionContext.MAX_COMMIT_ATTEMPTS) {
                         return Future.failedFuture(new IllegalStateException("growing " + volume + " kept losing races"));
                     }
                     return ctx.refresh(volume, current.pool()).compose(v -> grow(volume, attempt + 1));

@@ -1,7 +1,6 @@
 package io.ferry.controller;
 
 import io.ferry.etcd.FerryKeys;
-import io.ferry.etcd.store.Store;
 import io.ferry.etcd.store.Leadership;
 import io.ferry.etcd.store.Versioned;
 import io.ferry.model.Ledger;
@@ -14,13 +13,11 @@ import java.util.List;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-import java.time.Clock;
 import java.time.Instant;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.Optional;
 import java.util.TreeSet;
-import java.util.function.Supplier;
 
 /**
  * Keeps every pool's ledger equal to what it accounts for: the sizes of the placements on the pool
@@ -48,24 +45,17 @@ final class LedgerAudit {
     record Correction(Instant at, long fromBytes, int fromVolumes, long toBytes, int toVolumes, String reason) {
     }
 
-    private final Store store;
-    private final FerryKeys keys;
-    private final ClusterState state;
+    private final DecisionContext ctx;
     private final SerialLane lane;
-    private final ControllerMetrics metrics;
-    private final Supplier<Optional<Leadership>> leadership;
-    private final Clock clock;
+    private final ClusterState state;
+    private final FerryKeys keys;
     private final Map<String, Correction> corrections = new HashMap<>();
 
-    LedgerAudit(Store store, ClusterState state, SerialLane lane, ControllerMetrics metrics,
-                Supplier<Optional<Leadership>> leadership, Clock clock) {
-        this.store = store;
-        this.keys = store.keys();
-        this.state = state;
+    LedgerAudit(DecisionContext ctx, SerialLane lane) {
+        this.ctx = ctx;
         this.lane = lane;
-        this.metrics = metrics;
-        this.leadership = leadership;
-        this.clock = clock;
+        this.state = ctx.state();
+        this.keys = ctx.keys();
     }
 
     Optional<Correction> lastCorrection(String pool) {
@@ -74,7 +64,7 @@ final class LedgerAudit {
 
     /** Compares every pool's cached ledger with its cached placements; recomputes those that differ. */
     Future<Void> auditAll() {
-        if (leadership.get().isEmpty()) {
+        if (ctx.leadership().get().isEmpty()) {
             return Future.succeededFuture();
         }
         Map<String, Ledger> expected = expected(state.watchedPlacements(), state.watchedRecords().stream()
@@ -100,12 +90,12 @@ final class LedgerAudit {
      * committed meanwhile, keeps it.
      */
     private Future<Void> removeLedgerOfRemovedPool(String pool) {
-        Optional<Leadership> leader = leadership.get();
+        Optional<Leadership> leader = ctx.leadership().get();
         Versioned<Ledger> ledger = state.ledger(pool).orElse(null);
         if (leader.isEmpty() || ledger == null || ledger.value().allocatedBytes() != 0 || ledger.value().volumeCount() != 0) {
             return Future.succeededFuture();
         }
-        return store.txn().requireLeadership(leader.get())
+        return ctx.store().txn().requireLeadership(leader.get())
                 .requireModRevision(keys.ledger(pool), ledger.modRevision())
                 .requireAbsent(keys.poolConfig(pool))
                 .delete(keys.ledger(pool))
@@ -133,21 +123,21 @@ final class LedgerAudit {
 
     /** Recomputes one pool's ledger from etcd itself, not the caches, and writes it if it differs. */
     private Future<Void> recompute(String pool) {
-        Optional<Leadership> leader = leadership.get();
+        Optional<Leadership> leader = ctx.leadership().get();
         if (leader.isEmpty()) {
             return Future.succeededFuture();
         }
         String ledgerKey = keys.ledger(pool);
         // The ledger first: a commit between this read and the write below moves its revision.
-        return store.getRaw(ledgerKey).map(raw -> raw.map(r -> {
+        return ctx.store().getRaw(ledgerKey).map(raw -> raw.map(r -> {
             try {
-                return new Read(true, store.decode(r, Ledger.class).value(), r.modRevision());
+                return new Read(true, ctx.store().decode(r, Ledger.class).value(), r.modRevision());
             } catch (RuntimeException e) {
                 log.warn("ledger {} is unreadable ({}); recomputing it from the placements", ledgerKey, e.getMessage());
                 return new Read(true, null, r.modRevision());
             }
-        }).orElse(new Read(false, null, 0))).compose(ledger -> store.list(keys.placements(), Placement.class).compose(placements ->
-                store.list(keys.snapshotSchedulings(), SnapshotScheduling.class).compose(snapshots -> {
+        }).orElse(new Read(false, null, 0))).compose(ledger -> ctx.store().list(keys.placements(), Placement.class).compose(placements ->
+                ctx.store().list(keys.snapshotSchedulings(), SnapshotScheduling.class).compose(snapshots -> {
                     if (!placements.badValues().isEmpty() || !snapshots.badValues().isEmpty()) {
                         log.warn("ledger of {} not recomputed: {} placement(s) or snapshot record(s) do not decode,"
                                 + " so the sum would be wrong", pool, placements.badValues().size() + snapshots.badValues().size());
@@ -162,13 +152,13 @@ final class LedgerAudit {
     }
 
     private Future<Void> write(Leadership leader, String pool, Read ledger, Ledger expected) {
-        return store.txn().requireLeadership(leader)
+        return ctx.store().txn().requireLeadership(leader)
                 .requireModRevision(keys.ledger(pool), ledger.modRevision())
                 .put(keys.ledger(pool), expected)
                 .commit().map(outcome -> {
                     if (!outcome.succeeded()) {
                         // A commit moved the ledger meanwhile; the next audit looks again.
-                        metrics.conflict();
+                        ctx.metrics().conflict();
                         return null;
                     }
                     state.wroteLedger(expected, outcome.revision());
@@ -176,9 +166,9 @@ final class LedgerAudit {
                     String reason = !ledger.present() ? "missing" : actual == null ? "unreadable" : "inconsistent";
                     long fromBytes = actual == null ? 0 : actual.allocatedBytes();
                     int fromVolumes = actual == null ? 0 : actual.volumeCount();
-                    corrections.put(pool, new Correction(clock.instant(), fromBytes, fromVolumes, expected.allocatedBytes(),
+                    corrections.put(pool, new Correction(ctx.clock().instant(), fromBytes, fromVolumes, expected.allocatedBytes(),
                             expected.volumeCount(), reason));
-                    metrics.ledgerCorrected(pool, expected.allocatedBytes() - fromBytes);
+                    ctx.metrics().ledgerCorrected(pool, expected.allocatedBytes() - fromBytes);
                     log.warn("ledger of pool {} was {} ({} bytes in {} volumes); recomputed from the placements and snapshots:"
                                     + " {} bytes in {} volumes (difference {} bytes, {} volumes)", pool, reason, fromBytes, fromVolumes,
                             expected.allocatedBytes(), expected.volumeCount(), expected.allocatedBytes() - fromBytes,

@@ -48,7 +48,7 @@ final class PlaceStep {
      */
     static final int MAX_BATCH = 32;
 
-    private final VolumeContext ctx;
+    private final DecisionContext ctx;
     private final ClusterState state;
     private final FerryKeys keys;
     private final Scheduler scheduler;
@@ -57,7 +57,7 @@ final class PlaceStep {
     private final WaitingForRoom waitingForRoom;
     private final BatchQueue queue;
 
-    PlaceStep(VolumeContext ctx, SerialLane lane, Scheduler scheduler, VolumeWork work, VolumeRecord record,
+    PlaceStep(DecisionContext ctx, SerialLane lane, Scheduler scheduler, VolumeWork work, VolumeRecord record,
               WaitingForRoom waitingForRoom) {
         this.ctx = ctx;
         this.state = ctx.state();
@@ -262,9 +262,9 @@ final class PlaceStep {
                 return Future.succeededFuture();
             }
             ctx.metrics().conflict();
-            if (attempt + 1 >= VolumeContext.MAX_COMMIT_ATTEMPTS) {
+            if (attempt + 1 >= DecisionContext.MAX_COMMIT_ATTEMPTS) {
                 return Future.failedFuture(new IllegalStateException("placing " + volume + " lost "
-                        + VolumeContext.MAX_COMMIT_ATTEMPTS + " compare-and-swap races in a row; retrying later"));
+                        + DecisionContext.MAX_COMMIT_ATTEMPTS + " compare-and-swap races in a row; retrying later"));
             }
             return ctx.refresh(volume, pool.pool()).compose(v -> place(volume, attempt + 1));
         });

@@ -30,13 +30,13 @@ final class RecoverStep {
 
     private static final Logger log = LoggerFactory.getLogger(RecoverStep.class);
 
-    private final VolumeContext ctx;
+    private final DecisionContext ctx;
     private final ClusterState state;
     private final FerryKeys keys;
     private final VolumeWork volumeWork;
     private final VolumeRecord volumeRecord;
 
-    RecoverStep(VolumeContext ctx, VolumeWork volumeWork, VolumeRecord volumeRecord) {
+    RecoverStep(DecisionContext ctx, VolumeWork volumeWork, VolumeRecord volumeRecord) {
         this.ctx = ctx;
         this.state = ctx.state();
         this.keys = ctx.keys();

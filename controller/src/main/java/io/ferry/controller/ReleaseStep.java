@@ -32,14 +32,14 @@ final class ReleaseStep {
      * Releases per batch: five deletes (placement, work item, record, intent, the node's
      * acknowledgement) plus at most one ledger put each, even when every volume is in another pool.
      */
-    static final int MAX_RELEASE_BATCH = VolumeContext.MAX_TXN_OPS / 6;
+    static final int MAX_RELEASE_BATCH = DecisionContext.MAX_TXN_OPS / 6;
 
-    private final VolumeContext ctx;
+    private final DecisionContext ctx;
     private final ClusterState state;
     private final FerryKeys keys;
     private final BatchQueue toRelease;
 
-    ReleaseStep(VolumeContext ctx, SerialLane lane) {
+    ReleaseStep(DecisionContext ctx, SerialLane lane) {
         this.ctx = ctx;
         this.state = ctx.state();
         this.keys = ctx.keys();
@@ -159,7 +159,7 @@ final class ReleaseStep {
                 return Future.succeededFuture();
             }
             ctx.metrics().conflict();
-            if (attempt + 1 >= VolumeContext.MAX_COMMIT_ATTEMPTS) {
+            if (attempt + 1 >= DecisionContext.MAX_COMMIT_ATTEMPTS) {
                 return Future.failedFuture(new IllegalStateException("releasing " + volume + " kept losing races"));
             }
             return ctx.refresh(volume, p.pool()).compose(v -> release(volume, attempt + 1));

@@ -3,7 +3,6 @@ package io.ferry.controller;
 import io.ferry.placement.Candidate;
 import io.ferry.etcd.FerryKeys;
 import io.ferry.runtime.reconcile.ReconcileResult;
-import io.ferry.etcd.store.Store;
 import io.ferry.etcd.store.Leadership;
 import io.ferry.etcd.store.Transaction;
 import io.ferry.etcd.store.Versioned;
@@ -19,11 +18,9 @@ import io.ferry.model.SnapshotWorkItem;
 import io.ferry.model.VolumePhase;
 import io.vertx.core.Future;
 
-import java.time.Clock;
 import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
-import java.util.function.Supplier;
 import java.util.function.ToIntFunction;
 
 /**
@@ -34,13 +31,10 @@ import java.util.function.ToIntFunction;
  */
 final class SnapshotReconciler {
 
-    private final Store store;
-    private final FerryKeys keys;
+    private final DecisionContext ctx;
     private final ClusterState state;
+    private final FerryKeys keys;
     private final SerialLane lane;
-    private final ControllerMetrics metrics;
-    private final Supplier<Optional<Leadership>> leadership;
-    private final Clock clock;
     private final StatusRecords records;
     private final ToIntFunction<String> failedAttempts;
     /**
@@ -49,17 +43,13 @@ final class SnapshotReconciler {
      */
     private final WaitingForRoom waitingForRoom = new WaitingForRoom();
 
-    SnapshotReconciler(Store store, ClusterState state, SerialLane lane, ControllerMetrics metrics,
-                       Supplier<Optional<Leadership>> leadership, Clock clock, ToIntFunction<String> failedAttempts) {
-        this.store = store;
-        this.failedAttempts = failedAttempts;
-        this.keys = store.keys();
-        this.state = state;
+    SnapshotReconciler(DecisionContext ctx, SerialLane lane, ToIntFunction<String> failedAttempts) {
+        this.ctx = ctx;
+        this.state = ctx.state();
+        this.keys = ctx.keys();
         this.lane = lane;
-        this.metrics = metrics;
-        this.leadership = leadership;
-        this.clock = clock;
-        this.records = new StatusRecords(store, state);
+        this.failedAttempts = failedAttempts;
+        this.records = new StatusRecords(ctx.store(), state);
     }
 
     /** Whether any snapshots found no room: the controller then retries them when capacity changes. */
@@ -86,7 +76,7 @@ final class SnapshotReconciler {
     }
 
     private Future<ReconcileResult> decide(String snapshot) {
-        Optional<Leadership> leader = leadership.get();
+        Optional<Leadership> leader = ctx.leadership().get();
         if (leader.isEmpty()) {
             return done();
         }
@@ -110,7 +100,7 @@ final class SnapshotReconciler {
         }
         SnapshotScheduling s = scheduled.value();
         if (state.snapshotWorkItem(s.node(), snapshot).isEmpty()) {
-            return store.txn().requireLeadership(leader.get())
+            return ctx.store().txn().requireLeadership(leader.get())
                     .requireModRevision(keys.snapshotScheduling(snapshot), scheduled.modRevision())
                     .put(keys.snapshotWorkItem(s.node(), snapshot), workFor(intent.value(), s))
                     .commit().map(v -> ReconcileResult.done());
@@ -119,7 +109,7 @@ final class SnapshotReconciler {
     }
 
     private Future<Void> place(String snapshot) {
-        Optional<Leadership> leader = leadership.get();
+        Optional<Leadership> leader = ctx.leadership().get();
         Versioned<SnapshotIntent> intent = state.snapshotIntent(snapshot).orElse(null);
         Versioned<SnapshotScheduling> scheduled = state.snapshotScheduling(snapshot).orElse(null);
         if (leader.isEmpty() || intent == null || intent.value().deletionRequested()
@@ -151,7 +141,7 @@ final class SnapshotReconciler {
         SnapshotScheduling next = record(snapshot, SchedulingPhase.PLACED, null, null, origin.node(), origin.pool(),
                 origin.sizeBytes(), intent.modRevision());
         String key = keys.snapshotScheduling(snapshot);
-        return store.txn().requireLeadership(leader.get())
+        return ctx.store().txn().requireLeadership(leader.get())
                 .requireModRevision(keys.snapshot(snapshot), intent.modRevision())
                 .requireModRevision(key, scheduled == null ? 0 : scheduled.modRevision())
                 .requireModRevision(keys.ledger(origin.pool()), pool.ledgerRevision())
@@ -164,7 +154,7 @@ final class SnapshotReconciler {
                         state.wroteLedger(ledger, outcome.revision());
                         return null;
                     }
-                    metrics.conflict();
+                    ctx.metrics().conflict();
                     throw new IllegalStateException("placing snapshot " + snapshot + " lost a race; retrying");
                 });
     }
@@ -172,7 +162,7 @@ final class SnapshotReconciler {
     private Future<ReconcileResult> delete(Leadership leader, String snapshot, Versioned<SnapshotIntent> intent,
                                            Versioned<SnapshotScheduling> placed) {
         if (placed == null) {
-            Transaction txn = store.txn().requireLeadership(leader).delete(keys.snapshotScheduling(snapshot));
+            Transaction txn = ctx.store().txn().requireLeadership(leader).delete(keys.snapshotScheduling(snapshot));
             if (intent != null) {
                 txn.requireModRevision(keys.snapshot(snapshot), intent.modRevision()).delete(keys.snapshot(snapshot));
             } else if (state.snapshotScheduling(snapshot).isEmpty()) {
@@ -195,7 +185,7 @@ final class SnapshotReconciler {
             String workKey = keys.snapshotWorkItem(s.node(), snapshot);
             return write(leader, snapshot, SchedulingPhase.DELETING, null, "removing the snapshot from " + s.node(),
                     s.node(), s.pool(), s.sizeBytes())
-                    .compose(v -> store.txn().requireLeadership(leader)
+                    .compose(v -> ctx.store().txn().requireLeadership(leader)
                             .requireModRevision(workKey, work == null ? 0 : work.modRevision())
                             .put(workKey, order).commit())
                     .map(v -> ReconcileResult.done());
@@ -214,7 +204,7 @@ final class SnapshotReconciler {
     }
 
     private Future<Void> release(String snapshot) {
-        Optional<Leadership> leader = leadership.get();
+        Optional<Leadership> leader = ctx.leadership().get();
         Versioned<SnapshotScheduling> placed = state.snapshotScheduling(snapshot).orElse(null);
         if (leader.isEmpty() || placed == null) {
             return Future.succeededFuture();
@@ -226,7 +216,7 @@ final class SnapshotReconciler {
                 : ledger.value().release(s.sizeBytes());
         Versioned<SnapshotIntent> intent = state.snapshotIntent(snapshot).orElse(null);
         String key = keys.snapshotScheduling(snapshot);
-        Transaction txn = store.txn().requireLeadership(leader.get())
+        Transaction txn = ctx.store().txn().requireLeadership(leader.get())
                 .requireModRevision(key, placed.modRevision())
                 .requireModRevision(keys.ledger(s.pool()), ledger == null ? 0 : ledger.modRevision())
                 .delete(key)
@@ -241,7 +231,7 @@ final class SnapshotReconciler {
                 state.wroteLedger(released, outcome.revision());
                 return null;
             }
-            metrics.conflict();
+            ctx.metrics().conflict();
             throw new IllegalStateException("releasing snapshot " + snapshot + " lost a race; retrying");
         });
     }
@@ -274,8 +264,8 @@ final class SnapshotReconciler {
         List<Condition> conditions = RecordConditions.of(
                 RecordConditions.scheduled(placed, why != null ? why : FailureReason.RETRYING, message, observed),
                 RecordConditions.reconciled(previous, failedAttempts.applyAsInt(snapshot), observed));
-        return SnapshotScheduling.of(snapshot, phase, message, node, pool, sizeBytes, observed, clock.instant())
-                .withConditions(Condition.carryTransitions(previous, conditions, clock.instant()));
+        return SnapshotScheduling.of(snapshot, phase, message, node, pool, sizeBytes, observed, ctx.clock().instant())
+                .withConditions(Condition.carryTransitions(previous, conditions, ctx.clock().instant()));
     }
 
     private static boolean sameRecord(SnapshotScheduling a, SnapshotScheduling b) {
@@ -290,7 +280,7 @@ final class SnapshotReconciler {
      * reason), as for volumes. A record that cannot be written is skipped.
      */
     private Future<Void> recordFailure(String snapshot, Throwable error, int attempt) {
-        Optional<Leadership> leader = leadership.get();
+        Optional<Leadership> leader = ctx.leadership().get();
         Versioned<SnapshotIntent> intent = state.snapshotIntent(snapshot).orElse(null);
         if (leader.isEmpty() || intent == null || RecordConditions.unwritable(error)) {
             return Future.succeededFuture();
@@ -300,14 +290,14 @@ final class SnapshotReconciler {
         Condition failed = RecordConditions.failed(error, attempt, observed);
         SnapshotScheduling base = current != null ? current.value()
                 : SnapshotScheduling.of(snapshot, SchedulingPhase.PENDING, failed.message(), null, null, 0, observed,
-                        clock.instant());
+                        ctx.clock().instant());
         List<Condition> conditions = Condition.put(base.conditions(), failed);
         Condition scheduled = base.condition(Condition.SCHEDULED).orElse(null);
         if (scheduled == null || !scheduled.status() && failed.failureReason().terminal()) {
             conditions = Condition.put(conditions, RecordConditions.scheduled(false, failed.failureReason(), failed.message(),
                     observed));
         }
-        SnapshotScheduling next = base.withConditions(Condition.carryTransitions(base.conditions(), conditions, clock.instant()));
+        SnapshotScheduling next = base.withConditions(Condition.carryTransitions(base.conditions(), conditions, ctx.clock().instant()));
         if (current != null && sameRecord(current.value(), next)) {
             return Future.succeededFuture();
         }

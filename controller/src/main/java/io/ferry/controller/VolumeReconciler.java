@@ -1,7 +1,6 @@
 package io.ferry.controller;
 
 import io.ferry.etcd.store.Leadership;
-import io.ferry.etcd.store.Store;
 import io.ferry.etcd.store.Versioned;
 import io.ferry.model.Placement;
 import io.ferry.model.SchedulingPhase;
@@ -11,7 +10,6 @@ import io.ferry.placement.Scheduler;
 import io.ferry.runtime.reconcile.ReconcileResult;
 import io.vertx.core.Future;
 
-import java.time.Clock;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -44,12 +42,10 @@ final class VolumeReconciler {
     private final ConvergeStep converge;
     private final DeleteStep delete;
 
-    VolumeReconciler(Store store, ClusterState state, SerialLane lane, Scheduler scheduler, ControllerMetrics metrics,
-                     Supplier<Optional<Leadership>> leadership, Clock clock, ToIntFunction<String> failedAttempts) {
-        this.state = state;
-        this.leadership = leadership;
+    VolumeReconciler(DecisionContext ctx, SerialLane lane, Scheduler scheduler, ToIntFunction<String> failedAttempts) {
+        this.state = ctx.state();
+        this.leadership = ctx.leadership();
         this.failedAttempts = failedAttempts;
-        VolumeContext ctx = new VolumeContext(store, state, metrics, leadership, clock);
         VolumeWork work = new VolumeWork(state);
         this.record = new VolumeRecord(ctx, work, failedAttempts);
         this.recover = new RecoverStep(ctx, work, record);

@@ -26,14 +26,14 @@ final class VolumeRecord {
 
     private static final Logger log = LoggerFactory.getLogger(VolumeRecord.class);
 
-    private final VolumeContext ctx;
+    private final DecisionContext ctx;
     private final ClusterState state;
     private final VolumeWork work;
     private final StatusRecords records;
     /** The runtime's count of consecutive failed passes of a volume, shown in its record. */
     private final ToIntFunction<String> failedAttempts;
 
-    VolumeRecord(VolumeContext ctx, VolumeWork work, ToIntFunction<String> failedAttempts) {
+    VolumeRecord(DecisionContext ctx, VolumeWork work, ToIntFunction<String> failedAttempts) {
         this.ctx = ctx;
         this.state = ctx.state();
         this.work = work;

@@ -49,7 +49,7 @@ final class VolumeSteps implements AutoCloseable {
     final SerialLane lane = new SerialLane();
     final WaitingForRoom waitingForRoom = new WaitingForRoom();
     final ClusterState state;
-    final VolumeContext ctx;
+    final DecisionContext ctx;
     final VolumeWork work;
     final VolumeRecord record;
     final Leadership leader;
@@ -74,7 +74,7 @@ final class VolumeSteps implements AutoCloseable {
             }
         }));
         run(state::start);
-        ctx = new VolumeContext(store, state, new ControllerMetrics(meters), () -> Optional.of(leader), Clock.systemUTC());
+        ctx = new DecisionContext(store, state, new ControllerMetrics(meters), () -> Optional.of(leader), Clock.systemUTC());
         work = new VolumeWork(state);
         record = new VolumeRecord(ctx, work, volume -> 0);
     }

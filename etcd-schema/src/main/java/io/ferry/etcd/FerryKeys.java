@@ -383,15 +383,7 @@ public final class FerryKeys {
      * those as bad keys rather than acting on them.
      */
     public Optional<KeyRef> parse(String key) {
-        if (key == null || !key.startsWith(prefix + "/")) {
-            return Optional.empty();
-        }
-        String[] p = key.substring(prefix.length() + 1).split("/", -1);
-        try {
-            return Optional.ofNullable(KeyClassifier.classify(p));
-        } catch (ValidationException e) {
-            return Optional.empty();
-        }
+        return KeyClassifier.parse(prefix, key);
     }
 
     @Override

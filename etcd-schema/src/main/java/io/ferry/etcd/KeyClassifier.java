@@ -4,18 +4,33 @@ import io.ferry.etcd.FerryKeys.Kind;
 import io.ferry.etcd.FerryKeys.KeyRef;
 import io.ferry.model.LifecycleEvent;
 import io.ferry.model.Names;
+import io.ferry.model.ValidationException;
 
 import java.util.List;
+import java.util.Optional;
 
 /**
  * Reads a key's path back into its {@link Kind} and names: the inverse of {@link FerryKeys}'s
  * builders, kept apart from them so that the layout's spelling and its parsing each have one home.
  * Names are validated as the builders validate them; a name that fails throws, and
- * {@link FerryKeys#parse} turns that into "not a key of ours".
+ * {@link #parse} turns that into "not a key of ours".
  */
 final class KeyClassifier {
 
     private KeyClassifier() {
+    }
+
+    /** What {@link FerryKeys#parse} answers: the key's kind and names, or empty for a key not of ours under {@code prefix}. */
+    static Optional<KeyRef> parse(String prefix, String key) {
+        if (key == null || !key.startsWith(prefix + "/")) {
+            return Optional.empty();
+        }
+        String[] p = key.substring(prefix.length() + 1).split("/", -1);
+        try {
+            return Optional.ofNullable(classify(p));
+        } catch (ValidationException e) {
+            return Optional.empty();
+        }
     }
 
     /** The kind and names of the key whose path below the prefix is {@code p}; null when it is none of ours. */

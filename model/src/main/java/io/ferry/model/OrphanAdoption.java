@@ -1,7 +1,6 @@
 package io.ferry.model;
 
 import com.fasterxml.jackson.annotation.JsonCreator;
-import com.fasterxml.jackson.annotation.JsonProperty;
 
 import java.time.Instant;
 import java.util.List;
@@ -26,15 +25,10 @@ public record OrphanAdoption(int schemaVersion, String id, String node, String o
         OrphanOrders.checkOrder(id, node, object, requestedBy, requestedAt, "adopt");
     }
 
-    @JsonCreator
-    static OrphanAdoption fromJson(
-            @JsonProperty("schemaVersion") Integer schemaVersion,
-            @JsonProperty("id") String id,
-            @JsonProperty("node") String node,
-            @JsonProperty("object") String object,
-            @JsonProperty("requestedBy") String requestedBy,
-            @JsonProperty("requestedAt") Instant requestedAt) {
-        return new OrphanAdoption(Schema.orDefault(schemaVersion), id, node, object, requestedBy, requestedAt);
+    @JsonCreator(mode = JsonCreator.Mode.DELEGATING)
+    static OrphanAdoption fromJson(OrphanOrders.Fields json) {
+        return new OrphanAdoption(Schema.orDefault(json.schemaVersion()), json.id(), json.node(), json.object(),
+                json.requestedBy(), json.requestedAt());
     }
 
     public static OrphanAdoption of(String id, String node, String object, String requestedBy, Instant requestedAt) {

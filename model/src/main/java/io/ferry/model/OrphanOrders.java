@@ -12,6 +12,14 @@ final class OrphanOrders {
     private OrphanOrders() {
     }
 
+    /**
+     * An order's fields as JSON holds them, read once for both kinds of order: each turns them into
+     * itself, where its constructor checks them. {@code schemaVersion} is null when the value omits it.
+     */
+    record Fields(Integer schemaVersion, String id, String node, String object, String requestedBy,
+            Instant requestedAt) {
+    }
+
     /** An order: its id and node, the orphan it names, who asked and when; {@code verb} says what it orders. */
     static void checkOrder(String id, String node, String object, String requestedBy, Instant requestedAt, String verb) {
         checkNames(id, node, object);

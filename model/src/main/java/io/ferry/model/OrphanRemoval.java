@@ -1,7 +1,6 @@
 package io.ferry.model;
 
 import com.fasterxml.jackson.annotation.JsonCreator;
-import com.fasterxml.jackson.annotation.JsonProperty;
 
 import java.time.Instant;
 import java.util.List;
@@ -26,15 +25,10 @@ public record OrphanRemoval(int schemaVersion, String id, String node, String ob
         OrphanOrders.checkOrder(id, node, object, requestedBy, requestedAt, "remove");
     }
 
-    @JsonCreator
-    static OrphanRemoval fromJson(
-            @JsonProperty("schemaVersion") Integer schemaVersion,
-            @JsonProperty("id") String id,
-            @JsonProperty("node") String node,
-            @JsonProperty("object") String object,
-            @JsonProperty("requestedBy") String requestedBy,
-            @JsonProperty("requestedAt") Instant requestedAt) {
-        return new OrphanRemoval(Schema.orDefault(schemaVersion), id, node, object, requestedBy, requestedAt);
+    @JsonCreator(mode = JsonCreator.Mode.DELEGATING)
+    static OrphanRemoval fromJson(OrphanOrders.Fields json) {
+        return new OrphanRemoval(Schema.orDefault(json.schemaVersion()), json.id(), json.node(), json.object(),
+                json.requestedBy(), json.requestedAt());
     }
 
     public static OrphanRemoval of(String id, String node, String object, String requestedBy, Instant requestedAt) {

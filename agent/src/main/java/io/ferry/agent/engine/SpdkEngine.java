@@ -1,5 +1,8 @@
 package io.ferry.agent.engine;
 
+import static io.ferry.agent.engine.SpdkLvols.alias;
+import static io.ferry.agent.engine.SpdkLvols.lvstore;
+
 import io.ferry.agent.spdk.SpdkClient;
 import io.ferry.agent.spdk.SpdkException;
 import io.ferry.model.Engine;
@@ -9,7 +12,6 @@ import io.ferry.model.PoolConfig;
 
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -43,6 +45,7 @@ public final class SpdkEngine implements VolumeEngine {
     private final SpdkClient client;
     private final SpdkProbe probe;
     private final SpdkPools pools;
+    private final SpdkLvols lvols;
     /** This cluster's lvol name prefix {@code <marker>_}, set by {@link #bindCluster}. */
     private volatile String prefix;
 
@@ -54,6 +57,7 @@ public final class SpdkEngine implements VolumeEngine {
         this.client = client;
         this.probe = new SpdkProbe(client, socket, probeInterval, nanoClock);
         this.pools = new SpdkPools(client);
+        this.lvols = new SpdkLvols(client);
     }
 
     /** The marker of cluster {@code clusterId} in lvol names. */
@@ -117,19 +121,6 @@ public final class SpdkEngine implements VolumeEngine {
         return SpdkLvolNames.lvolName(prefix(), Names.volumeName(volume), SpdkLvolNames.ORIGIN_SUFFIX);
     }
 
-    static String lvstore(PoolConfig pool) {
-        String lvs = pool.source().lvstore();
-        if (lvs == null) {
-            throw EngineException.permanent("pool " + pool.name() + " has no source.lvstore");
-        }
-        return lvs;
-    }
-
-    /** The bdev alias SPDK gives an lvol: {@code <lvstore>/<lvol>}. */
-    static String alias(PoolConfig pool, String lvol) {
-        return lvstore(pool) + "/" + lvol;
-    }
-
     /**
      * What an exporter puts in the NVMe-oF namespace: the alias of this cluster's lvol (a volume
      * made before cluster ids has been renamed to it by the engine call that returned {@code volume}).
@@ -154,22 +145,17 @@ public final class SpdkEngine implements VolumeEngine {
 
     // ---- volumes ----
 
-    private Optional<SpdkClient.Bdev> bdev(PoolConfig pool, String lvol) {
-        List<SpdkClient.Bdev> found = client.getBdevs(alias(pool, lvol));
-        return found.isEmpty() ? Optional.empty() : Optional.of(found.get(0));
-    }
-
     /**
      * Only ever called for a volume a work item of this cluster names: this cluster's lvol, or one
      * made before cluster ids, which is renamed to carry the marker from now on.
      */
     @Override
     public Optional<LocalVolume> findVolume(PoolConfig pool, String volume) {
-        Optional<SpdkClient.Bdev> marked = bdev(pool, markedVolumeLvol(volume));
+        Optional<SpdkClient.Bdev> marked = lvols.bdev(pool, markedVolumeLvol(volume));
         if (marked.isPresent()) {
             return marked.map(b -> new LocalVolume(volume, b.sizeBytes(), null));
         }
-        if (bdev(pool, volumeLvol(volume)).isEmpty()) {
+        if (lvols.bdev(pool, volumeLvol(volume)).isEmpty()) {
             return Optional.empty();
         }
         return Optional.of(remark(pool, volume));
@@ -178,19 +164,19 @@ public final class SpdkEngine implements VolumeEngine {
     /** Renames the volume's lvol of before cluster ids to this cluster's name for it. */
     private synchronized LocalVolume remark(PoolConfig pool, String volume) {
         String marked = markedVolumeLvol(volume);
-        if (bdev(pool, marked).isEmpty()) {
+        if (lvols.bdev(pool, marked).isEmpty()) {
             try {
                 client.renameLvol(alias(pool, volumeLvol(volume)), marked);
             } catch (SpdkException e) {
                 // Renamed meanwhile (or gone) is settled by the look below; anything else is reported.
-                if (bdev(pool, marked).isEmpty()) {
+                if (lvols.bdev(pool, marked).isEmpty()) {
                     throw EngineException.transientFailure("volume " + volume + " was made before cluster ids ("
                             + alias(pool, volumeLvol(volume)) + ") and could not be renamed to carry this cluster's"
                             + " marker (" + marked + "): " + e.getMessage());
                 }
             }
         }
-        return bdev(pool, marked).map(b -> new LocalVolume(volume, b.sizeBytes(), null))
+        return lvols.bdev(pool, marked).map(b -> new LocalVolume(volume, b.sizeBytes(), null))
                 .orElseThrow(() -> EngineException.transientFailure("SPDK renamed " + alias(pool, volumeLvol(volume))
                         + " to " + marked + " but bdev_get_bdevs does not list it"));
     }
@@ -218,7 +204,7 @@ public final class SpdkEngine implements VolumeEngine {
                             + " in lvstore " + lvstore(pool));
                 }
                 origin = markedOriginLvol(volume);
-                if (bdev(pool, origin).isEmpty()) {
+                if (lvols.bdev(pool, origin).isEmpty()) {
                     client.snapshotLvol(alias(pool, markedVolumeLvol(content.volume())), origin);
                 }
             }
@@ -259,38 +245,25 @@ public final class SpdkEngine implements VolumeEngine {
     @Override
     public synchronized void deleteVolume(PoolConfig pool, String volume) {
         String marked = markedVolumeLvol(volume);
-        if (bdev(pool, marked).isPresent()) {
-            deleteLvol(pool, marked);
+        if (lvols.bdev(pool, marked).isPresent()) {
+            lvols.delete(pool, marked);
         } else {
-            deleteLvol(pool, volumeLvol(volume));
+            lvols.delete(pool, volumeLvol(volume));
         }
         // The origin snapshot of a volume clone; SPDK refuses while another clone still uses it,
         // which is not ours to break, so that refusal is left for the leftover scan.
         try {
-            deleteLvol(pool, markedOriginLvol(volume));
+            lvols.delete(pool, markedOriginLvol(volume));
         } catch (SpdkException e) {
             // Still the parent of the source volume and something else; the leftover scan retries.
         }
         // An origin named before cluster ids belonged to the volume this order deletes, once that
         // volume is gone under either name (deleting it beside its clone would fold it into the clone).
-        if (bdev(pool, volumeLvol(volume)).isEmpty() && bdev(pool, marked).isEmpty()) {
+        if (lvols.bdev(pool, volumeLvol(volume)).isEmpty() && lvols.bdev(pool, marked).isEmpty()) {
             try {
-                deleteLvol(pool, SpdkLvolNames.originLvol(volume));
+                lvols.delete(pool, SpdkLvolNames.originLvol(volume));
             } catch (SpdkException e) {
                 // As above: still shared; it stays.
-            }
-        }
-    }
-
-    private void deleteLvol(PoolConfig pool, String lvol) {
-        if (bdev(pool, lvol).isEmpty()) {
-            return;
-        }
-        try {
-            client.deleteLvol(alias(pool, lvol));
-        } catch (SpdkException e) {
-            if (!e.notFound()) {
-                throw e;
             }
         }
     }
@@ -303,15 +276,15 @@ public final class SpdkEngine implements VolumeEngine {
      */
     private Optional<String> snapshotLvolOf(PoolConfig pool, String snapshot) {
         String marked = markedSnapshotLvol(snapshot);
-        if (bdev(pool, marked).isPresent()) {
+        if (lvols.bdev(pool, marked).isPresent()) {
             return Optional.of(marked);
         }
-        return bdev(pool, snapshotLvol(snapshot)).map(b -> snapshotLvol(snapshot));
+        return lvols.bdev(pool, snapshotLvol(snapshot)).map(b -> snapshotLvol(snapshot));
     }
 
     @Override
     public Optional<LocalSnapshot> findSnapshot(PoolConfig pool, String snapshot) {
-        return snapshotLvolOf(pool, snapshot).flatMap(lvol -> bdev(pool, lvol))
+        return snapshotLvolOf(pool, snapshot).flatMap(lvol -> lvols.bdev(pool, lvol))
                 .map(b -> new LocalSnapshot(snapshot, null, b.sizeBytes(), null));
     }
 
@@ -335,28 +308,11 @@ public final class SpdkEngine implements VolumeEngine {
     public synchronized void deleteSnapshot(PoolConfig pool, String snapshot) {
         Optional<String> lvol = snapshotLvolOf(pool, snapshot);
         if (lvol.isPresent()) {
-            deleteLvol(pool, lvol.get());
+            lvols.delete(pool, lvol.get());
         }
     }
 
     // ---- inventory ----
-
-    /** This lvstore's lvols (bdevs whose alias starts with {@code <lvstore>/}), by what their names say. */
-    private List<SpdkLvolNames.ParsedLvol> lvols(PoolConfig pool, Map<SpdkLvolNames.ParsedLvol, Long> sizes) {
-        String lvsPrefix = lvstore(pool) + "/";
-        List<SpdkLvolNames.ParsedLvol> found = new ArrayList<>();
-        for (SpdkClient.Bdev b : client.getBdevs(null)) {
-            for (String alias : b.aliases()) {
-                if (alias.startsWith(lvsPrefix)) {
-                    SpdkLvolNames.parse(alias.substring(lvsPrefix.length())).ifPresent(p -> {
-                        found.add(p);
-                        sizes.put(p, b.sizeBytes());
-                    });
-                }
-            }
-        }
-        return found;
-    }
 
     /**
      * This cluster's volumes and snapshots; an origin of this cluster whose volume is gone (under
@@ -367,20 +323,20 @@ public final class SpdkEngine implements VolumeEngine {
     public Inventory inventory(PoolConfig pool) {
         String marker = prefix().substring(0, SpdkLvolNames.MARKER_LENGTH);
         Map<SpdkLvolNames.ParsedLvol, Long> sizes = new HashMap<>();
-        List<SpdkLvolNames.ParsedLvol> all = lvols(pool, sizes);
+        List<SpdkLvolNames.ParsedLvol> all = lvols.list(pool, sizes);
         return SpdkInventory.of(marker, all, sizes, this::markedOriginLvol);
     }
 
     /** This cluster's lvol first: an orphan order names the volume, and only ours may be removed. */
     @Override
     public Optional<OrphanOwner> owner(PoolConfig pool, String volume) {
-        if (bdev(pool, markedVolumeLvol(volume)).isPresent()) {
+        if (lvols.bdev(pool, markedVolumeLvol(volume)).isPresent()) {
             return Optional.of(OrphanOwner.THIS_CLUSTER);
         }
-        if (bdev(pool, volumeLvol(volume)).isPresent()) {
+        if (lvols.bdev(pool, volumeLvol(volume)).isPresent()) {
             return Optional.of(OrphanOwner.UNMARKED);
         }
-        return lvols(pool, new HashMap<>()).stream().filter(p -> p.kind() == SpdkLvolNames.ParsedLvol.Kind.VOLUME
+        return lvols.list(pool, new HashMap<>()).stream().filter(p -> p.kind() == SpdkLvolNames.ParsedLvol.Kind.VOLUME
                 && p.name().equals(volume) && p.marker() != null).findFirst().map(p -> OrphanOwner.OTHER_CLUSTER);
     }
 
@@ -391,7 +347,7 @@ public final class SpdkEngine implements VolumeEngine {
     @Override
     public synchronized void removeOrphan(PoolConfig pool, String volume) {
         String marked = markedVolumeLvol(volume);
-        if (bdev(pool, marked).isEmpty()) {
+        if (lvols.bdev(pool, marked).isEmpty()) {
             Optional<OrphanOwner> owner = owner(pool, volume);
             throw EngineException.permanent("lvstore " + lvstore(pool) + " holds no lvol of volume " + volume
                     + " with this cluster's marker (" + marked + ")" + owner.map(o -> switch (o) {
@@ -400,7 +356,7 @@ public final class SpdkEngine implements VolumeEngine {
                         default -> "";
                     }).orElse("") + "; it is never removed by Ferry");
         }
-        deleteLvol(pool, marked);
+        lvols.delete(pool, marked);
     }
 
     /** Only an origin snapshot carrying this cluster's marker: the only kind of leftover this engine reports. */
@@ -411,8 +367,6 @@ public final class SpdkEngine implements VolumeEngine {
                 || !leftover.equals(markedOriginLvol(p.get().name()))) {
             throw new IllegalArgumentException("not an SPDK leftover of this cluster's: " + leftover);
         }
-        deleteLvol(pool, leftover);
+        lvols.delete(pool, leftover);
     }
-
-
 }

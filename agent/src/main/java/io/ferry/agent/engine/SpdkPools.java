@@ -20,7 +20,7 @@ final class SpdkPools {
 
     /** Creates the pool's lvstore on its base bdev, only when the config sets prepare. */
     void prepare(PoolConfig pool) {
-        String lvs = SpdkEngine.lvstore(pool);
+        String lvs = SpdkLvols.lvstore(pool);
         if (client.getLvstore(lvs).isPresent()) {
             return;
         }
@@ -40,7 +40,7 @@ final class SpdkPools {
     }
 
     PoolState state(PoolConfig pool) {
-        String lvs = SpdkEngine.lvstore(pool);
+        String lvs = SpdkLvols.lvstore(pool);
         Optional<SpdkClient.Lvstore> found;
         try {
             found = client.getLvstore(lvs);

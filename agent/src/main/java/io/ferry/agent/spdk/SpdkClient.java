@@ -1,17 +1,10 @@
 package io.ferry.agent.spdk;
 
-import com.fasterxml.jackson.core.JsonParser;
+import static io.ferry.agent.spdk.SpdkRpc.JSON;
+
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 
-import java.io.IOException;
-import java.io.InputStream;
-import java.net.StandardProtocolFamily;
-import java.net.UnixDomainSocketAddress;
-import java.nio.ByteBuffer;
-import java.nio.channels.Channels;
-import java.nio.channels.SocketChannel;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -19,41 +12,21 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.TreeMap;
-import java.util.concurrent.Executors;
-import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.ScheduledFuture;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicLong;
-import java.util.concurrent.locks.ReentrantLock;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
  * JSON-RPC 2.0 client for the SPDK target's Unix socket ({@code /var/tmp/spdk.sock} by default).
  * Parameter names follow SPDK's own RPC definitions (python/spdk/rpc/lvol.py, nvmf.py, bdev.py) of
- * the 23.x/24.x releases, where sizes are given as {@code size_in_mib}.
- *
- * <p>One connection per call and one call at a time: SPDK answers on the connection that asked,
- * and management calls are rare, so simplicity wins over pipelining. A call that gets no answer
- * within the timeout has its connection closed and fails. Methods block; call them from workers.
+ * the 23.x/24.x releases, where sizes are given as {@code size_in_mib}. Each method is one call
+ * over {@link SpdkRpc}, which says how calls travel; methods block, so call them from workers.
  */
 public final class SpdkClient {
 
-    private static final ObjectMapper JSON = new ObjectMapper();
-    private static final ScheduledExecutorService WATCHDOG = Executors.newSingleThreadScheduledExecutor(r -> {
-        Thread t = new Thread(r, "spdk-rpc-timeout");
-        t.setDaemon(true);
-        return t;
-    });
-
-    private final Path socket;
-    private final Duration timeout;
-    private final AtomicLong ids = new AtomicLong();
-    private final ReentrantLock lock = new ReentrantLock();
+    private final SpdkRpc rpc;
 
     public SpdkClient(Path socket, Duration timeout) {
-        this.socket = socket;
-        this.timeout = timeout;
+        this.rpc = new SpdkRpc(socket, timeout);
     }
 
     // ---- lvols ----
@@ -65,20 +38,20 @@ public final class SpdkClient {
         if (thin) {
             p.put("thin_provision", true);
         }
-        return call("bdev_lvol_create", p).asText();
+        return rpc.call("bdev_lvol_create", p).asText();
     }
 
     /** {@code bdev} is an alias {@code <lvstore>/<lvol>} or a bdev name. */
     public void deleteLvol(String bdev) {
-        call("bdev_lvol_delete", JSON.createObjectNode().put("name", bdev));
+        rpc.call("bdev_lvol_delete", JSON.createObjectNode().put("name", bdev));
     }
 
     public void resizeLvol(String bdev, long sizeBytes) {
-        call("bdev_lvol_resize", JSON.createObjectNode().put("name", bdev).put("size_in_mib", mib(sizeBytes)));
+        rpc.call("bdev_lvol_resize", JSON.createObjectNode().put("name", bdev).put("size_in_mib", mib(sizeBytes)));
     }
 
     public String snapshotLvol(String bdev, String snapshotName) {
-        return call("bdev_lvol_snapshot", JSON.createObjectNode().put("lvol_name", bdev)
+        return rpc.call("bdev_lvol_snapshot", JSON.createObjectNode().put("lvol_name", bdev)
                 .put("snapshot_name", snapshotName)).asText();
     }
 
@@ -88,11 +61,11 @@ public final class SpdkClient {
      * a name already taken in the lvstore, and the rename of a snapshot (a read-only blob).
      */
     public void renameLvol(String bdev, String newName) {
-        call("bdev_lvol_rename", JSON.createObjectNode().put("old_name", bdev).put("new_name", newName));
+        rpc.call("bdev_lvol_rename", JSON.createObjectNode().put("old_name", bdev).put("new_name", newName));
     }
 
     public String cloneSnapshot(String snapshotBdev, String cloneName) {
-        return call("bdev_lvol_clone", JSON.createObjectNode().put("snapshot_name", snapshotBdev)
+        return rpc.call("bdev_lvol_clone", JSON.createObjectNode().put("snapshot_name", snapshotBdev)
                 .put("clone_name", cloneName)).asText();
     }
 
@@ -108,7 +81,7 @@ public final class SpdkClient {
         }
         JsonNode result;
         try {
-            result = call("bdev_get_bdevs", p);
+            result = rpc.call("bdev_get_bdevs", p);
         } catch (SpdkException e) {
             if (name != null && e.notFound()) {
                 return List.of();
@@ -129,7 +102,7 @@ public final class SpdkClient {
 
     /** Creates lvstore {@code name} on base bdev {@code bdev}; returns the lvstore's UUID. */
     public String createLvstore(String bdev, String name) {
-        return call("bdev_lvol_create_lvstore", JSON.createObjectNode().put("bdev_name", bdev).put("lvs_name", name))
+        return rpc.call("bdev_lvol_create_lvstore", JSON.createObjectNode().put("bdev_name", bdev).put("lvs_name", name))
                 .asText();
     }
 
@@ -150,7 +123,7 @@ public final class SpdkClient {
     public Optional<Lvstore> getLvstore(String name) {
         JsonNode result;
         try {
-            result = call("bdev_lvol_get_lvstores", JSON.createObjectNode().put("lvs_name", name));
+            result = rpc.call("bdev_lvol_get_lvstores", JSON.createObjectNode().put("lvs_name", name));
         } catch (SpdkException e) {
             if (e.notFound()) {
                 return Optional.empty();
@@ -169,7 +142,7 @@ public final class SpdkClient {
 
     /** The target's version string; used as the liveness probe (the RPC takes no parameters). */
     public String getVersion() {
-        return call("spdk_get_version", null).path("version").asText();
+        return rpc.call("spdk_get_version", null).path("version").asText();
     }
 
     /**
@@ -200,7 +173,7 @@ public final class SpdkClient {
     }
 
     public Version version() {
-        return Version.of(call("spdk_get_version", null));
+        return Version.of(rpc.call("spdk_get_version", null));
     }
 
     // ---- keyring (SPDK 24.01 and later) ----
@@ -212,12 +185,12 @@ public final class SpdkClient {
      * already registered (-EEXIST).
      */
     public void addKeyFile(String name, Path path) {
-        call("keyring_file_add_key", JSON.createObjectNode().put("name", name).put("path", path.toString()));
+        rpc.call("keyring_file_add_key", JSON.createObjectNode().put("name", name).put("path", path.toString()));
     }
 
     /** Unregisters a file key; a key still used by a host stays alive in SPDK until that host lets go. */
     public void removeKeyFile(String name) {
-        call("keyring_file_remove_key", JSON.createObjectNode().put("name", name));
+        rpc.call("keyring_file_remove_key", JSON.createObjectNode().put("name", name));
     }
 
     /** A key SPDK's keyring holds: {@code removed} when unregistered but still referenced. */
@@ -227,7 +200,7 @@ public final class SpdkClient {
     /** Every key in SPDK's keyring ({@code keyring_get_keys}; names only, never material). */
     public List<Key> keys() {
         List<Key> out = new ArrayList<>();
-        for (JsonNode k : call("keyring_get_keys", JSON.createObjectNode())) {
+        for (JsonNode k : rpc.call("keyring_get_keys", JSON.createObjectNode())) {
             out.add(new Key(k.path("name").asText(), k.path("removed").asBoolean(false)));
         }
         return out;
@@ -236,7 +209,7 @@ public final class SpdkClient {
     // ---- NVMe-oF ----
 
     public void createSubsystem(String nqn, String serial, String model) {
-        call("nvmf_create_subsystem", JSON.createObjectNode().put("nqn", nqn).put("serial_number", serial)
+        rpc.call("nvmf_create_subsystem", JSON.createObjectNode().put("nqn", nqn).put("serial_number", serial)
                 .put("model_number", model).put("allow_any_host", false));
     }
 
@@ -244,7 +217,7 @@ public final class SpdkClient {
         ObjectNode ns = JSON.createObjectNode().put("bdev_name", bdev).put("nsid", nsid);
         ObjectNode p = JSON.createObjectNode().put("nqn", nqn);
         p.set("namespace", ns);
-        call("nvmf_subsystem_add_ns", p);
+        rpc.call("nvmf_subsystem_add_ns", p);
     }
 
     public void addListener(String nqn, String address, int port) {
@@ -253,11 +226,11 @@ public final class SpdkClient {
                 .put("trsvcid", Integer.toString(port));
         ObjectNode p = JSON.createObjectNode().put("nqn", nqn);
         p.set("listen_address", listen);
-        call("nvmf_subsystem_add_listener", p);
+        rpc.call("nvmf_subsystem_add_listener", p);
     }
 
     public void addHost(String nqn, String hostNqn) {
-        call("nvmf_subsystem_add_host", JSON.createObjectNode().put("nqn", nqn).put("host", hostNqn));
+        rpc.call("nvmf_subsystem_add_host", JSON.createObjectNode().put("nqn", nqn).put("host", hostNqn));
     }
 
     /**
@@ -265,7 +238,7 @@ public final class SpdkClient {
      * {@code ctrlrKey} (null for unidirectional) are names of keys in SPDK's keyring, not keys.
      */
     public void addHost(String nqn, String hostNqn, HostKeys keys) {
-        call("nvmf_subsystem_add_host", keys.into(JSON.createObjectNode().put("nqn", nqn).put("host", hostNqn)));
+        rpc.call("nvmf_subsystem_add_host", keys.into(JSON.createObjectNode().put("nqn", nqn).put("host", hostNqn)));
     }
 
     /**
@@ -274,7 +247,7 @@ public final class SpdkClient {
      * prove the new key at their next (re)authentication.
      */
     public void setKeys(String nqn, String hostNqn, HostKeys keys) {
-        call("nvmf_subsystem_set_keys", keys.into(JSON.createObjectNode().put("nqn", nqn).put("host", hostNqn)));
+        rpc.call("nvmf_subsystem_set_keys", keys.into(JSON.createObjectNode().put("nqn", nqn).put("host", hostNqn)));
     }
 
     /** Key names (in SPDK's keyring) a host authenticates with; {@code ctrlrKey} null when unidirectional. */
@@ -294,19 +267,19 @@ public final class SpdkClient {
     }
 
     public void removeHost(String nqn, String hostNqn) {
-        call("nvmf_subsystem_remove_host", JSON.createObjectNode().put("nqn", nqn).put("host", hostNqn));
+        rpc.call("nvmf_subsystem_remove_host", JSON.createObjectNode().put("nqn", nqn).put("host", hostNqn));
     }
 
     public void removeNamespace(String nqn, int nsid) {
-        call("nvmf_subsystem_remove_ns", JSON.createObjectNode().put("nqn", nqn).put("nsid", nsid));
+        rpc.call("nvmf_subsystem_remove_ns", JSON.createObjectNode().put("nqn", nqn).put("nsid", nsid));
     }
 
     public void setAllowAnyHost(String nqn, boolean allow) {
-        call("nvmf_subsystem_allow_any_host", JSON.createObjectNode().put("nqn", nqn).put("allow_any_host", allow));
+        rpc.call("nvmf_subsystem_allow_any_host", JSON.createObjectNode().put("nqn", nqn).put("allow_any_host", allow));
     }
 
     public void deleteSubsystem(String nqn) {
-        call("nvmf_delete_subsystem", JSON.createObjectNode().put("nqn", nqn));
+        rpc.call("nvmf_delete_subsystem", JSON.createObjectNode().put("nqn", nqn));
     }
 
     /** One NVMe-oF subsystem as {@code nvmf_get_subsystems} describes it. */
@@ -322,7 +295,7 @@ public final class SpdkClient {
     /** Every subsystem with its hosts, namespaces (nsid to bdev name) and listeners ({@code traddr:trsvcid}). */
     public List<Subsystem> subsystems() {
         List<Subsystem> out = new ArrayList<>();
-        for (JsonNode s : call("nvmf_get_subsystems", JSON.createObjectNode())) {
+        for (JsonNode s : rpc.call("nvmf_get_subsystems", JSON.createObjectNode())) {
             List<String> hosts = new ArrayList<>();
             Map<String, HostKeys> hostKeys = new TreeMap<>();
             s.path("hosts").forEach(h -> {
@@ -341,63 +314,6 @@ public final class SpdkClient {
                     namespaces, listeners, hostKeys));
         }
         return out;
-    }
-
-    // ---- transport ----
-
-    /**
-     * Sends one request and returns its {@code result}; an {@code error} becomes {@link SpdkException}.
-     * A null {@code params} sends no {@code params} member.
-     */
-    public JsonNode call(String method, ObjectNode params) {
-        long id = ids.incrementAndGet();
-        ObjectNode request = JSON.createObjectNode().put("jsonrpc", "2.0").put("method", method).put("id", id);
-        if (params != null) {
-            // Some RPCs (spdk_get_version, rpc_get_methods' siblings) refuse any params object.
-            request.set("params", params);
-        }
-        lock.lock();
-        try (SocketChannel channel = SocketChannel.open(StandardProtocolFamily.UNIX)) {
-            ScheduledFuture<?> guard = WATCHDOG.schedule(() -> {
-                try {
-                    channel.close();
-                } catch (IOException e) {
-                    // Closing is all the watchdog can do.
-                }
-            }, timeout.toMillis(), TimeUnit.MILLISECONDS);
-            try {
-                channel.connect(UnixDomainSocketAddress.of(socket));
-                ByteBuffer out = ByteBuffer.wrap(JSON.writeValueAsBytes(request));
-                while (out.hasRemaining()) {
-                    channel.write(out);
-                }
-                // SPDK does not frame its answers: read exactly one JSON value off the stream.
-                InputStream in = Channels.newInputStream(channel);
-                JsonNode response;
-                try (JsonParser parser = JSON.getFactory().createParser(in)) {
-                    response = JSON.readTree(parser);
-                }
-                if (response == null) {
-                    throw new SpdkException("SPDK closed the connection without answering " + method, null);
-                }
-                if (response.hasNonNull("error")) {
-                    JsonNode err = response.get("error");
-                    throw new SpdkException(method, err.path("code").asInt(), err.path("message").asText());
-                }
-                if (response.path("id").asLong(-1) != id) {
-                    throw new SpdkException("SPDK answered " + method + " with id " + response.path("id")
-                            + " instead of " + id, null);
-                }
-                return response.path("result");
-            } finally {
-                guard.cancel(false);
-            }
-        } catch (IOException e) {
-            throw new SpdkException("SPDK " + method + " via " + socket + " failed (no answer within "
-                    + timeout.toMillis() + " ms or socket error): " + e.getMessage(), e);
-        } finally {
-            lock.unlock();
-        }
     }
 
     /** SPDK takes whole MiB; round up so a volume is never smaller than asked. */

@@ -43,7 +43,6 @@ import java.util.Map;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
-import java.util.function.BooleanSupplier;
 
 import static io.ferry.tools.bench.ScaleWorkload.node;
 import static io.ferry.tools.bench.ScaleWorkload.volume;
@@ -106,11 +105,13 @@ public final class ScaleRun {
     private final ProcessCommandRunner runner = new ProcessCommandRunner();
     private final ComponentProbes probes = new ComponentProbes(runner);
     private final ScaleWorkload workload;
+    private final StepWaits steps;
 
     private ScaleRun(Options options, PrintWriter out) {
         this.options = options;
         this.out = out;
         this.workload = new ScaleWorkload(options);
+        this.steps = new StepWaits(options.stepTimeout());
     }
 
     public static Result run(Options options, PrintWriter out) throws Exception {
@@ -151,13 +152,13 @@ public final class ScaleRun {
                 SimpleMeterRegistry meters = new SimpleMeterRegistry();
                 for (int n = 0; n < options.nodes(); n++) {
                     String pool0 = "pool-" + node(n);
-                    wait(store.put(keys.poolConfig(pool0), PoolConfig.builder(pool0, node(n), Engine.FILE,
+                    steps.await(store.put(keys.poolConfig(pool0), PoolConfig.builder(pool0, node(n), Engine.FILE,
                             PoolSource.directory("/nonexistent/ferry-scale/" + pool0)).build()));
                     agents.add(new SimulatedAgent(vertx, agentStore, node(n), pool0, POOL_CAPACITY, Duration.ofSeconds(10), meters));
                 }
                 // Fifty registrations at a time: etcd keeps up, and the run does not wait for each in turn.
                 for (int from = 0; from < agents.size(); from += 50) {
-                    wait(Future.all(agents.subList(from, Math.min(agents.size(), from + 50)).stream()
+                    steps.await(Future.all(agents.subList(from, Math.min(agents.size(), from + 50)).stream()
                             .map(SimulatedAgent::start).toList()));
                 }
                 out.printf("%d simulated agents registered in %.1f s%n", agents.size(), seconds(started));
@@ -172,7 +173,7 @@ public final class ScaleRun {
                     controller.start();
                     controllers.add(controller);
                 }
-                require(() -> probes.leader(adminPorts) >= 0, "a controller to lead");
+                steps.require(() -> probes.leader(adminPorts) >= 0, "a controller to lead");
                 csiController = cluster.startComponent("csi controller", c -> new CsiServer(new CsiServer.Options(
                         CsiServer.Mode.CONTROLLER, new CsiEndpoint.Tcp("127.0.0.1", 0), null, InformerOptions.defaults()),
                         EtcdStore.connect(etcdOptions), true, runner).start());
@@ -185,10 +186,10 @@ public final class ScaleRun {
                 Informer<VolumeScheduling> records = new Informer<>(vertx, store, keys.volumeSchedulings(),
                         VolumeScheduling.class, quiet(), InformerOptions.defaults(), meters);
                 informers.add(records);
-                wait(records.start());
+                steps.await(records.start());
 
                 // ---- provisioning ----
-                long keysBefore = wait(store.count(keys.all()));
+                long keysBefore = steps.await(store.count(keys.all()));
                 long dbBefore = ComponentProbes.dbSize(store, etcd, false);
                 int leaderIndex = probes.leader(adminPorts);
                 int provisioningLeader = leaderIndex;
@@ -218,7 +219,7 @@ public final class ScaleRun {
                 out.flush();
 
                 // ---- invariants after provisioning ----
-                List<Placement> placements = wait(store.list(keys.placements(), Placement.class)).items().stream()
+                List<Placement> placements = steps.await(store.list(keys.placements(), Placement.class)).items().stream()
                         .map(Versioned::value).toList();
                 long unplaced = workload.unplaced(placements);
                 figure("invariant.unplaced_volumes", unplaced);
@@ -232,7 +233,7 @@ public final class ScaleRun {
                 // ---- steady state: CPU, heap, etcd ----
                 Thread.sleep(options.steadySeconds() * 500L);
                 // Leadership may have changed hands under load since provisioning began.
-                require(() -> probes.leader(adminPorts) >= 0, "a controller to lead");
+                steps.require(() -> probes.leader(adminPorts) >= 0, "a controller to lead");
                 leaderIndex = probes.leader(adminPorts);
                 figure("provision.leader_changed", leaderIndex == provisioningLeader ? 0 : 1);
                 long[] cpuAtStart = {ComponentProbes.cpuTicks(controllers.get(0)), ComponentProbes.cpuTicks(controllers.get(1))};
@@ -248,7 +249,7 @@ public final class ScaleRun {
                     String role = c == leaderIndex ? "leader" : "standby";
                     figure("steady." + role + "_heap_mib_after_gc", probes.heapAfterGc(controllers.get(c)) / (1024.0 * 1024));
                 }
-                long keysAfter = wait(store.count(keys.all()));
+                long keysAfter = steps.await(store.count(keys.all()));
                 figure("etcd.keys", keysAfter);
                 figure("etcd.keys_per_volume", (double) (keysAfter - keysBefore) / options.volumes());
                 long db = ComponentProbes.dbSize(store, etcd, false);
@@ -257,7 +258,7 @@ public final class ScaleRun {
                 figure("etcd.db_in_use_mib", ComponentProbes.dbSize(store, etcd, true) / (1024.0 * 1024));
 
                 // ---- failover ----
-                require(() -> probes.leader(adminPorts) >= 0, "a controller to lead");
+                steps.require(() -> probes.leader(adminPorts) >= 0, "a controller to lead");
                 int failing = probes.leader(adminPorts);
                 ComponentProcess oldLeader = controllers.get(failing);
                 int standby = 1 - failing;
@@ -268,7 +269,7 @@ public final class ScaleRun {
                             .createVolume(workload.create("scale-after-failover", node(1)));
                     return System.nanoTime();
                 });
-                require(() -> probes.leads(adminPorts[standby]), "the standby to lead after the leader was killed");
+                steps.require(() -> probes.leads(adminPorts[standby]), "the standby to lead after the leader was killed");
                 figure("failover.elected_seconds", seconds(killed));
                 try {
                     long ready = fresh.get(options.stepTimeout().toSeconds(), TimeUnit.SECONDS);
@@ -282,17 +283,17 @@ public final class ScaleRun {
 
                 // ---- one agent restarted ----
                 SimulatedAgent restarted = agents.get(0);
-                wait(restarted.stop());
-                require(() -> reachable(records, node(0)) == 0, "the controller to mark " + node(0) + "'s volumes unreachable");
+                steps.await(restarted.stop());
+                steps.require(() -> reachable(records, node(0)) == 0, "the controller to mark " + node(0) + "'s volumes unreachable");
                 SimulatedAgent again = new SimulatedAgent(vertx, agentStore, node(0), restarted.pool(), POOL_CAPACITY,
                         Duration.ofSeconds(10), meters);
                 agents.set(0, again);
                 long restartedAt = System.nanoTime();
-                wait(again.start());
+                steps.await(again.start());
                 figure("restart.readopted_seconds", seconds(restartedAt));
                 figure("restart.status_writes", again.statusWrites());
                 long expected = onRestarted;
-                require(() -> reachable(records, node(0)) == expected, "every volume of " + node(0) + " to be reachable again");
+                steps.require(() -> reachable(records, node(0)) == expected, "every volume of " + node(0) + " to be reachable again");
                 figure("restart.reachable_again_seconds", seconds(restartedAt));
                 out.printf("agent restart: %d volumes re-adopted in %.1f s (%d status writes), reachable again after %.1f s%n",
                         onRestarted, findings.get("restart.readopted_seconds"), again.statusWrites(),
@@ -313,13 +314,13 @@ public final class ScaleRun {
                 figure("delete.per_second", (options.volumes() + 1) / deleteSeconds);
                 out.printf("deleted %d volumes in %.1f s: %.0f/s%n", options.volumes() + 1, deleteSeconds,
                         (options.volumes() + 1) / deleteSeconds);
-                long leftPlacements = wait(store.count(keys.placements()));
-                long leftIntents = wait(store.count(keys.volumes()));
+                long leftPlacements = steps.await(store.count(keys.placements()));
+                long leftIntents = steps.await(store.count(keys.volumes()));
                 if (leftPlacements + leftIntents > 0) {
                     findings.violation("after deleting every volume " + leftIntents + " intents and " + leftPlacements
                             + " placements are left");
                 }
-                List<Placement> left = wait(store.list(keys.placements(), Placement.class)).items().stream()
+                List<Placement> left = steps.await(store.list(keys.placements(), Placement.class)).items().stream()
                         .map(Versioned::value).toList();
                 checkLedgers(store, left, "after the deletions", "invariant.ledgers_not_equal_to_placements_after_deletion");
             } catch (Exception e) {
@@ -356,7 +357,7 @@ public final class ScaleRun {
     }
 
     private void checkLedgers(EtcdStore store, List<Placement> placements, String when, String figure) {
-        findings.checkLedgers(wait(store.list(store.keys().ledgers(), Ledger.class)).items().stream().map(Versioned::value)
+        findings.checkLedgers(steps.await(store.list(store.keys().ledgers(), Ledger.class)).items().stream().map(Versioned::value)
                 .toList(), placements, when, figure);
     }
 
@@ -364,27 +365,8 @@ public final class ScaleRun {
         return records.values().stream().map(Versioned::value).filter(r -> node.equals(r.node()) && r.reachable()).count();
     }
 
-    /** Polls every 50 ms; past the step timeout it is a violation and the run stops. */
-    private void require(BooleanSupplier condition, String what) throws InterruptedException {
-        long deadline = System.nanoTime() + options.stepTimeout().toNanos();
-        while (!condition.getAsBoolean()) {
-            if (System.nanoTime() > deadline) {
-                throw new IllegalStateException("waited " + options.stepTimeout().toSeconds() + " s for " + what);
-            }
-            Thread.sleep(50);
-        }
-    }
-
     private static double seconds(long since) {
         return (System.nanoTime() - since) / 1e9;
-    }
-
-    private <T> T wait(Future<T> future) {
-        try {
-            return future.toCompletionStage().toCompletableFuture().get(options.stepTimeout().toSeconds(), TimeUnit.SECONDS);
-        } catch (Exception e) {
-            throw new IllegalStateException("an etcd step of the scale run failed: " + e.getMessage(), e);
-        }
     }
 
     private static <T> InformerHandler<T> quiet() {
@@ -398,5 +380,4 @@ public final class ScaleRun {
             }
         };
     }
-
 }

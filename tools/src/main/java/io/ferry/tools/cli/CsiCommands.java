@@ -22,7 +22,10 @@ import io.ferry.model.Sizes;
 import io.ferry.model.ValidationException;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
+import io.ferry.tools.cli.CsiVolumeOptions.RequiredBytes;
+import io.ferry.tools.cli.CsiVolumeOptions.VolumeId;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ScopeType;
 
@@ -35,7 +38,6 @@ import java.util.Map;
 import java.util.TreeMap;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
-import picocli.CommandLine;
 
 /**
  * {@code ferryctl csi ...}: calls a CSI plugin's gRPC endpoint directly, the way the sidecars and
@@ -218,20 +220,20 @@ final class CsiCommands {
     @Command(name = "controller-publish", description = "ControllerPublishVolume: allow a node to attach the volume; "
             + "prints the publish context as KEY=VALUE lines, one per line, for node-stage --publish-context.")
     static final class ControllerPublish extends CsiCall {
-        @Option(names = "--volume-id", required = true)
-        String volumeId;
+        @Mixin
+        VolumeId volume;
         @Option(names = "--node-id", required = true)
         String nodeId;
         @Option(names = "--readonly")
         boolean readOnly;
-        @CommandLine.Mixin
+        @Mixin
         CsiCapabilityOptions capability;
         @Option(names = "--volume-context", paramLabel = "KEY=VALUE", description = "from CreateVolume (repeatable)")
         Map<String, String> volumeContext = new LinkedHashMap<>();
 
         @Override
         int run(CsiConnection c) {
-            ControllerPublishVolumeRequest request = ControllerPublishVolumeRequest.newBuilder().setVolumeId(volumeId)
+            ControllerPublishVolumeRequest request = ControllerPublishVolumeRequest.newBuilder().setVolumeId(volume.id)
                     .setNodeId(nodeId).setReadonly(readOnly).setVolumeCapability(capability.capability())
                     .putAllVolumeContext(volumeContext).build();
             ControllerPublishVolumeResponse response = c.call("ControllerPublishVolume",
@@ -241,7 +243,7 @@ final class CsiCommands {
                 context.forEach((k, v) -> out().line(k + "=" + v));
             } else {
                 Map<String, Object> result = new LinkedHashMap<>();
-                result.put("volumeId", volumeId);
+                result.put("volumeId", volume.id);
                 result.put("nodeId", nodeId);
                 result.put("publishContext", context);
                 out().structured(result);
@@ -253,19 +255,19 @@ final class CsiCommands {
     @Command(name = "controller-unpublish", description = "ControllerUnpublishVolume: withdraw the node's access "
             + "(every node's without --node-id). Idempotent.")
     static final class ControllerUnpublish extends CsiCall {
-        @Option(names = "--volume-id", required = true)
-        String volumeId;
+        @Mixin
+        VolumeId volume;
         @Option(names = "--node-id")
         String nodeId;
 
         @Override
         int run(CsiConnection c) {
-            ControllerUnpublishVolumeRequest.Builder request = ControllerUnpublishVolumeRequest.newBuilder().setVolumeId(volumeId);
+            ControllerUnpublishVolumeRequest.Builder request = ControllerUnpublishVolumeRequest.newBuilder().setVolumeId(volume.id);
             if (nodeId != null) {
                 request.setNodeId(nodeId);
             }
             c.call("ControllerUnpublishVolume", () -> c.controller().controllerUnpublishVolume(request.build()));
-            out().line("volume " + volumeId + " unpublished from " + (nodeId != null ? nodeId : "every node"));
+            out().line("volume " + volume.id + " unpublished from " + (nodeId != null ? nodeId : "every node"));
             return ExitCodes.OK;
         }
     }
@@ -273,24 +275,24 @@ final class CsiCommands {
     @Command(name = "controller-expand", description = "ControllerExpandVolume: grow the volume (rounded up to 4Mi); "
             + "says whether node-expand must follow.")
     static final class ControllerExpand extends CsiCall {
-        @Option(names = "--volume-id", required = true)
-        String volumeId;
-        @Option(names = "--required-bytes", required = true, paramLabel = "SIZE", description = "e.g. 128Mi, 2Gi, 1073741824")
-        String requiredBytes;
+        @Mixin
+        VolumeId volume;
+        @Mixin
+        RequiredBytes required;
 
         @Override
         int run(CsiConnection c) {
-            ControllerExpandVolumeRequest request = ControllerExpandVolumeRequest.newBuilder().setVolumeId(volumeId)
-                    .setCapacityRange(CapacityRange.newBuilder().setRequiredBytes(bytes("--required-bytes", requiredBytes)))
+            ControllerExpandVolumeRequest request = ControllerExpandVolumeRequest.newBuilder().setVolumeId(volume.id)
+                    .setCapacityRange(CapacityRange.newBuilder().setRequiredBytes(required.bytes()))
                     .build();
             ControllerExpandVolumeResponse response = c.call("ControllerExpandVolume",
                     () -> c.controller().controllerExpandVolume(request));
             if (out().format() == Output.Format.table) {
-                out().line("volume " + volumeId + " is " + size(response.getCapacityBytes()) + " (" + response.getCapacityBytes()
+                out().line("volume " + volume.id + " is " + size(response.getCapacityBytes()) + " (" + response.getCapacityBytes()
                         + " bytes); node-expand needed: " + (response.getNodeExpansionRequired() ? "yes" : "no"));
             } else {
                 Map<String, Object> result = new LinkedHashMap<>();
-                result.put("volumeId", volumeId);
+                result.put("volumeId", volume.id);
                 result.put("capacityBytes", response.getCapacityBytes());
                 result.put("nodeExpansionRequired", response.getNodeExpansionRequired());
                 out().structured(result);

@@ -12,7 +12,12 @@ import io.ferry.csi.v1.NodeUnpublishVolumeRequest;
 import io.ferry.csi.v1.NodeUnstageVolumeRequest;
 import io.ferry.csi.v1.VolumeCapability;
 import io.ferry.csi.v1.VolumeUsage;
+import io.ferry.tools.cli.CsiVolumeOptions.RequiredBytes;
+import io.ferry.tools.cli.CsiVolumeOptions.StagingPath;
+import io.ferry.tools.cli.CsiVolumeOptions.TargetPath;
+import io.ferry.tools.cli.CsiVolumeOptions.VolumeId;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 import java.util.ArrayList;
@@ -21,7 +26,6 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.TreeMap;
-import picocli.CommandLine;
 
 /** The {@code ferryctl csi node-*} commands: one per call of the CSI node service. */
 final class CsiNodeCommands {
@@ -29,8 +33,13 @@ final class CsiNodeCommands {
     private CsiNodeCommands() {
     }
 
-    /** The contexts a CO passes on from earlier calls, which node-stage and node-publish send alike. */
-    static final class Contexts {
+    /**
+     * What node-stage and node-publish send alike: the volume's capability and the contexts a CO
+     * passes on from earlier calls.
+     */
+    static final class CapabilityAndContexts {
+        @Mixin
+        CsiCapabilityOptions capability;
         @Option(names = "--publish-context", paramLabel = "KEY=VALUE", description = "from controller-publish (repeatable)")
         Map<String, String> publishContext = new LinkedHashMap<>();
         @Option(names = "--volume-context", paramLabel = "KEY=VALUE", description = "from CreateVolume (repeatable)")
@@ -64,38 +73,36 @@ final class CsiNodeCommands {
     @Command(name = "node-stage", description = "NodeStageVolume: attach the volume to the plugin's node (NVMe/TCP "
             + "when it lives elsewhere), format it if blank, mount it at the staging path. Idempotent.")
     static final class NodeStage extends CsiCommands.CsiCall {
-        @Option(names = "--volume-id", required = true)
-        String volumeId;
-        @Option(names = "--staging-path", required = true, description = "absolute path on the plugin's node")
-        String stagingPath;
-        @CommandLine.Mixin
-        CsiCapabilityOptions capability;
-        @CommandLine.Mixin
-        Contexts contexts;
+        @Mixin
+        VolumeId volume;
+        @Mixin
+        StagingPath staging;
+        @Mixin
+        CapabilityAndContexts sent;
 
         @Override
         int run(CsiConnection c) {
-            NodeStageVolumeRequest request = NodeStageVolumeRequest.newBuilder().setVolumeId(volumeId)
-                    .setStagingTargetPath(stagingPath).setVolumeCapability(capability.capability())
-                    .putAllPublishContext(contexts.publishContext).putAllVolumeContext(contexts.volumeContext).build();
+            NodeStageVolumeRequest request = NodeStageVolumeRequest.newBuilder().setVolumeId(volume.id)
+                    .setStagingTargetPath(staging.path).setVolumeCapability(sent.capability.capability())
+                    .putAllPublishContext(sent.publishContext).putAllVolumeContext(sent.volumeContext).build();
             c.call("NodeStageVolume", () -> c.node().nodeStageVolume(request));
-            out().line("volume " + volumeId + " staged at " + stagingPath);
+            out().line("volume " + volume.id + " staged at " + staging.path);
             return ExitCodes.OK;
         }
     }
 
     @Command(name = "node-unstage", description = "NodeUnstageVolume: unmount the staging path and disconnect. Idempotent.")
     static final class NodeUnstage extends CsiCommands.CsiCall {
-        @Option(names = "--volume-id", required = true)
-        String volumeId;
-        @Option(names = "--staging-path", required = true)
-        String stagingPath;
+        @Mixin
+        VolumeId volume;
+        @Mixin
+        StagingPath staging;
 
         @Override
         int run(CsiConnection c) {
             c.call("NodeUnstageVolume", () -> c.node().nodeUnstageVolume(NodeUnstageVolumeRequest.newBuilder()
-                    .setVolumeId(volumeId).setStagingTargetPath(stagingPath).build()));
-            out().line("volume " + volumeId + " unstaged from " + stagingPath);
+                    .setVolumeId(volume.id).setStagingTargetPath(staging.path).build()));
+            out().line("volume " + volume.id + " unstaged from " + staging.path);
             return ExitCodes.OK;
         }
     }
@@ -103,43 +110,41 @@ final class CsiNodeCommands {
     @Command(name = "node-publish", description = "NodePublishVolume: bind-mount the staged volume (or, with --block, "
             + "the device) at the target path. Idempotent.")
     static final class NodePublish extends CsiCommands.CsiCall {
-        @Option(names = "--volume-id", required = true)
-        String volumeId;
-        @Option(names = "--staging-path", required = true)
-        String stagingPath;
-        @Option(names = "--target-path", required = true)
-        String targetPath;
+        @Mixin
+        VolumeId volume;
+        @Mixin
+        StagingPath staging;
+        @Mixin
+        TargetPath target;
         @Option(names = "--readonly", description = "publish read-only")
         boolean readOnly;
-        @CommandLine.Mixin
-        CsiCapabilityOptions capability;
-        @CommandLine.Mixin
-        Contexts contexts;
+        @Mixin
+        CapabilityAndContexts sent;
 
         @Override
         int run(CsiConnection c) {
-            NodePublishVolumeRequest request = NodePublishVolumeRequest.newBuilder().setVolumeId(volumeId)
-                    .setStagingTargetPath(stagingPath).setTargetPath(targetPath).setReadonly(readOnly)
-                    .setVolumeCapability(capability.capability())
-                    .putAllPublishContext(contexts.publishContext).putAllVolumeContext(contexts.volumeContext).build();
+            NodePublishVolumeRequest request = NodePublishVolumeRequest.newBuilder().setVolumeId(volume.id)
+                    .setStagingTargetPath(staging.path).setTargetPath(target.path).setReadonly(readOnly)
+                    .setVolumeCapability(sent.capability.capability())
+                    .putAllPublishContext(sent.publishContext).putAllVolumeContext(sent.volumeContext).build();
             c.call("NodePublishVolume", () -> c.node().nodePublishVolume(request));
-            out().line("volume " + volumeId + " published at " + targetPath + (readOnly ? " (read-only)" : ""));
+            out().line("volume " + volume.id + " published at " + target.path + (readOnly ? " (read-only)" : ""));
             return ExitCodes.OK;
         }
     }
 
     @Command(name = "node-unpublish", description = "NodeUnpublishVolume: unmount and remove the target path. Idempotent.")
     static final class NodeUnpublish extends CsiCommands.CsiCall {
-        @Option(names = "--volume-id", required = true)
-        String volumeId;
-        @Option(names = "--target-path", required = true)
-        String targetPath;
+        @Mixin
+        VolumeId volume;
+        @Mixin
+        TargetPath target;
 
         @Override
         int run(CsiConnection c) {
             c.call("NodeUnpublishVolume", () -> c.node().nodeUnpublishVolume(NodeUnpublishVolumeRequest.newBuilder()
-                    .setVolumeId(volumeId).setTargetPath(targetPath).build()));
-            out().line("volume " + volumeId + " unpublished from " + targetPath);
+                    .setVolumeId(volume.id).setTargetPath(target.path).build()));
+            out().line("volume " + volume.id + " unpublished from " + target.path);
             return ExitCodes.OK;
         }
     }
@@ -147,15 +152,15 @@ final class CsiNodeCommands {
     @Command(name = "node-stats", description = "NodeGetVolumeStats: usage (bytes, inodes) and the volume condition "
             + "(abnormal or not, and why). The call succeeding is exit 0 even when the volume is abnormal.")
     static final class NodeStats extends CsiCommands.CsiCall {
-        @Option(names = "--volume-id", required = true)
-        String volumeId;
+        @Mixin
+        VolumeId volume;
         @Option(names = "--volume-path", required = true, description = "the staging or the target path")
         String volumePath;
 
         @Override
         int run(CsiConnection c) {
             NodeGetVolumeStatsResponse stats = c.call("NodeGetVolumeStats", () -> c.node().nodeGetVolumeStats(
-                    NodeGetVolumeStatsRequest.newBuilder().setVolumeId(volumeId).setVolumePath(volumePath).build()));
+                    NodeGetVolumeStatsRequest.newBuilder().setVolumeId(volume.id).setVolumePath(volumePath).build()));
             List<List<String>> cells = new ArrayList<>();
             List<Map<String, Object>> usage = new ArrayList<>();
             for (VolumeUsage u : stats.getUsageList()) {
@@ -182,7 +187,7 @@ final class CsiNodeCommands {
                         + stats.getVolumeCondition().getMessage()));
             } else {
                 Map<String, Object> result = new LinkedHashMap<>();
-                result.put("volumeId", volumeId);
+                result.put("volumeId", volume.id);
                 result.put("volumePath", volumePath);
                 result.put("usage", usage);
                 result.put("condition", condition);
@@ -199,22 +204,22 @@ final class CsiNodeCommands {
     @Command(name = "node-expand", description = "NodeExpandVolume: grow the filesystem to the volume's size "
             + "(after controller-expand).")
     static final class NodeExpand extends CsiCommands.CsiCall {
-        @Option(names = "--volume-id", required = true)
-        String volumeId;
+        @Mixin
+        VolumeId volume;
         @Option(names = "--volume-path", required = true, description = "the target (or staging) path")
         String volumePath;
         @Option(names = "--staging-path")
         String stagingPath;
-        @Option(names = "--required-bytes", required = true, paramLabel = "SIZE", description = "e.g. 128Mi, 2Gi, 1073741824")
-        String requiredBytes;
+        @Mixin
+        RequiredBytes required;
         @Option(names = "--block", description = "the volume is a raw block volume: nothing to grow but report its size")
         boolean block;
 
         @Override
         int run(CsiConnection c) {
-            NodeExpandVolumeRequest.Builder request = NodeExpandVolumeRequest.newBuilder().setVolumeId(volumeId)
+            NodeExpandVolumeRequest.Builder request = NodeExpandVolumeRequest.newBuilder().setVolumeId(volume.id)
                     .setVolumePath(volumePath)
-                    .setCapacityRange(CapacityRange.newBuilder().setRequiredBytes(CsiCommands.bytes("--required-bytes", requiredBytes)));
+                    .setCapacityRange(CapacityRange.newBuilder().setRequiredBytes(required.bytes()));
             if (stagingPath != null) {
                 request.setStagingTargetPath(stagingPath);
             }
@@ -225,10 +230,10 @@ final class CsiNodeCommands {
             }
             long capacity = c.call("NodeExpandVolume", () -> c.node().nodeExpandVolume(request.build())).getCapacityBytes();
             if (out().format() == Output.Format.table) {
-                out().line("volume " + volumeId + " at " + volumePath + " is " + size(capacity) + " (" + capacity + " bytes)");
+                out().line("volume " + volume.id + " at " + volumePath + " is " + size(capacity) + " (" + capacity + " bytes)");
             } else {
                 Map<String, Object> result = new LinkedHashMap<>();
-                result.put("volumeId", volumeId);
+                result.put("volumeId", volume.id);
                 result.put("capacityBytes", capacity);
                 out().structured(result);
             }

@@ -12,11 +12,12 @@ import java.util.Optional;
 import java.util.function.Supplier;
 
 /**
- * What every step of a volume's reconcile decides with and writes through, shared read-only: the
- * store (already holding commits during a rewind), the cluster state the decisions read, the
- * leadership every write is guarded by, metrics and the clock.
+ * What every decision of the leader (each step of a volume's reconcile, a snapshot's, the ledger
+ * audit) is made with and written through, shared read-only: the store (already holding commits
+ * during a rewind), the cluster state the decisions read, the leadership every write is guarded by,
+ * metrics and the clock.
  */
-record VolumeContext(Store store, ClusterState state, ControllerMetrics metrics, Supplier<Optional<Leadership>> leadership,
+record DecisionContext(Store store, ClusterState state, ControllerMetrics metrics, Supplier<Optional<Leadership>> leadership,
                      Clock clock) {
 
     /** Compare-and-swap races a step loses in a row before it gives the volume back to the runtime's backoff. */
