@@ -114,13 +114,15 @@ class ConsoleIT {
         result(cluster.store.put(cluster.keys.volume("vol-local"), VolumeIntent.builder("vol-local", 10 * GI).build()));
         result(cluster.store.put(cluster.keys.volume("vol-huge"), VolumeIntent.builder("vol-huge", 500 * GI).build()));
         until(b -> !b.findElements(By.cssSelector("a.vol[data-volume='vol-local'][data-state='Ready']")).isEmpty());
-        String pool = result(cluster.store.get(cluster.keys.placement("vol-local"), Placement.class)).orElseThrow().value().pool();
+        String pool = result(cluster.store.get(cluster.keys.placement("vol-local"), Placement.class)).orElseThrow().value()
+                .pool();
         until(b -> b.findElement(By.cssSelector(".pool[data-pool='" + pool + "']")).getText().contains("vol-local"));
         until(b -> b.findElement(By.id("refusals")).getText().contains("vol-huge"));
         until(b -> b.findElement(By.id("refusals")).getText().contains("NoFit"));
 
         // A consumer on the serving node is drawn as local, one on the other node as remote.
-        String served = result(cluster.store.get(cluster.keys.placement("vol-local"), Placement.class)).orElseThrow().value().node();
+        String served = result(cluster.store.get(cluster.keys.placement("vol-local"), Placement.class)).orElseThrow().value()
+                .node();
         String other = served.equals("node-1") ? "node-2" : "node-1";
         result(cluster.store.put(cluster.keys.attachment("vol-local", served), Attachment.of("vol-local", served,
                 SimulatedAgents.hostNqn(served), false, Instant.now())));

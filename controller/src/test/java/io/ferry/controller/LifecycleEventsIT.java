@@ -55,7 +55,8 @@ class LifecycleEventsIT {
     }
 
     List<LifecycleEvent> events(String volume) {
-        return result(cluster.store.list(cluster.keys.eventsOf(LifecycleEvent.VOLUME, volume), LifecycleEvent.class)).items().stream()
+        return result(cluster.store.list(cluster.keys.eventsOf(LifecycleEvent.VOLUME, volume), LifecycleEvent.class)).items()
+                .stream()
                 .map(Versioned::value).toList();
     }
 

@@ -135,10 +135,11 @@ class RewindHoldIT {
         result(cluster.store.put(cluster.keys.volume("vol-b"), VolumeIntent.builder("vol-b", GI).build()));
         await().atMost(Duration.ofSeconds(15)).until(() -> placement("vol-b").isPresent());
         assertThat(placement("vol-a")).map(Placement::sizeBytes).contains(GI);
-        assertThat(result(cluster.store.get(cluster.keys.workItem("node-1", "vol-a"), WorkItem.class))).map(v -> v.value().sizeBytes())
-                .contains(GI);
+        assertThat(result(cluster.store.get(cluster.keys.workItem("node-1", "vol-a"), WorkItem.class)))
+                .map(v -> v.value().sizeBytes()).contains(GI);
         await("the ledger charges both volumes once").atMost(Duration.ofSeconds(15)).until(() ->
-                result(cluster.store.get(cluster.keys.ledger("pool-1"), Ledger.class)).map(v -> v.value().allocatedBytes()).orElse(0L) == 2 * GI);
+                result(cluster.store.get(cluster.keys.ledger("pool-1"), Ledger.class)).map(v -> v.value().allocatedBytes())
+                        .orElse(0L) == 2 * GI);
     }
 
     Optional<Placement> placement(String volume) {
@@ -148,7 +149,8 @@ class RewindHoldIT {
     /** Every key the controller writes, with its revision. */
     Map<String, Long> controllerRecords() {
         Map<String, Long> records = new TreeMap<>();
-        for (String under : new String[] {cluster.keys.placements(), cluster.keys.ledgers(), cluster.keys.prefix() + "/controller/volumes/"}) {
+        for (String under : new String[] {cluster.keys.placements(), cluster.keys.ledgers(),
+                cluster.keys.prefix() + "/controller/volumes/"}) {
             result(cluster.store.listRaw(under)).entries().forEach(e -> records.put(e.key(), e.modRevision()));
         }
         result(cluster.store.listRaw(cluster.keys.work())).entries().stream().filter(e -> e.key().contains("/volumes/"))
