@@ -24,12 +24,11 @@ import java.util.Random;
 import java.util.stream.Stream;
 
 /**
- * Real loop devices over sparse files in a test's directory, with what a host disk may really
+ * Real loop devices over sparse files, with what a host disk may really
  * carry: nothing, a filesystem made by the real mkfs, or only a partition table. Needs root and the
- * loop driver; {@link #close()} detaches every device it attached.
- *
- * <p>Registered as an extension, it has a directory of its own and is closed after each test, the
- * directory deleted, also after a failed test:
+ * loop driver. The files are in a temporary directory of its own; {@link #close()} detaches every
+ * device it attached and deletes the directory. Registered as an extension, it is closed after each
+ * test, also after a failed one:
  * <pre>{@code @RegisterExtension final TestDisks disks = new TestDisks();}</pre>
  */
 public final class TestDisks implements AutoCloseable, AfterEachCallback {
@@ -37,24 +36,15 @@ public final class TestDisks implements AutoCloseable, AfterEachCallback {
     public static final long MIB = 1L << 20;
 
     private final Path dir;
-    private final boolean ownsDirectory;
     private final CommandRunner runner = new ProcessCommandRunner();
     private final List<String> attached = new ArrayList<>();
 
-    /** Devices over files in {@code dir}, which stays the caller's to remove. */
-    public TestDisks(Path dir) {
-        this.dir = dir;
-        this.ownsDirectory = false;
-    }
-
-    /** Devices over files in a temporary directory of its own, removed by {@link #close()}. */
     public TestDisks() {
         try {
             this.dir = Files.createTempDirectory("ferry-disks-");
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
-        this.ownsDirectory = true;
     }
 
     /** Where the backing files are. */
@@ -167,7 +157,7 @@ public final class TestDisks implements AutoCloseable, AfterEachCallback {
             runner.execute(Command.of("losetup", "-d", device));
         }
         attached.clear();
-        if (ownsDirectory && Files.exists(dir)) {
+        if (Files.exists(dir)) {
             try (Stream<Path> files = Files.walk(dir)) {
                 for (Path file : files.sorted(Comparator.reverseOrder()).toList()) {
                     Files.delete(file);
