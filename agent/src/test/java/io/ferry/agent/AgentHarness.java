@@ -7,17 +7,26 @@ import io.ferry.etcd.FerryKeys;
 import io.ferry.etcd.store.EtcdStore;
 import io.ferry.etcd.store.Versioned;
 import io.ferry.etcd.testing.Await;
+import io.ferry.etcd.testing.EtcdExtension;
 import io.ferry.model.ClusterIdentity;
 import io.ferry.model.Engine;
+import io.ferry.model.Orphan;
+import io.ferry.model.OrphanAdoption;
+import io.ferry.model.OrphanAdoptionResult;
+import io.ferry.model.OrphanRemoval;
+import io.ferry.model.OrphanRemovalResult;
+import io.ferry.model.OrphanReport;
 import io.ferry.model.Placement;
 import io.ferry.model.PoolConfig;
 import io.ferry.model.PoolSource;
+import io.ferry.model.Sizes;
 import io.ferry.model.SnapshotStatus;
 import io.ferry.model.SnapshotWorkItem;
 import io.ferry.model.VolumePhase;
 import io.ferry.model.VolumeSource;
 import io.ferry.model.VolumeStatus;
 import io.ferry.model.WorkItem;
+import io.ferry.runtime.device.TestDisks;
 import io.ferry.runtime.exec.CommandRunner;
 import io.ferry.runtime.exec.ProcessCommandRunner;
 import io.ferry.runtime.pool.PoolMarker;
@@ -25,8 +34,11 @@ import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.vertx.core.Vertx;
 import io.vertx.core.VertxOptions;
+import org.junit.jupiter.api.extension.AfterEachCallback;
+import org.junit.jupiter.api.extension.ExtensionContext;
 
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -42,10 +54,18 @@ import static org.awaitility.Awaitility.await;
  * Runs real agents against a real etcd and real loop devices, playing the controller by writing
  * pool configs and work items directly. Everything it attaches under its directory is detached
  * again in {@link #close()}, also after a failed test.
+ *
+ * <p>Registered as an extension it is closed after each test:
+ * <pre>{@code
+ * @RegisterExtension static final EtcdExtension etcd = new EtcdExtension();
+ * @RegisterExtension final AgentHarness h = AgentHarness.withFilePool(etcd, "files");
+ * }</pre>
  */
-public final class AgentHarness implements AutoCloseable {
+public final class AgentHarness implements AutoCloseable, AfterEachCallback {
 
     public static final String NODE = "node-a";
+    /** The file pool most tests give their volumes. */
+    public static final String FILES = "files";
 
     public final Path root;
     public final Path poolDir;
@@ -55,15 +75,32 @@ public final class AgentHarness implements AutoCloseable {
     public final FerryKeys keys;
     private volatile Vertx vertx;
     private volatile Agent agent;
+    private boolean closed;
 
     /** A harness whose cluster exists: it writes the cluster id as the first controller would. */
-    public AgentHarness(EtcdOptions etcdOptions) throws IOException {
+    public AgentHarness(EtcdOptions etcdOptions) {
         this(etcdOptions, true);
     }
 
+    /** A harness whose cluster exists, under a key prefix of its own in {@code etcd}. */
+    public AgentHarness(EtcdExtension etcd) {
+        this(etcd.options(EtcdExtension.uniquePrefix()));
+    }
+
+    /** A harness under a key prefix of its own whose cluster exists and has a file pool {@code pool}. */
+    public static AgentHarness withFilePool(EtcdExtension etcd, String pool) {
+        AgentHarness harness = new AgentHarness(etcd);
+        harness.filePool(pool);
+        return harness;
+    }
+
     /** @param createCluster false to leave {@code <prefix>/config/cluster} absent, as before any controller ran */
-    public AgentHarness(EtcdOptions etcdOptions, boolean createCluster) throws IOException {
-        this.root = Files.createTempDirectory("ferry-agent-it-");
+    public AgentHarness(EtcdOptions etcdOptions, boolean createCluster) {
+        try {
+            this.root = Files.createTempDirectory("ferry-agent-it-");
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
         this.poolDir = root.resolve("pool");
         this.stateDir = root.resolve("state");
         this.etcdOptions = etcdOptions;
@@ -203,6 +240,56 @@ public final class AgentHarness implements AutoCloseable {
         return Await.result(store.get(keys.volumeStatus(NODE, volume), VolumeStatus.class)).map(Versioned::value);
     }
 
+    /** Waits until the volume is Ready at {@code generation} or later; returns that status. */
+    public VolumeStatus awaitReady(String volume, long generation) {
+        await().atMost(Duration.ofSeconds(30)).until(() -> status(volume)
+                .filter(s -> s.phase() == VolumePhase.READY && s.observedGeneration() >= generation).isPresent());
+        return status(volume).orElseThrow();
+    }
+
+    /** Waits until the volume is Ready at any generation; returns that status. */
+    public VolumeStatus awaitReady(String volume) {
+        return awaitReady(volume, 0);
+    }
+
+    /**
+     * Has a 16 MiB volume created in the pool {@link #FILES}, waits until it is Ready and writes its
+     * first MiB through its device, bytes drawn from the volume's name; returns its image file.
+     */
+    public Path createAndFill(String volume) throws IOException {
+        putWork(WorkItem.of(volume, NODE, FILES, Engine.FILE, 16 * Sizes.MIB, true, 1, null, null));
+        TestDisks.writeFirstMiB(awaitReady(volume).devicePath(), volume.hashCode());
+        return poolDir.resolve(volume + ".img");
+    }
+
+    /** What the agent reports as orphans on its node now. */
+    public List<Orphan> orphans() {
+        return Await.result(store.get(keys.orphans(NODE), OrphanReport.class))
+                .map(v -> v.value().orphans()).orElse(List.of());
+    }
+
+    /** The reported orphan whose volume tag is {@code volume}, if there is one. */
+    public Optional<Orphan> orphan(String volume) {
+        return orphans().stream().filter(o -> volume.equals(o.volumeTag())).findFirst();
+    }
+
+    /** Writes the order as ferryctl orphan rm does, and waits for the agent's answer. */
+    public OrphanRemovalResult removeOrphan(String id, String object) {
+        Await.result(store.put(keys.orphanRemoval(NODE, id), OrphanRemoval.of(id, NODE, object, "test", Instant.now())));
+        return awaitAnswer(keys.orphanRemovalResult(NODE, id), OrphanRemovalResult.class);
+    }
+
+    /** Writes the order as ferryctl orphan adopt does, and waits for the agent's answer. */
+    public OrphanAdoptionResult adoptOrphan(String id, String object) {
+        Await.result(store.put(keys.orphanAdoption(NODE, id), OrphanAdoption.of(id, NODE, object, "test", Instant.now())));
+        return awaitAnswer(keys.orphanAdoptionResult(NODE, id), OrphanAdoptionResult.class);
+    }
+
+    private <T> T awaitAnswer(String key, Class<T> type) {
+        await().atMost(Duration.ofSeconds(30)).until(() -> Await.result(store.getRaw(key)).isPresent());
+        return Await.result(store.get(key, type)).orElseThrow().value();
+    }
+
     /** Loop devices whose backing file lies in this harness's directory tree. */
     public List<LoopDevices.Loop> loops() {
         return new LoopDevices(new ProcessCommandRunner(), Duration.ofSeconds(10)).all().stream()
@@ -229,7 +316,16 @@ public final class AgentHarness implements AutoCloseable {
     }
 
     @Override
+    public void afterEach(ExtensionContext context) throws IOException {
+        close();
+    }
+
+    @Override
     public void close() throws IOException {
+        if (closed) {
+            return;
+        }
+        closed = true;
         try {
             stop();
         } catch (RuntimeException e) {

@@ -7,12 +7,9 @@ import io.ferry.model.NodeRegistration;
 import io.ferry.runtime.exec.ProcessCommandRunner;
 import io.vertx.core.VertxOptions;
 import java.util.Map;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
-import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -39,18 +36,10 @@ class AgentRegistrationIT {
 
     static final Duration TTL = Duration.ofSeconds(2);
 
-    AgentHarness h;
+    @RegisterExtension
+    final AgentHarness h = new AgentHarness(etcd);
     final HttpClient http = HttpClient.newHttpClient();
 
-    @BeforeEach
-    void setUp() throws Exception {
-        h = new AgentHarness(etcd.options(EtcdExtension.uniquePrefix()));
-    }
-
-    @AfterEach
-    void tearDown() throws IOException {
-        h.close();
-    }
 
     Optional<Versioned<NodeRegistration>> registration() {
         return Await.result(h.store.get(h.keys.registration(AgentHarness.NODE), NodeRegistration.class));

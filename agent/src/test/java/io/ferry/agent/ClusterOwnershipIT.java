@@ -4,14 +4,11 @@ import io.ferry.etcd.testing.Await;
 import io.ferry.etcd.testing.EtcdExtension;
 import io.ferry.model.Engine;
 import io.ferry.model.Orphan;
-import io.ferry.model.OrphanAdoption;
 import io.ferry.model.OrphanAdoptionResult;
 import io.ferry.model.OrphanRefusal;
 import io.ferry.model.OrphanOwner;
-import io.ferry.model.OrphanRemoval;
 import io.ferry.model.OrphanRemovalOutcome;
 import io.ferry.model.OrphanRemovalResult;
-import io.ferry.model.OrphanReport;
 import io.ferry.model.Placement;
 import io.ferry.model.PoolStatus;
 import io.ferry.model.Sizes;
@@ -22,19 +19,16 @@ import io.ferry.runtime.pool.PoolMarker;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.attribute.UserDefinedFileAttributeView;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
 import java.io.IOException;
-import java.io.RandomAccessFile;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.HexFormat;
-import java.util.Optional;
 import java.util.Random;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -49,66 +43,30 @@ class ClusterOwnershipIT {
     @RegisterExtension
     static final EtcdExtension etcd = new EtcdExtension();
 
-    AgentHarness h;
+    @RegisterExtension
+    final AgentHarness h = AgentHarness.withFilePool(etcd, "files");
+
+    /** A second cluster's agent on the same host, where a test needs one. */
     AgentHarness other;
 
-    @BeforeEach
-    void setUp() throws Exception {
-        h = new AgentHarness(etcd.options(EtcdExtension.uniquePrefix()));
-        h.filePool("files");
-    }
-
     @AfterEach
-    void tearDown() throws IOException {
+    void closeOther() throws IOException {
         if (other != null) {
             other.close();
         }
-        h.close();
     }
 
     static WorkItem work(String volume) {
         return WorkItem.of(volume, AgentHarness.NODE, "files", Engine.FILE, 16 * Sizes.MIB, true, 1, null, null);
     }
 
+    /** Creates a volume and fills its first MiB through its loop device; returns the checksum of its image. */
     String createAndWrite(String volume) throws Exception {
-        h.putWork(work(volume));
-        await().atMost(Duration.ofSeconds(30)).until(() -> h.status(volume)
-                .filter(s -> s.phase() == VolumePhase.READY).isPresent());
-        VolumeStatus ready = h.status(volume).orElseThrow();
-        byte[] data = new byte[1 << 20];
-        new Random(volume.hashCode()).nextBytes(data);
-        try (RandomAccessFile device = new RandomAccessFile(ready.devicePath(), "rw")) {
-            device.write(data);
-            device.getFD().sync();
-        }
-        return checksum(h.poolDir.resolve(volume + ".img"));
+        return checksum(h.createAndFill(volume));
     }
 
     static String checksum(Path file) throws Exception {
         return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(Files.readAllBytes(file)));
-    }
-
-    Optional<Orphan> orphan(AgentHarness harness, String volume) {
-        return Await.result(harness.store.get(harness.keys.orphans(AgentHarness.NODE), OrphanReport.class))
-                .flatMap(v -> v.value().orphans().stream().filter(o -> volume.equals(o.volumeTag())).findFirst());
-    }
-
-    /** Writes the order as ferryctl orphan rm does, and waits for the agent's answer. */
-    OrphanRemovalResult removeOrphan(String id, String object) {
-        Await.result(h.store.put(h.keys.orphanRemoval(AgentHarness.NODE, id),
-                OrphanRemoval.of(id, AgentHarness.NODE, object, "test", Instant.now())));
-        String answer = h.keys.orphanRemovalResult(AgentHarness.NODE, id);
-        await().atMost(Duration.ofSeconds(30)).until(() -> Await.result(h.store.getRaw(answer)).isPresent());
-        return Await.result(h.store.get(answer, OrphanRemovalResult.class)).orElseThrow().value();
-    }
-
-    /** Writes the order as ferryctl orphan adopt does, and waits for the agent's answer. */
-    OrphanAdoptionResult adoptOrphan(String id, String object) {
-        Await.result(h.store.put(h.keys.orphanAdoption(AgentHarness.NODE, id),
-                OrphanAdoption.of(id, AgentHarness.NODE, object, "test", Instant.now())));
-        String answer = h.keys.orphanAdoptionResult(AgentHarness.NODE, id);
-        await().atMost(Duration.ofSeconds(30)).until(() -> Await.result(h.store.getRaw(answer)).isPresent());
-        return Await.result(h.store.get(answer, OrphanAdoptionResult.class)).orElseThrow().value();
     }
 
     static void markAsCluster(Path file, String clusterId) throws IOException {
@@ -133,16 +91,16 @@ class ClusterOwnershipIT {
         Path placed = h.poolDir.resolve("placed-g.img");
         String placedSum = checksum(placed);
         String foreignSum = checksum(copied);
-        await().atMost(Duration.ofSeconds(30)).until(() -> orphan(h, "copied").isPresent()
-                && orphan(h, "theirs").isPresent() && orphan(h, "placed-g").isPresent());
-        assertThat(orphan(h, "theirs").orElseThrow().owner()).isEqualTo(OrphanOwner.OTHER_CLUSTER);
+        await().atMost(Duration.ofSeconds(30)).until(() -> h.orphan("copied").isPresent()
+                && h.orphan("theirs").isPresent() && h.orphan("placed-g").isPresent());
+        assertThat(h.orphan("theirs").orElseThrow().owner()).isEqualTo(OrphanOwner.OTHER_CLUSTER);
 
-        OrphanAdoptionResult unmarked = adoptOrphan("adopt-copied", copied.toString());
+        OrphanAdoptionResult unmarked = h.adoptOrphan("adopt-copied", copied.toString());
         assertThat(unmarked.outcome()).isEqualTo(OrphanRemovalOutcome.REFUSED);
         assertThat(unmarked.reason()).as(unmarked.message()).isEqualTo(OrphanRefusal.UNMARKED);
-        OrphanAdoptionResult foreign = adoptOrphan("adopt-theirs", theirs.toString());
+        OrphanAdoptionResult foreign = h.adoptOrphan("adopt-theirs", theirs.toString());
         assertThat(foreign.reason()).as(foreign.message()).isEqualTo(OrphanRefusal.OTHER_CLUSTER);
-        OrphanAdoptionResult named = adoptOrphan("adopt-placed", placed.toString());
+        OrphanAdoptionResult named = h.adoptOrphan("adopt-placed", placed.toString());
         assertThat(named.reason()).as(named.message()).isEqualTo(OrphanRefusal.NAMED_BY_PLACEMENT);
         assertThat(named.volume()).isNull();
 
@@ -165,11 +123,11 @@ class ClusterOwnershipIT {
         Await.result(h.store.delete(h.keys.placement("gone-h")));
         Await.result(h.store.delete(h.keys.volumeStatus(AgentHarness.NODE, "gone-h")));
         Path file = h.poolDir.resolve("gone-h.img");
-        await().atMost(Duration.ofSeconds(30)).until(() -> orphan(h, "gone-h").isPresent());
-        assertThat(removeOrphan("rm-gone", file.toString()).outcome()).isEqualTo(OrphanRemovalOutcome.DONE);
+        await().atMost(Duration.ofSeconds(30)).until(() -> h.orphan("gone-h").isPresent());
+        assertThat(h.removeOrphan("rm-gone", file.toString()).outcome()).isEqualTo(OrphanRemovalOutcome.DONE);
         VolumeStatus other = h.status("other-i").orElseThrow();
 
-        OrphanAdoptionResult answer = adoptOrphan("adopt-gone", file.toString());
+        OrphanAdoptionResult answer = h.adoptOrphan("adopt-gone", file.toString());
         assertThat(answer.outcome()).isEqualTo(OrphanRemovalOutcome.REFUSED);
         assertThat(answer.reason()).as(answer.message()).isEqualTo(OrphanRefusal.NOT_FOUND);
         assertThat(answer.message()).contains(file.toString());
@@ -227,21 +185,21 @@ class ClusterOwnershipIT {
         Path copied = Files.write(h.poolDir.resolve("copied.img"), foreign);
         String sum = checksum(copied);
 
-        await().atMost(Duration.ofSeconds(30)).until(() -> orphan(h, "copied").isPresent());
-        Orphan reported = orphan(h, "copied").orElseThrow();
+        await().atMost(Duration.ofSeconds(30)).until(() -> h.orphan("copied").isPresent());
+        Orphan reported = h.orphan("copied").orElseThrow();
         assertThat(reported.owner()).isEqualTo(OrphanOwner.UNMARKED);
         assertThat(reported.pool()).isEqualTo("files");
         assertThat(reported.sizeBytes()).isEqualTo(3 << 20);
         assertThat(reported.firstSeen()).isNotNull();
         assertThat(reported.name()).isEqualTo(copied.toString());
 
-        OrphanRemovalResult result = removeOrphan("rm-copied", copied.toString());
+        OrphanRemovalResult result = h.removeOrphan("rm-copied", copied.toString());
         assertThat(result.outcome()).isEqualTo(OrphanRemovalOutcome.REFUSED);
         assertThat(result.message()).contains("unmarked");
         Thread.sleep(2 * h.options().orphanInterval().toMillis());
         assertThat(checksum(copied)).isEqualTo(sum);
         // Its first sighting is kept from scan to scan.
-        assertThat(orphan(h, "copied").orElseThrow().firstSeen()).isEqualTo(reported.firstSeen());
+        assertThat(h.orphan("copied").orElseThrow().firstSeen()).isEqualTo(reported.firstSeen());
         assertThat(h.status("mine-c").orElseThrow().phase()).isEqualTo(VolumePhase.READY);
     }
 
@@ -252,7 +210,7 @@ class ClusterOwnershipIT {
         createAndWrite("kept-e");
         Path file = h.poolDir.resolve("lost-d.img");
 
-        OrphanRemovalResult named = removeOrphan("rm-named", file.toString());
+        OrphanRemovalResult named = h.removeOrphan("rm-named", file.toString());
         assertThat(named.outcome()).isEqualTo(OrphanRemovalOutcome.REFUSED);
         assertThat(named.message()).contains("work item");
 
@@ -262,20 +220,20 @@ class ClusterOwnershipIT {
         Await.result(h.store.delete(h.keys.workItem(AgentHarness.NODE, "kept-e")));
         Await.result(h.store.put(h.keys.placement("kept-e"), Placement.of("kept-e", "files",
                 AgentHarness.NODE, Engine.FILE, 16 * Sizes.MIB, true, 1, null, null, null, Instant.now())));
-        await().atMost(Duration.ofSeconds(30)).until(() -> orphan(h, "lost-d").isPresent());
-        assertThat(orphan(h, "lost-d").orElseThrow().owner()).isEqualTo(OrphanOwner.THIS_CLUSTER);
+        await().atMost(Duration.ofSeconds(30)).until(() -> h.orphan("lost-d").isPresent());
+        assertThat(h.orphan("lost-d").orElseThrow().owner()).isEqualTo(OrphanOwner.THIS_CLUSTER);
         assertThat(file).exists();
 
         Path kept = h.poolDir.resolve("kept-e.img");
-        OrphanRemovalResult placed = removeOrphan("rm-placed", kept.toString());
+        OrphanRemovalResult placed = h.removeOrphan("rm-placed", kept.toString());
         assertThat(placed.outcome()).isEqualTo(OrphanRemovalOutcome.REFUSED);
         assertThat(placed.message()).contains("placement");
         assertThat(kept).exists();
 
-        OrphanRemovalResult done = removeOrphan("rm-lost", file.toString());
+        OrphanRemovalResult done = h.removeOrphan("rm-lost", file.toString());
         assertThat(done.outcome()).as(done.message()).isEqualTo(OrphanRemovalOutcome.DONE);
         assertThat(file).doesNotExist();
-        await().atMost(Duration.ofSeconds(30)).until(() -> orphan(h, "lost-d").isEmpty());
+        await().atMost(Duration.ofSeconds(30)).until(() -> h.orphan("lost-d").isEmpty());
 
         // Withdrawing the order lets the agent drop its answer.
         Await.result(h.store.delete(h.keys.orphanRemoval(AgentHarness.NODE, "rm-lost")));

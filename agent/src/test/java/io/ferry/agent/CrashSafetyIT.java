@@ -18,12 +18,9 @@ import java.nio.file.Files;
 import java.util.Optional;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.stream.IntStream;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
-import java.io.IOException;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
@@ -43,18 +40,8 @@ class CrashSafetyIT {
     @RegisterExtension
     static final EtcdExtension etcd = new EtcdExtension();
 
-    AgentHarness h;
-
-    @BeforeEach
-    void setUp() throws Exception {
-        h = new AgentHarness(etcd.options(EtcdExtension.uniquePrefix()));
-        h.filePool("files");
-    }
-
-    @AfterEach
-    void tearDown() throws IOException {
-        h.close();
-    }
+    @RegisterExtension
+    final AgentHarness h = AgentHarness.withFilePool(etcd, "files");
 
     /** Runs commands for real, but freezes the worker right after the first matching one, like a kill. */
     static final class FreezeAfter implements CommandRunner {

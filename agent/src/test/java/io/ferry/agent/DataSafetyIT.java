@@ -6,7 +6,6 @@ import io.ferry.etcd.testing.Await;
 import io.ferry.etcd.testing.EtcdExtension;
 import io.ferry.model.Engine;
 import io.ferry.model.FailureReason;
-import io.ferry.model.OrphanReport;
 import io.ferry.model.Placement;
 import io.ferry.model.PoolConfig;
 import io.ferry.model.PoolSource;
@@ -15,23 +14,19 @@ import io.ferry.model.Sizes;
 import io.ferry.model.VolumePhase;
 import io.ferry.model.VolumeStatus;
 import io.ferry.model.WorkItem;
+import io.ferry.runtime.device.TestDisks;
 import io.ferry.runtime.exec.ProcessCommandRunner;
 import io.ferry.runtime.pool.PoolMarker;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.time.Instant;
 import java.util.Optional;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
-import java.io.IOException;
 import java.io.RandomAccessFile;
 import java.nio.file.Path;
-import java.security.MessageDigest;
 import java.time.Duration;
-import java.util.HexFormat;
 import java.util.Random;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -47,18 +42,8 @@ class DataSafetyIT {
     @RegisterExtension
     static final EtcdExtension etcd = new EtcdExtension();
 
-    AgentHarness h;
-
-    @BeforeEach
-    void setUp() throws Exception {
-        h = new AgentHarness(etcd.options(EtcdExtension.uniquePrefix()));
-        h.filePool("files");
-    }
-
-    @AfterEach
-    void tearDown() throws IOException {
-        h.close();
-    }
+    @RegisterExtension
+    final AgentHarness h = AgentHarness.withFilePool(etcd, "files");
 
     static WorkItem work(String volume) {
         return WorkItem.of(volume, AgentHarness.NODE, "files", Engine.FILE, 16 * Sizes.MIB, true, 1, null, null);
@@ -66,33 +51,17 @@ class DataSafetyIT {
 
     /** Creates a volume and fills its first MiB through its loop device; returns the checksum. */
     String createAndWrite(String volume) throws Exception {
-        h.putWork(work(volume));
-        await().atMost(Duration.ofSeconds(30)).until(() -> h.status(volume)
-                .filter(s -> s.phase() == VolumePhase.READY).isPresent());
-        VolumeStatus ready = h.status(volume).orElseThrow();
-        byte[] data = new byte[1 << 20];
-        new Random(volume.hashCode()).nextBytes(data);
-        try (RandomAccessFile device = new RandomAccessFile(ready.devicePath(), "rw")) {
-            device.write(data);
-            device.getFD().sync();
-        }
+        h.createAndFill(volume);
         return checksum(volume);
     }
 
     /** Checksum of the volume's first MiB, read from its file in the pool (not through the agent). */
     String checksum(String volume) throws Exception {
-        Path file = h.poolDir.resolve(volume + ".img");
-        byte[] head = new byte[1 << 20];
-        try (RandomAccessFile f = new RandomAccessFile(file.toFile(), "r")) {
-            f.readFully(head);
-        }
-        return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(head));
+        return TestDisks.sha256OfFirstMiB(h.poolDir.resolve(volume + ".img"));
     }
 
     boolean reportedAsOrphan(String volume) {
-        return Await.result(h.store.get(h.keys.orphans(AgentHarness.NODE), OrphanReport.class))
-                .map(v -> v.value().orphans().stream().anyMatch(o -> volume.equals(o.volumeTag())))
-                .orElse(false);
+        return h.orphan(volume).isPresent();
     }
 
     @Test

@@ -19,7 +19,6 @@ import io.ferry.model.VolumePhase;
 import io.ferry.model.VolumeSource;
 import io.ferry.model.VolumeStatus;
 import io.ferry.model.WorkItem;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -43,18 +42,14 @@ class FailureClassesIT {
     @RegisterExtension
     static final EtcdExtension etcd = new EtcdExtension();
 
-    AgentHarness h;
+    @RegisterExtension
+    final AgentHarness h = new AgentHarness(etcd);
+
     PoolConfig pool;
 
     @BeforeEach
-    void setUp() throws Exception {
-        h = new AgentHarness(etcd.options(EtcdExtension.uniquePrefix()));
+    void setUp() {
         pool = h.filePool("files");
-    }
-
-    @AfterEach
-    void tearDown() throws IOException {
-        h.close();
     }
 
     static WorkItem work(String volume, long generation, VolumeSource source) {

@@ -13,8 +13,6 @@ import io.ferry.model.VolumePhase;
 import io.ferry.model.VolumeSource;
 import io.ferry.model.VolumeStatus;
 import io.ferry.model.WorkItem;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
@@ -40,26 +38,12 @@ class FileVolumeLifecycleIT {
     @RegisterExtension
     static final EtcdExtension etcd = new EtcdExtension();
 
-    AgentHarness h;
+    @RegisterExtension
+    final AgentHarness h = new AgentHarness(etcd);
 
-    @BeforeEach
-    void setUp() throws Exception {
-        h = new AgentHarness(etcd.options(EtcdExtension.uniquePrefix()));
-    }
-
-    @AfterEach
-    void tearDown() throws IOException {
-        h.close();
-    }
 
     static WorkItem work(String volume, long size, long generation, VolumeSource source) {
         return WorkItem.of(volume, AgentHarness.NODE, "files", Engine.FILE, size, true, generation, source, null);
-    }
-
-    VolumeStatus awaitReady(String volume, long generation) {
-        await().atMost(Duration.ofSeconds(30)).until(() -> h.status(volume)
-                .filter(s -> s.phase() == VolumePhase.READY && s.observedGeneration() >= generation).isPresent());
-        return h.status(volume).orElseThrow();
     }
 
     @Test
@@ -68,7 +52,7 @@ class FileVolumeLifecycleIT {
         h.start();
 
         h.putWork(work("vol-a", 64 * Sizes.MIB, 1, null));
-        VolumeStatus ready = awaitReady("vol-a", 1);
+        VolumeStatus ready = h.awaitReady("vol-a", 1);
         assertThat(ready.devicePath()).startsWith("/dev/loop");
         assertThat(ready.sizeBytes()).isEqualTo(64 * Sizes.MIB);
         assertThat(ready.export()).isNull();
@@ -79,7 +63,7 @@ class FileVolumeLifecycleIT {
         assertThat(readDevice(ready.devicePath(), 4096, data.length)).isEqualTo(data);
 
         h.putWork(work("vol-a", 128 * Sizes.MIB, 2, null));
-        VolumeStatus grown = awaitReady("vol-a", 2);
+        VolumeStatus grown = h.awaitReady("vol-a", 2);
         assertThat(grown.sizeBytes()).isEqualTo(128 * Sizes.MIB);
         assertThat(grown.devicePath()).isEqualTo(ready.devicePath());
         assertThat(deviceBytes(grown.devicePath())).isEqualTo(128 * Sizes.MIB);
@@ -93,13 +77,13 @@ class FileVolumeLifecycleIT {
         writeDevice(grown.devicePath(), 4096, new byte[data.length]);
 
         h.putWork(work("vol-b", 256 * Sizes.MIB, 1, VolumeSource.snapshot("snap-a", "files")));
-        VolumeStatus clone = awaitReady("vol-b", 1);
+        VolumeStatus clone = h.awaitReady("vol-b", 1);
         assertThat(clone.devicePath()).isNotEqualTo(grown.devicePath());
         assertThat(clone.sizeBytes()).isEqualTo(256 * Sizes.MIB);
         assertThat(readDevice(clone.devicePath(), 4096, data.length)).isEqualTo(data);
 
         h.putWork(work("vol-c", 128 * Sizes.MIB, 1, VolumeSource.volume("vol-b", "files")));
-        VolumeStatus copy = awaitReady("vol-c", 1);
+        VolumeStatus copy = h.awaitReady("vol-c", 1);
         assertThat(readDevice(copy.devicePath(), 4096, data.length)).isEqualTo(data);
 
         assertThat(h.loops()).hasSize(3);
@@ -118,7 +102,7 @@ class FileVolumeLifecycleIT {
 
         // The next volume takes a spare that held vol-a's, vol-b's or vol-c's data: it must read zeros.
         h.putWork(work("vol-d", 64 * Sizes.MIB, 1, null));
-        VolumeStatus fresh = awaitReady("vol-d", 1);
+        VolumeStatus fresh = h.awaitReady("vol-d", 1);
         assertThat(fresh.sizeBytes()).isEqualTo(64 * Sizes.MIB);
         assertThat(readDevice(fresh.devicePath(), 4096, data.length)).containsOnly((byte) 0);
         assertThat(h.poolFiles()).containsExactly("vol-d.img");
@@ -169,7 +153,7 @@ class FileVolumeLifecycleIT {
         h.putWork(work("huge", 2 * Sizes.PIB, 1, null));
         h.putWork(work("fine", 8 * Sizes.MIB, 1, null));
 
-        awaitReady("fine", 1);
+        h.awaitReady("fine", 1);
         await().atMost(Duration.ofSeconds(20)).until(() -> h.status("broken")
                 .filter(s -> s.phase() == VolumePhase.FAILED).isPresent());
         assertThat(h.status("broken").orElseThrow().message()).contains("invalid").contains("sizeBytes");
@@ -187,7 +171,7 @@ class FileVolumeLifecycleIT {
                 .filter(s -> s.phase() == VolumePhase.FAILED).isPresent());
         assertThat(h.status("early").orElseThrow().message()).contains("pool files");
         h.filePool("files");
-        awaitReady("early", 1);
+        h.awaitReady("early", 1);
     }
 
     Optional<SnapshotStatus> snapshotStatus(String snapshot) {

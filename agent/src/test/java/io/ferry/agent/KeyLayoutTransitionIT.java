@@ -7,20 +7,14 @@ import io.ferry.model.Engine;
 import io.ferry.model.KeyLayout;
 import io.ferry.model.Placement;
 import io.ferry.model.Sizes;
-import io.ferry.model.VolumePhase;
 import io.ferry.model.VolumeStatus;
 import io.ferry.model.WorkItem;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
-import java.io.IOException;
-import java.time.Duration;
 import java.time.Instant;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.awaitility.Awaitility.await;
 
 /**
  * An agent across the move to key layout 2: it carries out work items written where an older
@@ -32,18 +26,8 @@ class KeyLayoutTransitionIT {
     @RegisterExtension
     static final EtcdExtension etcd = new EtcdExtension();
 
-    AgentHarness h;
-
-    @BeforeEach
-    void setUp() throws Exception {
-        h = new AgentHarness(etcd.options(EtcdExtension.uniquePrefix()));
-        h.filePool("files");
-    }
-
-    @AfterEach
-    void tearDown() throws IOException {
-        h.close();
-    }
+    @RegisterExtension
+    final AgentHarness h = AgentHarness.withFilePool(etcd, "files");
 
     static WorkItem work(String volume, long size, long generation) {
         return WorkItem.of(volume, AgentHarness.NODE, "files", Engine.FILE, size, true, generation, null, null);
@@ -57,18 +41,12 @@ class KeyLayoutTransitionIT {
                 .put(h.keys.legacyWorkItem(item.node(), item.volume()), item).commit());
     }
 
-    VolumeStatus awaitReady(String volume, long generation) {
-        await().atMost(Duration.ofSeconds(30)).until(() -> h.status(volume)
-                .filter(s -> s.phase() == VolumePhase.READY && s.observedGeneration() >= generation).isPresent());
-        return h.status(volume).orElseThrow();
-    }
-
     @Test
     void workInTheOldPlaceIsCarriedOutAndStillConvergedAfterTheMigrationMovedIt() throws Exception {
         putOldLayoutWork(work("vol-a", 64 * Sizes.MIB, 1));
         h.start();
 
-        VolumeStatus ready = awaitReady("vol-a", 1);
+        VolumeStatus ready = h.awaitReady("vol-a", 1);
         assertThat(ready.sizeBytes()).isEqualTo(64 * Sizes.MIB);
 
         KeyLayoutMigration.Outcome moved = Await.result(KeyLayoutMigration.run(h.store, Instant.now()));
@@ -78,7 +56,7 @@ class KeyLayoutTransitionIT {
 
         // The controller's next order goes to the new place; the agent follows it there.
         h.putWork(work("vol-a", 128 * Sizes.MIB, 2));
-        VolumeStatus grown = awaitReady("vol-a", 2);
+        VolumeStatus grown = h.awaitReady("vol-a", 2);
         assertThat(grown.sizeBytes()).isEqualTo(128 * Sizes.MIB);
         assertThat(grown.devicePath()).isEqualTo(ready.devicePath());
         assertThat(h.poolFiles()).containsExactly("vol-a.img");
@@ -97,7 +75,7 @@ class KeyLayoutTransitionIT {
         h.start();
 
         h.putWork(work("vol-new", 64 * Sizes.MIB, 1));
-        awaitReady("vol-new", 1);
+        h.awaitReady("vol-new", 1);
         assertThat(h.status("vol-old")).isEmpty();
         assertThat(h.poolFiles()).containsExactly("vol-new.img");
     }

@@ -9,14 +9,10 @@ import io.ferry.model.PoolConfig;
 import io.ferry.model.PoolSource;
 import io.ferry.model.PoolStatus;
 import io.ferry.runtime.device.TestDisks;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
-import org.junit.jupiter.api.io.TempDir;
 
-import java.io.IOException;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
@@ -36,23 +32,14 @@ class LvmPoolRefusalIT {
     @RegisterExtension
     static final EtcdExtension etcd = new EtcdExtension();
 
-    @TempDir
-    Path dir;
+    // Closed in reverse order: the agent stops before the disks under its pool are detached.
+    @RegisterExtension
+    @Order(1)
+    final TestDisks disks = new TestDisks();
 
-    AgentHarness h;
-    TestDisks disks;
-
-    @BeforeEach
-    void setUp() throws Exception {
-        h = new AgentHarness(etcd.options(EtcdExtension.uniquePrefix()));
-        disks = new TestDisks(dir);
-    }
-
-    @AfterEach
-    void tearDown() throws IOException {
-        h.close();
-        disks.close();
-    }
+    @RegisterExtension
+    @Order(2)
+    final AgentHarness h = new AgentHarness(etcd);
 
     @Test
     void aPartitionedDiskIsRefusedInThePoolStatusAndLeftUntouched() throws Exception {

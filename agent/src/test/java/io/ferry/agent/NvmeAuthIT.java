@@ -15,7 +15,6 @@ import io.ferry.model.VolumeStatus;
 import io.ferry.model.WorkItem;
 import io.ferry.runtime.auth.HostKeyFile;
 import io.ferry.runtime.exec.ProcessCommandRunner;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -47,13 +46,13 @@ class NvmeAuthIT {
     static final String CONSUMER = "node-b";
     static final String CONSUMER_NQN = "nqn.2014-08.org.nvmexpress:uuid:bbbbbbbb-0000-4000-8000-000000000002";
 
-    AgentHarness h;
+    @RegisterExtension
+    final AgentHarness h = AgentHarness.withFilePool(etcd, "files");
+
     Path nvmet;
 
     @BeforeEach
     void setUp() throws Exception {
-        h = new AgentHarness(etcd.options(EtcdExtension.uniquePrefix()));
-        h.filePool("files");
         nvmet = h.root.resolve("nvmet");
         Files.createDirectories(nvmet.resolve("subsystems"));
         Files.createDirectories(nvmet.resolve("ports"));
@@ -62,11 +61,6 @@ class NvmeAuthIT {
         for (String attr : new String[] {"dhchap_key", "dhchap_ctrl_key", "dhchap_hash", "dhchap_dhgroup"}) {
             Files.writeString(host.resolve(attr), "");
         }
-    }
-
-    @AfterEach
-    void tearDown() throws IOException {
-        h.close();
     }
 
     void start() {

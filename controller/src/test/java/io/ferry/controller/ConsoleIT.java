@@ -1,17 +1,10 @@
 package io.ferry.controller;
 
-import io.ferry.etcd.FerryKeys;
 import io.ferry.model.Placement;
-import io.ferry.runtime.informer.InformerOptions;
-import io.ferry.runtime.reconcile.RuntimeOptions;
-import io.ferry.etcd.store.EtcdStore;
 import io.ferry.etcd.testing.EtcdExtension;
 import io.ferry.model.Attachment;
 import io.ferry.model.VolumeIntent;
 import io.ferry.runtime.admin.AdminOptions;
-import io.micrometer.prometheusmetrics.PrometheusConfig;
-import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
-import io.vertx.core.Vertx;
 import java.util.function.Function;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -57,12 +50,8 @@ class ConsoleIT {
     static final Path CHROMIUM = Path.of("/usr/bin/chromium");
     static final Path CHROMEDRIVER = Path.of("/usr/bin/chromedriver");
 
-    Vertx vertx;
-    EtcdStore store;
-    FerryKeys keys;
-    SimulatedAgents agents;
-    Vertx controllerVertx;
-    EtcdStore controllerStore;
+    @RegisterExtension
+    final SimulatedCluster cluster = new SimulatedCluster(etcd);
     Controller controller;
     WebDriver browser;
 
@@ -70,23 +59,11 @@ class ConsoleIT {
     void setUp() {
         assumeTrue(Files.isExecutable(CHROMIUM) && Files.isExecutable(CHROMEDRIVER),
                 "needs Debian's chromium and chromium-driver (.ci/run installs them)");
-        String prefix = EtcdExtension.uniquePrefix();
-        vertx = Vertx.vertx();
-        store = EtcdStore.connect(etcd.options(prefix));
-        keys = store.keys();
-        agents = new SimulatedAgents(vertx, store);
-        agents.start();
-        agents.addNode("node-1", Map.of());
-        agents.addPool("node-1", "pool-1", 100, Map.of());
-        agents.addNode("node-2", Map.of());
-        agents.addPool("node-2", "pool-2", 50, Map.of());
-        controllerVertx = Vertx.vertx();
-        controllerStore = EtcdStore.connect(etcd.options(prefix));
-        controller = new Controller(controllerVertx, controllerStore, new ControllerOptions("console-it", Duration.ofSeconds(3),
-                AdminOptions.loopback(0), InformerOptions.defaults(),
-                RuntimeOptions.defaults().withDelays(Duration.ofMillis(100), Duration.ofSeconds(2)), Duration.ofMinutes(5)),
-                new PrometheusMeterRegistry(PrometheusConfig.DEFAULT));
-        result(controller.start());
+        cluster.agents.addNode("node-1", Map.of());
+        cluster.agents.addPool("node-1", "pool-1", 100, Map.of());
+        cluster.agents.addNode("node-2", Map.of());
+        cluster.agents.addPool("node-2", "pool-2", 50, Map.of());
+        controller = cluster.start(SimulatedCluster.options("console-it").withAdmin(AdminOptions.loopback(0))).controller;
         ChromeOptions options = new ChromeOptions().setBinary(CHROMIUM.toFile())
                 .addArguments("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
                         "--window-size=1280,900");
@@ -99,16 +76,6 @@ class ConsoleIT {
     void tearDown() {
         if (browser != null) {
             browser.quit();
-        }
-        if (controller != null) {
-            result(controller.stop());
-            controllerStore.close();
-            result(controllerVertx.close());
-        }
-        if (agents != null) {
-            agents.close();
-            store.close();
-            result(vertx.close());
         }
     }
 
@@ -144,20 +111,22 @@ class ConsoleIT {
         until(b -> b.findElement(By.id("summary")).getText().matches("2 nodes · 2 pools · \\d+ volumes · controller leading"));
 
         // Created after the page was drawn: they appear without a reload (the stream, or at worst the 30 s poll).
-        result(store.put(keys.volume("vol-local"), VolumeIntent.builder("vol-local", 10 * GI).build()));
-        result(store.put(keys.volume("vol-huge"), VolumeIntent.builder("vol-huge", 500 * GI).build()));
+        result(cluster.store.put(cluster.keys.volume("vol-local"), VolumeIntent.builder("vol-local", 10 * GI).build()));
+        result(cluster.store.put(cluster.keys.volume("vol-huge"), VolumeIntent.builder("vol-huge", 500 * GI).build()));
         until(b -> !b.findElements(By.cssSelector("a.vol[data-volume='vol-local'][data-state='Ready']")).isEmpty());
-        String pool = result(store.get(keys.placement("vol-local"), Placement.class)).orElseThrow().value().pool();
+        String pool = result(cluster.store.get(cluster.keys.placement("vol-local"), Placement.class)).orElseThrow().value()
+                .pool();
         until(b -> b.findElement(By.cssSelector(".pool[data-pool='" + pool + "']")).getText().contains("vol-local"));
         until(b -> b.findElement(By.id("refusals")).getText().contains("vol-huge"));
         until(b -> b.findElement(By.id("refusals")).getText().contains("NoFit"));
 
         // A consumer on the serving node is drawn as local, one on the other node as remote.
-        String served = result(store.get(keys.placement("vol-local"), Placement.class)).orElseThrow().value().node();
+        String served = result(cluster.store.get(cluster.keys.placement("vol-local"), Placement.class)).orElseThrow().value()
+                .node();
         String other = served.equals("node-1") ? "node-2" : "node-1";
-        result(store.put(keys.attachment("vol-local", served), Attachment.of("vol-local", served,
+        result(cluster.store.put(cluster.keys.attachment("vol-local", served), Attachment.of("vol-local", served,
                 SimulatedAgents.hostNqn(served), false, Instant.now())));
-        result(store.put(keys.attachment("vol-local", other), Attachment.of("vol-local", other,
+        result(cluster.store.put(cluster.keys.attachment("vol-local", other), Attachment.of("vol-local", other,
                 SimulatedAgents.hostNqn(other), true, Instant.now())));
         until(b -> chip("vol-local").findElements(By.cssSelector(".consumer")).size() == 2);
         until(b -> chip("vol-local").findElement(By.cssSelector(".consumer.local")).getText().contains(served)

@@ -26,14 +26,9 @@ import io.ferry.model.VolumePhase;
 import io.ferry.model.VolumeStatus;
 import io.ferry.model.WorkItem;
 import io.ferry.runtime.admin.AdminOptions;
-import io.micrometer.prometheusmetrics.PrometheusConfig;
-import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.vertx.core.Future;
-import io.vertx.core.Vertx;
 import java.util.function.Function;
 import java.util.function.Supplier;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
@@ -64,74 +59,23 @@ class ControllerIT {
     @RegisterExtension
     static final EtcdExtension etcd = new EtcdExtension();
 
-    String prefix;
-    Vertx vertx;
-    EtcdStore store;
-    FerryKeys keys;
-    SimulatedAgents agents;
-    final List<Running> controllers = new ArrayList<>();
+    @RegisterExtension
+    final SimulatedCluster cluster = new SimulatedCluster(etcd);
+    final String prefix = cluster.prefix;
+    final EtcdStore store = cluster.store;
+    final FerryKeys keys = cluster.keys;
+    final SimulatedAgents agents = cluster.agents;
 
-    /** One controller process: its own Vert.x and etcd client, so it can be killed alone. */
-    final class Running {
-        final Vertx vertx = Vertx.vertx();
-        final EtcdStore store = EtcdStore.connect(etcd.options(prefix));
-        final PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
-        final Controller controller;
-        boolean dead;
-
-        Running(String id, boolean admin) {
-            ControllerOptions options = new ControllerOptions(id, Duration.ofSeconds(3),
-                    admin ? AdminOptions.loopback(0) : null,
-                    InformerOptions.defaults().withWatchdogInterval(Duration.ofSeconds(2)),
-                    RuntimeOptions.defaults().withConcurrency(64).withDelays(Duration.ofMillis(100), Duration.ofSeconds(2)),
-                    Duration.ofMinutes(5));
-            controller = new Controller(vertx, store, options, registry);
-            result(controller.start());
-        }
-
-        /** As a crash would: no resignation, no cleanup; its lease simply stops being renewed. */
-        void kill() {
-            dead = true;
-            store.close();
-            result(vertx.close());
-        }
-
-        void stop() {
-            if (!dead) {
-                dead = true;
-                result(controller.stop());
-                store.close();
-                result(vertx.close());
-            }
-        }
-    }
-
-    @BeforeEach
-    void setUp() {
-        prefix = EtcdExtension.uniquePrefix();
-        vertx = Vertx.vertx();
-        store = EtcdStore.connect(etcd.options(prefix));
-        keys = store.keys();
-        agents = new SimulatedAgents(vertx, store);
-        agents.start();
-    }
-
-    @AfterEach
-    void tearDown() {
-        controllers.forEach(Running::stop);
-        agents.close();
-        store.close();
-        result(vertx.close());
-    }
-
-    Running controller(String id) {
+    RunningController controller(String id) {
         return controller(id, false);
     }
 
-    Running controller(String id, boolean admin) {
-        Running r = new Running(id, admin);
-        controllers.add(r);
-        return r;
+    /** A controller as these tests run it: 64 reconciles at once, the informers' watchdog every 2 s. */
+    RunningController controller(String id, boolean admin) {
+        return cluster.start(new ControllerOptions(id, Duration.ofSeconds(3), admin ? AdminOptions.loopback(0) : null,
+                InformerOptions.defaults().withWatchdogInterval(Duration.ofSeconds(2)),
+                RuntimeOptions.defaults().withConcurrency(64).withDelays(Duration.ofMillis(100), Duration.ofSeconds(2)),
+                Duration.ofMinutes(5)));
     }
 
     void sixPoolsOfHundredGi() {
@@ -140,6 +84,32 @@ class ControllerIT {
             agents.addNode(node, Map.of("rack", "r" + ((i + 1) / 2), "zone", "z1"));
             agents.addPool(node, "pool-" + i, 100, Map.of());
         }
+    }
+
+    void oneNodeWithAPoolOfHundredGi() {
+        agents.addNode("node-1", Map.of());
+        agents.addPool("node-1", "pool-1", 100, Map.of());
+    }
+
+    /** Sets the volume's deletion flag, as ferryctl volume rm or the CSI DeleteVolume does. */
+    void requestDeletion(String volume, long gib) {
+        result(store.put(keys.volume(volume), VolumeIntent.builder(volume, gib * GI).deletionRequested(true).build()));
+    }
+
+    void awaitEveryVolumeGone() {
+        await().atMost(Duration.ofSeconds(30)).until(() -> result(store.count(keys.volumes())) == 0);
+    }
+
+    /** Waits until the controller's order to delete the volume stands in the node's work item. */
+    void awaitDeletionOrder(String node, String volume) {
+        await().atMost(Duration.ofSeconds(10)).until(() -> result(store.get(keys.workItem(node, volume), WorkItem.class))
+                .filter(w -> w.value().deletionRequested()).isPresent());
+    }
+
+    /** Waits until the (simulated) agent reported a status for the volume. */
+    void awaitStatus(String node, String volume) {
+        await().atMost(Duration.ofSeconds(10)).until(() -> result(store.get(keys.volumeStatus(node, volume),
+                VolumeStatus.class)).isPresent());
     }
 
     void createVolumes(int n, long gib) {
@@ -251,9 +221,9 @@ class ControllerIT {
     @Test
     void whenTheLeaderIsKilledMidStreamTheStandbyFinishesWithoutDoublePlacement() {
         sixPoolsOfHundredGi();
-        Running first = controller("c1");
+        RunningController first = controller("c1");
         await().atMost(Duration.ofSeconds(10)).until(first.controller::isLeader);
-        Running second = controller("c2");
+        RunningController second = controller("c2");
         createVolumes(1000, 1);
         await().atMost(Duration.ofSeconds(60)).until(() -> placements().size() >= 150);
         first.kill();
@@ -315,16 +285,15 @@ class ControllerIT {
 
     @Test
     void aDeletionIsTheFlagOneOrderOneAcknowledgementAndOneReleaseWhichTakesTheAcknowledgementAlong() {
-        agents.addNode("node-1", Map.of());
-        agents.addPool("node-1", "pool-1", 100, Map.of());
+        oneNodeWithAPoolOfHundredGi();
         controller("c1");
         createVolumes(1, 10);
         awaitAllDecided(1);
         await().atMost(Duration.ofSeconds(10)).until(() -> placements().get(0).createdAt() != null);
         long before = result(store.currentRevision());
 
-        result(store.put(keys.volume("vol-0000"), VolumeIntent.builder("vol-0000", 10 * GI).deletionRequested(true).build()));
-        await().atMost(Duration.ofSeconds(30)).until(() -> result(store.count(keys.volumes())) == 0);
+        requestDeletion("vol-0000", 10);
+        awaitEveryVolumeGone();
 
         // The flag; the order (work item, placement and record together); the node's Deleted; the
         // release (ledger, placement, work item, record, intent and the Deleted status together).
@@ -337,20 +306,17 @@ class ControllerIT {
 
     @Test
     void aCrashBetweenTheNodesRemovalAndItsAcknowledgementReleasesNothingEarlyAndLeaksNothing() {
-        agents.addNode("node-1", Map.of());
-        agents.addPool("node-1", "pool-1", 100, Map.of());
-        Running first = controller("c1");
+        oneNodeWithAPoolOfHundredGi();
+        RunningController first = controller("c1");
         createVolumes(1, 10);
         awaitAllDecided(1);
-        await().atMost(Duration.ofSeconds(10)).until(() -> result(store.get(keys.volumeStatus("node-1", "vol-0000"),
-                VolumeStatus.class)).isPresent());
+        awaitStatus("node-1", "vol-0000");
 
         // The node takes the order and removes the volume but has not acknowledged yet (its agent
         // crashed in between, or is slow): the order stands and the status still says Ready.
         agents.pause("node-1");
-        result(store.put(keys.volume("vol-0000"), VolumeIntent.builder("vol-0000", 10 * GI).deletionRequested(true).build()));
-        await().atMost(Duration.ofSeconds(10)).until(() -> result(store.get(keys.workItem("node-1", "vol-0000"), WorkItem.class))
-                .filter(w -> w.value().deletionRequested()).isPresent());
+        requestDeletion("vol-0000", 10);
+        awaitDeletionOrder("node-1", "vol-0000");
         assertNothingReleasedFor(Duration.ofSeconds(2));
         first.kill();
         controller("c2");
@@ -361,7 +327,7 @@ class ControllerIT {
 
         // The acknowledgement arrives: released once, and nothing is left, the acknowledgement included.
         agents.resume("node-1");
-        await().atMost(Duration.ofSeconds(30)).until(() -> result(store.count(keys.volumes())) == 0);
+        awaitEveryVolumeGone();
         assertThat(placements()).isEmpty();
         assertThat(ledgers().get("pool-1").allocatedBytes()).isZero();
         assertThat(ledgers().get("pool-1").volumeCount()).isZero();
@@ -389,27 +355,24 @@ class ControllerIT {
 
     @Test
     void deletionFinishesAfterAControllerCrashAtAnyStepAndLeaksNothing() {
-        agents.addNode("node-1", Map.of());
-        agents.addPool("node-1", "pool-1", 100, Map.of());
-        Running first = controller("c1");
+        oneNodeWithAPoolOfHundredGi();
+        RunningController first = controller("c1");
         createVolumes(2, 10);
         awaitAllDecided(2);
-        await().atMost(Duration.ofSeconds(10)).until(() -> result(store.get(keys.volumeStatus("node-1", "vol-0000"),
-                VolumeStatus.class)).isPresent());
+        awaitStatus("node-1", "vol-0000");
 
         // Crash after the deletion order was written, before the agent removed the volume.
         agents.pause("node-1");
-        result(store.put(keys.volume("vol-0000"), VolumeIntent.builder("vol-0000", 10 * GI).deletionRequested(true).build()));
-        await().atMost(Duration.ofSeconds(10)).until(() -> result(store.get(keys.workItem("node-1", "vol-0000"), WorkItem.class))
-                .filter(w -> w.value().deletionRequested()).isPresent());
+        requestDeletion("vol-0000", 10);
+        awaitDeletionOrder("node-1", "vol-0000");
         first.kill();
         // The agent finishes its part while no controller runs.
         agents.resume("node-1");
         // Crash before anything happened: the flag is set while no controller runs at all.
-        result(store.put(keys.volume("vol-0001"), VolumeIntent.builder("vol-0001", 10 * GI).deletionRequested(true).build()));
+        requestDeletion("vol-0001", 10);
 
         controller("c2");
-        await().atMost(Duration.ofSeconds(30)).until(() -> result(store.count(keys.volumes())) == 0);
+        awaitEveryVolumeGone();
         assertThat(placements()).isEmpty();
         assertThat(ledgers().get("pool-1").allocatedBytes()).isZero();
         assertThat(ledgers().get("pool-1").volumeCount()).isZero();
@@ -420,8 +383,7 @@ class ControllerIT {
 
     /** Two nodes with a pool each, a controller, and vol-0000 (10 GiB) placed and reported by its agent. */
     Placement oneVolumeServedOnOneOfTwoNodes() {
-        agents.addNode("node-1", Map.of());
-        agents.addPool("node-1", "pool-1", 100, Map.of());
+        oneNodeWithAPoolOfHundredGi();
         agents.addNode("node-2", Map.of());
         agents.addPool("node-2", "pool-2", 100, Map.of());
         controller("c1");
@@ -451,8 +413,8 @@ class ControllerIT {
         assertThat(ledgers().values().stream().mapToLong(Ledger::allocatedBytes).sum()).isEqualTo(10 * GI);
 
         // Deleted properly, nothing is left anywhere.
-        result(store.put(keys.volume("vol-0000"), VolumeIntent.builder("vol-0000", 10 * GI).deletionRequested(true).build()));
-        await().atMost(Duration.ofSeconds(30)).until(() -> result(store.count(keys.volumes())) == 0);
+        requestDeletion("vol-0000", 10);
+        awaitEveryVolumeGone();
         assertThat(placements()).isEmpty();
         assertThat(ledgers().values()).allSatisfy(l -> assertThat(l.allocatedBytes()).isZero());
         assertThat(result(store.count(keys.workItems(before.node())))).isZero();
@@ -521,8 +483,7 @@ class ControllerIT {
 
     @Test
     void anAdoptedVolumeIsNeverPlacedAsANewOneItWaitsForItsNodesStatusAndIsRebuiltThereWithOneCharge() throws Exception {
-        agents.addNode("node-1", Map.of());
-        agents.addPool("node-1", "pool-1", 100, Map.of());
+        oneNodeWithAPoolOfHundredGi();
         agents.addNode("node-2", Map.of());
         agents.addPool("node-2", "pool-2", 100, Map.of());
         controller("c1");
@@ -569,9 +530,8 @@ class ControllerIT {
 
     @Test
     void aLedgerDeletedOrTamperedByHandIsRecomputedFromThePlacementsAndTheDifferenceIsReported() throws Exception {
-        agents.addNode("node-1", Map.of());
-        agents.addPool("node-1", "pool-1", 100, Map.of());
-        Running c = controller("c1", true);
+        oneNodeWithAPoolOfHundredGi();
+        RunningController c = controller("c1", true);
         createVolumes(3, 10);
         awaitAllDecided(3);
         await().atMost(Duration.ofSeconds(10)).until(() -> ledgers().get("pool-1").allocatedBytes() == 30 * GI);
@@ -603,8 +563,7 @@ class ControllerIT {
 
     @Test
     void anAttachedVolumeIsNotDeletedUntilItIsDetached() {
-        agents.addNode("node-1", Map.of());
-        agents.addPool("node-1", "pool-1", 100, Map.of());
+        oneNodeWithAPoolOfHundredGi();
         agents.addNode("node-2", Map.of());
         controller("c1");
         createVolumes(1, 10);
@@ -612,7 +571,7 @@ class ControllerIT {
         result(store.put(keys.attachment("vol-0000", "node-2"),
                 Attachment.of("vol-0000", "node-2", SimulatedAgents.hostNqn("node-2"), false, Instant.now())));
 
-        result(store.put(keys.volume("vol-0000"), VolumeIntent.builder("vol-0000", 10 * GI).deletionRequested(true).build()));
+        requestDeletion("vol-0000", 10);
         await().atMost(Duration.ofSeconds(10)).until(() -> schedulings().get("vol-0000").phase() == SchedulingPhase.DELETING
                 && schedulings().get("vol-0000").message().contains("attached to node-2"));
         assertThat(result(store.get(keys.workItem("node-1", "vol-0000"), WorkItem.class)).orElseThrow().value()
@@ -620,14 +579,13 @@ class ControllerIT {
         assertThat(placements()).hasSize(1);
 
         result(store.delete(keys.attachment("vol-0000", "node-2")));
-        await().atMost(Duration.ofSeconds(30)).until(() -> result(store.count(keys.volumes())) == 0);
+        awaitEveryVolumeGone();
         assertThat(placements()).isEmpty();
     }
 
     @Test
     void anAttachmentClaimingAHostNqnItsNodeDidNotRegisterIsRefusedAndNothingIsExportedToIt() {
-        agents.addNode("node-1", Map.of());
-        agents.addPool("node-1", "pool-1", 100, Map.of());
+        oneNodeWithAPoolOfHundredGi();
         agents.addNode("node-2", Map.of());
         controller("c1");
         createVolumes(1, 10);
@@ -654,8 +612,7 @@ class ControllerIT {
 
     @Test
     void aDeadNodesVolumesShowUnreachableItsPoolsTakeNothingAndNothingMovesWhenItReturns() {
-        agents.addNode("node-1", Map.of());
-        agents.addPool("node-1", "pool-1", 100, Map.of());
+        oneNodeWithAPoolOfHundredGi();
         controller("c1");
         createVolumes(1, 10);
         awaitAllDecided(1);
@@ -713,8 +670,8 @@ class ControllerIT {
         assertThat(schedulings().get("vol-0000").growRefusedBytes()).isZero();
 
         // Deleting the grown volume empties the ledger (the VM testbed's scenario 4 once left volumeCount 1).
-        result(store.put(keys.volume("vol-0000"), VolumeIntent.builder("vol-0000", 60 * GI).deletionRequested(true).build()));
-        await().atMost(Duration.ofSeconds(30)).until(() -> result(store.count(keys.volumes())) == 0);
+        requestDeletion("vol-0000", 60);
+        awaitEveryVolumeGone();
         assertThat(ledgers().get("pool-1")).isEqualTo(Ledger.empty("pool-1"));
     }
 
@@ -794,8 +751,7 @@ class ControllerIT {
 
     @Test
     void aSnapshotAndAVolumeMadeFromItLiveOnTheOriginsPoolAndAreAccounted() {
-        agents.addNode("node-1", Map.of());
-        agents.addPool("node-1", "pool-1", 100, Map.of());
+        oneNodeWithAPoolOfHundredGi();
         agents.addNode("node-2", Map.of());
         agents.addPool("node-2", "pool-2", 100, Map.of());
         controller("c1");
@@ -827,8 +783,7 @@ class ControllerIT {
 
     @Test
     void attachingFromAnotherNodeExportsTheVolumeToExactlyThatHost() {
-        agents.addNode("node-1", Map.of());
-        agents.addPool("node-1", "pool-1", 100, Map.of());
+        oneNodeWithAPoolOfHundredGi();
         agents.addNode("node-2", Map.of());
         controller("c1");
         createVolumes(1, 1);
@@ -848,8 +803,7 @@ class ControllerIT {
 
     @Test
     void aConsumerOnTheServingNodesMachineIsHandedTheVolumeWithoutAnExportAndAnotherMachineGetsOne() {
-        agents.addNode("node-1", Map.of());
-        agents.addPool("node-1", "pool-1", 100, Map.of());
+        oneNodeWithAPoolOfHundredGi();
         agents.addNode("node-2", Map.of());
         agents.onMachine("node-1", "machine-a");
         agents.onMachine("node-2", "machine-a");
@@ -889,9 +843,8 @@ class ControllerIT {
 
     @Test
     void poolGaugesFollowPoolsAndLedgersFromTheStartWithoutAnyApiCall() {
-        agents.addNode("node-1", Map.of());
-        agents.addPool("node-1", "pool-1", 100, Map.of());
-        Running c = controller("c1", false);
+        oneNodeWithAPoolOfHundredGi();
+        RunningController c = controller("c1", false);
         await().atMost(Duration.ofSeconds(10)).until(c.controller::isLeader);
         Function<String, Double> gauge = name -> {
             var g = c.registry.find(name).tag("pool", "pool-1").gauge();
@@ -912,12 +865,11 @@ class ControllerIT {
 
     @Test
     void aVolumeThatFailedOnAMalformedLedgerSaysSoAtOnceAndIsPlacedAsSoonAsTheLedgerIsRepaired() {
-        agents.addNode("node-1", Map.of());
-        agents.addPool("node-1", "pool-1", 100, Map.of());
+        oneNodeWithAPoolOfHundredGi();
         // Typed by hand, badly: the pool's ledger does not decode.
         result(store.putRaw(keys.ledger("pool-1"), "{\"pool\":\"pool-1\",\"allocatedBytes\":\"many\"}"
                 .getBytes(StandardCharsets.UTF_8)));
-        Running c = controller("c1");
+        RunningController c = controller("c1");
         await().atMost(Duration.ofSeconds(10)).until(c.controller::isLeader);
         long revision = result(store.put(keys.volume("v1"), VolumeIntent.builder("v1", 10 * GI).build()));
         // The failure is in the volume's record at once (it used to sit Pending with no record at all),
@@ -947,9 +899,8 @@ class ControllerIT {
 
     @Test
     void aSnapshotPassThatKeepsFailingShowsItsAttemptCountAndClearsWhenItSucceeds() {
-        agents.addNode("node-1", Map.of());
-        agents.addPool("node-1", "pool-1", 100, Map.of());
-        Running c = controller("c1");
+        oneNodeWithAPoolOfHundredGi();
+        RunningController c = controller("c1");
         await().atMost(Duration.ofSeconds(10)).until(c.controller::isLeader);
         result(store.put(keys.volume("origin"), VolumeIntent.builder("origin", 10 * GI).build()));
         await().atMost(Duration.ofSeconds(10)).until(() -> placements().size() == 1);
@@ -997,10 +948,9 @@ class ControllerIT {
 
     @Test
     void theEmptyLedgerOfARemovedPoolIsRemovedAndAUsedOneIsKept() {
-        agents.addNode("node-1", Map.of());
-        agents.addPool("node-1", "pool-1", 100, Map.of());
+        oneNodeWithAPoolOfHundredGi();
         agents.addPool("node-1", "pool-2", 100, Map.of());
-        Running c = controller("c1");
+        RunningController c = controller("c1");
         await().atMost(Duration.ofSeconds(10)).until(c.controller::isLeader);
         result(store.put(keys.volume("v1"), VolumeIntent.builder("v1", 10 * GI).build()));
         await().atMost(Duration.ofSeconds(15)).until(() -> result(store.get(keys.placement("v1"), Placement.class)).isPresent());
@@ -1021,7 +971,7 @@ class ControllerIT {
     void theAdminApiExplainsEveryPoolsVerdictAndServesMetrics() throws Exception {
         sixPoolsOfHundredGi();
         agents.killNode("node-6");
-        Running c = controller("c1", true);
+        RunningController c = controller("c1", true);
         await().atMost(Duration.ofSeconds(10)).until(c.controller::isLeader);
         result(store.put(keys.volume("big"), VolumeIntent.builder("big", 150 * GI).build()));
         await().atMost(Duration.ofSeconds(10)).until(() -> schedulings().containsKey("big"));
@@ -1055,8 +1005,7 @@ class ControllerIT {
 
     @Test
     void anIntentDeletedByHandKeepsTheVolumeUntilDeletionIsAskedForExplicitly() {
-        agents.addNode("node-1", Map.of());
-        agents.addPool("node-1", "pool-1", 100, Map.of());
+        oneNodeWithAPoolOfHundredGi();
         controller("c1");
         createVolumes(1, 10);
         awaitAllDecided(1);
@@ -1066,7 +1015,7 @@ class ControllerIT {
         assertThat(placements()).hasSize(1);
         assertThat(result(store.get(keys.workItem("node-1", "vol-0000"), WorkItem.class))).isPresent();
 
-        result(store.put(keys.volume("vol-0000"), VolumeIntent.builder("vol-0000", 10 * GI).deletionRequested(true).build()));
+        requestDeletion("vol-0000", 10);
         await().atMost(Duration.ofSeconds(20)).until(() -> placements().isEmpty() && result(store.count(keys.volumes())) == 0);
         assertThat(ledgers().get("pool-1").allocatedBytes()).isZero();
     }

@@ -4,10 +4,6 @@ import io.etcd.jetcd.ByteSequence;
 import io.etcd.jetcd.Watch;
 import io.etcd.jetcd.options.LeaseOption;
 import io.etcd.jetcd.options.WatchOption;
-import io.ferry.etcd.FerryKeys;
-import io.ferry.runtime.informer.InformerOptions;
-import io.ferry.runtime.reconcile.RuntimeOptions;
-import io.ferry.etcd.store.EtcdStore;
 import io.ferry.etcd.store.Versioned;
 import io.ferry.etcd.testing.EtcdExtension;
 import io.ferry.model.Attachment;
@@ -18,11 +14,7 @@ import io.ferry.model.LifecycleEvent;
 import io.ferry.model.VolumeIntent;
 import io.ferry.model.VolumePhase;
 import io.ferry.model.VolumeStatus;
-import io.micrometer.prometheusmetrics.PrometheusConfig;
-import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.vertx.core.Future;
-import io.vertx.core.Vertx;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -46,56 +38,25 @@ class LifecycleEventsIT {
     @RegisterExtension
     static final EtcdExtension etcd = new EtcdExtension();
 
-    Vertx vertx;
-    EtcdStore store;
-    FerryKeys keys;
-    SimulatedAgents agents;
-    Vertx controllerVertx;
-    EtcdStore controllerStore;
-    Controller controller;
+    @RegisterExtension
+    final SimulatedCluster cluster = new SimulatedCluster(etcd);
+    RunningController running;
 
     @BeforeEach
     void setUp() {
-        String prefix = EtcdExtension.uniquePrefix();
-        vertx = Vertx.vertx();
-        store = EtcdStore.connect(etcd.options(prefix));
-        keys = store.keys();
-        agents = new SimulatedAgents(vertx, store);
-        agents.start();
-        agents.addNode("node-1", Map.of());
-        agents.addPool("node-1", "pool-1", 100, Map.of());
+        cluster.agents.addNode("node-1", Map.of());
+        cluster.agents.addPool("node-1", "pool-1", 100, Map.of());
         startController("events-1");
     }
 
     void startController(String id) {
-        controllerVertx = Vertx.vertx();
-        controllerStore = EtcdStore.connect(etcd.options(keys.prefix()));
-        controller = new Controller(controllerVertx, controllerStore, new ControllerOptions(id, Duration.ofSeconds(3), null,
-                InformerOptions.defaults(), RuntimeOptions.defaults().withDelays(Duration.ofMillis(100), Duration.ofSeconds(2)),
-                Duration.ofMinutes(5)), new PrometheusMeterRegistry(PrometheusConfig.DEFAULT));
-        result(controller.start());
-        await().atMost(Duration.ofSeconds(20)).until(controller::isLeader);
-    }
-
-    void stopController() {
-        result(controller.stop());
-        controllerStore.close();
-        result(controllerVertx.close());
-        controller = null;
-    }
-
-    @AfterEach
-    void tearDown() {
-        if (controller != null) {
-            stopController();
-        }
-        agents.close();
-        store.close();
-        result(vertx.close());
+        running = cluster.start(SimulatedCluster.options(id));
+        await().atMost(Duration.ofSeconds(20)).until(running.controller::isLeader);
     }
 
     List<LifecycleEvent> events(String volume) {
-        return result(store.list(keys.eventsOf(LifecycleEvent.VOLUME, volume), LifecycleEvent.class)).items().stream()
+        return result(cluster.store.list(cluster.keys.eventsOf(LifecycleEvent.VOLUME, volume), LifecycleEvent.class)).items()
+                .stream()
                 .map(Versioned::value).toList();
     }
 
@@ -117,23 +78,23 @@ class LifecycleEventsIT {
 
     @Test
     void aVolumesLifeIsRecordedInOrderOnAnExpiringLeaseAndEachStepOnce() {
-        result(store.put(keys.volume("vol-a"), VolumeIntent.builder("vol-a", 10 * GI).build()));
+        result(cluster.store.put(cluster.keys.volume("vol-a"), VolumeIntent.builder("vol-a", 10 * GI).build()));
         awaitReasons("vol-a", EventReason.PLACED, EventReason.READY);
 
-        result(store.put(keys.attachment("vol-a", "node-1"),
+        result(cluster.store.put(cluster.keys.attachment("vol-a", "node-1"),
                 Attachment.of("vol-a", "node-1", SimulatedAgents.hostNqn("node-1"), false, Instant.now())));
         awaitReasons("vol-a", EventReason.PLACED, EventReason.READY, EventReason.ATTACHED);
 
-        VolumeIntent intent = result(store.get(keys.volume("vol-a"), VolumeIntent.class)).orElseThrow().value();
-        result(store.put(keys.volume("vol-a"), intent.withSizeBytes(20 * GI)));
+        VolumeIntent intent = result(cluster.store.get(cluster.keys.volume("vol-a"), VolumeIntent.class)).orElseThrow().value();
+        result(cluster.store.put(cluster.keys.volume("vol-a"), intent.withSizeBytes(20 * GI)));
         awaitReasons("vol-a", EventReason.PLACED, EventReason.READY, EventReason.ATTACHED, EventReason.GROWN);
 
-        result(store.delete(keys.attachment("vol-a", "node-1")));
+        result(cluster.store.delete(cluster.keys.attachment("vol-a", "node-1")));
         awaitReasons("vol-a", EventReason.PLACED, EventReason.READY, EventReason.ATTACHED, EventReason.GROWN,
                 EventReason.DETACHED);
 
-        intent = result(store.get(keys.volume("vol-a"), VolumeIntent.class)).orElseThrow().value();
-        result(store.put(keys.volume("vol-a"), intent.withDeletionRequested()));
+        intent = result(cluster.store.get(cluster.keys.volume("vol-a"), VolumeIntent.class)).orElseThrow().value();
+        result(cluster.store.put(cluster.keys.volume("vol-a"), intent.withDeletionRequested()));
         awaitReasons("vol-a", EventReason.PLACED, EventReason.READY, EventReason.ATTACHED, EventReason.GROWN,
                 EventReason.DETACHED, EventReason.DELETED);
 
@@ -147,10 +108,10 @@ class LifecycleEventsIT {
         assertThat(events.get(0).message()).contains("pool-1");
         assertThat(events.get(3).message()).contains(Long.toString(20 * GI));
         // Every event sits on a lease nobody renews: it goes by itself, within the retention and a sixth.
-        for (Versioned<LifecycleEvent> v : result(store.list(keys.eventsOf(LifecycleEvent.VOLUME, "vol-a"),
+        for (Versioned<LifecycleEvent> v : result(cluster.store.list(cluster.keys.eventsOf(LifecycleEvent.VOLUME, "vol-a"),
                 LifecycleEvent.class)).items()) {
             assertThat(v.leaseId()).as("lease of " + v.key()).isNotZero();
-            long ttl = result(Future.fromCompletionStage(store.client().getLeaseClient()
+            long ttl = result(Future.fromCompletionStage(cluster.store.client().getLeaseClient()
                     .timeToLive(v.leaseId(), LeaseOption.DEFAULT))).getTTL();
             assertThat(ttl).isPositive().isLessThanOrEqualTo(Duration.ofMinutes(70).toSeconds());
         }
@@ -159,54 +120,54 @@ class LifecycleEventsIT {
     @Test
     void aBurstOfCreationsWritesItsEventsInAFewTransactionsAndARestartedControllerRepeatsNone() {
         Set<Long> eventRevisions = ConcurrentHashMap.newKeySet();
-        try (Watch.Watcher ignored = store.client().getWatchClient().watch(
-                ByteSequence.from(keys.events(), StandardCharsets.UTF_8), WatchOption.builder().isPrefix(true).build(),
+        try (Watch.Watcher ignored = cluster.store.client().getWatchClient().watch(
+                ByteSequence.from(cluster.keys.events(), StandardCharsets.UTF_8), WatchOption.builder().isPrefix(true).build(),
                 response -> response.getEvents().forEach(e -> eventRevisions.add(e.getKeyValue().getModRevision())))) {
             for (int i = 0; i < 40; i++) {
                 String name = String.format("vol-%02d", i);
-                store.put(keys.volume(name), VolumeIntent.builder(name, GI).build());
+                cluster.store.put(cluster.keys.volume(name), VolumeIntent.builder(name, GI).build());
             }
-            await().atMost(Duration.ofSeconds(60)).until(() -> result(store.count(keys.events())) == 80);
+            await().atMost(Duration.ofSeconds(60)).until(() -> result(cluster.store.count(cluster.keys.events())) == 80);
             // 80 events; one transaction per 200 ms flush. Under any load this stays far below one per event.
             assertThat(eventRevisions.size()).as("transactions that wrote 80 events").isLessThan(40);
         }
 
-        stopController();
+        running.stop();
         startController("events-2");
         // Something new, to know the new leader records: then nothing old was recorded again.
-        result(store.put(keys.volume("vol-new"), VolumeIntent.builder("vol-new", GI).build()));
+        result(cluster.store.put(cluster.keys.volume("vol-new"), VolumeIntent.builder("vol-new", GI).build()));
         awaitReasons("vol-new", EventReason.PLACED, EventReason.READY);
-        assertThat(result(store.count(keys.events()))).isEqualTo(82);
+        assertThat(result(cluster.store.count(cluster.keys.events()))).isEqualTo(82);
         assertThat(events("vol-new")).allSatisfy(e -> assertThat(e.reporter()).isEqualTo("events-2"));
     }
 
     @Test
     void aRefusalAFailureAndALossCarryTheirTypedReasonsAndAFlappingVolumeKeepsOnlyItsNewestEvents() {
-        result(store.put(keys.volume("vol-huge"), VolumeIntent.builder("vol-huge", 1000 * GI).build()));
+        result(cluster.store.put(cluster.keys.volume("vol-huge"), VolumeIntent.builder("vol-huge", 1000 * GI).build()));
         await().atMost(Duration.ofSeconds(30)).until(() -> reasons("vol-huge").equals(List.of(EventReason.REFUSED)));
         LifecycleEvent refused = events("vol-huge").get(0);
         assertThat(refused.detail()).isEqualTo(FailureReason.NO_FIT.value());
         assertThat(refused.type()).isEqualTo("Warning");
 
-        result(store.put(keys.volume("vol-f"), VolumeIntent.builder("vol-f", GI).build()));
+        result(cluster.store.put(cluster.keys.volume("vol-f"), VolumeIntent.builder("vol-f", GI).build()));
         awaitReasons("vol-f", EventReason.PLACED, EventReason.READY);
-        agents.pause("node-1");
-        String statusKey = keys.volumeStatus("node-1", "vol-f");
-        VolumeStatus ready = result(store.get(statusKey, VolumeStatus.class)).orElseThrow().value();
+        cluster.agents.pause("node-1");
+        String statusKey = cluster.keys.volumeStatus("node-1", "vol-f");
+        VolumeStatus ready = result(cluster.store.get(statusKey, VolumeStatus.class)).orElseThrow().value();
         VolumeStatus failed = VolumeStatus.of("vol-f", "node-1", VolumePhase.FAILED, null, 0, null, 1, "pool went away",
                 Instant.now()).withConditions(List.of(Condition.failed(Condition.READY, FailureReason.POOL_NOT_CONFIGURED,
                 "pool went away", 1, 1)));
         VolumeStatus lost = failed.withConditions(List.of(Condition.failed(Condition.READY, FailureReason.VOLUME_LOST,
                 "its file is gone", 1, 1)));
-        result(store.put(statusKey, failed));
+        result(cluster.store.put(statusKey, failed));
         await().atMost(Duration.ofSeconds(30)).until(() -> reasons("vol-f").size() == 3);
         LifecycleEvent failure = events("vol-f").get(2);
         assertThat(failure.reason()).isEqualTo(EventReason.FAILED);
         assertThat(failure.detail()).isEqualTo(FailureReason.POOL_NOT_CONFIGURED.value());
         assertThat(failure.message()).isEqualTo("pool went away");
-        result(store.put(statusKey, failed.withConditions(List.of(Condition.failed(Condition.READY,
+        result(cluster.store.put(statusKey, failed.withConditions(List.of(Condition.failed(Condition.READY,
                 FailureReason.POOL_NOT_CONFIGURED, "pool went away", 1, 2)))));
-        result(store.put(statusKey, lost));
+        result(cluster.store.put(statusKey, lost));
         await().atMost(Duration.ofSeconds(30)).until(() -> reasons("vol-f").size() == 4);
         assertThat(events("vol-f").get(3).reason()).as("a second attempt of the same failure is no new event")
                 .isEqualTo(EventReason.LOST);
@@ -214,9 +175,9 @@ class LifecycleEventsIT {
         // Ready and Lost in turn, 15 times each: only the newest PER_OBJECT stay. Each step waits for its
         // event, since the controller's cache may see two quick writes of a key as one change.
         for (int i = 0; i < 15; i++) {
-            result(store.put(statusKey, ready));
+            result(cluster.store.put(statusKey, ready));
             awaitLast("vol-f", EventReason.READY);
-            result(store.put(statusKey, lost));
+            result(cluster.store.put(statusKey, lost));
             awaitLast("vol-f", EventReason.LOST);
         }
         await().atMost(Duration.ofSeconds(30)).untilAsserted(() -> {

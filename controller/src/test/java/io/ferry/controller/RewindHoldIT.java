@@ -22,7 +22,6 @@ import io.etcd.jetcd.options.PutOption;
 import io.etcd.jetcd.options.TxnOption;
 import io.ferry.etcd.EtcdClients;
 import io.ferry.etcd.EtcdOptions;
-import io.ferry.etcd.FerryKeys;
 import io.ferry.runtime.informer.InformerOptions;
 import io.ferry.runtime.reconcile.RuntimeOptions;
 import io.ferry.etcd.store.EtcdStore;
@@ -33,11 +32,8 @@ import io.ferry.model.Placement;
 import io.ferry.model.VolumeIntent;
 import io.ferry.model.WorkItem;
 import io.ferry.runtime.admin.AdminOptions;
-import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
-import io.vertx.core.Vertx;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
@@ -70,27 +66,12 @@ class RewindHoldIT {
     @RegisterExtension
     static final EtcdExtension etcd = new EtcdExtension();
 
-    String prefix;
-    Vertx vertx;
-    EtcdStore store;
-    FerryKeys keys;
-    SimulatedAgents agents;
-    Vertx controllerVertx;
-    EtcdStore controllerStore;
+    @RegisterExtension
+    final SimulatedCluster cluster = new SimulatedCluster(etcd);
     Controller controller;
     PrometheusMeterRegistry registry;
     /** While set, the controller's listings of the volume intents wait for it to complete. */
     final AtomicReference<CompletableFuture<Void>> intentListingsHeld = new AtomicReference<>();
-
-    @BeforeEach
-    void setUp() {
-        prefix = EtcdExtension.uniquePrefix();
-        vertx = Vertx.vertx();
-        store = EtcdStore.connect(etcd.options(prefix));
-        keys = store.keys();
-        agents = new SimulatedAgents(vertx, store);
-        agents.start();
-    }
 
     @AfterEach
     void tearDown() {
@@ -98,42 +79,32 @@ class RewindHoldIT {
         if (held != null) {
             held.complete(null);
         }
-        if (controller != null) {
-            result(controller.stop());
-            controllerStore.client().close();
-            result(controllerVertx.close());
-        }
-        agents.close();
-        store.close();
-        result(vertx.close());
     }
 
     void startController() {
-        EtcdOptions options = etcd.options(prefix);
-        Client client = new IntentListingsHeldBack(EtcdClients.create(options), keys.volumes());
-        controllerStore = new EtcdStore(client, options.keys(), options.requestTimeout());
-        controllerVertx = Vertx.vertx();
-        registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
-        controller = new Controller(controllerVertx, controllerStore, new ControllerOptions("ctl-rewind", Duration.ofSeconds(3),
-                AdminOptions.loopback(0), InformerOptions.defaults().withWatchdogInterval(Duration.ofSeconds(2)),
-                RuntimeOptions.defaults().withDelays(Duration.ofMillis(100), Duration.ofSeconds(1)), Duration.ofMinutes(5)),
-                registry);
-        result(controller.start());
+        EtcdOptions options = etcd.options(cluster.prefix);
+        Client client = new IntentListingsHeldBack(EtcdClients.create(options), cluster.keys.volumes());
+        RunningController running = cluster.start(new EtcdStore(client, options.keys(), options.requestTimeout()), client,
+                new ControllerOptions("ctl-rewind", Duration.ofSeconds(3), AdminOptions.loopback(0),
+                        InformerOptions.defaults().withWatchdogInterval(Duration.ofSeconds(2)),
+                        RuntimeOptions.defaults().withDelays(Duration.ofMillis(100), Duration.ofSeconds(1)), Duration.ofMinutes(5)));
+        controller = running.controller;
+        registry = running.registry;
         await().atMost(Duration.ofSeconds(15)).until(controller::isLeader);
     }
 
     @Test
     void noDecisionIsTakenUntilEveryInformerHasListedTheRestoredEtcd() throws Exception {
-        agents.addNode("node-1", Map.of());
-        agents.addPool("node-1", "pool-1", 100, Map.of());
+        cluster.agents.addNode("node-1", Map.of());
+        cluster.agents.addPool("node-1", "pool-1", 100, Map.of());
         startController();
-        result(store.put(keys.volume("vol-a"), VolumeIntent.builder("vol-a", GI).build()));
+        result(cluster.store.put(cluster.keys.volume("vol-a"), VolumeIntent.builder("vol-a", GI).build()));
         await().atMost(Duration.ofSeconds(15)).until(() -> placement("vol-a").filter(p -> p.createdAt() != null).isPresent());
 
         Path backup = etcd.saveSnapshot();
 
         // Grown after the backup: the restored placement and intent both say 1 GiB again.
-        result(store.put(keys.volume("vol-a"), VolumeIntent.builder("vol-a", 2 * GI).build()));
+        result(cluster.store.put(cluster.keys.volume("vol-a"), VolumeIntent.builder("vol-a", 2 * GI).build()));
         await().atMost(Duration.ofSeconds(15)).until(() -> placement("vol-a").map(Placement::sizeBytes).orElse(0L) == 2 * GI);
 
         intentListingsHeld.set(new CompletableFuture<>());
@@ -141,7 +112,7 @@ class RewindHoldIT {
         // Every informer but the held one has listed the restored etcd: those that noticed the rewind
         // themselves, and the rest (which ones depends on timing) because the hold told them to.
         await("every informer but the intents' lists the restored etcd").atMost(Duration.ofSeconds(30)).until(() ->
-                readiness().contains("waiting for 1 of 10 informers to list it again (" + keys.volumes() + ")"));
+                readiness().contains("waiting for 1 of 10 informers to list it again (" + cluster.keys.volumes() + ")"));
         assertThat(placement("vol-a")).map(Placement::sizeBytes).as("the backup's placement").contains(GI);
         Map<String, Long> written = controllerRecords();
 
@@ -149,7 +120,7 @@ class RewindHoldIT {
         // deciding on that mix grows the restored placement back. It holds, and says why.
         await("the readiness says what the controller waits for").atMost(Duration.ofSeconds(10)).until(() ->
                 readiness().contains("holding decisions: etcd was restored from a backup")
-                        && readiness().contains("waiting for 1 of 10 informers to list it again (" + keys.volumes() + ")"));
+                        && readiness().contains("waiting for 1 of 10 informers to list it again (" + cluster.keys.volumes() + ")"));
         assertThat(registry.get("ferry.controller.rewind.waiting.informers").gauge().value()).isEqualTo(1.0);
         Thread.sleep(3000);
         assertThat(placement("vol-a")).map(Placement::sizeBytes).as("no grow decided on the lost intent").contains(GI);
@@ -161,26 +132,28 @@ class RewindHoldIT {
         assertThat(registry.get("ferry.controller.rewind.waiting.informers").gauge().value()).isZero();
         assertThat(registry.get("ferry.controller.rewind.holds").counter().count()).isEqualTo(1.0);
         // Decisions resume: a new volume is placed, and the restored volume is left at the backup's size.
-        result(store.put(keys.volume("vol-b"), VolumeIntent.builder("vol-b", GI).build()));
+        result(cluster.store.put(cluster.keys.volume("vol-b"), VolumeIntent.builder("vol-b", GI).build()));
         await().atMost(Duration.ofSeconds(15)).until(() -> placement("vol-b").isPresent());
         assertThat(placement("vol-a")).map(Placement::sizeBytes).contains(GI);
-        assertThat(result(store.get(keys.workItem("node-1", "vol-a"), WorkItem.class))).map(v -> v.value().sizeBytes())
-                .contains(GI);
+        assertThat(result(cluster.store.get(cluster.keys.workItem("node-1", "vol-a"), WorkItem.class)))
+                .map(v -> v.value().sizeBytes()).contains(GI);
         await("the ledger charges both volumes once").atMost(Duration.ofSeconds(15)).until(() ->
-                result(store.get(keys.ledger("pool-1"), Ledger.class)).map(v -> v.value().allocatedBytes()).orElse(0L) == 2 * GI);
+                result(cluster.store.get(cluster.keys.ledger("pool-1"), Ledger.class)).map(v -> v.value().allocatedBytes())
+                        .orElse(0L) == 2 * GI);
     }
 
     Optional<Placement> placement(String volume) {
-        return result(store.get(keys.placement(volume), Placement.class)).map(v -> v.value());
+        return result(cluster.store.get(cluster.keys.placement(volume), Placement.class)).map(v -> v.value());
     }
 
     /** Every key the controller writes, with its revision. */
     Map<String, Long> controllerRecords() {
         Map<String, Long> records = new TreeMap<>();
-        for (String under : new String[] {keys.placements(), keys.ledgers(), keys.prefix() + "/controller/volumes/"}) {
-            result(store.listRaw(under)).entries().forEach(e -> records.put(e.key(), e.modRevision()));
+        for (String under : new String[] {cluster.keys.placements(), cluster.keys.ledgers(),
+                cluster.keys.prefix() + "/controller/volumes/"}) {
+            result(cluster.store.listRaw(under)).entries().forEach(e -> records.put(e.key(), e.modRevision()));
         }
-        result(store.listRaw(keys.work())).entries().stream().filter(e -> e.key().contains("/volumes/"))
+        result(cluster.store.listRaw(cluster.keys.work())).entries().stream().filter(e -> e.key().contains("/volumes/"))
                 .forEach((RawEntry e) -> records.put(e.key(), e.modRevision()));
         return records;
     }

@@ -275,7 +275,7 @@ class RulesTest {
     }
 
     @Test
-    void readySnapshotsOnly() {
+    void onlyAReadySnapshotMayBeReadyToUse() {
         assertThatThrownBy(() -> SnapshotStatus.of("s", "v", "n", "p", 1, true, VolumePhase.CREATING, null, 0,
                 null)).hasMessageContaining("only a Ready snapshot");
     }

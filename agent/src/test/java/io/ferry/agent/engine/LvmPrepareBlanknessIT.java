@@ -6,12 +6,9 @@ import io.ferry.model.PoolSource;
 import io.ferry.runtime.device.TestDisks;
 import io.ferry.runtime.exec.FakeCommandRunner;
 import io.ferry.runtime.exec.ProcessCommandRunner;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 
@@ -29,21 +26,10 @@ class LvmPrepareBlanknessIT {
     static final List<String> VGS = LvmEngineTest.VGS;
     static final List<String> LVS = LvmEngineTest.LVS;
 
-    @TempDir
-    Path dir;
+    @RegisterExtension
+    final TestDisks disks = new TestDisks();
 
-    TestDisks disks;
     final ProcessCommandRunner real = new ProcessCommandRunner();
-
-    @BeforeEach
-    void setUp() {
-        disks = new TestDisks(dir);
-    }
-
-    @AfterEach
-    void tearDown() {
-        disks.close();
-    }
 
     /** LVM scripted as "no such volume group yet"; wipefs for real. */
     FakeCommandRunner noVolumeGroupYet() {

@@ -1,22 +1,16 @@
 package io.ferry.agent.spdk;
 
-import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 
 import java.io.IOException;
-import java.net.StandardProtocolFamily;
-import java.net.UnixDomainSocketAddress;
-import java.nio.ByteBuffer;
-import java.nio.channels.Channels;
-import java.nio.channels.ServerSocketChannel;
-import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermission;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
@@ -25,7 +19,6 @@ import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.UUID;
-import java.util.concurrent.CopyOnWriteArrayList;
 
 /**
  * A small SPDK target on a real Unix socket: every request is checked against SPDK's parameter
@@ -99,19 +92,42 @@ final class FakeSpdk implements AutoCloseable {
     final Map<String, Lvstore> lvstores = new LinkedHashMap<>();
     final Map<String, Lvol> lvols = new LinkedHashMap<>();
     final Map<String, Subsystem> subsystems = new LinkedHashMap<>();
-    final List<JsonNode> requests = new CopyOnWriteArrayList<>();
+    /** Every request since {@link #clear()}, in order. */
+    final List<JsonNode> requests;
     final long baseBdevBytes = 1L << 30;
     final long clusterSize = 4L << 20;
 
-    private final ServerSocketChannel server;
-    private final Thread thread;
+    private final Path socket;
+    private final SpdkRpcServer server;
 
     FakeSpdk(Path socket) throws IOException {
-        server = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
-        server.bind(UnixDomainSocketAddress.of(socket));
-        thread = new Thread(this::serve, "fake-spdk-model");
-        thread.setDaemon(true);
-        thread.start();
+        this.socket = socket;
+        server = new SpdkRpcServer(socket, "fake-spdk-model", request -> {
+            synchronized (this) {
+                return handle(request);
+            }
+        });
+        requests = server.requests;
+    }
+
+    /**
+     * A target with the lvstore {@code lvs0} on {@code Malloc0} holding a thin 8 MiB lvol of each of
+     * these names, its request log cleared so that a test sees only its own requests.
+     */
+    static FakeSpdk withLvols(Path socket, String... lvols) throws IOException {
+        FakeSpdk spdk = new FakeSpdk(socket);
+        SpdkClient client = spdk.client();
+        client.createLvstore("Malloc0", "lvs0");
+        for (String lvol : lvols) {
+            client.createLvol("lvs0", lvol, 8 << 20, true);
+        }
+        spdk.clear();
+        return spdk;
+    }
+
+    /** A client of this target, as the agent makes it. */
+    SpdkClient client() {
+        return new SpdkClient(socket, Duration.ofSeconds(5));
     }
 
     @Override
@@ -140,28 +156,6 @@ final class FakeSpdk implements AutoCloseable {
 
     void clear() {
         requests.clear();
-    }
-
-    private void serve() {
-        while (server.isOpen()) {
-            try (SocketChannel c = server.accept()) {
-                JsonParser p = JSON.getFactory().createParser(Channels.newInputStream(c));
-                JsonNode request = JSON.readTree(p);
-                requests.add(request);
-                String problem = SpdkClientTest.check(request);
-                JsonNode response;
-                if (problem != null) {
-                    response = SpdkClientTest.error(request, -32602, problem);
-                } else {
-                    synchronized (this) {
-                        response = handle(request);
-                    }
-                }
-                c.write(ByteBuffer.wrap(JSON.writeValueAsBytes(response)));
-            } catch (IOException e) {
-                return;
-            }
-        }
     }
 
     private static final class Fail extends RuntimeException {

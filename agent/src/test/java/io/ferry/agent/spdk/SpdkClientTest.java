@@ -1,6 +1,5 @@
 package io.ferry.agent.spdk;
 
-import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -10,18 +9,11 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
-import java.net.StandardProtocolFamily;
-import java.net.UnixDomainSocketAddress;
-import java.nio.ByteBuffer;
-import java.nio.channels.Channels;
-import java.nio.channels.ServerSocketChannel;
-import java.nio.channels.SocketChannel;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.function.Function;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -84,9 +76,8 @@ class SpdkClientTest {
     @TempDir
     Path dir;
     Path socket;
-    ServerSocketChannel server;
-    Thread serverThread;
-    final List<JsonNode> requests = new CopyOnWriteArrayList<>();
+    SpdkRpcServer server;
+    List<JsonNode> requests;
     volatile Function<JsonNode, JsonNode> responder = req -> JSON.createObjectNode().put("jsonrpc", "2.0")
             .put("id", req.path("id").asLong()).put("result", true);
     SpdkClient client;
@@ -94,37 +85,14 @@ class SpdkClientTest {
     @BeforeEach
     void startServer() throws IOException {
         socket = dir.resolve("spdk.sock");
-        server = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
-        server.bind(UnixDomainSocketAddress.of(socket));
-        serverThread = new Thread(this::serve, "fake-spdk");
-        serverThread.setDaemon(true);
-        serverThread.start();
+        server = new SpdkRpcServer(socket, "fake-spdk", request -> responder.apply(request));
+        requests = server.requests;
         client = new SpdkClient(socket, Duration.ofSeconds(2));
     }
 
     @AfterEach
     void stopServer() throws IOException {
         server.close();
-    }
-
-    private void serve() {
-        while (server.isOpen()) {
-            try (SocketChannel c = server.accept()) {
-                // Not closed: closing the parser would close the connection before the answer.
-                JsonParser p = JSON.getFactory().createParser(Channels.newInputStream(c));
-                JsonNode request = JSON.readTree(p);
-                requests.add(request);
-                String problem = check(request);
-                JsonNode response = problem == null ? responder.apply(request) : error(request, -32602, problem);
-                if (response != null) {
-                    c.write(ByteBuffer.wrap(JSON.writeValueAsBytes(response)));
-                } else {
-                    Thread.sleep(5000);
-                }
-            } catch (IOException | InterruptedException e) {
-                return;
-            }
-        }
     }
 
     static JsonNode error(JsonNode request, int code, String message) {

@@ -18,7 +18,6 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
-import java.time.Duration;
 import java.time.Instant;
 import java.util.Map;
 import java.util.Optional;
@@ -72,14 +71,9 @@ class SpdkExporterAuthTest {
 
     @BeforeEach
     void start() throws IOException {
-        Path socket = dir.resolve("spdk.sock");
-        spdk = new FakeSpdk(socket);
-        client = new SpdkClient(socket, Duration.ofSeconds(5));
-        client.createLvstore("Malloc0", "lvs0");
-        client.createLvol("lvs0", "v1", 8 << 20, true);
-        client.createLvol("lvs0", "v2", 8 << 20, true);
+        spdk = FakeSpdk.withLvols(dir.resolve("spdk.sock"), "v1", "v2");
+        client = spdk.client();
         keys = dir.resolve("state").resolve(SpdkExporter.KEY_DIR);
-        spdk.clear();
     }
 
     @AfterEach

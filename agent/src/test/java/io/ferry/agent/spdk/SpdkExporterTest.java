@@ -13,7 +13,6 @@ import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.Set;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -34,12 +33,8 @@ class SpdkExporterTest {
 
     @BeforeEach
     void start() throws IOException {
-        Path socket = dir.resolve("spdk.sock");
-        spdk = new FakeSpdk(socket);
-        client = new SpdkClient(socket, Duration.ofSeconds(5));
-        client.createLvstore("Malloc0", "lvs0");
-        client.createLvol("lvs0", "v1", 8 << 20, true);
-        spdk.clear();
+        spdk = FakeSpdk.withLvols(dir.resolve("spdk.sock"), "v1");
+        client = spdk.client();
         exporter = new SpdkExporter(client, PREFIX, CLUSTER, "10.0.1.11", 4421, () -> true);
     }
 

@@ -7,14 +7,11 @@ import io.ferry.etcd.testing.EtcdExtension;
 import io.ferry.model.Engine;
 import io.ferry.model.Orphan;
 import io.ferry.model.OrphanOwner;
-import io.ferry.model.OrphanRemoval;
 import io.ferry.model.OrphanRemovalOutcome;
 import io.ferry.model.OrphanRemovalResult;
-import io.ferry.model.OrphanReport;
 import io.ferry.model.PoolConfig;
 import io.ferry.model.PoolSource;
 import io.ferry.model.Sizes;
-import io.ferry.model.VolumePhase;
 import io.ferry.model.WorkItem;
 import io.ferry.runtime.exec.ProcessCommandRunner;
 import org.assertj.core.groups.Tuple;
@@ -27,7 +24,6 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.time.Instant;
 import java.util.List;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -44,7 +40,9 @@ class SpdkOwnershipIT {
 
     static final String OTHER_MARK = SpdkEngine.marker("0b6c1e2a-0000-4000-8000-0000000000ff") + "_";
 
-    AgentHarness h;
+    @RegisterExtension
+    final AgentHarness h = new AgentHarness(etcd);
+
     Path socketDir;
     FakeSpdk spdk;
     SpdkClient client;
@@ -52,7 +50,6 @@ class SpdkOwnershipIT {
 
     @BeforeEach
     void setUp() throws Exception {
-        h = new AgentHarness(etcd.options(EtcdExtension.uniquePrefix()));
         mark = SpdkEngine.marker(h.createCluster().id()) + "_";
         // Unix socket paths are short; the harness's temporary directory may be too deep.
         socketDir = Files.createTempDirectory(Path.of("/tmp"), "spdk");
@@ -65,7 +62,8 @@ class SpdkOwnershipIT {
 
     @AfterEach
     void tearDown() throws IOException {
-        h.close();
+        // The agent goes before the target it talks to; the harness closes the rest after this.
+        h.stop();
         spdk.close();
         Files.deleteIfExists(socketDir.resolve("s.sock"));
         Files.deleteIfExists(socketDir);
@@ -73,24 +71,6 @@ class SpdkOwnershipIT {
 
     static WorkItem work(String volume) {
         return WorkItem.of(volume, AgentHarness.NODE, "fast", Engine.SPDK, 16 * Sizes.MIB, true, 1, null, null);
-    }
-
-    void awaitReady(String volume) {
-        await().atMost(Duration.ofSeconds(30)).until(() -> h.status(volume)
-                .filter(s -> s.phase() == VolumePhase.READY).isPresent());
-    }
-
-    List<Orphan> orphans() {
-        return Await.result(h.store.get(h.keys.orphans(AgentHarness.NODE), OrphanReport.class))
-                .map(v -> v.value().orphans()).orElse(List.of());
-    }
-
-    OrphanRemovalResult removeOrphan(String id, String object) {
-        Await.result(h.store.put(h.keys.orphanRemoval(AgentHarness.NODE, id),
-                OrphanRemoval.of(id, AgentHarness.NODE, object, "test", Instant.now())));
-        String answer = h.keys.orphanRemovalResult(AgentHarness.NODE, id);
-        await().atMost(Duration.ofSeconds(30)).until(() -> Await.result(h.store.getRaw(answer)).isPresent());
-        return Await.result(h.store.get(answer, OrphanRemovalResult.class)).orElseThrow().value();
     }
 
     List<String> lvolNames() {
@@ -109,9 +89,9 @@ class SpdkOwnershipIT {
         h.putWork(work("old"));
         h.putWork(work("mine"));
         h.start(new ProcessCommandRunner(), h.options().withSpdkSocket(socketDir.resolve("s.sock")));
-        awaitReady("v1");
-        awaitReady("old");
-        awaitReady("mine");
+        h.awaitReady("v1");
+        h.awaitReady("old");
+        h.awaitReady("mine");
         assertThat(lvolNames()).containsExactlyInAnyOrder(mark + "v1", mark + "old", mark + "mine", "kept",
                 OTHER_MARK + "v1", OTHER_MARK + "theirs");
         synchronized (spdk) {
@@ -122,18 +102,18 @@ class SpdkOwnershipIT {
         // The work item of "mine" goes (a slip, a restored etcd): kept and reported as this cluster's.
         Await.result(h.store.delete(h.keys.workItem(AgentHarness.NODE, "mine")));
         Await.result(h.store.delete(h.keys.placement("mine")));
-        await().atMost(Duration.ofSeconds(30)).until(() -> orphans().size() == 4);
-        assertThat(orphans()).extracting(Orphan::volumeTag, Orphan::owner).containsExactlyInAnyOrder(
+        await().atMost(Duration.ofSeconds(30)).until(() -> h.orphans().size() == 4);
+        assertThat(h.orphans()).extracting(Orphan::volumeTag, Orphan::owner).containsExactlyInAnyOrder(
                 Tuple.tuple("mine", OrphanOwner.THIS_CLUSTER),
                 Tuple.tuple("kept", OrphanOwner.UNMARKED),
                 Tuple.tuple("theirs", OrphanOwner.OTHER_CLUSTER),
                 // Beside this cluster's v1, which a work item names: reported all the same.
                 Tuple.tuple("v1", OrphanOwner.OTHER_CLUSTER));
 
-        assertThat(removeOrphan("rm-kept", "lvs0/kept").outcome()).isEqualTo(OrphanRemovalOutcome.REFUSED);
-        assertThat(removeOrphan("rm-theirs", "lvs0/theirs").outcome()).isEqualTo(OrphanRemovalOutcome.REFUSED);
-        assertThat(removeOrphan("rm-v1", "lvs0/v1").outcome()).isEqualTo(OrphanRemovalOutcome.REFUSED);
-        OrphanRemovalResult done = removeOrphan("rm-mine", "lvs0/mine");
+        assertThat(h.removeOrphan("rm-kept", "lvs0/kept").outcome()).isEqualTo(OrphanRemovalOutcome.REFUSED);
+        assertThat(h.removeOrphan("rm-theirs", "lvs0/theirs").outcome()).isEqualTo(OrphanRemovalOutcome.REFUSED);
+        assertThat(h.removeOrphan("rm-v1", "lvs0/v1").outcome()).isEqualTo(OrphanRemovalOutcome.REFUSED);
+        OrphanRemovalResult done = h.removeOrphan("rm-mine", "lvs0/mine");
         assertThat(done.outcome()).as(done.message()).isEqualTo(OrphanRemovalOutcome.DONE);
         assertThat(lvolNames()).containsExactlyInAnyOrder(mark + "v1", mark + "old", "kept", OTHER_MARK + "v1",
                 OTHER_MARK + "theirs");

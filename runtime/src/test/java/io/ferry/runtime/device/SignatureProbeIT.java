@@ -2,12 +2,8 @@ package io.ferry.runtime.device;
 
 import io.ferry.runtime.exec.CommandFailedException;
 import io.ferry.runtime.exec.ProcessCommandRunner;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
-
-import java.nio.file.Path;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 import static io.ferry.runtime.device.TestDisks.MIB;
 import static org.assertj.core.api.Assertions.assertThat;
@@ -16,21 +12,10 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 /** The probe against real loop devices and the real wipefs (needs root and the loop driver). */
 class SignatureProbeIT {
 
-    @TempDir
-    Path dir;
+    @RegisterExtension
+    final TestDisks disks = new TestDisks();
 
-    TestDisks disks;
     final SignatureProbe probe = new SignatureProbe(new ProcessCommandRunner());
-
-    @BeforeEach
-    void setUp() {
-        disks = new TestDisks(dir);
-    }
-
-    @AfterEach
-    void tearDown() {
-        disks.close();
-    }
 
     @Test
     void aZeroedDeviceIsBlank() throws Exception {
@@ -56,7 +41,7 @@ class SignatureProbeIT {
 
     @Test
     void aDeviceThatCannotBeReadIsAnErrorNeverBlank() {
-        assertThatThrownBy(() -> probe.probe(dir.resolve("no-such-device").toString()))
+        assertThatThrownBy(() -> probe.probe(disks.directory().resolve("no-such-device").toString()))
                 .isInstanceOf(CommandFailedException.class).hasMessageContaining("wipefs");
     }
 }

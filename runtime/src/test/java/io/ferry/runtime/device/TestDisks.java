@@ -3,10 +3,13 @@ package io.ferry.runtime.device;
 import io.ferry.runtime.exec.Command;
 import io.ferry.runtime.exec.CommandRunner;
 import io.ferry.runtime.exec.ProcessCommandRunner;
+import org.junit.jupiter.api.extension.AfterEachCallback;
+import org.junit.jupiter.api.extension.ExtensionContext;
 
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.RandomAccessFile;
+import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.file.Files;
@@ -14,15 +17,21 @@ import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.HexFormat;
 import java.util.List;
+import java.util.Random;
+import java.util.stream.Stream;
 
 /**
- * Real loop devices over sparse files in a test's directory, with what a host disk may really
+ * Real loop devices over sparse files, with what a host disk may really
  * carry: nothing, a filesystem made by the real mkfs, or only a partition table. Needs root and the
- * loop driver; {@link #close()} detaches every device it attached.
+ * loop driver. The files are in a temporary directory of its own; {@link #close()} detaches every
+ * device it attached and deletes the directory. Registered as an extension, it is closed after each
+ * test, also after a failed one:
+ * <pre>{@code @RegisterExtension final TestDisks disks = new TestDisks();}</pre>
  */
-public final class TestDisks implements AutoCloseable {
+public final class TestDisks implements AutoCloseable, AfterEachCallback {
 
     public static final long MIB = 1L << 20;
 
@@ -30,8 +39,17 @@ public final class TestDisks implements AutoCloseable {
     private final CommandRunner runner = new ProcessCommandRunner();
     private final List<String> attached = new ArrayList<>();
 
-    public TestDisks(Path dir) {
-        this.dir = dir;
+    public TestDisks() {
+        try {
+            this.dir = Files.createTempDirectory("ferry-disks-");
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    /** Where the backing files are. */
+    public Path directory() {
+        return dir;
     }
 
     /** A zero-filled device of {@code bytes}. */
@@ -102,11 +120,49 @@ public final class TestDisks implements AutoCloseable {
         }
     }
 
+    /**
+     * Writes one MiB of bytes drawn from {@code seed} at the start of {@code device} and syncs them,
+     * so that a test can later tell by {@link #sha256OfFirstMiB} that a volume's data survived.
+     */
+    public static void writeFirstMiB(String device, long seed) throws IOException {
+        byte[] data = new byte[(int) MIB];
+        new Random(seed).nextBytes(data);
+        try (RandomAccessFile raf = new RandomAccessFile(device, "rw")) {
+            raf.write(data);
+            raf.getFD().sync();
+        }
+    }
+
+    /** SHA-256 of the first MiB of {@code file}: a volume's image or its device. */
+    public static String sha256OfFirstMiB(Path file) throws IOException {
+        byte[] head = new byte[(int) MIB];
+        try (RandomAccessFile raf = new RandomAccessFile(file.toFile(), "r")) {
+            raf.readFully(head);
+        }
+        try {
+            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(head));
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
     @Override
-    public void close() {
+    public void afterEach(ExtensionContext context) throws IOException {
+        close();
+    }
+
+    @Override
+    public void close() throws IOException {
         for (String device : attached) {
             runner.execute(Command.of("losetup", "-d", device));
         }
         attached.clear();
+        if (Files.exists(dir)) {
+            try (Stream<Path> files = Files.walk(dir)) {
+                for (Path file : files.sorted(Comparator.reverseOrder()).toList()) {
+                    Files.delete(file);
+                }
+            }
+        }
     }
 }

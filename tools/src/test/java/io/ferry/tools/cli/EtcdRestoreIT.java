@@ -2,48 +2,30 @@ package io.ferry.tools.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import io.ferry.agent.AgentOptions;
-import io.ferry.cluster.LocalCluster;
 import io.ferry.controller.Controller;
 import io.ferry.controller.ControllerOptions;
-import io.ferry.csi.ScratchDirectory;
-import io.ferry.etcd.FerryKeys;
-import io.ferry.etcd.store.EtcdStore;
-import io.ferry.etcd.store.Versioned;
 import io.ferry.etcd.testing.Await;
-import io.ferry.etcd.testing.Cleanup;
 import io.ferry.etcd.testing.EtcdExtension;
 import io.ferry.model.Ledger;
-import io.ferry.model.Placement;
 import io.ferry.model.VolumePhase;
 import io.ferry.model.VolumeStatus;
 import io.ferry.runtime.admin.AdminOptions;
-import io.ferry.runtime.exec.ProcessCommandRunner;
 import io.ferry.runtime.informer.InformerOptions;
 import io.ferry.runtime.reconcile.RuntimeOptions;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
+import io.ferry.tools.cli.CtlShell.Result;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
 import java.io.IOException;
-import java.io.PrintWriter;
-import java.io.RandomAccessFile;
-import java.io.StringWriter;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.MessageDigest;
 import java.time.Duration;
-import java.util.HashMap;
-import java.util.HexFormat;
 import java.util.List;
-import java.util.Map;
 import java.util.Optional;
-import java.util.Random;
 import java.util.stream.Stream;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -63,107 +45,34 @@ class EtcdRestoreIT {
 
     static final String NODE = "node-a";
     static final ObjectMapper JSON = new ObjectMapper();
-    static final int HEAD = 1 << 20;
 
-    String prefix;
-    ScratchDirectory scratch;
-    Path root;
-    Path poolDir;
-    Map<String, String> env;
-    LocalCluster cluster;
-    EtcdStore store;
-    FerryKeys keys;
+    @RegisterExtension
+    final CtlCluster local = new CtlCluster(etcd, "ferry-restore-it-", NODE);
+    final CtlShell ctl = local.ctl;
     Controller controller;
-
-    record Result(int code, String out, String err) {
-        @Override
-        public String toString() {
-            return "exit " + code + "\n--- stdout\n" + out + "--- stderr\n" + err;
-        }
-    }
-
-    @BeforeEach
-    void setUp() throws IOException {
-        prefix = EtcdExtension.uniquePrefix();
-        scratch = ScratchDirectory.create("ferry-restore-it-", new ProcessCommandRunner());
-        root = scratch.root();
-        poolDir = root.resolve("pool");
-        cluster = LocalCluster.on(etcd.options(prefix));
-        store = cluster.store();
-        keys = store.keys();
-        env = new HashMap<>(Map.of("FERRY_ETCD_ENDPOINTS", etcd.endpoint(), "FERRY_PREFIX", prefix, "FERRY_NODE", NODE));
-    }
-
-    @AfterEach
-    void tearDown() {
-        Cleanup cleanup = new Cleanup();
-        cleanup.step(cluster::close);
-        // Every loop device backed by a file of this test is detached, whatever happened above, and none may be left.
-        cleanup.step(scratch::close);
-        assertThat(cleanup.problems()).as("clean-up problems").isEmpty();
-    }
 
     /** A controller and one file-engine agent, with the informers' production settings. */
     void startCluster() {
-        controller = cluster.startController(new ControllerOptions("ctl-restore", Duration.ofSeconds(3),
+        controller = local.cluster.startController(new ControllerOptions("ctl-restore", Duration.ofSeconds(3),
                 AdminOptions.loopback(0), InformerOptions.defaults(),
                 RuntimeOptions.defaults().withDelays(Duration.ofMillis(100), Duration.ofSeconds(2)), Duration.ofMinutes(5)));
-        env.put("FERRY_ADMIN", controller.adminUrl());
+        ctl.env().put("FERRY_ADMIN", controller.adminUrl());
 
-        cluster.startAgent(AgentOptions.defaults(NODE, "127.0.0.1", root.resolve("state"))
-                .withHostNqnFile(root.resolve("no-hostnqn"))
-                .withNvmetRoot(root.resolve("no-nvmet"))
-                .withAdmin("127.0.0.1", -1)
-                .withIntervals(Duration.ofSeconds(1), Duration.ofSeconds(2)));
+        local.cluster.startAgent(local.agentOptions());
         await().atMost(Duration.ofSeconds(15)).until(controller::isLeader);
-    }
-
-    Result ctl(String... args) {
-        StringWriter out = new StringWriter();
-        StringWriter err = new StringWriter();
-        int code = FerryCtl.run(args, env, new PrintWriter(out, true), new PrintWriter(err, true));
-        return new Result(code, out.toString(), err.toString());
-    }
-
-    Result ok(String... args) {
-        Result r = ctl(args);
-        assertThat(r.code()).as("ferryctl %s\n%s", String.join(" ", args), r).isZero();
-        return r;
     }
 
     /** Creates a volume, writes a pattern over its first MiB through its loop device; returns its checksum. */
     String createAndWrite(String volume) throws Exception {
-        ok("volume", "create", volume, "--size", "16Mi", "--timeout", "60");
-        VolumeStatus ready = status(volume).orElseThrow();
-        byte[] data = new byte[HEAD];
-        new Random(volume.hashCode()).nextBytes(data);
-        try (RandomAccessFile device = new RandomAccessFile(ready.devicePath(), "rw")) {
-            device.write(data);
-            device.getFD().sync();
-        }
+        ctl.ok("volume", "create", volume, "--size", "16Mi", "--timeout", "60");
+        String checksum = local.fillFirstMiB(volume);
         // Recorded as created (the placement's createdAt), so the controller and the agent know it existed.
-        await().atMost(Duration.ofSeconds(15)).until(() -> placement(volume).filter(p -> p.createdAt() != null).isPresent());
-        return checksum(volume);
-    }
-
-    String checksum(String volume) throws Exception {
-        byte[] head = new byte[HEAD];
-        try (RandomAccessFile f = new RandomAccessFile(poolDir.resolve(volume + ".img").toFile(), "r")) {
-            f.readFully(head);
-        }
-        return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(head));
-    }
-
-    Optional<VolumeStatus> status(String volume) {
-        return Await.result(store.get(keys.volumeStatus(NODE, volume), VolumeStatus.class)).map(Versioned::value);
-    }
-
-    Optional<Placement> placement(String volume) {
-        return Await.result(store.get(keys.placement(volume), Placement.class)).map(Versioned::value);
+        await().atMost(Duration.ofSeconds(15)).until(() -> local.placement(volume).filter(p -> p.createdAt() != null).isPresent());
+        return checksum;
     }
 
     List<String> poolFiles() throws IOException {
-        try (Stream<Path> files = Files.list(poolDir)) {
+        try (Stream<Path> files = Files.list(local.poolDir)) {
             return files.map(f -> f.getFileName().toString()).sorted().toList();
         }
     }
@@ -171,55 +80,55 @@ class EtcdRestoreIT {
     @Test
     void aVolumeCreatedAfterTheBackupIsKeptAsAnOrphanOlderOnesKeepTheirDataAndProvisioningResumes() throws Exception {
         startCluster();
-        ok("pool", "add", "files", "--node", NODE, "--engine", "file", "--directory", poolDir.toString(), "--prepare");
-        await().atMost(Duration.ofSeconds(20)).until(() -> ctl("pool", "ls").out().contains("healthy"));
+        ctl.ok("pool", "add", "files", "--node", NODE, "--engine", "file", "--directory", local.poolDir.toString(), "--prepare");
+        await().atMost(Duration.ofSeconds(20)).until(() -> ctl.run("pool", "ls").out().contains("healthy"));
         String sumA = createAndWrite("vol-a");
 
         Path backup = etcd.saveSnapshot();
 
         String sumB = createAndWrite("vol-b");
         // A grows after the backup: the restored records say it is smaller than it is.
-        assertThat(ok("volume", "resize", "vol-a", "--size", "32Mi").out()).contains("volume vol-a is 32Mi");
-        await().atMost(Duration.ofSeconds(15)).until(() -> status("vol-a").map(VolumeStatus::sizeBytes).orElse(0L) == 32L << 20);
-        assertThat(Files.size(poolDir.resolve("vol-a.img"))).isEqualTo(32L << 20);
+        assertThat(ctl.ok("volume", "resize", "vol-a", "--size", "32Mi").out()).contains("volume vol-a is 32Mi");
+        await().atMost(Duration.ofSeconds(15)).until(() -> local.status("vol-a").map(VolumeStatus::sizeBytes).orElse(0L) == 32L << 20);
+        assertThat(Files.size(local.poolDir.resolve("vol-a.img"))).isEqualTo(32L << 20);
 
         // The controller and the agent keep running while etcd is stopped and replaced by the backup.
         etcd.restoreSnapshot(backup);
-        assertThat(placement("vol-b")).as("the backup does not know vol-b").isEmpty();
-        assertThat(placement("vol-a").orElseThrow().sizeBytes()).as("the backup's vol-a is 16Mi").isEqualTo(16L << 20);
+        assertThat(local.placement("vol-b")).as("the backup does not know vol-b").isEmpty();
+        assertThat(local.placement("vol-a").orElseThrow().sizeBytes()).as("the backup's vol-a is 16Mi").isEqualTo(16L << 20);
 
         // Provisioning resumes although etcd's revision went back below everything the components saw.
-        Result created = ctl("volume", "create", "vol-c", "--size", "16Mi", "--timeout", "90");
+        Result created = ctl.run("volume", "create", "vol-c", "--size", "16Mi", "--timeout", "90");
         assertThat(created.code()).as("a volume created after the restore becomes Ready (the components' watches"
                 + " resumed on the restored etcd)\n%s", created).isZero();
 
         // B: kept, same bytes, reported as this cluster's orphan.
         await("vol-b reported as an orphan of this cluster").atMost(Duration.ofSeconds(60)).until(() ->
-                orphanOwner(poolDir.resolve("vol-b.img")).filter("this-cluster"::equals).isPresent());
-        assertThat(checksum("vol-b")).as("vol-b's data").isEqualTo(sumB);
-        assertThat(Files.size(poolDir.resolve("vol-b.img"))).isEqualTo(16L << 20);
+                orphanOwner(local.poolDir.resolve("vol-b.img")).filter("this-cluster"::equals).isPresent());
+        assertThat(local.checksum("vol-b")).as("vol-b's data").isEqualTo(sumB);
+        assertThat(Files.size(local.poolDir.resolve("vol-b.img"))).isEqualTo(16L << 20);
 
         // A: Ready with its data, never shrunk to the backup's size nor re-created.
         await("vol-a Ready again").atMost(Duration.ofSeconds(30)).until(() ->
-                status("vol-a").filter(s -> s.phase() == VolumePhase.READY).isPresent());
-        assertThat(checksum("vol-a")).as("vol-a's data").isEqualTo(sumA);
-        assertThat(Files.size(poolDir.resolve("vol-a.img"))).as("vol-a not shrunk").isEqualTo(32L << 20);
-        assertThat(ok("volume", "ls").out()).containsPattern("vol-a\\s+16Mi\\s+Ready\\s+" + NODE + "\\s+files")
+                local.status("vol-a").filter(s -> s.phase() == VolumePhase.READY).isPresent());
+        assertThat(local.checksum("vol-a")).as("vol-a's data").isEqualTo(sumA);
+        assertThat(Files.size(local.poolDir.resolve("vol-a.img"))).as("vol-a not shrunk").isEqualTo(32L << 20);
+        assertThat(ctl.ok("volume", "ls").out()).containsPattern("vol-a\\s+16Mi\\s+Ready\\s+" + NODE + "\\s+files")
                 .containsPattern("vol-c\\s+16Mi\\s+Ready\\s+" + NODE + "\\s+files").doesNotContain("vol-b");
 
         // No second copy of anything, and the ledger charges exactly the placements etcd now has.
         assertThat(poolFiles()).containsExactly(".ferry-pool", "vol-a.img", "vol-b.img", "vol-c.img");
         await("the ledger charges vol-a and vol-c once each").atMost(Duration.ofSeconds(30)).until(() -> {
-            Ledger ledger = Await.result(store.get(keys.ledger("files"), Ledger.class)).orElseThrow().value();
-            return ledger.allocatedBytes() == placement("vol-a").orElseThrow().sizeBytes()
-                    + placement("vol-c").orElseThrow().sizeBytes();
+            Ledger ledger = Await.result(local.store.get(local.keys.ledger("files"), Ledger.class)).orElseThrow().value();
+            return ledger.allocatedBytes() == local.placement("vol-a").orElseThrow().sizeBytes()
+                    + local.placement("vol-c").orElseThrow().sizeBytes();
         });
-        assertThat(placement("vol-b")).as("nothing placed vol-b again").isEmpty();
-        assertThat(checksum("vol-b")).isEqualTo(sumB);
-        assertThat(checksum("vol-a")).isEqualTo(sumA);
+        assertThat(local.placement("vol-b")).as("nothing placed vol-b again").isEmpty();
+        assertThat(local.checksum("vol-b")).isEqualTo(sumB);
+        assertThat(local.checksum("vol-a")).isEqualTo(sumA);
         // The controller held its decisions until every informer had listed the restored etcd, so no
         // mix of the lost intent (32Mi) and the restored placement grew the placement back.
-        assertThat(placement("vol-a").orElseThrow().sizeBytes()).as("vol-a's restored placement").isEqualTo(16L << 20);
+        assertThat(local.placement("vol-a").orElseThrow().sizeBytes()).as("vol-a's restored placement").isEqualTo(16L << 20);
         assertThat(adminGet("/metrics")).containsPattern("ferry_controller_rewind_holds_total [1-9]")
                 .contains("ferry_controller_rewind_waiting_informers 0.0");
         assertThat(adminGet("/readyz")).contains("\"ready\":true");
@@ -231,7 +140,7 @@ class EtcdRestoreIT {
     }
 
     Optional<String> orphanOwner(Path file) throws IOException {
-        Result r = ctl("orphan", "ls", "--node", NODE, "-o", "json");
+        Result r = ctl.run("orphan", "ls", "--node", NODE, "-o", "json");
         if (r.code() != 0) {
             return Optional.empty();
         }

@@ -2,34 +2,28 @@ package io.ferry.tools.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import io.ferry.agent.AgentOptions;
-import io.ferry.cluster.LocalCluster;
 import io.ferry.controller.Controller;
 import io.ferry.controller.ControllerOptions;
 import io.ferry.csi.CsiEndpoint;
 import io.ferry.csi.CsiServer;
-import io.ferry.csi.ScratchDirectory;
 import io.ferry.etcd.testing.Cleanup;
 import io.ferry.etcd.testing.EtcdExtension;
 import io.ferry.runtime.admin.AdminOptions;
-import io.ferry.runtime.exec.ProcessCommandRunner;
 import io.ferry.runtime.informer.InformerOptions;
 import io.ferry.runtime.reconcile.RuntimeOptions;
+import io.ferry.tools.cli.CtlShell.Result;
 import io.ferry.tools.up.CsiComponent;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -49,69 +43,41 @@ class FerryCtlCsiIT {
     static final String NODE = "node-a";
     static final ObjectMapper JSON = new ObjectMapper();
 
-    String prefix;
-    ScratchDirectory scratch;
-    Path root;
-    Map<String, String> env;
-    LocalCluster cluster;
+    @RegisterExtension
+    final CtlCluster local = new CtlCluster(etcd, "ferryctl-csi-it-", NODE);
+    final CtlShell ctl = local.ctl;
+    final Path root = local.root;
     CsiServer plugin;
     String endpoint;
 
-    record Result(int code, String out, String err) {
-        @Override
-        public String toString() {
-            return "exit " + code + "\n--- stdout\n" + out + "--- stderr\n" + err;
-        }
-    }
-
     @BeforeEach
     void setUp() throws Exception {
-        prefix = EtcdExtension.uniquePrefix();
-        scratch = ScratchDirectory.create("ferryctl-csi-it-", new ProcessCommandRunner());
-        root = scratch.root();
-        env = new HashMap<>(Map.of("FERRY_ETCD_ENDPOINTS", etcd.endpoint(), "FERRY_PREFIX", prefix));
-        cluster = LocalCluster.on(etcd.options(prefix));
-        Controller controller = cluster.startController(new ControllerOptions("csi-ctl-it", Duration.ofSeconds(3),
+        Controller controller = local.cluster.startController(new ControllerOptions("csi-ctl-it", Duration.ofSeconds(3),
                 AdminOptions.loopback(0), InformerOptions.defaults(), RuntimeOptions.defaults().withConcurrency(16)
                 .withDelays(Duration.ofMillis(100), Duration.ofSeconds(2)), Duration.ofMinutes(5)));
-        cluster.startAgent(AgentOptions.defaults(NODE, "127.0.0.1", root.resolve("state"))
-                .withLabels(Map.of("rack", "r1"))
-                .withHostNqnFile(root.resolve("no-hostnqn"))
-                .withNvmetRoot(root.resolve("no-nvmet"))
-                .withAdmin("127.0.0.1", -1)
-                .withIntervals(Duration.ofSeconds(1), Duration.ofSeconds(2)));
-        plugin = cluster.startComponent("csi", CsiComponent.both(new CsiEndpoint.Tcp("127.0.0.1", 0), NODE));
+        local.cluster.startAgent(local.agentOptions().withLabels(Map.of("rack", "r1")));
+        plugin = local.cluster.startComponent("csi", CsiComponent.both(new CsiEndpoint.Tcp("127.0.0.1", 0), NODE));
         endpoint = plugin.endpoint().url();
         await().atMost(Duration.ofSeconds(15)).until(controller::isLeader);
     }
 
+    /** Whatever a failed check left mounted goes first, so that Ferry can then delete its volumes. */
     @AfterEach
-    void tearDown() throws Exception {
+    void releaseVolumes() throws Exception {
         Cleanup cleanup = new Cleanup();
-        // Whatever a failed check left mounted goes first, so that Ferry can then delete its volumes.
-        cleanup.step(scratch::unmountAll);
+        cleanup.step(local.scratch::unmountAll);
         cleanup.step(() -> {
             for (String volume : List.of("vol-csi", "never-ready")) {
                 csi("controller-unpublish", "--volume-id", volume);
-                ctl("volume", "rm", volume, "--ignore-not-found");
+                ctl.run("volume", "rm", volume, "--ignore-not-found");
             }
         });
-        cleanup.step(cluster::close);
-        // Then, whatever happened, mounts and loop devices of the test go, and none may be left.
-        cleanup.step(scratch::close);
-        assertThat(cleanup.problems()).as("clean-up problems").isEmpty();
+        cleanup.rethrow();
     }
 
     /** Mount points under this test's directory, deepest first. */
     List<String> mountsBelowRoot() {
-        return scratch.mounts();
-    }
-
-    Result ctl(String... args) {
-        StringWriter out = new StringWriter();
-        StringWriter err = new StringWriter();
-        int code = FerryCtl.run(args, env, new PrintWriter(out, true), new PrintWriter(err, true));
-        return new Result(code, out.toString(), err.toString());
+        return local.scratch.mounts();
     }
 
     /** {@code ferryctl csi <args> --endpoint <the plugin>}. */
@@ -120,7 +86,7 @@ class FerryCtlCsiIT {
         all.addAll(List.of(args));
         all.add("--endpoint");
         all.add(endpoint);
-        return ctl(all.toArray(String[]::new));
+        return ctl.run(all.toArray(String[]::new));
     }
 
     Result ok(Result r) {
@@ -147,9 +113,9 @@ class FerryCtlCsiIT {
         assertThat(json.path("ready").asBoolean()).isTrue();
         assertThat(json.path("nodeCapabilities").toString()).contains("GET_VOLUME_STATS").contains("VOLUME_CONDITION");
         // The endpoint may also come from the environment, and the options may precede the subcommand.
-        env.put("FERRY_CSI_ENDPOINT", endpoint);
-        assertThat(ok(ctl("csi", "probe")).out()).containsPattern("ready:\\s+yes");
-        assertThat(ok(ctl("csi", "--timeout", "30s", "node-info")).out()).containsPattern("node id:\\s+" + NODE);
+        ctl.env().put("FERRY_CSI_ENDPOINT", endpoint);
+        assertThat(ok(ctl.run("csi", "probe")).out()).containsPattern("ready:\\s+yes");
+        assertThat(ok(ctl.run("csi", "--timeout", "30s", "node-info")).out()).containsPattern("node id:\\s+" + NODE);
 
         await().atMost(Duration.ofSeconds(20)).until(() -> csi("node-info").out().contains("rack"));
         Result info = ok(csi("node-info"));
@@ -163,8 +129,8 @@ class FerryCtlCsiIT {
     @Test
     void aVolumeIsPublishedStagedMountedMeasuredGrownAndReleased() throws Exception {
         Path poolDir = root.resolve("pool");
-        ok(ctl("pool", "add", "files", "--node", NODE, "--engine", "file", "--directory", poolDir.toString(), "--prepare"));
-        ok(ctl("volume", "create", "vol-csi", "--size", "64Mi", "--consumer", NODE, "--fs", "ext4"));
+        ok(ctl.run("pool", "add", "files", "--node", NODE, "--engine", "file", "--directory", poolDir.toString(), "--prepare"));
+        ok(ctl.run("volume", "create", "vol-csi", "--size", "64Mi", "--consumer", NODE, "--fs", "ext4"));
         Path staging = root.resolve("kubelet/staging/vol-csi");
         Path target = root.resolve("kubelet/pods/p1/volume");
 
@@ -222,7 +188,7 @@ class FerryCtlCsiIT {
         assertThat(mountsBelowRoot()).doesNotContain(staging.toString());
         assertThat(ok(csi("controller-unpublish", "--volume-id", "vol-csi", "--node-id", NODE)).out())
                 .contains("volume vol-csi unpublished from " + NODE);
-        ok(ctl("volume", "rm", "vol-csi"));
+        ok(ctl.run("volume", "rm", "vol-csi"));
     }
 
     @Test
@@ -236,31 +202,31 @@ class FerryCtlCsiIT {
         fails(ExitCodes.NOT_FOUND, csi("controller-publish", "--volume-id", "no-such-volume", "--node-id", NODE));
 
         // A volume that never becomes ready: the call's deadline is --timeout.
-        ok(ctl("volume", "create", "never-ready", "--size", "1Pi", "--no-wait"));
+        ok(ctl.run("volume", "create", "never-ready", "--size", "1Pi", "--no-wait"));
         Result late = fails(ExitCodes.TIMEOUT, csi("node-stage", "--volume-id", "never-ready", "--staging-path",
                 staging.toString(), "--timeout", "2s"));
         assertThat(late.err()).contains("DEADLINE_EXCEEDED");
 
         // Refused before any call: bad endpoint, bad sizes, bad durations, contradicting options.
-        assertThat(fails(ExitCodes.USAGE, ctl("csi", "probe", "--endpoint", "http://127.0.0.1:1")).err())
+        assertThat(fails(ExitCodes.USAGE, ctl.run("csi", "probe", "--endpoint", "http://127.0.0.1:1")).err())
                 .contains("unsupported scheme http");
-        assertThat(fails(ExitCodes.USAGE, ctl("csi", "probe", "--endpoint", "tcp://127.0.0.1")).err()).contains("missing port");
+        assertThat(fails(ExitCodes.USAGE, ctl.run("csi", "probe", "--endpoint", "tcp://127.0.0.1")).err()).contains("missing port");
         assertThat(fails(ExitCodes.USAGE, csi("controller-expand", "--volume-id", "v", "--required-bytes", "ten")).err())
                 .contains("--required-bytes").contains("ten");
         assertThat(fails(ExitCodes.USAGE, csi("probe", "--timeout", "soon")).err()).contains("--timeout soon");
         assertThat(fails(ExitCodes.USAGE, csi("node-stage", "--volume-id", "v", "--staging-path", staging.toString(),
                 "--block", "--fs-type", "ext4")).err()).contains("--block cannot go with --fs-type");
-        assertThat(ctl("csi", "node-stage", "--volume-id", "v").code()).isEqualTo(ExitCodes.USAGE);
+        assertThat(ctl.run("csi", "node-stage", "--volume-id", "v").code()).isEqualTo(ExitCodes.USAGE);
 
         // Nobody listening: exit 6, with the address and the operating system's reason.
         int closedPort;
         try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
             closedPort = s.getLocalPort();
         }
-        Result unreachable = fails(ExitCodes.ETCD_UNAVAILABLE, ctl("csi", "probe", "--endpoint", "tcp://127.0.0.1:" + closedPort));
+        Result unreachable = fails(ExitCodes.ETCD_UNAVAILABLE, ctl.run("csi", "probe", "--endpoint", "tcp://127.0.0.1:" + closedPort));
         assertThat(unreachable.err()).contains("cannot reach the CSI plugin at tcp://127.0.0.1:" + closedPort)
                 .contains("UNAVAILABLE").contains("Connection refused");
-        Result noSocket = fails(ExitCodes.ETCD_UNAVAILABLE, ctl("csi", "probe", "--endpoint", "unix://" + root.resolve("none.sock")));
+        Result noSocket = fails(ExitCodes.ETCD_UNAVAILABLE, ctl.run("csi", "probe", "--endpoint", "unix://" + root.resolve("none.sock")));
         assertThat(noSocket.err()).contains("the socket file does not exist");
     }
 }

@@ -1,11 +1,9 @@
 package io.ferry.tools.up;
 
-import io.ferry.csi.ScratchDirectory;
-import io.ferry.runtime.exec.ProcessCommandRunner;
-import io.ferry.tools.cli.FerryCtl;
+import io.ferry.tools.cli.CtlShell;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.openqa.selenium.By;
 import org.openqa.selenium.StaleElementReferenceException;
 import org.openqa.selenium.TimeoutException;
@@ -15,14 +13,11 @@ import org.openqa.selenium.chrome.ChromeDriverService;
 import org.openqa.selenium.chrome.ChromeOptions;
 import org.openqa.selenium.support.ui.WebDriverWait;
 
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
 import java.util.function.Function;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -36,32 +31,15 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  */
 class ConsoleUpIT {
 
-    // Not a @TempDir: ferry up's file pool leaves its loop devices attached when it stops, and the
-    // scratch directory detaches them before it deletes their files.
-    ScratchDirectory scratch;
-    Path dir;
-    Process up;
+    @RegisterExtension
+    final FerryUpProcess ferry = new FerryUpProcess("ferry-console-up-it-");
     WebDriver browser;
 
-    @BeforeEach
-    void scratch() throws Exception {
-        scratch = ScratchDirectory.create("ferry-console-up-it-", new ProcessCommandRunner());
-        dir = scratch.root();
-    }
-
     @AfterEach
-    void tearDown() throws Exception {
+    void closeBrowser() {
         if (browser != null) {
             browser.quit();
         }
-        if (up != null) {
-            up.destroy();
-            if (!up.waitFor(60, TimeUnit.SECONDS)) {
-                up.descendants().forEach(ProcessHandle::destroyForcibly);
-                up.destroyForcibly();
-            }
-        }
-        scratch.close();
     }
 
     void until(Function<WebDriver, Boolean> condition) {
@@ -81,18 +59,9 @@ class ConsoleUpIT {
                 "needs Debian's chromium and chromium-driver (.ci/run installs them)");
         int etcdPort = UpSupervisionIT.freeRange(2);
         int adminPort = UpSupervisionIT.freeRange(2);
-        Path out = dir.resolve("up.out");
-        up = new ProcessBuilder(List.of(ProcessHandle.current().info().command().orElse("java"), "-cp",
-                System.getProperty("java.class.path"), FerryMain.class.getName(), "up", "--agents", "1", "--no-csi",
-                "--data-dir", dir.resolve("data").toString(), "--etcd-port", String.valueOf(etcdPort),
-                "--admin-port", String.valueOf(adminPort), "--ready-timeout", "150"))
-                .redirectErrorStream(true).redirectOutput(out.toFile()).start();
-        long deadline = System.nanoTime() + Duration.ofSeconds(180).toNanos();
-        while (!Files.readString(out).contains("Ferry is up")) {
-            assertThat(up.isAlive()).as("ferry up exited:\n" + Files.readString(out)).isTrue();
-            assertThat(System.nanoTime()).as("ferry up not up within 180 s:\n" + Files.readString(out)).isLessThan(deadline);
-            Thread.sleep(250);
-        }
+        ferry.start("up.out", List.of("--agents", "1", "--no-csi", "--data-dir", ferry.dir.resolve("data").toString(),
+                "--etcd-port", String.valueOf(etcdPort), "--admin-port", String.valueOf(adminPort), "--ready-timeout", "150"),
+                Duration.ofSeconds(180), "Ferry is up");
 
         browser = new ChromeDriver(new ChromeDriverService.Builder().usingDriverExecutable(chromedriver.toFile())
                 .usingAnyFreePort().build(), new ChromeOptions().setBinary(chromium.toFile())
@@ -101,12 +70,9 @@ class ConsoleUpIT {
         until(b -> !b.findElements(By.cssSelector("section.node .pool[data-pool='pool-1']")).isEmpty());
         until(b -> b.findElement(By.id("live")).getText().equals("live"));
 
-        StringWriter ctlOut = new StringWriter();
-        StringWriter ctlErr = new StringWriter();
-        int code = FerryCtl.run(new String[] {"volume", "create", "vol-ui", "--size", "16Mi", "--wait"},
-                Map.of("FERRY_ETCD_ENDPOINTS", "http://127.0.0.1:" + etcdPort), new PrintWriter(ctlOut, true),
-                new PrintWriter(ctlErr, true));
-        assertThat(code).as(ctlOut + "\n" + ctlErr).isZero();
+        CtlShell.Result created = CtlShell.run(Map.of("FERRY_ETCD_ENDPOINTS", "http://127.0.0.1:" + etcdPort),
+                "volume", "create", "vol-ui", "--size", "16Mi", "--wait");
+        assertThat(created.code()).as(created.out() + "\n" + created.err()).isZero();
         until(b -> !b.findElements(By.cssSelector(".pool[data-pool='pool-1'] a.vol[data-volume='vol-ui'][data-state='Ready']")).isEmpty());
         browser.findElement(By.cssSelector("a.vol[data-volume='vol-ui']")).click();
         until(b -> b.findElement(By.id("events")).getText().contains("Ready"));

@@ -1,6 +1,5 @@
 package io.ferry.tools.up;
 
-import io.ferry.csi.ScratchDirectory;
 import io.ferry.etcd.EtcdOptions;
 import io.ferry.etcd.EtcdRoles;
 import io.ferry.etcd.FerryKeys;
@@ -8,16 +7,13 @@ import io.ferry.etcd.store.EtcdStore;
 import io.ferry.etcd.testing.Await;
 import io.ferry.model.Engine;
 import io.ferry.model.WorkItem;
-import io.ferry.runtime.exec.ProcessCommandRunner;
-import io.ferry.tools.cli.FerryCtl;
+import io.ferry.tools.cli.CtlShell;
+import io.ferry.tools.cli.CtlShell.Result;
 import java.io.IOException;
 import java.util.ArrayList;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -39,39 +35,8 @@ import static org.assertj.core.api.Assertions.assertThat;
  */
 class SecureUpIT {
 
-    // Not a @TempDir: ferry up's file pool leaves its loop devices attached when it stops, and the
-    // scratch directory detaches them before it deletes their files.
-    ScratchDirectory scratch;
-    Path dir;
-    Process up;
-
-    @BeforeEach
-    void scratch() throws Exception {
-        scratch = ScratchDirectory.create("ferry-secure-up-it-", new ProcessCommandRunner());
-        dir = scratch.root();
-    }
-
-    @AfterEach
-    void tearDown() throws Exception {
-        if (up != null) {
-            up.destroy();
-            if (!up.waitFor(60, TimeUnit.SECONDS)) {
-                up.descendants().forEach(ProcessHandle::destroyForcibly);
-                up.destroyForcibly();
-            }
-        }
-        scratch.close();
-    }
-
-    record Ctl(int code, String out, String err) {
-    }
-
-    static Ctl ctl(Map<String, String> env, String... args) {
-        StringWriter out = new StringWriter();
-        StringWriter err = new StringWriter();
-        int code = FerryCtl.run(args, env, new PrintWriter(out, true), new PrintWriter(err, true));
-        return new Ctl(code, out.toString(), err.toString());
-    }
+    @RegisterExtension
+    final FerryUpProcess ferry = new FerryUpProcess("ferry-secure-up-it-");
 
     static String environ(ProcessHandle p) {
         try {
@@ -98,7 +63,7 @@ class SecureUpIT {
     String upSecure(String... options) throws Exception {
         etcdPort = UpSupervisionIT.freeRange(2);
         adminPort = UpSupervisionIT.freeRange(3);
-        data = dir.resolve("data");
+        data = ferry.dir.resolve("data");
         List<String> all = new ArrayList<>(List.of("--secure"));
         all.addAll(List.of(options));
         return up("up.out", all);
@@ -106,22 +71,12 @@ class SecureUpIT {
 
     /** Starts {@code ferry up} on this test's data directory and ports with these options, and waits for "Ferry is up". */
     String up(String outputName, List<String> options) throws Exception {
-        Path output = dir.resolve(outputName);
-        List<String> command = new ArrayList<>(List.of(ProcessHandle.current().info().command().orElse("java"), "-cp",
-                System.getProperty("java.class.path"), FerryMain.class.getName(), "up",
-                "--agents", "2", "--data-dir", data.toString(), "--etcd-port", String.valueOf(etcdPort),
-                "--admin-port", String.valueOf(adminPort), "--ready-timeout", "150",
-                "--csi-socket", dir.resolve("csi.sock").toString()));
-        command.addAll(options);
-        up = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(output.toFile()).start();
-        long deadline = System.nanoTime() + Duration.ofSeconds(200).toNanos();
+        List<String> arguments = new ArrayList<>(List.of("--agents", "2", "--data-dir", data.toString(),
+                "--etcd-port", String.valueOf(etcdPort), "--admin-port", String.valueOf(adminPort), "--ready-timeout", "150",
+                "--csi-socket", ferry.dir.resolve("csi.sock").toString()));
+        arguments.addAll(options);
         // Up, and the whole summary printed (its last line), which the assertions read.
-        while (!Files.readString(output).contains("Ferry is up") || !Files.readString(output).contains("Ctrl-C stops everything")) {
-            assertThat(up.isAlive()).as("ferry up exited:\n" + Files.readString(output)).isTrue();
-            assertThat(System.nanoTime()).as("ferry up not up within 200 s:\n" + Files.readString(output)).isLessThan(deadline);
-            Thread.sleep(250);
-        }
-        return Files.readString(output);
+        return ferry.start(outputName, arguments, Duration.ofSeconds(200), "Ferry is up", "Ctrl-C stops everything");
     }
 
     @Test
@@ -140,7 +95,7 @@ class SecureUpIT {
         // Each component process has its own user and only its own password file, never a password.
         Map<String, String> users = Map.of("io.ferry.controller.ControllerMain", EtcdRoles.CONTROLLER,
                 "--node=node-1", EtcdRoles.agentRoleName("node-1"), "--node=node-2", EtcdRoles.agentRoleName("node-2"));
-        List<ProcessHandle> children = up.descendants().toList();
+        List<ProcessHandle> children = ferry.process().descendants().toList();
         users.forEach((marker, user) -> {
             ProcessHandle child = children.stream().filter(p -> cmdline(p).contains(marker)).findFirst()
                     .orElseThrow(() -> new AssertionError("no component process with " + marker));
@@ -159,12 +114,12 @@ class SecureUpIT {
         provisionsAsAdminAndKeepsEachAgentToItsOwnNode(data.resolve("credentials"));
 
         // Started again on the same data, even without --secure: it runs secure, init changes nothing.
-        up.destroy();
-        assertThat(up.waitFor(60, TimeUnit.SECONDS)).isTrue();
+        ferry.process().destroy();
+        assertThat(ferry.process().waitFor(60, TimeUnit.SECONDS)).isTrue();
         String again = up("up-again.out", List.of());
         assertThat(again).contains("running secure", "security: no change", "credentials  " + data.resolve("credentials"))
                 .doesNotContain("created");
-        Ctl listed = ctl(Map.of("FERRY_ETCD_ENDPOINTS", "http://127.0.0.1:" + etcdPort, "FERRY_ETCD_USER", EtcdRoles.ADMIN,
+        Result listed = CtlShell.run(Map.of("FERRY_ETCD_ENDPOINTS", "http://127.0.0.1:" + etcdPort, "FERRY_ETCD_USER", EtcdRoles.ADMIN,
                 "FERRY_ETCD_PASSWORD_FILE", data.resolve("credentials").resolve(EtcdRoles.ADMIN + ".password").toString()),
                 "volume", "ls");
         assertThat(listed.code()).as(listed.out() + listed.err()).isZero();
@@ -174,13 +129,13 @@ class SecureUpIT {
     void provisionsAsAdminAndKeepsEachAgentToItsOwnNode(Path credentials) throws Exception {
         Path adminFile = credentials.resolve(EtcdRoles.ADMIN + ".password");
         String endpoint = "http://127.0.0.1:" + etcdPort;
-        Ctl anonymous = ctl(Map.of("FERRY_ETCD_ENDPOINTS", endpoint), "volume", "create", "vol-anon", "--size", "16Mi");
+        Result anonymous = CtlShell.run(Map.of("FERRY_ETCD_ENDPOINTS", endpoint), "volume", "create", "vol-anon", "--size", "16Mi");
         assertThat(anonymous.code()).as(anonymous.out() + anonymous.err()).isNotZero();
         assertThat(anonymous.err()).contains("user name is empty");
 
         Map<String, String> admin = new HashMap<>(Map.of("FERRY_ETCD_ENDPOINTS", endpoint, "FERRY_ETCD_USER", EtcdRoles.ADMIN,
                 "FERRY_ETCD_PASSWORD_FILE", adminFile.toString()));
-        Ctl created = ctl(admin, "volume", "create", "vol-secure", "--size", "16Mi", "--consumer", "node-2", "--wait");
+        Result created = CtlShell.run(admin, "volume", "create", "vol-secure", "--size", "16Mi", "--consumer", "node-2", "--wait");
         assertThat(created.code()).as(created.out() + created.err()).isZero();
 
         FerryKeys keys = new FerryKeys(FerryKeys.DEFAULT_PREFIX);
