@@ -148,7 +148,8 @@ public final class Scheduler {
             Candidate chosen = decision.chosen();
             if (chosen == null) {
                 SortedMap<String, Integer> reasons = new TreeMap<>(decision.reasonCounts());
-                if (leg > 0) {
+                // Without the spread rule (the simulator's baselines) legs need no domains of their own.
+                if (leg > 0 && filters.contains(Filters.SPREAD)) {
                     reasons.put(PartsDecision.fewerDomainsThanLegs(level.value()), legs - leg);
                 }
                 return new PartsDecision(List.of(), reasons, decisions);

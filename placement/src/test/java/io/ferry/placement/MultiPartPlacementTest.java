@@ -86,6 +86,10 @@ class MultiPartPlacementTest {
                 new BinPackPolicy(), false);
         assertThat(pools(d)).containsExactly("tight", "roomy");
         assertThat(d.legs().get(1).reasonCounts()).containsEntry("free space", 1);
+        PartsDecision alone = new Scheduler(withoutSpread).decideLegs(mirror(10, FailureDomainLevel.NODE), 2,
+                List.of(pool("tight", "n1").allocatedGi(85).build()), global, new BinPackPolicy(), false);
+        assertThat(alone.refusal()).as("without the spread rule no leg needs a domain of its own")
+                .isEqualTo("no pool fits: free space 1");
     }
 
     @Test
