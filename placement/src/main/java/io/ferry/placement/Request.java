@@ -44,7 +44,7 @@ public record Request(VolumeIntent intent, String requiredPool, Set<String> take
 
     /** This request knowing its consumer node's registration. */
     public Request withConsumer(NodeRegistration registration) {
-        return new Request(intent, requiredPool, takenDomains, registration);
+        return new Request(intent, requiredPool, takenDomains, registration, legs, 0, null);
     }
 
     /**

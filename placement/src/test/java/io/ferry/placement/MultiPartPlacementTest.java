@@ -137,6 +137,14 @@ class MultiPartPlacementTest {
     }
 
     @Test
+    void aLegKnowingItsConsumerIsStillALegOfItsMirror() {
+        Request leg = mirror(10, FailureDomainLevel.RACK).forLeg(2, Set.of("r1"));
+        assertThat(leg.withConsumer(null)).isEqualTo(leg);
+        assertThat(scheduler.firstFailure(leg.withConsumer(null), pool("unlabelled", "n1").build(), global))
+                .isEqualTo("spread rack");
+    }
+
+    @Test
     void explainingKeepsEveryPoolsVerdictForEachLeg() {
         PartsDecision d = scheduler.decideLegs(mirror(10, FailureDomainLevel.RACK), 2, threeRacks(), global,
                 new BinPackPolicy(), true);
