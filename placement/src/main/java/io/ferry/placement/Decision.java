@@ -24,6 +24,11 @@ public record Decision(Candidate chosen, double score, SortedMap<String, Integer
 
     /** {@code no pool fits: free space 3, spread rack 2, node down 1}, largest counts first. */
     public String refusal() {
+        return refusal(reasonCounts);
+    }
+
+    /** The refusal text for these counts; multi-part decisions word theirs the same way. */
+    static String refusal(SortedMap<String, Integer> reasonCounts) {
         if (reasonCounts.isEmpty()) {
             return "no pool fits: no pools are configured";
         }

@@ -88,7 +88,7 @@ public final class Filters {
 
         @Override
         public boolean appliesTo(Request r, GlobalConfig g) {
-            return r.intent().spreadGroup() != null && !r.takenDomains().isEmpty();
+            return r.legs() > 1 || r.intent().spreadGroup() != null && !r.takenDomains().isEmpty();
         }
     };
 

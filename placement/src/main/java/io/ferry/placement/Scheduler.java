@@ -1,13 +1,19 @@
 package io.ferry.placement;
 
+import io.ferry.model.FailureDomainLevel;
 import io.ferry.model.GlobalConfig;
 import io.ferry.model.PositionAdvice;
 import io.ferry.model.Sizes;
+import io.ferry.placement.PartsDecision.Part;
 
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.SortedMap;
 import java.util.TreeMap;
 
 /**
@@ -21,6 +27,9 @@ import java.util.TreeMap;
  * <p>Pure and stateless apart from its configuration: safe to call from any thread.
  */
 public final class Scheduler {
+
+    /** The most legs a mirror may have: a third copy is the last one worth its space and its writes. */
+    public static final int MAX_LEGS = 3;
 
     private final List<Filter> filters;
 
@@ -96,6 +105,125 @@ public final class Scheduler {
                     : a.tier() != b.tier() ? Integer.compare(a.tier(), b.tier()) : Double.compare(b.score(), a.score()));
         }
         return new Decision(best, best == null ? 0 : bestScore, new TreeMap<>(counts), verdicts);
+    }
+
+    /**
+     * Places the {@code legs} legs of a mirrored volume in one decision, all or none. Every leg passes
+     * the filters a volume of one part passes and takes the volume's size; the legs are pairwise in
+     * distinct failure domains at the intent's level, and apart from the other members of its spread
+     * group if it has one. The domains of the legs already chosen are taken for the next leg, so a
+     * pool in one of them is refused as {@code spread <level>}; and, as for a spread-group member, a
+     * pool whose node does not show its domain at that level cannot prove it is elsewhere. The space a
+     * leg takes is subtracted from its pool before the next leg is chosen.
+     *
+     * <p>Legs are chosen one after another, each by {@link #decide}: the first where a volume of one
+     * part would go, each next one the best pool outside the domains taken. That order loses no
+     * placement: the legs are all the same size, and a leg in one domain changes nothing a filter reads
+     * of a pool in another (free space, disk, remote cap and labels are per pool or per node, and a
+     * node lies in one domain), so when N domains can each hold a leg, N legs are placed whichever
+     * domains the first ones take. A leg after the first that finds no pool therefore means that fewer
+     * domains than legs can hold one, which the refusal says with {@link PartsDecision#fewerDomainsThanLegs}.
+     *
+     * @param legs    1 to {@link #MAX_LEGS}; 1 is a volume of one part
+     * @param explain keep every pool's verdict in each leg's decision
+     * @throws IllegalArgumentException when {@code legs} is out of range
+     */
+    public PartsDecision decideLegs(Request request, int legs, Iterable<Candidate> candidates, GlobalConfig global,
+                                    ScoringPolicy policy, boolean explain) {
+        if (legs < 1 || legs > MAX_LEGS) {
+            throw new IllegalArgumentException("a mirror has 1 to " + MAX_LEGS + " legs, not " + legs);
+        }
+        // The pools as given stay beside the pools the scheduler reads, whose ledgers carry the legs
+        // placed so far: a part names its pool as given, whose ledger revision guards the commit.
+        List<Candidate> given = new ArrayList<>();
+        candidates.forEach(given::add);
+        List<Candidate> pools = new ArrayList<>(given);
+        FailureDomainLevel level = request.intent().failureDomainLevel();
+        Set<String> legDomains = new HashSet<>();
+        List<Part> parts = new ArrayList<>(legs);
+        List<Decision> decisions = new ArrayList<>(legs);
+        for (int leg = 0; leg < legs; leg++) {
+            Decision decision = decide(request.forLeg(legs, legDomains), pools, global, policy, explain);
+            decisions.add(decision);
+            Candidate chosen = decision.chosen();
+            if (chosen == null) {
+                SortedMap<String, Integer> reasons = new TreeMap<>(decision.reasonCounts());
+                // Without the spread rule (the simulator's baselines) legs need no domains of their own.
+                if (leg > 0 && filters.contains(Filters.SPREAD)) {
+                    reasons.put(PartsDecision.fewerDomainsThanLegs(level.value()), legs - leg);
+                }
+                return new PartsDecision(List.of(), reasons, decisions);
+            }
+            int at = indexOf(pools, chosen);
+            parts.add(new Part(given.get(at), request.sizeBytes()));
+            pools.set(at, chosen.withLedger(chosen.ledger().add(request.sizeBytes()), chosen.ledgerRevision()));
+            String domain = chosen.domain(level);
+            if (domain != null) {
+                legDomains.add(domain);
+            }
+        }
+        return new PartsDecision(parts, new TreeMap<>(), decisions);
+    }
+
+    /**
+     * Places a linear volume in at most {@code maxSegments} segments, all or none: segments whose
+     * sizes sum to the volume's size exactly, each on a pool of its own and within what that pool
+     * admits by every filter ({@link #largestFit}: free space and the disk included), so no pool is
+     * overcommitted. Segments may share a failure domain: a linear volume has no redundancy to keep
+     * apart. Position advice ranks nothing here; {@code MustLocal} and {@code MustRemote} still filter.
+     *
+     * <p>It fills the pools with the most room first, each to the brim before opening the next (ties
+     * to the pool name that sorts first, so decisions are reproducible), which gives the fewest
+     * segments that can hold the volume. Fewer is better: every segment is one more device the
+     * consumer connects and assembles, and one more node whose loss takes the whole volume with it.
+     * Equal stripes for a striped volume are another rule, not this one.
+     *
+     * @param maxSegments at least 1; fewer segments are used when they suffice
+     * @throws IllegalArgumentException when {@code maxSegments} is below 1
+     */
+    public PartsDecision decideSegments(Request request, int maxSegments, Iterable<Candidate> candidates,
+                                        GlobalConfig global) {
+        if (maxSegments < 1) {
+            throw new IllegalArgumentException("a volume has at least 1 segment, not " + maxSegments);
+        }
+        // Whether a pool takes any segment at all is asked with the smallest one: asked with the
+        // volume's size, a pool with room for a part of it would be refused for free space.
+        Request smallest = new Request(request.intent().withSizeBytes(Sizes.ALIGNMENT), request.requiredPool(),
+                request.takenDomains(), request.consumer());
+        SortedMap<String, Integer> counts = new TreeMap<>();
+        List<Part> room = new ArrayList<>();
+        for (Candidate candidate : candidates) {
+            long fit = largestFit(request, candidate, global);
+            if (fit > 0) {
+                room.add(new Part(candidate, fit));
+            } else {
+                counts.merge(firstFailure(smallest, candidate, global), 1, Integer::sum);
+            }
+        }
+        room.sort(Comparator.comparingLong(Part::sizeBytes).reversed().thenComparing(p -> p.pool().pool()));
+        List<Part> parts = new ArrayList<>();
+        long left = request.sizeBytes();
+        for (int i = 0; i < room.size() && parts.size() < maxSegments && left > 0; i++) {
+            long segment = Math.min(left, room.get(i).sizeBytes());
+            parts.add(new Part(room.get(i).pool(), segment));
+            left -= segment;
+        }
+        if (left > 0) {
+            if (!room.isEmpty()) {
+                counts.merge(Filters.FREE_SPACE.reason(request), room.size(), Integer::sum);
+            }
+            return new PartsDecision(List.of(), counts, List.of());
+        }
+        return new PartsDecision(parts, new TreeMap<>(), List.of());
+    }
+
+    private static int indexOf(List<Candidate> pools, Candidate candidate) {
+        for (int i = 0; i < pools.size(); i++) {
+            if (pools.get(i) == candidate) {
+                return i;
+            }
+        }
+        throw new IllegalStateException("the scheduler chose " + candidate.pool() + ", which it was not given");
     }
 
     /** The reason the pool would be refused for this request, or null if it passes; for tests and tools. */

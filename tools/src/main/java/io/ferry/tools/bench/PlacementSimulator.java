@@ -2,9 +2,10 @@ package io.ferry.tools.bench;
 
 import io.ferry.placement.BinPackPolicy;
 import io.ferry.placement.Candidate;
-import io.ferry.placement.Decision;
 import io.ferry.placement.Filter;
 import io.ferry.placement.Filters;
+import io.ferry.placement.PartsDecision;
+import io.ferry.placement.PartsDecision.Part;
 import io.ferry.placement.Request;
 import io.ferry.placement.Scheduler;
 import io.ferry.placement.ScoringPolicy;
@@ -39,11 +40,13 @@ import java.util.TreeMap;
  * with the real {@link Scheduler} and real ledger updates, once per strategy, and compares how much
  * of the cluster each strategy fills before it first refuses a volume, how much it fills by the end
  * of the stream, and how many spread-group members it puts in a failure domain another member of
- * the group already uses.
+ * the group already uses. With {@code --legs N} every volume is a mirror of N legs, placed in one
+ * decision ({@link Scheduler#decideLegs}), and it also counts the volumes with two legs in one failure
+ * domain at the intent's level and the pools overcommitted.
  *
  * <pre>
  * java -cp 'tools/target/ferry-tools-0.1.0-SNAPSHOT.jar:tools/target/lib/*' io.ferry.tools.bench.PlacementSimulator
- *      [--seeds 1,2,3] [--racks-per-switch 4] [--nodes-per-rack 8] [--load 1.3]
+ *      [--seeds 1,2,3] [--racks-per-switch 4] [--nodes-per-rack 8] [--load 1.3] [--legs 1]
  * </pre>
  */
 public final class PlacementSimulator {
@@ -63,8 +66,13 @@ public final class PlacementSimulator {
     record Strategy(String name, List<Filter> filters, ScoringPolicy policy) {
     }
 
-    record Result(String strategy, int requests, int placed, int refusals, int spreadViolations,
-                  double filledAtFirstRefusal, double filledAtEnd, double localShare, int couldBeLocal, int localWhenCould,
+    /**
+     * @param legViolations legs placed in a failure domain (at the intent's level) another leg of the same
+     *                      volume took, or in none the pool's node shows
+     * @param overcommits   parts placed on a pool without the room for them
+     */
+    record Result(String strategy, int requests, int placed, int refusals, int spreadViolations, int legViolations,
+                  int overcommits, double filledAtFirstRefusal, double filledAtEnd, double localShare, int couldBeLocal, int localWhenCould,
                   Map<String, Integer> refusalReasons) {
 
         /** Among the PreferLocal requests some pool on the consumer's node could take when they came, those placed there. */
@@ -183,6 +191,12 @@ public final class PlacementSimulator {
     // ---------------------------------------------------------------- simulation
 
     static Result simulate(List<Candidate> initial, List<VolumeIntent> stream, GlobalConfig global, Strategy strategy) {
+        return simulate(initial, stream, global, strategy, 1);
+    }
+
+    /** Every volume of the stream a mirror of {@code legs} legs (1: a volume of one part). */
+    static Result simulate(List<Candidate> initial, List<VolumeIntent> stream, GlobalConfig global, Strategy strategy,
+                           int legs) {
         Scheduler scheduler = new Scheduler(strategy.filters());
         Map<String, Candidate> pools = new LinkedHashMap<>();
         Map<String, List<String>> poolsByNode = new HashMap<>();
@@ -199,6 +213,8 @@ public final class PlacementSimulator {
         int placed = 0;
         int refusals = 0;
         int violations = 0;
+        int legViolations = 0;
+        int overcommits = 0;
         int preferLocal = 0;
         int local = 0;
         int could = 0;
@@ -225,8 +241,8 @@ public final class PlacementSimulator {
             if (couldBeLocal) {
                 could++;
             }
-            Decision decision = scheduler.decide(request, pools.values(), global, strategy.policy(), false);
-            if (decision.chosen() == null) {
+            PartsDecision decision = scheduler.decideLegs(request, legs, pools.values(), global, strategy.policy(), false);
+            if (!decision.placed()) {
                 refusals++;
                 decision.reasonCounts().forEach((k, v) -> reasons.merge(k, 1, Integer::sum));
                 if (atFirstRefusal < 0) {
@@ -234,56 +250,72 @@ public final class PlacementSimulator {
                 }
                 continue;
             }
-            Candidate chosen = decision.chosen();
-            if (chosen.free(intent.thin()) < intent.sizeBytes()) {
-                throw new IllegalStateException(strategy.name() + " overcommitted " + chosen.pool());
+            Set<String> legDomains = new HashSet<>();
+            for (Part part : decision.parts()) {
+                // The pool as the simulation holds it now, an earlier leg of this volume included.
+                Candidate chosen = pools.get(part.pool().pool());
+                if (chosen.free(intent.thin()) < part.sizeBytes()) {
+                    overcommits++;
+                }
+                String domain = chosen.domain(level);
+                if (intent.spreadGroup() != null && taken.contains(domain)) {
+                    violations++;
+                }
+                if (legs > 1 && (domain == null || !legDomains.add(domain))) {
+                    legViolations++;
+                }
+                pools.put(chosen.pool(), chosen.withLedger(chosen.ledger().add(part.sizeBytes()), chosen.ledgerRevision() + 1));
+                allocated += part.sizeBytes();
+                if (intent.spreadGroup() != null) {
+                    groupPools.computeIfAbsent(intent.spreadGroup(), g -> new ArrayList<>()).add(chosen.pool());
+                }
+                if (intent.consumerNode() != null && !intent.consumerNode().equals(chosen.node())) {
+                    int served = remoteServed.merge(chosen.node(), 1, Integer::sum);
+                    for (String pool : poolsByNode.get(chosen.node())) {
+                        pools.put(pool, pools.get(pool).withRemoteServed(served));
+                    }
+                }
             }
-            if (intent.spreadGroup() != null && taken.contains(chosen.domain(level))) {
-                violations++;
-            }
-            pools.put(chosen.pool(), chosen.withLedger(chosen.ledger().add(intent.sizeBytes()), chosen.ledgerRevision() + 1));
-            allocated += intent.sizeBytes();
             placed++;
-            if (intent.spreadGroup() != null) {
-                groupPools.computeIfAbsent(intent.spreadGroup(), g -> new ArrayList<>()).add(chosen.pool());
-            }
+            // Local when the first leg is: it goes where a volume of one part would, a preferred pool first.
+            Candidate first = decision.parts().get(0).pool();
             if (intent.positionAdvice() == PositionAdvice.PREFER_LOCAL && intent.consumerNode() != null) {
                 preferLocal++;
-                if (intent.consumerNode().equals(chosen.node())) {
+                if (intent.consumerNode().equals(first.node())) {
                     local++;
                     if (couldBeLocal) {
                         localWhenCould++;
                     }
                 }
             }
-            if (intent.consumerNode() != null && !intent.consumerNode().equals(chosen.node())) {
-                int served = remoteServed.merge(chosen.node(), 1, Integer::sum);
-                for (String pool : poolsByNode.get(chosen.node())) {
-                    pools.put(pool, pools.get(pool).withRemoteServed(served));
-                }
-            }
         }
-        return new Result(strategy.name(), stream.size(), placed, refusals, violations,
+        return new Result(strategy.name(), stream.size(), placed, refusals, violations, legViolations, overcommits,
                 atFirstRefusal < 0 ? (double) allocated / capacity : atFirstRefusal, (double) allocated / capacity,
                 preferLocal == 0 ? 0 : (double) local / preferLocal, could, localWhenCould, reasons);
     }
 
     static List<Result> run(Config config) {
+        return run(config, 1);
+    }
+
+    static List<Result> run(Config config, int legs) {
         GlobalConfig global = GlobalConfig.defaults();
         List<Candidate> cluster = cluster(config, global);
         List<VolumeIntent> stream = stream(config, cluster);
         List<Result> results = new ArrayList<>();
         for (Strategy s : strategies(cluster)) {
-            results.add(simulate(cluster, stream, global, s));
+            results.add(simulate(cluster, stream, global, s, legs));
         }
         return results;
     }
 
     private static final String USAGE = "PlacementSimulator [--seeds 1,2,3] [--racks-per-switch 4] [--nodes-per-rack 8] [--load 1.3]"
-            + "   (defaults shown; deterministic: the same seeds give the same figures; see docs/benchmarks.md)";
+            + " [--legs 1]   (defaults shown; --legs 2 or 3: every volume a mirror of that many legs; deterministic: the"
+            + " same seeds give the same figures; see docs/benchmarks.md)";
 
     public static void main(String[] args) {
         long[] seeds = {1, 2, 3};
+        int legs = 1;
         Config base = Config.defaults(1);
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
@@ -294,6 +326,7 @@ public final class PlacementSimulator {
                         Integer.parseInt(args[++i]), base.load());
                 case "--load" -> base = new Config(0, base.zones(), base.switchesPerZone(), base.racksPerSwitch(),
                         base.nodesPerRack(), Double.parseDouble(args[++i]));
+                case "--legs" -> legs = Integer.parseInt(args[++i]);
                 case "-h", "--help" -> {
                     System.out.println(USAGE);
                     return;
@@ -312,13 +345,22 @@ public final class PlacementSimulator {
             System.out.printf(Locale.ROOT, "%nseed %d: %d nodes, %d pools, %.1f TiB; %d requests (%d in spread groups of 3),"
                     + " %.1f TiB requested%n", seed, nodes, cluster.size(), (double) capacity / TI, stream.size(), grouped,
                     stream.stream().mapToLong(VolumeIntent::sizeBytes).sum() / (double) TI);
-            System.out.printf(Locale.ROOT, "%-22s %8s %8s %14s %10s %9s %11s %20s  %s%n", "strategy", "placed", "refused",
-                    "filled@1st-ref", "filled@end", "spread-x", "local-hit", "local-hit/could-be", "refused requests per reason");
+            if (legs > 1) {
+                System.out.printf(Locale.ROOT, "every volume a mirror of %d legs (%.1f TiB of legs), kept apart at the volume's"
+                        + " level (its group's, else node)%n", legs,
+                        legs * stream.stream().mapToLong(VolumeIntent::sizeBytes).sum() / (double) TI);
+            }
+            // The mirror columns only with --legs: without it the output stays what earlier runs printed.
+            String legsHeader = legs > 1 ? String.format(Locale.ROOT, " %7s %10s", "legs-x", "overcommit") : "";
+            System.out.printf(Locale.ROOT, "%-22s %8s %8s %14s %10s %9s%s %11s %20s  %s%n", "strategy", "placed", "refused",
+                    "filled@1st-ref", "filled@end", "spread-x", legsHeader, "local-hit", "local-hit/could-be",
+                    "refused requests per reason");
             for (Strategy s : strategies(cluster)) {
-                Result r = simulate(cluster, stream, global, s);
-                System.out.printf(Locale.ROOT, "%-22s %8d %8d %13.1f%% %9.1f%% %9d %10.1f%% %7.1f%% %5d/%-5d  %s%n",
+                Result r = simulate(cluster, stream, global, s, legs);
+                String legsColumns = legs > 1 ? String.format(Locale.ROOT, " %7d %10d", r.legViolations(), r.overcommits()) : "";
+                System.out.printf(Locale.ROOT, "%-22s %8d %8d %13.1f%% %9.1f%% %9d%s %10.1f%% %7.1f%% %5d/%-5d  %s%n",
                         r.strategy(), r.placed(), r.refusals(), 100 * r.filledAtFirstRefusal(), 100 * r.filledAtEnd(),
-                        r.spreadViolations(), 100 * r.localShare(), 100 * r.localHitWhenCould(), r.localWhenCould(),
+                        r.spreadViolations(), legsColumns, 100 * r.localShare(), 100 * r.localHitWhenCould(), r.localWhenCould(),
                         r.couldBeLocal(), r.refusalReasons());
             }
         }
