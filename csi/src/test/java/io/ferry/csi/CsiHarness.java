@@ -39,6 +39,7 @@ import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.epoll.EpollDomainSocketChannel;
 import io.netty.channel.epoll.EpollIoHandler;
 import io.netty.channel.unix.DomainSocketAddress;
+import org.awaitility.core.ConditionTimeoutException;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -242,6 +243,21 @@ final class CsiHarness implements AutoCloseable {
     }
 
     /**
+     * Waits until the plugin sees node-a's pool healthy: a CI run once met it unhealthy right after a
+     * reset, and the next test's CreateVolume was refused. A pool that stays unhealthy fails the
+     * reset with the conditions that say why, instead of a refusal in whatever test comes next.
+     */
+    void awaitPoolHealthy() {
+        try {
+            await("node-a's pool healthy").atMost(Duration.ofSeconds(20)).until(() ->
+                    server.view().poolStatus(NODE, POOL).map(PoolStatus::healthy).orElse(false));
+        } catch (ConditionTimeoutException e) {
+            throw new AssertionError("node-a's pool " + POOL + " is not healthy after the reset: "
+                    + server.view().poolStatus(NODE, POOL).map(st -> st.conditions().toString()).orElse("no status"), e);
+        }
+    }
+
+    /**
      * Makes the cluster what the next test expects of a new harness: whatever is mounted under the
      * test directory is unmounted, every volume and snapshot is deleted through Ferry (the agent's
      * own cleanup runs), and it fails if a mount or a loop device of this harness is left.
@@ -251,6 +267,7 @@ final class CsiHarness implements AutoCloseable {
         deleteEverythingThroughFerry();
         result(store.deletePrefix(keys.attachments()));
         scratch.checkNothingLeft();
+        awaitPoolHealthy();
         Path kubelet = root.resolve("kubelet");
         if (Files.exists(kubelet)) {
             try (Stream<Path> files = Files.walk(kubelet)) {
