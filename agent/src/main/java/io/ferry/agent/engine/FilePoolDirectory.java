@@ -5,6 +5,8 @@ import io.ferry.model.Engine;
 import io.ferry.model.PoolConfig;
 import io.ferry.model.PoolReason;
 import io.ferry.runtime.exec.Command;
+import io.ferry.runtime.exec.CommandFailedException;
+import io.ferry.runtime.exec.CommandResult;
 import io.ferry.runtime.exec.CommandRunner;
 import io.ferry.runtime.pool.PoolMarker;
 
@@ -276,9 +278,23 @@ final class FilePoolDirectory {
     }
 
     /** Bytes the pool's files really occupy (allocated blocks, not their apparent sizes). */
+    /**
+     * The bytes the pool's files take on disk. du walks the directory while the agent may be
+     * deleting or creating a volume's file in it: an entry that vanished between listing and
+     * measuring makes du exit 1 with "No such file or directory", though its total is right for
+     * what is there. Such a run counts; taking it for a broken file system would report the pool
+     * unhealthy until the next measurement and refuse volumes meanwhile.
+     */
     private long usedBytes(Path dir) {
-        String out = runner.run(Command.of("du", "--summarize", "--block-size=1", dir.toString()).withTimeout(timeout))
-                .stdout().strip();
-        return Long.parseLong(out.split("\\s+")[0]);
+        CommandResult result = runner.execute(Command.of("du", "--summarize", "--block-size=1", dir.toString())
+                .withTimeout(timeout));
+        String total = result.stdout().strip();
+        boolean onlyVanishedEntries = result.exitCode() == 1 && !total.isEmpty() && !result.stderr().isBlank()
+                && result.stderr().lines().filter(line -> !line.isBlank())
+                        .allMatch(line -> line.endsWith("No such file or directory"));
+        if (!result.succeeded() && !onlyVanishedEntries) {
+            throw new CommandFailedException(result);
+        }
+        return Long.parseLong(total.split("\\s+")[0]);
     }
 }

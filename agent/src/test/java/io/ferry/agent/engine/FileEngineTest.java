@@ -281,6 +281,20 @@ class FileEngineTest {
     }
 
     @Test
+    void aVolumeFileDeletedWhileThePoolIsMeasuredLeavesThePoolHealthyButAFailingDuDoesNot() throws Exception {
+        String vanished = "du: cannot access '" + dir.resolve("vol-gone.img") + "': No such file or directory\n";
+        FakeCommandRunner racing = fake().on(List.of("du"), c -> new CommandResult(c, 1, "4096\t" + dir + "\n",
+                vanished, Duration.ZERO));
+        PoolState state = engine(racing).poolState(pool());
+        assertThat(state.healthy()).as("%s", state.conditions()).isTrue();
+        assertThat(state.conditions().get(1).message()).contains("4096 used by the pool's files");
+
+        FakeCommandRunner denied = fake().on(List.of("du"), c -> new CommandResult(c, 1, "4096\t" + dir + "\n",
+                "du: cannot read directory '" + dir.resolve("x") + "': Permission denied\n", Duration.ZERO));
+        assertThatThrownBy(() -> engine(denied).poolState(pool())).hasMessageContaining("Permission denied");
+    }
+
+    @Test
     void anEmptyUnmarkedDirectoryOfAPoolThatHoldsVolumesIsNotClaimedAndNothingIsCreatedInIt() throws Exception {
         // What a pool's file system that did not mount at boot looks like: its empty mount point.
         Path mountPoint = Files.createDirectory(dir.resolve("mnt"));
