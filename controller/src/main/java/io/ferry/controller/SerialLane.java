@@ -36,10 +36,6 @@ final class SerialLane {
         return result.future();
     }
 
-    int backlog() {
-        return waiting.size();
-    }
-
     // A loop rather than recursion: tasks that complete synchronously must not grow the stack.
     private void next() {
         if (draining) {
