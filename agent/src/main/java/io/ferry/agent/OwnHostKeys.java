@@ -180,7 +180,7 @@ final class OwnHostKeys {
                         + " key for the targets to serve first", g);
             }
             try {
-                switched = switchLive(order, kept.current(), next);
+                switched = switchLive(order, kept, next);
             } catch (RuntimeException e) {
                 // The keys the file says are in use stay in use and kept: nothing is lost, the step is tried again.
                 message = "cannot give the live controllers generation " + g + " (" + order.step() + "): " + e.getMessage();
@@ -200,11 +200,12 @@ final class OwnHostKeys {
      *
      * @return how many live controllers hold the keys of the step afterwards
      */
-    private int switchLive(HostKeyOrder order, HostKeyFile.Pair old, HostKeyFile.Pair next) {
+    private int switchLive(HostKeyOrder order, HostKeyFile.Generations kept, HostKeyFile.Pair next) {
         long g = next.generation();
+        HostKeyFile.Pair old = kept.current();
         int switched = 0;
-        if (order.atLeast(HostKeyStep.SWITCH_CTRL_KEY)
-                && !HostKeyFile.readGenerations(file).orElseThrow().nextCtrlKeyInUse()) {
+        // Preparing never changes whether the next controller key is in use: what was read still holds.
+        if (order.atLeast(HostKeyStep.SWITCH_CTRL_KEY) && !kept.nextCtrlKeyInUse()) {
             LiveControllerKeys.Switched done = live.useCtrlKey(hostNqn, old, next);
             HostKeyFile.useNextCtrlKey(file, g);
             switched = done.controllers();
