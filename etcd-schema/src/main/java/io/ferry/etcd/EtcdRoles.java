@@ -85,6 +85,7 @@ public final class EtcdRoles {
         return new Role(CONTROLLER, List.of(
                 Grant.prefix(keys.all(), Access.READ),
                 Grant.prefix(keys.placements(), Access.READWRITE),
+                Grant.prefix(keys.volumeParts(), Access.READWRITE),
                 Grant.prefix(keys.ledgers(), Access.READWRITE),
                 Grant.prefix(keys.prefix() + "/controller/", Access.READWRITE),
                 Grant.prefix(keys.work(), Access.READWRITE),

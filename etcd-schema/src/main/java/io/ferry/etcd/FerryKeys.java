@@ -23,7 +23,7 @@ public final class FerryKeys {
     /** What a key under the prefix addresses; {@link #parse(String)} returns it with the names in the key. */
     public enum Kind {
         GLOBAL_CONFIG, CLUSTER_IDENTITY, POOL_CONFIG, VOLUME, SNAPSHOT, ATTACHMENT, PLACEMENT, LEDGER,
-        VOLUME_SCHEDULING, SNAPSHOT_SCHEDULING, CONTROLLER_LEADER,
+        VOLUME_SCHEDULING, SNAPSHOT_SCHEDULING, CONTROLLER_LEADER, VOLUME_PARTS,
         NODE_REGISTRATION, NODE_POOL_STATUS, NODE_WORK, NODE_SNAPSHOT_WORK, NODE_VOLUME_STATUS,
         NODE_SNAPSHOT_STATUS, NODE_ORPHANS, ORPHAN_REMOVAL, NODE_ORPHAN_REMOVAL_RESULT, ORPHAN_ADOPTION,
         NODE_ORPHAN_ADOPTION_RESULT, EVENT, KEY_LAYOUT,
@@ -61,10 +61,6 @@ public final class FerryKeys {
     private final String prefix;
     private final OrderKeys removals = new OrderKeys(this, "orphan-removals");
     private final OrderKeys adoptions = new OrderKeys(this, "orphan-adoptions");
-
-    public FerryKeys() {
-        this(DEFAULT_PREFIX);
-    }
 
     /**
      * @param prefix absolute, without a trailing slash, e.g. {@code /ferry} or {@code /prod/ferry}
@@ -139,6 +135,15 @@ public final class FerryKeys {
 
     public String placement(String volume) {
         return placements() + Names.volumeName(volume);
+    }
+
+    /** What each multi-part volume is assembled from ({@code io.ferry.model.VolumeParts}), written by the controller. */
+    public String volumeParts() {
+        return prefix + "/parts/";
+    }
+
+    public String volumeParts(String volume) {
+        return volumeParts() + Names.volumeName(volume);
     }
 
     public String ledgers() {
@@ -373,8 +378,7 @@ public final class FerryKeys {
     }
 
     public String event(String objectKind, String object, String id) {
-        String checkedId = KeySegments.eventId(id);
-        return eventsOf(objectKind, object) + checkedId;
+        return eventsOf(objectKind, object) + KeySegments.eventId(id);
     }
 
     /**

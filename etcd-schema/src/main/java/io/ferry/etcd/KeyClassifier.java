@@ -60,6 +60,8 @@ final class KeyClassifier {
                         : null;
             case "placements":
                 return p.length == 2 ? new KeyRef(Kind.PLACEMENT, List.of(Names.volumeName(p[1]))) : null;
+            case "parts":
+                return p.length == 2 ? new KeyRef(Kind.VOLUME_PARTS, List.of(Names.volumeName(p[1]))) : null;
             case "ledger":
                 return p.length == 2 ? new KeyRef(Kind.LEDGER, List.of(Names.poolName(p[1]))) : null;
             case "controller":

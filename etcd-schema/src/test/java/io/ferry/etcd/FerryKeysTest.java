@@ -15,7 +15,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 class FerryKeysTest {
 
-    final FerryKeys keys = new FerryKeys();
+    final FerryKeys keys = new FerryKeys(FerryKeys.DEFAULT_PREFIX);
 
     @Test
     void buildsEveryKeyOfTheLayoutUnderTheDefaultPrefix() {

@@ -40,6 +40,11 @@ import java.util.regex.Pattern;
  * @param adoptFromNode       the volume already exists on this node, taken back by an operator's adoption order
  *                            ({@code ferryctl orphan adopt}): the controller never places it as a new volume, it
  *                            rebuilds the placement from that node's status of the volume, or waits for it
+ * @param layout              how the volume is laid out over its parts (default {@code single}; docs/layouts.md)
+ * @param parts               how many parts: 1 for {@code single} (the default), 2-4 segments for {@code linear},
+ *                            2-3 legs for {@code mirror} (default 2 for both)
+ * @param partOf              set only on the intents the controller writes for the parts of a multi-part
+ *                            volume: the volume this part belongs to; its name is then {@link PartNames#of}
  */
 public record VolumeIntent(
         int schemaVersion,
@@ -61,7 +66,10 @@ public record VolumeIntent(
         String createdBy,
         Instant createdAt,
         Instant recreateEmptyRequestedAt,
-        String adoptFromNode) implements KeyNamed {
+        String adoptFromNode,
+        Layout layout,
+        int parts,
+        String partOf) implements KeyNamed {
 
     /** Filesystems the CSI node plugin knows how to create and mount. */
     public static final Set<String> FS_TYPES = Set.of("ext4", "xfs");
@@ -118,6 +126,41 @@ public record VolumeIntent(
             throw new ValidationException("adoptFromNode", "adoptFromNode: an adopted volume exists already; it"
                     + " cannot also be made from a source");
         }
+        Check.required(layout, "layout");
+        checkParts(name, layout, parts, partOf, sourceSnapshot != null || sourceVolume != null, adoptFromNode != null);
+    }
+
+    private static void checkParts(String name, Layout layout, int parts, String partOf, boolean sourced,
+                                   boolean adopted) {
+        if (parts < layout.minParts() || parts > layout.maxParts()) {
+            throw new ValidationException("parts", "parts: a " + layout + " volume has " + (layout.multiPart()
+                    ? layout.minParts() + " to " + layout.maxParts() : "exactly 1") + " parts, not " + parts);
+        }
+        if (partOf != null) {
+            Check.field("partOf", partOf, Names::volumeName);
+            boolean derived = PartNames.parse(name).map(p -> p.volume().equals(partOf)).orElse(false);
+            if (!derived || layout.multiPart()) {
+                throw new ValidationException("partOf", "partOf: " + Names.quote(name) + " is not a part of "
+                        + partOf + "; parts are single volumes named " + partOf + "--p<index>, written by the controller");
+            }
+            return;
+        }
+        PartNames.notReserved(name, "name");
+        if (!layout.multiPart()) {
+            return;
+        }
+        if (name.length() > PartNames.MAX_VOLUME_NAME_LENGTH) {
+            throw new ValidationException("name", "name: a " + layout + " volume's name is at most "
+                    + PartNames.MAX_VOLUME_NAME_LENGTH + " characters, so that its parts' names (name--p<index>) fit "
+                    + Names.MAX_NAME_LENGTH);
+        }
+        if (sourced) {
+            throw new ValidationException("layout", "layout: a " + layout + " volume cannot be made from a snapshot"
+                    + " or a clone yet; create it empty");
+        }
+        if (adopted) {
+            throw new ValidationException("layout", "layout: only a single volume can be adopted");
+        }
     }
 
     @JsonCreator
@@ -141,12 +184,17 @@ public record VolumeIntent(
             @JsonProperty("createdBy") String createdBy,
             @JsonProperty("createdAt") Instant createdAt,
             @JsonProperty("recreateEmptyRequestedAt") Instant recreateEmptyRequestedAt,
-            @JsonProperty("adoptFromNode") String adoptFromNode) {
+            @JsonProperty("adoptFromNode") String adoptFromNode,
+            @JsonProperty("layout") Layout layout,
+            @JsonProperty("parts") Integer parts,
+            @JsonProperty("partOf") String partOf) {
+        Layout l = Check.orDefault(layout, Layout.SINGLE);
         return new VolumeIntent(Schema.orDefault(schemaVersion), name, Check.required(sizeBytes, "sizeBytes"),
                 Check.orDefault(thin, false), engine, Check.orDefault(positionAdvice, PositionAdvice.PREFER_LOCAL),
                 consumerNode, spreadGroup, Check.orDefault(failureDomainLevel, FailureDomainLevel.NODE),
                 poolSelector, nodeSelector, sourceSnapshot, sourceVolume, fsType, mkfsOptions,
-                Check.orDefault(deletionRequested, false), createdBy, createdAt, recreateEmptyRequestedAt, adoptFromNode);
+                Check.orDefault(deletionRequested, false), createdBy, createdAt, recreateEmptyRequestedAt, adoptFromNode,
+                l, Check.orDefault(parts, l.minParts()), partOf);
     }
 
     /** This intent with deletion requested (the only way to delete a volume). */
@@ -187,6 +235,9 @@ public record VolumeIntent(
         b.createdAt = createdAt;
         b.recreateEmptyRequestedAt = recreateEmptyRequestedAt;
         b.adoptFromNode = adoptFromNode;
+        b.layout = layout;
+        b.parts = parts;
+        b.partOf = partOf;
         return b;
     }
 
@@ -220,6 +271,9 @@ public record VolumeIntent(
         private Instant createdAt;
         private Instant recreateEmptyRequestedAt;
         private String adoptFromNode;
+        private Layout layout = Layout.SINGLE;
+        private int parts = 1;
+        private String partOf;
 
         private Builder(String name, long sizeBytes) {
             this.name = name;
@@ -316,11 +370,28 @@ public record VolumeIntent(
             return this;
         }
 
+        /** Sets the layout and, unless {@link #parts} follows, its smallest part count. */
+        public Builder layout(Layout v) {
+            layout = v;
+            parts = v == null ? parts : v.minParts();
+            return this;
+        }
+
+        public Builder parts(int v) {
+            parts = v;
+            return this;
+        }
+
+        public Builder partOf(String v) {
+            partOf = v;
+            return this;
+        }
+
         public VolumeIntent build() {
             return new VolumeIntent(Schema.CURRENT_VERSION, name, sizeBytes, thin, engine, positionAdvice,
                     consumerNode, spreadGroup, failureDomainLevel, poolSelector, nodeSelector, sourceSnapshot,
                     sourceVolume, fsType, mkfsOptions, deletionRequested, createdBy, createdAt, recreateEmptyRequestedAt,
-                    adoptFromNode);
+                    adoptFromNode, layout, parts, partOf);
         }
     }
 

@@ -1,0 +1,62 @@
+package io.ferry.model;
+
+import com.fasterxml.jackson.annotation.JsonCreator;
+import com.fasterxml.jackson.annotation.JsonValue;
+
+/**
+ * How a volume's bytes are laid out over its parts. Every part is an ordinary Ferry volume placed
+ * on one pool; the consumer assembles the parts into the one device it stages (docs/layouts.md).
+ */
+public enum Layout {
+    /** One part: the volume is the part (today's only layout before issue #17). */
+    SINGLE("single", 1, 1),
+    /**
+     * Segments end to end, for a volume larger than any one pool; every segment is needed, so
+     * losing any one node holding a segment makes the volume unreachable.
+     */
+    LINEAR("linear", 2, 4),
+    /**
+     * Legs that each hold the whole volume, in distinct failure domains; the volume stays usable
+     * while at least one leg is reachable.
+     */
+    MIRROR("mirror", 2, 3);
+
+    private final String value;
+    private final int minParts;
+    private final int maxParts;
+
+    Layout(String value, int minParts, int maxParts) {
+        this.value = value;
+        this.minParts = minParts;
+        this.maxParts = maxParts;
+    }
+
+    @JsonValue
+    public String value() {
+        return value;
+    }
+
+    public int minParts() {
+        return minParts;
+    }
+
+    public int maxParts() {
+        return maxParts;
+    }
+
+    /** True for the layouts whose volume is assembled from several parts on the consumer. */
+    public boolean multiPart() {
+        return this != SINGLE;
+    }
+
+    /** Parses a JSON value case-insensitively; unknown values throw {@link ValidationException}. */
+    @JsonCreator
+    public static Layout parse(String value) {
+        return Wire.parse(Layout.class, Layout::value, value, "layout");
+    }
+
+    @Override
+    public String toString() {
+        return value;
+    }
+}

@@ -1,0 +1,126 @@
+package io.ferry.model;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.time.Instant;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+class LayoutRulesTest {
+    private static final Instant T = Instant.parse("2026-12-01T03:00:00Z");
+    private static final String UUID = "5f0c2c1e-8f0e-4a55-9b1d-2a8c3d4e5f60";
+
+    private static String msg(String json, Class<?> type) {
+        try {
+            Json.decode(json, type);
+        } catch (ValidationException e) {
+            return e.getMessage();
+        }
+        throw new AssertionError("accepted " + json);
+    }
+
+    @Test
+    void anIntentWithoutLayoutIsASingleVolumeOfOnePart() {
+        VolumeIntent v = Json.decode("{\"name\":\"v\",\"sizeBytes\":\"1Gi\"}", VolumeIntent.class);
+        assertThat(v.layout()).isEqualTo(Layout.SINGLE);
+        assertThat(v.parts()).isEqualTo(1);
+        assertThat(v.partOf()).isNull();
+    }
+
+    @Test
+    void aMirrorDefaultsToTwoLegsAndTakesThree() {
+        assertThat(Json.decode("{\"name\":\"v\",\"sizeBytes\":\"1Gi\",\"layout\":\"mirror\"}", VolumeIntent.class).parts())
+                .isEqualTo(2);
+        assertThat(Json.decode("{\"name\":\"v\",\"sizeBytes\":\"1Gi\",\"layout\":\"Mirror\",\"parts\":3}",
+                VolumeIntent.class).parts()).isEqualTo(3);
+        assertThat(msg("{\"name\":\"v\",\"sizeBytes\":\"1Gi\",\"layout\":\"mirror\",\"parts\":4}", VolumeIntent.class))
+                .isEqualTo("parts: a mirror volume has 2 to 3 parts, not 4");
+        assertThat(msg("{\"name\":\"v\",\"sizeBytes\":\"1Gi\",\"parts\":2}", VolumeIntent.class))
+                .isEqualTo("parts: a single volume has exactly 1 parts, not 2");
+        assertThat(msg("{\"name\":\"v\",\"sizeBytes\":\"1Gi\",\"layout\":\"raid5\"}", VolumeIntent.class))
+                .contains("\"raid5\" is not a known layout (allowed: single, linear, mirror)");
+    }
+
+    @Test
+    void aMultiPartVolumeLeavesRoomInItsNameForItsParts() {
+        String longest = "v".repeat(PartNames.MAX_VOLUME_NAME_LENGTH);
+        VolumeIntent v = VolumeIntent.builder(longest, 1).layout(Layout.LINEAR).build();
+        assertThat(PartNames.of(v.name(), 99)).hasSize(Names.MAX_NAME_LENGTH);
+        assertThatThrownBy(() -> VolumeIntent.builder(longest + "v", 1).layout(Layout.LINEAR).build())
+                .hasMessageStartingWith("name: a linear volume's name is at most 58 characters");
+        assertThat(VolumeIntent.builder(longest + "v", 1).build().name()).hasSize(59);
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"v--p0", "v--p7", "db--p12"})
+    void aNameOfAPartsShapeIsRefusedForAVolumeOfItsOwn(String name) {
+        assertThatThrownBy(() -> VolumeIntent.builder(name, 1).build())
+                .hasMessageContaining("reserved for the parts the controller derives");
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"v--p", "v--p01", "v--px", "v-p0", "v--p100"})
+    void namesMerelyLikeAPartsAreVolumesOfTheirOwn(String name) {
+        assertThat(VolumeIntent.builder(name, 1).build().name()).isEqualTo(name);
+    }
+
+    @Test
+    void aPartIntentNamesItsVolumeAndIsSingle() {
+        VolumeIntent part = VolumeIntent.builder("db--p1", 1).partOf("db").build();
+        assertThat(PartNames.parse(part.name())).contains(new PartNames.Part("db", 1));
+        assertThatThrownBy(() -> VolumeIntent.builder("db--p1", 1).partOf("other").build())
+                .hasMessageStartingWith("partOf: \"db--p1\" is not a part of other");
+        assertThatThrownBy(() -> VolumeIntent.builder("plain", 1).partOf("db").build())
+                .hasMessageStartingWith("partOf:");
+        assertThatThrownBy(() -> VolumeIntent.builder("db--p1", 1).partOf("db").layout(Layout.MIRROR).build())
+                .hasMessageStartingWith("partOf:");
+        VolumeIntent decoded = Json.decode(Json.encode(part), VolumeIntent.class);
+        assertThat(decoded).isEqualTo(part);
+    }
+
+    @Test
+    void aMultiPartVolumeIsMadeEmptyNeverFromASourceOrAnAdoption() {
+        assertThatThrownBy(() -> VolumeIntent.builder("v", 1).layout(Layout.MIRROR).sourceSnapshot("s").build())
+                .hasMessageContaining("cannot be made from a snapshot or a clone yet");
+        assertThatThrownBy(() -> VolumeIntent.builder("v", 1).layout(Layout.MIRROR).sourceVolume("w").build())
+                .hasMessageContaining("cannot be made from a snapshot or a clone yet");
+        assertThatThrownBy(() -> VolumeIntent.builder("v", 1).layout(Layout.LINEAR).adoptFromNode("n1").build())
+                .hasMessageContaining("only a single volume can be adopted");
+    }
+
+    @Test
+    void partsRecordRoundTripsAndSizesTheAssembledDevice() {
+        VolumeParts mirror = VolumeParts.of("db", Layout.MIRROR, List.of(new VolumeParts.Part("db--p0", 0, 1L << 30),
+                new VolumeParts.Part("db--p1", 1, 1L << 30)), UUID, T);
+        assertThat(Json.decode(Json.encode(mirror), VolumeParts.class)).isEqualTo(mirror);
+        assertThat(mirror.assembledBytes()).isEqualTo(1L << 30);
+        assertThat(mirror.partNames()).containsExactly("db--p0", "db--p1");
+        VolumeParts linear = VolumeParts.of("big", Layout.LINEAR, List.of(new VolumeParts.Part("big--p0", 0, 3L << 30),
+                new VolumeParts.Part("big--p1", 1, 1L << 30)), null, T);
+        assertThat(linear.assembledBytes()).isEqualTo(4L << 30);
+    }
+
+    @Test
+    void partsRecordRefusesWhatCouldAssembleTheWrongDevices() {
+        VolumeParts.Part p0 = new VolumeParts.Part("db--p0", 0, 1L << 30);
+        assertThatThrownBy(() -> VolumeParts.of("db", Layout.MIRROR, List.of(p0, new VolumeParts.Part("xx--p1", 1, 1L << 30)),
+                UUID, T)).hasMessageContaining("is not the name of part 1 of db");
+        assertThatThrownBy(() -> VolumeParts.of("db", Layout.MIRROR, List.of(p0, new VolumeParts.Part("db--p1", 1, 2L << 30)),
+                UUID, T)).hasMessageContaining("the legs of a mirror are all the volume's size");
+        assertThatThrownBy(() -> VolumeParts.of("db", Layout.MIRROR, List.of(p0, p0), UUID, T))
+                .hasMessageContaining("two parts share an index");
+        assertThatThrownBy(() -> VolumeParts.of("db", Layout.MIRROR, List.of(p0, new VolumeParts.Part("db--p1", 1, 1L << 30)),
+                "not-a-uuid", T)).hasMessageContaining("is not a UUID");
+        assertThatThrownBy(() -> VolumeParts.of("db", Layout.MIRROR, List.of(p0), UUID, T))
+                .hasMessageContaining("a mirror volume has 2 to 3 parts, not 1");
+        assertThatThrownBy(() -> VolumeParts.of("db", Layout.SINGLE, List.of(p0), null, T))
+                .hasMessageContaining("single has no parts record");
+        assertThat(msg("{\"volume\":\"db\",\"layout\":\"linear\",\"parts\":[{\"name\":\"db--p0\",\"index\":0,"
+                + "\"sizeBytes\":1},{\"name\":\"db--p1\",\"index\":1,\"sizeBytes\":1}],\"arrayUuid\":\"" + UUID
+                + "\",\"placedAt\":\"2026-12-01T03:00:00Z\"}", VolumeParts.class))
+                .contains("only a mirror has an array");
+    }
+}
