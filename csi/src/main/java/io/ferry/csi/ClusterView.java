@@ -21,6 +21,7 @@ import io.ferry.model.SnapshotScheduling;
 import io.ferry.model.SnapshotStatus;
 import io.ferry.model.VolumeIntent;
 import io.ferry.model.VolumeScheduling;
+import io.ferry.model.VolumeParts;
 import io.ferry.model.VolumeStatus;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.vertx.core.Future;
@@ -73,6 +74,7 @@ public final class ClusterView implements AutoCloseable {
     private final Informer<SnapshotIntent> snapshots;
     private final Informer<Attachment> attachments;
     private final Informer<Placement> placements;
+    private final Informer<VolumeParts> parts;
     private final Informer<Ledger> ledgers;
     private final Informer<VolumeScheduling> volumeSchedulings;
     private final Informer<SnapshotScheduling> snapshotSchedulings;
@@ -123,6 +125,7 @@ public final class ClusterView implements AutoCloseable {
             snapshots = null;
             attachments = null;
             placements = null;
+            parts = null;
             ledgers = null;
             volumeSchedulings = null;
             snapshotSchedulings = null;
@@ -134,6 +137,7 @@ public final class ClusterView implements AutoCloseable {
         snapshots = add(new Informer<>(vertx, store, keys.snapshots(), SnapshotIntent.class, wake(), options, registry));
         attachments = add(new Informer<>(vertx, store, keys.attachments(), Attachment.class, wake(), options, registry));
         placements = add(new Informer<>(vertx, store, keys.placements(), Placement.class, wake(), options, registry));
+        parts = add(new Informer<>(vertx, store, keys.volumeParts(), VolumeParts.class, wake(), options, registry));
         ledgers = add(new Informer<>(vertx, store, keys.ledgers(), Ledger.class, wake(), options, registry));
         volumeSchedulings = add(new Informer<>(vertx, store, keys.volumeSchedulings(), VolumeScheduling.class, wake(),
                 options, registry));
@@ -273,6 +277,15 @@ public final class ClusterView implements AutoCloseable {
             return Optional.ofNullable(followed.get(volume)).flatMap(FollowedVolume::currentPlacement);
         }
         return placements.get(keys.placement(volume)).map(Versioned::value);
+    }
+
+    /** What a multi-part volume is assembled from, once the controller placed its parts. */
+    public Optional<VolumeParts> volumeParts(String volume) {
+        if (scopeNode != null) {
+            return Optional.ofNullable(followed.get(volume)).flatMap(f -> f.parts.get(keys.volumeParts(volume)))
+                    .map(Versioned::value);
+        }
+        return parts.get(keys.volumeParts(volume)).map(Versioned::value);
     }
 
     /** Every placement, in no particular order. */

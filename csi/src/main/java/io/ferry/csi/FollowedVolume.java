@@ -9,6 +9,7 @@ import io.ferry.etcd.store.Versioned;
 import io.ferry.model.NodeRegistration;
 import io.ferry.model.Placement;
 import io.ferry.model.VolumeIntent;
+import io.ferry.model.VolumeParts;
 import io.ferry.model.VolumeScheduling;
 import io.ferry.model.VolumeStatus;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -45,6 +46,8 @@ final class FollowedVolume {
     final Informer<VolumeIntent> intent;
     final Informer<Placement> placement;
     final Informer<VolumeScheduling> scheduling;
+    /** Only a multi-part volume has one; the node plugin then follows each part as a volume of its own. */
+    final Informer<VolumeParts> parts;
     final Future<Void> loaded;
     private Served served;
     private boolean closed;
@@ -59,6 +62,7 @@ final class FollowedVolume {
         intent = new Informer<>(vertx, store, keys.volume(volume), VolumeIntent.class, wake.wake(), options, meters);
         scheduling = new Informer<>(vertx, store, keys.volumeScheduling(volume), VolumeScheduling.class, wake.wake(),
                 options, meters);
+        parts = new Informer<>(vertx, store, keys.volumeParts(volume), VolumeParts.class, wake.wake(), options, meters);
         InformerHandler<Placement> woken = wake.wake();
         placement = new Informer<>(vertx, store, keys.placement(volume), Placement.class, new InformerHandler<>() {
             @Override
@@ -78,7 +82,7 @@ final class FollowedVolume {
                 woken.onSynced(revision);
             }
         }, options, meters);
-        loaded = Future.all(intent.start(), placement.start(), scheduling.start()).compose(v -> serve()).mapEmpty();
+        loaded = Future.all(intent.start(), placement.start(), scheduling.start(), parts.start()).compose(v -> serve()).mapEmpty();
     }
 
     Optional<Placement> currentPlacement() {
@@ -121,6 +125,7 @@ final class FollowedVolume {
         intent.close();
         placement.close();
         scheduling.close();
+        parts.close();
         if (served != null) {
             served.close();
         }
