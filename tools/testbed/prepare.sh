@@ -24,9 +24,10 @@ modules_extra=(nvmet nvme-fabrics nvme-core dm-raid dm-mirror dm-bufio dm-persis
 
 # --- host packages ----------------------------------------------------------------------------
 # The guests run the host's userspace (9p root), so the tools the scenarios run inside them are
-# host packages too: lvm2, nvme-cli, e2fsprogs, procps (pgrep), util-linux (blockdev), python3.
+# host packages too: lvm2, nvme-cli, e2fsprogs, procps (pgrep), util-linux (blockdev), python3,
+# mdadm (the mirrors of multi-part volumes; dmsetup comes with lvm2).
 packages=(qemu-system-x86 busybox-static cpio kmod xz-utils zstd gzip lvm2 nvme-cli
-  thin-provisioning-tools e2fsprogs xfsprogs util-linux procps iproute2 fio python3 etcd-server
+  thin-provisioning-tools e2fsprogs xfsprogs util-linux procps iproute2 fio python3 etcd-server mdadm
   etcd-client)
 missing=()
 for p in "${packages[@]}"; do

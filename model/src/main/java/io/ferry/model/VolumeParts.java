@@ -25,11 +25,19 @@ public record VolumeParts(int schemaVersion, String volume, Layout layout, List<
                           Instant placedAt) implements KeyNamed {
 
     /**
+     * What each leg of a mirror holds before the volume's data: md's superblock and write-intent
+     * bitmap, with the data offset pinned to this (mdadm {@code --data-offset}), so that the assembled
+     * array is exactly the volume's size whatever mdadm's default offset for the leg's size would be.
+     */
+    public static final long MIRROR_RESERVED_BYTES = Sizes.ALIGNMENT;
+
+    /**
      * One part.
      *
      * @param name      {@code <vol>--p<index>}, the part's volume name
      * @param index     the index in its name; stable for the part's life, also after other parts are replaced
-     * @param sizeBytes the part's size (a mirror's legs are each the volume's size; segments add up to it)
+     * @param sizeBytes the part's size: a mirror's legs are each the volume's size plus
+     *                  {@link #MIRROR_RESERVED_BYTES}; a linear volume's segments add up to its size
      */
     public record Part(String name, int index, long sizeBytes) {
         public Part {
@@ -70,6 +78,10 @@ public record VolumeParts(int schemaVersion, String volume, Layout layout, List<
             if (parts.stream().map(Part::sizeBytes).distinct().count() != 1) {
                 throw new ValidationException("parts", "parts: the legs of a mirror are all the volume's size");
             }
+            if (parts.get(0).sizeBytes() <= MIRROR_RESERVED_BYTES) {
+                throw new ValidationException("parts", "parts: a mirror's leg holds " + MIRROR_RESERVED_BYTES
+                        + " bytes of md metadata before the data, so it must be larger than that");
+            }
             Check.required(arrayUuid, "arrayUuid");
             try {
                 arrayUuid = UUID.fromString(arrayUuid).toString();
@@ -102,10 +114,15 @@ public record VolumeParts(int schemaVersion, String volume, Layout layout, List<
         return parts.stream().map(Part::name).toList();
     }
 
-    /** The size of the assembled device: one leg's for a mirror, the segments' sum otherwise. */
+    /** The size of a mirror's legs for a volume of {@code volumeBytes}. */
+    public static long mirrorLegBytes(long volumeBytes) {
+        return Math.addExact(volumeBytes, MIRROR_RESERVED_BYTES);
+    }
+
+    /** The size of the assembled device: a leg's data for a mirror, the segments' sum otherwise. */
     @JsonIgnore
     public long assembledBytes() {
-        return layout == Layout.MIRROR ? parts.get(0).sizeBytes()
+        return layout == Layout.MIRROR ? parts.get(0).sizeBytes() - MIRROR_RESERVED_BYTES
                 : parts.stream().mapToLong(Part::sizeBytes).sum();
     }
 

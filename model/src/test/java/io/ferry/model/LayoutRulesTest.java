@@ -96,7 +96,8 @@ class LayoutRulesTest {
         VolumeParts mirror = VolumeParts.of("db", Layout.MIRROR, List.of(new VolumeParts.Part("db--p0", 0, 1L << 30),
                 new VolumeParts.Part("db--p1", 1, 1L << 30)), UUID, T);
         assertThat(Json.decode(Json.encode(mirror), VolumeParts.class)).isEqualTo(mirror);
-        assertThat(mirror.assembledBytes()).isEqualTo(1L << 30);
+        assertThat(mirror.assembledBytes()).isEqualTo((1L << 30) - VolumeParts.MIRROR_RESERVED_BYTES);
+        assertThat(VolumeParts.mirrorLegBytes(1L << 30)).isEqualTo((1L << 30) + (4L << 20));
         assertThat(mirror.partNames()).containsExactly("db--p0", "db--p1");
         VolumeParts linear = VolumeParts.of("big", Layout.LINEAR, List.of(new VolumeParts.Part("big--p0", 0, 3L << 30),
                 new VolumeParts.Part("big--p1", 1, 1L << 30)), null, T);
@@ -110,6 +111,9 @@ class LayoutRulesTest {
                 UUID, T)).hasMessageContaining("is not the name of part 1 of db");
         assertThatThrownBy(() -> VolumeParts.of("db", Layout.MIRROR, List.of(p0, new VolumeParts.Part("db--p1", 1, 2L << 30)),
                 UUID, T)).hasMessageContaining("the legs of a mirror are all the volume's size");
+        VolumeParts.Part tiny = new VolumeParts.Part("db--p0", 0, 4L << 20);
+        assertThatThrownBy(() -> VolumeParts.of("db", Layout.MIRROR, List.of(tiny, new VolumeParts.Part("db--p1", 1, 4L << 20)),
+                UUID, T)).hasMessageContaining("must be larger than that");
         assertThatThrownBy(() -> VolumeParts.of("db", Layout.MIRROR, List.of(p0, p0), UUID, T))
                 .hasMessageContaining("two parts share an index");
         assertThatThrownBy(() -> VolumeParts.of("db", Layout.MIRROR, List.of(p0, new VolumeParts.Part("db--p1", 1, 1L << 30)),
