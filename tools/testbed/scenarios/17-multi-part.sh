@@ -1,0 +1,169 @@
+# not-in-all: multi-part volumes are being built (issue #17); run by name
+# Scenario 17 (issue #17): volumes of several parts, assembled on the consumer by the CSI node
+# plugin. Two 192 MiB LVM pools (VGs on loop devices in the guests' tmpfs), one on each node, carry
+# the label scenario=s17. First a linear volume of 256 MiB, which no one pool can hold: the
+# controller places its two segments on both nodes in one transaction; node-1 stages it (its own
+# segment as the local LV, node-2's over NVMe/TCP, device-mapper linear over both, ext4), writes
+# 200 MiB through the mount, which must cross into the second segment; unstage leaves no dm device
+# and no NVMe controller; a second stage reads the same bytes. Deleting it removes every part's LV
+# on both nodes and every key. Then a mirror of 64 MiB with its two legs on the two nodes: node-1
+# assembles md RAID1 (array UUID from the controller), writes 32 MiB, waits for the resync; both
+# legs' data areas are then byte for byte equal (read on each node from its own LV, past the 4 MiB
+# md reserves); unstage stops the array; restage reads the same bytes; delete leaves nothing.
+# Needs --guests 2 or more.
+
+s17_pool() {
+  local node="$1" pool="$2" vg="$3" out dev
+  out="$(gexec "$node" 60 "truncate -s 192M /tmp/$pool.img; echo dev=\$(losetup --find --show /tmp/$pool.img)")" \
+    || die "s17: no loop device on $node: $out"
+  dev="$(sed -n 's/^dev=//p' <<<"$out")"
+  etcdctl_ns put "/ferry/config/pools/$pool" \
+    "{\"schemaVersion\":1,\"name\":\"$pool\",\"node\":\"$node\",\"engine\":\"lvm\",\"source\":{\"volumeGroup\":\"$vg\",\"devices\":[\"$dev\"]},\"prepare\":true,\"labels\":{\"scenario\":\"s17\"}}" >/dev/null
+  wait_key "/ferry/nodes/$node/pools/$pool" '"healthy" *: *true' 240 >/dev/null || die "s17: pool $pool not healthy"
+}
+
+# s17_create <vol> <layout> <size>: the intent, both parts Ready, the parts record, the attachment
+# to node-1 and both parts served there. Prints the parts record.
+s17_create() {
+  local vol="$1" layout="$2" size="$3" consumer=node-1 hostnqn p
+  etcdctl_ns put "/ferry/volumes/$vol" \
+    "{\"schemaVersion\":1,\"name\":\"$vol\",\"sizeBytes\":\"$size\",\"engine\":\"lvm\",\"layout\":\"$layout\",\"parts\":2,\"consumerNode\":\"$consumer\",\"fsType\":\"ext4\",\"poolSelector\":{\"scenario\":\"s17\"}}" >/dev/null
+  wait_key "/ferry/parts/$vol" '"parts"' 120 || die "s17: $vol: no parts record"
+  for p in 0 1; do
+    wait_volume "$vol--p$p" 240 --for created >/dev/null || die "s17: part $vol--p$p not created"
+  done
+  hostnqn="$(etcdctl_ns get --print-value-only "/ferry/nodes/$consumer/registration" | json_get hostNqn)"
+  etcdctl_ns put "/ferry/attachments/$vol/$consumer" \
+    "{\"schemaVersion\":1,\"volume\":\"$vol\",\"node\":\"$consumer\",\"hostNqn\":\"$hostnqn\",\"readOnly\":false}" >/dev/null
+  for p in 0 1; do
+    wait_volume "$vol--p$p" 240 --for served --node "$consumer" >/dev/null || die "s17: part $vol--p$p not served to $consumer"
+  done
+}
+
+# Shell text for node-1: the staging mount's device, its filesystem, and how many devices it is built on.
+s17_staged_text() {
+  cat <<TEXT
+src=\$(findmnt -n -o SOURCE $1)
+echo staging=\$src \$(findmnt -n -o FSTYPE $1)
+b=\$(basename "\$(readlink -f "\$src")")
+echo slaves=\$(ls /sys/block/\$b/slaves | wc -l) kind=\$(cat /sys/block/\$b/dm/name 2>/dev/null || cat /sys/block/\$b/md/level 2>/dev/null)
+TEXT
+}
+
+s17_delete() {
+  local vol="$1" v
+  v="$(etcdctl_ns get --print-value-only "/ferry/volumes/$vol")"
+  etcdctl_ns put "/ferry/volumes/$vol" "$(python3 -c 'import json,sys; d=json.loads(sys.argv[1]); d["deletionRequested"]=True; print(json.dumps(d))' "$v")" >/dev/null
+  local t=$SECONDS
+  while [ -n "$(etcdctl_ns get --prefix --keys-only /ferry/volumes/ | grep -E "/$vol(--p[0-9]+)?\$" || true)" ] \
+      || [ -n "$(etcdctl_ns get --keys-only "/ferry/parts/$vol")" ]; do
+    ((SECONDS - t < 240)) || die "s17: $vol still has keys 240 s after its deletion was asked: $(etcdctl_ns get --prefix --keys-only /ferry | grep -- "$vol")"
+    sleep 2
+  done
+  local left
+  left="$(etcdctl_ns get --prefix --keys-only /ferry | grep -- "/$vol" || true)"
+  [ -z "$left" ] || die "s17: keys of $vol left after its deletion: $left"
+  for n in node-1 node-2; do
+    out="$(gexec "$n" 60 "lvs --noheadings -o lv_name ferry-s17-${n#node-} 2>&1 || true")"
+    if grep -q -- "$vol" <<<"$out"; then die "s17: an LV of $vol is left on $n: $out"; fi
+  done
+}
+
+scenario() {
+  local consumer=node-1 t=$SECONDS out sum sum2
+  [ "${#GUESTS[@]}" -ge 2 ] || die "s17 needs --guests 2"
+  s17_pool node-1 s17-a ferry-s17-1
+  s17_pool node-2 s17-b ferry-s17-2
+  timing "s17: two pools healthy" $((SECONDS - t))
+
+  # --- linear ---
+  local vol=s17-lin staging="$TB_CSI_STAGING/s17-lin" target="$TB_CSI_PODS/p17/s17-lin"
+  log "s17: a linear volume of 256 MiB over two 192 MiB pools"
+  s17_create "$vol" linear 256Mi
+  log "s17: parts $(etcdctl_ns get --print-value-only "/ferry/parts/$vol")"
+  local nodes
+  nodes="$(for p in 0 1; do etcdctl_ns get --print-value-only "/ferry/placements/$vol--p$p" | json_get node; done | sort -u | tr '\n' ' ')"
+  [ "$nodes" = "node-1 node-2 " ] || die "s17: the segments are not on both nodes: $nodes"
+  timing "s17: linear volume placed and served" $((SECONDS - t))
+  csi_stage "$consumer" "$vol" || die "s17: node-stage of $vol failed"
+  csi_publish "$consumer" "$vol" p17 || die "s17: node-publish of $vol failed"
+  out="$(gexec "$consumer" 300 "
+    $(s17_staged_text "$staging")
+    echo size=\$(blockdev --getsize64 \$src)
+    head -c 209715200 /dev/urandom >$target/data
+    sync
+    echo md5=\$(md5sum <$target/data | cut -d' ' -f1)
+  ")" || die "s17: writing through the linear volume failed: $out"
+  printf '%s\n' "$out"
+  grep -q '^staging=/dev/.* ext4$' <<<"$out" || die "s17: the staging path is not an ext4"
+  grep -q '^slaves=2 kind=' <<<"$out" || die "s17: the staged device is not built on two devices"
+  grep -qx 'size=268435456' <<<"$out" || die "s17: the assembled device is not 256 MiB"
+  sum="$(sed -n 's/^md5=//p' <<<"$out")"
+  csi_unpublish "$consumer" "$vol" p17 || die "s17: node-unpublish failed"
+  csi_unstage "$consumer" "$vol" || die "s17: node-unstage failed"
+  out="$(gexec "$consumer" 60 "
+    echo mounts=\$(findmnt -n -o TARGET $staging; true)
+    echo dm=\$(dmsetup ls 2>/dev/null | grep -c -- $vol || true)
+    echo nvme=\$(grep -l -- $vol /sys/class/nvme/nvme*/subsysnqn 2>/dev/null | wc -l)
+  ")" || die "s17: inspecting $consumer failed: $out"
+  printf '%s\n' "$out"
+  grep -qx 'mounts=' <<<"$out" || die "s17: still mounted after node-unstage"
+  grep -qx 'dm=0' <<<"$out" || die "s17: the dm device is still there after node-unstage"
+  grep -qx 'nvme=0' <<<"$out" || die "s17: an NVMe controller of $vol is still connected after node-unstage"
+  csi_stage "$consumer" "$vol" || die "s17: second node-stage of $vol failed"
+  csi_publish "$consumer" "$vol" p17 || die "s17: second node-publish of $vol failed"
+  sum2="$(gexec "$consumer" 300 "echo 3 >/proc/sys/vm/drop_caches; echo md5=\$(md5sum <$target/data | cut -d' ' -f1)" | sed -n 's/^md5=//p')"
+  log "s17: linear md5 written $sum, read after re-stage $sum2"
+  [ -n "$sum" ] && [ "$sum" = "$sum2" ] || die "s17: the linear volume's data differs after re-stage"
+  csi_unpublish "$consumer" "$vol" p17 && csi_unstage "$consumer" "$vol" || die "s17: final unstage of $vol failed"
+  etcdctl_ns del "/ferry/attachments/$vol/$consumer" >/dev/null
+  s17_delete "$vol"
+  timing "s17: linear volume checked and deleted" $((SECONDS - t))
+
+  # --- mirror ---
+  vol=s17-mir staging="$TB_CSI_STAGING/s17-mir" target="$TB_CSI_PODS/p17/s17-mir"
+  log "s17: a mirror of 64 MiB, one leg on each node"
+  s17_create "$vol" mirror 64Mi
+  nodes="$(for p in 0 1; do etcdctl_ns get --print-value-only "/ferry/placements/$vol--p$p" | json_get node; done | sort -u | tr '\n' ' ')"
+  [ "$nodes" = "node-1 node-2 " ] || die "s17: the legs are not on distinct nodes: $nodes"
+  csi_stage "$consumer" "$vol" || die "s17: node-stage of $vol failed"
+  csi_publish "$consumer" "$vol" p17 || die "s17: node-publish of $vol failed"
+  out="$(gexec "$consumer" 300 "
+    $(s17_staged_text "$staging")
+    echo size=\$(blockdev --getsize64 \$src)
+    head -c 33554432 /dev/urandom >$target/data
+    sync
+    echo md5=\$(md5sum <$target/data | cut -d' ' -f1)
+    mdadm --wait \$src >/dev/null 2>&1 || true
+    cat /proc/mdstat >&2
+  ")" || die "s17: writing through the mirror failed: $out"
+  printf '%s\n' "$out"
+  grep -q '^slaves=2 kind=raid1$' <<<"$out" || die "s17: the staged device is not a RAID1 of two legs"
+  grep -qx 'size=67108864' <<<"$out" || die "s17: the mirror is not 64 MiB"
+  sum="$(sed -n 's/^md5=//p' <<<"$out")"
+  csi_unpublish "$consumer" "$vol" p17 || die "s17: node-unpublish failed"
+  csi_unstage "$consumer" "$vol" || die "s17: node-unstage failed"
+  out="$(gexec "$consumer" 60 "echo md=\$(ls /sys/block | grep -c '^md' || true)")"
+  grep -qx 'md=0' <<<"$out" || die "s17: an md array is still running after node-unstage: $out"
+  # Both legs hold the same data, each read on its own node from its own LV past md's reserve.
+  local legsum=()
+  for p in 0 1; do
+    local n lv
+    n="$(etcdctl_ns get --print-value-only "/ferry/placements/$vol--p$p" | json_get node)"
+    lv="$(gexec "$n" 60 "lvs --noheadings -o lv_path ferry-s17-${n#node-} | grep -- '$vol--p$p' | tr -d ' '")" || die "s17: no LV of leg $p on $n"
+    legsum+=("$(gexec "$n" 120 "echo md5=\$(dd if=$lv bs=1M skip=4 count=64 iflag=direct status=none | md5sum | cut -d' ' -f1)" | sed -n 's/^md5=//p')")
+  done
+  log "s17: leg data md5 ${legsum[*]}"
+  [ -n "${legsum[0]}" ] && [ "${legsum[0]}" = "${legsum[1]}" ] || die "s17: the legs differ after the resync"
+  csi_stage "$consumer" "$vol" || die "s17: second node-stage of $vol failed"
+  csi_publish "$consumer" "$vol" p17 || die "s17: second node-publish of $vol failed"
+  sum2="$(gexec "$consumer" 300 "echo 3 >/proc/sys/vm/drop_caches; echo md5=\$(md5sum <$target/data | cut -d' ' -f1)" | sed -n 's/^md5=//p')"
+  log "s17: mirror md5 written $sum, read after re-stage $sum2"
+  [ -n "$sum" ] && [ "$sum" = "$sum2" ] || die "s17: the mirror's data differs after re-stage"
+  csi_unpublish "$consumer" "$vol" p17 && csi_unstage "$consumer" "$vol" || die "s17: final unstage of $vol failed"
+  etcdctl_ns del "/ferry/attachments/$vol/$consumer" >/dev/null
+  s17_delete "$vol"
+  etcdctl_ns del /ferry/config/pools/s17-a >/dev/null || true
+  etcdctl_ns del /ferry/config/pools/s17-b >/dev/null || true
+  timing "s17: total" $((SECONDS - t))
+}
