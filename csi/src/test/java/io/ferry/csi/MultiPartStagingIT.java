@@ -1,6 +1,9 @@
 package io.ferry.csi;
 
 import io.ferry.csi.v1.NodeExpandVolumeRequest;
+import io.ferry.csi.v1.NodeGetVolumeStatsRequest;
+import io.ferry.csi.v1.NodeGetVolumeStatsResponse;
+import io.ferry.csi.v1.VolumeUsage;
 import io.ferry.csi.v1.NodeGrpc;
 import io.ferry.csi.v1.NodeStageVolumeRequest;
 import io.ferry.csi.v1.NodeUnstageVolumeRequest;
@@ -27,6 +30,7 @@ import io.ferry.runtime.auth.HostKeyFile;
 import io.ferry.runtime.exec.Command;
 import io.ferry.runtime.exec.CommandResult;
 import io.ferry.runtime.exec.FakeCommandRunner;
+import io.ferry.runtime.exec.ProcessCommandRunner;
 import io.ferry.runtime.informer.InformerOptions;
 import io.grpc.ManagedChannel;
 import io.grpc.Status;
@@ -61,6 +65,7 @@ import static io.ferry.csi.CsiRequests.message;
 import static io.ferry.csi.CsiRequests.mount;
 import static io.ferry.etcd.testing.Await.result;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
 /**
  * The node plugin staging a multi-part volume through its CSI calls, against a real etcd holding the
@@ -214,7 +219,10 @@ class MultiPartStagingIT {
         });
         runner.on(List.of("dmsetup", "--noudevsync", "create"), c -> {
             write(sys.resolve("block/dm-0/dm/name"), c.argv().get(3));
-            write(dev.resolve("dm-0"), "");
+            // A real device node (never opened): stats compare the mount's source with it by device number.
+            if (!Files.exists(dev.resolve("dm-0"))) {
+                new ProcessCommandRunner().run(Command.of("mknod", dev.resolve("dm-0").toString(), "b", "253", "0"));
+            }
             return ok(c);
         });
         runner.on(List.of("dmsetup", "--noudevsync", "remove"), c -> {
@@ -299,6 +307,11 @@ class MultiPartStagingIT {
                 .setStagingTargetPath(staging.toString()).setVolumeCapability(mount("ext4")).build());
     }
 
+    NodeGetVolumeStatsResponse stats() {
+        return node().nodeGetVolumeStats(NodeGetVolumeStatsRequest.newBuilder().setVolumeId(VOLUME)
+                .setVolumePath(staging.toString()).build());
+    }
+
     void unstage() {
         node().nodeUnstageVolume(NodeUnstageVolumeRequest.newBuilder().setVolumeId(VOLUME)
                 .setStagingTargetPath(staging.toString()).build());
@@ -348,10 +361,28 @@ class MultiPartStagingIT {
                 "mount -t ext4 " + dev.resolve("dm-0") + " " + staging);
         assertThat(new String(runner.executed().get(2).stdin())).isEqualTo(
                 "0 2097152 linear 259:1 0\n2097152 1048576 linear 259:2 0\n");
+        int before;
+
+        // Stats are the assembled device's filesystem's; the volume is abnormal when one part is, by name.
+        runner.on(List.of("stat", "-f"), "393216 262144 245760 4096 98304 98000\n");
+        before = runner.commandLines().size();
+        NodeGetVolumeStatsResponse stats = stats();
+        assertThat(since(before)).containsExactly("stat -f -c '%b %f %a %S %c %d' " + staging);
+        assertThat(stats.getUsageList()).filteredOn(u -> u.getUnit() == VolumeUsage.Unit.BYTES)
+                .singleElement().satisfies(u -> assertThat(u.getTotal()).isEqualTo(393216L * 4096));
+        assertThat(stats.getVolumeCondition().getAbnormal()).isFalse();
+        String part1 = PartNames.of(VOLUME, 1);
+        result(store.put(keys.volumeStatus(SERVER, part1), VolumeStatus.of(part1, SERVER, VolumePhase.FAILED, null, GI / 2,
+                export(part1), 1, "the LV is gone", T)));
+        await().atMost(Duration.ofSeconds(10)).until(() -> stats().getVolumeCondition().getAbnormal());
+        assertThat(stats().getVolumeCondition().getMessage()).isEqualTo("part " + part1 + ": the agent reports: the LV is gone");
+        result(store.put(keys.volumeStatus(SERVER, part1), VolumeStatus.of(part1, SERVER, VolumePhase.READY,
+                "/dev/loop1", GI / 2, export(part1), 1, null, T)));
+        await().atMost(Duration.ofSeconds(10)).until(() -> !stats().getVolumeCondition().getAbnormal());
 
         // Repeated (the CO retries after a timeout): the same table is found and nothing is made again.
         runner.on(List.of("dmsetup", "table"), "0 2097152 linear 259:1 0\n2097152 1048576 linear 259:2 0\n");
-        int before = runner.commandLines().size();
+        before = runner.commandLines().size();
         stage();
         assertThat(since(before)).containsExactly("dmsetup table ferry-" + VOLUME);
 
