@@ -283,7 +283,10 @@ final class PartsAssembler {
                 + ": " + result.stderr().strip());
     }
 
-    /** {@code /dev/mdN} of the running md array whose UUID is {@code uuid}, if there is one. */
+    /**
+     * {@code /dev/mdN} of the md array whose UUID is {@code uuid}, if the kernel has one, started or
+     * not (see {@link #started}).
+     */
     Optional<Path> mdDevice(String uuid) {
         for (String kernelName : blockDevices(MD)) {
             Path device = node(kernelName);

@@ -5,6 +5,7 @@ import io.ferry.csi.v1.NodeGetVolumeStatsRequest;
 import io.ferry.csi.v1.NodeGetVolumeStatsResponse;
 import io.ferry.csi.v1.VolumeUsage;
 import io.ferry.csi.v1.NodeGrpc;
+import io.ferry.csi.v1.NodePublishVolumeRequest;
 import io.ferry.csi.v1.NodeStageVolumeRequest;
 import io.ferry.csi.v1.NodeUnstageVolumeRequest;
 import io.ferry.etcd.ClusterIdentities;
@@ -60,6 +61,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.function.Function;
 import java.util.stream.Stream;
 
+import static io.ferry.csi.CsiRequests.block;
 import static io.ferry.csi.CsiRequests.code;
 import static io.ferry.csi.CsiRequests.message;
 import static io.ferry.csi.CsiRequests.mount;
@@ -456,6 +458,26 @@ class MultiPartStagingIT {
                 + ") holds xfs (filesystem) at offset 0x0").contains("nothing is written to any leg");
         assertThat(runner.commandLines()).noneMatch(c -> c.startsWith("mdadm --create") || c.startsWith("mdadm --assemble")
                 || c.startsWith("mkfs") || c.startsWith("mount"));
+    }
+
+    @Test
+    void publishesTheAssembledDeviceOfABlockVolume() throws Exception {
+        writeVolume(Layout.LINEAR, List.of(GI, GI));
+        runner.on(List.of("dmsetup", "table"), "0 2097152 linear 259:1 0\n2097152 2097152 linear 259:2 0\n")
+                .on(List.of("mount", "--bind"), "");
+        startPlugin();
+        Path target = tmp.resolve("pods/p1/" + VOLUME);
+
+        node().nodeStageVolume(NodeStageVolumeRequest.newBuilder().setVolumeId(VOLUME)
+                .setStagingTargetPath(staging.toString()).setVolumeCapability(block()).build());
+        node().nodePublishVolume(NodePublishVolumeRequest.newBuilder().setVolumeId(VOLUME)
+                .setStagingTargetPath(staging.toString()).setTargetPath(target.toString())
+                .setVolumeCapability(block()).build());
+
+        assertThat(runner.commandLines()).containsExactly(connect(0), connect(1),
+                "dmsetup --noudevsync create ferry-" + VOLUME,
+                "dmsetup table ferry-" + VOLUME,
+                "mount --bind " + dev.resolve("dm-0") + " " + target);
     }
 
     @Test
