@@ -42,6 +42,7 @@ final class PartsAssembler {
     private static final Logger log = LoggerFactory.getLogger(NodeService.class);
 
     static final String DM_PREFIX = "ferry-";
+    static final String DM_UUID_PREFIX = "FERRY-";
     static final long SECTOR_BYTES = 512;
     static final Duration DMSETUP_TIMEOUT = Duration.ofSeconds(30);
     static final Duration MDADM_TIMEOUT = Duration.ofMinutes(2);
@@ -64,6 +65,19 @@ final class PartsAssembler {
     /** The device-mapper name of a linear volume: its own name, so an operator's {@code dmsetup ls} tells it. */
     static String dmName(String volume) {
         return DM_PREFIX + volume;
+    }
+
+    /**
+     * The device-mapper UUID of a linear volume, the mark of a device Ferry made: LVM maps a volume
+     * group {@code ferry}'s LV {@code v} to the name {@code ferry-v} too, and such a device is never
+     * taken for the volume, nor removed.
+     */
+    static String dmUuid(String volume) {
+        return DM_UUID_PREFIX + volume;
+    }
+
+    /** A device-mapper device: its devtmpfs node and its UUID (empty when it has none). */
+    private record DmDevice(Path node, String uuid) {
     }
 
     /**
@@ -92,7 +106,8 @@ final class PartsAssembler {
 
     /** The assembled device if it is there now; nothing is made or changed. */
     Optional<Path> assembled(VolumeParts parts) {
-        return parts.layout() == Layout.MIRROR ? mdDevice(parts.arrayUuid()) : dmDevice(dmName(parts.volume()));
+        return parts.layout() == Layout.MIRROR ? mdDevice(parts.arrayUuid())
+                : dmDevice(dmName(parts.volume())).filter(d -> d.uuid().equals(dmUuid(parts.volume()))).map(DmDevice::node);
     }
 
     /**
@@ -102,7 +117,7 @@ final class PartsAssembler {
      */
     void disassemble(String volume, Optional<VolumeParts> parts) {
         String name = dmName(volume);
-        if (dmDevice(name).isPresent()) {
+        if (dmDevice(name).filter(d -> d.uuid().equals(dmUuid(volume))).isPresent()) {
             runner.run(Command.of("dmsetup", "--noudevsync", "remove", name).withTimeout(DMSETUP_TIMEOUT)
                     .serializedBy("dm:" + name));
             log.info("volume {}: device-mapper device {} removed", volume, name);
@@ -119,12 +134,18 @@ final class PartsAssembler {
 
     private Path linear(VolumeParts parts, List<Path> devices) {
         String name = dmName(parts.volume());
+        String uuid = dmUuid(parts.volume());
         String table = linearTable(parts, devices);
-        Optional<Path> existing = dmDevice(name);
+        Optional<DmDevice> existing = dmDevice(name);
+        if (existing.isPresent() && !existing.get().uuid().equals(uuid)) {
+            throw Calls.failedPrecondition("volume " + parts.volume() + ": a device-mapper device named " + name
+                    + " exists and is not Ferry's (its UUID is " + (existing.get().uuid().isEmpty() ? "empty"
+                    : existing.get().uuid()) + ", not " + uuid + "); it is left as it is");
+        }
         if (existing.isPresent()) {
             String live = runner.run(Command.of("dmsetup", "table", name).withTimeout(DMSETUP_TIMEOUT)).stdout();
             if (normalized(live).equals(normalized(table))) {
-                return existing.get();
+                return existing.get().node();
             }
             if (!live.isBlank()) {
                 throw Calls.failedPrecondition("volume " + parts.volume() + ": device-mapper device " + name
@@ -135,11 +156,11 @@ final class PartsAssembler {
             runner.run(Command.of("dmsetup", "--noudevsync", "remove", name).withTimeout(DMSETUP_TIMEOUT)
                     .serializedBy("dm:" + name));
         }
-        runner.run(Command.of("dmsetup", "--noudevsync", "create", name).withStdin(table.getBytes(StandardCharsets.US_ASCII))
+        runner.run(Command.of("dmsetup", "--noudevsync", "create", name, "--uuid", uuid).withStdin(table.getBytes(StandardCharsets.US_ASCII))
                 .withTimeout(DMSETUP_TIMEOUT).serializedBy("dm:" + name));
         log.info("volume {}: device-mapper device {} created over {}", parts.volume(), name, parts.partNames());
-        return dmDevice(name).orElseThrow(() -> Calls.internal("volume " + parts.volume() + ": dmsetup created " + name
-                + " but no " + sysRoot.resolve("block/dm-*/dm/name") + " names it"));
+        return dmDevice(name).map(DmDevice::node).orElseThrow(() -> Calls.internal("volume " + parts.volume()
+                + ": dmsetup created " + name + " but no " + sysRoot.resolve("block/dm-*/dm/name") + " names it"));
     }
 
     /** One {@code linear} line per segment, in the parts' order; devices as major:minor, the way dmsetup prints them back. */
@@ -183,12 +204,13 @@ final class PartsAssembler {
         }
     }
 
-    /** {@code /dev/dm-N} of the device-mapper device named {@code name}, if there is one. */
-    Optional<Path> dmDevice(String name) {
+    /** The device-mapper device named {@code name}, if there is one ({@code <sys>/block/dm-N/dm/name} and {@code uuid}). */
+    private Optional<DmDevice> dmDevice(String name) {
         for (String kernelName : blockDevices(DM)) {
-            Path nameFile = sysRoot.resolve("block").resolve(kernelName).resolve("dm/name");
-            if (name.equals(read(nameFile))) {
-                return Optional.of(node(kernelName));
+            Path dm = sysRoot.resolve("block").resolve(kernelName).resolve("dm");
+            if (name.equals(read(dm.resolve("name")))) {
+                String uuid = read(dm.resolve("uuid"));
+                return Optional.of(new DmDevice(node(kernelName), uuid == null ? "" : uuid));
             }
         }
         return Optional.empty();

@@ -221,6 +221,7 @@ class MultiPartStagingIT {
         });
         runner.on(List.of("dmsetup", "--noudevsync", "create"), c -> {
             write(sys.resolve("block/dm-0/dm/name"), c.argv().get(3));
+            write(sys.resolve("block/dm-0/dm/uuid"), c.argv().get(c.argv().indexOf("--uuid") + 1));
             // A real device node (never opened): stats compare the mount's source with it by device number.
             if (!Files.exists(dev.resolve("dm-0"))) {
                 new ProcessCommandRunner().run(Command.of("mknod", dev.resolve("dm-0").toString(), "b", "253", "0"));
@@ -357,7 +358,7 @@ class MultiPartStagingIT {
         assertThat(runner.commandLines()).containsExactly(
                 connect(0),
                 connect(1),
-                "dmsetup --noudevsync create ferry-" + VOLUME,
+                "dmsetup --noudevsync create ferry-" + VOLUME + " --uuid FERRY-" + VOLUME,
                 "wipefs --noheadings --output TYPE,OFFSET,USAGE " + dev.resolve("dm-0"),
                 "mkfs.ext4 -E nodiscard " + dev.resolve("dm-0"),
                 "mount -t ext4 " + dev.resolve("dm-0") + " " + staging);
@@ -475,7 +476,7 @@ class MultiPartStagingIT {
                 .setVolumeCapability(block()).build());
 
         assertThat(runner.commandLines()).containsExactly(connect(0), connect(1),
-                "dmsetup --noudevsync create ferry-" + VOLUME,
+                "dmsetup --noudevsync create ferry-" + VOLUME + " --uuid FERRY-" + VOLUME,
                 "dmsetup table ferry-" + VOLUME,
                 "mount --bind " + dev.resolve("dm-0") + " " + target);
     }

@@ -69,12 +69,13 @@ class PartsAssemblerTest {
         return node;
     }
 
-    /** What the kernel shows for a device-mapper device: its node and its name in sysfs. */
-    void dm(String kernelName, String name) {
+    /** What the kernel shows for a device-mapper device: its node, and its name and UUID in sysfs. */
+    void dm(String kernelName, String name, String uuid) {
         try {
             Files.createFile(dev.resolve(kernelName));
-            Files.writeString(Files.createDirectories(sys.resolve("block").resolve(kernelName).resolve("dm"))
-                    .resolve("name"), name + "\n");
+            Path dm = Files.createDirectories(sys.resolve("block").resolve(kernelName).resolve("dm"));
+            Files.writeString(dm.resolve("name"), name + "\n");
+            Files.writeString(dm.resolve("uuid"), uuid + "\n");
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
@@ -134,23 +135,23 @@ class PartsAssemblerTest {
     @Test
     void createsALinearTableOfTheSegmentsInTheirOrderInSectorsAndUsesItsDevtmpfsNode() {
         List<byte[]> stdin = new ArrayList<>();
-        runner.on(List.of("dmsetup", "--noudevsync", "create", "ferry-" + VOLUME), c -> {
+        runner.on(List.of("dmsetup", "--noudevsync", "create", "ferry-" + VOLUME, "--uuid", "FERRY-" + VOLUME), c -> {
             stdin.add(c.stdin());
-            dm("dm-7", "ferry-" + VOLUME);
+            dm("dm-7", "ferry-" + VOLUME, "FERRY-" + VOLUME);
             return ok(c);
         });
 
         Path device = assembler().assemble(linear(), List.of(leg0, leg1));
 
         assertThat(device).isEqualTo(dev.resolve("dm-7"));
-        assertThat(runner.commandLines()).containsExactly("dmsetup --noudevsync create ferry-db-1");
+        assertThat(runner.commandLines()).containsExactly("dmsetup --noudevsync create ferry-db-1 --uuid FERRY-db-1");
         assertThat(new String(stdin.get(0), StandardCharsets.US_ASCII)).isEqualTo(TABLE);
         assertThat(runner.executed().get(0).lockKey()).isEqualTo("dm:ferry-db-1");
     }
 
     @Test
     void reusesAnExistingDeviceOfThatNameWithTheSameTable() {
-        dm("dm-7", "ferry-" + VOLUME);
+        dm("dm-7", "ferry-" + VOLUME, "FERRY-" + VOLUME);
         runner.on(List.of("dmsetup", "table", "ferry-" + VOLUME), "0 2097152 linear 259:1 0\n2097152 1048576 linear 259:2 0\n");
 
         Path device = assembler().assemble(linear(), List.of(leg0, leg1));
@@ -161,7 +162,7 @@ class PartsAssemblerTest {
 
     @Test
     void refusesAnExistingDeviceOfThatNameWithAnotherTableNamingBothAndLeavesIt() {
-        dm("dm-7", "ferry-" + VOLUME);
+        dm("dm-7", "ferry-" + VOLUME, "FERRY-" + VOLUME);
         runner.on(List.of("dmsetup", "table", "ferry-" + VOLUME), "0 2097152 linear 259:9 0\n");
 
         assertThatThrownBy(() -> assembler().assemble(linear(), List.of(leg0, leg1)))
@@ -172,15 +173,29 @@ class PartsAssemblerTest {
     }
 
     @Test
+    void neverTakesNorRemovesADeviceOfThatNameThatFerryDidNotMake() {
+        // LVM maps volume group "ferry"'s LVs as ferry-<lv> too; only the UUID tells such a device from Ferry's.
+        dm("dm-3", "ferry-" + VOLUME, "LVM-Zk3cXqPwz0fjDEDz0y5y3m9y8yHH3bAbWnWc3bN8fWcMyK1pV5u4rWJH0QvHmfcd");
+
+        assertThatThrownBy(() -> assembler().assemble(linear(), List.of(leg0, leg1)))
+                .satisfies(e -> refused(e, Status.Code.FAILED_PRECONDITION))
+                .hasMessageContaining("a device-mapper device named ferry-db-1 exists and is not Ferry's (its UUID is LVM-Zk3c")
+                .hasMessageContaining("not FERRY-db-1); it is left as it is");
+        assembler().disassemble(VOLUME, Optional.of(linear()));
+        assertThat(assembler().assembled(linear())).isEmpty();
+        assertThat(runner.commandLines()).isEmpty();
+    }
+
+    @Test
     void replacesADeviceLeftWithoutATableByAnInterruptedCreate() {
-        dm("dm-7", "ferry-" + VOLUME);
+        dm("dm-7", "ferry-" + VOLUME, "FERRY-" + VOLUME);
         runner.on(List.of("dmsetup", "table", "ferry-" + VOLUME), "");
         runner.on(List.of("dmsetup", "--noudevsync", "remove", "ferry-" + VOLUME), "");
         runner.on(List.of("dmsetup", "--noudevsync", "create", "ferry-" + VOLUME), "");
 
         assertThat(assembler().assemble(linear(), List.of(leg0, leg1))).isEqualTo(dev.resolve("dm-7"));
         assertThat(runner.commandLines()).containsExactly("dmsetup table ferry-db-1",
-                "dmsetup --noudevsync remove ferry-db-1", "dmsetup --noudevsync create ferry-db-1");
+                "dmsetup --noudevsync remove ferry-db-1", "dmsetup --noudevsync create ferry-db-1 --uuid FERRY-db-1");
     }
 
     @Test
@@ -195,8 +210,8 @@ class PartsAssemblerTest {
 
     @Test
     void removesTheLinearDeviceByNameAndNothingWhenItIsGone() {
-        dm("dm-7", "ferry-" + VOLUME);
-        dm("dm-2", "vg0-other");
+        dm("dm-7", "ferry-" + VOLUME, "FERRY-" + VOLUME);
+        dm("dm-2", "vg0-other", "LVM-abc");
         runner.on(List.of("dmsetup", "--noudevsync", "remove", "ferry-" + VOLUME), c -> {
             try {
                 Files.walk(sys.resolve("block/dm-7")).sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
