@@ -105,7 +105,8 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
         this.mounts = new Mounts(options.mountInfo());
         DeviceVerifier verifier = new DeviceVerifier(runner, options.sysRoot(), options.devRoot());
         this.nvme = new NvmeConnector(runner, options.sysRoot(), verifier, options.nvme());
-        this.devices = new VolumeDevices(store, view, options.nodeId(), verifier, nvme);
+        this.devices = new VolumeDevices(store, view, options.nodeId(), verifier, nvme,
+                new PartsAssembler(runner, options.sysRoot(), options.devRoot()));
         this.filesystems = new Filesystems(runner);
     }
 
@@ -156,7 +157,7 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
             try (KeyedLocks.Held ignored = locks.lock("volume:" + id)) {
                 VolumeIntent intent = devices.intent(id);
                 devices.follow(id);
-                Path device = devices.attach(id);
+                Path device = devices.device(id, intent);
                 if (cap.hasBlock()) {
                     return NodeStageVolumeResponse.getDefaultInstance();
                 }
@@ -188,12 +189,12 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
                 unmount(staging);
                 if (Names.isValidVolumeName(id)) {
                     devices.follow(id);
+                    devices.release(id);
+                    // Unstaged, the volume no longer concerns this node until it is staged again.
+                    devices.unfollow(id);
+                } else {
+                    view.unfollow(id);
                 }
-                if (Names.isValidVolumeName(id)) {
-                    devices.disconnect(id);
-                }
-                // Unstaged, the volume no longer concerns this node until it is staged again.
-                view.unfollow(id);
                 return NodeUnstageVolumeResponse.getDefaultInstance();
             }
         });
@@ -216,7 +217,7 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
             }
             boolean readOnly = request.getReadonly() || Driver.readOnlyMode(cap);
             try (KeyedLocks.Held ignored = locks.lock("volume:" + id)) {
-                devices.intent(id);
+                VolumeIntent intent = devices.intent(id);
                 Optional<Mounts.Mount> existing = mounts.at(target);
                 if (existing.isPresent()) {
                     if (existing.get().readOnly() != readOnly) {
@@ -231,7 +232,7 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
                 Path source;
                 List<String> elsewhere;
                 if (cap.hasBlock()) {
-                    source = devices.attach(id);
+                    source = devices.device(id, intent);
                     // A device bound onto a file shows in the mount table as the device's own name
                     // within devtmpfs.
                     String root = "/" + source.toRealPath().getFileName();
@@ -371,7 +372,13 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
             Calls.require(!id.isEmpty(), "volume_id is required");
             Calls.require(!request.getVolumePath().isEmpty(), "volume_path is required");
             try (KeyedLocks.Held ignored = locks.lock("volume:" + id)) {
-                devices.intent(id);
+                VolumeIntent intent = devices.intent(id);
+                if (intent.layout().multiPart()) {
+                    // Growing means every part, then the assembly, then the filesystem, in an order
+                    // that survives a crash between the steps: not built yet (docs/layouts.md).
+                    throw Calls.failedPrecondition("volume " + id + " is a " + intent.layout() + " volume of "
+                            + intent.parts() + " parts; expanding a multi-part volume is not supported yet");
+                }
                 devices.follow(id);
                 // Only the volume's own device, verified, is ever grown.
                 Path path = volumeAt(id, request.getVolumePath(), false);

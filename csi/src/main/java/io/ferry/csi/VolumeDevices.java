@@ -11,18 +11,22 @@ import io.ferry.model.Placement;
 import io.ferry.model.PoolConfig;
 import io.ferry.model.Reach;
 import io.ferry.model.VolumeIntent;
+import io.ferry.model.VolumeParts;
 import io.ferry.model.VolumeProgress;
 import io.ferry.model.VolumeScheduling;
 import io.ferry.model.VolumeStatus;
 import io.grpc.StatusRuntimeException;
 
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Optional;
 
 /**
  * Where a volume's block device is on this node, and only ever one traced back to the volume: the
  * node service's answer to "which device is this volume" for staging, publishing, stats and
- * expansion, apart from what those calls then do with it.
+ * expansion, apart from what those calls then do with it. A multi-part volume's device is its parts'
+ * devices, each found exactly as a single volume's, assembled by {@link PartsAssembler}.
  */
 final class VolumeDevices {
 
@@ -32,24 +36,37 @@ final class VolumeDevices {
     private final String nodeId;
     private final DeviceVerifier verifier;
     private final NvmeConnector nvme;
+    private final PartsAssembler assembler;
 
-    VolumeDevices(EtcdStore store, ClusterView view, String nodeId, DeviceVerifier verifier, NvmeConnector nvme) {
+    VolumeDevices(EtcdStore store, ClusterView view, String nodeId, DeviceVerifier verifier, NvmeConnector nvme,
+                  PartsAssembler assembler) {
         this.store = store;
         this.keys = store.keys();
         this.view = view;
         this.nodeId = nodeId;
         this.verifier = verifier;
         this.nvme = nvme;
+        this.assembler = assembler;
     }
 
     /**
      * Loads the volume into a node-scoped view (see {@link ClusterView#forNode}) before anything of
      * it is read there; a no-op for a whole-cluster view. Every call that reads the view for a
      * volume calls this first, so a plugin restarted while volumes are staged catches up on the
-     * first call about each.
+     * first call about each. The parts of a multi-part volume whose parts record is known are
+     * followed with it.
      */
     void follow(String id) throws Exception {
         Calls.await(view.follow(id));
+        for (VolumeParts.Part part : view.volumeParts(id).map(VolumeParts::parts).orElse(List.of())) {
+            Calls.await(view.follow(part.name()));
+        }
+    }
+
+    /** Stops following the volume and its parts: unstaged, they no longer concern this node. */
+    void unfollow(String id) {
+        view.volumeParts(id).ifPresent(parts -> parts.partNames().forEach(view::unfollow));
+        view.unfollow(id);
     }
 
     VolumeIntent intent(String id) throws Exception {
@@ -58,6 +75,40 @@ final class VolumeDevices {
         }
         return Calls.await(store.get(keys.volume(id), VolumeIntent.class)).map(Versioned::value)
                 .orElseThrow(() -> Calls.notFound("volume " + id + " does not exist"));
+    }
+
+    /**
+     * The device the volume is staged and published from: a single volume's own ({@link #attach}),
+     * or for a multi-part volume, once the controller has placed its parts, each part's device
+     * found as a single volume's (a part is served wherever its volume is attached), assembled.
+     */
+    Path device(String id, VolumeIntent intent) throws Exception {
+        if (!intent.layout().multiPart()) {
+            return attach(id);
+        }
+        VolumeParts parts = Calls.await(view.await(() -> view.volumeParts(id), Calls.remaining()),
+                "the controller to place the parts of volume " + id);
+        List<Path> partDevices = new ArrayList<>();
+        for (VolumeParts.Part part : parts.parts()) {
+            Calls.await(view.follow(part.name()));
+            partDevices.add(attach(part.name()));
+        }
+        return assembler.assemble(parts, partDevices);
+    }
+
+    /**
+     * Undoes {@link #device} once nothing is mounted from it any more: takes a multi-part volume's
+     * device apart, then ends this node's connections to its parts, or to the single volume.
+     * Read from etcd and sysfs alone, so it works the same after a restart of the plugin.
+     */
+    void release(String id) throws Exception {
+        Optional<VolumeParts> parts = view.volumeParts(id);
+        assembler.disassemble(id, parts);
+        for (String part : parts.map(VolumeParts::partNames).orElse(List.of())) {
+            Calls.await(view.follow(part));
+            disconnect(part);
+        }
+        disconnect(id);
     }
 
     /**
@@ -102,6 +153,10 @@ final class VolumeDevices {
      * FAILED_PRECONDITION when the status names a device that is not the volume's.
      */
     Optional<Path> currentDevice(String id) {
+        Optional<VolumeParts> parts = view.volumeParts(id);
+        if (parts.isPresent()) {
+            return assembler.assembled(parts.get());
+        }
         Placement placement = view.placement(id).orElse(null);
         VolumeStatus status = placement == null ? null : view.volumeStatus(placement.node(), id).orElse(null);
         if (status == null || !status.settled()) {
@@ -135,9 +190,9 @@ final class VolumeDevices {
      * Ends this node's NVMe connection to the volume, if it made one; a device handed over on this
      * machine was never connected, and a connection to its subsystem here is not this node's to end.
      */
-    void disconnect(String id) {
+    private void disconnect(String id) {
         if (handedOver(id)) {
-        return;
+            return;
         }
         // Both names an export of this volume may have: this cluster's, and the one
         // of before cluster ids that an agent keeps serving until it is unexported.
@@ -149,17 +204,21 @@ final class VolumeDevices {
         nvme.disconnect(Nqn.legacyForVolume(prefix, id));
     }
 
-    /** How the volume looks from this node, as NodeGetVolumeStats reports it. */
+    /**
+     * How the volume looks from this node, as NodeGetVolumeStats reports it; a multi-part volume is
+     * abnormal when any of its parts is, named.
+     */
     VolumeCondition condition(String id) {
-        VolumeScheduling scheduling = view.volumeScheduling(id).orElse(null);
-        if (scheduling != null && !scheduling.reachable()) {
-            return VolumeCondition.newBuilder().setAbnormal(true)
-                    .setMessage(scheduling.message() != null ? scheduling.message() : "the serving node is down").build();
+        for (String part : view.volumeParts(id).map(VolumeParts::partNames).orElse(List.of())) {
+            Optional<String> problem = servingProblem(part);
+            if (problem.isPresent()) {
+                return VolumeCondition.newBuilder().setAbnormal(true).setMessage("part " + part + ": " + problem.get())
+                        .build();
+            }
         }
-        Placement placement = view.placement(id).orElse(null);
-        VolumeStatus status = placement == null ? null : view.volumeStatus(placement.node(), id).orElse(null);
-        if (status != null && status.failing()) {
-            return VolumeCondition.newBuilder().setAbnormal(true).setMessage("the agent reports: " + status.message()).build();
+        Optional<String> problem = servingProblem(id);
+        if (problem.isPresent()) {
+            return VolumeCondition.newBuilder().setAbnormal(true).setMessage(problem.get()).build();
         }
         try {
             currentDevice(id);
@@ -167,5 +226,19 @@ final class VolumeDevices {
             return VolumeCondition.newBuilder().setAbnormal(true).setMessage(e.getStatus().getDescription()).build();
         }
         return VolumeCondition.newBuilder().setAbnormal(false).setMessage("mounted").build();
+    }
+
+    /** What the controller or the serving agent reports wrong with serving the volume, if anything. */
+    private Optional<String> servingProblem(String id) {
+        VolumeScheduling scheduling = view.volumeScheduling(id).orElse(null);
+        if (scheduling != null && !scheduling.reachable()) {
+            return Optional.of(scheduling.message() != null ? scheduling.message() : "the serving node is down");
+        }
+        Placement placement = view.placement(id).orElse(null);
+        VolumeStatus status = placement == null ? null : view.volumeStatus(placement.node(), id).orElse(null);
+        if (status != null && status.failing()) {
+            return Optional.of("the agent reports: " + status.message());
+        }
+        return Optional.empty();
     }
 }

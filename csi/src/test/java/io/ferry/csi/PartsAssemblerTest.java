@@ -1,0 +1,372 @@
+package io.ferry.csi;
+
+import io.ferry.model.Layout;
+import io.ferry.model.PartNames;
+import io.ferry.model.VolumeParts;
+import io.ferry.runtime.exec.Command;
+import io.ferry.runtime.exec.CommandResult;
+import io.ferry.runtime.exec.FakeCommandRunner;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Optional;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+/**
+ * The commands that assemble and take apart a multi-part volume, on a scripted runner with a fake
+ * sysfs and /dev: md and device-mapper are not in every kernel the unit tests run on. The real
+ * kernel runs them in the VM testbed.
+ */
+class PartsAssemblerTest {
+
+    static final String VOLUME = "db-1";
+    static final String UUID = "4c3b2a19-8e7d-4f6a-9b5c-0d1e2f3a4b5c";
+    static final String UUID_AS_MDADM_PRINTS_IT = "4c3b2a19:8e7d4f6a:9b5c0d1e:2f3a4b5c";
+    static final String OTHER_UUID = "11111111:22222222:33333333:44444444";
+    static final String NO_SUPERBLOCK = "mdadm: No md superblock detected on the device.\n";
+    static final long GIB = 1L << 30;
+
+    @TempDir
+    Path tmp;
+    Path dev;
+    Path sys;
+    FakeCommandRunner runner;
+    Path leg0;
+    Path leg1;
+
+    @BeforeEach
+    void setUp() throws Exception {
+        dev = Files.createDirectories(tmp.resolve("dev"));
+        sys = Files.createDirectories(tmp.resolve("sys"));
+        runner = new FakeCommandRunner();
+        leg0 = blockDevice("nvme1n1", "259:1");
+        leg1 = blockDevice("nvme2n1", "259:2");
+    }
+
+    PartsAssembler assembler() {
+        return new PartsAssembler(runner, sys, dev);
+    }
+
+    Path blockDevice(String kernelName, String majorMinor) throws IOException {
+        Path node = Files.createFile(dev.resolve(kernelName));
+        Files.writeString(Files.createDirectories(sys.resolve("class/block").resolve(kernelName)).resolve("dev"),
+                majorMinor + "\n");
+        return node;
+    }
+
+    /** What the kernel shows for a device-mapper device: its node, and its name and UUID in sysfs. */
+    void dm(String kernelName, String name, String uuid) {
+        try {
+            Files.createFile(dev.resolve(kernelName));
+            Path dm = Files.createDirectories(sys.resolve("block").resolve(kernelName).resolve("dm"));
+            Files.writeString(dm.resolve("name"), name + "\n");
+            Files.writeString(dm.resolve("uuid"), uuid + "\n");
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    /** An md array in sysfs and /dev, in {@code state}, whose {@code mdadm --detail} reports {@code uuid}. */
+    void md(String kernelName, String state, String uuid) {
+        try {
+            if (!Files.exists(dev.resolve(kernelName))) {
+                Files.createFile(dev.resolve(kernelName));
+            }
+            Files.writeString(Files.createDirectories(sys.resolve("block").resolve(kernelName).resolve("md"))
+                    .resolve("array_state"), state + "\n");
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        runner.on(List.of("mdadm", "--detail", "--export", dev.resolve(kernelName).toString()),
+                "MD_LEVEL=raid1\nMD_DEVICES=2\nMD_METADATA=1.2\nMD_UUID=" + uuid + "\n");
+    }
+
+    static VolumeParts linear() {
+        return VolumeParts.of(VOLUME, Layout.LINEAR, List.of(new VolumeParts.Part(PartNames.of(VOLUME, 0), 0, GIB),
+                new VolumeParts.Part(PartNames.of(VOLUME, 1), 1, GIB / 2)), null, Instant.EPOCH);
+    }
+
+    static VolumeParts mirror() {
+        return VolumeParts.of(VOLUME, Layout.MIRROR, List.of(new VolumeParts.Part(PartNames.of(VOLUME, 0), 0, GIB),
+                new VolumeParts.Part(PartNames.of(VOLUME, 1), 1, GIB)), UUID, Instant.EPOCH);
+    }
+
+    static final String TABLE = "0 2097152 linear 259:1 0\n2097152 1048576 linear 259:2 0\n";
+
+    CommandResult ok(Command c) {
+        return new CommandResult(c, 0, "", "", Duration.ZERO);
+    }
+
+    void examine(Path leg, String uuidOrNull) {
+        if (uuidOrNull == null) {
+            runner.fail(List.of("mdadm", "--examine", "--export", leg.toString()), 1, NO_SUPERBLOCK);
+        } else {
+            runner.on(List.of("mdadm", "--examine", "--export", leg.toString()),
+                    "MD_LEVEL=raid1\nMD_DEVICES=2\nMD_UUID=" + uuidOrNull + "\nMD_DEV_UUID=aa:bb:cc:dd\n");
+        }
+    }
+
+    void wipefs(Path leg, String output) {
+        runner.on(List.of("wipefs", "--noheadings", "--output", "TYPE,OFFSET,USAGE", leg.toString()), output);
+    }
+
+    static void refused(Throwable e, Status.Code code) {
+        assertThat(e).isInstanceOf(StatusRuntimeException.class);
+        assertThat(Status.fromThrowable(e).getCode()).isEqualTo(code);
+    }
+
+    // ---- linear ----
+
+    @Test
+    void createsALinearTableOfTheSegmentsInTheirOrderInSectorsAndUsesItsDevtmpfsNode() {
+        List<byte[]> stdin = new ArrayList<>();
+        runner.on(List.of("dmsetup", "--noudevsync", "create", "ferry-" + VOLUME, "--uuid", "FERRY-" + VOLUME), c -> {
+            stdin.add(c.stdin());
+            dm("dm-7", "ferry-" + VOLUME, "FERRY-" + VOLUME);
+            return ok(c);
+        });
+
+        Path device = assembler().assemble(linear(), List.of(leg0, leg1));
+
+        assertThat(device).isEqualTo(dev.resolve("dm-7"));
+        assertThat(runner.commandLines()).containsExactly("dmsetup --noudevsync create ferry-db-1 --uuid FERRY-db-1");
+        assertThat(new String(stdin.get(0), StandardCharsets.US_ASCII)).isEqualTo(TABLE);
+        assertThat(runner.executed().get(0).lockKey()).isEqualTo("dm:ferry-db-1");
+    }
+
+    @Test
+    void reusesAnExistingDeviceOfThatNameWithTheSameTable() {
+        dm("dm-7", "ferry-" + VOLUME, "FERRY-" + VOLUME);
+        runner.on(List.of("dmsetup", "table", "ferry-" + VOLUME), "0 2097152 linear 259:1 0\n2097152 1048576 linear 259:2 0\n");
+
+        Path device = assembler().assemble(linear(), List.of(leg0, leg1));
+
+        assertThat(device).isEqualTo(dev.resolve("dm-7"));
+        assertThat(runner.commandLines()).containsExactly("dmsetup table ferry-db-1");
+    }
+
+    @Test
+    void refusesAnExistingDeviceOfThatNameWithAnotherTableNamingBothAndLeavesIt() {
+        dm("dm-7", "ferry-" + VOLUME, "FERRY-" + VOLUME);
+        runner.on(List.of("dmsetup", "table", "ferry-" + VOLUME), "0 2097152 linear 259:9 0\n");
+
+        assertThatThrownBy(() -> assembler().assemble(linear(), List.of(leg0, leg1)))
+                .satisfies(e -> refused(e, Status.Code.FAILED_PRECONDITION))
+                .hasMessageContaining("device-mapper device ferry-db-1 exists with the table [0 2097152 linear 259:9 0]")
+                .hasMessageContaining("[0 2097152 linear 259:1 0; 2097152 1048576 linear 259:2 0]");
+        assertThat(runner.commandLines()).containsExactly("dmsetup table ferry-db-1");
+    }
+
+    @Test
+    void neverTakesNorRemovesADeviceOfThatNameThatFerryDidNotMake() {
+        // LVM maps volume group "ferry"'s LVs as ferry-<lv> too; only the UUID tells such a device from Ferry's.
+        dm("dm-3", "ferry-" + VOLUME, "LVM-Zk3cXqPwz0fjDEDz0y5y3m9y8yHH3bAbWnWc3bN8fWcMyK1pV5u4rWJH0QvHmfcd");
+
+        assertThatThrownBy(() -> assembler().assemble(linear(), List.of(leg0, leg1)))
+                .satisfies(e -> refused(e, Status.Code.FAILED_PRECONDITION))
+                .hasMessageContaining("a device-mapper device named ferry-db-1 exists and is not Ferry's (its UUID is LVM-Zk3c")
+                .hasMessageContaining("not FERRY-db-1); it is left as it is");
+        assembler().disassemble(VOLUME, Optional.of(linear()));
+        assertThat(assembler().assembled(linear())).isEmpty();
+        assertThat(runner.commandLines()).isEmpty();
+    }
+
+    @Test
+    void replacesADeviceLeftWithoutATableByAnInterruptedCreate() {
+        dm("dm-7", "ferry-" + VOLUME, "FERRY-" + VOLUME);
+        runner.on(List.of("dmsetup", "table", "ferry-" + VOLUME), "");
+        runner.on(List.of("dmsetup", "--noudevsync", "remove", "ferry-" + VOLUME), "");
+        runner.on(List.of("dmsetup", "--noudevsync", "create", "ferry-" + VOLUME), "");
+
+        assertThat(assembler().assemble(linear(), List.of(leg0, leg1))).isEqualTo(dev.resolve("dm-7"));
+        assertThat(runner.commandLines()).containsExactly("dmsetup table ferry-db-1",
+                "dmsetup --noudevsync remove ferry-db-1", "dmsetup --noudevsync create ferry-db-1 --uuid FERRY-db-1");
+    }
+
+    @Test
+    void refusesASegmentThatIsNotAWholeNumberOfSectors() {
+        VolumeParts odd = VolumeParts.of(VOLUME, Layout.LINEAR, List.of(new VolumeParts.Part(PartNames.of(VOLUME, 0), 0, GIB),
+                new VolumeParts.Part(PartNames.of(VOLUME, 1), 1, 1000)), null, Instant.EPOCH);
+        assertThatThrownBy(() -> assembler().assemble(odd, List.of(leg0, leg1)))
+                .satisfies(e -> refused(e, Status.Code.FAILED_PRECONDITION))
+                .hasMessageContaining("part db-1--p1 is 1000 bytes, not a whole number of 512-byte sectors");
+        assertThat(runner.commandLines()).isEmpty();
+    }
+
+    @Test
+    void removesTheLinearDeviceByNameAndNothingWhenItIsGone() {
+        dm("dm-7", "ferry-" + VOLUME, "FERRY-" + VOLUME);
+        dm("dm-2", "vg0-other", "LVM-abc");
+        runner.on(List.of("dmsetup", "--noudevsync", "remove", "ferry-" + VOLUME), c -> {
+            try {
+                Files.walk(sys.resolve("block/dm-7")).sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+            return ok(c);
+        });
+
+        assembler().disassemble(VOLUME, Optional.of(linear()));
+        assembler().disassemble(VOLUME, Optional.of(linear()));
+        // Without its parts record (already deleted) the device is still found by name.
+        assembler().disassemble(VOLUME, Optional.empty());
+
+        assertThat(runner.commandLines()).containsExactly("dmsetup --noudevsync remove ferry-db-1");
+    }
+
+    // ---- mirror ----
+
+    @Test
+    void createsAMirrorOnlyWhenEveryLegIsBlankAndFindsItByUuid() {
+        examine(leg0, null);
+        examine(leg1, null);
+        wipefs(leg0, "");
+        wipefs(leg1, "");
+        runner.on(List.of("mdadm", "--create"), c -> {
+            md("md127", "clean", UUID_AS_MDADM_PRINTS_IT);
+            return ok(c);
+        });
+
+        Path device = assembler().assemble(mirror(), List.of(leg0, leg1));
+
+        assertThat(device).isEqualTo(dev.resolve("md127"));
+        assertThat(runner.commandLines()).containsExactly(
+                "mdadm --examine --export " + leg0,
+                "wipefs --noheadings --output TYPE,OFFSET,USAGE " + leg0,
+                "mdadm --examine --export " + leg1,
+                "wipefs --noheadings --output TYPE,OFFSET,USAGE " + leg1,
+                "mdadm --create /dev/md/ferry-4c3b2a198e7d --run --level=1 --raid-devices=2 --metadata=1.2"
+                        + " --bitmap=internal --uuid=" + UUID + " --name=ferry-4c3b2a198e7d " + leg0 + " " + leg1,
+                "mdadm --detail --export " + dev.resolve("md127"));
+    }
+
+    @Test
+    void assemblesFromTheLegsThatCarryItsUuid() {
+        examine(leg0, UUID_AS_MDADM_PRINTS_IT);
+        examine(leg1, UUID_AS_MDADM_PRINTS_IT);
+        runner.on(List.of("mdadm", "--assemble"), c -> {
+            md("md126", "active", UUID_AS_MDADM_PRINTS_IT);
+            return ok(c);
+        });
+
+        assertThat(assembler().assemble(mirror(), List.of(leg0, leg1))).isEqualTo(dev.resolve("md126"));
+        assertThat(runner.commandLines()).containsExactly(
+                "mdadm --examine --export " + leg0,
+                "mdadm --examine --export " + leg1,
+                "mdadm --assemble /dev/md/ferry-4c3b2a198e7d --uuid " + UUID + " --run " + leg0 + " " + leg1,
+                "mdadm --detail --export " + dev.resolve("md126"));
+    }
+
+    @Test
+    void assemblesWithoutABlankLegAndNeverWritesToIt() {
+        examine(leg0, UUID_AS_MDADM_PRINTS_IT);
+        examine(leg1, null);
+        wipefs(leg1, "");
+        runner.on(List.of("mdadm", "--assemble"), c -> {
+            md("md126", "active", UUID_AS_MDADM_PRINTS_IT);
+            return ok(c);
+        });
+
+        assembler().assemble(mirror(), List.of(leg0, leg1));
+
+        assertThat(runner.commandLines()).contains(
+                "mdadm --assemble /dev/md/ferry-4c3b2a198e7d --uuid " + UUID + " --run " + leg0)
+                .noneMatch(c -> c.startsWith("mdadm --create"));
+    }
+
+    @Test
+    void reusesTheRunningArrayWithItsUuid() {
+        md("md125", "clean", OTHER_UUID);
+        md("md126", "active", UUID_AS_MDADM_PRINTS_IT);
+
+        assertThat(assembler().assemble(mirror(), List.of(leg0, leg1))).isEqualTo(dev.resolve("md126"));
+        assertThat(runner.commandLines()).containsExactly("mdadm --detail --export " + dev.resolve("md125"),
+                "mdadm --detail --export " + dev.resolve("md126"));
+    }
+
+    @Test
+    void stopsItsOwnInactiveArrayBeforeAssemblingAgain() {
+        md("md126", "inactive", UUID_AS_MDADM_PRINTS_IT);
+        runner.on(List.of("mdadm", "--stop"), "");
+        examine(leg0, UUID_AS_MDADM_PRINTS_IT);
+        examine(leg1, UUID_AS_MDADM_PRINTS_IT);
+        runner.on(List.of("mdadm", "--assemble"), c -> {
+            md("md126", "active", UUID_AS_MDADM_PRINTS_IT);
+            return ok(c);
+        });
+
+        assembler().assemble(mirror(), List.of(leg0, leg1));
+
+        assertThat(runner.commandLines()).containsSubsequence("mdadm --stop " + dev.resolve("md126"),
+                "mdadm --assemble /dev/md/ferry-4c3b2a198e7d --uuid " + UUID + " --run " + leg0 + " " + leg1);
+    }
+
+    @Test
+    void refusesALegWithAnyOtherSignatureNamingItAndWhatIsOnIt() {
+        examine(leg0, null);
+        examine(leg1, null);
+        wipefs(leg0, "");
+        wipefs(leg1, "ext4 0x438 filesystem\n");
+
+        assertThatThrownBy(() -> assembler().assemble(mirror(), List.of(leg0, leg1)))
+                .satisfies(e -> refused(e, Status.Code.FAILED_PRECONDITION))
+                .hasMessageContaining("leg db-1--p1 (" + leg1 + ") holds ext4 (filesystem) at offset 0x438")
+                .hasMessageContaining("nothing is written to any leg");
+        assertThat(runner.commandLines()).noneMatch(c -> c.startsWith("mdadm --create") || c.startsWith("mdadm --assemble"));
+    }
+
+    @Test
+    void refusesALegOfAnotherArrayEvenBesideItsOwnLegs() {
+        examine(leg0, UUID_AS_MDADM_PRINTS_IT);
+        examine(leg1, OTHER_UUID);
+
+        assertThatThrownBy(() -> assembler().assemble(mirror(), List.of(leg0, leg1)))
+                .satisfies(e -> refused(e, Status.Code.FAILED_PRECONDITION))
+                .hasMessageContaining("leg db-1--p1 (" + leg1 + ") is a member of md array " + OTHER_UUID);
+        assertThat(runner.commandLines()).noneMatch(c -> c.startsWith("mdadm --create") || c.startsWith("mdadm --assemble"));
+    }
+
+    @Test
+    void neverTakesALegItCannotReadAsBlank() {
+        runner.fail(List.of("mdadm", "--examine", "--export", leg0.toString()), 1,
+                "mdadm: cannot open " + leg0 + ": No such device or address\n");
+
+        assertThatThrownBy(() -> assembler().assemble(mirror(), List.of(leg0, leg1)))
+                .satisfies(e -> refused(e, Status.Code.INTERNAL))
+                .hasMessageContaining("cannot open");
+        assertThat(runner.commandLines()).containsExactly("mdadm --examine --export " + leg0);
+    }
+
+    @Test
+    void stopsTheArrayWithItsUuidOnlyAndNothingWhenItIsGone() {
+        md("md125", "clean", OTHER_UUID);
+        md("md126", "active", UUID_AS_MDADM_PRINTS_IT);
+        runner.on(List.of("mdadm", "--stop"), c -> {
+            md("md126", "clear", "");
+            runner.fail(List.of("mdadm", "--detail", "--export", dev.resolve("md126").toString()), 1,
+                    "mdadm: cannot open " + dev.resolve("md126"));
+            return ok(c);
+        });
+
+        assembler().disassemble(VOLUME, Optional.of(mirror()));
+        assembler().disassemble(VOLUME, Optional.of(mirror()));
+
+        assertThat(runner.commandLines()).filteredOn(c -> c.startsWith("mdadm --stop"))
+                .containsExactly("mdadm --stop " + dev.resolve("md126"));
+    }
+}
