@@ -265,7 +265,9 @@ final class PartsAssembler {
             log.info("volume {}: md array {} assembled from {}", parts.volume(), uuid, ours);
         } else {
             List<String> create = new ArrayList<>(List.of("mdadm", "--create", mdPath(parts), "--run", "--level=1",
-                    "--raid-devices=" + legs.size(), "--metadata=1.2", "--bitmap=internal", "--uuid=" + uuid,
+                    "--raid-devices=" + legs.size(), "--metadata=1.2", "--bitmap=internal",
+                    // Pinned, so the array is exactly the volume's size: the controller sized each leg for it.
+                    "--data-offset=" + VolumeParts.MIRROR_RESERVED_BYTES / 1024 + "K", "--uuid=" + uuid,
                     "--name=" + mdName(parts)));
             legs.forEach(leg -> create.add(leg.toString()));
             runner.run(Command.of(create).withTimeout(MDADM_TIMEOUT).serializedBy("md:" + uuid));

@@ -427,7 +427,7 @@ class MultiPartStagingIT {
                 "mdadm --examine --export " + leg1,
                 "wipefs --noheadings --output TYPE,OFFSET,USAGE " + leg1,
                 "mdadm --create /dev/md/ferry-0f1e2d3c4b5a --run --level=1 --raid-devices=2 --metadata=1.2"
-                        + " --bitmap=internal --uuid=" + MIRROR_UUID + " --name=ferry-0f1e2d3c4b5a " + leg0 + " " + leg1,
+                        + " --bitmap=internal --data-offset=4096K --uuid=" + MIRROR_UUID + " --name=ferry-0f1e2d3c4b5a " + leg0 + " " + leg1,
                 "mdadm --detail --export " + dev.resolve("md127"),
                 "wipefs --noheadings --output TYPE,OFFSET,USAGE " + dev.resolve("md127"),
                 "mkfs.ext4 -E nodiscard " + dev.resolve("md127"),

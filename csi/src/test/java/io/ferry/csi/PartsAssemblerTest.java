@@ -251,7 +251,7 @@ class PartsAssemblerTest {
                 "mdadm --examine --export " + leg1,
                 "wipefs --noheadings --output TYPE,OFFSET,USAGE " + leg1,
                 "mdadm --create /dev/md/ferry-4c3b2a198e7d --run --level=1 --raid-devices=2 --metadata=1.2"
-                        + " --bitmap=internal --uuid=" + UUID + " --name=ferry-4c3b2a198e7d " + leg0 + " " + leg1,
+                        + " --bitmap=internal --data-offset=4096K --uuid=" + UUID + " --name=ferry-4c3b2a198e7d " + leg0 + " " + leg1,
                 "mdadm --detail --export " + dev.resolve("md127"));
     }
 
