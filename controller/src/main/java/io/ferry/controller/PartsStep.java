@@ -78,9 +78,24 @@ final class PartsStep {
         this.delete = delete;
     }
 
-    /** Whether the volume is one of several parts: its intent says so, or (intent gone) its parts record exists. */
+    /**
+     * Whether this step takes the volume: its parts are placed, or its intent asks for several parts
+     * and it is not placed as a volume of one part. The layout of a placed volume never changes: a
+     * volume of one part whose intent is edited to a mirror stays one part (its record says so, see
+     * {@link #layoutChangeRefusal}), and a mirror edited to {@code single} stays a mirror.
+     */
     boolean multiPart(String volume, Versioned<VolumeIntent> intent) {
-        return intent != null ? intent.value().layout().multiPart() : state.volumeParts(volume).isPresent();
+        if (state.volumeParts(volume).isPresent()) {
+            return true;
+        }
+        return intent != null && intent.value().layout().multiPart() && state.placement(volume).isEmpty()
+                && state.nodesHolding(volume).isEmpty();
+    }
+
+    /** What the record of a placed volume of one part says when its intent asks for another layout, or null. */
+    static String layoutChangeRefusal(VolumeIntent spec) {
+        return spec.layout().multiPart() ? "the layout of a placed volume cannot be changed: it stays single, not "
+                + spec.layout() : null;
     }
 
     /** Takes a multi-part volume one step further: placed, converged, or deleted. */
@@ -221,7 +236,7 @@ final class PartsStep {
             guards++;
         }
         if (guards > DecisionContext.MAX_TXN_OPS || txn.writeCount() > DecisionContext.MAX_TXN_OPS) {
-            // Four parts take 23 writes and 15 guards; a layout with far more parts needs another commit.
+            // Four parts take 22 writes and 15 guards; a layout with far more parts needs another commit.
             return Future.failedFuture(new IllegalStateException("placing the " + planned.size() + " parts of " + volume
                     + " takes " + txn.writeCount() + " writes and " + guards + " guards, over etcd's limit of "
                     + DecisionContext.MAX_TXN_OPS + " per transaction"));
@@ -297,6 +312,12 @@ final class PartsStep {
             boolean resize = spec.sizeBytes() != parts.assembledBytes();
             String message = resize ? "resizing a " + parts.layout() + " volume is not supported yet: it stays at "
                     + parts.assembledBytes() + " bytes; " + describe(parts) : describe(parts);
+            // A linear volume may use fewer segments than its intent allows; a mirror has its legs.
+            if (spec.layout() != parts.layout()
+                    || parts.layout() == Layout.MIRROR && spec.parts() != parts.parts().size()) {
+                message = "the layout of a placed volume cannot be changed: it stays " + parts.layout() + " of "
+                        + parts.parts().size() + " parts; " + message;
+            }
             Placement first = firstPlaced(parts);
             if (first == null) {
                 return record.writeScheduling(leader, spec.name(), SchedulingPhase.PENDING, FailureReason.PLACEMENT_LOST,

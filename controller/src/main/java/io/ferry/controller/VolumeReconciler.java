@@ -164,7 +164,7 @@ final class VolumeReconciler {
             return place.request(volume).map(v -> ReconcileResult.done());
         }
         waitingForRoom.remove(volume);
-        return converge.converge(leader.get(), intent, placement, null);
+        return converge.converge(leader.get(), intent, placement, PartsStep.layoutChangeRefusal(intent.value()));
     }
 
     private boolean deletionOrdered(Versioned<Placement> placement) {
