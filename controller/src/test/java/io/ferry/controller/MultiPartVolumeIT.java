@@ -17,9 +17,16 @@ import io.ferry.model.VolumeIntent;
 import io.ferry.model.VolumeParts;
 import io.ferry.model.VolumeScheduling;
 import io.ferry.model.WorkItem;
+import io.ferry.runtime.admin.AdminOptions;
+import io.ferry.runtime.informer.InformerOptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.HashSet;
@@ -350,5 +357,24 @@ class MultiPartVolumeIT {
                 .map(c -> !c.status() && c.failureReason() == FailureReason.NODE_UNREACHABLE
                         && c.message().contains("db--p1 on " + node) && c.message().contains("degraded"))
                 .orElse(false));
+    }
+
+    @Test
+    void explainShowsTheDecisionForEveryLeg() throws Exception {
+        nodesWithAPoolEach(2, 100);
+        ControllerOptions defaults = SimulatedCluster.options("c1");
+        RunningController c = cluster.start(new ControllerOptions("c1", defaults.leaseTtl(), AdminOptions.loopback(0),
+                InformerOptions.defaults(), defaults.runtime(), defaults.resyncInterval()));
+        await().atMost(Duration.ofSeconds(10)).until(c.controller::isLeader);
+        create("db", Layout.MIRROR, 3, 10);
+        await().atMost(Duration.ofSeconds(10)).until(() -> record("db").isPresent());
+
+        String explain = HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create(c.controller.adminUrl()
+                + "/api/v1/volumes/db/explain")).build(), HttpResponse.BodyHandlers.ofString(StandardCharsets.UTF_8)).body();
+        assertThat(explain).contains("\"layout\":\"mirror\"")
+                .contains("\"summary\":\"no pool fits: spread node 2, fewer node domains than legs 1\"")
+                .contains("\"part\":\"db--p0\"").contains("\"part\":\"db--p1\"").contains("\"part\":\"db--p2\"")
+                .contains("\"failed\":\"spread node\"")
+                .contains("\"recorded\":{\"type\":\"Scheduled\",\"status\":false,");
     }
 }
