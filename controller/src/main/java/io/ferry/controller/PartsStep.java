@@ -185,6 +185,16 @@ final class PartsStep {
             return Future.succeededFuture();
         }
         VolumeIntent spec = intent.value();
+        List<String> orphaned = partsWithoutRecord(volume);
+        if (!orphaned.isEmpty()) {
+            // parts/<vol> was removed by hand: placing the volume again would put new, empty parts
+            // beside the ones holding its data (and the guards on their keys would refuse it forever).
+            waitingForRoom.remove(volume);
+            return record.writeScheduling(leader.get(), volume, SchedulingPhase.PENDING, FailureReason.PLACEMENT_LOST,
+                    Map.of(), "the record of the volume's parts (parts/" + volume + ") is missing while parts of it exist: "
+                            + String.join(", ", orphaned) + "; nothing is placed again. Put the record back, or delete"
+                            + " the volume", null, null, true, 0, null);
+        }
         PartsDecision decision = decide(spec, false);
         if (!decision.placed()) {
             waitingForRoom.add(volume);
@@ -262,6 +272,18 @@ final class PartsStep {
                     volumeRecord.message());
             return Future.succeededFuture();
         });
+    }
+
+    /** The parts of {@code volume} that have an intent or a placement although the volume has no parts record. */
+    private List<String> partsWithoutRecord(String volume) {
+        List<String> found = new ArrayList<>();
+        for (int i = 0; i < PartNames.MAX_INDEX; i++) {
+            String part = PartNames.of(volume, i);
+            if (state.intent(part).isPresent() || state.placement(part).isPresent()) {
+                found.add(part);
+            }
+        }
+        return found;
     }
 
     private PlannedPart plan(VolumeIntent spec, VolumeParts.Part part, Candidate pool, Instant now) {
@@ -393,6 +415,13 @@ final class PartsStep {
                                                 Versioned<VolumeParts> parts) {
         String volume = intent.value().name();
         if (parts == null) {
+            List<String> orphaned = partsWithoutRecord(volume);
+            if (!orphaned.isEmpty()) {
+                return record.writeScheduling(leader, volume, SchedulingPhase.DELETING, Map.of(), "the record of the"
+                        + " volume's parts (parts/" + volume + ") is missing while parts of it exist: "
+                        + String.join(", ", orphaned) + "; they are not deleted without it. Put the record back",
+                        null, null, true).map(v -> ReconcileResult.done());
+            }
             // Nothing was ever placed: only the records remain, as for a volume of one part.
             return delete.delete(leader, volume, intent, null);
         }

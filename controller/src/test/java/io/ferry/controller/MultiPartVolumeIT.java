@@ -295,6 +295,30 @@ class MultiPartVolumeIT {
     }
 
     @Test
+    void removingThePartsRecordByHandPlacesNothingAgainAndDeletesNothing() throws Exception {
+        nodesWithAPoolEach(3, 100);
+        controller("c1");
+        create("db", Layout.MIRROR, 2, 10);
+        awaitParts("db");
+
+        result(store.delete(keys.volumeParts("db")));
+        await().atMost(Duration.ofSeconds(10)).until(() -> record("db").map(r -> r.message().contains("is missing while"
+                + " parts of it exist: db--p0, db--p1")).orElse(false));
+        assertThat(record("db").orElseThrow().condition(Condition.SCHEDULED).orElseThrow().failureReason())
+                .isEqualTo(FailureReason.PLACEMENT_LOST);
+        Thread.sleep(500);
+        assertThat(result(store.count(keys.placements()))).isEqualTo(2);
+        assertThat(allocated()).isEqualTo(20 * GI);
+
+        result(store.put(keys.volume("db"), VolumeIntent.builder("db", 10 * GI).layout(Layout.MIRROR)
+                .deletionRequested(true).build()));
+        await().atMost(Duration.ofSeconds(10)).until(() -> record("db").map(r -> r.phase() == SchedulingPhase.DELETING
+                && r.message().contains("they are not deleted without it")).orElse(false));
+        assertThat(intent("db--p0").orElseThrow().deletionRequested()).isFalse();
+        assertThat(allocated()).isEqualTo(20 * GI);
+    }
+
+    @Test
     void aDeletionInterruptedByAControllerRestartIsResumedByTheNextLeader() {
         nodesWithAPoolEach(2, 100);
         RunningController first = controller("c1");
