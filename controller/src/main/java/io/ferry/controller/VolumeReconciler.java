@@ -23,8 +23,9 @@ import java.util.function.ToIntFunction;
  * Converges one volume by choosing which step its state calls for: {@link RecoverStep} (placement
  * lost while a node holds it, or adopted), {@link DeleteStep} and then {@link ReleaseStep} (withdraw
  * work, wait for the agent, release the ledger and remove the records), {@link PlaceStep}, or
- * {@link ConvergeStep} for a placed volume, which hands growth to {@link GrowStep}. The dispatcher
- * decides nothing else; each step owns its writes.
+ * {@link ConvergeStep} for a placed volume, which hands growth to {@link GrowStep}; a volume of
+ * several parts goes to {@link PartsStep}, and each of its parts, a volume of one part, comes back
+ * here. The dispatcher decides nothing else; each step owns its writes.
  *
  * <p>Every write is a transaction guarded by leadership and by the revisions the decision was made
  * on, so a stale or deposed controller can lose a race but never corrupt state. Every step is

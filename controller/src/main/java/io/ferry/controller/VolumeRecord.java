@@ -70,14 +70,15 @@ final class VolumeRecord {
     Future<Void> writeMultiPart(Leadership leader, String volume, SchedulingPhase phase, Map<String, Integer> reasons,
             String message, String node, String pool, Condition reachability, FailureReason resizeRefused) {
         long observed = state.intent(volume).map(Versioned::modRevision).orElse(0L);
-        return write(leader, record(volume, phase, null, reasons, message, node, pool, reachability, observed, 0,
-                resizeRefused));
+        return write(leader, record(volume, phase, null, reasons, message, node, pool, reachability.status(), reachability,
+                observed, 0, resizeRefused));
     }
 
     /** The record {@link #writeMultiPart} writes, for a transaction that writes it with the parts. */
     VolumeScheduling multiPartRecord(String volume, SchedulingPhase phase, String message, String node, String pool,
             Condition reachability, long observed, FailureReason resizeRefused) {
-        return record(volume, phase, null, Map.of(), message, node, pool, reachability, observed, 0, resizeRefused);
+        return record(volume, phase, null, Map.of(), message, node, pool, reachability.status(), reachability, observed, 0,
+                resizeRefused);
     }
 
     private Future<Void> write(Leadership leader, VolumeScheduling next) {
@@ -97,15 +98,14 @@ final class VolumeRecord {
     VolumeScheduling record(String volume, SchedulingPhase phase, FailureReason why, Map<String, Integer> reasons,
             String message, String node, String pool, boolean reachable, long observed, long growRefusedBytes,
             FailureReason resizeRefused) {
-        return record(volume, phase, why, reasons, message, node, pool,
+        return record(volume, phase, why, reasons, message, node, pool, reachable,
                 node == null ? null : RecordConditions.reachable(node, reachable, observed), observed, growRefusedBytes,
                 resizeRefused);
     }
 
     private VolumeScheduling record(String volume, SchedulingPhase phase, FailureReason why, Map<String, Integer> reasons,
-            String message, String node, String pool, Condition reachability, long observed, long growRefusedBytes,
-            FailureReason resizeRefused) {
-        boolean reachable = reachability == null || reachability.status();
+            String message, String node, String pool, boolean reachable, Condition reachability, long observed,
+            long growRefusedBytes, FailureReason resizeRefused) {
         List<Condition> previous = state.volumeScheduling(volume).map(v -> v.value().conditions()).orElse(List.of());
         boolean placed = node != null && (phase == SchedulingPhase.PLACED || phase == SchedulingPhase.DELETING);
         FailureReason unplaced = why != null ? why
