@@ -14,6 +14,7 @@ import io.ferry.model.SnapshotIntent;
 import io.ferry.model.SnapshotScheduling;
 import io.ferry.model.ValidationException;
 import io.ferry.model.VolumeIntent;
+import io.ferry.model.VolumeParts;
 import io.ferry.model.VolumePhase;
 import io.ferry.runtime.informer.InformerHandler;
 
@@ -92,7 +93,7 @@ final class ClusterEvents {
                 badIntents.remove(current.value().name());
                 volumes.spreadGroupChanged(current.value().name(), previous == null ? null : previous.value().spreadGroup(),
                         current.value().spreadGroup());
-                listener.volumeChanged(current.value().name());
+                intentChanged(current.value().name());
             }
 
             @Override
@@ -100,7 +101,7 @@ final class ClusterEvents {
                 String name = name(key);
                 badIntents.remove(name);
                 volumes.spreadGroupChanged(name, lastKnown == null ? null : lastKnown.value().spreadGroup(), null);
-                listener.volumeChanged(name);
+                intentChanged(name);
                 if (lastKnown != null && lastKnown.value().sourceSnapshot() != null) {
                     // A snapshot waiting to be deleted was held back by this volume.
                     listener.snapshotChanged(lastKnown.value().sourceSnapshot());
@@ -150,12 +151,21 @@ final class ClusterEvents {
     InformerHandler<Attachment> attachments() {
         return observed(handler(v -> {
             volumes.attached(v.value());
-            listener.volumeChanged(v.value().volume());
+            volumeAndPartsChanged(v.value().volume());
         }, (k, v) -> keys.parse(k).ifPresent(ref -> {
             String volume = ref.names().get(0);
             volumes.detached(volume, ref.names().get(1));
-            listener.volumeChanged(volume);
+            volumeAndPartsChanged(volume);
         })));
+    }
+
+    InformerHandler<VolumeParts> volumeParts() {
+        return handler(v -> volumeAndPartsChanged(v.value().volume()), (k, v) -> {
+            listener.volumeChanged(name(k));
+            if (v != null) {
+                v.value().partNames().forEach(listener::volumeChanged);
+            }
+        });
     }
 
     InformerHandler<Placement> placements() {
@@ -238,8 +248,8 @@ final class ClusterEvents {
             case NODE_REGISTRATION -> {
                 state.registration(node).ifPresent(r -> lastRegistrations.put(node, r));
                 candidates.nodeChanged(node);
-                volumes.volumesOn(node).forEach(listener::volumeChanged);
-                volumes.attachedTo(node).forEach(listener::volumeChanged);
+                volumes.volumesOn(node).forEach(this::volumeAndOwnerChanged);
+                volumes.attachedTo(node).forEach(this::volumeAndPartsChanged);
                 listener.capacityChanged();
             }
             case NODE_POOL_STATUS -> {
@@ -272,6 +282,33 @@ final class ClusterEvents {
             listener.capacityChanged();
             listener.ledgerChanged(pool);
         }
+    }
+
+    /**
+     * A volume and, for a multi-part one, each of its parts: a part is served wherever its volume is
+     * attached, so its work item changes with the volume's attachments.
+     */
+    private void volumeAndPartsChanged(String volume) {
+        listener.volumeChanged(volume);
+        state.volumeParts(volume).ifPresent(parts -> parts.value().partNames().forEach(listener::volumeChanged));
+    }
+
+    /**
+     * A volume and, for a part, the volume it is a part of: the volume's record tells of its parts'
+     * nodes, and its deletion waits for its parts' intents to go.
+     */
+    private void volumeAndOwnerChanged(String volume) {
+        listener.volumeChanged(volume);
+        ClusterState.partOf(volume).ifPresent(listener::volumeChanged);
+    }
+
+    /**
+     * An intent changed: its volume, the volume it is a part of, and its own parts are reconciled, since
+     * a part's deletion goes on only while its volume asks for it.
+     */
+    private void intentChanged(String volume) {
+        volumeAndOwnerChanged(volume);
+        state.volumeParts(volume).ifPresent(parts -> parts.value().partNames().forEach(listener::volumeChanged));
     }
 
     private static boolean sameAllocation(SnapshotScheduling a, SnapshotScheduling b) {

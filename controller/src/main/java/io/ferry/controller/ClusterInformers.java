@@ -15,6 +15,7 @@ import io.ferry.model.SnapshotScheduling;
 import io.ferry.model.SnapshotStatus;
 import io.ferry.model.SnapshotWorkItem;
 import io.ferry.model.VolumeIntent;
+import io.ferry.model.VolumeParts;
 import io.ferry.model.VolumeScheduling;
 import io.ferry.model.VolumeStatus;
 import io.ferry.model.WorkItem;
@@ -43,10 +44,15 @@ final class ClusterInformers {
     final Informer<SnapshotIntent> snapshots;
     final Informer<Attachment> attachments;
     final Informer<Placement> placements;
+    /** What each multi-part volume is assembled from ({@code parts/<vol>}), written only by the leader. */
+    final Informer<VolumeParts> parts;
     final Informer<Ledger> ledgers;
     /** The controller's own records of volumes and snapshots, under {@code controller/}. */
     final Informer<Object> scheduling;
     final Latest<Placement> latestPlacements;
+    final Latest<VolumeParts> latestParts;
+    /** The intents of parts, the only intents the leader writes (and the ones it removes). */
+    final Latest<VolumeIntent> latestIntents;
     final Latest<Ledger> latestLedgers;
     final Latest<Object> latestScheduling;
     final Latest<Object> latestNodes;
@@ -65,6 +71,7 @@ final class ClusterInformers {
                 meters);
         attachments = new Informer<>(vertx, store, keys.attachments(), Attachment.class, events.attachments(), options, meters);
         placements = new Informer<>(vertx, store, keys.placements(), Placement.class, events.placements(), options, meters);
+        parts = new Informer<>(vertx, store, keys.volumeParts(), VolumeParts.class, events.volumeParts(), options, meters);
         ledgers = new Informer<>(vertx, store, keys.ledgers(), Ledger.class, events.ledgers(), options, meters);
         scheduling = new Informer<>(vertx, store, keys.prefix() + "/controller/", key -> {
             if (key.startsWith(keys.volumeSchedulings())) {
@@ -73,6 +80,8 @@ final class ClusterInformers {
             return key.startsWith(keys.snapshotSchedulings()) ? SnapshotScheduling.class : null;
         }, events.records(), options, meters);
         latestPlacements = new Latest<>(placements);
+        latestParts = new Latest<>(parts);
+        latestIntents = new Latest<>(volumes);
         latestLedgers = new Latest<>(ledgers);
         latestScheduling = new Latest<>(scheduling);
         latestNodes = new Latest<>(nodes);
@@ -88,6 +97,7 @@ final class ClusterInformers {
                 .compose(v -> nodes.start())
                 .compose(v -> work.start())
                 .compose(v -> placements.start())
+                .compose(v -> parts.start())
                 .compose(v -> scheduling.start())
                 .compose(v -> snapshots.start())
                 .compose(v -> attachments.start())
@@ -95,12 +105,14 @@ final class ClusterInformers {
     }
 
     List<Informer<?>> all() {
-        return List.of(global, pools, nodes, work, volumes, snapshots, attachments, placements, ledgers, scheduling);
+        return List.of(global, pools, nodes, work, volumes, snapshots, attachments, placements, parts, ledgers, scheduling);
     }
 
     /** Forgets the leader's own writes: the watches' view is the one to trust again. */
     void forgetOwnWrites() {
         latestPlacements.reset();
+        latestParts.reset();
+        latestIntents.reset();
         latestLedgers.reset();
         latestScheduling.reset();
         latestNodes.reset();

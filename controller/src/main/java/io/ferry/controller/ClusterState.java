@@ -14,7 +14,9 @@ import io.ferry.model.SnapshotIntent;
 import io.ferry.model.SnapshotScheduling;
 import io.ferry.model.SnapshotStatus;
 import io.ferry.model.SnapshotWorkItem;
+import io.ferry.model.PartNames;
 import io.ferry.model.VolumeIntent;
+import io.ferry.model.VolumeParts;
 import io.ferry.model.VolumePhase;
 import io.ferry.model.VolumeScheduling;
 import io.ferry.model.VolumeStatus;
@@ -140,7 +142,17 @@ final class ClusterState {
     }
 
     Optional<Versioned<VolumeIntent>> intent(String volume) {
-        return informers.volumes.get(keys.volume(volume));
+        return informers.latestIntents.get(keys.volume(volume));
+    }
+
+    /** What a multi-part volume is assembled from, once its parts are placed. */
+    Optional<Versioned<VolumeParts>> volumeParts(String volume) {
+        return informers.latestParts.get(keys.volumeParts(volume));
+    }
+
+    /** The volume {@code name} is a part of, or empty when it is no part (the names of parts are reserved). */
+    static Optional<String> partOf(String name) {
+        return PartNames.parse(name).map(PartNames.Part::volume);
     }
 
     Optional<String> badIntent(String volume) {
@@ -236,8 +248,12 @@ final class ClusterState {
         return volumes.attachedTo(node);
     }
 
+    /**
+     * The attachments a volume is served by. A part has none of its own: it is served wherever its
+     * volume is attached, since the consumer assembles the volume from every part.
+     */
     List<Attachment> attachmentsOf(String volume) {
-        return volumes.attachmentsOf(volume);
+        return volumes.attachmentsOf(partOf(volume).orElse(volume));
     }
 
     Iterable<Candidate> candidates() {
@@ -320,6 +336,23 @@ final class ClusterState {
     void removedPlacement(Placement placement, long revision) {
         informers.latestPlacements.removed(keys.placement(placement.volume()), revision);
         events.placementChanged(placement, null);
+    }
+
+    void wroteParts(VolumeParts parts, long revision) {
+        informers.latestParts.wrote(keys.volumeParts(parts.volume()), parts, revision);
+    }
+
+    void removedParts(String volume, long revision) {
+        informers.latestParts.removed(keys.volumeParts(volume), revision);
+    }
+
+    /** An intent the leader wrote: only ever a part's. */
+    void wroteIntent(VolumeIntent intent, long revision) {
+        informers.latestIntents.wrote(keys.volume(intent.name()), intent, revision);
+    }
+
+    void removedIntent(String volume, long revision) {
+        informers.latestIntents.removed(keys.volume(volume), revision);
     }
 
     void wroteLedger(Ledger ledger, long revision) {

@@ -3,16 +3,19 @@ package io.ferry.controller;
 import io.ferry.etcd.store.Store;
 import io.ferry.placement.Candidate;
 import io.ferry.placement.Decision;
+import io.ferry.placement.PartsDecision;
 import io.ferry.placement.PoolVerdict;
 import io.ferry.etcd.store.Versioned;
 import io.ferry.model.Condition;
 import io.ferry.model.LifecycleEvent;
 import io.ferry.model.Names;
+import io.ferry.model.PartNames;
 import io.ferry.model.NodeRegistration;
 import io.ferry.model.Placement;
 import io.ferry.model.PoolConfig;
 import io.ferry.model.ValidationException;
 import io.ferry.model.VolumeIntent;
+import io.ferry.model.VolumeParts;
 import io.ferry.runtime.admin.AdminServer;
 import io.vertx.core.Future;
 import io.vertx.ext.web.Router;
@@ -172,6 +175,9 @@ final class ControllerApi {
             }
             return null;
         }
+        if (intent.value().layout().multiPart()) {
+            return explainParts(intent.value());
+        }
         Decision decision = volumes.explain(intent.value());
         Map<String, Object> result = new LinkedHashMap<>();
         result.put("volume", name);
@@ -188,6 +194,61 @@ final class ControllerApi {
         // the record is a refusal for a reason the scheduler does not see (a ledger that does not decode).
         state.volumeScheduling(name).flatMap(s -> s.value().problem().or(() -> s.value().condition(Condition.SCHEDULED)))
                 .ifPresent(c -> result.put("recorded", c));
+        result.put("pools", verdicts(decision));
+        return result;
+    }
+
+    /**
+     * A volume of several parts: where its parts are, and what the scheduler would decide now for
+     * every part (a mirror's legs each with every pool's verdict; a linear volume's segments with the
+     * bytes each takes).
+     */
+    private Map<String, Object> explainParts(VolumeIntent spec) {
+        String name = spec.name();
+        PartsDecision decision = volumes.explainParts(spec);
+        Map<String, Object> result = new LinkedHashMap<>();
+        result.put("volume", name);
+        result.put("layout", spec.layout().value());
+        result.put("policy", state.globalConfig().schedulerPolicy());
+        state.volumeParts(name).ifPresent(parts -> {
+            List<Map<String, Object>> placed = new ArrayList<>();
+            for (VolumeParts.Part part : parts.value().parts()) {
+                Map<String, Object> row = new LinkedHashMap<>();
+                row.put("part", part.name());
+                row.put("sizeBytes", part.sizeBytes());
+                state.placement(part.name()).ifPresent(p -> {
+                    row.put("node", p.value().node());
+                    row.put("pool", p.value().pool());
+                });
+                placed.add(row);
+            }
+            result.put("placedOn", placed);
+        });
+        result.put("summary", decision.placed() ? "fits " + decision.parts().size() + " parts" : decision.refusal());
+        result.put("reasonCounts", decision.reasonCounts());
+        state.volumeScheduling(name).flatMap(s -> s.value().problem().or(() -> s.value().condition(Condition.SCHEDULED)))
+                .ifPresent(c -> result.put("recorded", c));
+        List<Map<String, Object>> parts = new ArrayList<>();
+        for (int i = 0; i < Math.max(decision.parts().size(), decision.legs().size()); i++) {
+            Map<String, Object> row = new LinkedHashMap<>();
+            row.put("part", PartNames.of(name, i));
+            if (i < decision.parts().size()) {
+                PartsDecision.Part part = decision.parts().get(i);
+                row.put("wouldChoose", Map.of("node", part.pool().node(), "pool", part.pool().pool()));
+                row.put("sizeBytes", part.sizeBytes());
+            }
+            if (i < decision.legs().size()) {
+                Decision leg = decision.legs().get(i);
+                row.put("summary", leg.pool().isPresent() ? "fits " + leg.chosen().pool() : leg.refusal());
+                row.put("pools", verdicts(leg));
+            }
+            parts.add(row);
+        }
+        result.put("parts", parts);
+        return result;
+    }
+
+    private static List<Map<String, Object>> verdicts(Decision decision) {
         List<Map<String, Object>> pools = new ArrayList<>();
         for (PoolVerdict v : decision.verdicts()) {
             Map<String, Object> row = new LinkedHashMap<>();
@@ -203,8 +264,7 @@ final class ControllerApi {
             row.put("freeBytes", Math.max(0, v.freeBytes()));
             pools.add(row);
         }
-        result.put("pools", pools);
-        return result;
+        return pools;
     }
 
     private List<Map<String, Object>> snapshots() {

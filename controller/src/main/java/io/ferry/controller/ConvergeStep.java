@@ -54,14 +54,17 @@ final class ConvergeStep {
 
     // ---- a placed volume ----
 
-    Future<ReconcileResult> converge(Leadership leader, Versioned<VolumeIntent> intent, Versioned<Placement> placement) {
+    /** @param note what the record says besides, or null: why a deletion asked for is refused */
+    Future<ReconcileResult> converge(Leadership leader, Versioned<VolumeIntent> intent, Versioned<Placement> placement,
+                                     String note) {
         VolumeIntent spec = intent.value();
         Placement current = placement.value();
         if (spec.sizeBytes() > current.sizeBytes()) {
             return grow.request(spec.name()).map(v -> ReconcileResult.done());
         }
         boolean shrink = spec.sizeBytes() < current.sizeBytes();
-        String message = shrink ? "shrinking is not supported: the volume stays at " + current.sizeBytes() + " bytes" : null;
+        String message = shrink ? join(note, "shrinking is not supported: the volume stays at " + current.sizeBytes() + " bytes")
+                : note;
         Placement next = creationRecord(spec, current);
         WorkItem desired = volumeWork.workFor(next);
         Versioned<WorkItem> existing = state.workItem(current.node(), current.volume()).orElse(null);

@@ -99,7 +99,7 @@ final class DeleteStep {
      * Detaching (ControllerUnpublishVolume, ferryctl detach) removes the attachment, which reconciles
      * the volume again.
      */
-    private String deletionHeldBy(String volume, boolean ordered) {
+    String deletionHeldBy(String volume, boolean ordered) {
         List<String> snapshots = state.snapshotsOf(volume);
         if (!snapshots.isEmpty()) {
             return "waiting for its snapshots to be deleted first: " + String.join(", ", new TreeSet<>(snapshots));

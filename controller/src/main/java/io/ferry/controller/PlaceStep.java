@@ -74,8 +74,14 @@ final class PlaceStep {
         return queue.add(volume);
     }
 
-    /** Where a clone or a volume from a snapshot must go, or what it is still waiting for. */
-    record Sourced(VolumeSource source, String pool, String waitingFor) {
+    /**
+     * Where a clone or a volume from a snapshot must go, or what it is still waiting for, or why it is
+     * refused ({@code refused}: its source volume has several parts, or is a part of one).
+     */
+    record Sourced(VolumeSource source, String pool, String waitingFor, String refused) {
+        Sourced(VolumeSource source, String pool, String waitingFor) {
+            this(source, pool, waitingFor, null);
+        }
     }
 
     Sourced sourceFor(VolumeIntent spec) {
@@ -87,6 +93,10 @@ final class PlaceStep {
             return new Sourced(VolumeSource.snapshot(spec.sourceSnapshot(), snap.pool()), snap.pool(), null);
         }
         if (spec.sourceVolume() != null) {
+            Optional<String> refused = PartsStep.layoutRefusal(state, spec.sourceVolume(), "cloning");
+            if (refused.isPresent()) {
+                return new Sourced(null, null, null, refused.get());
+            }
             Placement origin = state.placement(spec.sourceVolume()).map(Versioned::value).orElse(null);
             if (origin == null) {
                 return new Sourced(null, null, "waiting for source volume " + spec.sourceVolume() + " to be placed");
@@ -94,6 +104,11 @@ final class PlaceStep {
             return new Sourced(VolumeSource.volume(spec.sourceVolume(), origin.pool()), origin.pool(), null);
         }
         return new Sourced(null, null, null);
+    }
+
+    /** What the scheduler is asked for a volume made from nothing: its spread group's domains and its consumer. */
+    Request requestFor(VolumeIntent spec) {
+        return new Request(spec, null, takenDomains(spec), consumerOf(spec));
     }
 
     /** The decision the scheduler would make now, with a verdict for every pool; changes nothing. */
@@ -176,7 +191,7 @@ final class PlaceStep {
                 alone.add(volume);
                 continue;
             }
-            Request request = new Request(spec, null, takenDomains(spec), consumerOf(spec));
+            Request request = requestFor(spec);
             Decision decision = scheduler.decide(request, view, state.globalConfig(),
                     ScoringPolicy.named(state.globalConfig().schedulerPolicy()), false);
             if (decision.pool().isEmpty()) {
@@ -233,6 +248,11 @@ final class PlaceStep {
         }
         VolumeIntent spec = intent.value();
         Sourced sourced = sourceFor(spec);
+        if (sourced.refused() != null) {
+            waitingForRoom.remove(volume);
+            return record.writeScheduling(leader.get(), volume, SchedulingPhase.INVALID, FailureReason.LAYOUT_UNSUPPORTED,
+                    Map.of(), sourced.refused(), null, null, true, 0, null);
+        }
         if (sourced.waitingFor() != null) {
             return record.writeScheduling(leader.get(), volume, SchedulingPhase.PENDING, FailureReason.SOURCE_NOT_PLACED,
                     Map.of(), sourced.waitingFor(), null, null, true, 0, null);

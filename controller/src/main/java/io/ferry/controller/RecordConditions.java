@@ -5,9 +5,11 @@ import io.ferry.etcd.store.EtcdUnavailableException;
 import io.ferry.runtime.reconcile.ReconcileRuntime;
 import io.ferry.model.Condition;
 import io.ferry.model.FailureReason;
+import io.ferry.model.Layout;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.SortedMap;
 import java.util.Objects;
 
 /**
@@ -33,6 +35,27 @@ final class RecordConditions {
         return alive ? Condition.of(Condition.REACHABLE, true, Condition.REASON_NODE_REGISTERED, null, revision)
                 : Condition.failed(Condition.REACHABLE, FailureReason.NODE_UNREACHABLE,
                         "node " + node + " is down: the volume is unreachable until it returns", revision, 0);
+    }
+
+    /**
+     * {@code Reachable} of a volume of several parts: whether every part's node is registered. A
+     * mirror with a leg's node down goes on on its other legs (degraded); a linear volume needs every
+     * segment, so it is unreachable until the node returns.
+     *
+     * @param parts     how many parts the volume has
+     * @param downParts the parts whose node is down, each with its node, sorted by part
+     */
+    static Condition partsReachable(Layout layout, int parts, SortedMap<String, String> downParts, long revision) {
+        if (downParts.isEmpty()) {
+            return Condition.of(Condition.REACHABLE, true, Condition.REASON_NODE_REGISTERED, null, revision);
+        }
+        List<String> down = new ArrayList<>();
+        downParts.forEach((part, node) -> down.add(part + " on " + node));
+        String effect = layout == Layout.MIRROR && downParts.size() < parts
+                ? "the mirror is degraded: it is served by its other legs until the node returns"
+                : "the volume is unreachable until the node returns: every segment is needed";
+        return Condition.failed(Condition.REACHABLE, FailureReason.NODE_UNREACHABLE,
+                "node down for " + String.join(", ", down) + ": " + effect, revision, 0);
     }
 
     /**

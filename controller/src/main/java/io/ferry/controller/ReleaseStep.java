@@ -191,6 +191,8 @@ final class ReleaseStep {
         state.removedPlacement(p, revision);
         state.removedWorkItem(p.node(), p.volume(), revision);
         state.removedScheduling(keys.volumeScheduling(p.volume()), revision);
+        // Seen at once by the pass of a multi-part volume waiting for its parts to go.
+        state.removedIntent(p.volume(), revision);
         if (release.acknowledgement() != null) {
             state.removedVolumeStatus(p.node(), p.volume(), revision);
         }

@@ -117,6 +117,11 @@ final class SnapshotReconciler {
             return Future.succeededFuture();
         }
         String source = intent.value().sourceVolume();
+        Optional<String> unsupported = PartsStep.layoutRefusal(state, source, "snapshotting");
+        if (unsupported.isPresent()) {
+            return write(leader.get(), snapshot, SchedulingPhase.NO_FIT, FailureReason.LAYOUT_UNSUPPORTED,
+                    unsupported.get(), null, null, 0);
+        }
         Placement origin = state.placement(source).map(Versioned::value).orElse(null);
         if (origin == null) {
             waitingForRoom.add(snapshot);

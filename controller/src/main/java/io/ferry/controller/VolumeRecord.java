@@ -56,10 +56,34 @@ final class VolumeRecord {
     Future<Void> writeScheduling(Leadership leader, String volume, SchedulingPhase phase, FailureReason why,
             Map<String, Integer> reasons, String message, String node, String pool, boolean reachable,
             long growRefusedBytes, FailureReason resizeRefused) {
-        Versioned<VolumeScheduling> current = state.volumeScheduling(volume).orElse(null);
         long observed = state.intent(volume).map(Versioned::modRevision).orElse(0L);
-        VolumeScheduling next = record(volume, phase, why, reasons, message, node, pool, reachable, observed,
-                growRefusedBytes, resizeRefused);
+        return write(leader, record(volume, phase, why, reasons, message, node, pool, reachable, observed,
+                growRefusedBytes, resizeRefused));
+    }
+
+    /**
+     * Writes the record of a volume of several parts, only when it says something new. Such a volume
+     * has no placement of its own: {@code node} and {@code pool} are its first part's, which the
+     * record's schema asks for once placed, and {@code reachability} says which of its parts' nodes
+     * are down.
+     */
+    Future<Void> writeMultiPart(Leadership leader, String volume, SchedulingPhase phase, Map<String, Integer> reasons,
+            String message, String node, String pool, Condition reachability, FailureReason resizeRefused) {
+        long observed = state.intent(volume).map(Versioned::modRevision).orElse(0L);
+        return write(leader, record(volume, phase, null, reasons, message, node, pool, reachability.status(), reachability,
+                observed, 0, resizeRefused));
+    }
+
+    /** The record {@link #writeMultiPart} writes, for a transaction that writes it with the parts. */
+    VolumeScheduling multiPartRecord(String volume, SchedulingPhase phase, String message, String node, String pool,
+            Condition reachability, long observed, FailureReason resizeRefused) {
+        return record(volume, phase, null, Map.of(), message, node, pool, reachability.status(), reachability, observed, 0,
+                resizeRefused);
+    }
+
+    private Future<Void> write(Leadership leader, VolumeScheduling next) {
+        String volume = next.volume();
+        Versioned<VolumeScheduling> current = state.volumeScheduling(volume).orElse(null);
         if (current != null && sameRecord(current.value(), next)) {
             return Future.succeededFuture();
         }
@@ -74,6 +98,14 @@ final class VolumeRecord {
     VolumeScheduling record(String volume, SchedulingPhase phase, FailureReason why, Map<String, Integer> reasons,
             String message, String node, String pool, boolean reachable, long observed, long growRefusedBytes,
             FailureReason resizeRefused) {
+        return record(volume, phase, why, reasons, message, node, pool, reachable,
+                node == null ? null : RecordConditions.reachable(node, reachable, observed), observed, growRefusedBytes,
+                resizeRefused);
+    }
+
+    private VolumeScheduling record(String volume, SchedulingPhase phase, FailureReason why, Map<String, Integer> reasons,
+            String message, String node, String pool, boolean reachable, Condition reachability, long observed,
+            long growRefusedBytes, FailureReason resizeRefused) {
         List<Condition> previous = state.volumeScheduling(volume).map(v -> v.value().conditions()).orElse(List.of());
         boolean placed = node != null && (phase == SchedulingPhase.PLACED || phase == SchedulingPhase.DELETING);
         FailureReason unplaced = why != null ? why
@@ -88,7 +120,7 @@ final class VolumeRecord {
         List<Condition> conditions = RecordConditions.of(
                 RecordConditions.scheduled(placed, unplaced, message, observed),
                 resized,
-                node == null ? null : RecordConditions.reachable(node, reachable, observed),
+                reachability,
                 placed ? work.attachmentRefusal(volume, observed) : null,
                 RecordConditions.reconciled(previous, failedAttempts.applyAsInt(volume), observed));
         return VolumeScheduling.of(volume, phase, reasons, message, node, pool, reachable, observed, ctx.clock().instant())

@@ -5,11 +5,14 @@ import io.ferry.etcd.store.CommitHeldException;
 import io.ferry.etcd.store.EtcdUnavailableException;
 import io.ferry.model.Condition;
 import io.ferry.model.FailureReason;
+import io.ferry.model.Layout;
 import io.ferry.model.ValidationException;
 import org.junit.jupiter.api.Test;
 
 import java.time.Instant;
 import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
 import java.util.concurrent.CompletionException;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -62,5 +65,23 @@ class RecordConditionsTest {
         assertThat(RecordConditions.scheduled(false, FailureReason.SOURCE_NOT_PLACED, "waiting", 3).reason())
                 .isEqualTo("SourceNotPlaced");
         assertThat(RecordConditions.scheduled(true, null, null, 3).reason()).isEqualTo(Condition.REASON_PLACED);
+    }
+
+    @Test
+    void aMultiPartVolumeIsReachableOnlyWithEveryPartsNodeAndSaysWhatADownNodeDoesToIt() {
+        assertThat(RecordConditions.partsReachable(Layout.MIRROR, 2, new TreeMap<>(), 7).status()).isTrue();
+
+        TreeMap<String, String> oneDown = new TreeMap<>(Map.of("db--p1", "node-2"));
+        Condition degraded = RecordConditions.partsReachable(Layout.MIRROR, 2, oneDown, 7);
+        assertThat(degraded.status()).isFalse();
+        assertThat(degraded.failureReason()).isEqualTo(FailureReason.NODE_UNREACHABLE);
+        assertThat(degraded.message()).contains("db--p1 on node-2").contains("degraded");
+        assertThat(degraded.observedGeneration()).isEqualTo(7);
+
+        TreeMap<String, String> allDown = new TreeMap<>(oneDown);
+        allDown.put("db--p0", "node-1");
+        assertThat(RecordConditions.partsReachable(Layout.MIRROR, 2, allDown, 7).message())
+                .contains("db--p0 on node-1, db--p1 on node-2").contains("unreachable");
+        assertThat(RecordConditions.partsReachable(Layout.LINEAR, 2, oneDown, 7).message()).contains("every segment");
     }
 }

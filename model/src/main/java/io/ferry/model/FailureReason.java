@@ -85,6 +85,11 @@ public enum FailureReason {
     /** The snapshot's source volume is on a pool the controller has no config for, so it cannot take it. */
     POOL_CANNOT_SNAPSHOT("PoolCannotSnapshot", true, Category.PRECONDITION),
     /**
+     * The request is not supported for the volume's layout yet: resizing, snapshotting or cloning a
+     * volume of several parts (linear, mirror), or a part of one (docs/layouts.md).
+     */
+    LAYOUT_UNSUPPORTED("LayoutUnsupported", true, Category.INVALID),
+    /**
      * Another key the request depends on (a ledger, a pool's config or status, a placement) does not
      * decode or validate; the message names the key. Retried when that key changes.
      */
