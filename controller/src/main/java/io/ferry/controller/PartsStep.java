@@ -155,12 +155,13 @@ final class PartsStep {
 
     private PartsDecision decide(VolumeIntent spec, boolean explain) {
         GlobalConfig global = state.globalConfig();
-        Request request = place.requestFor(spec);
         if (spec.layout() == Layout.MIRROR) {
+            // Each leg holds md's metadata before the volume's bytes; the pools must have room for both.
+            Request request = place.requestFor(spec.withSizeBytes(VolumeParts.mirrorLegBytes(spec.sizeBytes())));
             return scheduler.decideLegs(request, spec.parts(), state.candidates(), global,
                     ScoringPolicy.named(global.schedulerPolicy()), explain);
         }
-        return scheduler.decideSegments(request, spec.parts(), state.candidates(), global);
+        return scheduler.decideSegments(place.requestFor(spec), spec.parts(), state.candidates(), global);
     }
 
     // ---- placing every part at once ----

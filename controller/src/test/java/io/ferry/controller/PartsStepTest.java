@@ -57,7 +57,7 @@ class PartsStepTest {
             Versioned<VolumeIntent> partIntent = steps.entry(steps.keys.volume(part), VolumeIntent.class);
             assertThat(partIntent.modRevision()).isEqualTo(revision);
             assertThat(partIntent.value().partOf()).isEqualTo("db");
-            assertThat(partIntent.value().sizeBytes()).isEqualTo(intent.sizeBytes());
+            assertThat(partIntent.value().sizeBytes()).isEqualTo(VolumeParts.mirrorLegBytes(intent.sizeBytes()));
             Versioned<Placement> placement = steps.entry(steps.keys.placement(part), Placement.class);
             assertThat(placement.modRevision()).isEqualTo(revision);
             assertThat(steps.workItem(placement.value().node(), part).modRevision()).isEqualTo(revision);
@@ -67,7 +67,7 @@ class PartsStepTest {
         for (String pool : List.of("pool-1", "pool-2")) {
             Versioned<Ledger> ledger = steps.entry(steps.keys.ledger(pool), Ledger.class);
             assertThat(ledger.modRevision()).isEqualTo(revision);
-            assertThat(ledger.value().allocatedBytes()).isEqualTo(4 * GI);
+            assertThat(ledger.value().allocatedBytes()).isEqualTo(VolumeParts.mirrorLegBytes(4 * GI));
         }
         VolumeScheduling volumeRecord = steps.get(steps.keys.volumeScheduling("db"), VolumeScheduling.class);
         assertThat(volumeRecord.phase()).isEqualTo(SchedulingPhase.PLACED);
