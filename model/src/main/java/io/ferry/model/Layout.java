@@ -9,26 +9,29 @@ import com.fasterxml.jackson.annotation.JsonValue;
  */
 public enum Layout {
     /** One part: the volume is the part (today's only layout before issue #17). */
-    SINGLE("single", 1, 1),
+    SINGLE("single", 1, 1, 1),
     /**
      * Segments end to end, for a volume larger than any one pool; every segment is needed, so
-     * losing any one node holding a segment makes the volume unreachable.
+     * losing any one node holding a segment makes the volume unreachable. The intent's part count
+     * is a bound: the controller uses as few segments as hold the volume, one if a pool has room.
      */
-    LINEAR("linear", 2, 4),
+    LINEAR("linear", 1, 4, 2),
     /**
      * Legs that each hold the whole volume, in distinct failure domains; the volume stays usable
      * while at least one leg is reachable.
      */
-    MIRROR("mirror", 2, 3);
+    MIRROR("mirror", 2, 3, 2);
 
     private final String value;
     private final int minParts;
     private final int maxParts;
+    private final int defaultParts;
 
-    Layout(String value, int minParts, int maxParts) {
+    Layout(String value, int minParts, int maxParts, int defaultParts) {
         this.value = value;
         this.minParts = minParts;
         this.maxParts = maxParts;
+        this.defaultParts = defaultParts;
     }
 
     @JsonValue
@@ -42,6 +45,11 @@ public enum Layout {
 
     public int maxParts() {
         return maxParts;
+    }
+
+    /** The part count of an intent that names the layout without one. */
+    public int defaultParts() {
+        return defaultParts;
     }
 
     /** True for the layouts whose volume is assembled from several parts on the consumer. */

@@ -41,8 +41,9 @@ import java.util.regex.Pattern;
  *                            ({@code ferryctl orphan adopt}): the controller never places it as a new volume, it
  *                            rebuilds the placement from that node's status of the volume, or waits for it
  * @param layout              how the volume is laid out over its parts (default {@code single}; docs/layouts.md)
- * @param parts               how many parts: 1 for {@code single} (the default), 2-4 segments for {@code linear},
- *                            2-3 legs for {@code mirror} (default 2 for both)
+ * @param parts               how many parts: 1 for {@code single} (the default); for {@code linear} at most
+ *                            this many segments, 1-4 (default 2), as few as hold the volume; for {@code mirror}
+ *                            2-3 legs (default 2)
  * @param partOf              set only on the intents the controller writes for the parts of a multi-part
  *                            volume: the volume this part belongs to; its name is then {@link PartNames#of}
  */
@@ -194,7 +195,7 @@ public record VolumeIntent(
                 consumerNode, spreadGroup, Check.orDefault(failureDomainLevel, FailureDomainLevel.NODE),
                 poolSelector, nodeSelector, sourceSnapshot, sourceVolume, fsType, mkfsOptions,
                 Check.orDefault(deletionRequested, false), createdBy, createdAt, recreateEmptyRequestedAt, adoptFromNode,
-                l, Check.orDefault(parts, l.minParts()), partOf);
+                l, Check.orDefault(parts, l.defaultParts()), partOf);
     }
 
     /** This intent with deletion requested (the only way to delete a volume). */
@@ -370,10 +371,10 @@ public record VolumeIntent(
             return this;
         }
 
-        /** Sets the layout and, unless {@link #parts} follows, its smallest part count. */
+        /** Sets the layout and, unless {@link #parts} follows, its default part count. */
         public Builder layout(Layout v) {
             layout = v;
-            parts = v == null ? parts : v.minParts();
+            parts = v == null ? parts : v.defaultParts();
             return this;
         }
 

@@ -45,6 +45,16 @@ class LayoutRulesTest {
     }
 
     @Test
+    void aLinearVolumesPartCountIsABoundAndOneSegmentIsALinearVolumeToo() {
+        assertThat(VolumeIntent.builder("v", 1).layout(Layout.LINEAR).build().parts()).isEqualTo(2);
+        assertThat(VolumeIntent.builder("v", 1).layout(Layout.LINEAR).parts(1).build().parts()).isEqualTo(1);
+        assertThat(msg("{\"name\":\"v\",\"sizeBytes\":\"1Gi\",\"layout\":\"linear\",\"parts\":5}", VolumeIntent.class))
+                .isEqualTo("parts: a linear volume has 1 to 4 parts, not 5");
+        VolumeParts one = VolumeParts.of("v", Layout.LINEAR, List.of(new VolumeParts.Part("v--p0", 0, 1L << 30)), null, T);
+        assertThat(one.assembledBytes()).isEqualTo(1L << 30);
+    }
+
+    @Test
     void aMultiPartVolumeLeavesRoomInItsNameForItsParts() {
         String longest = "v".repeat(PartNames.MAX_VOLUME_NAME_LENGTH);
         VolumeIntent v = VolumeIntent.builder(longest, 1).layout(Layout.LINEAR).build();
