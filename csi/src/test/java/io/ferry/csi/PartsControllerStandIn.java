@@ -36,21 +36,21 @@ import static io.ferry.etcd.testing.Await.result;
  * while the real controller learns to place parts (the {@code ctl} branch); the calls read nothing
  * but these keys, so the stand-in can be swapped for the real controller without changing a test.
  */
-final class PartsControllerStandIn {
+public final class PartsControllerStandIn {
 
-    static final Instant T = Instant.parse("2026-12-01T00:00:00Z");
-    static final String ARRAY_UUID = "3b0e1a52-7c4d-4e8f-9a6b-1c2d3e4f5a6b";
+    public static final Instant T = Instant.parse("2026-12-01T00:00:00Z");
+    public static final String ARRAY_UUID = "3b0e1a52-7c4d-4e8f-9a6b-1c2d3e4f5a6b";
 
     private final EtcdStore store;
     private final FerryKeys keys;
 
-    PartsControllerStandIn(EtcdStore store) {
+    public PartsControllerStandIn(EtcdStore store) {
         this.store = store;
         this.keys = store.keys();
     }
 
     /** A running controller, as the CSI calls look for one (a candidate in the election), and registered nodes. */
-    void start(String... nodes) {
+    public void start(String... nodes) {
         result(store.put(keys.controllerLeader() + "/stand-in", ControllerLeader.of("stand-in", null, T)));
         for (String node : nodes) {
             result(store.put(keys.registration(node), NodeRegistration.of(node, "10.0.0.1", null, hostNqn(node),
@@ -58,7 +58,7 @@ final class PartsControllerStandIn {
         }
     }
 
-    static String hostNqn(String node) {
+    public static String hostNqn(String node) {
         return "nqn.2014-08.org.nvmexpress:uuid:" + node;
     }
 
@@ -66,7 +66,7 @@ final class PartsControllerStandIn {
      * Places the volume's parts, part {@code i} of {@code sizes[i]} bytes on {@code nodes[i]}, at
      * generation 1: what the controller writes in its one transaction.
      */
-    VolumeParts place(String volume, List<String> nodes, long... sizes) {
+    public VolumeParts place(String volume, List<String> nodes, long... sizes) {
         VolumeIntent intent = result(store.get(keys.volume(volume), VolumeIntent.class)).orElseThrow().value();
         List<VolumeParts.Part> parts = new ArrayList<>();
         for (int i = 0; i < nodes.size(); i++) {
@@ -87,7 +87,7 @@ final class PartsControllerStandIn {
     }
 
     /** The controller cannot place the volume: its record refuses the intent for good. */
-    void refuse(String volume, String message) {
+    public void refuse(String volume, String message) {
         Versioned<VolumeIntent> intent = result(store.get(keys.volume(volume), VolumeIntent.class)).orElseThrow();
         result(store.put(keys.volumeScheduling(volume), VolumeScheduling.of(volume, SchedulingPhase.NO_FIT,
                 Map.of("fewer node domains than legs", 1), message, null, null, true, intent.modRevision(), T)
@@ -96,7 +96,7 @@ final class PartsControllerStandIn {
     }
 
     /** The agent of the part's node reports it Ready, exported to {@code hosts} (none: not exported). */
-    void ready(String part, String node, long sizeBytes, Set<String> hosts) {
+    public void ready(String part, String node, long sizeBytes, Set<String> hosts) {
         ExportInfo export = hosts.isEmpty() ? null : ExportInfo.tcp("nqn.2026-12.io.ferry:" + part, "10.0.0.2", 4420,
                 "serial-" + part, hosts);
         result(store.put(keys.volumeStatus(node, part), VolumeStatus.of(part, node, pool(node), VolumePhase.READY,
