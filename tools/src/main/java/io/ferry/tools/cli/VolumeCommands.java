@@ -180,8 +180,10 @@ final class VolumeCommands {
             TreeSet<String> names = new TreeSet<>(intents.keySet());
             names.addAll(placements.keySet());
             names.addAll(invalid.keySet());
-            // A part is shown under its volume, not as a volume of its own.
-            names.removeIf(n -> intents.get(n) != null && intents.get(n).partOf() != null);
+            // A part is shown under its volume, not as a volume of its own; one whose volume is gone
+            // stays listed, since nothing else would show it.
+            names.removeIf(n -> intents.get(n) != null && intents.get(n).partOf() != null
+                    && intents.containsKey(intents.get(n).partOf()));
             List<List<String>> cells = new ArrayList<>();
             List<Map<String, Object>> structured = new ArrayList<>();
             for (String n : names) {

@@ -8,6 +8,7 @@ import io.ferry.etcd.store.EtcdStore;
 import io.ferry.etcd.testing.Await;
 import io.ferry.etcd.testing.EtcdExtension;
 import io.ferry.model.Layout;
+import io.ferry.model.SnapshotIntent;
 import io.ferry.model.VolumeIntent;
 import io.ferry.tools.cli.CtlShell.Result;
 import org.junit.jupiter.api.AfterEach;
@@ -134,5 +135,8 @@ class VolumeLayoutsIT {
         assertThat(ctl.fails(ExitCodes.REFUSED, "volume", "create", "copy", "--size", "256Mi", "--clone-of", "nofit")
                 .err()).contains("cloning a multi-part volume is not supported yet");
         assertThat(Await.result(store.get(keys.volume("copy"), VolumeIntent.class))).isEmpty();
+        assertThat(ctl.fails(ExitCodes.REFUSED, "snapshot", "create", "snap", "--volume", "nofit").err())
+                .contains("snapshots of multi-part volumes are not supported yet");
+        assertThat(Await.result(store.get(keys.snapshot("snap"), SnapshotIntent.class))).isEmpty();
     }
 }
