@@ -191,6 +191,13 @@ class MultiPartControllerIT {
         assertThat(code(() -> csi().createVolume(create("pvc-bad", LEG).putParameters("layout", "raid5").build())))
                 .isEqualTo(Status.Code.INVALID_ARGUMENT);
         assertThat(result(store.get(keys.volume("pvc-bad"), VolumeIntent.class))).isEmpty();
+
+        // The parts' names (<vol>--p<i>) must fit, and a name of that shape is the controller's.
+        String longName = "pvc-" + "a".repeat(55);
+        assertThat(message(() -> csi().createVolume(mirror(longName, 2)))).contains("at most 58 characters");
+        assertThat(code(() -> csi().createVolume(mirror("pvc-x--p1", 2)))).isEqualTo(Status.Code.INVALID_ARGUMENT);
+        assertThat(result(store.get(keys.volume(longName), VolumeIntent.class))).isEmpty();
+        assertThat(result(store.get(keys.volume("pvc-x--p1"), VolumeIntent.class))).isEmpty();
     }
 
     @Test
