@@ -200,12 +200,24 @@ final class VolumeCalls {
 
     /** Ready once the controller has placed every part and each part's agent reports it Ready (docs/layouts.md). */
     private Optional<PartsProgress.Progress> partsReady(String name, long createRevision) {
-        VolumeParts parts = view.volumeParts(name).orElse(null);
+        VolumeParts parts = view.volumeParts(name).filter(p -> placedFor(p, createRevision)).orElse(null);
         if (parts == null) {
             requireController(name);
         }
         return Calls.done(PartsProgress.created(name, view.volumeScheduling(name).orElse(null), createRevision, parts,
                 PartsProgress.of(view)));
+    }
+
+    /**
+     * Whether {@code parts} were placed for the volume intent created at {@code createRevision}, not
+     * for an earlier volume of that name: the controller writes the parts' intents with the parts
+     * record, so each is newer than the volume's. The view's informers deliver at their own pace,
+     * and a record of the deleted volume could otherwise outlive its intent here for a moment.
+     */
+    private boolean placedFor(VolumeParts parts, long createRevision) {
+        return parts.partNames().stream().allMatch(part -> view.volumeVersioned(part)
+                .filter(v -> v.createRevision() > createRevision && parts.volume().equals(v.value().partOf()))
+                .isPresent());
     }
 
     /**

@@ -20,9 +20,12 @@ import io.ferry.etcd.FerryKeys;
 import io.ferry.etcd.store.EtcdStore;
 import io.ferry.etcd.testing.EtcdExtension;
 import io.ferry.model.Attachment;
+import io.ferry.model.Engine;
 import io.ferry.model.Layout;
+import io.ferry.model.Placement;
 import io.ferry.model.SnapshotIntent;
 import io.ferry.model.VolumeIntent;
+import io.ferry.model.VolumeParts;
 import io.ferry.runtime.exec.ProcessCommandRunner;
 import io.ferry.runtime.informer.InformerOptions;
 import io.grpc.ManagedChannel;
@@ -150,6 +153,35 @@ class MultiPartControllerIT {
         assertThat(message(() -> csi().createVolume(mirror("pvc-mirror", 3)))).contains("parts 2, requested 3");
         assertThat(message(() -> csi().createVolume(create("pvc-mirror", LEG).build())))
                 .contains("layout mirror, requested single");
+    }
+
+    @Test
+    void thePartsOfAnEarlierVolumeOfTheSameNameDoNotMakeTheNewOneReady() throws Exception {
+        // What the plugin's view may still hold for a moment of a mirror deleted just before: its
+        // parts record, part intents and Ready statuses, all older than the new volume's intent.
+        List<VolumeParts.Part> parts = List.of(new VolumeParts.Part("pvc-again--p0", 0, LEG),
+                new VolumeParts.Part("pvc-again--p1", 1, LEG));
+        for (VolumeParts.Part part : parts) {
+            result(store.put(keys.volume(part.name()), VolumeIntent.builder(part.name(), LEG).partOf("pvc-again")
+                    .createdBy("controller").build()));
+            result(store.put(keys.placement(part.name()), Placement.of(part.name(), "pool-node-b", "node-b", Engine.LVM,
+                    LEG, false, 1, CONSUMER, null, null, PartsControllerStandIn.T)));
+            controller.ready(part.name(), "node-b", LEG, Set.of());
+        }
+        result(store.put(keys.volumeParts("pvc-again"), VolumeParts.of("pvc-again", Layout.MIRROR, parts,
+                PartsControllerStandIn.ARRAY_UUID, PartsControllerStandIn.T)));
+
+        ListenableFuture<CreateVolumeResponse> call = createAsync(mirror("pvc-again", 2));
+        assertStillWaiting(call, () -> server.view().volume("pvc-again").isPresent());
+
+        // The controller places the new volume's parts: new intents, so they count.
+        for (VolumeParts.Part part : parts) {
+            result(store.delete(keys.volume(part.name())));
+        }
+        controller.place("pvc-again", List.of("node-b", "node-c"), LEG, LEG);
+        controller.ready("pvc-again--p0", "node-b", LEG, Set.of());
+        controller.ready("pvc-again--p1", "node-c", LEG, Set.of());
+        assertThat(call.get(30, TimeUnit.SECONDS).getVolume().getCapacityBytes()).isEqualTo(LEG);
     }
 
     @Test
