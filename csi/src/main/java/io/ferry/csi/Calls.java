@@ -182,6 +182,16 @@ final class Calls {
         return outcome instanceof VolumeProgress.Done d ? Optional.of(d) : Optional.empty();
     }
 
+    /** {@link #done} for a multi-part volume: present once every part is done, a failed part's failure at once. */
+    static Optional<PartsProgress.Progress> done(PartsProgress.Progress progress) {
+        VolumeProgress.Outcome pending = progress.pending();
+        if (pending == null) {
+            return Optional.of(progress);
+        }
+        done(pending);
+        return Optional.empty();
+    }
+
     /** {@link #done} for a snapshot: its status once cut, empty while in progress, a known failure at once. */
     static Optional<SnapshotStatus> cut(VolumeProgress.Outcome outcome) {
         if (outcome instanceof VolumeProgress.Failed f) {

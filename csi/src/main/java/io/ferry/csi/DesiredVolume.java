@@ -101,6 +101,11 @@ final class DesiredVolume {
         String consumer = consumerNode(request.hasAccessibilityRequirements() ? request.getAccessibilityRequirements() : null);
         builder.consumerNode(consumer);
         if (request.hasVolumeContentSource()) {
+            if (params.layout().multiPart()) {
+                // "Source incompatible or not supported" (CreateVolume's errors): INVALID_ARGUMENT.
+                throw Calls.invalid("cannot make volume " + csiName + " from a volume_content_source: a "
+                        + params.layout() + " volume is made empty; copying into a multi-part volume is not supported yet");
+            }
             VolumeContentSource source = request.getVolumeContentSource();
             Origin origin = switch (source.getTypeCase()) {
                 case SNAPSHOT -> {
@@ -117,7 +122,15 @@ final class DesiredVolume {
                     VolumeIntent sourceVolume = (Names.isValidVolumeName(id)
                             ? Calls.await(store.get(keys.volume(id), VolumeIntent.class)) : Optional.<Versioned<VolumeIntent>>empty())
                             .map(Versioned::value).filter(v -> !v.deletionRequested())
+                            .filter(v -> v.partOf() == null)
                             .orElseThrow(() -> Calls.notFound("source volume " + id + " does not exist"));
+                    if (sourceVolume.layout().multiPart()) {
+                        // The specification's CreateVolume row "Source incompatible or not supported"
+                        // is INVALID_ARGUMENT: no engine copies a volume assembled from several parts.
+                        throw Calls.invalid("cannot make volume " + csiName + " from source volume " + id + ": it is a "
+                                + sourceVolume.layout() + " volume of " + sourceVolume.parts() + " parts, and cloning a"
+                                + " multi-part volume is not supported yet");
+                    }
                     builder.sourceVolume(id);
                     Placement placement = view.placement(id).orElse(null);
                     yield new Origin("source volume " + id, Math.max(sourceVolume.sizeBytes(),
@@ -260,6 +273,8 @@ final class DesiredVolume {
         diff(diffs, "mkfsOptions", current.mkfsOptions(), desired.mkfsOptions());
         diff(diffs, "sourceSnapshot", current.sourceSnapshot(), desired.sourceSnapshot());
         diff(diffs, "sourceVolume", current.sourceVolume(), desired.sourceVolume());
+        diff(diffs, "layout", current.layout(), desired.layout());
+        diff(diffs, "parts", current.parts(), desired.parts());
         return diffs.isEmpty() ? null : String.join("; ", diffs);
     }
 

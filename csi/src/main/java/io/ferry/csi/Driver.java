@@ -28,6 +28,13 @@ public final class Driver {
     public static final String PUBLISH_ADDRESS = "ferry.csi.io/address";
     public static final String PUBLISH_PORT = "ferry.csi.io/port";
     public static final String PUBLISH_SERIAL = "ferry.csi.io/serial";
+    /**
+     * Set, alone, for a multi-part volume: its layout ({@code linear} or {@code mirror}). The node
+     * plugin assembles the volume from {@code parts/<vol>}, which it reads itself: the parts' serving
+     * nodes and exports are per part and change when a leg is replaced, so a publish context, fixed
+     * for the publication's life, is the wrong place for them.
+     */
+    public static final String PUBLISH_LAYOUT = "ferry.csi.io/layout";
 
     public static final String DEFAULT_FS_TYPE = "ext4";
     public static final Set<String> FS_TYPES = Set.of("ext4", "xfs");

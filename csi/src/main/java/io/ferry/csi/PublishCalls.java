@@ -13,6 +13,7 @@ import io.ferry.model.NodeRegistration;
 import io.ferry.model.Placement;
 import io.ferry.model.Reach;
 import io.ferry.model.VolumeIntent;
+import io.ferry.model.VolumeParts;
 import io.ferry.model.VolumeProgress;
 
 import java.time.Clock;
@@ -23,7 +24,9 @@ import java.util.Set;
 
 /**
  * ControllerPublishVolume and ControllerUnpublishVolume: they write and delete the volume's
- * attachments ({@code attachments/<vol>/<node>}) and wait for the export a publish asks for.
+ * attachments ({@code attachments/<vol>/<node>}) and wait for the export a publish asks for. A
+ * multi-part volume's attachment is the volume's only: the controller exports each part wherever
+ * its volume is attached, and the waits here judge every part.
  */
 final class PublishCalls {
 
@@ -59,7 +62,7 @@ final class PublishCalls {
         }
         try (KeyedLocks.Held ignored = locks.lock("volume:" + id)) {
             VolumeIntent intent = Calls.await(store.get(keys.volume(id), VolumeIntent.class))
-                    .map(Versioned::value).filter(v -> !v.deletionRequested())
+                    .map(Versioned::value).filter(v -> !v.deletionRequested() && v.partOf() == null)
                     .orElseThrow(() -> Calls.notFound("volume " + id + " does not exist"));
             NodeRegistration registration = Calls.await(store.get(keys.registration(node), NodeRegistration.class))
                     .map(Versioned::value)
@@ -95,6 +98,12 @@ final class PublishCalls {
                         readOnly, clock.instant()).withCapability(capability)));
             }
             String hostNqn = registration.hostNqn();
+            if (intent.layout().multiPart()) {
+                VolumeParts parts = Calls.await(view.await(() -> partsServedTo(id, node, hostNqn), Calls.remaining()),
+                        "every part of volume " + id + " to be served to " + node).parts();
+                return ControllerPublishVolumeResponse.newBuilder()
+                        .putPublishContext(Driver.PUBLISH_LAYOUT, parts.layout().value()).build();
+            }
             Ready ready = Calls.await(view.await(() -> exportedTo(id, node, hostNqn), Calls.remaining()),
                     "volume " + intent.name() + " to be served to " + node);
             ControllerPublishVolumeResponse.Builder response = ControllerPublishVolumeResponse.newBuilder()
@@ -121,6 +130,11 @@ final class PublishCalls {
                 : view.volumeStatus(placement.node(), volume).orElse(null), node, hostNqn,
                 placement == null ? null : view.registration(placement.node()).orElse(null),
                 view.registration(node).orElse(null), false)).map(Ready::of);
+    }
+
+    private Optional<PartsProgress.Progress> partsServedTo(String volume, String node, String hostNqn) {
+        return Calls.done(PartsProgress.servedTo(volume, view.volumeParts(volume).orElse(null), node, hostNqn,
+                view.registration(node).orElse(null), false, PartsProgress.of(view)));
     }
 
     ControllerUnpublishVolumeResponse unpublish(ControllerUnpublishVolumeRequest request) throws Exception {
@@ -150,9 +164,10 @@ final class PublishCalls {
     /**
      * Whether the serving node no longer lets the detached node ({@code node}, or every node when
      * empty) in. Its attachment is counted as gone whatever the view says: the view may not have seen
-     * the deletion just made, and counting it would read the old export as the answer.
+     * the deletion just made, and counting it would read the old export as the answer. For a
+     * multi-part volume, the serving node of every part.
      */
-    private Optional<VolumeProgress.Done> cutOff(String volume, String node) {
+    private Optional<Boolean> cutOff(String volume, String node) {
         Placement placement = view.placement(volume).orElse(null);
         Set<String> attached = new HashSet<>();
         for (String other : view.attachedNodes(volume)) {
@@ -160,8 +175,12 @@ final class PublishCalls {
                 view.attachment(volume, other).map(Attachment::hostNqn).ifPresent(attached::add);
             }
         }
+        VolumeParts parts = view.volumeParts(volume).orElse(null);
+        if (parts != null) {
+            return Calls.done(PartsProgress.cutOff(parts, attached, PartsProgress.of(view))).map(p -> Boolean.TRUE);
+        }
         return Calls.done(VolumeProgress.cutOff(volume, placement, placement == null ? null
                 : view.volumeStatus(placement.node(), volume).orElse(null), attached,
-                placement == null ? null : view.registration(placement.node()).orElse(null)));
+                placement == null ? null : view.registration(placement.node()).orElse(null))).map(d -> Boolean.TRUE);
     }
 }

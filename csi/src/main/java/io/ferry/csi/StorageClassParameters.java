@@ -2,6 +2,7 @@ package io.ferry.csi;
 
 import io.ferry.model.Engine;
 import io.ferry.model.FailureDomainLevel;
+import io.ferry.model.Layout;
 import io.ferry.model.MkfsOptions;
 import io.ferry.model.Names;
 import io.ferry.model.PositionAdvice;
@@ -22,6 +23,8 @@ import java.util.Set;
  * ({@code csi.storage.k8s.io/...}) are read where useful and otherwise skipped.
  *
  * @param spreadGroup a literal group name, or null; see {@link #SPREAD_BY_STATEFULSET}
+ * @param layout      {@code single} unless the class asks for {@code linear} or {@code mirror} (docs/layouts.md)
+ * @param parts       how many parts: the layout's smallest count unless the class gives one
  */
 public record StorageClassParameters(
         Map<String, String> poolSelector,
@@ -32,7 +35,9 @@ public record StorageClassParameters(
         String spreadGroup,
         FailureDomainLevel failureDomainLevel,
         String fsType,
-        List<String> mkfsOptions) {
+        List<String> mkfsOptions,
+        Layout layout,
+        int parts) {
 
     public static final String POOL_SELECTOR = "poolSelector";
     public static final String NODE_SELECTOR = "nodeSelector";
@@ -43,8 +48,10 @@ public record StorageClassParameters(
     public static final String FAILURE_DOMAIN_LEVEL = "failureDomainLevel";
     public static final String FS_TYPE = "fsType";
     public static final String MKFS_OPTIONS = "mkfsOptions";
+    public static final String LAYOUT = "layout";
+    public static final String PARTS = "parts";
     public static final Set<String> KNOWN = Set.of(POOL_SELECTOR, NODE_SELECTOR, THIN, ENGINE, POSITION_ADVICE,
-            SPREAD_GROUP, FAILURE_DOMAIN_LEVEL, FS_TYPE, MKFS_OPTIONS);
+            SPREAD_GROUP, FAILURE_DOMAIN_LEVEL, FS_TYPE, MKFS_OPTIONS, LAYOUT, PARTS);
 
     /**
      * {@code spreadGroup: statefulset} groups the volumes of one StatefulSet claim template: the
@@ -80,7 +87,32 @@ public record StorageClassParameters(
                 : FailureDomainLevel.parse(parameters.get(FAILURE_DOMAIN_LEVEL).trim());
         String fsType = blank(parameters.get(FS_TYPE)) ? null : parameters.get(FS_TYPE).trim().toLowerCase(Locale.ROOT);
         List<String> mkfs = MkfsOptions.split(parameters.get(MKFS_OPTIONS));
-        return new StorageClassParameters(poolSelector, nodeSelector, thin, engine, advice, spread, level, fsType, mkfs);
+        Layout layout = blank(parameters.get(LAYOUT)) ? Layout.SINGLE : Layout.parse(parameters.get(LAYOUT).trim());
+        int parts = parts(layout, parameters.get(PARTS));
+        return new StorageClassParameters(poolSelector, nodeSelector, thin, engine, advice, spread, level, fsType, mkfs,
+                layout, parts);
+    }
+
+    /**
+     * The part count, checked here against the layout so that the StorageClass's author reads which
+     * parameter is wrong (the intent's own check would name neither the class nor the key).
+     */
+    private static int parts(Layout layout, String text) {
+        if (blank(text)) {
+            return layout.minParts();
+        }
+        int parts;
+        try {
+            parts = Integer.parseInt(text.trim());
+        } catch (NumberFormatException e) {
+            throw new ValidationException(PARTS, PARTS + ": '" + text + "' is not a whole number");
+        }
+        if (parts < layout.minParts() || parts > layout.maxParts()) {
+            throw new ValidationException(PARTS, PARTS + ": a " + layout + " volume has " + (layout.multiPart()
+                    ? layout.minParts() + " to " + layout.maxParts() + " parts" : "exactly 1 part (set " + LAYOUT
+                    + " to linear or mirror for more)") + ", not " + parts);
+        }
+        return parts;
     }
 
     /**
@@ -94,7 +126,9 @@ public record StorageClassParameters(
                 .engine(engine)
                 .spreadGroup(spreadGroup)
                 .poolSelector(poolSelector)
-                .nodeSelector(nodeSelector);
+                .nodeSelector(nodeSelector)
+                .layout(layout)
+                .parts(parts);
         if (positionAdvice != null) {
             builder.positionAdvice(positionAdvice);
         }

@@ -27,6 +27,7 @@ import io.ferry.model.SnapshotIntent;
 import io.ferry.model.Sizes;
 import io.ferry.model.ValidationException;
 import io.ferry.model.VolumeIntent;
+import io.ferry.model.VolumeParts;
 import io.ferry.model.VolumeProgress;
 import io.ferry.model.VolumeScheduling;
 import io.ferry.model.VolumeStatus;
@@ -38,6 +39,8 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.Set;
+import java.util.stream.Collectors;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -131,16 +134,22 @@ final class VolumeCalls {
             createRevision = Calls.await(store.get(keys.volume(name), VolumeIntent.class))
                     .map(Versioned::createRevision).orElse(0L);
         }
-        Ready ready;
+        Placement placement = null;
+        VolumeParts parts = null;
         try {
-            ready = Calls.await(view.await(() -> volumeReady(name, createRevision), Calls.remaining()),
-                    "volume " + name + " to become Ready");
+            if (desired.layout().multiPart()) {
+                parts = Calls.await(view.await(() -> partsReady(name, createRevision), Calls.remaining()),
+                        "every part of volume " + name + " to become Ready").parts();
+            } else {
+                placement = Calls.await(view.await(() -> volumeReady(name, createRevision), Calls.remaining()),
+                        "volume " + name + " to become Ready").placement();
+            }
         } catch (StatusRuntimeException e) {
             withdrawIfRefused(name, createRevision, e);
             throw e;
         }
         VolumeIntent intent = view.volume(name).orElse(existing.map(Versioned::value).orElse(desired));
-        Volume.Builder volume = volume(intent, ready.placement());
+        Volume.Builder volume = volume(intent, placement, parts);
         volume.putVolumeContext(Driver.CONTEXT_CSI_NAME, csiName);
         if (request.hasVolumeContentSource()) {
             volume.setContentSource(request.getVolumeContentSource());
@@ -163,7 +172,8 @@ final class VolumeCalls {
         try {
             Optional<Versioned<VolumeIntent>> current = Calls.await(store.get(keys.volume(name), VolumeIntent.class));
             if (current.isEmpty() || current.get().createRevision() != createRevision
-                    || current.get().value().deletionRequested() || view.placement(name).isPresent()) {
+                    || current.get().value().deletionRequested() || view.placement(name).isPresent()
+                    || view.volumeParts(name).isPresent()) {
                 return;
             }
             if (Calls.await(store.compareAndPut(keys.volume(name), current.get().value().withDeletionRequested(),
@@ -180,21 +190,66 @@ final class VolumeCalls {
     /** Ready once the agent on the placed node reports the volume Ready at the placement's generation. */
     private Optional<Ready> volumeReady(String name, long createRevision) {
         Placement placement = view.placement(name).orElse(null);
-        if (placement == null && !view.controllerRunning()) {
-            // Nothing places volumes: say so now rather than at the deadline. The intent stays
-            // and is placed when a controller starts; the CO's retry finds it there.
-            throw Calls.unavailable("no Ferry controller is running (no candidate under " + keys.controllerLeader()
-                    + "/), so volume " + name + " is not placed; it is kept and placed once a controller starts");
+        if (placement == null) {
+            requireController(name);
         }
         return Calls.done(VolumeProgress.created(name, view.volumeScheduling(name).orElse(null), createRevision,
                 placement, placement == null ? null : view.volumeStatus(placement.node(), name).orElse(null)))
                 .map(Ready::of);
     }
 
-    private Volume.Builder volume(VolumeIntent intent, Placement placement) {
+    /** Ready once the controller has placed every part and each part's agent reports it Ready (docs/layouts.md). */
+    private Optional<PartsProgress.Progress> partsReady(String name, long createRevision) {
+        VolumeParts parts = view.volumeParts(name).filter(p -> placedFor(p, createRevision)).orElse(null);
+        if (parts == null) {
+            requireController(name);
+        }
+        return Calls.done(PartsProgress.created(name, view.volumeScheduling(name).orElse(null), createRevision, parts,
+                PartsProgress.of(view)));
+    }
+
+    /**
+     * Whether {@code parts} were placed for the volume intent created at {@code createRevision}, not
+     * for an earlier volume of that name: the controller writes the parts' intents with the parts
+     * record, so each is newer than the volume's. The view's informers deliver at their own pace,
+     * and a record of the deleted volume could otherwise outlive its intent here for a moment.
+     */
+    private boolean placedFor(VolumeParts parts, long createRevision) {
+        return parts.partNames().stream().allMatch(part -> view.volumeVersioned(part)
+                .filter(v -> v.createRevision() > createRevision && parts.volume().equals(v.value().partOf()))
+                .isPresent());
+    }
+
+    /**
+     * Nothing places volumes: says so now rather than at the deadline. The intent stays and is
+     * placed when a controller starts; the CO's retry finds it there.
+     */
+    private void requireController(String name) {
+        if (!view.controllerRunning()) {
+            throw Calls.unavailable("no Ferry controller is running (no candidate under " + keys.controllerLeader()
+                    + "/), so volume " + name + " is not placed; it is kept and placed once a controller starts");
+        }
+    }
+
+    /** The volume as the view holds it now: its placement, or for a multi-part volume its parts. */
+    private Volume.Builder volume(VolumeIntent intent) {
+        return volume(intent, view.placement(intent.name()).orElse(null), view.volumeParts(intent.name()).orElse(null));
+    }
+
+    /**
+     * The CSI volume: its capacity is what the consumer gets, so for a multi-part volume the
+     * assembled device's size (one leg of a mirror, the segments' sum of a linear volume).
+     */
+    private Volume.Builder volume(VolumeIntent intent, Placement placement, VolumeParts parts) {
+        long capacity = intent.sizeBytes();
+        if (intent.layout().multiPart()) {
+            capacity = parts != null ? parts.assembledBytes() : capacity;
+        } else if (placement != null) {
+            capacity = Math.max(placement.sizeBytes(), capacity);
+        }
         Volume.Builder volume = Volume.newBuilder()
                 .setVolumeId(intent.name())
-                .setCapacityBytes(placement != null ? Math.max(placement.sizeBytes(), intent.sizeBytes()) : intent.sizeBytes());
+                .setCapacityBytes(capacity);
         if (intent.fsType() != null) {
             volume.putVolumeContext(Driver.CONTEXT_FS_TYPE, intent.fsType());
         }
@@ -207,10 +262,19 @@ final class VolumeCalls {
         }
         // A MustLocal volume is usable only where it lives; any other can be reached over NVMe/TCP
         // from every node, so it carries no topology and the CO may schedule consumers anywhere.
-        if (intent.positionAdvice() == PositionAdvice.MUST_LOCAL && placement != null) {
-            volume.addAccessibleTopology(Topology.newBuilder().putSegments(Driver.TOPOLOGY_NODE, placement.node()));
+        // A multi-part MustLocal volume lives where all its parts do, if they share a node.
+        String local = placement != null ? placement.node() : parts == null ? null : partsNode(parts);
+        if (intent.positionAdvice() == PositionAdvice.MUST_LOCAL && local != null) {
+            volume.addAccessibleTopology(Topology.newBuilder().putSegments(Driver.TOPOLOGY_NODE, local));
         }
         return volume;
+    }
+
+    /** The one node every part is placed on, or null when they are on several (or not all placed). */
+    private String partsNode(VolumeParts parts) {
+        Set<String> nodes = parts.partNames().stream().map(p -> view.placement(p).map(Placement::node).orElse(""))
+                .collect(Collectors.toSet());
+        return nodes.size() == 1 && !nodes.contains("") ? nodes.iterator().next() : null;
     }
 
     DeleteVolumeResponse delete(DeleteVolumeRequest request) throws Exception {
@@ -237,7 +301,8 @@ final class VolumeCalls {
     private Optional<Versioned<VolumeIntent>> requestDeletion(String id) throws Exception {
         try (KeyedLocks.Held ignored = locks.lock("volume:" + id)) {
             for (int attempt = 0; attempt < 5; attempt++) {
-                Optional<Versioned<VolumeIntent>> existing = Calls.await(store.get(keys.volume(id), VolumeIntent.class));
+                Optional<Versioned<VolumeIntent>> existing = Calls.await(store.get(keys.volume(id), VolumeIntent.class))
+                        .filter(v -> !isPart(v.value()));
                 if (existing.isEmpty() || existing.get().value().deletionRequested()) {
                     return existing;
                 }
@@ -272,6 +337,7 @@ final class VolumeCalls {
         Calls.require(request.getVolumeCapabilitiesCount() > 0, "volume_capabilities is required");
         VolumeIntent intent = (Names.isValidVolumeName(id)
                 ? Calls.await(store.get(keys.volume(id), VolumeIntent.class)).map(Versioned::value) : Optional.<VolumeIntent>empty())
+                .filter(v -> !isPart(v))
                 .orElseThrow(() -> Calls.notFound("volume " + id + " does not exist"));
         List<String> problems = new ArrayList<>();
         for (VolumeCapability cap : request.getVolumeCapabilitiesList()) {
@@ -301,21 +367,50 @@ final class VolumeCalls {
     ListVolumesResponse list(ListVolumesRequest request) throws Exception {
         Calls.require(request.getMaxEntries() >= 0, "max_entries must not be negative");
         String after = PageTokens.after(request.getStartingToken());
-        List<VolumeIntent> all = view.volumes().stream().filter(v -> !v.deletionRequested())
+        List<VolumeIntent> all = view.volumes().stream().filter(v -> !v.deletionRequested() && !isPart(v))
                 .filter(v -> after == null || v.name().compareTo(after) > 0).toList();
         int limit = request.getMaxEntries() == 0 ? all.size() : Math.min(request.getMaxEntries(), all.size());
         ListVolumesResponse.Builder response = ListVolumesResponse.newBuilder();
         for (VolumeIntent intent : all.subList(0, limit)) {
             response.addEntries(ListVolumesResponse.Entry.newBuilder()
-                    .setVolume(volume(intent, view.placement(intent.name()).orElse(null)))
+                    .setVolume(volume(intent))
                     .setStatus(ListVolumesResponse.VolumeStatus.newBuilder()
                             .addAllPublishedNodeIds(view.attachedNodes(intent.name()))
-                            .setVolumeCondition(condition(intent.name()))));
+                            .setVolumeCondition(condition(intent))));
         }
         if (limit < all.size()) {
             response.setNextToken(PageTokens.next(all.get(limit - 1).name()));
         }
         return response.build();
+    }
+
+    /**
+     * The parts of a multi-part volume are the controller's, not volumes of the CO's: CSI neither
+     * lists them nor acts on them, and an id naming one is answered as an unknown volume.
+     */
+    private static boolean isPart(VolumeIntent intent) {
+        return intent.partOf() != null;
+    }
+
+    /** A multi-part volume is abnormal while any part is; before its parts exist, its own record speaks. */
+    private VolumeCondition condition(VolumeIntent intent) {
+        VolumeParts parts = intent.layout().multiPart() ? view.volumeParts(intent.name()).orElse(null) : null;
+        if (parts == null) {
+            return condition(intent.name());
+        }
+        List<String> abnormal = new ArrayList<>();
+        for (String part : parts.partNames()) {
+            VolumeCondition c = condition(part);
+            if (c.getAbnormal()) {
+                abnormal.add("part " + part + ": " + c.getMessage());
+            }
+        }
+        if (!abnormal.isEmpty()) {
+            return VolumeCondition.newBuilder().setAbnormal(true).setMessage(String.join("; ", abnormal)).build();
+        }
+        return VolumeCondition.newBuilder().setAbnormal(false).setMessage(parts.layout() + " of " + parts.parts().size()
+                + " parts, served by " + parts.partNames().stream().map(p -> view.placement(p).map(Placement::node)
+                        .orElse("?")).toList()).build();
     }
 
     private VolumeCondition condition(String volume) {
@@ -341,13 +436,13 @@ final class VolumeCalls {
         Calls.require(!id.isEmpty(), "volume_id is required");
         VolumeIntent intent = (Names.isValidVolumeName(id)
                 ? Calls.await(store.get(keys.volume(id), VolumeIntent.class)).map(Versioned::value) : Optional.<VolumeIntent>empty())
-                .filter(v -> !v.deletionRequested())
+                .filter(v -> !v.deletionRequested() && !isPart(v))
                 .orElseThrow(() -> Calls.notFound("volume " + id + " does not exist"));
         return ControllerGetVolumeResponse.newBuilder()
-                .setVolume(volume(intent, view.placement(id).orElse(null)))
+                .setVolume(volume(intent))
                 .setStatus(ControllerGetVolumeResponse.VolumeStatus.newBuilder()
                         .addAllPublishedNodeIds(view.attachedNodes(id))
-                        .setVolumeCondition(condition(id)))
+                        .setVolumeCondition(condition(intent)))
                 .build();
     }
 
@@ -366,8 +461,17 @@ final class VolumeCalls {
         }
         try (KeyedLocks.Held ignored = locks.lock("volume:" + id)) {
             Versioned<VolumeIntent> intent = Calls.await(store.get(keys.volume(id), VolumeIntent.class))
-                    .filter(v -> !v.value().deletionRequested())
+                    .filter(v -> !v.value().deletionRequested() && !isPart(v.value()))
                     .orElseThrow(() -> Calls.notFound("volume " + id + " does not exist"));
+            if (intent.value().layout().multiPart()) {
+                // Growing would mean growing every part, then the assembled device, and neither the
+                // controller nor the node plugin does that yet (docs/layouts.md). The specification
+                // has no row of its own for a volume that cannot grow; its general row "Invalid or
+                // unsupported field in the request" is INVALID_ARGUMENT: this volume_id is one the
+                // plugin does not expand (FAILED_PRECONDITION is reserved for a volume in use).
+                throw Calls.invalid("volume " + id + " is a " + intent.value().layout() + " volume of "
+                        + intent.value().parts() + " parts; expanding a multi-part volume is not supported yet");
+            }
             long size = Math.max(target, intent.value().sizeBytes());
             if (intent.value().sizeBytes() < target
                     && !Calls.await(store.compareAndPut(keys.volume(id), intent.value().withSizeBytes(target),

@@ -3,6 +3,7 @@ package io.ferry.csi;
 import io.ferry.csi.v1.CapacityRange;
 import io.ferry.csi.v1.Topology;
 import io.ferry.csi.v1.TopologyRequirement;
+import io.ferry.model.Layout;
 import io.ferry.model.VolumeIntent;
 import io.grpc.Status;
 import org.junit.jupiter.api.Test;
@@ -28,6 +29,17 @@ class DesiredVolumeTest {
         VolumeIntent desired = VolumeIntent.builder("v1", 2 * GI).fsType("xfs").build();
         assertThat(DesiredVolume.conflict(current, desired, 2 * GI, 0)).isEqualTo(
                 "size 1073741824 bytes, requested 2147483648; thin true, requested false; fsType ext4, requested xfs");
+    }
+
+    @Test
+    void anotherLayoutOrPartCountIsAConflict() {
+        VolumeIntent mirror = VolumeIntent.builder("v1", GI).layout(Layout.MIRROR).build();
+        assertThat(DesiredVolume.conflict(mirror, VolumeIntent.builder("v1", GI).build(), GI, 0))
+                .isEqualTo("layout mirror, requested single; parts 2, requested 1");
+        assertThat(DesiredVolume.conflict(mirror, VolumeIntent.builder("v1", GI).layout(Layout.MIRROR).parts(3).build(),
+                GI, 0)).isEqualTo("parts 2, requested 3");
+        assertThat(DesiredVolume.conflict(mirror, VolumeIntent.builder("v1", GI).layout(Layout.MIRROR).build(), GI, 0))
+                .isNull();
     }
 
     @Test

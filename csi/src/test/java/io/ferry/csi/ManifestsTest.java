@@ -306,7 +306,7 @@ class ManifestsTest {
             VolumeIntent.Builder intent = VolumeIntent.builder("vol-1", 1L << 30).consumerNode("worker-1")
                     .thin(p.thin()).engine(p.engine())
                     .spreadGroup(p.spreadGroup()).poolSelector(p.poolSelector()).nodeSelector(p.nodeSelector())
-                    .fsType(fsType).mkfsOptions(p.mkfsOptions());
+                    .fsType(fsType).mkfsOptions(p.mkfsOptions()).layout(p.layout()).parts(p.parts());
             if (p.positionAdvice() != null) {
                 intent.positionAdvice(p.positionAdvice());
             }
@@ -324,6 +324,13 @@ class ManifestsTest {
             assertThat(kind("StorageClass")).as("a StorageClass for " + advice)
                     .anySatisfy(sc -> assertThat(sc.path("parameters").path("positionAdvice").asText()).isEqualTo(advice));
         }
+        // One class per multi-part layout; they cannot grow yet, so none may promise expansion.
+        for (String layout : List.of("mirror", "linear")) {
+            assertThat(kind("StorageClass")).as("a StorageClass for " + layout)
+                    .anySatisfy(sc -> assertThat(sc.path("parameters").path("layout").asText()).isEqualTo(layout));
+        }
+        assertThat(kind("StorageClass")).filteredOn(sc -> !sc.path("parameters").path("layout").asText("single")
+                .equals("single")).allSatisfy(sc -> assertThat(sc.path("allowVolumeExpansion").asBoolean()).isFalse());
     }
 
     // --- The Ferry binaries accept what the manifests pass them ----------------------------------

@@ -2,6 +2,7 @@ package io.ferry.csi;
 
 import io.ferry.model.Engine;
 import io.ferry.model.FailureDomainLevel;
+import io.ferry.model.Layout;
 import io.ferry.model.PositionAdvice;
 import io.ferry.model.ValidationException;
 import java.util.HashMap;
@@ -47,6 +48,35 @@ class StorageClassParametersTest {
         assertThatThrownBy(() -> StorageClassParameters.parse(Map.of("thin", "yes"))).hasMessageContaining("thin");
         assertThatThrownBy(() -> StorageClassParameters.parse(Map.of("poolSelector", "novalue"))).hasMessageContaining("key=value");
         assertThatThrownBy(() -> StorageClassParameters.parse(Map.of("engine", "zfs"))).isInstanceOf(ValidationException.class);
+    }
+
+    @Test
+    void readsTheLayoutAndItsPartCountIntoTheIntent() {
+        StorageClassParameters single = StorageClassParameters.parse(Map.of());
+        assertThat(single.layout()).isEqualTo(Layout.SINGLE);
+        assertThat(single.parts()).isEqualTo(1);
+        StorageClassParameters mirror = StorageClassParameters.parse(Map.of("layout", "Mirror"));
+        assertThat(mirror.layout()).isEqualTo(Layout.MIRROR);
+        assertThat(mirror.parts()).as("the layout's smallest count").isEqualTo(2);
+        StorageClassParameters linear = StorageClassParameters.parse(Map.of("layout", "linear", "parts", " 4 "));
+        assertThat(linear.intent("v", 1L << 30).build()).satisfies(i -> {
+            assertThat(i.layout()).isEqualTo(Layout.LINEAR);
+            assertThat(i.parts()).isEqualTo(4);
+        });
+    }
+
+    @Test
+    void refusesALayoutOrPartCountItCannotMakeNamingTheParameter() {
+        assertThatThrownBy(() -> StorageClassParameters.parse(Map.of("layout", "striped")))
+                .isInstanceOf(ValidationException.class).hasMessageContaining("layout");
+        assertThatThrownBy(() -> StorageClassParameters.parse(Map.of("layout", "mirror", "parts", "4")))
+                .isInstanceOf(ValidationException.class)
+                .hasMessage("parts: a mirror volume has 2 to 3 parts, not 4");
+        assertThatThrownBy(() -> StorageClassParameters.parse(Map.of("parts", "2")))
+                .isInstanceOf(ValidationException.class)
+                .hasMessage("parts: a single volume has exactly 1 part (set layout to linear or mirror for more), not 2");
+        assertThatThrownBy(() -> StorageClassParameters.parse(Map.of("layout", "linear", "parts", "two")))
+                .isInstanceOf(ValidationException.class).hasMessage("parts: 'two' is not a whole number");
     }
 
     private static Map<String, String> with(Map<String, String> base, String k, String v) {

@@ -6,6 +6,7 @@ import io.ferry.model.Attachment;
 import io.ferry.model.Engine;
 import io.ferry.model.FailureDomainLevel;
 import io.ferry.model.FailureReason;
+import io.ferry.model.Layout;
 import io.ferry.model.LifecycleEvent;
 import io.ferry.model.Placement;
 import io.ferry.model.PositionAdvice;
@@ -13,6 +14,8 @@ import io.ferry.model.SchedulingPhase;
 import io.ferry.model.Sizes;
 import io.ferry.model.SnapshotIntent;
 import io.ferry.model.VolumeIntent;
+import io.ferry.model.VolumeParts;
+import io.ferry.model.VolumeProgress;
 import io.ferry.model.VolumeScheduling;
 import io.ferry.model.VolumeStatus;
 import java.util.Objects;
@@ -28,6 +31,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.TreeSet;
+import java.util.function.Function;
 
 @Command(name = "volume", description = "Create, list, describe, resize, re-create (lost), remove and explain volumes.",
         subcommands = {VolumeCommands.Create.class, VolumeCommands.Ls.class, VolumeCommands.Describe.class,
@@ -63,6 +67,12 @@ final class VolumeCommands {
         String cloneOf;
         @Option(names = "--fs", description = "ext4 or xfs, made on first attach")
         String fsType;
+        @Option(names = "--layout", description = "single (default), linear (segments end to end on several pools)"
+                + " or mirror (legs in distinct failure domains); see docs/layouts.md")
+        String layout;
+        @Option(names = "--parts", description = "how many parts: 2-4 segments for linear, 2-3 legs for mirror"
+                + " (default 2)")
+        Integer parts;
         @Option(names = "--wait", negatable = true, defaultValue = "true", fallbackValue = "true",
                 description = "wait until the volume is ready (default: ${DEFAULT-VALUE})")
         boolean await;
@@ -98,6 +108,12 @@ final class VolumeCommands {
             if (fsType != null) {
                 b.fsType(fsType);
             }
+            if (layout != null) {
+                b.layout(Layout.parse(layout));
+            }
+            if (parts != null) {
+                b.parts(parts);
+            }
             VolumeIntent intent = b.build();
             String key = keys().volume(name);
             Optional<Versioned<VolumeIntent>> existing = await(store().get(key, VolumeIntent.class));
@@ -117,6 +133,11 @@ final class VolumeCommands {
                 out().line("volume " + name + " requested (" + Sizes.format(intent.sizeBytes()) + ")");
                 return ExitCodes.OK;
             }
+            if (intent.layout().multiPart()) {
+                List<VolumeProgress.Done> done = VolumeWaits.waitPartsReady(this, name, Duration.ofSeconds(timeoutSeconds));
+                out().line("volume " + name + " ready: " + partsReady(intent, done));
+                return ExitCodes.OK;
+            }
             VolumeStatus status = VolumeWaits.waitReady(this, name, Duration.ofSeconds(timeoutSeconds));
             out().line("volume " + name + " ready on " + status.node() + (status.devicePath() == null ? "" : " at " + status.devicePath()));
             return ExitCodes.OK;
@@ -129,8 +150,15 @@ final class VolumeCommands {
                     && a.poolSelector().equals(b.poolSelector()) && a.nodeSelector().equals(b.nodeSelector())
                     && Objects.equals(a.sourceSnapshot(), b.sourceSnapshot())
                     && Objects.equals(a.sourceVolume(), b.sourceVolume())
-                    && Objects.equals(a.fsType(), b.fsType()) && !a.deletionRequested();
+                    && Objects.equals(a.fsType(), b.fsType()) && a.layout() == b.layout() && a.parts() == b.parts()
+                    && !a.deletionRequested();
         }
+    }
+
+    /** A multi-part volume once ready, in words: {@code mirror of 2 parts: db--p0 on node-b, db--p1 on node-c}. */
+    static String partsReady(VolumeIntent intent, List<VolumeProgress.Done> parts) {
+        return intent.layout() + " of " + parts.size() + " parts: " + String.join(", ", parts.stream()
+                .map(d -> d.placement().volume() + " on " + d.placement().node()).toList());
     }
 
     @Command(name = "ls", description = "List volumes with where they live and their state.")
@@ -148,9 +176,14 @@ final class VolumeCommands {
             for (Versioned<VolumeStatus> v : listOf(keys().nodes(), FerryKeys.Kind.NODE_VOLUME_STATUS, VolumeStatus.class)) {
                 statuses.put(v.value().volume(), v.value());
             }
+            Map<String, VolumeParts> partsOf = byName(keys().volumeParts(), VolumeParts.class);
             TreeSet<String> names = new TreeSet<>(intents.keySet());
             names.addAll(placements.keySet());
             names.addAll(invalid.keySet());
+            // A part is shown under its volume, not as a volume of its own; one whose volume is gone
+            // stays listed, since nothing else would show it.
+            names.removeIf(n -> intents.get(n) != null && intents.get(n).partOf() != null
+                    && intents.containsKey(intents.get(n).partOf()));
             List<List<String>> cells = new ArrayList<>();
             List<Map<String, Object>> structured = new ArrayList<>();
             for (String n : names) {
@@ -165,12 +198,25 @@ final class VolumeCommands {
                 String message = error != null ? "invalid volume intent: " + error
                         : st != null && st.failing() ? st.message() : s == null ? null : s.message();
                 long bytes = i != null ? i.sizeBytes() : p != null ? p.sizeBytes() : 0;
-                cells.add(List.of(n, bytes > 0 ? size(bytes) : "-", state, orDash(p == null ? null : p.node()),
-                        orDash(p == null ? null : p.pool()), orDash(st == null ? null : st.devicePath()),
-                        orDash(message)));
+                VolumeParts parts = partsOf.get(n);
+                List<PartRow> partRows = parts == null ? List.of() : parts.partNames().stream()
+                        .map(part -> PartRow.of(part, intents.get(part), placements.get(part), scheduling.get(part),
+                                statuses.get(part))).toList();
+                if (!partRows.isEmpty() && error == null) {
+                    state = partsState(i, partRows);
+                }
+                String layout = i == null ? "-" : i.layout().multiPart() ? i.layout() + "/" + i.parts() : i.layout().value();
+                cells.add(List.of(n, bytes > 0 ? size(bytes) : "-", layout, state,
+                        partRows.isEmpty() ? orDash(p == null ? null : p.node()) : joined(partRows, PartRow::node),
+                        partRows.isEmpty() ? orDash(p == null ? null : p.pool()) : joined(partRows, PartRow::pool),
+                        orDash(st == null ? null : st.devicePath()), orDash(message)));
                 Map<String, Object> row = new LinkedHashMap<>();
                 row.put("name", n);
                 row.put("state", state);
+                if (i != null && i.layout().multiPart()) {
+                    row.put("layout", i.layout().value());
+                    row.put("parts", partRows.stream().map(PartRow::structured).toList());
+                }
                 reason(s).ifPresent(r -> row.put("reason", r));
                 if (error != null) {
                     row.put("error", error);
@@ -181,9 +227,52 @@ final class VolumeCommands {
                 row.put("status", st);
                 structured.add(row);
             }
-            out().rows(List.of("NAME", "SIZE", "STATE", "NODE", "POOL", "DEVICE", "MESSAGE"), cells, structured);
+            out().rows(List.of("NAME", "SIZE", "LAYOUT", "STATE", "NODE", "POOL", "DEVICE", "MESSAGE"), cells, structured);
             return ExitCodes.OK;
         }
+    }
+
+    /** One part of a multi-part volume as listed: where it lives and the one word for its state. */
+    record PartRow(String name, String node, String pool, String state, VolumeStatus status) {
+        static PartRow of(String name, VolumeIntent intent, Placement placement, VolumeScheduling scheduling,
+                          VolumeStatus status) {
+            return new PartRow(name, placement == null ? null : placement.node(),
+                    placement == null ? null : placement.pool(), volumeState(intent, scheduling, status), status);
+        }
+
+        Map<String, Object> structured() {
+            Map<String, Object> row = new LinkedHashMap<>();
+            row.put("name", name);
+            row.put("node", node);
+            row.put("pool", pool);
+            row.put("state", state);
+            if (status != null && status.devicePath() != null) {
+                row.put("device", status.devicePath());
+            }
+            return row;
+        }
+    }
+
+    /**
+     * The state of a multi-part volume: Deleting once asked, else its parts' state when they all
+     * agree, else each distinct state with the parts in it ({@code Ready 1, Pending 1}).
+     */
+    static String partsState(VolumeIntent intent, List<PartRow> parts) {
+        if (intent != null && intent.deletionRequested()) {
+            return "Deleting";
+        }
+        Map<String, Integer> counts = new LinkedHashMap<>();
+        parts.forEach(p -> counts.merge(p.state(), 1, Integer::sum));
+        if (counts.size() == 1) {
+            return counts.keySet().iterator().next();
+        }
+        List<String> words = new ArrayList<>();
+        counts.forEach((state, count) -> words.add(state + " " + count));
+        return String.join(", ", words);
+    }
+
+    private static String joined(List<PartRow> parts, Function<PartRow, String> field) {
+        return String.join(",", parts.stream().map(p -> Base.orDash(field.apply(p))).toList());
     }
 
     /**
@@ -230,6 +319,8 @@ final class VolumeCommands {
             Optional<VolumeStatus> status = p.flatMap(v -> await(store().get(keys().volumeStatus(v.node(), name), VolumeStatus.class)))
                     .map(Versioned::value);
             status.ifPresent(v -> row.put("status", v));
+            await(store().get(keys().volumeParts(name), VolumeParts.class)).map(Versioned::value)
+                    .ifPresent(v -> row.put("parts", describeParts(this, v)));
             status.filter(VolumeStatus::lost).ifPresent(v -> row.put("lost", v.message()
                     + " -- what to do: bring the storage back (the volume returns by itself), or replace it by an empty one"
                     + " (`ferryctl volume recreate --empty " + name + "`), or delete it (`ferryctl volume rm " + name + "`);"
@@ -252,6 +343,26 @@ final class VolumeCommands {
         }
     }
 
+    /** Each part of a multi-part volume as describe shows it: its placement, record and agent's status. */
+    private static List<Map<String, Object>> describeParts(Base cmd, VolumeParts parts) {
+        List<Map<String, Object>> rows = new ArrayList<>();
+        for (VolumeParts.Part part : parts.parts()) {
+            Map<String, Object> row = new LinkedHashMap<>();
+            row.put("name", part.name());
+            row.put("index", part.index());
+            row.put("sizeBytes", part.sizeBytes());
+            Placement placement = VolumeWaits.placement(cmd, part.name());
+            VolumeScheduling scheduling = Base.await(cmd.store().get(cmd.keys().volumeScheduling(part.name()),
+                    VolumeScheduling.class)).map(Versioned::value).orElse(null);
+            VolumeStatus status = VolumeWaits.status(cmd, placement, part.name());
+            row.put("state", volumeState(null, scheduling, status));
+            row.put("placement", placement);
+            row.put("status", status);
+            rows.add(row);
+        }
+        return rows;
+    }
+
     @Command(name = "resize", description = "Grow a volume (online). Shrinking is refused.")
     static final class Resize extends Base {
         @Parameters(index = "0")
@@ -267,6 +378,12 @@ final class VolumeCommands {
             String key = keys().volume(name);
             Versioned<VolumeIntent> current = await(store().get(key, VolumeIntent.class))
                     .orElseThrow(() -> new CliException(ExitCodes.NOT_FOUND, "no volume named " + name));
+            if (current.value().layout().multiPart()) {
+                // Neither the controller nor the consumer grows parts and their assembly yet (docs/layouts.md).
+                throw new CliException(ExitCodes.REFUSED, "volume " + name + " is a " + current.value().layout()
+                        + " volume of " + current.value().parts() + " parts; resizing a multi-part volume is not"
+                        + " supported yet");
+            }
             long target = Sizes.volumeSize(Sizes.parse(size));
             if (target < current.value().sizeBytes()) {
                 throw new CliException(ExitCodes.REFUSED, "volume " + name + " is " + Sizes.format(current.value().sizeBytes())

@@ -4,12 +4,14 @@ import io.ferry.etcd.store.BadValueException;
 import io.ferry.model.NodeRegistration;
 import io.ferry.model.Sizes;
 import io.ferry.model.VolumeIntent;
+import io.ferry.model.VolumeProgress;
 import io.ferry.model.VolumeStatus;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 import java.time.Duration;
+import java.util.List;
 
 @Command(name = "wait", description = "Wait until a volume is created, grown or served to a node. A failure Ferry"
         + " already knows ends the wait at once with its exit code (1 or 7); no outcome in time is exit 5.")
@@ -37,8 +39,9 @@ final class VolumeWaitCommand extends Base {
         }
         var raw = await(store().getRaw(keys().volume(name)))
                 .orElseThrow(() -> new CliException(ExitCodes.NOT_FOUND, "no volume named " + name));
+        VolumeIntent intent = null;
         try {
-            VolumeIntent intent = store().decode(raw, VolumeIntent.class).value();
+            intent = store().decode(raw, VolumeIntent.class).value();
             if (intent.deletionRequested()) {
                 throw new CliException(ExitCodes.CONFLICT, "volume " + name + " is being deleted");
             }
@@ -50,6 +53,9 @@ final class VolumeWaitCommand extends Base {
             // reports its Invalid record with the documented exit code.
         }
         Duration timeout = Duration.ofSeconds(timeoutSeconds);
+        if (intent != null && intent.layout().multiPart()) {
+            return waitForParts(intent, timeout);
+        }
         VolumeStatus status;
         String what;
         switch (condition) {
@@ -74,6 +80,32 @@ final class VolumeWaitCommand extends Base {
                     + (status.devicePath() == null ? "" : " at " + status.devicePath()));
         } else {
             out().structured(status);
+        }
+        return ExitCodes.OK;
+    }
+
+    /** The wait of a multi-part volume: every part created or served (docs/layouts.md); none grows yet. */
+    private int waitForParts(VolumeIntent intent, Duration timeout) {
+        List<VolumeProgress.Done> parts;
+        String what;
+        switch (condition) {
+            case created -> {
+                parts = VolumeWaits.waitPartsReady(this, name, timeout);
+                what = "ready";
+            }
+            case grown -> throw new CliException(ExitCodes.REFUSED, "volume " + name + " is a " + intent.layout()
+                    + " volume; resizing a multi-part volume is not supported yet, so it never grows");
+            default -> {
+                String hostNqn = registration(node).map(NodeRegistration::hostNqn).orElseThrow(() -> new CliException(
+                        ExitCodes.NOT_FOUND, "node " + node + " is not registered (is its Ferry agent running?)"));
+                parts = VolumeWaits.waitPartsServed(this, name, node, hostNqn, true, timeout);
+                what = "served to " + node;
+            }
+        }
+        if (out().format() == Output.Format.table) {
+            out().line("volume " + name + " " + what + ": " + VolumeCommands.partsReady(intent, parts));
+        } else {
+            out().structured(parts.stream().map(VolumeProgress.Done::status).toList());
         }
         return ExitCodes.OK;
     }

@@ -1,19 +1,25 @@
 package io.ferry.tools.cli;
 
+import io.ferry.csi.PartsProgress;
 import io.ferry.etcd.store.Versioned;
 import io.ferry.model.Condition;
 import io.ferry.model.FailureReason;
 import io.ferry.model.NoFitReasons;
+import io.ferry.model.NodeRegistration;
 import io.ferry.model.Placement;
 import io.ferry.model.Sizes;
 import io.ferry.model.SnapshotIntent;
 import io.ferry.model.VolumeIntent;
+import io.ferry.model.VolumeParts;
 import io.ferry.model.VolumeProgress;
 import io.ferry.model.VolumeScheduling;
 import io.ferry.model.VolumeStatus;
 
 import java.time.Duration;
+import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Function;
 
 /**
  * How ferryctl waits on a volume (created, grown, served to a node) and turns a failure Ferry
@@ -30,9 +36,32 @@ final class VolumeWaits {
      * with exit code 7 if it is still there when the time is up.
      */
     static VolumeStatus waitReady(Base cmd, String name, Duration timeout) {
+        return waitCreated(cmd, name, timeout, "volume " + name + " to become ready", true, s -> {
+            Placement p = placement(cmd, name);
+            return done(VolumeProgress.created(name, s, 0, p, status(cmd, p, name)));
+        });
+    }
+
+    /**
+     * {@link #waitReady} for a multi-part volume (docs/layouts.md): until the controller has placed
+     * every part and each part's agent reports it Ready; each part's outcome, in assembly order.
+     * Before the parts exist the volume's own record answers, with the same exit codes.
+     */
+    static List<VolumeProgress.Done> waitPartsReady(Base cmd, String name, Duration timeout) {
+        // The controller may place every part without writing the volume a record of its own.
+        return waitCreated(cmd, name, timeout, "every part of volume " + name + " to become ready", false,
+                s -> done(PartsProgress.created(name, s, 0, parts(cmd, name), records(cmd))));
+    }
+
+    /**
+     * Waits on the volume's scheduling record (until it exists, when {@code recordFirst}), then on
+     * what {@code placed} reads once the record refuses nothing (null: not yet).
+     */
+    private static <T> T waitCreated(Base cmd, String name, Duration timeout, String what, boolean recordFirst,
+                                     Function<VolumeScheduling, T> placed) {
         AtomicReference<VolumeScheduling> lastNoFit = new AtomicReference<>();
         try {
-            return Base.waitFor(timeout, "volume " + name + " to become ready", () -> {
+            return Base.waitFor(timeout, what, () -> {
                 VolumeScheduling s = Base.await(cmd.store().get(cmd.keys().volumeScheduling(name), VolumeScheduling.class))
                         .map(Versioned::value).orElse(null);
                 // Decided on the typed refusal (the Scheduled condition), never on the phase's or the message's words.
@@ -40,7 +69,7 @@ final class VolumeWaits {
                         : s.terminalRefusal().map(Condition::failureReason).orElse(null);
                 lastNoFit.set(refused == FailureReason.NO_FIT ? s : null);
                 if (s == null) {
-                    return null;
+                    return recordFirst ? null : placed.apply(null);
                 }
                 if (refused == FailureReason.INVALID_INTENT) {
                     throw new CliException(ExitCodes.REFUSED, "volume " + name + " is invalid: " + s.message()
@@ -52,11 +81,7 @@ final class VolumeWaits {
                     }
                     return null;
                 }
-                Placement p = Base.await(cmd.store().get(cmd.keys().placement(name), Placement.class))
-                        .map(Versioned::value).orElse(null);
-                VolumeStatus status = p == null ? null : Base.await(cmd.store().get(cmd.keys().volumeStatus(p.node(), name),
-                        VolumeStatus.class)).map(Versioned::value).orElse(null);
-                return done(VolumeProgress.created(name, s, 0, p, status));
+                return placed.apply(s);
             });
         } catch (CliException e) {
             if (e.exitCode() == ExitCodes.TIMEOUT && lastNoFit.get() != null) {
@@ -73,10 +98,17 @@ final class VolumeWaits {
      * NOT_FOUND.
      */
     static void requireSource(Base cmd, VolumeIntent intent) {
-        if (intent.sourceVolume() != null && Base.await(cmd.store().get(cmd.keys().volume(intent.sourceVolume()),
-                VolumeIntent.class)).filter(v -> !v.value().deletionRequested()).isEmpty()) {
-            throw new CliException(ExitCodes.NOT_FOUND, "volume " + intent.name() + " is to be made from volume "
-                    + intent.sourceVolume() + ", which does not exist (or is being deleted)");
+        if (intent.sourceVolume() != null) {
+            VolumeIntent source = Base.await(cmd.store().get(cmd.keys().volume(intent.sourceVolume()), VolumeIntent.class))
+                    .map(Versioned::value).filter(v -> !v.deletionRequested() && v.partOf() == null)
+                    .orElseThrow(() -> new CliException(ExitCodes.NOT_FOUND, "volume " + intent.name()
+                            + " is to be made from volume " + intent.sourceVolume()
+                            + ", which does not exist (or is being deleted)"));
+            if (source.layout().multiPart()) {
+                throw new CliException(ExitCodes.REFUSED, "volume " + intent.name() + " cannot be made from volume "
+                        + source.name() + ": it is a " + source.layout() + " volume of " + source.parts()
+                        + " parts, and cloning a multi-part volume is not supported yet");
+            }
         }
         if (intent.sourceSnapshot() != null && Base.await(cmd.store().get(cmd.keys().snapshot(intent.sourceSnapshot()),
                 SnapshotIntent.class)).filter(v -> !v.value().deletionRequested()).isEmpty()) {
@@ -112,6 +144,47 @@ final class VolumeWaits {
         });
     }
 
+    /** {@link #waitServed} for a multi-part volume: until every part is served to {@code node}, each its own way. */
+    static List<VolumeProgress.Done> waitPartsServed(Base cmd, String name, String node, String hostNqn,
+                                                     boolean localNeedsDevice, Duration timeout) {
+        return Base.waitFor(timeout, "every part of volume " + name + " to be served to " + node,
+                () -> done(PartsProgress.servedTo(name, parts(cmd, name), node, hostNqn,
+                        cmd.registration(node).orElse(null), localNeedsDevice, records(cmd))));
+    }
+
+    /** The parts record of a multi-part volume, or null before the controller placed its parts. */
+    static VolumeParts parts(Base cmd, String name) {
+        return Base.await(cmd.store().get(cmd.keys().volumeParts(name), VolumeParts.class)).map(Versioned::value)
+                .orElse(null);
+    }
+
+    /** The parts' records, read from etcd at each look (a command waits on one volume at a time). */
+    static PartsProgress.Records records(Base cmd) {
+        return new PartsProgress.Records() {
+            @Override
+            public Optional<VolumeScheduling> scheduling(String volume) {
+                return Base.await(cmd.store().get(cmd.keys().volumeScheduling(volume), VolumeScheduling.class))
+                        .map(Versioned::value);
+            }
+
+            @Override
+            public Optional<Placement> placement(String volume) {
+                return Optional.ofNullable(VolumeWaits.placement(cmd, volume));
+            }
+
+            @Override
+            public Optional<VolumeStatus> status(String node, String volume) {
+                return Base.await(cmd.store().get(cmd.keys().volumeStatus(node, volume), VolumeStatus.class))
+                        .map(Versioned::value);
+            }
+
+            @Override
+            public Optional<NodeRegistration> registration(String node) {
+                return cmd.registration(node);
+            }
+        };
+    }
+
     static Placement placement(Base cmd, String name) {
         return Base.await(cmd.store().get(cmd.keys().placement(name), Placement.class)).map(Versioned::value).orElse(null);
     }
@@ -134,6 +207,16 @@ final class VolumeWaits {
             throw new CliException(ExitCodes.of(f.reason().category()), f.message() + hint);
         }
         return outcome instanceof VolumeProgress.Done d ? d.status() : null;
+    }
+
+    /** Every part's outcome once all are done, null while any is in progress; a known failure ends the wait. */
+    static List<VolumeProgress.Done> done(PartsProgress.Progress progress) {
+        VolumeProgress.Outcome pending = progress.pending();
+        if (pending != null) {
+            done(pending);
+            return null;
+        }
+        return progress.done();
     }
 
     private static CliException noFit(String name, VolumeScheduling s) {

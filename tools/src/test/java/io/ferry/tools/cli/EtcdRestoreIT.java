@@ -113,8 +113,8 @@ class EtcdRestoreIT {
                 local.status("vol-a").filter(s -> s.phase() == VolumePhase.READY).isPresent());
         assertThat(local.checksum("vol-a")).as("vol-a's data").isEqualTo(sumA);
         assertThat(Files.size(local.poolDir.resolve("vol-a.img"))).as("vol-a not shrunk").isEqualTo(32L << 20);
-        assertThat(ctl.ok("volume", "ls").out()).containsPattern("vol-a\\s+16Mi\\s+Ready\\s+" + NODE + "\\s+files")
-                .containsPattern("vol-c\\s+16Mi\\s+Ready\\s+" + NODE + "\\s+files").doesNotContain("vol-b");
+        assertThat(ctl.ok("volume", "ls").out()).containsPattern("vol-a\\s+16Mi\\s+single\\s+Ready\\s+" + NODE + "\\s+files")
+                .containsPattern("vol-c\\s+16Mi\\s+single\\s+Ready\\s+" + NODE + "\\s+files").doesNotContain("vol-b");
 
         // No second copy of anything, and the ledger charges exactly the placements etcd now has.
         assertThat(poolFiles()).containsExactly(".ferry-pool", "vol-a.img", "vol-b.img", "vol-c.img");

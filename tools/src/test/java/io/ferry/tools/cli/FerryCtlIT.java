@@ -248,8 +248,8 @@ class FerryCtlIT {
 
         Result ls = ctl.ok("volume", "ls");
         assertThat(ls.out().lines().findFirst().orElseThrow()).startsWith("NAME").contains("STATE").contains("DEVICE");
-        assertThat(ls.out()).containsPattern("vol-a\\s+64Mi\\s+Ready\\s+" + NODE + "\\s+files\\s+/dev/loop\\d+");
-        assertThat(ls.out()).containsPattern("huge\\s+1Pi\\s+NoFit");
+        assertThat(ls.out()).containsPattern("vol-a\\s+64Mi\\s+single\\s+Ready\\s+" + NODE + "\\s+files\\s+/dev/loop\\d+");
+        assertThat(ls.out()).containsPattern("huge\\s+1Pi\\s+single\\s+NoFit");
         JsonNode volumes = JSON.readTree(ctl.ok("volume", "ls", "-o", "json").out());
         assertThat(volumes).hasSize(2);
 
@@ -414,7 +414,7 @@ class FerryCtlIT {
         assertThat(local.checksum("reb-a")).isEqualTo(sum);
         assertThat(Await.result(store.get(keys.ledger("files"), Ledger.class)).orElseThrow().value())
                 .as("charged once").isEqualTo(ledger);
-        assertThat(ctl.ok("volume", "ls").out()).containsPattern("reb-a\\s+16Mi\\s+Ready\\s+" + NODE + "\\s+files");
+        assertThat(ctl.ok("volume", "ls").out()).containsPattern("reb-a\\s+16Mi\\s+single\\s+Ready\\s+" + NODE + "\\s+files");
     }
 
     @Test
@@ -466,7 +466,7 @@ class FerryCtlIT {
                 Ledger.class)).map(v -> v.value().allocatedBytes() == charged.allocatedBytes()).orElse(false));
         assertThat(Await.result(store.get(keys.ledger("files"), Ledger.class)).orElseThrow().value())
                 .as("charged once").isEqualTo(charged);
-        assertThat(ctl.ok("volume", "ls").out()).containsPattern("back-a\\s+16Mi\\s+Ready\\s+" + NODE + "\\s+files");
+        assertThat(ctl.ok("volume", "ls").out()).containsPattern("back-a\\s+16Mi\\s+single\\s+Ready\\s+" + NODE + "\\s+files");
         await().atMost(Duration.ofSeconds(20)).until(() -> Await.result(store.count(keys.orphanAdoptions())) == 0
                 && Await.result(store.count(keys.orphanAdoptionResults(NODE))) == 0
                 && !ctl.run("orphan", "ls").out().contains("back-a"));
@@ -629,9 +629,9 @@ class FerryCtlIT {
         Await.result(store.putRaw(store.keys().volume("not-json"), "{oops".getBytes(StandardCharsets.UTF_8)));
 
         Result ls = ctl.ok("volume", "ls");
-        assertThat(ls.out()).containsPattern("bad-size\\s+-\\s+Invalid\\s+-\\s+-\\s+-\\s+invalid volume intent: .*sizeBytes");
-        assertThat(ls.out()).containsPattern("not-json\\s+-\\s+Invalid\\s+.*invalid volume intent: ");
-        assertThat(ls.out()).containsPattern("good\\s+8Mi\\s+Ready");
+        assertThat(ls.out()).containsPattern("bad-size\\s+-\\s+-\\s+Invalid\\s+-\\s+-\\s+-\\s+invalid volume intent: .*sizeBytes");
+        assertThat(ls.out()).containsPattern("not-json\\s+-\\s+-\\s+Invalid\\s+.*invalid volume intent: ");
+        assertThat(ls.out()).containsPattern("good\\s+8Mi\\s+single\\s+Ready");
         JsonNode rows = JSON.readTree(ctl.ok("volume", "ls", "-o", "json").out());
         assertThat(rows).anySatisfy(row -> {
             assertThat(row.path("name").asText()).isEqualTo("bad-size");
@@ -648,7 +648,7 @@ class FerryCtlIT {
         Await.result(store.put(store.keys().volumeStatus(node, "good"), VolumeStatus.of("good", node,
                 VolumePhase.FAILED, null, ready.sizeBytes(), null, ready.observedGeneration(),
                 "pool files is not available: disk gone", Instant.now())));
-        assertThat(ctl.ok("volume", "ls").out()).containsPattern("good\\s+8Mi\\s+Failed\\s+.*pool files is not available: disk gone");
+        assertThat(ctl.ok("volume", "ls").out()).containsPattern("good\\s+8Mi\\s+single\\s+Failed\\s+.*pool files is not available: disk gone");
 
         JsonNode status = JSON.readTree(ctl.ok("status", "-o", "json").out());
         assertThat(status.path("volumes").asInt()).isEqualTo(3);

@@ -2,6 +2,7 @@ package io.ferry.tools.cli;
 
 import io.ferry.model.Condition;
 import io.ferry.model.FailureReason;
+import io.ferry.model.Layout;
 import io.ferry.model.SchedulingPhase;
 import io.ferry.model.VolumeIntent;
 import io.ferry.model.VolumeScheduling;
@@ -50,5 +51,16 @@ class VolumeStateTest {
                 Condition.of(Condition.SCHEDULED, true, Condition.REASON_PLACED, null, 4));
         assertThat(VolumeCommands.volumeState(INTENT, fine, null)).isEqualTo("Placed");
         assertThat(VolumeCommands.reason(fine)).isEmpty();
+    }
+
+    @Test
+    void aMultiPartVolumesStateIsItsPartsStateWhenTheyAgreeElseEachStateWithItsCount() {
+        VolumeCommands.PartRow ready = new VolumeCommands.PartRow("v--p0", "node-a", "pool-a", "Ready", null);
+        VolumeCommands.PartRow pending = new VolumeCommands.PartRow("v--p1", null, null, "Pending", null);
+        VolumeIntent mirror = VolumeIntent.builder("v", 1L << 30).layout(Layout.MIRROR).parts(3).build();
+        assertThat(VolumeCommands.partsState(mirror, List.of(ready, ready, ready))).isEqualTo("Ready");
+        assertThat(VolumeCommands.partsState(mirror, List.of(ready, pending, ready))).isEqualTo("Ready 2, Pending 1");
+        assertThat(VolumeCommands.partsState(mirror.withDeletionRequested(), List.of(ready, pending, ready)))
+                .isEqualTo("Deleting");
     }
 }
