@@ -13,6 +13,7 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFileAttributes;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -187,8 +188,20 @@ final class PartsAssembler {
     }
 
     private String majorMinor(String part, Path device) {
-        String kernelName = kernelName(device);
-        Path dev = sysRoot.resolve("class/block").resolve(kernelName).resolve("dev");
+        try {
+            Path real = device.toRealPath();
+            if (Files.readAttributes(real, PosixFileAttributes.class).isOther()) {
+                // A device node carries its own number. Its name need not be the kernel's: without udev,
+                // LVM's /dev/<vg>/<lv> leads to a node libdevmapper made as /dev/mapper/<vg>-<lv>, not to dm-N.
+                long rdev = (Long) Files.getAttribute(real, "unix:rdev");
+                long major = ((rdev >>> 32) & 0xfffff000L) | ((rdev >>> 8) & 0xfffL);
+                long minor = ((rdev >>> 12) & 0xffffff00L) | (rdev & 0xffL);
+                return major + ":" + minor;
+            }
+        } catch (IOException | UnsupportedOperationException e) {
+            throw Calls.internal("part " + part + ": cannot read the device number of " + device + ": " + e);
+        }
+        Path dev = sysRoot.resolve("class/block").resolve(kernelName(device)).resolve("dev");
         try {
             return Files.readString(dev).strip();
         } catch (IOException e) {

@@ -69,6 +69,8 @@ class MultiPartControllerIT {
 
     private static final String CONSUMER = CsiHarness.NODE;
     private static final long LEG = 256 * MI;
+    /** The size of each leg of a mirror of {@link #LEG} bytes: md's reserve comes on top. */
+    private static final long MIRROR_LEG = VolumeParts.mirrorLegBytes(LEG);
 
     private final EventLoopGroup clientGroup = new MultiThreadIoEventLoopGroup(1, EpollIoHandler.newFactory());
     private EtcdStore store;
@@ -136,11 +138,11 @@ class MultiPartControllerIT {
         assertThat(intent.parts()).isEqualTo(2);
         assertThat(intent.partOf()).isNull();
 
-        controller.place("pvc-mirror", List.of("node-b", "node-c"), LEG, LEG);
+        controller.place("pvc-mirror", List.of("node-b", "node-c"), MIRROR_LEG, MIRROR_LEG);
         assertStillWaiting(call, () -> server.view().volumeParts("pvc-mirror").isPresent());
-        controller.ready("pvc-mirror--p0", "node-b", LEG, Set.of());
+        controller.ready("pvc-mirror--p0", "node-b", MIRROR_LEG, Set.of());
         assertStillWaiting(call, () -> server.view().volumeStatus("node-b", "pvc-mirror--p0").isPresent());
-        controller.ready("pvc-mirror--p1", "node-c", LEG, Set.of());
+        controller.ready("pvc-mirror--p1", "node-c", MIRROR_LEG, Set.of());
 
         CreateVolumeResponse response = call.get(30, TimeUnit.SECONDS);
         assertThat(response.getVolume().getVolumeId()).isEqualTo("pvc-mirror");
@@ -159,14 +161,14 @@ class MultiPartControllerIT {
     void thePartsOfAnEarlierVolumeOfTheSameNameDoNotMakeTheNewOneReady() throws Exception {
         // What the plugin's view may still hold for a moment of a mirror deleted just before: its
         // parts record, part intents and Ready statuses, all older than the new volume's intent.
-        List<VolumeParts.Part> parts = List.of(new VolumeParts.Part("pvc-again--p0", 0, LEG),
-                new VolumeParts.Part("pvc-again--p1", 1, LEG));
+        List<VolumeParts.Part> parts = List.of(new VolumeParts.Part("pvc-again--p0", 0, MIRROR_LEG),
+                new VolumeParts.Part("pvc-again--p1", 1, MIRROR_LEG));
         for (VolumeParts.Part part : parts) {
-            result(store.put(keys.volume(part.name()), VolumeIntent.builder(part.name(), LEG).partOf("pvc-again")
+            result(store.put(keys.volume(part.name()), VolumeIntent.builder(part.name(), MIRROR_LEG).partOf("pvc-again")
                     .createdBy("controller").build()));
             result(store.put(keys.placement(part.name()), Placement.of(part.name(), "pool-node-b", "node-b", Engine.LVM,
-                    LEG, false, 1, CONSUMER, null, null, PartsControllerStandIn.T)));
-            controller.ready(part.name(), "node-b", LEG, Set.of());
+                    MIRROR_LEG, false, 1, CONSUMER, null, null, PartsControllerStandIn.T)));
+            controller.ready(part.name(), "node-b", MIRROR_LEG, Set.of());
         }
         result(store.put(keys.volumeParts("pvc-again"), VolumeParts.of("pvc-again", Layout.MIRROR, parts,
                 PartsControllerStandIn.ARRAY_UUID, PartsControllerStandIn.T)));
@@ -178,9 +180,9 @@ class MultiPartControllerIT {
         for (VolumeParts.Part part : parts) {
             result(store.delete(keys.volume(part.name())));
         }
-        controller.place("pvc-again", List.of("node-b", "node-c"), LEG, LEG);
-        controller.ready("pvc-again--p0", "node-b", LEG, Set.of());
-        controller.ready("pvc-again--p1", "node-c", LEG, Set.of());
+        controller.place("pvc-again", List.of("node-b", "node-c"), MIRROR_LEG, MIRROR_LEG);
+        controller.ready("pvc-again--p0", "node-b", MIRROR_LEG, Set.of());
+        controller.ready("pvc-again--p1", "node-c", MIRROR_LEG, Set.of());
         assertThat(call.get(30, TimeUnit.SECONDS).getVolume().getCapacityBytes()).isEqualTo(LEG);
     }
 
@@ -244,10 +246,10 @@ class MultiPartControllerIT {
 
         // The controller exports each remote leg to the consumer; one leg exported is not enough.
         String host = PartsControllerStandIn.hostNqn(CONSUMER);
-        controller.ready("pvc-pub--p0", "node-b", LEG, Set.of(host));
+        controller.ready("pvc-pub--p0", "node-b", MIRROR_LEG, Set.of(host));
         assertStillWaiting(call, () -> server.view().volumeStatus("node-b", "pvc-pub--p0")
                 .filter(s -> s.export() != null).isPresent());
-        controller.ready("pvc-pub--p1", "node-c", LEG, Set.of(host));
+        controller.ready("pvc-pub--p1", "node-c", MIRROR_LEG, Set.of(host));
         ControllerPublishVolumeResponse response = call.get(30, TimeUnit.SECONDS);
         assertThat(response.getPublishContextMap()).containsExactlyEntriesOf(Map.of(Driver.PUBLISH_LAYOUT, "mirror"));
 
@@ -257,10 +259,10 @@ class MultiPartControllerIT {
                         .newBuilder().setVolumeId("pvc-pub").setNodeId(CONSUMER).build());
         await().atMost(Duration.ofSeconds(10)).until(() -> result(store.get(keys.attachment("pvc-pub", CONSUMER),
                 Attachment.class)).isEmpty());
-        controller.ready("pvc-pub--p0", "node-b", LEG, Set.of());
+        controller.ready("pvc-pub--p0", "node-b", MIRROR_LEG, Set.of());
         assertStillWaiting(detach, () -> server.view().volumeStatus("node-b", "pvc-pub--p0")
                 .filter(s -> s.export() == null).isPresent());
-        controller.ready("pvc-pub--p1", "node-c", LEG, Set.of());
+        controller.ready("pvc-pub--p1", "node-c", MIRROR_LEG, Set.of());
         detach.get(30, TimeUnit.SECONDS);
     }
 
@@ -316,9 +318,9 @@ class MultiPartControllerIT {
         ListenableFuture<CreateVolumeResponse> call = createAsync(mirror(name, 2));
         await().atMost(Duration.ofSeconds(10)).until(() -> result(store.get(keys.volume(name), VolumeIntent.class))
                 .isPresent());
-        controller.place(name, List.of("node-b", "node-c"), LEG, LEG);
-        controller.ready(name + "--p0", "node-b", LEG, Set.of());
-        controller.ready(name + "--p1", "node-c", LEG, Set.of());
+        controller.place(name, List.of("node-b", "node-c"), MIRROR_LEG, MIRROR_LEG);
+        controller.ready(name + "--p0", "node-b", MIRROR_LEG, Set.of());
+        controller.ready(name + "--p1", "node-c", MIRROR_LEG, Set.of());
         call.get(30, TimeUnit.SECONDS);
     }
 
