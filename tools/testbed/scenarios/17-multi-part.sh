@@ -45,8 +45,9 @@ s17_staged_text() {
   cat <<TEXT
 src=\$(findmnt -n -o SOURCE $1)
 echo staging=\$src \$(findmnt -n -o FSTYPE $1)
-b=\$(basename "\$(readlink -f "\$src")")
-echo slaves=\$(ls /sys/block/\$b/slaves | wc -l) kind=\$(cat /sys/block/\$b/dm/name 2>/dev/null || cat /sys/block/\$b/md/level 2>/dev/null)
+# By device number: without udev, /dev/mapper/<name> is a node of its own, not a link to dm-N.
+sys=/sys/dev/block/\$((0x\$(stat -L -c %t "\$src"))):\$((0x\$(stat -L -c %T "\$src")))
+echo slaves=\$(ls \$sys/slaves | wc -l) kind=\$(cat \$sys/dm/name 2>/dev/null || cat \$sys/md/level 2>/dev/null)
 TEXT
 }
 

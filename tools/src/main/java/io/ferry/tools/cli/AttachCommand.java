@@ -80,6 +80,14 @@ final class AttachCommand extends Base {
         if (intent.deletionRequested()) {
             throw new CliException(ExitCodes.CONFLICT, "volume " + volume + " is being deleted");
         }
+        if (intent.layout().multiPart() || intent.partOf() != null) {
+            // Refused before the attachment is written: nothing here assembles parts yet, so the
+            // wait below would end only at its timeout.
+            throw new CliException(ExitCodes.REFUSED, "volume " + volume + (intent.partOf() != null
+                    ? " is a part of volume " + intent.partOf() + "; parts are attached only through their volume"
+                    : " is a " + intent.layout() + " volume of several parts; ferryctl attach does not assemble"
+                    + " parts yet: stage it through the CSI node plugin (docs/layouts.md)"));
+        }
         Attachment attachment = Attachment.of(volume, self, nqn, false, Instant.now());
         String key = keys().attachment(volume, self);
         Optional<Versioned<Attachment>> existing = await(store().get(key, Attachment.class));

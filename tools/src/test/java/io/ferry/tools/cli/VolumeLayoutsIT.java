@@ -7,6 +7,7 @@ import io.ferry.etcd.FerryKeys;
 import io.ferry.etcd.store.EtcdStore;
 import io.ferry.etcd.testing.Await;
 import io.ferry.etcd.testing.EtcdExtension;
+import io.ferry.model.Attachment;
 import io.ferry.model.Layout;
 import io.ferry.model.SnapshotIntent;
 import io.ferry.model.VolumeIntent;
@@ -138,5 +139,10 @@ class VolumeLayoutsIT {
         assertThat(ctl.fails(ExitCodes.REFUSED, "snapshot", "create", "snap", "--volume", "nofit").err())
                 .contains("snapshots of multi-part volumes are not supported yet");
         assertThat(Await.result(store.get(keys.snapshot("snap"), SnapshotIntent.class))).isEmpty();
+
+        // ferryctl attach does not assemble parts: refused at once, before any attachment is written.
+        assertThat(ctl.fails(ExitCodes.REFUSED, "attach", "nofit", "--timeout", "30").err())
+                .contains("ferryctl attach does not assemble parts yet");
+        assertThat(Await.result(store.get(keys.attachment("nofit", "node-a"), Attachment.class))).isEmpty();
     }
 }
