@@ -15,7 +15,8 @@ import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.params.provider.ValueSource;
 
 class RulesTest {
-    private static String msg(String json, Class<?> type) {
+    /** The message a value is refused with; fails the test when the value is accepted. */
+    static String msg(String json, Class<?> type) {
         try {
             Json.decode(json, type);
         } catch (ValidationException e) {
