@@ -1,4 +1,3 @@
-# not-in-all: multi-part volumes are being built (issue #17); run by name
 # Scenario 17 (issue #17): volumes of several parts, assembled on the consumer by the CSI node
 # plugin. Two 192 MiB LVM pools (VGs on loop devices in the guests' tmpfs), one on each node, carry
 # the label scenario=s17. First a linear volume of 256 MiB, which no one pool can hold: the
