@@ -182,7 +182,7 @@ final class PartsStep {
         Optional<Leadership> leader = ctx.leadership().get();
         Versioned<VolumeIntent> intent = state.intent(volume).orElse(null);
         if (leader.isEmpty() || intent == null || intent.value().deletionRequested() || !intent.value().layout().multiPart()
-                || state.volumeParts(volume).isPresent()) {
+                || state.volumeParts(volume).isPresent() || state.placement(volume).isPresent()) {
             return Future.succeededFuture();
         }
         VolumeIntent spec = intent.value();
@@ -228,9 +228,10 @@ final class PartsStep {
         Transaction txn = ctx.store().txn().requireLeadership(leader.get())
                 .requireModRevision(keys.volume(volume), intent.modRevision())
                 .requireAbsent(keys.volumeParts(volume))
+                .requireAbsent(keys.placement(volume))
                 .put(keys.volumeParts(volume), parts)
                 .put(keys.volumeScheduling(volume), volumeRecord);
-        int guards = 3;
+        int guards = 4;
         for (PlannedPart p : planned) {
             String name = p.part().name();
             txn.requireAbsent(keys.volume(name))

@@ -182,7 +182,7 @@ final class PlaceStep {
         for (String volume : volumes) {
             Versioned<VolumeIntent> intent = state.intent(volume).orElse(null);
             if (intent == null || intent.value().deletionRequested() || intent.value().adoptFromNode() != null
-                    || state.placement(volume).isPresent()) {
+                    || !placesAlone(intent.value()) || state.placement(volume).isPresent()) {
                 continue;
             }
             VolumeIntent spec = intent.value();
@@ -243,7 +243,7 @@ final class PlaceStep {
         Optional<Leadership> leader = ctx.leadership().get();
         Versioned<VolumeIntent> intent = state.intent(volume).orElse(null);
         if (leader.isEmpty() || intent == null || intent.value().deletionRequested() || state.placement(volume).isPresent()
-                || intent.value().adoptFromNode() != null) {
+                || intent.value().adoptFromNode() != null || !placesAlone(intent.value())) {
             return Future.succeededFuture(); // an adopted volume is only ever rebuilt from its node's status
         }
         VolumeIntent spec = intent.value();
@@ -288,6 +288,16 @@ final class PlaceStep {
             }
             return ctx.refresh(volume, pool.pool()).compose(v -> place(volume, attempt + 1));
         });
+    }
+
+    /**
+     * Whether this step may place the volume: a volume of several parts is {@link PartsStep}'s, and a part
+     * is placed only with its siblings. Asked again when a queued volume's turn comes, because its intent
+     * may have been replaced by one of another layout meanwhile; the commit's guard on the intent's
+     * revision then covers the rest, and {@link PartsStep} requires the volume's placement absent.
+     */
+    static boolean placesAlone(VolumeIntent spec) {
+        return !spec.layout().multiPart() && spec.partOf() == null;
     }
 
     /** The registration of the intent's consumer node, which tells the scheduler where it runs. */

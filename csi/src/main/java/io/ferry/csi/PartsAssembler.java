@@ -267,11 +267,16 @@ final class PartsAssembler {
             throw Calls.failedPrecondition("volume " + parts.volume() + ": refusing to assemble its mirror (array "
                     + uuid + "): " + String.join("; ", refused) + "; nothing is written to any leg");
         }
+        if (!ours.isEmpty() && !blank.isEmpty()) {
+            // Members beside blank legs: a create cut short, or a leg lost and made again empty. Running on
+            // the members alone would serve one copy with nothing saying so, and if those members fell
+            // behind once, it would serve old data as current. Nothing here knows which legs are in sync:
+            // that waits for the rebuild, which records it.
+            throw Calls.failedPrecondition("volume " + parts.volume() + ": mirror (array " + uuid + ") has legs "
+                    + "carrying its superblock beside blank legs " + blank + "; assembling it from some legs could "
+                    + "serve stale data, and rebuilding a leg is not supported yet; nothing was written to any leg");
+        }
         if (!ours.isEmpty()) {
-            if (!blank.isEmpty()) {
-                // A blank leg next to members is not the array's yet; adding it is the rebuild's step, not staging's.
-                log.warn("volume {}: assembling array {} without the blank legs {}", parts.volume(), uuid, blank);
-            }
             List<String> assemble = new ArrayList<>(List.of("mdadm", "--assemble", mdPath(parts), "--uuid", uuid, "--run"));
             ours.forEach(leg -> assemble.add(leg.toString()));
             runner.run(Command.of(assemble).withTimeout(MDADM_TIMEOUT).serializedBy("md:" + uuid));

@@ -99,7 +99,7 @@ public record StorageClassParameters(
      */
     private static int parts(Layout layout, String text) {
         if (blank(text)) {
-            return layout.minParts();
+            return layout.defaultParts();
         }
         int parts;
         try {

@@ -273,20 +273,17 @@ class PartsAssemblerTest {
     }
 
     @Test
-    void assemblesWithoutABlankLegAndNeverWritesToIt() {
+    void refusesAMirrorWhoseMembersSitBesideABlankLegAndWritesNothing() {
         examine(leg0, UUID_AS_MDADM_PRINTS_IT);
         examine(leg1, null);
         wipefs(leg1, "");
-        runner.on(List.of("mdadm", "--assemble"), c -> {
-            md("md126", "active", UUID_AS_MDADM_PRINTS_IT);
-            return ok(c);
-        });
 
-        assembler().assemble(mirror(), List.of(leg0, leg1));
-
-        assertThat(runner.commandLines()).contains(
-                "mdadm --assemble /dev/md/ferry-4c3b2a198e7d --uuid " + UUID + " --run " + leg0)
-                .noneMatch(c -> c.startsWith("mdadm --create"));
+        assertThatThrownBy(() -> assembler().assemble(mirror(), List.of(leg0, leg1)))
+                .isInstanceOfSatisfying(StatusRuntimeException.class,
+                        e -> assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.FAILED_PRECONDITION))
+                .hasMessageContaining("beside blank legs [" + PartNames.of(VOLUME, 1) + "]")
+                .hasMessageContaining("nothing was written to any leg");
+        assertThat(runner.commandLines()).noneMatch(c -> c.startsWith("mdadm --assemble") || c.startsWith("mdadm --create"));
     }
 
     @Test

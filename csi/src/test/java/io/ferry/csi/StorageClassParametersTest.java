@@ -57,7 +57,9 @@ class StorageClassParametersTest {
         assertThat(single.parts()).isEqualTo(1);
         StorageClassParameters mirror = StorageClassParameters.parse(Map.of("layout", "Mirror"));
         assertThat(mirror.layout()).isEqualTo(Layout.MIRROR);
-        assertThat(mirror.parts()).as("the layout's smallest count").isEqualTo(2);
+        assertThat(mirror.parts()).as("the layout's default count").isEqualTo(2);
+        assertThat(StorageClassParameters.parse(Map.of("layout", "linear")).parts())
+                .as("a linear class without a count may still span two pools, as the intent's default").isEqualTo(2);
         StorageClassParameters linear = StorageClassParameters.parse(Map.of("layout", "linear", "parts", " 4 "));
         assertThat(linear.intent("v", 1L << 30).build()).satisfies(i -> {
             assertThat(i.layout()).isEqualTo(Layout.LINEAR);
