@@ -1,0 +1,171 @@
+# Scenario 13 (issue #17): volumes of several parts, assembled on the consumer by the CSI node
+# plugin. Two 192 MiB LVM pools (VGs on loop devices in the guests' tmpfs), one on each node, carry
+# the label scenario=s13. First a linear volume of 256 MiB, which no one pool can hold: the
+# controller places its two segments on both nodes in one transaction; node-1 stages it (its own
+# segment as the local LV, node-2's over NVMe/TCP, device-mapper linear over both, ext4), writes
+# 200 MiB through the mount, which must cross into the second segment; unstage leaves no dm device
+# and no NVMe controller; a second stage reads the same bytes. Deleting it removes every part's LV
+# on both nodes and every key. Then a mirror of 64 MiB with its two legs on the two nodes: node-1
+# assembles md RAID1 (array UUID from the controller), writes 32 MiB, waits for the resync; both
+# legs' data areas are then byte for byte equal (read on each node from its own LV, past the 4 MiB
+# md reserves); unstage stops the array; restage reads the same bytes; delete leaves nothing.
+# Needs --guests 2 or more. Runs before 15 and 16: they leave nvmet host entries of node-1 with
+# DH-HMAC-CHAP keys, which still demand authentication after nvmeAuth is turned off again.
+
+s13_pool() {
+  local node="$1" pool="$2" vg="$3" out dev
+  out="$(gexec "$node" 60 "truncate -s 192M /tmp/$pool.img; echo dev=\$(losetup --find --show /tmp/$pool.img)")" \
+    || die "s13: no loop device on $node: $out"
+  dev="$(sed -n 's/^dev=//p' <<<"$out")"
+  etcdctl_ns put "/ferry/config/pools/$pool" \
+    "{\"schemaVersion\":1,\"name\":\"$pool\",\"node\":\"$node\",\"engine\":\"lvm\",\"source\":{\"volumeGroup\":\"$vg\",\"devices\":[\"$dev\"]},\"prepare\":true,\"labels\":{\"scenario\":\"s13\"}}" >/dev/null
+  wait_key "/ferry/nodes/$node/pools/$pool" '"healthy" *: *true' 240 >/dev/null || die "s13: pool $pool not healthy"
+}
+
+# s13_create <vol> <layout> <size>: the intent, both parts Ready, the parts record, the attachment
+# to node-1 and both parts served there. Prints the parts record.
+s13_create() {
+  local vol="$1" layout="$2" size="$3" consumer=node-1 hostnqn p
+  etcdctl_ns put "/ferry/volumes/$vol" \
+    "{\"schemaVersion\":1,\"name\":\"$vol\",\"sizeBytes\":\"$size\",\"engine\":\"lvm\",\"layout\":\"$layout\",\"parts\":2,\"consumerNode\":\"$consumer\",\"fsType\":\"ext4\",\"poolSelector\":{\"scenario\":\"s13\"}}" >/dev/null
+  wait_key "/ferry/parts/$vol" '"parts"' 120 || die "s13: $vol: no parts record"
+  for p in 0 1; do
+    wait_volume "$vol--p$p" 240 --for created >/dev/null || die "s13: part $vol--p$p not created"
+  done
+  hostnqn="$(etcdctl_ns get --print-value-only "/ferry/nodes/$consumer/registration" | json_get hostNqn)"
+  etcdctl_ns put "/ferry/attachments/$vol/$consumer" \
+    "{\"schemaVersion\":1,\"volume\":\"$vol\",\"node\":\"$consumer\",\"hostNqn\":\"$hostnqn\",\"readOnly\":false}" >/dev/null
+  for p in 0 1; do
+    wait_volume "$vol--p$p" 240 --for served --node "$consumer" >/dev/null || die "s13: part $vol--p$p not served to $consumer"
+  done
+}
+
+# Shell text for node-1: the staging mount's device, its filesystem, and how many devices it is built on.
+s13_staged_text() {
+  cat <<TEXT
+src=\$(findmnt -n -o SOURCE $1)
+echo staging=\$src \$(findmnt -n -o FSTYPE $1)
+# By device number: without udev, /dev/mapper/<name> is a node of its own, not a link to dm-N.
+sys=/sys/dev/block/\$((0x\$(stat -L -c %t "\$src"))):\$((0x\$(stat -L -c %T "\$src")))
+echo slaves=\$(ls \$sys/slaves | wc -l) kind=\$(cat \$sys/dm/name 2>/dev/null || cat \$sys/md/level 2>/dev/null)
+TEXT
+}
+
+s13_delete() {
+  local vol="$1" v
+  v="$(etcdctl_ns get --print-value-only "/ferry/volumes/$vol")"
+  etcdctl_ns put "/ferry/volumes/$vol" "$(python3 -c 'import json,sys; d=json.loads(sys.argv[1]); d["deletionRequested"]=True; print(json.dumps(d))' "$v")" >/dev/null
+  local t=$SECONDS
+  while [ -n "$(etcdctl_ns get --prefix --keys-only /ferry/volumes/ | grep -E "/$vol(--p[0-9]+)?\$" || true)" ] \
+      || [ -n "$(etcdctl_ns get --keys-only "/ferry/parts/$vol")" ]; do
+    ((SECONDS - t < 240)) || die "s13: $vol still has keys 240 s after its deletion was asked: $(etcdctl_ns get --prefix --keys-only /ferry | grep -- "$vol")"
+    sleep 2
+  done
+  local left
+  # Lifecycle events outlive the volume on purpose (they expire by their lease); nothing else may.
+  left="$(etcdctl_ns get --prefix --keys-only /ferry | grep -v '^/ferry/events/' | grep -- "/$vol" || true)"
+  [ -z "$left" ] || die "s13: keys of $vol left after its deletion: $left"
+  for n in node-1 node-2; do
+    out="$(gexec "$n" 60 "lvs --noheadings -o lv_name ferry-s13-${n#node-} 2>&1 || true")"
+    if grep -q -- "$vol" <<<"$out"; then die "s13: an LV of $vol is left on $n: $out"; fi
+  done
+}
+
+scenario() {
+  local consumer=node-1 t=$SECONDS out sum sum2
+  [ "${#GUESTS[@]}" -ge 2 ] || die "s13 needs --guests 2"
+  s13_pool node-1 s13-a ferry-s13-1
+  s13_pool node-2 s13-b ferry-s13-2
+  timing "s13: two pools healthy" $((SECONDS - t))
+
+  # --- linear ---
+  local vol=s13-lin staging="$TB_CSI_STAGING/s13-lin" target="$TB_CSI_PODS/p17/s13-lin"
+  log "s13: a linear volume of 256 MiB over two 192 MiB pools"
+  s13_create "$vol" linear 256Mi
+  log "s13: parts $(etcdctl_ns get --print-value-only "/ferry/parts/$vol")"
+  local nodes
+  nodes="$(for p in 0 1; do etcdctl_ns get --print-value-only "/ferry/placements/$vol--p$p" | json_get node; done | sort -u | tr '\n' ' ')"
+  [ "$nodes" = "node-1 node-2 " ] || die "s13: the segments are not on both nodes: $nodes"
+  timing "s13: linear volume placed and served" $((SECONDS - t))
+  csi_stage "$consumer" "$vol" || die "s13: node-stage of $vol failed"
+  csi_publish "$consumer" "$vol" p17 || die "s13: node-publish of $vol failed"
+  out="$(gexec "$consumer" 300 "
+    $(s13_staged_text "$staging")
+    echo size=\$(blockdev --getsize64 \$src)
+    head -c 209715200 /dev/urandom >$target/data
+    sync
+    echo md5=\$(md5sum <$target/data | cut -d' ' -f1)
+  ")" || die "s13: writing through the linear volume failed: $out"
+  printf '%s\n' "$out"
+  grep -q '^staging=/dev/.* ext4$' <<<"$out" || die "s13: the staging path is not an ext4"
+  grep -q '^slaves=2 kind=' <<<"$out" || die "s13: the staged device is not built on two devices"
+  grep -qx 'size=268435456' <<<"$out" || die "s13: the assembled device is not 256 MiB"
+  sum="$(sed -n 's/^md5=//p' <<<"$out")"
+  csi_unpublish "$consumer" "$vol" p17 || die "s13: node-unpublish failed"
+  csi_unstage "$consumer" "$vol" || die "s13: node-unstage failed"
+  out="$(gexec "$consumer" 60 "
+    echo mounts=\$(findmnt -n -o TARGET $staging; true)
+    echo dm=\$(dmsetup ls 2>/dev/null | grep -c -- $vol || true)
+    echo nvme=\$(grep -l -- $vol /sys/class/nvme/nvme*/subsysnqn 2>/dev/null | wc -l)
+  ")" || die "s13: inspecting $consumer failed: $out"
+  printf '%s\n' "$out"
+  grep -qx 'mounts=' <<<"$out" || die "s13: still mounted after node-unstage"
+  grep -qx 'dm=0' <<<"$out" || die "s13: the dm device is still there after node-unstage"
+  grep -qx 'nvme=0' <<<"$out" || die "s13: an NVMe controller of $vol is still connected after node-unstage"
+  csi_stage "$consumer" "$vol" || die "s13: second node-stage of $vol failed"
+  csi_publish "$consumer" "$vol" p17 || die "s13: second node-publish of $vol failed"
+  sum2="$(gexec "$consumer" 300 "echo 3 >/proc/sys/vm/drop_caches; echo md5=\$(md5sum <$target/data | cut -d' ' -f1)" | sed -n 's/^md5=//p')"
+  log "s13: linear md5 written $sum, read after re-stage $sum2"
+  [ -n "$sum" ] && [ "$sum" = "$sum2" ] || die "s13: the linear volume's data differs after re-stage"
+  csi_unpublish "$consumer" "$vol" p17 && csi_unstage "$consumer" "$vol" || die "s13: final unstage of $vol failed"
+  etcdctl_ns del "/ferry/attachments/$vol/$consumer" >/dev/null
+  s13_delete "$vol"
+  timing "s13: linear volume checked and deleted" $((SECONDS - t))
+
+  # --- mirror ---
+  vol=s13-mir staging="$TB_CSI_STAGING/s13-mir" target="$TB_CSI_PODS/p17/s13-mir"
+  log "s13: a mirror of 64 MiB, one leg on each node"
+  s13_create "$vol" mirror 64Mi
+  nodes="$(for p in 0 1; do etcdctl_ns get --print-value-only "/ferry/placements/$vol--p$p" | json_get node; done | sort -u | tr '\n' ' ')"
+  [ "$nodes" = "node-1 node-2 " ] || die "s13: the legs are not on distinct nodes: $nodes"
+  csi_stage "$consumer" "$vol" || die "s13: node-stage of $vol failed"
+  csi_publish "$consumer" "$vol" p17 || die "s13: node-publish of $vol failed"
+  out="$(gexec "$consumer" 300 "
+    $(s13_staged_text "$staging")
+    echo size=\$(blockdev --getsize64 \$src)
+    head -c 33554432 /dev/urandom >$target/data
+    sync
+    echo md5=\$(md5sum <$target/data | cut -d' ' -f1)
+    mdadm --wait \$src >/dev/null 2>&1 || true
+    cat /proc/mdstat >&2
+  ")" || die "s13: writing through the mirror failed: $out"
+  printf '%s\n' "$out"
+  grep -q '^slaves=2 kind=raid1$' <<<"$out" || die "s13: the staged device is not a RAID1 of two legs"
+  grep -qx 'size=67108864' <<<"$out" || die "s13: the mirror is not 64 MiB"
+  sum="$(sed -n 's/^md5=//p' <<<"$out")"
+  csi_unpublish "$consumer" "$vol" p17 || die "s13: node-unpublish failed"
+  csi_unstage "$consumer" "$vol" || die "s13: node-unstage failed"
+  out="$(gexec "$consumer" 60 "echo md=\$(ls /sys/block | grep -c '^md' || true)")"
+  grep -qx 'md=0' <<<"$out" || die "s13: an md array is still running after node-unstage: $out"
+  # Both legs hold the same data, each read on its own node from its own LV past md's reserve.
+  local legsum=()
+  for p in 0 1; do
+    local n lv
+    n="$(etcdctl_ns get --print-value-only "/ferry/placements/$vol--p$p" | json_get node)"
+    lv="$(gexec "$n" 60 "lvs --noheadings -o lv_path ferry-s13-${n#node-} | grep -- '$vol--p$p' | tr -d ' '")" || die "s13: no LV of leg $p on $n"
+    legsum+=("$(gexec "$n" 120 "echo md5=\$(dd if=$lv bs=1M skip=4 count=64 iflag=direct status=none | md5sum | cut -d' ' -f1)" | sed -n 's/^md5=//p')")
+  done
+  log "s13: leg data md5 ${legsum[*]}"
+  [ -n "${legsum[0]}" ] && [ "${legsum[0]}" = "${legsum[1]}" ] || die "s13: the legs differ after the resync"
+  csi_stage "$consumer" "$vol" || die "s13: second node-stage of $vol failed"
+  csi_publish "$consumer" "$vol" p17 || die "s13: second node-publish of $vol failed"
+  sum2="$(gexec "$consumer" 300 "echo 3 >/proc/sys/vm/drop_caches; echo md5=\$(md5sum <$target/data | cut -d' ' -f1)" | sed -n 's/^md5=//p')"
+  log "s13: mirror md5 written $sum, read after re-stage $sum2"
+  [ -n "$sum" ] && [ "$sum" = "$sum2" ] || die "s13: the mirror's data differs after re-stage"
+  csi_unpublish "$consumer" "$vol" p17 && csi_unstage "$consumer" "$vol" || die "s13: final unstage of $vol failed"
+  etcdctl_ns del "/ferry/attachments/$vol/$consumer" >/dev/null
+  s13_delete "$vol"
+  etcdctl_ns del /ferry/config/pools/s13-a >/dev/null || true
+  etcdctl_ns del /ferry/config/pools/s13-b >/dev/null || true
+  timing "s13: total" $((SECONDS - t))
+}
