@@ -4,7 +4,6 @@ import io.ferry.etcd.FerryKeys;
 import io.ferry.etcd.store.Leadership;
 import io.ferry.etcd.store.Transaction;
 import io.ferry.etcd.store.Versioned;
-import io.ferry.model.Condition;
 import io.ferry.model.Engine;
 import io.ferry.model.FailureReason;
 import io.ferry.model.GlobalConfig;
@@ -35,7 +34,6 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.TreeMap;
 import java.util.UUID;
-import java.util.function.Function;
 
 /**
  * The parts step, for a volume of several parts (layout {@code linear} or {@code mirror},
@@ -62,7 +60,8 @@ final class PartsStep {
     private final VolumeRecord record;
     private final WaitingForRoom waitingForRoom;
     private final PlaceStep place;
-    private final DeleteStep delete;
+    private final PartsDeletion deletion;
+    private final PartsRecords records;
 
     PartsStep(DecisionContext ctx, SerialLane lane, Scheduler scheduler, VolumeWork work, VolumeRecord record,
               WaitingForRoom waitingForRoom, PlaceStep place, DeleteStep delete) {
@@ -75,7 +74,8 @@ final class PartsStep {
         this.record = record;
         this.waitingForRoom = waitingForRoom;
         this.place = place;
-        this.delete = delete;
+        this.deletion = new PartsDeletion(ctx, record, delete, this);
+        this.records = new PartsRecords(state);
     }
 
     /**
@@ -106,7 +106,7 @@ final class PartsStep {
         }
         if (intent.value().deletionRequested()) {
             waitingForRoom.remove(volume);
-            return deleteParts(leader, intent, parts);
+            return deletion.deleteParts(leader, intent, parts);
         }
         if (parts == null) {
             return lane.submit(() -> place(volume)).map(v -> ReconcileResult.done());
@@ -115,21 +115,9 @@ final class PartsStep {
         return converge(leader, intent, parts.value()).map(v -> ReconcileResult.done());
     }
 
-    /**
-     * Why the deletion of a part must not go on, or null when its volume asks for deletion. A part is
-     * deleted only with its volume: a part's intent marked by hand, or a volume whose intent went
-     * missing (absence says nothing about the operator's wish), never destroys a part's data.
-     */
+    /** Why the deletion of a part must not go on, or null when its volume asks for deletion: {@link PartsDeletion}. */
     String partDeletionRefusal(VolumeIntent part) {
-        VolumeIntent owner = state.intent(part.partOf()).map(Versioned::value).orElse(null);
-        if (owner != null && owner.deletionRequested()) {
-            return null;
-        }
-        return "deletion of this part is refused: " + (owner == null
-                ? "the intent of its volume " + part.partOf() + " is missing, which does not say it is to be deleted"
-                : "its volume " + part.partOf() + " does not ask for deletion")
-                + "; the part and its data are kept. A part is deleted only with its volume (set deletionRequested"
-                + " on " + part.partOf() + ")";
+        return deletion.partDeletionRefusal(part);
     }
 
     /**
@@ -222,8 +210,8 @@ final class PartsStep {
         Map<String, Placement> placements = new TreeMap<>();
         planned.forEach(p -> placements.put(p.part().name(), p.placement()));
         VolumeScheduling volumeRecord = record.multiPartRecord(volume, SchedulingPhase.PLACED,
-                describe(parts, placements::get), first.pool().node(), first.pool().pool(),
-                reachability(parts, placements::get), intent.modRevision(), null);
+                PartsRecords.describe(parts, placements::get), first.pool().node(), first.pool().pool(),
+                records.reachability(parts, placements::get), intent.modRevision(), null);
 
         Transaction txn = ctx.store().txn().requireLeadership(leader.get())
                 .requireModRevision(keys.volume(volume), intent.modRevision())
@@ -277,7 +265,7 @@ final class PartsStep {
     }
 
     /** The parts of {@code volume} that have an intent or a placement although the volume has no parts record. */
-    private List<String> partsWithoutRecord(String volume) {
+    List<String> partsWithoutRecord(String volume) {
         List<String> found = new ArrayList<>();
         for (int i = 0; i < PartNames.MAX_INDEX; i++) {
             String part = PartNames.of(volume, i);
@@ -335,20 +323,20 @@ final class PartsStep {
         return restoreMissingIntents(leader, spec, parts, false).compose(v -> {
             boolean resize = spec.sizeBytes() != parts.assembledBytes();
             String message = resize ? "resizing a " + parts.layout() + " volume is not supported yet: it stays at "
-                    + parts.assembledBytes() + " bytes; " + describe(parts) : describe(parts);
+                    + parts.assembledBytes() + " bytes; " + records.describe(parts) : records.describe(parts);
             // A linear volume may use fewer segments than its intent allows; a mirror has its legs.
             if (spec.layout() != parts.layout()
                     || parts.layout() == Layout.MIRROR && spec.parts() != parts.parts().size()) {
                 message = "the layout of a placed volume cannot be changed: it stays " + parts.layout() + " of "
                         + parts.parts().size() + " parts; " + message;
             }
-            Placement first = firstPlaced(parts);
+            Placement first = records.firstPlaced(parts);
             if (first == null) {
                 return record.writeScheduling(leader, spec.name(), SchedulingPhase.PENDING, FailureReason.PLACEMENT_LOST,
-                        Map.of(), "no part of the volume has a placement: " + describe(parts), null, null, true, 0, null);
+                        Map.of(), "no part of the volume has a placement: " + records.describe(parts), null, null, true, 0, null);
             }
             return record.writeMultiPart(leader, spec.name(), SchedulingPhase.PLACED, Map.of(), message, first.node(),
-                    first.pool(), reachability(parts), resize ? FailureReason.LAYOUT_UNSUPPORTED : null);
+                    first.pool(), records.reachability(parts), resize ? FailureReason.LAYOUT_UNSUPPORTED : null);
         });
     }
 
@@ -357,7 +345,7 @@ final class PartsStep {
      * guarded by the volume's intent and parts record: with {@code deletion} the intent asks for the
      * part's deletion at once. A part with neither intent nor placement nor data is gone.
      */
-    private Future<Void> restoreMissingIntents(Leadership leader, VolumeIntent spec, VolumeParts parts, boolean deletion) {
+    Future<Void> restoreMissingIntents(Leadership leader, VolumeIntent spec, VolumeParts parts, boolean deletion) {
         List<VolumeIntent> missing = new ArrayList<>();
         for (VolumeParts.Part part : parts.parts()) {
             if (state.intent(part.name()).isPresent()) {
@@ -395,164 +383,14 @@ final class PartsStep {
 
     /** The record of a multi-part volume whose intent was removed by hand: nothing is deleted. */
     private Future<Void> kept(Leadership leader, String volume, VolumeParts parts) {
-        Placement first = firstPlaced(parts);
-        String message = VolumeReconciler.INTENT_REMOVED + "; its parts are kept: " + describe(parts);
+        Placement first = records.firstPlaced(parts);
+        String message = VolumeReconciler.INTENT_REMOVED + "; its parts are kept: " + records.describe(parts);
         if (first == null) {
             return record.writeScheduling(leader, volume, SchedulingPhase.PENDING, FailureReason.PLACEMENT_LOST, Map.of(),
                     message, null, null, true, 0, null);
         }
         return record.writeMultiPart(leader, volume, SchedulingPhase.PLACED, Map.of(), message, first.node(), first.pool(),
-                reachability(parts), null);
+                records.reachability(parts), null);
     }
 
-    // ---- deletion ----
-
-    /**
-     * Deletes a multi-part volume: held while it is attached; then every part's intent asks for the
-     * part's deletion (the usual protocol takes each part from there, each releasing its own ledger);
-     * once no part's intent is left, the parts record, the volume's record and its intent go in one
-     * transaction. Each write is idempotent and guarded, so a restart anywhere resumes from etcd.
-     */
-    private Future<ReconcileResult> deleteParts(Leadership leader, Versioned<VolumeIntent> intent,
-                                                Versioned<VolumeParts> parts) {
-        String volume = intent.value().name();
-        if (parts == null) {
-            List<String> orphaned = partsWithoutRecord(volume);
-            if (!orphaned.isEmpty()) {
-                return record.writeScheduling(leader, volume, SchedulingPhase.DELETING, Map.of(), "the record of the"
-                        + " volume's parts (parts/" + volume + ") is missing while parts of it exist: "
-                        + String.join(", ", orphaned) + "; they are not deleted without it. Put the record back",
-                        null, null, true).map(v -> ReconcileResult.done());
-            }
-            // Nothing was ever placed: only the records remain, as for a volume of one part.
-            return delete.delete(leader, volume, intent, null);
-        }
-        List<VolumeIntent> toMark = new ArrayList<>();
-        List<Versioned<VolumeIntent>> marked = new ArrayList<>();
-        List<String> left = new ArrayList<>();
-        for (VolumeParts.Part part : parts.value().parts()) {
-            Versioned<VolumeIntent> partIntent = state.intent(part.name()).orElse(null);
-            if (partIntent == null) {
-                continue;
-            }
-            left.add(part.name());
-            if (partIntent.value().deletionRequested()) {
-                marked.add(partIntent);
-            } else {
-                toMark.add(partIntent.value().withDeletionRequested());
-            }
-        }
-        String held = delete.deletionHeldBy(volume, !marked.isEmpty());
-        if (held != null) {
-            return record.writeScheduling(leader, volume, SchedulingPhase.DELETING, Map.of(), held, null, null, true)
-                    .map(v -> ReconcileResult.done());
-        }
-        Future<Void> marking = restoreMissingIntents(leader, intent.value(), parts.value(), true);
-        if (!toMark.isEmpty()) {
-            marking = marking.compose(v -> markForDeletion(leader, intent, toMark));
-        }
-        if (!left.isEmpty() || !toMark.isEmpty()) {
-            return marking.compose(v -> record.writeScheduling(leader, volume, SchedulingPhase.DELETING, Map.of(),
-                    "waiting for its parts to be deleted: " + String.join(", ", left), null, null, true))
-                    .map(v -> ReconcileResult.done());
-        }
-        return marking.compose(v -> removeVolume(leader, intent, parts));
-    }
-
-    /** Asks for the deletion of each part in one transaction, each guarded by the intent it was read at. */
-    private Future<Void> markForDeletion(Leadership leader, Versioned<VolumeIntent> intent, List<VolumeIntent> toMark) {
-        Transaction txn = ctx.store().txn().requireLeadership(leader)
-                .requireModRevision(keys.volume(intent.value().name()), intent.modRevision());
-        for (VolumeIntent part : toMark) {
-            long revision = state.intent(part.name()).map(Versioned::modRevision).orElse(0L);
-            txn.requireModRevision(keys.volume(part.name()), revision).put(keys.volume(part.name()), part);
-        }
-        return txn.commit().compose(outcome -> {
-            if (!outcome.succeeded()) {
-                ctx.metrics().conflict();
-                return Future.failedFuture(new IllegalStateException("a part of " + intent.value().name()
-                        + " changed while asking for the parts' deletion; retrying"));
-            }
-            toMark.forEach(part -> state.wroteIntent(part, outcome.revision()));
-            return Future.succeededFuture();
-        });
-    }
-
-    /**
-     * The end of a multi-part volume's deletion: no part's intent, placement or data is left, so the
-     * parts record, the volume's record and its intent go, guarded by those absences.
-     */
-    private Future<ReconcileResult> removeVolume(Leadership leader, Versioned<VolumeIntent> intent,
-                                                 Versioned<VolumeParts> parts) {
-        String volume = intent.value().name();
-        Transaction txn = ctx.store().txn().requireLeadership(leader)
-                .requireModRevision(keys.volume(volume), intent.modRevision())
-                .requireModRevision(keys.volumeParts(volume), parts.modRevision())
-                .delete(keys.volumeParts(volume))
-                .delete(keys.volumeScheduling(volume))
-                .delete(keys.volume(volume));
-        for (String part : parts.value().partNames()) {
-            txn.requireAbsent(keys.volume(part)).requireAbsent(keys.placement(part));
-        }
-        return txn.commit().compose(outcome -> {
-            if (!outcome.succeeded()) {
-                ctx.metrics().conflict();
-                return Future.failedFuture(new IllegalStateException("volume " + volume
-                        + " or one of its parts changed while removing it; retrying"));
-            }
-            state.removedParts(volume, outcome.revision());
-            state.removedScheduling(keys.volumeScheduling(volume), outcome.revision());
-            state.removedIntent(volume, outcome.revision());
-            ctx.metrics().deleted();
-            log.info("deleted {} volume {}: every part is gone", parts.value().layout(), volume);
-            return Future.succeededFuture(ReconcileResult.done());
-        });
-    }
-
-    // ---- what the record says ----
-
-    /** The first part that has a placement: its node and pool stand for the volume's in its record. */
-    private Placement firstPlaced(VolumeParts parts) {
-        for (String part : parts.partNames()) {
-            Optional<Versioned<Placement>> placement = state.placement(part);
-            if (placement.isPresent()) {
-                return placement.get().value();
-            }
-        }
-        return null;
-    }
-
-    private String describe(VolumeParts parts) {
-        return describe(parts, this::placementOf);
-    }
-
-    /** {@code mirror of 2 parts: v--p0 on node-1/pool-1, v--p1 on node-2/pool-2}. */
-    private static String describe(VolumeParts parts, Function<String, Placement> placements) {
-        List<String> each = new ArrayList<>();
-        for (VolumeParts.Part part : parts.parts()) {
-            Placement p = placements.apply(part.name());
-            each.add(part.name() + (p == null ? " (not placed)" : " on " + p.node() + "/" + p.pool()));
-        }
-        return parts.layout() + " of " + parts.parts().size() + " parts: " + String.join(", ", each);
-    }
-
-    private Condition reachability(VolumeParts parts) {
-        return reachability(parts, this::placementOf);
-    }
-
-    private Condition reachability(VolumeParts parts, Function<String, Placement> placements) {
-        TreeMap<String, String> down = new TreeMap<>();
-        for (String part : parts.partNames()) {
-            Placement p = placements.apply(part);
-            if (p != null && !state.nodeAlive(p.node())) {
-                down.put(part, p.node());
-            }
-        }
-        long observed = state.intent(parts.volume()).map(Versioned::modRevision).orElse(0L);
-        return RecordConditions.partsReachable(parts.layout(), parts.parts().size(), down, observed);
-    }
-
-    private Placement placementOf(String volume) {
-        return state.placement(volume).map(Versioned::value).orElse(null);
-    }
 }
