@@ -145,8 +145,14 @@ scenario() {
   sum="$(sed -n 's/^md5=//p' <<<"$out")"
   csi_unpublish "$consumer" "$vol" p17 || die "s13: node-unpublish failed"
   csi_unstage "$consumer" "$vol" || die "s13: node-unstage failed"
-  out="$(gexec "$consumer" 60 "echo md=\$(ls /sys/block | grep -c '^md' || true)")"
-  grep -qx 'md=0' <<<"$out" || die "s13: an md array is still running after node-unstage: $out"
+  # The plugin waits for the kernel to delete the stopped array's device (it goes from a work queue);
+  # an md device left after that, running or empty, is one too many.
+  out="$(gexec "$consumer" 60 "
+    echo md=\$(ls /sys/block | grep -c '^md' || true)
+    for m in /sys/block/md*; do [ -e \$m ] && echo \$m \$(cat \$m/md/array_state 2>&1) \$(ls \$m/slaves 2>&1); done
+    grep '^md' /proc/mdstat || true
+  ")" || die "s13: inspecting $consumer failed: $out"
+  grep -qx 'md=0' <<<"$out" || die "s13: an md device is still there after node-unstage: $out"
   # Both legs hold the same data, each read on its own node from its own LV past md's reserve.
   local legsum=()
   for p in 0 1; do

@@ -13,10 +13,12 @@
 #    (8 MiB more, md5), and still after a reset of the controller (a reconnect, with the new keys);
 # Unstaged, then by hand from node-1 with nvme-cli: the old keys are refused by the target (node-2's
 # kernel: "host response mismatch"), the new keys connect. Staged again: both files intact. No key
-# in any Ferry log or in the command's output. Needs the 6.12 kernel and --guests 2. Cleans up.
+# in any Ferry log or in the command's output. Then nvmeAuth goes back to off: node-2's host entry
+# for node-1 loses its keys within 60 s and the volume stages again without keys, data intact.
+# Needs the 6.12 kernel and --guests 2. Cleans up.
 
 scenario() {
-  local target=node-2 consumer=node-1 pool=s16-pool vg=ferry-s16 vol=s16-vol t=$SECONDS out dev
+  local target=node-2 consumer=node-1 pool=s16-pool vg=ferry-s16 vol=s16-vol t=$SECONDS out dev w
   [ "${#GUESTS[@]}" -ge 2 ] || die "s16 needs --guests 2"
 
   out="$(gexec "$target" 60 "
@@ -164,9 +166,29 @@ scenario() {
   fi
   timing "s16: old keys refused, new keys connect, data intact" $((SECONDS - t))
 
+  # nvmeAuth back to off: nvmet asks every host whose entry carries a key to authenticate, on every
+  # subsystem, so the agent must take the keys off, or the next stage (which comes without keys)
+  # is refused with "Required key not available".
+  log "s16: nvmeAuth off again: the keys leave $target's host entry, a stage without keys works"
+  etcdctl_ns put /ferry/config/global '{"schemaVersion":1,"nvmeAuth":"off"}' >/dev/null
+  w=$SECONDS
+  while :; do
+    out="$(gexec "$target" 30 "echo key=\$(cat /sys/kernel/config/nvmet/hosts/$hostnqn/dhchap_key)+\$(cat /sys/kernel/config/nvmet/hosts/$hostnqn/dhchap_ctrl_key)")"
+    grep -qx 'key=+' <<<"$out" && break
+    ((SECONDS - w < 60)) || die "s16: $target's host entry for $consumer still carries keys 60 s after nvmeAuth went off"
+    sleep 2
+  done
+  csi_stage "$consumer" "$vol" || die "s16: node-stage with nvmeAuth off failed"
+  csi_publish "$consumer" "$vol" p16 || die "s16: node-publish with nvmeAuth off failed"
+  out="$(gexec "$consumer" 120 "echo 3 >/proc/sys/vm/drop_caches; echo a=\$(md5sum <$pod/a | cut -d' ' -f1)")"
+  [ "$(sed -n 's/^a=//p' <<<"$out")" = "$sum_a" ] || die "s16: data differs when staged without keys: $out"
+  csi_unpublish "$consumer" "$vol" p16 || die "s16: node-unpublish failed"
+  csi_unstage "$consumer" "$vol" || die "s16: node-unstage failed"
+  timing "s16: auth off again, staged without keys" $((SECONDS - t))
+
   etcdctl_ns del "/ferry/attachments/$vol/$consumer" >/dev/null
   etcdctl_ns put "/ferry/volumes/$vol" "$intent,\"deletionRequested\":true}" >/dev/null
-  local w=$SECONDS
+  w=$SECONDS
   while [ -n "$(etcdctl_ns get --keys-only "/ferry/volumes/$vol")" ]; do
     ((SECONDS - w < 180)) || die "s16: the volume was not deleted"
     sleep 1

@@ -47,6 +47,8 @@ final class PartsAssembler {
     static final long SECTOR_BYTES = 512;
     static final Duration DMSETUP_TIMEOUT = Duration.ofSeconds(30);
     static final Duration MDADM_TIMEOUT = Duration.ofMinutes(2);
+    static final Duration MD_GONE_TIMEOUT = Duration.ofSeconds(10);
+    private static final Duration MD_GONE_POLL = Duration.ofMillis(50);
     private static final Pattern MD = Pattern.compile("md[0-9]+");
     private static final Pattern DM = Pattern.compile("dm-[0-9]+");
     private static final String NO_SUPERBLOCK = "No md superblock";
@@ -298,7 +300,29 @@ final class PartsAssembler {
     private void stop(VolumeParts parts, Path md) {
         runner.run(Command.of("mdadm", "--stop", md.toString()).withTimeout(MDADM_TIMEOUT)
                 .serializedBy("md:" + parts.arrayUuid()));
-        log.info("volume {}: md array {} ({}) stopped", parts.volume(), md, parts.arrayUuid());
+        // The kernel deletes a stopped md device from a work queue after mdadm closes it, so it can
+        // linger a moment; waiting keeps a call that follows (a restage, another volume's lookup) from
+        // finding it half gone, and an unstage returns with the node clean.
+        Path entry = sysRoot.resolve("block").resolve(md.getFileName().toString());
+        long deadline = System.nanoTime() + MD_GONE_TIMEOUT.toNanos();
+        while (Files.exists(entry) && System.nanoTime() < deadline) {
+            sleep(MD_GONE_POLL);
+        }
+        if (Files.exists(entry)) {
+            log.info("volume {}: md array {} ({}) stopped; the kernel has not removed {} yet (it holds no leg)",
+                    parts.volume(), md, parts.arrayUuid(), entry);
+        } else {
+            log.info("volume {}: md array {} ({}) stopped", parts.volume(), md, parts.arrayUuid());
+        }
+    }
+
+    private static void sleep(Duration duration) {
+        try {
+            Thread.sleep(duration.toMillis());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw Calls.internal("interrupted while waiting for an md device to go");
+        }
     }
 
     /** Whether the array runs: any {@code md/array_state} but {@code clear} and {@code inactive}. */
@@ -331,6 +355,12 @@ final class PartsAssembler {
      */
     Optional<Path> mdDevice(String uuid) {
         for (String kernelName : blockDevices(MD)) {
+            String state = read(sysRoot.resolve("block").resolve(kernelName).resolve("md/array_state"));
+            if (state == null || state.equals("clear")) {
+                // No array (one being deleted, or an empty md device). Opening its node would make the
+                // kernel create it again, an empty md device left behind for nothing.
+                continue;
+            }
             Path device = node(kernelName);
             CommandResult detail = runner.execute(Command.of("mdadm", "--detail", "--export", device.toString())
                     .withTimeout(MDADM_TIMEOUT));

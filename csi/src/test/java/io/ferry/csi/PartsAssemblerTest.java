@@ -23,6 +23,8 @@ import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -94,6 +96,21 @@ class PartsAssemblerTest {
         }
         runner.on(List.of("mdadm", "--detail", "--export", dev.resolve(kernelName).toString()),
                 "MD_LEVEL=raid1\nMD_DEVICES=2\nMD_METADATA=1.2\nMD_UUID=" + uuid + "\n");
+    }
+
+    /** The kernel deleting a stopped md device: its sysfs directory and its devtmpfs node go. */
+    void mdGone(String kernelName) {
+        try {
+            Path dir = sys.resolve("block").resolve(kernelName);
+            try (var files = Files.walk(dir)) {
+                for (Path p : files.sorted(Comparator.reverseOrder()).toList()) {
+                    Files.delete(p);
+                }
+            }
+            Files.deleteIfExists(dev.resolve(kernelName));
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
     }
 
     static VolumeParts linear() {
@@ -299,7 +316,10 @@ class PartsAssemblerTest {
     @Test
     void stopsItsOwnInactiveArrayBeforeAssemblingAgain() {
         md("md126", "inactive", UUID_AS_MDADM_PRINTS_IT);
-        runner.on(List.of("mdadm", "--stop"), "");
+        runner.on(List.of("mdadm", "--stop"), c -> {
+            mdGone("md126");
+            return ok(c);
+        });
         examine(leg0, UUID_AS_MDADM_PRINTS_IT);
         examine(leg1, UUID_AS_MDADM_PRINTS_IT);
         runner.on(List.of("mdadm", "--assemble"), c -> {
@@ -354,9 +374,7 @@ class PartsAssemblerTest {
         md("md125", "clean", OTHER_UUID);
         md("md126", "active", UUID_AS_MDADM_PRINTS_IT);
         runner.on(List.of("mdadm", "--stop"), c -> {
-            md("md126", "clear", "");
-            runner.fail(List.of("mdadm", "--detail", "--export", dev.resolve("md126").toString()), 1,
-                    "mdadm: cannot open " + dev.resolve("md126"));
+            mdGone("md126");
             return ok(c);
         });
 
@@ -365,5 +383,31 @@ class PartsAssemblerTest {
 
         assertThat(runner.commandLines()).filteredOn(c -> c.startsWith("mdadm --stop"))
                 .containsExactly("mdadm --stop " + dev.resolve("md126"));
+    }
+
+    @Test
+    void returnsFromAStopOnlyOnceTheKernelHasDeletedTheMdDevice() {
+        md("md126", "active", UUID_AS_MDADM_PRINTS_IT);
+        runner.on(List.of("mdadm", "--stop"), c -> {
+            // As the kernel does: the array stops at once, the device goes later, from a work queue.
+            md("md126", "clear", "");
+            CompletableFuture.runAsync(() -> mdGone("md126"),
+                    CompletableFuture.delayedExecutor(300, TimeUnit.MILLISECONDS));
+            return ok(c);
+        });
+
+        assembler().disassemble(VOLUME, Optional.of(mirror()));
+
+        assertThat(sys.resolve("block/md126")).doesNotExist();
+    }
+
+    @Test
+    void neverOpensAnMdDeviceThatHoldsNoArray() {
+        // Opening the node of an empty or half-deleted md device makes the kernel create it again.
+        md("md125", "clear", OTHER_UUID);
+        md("md126", "active", UUID_AS_MDADM_PRINTS_IT);
+        assertThat(assembler().assembled(mirror())).contains(dev.resolve("md126"));
+
+        assertThat(runner.commandLines()).containsExactly("mdadm --detail --export " + dev.resolve("md126"));
     }
 }

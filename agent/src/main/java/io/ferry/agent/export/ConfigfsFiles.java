@@ -19,6 +19,9 @@ import java.util.List;
  */
 final class ConfigfsFiles {
 
+    /** What {@link #clearSecret} writes; a plain tree standing in for configfs keeps it as it is. */
+    static final String NO_KEY = "\0";
+
     private ConfigfsFiles() {
     }
 
@@ -62,6 +65,22 @@ final class ConfigfsFiles {
         } catch (IOException e) {
             // The exception names the file and the kernel's answer (e.g. EINVAL), never the data written.
             throw new UncheckedIOException("cannot write a DH-HMAC-CHAP key to " + file + ": " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * Empties a DH-HMAC-CHAP key attribute. nvmet takes a lone NUL byte as "no key": an empty write
+     * never reaches the attribute, and a newline is refused (EINVAL), as checked on the 6.12 kernel.
+     */
+    static void clearSecret(Path file) {
+        String current = read(file);
+        if (current.isEmpty() || current.equals(NO_KEY)) {
+            return;
+        }
+        try {
+            Files.writeString(file, NO_KEY, StandardCharsets.UTF_8);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot clear the DH-HMAC-CHAP key in " + file + ": " + e.getMessage(), e);
         }
     }
 

@@ -111,6 +111,8 @@ public final class NvmetExporter implements Exporter {
             if (auth.on()) {
                 NvmetHostAuth.requireAuth(volume, hostDir);
                 NvmetHostAuth.setPair(hostDir, pairs.get(host), auth);
+            } else {
+                NvmetHostAuth.clearPair(hostDir);
             }
             Path link = allowed.resolve(host);
             if (!Files.exists(link, LinkOption.NOFOLLOW_LINKS)) {

@@ -1,5 +1,6 @@
 package io.ferry.agent.export;
 
+import static io.ferry.agent.export.ConfigfsFiles.clearSecret;
 import static io.ferry.agent.export.ConfigfsFiles.writeIfDifferent;
 import static io.ferry.agent.export.ConfigfsFiles.writeSecretIfDifferent;
 
@@ -58,6 +59,19 @@ final class NvmetHostAuth {
      * only; live connections stay. Unidirectional mode leaves a controller key there alone: the
      * target answers with it only when a host asks (a host given one), and then it is the right one.
      */
+    /**
+     * Takes the keys off the host's entry, as {@code nvmeAuth} {@code off} asks: nvmet demands
+     * authentication from a host whose entry carries a key, whatever the subsystem, so keys left from
+     * a time authentication was on would refuse the host's next connections, which come without
+     * keys. Live connections stay (keys are checked only at authentication).
+     */
+    static void clearPair(Path hostDir) {
+        if (canAuthenticate(hostDir)) {
+            clearSecret(hostDir.resolve("dhchap_key"));
+            clearSecret(hostDir.resolve("dhchap_ctrl_key"));
+        }
+    }
+
     static void setPair(Path hostDir, HostSecret pair, NvmeAuth auth) {
         writeIfDifferent(hostDir.resolve("dhchap_hash"), DHCHAP_HASH);
         writeIfDifferent(hostDir.resolve("dhchap_dhgroup"), DHCHAP_DHGROUP);

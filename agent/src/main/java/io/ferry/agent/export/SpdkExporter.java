@@ -126,11 +126,19 @@ public final class SpdkExporter implements Exporter {
         if (sub.allowAnyHost()) {
             client.setAllowAnyHost(nqn, false);
         }
+        boolean cleared = false;
         for (String host : spec.allowedHostNqns()) {
             boolean present = sub.hosts().contains(Nqn.validate(host));
             if (!auth.on()) {
                 if (!present) {
                     client.addHost(nqn, host);
+                } else if (!sub.keysOf(host).equals(SpdkClient.HostKeys.NONE)) {
+                    // Keys left from a time authentication was on would refuse the host's next
+                    // connections, which come without keys; none given clears them.
+                    client.setKeys(nqn, host, SpdkClient.HostKeys.NONE);
+                    cleared = true;
+                    log.info("host {} on {} connects without authentication now (nvmeAuth off; live connections kept)",
+                            host, nqn);
                 }
                 continue;
             }
@@ -148,7 +156,7 @@ public final class SpdkExporter implements Exporter {
                 removed = true;
             }
         }
-        if (auth.on() || (removed && !sub.hostKeys().isEmpty())) {
+        if (auth.on() || cleared || (removed && !sub.hostKeys().isEmpty())) {
             prune();
         }
 

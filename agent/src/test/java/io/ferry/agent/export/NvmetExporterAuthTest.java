@@ -128,6 +128,32 @@ class NvmetExporterAuthTest {
     }
 
     @Test
+    void authenticationTurnedOffTakesTheKeysOffTheLiveEntryWithoutCuttingAnyone() throws Exception {
+        kernelWithAuth(HOST_A);
+        copies.put(HOST_A, pair(1));
+        exporter.export("vol-a", "/dev/loop3", 1 << 20, ExportSpec.tcp("node-b", Set.of(HOST_A)));
+        assertThat(attr("dhchap_key")).startsWith("DHHC-1:");
+
+        mode = NvmeAuth.OFF;
+        exporter.export("vol-a", "/dev/loop3", 1 << 20, ExportSpec.tcp("node-b", Set.of(HOST_A)));
+        // What nvmet takes as "no key" (checked on the 6.12 kernel): an empty write never reaches it.
+        assertThat(attr("dhchap_key")).isEqualTo("\0");
+        assertThat(attr("dhchap_ctrl_key")).isEqualTo("\0");
+        assertThat(linked()).isTrue();
+        assertThat(exporter.fences()).as("no connection cut").isZero();
+    }
+
+    @Test
+    void authenticationOffLeavesAKernelWithoutTargetAuthAlone() throws Exception {
+        mode = NvmeAuth.OFF;
+        exporter.export("vol-a", "/dev/loop3", 1 << 20, ExportSpec.tcp("node-b", Set.of(HOST_A)));
+        try (var files = Files.list(root.resolve("hosts").resolve(HOST_A))) {
+            assertThat(files).isEmpty();
+        }
+        assertThat(linked()).isTrue();
+    }
+
+    @Test
     void unidirectionalSetsOnlyTheHostKeyAndOffSetsNone() throws Exception {
         kernelWithAuth(HOST_A);
         mode = NvmeAuth.UNIDIRECTIONAL;

@@ -163,6 +163,27 @@ class SpdkExporterAuthTest {
     }
 
     @Test
+    void authenticationTurnedOffClearsTheLiveHostsKeysWithoutCuttingItAndTheKeysGo() {
+        SpdkExporter exporter = exporter();
+        secrets.publish("node-2", HOST_A, 1);
+        exporter.export("v1", "lvs0/v1", 1L << 30, ExportSpec.tcp("node-2", Set.of(HOST_A)));
+        spdk.clear();
+
+        secrets.mode = NvmeAuth.OFF;
+        exporter.export("v1", "lvs0/v1", 1L << 30, ExportSpec.tcp("node-2", Set.of(HOST_A)));
+        assertThat(spdk.mutations()).as("set_keys without keys, never remove_host: the connection stays")
+                .startsWith("nvmf_subsystem_set_keys").doesNotContain("nvmf_subsystem_remove_host");
+        assertThat(spdk.only("nvmf_subsystem_set_keys").toString())
+                .isEqualTo("{\"nqn\":\"" + nqn + "\",\"host\":\"" + HOST_A + "\"}");
+        assertThat(spdk.subsystems.get(nqn).hostKeys.get(HOST_A)).containsOnlyNulls();
+        assertThat(spdk.keys).as("keys no host uses any more").isEmpty();
+
+        spdk.clear();
+        exporter.export("v1", "lvs0/v1", 1L << 30, ExportSpec.tcp("node-2", Set.of(HOST_A)));
+        assertThat(spdk.mutations()).as("nothing left to clear").isEmpty();
+    }
+
+    @Test
     void aRemovedHostTakesItsKeysAndFilesAlongButAKeyAnotherVolumeUsesStays() {
         SpdkExporter exporter = exporter();
         secrets.publish("node-2", HOST_A, 1);
