@@ -11,6 +11,7 @@ import picocli.CommandLine.Option;
 
 import java.io.IOException;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.Callable;
@@ -55,6 +56,10 @@ public final class CsiMain implements Callable<Integer> {
     Path authKeys = Path.of(System.getenv().getOrDefault("FERRY_NVME_AUTH_KEYS",
             HostKeyFile.DEFAULT_PATH));
 
+    @Option(names = "--mirror-check-seconds", description = "how often the mirrors assembled on this node are checked and"
+            + " given back legs that returned; 0 never (default: ${DEFAULT-VALUE})")
+    int mirrorCheckSeconds = (int) MirrorKeeper.INTERVAL.toSeconds();
+
     /** The checked arguments: what {@link #call} starts the server with. */
     public record Parsed(CsiServer.Mode mode, CsiEndpoint endpoint, String nodeId) {
     }
@@ -93,7 +98,8 @@ public final class CsiMain implements Callable<Integer> {
         CsiEndpoint listen = parsed.endpoint();
         NodeService.Options node = m == CsiServer.Mode.CONTROLLER ? null
                 : NodeService.Options.defaults(nodeId).withMaxVolumes(maxVolumes).withTopology(topology)
-                .withNvme(reconnectDelay, ctrlLossTimeout).withNvmeAuthKeys(authKeys);
+                .withNvme(reconnectDelay, ctrlLossTimeout).withNvmeAuthKeys(authKeys)
+                .withMirrorCheck(Duration.ofSeconds(Math.max(0, mirrorCheckSeconds)));
         EtcdOptions etcd = EtcdOptions.fromEnvironment(System.getenv());
         CsiServer server = new CsiServer(new CsiServer.Options(m, listen, node, InformerOptions.defaults()),
                 EtcdStore.connectAndWarmUp(etcd), true, new ProcessCommandRunner());

@@ -60,6 +60,7 @@ public final class CsiServer implements AutoCloseable {
     private final EventLoopGroup workers;
     private final ExecutorService executor;
     private Server server;
+    private MirrorKeeper keeper;
     private CsiEndpoint bound;
 
     public CsiServer(Options options, EtcdStore store, boolean ownsStore, CommandRunner runner) {
@@ -101,7 +102,9 @@ public final class CsiServer implements AutoCloseable {
             builder.addService(new ControllerService(store, view, locks, Clock.systemUTC()));
         }
         if (options.mode().node()) {
-            builder.addService(new NodeService(store, view, locks, runner, options.node()));
+            NodeService node = new NodeService(store, view, locks, runner, options.node());
+            builder.addService(node);
+            keeper = node.mirrorKeeper().start(options.node().mirrorCheck());
         }
         try {
             server = builder.build().start();
@@ -154,6 +157,9 @@ public final class CsiServer implements AutoCloseable {
                 Thread.currentThread().interrupt();
                 server.shutdownNow();
             }
+        }
+        if (keeper != null) {
+            keeper.close();
         }
         view.close();
         executor.shutdownNow();

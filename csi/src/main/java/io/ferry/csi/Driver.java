@@ -46,6 +46,14 @@ public final class Driver {
     private Driver() {
     }
 
+    /** Fails the call with INVALID_ARGUMENT, saying why, when the plugin cannot serve this capability. */
+    static void requireSupported(VolumeCapability cap) {
+        String why = unsupported(cap);
+        if (why != null) {
+            throw Calls.invalid(why);
+        }
+    }
+
     /** Why the plugin cannot serve this capability, or null when it can. Missing parts are the caller's error. */
     static String unsupported(VolumeCapability cap) {
         if (!cap.hasAccessMode() || cap.getAccessMode().getMode() == Mode.UNKNOWN) {

@@ -6,6 +6,7 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.TreeSet;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
@@ -40,6 +41,17 @@ final class KeyedLocks {
             mine.complete(null);
         };
         return previous == null ? CompletableFuture.completedFuture(held) : previous.thenApply(v -> held);
+    }
+
+    /** Holds {@code key} if nobody does, without waiting: for background work that can come back later. */
+    Optional<Held> tryLock(String key) {
+        CompletableFuture<Held> turn = acquire(key);
+        if (turn.isDone()) {
+            return Optional.of(turn.join());
+        }
+        // Our turn still comes later; pass it straight on.
+        turn.thenAccept(Held::close);
+        return Optional.empty();
     }
 
     /**

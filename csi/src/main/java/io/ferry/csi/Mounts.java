@@ -1,5 +1,8 @@
 package io.ferry.csi;
 
+import io.ferry.runtime.exec.Command;
+import io.ferry.runtime.exec.CommandRunner;
+
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -40,6 +43,13 @@ final class Mounts {
             mounts.add(new Mount(unescape(f[dash + 2]), unescape(f[4]), f[dash + 1], f[5], unescape(f[3])));
         }
         return mounts;
+    }
+
+    /** Unmounts every mount stacked on {@code path} (a bind mount repeated by a crashed retry included). */
+    void unmountAll(Path path, CommandRunner runner) {
+        for (int i = 0; i < 8 && at(path).isPresent(); i++) {
+            runner.run(Command.of("umount", path.toString()));
+        }
     }
 
     /** The topmost mount at exactly this path, if any. */

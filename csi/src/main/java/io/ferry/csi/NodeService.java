@@ -35,6 +35,7 @@ import io.grpc.stub.StreamObserver;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -59,28 +60,34 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
      *                     registration labels {@code rack} and {@code zone} are added when present
      */
     public record Options(String nodeId, long maxVolumes, Map<String, String> topology, Path mountInfo, Path sysRoot,
-                          Path devRoot, NvmeConnector.Options nvme) {
+                          Path devRoot, NvmeConnector.Options nvme, Duration mirrorCheck) {
         public static Options defaults(String nodeId) {
             return new Options(nodeId, 0, Map.of(), Path.of("/proc/self/mountinfo"), Path.of("/sys"), Path.of("/dev"),
-                    NvmeConnector.Options.defaults());
+                    NvmeConnector.Options.defaults(), MirrorKeeper.INTERVAL);
         }
 
         public Options withNvme(int reconnectDelay, int ctrlLossTimeout) {
             return new Options(nodeId, maxVolumes, topology, mountInfo, sysRoot, devRoot,
-                    new NvmeConnector.Options(reconnectDelay, ctrlLossTimeout, nvme.deviceTimeout()));
+                    new NvmeConnector.Options(reconnectDelay, ctrlLossTimeout, nvme.deviceTimeout()), mirrorCheck);
         }
 
         public Options withMaxVolumes(long value) {
-            return new Options(nodeId, value, topology, mountInfo, sysRoot, devRoot, nvme);
+            return new Options(nodeId, value, topology, mountInfo, sysRoot, devRoot, nvme, mirrorCheck);
         }
 
         public Options withTopology(Map<String, String> value) {
-            return new Options(nodeId, maxVolumes, Map.copyOf(value), mountInfo, sysRoot, devRoot, nvme);
+            return new Options(nodeId, maxVolumes, Map.copyOf(value), mountInfo, sysRoot, devRoot, nvme, mirrorCheck);
         }
 
         /** Where this host's DH-HMAC-CHAP pair is (the agent's state file; {@code --nvme-auth-keys}). */
         public Options withNvmeAuthKeys(Path value) {
-            return new Options(nodeId, maxVolumes, topology, mountInfo, sysRoot, devRoot, nvme.withAuthKeys(value));
+            return new Options(nodeId, maxVolumes, topology, mountInfo, sysRoot, devRoot, nvme.withAuthKeys(value),
+                    mirrorCheck);
+        }
+
+        /** How often the mirrors assembled here are looked at ({@link MirrorKeeper}); zero: never. */
+        public Options withMirrorCheck(Duration value) {
+            return new Options(nodeId, maxVolumes, topology, mountInfo, sysRoot, devRoot, nvme, value);
         }
     }
 
@@ -94,6 +101,7 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
     private final NvmeConnector nvme;
     private final VolumeDevices devices;
     private final Filesystems filesystems;
+    private final MirrorKeeper keeper;
 
     public NodeService(EtcdStore store, ClusterView view, KeyedLocks locks, CommandRunner runner, Options options) {
         this.store = store;
@@ -108,6 +116,12 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
         this.devices = new VolumeDevices(store, view, options.nodeId(), verifier, nvme,
                 new PartsAssembler(runner, options.sysRoot(), options.devRoot()));
         this.filesystems = new Filesystems(runner);
+        this.keeper = new MirrorKeeper(devices, locks);
+    }
+
+    /** The loop that looks after the mirrors assembled on this node; its owner starts and closes it. */
+    MirrorKeeper mirrorKeeper() {
+        return keeper;
     }
 
     // ---- NodeGetInfo / NodeGetCapabilities ----
@@ -150,10 +164,7 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
             Path staging = CsiPaths.path("staging_target_path", request.getStagingTargetPath());
             Calls.require(request.hasVolumeCapability(), "volume_capability is required");
             VolumeCapability cap = request.getVolumeCapability();
-            String why = Driver.unsupported(cap);
-            if (why != null) {
-                throw Calls.invalid(why);
-            }
+            Driver.requireSupported(cap);
             try (KeyedLocks.Held ignored = locks.lock("volume:" + id)) {
                 VolumeIntent intent = devices.intent(id);
                 devices.follow(id);
@@ -186,7 +197,7 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
             Calls.require(!id.isEmpty(), "volume_id is required");
             Path staging = CsiPaths.path("staging_target_path", request.getStagingTargetPath());
             try (KeyedLocks.Held ignored = locks.lock("volume:" + id)) {
-                unmount(staging);
+                mounts.unmountAll(staging, runner);
                 if (Names.isValidVolumeName(id)) {
                     devices.follow(id);
                     devices.release(id);
@@ -211,10 +222,7 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
             Path target = CsiPaths.path("target_path", request.getTargetPath());
             Calls.require(request.hasVolumeCapability(), "volume_capability is required");
             VolumeCapability cap = request.getVolumeCapability();
-            String why = Driver.unsupported(cap);
-            if (why != null) {
-                throw Calls.invalid(why);
-            }
+            Driver.requireSupported(cap);
             boolean readOnly = request.getReadonly() || Driver.readOnlyMode(cap);
             try (KeyedLocks.Held ignored = locks.lock("volume:" + id)) {
                 VolumeIntent intent = devices.intent(id);
@@ -278,7 +286,7 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
             Calls.require(!id.isEmpty(), "volume_id is required");
             Path target = CsiPaths.path("target_path", request.getTargetPath());
             try (KeyedLocks.Held ignored = locks.lock("volume:" + id)) {
-                unmount(target);
+                mounts.unmountAll(target, runner);
                 if (Files.isDirectory(target, LinkOption.NOFOLLOW_LINKS)) {
                     try (var children = Files.list(target)) {
                         if (children.findAny().isEmpty()) {
@@ -291,13 +299,6 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
                 return NodeUnpublishVolumeResponse.getDefaultInstance();
             }
         });
-    }
-
-    private void unmount(Path path) {
-        // Stacked mounts (a bind mount repeated by a crashed retry) are all removed.
-        for (int i = 0; i < 8 && mounts.at(path).isPresent(); i++) {
-            runner.run(Command.of("umount", path.toString()));
-        }
     }
 
     // ---- NodeGetVolumeStats ----

@@ -7,6 +7,8 @@ import io.ferry.runtime.exec.Command;
 import io.ferry.runtime.exec.CommandResult;
 import io.ferry.runtime.exec.CommandRunner;
 
+import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -47,6 +49,9 @@ final class NvmeConnector {
         }
     }
 
+    /** Seconds a mirror leg's I/O waits for a path before it fails: md's pause when a leg's node is lost. */
+    static final int LEG_FAST_IO_FAIL_SECONDS = 10;
+
     private final CommandRunner runner;
     private final Path sysRoot;
     private final DeviceVerifier verifier;
@@ -68,12 +73,23 @@ final class NvmeConnector {
      * the namespace with the export's serial under a controller of the export's subsystem.
      */
     Path connect(ExportInfo export, String hostNqn, NvmeAuth auth) throws InterruptedException {
+        return connect(export, hostNqn, auth, false);
+    }
+
+    /** @param failFast fail I/O after {@link #LEG_FAST_IO_FAIL_SECONDS} without a path (a mirror's leg) */
+    Path connect(ExportInfo export, String hostNqn, NvmeAuth auth, boolean failFast) throws InterruptedException {
         Optional<Path> device = verifier.nvmeNamespace(export);
         if (device.isPresent()) {
+            if (failFast) {
+                failFast(export.nqn());
+            }
             return device.get();
         }
         if (controllersOf(export.nqn()).isEmpty()) {
             runner.run(connectCommand(export, hostNqn, auth, auth.on() ? Optional.of(authKeys()) : Optional.empty()));
+        }
+        if (failFast) {
+            failFast(export.nqn());
         }
         // The kernel creates the namespace device shortly after the controller; a short bounded wait.
         long deadline = System.nanoTime() + options.deviceTimeout().toNanos();
@@ -103,6 +119,27 @@ final class NvmeConnector {
                     + " reads them through --nvme-auth-keys, default " + HostKeyFile.DEFAULT_PATH + ")"));
         } catch (HostKeyFile.UnusableException e) {
             throw Calls.failedPrecondition(e.getMessage());
+        }
+    }
+
+    /**
+     * Makes I/O on the subsystem's controllers fail after {@link #LEG_FAST_IO_FAIL_SECONDS} without a
+     * path, while each keeps reconnecting until its ctrl-loss-tmo: md then drops a lost leg and goes on
+     * with the others, and the same device is back, for a re-add, once the leg's node is. Written in
+     * sysfs (kernel 5.10 and later) because nvme-cli 2.3 and 2.4 have no option for it; a kernel
+     * without the attribute keeps I/O waiting, as for a single volume.
+     */
+    private void failFast(String nqn) {
+        for (Path controller : controllersOf(nqn)) {
+            Path attribute = controller.resolve("fast_io_fail_tmo");
+            String wanted = Integer.toString(LEG_FAST_IO_FAIL_SECONDS);
+            if (Files.exists(attribute) && !wanted.equals(SysBlock.read(attribute))) {
+                try {
+                    Files.writeString(attribute, wanted);
+                } catch (IOException e) {
+                    throw Calls.internal("cannot set " + attribute + " to " + wanted + ": " + e.getMessage());
+                }
+            }
         }
     }
 

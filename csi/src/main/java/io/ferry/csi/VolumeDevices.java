@@ -4,6 +4,7 @@ import io.ferry.csi.v1.VolumeCondition;
 import io.ferry.etcd.FerryKeys;
 import io.ferry.etcd.store.EtcdStore;
 import io.ferry.etcd.store.Versioned;
+import io.ferry.model.Layout;
 import io.ferry.model.Names;
 import io.ferry.model.NodeRegistration;
 import io.ferry.model.Nqn;
@@ -19,8 +20,13 @@ import io.grpc.StatusRuntimeException;
 
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.Predicate;
 
 /**
  * Where a volume's block device is on this node, and only ever one traced back to the volume: the
@@ -37,6 +43,7 @@ final class VolumeDevices {
     private final DeviceVerifier verifier;
     private final NvmeConnector nvme;
     private final PartsAssembler assembler;
+    private final Set<String> stagedMirrors = ConcurrentHashMap.newKeySet();
 
     VolumeDevices(EtcdStore store, ClusterView view, String nodeId, DeviceVerifier verifier, NvmeConnector nvme,
                   PartsAssembler assembler) {
@@ -89,11 +96,66 @@ final class VolumeDevices {
         VolumeParts parts = Calls.await(view.await(() -> view.volumeParts(id), Calls.remaining()),
                 "the controller to place the parts of volume " + id);
         List<Path> partDevices = new ArrayList<>();
+        boolean mirror = parts.layout() == Layout.MIRROR;
         for (VolumeParts.Part part : parts.parts()) {
             Calls.await(view.follow(part.name()));
-            partDevices.add(attach(part.name()));
+            partDevices.add(attach(part.name(), mirror));
         }
-        return assembler.assemble(parts, partDevices);
+        Path device = assembler.assemble(parts, partDevices);
+        if (mirror) {
+            stagedMirrors.add(id);
+        }
+        return device;
+    }
+
+    /** The mirrors assembled on this node that {@link MirrorKeeper} looks after. */
+    Set<String> stagedMirrors() {
+        return Set.copyOf(stagedMirrors);
+    }
+
+    /**
+     * The health of a mirror assembled on this node, from its md array and each leg's device here;
+     * empty when the volume is no mirror or its array is not running.
+     */
+    Optional<MirrorHealth> mirrorHealth(String id) {
+        Optional<VolumeParts> parts = view.volumeParts(id).filter(p -> p.layout() == Layout.MIRROR);
+        Optional<Path> md = parts.flatMap(assembler::assembled);
+        if (md.isEmpty()) {
+            return Optional.empty();
+        }
+        List<Optional<String>> legs = parts.get().partNames().stream()
+                .map(part -> legDevice(part).map(SysBlock::kernelName)).toList();
+        return Optional.of(assembler.mirrors().health(md.get(), parts.get(), legs));
+    }
+
+    /**
+     * Gives a mirror assembled on this node back its legs that are out of the array and whose
+     * devices are here again, those {@code mayTry} allows; what was done, one line per leg.
+     */
+    List<MirrorArrays.Repair> repairMirror(String id, Predicate<String> mayTry) {
+        Optional<MirrorHealth> health = mirrorHealth(id);
+        VolumeParts parts = view.volumeParts(id).orElse(null);
+        Optional<Path> md = parts == null ? Optional.empty() : assembler.assembled(parts);
+        if (health.isEmpty() || md.isEmpty()) {
+            return List.of();
+        }
+        Map<String, Path> out = new LinkedHashMap<>();
+        for (MirrorHealth.Leg leg : health.get().legs()) {
+            boolean dropped = leg.state() == MirrorHealth.LegState.FAULTY || leg.state() == MirrorHealth.LegState.OUT;
+            if (dropped && mayTry.test(leg.part())) {
+                legDevice(leg.part()).ifPresent(device -> out.put(leg.part(), device));
+            }
+        }
+        return out.isEmpty() ? List.of() : assembler.mirrors().repair(parts, md.get(), health.get(), out);
+    }
+
+    /** A leg's verified device on this node, if it has one now; a device that fails verification is none. */
+    private Optional<Path> legDevice(String part) {
+        try {
+            return currentDevice(part);
+        } catch (StatusRuntimeException e) {
+            return Optional.empty();
+        }
     }
 
     /**
@@ -103,6 +165,7 @@ final class VolumeDevices {
      */
     void release(String id) throws Exception {
         Optional<VolumeParts> parts = view.volumeParts(id);
+        stagedMirrors.remove(id);
         assembler.disassemble(id, parts);
         for (String part : parts.map(VolumeParts::partNames).orElse(List.of())) {
             Calls.await(view.follow(part));
@@ -118,6 +181,15 @@ final class VolumeDevices {
      * (against the serving node's pool), so a status naming another device is refused either way.
      */
     Path attach(String id) throws Exception {
+        return attach(id, false);
+    }
+
+    /**
+     * @param mirrorLeg connect with a short I/O failure timeout ({@link NvmeConnector#LEG_FAST_IO_FAIL_SECONDS}):
+     *                  md must see a lost leg's I/O fail to go on with the others, where a single
+     *                  volume's I/O rather waits for its node to return
+     */
+    private Path attach(String id, boolean mirrorLeg) throws Exception {
         String hostNqn = Calls.await(store.get(keys.registration(nodeId), NodeRegistration.class))
                 .map(v -> v.value().hostNqn())
                 .orElseThrow(() -> Calls.failedPrecondition("node " + nodeId
@@ -128,7 +200,7 @@ final class VolumeDevices {
             return verifier.local(id, pool(id, ready.placement()), ready.status().devicePath(), view.clusterId().orElse(null));
         }
         verifier.export(id, view.globalConfig().nqnPrefix(), view.clusterId().orElse(null), ready.status().export());
-        return nvme.connect(ready.status().export(), hostNqn, view.globalConfig().nvmeAuth());
+        return nvme.connect(ready.status().export(), hostNqn, view.globalConfig().nvmeAuth(), mirrorLeg);
     }
 
     /** How this node reaches the volume placed as {@code placement}, by the one rule ({@link Reach#of}). */
@@ -209,6 +281,22 @@ final class VolumeDevices {
      * abnormal when any of its parts is, named.
      */
     VolumeCondition condition(String id) {
+        Optional<MirrorHealth> mirror = mirrorHealth(id);
+        if (mirror.isPresent()) {
+            // Looked after from now on, also when the plugin restarted since the stage.
+            stagedMirrors.add(id);
+            StringBuilder message = new StringBuilder(mirror.get().message());
+            boolean abnormal = mirror.get().abnormal();
+            for (String part : view.volumeParts(id).map(VolumeParts::partNames).orElse(List.of())) {
+                // md learns of a lost leg only from I/O that fails; the controller may know first.
+                Optional<String> problem = servingProblem(part);
+                if (problem.isPresent()) {
+                    abnormal = true;
+                    message.append("; part ").append(part).append(": ").append(problem.get());
+                }
+            }
+            return VolumeCondition.newBuilder().setAbnormal(abnormal).setMessage(message.toString()).build();
+        }
         for (String part : view.volumeParts(id).map(VolumeParts::partNames).orElse(List.of())) {
             Optional<String> problem = servingProblem(part);
             if (problem.isPresent()) {

@@ -136,9 +136,12 @@ class MultiPartStagingIT {
         return "nqn.2014-08.org.nvmexpress:uuid:" + node;
     }
 
+    /** How often the plugin's keeper looks at mirrors: never, unless a test is about it. */
+    Duration mirrorCheck = Duration.ZERO;
+
     void startPlugin() throws IOException {
         NodeService.Options options = new NodeService.Options(CONSUMER, 0, Map.of(), mountInfo, sys, dev,
-                new NvmeConnector.Options(2, 600, Duration.ofSeconds(2), authKeys));
+                new NvmeConnector.Options(2, 600, Duration.ofSeconds(2), authKeys), mirrorCheck);
         plugin = new CsiServer(new CsiServer.Options(CsiServer.Mode.NODE, new CsiEndpoint.Tcp("127.0.0.1", 0), options,
                 InformerOptions.defaults()), EtcdStore.connect(etcd.options(prefix)), true, runner).start();
         channel = plugin.endpoint().channelBuilder(clientGroup).build();
@@ -209,6 +212,7 @@ class MultiPartStagingIT {
             write(sys.resolve("class/nvme").resolve(ctrl).resolve("subsysnqn"), nqn);
             write(sys.resolve("class/nvme").resolve(ctrl).resolve("serial"), Nqn.serialForVolume(PartNames.of(VOLUME, index)));
             mkdirs(sys.resolve("class/nvme").resolve(ctrl).resolve(ctrl + "n1"));
+            write(sys.resolve("class/nvme").resolve(ctrl).resolve("fast_io_fail_tmo"), "off");
             write(sys.resolve("class/block").resolve(ctrl + "n1").resolve("dev"), "259:" + (index + 1));
             write(dev.resolve(ctrl + "n1"), "");
             return ok(c);
@@ -259,7 +263,10 @@ class MultiPartStagingIT {
 
     CommandResult mdStarted(Command c) {
         write(sys.resolve("block/md127/md/array_state"), "clean");
-        write(dev.resolve("md127"), "");
+        // A real device node (never opened): stats compare the mount's source with it by device number.
+        if (!Files.exists(dev.resolve("md127"))) {
+            new ProcessCommandRunner().run(Command.of("mknod", dev.resolve("md127").toString(), "b", "9", "127"));
+        }
         runner.on(List.of("mdadm", "--detail", "--export", dev.resolve("md127").toString()),
                 "MD_LEVEL=raid1\nMD_UUID=0f1e2d3c:4b5a4978:8695a4b3:c2d1e0f9\n");
         return ok(c);
@@ -364,6 +371,8 @@ class MultiPartStagingIT {
                 "mount -t ext4 " + dev.resolve("dm-0") + " " + staging);
         assertThat(new String(runner.executed().get(2).stdin())).isEqualTo(
                 "0 2097152 linear 259:1 0\n2097152 1048576 linear 259:2 0\n");
+        // A segment's I/O waits for its node like a single volume's: nothing else holds that data.
+        assertThat(sys.resolve("class/nvme/nvme1/fast_io_fail_tmo")).hasContent("off");
         int before;
 
         // Stats are the assembled device's filesystem's; the volume is abnormal when one part is, by name.
@@ -432,6 +441,9 @@ class MultiPartStagingIT {
                 "wipefs --noheadings --output TYPE,OFFSET,USAGE " + dev.resolve("md127"),
                 "mkfs.ext4 -E nodiscard " + dev.resolve("md127"),
                 "mount -t ext4 " + dev.resolve("md127") + " " + staging);
+        // A leg's I/O fails soon without a path, so md drops a lost leg instead of waiting with it.
+        assertThat(sys.resolve("class/nvme/nvme1/fast_io_fail_tmo")).hasContent(Integer.toString(NvmeConnector.LEG_FAST_IO_FAIL_SECONDS));
+        assertThat(sys.resolve("class/nvme/nvme2/fast_io_fail_tmo")).hasContent(Integer.toString(NvmeConnector.LEG_FAST_IO_FAIL_SECONDS));
 
         int before = runner.commandLines().size();
         unstage();
@@ -491,5 +503,54 @@ class MultiPartStagingIT {
         assertThat(code(expand)).isEqualTo(Status.Code.FAILED_PRECONDITION);
         assertThat(message(expand)).contains("expanding a multi-part volume is not supported yet");
         assertThat(runner.commandLines()).isEmpty();
+    }
+
+    @Test
+    void theNodePluginReportsALostLegAndGivesItBackWhenItsDeviceIsHereAgain() throws Exception {
+        writeVolume(Layout.MIRROR, List.of(GI, GI));
+        Function<Command, CommandResult> noSuperblock = c -> new CommandResult(c, 1, "",
+                "mdadm: No md superblock detected on " + c.argv().get(3) + ".\n", Duration.ZERO);
+        runner.on(List.of("mdadm", "--examine"), noSuperblock).on(List.of("wipefs"), "").on(List.of("mkfs.ext4"), "")
+                .on(List.of("stat", "-f"), "393216 262144 245760 4096 98304 98000\n");
+        startPlugin();
+        stage();
+        Path md = sys.resolve("block/md127/md");
+        write(md.resolve("dev-nvme1n1/state"), "in_sync");
+        write(md.resolve("dev-nvme2n1/state"), "in_sync");
+        write(md.resolve("sync_action"), "idle");
+        assertThat(stats().getVolumeCondition().getAbnormal()).isFalse();
+        assertThat(stats().getVolumeCondition().getMessage()).isEqualTo("mirror healthy (md127): 2 of 2 legs in sync");
+
+        // node-b's leg fails its I/O (its node went away): md marks it faulty and runs on the other leg.
+        write(md.resolve("dev-nvme2n1/state"), "faulty");
+        assertThat(stats().getVolumeCondition().getAbnormal()).isTrue();
+        assertThat(stats().getVolumeCondition().getMessage()).isEqualTo("mirror degraded (md127): 1 of 2 legs in sync;"
+                + " leg " + PartNames.of(VOLUME, 1) + " (nvme2n1) faulty");
+
+        // Its controller reconnected: the leg reads again, with the array's superblock; the keeper takes it back.
+        runner.on(List.of("mdadm", "--examine", "--export", dev.resolve("nvme2n1").toString()),
+                "MD_LEVEL=raid1\nMD_UUID=0f1e2d3c:4b5a4978:8695a4b3:c2d1e0f9\n");
+        runner.on(List.of("mdadm", "--manage"), c -> {
+            if (c.argv().contains("--re-add")) {
+                write(md.resolve("dev-nvme2n1/state"), "in_sync");
+            }
+            return ok(c);
+        });
+        int before = runner.commandLines().size();
+        stopPlugin();
+        mirrorCheck = Duration.ofMillis(200);
+        startPlugin();
+        // A restarted plugin knows its mirrors again from the CO's next stats call.
+        stats();
+        await().atMost(Duration.ofSeconds(20)).until(() -> since(before).contains("mdadm --manage "
+                + dev.resolve("md127") + " --re-add " + dev.resolve("nvme2n1")));
+        assertThat(since(before)).containsSubsequence("mdadm --manage " + dev.resolve("md127") + " --remove failed",
+                "mdadm --examine --export " + dev.resolve("nvme2n1"),
+                "mdadm --manage " + dev.resolve("md127") + " --re-add " + dev.resolve("nvme2n1"));
+        assertThat(stats().getVolumeCondition().getAbnormal()).isFalse();
+        // In sync again: nothing more is done to it.
+        int after = runner.commandLines().size();
+        Thread.sleep(600);
+        assertThat(since(after)).noneMatch(c -> c.startsWith("mdadm --manage"));
     }
 }

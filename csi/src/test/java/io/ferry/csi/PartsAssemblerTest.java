@@ -22,6 +22,7 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
@@ -402,6 +403,30 @@ class PartsAssemblerTest {
     }
 
     @Test
+    void theNodeAndLinkMdadmMadeWithoutUdevGoWithTheArraySoNoScanCreatesItAgain() throws IOException {
+        md("md126", "active", UUID_AS_MDADM_PRINTS_IT);
+        Path link = Files.createSymbolicLink(Files.createDirectories(dev.resolve("md"))
+                .resolve(MirrorArrays.mdName(mirror())), Path.of("../md126"));
+        Path otherLink = Files.createSymbolicLink(dev.resolve("md/someone-else"), Path.of("../md125"));
+        runner.on(List.of("mdadm", "--stop"), c -> {
+            // The kernel deletes the device; the node mdadm made stays, as it does without udev.
+            mdGone("md126");
+            try {
+                Files.createFile(dev.resolve("md126"));
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+            return ok(c);
+        });
+
+        assembler().disassemble(VOLUME, Optional.of(mirror()));
+
+        assertThat(dev.resolve("md126")).doesNotExist();
+        assertThat(link).doesNotExist();
+        assertThat(Files.isSymbolicLink(otherLink)).as("another array's link stays").isTrue();
+    }
+
+    @Test
     void neverOpensAnMdDeviceThatHoldsNoArray() {
         // Opening the node of an empty or half-deleted md device makes the kernel create it again.
         md("md125", "clear", OTHER_UUID);
@@ -409,5 +434,91 @@ class PartsAssemblerTest {
         assertThat(assembler().assembled(mirror())).contains(dev.resolve("md126"));
 
         assertThat(runner.commandLines()).containsExactly("mdadm --detail --export " + dev.resolve("md126"));
+    }
+
+    // ---- a leg given back ----
+
+    MirrorHealth degraded(MirrorHealth.LegState leg1State) {
+        return new MirrorHealth("md126", List.of(new MirrorHealth.Leg(PartNames.of(VOLUME, 0), "nvme1n1",
+                MirrorHealth.LegState.IN_SYNC), new MirrorHealth.Leg(PartNames.of(VOLUME, 1), "nvme2n1", leg1State)),
+                "idle", -1, 0);
+    }
+
+    @Test
+    void aFailedLegIsRemovedThenReAddedWhenItCarriesTheArraysUuid() {
+        runner.on(List.of("mdadm", "--manage"), "");
+        examine(leg1, UUID_AS_MDADM_PRINTS_IT);
+
+        List<MirrorArrays.Repair> done = assembler().mirrors().repair(mirror(), dev.resolve("md126"),
+                degraded(MirrorHealth.LegState.FAULTY), Map.of(PartNames.of(VOLUME, 1), leg1));
+
+        assertThat(runner.commandLines()).containsExactly("mdadm --manage " + dev.resolve("md126") + " --remove failed",
+                "mdadm --examine --export " + leg1, "mdadm --manage " + dev.resolve("md126") + " --re-add " + leg1);
+        assertThat(done).singleElement().satisfies(r -> {
+            assertThat(r.attempted()).isTrue();
+            assertThat(r.what()).contains("re-added");
+        });
+    }
+
+    @Test
+    void aLegMdWillNotReAddIsAddedForAFullRebuildOnlyBecauseItIsTheArraysOwn() {
+        runner.fail(List.of("mdadm", "--manage", dev.resolve("md126").toString(), "--re-add"), 1,
+                "mdadm: --re-add for " + leg1 + " to " + dev.resolve("md126") + " is not possible\n");
+        runner.on(List.of("mdadm", "--manage", dev.resolve("md126").toString(), "--add"), "");
+        examine(leg1, UUID_AS_MDADM_PRINTS_IT);
+
+        List<MirrorArrays.Repair> done = assembler().mirrors().repair(mirror(), dev.resolve("md126"),
+                degraded(MirrorHealth.LegState.OUT), Map.of(PartNames.of(VOLUME, 1), leg1));
+
+        assertThat(runner.commandLines()).containsExactly("mdadm --examine --export " + leg1,
+                "mdadm --manage " + dev.resolve("md126") + " --re-add " + leg1,
+                "mdadm --manage " + dev.resolve("md126") + " --add " + leg1);
+        assertThat(done).singleElement().satisfies(r -> assertThat(r.what()).contains("full rebuild")
+                .contains("is not possible"));
+    }
+
+    @Test
+    void aLegWithAnotherArraysSuperblockOrNoneIsNeverAddedToTheMirror() {
+        examine(leg1, OTHER_UUID);
+
+        List<MirrorArrays.Repair> done = assembler().mirrors().repair(mirror(), dev.resolve("md126"),
+                degraded(MirrorHealth.LegState.OUT), Map.of(PartNames.of(VOLUME, 1), leg1));
+        examine(leg1, null);
+        done = new ArrayList<>(done);
+        done.addAll(assembler().mirrors().repair(mirror(), dev.resolve("md126"), degraded(MirrorHealth.LegState.OUT),
+                Map.of(PartNames.of(VOLUME, 1), leg1)));
+
+        assertThat(runner.commandLines()).noneMatch(c -> c.startsWith("mdadm --manage"));
+        assertThat(done).extracting(MirrorArrays.Repair::attempted).containsExactly(false, false);
+        assertThat(done.get(0).what()).contains("it is a member of " + OTHER_UUID).contains("left alone");
+        assertThat(done.get(1).what()).contains("no md superblock").contains("left alone");
+    }
+
+    @Test
+    void aLegThatCannotBeReadYetIsNotCountedAsATry() {
+        runner.on(List.of("mdadm", "--manage"), "");
+        runner.fail(List.of("mdadm", "--examine", "--export", leg1.toString()), 1,
+                "mdadm: cannot open " + leg1 + ": Input/output error\n");
+
+        List<MirrorArrays.Repair> done = assembler().mirrors().repair(mirror(), dev.resolve("md126"),
+                degraded(MirrorHealth.LegState.FAULTY), Map.of(PartNames.of(VOLUME, 1), leg1));
+
+        assertThat(done).singleElement().satisfies(r -> {
+            assertThat(r.attempted()).isFalse();
+            assertThat(r.what()).contains("cannot be read yet").contains("Input/output error");
+        });
+        assertThat(runner.commandLines()).noneMatch(c -> c.contains("--re-add") || c.contains("--add"));
+    }
+
+    @Test
+    void failedLegsMdStillHoldsAreLeftForTheNextRound() {
+        runner.fail(List.of("mdadm", "--manage", dev.resolve("md126").toString(), "--remove", "failed"), 1,
+                "mdadm: hot remove failed for " + leg1 + ": Device or resource busy\n");
+
+        List<MirrorArrays.Repair> done = assembler().mirrors().repair(mirror(), dev.resolve("md126"),
+                degraded(MirrorHealth.LegState.FAULTY), Map.of(PartNames.of(VOLUME, 1), leg1));
+
+        assertThat(done).singleElement().satisfies(r -> assertThat(r.attempted()).isFalse());
+        assertThat(runner.commandLines()).containsExactly("mdadm --manage " + dev.resolve("md126") + " --remove failed");
     }
 }

@@ -1,0 +1,282 @@
+package io.ferry.csi;
+
+import io.ferry.model.VolumeParts;
+import io.ferry.runtime.device.SignatureProbe;
+import io.ferry.runtime.exec.Command;
+import io.ferry.runtime.exec.CommandResult;
+import io.ferry.runtime.exec.CommandRunner;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Optional;
+import java.util.regex.Pattern;
+
+/**
+ * A mirror's md RAID1 array on the consumer: made, found, stopped, and given back a leg that
+ * returns. An array is always found by the UUID its parts record holds (the ownership marker),
+ * through sysfs and {@code mdadm --detail}; a leg is written to only when it carries that UUID, or
+ * when every leg is blank (docs/layouts.md, "Assembly on the consumer").
+ */
+final class MirrorArrays {
+
+    // The node service's log category: operators follow a volume's staging under one name.
+    private static final Logger log = LoggerFactory.getLogger(NodeService.class);
+
+    static final Duration MDADM_TIMEOUT = Duration.ofMinutes(2);
+    static final Duration MD_GONE_TIMEOUT = Duration.ofSeconds(10);
+    private static final Duration MD_GONE_POLL = Duration.ofMillis(50);
+    private static final Pattern MD = Pattern.compile("md[0-9]+");
+    private static final String NO_SUPERBLOCK = "No md superblock";
+
+    private final CommandRunner runner;
+    private final SysBlock block;
+    private final SignatureProbe probe;
+
+    MirrorArrays(CommandRunner runner, SysBlock block) {
+        this.runner = runner;
+        this.block = block;
+        this.probe = new SignatureProbe(runner);
+    }
+
+    /**
+     * The md device path given to mdadm. Only mdadm's choice of a free minor and its own links
+     * depend on it; the array is found by UUID afterwards. Derived from the UUID rather than the
+     * volume's name because a volume's name may be longer than the 32 bytes an md name holds.
+     */
+    static String mdPath(VolumeParts parts) {
+        return "/dev/md/" + mdName(parts);
+    }
+
+    static String mdName(VolumeParts parts) {
+        return PartsAssembler.DM_PREFIX + hex(parts.arrayUuid()).substring(0, 12);
+    }
+
+    /**
+     * The running array of {@code parts} over {@code legs} (the legs' verified devices in the record's
+     * order): the one with the record's UUID if it runs, else assembled from legs that carry the UUID,
+     * else created when every leg is blank.
+     */
+    Path assemble(VolumeParts parts, List<Path> legs) {
+        String uuid = parts.arrayUuid();
+        Optional<Path> running = mdDevice(uuid);
+        if (running.isPresent()) {
+            if (started(running.get())) {
+                return running.get();
+            }
+            // Left inactive by an assembly that did not finish: nothing can use it, and it holds the legs.
+            stop(parts, running.get());
+        }
+        List<Path> ours = new ArrayList<>();
+        List<String> blank = new ArrayList<>();
+        List<String> refused = new ArrayList<>();
+        for (int i = 0; i < legs.size(); i++) {
+            String part = parts.parts().get(i).name();
+            Path leg = legs.get(i);
+            Optional<String> member = examine(part, leg);
+            if (member.isPresent()) {
+                if (hex(member.get()).equals(hex(uuid))) {
+                    ours.add(leg);
+                } else {
+                    refused.add("leg " + part + " (" + leg + ") is a member of md array " + member.get());
+                }
+                continue;
+            }
+            List<SignatureProbe.Signature> found = probe.probe(leg.toString());
+            if (found.isEmpty()) {
+                blank.add(part);
+            } else {
+                refused.add("leg " + part + " (" + leg + ") holds " + SignatureProbe.describe(found));
+            }
+        }
+        if (!refused.isEmpty()) {
+            throw Calls.failedPrecondition("volume " + parts.volume() + ": refusing to assemble its mirror (array "
+                    + uuid + "): " + String.join("; ", refused) + "; nothing is written to any leg");
+        }
+        if (!ours.isEmpty() && !blank.isEmpty()) {
+            // Members beside blank legs: a create cut short, or a leg lost and made again empty. Running on
+            // the members alone would serve one copy with nothing saying so, and if those members fell
+            // behind once, it would serve old data as current. Nothing here knows which legs are in sync:
+            // that waits for the rebuild, which records it.
+            throw Calls.failedPrecondition("volume " + parts.volume() + ": mirror (array " + uuid + ") has legs "
+                    + "carrying its superblock beside blank legs " + blank + "; assembling it from some legs could "
+                    + "serve stale data, and rebuilding a leg is not supported yet; nothing was written to any leg");
+        }
+        if (!ours.isEmpty()) {
+            List<String> assemble = new ArrayList<>(List.of("mdadm", "--assemble", mdPath(parts), "--uuid", uuid, "--run"));
+            ours.forEach(leg -> assemble.add(leg.toString()));
+            runner.run(Command.of(assemble).withTimeout(MDADM_TIMEOUT).serializedBy("md:" + uuid));
+            log.info("volume {}: md array {} assembled from {}", parts.volume(), uuid, ours);
+        } else {
+            List<String> create = new ArrayList<>(List.of("mdadm", "--create", mdPath(parts), "--run", "--level=1",
+                    "--raid-devices=" + legs.size(), "--metadata=1.2", "--bitmap=internal",
+                    // Pinned, so the array is exactly the volume's size: the controller sized each leg for it.
+                    "--data-offset=" + VolumeParts.MIRROR_RESERVED_BYTES / 1024 + "K", "--uuid=" + uuid,
+                    "--name=" + mdName(parts)));
+            legs.forEach(leg -> create.add(leg.toString()));
+            runner.run(Command.of(create).withTimeout(MDADM_TIMEOUT).serializedBy("md:" + uuid));
+            log.info("volume {}: md array {} created over the blank legs {}", parts.volume(), uuid, parts.partNames());
+        }
+        return mdDevice(uuid).orElseThrow(() -> Calls.internal("volume " + parts.volume() + ": mdadm ran but no md device"
+                + " under " + block.sysRoot().resolve("block") + " reports the array " + uuid));
+    }
+
+    /** @param attempted whether mdadm was asked to take the leg back (which a retry policy counts) */
+    record Repair(String part, boolean attempted, String what) {
+    }
+
+    /** The array's health as sysfs shows it, each leg known by its device's kernel name here (if any). */
+    MirrorHealth health(Path md, VolumeParts parts, List<Optional<String>> legDevices) {
+        return MirrorHealth.read(block, md.getFileName().toString(), parts.partNames(), legDevices);
+    }
+
+    /**
+     * Gives the running array back each leg that md dropped or failed, once the leg's device is on
+     * this node again and carries the array's UUID: failed members are removed first (md keeps them
+     * listed until then), then the leg is re-added, which copies only what its write-intent bitmap
+     * marks as written meanwhile; md refusing that (the bitmap no longer covers the gap), the leg is
+     * added and rebuilt whole from the legs in sync. A leg with anything else on it is left alone.
+     *
+     * @param legs      the parts (by name) to act on, with their devices on this node
+     * @return one per leg looked at, saying what was done or why not
+     */
+    List<Repair> repair(VolumeParts parts, Path md, MirrorHealth health, Map<String, Path> legs) {
+        List<Repair> done = new ArrayList<>();
+        String uuid = parts.arrayUuid();
+        if (health.legs().stream().anyMatch(l -> l.state() == MirrorHealth.LegState.FAULTY)) {
+            CommandResult removed = runner.execute(Command.of("mdadm", "--manage", md.toString(), "--remove", "failed")
+                    .withTimeout(MDADM_TIMEOUT).serializedBy("md:" + uuid));
+            if (!removed.succeeded()) {
+                // md still has I/O in flight on the failed member; the next round removes it.
+                legs.keySet().forEach(part -> done.add(new Repair(part, false, "md has not let the failed legs go yet: "
+                        + removed.stderr().strip())));
+                return done;
+            }
+        }
+        for (Map.Entry<String, Path> leg : legs.entrySet()) {
+            String part = leg.getKey();
+            Path device = leg.getValue();
+            Optional<String> member;
+            try {
+                member = examine(part, device);
+            } catch (RuntimeException e) {
+                done.add(new Repair(part, false, "leg " + part + " (" + device + ") cannot be read yet: " + e.getMessage()));
+                continue;
+            }
+            if (member.isEmpty() || !hex(member.get()).equals(hex(uuid))) {
+                done.add(new Repair(part, false, "leg " + part + " (" + device + ") does not carry the array's UUID "
+                        + uuid + " (" + member.map(m -> "it is a member of " + m).orElse("no md superblock")
+                        + "); it is left alone"));
+                continue;
+            }
+            CommandResult reAdded = runner.execute(Command.of("mdadm", "--manage", md.toString(), "--re-add",
+                    device.toString()).withTimeout(MDADM_TIMEOUT).serializedBy("md:" + uuid));
+            if (reAdded.succeeded()) {
+                done.add(new Repair(part, true, "leg " + part + " (" + device + ") re-added: md copies what was"
+                        + " written while it was out"));
+                continue;
+            }
+            CommandResult added = runner.execute(Command.of("mdadm", "--manage", md.toString(), "--add",
+                    device.toString()).withTimeout(MDADM_TIMEOUT).serializedBy("md:" + uuid));
+            done.add(new Repair(part, true, added.succeeded()
+                    ? "leg " + part + " (" + device + ") added back for a full rebuild (re-add refused: "
+                            + reAdded.stderr().strip() + ")"
+                    : "leg " + part + " (" + device + ") could not be given back: re-add: " + reAdded.stderr().strip()
+                            + "; add: " + added.stderr().strip()));
+        }
+        return done;
+    }
+
+    void stop(VolumeParts parts, Path md) {
+        runner.run(Command.of("mdadm", "--stop", md.toString()).withTimeout(MDADM_TIMEOUT)
+                .serializedBy("md:" + parts.arrayUuid()));
+        // The kernel deletes a stopped md device from a work queue after mdadm closes it, so it can
+        // linger a moment; waiting keeps a call that follows (a restage, another volume's lookup) from
+        // finding it half gone, and an unstage returns with the node clean.
+        Path entry = block.dir(md.getFileName().toString());
+        long deadline = System.nanoTime() + MD_GONE_TIMEOUT.toNanos();
+        while (Files.exists(entry) && System.nanoTime() < deadline) {
+            sleep(MD_GONE_POLL);
+        }
+        if (Files.exists(entry)) {
+            log.info("volume {}: md array {} ({}) stopped; the kernel has not removed {} yet (it holds no leg)",
+                    parts.volume(), md, parts.arrayUuid(), entry);
+        } else {
+            block.removeStaleNode(md.getFileName().toString(), block.devRoot().resolve("md").resolve(mdName(parts)));
+            log.info("volume {}: md array {} ({}) stopped", parts.volume(), md, parts.arrayUuid());
+        }
+    }
+
+    private static void sleep(Duration duration) {
+        try {
+            Thread.sleep(duration.toMillis());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw Calls.internal("interrupted while waiting for an md device to go");
+        }
+    }
+
+    /** Whether the array runs: any {@code md/array_state} but {@code clear} and {@code inactive}. */
+    private boolean started(Path md) {
+        String state = SysBlock.read(block.dir(md.getFileName().toString()).resolve("md/array_state"));
+        return state != null && !state.equals("clear") && !state.equals("inactive");
+    }
+
+    /**
+     * The UUID of the md array {@code leg} is a member of, from its superblock; empty when it has
+     * none. A leg that cannot be read is an error, never taken as blank.
+     */
+    private Optional<String> examine(String part, Path leg) {
+        CommandResult result = runner.execute(Command.of("mdadm", "--examine", "--export", leg.toString())
+                .withTimeout(MDADM_TIMEOUT));
+        Optional<String> uuid = exported(result.stdout(), "MD_UUID");
+        if (result.succeeded() && uuid.isPresent()) {
+            return uuid;
+        }
+        if (result.succeeded() || result.stderr().contains(NO_SUPERBLOCK)) {
+            return Optional.empty();
+        }
+        throw Calls.internal("leg " + part + ": 'mdadm --examine --export " + leg + "' exited with " + result.exitCode()
+                + ": " + result.stderr().strip());
+    }
+
+    /**
+     * {@code /dev/mdN} of the md array whose UUID is {@code uuid}, if the kernel has one, started or
+     * not (see {@link #started}).
+     */
+    Optional<Path> mdDevice(String uuid) {
+        for (String kernelName : block.list(MD)) {
+            String state = SysBlock.read(block.dir(kernelName).resolve("md/array_state"));
+            if (state == null || state.equals("clear")) {
+                // No array (one being deleted, or an empty md device). Opening its node would make the
+                // kernel create it again, an empty md device left behind for nothing.
+                continue;
+            }
+            Path device = block.node(kernelName);
+            CommandResult detail = runner.execute(Command.of("mdadm", "--detail", "--export", device.toString())
+                    .withTimeout(MDADM_TIMEOUT));
+            // An array being stopped or not started answers with an error: it is not one to use.
+            if (detail.succeeded() && exported(detail.stdout(), "MD_UUID").map(MirrorArrays::hex)
+                    .filter(hex(uuid)::equals).isPresent()) {
+                return Optional.of(device);
+            }
+        }
+        return Optional.empty();
+    }
+
+    private static Optional<String> exported(String output, String key) {
+        return output.lines().filter(l -> l.startsWith(key + "=")).map(l -> l.substring(key.length() + 1).strip())
+                .findFirst();
+    }
+
+    /** A UUID as its 32 hex digits: mdadm prints {@code 8:8:8:8}, the parts record holds the dashed form. */
+    static String hex(String uuid) {
+        return uuid.replaceAll("[^0-9A-Fa-f]", "").toLowerCase(Locale.ROOT);
+    }
+}
