@@ -1,8 +1,8 @@
 # Shared functions of the Ferry VM testbed; sourced by ./testbed (bash, set -euo pipefail).
 # Cluster layout (one testbed per machine at a time):
 #   network namespace $TB_NS with bridge tb0 = 10.77.0.1/24 (etcd :2379, controller admin on its lo),
-#   guest i (1..N) = node-i, 10.77.0.(10+i), tap tb-tap<i>, sparse virtio disks /dev/vda, /dev/vdb
-#   and /dev/vdc,
+#   guest i (1..N) = node-i, 10.77.0.(10+i), tap tb-tap<i>, sparse virtio disks /dev/vda, /dev/vdb,
+#   /dev/vdc and /dev/vdd,
 #   shared directory $RUN (the guest's /testbed), guest files under $RUN/guests/node-i/.
 
 TB_NS="${TB_NS:-ferrytb}"
@@ -13,6 +13,7 @@ TB_SMP="${TB_SMP:-2}"
 TB_DISK_SIZE="${TB_DISK_SIZE:-8G}"
 TB_DISK2_SIZE="${TB_DISK2_SIZE:-1G}"   # second disk, /dev/vdb (node-1: scenario 3, node-2: scenario 4)
 TB_DISK3_SIZE="${TB_DISK3_SIZE:-1G}"   # third disk, /dev/vdc (node-1: scenario 5)
+TB_DISK4_SIZE="${TB_DISK4_SIZE:-512M}" # fourth disk, /dev/vdd (both nodes: scenario 14, a mirror's legs)
 TB_BOOT_TIMEOUT="${TB_BOOT_TIMEOUT:-240}"
 # From stage 2 to a registered agent (and an answering CSI plugin): 60-90 s on an idle 2-core host,
 # over 180 s when the host is busy with other work, since every JVM start is emulated.
@@ -180,6 +181,7 @@ guest_up() {
   truncate -s "$TB_DISK_SIZE" "$RUN/disks/$n.img"
   truncate -s "$TB_DISK2_SIZE" "$RUN/disks/$n-b.img"
   truncate -s "$TB_DISK3_SIZE" "$RUN/disks/$n-c.img"
+  truncate -s "$TB_DISK4_SIZE" "$RUN/disks/$n-d.img"
   write_boot_script "$n"
   # shellcheck disable=SC2054 # the commas belong to QEMU option values
   local args=(
@@ -199,6 +201,8 @@ guest_up() {
     -device "virtio-blk-pci,drive=d1,serial=ferry-$n-b"
     -drive "file=$RUN/disks/$n-c.img,if=none,id=d2,format=raw,cache=unsafe"
     -device "virtio-blk-pci,drive=d2,serial=ferry-$n-c"
+    -drive "file=$RUN/disks/$n-d.img,if=none,id=d3,format=raw,cache=unsafe"
+    -device "virtio-blk-pci,drive=d3,serial=ferry-$n-d"
     -netdev "tap,id=n0,ifname=tb-tap$i,script=no,downscript=no"
     -device "virtio-net-pci,netdev=n0,mac=52:54:00:77:00:$(printf %02x "$i")"
   )
@@ -324,6 +328,25 @@ cluster_up() {
     case " $TB_CSI_NODES " in *" $i "*) csi_wait "$i" "$TB_START_TIMEOUT" || { dump_logs; die "$i: the CSI plugin did not answer"; } ;; esac
   done
   timing "cluster up, CSI plugins ready" $((SECONDS - t))
+}
+
+# multipart_create <vol> <layout> <size> <label>: a volume of two parts in the pools labelled
+# scenario=<label>, for node-1: the intent, both parts created, the parts record, the attachment to
+# node-1 and both parts served there.
+multipart_create() {
+  local vol="$1" layout="$2" size="$3" label="$4" consumer=node-1 hostnqn p
+  etcdctl_ns put "/ferry/volumes/$vol" \
+    "{\"schemaVersion\":1,\"name\":\"$vol\",\"sizeBytes\":\"$size\",\"engine\":\"lvm\",\"layout\":\"$layout\",\"parts\":2,\"consumerNode\":\"$consumer\",\"fsType\":\"ext4\",\"poolSelector\":{\"scenario\":\"$label\"}}" >/dev/null
+  wait_key "/ferry/parts/$vol" '"parts"' 120 || die "$label: $vol: no parts record"
+  for p in 0 1; do
+    wait_volume "$vol--p$p" 240 --for created >/dev/null || die "$label: part $vol--p$p not created"
+  done
+  hostnqn="$(etcdctl_ns get --print-value-only "/ferry/nodes/$consumer/registration" | json_get hostNqn)"
+  etcdctl_ns put "/ferry/attachments/$vol/$consumer" \
+    "{\"schemaVersion\":1,\"volume\":\"$vol\",\"node\":\"$consumer\",\"hostNqn\":\"$hostnqn\",\"readOnly\":false}" >/dev/null
+  for p in 0 1; do
+    wait_volume "$vol--p$p" 240 --for served --node "$consumer" >/dev/null || die "$label: part $vol--p$p not served to $consumer"
+  done
 }
 
 # csi <guest> <ferryctl csi command> [options...]: calls the guest's CSI node plugin from the host

@@ -22,24 +22,6 @@ s13_pool() {
   wait_key "/ferry/nodes/$node/pools/$pool" '"healthy" *: *true' 240 >/dev/null || die "s13: pool $pool not healthy"
 }
 
-# s13_create <vol> <layout> <size>: the intent, both parts Ready, the parts record, the attachment
-# to node-1 and both parts served there. Prints the parts record.
-s13_create() {
-  local vol="$1" layout="$2" size="$3" consumer=node-1 hostnqn p
-  etcdctl_ns put "/ferry/volumes/$vol" \
-    "{\"schemaVersion\":1,\"name\":\"$vol\",\"sizeBytes\":\"$size\",\"engine\":\"lvm\",\"layout\":\"$layout\",\"parts\":2,\"consumerNode\":\"$consumer\",\"fsType\":\"ext4\",\"poolSelector\":{\"scenario\":\"s13\"}}" >/dev/null
-  wait_key "/ferry/parts/$vol" '"parts"' 120 || die "s13: $vol: no parts record"
-  for p in 0 1; do
-    wait_volume "$vol--p$p" 240 --for created >/dev/null || die "s13: part $vol--p$p not created"
-  done
-  hostnqn="$(etcdctl_ns get --print-value-only "/ferry/nodes/$consumer/registration" | json_get hostNqn)"
-  etcdctl_ns put "/ferry/attachments/$vol/$consumer" \
-    "{\"schemaVersion\":1,\"volume\":\"$vol\",\"node\":\"$consumer\",\"hostNqn\":\"$hostnqn\",\"readOnly\":false}" >/dev/null
-  for p in 0 1; do
-    wait_volume "$vol--p$p" 240 --for served --node "$consumer" >/dev/null || die "s13: part $vol--p$p not served to $consumer"
-  done
-}
-
 # Shell text for node-1: the staging mount's device, its filesystem, and how many devices it is built on.
 s13_staged_text() {
   cat <<TEXT
@@ -81,7 +63,7 @@ scenario() {
   # --- linear ---
   local vol=s13-lin staging="$TB_CSI_STAGING/s13-lin" target="$TB_CSI_PODS/p17/s13-lin"
   log "s13: a linear volume of 256 MiB over two 192 MiB pools"
-  s13_create "$vol" linear 256Mi
+  multipart_create "$vol" linear 256Mi s13
   log "s13: parts $(etcdctl_ns get --print-value-only "/ferry/parts/$vol")"
   local nodes
   nodes="$(for p in 0 1; do etcdctl_ns get --print-value-only "/ferry/placements/$vol--p$p" | json_get node; done | sort -u | tr '\n' ' ')"
@@ -125,7 +107,7 @@ scenario() {
   # --- mirror ---
   vol=s13-mir staging="$TB_CSI_STAGING/s13-mir" target="$TB_CSI_PODS/p17/s13-mir"
   log "s13: a mirror of 64 MiB, one leg on each node"
-  s13_create "$vol" mirror 64Mi
+  multipart_create "$vol" mirror 64Mi s13
   nodes="$(for p in 0 1; do etcdctl_ns get --print-value-only "/ferry/placements/$vol--p$p" | json_get node; done | sort -u | tr '\n' ' ')"
   [ "$nodes" = "node-1 node-2 " ] || die "s13: the legs are not on distinct nodes: $nodes"
   csi_stage "$consumer" "$vol" || die "s13: node-stage of $vol failed"
