@@ -10,37 +10,28 @@ import io.ferry.csi.v1.DeleteVolumeRequest;
 import io.ferry.csi.v1.DeleteVolumeResponse;
 import io.ferry.csi.v1.ListVolumesRequest;
 import io.ferry.csi.v1.ListVolumesResponse;
-import io.ferry.csi.v1.Topology;
 import io.ferry.csi.v1.ValidateVolumeCapabilitiesRequest;
 import io.ferry.csi.v1.ValidateVolumeCapabilitiesResponse;
 import io.ferry.csi.v1.Volume;
 import io.ferry.csi.v1.VolumeCapability;
-import io.ferry.csi.v1.VolumeCondition;
-import io.ferry.csi.v1.VolumeContentSource;
 import io.ferry.etcd.FerryKeys;
 import io.ferry.etcd.store.EtcdStore;
 import io.ferry.etcd.store.Versioned;
 import io.ferry.model.Names;
 import io.ferry.model.Placement;
-import io.ferry.model.PositionAdvice;
 import io.ferry.model.SnapshotIntent;
 import io.ferry.model.Sizes;
 import io.ferry.model.ValidationException;
 import io.ferry.model.VolumeIntent;
 import io.ferry.model.VolumeParts;
 import io.ferry.model.VolumeProgress;
-import io.ferry.model.VolumeScheduling;
-import io.ferry.model.VolumeStatus;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 
 import java.time.Clock;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Objects;
 import java.util.Optional;
-import java.util.Set;
-import java.util.stream.Collectors;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -58,6 +49,8 @@ final class VolumeCalls {
     private final ClusterView view;
     private final KeyedLocks locks;
     private final DesiredVolume desiredVolumes;
+    private final PartsAnswers partsAnswers;
+    private final VolumeAnswers answers;
 
     VolumeCalls(EtcdStore store, ClusterView view, KeyedLocks locks, Clock clock) {
         this.store = store;
@@ -65,6 +58,8 @@ final class VolumeCalls {
         this.view = view;
         this.locks = locks;
         this.desiredVolumes = new DesiredVolume(store, view, clock);
+        this.partsAnswers = PartsAnswers.of(view);
+        this.answers = new VolumeAnswers(view, partsAnswers);
     }
 
     CreateVolumeResponse create(CreateVolumeRequest request) throws Exception {
@@ -149,7 +144,7 @@ final class VolumeCalls {
             throw e;
         }
         VolumeIntent intent = view.volume(name).orElse(existing.map(Versioned::value).orElse(desired));
-        Volume.Builder volume = volume(intent, placement, parts);
+        Volume.Builder volume = answers.volume(intent, placement, parts);
         volume.putVolumeContext(Driver.CONTEXT_CSI_NAME, csiName);
         if (request.hasVolumeContentSource()) {
             volume.setContentSource(request.getVolumeContentSource());
@@ -200,24 +195,11 @@ final class VolumeCalls {
 
     /** Ready once the controller has placed every part and each part's agent reports it Ready (docs/layouts.md). */
     private Optional<PartsProgress.Progress> partsReady(String name, long createRevision) {
-        VolumeParts parts = view.volumeParts(name).filter(p -> placedFor(p, createRevision)).orElse(null);
-        if (parts == null) {
+        PartsProgress.Progress progress = partsAnswers.created(name, createRevision, view.volumeParts(name).orElse(null));
+        if (progress.parts() == null) {
             requireController(name);
         }
-        return Calls.done(PartsProgress.created(name, view.volumeScheduling(name).orElse(null), createRevision, parts,
-                PartsProgress.of(view)));
-    }
-
-    /**
-     * Whether {@code parts} were placed for the volume intent created at {@code createRevision}, not
-     * for an earlier volume of that name: the controller writes the parts' intents with the parts
-     * record, so each is newer than the volume's. The view's informers deliver at their own pace,
-     * and a record of the deleted volume could otherwise outlive its intent here for a moment.
-     */
-    private boolean placedFor(VolumeParts parts, long createRevision) {
-        return parts.partNames().stream().allMatch(part -> view.volumeVersioned(part)
-                .filter(v -> v.createRevision() > createRevision && parts.volume().equals(v.value().partOf()))
-                .isPresent());
+        return Calls.done(progress);
     }
 
     /**
@@ -229,52 +211,6 @@ final class VolumeCalls {
             throw Calls.unavailable("no Ferry controller is running (no candidate under " + keys.controllerLeader()
                     + "/), so volume " + name + " is not placed; it is kept and placed once a controller starts");
         }
-    }
-
-    /** The volume as the view holds it now: its placement, or for a multi-part volume its parts. */
-    private Volume.Builder volume(VolumeIntent intent) {
-        return volume(intent, view.placement(intent.name()).orElse(null), view.volumeParts(intent.name()).orElse(null));
-    }
-
-    /**
-     * The CSI volume: its capacity is what the consumer gets, so for a multi-part volume the
-     * assembled device's size (one leg of a mirror, the segments' sum of a linear volume).
-     */
-    private Volume.Builder volume(VolumeIntent intent, Placement placement, VolumeParts parts) {
-        long capacity = intent.sizeBytes();
-        if (intent.layout().multiPart()) {
-            capacity = parts != null ? parts.assembledBytes() : capacity;
-        } else if (placement != null) {
-            capacity = Math.max(placement.sizeBytes(), capacity);
-        }
-        Volume.Builder volume = Volume.newBuilder()
-                .setVolumeId(intent.name())
-                .setCapacityBytes(capacity);
-        if (intent.fsType() != null) {
-            volume.putVolumeContext(Driver.CONTEXT_FS_TYPE, intent.fsType());
-        }
-        if (intent.sourceSnapshot() != null) {
-            volume.setContentSource(VolumeContentSource.newBuilder().setSnapshot(
-                    VolumeContentSource.SnapshotSource.newBuilder().setSnapshotId(intent.sourceSnapshot())));
-        } else if (intent.sourceVolume() != null) {
-            volume.setContentSource(VolumeContentSource.newBuilder().setVolume(
-                    VolumeContentSource.VolumeSource.newBuilder().setVolumeId(intent.sourceVolume())));
-        }
-        // A MustLocal volume is usable only where it lives; any other can be reached over NVMe/TCP
-        // from every node, so it carries no topology and the CO may schedule consumers anywhere.
-        // A multi-part MustLocal volume lives where all its parts do, if they share a node.
-        String local = placement != null ? placement.node() : parts == null ? null : partsNode(parts);
-        if (intent.positionAdvice() == PositionAdvice.MUST_LOCAL && local != null) {
-            volume.addAccessibleTopology(Topology.newBuilder().putSegments(Driver.TOPOLOGY_NODE, local));
-        }
-        return volume;
-    }
-
-    /** The one node every part is placed on, or null when they are on several (or not all placed). */
-    private String partsNode(VolumeParts parts) {
-        Set<String> nodes = parts.partNames().stream().map(p -> view.placement(p).map(Placement::node).orElse(""))
-                .collect(Collectors.toSet());
-        return nodes.size() == 1 && !nodes.contains("") ? nodes.iterator().next() : null;
     }
 
     DeleteVolumeResponse delete(DeleteVolumeRequest request) throws Exception {
@@ -302,7 +238,7 @@ final class VolumeCalls {
         try (KeyedLocks.Held ignored = locks.lock("volume:" + id)) {
             for (int attempt = 0; attempt < 5; attempt++) {
                 Optional<Versioned<VolumeIntent>> existing = Calls.await(store.get(keys.volume(id), VolumeIntent.class))
-                        .filter(v -> !isPart(v.value()));
+                        .filter(v -> !PartsAnswers.isPart(v.value()));
                 if (existing.isEmpty() || existing.get().value().deletionRequested()) {
                     return existing;
                 }
@@ -337,7 +273,7 @@ final class VolumeCalls {
         Calls.require(request.getVolumeCapabilitiesCount() > 0, "volume_capabilities is required");
         VolumeIntent intent = (Names.isValidVolumeName(id)
                 ? Calls.await(store.get(keys.volume(id), VolumeIntent.class)).map(Versioned::value) : Optional.<VolumeIntent>empty())
-                .filter(v -> !isPart(v))
+                .filter(v -> !PartsAnswers.isPart(v))
                 .orElseThrow(() -> Calls.notFound("volume " + id + " does not exist"));
         List<String> problems = new ArrayList<>();
         for (VolumeCapability cap : request.getVolumeCapabilitiesList()) {
@@ -367,16 +303,16 @@ final class VolumeCalls {
     ListVolumesResponse list(ListVolumesRequest request) throws Exception {
         Calls.require(request.getMaxEntries() >= 0, "max_entries must not be negative");
         String after = PageTokens.after(request.getStartingToken());
-        List<VolumeIntent> all = view.volumes().stream().filter(v -> !v.deletionRequested() && !isPart(v))
+        List<VolumeIntent> all = view.volumes().stream().filter(v -> !v.deletionRequested() && !PartsAnswers.isPart(v))
                 .filter(v -> after == null || v.name().compareTo(after) > 0).toList();
         int limit = request.getMaxEntries() == 0 ? all.size() : Math.min(request.getMaxEntries(), all.size());
         ListVolumesResponse.Builder response = ListVolumesResponse.newBuilder();
         for (VolumeIntent intent : all.subList(0, limit)) {
             response.addEntries(ListVolumesResponse.Entry.newBuilder()
-                    .setVolume(volume(intent))
+                    .setVolume(answers.volume(intent))
                     .setStatus(ListVolumesResponse.VolumeStatus.newBuilder()
                             .addAllPublishedNodeIds(view.attachedNodes(intent.name()))
-                            .setVolumeCondition(condition(intent))));
+                            .setVolumeCondition(answers.condition(intent))));
         }
         if (limit < all.size()) {
             response.setNextToken(PageTokens.next(all.get(limit - 1).name()));
@@ -384,65 +320,18 @@ final class VolumeCalls {
         return response.build();
     }
 
-    /**
-     * The parts of a multi-part volume are the controller's, not volumes of the CO's: CSI neither
-     * lists them nor acts on them, and an id naming one is answered as an unknown volume.
-     */
-    private static boolean isPart(VolumeIntent intent) {
-        return intent.partOf() != null;
-    }
-
-    /** A multi-part volume is abnormal while any part is; before its parts exist, its own record speaks. */
-    private VolumeCondition condition(VolumeIntent intent) {
-        VolumeParts parts = intent.layout().multiPart() ? view.volumeParts(intent.name()).orElse(null) : null;
-        if (parts == null) {
-            return condition(intent.name());
-        }
-        List<String> abnormal = new ArrayList<>();
-        for (String part : parts.partNames()) {
-            VolumeCondition c = condition(part);
-            if (c.getAbnormal()) {
-                abnormal.add("part " + part + ": " + c.getMessage());
-            }
-        }
-        if (!abnormal.isEmpty()) {
-            return VolumeCondition.newBuilder().setAbnormal(true).setMessage(String.join("; ", abnormal)).build();
-        }
-        return VolumeCondition.newBuilder().setAbnormal(false).setMessage(parts.layout() + " of " + parts.parts().size()
-                + " parts, served by " + parts.partNames().stream().map(p -> view.placement(p).map(Placement::node)
-                        .orElse("?")).toList()).build();
-    }
-
-    private VolumeCondition condition(String volume) {
-        VolumeScheduling scheduling = view.volumeScheduling(volume).orElse(null);
-        if (scheduling != null && !scheduling.reachable()) {
-            return VolumeCondition.newBuilder().setAbnormal(true).setMessage(Objects.requireNonNullElse(scheduling.message(),
-                    "the serving node " + scheduling.node() + " is down")).build();
-        }
-        Placement placement = view.placement(volume).orElse(null);
-        VolumeStatus status = placement == null ? null : view.volumeStatus(placement.node(), volume).orElse(null);
-        if (status != null && status.failing()) {
-            return VolumeCondition.newBuilder().setAbnormal(true)
-                    .setMessage("the agent on " + placement.node() + " reports: " + status.message()).build();
-        }
-        if (placement == null) {
-            return VolumeCondition.newBuilder().setAbnormal(false).setMessage("not placed yet").build();
-        }
-        return VolumeCondition.newBuilder().setAbnormal(false).setMessage("served by " + placement.node()).build();
-    }
-
     ControllerGetVolumeResponse get(ControllerGetVolumeRequest request) throws Exception {
         String id = request.getVolumeId();
         Calls.require(!id.isEmpty(), "volume_id is required");
         VolumeIntent intent = (Names.isValidVolumeName(id)
                 ? Calls.await(store.get(keys.volume(id), VolumeIntent.class)).map(Versioned::value) : Optional.<VolumeIntent>empty())
-                .filter(v -> !v.deletionRequested() && !isPart(v))
+                .filter(v -> !v.deletionRequested() && !PartsAnswers.isPart(v))
                 .orElseThrow(() -> Calls.notFound("volume " + id + " does not exist"));
         return ControllerGetVolumeResponse.newBuilder()
-                .setVolume(volume(intent))
+                .setVolume(answers.volume(intent))
                 .setStatus(ControllerGetVolumeResponse.VolumeStatus.newBuilder()
                         .addAllPublishedNodeIds(view.attachedNodes(id))
-                        .setVolumeCondition(condition(intent)))
+                        .setVolumeCondition(answers.condition(intent)))
                 .build();
     }
 
@@ -461,7 +350,7 @@ final class VolumeCalls {
         }
         try (KeyedLocks.Held ignored = locks.lock("volume:" + id)) {
             Versioned<VolumeIntent> intent = Calls.await(store.get(keys.volume(id), VolumeIntent.class))
-                    .filter(v -> !v.value().deletionRequested() && !isPart(v.value()))
+                    .filter(v -> !v.value().deletionRequested() && !PartsAnswers.isPart(v.value()))
                     .orElseThrow(() -> Calls.notFound("volume " + id + " does not exist"));
             if (intent.value().layout().multiPart()) {
                 // Growing would mean growing every part, then the assembled device, and neither the

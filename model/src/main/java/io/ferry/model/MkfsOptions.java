@@ -37,6 +37,7 @@ public final class MkfsOptions {
 
     private static final Pattern INTEGER = Pattern.compile("[0-9]{1,10}");
     private static final Pattern PERCENT = Pattern.compile("[0-9]{1,2}(\\.[0-9]{1,3})?");
+    private static final Pattern ELEMENT = Pattern.compile("[A-Za-z0-9=,._:/+^-]{1,128}");
 
     private static final Set<String> EXT4_FEATURES = Set.of("64bit", "bigalloc", "casefold", "dir_index",
             "dir_nlink", "ea_inode", "encrypt", "extent", "extra_isize", "filetype", "flex_bg", "has_journal",
@@ -114,6 +115,19 @@ public final class MkfsOptions {
             }
         }
         return List.copyOf(out);
+    }
+
+    /**
+     * Refuses, whatever the filesystem, an element that could be more than one argument or reach a
+     * shell; returns it unchanged otherwise.
+     */
+    static String element(String option, String field) {
+        if (!ELEMENT.matcher(option).matches()) {
+            throw new ValidationException(field, field + ": " + Names.quote(option) + " is not accepted: an"
+                    + " option is 1-128 letters, digits and = , . _ : / + ^ - (no spaces, quotes or shell"
+                    + " metacharacters; give a flag and its value as two elements)");
+        }
+        return option;
     }
 
     /**

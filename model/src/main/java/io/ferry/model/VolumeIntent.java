@@ -7,7 +7,6 @@ import java.time.Instant;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.regex.Pattern;
 
 /**
  * A request for a volume, key {@code <prefix>/volumes/<vol>}, written by the CSI controller,
@@ -75,7 +74,6 @@ public record VolumeIntent(
     /** Filesystems the CSI node plugin knows how to create and mount. */
     public static final Set<String> FS_TYPES = Set.of("ext4", "xfs");
     public static final int MAX_MKFS_OPTIONS = 16;
-    private static final Pattern MKFS_OPTION = Pattern.compile("[A-Za-z0-9=,._:/+^-]{1,128}");
 
     public VolumeIntent {
         Schema.check(schemaVersion);
@@ -115,7 +113,7 @@ public record VolumeIntent(
             throw new ValidationException("fsType", "fsType: " + Names.quote(fsType) + " is not supported"
                     + " (allowed: ext4, xfs, or omit it for a raw block volume)");
         }
-        mkfsOptions = Check.list(mkfsOptions, "mkfsOptions", MAX_MKFS_OPTIONS, VolumeIntent::mkfsOption);
+        mkfsOptions = Check.list(mkfsOptions, "mkfsOptions", MAX_MKFS_OPTIONS, MkfsOptions::element);
         if (!mkfsOptions.isEmpty() && fsType == null) {
             throw new ValidationException("mkfsOptions", "mkfsOptions: given without fsType; options need a"
                     + " filesystem to apply to");
@@ -128,40 +126,7 @@ public record VolumeIntent(
                     + " cannot also be made from a source");
         }
         Check.required(layout, "layout");
-        checkParts(name, layout, parts, partOf, sourceSnapshot != null || sourceVolume != null, adoptFromNode != null);
-    }
-
-    private static void checkParts(String name, Layout layout, int parts, String partOf, boolean sourced,
-                                   boolean adopted) {
-        if (parts < layout.minParts() || parts > layout.maxParts()) {
-            throw new ValidationException("parts", "parts: a " + layout + " volume has " + (layout.multiPart()
-                    ? layout.minParts() + " to " + layout.maxParts() : "exactly 1") + " parts, not " + parts);
-        }
-        if (partOf != null) {
-            Check.field("partOf", partOf, Names::volumeName);
-            boolean derived = PartNames.parse(name).map(p -> p.volume().equals(partOf)).orElse(false);
-            if (!derived || layout.multiPart()) {
-                throw new ValidationException("partOf", "partOf: " + Names.quote(name) + " is not a part of "
-                        + partOf + "; parts are single volumes named " + partOf + "--p<index>, written by the controller");
-            }
-            return;
-        }
-        PartNames.notReserved(name, "name");
-        if (!layout.multiPart()) {
-            return;
-        }
-        if (name.length() > PartNames.MAX_VOLUME_NAME_LENGTH) {
-            throw new ValidationException("name", "name: a " + layout + " volume's name is at most "
-                    + PartNames.MAX_VOLUME_NAME_LENGTH + " characters, so that its parts' names (name--p<index>) fit "
-                    + Names.MAX_NAME_LENGTH);
-        }
-        if (sourced) {
-            throw new ValidationException("layout", "layout: a " + layout + " volume cannot be made from a snapshot"
-                    + " or a clone yet; create it empty");
-        }
-        if (adopted) {
-            throw new ValidationException("layout", "layout: only a single volume can be adopted");
-        }
+        LayoutRules.check(name, layout, parts, partOf, sourceSnapshot != null || sourceVolume != null, adoptFromNode != null);
     }
 
     @JsonCreator
@@ -240,15 +205,6 @@ public record VolumeIntent(
         b.parts = parts;
         b.partOf = partOf;
         return b;
-    }
-
-    private static String mkfsOption(String option, String field) {
-        if (!MKFS_OPTION.matcher(option).matches()) {
-            throw new ValidationException(field, field + ": " + Names.quote(option) + " is not accepted: an"
-                    + " option is 1-128 letters, digits and = , . _ : / + ^ - (no spaces, quotes or shell"
-                    + " metacharacters; give a flag and its value as two elements)");
-        }
-        return option;
     }
 
     /** Mutable builder; {@link #build()} validates. Not thread-safe. */

@@ -29,38 +29,38 @@ class VolumeStateTest {
     void theStateCarriesTheTypedReasonOfWhatHoldsTheVolume() {
         VolumeScheduling input = record(SchedulingPhase.PENDING, null, Condition.failed(Condition.SCHEDULED,
                 FailureReason.INPUT_INVALID, "bad value at /ferry/ledger/pool-a", 4, 0));
-        assertThat(VolumeCommands.volumeState(INTENT, input, null)).isEqualTo("Pending (InputInvalid)");
+        assertThat(VolumeLsCommand.volumeState(INTENT, input, null)).isEqualTo("Pending (InputInvalid)");
 
         VolumeScheduling retrying = record(SchedulingPhase.PLACED, "node-a",
                 Condition.of(Condition.SCHEDULED, true, Condition.REASON_PLACED, null, 4),
                 new Condition(Condition.RECONCILED, false, "Retrying", "lost a race", 4, T, 3));
-        assertThat(VolumeCommands.volumeState(INTENT, retrying, null)).isEqualTo("Placed (Retrying 3)");
+        assertThat(VolumeLsCommand.volumeState(INTENT, retrying, null)).isEqualTo("Placed (Retrying 3)");
 
         // The phase word already says it: no repetition. The message (which says "free space") is not read.
         VolumeScheduling noFit = record(SchedulingPhase.NO_FIT, null, Condition.failed(Condition.SCHEDULED,
                 FailureReason.NO_FIT, null, 4, 0));
-        assertThat(VolumeCommands.volumeState(INTENT, noFit, null)).isEqualTo("NoFit");
-        assertThat(VolumeCommands.reason(noFit)).contains("NoFit");
+        assertThat(VolumeLsCommand.volumeState(INTENT, noFit, null)).isEqualTo("NoFit");
+        assertThat(VolumeLsCommand.reason(noFit)).contains("NoFit");
 
         VolumeScheduling down = record(SchedulingPhase.PLACED, "node-a",
                 Condition.of(Condition.SCHEDULED, true, Condition.REASON_PLACED, null, 4),
                 Condition.failed(Condition.REACHABLE, FailureReason.NODE_UNREACHABLE, null, 4, 0));
-        assertThat(VolumeCommands.volumeState(INTENT, down, null)).isEqualTo("Placed (unreachable)");
+        assertThat(VolumeLsCommand.volumeState(INTENT, down, null)).isEqualTo("Placed (unreachable)");
 
         VolumeScheduling fine = record(SchedulingPhase.PLACED, "node-a",
                 Condition.of(Condition.SCHEDULED, true, Condition.REASON_PLACED, null, 4));
-        assertThat(VolumeCommands.volumeState(INTENT, fine, null)).isEqualTo("Placed");
-        assertThat(VolumeCommands.reason(fine)).isEmpty();
+        assertThat(VolumeLsCommand.volumeState(INTENT, fine, null)).isEqualTo("Placed");
+        assertThat(VolumeLsCommand.reason(fine)).isEmpty();
     }
 
     @Test
     void aMultiPartVolumesStateIsItsPartsStateWhenTheyAgreeElseEachStateWithItsCount() {
-        VolumeCommands.PartRow ready = new VolumeCommands.PartRow("v--p0", "node-a", "pool-a", "Ready", null);
-        VolumeCommands.PartRow pending = new VolumeCommands.PartRow("v--p1", null, null, "Pending", null);
+        VolumeLsCommand.PartRow ready = new VolumeLsCommand.PartRow("v--p0", "node-a", "pool-a", "Ready", null);
+        VolumeLsCommand.PartRow pending = new VolumeLsCommand.PartRow("v--p1", null, null, "Pending", null);
         VolumeIntent mirror = VolumeIntent.builder("v", 1L << 30).layout(Layout.MIRROR).parts(3).build();
-        assertThat(VolumeCommands.partsState(mirror, List.of(ready, ready, ready))).isEqualTo("Ready");
-        assertThat(VolumeCommands.partsState(mirror, List.of(ready, pending, ready))).isEqualTo("Ready 2, Pending 1");
-        assertThat(VolumeCommands.partsState(mirror.withDeletionRequested(), List.of(ready, pending, ready)))
+        assertThat(VolumeLsCommand.partsState(mirror, List.of(ready, ready, ready))).isEqualTo("Ready");
+        assertThat(VolumeLsCommand.partsState(mirror, List.of(ready, pending, ready))).isEqualTo("Ready 2, Pending 1");
+        assertThat(VolumeLsCommand.partsState(mirror.withDeletionRequested(), List.of(ready, pending, ready)))
                 .isEqualTo("Deleting");
     }
 }

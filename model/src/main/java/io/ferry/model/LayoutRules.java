@@ -1,0 +1,52 @@
+package io.ferry.model;
+
+/**
+ * What a volume intent's layout, part count and {@code partOf} must agree on (docs/layouts.md):
+ * the part count the layout allows, a part's intent naming the volume its name was derived from,
+ * and what a multi-part volume cannot be yet. Apart from {@link VolumeIntent} because these rules
+ * change with the layouts, not with the intent's other fields. Pure; thread-safe.
+ */
+final class LayoutRules {
+
+    private LayoutRules() {
+    }
+
+    /**
+     * Refuses, with a {@link ValidationException} on the field at fault, an intent whose layout and
+     * parts disagree.
+     *
+     * @param sourced made from a snapshot or a clone
+     * @param adopted taken back by an operator's adoption order
+     */
+    static void check(String name, Layout layout, int parts, String partOf, boolean sourced, boolean adopted) {
+        if (parts < layout.minParts() || parts > layout.maxParts()) {
+            throw new ValidationException("parts", "parts: a " + layout + " volume has " + (layout.multiPart()
+                    ? layout.minParts() + " to " + layout.maxParts() : "exactly 1") + " parts, not " + parts);
+        }
+        if (partOf != null) {
+            Check.field("partOf", partOf, Names::volumeName);
+            boolean derived = PartNames.parse(name).map(p -> p.volume().equals(partOf)).orElse(false);
+            if (!derived || layout.multiPart()) {
+                throw new ValidationException("partOf", "partOf: " + Names.quote(name) + " is not a part of "
+                        + partOf + "; parts are single volumes named " + partOf + "--p<index>, written by the controller");
+            }
+            return;
+        }
+        PartNames.notReserved(name, "name");
+        if (!layout.multiPart()) {
+            return;
+        }
+        if (name.length() > PartNames.MAX_VOLUME_NAME_LENGTH) {
+            throw new ValidationException("name", "name: a " + layout + " volume's name is at most "
+                    + PartNames.MAX_VOLUME_NAME_LENGTH + " characters, so that its parts' names (name--p<index>) fit "
+                    + Names.MAX_NAME_LENGTH);
+        }
+        if (sourced) {
+            throw new ValidationException("layout", "layout: a " + layout + " volume cannot be made from a snapshot"
+                    + " or a clone yet; create it empty");
+        }
+        if (adopted) {
+            throw new ValidationException("layout", "layout: only a single volume can be adopted");
+        }
+    }
+}
