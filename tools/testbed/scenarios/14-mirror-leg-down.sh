@@ -60,7 +60,7 @@ scenario() {
   printf '%s\n' "$out"
   sum="$(sed -n 's/^md5=//p' <<<"$out")"
   grep -q '^staging=/dev/md' <<<"$out" || die "s14: the staging mount is not an md device"
-  grep -q '^fast_io_fail=10 $' <<<"$out" || die "s14: the leg's controller does not fail I/O after 10 s"
+  grep -Eq '^fast_io_fail=10 ?$' <<<"$out" || die "s14: the leg's controller does not fail I/O after 10 s"
   s14_condition '^condition: normal: mirror healthy .*2 of 2 legs in sync' 60 >/dev/null \
     || die "s14: node-stats does not report a healthy mirror"
   timing "s14: staged, written, in sync" $((SECONDS - t))

@@ -8,6 +8,7 @@ import io.ferry.runtime.exec.CommandRunner;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -17,12 +18,17 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.regex.Pattern;
+import java.util.stream.Stream;
 
 /**
  * A mirror's md RAID1 array on the consumer: made, found, stopped, and given back a leg that
  * returns. An array is always found by the UUID its parts record holds (the ownership marker),
  * through sysfs and {@code mdadm --detail}; a leg is written to only when it carries that UUID, or
  * when every leg is blank (docs/layouts.md, "Assembly on the consumer").
+ *
+ * <p>One call at a time on a node: a scan that opens md devices must not meet another array's stop
+ * (opening a device being deleted makes the kernel create it again), and a stale node is removed only
+ * while no array is being made that could take its minor.
  */
 final class MirrorArrays {
 
@@ -63,7 +69,7 @@ final class MirrorArrays {
      * order): the one with the record's UUID if it runs, else assembled from legs that carry the UUID,
      * else created when every leg is blank.
      */
-    Path assemble(VolumeParts parts, List<Path> legs) {
+    synchronized Path assemble(VolumeParts parts, List<Path> legs) {
         String uuid = parts.arrayUuid();
         Optional<Path> running = mdDevice(uuid);
         if (running.isPresent()) {
@@ -127,29 +133,51 @@ final class MirrorArrays {
                 + " under " + block.sysRoot().resolve("block") + " reports the array " + uuid));
     }
 
+    /** Whether md lists a member it failed, which it keeps until removed (its device may be gone). */
+    private boolean hasFailedMember(Path md) {
+        Path dir = block.dir(md.getFileName().toString()).resolve("md");
+        try (Stream<Path> members = Files.list(dir)) {
+            return members.filter(m -> m.getFileName().toString().startsWith("dev-"))
+                    .map(m -> SysBlock.read(m.resolve("state")))
+                    .anyMatch(state -> state != null && List.of(state.split(",")).contains("faulty"));
+        } catch (IOException e) {
+            return false;
+        }
+    }
+
     /** @param attempted whether mdadm was asked to take the leg back (which a retry policy counts) */
     record Repair(String part, boolean attempted, String what) {
     }
 
-    /** The array's health as sysfs shows it, each leg known by its device's kernel name here (if any). */
-    MirrorHealth health(Path md, VolumeParts parts, List<Optional<String>> legDevices) {
-        return MirrorHealth.read(block, md.getFileName().toString(), parts.partNames(), legDevices);
+    /** The array's health as sysfs shows it, each leg known by its device here (if any). */
+    MirrorHealth health(Path md, VolumeParts parts, List<Optional<Path>> legDevices) {
+        List<Optional<String>> names = legDevices.stream().map(device -> device.flatMap(this::kernelName)).toList();
+        return MirrorHealth.read(block, md.getFileName().toString(), parts.partNames(), names);
+    }
+
+    /** A leg device gone while it was looked at (its controller given up) is no device. */
+    private Optional<String> kernelName(Path device) {
+        try {
+            return Optional.of(block.kernelNameOf(device));
+        } catch (IOException | RuntimeException e) {
+            return Optional.empty();
+        }
     }
 
     /**
      * Gives the running array back each leg that md dropped or failed, once the leg's device is on
      * this node again and carries the array's UUID: failed members are removed first (md keeps them
      * listed until then), then the leg is re-added, which copies only what its write-intent bitmap
-     * marks as written meanwhile; md refusing that (the bitmap no longer covers the gap), the leg is
-     * added and rebuilt whole from the legs in sync. A leg with anything else on it is left alone.
+     * marks as written meanwhile. A leg md refuses to re-add, or with anything else on it, is left
+     * alone and said so.
      *
-     * @param legs      the parts (by name) to act on, with their devices on this node
+     * @param legs the parts (by name) to act on, with their devices on this node
      * @return one per leg looked at, saying what was done or why not
      */
-    List<Repair> repair(VolumeParts parts, Path md, MirrorHealth health, Map<String, Path> legs) {
+    synchronized List<Repair> repair(VolumeParts parts, Path md, Map<String, Path> legs) {
         List<Repair> done = new ArrayList<>();
         String uuid = parts.arrayUuid();
-        if (health.legs().stream().anyMatch(l -> l.state() == MirrorHealth.LegState.FAULTY)) {
+        if (hasFailedMember(md)) {
             CommandResult removed = runner.execute(Command.of("mdadm", "--manage", md.toString(), "--remove", "failed")
                     .withTimeout(MDADM_TIMEOUT).serializedBy("md:" + uuid));
             if (!removed.succeeded()) {
@@ -177,23 +205,17 @@ final class MirrorArrays {
             }
             CommandResult reAdded = runner.execute(Command.of("mdadm", "--manage", md.toString(), "--re-add",
                     device.toString()).withTimeout(MDADM_TIMEOUT).serializedBy("md:" + uuid));
-            if (reAdded.succeeded()) {
-                done.add(new Repair(part, true, "leg " + part + " (" + device + ") re-added: md copies what was"
-                        + " written while it was out"));
-                continue;
-            }
-            CommandResult added = runner.execute(Command.of("mdadm", "--manage", md.toString(), "--add",
-                    device.toString()).withTimeout(MDADM_TIMEOUT).serializedBy("md:" + uuid));
-            done.add(new Repair(part, true, added.succeeded()
-                    ? "leg " + part + " (" + device + ") added back for a full rebuild (re-add refused: "
-                            + reAdded.stderr().strip() + ")"
-                    : "leg " + part + " (" + device + ") could not be given back: re-add: " + reAdded.stderr().strip()
-                            + "; add: " + added.stderr().strip()));
+            // Refused, the leg may hold writes the running legs lack (each ran alone for a while): which
+            // copy wins is an operator's call, never made here. mdadm refuses --add of such a leg too.
+            done.add(new Repair(part, true, reAdded.succeeded()
+                    ? "leg " + part + " (" + device + ") re-added: md copies what was written while it was out"
+                    : "leg " + part + " (" + device + ") was not taken back: mdadm refused the re-add ("
+                            + reAdded.stderr().strip() + "); the mirror runs degraded until an operator decides"));
         }
         return done;
     }
 
-    void stop(VolumeParts parts, Path md) {
+    synchronized void stop(VolumeParts parts, Path md) {
         runner.run(Command.of("mdadm", "--stop", md.toString()).withTimeout(MDADM_TIMEOUT)
                 .serializedBy("md:" + parts.arrayUuid()));
         // The kernel deletes a stopped md device from a work queue after mdadm closes it, so it can
@@ -250,24 +272,29 @@ final class MirrorArrays {
      * {@code /dev/mdN} of the md array whose UUID is {@code uuid}, if the kernel has one, started or
      * not (see {@link #started}).
      */
-    Optional<Path> mdDevice(String uuid) {
+    synchronized Optional<Path> mdDevice(String uuid) {
+        Optional<Path> inactive = Optional.empty();
         for (String kernelName : block.list(MD)) {
             String state = SysBlock.read(block.dir(kernelName).resolve("md/array_state"));
-            if (state == null || state.equals("clear")) {
-                // No array (one being deleted, or an empty md device). Opening its node would make the
+            Path device = block.devRoot().resolve(kernelName);
+            if (state == null || state.equals("clear") || !Files.exists(device)) {
+                // No array (one being deleted, or an empty md device): opening its node would make the
                 // kernel create it again, an empty md device left behind for nothing.
                 continue;
             }
-            Path device = block.node(kernelName);
             CommandResult detail = runner.execute(Command.of("mdadm", "--detail", "--export", device.toString())
                     .withTimeout(MDADM_TIMEOUT));
             // An array being stopped or not started answers with an error: it is not one to use.
             if (detail.succeeded() && exported(detail.stdout(), "MD_UUID").map(MirrorArrays::hex)
                     .filter(hex(uuid)::equals).isPresent()) {
-                return Optional.of(device);
+                // Two with the UUID (udev's incremental assembly made one of a returning leg): the running one.
+                if (!state.equals("inactive")) {
+                    return Optional.of(device);
+                }
+                inactive = Optional.of(device);
             }
         }
-        return Optional.empty();
+        return inactive;
     }
 
     private static Optional<String> exported(String output, String key) {

@@ -5,6 +5,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.time.Duration;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
@@ -13,6 +14,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.function.LongSupplier;
+import java.util.function.Predicate;
 
 /**
  * The node plugin's loop over the mirrors assembled on its node, without any CSI call: it reports
@@ -31,7 +33,7 @@ final class MirrorKeeper implements AutoCloseable {
     static final Duration FIRST_RETRY = Duration.ofSeconds(30);
     static final Duration MAX_RETRY = Duration.ofMinutes(15);
 
-    private final VolumeDevices devices;
+    private final Mirrors devices;
     private final KeyedLocks locks;
     private final LongSupplier nanoTime;
     private final Map<String, MirrorHealth.State> lastState = new ConcurrentHashMap<>();
@@ -42,11 +44,27 @@ final class MirrorKeeper implements AutoCloseable {
     private record Retry(int attempts, long notBeforeNanos) {
     }
 
-    MirrorKeeper(VolumeDevices devices, KeyedLocks locks) {
+    /** What the keeper needs of the node's devices: {@link VolumeDevices}, a stand-in in unit tests. */
+    interface Mirrors {
+        /** The mirrors assembled on this node. */
+        Set<String> stagedMirrors();
+
+        /** Stops looking after a volume whose array is no longer running here. */
+        void forgetMirror(String volume);
+
+        Optional<MirrorHealth> mirrorHealth(String volume);
+
+        List<MirrorArrays.Repair> repairMirror(String volume, Predicate<String> mayTry);
+
+        /** Keeps the last leg in sync from failing fast (see {@link VolumeDevices#holdLastLeg}). */
+        void holdLastLeg(String volume, MirrorHealth health);
+    }
+
+    MirrorKeeper(Mirrors devices, KeyedLocks locks) {
         this(devices, locks, System::nanoTime);
     }
 
-    MirrorKeeper(VolumeDevices devices, KeyedLocks locks, LongSupplier nanoTime) {
+    MirrorKeeper(Mirrors devices, KeyedLocks locks, LongSupplier nanoTime) {
         this.devices = devices;
         this.locks = locks;
         this.nanoTime = nanoTime;
@@ -66,15 +84,21 @@ final class MirrorKeeper implements AutoCloseable {
     }
 
     void checkAll() {
-        Set<String> staged = devices.stagedMirrors();
-        lastState.keySet().retainAll(staged);
-        retries.keySet().removeIf(part -> PartNames.parse(part).map(p -> !staged.contains(p.volume())).orElse(true));
-        for (String volume : staged) {
-            try {
-                check(volume);
-            } catch (RuntimeException e) {
-                log.warn("volume {}: checking its mirror failed (tried again in the next round): {}", volume, e.toString());
+        try {
+            Set<String> staged = devices.stagedMirrors();
+            lastState.keySet().retainAll(staged);
+            retries.keySet().removeIf(part -> PartNames.parse(part).map(p -> !staged.contains(p.volume())).orElse(true));
+            for (String volume : staged) {
+                try {
+                    check(volume);
+                } catch (RuntimeException e) {
+                    log.warn("volume {}: checking its mirror failed (tried again in the next round): {}", volume,
+                            e.toString());
+                }
             }
+        } catch (Throwable e) {
+            // Anything escaping would end the scheduled task for good, with nothing said.
+            log.error("checking the mirrors of this node failed (tried again in the next round)", e);
         }
     }
 
@@ -86,10 +110,13 @@ final class MirrorKeeper implements AutoCloseable {
         try (KeyedLocks.Held ignored = held.get()) {
             Optional<MirrorHealth> health = devices.mirrorHealth(volume);
             if (health.isEmpty()) {
+                // Unstaged (perhaps re-added by a stats call that raced the unstage): nothing to look after.
                 lastState.remove(volume);
+                devices.forgetMirror(volume);
                 return;
             }
             report(volume, health.get());
+            devices.holdLastLeg(volume, health.get());
             for (MirrorHealth.Leg leg : health.get().legs()) {
                 if (leg.state() == MirrorHealth.LegState.IN_SYNC) {
                     retries.remove(leg.part());

@@ -130,14 +130,24 @@ final class NvmeConnector {
      * without the attribute keeps I/O waiting, as for a single volume.
      */
     private void failFast(String nqn) {
+        failFast(nqn, true);
+    }
+
+    /**
+     * @param on fail I/O after {@link #LEG_FAST_IO_FAIL_SECONDS}; off, I/O waits for a path until
+     *           ctrl-loss-tmo, what the last leg in sync of a degraded mirror needs: md passes that
+     *           leg's errors up to the filesystem instead of dropping it
+     */
+    void failFast(String nqn, boolean on) {
         for (Path controller : controllersOf(nqn)) {
             Path attribute = controller.resolve("fast_io_fail_tmo");
-            String wanted = Integer.toString(LEG_FAST_IO_FAIL_SECONDS);
-            if (Files.exists(attribute) && !wanted.equals(SysBlock.read(attribute))) {
+            String shown = on ? Integer.toString(LEG_FAST_IO_FAIL_SECONDS) : "off";
+            if (Files.exists(attribute) && !shown.equals(SysBlock.read(attribute))) {
+                String written = on ? shown : "-1";
                 try {
-                    Files.writeString(attribute, wanted);
+                    Files.writeString(attribute, written);
                 } catch (IOException e) {
-                    throw Calls.internal("cannot set " + attribute + " to " + wanted + ": " + e.getMessage());
+                    throw Calls.internal("cannot set " + attribute + " to " + written + ": " + e.getMessage());
                 }
             }
         }

@@ -9,9 +9,7 @@ import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.attribute.PosixFileAttributes;
 import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
@@ -163,31 +161,17 @@ final class PartsAssembler {
         return table.toString();
     }
 
-    private static List<String> normalized(String table) {
-        return table.lines().map(String::strip).filter(l -> !l.isEmpty()).map(l -> String.join(" ", l.split("\\s+")))
-                .toList();
-    }
-
     private String majorMinor(String part, Path device) {
         try {
-            Path real = device.toRealPath();
-            if (Files.readAttributes(real, PosixFileAttributes.class).isOther()) {
-                // A device node carries its own number. Its name need not be the kernel's: without udev,
-                // LVM's /dev/<vg>/<lv> leads to a node libdevmapper made as /dev/mapper/<vg>-<lv>, not to dm-N.
-                long rdev = (Long) Files.getAttribute(real, "unix:rdev");
-                long major = ((rdev >>> 32) & 0xfffff000L) | ((rdev >>> 8) & 0xfffL);
-                long minor = ((rdev >>> 12) & 0xffffff00L) | (rdev & 0xffL);
-                return major + ":" + minor;
-            }
+            return block.majorMinor(device);
         } catch (IOException | UnsupportedOperationException e) {
             throw Calls.internal("part " + part + ": cannot read the device number of " + device + ": " + e);
         }
-        Path dev = block.sysRoot().resolve("class/block").resolve(SysBlock.kernelName(device)).resolve("dev");
-        try {
-            return Files.readString(dev).strip();
-        } catch (IOException e) {
-            throw Calls.internal("part " + part + ": cannot read the device number of " + device + " at " + dev + ": " + e);
-        }
+    }
+
+    private static List<String> normalized(String table) {
+        return table.lines().map(String::strip).filter(l -> !l.isEmpty()).map(l -> String.join(" ", l.split("\\s+")))
+                .toList();
     }
 
     /** The device-mapper device named {@code name}, if there is one ({@code <sys>/block/dm-N/dm/name} and {@code uuid}). */

@@ -3,6 +3,7 @@ package io.ferry.csi;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFileAttributes;
 import java.util.List;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
@@ -80,6 +81,34 @@ final class SysBlock {
 
     Path devRoot() {
         return devRoot;
+    }
+
+    /**
+     * A block device's number as {@code major:minor}, the way dmsetup prints it: from the node itself
+     * when the path leads to a device node (whose name need not be the kernel's: without udev, LVM's
+     * {@code /dev/<vg>/<lv>} leads to a node libdevmapper made as {@code /dev/mapper/<vg>-<lv>}, not
+     * to {@code dm-N}), else from {@code <sys>/class/block/<name>/dev}.
+     */
+    String majorMinor(Path device) throws IOException {
+        Path real = device.toRealPath();
+        if (Files.readAttributes(real, PosixFileAttributes.class).isOther()) {
+            long rdev = (Long) Files.getAttribute(real, "unix:rdev");
+            long major = ((rdev >>> 32) & 0xfffff000L) | ((rdev >>> 8) & 0xfffL);
+            long minor = ((rdev >>> 12) & 0xffffff00L) | (rdev & 0xffL);
+            return major + ":" + minor;
+        }
+        return Files.readString(sysRoot.resolve("class/block").resolve(kernelName(device)).resolve("dev")).strip();
+    }
+
+    /**
+     * The kernel's name of a block device ({@code dm-0}, {@code nvme0n1}), which md uses for its
+     * members: found by the device's number ({@code <sys>/dev/block/<major:minor>} links to it), so a
+     * {@code /dev/mapper} node made without udev is known as its {@code dm-N}; the path's own name
+     * when sysfs has no such link.
+     */
+    String kernelNameOf(Path device) throws IOException {
+        Path link = sysRoot.resolve("dev/block").resolve(majorMinor(device));
+        return Files.isSymbolicLink(link) ? Files.readSymbolicLink(link).getFileName().toString() : kernelName(device);
     }
 
     /** The kernel's name of the device a path leads to (links followed). */

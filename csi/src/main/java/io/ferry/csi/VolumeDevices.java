@@ -4,6 +4,7 @@ import io.ferry.csi.v1.VolumeCondition;
 import io.ferry.etcd.FerryKeys;
 import io.ferry.etcd.store.EtcdStore;
 import io.ferry.etcd.store.Versioned;
+import io.ferry.model.ExportInfo;
 import io.ferry.model.Layout;
 import io.ferry.model.Names;
 import io.ferry.model.NodeRegistration;
@@ -34,7 +35,7 @@ import java.util.function.Predicate;
  * expansion, apart from what those calls then do with it. A multi-part volume's device is its parts'
  * devices, each found exactly as a single volume's, assembled by {@link PartsAssembler}.
  */
-final class VolumeDevices {
+final class VolumeDevices implements MirrorKeeper.Mirrors {
 
     private final EtcdStore store;
     private final FerryKeys keys;
@@ -108,23 +109,53 @@ final class VolumeDevices {
         return device;
     }
 
-    /** The mirrors assembled on this node that {@link MirrorKeeper} looks after. */
-    Set<String> stagedMirrors() {
+    @Override
+    public Set<String> stagedMirrors() {
         return Set.copyOf(stagedMirrors);
+    }
+
+    @Override
+    public void forgetMirror(String id) {
+        stagedMirrors.remove(id);
+    }
+
+    /**
+     * While a mirror has one leg in sync, that leg's I/O waits for a lost path (ctrl-loss-tmo) instead
+     * of failing after {@link NvmeConnector#LEG_FAST_IO_FAIL_SECONDS}: md would pass its errors up to
+     * the filesystem. With two or more in sync, each fails fast again, so md can drop one.
+     */
+    @Override
+    public void holdLastLeg(String id, MirrorHealth health) {
+        boolean last = health.inSync() == 1;
+        for (MirrorHealth.Leg leg : health.legs()) {
+            if (leg.state() == MirrorHealth.LegState.IN_SYNC) {
+                servedExport(leg.part()).ifPresent(export -> nvme.failFast(export.nqn(), !last));
+            }
+        }
+    }
+
+    /** The NVMe export a part is reached through from this node, if it is reached over the network. */
+    private Optional<ExportInfo> servedExport(String part) {
+        Placement placement = view.placement(part).orElse(null);
+        VolumeStatus status = placement == null ? null : view.volumeStatus(placement.node(), part).orElse(null);
+        if (status == null || status.export() == null || new Ready(placement, status, reach(placement)).usesDevice()) {
+            return Optional.empty();
+        }
+        return Optional.of(status.export());
     }
 
     /**
      * The health of a mirror assembled on this node, from its md array and each leg's device here;
      * empty when the volume is no mirror or its array is not running.
      */
-    Optional<MirrorHealth> mirrorHealth(String id) {
+    @Override
+    public Optional<MirrorHealth> mirrorHealth(String id) {
         Optional<VolumeParts> parts = view.volumeParts(id).filter(p -> p.layout() == Layout.MIRROR);
         Optional<Path> md = parts.flatMap(assembler::assembled);
         if (md.isEmpty()) {
             return Optional.empty();
         }
-        List<Optional<String>> legs = parts.get().partNames().stream()
-                .map(part -> legDevice(part).map(SysBlock::kernelName)).toList();
+        List<Optional<Path>> legs = parts.get().partNames().stream().map(this::legDevice).toList();
         return Optional.of(assembler.mirrors().health(md.get(), parts.get(), legs));
     }
 
@@ -132,7 +163,8 @@ final class VolumeDevices {
      * Gives a mirror assembled on this node back its legs that are out of the array and whose
      * devices are here again, those {@code mayTry} allows; what was done, one line per leg.
      */
-    List<MirrorArrays.Repair> repairMirror(String id, Predicate<String> mayTry) {
+    @Override
+    public List<MirrorArrays.Repair> repairMirror(String id, Predicate<String> mayTry) {
         Optional<MirrorHealth> health = mirrorHealth(id);
         VolumeParts parts = view.volumeParts(id).orElse(null);
         Optional<Path> md = parts == null ? Optional.empty() : assembler.assembled(parts);
@@ -141,12 +173,36 @@ final class VolumeDevices {
         }
         Map<String, Path> out = new LinkedHashMap<>();
         for (MirrorHealth.Leg leg : health.get().legs()) {
-            boolean dropped = leg.state() == MirrorHealth.LegState.FAULTY || leg.state() == MirrorHealth.LegState.OUT;
-            if (dropped && mayTry.test(leg.part())) {
-                legDevice(leg.part()).ifPresent(device -> out.put(leg.part(), device));
+            if (leg.state() == MirrorHealth.LegState.IN_SYNC || leg.state() == MirrorHealth.LegState.REBUILDING
+                    || !mayTry.test(leg.part())) {
+                continue;
             }
+            Optional<Path> device = leg.state() == MirrorHealth.LegState.ABSENT ? reconnected(leg.part())
+                    : legDevice(leg.part());
+            device.ifPresent(d -> out.put(leg.part(), d));
         }
-        return out.isEmpty() ? List.of() : assembler.mirrors().repair(parts, md.get(), health.get(), out);
+        return out.isEmpty() ? List.of() : assembler.mirrors().repair(parts, md.get(), out);
+    }
+
+    /**
+     * A leg's connection made again when the kernel gave it up (its node was away longer than the
+     * controller-loss timeout) and the part is served to this node again; empty while it is not.
+     */
+    private Optional<Path> reconnected(String part) {
+        String hostNqn = view.registration(nodeId).map(NodeRegistration::hostNqn).orElse(null);
+        Optional<Ready> ready = hostNqn == null ? Optional.empty() : usable(part, hostNqn);
+        if (ready.isEmpty() || ready.get().usesDevice()) {
+            return Optional.empty();
+        }
+        try {
+            verifier.export(part, view.globalConfig().nqnPrefix(), view.clusterId().orElse(null), ready.get().status().export());
+            return Optional.of(nvme.connect(ready.get().status().export(), hostNqn, view.globalConfig().nvmeAuth(), true));
+        } catch (StatusRuntimeException e) {
+            return Optional.empty();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return Optional.empty();
+        }
     }
 
     /** A leg's verified device on this node, if it has one now; a device that fails verification is none. */

@@ -438,19 +438,28 @@ class PartsAssemblerTest {
 
     // ---- a leg given back ----
 
-    MirrorHealth degraded(MirrorHealth.LegState leg1State) {
-        return new MirrorHealth("md126", List.of(new MirrorHealth.Leg(PartNames.of(VOLUME, 0), "nvme1n1",
-                MirrorHealth.LegState.IN_SYNC), new MirrorHealth.Leg(PartNames.of(VOLUME, 1), "nvme2n1", leg1State)),
-                "idle", -1, 0);
+    /** md126 running with leg 1 ({@code nvme2n1}) as md lists it: {@code faulty}, or absent when null. */
+    void memberState(String leg1State) {
+        md("md126", "active", UUID_AS_MDADM_PRINTS_IT);
+        try {
+            Path md = sys.resolve("block/md126/md");
+            Files.writeString(Files.createDirectories(md.resolve("dev-nvme1n1")).resolve("state"), "in_sync\n");
+            if (leg1State != null) {
+                Files.writeString(Files.createDirectories(md.resolve("dev-nvme2n1")).resolve("state"), leg1State + "\n");
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
     }
 
     @Test
     void aFailedLegIsRemovedThenReAddedWhenItCarriesTheArraysUuid() {
+        memberState("faulty");
         runner.on(List.of("mdadm", "--manage"), "");
         examine(leg1, UUID_AS_MDADM_PRINTS_IT);
 
         List<MirrorArrays.Repair> done = assembler().mirrors().repair(mirror(), dev.resolve("md126"),
-                degraded(MirrorHealth.LegState.FAULTY), Map.of(PartNames.of(VOLUME, 1), leg1));
+                Map.of(PartNames.of(VOLUME, 1), leg1));
 
         assertThat(runner.commandLines()).containsExactly("mdadm --manage " + dev.resolve("md126") + " --remove failed",
                 "mdadm --examine --export " + leg1, "mdadm --manage " + dev.resolve("md126") + " --re-add " + leg1);
@@ -461,32 +470,34 @@ class PartsAssemblerTest {
     }
 
     @Test
-    void aLegMdWillNotReAddIsAddedForAFullRebuildOnlyBecauseItIsTheArraysOwn() {
+    void aLegMdWillNotReAddIsLeftForAnOperatorAndNeverAddedOrWiped() {
+        memberState(null);
+        // What mdadm answers for a leg that ran on its own (a split brain): its events are ahead of the array's.
         runner.fail(List.of("mdadm", "--manage", dev.resolve("md126").toString(), "--re-add"), 1,
                 "mdadm: --re-add for " + leg1 + " to " + dev.resolve("md126") + " is not possible\n");
-        runner.on(List.of("mdadm", "--manage", dev.resolve("md126").toString(), "--add"), "");
         examine(leg1, UUID_AS_MDADM_PRINTS_IT);
 
         List<MirrorArrays.Repair> done = assembler().mirrors().repair(mirror(), dev.resolve("md126"),
-                degraded(MirrorHealth.LegState.OUT), Map.of(PartNames.of(VOLUME, 1), leg1));
+                Map.of(PartNames.of(VOLUME, 1), leg1));
 
         assertThat(runner.commandLines()).containsExactly("mdadm --examine --export " + leg1,
-                "mdadm --manage " + dev.resolve("md126") + " --re-add " + leg1,
-                "mdadm --manage " + dev.resolve("md126") + " --add " + leg1);
-        assertThat(done).singleElement().satisfies(r -> assertThat(r.what()).contains("full rebuild")
-                .contains("is not possible"));
+                "mdadm --manage " + dev.resolve("md126") + " --re-add " + leg1);
+        assertThat(done).singleElement().satisfies(r -> {
+            assertThat(r.attempted()).as("counted, so it is tried ever less often").isTrue();
+            assertThat(r.what()).contains("is not possible").contains("until an operator decides");
+        });
     }
 
     @Test
     void aLegWithAnotherArraysSuperblockOrNoneIsNeverAddedToTheMirror() {
+        memberState(null);
         examine(leg1, OTHER_UUID);
 
         List<MirrorArrays.Repair> done = assembler().mirrors().repair(mirror(), dev.resolve("md126"),
-                degraded(MirrorHealth.LegState.OUT), Map.of(PartNames.of(VOLUME, 1), leg1));
+                Map.of(PartNames.of(VOLUME, 1), leg1));
         examine(leg1, null);
         done = new ArrayList<>(done);
-        done.addAll(assembler().mirrors().repair(mirror(), dev.resolve("md126"), degraded(MirrorHealth.LegState.OUT),
-                Map.of(PartNames.of(VOLUME, 1), leg1)));
+        done.addAll(assembler().mirrors().repair(mirror(), dev.resolve("md126"), Map.of(PartNames.of(VOLUME, 1), leg1)));
 
         assertThat(runner.commandLines()).noneMatch(c -> c.startsWith("mdadm --manage"));
         assertThat(done).extracting(MirrorArrays.Repair::attempted).containsExactly(false, false);
@@ -496,12 +507,13 @@ class PartsAssemblerTest {
 
     @Test
     void aLegThatCannotBeReadYetIsNotCountedAsATry() {
+        memberState("faulty");
         runner.on(List.of("mdadm", "--manage"), "");
         runner.fail(List.of("mdadm", "--examine", "--export", leg1.toString()), 1,
                 "mdadm: cannot open " + leg1 + ": Input/output error\n");
 
         List<MirrorArrays.Repair> done = assembler().mirrors().repair(mirror(), dev.resolve("md126"),
-                degraded(MirrorHealth.LegState.FAULTY), Map.of(PartNames.of(VOLUME, 1), leg1));
+                Map.of(PartNames.of(VOLUME, 1), leg1));
 
         assertThat(done).singleElement().satisfies(r -> {
             assertThat(r.attempted()).isFalse();
@@ -512,11 +524,12 @@ class PartsAssemblerTest {
 
     @Test
     void failedLegsMdStillHoldsAreLeftForTheNextRound() {
+        memberState("faulty");
         runner.fail(List.of("mdadm", "--manage", dev.resolve("md126").toString(), "--remove", "failed"), 1,
                 "mdadm: hot remove failed for " + leg1 + ": Device or resource busy\n");
 
         List<MirrorArrays.Repair> done = assembler().mirrors().repair(mirror(), dev.resolve("md126"),
-                degraded(MirrorHealth.LegState.FAULTY), Map.of(PartNames.of(VOLUME, 1), leg1));
+                Map.of(PartNames.of(VOLUME, 1), leg1));
 
         assertThat(done).singleElement().satisfies(r -> assertThat(r.attempted()).isFalse());
         assertThat(runner.commandLines()).containsExactly("mdadm --manage " + dev.resolve("md126") + " --remove failed");

@@ -54,12 +54,6 @@ final class NvmetHostAuth {
     }
 
     /**
-     * Writes the host's pair on its entry. Hash and group go first: the kernel uses them with the key
-     * at the next authentication. A changed key takes effect at each host's next (re)authentication
-     * only; live connections stay. Unidirectional mode leaves a controller key there alone: the
-     * target answers with it only when a host asks (a host given one), and then it is the right one.
-     */
-    /**
      * Takes the keys off the host's entry, as {@code nvmeAuth} {@code off} asks: nvmet demands
      * authentication from a host whose entry carries a key, whatever the subsystem, so keys left from
      * a time authentication was on would refuse the host's next connections, which come without
@@ -72,6 +66,12 @@ final class NvmetHostAuth {
         }
     }
 
+    /**
+     * Writes the host's pair on its entry. Hash and group go first: the kernel uses them with the key
+     * at the next authentication. A changed key takes effect at each host's next (re)authentication
+     * only; live connections stay. Unidirectional mode leaves a controller key there alone: the
+     * target answers with it only when a host asks (a host given one), and then it is the right one.
+     */
     static void setPair(Path hostDir, HostSecret pair, NvmeAuth auth) {
         writeIfDifferent(hostDir.resolve("dhchap_hash"), DHCHAP_HASH);
         writeIfDifferent(hostDir.resolve("dhchap_dhgroup"), DHCHAP_DHGROUP);
