@@ -150,6 +150,11 @@ final class ClusterState {
         return informers.latestParts.get(keys.volumeParts(volume));
     }
 
+    /** Every multi-part volume's parts record as watched: for gauges, which may lag a write. */
+    List<VolumeParts> allParts() {
+        return informers.parts.values().stream().map(Versioned::value).toList();
+    }
+
     /** The volume {@code name} is a part of, or empty when it is no part (the names of parts are reserved). */
     static Optional<String> partOf(String name) {
         return PartNames.parse(name).map(PartNames.Part::volume);

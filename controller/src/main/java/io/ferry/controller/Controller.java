@@ -182,6 +182,8 @@ public final class Controller {
     private void gauges() {
         metrics.pools(state.candidates());
         metrics.volumes(state.volumePhases());
+        metrics.multiPart(PartsCensus.count(state.allParts(), v -> state.placement(v).map(Versioned::value),
+                state::nodeAlive));
     }
 
     private Future<Void> startAdmin() {

@@ -1,5 +1,6 @@
 package io.ferry.controller;
 
+import io.ferry.model.Layout;
 import io.ferry.model.VolumePhase;
 import io.ferry.placement.Candidate;
 import io.micrometer.core.instrument.Counter;
@@ -32,6 +33,7 @@ final class ControllerMetrics {
     private final MultiGauge free;
     private final MultiGauge nodeAlive;
     private final MultiGauge volumes;
+    private final MultiGauge multiPart;
 
     ControllerMetrics(MeterRegistry registry) {
         this.registry = registry;
@@ -57,6 +59,9 @@ final class ControllerMetrics {
                 .register(registry);
         this.volumes = MultiGauge.builder("ferry.volumes").description("volume statuses the agents report, by phase")
                 .register(registry);
+        this.multiPart = MultiGauge.builder("ferry.volumes.multipart")
+                .description("multi-part volumes by layout and state: healthy, degraded (a mirror with a leg's node"
+                        + " down), unreachable").register(registry);
     }
 
     void placed() {
@@ -133,6 +138,14 @@ final class ControllerMetrics {
         List<MultiGauge.Row<?>> nodes = new ArrayList<>();
         alive.forEach((node, up) -> nodes.add(MultiGauge.Row.of(Tags.of("node", node), up ? 1 : 0)));
         nodeAlive.register(nodes, true);
+    }
+
+    /** Replaces the multi-part volumes' rows ({@link PartsCensus}); called with the other gauges. */
+    void multiPart(Map<Layout, Map<String, Integer>> byLayout) {
+        List<MultiGauge.Row<?>> rows = new ArrayList<>();
+        byLayout.forEach((layout, states) -> states.forEach((state, count) ->
+                rows.add(MultiGauge.Row.of(Tags.of("layout", layout.value(), "state", state), count))));
+        multiPart.register(rows, true);
     }
 
     void volumes(Map<VolumePhase, Integer> byPhase) {

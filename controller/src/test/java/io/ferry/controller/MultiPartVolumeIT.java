@@ -371,18 +371,32 @@ class MultiPartVolumeIT {
     }
 
     @Test
-    void theVolumesRecordSaysWhenAPartsNodeIsDown() {
+    void theVolumesRecordAndTheGaugeSayWhenAPartsNodeIsDown() throws Exception {
         nodesWithAPoolEach(2, 100);
-        controller("c1");
+        ControllerOptions defaults = SimulatedCluster.options("c1");
+        RunningController c = cluster.start(new ControllerOptions("c1", defaults.leaseTtl(), AdminOptions.loopback(0),
+                InformerOptions.defaults(), defaults.runtime(), defaults.resyncInterval()));
+        await().atMost(Duration.ofSeconds(10)).until(c.controller::isLeader);
         create("db", Layout.MIRROR, 2, 10);
         awaitParts("db");
         String node = placement("db--p1").value().node();
+        await().atMost(Duration.ofSeconds(15)).until(() -> metrics(c)
+                .contains("ferry_volumes_multipart{layout=\"mirror\",state=\"healthy\"} 1.0"));
 
         agents.killNode(node);
         await().atMost(Duration.ofSeconds(10)).until(() -> record("db").flatMap(r -> r.condition(Condition.REACHABLE))
-                .map(c -> !c.status() && c.failureReason() == FailureReason.NODE_UNREACHABLE
-                        && c.message().contains("db--p1 on " + node) && c.message().contains("degraded"))
+                .map(cond -> !cond.status() && cond.failureReason() == FailureReason.NODE_UNREACHABLE
+                        && cond.message().contains("db--p1 on " + node) && cond.message().contains("degraded"))
                 .orElse(false));
+        await().atMost(Duration.ofSeconds(15)).until(() -> metrics(c)
+                .contains("ferry_volumes_multipart{layout=\"mirror\",state=\"degraded\"} 1.0"));
+        assertThat(metrics(c)).contains("ferry_volumes_multipart{layout=\"mirror\",state=\"healthy\"} 0.0")
+                .contains("ferry_volumes_multipart{layout=\"linear\",state=\"unreachable\"} 0.0");
+    }
+
+    static String metrics(RunningController c) throws Exception {
+        return HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create(c.controller.adminUrl() + "/metrics"))
+                .build(), HttpResponse.BodyHandlers.ofString(StandardCharsets.UTF_8)).body();
     }
 
     @Test
