@@ -98,7 +98,7 @@ final class DeviceVerifier {
             throw refuse(volume, devicePath, device + " is not a block device");
         }
         Path sysfs = sysRoot.resolve("block").resolve(name).resolve("loop/backing_file");
-        String backing = read(sysfs);
+        String backing = SysBlock.read(sysfs);
         if (backing == null || backing.isEmpty()) {
             throw refuse(volume, devicePath, "the loop device has no backing file (" + sysfs + " is unreadable)");
         }
@@ -188,7 +188,7 @@ final class DeviceVerifier {
         }
         if (viaDm) {
             Path nameFile = sysRoot.resolve("block").resolve(real.getFileName().toString()).resolve("dm/name");
-            String name = read(nameFile);
+            String name = SysBlock.read(nameFile);
             if (!dmName.equals(name)) {
                 throw refuse(volume, devicePath, real.getFileName() + " is device-mapper device \"" + name
                         + "\" (" + nameFile + "), not " + dmName);
@@ -246,7 +246,7 @@ final class DeviceVerifier {
      */
     Optional<Path> nvmeNamespace(ExportInfo export) {
         for (Path ctrl : controllers()) {
-            if (!export.nqn().equals(read(ctrl.resolve("subsysnqn"))) || !export.serial().equals(read(ctrl.resolve("serial")))) {
+            if (!export.nqn().equals(SysBlock.read(ctrl.resolve("subsysnqn"))) || !export.serial().equals(SysBlock.read(ctrl.resolve("serial")))) {
                 continue;
             }
             String name = ctrl.getFileName().toString();
@@ -272,8 +272,8 @@ final class DeviceVerifier {
     List<String> impostors(ExportInfo export) {
         List<String> out = new ArrayList<>();
         for (Path ctrl : controllers()) {
-            String nqn = read(ctrl.resolve("subsysnqn"));
-            if (export.serial().equals(read(ctrl.resolve("serial"))) && !export.nqn().equals(nqn)) {
+            String nqn = SysBlock.read(ctrl.resolve("subsysnqn"));
+            if (export.serial().equals(SysBlock.read(ctrl.resolve("serial"))) && !export.nqn().equals(nqn)) {
                 out.add(ctrl.getFileName() + " (subsystem " + nqn + ")");
             }
         }
@@ -281,7 +281,7 @@ final class DeviceVerifier {
     }
 
     List<Path> controllersOf(String nqn) {
-        return controllers().stream().filter(c -> nqn.equals(read(c.resolve("subsysnqn")))).toList();
+        return controllers().stream().filter(c -> nqn.equals(SysBlock.read(c.resolve("subsysnqn")))).toList();
     }
 
     private List<Path> controllers() {
@@ -323,13 +323,5 @@ final class DeviceVerifier {
     private static StatusRuntimeException refuseExport(String volume, ExportInfo export, String mismatch) {
         return Calls.failedPrecondition("volume " + volume + ": refusing the export " + export.nqn() + " (serial "
                 + export.serial() + ") from its status: " + mismatch + "; nothing is connected, formatted or mounted");
-    }
-
-    private static String read(Path file) {
-        try {
-            return Files.readString(file).strip();
-        } catch (IOException e) {
-            return null;
-        }
     }
 }

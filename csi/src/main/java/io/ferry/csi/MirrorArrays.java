@@ -155,6 +155,11 @@ final class MirrorArrays {
         return MirrorHealth.read(block, md.getFileName().toString(), parts.partNames(), names);
     }
 
+    /** The device node of the array {@code health} was read from. */
+    Path device(MirrorHealth health) {
+        return block.devRoot().resolve(health.mdDevice());
+    }
+
     /** A leg device gone while it was looked at (its controller given up) is no device. */
     private Optional<String> kernelName(Path device) {
         try {

@@ -54,7 +54,8 @@ final class MirrorKeeper implements AutoCloseable {
 
         Optional<MirrorHealth> mirrorHealth(String volume);
 
-        List<MirrorArrays.Repair> repairMirror(String volume, Predicate<String> mayTry);
+        /** Gives back the legs {@code health} shows dropped, those {@code mayTry} allows. */
+        List<MirrorArrays.Repair> repairMirror(String volume, MirrorHealth health, Predicate<String> mayTry);
 
         /** Keeps the last leg in sync from failing fast (see {@link VolumeDevices#holdLastLeg}). */
         void holdLastLeg(String volume, MirrorHealth health);
@@ -122,7 +123,7 @@ final class MirrorKeeper implements AutoCloseable {
                     retries.remove(leg.part());
                 }
             }
-            for (MirrorArrays.Repair repair : devices.repairMirror(volume, this::mayTry)) {
+            for (MirrorArrays.Repair repair : devices.repairMirror(volume, health.get(), this::mayTry)) {
                 if (repair.attempted()) {
                     Retry before = retries.get(repair.part());
                     int attempts = before == null ? 1 : before.attempts() + 1;

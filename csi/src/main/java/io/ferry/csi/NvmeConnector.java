@@ -79,17 +79,14 @@ final class NvmeConnector {
     /** @param failFast fail I/O after {@link #LEG_FAST_IO_FAIL_SECONDS} without a path (a mirror's leg) */
     Path connect(ExportInfo export, String hostNqn, NvmeAuth auth, boolean failFast) throws InterruptedException {
         Optional<Path> device = verifier.nvmeNamespace(export);
-        if (device.isPresent()) {
-            if (failFast) {
-                failFast(export.nqn());
-            }
-            return device.get();
-        }
-        if (controllersOf(export.nqn()).isEmpty()) {
+        if (device.isEmpty() && controllersOf(export.nqn()).isEmpty()) {
             runner.run(connectCommand(export, hostNqn, auth, auth.on() ? Optional.of(authKeys()) : Optional.empty()));
         }
         if (failFast) {
-            failFast(export.nqn());
+            failFast(export.nqn(), true);
+        }
+        if (device.isPresent()) {
+            return device.get();
         }
         // The kernel creates the namespace device shortly after the controller; a short bounded wait.
         long deadline = System.nanoTime() + options.deviceTimeout().toNanos();
@@ -124,19 +121,12 @@ final class NvmeConnector {
 
     /**
      * Makes I/O on the subsystem's controllers fail after {@link #LEG_FAST_IO_FAIL_SECONDS} without a
-     * path, while each keeps reconnecting until its ctrl-loss-tmo: md then drops a lost leg and goes on
-     * with the others, and the same device is back, for a re-add, once the leg's node is. Written in
-     * sysfs (kernel 5.10 and later) because nvme-cli 2.3 and 2.4 have no option for it; a kernel
-     * without the attribute keeps I/O waiting, as for a single volume.
-     */
-    private void failFast(String nqn) {
-        failFast(nqn, true);
-    }
-
-    /**
-     * @param on fail I/O after {@link #LEG_FAST_IO_FAIL_SECONDS}; off, I/O waits for a path until
-     *           ctrl-loss-tmo, what the last leg in sync of a degraded mirror needs: md passes that
-     *           leg's errors up to the filesystem instead of dropping it
+     * path ({@code on}), while each keeps reconnecting until its ctrl-loss-tmo: md then drops a lost
+     * leg and goes on with the others, and the same device is back, for a re-add, once the leg's node
+     * is. Off, I/O waits for a path until ctrl-loss-tmo, what the last leg in sync of a degraded mirror
+     * needs: md passes that leg's errors up to the filesystem instead of dropping it. Written in sysfs
+     * (kernel 5.10 and later) because nvme-cli 2.3 and 2.4 have no option for it; a kernel without the
+     * attribute keeps I/O waiting, as for a single volume.
      */
     void failFast(String nqn, boolean on) {
         for (Path controller : controllersOf(nqn)) {

@@ -160,19 +160,18 @@ final class VolumeDevices implements MirrorKeeper.Mirrors {
     }
 
     /**
-     * Gives a mirror assembled on this node back its legs that are out of the array and whose
-     * devices are here again, those {@code mayTry} allows; what was done, one line per leg.
+     * Gives a mirror assembled on this node back its legs that {@code health} (just read) shows out
+     * of the array and whose devices are here again, those {@code mayTry} allows; what was done, one
+     * per leg.
      */
     @Override
-    public List<MirrorArrays.Repair> repairMirror(String id, Predicate<String> mayTry) {
-        Optional<MirrorHealth> health = mirrorHealth(id);
+    public List<MirrorArrays.Repair> repairMirror(String id, MirrorHealth health, Predicate<String> mayTry) {
         VolumeParts parts = view.volumeParts(id).orElse(null);
-        Optional<Path> md = parts == null ? Optional.empty() : assembler.assembled(parts);
-        if (health.isEmpty() || md.isEmpty()) {
+        if (parts == null) {
             return List.of();
         }
         Map<String, Path> out = new LinkedHashMap<>();
-        for (MirrorHealth.Leg leg : health.get().legs()) {
+        for (MirrorHealth.Leg leg : health.legs()) {
             if (leg.state() == MirrorHealth.LegState.IN_SYNC || leg.state() == MirrorHealth.LegState.REBUILDING
                     || !mayTry.test(leg.part())) {
                 continue;
@@ -181,7 +180,7 @@ final class VolumeDevices implements MirrorKeeper.Mirrors {
                     : legDevice(leg.part());
             device.ifPresent(d -> out.put(leg.part(), d));
         }
-        return out.isEmpty() ? List.of() : assembler.mirrors().repair(parts, md.get(), out);
+        return out.isEmpty() ? List.of() : assembler.mirrors().repair(parts, assembler.mirrors().device(health), out);
     }
 
     /**
@@ -195,8 +194,7 @@ final class VolumeDevices implements MirrorKeeper.Mirrors {
             return Optional.empty();
         }
         try {
-            verifier.export(part, view.globalConfig().nqnPrefix(), view.clusterId().orElse(null), ready.get().status().export());
-            return Optional.of(nvme.connect(ready.get().status().export(), hostNqn, view.globalConfig().nvmeAuth(), true));
+            return Optional.of(connect(part, ready.get(), hostNqn, true));
         } catch (StatusRuntimeException e) {
             return Optional.empty();
         } catch (InterruptedException e) {
@@ -255,6 +253,11 @@ final class VolumeDevices implements MirrorKeeper.Mirrors {
         if (ready.usesDevice()) {
             return verifier.local(id, pool(id, ready.placement()), ready.status().devicePath(), view.clusterId().orElse(null));
         }
+        return connect(id, ready, hostNqn, mirrorLeg);
+    }
+
+    /** Connects to the volume's export once it is traced back to the volume ({@link DeviceVerifier#export}). */
+    private Path connect(String id, Ready ready, String hostNqn, boolean mirrorLeg) throws InterruptedException {
         verifier.export(id, view.globalConfig().nqnPrefix(), view.clusterId().orElse(null), ready.status().export());
         return nvme.connect(ready.status().export(), hostNqn, view.globalConfig().nvmeAuth(), mirrorLeg);
     }

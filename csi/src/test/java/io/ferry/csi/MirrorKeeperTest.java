@@ -56,9 +56,9 @@ class MirrorKeeperTest {
         }
 
         @Override
-        public List<MirrorArrays.Repair> repairMirror(String volume, Predicate<String> mayTry) {
+        public List<MirrorArrays.Repair> repairMirror(String volume, MirrorHealth health, Predicate<String> mayTry) {
             List<MirrorArrays.Repair> done = new ArrayList<>();
-            for (MirrorHealth.Leg leg : health.get(volume).legs()) {
+            for (MirrorHealth.Leg leg : health.legs()) {
                 if (leg.state() != MirrorHealth.LegState.IN_SYNC && mayTry.test(leg.part())) {
                     tried.add(leg.part());
                     done.add(new MirrorArrays.Repair(leg.part(), true, "re-add tried"));
