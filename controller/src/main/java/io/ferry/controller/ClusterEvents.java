@@ -163,7 +163,7 @@ final class ClusterEvents {
         return handler(v -> volumeAndPartsChanged(v.value().volume()), (k, v) -> {
             listener.volumeChanged(name(k));
             if (v != null) {
-                v.value().partNames().forEach(listener::volumeChanged);
+                v.value().allPartNames().forEach(listener::volumeChanged);
             }
         });
     }
@@ -290,7 +290,7 @@ final class ClusterEvents {
      */
     private void volumeAndPartsChanged(String volume) {
         listener.volumeChanged(volume);
-        state.volumeParts(volume).ifPresent(parts -> parts.value().partNames().forEach(listener::volumeChanged));
+        state.volumeParts(volume).ifPresent(parts -> parts.value().allPartNames().forEach(listener::volumeChanged));
     }
 
     /**
@@ -308,7 +308,7 @@ final class ClusterEvents {
      */
     private void intentChanged(String volume) {
         volumeAndOwnerChanged(volume);
-        state.volumeParts(volume).ifPresent(parts -> parts.value().partNames().forEach(listener::volumeChanged));
+        state.volumeParts(volume).ifPresent(parts -> parts.value().allPartNames().forEach(listener::volumeChanged));
     }
 
     private static boolean sameAllocation(SnapshotScheduling a, SnapshotScheduling b) {

@@ -255,10 +255,20 @@ final class ClusterState {
 
     /**
      * The attachments a volume is served by. A part has none of its own: it is served wherever its
-     * volume is attached, since the consumer assembles the volume from every part.
+     * volume is attached, since the consumer assembles the volume from every part; except a mirror's
+     * retired leg, which is no longer assembled anywhere and is served to no one.
      */
     List<Attachment> attachmentsOf(String volume) {
-        return volumes.attachmentsOf(partOf(volume).orElse(volume));
+        Optional<String> owner = partOf(volume);
+        if (owner.isPresent() && volumeParts(owner.get()).map(p -> p.value().isRetired(volume)).orElse(false)) {
+            return List.of();
+        }
+        return volumes.attachmentsOf(owner.orElse(volume));
+    }
+
+    /** True if {@code part} is a leg its mirror retired: it is deleted, whatever its volume asks. */
+    boolean retiredLeg(String part) {
+        return partOf(part).flatMap(this::volumeParts).map(p -> p.value().isRetired(part)).orElse(false);
     }
 
     Iterable<Candidate> candidates() {

@@ -41,11 +41,15 @@ final class PartsDeletion {
     }
 
     /**
-     * Why the deletion of a part must not go on, or null when its volume asks for deletion. A part is
-     * deleted only with its volume: a part's intent marked by hand, or a volume whose intent went
-     * missing (absence says nothing about the operator's wish), never destroys a part's data.
+     * Why the deletion of a part must not go on, or null when its volume asks for deletion or its
+     * mirror retired it (an operator declared it lost, and the parts record names its replacement). A
+     * part is otherwise deleted only with its volume: a part's intent marked by hand, or a volume whose
+     * intent went missing (absence says nothing about the operator's wish), never destroys a part's data.
      */
     String partDeletionRefusal(VolumeIntent part) {
+        if (state.retiredLeg(part.name())) {
+            return null;
+        }
         VolumeIntent owner = state.intent(part.partOf()).map(Versioned::value).orElse(null);
         if (owner != null && owner.deletionRequested()) {
             return null;
@@ -80,12 +84,12 @@ final class PartsDeletion {
         List<VolumeIntent> toMark = new ArrayList<>();
         List<Versioned<VolumeIntent>> marked = new ArrayList<>();
         List<String> left = new ArrayList<>();
-        for (VolumeParts.Part part : parts.value().parts()) {
-            Versioned<VolumeIntent> partIntent = state.intent(part.name()).orElse(null);
+        for (String part : parts.value().allPartNames()) {
+            Versioned<VolumeIntent> partIntent = state.intent(part).orElse(null);
             if (partIntent == null) {
                 continue;
             }
-            left.add(part.name());
+            left.add(part);
             if (partIntent.value().deletionRequested()) {
                 marked.add(partIntent);
             } else {
@@ -141,7 +145,7 @@ final class PartsDeletion {
                 .delete(keys.volumeParts(volume))
                 .delete(keys.volumeScheduling(volume))
                 .delete(keys.volume(volume));
-        for (String part : parts.value().partNames()) {
+        for (String part : parts.value().allPartNames()) {
             txn.requireAbsent(keys.volume(part)).requireAbsent(keys.placement(part));
         }
         return txn.commit().compose(outcome -> {

@@ -46,7 +46,10 @@ final class PartsRecords {
             Placement p = placements.apply(part.name());
             each.add(part.name() + (p == null ? " (not placed)" : " on " + p.node() + "/" + p.pool()));
         }
-        return parts.layout() + " of " + parts.parts().size() + " parts: " + String.join(", ", each);
+        String retired = parts.retired().isEmpty() ? ""
+                : "; retired (declared lost, deleted): " + String.join(", ", parts.retired().stream()
+                .map(VolumeParts.Part::name).toList());
+        return parts.layout() + " of " + parts.parts().size() + " parts: " + String.join(", ", each) + retired;
     }
 
     Condition reachability(VolumeParts parts) {

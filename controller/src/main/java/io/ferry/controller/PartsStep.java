@@ -62,6 +62,7 @@ final class PartsStep {
     private final PlaceStep place;
     private final PartsDeletion deletion;
     private final PartsRecords records;
+    private final LegReplacement replacement;
 
     PartsStep(DecisionContext ctx, SerialLane lane, Scheduler scheduler, VolumeWork work, VolumeRecord record,
               WaitingForRoom waitingForRoom, PlaceStep place, DeleteStep delete) {
@@ -76,6 +77,7 @@ final class PartsStep {
         this.place = place;
         this.deletion = new PartsDeletion(ctx, record, delete, this);
         this.records = new PartsRecords(state);
+        this.replacement = new LegReplacement(ctx, scheduler, waitingForRoom, place, this);
     }
 
     /**
@@ -112,7 +114,7 @@ final class PartsStep {
             return lane.submit(() -> place(volume)).map(v -> ReconcileResult.done());
         }
         waitingForRoom.remove(volume);
-        return converge(leader, intent, parts.value()).map(v -> ReconcileResult.done());
+        return converge(leader, intent, parts).map(v -> ReconcileResult.done());
     }
 
     /** Why the deletion of a part must not go on, or null when its volume asks for deletion: {@link PartsDeletion}. */
@@ -155,7 +157,7 @@ final class PartsStep {
     // ---- placing every part at once ----
 
     /** One part as its placement commits it. */
-    private record PlannedPart(VolumeParts.Part part, Candidate pool, VolumeIntent intent, Placement placement,
+    record PlannedPart(VolumeParts.Part part, Candidate pool, VolumeIntent intent, Placement placement,
                                WorkItem work, VolumeScheduling scheduled) {
     }
 
@@ -276,7 +278,7 @@ final class PartsStep {
         return found;
     }
 
-    private PlannedPart plan(VolumeIntent spec, VolumeParts.Part part, Candidate pool, Instant now) {
+    PlannedPart plan(VolumeIntent spec, VolumeParts.Part part, Candidate pool, Instant now) {
         Engine engine = pool.config().engine();
         String name = part.name();
         VolumeIntent intent = partIntent(spec, part, engine, false, now);
@@ -315,12 +317,16 @@ final class PartsStep {
     /**
      * Puts back the intent of a part that went missing (removed by hand) while its volume lives: the
      * part's intent is the controller's to write, and without it the part would be held as an
-     * intent-less volume. Then records where the parts are, whether their nodes are up, and a refused
-     * resize.
+     * intent-less volume. Replaces a leg declared lost ({@link LegReplacement}). Then records where the
+     * parts are, whether their nodes are up, a lost leg's replacement, and a refused resize.
      */
-    private Future<Void> converge(Leadership leader, Versioned<VolumeIntent> intent, VolumeParts parts) {
+    private Future<Void> converge(Leadership leader, Versioned<VolumeIntent> intent, Versioned<VolumeParts> placed) {
         VolumeIntent spec = intent.value();
-        return restoreMissingIntents(leader, spec, parts, false).compose(v -> {
+        return restoreMissingIntents(leader, spec, placed.value(), false)
+                .compose(v -> replacement.replaceLost(leader, intent, placed))
+                .compose(legReplaced -> {
+            // A replacement just committed changed the parts record: the record says what it is now.
+            VolumeParts parts = state.volumeParts(spec.name()).map(Versioned::value).orElse(placed.value());
             boolean resize = spec.sizeBytes() != parts.assembledBytes();
             String message = resize ? "resizing a " + parts.layout() + " volume is not supported yet: it stays at "
                     + parts.assembledBytes() + " bytes; " + records.describe(parts) : records.describe(parts);
@@ -336,18 +342,23 @@ final class PartsStep {
                         Map.of(), "no part of the volume has a placement: " + records.describe(parts), null, null, true, 0, null);
             }
             return record.writeMultiPart(leader, spec.name(), SchedulingPhase.PLACED, Map.of(), message, first.node(),
-                    first.pool(), records.reachability(parts), resize ? FailureReason.LAYOUT_UNSUPPORTED : null);
+                    first.pool(), records.reachability(parts), resize ? FailureReason.LAYOUT_UNSUPPORTED : null,
+                    legReplaced);
         });
     }
 
     /**
      * Writes the intents of the parts that have none but whose placement or data is still somewhere,
      * guarded by the volume's intent and parts record: with {@code deletion} the intent asks for the
-     * part's deletion at once. A part with neither intent nor placement nor data is gone.
+     * part's deletion at once, as a retired leg's always does (it is deleted whatever its volume
+     * asks, and without an intent its placement and ledger would be held forever). A part with
+     * neither intent nor placement nor data is gone.
      */
     Future<Void> restoreMissingIntents(Leadership leader, VolumeIntent spec, VolumeParts parts, boolean deletion) {
         List<VolumeIntent> missing = new ArrayList<>();
-        for (VolumeParts.Part part : parts.parts()) {
+        List<VolumeParts.Part> every = new ArrayList<>(parts.parts());
+        every.addAll(parts.retired());
+        for (VolumeParts.Part part : every) {
             if (state.intent(part.name()).isPresent()) {
                 continue;
             }
@@ -356,7 +367,7 @@ final class PartsStep {
                 continue;
             }
             Engine engine = placement != null ? placement.engine() : spec.engine();
-            missing.add(partIntent(spec, part, engine, deletion, ctx.clock().instant()));
+            missing.add(partIntent(spec, part, engine, deletion || parts.isRetired(part.name()), ctx.clock().instant()));
         }
         if (missing.isEmpty()) {
             return Future.succeededFuture();
@@ -374,7 +385,8 @@ final class PartsStep {
             }
             missing.forEach(m -> {
                 log.warn("the intent of part {} of volume {} was missing; written again{}", m.name(), spec.name(),
-                        deletion ? " with its deletion, as its volume is being deleted" : "");
+                        deletion ? " with its deletion, as its volume is being deleted"
+                                : m.deletionRequested() ? " with its deletion, as its mirror retired it" : "");
                 state.wroteIntent(m, outcome.revision());
             });
             return Future.succeededFuture();

@@ -311,7 +311,9 @@ final class PlaceStep {
         }
         Set<String> taken = new HashSet<>();
         for (String member : state.spreadGroupMembers(spec.spreadGroup())) {
-            if (member.equals(spec.name())) {
+            // A mirror's own legs carry its group too; where they go is the leg rule's business, and a
+            // lost leg being replaced must not keep its domain from the replacement.
+            if (member.equals(spec.name()) || ClusterState.partOf(member).filter(spec.name()::equals).isPresent()) {
                 continue;
             }
             state.placement(member).ifPresent(p -> {

@@ -69,16 +69,23 @@ final class VolumeRecord {
      */
     Future<Void> writeMultiPart(Leadership leader, String volume, SchedulingPhase phase, Map<String, Integer> reasons,
             String message, String node, String pool, Condition reachability, FailureReason resizeRefused) {
+        return writeMultiPart(leader, volume, phase, reasons, message, node, pool, reachability, resizeRefused, null);
+    }
+
+    /** @param legReplaced a mirror's {@link Condition#LEG_REPLACED}, or null while none of its legs was declared lost */
+    Future<Void> writeMultiPart(Leadership leader, String volume, SchedulingPhase phase, Map<String, Integer> reasons,
+            String message, String node, String pool, Condition reachability, FailureReason resizeRefused,
+            Condition legReplaced) {
         long observed = state.intent(volume).map(Versioned::modRevision).orElse(0L);
         return write(leader, record(volume, phase, null, reasons, message, node, pool, reachability.status(), reachability,
-                observed, 0, resizeRefused));
+                observed, 0, resizeRefused, legReplaced));
     }
 
     /** The record {@link #writeMultiPart} writes, for a transaction that writes it with the parts. */
     VolumeScheduling multiPartRecord(String volume, SchedulingPhase phase, String message, String node, String pool,
             Condition reachability, long observed, FailureReason resizeRefused) {
         return record(volume, phase, null, Map.of(), message, node, pool, reachability.status(), reachability, observed, 0,
-                resizeRefused);
+                resizeRefused, null);
     }
 
     private Future<Void> write(Leadership leader, VolumeScheduling next) {
@@ -100,12 +107,12 @@ final class VolumeRecord {
             FailureReason resizeRefused) {
         return record(volume, phase, why, reasons, message, node, pool, reachable,
                 node == null ? null : RecordConditions.reachable(node, reachable, observed), observed, growRefusedBytes,
-                resizeRefused);
+                resizeRefused, null);
     }
 
     private VolumeScheduling record(String volume, SchedulingPhase phase, FailureReason why, Map<String, Integer> reasons,
             String message, String node, String pool, boolean reachable, Condition reachability, long observed,
-            long growRefusedBytes, FailureReason resizeRefused) {
+            long growRefusedBytes, FailureReason resizeRefused, Condition legReplaced) {
         List<Condition> previous = state.volumeScheduling(volume).map(v -> v.value().conditions()).orElse(List.of());
         boolean placed = node != null && (phase == SchedulingPhase.PLACED || phase == SchedulingPhase.DELETING);
         FailureReason unplaced = why != null ? why
@@ -121,6 +128,7 @@ final class VolumeRecord {
                 RecordConditions.scheduled(placed, unplaced, message, observed),
                 resized,
                 reachability,
+                legReplaced,
                 placed ? work.attachmentRefusal(volume, observed) : null,
                 RecordConditions.reconciled(previous, failedAttempts.applyAsInt(volume), observed));
         return VolumeScheduling.of(volume, phase, reasons, message, node, pool, reachable, observed, ctx.clock().instant())

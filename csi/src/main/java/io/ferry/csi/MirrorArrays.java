@@ -8,17 +8,17 @@ import io.ferry.runtime.exec.CommandRunner;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.regex.Pattern;
-import java.util.stream.Stream;
 
 /**
  * A mirror's md RAID1 array on the consumer: made, found, stopped, and given back a leg that
@@ -44,11 +44,18 @@ final class MirrorArrays {
     private final CommandRunner runner;
     private final SysBlock block;
     private final SignatureProbe probe;
+    private final MdMembers members;
 
     MirrorArrays(CommandRunner runner, SysBlock block) {
         this.runner = runner;
         this.block = block;
         this.probe = new SignatureProbe(runner);
+        this.members = new MdMembers(block);
+    }
+
+    /** The arrays' members as sysfs lists them. */
+    MdMembers members() {
+        return members;
     }
 
     /**
@@ -81,6 +88,7 @@ final class MirrorArrays {
         }
         List<Path> ours = new ArrayList<>();
         List<String> blank = new ArrayList<>();
+        Map<String, Path> replacements = new LinkedHashMap<>();
         List<String> refused = new ArrayList<>();
         for (int i = 0; i < legs.size(); i++) {
             String part = parts.parts().get(i).name();
@@ -95,7 +103,9 @@ final class MirrorArrays {
                 continue;
             }
             List<SignatureProbe.Signature> found = probe.probe(leg.toString());
-            if (found.isEmpty()) {
+            if (found.isEmpty() && parts.parts().get(i).replaces() != null) {
+                replacements.put(part, leg);
+            } else if (found.isEmpty()) {
                 blank.add(part);
             } else {
                 refused.add("leg " + part + " (" + leg + ") holds " + SignatureProbe.describe(found));
@@ -108,17 +118,21 @@ final class MirrorArrays {
         if (!ours.isEmpty() && !blank.isEmpty()) {
             // Members beside blank legs: a create cut short, or a leg lost and made again empty. Running on
             // the members alone would serve one copy with nothing saying so, and if those members fell
-            // behind once, it would serve old data as current. Nothing here knows which legs are in sync:
-            // that waits for the rebuild, which records it.
+            // behind once, it would serve old data as current. Only the controller's record that a leg is
+            // a replacement (placed blank for a leg declared lost) makes a blank leg expected.
             throw Calls.failedPrecondition("volume " + parts.volume() + ": mirror (array " + uuid + ") has legs "
-                    + "carrying its superblock beside blank legs " + blank + "; assembling it from some legs could "
-                    + "serve stale data, and rebuilding a leg is not supported yet; nothing was written to any leg");
+                    + "carrying its superblock beside blank legs " + blank + " that replace no lost leg; assembling it"
+                    + " from some legs could serve stale data; nothing was written to any leg");
         }
         if (!ours.isEmpty()) {
             List<String> assemble = new ArrayList<>(List.of("mdadm", "--assemble", mdPath(parts), "--uuid", uuid, "--run"));
             ours.forEach(leg -> assemble.add(leg.toString()));
             runner.run(Command.of(assemble).withTimeout(MDADM_TIMEOUT).serializedBy("md:" + uuid));
             log.info("volume {}: md array {} assembled from {}", parts.volume(), uuid, ours);
+            Path md = mdDevice(uuid).orElseThrow(() -> Calls.internal("volume " + parts.volume() + ": mdadm assembled"
+                    + " the array " + uuid + " but no md device under " + block.sysRoot().resolve("block") + " reports it"));
+            replacements.forEach((part, leg) -> add(parts, md, part, leg));
+            return md;
         } else {
             List<String> create = new ArrayList<>(List.of("mdadm", "--create", mdPath(parts), "--run", "--level=1",
                     "--raid-devices=" + legs.size(), "--metadata=1.2", "--bitmap=internal",
@@ -126,6 +140,7 @@ final class MirrorArrays {
                     "--data-offset=" + VolumeParts.MIRROR_RESERVED_BYTES / 1024 + "K", "--uuid=" + uuid,
                     "--name=" + mdName(parts)));
             legs.forEach(leg -> create.add(leg.toString()));
+            // Every leg blank, replacements included: the volume never held data, so a create loses nothing.
             runner.run(Command.of(create).withTimeout(MDADM_TIMEOUT).serializedBy("md:" + uuid));
             log.info("volume {}: md array {} created over the blank legs {}", parts.volume(), uuid, parts.partNames());
         }
@@ -133,17 +148,6 @@ final class MirrorArrays {
                 + " under " + block.sysRoot().resolve("block") + " reports the array " + uuid));
     }
 
-    /** Whether md lists a member it failed, which it keeps until removed (its device may be gone). */
-    private boolean hasFailedMember(Path md) {
-        Path dir = block.dir(md.getFileName().toString()).resolve("md");
-        try (Stream<Path> members = Files.list(dir)) {
-            return members.filter(m -> m.getFileName().toString().startsWith("dev-"))
-                    .map(m -> SysBlock.read(m.resolve("state")))
-                    .anyMatch(state -> state != null && List.of(state.split(",")).contains("faulty"));
-        } catch (IOException e) {
-            return false;
-        }
-    }
 
     /** @param attempted whether mdadm was asked to take the leg back (which a retry policy counts) */
     record Repair(String part, boolean attempted, String what) {
@@ -151,7 +155,7 @@ final class MirrorArrays {
 
     /** The array's health as sysfs shows it, each leg known by its device here (if any). */
     MirrorHealth health(Path md, VolumeParts parts, List<Optional<Path>> legDevices) {
-        List<Optional<String>> names = legDevices.stream().map(device -> device.flatMap(this::kernelName)).toList();
+        List<Optional<String>> names = legDevices.stream().map(device -> device.flatMap(members::kernelName)).toList();
         return MirrorHealth.read(block, md.getFileName().toString(), parts.partNames(), names);
     }
 
@@ -160,14 +164,6 @@ final class MirrorArrays {
         return block.devRoot().resolve(health.mdDevice());
     }
 
-    /** A leg device gone while it was looked at (its controller given up) is no device. */
-    private Optional<String> kernelName(Path device) {
-        try {
-            return Optional.of(block.kernelNameOf(device));
-        } catch (IOException | RuntimeException e) {
-            return Optional.empty();
-        }
-    }
 
     /**
      * Gives the running array back each leg that md dropped or failed, once the leg's device is on
@@ -182,7 +178,7 @@ final class MirrorArrays {
     synchronized List<Repair> repair(VolumeParts parts, Path md, Map<String, Path> legs) {
         List<Repair> done = new ArrayList<>();
         String uuid = parts.arrayUuid();
-        if (hasFailedMember(md)) {
+        if (members.hasFailed(md)) {
             CommandResult removed = runner.execute(Command.of("mdadm", "--manage", md.toString(), "--remove", "failed")
                     .withTimeout(MDADM_TIMEOUT).serializedBy("md:" + uuid));
             if (!removed.succeeded()) {
@@ -202,6 +198,11 @@ final class MirrorArrays {
                 done.add(new Repair(part, false, "leg " + part + " (" + device + ") cannot be read yet: " + e.getMessage()));
                 continue;
             }
+            boolean replacement = parts.member(part).map(VolumeParts.Part::replaces).isPresent();
+            if (member.isEmpty() && replacement && blank(part, device)) {
+                done.add(add(parts, md, part, device));
+                continue;
+            }
             if (member.isEmpty() || !hex(member.get()).equals(hex(uuid))) {
                 done.add(new Repair(part, false, "leg " + part + " (" + device + ") does not carry the array's UUID "
                         + uuid + " (" + member.map(m -> "it is a member of " + m).orElse("no md superblock")
@@ -219,6 +220,71 @@ final class MirrorArrays {
         }
         return done;
     }
+
+    /**
+     * Adds a replacement leg, blank, to the running array: md writes its superblock and copies the
+     * whole volume onto it from the legs in sync (into a free slot at once; as a spare until the
+     * retired leg's slot is freed).
+     */
+    private Repair add(VolumeParts parts, Path md, String part, Path leg) {
+        CommandResult added = runner.execute(Command.of("mdadm", "--manage", md.toString(), "--add", leg.toString())
+                .withTimeout(MDADM_TIMEOUT).serializedBy("md:" + parts.arrayUuid()));
+        Repair repair = new Repair(part, true, added.succeeded()
+                ? "replacement leg " + part + " (" + leg + ") added: md rebuilds it from the legs in sync"
+                : "replacement leg " + part + " (" + leg + ") was not added: mdadm refused (" + added.stderr().strip() + ")");
+        log.info("volume {}: {}", parts.volume(), repair.what());
+        return repair;
+    }
+
+    /** Whether a leg carries nothing at all (wipefs finds no signature); one that cannot be read is not blank. */
+    private boolean blank(String part, Path leg) {
+        try {
+            return probe.probe(leg.toString()).isEmpty();
+        } catch (RuntimeException e) {
+            log.debug("leg {} ({}) cannot be probed yet: {}", part, leg, e.toString());
+            return false;
+        }
+    }
+
+
+
+    /**
+     * Takes retired legs out of the running array: a leg the operator declared lost holds nothing the
+     * array needs, but it is failed only while another member is in sync, so the array never loses its
+     * last current copy to a wrong declaration; then md removes it.
+     *
+     * @param retired each retired part with its member's kernel name
+     */
+    synchronized List<Repair> retire(VolumeParts parts, Path md, Map<String, String> retired) {
+        List<Repair> done = new ArrayList<>();
+        Map<String, Set<String>> current = members.of(md);
+        for (Map.Entry<String, String> leg : retired.entrySet()) {
+            String part = leg.getKey();
+            String kernelName = leg.getValue();
+            Set<String> flags = current.get(kernelName);
+            if (flags == null) {
+                continue;
+            }
+            boolean othersInSync = current.entrySet().stream().anyMatch(m -> !m.getKey().equals(kernelName)
+                    && m.getValue().contains("in_sync") && !m.getValue().contains("faulty"));
+            if (!othersInSync && !flags.contains("faulty")) {
+                done.add(new Repair(part, false, "retired leg " + part + " (" + kernelName + ") is the array's only leg"
+                        + " in sync; it stays until another leg is"));
+                continue;
+            }
+            String device = block.devRoot().resolve(kernelName).toString();
+            CommandResult out = runner.execute(Command.of("mdadm", "--manage", md.toString(), "--fail", device,
+                    "--remove", device).withTimeout(MDADM_TIMEOUT).serializedBy("md:" + parts.arrayUuid()));
+            Repair repair = new Repair(part, true, out.succeeded()
+                    ? "retired leg " + part + " (" + kernelName + ") taken out of the array"
+                    : "retired leg " + part + " (" + kernelName + ") is still in the array: " + out.stderr().strip());
+            log.info("volume {}: {}", parts.volume(), repair.what());
+            done.add(repair);
+        }
+        return done;
+    }
+
+
 
     synchronized void stop(VolumeParts parts, Path md) {
         runner.run(Command.of("mdadm", "--stop", md.toString()).withTimeout(MDADM_TIMEOUT)

@@ -116,7 +116,7 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
         this.devices = new VolumeDevices(store, view, options.nodeId(), verifier, nvme,
                 new PartsAssembler(runner, options.sysRoot(), options.devRoot()));
         this.filesystems = new Filesystems(runner);
-        this.keeper = new MirrorKeeper(devices, locks);
+        this.keeper = new MirrorKeeper(devices.mirrors(), locks);
     }
 
     /** The loop that looks after the mirrors assembled on this node; its owner starts and closes it. */

@@ -21,13 +21,8 @@ import io.grpc.StatusRuntimeException;
 
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.Optional;
-import java.util.Set;
-import java.util.concurrent.ConcurrentHashMap;
-import java.util.function.Predicate;
 
 /**
  * Where a volume's block device is on this node, and only ever one traced back to the volume: the
@@ -35,7 +30,7 @@ import java.util.function.Predicate;
  * expansion, apart from what those calls then do with it. A multi-part volume's device is its parts'
  * devices, each found exactly as a single volume's, assembled by {@link PartsAssembler}.
  */
-final class VolumeDevices implements MirrorKeeper.Mirrors {
+final class VolumeDevices {
 
     private final EtcdStore store;
     private final FerryKeys keys;
@@ -44,7 +39,7 @@ final class VolumeDevices implements MirrorKeeper.Mirrors {
     private final DeviceVerifier verifier;
     private final NvmeConnector nvme;
     private final PartsAssembler assembler;
-    private final Set<String> stagedMirrors = ConcurrentHashMap.newKeySet();
+    private final MirrorLegs mirrors;
 
     VolumeDevices(EtcdStore store, ClusterView view, String nodeId, DeviceVerifier verifier, NvmeConnector nvme,
                   PartsAssembler assembler) {
@@ -55,6 +50,12 @@ final class VolumeDevices implements MirrorKeeper.Mirrors {
         this.verifier = verifier;
         this.nvme = nvme;
         this.assembler = assembler;
+        this.mirrors = new MirrorLegs(this, view, nvme, assembler);
+    }
+
+    /** The mirrors staged on this node, as the keeper looks after them. */
+    MirrorLegs mirrors() {
+        return mirrors;
     }
 
     /**
@@ -73,7 +74,7 @@ final class VolumeDevices implements MirrorKeeper.Mirrors {
 
     /** Stops following the volume and its parts: unstaged, they no longer concern this node. */
     void unfollow(String id) {
-        view.volumeParts(id).ifPresent(parts -> parts.partNames().forEach(view::unfollow));
+        view.volumeParts(id).ifPresent(parts -> parts.allPartNames().forEach(view::unfollow));
         view.unfollow(id);
     }
 
@@ -104,38 +105,13 @@ final class VolumeDevices implements MirrorKeeper.Mirrors {
         }
         Path device = assembler.assemble(parts, partDevices);
         if (mirror) {
-            stagedMirrors.add(id);
+            mirrors.staged(id);
         }
         return device;
     }
 
-    @Override
-    public Set<String> stagedMirrors() {
-        return Set.copyOf(stagedMirrors);
-    }
-
-    @Override
-    public void forgetMirror(String id) {
-        stagedMirrors.remove(id);
-    }
-
-    /**
-     * While a mirror has one leg in sync, that leg's I/O waits for a lost path (ctrl-loss-tmo) instead
-     * of failing after {@link NvmeConnector#LEG_FAST_IO_FAIL_SECONDS}: md would pass its errors up to
-     * the filesystem. With two or more in sync, each fails fast again, so md can drop one.
-     */
-    @Override
-    public void holdLastLeg(String id, MirrorHealth health) {
-        boolean last = health.inSync() == 1;
-        for (MirrorHealth.Leg leg : health.legs()) {
-            if (leg.state() == MirrorHealth.LegState.IN_SYNC) {
-                servedExport(leg.part()).ifPresent(export -> nvme.failFast(export.nqn(), !last));
-            }
-        }
-    }
-
     /** The NVMe export a part is reached through from this node, if it is reached over the network. */
-    private Optional<ExportInfo> servedExport(String part) {
+    Optional<ExportInfo> servedExport(String part) {
         Placement placement = view.placement(part).orElse(null);
         VolumeStatus status = placement == null ? null : view.volumeStatus(placement.node(), part).orElse(null);
         if (status == null || status.export() == null || new Ready(placement, status, reach(placement)).usesDevice()) {
@@ -144,50 +120,12 @@ final class VolumeDevices implements MirrorKeeper.Mirrors {
         return Optional.of(status.export());
     }
 
-    /**
-     * The health of a mirror assembled on this node, from its md array and each leg's device here;
-     * empty when the volume is no mirror or its array is not running.
-     */
-    @Override
-    public Optional<MirrorHealth> mirrorHealth(String id) {
-        Optional<VolumeParts> parts = view.volumeParts(id).filter(p -> p.layout() == Layout.MIRROR);
-        Optional<Path> md = parts.flatMap(assembler::assembled);
-        if (md.isEmpty()) {
-            return Optional.empty();
-        }
-        List<Optional<Path>> legs = parts.get().partNames().stream().map(this::legDevice).toList();
-        return Optional.of(assembler.mirrors().health(md.get(), parts.get(), legs));
-    }
-
-    /**
-     * Gives a mirror assembled on this node back its legs that {@code health} (just read) shows out
-     * of the array and whose devices are here again, those {@code mayTry} allows; what was done, one
-     * per leg.
-     */
-    @Override
-    public List<MirrorArrays.Repair> repairMirror(String id, MirrorHealth health, Predicate<String> mayTry) {
-        VolumeParts parts = view.volumeParts(id).orElse(null);
-        if (parts == null) {
-            return List.of();
-        }
-        Map<String, Path> out = new LinkedHashMap<>();
-        for (MirrorHealth.Leg leg : health.legs()) {
-            if (leg.state() == MirrorHealth.LegState.IN_SYNC || leg.state() == MirrorHealth.LegState.REBUILDING
-                    || !mayTry.test(leg.part())) {
-                continue;
-            }
-            Optional<Path> device = leg.state() == MirrorHealth.LegState.ABSENT ? reconnected(leg.part())
-                    : legDevice(leg.part());
-            device.ifPresent(d -> out.put(leg.part(), d));
-        }
-        return out.isEmpty() ? List.of() : assembler.mirrors().repair(parts, assembler.mirrors().device(health), out);
-    }
 
     /**
      * A leg's connection made again when the kernel gave it up (its node was away longer than the
      * controller-loss timeout) and the part is served to this node again; empty while it is not.
      */
-    private Optional<Path> reconnected(String part) {
+    Optional<Path> reconnected(String part) {
         String hostNqn = view.registration(nodeId).map(NodeRegistration::hostNqn).orElse(null);
         Optional<Ready> ready = hostNqn == null ? Optional.empty() : usable(part, hostNqn);
         if (ready.isEmpty() || ready.get().usesDevice()) {
@@ -204,7 +142,7 @@ final class VolumeDevices implements MirrorKeeper.Mirrors {
     }
 
     /** A leg's verified device on this node, if it has one now; a device that fails verification is none. */
-    private Optional<Path> legDevice(String part) {
+    Optional<Path> legDevice(String part) {
         try {
             return currentDevice(part);
         } catch (StatusRuntimeException e) {
@@ -219,9 +157,10 @@ final class VolumeDevices implements MirrorKeeper.Mirrors {
      */
     void release(String id) throws Exception {
         Optional<VolumeParts> parts = view.volumeParts(id);
-        stagedMirrors.remove(id);
+        mirrors.forgetMirror(id);
         assembler.disassemble(id, parts);
-        for (String part : parts.map(VolumeParts::partNames).orElse(List.of())) {
+        // Retired legs too: one the keeper had not let go of yet is still connected.
+        for (String part : parts.map(VolumeParts::allPartNames).orElse(List.of())) {
             Calls.await(view.follow(part));
             disconnect(part);
         }
@@ -321,18 +260,29 @@ final class VolumeDevices implements MirrorKeeper.Mirrors {
      * Ends this node's NVMe connection to the volume, if it made one; a device handed over on this
      * machine was never connected, and a connection to its subsystem here is not this node's to end.
      */
-    private void disconnect(String id) {
+    void disconnect(String id) {
         if (handedOver(id)) {
             return;
         }
-        // Both names an export of this volume may have: this cluster's, and the one
-        // of before cluster ids that an agent keeps serving until it is unexported.
+        nqnsOf(id).forEach(nvme::disconnect);
+    }
+
+    /** Whether this node holds an NVMe connection to the volume's export (see {@link #disconnect}). */
+    boolean connectedTo(String id) {
+        return !handedOver(id) && nqnsOf(id).stream().anyMatch(nvme::connected);
+    }
+
+    /**
+     * Both names an export of this volume may have: this cluster's, and the one of before cluster ids
+     * that an agent keeps serving until it is unexported.
+     */
+    List<String> nqnsOf(String id) {
         String prefix = view.globalConfig().nqnPrefix();
         Optional<String> cluster = view.clusterId();
-        if (cluster.isPresent()) {
-            nvme.disconnect(Nqn.forVolume(prefix, cluster.get(), id));
-        }
-        nvme.disconnect(Nqn.legacyForVolume(prefix, id));
+        List<String> nqns = new ArrayList<>();
+        cluster.ifPresent(c -> nqns.add(Nqn.forVolume(prefix, c, id)));
+        nqns.add(Nqn.legacyForVolume(prefix, id));
+        return nqns;
     }
 
     /**
@@ -340,10 +290,10 @@ final class VolumeDevices implements MirrorKeeper.Mirrors {
      * abnormal when any of its parts is, named.
      */
     VolumeCondition condition(String id) {
-        Optional<MirrorHealth> mirror = mirrorHealth(id);
+        Optional<MirrorHealth> mirror = mirrors.mirrorHealth(id);
         if (mirror.isPresent()) {
             // Looked after from now on, also when the plugin restarted since the stage.
-            stagedMirrors.add(id);
+            mirrors.staged(id);
             StringBuilder message = new StringBuilder(mirror.get().message());
             boolean abnormal = mirror.get().abnormal();
             for (String part : view.volumeParts(id).map(VolumeParts::partNames).orElse(List.of())) {

@@ -214,6 +214,7 @@ class MultiPartStagingIT {
             mkdirs(sys.resolve("class/nvme").resolve(ctrl).resolve(ctrl + "n1"));
             write(sys.resolve("class/nvme").resolve(ctrl).resolve("fast_io_fail_tmo"), "off");
             write(sys.resolve("class/block").resolve(ctrl + "n1").resolve("dev"), "259:" + (index + 1));
+            write(sys.resolve("block").resolve(ctrl + "n1").resolve("device/subsysnqn"), nqn);
             write(dev.resolve(ctrl + "n1"), "");
             return ok(c);
         });
@@ -221,6 +222,7 @@ class MultiPartStagingIT {
             String nqn = c.argv().get(c.argv().indexOf("-n") + 1);
             int index = PartNames.parse(nqn.substring(nqn.lastIndexOf(':') + 1)).orElseThrow().index();
             delete(sys.resolve("class/nvme").resolve("nvme" + (index + 1)));
+            delete(sys.resolve("block").resolve("nvme" + (index + 1) + "n1"));
             return ok(c);
         });
         runner.on(List.of("dmsetup", "--noudevsync", "create"), c -> {
@@ -552,5 +554,73 @@ class MultiPartStagingIT {
         int after = runner.commandLines().size();
         Thread.sleep(600);
         assertThat(since(after)).noneMatch(c -> c.startsWith("mdadm --manage"));
+    }
+
+    @Test
+    void aLegDeclaredLostIsTakenOutAndItsBlankReplacementAddedWithoutACsiCall() throws Exception {
+        VolumeParts placed = writeVolume(Layout.MIRROR, List.of(GI, GI));
+        Function<Command, CommandResult> noSuperblock = c -> new CommandResult(c, 1, "",
+                "mdadm: No md superblock detected on " + c.argv().get(3) + ".\n", Duration.ZERO);
+        runner.on(List.of("mdadm", "--examine"), noSuperblock).on(List.of("wipefs"), "").on(List.of("mkfs.ext4"), "")
+                .on(List.of("stat", "-f"), "393216 262144 245760 4096 98304 98000\n");
+        Path md = sys.resolve("block/md127/md");
+        runner.on(List.of("mdadm", "--manage"), c -> {
+            List<String> argv = c.argv();
+            if (argv.contains("--fail")) {
+                delete(md.resolve("dev-" + Path.of(argv.get(argv.indexOf("--fail") + 1)).getFileName()));
+            }
+            if (argv.contains("--add")) {
+                write(md.resolve("dev-" + Path.of(argv.get(argv.indexOf("--add") + 1)).getFileName() + "/state"), "spare");
+            }
+            return ok(c);
+        });
+        mirrorCheck = Duration.ofMillis(200);
+        startPlugin();
+        stage();
+        write(md.resolve("dev-nvme1n1/state"), "in_sync");
+        write(md.resolve("dev-nvme2n1/state"), "in_sync");
+        write(md.resolve("sync_action"), "idle");
+        assertThat(stats().getVolumeCondition().getMessage()).isEqualTo("mirror healthy (md127): 2 of 2 legs in sync");
+        int before = runner.commandLines().size();
+
+        // The controller's replacement of leg 1 (declared lost while its node is up): leg 2, blank, on
+        // another pool of node-b, served here; leg 1 retired and no longer exported here.
+        String lost = PartNames.of(VOLUME, 1);
+        String replacement = PartNames.of(VOLUME, 2);
+        result(store.put(keys.volume(replacement), VolumeIntent.builder(replacement, GI).partOf(VOLUME)
+                .consumerNode(CONSUMER).createdBy("controller").createdAt(T).build()));
+        result(store.put(keys.placement(replacement), Placement.of(replacement, "pool-c", SERVER, Engine.FILE, GI,
+                true, 1, CONSUMER, null, null, T)));
+        result(store.put(keys.volumeScheduling(replacement), VolumeScheduling.of(replacement, SchedulingPhase.PLACED,
+                Map.of(), null, SERVER, "pool-c", true, 1, T)));
+        result(store.put(keys.volumeStatus(SERVER, replacement), VolumeStatus.of(replacement, SERVER, VolumePhase.READY,
+                "/dev/loop2", GI, export(replacement), 1, null, T)));
+        result(store.put(keys.volumeParts(VOLUME), placed.withReplacement(lost,
+                new VolumeParts.Part(replacement, 2, GI, lost))));
+
+        String fail = "mdadm --manage " + dev.resolve("md127") + " --fail " + dev.resolve("nvme2n1") + " --remove "
+                + dev.resolve("nvme2n1");
+        String add = "mdadm --manage " + dev.resolve("md127") + " --add " + dev.resolve("nvme3n1");
+        await().atMost(Duration.ofSeconds(20)).until(() -> since(before).contains(add)
+                && since(before).contains("nvme disconnect -n " + nqn(lost)));
+        assertThat(since(before)).containsSubsequence(fail, "nvme disconnect -n " + nqn(lost));
+        assertThat(since(before)).containsSubsequence(connect(2), "mdadm --examine --export " + dev.resolve("nvme3n1"),
+                "wipefs --noheadings --output TYPE,OFFSET,USAGE " + dev.resolve("nvme3n1"), add);
+        assertThat(since(before)).filteredOn(c -> c.contains("--add")).hasSize(1);
+        // md rebuilds the new leg: reported with its progress, then healthy once in sync.
+        write(md.resolve("sync_action"), "recover");
+        write(md.resolve("sync_completed"), "1048576 / 2097152");
+        write(md.resolve("sync_speed"), "20480");
+        await().atMost(Duration.ofSeconds(10)).until(() -> stats().getVolumeCondition().getMessage().equals(
+                "mirror rebuilding (md127): 1 of 2 legs in sync; leg " + replacement + " (nvme3n1) rebuilding;"
+                        + " recover 50.0% at 20.0 MiB/s"));
+        write(md.resolve("dev-nvme3n1/state"), "in_sync");
+        write(md.resolve("sync_action"), "idle");
+        write(md.resolve("sync_completed"), "none");
+        assertThat(stats().getVolumeCondition().getMessage()).isEqualTo("mirror healthy (md127): 2 of 2 legs in sync");
+        assertThat(stats().getVolumeCondition().getAbnormal()).isFalse();
+
+        unstage();
+        assertThat(leftOver()).isEmpty();
     }
 }

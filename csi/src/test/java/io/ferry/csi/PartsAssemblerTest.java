@@ -534,4 +534,102 @@ class PartsAssemblerTest {
         assertThat(done).singleElement().satisfies(r -> assertThat(r.attempted()).isFalse());
         assertThat(runner.commandLines()).containsExactly("mdadm --manage " + dev.resolve("md126") + " --remove failed");
     }
+
+    // ---- a lost leg replaced ----
+
+    /** The mirror after leg 1 was declared lost: leg 0, and leg 2 (blank, placed for it), whose device is {@code leg1}. */
+    static VolumeParts replaced() {
+        return mirror().withReplacement(PartNames.of(VOLUME, 1),
+                new VolumeParts.Part(PartNames.of(VOLUME, 2), 2, GIB, PartNames.of(VOLUME, 1)));
+    }
+
+    @Test
+    void aBlankReplacementLegIsAddedToTheArrayAssembledFromTheLegsThatCarryItsUuid() {
+        examine(leg0, UUID_AS_MDADM_PRINTS_IT);
+        examine(leg1, null);
+        wipefs(leg1, "");
+        runner.on(List.of("mdadm", "--assemble"), c -> {
+            md("md126", "active", UUID_AS_MDADM_PRINTS_IT);
+            return ok(c);
+        });
+        runner.on(List.of("mdadm", "--manage"), "");
+
+        assertThat(assembler().assemble(replaced(), List.of(leg0, leg1))).isEqualTo(dev.resolve("md126"));
+        assertThat(runner.commandLines()).containsExactly(
+                "mdadm --examine --export " + leg0,
+                "mdadm --examine --export " + leg1,
+                "wipefs --noheadings --output TYPE,OFFSET,USAGE " + leg1,
+                "mdadm --assemble /dev/md/ferry-4c3b2a198e7d --uuid " + UUID + " --run " + leg0,
+                "mdadm --detail --export " + dev.resolve("md126"),
+                "mdadm --manage " + dev.resolve("md126") + " --add " + leg1);
+    }
+
+    @Test
+    void aReplacementLegWithAnythingOnItIsRefusedLikeAnyOtherLeg() {
+        examine(leg0, UUID_AS_MDADM_PRINTS_IT);
+        examine(leg1, null);
+        wipefs(leg1, "ext4 0x438 filesystem\n");
+
+        assertThatThrownBy(() -> assembler().assemble(replaced(), List.of(leg0, leg1)))
+                .satisfies(e -> refused(e, Status.Code.FAILED_PRECONDITION))
+                .hasMessageContaining("leg " + PartNames.of(VOLUME, 2)).hasMessageContaining("ext4");
+        assertThat(runner.commandLines()).noneMatch(c -> c.startsWith("mdadm --assemble") || c.startsWith("mdadm --manage"));
+    }
+
+    @Test
+    void theKeeperAddsABlankReplacementLegAndNoOtherBlankLeg() {
+        memberState(null);
+        runner.on(List.of("mdadm", "--manage"), "");
+        examine(leg1, null);
+        wipefs(leg1, "");
+
+        List<MirrorArrays.Repair> added = assembler().mirrors().repair(replaced(), dev.resolve("md126"),
+                Map.of(PartNames.of(VOLUME, 2), leg1));
+        List<MirrorArrays.Repair> notAdded = assembler().mirrors().repair(mirror(), dev.resolve("md126"),
+                Map.of(PartNames.of(VOLUME, 1), leg1));
+
+        assertThat(added).singleElement().satisfies(r -> {
+            assertThat(r.attempted()).isTrue();
+            assertThat(r.what()).contains("replacement leg " + PartNames.of(VOLUME, 2)).contains("added");
+        });
+        assertThat(notAdded).singleElement().satisfies(r -> assertThat(r.what()).contains("left alone"));
+        assertThat(runner.commandLines()).filteredOn(c -> c.startsWith("mdadm --manage"))
+                .containsExactly("mdadm --manage " + dev.resolve("md126") + " --add " + leg1);
+    }
+
+    @Test
+    void aRetiredLegIsTakenOutOnlyWhileAnotherLegIsInSync() throws IOException {
+        memberState("in_sync");
+        runner.on(List.of("mdadm", "--manage"), "");
+        Map<String, String> retired = Map.of(PartNames.of(VOLUME, 1), "nvme2n1");
+
+        List<MirrorArrays.Repair> out = assembler().mirrors().retire(replaced(), dev.resolve("md126"), retired);
+        Files.writeString(sys.resolve("block/md126/md/dev-nvme1n1/state"), "faulty\n");
+        List<MirrorArrays.Repair> kept = assembler().mirrors().retire(replaced(), dev.resolve("md126"), retired);
+
+        assertThat(out).singleElement().satisfies(r -> {
+            assertThat(r.attempted()).isTrue();
+            assertThat(r.what()).contains("taken out of the array");
+        });
+        assertThat(kept).singleElement().satisfies(r -> {
+            assertThat(r.attempted()).isFalse();
+            assertThat(r.what()).contains("only leg in sync");
+        });
+        assertThat(runner.commandLines()).containsExactly("mdadm --manage " + dev.resolve("md126") + " --fail "
+                + dev.resolve("nvme2n1") + " --remove " + dev.resolve("nvme2n1"));
+    }
+
+    @Test
+    void aRetiredLegIsFoundAmongTheMembersByItsNvmeSubsystemAlsoWhenItsExportIsGone() throws IOException {
+        memberState("in_sync");
+        Files.writeString(Files.createDirectories(sys.resolve("block/nvme2n1/device")).resolve("subsysnqn"),
+                "nqn.2024-01.io.ferry:c1:db-1--p1\n");
+        Files.writeString(Files.createDirectories(sys.resolve("block/nvme1n1/device")).resolve("subsysnqn"),
+                "nqn.2024-01.io.ferry:c1:db-1--p0\n");
+        MdMembers members = assembler().mirrors().members();
+
+        assertThat(members.memberOf(dev.resolve("md126"), List.of("nqn.2024-01.io.ferry:c1:db-1--p1", "legacy")))
+                .contains("nvme2n1");
+        assertThat(members.memberOf(dev.resolve("md126"), List.of("nqn.2024-01.io.ferry:c1:db-1--p3"))).isEmpty();
+    }
 }

@@ -53,6 +53,14 @@ public record Condition(String type, boolean status, String reason, String messa
      */
     public static final String ATTACHED = "Attached";
     /**
+     * The controller's record of a mirror: true ({@link #REASON_REPLACED}) once every leg its intent
+     * declares lost has a replacement placed; false with {@link FailureReason#NO_FIT} while a lost leg
+     * waits for a pool to hold its replacement. Present only once a leg was declared lost.
+     */
+    public static final String LEG_REPLACED = "LegReplaced";
+    /** Reason of a true {@link #LEG_REPLACED}. */
+    public static final String REASON_REPLACED = "Replaced";
+    /**
      * The controller's record: its last pass over the intent succeeded. False while it fails:
      * {@link FailureReason#RETRYING} with the attempt count, or a terminal reason (e.g.
      * {@link FailureReason#INPUT_INVALID}) that stands until an input changes.

@@ -1,5 +1,8 @@
 package io.ferry.model;
 
+import java.util.LinkedHashSet;
+import java.util.List;
+
 /**
  * What a volume intent's layout, part count and {@code partOf} must agree on (docs/layouts.md):
  * the part count the layout allows, a part's intent naming the volume its name was derived from,
@@ -48,5 +51,25 @@ final class LayoutRules {
         if (adopted) {
             throw new ValidationException("layout", "layout: only a single volume can be adopted");
         }
+    }
+
+    /**
+     * The legs an operator declared lost, checked: only a mirror has legs to replace, and each name must be
+     * one of this volume's part names ({@code <name>--p<index>}); duplicates are dropped, order is kept.
+     */
+    static List<String> lostParts(String name, Layout layout, List<String> lostParts) {
+        List<String> checked = Check.list(lostParts, "lostParts", PartNames.MAX_INDEX, (part, path) -> {
+            boolean ours = PartNames.parse(part).map(p -> p.volume().equals(name)).orElse(false);
+            if (!ours) {
+                throw new ValidationException("lostParts", path + ": " + Names.quote(part) + " is not a part of " + name
+                        + " (its parts are named " + name + "--p<index>; ferryctl volume describe lists them)");
+            }
+            return part;
+        });
+        if (!checked.isEmpty() && layout != Layout.MIRROR) {
+            throw new ValidationException("lostParts", "lostParts: only a mirror's legs can be replaced; a " + layout
+                    + " volume needs every part it has");
+        }
+        return List.copyOf(new LinkedHashSet<>(checked));
     }
 }

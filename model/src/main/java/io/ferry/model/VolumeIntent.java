@@ -1,9 +1,11 @@
 package io.ferry.model;
 
 import com.fasterxml.jackson.annotation.JsonCreator;
+import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonProperty;
 import com.fasterxml.jackson.databind.annotation.JsonDeserialize;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -45,6 +47,9 @@ import java.util.Set;
  *                            2-3 legs (default 2)
  * @param partOf              set only on the intents the controller writes for the parts of a multi-part
  *                            volume: the volume this part belongs to; its name is then {@link PartNames#of}
+ * @param lostParts           legs of this mirror an operator declared lost ({@code ferryctl volume replace-leg}):
+ *                            the controller places a replacement for each that is still a member, and the
+ *                            lost leg is deleted; listing a leg twice, or one already replaced, changes nothing
  */
 public record VolumeIntent(
         int schemaVersion,
@@ -69,7 +74,8 @@ public record VolumeIntent(
         String adoptFromNode,
         Layout layout,
         int parts,
-        String partOf) implements KeyNamed {
+        String partOf,
+        @JsonInclude(JsonInclude.Include.NON_EMPTY) List<String> lostParts) implements KeyNamed {
 
     /** Filesystems the CSI node plugin knows how to create and mount. */
     public static final Set<String> FS_TYPES = Set.of("ext4", "xfs");
@@ -127,6 +133,7 @@ public record VolumeIntent(
         }
         Check.required(layout, "layout");
         LayoutRules.check(name, layout, parts, partOf, sourceSnapshot != null || sourceVolume != null, adoptFromNode != null);
+        lostParts = LayoutRules.lostParts(name, layout, lostParts);
     }
 
     @JsonCreator
@@ -153,14 +160,15 @@ public record VolumeIntent(
             @JsonProperty("adoptFromNode") String adoptFromNode,
             @JsonProperty("layout") Layout layout,
             @JsonProperty("parts") Integer parts,
-            @JsonProperty("partOf") String partOf) {
+            @JsonProperty("partOf") String partOf,
+            @JsonProperty("lostParts") List<String> lostParts) {
         Layout l = Check.orDefault(layout, Layout.SINGLE);
         return new VolumeIntent(Schema.orDefault(schemaVersion), name, Check.required(sizeBytes, "sizeBytes"),
                 Check.orDefault(thin, false), engine, Check.orDefault(positionAdvice, PositionAdvice.PREFER_LOCAL),
                 consumerNode, spreadGroup, Check.orDefault(failureDomainLevel, FailureDomainLevel.NODE),
                 poolSelector, nodeSelector, sourceSnapshot, sourceVolume, fsType, mkfsOptions,
                 Check.orDefault(deletionRequested, false), createdBy, createdAt, recreateEmptyRequestedAt, adoptFromNode,
-                l, Check.orDefault(parts, l.defaultParts()), partOf);
+                l, Check.orDefault(parts, l.defaultParts()), partOf, lostParts);
     }
 
     /** This intent with deletion requested (the only way to delete a volume). */
@@ -171,6 +179,16 @@ public record VolumeIntent(
     /** This intent with the operator's request, made at {@code at}, to replace the lost volume by an empty one. */
     public VolumeIntent withRecreateEmptyRequested(Instant at) {
         return toBuilder().recreateEmptyRequestedAt(at).build();
+    }
+
+    /** This intent with {@code part} declared lost (kept once if it already was). */
+    public VolumeIntent withLostPart(String part) {
+        if (lostParts.contains(part)) {
+            return this;
+        }
+        List<String> lost = new ArrayList<>(lostParts);
+        lost.add(part);
+        return toBuilder().lostParts(lost).build();
     }
 
     /** This intent with a new size (an expansion request when larger). */
@@ -204,6 +222,7 @@ public record VolumeIntent(
         b.layout = layout;
         b.parts = parts;
         b.partOf = partOf;
+        b.lostParts = lostParts;
         return b;
     }
 
@@ -231,6 +250,7 @@ public record VolumeIntent(
         private Layout layout = Layout.SINGLE;
         private int parts = 1;
         private String partOf;
+        private List<String> lostParts = List.of();
 
         private Builder(String name, long sizeBytes) {
             this.name = name;
@@ -344,11 +364,16 @@ public record VolumeIntent(
             return this;
         }
 
+        public Builder lostParts(List<String> v) {
+            lostParts = v;
+            return this;
+        }
+
         public VolumeIntent build() {
             return new VolumeIntent(Schema.CURRENT_VERSION, name, sizeBytes, thin, engine, positionAdvice,
                     consumerNode, spreadGroup, failureDomainLevel, poolSelector, nodeSelector, sourceSnapshot,
                     sourceVolume, fsType, mkfsOptions, deletionRequested, createdBy, createdAt, recreateEmptyRequestedAt,
-                    adoptFromNode, layout, parts, partOf);
+                    adoptFromNode, layout, parts, partOf, lostParts);
         }
     }
 

@@ -2,10 +2,15 @@ package io.ferry.model;
 
 import com.fasterxml.jackson.annotation.JsonCreator;
 import com.fasterxml.jackson.annotation.JsonIgnore;
+import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonProperty;
 
 import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Optional;
+import java.util.Set;
 import java.util.UUID;
 
 /**
@@ -20,9 +25,14 @@ import java.util.UUID;
  *                  consumer checks on the legs before assembling them, so that it never assembles or
  *                  creates an array over anything but this volume's own legs; null for other layouts
  * @param placedAt  when the parts were placed
+ * @param retired   a mirror's legs an operator declared lost ({@code lostParts} in the volume's intent), each
+ *                  replaced by the member whose {@link Part#replaces} names it: no longer assembled, served or
+ *                  counted, and deleted by the usual protocol; kept here so that its name is never reused and
+ *                  the consumer knows to drop it from the array
  */
 public record VolumeParts(int schemaVersion, String volume, Layout layout, List<Part> parts, String arrayUuid,
-                          Instant placedAt) implements KeyNamed {
+                          Instant placedAt, @JsonInclude(JsonInclude.Include.NON_EMPTY) List<Part> retired)
+        implements KeyNamed {
 
     /**
      * What each leg of a mirror holds before the volume's data: md's superblock and write-intent
@@ -38,17 +48,25 @@ public record VolumeParts(int schemaVersion, String volume, Layout layout, List<
      * @param index     the index in its name; stable for the part's life, also after other parts are replaced
      * @param sizeBytes the part's size: a mirror's legs are each the volume's size plus
      *                  {@link #MIRROR_RESERVED_BYTES}; a linear volume's segments add up to its size
+     * @param replaces  for a leg placed to replace a lost one, the lost leg's name (one of {@code retired}):
+     *                  such a leg starts blank, and the consumer adds it to the running array, whereas a
+     *                  blank leg beside legs of the array is otherwise refused; null for the first legs
      */
-    public record Part(String name, int index, long sizeBytes) {
+    public record Part(String name, int index, long sizeBytes, String replaces) {
         public Part {
             Check.required(name, "parts[].name");
             Check.positive(sizeBytes, "parts[].sizeBytes");
         }
 
+        public Part(String name, int index, long sizeBytes) {
+            this(name, index, sizeBytes, null);
+        }
+
         @JsonCreator
         static Part fromJson(@JsonProperty("name") String name, @JsonProperty("index") Integer index,
-                             @JsonProperty("sizeBytes") Long sizeBytes) {
-            return new Part(name, Check.required(index, "parts[].index"), Check.required(sizeBytes, "parts[].sizeBytes"));
+                             @JsonProperty("sizeBytes") Long sizeBytes, @JsonProperty("replaces") String replaces) {
+            return new Part(name, Check.required(index, "parts[].index"), Check.required(sizeBytes, "parts[].sizeBytes"),
+                    replaces);
         }
     }
 
@@ -64,18 +82,32 @@ public record VolumeParts(int schemaVersion, String volume, Layout layout, List<
             throw new ValidationException("parts", "parts: a " + layout + " volume has " + layout.minParts() + " to "
                     + layout.maxParts() + " parts, not " + parts.size());
         }
-        for (Part part : parts) {
+        retired = retired == null ? List.of() : List.copyOf(retired);
+        if (!retired.isEmpty() && layout != Layout.MIRROR) {
+            throw new ValidationException("retired", "retired: only a mirror's legs are replaced");
+        }
+        List<Part> every = new ArrayList<>(parts);
+        every.addAll(retired);
+        for (Part part : every) {
             String expected = PartNames.of(volume, part.index());
             if (!expected.equals(part.name())) {
                 throw new ValidationException("parts", "parts: " + Names.quote(part.name()) + " is not the name of part "
                         + part.index() + " of " + volume + " (" + expected + ")");
             }
         }
-        if (parts.stream().map(Part::index).distinct().count() != parts.size()) {
+        if (every.stream().map(Part::index).distinct().count() != every.size()) {
             throw new ValidationException("parts", "parts: two parts share an index");
         }
+        Set<String> retiredNames = new HashSet<>();
+        retired.forEach(r -> retiredNames.add(r.name()));
+        for (Part part : every) {
+            if (part.replaces() != null && !retiredNames.contains(part.replaces())) {
+                throw new ValidationException("parts", "parts: " + part.name() + " replaces "
+                        + Names.quote(part.replaces()) + ", which is not a retired leg of " + volume);
+            }
+        }
         if (layout == Layout.MIRROR) {
-            if (parts.stream().map(Part::sizeBytes).distinct().count() != 1) {
+            if (every.stream().map(Part::sizeBytes).distinct().count() != 1) {
                 throw new ValidationException("parts", "parts: the legs of a mirror are all the volume's size");
             }
             if (parts.get(0).sizeBytes() <= MIRROR_RESERVED_BYTES) {
@@ -100,18 +132,66 @@ public record VolumeParts(int schemaVersion, String volume, Layout layout, List<
                                 @JsonProperty("layout") Layout layout,
                                 @JsonProperty("parts") List<Part> parts,
                                 @JsonProperty("arrayUuid") String arrayUuid,
-                                @JsonProperty("placedAt") Instant placedAt) {
-        return new VolumeParts(Schema.orDefault(schemaVersion), volume, layout, parts, arrayUuid, placedAt);
+                                @JsonProperty("placedAt") Instant placedAt,
+                                @JsonProperty("retired") List<Part> retired) {
+        return new VolumeParts(Schema.orDefault(schemaVersion), volume, layout, parts, arrayUuid, placedAt, retired);
     }
 
     public static VolumeParts of(String volume, Layout layout, List<Part> parts, String arrayUuid, Instant placedAt) {
-        return new VolumeParts(Schema.CURRENT_VERSION, volume, layout, parts, arrayUuid, placedAt);
+        return new VolumeParts(Schema.CURRENT_VERSION, volume, layout, parts, arrayUuid, placedAt, List.of());
     }
 
-    /** The part names, in assembly order. */
+    /** The part names, in assembly order: the members, not the retired legs. */
     @JsonIgnore
     public List<String> partNames() {
         return parts.stream().map(Part::name).toList();
+    }
+
+    /** Every part that may still exist somewhere: the members, then the retired legs. */
+    @JsonIgnore
+    public List<String> allPartNames() {
+        List<String> all = new ArrayList<>(partNames());
+        retired.forEach(r -> all.add(r.name()));
+        return all;
+    }
+
+    /** True if {@code part} is a leg replaced after it was declared lost. */
+    public boolean isRetired(String part) {
+        return retired.stream().anyMatch(r -> r.name().equals(part));
+    }
+
+    /** The member named {@code part}, if it is one. */
+    public Optional<Part> member(String part) {
+        return parts.stream().filter(p -> p.name().equals(part)).findFirst();
+    }
+
+    /** The index the next replacement leg takes: past every index a member or a retired leg ever had. */
+    @JsonIgnore
+    public int nextIndex() {
+        int max = -1;
+        for (Part p : parts) {
+            max = Math.max(max, p.index());
+        }
+        for (Part p : retired) {
+            max = Math.max(max, p.index());
+        }
+        return max + 1;
+    }
+
+    /**
+     * This record with {@code lost} retired and {@code replacement} (whose {@code replaces} names it) in
+     * its place among the members, so that the legs keep their order.
+     */
+    public VolumeParts withReplacement(String lost, Part replacement) {
+        Part gone = member(lost).orElseThrow(() -> new ValidationException("parts", "parts: " + Names.quote(lost)
+                + " is not a member of " + volume));
+        List<Part> members = new ArrayList<>(parts.size());
+        for (Part p : parts) {
+            members.add(p.name().equals(lost) ? replacement : p);
+        }
+        List<Part> gones = new ArrayList<>(retired);
+        gones.add(gone);
+        return new VolumeParts(schemaVersion, volume, layout, members, arrayUuid, placedAt, gones);
     }
 
     /** The size of a mirror's legs for a volume of {@code volumeBytes}. */

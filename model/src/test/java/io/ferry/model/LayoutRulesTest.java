@@ -132,4 +132,45 @@ class LayoutRulesTest {
                 + "\",\"placedAt\":\"2026-12-01T03:00:00Z\"}", VolumeParts.class))
                 .contains("only a mirror has an array");
     }
+
+    @Test
+    void anOperatorDeclaresOnlyThisMirrorsOwnLegsLost() {
+        VolumeIntent v = Json.decode("{\"name\":\"v\",\"sizeBytes\":\"1Gi\",\"layout\":\"mirror\","
+                + "\"lostParts\":[\"v--p1\",\"v--p1\"]}", VolumeIntent.class);
+        assertThat(v.lostParts()).containsExactly("v--p1");
+        assertThat(v.withLostPart("v--p1")).isSameAs(v);
+        assertThat(v.withLostPart("v--p0").lostParts()).containsExactly("v--p1", "v--p0");
+        assertThat(Json.encodeToString(VolumeIntent.builder("w", 1).build())).doesNotContain("lostParts");
+        assertThat(msg("{\"name\":\"v\",\"sizeBytes\":\"1Gi\",\"layout\":\"mirror\",\"lostParts\":[\"w--p1\"]}",
+                VolumeIntent.class)).startsWith("lostParts[0]: \"w--p1\" is not a part of v");
+        assertThat(msg("{\"name\":\"v\",\"sizeBytes\":\"1Gi\",\"layout\":\"mirror\",\"lostParts\":[\"../p1\"]}",
+                VolumeIntent.class)).startsWith("lostParts[0]: \"../p1\" is not a part of v");
+        assertThat(msg("{\"name\":\"v\",\"sizeBytes\":\"1Gi\",\"layout\":\"linear\",\"lostParts\":[\"v--p1\"]}",
+                VolumeIntent.class)).startsWith("lostParts: only a mirror's legs can be replaced");
+    }
+
+    @Test
+    void aReplacedLegIsRetiredAndItsReplacementTakesItsPlaceUnderANewIndex() {
+        long leg = VolumeParts.mirrorLegBytes(1L << 30);
+        VolumeParts parts = VolumeParts.of("v", Layout.MIRROR, List.of(new VolumeParts.Part("v--p0", 0, leg),
+                new VolumeParts.Part("v--p1", 1, leg)), UUID, T);
+        assertThat(parts.nextIndex()).isEqualTo(2);
+        VolumeParts replaced = parts.withReplacement("v--p0", new VolumeParts.Part("v--p2", 2, leg, "v--p0"));
+        assertThat(replaced.partNames()).containsExactly("v--p2", "v--p1");
+        assertThat(replaced.allPartNames()).containsExactly("v--p2", "v--p1", "v--p0");
+        assertThat(replaced.isRetired("v--p0")).isTrue();
+        assertThat(replaced.isRetired("v--p1")).isFalse();
+        assertThat(replaced.nextIndex()).isEqualTo(3);
+        assertThat(Json.decode(Json.encode(replaced), VolumeParts.class)).isEqualTo(replaced);
+        assertThat(Json.encodeToString(parts)).doesNotContain("retired").doesNotContain("replaces");
+        assertThatThrownBy(() -> parts.withReplacement("v--p7", new VolumeParts.Part("v--p2", 2, leg, "v--p7")))
+                .hasMessageContaining("\"v--p7\" is not a member of v");
+        // A replacement's index must be new, and what it replaces must be a retired leg.
+        assertThatThrownBy(() -> parts.withReplacement("v--p0", new VolumeParts.Part("v--p1", 1, leg, "v--p0")))
+                .hasMessageContaining("two parts share an index");
+        assertThatThrownBy(() -> VolumeParts.of("v", Layout.MIRROR, List.of(new VolumeParts.Part("v--p0", 0, leg),
+                new VolumeParts.Part("v--p2", 2, leg, "v--p1")), UUID, T)).hasMessageContaining("not a retired leg of v");
+        assertThatThrownBy(() -> new VolumeParts(1, "v", Layout.LINEAR, List.of(new VolumeParts.Part("v--p0", 0, leg)),
+                null, T, List.of(new VolumeParts.Part("v--p1", 1, leg)))).hasMessageContaining("only a mirror's legs");
+    }
 }

@@ -165,6 +165,45 @@ public final class Scheduler {
         return new PartsDecision(parts, new TreeMap<>(), decisions);
     }
 
+    /** Why a pool is refused for the leg that replaces a lost one: the lost leg's own pool. */
+    public static final String LOST_LEG_POOL = "the lost leg's pool";
+
+    /**
+     * Places one leg of a mirror of {@code legs} legs, in place of a leg declared lost, by the rules of
+     * {@link #decideLegs}: in a failure domain none of the surviving legs is in ({@code survivingDomains},
+     * at the intent's level), and never on {@code lostPool}, the pool the lost leg is on. Whatever made
+     * the leg lost (a dead disk, a pool that returns errors) is most likely still there, and the lost
+     * leg's space is not released until its deletion.
+     *
+     * @return a decision of one part, or none with the refusals counted per reason
+     */
+    public PartsDecision decideReplacementLeg(Request request, int legs, Set<String> survivingDomains, String lostPool,
+                                              Iterable<Candidate> candidates, GlobalConfig global, ScoringPolicy policy,
+                                              boolean explain) {
+        if (legs < 2 || legs > MAX_LEGS) {
+            throw new IllegalArgumentException("a mirror whose leg is replaced has 2 to " + MAX_LEGS + " legs, not " + legs);
+        }
+        List<Candidate> pools = new ArrayList<>();
+        int skipped = 0;
+        for (Candidate candidate : candidates) {
+            if (candidate.pool().equals(lostPool)) {
+                skipped++;
+            } else {
+                pools.add(candidate);
+            }
+        }
+        Decision decision = decide(request.forLeg(legs, survivingDomains), pools, global, policy, explain);
+        if (decision.chosen() == null) {
+            SortedMap<String, Integer> reasons = new TreeMap<>(decision.reasonCounts());
+            if (skipped > 0) {
+                reasons.merge(LOST_LEG_POOL, skipped, Integer::sum);
+            }
+            return new PartsDecision(List.of(), reasons, List.of(decision));
+        }
+        return new PartsDecision(List.of(new Part(decision.chosen(), request.sizeBytes())), new TreeMap<>(),
+                List.of(decision));
+    }
+
     /**
      * Places a linear volume in at most {@code maxSegments} segments, all or none: segments whose
      * sizes sum to the volume's size exactly, each on a pool of its own and within what that pool

@@ -45,6 +45,28 @@ class MultiPartPlacementTest {
     // ------------------------------------------------------------ mirror legs
 
     @Test
+    void aReplacementLegAvoidsTheSurvivingLegsDomainsAndTheLostLegsPool() {
+        // The surviving leg is in r1 and the lost one was on r2-a: r2-b, in the lost leg's rack, is
+        // allowed (only its pool is suspect), r1 is not.
+        PartsDecision d = scheduler.decideReplacementLeg(mirror(10, FailureDomainLevel.RACK), 2, Set.of("r1"), "r2-a",
+                threeRacks(), global, new BinPackPolicy(), false);
+        assertThat(pools(d)).containsExactly("r2-b");
+        assertThat(d.parts().get(0).sizeBytes()).isEqualTo(10 * GI);
+    }
+
+    @Test
+    void aReplacementLegWithNoPoolLeftIsRefusedWithEveryReasonCounted() {
+        List<Candidate> two = List.of(pool("a", "n1").build(), pool("b", "n2").build());
+        PartsDecision d = scheduler.decideReplacementLeg(mirror(10, FailureDomainLevel.NODE), 2, Set.of("n1"), "b", two,
+                global, new BinPackPolicy(), false);
+        assertThat(d.placed()).isFalse();
+        assertThat(d.reasonCounts()).containsEntry(Scheduler.LOST_LEG_POOL, 1).containsEntry("spread node", 1);
+        assertThatThrownBy(() -> scheduler.decideReplacementLeg(mirror(10, FailureDomainLevel.NODE), 1, Set.of(), "b",
+                two, global, new BinPackPolicy(), false)).isInstanceOf(IllegalArgumentException.class);
+    }
+
+
+    @Test
     void legsLandInDistinctFailureDomainsEachOnTheBestPoolLeftThere() {
         PartsDecision d = scheduler.decideLegs(mirror(10, FailureDomainLevel.RACK), 3, threeRacks(), global,
                 new BinPackPolicy(), false);

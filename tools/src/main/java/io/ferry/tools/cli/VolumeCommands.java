@@ -28,9 +28,11 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 
-@Command(name = "volume", description = "Create, list, describe, resize, re-create (lost), remove and explain volumes.",
+@Command(name = "volume", description = "Create, list, describe, resize, re-create (lost), replace a mirror's lost leg,"
+        + " remove and explain volumes.",
         subcommands = {VolumeCommands.Create.class, VolumeLsCommand.class, VolumeCommands.Describe.class,
-                VolumeCommands.Resize.class, VolumeRecreateCommand.class, VolumeCommands.Rm.class,
+                VolumeCommands.Resize.class, VolumeRecreateCommand.class, VolumeReplaceLegCommand.class,
+                VolumeCommands.Rm.class,
                 VolumeExplainCommand.class, VolumeWaitCommand.class})
 final class VolumeCommands {
 

@@ -1,0 +1,223 @@
+package io.ferry.controller;
+
+import io.ferry.etcd.FerryKeys;
+import io.ferry.etcd.store.Leadership;
+import io.ferry.etcd.store.Transaction;
+import io.ferry.etcd.store.Versioned;
+import io.ferry.model.Condition;
+import io.ferry.model.FailureDomainLevel;
+import io.ferry.model.FailureReason;
+import io.ferry.model.GlobalConfig;
+import io.ferry.model.Layout;
+import io.ferry.model.Ledger;
+import io.ferry.model.NodeRegistration;
+import io.ferry.model.PartNames;
+import io.ferry.model.Placement;
+import io.ferry.model.VolumeIntent;
+import io.ferry.model.VolumeParts;
+import io.ferry.placement.Candidate;
+import io.ferry.placement.PartsDecision;
+import io.ferry.placement.Request;
+import io.ferry.placement.Scheduler;
+import io.ferry.placement.ScoringPolicy;
+import io.vertx.core.Future;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * The controller's half of replacing a mirror's lost leg (docs/layouts.md, "Leg replacement"). An
+ * operator lists the leg in the volume's {@code lostParts}; this places a blank leg in its stead, in
+ * a failure domain no surviving leg is in and never on the lost leg's own pool, and commits in one
+ * transaction guarded by leadership, the volume's intent, its parts record, the new leg's absence and
+ * the chosen pool's ledger: the parts record with the lost leg retired and the replacement among the
+ * members (its {@code replaces} naming the lost one), the replacement's intent, placement, work item,
+ * record and ledger, and the lost leg's intent asking for its deletion. Either all of it is in etcd or
+ * none, so a controller that stops at any point leaves the volume as it was or fully switched; the
+ * consumer's plugin does the rest from the parts record (adds the new leg, rebuilds, drops the old).
+ *
+ * <p>One lost leg is replaced per pass; the commit changes the parts record, which brings the volume
+ * back for the next one.
+ */
+final class LegReplacement {
+
+    private static final Logger log = LoggerFactory.getLogger(LegReplacement.class);
+
+    private final DecisionContext ctx;
+    private final ClusterState state;
+    private final FerryKeys keys;
+    private final Scheduler scheduler;
+    private final WaitingForRoom waitingForRoom;
+    private final PlaceStep place;
+    private final PartsStep step;
+
+    LegReplacement(DecisionContext ctx, Scheduler scheduler, WaitingForRoom waitingForRoom, PlaceStep place,
+                   PartsStep step) {
+        this.ctx = ctx;
+        this.state = ctx.state();
+        this.keys = ctx.keys();
+        this.scheduler = scheduler;
+        this.waitingForRoom = waitingForRoom;
+        this.place = place;
+        this.step = step;
+    }
+
+    /** The first leg {@code spec} declares lost that is still a member of {@code parts}, or null. */
+    static String pendingLoss(VolumeIntent spec, VolumeParts parts) {
+        if (parts.layout() != Layout.MIRROR) {
+            return null;
+        }
+        return spec.lostParts().stream().filter(p -> parts.member(p).isPresent()).findFirst().orElse(null);
+    }
+
+    /**
+     * Replaces the first lost leg still a member, if any, and says where the volume stands in its
+     * {@link Condition#LEG_REPLACED} condition: null when no leg was ever declared lost.
+     */
+    Future<Condition> replaceLost(Leadership leader, Versioned<VolumeIntent> intent, Versioned<VolumeParts> parts) {
+        VolumeIntent spec = intent.value();
+        VolumeParts record = parts.value();
+        long observed = intent.modRevision();
+        String lost = pendingLoss(spec, record);
+        if (lost == null) {
+            return Future.succeededFuture(settled(spec, record, observed));
+        }
+        long legBytes = record.member(lost).orElseThrow().sizeBytes();
+        Placement lostPlacement = state.placement(lost).map(Versioned::value).orElse(null);
+        GlobalConfig global = state.globalConfig();
+        Request request = place.requestFor(spec.withSizeBytes(legBytes));
+        PartsDecision decision = scheduler.decideReplacementLeg(request, record.parts().size(),
+                survivingDomains(record, lost, spec.failureDomainLevel()),
+                lostPlacement == null ? null : lostPlacement.pool(), state.candidates(), global,
+                ScoringPolicy.named(global.schedulerPolicy()), false);
+        if (!decision.placed()) {
+            waitingForRoom.add(spec.name());
+            ctx.metrics().refused(decision.reasonCounts());
+            return Future.succeededFuture(Condition.failed(Condition.LEG_REPLACED, FailureReason.NO_FIT,
+                    "leg " + lost + " is declared lost, and no pool can hold its replacement now: " + decision.refusal()
+                            + "; the mirror runs on its other legs until one can", observed, 0));
+        }
+        int index = record.nextIndex();
+        if (index >= PartNames.MAX_INDEX) {
+            return Future.succeededFuture(Condition.failed(Condition.LEG_REPLACED, FailureReason.INPUT_INVALID,
+                    "leg " + lost + " is declared lost, but the volume has used every part name up to "
+                            + PartNames.of(spec.name(), PartNames.MAX_INDEX - 1) + "; it cannot take another leg",
+                    observed, 0));
+        }
+        return commit(leader, intent, parts, lost, new VolumeParts.Part(PartNames.of(spec.name(), index), index,
+                legBytes, lost), decision.parts().get(0).pool()).map(v -> settled(spec, state.volumeParts(spec.name())
+                .map(Versioned::value).orElse(record), observed));
+    }
+
+    private Future<Void> commit(Leadership leader, Versioned<VolumeIntent> intent, Versioned<VolumeParts> parts,
+                                String lost, VolumeParts.Part replacement, Candidate pool) {
+        VolumeIntent spec = intent.value();
+        String volume = spec.name();
+        String name = replacement.name();
+        PartsStep.PlannedPart planned = step.plan(spec, replacement, pool, ctx.clock().instant());
+        VolumeParts next = parts.value().withReplacement(lost, replacement);
+        Ledger ledger = pool.ledger().add(replacement.sizeBytes());
+        Transaction txn = ctx.store().txn().requireLeadership(leader)
+                .requireModRevision(keys.volume(volume), intent.modRevision())
+                .requireModRevision(keys.volumeParts(volume), parts.modRevision())
+                .put(keys.volumeParts(volume), next)
+                .requireAbsent(keys.volume(name))
+                .requireAbsent(keys.placement(name))
+                .put(keys.volume(name), planned.intent())
+                .put(keys.placement(name), planned.placement())
+                .put(keys.workItem(pool.node(), name), planned.work())
+                .put(keys.volumeScheduling(name), planned.scheduled())
+                .requireModRevision(keys.ledger(pool.pool()), pool.ledgerRevision())
+                .put(keys.ledger(pool.pool()), ledger);
+        // The lost leg goes by the usual deletion protocol, released from its ledger by its own node. An
+        // intent missing here is written back with its deletion once the parts record retires the leg.
+        Versioned<VolumeIntent> lostIntent = state.intent(lost).orElse(null);
+        VolumeIntent lostDeletion = null;
+        if (lostIntent != null && !lostIntent.value().deletionRequested()) {
+            lostDeletion = lostIntent.value().withDeletionRequested();
+            txn.requireModRevision(keys.volume(lost), lostIntent.modRevision()).put(keys.volume(lost), lostDeletion);
+        }
+        VolumeIntent deletion = lostDeletion;
+        return txn.commit().compose(outcome -> {
+            if (!outcome.succeeded()) {
+                ctx.metrics().conflict();
+                return Future.failedFuture(new IllegalStateException("replacing leg " + lost + " of " + volume
+                        + " lost a race (the intent, the parts record, a ledger or a leg's key changed); retrying"));
+            }
+            long revision = outcome.revision();
+            state.wroteParts(next, revision);
+            state.wroteIntent(planned.intent(), revision);
+            state.wrotePlacement(planned.placement(), revision);
+            state.wroteWorkItem(planned.work(), revision);
+            state.wroteScheduling(keys.volumeScheduling(name), planned.scheduled(), revision);
+            state.wroteLedger(ledger, revision);
+            if (deletion != null) {
+                state.wroteIntent(deletion, revision);
+            }
+            ctx.metrics().placed();
+            log.info("mirror {}: lost leg {} replaced by {} on {}/{}; {} is deleted", volume, lost, name, pool.node(),
+                    pool.pool(), lost);
+            return Future.succeededFuture();
+        });
+    }
+
+    /**
+     * The domains of the legs that stay, at the intent's level: the replacement must be in none of
+     * them. A leg whose pool is no candidate now (its node is down, or its pool config went) still
+     * counts, from its placement's node and that node's last known labels.
+     */
+    private Set<String> survivingDomains(VolumeParts parts, String lost, FailureDomainLevel level) {
+        Set<String> domains = new HashSet<>();
+        for (String leg : parts.partNames()) {
+            if (leg.equals(lost)) {
+                continue;
+            }
+            Placement placement = state.placement(leg).map(Versioned::value).orElse(null);
+            if (placement == null) {
+                continue;
+            }
+            String domain = state.candidate(placement.pool()).map(c -> c.domain(level)).orElse(null);
+            if (domain == null) {
+                Map<String, String> labels = new HashMap<>(state.lastKnownRegistration(placement.node())
+                        .map(NodeRegistration::labels).orElse(Map.of()));
+                state.poolConfig(placement.pool()).ifPresent(c -> labels.putAll(c.labels()));
+                domain = level.domainOf(placement.node(), labels);
+            }
+            if (domain != null) {
+                domains.add(domain);
+            }
+        }
+        return domains;
+    }
+
+    /** The condition once nothing is pending: which legs were replaced by which; null if none ever was. */
+    private static Condition settled(VolumeIntent spec, VolumeParts parts, long observed) {
+        List<String> unknown = spec.lostParts().stream()
+                .filter(p -> parts.member(p).isEmpty() && !parts.isRetired(p)).toList();
+        if (parts.retired().isEmpty() && unknown.isEmpty()) {
+            return null;
+        }
+        if (parts.retired().isEmpty()) {
+            return Condition.failed(Condition.LEG_REPLACED, FailureReason.INPUT_INVALID, "lostParts names "
+                    + String.join(", ", unknown) + ", not a leg of this mirror; nothing is replaced", observed, 0);
+        }
+        List<String> replaced = new ArrayList<>();
+        List<VolumeParts.Part> every = new ArrayList<>(parts.retired());
+        every.addAll(parts.parts());
+        for (VolumeParts.Part part : every) {
+            if (part.replaces() != null) {
+                replaced.add(part.replaces() + " by " + part.name());
+            }
+        }
+        String message = "lost legs replaced: " + String.join(", ", replaced)
+                + (unknown.isEmpty() ? "" : "; lostParts also names " + String.join(", ", unknown)
+                + ", not a leg of this mirror (ignored)");
+        return Condition.of(Condition.LEG_REPLACED, true, Condition.REASON_REPLACED, message, observed);
+    }
+}
