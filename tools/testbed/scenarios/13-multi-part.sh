@@ -5,7 +5,9 @@
 # segment as the local LV, node-2's over NVMe/TCP, device-mapper linear over both, ext4), writes
 # 200 MiB through the mount, which must cross into the second segment; unstage leaves no dm device
 # and no NVMe controller; a second stage reads the same bytes. Deleting it removes every part's LV
-# on both nodes and every key. Then a mirror of 64 MiB with its two legs on the two nodes: node-1
+# on both nodes and every key. Then a striped volume of 128 MiB, a 64 MiB stripe on each pool:
+# device-mapper striped over both in 64 KiB chunks, 64 MiB written, the same bytes after a restage,
+# nothing left after its deletion. Then a mirror of 64 MiB with its two legs on the two nodes: node-1
 # assembles md RAID1 (array UUID from the controller), writes 32 MiB, waits for the resync; both
 # legs' data areas are then byte for byte equal (read on each node from its own LV, past the 4 MiB
 # md reserves); unstage stops the array; restage reads the same bytes; delete leaves nothing.
@@ -103,6 +105,41 @@ scenario() {
   etcdctl_ns del "/ferry/attachments/$vol/$consumer" >/dev/null
   s13_delete "$vol"
   timing "s13: linear volume checked and deleted" $((SECONDS - t))
+
+  # --- striped ---
+  vol=s13-str staging="$TB_CSI_STAGING/s13-str" target="$TB_CSI_PODS/p17/s13-str"
+  log "s13: a striped volume of 128 MiB, one 64 MiB stripe on each pool"
+  multipart_create "$vol" striped 128Mi s13
+  nodes="$(for p in 0 1; do etcdctl_ns get --print-value-only "/ferry/placements/$vol--p$p" | json_get node; done | sort -u | tr '\n' ' ')"
+  [ "$nodes" = "node-1 node-2 " ] || die "s13: the stripes are not on both nodes: $nodes"
+  csi_stage "$consumer" "$vol" || die "s13: node-stage of $vol failed"
+  csi_publish "$consumer" "$vol" p17 || die "s13: node-publish of $vol failed"
+  out="$(gexec "$consumer" 300 "
+    $(s13_staged_text "$staging")
+    echo size=\$(blockdev --getsize64 \$src)
+    echo table=\$(dmsetup table ferry-$vol | cut -d' ' -f3-5)
+    head -c 67108864 /dev/urandom >$target/data
+    sync
+    echo md5=\$(md5sum <$target/data | cut -d' ' -f1)
+  ")" || die "s13: writing through the striped volume failed: $out"
+  printf '%s\n' "$out"
+  grep -q '^staging=/dev/.* ext4$' <<<"$out" || die "s13: the striped volume's staging path is not an ext4"
+  grep -q '^slaves=2 kind=' <<<"$out" || die "s13: the striped device is not built on two devices"
+  grep -qx 'size=134217728' <<<"$out" || die "s13: the striped device is not 128 MiB"
+  grep -qx 'table=striped 2 128' <<<"$out" || die "s13: the device is not striped over 2 devices in 64 KiB chunks"
+  sum="$(sed -n 's/^md5=//p' <<<"$out")"
+  csi_unpublish "$consumer" "$vol" p17 && csi_unstage "$consumer" "$vol" || die "s13: node-unstage of $vol failed"
+  out="$(gexec "$consumer" 60 "echo dm=\$(dmsetup ls 2>/dev/null | grep -c -- $vol || true)")"
+  grep -qx 'dm=0' <<<"$out" || die "s13: the striped dm device is still there after node-unstage"
+  csi_stage "$consumer" "$vol" || die "s13: second node-stage of $vol failed"
+  csi_publish "$consumer" "$vol" p17 || die "s13: second node-publish of $vol failed"
+  sum2="$(gexec "$consumer" 300 "echo 3 >/proc/sys/vm/drop_caches; echo md5=\$(md5sum <$target/data | cut -d' ' -f1)" | sed -n 's/^md5=//p')"
+  log "s13: striped md5 written $sum, read after re-stage $sum2"
+  [ -n "$sum" ] && [ "$sum" = "$sum2" ] || die "s13: the striped volume's data differs after re-stage"
+  csi_unpublish "$consumer" "$vol" p17 && csi_unstage "$consumer" "$vol" || die "s13: final unstage of $vol failed"
+  etcdctl_ns del "/ferry/attachments/$vol/$consumer" >/dev/null
+  s13_delete "$vol"
+  timing "s13: striped volume checked and deleted" $((SECONDS - t))
 
   # --- mirror ---
   vol=s13-mir staging="$TB_CSI_STAGING/s13-mir" target="$TB_CSI_PODS/p17/s13-mir"

@@ -29,6 +29,7 @@ import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 
 /**
@@ -88,6 +89,15 @@ final class LegReplacement {
         if (lost == null) {
             return Future.succeededFuture(settled(spec, record, observed));
         }
+        List<String> keepers = record.partNames().stream().filter(p -> !spec.lostParts().contains(p)).toList();
+        if (keepers.isEmpty()) {
+            // A replacement is rebuilt from a leg that stays; with every leg declared lost (an edit by
+            // hand: ferryctl refuses it) replacing them one by one would delete every copy of the data.
+            return Future.succeededFuture(Condition.failed(Condition.LEG_REPLACED, FailureReason.INPUT_INVALID,
+                    "lostParts declares every leg of the mirror lost (" + String.join(", ", record.partNames())
+                            + "); none is replaced, because a replacement is rebuilt from a leg that stays: take the"
+                            + " legs that hold the data out of lostParts", observed, 0));
+        }
         long legBytes = record.member(lost).orElseThrow().sizeBytes();
         Placement lostPlacement = state.placement(lost).map(Versioned::value).orElse(null);
         GlobalConfig global = state.globalConfig();
@@ -103,7 +113,9 @@ final class LegReplacement {
                     "leg " + lost + " is declared lost, and no pool can hold its replacement now: " + decision.refusal()
                             + "; the mirror runs on its other legs until one can", observed, 0));
         }
-        int index = record.nextIndex();
+        // Past any index lostParts names too: a stale or mistyped name must never match the new leg.
+        int index = Math.max(record.nextIndex(), spec.lostParts().stream().map(PartNames::parse)
+                .flatMap(Optional::stream).mapToInt(p -> p.index() + 1).max().orElse(0));
         if (index >= PartNames.MAX_INDEX) {
             return Future.succeededFuture(Condition.failed(Condition.LEG_REPLACED, FailureReason.INPUT_INVALID,
                     "leg " + lost + " is declared lost, but the volume has used every part name up to "
@@ -139,9 +151,13 @@ final class LegReplacement {
         // intent missing here is written back with its deletion once the parts record retires the leg.
         Versioned<VolumeIntent> lostIntent = state.intent(lost).orElse(null);
         VolumeIntent lostDeletion = null;
-        if (lostIntent != null && !lostIntent.value().deletionRequested()) {
+        if (lostIntent == null) {
+            txn.requireAbsent(keys.volume(lost));
+        } else if (!lostIntent.value().deletionRequested()) {
             lostDeletion = lostIntent.value().withDeletionRequested();
             txn.requireModRevision(keys.volume(lost), lostIntent.modRevision()).put(keys.volume(lost), lostDeletion);
+        } else {
+            txn.requireModRevision(keys.volume(lost), lostIntent.modRevision());
         }
         VolumeIntent deletion = lostDeletion;
         return txn.commit().compose(outcome -> {

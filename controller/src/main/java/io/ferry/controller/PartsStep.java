@@ -36,7 +36,7 @@ import java.util.TreeMap;
 import java.util.UUID;
 
 /**
- * The parts step, for a volume of several parts (layout {@code linear} or {@code mirror},
+ * The parts step, for a volume of several parts (layout {@code linear}, {@code striped} or {@code mirror},
  * docs/layouts.md). Such a volume has no placement, work item or status of its own: each part is an
  * ordinary volume ({@code <vol>--p<i>}) with its own intent, which the other steps converge and delete
  * like any volume. This step places every part in one transaction, keeps the parts' intents in place
@@ -149,6 +149,13 @@ final class PartsStep {
             // Each leg holds md's metadata before the volume's bytes; the pools must have room for both.
             Request request = place.requestFor(spec.withSizeBytes(VolumeParts.mirrorLegBytes(spec.sizeBytes())));
             return scheduler.decideLegs(request, spec.parts(), state.candidates(), global,
+                    ScoringPolicy.named(global.schedulerPolicy()), explain);
+        }
+        if (spec.layout() == Layout.STRIPED) {
+            // Each stripe is placed as a single volume of its size: every filter and the scoring apply to it.
+            VolumeIntent stripe = spec.toBuilder().layout(Layout.SINGLE).parts(1)
+                    .sizeBytes(spec.sizeBytes() / spec.parts()).build();
+            return scheduler.decideStripes(place.requestFor(stripe), spec.parts(), state.candidates(), global,
                     ScoringPolicy.named(global.schedulerPolicy()), explain);
         }
         return scheduler.decideSegments(place.requestFor(spec), spec.parts(), state.candidates(), global);
@@ -330,9 +337,9 @@ final class PartsStep {
             boolean resize = spec.sizeBytes() != parts.assembledBytes();
             String message = resize ? "resizing a " + parts.layout() + " volume is not supported yet: it stays at "
                     + parts.assembledBytes() + " bytes; " + records.describe(parts) : records.describe(parts);
-            // A linear volume may use fewer segments than its intent allows; a mirror has its legs.
+            // A linear volume may use fewer segments than its intent allows; a mirror has its legs, a striped volume its stripes.
             if (spec.layout() != parts.layout()
-                    || parts.layout() == Layout.MIRROR && spec.parts() != parts.parts().size()) {
+                    || parts.layout() != Layout.LINEAR && spec.parts() != parts.parts().size()) {
                 message = "the layout of a placed volume cannot be changed: it stays " + parts.layout() + " of "
                         + parts.parts().size() + " parts; " + message;
             }

@@ -19,6 +19,7 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 
 import java.time.Duration;
 import java.time.Instant;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 
@@ -158,5 +159,38 @@ class LegReplacementIT {
         node(3);
         await().atMost(Duration.ofSeconds(20)).until(() -> parts("db").value().isRetired("db--p1"));
         assertThat(placement("db--p2").orElseThrow().value().pool()).isEqualTo("pool-3");
+    }
+
+    @Test
+    void everyLegDeclaredLostByHandReplacesNoneAndAStaleNameNeverMatchesTheNewLeg() {
+        node(1);
+        node(2);
+        node(3);
+        agents.addNode("consumer", Map.of());
+        cluster.start(SimulatedCluster.options("c1"));
+        placedMirror();
+        long placedAt = parts("db").modRevision();
+
+        // What ferryctl refuses, written with etcdctl: both legs lost. Replacing them one by one would
+        // delete both copies.
+        result(store.put(keys.volume("db"), intent("db").value().toBuilder()
+                .lostParts(List.of("db--p0", "db--p1")).build()));
+        await().atMost(Duration.ofSeconds(15)).until(() -> legReplaced("db").map(c -> !c.status()).orElse(false));
+        assertThat(legReplaced("db").orElseThrow().reason()).isEqualTo(FailureReason.INPUT_INVALID.value());
+        assertThat(legReplaced("db").orElseThrow().message()).contains("declares every leg of the mirror lost");
+        assertThat(parts("db").modRevision()).isEqualTo(placedAt);
+        assertThat(intent("db--p0").value().deletionRequested()).isFalse();
+        assertThat(intent("db--p1").value().deletionRequested()).isFalse();
+
+        // One leg lost, plus a name no leg has yet (a typo, or left from another volume): the replacement
+        // takes an index past it, so the stale name never retires the leg just placed.
+        result(store.put(keys.volume("db"), intent("db").value().toBuilder()
+                .lostParts(List.of("db--p1", "db--p2")).build()));
+        await().atMost(Duration.ofSeconds(15)).until(() -> parts("db").value().isRetired("db--p1"));
+        assertThat(parts("db").value().partNames()).containsExactly("db--p0", "db--p3");
+        await().during(Duration.ofSeconds(2)).atMost(Duration.ofSeconds(5))
+                .until(() -> parts("db").value().partNames().equals(List.of("db--p0", "db--p3")));
+        assertThat(legReplaced("db").orElseThrow().message()).contains("db--p1 by db--p3")
+                .contains("lostParts also names db--p2");
     }
 }

@@ -145,6 +145,35 @@ class MultiPartVolumeIT {
     }
 
     @Test
+    void placesAStripedVolumeInEqualStripesOnDistinctPoolsOrNotAtAll() {
+        nodesWithAPoolEach(3, 100);
+        controller("c1");
+        create("fast", Layout.STRIPED, 3, 30);
+
+        VolumeParts parts = awaitParts("fast");
+        assertThat(parts.layout()).isEqualTo(Layout.STRIPED);
+        assertThat(parts.arrayUuid()).isNull();
+        assertThat(parts.parts()).extracting(VolumeParts.Part::sizeBytes).containsExactly(10 * GI, 10 * GI, 10 * GI);
+        assertThat(parts.assembledBytes()).isEqualTo(30 * GI);
+        assertThat(parts.parts().stream().map(p -> placement(p.name()).value().pool()).distinct()).hasSize(3);
+        assertThat(allocated()).isEqualTo(30 * GI);
+
+        // Four stripes need four pools: none is placed, and the record says why.
+        create("wide", Layout.STRIPED, 4, 8);
+        await().atMost(Duration.ofSeconds(10)).until(() -> record("wide").map(r -> r.phase() == SchedulingPhase.NO_FIT)
+                .orElse(false));
+        assertThat(record("wide").orElseThrow().reasonCounts()).containsKey("fewer pools than stripes");
+        assertThat(result(store.get(keys.volumeParts("wide"), VolumeParts.class))).isEmpty();
+        assertThat(allocated()).isEqualTo(30 * GI);
+
+        // A fourth pool makes room: the waiting volume is placed then, in four equal stripes.
+        agents.addNode("node-4", Map.of());
+        agents.addPool("node-4", "pool-4", 100, Map.of());
+        assertThat(awaitParts("wide").parts()).extracting(VolumeParts.Part::sizeBytes).containsOnly(2 * GI);
+        assertThat(allocated()).isEqualTo(38 * GI);
+    }
+
+    @Test
     void aMirrorWithMoreLegsThanNodesIsRefusedAndNothingIsWritten() {
         nodesWithAPoolEach(2, 100);
         controller("c1");

@@ -10,6 +10,7 @@ import io.ferry.etcd.FerryKeys;
 import io.ferry.etcd.store.EtcdStore;
 import io.ferry.etcd.store.Versioned;
 import io.ferry.model.Engine;
+import io.ferry.model.Layout;
 import io.ferry.model.Names;
 import io.ferry.model.NodeRegistration;
 import io.ferry.model.Placement;
@@ -75,10 +76,12 @@ final class DesiredVolume {
         long required = range[0];
         long limit = range[1];
         long wanted = required > 0 ? required : limit > 0 ? Math.min(limit, DEFAULT_SIZE) : DEFAULT_SIZE;
-        long size = Sizes.volumeSize(wanted);
+        long size = VolumeIntent.volumeSize(params.layout(), params.parts(), wanted);
         if (limit > 0 && size > limit) {
-            throw Status.OUT_OF_RANGE.withDescription("volumes are sized in multiples of 4Mi: " + wanted
-                    + " bytes rounds up to " + size + ", above limit_bytes " + limit).asRuntimeException();
+            String unit = params.layout() == Layout.STRIPED ? "a striped volume of " + params.parts()
+                    + " stripes is sized in multiples of " + params.parts() * 4 + "Mi" : "volumes are sized in multiples of 4Mi";
+            throw Status.OUT_OF_RANGE.withDescription(unit + ": " + wanted + " bytes rounds up to " + size
+                    + ", above limit_bytes " + limit).asRuntimeException();
         }
         String fsType = null;
         List<String> mkfsOptions = List.of();

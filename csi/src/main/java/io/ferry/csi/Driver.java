@@ -29,7 +29,7 @@ public final class Driver {
     public static final String PUBLISH_PORT = "ferry.csi.io/port";
     public static final String PUBLISH_SERIAL = "ferry.csi.io/serial";
     /**
-     * Set, alone, for a multi-part volume: its layout ({@code linear} or {@code mirror}). The node
+     * Set, alone, for a multi-part volume: its layout ({@code linear}, {@code striped} or {@code mirror}). The node
      * plugin assembles the volume from {@code parts/<vol>}, which it reads itself: the parts' serving
      * nodes and exports are per part and change when a leg is replaced, so a publish context, fixed
      * for the publication's life, is the wrong place for them.

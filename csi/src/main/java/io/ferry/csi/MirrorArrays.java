@@ -115,6 +115,14 @@ final class MirrorArrays {
             throw Calls.failedPrecondition("volume " + parts.volume() + ": refusing to assemble its mirror (array "
                     + uuid + "): " + String.join("; ", refused) + "; nothing is written to any leg");
         }
+        if (ours.isEmpty() && blank.isEmpty() && !replacements.isEmpty()) {
+            // Every leg replaces a lost one, and none carries the array: the volume had legs before these,
+            // so it may have held data that only a retired leg had. A new array would hand out an empty
+            // device (and a new filesystem) as the volume.
+            throw Calls.failedPrecondition("volume " + parts.volume() + ": no leg carries its mirror's array " + uuid
+                    + ", and every leg " + replacements.keySet() + " is a blank replacement of a lost leg; creating the"
+                    + " array anew would present an empty device as the volume's data; nothing was written to any leg");
+        }
         if (!ours.isEmpty() && !blank.isEmpty()) {
             // Members beside blank legs: a create cut short, or a leg lost and made again empty. Running on
             // the members alone would serve one copy with nothing saying so, and if those members fell
@@ -140,7 +148,8 @@ final class MirrorArrays {
                     "--data-offset=" + VolumeParts.MIRROR_RESERVED_BYTES / 1024 + "K", "--uuid=" + uuid,
                     "--name=" + mdName(parts)));
             legs.forEach(leg -> create.add(leg.toString()));
-            // Every leg blank, replacements included: the volume never held data, so a create loses nothing.
+            // Every leg blank, and one of them from the first placement: an array created over all the first
+            // legs at once never was, so the volume never held data and a create loses nothing.
             runner.run(Command.of(create).withTimeout(MDADM_TIMEOUT).serializedBy("md:" + uuid));
             log.info("volume {}: md array {} created over the blank legs {}", parts.volume(), uuid, parts.partNames());
         }
@@ -257,15 +266,17 @@ final class MirrorArrays {
      */
     synchronized List<Repair> retire(VolumeParts parts, Path md, Map<String, String> retired) {
         List<Repair> done = new ArrayList<>();
-        Map<String, Set<String>> current = members.of(md);
         for (Map.Entry<String, String> leg : retired.entrySet()) {
             String part = leg.getKey();
             String kernelName = leg.getValue();
+            // Read again for every leg: failing one changes what the next may rely on. Another retired
+            // leg in sync does not count, as it is about to go too.
+            Map<String, Set<String>> current = members.of(md);
             Set<String> flags = current.get(kernelName);
             if (flags == null) {
                 continue;
             }
-            boolean othersInSync = current.entrySet().stream().anyMatch(m -> !m.getKey().equals(kernelName)
+            boolean othersInSync = current.entrySet().stream().anyMatch(m -> !retired.containsValue(m.getKey())
                     && m.getValue().contains("in_sync") && !m.getValue().contains("faulty"));
             if (!othersInSync && !flags.contains("faulty")) {
                 done.add(new Repair(part, false, "retired leg " + part + " (" + kernelName + ") is the array's only leg"

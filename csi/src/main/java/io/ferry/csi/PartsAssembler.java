@@ -17,7 +17,8 @@ import java.util.regex.Pattern;
 
 /**
  * Makes one device of a multi-part volume's verified part devices, on the consumer: a
- * device-mapper {@code linear} table for {@code linear}, an md RAID1 array for {@code mirror}
+ * device-mapper {@code linear} table for {@code linear}, a {@code striped} one for {@code striped},
+ * an md RAID1 array for {@code mirror}
  * (docs/layouts.md, "Assembly on the consumer"). Every step first looks at what is there, so a call
  * repeated after a crash or a restart of the plugin reuses what an earlier one made; nothing is kept
  * in memory.
@@ -55,13 +56,13 @@ final class PartsAssembler {
         return mirrors;
     }
 
-    /** The device-mapper name of a linear volume: its own name, so an operator's {@code dmsetup ls} tells it. */
+    /** The device-mapper name of a linear or striped volume: its own name, so an operator's {@code dmsetup ls} tells it. */
     static String dmName(String volume) {
         return DM_PREFIX + volume;
     }
 
     /**
-     * The device-mapper UUID of a linear volume, the mark of a device Ferry made: LVM maps a volume
+     * The device-mapper UUID of a linear or striped volume, the mark of a device Ferry made: LVM maps a volume
      * group {@code ferry}'s LV {@code v} to the name {@code ferry-v} too, and such a device is never
      * taken for the volume, nor removed.
      */
@@ -81,7 +82,7 @@ final class PartsAssembler {
         if (devices.size() != parts.parts().size()) {
             throw new IllegalArgumentException(parts.parts().size() + " parts but " + devices.size() + " devices");
         }
-        return parts.layout() == Layout.MIRROR ? mirrors.assemble(parts, devices) : linear(parts, devices);
+        return parts.layout() == Layout.MIRROR ? mirrors.assemble(parts, devices) : mapped(parts, devices);
     }
 
     /** The assembled device if it is there now; nothing is made or changed. */
@@ -110,12 +111,12 @@ final class PartsAssembler {
         }
     }
 
-    // ---- linear: device-mapper ----
+    // ---- linear and striped: device-mapper ----
 
-    private Path linear(VolumeParts parts, List<Path> devices) {
+    private Path mapped(VolumeParts parts, List<Path> devices) {
         String name = dmName(parts.volume());
         String uuid = dmUuid(parts.volume());
-        String table = linearTable(parts, devices);
+        String table = parts.layout() == Layout.STRIPED ? stripedTable(parts, devices) : linearTable(parts, devices);
         Optional<DmDevice> existing = dmDevice(name);
         if (existing.isPresent() && !existing.get().uuid().equals(uuid)) {
             throw Calls.failedPrecondition("volume " + parts.volume() + ": a device-mapper device named " + name
@@ -159,6 +160,25 @@ final class PartsAssembler {
             start += sectors;
         }
         return table.toString();
+    }
+
+    /**
+     * One {@code striped} line over every stripe, in the parts' order, interleaved by
+     * {@link Layout#STRIPE_CHUNK_BYTES}; devices as major:minor, the way dmsetup prints them back. The
+     * stripes are one size (the parts record says so), each a multiple of the chunk.
+     */
+    String stripedTable(VolumeParts parts, List<Path> devices) {
+        long stripe = parts.parts().get(0).sizeBytes();
+        if (stripe % Layout.STRIPE_CHUNK_BYTES != 0) {
+            throw Calls.failedPrecondition("volume " + parts.volume() + ": its stripes are " + stripe
+                    + " bytes, not a whole number of " + Layout.STRIPE_CHUNK_BYTES + "-byte chunks");
+        }
+        StringBuilder table = new StringBuilder().append("0 ").append(parts.assembledBytes() / SECTOR_BYTES)
+                .append(" striped ").append(devices.size()).append(' ').append(Layout.STRIPE_CHUNK_BYTES / SECTOR_BYTES);
+        for (int i = 0; i < devices.size(); i++) {
+            table.append(' ').append(majorMinor(parts.parts().get(i).name(), devices.get(i))).append(" 0");
+        }
+        return table.append('\n').toString();
     }
 
     private String majorMinor(String part, Path device) {

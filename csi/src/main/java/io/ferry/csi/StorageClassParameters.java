@@ -23,7 +23,7 @@ import java.util.Set;
  * ({@code csi.storage.k8s.io/...}) are read where useful and otherwise skipped.
  *
  * @param spreadGroup a literal group name, or null; see {@link #SPREAD_BY_STATEFULSET}
- * @param layout      {@code single} unless the class asks for {@code linear} or {@code mirror} (docs/layouts.md)
+ * @param layout      {@code single} unless the class asks for {@code linear}, {@code striped} or {@code mirror} (docs/layouts.md)
  * @param parts       how many parts: the layout's smallest count unless the class gives one
  */
 public record StorageClassParameters(
@@ -110,7 +110,7 @@ public record StorageClassParameters(
         if (parts < layout.minParts() || parts > layout.maxParts()) {
             throw new ValidationException(PARTS, PARTS + ": a " + layout + " volume has " + (layout.multiPart()
                     ? layout.minParts() + " to " + layout.maxParts() + " parts" : "exactly 1 part (set " + LAYOUT
-                    + " to linear or mirror for more)") + ", not " + parts);
+                    + " to linear, striped or mirror for more)") + ", not " + parts);
         }
         return parts;
     }

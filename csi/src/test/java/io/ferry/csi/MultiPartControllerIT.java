@@ -200,6 +200,30 @@ class MultiPartControllerIT {
     }
 
     @Test
+    void aStripedVolumeIsRoundedUpToWholeEqualStripesWithinLimitBytesOnly() throws Exception {
+        // 100 MiB over 2 stripes: 2 x 52 MiB (a multiple of 2 x 4 MiB), returned as the capacity.
+        ListenableFuture<CreateVolumeResponse> call = createAsync(create("pvc-striped", 100 * MI)
+                .putParameters("layout", "striped").build());
+        await().atMost(Duration.ofSeconds(10)).until(() -> result(store.get(keys.volume("pvc-striped"), VolumeIntent.class))
+                .isPresent());
+        assertThat(result(store.get(keys.volume("pvc-striped"), VolumeIntent.class)).orElseThrow().value().sizeBytes())
+                .isEqualTo(104 * MI);
+        controller.place("pvc-striped", List.of("node-b", "node-c"), 52 * MI, 52 * MI);
+        controller.ready("pvc-striped--p0", "node-b", 52 * MI, Set.of());
+        controller.ready("pvc-striped--p1", "node-c", 52 * MI, Set.of());
+        assertThat(call.get(30, TimeUnit.SECONDS).getVolume().getCapacityBytes()).isEqualTo(104 * MI);
+
+        // limit_bytes below what the stripes round up to: OUT_OF_RANGE, saying the unit, and nothing written.
+        CreateVolumeRequest capped = create("pvc-capped", 100 * MI).putParameters("layout", "striped")
+                .putParameters("parts", "3").setCapacityRange(CapacityRange.newBuilder().setRequiredBytes(100 * MI)
+                        .setLimitBytes(100 * MI)).build();
+        assertThat(code(() -> csi().createVolume(capped))).isEqualTo(Status.Code.OUT_OF_RANGE);
+        assertThat(message(() -> csi().createVolume(capped)))
+                .contains("a striped volume of 3 stripes is sized in multiples of 12Mi: 104857600 bytes rounds up to 113246208");
+        assertThat(result(store.get(keys.volume("pvc-capped"), VolumeIntent.class))).isEmpty();
+    }
+
+    @Test
     void aMirrorTheControllerCannotPlaceIsResourceExhaustedAtOnceAndItsIntentWithdrawn() throws Exception {
         ListenableFuture<CreateVolumeResponse> call = createAsync(mirror("pvc-nofit", 3));
         await().atMost(Duration.ofSeconds(10)).until(() -> result(store.get(keys.volume("pvc-nofit"), VolumeIntent.class))

@@ -21,6 +21,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Comparator;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -224,6 +225,47 @@ class PartsAssemblerTest {
                 .satisfies(e -> refused(e, Status.Code.FAILED_PRECONDITION))
                 .hasMessageContaining("part db-1--p1 is 1000 bytes, not a whole number of 512-byte sectors");
         assertThat(runner.commandLines()).isEmpty();
+    }
+
+    // ---- striped ----
+
+    static VolumeParts striped() {
+        return VolumeParts.of(VOLUME, Layout.STRIPED, List.of(new VolumeParts.Part(PartNames.of(VOLUME, 0), 0, GIB),
+                new VolumeParts.Part(PartNames.of(VOLUME, 1), 1, GIB)), null, Instant.EPOCH);
+    }
+
+    @Test
+    void createsOneStripedLineOverTheStripesInTheirOrderAndReusesItAfterARestart() {
+        List<byte[]> stdin = new ArrayList<>();
+        runner.on(List.of("dmsetup", "--noudevsync", "create", "ferry-" + VOLUME, "--uuid", "FERRY-" + VOLUME), c -> {
+            stdin.add(c.stdin());
+            dm("dm-8", "ferry-" + VOLUME, "FERRY-" + VOLUME);
+            return ok(c);
+        });
+
+        assertThat(assembler().assemble(striped(), List.of(leg0, leg1))).isEqualTo(dev.resolve("dm-8"));
+        // 2 GiB in sectors, two stripes, 64 KiB chunks (128 sectors), each stripe from its device's start.
+        assertThat(new String(stdin.get(0), StandardCharsets.US_ASCII))
+                .isEqualTo("0 4194304 striped 2 128 259:1 0 259:2 0\n");
+
+        // dmsetup prints the table back on one line, the same way: the device is taken as it is.
+        runner.on(List.of("dmsetup", "table", "ferry-" + VOLUME), "0 4194304 striped 2 128 259:1 0 259:2 0\n");
+        assertThat(assembler().assemble(striped(), List.of(leg0, leg1))).isEqualTo(dev.resolve("dm-8"));
+        assertThat(assembler().assembled(striped())).contains(dev.resolve("dm-8"));
+        assertThat(runner.commandLines()).containsExactly("dmsetup --noudevsync create ferry-db-1 --uuid FERRY-db-1",
+                "dmsetup table ferry-db-1");
+    }
+
+    @Test
+    void refusesAStripedDeviceWhoseStripesAreSwappedAndLeavesIt() {
+        // The same devices in the other order would read every chunk from the wrong disk: not the volume.
+        dm("dm-8", "ferry-" + VOLUME, "FERRY-" + VOLUME);
+        runner.on(List.of("dmsetup", "table", "ferry-" + VOLUME), "0 4194304 striped 2 128 259:2 0 259:1 0\n");
+
+        assertThatThrownBy(() -> assembler().assemble(striped(), List.of(leg0, leg1)))
+                .satisfies(e -> refused(e, Status.Code.FAILED_PRECONDITION))
+                .hasMessageContaining("exists with the table [0 4194304 striped 2 128 259:2 0 259:1 0]");
+        assertThat(runner.commandLines()).containsExactly("dmsetup table ferry-db-1");
     }
 
     @Test
@@ -617,6 +659,55 @@ class PartsAssemblerTest {
         });
         assertThat(runner.commandLines()).containsExactly("mdadm --manage " + dev.resolve("md126") + " --fail "
                 + dev.resolve("nvme2n1") + " --remove " + dev.resolve("nvme2n1"));
+    }
+
+    @Test
+    void twoRetiredLegsInSyncAreNotEachOthersReasonToGo() {
+        // Both declared lost and both the array's only legs in sync: taking either out leaves no copy.
+        memberState("in_sync");
+        Map<String, String> retired = new LinkedHashMap<>();
+        retired.put(PartNames.of(VOLUME, 0), "nvme1n1");
+        retired.put(PartNames.of(VOLUME, 1), "nvme2n1");
+
+        List<MirrorArrays.Repair> out = assembler().mirrors().retire(replaced(), dev.resolve("md126"), retired);
+
+        assertThat(out).hasSize(2).allSatisfy(r -> {
+            assertThat(r.attempted()).isFalse();
+            assertThat(r.what()).contains("only leg in sync");
+        });
+        assertThat(runner.commandLines()).isEmpty();
+    }
+
+    @Test
+    void blankLegsThatAllReplaceLostLegsAreNeverMadeANewArray() {
+        VolumeParts bothReplaced = replaced().withReplacement(PartNames.of(VOLUME, 0),
+                new VolumeParts.Part(PartNames.of(VOLUME, 3), 3, GIB, PartNames.of(VOLUME, 0)));
+        examine(leg0, null);
+        examine(leg1, null);
+        wipefs(leg0, "");
+        wipefs(leg1, "");
+
+        assertThatThrownBy(() -> assembler().assemble(bothReplaced, List.of(leg0, leg1)))
+                .satisfies(e -> refused(e, Status.Code.FAILED_PRECONDITION))
+                .hasMessageContaining("every leg [" + PartNames.of(VOLUME, 3) + ", " + PartNames.of(VOLUME, 2)
+                        + "] is a blank replacement of a lost leg");
+        assertThat(runner.commandLines()).noneMatch(c -> c.startsWith("mdadm --create") || c.startsWith("mdadm --assemble"));
+    }
+
+    @Test
+    void aMirrorNeverAssembledIsCreatedAlsoWhenOneOfItsLegsWasReplaced() {
+        // A first leg blank: the array was never made (it is made over every first leg at once).
+        examine(leg0, null);
+        examine(leg1, null);
+        wipefs(leg0, "");
+        wipefs(leg1, "");
+        runner.on(List.of("mdadm", "--create"), c -> {
+            md("md127", "clean", UUID_AS_MDADM_PRINTS_IT);
+            return ok(c);
+        });
+
+        assertThat(assembler().assemble(replaced(), List.of(leg0, leg1))).isEqualTo(dev.resolve("md127"));
+        assertThat(runner.commandLines()).anyMatch(c -> c.startsWith("mdadm --create"));
     }
 
     @Test

@@ -69,14 +69,17 @@ class StorageClassParametersTest {
 
     @Test
     void refusesALayoutOrPartCountItCannotMakeNamingTheParameter() {
-        assertThatThrownBy(() -> StorageClassParameters.parse(Map.of("layout", "striped")))
+        assertThatThrownBy(() -> StorageClassParameters.parse(Map.of("layout", "raid5")))
                 .isInstanceOf(ValidationException.class).hasMessageContaining("layout");
+        assertThatThrownBy(() -> StorageClassParameters.parse(Map.of("layout", "striped", "parts", "5")))
+                .isInstanceOf(ValidationException.class)
+                .hasMessage("parts: a striped volume has 2 to 4 parts, not 5");
         assertThatThrownBy(() -> StorageClassParameters.parse(Map.of("layout", "mirror", "parts", "4")))
                 .isInstanceOf(ValidationException.class)
                 .hasMessage("parts: a mirror volume has 2 to 3 parts, not 4");
         assertThatThrownBy(() -> StorageClassParameters.parse(Map.of("parts", "2")))
                 .isInstanceOf(ValidationException.class)
-                .hasMessage("parts: a single volume has exactly 1 part (set layout to linear or mirror for more), not 2");
+                .hasMessage("parts: a single volume has exactly 1 part (set layout to linear, striped or mirror for more), not 2");
         assertThatThrownBy(() -> StorageClassParameters.parse(Map.of("layout", "linear", "parts", "two")))
                 .isInstanceOf(ValidationException.class).hasMessage("parts: 'two' is not a whole number");
     }

@@ -17,10 +17,23 @@ public enum Layout {
      */
     LINEAR("linear", 1, 4, 2),
     /**
+     * Equal stripes on as many distinct pools, interleaved in {@link #STRIPE_CHUNK_BYTES} chunks, for
+     * bandwidth from several disks; like {@link #LINEAR}, every stripe is needed. Its size is a
+     * multiple of the stripe count times 4 MiB, so that every stripe is a whole volume of its own.
+     */
+    STRIPED("striped", 2, 4, 2),
+    /**
      * Legs that each hold the whole volume, in distinct failure domains; the volume stays usable
      * while at least one leg is reachable.
      */
     MIRROR("mirror", 2, 3, 2);
+
+    /**
+     * The chunk a striped volume interleaves its stripes by: LVM's default stripe size, small enough
+     * that a database's 8-64 KiB writes still spread, large enough that a sequential read fills each
+     * disk's request queue. It divides every stripe, a multiple of 4 MiB.
+     */
+    public static final long STRIPE_CHUNK_BYTES = 64 * 1024;
 
     private final String value;
     private final int minParts;

@@ -54,6 +54,27 @@ final class LayoutRules {
     }
 
     /**
+     * The size of a volume of {@code layout} over {@code parts} parts asked for {@code requested} bytes:
+     * rounded up to 4 MiB, and a striped volume's to a multiple of {@code parts} times 4 MiB, so that
+     * its stripes are equal and each a valid volume size.
+     *
+     * @throws ValidationException if the size is not positive or, rounded, exceeds the largest volume size
+     */
+    static long volumeSize(Layout layout, int parts, long requested) {
+        long size = Sizes.volumeSize(requested);
+        if (layout != Layout.STRIPED || parts < 1) {
+            return size;
+        }
+        long unit = parts * Sizes.ALIGNMENT;
+        long rounded = (size + unit - 1) / unit * unit;
+        if (rounded > Sizes.MAX_VOLUME_BYTES) {
+            throw new ValidationException("sizeBytes", "sizeBytes: " + requested + " rounds up to " + rounded
+                    + " for " + parts + " equal stripes, which exceeds the largest volume size, 1Pi");
+        }
+        return rounded;
+    }
+
+    /**
      * The legs an operator declared lost, checked: only a mirror has legs to replace, and each name must be
      * one of this volume's part names ({@code <name>--p<index>}); duplicates are dropped, order is kept.
      */

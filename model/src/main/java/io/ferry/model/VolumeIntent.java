@@ -17,7 +17,8 @@ import java.util.Set;
  * directly: the controller removes it once the volume is gone everywhere).
  *
  * @param name                volume name, equal to the key's last segment
- * @param sizeBytes           size, rounded up to a multiple of 4 MiB on construction; at most 1 PiB
+ * @param sizeBytes           size, rounded up to a multiple of 4 MiB on construction (a striped volume's to
+ *                            a multiple of its stripe count times 4 MiB); at most 1 PiB
  * @param thin                allocate space on write (default false)
  * @param engine              required engine, or null for any engine that can hold the volume
  * @param positionAdvice      relation to the consumer node (default {@code PreferLocal})
@@ -133,6 +134,7 @@ public record VolumeIntent(
         }
         Check.required(layout, "layout");
         LayoutRules.check(name, layout, parts, partOf, sourceSnapshot != null || sourceVolume != null, adoptFromNode != null);
+        sizeBytes = LayoutRules.volumeSize(layout, parts, sizeBytes);
         lostParts = LayoutRules.lostParts(name, layout, lostParts);
     }
 
@@ -169,6 +171,14 @@ public record VolumeIntent(
                 poolSelector, nodeSelector, sourceSnapshot, sourceVolume, fsType, mkfsOptions,
                 Check.orDefault(deletionRequested, false), createdBy, createdAt, recreateEmptyRequestedAt, adoptFromNode,
                 l, Check.orDefault(parts, l.defaultParts()), partOf, lostParts);
+    }
+
+    /**
+     * The size a volume of {@code layout} over {@code parts} parts gets when {@code requested} bytes are
+     * asked for: what its intent rounds the request up to.
+     */
+    public static long volumeSize(Layout layout, int parts, long requested) {
+        return LayoutRules.volumeSize(layout, parts, requested);
     }
 
     /** This intent with deletion requested (the only way to delete a volume). */

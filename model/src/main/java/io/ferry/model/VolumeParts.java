@@ -19,7 +19,7 @@ import java.util.UUID;
  * items and the pools' ledgers). The consumer assembles the volume from this record alone: the
  * parts in this order, each an ordinary volume named {@link PartNames#of}.
  *
- * @param layout    {@code linear} or {@code mirror}
+ * @param layout    {@code linear}, {@code striped} or {@code mirror}
  * @param parts     in assembly order: segment order for {@code linear}; legs for {@code mirror}
  * @param arrayUuid the md array's UUID for a mirror, chosen by the controller: the ownership marker the
  *                  consumer checks on the legs before assembling them, so that it never assembles or
@@ -47,7 +47,8 @@ public record VolumeParts(int schemaVersion, String volume, Layout layout, List<
      * @param name      {@code <vol>--p<index>}, the part's volume name
      * @param index     the index in its name; stable for the part's life, also after other parts are replaced
      * @param sizeBytes the part's size: a mirror's legs are each the volume's size plus
-     *                  {@link #MIRROR_RESERVED_BYTES}; a linear volume's segments add up to its size
+     *                  {@link #MIRROR_RESERVED_BYTES}; a linear volume's segments add up to its size, and so
+     *                  do a striped volume's stripes, all of one size
      * @param replaces  for a leg placed to replace a lost one, the lost leg's name (one of {@code retired}):
      *                  such a leg starts blank, and the consumer adds it to the running array, whereas a
      *                  blank leg beside legs of the array is otherwise refused; null for the first legs
@@ -122,6 +123,9 @@ public record VolumeParts(int schemaVersion, String volume, Layout layout, List<
             }
         } else if (arrayUuid != null) {
             throw new ValidationException("arrayUuid", "arrayUuid: only a mirror has an array");
+        }
+        if (layout == Layout.STRIPED && parts.stream().map(Part::sizeBytes).distinct().count() != 1) {
+            throw new ValidationException("parts", "parts: the stripes of a striped volume are all the same size");
         }
         Check.required(placedAt, "placedAt");
     }

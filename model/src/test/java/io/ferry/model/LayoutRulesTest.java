@@ -36,7 +36,7 @@ class LayoutRulesTest {
         assertThat(msg("{\"name\":\"v\",\"sizeBytes\":\"1Gi\",\"parts\":2}", VolumeIntent.class))
                 .isEqualTo("parts: a single volume has exactly 1 parts, not 2");
         assertThat(msg("{\"name\":\"v\",\"sizeBytes\":\"1Gi\",\"layout\":\"raid5\"}", VolumeIntent.class))
-                .contains("\"raid5\" is not a known layout (allowed: single, linear, mirror)");
+                .contains("\"raid5\" is not a known layout (allowed: single, linear, striped, mirror)");
     }
 
     @Test
@@ -172,5 +172,28 @@ class LayoutRulesTest {
                 new VolumeParts.Part("v--p2", 2, leg, "v--p1")), UUID, T)).hasMessageContaining("not a retired leg of v");
         assertThatThrownBy(() -> new VolumeParts(1, "v", Layout.LINEAR, List.of(new VolumeParts.Part("v--p0", 0, leg)),
                 null, T, List.of(new VolumeParts.Part("v--p1", 1, leg)))).hasMessageContaining("only a mirror's legs");
+    }
+
+    @Test
+    void aStripedVolumeIsSizedInWholeStripesOfEqualSize() {
+        long mib = 1L << 20;
+        VolumeIntent v = Json.decode("{\"name\":\"v\",\"sizeBytes\":\"100Mi\",\"layout\":\"striped\",\"parts\":3}",
+                VolumeIntent.class);
+        assertThat(v.sizeBytes()).as("100Mi rounds up to 3 stripes of 36Mi").isEqualTo(108 * mib);
+        assertThat(VolumeIntent.volumeSize(Layout.STRIPED, 2, 1)).isEqualTo(8 * mib);
+        assertThat(VolumeIntent.volumeSize(Layout.LINEAR, 3, 1)).isEqualTo(4 * mib);
+        assertThat(VolumeIntent.volumeSize(Layout.STRIPED, 4, 64 * mib)).isEqualTo(64 * mib);
+        assertThat(msg("{\"name\":\"v\",\"sizeBytes\":\"1Pi\",\"layout\":\"striped\",\"parts\":3}", VolumeIntent.class))
+                .contains("for 3 equal stripes, which exceeds the largest volume size");
+        assertThat(msg("{\"name\":\"v\",\"sizeBytes\":\"1Gi\",\"layout\":\"striped\",\"parts\":5}", VolumeIntent.class))
+                .startsWith("parts: a striped volume has 2 to 4 parts, not 5");
+        assertThat(msg("{\"name\":\"v\",\"sizeBytes\":\"1Gi\",\"layout\":\"striped\",\"lostParts\":[\"v--p1\"]}",
+                VolumeIntent.class)).startsWith("lostParts: only a mirror's legs can be replaced");
+        long stripe = 512 * mib;
+        assertThatThrownBy(() -> VolumeParts.of("v", Layout.STRIPED, List.of(new VolumeParts.Part("v--p0", 0, stripe),
+                new VolumeParts.Part("v--p1", 1, stripe + 4 * mib)), null, T))
+                .hasMessageContaining("the stripes of a striped volume are all the same size");
+        assertThat(VolumeParts.of("v", Layout.STRIPED, List.of(new VolumeParts.Part("v--p0", 0, stripe),
+                new VolumeParts.Part("v--p1", 1, stripe)), null, T).assembledBytes()).isEqualTo(1L << 30);
     }
 }

@@ -15,7 +15,7 @@ import java.util.TreeMap;
  *                     mirror short of failure domains
  * @param legs         for a mirror, the decision of each leg tried, in order (the last one the refused
  *                     leg when refused), with the per-pool verdicts when an explanation was asked for;
- *                     empty for segments
+ *                     likewise each stripe's for a striped volume; empty for segments
  */
 public record PartsDecision(List<Part> parts, SortedMap<String, Integer> reasonCounts, List<Decision> legs) {
 
@@ -36,6 +36,9 @@ public record PartsDecision(List<Part> parts, SortedMap<String, Integer> reasonC
      * The reason a mirror is refused when the legs placed so far took every failure domain that could
      * hold a leg; counted in legs left without a domain of their own.
      */
+    /** Why a striped volume is refused when pools took some of its stripes but too few remain for the rest. */
+    public static final String FEWER_POOLS_THAN_STRIPES = "fewer pools than stripes";
+
     public static String fewerDomainsThanLegs(String level) {
         return "fewer " + level + " domains than legs";
     }

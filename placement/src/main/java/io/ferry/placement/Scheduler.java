@@ -30,6 +30,8 @@ public final class Scheduler {
 
     /** The most legs a mirror may have: a third copy is the last one worth its space and its writes. */
     public static final int MAX_LEGS = 3;
+    /** The most stripes a striped volume may have: one more device to connect each, and one more node whose loss takes it. */
+    public static final int MAX_STRIPES = 4;
 
     private final List<Filter> filters;
 
@@ -202,6 +204,45 @@ public final class Scheduler {
         }
         return new PartsDecision(List.of(new Part(decision.chosen(), request.sizeBytes())), new TreeMap<>(),
                 List.of(decision));
+    }
+
+    /**
+     * Places a striped volume's {@code stripes} equal stripes, all or none, each on a pool of its own:
+     * two stripes on one pool would share its disks, and interleaving them would only add a layer.
+     * Each stripe passes every filter a volume of one part of its size passes and is ranked by the
+     * scoring policy, so position advice and spread groups act on every stripe; the pools chosen
+     * for earlier stripes are out of the running for later ones. Choosing one by one misses no
+     * placement that exists: the stripes are the same size, so any pool that admits one admits any.
+     * Stripes may share a node or a failure domain: a striped volume has no redundancy to keep apart.
+     *
+     * @param request the request of one stripe: a single volume of the stripe's size
+     * @return every stripe's pool, or none with the refusals counted per reason
+     * @throws IllegalArgumentException when {@code stripes} is outside 2 to 4
+     */
+    public PartsDecision decideStripes(Request request, int stripes, Iterable<Candidate> candidates, GlobalConfig global,
+                                       ScoringPolicy policy, boolean explain) {
+        if (stripes < 2 || stripes > MAX_STRIPES) {
+            throw new IllegalArgumentException("a striped volume has 2 to " + MAX_STRIPES + " stripes, not " + stripes);
+        }
+        List<Candidate> pools = new ArrayList<>();
+        candidates.forEach(pools::add);
+        List<Part> parts = new ArrayList<>(stripes);
+        List<Decision> decisions = new ArrayList<>(stripes);
+        for (int stripe = 0; stripe < stripes; stripe++) {
+            Decision decision = decide(request, pools, global, policy, explain);
+            decisions.add(decision);
+            Candidate chosen = decision.chosen();
+            if (chosen == null) {
+                SortedMap<String, Integer> reasons = new TreeMap<>(decision.reasonCounts());
+                if (stripe > 0) {
+                    reasons.put(PartsDecision.FEWER_POOLS_THAN_STRIPES, stripes - stripe);
+                }
+                return new PartsDecision(List.of(), reasons, decisions);
+            }
+            parts.add(new Part(chosen, request.sizeBytes()));
+            pools.remove(indexOf(pools, chosen));
+        }
+        return new PartsDecision(parts, new TreeMap<>(), decisions);
     }
 
     /**

@@ -244,6 +244,44 @@ class MultiPartPlacementTest {
         assertThat(d.refusal()).isEqualTo("no pool fits: engine 1");
     }
 
+    // ------------------------------------------------------------ stripes
+
+    @Test
+    void stripesGoToDistinctPoolsEvenWhenOnePoolHasRoomForAll() {
+        // binpack would put every stripe on the fullest pool that still fits one; each pool takes one.
+        List<Candidate> candidates = List.of(
+                pool("big", "n1").build(),
+                pool("fuller", "n1").allocatedGi(50).build(),
+                pool("fullest", "n2").allocatedGi(80).build());
+        PartsDecision d = scheduler.decideStripes(Request.of(volume("v", 10).build()), 3, candidates, global,
+                new BinPackPolicy(), false);
+        assertThat(pools(d)).containsExactly("fullest", "fuller", "big");
+        assertThat(d.parts()).extracting(Part::sizeBytes).containsOnly(10 * GI);
+        assertThat(d.legs()).as("each stripe's decision").hasSize(3);
+    }
+
+    @Test
+    void tooFewPoolsForTheStripesPlacesNoneAndSaysWhy() {
+        List<Candidate> candidates = List.of(
+                pool("a", "n1").build(),
+                pool("small", "n2").allocatedGi(95).build(),
+                pool("dead", "n3").down().build());
+        PartsDecision d = scheduler.decideStripes(Request.of(volume("v", 10).build()), 2, candidates, global,
+                new BinPackPolicy(), false);
+        assertThat(d.placed()).isFalse();
+        assertThat(d.parts()).isEmpty();
+        assertThat(d.reasonCounts()).containsEntry(PartsDecision.FEWER_POOLS_THAN_STRIPES, 1)
+                .containsEntry("free space", 1).containsEntry("node down", 1);
+    }
+
+    @Test
+    void stripesKeepAwayFromTheDomainsTheirSpreadGroupTook() {
+        Request request = new Request(volume("v", 10).spreadGroup("db").build(), null, Set.of("n1"));
+        List<Candidate> candidates = List.of(pool("a", "n1").build(), pool("b", "n2").build(), pool("c", "n3").build());
+        PartsDecision d = scheduler.decideStripes(request, 2, candidates, global, new BinPackPolicy(), false);
+        assertThat(pools(d)).containsExactlyInAnyOrder("b", "c");
+    }
+
     // ------------------------------------------------------------ bad input
 
     @Test
@@ -255,6 +293,10 @@ class MultiPartPlacementTest {
                 .isInstanceOf(IllegalArgumentException.class).hasMessage("a mirror has 1 to 3 legs, not 4");
         assertThatThrownBy(() -> scheduler.decideSegments(request, 0, threeRacks(), global))
                 .isInstanceOf(IllegalArgumentException.class).hasMessage("a volume has at least 1 segment, not 0");
+        assertThatThrownBy(() -> scheduler.decideStripes(request, 1, threeRacks(), global, new BinPackPolicy(), false))
+                .isInstanceOf(IllegalArgumentException.class).hasMessage("a striped volume has 2 to 4 stripes, not 1");
+        assertThatThrownBy(() -> scheduler.decideStripes(request, 5, threeRacks(), global, new BinPackPolicy(), false))
+                .isInstanceOf(IllegalArgumentException.class).hasMessage("a striped volume has 2 to 4 stripes, not 5");
     }
 
     @Test

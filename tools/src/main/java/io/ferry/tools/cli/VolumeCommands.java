@@ -64,10 +64,10 @@ final class VolumeCommands {
         String cloneOf;
         @Option(names = "--fs", description = "ext4 or xfs, made on first attach")
         String fsType;
-        @Option(names = "--layout", description = "single (default), linear (segments end to end on several pools)"
-                + " or mirror (legs in distinct failure domains); see docs/layouts.md")
+        @Option(names = "--layout", description = "single (default), linear (segments end to end on several pools),"
+                + " striped (equal stripes on distinct pools) or mirror (legs in distinct failure domains); see docs/layouts.md")
         String layout;
-        @Option(names = "--parts", description = "how many parts: 2-4 segments for linear, 2-3 legs for mirror"
+        @Option(names = "--parts", description = "how many parts: 1-4 segments for linear, 2-4 stripes for striped, 2-3 legs for mirror"
                 + " (default 2)")
         Integer parts;
         @Option(names = "--wait", negatable = true, defaultValue = "true", fallbackValue = "true",
