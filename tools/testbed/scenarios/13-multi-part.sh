@@ -7,10 +7,13 @@
 # and no NVMe controller; a second stage reads the same bytes. Deleting it removes every part's LV
 # on both nodes and every key. Then a striped volume of 128 MiB, a 64 MiB stripe on each pool:
 # device-mapper striped over both in 64 KiB chunks, 64 MiB written, the same bytes after a restage,
-# nothing left after its deletion. Then a mirror of 64 MiB with its two legs on the two nodes: node-1
+# nothing left after its deletion; grown to 160 MiB while mounted (ferryctl volume resize, then
+# NodeExpandVolume: the dm table loaded with the larger stripes, ext4 grown online), data intact.
+# Then a mirror of 64 MiB with its two legs on the two nodes: node-1
 # assembles md RAID1 (array UUID from the controller), writes 32 MiB, waits for the resync; both
 # legs' data areas are then byte for byte equal (read on each node from its own LV, past the 4 MiB
-# md reserves); unstage stops the array; restage reads the same bytes; delete leaves nothing.
+# md reserves); unstage stops the array; restage reads the same bytes; grown to 96 MiB while mounted
+# (both legs, then mdadm --grow, then ext4; the bitmap kept), the data intact; delete leaves nothing.
 # Needs --guests 2 or more. Runs before 15 and 16: they leave nvmet host entries of node-1 with
 # DH-HMAC-CHAP keys, which still demand authentication after nvmeAuth is turned off again.
 
@@ -53,6 +56,25 @@ s13_delete() {
     out="$(gexec "$n" 60 "lvs --noheadings -o lv_name ferry-s13-${n#node-} 2>&1 || true")"
     if grep -q -- "$vol" <<<"$out"; then die "s13: an LV of $vol is left on $n: $out"; fi
   done
+}
+
+# s13_grow <vol> <size> <bytes> <staging> <target>: `ferryctl volume resize` grows every part (and
+# waits until each reports its new size), then NodeExpandVolume on node-1 grows the assembled device
+# and its ext4. Prints NodeExpandVolume's capacity, the device's and the filesystem's sizes, and the
+# md bitmap's location (none for a device-mapper device).
+s13_grow() {
+  local vol="$1" size="$2" bytes="$3" staging="$4" target="$5" out json
+  out="$(ferryctl_ns volume resize "$vol" --size "$size" 2>&1)" || { printf '%s\n' "$out" >&2; return 1; }
+  log "s13: $out"
+  json="$(csi node-1 node-expand --volume-id "$vol" --volume-path "$target" --staging-path "$staging" \
+    --required-bytes "$bytes" -o json)" || return 1
+  echo "capacity=$(json_get capacityBytes <<<"$json")"
+  gexec node-1 60 "
+    src=\$(findmnt -n -o SOURCE $staging)
+    echo device=\$(blockdev --getsize64 \$src)
+    echo fs=\$(df -B1 --output=size $target | tail -n 1 | tr -d ' ')
+    echo bitmap=\$(cat /sys/block/\$(basename \$(readlink -f \$src))/md/bitmap/location 2>/dev/null || echo none)
+  "
 }
 
 scenario() {
@@ -136,6 +158,15 @@ scenario() {
   sum2="$(gexec "$consumer" 300 "echo 3 >/proc/sys/vm/drop_caches; echo md5=\$(md5sum <$target/data | cut -d' ' -f1)" | sed -n 's/^md5=//p')"
   log "s13: striped md5 written $sum, read after re-stage $sum2"
   [ -n "$sum" ] && [ "$sum" = "$sum2" ] || die "s13: the striped volume's data differs after re-stage"
+  # Grown while mounted: each stripe 64 -> 80 MiB, the dm table loaded again, ext4 grown online.
+  out="$(s13_grow "$vol" 160Mi 167772160 "$staging" "$target")" || die "s13: growing the striped volume failed: $out"
+  printf '%s\n' "$out"
+  grep -qx 'capacity=167772160' <<<"$out" && grep -qx 'device=167772160' <<<"$out" \
+    || die "s13: the striped device did not grow to 160 MiB"
+  (( $(sed -n 's/^fs=//p' <<<"$out") > 134217728 )) || die "s13: the striped volume's ext4 did not grow"
+  sum2="$(gexec "$consumer" 300 "echo 3 >/proc/sys/vm/drop_caches; echo md5=\$(md5sum <$target/data | cut -d' ' -f1)" | sed -n 's/^md5=//p')"
+  [ "$sum" = "$sum2" ] || die "s13: the striped volume's data differs after growing"
+  timing "s13: striped volume grown online" $((SECONDS - t))
   csi_unpublish "$consumer" "$vol" p17 && csi_unstage "$consumer" "$vol" || die "s13: final unstage of $vol failed"
   etcdctl_ns del "/ferry/attachments/$vol/$consumer" >/dev/null
   s13_delete "$vol"
@@ -187,6 +218,16 @@ scenario() {
   sum2="$(gexec "$consumer" 300 "echo 3 >/proc/sys/vm/drop_caches; echo md5=\$(md5sum <$target/data | cut -d' ' -f1)" | sed -n 's/^md5=//p')"
   log "s13: mirror md5 written $sum, read after re-stage $sum2"
   [ -n "$sum" ] && [ "$sum" = "$sum2" ] || die "s13: the mirror's data differs after re-stage"
+  # Grown while mounted: both legs 68 -> 100 MiB, then the array to 96 MiB, then ext4, online.
+  out="$(s13_grow "$vol" 96Mi 100663296 "$staging" "$target")" || die "s13: growing the mirror failed: $out"
+  printf '%s\n' "$out"
+  grep -qx 'capacity=100663296' <<<"$out" && grep -qx 'device=100663296' <<<"$out" \
+    || die "s13: the mirror did not grow to 96 MiB"
+  (( $(sed -n 's/^fs=//p' <<<"$out") > 67108864 )) || die "s13: the mirror's ext4 did not grow"
+  if grep -q '^bitmap=none$' <<<"$out"; then die "s13: the grown mirror has no write-intent bitmap"; fi
+  sum2="$(gexec "$consumer" 300 "echo 3 >/proc/sys/vm/drop_caches; echo md5=\$(md5sum <$target/data | cut -d' ' -f1)" | sed -n 's/^md5=//p')"
+  [ "$sum" = "$sum2" ] || die "s13: the mirror's data differs after growing"
+  timing "s13: mirror grown online" $((SECONDS - t))
   csi_unpublish "$consumer" "$vol" p17 && csi_unstage "$consumer" "$vol" || die "s13: final unstage of $vol failed"
   etcdctl_ns del "/ferry/attachments/$vol/$consumer" >/dev/null
   s13_delete "$vol"

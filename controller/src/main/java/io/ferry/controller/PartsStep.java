@@ -4,6 +4,7 @@ import io.ferry.etcd.FerryKeys;
 import io.ferry.etcd.store.Leadership;
 import io.ferry.etcd.store.Transaction;
 import io.ferry.etcd.store.Versioned;
+import io.ferry.model.Condition;
 import io.ferry.model.Engine;
 import io.ferry.model.FailureReason;
 import io.ferry.model.GlobalConfig;
@@ -63,6 +64,7 @@ final class PartsStep {
     private final PartsDeletion deletion;
     private final PartsRecords records;
     private final LegReplacement replacement;
+    private final PartsGrowth growth;
 
     PartsStep(DecisionContext ctx, SerialLane lane, Scheduler scheduler, VolumeWork work, VolumeRecord record,
               WaitingForRoom waitingForRoom, PlaceStep place, DeleteStep delete) {
@@ -78,6 +80,7 @@ final class PartsStep {
         this.deletion = new PartsDeletion(ctx, record, delete, this);
         this.records = new PartsRecords(state);
         this.replacement = new LegReplacement(ctx, scheduler, waitingForRoom, place, this);
+        this.growth = new PartsGrowth(ctx, waitingForRoom);
     }
 
     /**
@@ -324,22 +327,40 @@ final class PartsStep {
     /**
      * Puts back the intent of a part that went missing (removed by hand) while its volume lives: the
      * part's intent is the controller's to write, and without it the part would be held as an
-     * intent-less volume. Replaces a leg declared lost ({@link LegReplacement}). Then records where the
-     * parts are, whether their nodes are up, a lost leg's replacement, and a refused resize.
+     * intent-less volume. Replaces a leg declared lost ({@link LegReplacement}), grows the parts to a
+     * larger size ({@link PartsGrowth}). Then records where the parts are, whether their nodes are up,
+     * a lost leg's replacement, and a refused resize.
      */
     private Future<Void> converge(Leadership leader, Versioned<VolumeIntent> intent, Versioned<VolumeParts> placed) {
         VolumeIntent spec = intent.value();
+        // A linear volume may use fewer segments than its intent allows; a mirror has its legs, a striped volume its stripes.
+        boolean layoutKept = spec.layout() == placed.value().layout()
+                && (placed.value().layout() == Layout.LINEAR || spec.parts() == placed.value().parts().size());
         return restoreMissingIntents(leader, spec, placed.value(), false)
                 .compose(v -> replacement.replaceLost(leader, intent, placed))
                 .compose(legReplaced -> {
-            // A replacement just committed changed the parts record: the record says what it is now.
+                    // A replacement just committed changed the parts record: grow from what it is now.
+                    Versioned<VolumeParts> current = state.volumeParts(spec.name()).orElse(placed);
+                    Future<String> grown = layoutKept && current.modRevision() == placed.modRevision()
+                            ? growth.grow(leader, intent, current) : Future.succeededFuture(null);
+                    return grown.map(growRefusal -> new Changes(legReplaced, growRefusal));
+                })
+                .compose(changes -> {
+            Condition legReplaced = changes.legReplaced();
+            String growRefusal = changes.growRefusal();
             VolumeParts parts = state.volumeParts(spec.name()).map(Versioned::value).orElse(placed.value());
-            boolean resize = spec.sizeBytes() != parts.assembledBytes();
-            String message = resize ? "resizing a " + parts.layout() + " volume is not supported yet: it stays at "
-                    + parts.assembledBytes() + " bytes; " + records.describe(parts) : records.describe(parts);
-            // A linear volume may use fewer segments than its intent allows; a mirror has its legs, a striped volume its stripes.
-            if (spec.layout() != parts.layout()
-                    || parts.layout() != Layout.LINEAR && spec.parts() != parts.parts().size()) {
+            boolean shrink = spec.sizeBytes() < parts.assembledBytes();
+            String message = records.describe(parts);
+            FailureReason resizeRefused = null;
+            if (growRefusal != null) {
+                message = growRefusal + "; " + message;
+                resizeRefused = FailureReason.NO_SPACE;
+            } else if (shrink) {
+                message = "a " + parts.layout() + " volume cannot shrink: it stays at " + parts.assembledBytes()
+                        + " bytes; " + message;
+                resizeRefused = FailureReason.LAYOUT_UNSUPPORTED;
+            }
+            if (!layoutKept) {
                 message = "the layout of a placed volume cannot be changed: it stays " + parts.layout() + " of "
                         + parts.parts().size() + " parts; " + message;
             }
@@ -349,9 +370,13 @@ final class PartsStep {
                         Map.of(), "no part of the volume has a placement: " + records.describe(parts), null, null, true, 0, null);
             }
             return record.writeMultiPart(leader, spec.name(), SchedulingPhase.PLACED, Map.of(), message, first.node(),
-                    first.pool(), records.reachability(parts), resize ? FailureReason.LAYOUT_UNSUPPORTED : null,
-                    legReplaced);
+                    first.pool(), records.reachability(parts), resizeRefused, legReplaced,
+                    growRefusal != null ? spec.sizeBytes() : 0);
         });
+    }
+
+    /** What a converging pass changed: a lost leg's replacement, and why the parts could not grow (or null). */
+    private record Changes(Condition legReplaced, String growRefusal) {
     }
 
     /**

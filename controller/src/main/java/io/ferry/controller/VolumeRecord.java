@@ -69,16 +69,19 @@ final class VolumeRecord {
      */
     Future<Void> writeMultiPart(Leadership leader, String volume, SchedulingPhase phase, Map<String, Integer> reasons,
             String message, String node, String pool, Condition reachability, FailureReason resizeRefused) {
-        return writeMultiPart(leader, volume, phase, reasons, message, node, pool, reachability, resizeRefused, null);
+        return writeMultiPart(leader, volume, phase, reasons, message, node, pool, reachability, resizeRefused, null, 0);
     }
 
-    /** @param legReplaced a mirror's {@link Condition#LEG_REPLACED}, or null while none of its legs was declared lost */
+    /**
+     * @param legReplaced      a mirror's {@link Condition#LEG_REPLACED}, or null while none of its legs was declared lost
+     * @param growRefusedBytes the size the volume could not grow to for want of room, or 0
+     */
     Future<Void> writeMultiPart(Leadership leader, String volume, SchedulingPhase phase, Map<String, Integer> reasons,
             String message, String node, String pool, Condition reachability, FailureReason resizeRefused,
-            Condition legReplaced) {
+            Condition legReplaced, long growRefusedBytes) {
         long observed = state.intent(volume).map(Versioned::modRevision).orElse(0L);
         return write(leader, record(volume, phase, null, reasons, message, node, pool, reachability.status(), reachability,
-                observed, 0, resizeRefused, legReplaced));
+                observed, growRefusedBytes, resizeRefused, legReplaced));
     }
 
     /** The record {@link #writeMultiPart} writes, for a transaction that writes it with the parts. */

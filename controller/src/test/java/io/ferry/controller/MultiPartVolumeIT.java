@@ -375,16 +375,46 @@ class MultiPartVolumeIT {
     }
 
     @Test
-    void resizeSnapshotAndCloneOfAMirrorAreRefusedWithATypedReason() {
+    void growingAMirrorGrowsEveryLegWithItsLedgerOrNoneAndItNeverShrinks() {
         nodesWithAPoolEach(2, 100);
         controller("c1");
         create("db", Layout.MIRROR, 2, 10);
         awaitParts("db");
+        long leg20 = VolumeParts.mirrorLegBytes(20 * GI);
 
         result(store.put(keys.volume("db"), VolumeIntent.builder("db", 20 * GI).layout(Layout.MIRROR).build()));
+        await().atMost(Duration.ofSeconds(15)).until(() -> placement("db--p0").value().sizeBytes() == leg20
+                && placement("db--p1").value().sizeBytes() == leg20);
+        VolumeParts grown = awaitParts("db");
+        assertThat(grown.parts()).extracting(VolumeParts.Part::sizeBytes).containsOnly(leg20);
+        assertThat(grown.assembledBytes()).isEqualTo(20 * GI);
+        assertThat(intent("db--p0").orElseThrow().sizeBytes()).isEqualTo(leg20);
+        await().atMost(Duration.ofSeconds(10)).until(() -> allocated() == 2 * leg20);
+
+        // No pool has 80 GiB more: no leg grows, and the record says which pool lacks room.
+        result(store.put(keys.volume("db"), VolumeIntent.builder("db", 100 * GI).layout(Layout.MIRROR).build()));
+        await().atMost(Duration.ofSeconds(10)).until(() -> record("db").flatMap(r -> r.condition(Condition.RESIZED))
+                .map(c -> c.failureReason() == FailureReason.NO_SPACE).orElse(false));
+        assertThat(record("db").orElseThrow().message()).contains("no part is grown until every part has room");
+        assertThat(record("db").orElseThrow().growRefusedBytes()).isEqualTo(100 * GI);
+        assertThat(awaitParts("db").assembledBytes()).isEqualTo(20 * GI);
+        assertThat(intent("db--p1").orElseThrow().sizeBytes()).isEqualTo(leg20);
+        assertThat(allocated()).isEqualTo(2 * leg20);
+
+        // Shrinking is refused with a typed reason, and nothing changes.
+        result(store.put(keys.volume("db"), VolumeIntent.builder("db", 12 * GI).layout(Layout.MIRROR).build()));
         await().atMost(Duration.ofSeconds(10)).until(() -> record("db").flatMap(r -> r.condition(Condition.RESIZED))
                 .map(c -> c.failureReason() == FailureReason.LAYOUT_UNSUPPORTED).orElse(false));
-        assertThat(placement("db--p0").value().sizeBytes()).isEqualTo(VolumeParts.mirrorLegBytes(10 * GI));
+        assertThat(record("db").orElseThrow().message()).contains("cannot shrink");
+        assertThat(placement("db--p0").value().sizeBytes()).isEqualTo(leg20);
+    }
+
+    @Test
+    void snapshotAndCloneOfAMirrorAreRefusedWithATypedReason() {
+        nodesWithAPoolEach(2, 100);
+        controller("c1");
+        create("db", Layout.MIRROR, 2, 10);
+        awaitParts("db");
 
         result(store.put(keys.snapshot("snap"), SnapshotIntent.of("snap", "db", "test", Instant.now())));
         await().atMost(Duration.ofSeconds(10)).until(() -> result(store.get(keys.snapshotScheduling("snap"),

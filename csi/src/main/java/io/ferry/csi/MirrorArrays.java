@@ -297,6 +297,51 @@ final class MirrorArrays {
 
 
 
+    /**
+     * Grows the running array to the volume's size once its legs have grown: {@code mdadm --grow
+     * --size} to exactly the volume's size per leg (not {@code max}: a leg larger than asked, an LV
+     * rounded up to its extents, would make the array larger than the volume). md resyncs the added
+     * region from the first leg in the background. Then makes sure the array has its write-intent
+     * bitmap: an mdadm that refuses to resize under one has it taken off for the resize and put back,
+     * and a plugin stopped between the two puts it back on the next call. Nothing to do is done.
+     */
+    synchronized void grow(VolumeParts parts, Path md) {
+        long wanted = parts.assembledBytes();
+        String uuid = parts.arrayUuid();
+        long now = block.bytes(md);
+        if (now < 0) {
+            throw Calls.internal("volume " + parts.volume() + ": the size of its md array " + md + " cannot be read");
+        }
+        if (now < wanted) {
+            Command grow = Command.of("mdadm", "--grow", md.toString(), "--size=" + wanted / 1024)
+                    .withTimeout(MDADM_TIMEOUT).serializedBy("md:" + uuid);
+            CommandResult result = runner.execute(grow);
+            if (!result.succeeded() && result.stderr().toLowerCase(Locale.ROOT).contains("bitmap")) {
+                log.info("volume {}: mdadm will not resize {} under its bitmap ({}); resizing without it",
+                        parts.volume(), md, result.stderr().strip());
+                runner.run(Command.of("mdadm", "--grow", md.toString(), "--bitmap=none").withTimeout(MDADM_TIMEOUT)
+                        .serializedBy("md:" + uuid));
+                result = runner.execute(grow);
+            }
+            if (!result.succeeded()) {
+                ensureBitmap(parts, md);
+                throw Calls.internal("volume " + parts.volume() + ": mdadm could not grow " + md + " to " + wanted
+                        + " bytes: " + result.stderr().strip());
+            }
+            log.info("volume {}: md array {} grown from {} to {} bytes", parts.volume(), md, now, wanted);
+        }
+        ensureBitmap(parts, md);
+    }
+
+    private void ensureBitmap(VolumeParts parts, Path md) {
+        String location = SysBlock.read(block.dir(md.getFileName().toString()).resolve("md/bitmap/location"));
+        if ("none".equals(location)) {
+            runner.run(Command.of("mdadm", "--grow", md.toString(), "--bitmap=internal").withTimeout(MDADM_TIMEOUT)
+                    .serializedBy("md:" + parts.arrayUuid()));
+            log.info("volume {}: md array {} has its write-intent bitmap again", parts.volume(), md);
+        }
+    }
+
     synchronized void stop(VolumeParts parts, Path md) {
         runner.run(Command.of("mdadm", "--stop", md.toString()).withTimeout(MDADM_TIMEOUT)
                 .serializedBy("md:" + parts.arrayUuid()));

@@ -374,15 +374,14 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
             Calls.require(!request.getVolumePath().isEmpty(), "volume_path is required");
             try (KeyedLocks.Held ignored = locks.lock("volume:" + id)) {
                 VolumeIntent intent = devices.intent(id);
-                if (intent.layout().multiPart()) {
-                    // Growing means every part, then the assembly, then the filesystem, in an order
-                    // that survives a crash between the steps: not built yet (docs/layouts.md).
-                    throw Calls.failedPrecondition("volume " + id + " is a " + intent.layout() + " volume of "
-                            + intent.parts() + " parts; expanding a multi-part volume is not supported yet");
-                }
                 devices.follow(id);
                 // Only the volume's own device, verified, is ever grown.
                 Path path = volumeAt(id, request.getVolumePath(), false);
+                if (intent.layout().multiPart()) {
+                    // The parts first (the controller grew them), then the assembly, then the filesystem:
+                    // each step does nothing once done, so a call repeated after a crash finishes the rest.
+                    devices.growAssembly(id);
+                }
                 long bytes = Files.isDirectory(path) ? filesystems.grow(mounts.at(path).orElseThrow(), path)
                         : filesystems.deviceBytes(path.toString());
                 return NodeExpandVolumeResponse.newBuilder().setCapacityBytes(bytes).build();

@@ -11,6 +11,7 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Optional;
 import java.util.regex.Pattern;
@@ -40,6 +41,7 @@ final class PartsAssembler {
     static final long SECTOR_BYTES = 512;
     static final Duration DMSETUP_TIMEOUT = Duration.ofSeconds(30);
     private static final Pattern DM = Pattern.compile("dm-[0-9]+");
+    private static final Pattern MAJOR_MINOR = Pattern.compile("[0-9]+:[0-9]+");
 
     private final CommandRunner runner;
     private final SysBlock block;
@@ -83,6 +85,52 @@ final class PartsAssembler {
             throw new IllegalArgumentException(parts.parts().size() + " parts but " + devices.size() + " devices");
         }
         return parts.layout() == Layout.MIRROR ? mirrors.assemble(parts, devices) : mapped(parts, devices);
+    }
+
+    /** A block device's size in bytes as the kernel has it now; -1 when it cannot be read. */
+    long bytes(Path device) {
+        return block.bytes(device);
+    }
+
+    /**
+     * Grows the assembled device, which must be there, to the size the parts record gives, from the
+     * parts' verified devices in the record's order, each already of its part's size: a mirror's
+     * array ({@link MirrorArrays#grow}), or a device-mapper table loaded again with the larger parts.
+     * Nothing to do is done, so a call repeated after a crash finishes what an earlier one began.
+     */
+    Path grow(VolumeParts parts, List<Path> devices) {
+        if (devices.size() != parts.parts().size()) {
+            throw new IllegalArgumentException(parts.parts().size() + " parts but " + devices.size() + " devices");
+        }
+        Path device = assembled(parts).orElseThrow(() -> Calls.failedPrecondition("volume " + parts.volume()
+                + " is not assembled on this node; stage it before growing it"));
+        if (parts.layout() == Layout.MIRROR) {
+            mirrors.grow(parts, device);
+            return device;
+        }
+        String name = dmName(parts.volume());
+        String table = parts.layout() == Layout.STRIPED ? stripedTable(parts, devices) : linearTable(parts, devices);
+        String live = runner.run(Command.of("dmsetup", "table", name).withTimeout(DMSETUP_TIMEOUT)).stdout();
+        if (normalized(live).equals(normalized(table))) {
+            return device;
+        }
+        // Only the sizes may differ: the same devices in the same order. Anything else is not this volume's
+        // table grown, and loading ours over it would remap someone's data.
+        if (!devicesOf(live).equals(devicesOf(table))) {
+            throw Calls.failedPrecondition("volume " + parts.volume() + ": device-mapper device " + name + " maps "
+                    + devicesOf(live) + ", not the parts' devices " + devicesOf(table) + "; it is not grown");
+        }
+        runner.run(Command.of("dmsetup", "load", name).withStdin(table.getBytes(StandardCharsets.US_ASCII))
+                .withTimeout(DMSETUP_TIMEOUT).serializedBy("dm:" + name));
+        runner.run(Command.of("dmsetup", "--noudevsync", "resume", name).withTimeout(DMSETUP_TIMEOUT)
+                .serializedBy("dm:" + name));
+        log.info("volume {}: device-mapper device {} grown to {} bytes", parts.volume(), name, parts.assembledBytes());
+        return device;
+    }
+
+    /** The devices a table maps, as major:minor, in its order. */
+    private static List<String> devicesOf(String table) {
+        return Arrays.stream(table.split("\\s+")).filter(t -> MAJOR_MINOR.matcher(t).matches()).toList();
     }
 
     /** The assembled device if it is there now; nothing is made or changed. */

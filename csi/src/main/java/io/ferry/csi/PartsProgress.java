@@ -1,5 +1,6 @@
 package io.ferry.csi;
 
+import io.ferry.model.Condition;
 import io.ferry.model.NodeRegistration;
 import io.ferry.model.Placement;
 import io.ferry.model.VolumeParts;
@@ -113,6 +114,40 @@ public final class PartsProgress {
                     placement == null ? null : records.status(placement.node(), part).orElse(null), node, hostNqn,
                     placement == null ? null : records.registration(placement.node()).orElse(null), consumer,
                     localNeedsDevice));
+        }
+        return new Progress(parts, outcomes);
+    }
+
+    /**
+     * Grown to {@code sizeBytes}: the parts record assembles that many bytes (the controller grew it
+     * once every part had room) and every part reports the size the record gives it, as
+     * {@link VolumeProgress#grown} judges one. Until the record has grown, the volume's own record
+     * decides: a refusal of this very size for want of room ends the wait, as does a volume whose
+     * parts could never be placed.
+     */
+    public static Progress grown(String volume, VolumeScheduling scheduling, VolumeParts parts, long sizeBytes,
+                                 Records records) {
+        if (parts == null) {
+            // Never placed: the volume's record says whether it ever will be (a NoFit ends the wait).
+            VolumeProgress.Outcome placing = VolumeProgress.created(volume, scheduling, 0, null, null);
+            return new Progress(null, List.of(placing instanceof VolumeProgress.Failed ? placing
+                    : new VolumeProgress.InProgress("the controller to place the parts of volume " + volume)));
+        }
+        if (parts.assembledBytes() < sizeBytes) {
+            Condition refused = scheduling == null || scheduling.growRefusedBytes() != sizeBytes ? null
+                    : scheduling.condition(Condition.RESIZED).filter(c -> !c.status() && c.failureReason().terminal())
+                    .orElse(null);
+            return new Progress(parts, List.of(refused != null
+                    ? new VolumeProgress.Failed(refused.failureReason(), refused.message())
+                    : new VolumeProgress.InProgress("the controller to grow the parts of volume " + volume + " to "
+                    + sizeBytes + " bytes")));
+        }
+        List<VolumeProgress.Outcome> outcomes = new ArrayList<>();
+        for (VolumeParts.Part part : parts.parts()) {
+            Placement placement = records.placement(part.name()).orElse(null);
+            outcomes.add(VolumeProgress.grown(part.name(), records.scheduling(part.name()).orElse(null), placement,
+                    placement == null ? null : records.status(placement.node(), part.name()).orElse(null),
+                    part.sizeBytes()));
         }
         return new Progress(parts, outcomes);
     }

@@ -120,6 +120,20 @@ final class SysBlock {
         }
     }
 
+    /**
+     * A block device's size in bytes, from {@code <sys>/block/<name>/size} (512-byte sectors whatever
+     * the device's block size); -1 when it cannot be read. The kernel updates it when an LV or an NVMe
+     * namespace grows, without anything being opened.
+     */
+    long bytes(Path device) {
+        try {
+            String sectors = read(dir(kernelNameOf(device)).resolve("size"));
+            return sectors == null ? -1 : Long.parseLong(sectors) * 512;
+        } catch (IOException | RuntimeException e) {
+            return -1;
+        }
+    }
+
     /** An attribute's value, stripped; null when it cannot be read (the device is gone, or never had it). */
     static String read(Path file) {
         try {

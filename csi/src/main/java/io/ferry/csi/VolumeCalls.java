@@ -17,6 +17,7 @@ import io.ferry.csi.v1.VolumeCapability;
 import io.ferry.etcd.FerryKeys;
 import io.ferry.etcd.store.EtcdStore;
 import io.ferry.etcd.store.Versioned;
+import io.ferry.model.Layout;
 import io.ferry.model.Names;
 import io.ferry.model.Placement;
 import io.ferry.model.SnapshotIntent;
@@ -353,13 +354,7 @@ final class VolumeCalls {
                     .filter(v -> !v.value().deletionRequested() && !PartsAnswers.isPart(v.value()))
                     .orElseThrow(() -> Calls.notFound("volume " + id + " does not exist"));
             if (intent.value().layout().multiPart()) {
-                // Growing would mean growing every part, then the assembled device, and neither the
-                // controller nor the node plugin does that yet (docs/layouts.md). The specification
-                // has no row of its own for a volume that cannot grow; its general row "Invalid or
-                // unsupported field in the request" is INVALID_ARGUMENT: this volume_id is one the
-                // plugin does not expand (FAILED_PRECONDITION is reserved for a volume in use).
-                throw Calls.invalid("volume " + id + " is a " + intent.value().layout() + " volume of "
-                        + intent.value().parts() + " parts; expanding a multi-part volume is not supported yet");
+                return expandParts(id, intent, range);
             }
             long size = Math.max(target, intent.value().sizeBytes());
             if (intent.value().sizeBytes() < target
@@ -375,6 +370,33 @@ final class VolumeCalls {
                     .setCapacityBytes(Math.max(ready.placement().sizeBytes(), ready.status().sizeBytes()))
                     .setNodeExpansionRequired(!block).build();
         }
+    }
+
+    /**
+     * Grows a multi-part volume: its intent's size, then the controller grows every part
+     * (docs/layouts.md, "Growing a multi-part volume"); returns once every part reports its new size.
+     * The assembled device grows on the consumer, so node expansion is always required, for a raw
+     * block volume too.
+     */
+    private ControllerExpandVolumeResponse expandParts(String id, Versioned<VolumeIntent> intent, long[] range)
+            throws Exception {
+        VolumeIntent spec = intent.value();
+        long wanted = range[0] > 0 ? range[0] : range[1];
+        long target = VolumeIntent.volumeSize(spec.layout(), spec.parts(), wanted);
+        if (range[1] > 0 && target > range[1]) {
+            throw Status.OUT_OF_RANGE.withDescription("a " + spec.layout() + " volume of " + spec.parts() + " parts grows in"
+                    + " multiples of " + (spec.layout() == Layout.STRIPED ? spec.parts() * 4 : 4) + "Mi: " + wanted
+                    + " rounds up to " + target + ", above limit_bytes " + range[1]).asRuntimeException();
+        }
+        long size = Math.max(target, spec.sizeBytes());
+        if (spec.sizeBytes() < target && !Calls.await(store.compareAndPut(keys.volume(id), spec.withSizeBytes(target),
+                intent.modRevision()))) {
+            throw Calls.aborted("volume " + id + " changed while it was being expanded; retry");
+        }
+        Calls.await(view.await(() -> Calls.done(PartsProgress.grown(id, view.volumeScheduling(id).orElse(null),
+                view.volumeParts(id).orElse(null), size, PartsProgress.of(view))), Calls.remaining()),
+                "every part of volume " + id + " to grow for " + size + " bytes");
+        return ControllerExpandVolumeResponse.newBuilder().setCapacityBytes(size).setNodeExpansionRequired(true).build();
     }
 
     private Optional<Ready> grown(String volume, long size) {

@@ -17,9 +17,11 @@ import io.ferry.model.VolumeParts;
 import io.ferry.model.VolumeProgress;
 import io.ferry.model.VolumeScheduling;
 import io.ferry.model.VolumeStatus;
+import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
@@ -138,6 +140,44 @@ final class VolumeDevices {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             return Optional.empty();
+        }
+    }
+
+    /** How often a growth looks again whether every part's device here shows its new size. */
+    private static final Duration PART_SIZE_POLL = Duration.ofMillis(500);
+
+    /**
+     * Grows the assembled device of a staged multi-part volume to the size its parts record gives
+     * (docs/layouts.md, "Growing a multi-part volume"), once every part's verified device on this
+     * node shows the part's new size: an LV at once, an NVMe namespace when its serving node has
+     * revalidated it and this host has seen the change, which no etcd key tells; so this looks
+     * again every half second within the call's deadline. Returns the assembled device.
+     */
+    Path growAssembly(String id) throws Exception {
+        VolumeParts parts = view.volumeParts(id).orElseThrow(() -> Calls.failedPrecondition("volume " + id
+                + " has no parts record: the controller has not placed it"));
+        List<Path> partDevices = new ArrayList<>();
+        for (VolumeParts.Part part : parts.parts()) {
+            Calls.await(view.follow(part.name()));
+            partDevices.add(grownDevice(id, part));
+        }
+        return assembler.grow(parts, partDevices);
+    }
+
+    private Path grownDevice(String id, VolumeParts.Part part) throws InterruptedException {
+        while (true) {
+            Optional<Path> found = legDevice(part.name());
+            long bytes = found.map(assembler::bytes).orElse(-1L);
+            if (found.isPresent() && bytes >= part.sizeBytes()) {
+                return found.get();
+            }
+            if (Calls.remaining().compareTo(PART_SIZE_POLL) <= 0) {
+                // The CO retries NodeExpandVolume; nothing was changed yet.
+                throw Status.UNAVAILABLE.withDescription("volume " + id + ": part " + part.name() + " shows "
+                        + (found.isEmpty() ? "no device on this node" : bytes + " bytes on this node") + ", not yet its "
+                        + part.sizeBytes() + " bytes; retry").asRuntimeException();
+            }
+            Thread.sleep(PART_SIZE_POLL.toMillis());
         }
     }
 

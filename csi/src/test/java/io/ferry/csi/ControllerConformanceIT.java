@@ -382,9 +382,12 @@ class ControllerConformanceIT extends ConformanceTest {
         failsFast(Status.Code.FAILED_PRECONDITION, () -> h.controller(Duration.ofSeconds(60)).controllerUnpublishVolume(unpublish));
         assertThat(message(() -> h.controller(Duration.ofSeconds(60)).controllerUnpublishVolume(unpublish)))
                 .contains("node " + CsiHarness.REMOTE + " is down", h.agent.hostNqn());
-        // It returns and its agent converges (the export without the host): the retry succeeds.
+        // It returns and its agent converges (the export without the host): the retry succeeds. A retry
+        // made before the plugin's watch has seen the registration is still told the node is down,
+        // as the CO would be, so the test retries the way the CO does once the plugin has seen it.
         h.remote.reregister();
         h.remote.release();
+        await().atMost(Duration.ofSeconds(30)).until(() -> h.server.view().registration(CsiHarness.REMOTE).isPresent());
         h.controller(Duration.ofSeconds(30)).controllerUnpublishVolume(unpublish);
     }
 

@@ -2,6 +2,7 @@ package io.ferry.csi;
 
 import com.google.common.util.concurrent.ListenableFuture;
 import io.ferry.csi.v1.ControllerExpandVolumeRequest;
+import io.ferry.csi.v1.ControllerExpandVolumeResponse;
 import io.ferry.csi.v1.ControllerGetVolumeRequest;
 import io.ferry.csi.v1.ControllerGrpc;
 import io.ferry.csi.v1.ControllerPublishVolumeRequest;
@@ -47,6 +48,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
 
 import static io.ferry.csi.CsiRequests.MI;
+import static io.ferry.csi.CsiRequests.block;
 import static io.ferry.csi.CsiRequests.code;
 import static io.ferry.csi.CsiRequests.create;
 import static io.ferry.csi.CsiRequests.message;
@@ -310,17 +312,29 @@ class MultiPartControllerIT {
     }
 
     @Test
-    void expandSnapshotAndCloneOfAMultiPartVolumeAreRefusedWithAReasonAndWriteNothing() throws Exception {
-        readyMirror("pvc-refuse");
-        String expand = message(() -> csi().controllerExpandVolume(ControllerExpandVolumeRequest.newBuilder()
-                .setVolumeId("pvc-refuse").setCapacityRange(CapacityRange.newBuilder().setRequiredBytes(2 * LEG)).build()));
-        assertThat(code(() -> csi().controllerExpandVolume(ControllerExpandVolumeRequest.newBuilder()
-                .setVolumeId("pvc-refuse").setCapacityRange(CapacityRange.newBuilder().setRequiredBytes(2 * LEG)).build())))
-                .isEqualTo(Status.Code.INVALID_ARGUMENT);
-        assertThat(expand).contains("mirror volume of 2 parts").contains("not supported yet");
-        assertThat(result(store.get(keys.volume("pvc-refuse"), VolumeIntent.class)).orElseThrow().value().sizeBytes())
-                .isEqualTo(LEG);
+    void expandingAMirrorWaitsUntilEveryLegHasGrownAndAsksTheNodeToGrowTheArray() throws Exception {
+        readyMirror("pvc-grow");
+        ListenableFuture<ControllerExpandVolumeResponse> call = ControllerGrpc.newFutureStub(channel)
+                .withDeadlineAfter(60, TimeUnit.SECONDS).controllerExpandVolume(ControllerExpandVolumeRequest.newBuilder()
+                        .setVolumeId("pvc-grow").setCapacityRange(CapacityRange.newBuilder().setRequiredBytes(2 * LEG))
+                        .setVolumeCapability(block()).build());
+        await().atMost(Duration.ofSeconds(10)).until(() -> result(store.get(keys.volume("pvc-grow"), VolumeIntent.class))
+                .orElseThrow().value().sizeBytes() == 2 * LEG);
+        long grownLeg = VolumeParts.mirrorLegBytes(2 * LEG);
+        controller.place("pvc-grow", List.of("node-b", "node-c"), grownLeg, grownLeg);
+        controller.ready("pvc-grow--p0", "node-b", grownLeg, Set.of());
+        assertStillWaiting(call, () -> server.view().volumeStatus("node-b", "pvc-grow--p0")
+                .map(s -> s.sizeBytes() == grownLeg).orElse(false));
+        controller.ready("pvc-grow--p1", "node-c", grownLeg, Set.of());
 
+        ControllerExpandVolumeResponse grown = call.get(30, TimeUnit.SECONDS);
+        assertThat(grown.getCapacityBytes()).isEqualTo(2 * LEG);
+        assertThat(grown.getNodeExpansionRequired()).as("the array grows on the node, for a raw block volume too").isTrue();
+    }
+
+    @Test
+    void snapshotAndCloneOfAMultiPartVolumeAreRefusedWithAReasonAndWriteNothing() throws Exception {
+        readyMirror("pvc-refuse");
         CreateSnapshotRequest snapshot = CreateSnapshotRequest.newBuilder().setName("snap-refuse")
                 .setSourceVolumeId("pvc-refuse").build();
         assertThat(code(() -> csi().createSnapshot(snapshot))).isEqualTo(Status.Code.INVALID_ARGUMENT);

@@ -496,15 +496,17 @@ class MultiPartStagingIT {
     }
 
     @Test
-    void refusesToExpandAMultiPartVolume() throws Exception {
+    void expandingAMultiPartVolumeNotStagedAtThePathGrowsNothing() throws Exception {
         writeVolume(Layout.LINEAR, List.of(GI, GI));
         startPlugin();
 
+        // The assembly and the filesystem grow only where the volume's own device is mounted.
         Runnable expand = () -> node().nodeExpandVolume(NodeExpandVolumeRequest.newBuilder().setVolumeId(VOLUME)
                 .setVolumePath(staging.toString()).build());
-        assertThat(code(expand)).isEqualTo(Status.Code.FAILED_PRECONDITION);
-        assertThat(message(expand)).contains("expanding a multi-part volume is not supported yet");
-        assertThat(runner.commandLines()).isEmpty();
+        assertThat(code(expand)).isEqualTo(Status.Code.NOT_FOUND);
+        assertThat(message(expand)).contains("volume " + VOLUME + " is not at " + staging);
+        assertThat(runner.commandLines()).noneMatch(c -> c.startsWith("mdadm") || c.startsWith("dmsetup")
+                || c.startsWith("resize2fs") || c.startsWith("xfs_growfs"));
     }
 
     @Test

@@ -577,6 +577,131 @@ class PartsAssemblerTest {
         assertThat(runner.commandLines()).containsExactly("mdadm --manage " + dev.resolve("md126") + " --remove failed");
     }
 
+    // ---- growing ----
+
+    /** What the kernel shows of a device's size: its number and its size in sectors. */
+    void sized(String kernelName, String majorMinor, long bytes) {
+        try {
+            Files.writeString(Files.createDirectories(sys.resolve("class/block").resolve(kernelName)).resolve("dev"),
+                    majorMinor + "\n");
+            Files.writeString(Files.createDirectories(sys.resolve("block").resolve(kernelName)).resolve("size"),
+                    bytes / 512 + "\n");
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    void bitmap(String location) {
+        try {
+            Files.writeString(Files.createDirectories(sys.resolve("block/md126/md/bitmap")).resolve("location"),
+                    location + "\n");
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    @Test
+    void growsAMirrorsArrayToExactlyTheVolumesSizeOnceAndKeepsItsBitmap() {
+        VolumeParts grown = mirror().grownTo(2 * GIB);
+        md("md126", "active", UUID_AS_MDADM_PRINTS_IT);
+        sized("md126", "9:126", mirror().assembledBytes());
+        bitmap("+8");
+        runner.on(List.of("mdadm", "--grow"), c -> {
+            sized("md126", "9:126", 2 * GIB);
+            return ok(c);
+        });
+
+        assertThat(assembler().grow(grown, List.of(leg0, leg1))).isEqualTo(dev.resolve("md126"));
+        assembler().grow(grown, List.of(leg0, leg1));
+
+        // --size is per leg in KiB: the volume's 2 GiB, not "max" (a leg may be larger than asked).
+        assertThat(runner.commandLines()).filteredOn(c -> c.startsWith("mdadm --grow"))
+                .containsExactly("mdadm --grow " + dev.resolve("md126") + " --size=2097152");
+        assertThat(runner.executed()).filteredOn(c -> c.argv().contains("--grow"))
+                .allSatisfy(c -> assertThat(c.lockKey()).isEqualTo("md:" + UUID));
+    }
+
+    @Test
+    void anArrayMdadmWillNotResizeUnderItsBitmapIsResizedWithoutItAndGetsItBack() {
+        VolumeParts grown = mirror().grownTo(2 * GIB);
+        md("md126", "active", UUID_AS_MDADM_PRINTS_IT);
+        sized("md126", "9:126", mirror().assembledBytes());
+        bitmap("+8");
+        int[] tries = {0};
+        runner.on(List.of("mdadm", "--grow", dev.resolve("md126").toString(), "--size=2097152"), c -> {
+            if (tries[0]++ == 0) {
+                return new CommandResult(c, 1, "", "mdadm: Cannot change size with a bitmap present\n", Duration.ZERO);
+            }
+            sized("md126", "9:126", 2 * GIB);
+            return ok(c);
+        });
+        runner.on(List.of("mdadm", "--grow", dev.resolve("md126").toString(), "--bitmap=none"), c -> {
+            bitmap("none");
+            return ok(c);
+        });
+        runner.on(List.of("mdadm", "--grow", dev.resolve("md126").toString(), "--bitmap=internal"), c -> {
+            bitmap("+8");
+            return ok(c);
+        });
+
+        assembler().grow(grown, List.of(leg0, leg1));
+
+        String md = dev.resolve("md126").toString();
+        assertThat(runner.commandLines()).filteredOn(c -> c.startsWith("mdadm --grow")).containsExactly(
+                "mdadm --grow " + md + " --size=2097152", "mdadm --grow " + md + " --bitmap=none",
+                "mdadm --grow " + md + " --size=2097152", "mdadm --grow " + md + " --bitmap=internal");
+    }
+
+    @Test
+    void anArrayLeftWithoutItsBitmapByAnInterruptedGrowGetsItBackOnTheNextCall() {
+        md("md126", "active", UUID_AS_MDADM_PRINTS_IT);
+        sized("md126", "9:126", 2 * GIB);
+        bitmap("none");
+        runner.on(List.of("mdadm", "--grow"), "");
+
+        assembler().grow(mirror().grownTo(2 * GIB), List.of(leg0, leg1));
+
+        assertThat(runner.commandLines()).filteredOn(c -> c.startsWith("mdadm --grow"))
+                .containsExactly("mdadm --grow " + dev.resolve("md126") + " --bitmap=internal");
+    }
+
+    @Test
+    void growsAStripedDeviceByLoadingItsTableWithTheLargerStripes() {
+        dm("dm-8", "ferry-" + VOLUME, "FERRY-" + VOLUME);
+        runner.on(List.of("dmsetup", "table", "ferry-" + VOLUME), "0 4194304 striped 2 128 259:1 0 259:2 0\n");
+        List<byte[]> stdin = new ArrayList<>();
+        runner.on(List.of("dmsetup", "load", "ferry-" + VOLUME), c -> {
+            stdin.add(c.stdin());
+            return ok(c);
+        });
+        runner.on(List.of("dmsetup", "--noudevsync", "resume", "ferry-" + VOLUME), "");
+
+        assertThat(assembler().grow(striped().grownTo(4 * GIB), List.of(leg0, leg1))).isEqualTo(dev.resolve("dm-8"));
+
+        assertThat(new String(stdin.get(0), StandardCharsets.US_ASCII)).isEqualTo("0 8388608 striped 2 128 259:1 0 259:2 0\n");
+        assertThat(runner.commandLines()).containsExactly("dmsetup table ferry-db-1", "dmsetup load ferry-db-1",
+                "dmsetup --noudevsync resume ferry-db-1");
+    }
+
+    @Test
+    void neverLoadsALargerTableOverADeviceThatMapsOtherDevices() {
+        dm("dm-8", "ferry-" + VOLUME, "FERRY-" + VOLUME);
+        runner.on(List.of("dmsetup", "table", "ferry-" + VOLUME), "0 2097152 linear 259:9 0\n2097152 1048576 linear 259:2 0\n");
+
+        assertThatThrownBy(() -> assembler().grow(linear().grownTo(2 * GIB), List.of(leg0, leg1)))
+                .satisfies(e -> refused(e, Status.Code.FAILED_PRECONDITION))
+                .hasMessageContaining("maps [259:9, 259:2], not the parts' devices [259:1, 259:2]");
+        assertThat(runner.commandLines()).containsExactly("dmsetup table ferry-db-1");
+    }
+
+    @Test
+    void growingAVolumeNotAssembledHereIsRefused() {
+        assertThatThrownBy(() -> assembler().grow(striped().grownTo(4 * GIB), List.of(leg0, leg1)))
+                .satisfies(e -> refused(e, Status.Code.FAILED_PRECONDITION))
+                .hasMessageContaining("is not assembled on this node");
+        assertThat(runner.commandLines()).isEmpty();
+    }
+
     // ---- a lost leg replaced ----
 
     /** The mirror after leg 1 was declared lost: leg 0, and leg 2 (blank, placed for it), whose device is {@code leg1}. */

@@ -108,7 +108,8 @@ public record VolumeParts(int schemaVersion, String volume, Layout layout, List<
             }
         }
         if (layout == Layout.MIRROR) {
-            if (every.stream().map(Part::sizeBytes).distinct().count() != 1) {
+            // A retired leg keeps the size it had: the mirror may have grown since it was retired.
+            if (parts.stream().map(Part::sizeBytes).distinct().count() != 1) {
                 throw new ValidationException("parts", "parts: the legs of a mirror are all the volume's size");
             }
             if (parts.get(0).sizeBytes() <= MIRROR_RESERVED_BYTES) {
@@ -196,6 +197,39 @@ public record VolumeParts(int schemaVersion, String volume, Layout layout, List<
         List<Part> gones = new ArrayList<>(retired);
         gones.add(gone);
         return new VolumeParts(schemaVersion, volume, layout, members, arrayUuid, placedAt, gones);
+    }
+
+    /**
+     * This record with its members grown for a volume of {@code volumeBytes}: each leg of a mirror to
+     * that size plus md's reserve, each of a striped volume's {@code n} stripes to a {@code n}th of it
+     * (the intent's size is a multiple of {@code n} x 4 MiB), a linear volume's last segment by the
+     * difference (the segments before it are full). Retired legs keep their size.
+     *
+     * @throws ValidationException if {@code volumeBytes} is smaller than the volume is now: parts never shrink
+     */
+    public VolumeParts grownTo(long volumeBytes) {
+        long now = assembledBytes();
+        if (volumeBytes < now) {
+            throw new ValidationException("sizeBytes", "sizeBytes: a " + layout + " volume of " + now
+                    + " bytes cannot shrink to " + volumeBytes);
+        }
+        List<Part> grown = new ArrayList<>(parts.size());
+        for (int i = 0; i < parts.size(); i++) {
+            Part p = parts.get(i);
+            long size = switch (layout) {
+                case MIRROR -> mirrorLegBytes(volumeBytes);
+                case STRIPED -> volumeBytes / parts.size();
+                default -> i == parts.size() - 1 ? p.sizeBytes() + volumeBytes - now : p.sizeBytes();
+            };
+            grown.add(new Part(p.name(), p.index(), size, p.replaces()));
+        }
+        VolumeParts next = new VolumeParts(schemaVersion, volume, layout, grown, arrayUuid, placedAt, retired);
+        if (next.assembledBytes() != volumeBytes
+                || layout == Layout.STRIPED && volumeBytes % (parts.size() * Sizes.ALIGNMENT) != 0) {
+            throw new ValidationException("sizeBytes", "sizeBytes: " + volumeBytes + " bytes is not " + parts.size()
+                    + " equal stripes of whole 4 MiB units");
+        }
+        return next;
     }
 
     /** The size of a mirror's legs for a volume of {@code volumeBytes}. */

@@ -196,4 +196,31 @@ class LayoutRulesTest {
         assertThat(VolumeParts.of("v", Layout.STRIPED, List.of(new VolumeParts.Part("v--p0", 0, stripe),
                 new VolumeParts.Part("v--p1", 1, stripe)), null, T).assembledBytes()).isEqualTo(1L << 30);
     }
+
+    @Test
+    void growingGrowsEveryLegEveryStripeOrTheLastSegmentAndNeverShrinks() {
+        long mib = 1L << 20;
+        long leg = VolumeParts.mirrorLegBytes(1L << 30);
+        VolumeParts mirror = VolumeParts.of("v", Layout.MIRROR, List.of(new VolumeParts.Part("v--p0", 0, leg),
+                new VolumeParts.Part("v--p1", 1, leg)), UUID, T)
+                .withReplacement("v--p1", new VolumeParts.Part("v--p2", 2, leg, "v--p1"));
+        VolumeParts grownMirror = mirror.grownTo(2L << 30);
+        assertThat(grownMirror.parts()).extracting(VolumeParts.Part::sizeBytes)
+                .containsOnly(VolumeParts.mirrorLegBytes(2L << 30));
+        assertThat(grownMirror.member("v--p2").orElseThrow().replaces()).isEqualTo("v--p1");
+        assertThat(grownMirror.retired()).as("a retired leg keeps its size").extracting(VolumeParts.Part::sizeBytes)
+                .containsOnly(leg);
+        assertThat(grownMirror.assembledBytes()).isEqualTo(2L << 30);
+
+        VolumeParts striped = VolumeParts.of("s", Layout.STRIPED, List.of(new VolumeParts.Part("s--p0", 0, 8 * mib),
+                new VolumeParts.Part("s--p1", 1, 8 * mib)), null, T);
+        assertThat(striped.grownTo(24 * mib).parts()).extracting(VolumeParts.Part::sizeBytes).containsOnly(12 * mib);
+        assertThatThrownBy(() -> striped.grownTo(20 * mib)).hasMessageContaining("is not 2 equal stripes");
+
+        VolumeParts linear = VolumeParts.of("l", Layout.LINEAR, List.of(new VolumeParts.Part("l--p0", 0, 40 * mib),
+                new VolumeParts.Part("l--p1", 1, 8 * mib)), null, T);
+        assertThat(linear.grownTo(64 * mib).parts()).extracting(VolumeParts.Part::sizeBytes).containsExactly(40 * mib, 24 * mib);
+        assertThatThrownBy(() -> linear.grownTo(32 * mib)).hasMessageContaining("cannot shrink");
+        assertThat(linear.grownTo(48 * mib)).isEqualTo(linear);
+    }
 }

@@ -233,13 +233,8 @@ final class VolumeCommands {
             String key = keys().volume(name);
             Versioned<VolumeIntent> current = await(store().get(key, VolumeIntent.class))
                     .orElseThrow(() -> new CliException(ExitCodes.NOT_FOUND, "no volume named " + name));
-            if (current.value().layout().multiPart()) {
-                // Neither the controller nor the consumer grows parts and their assembly yet (docs/layouts.md).
-                throw new CliException(ExitCodes.REFUSED, "volume " + name + " is a " + current.value().layout()
-                        + " volume of " + current.value().parts() + " parts; resizing a multi-part volume is not"
-                        + " supported yet");
-            }
-            long target = Sizes.volumeSize(Sizes.parse(size));
+            VolumeIntent spec = current.value();
+            long target = VolumeIntent.volumeSize(spec.layout(), spec.parts(), Sizes.parse(size));
             if (target < current.value().sizeBytes()) {
                 throw new CliException(ExitCodes.REFUSED, "volume " + name + " is " + Sizes.format(current.value().sizeBytes())
                         + "; shrinking is not supported");
@@ -248,10 +243,16 @@ final class VolumeCommands {
                     && !await(store().compareAndPut(key, current.value().withSizeBytes(target), current.modRevision()))) {
                 throw new CliException(ExitCodes.CONFLICT, "volume " + name + " changed meanwhile; run the command again");
             }
-            if (await) {
+            if (await && spec.layout().multiPart()) {
+                VolumeWaits.waitPartsGrown(this, name, target, Duration.ofSeconds(120));
+            } else if (await) {
                 VolumeWaits.waitGrown(this, name, target, Duration.ofSeconds(120));
             }
-            out().line("volume " + name + " is " + Sizes.format(target));
+            // Every part has grown; the consumer grows the device it assembled, and its filesystem, when the
+            // volume is expanded on its node (NodeExpandVolume).
+            out().line("volume " + name + " is " + Sizes.format(target) + (spec.layout().multiPart()
+                    ? " (each part grown; the consumer grows the assembled device when it expands the volume on its node)"
+                    : ""));
             return ExitCodes.OK;
         }
     }

@@ -84,7 +84,7 @@ final class VolumeWaitCommand extends Base {
         return ExitCodes.OK;
     }
 
-    /** The wait of a multi-part volume: every part created or served (docs/layouts.md); none grows yet. */
+    /** The wait of a multi-part volume: every part created, grown or served (docs/layouts.md). */
     private int waitForParts(VolumeIntent intent, Duration timeout) {
         List<VolumeProgress.Done> parts;
         String what;
@@ -93,8 +93,11 @@ final class VolumeWaitCommand extends Base {
                 parts = VolumeWaits.waitPartsReady(this, name, timeout);
                 what = "ready";
             }
-            case grown -> throw new CliException(ExitCodes.REFUSED, "volume " + name + " is a " + intent.layout()
-                    + " volume; resizing a multi-part volume is not supported yet, so it never grows");
+            case grown -> {
+                long target = VolumeIntent.volumeSize(intent.layout(), intent.parts(), Sizes.parse(size));
+                parts = VolumeWaits.waitPartsGrown(this, name, target, timeout);
+                what = "grown to " + Sizes.format(target);
+            }
             default -> {
                 String hostNqn = registration(node).map(NodeRegistration::hostNqn).orElseThrow(() -> new CliException(
                         ExitCodes.NOT_FOUND, "node " + node + " is not registered (is its Ferry agent running?)"));

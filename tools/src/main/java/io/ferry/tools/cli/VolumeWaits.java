@@ -152,6 +152,19 @@ final class VolumeWaits {
                         cmd.registration(node).orElse(null), localNeedsDevice, records(cmd))));
     }
 
+    /**
+     * {@link #waitGrown} for a multi-part volume: until the controller has grown the parts record to
+     * {@code sizeBytes} and every part reports its new size. A refusal for want of room, recorded on
+     * the volume, ends the wait at once.
+     */
+    static List<VolumeProgress.Done> waitPartsGrown(Base cmd, String name, long sizeBytes, Duration timeout) {
+        return Base.waitFor(timeout, "every part of volume " + name + " to grow for " + Sizes.format(sizeBytes), () -> {
+            VolumeScheduling s = Base.await(cmd.store().get(cmd.keys().volumeScheduling(name), VolumeScheduling.class))
+                    .map(Versioned::value).orElse(null);
+            return done(PartsProgress.grown(name, s, parts(cmd, name), sizeBytes, records(cmd)));
+        });
+    }
+
     /** The parts record of a multi-part volume, or null before the controller placed its parts. */
     static VolumeParts parts(Base cmd, String name) {
         return Base.await(cmd.store().get(cmd.keys().volumeParts(name), VolumeParts.class)).map(Versioned::value)
