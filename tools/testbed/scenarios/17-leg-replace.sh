@@ -140,8 +140,10 @@ sys.exit(0 if "s17-mir--p2" in names and "s17-mir--p1" in retired else 1)'; do
   if grep -q -- "$vol--p1" <<<"$out"; then die "s17: the retired leg's LV is still on node-2: $out"; fi
   [ "$(etcdctl_ns get --print-value-only /ferry/ledger/s17-b | json_get allocatedBytes)" = 0 ] \
     || die "s17: s17-b's ledger was not released: $(etcdctl_ns get --print-value-only /ferry/ledger/s17-b)"
-  out="$(gexec "$consumer" 60 "grep -l -- '$vol--p1' /sys/class/nvme/nvme*/subsysnqn 2>/dev/null | wc -l")"
-  [ "$out" = 0 ] || die "s17: node-1 is still connected to the retired leg"
+  # Inside echo: grep finding nothing fails, and the guest's shell runs with pipefail.
+  out="$(gexec "$consumer" 60 "echo \$(grep -l -- '$vol--p1' /sys/class/nvme/nvme*/subsysnqn 2>/dev/null | wc -l)")" \
+    || die "s17: looking for a connection to the retired leg on $consumer failed: $out"
+  [ "$out" = 0 ] || die "s17: node-1 is still connected to the retired leg: $out"
   timing "s17: retired leg deleted, ledger released" $((SECONDS - t))
 
   csi_unpublish "$consumer" "$vol" p17 || die "s17: node-unpublish failed"
