@@ -324,13 +324,13 @@ class ManifestsTest {
             assertThat(kind("StorageClass")).as("a StorageClass for " + advice)
                     .anySatisfy(sc -> assertThat(sc.path("parameters").path("positionAdvice").asText()).isEqualTo(advice));
         }
-        // One class per multi-part layout; they cannot grow yet, so none may promise expansion.
-        for (String layout : List.of("mirror", "linear")) {
+        // One class per multi-part layout; they grow online like any other volume.
+        for (String layout : List.of("mirror", "linear", "striped")) {
             assertThat(kind("StorageClass")).as("a StorageClass for " + layout)
                     .anySatisfy(sc -> assertThat(sc.path("parameters").path("layout").asText()).isEqualTo(layout));
         }
-        assertThat(kind("StorageClass")).filteredOn(sc -> !sc.path("parameters").path("layout").asText("single")
-                .equals("single")).allSatisfy(sc -> assertThat(sc.path("allowVolumeExpansion").asBoolean()).isFalse());
+        assertThat(kind("StorageClass")).allSatisfy(sc -> assertThat(sc.path("allowVolumeExpansion").asBoolean())
+                .as(sc.path("metadata").path("name").asText() + " allows expansion").isTrue());
     }
 
     // --- The Ferry binaries accept what the manifests pass them ----------------------------------
