@@ -45,7 +45,7 @@ class PartsCensusTest {
 
     @Test
     void everyStateOfEveryMultiPartLayoutIsThereZerosIncluded() {
-        assertThat(count()).containsOnlyKeys(Layout.LINEAR, Layout.MIRROR);
+        assertThat(count()).containsOnlyKeys(Layout.LINEAR, Layout.STRIPED, Layout.MIRROR);
         assertThat(count().get(Layout.MIRROR)).containsExactly(Map.entry("healthy", 0), Map.entry("degraded", 0),
                 Map.entry("unreachable", 0));
     }
