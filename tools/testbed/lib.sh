@@ -342,6 +342,37 @@ cluster_up() {
   timing "cluster up, CSI plugins ready" $((SECONDS - t))
 }
 
+# lvm_pool <node> <pool> <vg> <device> <label>: declares an LVM pool over <device> (Ferry makes the
+# VG), labelled scenario=<label>, and waits until the node reports it healthy.
+lvm_pool() {
+  local node="$1" pool="$2" vg="$3" dev="$4" label="$5"
+  etcdctl_ns put "/ferry/config/pools/$pool" \
+    "{\"schemaVersion\":1,\"name\":\"$pool\",\"node\":\"$node\",\"engine\":\"lvm\",\"source\":{\"volumeGroup\":\"$vg\",\"devices\":[\"$dev\"]},\"prepare\":true,\"labels\":{\"scenario\":\"$label\"}}" >/dev/null
+  wait_key "/ferry/nodes/$node/pools/$pool" '"healthy" *: *true' 240 >/dev/null || die "$label: pool $pool not healthy"
+}
+
+# lvm_loop_pool <node> <pool> <vg> <size> <label>: lvm_pool over a loop device of a sparse file of
+# <size> in the guest's tmpfs.
+lvm_loop_pool() {
+  local node="$1" pool="$2" vg="$3" size="$4" label="$5" out
+  out="$(gexec "$node" 60 "truncate -s $size /tmp/$pool.img; echo dev=\$(losetup --find --show /tmp/$pool.img)")" \
+    || die "$label: no loop device on $node: $out"
+  lvm_pool "$node" "$pool" "$vg" "$(sed -n 's/^dev=//p' <<<"$out")" "$label"
+}
+
+# mirror_condition <vol> <pod> <pattern> <seconds>: waits until node-1's NodeGetVolumeStats condition
+# of <vol>, published in pod <pod>, matches the extended regex; prints it. Logs each new condition seen.
+mirror_condition() {
+  local vol="$1" pod="$2" pattern="$3" limit="$4" w=$SECONDS out seen=
+  while :; do
+    out="$(csi node-1 node-stats --volume-id "$vol" --volume-path "$TB_CSI_PODS/$pod/$vol" | grep '^condition' || true)"
+    grep -Eq "$pattern" <<<"$out" && { printf '%s\n' "$out"; return 0; }
+    [ "$out" = "$seen" ] || { seen="$out"; log "$vol: node-stats: $out"; }
+    ((SECONDS - w < limit)) || { log "$vol: no condition matching '$pattern' within ${limit}s: $out"; return 1; }
+    sleep 2
+  done
+}
+
 # multipart_create <vol> <layout> <size> <label>: a volume of two parts in the pools labelled
 # scenario=<label>, for node-1: the intent, both parts created, the parts record, the attachment to
 # node-1 and both parts served there.

@@ -17,16 +17,6 @@
 # Needs --guests 2 or more. Runs before 15 and 16: they leave nvmet host entries of node-1 with
 # DH-HMAC-CHAP keys, which still demand authentication after nvmeAuth is turned off again.
 
-s13_pool() {
-  local node="$1" pool="$2" vg="$3" out dev
-  out="$(gexec "$node" 60 "truncate -s 192M /tmp/$pool.img; echo dev=\$(losetup --find --show /tmp/$pool.img)")" \
-    || die "s13: no loop device on $node: $out"
-  dev="$(sed -n 's/^dev=//p' <<<"$out")"
-  etcdctl_ns put "/ferry/config/pools/$pool" \
-    "{\"schemaVersion\":1,\"name\":\"$pool\",\"node\":\"$node\",\"engine\":\"lvm\",\"source\":{\"volumeGroup\":\"$vg\",\"devices\":[\"$dev\"]},\"prepare\":true,\"labels\":{\"scenario\":\"s13\"}}" >/dev/null
-  wait_key "/ferry/nodes/$node/pools/$pool" '"healthy" *: *true' 240 >/dev/null || die "s13: pool $pool not healthy"
-}
-
 # Shell text for node-1: the staging mount's device, its filesystem, and how many devices it is built on.
 s13_staged_text() {
   cat <<TEXT
@@ -80,8 +70,8 @@ s13_grow() {
 scenario() {
   local consumer=node-1 t=$SECONDS out sum sum2
   [ "${#GUESTS[@]}" -ge 2 ] || die "s13 needs --guests 2"
-  s13_pool node-1 s13-a ferry-s13-1
-  s13_pool node-2 s13-b ferry-s13-2
+  lvm_loop_pool node-1 s13-a ferry-s13-1 192M s13
+  lvm_loop_pool node-2 s13-b ferry-s13-2 192M s13
   timing "s13: two pools healthy" $((SECONDS - t))
 
   # --- linear ---

@@ -15,31 +15,13 @@
 # its own LV, past md's 4 MiB reserve) are byte for byte equal; restaged, the 8 MiB read back the
 # same. Deleted, with its pools. Needs --guests 2 or more.
 
-s14_pool() {
-  local node="$1" pool="$2" vg="$3"
-  etcdctl_ns put "/ferry/config/pools/$pool" \
-    "{\"schemaVersion\":1,\"name\":\"$pool\",\"node\":\"$node\",\"engine\":\"lvm\",\"source\":{\"volumeGroup\":\"$vg\",\"devices\":[\"/dev/vdd\"]},\"prepare\":true,\"labels\":{\"scenario\":\"s14\"}}" >/dev/null
-  wait_key "/ferry/nodes/$node/pools/$pool" '"healthy" *: *true' 240 >/dev/null || die "s14: pool $pool not healthy"
-}
-
-# s14_condition <pattern> <seconds>: waits until node-1's node-stats condition matches; prints it.
-s14_condition() {
-  local pattern="$1" limit="$2" w=$SECONDS out seen=
-  while :; do
-    out="$(csi node-1 node-stats --volume-id s14-mir --volume-path "$TB_CSI_PODS/p14/s14-mir" | grep '^condition' || true)"
-    grep -Eq "$pattern" <<<"$out" && { printf '%s\n' "$out"; return 0; }
-    [ "$out" = "$seen" ] || { seen="$out"; log "s14: node-stats: $out"; }
-    ((SECONDS - w < limit)) || { log "s14: no condition matching '$pattern' within ${limit}s: $out"; return 1; }
-    sleep 2
-  done
-}
-
 scenario() {
   local consumer=node-1 target=node-2 vol=s14-mir t=$SECONDS out sum base rc
   local staging="$TB_CSI_STAGING/s14-mir" target_path="$TB_CSI_PODS/p14/s14-mir"
   [ "${#GUESTS[@]}" -ge 2 ] || die "s14 needs --guests 2"
-  s14_pool node-1 s14-a ferry-s14-1
-  s14_pool node-2 s14-b ferry-s14-2
+  # The fourth disks, which survive a power-off.
+  lvm_pool node-1 s14-a ferry-s14-1 /dev/vdd s14
+  lvm_pool node-2 s14-b ferry-s14-2 /dev/vdd s14
   multipart_create "$vol" mirror 64Mi s14
   [ "$(etcdctl_ns get --print-value-only "/ferry/placements/$vol--p1" | json_get node)" = "$target" ] \
     || die "s14: leg 1 is not on $target"
@@ -61,7 +43,7 @@ scenario() {
   sum="$(sed -n 's/^md5=//p' <<<"$out")"
   grep -q '^staging=/dev/md' <<<"$out" || die "s14: the staging mount is not an md device"
   grep -Eq '^fast_io_fail=10 ?$' <<<"$out" || die "s14: the leg's controller does not fail I/O after 10 s"
-  s14_condition '^condition: normal: mirror healthy .*2 of 2 legs in sync' 60 >/dev/null \
+  mirror_condition s14-mir p14 '^condition: normal: mirror healthy .*2 of 2 legs in sync' 60 >/dev/null \
     || die "s14: node-stats does not report a healthy mirror"
   timing "s14: staged, written, in sync" $((SECONDS - t))
 
@@ -79,7 +61,7 @@ FIO
   sleep 10
   guest_poweroff "$target" 120
   timing "s14: $target powered off under fio" $((SECONDS - t))
-  out="$(s14_condition '^condition: abnormal: mirror degraded .*leg s14-mir--p1' 150)" \
+  out="$(mirror_condition s14-mir p14 '^condition: abnormal: mirror degraded .*leg s14-mir--p1' 150)" \
     || die "s14: node-stats does not report the mirror degraded with the lost leg"
   log "s14: $out"
   timing "s14: degraded reported" $((SECONDS - t))
@@ -108,7 +90,7 @@ FIO
   guest_boot_again "$target"
   wait_key "/ferry/nodes/$target/registration" '"' "$TB_START_TIMEOUT" >/dev/null || die "s14: $target did not register again"
   timing "s14: $target back" $((SECONDS - t))
-  out="$(s14_condition '^condition: normal: mirror healthy .*2 of 2 legs in sync' 420)" \
+  out="$(mirror_condition s14-mir p14 '^condition: normal: mirror healthy .*2 of 2 legs in sync' 420)" \
     || die "s14: the mirror is not healthy again after $target returned"
   log "s14: $out"
   grep -q "re-added" "$RUN/guests/$consumer/csi.log" || die "s14: the node plugin did not re-add the leg"

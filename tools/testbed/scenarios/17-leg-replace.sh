@@ -15,28 +15,6 @@
 # Unstaged, the two legs' data areas (p0 on node-1, p2 on node-2, past md's 4 MiB reserve) are byte
 # for byte equal; restaged, the 8 MiB read back the same. Deleted with its pools. Needs --guests 2.
 
-s17_pool() {
-  local node="$1" pool="$2" vg="$3" out dev
-  out="$(gexec "$node" 60 "truncate -s 160M /tmp/$pool.img; echo dev=\$(losetup --find --show /tmp/$pool.img)")" \
-    || die "s17: no loop device on $node: $out"
-  dev="$(sed -n 's/^dev=//p' <<<"$out")"
-  etcdctl_ns put "/ferry/config/pools/$pool" \
-    "{\"schemaVersion\":1,\"name\":\"$pool\",\"node\":\"$node\",\"engine\":\"lvm\",\"source\":{\"volumeGroup\":\"$vg\",\"devices\":[\"$dev\"]},\"prepare\":true,\"labels\":{\"scenario\":\"s17\"}}" >/dev/null
-  wait_key "/ferry/nodes/$node/pools/$pool" '"healthy" *: *true' 240 >/dev/null || die "s17: pool $pool not healthy"
-}
-
-# s17_condition <pattern> <seconds>: waits until node-1's node-stats condition matches; prints it.
-s17_condition() {
-  local pattern="$1" limit="$2" w=$SECONDS out seen=
-  while :; do
-    out="$(csi node-1 node-stats --volume-id s17-mir --volume-path "$TB_CSI_PODS/p17/s17-mir" | grep '^condition' || true)"
-    grep -Eq "$pattern" <<<"$out" && { printf '%s\n' "$out"; return 0; }
-    [ "$out" = "$seen" ] || { seen="$out"; log "s17: node-stats: $out"; }
-    ((SECONDS - w < limit)) || { log "s17: no condition matching '$pattern' within ${limit}s: $out"; return 1; }
-    sleep 2
-  done
-}
-
 # s17_leg_md5 <part> <vg prefix>: md5 of the leg's 64 MiB data area, read on its own node from its LV.
 s17_leg_md5() {
   local part="$1" n lv
@@ -51,8 +29,8 @@ scenario() {
   local consumer=node-1 vol=s17-mir t=$SECONDS out sum base w
   local staging="$TB_CSI_STAGING/s17-mir" target_path="$TB_CSI_PODS/p17/s17-mir"
   [ "${#GUESTS[@]}" -ge 2 ] || die "s17 needs --guests 2"
-  s17_pool node-1 s17-a ferry-s17-1
-  s17_pool node-2 s17-b ferry-s17-2
+  lvm_loop_pool node-1 s17-a ferry-s17-1 160M s17
+  lvm_loop_pool node-2 s17-b ferry-s17-2 160M s17
   multipart_create "$vol" mirror 64Mi s17
   [ "$(etcdctl_ns get --print-value-only "/ferry/placements/$vol--p1" | json_get pool)" = s17-b ] \
     || die "s17: leg 1 is not on s17-b"
@@ -71,12 +49,12 @@ scenario() {
   printf '%s\n' "$out"
   sum="$(sed -n 's/^md5=//p' <<<"$out")"
   grep -q '^staging=/dev/md' <<<"$out" || die "s17: the staging mount is not an md device"
-  s17_condition '^condition: normal: mirror healthy .*2 of 2 legs in sync' 60 >/dev/null \
+  mirror_condition s17-mir p17 '^condition: normal: mirror healthy .*2 of 2 legs in sync' 60 >/dev/null \
     || die "s17: node-stats does not report a healthy mirror"
   timing "s17: staged, written, in sync" $((SECONDS - t))
 
   # The third pool only now, so that the first placement had no choice but s17-b on node-2.
-  s17_pool node-2 s17-c ferry-s17-3
+  lvm_loop_pool node-2 s17-c ferry-s17-3 160M s17
   base="$(gexec "$consumer" 60 "dmesg | wc -l")" || die "s17: dmesg on $consumer failed"
   log "s17: fio writes with verification for 75 s; $vol--p1 is declared lost 10 s in"
   gexec "$consumer" 60 "
@@ -105,7 +83,7 @@ sys.exit(0 if "s17-mir--p2" in names and "s17-mir--p1" in retired else 1)'; do
     || die "s17: the replacement is not on s17-c: $(etcdctl_ns get --print-value-only "/ferry/placements/$vol--p2")"
   timing "s17: replacement placed" $((SECONDS - t))
 
-  out="$(s17_condition '^condition: normal: mirror healthy .*2 of 2 legs in sync' 300)" \
+  out="$(mirror_condition s17-mir p17 '^condition: normal: mirror healthy .*2 of 2 legs in sync' 300)" \
     || die "s17: the mirror is not healthy again with its replacement leg"
   log "s17: $out"
   grep -q "replacement leg $vol--p2 .* added" "$RUN/guests/$consumer/csi.log" || die "s17: the plugin did not add the replacement leg"
