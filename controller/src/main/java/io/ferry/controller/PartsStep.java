@@ -126,7 +126,7 @@ final class PartsStep {
     }
 
     /**
-     * Why a request on {@code volume} (resizing, snapshotting, cloning) is refused because the volume
+     * Why a request on {@code volume} (snapshotting, cloning) is refused because the volume
      * has several parts or is a part of one, or empty when it is a volume of one part.
      */
     static Optional<String> layoutRefusal(ClusterState state, String volume, String request) {

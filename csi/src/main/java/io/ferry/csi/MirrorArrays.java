@@ -157,7 +157,6 @@ final class MirrorArrays {
                 + " under " + block.sysRoot().resolve("block") + " reports the array " + uuid));
     }
 
-
     /** @param attempted whether mdadm was asked to take the leg back (which a retry policy counts) */
     record Repair(String part, boolean attempted, String what) {
     }
@@ -172,7 +171,6 @@ final class MirrorArrays {
     Path device(MirrorHealth health) {
         return block.devRoot().resolve(health.mdDevice());
     }
-
 
     /**
      * Gives the running array back each leg that md dropped or failed, once the leg's device is on
@@ -255,8 +253,6 @@ final class MirrorArrays {
         }
     }
 
-
-
     /**
      * Takes retired legs out of the running array: a leg the operator declared lost holds nothing the
      * array needs, but it is failed only while another member is in sync, so the array never loses its
@@ -294,8 +290,6 @@ final class MirrorArrays {
         }
         return done;
     }
-
-
 
     /**
      * Grows the running array to the volume's size once its legs have grown: {@code mdadm --grow

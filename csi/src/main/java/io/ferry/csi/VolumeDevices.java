@@ -122,7 +122,6 @@ final class VolumeDevices {
         return Optional.of(status.export());
     }
 
-
     /**
      * A leg's connection made again when the kernel gave it up (its node was away longer than the
      * controller-loss timeout) and the part is served to this node again; empty while it is not.
