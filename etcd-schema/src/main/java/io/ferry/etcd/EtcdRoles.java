@@ -111,12 +111,14 @@ public final class EtcdRoles {
     }
 
     /**
-     * The CSI node plugin only reads (the volume's status, its node's registration, the config), and
-     * no secret: it takes its host's DH-HMAC-CHAP pair from the state file the agent keeps on the
-     * same host, never from etcd.
+     * The CSI node plugin reads (the volume's status, its node's registration, the config), and no
+     * secret: it takes its host's DH-HMAC-CHAP pair from the state file the agent keeps on the same
+     * host, never from etcd. It writes only its reports of the mirrors assembled on its node.
      */
     public Role csiNode() {
-        return new Role(CSI_NODE, allButSecrets(Access.READ));
+        List<Grant> grants = new ArrayList<>(allButSecrets(Access.READ));
+        grants.add(Grant.prefix(keys.mirrorReports(), Access.READWRITE));
+        return new Role(CSI_NODE, grants);
     }
 
     /** Every Ferry key except {@link FerryKeys#secrets()}: the two ranges on either side of it. */

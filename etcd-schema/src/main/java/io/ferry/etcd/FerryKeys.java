@@ -24,6 +24,8 @@ public final class FerryKeys {
     public enum Kind {
         GLOBAL_CONFIG, CLUSTER_IDENTITY, POOL_CONFIG, VOLUME, SNAPSHOT, ATTACHMENT, PLACEMENT, LEDGER,
         VOLUME_SCHEDULING, SNAPSHOT_SCHEDULING, CONTROLLER_LEADER, VOLUME_PARTS,
+        /** A consumer's node plugin's report of a mirror assembled there: {@code mirror-health/<vol>/<node>}. */
+        MIRROR_REPORT,
         NODE_REGISTRATION, NODE_POOL_STATUS, NODE_WORK, NODE_SNAPSHOT_WORK, NODE_VOLUME_STATUS,
         NODE_SNAPSHOT_STATUS, NODE_ORPHANS, ORPHAN_REMOVAL, NODE_ORPHAN_REMOVAL_RESULT, ORPHAN_ADOPTION,
         NODE_ORPHAN_ADOPTION_RESULT, EVENT, KEY_LAYOUT,
@@ -144,6 +146,22 @@ public final class FerryKeys {
 
     public String volumeParts(String volume) {
         return volumeParts() + Names.volumeName(volume);
+    }
+
+    /**
+     * What the node plugin of each consumer reports of a mirror assembled there
+     * ({@code io.ferry.model.MirrorReport}): {@code mirror-health/<vol>/<node>}.
+     */
+    public String mirrorReports() {
+        return prefix + "/mirror-health/";
+    }
+
+    public String mirrorReportsOf(String volume) {
+        return mirrorReports() + Names.volumeName(volume) + "/";
+    }
+
+    public String mirrorReport(String volume, String node) {
+        return mirrorReportsOf(volume) + Names.nodeName(node);
     }
 
     public String ledgers() {

@@ -62,6 +62,10 @@ final class KeyClassifier {
                 return p.length == 2 ? new KeyRef(Kind.PLACEMENT, List.of(Names.volumeName(p[1]))) : null;
             case "parts":
                 return p.length == 2 ? new KeyRef(Kind.VOLUME_PARTS, List.of(Names.volumeName(p[1]))) : null;
+            case "mirror-health":
+                return p.length == 3
+                        ? new KeyRef(Kind.MIRROR_REPORT, List.of(Names.volumeName(p[1]), Names.nodeName(p[2])))
+                        : null;
             case "ledger":
                 return p.length == 2 ? new KeyRef(Kind.LEDGER, List.of(Names.poolName(p[1]))) : null;
             case "controller":

@@ -93,4 +93,29 @@ final class LayoutRules {
         }
         return List.copyOf(new LinkedHashSet<>(checked));
     }
+
+    /**
+     * The legs an operator asked to move, checked: only a mirror's legs move (the other layouts need every
+     * part where it is, and a single volume has no array to add a leg to), each name is one of this
+     * volume's part names, and a leg is named once.
+     */
+    static List<PartMove> moveParts(String name, Layout layout, List<PartMove> moveParts) {
+        List<PartMove> checked = Check.list(moveParts, "moveParts", PartNames.MAX_INDEX, (move, path) -> {
+            Check.required(move, path);
+            boolean ours = PartNames.parse(move.part()).map(p -> p.volume().equals(name)).orElse(false);
+            if (!ours) {
+                throw new ValidationException("moveParts", path + ".part: " + Names.quote(move.part()) + " is not a part"
+                        + " of " + name + " (its parts are named " + name + "--p<index>; ferryctl volume describe lists them)");
+            }
+            return move;
+        });
+        if (!checked.isEmpty() && layout != Layout.MIRROR) {
+            throw new ValidationException("moveParts", "moveParts: only a mirror's legs can move while the volume is in"
+                    + " use; a " + layout + " volume's parts are not copied from one pool to another");
+        }
+        if (checked.stream().map(PartMove::part).distinct().count() != checked.size()) {
+            throw new ValidationException("moveParts", "moveParts: a leg is named twice; give each leg one target");
+        }
+        return checked;
+    }
 }

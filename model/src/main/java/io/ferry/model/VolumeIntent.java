@@ -8,6 +8,7 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 
 /**
@@ -51,6 +52,10 @@ import java.util.Set;
  * @param lostParts           legs of this mirror an operator declared lost ({@code ferryctl volume replace-leg}):
  *                            the controller places a replacement for each that is still a member, and the
  *                            lost leg is deleted; listing a leg twice, or one already replaced, changes nothing
+ * @param moveParts           legs of this mirror an operator asked to move ({@code ferryctl volume migrate}): the
+ *                            controller places a new leg (on the named pool, or where the scheduler chooses) and
+ *                            retires the old one once the consumer has it in sync; taking an entry out before
+ *                            that gives the move up; an entry whose leg is no member any more changes nothing
  */
 public record VolumeIntent(
         int schemaVersion,
@@ -76,7 +81,8 @@ public record VolumeIntent(
         Layout layout,
         int parts,
         String partOf,
-        @JsonInclude(JsonInclude.Include.NON_EMPTY) List<String> lostParts) implements KeyNamed {
+        @JsonInclude(JsonInclude.Include.NON_EMPTY) List<String> lostParts,
+        @JsonInclude(JsonInclude.Include.NON_EMPTY) List<PartMove> moveParts) implements KeyNamed {
 
     /** Filesystems the CSI node plugin knows how to create and mount. */
     public static final Set<String> FS_TYPES = Set.of("ext4", "xfs");
@@ -136,6 +142,7 @@ public record VolumeIntent(
         LayoutRules.check(name, layout, parts, partOf, sourceSnapshot != null || sourceVolume != null, adoptFromNode != null);
         sizeBytes = LayoutRules.volumeSize(layout, parts, sizeBytes);
         lostParts = LayoutRules.lostParts(name, layout, lostParts);
+        moveParts = LayoutRules.moveParts(name, layout, moveParts);
     }
 
     @JsonCreator
@@ -163,14 +170,15 @@ public record VolumeIntent(
             @JsonProperty("layout") Layout layout,
             @JsonProperty("parts") Integer parts,
             @JsonProperty("partOf") String partOf,
-            @JsonProperty("lostParts") List<String> lostParts) {
+            @JsonProperty("lostParts") List<String> lostParts,
+            @JsonProperty("moveParts") List<PartMove> moveParts) {
         Layout l = Check.orDefault(layout, Layout.SINGLE);
         return new VolumeIntent(Schema.orDefault(schemaVersion), name, Check.required(sizeBytes, "sizeBytes"),
                 Check.orDefault(thin, false), engine, Check.orDefault(positionAdvice, PositionAdvice.PREFER_LOCAL),
                 consumerNode, spreadGroup, Check.orDefault(failureDomainLevel, FailureDomainLevel.NODE),
                 poolSelector, nodeSelector, sourceSnapshot, sourceVolume, fsType, mkfsOptions,
                 Check.orDefault(deletionRequested, false), createdBy, createdAt, recreateEmptyRequestedAt, adoptFromNode,
-                l, Check.orDefault(parts, l.defaultParts()), partOf, lostParts);
+                l, Check.orDefault(parts, l.defaultParts()), partOf, lostParts, moveParts);
     }
 
     /**
@@ -199,6 +207,26 @@ public record VolumeIntent(
         List<String> lost = new ArrayList<>(lostParts);
         lost.add(part);
         return toBuilder().lostParts(lost).build();
+    }
+
+    /**
+     * This intent asking for {@code part} to move to {@code toPool} (null: anywhere the scheduler
+     * chooses); an earlier request for the same leg is replaced.
+     */
+    public VolumeIntent withPartMove(String part, String toPool) {
+        List<PartMove> moves = new ArrayList<>(moveParts.stream().filter(m -> !m.part().equals(part)).toList());
+        moves.add(new PartMove(part, toPool));
+        return toBuilder().moveParts(moves).build();
+    }
+
+    /** This intent without a request to move {@code part} (a move not done yet is given up). */
+    public VolumeIntent withoutPartMove(String part) {
+        return toBuilder().moveParts(moveParts.stream().filter(m -> !m.part().equals(part)).toList()).build();
+    }
+
+    /** The request to move {@code part}, if there is one. */
+    public Optional<PartMove> partMove(String part) {
+        return moveParts.stream().filter(m -> m.part().equals(part)).findFirst();
     }
 
     /** This intent with a new size (an expansion request when larger). */
@@ -233,6 +261,7 @@ public record VolumeIntent(
         b.parts = parts;
         b.partOf = partOf;
         b.lostParts = lostParts;
+        b.moveParts = moveParts;
         return b;
     }
 
@@ -261,6 +290,7 @@ public record VolumeIntent(
         private int parts = 1;
         private String partOf;
         private List<String> lostParts = List.of();
+        private List<PartMove> moveParts = List.of();
 
         private Builder(String name, long sizeBytes) {
             this.name = name;
@@ -379,11 +409,16 @@ public record VolumeIntent(
             return this;
         }
 
+        public Builder moveParts(List<PartMove> v) {
+            moveParts = v;
+            return this;
+        }
+
         public VolumeIntent build() {
             return new VolumeIntent(Schema.CURRENT_VERSION, name, sizeBytes, thin, engine, positionAdvice,
                     consumerNode, spreadGroup, failureDomainLevel, poolSelector, nodeSelector, sourceSnapshot,
                     sourceVolume, fsType, mkfsOptions, deletionRequested, createdBy, createdAt, recreateEmptyRequestedAt,
-                    adoptFromNode, layout, parts, partOf, lostParts);
+                    adoptFromNode, layout, parts, partOf, lostParts, moveParts);
         }
     }
 

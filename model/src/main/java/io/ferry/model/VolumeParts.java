@@ -52,22 +52,38 @@ public record VolumeParts(int schemaVersion, String volume, Layout layout, List<
      * @param replaces  for a leg placed to replace a lost one, the lost leg's name (one of {@code retired}):
      *                  such a leg starts blank, and the consumer adds it to the running array, whereas a
      *                  blank leg beside legs of the array is otherwise refused; null for the first legs
+     * @param movesFrom for a leg placed to take over from a member being moved ({@code moveParts} in the
+     *                  volume's intent, or a node's drain), that member's name: the leg starts blank and joins
+     *                  the running array as an extra leg, and the member it moves from stays until the
+     *                  consumer reports this one in sync (docs/layouts.md, "Live migration"); null otherwise
      */
-    public record Part(String name, int index, long sizeBytes, String replaces) {
+    public record Part(String name, int index, long sizeBytes, String replaces,
+                       @JsonInclude(JsonInclude.Include.NON_NULL) String movesFrom) {
         public Part {
             Check.required(name, "parts[].name");
             Check.positive(sizeBytes, "parts[].sizeBytes");
         }
 
         public Part(String name, int index, long sizeBytes) {
-            this(name, index, sizeBytes, null);
+            this(name, index, sizeBytes, null, null);
+        }
+
+        public Part(String name, int index, long sizeBytes, String replaces) {
+            this(name, index, sizeBytes, replaces, null);
+        }
+
+        /** Whether this leg starts blank and is added to a running array: a replacement, or a leg joining by a move. */
+        @JsonIgnore
+        public boolean placedBlank() {
+            return replaces != null || movesFrom != null;
         }
 
         @JsonCreator
         static Part fromJson(@JsonProperty("name") String name, @JsonProperty("index") Integer index,
-                             @JsonProperty("sizeBytes") Long sizeBytes, @JsonProperty("replaces") String replaces) {
+                             @JsonProperty("sizeBytes") Long sizeBytes, @JsonProperty("replaces") String replaces,
+                             @JsonProperty("movesFrom") String movesFrom) {
             return new Part(name, Check.required(index, "parts[].index"), Check.required(sizeBytes, "parts[].sizeBytes"),
-                    replaces);
+                    replaces, movesFrom);
         }
     }
 
@@ -79,7 +95,16 @@ public record VolumeParts(int schemaVersion, String volume, Layout layout, List<
             throw new ValidationException("layout", "layout: " + layout + " has no parts record");
         }
         parts = List.copyOf(Check.required(parts, "parts"));
-        if (parts.size() < layout.minParts() || parts.size() > layout.maxParts()) {
+        List<Part> joining = parts.stream().filter(p -> p.movesFrom() != null).toList();
+        if (joining.size() > 1) {
+            throw new ValidationException("parts", "parts: a mirror moves one leg at a time, not " + joining.size());
+        }
+        if (!joining.isEmpty() && layout != Layout.MIRROR) {
+            throw new ValidationException("parts", "parts: only a mirror's legs move");
+        }
+        // While a leg moves, the leg it moves from is still a member: one leg more than the layout's count.
+        int counted = parts.size() - joining.size();
+        if (counted < layout.minParts() || counted > layout.maxParts()) {
             throw new ValidationException("parts", "parts: a " + layout + " volume has " + layout.minParts() + " to "
                     + layout.maxParts() + " parts, not " + parts.size());
         }
@@ -105,6 +130,14 @@ public record VolumeParts(int schemaVersion, String volume, Layout layout, List<
             if (part.replaces() != null && !retiredNames.contains(part.replaces())) {
                 throw new ValidationException("parts", "parts: " + part.name() + " replaces "
                         + Names.quote(part.replaces()) + ", which is not a retired leg of " + volume);
+            }
+        }
+        for (Part part : joining) {
+            Part from = parts.stream().filter(p -> p.name().equals(part.movesFrom())).findFirst()
+                    .orElseThrow(() -> new ValidationException("parts", "parts: " + part.name() + " moves from "
+                            + Names.quote(part.movesFrom()) + ", which is not a member of " + volume));
+            if (from == part) {
+                throw new ValidationException("parts", "parts: " + part.name() + " cannot move from itself");
             }
         }
         if (layout == Layout.MIRROR) {
@@ -199,6 +232,54 @@ public record VolumeParts(int schemaVersion, String volume, Layout layout, List<
         return new VolumeParts(schemaVersion, volume, layout, members, arrayUuid, placedAt, gones);
     }
 
+    /** The leg joining the mirror by a move, if one is under way (at most one is). */
+    @JsonIgnore
+    public Optional<Part> joining() {
+        return parts.stream().filter(p -> p.movesFrom() != null).findFirst();
+    }
+
+    /**
+     * This record with {@code joining} (whose {@code movesFrom} names a member) added as an extra leg
+     * after the members: the member it moves from stays until the move is done or given up.
+     */
+    public VolumeParts withJoining(Part joining) {
+        if (joining.movesFrom() == null) {
+            throw new IllegalArgumentException("a joining leg names the member it moves from");
+        }
+        List<Part> members = new ArrayList<>(parts);
+        members.add(joining);
+        return new VolumeParts(schemaVersion, volume, layout, members, arrayUuid, placedAt, retired);
+    }
+
+    /**
+     * This record with the move done: the joining leg takes the place (and the order) of the leg it moved
+     * from, which is retired; the joining leg's {@code replaces} names it from then on.
+     */
+    public VolumeParts withMoveDone() {
+        Part joined = joining().orElseThrow(() -> new IllegalStateException("no leg of " + volume + " is moving"));
+        Part left = member(joined.movesFrom()).orElseThrow();
+        List<Part> members = new ArrayList<>(parts.size() - 1);
+        for (Part p : parts) {
+            if (p.name().equals(left.name())) {
+                members.add(new Part(joined.name(), joined.index(), joined.sizeBytes(), left.name(), null));
+            } else if (!p.name().equals(joined.name())) {
+                members.add(p);
+            }
+        }
+        List<Part> gones = new ArrayList<>(retired);
+        gones.add(left);
+        return new VolumeParts(schemaVersion, volume, layout, members, arrayUuid, placedAt, gones);
+    }
+
+    /** This record with the move given up: the joining leg is retired, the leg it moved from stays. */
+    public VolumeParts withMoveCancelled() {
+        Part joined = joining().orElseThrow(() -> new IllegalStateException("no leg of " + volume + " is moving"));
+        List<Part> members = parts.stream().filter(p -> !p.name().equals(joined.name())).toList();
+        List<Part> gones = new ArrayList<>(retired);
+        gones.add(new Part(joined.name(), joined.index(), joined.sizeBytes(), null, null));
+        return new VolumeParts(schemaVersion, volume, layout, members, arrayUuid, placedAt, gones);
+    }
+
     /**
      * This record with its members grown for a volume of {@code volumeBytes}: each leg of a mirror to
      * that size plus md's reserve, each of a striped volume's {@code n} stripes to a {@code n}th of it
@@ -221,7 +302,7 @@ public record VolumeParts(int schemaVersion, String volume, Layout layout, List<
                 case STRIPED -> volumeBytes / parts.size();
                 default -> i == parts.size() - 1 ? p.sizeBytes() + volumeBytes - now : p.sizeBytes();
             };
-            grown.add(new Part(p.name(), p.index(), size, p.replaces()));
+            grown.add(new Part(p.name(), p.index(), size, p.replaces(), p.movesFrom()));
         }
         VolumeParts next = new VolumeParts(schemaVersion, volume, layout, grown, arrayUuid, placedAt, retired);
         if (next.assembledBytes() != volumeBytes
