@@ -6,6 +6,7 @@ import io.ferry.model.Engine;
 import io.ferry.model.FailureDomainLevel;
 import io.ferry.model.Layout;
 import io.ferry.model.LifecycleEvent;
+import io.ferry.model.MirrorReport;
 import io.ferry.model.Placement;
 import io.ferry.model.PositionAdvice;
 import io.ferry.model.Sizes;
@@ -32,6 +33,7 @@ import java.util.Optional;
         + " remove and explain volumes.",
         subcommands = {VolumeCommands.Create.class, VolumeLsCommand.class, VolumeCommands.Describe.class,
                 VolumeCommands.Resize.class, VolumeRecreateCommand.class, VolumeReplaceLegCommand.class,
+                VolumeMigrateCommand.class,
                 VolumeCommands.Rm.class,
                 VolumeExplainCommand.class, VolumeWaitCommand.class})
 final class VolumeCommands {
@@ -176,6 +178,11 @@ final class VolumeCommands {
             status.ifPresent(v -> row.put("status", v));
             await(store().get(keys().volumeParts(name), VolumeParts.class)).map(Versioned::value)
                     .ifPresent(v -> row.put("parts", describeParts(this, v)));
+            List<MirrorReport> reports = list(keys().mirrorReportsOf(name), MirrorReport.class).stream()
+                    .map(Versioned::value).toList();
+            if (!reports.isEmpty()) {
+                row.put("mirrorHealth", reports);
+            }
             status.filter(VolumeStatus::lost).ifPresent(v -> row.put("lost", v.message()
                     + " -- what to do: bring the storage back (the volume returns by itself), or replace it by an empty one"
                     + " (`ferryctl volume recreate --empty " + name + "`), or delete it (`ferryctl volume rm " + name + "`);"
@@ -206,6 +213,12 @@ final class VolumeCommands {
             row.put("name", part.name());
             row.put("index", part.index());
             row.put("sizeBytes", part.sizeBytes());
+            if (part.replaces() != null) {
+                row.put("replaces", part.replaces());
+            }
+            if (part.movesFrom() != null) {
+                row.put("movesFrom", part.movesFrom());
+            }
             Placement placement = VolumeWaits.placement(cmd, part.name());
             VolumeScheduling scheduling = Base.await(cmd.store().get(cmd.keys().volumeScheduling(part.name()),
                     VolumeScheduling.class)).map(Versioned::value).orElse(null);
