@@ -18,7 +18,8 @@ class DocExamplesTest {
             SnapshotScheduling.class, ControllerLeader.class, NodeRegistration.class, PoolStatus.class,
             WorkItem.class, SnapshotWorkItem.class, VolumeStatus.class, SnapshotStatus.class, OrphanReport.class,
             ClusterIdentity.class, OrphanRemoval.class, OrphanRemovalResult.class, OrphanAdoption.class,
-            OrphanAdoptionResult.class, LifecycleEvent.class, KeyLayout.class, HostSecret.class);
+            OrphanAdoptionResult.class, LifecycleEvent.class, KeyLayout.class, HostSecret.class, VolumeParts.class,
+            MirrorReport.class);
 
     static Stream<DocExamples.Example> examples() {
         return DocExamples.all().stream();
