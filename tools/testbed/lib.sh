@@ -81,12 +81,14 @@ teardown() {
     kill -KILL "$pid" 2>/dev/null
     wait "$pid" 2>/dev/null
   done
-  # A guest a scenario powered off and booted again (scenario 6) was started by the scenario's
-  # shell, so its QEMU is only in $RUN/pids, not in PIDS; it must not outlive the run either.
+  # A guest a scenario powered off and booted again (scenario 6), or a controller it restarted
+  # (scenario 17), was started by the scenario's shell, so it is only in $RUN/pids, not in PIDS; it
+  # must not outlive the run either.
   if [ -n "${RUN:-}" ] && [ -f "$RUN/pids" ]; then
     while read -r pid; do
       [ -n "$pid" ] && [ -d "/proc/$pid" ] || continue
-      [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = qemu-system-x86 ] || continue
+      [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = qemu-system-x86 ] \
+        || tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q 'io[.]ferry[.]controller[.]ControllerMain' || continue
       kill -TERM "$pid" 2>/dev/null
       for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
       kill -KILL "$pid" 2>/dev/null
@@ -137,9 +139,26 @@ etcd_up() {
 }
 
 controller_up() {
-  start_bg "$RUN/controller.log" env FERRY_ETCD_ENDPOINTS="$ETCD_LOCAL" \
+  start_bg "${1:-$RUN/controller.log}" env FERRY_ETCD_ENDPOINTS="$ETCD_LOCAL" \
     "$(java_bin)" -Xmx512m -cp "$(ferry_cp)" io.ferry.controller.ControllerMain \
     --admin 127.0.0.1:7360 --lease-ttl 10
+}
+
+# controller_kill_restart <tag>: kills the controller with SIGKILL (no lease revoked, no write
+# finished) and starts a new one, logging to controller-<tag>.log; teardown kills it from $RUN/pids.
+controller_kill_restart() {
+  pkill -KILL -f 'io[.]ferry[.]controller[.]ControllerMain' || die "no controller to kill"
+  sleep 1
+  controller_up "$RUN/controller-$1.log"
+}
+
+# csi_kill_restart <guest>: kills the guest's CSI node plugin with SIGKILL and starts it again, then
+# waits until it answers.
+csi_kill_restart() {
+  gexec "$1" 60 "pkill -KILL -f 'io[.]ferry[.]csi[.]CsiMain'; sleep 1
+    setsid nohup bash /testbed/guests/$1/csi-start.sh >/dev/null 2>&1 </dev/null &
+    echo restarted" >/dev/null || die "$1: restarting the CSI plugin failed"
+  csi_wait "$1" 240 || die "$1: the restarted CSI plugin did not answer"
 }
 
 # Writes the guest's boot script (run by stage 2 before it serves commands): starts the agent.

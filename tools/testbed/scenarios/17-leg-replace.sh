@@ -3,7 +3,7 @@
 # loop devices in the guests' tmpfs, label scenario=s17: s17-a on node-1, s17-b on node-2; a 64 MiB
 # mirror for node-1 has a leg on each. node-1 stages it through CSI, writes 8 MiB (md5) and waits
 # for the first resync. A third pool, s17-c, then joins on node-2, and fio writes with verification
-# (crc32c) for 150 s while `ferryctl volume replace-leg` declares node-2's leg (s17-mir--p1, on s17-b)
+# (crc32c) for 200 s while `ferryctl volume replace-leg` declares node-2's leg (s17-mir--p1, on s17-b)
 # lost:
 #  - the controller places the replacement s17-mir--p2 on s17-c in one transaction (a leg may not
 #    share node-1 with the other leg, and s17-b is the lost leg's own pool) and retires p1;
@@ -17,6 +17,8 @@
 #  - the controller places the joining leg s17-mir--p3 on s17-b, p2 stays a member;
 #  - node-1's plugin adds p3 as a third leg (mdadm --add, --grow --raid-devices=3), md copies the
 #    volume onto it, and the plugin reports the array in etcd (mirror-health/s17-mir/node-1);
+#  - the controller (after placing p3) and node-1's plugin (while it joins p3) are killed with
+#    SIGKILL and started again: the move goes on from etcd, md and sysfs;
 #  - once that report shows p3 in sync, the controller retires p2; the plugin fails and removes it
 #    and shrinks the array back to two legs; p2 is deleted and s17-c's ledger goes back to 0.
 # fio ends with no error and no failed verification; node-1's kernel logs no I/O error.
@@ -65,12 +67,12 @@ scenario() {
   # The third pool only now, so that the first placement had no choice but s17-b on node-2.
   lvm_loop_pool node-2 s17-c ferry-s17-3 160M s17
   base="$(gexec "$consumer" 60 "dmesg | wc -l")" || die "s17: dmesg on $consumer failed"
-  log "s17: fio writes with verification for 150 s; $vol--p1 is declared lost 10 s in, then the replacement moves"
+  log "s17: fio writes with verification for 200 s; $vol--p1 is declared lost 10 s in, then the replacement moves"
   gexec "$consumer" 60 "
     rm -f /tmp/s17-fio.rc /tmp/s17-fio.out
     cat >/tmp/s17-fio.sh <<'FIO'
 fio --name=s17 --filename=$target_path/fio.dat --size=16M --bs=64k --rw=randwrite --ioengine=psync --direct=1 \
-  --verify=crc32c --verify_backlog=16 --verify_fatal=1 --time_based --runtime=150 --output=/tmp/s17-fio.out
+  --verify=crc32c --verify_backlog=16 --verify_fatal=1 --time_based --runtime=200 --output=/tmp/s17-fio.out
 echo \$? >/tmp/s17-fio.rc
 FIO
     setsid nohup bash /tmp/s17-fio.sh >/dev/null 2>&1 </dev/null &
@@ -115,6 +117,18 @@ sys.exit(0 if any(p["name"] == "s17-mir--p3" and p.get("movesFrom") == "s17-mir-
   [ "$(etcdctl_ns get --print-value-only "/ferry/placements/$vol--p3" | json_get pool)" = s17-b ] \
     || die "s17: the joining leg is not on s17-b: $(etcdctl_ns get --print-value-only "/ferry/placements/$vol--p3")"
   timing "s17: joining leg placed" $((SECONDS - t))
+  # SIGKILL at the worst moment: the controller after it placed the joining leg and before the
+  # switch, then node-1's plugin while it adds the leg or md copies onto it. Each starts again and
+  # goes on from etcd, md and sysfs.
+  etcdctl_ns get --print-value-only "/ferry/parts/$vol" | grep -q '"movesFrom"' \
+    || die "s17: the move finished before the kills; the crash check would prove nothing"
+  controller_kill_restart s17
+  log "s17: controller killed and started again; report: $(etcdctl_ns get --print-value-only "/ferry/mirror-health/$vol/$consumer")"
+  csi_kill_restart "$consumer"
+  log "s17: node-1's CSI plugin killed and started again"
+  # A restarted plugin looks after a mirror again from the first CSI call about it (kubelet's stats).
+  mirror_condition s17-mir p17 '^condition' 120 >/dev/null || die "s17: no node-stats from the restarted plugin"
+  timing "s17: controller and plugin killed mid-move" $((SECONDS - t))
   w=$SECONDS
   until etcdctl_ns get --print-value-only "/ferry/parts/$vol" | python3 -c '
 import json,sys
