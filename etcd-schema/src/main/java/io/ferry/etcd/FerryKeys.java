@@ -24,6 +24,8 @@ public final class FerryKeys {
     public enum Kind {
         GLOBAL_CONFIG, CLUSTER_IDENTITY, POOL_CONFIG, VOLUME, SNAPSHOT, ATTACHMENT, PLACEMENT, LEDGER,
         VOLUME_SCHEDULING, SNAPSHOT_SCHEDULING, CONTROLLER_LEADER, VOLUME_PARTS,
+        /** An operator's request to empty a node: {@code config/drains/<node>}. */
+        NODE_DRAIN,
         /** A consumer's node plugin's report of a mirror assembled there: {@code mirror-health/<vol>/<node>}. */
         MIRROR_REPORT,
         NODE_REGISTRATION, NODE_POOL_STATUS, NODE_WORK, NODE_SNAPSHOT_WORK, NODE_VOLUME_STATUS,
@@ -101,6 +103,15 @@ public final class FerryKeys {
 
     public String poolConfig(String pool) {
         return poolConfigs() + Names.poolName(pool);
+    }
+
+    /** Operators' requests to empty a node ({@code io.ferry.model.NodeDrain}): {@code config/drains/<node>}. */
+    public String nodeDrains() {
+        return prefix + "/config/drains/";
+    }
+
+    public String nodeDrain(String node) {
+        return nodeDrains() + Names.nodeName(node);
     }
 
     public String volumes() {

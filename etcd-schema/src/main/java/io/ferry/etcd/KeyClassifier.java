@@ -49,6 +49,9 @@ final class KeyClassifier {
                 if (p.length == 3 && p[1].equals("pools")) {
                     return new KeyRef(Kind.POOL_CONFIG, List.of(Names.poolName(p[2])));
                 }
+                if (p.length == 3 && p[1].equals("drains")) {
+                    return new KeyRef(Kind.NODE_DRAIN, List.of(Names.nodeName(p[2])));
+                }
                 return null;
             case "volumes":
                 return p.length == 2 ? new KeyRef(Kind.VOLUME, List.of(Names.volumeName(p[1]))) : null;

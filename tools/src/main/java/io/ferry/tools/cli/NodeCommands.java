@@ -15,7 +15,8 @@ import java.util.TreeMap;
 import java.util.TreeSet;
 import java.util.stream.Collectors;
 
-@Command(name = "node", description = "Nodes and their agents.", subcommands = NodeCommands.Ls.class)
+@Command(name = "node", description = "Nodes and their agents.", subcommands = {NodeCommands.Ls.class, NodeDrainCommands.Drain.class,
+        NodeDrainCommands.Undrain.class})
 final class NodeCommands {
 
     @Command(name = "ls", description = "List nodes: alive (agent registered) or not, addresses, engines, labels, pools.")
