@@ -7,6 +7,7 @@ import io.ferry.etcd.store.Versioned;
 import io.ferry.model.Attachment;
 import io.ferry.model.GlobalConfig;
 import io.ferry.model.Ledger;
+import io.ferry.model.MirrorReport;
 import io.ferry.model.NodeRegistration;
 import io.ferry.model.Placement;
 import io.ferry.model.PoolConfig;
@@ -166,6 +167,12 @@ final class ClusterEvents {
                 v.value().allPartNames().forEach(listener::volumeChanged);
             }
         });
+    }
+
+    /** A consumer's report of a mirror: a leg moving to another pool is let go of once it shows the new leg in sync. */
+    InformerHandler<MirrorReport> mirrorReports() {
+        return handler(v -> listener.volumeChanged(v.value().volume()),
+                (k, v) -> keys.parse(k).ifPresent(ref -> listener.volumeChanged(ref.names().get(0))));
     }
 
     InformerHandler<Placement> placements() {

@@ -6,6 +6,7 @@ import io.ferry.etcd.store.Store;
 import io.ferry.model.Attachment;
 import io.ferry.model.GlobalConfig;
 import io.ferry.model.Ledger;
+import io.ferry.model.MirrorReport;
 import io.ferry.model.NodeRegistration;
 import io.ferry.model.Placement;
 import io.ferry.model.PoolConfig;
@@ -46,6 +47,8 @@ final class ClusterInformers {
     final Informer<Placement> placements;
     /** What each multi-part volume is assembled from ({@code parts/<vol>}), written only by the leader. */
     final Informer<VolumeParts> parts;
+    /** What the consumers' node plugins report of the mirrors assembled there: a move finishes on it. */
+    final Informer<MirrorReport> mirrorReports;
     final Informer<Ledger> ledgers;
     /** The controller's own records of volumes and snapshots, under {@code controller/}. */
     final Informer<Object> scheduling;
@@ -72,6 +75,8 @@ final class ClusterInformers {
         attachments = new Informer<>(vertx, store, keys.attachments(), Attachment.class, events.attachments(), options, meters);
         placements = new Informer<>(vertx, store, keys.placements(), Placement.class, events.placements(), options, meters);
         parts = new Informer<>(vertx, store, keys.volumeParts(), VolumeParts.class, events.volumeParts(), options, meters);
+        mirrorReports = new Informer<>(vertx, store, keys.mirrorReports(), MirrorReport.class, events.mirrorReports(),
+                options, meters);
         ledgers = new Informer<>(vertx, store, keys.ledgers(), Ledger.class, events.ledgers(), options, meters);
         scheduling = new Informer<>(vertx, store, keys.prefix() + "/controller/", key -> {
             if (key.startsWith(keys.volumeSchedulings())) {
@@ -98,6 +103,7 @@ final class ClusterInformers {
                 .compose(v -> work.start())
                 .compose(v -> placements.start())
                 .compose(v -> parts.start())
+                .compose(v -> mirrorReports.start())
                 .compose(v -> scheduling.start())
                 .compose(v -> snapshots.start())
                 .compose(v -> attachments.start())
@@ -105,7 +111,8 @@ final class ClusterInformers {
     }
 
     List<Informer<?>> all() {
-        return List.of(global, pools, nodes, work, volumes, snapshots, attachments, placements, parts, ledgers, scheduling);
+        return List.of(global, pools, nodes, work, volumes, snapshots, attachments, placements, parts, mirrorReports, ledgers,
+                scheduling);
     }
 
     /** Forgets the leader's own writes: the watches' view is the one to trust again. */

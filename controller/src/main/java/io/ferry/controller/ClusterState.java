@@ -6,6 +6,7 @@ import io.ferry.etcd.store.Versioned;
 import io.ferry.model.Attachment;
 import io.ferry.model.GlobalConfig;
 import io.ferry.model.Ledger;
+import io.ferry.model.MirrorReport;
 import io.ferry.model.NodeRegistration;
 import io.ferry.model.Placement;
 import io.ferry.model.PoolConfig;
@@ -148,6 +149,11 @@ final class ClusterState {
     /** What a multi-part volume is assembled from, once its parts are placed. */
     Optional<Versioned<VolumeParts>> volumeParts(String volume) {
         return informers.latestParts.get(keys.volumeParts(volume));
+    }
+
+    /** What the node plugin on {@code node} last reported of the mirror {@code volume} assembled there. */
+    Optional<Versioned<MirrorReport>> mirrorReport(String volume, String node) {
+        return informers.mirrorReports.get(keys.mirrorReport(volume, node));
     }
 
     /** Every multi-part volume's parts record as watched: for gauges, which may lag a write. */

@@ -216,6 +216,9 @@ final class ControllerApi {
                 Map<String, Object> row = new LinkedHashMap<>();
                 row.put("part", part.name());
                 row.put("sizeBytes", part.sizeBytes());
+                if (part.movesFrom() != null) {
+                    row.put("movesFrom", part.movesFrom());
+                }
                 state.placement(part.name()).ifPresent(p -> {
                     row.put("node", p.value().node());
                     row.put("pool", p.value().pool());

@@ -71,7 +71,10 @@ final class LegReplacement {
 
     /** The first leg {@code spec} declares lost that is still a member of {@code parts}, or null. */
     static String pendingLoss(VolumeIntent spec, VolumeParts parts) {
-        if (parts.layout() != Layout.MIRROR) {
+        // While a leg moves, the mirror has a member more than its count and a new leg not known to be
+        // in sync: a loss of the moving or the joining leg ends the move first (LegMigration), any
+        // other waits for it to end.
+        if (parts.layout() != Layout.MIRROR || parts.joining().isPresent()) {
             return null;
         }
         return spec.lostParts().stream().filter(p -> parts.member(p).isPresent()).findFirst().orElse(null);
@@ -87,6 +90,14 @@ final class LegReplacement {
         long observed = intent.modRevision();
         String lost = pendingLoss(spec, record);
         if (lost == null) {
+            Optional<VolumeParts.Part> joining = record.joining();
+            List<String> waiting = joining.isEmpty() ? List.of()
+                    : spec.lostParts().stream().filter(p -> record.member(p).isPresent()).toList();
+            if (!waiting.isEmpty()) {
+                return Future.succeededFuture(Condition.of(Condition.LEG_REPLACED, false, Condition.REASON_MOVING,
+                        "leg " + String.join(", ", waiting) + " is declared lost; it is replaced once the move of "
+                                + joining.get().movesFrom() + " to " + joining.get().name() + " ends", observed));
+            }
             return Future.succeededFuture(settled(spec, record, observed));
         }
         List<String> keepers = record.partNames().stream().filter(p -> !spec.lostParts().contains(p)).toList();
@@ -147,19 +158,7 @@ final class LegReplacement {
                 .put(keys.volumeScheduling(name), planned.scheduled())
                 .requireModRevision(keys.ledger(pool.pool()), pool.ledgerRevision())
                 .put(keys.ledger(pool.pool()), ledger);
-        // The lost leg goes by the usual deletion protocol, released from its ledger by its own node. An
-        // intent missing here is written back with its deletion once the parts record retires the leg.
-        Versioned<VolumeIntent> lostIntent = state.intent(lost).orElse(null);
-        VolumeIntent lostDeletion = null;
-        if (lostIntent == null) {
-            txn.requireAbsent(keys.volume(lost));
-        } else if (!lostIntent.value().deletionRequested()) {
-            lostDeletion = lostIntent.value().withDeletionRequested();
-            txn.requireModRevision(keys.volume(lost), lostIntent.modRevision()).put(keys.volume(lost), lostDeletion);
-        } else {
-            txn.requireModRevision(keys.volume(lost), lostIntent.modRevision());
-        }
-        VolumeIntent deletion = lostDeletion;
+        VolumeIntent deletion = step.requestLegDeletion(txn, lost);
         return txn.commit().compose(outcome -> {
             if (!outcome.succeeded()) {
                 ctx.metrics().conflict();
@@ -188,7 +187,7 @@ final class LegReplacement {
      * them. A leg whose pool is no candidate now (its node is down, or its pool config went) still
      * counts, from its placement's node and that node's last known labels.
      */
-    private Set<String> survivingDomains(VolumeParts parts, String lost, FailureDomainLevel level) {
+    Set<String> survivingDomains(VolumeParts parts, String lost, FailureDomainLevel level) {
         Set<String> domains = new HashSet<>();
         for (String leg : parts.partNames()) {
             if (leg.equals(lost)) {
@@ -216,20 +215,21 @@ final class LegReplacement {
     private static Condition settled(VolumeIntent spec, VolumeParts parts, long observed) {
         List<String> unknown = spec.lostParts().stream()
                 .filter(p -> parts.member(p).isEmpty() && !parts.isRetired(p)).toList();
-        if (parts.retired().isEmpty() && unknown.isEmpty()) {
-            return null;
-        }
-        if (parts.retired().isEmpty()) {
-            return Condition.failed(Condition.LEG_REPLACED, FailureReason.INPUT_INVALID, "lostParts names "
-                    + String.join(", ", unknown) + ", not a leg of this mirror; nothing is replaced", observed, 0);
-        }
         List<String> replaced = new ArrayList<>();
         List<VolumeParts.Part> every = new ArrayList<>(parts.retired());
         every.addAll(parts.parts());
         for (VolumeParts.Part part : every) {
-            if (part.replaces() != null) {
+            // A leg retired by a move (LegMigration) was not lost: LegMoved tells of it.
+            if (part.replaces() != null && spec.lostParts().contains(part.replaces())) {
                 replaced.add(part.replaces() + " by " + part.name());
             }
+        }
+        if (replaced.isEmpty() && unknown.isEmpty()) {
+            return null;
+        }
+        if (replaced.isEmpty()) {
+            return Condition.failed(Condition.LEG_REPLACED, FailureReason.INPUT_INVALID, "lostParts names "
+                    + String.join(", ", unknown) + ", not a leg of this mirror; nothing is replaced", observed, 0);
         }
         String message = "lost legs replaced: " + String.join(", ", replaced)
                 + (unknown.isEmpty() ? "" : "; lostParts also names " + String.join(", ", unknown)

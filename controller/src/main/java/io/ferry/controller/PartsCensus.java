@@ -7,6 +7,7 @@ import io.ferry.model.VolumeParts;
 import java.util.Collection;
 import java.util.EnumMap;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.function.Function;
@@ -52,10 +53,13 @@ final class PartsCensus {
             if (states == null) {
                 continue;
             }
-            long down = record.partNames().stream()
+            // A leg joining by a move holds no data until rebuilt: it is not one of the legs that serve.
+            List<String> serving = record.parts().stream().filter(p -> p.movesFrom() == null)
+                    .map(VolumeParts.Part::name).toList();
+            long down = serving.stream()
                     .filter(part -> placement.apply(part).map(p -> !nodeAlive.test(p.node())).orElse(true)).count();
             String state = down == 0 ? HEALTHY
-                    : record.layout() == Layout.MIRROR && down < record.parts().size() ? DEGRADED : UNREACHABLE;
+                    : record.layout() == Layout.MIRROR && down < serving.size() ? DEGRADED : UNREACHABLE;
             states.merge(state, 1, Integer::sum);
         }
         return counts;

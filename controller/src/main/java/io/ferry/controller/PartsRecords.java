@@ -44,10 +44,12 @@ final class PartsRecords {
         List<String> each = new ArrayList<>();
         for (VolumeParts.Part part : parts.parts()) {
             Placement p = placements.apply(part.name());
-            each.add(part.name() + (p == null ? " (not placed)" : " on " + p.node() + "/" + p.pool()));
+            each.add(part.name() + (p == null ? " (not placed)" : " on " + p.node() + "/" + p.pool())
+                    + (part.movesFrom() == null ? "" : " (joining, moves from " + part.movesFrom() + ")"));
         }
+        // Retired by a loss or by a move: either way no longer assembled, and deleted.
         String retired = parts.retired().isEmpty() ? ""
-                : "; retired (declared lost, deleted): " + String.join(", ", parts.retired().stream()
+                : "; retired (deleted): " + String.join(", ", parts.retired().stream()
                 .map(VolumeParts.Part::name).toList());
         return parts.layout() + " of " + parts.parts().size() + " parts: " + String.join(", ", each) + retired;
     }
@@ -65,7 +67,9 @@ final class PartsRecords {
             }
         }
         long observed = state.intent(parts.volume()).map(Versioned::modRevision).orElse(0L);
-        return RecordConditions.partsReachable(parts.layout(), parts.parts().size(), down, observed);
+        String joining = parts.joining().map(VolumeParts.Part::name).orElse(null);
+        return RecordConditions.partsReachable(parts.layout(), parts.parts().size() - (joining == null ? 0 : 1), down,
+                joining, observed);
     }
 
     private Placement placementOf(String volume) {

@@ -64,6 +64,7 @@ final class PartsStep {
     private final PartsDeletion deletion;
     private final PartsRecords records;
     private final LegReplacement replacement;
+    private final LegMigration migration;
     private final PartsGrowth growth;
 
     PartsStep(DecisionContext ctx, SerialLane lane, Scheduler scheduler, VolumeWork work, VolumeRecord record,
@@ -80,6 +81,7 @@ final class PartsStep {
         this.deletion = new PartsDeletion(ctx, record, delete, this);
         this.records = new PartsRecords(state);
         this.replacement = new LegReplacement(ctx, scheduler, waitingForRoom, place, this);
+        this.migration = new LegMigration(ctx, scheduler, waitingForRoom, place, this, replacement);
         this.growth = new PartsGrowth(ctx, waitingForRoom);
     }
 
@@ -327,23 +329,29 @@ final class PartsStep {
     /**
      * Puts back the intent of a part that went missing (removed by hand) while its volume lives: the
      * part's intent is the controller's to write, and without it the part would be held as an
-     * intent-less volume. Replaces a leg declared lost ({@link LegReplacement}), grows the parts to a
-     * larger size ({@link PartsGrowth}). Then records where the parts are, whether their nodes are up,
-     * a lost leg's replacement, and a refused resize.
+     * intent-less volume. Moves a leg to another pool ({@link LegMigration}), replaces a leg declared
+     * lost ({@link LegReplacement}), grows the parts to a larger size ({@link PartsGrowth}). Then records
+     * where the parts are, whether their nodes are up, a leg's move, a lost leg's replacement, and a
+     * refused resize.
      */
     private Future<Void> converge(Leadership leader, Versioned<VolumeIntent> intent, Versioned<VolumeParts> placed) {
         VolumeIntent spec = intent.value();
-        // A linear volume may use fewer segments than its intent allows; a mirror has its legs, a striped volume its stripes.
+        // A linear volume may use fewer segments than its intent allows; a mirror has its legs (and one more
+        // while a leg moves), a striped volume its stripes.
+        int counted = placed.value().parts().size() - (placed.value().joining().isPresent() ? 1 : 0);
         boolean layoutKept = spec.layout() == placed.value().layout()
-                && (placed.value().layout() == Layout.LINEAR || spec.parts() == placed.value().parts().size());
+                && (placed.value().layout() == Layout.LINEAR || spec.parts() == counted);
         return restoreMissingIntents(leader, spec, placed.value(), false)
-                .compose(v -> replacement.replaceLost(leader, intent, placed))
-                .compose(legReplaced -> {
-                    // A replacement just committed changed the parts record: grow from what it is now.
+                .compose(v -> migration.migrate(leader, intent, placed))
+                .compose(legMoved -> replacement.replaceLost(leader, intent,
+                        // A move that just ended (a leg declared lost ends it) is what a replacement starts from.
+                        state.volumeParts(spec.name()).orElse(placed)).map(legReplaced -> new Changes(legReplaced, legMoved, null)))
+                .compose(changes -> {
+                    // A move or a replacement just committed changed the parts record: grow from what it is now.
                     Versioned<VolumeParts> current = state.volumeParts(spec.name()).orElse(placed);
                     Future<String> grown = layoutKept && current.modRevision() == placed.modRevision()
                             ? growth.grow(leader, intent, current) : Future.succeededFuture(null);
-                    return grown.map(growRefusal -> new Changes(legReplaced, growRefusal));
+                    return grown.map(growRefusal -> new Changes(changes.legReplaced(), changes.legMoved(), growRefusal));
                 })
                 .compose(changes -> {
             Condition legReplaced = changes.legReplaced();
@@ -370,13 +378,13 @@ final class PartsStep {
                         Map.of(), "no part of the volume has a placement: " + records.describe(parts), null, null, true, 0, null);
             }
             return record.writeMultiPart(leader, spec.name(), SchedulingPhase.PLACED, Map.of(), message, first.node(),
-                    first.pool(), records.reachability(parts), resizeRefused, legReplaced,
+                    first.pool(), records.reachability(parts), resizeRefused, legReplaced, changes.legMoved(),
                     growRefusal != null ? spec.sizeBytes() : 0);
         });
     }
 
-    /** What a converging pass changed: a lost leg's replacement, and why the parts could not grow (or null). */
-    private record Changes(Condition legReplaced, String growRefusal) {
+    /** What a converging pass changed: a lost leg's replacement, a leg's move, and why the parts could not grow (or null). */
+    private record Changes(Condition legReplaced, Condition legMoved, String growRefusal) {
     }
 
     /**
@@ -423,6 +431,27 @@ final class PartsStep {
             });
             return Future.succeededFuture();
         });
+    }
+
+    /**
+     * Adds to {@code txn} the request to delete {@code leg}, a leg the same transaction retires,
+     * guarded by its intent as read: the leg goes by the usual deletion protocol and is released from
+     * its ledger by its own node. An intent missing here is written back with its deletion once the
+     * parts record retires the leg ({@link #restoreMissingIntents}). Returns the intent it writes, or null.
+     */
+    VolumeIntent requestLegDeletion(Transaction txn, String leg) {
+        Versioned<VolumeIntent> legIntent = state.intent(leg).orElse(null);
+        if (legIntent == null) {
+            txn.requireAbsent(keys.volume(leg));
+            return null;
+        }
+        txn.requireModRevision(keys.volume(leg), legIntent.modRevision());
+        if (legIntent.value().deletionRequested()) {
+            return null;
+        }
+        VolumeIntent deletion = legIntent.value().withDeletionRequested();
+        txn.put(keys.volume(leg), deletion);
+        return deletion;
     }
 
     /** The record of a multi-part volume whose intent was removed by hand: nothing is deleted. */

@@ -46,12 +46,25 @@ final class RecordConditions {
      * @param downParts the parts whose node is down, each with its node, sorted by part
      */
     static Condition partsReachable(Layout layout, int parts, SortedMap<String, String> downParts, long revision) {
+        return partsReachable(layout, parts, downParts, null, revision);
+    }
+
+    /**
+     * As {@link #partsReachable(Layout, int, SortedMap, long)} for a mirror with a leg {@code joining}
+     * it by a move (or null): that leg holds no data until rebuilt, so it neither counts among the
+     * legs that serve the volume ({@code parts} excludes it) nor degrades it when its node is down.
+     */
+    static Condition partsReachable(Layout layout, int parts, SortedMap<String, String> downParts, String joining,
+                                    long revision) {
         if (downParts.isEmpty()) {
             return Condition.of(Condition.REACHABLE, true, Condition.REASON_NODE_REGISTERED, null, revision);
         }
         List<String> down = new ArrayList<>();
         downParts.forEach((part, node) -> down.add(part + " on " + node));
-        String effect = layout == Layout.MIRROR && downParts.size() < parts
+        long downServing = downParts.keySet().stream().filter(part -> !part.equals(joining)).count();
+        String effect = layout == Layout.MIRROR && downServing == 0
+                ? "the leg joining the mirror by a move waits for its node; the mirror is served by its other legs"
+                : layout == Layout.MIRROR && downServing < parts
                 ? "the mirror is degraded: it is served by its other legs until the node returns"
                 : "the volume is unreachable until the node returns: every segment is needed";
         return Condition.failed(Condition.REACHABLE, FailureReason.NODE_UNREACHABLE,

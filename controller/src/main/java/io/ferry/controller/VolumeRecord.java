@@ -79,16 +79,24 @@ final class VolumeRecord {
     Future<Void> writeMultiPart(Leadership leader, String volume, SchedulingPhase phase, Map<String, Integer> reasons,
             String message, String node, String pool, Condition reachability, FailureReason resizeRefused,
             Condition legReplaced, long growRefusedBytes) {
+        return writeMultiPart(leader, volume, phase, reasons, message, node, pool, reachability, resizeRefused, legReplaced,
+                null, growRefusedBytes);
+    }
+
+    /** @param legMoved a mirror's {@link Condition#LEG_MOVED}, or null while none of its legs is asked to move */
+    Future<Void> writeMultiPart(Leadership leader, String volume, SchedulingPhase phase, Map<String, Integer> reasons,
+            String message, String node, String pool, Condition reachability, FailureReason resizeRefused,
+            Condition legReplaced, Condition legMoved, long growRefusedBytes) {
         long observed = state.intent(volume).map(Versioned::modRevision).orElse(0L);
         return write(leader, record(volume, phase, null, reasons, message, node, pool, reachability.status(), reachability,
-                observed, growRefusedBytes, resizeRefused, legReplaced));
+                observed, growRefusedBytes, resizeRefused, legReplaced, legMoved));
     }
 
     /** The record {@link #writeMultiPart} writes, for a transaction that writes it with the parts. */
     VolumeScheduling multiPartRecord(String volume, SchedulingPhase phase, String message, String node, String pool,
             Condition reachability, long observed, FailureReason resizeRefused) {
         return record(volume, phase, null, Map.of(), message, node, pool, reachability.status(), reachability, observed, 0,
-                resizeRefused, null);
+                resizeRefused, null, null);
     }
 
     private Future<Void> write(Leadership leader, VolumeScheduling next) {
@@ -110,12 +118,12 @@ final class VolumeRecord {
             FailureReason resizeRefused) {
         return record(volume, phase, why, reasons, message, node, pool, reachable,
                 node == null ? null : RecordConditions.reachable(node, reachable, observed), observed, growRefusedBytes,
-                resizeRefused, null);
+                resizeRefused, null, null);
     }
 
     private VolumeScheduling record(String volume, SchedulingPhase phase, FailureReason why, Map<String, Integer> reasons,
             String message, String node, String pool, boolean reachable, Condition reachability, long observed,
-            long growRefusedBytes, FailureReason resizeRefused, Condition legReplaced) {
+            long growRefusedBytes, FailureReason resizeRefused, Condition legReplaced, Condition legMoved) {
         List<Condition> previous = state.volumeScheduling(volume).map(v -> v.value().conditions()).orElse(List.of());
         boolean placed = node != null && (phase == SchedulingPhase.PLACED || phase == SchedulingPhase.DELETING);
         FailureReason unplaced = why != null ? why
@@ -132,6 +140,7 @@ final class VolumeRecord {
                 resized,
                 reachability,
                 legReplaced,
+                legMoved,
                 placed ? work.attachmentRefusal(volume, observed) : null,
                 RecordConditions.reconciled(previous, failedAttempts.applyAsInt(volume), observed));
         return VolumeScheduling.of(volume, phase, reasons, message, node, pool, reachable, observed, ctx.clock().instant())

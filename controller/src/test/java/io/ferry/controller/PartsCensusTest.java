@@ -71,4 +71,20 @@ class PartsCensusTest {
         assertThat(count(segmentDown, unplaced).get(Layout.MIRROR)).as("a leg without a placement serves nothing")
                 .containsEntry("degraded", 1);
     }
+
+    @Test
+    void aLegJoiningByAMoveIsNoLegThatServes() {
+        VolumeParts moving = volume("f", Layout.MIRROR, "node-1", "node-3")
+                .withJoining(new VolumeParts.Part("f--p2", 2, GIB, null, "f--p1"));
+        placements.put("f--p2", Placement.of("f--p2", "pool-node-2", "node-2", Engine.LVM, GIB, true, 1, "node-9", null,
+                null, Instant.EPOCH));
+        alive.remove("node-3");
+        assertThat(count(moving).get(Layout.MIRROR)).containsEntry("degraded", 1);
+        alive.remove("node-1");
+        assertThat(count(moving).get(Layout.MIRROR)).as("the joining leg has no data to serve").containsEntry("unreachable", 1);
+        alive.add("node-1");
+        alive.add("node-3");
+        alive.remove("node-2");
+        assertThat(count(moving).get(Layout.MIRROR)).containsEntry("healthy", 1);
+    }
 }

@@ -84,4 +84,20 @@ class RecordConditionsTest {
                 .contains("db--p0 on node-1, db--p1 on node-2").contains("unreachable");
         assertThat(RecordConditions.partsReachable(Layout.LINEAR, 2, oneDown, 7).message()).contains("every segment");
     }
+
+    @Test
+    void aLegJoiningByAMoveHoldsNoDataSoItNeitherServesNorDegradesTheMirror() {
+        TreeMap<String, String> joiningDown = new TreeMap<>(Map.of("db--p2", "node-3"));
+        Condition waiting = RecordConditions.partsReachable(Layout.MIRROR, 2, joiningDown, "db--p2", 7);
+        assertThat(waiting.status()).isFalse();
+        assertThat(waiting.message()).contains("db--p2 on node-3").contains("joining the mirror by a move waits");
+
+        // Both legs that hold the data down: the joining leg, up, cannot serve it.
+        TreeMap<String, String> servingDown = new TreeMap<>(Map.of("db--p0", "node-1", "db--p1", "node-2"));
+        assertThat(RecordConditions.partsReachable(Layout.MIRROR, 2, servingDown, "db--p2", 7).message())
+                .contains("unreachable");
+        servingDown.remove("db--p0");
+        assertThat(RecordConditions.partsReachable(Layout.MIRROR, 2, servingDown, "db--p2", 7).message())
+                .contains("degraded");
+    }
 }

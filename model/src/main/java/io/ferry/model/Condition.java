@@ -61,6 +61,18 @@ public record Condition(String type, boolean status, String reason, String messa
     /** Reason of a true {@link #LEG_REPLACED}. */
     public static final String REASON_REPLACED = "Replaced";
     /**
+     * The controller's record of a mirror one of whose legs its intent asks to move ({@code moveParts}):
+     * false with {@link #REASON_MOVING} while the new leg is placed and the consumer rebuilds it; true
+     * ({@link #REASON_MOVED}) once the old leg is retired; false with {@link FailureReason#NO_FIT} while
+     * no pool can take the new leg, or {@link FailureReason#INPUT_INVALID} for a move that cannot be
+     * (to the pool the leg is on). Present only while the intent asks for a move, or one is under way.
+     */
+    public static final String LEG_MOVED = "LegMoved";
+    /** Reason of a false {@link #LEG_MOVED} that is no failure: the new leg is placed and being rebuilt. */
+    public static final String REASON_MOVING = "Moving";
+    /** Reason of a true {@link #LEG_MOVED}. */
+    public static final String REASON_MOVED = "Moved";
+    /**
      * The controller's record: its last pass over the intent succeeded. False while it fails:
      * {@link FailureReason#RETRYING} with the attempt count, or a terminal reason (e.g.
      * {@link FailureReason#INPUT_INVALID}) that stands until an input changes.

@@ -223,4 +223,101 @@ class LayoutRulesTest {
         assertThatThrownBy(() -> linear.grownTo(32 * mib)).hasMessageContaining("cannot shrink");
         assertThat(linear.grownTo(48 * mib)).isEqualTo(linear);
     }
+    @Test
+    void aMovingLegJoinsAsAnExtraMemberThenTakesItsSourcesPlaceOrIsRetired() {
+        long leg = VolumeParts.mirrorLegBytes(1L << 30);
+        VolumeParts parts = VolumeParts.of("v", Layout.MIRROR, List.of(new VolumeParts.Part("v--p0", 0, leg),
+                new VolumeParts.Part("v--p1", 1, leg)), UUID, T);
+        assertThat(parts.joining()).isEmpty();
+        VolumeParts.Part joining = new VolumeParts.Part("v--p2", 2, leg, null, "v--p0");
+        VolumeParts moving = parts.withJoining(joining);
+        assertThat(moving.partNames()).containsExactly("v--p0", "v--p1", "v--p2");
+        assertThat(moving.joining()).contains(joining);
+        assertThat(joining.placedBlank()).isTrue();
+        assertThat(moving.nextIndex()).isEqualTo(3);
+        assertThat(Json.decode(Json.encode(moving), VolumeParts.class)).isEqualTo(moving);
+        assertThat(Json.encodeToString(parts)).doesNotContain("movesFrom");
+
+        VolumeParts done = moving.withMoveDone();
+        assertThat(done.partNames()).as("the joining leg takes its source's slot").containsExactly("v--p2", "v--p1");
+        assertThat(done.member("v--p2").orElseThrow()).isEqualTo(new VolumeParts.Part("v--p2", 2, leg, "v--p0", null));
+        assertThat(done.isRetired("v--p0")).isTrue();
+        assertThat(done.joining()).isEmpty();
+        assertThat(done.allPartNames()).containsExactly("v--p2", "v--p1", "v--p0");
+        assertThat(Json.decode(Json.encode(done), VolumeParts.class)).isEqualTo(done);
+
+        VolumeParts cancelled = moving.withMoveCancelled();
+        assertThat(cancelled.partNames()).containsExactly("v--p0", "v--p1");
+        assertThat(cancelled.isRetired("v--p2")).isTrue();
+        assertThat(cancelled.joining()).isEmpty();
+        assertThat(cancelled.nextIndex()).as("the given-up leg's name is never reused").isEqualTo(3);
+
+        assertThatThrownBy(parts::withMoveDone).hasMessageContaining("no leg of v is moving");
+        assertThatThrownBy(parts::withMoveCancelled).hasMessageContaining("no leg of v is moving");
+        assertThatThrownBy(() -> parts.withJoining(new VolumeParts.Part("v--p2", 2, leg)))
+                .hasMessageContaining("names the member it moves from");
+    }
+
+    @Test
+    void aMirrorMovesOneLegAtATimeFromAMemberWithinItsLegCount() {
+        long leg = VolumeParts.mirrorLegBytes(1L << 30);
+        VolumeParts.Part p0 = new VolumeParts.Part("v--p0", 0, leg);
+        VolumeParts.Part p1 = new VolumeParts.Part("v--p1", 1, leg);
+        VolumeParts parts = VolumeParts.of("v", Layout.MIRROR, List.of(p0, p1), UUID, T);
+        VolumeParts moving = parts.withJoining(new VolumeParts.Part("v--p2", 2, leg, null, "v--p0"));
+        assertThatThrownBy(() -> moving.withJoining(new VolumeParts.Part("v--p3", 3, leg, null, "v--p1")))
+                .hasMessageContaining("moves one leg at a time, not 2");
+        assertThatThrownBy(() -> parts.withJoining(new VolumeParts.Part("v--p2", 2, leg, null, "v--p7")))
+                .hasMessageContaining("moves from \"v--p7\", which is not a member of v");
+        VolumeParts replaced = parts.withReplacement("v--p1", new VolumeParts.Part("v--p3", 3, leg, "v--p1"));
+        assertThatThrownBy(() -> replaced.withJoining(new VolumeParts.Part("v--p4", 4, leg, null, "v--p1")))
+                .as("a retired leg is no member to move from").hasMessageContaining("which is not a member of v");
+        assertThatThrownBy(() -> VolumeParts.of("v", Layout.MIRROR, List.of(p0, p1,
+                new VolumeParts.Part("v--p2", 2, leg, null, "v--p2")), UUID, T)).hasMessageContaining("cannot move from itself");
+
+        // The joining leg is one over the layout's count: three legs and a fourth joining, but not a lone leg and one joining.
+        VolumeParts three = VolumeParts.of("v", Layout.MIRROR, List.of(p0, p1, new VolumeParts.Part("v--p2", 2, leg)), UUID, T);
+        assertThat(three.withJoining(new VolumeParts.Part("v--p3", 3, leg, null, "v--p2")).parts()).hasSize(4);
+        assertThatThrownBy(() -> VolumeParts.of("v", Layout.MIRROR, List.of(p0, p1, new VolumeParts.Part("v--p2", 2, leg),
+                new VolumeParts.Part("v--p3", 3, leg)), UUID, T)).hasMessageContaining("a mirror volume has 2 to 3 parts, not 4");
+        assertThatThrownBy(() -> VolumeParts.of("v", Layout.MIRROR, List.of(p0,
+                new VolumeParts.Part("v--p1", 1, leg, null, "v--p0")), UUID, T)).hasMessageContaining("2 to 3 parts, not 2");
+        assertThatThrownBy(() -> VolumeParts.of("l", Layout.LINEAR, List.of(new VolumeParts.Part("l--p0", 0, leg),
+                new VolumeParts.Part("l--p1", 1, leg, null, "l--p0")), null, T)).hasMessageContaining("only a mirror's legs move");
+        // A moving mirror grows with its joining leg, which keeps moving.
+        VolumeParts grown = moving.grownTo(2L << 30);
+        assertThat(grown.joining().orElseThrow().movesFrom()).isEqualTo("v--p0");
+        assertThat(grown.parts()).extracting(VolumeParts.Part::sizeBytes).containsOnly(VolumeParts.mirrorLegBytes(2L << 30));
+    }
+
+    @Test
+    void anOperatorMovesOnlyThisMirrorsOwnLegsEachOnce() {
+        VolumeIntent v = Json.decode("{\"name\":\"v\",\"sizeBytes\":\"1Gi\",\"layout\":\"mirror\","
+                + "\"moveParts\":[{\"part\":\"v--p1\",\"toPool\":\"fast\"},{\"part\":\"v--p0\"}]}", VolumeIntent.class);
+        assertThat(v.moveParts()).containsExactly(new PartMove("v--p1", "fast"), new PartMove("v--p0", null));
+        assertThat(v.partMove("v--p1")).contains(new PartMove("v--p1", "fast"));
+        assertThat(v.partMove("v--p2")).isEmpty();
+        assertThat(Json.decode(Json.encode(v), VolumeIntent.class)).isEqualTo(v);
+        assertThat(Json.encodeToString(v)).doesNotContain("\"toPool\":null");
+        assertThat(Json.encodeToString(VolumeIntent.builder("w", 1).build())).doesNotContain("moveParts");
+        assertThat(v.withPartMove("v--p1", "slow").moveParts()).containsExactly(new PartMove("v--p0", null),
+                new PartMove("v--p1", "slow"));
+        assertThat(v.withoutPartMove("v--p1").moveParts()).containsExactly(new PartMove("v--p0", null));
+        assertThat(v.withoutPartMove("v--p1").withoutPartMove("v--p0").moveParts()).isEmpty();
+
+        assertThat(msg("{\"name\":\"v\",\"sizeBytes\":\"1Gi\",\"layout\":\"mirror\",\"moveParts\":[{\"part\":\"w--p1\"}]}",
+                VolumeIntent.class)).startsWith("moveParts[0].part: \"w--p1\" is not a part of v");
+        assertThat(msg("{\"name\":\"v\",\"sizeBytes\":\"1Gi\",\"layout\":\"mirror\",\"moveParts\":[{\"part\":\"v\"}]}",
+                VolumeIntent.class)).startsWith("moveParts[0].part: \"v\" is not a part of v");
+        assertThat(msg("{\"name\":\"v\",\"sizeBytes\":\"1Gi\",\"layout\":\"mirror\",\"moveParts\":[{\"part\":\"v--p1\"},"
+                + "{\"part\":\"v--p1\",\"toPool\":\"fast\"}]}", VolumeIntent.class)).contains("a leg is named twice");
+        assertThat(msg("{\"name\":\"v\",\"sizeBytes\":\"1Gi\",\"layout\":\"linear\",\"moveParts\":[{\"part\":\"v--p1\"}]}",
+                VolumeIntent.class)).startsWith("moveParts: only a mirror's legs can move");
+        assertThat(msg("{\"name\":\"v\",\"sizeBytes\":\"1Gi\",\"moveParts\":[{\"part\":\"v--p0\"}]}",
+                VolumeIntent.class)).startsWith("moveParts: only a mirror's legs can move");
+        assertThat(msg("{\"name\":\"v\",\"sizeBytes\":\"1Gi\",\"layout\":\"mirror\",\"moveParts\":[{\"part\":\"v--p1\","
+                + "\"toPool\":\"../x\"}]}", VolumeIntent.class)).contains("moveParts[0]").contains("pool name \"../x\" is invalid");
+        assertThat(msg("{\"name\":\"v\",\"sizeBytes\":\"1Gi\",\"layout\":\"mirror\",\"moveParts\":[{\"toPool\":\"fast\"}]}",
+                VolumeIntent.class)).contains("part");
+    }
 }
