@@ -5,6 +5,7 @@ import io.ferry.runtime.device.SignatureProbe;
 import io.ferry.runtime.exec.Command;
 import io.ferry.runtime.exec.CommandResult;
 import io.ferry.runtime.exec.CommandRunner;
+import io.grpc.Status;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -145,7 +146,7 @@ final class MirrorArrays {
                 fitSlots(parts, md, false);
             } catch (RuntimeException e) {
                 // The array runs and holds the volume's data; the keeper fits its slots in a later round.
-                log.warn("volume {}: {}; the keeper tries again", parts.volume(), e.getMessage());
+                log.warn("{}; the keeper tries again", Status.fromThrowable(e).getDescription());
             }
             return md;
         } else {

@@ -4,6 +4,7 @@ import io.ferry.etcd.store.EtcdStore;
 import io.ferry.model.Layout;
 import io.ferry.model.MirrorReport;
 import io.ferry.model.VolumeParts;
+import io.grpc.Status;
 import io.vertx.core.Future;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -181,7 +182,7 @@ final class MirrorLegs implements MirrorKeeper.Mirrors {
             // Read again: the retirement above may just have taken the last retired leg out.
             assembler.mirrors().fitSlots(parts, md, !retiredMembers(parts, md).isEmpty());
         } catch (RuntimeException e) {
-            log.warn("volume {}: {} (tried again in the next round)", id, e.getMessage());
+            log.warn("{} (tried again in the next round)", Status.fromThrowable(e).getDescription());
         }
         return done;
     }
