@@ -172,7 +172,8 @@ final class MirrorArrays {
     /** The array's health as sysfs shows it, each leg known by its device here (if any). */
     MirrorHealth health(Path md, VolumeParts parts, List<Optional<Path>> legDevices) {
         List<Optional<String>> names = legDevices.stream().map(device -> device.flatMap(members::kernelName)).toList();
-        return MirrorHealth.read(block, md.getFileName().toString(), parts.partNames(), names);
+        return MirrorHealth.read(block, md.getFileName().toString(), parts.partNames(), names,
+                parts.joining().map(VolumeParts.Part::name).orElse(null));
     }
 
     /** The device node of the array {@code health} was read from. */
@@ -254,8 +255,8 @@ final class MirrorArrays {
     /**
      * Makes the array's number of slots ({@code md/raid_disks}) the parts record's number of members.
      * A leg joining by a move is one more than the array was made with: md keeps it a spare, never
-     * copied to, until the array has a slot for it, which {@code --grow --raid-devices} gives (md then
-     * rebuilds it). Once a move is done or given up, the leg that left is failed out by {@link #retire},
+     * copied to, until the array has a slot for it, which {@code --grow --raid-devices} gives once md
+     * holds it (md then rebuilds it). Once a move is done or given up, the leg that left is failed out by {@link #retire},
      * and the slot it leaves is taken away, so the array does not run degraded by an empty slot forever.
      * The slots shrink only once the array holds no more devices than the members (md refuses
      * otherwise) and no retired leg is still among them: shrinking is never what takes a leg out.
@@ -278,11 +279,11 @@ final class MirrorArrays {
                     md, slots, wanted, action);
             return Optional.empty();
         }
-        if (slots > wanted) {
-            int held = members.of(md).size();
-            if (retiredPresent || held > wanted) {
-                return Optional.empty();
-            }
+        int held = members.of(md).size();
+        // A slot is added only for a leg md holds as a spare: an empty slot would have md count the array
+        // degraded for as long as the joining leg takes to be served here.
+        if (slots < wanted && held <= slots || slots > wanted && (retiredPresent || held > wanted)) {
+            return Optional.empty();
         }
         CommandResult out = runner.execute(Command.of("mdadm", "--grow", md.toString(), "--raid-devices=" + wanted)
                 .withTimeout(MDADM_TIMEOUT).serializedBy("md:" + parts.arrayUuid()));

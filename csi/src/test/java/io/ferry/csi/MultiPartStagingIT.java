@@ -642,7 +642,8 @@ class MultiPartStagingIT {
         VolumeParts placed = writeVolume(Layout.MIRROR, List.of(GI, GI));
         Function<Command, CommandResult> noSuperblock = c -> new CommandResult(c, 1, "",
                 "mdadm: No md superblock detected on " + c.argv().get(3) + ".\n", Duration.ZERO);
-        runner.on(List.of("mdadm", "--examine"), noSuperblock).on(List.of("wipefs"), "").on(List.of("mkfs.ext4"), "");
+        runner.on(List.of("mdadm", "--examine"), noSuperblock).on(List.of("wipefs"), "").on(List.of("mkfs.ext4"), "")
+                .on(List.of("stat", "-f"), "393216 262144 245760 4096 98304 98000\n");
         Path md = sys.resolve("block/md127/md");
         runner.on(List.of("mdadm", "--manage"), c -> {
             List<String> argv = c.argv();
@@ -701,6 +702,12 @@ class MultiPartStagingIT {
         await().atMost(Duration.ofSeconds(10)).until(() -> report().map(r -> legs(r).equals(List.of(from + " in-sync",
                 stays + " in-sync", joining + " rebuilding")) && r.syncAction().equals("recover")
                 && r.syncPercent() == 25.0).orElse(false));
+        // Both legs that hold the data are in sync: a move is no degraded mirror.
+        assertThat(stats().getVolumeCondition()).satisfies(c -> {
+            assertThat(c.getAbnormal()).isFalse();
+            assertThat(c.getMessage()).isEqualTo("mirror moving (md127): 2 of 3 legs in sync; leg " + joining
+                    + " (nvme3n1) rebuilding; recover 25.0% at 0.0 MiB/s");
+        });
         // A restage while the leg joins finds the running array as it is.
         stage();
 

@@ -957,6 +957,7 @@ class PartsAssemblerTest {
         assertThat(assembler().mirrors().fitSlots(moving(), md, false)).isEmpty();
         slots(2, "idle", members("nvme1n1", "in_sync", "nvme2n1", "in_sync"));
         assertThat(assembler().mirrors().fitSlots(mirror(), md, false)).isEmpty();
+        assertThat(assembler().mirrors().fitSlots(moving(), md, false)).as("no leg waits for the slot yet").isEmpty();
 
         assertThat(runner.commandLines()).isEmpty();
     }
