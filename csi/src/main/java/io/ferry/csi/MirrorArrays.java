@@ -5,6 +5,7 @@ import io.ferry.runtime.device.SignatureProbe;
 import io.ferry.runtime.exec.Command;
 import io.ferry.runtime.exec.CommandResult;
 import io.ferry.runtime.exec.CommandRunner;
+import io.grpc.Status;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -103,7 +104,7 @@ final class MirrorArrays {
                 continue;
             }
             List<SignatureProbe.Signature> found = probe.probe(leg.toString());
-            if (found.isEmpty() && parts.parts().get(i).replaces() != null) {
+            if (found.isEmpty() && parts.parts().get(i).placedBlank()) {
                 replacements.put(part, leg);
             } else if (found.isEmpty()) {
                 blank.add(part);
@@ -126,8 +127,9 @@ final class MirrorArrays {
         if (!ours.isEmpty() && !blank.isEmpty()) {
             // Members beside blank legs: a create cut short, or a leg lost and made again empty. Running on
             // the members alone would serve one copy with nothing saying so, and if those members fell
-            // behind once, it would serve old data as current. Only the controller's record that a leg is
-            // a replacement (placed blank for a leg declared lost) makes a blank leg expected.
+            // behind once, it would serve old data as current. Only the controller's record that a leg was
+            // placed blank (a replacement for a leg declared lost, or a leg joining by a move) makes a blank
+            // leg expected.
             throw Calls.failedPrecondition("volume " + parts.volume() + ": mirror (array " + uuid + ") has legs "
                     + "carrying its superblock beside blank legs " + blank + " that replace no lost leg; assembling it"
                     + " from some legs could serve stale data; nothing was written to any leg");
@@ -140,6 +142,12 @@ final class MirrorArrays {
             Path md = mdDevice(uuid).orElseThrow(() -> Calls.internal("volume " + parts.volume() + ": mdadm assembled"
                     + " the array " + uuid + " but no md device under " + block.sysRoot().resolve("block") + " reports it"));
             replacements.forEach((part, leg) -> add(parts, md, part, leg));
+            try {
+                fitSlots(parts, md, false);
+            } catch (RuntimeException e) {
+                // The array runs and holds the volume's data; the keeper fits its slots in a later round.
+                log.warn("{}; the keeper tries again", Status.fromThrowable(e).getDescription());
+            }
             return md;
         } else {
             List<String> create = new ArrayList<>(List.of("mdadm", "--create", mdPath(parts), "--run", "--level=1",
@@ -164,7 +172,8 @@ final class MirrorArrays {
     /** The array's health as sysfs shows it, each leg known by its device here (if any). */
     MirrorHealth health(Path md, VolumeParts parts, List<Optional<Path>> legDevices) {
         List<Optional<String>> names = legDevices.stream().map(device -> device.flatMap(members::kernelName)).toList();
-        return MirrorHealth.read(block, md.getFileName().toString(), parts.partNames(), names);
+        return MirrorHealth.read(block, md.getFileName().toString(), parts.partNames(), names,
+                parts.joining().map(VolumeParts.Part::name).orElse(null));
     }
 
     /** The device node of the array {@code health} was read from. */
@@ -205,7 +214,7 @@ final class MirrorArrays {
                 done.add(new Repair(part, false, "leg " + part + " (" + device + ") cannot be read yet: " + e.getMessage()));
                 continue;
             }
-            boolean replacement = parts.member(part).map(VolumeParts.Part::replaces).isPresent();
+            boolean replacement = parts.member(part).filter(VolumeParts.Part::placedBlank).isPresent();
             if (member.isEmpty() && replacement && blank(part, device)) {
                 done.add(add(parts, md, part, device));
                 continue;
@@ -229,9 +238,9 @@ final class MirrorArrays {
     }
 
     /**
-     * Adds a replacement leg, blank, to the running array: md writes its superblock and copies the
-     * whole volume onto it from the legs in sync (into a free slot at once; as a spare until the
-     * retired leg's slot is freed).
+     * Adds a leg placed blank (a replacement, or a leg joining by a move) to the running array: md
+     * writes its superblock and copies the whole volume onto it from the legs in sync, into a free
+     * slot at once, or as a spare until {@link #fitSlots} gives the array a slot for it.
      */
     private Repair add(VolumeParts parts, Path md, String part, Path leg) {
         CommandResult added = runner.execute(Command.of("mdadm", "--manage", md.toString(), "--add", leg.toString())
@@ -241,6 +250,59 @@ final class MirrorArrays {
                 : "replacement leg " + part + " (" + leg + ") was not added: mdadm refused (" + added.stderr().strip() + ")");
         log.info("volume {}: {}", parts.volume(), repair.what());
         return repair;
+    }
+
+    /**
+     * Makes the array's number of slots ({@code md/raid_disks}) the parts record's number of members.
+     * A leg joining by a move is one more than the array was made with: md keeps it a spare, never
+     * copied to, until the array has a slot for it, which {@code --grow --raid-devices} gives once md
+     * holds it (md then rebuilds it). Once a move is done or given up, the leg that left is failed out by {@link #retire},
+     * and the slot it leaves is taken away, so the array does not run degraded by an empty slot forever.
+     * The slots shrink only once the array holds no more devices than the members (md refuses
+     * otherwise) and no retired leg is still among them: shrinking is never what takes a leg out.
+     * md changes no slot count while it syncs, so that waits; nothing to do runs no command.
+     *
+     * @param retiredPresent whether a retired leg is still a member of the array
+     * @return what was done, empty when nothing needed doing or it must wait
+     * @throws io.grpc.StatusRuntimeException (INTERNAL) naming mdadm's complaint when it refused
+     */
+    synchronized Optional<String> fitSlots(VolumeParts parts, Path md, boolean retiredPresent) {
+        Path dir = block.dir(md.getFileName().toString()).resolve("md");
+        int wanted = parts.parts().size();
+        int slots = (int) Math.max(-1, number(SysBlock.read(dir.resolve("raid_disks"))));
+        if (slots <= 0 || slots == wanted) {
+            return Optional.empty();
+        }
+        String action = SysBlock.read(dir.resolve("sync_action"));
+        if (action != null && !action.equals("idle")) {
+            log.debug("volume {}: md array {} has {} slots for {} members; waiting for its {} to end", parts.volume(),
+                    md, slots, wanted, action);
+            return Optional.empty();
+        }
+        int held = members.of(md).size();
+        // A slot is added only for a leg md holds as a spare: an empty slot would have md count the array
+        // degraded for as long as the joining leg takes to be served here.
+        if (slots < wanted && held <= slots || slots > wanted && (retiredPresent || held > wanted)) {
+            return Optional.empty();
+        }
+        CommandResult out = runner.execute(Command.of("mdadm", "--grow", md.toString(), "--raid-devices=" + wanted)
+                .withTimeout(MDADM_TIMEOUT).serializedBy("md:" + parts.arrayUuid()));
+        if (!out.succeeded()) {
+            throw Calls.internal("volume " + parts.volume() + ": mdadm could not change the slots of " + md + " from "
+                    + slots + " to " + wanted + ": " + out.stderr().strip());
+        }
+        String what = "md array " + md + " " + (slots < wanted ? "given a slot for each" : "down to the slots of its")
+                + " " + wanted + " legs (from " + slots + ")";
+        log.info("volume {}: {}", parts.volume(), what);
+        return Optional.of(what);
+    }
+
+    private static long number(String value) {
+        try {
+            return value == null ? -1 : Long.parseLong(value.strip());
+        } catch (NumberFormatException e) {
+            return -1;
+        }
     }
 
     /** Whether a leg carries nothing at all (wipefs finds no signature); one that cannot be read is not blank. */
@@ -363,6 +425,11 @@ final class MirrorArrays {
             Thread.currentThread().interrupt();
             throw Calls.internal("interrupted while waiting for an md device to go");
         }
+    }
+
+    /** The running array whose UUID is {@code uuid}, if there is one; nothing is made or changed. */
+    synchronized Optional<Path> running(String uuid) {
+        return mdDevice(uuid).filter(this::started);
     }
 
     /** Whether the array runs: any {@code md/array_state} but {@code clear} and {@code inactive}. */

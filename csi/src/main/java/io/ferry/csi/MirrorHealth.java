@@ -18,10 +18,17 @@ import java.util.Set;
  *                     after a create or an unclean stop), {@code recover} (a leg being rebuilt), ...
  * @param progress     the running sync's completed fraction (0..1), -1 when none runs
  * @param rateKibPerSecond the running sync's rate as md measures it, 0 when none runs
+ * @param joining      the part joining the array by a move (an extra copy on its way), null when none
  */
-record MirrorHealth(String mdDevice, List<Leg> legs, String syncAction, double progress, long rateKibPerSecond) {
+record MirrorHealth(String mdDevice, List<Leg> legs, String syncAction, double progress, long rateKibPerSecond,
+                    String joining) {
 
-    enum State { HEALTHY, RESYNCING, REBUILDING, DEGRADED }
+    /** {@code MOVING}: every leg in sync but the one joining by a move, which is still on its way. */
+    enum State { HEALTHY, RESYNCING, MOVING, REBUILDING, DEGRADED }
+
+    MirrorHealth(String mdDevice, List<Leg> legs, String syncAction, double progress, long rateKibPerSecond) {
+        this(mdDevice, legs, syncAction, progress, rateKibPerSecond, null);
+    }
 
     enum LegState {
         IN_SYNC, REBUILDING, FAULTY,
@@ -43,6 +50,12 @@ record MirrorHealth(String mdDevice, List<Leg> legs, String syncAction, double p
      * @param legDevices for each part in order, the kernel name of its device on this node, if any
      */
     static MirrorHealth read(SysBlock block, String mdKernelName, List<String> parts, List<Optional<String>> legDevices) {
+        return read(block, mdKernelName, parts, legDevices, null);
+    }
+
+    /** @param joining the part joining by a move, if one is (one of {@code parts}), else null */
+    static MirrorHealth read(SysBlock block, String mdKernelName, List<String> parts, List<Optional<String>> legDevices,
+                             String joining) {
         Path md = block.dir(mdKernelName).resolve("md");
         List<Leg> legs = new ArrayList<>();
         for (int i = 0; i < parts.size(); i++) {
@@ -51,7 +64,7 @@ record MirrorHealth(String mdDevice, List<Leg> legs, String syncAction, double p
         }
         String action = Optional.ofNullable(SysBlock.read(md.resolve("sync_action"))).orElse("idle");
         return new MirrorHealth(mdKernelName, List.copyOf(legs), action, progress(SysBlock.read(md.resolve("sync_completed"))),
-                number(SysBlock.read(md.resolve("sync_speed"))));
+                number(SysBlock.read(md.resolve("sync_speed"))), joining);
     }
 
     private static LegState legState(Path member) {
@@ -86,6 +99,10 @@ record MirrorHealth(String mdDevice, List<Leg> legs, String syncAction, double p
     }
 
     State state() {
+        if (joining != null && legs.stream().anyMatch(l -> l.part().equals(joining) && l.state() != LegState.IN_SYNC)
+                && legs.stream().allMatch(l -> l.part().equals(joining) || l.state() == LegState.IN_SYNC)) {
+            return State.MOVING;
+        }
         if (legs.stream().anyMatch(l -> l.state() == LegState.REBUILDING)) {
             return State.REBUILDING;
         }
@@ -95,7 +112,7 @@ record MirrorHealth(String mdDevice, List<Leg> legs, String syncAction, double p
         return "resync".equals(syncAction) ? State.RESYNCING : State.HEALTHY;
     }
 
-    /** Whether the volume runs on fewer copies than it was made with. */
+    /** Whether the volume runs on fewer copies than it was made with: a leg still joining by a move is an extra one. */
     boolean abnormal() {
         return state() == State.DEGRADED || state() == State.REBUILDING;
     }

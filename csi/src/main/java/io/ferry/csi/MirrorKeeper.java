@@ -1,5 +1,6 @@
 package io.ferry.csi;
 
+import io.ferry.model.MirrorReport;
 import io.ferry.model.PartNames;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -23,6 +24,11 @@ import java.util.function.Predicate;
  * bitmap resyncs only what changed meanwhile. A leg that keeps failing is retried less and less
  * often ({@link #FIRST_RETRY}, doubling up to {@link #MAX_RETRY}), so a broken disk does not make md
  * rebuild in a loop. A volume being staged or unstaged is skipped until the next round.
+ *
+ * <p>It also writes each mirror's {@link MirrorReport} to etcd, which the controller reads to finish
+ * a leg's move: when what md says of the legs changes, and while a sync runs, as its progress moves
+ * (at most every {@link #PROGRESS_REPORT_INTERVAL}). A report etcd did not take is written again in
+ * the next round; a mirror no longer assembled here has its report withdrawn.
  */
 final class MirrorKeeper implements AutoCloseable {
 
@@ -32,16 +38,24 @@ final class MirrorKeeper implements AutoCloseable {
     static final Duration INTERVAL = Duration.ofSeconds(5);
     static final Duration FIRST_RETRY = Duration.ofSeconds(30);
     static final Duration MAX_RETRY = Duration.ofMinutes(15);
+    static final Duration PROGRESS_REPORT_INTERVAL = Duration.ofSeconds(10);
 
     private final Mirrors devices;
     private final KeyedLocks locks;
     private final LongSupplier nanoTime;
     private final Map<String, MirrorHealth.State> lastState = new ConcurrentHashMap<>();
     private final Map<String, Retry> retries = new ConcurrentHashMap<>();
+    private final Map<String, Written> reports = new ConcurrentHashMap<>();
+    // Reports to remove whose removal etcd has not confirmed; cleared when the volume is staged again.
+    private final Set<String> withdrawals = ConcurrentHashMap.newKeySet();
     private ScheduledExecutorService executor;
 
     /** When a leg may be tried again, and how often it was. */
     private record Retry(int attempts, long notBeforeNanos) {
+    }
+
+    /** The last report etcd took for a volume, and when. */
+    private record Written(MirrorReport report, long atNanos) {
     }
 
     /** What the keeper needs of the node's devices: {@link VolumeDevices}, a stand-in in unit tests. */
@@ -59,6 +73,15 @@ final class MirrorKeeper implements AutoCloseable {
 
         /** Keeps the last leg in sync from failing fast (see {@link VolumeDevices#holdLastLeg}). */
         void holdLastLeg(String volume, MirrorHealth health);
+
+        /** This node's report of the mirror {@code health} was read from; empty when it has no parts record. */
+        Optional<MirrorReport> mirrorReport(String volume, MirrorHealth health);
+
+        /** Writes the report to etcd; throws when etcd did not take it. */
+        void writeReport(MirrorReport report);
+
+        /** Removes this node's report of the volume from etcd; throws when etcd did not confirm it. */
+        void withdrawReport(String volume);
     }
 
     MirrorKeeper(Mirrors devices, KeyedLocks locks) {
@@ -88,6 +111,11 @@ final class MirrorKeeper implements AutoCloseable {
         try {
             Set<String> staged = devices.stagedMirrors();
             lastState.keySet().retainAll(staged);
+            reports.keySet().retainAll(staged);
+            withdrawals.removeAll(staged);
+            for (String volume : Set.copyOf(withdrawals)) {
+                withdraw(volume);
+            }
             retries.keySet().removeIf(part -> PartNames.parse(part).map(p -> !staged.contains(p.volume())).orElse(true));
             for (String volume : staged) {
                 try {
@@ -114,9 +142,13 @@ final class MirrorKeeper implements AutoCloseable {
                 // Unstaged (perhaps re-added by a stats call that raced the unstage): nothing to look after.
                 lastState.remove(volume);
                 devices.forgetMirror(volume);
+                reports.remove(volume);
+                withdrawals.add(volume);
+                withdraw(volume);
                 return;
             }
             report(volume, health.get());
+            publish(volume, health.get());
             devices.holdLastLeg(volume, health.get());
             for (MirrorHealth.Leg leg : health.get().legs()) {
                 if (leg.state() == MirrorHealth.LegState.IN_SYNC) {
@@ -150,6 +182,55 @@ final class MirrorKeeper implements AutoCloseable {
             } else {
                 log.info("volume {}: {}", volume, health.message());
             }
+        }
+    }
+
+    /**
+     * Writes the mirror's report when it says something the last one etcd took did not, or when a
+     * sync's progress moved and the last write is {@link #PROGRESS_REPORT_INTERVAL} old.
+     */
+    private void publish(String volume, MirrorHealth health) {
+        try {
+            Optional<MirrorReport> report = devices.mirrorReport(volume, health);
+            if (report.isEmpty()) {
+                return;
+            }
+            Written last = reports.get(volume);
+            long now = nanoTime.getAsLong();
+            boolean due = last == null || !report.get().sameLegs(last.report())
+                    || report.get().syncPercent() >= 0 && report.get().syncPercent() != last.report().syncPercent()
+                    && now - last.atNanos() >= PROGRESS_REPORT_INTERVAL.toNanos();
+            if (due) {
+                devices.writeReport(report.get());
+                reports.put(volume, new Written(report.get(), now));
+            }
+        } catch (RuntimeException e) {
+            // Only the report is missed: the legs are still looked after in this round.
+            log.warn("volume {}: its mirror report could not be written (tried again in the next round): {}", volume,
+                    e.toString());
+        }
+    }
+
+    /**
+     * Stops looking after a mirror unstaged from this node (its array stopped) and removes its report,
+     * now or, when etcd does not confirm it, in the following rounds unless it is staged again. The
+     * caller holds the volume's lock, so no round writes a report of it meanwhile.
+     */
+    void forget(String volume) {
+        devices.forgetMirror(volume);
+        lastState.remove(volume);
+        reports.remove(volume);
+        withdrawals.add(volume);
+        withdraw(volume);
+    }
+
+    private void withdraw(String volume) {
+        try {
+            devices.withdrawReport(volume);
+            withdrawals.remove(volume);
+        } catch (RuntimeException e) {
+            log.warn("volume {}: its mirror report could not be removed (tried again in the next round): {}", volume,
+                    e.toString());
         }
     }
 

@@ -200,7 +200,12 @@ public final class NodeService extends NodeGrpc.NodeImplBase {
                 mounts.unmountAll(staging, runner);
                 if (Names.isValidVolumeName(id)) {
                     devices.follow(id);
+                    boolean mirror = devices.mirror(id);
                     devices.release(id);
+                    if (mirror) {
+                        // After the array is stopped: the report says what md holds, and it holds nothing here now.
+                        keeper.forget(id);
+                    }
                     // Unstaged, the volume no longer concerns this node until it is staged again.
                     devices.unfollow(id);
                 } else {

@@ -91,8 +91,18 @@ final class PartsAnswers {
         if (!abnormal.isEmpty()) {
             return VolumeCondition.newBuilder().setAbnormal(true).setMessage(String.join("; ", abnormal)).build();
         }
-        return VolumeCondition.newBuilder().setAbnormal(false).setMessage(parts.layout() + " of " + parts.parts().size()
-                + " parts, served by " + parts.partNames().stream().map(p -> records.placement(p).map(Placement::node)
-                        .orElse("?")).toList()).build();
+        // A leg joining by a move is an extra copy on its way, not one more part of the layout.
+        Optional<VolumeParts.Part> joining = parts.joining();
+        List<String> counted = parts.partNames().stream().filter(p -> joining.map(j -> !j.name().equals(p)).orElse(true))
+                .toList();
+        StringBuilder message = new StringBuilder().append(parts.layout()).append(" of ").append(counted.size())
+                .append(" parts, served by ").append(counted.stream().map(this::node).toList());
+        joining.ifPresent(j -> message.append("; leg ").append(j.name()).append(" on ").append(node(j.name()))
+                .append(" joining to take over from ").append(j.movesFrom()));
+        return VolumeCondition.newBuilder().setAbnormal(false).setMessage(message.toString()).build();
+    }
+
+    private String node(String part) {
+        return records.placement(part).map(Placement::node).orElse("?");
     }
 }

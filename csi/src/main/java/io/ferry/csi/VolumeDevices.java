@@ -52,7 +52,7 @@ final class VolumeDevices {
         this.verifier = verifier;
         this.nvme = nvme;
         this.assembler = assembler;
-        this.mirrors = new MirrorLegs(this, view, nvme, assembler);
+        this.mirrors = new MirrorLegs(store, nodeId, this, view, nvme, assembler);
     }
 
     /** The mirrors staged on this node, as the keeper looks after them. */
@@ -101,15 +101,31 @@ final class VolumeDevices {
                 "the controller to place the parts of volume " + id);
         List<Path> partDevices = new ArrayList<>();
         boolean mirror = parts.layout() == Layout.MIRROR;
+        Optional<Path> running = mirror ? assembler.mirrors().running(parts.arrayUuid()) : Optional.empty();
         for (VolumeParts.Part part : parts.parts()) {
             Calls.await(view.follow(part.name()));
+            if (running.isPresent() && part.movesFrom() != null) {
+                // An extra copy on its way: the running array holds the data without it, and the keeper
+                // connects and adds it once it is served here. Waiting would hold a restage or a publish.
+                continue;
+            }
             partDevices.add(attach(part.name(), mirror));
+        }
+        if (running.isPresent()) {
+            mirrors.staged(id);
+            return running.get();
         }
         Path device = assembler.assemble(parts, partDevices);
         if (mirror) {
             mirrors.staged(id);
         }
         return device;
+    }
+
+    /** Whether the volume is a mirror, by its parts record or, when that is gone, its intent. */
+    boolean mirror(String id) {
+        return view.volumeParts(id).map(p -> p.layout() == Layout.MIRROR)
+                .or(() -> view.volume(id).map(v -> v.layout() == Layout.MIRROR)).orElse(false);
     }
 
     /** The NVMe export a part is reached through from this node, if it is reached over the network. */

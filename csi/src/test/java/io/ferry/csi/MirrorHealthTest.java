@@ -111,4 +111,34 @@ class MirrorHealthTest {
         assertThat(health.inSync()).isZero();
         assertThat(health.state()).isEqualTo(MirrorHealth.State.DEGRADED);
     }
+
+    @Test
+    void aLegJoiningByAMoveIsAnExtraCopyOnItsWayNotADegradedMirror() throws IOException {
+        attr("dev-dm-0/state", "in_sync");
+        attr("dev-nvme0n1/state", "in_sync");
+        attr("dev-nvme1n1/state", "spare");
+        attr("sync_action", "recover");
+        attr("sync_completed", "32768 / 131072");
+        attr("sync_speed", "4096");
+        List<String> parts = List.of("db--p0", "db--p1", "db--p2");
+        List<Optional<String>> devices = List.of(Optional.of("dm-0"), Optional.of("nvme0n1"), Optional.of("nvme1n1"));
+
+        MirrorHealth moving = MirrorHealth.read(block(), "md127", parts, devices, "db--p2");
+        assertThat(moving.state()).isEqualTo(MirrorHealth.State.MOVING);
+        assertThat(moving.abnormal()).isFalse();
+        assertThat(moving.message()).isEqualTo("mirror moving (md127): 2 of 3 legs in sync; leg db--p2 (nvme1n1)"
+                + " rebuilding; recover 25.0% at 4.0 MiB/s");
+        assertThat(MirrorHealth.read(block(), "md127", parts, List.of(Optional.of("dm-0"), Optional.of("nvme0n1"),
+                Optional.empty()), "db--p2").abnormal()).as("not connected yet").isFalse();
+
+        // One of the legs that hold the data is behind: that is degraded, move or not.
+        attr("dev-nvme0n1/state", "faulty");
+        assertThat(MirrorHealth.read(block(), "md127", parts, devices, "db--p2").state())
+                .isEqualTo(MirrorHealth.State.REBUILDING);
+        attr("dev-nvme0n1/state", "in_sync");
+        attr("dev-nvme1n1/state", "in_sync");
+        attr("sync_action", "idle");
+        assertThat(MirrorHealth.read(block(), "md127", parts, devices, "db--p2").state())
+                .isEqualTo(MirrorHealth.State.HEALTHY);
+    }
 }

@@ -1,8 +1,10 @@
 package io.ferry.csi;
 
+import io.ferry.model.MirrorReport;
 import org.junit.jupiter.api.Test;
 
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
@@ -35,7 +37,10 @@ class MirrorKeeperTest {
         final Map<String, MirrorHealth> health = new HashMap<>();
         final List<String> tried = new ArrayList<>();
         final List<Integer> heldWithInSync = new ArrayList<>();
+        final List<MirrorReport> written = new ArrayList<>();
+        final List<String> withdrawn = new ArrayList<>();
         RuntimeException failure;
+        RuntimeException etcdFailure;
 
         @Override
         public Set<String> stagedMirrors() {
@@ -70,6 +75,34 @@ class MirrorKeeperTest {
         @Override
         public void holdLastLeg(String volume, MirrorHealth health) {
             heldWithInSync.add((int) health.inSync());
+        }
+
+        @Override
+        public Optional<MirrorReport> mirrorReport(String volume, MirrorHealth health) {
+            if (!volume.equals(VOLUME)) {
+                return Optional.empty();
+            }
+            List<MirrorReport.Leg> legs = health.legs().stream().map(l -> new MirrorReport.Leg(l.part(),
+                    MirrorReport.LegState.valueOf(l.state().name()))).toList();
+            return Optional.of(MirrorReport.of(volume, "node-1", "4c3b2a19-8e7d-4f6a-9b5c-0d1e2f3a4b5c", legs,
+                    health.syncAction(), health.progress() < 0 ? -1 : health.progress() * 100, health.rateKibPerSecond(),
+                    Instant.EPOCH));
+        }
+
+        @Override
+        public void writeReport(MirrorReport report) {
+            if (etcdFailure != null) {
+                throw etcdFailure;
+            }
+            written.add(report);
+        }
+
+        @Override
+        public void withdrawReport(String volume) {
+            if (etcdFailure != null) {
+                throw etcdFailure;
+            }
+            withdrawn.add(volume);
         }
     }
 
@@ -158,5 +191,92 @@ class MirrorKeeperTest {
         Optional<KeyedLocks.Held> again = locks.tryLock("volume:x");
         assertThat(again).as("the turn given up by the busy attempt does not hold the key").isPresent();
         again.get().close();
+    }
+
+    // ---- the report ----
+
+    static MirrorHealth rebuilding(double progress) {
+        return new MirrorHealth("md127", List.of(new MirrorHealth.Leg("db--p0", "dm-0", MirrorHealth.LegState.IN_SYNC),
+                new MirrorHealth.Leg(LEG, "nvme0n1", MirrorHealth.LegState.REBUILDING)), "recover", progress, 20480);
+    }
+
+    @Test
+    void theReportIsWrittenWhenTheLegsChangeAndNotRewrittenWhileTheyDoNot() {
+        mirrors.health.put(VOLUME, health(MirrorHealth.LegState.IN_SYNC));
+        keeper.checkAll();
+        after(Duration.ofMinutes(5));
+        keeper.checkAll();
+        mirrors.health.put(VOLUME, health(MirrorHealth.LegState.FAULTY));
+        keeper.checkAll();
+        keeper.checkAll();
+
+        assertThat(mirrors.written).extracting(r -> r.legs().get(1).state())
+                .containsExactly(MirrorReport.LegState.IN_SYNC, MirrorReport.LegState.FAULTY);
+    }
+
+    @Test
+    void aSyncsProgressIsRewrittenAtMostEveryTenSeconds() {
+        mirrors.health.put(VOLUME, rebuilding(0.10));
+        keeper.checkAll();
+        after(Duration.ofSeconds(5));
+        mirrors.health.put(VOLUME, rebuilding(0.20));
+        keeper.checkAll();
+        assertThat(mirrors.written).as("moved, but 5 s after the last write").hasSize(1);
+
+        after(Duration.ofSeconds(5));
+        keeper.checkAll();
+        after(Duration.ofSeconds(30));
+        keeper.checkAll();
+        assertThat(mirrors.written).as("10 s on, then no further progress").extracting(MirrorReport::syncPercent)
+                .containsExactly(10.0, 20.0);
+
+        mirrors.health.put(VOLUME, health(MirrorHealth.LegState.IN_SYNC));
+        keeper.checkAll();
+        assertThat(mirrors.written).as("the sync's end is a change of the legs: at once").hasSize(3);
+    }
+
+    @Test
+    void aReportEtcdDidNotTakeIsWrittenInTheNextRoundAndTheLegsAreStillLookedAfter() {
+        mirrors.health.put(VOLUME, health(MirrorHealth.LegState.FAULTY));
+        mirrors.etcdFailure = new IllegalStateException("etcd unavailable");
+        keeper.checkAll();
+        assertThat(mirrors.written).isEmpty();
+        assertThat(mirrors.tried).containsExactly(LEG);
+
+        mirrors.etcdFailure = null;
+        keeper.checkAll();
+        assertThat(mirrors.written).hasSize(1);
+    }
+
+    @Test
+    void aForgottenMirrorsReportIsWithdrawnAndRetriedUntilEtcdConfirms() {
+        mirrors.health.put(VOLUME, health(MirrorHealth.LegState.IN_SYNC));
+        keeper.checkAll();
+        mirrors.health.remove(VOLUME);
+        mirrors.etcdFailure = new IllegalStateException("etcd unavailable");
+        keeper.checkAll();
+        assertThat(mirrors.staged).isEmpty();
+
+        mirrors.etcdFailure = null;
+        keeper.checkAll();
+        keeper.checkAll();
+        assertThat(mirrors.withdrawn).as("once confirmed, not again").containsExactly(VOLUME);
+    }
+
+    @Test
+    void anUnstagedMirrorsReportIsWithdrawnAndWrittenAfreshWhenItIsStagedAgain() {
+        mirrors.health.put(VOLUME, health(MirrorHealth.LegState.IN_SYNC));
+        keeper.checkAll();
+        mirrors.etcdFailure = new IllegalStateException("etcd unavailable");
+        keeper.forget(VOLUME);
+        assertThat(mirrors.staged).isEmpty();
+
+        // Staged again before etcd came back: the pending withdrawal must not remove the new report.
+        mirrors.etcdFailure = null;
+        mirrors.staged.add(VOLUME);
+        keeper.checkAll();
+
+        assertThat(mirrors.withdrawn).isEmpty();
+        assertThat(mirrors.written).as("the same legs, written again after the unstage").hasSize(2);
     }
 }

@@ -11,12 +11,14 @@ import io.ferry.csi.v1.NodeUnstageVolumeRequest;
 import io.ferry.etcd.ClusterIdentities;
 import io.ferry.etcd.FerryKeys;
 import io.ferry.etcd.store.EtcdStore;
+import io.ferry.etcd.store.Versioned;
 import io.ferry.etcd.testing.EtcdExtension;
 import io.ferry.model.Attachment;
 import io.ferry.model.Engine;
 import io.ferry.model.ExportInfo;
 import io.ferry.model.GlobalConfig;
 import io.ferry.model.Layout;
+import io.ferry.model.MirrorReport;
 import io.ferry.model.NodeRegistration;
 import io.ferry.model.Nqn;
 import io.ferry.model.PartNames;
@@ -56,6 +58,7 @@ import java.util.Comparator;
 import java.util.EnumSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Function;
@@ -623,6 +626,112 @@ class MultiPartStagingIT {
         assertThat(stats().getVolumeCondition().getAbnormal()).isFalse();
 
         unstage();
+        assertThat(leftOver()).isEmpty();
+    }
+
+    Optional<MirrorReport> report() {
+        return result(store.get(keys.mirrorReport(VOLUME, CONSUMER), MirrorReport.class)).map(Versioned::value);
+    }
+
+    static List<String> legs(MirrorReport report) {
+        return report.legs().stream().map(l -> l.part() + " " + l.state().value()).toList();
+    }
+
+    @Test
+    void aLegMovingJoinsTheArrayInASlotOfItsOwnIsReportedAndTheLegItReplacesGivesItsSlotBack() throws Exception {
+        VolumeParts placed = writeVolume(Layout.MIRROR, List.of(GI, GI));
+        Function<Command, CommandResult> noSuperblock = c -> new CommandResult(c, 1, "",
+                "mdadm: No md superblock detected on " + c.argv().get(3) + ".\n", Duration.ZERO);
+        runner.on(List.of("mdadm", "--examine"), noSuperblock).on(List.of("wipefs"), "").on(List.of("mkfs.ext4"), "")
+                .on(List.of("stat", "-f"), "393216 262144 245760 4096 98304 98000\n");
+        Path md = sys.resolve("block/md127/md");
+        runner.on(List.of("mdadm", "--manage"), c -> {
+            List<String> argv = c.argv();
+            if (argv.contains("--fail")) {
+                delete(md.resolve("dev-" + Path.of(argv.get(argv.indexOf("--fail") + 1)).getFileName()));
+            }
+            if (argv.contains("--add")) {
+                // No free slot: md keeps the new leg a spare.
+                write(md.resolve("dev-" + Path.of(argv.get(argv.indexOf("--add") + 1)).getFileName() + "/state"), "spare");
+            }
+            return ok(c);
+        });
+        runner.on(List.of("mdadm", "--grow"), c -> {
+            String slots = c.argv().get(3).substring("--raid-devices=".length());
+            write(md.resolve("raid_disks"), slots);
+            if (slots.equals("3")) {
+                write(md.resolve("dev-nvme3n1/state"), "");
+                write(md.resolve("sync_action"), "recover");
+                write(md.resolve("sync_completed"), "524288 / 2097152");
+            }
+            return ok(c);
+        });
+        mirrorCheck = Duration.ofMillis(200);
+        startPlugin();
+        stage();
+        write(md.resolve("dev-nvme1n1/state"), "in_sync");
+        write(md.resolve("dev-nvme2n1/state"), "in_sync");
+        write(md.resolve("sync_action"), "idle");
+        write(md.resolve("raid_disks"), "2");
+        String from = PartNames.of(VOLUME, 0);
+        String stays = PartNames.of(VOLUME, 1);
+        String joining = PartNames.of(VOLUME, 2);
+        await().atMost(Duration.ofSeconds(10)).until(() -> report().map(r -> legs(r).equals(List.of(from + " in-sync",
+                stays + " in-sync"))).orElse(false));
+        assertThat(report().orElseThrow().arrayUuid()).isEqualTo(MIRROR_UUID);
+        assertThat(report().orElseThrow().node()).isEqualTo(CONSUMER);
+        int before = runner.commandLines().size();
+
+        // The controller moves leg 0: leg 2, blank, on another pool, served here, joins as a third member.
+        result(store.put(keys.volume(joining), VolumeIntent.builder(joining, GI).partOf(VOLUME)
+                .consumerNode(CONSUMER).createdBy("controller").createdAt(T).build()));
+        result(store.put(keys.placement(joining), Placement.of(joining, "pool-c", SERVER, Engine.FILE, GI,
+                true, 1, CONSUMER, null, null, T)));
+        result(store.put(keys.volumeScheduling(joining), VolumeScheduling.of(joining, SchedulingPhase.PLACED,
+                Map.of(), null, SERVER, "pool-c", true, 1, T)));
+        result(store.put(keys.volumeStatus(SERVER, joining), VolumeStatus.of(joining, SERVER, VolumePhase.READY,
+                "/dev/loop2", GI, export(joining), 1, null, T)));
+        VolumeParts moving = placed.withJoining(new VolumeParts.Part(joining, 2, GI, null, from));
+        result(store.put(keys.volumeParts(VOLUME), moving));
+
+        String add = "mdadm --manage " + dev.resolve("md127") + " --add " + dev.resolve("nvme3n1");
+        String grow = "mdadm --grow " + dev.resolve("md127") + " --raid-devices=3";
+        await().atMost(Duration.ofSeconds(20)).until(() -> since(before).contains(grow));
+        assertThat(since(before)).containsSubsequence(connect(2), "mdadm --examine --export " + dev.resolve("nvme3n1"),
+                "wipefs --noheadings --output TYPE,OFFSET,USAGE " + dev.resolve("nvme3n1"), add, grow);
+        await().atMost(Duration.ofSeconds(10)).until(() -> report().map(r -> legs(r).equals(List.of(from + " in-sync",
+                stays + " in-sync", joining + " rebuilding")) && r.syncAction().equals("recover")
+                && r.syncPercent() == 25.0).orElse(false));
+        // Both legs that hold the data are in sync: a move is no degraded mirror.
+        assertThat(stats().getVolumeCondition()).satisfies(c -> {
+            assertThat(c.getAbnormal()).isFalse();
+            assertThat(c.getMessage()).isEqualTo("mirror moving (md127): 2 of 3 legs in sync; leg " + joining
+                    + " (nvme3n1) rebuilding; recover 25.0% at 0.0 MiB/s");
+        });
+        // A restage while the leg joins finds the running array as it is.
+        stage();
+
+        write(md.resolve("dev-nvme3n1/state"), "in_sync");
+        write(md.resolve("sync_action"), "idle");
+        write(md.resolve("sync_completed"), "none");
+        await().atMost(Duration.ofSeconds(10)).until(() -> report().map(r -> r.inSync(joining) && r.syncPercent() == -1)
+                .orElse(false));
+
+        // The controller sees it in sync and commits the move: leg 0 retired, leg 2 in its place.
+        int moved = runner.commandLines().size();
+        result(store.put(keys.volumeParts(VOLUME), moving.withMoveDone()));
+        String fail = "mdadm --manage " + dev.resolve("md127") + " --fail " + dev.resolve("nvme1n1") + " --remove "
+                + dev.resolve("nvme1n1");
+        String shrink = "mdadm --grow " + dev.resolve("md127") + " --raid-devices=2";
+        await().atMost(Duration.ofSeconds(20)).until(() -> since(moved).contains(shrink)
+                && since(moved).contains("nvme disconnect -n " + nqn(from)));
+        assertThat(since(moved)).containsSubsequence(fail, shrink);
+        await().atMost(Duration.ofSeconds(10)).until(() -> report().map(r -> legs(r).equals(List.of(joining + " in-sync",
+                stays + " in-sync"))).orElse(false));
+        assertThat(since(moved)).filteredOn(c -> c.startsWith("mdadm --grow")).containsExactly(shrink);
+
+        unstage();
+        assertThat(report()).as("withdrawn with the array").isEmpty();
         assertThat(leftOver()).isEmpty();
     }
 }

@@ -106,4 +106,26 @@ class PartsAnswersTest {
         assertThat(PartsAnswers.isPart(VolumeIntent.builder("db--p0", LEG).partOf("db").build())).isTrue();
         assertThat(PartsAnswers.isPart(VolumeIntent.builder("db", LEG).layout(Layout.MIRROR).build())).isFalse();
     }
+
+    @Test
+    void aLegJoiningByAMoveIsNamedAsSuchAndCountsForTheIntentAndTheSharedNodeLikeAnyPart() {
+        VolumeParts moving = MIRROR.withJoining(new VolumeParts.Part("db--p2", 2, LEG, null, "db--p0"));
+        place("db--p0", "node-a");
+        place("db--p1", "node-b");
+        place("db--p2", "node-c");
+        VolumeCondition fine = VolumeCondition.newBuilder().setAbnormal(false).setMessage("served").build();
+        VolumeCondition down = VolumeCondition.newBuilder().setAbnormal(true).setMessage("its agent failed").build();
+
+        assertThat(answers.condition(moving, part -> fine).getMessage())
+                .isEqualTo("mirror of 2 parts, served by [node-a, node-b]; leg db--p2 on node-c joining to take over from db--p0");
+        assertThat(answers.condition(moving, part -> part.equals("db--p2") ? down : fine).getMessage())
+                .isEqualTo("part db--p2: its agent failed");
+        assertThat(answers.sharedNode(moving)).isNull();
+
+        writePartIntent("db--p0", 10);
+        writePartIntent("db--p1", 10);
+        // Placed long after the volume's creation, by the move.
+        writePartIntent("db--p2", 90);
+        assertThat(answers.created("db", 5, moving).parts()).isEqualTo(moving);
+    }
 }

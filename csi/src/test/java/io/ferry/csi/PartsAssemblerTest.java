@@ -848,4 +848,211 @@ class PartsAssemblerTest {
                 .contains("nvme2n1");
         assertThat(members.memberOf(dev.resolve("md126"), List.of("nqn.2024-01.io.ferry:c1:db-1--p3"))).isEmpty();
     }
+
+    // ---- a leg moved ----
+
+    /** The mirror while leg 0 moves: legs 0 and 1, and leg 2 (blank, joining from leg 0), whose device is {@code nvme3n1}. */
+    static VolumeParts moving() {
+        return mirror().withJoining(new VolumeParts.Part(PartNames.of(VOLUME, 2), 2, GIB, null, PartNames.of(VOLUME, 0)));
+    }
+
+    /** md126 running with {@code slots} slots, md's {@code sync_action}, and its members' states by kernel name. */
+    void slots(int slots, String syncAction, Map<String, String> members) {
+        md("md126", "active", UUID_AS_MDADM_PRINTS_IT);
+        try {
+            Path md = sys.resolve("block/md126/md");
+            Files.writeString(md.resolve("raid_disks"), slots + "\n");
+            Files.writeString(md.resolve("sync_action"), syncAction + "\n");
+            try (var entries = Files.list(md)) {
+                for (Path entry : entries.filter(e -> e.getFileName().toString().startsWith("dev-")).toList()) {
+                    Files.delete(entry.resolve("state"));
+                    Files.delete(entry);
+                }
+            }
+            for (Map.Entry<String, String> member : members.entrySet()) {
+                Files.writeString(Files.createDirectories(md.resolve("dev-" + member.getKey())).resolve("state"),
+                        member.getValue() + "\n");
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    static Map<String, String> members(String... kernelNameAndState) {
+        Map<String, String> members = new LinkedHashMap<>();
+        for (int i = 0; i < kernelNameAndState.length; i += 2) {
+            members.put(kernelNameAndState[i], kernelNameAndState[i + 1]);
+        }
+        return members;
+    }
+
+    @Test
+    void aBlankJoiningLegIsAddedToTheArrayAssembledFromTheLegsThatCarryItsUuidAndGivenASlot() throws IOException {
+        Path leg2 = blockDevice("nvme3n1", "259:3");
+        examine(leg0, UUID_AS_MDADM_PRINTS_IT);
+        examine(leg1, UUID_AS_MDADM_PRINTS_IT);
+        examine(leg2, null);
+        wipefs(leg2, "");
+        runner.on(List.of("mdadm", "--assemble"), c -> {
+            slots(2, "idle", members("nvme1n1", "in_sync", "nvme2n1", "in_sync"));
+            return ok(c);
+        });
+        // md takes a leg added to an array with no free slot as a spare.
+        runner.on(List.of("mdadm", "--manage"), c -> {
+            slots(2, "idle", members("nvme1n1", "in_sync", "nvme2n1", "in_sync", "nvme3n1", "spare"));
+            return ok(c);
+        });
+        runner.on(List.of("mdadm", "--grow"), "");
+
+        assertThat(assembler().assemble(moving(), List.of(leg0, leg1, leg2))).isEqualTo(dev.resolve("md126"));
+
+        String md = dev.resolve("md126").toString();
+        assertThat(runner.commandLines()).containsExactly(
+                "mdadm --examine --export " + leg0,
+                "mdadm --examine --export " + leg1,
+                "mdadm --examine --export " + leg2,
+                "wipefs --noheadings --output TYPE,OFFSET,USAGE " + leg2,
+                "mdadm --assemble /dev/md/ferry-4c3b2a198e7d --uuid " + UUID + " --run " + leg0 + " " + leg1,
+                "mdadm --detail --export " + md,
+                "mdadm --manage " + md + " --add " + leg2,
+                "mdadm --grow " + md + " --raid-devices=3");
+        assertThat(runner.executed()).filteredOn(c -> c.argv().contains("--grow"))
+                .allSatisfy(c -> assertThat(c.lockKey()).isEqualTo("md:" + UUID));
+    }
+
+    @Test
+    void theKeeperAddsABlankJoiningLegAndGivesTheSpareASlotOnce() {
+        slots(2, "idle", members("nvme1n1", "in_sync", "nvme2n1", "in_sync"));
+        Path md = dev.resolve("md126");
+        runner.on(List.of("mdadm", "--manage"), c -> {
+            slots(2, "idle", members("nvme1n1", "in_sync", "nvme2n1", "in_sync", "nvme3n1", "spare"));
+            return ok(c);
+        });
+        runner.on(List.of("mdadm", "--grow"), c -> {
+            slots(3, "recover", members("nvme1n1", "in_sync", "nvme2n1", "in_sync", "nvme3n1", ""));
+            return ok(c);
+        });
+        Path leg2 = dev.resolve("nvme3n1");
+        examine(leg2, null);
+        wipefs(leg2, "");
+        MirrorArrays arrays = assembler().mirrors();
+
+        List<MirrorArrays.Repair> added = arrays.repair(moving(), md, Map.of(PartNames.of(VOLUME, 2), leg2));
+        Optional<String> grown = arrays.fitSlots(moving(), md, false);
+        Optional<String> again = arrays.fitSlots(moving(), md, false);
+
+        assertThat(added).singleElement().satisfies(r -> assertThat(r.what()).contains("added"));
+        assertThat(grown).hasValueSatisfying(w -> assertThat(w).contains("3 legs (from 2)"));
+        assertThat(again).as("nothing left to do").isEmpty();
+        assertThat(runner.commandLines()).filteredOn(c -> c.startsWith("mdadm --grow"))
+                .containsExactly("mdadm --grow " + md + " --raid-devices=3");
+    }
+
+    @Test
+    void slotsAreNotChangedWhileMdSyncsNorWhenTheyMatch() {
+        Path md = dev.resolve("md126");
+        slots(2, "recover", members("nvme1n1", "in_sync", "nvme2n1", "", "nvme3n1", "spare"));
+        assertThat(assembler().mirrors().fitSlots(moving(), md, false)).isEmpty();
+        slots(3, "idle", members("nvme1n1", "in_sync", "nvme2n1", "in_sync", "nvme3n1", "in_sync"));
+        assertThat(assembler().mirrors().fitSlots(moving(), md, false)).isEmpty();
+        slots(2, "idle", members("nvme1n1", "in_sync", "nvme2n1", "in_sync"));
+        assertThat(assembler().mirrors().fitSlots(mirror(), md, false)).isEmpty();
+        assertThat(assembler().mirrors().fitSlots(moving(), md, false)).as("no leg waits for the slot yet").isEmpty();
+
+        assertThat(runner.commandLines()).isEmpty();
+    }
+
+    @Test
+    void onceTheLegThatMovedIsOutTheArrayGivesItsSlotBackAndNotBefore() {
+        VolumeParts done = moving().withMoveDone();
+        Path md = dev.resolve("md126");
+        runner.on(List.of("mdadm", "--grow"), "");
+
+        slots(3, "idle", members("nvme1n1", "in_sync", "nvme2n1", "in_sync", "nvme3n1", "in_sync"));
+        Optional<String> whileHeld = assembler().mirrors().fitSlots(done, md, false);
+        slots(3, "idle", members("nvme2n1", "in_sync", "nvme3n1", "in_sync"));
+        Optional<String> whileRetiredPresent = assembler().mirrors().fitSlots(done, md, true);
+        Optional<String> shrunk = assembler().mirrors().fitSlots(done, md, false);
+
+        assertThat(whileHeld).as("three devices in the array: md would refuse, and it is retire's job").isEmpty();
+        assertThat(whileRetiredPresent).isEmpty();
+        assertThat(shrunk).hasValueSatisfying(w -> assertThat(w).contains("2 legs (from 3)"));
+        assertThat(runner.commandLines()).containsExactly("mdadm --grow " + md + " --raid-devices=2");
+    }
+
+    @Test
+    void aMoveGivenUpGivesTheJoiningLegsSlotBackOnceItIsOut() {
+        VolumeParts cancelled = moving().withMoveCancelled();
+        Path md = dev.resolve("md126");
+        runner.on(List.of("mdadm", "--grow"), "");
+        slots(3, "idle", members("nvme1n1", "in_sync", "nvme2n1", "in_sync"));
+
+        assertThat(assembler().mirrors().fitSlots(cancelled, md, false)).isPresent();
+        assertThat(runner.commandLines()).containsExactly("mdadm --grow " + md + " --raid-devices=2");
+    }
+
+    @Test
+    void mdadmRefusingTheSlotsIsAnErrorWithItsComplaint() {
+        Path md = dev.resolve("md126");
+        slots(2, "idle", members("nvme1n1", "in_sync", "nvme2n1", "in_sync", "nvme3n1", "spare"));
+        runner.fail(List.of("mdadm", "--grow"), 1, "mdadm: Cannot set raid-devices: Device or resource busy\n");
+
+        assertThatThrownBy(() -> assembler().mirrors().fitSlots(moving(), md, false))
+                .satisfies(e -> refused(e, Status.Code.INTERNAL))
+                .hasMessageContaining("from 2 to 3").hasMessageContaining("Device or resource busy");
+    }
+
+    @Test
+    void aHostRebootedMidMoveAssemblesEveryLegThatCarriesTheArrayAndMdResumes() throws IOException {
+        Path leg2 = blockDevice("nvme3n1", "259:3");
+        examine(leg0, UUID_AS_MDADM_PRINTS_IT);
+        examine(leg1, UUID_AS_MDADM_PRINTS_IT);
+        // Partly rebuilt before the reboot: it carries the array's superblock, and the array has three slots.
+        examine(leg2, UUID_AS_MDADM_PRINTS_IT);
+        runner.on(List.of("mdadm", "--assemble"), c -> {
+            slots(3, "recover", members("nvme1n1", "in_sync", "nvme2n1", "in_sync", "nvme3n1", ""));
+            return ok(c);
+        });
+
+        assertThat(assembler().assemble(moving(), List.of(leg0, leg1, leg2))).isEqualTo(dev.resolve("md126"));
+
+        assertThat(runner.commandLines()).contains("mdadm --assemble /dev/md/ferry-4c3b2a198e7d --uuid " + UUID
+                + " --run " + leg0 + " " + leg1 + " " + leg2).noneMatch(c -> c.startsWith("mdadm --manage")
+                || c.startsWith("mdadm --grow") || c.startsWith("wipefs"));
+    }
+
+    @Test
+    void aHostRebootedAfterTheMoveAssemblesTheMembersAndGivesTheLeftLegsSlotBack() throws IOException {
+        // After the move: leg 2 in leg 0's place; the superblocks still say three slots.
+        Path leg2 = blockDevice("nvme3n1", "259:3");
+        examine(leg2, UUID_AS_MDADM_PRINTS_IT);
+        examine(leg1, UUID_AS_MDADM_PRINTS_IT);
+        runner.on(List.of("mdadm", "--assemble"), c -> {
+            slots(3, "idle", members("nvme2n1", "in_sync", "nvme3n1", "in_sync"));
+            return ok(c);
+        });
+        runner.on(List.of("mdadm", "--grow"), "");
+
+        assertThat(assembler().assemble(moving().withMoveDone(), List.of(leg2, leg1))).isEqualTo(dev.resolve("md126"));
+
+        String md = dev.resolve("md126").toString();
+        assertThat(runner.commandLines()).endsWith(
+                "mdadm --assemble /dev/md/ferry-4c3b2a198e7d --uuid " + UUID + " --run " + leg2 + " " + leg1,
+                "mdadm --detail --export " + md,
+                "mdadm --grow " + md + " --raid-devices=2");
+    }
+
+    @Test
+    void aFailedSlotChangeNeverFailsTheAssembly() throws IOException {
+        Path leg2 = blockDevice("nvme3n1", "259:3");
+        examine(leg2, UUID_AS_MDADM_PRINTS_IT);
+        examine(leg1, UUID_AS_MDADM_PRINTS_IT);
+        runner.on(List.of("mdadm", "--assemble"), c -> {
+            slots(3, "idle", members("nvme2n1", "in_sync", "nvme3n1", "in_sync"));
+            return ok(c);
+        });
+        runner.fail(List.of("mdadm", "--grow"), 1, "mdadm: Device or resource busy\n");
+
+        assertThat(assembler().assemble(moving().withMoveDone(), List.of(leg2, leg1))).isEqualTo(dev.resolve("md126"));
+    }
 }

@@ -114,6 +114,30 @@ class PartsProgressTest {
         assertThat(PartsProgress.cutOff(null, Set.of(), records).pending()).as("nothing placed, nothing to cut").isNull();
     }
 
+    @Test
+    void whileALegMovesTheJoiningLegIsWaitedForLikeEveryOtherAndTheSizeIsOneLegs() {
+        VolumeParts moving = MIRROR.withJoining(new VolumeParts.Part("db--p2", 2, LEG, null, "db--p0"));
+        records.place("db--p0", "node-a", 1);
+        records.place("db--p1", "node-b", 1);
+        records.place("db--p2", "node-c", 1);
+        records.report("db--p0", "node-a", VolumePhase.READY, 1, null);
+        records.report("db--p1", "node-b", VolumePhase.READY, 1, export("db--p1", HOST));
+        NodeRegistration consumer = registration("node-a");
+
+        assertThat(((VolumeProgress.InProgress) PartsProgress.created("db", null, 5, moving, records).pending())
+                .waitingFor()).contains("db--p2");
+        records.report("db--p2", "node-c", VolumePhase.READY, 1, null);
+        assertThat(PartsProgress.created("db", null, 5, moving, records).pending()).isNull();
+        assertThat(((VolumeProgress.InProgress) PartsProgress.servedTo("db", moving, "node-a", HOST, consumer, false,
+                records).pending()).waitingFor()).contains("db--p2");
+
+        records.report("db--p2", "node-c", VolumePhase.READY, 1, export("db--p2", HOST));
+        PartsProgress.Progress served = PartsProgress.servedTo("db", moving, "node-a", HOST, consumer, false, records);
+        assertThat(served.done()).extracting(VolumeProgress.Done::reach)
+                .containsExactly(Reach.LOCAL, Reach.EXPORT, Reach.EXPORT);
+        assertThat(served.parts().assembledBytes()).as("an extra copy, not more room").isEqualTo(MIRROR.assembledBytes());
+    }
+
     private static NodeRegistration registration(String node) {
         return NodeRegistration.of(node, "10.0.0.1", "10.0.0.1:7361", "nqn.2014-08.org.nvmexpress:uuid:" + node,
                 Set.of(Engine.FILE), Map.of(), "test", T);

@@ -56,6 +56,8 @@ class EtcdRolesTest {
                 Map.entry(keys.keyLayout(), Set.of(ctl)),
                 Map.entry(keys.event("volume", "v", "1796032800123-000001"), Set.of(ctl)),
                 Map.entry(keys.attachment("v", "worker-1"), Set.of(csi)),
+                // A consumer's report of its mirror: the node plugins alone (the controller only reads it).
+                Map.entry(keys.mirrorReport("v", "worker-1"), Set.of(EtcdRoles.CSI_NODE)),
                 // The controller deletes finished intents and agents' Deleted acknowledgements.
                 Map.entry(keys.volume("v"), Set.of(csi, ctl)),
                 Map.entry(keys.snapshot("s"), Set.of(csi, ctl)),
@@ -88,10 +90,10 @@ class EtcdRolesTest {
     @Test
     void aPrefixRangeEndsWhereEtcdctlPrefixWould() {
         assertThat(EtcdRoles.prefixEnd("/ferry/nodes/")).isEqualTo("/ferry/nodes0");
-        // The CSI node plugin reads everything around the secrets: two ranges.
-        assertThat(roles.csiNode().grants()).allSatisfy(g -> assertThat(g.access()).isEqualTo(EtcdRoles.Access.READ))
-                .extracting(EtcdRoles.Grant::describe)
-                .containsExactly("[/prod/ferry/, /prod/ferry/secrets/) read", "[/prod/ferry/secrets0, /prod/ferry0) read");
+        // The CSI node plugin reads everything around the secrets (two ranges), and writes its mirror reports only.
+        assertThat(roles.csiNode().grants()).extracting(EtcdRoles.Grant::describe)
+                .containsExactly("[/prod/ferry/, /prod/ferry/secrets/) read", "[/prod/ferry/secrets0, /prod/ferry0) read",
+                        "/prod/ferry/mirror-health/* readwrite");
     }
 
     @Test

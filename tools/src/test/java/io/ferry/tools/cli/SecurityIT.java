@@ -191,13 +191,21 @@ class SecurityIT {
     }
 
     @Test
-    void onlyTheControllerWritesPlacementsLedgersAndWorkAndACsiNodePluginWritesNothing() throws Exception {
+    void onlyTheControllerWritesPlacementsLedgersAndWorkAndACsiNodePluginWritesOnlyItsMirrorReports() throws Exception {
         try (EtcdStore csiNode = storeOf(EtcdRoles.CSI_NODE);
              EtcdStore csiController = storeOf(EtcdRoles.CSI_CONTROLLER);
              EtcdStore controller = storeOf(EtcdRoles.CONTROLLER)) {
             refused(csiNode.put(keys.volume("vol-y"), "{}"), DENIED);
             refused(csiNode.put(keys.attachment("vol-y", NODE), "{}"), DENIED);
+            refused(csiNode.put(keys.volumeParts("vol-y"), "{}"), DENIED);
+            refused(csiNode.put(keys.registration(NODE), "{}"), DENIED);
+            refused(csiNode.delete(keys.volume("vol-y")), DENIED);
             assertThat(Await.result(csiNode.getRaw(keys.volume("vol-y")))).isEmpty();
+            // What md says of a mirror assembled on its node, which the controller reads to finish a move.
+            Await.result(csiNode.put(keys.mirrorReport("vol-y", NODE), "{}"));
+            assertThat(Await.result(controller.getRaw(keys.mirrorReport("vol-y", NODE)))).isPresent();
+            assertThat(Await.result(csiNode.delete(keys.mirrorReport("vol-y", NODE)))).isTrue();
+            refused(csiNode.put(keys.prefix() + "/mirror-healthy", "{}"), DENIED);
 
             refused(csiController.put(keys.placement("vol-y"), placement("vol-y")), DENIED);
             refused(csiController.put(keys.ledger("files"), "{}"), DENIED);
