@@ -8,6 +8,7 @@ import io.ferry.model.Attachment;
 import io.ferry.model.GlobalConfig;
 import io.ferry.model.Ledger;
 import io.ferry.model.MirrorReport;
+import io.ferry.model.NodeDrain;
 import io.ferry.model.NodeRegistration;
 import io.ferry.model.Placement;
 import io.ferry.model.PoolConfig;
@@ -161,12 +162,35 @@ final class ClusterEvents {
     }
 
     InformerHandler<VolumeParts> volumeParts() {
-        return handler(v -> volumeAndPartsChanged(v.value().volume()), (k, v) -> {
+        return handler(v -> {
+            volumeAndPartsChanged(v.value().volume());
+            drainsGoOn();
+        }, (k, v) -> {
             listener.volumeChanged(name(k));
             if (v != null) {
                 v.value().allPartNames().forEach(listener::volumeChanged);
             }
+            drainsGoOn();
         });
+    }
+
+    /** A node's drain asked for or ended: every volume with a part on the node looks again at its legs. */
+    InformerHandler<NodeDrain> nodeDrains() {
+        return handler(v -> drainChanged(v.value().node()), (k, v) -> drainChanged(name(k)));
+    }
+
+    private void drainChanged(String node) {
+        if (node != null) {
+            volumes.volumesOn(node).forEach(this::volumeAndOwnerChanged);
+        }
+    }
+
+    /**
+     * A move that ended frees one of a drain's parallel moves: the mirrors still on a draining node are
+     * looked at again, so the next leg starts without waiting for the periodic resync.
+     */
+    private void drainsGoOn() {
+        state.drains().forEach(drain -> drainChanged(drain.node()));
     }
 
     /** A consumer's report of a mirror: a leg moving to another pool is let go of once it shows the new leg in sync. */

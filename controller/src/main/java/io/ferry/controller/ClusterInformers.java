@@ -7,6 +7,7 @@ import io.ferry.model.Attachment;
 import io.ferry.model.GlobalConfig;
 import io.ferry.model.Ledger;
 import io.ferry.model.MirrorReport;
+import io.ferry.model.NodeDrain;
 import io.ferry.model.NodeRegistration;
 import io.ferry.model.Placement;
 import io.ferry.model.PoolConfig;
@@ -49,6 +50,7 @@ final class ClusterInformers {
     final Informer<VolumeParts> parts;
     /** What the consumers' node plugins report of the mirrors assembled there: a move finishes on it. */
     final Informer<MirrorReport> mirrorReports;
+    final Informer<NodeDrain> drains;
     final Informer<Ledger> ledgers;
     /** The controller's own records of volumes and snapshots, under {@code controller/}. */
     final Informer<Object> scheduling;
@@ -77,6 +79,7 @@ final class ClusterInformers {
         parts = new Informer<>(vertx, store, keys.volumeParts(), VolumeParts.class, events.volumeParts(), options, meters);
         mirrorReports = new Informer<>(vertx, store, keys.mirrorReports(), MirrorReport.class, events.mirrorReports(),
                 options, meters);
+        drains = new Informer<>(vertx, store, keys.nodeDrains(), NodeDrain.class, events.nodeDrains(), options, meters);
         ledgers = new Informer<>(vertx, store, keys.ledgers(), Ledger.class, events.ledgers(), options, meters);
         scheduling = new Informer<>(vertx, store, keys.prefix() + "/controller/", key -> {
             if (key.startsWith(keys.volumeSchedulings())) {
@@ -99,6 +102,7 @@ final class ClusterInformers {
         return global.start()
                 .compose(v -> ledgers.start())
                 .compose(v -> pools.start())
+                .compose(v -> drains.start())
                 .compose(v -> nodes.start())
                 .compose(v -> work.start())
                 .compose(v -> placements.start())
@@ -111,8 +115,8 @@ final class ClusterInformers {
     }
 
     List<Informer<?>> all() {
-        return List.of(global, pools, nodes, work, volumes, snapshots, attachments, placements, parts, mirrorReports, ledgers,
-                scheduling);
+        return List.of(global, pools, drains, nodes, work, volumes, snapshots, attachments, placements, parts, mirrorReports,
+                ledgers, scheduling);
     }
 
     /** Forgets the leader's own writes: the watches' view is the one to trust again. */

@@ -7,6 +7,7 @@ import io.ferry.model.Attachment;
 import io.ferry.model.GlobalConfig;
 import io.ferry.model.Ledger;
 import io.ferry.model.MirrorReport;
+import io.ferry.model.NodeDrain;
 import io.ferry.model.NodeRegistration;
 import io.ferry.model.Placement;
 import io.ferry.model.PoolConfig;
@@ -154,6 +155,16 @@ final class ClusterState {
     /** What the node plugin on {@code node} last reported of the mirror {@code volume} assembled there. */
     Optional<Versioned<MirrorReport>> mirrorReport(String volume, String node) {
         return informers.mirrorReports.get(keys.mirrorReport(volume, node));
+    }
+
+    /** The operator's request to empty {@code node}, if it is draining. */
+    Optional<NodeDrain> drain(String node) {
+        return informers.drains.get(keys.nodeDrain(node)).map(Versioned::value);
+    }
+
+    /** Every node being drained. */
+    List<NodeDrain> drains() {
+        return informers.drains.values().stream().map(Versioned::value).toList();
     }
 
     /** Every multi-part volume's parts record as watched: for gauges, which may lag a write. */

@@ -11,6 +11,7 @@ import io.ferry.model.GlobalConfig;
 import io.ferry.model.Layout;
 import io.ferry.model.Ledger;
 import io.ferry.model.MirrorReport;
+import io.ferry.model.NodeDrain;
 import io.ferry.model.PartMove;
 import io.ferry.model.PartNames;
 import io.ferry.model.Placement;
@@ -26,8 +27,10 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Optional;
 import java.util.stream.Stream;
 
@@ -59,6 +62,8 @@ final class LegMigration {
     private final PlaceStep place;
     private final PartsStep step;
     private final LegReplacement replacement;
+    /** Volumes whose drain request is being written, with the draining node: only touched on the event loop. */
+    private final Map<String, String> asking = new HashMap<>();
 
     LegMigration(DecisionContext ctx, Scheduler scheduler, WaitingForRoom waitingForRoom, PlaceStep place,
                  PartsStep step, LegReplacement replacement) {
@@ -90,6 +95,10 @@ final class LegMigration {
         VolumeIntent spec = intent.value();
         PartMove move = pendingMove(spec, record);
         if (move == null) {
+            String draining = legOnDrainingNode(spec, record);
+            if (draining != null) {
+                return drain(leader, intent, draining);
+            }
             return Future.succeededFuture(settled(spec, record, intent.modRevision()));
         }
         String lost = LegReplacement.pendingLoss(spec, record);
@@ -110,6 +119,81 @@ final class LegMigration {
         return spec.moveParts().stream()
                 .filter(m -> parts.member(m.part()).isPresent() && !spec.lostParts().contains(m.part()))
                 .findFirst().orElse(null);
+    }
+
+    // ---- a node's drain ----
+
+    /** The first leg of this mirror, not declared lost, placed on a node being drained; or null. */
+    private String legOnDrainingNode(VolumeIntent spec, VolumeParts parts) {
+        if (spec.deletionRequested()) {
+            return null;
+        }
+        for (String leg : parts.partNames()) {
+            String node = state.placement(leg).map(p -> p.value().node()).orElse(null);
+            if (node != null && !spec.lostParts().contains(leg) && state.drain(node).isPresent()) {
+                return leg;
+            }
+        }
+        return null;
+    }
+
+    /**
+     * Asks, in the volume's intent, for {@code leg} to move away from its draining node (the scheduler
+     * chooses where; the node's pools are unschedulable) once fewer than the drain's
+     * {@code maxParallelMoves} legs are moving away from that node. The request is the operator's own
+     * form ({@code moveParts}), so it is seen, followed and given up the same way, and it survives a
+     * controller's restart; the next pass starts the move.
+     */
+    private Future<Condition> drain(Leadership leader, Versioned<VolumeIntent> intent, String leg) {
+        VolumeIntent spec = intent.value();
+        String node = state.placement(leg).map(p -> p.value().node()).orElseThrow();
+        NodeDrain drain = state.drain(node).orElseThrow();
+        // Decisions of several volumes interleave while their commits are in flight: a request being
+        // written counts before the intent shows it, or two volumes could both take the last turn.
+        long moving = movingAwayFrom(node) + asking.values().stream().filter(node::equals).count();
+        if (moving >= drain.maxParallelMoves()) {
+            return Future.succeededFuture(moving("leg " + leg + " leaves draining node " + node + " once fewer than "
+                    + drain.maxParallelMoves() + " legs are moving away from it (" + moving + " now)", intent.modRevision()));
+        }
+        VolumeIntent next = spec.withPartMove(leg, null);
+        asking.put(spec.name(), node);
+        return ctx.store().txn().requireLeadership(leader)
+                .requireModRevision(keys.volume(spec.name()), intent.modRevision())
+                .put(keys.volume(spec.name()), next)
+                .commit().compose(outcome -> {
+                    if (!outcome.succeeded()) {
+                        ctx.metrics().conflict();
+                        return Future.failedFuture(new IllegalStateException("asking leg " + leg + " of " + spec.name()
+                                + " to leave draining node " + node + " lost a race (the intent changed); retrying"));
+                    }
+                    state.wroteIntent(next, outcome.revision());
+                    log.info("mirror {}: leg {} asked to move away from draining node {}", spec.name(), leg, node);
+                    return Future.succeededFuture(moving("leg " + leg + " asked to move: node " + node + " is draining",
+                            outcome.revision()));
+                }).andThen(done -> asking.remove(spec.name()));
+    }
+
+    /**
+     * How many legs are moving away from {@code node} now: a move under way whose leaving leg is there,
+     * or one asked for and not started yet (it may be waiting for room, and still takes its turn).
+     */
+    private long movingAwayFrom(String node) {
+        long count = 0;
+        for (VolumeParts parts : state.allParts()) {
+            if (parts.layout() != Layout.MIRROR) {
+                continue;
+            }
+            String leaving = parts.joining().map(VolumeParts.Part::movesFrom).orElse(null);
+            if (leaving == null) {
+                VolumeIntent spec = state.intent(parts.volume()).map(Versioned::value).orElse(null);
+                PartMove asked = spec == null ? null : pendingMove(spec, parts);
+                leaving = asked == null ? null : asked.part();
+            }
+            if (leaving != null && state.placement(leaving).map(p -> p.value().node().equals(node)).orElse(false)) {
+                count++;
+            }
+        }
+        return count;
     }
 
     // ---- a move under way ----

@@ -112,7 +112,7 @@ class RewindHoldIT {
         // Every informer but the held one has listed the restored etcd: those that noticed the rewind
         // themselves, and the rest (which ones depends on timing) because the hold told them to.
         await("every informer but the intents' lists the restored etcd").atMost(Duration.ofSeconds(30)).until(() ->
-                readiness().contains("waiting for 1 of 12 informers to list it again (" + cluster.keys.volumes() + ")"));
+                readiness().contains("waiting for 1 of 13 informers to list it again (" + cluster.keys.volumes() + ")"));
         assertThat(placement("vol-a")).map(Placement::sizeBytes).as("the backup's placement").contains(GI);
         Map<String, Long> written = controllerRecords();
 
@@ -120,12 +120,12 @@ class RewindHoldIT {
         // deciding on that mix grows the restored placement back. It holds, and says why.
         await("the readiness says what the controller waits for").atMost(Duration.ofSeconds(10)).until(() ->
                 readiness().contains("holding decisions: etcd was restored from a backup")
-                        && readiness().contains("waiting for 1 of 12 informers to list it again (" + cluster.keys.volumes() + ")"));
+                        && readiness().contains("waiting for 1 of 13 informers to list it again (" + cluster.keys.volumes() + ")"));
         assertThat(registry.get("ferry.controller.rewind.waiting.informers").gauge().value()).isEqualTo(1.0);
         Thread.sleep(3000);
         assertThat(placement("vol-a")).map(Placement::sizeBytes).as("no grow decided on the lost intent").contains(GI);
         assertThat(controllerRecords()).as("nothing the controller writes was written meanwhile").isEqualTo(written);
-        assertThat(readiness()).contains("waiting for 1 of 12 informers");
+        assertThat(readiness()).contains("waiting for 1 of 13 informers");
 
         intentListingsHeld.getAndSet(null).complete(null);
         await("the controller decides again").atMost(Duration.ofSeconds(30)).until(() -> readiness().contains("\"ready\":true"));
