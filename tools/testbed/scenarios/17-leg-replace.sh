@@ -143,9 +143,15 @@ sys.exit(0 if names == ["s17-mir--p0", "s17-mir--p3"] and "s17-mir--p2" in retir
   out="$(mirror_condition s17-mir p17 '^condition: normal: mirror healthy .*2 of 2 legs in sync' 180)" \
     || die "s17: the mirror is not healthy on two legs after the move"
   log "s17: $out"
-  out="$(gexec "$consumer" 60 "cat /sys/block/\$(basename \$(readlink -f \$(findmnt -n -o SOURCE $staging)))/md/raid_disks")" \
-    || die "s17: reading the array's raid_disks failed: $out"
-  [ "$out" = 2 ] || die "s17: the array has $out slots after the move, not 2"
+  # The keeper fails the retired leg out and then gives its slot back, each in a round of its own.
+  w=$SECONDS
+  while :; do
+    out="$(gexec "$consumer" 60 "cat /sys/block/\$(basename \$(readlink -f \$(findmnt -n -o SOURCE $staging)))/md/raid_disks")" \
+      || die "s17: reading the array's raid_disks failed: $out"
+    [ "$out" = 2 ] && break
+    ((SECONDS - w < 120)) || die "s17: the array still has $out slots 120 s after the move, not 2"
+    sleep 3
+  done
   log "s17: $(grep -h "joining leg\|raid-devices\|retired leg" "$RUN/guests/$consumer/csi.log" | tail -n 6 | tr '\n' ' ')"
   timing "s17: moved, mirror healthy on two legs" $((SECONDS - t))
 
