@@ -19,7 +19,7 @@ class DocExamplesTest {
             WorkItem.class, SnapshotWorkItem.class, VolumeStatus.class, SnapshotStatus.class, OrphanReport.class,
             ClusterIdentity.class, OrphanRemoval.class, OrphanRemovalResult.class, OrphanAdoption.class,
             OrphanAdoptionResult.class, LifecycleEvent.class, KeyLayout.class, HostSecret.class, VolumeParts.class,
-            MirrorReport.class);
+            MirrorReport.class, NodeDrain.class);
 
     static Stream<DocExamples.Example> examples() {
         return DocExamples.all().stream();
