@@ -2,6 +2,7 @@ package io.ferry.tools.cli;
 
 import io.ferry.etcd.store.Versioned;
 import io.ferry.model.Layout;
+import io.ferry.model.MirrorReport;
 import io.ferry.model.Names;
 import io.ferry.model.PartNames;
 import io.ferry.model.VolumeIntent;
@@ -12,6 +13,7 @@ import picocli.CommandLine.Parameters;
 
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 
 @Command(name = "replace-leg", description = "Declare a leg of a mirror lost: the controller places a replacement leg on"
@@ -58,7 +60,9 @@ final class VolumeReplaceLegCommand extends Base {
                             + " (see `ferryctl volume ls`)"));
             VolumeParts parts = await(store().get(keys().volumeParts(name), VolumeParts.class)).map(Versioned::value)
                     .orElse(null);
-            Decision decision = decide(name, part, intent.value(), parts, replacementRebuilt);
+            List<MirrorReport> reports = list(keys().mirrorReportsOf(name), MirrorReport.class).stream()
+                    .map(Versioned::value).toList();
+            Decision decision = decide(name, part, intent.value(), parts, replacementRebuilt, reports);
             switch (decision.verdict()) {
                 case REFUSED -> throw new CliException(ExitCodes.REFUSED, decision.message());
                 case ALREADY_LOST, ALREADY_REPLACED -> {
@@ -90,6 +94,18 @@ final class VolumeReplaceLegCommand extends Base {
      * counts: its replacement starts blank.
      */
     static Decision decide(String volume, String part, VolumeIntent intent, VolumeParts parts, boolean replacementRebuilt) {
+        return decide(volume, part, intent, parts, replacementRebuilt, List.of());
+    }
+
+    /**
+     * As above, and with what the consumers report of the mirror's array ({@code mirror-health/<vol>/<node>}):
+     * md's own word on which legs are in sync outranks what etcd can infer. A report of this array that shows
+     * no other leg in sync refuses the declaration, whatever {@code replacementRebuilt} says; one that shows
+     * another leg in sync allows it without that flag. Without a report (no consumer, or one too old to
+     * write it) the rules of etcd alone apply.
+     */
+    static Decision decide(String volume, String part, VolumeIntent intent, VolumeParts parts, boolean replacementRebuilt,
+                           List<MirrorReport> reports) {
         if (intent.layout() != Layout.MIRROR) {
             return Decision.refused("volume " + volume + " is a " + intent.layout() + " volume; only a mirror's legs can"
                     + " be replaced (a " + intent.layout() + " volume needs every part it has)");
@@ -123,6 +139,21 @@ final class VolumeReplaceLegCommand extends Base {
             List<String> lost = parts.partNames().stream().filter(p -> !p.equals(part)).toList();
             return Decision.refused("every other leg of volume " + volume + " (" + String.join(", ", lost)
                     + ") is declared lost already; replacing " + part + " too would leave no leg holding the data");
+        }
+        List<MirrorReport> ours = reports.stream().filter(r -> sameArray(r.arrayUuid(), parts.arrayUuid())).toList();
+        if (!ours.isEmpty()) {
+            List<String> inSync = others.stream().map(VolumeParts.Part::name)
+                    .filter(leg -> ours.stream().anyMatch(r -> r.inSync(leg))).toList();
+            if (inSync.isEmpty()) {
+                String nodes = String.join(", ", ours.stream().map(MirrorReport::node).toList());
+                return Decision.refused("the consumer (" + nodes + ") reports no other leg of volume " + volume
+                        + " in sync (" + String.join(", ", others.stream().map(VolumeParts.Part::name).toList())
+                        + "): md is still copying onto them, and declaring " + part + " lost now would delete the last"
+                        + " complete copy. Wait until `ferryctl volume describe " + volume + "` (mirrorHealth) shows"
+                        + " another leg in-sync; if that consumer is gone for good, its stale report is "
+                        + "mirror-health/" + volume + "/<node>, removed with etcdctl del");
+            }
+            return new Decision(Verdict.DECLARE, "leg " + part + " of volume " + volume + " declared lost", null);
         }
         List<String> replacements = others.stream().filter(p -> p.replaces() != null).map(VolumeParts.Part::name).toList();
         if (replacements.size() == others.size() && !replacementRebuilt) {
@@ -161,5 +192,11 @@ final class VolumeReplaceLegCommand extends Base {
                 + " it; then " + part + " is retired and deleted");
         out().line("progress: `ferryctl volume describe " + name + "` (parts), `ferryctl volume explain " + name
                 + "`, and the LegReplaced condition of " + keys().volumeScheduling(name));
+    }
+
+    /** md prints an array's UUID as four groups of eight hex digits, the parts record as a standard UUID. */
+    private static boolean sameArray(String reported, String arrayUuid) {
+        String a = reported.toLowerCase(Locale.ROOT).replaceAll("[^0-9a-f]", "");
+        return a.length() == 32 && a.equals(arrayUuid.toLowerCase(Locale.ROOT).replaceAll("[^0-9a-f]", ""));
     }
 }

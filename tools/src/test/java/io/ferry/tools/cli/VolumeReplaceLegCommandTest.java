@@ -1,6 +1,7 @@
 package io.ferry.tools.cli;
 
 import io.ferry.model.Layout;
+import io.ferry.model.MirrorReport;
 import io.ferry.model.VolumeIntent;
 import io.ferry.model.VolumeParts;
 import io.ferry.tools.cli.VolumeReplaceLegCommand.Decision;
@@ -86,5 +87,36 @@ class VolumeReplaceLegCommandTest {
         Decision notMember = decide("v", "v--p7", MIRROR, threeLegs(), false);
         assertThat(notMember.verdict()).isEqualTo(Verdict.REFUSED);
         assertThat(notMember.message()).contains("its legs are v--p0, v--p1, v--p2");
+    }
+
+    static MirrorReport report(MirrorReport.LegState p0, MirrorReport.LegState p1, MirrorReport.LegState p2) {
+        return MirrorReport.of("v", "node-1", UUID.toUpperCase().replace("-", ""), List.of(
+                new MirrorReport.Leg("v--p0", p0), new MirrorReport.Leg("v--p1", p1), new MirrorReport.Leg("v--p2", p2)),
+                "recover", 40.0, 1024, Instant.EPOCH);
+    }
+
+    @Test
+    void theConsumersReportOutranksWhatEtcdCanInfer() {
+        MirrorReport.LegState in = MirrorReport.LegState.IN_SYNC;
+        MirrorReport.LegState rebuilding = MirrorReport.LegState.REBUILDING;
+        // Etcd alone would allow it (first legs), but md says neither other leg holds the data yet.
+        Decision refused = decide("v", "v--p0", MIRROR, threeLegs(), true, List.of(report(in, rebuilding, rebuilding)));
+        assertThat(refused.verdict()).isEqualTo(Verdict.REFUSED);
+        assertThat(refused.message()).contains("the consumer (node-1) reports no other leg of volume v in sync")
+                .contains("mirror-health/v/<node>");
+        assertThat(decide("v", "v--p0", MIRROR, threeLegs(), false, List.of(report(in, in, rebuilding))).verdict())
+                .isEqualTo(Verdict.DECLARE);
+        // Only replacements left: md's word that one is in sync stands for --replacement-rebuilt.
+        VolumeParts parts = threeLegs()
+                .withReplacement("v--p1", new VolumeParts.Part("v--p3", 3, LEG, "v--p1"))
+                .withReplacement("v--p2", new VolumeParts.Part("v--p4", 4, LEG, "v--p2"));
+        MirrorReport replaced = MirrorReport.of("v", "node-1", UUID, List.of(new MirrorReport.Leg("v--p0", in),
+                new MirrorReport.Leg("v--p3", in), new MirrorReport.Leg("v--p4", rebuilding)), "recover", 40.0, 1024,
+                Instant.EPOCH);
+        assertThat(decide("v", "v--p0", MIRROR, parts, false, List.of(replaced)).verdict()).isEqualTo(Verdict.DECLARE);
+        // A report of another array says nothing about this one.
+        MirrorReport other = MirrorReport.of("v", "node-1", "00000000-0000-4000-8000-000000000000", List.of(
+                new MirrorReport.Leg("v--p3", in)), "idle", -1, 0, Instant.EPOCH);
+        assertThat(decide("v", "v--p0", MIRROR, parts, false, List.of(other)).verdict()).isEqualTo(Verdict.REFUSED);
     }
 }
