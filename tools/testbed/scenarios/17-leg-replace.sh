@@ -3,7 +3,7 @@
 # loop devices in the guests' tmpfs, label scenario=s17: s17-a on node-1, s17-b on node-2; a 64 MiB
 # mirror for node-1 has a leg on each. node-1 stages it through CSI, writes 8 MiB (md5) and waits
 # for the first resync. A third pool, s17-c, then joins on node-2, and fio writes with verification
-# (crc32c) for 200 s while `ferryctl volume replace-leg` declares node-2's leg (s17-mir--p1, on s17-b)
+# (crc32c) for 280 s while `ferryctl volume replace-leg` declares node-2's leg (s17-mir--p1, on s17-b)
 # lost:
 #  - the controller places the replacement s17-mir--p2 on s17-c in one transaction (a leg may not
 #    share node-1 with the other leg, and s17-b is the lost leg's own pool) and retires p1;
@@ -67,12 +67,12 @@ scenario() {
   # The third pool only now, so that the first placement had no choice but s17-b on node-2.
   lvm_loop_pool node-2 s17-c ferry-s17-3 160M s17
   base="$(gexec "$consumer" 60 "dmesg | wc -l")" || die "s17: dmesg on $consumer failed"
-  log "s17: fio writes with verification for 200 s; $vol--p1 is declared lost 10 s in, then the replacement moves"
+  log "s17: fio writes with verification for 280 s; $vol--p1 is declared lost 10 s in, then the replacement moves"
   gexec "$consumer" 60 "
     rm -f /tmp/s17-fio.rc /tmp/s17-fio.out
     cat >/tmp/s17-fio.sh <<'FIO'
 fio --name=s17 --filename=$target_path/fio.dat --size=16M --bs=64k --rw=randwrite --ioengine=psync --direct=1 \
-  --verify=crc32c --verify_backlog=16 --verify_fatal=1 --time_based --runtime=200 --output=/tmp/s17-fio.out
+  --verify=crc32c --verify_backlog=16 --verify_fatal=1 --time_based --runtime=280 --output=/tmp/s17-fio.out
 echo \$? >/tmp/s17-fio.rc
 FIO
     setsid nohup bash /tmp/s17-fio.sh >/dev/null 2>&1 </dev/null &
