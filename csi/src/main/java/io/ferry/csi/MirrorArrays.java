@@ -266,6 +266,32 @@ final class MirrorArrays {
      * @return what was done, empty when nothing needed doing or it must wait
      * @throws io.grpc.StatusRuntimeException (INTERNAL) naming mdadm's complaint when it refused
      */
+    /**
+     * Takes out of the array the members whose device is gone from this node, while it holds more
+     * devices than the record has members: a leg retired by a move loses its namespace here when its
+     * export is withdrawn, and md keeps the member under a kernel name no device has any more, so it is
+     * found neither by its subsystem nor by its device, and its slot could never be given back. mdadm's
+     * {@code detached} fails and removes exactly the members whose device cannot be opened; only while
+     * another member that is still here is in sync, so the array never gives up its last current copy.
+     *
+     * @return whether mdadm took any member out
+     */
+    private boolean dropDetached(VolumeParts parts, Path md) {
+        Map<String, Set<String>> held = members.of(md);
+        List<String> gone = held.keySet().stream()
+                .filter(name -> !Files.isDirectory(block.sysRoot().resolve("class/block").resolve(name))).toList();
+        boolean inSyncHere = held.entrySet().stream().anyMatch(m -> !gone.contains(m.getKey())
+                && m.getValue().contains("in_sync") && !m.getValue().contains("faulty"));
+        if (gone.isEmpty() || !inSyncHere) {
+            return false;
+        }
+        CommandResult out = runner.execute(Command.of("mdadm", "--manage", md.toString(), "--fail", "detached",
+                "--remove", "detached").withTimeout(MDADM_TIMEOUT).serializedBy("md:" + parts.arrayUuid()));
+        log.info("volume {}: members {} of md array {} have no device on this node any more{}", parts.volume(), gone, md,
+                out.succeeded() ? "; taken out" : "; mdadm did not take them out: " + out.stderr().strip());
+        return out.succeeded();
+    }
+
     synchronized Optional<String> fitSlots(VolumeParts parts, Path md, boolean retiredPresent) {
         Path dir = block.dir(md.getFileName().toString()).resolve("md");
         int wanted = parts.parts().size();
@@ -280,6 +306,9 @@ final class MirrorArrays {
             return Optional.empty();
         }
         int held = members.of(md).size();
+        if (slots > wanted && !retiredPresent && held > wanted && dropDetached(parts, md)) {
+            held = members.of(md).size();
+        }
         // A slot is added only for a leg md holds as a spare: an empty slot would have md count the array
         // degraded for as long as the joining leg takes to be served here.
         if (slots < wanted && held <= slots || slots > wanted && (retiredPresent || held > wanted)) {

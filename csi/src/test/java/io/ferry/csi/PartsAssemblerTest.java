@@ -963,9 +963,10 @@ class PartsAssemblerTest {
     }
 
     @Test
-    void onceTheLegThatMovedIsOutTheArrayGivesItsSlotBackAndNotBefore() {
+    void onceTheLegThatMovedIsOutTheArrayGivesItsSlotBackAndNotBefore() throws IOException {
         VolumeParts done = moving().withMoveDone();
         Path md = dev.resolve("md126");
+        blockDevice("nvme3n1", "259:3");
         runner.on(List.of("mdadm", "--grow"), "");
 
         slots(3, "idle", members("nvme1n1", "in_sync", "nvme2n1", "in_sync", "nvme3n1", "in_sync"));
@@ -978,6 +979,48 @@ class PartsAssemblerTest {
         assertThat(whileRetiredPresent).isEmpty();
         assertThat(shrunk).hasValueSatisfying(w -> assertThat(w).contains("2 legs (from 3)"));
         assertThat(runner.commandLines()).containsExactly("mdadm --grow " + md + " --raid-devices=2");
+    }
+
+    @Test
+    void aLeftLegWhoseDeviceIsGoneFromTheNodeIsTakenOutAsDetachedThenItsSlotGivenBack() throws IOException {
+        VolumeParts done = moving().withMoveDone();
+        Path md = dev.resolve("md126");
+        blockDevice("nvme3n1", "259:3");
+        // The leg that left (nvme1n1 here) lost its namespace when its export was withdrawn: md still lists it.
+        slots(3, "idle", members("nvme1n1", "in_sync", "nvme2n1", "in_sync", "nvme3n1", "in_sync"));
+        deleteRecursively(sys.resolve("class/block/nvme1n1"));
+        runner.on(List.of("mdadm", "--manage"), c -> {
+            slots(3, "idle", members("nvme2n1", "in_sync", "nvme3n1", "in_sync"));
+            return ok(c);
+        });
+        runner.on(List.of("mdadm", "--grow"), "");
+
+        assertThat(assembler().mirrors().fitSlots(done, md, false))
+                .hasValueSatisfying(w -> assertThat(w).contains("2 legs (from 3)"));
+        assertThat(runner.commandLines()).containsExactly(
+                "mdadm --manage " + md + " --fail detached --remove detached",
+                "mdadm --grow " + md + " --raid-devices=2");
+    }
+
+    @Test
+    void aDetachedMemberIsNotTakenOutWhenNoMemberStillHereIsInSync() throws IOException {
+        Path md = dev.resolve("md126");
+        slots(3, "idle", members("nvme1n1", "in_sync", "nvme2n1", "", "nvme3n1", "spare"));
+        deleteRecursively(sys.resolve("class/block/nvme1n1"));
+
+        assertThat(assembler().mirrors().fitSlots(moving().withMoveDone(), md, false)).isEmpty();
+        assertThat(runner.commandLines()).isEmpty();
+    }
+
+    static void deleteRecursively(Path root) throws IOException {
+        if (!Files.exists(root, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+            return;
+        }
+        try (var walk = Files.walk(root)) {
+            for (Path p : walk.sorted(java.util.Comparator.reverseOrder()).toList()) {
+                Files.delete(p);
+            }
+        }
     }
 
     @Test
