@@ -9,7 +9,6 @@ import io.ferry.model.Condition;
 import io.ferry.model.FailureReason;
 import io.ferry.model.GlobalConfig;
 import io.ferry.model.Layout;
-import io.ferry.model.Ledger;
 import io.ferry.model.MirrorReport;
 import io.ferry.model.NodeDrain;
 import io.ferry.model.PartMove;
@@ -361,42 +360,19 @@ final class LegMigration {
 
     private Future<Void> commit(Leadership leader, Versioned<VolumeIntent> intent, Versioned<VolumeParts> parts,
                                 VolumeParts.Part joining, Candidate pool) {
-        VolumeIntent spec = intent.value();
-        String volume = spec.name();
-        String name = joining.name();
-        PartsStep.PlannedPart planned = step.plan(spec, joining, pool, ctx.clock().instant());
-        VolumeParts next = parts.value().withJoining(joining);
-        Ledger ledger = pool.ledger().add(joining.sizeBytes());
+        String volume = intent.value().name();
         // The leg it moves from is left as it is: it stays a member, served and counted, until the move ends.
-        Transaction txn = ctx.store().txn().requireLeadership(leader)
-                .requireModRevision(keys.volume(volume), intent.modRevision())
-                .requireModRevision(keys.volumeParts(volume), parts.modRevision())
-                .put(keys.volumeParts(volume), next)
-                .requireAbsent(keys.volume(name))
-                .requireAbsent(keys.placement(name))
-                .put(keys.volume(name), planned.intent())
-                .put(keys.placement(name), planned.placement())
-                .put(keys.workItem(pool.node(), name), planned.work())
-                .put(keys.volumeScheduling(name), planned.scheduled())
-                .requireModRevision(keys.ledger(pool.pool()), pool.ledgerRevision())
-                .put(keys.ledger(pool.pool()), ledger);
-        return txn.commit().compose(outcome -> {
+        PartsStep.AddedLeg added = step.addLeg(leader, intent, parts, parts.value().withJoining(joining), joining, pool);
+        return added.txn.commit().compose(outcome -> {
             if (!outcome.succeeded()) {
                 ctx.metrics().conflict();
                 return Future.failedFuture(new IllegalStateException("placing the leg " + joining.movesFrom() + " of "
                         + volume + " moves to lost a race (the intent, the parts record, a ledger or a leg's key changed);"
                         + " retrying"));
             }
-            long revision = outcome.revision();
-            state.wroteParts(next, revision);
-            state.wroteIntent(planned.intent(), revision);
-            state.wrotePlacement(planned.placement(), revision);
-            state.wroteWorkItem(planned.work(), revision);
-            state.wroteScheduling(keys.volumeScheduling(name), planned.scheduled(), revision);
-            state.wroteLedger(ledger, revision);
-            ctx.metrics().placed();
+            added.wrote(outcome.revision());
             log.info("mirror {}: leg {} moves to {} on {}/{}; it stays until the consumer has {} in sync", volume,
-                    joining.movesFrom(), name, pool.node(), pool.pool(), name);
+                    joining.movesFrom(), joining.name(), pool.node(), pool.pool(), joining.name());
             return Future.succeededFuture();
         });
     }

@@ -2,14 +2,12 @@ package io.ferry.controller;
 
 import io.ferry.etcd.FerryKeys;
 import io.ferry.etcd.store.Leadership;
-import io.ferry.etcd.store.Transaction;
 import io.ferry.etcd.store.Versioned;
 import io.ferry.model.Condition;
 import io.ferry.model.FailureDomainLevel;
 import io.ferry.model.FailureReason;
 import io.ferry.model.GlobalConfig;
 import io.ferry.model.Layout;
-import io.ferry.model.Ledger;
 import io.ferry.model.NodeRegistration;
 import io.ferry.model.PartNames;
 import io.ferry.model.Placement;
@@ -140,44 +138,22 @@ final class LegReplacement {
 
     private Future<Void> commit(Leadership leader, Versioned<VolumeIntent> intent, Versioned<VolumeParts> parts,
                                 String lost, VolumeParts.Part replacement, Candidate pool) {
-        VolumeIntent spec = intent.value();
-        String volume = spec.name();
-        String name = replacement.name();
-        PartsStep.PlannedPart planned = step.plan(spec, replacement, pool, ctx.clock().instant());
-        VolumeParts next = parts.value().withReplacement(lost, replacement);
-        Ledger ledger = pool.ledger().add(replacement.sizeBytes());
-        Transaction txn = ctx.store().txn().requireLeadership(leader)
-                .requireModRevision(keys.volume(volume), intent.modRevision())
-                .requireModRevision(keys.volumeParts(volume), parts.modRevision())
-                .put(keys.volumeParts(volume), next)
-                .requireAbsent(keys.volume(name))
-                .requireAbsent(keys.placement(name))
-                .put(keys.volume(name), planned.intent())
-                .put(keys.placement(name), planned.placement())
-                .put(keys.workItem(pool.node(), name), planned.work())
-                .put(keys.volumeScheduling(name), planned.scheduled())
-                .requireModRevision(keys.ledger(pool.pool()), pool.ledgerRevision())
-                .put(keys.ledger(pool.pool()), ledger);
-        VolumeIntent deletion = step.requestLegDeletion(txn, lost);
-        return txn.commit().compose(outcome -> {
+        String volume = intent.value().name();
+        PartsStep.AddedLeg added = step.addLeg(leader, intent, parts, parts.value().withReplacement(lost, replacement),
+                replacement, pool);
+        VolumeIntent deletion = step.requestLegDeletion(added.txn, lost);
+        return added.txn.commit().compose(outcome -> {
             if (!outcome.succeeded()) {
                 ctx.metrics().conflict();
                 return Future.failedFuture(new IllegalStateException("replacing leg " + lost + " of " + volume
                         + " lost a race (the intent, the parts record, a ledger or a leg's key changed); retrying"));
             }
-            long revision = outcome.revision();
-            state.wroteParts(next, revision);
-            state.wroteIntent(planned.intent(), revision);
-            state.wrotePlacement(planned.placement(), revision);
-            state.wroteWorkItem(planned.work(), revision);
-            state.wroteScheduling(keys.volumeScheduling(name), planned.scheduled(), revision);
-            state.wroteLedger(ledger, revision);
+            added.wrote(outcome.revision());
             if (deletion != null) {
-                state.wroteIntent(deletion, revision);
+                state.wroteIntent(deletion, outcome.revision());
             }
-            ctx.metrics().placed();
-            log.info("mirror {}: lost leg {} replaced by {} on {}/{}; {} is deleted", volume, lost, name, pool.node(),
-                    pool.pool(), lost);
+            log.info("mirror {}: lost leg {} replaced by {} on {}/{}; {} is deleted", volume, lost, replacement.name(),
+                    pool.node(), pool.pool(), lost);
             return Future.succeededFuture();
         });
     }

@@ -290,6 +290,60 @@ final class PartsStep {
         return found;
     }
 
+    /**
+     * A leg added to a placed mirror (a replacement, or one joining by a move): the parts record
+     * {@code next} that names it, and its intent, placement, work item, record and its pool's ledger,
+     * in one transaction guarded by leadership, the volume's intent and parts record, the leg's absence
+     * and the pool's ledger. The caller adds what else its change writes, commits, and on success calls
+     * {@link AddedLeg#wrote}.
+     */
+    AddedLeg addLeg(Leadership leader, Versioned<VolumeIntent> intent, Versioned<VolumeParts> parts, VolumeParts next,
+                    VolumeParts.Part leg, Candidate pool) {
+        VolumeIntent spec = intent.value();
+        String volume = spec.name();
+        String name = leg.name();
+        PlannedPart planned = plan(spec, leg, pool, ctx.clock().instant());
+        Ledger ledger = pool.ledger().add(leg.sizeBytes());
+        Transaction txn = ctx.store().txn().requireLeadership(leader)
+                .requireModRevision(keys.volume(volume), intent.modRevision())
+                .requireModRevision(keys.volumeParts(volume), parts.modRevision())
+                .put(keys.volumeParts(volume), next)
+                .requireAbsent(keys.volume(name))
+                .requireAbsent(keys.placement(name))
+                .put(keys.volume(name), planned.intent())
+                .put(keys.placement(name), planned.placement())
+                .put(keys.workItem(pool.node(), name), planned.work())
+                .put(keys.volumeScheduling(name), planned.scheduled())
+                .requireModRevision(keys.ledger(pool.pool()), pool.ledgerRevision())
+                .put(keys.ledger(pool.pool()), ledger);
+        return new AddedLeg(txn, next, planned, ledger);
+    }
+
+    /** {@link #addLeg}'s transaction and what it writes, for the leader's view once it committed. */
+    final class AddedLeg {
+        final Transaction txn;
+        private final VolumeParts next;
+        private final PlannedPart planned;
+        private final Ledger ledger;
+
+        private AddedLeg(Transaction txn, VolumeParts next, PlannedPart planned, Ledger ledger) {
+            this.txn = txn;
+            this.next = next;
+            this.planned = planned;
+            this.ledger = ledger;
+        }
+
+        void wrote(long revision) {
+            state.wroteParts(next, revision);
+            state.wroteIntent(planned.intent(), revision);
+            state.wrotePlacement(planned.placement(), revision);
+            state.wroteWorkItem(planned.work(), revision);
+            state.wroteScheduling(keys.volumeScheduling(planned.part().name()), planned.scheduled(), revision);
+            state.wroteLedger(ledger, revision);
+            ctx.metrics().placed();
+        }
+    }
+
     PlannedPart plan(VolumeIntent spec, VolumeParts.Part part, Candidate pool, Instant now) {
         Engine engine = pool.config().engine();
         String name = part.name();
